@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented for AWS (boto3) and for local mode and tests."""

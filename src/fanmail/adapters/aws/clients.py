@@ -1,0 +1,63 @@
+"""boto3 clients with the configurations fanmail relies on, built by the composition root.
+
+- SES: one attempt per call (fanmail retries throttling itself, paced), and a connection pool at
+  least as large as the sending threads (botocore's default of 10 serialises more threads).
+- Lambda sync invokes: a read timeout above the child's own timeout and exactly one attempt, so a
+  slow child is never invoked twice by botocore (boto3 #883); the application decides on retries.
+- DynamoDB: botocore's standard retry mode absorbs throttling.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sesv2 import SESV2Client
+
+
+def ses_config(threads: int) -> Config:
+    return Config(
+        max_pool_connections=max(10, threads + 2),
+        retries={"total_max_attempts": 1},
+        connect_timeout=5,
+        read_timeout=15,
+    )
+
+
+def lambda_config(child_timeout_s: float, concurrency: int) -> Config:
+    return Config(
+        read_timeout=int(child_timeout_s) + 30,
+        connect_timeout=5,
+        retries={"total_max_attempts": 1},
+        max_pool_connections=max(10, concurrency + 2),
+        tcp_keepalive=True,
+    )
+
+
+def dynamodb_config(threads: int) -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": 10},
+        max_pool_connections=max(10, threads + 2),
+    )
+
+
+def sesv2_client(session: boto3.Session, threads: int) -> SESV2Client:
+    return session.client("sesv2", config=ses_config(threads))
+
+
+def ses_v1_client(session: boto3.Session) -> SESClient:
+    return session.client("ses", config=ses_config(1))
+
+
+def lambda_client(session: boto3.Session, child_timeout_s: float, concurrency: int) -> LambdaClient:
+    return session.client("lambda", config=lambda_config(child_timeout_s, concurrency))
+
+
+def dynamodb_client(session: boto3.Session, threads: int) -> DynamoDBClient:
+    return session.client("dynamodb", config=dynamodb_config(threads))

@@ -1,0 +1,331 @@
+"""DynamoDB tables: subscribers (list_id, email) and campaigns (campaign_id).
+
+Plan, progress and summary are stored as JSON strings: they are written and read whole, and JSON
+keeps floats exact without DynamoDB's Decimal round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from fanmail.domain.errors import Conflict, NotFound
+from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
+from fanmail.ports import SubscriberPage
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+Item = dict[str, "AttributeValueTypeDef"]
+
+BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
+
+# Key schemas, mirrored by template.yaml (a test checks that they agree).
+TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
+    "subscribers": [("list_id", "HASH"), ("email", "RANGE")],
+    "campaigns": [("campaign_id", "HASH")],
+}
+
+
+def create_tables(client: DynamoDBClient, names: Mapping[str, str]) -> None:
+    """Create the tables (on-demand), as template.yaml declares them; for local mode and tests."""
+    for kind, keys in TABLE_KEYS.items():
+        client.create_table(
+            TableName=names[kind],
+            KeySchema=[{"AttributeName": n, "KeyType": t} for n, t in keys],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(2.0, 0.05 * 2**attempt))
+
+
+class DynamoSubscriberStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    @staticmethod
+    def _to_item(subscriber: Subscriber) -> Item:
+        return {
+            "list_id": {"S": subscriber.list_id},
+            "email": {"S": subscriber.email},
+            "status": {"S": subscriber.status.value},
+            "attrs": {"M": {k: {"S": str(v)} for k, v in subscriber.attributes.items()}},
+        }
+
+    @staticmethod
+    def _from_item(item: Mapping[str, Any], list_id: str | None = None) -> Subscriber:
+        attrs = item.get("attrs", {}).get("M", {})
+        return Subscriber(
+            list_id=list_id or item["list_id"]["S"],
+            email=item["email"]["S"],
+            status=SubscriberStatus(item.get("status", {}).get("S", "subscribed")),
+            attributes={k: v.get("S", "") for k, v in attrs.items()},
+        )
+
+    def put_many(self, subscribers: Iterable[Subscriber]) -> int:
+        written = 0
+        batch: list[Item] = []
+        for subscriber in subscribers:
+            batch.append(self._to_item(subscriber))
+            if len(batch) == BATCH_WRITE_MAX:
+                written += self._write(batch)
+                batch = []
+        if batch:
+            written += self._write(batch)
+        return written
+
+    def _write(self, items: list[Item]) -> int:
+        requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+        attempt = 0
+        while requests:
+            response = self.client.batch_write_item(RequestItems={self.table: requests})
+            requests = list(response.get("UnprocessedItems", {}).get(self.table, []))
+            if requests:
+                attempt += 1
+                _backoff(attempt)
+        return len(items)
+
+    def get(self, list_id: str, email: str) -> Subscriber | None:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key={"list_id": {"S": list_id}, "email": {"S": email}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return self._from_item(item) if item else None
+
+    def count(self, list_id: str) -> int:
+        total = 0
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "list_id = :l",
+            "ExpressionAttributeValues": {":l": {"S": list_id}},
+            "Select": "COUNT",
+        }
+        while True:
+            response = self.client.query(**request)
+            total += response.get("Count", 0)
+            if "LastEvaluatedKey" not in response:
+                return total
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "list_id = :l",
+            "ExpressionAttributeValues": {":l": {"S": list_id}},
+            "ProjectionExpression": "email, #s, attrs",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "Limit": limit,
+        }
+        if cursor is not None:
+            request["ExclusiveStartKey"] = {"list_id": {"S": list_id}, "email": {"S": cursor}}
+        response: Any = self.client.query(**request)
+        items = [self._from_item(item, list_id) for item in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return SubscriberPage(items, last["email"]["S"] if last else None)
+
+    def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
+        found: dict[str, SubscriberStatus] = {}
+        unique = list(dict.fromkeys(emails))
+        for start in range(0, len(unique), BATCH_GET_MAX):
+            keys: list[Any] = [
+                {"list_id": {"S": list_id}, "email": {"S": e}}
+                for e in unique[start : start + BATCH_GET_MAX]
+            ]
+            attempt = 0
+            while keys:
+                response: Any = self.client.batch_get_item(
+                    RequestItems={
+                        self.table: {
+                            "Keys": keys,
+                            "ProjectionExpression": "email, #s",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ConsistentRead": True,
+                        }
+                    }
+                )
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item["email"]["S"]] = SubscriberStatus(item["status"]["S"])
+                keys = list(response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", []))
+                if keys:
+                    attempt += 1
+                    _backoff(attempt)
+        return found
+
+    def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"list_id": {"S": list_id}, "email": {"S": email}},
+                UpdateExpression="SET #s = :s",
+                ConditionExpression="attribute_exists(email)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": status.value}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise NotFound(f"subscriber {email!r} not found in list {list_id!r}") from None
+            raise
+
+
+_JSON_FIELDS = ("plan", "progress", "summary", "variables")
+_NUMBER_FIELDS = ("created_at", "started_at", "finished_at")
+_STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id")
+
+
+def _encode(name: str, value: Any) -> AttributeValueTypeDef:
+    if name in _JSON_FIELDS:
+        return {"S": json.dumps(value, separators=(",", ":"))}
+    if name in _NUMBER_FIELDS:
+        return {"N": repr(float(value))}
+    if isinstance(value, CampaignStatus):
+        return {"S": value.value}
+    return {"S": str(value)}
+
+
+class DynamoCampaignStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    @staticmethod
+    def _to_item(campaign: Campaign) -> Item:
+        item: Item = {
+            "campaign_id": {"S": campaign.campaign_id},
+            "status": {"S": campaign.status.value},
+        }
+        for name in (*_STRING_FIELDS, *_NUMBER_FIELDS, *_JSON_FIELDS):
+            value = getattr(campaign, name)
+            if value is not None:
+                item[name] = _encode(name, value)
+        return item
+
+    @staticmethod
+    def _from_item(item: Mapping[str, Any]) -> Campaign:
+        fields: dict[str, Any] = {}
+        for name in _STRING_FIELDS:
+            if name in item:
+                fields[name] = item[name]["S"]
+        for name in _NUMBER_FIELDS:
+            if name in item:
+                fields[name] = float(item[name]["N"])
+        for name in _JSON_FIELDS:
+            if name in item:
+                fields[name] = json.loads(item[name]["S"])
+        return Campaign(
+            campaign_id=item["campaign_id"]["S"],
+            status=CampaignStatus(item["status"]["S"]),
+            **fields,
+        )
+
+    def create(self, campaign: Campaign) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=self._to_item(campaign),
+                ConditionExpression="attribute_not_exists(campaign_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                old: Any = exc.response.get("Item")
+                status = old["status"]["S"] if old else None
+                raise Conflict(
+                    f"campaign {campaign.campaign_id!r} already exists", status
+                ) from None
+            raise
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        response = self.client.get_item(
+            TableName=self.table, Key={"campaign_id": {"S": campaign_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self._from_item(item) if item else None
+
+    def transition(
+        self,
+        campaign_id: str,
+        allowed: frozenset[CampaignStatus],
+        to: CampaignStatus,
+        changes: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+    ) -> Campaign:
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {":to": {"S": to.value}}
+        sets = ["#status = :to"]
+        for index, (name, value) in enumerate(changes.items()):
+            names[f"#f{index}"] = name
+            values[f":v{index}"] = _encode(name, value)
+            sets.append(f"#f{index} = :v{index}")
+        allowed_keys = []
+        for index, status in enumerate(sorted(allowed)):
+            values[f":a{index}"] = {"S": status.value}
+            allowed_keys.append(f":a{index}")
+        condition = f"attribute_exists(campaign_id) AND #status IN ({', '.join(allowed_keys)})"
+        if run_id is not None:
+            names["#run"] = "run_id"
+            values[":run"] = {"S": run_id}
+            condition += " AND #run = :run"
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key={"campaign_id": {"S": campaign_id}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old: Any = exc.response.get("Item")
+            if not old:
+                raise NotFound(f"campaign {campaign_id!r} not found") from None
+            status = old["status"]["S"]
+            raise Conflict(f"campaign {campaign_id!r} is {status}", status) from None
+        return self._from_item(response["Attributes"])
+
+    def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"campaign_id": {"S": campaign_id}},
+                UpdateExpression="SET epoch = :e",
+                ConditionExpression="run_id = :r AND (attribute_not_exists(epoch) OR epoch < :e)",
+                ExpressionAttributeValues={":e": {"N": str(epoch)}, ":r": {"S": run_id}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def record_progress(self, campaign_id: str, run_id: str, progress: Mapping[str, Any]) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"campaign_id": {"S": campaign_id}},
+                UpdateExpression="SET progress = :p",
+                ConditionExpression="run_id = :r",
+                ExpressionAttributeValues={
+                    ":p": _encode("progress", dict(progress)),
+                    ":r": {"S": run_id},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

@@ -1,0 +1,104 @@
+"""SES through sesv2 (SendEmail with Simple content), with v1 GetSendQuota as a fallback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fanmail.domain.errors import SendError, SendErrorKind, classify_ses_error
+from fanmail.domain.model import OutgoingEmail
+from fanmail.ports import SendQuota
+
+if TYPE_CHECKING:
+    from mypy_boto3_ses import SESClient
+    from mypy_boto3_sesv2 import SESV2Client
+
+
+def translate(exc: ClientError) -> SendError:
+    error = exc.response.get("Error", {})
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", ""))
+    return SendError(classify_ses_error(status, code, message), code, message)
+
+
+class SesMailer:
+    def __init__(self, client: SESV2Client) -> None:
+        self.client = client
+
+    def send(self, email: OutgoingEmail) -> str:
+        simple: dict[str, Any] = {
+            "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+            "Body": {
+                "Html": {"Data": email.html, "Charset": "UTF-8"},
+                "Text": {"Data": email.text, "Charset": "UTF-8"},
+            },
+        }
+        if email.headers:
+            simple["Headers"] = [{"Name": n, "Value": v} for n, v in email.headers]
+        request: dict[str, Any] = {
+            "FromEmailAddress": email.sender,
+            "Destination": {"ToAddresses": [email.to]},
+            "Content": {"Simple": simple},
+        }
+        if email.reply_to:
+            request["ReplyToAddresses"] = [email.reply_to]
+        if email.tags:
+            request["EmailTags"] = [{"Name": n, "Value": v} for n, v in email.tags]
+        if email.configuration_set:
+            request["ConfigurationSetName"] = email.configuration_set
+        try:
+            response = self.client.send_email(**request)
+        except ClientError as exc:
+            raise translate(exc) from None
+        except BotoCoreError as exc:  # connection reset, read timeout: may be retried
+            raise SendError(SendErrorKind.TRANSIENT, type(exc).__name__, str(exc)) from None
+        return str(response.get("MessageId", ""))
+
+
+class SesAccountInfo:
+    """Rate, quota and identities. sesv2 GetAccount first; SES v1 GetSendQuota where v2 is not
+    available (moto does not implement GetAccount)."""
+
+    def __init__(self, v2: SESV2Client, v1: SESClient) -> None:
+        self.v2 = v2
+        self.v1 = v1
+
+    def quota(self) -> SendQuota:
+        try:
+            quota = self.v2.get_account()["SendQuota"]
+            return SendQuota(
+                float(quota["MaxSendRate"]),
+                float(quota["Max24HourSend"]),
+                float(quota["SentLast24Hours"]),
+            )
+        except (ClientError, KeyError):
+            legacy = self.v1.get_send_quota()
+            return SendQuota(
+                float(legacy["MaxSendRate"]),
+                float(legacy["Max24HourSend"]),
+                float(legacy["SentLast24Hours"]),
+            )
+
+    def is_verified_sender(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].lower()
+        wanted = {address.lower(), domain}
+        request: dict[str, Any] = {"PageSize": 1000}
+        while True:
+            page = self.v2.list_email_identities(**request)
+            for identity in page.get("EmailIdentities", []):
+                if (
+                    identity.get("IdentityName", "").lower() in wanted
+                    and identity.get("SendingEnabled", False)
+                    and identity.get("VerificationStatus") == "SUCCESS"
+                ):
+                    return True
+            if not page.get("NextToken"):
+                return False
+            request["NextToken"] = page["NextToken"]
+
+
+def verify_sender_identity(v1: SESClient, address: str) -> None:
+    """Start verification of an address identity (moto verifies at once; real SES mails a link)."""
+    v1.verify_email_identity(EmailAddress=address)

@@ -1,0 +1,156 @@
+"""An in-process stand-in for Lambda invokes (moto cannot run Python functions without Docker).
+
+It keeps Lambda's contract where it matters to fanmail: payloads are JSON round-tripped; a sync
+request or response over 6 MB and an async event over 256 KB are refused with Lambda's error
+types; a function raising is reported as an Unhandled function error (errorType, errorMessage);
+concurrency is capped (TooManyRequestsException, as Lambda throttles); async events are retried
+twice on error, as Lambda does. What it cannot do is pre-empt a function at its timeout: it
+reports an overrun as "Task timed out" after the fact.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from fanmail.domain.errors import InvokeError
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 256 * 1024
+ASYNC_RETRIES = 2
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFunction:
+    name: str
+    handler: Handler
+    timeout_s: float = 300.0
+    memory_mb: int = 1024
+
+
+class LocalContext:
+    """The attributes of Lambda's context object that handlers and powertools read."""
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function_name = function.name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = function.memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function.name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + function.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class InProcessInvoker:
+    def __init__(self, concurrency: int = 1000, latency_s: float = 0.0) -> None:
+        self.functions: dict[str, LocalFunction] = {}
+        self.concurrency = concurrency
+        self.latency_s = latency_s
+        self.invocations: dict[str, int] = {}
+        self._running = 0
+        self._lock = threading.Lock()
+        self._async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
+        self.async_futures: list[Future[None]] = []
+        self.async_errors: list[InvokeError] = []
+
+    def register(self, function: LocalFunction, *aliases: str) -> None:
+        for key in (function.name, *aliases):
+            self.functions[key] = function
+
+    def invoke(self, function: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        target = self._target(function)
+        request = self._encode(
+            target, payload, SYNC_PAYLOAD_LIMIT, "RequestEntityTooLargeException"
+        )
+        result = self._run(target, request)
+        response = self._encode(target, result, SYNC_PAYLOAD_LIMIT, "ResponseSizeTooLarge")
+        decoded: dict[str, Any] = json.loads(response) if response != "null" else {}
+        return decoded
+
+    def invoke_async(self, function: str, payload: Mapping[str, Any]) -> None:
+        target = self._target(function)
+        request = self._encode(
+            target, payload, ASYNC_PAYLOAD_LIMIT, "RequestEntityTooLargeException"
+        )
+
+        def deliver() -> None:
+            for attempt in range(ASYNC_RETRIES + 1):
+                try:
+                    self._run(target, request)
+                    return
+                except InvokeError as exc:
+                    if attempt == ASYNC_RETRIES:
+                        self.async_errors.append(exc)
+                    else:
+                        time.sleep(min(1.0, self.latency_s * 10 + 0.05))
+
+        with self._lock:
+            self.async_futures.append(self._async_pool.submit(deliver))
+
+    def drain(self, timeout_s: float = 600.0) -> None:
+        """Wait for every queued async event (and those they queue) to finish."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                pending = [f for f in self.async_futures if not f.done()]
+            if not pending:
+                return
+            for future in pending:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        self._async_pool.shutdown(wait=True)
+
+    # -- internals --------------------------------------------------------------------------
+    def _target(self, function: str) -> LocalFunction:
+        target = self.functions.get(function)
+        if target is None:
+            raise InvokeError(function, "ResourceNotFoundException", "Function not found")
+        return target
+
+    @staticmethod
+    def _encode(target: LocalFunction, value: Any, limit: int, error_type: str) -> str:
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise InvokeError(target.name, "InvalidRequestContentException", str(exc)) from None
+        size = len(text.encode())
+        if size > limit:
+            raise InvokeError(
+                target.name, error_type, f"payload of {size} bytes exceeds the limit of {limit}"
+            )
+        return text
+
+    def _run(self, target: LocalFunction, request: str) -> Any:
+        with self._lock:
+            if self._running >= self.concurrency:
+                raise InvokeError(target.name, "TooManyRequestsException", "Rate Exceeded.")
+            self._running += 1
+            self.invocations[target.name] = self.invocations.get(target.name, 0) + 1
+        try:
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            context = LocalContext(target)
+            started = time.monotonic()
+            try:
+                result = target.handler(json.loads(request), context)
+            except Exception as exc:  # Lambda reports any exception as an Unhandled error
+                raise InvokeError(target.name, type(exc).__name__, str(exc)) from exc
+            if time.monotonic() - started > target.timeout_s:
+                raise InvokeError(target.name, "Sandbox.Timedout", "Task timed out")
+            return result
+        finally:
+            with self._lock:
+                self._running -= 1

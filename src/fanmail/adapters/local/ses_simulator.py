@@ -1,0 +1,117 @@
+"""An in-memory SES: a Mailer and SesAccount that behaves like sesv2 under load.
+
+It enforces MaxSendRate over a strict one-second window (the sliding window SES applies) and
+the 24-hour quota, answering over-limit sends the way sesv2 does — HTTP 429
+TooManyRequestsException, "Maximum sending rate exceeded." / "Daily message quota exceeded." —
+and dropping them. Each call takes a latency drawn from `latency_s · U(1 - jitter, 1 + jitter)`;
+the limit is checked when the request "arrives", half-way through. Faults can be injected.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fanmail.domain.errors import SendError, classify_ses_error
+from fanmail.domain.model import OutgoingEmail
+from fanmail.ports import Clock, SendQuota
+
+
+def ses_error(status: int, code: str, message: str) -> SendError:
+    return SendError(classify_ses_error(status, code, message), code, message)
+
+
+RATE_EXCEEDED = (429, "TooManyRequestsException", "Maximum sending rate exceeded.")
+QUOTA_EXCEEDED = (429, "TooManyRequestsException", "Daily message quota exceeded.")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    arrived_at: float
+    email: OutgoingEmail
+    message_id: str
+
+
+@dataclass
+class SesSimulator:
+    clock: Clock
+    max_send_rate: float
+    max_24_hour_send: float = 1e12
+    latency_s: float = 0.0
+    jitter: float = 0.5
+    verified: set[str] = field(default_factory=set)
+    rejected_addresses: set[str] = field(default_factory=set)
+    fault: Callable[[OutgoingEmail], SendError | None] | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.throttled = 0
+        self.calls = 0
+        self._window: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._random = random.Random(self.seed)
+        self.sent_before = 0.0
+
+    # -- SesAccount -------------------------------------------------------------------------
+    def quota(self) -> SendQuota:
+        with self._lock:
+            sent = self.sent_before + len(self.deliveries)
+        return SendQuota(self.max_send_rate, self.max_24_hour_send, sent)
+
+    def is_verified_sender(self, address: str) -> bool:
+        domain = address.rpartition("@")[2]
+        return address in self.verified or domain in self.verified
+
+    # -- Mailer -----------------------------------------------------------------------------
+    def send(self, email: OutgoingEmail) -> str:
+        with self._lock:
+            latency = self.latency_s * self._random.uniform(1 - self.jitter, 1 + self.jitter)
+        self.clock.sleep(latency / 2)
+        error = self._arrive(email)
+        self.clock.sleep(latency / 2)
+        if isinstance(error, SendError):
+            raise error
+        return error
+
+    def _arrive(self, email: OutgoingEmail) -> SendError | str:
+        now = self.clock.now()
+        with self._lock:
+            self.calls += 1
+            _, sender_address = email.sender.rpartition("<")[::2]
+            sender_address = sender_address.rstrip(">") or email.sender
+            if not self.is_verified_sender(sender_address.strip()):
+                return ses_error(
+                    400, "MessageRejected", f"Email address not verified {email.sender}"
+                )
+            if self.fault is not None and (injected := self.fault(email)) is not None:
+                return injected
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            if len(self._window) >= self.max_send_rate:
+                self.throttled += 1
+                return ses_error(*RATE_EXCEEDED)
+            if self.sent_before + len(self.deliveries) >= self.max_24_hour_send:
+                return ses_error(*QUOTA_EXCEEDED)
+            if email.to in self.rejected_addresses:
+                return ses_error(400, "MessageRejected", f"Address blacklisted: {email.to}")
+            self._window.append(now)
+            message_id = uuid.uuid4().hex
+            self.deliveries.append(Delivery(now, email, message_id))
+            return message_id
+
+    # -- measurements -----------------------------------------------------------------------
+    def max_in_any_second(self) -> int:
+        """The most deliveries that arrived within any one-second window."""
+        times = sorted(d.arrived_at for d in self.deliveries)
+        best = 0
+        start = 0
+        for end, t in enumerate(times):
+            while times[start] <= t - 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best

@@ -1,0 +1,206 @@
+"""The `fanmail` command. Every subcommand runs the same services and handlers as Lambda does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from fanmail.bootstrap import LocalRuntime
+from fanmail.domain.errors import FanmailError
+from fanmail.domain.model import CampaignStatus
+from fanmail.handlers.common import logger
+from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.demo_data import generate_subscribers
+from fanmail.settings import Settings
+
+SUMMARY_FIELDS = (
+    "recipients", "sent", "failed", "suppressed", "invalid", "pending", "throttled",
+    "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms",
+)  # fmt: skip
+
+
+def api_event(method: str, path: str, path_parameters: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the real API hands it to the trigger function."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": path,
+            "stage": "local",
+            "requestId": f"local-{time.time_ns()}",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def progress_bar(done: int, total: int, width: int = 40) -> str:
+    filled = int(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def demo(args: argparse.Namespace) -> int:
+    out: Path | None = args.out
+    settings = Settings.from_env()
+    settings = replace(
+        settings,
+        max_sender_rate=args.sender_rate,
+        branching=args.branching,
+        ses_latency_ms=args.latency_ms,
+    )
+    if not args.verbose:
+        logger.setLevel("WARNING")
+    outbox = out / "outbox" if out else None
+    if outbox and outbox.exists():
+        for old in outbox.glob("*.eml"):
+            old.unlink()
+    sender = "Fanmail Demo <news@fanmail.example>"
+    with LocalRuntime(
+        settings, sender_identity="news@fanmail.example", max_send_rate=args.rate, outbox=outbox
+    ) as runtime:
+        app = runtime.app
+        started = time.time()
+        subscribers = generate_subscribers("demo-list", args.subscribers, seed=args.seed)
+        app.ports.subscribers.put_many(subscribers)
+        print(f"loaded {len(subscribers)} subscribers into list demo-list", file=sys.stderr)
+        campaign = create_campaign(
+            CreateCampaign(
+                list_id="demo-list",
+                template=args.template,
+                sender=sender,
+                reply_to="help@fanmail.example",
+                variables={
+                    "brand": "Fanmail Weekly",
+                    "headline": "Sending to everyone, at exactly the right speed",
+                    "issue": "1",
+                    "cta_url": "https://fanmail.example/posts/1",
+                },
+            ),
+            campaigns=app.ports.campaigns,
+            subscribers=app.ports.subscribers,
+            ses=app.ports.ses,
+            renderer=app.renderer,
+            clock=app.ports.clock,
+        )
+        path = f"/campaigns/{campaign.campaign_id}/send"
+        answer = runtime.invoker.invoke(
+            "trigger", api_event("POST", path, {"campaign_id": campaign.campaign_id})
+        )
+        print(f"POST {path} -> {answer['statusCode']} {answer['body']}", file=sys.stderr)
+        if answer["statusCode"] != 202:
+            return 1
+        final = watch(runtime, campaign.campaign_id, len(subscribers))
+        runtime.invoker.drain()
+        summary = dict(final.summary or {})
+        summary["lambda_invocations_observed"] = dict(runtime.invoker.invocations)
+        summary["wall_time_s"] = round(time.time() - started, 3)
+        print_summary(summary)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            if runtime.recorder is not None:
+                runtime.recorder.write_index(
+                    out / "index.html", f"Outbox of {campaign.campaign_id}"
+                )
+            print(f"wrote {out}/summary.json, {out}/index.html and {out}/outbox/", file=sys.stderr)
+        return 0 if summary.get("status") == CampaignStatus.SENT.value else 1
+
+
+def watch(runtime: LocalRuntime, campaign_id: str, total: int) -> Any:
+    campaigns = runtime.app.ports.campaigns
+    interactive = sys.stderr.isatty()
+    last_line = ""
+    while True:
+        campaign = campaigns.get(campaign_id)
+        assert campaign is not None
+        progress = campaign.progress or {}
+        done = sum(int(progress.get(k, 0)) for k in ("sent", "failed", "suppressed", "invalid"))
+        if campaign.status.is_terminal and campaign.summary:
+            summary = campaign.summary
+            done = int(summary.get("recipients", done)) - int(summary.get("pending", 0))
+        line = f"{progress_bar(done, total)} {campaign.status.value}"
+        if interactive:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif line != last_line and (campaign.status.is_terminal or done % 100 < 50):
+            print(line, file=sys.stderr)
+        last_line = line
+        if campaign.status.is_terminal:
+            if interactive:
+                print(file=sys.stderr)
+            return campaign
+        if runtime.invoker.async_errors:
+            raise FanmailError(f"the trigger failed: {runtime.invoker.async_errors[0]}")
+        time.sleep(0.25)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(f"\ncampaign {summary.get('campaign_id')}: {summary.get('status')}")
+    for name in SUMMARY_FIELDS:
+        print(f"  {name:<16} {summary.get(name)}")
+    print(f"  {'invocations':<16} {json.dumps(summary.get('invocations'))}")
+    plan = summary.get("plan") or {}
+    print(
+        f"  {'plan':<16} senders={plan.get('senders')} threads={plan.get('threads')} "
+        f"batch={plan.get('batch_size')} depth={plan.get('depth')} inline={plan.get('inline')}"
+    )
+    for failure in summary.get("failures", [])[:10]:
+        print(f"  failed {failure['email']}: {failure['reason']}")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    d = commands.add_parser(
+        "demo",
+        help="run a real campaign on the embedded local stand-in (moto server, in-process Lambda)",
+        description="Start moto server, load a generated list, create a campaign, trigger it "
+        "through the trigger handler and fan out through the in-process invoker; print the "
+        "delivery summary.",
+    )
+    d.add_argument("--subscribers", type=int, default=1000, help="list size (default 1000)")
+    d.add_argument("--rate", type=float, default=100.0, help="local SES MaxSendRate (default 100)")
+    d.add_argument(
+        "--sender-rate", type=float, default=25.0,
+        help="most sends/s one sender drives; sets the fan-out width (default 25)",
+    )  # fmt: skip
+    d.add_argument("--branching", type=int, default=2, help="children per fan-out node (default 2)")
+    d.add_argument(
+        "--latency-ms", type=float, default=20.0, help="SES latency estimate (default 20)"
+    )
+    d.add_argument("--template", default="newsletter", help="template in templates/")
+    d.add_argument("--seed", type=int, default=7, help="seed of the generated list")
+    d.add_argument("--out", type=Path, help="write summary.json, outbox/*.eml and index.html here")
+    d.add_argument("--verbose", action="store_true", help="show the functions' log lines")
+    d.set_defaults(run=demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except FanmailError as exc:
+        print(f"fanmail: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

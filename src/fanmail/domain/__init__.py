@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, no boto3, no clocks of its own."""

@@ -1,0 +1,90 @@
+"""Errors the domain and services raise; adapters translate their own failures into these."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FanmailError(Exception):
+    """Base for every error fanmail reports to a user: the message names the problem and place."""
+
+
+class InvalidInput(FanmailError):
+    """A user-supplied value (setting, event, API body, CSV row, address) is malformed."""
+
+
+class NotFound(FanmailError):
+    """A campaign, list or template that the caller named does not exist."""
+
+
+class Conflict(FanmailError):
+    """The requested transition is not allowed from the record's current state."""
+
+    def __init__(self, message: str, current_status: str | None = None) -> None:
+        super().__init__(message)
+        self.current_status = current_status
+
+
+class TemplateProblem(FanmailError):
+    """A template does not compile or does not render; the message names template and line."""
+
+
+class SendErrorKind(StrEnum):
+    """How a failed SES call must be handled; see `classify_ses_error`."""
+
+    THROTTLED = "throttled"  # over MaxSendRate: wait and retry, never count as failed
+    QUOTA_EXCEEDED = "quota_exceeded"  # Max24HourSend reached: stop, keep the rest pending
+    TRANSIENT = "transient"  # 5xx / network: retry with backoff, then failed
+    PERMANENT = "permanent"  # rejected for this message: failed with the reason
+
+
+class SendError(FanmailError):
+    """A Mailer could not send one message."""
+
+    def __init__(self, kind: SendErrorKind, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.kind = kind
+        self.code = code
+        self.reason = message
+
+
+class InvokeError(FanmailError):
+    """A child Lambda invocation failed (function error, timeout, throttling, payload too large)."""
+
+    def __init__(self, function: str, error_type: str, message: str) -> None:
+        super().__init__(f"{function}: {error_type}: {message}")
+        self.function = function
+        self.error_type = error_type
+
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+def classify_ses_error(http_status: int, code: str, message: str) -> SendErrorKind:
+    """Map an SES (sesv2) error to how fanmail handles it.
+
+    sesv2 answers both over-rate and over-quota with HTTP 429 TooManyRequestsException; only the
+    message tells them apart ("Maximum sending rate exceeded" vs "Daily message quota exceeded").
+    SES v1 uses the code Throttling with the same messages.
+    """
+    lowered = message.lower()
+    if "daily message quota" in lowered or "quota exceeded" in lowered:
+        return SendErrorKind.QUOTA_EXCEEDED
+    if http_status == 429 or code in {
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+    }:
+        return SendErrorKind.THROTTLED
+    if http_status >= 500 or code in _TRANSIENT_CODES:
+        return SendErrorKind.TRANSIENT
+    return SendErrorKind.PERMANENT

@@ -1,0 +1,172 @@
+"""The records fanmail works with, and the counts that bubble up the fan-out tree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+MAX_REPORTED_FAILURES = 100
+"""Failures listed by address in one summary; the counts stay exact beyond it."""
+
+
+class SubscriberStatus(StrEnum):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+    @property
+    def receives_mail(self) -> bool:
+        return self is SubscriberStatus.SUBSCRIBED
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    list_id: str
+    email: str
+    status: SubscriberStatus = SubscriberStatus.SUBSCRIBED
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A subscriber as it travels in a batch: only what rendering needs."""
+
+    email: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return (
+            {"e": self.email, "a": dict(self.attributes)} if self.attributes else {"e": self.email}
+        )
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Recipient:
+        return cls(email=str(data["e"]), attributes=dict(data.get("a") or {}))
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {CampaignStatus.SENT, CampaignStatus.CANCELLED, CampaignStatus.FAILED}
+
+
+STARTABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    """Outcome counts for a set of recipients; every recipient lands in exactly one bucket.
+
+    sent        SES accepted the message.
+    failed      SES rejected it permanently, retries ran out, or it could not be rendered.
+    suppressed  the subscriber had opted out (unsubscribed, bounced, complained) at send time.
+    invalid     the stored address is not a valid email address; nothing was sent.
+    throttled   not an outcome: SES 429 answers that were waited out and retried.
+    """
+
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    invalid: int = 0
+    throttled: int = 0
+    failures: tuple[Failure, ...] = ()
+
+    @property
+    def accounted(self) -> int:
+        return self.sent + self.failed + self.suppressed + self.invalid
+
+    def __add__(self, other: DeliveryCounts) -> DeliveryCounts:
+        return DeliveryCounts(
+            sent=self.sent + other.sent,
+            failed=self.failed + other.failed,
+            suppressed=self.suppressed + other.suppressed,
+            invalid=self.invalid + other.invalid,
+            throttled=self.throttled + other.throttled,
+            failures=(self.failures + other.failures)[:MAX_REPORTED_FAILURES],
+        )
+
+    def with_failure(self, email: str, reason: str) -> DeliveryCounts:
+        failures = self.failures
+        if len(failures) < MAX_REPORTED_FAILURES:
+            failures = (*failures, Failure(email, reason))
+        return replace(self, failed=self.failed + 1, failures=failures)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "suppressed": self.suppressed,
+            "invalid": self.invalid,
+            "throttled": self.throttled,
+            "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeliveryCounts:
+        return cls(
+            sent=int(data.get("sent", 0)),
+            failed=int(data.get("failed", 0)),
+            suppressed=int(data.get("suppressed", 0)),
+            invalid=int(data.get("invalid", 0)),
+            throttled=int(data.get("throttled", 0)),
+            failures=tuple(
+                Failure(str(f["email"]), str(f["reason"])) for f in data.get("failures", ())
+            ),
+        )
+
+
+def merge_invocations(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for name, count in b.items():
+        merged[name] = merged.get(name, 0) + int(count)
+    return merged
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign's definition, plus its run state as stored on the campaign record."""
+
+    campaign_id: str
+    list_id: str
+    template: str
+    sender: str
+    subject: str | None = None
+    reply_to: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    status: CampaignStatus = CampaignStatus.DRAFT
+    run_id: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    plan: Mapping[str, Any] | None = None
+    progress: Mapping[str, Any] | None = None
+    summary: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    sender: str
+    to: str
+    subject: str
+    html: str
+    text: str
+    reply_to: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    configuration_set: str | None = None

@@ -1,0 +1,153 @@
+"""Fan-out sizing: how many senders, threads and recipients per batch a campaign gets.
+
+The shape follows from two facts: SES takes at most R sends per second, and each send holds a
+thread for about L seconds. Sustaining R therefore needs about R·L calls in flight (plus headroom
+for latency jitter), spread over W senders of T threads each; each sender is paced at its share
+of R so the senders together never exceed it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fanmail.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    """Tunable bounds of the planner; every field is a setting (see README)."""
+
+    inline_threshold: int = 50
+    max_threads: int = 16
+    max_sender_rate: float = 200.0
+    max_senders: int = 200
+    branching: int = 8
+    pacing_factor: float = 0.97
+    concurrency_headroom: float = 1.5
+    sender_budget_s: float = 240.0
+    level_margin_s: float = 5.0
+    payload_limit_bytes: int = 5_000_000
+    min_batch: int = 10
+
+    def __post_init__(self) -> None:
+        checks = {
+            "inline_threshold": self.inline_threshold >= 0,
+            "max_threads": self.max_threads >= 1,
+            "max_sender_rate": self.max_sender_rate > 0,
+            "max_senders": self.max_senders >= 1,
+            "branching": self.branching >= 2,
+            "pacing_factor": 0 < self.pacing_factor <= 1,
+            "concurrency_headroom": self.concurrency_headroom >= 1,
+            "sender_budget_s": self.sender_budget_s > 0,
+            "level_margin_s": self.level_margin_s >= 0,
+            "payload_limit_bytes": self.payload_limit_bytes >= 1024,
+            "min_batch": self.min_batch >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise InvalidInput(f"plan limits out of range: {', '.join(bad)}")
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutPlan:
+    recipients: int
+    rate: float
+    paced_rate: float
+    latency_s: float
+    inline: bool
+    senders: int
+    threads: int
+    rate_per_sender: float
+    batch_size: int
+    branching: int
+    root_slots: tuple[int, ...]
+    depth: int
+    leaf_budget_s: float
+    estimated_duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["root_slots"] = list(self.root_slots)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FanoutPlan:
+        fields = dict(data)
+        fields["root_slots"] = tuple(int(w) for w in fields["root_slots"])
+        return cls(**fields)
+
+
+def split_width(width: int, branching: int) -> list[int]:
+    """Partition `width` senders among at most `branching` children, as evenly as possible."""
+    if width < 1:
+        raise ValueError("width must be >= 1")
+    parts = min(width, branching)
+    base, extra = divmod(width, parts)
+    return [base + 1 if i < extra else base for i in range(parts)]
+
+
+def tree_depth(width: int, branching: int) -> int:
+    """Invocation levels below a node of `width` senders (a leaf is one level)."""
+    depth = 1
+    while width > 1:
+        width = max(split_width(width, branching))
+        depth += 1
+    return depth
+
+
+def make_plan(
+    recipients: int,
+    rate: float,
+    latency_s: float,
+    limits: PlanLimits,
+    recipient_bytes: int = 200,
+) -> FanoutPlan:
+    """Size the fan-out for `recipients` at SES rate `rate` and per-call latency `latency_s`."""
+    if recipients < 0:
+        raise InvalidInput(f"recipients must be >= 0, got {recipients}")
+    if not rate > 0:
+        raise InvalidInput(f"SES send rate must be > 0, got {rate}")
+    if not latency_s > 0:
+        raise InvalidInput(f"SES latency estimate must be > 0 s, got {latency_s}")
+    paced_rate = rate * limits.pacing_factor
+    in_flight = max(1, math.ceil(rate * latency_s * limits.concurrency_headroom))
+    inline = recipients <= limits.inline_threshold
+    if inline:
+        senders = 1
+    else:
+        senders = max(
+            math.ceil(in_flight / limits.max_threads), math.ceil(rate / limits.max_sender_rate)
+        )
+        senders = min(senders, limits.max_senders, max(1, math.ceil(recipients / limits.min_batch)))
+    threads = min(limits.max_threads, max(1, math.ceil(in_flight / senders)))
+    rate_per_sender = paced_rate / senders
+    root_slots = tuple(split_width(senders, limits.branching))
+    depth = 0 if inline else tree_depth(max(root_slots), limits.branching)
+    leaf_budget = max(1.0, limits.sender_budget_s - depth * limits.level_margin_s)
+    widest_unit = max(root_slots)
+    by_time = math.floor(rate_per_sender * leaf_budget * 0.8)
+    by_payload = limits.payload_limit_bytes // (widest_unit * max(1, recipient_bytes))
+    batch_max = max(1, min(by_time, by_payload))
+    if inline or recipients == 0:
+        batch = max(1, recipients)
+    else:
+        rounds = math.ceil(recipients / (senders * batch_max))
+        batch = math.ceil(recipients / (senders * rounds))
+    return FanoutPlan(
+        recipients=recipients,
+        rate=rate,
+        paced_rate=paced_rate,
+        latency_s=latency_s,
+        inline=inline,
+        senders=senders,
+        threads=threads,
+        rate_per_sender=rate_per_sender,
+        batch_size=batch,
+        branching=limits.branching,
+        root_slots=root_slots,
+        depth=depth,
+        leaf_budget_s=leaf_budget,
+        estimated_duration_s=recipients / paced_rate,
+    )

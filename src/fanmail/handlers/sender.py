@@ -1,0 +1,41 @@
+"""The sender function: one node of the fan-out tree (see services/send_batch.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fanmail import bootstrap
+from fanmail.domain.errors import InvalidInput
+from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
+from fanmail.services.jobs import BatchJob
+
+
+@metrics.log_metrics
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("heartbeat") is True:
+        return {"heartbeat": True}  # warm-up ping: answer before any I/O or set-up
+    return handle(bootstrap.current(), event, context)
+
+
+def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("heartbeat") is True:
+        return {"heartbeat": True}
+    try:
+        job = BatchJob.from_event(event)
+    except InvalidInput as exc:
+        logger.error("rejected sender event", extra={"error": str(exc)})
+        raise
+    logger.thread_safe_append_keys(campaign_id=job.campaign_id, node=job.node)
+    deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
+    logger.info("batch received", extra={"recipients": len(job.recipients), "width": job.width})
+    result = app.batch_sender.handle(job, deadline)
+    emit_counts(result.counts)
+    logger.info(
+        "batch done",
+        extra={
+            "sent": result.counts.sent,
+            "failed": result.counts.failed,
+            "leftover": len(result.leftover),
+        },
+    )
+    return result.to_wire()

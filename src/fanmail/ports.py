@@ -1,0 +1,121 @@
+"""The ports: what services need from the outside world, as `typing.Protocol`s.
+
+Adapters in `adapters/aws` (boto3) and `adapters/local` (in-memory, in-process) implement them;
+`bootstrap.build` picks one set per cold start. Nothing here imports boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fanmail.domain.model import (
+    Campaign,
+    CampaignStatus,
+    OutgoingEmail,
+    Subscriber,
+    SubscriberStatus,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberPage:
+    subscribers: list[Subscriber]
+    cursor: str | None
+
+
+class SubscriberStore(Protocol):
+    def put_many(self, subscribers: Iterable[Subscriber]) -> int:
+        """Insert or replace; returns how many were written."""
+        ...
+
+    def get(self, list_id: str, email: str) -> Subscriber | None: ...
+
+    def count(self, list_id: str) -> int:
+        """Subscribers in the list, whatever their status."""
+        ...
+
+    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+        """One page of a list in key order; `cursor` None starts at the beginning."""
+        ...
+
+    def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
+        """Current status of each address (absent: deleted) — read at send time."""
+        ...
+
+    def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None: ...
+
+
+class CampaignStore(Protocol):
+    def create(self, campaign: Campaign) -> None:
+        """Raises Conflict if the id exists."""
+        ...
+
+    def get(self, campaign_id: str) -> Campaign | None: ...
+
+    def transition(
+        self,
+        campaign_id: str,
+        allowed: frozenset[CampaignStatus],
+        to: CampaignStatus,
+        changes: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+    ) -> Campaign:
+        """Atomically move to `to` if the status is in `allowed` (and the run matches).
+
+        Raises Conflict with the current status otherwise, NotFound if there is no such campaign.
+        """
+        ...
+
+    def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
+        """Mark `epoch` of run `run_id` as started; False if it already was (a duplicate event)."""
+        ...
+
+    def record_progress(
+        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
+    ) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, email: OutgoingEmail) -> str:
+        """Send one message; returns SES's message id. Raises SendError."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendQuota:
+    max_send_rate: float
+    max_24_hour_send: float
+    sent_last_24_hours: float
+
+    @property
+    def remaining_24_hours(self) -> float:
+        return max(0.0, self.max_24_hour_send - self.sent_last_24_hours)
+
+
+class SesAccount(Protocol):
+    def quota(self) -> SendQuota: ...
+
+    def is_verified_sender(self, address: str) -> bool:
+        """True if `address`, or its domain, is a verified SES identity allowed to send."""
+        ...
+
+
+class Invoker(Protocol):
+    def invoke(self, function: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Synchronous invoke of a logical function ('sender', 'trigger'). Raises InvokeError."""
+        ...
+
+    def invoke_async(self, function: str, payload: Mapping[str, Any]) -> None:
+        """Event invoke: queued, retried by Lambda, may be delivered more than once."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases, one per module; each takes the ports it needs."""

@@ -1,0 +1,149 @@
+"""Settings, read once per cold start from `FANMAIL_*` environment variables.
+
+Every bad value is reported with its variable name and what was expected; see the README table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.plan import PlanLimits
+
+PREFIX = "FANMAIL_"
+
+
+def default_templates_dir() -> Path:
+    """The layer's /opt/templates on Lambda; the repository's templates/ everywhere else."""
+    layer = Path("/opt/templates")
+    if layer.is_dir():
+        return layer
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    subscribers_table: str = "fanmail-subscribers"
+    campaigns_table: str = "fanmail-campaigns"
+    sender_function: str = "fanmail-sender"
+    trigger_function: str = "fanmail-trigger"
+    configuration_set: str | None = None
+    max_send_rate: float | None = None
+    ses_latency_ms: float = 80.0
+    max_threads: int = 16
+    max_sender_rate: float = 200.0
+    max_senders: int = 200
+    branching: int = 8
+    inline_threshold: int = 50
+    sender_timeout_s: float = 300.0
+    trigger_timeout_s: float = 900.0
+    time_margin_s: float = 20.0
+    level_margin_s: float = 5.0
+    page_size: int = 1000
+    progress_interval_s: float = 2.0
+    heartbeat_senders: int = 4
+    templates_dir: Path = Path()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, _PARSERS[f.name])
+        if "templates_dir" not in values:
+            values["templates_dir"] = default_templates_dir()
+        settings = cls(**values)
+        settings.plan_limits()  # validates the planner's bounds
+        if settings.time_margin_s >= min(settings.sender_timeout_s, settings.trigger_timeout_s):
+            raise InvalidInput(
+                f"{PREFIX}TIME_MARGIN_S ({settings.time_margin_s}) must be below the function "
+                "timeouts"
+            )
+        return settings
+
+    def plan_limits(self) -> PlanLimits:
+        return PlanLimits(
+            inline_threshold=self.inline_threshold,
+            max_threads=self.max_threads,
+            max_sender_rate=self.max_sender_rate,
+            max_senders=self.max_senders,
+            branching=self.branching,
+            sender_budget_s=self.sender_timeout_s - self.time_margin_s,
+            level_margin_s=self.level_margin_s,
+        )
+
+    def function_names(self) -> dict[str, str]:
+        return {"sender": self.sender_function, "trigger": self.trigger_function}
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError("must be a whole number >= 1")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be a whole number >= 0")
+    return value
+
+
+def _name(raw: str) -> str:
+    if not raw.strip() or any(ch.isspace() for ch in raw):
+        raise ValueError("must be a non-empty name without spaces")
+    return raw
+
+
+def _directory(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_dir():
+        raise ValueError(f"{raw!r} is not a directory")
+    return path
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "subscribers_table": _name,
+    "campaigns_table": _name,
+    "sender_function": _name,
+    "trigger_function": _name,
+    "configuration_set": _name,
+    "max_send_rate": _positive_float,
+    "ses_latency_ms": _positive_float,
+    "max_threads": _positive_int,
+    "max_sender_rate": _positive_float,
+    "max_senders": _positive_int,
+    "branching": _positive_int,
+    "inline_threshold": _non_negative_int,
+    "sender_timeout_s": _positive_float,
+    "trigger_timeout_s": _positive_float,
+    "time_margin_s": _positive_float,
+    "level_margin_s": _positive_float,
+    "page_size": _positive_int,
+    "progress_interval_s": _positive_float,
+    "heartbeat_senders": _positive_int,
+    "templates_dir": _directory,
+}
+
+
+def _parse(name: str, raw: str, parser: Callable[[str], Any]) -> Any:
+    try:
+        return parser(raw)
+    except ValueError as exc:
+        detail = str(exc) if "must" in str(exc) or "not a" in str(exc) else "malformed"
+        raise InvalidInput(f"setting {PREFIX}{name.upper()}={raw!r}: {detail}") from None
