@@ -8,7 +8,6 @@ through `current()`.
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from dataclasses import dataclass, replace
@@ -214,17 +213,9 @@ class LocalRuntime:
         return self._app
 
     def register_functions(self, app: App) -> None:
-        from fanmail.adapters.local.invoker import LocalFunction
-        from fanmail.handlers import heartbeat, sender, trigger
+        from fanmail.adapters.local.harness import register
 
-        s = app.settings
-        for logical, configured, module, timeout in (
-            ("trigger", s.trigger_function, trigger, s.trigger_timeout_s),
-            ("sender", s.sender_function, sender, s.sender_timeout_s),
-            ("heartbeat", "fanmail-heartbeat", heartbeat, 60.0),
-        ):
-            handle = functools.partial(module.handle, app)
-            self.invoker.register(LocalFunction(logical, handle, timeout), configured)
+        register(self.invoker, app, aliases=app.settings.function_names())
 
     def stop(self) -> None:
         self.invoker.close()

@@ -13,10 +13,10 @@ FIRST_NAMES = (
 )  # fmt: skip
 CITIES = ("Lisbon", "Oslo", "Nairobi", "Osaka", "Lima", "Montréal", "Kraków", "Austin")
 MALFORMED = (
-    "no-at-sign.example.com",
-    "two@@example.com",
-    "trailing-dot@example.com.",
-    "@example.com",
+    "reader{n}.example.com",
+    "reader{n}@@example.com",
+    "reader{n}@example..com",
+    "reader {n}@example.com",
 )
 
 
@@ -41,7 +41,7 @@ def generate_subscribers(
         attributes = {"first_name": name, "city": rng.choice(CITIES), "member_no": str(index + 1)}
         roll = rng.random()
         if roll < malformed_share:
-            email = f"{index:07d}-{MALFORMED[index % len(MALFORMED)]}"
+            email = MALFORMED[index % len(MALFORMED)].format(n=f"{index:07d}")
             status = SubscriberStatus.SUBSCRIBED
         else:
             email = f"reader{index:07d}@{domain}"

@@ -1,0 +1,86 @@
+"""An all-in-memory stack: in-memory stores, the SES simulator and the in-process invoker,
+wired through the real composition root and handlers. Used by benchmarks and fault tests."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from fanmail.adapters.local.clock import SystemClock
+from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
+from fanmail.adapters.local.memory import MemoryCampaignStore, MemorySubscriberStore
+from fanmail.adapters.local.ses_simulator import SesSimulator
+from fanmail.bootstrap import App, Ports, build
+from fanmail.ports import Clock
+from fanmail.settings import Settings, default_templates_dir
+
+SENDER_ADDRESS = "news@fanmail.example"
+
+
+@dataclass
+class MemoryStack:
+    app: App
+    ses: SesSimulator
+    invoker: InProcessInvoker
+    subscribers: MemorySubscriberStore
+    campaigns: MemoryCampaignStore
+
+
+def memory_stack(
+    settings: Settings | None = None,
+    *,
+    rate: float = 100.0,
+    latency_s: float = 0.0,
+    daily_quota: float = 1e12,
+    clock: Clock | None = None,
+    invoke_latency_s: float = 0.0,
+) -> MemoryStack:
+    settings = settings or Settings(templates_dir=default_templates_dir())
+    clock = clock or SystemClock()
+    ses = SesSimulator(
+        clock=clock,
+        max_send_rate=rate,
+        max_24_hour_send=daily_quota,
+        latency_s=latency_s,
+        verified={SENDER_ADDRESS},
+    )
+    invoker = InProcessInvoker(latency_s=invoke_latency_s)
+    subscribers = MemorySubscriberStore()
+    campaigns = MemoryCampaignStore()
+    app = build(
+        settings,
+        Ports(
+            subscribers=subscribers,
+            campaigns=campaigns,
+            mailer=ses,
+            ses=ses,
+            invoker=invoker,
+            clock=clock,
+        ),
+    )
+    register(invoker, app)
+    return MemoryStack(app, ses, invoker, subscribers, campaigns)
+
+
+def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:
+    """Register the trigger, sender and heartbeat handlers, bound to `app`, under their logical
+    names (and the deployed function names in `aliases`)."""
+    from fanmail.handlers import heartbeat, sender, trigger
+
+    s = app.settings
+    aliases = aliases or {}
+    for logical, module, timeout in (
+        ("trigger", trigger, s.trigger_timeout_s),
+        ("sender", sender, s.sender_timeout_s),
+        ("heartbeat", heartbeat, 60.0),
+    ):
+        function = LocalFunction(logical, functools.partial(module.handle, app), timeout)
+        invoker.register(function, *([aliases[logical]] if logical in aliases else []))
+
+
+def with_settings(stack: MemoryStack, **changes: object) -> MemoryStack:
+    """Rebuild the App with changed settings over the same ports (and re-register handlers)."""
+    app = build(replace(stack.app.settings, **changes), stack.app.ports)  # type: ignore[arg-type]
+    register(stack.invoker, app)
+    return replace(stack, app=app)
