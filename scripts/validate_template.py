@@ -1,0 +1,84 @@
+"""Validate template.yaml: run the SAM transform (aws-sam-translator), then lint the resulting
+CloudFormation with cfn-lint. cfn-lint >= 1.54 no longer expands SAM itself, so errors inside
+`AWS::Serverless::*` resources are only caught on the transformed output.
+
+Usage: python scripts/validate_template.py [template.yaml]   (exit 1 on any finding)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cfnlint.api import lint
+from cfnlint.decode.decode import decode_str
+from samtranslator.translator.transform import transform
+
+LOCAL_URI_KEYS = ("CodeUri", "ContentUri")
+
+
+class _NoManagedPolicies:
+    """The transform asks IAM for managed policy ARNs; there is no account here."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def _to_s3_uris(node: Any) -> Any:
+    """SAM needs `s3://` URIs where `sam package` would put them; local paths become fakes."""
+    if isinstance(node, dict):
+        return {
+            k: (
+                "s3://fanmail-validate/" + v.strip("/")
+                if k in LOCAL_URI_KEYS and isinstance(v, str)
+                else _to_s3_uris(v)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_to_s3_uris(v) for v in node]
+    return node
+
+
+def validate(path: Path) -> list[str]:
+    source = path.read_text()
+    template, errors = decode_str(source)
+    if errors or template is None:
+        return [f"{path}: {e}" for e in errors] or [f"{path}: empty template"]
+    problems: list[str] = []
+    for name, resource in template.get("Resources", {}).items():
+        for key in LOCAL_URI_KEYS:
+            value = resource.get("Properties", {}).get(key) or template.get("Globals", {}).get(
+                "Function", {}
+            ).get(key)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                if not (path.parent / value).is_dir():
+                    problems.append(f"{name}.{key}: {value!r} is not a directory")
+    plain = json.loads(json.dumps(_to_s3_uris(template)))
+    try:
+        transformed = transform(plain, {"SenderIdentity": "example.com"}, _NoManagedPolicies())
+    except Exception as exc:  # the translator raises its own InvalidDocumentException family
+        causes = getattr(exc, "causes", None) or [exc]
+        return problems + [f"SAM transform: {cause}" for cause in causes]
+    matches = lint(json.dumps(transformed), regions=["us-east-1"])
+    problems += [f"cfn-lint {m.rule.id} {m.path_string}: {m.message}" for m in matches]
+    return problems
+
+
+def main() -> int:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the transform needs a region
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
+    problems = validate(path)
+    for problem in problems:
+        print(problem)
+    print(
+        f"{path}: {'ok' if not problems else f'{len(problems)} problem(s)'} (SAM transform + cfn-lint)"
+    )
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
