@@ -14,8 +14,8 @@ import time
 from collections import Counter
 
 from fanmail.adapters.local.harness import SENDER_ADDRESS, memory_stack
-from fanmail.handlers.common import logger
 from fanmail.domain.model import SubscriberStatus
+from fanmail.handlers.common import logger
 from fanmail.services.campaigns import CreateCampaign, create_campaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir

@@ -54,9 +54,9 @@ def validate(path: Path) -> list[str]:
             value = resource.get("Properties", {}).get(key) or template.get("Globals", {}).get(
                 "Function", {}
             ).get(key)
-            if isinstance(value, str) and not value.startswith("s3://"):
-                if not (path.parent / value).is_dir():
-                    problems.append(f"{name}.{key}: {value!r} is not a directory")
+            local = isinstance(value, str) and not value.startswith("s3://")
+            if local and not (path.parent / str(value)).is_dir():
+                problems.append(f"{name}.{key}: {value!r} is not a directory")
     plain = json.loads(json.dumps(_to_s3_uris(template)))
     try:
         transformed = transform(plain, {"SenderIdentity": "example.com"}, _NoManagedPolicies())
@@ -74,9 +74,8 @@ def main() -> int:
     problems = validate(path)
     for problem in problems:
         print(problem)
-    print(
-        f"{path}: {'ok' if not problems else f'{len(problems)} problem(s)'} (SAM transform + cfn-lint)"
-    )
+    verdict = f"{len(problems)} problem(s)" if problems else "ok"
+    print(f"{path}: {verdict} (SAM transform + cfn-lint)")
     return 1 if problems else 0
 
 

@@ -36,8 +36,10 @@ class Ports:
     clock: Clock
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class App:
+    """The wired services of one container; compared and hashed by identity."""
+
     settings: Settings
     ports: Ports
     renderer: TemplateRenderer

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from fanmail.adapters.local.apigateway import api_event
 from fanmail.bootstrap import LocalRuntime
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.model import CampaignStatus
@@ -22,31 +23,6 @@ SUMMARY_FIELDS = (
     "recipients", "sent", "failed", "suppressed", "invalid", "pending", "throttled",
     "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms",
 )  # fmt: skip
-
-
-def api_event(method: str, path: str, path_parameters: dict[str, str]) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as the real API hands it to the trigger function."""
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"content-type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": path,
-            "stage": "local",
-            "requestId": f"local-{time.time_ns()}",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
 
 
 def progress_bar(done: int, total: int, width: int = 40) -> str:

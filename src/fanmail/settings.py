@@ -60,12 +60,15 @@ class Settings:
         if "templates_dir" not in values:
             values["templates_dir"] = default_templates_dir()
         settings = cls(**values)
-        settings.plan_limits()  # validates the planner's bounds
         if settings.time_margin_s >= min(settings.sender_timeout_s, settings.trigger_timeout_s):
             raise InvalidInput(
                 f"{PREFIX}TIME_MARGIN_S ({settings.time_margin_s}) must be below the function "
                 "timeouts"
             )
+        try:
+            settings.plan_limits()
+        except InvalidInput as exc:
+            raise InvalidInput(f"settings: {exc} (see the {PREFIX}* variables)") from None
         return settings
 
     def plan_limits(self) -> PlanLimits:

@@ -10,19 +10,23 @@ from email_validator import EmailNotValidError, validate_email
 from fanmail.domain.errors import InvalidInput
 
 
-def normalise_email(address: str, *, check_deliverability: bool = False) -> str:
+def normalise_email(
+    address: str, *, check_deliverability: bool = False, what: str = "address"
+) -> str:
     """The canonical form of `address` (lower-cased domain, IDNA/Unicode normalised).
 
-    Raises InvalidInput naming the address and the reason.
+    Raises InvalidInput naming `what` (the field), the address and the reason.
     """
+    if not isinstance(address, str):
+        raise InvalidInput(f"{what}: expected a string, got {type(address).__name__}")
     if any(ch in address for ch in "\r\n\0"):
-        raise InvalidInput(f"address {address!r}: contains a line break or NUL")
+        raise InvalidInput(f"{what} {address!r}: contains a line break or NUL")
     try:
         result = validate_email(
             address, check_deliverability=check_deliverability, allow_smtputf8=True
         )
     except EmailNotValidError as exc:
-        raise InvalidInput(f"address {address!r}: {exc}") from None
+        raise InvalidInput(f"{what} {address!r}: {exc}") from None
     return str(result.normalized)
 
 
@@ -41,7 +45,10 @@ def parse_sender(value: str) -> tuple[str, str]:
     name, address = parseaddr(value)
     if not address:
         raise InvalidInput(f"sender {value!r}: no email address found")
-    return name, normalise_email(address)
+    try:
+        return name, normalise_email(address)
+    except InvalidInput as exc:
+        raise InvalidInput(f"sender {value!r}: {exc}") from None
 
 
 def format_sender(name: str, address: str) -> str:

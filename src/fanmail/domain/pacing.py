@@ -18,19 +18,28 @@ class Clock(Protocol):
 
 
 class Pacer:
+    """Slots lie on a grid `origin + k · interval`; computing them by multiplication rather
+    than by adding `interval` again and again keeps float error from drifting two slots closer
+    than 1/rate (measured: accumulated addition put 11 sends in a one-second window at rate 10).
+    The interval is stretched by one part per million for the same reason."""
+
     def __init__(self, rate: float, clock: Clock) -> None:
         if not rate > 0:
             raise ValueError(f"pacing rate must be > 0, got {rate}")
-        self.interval = 1.0 / rate
+        self.interval = (1.0 / rate) * (1 + 1e-6)
         self._clock = clock
         self._lock = threading.Lock()
-        self._next_slot = clock.now()
+        self._origin = clock.now()
+        self._count = 0
 
     def reserve(self) -> float:
         """Claim the next slot and return the time it starts."""
         with self._lock:
-            slot = max(self._next_slot, self._clock.now())
-            self._next_slot = slot + self.interval
+            now = self._clock.now()
+            slot = self._origin + self._count * self.interval
+            if slot < now:  # idle: unused slots are not saved up as a burst
+                self._origin, self._count, slot = now, 0, now
+            self._count += 1
             return slot
 
     def acquire(self) -> None:
@@ -42,4 +51,6 @@ class Pacer:
     def defer(self, seconds: float) -> None:
         """Push every future slot back, e.g. after SES says the window is already full."""
         with self._lock:
-            self._next_slot = max(self._next_slot, self._clock.now() + seconds)
+            next_slot = self._origin + self._count * self.interval
+            self._origin = max(next_slot, self._clock.now() + seconds)
+            self._count = 0

@@ -64,7 +64,7 @@ def create_campaign(
             f"sender {address!r} is not a verified SES identity (verify the address or its "
             "domain in SES first)"
         )
-    reply_to = normalise_email(command.reply_to) if command.reply_to else None
+    reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
     if not isinstance(command.variables, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str | int | float | bool)
         for k, v in command.variables.items()

@@ -37,10 +37,27 @@ SENDER = "sender"
 class SendOptions:
     configuration_set: str | None = None
     level_margin_s: float = 5.0
-    stop_margin_s: float = 2.0
+    stop_margin_s: float = 0.1
     max_transient_retries: int = 3
     throttle_backoff_s: float = 0.25
     status_chunk: int = 100
+
+
+class _Budget:
+    """When a sender must stop starting sends: before its deadline, by twice the slowest SES
+    call it has seen plus a fixed margin, so calls in flight finish inside the budget."""
+
+    def __init__(self, clock: Clock, deadline: float, margin_s: float) -> None:
+        self.clock = clock
+        self.deadline = deadline
+        self.margin_s = margin_s
+        self.slowest_call_s = 0.0
+
+    def observe(self, call_s: float) -> None:
+        self.slowest_call_s = max(self.slowest_call_s, call_s)
+
+    def allows_another(self) -> bool:
+        return self.clock.now() + 2 * self.slowest_call_s + self.margin_s < self.deadline
 
 
 class _StatusFeed:
@@ -172,6 +189,7 @@ class BatchSender:
             lambda emails: self.subscribers.statuses(campaign.list_id, emails),
             self.options.status_chunk,
         )
+        budget = _Budget(self.clock, deadline, self.options.stop_margin_s)
         quota_hit = threading.Event()
         interrupted: list[Recipient] = []
         interrupted_lock = threading.Lock()
@@ -179,9 +197,7 @@ class BatchSender:
         def work() -> BatchResult:
             counts = DeliveryCounts()
             calls, seconds = 0, 0.0
-            while (
-                not quota_hit.is_set() and self.clock.now() + self.options.stop_margin_s < deadline
-            ):
+            while not quota_hit.is_set() and budget.allows_another():
                 item = feed.take()
                 if item is None:
                     break
@@ -207,7 +223,7 @@ class BatchSender:
                     rendered,
                     configuration_set=self.options.configuration_set,
                 )
-                outcome = self._send(email, pacer, deadline)
+                outcome = self._send(email, pacer, budget)
                 calls += outcome.calls
                 seconds += outcome.seconds
                 counts = replace(counts, throttled=counts.throttled + outcome.throttled)
@@ -230,7 +246,7 @@ class BatchSender:
                 result = result + future.result()
         return replace(result, leftover=tuple(interrupted) + feed.untaken())
 
-    def _send(self, email: OutgoingEmail, pacer: Pacer, deadline: float) -> _Outcome:
+    def _send(self, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
         """One message, retried through throttling and transient errors, never over the pace."""
         outcome = _Outcome()
         transient = 0
@@ -242,6 +258,7 @@ class BatchSender:
             except SendError as exc:
                 outcome.calls += 1
                 outcome.seconds += self.clock.now() - started
+                budget.observe(self.clock.now() - started)
                 outcome.error = exc
                 if exc.kind is SendErrorKind.THROTTLED:
                     outcome.throttled += 1
@@ -256,11 +273,12 @@ class BatchSender:
                     )
                 else:
                     return outcome
-                if self.clock.now() + self.options.stop_margin_s >= deadline:
+                if not budget.allows_another():
                     return outcome  # out of time: handed back, not failed
                 continue
             outcome.calls += 1
             outcome.seconds += self.clock.now() - started
+            budget.observe(self.clock.now() - started)
             outcome.error = None
             return outcome
 

@@ -32,6 +32,9 @@ from fanmail.services.jobs import BatchJob, BatchResult
 from fanmail.services.send_batch import BatchSender
 
 TRIGGER = "trigger"
+MAX_STALLED_RESULTS = 3
+"""Senders that hand back their whole unit this many times in a row stop the dispatch: the
+rest is reported pending instead of being re-dispatched forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,7 @@ class CampaignRunner:
         in_flight: dict[Future[BatchResult], int] = {}
         last_progress = self.clock.now()
         sequence = 0
+        stalled = 0  # consecutive results that settled nobody and handed everything back
         child_deadline = deadline - self.options.limits.level_margin_s
 
         def fill(wanted: int) -> None:
@@ -174,7 +178,7 @@ class CampaignRunner:
         with ThreadPoolExecutor(max_workers=len(widths)) as pool:
             while True:
                 out_of_time = self.clock.now() + self.options.limits.level_margin_s >= deadline
-                while free and not out_of_time:
+                while free and not out_of_time and stalled < MAX_STALLED_RESULTS:
                     slot = free[-1]
                     capacity = widths[slot] * plan.batch_size
                     fill(capacity)
@@ -211,6 +215,8 @@ class CampaignRunner:
                     result = future.result()
                     run.add(result)
                     queue.extendleft(reversed(result.leftover))
+                    no_progress = result.counts.accounted == 0 and bool(result.leftover)
+                    stalled = stalled + 1 if no_progress else 0
                 now = self.clock.now()
                 if now - last_progress >= self.options.progress_interval_s:
                     last_progress = now

@@ -1,0 +1,138 @@
+"""Whole campaigns through the trigger handler, the root and the fan-out tree (in memory)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fanmail.adapters.local.harness import MemoryStack, memory_stack, with_settings
+from fanmail.adapters.local.invoker import LocalFunction
+from fanmail.domain.model import CampaignStatus, Subscriber, SubscriberStatus
+from tests.conftest import fast_settings, new_campaign, seed
+
+OUTCOMES = ("sent", "failed", "suppressed", "invalid", "pending")
+
+
+def run(stack: MemoryStack, campaign_id: str) -> dict[str, Any]:
+    return stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
+
+
+def assert_consistent(
+    stack: MemoryStack, summary: dict[str, Any], subscribers: list[Subscriber]
+) -> None:
+    assert summary["recipients"] == len(subscribers)
+    assert summary["recipients"] == sum(summary[k] for k in OUTCOMES)
+    received = Counter(d.email.to for d in stack.ses.deliveries)
+    assert all(n == 1 for n in received.values()), "someone got two emails"
+    opted_out = {s.email for s in subscribers if not s.status.receives_mail}
+    assert not opted_out & set(received)
+    assert len(received) == summary["sent"]
+
+
+def test_campaign_with_opt_outs_and_invalid_addresses(stack: MemoryStack) -> None:
+    subscribers = seed(
+        stack,
+        200,
+        statuses={
+            5: SubscriberStatus.UNSUBSCRIBED,
+            6: SubscriberStatus.BOUNCED,
+            7: SubscriberStatus.COMPLAINED,
+        },
+    )
+    broken = Subscriber("news", "not-an-address", SubscriberStatus.SUBSCRIBED, {"first_name": "N"})
+    stack.subscribers.put_many([broken])
+    subscribers.append(broken)
+    campaign = new_campaign(stack)
+    summary = run(stack, campaign.campaign_id)
+    assert summary["status"] == "sent"
+    assert (summary["sent"], summary["suppressed"], summary["invalid"]) == (197, 3, 1)
+    assert_consistent(stack, summary, subscribers)
+    stored = stack.campaigns.get(campaign.campaign_id)
+    assert stored is not None and stored.status is CampaignStatus.SENT
+    assert stored.summary == summary
+    assert summary["invocations"]["sender"] == stack.invoker.invocations["sender"]
+
+
+def test_fan_out_tree_deeper_than_one_level() -> None:
+    settings = fast_settings(max_sender_rate=50.0, branching=2, inline_threshold=0)
+    stack = memory_stack(settings, rate=400.0)
+    subscribers = seed(stack, 600)
+    campaign = new_campaign(stack)
+    summary = run(stack, campaign.campaign_id)
+    plan = summary["plan"]
+    assert plan["senders"] == 8 and plan["root_slots"] == [4, 4] and plan["depth"] == 3
+    assert summary["sent"] == 600
+    assert_consistent(stack, summary, subscribers)
+    # root -> 2 branches -> 4 branches -> 8 leaves: 14 sender invocations, all counted on the way up
+    assert summary["invocations"] == {"trigger": 1, "sender": 14}
+    assert stack.invoker.invocations == {"trigger": 1, "sender": 14}
+    assert stack.ses.throttled == 0
+
+
+def test_small_campaign_is_sent_inline() -> None:
+    stack = memory_stack(fast_settings(inline_threshold=50), rate=500.0)
+    subscribers = seed(stack, 12)
+    campaign = new_campaign(stack)
+    summary = run(stack, campaign.campaign_id)
+    assert summary["plan"]["inline"] is True
+    assert summary["invocations"] == {"trigger": 1}
+    assert "sender" not in stack.invoker.invocations
+    assert_consistent(stack, summary, subscribers)
+
+
+def test_sender_hands_back_what_it_cannot_send_in_time() -> None:
+    # The plan expects 1 ms per SES call; the simulator takes 50 ms, so leaves run out of their
+    # 2-second budget and hand back the rest, which the root dispatches again.
+    settings = fast_settings(
+        ses_latency_ms=1.0, max_sender_rate=100.0, sender_timeout_s=3.0, time_margin_s=1.0,
+        level_margin_s=0.5, inline_threshold=0,
+    )  # fmt: skip
+    stack = memory_stack(settings, rate=400.0, latency_s=0.05)
+    subscribers = seed(stack, 300)
+    campaign = new_campaign(stack)
+    summary = run(stack, campaign.campaign_id)
+    planned_batches = -(-300 // summary["plan"]["batch_size"])
+    assert summary["invocations"]["sender"] > planned_batches
+    assert summary["sent"] == 300
+    assert_consistent(stack, summary, subscribers)
+
+
+def test_failed_sender_invocation_is_accounted_not_resent(stack: MemoryStack) -> None:
+    stack = with_settings(stack, inline_threshold=0)
+
+    def crash(event: dict[str, Any], context: Any) -> None:
+        raise MemoryError("out of memory")
+
+    stack.invoker.register(LocalFunction("sender", crash))
+    subscribers = seed(stack, 50)
+    campaign = new_campaign(stack)
+    summary = run(stack, campaign.campaign_id)
+    assert summary["failed"] == 50 and summary["sent"] == 0
+    assert "sender invocation failed" in summary["failures"][0]["reason"]
+    assert "MemoryError" in summary["failures"][0]["reason"]
+    assert_consistent(stack, summary, subscribers)
+
+
+def test_empty_list_at_send_time_sends_nothing(stack: MemoryStack) -> None:
+    seed(stack, 3)
+    campaign = new_campaign(stack)
+    for i in range(3):
+        stack.subscribers._lists["news"].pop(f"user{i:05d}@example.com")
+        stack.subscribers._order["news"].remove(f"user{i:05d}@example.com")
+    summary = run(stack, campaign.campaign_id)
+    assert summary["status"] == "sent" and summary["recipients"] == 0
+
+
+def test_senders_that_never_progress_end_the_run_with_pending(stack: MemoryStack) -> None:
+    stack = with_settings(stack, inline_threshold=0)
+
+    def hand_back(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"counts": {}, "leftover": event["recipients"]}
+
+    stack.invoker.register(LocalFunction("sender", hand_back))
+    subscribers = seed(stack, 30)
+    campaign = new_campaign(stack)
+    summary = run(stack, campaign.campaign_id)
+    assert summary["status"] == "failed" and summary["pending"] == 30
+    assert "not reached" in summary["error"]
+    assert_consistent(stack, summary, subscribers)

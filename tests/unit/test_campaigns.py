@@ -1,0 +1,94 @@
+"""Creating and starting campaigns: validation up front, one run per campaign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fanmail.adapters.local.harness import MemoryStack, with_settings
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
+from fanmail.domain.model import CampaignStatus
+from fanmail.services.campaigns import start_campaign
+from tests.conftest import new_campaign, seed
+
+
+def test_create_stores_a_draft(stack: MemoryStack) -> None:
+    seed(stack, 3)
+    campaign = new_campaign(stack, sender="The News <NEWS@fanmail.example>", campaign_id="c-1")
+    stored = stack.campaigns.get("c-1")
+    assert stored == campaign and stored.status is CampaignStatus.DRAFT
+    assert stored.sender == "The News <news@fanmail.example>"  # normalised by email-validator
+
+
+def test_duplicate_id_conflicts(stack: MemoryStack) -> None:
+    seed(stack, 3)
+    new_campaign(stack, campaign_id="c-1")
+    with pytest.raises(Conflict, match="already exists"):
+        new_campaign(stack, campaign_id="c-1")
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"template": "nope"}, TemplateProblem, "'nope' not found"),
+        ({"sender": "x@unverified.example"}, InvalidInput, "not a verified SES identity"),
+        ({"sender": "not an address"}, InvalidInput, "sender"),
+        ({"sender": "a@fanmail.example\r\nBcc: x@y.z"}, InvalidInput, "line break"),
+        ({"reply_to": "nope@"}, InvalidInput, "reply-to 'nope@'"),
+        ({"list_id": "empty"}, InvalidInput, "list 'empty' has no subscribers"),
+        ({"list_id": "bad list"}, InvalidInput, "list id 'bad list' is not valid"),
+        ({"campaign_id": "../x"}, InvalidInput, "campaign id"),
+        ({"subject": "{{ broken"}, TemplateProblem, "campaign subject"),
+        ({"variables": {"a": ["list"]}}, InvalidInput, "variables"),
+    ],
+)
+def test_bad_campaigns_are_refused_and_nothing_is_stored(
+    stack: MemoryStack, changes: dict[str, object], error: type[Exception], message: str
+) -> None:
+    seed(stack, 3)
+    values: dict[str, Any] = {"campaign_id": "c-bad", **changes}
+    with pytest.raises(error, match=message):
+        new_campaign(stack, **values)
+    assert stack.campaigns.get("c-bad") is None
+
+
+def test_template_that_fails_for_the_sample_subscriber(
+    stack: MemoryStack, template_dir: Path
+) -> None:
+    folder = template_dir / "needs_plan"
+    folder.mkdir()
+    (folder / "subject.txt.j2").write_text("Your plan")
+    (folder / "body.html.j2").write_text("<p>a</p>\n<p>{{ plan_name }}</p>")
+    stack = with_settings(stack, templates_dir=template_dir)
+    seed(stack, 2)
+    with pytest.raises(
+        TemplateProblem, match=r"line 2.*'plan_name' is undefined.*sample subscriber user00000"
+    ):
+        new_campaign(stack, template="needs_plan")
+
+
+def test_template_syntax_error_at_creation(stack: MemoryStack, template_dir: Path) -> None:
+    folder = template_dir / "broken"
+    folder.mkdir()
+    (folder / "subject.txt.j2").write_text("s")
+    (folder / "body.html.j2").write_text("{% if %}")
+    stack = with_settings(stack, templates_dir=template_dir)
+    seed(stack, 2)
+    with pytest.raises(TemplateProblem, match=r"broken/body.html.j2', line 1"):
+        new_campaign(stack, template="broken", campaign_id="c-broken")
+    assert stack.campaigns.get("c-broken") is None
+
+
+def test_start_claims_once(stack: MemoryStack) -> None:
+    seed(stack, 2)
+    campaign = new_campaign(stack)
+    clock = stack.app.ports.clock
+    started = start_campaign(campaign.campaign_id, campaigns=stack.campaigns, clock=clock)
+    assert started.status is CampaignStatus.SENDING and started.run_id
+    with pytest.raises(Conflict) as info:
+        start_campaign(campaign.campaign_id, campaigns=stack.campaigns, clock=clock)
+    assert info.value.current_status == "sending"
+    with pytest.raises(NotFound):
+        start_campaign("missing", campaigns=stack.campaigns, clock=clock)

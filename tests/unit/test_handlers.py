@@ -1,0 +1,147 @@
+"""The Lambda handlers with their real event shapes (API Gateway REST, EventBridge, direct)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fanmail import bootstrap
+from fanmail.adapters.local.apigateway import api_event
+from fanmail.adapters.local.harness import MemoryStack
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.model import CampaignStatus
+from fanmail.handlers import heartbeat, sender, trigger
+from tests.conftest import new_campaign, seed
+
+
+def post_send(stack: MemoryStack, campaign_id: str) -> dict[str, Any]:
+    event = api_event(
+        "POST",
+        f"/campaigns/{campaign_id}/send",
+        {"campaign_id": campaign_id},
+        resource="/campaigns/{campaign_id}/send",
+    )
+    return stack.invoker.invoke("trigger", event)
+
+
+def test_api_send_accepts_then_runs_asynchronously(stack: MemoryStack) -> None:
+    seed(stack, 30)
+    campaign = new_campaign(stack)
+    answer = post_send(stack, campaign.campaign_id)
+    assert answer["statusCode"] == 202
+    body = json.loads(answer["body"])
+    assert body["status"] == "sending" and body["run_id"]
+    stack.invoker.drain()
+    stored = stack.campaigns.get(campaign.campaign_id)
+    assert stored is not None and stored.status is CampaignStatus.SENT
+    assert stored.summary is not None and stored.summary["sent"] == 30
+    assert stack.invoker.invocations["trigger"] == 2  # the API call, then the run
+
+
+def test_api_second_send_is_409_with_status(stack: MemoryStack) -> None:
+    seed(stack, 3)
+    campaign = new_campaign(stack)
+    assert post_send(stack, campaign.campaign_id)["statusCode"] == 202
+    stack.invoker.drain()
+    again = post_send(stack, campaign.campaign_id)
+    assert again["statusCode"] == 409
+    error = json.loads(again["body"])["error"]
+    assert error["status"] == "sent" and "is sent" in error["message"]
+    assert len(stack.ses.deliveries) == 3
+
+
+def test_api_unknown_and_malformed_campaign_ids(stack: MemoryStack) -> None:
+    missing = post_send(stack, "nope")
+    assert missing["statusCode"] == 404
+    assert "'nope' not found" in json.loads(missing["body"])["error"]["message"]
+    bad = post_send(stack, "bad%20id")
+    assert bad["statusCode"] == 400
+
+
+def test_api_get_campaign(stack: MemoryStack) -> None:
+    seed(stack, 3)
+    campaign = new_campaign(stack)
+    event = api_event(
+        "GET",
+        f"/campaigns/{campaign.campaign_id}",
+        {"campaign_id": campaign.campaign_id},
+        resource="/campaigns/{campaign_id}",
+    )
+    answer = stack.invoker.invoke("trigger", event)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["status"] == "draft"
+
+
+def test_eventbridge_event_runs_the_campaign(stack: MemoryStack) -> None:
+    seed(stack, 8)
+    campaign = new_campaign(stack)
+    event = {
+        "version": "0",
+        "id": "e1",
+        "detail-type": "SendCampaign",
+        "source": "fanmail",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"campaign_id": campaign.campaign_id},
+    }
+    summary = stack.invoker.invoke("trigger", event)
+    assert summary["status"] == "sent" and summary["sent"] == 8
+    second = stack.invoker.invoke("trigger", event)  # e.g. EventBridge delivering twice
+    assert second["started"] is False and second["status"] == "sent"
+    assert len(stack.ses.deliveries) == 8
+
+
+def test_duplicate_run_event_does_not_send_twice(stack: MemoryStack) -> None:
+    seed(stack, 5)
+    campaign = new_campaign(stack)
+    post_send(stack, campaign.campaign_id)
+    stack.invoker.drain()
+    stored = stack.campaigns.get(campaign.campaign_id)
+    assert stored is not None
+    duplicate = stack.invoker.invoke("trigger", trigger.run_event(stored))
+    assert duplicate["started"] is False
+    assert len(stack.ses.deliveries) == 5
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"hello": "world"}, "expected an API Gateway request"),
+        ({"detail": {"campaign_id": "../etc"}}, "campaign id"),
+        ({"action": "run", "campaign_id": "c1", "run_id": 5}, "'run_id' must be a string"),
+        ({"action": "run", "campaign_id": None}, "campaign id"),
+    ],
+)
+def test_bad_trigger_events_are_rejected_clearly(
+    stack: MemoryStack, event: dict[str, Any], message: str
+) -> None:
+    answer = stack.invoker.invoke("trigger", event)
+    assert answer["started"] is False and message in answer["error"]
+
+
+def test_trigger_rejects_non_object(stack: MemoryStack) -> None:
+    answer = trigger.handle(stack.app, ["not", "an", "object"], None)
+    assert "JSON object" in answer["error"]
+
+
+def test_sender_heartbeat_answers_before_any_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode() -> bootstrap.App:
+        raise AssertionError("the heartbeat must not build the app")
+
+    monkeypatch.setattr(bootstrap, "current", explode)
+    assert sender.handler({"heartbeat": True}, None) == {"heartbeat": True}
+
+
+def test_sender_rejects_malformed_batch(stack: MemoryStack) -> None:
+    with pytest.raises(InvalidInput, match="missing field"):
+        sender.handle(stack.app, {"campaign_id": "c1"}, None)
+
+
+def test_heartbeat_warms_k_senders(stack: MemoryStack) -> None:
+    result = heartbeat.handle(stack.app, {"source": "aws.scheduler"}, None)
+    assert result == {"warmed": stack.app.settings.heartbeat_senders, "errors": []}
+    assert stack.invoker.invocations["sender"] == stack.app.settings.heartbeat_senders

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pytest
+
+from fanmail.adapters.local.clock import ManualClock, SystemClock
+from fanmail.domain.pacing import Pacer
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    best = start = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.parametrize("start", [0.0, 1_800_000_000.0])
+@pytest.mark.parametrize("rate", [1, 3, 10, 14, 500])
+def test_slots_are_evenly_spaced_without_burst(start: float, rate: int) -> None:
+    clock = ManualClock(start=start)
+    pacer = Pacer(rate, clock)
+    slots = [pacer.reserve() for _ in range(rate * 5)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([1 / rate] * (len(slots) - 1), abs=2e-6)
+    assert max_in_window(slots) == rate
+
+
+def test_acquire_sleeps_until_the_slot() -> None:
+    clock = ManualClock()
+    pacer = Pacer(4, clock)
+    start = clock.now()
+    for _ in range(9):
+        pacer.acquire()
+    assert clock.now() - start == pytest.approx(2.0)
+
+
+def test_idle_time_is_not_saved_up_as_burst() -> None:
+    clock = ManualClock()
+    pacer = Pacer(5, clock)
+    pacer.acquire()
+    clock.advance(10)  # idle
+    slots = [pacer.reserve() for _ in range(10)]
+    assert max_in_window(slots) == 5
+
+
+def test_threads_share_the_rate() -> None:
+    pacer = Pacer(400, SystemClock())
+    slots: list[float] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(50):
+            slot = pacer.reserve()
+            with lock:
+                slots.append(slot)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(slots) == 400 and len(set(slots)) == 400
+    assert max_in_window(slots) <= 400
+
+
+def test_defer_pushes_every_slot_back() -> None:
+    clock = ManualClock()
+    pacer = Pacer(100, clock)
+    pacer.defer(2.0)
+    assert pacer.reserve() == pytest.approx(clock.now() + 2.0)
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        Pacer(0, ManualClock())

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.plan import PlanLimits, make_plan, split_width, tree_depth
+
+RATES = [1, 14, 50, 300, 1000]
+SIZES = [1, 10, 50, 51, 1_000, 100_000, 1_000_000, 10_000_000]
+LIMITS = PlanLimits()
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("size", SIZES)
+def test_plan_invariants(rate: int, size: int) -> None:
+    latency = 0.08
+    plan = make_plan(size, rate, latency, LIMITS, recipient_bytes=200)
+    # Never over the rate: the senders' paced shares add up to at most R.
+    assert plan.senders * plan.rate_per_sender <= rate + 1e-9
+    # Enough calls in flight to sustain the paced rate at this latency (an inline send of a
+    # handful of emails is exempt: it is bounded by max_threads and takes well under a second).
+    if not plan.inline:
+        assert plan.senders * plan.threads / latency >= plan.paced_rate
+    assert 1 <= plan.threads <= LIMITS.max_threads
+    assert 1 <= plan.senders <= LIMITS.max_senders
+    assert plan.inline is (size <= LIMITS.inline_threshold)
+    # Every recipient fits in some batch, and batches are balanced across senders.
+    rounds = math.ceil(size / (plan.senders * plan.batch_size))
+    assert plan.senders * plan.batch_size * rounds >= size
+    if not plan.inline:
+        assert sum(plan.root_slots) == plan.senders
+        assert len(plan.root_slots) <= LIMITS.branching
+        # A unit of the widest root slot fits the sync payload limit.
+        assert max(plan.root_slots) * plan.batch_size * 200 <= LIMITS.payload_limit_bytes
+        # A leaf's batch is sendable within its time budget at its share of the rate.
+        assert plan.batch_size / plan.rate_per_sender <= plan.leaf_budget_s
+        assert plan.depth == tree_depth(max(plan.root_slots), LIMITS.branching)
+
+
+def test_plan_for_500_per_second_at_60ms() -> None:
+    plan = make_plan(20_000, 500, 0.06, LIMITS)
+    # 500/s x 60 ms x 1.5 headroom = 45 calls in flight -> 3 senders of 15 threads.
+    assert (plan.senders, plan.threads) == (3, 15)
+    assert plan.rate_per_sender == pytest.approx(500 * 0.97 / 3)
+    assert plan.batch_size == math.ceil(20_000 / 3)
+
+
+def test_sender_rate_cap_widens_the_fan_out() -> None:
+    plan = make_plan(1_000_000, 1000, 0.01, PlanLimits(max_sender_rate=100))
+    assert plan.senders == 10
+    assert plan.root_slots == (2, 2, 1, 1, 1, 1, 1, 1)
+    assert plan.depth == 2
+
+
+def test_small_list_uses_few_senders() -> None:
+    plan = make_plan(60, 1000, 0.1, LIMITS)
+    assert plan.senders <= 6  # at least min_batch recipients per sender
+
+
+def test_inline_below_threshold() -> None:
+    plan = make_plan(50, 14, 0.08, LIMITS)
+    assert plan.inline and plan.senders == 1 and plan.depth == 0 and plan.batch_size == 50
+
+
+def test_payload_limit_bounds_batch_size() -> None:
+    plan = make_plan(1_000_000, 1, 0.08, PlanLimits(payload_limit_bytes=100_000), 1000)
+    assert plan.batch_size <= 100
+
+
+@pytest.mark.parametrize(
+    ("width", "branching", "parts"),
+    [(1, 8, [1]), (8, 8, [1] * 8), (10, 8, [2, 2, 1, 1, 1, 1, 1, 1]), (5, 2, [3, 2])],
+)
+def test_split_width(width: int, branching: int, parts: list[int]) -> None:
+    assert split_width(width, branching) == parts
+    assert sum(parts) == width
+
+
+def test_tree_depth() -> None:
+    assert tree_depth(1, 2) == 1
+    assert tree_depth(2, 2) == 2
+    assert tree_depth(8, 2) == 4
+    assert tree_depth(64, 8) == 3
+
+
+@pytest.mark.parametrize(
+    ("recipients", "rate", "latency", "message"),
+    [(-1, 10, 0.1, "recipients"), (10, 0, 0.1, "send rate"), (10, 5, 0, "latency")],
+)
+def test_bad_plan_inputs(recipients: int, rate: float, latency: float, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        make_plan(recipients, rate, latency, LIMITS)
+
+
+def test_bad_limits_are_named() -> None:
+    with pytest.raises(InvalidInput, match="branching, pacing_factor"):
+        PlanLimits(branching=1, pacing_factor=1.5)
+
+
+def test_plan_round_trips() -> None:
+    from fanmail.domain.plan import FanoutPlan
+
+    plan = make_plan(5000, 50, 0.08, LIMITS)
+    assert FanoutPlan.from_dict(plan.to_dict()) == plan

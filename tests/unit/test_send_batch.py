@@ -1,0 +1,165 @@
+"""The sender service against the SES simulator: outcomes, retries, hand-back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fanmail.adapters.local.harness import MemoryStack, with_settings
+from fanmail.adapters.local.ses_simulator import ses_error
+from fanmail.domain.errors import SendError
+from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
+from fanmail.services.jobs import BatchJob
+from tests.conftest import new_campaign, seed
+
+
+def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: object) -> BatchJob:
+    values: dict[str, object] = {
+        "campaign_id": campaign_id,
+        "run_id": "run",
+        "node": "r.0",
+        "width": 1,
+        "rate_per_sender": 1000.0,
+        "threads": 4,
+        "branching": 8,
+        "batch_size": 1000,
+        "deadline": stack.app.ports.clock.now() + 60,
+        "recipients": tuple(Recipient(e, {"first_name": "X"}) for e in emails),
+    }
+    values.update(changes)
+    return BatchJob(**values)  # type: ignore[arg-type]
+
+
+def test_sends_each_recipient_once(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 40)
+    campaign = new_campaign(stack)
+    emails = [s.email for s in subscribers]
+    result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
+    assert result.counts.sent == 40 and not result.leftover
+    assert sorted(d.email.to for d in stack.ses.deliveries) == sorted(emails)
+    assert stack.ses.deliveries[0].email.tags == (("campaign", campaign.campaign_id),)
+
+
+def test_opt_out_is_checked_at_send_time(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 10)
+    campaign = new_campaign(stack)
+    stack.subscribers.set_status("news", subscribers[3].email, SubscriberStatus.UNSUBSCRIBED)
+    stack.subscribers.set_status("news", subscribers[4].email, SubscriberStatus.COMPLAINED)
+    emails = [s.email for s in subscribers] + ["deleted@example.com"]
+    result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
+    assert (result.counts.sent, result.counts.suppressed) == (8, 3)
+    sent_to = {d.email.to for d in stack.ses.deliveries}
+    assert subscribers[3].email not in sent_to and subscribers[4].email not in sent_to
+
+
+def test_throttling_is_waited_out_never_failed(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 20)
+    campaign = new_campaign(stack)
+    remaining = {"throttles": 7}
+
+    def fault(email: OutgoingEmail) -> SendError | None:
+        if remaining["throttles"]:
+            remaining["throttles"] -= 1
+            return ses_error(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
+        return None
+
+    stack.ses.fault = fault
+    result = stack.app.batch_sender.deliver(
+        job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
+    )
+    assert (result.counts.sent, result.counts.failed, result.counts.throttled) == (20, 0, 7)
+
+
+def test_permanent_rejection_is_failed_with_reason(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 5)
+    campaign = new_campaign(stack)
+    stack.ses.rejected_addresses.add(subscribers[0].email)
+    result = stack.app.batch_sender.deliver(
+        job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
+    )
+    assert (result.counts.sent, result.counts.failed) == (4, 1)
+    assert result.counts.failures[0].email == subscribers[0].email
+    assert "Address blacklisted" in result.counts.failures[0].reason
+
+
+def test_transient_errors_are_retried_then_failed(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 6)
+    campaign = new_campaign(stack)
+    seen: dict[str, int] = {}
+    always_down = subscribers[0].email
+
+    def fault(email: OutgoingEmail) -> SendError | None:
+        seen[email.to] = seen.get(email.to, 0) + 1
+        if email.to == always_down or seen[email.to] == 1:
+            return ses_error(500, "InternalFailure", "try again")
+        return None
+
+    stack.ses.fault = fault
+    stack.app.batch_sender.options = type(stack.app.batch_sender.options)(throttle_backoff_s=0.001)
+    result = stack.app.batch_sender.deliver(
+        job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
+    )
+    assert (result.counts.sent, result.counts.failed) == (5, 1)
+    assert seen[always_down] == 4  # the first try and three retries
+    assert "InternalFailure" not in result.counts.failures[0].reason  # the reason is SES's text
+    assert result.counts.failures[0].reason == "try again"
+
+
+def test_daily_quota_stops_and_hands_back(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 30)
+    campaign = new_campaign(stack)
+    stack.ses.max_24_hour_send = 12
+    result = stack.app.batch_sender.deliver(
+        job(stack, campaign.campaign_id, [s.email for s in subscribers], threads=1), 1e12
+    )
+    assert result.counts.sent == 12 and result.counts.failed == 0
+    assert len(result.leftover) == 18
+    assert {r.email for r in result.leftover} | {d.email.to for d in stack.ses.deliveries} == {
+        s.email for s in subscribers
+    }
+
+
+def test_past_deadline_hands_everything_back(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 8)
+    campaign = new_campaign(stack)
+    now = stack.app.ports.clock.now()
+    result = stack.app.batch_sender.deliver(
+        job(stack, campaign.campaign_id, [s.email for s in subscribers], deadline=now), now
+    )
+    assert result.counts.accounted == 0 and len(result.leftover) == 8
+    assert not stack.ses.deliveries
+
+
+def test_render_failure_for_one_recipient_is_failed(stack: MemoryStack, template_dir: Path) -> None:
+    folder = template_dir / "strict"
+    folder.mkdir()
+    (folder / "subject.txt.j2").write_text("For {{ nickname }}")
+    (folder / "body.html.j2").write_text("<p>{{ nickname }}</p>")
+    stack = with_settings(stack, templates_dir=template_dir)
+    seed(stack, 1, list_id="strict", attributes={"nickname": "Z"})
+    campaign = new_campaign(stack, list_id="strict", template="strict")
+    result = stack.app.batch_sender.deliver(
+        job(stack, campaign.campaign_id, ["user00000@example.com"]), 1e12
+    )
+    assert result.counts.sent == 0 and result.counts.failed == 1
+    assert "'nickname' is undefined" in result.counts.failures[0].reason
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_pacing_holds_the_sender_to_its_rate(stack: MemoryStack, threads: int) -> None:
+    subscribers = seed(stack, 30)
+    campaign = new_campaign(stack)
+    stack.ses.max_send_rate = 20
+    result = stack.app.batch_sender.deliver(
+        job(
+            stack,
+            campaign.campaign_id,
+            [s.email for s in subscribers],
+            rate_per_sender=19.0,
+            threads=threads,
+        ),
+        1e12,
+    )
+    assert result.counts.sent == 30 and result.counts.throttled == 0
+    assert stack.ses.max_in_any_second() <= 20
