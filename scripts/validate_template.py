@@ -50,6 +50,8 @@ def validate(path: Path) -> list[str]:
         return [f"{path}: {e}" for e in errors] or [f"{path}: empty template"]
     problems: list[str] = []
     for name, resource in template.get("Resources", {}).items():
+        if not str(resource.get("Type", "")).startswith("AWS::Serverless::"):
+            continue
         for key in LOCAL_URI_KEYS:
             value = resource.get("Properties", {}).get(key) or template.get("Globals", {}).get(
                 "Function", {}

@@ -1,0 +1,135 @@
+"""template.yaml: valid after the SAM transform, least privilege, and in step with the code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode.decode import decode_str
+
+from fanmail.adapters.aws.dynamodb import TABLE_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+VALIDATE = ROOT / "scripts" / "validate_template.py"
+
+
+def template() -> dict[str, Any]:
+    decoded, errors = decode_str((ROOT / "template.yaml").read_text())
+    assert not errors
+    plain: dict[str, Any] = json.loads(json.dumps(decoded))
+    return plain
+
+
+def run_validator(path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run(
+        [sys.executable, str(VALIDATE), str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_shipped_template_validates() -> None:
+    result = run_validator(ROOT / "template.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "finding"),
+    [
+        ("      MemorySize: 1769\n", "      MemorySize: 99999\n", "E3034"),
+        (
+            "      Timeout: 300\n",
+            "      Timeout: 300\n      Bogus: 1\n",
+            "property Bogus not defined",
+        ),
+    ],
+)
+def test_validator_catches_errors_inside_serverless_functions(
+    tmp_path: Path, old: str, new: str, finding: str
+) -> None:
+    for folder in ("src", "templates"):
+        shutil.copytree(
+            ROOT / folder,
+            tmp_path / folder,
+            ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"),
+        )
+    source = (ROOT / "template.yaml").read_text()
+    assert old in source
+    (tmp_path / "template.yaml").write_text(source.replace(old, new))
+    result = run_validator(tmp_path / "template.yaml")
+    assert result.returncode == 1
+    assert finding in result.stdout
+
+
+def test_table_keys_match_the_code() -> None:
+    resources = template()["Resources"]
+    for kind, logical in (("subscribers", "SubscribersTable"), ("campaigns", "CampaignsTable")):
+        schema = resources[logical]["Properties"]["KeySchema"]
+        assert [(k["AttributeName"], k["KeyType"]) for k in schema] == TABLE_KEYS[kind]
+        assert resources[logical]["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in resource["Properties"]["Policies"] for s in policy["Statement"]]
+
+
+def test_policies_are_least_privilege() -> None:
+    resources = template()["Resources"]
+    for name in ("TriggerFunction", "SenderFunction", "HeartbeatFunction"):
+        for statement in statements(resources[name]):
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert not any(a.endswith("*") for a in actions), (name, actions)
+            if statement["Resource"] == "*":  # only the account-level SES quota reads
+                assert set(actions) <= {"ses:GetAccount", "ses:GetSendQuota"}, (name, actions)
+    sender_actions = {
+        a
+        for s in statements(resources["SenderFunction"])
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert sender_actions == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "ses:SendEmail",
+        "lambda:InvokeFunction",
+    }
+
+
+def test_recursion_allowed_only_where_intended() -> None:
+    resources = template()["Resources"]
+    assert resources["TriggerFunction"]["Properties"]["RecursiveLoop"] == "Allow"
+    assert resources["SenderFunction"]["Properties"]["RecursiveLoop"] == "Allow"
+    assert "RecursiveLoop" not in resources["HeartbeatFunction"]["Properties"]
+
+
+def test_handlers_named_in_the_template_exist() -> None:
+    import importlib
+
+    for resource in template()["Resources"].values():
+        handler = resource.get("Properties", {}).get("Handler")
+        if handler:
+            module, _, function = handler.rpartition(".")
+            assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_lambda_requirements_match_pyproject() -> None:
+    pins = {
+        line.strip()
+        for line in (ROOT / "src" / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for pin in pins:
+        assert f'"{pin}"' in pyproject, pin
