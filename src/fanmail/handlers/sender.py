@@ -25,6 +25,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
     except InvalidInput as exc:
         logger.error("rejected sender event", extra={"error": str(exc)})
         raise
+    logger.thread_safe_clear_keys()  # a warm container's thread keeps the last invocation's keys
     logger.thread_safe_append_keys(campaign_id=job.campaign_id, node=job.node)
     deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
     logger.info("batch received", extra={"recipients": len(job.recipients), "width": job.width})

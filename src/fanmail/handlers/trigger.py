@@ -88,6 +88,7 @@ def _run(app: bootstrap.App, event: Mapping[str, Any], context: Any) -> dict[str
             raise InvalidInput("run event: 'run_id' must be a string and 'epoch' an integer")
     except InvalidInput as exc:
         return _rejected(str(exc))
+    logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(campaign_id=campaign_id, run_id=run_id)
     deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
     try:
