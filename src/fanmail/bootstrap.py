@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from fanmail.domain.render import TemplateRenderer
-from fanmail.ports import CampaignStore, Clock, Invoker, Mailer, SesAccount, SubscriberStore
+from fanmail.ports import (
+    CampaignStore,
+    Clock,
+    Invoker,
+    Mailer,
+    Scheduler,
+    SendLedger,
+    SesAccount,
+    SubscriberStore,
+)
 from fanmail.services.send_batch import BatchSender, SendOptions
 from fanmail.services.send_campaign import CampaignRunner, RootOptions
 from fanmail.settings import Settings
@@ -30,9 +39,11 @@ if TYPE_CHECKING:
 class Ports:
     subscribers: SubscriberStore
     campaigns: CampaignStore
+    ledger: SendLedger
     mailer: Mailer
     ses: SesAccount
     invoker: Invoker
+    scheduler: Scheduler
     clock: Clock
 
 
@@ -53,11 +64,14 @@ def build(settings: Settings, ports: Ports) -> App:
         subscribers=ports.subscribers,
         campaigns=ports.campaigns,
         mailer=ports.mailer,
+        ledger=ports.ledger,
         invoker=ports.invoker,
         clock=ports.clock,
         renderer=renderer,
         options=SendOptions(
-            configuration_set=settings.configuration_set, level_margin_s=settings.level_margin_s
+            configuration_set=settings.configuration_set,
+            level_margin_s=settings.level_margin_s,
+            lease_grace_s=settings.lease_grace_s,
         ),
     )
     runner = CampaignRunner(
@@ -65,6 +79,8 @@ def build(settings: Settings, ports: Ports) -> App:
         campaigns=ports.campaigns,
         ses=ports.ses,
         batch_sender=batch_sender,
+        invoker=ports.invoker,
+        scheduler=ports.scheduler,
         clock=ports.clock,
         options=RootOptions(
             latency_s=settings.ses_latency_ms / 1000,
@@ -72,6 +88,9 @@ def build(settings: Settings, ports: Ports) -> App:
             limits=settings.plan_limits(),
             page_size=settings.page_size,
             progress_interval_s=settings.progress_interval_s,
+            quota_margin=settings.quota_margin,
+            quota_recheck_s=settings.quota_recheck_s,
+            max_epochs=settings.max_epochs,
         ),
     )
     return App(settings, ports, renderer, batch_sender, runner)
@@ -82,8 +101,13 @@ def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports
     import boto3
 
     from fanmail.adapters.aws import clients
-    from fanmail.adapters.aws.dynamodb import DynamoCampaignStore, DynamoSubscriberStore
+    from fanmail.adapters.aws.dynamodb import (
+        DynamoCampaignStore,
+        DynamoLedger,
+        DynamoSubscriberStore,
+    )
     from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
+    from fanmail.adapters.aws.scheduler import EventBridgeScheduler
     from fanmail.adapters.aws.ses import SesAccountInfo, SesMailer
     from fanmail.adapters.local.clock import SystemClock
 
@@ -94,11 +118,18 @@ def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports
     return Ports(
         subscribers=DynamoSubscriberStore(dynamodb, settings.subscribers_table),
         campaigns=DynamoCampaignStore(dynamodb, settings.campaigns_table),
+        ledger=DynamoLedger(dynamodb, settings.ledger_table, settings.ledger_ttl_days * 86400),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
         invoker=LambdaInvoker(
             clients.lambda_client(session, settings.sender_timeout_s, settings.branching),
             settings.function_names(),
+        ),
+        scheduler=EventBridgeScheduler(
+            clients.scheduler_client(session),
+            settings.trigger_function_arn,
+            settings.scheduler_role_arn,
+            settings.schedule_prefix,
         ),
         clock=SystemClock(),
     )
@@ -158,6 +189,7 @@ class LocalRuntime:
         self.recorder: Any = None
         self.limits: Any = None
         self._app: App | None = None
+        self.ticker: Any = None
 
     @property
     def app(self) -> App:
@@ -181,6 +213,7 @@ class LocalRuntime:
         from fanmail.adapters.local.moto_server import MotoServer
         from fanmail.adapters.local.outbox import RecordingMailer
         from fanmail.adapters.local.quota import LocalSesLimits
+        from fanmail.adapters.local.scheduler import ScheduleTicker
 
         self._server = MotoServer()
         endpoint = self._server.start()
@@ -194,13 +227,7 @@ class LocalRuntime:
             self._saved_env[name] = os.environ.get(name)
             os.environ[name] = value
         session = boto3.Session(region_name=LOCAL_REGION)
-        create_tables(
-            clients.dynamodb_client(session, 1),
-            {
-                "subscribers": self.settings.subscribers_table,
-                "campaigns": self.settings.campaigns_table,
-            },
-        )
+        create_tables(clients.dynamodb_client(session, 1), self.settings.table_names())
         verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
         ports = aws_ports(self.settings, session)
         mailer: Mailer = ports.mailer
@@ -212,6 +239,8 @@ class LocalRuntime:
             self.settings, replace(ports, mailer=self.limits, ses=self.limits, invoker=self.invoker)
         )
         self.register_functions(self._app)
+        self.ticker = ScheduleTicker(ports.scheduler, self.invoker, ports.clock)  # type: ignore[arg-type]
+        self.ticker.start()
         return self._app
 
     def register_functions(self, app: App) -> None:
@@ -220,6 +249,8 @@ class LocalRuntime:
         register(self.invoker, app, aliases=app.settings.function_names())
 
     def stop(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
         self.invoker.close()
         if self._server is not None:
             self._server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from fanmail.domain.model import (
@@ -48,11 +49,75 @@ class SubscriberStore(Protocol):
         """One page of a list in key order; `cursor` None starts at the beginning."""
         ...
 
+    def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
+        """The subscribers that exist among `emails` (consistent read)."""
+        ...
+
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
         """Current status of each address (absent: deleted) — read at send time."""
         ...
 
     def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None: ...
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # the caller holds the lease: send now
+    SENT = "sent"  # an earlier attempt, epoch or run sent it
+    BUSY = "busy"  # another attempt holds a live lease: try again after `retry_after`
+    FAILED = "failed"  # an earlier attempt failed and it is not being resent
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: ClaimOutcome
+    retry_after: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    email: str
+    status: str
+    attempts: int
+    reason: str | None = None
+    retryable: bool = False
+    message_id: str | None = None
+    updated_at: float = 0.0
+
+
+class SendLedger(Protocol):
+    """One record per (campaign, recipient): claimed before the SES call, completed after it.
+
+    Claims carry a lease; a claim left behind by a crash can be taken over once its lease has
+    expired. Records expire by TTL.
+    """
+
+    def claim(
+        self,
+        campaign_id: str,
+        email: str,
+        holder: str,
+        lease_until: float,
+        now: float,
+        *,
+        retry_failed: bool = False,
+    ) -> Claim: ...
+
+    def complete(
+        self, campaign_id: str, email: str, holder: str, message_id: str, now: float
+    ) -> None: ...
+
+    def fail(
+        self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float
+    ) -> None: ...
+
+    def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
+        """Give a claim back unsent (out of time, out of quota, paused)."""
+        ...
+
+    def entries(
+        self, campaign_id: str, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]: ...
 
 
 class CampaignStore(Protocol):
@@ -118,4 +183,16 @@ class Invoker(Protocol):
 
     def invoke_async(self, function: str, payload: Mapping[str, Any]) -> None:
         """Event invoke: queued, retried by Lambda, may be delivered more than once."""
+        ...
+
+
+class Scheduler(Protocol):
+    """One-time schedules that invoke the trigger function (EventBridge Scheduler)."""
+
+    def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
+        """Create or replace schedule `name` to deliver `payload` to the trigger at `at`."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete schedule `name`; a missing one is not an error."""
         ...

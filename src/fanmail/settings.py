@@ -29,6 +29,7 @@ def default_templates_dir() -> Path:
 class Settings:
     subscribers_table: str = "fanmail-subscribers"
     campaigns_table: str = "fanmail-campaigns"
+    ledger_table: str = "fanmail-ledger"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     configuration_set: str | None = None
@@ -46,6 +47,15 @@ class Settings:
     page_size: int = 1000
     progress_interval_s: float = 2.0
     heartbeat_senders: int = 4
+    lease_grace_s: float = 30.0
+    ledger_ttl_days: float = 30.0
+    quota_margin: float = 0.0
+    quota_recheck_s: float = 3600.0
+    max_epochs: int = 1000
+    stale_after_s: float = 120.0
+    trigger_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:fanmail-trigger"
+    scheduler_role_arn: str = "arn:aws:iam::000000000000:role/fanmail-scheduler"
+    schedule_prefix: str = "fanmail-"
     templates_dir: Path = Path()
 
     @classmethod
@@ -85,11 +95,25 @@ class Settings:
     def function_names(self) -> dict[str, str]:
         return {"sender": self.sender_function, "trigger": self.trigger_function}
 
+    def table_names(self) -> dict[str, str]:
+        return {
+            "subscribers": self.subscribers_table,
+            "campaigns": self.campaigns_table,
+            "ledger": self.ledger_table,
+        }
+
 
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0 or value != value or value == float("inf"):
         raise ValueError("must be a positive number")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be a number >= 0")
     return value
 
 
@@ -123,6 +147,16 @@ def _directory(raw: str) -> Path:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "subscribers_table": _name,
     "campaigns_table": _name,
+    "ledger_table": _name,
+    "lease_grace_s": _positive_float,
+    "ledger_ttl_days": _positive_float,
+    "quota_margin": lambda raw: _non_negative_float(raw),
+    "quota_recheck_s": _positive_float,
+    "max_epochs": _positive_int,
+    "stale_after_s": _positive_float,
+    "trigger_function_arn": _name,
+    "scheduler_role_arn": _name,
+    "schedule_prefix": _name,
     "sender_function": _name,
     "trigger_function": _name,
     "configuration_set": _name,

@@ -35,6 +35,10 @@ def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Sessio
 def table_names(session: boto3.Session) -> dict[str, str]:
     """Fresh tables per test (unique names), created as template.yaml declares them."""
     suffix = uuid.uuid4().hex[:8]
-    names = {"subscribers": f"subs-{suffix}", "campaigns": f"camps-{suffix}"}
+    names = {
+        "subscribers": f"subs-{suffix}",
+        "campaigns": f"camps-{suffix}",
+        "ledger": f"ledger-{suffix}",
+    }
     create_tables(clients.dynamodb_client(session, 1), names)
     return names

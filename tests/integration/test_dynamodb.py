@@ -121,6 +121,7 @@ def test_epochs_are_claimed_once_and_progress_needs_the_run(
     assert campaigns.claim_epoch("c1", "r-other", 1) is False
     assert campaigns.claim_epoch("c1", "r1", 1) is True
     campaigns.record_progress("c1", "r1", {"sent": 5})
-    campaigns.record_progress("c1", "r-other", {"sent": 99})  # ignored: not the current run
+    with pytest.raises(Conflict, match="is sending"):  # not the current run
+        campaigns.record_progress("c1", "r-other", {"sent": 99})
     stored = campaigns.get("c1")
     assert stored is not None and stored.progress == {"sent": 5}

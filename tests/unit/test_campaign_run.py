@@ -8,9 +8,10 @@ from typing import Any
 from fanmail.adapters.local.harness import MemoryStack, memory_stack, with_settings
 from fanmail.adapters.local.invoker import LocalFunction
 from fanmail.domain.model import CampaignStatus, Subscriber, SubscriberStatus
+from fanmail.services import lifecycle
 from tests.conftest import fast_settings, new_campaign, seed
 
-OUTCOMES = ("sent", "failed", "suppressed", "invalid", "pending")
+OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
 
 
 def run(stack: MemoryStack, campaign_id: str) -> dict[str, Any]:
@@ -97,8 +98,9 @@ def test_sender_hands_back_what_it_cannot_send_in_time() -> None:
     assert_consistent(stack, summary, subscribers)
 
 
-def test_failed_sender_invocation_is_accounted_not_resent(stack: MemoryStack) -> None:
+def test_crashing_senders_leave_the_run_resumable(stack: MemoryStack) -> None:
     stack = with_settings(stack, inline_threshold=0)
+    real_sender = stack.invoker.functions["sender"]
 
     def crash(event: dict[str, Any], context: Any) -> None:
         raise MemoryError("out of memory")
@@ -107,10 +109,25 @@ def test_failed_sender_invocation_is_accounted_not_resent(stack: MemoryStack) ->
     subscribers = seed(stack, 50)
     campaign = new_campaign(stack)
     summary = run(stack, campaign.campaign_id)
-    assert summary["failed"] == 50 and summary["sent"] == 0
-    assert "sender invocation failed" in summary["failures"][0]["reason"]
-    assert "MemoryError" in summary["failures"][0]["reason"]
+    assert summary["status"] == "failed"
+    assert summary["pending"] == 50 and summary["sent"] == 0
+    assert "stopped making progress" in summary["error"]
     assert_consistent(stack, summary, subscribers)
+
+    stack.invoker.register(real_sender)  # the fault is fixed: resume sends everyone once
+    lifecycle.resume(
+        campaign.campaign_id,
+        campaigns=stack.campaigns,
+        scheduler=stack.scheduler,
+        invoker=stack.invoker,
+        clock=stack.app.ports.clock,
+        stale_after_s=60,
+    )
+    stack.invoker.drain()
+    final = stack.campaigns.get(campaign.campaign_id)
+    assert final is not None and final.summary is not None
+    assert final.summary["status"] == "sent" and final.summary["sent"] == 50
+    assert_consistent(stack, dict(final.summary), subscribers)
 
 
 def test_empty_list_at_send_time_sends_nothing(stack: MemoryStack) -> None:

@@ -9,12 +9,17 @@ import pytest
 from fanmail.adapters.local.harness import MemoryStack, with_settings
 from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.errors import SendError
-from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
+from fanmail.domain.model import CampaignStatus, OutgoingEmail, Recipient, SubscriberStatus
+from fanmail.services.campaigns import start_campaign
 from fanmail.services.jobs import BatchJob
 from tests.conftest import new_campaign, seed
 
 
 def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: object) -> BatchJob:
+    """A leaf job for a campaign that is sending (senders stop when it is not)."""
+    campaign = stack.campaigns.get(campaign_id)
+    if campaign is not None and campaign.status is CampaignStatus.DRAFT:
+        start_campaign(campaign_id, campaigns=stack.campaigns, clock=stack.app.ports.clock)
     values: dict[str, object] = {
         "campaign_id": campaign_id,
         "run_id": "run",

@@ -48,9 +48,14 @@ class Recipient:
 
 
 class CampaignStatus(StrEnum):
+    """draft -> scheduled -> sending -> sent | cancelled | failed; a sending campaign may also
+    be paused (by a user) or waiting_for_quota (SES's 24-hour quota), and resumed from there."""
+
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     SENDING = "sending"
+    PAUSED = "paused"
+    WAITING_FOR_QUOTA = "waiting_for_quota"
     SENT = "sent"
     CANCELLED = "cancelled"
     FAILED = "failed"
@@ -61,6 +66,12 @@ class CampaignStatus(StrEnum):
 
 
 STARTABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
+RESUMABLE = frozenset(
+    {CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA, CampaignStatus.FAILED}
+)
+STOPPABLE = frozenset(
+    {CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,7 @@ class DeliveryCounts:
     failed      SES rejected it permanently, retries ran out, or it could not be rendered.
     suppressed  the subscriber had opted out (unsubscribed, bounced, complained) at send time.
     invalid     the stored address is not a valid email address; nothing was sent.
+    already_sent the send ledger shows an earlier attempt, epoch or run sent it; not sent again.
     throttled   not an outcome: SES 429 answers that were waited out and retried.
     """
 
@@ -84,12 +96,13 @@ class DeliveryCounts:
     failed: int = 0
     suppressed: int = 0
     invalid: int = 0
+    already_sent: int = 0
     throttled: int = 0
     failures: tuple[Failure, ...] = ()
 
     @property
     def accounted(self) -> int:
-        return self.sent + self.failed + self.suppressed + self.invalid
+        return self.sent + self.failed + self.suppressed + self.invalid + self.already_sent
 
     def __add__(self, other: DeliveryCounts) -> DeliveryCounts:
         return DeliveryCounts(
@@ -97,6 +110,7 @@ class DeliveryCounts:
             failed=self.failed + other.failed,
             suppressed=self.suppressed + other.suppressed,
             invalid=self.invalid + other.invalid,
+            already_sent=self.already_sent + other.already_sent,
             throttled=self.throttled + other.throttled,
             failures=(self.failures + other.failures)[:MAX_REPORTED_FAILURES],
         )
@@ -113,6 +127,7 @@ class DeliveryCounts:
             "failed": self.failed,
             "suppressed": self.suppressed,
             "invalid": self.invalid,
+            "already_sent": self.already_sent,
             "throttled": self.throttled,
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
         }
@@ -124,6 +139,7 @@ class DeliveryCounts:
             failed=int(data.get("failed", 0)),
             suppressed=int(data.get("suppressed", 0)),
             invalid=int(data.get("invalid", 0)),
+            already_sent=int(data.get("already_sent", 0)),
             throttled=int(data.get("throttled", 0)),
             failures=tuple(
                 Failure(str(f["email"]), str(f["reason"])) for f in data.get("failures", ())
@@ -157,6 +173,8 @@ class Campaign:
     plan: Mapping[str, Any] | None = None
     progress: Mapping[str, Any] | None = None
     summary: Mapping[str, Any] | None = None
+    checkpoint: Mapping[str, Any] | None = None
+    resume_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,12 @@ Events it accepts:
   most). A campaign already running answers 409 with its status. `GET /campaigns/{id}` reads it.
 - EventBridge (rule or Scheduler): an event whose `detail` (or the event itself, for a Scheduler
   target input) carries `campaign_id`; it claims and runs in this invocation.
-- `{"action": "run", "campaign_id", "run_id", "epoch"}`: the async continuation above.
+- `{"action": "run", "campaign_id", "run_id", "epoch"}`: the async run, and each continuation
+  epoch of a long campaign.
+- `{"action": "resume", "campaign_id"}`: from the schedule a quota-paused campaign leaves itself.
+
+Routes beside `send`: `pause`, `cancel`, `resume` and `resend-failed` (POST), and
+`GET /campaigns/{id}/failures?cursor=&limit=` (paged, from the send ledger).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, FanmailError, InvalidInput, NotFound
 from fanmail.domain.model import Campaign, DeliveryCounts
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
+from fanmail.services import lifecycle
 from fanmail.services.campaigns import check_id, get_campaign, start_campaign
 from fanmail.services.send_campaign import TRIGGER
 
@@ -39,6 +45,16 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
         return answer
     if event.get("action") == "run":
         return _run(app, event, context)
+    if event.get("action") == "resume":
+        try:
+            resumed = lifecycle.resume(
+                str(event.get("campaign_id")),
+                **_lifecycle_ports(app),
+                stale_after_s=app.settings.stale_after_s,
+            )
+        except FanmailError as exc:
+            return _rejected(str(exc), campaign_id=event.get("campaign_id"))
+        return {"campaign_id": resumed.campaign_id, "status": resumed.status.value, "resumed": True}
     detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else event
     campaign_id = detail.get("campaign_id") if isinstance(detail, Mapping) else None
     if campaign_id is None:
@@ -66,12 +82,13 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
     )
 
 
-def run_event(campaign: Campaign, epoch: int = 0) -> dict[str, Any]:
+def _lifecycle_ports(app: bootstrap.App) -> dict[str, Any]:
+    p = app.ports
     return {
-        "action": "run",
-        "campaign_id": campaign.campaign_id,
-        "run_id": campaign.run_id,
-        "epoch": epoch,
+        "campaigns": p.campaigns,
+        "scheduler": p.scheduler,
+        "invoker": p.invoker,
+        "clock": p.clock,
     }
 
 
@@ -128,7 +145,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
     def send(campaign_id: str) -> Response[Any]:
         campaign = start_campaign(campaign_id, campaigns=app.ports.campaigns, clock=app.ports.clock)
         logger.thread_safe_append_keys(campaign_id=campaign_id)
-        app.ports.invoker.invoke_async(TRIGGER, run_event(campaign))
+        app.ports.invoker.invoke_async(TRIGGER, lifecycle.run_event(campaign))
         logger.info("campaign started", extra={"run_id": campaign.run_id})
         return Response(
             status_code=HTTPStatus.ACCEPTED.value,
@@ -142,17 +159,72 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.get("/campaigns/<campaign_id>")
     def read(campaign_id: str) -> dict[str, Any]:
-        return campaign_view(get_campaign(campaign_id, campaigns=app.ports.campaigns))
+        campaign = get_campaign(campaign_id, campaigns=app.ports.campaigns)
+        return campaign_view(campaign, app.ports.clock.now(), app.settings.stale_after_s)
+
+    def changed(campaign: Campaign) -> dict[str, Any]:
+        return campaign_view(campaign, app.ports.clock.now(), app.settings.stale_after_s)
+
+    @api.post("/campaigns/<campaign_id>/pause")
+    def pause(campaign_id: str) -> dict[str, Any]:
+        return changed(lifecycle.pause(campaign_id, campaigns=app.ports.campaigns))
+
+    @api.post("/campaigns/<campaign_id>/cancel")
+    def cancel(campaign_id: str) -> dict[str, Any]:
+        p = app.ports
+        return changed(
+            lifecycle.cancel(
+                campaign_id, campaigns=p.campaigns, scheduler=p.scheduler, clock=p.clock
+            )
+        )
+
+    @api.post("/campaigns/<campaign_id>/resume")
+    def resume(campaign_id: str) -> Response[Any]:
+        campaign = lifecycle.resume(
+            campaign_id, **_lifecycle_ports(app), stale_after_s=app.settings.stale_after_s
+        )
+        return Response(
+            status_code=HTTPStatus.ACCEPTED.value,
+            content_type=content_types.APPLICATION_JSON,
+            body=changed(campaign),
+        )
+
+    @api.post("/campaigns/<campaign_id>/resend-failed")
+    def resend_failed(campaign_id: str) -> Response[Any]:
+        p = app.ports
+        campaign = lifecycle.resend_failed(
+            campaign_id, campaigns=p.campaigns, ledger=p.ledger, invoker=p.invoker
+        )
+        return Response(
+            status_code=HTTPStatus.ACCEPTED.value,
+            content_type=content_types.APPLICATION_JSON,
+            body=changed(campaign),
+        )
+
+    @api.get("/campaigns/<campaign_id>/failures")
+    def failures(campaign_id: str) -> dict[str, Any]:
+        get_campaign(campaign_id, campaigns=app.ports.campaigns)
+        raw_limit = api.current_event.get_query_string_value("limit", "100") or "100"
+        if not raw_limit.isdigit():
+            raise InvalidInput(f"limit must be a whole number, got {raw_limit!r}")
+        return lifecycle.failures_page(
+            campaign_id,
+            ledger=app.ports.ledger,
+            cursor=api.current_event.get_query_string_value("cursor"),
+            limit=int(raw_limit),
+        )
 
     return api
 
 
-def campaign_view(campaign: Campaign) -> dict[str, Any]:
+def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[str, Any]:
     return {
         "campaign_id": campaign.campaign_id,
         "list_id": campaign.list_id,
         "template": campaign.template,
         "status": campaign.status.value,
+        "stalled": lifecycle.is_stalled(campaign, now, stale_after_s),
+        "resume_at": campaign.resume_at,
         "progress": campaign.progress,
         "summary": campaign.summary,
     }

@@ -41,6 +41,7 @@ class BatchJob:
     batch_size: int
     deadline: float
     recipients: tuple[Recipient, ...]
+    retry_failed: bool = False
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class BatchJob:
             "batch_size": self.batch_size,
             "deadline": self.deadline,
             "recipients": [r.to_wire() for r in self.recipients],
+            "retry_failed": self.retry_failed,
         }
 
     @classmethod
@@ -81,6 +83,7 @@ class BatchJob:
             batch_size=_field(event, "batch_size", int, where),
             deadline=_field(event, "deadline", float, where),
             recipients=tuple(recipients),
+            retry_failed=bool(event.get("retry_failed", False)),
         )
         problems = [
             name
@@ -100,13 +103,24 @@ class BatchJob:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What a node hands back: counts for what it settled, and recipients it did not reach."""
+    """What a node hands back: counts for what it settled, and recipients it did not reach.
+
+    `leftover` can be dispatched again at once; `deferred` are held by another attempt's live
+    ledger lease and can be tried after `deferred_until`. `quota_exhausted` says SES answered
+    "Daily message quota exceeded"; `stopped` names the campaign status that stopped the node
+    (paused, cancelled) -- both tell the root to stop dispatching.
+    """
 
     counts: DeliveryCounts = field(default_factory=DeliveryCounts)
     leftover: tuple[Recipient, ...] = ()
     invocations: Mapping[str, int] = field(default_factory=dict)
     ses_calls: int = 0
     ses_seconds: float = 0.0
+    deferred: tuple[Recipient, ...] = ()
+    deferred_until: float = 0.0
+    quota_exhausted: bool = False
+    stopped: str | None = None
+    failed_invocations: int = 0
 
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(
@@ -115,7 +129,16 @@ class BatchResult:
             invocations=merge_invocations(self.invocations, other.invocations),
             ses_calls=self.ses_calls + other.ses_calls,
             ses_seconds=self.ses_seconds + other.ses_seconds,
+            deferred=self.deferred + other.deferred,
+            deferred_until=max(self.deferred_until, other.deferred_until),
+            quota_exhausted=self.quota_exhausted or other.quota_exhausted,
+            stopped=self.stopped or other.stopped,
+            failed_invocations=self.failed_invocations + other.failed_invocations,
         )
+
+    @property
+    def unsettled(self) -> int:
+        return len(self.leftover) + len(self.deferred)
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -124,6 +147,11 @@ class BatchResult:
             "invocations": dict(self.invocations),
             "ses_calls": self.ses_calls,
             "ses_seconds": self.ses_seconds,
+            "deferred": [r.to_wire() for r in self.deferred],
+            "deferred_until": self.deferred_until,
+            "quota_exhausted": self.quota_exhausted,
+            "stopped": self.stopped,
+            "failed_invocations": self.failed_invocations,
         }
 
     @classmethod
@@ -135,6 +163,11 @@ class BatchResult:
                 invocations={str(k): int(v) for k, v in data.get("invocations", {}).items()},
                 ses_calls=int(data.get("ses_calls", 0)),
                 ses_seconds=float(data.get("ses_seconds", 0.0)),
+                deferred=tuple(Recipient.from_wire(r) for r in data.get("deferred", ())),
+                deferred_until=float(data.get("deferred_until", 0.0)),
+                quota_exhausted=bool(data.get("quota_exhausted", False)),
+                stopped=data.get("stopped"),
+                failed_invocations=int(data.get("failed_invocations", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"sender result is malformed: {exc!r}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from fanmail.domain.errors import InvokeError, NotFound, SendError, SendErrorKin
 from fanmail.domain.message import compose_email
 from fanmail.domain.model import (
     Campaign,
+    CampaignStatus,
     DeliveryCounts,
     OutgoingEmail,
     Recipient,
@@ -27,7 +29,15 @@ from fanmail.domain.model import (
 from fanmail.domain.pacing import Pacer
 from fanmail.domain.plan import split_width
 from fanmail.domain.render import CompiledTemplate, TemplateRenderer, render_context
-from fanmail.ports import CampaignStore, Clock, Invoker, Mailer, SubscriberStore
+from fanmail.ports import (
+    CampaignStore,
+    ClaimOutcome,
+    Clock,
+    Invoker,
+    Mailer,
+    SendLedger,
+    SubscriberStore,
+)
 from fanmail.services.jobs import BatchJob, BatchResult
 
 SENDER = "sender"
@@ -41,6 +51,8 @@ class SendOptions:
     max_transient_retries: int = 3
     throttle_backoff_s: float = 0.25
     status_chunk: int = 100
+    lease_grace_s: float = 30.0
+    gate_interval_s: float = 1.0
 
 
 class _Budget:
@@ -58,6 +70,30 @@ class _Budget:
 
     def allows_another(self) -> bool:
         return self.clock.now() + 2 * self.slowest_call_s + self.margin_s < self.deadline
+
+
+class _CampaignGate:
+    """Whether the campaign is still sending, re-read at most once per `interval_s` and shared
+    by a sender's threads: a pause or cancel stops them at their next recipient."""
+
+    def __init__(self, campaigns: CampaignStore, clock: Clock, campaign_id: str, interval_s: float):
+        self.campaigns = campaigns
+        self.clock = clock
+        self.campaign_id = campaign_id
+        self.interval_s = interval_s
+        self.status: str | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def closed(self) -> str | None:
+        """None while sending; otherwise the status that stopped it."""
+        with self._lock:
+            now = self.clock.now()
+            if now - self._checked >= self.interval_s:
+                campaign = self.campaigns.get(self.campaign_id)
+                self.status = campaign.status.value if campaign else "deleted"
+                self._checked = now
+            return None if self.status == CampaignStatus.SENDING.value else self.status
 
 
 class _StatusFeed:
@@ -101,6 +137,7 @@ class BatchSender:
         subscribers: SubscriberStore,
         campaigns: CampaignStore,
         mailer: Mailer,
+        ledger: SendLedger,
         invoker: Invoker,
         clock: Clock,
         renderer: TemplateRenderer,
@@ -109,6 +146,7 @@ class BatchSender:
         self.subscribers = subscribers
         self.campaigns = campaigns
         self.mailer = mailer
+        self.ledger = ledger
         self.invoker = invoker
         self.clock = clock
         self.renderer = renderer
@@ -151,19 +189,14 @@ class BatchSender:
         return total_result
 
     def invoke_child(self, child: BatchJob) -> BatchResult:
-        """Invoke one child; a failed invoke settles its recipients as failed, naming the error.
-
-        Without a send ledger the parent cannot know which of them the child had already sent,
-        so it must not send them again.
-        """
+        """Invoke one child. A failed invoke hands its recipients back to be dispatched again:
+        the send ledger makes that safe (what the child sent comes back as already_sent, what
+        it was sending waits for its lease)."""
         try:
             payload = self.invoker.invoke(SENDER, child.to_event())
             result = BatchResult.from_wire(payload)
-        except InvokeError as exc:
-            counts = DeliveryCounts()
-            for recipient in child.recipients:
-                counts = counts.with_failure(recipient.email, f"sender invocation failed: {exc}")
-            result = BatchResult(counts=counts)
+        except InvokeError:
+            result = BatchResult(leftover=child.recipients, failed_invocations=1)
         return result + BatchResult(invocations={SENDER: 1})
 
     # -- leaf -------------------------------------------------------------------------------
@@ -190,52 +223,101 @@ class BatchSender:
             self.options.status_chunk,
         )
         budget = _Budget(self.clock, deadline, self.options.stop_margin_s)
+        gate = _CampaignGate(
+            self.campaigns, self.clock, campaign.campaign_id, self.options.gate_interval_s
+        )
+        holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
+        lease_until = deadline + self.options.lease_grace_s
         quota_hit = threading.Event()
-        interrupted: list[Recipient] = []
-        interrupted_lock = threading.Lock()
+        dead = threading.Event()  # one thread died: the others stop as a crashed process would
+        handed_back: list[Recipient] = []
+        deferred: list[Recipient] = []
+        deferred_until = [0.0]
+        lock = threading.Lock()
+
+        def settle(recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
+            email, now = recipient.email, self.clock.now()
+            cid = campaign.campaign_id
+            error = outcome.error
+            if error is None:
+                self.ledger.complete(cid, email, holder, outcome.message_id, now)
+                return DeliveryCounts(sent=1)
+            if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
+                retryable = error.kind is not SendErrorKind.PERMANENT
+                self.ledger.fail(cid, email, holder, error.reason, retryable, now)
+                return DeliveryCounts().with_failure(email, error.reason)
+            # out of quota or out of time: not sent, handed back
+            self.ledger.release(cid, email, holder, now)
+            if error.kind is SendErrorKind.QUOTA_EXCEEDED:
+                quota_hit.set()
+            with lock:
+                handed_back.append(recipient)
+            return DeliveryCounts()
 
         def work() -> BatchResult:
             counts = DeliveryCounts()
             calls, seconds = 0, 0.0
-            while not quota_hit.is_set() and budget.allows_another():
-                item = feed.take()
-                if item is None:
-                    break
-                recipient, status = item
-                if status is None or not status.receives_mail:
-                    counts = replace(counts, suppressed=counts.suppressed + 1)
-                    continue
-                try:
-                    rendered = compiled.render(
-                        render_context(
-                            campaign_id=campaign.campaign_id,
-                            variables=campaign.variables,
-                            email=recipient.email,
-                            attributes=recipient.attributes,
-                        )
+            try:
+                while not quota_hit.is_set() and not dead.is_set() and budget.allows_another():
+                    if gate.closed():
+                        break
+                    item = feed.take()
+                    if item is None:
+                        break
+                    recipient, status = item
+                    if status is None or not status.receives_mail:
+                        counts = replace(counts, suppressed=counts.suppressed + 1)
+                        continue
+                    claim = self.ledger.claim(
+                        campaign.campaign_id,
+                        recipient.email,
+                        holder,
+                        lease_until,
+                        self.clock.now(),
+                        retry_failed=job.retry_failed,
                     )
-                except TemplateProblem as exc:
-                    counts = counts.with_failure(recipient.email, str(exc))
-                    continue
-                email = compose_email(
-                    campaign,
-                    recipient.email,
-                    rendered,
-                    configuration_set=self.options.configuration_set,
-                )
-                outcome = self._send(email, pacer, budget)
-                calls += outcome.calls
-                seconds += outcome.seconds
-                counts = replace(counts, throttled=counts.throttled + outcome.throttled)
-                if outcome.error is None:
-                    counts = replace(counts, sent=counts.sent + 1)
-                elif outcome.error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
-                    counts = counts.with_failure(recipient.email, outcome.error.reason)
-                else:  # out of quota or out of time: not sent, handed back
-                    if outcome.error.kind is SendErrorKind.QUOTA_EXCEEDED:
-                        quota_hit.set()
-                    with interrupted_lock:
-                        interrupted.append(recipient)
+                    if claim.outcome is ClaimOutcome.SENT:
+                        counts = replace(counts, already_sent=counts.already_sent + 1)
+                        continue
+                    if claim.outcome is ClaimOutcome.BUSY:
+                        with lock:
+                            deferred.append(recipient)
+                            deferred_until[0] = max(deferred_until[0], claim.retry_after or 0.0)
+                        continue
+                    if claim.outcome is ClaimOutcome.FAILED:
+                        reason = claim.reason or "failed in an earlier attempt"
+                        counts = counts.with_failure(recipient.email, reason)
+                        continue
+                    try:
+                        rendered = compiled.render(
+                            render_context(
+                                campaign_id=campaign.campaign_id,
+                                variables=campaign.variables,
+                                email=recipient.email,
+                                attributes=recipient.attributes,
+                            )
+                        )
+                    except TemplateProblem as exc:
+                        self.ledger.fail(
+                            campaign.campaign_id, recipient.email, holder, str(exc), False,
+                            self.clock.now(),
+                        )  # fmt: skip
+                        counts = counts.with_failure(recipient.email, str(exc))
+                        continue
+                    email = compose_email(
+                        campaign,
+                        recipient.email,
+                        rendered,
+                        configuration_set=self.options.configuration_set,
+                    )
+                    outcome = self._send(email, pacer, budget)
+                    calls += outcome.calls
+                    seconds += outcome.seconds
+                    counts = counts + settle(recipient, outcome)
+                    counts = replace(counts, throttled=counts.throttled + outcome.throttled)
+            except BaseException:
+                dead.set()
+                raise
             return BatchResult(counts=counts, ses_calls=calls, ses_seconds=seconds)
 
         threads = max(1, min(job.threads, len(job.recipients)))
@@ -244,7 +326,14 @@ class BatchSender:
             result = BatchResult()
             for future in futures:
                 result = result + future.result()
-        return replace(result, leftover=tuple(interrupted) + feed.untaken())
+        return replace(
+            result,
+            leftover=tuple(handed_back) + feed.untaken(),
+            deferred=tuple(deferred),
+            deferred_until=deferred_until[0],
+            quota_exhausted=quota_hit.is_set(),
+            stopped=gate.closed() if gate.status is not None else None,
+        )
 
     def _send(self, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
         """One message, retried through throttling and transient errors, never over the pace."""
@@ -254,7 +343,7 @@ class BatchSender:
             pacer.acquire()
             started = self.clock.now()
             try:
-                self.mailer.send(email)
+                message_id = self.mailer.send(email)
             except SendError as exc:
                 outcome.calls += 1
                 outcome.seconds += self.clock.now() - started
@@ -280,6 +369,7 @@ class BatchSender:
             outcome.seconds += self.clock.now() - started
             budget.observe(self.clock.now() - started)
             outcome.error = None
+            outcome.message_id = message_id
             return outcome
 
 
@@ -290,3 +380,4 @@ class _Outcome:
     throttled: int = 0
     calls: int = 0
     seconds: float = 0.0
+    message_id: str = ""

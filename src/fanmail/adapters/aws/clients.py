@@ -17,6 +17,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sesv2 import SESV2Client
 
@@ -61,3 +62,7 @@ def lambda_client(session: boto3.Session, child_timeout_s: float, concurrency: i
 
 def dynamodb_client(session: boto3.Session, threads: int) -> DynamoDBClient:
     return session.client("dynamodb", config=dynamodb_config(threads))
+
+
+def scheduler_client(session: boto3.Session) -> EventBridgeSchedulerClient:
+    return session.client("scheduler", config=Config(retries={"mode": "standard"}))

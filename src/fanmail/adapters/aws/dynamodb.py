@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
-from fanmail.ports import SubscriberPage
+from fanmail.ports import Claim, ClaimOutcome, LedgerEntry, SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,12 +24,14 @@ if TYPE_CHECKING:
 Item = dict[str, "AttributeValueTypeDef"]
 
 BATCH_WRITE_MAX = 25
+LEDGER_TTL_ATTRIBUTE = "expires_at"
 BATCH_GET_MAX = 100
 
 # Key schemas, mirrored by template.yaml (a test checks that they agree).
 TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "subscribers": [("list_id", "HASH"), ("email", "RANGE")],
     "campaigns": [("campaign_id", "HASH")],
+    "ledger": [("campaign_id", "HASH"), ("email", "RANGE")],
 }
 
 
@@ -42,6 +44,11 @@ def create_tables(client: DynamoDBClient, names: Mapping[str, str]) -> None:
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n, _ in keys],
             BillingMode="PAY_PER_REQUEST",
         )
+        if kind == "ledger":
+            client.update_time_to_live(
+                TableName=names[kind],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": LEDGER_TTL_ATTRIBUTE},
+            )
 
 
 def _backoff(attempt: int) -> None:
@@ -135,8 +142,9 @@ class DynamoSubscriberStore:
         last = response.get("LastEvaluatedKey")
         return SubscriberPage(items, last["email"]["S"] if last else None)
 
-    def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
-        found: dict[str, SubscriberStatus] = {}
+    def _batch_get(self, list_id: str, emails: Sequence[str], projection: str) -> list[Any]:
+        """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff."""
+        items: list[Any] = []
         unique = list(dict.fromkeys(emails))
         for start in range(0, len(unique), BATCH_GET_MAX):
             keys: list[Any] = [
@@ -149,19 +157,26 @@ class DynamoSubscriberStore:
                     RequestItems={
                         self.table: {
                             "Keys": keys,
-                            "ProjectionExpression": "email, #s",
+                            "ProjectionExpression": projection,
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ConsistentRead": True,
                         }
                     }
                 )
-                for item in response.get("Responses", {}).get(self.table, []):
-                    found[item["email"]["S"]] = SubscriberStatus(item["status"]["S"])
+                items.extend(response.get("Responses", {}).get(self.table, []))
                 keys = list(response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", []))
                 if keys:
                     attempt += 1
                     _backoff(attempt)
-        return found
+        return items
+
+    def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
+        items = self._batch_get(list_id, emails, "email, #s, attrs")
+        return {item["email"]["S"]: self._from_item(item, list_id) for item in items}
+
+    def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
+        items = self._batch_get(list_id, emails, "email, #s")
+        return {item["email"]["S"]: SubscriberStatus(item["status"]["S"]) for item in items}
 
     def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None:
         try:
@@ -179,8 +194,8 @@ class DynamoSubscriberStore:
             raise
 
 
-_JSON_FIELDS = ("plan", "progress", "summary", "variables")
-_NUMBER_FIELDS = ("created_at", "started_at", "finished_at")
+_JSON_FIELDS = ("plan", "progress", "summary", "variables", "checkpoint")
+_NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
 _STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id")
 
 
@@ -265,8 +280,12 @@ class DynamoCampaignStore:
         names: dict[str, str] = {"#status": "status"}
         values: dict[str, Any] = {":to": {"S": to.value}}
         sets = ["#status = :to"]
+        removes: list[str] = []
         for index, (name, value) in enumerate(changes.items()):
             names[f"#f{index}"] = name
+            if value is None:
+                removes.append(f"#f{index}")
+                continue
             values[f":v{index}"] = _encode(name, value)
             sets.append(f"#f{index} = :v{index}")
         allowed_keys = []
@@ -282,7 +301,9 @@ class DynamoCampaignStore:
             response = self.client.update_item(
                 TableName=self.table,
                 Key={"campaign_id": {"S": campaign_id}},
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression="SET "
+                + ", ".join(sets)
+                + (" REMOVE " + ", ".join(removes) if removes else ""),
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -304,8 +325,11 @@ class DynamoCampaignStore:
             self.client.update_item(
                 TableName=self.table,
                 Key={"campaign_id": {"S": campaign_id}},
-                UpdateExpression="SET epoch = :e",
-                ConditionExpression="run_id = :r AND (attribute_not_exists(epoch) OR epoch < :e)",
+                UpdateExpression="SET epoch = :e, epoch_run = :r",
+                ConditionExpression=(
+                    "run_id = :r AND (attribute_not_exists(epoch_run) OR epoch_run <> :r"
+                    " OR epoch < :e)"
+                ),
                 ExpressionAttributeValues={":e": {"N": str(epoch)}, ":r": {"S": run_id}},
             )
         except ClientError as exc:
@@ -320,12 +344,163 @@ class DynamoCampaignStore:
                 TableName=self.table,
                 Key={"campaign_id": {"S": campaign_id}},
                 UpdateExpression="SET progress = :p",
-                ConditionExpression="run_id = :r",
+                ConditionExpression="run_id = :r AND #status = :sending",
+                ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":p": _encode("progress", dict(progress)),
                     ":r": {"S": run_id},
+                    ":sending": {"S": CampaignStatus.SENDING.value},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            old: Any = exc.response.get("Item") or {}
+            status = old.get("status", {}).get("S")
+            raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status) from None
+
+
+class DynamoLedger:
+    """The send ledger: (campaign_id, email) -> claimed | sent | failed | released.
+
+    Two writes per sent email: the conditional claim and the completion.
+    """
+
+    def __init__(self, client: DynamoDBClient, table: str, ttl_s: float) -> None:
+        self.client = client
+        self.table = table
+        self.ttl_s = ttl_s
+
+    def _key(self, campaign_id: str, email: str) -> dict[str, Any]:
+        return {"campaign_id": {"S": campaign_id}, "email": {"S": email}}
+
+    def claim(
+        self,
+        campaign_id: str,
+        email: str,
+        holder: str,
+        lease_until: float,
+        now: float,
+        *,
+        retry_failed: bool = False,
+    ) -> Claim:
+        condition = (
+            "attribute_not_exists(email) OR #s = :released"
+            " OR (#s = :claimed AND lease_until < :now)"
+        )
+        if retry_failed:
+            condition += " OR (#s = :failed AND retryable = :true)"
+        values: dict[str, Any] = {
+            ":claimed": {"S": "claimed"},
+            ":released": {"S": "released"},
+            ":now": {"N": repr(now)},
+            ":lease": {"N": repr(lease_until)},
+            ":holder": {"S": holder},
+            ":one": {"N": "1"},
+            ":exp": {"N": str(int(now + self.ttl_s))},
+        }
+        if retry_failed:
+            values |= {":failed": {"S": "failed"}, ":true": {"BOOL": True}}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(campaign_id, email),
+                UpdateExpression=(
+                    "SET #s = :claimed, lease_until = :lease, holder = :holder, updated_at = :now,"
+                    f" {LEDGER_TTL_ATTRIBUTE} = :exp ADD attempts :one"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old: Any = exc.response.get("Item") or {}
+            status = old.get("status", {}).get("S")
+            if status == "sent":
+                return Claim(ClaimOutcome.SENT)
+            if status == "claimed":
+                return Claim(ClaimOutcome.BUSY, retry_after=float(old["lease_until"]["N"]))
+            return Claim(ClaimOutcome.FAILED, reason=old.get("reason", {}).get("S"))
+        return Claim(ClaimOutcome.CLAIMED)
+
+    def _set(
+        self, campaign_id: str, email: str, holder: str | None, now: float, fields: dict[str, Any]
+    ) -> None:
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value for i, value in enumerate(fields.values())}
+        sets = [f"#f{i} = :v{i}" for i in range(len(fields))]
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(campaign_id, email),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if holder is not None:  # fencing: a taken-over claim is not clobbered by the old holder
+            request["ConditionExpression"] = "holder = :holder"
+            values[":holder"] = {"S": holder}
+        try:
+            self.client.update_item(**request)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def complete(
+        self, campaign_id: str, email: str, holder: str, message_id: str, now: float
+    ) -> None:
+        # Unconditional: the message was sent, whoever holds the claim now.
+        self._set(
+            campaign_id, email, None, now,
+            {"status": {"S": "sent"}, "message_id": {"S": message_id or "-"},
+             "updated_at": {"N": repr(now)}},
+        )  # fmt: skip
+
+    def fail(
+        self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float
+    ) -> None:
+        self._set(
+            campaign_id, email, holder, now,
+            {"status": {"S": "failed"}, "reason": {"S": reason[:1000] or "-"},
+             "retryable": {"BOOL": retryable}, "updated_at": {"N": repr(now)}},
+        )  # fmt: skip
+
+    def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
+        self._set(
+            campaign_id, email, holder, now,
+            {"status": {"S": "released"}, "updated_at": {"N": repr(now)}},
+        )  # fmt: skip
+
+    def entries(
+        self, campaign_id: str, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "campaign_id = :c",
+            "ExpressionAttributeValues": {":c": {"S": campaign_id}},
+            "Limit": limit,
+        }
+        if status is not None:
+            request["FilterExpression"] = "#s = :s"
+            request["ExpressionAttributeNames"] = {"#s": "status"}
+            request["ExpressionAttributeValues"][":s"] = {"S": status}
+        if cursor is not None:
+            request["ExclusiveStartKey"] = self._key(campaign_id, cursor)
+        response: Any = self.client.query(**request)
+        entries = [
+            LedgerEntry(
+                email=item["email"]["S"],
+                status=item["status"]["S"],
+                attempts=int(item.get("attempts", {}).get("N", "0")),
+                reason=item.get("reason", {}).get("S"),
+                retryable=bool(item.get("retryable", {}).get("BOOL", False)),
+                message_id=item.get("message_id", {}).get("S"),
+                updated_at=float(item.get("updated_at", {}).get("N", "0")),
+            )
+            for item in response.get("Items", [])
+        ]
+        last = response.get("LastEvaluatedKey")
+        return entries, (last["email"]["S"] if last else None)

@@ -9,7 +9,9 @@ from dataclasses import dataclass, replace
 
 from fanmail.adapters.local.clock import SystemClock
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
+from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import MemoryCampaignStore, MemorySubscriberStore
+from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.bootstrap import App, Ports, build
 from fanmail.ports import Clock
@@ -25,6 +27,8 @@ class MemoryStack:
     invoker: InProcessInvoker
     subscribers: MemorySubscriberStore
     campaigns: MemoryCampaignStore
+    ledger: MemoryLedger
+    scheduler: MemoryScheduler
 
 
 def memory_stack(
@@ -48,19 +52,23 @@ def memory_stack(
     invoker = InProcessInvoker(latency_s=invoke_latency_s)
     subscribers = MemorySubscriberStore()
     campaigns = MemoryCampaignStore()
+    ledger = MemoryLedger()
+    scheduler = MemoryScheduler()
     app = build(
         settings,
         Ports(
             subscribers=subscribers,
             campaigns=campaigns,
+            ledger=ledger,
             mailer=ses,
             ses=ses,
             invoker=invoker,
+            scheduler=scheduler,
             clock=clock,
         ),
     )
     register(invoker, app)
-    return MemoryStack(app, ses, invoker, subscribers, campaigns)
+    return MemoryStack(app, ses, invoker, subscribers, campaigns, ledger, scheduler)
 
 
 def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:

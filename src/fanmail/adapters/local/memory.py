@@ -50,6 +50,11 @@ class MemorySubscriberStore:
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
 
+    def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            return {e: members[e] for e in emails if e in members}
+
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
         with self._lock:
             members = self._lists.get(list_id, {})
@@ -117,5 +122,11 @@ class MemoryCampaignStore:
     def record_progress(self, campaign_id: str, run_id: str, progress: Mapping[str, Any]) -> None:
         with self._lock:
             current = self._items.get(campaign_id)
-            if current is not None and current.run_id == run_id:
-                self._items[campaign_id] = replace(current, progress=dict(progress))
+            if (
+                current is None
+                or current.run_id != run_id
+                or current.status is not CampaignStatus.SENDING
+            ):
+                status = current.status.value if current else None
+                raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
+            self._items[campaign_id] = replace(current, progress=dict(progress))

@@ -1,0 +1,97 @@
+"""An in-memory SendLedger with the DynamoDB adapter's conditional semantics."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import replace
+
+from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self._items: dict[str, dict[str, tuple[LedgerEntry, str, float]]] = {}
+        self._lock = threading.Lock()
+        self.writes = 0
+
+    def claim(
+        self,
+        campaign_id: str,
+        email: str,
+        holder: str,
+        lease_until: float,
+        now: float,
+        *,
+        retry_failed: bool = False,
+    ) -> Claim:
+        with self._lock:
+            items = self._items.setdefault(campaign_id, {})
+            current = items.get(email)
+            if current is not None:
+                entry, _, lease = current
+                takeable = (
+                    entry.status == "released"
+                    or (entry.status == "claimed" and lease < now)
+                    or (entry.status == "failed" and entry.retryable and retry_failed)
+                )
+                if not takeable:
+                    if entry.status == "sent":
+                        return Claim(ClaimOutcome.SENT)
+                    if entry.status == "claimed":
+                        return Claim(ClaimOutcome.BUSY, retry_after=lease)
+                    return Claim(ClaimOutcome.FAILED, reason=entry.reason)
+            attempts = (current[0].attempts if current else 0) + 1
+            entry = LedgerEntry(email, "claimed", attempts, updated_at=now)
+            items[email] = (entry, holder, lease_until)
+            self.writes += 1
+            return Claim(ClaimOutcome.CLAIMED)
+
+    def _update(self, campaign_id: str, email: str, holder: str | None, **changes: object) -> None:
+        with self._lock:
+            current = self._items.get(campaign_id, {}).get(email)
+            if current is None or (holder is not None and current[1] != holder):
+                return
+            entry = replace(current[0], **changes)  # type: ignore[arg-type]
+            self._items[campaign_id][email] = (entry, current[1], current[2])
+            self.writes += 1
+
+    def complete(
+        self, campaign_id: str, email: str, holder: str, message_id: str, now: float
+    ) -> None:
+        # Unconditional: the message was sent, whoever holds the claim now.
+        self._update(campaign_id, email, None, status="sent", message_id=message_id, updated_at=now)
+
+    def fail(
+        self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float
+    ) -> None:
+        self._update(
+            campaign_id, email, holder, status="failed", reason=reason, retryable=retryable,
+            updated_at=now,
+        )  # fmt: skip
+
+    def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
+        self._update(campaign_id, email, holder, status="released", updated_at=now)
+
+    def entries(
+        self, campaign_id: str, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        with self._lock:
+            items = self._items.get(campaign_id, {})
+            keys = sorted(items)
+            start = bisect.bisect_right(keys, cursor) if cursor is not None else 0
+            selected: list[LedgerEntry] = []
+            last = None
+            for key in keys[start:]:
+                entry = items[key][0]
+                last = key
+                if status is None or entry.status == status:
+                    selected.append(entry)
+                    if len(selected) == limit:
+                        break
+            more = last is not None and last != keys[-1]
+            return selected, (last if more else None)
+
+    def status_of(self, campaign_id: str, email: str) -> str | None:
+        current = self._items.get(campaign_id, {}).get(email)
+        return current[0].status if current else None

@@ -1,0 +1,82 @@
+"""Local schedules: an in-memory Scheduler, and the firing loop local mode needs because
+EventBridge Scheduler's stand-in stores schedules but never fires them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from fanmail.ports import Clock, Invoker
+
+
+class MemoryScheduler:
+    def __init__(self) -> None:
+        self.schedules: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.schedules[name] = (at, dict(payload))
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self.schedules.pop(name, None)
+
+    def due(self, now: float) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(n, p) for n, (at, p) in self.schedules.items() if at <= now]
+
+    def delete_exact(self, full_name: str) -> None:
+        self.delete(full_name)
+
+
+class FireableScheduler(Protocol):
+    def due(self, now: float) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def delete_exact(self, full_name: str) -> None: ...
+
+
+def fire_due(scheduler: FireableScheduler, invoker: Invoker, now: float) -> int:
+    """Deliver every due schedule to the trigger as an async event, then delete it (as
+    `ActionAfterCompletion: DELETE` does)."""
+    fired = 0
+    for name, payload in scheduler.due(now):
+        scheduler.delete_exact(name)
+        invoker.invoke_async("trigger", payload)
+        fired += 1
+    return fired
+
+
+class ScheduleTicker:
+    """Fires due schedules every `interval_s` in a background thread."""
+
+    def __init__(
+        self,
+        scheduler: FireableScheduler,
+        invoker: Invoker,
+        clock: Clock,
+        interval_s: float = 0.5,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self._args = (scheduler, invoker, clock)
+        self.interval_s = interval_s
+        self.on_error = on_error
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="schedule-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        scheduler, invoker, clock = self._args
+        while not self._stop.wait(self.interval_s):
+            try:
+                fire_due(scheduler, invoker, clock.now())
+            except Exception as exc:  # a local convenience loop: report, keep ticking
+                if self.on_error:
+                    self.on_error(exc)
