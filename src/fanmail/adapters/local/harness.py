@@ -89,6 +89,19 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
 
 def with_settings(stack: MemoryStack, **changes: object) -> MemoryStack:
     """Rebuild the App with changed settings over the same ports (and re-register handlers)."""
-    app = build(replace(stack.app.settings, **changes), stack.app.ports)  # type: ignore[arg-type]
+    return rewire(stack, settings=changes)
+
+
+def rewire(
+    stack: MemoryStack,
+    *,
+    settings: dict[str, object] | None = None,
+    ports: dict[str, object] | None = None,
+) -> MemoryStack:
+    """Rebuild the App with changed settings and/or ports (e.g. fault-injecting wrappers);
+    the handlers registered on the in-process invoker are bound to the new App."""
+    new_settings = replace(stack.app.settings, **(settings or {}))  # type: ignore[arg-type]
+    new_ports = replace(stack.app.ports, **(ports or {}))  # type: ignore[arg-type]
+    app = build(new_settings, new_ports)
     register(stack.invoker, app)
     return replace(stack, app=app)

@@ -148,6 +148,10 @@ class InProcessInvoker:
                 result = target.handler(json.loads(request), context)
             except Exception as exc:  # Lambda reports any exception as an Unhandled error
                 raise InvokeError(target.name, type(exc).__name__, str(exc)) from exc
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # the process died (a crash, an exit)
+                raise InvokeError(target.name, "Runtime.ExitError", str(exc)) from exc
             if time.monotonic() - started > target.timeout_s:
                 raise InvokeError(target.name, "Sandbox.Timedout", "Task timed out")
             return result

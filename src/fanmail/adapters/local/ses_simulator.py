@@ -56,12 +56,23 @@ class SesSimulator:
         self._lock = threading.Lock()
         self._random = random.Random(self.seed)
         self.sent_before = 0.0
+        self.aged_out = 0
+        self.arrivals: list[float] = []  # every arrival the rate limit judged (not injected)
 
     # -- SesAccount -------------------------------------------------------------------------
     def quota(self) -> SendQuota:
         with self._lock:
-            sent = self.sent_before + len(self.deliveries)
+            sent = self._sent_last_24_hours()
         return SendQuota(self.max_send_rate, self.max_24_hour_send, sent)
+
+    def _sent_last_24_hours(self) -> float:
+        return self.sent_before + len(self.deliveries) - self.aged_out
+
+    def age_out(self) -> None:
+        """Let every send so far leave the 24-hour window (time passing, in a test)."""
+        with self._lock:
+            self.aged_out = len(self.deliveries)
+            self.sent_before = 0.0
 
     def is_verified_sender(self, address: str) -> bool:
         domain = address.rpartition("@")[2]
@@ -90,12 +101,13 @@ class SesSimulator:
                 )
             if self.fault is not None and (injected := self.fault(email)) is not None:
                 return injected
+            self.arrivals.append(now)
             while self._window and self._window[0] <= now - 1.0:
                 self._window.popleft()
             if len(self._window) >= self.max_send_rate:
                 self.throttled += 1
                 return ses_error(*RATE_EXCEEDED)
-            if self.sent_before + len(self.deliveries) >= self.max_24_hour_send:
+            if self._sent_last_24_hours() >= self.max_24_hour_send:
                 return ses_error(*QUOTA_EXCEEDED)
             if email.to in self.rejected_addresses:
                 return ses_error(400, "MessageRejected", f"Address blacklisted: {email.to}")
@@ -105,6 +117,13 @@ class SesSimulator:
             return message_id
 
     # -- measurements -----------------------------------------------------------------------
+    def over_rate_seconds(self) -> int:
+        """Whole seconds in which more sends arrived than MaxSendRate allows (pacing errors)."""
+        per_second: dict[int, int] = {}
+        for t in self.arrivals:
+            per_second[int(t)] = per_second.get(int(t), 0) + 1
+        return sum(1 for n in per_second.values() if n > self.max_send_rate)
+
     def max_in_any_second(self) -> int:
         """The most deliveries that arrived within any one-second window."""
         times = sorted(d.arrived_at for d in self.deliveries)
