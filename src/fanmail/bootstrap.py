@@ -162,19 +162,22 @@ class LocalRuntime:
     in-process Lambda invoker for the functions, local SES limits, and an optional outbox.
 
     Use as a context manager; `app` is wired like a deployed stack, with the trigger, sender and
-    heartbeat handlers registered under their logical and configured function names.
+    heartbeat handlers registered under their logical and configured function names. With
+    `attach_to` (an endpoint URL) it uses a stand-in that is already running and set up, as the
+    CLI does when AWS_ENDPOINT_URL is set: only the Lambda functions run in this process.
     """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        sender_identity: str,
+        sender_identity: str | None,
         max_send_rate: float,
         max_24_hour_send: float = 50_000,
         outbox: Path | None = None,
         invoke_latency_s: float = 0.0,
         concurrency: int = 1000,
+        attach_to: str | None = None,
     ) -> None:
         from fanmail.adapters.local.invoker import InProcessInvoker
 
@@ -183,6 +186,7 @@ class LocalRuntime:
         self.max_send_rate = max_send_rate
         self.max_24_hour_send = max_24_hour_send
         self.outbox = outbox
+        self.attach_to = attach_to
         self.invoker = InProcessInvoker(concurrency=concurrency, latency_s=invoke_latency_s)
         self._saved_env: dict[str, str | None] = {}
         self._server: Any = None
@@ -215,8 +219,11 @@ class LocalRuntime:
         from fanmail.adapters.local.quota import LocalSesLimits
         from fanmail.adapters.local.scheduler import ScheduleTicker
 
-        self._server = MotoServer()
-        endpoint = self._server.start()
+        if self.attach_to:
+            endpoint = self.attach_to
+        else:
+            self._server = MotoServer()
+            endpoint = self._server.start()
         for name, value in {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "local",
@@ -227,8 +234,10 @@ class LocalRuntime:
             self._saved_env[name] = os.environ.get(name)
             os.environ[name] = value
         session = boto3.Session(region_name=LOCAL_REGION)
-        create_tables(clients.dynamodb_client(session, 1), self.settings.table_names())
-        verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
+        if not self.attach_to:
+            create_tables(clients.dynamodb_client(session, 1), self.settings.table_names())
+        if self.sender_identity:
+            verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
         ports = aws_ports(self.settings, session)
         mailer: Mailer = ports.mailer
         if self.outbox is not None:

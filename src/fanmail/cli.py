@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from fanmail import bootstrap
 from fanmail.adapters.local.apigateway import api_event
-from fanmail.bootstrap import LocalRuntime
+from fanmail.bootstrap import App, LocalRuntime
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.model import CampaignStatus
 from fanmail.handlers.common import logger
-from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.handlers.trigger import campaign_view
+from fanmail.services import lifecycle
+from fanmail.services.campaigns import CreateCampaign, create_campaign, get_campaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings
 
@@ -138,6 +144,57 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"  failed {failure['email']}: {failure['reason']}")
 
 
+@contextlib.contextmanager
+def operator_app() -> Iterator[App]:
+    """The App the campaign commands act on: the deployed stack your AWS environment points at,
+    or, with AWS_ENDPOINT_URL set (a local stand-in), that stand-in with the Lambda functions run
+    in this process -- which then waits for the work it started before it exits."""
+    settings = Settings.from_env()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        yield bootstrap.current()
+        return
+    runtime = LocalRuntime(
+        settings, sender_identity=None, max_send_rate=settings.max_send_rate or 100.0,
+        attach_to=endpoint,
+    )  # fmt: skip
+    with runtime:
+        yield runtime.app
+        runtime.invoker.drain()
+
+
+def campaign_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        p, s = app.ports, app.settings
+        campaign_id: str = args.campaign_id
+        if args.action == "failures":
+            page = lifecycle.failures_page(
+                campaign_id, ledger=p.ledger, cursor=args.cursor, limit=args.limit
+            )
+            print(json.dumps(page, indent=2))
+            return 0
+        if args.action == "pause":
+            lifecycle.pause(campaign_id, campaigns=p.campaigns)
+        elif args.action == "cancel":
+            lifecycle.cancel(
+                campaign_id, campaigns=p.campaigns, scheduler=p.scheduler, clock=p.clock
+            )
+        elif args.action == "resume":
+            lifecycle.resume(
+                campaign_id, campaigns=p.campaigns, scheduler=p.scheduler, invoker=p.invoker,
+                clock=p.clock, stale_after_s=s.stale_after_s,
+            )  # fmt: skip
+        elif args.action == "resend-failed":
+            lifecycle.resend_failed(
+                campaign_id, campaigns=p.campaigns, ledger=p.ledger, invoker=p.invoker
+            )
+    with operator_app() as app:  # re-read after any local work has finished
+        campaign = get_campaign(campaign_id, campaigns=app.ports.campaigns)
+        view = campaign_view(campaign, app.ports.clock.now(), app.settings.stale_after_s)
+    print(json.dumps(view, indent=2, default=str))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
@@ -165,6 +222,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, help="write summary.json, outbox/*.eml and index.html here")
     d.add_argument("--verbose", action="store_true", help="show the functions' log lines")
     d.set_defaults(run=demo)
+
+    c = commands.add_parser(
+        "campaign",
+        help="show, pause, cancel, resume, resend-failed, or list failures of a campaign",
+        description="Act on a campaign of the stack your AWS environment points at. With "
+        "AWS_ENDPOINT_URL set (a local stand-in), the Lambda functions run in this process "
+        "and the command waits for the work it started. Prints the campaign as JSON.",
+    )
+    c.add_argument(
+        "action",
+        choices=["status", "pause", "cancel", "resume", "resend-failed", "failures"],
+        help="status: show it; pause: stop after the current sends; cancel: stop for good; "
+        "resume: continue a paused, quota-waiting, failed or stalled run from its checkpoint; "
+        "resend-failed: send again to recipients whose failure was retryable; failures: list "
+        "failed recipients and why (paged)",
+    )
+    c.add_argument("campaign_id")
+    c.add_argument("--cursor", help="failures: the next_cursor of the previous page")
+    c.add_argument("--limit", type=int, default=100, help="failures: page size (1-1000)")
+    c.set_defaults(run=campaign_command)
     return root
 
 

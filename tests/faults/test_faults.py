@@ -19,9 +19,9 @@ from fanmail.adapters.local.faults import (
     Faults,
     FaultyInvoker,
 )
-from fanmail.adapters.local.harness import MemoryStack, memory_stack, rewire
+from fanmail.adapters.local.harness import MemoryStack, memory_stack, rewire, run_to_completion
 from fanmail.adapters.local.scheduler import fire_due
-from fanmail.domain.errors import Conflict, InvalidInput, InvokeError
+from fanmail.domain.errors import Conflict, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
 from fanmail.services import lifecycle
 from tests.conftest import fast_settings, new_campaign, seed
@@ -68,40 +68,17 @@ def current(stack: MemoryStack, campaign_id: str) -> Campaign:
     return campaign
 
 
-def drive(
-    stack: MemoryStack, campaign_id: str, *, resends: int = 3, limit_s: float = 60
-) -> Campaign:
-    """Trigger, then resume what stalls or fails and resend retryable failures, until done."""
-    stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        stack.invoker.drain()
-        campaign = current(stack, campaign_id)
-        clock = stack.app.ports.clock
-        if campaign.status is CampaignStatus.SENT:
-            if resends and campaign.summary and campaign.summary["failed"]:
-                resends -= 1
-                try:
-                    lifecycle.resend_failed(
-                        campaign_id,
-                        campaigns=stack.campaigns,
-                        ledger=stack.ledger,
-                        invoker=stack.invoker,
-                    )
-                    continue
-                except InvalidInput:
-                    pass  # only permanent failures left
-            return campaign
-        resumable = campaign.status is CampaignStatus.FAILED or lifecycle.is_stalled(
-            campaign, clock.now(), stack.app.settings.stale_after_s
-        )
-        if resumable:
-            lifecycle.resume(
-                campaign_id, campaigns=stack.campaigns, scheduler=stack.scheduler,
-                invoker=stack.invoker, clock=clock, stale_after_s=stack.app.settings.stale_after_s,
-            )  # fmt: skip
-        time.sleep(0.05)
-    raise AssertionError(f"campaign did not finish: {current(stack, campaign_id)}")
+def drive(stack: MemoryStack, campaign_id: str, *, resends: int = 3) -> Campaign:
+    return run_to_completion(stack, campaign_id, resends=resends, limit_s=60)
+
+
+def run_to_completion_after_trigger(stack: MemoryStack, campaign_id: str) -> Campaign:
+    """The campaign was already triggered: resume it and finish (a second trigger is refused)."""
+    lifecycle.resume(
+        campaign_id, campaigns=stack.campaigns, scheduler=stack.scheduler, invoker=stack.invoker,
+        clock=stack.app.ports.clock, stale_after_s=stack.app.settings.stale_after_s,
+    )  # fmt: skip
+    return drive(stack, campaign_id)
 
 
 def assert_exactly_once(
@@ -133,7 +110,7 @@ def test_root_crash_mid_campaign_is_detected_and_resumed() -> None:
     stack = rewire(stack, ports={"campaigns": crashing})
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
     campaign_id = new_campaign(stack).campaign_id
-    with pytest.raises(InvokeError, match="Runtime.ExitError: root died"):
+    with pytest.raises(InvokeError, match=r"Runtime\.ExitError: root died"):
         stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
     assert crashing.crashed
     stack.invoker.drain()
@@ -141,7 +118,7 @@ def test_root_crash_mid_campaign_is_detected_and_resumed() -> None:
     time.sleep(stack.app.settings.stale_after_s + 0.3)
     stalled = current(stack, campaign_id)
     assert lifecycle.is_stalled(stalled, time.time(), stack.app.settings.stale_after_s)
-    campaign = drive(stack, campaign_id)
+    campaign = run_to_completion_after_trigger(stack, campaign_id)
     assert_exactly_once(stack, subscribers, campaign)
     assert campaign.summary is not None and campaign.summary["already_sent"] > 0
 

@@ -146,3 +146,67 @@ def test_heartbeat_warms_k_senders(stack: MemoryStack) -> None:
     result = heartbeat.handle(stack.app, {"source": "aws.scheduler"}, None)
     assert result == {"warmed": stack.app.settings.heartbeat_senders, "errors": []}
     assert stack.invoker.invocations["sender"] == stack.app.settings.heartbeat_senders
+
+
+def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: MemoryStack) -> None:
+    from fanmail.adapters.local.ses_simulator import ses_error
+    from fanmail.domain.model import OutgoingEmail
+
+    subscribers = seed(stack, 20)
+    flaky, rejected = subscribers[2].email, subscribers[5].email
+    down = {"flaky": True}
+    stack.ses.rejected_addresses.add(rejected)
+
+    def fault(email: OutgoingEmail) -> Any:
+        if email.to == flaky and down["flaky"]:
+            return ses_error(503, "ServiceUnavailable", "try later")
+        return None
+
+    stack.ses.fault = fault
+    stack.app.batch_sender.options = type(stack.app.batch_sender.options)(throttle_backoff_s=0.001)
+    campaign = new_campaign(stack)
+    post_send(stack, campaign.campaign_id)
+    stack.invoker.drain()
+    first = stack.campaigns.get(campaign.campaign_id)
+    assert first is not None and first.summary is not None
+    assert (first.summary["sent"], first.summary["failed"]) == (18, 2)
+
+    path = f"/campaigns/{campaign.campaign_id}/failures"
+    page = stack.invoker.invoke(
+        "trigger",
+        api_event("GET", path, {"campaign_id": campaign.campaign_id}, query={"limit": "1"}),
+    )
+    body = json.loads(page["body"])
+    assert page["statusCode"] == 200 and len(body["failures"]) == 1 and body["next_cursor"]
+    bad_limit = stack.invoker.invoke(
+        "trigger",
+        api_event("GET", path, {"campaign_id": campaign.campaign_id}, query={"limit": "x"}),
+    )
+    assert bad_limit["statusCode"] == 400
+
+    down["flaky"] = False
+    resend_path = f"/campaigns/{campaign.campaign_id}/resend-failed"
+    answer = stack.invoker.invoke(
+        "trigger", api_event("POST", resend_path, {"campaign_id": campaign.campaign_id})
+    )
+    assert answer["statusCode"] == 202
+    stack.invoker.drain()
+    final = stack.campaigns.get(campaign.campaign_id)
+    assert final is not None and final.summary is not None
+    assert (final.summary["sent"], final.summary["failed"]) == (19, 1)
+    assert final.summary["failures"][0]["email"] == rejected
+    received = [d.email.to for d in stack.ses.deliveries]
+    assert received.count(flaky) == 1 and rejected not in received and len(received) == 19
+
+
+def test_lambda_entry_points_emit_emf_metrics(
+    stack: MemoryStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
+    seed(stack, 12)
+    campaign = new_campaign(stack)
+    summary = trigger.handler({"campaign_id": campaign.campaign_id}, None)
+    assert summary["sent"] == 12
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("EmailsSent") == [12.0] or m.get("EmailsSent") == 12.0 for m in emf), emf

@@ -72,7 +72,12 @@ def test_validator_catches_errors_inside_serverless_functions(
 
 def test_table_keys_match_the_code() -> None:
     resources = template()["Resources"]
-    for kind, logical in (("subscribers", "SubscribersTable"), ("campaigns", "CampaignsTable")):
+    tables = (
+        ("subscribers", "SubscribersTable"),
+        ("campaigns", "CampaignsTable"),
+        ("ledger", "LedgerTable"),
+    )
+    for kind, logical in tables:
         schema = resources[logical]["Properties"]["KeySchema"]
         assert [(k["AttributeName"], k["KeyType"]) for k in schema] == TABLE_KEYS[kind]
         assert resources[logical]["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -94,6 +99,8 @@ def test_policies_are_least_privilege() -> None:
             assert not any(a.endswith("*") for a in actions), (name, actions)
             if statement["Resource"] == "*":  # only the account-level SES quota reads
                 assert set(actions) <= {"ses:GetAccount", "ses:GetSendQuota"}, (name, actions)
+            if "iam:PassRole" in actions:  # only the scheduler's own role
+                assert statement["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
     sender_actions = {
         a
         for s in statements(resources["SenderFunction"])
@@ -102,6 +109,7 @@ def test_policies_are_least_privilege() -> None:
     assert sender_actions == {
         "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         "ses:SendEmail",
         "lambda:InvokeFunction",
     }

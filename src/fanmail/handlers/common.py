@@ -21,6 +21,8 @@ def budget_deadline(context: Any, clock: Clock, margin_s: float) -> float:
 
 
 def emit_counts(counts: DeliveryCounts) -> None:
+    """EMF metrics for one invocation; only the Lambda entry points call it (log_metrics flushes
+    them), not the in-process runs of local mode."""
     for name, value in (
         ("EmailsSent", counts.sent),
         ("EmailsFailed", counts.failed),

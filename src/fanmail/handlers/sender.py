@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from fanmail import bootstrap
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.model import DeliveryCounts
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
 from fanmail.services.jobs import BatchJob
 
@@ -13,8 +16,11 @@ from fanmail.services.jobs import BatchJob
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("heartbeat") is True:
+        metrics.add_metric(name="Heartbeats", unit=MetricUnit.Count, value=1)
         return {"heartbeat": True}  # warm-up ping: answer before any I/O or set-up
-    return handle(bootstrap.current(), event, context)
+    result = handle(bootstrap.current(), event, context)
+    emit_counts(DeliveryCounts.from_dict(result["counts"]))
+    return result
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
@@ -30,7 +36,6 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
     deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
     logger.info("batch received", extra={"recipients": len(job.recipients), "width": job.width})
     result = app.batch_sender.handle(job, deadline)
-    emit_counts(result.counts)
     logger.info(
         "batch done",
         extra={

@@ -34,7 +34,11 @@ from fanmail.services.send_campaign import TRIGGER
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    return handle(bootstrap.current(), event, context)
+    """Lambda's entry point; metrics are emitted here, where log_metrics flushes them."""
+    result = handle(bootstrap.current(), event, context)
+    if "sent" in result and "recipients" in result:  # a run epoch's summary
+        emit_counts(DeliveryCounts.from_dict(result))
+    return result
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
@@ -113,8 +117,7 @@ def _run(app: bootstrap.App, event: Mapping[str, Any], context: Any) -> dict[str
     except Conflict as exc:
         logger.warning("duplicate run event ignored", extra={"error": str(exc)})
         return {"campaign_id": campaign_id, "started": False, "status": exc.current_status}
-    emit_counts(DeliveryCounts.from_dict(summary))
-    logger.info("campaign finished", extra={k: v for k, v in summary.items() if k != "failures"})
+    logger.info("campaign epoch ended", extra={k: v for k, v in summary.items() if k != "failures"})
     return summary
 
 

@@ -489,18 +489,27 @@ class DynamoLedger:
             request["ExpressionAttributeValues"][":s"] = {"S": status}
         if cursor is not None:
             request["ExclusiveStartKey"] = self._key(campaign_id, cursor)
-        response: Any = self.client.query(**request)
-        entries = [
-            LedgerEntry(
-                email=item["email"]["S"],
-                status=item["status"]["S"],
-                attempts=int(item.get("attempts", {}).get("N", "0")),
-                reason=item.get("reason", {}).get("S"),
-                retryable=bool(item.get("retryable", {}).get("BOOL", False)),
-                message_id=item.get("message_id", {}).get("S"),
-                updated_at=float(item.get("updated_at", {}).get("N", "0")),
-            )
-            for item in response.get("Items", [])
-        ]
-        last = response.get("LastEvaluatedKey")
-        return entries, (last["email"]["S"] if last else None)
+        entries: list[LedgerEntry] = []
+        while True:  # a filtered Query page can hold fewer matches than asked for: read on
+            response: Any = self.client.query(**request)
+            entries.extend(self._entry(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(entries) >= limit:
+                more = len(entries) > limit or last is not None
+                entries = entries[:limit]
+                return entries, (entries[-1].email if more else None)
+            if last is None:
+                return entries, None
+            request["ExclusiveStartKey"] = last
+
+    @staticmethod
+    def _entry(item: Any) -> LedgerEntry:
+        return LedgerEntry(
+            email=item["email"]["S"],
+            status=item["status"]["S"],
+            attempts=int(item.get("attempts", {}).get("N", "0")),
+            reason=item.get("reason", {}).get("S"),
+            retryable=bool(item.get("retryable", {}).get("BOOL", False)),
+            message_id=item.get("message_id", {}).get("S"),
+            updated_at=float(item.get("updated_at", {}).get("N", "0")),
+        )

@@ -3,7 +3,9 @@ wired through the real composition root and handlers. Used by benchmarks and fau
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -14,6 +16,8 @@ from fanmail.adapters.local.memory import MemoryCampaignStore, MemorySubscriberS
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.bootstrap import App, Ports, build
+from fanmail.domain.errors import InvalidInput, InvokeError
+from fanmail.domain.model import Campaign, CampaignStatus
 from fanmail.ports import Clock
 from fanmail.settings import Settings, default_templates_dir
 
@@ -105,3 +109,52 @@ def rewire(
     app = build(new_settings, new_ports)
     register(stack.invoker, app)
     return replace(stack, app=app)
+
+
+def run_to_completion(
+    stack: MemoryStack, campaign_id: str, *, resends: int = 3, limit_s: float = 120.0
+) -> Campaign:
+    """What an operator does: trigger, resume what stalls or fails, resend retryable failures.
+
+    Returns the campaign once it is sent (with no retryable failures left to resend, or out of
+    resends); raises TimeoutError after `limit_s`. A root that dies inside the trigger call is
+    found stalled and resumed like any other.
+    """
+    from fanmail.services import lifecycle
+
+    with contextlib.suppress(InvokeError):
+        stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
+    deadline = time.monotonic() + limit_s
+    settings = stack.app.settings
+    while time.monotonic() < deadline:
+        stack.invoker.drain()
+        campaign = stack.campaigns.get(campaign_id)
+        assert campaign is not None
+        clock = stack.app.ports.clock
+        if campaign.status is CampaignStatus.SENT:
+            if not (resends and campaign.summary and campaign.summary["failed"]):
+                return campaign
+            resends -= 1
+            try:
+                lifecycle.resend_failed(
+                    campaign_id,
+                    campaigns=stack.campaigns,
+                    ledger=stack.ledger,
+                    invoker=stack.invoker,
+                )
+            except InvalidInput:  # only permanent failures left
+                return campaign
+            continue
+        if campaign.status is CampaignStatus.FAILED or lifecycle.is_stalled(
+            campaign, clock.now(), settings.stale_after_s
+        ):
+            lifecycle.resume(
+                campaign_id,
+                campaigns=stack.campaigns,
+                scheduler=stack.scheduler,
+                invoker=stack.invoker,
+                clock=clock,
+                stale_after_s=settings.stale_after_s,
+            )
+        time.sleep(0.05)
+    raise TimeoutError(f"campaign {campaign_id} did not finish in {limit_s} s")

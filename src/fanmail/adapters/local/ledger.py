@@ -81,16 +81,14 @@ class MemoryLedger:
             keys = sorted(items)
             start = bisect.bisect_right(keys, cursor) if cursor is not None else 0
             selected: list[LedgerEntry] = []
-            last = None
-            for key in keys[start:]:
+            for position, key in enumerate(keys[start:], start):
                 entry = items[key][0]
-                last = key
                 if status is None or entry.status == status:
                     selected.append(entry)
                     if len(selected) == limit:
-                        break
-            more = last is not None and last != keys[-1]
-            return selected, (last if more else None)
+                        more = position + 1 < len(keys)
+                        return selected, (key if more else None)
+            return selected, None
 
     def status_of(self, campaign_id: str, email: str) -> str | None:
         current = self._items.get(campaign_id, {}).get(email)

@@ -1,0 +1,89 @@
+"""Pause, resume, cancel, status and failures through the `fanmail campaign` command, against a
+local stand-in (moto server) that another runtime is sending from."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from fanmail.adapters.local.apigateway import api_event
+from fanmail.bootstrap import LocalRuntime
+from fanmail.cli import main
+from fanmail.domain.model import CampaignStatus
+from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.demo_data import generate_subscribers
+from fanmail.settings import Settings, default_templates_dir
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
+    code = main(["campaign", *args])
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if code == 0 else {})
+
+
+def test_pause_resume_cancel_through_the_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        templates_dir=default_templates_dir(), ses_latency_ms=10, max_sender_rate=20.0,
+        inline_threshold=0, progress_interval_s=0.2,
+    )  # fmt: skip
+    monkeypatch.setenv("FANMAIL_MAX_SEND_RATE", "40")
+    monkeypatch.setenv("FANMAIL_MAX_SENDER_RATE", "20")
+    monkeypatch.setenv("FANMAIL_INLINE_THRESHOLD", "0")
+    with LocalRuntime(
+        settings, sender_identity="news@fanmail.example", max_send_rate=40.0
+    ) as runtime:
+        app = runtime.app
+        subscribers = generate_subscribers("cli-list", 200, seed=3)
+        app.ports.subscribers.put_many(subscribers)
+
+        def campaign(campaign_id: str) -> str:
+            create_campaign(
+                CreateCampaign(
+                    "cli-list", "newsletter", "news@fanmail.example", campaign_id=campaign_id
+                ),
+                campaigns=app.ports.campaigns, subscribers=app.ports.subscribers,
+                ses=app.ports.ses, renderer=app.renderer, clock=app.ports.clock,
+            )  # fmt: skip
+            return campaign_id
+
+        first = campaign("cli-1")
+        path = f"/campaigns/{first}/send"
+        answer = runtime.invoker.invoke("trigger", api_event("POST", path, {"campaign_id": first}))
+        assert answer["statusCode"] == 202
+        time.sleep(1.5)
+        code, view = cli(capsys, "pause", first)
+        assert code == 0 and view["status"] == "paused"
+        runtime.invoker.drain()  # the running root notices, drains and checkpoints
+        code, view = cli(capsys, "status", first)
+        summary = view["summary"]
+        assert isinstance(summary, dict)
+        assert view["status"] == "paused" and 0 < summary["sent"] < summary["recipients"]
+        assert main(["campaign", "pause", first]) == 2  # not sending any more
+        assert "is paused" in capsys.readouterr().err
+
+        code, view = cli(capsys, "resume", first)  # runs the rest in this process, then prints
+        assert code == 0 and view["status"] == "sent"
+        summary = view["summary"]
+        assert isinstance(summary, dict)
+        outcomes = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
+        assert summary["recipients"] == 200 == sum(summary[k] for k in outcomes)
+        assert summary["pending"] == 0
+
+        code, page = cli(capsys, "failures", first)
+        assert code == 0 and page == {"failures": [], "next_cursor": None}
+        assert main(["campaign", "resend-failed", first]) == 2
+        assert "no retryable failures" in capsys.readouterr().err
+
+        second = campaign("cli-2")
+        code, view = cli(capsys, "cancel", second)
+        assert code == 0 and view["status"] == CampaignStatus.CANCELLED.value
+        assert main(["campaign", "resume", second]) == 2
+        assert main(["campaign", "status", "no-such-campaign"]) == 2
+        assert "not found" in capsys.readouterr().err
