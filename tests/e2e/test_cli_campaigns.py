@@ -12,7 +12,9 @@ import pytest
 from fanmail.adapters.local.apigateway import api_event
 from fanmail.bootstrap import LocalRuntime
 from fanmail.cli import main
-from fanmail.domain.model import CampaignStatus
+from fanmail.domain.errors import SendError, SendErrorKind
+from fanmail.domain.model import CampaignStatus, OutgoingEmail
+from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign, create_campaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
@@ -81,9 +83,41 @@ def test_pause_resume_cancel_through_the_cli(
         assert main(["campaign", "resend-failed", first]) == 2
         assert "no retryable failures" in capsys.readouterr().err
 
+        # One address fails with SES 5xx in this runtime; the CLI's own runtime resends it.
+        flaky = next(s.email for s in subscribers if s.status.receives_mail and "@" in s.email)
+        healthy = runtime.limits.mailer
+        runtime.limits.mailer = FailingFor(healthy, flaky)
+        third = campaign("cli-3")
+        runtime.invoker.invoke("trigger", {"campaign_id": third})
+        code, page = cli(capsys, "failures", third)
+        failures = page["failures"]
+        assert isinstance(failures, list)
+        assert [(f["email"], f["retryable"]) for f in failures] == [(flaky, True)]
+        code, view = cli(capsys, "resend-failed", third)
+        summary = view["summary"]
+        assert isinstance(summary, dict)
+        assert code == 0 and view["status"] == "sent" and summary["failed"] == 0
+        assert (
+            summary["sent"] + summary["already_sent"]
+            == summary["recipients"] - summary["suppressed"] - summary["invalid"]
+        )
+
         second = campaign("cli-2")
         code, view = cli(capsys, "cancel", second)
         assert code == 0 and view["status"] == CampaignStatus.CANCELLED.value
         assert main(["campaign", "resume", second]) == 2
         assert main(["campaign", "status", "no-such-campaign"]) == 2
         assert "not found" in capsys.readouterr().err
+
+
+class FailingFor:
+    """A Mailer that answers SES 503 for one address."""
+
+    def __init__(self, inner: Mailer, address: str) -> None:
+        self.inner = inner
+        self.address = address
+
+    def send(self, email: OutgoingEmail) -> str:
+        if email.to == self.address:
+            raise SendError(SendErrorKind.TRANSIENT, "ServiceUnavailable", "try again later")
+        return self.inner.send(email)
