@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.message import UnsubscribeLinks
 from fanmail.domain.render import TemplateRenderer
+from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -45,6 +49,7 @@ class Ports:
     invoker: Invoker
     scheduler: Scheduler
     clock: Clock
+    signing_keys: Callable[[], SigningKeys]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -56,10 +61,14 @@ class App:
     renderer: TemplateRenderer
     batch_sender: BatchSender
     runner: CampaignRunner
+    signer: UnsubscribeSigner
+    links: UnsubscribeLinks
 
 
 def build(settings: Settings, ports: Ports) -> App:
     renderer = TemplateRenderer(jinja2.FileSystemLoader(str(settings.templates_dir)))
+    signer = UnsubscribeSigner(ports.signing_keys, settings.token_max_age_days * 86400)
+    links = UnsubscribeLinks(signer, settings.public_url, settings.unsubscribe_mailto)
     batch_sender = BatchSender(
         subscribers=ports.subscribers,
         campaigns=ports.campaigns,
@@ -68,6 +77,7 @@ def build(settings: Settings, ports: Ports) -> App:
         invoker=ports.invoker,
         clock=ports.clock,
         renderer=renderer,
+        links=links,
         options=SendOptions(
             configuration_set=settings.configuration_set,
             level_margin_s=settings.level_margin_s,
@@ -93,7 +103,27 @@ def build(settings: Settings, ports: Ports) -> App:
             max_epochs=settings.max_epochs,
         ),
     )
-    return App(settings, ports, renderer, batch_sender, runner)
+    return App(settings, ports, renderer, batch_sender, runner, signer, links)
+
+
+def configured_keys(settings: Settings) -> Callable[[], SigningKeys]:
+    """Unsubscribe signing keys: Secrets Manager when deployed, FANMAIL_UNSUBSCRIBE_KEYS
+    otherwise. Without either, sending fails with a clear error (other functions still work)."""
+    if settings.unsubscribe_secret_name:
+        from fanmail.adapters.aws.secrets import SecretsManagerKeys
+
+        return SecretsManagerKeys(settings.unsubscribe_secret_name)
+    if settings.unsubscribe_keys:
+        keys = SigningKeys.from_json(settings.unsubscribe_keys, "FANMAIL_UNSUBSCRIBE_KEYS")
+        return lambda: keys
+
+    def missing() -> SigningKeys:
+        raise InvalidInput(
+            "no unsubscribe signing keys: set FANMAIL_UNSUBSCRIBE_SECRET_NAME (a Secrets Manager "
+            "secret) or FANMAIL_UNSUBSCRIBE_KEYS"
+        )
+
+    return missing
 
 
 def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports:
@@ -132,6 +162,7 @@ def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports
             settings.schedule_prefix,
         ),
         clock=SystemClock(),
+        signing_keys=configured_keys(settings),
     )
 
 
@@ -244,8 +275,15 @@ class LocalRuntime:
             self.recorder = RecordingMailer(mailer, self.outbox)
             mailer = self.recorder
         self.limits = LocalSesLimits(ports.ses, mailer, self.max_send_rate, self.max_24_hour_send)
+        keys = ports.signing_keys
+        if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
+            generated = SigningKeys.generate()  # local runs without configured keys
+            keys = lambda: generated  # noqa: E731
         self._app = build(
-            self.settings, replace(ports, mailer=self.limits, ses=self.limits, invoker=self.invoker)
+            self.settings,
+            replace(
+                ports, mailer=self.limits, ses=self.limits, invoker=self.invoker, signing_keys=keys
+            ),
         )
         self.register_functions(self._app)
         self.ticker = ScheduleTicker(ports.scheduler, self.invoker, ports.clock)  # type: ignore[arg-type]

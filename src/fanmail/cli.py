@@ -215,7 +215,10 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     d.add_argument("--branching", type=int, default=2, help="children per fan-out node (default 2)")
     d.add_argument(
-        "--latency-ms", type=float, default=20.0, help="SES latency estimate (default 20)"
+        "--latency-ms",
+        type=float,
+        default=40.0,
+        help="latency estimate of one send on the stand-in, ledger writes included (default 40)",
     )
     d.add_argument("--template", default="newsletter", help="template in templates/")
     d.add_argument("--seed", type=int, default=7, help="seed of the generated list")

@@ -56,6 +56,11 @@ class Settings:
     trigger_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:fanmail-trigger"
     scheduler_role_arn: str = "arn:aws:iam::000000000000:role/fanmail-scheduler"
     schedule_prefix: str = "fanmail-"
+    public_url: str = "http://127.0.0.1:8080"
+    unsubscribe_mailto: str | None = None
+    unsubscribe_secret_name: str | None = None
+    unsubscribe_keys: str | None = None
+    token_max_age_days: float = 365.0
     templates_dir: Path = Path()
 
     @classmethod
@@ -137,6 +142,31 @@ def _name(raw: str) -> str:
     return raw
 
 
+def _url(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")) or any(ch.isspace() for ch in raw):
+        raise ValueError("must be an http(s) URL without spaces")
+    return raw.rstrip("/")
+
+
+def _mailbox(raw: str) -> str:
+    from fanmail.domain.addresses import normalise_email
+
+    try:
+        return normalise_email(raw)
+    except InvalidInput as exc:
+        raise ValueError(f"must be an email address ({exc})") from None
+
+
+def _keys(raw: str) -> str:
+    from fanmail.domain.tokens import SigningKeys
+
+    try:
+        SigningKeys.from_json(raw, "keys")
+    except InvalidInput as exc:
+        raise ValueError(f"must be signing keys JSON: {exc}") from None
+    return raw
+
+
 def _directory(raw: str) -> Path:
     path = Path(raw)
     if not path.is_dir():
@@ -157,6 +187,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "trigger_function_arn": _name,
     "scheduler_role_arn": _name,
     "schedule_prefix": _name,
+    "public_url": lambda raw: _url(raw),
+    "unsubscribe_mailto": lambda raw: _mailbox(raw),
+    "unsubscribe_secret_name": _name,
+    "unsubscribe_keys": lambda raw: _keys(raw),
+    "token_max_age_days": _positive_float,
     "sender_function": _name,
     "trigger_function": _name,
     "configuration_set": _name,
@@ -183,4 +218,5 @@ def _parse(name: str, raw: str, parser: Callable[[str], Any]) -> Any:
         return parser(raw)
     except ValueError as exc:
         detail = str(exc) if "must" in str(exc) or "not a" in str(exc) else "malformed"
-        raise InvalidInput(f"setting {PREFIX}{name.upper()}={raw!r}: {detail}") from None
+        shown = "<secret>" if name == "unsubscribe_keys" else repr(raw)
+        raise InvalidInput(f"setting {PREFIX}{name.upper()}={shown}: {detail}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from fanmail import bootstrap
 from fanmail.adapters.local.apigateway import api_event
 from fanmail.adapters.local.harness import MemoryStack
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import CampaignStatus
+from fanmail.domain.model import CampaignStatus, SubscriberStatus
 from fanmail.handlers import heartbeat, sender, trigger
 from fanmail.services import lifecycle
 from tests.conftest import new_campaign, seed
@@ -210,3 +211,60 @@ def test_lambda_entry_points_emit_emf_metrics(
     assert summary["sent"] == 12
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any(m.get("EmailsSent") == [12.0] or m.get("EmailsSent") == 12.0 for m in emf), emf
+
+
+def unsubscribe_event(method: str, token: str) -> dict[str, Any]:
+    return api_event(method, f"/u/{token}", {"token": token}, resource="/u/{token}")
+
+
+def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 3)
+    target = subscribers[1].email
+    token = stack.app.signer.token("news", target, time.time())
+    page = stack.invoker.invoke("unsubscribe", unsubscribe_event("GET", token))
+    assert page["statusCode"] == 200 and 'method="post"' in page["body"]
+    stored = stack.subscribers.get("news", target)
+    assert (
+        stored is not None and stored.status is SubscriberStatus.SUBSCRIBED
+    )  # GET changes nothing
+    done = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token))
+    assert done["statusCode"] == 200
+    stored = stack.subscribers.get("news", target)
+    assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
+    again = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token))
+    assert again["statusCode"] == 200  # idempotent
+
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    expired = stack.app.signer.token("news", target, time.time() - 400 * 86400)
+    unknown = stack.app.signer.token("news", "nobody@example.com", time.time())
+    bodies = set()
+    for bad in (forged, expired, "garbage", "a.b"):
+        for method in ("GET", "POST"):
+            answer = stack.invoker.invoke("unsubscribe", unsubscribe_event(method, bad))
+            assert answer["statusCode"] == 403
+            bodies.add(answer["body"])
+    assert len(bodies) == 1 and target not in bodies.pop()  # reveals nothing
+    assert (
+        stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", unknown))["statusCode"] == 200
+    )
+
+
+def test_bounced_stays_bounced_on_unsubscribe(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 2, statuses={0: SubscriberStatus.BOUNCED})
+    token = stack.app.signer.token("news", subscribers[0].email, time.time())
+    assert (
+        stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token))["statusCode"] == 200
+    )
+    stored = stack.subscribers.get("news", subscribers[0].email)
+    assert stored is not None and stored.status is SubscriberStatus.BOUNCED
+
+
+def test_inbound_mailto_unsubscribes(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 2)
+    token = stack.app.signer.token("news", subscribers[0].email, time.time())
+    record = {"ses": {"mail": {"commonHeaders": {"subject": f"unsubscribe {token}"}}}}
+    junk = {"ses": {"mail": {"commonHeaders": {"subject": "hello there"}}}}
+    result = stack.invoker.invoke("inbound", {"Records": [record, junk]})
+    assert result == {"unsubscribed": 1, "refused": 1}
+    stored = stack.subscribers.get("news", subscribers[0].email)
+    assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED

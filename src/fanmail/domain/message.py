@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import quote
+
 from fanmail.domain.model import Campaign, OutgoingEmail
 from fanmail.domain.render import RenderedMessage
+from fanmail.domain.tokens import UnsubscribeSigner
 
 CAMPAIGN_TAG = "campaign"
 
@@ -34,3 +38,30 @@ def compose_email(
 def _tag_value(value: str) -> str:
     """SES message tag values allow only ASCII letters, digits, '_', '-', '.' and '@'."""
     return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-.@") else "_" for ch in value)
+
+
+ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+
+
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    """Per-recipient unsubscribe links: the https one-click URL (RFC 8058) and a mailto address
+    whose subject carries the same token."""
+
+    signer: UnsubscribeSigner
+    public_url: str
+    mailto: str | None = None
+
+    def for_recipient(
+        self, list_id: str, email: str, now: float, sender_address: str
+    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        token = self.signer.token(list_id, email, now)
+        url = f"{self.public_url.rstrip('/')}/u/{token}"
+        mailbox = self.mailto or f"unsubscribe@{sender_address.rpartition('@')[2]}"
+        mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
+        return url, (("List-Unsubscribe", f"<{url}>, <{mailto}>"), ONE_CLICK)
+
+
+def sender_address(sender: str) -> str:
+    """The address inside "Name <address>"."""
+    return sender.rpartition("<")[2].rstrip(">") if "<" in sender else sender

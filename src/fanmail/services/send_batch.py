@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from fanmail.domain.errors import InvokeError, NotFound, SendError, SendErrorKind, TemplateProblem
-from fanmail.domain.message import compose_email
+from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address
 from fanmail.domain.model import (
     Campaign,
     CampaignStatus,
@@ -141,8 +141,10 @@ class BatchSender:
         invoker: Invoker,
         clock: Clock,
         renderer: TemplateRenderer,
+        links: UnsubscribeLinks,
         options: SendOptions,
     ) -> None:
+        self.links = links
         self.subscribers = subscribers
         self.campaigns = campaigns
         self.mailer = mailer
@@ -227,6 +229,7 @@ class BatchSender:
             self.campaigns, self.clock, campaign.campaign_id, self.options.gate_interval_s
         )
         holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
+        from_address = sender_address(campaign.sender)
         lease_until = deadline + self.options.lease_grace_s
         quota_hit = threading.Event()
         dead = threading.Event()  # one thread died: the others stop as a crashed process would
@@ -288,6 +291,9 @@ class BatchSender:
                         reason = claim.reason or "failed in an earlier attempt"
                         counts = counts.with_failure(recipient.email, reason)
                         continue
+                    unsubscribe_url, headers = self.links.for_recipient(
+                        campaign.list_id, recipient.email, self.clock.now(), from_address
+                    )
                     try:
                         rendered = compiled.render(
                             render_context(
@@ -295,6 +301,7 @@ class BatchSender:
                                 variables=campaign.variables,
                                 email=recipient.email,
                                 attributes=recipient.attributes,
+                                extras={"unsubscribe_url": unsubscribe_url},
                             )
                         )
                     except TemplateProblem as exc:
@@ -309,6 +316,7 @@ class BatchSender:
                         recipient.email,
                         rendered,
                         configuration_set=self.options.configuration_set,
+                        headers=headers,
                     )
                     outcome = self._send(email, pacer, budget)
                     calls += outcome.calls

@@ -18,6 +18,7 @@ from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
+from fanmail.domain.tokens import SigningKeys
 from fanmail.ports import Clock
 from fanmail.settings import Settings, default_templates_dir
 
@@ -58,6 +59,7 @@ def memory_stack(
     campaigns = MemoryCampaignStore()
     ledger = MemoryLedger()
     scheduler = MemoryScheduler()
+    keys = SigningKeys.generate()
     app = build(
         settings,
         Ports(
@@ -69,6 +71,7 @@ def memory_stack(
             invoker=invoker,
             scheduler=scheduler,
             clock=clock,
+            signing_keys=lambda: keys,
         ),
     )
     register(invoker, app)
@@ -76,9 +79,9 @@ def memory_stack(
 
 
 def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:
-    """Register the trigger, sender and heartbeat handlers, bound to `app`, under their logical
-    names (and the deployed function names in `aliases`)."""
-    from fanmail.handlers import heartbeat, sender, trigger
+    """Register every function's handler, bound to `app`, under its logical name (and the
+    deployed function names in `aliases`)."""
+    from fanmail.handlers import heartbeat, inbound, sender, trigger, unsubscribe
 
     s = app.settings
     aliases = aliases or {}
@@ -86,6 +89,8 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
         ("trigger", trigger, s.trigger_timeout_s),
         ("sender", sender, s.sender_timeout_s),
         ("heartbeat", heartbeat, 60.0),
+        ("unsubscribe", unsubscribe, 30.0),
+        ("inbound", inbound, 30.0),
     ):
         function = LocalFunction(logical, functools.partial(module.handle, app), timeout)
         invoker.register(function, *([aliases[logical]] if logical in aliases else []))

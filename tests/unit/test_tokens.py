@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.message import UnsubscribeLinks
+from fanmail.domain.tokens import InvalidToken, SigningKeys, UnsubscribeSigner
+
+K1 = "a" * 32
+K2 = "b" * 40
+NOW = 1_800_000_000.0
+
+
+def signer(active: str = "k1", max_age_s: float = 86400) -> UnsubscribeSigner:
+    keys = SigningKeys.from_json(json.dumps({"active": active, "k1": K1, "k2": K2}), "test")
+    return UnsubscribeSigner(lambda: keys, max_age_s)
+
+
+def test_round_trip() -> None:
+    token = signer().token("news", "ada@example.com", NOW)
+    claim = signer().verify(token, NOW + 10)
+    assert (claim.list_id, claim.email, claim.issued_at) == ("news", "ada@example.com", int(NOW))
+    assert "ada" not in token.split(".")[1]
+
+
+def flip(text: str, index: int) -> str:
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
+
+
+@pytest.mark.parametrize("where", [0, 5, 20, -3, -1])
+def test_tampered_tokens_are_refused(where: int) -> None:
+    token = signer().token("news", "ada@example.com", NOW)
+    with pytest.raises(InvalidToken):
+        signer().verify(flip(token, where % len(token)), NOW)
+
+
+def test_forged_with_another_key_and_garbage_are_refused() -> None:
+    other = UnsubscribeSigner(lambda: SigningKeys("k1", {"k1": b"c" * 32}), 86400)
+    forged = other.token("news", "ada@example.com", NOW)
+    for token in (forged, "", ".", "abc", "a.b.c", "###.###", forged.replace(".", "")):
+        with pytest.raises(InvalidToken) as info:
+            signer().verify(token, NOW)
+        assert str(info.value) == "this unsubscribe link is not valid"  # the same for every cause
+
+
+def test_expired_and_future_tokens_are_refused() -> None:
+    token = signer(max_age_s=100).token("news", "ada@example.com", NOW)
+    signer(max_age_s=100).verify(token, NOW + 100)
+    with pytest.raises(InvalidToken):
+        signer(max_age_s=100).verify(token, NOW + 101)
+    with pytest.raises(InvalidToken):
+        signer().verify(token, NOW - 5)
+
+
+def test_rotation_keeps_old_tokens_valid_while_their_key_is_kept() -> None:
+    old = signer(active="k1").token("news", "ada@example.com", NOW)
+    new = signer(active="k2").token("news", "ada@example.com", NOW)
+    assert signer(active="k2").verify(old, NOW).email == "ada@example.com"
+    assert signer(active="k1").verify(new, NOW).email == "ada@example.com"
+    retired = UnsubscribeSigner(lambda: SigningKeys("k2", {"k2": K2.encode()}), 86400)
+    with pytest.raises(InvalidToken):
+        retired.verify(old, NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nope", "not JSON"),
+        ("[]", "expected"),
+        ('{"active": "k9", "k1": "' + K1 + '"}', "active key 'k9'"),
+        ('{"active": "k1", "k1": "short"}', "shorter than 32"),
+        ('{"active": "a.b", "a.b": "' + K1 + '"}', "may not contain"),
+    ],
+)
+def test_bad_key_material(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        SigningKeys.from_json(text, "FANMAIL_UNSUBSCRIBE_KEYS")
+
+
+def test_links_carry_https_and_mailto_with_one_click() -> None:
+    links = UnsubscribeLinks(signer(), "https://lists.example.com/v1/")
+    url, headers = links.for_recipient("news", "ada@example.com", NOW, "news@example.com")
+    token = url.rsplit("/", 1)[1]
+    assert url.startswith("https://lists.example.com/v1/u/")
+    assert dict(headers) == {
+        "List-Unsubscribe": (
+            f"<{url}>, <mailto:unsubscribe@example.com?subject=unsubscribe%20{token}>"
+        ),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    assert all("\r" not in v and "\n" not in v for _, v in headers)
