@@ -13,16 +13,23 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from fanmail import bootstrap
 from fanmail.adapters.local.apigateway import api_event
+from fanmail.adapters.local.clock import SystemClock
 from fanmail.bootstrap import App, LocalRuntime
 from fanmail.domain.errors import FanmailError
+from fanmail.domain.message import UnsubscribeLinks
 from fanmail.domain.model import CampaignStatus
+from fanmail.domain.render import TemplateRenderer
+from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.handlers.common import logger
 from fanmail.handlers.trigger import campaign_view
 from fanmail.services import lifecycle
 from fanmail.services.campaigns import CreateCampaign, create_campaign, get_campaign
 from fanmail.services.demo_data import generate_subscribers
+from fanmail.services.preview import Preview, preview_message
 from fanmail.settings import Settings
 
 SUMMARY_FIELDS = (
@@ -66,12 +73,7 @@ def demo(args: argparse.Namespace) -> int:
                 template=args.template,
                 sender=sender,
                 reply_to="help@fanmail.example",
-                variables={
-                    "brand": "Fanmail Weekly",
-                    "headline": "Sending to everyone, at exactly the right speed",
-                    "issue": "1",
-                    "cta_url": "https://fanmail.example/posts/1",
-                },
+                variables=DEMO_VARIABLES,
             ),
             campaigns=app.ports.campaigns,
             subscribers=app.ports.subscribers,
@@ -99,7 +101,10 @@ def demo(args: argparse.Namespace) -> int:
                 runtime.recorder.write_index(
                     out / "index.html", f"Outbox of {campaign.campaign_id}"
                 )
-            print(f"wrote {out}/summary.json, {out}/index.html and {out}/outbox/", file=sys.stderr)
+            print(
+                f"wrote {out}/summary.json, {out}/index.html, {out}/outbox/ and {out}/previews/",
+                file=sys.stderr,
+            )
         return 0 if summary.get("status") == CampaignStatus.SENT.value else 1
 
 
@@ -195,6 +200,70 @@ def campaign_command(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_VARIABLES = {
+    "brand": "Fanmail Weekly",
+    "headline": "Sending to everyone, at exactly the right speed",
+    "issue": "1",
+    "cta_url": "https://fanmail.example/posts/1",
+    "title": "Fanmail 1.0 is out",
+    "date": "2026-11-26",
+    "message": "Campaigns now resume where they stopped.\nNobody gets an email twice.",
+    "notice_title": "Your plan changes on 1 January",
+    "effective_date": "2027-01-01",
+    "amount": "12.5",
+}
+
+
+def write_preview(preview: Preview, folder: Path, name: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / f"{name}.html", folder / f"{name}.txt", folder / f"{name}.eml"]
+    files[0].write_text(preview.html, encoding="utf-8")
+    files[1].write_text(preview.text, encoding="utf-8")
+    files[2].write_bytes(preview.eml)
+    return files
+
+
+def parse_variables(pairs: list[str]) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise FanmailError(f"--var {pair!r}: expected NAME=VALUE with NAME a plain name")
+        variables[name] = value
+    return variables
+
+
+def preview_command(args: argparse.Namespace) -> int:
+    variables = parse_variables(args.var)
+    if args.subscriber:
+        if not args.list:
+            raise FanmailError("--subscriber needs --list")
+        with operator_app() as app:
+            subscriber = app.ports.subscribers.get(args.list, args.subscriber)
+            if subscriber is None:
+                raise FanmailError(f"subscriber {args.subscriber!r} not found in {args.list!r}")
+            preview = preview_message(
+                app.renderer, app.links, app.ports.clock, template=args.template,
+                sender=args.sender, subscriber=subscriber, subject=args.subject,
+                variables=variables,
+            )  # fmt: skip
+    else:
+        settings = Settings.from_env()
+        keys = SigningKeys.generate()
+        links = UnsubscribeLinks(
+            UnsubscribeSigner(lambda: keys, 86400), settings.public_url, settings.unsubscribe_mailto
+        )
+        renderer = TemplateRenderer(jinja2.FileSystemLoader(str(settings.templates_dir)))
+        subscriber = generate_subscribers("sample", 1, opted_out_share=0, malformed_share=0)[0]
+        preview = preview_message(
+            renderer, links, SystemClock(), template=args.template, sender=args.sender,
+            subscriber=subscriber, subject=args.subject, variables=variables,
+        )  # fmt: skip
+    files = write_preview(preview, args.out, args.template)
+    print(json.dumps({"subject": preview.subject, "files": [str(f) for f in files]}, indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
@@ -245,6 +314,27 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--cursor", help="failures: the next_cursor of the previous page")
     c.add_argument("--limit", type=int, default=100, help="failures: page size (1-1000)")
     c.set_defaults(run=campaign_command)
+
+    v = commands.add_parser(
+        "preview",
+        help="render a template for one subscriber: HTML, text and .eml files",
+        description="Render TEMPLATE exactly as a sender would (unsubscribe link and headers "
+        "included) for a sample subscriber, or for --subscriber of --list on the stack your AWS "
+        "environment points at, and write TEMPLATE.html, .txt and .eml into --out.",
+    )
+    v.add_argument("template", help="a folder of templates/")
+    who = v.add_mutually_exclusive_group()
+    who.add_argument(
+        "--sample", action="store_true", help="a generated sample subscriber (default)"
+    )
+    who.add_argument("--subscriber", metavar="EMAIL", help="a stored subscriber (needs --list)")
+    v.add_argument("--list", help="the list of --subscriber")
+    v.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="a campaign variable (repeatable)")  # fmt: skip
+    v.add_argument("--subject", help="a campaign subject (Jinja) instead of the template's")
+    v.add_argument("--sender", default="Fanmail <news@fanmail.example>", help="From")
+    v.add_argument("--out", type=Path, default=Path("preview-out"), help="output folder")
+    v.set_defaults(run=preview_command)
     return root
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 def messages(folder: Path) -> list[email.message.EmailMessage]:
     return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(folder.glob("*.eml"))
     ]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from email.message import EmailMessage
+from email.utils import formatdate
 
 from fanmail.domain.model import Campaign, OutgoingEmail
 from fanmail.domain.render import RenderedMessage
@@ -58,10 +59,29 @@ class UnsubscribeLinks:
         token = self.signer.token(list_id, email, now)
         url = f"{self.public_url.rstrip('/')}/u/{token}"
         mailbox = self.mailto or f"unsubscribe@{sender_address.rpartition('@')[2]}"
-        mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
+        mailto = f"mailto:{mailbox}?subject=unsubscribe%20{token}"  # base64url needs no quoting
         return url, (("List-Unsubscribe", f"<{url}>, <{mailto}>"), ONE_CLICK)
 
 
 def sender_address(sender: str) -> str:
     """The address inside "Name <address>"."""
     return sender.rpartition("<")[2].rstrip(">") if "<" in sender else sender
+
+
+def to_mime(email: OutgoingEmail, message_id: str, domain: str = "fanmail.local") -> EmailMessage:
+    """The MIME message SES builds from sesv2 Simple content (for the outbox and previews)."""
+    message = EmailMessage()
+    message["From"] = email.sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = f"<{message_id}@{domain}>"
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    for name, value in email.headers:
+        message[name] = value
+    for name, value in email.tags:
+        message[f"X-SES-Message-Tag-{name}"] = value
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message

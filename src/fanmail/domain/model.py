@@ -175,6 +175,7 @@ class Campaign:
     summary: Mapping[str, Any] | None = None
     checkpoint: Mapping[str, Any] | None = None
     resume_at: float | None = None
+    template_report: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

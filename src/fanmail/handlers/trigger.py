@@ -230,4 +230,5 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[
         "resume_at": campaign.resume_at,
         "progress": campaign.progress,
         "summary": campaign.summary,
+        "template_report": campaign.template_report,
     }

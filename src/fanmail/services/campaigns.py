@@ -13,6 +13,7 @@ from fanmail.domain.errors import InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.model import STARTABLE, Campaign, CampaignStatus, Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.ports import CampaignStore, Clock, SesAccount, SubscriberStore
+from fanmail.services.preview import template_report
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 SAMPLE_PAGE = 25
@@ -79,10 +80,19 @@ def create_campaign(
                 variables=command.variables,
                 email=sample.email,
                 attributes=sample.attributes,
+                extras={"unsubscribe_url": "https://unsubscribe.invalid/u/preview"},
             )
         )
     except TemplateProblem as exc:
         raise TemplateProblem(f"{exc} (preview for sample subscriber {sample.email})") from None
+    report = template_report(
+        renderer,
+        template=command.template,
+        subject=command.subject,
+        variables=command.variables,
+        subscribers=subscribers,
+        list_id=list_id,
+    )
     campaign = Campaign(
         campaign_id=campaign_id,
         list_id=list_id,
@@ -92,6 +102,7 @@ def create_campaign(
         reply_to=reply_to,
         variables=dict(command.variables),
         created_at=clock.now(),
+        template_report=report.to_dict(),
     )
     campaigns.create(campaign)
     return campaign

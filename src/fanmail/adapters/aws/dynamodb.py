@@ -194,7 +194,7 @@ class DynamoSubscriberStore:
             raise
 
 
-_JSON_FIELDS = ("plan", "progress", "summary", "variables", "checkpoint")
+_JSON_FIELDS = ("plan", "progress", "summary", "variables", "checkpoint", "template_report")
 _NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
 _STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id")
 

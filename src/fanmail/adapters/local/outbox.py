@@ -9,30 +9,11 @@ from __future__ import annotations
 import html
 import re
 import threading
-from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 
+from fanmail.domain.message import to_mime
 from fanmail.domain.model import OutgoingEmail
 from fanmail.ports import Mailer
-
-
-def to_mime(email: OutgoingEmail, message_id: str, domain: str = "fanmail.local") -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = email.sender
-    message["To"] = email.to
-    message["Subject"] = email.subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = f"<{message_id}@{domain}>"
-    if email.reply_to:
-        message["Reply-To"] = email.reply_to
-    for name, value in email.headers:
-        message[name] = value
-    for name, value in email.tags:
-        message[f"X-SES-Message-Tag-{name}"] = value
-    message.set_content(email.text)
-    message.add_alternative(email.html, subtype="html")
-    return message
 
 
 class RecordingMailer:

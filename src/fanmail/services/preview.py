@@ -1,0 +1,131 @@
+"""Previews of a template for one subscriber, and the report of what a template reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address, to_mime
+from fanmail.domain.model import Campaign, Subscriber
+from fanmail.domain.render import TemplateRenderer, render_context
+from fanmail.ports import Clock, SubscriberStore
+
+FANMAIL_NAMES = frozenset({"email", "subscriber", "campaign", "unsubscribe_url"})
+EXAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateReport:
+    """Which subscriber attributes a template reads, and who in the list lacks them.
+
+    `attributes` maps each name the template reads that neither fanmail nor the campaign's
+    variables supply to whether it is required (used without `| default` or `is defined`).
+    """
+
+    template: str
+    attributes: Mapping[str, bool]
+    scanned: int
+    complete: bool
+    missing: Mapping[str, int] = field(default_factory=dict)
+    examples: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "attributes": {
+                name: "required" if required else "optional"
+                for name, required in sorted(self.attributes.items())
+            },
+            "subscribers_scanned": self.scanned,
+            "whole_list_scanned": self.complete,
+            "subscribers_missing": dict(sorted(self.missing.items())),
+            "examples_missing": {k: v for k, v in sorted(self.examples.items())},
+        }
+
+
+def template_report(
+    renderer: TemplateRenderer,
+    *,
+    template: str,
+    subject: str | None,
+    variables: Mapping[str, Any],
+    subscribers: SubscriberStore,
+    list_id: str,
+    scan_limit: int = 10_000,
+) -> TemplateReport:
+    usage = renderer.usage(template, subject)
+    attributes = {
+        name: required
+        for name, required in usage.items()
+        if name not in FANMAIL_NAMES and name not in variables
+    }
+    missing: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    scanned = 0
+    cursor: str | None = None
+    while scanned < scan_limit:
+        page = subscribers.page(list_id, cursor, min(1000, scan_limit - scanned))
+        for subscriber in page.subscribers:
+            scanned += 1
+            for name in attributes:
+                if name not in subscriber.attributes:
+                    missing[name] = missing.get(name, 0) + 1
+                    listed = examples.setdefault(name, [])
+                    if len(listed) < EXAMPLES:
+                        listed.append(subscriber.email)
+        cursor = page.cursor
+        if cursor is None:
+            break
+    return TemplateReport(template, attributes, scanned, cursor is None, missing, examples)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    subject: str
+    html: str
+    text: str
+    eml: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+def preview_message(
+    renderer: TemplateRenderer,
+    links: UnsubscribeLinks,
+    clock: Clock,
+    *,
+    template: str,
+    sender: str,
+    subscriber: Subscriber,
+    subject: str | None = None,
+    reply_to: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    campaign_id: str = "preview",
+) -> Preview:
+    """The message `subscriber` would get, exactly as a sender builds it (unsubscribe link and
+    headers included). Raises TemplateProblem with file and line."""
+    campaign = Campaign(
+        campaign_id=campaign_id,
+        list_id=subscriber.list_id,
+        template=template,
+        sender=sender,
+        subject=subject,
+        reply_to=reply_to,
+        variables=dict(variables or {}),
+    )
+    compiled = renderer.compile(template, subject)
+    url, headers = links.for_recipient(
+        subscriber.list_id, subscriber.email, clock.now(), sender_address(sender)
+    )
+    rendered = compiled.render(
+        render_context(
+            campaign_id=campaign_id,
+            variables=campaign.variables,
+            email=subscriber.email,
+            attributes=subscriber.attributes,
+            extras={"unsubscribe_url": url},
+        )
+    )
+    email = compose_email(campaign, subscriber.email, rendered, headers=headers)
+    eml = bytes(to_mime(email, f"preview-{campaign_id}"))
+    return Preview(rendered.subject, rendered.html, rendered.text, eml, headers)
