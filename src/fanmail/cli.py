@@ -101,6 +101,13 @@ def demo(args: argparse.Namespace) -> int:
                 runtime.recorder.write_index(
                     out / "index.html", f"Outbox of {campaign.campaign_id}"
                 )
+            sample = subscribers[0]
+            for name in app.renderer.available():  # every shipped template, for this subscriber
+                preview = preview_message(
+                    app.renderer, app.links, app.ports.clock, template=name, sender=sender,
+                    subscriber=sample, variables=DEMO_VARIABLES,
+                )  # fmt: skip
+                write_preview(preview, out / "previews", name)
             print(
                 f"wrote {out}/summary.json, {out}/index.html, {out}/outbox/ and {out}/previews/",
                 file=sys.stderr,

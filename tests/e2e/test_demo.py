@@ -54,3 +54,12 @@ def test_demo_campaign(tmp_path: Path) -> None:
     assert summary["invocations"]["sender"] == observed["sender"] > 1
     assert observed["trigger"] == summary["invocations"]["trigger"] + 1
     assert (out / "index.html").read_text().count("<tr>") == summary["sent"] + 1
+    previews = sorted(p.name for p in (out / "previews").iterdir())
+    assert previews == [
+        f"{n}.{e}" for n in ("announcement", "newsletter", "notice") for e in ("eml", "html", "txt")
+    ]
+    for message in messages[:5]:  # every email: both unsubscribe headers, a visible link
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert "<https://" in str(message["List-Unsubscribe"]) and "<mailto:" in str(
+            message["List-Unsubscribe"]
+        )

@@ -89,7 +89,8 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_policies_are_least_privilege() -> None:
     resources = template()["Resources"]
-    for name in ("TriggerFunction", "SenderFunction", "HeartbeatFunction"):
+    functions = ("TriggerFunction", "SenderFunction", "HeartbeatFunction")
+    for name in (*functions, "UnsubscribeFunction", "InboundFunction"):
         for statement in statements(resources[name]):
             actions = (
                 statement["Action"]
@@ -112,7 +113,12 @@ def test_policies_are_least_privilege() -> None:
         "dynamodb:UpdateItem",
         "ses:SendEmail",
         "lambda:InvokeFunction",
+        "secretsmanager:GetSecretValue",
     }
+    public = resources["UnsubscribeFunction"]["Properties"]["Events"]
+    assert {e["Properties"]["RestApiId"]["Ref"] for e in public.values()} == {"PublicApi"}
+    assert "Auth" not in resources["PublicApi"]["Properties"]  # public by design
+    assert resources["Api"]["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
 
 
 def test_recursion_allowed_only_where_intended() -> None:
