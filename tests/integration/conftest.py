@@ -28,6 +28,7 @@ def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Sessio
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     return boto3.Session(region_name=REGION)
 
 
