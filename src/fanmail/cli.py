@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,14 @@ from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.handlers.common import logger
 from fanmail.handlers.trigger import campaign_view
 from fanmail.services import lifecycle
-from fanmail.services.campaigns import CreateCampaign, create_campaign, get_campaign
+from fanmail.services.campaigns import CreateCampaign, check_id, create_campaign, get_campaign
 from fanmail.services.demo_data import generate_subscribers
+from fanmail.services.import_list import (
+    ImportMode,
+    export_list,
+    import_subscribers,
+    write_rejected,
+)
 from fanmail.services.preview import Preview, preview_message
 from fanmail.settings import Settings
 
@@ -271,6 +277,59 @@ def preview_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def progress_printer(label: str) -> Callable[[int, int], None]:
+    interactive = sys.stderr.isatty()
+
+    def show(done: int, total: int) -> None:
+        if interactive:
+            end = "\n" if done >= total else ""
+            print(f"\r{label} {progress_bar(done, total)}", end=end, file=sys.stderr, flush=True)
+        elif done >= total:
+            print(f"{label} {progress_bar(done, total)}", file=sys.stderr)
+
+    return show
+
+
+def import_command(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        raise FanmailError(f"{path}: no such file")
+    fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
+    state = args.state or path.with_name(path.name + ".import-state")
+    with operator_app() as app, path.open(encoding="utf-8-sig", newline="") as source:
+        summary = import_subscribers(
+            source,
+            fmt=fmt,
+            list_id=check_id("list id", args.list),
+            mode=ImportMode(args.mode),
+            subscribers=app.ports.subscribers,
+            email_column=args.email_column,
+            force=args.force,
+            check_deliverability=args.check_deliverability,
+            state_file=state,
+            progress=progress_printer(f"importing {path.name}"),
+        )
+    rejected_path = args.rejected or path.with_name(path.stem + ".rejected.csv")
+    if summary.rejected_rows:
+        write_rejected(summary.rejected_rows, rejected_path)
+    result = summary.to_dict()
+    result.pop("rejected_examples")
+    result["rejected_file"] = str(rejected_path) if summary.rejected_rows else None
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        if args.out == "-":
+            count = export_list(app.ports.subscribers, check_id("list id", args.list), sys.stdout)
+        else:
+            with open(args.out, "w", newline="", encoding="utf-8") as out:
+                count = export_list(app.ports.subscribers, check_id("list id", args.list), out)
+    print(f"exported {count} subscribers", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
@@ -342,6 +401,40 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--sender", default="Fanmail <news@fanmail.example>", help="From")
     v.add_argument("--out", type=Path, default=Path("preview-out"), help="output folder")
     v.set_defaults(run=preview_command)
+
+    i = commands.add_parser(
+        "import",
+        help="import subscribers from CSV or JSON lines into a list",
+        description="Validate and normalise every row (email-validator), merge duplicates, and "
+        "write the list in batches. Rejected rows go to a CSV with row number and reason. A "
+        "re-run after an interruption imports the rest. Acts on the stack your AWS "
+        "environment points at (AWS_ENDPOINT_URL for a local stand-in).",
+    )
+    i.add_argument("file", type=Path, help="a .csv (header row) or .jsonl file")
+    i.add_argument("--list", required=True, help="the list id")
+    i.add_argument("--format", choices=["csv", "jsonl"], help="default: by file extension")
+    i.add_argument(
+        "--mode", choices=[m.value for m in ImportMode], default=ImportMode.UPSERT.value,
+        help="upsert: add and update; add-only: leave existing ones alone; unsubscribe: a "
+        "blocklist, every address becomes unsubscribed (default upsert)",
+    )  # fmt: skip
+    i.add_argument("--email-column", default="email", help="the address column (default email)")
+    i.add_argument(
+        "--force", action="store_true",
+        help="re-subscribe addresses that unsubscribed, bounced or complained",
+    )  # fmt: skip
+    i.add_argument(
+        "--check-deliverability", action="store_true",
+        help="also check each domain's DNS (slow; off by default)",
+    )  # fmt: skip
+    i.add_argument("--rejected", type=Path, help="rejected rows CSV (default FILE.rejected.csv)")
+    i.add_argument("--state", type=Path, help="progress file (default FILE.import-state)")
+    i.set_defaults(run=import_command)
+
+    x = commands.add_parser("export", help="write a list to CSV")
+    x.add_argument("--list", required=True, help="the list id")
+    x.add_argument("--out", default="-", help="output file (default standard output)")
+    x.set_defaults(run=export_command)
     return root
 
 

@@ -23,7 +23,7 @@ def test_keys_are_read_and_rotation_is_picked_up(session: boto3.Session) -> None
     client.put_secret_value(
         SecretId=name, SecretString=json.dumps({"active": "k2", "k1": "x" * 40, "k2": "y" * 40})
     )
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
     rotated = keys()
     assert rotated.active == "k2" and set(rotated.secrets) == {"k1", "k2"}
 
@@ -31,6 +31,6 @@ def test_keys_are_read_and_rotation_is_picked_up(session: boto3.Session) -> None
 def test_a_malformed_secret_is_a_clear_error(session: boto3.Session) -> None:
     client = session.client("secretsmanager")
     client.create_secret(Name="fanmail-bad-keys", SecretString='{"active": "k1"}')
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
     with pytest.raises(InvalidInput, match="secret 'fanmail-bad-keys'.*active key"):
         SecretsManagerKeys("fanmail-bad-keys", max_age_s=0)()
