@@ -25,6 +25,7 @@ from fanmail.ports import (
     CampaignStore,
     Clock,
     Invoker,
+    ListStore,
     Mailer,
     Scheduler,
     SendLedger,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 class Ports:
     subscribers: SubscriberStore
     campaigns: CampaignStore
+    lists: ListStore
     ledger: SendLedger
     mailer: Mailer
     ses: SesAccount
@@ -134,6 +136,7 @@ def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports
     from fanmail.adapters.aws.dynamodb import (
         DynamoCampaignStore,
         DynamoLedger,
+        DynamoListStore,
         DynamoSubscriberStore,
     )
     from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
@@ -148,6 +151,7 @@ def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports
     return Ports(
         subscribers=DynamoSubscriberStore(dynamodb, settings.subscribers_table),
         campaigns=DynamoCampaignStore(dynamodb, settings.campaigns_table),
+        lists=DynamoListStore(dynamodb, settings.lists_table),
         ledger=DynamoLedger(dynamodb, settings.ledger_table, settings.ledger_ttl_days * 86400),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),

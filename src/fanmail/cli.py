@@ -24,8 +24,8 @@ from fanmail.domain.message import UnsubscribeLinks
 from fanmail.domain.model import CampaignStatus
 from fanmail.domain.render import TemplateRenderer
 from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
+from fanmail.handlers.api import campaign_view
 from fanmail.handlers.common import logger
-from fanmail.handlers.trigger import campaign_view
 from fanmail.services import lifecycle
 from fanmail.services.campaigns import CreateCampaign, check_id, create_campaign, get_campaign
 from fanmail.services.demo_data import generate_subscribers
@@ -89,7 +89,7 @@ def demo(args: argparse.Namespace) -> int:
         )
         path = f"/campaigns/{campaign.campaign_id}/send"
         answer = runtime.invoker.invoke(
-            "trigger", api_event("POST", path, {"campaign_id": campaign.campaign_id})
+            "api", api_event("POST", path, {"campaign_id": campaign.campaign_id})
         )
         print(f"POST {path} -> {answer['statusCode']} {answer['body']}", file=sys.stderr)
         if answer["statusCode"] != 202:

@@ -59,6 +59,29 @@ class SubscriberStore(Protocol):
 
     def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None: ...
 
+    def delete(self, list_id: str, email: str) -> bool:
+        """Remove a subscriber; False if there was none."""
+        ...
+
+    def counts(self, list_id: str) -> dict[str, int]:
+        """Subscribers of the list by status (reads the whole list)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MailingList:
+    list_id: str
+    name: str
+    created_at: float
+
+
+class ListStore(Protocol):
+    def create(self, mailing_list: MailingList) -> None:
+        """Raises Conflict if the id exists."""
+        ...
+
+    def get(self, list_id: str) -> MailingList | None: ...
+
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # the caller holds the lease: send now
@@ -142,6 +165,10 @@ class CampaignStore(Protocol):
         """
         ...
 
+    def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
+        """A page of campaigns, in no particular order."""
+        ...
+
     def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
         """Mark `epoch` of run `run_id` as started; False if it already was (a duplicate event)."""
         ...
@@ -187,10 +214,16 @@ class Invoker(Protocol):
 
 
 class Scheduler(Protocol):
-    """One-time schedules that invoke the trigger function (EventBridge Scheduler)."""
+    """Schedules that invoke the trigger function (EventBridge Scheduler)."""
 
     def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
         """Create or replace schedule `name` to deliver `payload` to the trigger at `at`."""
+        ...
+
+    def schedule_recurring(
+        self, name: str, expression: str, timezone: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Create or replace a `cron(...)` or `rate(...)` schedule."""
         ...
 
     def delete(self, name: str) -> None:

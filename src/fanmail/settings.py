@@ -30,6 +30,7 @@ class Settings:
     subscribers_table: str = "fanmail-subscribers"
     campaigns_table: str = "fanmail-campaigns"
     ledger_table: str = "fanmail-ledger"
+    lists_table: str = "fanmail-lists"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     configuration_set: str | None = None
@@ -105,6 +106,7 @@ class Settings:
             "subscribers": self.subscribers_table,
             "campaigns": self.campaigns_table,
             "ledger": self.ledger_table,
+            "lists": self.lists_table,
         }
 
 
@@ -178,6 +180,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "subscribers_table": _name,
     "campaigns_table": _name,
     "ledger_table": _name,
+    "lists_table": _name,
     "lease_grace_s": _positive_float,
     "ledger_ttl_days": _positive_float,
     "quota_margin": lambda raw: _non_negative_float(raw),

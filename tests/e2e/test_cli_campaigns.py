@@ -57,7 +57,7 @@ def test_pause_resume_cancel_through_the_cli(
 
         first = campaign("cli-1")
         path = f"/campaigns/{first}/send"
-        answer = runtime.invoker.invoke("trigger", api_event("POST", path, {"campaign_id": first}))
+        answer = runtime.invoker.invoke("api", api_event("POST", path, {"campaign_id": first}))
         assert answer["statusCode"] == 202
         time.sleep(1.5)
         code, view = cli(capsys, "pause", first)

@@ -248,7 +248,7 @@ def test_pause_resume_cancel_and_resend_through_the_api() -> None:
     def post(action: str) -> dict[str, Any]:
         path = f"/campaigns/{campaign_id}/{action}"
         return stack.invoker.invoke(
-            "trigger",
+            "api",
             api_event(
                 "POST",
                 path,

@@ -40,6 +40,7 @@ def table_names(session: boto3.Session) -> dict[str, str]:
         "subscribers": f"subs-{suffix}",
         "campaigns": f"camps-{suffix}",
         "ledger": f"ledger-{suffix}",
+        "lists": f"lists-{suffix}",
     }
     create_tables(clients.dynamodb_client(session, 1), names)
     return names

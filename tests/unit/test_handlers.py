@@ -25,7 +25,7 @@ def post_send(stack: MemoryStack, campaign_id: str) -> dict[str, Any]:
         {"campaign_id": campaign_id},
         resource="/campaigns/{campaign_id}/send",
     )
-    return stack.invoker.invoke("trigger", event)
+    return stack.invoker.invoke("api", event)
 
 
 def test_api_send_accepts_then_runs_asynchronously(stack: MemoryStack) -> None:
@@ -34,12 +34,13 @@ def test_api_send_accepts_then_runs_asynchronously(stack: MemoryStack) -> None:
     answer = post_send(stack, campaign.campaign_id)
     assert answer["statusCode"] == 202
     body = json.loads(answer["body"])
-    assert body["status"] == "sending" and body["run_id"]
+    assert body["status"] == "sending" and body["campaign_id"] == campaign.campaign_id
     stack.invoker.drain()
     stored = stack.campaigns.get(campaign.campaign_id)
     assert stored is not None and stored.status is CampaignStatus.SENT
     assert stored.summary is not None and stored.summary["sent"] == 30
-    assert stack.invoker.invocations["trigger"] == 2  # the API call, then the run
+    assert stack.invoker.invocations["api"] == 1  # the API call
+    assert stack.invoker.invocations["trigger"] == 1  # then the run
 
 
 def test_api_second_send_is_409_with_status(stack: MemoryStack) -> None:
@@ -71,7 +72,7 @@ def test_api_get_campaign(stack: MemoryStack) -> None:
         {"campaign_id": campaign.campaign_id},
         resource="/campaigns/{campaign_id}",
     )
-    answer = stack.invoker.invoke("trigger", event)
+    answer = stack.invoker.invoke("api", event)
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"])["status"] == "draft"
 
@@ -174,21 +175,21 @@ def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: Memo
 
     path = f"/campaigns/{campaign.campaign_id}/failures"
     page = stack.invoker.invoke(
-        "trigger",
+        "api",
         api_event("GET", path, {"campaign_id": campaign.campaign_id}, query={"limit": "1"}),
     )
     body = json.loads(page["body"])
     assert page["statusCode"] == 200 and len(body["failures"]) == 1 and body["next_cursor"]
     bad_limit = stack.invoker.invoke(
-        "trigger",
+        "api",
         api_event("GET", path, {"campaign_id": campaign.campaign_id}, query={"limit": "x"}),
     )
-    assert bad_limit["statusCode"] == 400
+    assert bad_limit["statusCode"] == 422
 
     down["flaky"] = False
     resend_path = f"/campaigns/{campaign.campaign_id}/resend-failed"
     answer = stack.invoker.invoke(
-        "trigger", api_event("POST", resend_path, {"campaign_id": campaign.campaign_id})
+        "api", api_event("POST", resend_path, {"campaign_id": campaign.campaign_id})
     )
     assert answer["statusCode"] == 202
     stack.invoker.drain()

@@ -76,6 +76,7 @@ def test_table_keys_match_the_code() -> None:
         ("subscribers", "SubscribersTable"),
         ("campaigns", "CampaignsTable"),
         ("ledger", "LedgerTable"),
+        ("lists", "ListsTable"),
     )
     for kind, logical in tables:
         schema = resources[logical]["Properties"]["KeySchema"]

@@ -176,6 +176,7 @@ class Campaign:
     checkpoint: Mapping[str, Any] | None = None
     resume_at: float | None = None
     template_report: Mapping[str, Any] | None = None
+    schedule: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from fanmail.domain.model import (
 )
 from fanmail.ports import CampaignStore, Clock, Invoker, LedgerEntry, Scheduler, SendLedger
 from fanmail.services.campaigns import get_campaign
+from fanmail.services.scheduling import send_schedule_name
 from fanmail.services.send_campaign import TRIGGER, Checkpoint, resume_schedule_name
 
 FAILURES_PAGE_MAX = 1000
@@ -69,6 +70,7 @@ def cancel(
         campaign_id, frozenset({campaign.status}), CampaignStatus.CANCELLED, changes
     )
     scheduler.delete(resume_schedule_name(campaign_id))
+    scheduler.delete(send_schedule_name(campaign_id))
     return cancelled
 
 

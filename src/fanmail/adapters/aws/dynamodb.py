@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
-from fanmail.ports import Claim, ClaimOutcome, LedgerEntry, SubscriberPage
+from fanmail.ports import Claim, ClaimOutcome, LedgerEntry, MailingList, SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,6 +32,7 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "subscribers": [("list_id", "HASH"), ("email", "RANGE")],
     "campaigns": [("campaign_id", "HASH")],
     "ledger": [("campaign_id", "HASH"), ("email", "RANGE")],
+    "lists": [("list_id", "HASH")],
 }
 
 
@@ -178,6 +179,32 @@ class DynamoSubscriberStore:
         items = self._batch_get(list_id, emails, "email, #s")
         return {item["email"]["S"]: SubscriberStatus(item["status"]["S"]) for item in items}
 
+    def delete(self, list_id: str, email: str) -> bool:
+        response = self.client.delete_item(
+            TableName=self.table,
+            Key={"list_id": {"S": list_id}, "email": {"S": email}},
+            ReturnValues="ALL_OLD",
+        )
+        return bool(response.get("Attributes"))
+
+    def counts(self, list_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "list_id = :l",
+            "ExpressionAttributeValues": {":l": {"S": list_id}},
+            "ProjectionExpression": "#s",
+            "ExpressionAttributeNames": {"#s": "status"},
+        }
+        while True:
+            response: Any = self.client.query(**request)
+            for item in response.get("Items", []):
+                status = item.get("status", {}).get("S", "subscribed")
+                counts[status] = counts.get(status, 0) + 1
+            if "LastEvaluatedKey" not in response:
+                return counts
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None:
         try:
             self.client.update_item(
@@ -194,7 +221,45 @@ class DynamoSubscriberStore:
             raise
 
 
-_JSON_FIELDS = ("plan", "progress", "summary", "variables", "checkpoint", "template_report")
+class DynamoListStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def create(self, mailing_list: MailingList) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "list_id": {"S": mailing_list.list_id},
+                    "name": {"S": mailing_list.name},
+                    "created_at": {"N": repr(mailing_list.created_at)},
+                },
+                ConditionExpression="attribute_not_exists(list_id)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"list {mailing_list.list_id!r} already exists") from None
+            raise
+
+    def get(self, list_id: str) -> MailingList | None:
+        item: Any = self.client.get_item(
+            TableName=self.table, Key={"list_id": {"S": list_id}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return MailingList(list_id, item["name"]["S"], float(item["created_at"]["N"]))
+
+
+_JSON_FIELDS = (
+    "plan",
+    "progress",
+    "summary",
+    "variables",
+    "checkpoint",
+    "template_report",
+    "schedule",
+)
 _NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
 _STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id")
 
@@ -319,6 +384,15 @@ class DynamoCampaignStore:
             status = old["status"]["S"]
             raise Conflict(f"campaign {campaign_id!r} is {status}", status) from None
         return self._from_item(response["Attributes"])
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
+        request: dict[str, Any] = {"TableName": self.table, "Limit": limit, "ConsistentRead": True}
+        if cursor is not None:
+            request["ExclusiveStartKey"] = {"campaign_id": {"S": cursor}}
+        response: Any = self.client.scan(**request)
+        last = response.get("LastEvaluatedKey")
+        campaigns = [self._from_item(item) for item in response.get("Items", [])]
+        return campaigns, (last["campaign_id"]["S"] if last else None)
 
     def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
         try:

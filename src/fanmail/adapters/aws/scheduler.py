@@ -39,18 +39,33 @@ class EventBridgeScheduler:
         return f"{self.prefix}{name}"[:64]
 
     def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
+        self._put(name, at_expression(at), "UTC", payload, {"ActionAfterCompletion": "DELETE"})
+
+    def schedule_recurring(
+        self, name: str, expression: str, timezone: str, payload: Mapping[str, Any]
+    ) -> None:
+        self._put(name, expression, timezone, payload, {})
+
+    def _put(
+        self,
+        name: str,
+        expression: str,
+        timezone: str,
+        payload: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> None:
         request: dict[str, Any] = {
             "Name": self._name(name),
             "GroupName": GROUP,
-            "ScheduleExpression": at_expression(at),
-            "ScheduleExpressionTimezone": "UTC",
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": timezone,
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Target": {
                 "Arn": self.target_arn,
                 "RoleArn": self.role_arn,
                 "Input": json.dumps(dict(payload)),
             },
-            "ActionAfterCompletion": "DELETE",
+            **extra,
         }
         try:
             self.client.create_schedule(**request)
@@ -66,20 +81,31 @@ class EventBridgeScheduler:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
 
-    def due(self, now: float) -> list[tuple[str, dict[str, Any]]]:
-        """Schedules whose `at` time has come (for local mode, where nothing fires them)."""
-        found: list[tuple[str, dict[str, Any]]] = []
+    def _all(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(name, expression, timezone, payload) of fanmail's schedules."""
+        found: list[tuple[str, str, str, dict[str, Any]]] = []
         request: dict[str, Any] = {"GroupName": GROUP, "NamePrefix": self.prefix}
         while True:
             page = self.client.list_schedules(**request)
             for summary in page.get("Schedules", []):
                 detail = self.client.get_schedule(Name=summary["Name"], GroupName=GROUP)
-                at = parse_at_expression(detail["ScheduleExpression"])
-                if at is not None and at <= now:
-                    found.append((summary["Name"], json.loads(detail["Target"].get("Input", "{}"))))
+                payload = json.loads(detail["Target"].get("Input", "{}"))
+                timezone = detail.get("ScheduleExpressionTimezone", "UTC")
+                found.append((summary["Name"], detail["ScheduleExpression"], timezone, payload))
             if not page.get("NextToken"):
                 return found
             request["NextToken"] = page["NextToken"]
+
+    def due(self, now: float) -> list[tuple[str, dict[str, Any]]]:
+        """One-time schedules whose `at` time has come (for local mode, where nothing fires)."""
+        return [
+            (name, payload)
+            for name, expression, _, payload in self._all()
+            if (at := parse_at_expression(expression)) is not None and at <= now
+        ]
+
+    def recurring(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        return [s for s in self._all() if parse_at_expression(s[1]) is None]
 
     def delete_exact(self, full_name: str) -> None:
         self.client.delete_schedule(Name=full_name, GroupName=GROUP)

@@ -12,7 +12,11 @@ from dataclasses import dataclass, replace
 from fanmail.adapters.local.clock import SystemClock
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
 from fanmail.adapters.local.ledger import MemoryLedger
-from fanmail.adapters.local.memory import MemoryCampaignStore, MemorySubscriberStore
+from fanmail.adapters.local.memory import (
+    MemoryCampaignStore,
+    MemoryListStore,
+    MemorySubscriberStore,
+)
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.bootstrap import App, Ports, build
@@ -65,6 +69,7 @@ def memory_stack(
         Ports(
             subscribers=subscribers,
             campaigns=campaigns,
+            lists=MemoryListStore(),
             ledger=ledger,
             mailer=ses,
             ses=ses,
@@ -81,12 +86,13 @@ def memory_stack(
 def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:
     """Register every function's handler, bound to `app`, under its logical name (and the
     deployed function names in `aliases`)."""
-    from fanmail.handlers import heartbeat, inbound, sender, trigger, unsubscribe
+    from fanmail.handlers import api, heartbeat, inbound, sender, trigger, unsubscribe
 
     s = app.settings
     aliases = aliases or {}
     for logical, module, timeout in (
         ("trigger", trigger, s.trigger_timeout_s),
+        ("api", api, 29.0),
         ("sender", sender, s.sender_timeout_s),
         ("heartbeat", heartbeat, 60.0),
         ("unsubscribe", unsubscribe, 30.0),

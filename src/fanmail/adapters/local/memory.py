@@ -10,7 +10,7 @@ from typing import Any
 
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
-from fanmail.ports import SubscriberPage
+from fanmail.ports import MailingList, SubscriberPage
 
 
 class MemorySubscriberStore:
@@ -67,6 +67,38 @@ class MemorySubscriberStore:
                 raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
             members[email] = replace(members[email], status=status)
 
+    def delete(self, list_id: str, email: str) -> bool:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            if email not in members:
+                return False
+            del members[email]
+            self._order[list_id].remove(email)
+            return True
+
+    def counts(self, list_id: str) -> dict[str, int]:
+        with self._lock:
+            counts: dict[str, int] = {}
+            for subscriber in self._lists.get(list_id, {}).values():
+                counts[subscriber.status.value] = counts.get(subscriber.status.value, 0) + 1
+            return counts
+
+
+class MemoryListStore:
+    def __init__(self) -> None:
+        self._items: dict[str, MailingList] = {}
+        self._lock = threading.Lock()
+
+    def create(self, mailing_list: MailingList) -> None:
+        with self._lock:
+            if mailing_list.list_id in self._items:
+                raise Conflict(f"list {mailing_list.list_id!r} already exists")
+            self._items[mailing_list.list_id] = mailing_list
+
+    def get(self, list_id: str) -> MailingList | None:
+        with self._lock:
+            return self._items.get(list_id)
+
 
 class MemoryCampaignStore:
     def __init__(self) -> None:
@@ -107,6 +139,14 @@ class MemoryCampaignStore:
             updated = replace(current, status=to, **dict(changes))
             self._items[campaign_id] = updated
             return updated
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
+        with self._lock:
+            keys = sorted(self._items)
+            start = bisect.bisect_right(keys, cursor) if cursor is not None else 0
+            chosen = keys[start : start + limit]
+            more = start + limit < len(keys)
+            return [self._items[k] for k in chosen], (chosen[-1] if more and chosen else None)
 
     def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
         with self._lock:

@@ -1,0 +1,139 @@
+"""Request and response models of the admin API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from fanmail.domain.model import SubscriberStatus
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+class Error(BaseModel):
+    code: str
+    message: str
+    status: str | None = Field(default=None, description="a campaign's current status (409)")
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: Error
+
+
+class ListCreate(BaseModel):
+    list_id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(default="", max_length=200)
+
+
+class ListView(BaseModel):
+    list_id: str
+    name: str
+    created_at: float
+    subscribers: dict[str, int] = Field(description="subscribers by status")
+    total: int
+
+
+class SubscriberUpsert(BaseModel):
+    attributes: dict[str, str] = Field(default_factory=dict)
+    status: SubscriberStatus | None = Field(
+        default=None, description="default: subscribed for a new subscriber, unchanged otherwise"
+    )
+
+
+class StatusChange(BaseModel):
+    status: SubscriberStatus
+
+
+class SubscriberView(BaseModel):
+    list_id: str
+    email: str
+    status: SubscriberStatus
+    attributes: dict[str, str]
+
+
+class SubscriberPage(BaseModel):
+    subscribers: list[SubscriberView]
+    next_cursor: str | None
+
+
+class CampaignCreate(BaseModel):
+    list_id: str = Field(pattern=ID_PATTERN)
+    template: str = Field(min_length=1, max_length=64)
+    sender: str = Field(min_length=3, max_length=320, description='"Name <address>" or an address')
+    subject: str | None = Field(
+        default=None, max_length=1000, description="Jinja; default: the template's"
+    )
+    reply_to: str | None = Field(default=None, max_length=320)
+    variables: dict[str, str] = Field(default_factory=dict)
+    campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class CampaignView(BaseModel):
+    campaign_id: str
+    list_id: str
+    template: str
+    status: str
+    stalled: bool
+    resume_at: float | None = None
+    schedule: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    template_report: dict[str, Any] | None = None
+
+
+class CampaignPage(BaseModel):
+    campaigns: list[CampaignView]
+    next_cursor: str | None
+
+
+class ScheduleRequest(BaseModel):
+    at: str | None = Field(default=None, description="one-time: ISO-8601, e.g. 2026-12-01T09:00:00")
+    expression: str | None = Field(default=None, description="recurring: cron(...) or rate(...)")
+    timezone: str = Field(default="UTC", description="IANA timezone, e.g. Europe/Lisbon")
+
+
+class FailureView(BaseModel):
+    email: str
+    reason: str | None
+    retryable: bool
+    attempts: int
+
+
+class FailuresPage(BaseModel):
+    failures: list[FailureView]
+    next_cursor: str | None
+
+
+class PreviewRequest(BaseModel):
+    list_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    email: str | None = Field(default=None, description="a stored subscriber of list_id")
+    attributes: dict[str, str] = Field(default_factory=dict, description="or these attributes")
+    variables: dict[str, str] = Field(default_factory=dict)
+    subject: str | None = Field(default=None, max_length=1000)
+    sender: str = Field(default="Fanmail <news@fanmail.example>", max_length=320)
+
+
+class PreviewView(BaseModel):
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str]
+
+
+class ImportResult(BaseModel):
+    list_id: str
+    mode: str
+    rows: int
+    valid: int
+    duplicates_merged: int
+    rejected: int
+    created: int
+    updated: int
+    skipped_existing: int
+    kept_opted_out: int
+    unsubscribed: int
+    resumed_after: int
+    duration_s: float
+    rejected_examples: list[dict[str, Any]]
