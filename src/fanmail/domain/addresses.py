@@ -13,7 +13,9 @@ from fanmail.domain.errors import InvalidInput
 def normalise_email(
     address: str, *, check_deliverability: bool = False, what: str = "address"
 ) -> str:
-    """The canonical form of `address` (lower-cased domain, IDNA/Unicode normalised).
+    """The canonical form of `address`: IDNA/Unicode normalised by email-validator, then lower-cased
+    whole -- mailbox providers treat local parts case-insensitively, and a list must not hold
+    ADA@ and ada@ as two subscribers who each get the campaign.
 
     Raises InvalidInput naming `what` (the field), the address and the reason.
     """
@@ -27,7 +29,7 @@ def normalise_email(
         )
     except EmailNotValidError as exc:
         raise InvalidInput(f"{what} {address!r}: {exc}") from None
-    return str(result.normalized)
+    return str(result.normalized).lower()
 
 
 def is_valid_email(address: str) -> bool:

@@ -15,7 +15,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
@@ -61,7 +61,7 @@ class ImportSummary:
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "rejected_rows"}
-        data["rejected_examples"] = [r.__dict__ for r in self.rejected_rows[:20]]
+        data["rejected_examples"] = [asdict(r) for r in self.rejected_rows[:20]]
         return data
 
 

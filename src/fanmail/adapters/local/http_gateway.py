@@ -1,0 +1,114 @@
+"""A local stand-in for API Gateway: an HTTP server on 127.0.0.1 that turns each request into a
+REST (v1) proxy event, invokes the function through the in-process invoker (so Lambda's payload
+limits hold), and turns the proxy response back into HTTP. `/u/...` goes to the public
+unsubscribe function, everything else to the admin API function (no IAM auth locally)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from fanmail.domain.errors import InvokeError
+from fanmail.ports import Invoker
+
+MAX_BODY = 6 * 1024 * 1024
+
+
+def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    parts = urlsplit(raw_path)
+    multi = parse_qs(parts.query, keep_blank_values=True)
+    path = unquote(parts.path) or "/"
+    text = body.decode("utf-8", errors="replace") if body else None
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi.items()} or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": path,
+            "stage": "local",
+            "requestId": f"local-{time.time_ns()}",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+class LocalApiGateway:
+    def __init__(self, invoker: Invoker, host: str = "127.0.0.1", port: int = 8080) -> None:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet; the functions log
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_BODY:
+                    too_large = {"error": {"code": "Payload Too Large", "message": "over 6 MB"}}
+                    self._reply(
+                        413, {"content-type": "application/json"}, json.dumps(too_large).encode()
+                    )
+                    return
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                event = to_event(self.command, self.path, headers, body)
+                function = "unsubscribe" if event["path"].startswith("/u/") else "api"
+                try:
+                    answer = gateway.invoker.invoke(function, event)
+                except InvokeError as exc:
+                    message = json.dumps({"error": {"code": "Bad Gateway", "message": str(exc)}})
+                    self._reply(502, {"content-type": "application/json"}, message.encode())
+                    return
+                out_headers = {k.lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
+                for name, values in (answer.get("multiValueHeaders") or {}).items():
+                    out_headers[name.lower()] = ", ".join(str(v) for v in values)
+                payload = answer.get("body") or ""
+                data = (
+                    base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
+                )
+                self._reply(int(answer.get("statusCode", 200)), out_headers, data)
+
+            def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name not in {"content-length", "connection", "transfer-encoding"}:
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self.invoker = invoker
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="local-api", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> str:
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
