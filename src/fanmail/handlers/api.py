@@ -51,6 +51,14 @@ ERRORS: dict[int, OpenAPIResponse] = {
 }
 
 
+def answers(model: type[Any] | None = None, status: int = 200) -> dict[int, OpenAPIResponse]:
+    """The documented responses of a route: its success answer and every error answer."""
+    success: OpenAPIResponse = {"description": HTTPStatus(status).phrase}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    return {status: success, **ERRORS}
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     return handle(bootstrap.current(), event, context)
 
@@ -132,6 +140,15 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
     def template_problem(exc: TemplateProblem) -> Response[Any]:
         return error(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
 
+    @api.not_found
+    def no_route(exc: Exception) -> Response[Any]:
+        return error(HTTPStatus.NOT_FOUND, "no such resource")
+
+    @api.exception_handler(ValueError)  # type: ignore[untyped-decorator]
+    def unreadable(exc: ValueError) -> Response[Any]:
+        # e.g. a multipart Content-Type without a boundary, refused before the body is parsed
+        return error(HTTPStatus.BAD_REQUEST, f"the request could not be read: {exc}")
+
     @api.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def validation(exc: RequestValidationError) -> Response[Any]:
         details = [
@@ -148,7 +165,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         return document
 
     # -- lists and subscribers -------------------------------------------------------------
-    @api.post("/lists", responses={201: {"description": "Created"}, **ERRORS}, tags=["lists"])
+    @api.post("/lists", responses=answers(m.ListView, 201), tags=["lists"])
     def create_list(body: m.ListCreate) -> Response[Any]:
         mailing_list = MailingList(body.list_id, body.name or body.list_id, p.clock.now())
         p.lists.create(mailing_list)
@@ -159,7 +176,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
             ).model_dump()
         )  # fmt: skip
 
-    @api.get("/lists/<list_id>", responses=ERRORS, tags=["lists"])
+    @api.get("/lists/<list_id>", responses=answers(m.ListView), tags=["lists"])
     def read_list(list_id: str) -> m.ListView:
         found = existing_list(list_id)
         counts = p.subscribers.counts(found.list_id)
@@ -168,7 +185,9 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
             subscribers=counts, total=sum(counts.values()),
         )  # fmt: skip
 
-    @api.get("/lists/<list_id>/subscribers", responses=ERRORS, tags=["subscribers"])
+    @api.get(
+        "/lists/<list_id>/subscribers", responses=answers(m.SubscriberPage), tags=["subscribers"]
+    )
     def list_subscribers(
         list_id: str, cursor: Cursor = None, limit: Limit = 100
     ) -> m.SubscriberPage:
@@ -179,7 +198,11 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
             next_cursor=page.cursor,
         )
 
-    @api.put("/lists/<list_id>/subscribers/<email>", responses=ERRORS, tags=["subscribers"])
+    @api.put(
+        "/lists/<list_id>/subscribers/<email>",
+        responses=answers(m.SubscriberView),
+        tags=["subscribers"],
+    )
     def upsert_subscriber(list_id: str, email: str, body: m.SubscriberUpsert) -> m.SubscriberView:
         found = existing_list(list_id)
         normalised = address(email)
@@ -190,7 +213,11 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         p.subscribers.put_many([subscriber])
         return m.SubscriberView(**subscriber_view(subscriber))
 
-    @api.get("/lists/<list_id>/subscribers/<email>", responses=ERRORS, tags=["subscribers"])
+    @api.get(
+        "/lists/<list_id>/subscribers/<email>",
+        responses=answers(m.SubscriberView),
+        tags=["subscribers"],
+    )
     def read_subscriber(list_id: str, email: str) -> m.SubscriberView:
         found = existing_list(list_id)
         subscriber = p.subscribers.get(found.list_id, address(email))
@@ -198,7 +225,11 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
             raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
         return m.SubscriberView(**subscriber_view(subscriber))
 
-    @api.post("/lists/<list_id>/subscribers/<email>/status", responses=ERRORS, tags=["subscribers"])
+    @api.post(
+        "/lists/<list_id>/subscribers/<email>/status",
+        responses=answers(m.SubscriberView),
+        tags=["subscribers"],
+    )
     def change_status(list_id: str, email: str, body: m.StatusChange) -> m.SubscriberView:
         found = existing_list(list_id)
         normalised = address(email)
@@ -209,7 +240,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.delete(
         "/lists/<list_id>/subscribers/<email>",
-        responses={204: {"description": "Deleted"}, **ERRORS},
+        responses=answers(None, 204),
         tags=["subscribers"],
     )
     def delete_subscriber(list_id: str, email: str) -> Response[Any]:
@@ -218,7 +249,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
             raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
         return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
 
-    @api.post("/lists/<list_id>/import", responses=ERRORS, tags=["lists"])
+    @api.post("/lists/<list_id>/import", responses=answers(m.ImportResult), tags=["lists"])
     def import_list(
         list_id: str,
         mode: Annotated[str, Query(pattern="^(upsert|add-only|unsubscribe)$")] = "upsert",
@@ -238,9 +269,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         return m.ImportResult(**summary.to_dict())
 
     # -- campaigns ---------------------------------------------------------------------------
-    @api.post(
-        "/campaigns", responses={201: {"description": "Created"}, **ERRORS}, tags=["campaigns"]
-    )
+    @api.post("/campaigns", responses=answers(m.CampaignView, 201), tags=["campaigns"])
     def create(body: m.CampaignCreate) -> Response[Any]:
         existing_list(body.list_id)
         campaign = create_campaign(
@@ -254,14 +283,14 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         )  # fmt: skip
         return created(view(campaign))
 
-    @api.get("/campaigns", responses=ERRORS, tags=["campaigns"])
+    @api.get("/campaigns", responses=answers(m.CampaignPage), tags=["campaigns"])
     def list_campaigns(cursor: Cursor = None, limit: Limit = 100) -> m.CampaignPage:
         campaigns, next_cursor = p.campaigns.list(cursor, limit)
         return m.CampaignPage(
             campaigns=[m.CampaignView(**view(c)) for c in campaigns], next_cursor=next_cursor
         )
 
-    @api.get("/campaigns/<campaign_id>", responses=ERRORS, tags=["campaigns"])
+    @api.get("/campaigns/<campaign_id>", responses=answers(m.CampaignView), tags=["campaigns"])
     def read_campaign(campaign_id: str) -> m.CampaignView:
         return m.CampaignView(**view(get_campaign(campaign_id, campaigns=p.campaigns)))
 
@@ -270,7 +299,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.post(
         "/campaigns/<campaign_id>/send",
-        responses={202: {"description": "Accepted"}, **ERRORS},
+        responses=answers(m.CampaignView, 202),
         tags=["campaigns"],
     )
     def send(campaign_id: str) -> Response[Any]:
@@ -279,7 +308,9 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         logger.info("campaign started", extra={"campaign_id": campaign_id})
         return accepted(campaign)
 
-    @api.post("/campaigns/<campaign_id>/schedule", responses=ERRORS, tags=["campaigns"])
+    @api.post(
+        "/campaigns/<campaign_id>/schedule", responses=answers(m.CampaignView), tags=["campaigns"]
+    )
     def schedule(campaign_id: str, body: m.ScheduleRequest) -> m.CampaignView:
         campaign = scheduling.schedule_campaign(
             campaign_id, at=body.at, expression=body.expression, timezone=body.timezone,
@@ -287,11 +318,15 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         )  # fmt: skip
         return m.CampaignView(**view(campaign))
 
-    @api.post("/campaigns/<campaign_id>/pause", responses=ERRORS, tags=["campaigns"])
+    @api.post(
+        "/campaigns/<campaign_id>/pause", responses=answers(m.CampaignView), tags=["campaigns"]
+    )
     def pause(campaign_id: str) -> m.CampaignView:
         return m.CampaignView(**view(lifecycle.pause(campaign_id, campaigns=p.campaigns)))
 
-    @api.post("/campaigns/<campaign_id>/cancel", responses=ERRORS, tags=["campaigns"])
+    @api.post(
+        "/campaigns/<campaign_id>/cancel", responses=answers(m.CampaignView), tags=["campaigns"]
+    )
     def cancel(campaign_id: str) -> m.CampaignView:
         campaign = lifecycle.cancel(
             campaign_id, campaigns=p.campaigns, scheduler=p.scheduler, clock=p.clock
@@ -300,7 +335,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.post(
         "/campaigns/<campaign_id>/resume",
-        responses={202: {"description": "Accepted"}, **ERRORS},
+        responses=answers(m.CampaignView, 202),
         tags=["campaigns"],
     )
     def resume(campaign_id: str) -> Response[Any]:
@@ -313,7 +348,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.post(
         "/campaigns/<campaign_id>/resend-failed",
-        responses={202: {"description": "Accepted"}, **ERRORS},
+        responses=answers(m.CampaignView, 202),
         tags=["campaigns"],
     )
     def resend_failed(campaign_id: str) -> Response[Any]:
@@ -323,14 +358,16 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
             )
         )
 
-    @api.get("/campaigns/<campaign_id>/failures", responses=ERRORS, tags=["campaigns"])
+    @api.get(
+        "/campaigns/<campaign_id>/failures", responses=answers(m.FailuresPage), tags=["campaigns"]
+    )
     def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:
         get_campaign(campaign_id, campaigns=p.campaigns)
         page = lifecycle.failures_page(campaign_id, ledger=p.ledger, cursor=cursor, limit=limit)
         return m.FailuresPage(**page)
 
     # -- templates ---------------------------------------------------------------------------
-    @api.post("/templates/<name>/preview", responses=ERRORS, tags=["templates"])
+    @api.post("/templates/<name>/preview", responses=answers(m.PreviewView), tags=["templates"])
     def preview(name: str, body: m.PreviewRequest) -> m.PreviewView:
         if body.email is not None:
             if body.list_id is None:

@@ -89,9 +89,22 @@ class LocalApiGateway:
                         self.send_header(name, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _handle
+
+            def do_HEAD(self) -> None:
+                self._handle()
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):  # any other method (QUERY, PROPFIND, ...)
+                    return self._not_allowed
+                raise AttributeError(name)
+
+            def _not_allowed(self) -> None:
+                body = {"error": {"code": "Method Not Allowed", "message": self.command}}
+                self._reply(405, {"content-type": "application/json"}, json.dumps(body).encode())
 
         self.invoker = invoker
         self.server = ThreadingHTTPServer((host, port), Handler)
