@@ -22,7 +22,14 @@ from fanmail.ports import MailingList
 from fanmail.settings import Settings, default_templates_dir
 
 pytestmark = pytest.mark.api
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
