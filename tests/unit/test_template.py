@@ -91,7 +91,7 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 def test_policies_are_least_privilege() -> None:
     resources = template()["Resources"]
     functions = ("TriggerFunction", "SenderFunction", "HeartbeatFunction")
-    for name in (*functions, "UnsubscribeFunction", "InboundFunction"):
+    for name in (*functions, "ApiFunction", "UnsubscribeFunction", "InboundFunction"):
         for statement in statements(resources[name]):
             actions = (
                 statement["Action"]
@@ -99,8 +99,9 @@ def test_policies_are_least_privilege() -> None:
                 else [statement["Action"]]
             )
             assert not any(a.endswith("*") for a in actions), (name, actions)
-            if statement["Resource"] == "*":  # only the account-level SES quota reads
-                assert set(actions) <= {"ses:GetAccount", "ses:GetSendQuota"}, (name, actions)
+            if statement["Resource"] == "*":  # only account-level SES reads
+                allowed = {"ses:GetAccount", "ses:GetSendQuota", "ses:ListEmailIdentities"}
+                assert set(actions) <= allowed, (name, actions)
             if "iam:PassRole" in actions:  # only the scheduler's own role
                 assert statement["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
     sender_actions = {
@@ -120,6 +121,8 @@ def test_policies_are_least_privilege() -> None:
     assert {e["Properties"]["RestApiId"]["Ref"] for e in public.values()} == {"PublicApi"}
     assert "Auth" not in resources["PublicApi"]["Properties"]  # public by design
     assert resources["Api"]["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    admin = resources["ApiFunction"]["Properties"]["Events"]
+    assert {e["Properties"]["RestApiId"]["Ref"] for e in admin.values()} == {"Api"}
 
 
 def test_recursion_allowed_only_where_intended() -> None:
