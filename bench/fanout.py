@@ -16,7 +16,7 @@ from collections import Counter
 from fanmail.adapters.local.harness import SENDER_ADDRESS, memory_stack
 from fanmail.domain.model import SubscriberStatus
 from fanmail.handlers.common import logger
-from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
 
@@ -44,13 +44,8 @@ def main() -> None:
         "bench", args.subscribers, opted_out_share=0.0, malformed_share=0.0
     )
     stack.subscribers.put_many(subscribers)
-    campaign = create_campaign(
-        CreateCampaign(list_id="bench", template=args.template, sender=SENDER_ADDRESS),
-        campaigns=app.ports.campaigns,
-        subscribers=app.ports.subscribers,
-        ses=app.ports.ses,
-        renderer=app.renderer,
-        clock=app.ports.clock,
+    campaign = app.create_campaign(
+        CreateCampaign(list_id="bench", template=args.template, sender=SENDER_ADDRESS)
     )
     started = time.monotonic()
     summary = stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})

@@ -34,7 +34,7 @@ from fanmail.adapters.local.harness import (
 )
 from fanmail.domain.addresses import is_valid_email
 from fanmail.handlers.common import logger
-from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
 
@@ -99,13 +99,8 @@ def run_campaign(index: int, seed: int, faulty: bool) -> dict[str, Any]:
     subscribers = generate_subscribers(f"list{index}", size, seed=seed)
     stack.subscribers.put_many(subscribers)
     app = stack.app
-    campaign = create_campaign(
-        CreateCampaign(list_id=f"list{index}", template="newsletter", sender=SENDER_ADDRESS),
-        campaigns=app.ports.campaigns,
-        subscribers=app.ports.subscribers,
-        ses=app.ports.ses,
-        renderer=app.renderer,
-        clock=app.ports.clock,
+    campaign = app.create_campaign(
+        CreateCampaign(list_id=f"list{index}", template="newsletter", sender=SENDER_ADDRESS)
     )
     started = time.monotonic()
     final = run_to_completion(stack, campaign.campaign_id, resends=10, limit_s=120)

@@ -9,7 +9,7 @@ import pytest
 
 from fanmail.adapters.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.domain.model import Campaign, Subscriber, SubscriberStatus
-from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
 
 TEMPLATES = default_templates_dir()
@@ -59,15 +59,7 @@ def new_campaign(stack: MemoryStack, list_id: str = "news", **changes: object) -
     command = CreateCampaign(list_id=list_id, template="newsletter", sender=SENDER_ADDRESS)
     for name, value in changes.items():
         object.__setattr__(command, name, value)
-    app = stack.app
-    return create_campaign(
-        command,
-        campaigns=app.ports.campaigns,
-        subscribers=app.ports.subscribers,
-        ses=app.ports.ses,
-        renderer=app.renderer,
-        clock=app.ports.clock,
-    )
+    return stack.app.create_campaign(command)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import jinja2
 
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.message import UnsubscribeLinks
+from fanmail.domain.model import Campaign
 from fanmail.domain.render import TemplateRenderer
 from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.ports import (
@@ -32,6 +33,7 @@ from fanmail.ports import (
     SesAccount,
     SubscriberStore,
 )
+from fanmail.services.campaigns import CreateCampaign, create_campaign
 from fanmail.services.send_batch import BatchSender, SendOptions
 from fanmail.services.send_campaign import CampaignRunner, RootOptions
 from fanmail.settings import Settings
@@ -65,6 +67,18 @@ class App:
     runner: CampaignRunner
     signer: UnsubscribeSigner
     links: UnsubscribeLinks
+
+    def create_campaign(self, command: CreateCampaign) -> Campaign:
+        """services.campaigns.create_campaign with this App's ports."""
+        p = self.ports
+        return create_campaign(
+            command,
+            campaigns=p.campaigns,
+            subscribers=p.subscribers,
+            ses=p.ses,
+            renderer=self.renderer,
+            clock=p.clock,
+        )
 
 
 def build(settings: Settings, ports: Ports) -> App:

@@ -27,7 +27,7 @@ from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.handlers.api import campaign_view
 from fanmail.handlers.common import logger
 from fanmail.services import lifecycle
-from fanmail.services.campaigns import CreateCampaign, check_id, create_campaign, get_campaign
+from fanmail.services.campaigns import CreateCampaign, check_id, get_campaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.import_list import (
     ImportMode,
@@ -73,19 +73,14 @@ def demo(args: argparse.Namespace) -> int:
         subscribers = generate_subscribers("demo-list", args.subscribers, seed=args.seed)
         app.ports.subscribers.put_many(subscribers)
         print(f"loaded {len(subscribers)} subscribers into list demo-list", file=sys.stderr)
-        campaign = create_campaign(
+        campaign = app.create_campaign(
             CreateCampaign(
                 list_id="demo-list",
                 template=args.template,
                 sender=sender,
                 reply_to="help@fanmail.example",
                 variables=DEMO_VARIABLES,
-            ),
-            campaigns=app.ports.campaigns,
-            subscribers=app.ports.subscribers,
-            ses=app.ports.ses,
-            renderer=app.renderer,
-            clock=app.ports.clock,
+            )
         )
         path = f"/campaigns/{campaign.campaign_id}/send"
         answer = runtime.invoker.invoke(

@@ -15,7 +15,7 @@ from fanmail.cli import main
 from fanmail.domain.errors import SendError, SendErrorKind
 from fanmail.domain.model import CampaignStatus, OutgoingEmail
 from fanmail.ports import Mailer
-from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
 
@@ -46,13 +46,11 @@ def test_pause_resume_cancel_through_the_cli(
         app.ports.subscribers.put_many(subscribers)
 
         def campaign(campaign_id: str) -> str:
-            create_campaign(
+            app.create_campaign(
                 CreateCampaign(
                     "cli-list", "newsletter", "news@fanmail.example", campaign_id=campaign_id
-                ),
-                campaigns=app.ports.campaigns, subscribers=app.ports.subscribers,
-                ses=app.ports.ses, renderer=app.renderer, clock=app.ports.clock,
-            )  # fmt: skip
+                )
+            )
             return campaign_id
 
         first = campaign("cli-1")

@@ -14,7 +14,7 @@ import pytest
 from fanmail.adapters.local.apigateway import api_event
 from fanmail.bootstrap import LocalRuntime
 from fanmail.domain.model import SubscriberStatus
-from fanmail.services.campaigns import CreateCampaign, create_campaign
+from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
 
@@ -41,13 +41,11 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
         app.ports.subscribers.put_many(generate_subscribers("l", 60, seed=5))
 
         def send(campaign_id: str, template: str) -> Any:
-            create_campaign(
+            app.create_campaign(
                 CreateCampaign(
                     "l", template, "Fanmail <news@fanmail.example>", campaign_id=campaign_id
-                ),
-                campaigns=app.ports.campaigns, subscribers=app.ports.subscribers,
-                ses=app.ports.ses, renderer=app.renderer, clock=app.ports.clock,
-            )  # fmt: skip
+                )
+            )
             return runtime.invoker.invoke("trigger", {"campaign_id": campaign_id})
 
         assert send("first", "newsletter")["status"] == "sent"

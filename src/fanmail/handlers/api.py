@@ -30,7 +30,6 @@ from fanmail.services import lifecycle, scheduling
 from fanmail.services.campaigns import (
     CreateCampaign,
     check_id,
-    create_campaign,
     get_campaign,
     start_campaign,
 )
@@ -272,15 +271,17 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
     @api.post("/campaigns", responses=answers(m.CampaignView, 201), tags=["campaigns"])
     def create(body: m.CampaignCreate) -> Response[Any]:
         existing_list(body.list_id)
-        campaign = create_campaign(
+        campaign = app.create_campaign(
             CreateCampaign(
-                list_id=body.list_id, template=body.template, sender=body.sender,
-                subject=body.subject, reply_to=body.reply_to, variables=body.variables,
+                list_id=body.list_id,
+                template=body.template,
+                sender=body.sender,
+                subject=body.subject,
+                reply_to=body.reply_to,
+                variables=body.variables,
                 campaign_id=body.campaign_id,
-            ),
-            campaigns=p.campaigns, subscribers=p.subscribers, ses=p.ses,
-            renderer=app.renderer, clock=p.clock,
-        )  # fmt: skip
+            )
+        )
         return created(view(campaign))
 
     @api.get("/campaigns", responses=answers(m.CampaignPage), tags=["campaigns"])
