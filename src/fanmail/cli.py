@@ -39,8 +39,8 @@ from fanmail.services.preview import Preview, preview_message
 from fanmail.settings import Settings
 
 SUMMARY_FIELDS = (
-    "recipients", "sent", "failed", "suppressed", "invalid", "pending", "throttled",
-    "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms",
+    "recipients", "sent", "failed", "suppressed", "invalid", "already_sent", "pending",
+    "throttled", "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms", "epochs",
 )  # fmt: skip
 
 
