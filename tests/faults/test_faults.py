@@ -238,6 +238,21 @@ def test_daily_quota_pauses_and_resumes_by_schedule() -> None:
     assert_exactly_once(stack, subscribers, current(stack, campaign_id))
 
 
+def test_the_quota_schedule_does_not_resume_a_campaign_a_user_paused() -> None:
+    stack, _ = faulty(FaultRates(), quota_recheck_s=0.2)
+    stack.ses.max_24_hour_send = 50
+    seed(stack, 100)
+    campaign_id = new_campaign(stack).campaign_id
+    stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
+    assert current(stack, campaign_id).status is CampaignStatus.WAITING_FOR_QUOTA
+    lifecycle.pause(campaign_id, campaigns=stack.campaigns)  # a user holds it while it waits
+    stack.ses.age_out()
+    answer = stack.invoker.invoke("trigger", {"action": "resume", "campaign_id": campaign_id})
+    assert answer["started"] is False and "is paused" in answer["error"]
+    assert current(stack, campaign_id).status is CampaignStatus.PAUSED
+    assert len(stack.ses.deliveries) == 50
+
+
 def test_pause_resume_cancel_and_resend_through_the_api() -> None:
     from fanmail.adapters.local.apigateway import api_event
 

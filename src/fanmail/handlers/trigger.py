@@ -17,7 +17,7 @@ from typing import Any
 
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, FanmailError, InvalidInput
-from fanmail.domain.model import DeliveryCounts
+from fanmail.domain.model import CampaignStatus, DeliveryCounts
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
 from fanmail.services import lifecycle, scheduling
 from fanmail.services.campaigns import check_id, start_campaign
@@ -53,6 +53,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
                 str(event.get("campaign_id")),
                 **_lifecycle_ports(app),
                 stale_after_s=app.settings.stale_after_s,
+                only_from=frozenset({CampaignStatus.WAITING_FOR_QUOTA}),
             )
         except FanmailError as exc:
             return _rejected(str(exc), campaign_id=event.get("campaign_id"))

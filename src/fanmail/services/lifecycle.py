@@ -43,10 +43,12 @@ def is_stalled(campaign: Campaign, now: float, stale_after_s: float) -> bool:
 
 
 def pause(campaign_id: str, *, campaigns: CampaignStore) -> Campaign:
+    """Hold a sending or quota-waiting campaign; only a resume continues it (a quota schedule
+    that fires meanwhile finds it paused and leaves it)."""
     campaign = get_campaign(campaign_id, campaigns=campaigns)
     return campaigns.transition(
         campaign.campaign_id,
-        frozenset({CampaignStatus.SENDING}),
+        frozenset({CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_QUOTA}),
         CampaignStatus.PAUSED,
         {},
     )
@@ -82,10 +84,17 @@ def resume(
     invoker: Invoker,
     clock: Clock,
     stale_after_s: float,
+    only_from: frozenset[CampaignStatus] | None = None,
 ) -> Campaign:
     """Continue a paused, quota-waiting, failed or stalled run from its checkpoint, as a new run:
-    the send ledger keeps anyone already sent from getting mail again."""
+    the send ledger keeps anyone already sent from getting mail again. `only_from` narrows the
+    statuses it resumes from (the quota schedule must not resume a campaign a user paused)."""
     campaign = get_campaign(campaign_id, campaigns=campaigns)
+    if only_from is not None and campaign.status not in only_from:
+        raise Conflict(
+            f"campaign {campaign_id!r} is {campaign.status.value}, not resumed from here",
+            campaign.status.value,
+        )
     if campaign.status in RESUMABLE:
         run_guard = None
     elif is_stalled(campaign, clock.now(), stale_after_s):
