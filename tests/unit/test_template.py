@@ -151,3 +151,18 @@ def test_lambda_requirements_match_pyproject() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     for pin in pins:
         assert f'"{pin}"' in pyproject, pin
+
+
+def test_timeouts_the_code_plans_with_match_the_functions() -> None:
+    doc = template()
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    resources = doc["Resources"]
+    assert (
+        float(env["FANMAIL_SENDER_TIMEOUT_S"])
+        == resources["SenderFunction"]["Properties"]["Timeout"]
+    )
+    assert (
+        float(env["FANMAIL_TRIGGER_TIMEOUT_S"])
+        == resources["TriggerFunction"]["Properties"]["Timeout"]
+    )
+    assert resources["ApiFunction"]["Properties"]["Timeout"] <= 29  # API Gateway's limit
