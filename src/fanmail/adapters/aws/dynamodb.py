@@ -52,6 +52,14 @@ def create_tables(client: DynamoDBClient, names: Mapping[str, str]) -> None:
             )
 
 
+def _refused(exc: ClientError) -> Any:
+    """The item as it was when a conditional write was refused ({} when the write did not ask
+    for it, or there was none); any other error is raised again."""
+    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        raise exc
+    return exc.response.get("Item") or {}
+
+
 def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2**attempt))
 
@@ -216,9 +224,8 @@ class DynamoSubscriberStore:
                 ExpressionAttributeValues={":s": {"S": status.value}},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise NotFound(f"subscriber {email!r} not found in list {list_id!r}") from None
-            raise
+            _refused(exc)
+            raise NotFound(f"subscriber {email!r} not found in list {list_id!r}") from None
 
 
 class DynamoListStore:
@@ -238,9 +245,8 @@ class DynamoListStore:
                 ConditionExpression="attribute_not_exists(list_id)",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Conflict(f"list {mailing_list.list_id!r} already exists") from None
-            raise
+            _refused(exc)
+            raise Conflict(f"list {mailing_list.list_id!r} already exists") from None
 
     def get(self, list_id: str) -> MailingList | None:
         item: Any = self.client.get_item(
@@ -318,13 +324,8 @@ class DynamoCampaignStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                old: Any = exc.response.get("Item")
-                status = old["status"]["S"] if old else None
-                raise Conflict(
-                    f"campaign {campaign.campaign_id!r} already exists", status
-                ) from None
-            raise
+            status = _refused(exc).get("status", {}).get("S")
+            raise Conflict(f"campaign {campaign.campaign_id!r} already exists", status) from None
 
     def get(self, campaign_id: str) -> Campaign | None:
         response = self.client.get_item(
@@ -376,9 +377,7 @@ class DynamoCampaignStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old: Any = exc.response.get("Item")
+            old = _refused(exc)
             if not old:
                 raise NotFound(f"campaign {campaign_id!r} not found") from None
             status = old["status"]["S"]
@@ -407,9 +406,8 @@ class DynamoCampaignStore:
                 ExpressionAttributeValues={":e": {"N": str(epoch)}, ":r": {"S": run_id}},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+            _refused(exc)
+            return False
         return True
 
     def record_progress(self, campaign_id: str, run_id: str, progress: Mapping[str, Any]) -> None:
@@ -428,10 +426,7 @@ class DynamoCampaignStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old: Any = exc.response.get("Item") or {}
-            status = old.get("status", {}).get("S")
+            status = _refused(exc).get("status", {}).get("S")
             raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status) from None
 
 
@@ -490,9 +485,7 @@ class DynamoLedger:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            old: Any = exc.response.get("Item") or {}
+            old = _refused(exc)
             status = old.get("status", {}).get("S")
             if status == "sent":
                 return Claim(ClaimOutcome.SENT)
@@ -520,8 +513,7 @@ class DynamoLedger:
         try:
             self.client.update_item(**request)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+            _refused(exc)  # a taken-over claim: the new holder's record stands
 
     def complete(
         self, campaign_id: str, email: str, holder: str, message_id: str, now: float
