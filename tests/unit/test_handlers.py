@@ -14,7 +14,7 @@ from fanmail.adapters.local.harness import MemoryStack
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import CampaignStatus, SubscriberStatus
 from fanmail.handlers import heartbeat, sender, trigger
-from fanmail.services import lifecycle
+from fanmail.services.send_campaign import run_event
 from tests.conftest import new_campaign, seed
 
 
@@ -105,7 +105,7 @@ def test_duplicate_run_event_does_not_send_twice(stack: MemoryStack) -> None:
     stack.invoker.drain()
     stored = stack.campaigns.get(campaign.campaign_id)
     assert stored is not None
-    duplicate = stack.invoker.invoke("trigger", lifecycle.run_event(stored))
+    duplicate = stack.invoker.invoke("trigger", run_event(stored.campaign_id, stored.run_id))
     assert duplicate["started"] is False
     assert len(stack.ses.deliveries) == 5
 

@@ -35,7 +35,7 @@ from fanmail.services.campaigns import (
 )
 from fanmail.services.import_list import ImportMode, import_subscribers
 from fanmail.services.preview import preview_message
-from fanmail.services.send_campaign import TRIGGER
+from fanmail.services.send_campaign import TRIGGER, run_event
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
@@ -305,7 +305,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
     )
     def send(campaign_id: str) -> Response[Any]:
         campaign = start_campaign(campaign_id, campaigns=p.campaigns, clock=p.clock)
-        p.invoker.invoke_async(TRIGGER, lifecycle.run_event(campaign))
+        p.invoker.invoke_async(TRIGGER, run_event(campaign.campaign_id, campaign.run_id))
         logger.info("campaign started", extra={"campaign_id": campaign_id})
         return accepted(campaign)
 

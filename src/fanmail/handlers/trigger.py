@@ -21,6 +21,7 @@ from fanmail.domain.model import CampaignStatus, DeliveryCounts
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
 from fanmail.services import lifecycle, scheduling
 from fanmail.services.campaigns import check_id, start_campaign
+from fanmail.services.send_campaign import run_event
 
 
 @metrics.log_metrics
@@ -44,9 +45,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
             )
         except FanmailError as exc:
             return _rejected(str(exc), campaign_id=event.get("campaign_id"))
-        assert copy.run_id is not None
-        run = {"campaign_id": copy.campaign_id, "run_id": copy.run_id, "epoch": 0}
-        return _run(app, run, context)
+        return _run(app, run_event(copy.campaign_id, copy.run_id), context)
     if event.get("action") == "resume":
         try:
             resumed = lifecycle.resume(
@@ -80,9 +79,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
     except FanmailError as exc:
         return _rejected(str(exc), campaign_id=campaign_id)
     assert campaign.run_id is not None
-    return _run(
-        app, {"campaign_id": campaign.campaign_id, "run_id": campaign.run_id, "epoch": 0}, context
-    )
+    return _run(app, run_event(campaign.campaign_id, campaign.run_id), context)
 
 
 def _lifecycle_ports(app: bootstrap.App) -> dict[str, Any]:

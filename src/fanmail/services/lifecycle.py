@@ -20,18 +20,9 @@ from fanmail.domain.model import (
 from fanmail.ports import CampaignStore, Clock, Invoker, LedgerEntry, Scheduler, SendLedger
 from fanmail.services.campaigns import get_campaign
 from fanmail.services.scheduling import send_schedule_name
-from fanmail.services.send_campaign import TRIGGER, Checkpoint, resume_schedule_name
+from fanmail.services.send_campaign import TRIGGER, Checkpoint, resume_schedule_name, run_event
 
 FAILURES_PAGE_MAX = 1000
-
-
-def run_event(campaign: Campaign, epoch: int = 0) -> dict[str, Any]:
-    return {
-        "action": "run",
-        "campaign_id": campaign.campaign_id,
-        "run_id": campaign.run_id,
-        "epoch": epoch,
-    }
 
 
 def is_stalled(campaign: Campaign, now: float, stale_after_s: float) -> bool:
@@ -114,7 +105,7 @@ def resume(
         run_id=run_guard,
     )
     scheduler.delete(resume_schedule_name(campaign_id))
-    invoker.invoke_async(TRIGGER, run_event(resumed))
+    invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
     return resumed
 
 
@@ -169,7 +160,7 @@ def resend_failed(
         CampaignStatus.SENDING,
         {"run_id": uuid.uuid4().hex, "checkpoint": state.to_dict(), "finished_at": None},
     )
-    invoker.invoke_async(TRIGGER, run_event(resumed))
+    invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
     return resumed
 
 

@@ -480,10 +480,7 @@ class CampaignRunner:
                 cid, sending, CampaignStatus.SENDING,
                 {"checkpoint": self._checkpoint(epoch), "summary": summary}, run_id=run_id,
             )  # fmt: skip
-            self.invoker.invoke_async(
-                TRIGGER,
-                {"action": "run", "campaign_id": cid, "run_id": run_id, "epoch": number + 1},
-            )
+            self.invoker.invoke_async(TRIGGER, run_event(cid, run_id, number + 1))
             return summary
         status = CampaignStatus.SENT
         if end is not EpochEnd.DONE or epoch.pending:
@@ -503,6 +500,11 @@ class CampaignRunner:
             run_id=run_id,
         )  # fmt: skip
         return summary
+
+
+def run_event(campaign_id: str, run_id: str | None, epoch: int = 0) -> dict[str, Any]:
+    """The trigger event that runs `epoch` of a claimed run (see handlers/trigger.py)."""
+    return {"action": "run", "campaign_id": campaign_id, "run_id": run_id, "epoch": epoch}
 
 
 def resume_schedule_name(campaign_id: str) -> str:
