@@ -97,13 +97,13 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[
     }
 
 
-def subscriber_view(subscriber: Subscriber) -> dict[str, Any]:
-    return {
-        "list_id": subscriber.list_id,
-        "email": subscriber.email,
-        "status": subscriber.status.value,
-        "attributes": dict(subscriber.attributes),
-    }
+def subscriber_view(subscriber: Subscriber) -> m.SubscriberView:
+    return m.SubscriberView(
+        list_id=subscriber.list_id,
+        email=subscriber.email,
+        status=subscriber.status,
+        attributes=dict(subscriber.attributes),
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -122,6 +122,12 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     def address(email: str) -> str:
         return normalise_email(email, what="email")
+
+    def existing_subscriber(list_id: str, email: str) -> Subscriber:
+        found = p.subscribers.get(existing_list(list_id).list_id, address(email))
+        if found is None:
+            raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
+        return found
 
     @api.exception_handler(NotFound)  # type: ignore[untyped-decorator]
     def not_found(exc: NotFound) -> Response[Any]:
@@ -193,7 +199,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         found = existing_list(list_id)
         page = p.subscribers.page(found.list_id, cursor, limit)
         return m.SubscriberPage(
-            subscribers=[m.SubscriberView(**subscriber_view(s)) for s in page.subscribers],
+            subscribers=[subscriber_view(s) for s in page.subscribers],
             next_cursor=page.cursor,
         )
 
@@ -210,7 +216,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         attributes = {**(current.attributes if current else {}), **body.attributes}
         subscriber = Subscriber(found.list_id, normalised, status, attributes)
         p.subscribers.put_many([subscriber])
-        return m.SubscriberView(**subscriber_view(subscriber))
+        return subscriber_view(subscriber)
 
     @api.get(
         "/lists/<list_id>/subscribers/<email>",
@@ -218,11 +224,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         tags=["subscribers"],
     )
     def read_subscriber(list_id: str, email: str) -> m.SubscriberView:
-        found = existing_list(list_id)
-        subscriber = p.subscribers.get(found.list_id, address(email))
-        if subscriber is None:
-            raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
-        return m.SubscriberView(**subscriber_view(subscriber))
+        return subscriber_view(existing_subscriber(list_id, email))
 
     @api.post(
         "/lists/<list_id>/subscribers/<email>/status",
@@ -230,12 +232,8 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         tags=["subscribers"],
     )
     def change_status(list_id: str, email: str, body: m.StatusChange) -> m.SubscriberView:
-        found = existing_list(list_id)
-        normalised = address(email)
-        p.subscribers.set_status(found.list_id, normalised, body.status)
-        subscriber = p.subscribers.get(found.list_id, normalised)
-        assert subscriber is not None
-        return m.SubscriberView(**subscriber_view(subscriber))
+        p.subscribers.set_status(existing_list(list_id).list_id, address(email), body.status)
+        return subscriber_view(existing_subscriber(list_id, email))
 
     @api.delete(
         "/lists/<list_id>/subscribers/<email>",
@@ -373,10 +371,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         if body.email is not None:
             if body.list_id is None:
                 raise InvalidInput("email needs list_id")
-            found = p.subscribers.get(existing_list(body.list_id).list_id, address(body.email))
-            if found is None:
-                raise NotFound(f"subscriber {body.email!r} not found in list {body.list_id!r}")
-            subscriber = found
+            subscriber = existing_subscriber(body.list_id, body.email)
         else:
             subscriber = Subscriber(body.list_id or "preview", "preview@example.com",
                                     attributes=body.attributes)  # fmt: skip
