@@ -20,16 +20,14 @@ from typing import Any
 
 from fanmail.adapters.local.faults import (
     CrashingCampaignStore,
-    CrashingMailer,
     FaultRates,
     Faults,
-    FaultyInvoker,
+    inject,
 )
 from fanmail.adapters.local.harness import (
     SENDER_ADDRESS,
     MemoryStack,
     memory_stack,
-    rewire,
     run_to_completion,
 )
 from fanmail.domain.addresses import is_valid_email
@@ -81,21 +79,13 @@ def run_campaign(index: int, seed: int, faulty: bool) -> dict[str, Any]:
     rates = random_rates(rng) if faulty else FaultRates()
     root_crash = rng.random() < 0.25 if faulty else False
     faults = Faults(rates, seed)
-    stack.ses.fault = faults.ses_fault(stack.app.ports.clock)
     campaigns = CrashingCampaignStore(
         stack.campaigns,
         stack.app.ports.clock,
         crash_at_progress=rng.randint(2, 6) if root_crash else None,
         slowdown_s=rates.store_slowdown_s,
     )
-    stack = rewire(
-        stack,
-        ports={
-            "mailer": CrashingMailer(stack.ses, faults),
-            "invoker": FaultyInvoker(stack.invoker, faults),
-            "campaigns": campaigns,
-        },
-    )
+    stack = inject(stack, faults, campaigns=campaigns)
     subscribers = generate_subscribers(f"list{index}", size, seed=seed)
     stack.subscribers.put_many(subscribers)
     app = stack.app

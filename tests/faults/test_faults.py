@@ -14,10 +14,9 @@ import pytest
 
 from fanmail.adapters.local.faults import (
     CrashingCampaignStore,
-    CrashingMailer,
     FaultRates,
     Faults,
-    FaultyInvoker,
+    inject,
 )
 from fanmail.adapters.local.harness import MemoryStack, memory_stack, rewire, run_to_completion
 from fanmail.adapters.local.scheduler import fire_due
@@ -51,14 +50,7 @@ def faulty(
 ) -> tuple[MemoryStack, Faults]:
     stack = memory_stack(fast_settings(**fault_settings(**settings)), rate=rate, latency_s=0.004)
     faults = Faults(rates, seed)
-    stack.ses.fault = faults.ses_fault(stack.app.ports.clock)
-    stack = rewire(
-        stack,
-        ports={
-            "mailer": CrashingMailer(stack.ses, faults),
-            "invoker": FaultyInvoker(stack.invoker, faults),
-        },
-    )
+    stack = inject(stack, faults)
     return stack, faults
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fanmail.adapters.local.harness import MemoryStack, rewire
 from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.errors import InvokeError, SendError
 from fanmail.domain.model import OutgoingEmail
@@ -161,3 +162,15 @@ class CrashingCampaignStore:
             raise SimulatedCrash("root died mid-campaign")
         self.clock.sleep(self.slowdown_s)
         self.inner.record_progress(campaign_id, run_id, progress)
+
+
+def inject(stack: MemoryStack, faults: Faults, **ports: object) -> MemoryStack:
+    """Wire `faults` into an in-memory stack: SES errors, crashing sends and faulty invokes,
+    plus any other port replaced through `ports` (e.g. a CrashingCampaignStore)."""
+    stack.ses.fault = faults.ses_fault(stack.app.ports.clock)
+    wired = {
+        "mailer": CrashingMailer(stack.ses, faults),
+        "invoker": FaultyInvoker(stack.invoker, faults),
+        **ports,
+    }
+    return rewire(stack, ports=wired)
