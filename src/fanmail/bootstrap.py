@@ -184,11 +184,6 @@ def aws_ports(settings: Settings, session: boto3.Session | None = None) -> Ports
     )
 
 
-def with_ports(app: App, **changes: object) -> App:
-    """The same settings with some ports replaced (local mode, tests)."""
-    return build(app.settings, replace(app.ports, **changes))  # type: ignore[arg-type]
-
-
 _current: App | None = None
 _lock = threading.Lock()
 

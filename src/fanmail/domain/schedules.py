@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fanmail.domain.errors import InvalidInput
@@ -147,7 +147,3 @@ def cron_matches(fields: list[set[int] | None], moment: datetime) -> bool:
     dow = (moment.weekday() + 1) % 7 + 1  # cron: 1 = Sunday
     values = (moment.minute, moment.hour, moment.day, moment.month, dow, moment.year)
     return all(f is None or v in f for f, v in zip(fields, values, strict=True))
-
-
-def utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)

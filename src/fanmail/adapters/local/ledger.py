@@ -89,7 +89,3 @@ class MemoryLedger:
                         more = position + 1 < len(keys)
                         return selected, (key if more else None)
             return selected, None
-
-    def status_of(self, campaign_id: str, email: str) -> str | None:
-        current = self._items.get(campaign_id, {}).get(email)
-        return current[0].status if current else None
