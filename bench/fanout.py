@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from collections import Counter
 
-from fanmail.adapters.local.harness import SENDER_ADDRESS, memory_stack
 from fanmail.domain.model import SubscriberStatus
-from fanmail.handlers.common import logger
+from fanmail.local.harness import SENDER_ADDRESS, memory_stack
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--max-threads", type=int, default=16)
     parser.add_argument("--template", default="newsletter")
     args = parser.parse_args()
-    logger.setLevel("WARNING")
+    logging.getLogger("fanmail").setLevel(logging.WARNING)
 
     settings = Settings(
         templates_dir=default_templates_dir(),
@@ -44,7 +44,7 @@ def main() -> None:
         "bench", args.subscribers, opted_out_share=0.0, malformed_share=0.0
     )
     stack.subscribers.put_many(subscribers)
-    campaign = app.create_campaign(
+    campaign = app.campaigns.create(
         CreateCampaign(list_id="bench", template=args.template, sender=SENDER_ADDRESS)
     )
     started = time.monotonic()

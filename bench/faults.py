@@ -13,25 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import time
 from collections import Counter
 from typing import Any
 
-from fanmail.adapters.local.faults import (
+from fanmail.domain.addresses import is_valid_email
+from fanmail.local.faults import (
     CrashingCampaignStore,
     FaultRates,
     Faults,
     inject,
 )
-from fanmail.adapters.local.harness import (
+from fanmail.local.harness import (
     SENDER_ADDRESS,
     MemoryStack,
     memory_stack,
     run_to_completion,
 )
-from fanmail.domain.addresses import is_valid_email
-from fanmail.handlers.common import logger
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
@@ -89,7 +89,7 @@ def run_campaign(index: int, seed: int, faulty: bool) -> dict[str, Any]:
     subscribers = generate_subscribers(f"list{index}", size, seed=seed)
     stack.subscribers.put_many(subscribers)
     app = stack.app
-    campaign = app.create_campaign(
+    campaign = app.campaigns.create(
         CreateCampaign(list_id=f"list{index}", template="newsletter", sender=SENDER_ADDRESS)
     )
     started = time.monotonic()
@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=50)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    logger.setLevel("CRITICAL")
+    logging.getLogger("fanmail").setLevel(logging.CRITICAL)
 
     faulty = [run_campaign(i, args.seed + i, True) for i in range(args.campaigns)]
     clean = [run_campaign(i, args.seed + i, False) for i in range(args.campaigns)]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import random
 import statistics
 import time
 
-from fanmail.bootstrap import LocalRuntime
-from fanmail.handlers.common import logger
+from fanmail.local.runtime import LocalRuntime
 from fanmail.services.import_list import (
     ImportMode,
     ImportSummary,
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--e2e-rows", type=int, default=5_000, help="rows for the end-to-end run")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    logger.setLevel("WARNING")
+    logging.getLogger("fanmail").setLevel(logging.WARNING)
 
     text = make_csv(args.rows)
     rates = []

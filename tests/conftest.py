@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.adapters.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.domain.model import Campaign, Subscriber, SubscriberStatus
+from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
 
@@ -59,7 +59,7 @@ def new_campaign(stack: MemoryStack, list_id: str = "news", **changes: object) -
     command = CreateCampaign(list_id=list_id, template="newsletter", sender=SENDER_ADDRESS)
     for name, value in changes.items():
         object.__setattr__(command, name, value)
-    return stack.app.create_campaign(command)
+    return stack.app.campaigns.create(command)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -13,35 +14,29 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from fanmail import bootstrap
-from fanmail.adapters.local.apigateway import api_event
-from fanmail.adapters.local.clock import SystemClock
-from fanmail.bootstrap import App, LocalRuntime
+from fanmail.bootstrap import App
 from fanmail.domain.errors import FanmailError
-from fanmail.domain.message import UnsubscribeLinks
 from fanmail.domain.model import CampaignStatus
-from fanmail.domain.render import TemplateRenderer
-from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
-from fanmail.handlers.api import campaign_view
-from fanmail.handlers.common import logger
-from fanmail.services import lifecycle
-from fanmail.services.campaigns import CreateCampaign, check_id, get_campaign
+from fanmail.local.apigateway import api_event
+from fanmail.local.http_gateway import LocalApiGateway
+from fanmail.local.runtime import LocalRuntime
+from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
-from fanmail.services.import_list import (
-    ImportMode,
-    export_list,
-    import_subscribers,
-    write_rejected,
-)
-from fanmail.services.preview import Preview, preview_message
+from fanmail.services.import_list import ImportMode, ImportRequest, write_rejected
+from fanmail.services.lists import CreateList
+from fanmail.services.preview import Preview, PreviewRequest
 from fanmail.settings import Settings
 
 SUMMARY_FIELDS = (
     "recipients", "sent", "failed", "suppressed", "invalid", "already_sent", "pending",
     "throttled", "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms", "epochs",
 )  # fmt: skip
+
+
+def quiet_functions() -> None:
+    """Only warnings from the functions' loggers (powertools logs as `fanmail`)."""
+    logging.getLogger("fanmail").setLevel(logging.WARNING)
 
 
 def progress_bar(done: int, total: int, width: int = 40) -> str:
@@ -59,7 +54,7 @@ def demo(args: argparse.Namespace) -> int:
         ses_latency_ms=args.latency_ms,
     )
     if not args.verbose:
-        logger.setLevel("WARNING")
+        quiet_functions()
     outbox = out / "outbox" if out else None
     if outbox and outbox.exists():
         for old in outbox.glob("*.eml"):
@@ -71,9 +66,10 @@ def demo(args: argparse.Namespace) -> int:
         app = runtime.app
         started = time.time()
         subscribers = generate_subscribers("demo-list", args.subscribers, seed=args.seed)
-        app.ports.subscribers.put_many(subscribers)
+        app.lists.create(CreateList("demo-list", "Demo list"))
+        app.imports.load(subscribers)
         print(f"loaded {len(subscribers)} subscribers into list demo-list", file=sys.stderr)
-        campaign = app.create_campaign(
+        campaign = app.campaigns.create(
             CreateCampaign(
                 list_id="demo-list",
                 template=args.template,
@@ -103,11 +99,10 @@ def demo(args: argparse.Namespace) -> int:
                     out / "index.html", f"Outbox of {campaign.campaign_id}"
                 )
             sample = subscribers[0]
-            for name in app.renderer.available():  # every shipped template, for this subscriber
-                preview = preview_message(
-                    app.renderer, app.links, app.ports.clock, template=name, sender=sender,
-                    subscriber=sample, variables=DEMO_VARIABLES,
-                )  # fmt: skip
+            for name in app.previews.templates():  # every shipped template, for this subscriber
+                preview = app.previews.preview(
+                    PreviewRequest(name, sender, sample, variables=DEMO_VARIABLES)
+                )
                 write_preview(preview, out / "previews", name)
             print(
                 f"wrote {out}/summary.json, {out}/index.html, {out}/outbox/ and {out}/previews/",
@@ -117,7 +112,7 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def watch(runtime: LocalRuntime, campaign_id: str, total: int) -> Any:
-    campaigns = runtime.app.ports.campaigns
+    campaigns = runtime.app.campaigns
     interactive = sys.stderr.isatty()
     last_line = ""
     while True:
@@ -178,32 +173,22 @@ def operator_app() -> Iterator[App]:
 
 def campaign_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
-        p, s = app.ports, app.settings
         campaign_id: str = args.campaign_id
         if args.action == "failures":
-            page = lifecycle.failures_page(
-                campaign_id, ledger=p.ledger, cursor=args.cursor, limit=args.limit
+            print(
+                json.dumps(app.lifecycle.failures(campaign_id, args.cursor, args.limit), indent=2)
             )
-            print(json.dumps(page, indent=2))
             return 0
-        if args.action == "pause":
-            lifecycle.pause(campaign_id, campaigns=p.campaigns)
-        elif args.action == "cancel":
-            lifecycle.cancel(
-                campaign_id, campaigns=p.campaigns, scheduler=p.scheduler, clock=p.clock
-            )
-        elif args.action == "resume":
-            lifecycle.resume(
-                campaign_id, campaigns=p.campaigns, scheduler=p.scheduler, invoker=p.invoker,
-                clock=p.clock, stale_after_s=s.stale_after_s,
-            )  # fmt: skip
-        elif args.action == "resend-failed":
-            lifecycle.resend_failed(
-                campaign_id, campaigns=p.campaigns, ledger=p.ledger, invoker=p.invoker
-            )
+        actions: dict[str, Callable[[str], Any]] = {
+            "pause": app.lifecycle.pause,
+            "cancel": app.lifecycle.cancel,
+            "resume": app.lifecycle.resume,
+            "resend-failed": app.lifecycle.resend_failed,
+            "status": app.campaigns.get,
+        }
+        actions[args.action](campaign_id)
     with operator_app() as app:  # re-read after any local work has finished
-        campaign = get_campaign(campaign_id, campaigns=app.ports.campaigns)
-        view = campaign_view(campaign, app.ports.clock.now(), app.settings.stale_after_s)
+        view = app.views.campaign(app.campaigns.get(campaign_id))
     print(json.dumps(view, indent=2, default=str))
     return 0
 
@@ -247,26 +232,19 @@ def preview_command(args: argparse.Namespace) -> int:
         if not args.list:
             raise FanmailError("--subscriber needs --list")
         with operator_app() as app:
-            subscriber = app.ports.subscribers.get(args.list, args.subscriber)
-            if subscriber is None:
-                raise FanmailError(f"subscriber {args.subscriber!r} not found in {args.list!r}")
-            preview = preview_message(
-                app.renderer, app.links, app.ports.clock, template=args.template,
-                sender=args.sender, subscriber=subscriber, subject=args.subject,
-                variables=variables,
+            subscriber = app.lists.subscriber(args.list, args.subscriber)
+            preview = app.previews.preview(
+                PreviewRequest(args.template, args.sender, subscriber, args.subject,
+                               variables=variables)
             )  # fmt: skip
     else:
-        settings = Settings.from_env()
-        keys = SigningKeys.generate()
-        links = UnsubscribeLinks(
-            UnsubscribeSigner(lambda: keys, 86400), settings.public_url, settings.unsubscribe_mailto
-        )
-        renderer = TemplateRenderer(jinja2.FileSystemLoader(str(settings.templates_dir)))
         subscriber = generate_subscribers("sample", 1, opted_out_share=0, malformed_share=0)[0]
-        preview = preview_message(
-            renderer, links, SystemClock(), template=args.template, sender=args.sender,
-            subscriber=subscriber, subject=args.subject, variables=variables,
-        )  # fmt: skip
+        previews = bootstrap.offline_previews(Settings.from_env())
+        preview = previews.preview(
+            PreviewRequest(
+                args.template, args.sender, subscriber, args.subject, variables=variables
+            )
+        )
     files = write_preview(preview, args.out, args.template)
     print(json.dumps({"subject": preview.subject, "files": [str(f) for f in files]}, indent=2))
     return 0
@@ -291,16 +269,14 @@ def import_command(args: argparse.Namespace) -> int:
         raise FanmailError(f"{path}: no such file")
     fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
     state = args.state or path.with_name(path.name + ".import-state")
+    request = ImportRequest(
+        args.list, fmt, ImportMode(args.mode), args.force, args.email_column,
+        args.check_deliverability,
+    )  # fmt: skip
     with operator_app() as app, path.open(encoding="utf-8-sig", newline="") as source:
-        summary = import_subscribers(
+        summary = app.imports.run(
+            request,
             source,
-            fmt=fmt,
-            list_id=check_id("list id", args.list),
-            mode=ImportMode(args.mode),
-            subscribers=app.ports.subscribers,
-            email_column=args.email_column,
-            force=args.force,
-            check_deliverability=args.check_deliverability,
             state_file=state,
             progress=progress_printer(f"importing {path.name}"),
         )
@@ -317,21 +293,19 @@ def import_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         if args.out == "-":
-            count = export_list(app.ports.subscribers, check_id("list id", args.list), sys.stdout)
+            count = app.imports.export(args.list, sys.stdout)
         else:
             with open(args.out, "w", newline="", encoding="utf-8") as out:
-                count = export_list(app.ports.subscribers, check_id("list id", args.list), out)
+                count = app.imports.export(args.list, out)
     print(f"exported {count} subscribers", file=sys.stderr)
     return 0
 
 
 def serve(args: argparse.Namespace) -> int:
-    from fanmail.adapters.local.http_gateway import LocalApiGateway
-
     base = f"http://{args.host}:{args.port}"
     settings = replace(Settings.from_env(), public_url=base, max_send_rate=args.rate)
     if not args.verbose:
-        logger.setLevel("WARNING")
+        quiet_functions()
     with LocalRuntime(
         settings, sender_identity=args.sender_identity, max_send_rate=args.rate
     ) as runtime:

@@ -213,8 +213,21 @@ class Invoker(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """One of fanmail's schedules as the scheduler holds it: `at` for a one-time schedule,
+    `expression` (cron or rate, in `timezone`) for a recurring one."""
+
+    name: str
+    payload: Mapping[str, Any]
+    timezone: str = "UTC"
+    at: float | None = None
+    expression: str | None = None
+
+
 class Scheduler(Protocol):
-    """Schedules that invoke the trigger function (EventBridge Scheduler)."""
+    """Schedules that invoke the trigger function (EventBridge Scheduler). Names are fanmail's
+    logical names (`send-<campaign>`); the adapter derives the stored name from them."""
 
     def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
         """Create or replace schedule `name` to deliver `payload` to the trigger at `at`."""
@@ -228,4 +241,8 @@ class Scheduler(Protocol):
 
     def delete(self, name: str) -> None:
         """Delete schedule `name`; a missing one is not an error."""
+        ...
+
+    def list(self) -> list[ScheduleEntry]:
+        """Every schedule fanmail created (of this stack), in no particular order."""
         ...

@@ -11,8 +11,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from fanmail.domain.addresses import normalise_email
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.plan import PlanLimits
+from fanmail.domain.tokens import SigningKeys
 
 PREFIX = "FANMAIL_"
 
@@ -151,8 +153,6 @@ def _url(raw: str) -> str:
 
 
 def _mailbox(raw: str) -> str:
-    from fanmail.domain.addresses import normalise_email
-
     try:
         return normalise_email(raw)
     except InvalidInput as exc:
@@ -160,8 +160,6 @@ def _mailbox(raw: str) -> str:
 
 
 def _keys(raw: str) -> str:
-    from fanmail.domain.tokens import SigningKeys
-
     try:
         SigningKeys.from_json(raw, "keys")
     except InvalidInput as exc:

@@ -6,6 +6,7 @@ command line against a local API that the test starts.)"""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.adapters.local.http_gateway import LocalApiGateway
-from fanmail.bootstrap import LocalRuntime
 from fanmail.domain.model import Subscriber
-from fanmail.handlers.common import logger
+from fanmail.local.http_gateway import LocalApiGateway
+from fanmail.local.runtime import LocalRuntime
 from fanmail.ports import MailingList
 from fanmail.settings import Settings, default_templates_dir
 
@@ -34,7 +34,7 @@ CHECKS = ",".join(
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    logger.setLevel("ERROR")
+    logging.getLogger("fanmail").setLevel(logging.ERROR)
     settings = Settings(
         templates_dir=default_templates_dir(), ses_latency_ms=5, progress_interval_s=0.2
     )

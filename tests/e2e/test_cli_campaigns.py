@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.adapters.local.apigateway import api_event
-from fanmail.bootstrap import LocalRuntime
 from fanmail.cli import main
 from fanmail.domain.errors import SendError, SendErrorKind
 from fanmail.domain.model import CampaignStatus, OutgoingEmail
+from fanmail.local.apigateway import api_event
+from fanmail.local.runtime import LocalRuntime
 from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
@@ -46,7 +46,7 @@ def test_pause_resume_cancel_through_the_cli(
         app.ports.subscribers.put_many(subscribers)
 
         def campaign(campaign_id: str) -> str:
-            app.create_campaign(
+            app.campaigns.create(
                 CreateCampaign(
                     "cli-list", "newsletter", "news@fanmail.example", campaign_id=campaign_id
                 )
@@ -83,8 +83,9 @@ def test_pause_resume_cancel_through_the_cli(
 
         # One address fails with SES 5xx in this runtime; the CLI's own runtime resends it.
         flaky = next(s.email for s in subscribers if s.status.receives_mail and "@" in s.email)
-        healthy = runtime.limits.mailer
-        runtime.limits.mailer = FailingFor(healthy, flaky)
+        limits = runtime.limits
+        assert limits is not None
+        limits.mailer = FailingFor(limits.mailer, flaky)
         third = campaign("cli-3")
         runtime.invoker.invoke("trigger", {"campaign_id": third})
         code, page = cli(capsys, "failures", third)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.apigateway import api_event
-from fanmail.bootstrap import LocalRuntime
 from fanmail.domain.model import SubscriberStatus
+from fanmail.local.apigateway import api_event
+from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
@@ -41,7 +41,7 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
         app.ports.subscribers.put_many(generate_subscribers("l", 60, seed=5))
 
         def send(campaign_id: str, template: str) -> Any:
-            app.create_campaign(
+            app.campaigns.create(
                 CreateCampaign(
                     "l", template, "Fanmail <news@fanmail.example>", campaign_id=campaign_id
                 )

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.faults import (
+from fanmail.domain.errors import Conflict, InvokeError
+from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
+from fanmail.local.faults import (
     CrashingCampaignStore,
     FaultRates,
     Faults,
     inject,
 )
-from fanmail.adapters.local.harness import MemoryStack, memory_stack, rewire, run_to_completion
-from fanmail.adapters.local.scheduler import fire_due
-from fanmail.domain.errors import Conflict, InvokeError
-from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
-from fanmail.services import lifecycle
+from fanmail.local.harness import MemoryStack, memory_stack, rewire, run_to_completion
+from fanmail.local.schedules import fire_due
+from fanmail.services.lifecycle import is_stalled
 from tests.conftest import fast_settings, new_campaign, seed
 
 pytestmark = pytest.mark.faults
@@ -66,10 +66,7 @@ def drive(stack: MemoryStack, campaign_id: str, *, resends: int = 3) -> Campaign
 
 def run_to_completion_after_trigger(stack: MemoryStack, campaign_id: str) -> Campaign:
     """The campaign was already triggered: resume it and finish (a second trigger is refused)."""
-    lifecycle.resume(
-        campaign_id, campaigns=stack.campaigns, scheduler=stack.scheduler, invoker=stack.invoker,
-        clock=stack.app.ports.clock, stale_after_s=stack.app.settings.stale_after_s,
-    )  # fmt: skip
+    stack.app.lifecycle.resume(campaign_id)
     return drive(stack, campaign_id)
 
 
@@ -109,7 +106,7 @@ def test_root_crash_mid_campaign_is_detected_and_resumed() -> None:
     assert current(stack, campaign_id).status is CampaignStatus.SENDING
     time.sleep(stack.app.settings.stale_after_s + 0.3)
     stalled = current(stack, campaign_id)
-    assert lifecycle.is_stalled(stalled, time.time(), stack.app.settings.stale_after_s)
+    assert is_stalled(stalled, time.time(), stack.app.settings.stale_after_s)
     campaign = run_to_completion_after_trigger(stack, campaign_id)
     assert_exactly_once(stack, subscribers, campaign)
     assert campaign.summary is not None and campaign.summary["already_sent"] > 0
@@ -237,7 +234,7 @@ def test_the_quota_schedule_does_not_resume_a_campaign_a_user_paused() -> None:
     campaign_id = new_campaign(stack).campaign_id
     stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
     assert current(stack, campaign_id).status is CampaignStatus.WAITING_FOR_QUOTA
-    lifecycle.pause(campaign_id, campaigns=stack.campaigns)  # a user holds it while it waits
+    stack.app.lifecycle.pause(campaign_id)  # a user holds it while it waits
     stack.ses.age_out()
     answer = stack.invoker.invoke("trigger", {"action": "resume", "campaign_id": campaign_id})
     assert answer["started"] is False and "is paused" in answer["error"]
@@ -246,7 +243,7 @@ def test_the_quota_schedule_does_not_resume_a_campaign_a_user_paused() -> None:
 
 
 def test_pause_resume_cancel_and_resend_through_the_api() -> None:
-    from fanmail.adapters.local.apigateway import api_event
+    from fanmail.local.apigateway import api_event
 
     stack, _ = faulty(FaultRates(), rate=60.0)
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
@@ -293,12 +290,7 @@ def test_cancel_stops_dispatch_and_keeps_counts_consistent() -> None:
     )
     runner.start()
     time.sleep(1.0)
-    lifecycle.cancel(
-        campaign_id,
-        campaigns=stack.campaigns,
-        scheduler=stack.scheduler,
-        clock=stack.app.ports.clock,
-    )
+    stack.app.lifecycle.cancel(campaign_id)
     started = time.monotonic()
     runner.join()
     assert time.monotonic() - started < 5  # dispatch stops within seconds
@@ -310,7 +302,4 @@ def test_cancel_stops_dispatch_and_keeps_counts_consistent() -> None:
     assert 0 < summary["sent"] < 297 and summary["pending"] > 0
     assert summary["sent"] == len(stack.ses.deliveries)
     with pytest.raises(Conflict):
-        lifecycle.resume(
-            campaign_id, campaigns=stack.campaigns, scheduler=stack.scheduler,
-            invoker=stack.invoker, clock=stack.app.ports.clock, stale_after_s=1,
-        )  # fmt: skip
+        stack.app.lifecycle.resume(campaign_id)

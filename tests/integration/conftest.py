@@ -10,7 +10,7 @@ import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import create_tables
-from fanmail.adapters.local.moto_server import MotoServer
+from fanmail.local.moto_server import MotoServer
 
 REGION = "us-east-1"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.apigateway import api_event
-from fanmail.adapters.local.harness import MemoryStack
-from fanmail.adapters.local.scheduler import RecurringFirer, fire_due
 from fanmail.domain.model import CampaignStatus
+from fanmail.local.apigateway import api_event
+from fanmail.local.harness import MemoryStack
+from fanmail.local.schedules import RecurringFirer, fire_due
 from tests.conftest import seed
 
 
@@ -176,7 +176,7 @@ def test_one_time_schedule_fires_and_cancel_deletes_it(api: MemoryStack) -> None
     call(api, "POST", "/campaigns", campaign_body())
     status, body = call(api, "POST", "/campaigns/c1/schedule", {"at": iso(1), "timezone": "UTC"})
     assert status == 200 and body["status"] == "scheduled" and body["schedule"]["at"]
-    assert "send-c1" in api.scheduler.schedules
+    assert "send-c1" in api.scheduler.entries
     time.sleep(1.2)
     assert fire_due(api.scheduler, api.invoker, time.time()) == 1
     api.invoker.drain()
@@ -185,10 +185,10 @@ def test_one_time_schedule_fires_and_cancel_deletes_it(api: MemoryStack) -> None
 
     call(api, "POST", "/campaigns", campaign_body(campaign_id="c2"))
     call(api, "POST", "/campaigns/c2/schedule", {"at": iso(3600), "timezone": "Europe/Lisbon"})
-    assert "send-c2" in api.scheduler.schedules
+    assert "send-c2" in api.scheduler.entries
     status, body = call(api, "POST", "/campaigns/c2/cancel")
     assert status == 200 and body["status"] == "cancelled"
-    assert "send-c2" not in api.scheduler.schedules
+    assert "send-c2" not in api.scheduler.entries
 
 
 def test_recurring_schedule_sends_a_copy_each_time(api: MemoryStack) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from fanmail.adapters.local.harness import MemoryStack, memory_stack, with_settings
 from fanmail.adapters.local.invoker import LocalFunction
 from fanmail.domain.model import CampaignStatus, Subscriber, SubscriberStatus
-from fanmail.services import lifecycle
+from fanmail.local.harness import MemoryStack, memory_stack, with_settings
 from tests.conftest import fast_settings, new_campaign, seed
 
 OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
@@ -115,14 +114,7 @@ def test_crashing_senders_leave_the_run_resumable(stack: MemoryStack) -> None:
     assert_consistent(stack, summary, subscribers)
 
     stack.invoker.register(real_sender)  # the fault is fixed: resume sends everyone once
-    lifecycle.resume(
-        campaign.campaign_id,
-        campaigns=stack.campaigns,
-        scheduler=stack.scheduler,
-        invoker=stack.invoker,
-        clock=stack.app.ports.clock,
-        stale_after_s=60,
-    )
+    stack.app.lifecycle.resume(campaign.campaign_id)
     stack.invoker.drain()
     final = stack.campaigns.get(campaign.campaign_id)
     assert final is not None and final.summary is not None

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.harness import MemoryStack, with_settings
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.model import CampaignStatus
-from fanmail.services.campaigns import start_campaign
+from fanmail.local.harness import MemoryStack, with_settings
 from tests.conftest import new_campaign, seed
 
 
@@ -84,11 +83,10 @@ def test_template_syntax_error_at_creation(stack: MemoryStack, template_dir: Pat
 def test_start_claims_once(stack: MemoryStack) -> None:
     seed(stack, 2)
     campaign = new_campaign(stack)
-    clock = stack.app.ports.clock
-    started = start_campaign(campaign.campaign_id, campaigns=stack.campaigns, clock=clock)
+    started = stack.app.campaigns.start(campaign.campaign_id)
     assert started.status is CampaignStatus.SENDING and started.run_id
     with pytest.raises(Conflict) as info:
-        start_campaign(campaign.campaign_id, campaigns=stack.campaigns, clock=clock)
+        stack.app.campaigns.start(campaign.campaign_id)
     assert info.value.current_status == "sending"
     with pytest.raises(NotFound):
-        start_campaign("missing", campaigns=stack.campaigns, clock=clock)
+        stack.app.campaigns.start("missing")

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from fanmail import bootstrap
-from fanmail.adapters.local.apigateway import api_event
-from fanmail.adapters.local.harness import MemoryStack
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import CampaignStatus, SubscriberStatus
 from fanmail.handlers import heartbeat, sender, trigger
+from fanmail.local.apigateway import api_event
+from fanmail.local.harness import MemoryStack
 from fanmail.services.send_campaign import run_event
 from tests.conftest import new_campaign, seed
 

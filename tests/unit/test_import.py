@@ -175,7 +175,7 @@ def test_import_command_writes_rejected_csv(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fanmail import bootstrap
-    from fanmail.adapters.local.harness import memory_stack
+    from fanmail.local.harness import memory_stack
 
     stack = memory_stack()
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

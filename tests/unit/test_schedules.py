@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fanmail.adapters.local.scheduler import MemoryScheduler, RecurringFirer
+from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.schedules import cron_matches, parse_cron, parse_schedule, rate_seconds
+from fanmail.local.schedules import RecurringFirer
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("UTC")).timestamp()
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.adapters.local.harness import MemoryStack, with_settings
 from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import CampaignStatus, OutgoingEmail, Recipient, SubscriberStatus
-from fanmail.services.campaigns import start_campaign
+from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.services.jobs import BatchJob
 from tests.conftest import new_campaign, seed
 
@@ -19,7 +18,7 @@ def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: obje
     """A leaf job for a campaign that is sending (senders stop when it is not)."""
     campaign = stack.campaigns.get(campaign_id)
     if campaign is not None and campaign.status is CampaignStatus.DRAFT:
-        start_campaign(campaign_id, campaigns=stack.campaigns, clock=stack.app.ports.clock)
+        stack.app.campaigns.start(campaign_id)
     values: dict[str, object] = {
         "campaign_id": campaign_id,
         "run_id": "run",

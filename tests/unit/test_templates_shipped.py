@@ -10,12 +10,12 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from fanmail.adapters.local.harness import MemoryStack, with_settings
 from fanmail.cli import main
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.errors import InvalidInput, TemplateProblem
 from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer, format_date, initials, money, render_context
+from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.services.preview import preview_message, template_report
 from tests.conftest import TEMPLATES, new_campaign, seed
 

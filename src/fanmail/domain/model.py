@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from fanmail.domain.errors import Conflict
+
 MAX_REPORTED_FAILURES = 100
 """Failures listed by address in one summary; the counts stay exact beyond it."""
 
@@ -20,6 +22,25 @@ class SubscriberStatus(StrEnum):
     @property
     def receives_mail(self) -> bool:
         return self is SubscriberStatus.SUBSCRIBED
+
+
+def next_status(
+    current: SubscriberStatus | None, requested: SubscriberStatus | None, *, force: bool
+) -> SubscriberStatus:
+    """The one rule for every admin write (API upsert, status change, import): an address that
+    unsubscribed, bounced or complained becomes subscribed again only with `force`; without a
+    requested status a subscriber keeps theirs (a new one is subscribed)."""
+    if current is None:
+        return requested or SubscriberStatus.SUBSCRIBED
+    if requested is None or requested is current:
+        return current
+    if requested.receives_mail and not current.receives_mail and not force:
+        raise Conflict(
+            f"the address is {current.value}: re-subscribing it needs force (the subscriber's "
+            "own opt-out, bounce or complaint is not undone by default)",
+            current.value,
+        )
+    return requested
 
 
 @dataclass(frozen=True, slots=True)

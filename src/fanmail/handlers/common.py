@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
+from fanmail.bootstrap import App
 from fanmail.domain.model import DeliveryCounts
 from fanmail.ports import Clock
 
@@ -31,3 +37,31 @@ def emit_counts(counts: DeliveryCounts) -> None:
         ("SesThrottled", counts.throttled),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+class ResolverPool:
+    """Resolvers of one App, each answering one request at a time.
+
+    A powertools resolver keeps the request it is answering on itself, as a Lambda environment
+    runs one invocation at a time. Local mode answers HTTP requests concurrently in one process,
+    so each request takes an idle resolver (or builds one) and gives it back.
+    """
+
+    def __init__(self, build: Callable[[App], APIGatewayRestResolver]) -> None:
+        self.build = build
+        self._idle: weakref.WeakKeyDictionary[App, queue.SimpleQueue[APIGatewayRestResolver]]
+        self._idle = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def resolve(self, app: App, event: Any, context: Any) -> dict[str, Any]:
+        with self._lock:
+            idle = self._idle.setdefault(app, queue.SimpleQueue())
+        try:
+            resolver = idle.get_nowait()
+        except queue.Empty:
+            resolver = self.build(app)
+        try:
+            answer: dict[str, Any] = resolver.resolve(event, context)
+        finally:
+            idle.put(resolver)
+        return answer

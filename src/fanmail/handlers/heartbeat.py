@@ -10,7 +10,6 @@ from typing import Any
 
 from fanmail import bootstrap
 from fanmail.handlers.common import logger
-from fanmail.services.heartbeat import warm_senders
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -18,6 +17,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
-    result = warm_senders(app.ports.invoker, app.settings.heartbeat_senders)
+    result = app.heartbeat.warm()
     logger.info("heartbeat", extra=result)
     return result

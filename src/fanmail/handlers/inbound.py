@@ -8,7 +8,6 @@ from typing import Any
 from fanmail import bootstrap
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers.common import logger
-from fanmail.services.unsubscribe import unsubscribe
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -24,9 +23,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
         words = subject.split()
         token = words[-1] if len(words) >= 2 and words[0].lower() == "unsubscribe" else ""
         try:
-            unsubscribe(
-                token, signer=app.signer, subscribers=app.ports.subscribers, clock=app.ports.clock
-            )
+            app.unsubscribes.unsubscribe(token)
             done += 1
         except InvalidToken:
             refused += 1

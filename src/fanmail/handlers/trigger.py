@@ -17,10 +17,9 @@ from typing import Any
 
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, FanmailError, InvalidInput
+from fanmail.domain.ids import check_id
 from fanmail.domain.model import CampaignStatus, DeliveryCounts
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
-from fanmail.services import lifecycle, scheduling
-from fanmail.services.campaigns import check_id, start_campaign
 from fanmail.services.send_campaign import run_event
 
 
@@ -40,18 +39,14 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
         return _run(app, event, context)
     if event.get("action") == "scheduled_send":
         try:
-            copy = scheduling.fire_recurring(
-                str(event.get("campaign_id")), campaigns=app.ports.campaigns, clock=app.ports.clock
-            )
+            copy = app.scheduling.fire_recurring(str(event.get("campaign_id")))
         except FanmailError as exc:
             return _rejected(str(exc), campaign_id=event.get("campaign_id"))
         return _run(app, run_event(copy.campaign_id, copy.run_id), context)
     if event.get("action") == "resume":
         try:
-            resumed = lifecycle.resume(
+            resumed = app.lifecycle.resume(
                 str(event.get("campaign_id")),
-                **_lifecycle_ports(app),
-                stale_after_s=app.settings.stale_after_s,
                 only_from=frozenset({CampaignStatus.WAITING_FOR_QUOTA}),
             )
         except FanmailError as exc:
@@ -65,9 +60,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
             "detail.campaign_id, a {'campaign_id': ...} object, or a run continuation"
         )
     try:
-        campaign = start_campaign(
-            str(campaign_id), campaigns=app.ports.campaigns, clock=app.ports.clock
-        )
+        campaign = app.campaigns.start(str(campaign_id))
     except Conflict as exc:
         logger.warning("trigger refused", extra={"campaign_id": campaign_id, "error": str(exc)})
         return {
@@ -80,16 +73,6 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
         return _rejected(str(exc), campaign_id=campaign_id)
     assert campaign.run_id is not None
     return _run(app, run_event(campaign.campaign_id, campaign.run_id), context)
-
-
-def _lifecycle_ports(app: bootstrap.App) -> dict[str, Any]:
-    p = app.ports
-    return {
-        "campaigns": p.campaigns,
-        "scheduler": p.scheduler,
-        "invoker": p.invoker,
-        "clock": p.clock,
-    }
 
 
 def _rejected(message: str, **keys: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ A forged, tampered or expired token gets 403 and the same page whatever the reas
 
 from __future__ import annotations
 
-import functools
 import html
 from http import HTTPStatus
 from typing import Any
@@ -18,8 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from fanmail import bootstrap
 from fanmail.domain.tokens import InvalidToken
-from fanmail.handlers.common import logger
-from fanmail.services.unsubscribe import check_token, unsubscribe
+from fanmail.handlers.common import ResolverPool, logger
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
@@ -51,14 +49,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
-    answer: dict[str, Any] = api_for(app).resolve(event, context)
-    return answer
+    return _resolvers.resolve(app, event, context)
 
 
-@functools.lru_cache(maxsize=8)
-def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
+def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
     api = APIGatewayRestResolver()
-    ports = app.ports
 
     @api.exception_handler(InvalidToken)  # type: ignore[untyped-decorator]
     def invalid(exc: InvalidToken) -> Response[str]:
@@ -67,7 +62,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.get("/u/<token>")
     def confirm(token: str) -> Response[str]:
-        claim = check_token(token, signer=app.signer, clock=ports.clock)
+        claim = app.unsubscribes.check(token)
         return page(
             HTTPStatus.OK,
             "Unsubscribe",
@@ -78,9 +73,7 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.post("/u/<token>")
     def one_click(token: str) -> Response[str]:
-        claim = unsubscribe(
-            token, signer=app.signer, subscribers=ports.subscribers, clock=ports.clock
-        )
+        claim = app.unsubscribes.unsubscribe(token)
         logger.info("unsubscribed", extra={"list_id": claim.list_id})
         return page(
             HTTPStatus.OK,
@@ -89,3 +82,6 @@ def api_for(app: bootstrap.App) -> APIGatewayRestResolver:
         )
 
     return api
+
+
+_resolvers = ResolverPool(build_resolver)

@@ -1,8 +1,7 @@
-"""Creating campaigns (validated up front) and claiming them for a run."""
+"""Creating campaigns (validated up front), reading them, and claiming them for a run."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,22 +9,15 @@ from typing import Any
 
 from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
 from fanmail.domain.errors import InvalidInput, NotFound, TemplateProblem
+from fanmail.domain.ids import check_id
 from fanmail.domain.model import STARTABLE, Campaign, CampaignStatus, Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
-from fanmail.ports import CampaignStore, Clock, SesAccount, SubscriberStore
+from fanmail.ports import CampaignStore, Clock, Invoker, SesAccount, SubscriberStore
 from fanmail.services.preview import template_report
+from fanmail.services.send_campaign import TRIGGER, run_event
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 SAMPLE_PAGE = 25
-
-
-def check_id(kind: str, value: object) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise InvalidInput(
-            f"{kind} {value!r} is not valid: 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return value
+PAGE_MAX = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,75 +31,6 @@ class CreateCampaign:
     campaign_id: str | None = None
 
 
-def new_campaign_id(clock: Clock) -> str:
-    return f"cmp-{int(clock.now())}-{uuid.uuid4().hex[:8]}"
-
-
-def create_campaign(
-    command: CreateCampaign,
-    *,
-    campaigns: CampaignStore,
-    subscribers: SubscriberStore,
-    ses: SesAccount,
-    renderer: TemplateRenderer,
-    clock: Clock,
-) -> Campaign:
-    """Validate everything a send will need, then store the campaign as a draft.
-
-    Nothing is stored when any check fails: a template error is caught here, not half-way through
-    a send.
-    """
-    campaign_id = check_id("campaign id", command.campaign_id or new_campaign_id(clock))
-    list_id = check_id("list id", command.list_id)
-    name, address = parse_sender(command.sender)
-    if not ses.is_verified_sender(address):
-        raise InvalidInput(
-            f"sender {address!r} is not a verified SES identity (verify the address or its "
-            "domain in SES first)"
-        )
-    reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
-    if not isinstance(command.variables, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str | int | float | bool)
-        for k, v in command.variables.items()
-    ):
-        raise InvalidInput("campaign variables must be an object of names to plain values")
-    compiled = renderer.compile(command.template, command.subject)
-    sample = sample_subscriber(subscribers, list_id)
-    try:
-        compiled.render(
-            render_context(
-                campaign_id=campaign_id,
-                variables=command.variables,
-                email=sample.email,
-                attributes=sample.attributes,
-                extras={"unsubscribe_url": "https://unsubscribe.invalid/u/preview"},
-            )
-        )
-    except TemplateProblem as exc:
-        raise TemplateProblem(f"{exc} (preview for sample subscriber {sample.email})") from None
-    report = template_report(
-        renderer,
-        template=command.template,
-        subject=command.subject,
-        variables=command.variables,
-        subscribers=subscribers,
-        list_id=list_id,
-    )
-    campaign = Campaign(
-        campaign_id=campaign_id,
-        list_id=list_id,
-        template=command.template,
-        sender=format_sender(name, address),
-        subject=command.subject,
-        reply_to=reply_to,
-        variables=dict(command.variables),
-        created_at=clock.now(),
-        template_report=report.to_dict(),
-    )
-    campaigns.create(campaign)
-    return campaign
-
-
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
     page = subscribers.page(list_id, None, SAMPLE_PAGE)
     if not page.subscribers:
@@ -116,15 +39,110 @@ def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
     return (receiving or page.subscribers)[0]
 
 
-def start_campaign(campaign_id: str, *, campaigns: CampaignStore, clock: Clock) -> Campaign:
-    """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
-    check_id("campaign id", campaign_id)
-    changes: dict[str, Any] = {"run_id": uuid.uuid4().hex, "started_at": clock.now()}
-    return campaigns.transition(campaign_id, STARTABLE, CampaignStatus.SENDING, changes)
+class Campaigns:
+    """Campaign definitions: create (everything a send needs is checked now), read, start."""
+
+    def __init__(
+        self,
+        *,
+        campaigns: CampaignStore,
+        subscribers: SubscriberStore,
+        ses: SesAccount,
+        invoker: Invoker,
+        renderer: TemplateRenderer,
+        clock: Clock,
+    ) -> None:
+        self.campaigns = campaigns
+        self.subscribers = subscribers
+        self.ses = ses
+        self.invoker = invoker
+        self.renderer = renderer
+        self.clock = clock
+
+    def create(self, command: CreateCampaign) -> Campaign:
+        """Validate everything a send will need, then store the campaign as a draft.
+
+        Nothing is stored when any check fails: a template error is caught here, not half-way
+        through a send.
+        """
+        campaign_id = check_id("campaign id", command.campaign_id or self._new_id())
+        list_id = check_id("list id", command.list_id)
+        name, address = parse_sender(command.sender)
+        if not self.ses.is_verified_sender(address):
+            raise InvalidInput(
+                f"sender {address!r} is not a verified SES identity (verify the address or its "
+                "domain in SES first)"
+            )
+        reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
+        _check_variables(command.variables)
+        self._check_renders(command, campaign_id, list_id)
+        report = template_report(
+            self.renderer,
+            template=command.template,
+            subject=command.subject,
+            variables=command.variables,
+            subscribers=self.subscribers,
+            list_id=list_id,
+        )
+        campaign = Campaign(
+            campaign_id=campaign_id,
+            list_id=list_id,
+            template=command.template,
+            sender=format_sender(name, address),
+            subject=command.subject,
+            reply_to=reply_to,
+            variables=dict(command.variables),
+            created_at=self.clock.now(),
+            template_report=report.to_dict(),
+        )
+        self.campaigns.create(campaign)
+        return campaign
+
+    def _new_id(self) -> str:
+        return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"
+
+    def _check_renders(self, command: CreateCampaign, campaign_id: str, list_id: str) -> None:
+        compiled = self.renderer.compile(command.template, command.subject)
+        sample = sample_subscriber(self.subscribers, list_id)
+        try:
+            compiled.render(
+                render_context(
+                    campaign_id=campaign_id,
+                    variables=command.variables,
+                    email=sample.email,
+                    attributes=sample.attributes,
+                    extras={"unsubscribe_url": "https://unsubscribe.invalid/u/preview"},
+                )
+            )
+        except TemplateProblem as exc:
+            raise TemplateProblem(f"{exc} (preview for sample subscriber {sample.email})") from None
+
+    def get(self, campaign_id: str) -> Campaign:
+        campaign = self.campaigns.get(check_id("campaign id", campaign_id))
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id!r} not found")
+        return campaign
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
+        if not 1 <= limit <= PAGE_MAX:
+            raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
+        return self.campaigns.list(cursor, limit)
+
+    def start(self, campaign_id: str) -> Campaign:
+        """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
+        check_id("campaign id", campaign_id)
+        changes: dict[str, Any] = {"run_id": uuid.uuid4().hex, "started_at": self.clock.now()}
+        return self.campaigns.transition(campaign_id, STARTABLE, CampaignStatus.SENDING, changes)
+
+    def send_now(self, campaign_id: str) -> Campaign:
+        """Claim the campaign and hand its run to the trigger function (an async invoke)."""
+        campaign = self.start(campaign_id)
+        self.invoker.invoke_async(TRIGGER, run_event(campaign.campaign_id, campaign.run_id))
+        return campaign
 
 
-def get_campaign(campaign_id: str, *, campaigns: CampaignStore) -> Campaign:
-    campaign = campaigns.get(check_id("campaign id", campaign_id))
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id!r} not found")
-    return campaign
+def _check_variables(variables: object) -> None:
+    if not isinstance(variables, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in variables.items()
+    ):
+        raise InvalidInput("campaign variables must be an object of names to plain values")

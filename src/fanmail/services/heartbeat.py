@@ -10,14 +10,22 @@ from fanmail.ports import Invoker
 from fanmail.services.send_batch import SENDER
 
 
-def warm_senders(invoker: Invoker, count: int) -> dict[str, Any]:
-    def ping(_: int) -> str | None:
+class Heartbeat:
+    """Concurrent synchronous pings force `count` separate sender environments (queued async
+    events could all land on one); a sender answers a ping before any I/O."""
+
+    def __init__(self, *, invoker: Invoker, count: int) -> None:
+        self.invoker = invoker
+        self.count = count
+
+    def warm(self) -> dict[str, Any]:
+        with ThreadPoolExecutor(max_workers=self.count) as pool:
+            errors = [e for e in pool.map(self._ping, range(self.count)) if e is not None]
+        return {"warmed": self.count - len(errors), "errors": errors}
+
+    def _ping(self, _: int) -> str | None:
         try:
-            answer = invoker.invoke(SENDER, {"heartbeat": True})
+            answer = self.invoker.invoke(SENDER, {"heartbeat": True})
         except InvokeError as exc:
             return str(exc)
         return None if answer.get("heartbeat") is True else f"unexpected answer {answer!r}"
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        errors = [e for e in pool.map(ping, range(count)) if e is not None]
-    return {"warmed": count - len(errors), "errors": errors}

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.domain.errors import Conflict, InvalidInput
+from fanmail.domain.ids import check_id
+from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
 from fanmail.ports import SubscriberStore
 
 CHUNK = 100
@@ -182,15 +183,60 @@ def plan_writes(
         if mode is ImportMode.ADD_ONLY:
             summary.skipped_existing += 1
             continue
-        status = current.status
-        if status.receives_mail or force:
-            status = SubscriberStatus.SUBSCRIBED
-        else:
-            summary.kept_opted_out += 1  # never re-subscribed by an import unless forced
+        try:  # the same rule as the API's: an opted-out address is re-subscribed only with force
+            status = next_status(current.status, SubscriberStatus.SUBSCRIBED, force=force)
+        except Conflict:
+            status = current.status
+            summary.kept_opted_out += 1
         attributes = {**current.attributes, **subscriber.attributes}
         writes.append(Subscriber(subscriber.list_id, subscriber.email, status, attributes))
         summary.updated += 1
     return writes
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    """What to import where: `fmt` is csv or jsonl; see ImportMode for `mode`."""
+
+    list_id: str
+    fmt: str = "csv"
+    mode: ImportMode = ImportMode.UPSERT
+    force: bool = False
+    email_column: str = "email"
+    check_deliverability: bool = False
+
+
+class Imports:
+    def __init__(self, *, subscribers: SubscriberStore) -> None:
+        self.subscribers = subscribers
+
+    def run(
+        self,
+        request: ImportRequest,
+        source: TextIO,
+        *,
+        state_file: Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportSummary:
+        return import_subscribers(
+            source,
+            fmt=request.fmt,
+            list_id=check_id("list id", request.list_id),
+            mode=request.mode,
+            subscribers=self.subscribers,
+            email_column=request.email_column,
+            force=request.force,
+            check_deliverability=request.check_deliverability,
+            state_file=state_file,
+            progress=progress,
+        )
+
+    def load(self, subscribers: Iterable[Subscriber]) -> int:
+        """Write subscribers that are already valid (generated lists: the demo, benchmarks)."""
+        return self.subscribers.put_many(subscribers)
+
+    def export(self, list_id: str, out: TextIO) -> int:
+        return export_list(self.subscribers, check_id("list id", list_id), out)
 
 
 def import_subscribers(

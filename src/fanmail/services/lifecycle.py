@@ -17,8 +17,8 @@ from fanmail.domain.model import (
     CampaignStatus,
     DeliveryCounts,
 )
-from fanmail.ports import CampaignStore, Clock, Invoker, LedgerEntry, Scheduler, SendLedger
-from fanmail.services.campaigns import get_campaign
+from fanmail.ports import Clock, Invoker, LedgerEntry, Scheduler, SendLedger
+from fanmail.services.campaigns import Campaigns
 from fanmail.services.scheduling import send_schedule_name
 from fanmail.services.send_campaign import TRIGGER, Checkpoint, resume_schedule_name, run_event
 
@@ -33,147 +33,153 @@ def is_stalled(campaign: Campaign, now: float, stale_after_s: float) -> bool:
     return now - float(beat) > stale_after_s
 
 
-def pause(campaign_id: str, *, campaigns: CampaignStore) -> Campaign:
-    """Hold a sending or quota-waiting campaign; only a resume continues it (a quota schedule
-    that fires meanwhile finds it paused and leaves it)."""
-    campaign = get_campaign(campaign_id, campaigns=campaigns)
-    return campaigns.transition(
-        campaign.campaign_id,
-        frozenset({CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_QUOTA}),
-        CampaignStatus.PAUSED,
-        {},
-    )
+class Lifecycle:
+    def __init__(
+        self,
+        *,
+        campaigns: Campaigns,
+        ledger: SendLedger,
+        scheduler: Scheduler,
+        invoker: Invoker,
+        clock: Clock,
+        stale_after_s: float,
+    ) -> None:
+        self.campaigns = campaigns
+        self.store = campaigns.campaigns
+        self.ledger = ledger
+        self.scheduler = scheduler
+        self.invoker = invoker
+        self.clock = clock
+        self.stale_after_s = stale_after_s
 
+    def is_stalled(self, campaign: Campaign) -> bool:
+        return is_stalled(campaign, self.clock.now(), self.stale_after_s)
 
-def cancel(
-    campaign_id: str, *, campaigns: CampaignStore, scheduler: Scheduler, clock: Clock
-) -> Campaign:
-    campaign = get_campaign(campaign_id, campaigns=campaigns)
-    allowed = STOPPABLE | {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}
-    if campaign.status not in allowed:
-        raise Conflict(
-            f"campaign {campaign_id!r} is {campaign.status.value}", campaign.status.value
+    def pause(self, campaign_id: str) -> Campaign:
+        """Hold a sending or quota-waiting campaign; only a resume continues it (a quota schedule
+        that fires meanwhile finds it paused and leaves it)."""
+        campaign = self.campaigns.get(campaign_id)
+        return self.store.transition(
+            campaign.campaign_id,
+            frozenset({CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_QUOTA}),
+            CampaignStatus.PAUSED,
+            {},
         )
-    changes: dict[str, Any] = {}
-    if campaign.status is not CampaignStatus.SENDING:  # no root is running to write the end
-        summary = dict(campaign.summary or {})
-        summary["status"] = CampaignStatus.CANCELLED.value
-        changes = {"finished_at": clock.now(), "summary": summary}
-    cancelled = campaigns.transition(
-        campaign_id, frozenset({campaign.status}), CampaignStatus.CANCELLED, changes
-    )
-    scheduler.delete(resume_schedule_name(campaign_id))
-    scheduler.delete(send_schedule_name(campaign_id))
-    return cancelled
 
-
-def resume(
-    campaign_id: str,
-    *,
-    campaigns: CampaignStore,
-    scheduler: Scheduler,
-    invoker: Invoker,
-    clock: Clock,
-    stale_after_s: float,
-    only_from: frozenset[CampaignStatus] | None = None,
-) -> Campaign:
-    """Continue a paused, quota-waiting, failed or stalled run from its checkpoint, as a new run:
-    the send ledger keeps anyone already sent from getting mail again. `only_from` narrows the
-    statuses it resumes from (the quota schedule must not resume a campaign a user paused)."""
-    campaign = get_campaign(campaign_id, campaigns=campaigns)
-    if only_from is not None and campaign.status not in only_from:
-        raise Conflict(
-            f"campaign {campaign_id!r} is {campaign.status.value}, not resumed from here",
-            campaign.status.value,
+    def cancel(self, campaign_id: str) -> Campaign:
+        campaign = self.campaigns.get(campaign_id)
+        allowed = STOPPABLE | {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}
+        if campaign.status not in allowed:
+            raise Conflict(
+                f"campaign {campaign_id!r} is {campaign.status.value}", campaign.status.value
+            )
+        changes: dict[str, Any] = {}
+        if campaign.status is not CampaignStatus.SENDING:  # no root is running to write the end
+            summary = dict(campaign.summary or {})
+            summary["status"] = CampaignStatus.CANCELLED.value
+            changes = {"finished_at": self.clock.now(), "summary": summary}
+        cancelled = self.store.transition(
+            campaign_id, frozenset({campaign.status}), CampaignStatus.CANCELLED, changes
         )
-    if campaign.status in RESUMABLE:
-        run_guard = None
-    elif is_stalled(campaign, clock.now(), stale_after_s):
-        run_guard = campaign.run_id
-    else:
-        why = "still running" if campaign.status is CampaignStatus.SENDING else "not resumable"
-        raise Conflict(
-            f"campaign {campaign_id!r} is {campaign.status.value} ({why})", campaign.status.value
+        self.scheduler.delete(resume_schedule_name(campaign_id))
+        self.scheduler.delete(send_schedule_name(campaign_id))
+        return cancelled
+
+    def resume(
+        self, campaign_id: str, *, only_from: frozenset[CampaignStatus] | None = None
+    ) -> Campaign:
+        """Continue a paused, quota-waiting, failed or stalled run from its checkpoint, as a new
+        run: the send ledger keeps anyone already sent from getting mail again. `only_from`
+        narrows the statuses it resumes from (the quota schedule must not resume a campaign a
+        user paused)."""
+        campaign = self.campaigns.get(campaign_id)
+        if only_from is not None and campaign.status not in only_from:
+            raise Conflict(
+                f"campaign {campaign_id!r} is {campaign.status.value}, not resumed from here",
+                campaign.status.value,
+            )
+        if campaign.status in RESUMABLE:
+            run_guard = None
+        elif self.is_stalled(campaign):
+            run_guard = campaign.run_id
+        else:
+            why = "still running" if campaign.status is CampaignStatus.SENDING else "not resumable"
+            raise Conflict(
+                f"campaign {campaign_id!r} is {campaign.status.value} ({why})",
+                campaign.status.value,
+            )
+        if campaign.status is CampaignStatus.FAILED and not campaign.checkpoint:
+            raise Conflict(f"campaign {campaign_id!r} has no checkpoint to resume from", "failed")
+        resumed = self.store.transition(
+            campaign_id,
+            frozenset({campaign.status}),
+            CampaignStatus.SENDING,
+            {"run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None},
+            run_id=run_guard,
         )
-    if campaign.status is CampaignStatus.FAILED and not campaign.checkpoint:
-        raise Conflict(f"campaign {campaign_id!r} has no checkpoint to resume from", "failed")
-    resumed = campaigns.transition(
-        campaign_id,
-        frozenset({campaign.status}),
-        CampaignStatus.SENDING,
-        {"run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None},
-        run_id=run_guard,
-    )
-    scheduler.delete(resume_schedule_name(campaign_id))
-    invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
-    return resumed
+        self.scheduler.delete(resume_schedule_name(campaign_id))
+        self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
+        return resumed
 
+    def retryable_failures(self, campaign_id: str) -> list[LedgerEntry]:
+        found: list[LedgerEntry] = []
+        cursor: str | None = None
+        while True:
+            entries, cursor = self.ledger.entries(campaign_id, "failed", cursor, FAILURES_PAGE_MAX)
+            found.extend(e for e in entries if e.retryable)
+            if cursor is None:
+                return found
 
-def retryable_failures(ledger: SendLedger, campaign_id: str) -> list[LedgerEntry]:
-    found: list[LedgerEntry] = []
-    cursor: str | None = None
-    while True:
-        entries, cursor = ledger.entries(campaign_id, "failed", cursor, FAILURES_PAGE_MAX)
-        found.extend(e for e in entries if e.retryable)
-        if cursor is None:
-            return found
-
-
-def resend_failed(
-    campaign_id: str,
-    *,
-    campaigns: CampaignStore,
-    ledger: SendLedger,
-    invoker: Invoker,
-) -> Campaign:
-    """Send again to recipients whose failure was retryable (5xx, retries exhausted), and to
-    nobody else."""
-    campaign = get_campaign(campaign_id, campaigns=campaigns)
-    if campaign.status not in {CampaignStatus.SENT, CampaignStatus.FAILED}:
-        raise Conflict(
-            f"campaign {campaign_id!r} is {campaign.status.value}: resend-failed needs a "
-            "finished campaign",
-            campaign.status.value,
+    def resend_failed(self, campaign_id: str) -> Campaign:
+        """Send again to recipients whose failure was retryable (5xx, retries exhausted), and to
+        nobody else."""
+        campaign = self.campaigns.get(campaign_id)
+        if campaign.status not in {CampaignStatus.SENT, CampaignStatus.FAILED}:
+            raise Conflict(
+                f"campaign {campaign_id!r} is {campaign.status.value}: resend-failed needs a "
+                "finished campaign",
+                campaign.status.value,
+            )
+        emails = {e.email for e in self.retryable_failures(campaign_id)}
+        if not emails:
+            raise InvalidInput(f"campaign {campaign_id!r} has no retryable failures to resend")
+        state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
+        counts = state.counts
+        state.counts = DeliveryCounts(
+            sent=counts.sent,
+            failed=counts.failed - len(emails),
+            suppressed=counts.suppressed,
+            invalid=counts.invalid,
+            already_sent=counts.already_sent,
+            throttled=counts.throttled,
+            failures=tuple(f for f in counts.failures if f.email not in emails),
         )
-    retry = retryable_failures(ledger, campaign_id)
-    if not retry:
-        raise InvalidInput(f"campaign {campaign_id!r} has no retryable failures to resend")
-    emails = {e.email for e in retry}
-    state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
-    counts = state.counts
-    kept = tuple(f for f in counts.failures if f.email not in emails)
-    state.counts = DeliveryCounts(
-        sent=counts.sent,
-        failed=counts.failed - len(emails),
-        suppressed=counts.suppressed,
-        invalid=counts.invalid,
-        already_sent=counts.already_sent,
-        throttled=counts.throttled,
-        failures=kept,
-    )
-    state.queue = sorted(emails | set(state.queue))
-    state.exhausted = True
-    state.retry_failed = True
-    resumed = campaigns.transition(
-        campaign_id,
-        frozenset({campaign.status}),
-        CampaignStatus.SENDING,
-        {"run_id": uuid.uuid4().hex, "checkpoint": state.to_dict(), "finished_at": None},
-    )
-    invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
-    return resumed
+        state.queue = sorted(emails | set(state.queue))
+        state.exhausted = True
+        state.retry_failed = True
+        resumed = self.store.transition(
+            campaign_id,
+            frozenset({campaign.status}),
+            CampaignStatus.SENDING,
+            {"run_id": uuid.uuid4().hex, "checkpoint": state.to_dict(), "finished_at": None},
+        )
+        self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
+        return resumed
 
-
-def failures_page(
-    campaign_id: str, *, ledger: SendLedger, cursor: str | None, limit: int
-) -> dict[str, Any]:
-    if not 1 <= limit <= FAILURES_PAGE_MAX:
-        raise InvalidInput(f"limit must be between 1 and {FAILURES_PAGE_MAX}, got {limit}")
-    entries, next_cursor = ledger.entries(campaign_id, "failed", cursor, limit)
-    return {
-        "failures": [
-            {"email": e.email, "reason": e.reason, "retryable": e.retryable, "attempts": e.attempts}
-            for e in entries
-        ],
-        "next_cursor": next_cursor,
-    }
+    def failures(self, campaign_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+        self.campaigns.get(campaign_id)
+        if not 1 <= limit <= FAILURES_PAGE_MAX:
+            raise InvalidInput(f"limit must be between 1 and {FAILURES_PAGE_MAX}, got {limit}")
+        entries, next_cursor = self.ledger.entries(campaign_id, "failed", cursor, limit)
+        return {
+            "failures": [
+                {
+                    "email": e.email,
+                    "reason": e.reason,
+                    "retryable": e.retryable,
+                    "attempts": e.attempts,
+                }
+                for e in entries
+            ],
+            "next_cursor": next_cursor,
+        }

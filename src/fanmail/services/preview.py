@@ -129,3 +129,36 @@ def preview_message(
     email = compose_email(campaign, subscriber.email, rendered, headers=headers)
     eml = bytes(to_mime(email, f"preview-{campaign_id}"))
     return Preview(rendered.subject, rendered.html, rendered.text, eml, headers)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRequest:
+    template: str
+    sender: str
+    subscriber: Subscriber
+    subject: str | None = None
+    reply_to: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Previews:
+    def __init__(self, *, renderer: TemplateRenderer, links: UnsubscribeLinks, clock: Clock):
+        self.renderer = renderer
+        self.links = links
+        self.clock = clock
+
+    def templates(self) -> list[str]:
+        return self.renderer.available()
+
+    def preview(self, request: PreviewRequest) -> Preview:
+        return preview_message(
+            self.renderer,
+            self.links,
+            self.clock,
+            template=request.template,
+            sender=request.sender,
+            subscriber=request.subscriber,
+            subject=request.subject,
+            reply_to=request.reply_to,
+            variables=request.variables,
+        )

@@ -217,133 +217,11 @@ class BatchSender:
         return campaign, compiled
 
     def deliver(self, job: BatchJob, deadline: float) -> BatchResult:
+        """Send `job`'s recipients from this node (a leaf), `job.threads` at a time."""
         campaign, compiled = self.campaign_template(job.campaign_id)
-        pacer = Pacer(job.rate_per_sender, self.clock)
-        feed = _StatusFeed(
-            job.recipients,
-            lambda emails: self.subscribers.statuses(campaign.list_id, emails),
-            self.options.status_chunk,
-        )
-        budget = _Budget(self.clock, deadline, self.options.stop_margin_s)
-        gate = _CampaignGate(
-            self.campaigns, self.clock, campaign.campaign_id, self.options.gate_interval_s
-        )
-        holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
-        from_address = sender_address(campaign.sender)
-        lease_until = deadline + self.options.lease_grace_s
-        quota_hit = threading.Event()
-        dead = threading.Event()  # one thread died: the others stop as a crashed process would
-        handed_back: list[Recipient] = []
-        deferred: list[Recipient] = []
-        deferred_until = [0.0]
-        lock = threading.Lock()
+        return _Leaf(self, job, campaign, compiled, deadline).run()
 
-        def settle(recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
-            email, now = recipient.email, self.clock.now()
-            cid = campaign.campaign_id
-            error = outcome.error
-            if error is None:
-                self.ledger.complete(cid, email, holder, outcome.message_id, now)
-                return DeliveryCounts(sent=1)
-            if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
-                retryable = error.kind is not SendErrorKind.PERMANENT
-                self.ledger.fail(cid, email, holder, error.reason, retryable, now)
-                return DeliveryCounts().with_failure(email, error.reason)
-            # out of quota or out of time: not sent, handed back
-            self.ledger.release(cid, email, holder, now)
-            if error.kind is SendErrorKind.QUOTA_EXCEEDED:
-                quota_hit.set()
-            with lock:
-                handed_back.append(recipient)
-            return DeliveryCounts()
-
-        def work() -> BatchResult:
-            counts = DeliveryCounts()
-            calls, seconds = 0, 0.0
-            try:
-                while not quota_hit.is_set() and not dead.is_set() and budget.allows_another():
-                    if gate.closed():
-                        break
-                    item = feed.take()
-                    if item is None:
-                        break
-                    recipient, status = item
-                    if status is None or not status.receives_mail:
-                        counts = replace(counts, suppressed=counts.suppressed + 1)
-                        continue
-                    claim = self.ledger.claim(
-                        campaign.campaign_id,
-                        recipient.email,
-                        holder,
-                        lease_until,
-                        self.clock.now(),
-                        retry_failed=job.retry_failed,
-                    )
-                    if claim.outcome is ClaimOutcome.SENT:
-                        counts = replace(counts, already_sent=counts.already_sent + 1)
-                        continue
-                    if claim.outcome is ClaimOutcome.BUSY:
-                        with lock:
-                            deferred.append(recipient)
-                            deferred_until[0] = max(deferred_until[0], claim.retry_after or 0.0)
-                        continue
-                    if claim.outcome is ClaimOutcome.FAILED:
-                        reason = claim.reason or "failed in an earlier attempt"
-                        counts = counts.with_failure(recipient.email, reason)
-                        continue
-                    unsubscribe_url, headers = self.links.for_recipient(
-                        campaign.list_id, recipient.email, self.clock.now(), from_address
-                    )
-                    try:
-                        rendered = compiled.render(
-                            render_context(
-                                campaign_id=campaign.campaign_id,
-                                variables=campaign.variables,
-                                email=recipient.email,
-                                attributes=recipient.attributes,
-                                extras={"unsubscribe_url": unsubscribe_url},
-                            )
-                        )
-                    except TemplateProblem as exc:
-                        self.ledger.fail(
-                            campaign.campaign_id, recipient.email, holder, str(exc), False,
-                            self.clock.now(),
-                        )  # fmt: skip
-                        counts = counts.with_failure(recipient.email, str(exc))
-                        continue
-                    email = compose_email(
-                        campaign,
-                        recipient.email,
-                        rendered,
-                        configuration_set=self.options.configuration_set,
-                        headers=headers,
-                    )
-                    outcome = self._send(email, pacer, budget)
-                    calls += outcome.calls
-                    seconds += outcome.seconds
-                    counts = counts + settle(recipient, outcome)
-                    counts = replace(counts, throttled=counts.throttled + outcome.throttled)
-            except BaseException:
-                dead.set()
-                raise
-            return BatchResult(counts=counts, ses_calls=calls, ses_seconds=seconds)
-
-        threads = max(1, min(job.threads, len(job.recipients)))
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = [pool.submit(work) for _ in range(threads)]
-            result = BatchResult()
-            for future in futures:
-                result = result + future.result()
-        return replace(
-            result,
-            leftover=tuple(handed_back) + feed.untaken(),
-            deferred=tuple(deferred),
-            deferred_until=deferred_until[0],
-            quota_exhausted=quota_hit.is_set(),
-            stopped=gate.closed() if gate.status is not None else None,
-        )
-
-    def _send(self, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
+    def send_paced(self, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
         """One message, retried through throttling and transient errors, never over the pace."""
         outcome = _Outcome()
         transient = 0
@@ -389,3 +267,156 @@ class _Outcome:
     calls: int = 0
     seconds: float = 0.0
     message_id: str = ""
+
+
+class _Leaf:
+    """One leaf invocation: threads share the pacer, the status feed, the campaign gate and the
+    budget; each takes recipients one at a time and `send_one` settles each exactly once."""
+
+    def __init__(
+        self,
+        sender: BatchSender,
+        job: BatchJob,
+        campaign: Campaign,
+        compiled: CompiledTemplate,
+        deadline: float,
+    ) -> None:
+        self.sender = sender
+        self.job = job
+        self.campaign = campaign
+        self.compiled = compiled
+        self.clock = sender.clock
+        self.ledger = sender.ledger
+        options = sender.options
+        self.pacer = Pacer(job.rate_per_sender, self.clock)
+        self.feed = _StatusFeed(
+            job.recipients,
+            lambda emails: sender.subscribers.statuses(campaign.list_id, emails),
+            options.status_chunk,
+        )
+        self.budget = _Budget(self.clock, deadline, options.stop_margin_s)
+        self.gate = _CampaignGate(
+            sender.campaigns, self.clock, campaign.campaign_id, options.gate_interval_s
+        )
+        self.holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
+        self.from_address = sender_address(campaign.sender)
+        self.lease_until = deadline + options.lease_grace_s
+        self.quota_hit = threading.Event()
+        self.dead = threading.Event()  # one thread died: the others stop as a crashed process would
+        self.handed_back: list[Recipient] = []
+        self.deferred: list[Recipient] = []
+        self.deferred_until = 0.0
+        self.lock = threading.Lock()
+
+    def run(self) -> BatchResult:
+        threads = max(1, min(self.job.threads, len(self.job.recipients)))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(self._work) for _ in range(threads)]
+            result = BatchResult()
+            for future in futures:
+                result = result + future.result()
+        return replace(
+            result,
+            leftover=tuple(self.handed_back) + self.feed.untaken(),
+            deferred=tuple(self.deferred),
+            deferred_until=self.deferred_until,
+            quota_exhausted=self.quota_hit.is_set(),
+            stopped=self.gate.closed() if self.gate.status is not None else None,
+        )
+
+    def _work(self) -> BatchResult:
+        """One thread: take recipients until the feed, the budget or the campaign says stop."""
+        counts = DeliveryCounts()
+        calls, seconds = 0, 0.0
+        try:
+            while not self._stopping():
+                item = self.feed.take()
+                if item is None:
+                    break
+                delta, outcome = self.send_one(*item)
+                counts = counts + delta
+                if outcome is not None:
+                    calls += outcome.calls
+                    seconds += outcome.seconds
+        except BaseException:
+            self.dead.set()
+            raise
+        return BatchResult(counts=counts, ses_calls=calls, ses_seconds=seconds)
+
+    def _stopping(self) -> bool:
+        return (
+            self.quota_hit.is_set()
+            or self.dead.is_set()
+            or not self.budget.allows_another()
+            or self.gate.closed() is not None
+        )
+
+    def send_one(
+        self, recipient: Recipient, status: SubscriberStatus | None
+    ) -> tuple[DeliveryCounts, _Outcome | None]:
+        """Settle one recipient: skipped if opted out, by the ledger claim's outcome, or sent."""
+        if status is None or not status.receives_mail:
+            return DeliveryCounts(suppressed=1), None
+        cid, email = self.campaign.campaign_id, recipient.email
+        claim = self.ledger.claim(
+            cid, email, self.holder, self.lease_until, self.clock.now(),
+            retry_failed=self.job.retry_failed,
+        )  # fmt: skip
+        if claim.outcome is ClaimOutcome.SENT:
+            return DeliveryCounts(already_sent=1), None
+        if claim.outcome is ClaimOutcome.BUSY:
+            with self.lock:
+                self.deferred.append(recipient)
+                self.deferred_until = max(self.deferred_until, claim.retry_after or 0.0)
+            return DeliveryCounts(), None
+        if claim.outcome is ClaimOutcome.FAILED:
+            reason = claim.reason or "failed in an earlier attempt"
+            return DeliveryCounts().with_failure(email, reason), None
+        try:
+            message = self._compose(recipient)
+        except TemplateProblem as exc:
+            self.ledger.fail(cid, email, self.holder, str(exc), False, self.clock.now())
+            return DeliveryCounts().with_failure(email, str(exc)), None
+        outcome = self.sender.send_paced(message, self.pacer, self.budget)
+        settled = self._settle(recipient, outcome)
+        return replace(settled, throttled=settled.throttled + outcome.throttled), outcome
+
+    def _compose(self, recipient: Recipient) -> OutgoingEmail:
+        campaign = self.campaign
+        unsubscribe_url, headers = self.sender.links.for_recipient(
+            campaign.list_id, recipient.email, self.clock.now(), self.from_address
+        )
+        rendered = self.compiled.render(
+            render_context(
+                campaign_id=campaign.campaign_id,
+                variables=campaign.variables,
+                email=recipient.email,
+                attributes=recipient.attributes,
+                extras={"unsubscribe_url": unsubscribe_url},
+            )
+        )
+        return compose_email(
+            campaign,
+            recipient.email,
+            rendered,
+            configuration_set=self.sender.options.configuration_set,
+            headers=headers,
+        )
+
+    def _settle(self, recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
+        email, now = recipient.email, self.clock.now()
+        cid, error = self.campaign.campaign_id, outcome.error
+        if error is None:
+            self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
+            return DeliveryCounts(sent=1)
+        if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
+            retryable = error.kind is not SendErrorKind.PERMANENT
+            self.ledger.fail(cid, email, self.holder, error.reason, retryable, now)
+            return DeliveryCounts().with_failure(email, error.reason)
+        # out of quota or out of time: not sent, handed back
+        self.ledger.release(cid, email, self.holder, now)
+        if error.kind is SendErrorKind.QUOTA_EXCEEDED:
+            self.quota_hit.set()
+        with self.lock:
+            self.handed_back.append(recipient)
+        return DeliveryCounts()

@@ -19,7 +19,7 @@ import heapq
 import json
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -261,125 +261,7 @@ class CampaignRunner:
             yield sendable
 
     def _dispatch(self, epoch: _Epoch, deadline: float, allowance: int) -> EpochEnd:
-        plan = epoch.plan
-        limits = self.options.limits
-        widths = [1] if plan.inline else list(plan.root_slots)
-        call: Callable[[BatchJob], BatchResult]
-        if plan.inline:
-            call = lambda job: self.batch_sender.deliver(job, job.deadline)  # noqa: E731
-        else:
-            call = self.batch_sender.invoke_child
-        pages = self._pages(epoch)
-        free = list(range(len(widths)))
-        in_flight: dict[Future[BatchResult], tuple[int, int]] = {}
-        last_progress = self.clock.now()
-        sequence = 0
-        stalled = 0
-        committed = 0  # recipients dispatched this epoch and not handed back: the quota spent
-        end: EpochEnd | None = None
-        child_deadline = deadline - limits.level_margin_s
-        queue = epoch.queue
-
-        def fill(wanted: int) -> None:
-            while len(queue) < wanted and not epoch.state.exhausted:
-                queue.extend(next(pages, []))
-
-        def release_due(now: float) -> None:
-            while epoch.deferred and epoch.deferred[0][0] <= now:
-                queue.appendleft(heapq.heappop(epoch.deferred)[2])
-
-        def time_capacity(width: int, now: float) -> int:
-            """Recipients a unit of `width` senders can send before the children's deadline."""
-            usable = child_deadline - now - limits.level_margin_s * plan.depth
-            return max(0, math.floor(plan.rate_per_sender * width * usable * 0.8))
-
-        with ThreadPoolExecutor(max_workers=len(widths)) as pool:
-            while True:
-                now = self.clock.now()
-                release_due(now)
-                while free and end is None:
-                    slot = free[-1]
-                    capacity = min(widths[slot] * plan.batch_size, time_capacity(widths[slot], now))
-                    capacity = min(capacity, allowance - committed)
-                    if capacity <= 0:
-                        end = EpochEnd.QUOTA if committed >= allowance else EpochEnd.OUT_OF_TIME
-                        break
-                    fill(capacity)
-                    if not queue:
-                        break
-                    if epoch.state.exhausted:  # the tail: spread what is left over every free slot
-                        free_width = sum(widths[s] for s in free)
-                        capacity = min(capacity, math.ceil(len(queue) * widths[slot] / free_width))
-                    unit = tuple(queue.popleft() for _ in range(min(capacity, len(queue))))
-                    job = BatchJob(
-                        campaign_id=epoch.campaign.campaign_id,
-                        run_id=epoch.run_id,
-                        node=f"e{epoch.state.epochs}.{sequence}",
-                        width=widths[slot],
-                        rate_per_sender=plan.rate_per_sender,
-                        threads=plan.threads,
-                        branching=plan.branching,
-                        batch_size=plan.batch_size,
-                        deadline=child_deadline,
-                        recipients=unit,
-                        retry_failed=epoch.state.retry_failed,
-                    )
-                    sequence += 1
-                    free.pop()
-                    committed += len(unit)
-                    if epoch.state.first_send_at is None:
-                        epoch.state.first_send_at = now
-                    in_flight[pool.submit(call, job)] = (slot, len(unit))
-                if not in_flight:
-                    if end is not None:
-                        return end
-                    if queue or not epoch.state.exhausted:
-                        continue
-                    if not epoch.deferred:
-                        return EpochEnd.DONE
-                    wake = epoch.deferred[0][0]  # only leased recipients remain: wait for them
-                    if wake >= child_deadline:
-                        return EpochEnd.OUT_OF_TIME
-                    self.clock.sleep(max(0.0, wake - self.clock.now()))
-                    continue
-                done, _ = wait(
-                    in_flight, timeout=self.options.progress_interval_s, return_when=FIRST_COMPLETED
-                )
-                for future in done:
-                    slot, _size = in_flight.pop(future)
-                    free.append(slot)
-                    result = future.result()
-                    epoch.add(result)
-                    committed -= result.unsettled
-                    if result.failed_invocations:  # a crashed child: retry after a pause
-                        epoch.defer(result.leftover, self.clock.now() + RETRY_BACKOFF_S)
-                    else:
-                        queue.extendleft(reversed(result.leftover))
-                    epoch.defer(result.deferred, result.deferred_until)
-                    settled = result.counts.accounted
-                    stalled = 0 if settled else stalled + (1 if result.unsettled else 0)
-                    if stalled >= MAX_STALLED_RESULTS and end is None:
-                        end = EpochEnd.STALLED
-                    if result.quota_exhausted and end is None:
-                        end = EpochEnd.QUOTA
-                    if result.stopped and end is None:
-                        epoch.stopped_status = result.stopped
-                        end = EpochEnd.STOPPED
-                now = self.clock.now()
-                if now - last_progress >= self.options.progress_interval_s:
-                    last_progress = now
-                    try:
-                        self.campaigns.record_progress(
-                            epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
-                        )
-                    except Conflict as exc:
-                        if end is None:
-                            epoch.stopped_status = exc.current_status
-                            end = (
-                                EpochEnd.REPLACED
-                                if exc.current_status == CampaignStatus.SENDING.value
-                                else EpochEnd.STOPPED
-                            )
+        return _Dispatcher(self, epoch, deadline, allowance).run()
 
     # -- ending an epoch ------------------------------------------------------------------------
     def _progress(self, epoch: _Epoch) -> dict[str, Any]:
@@ -500,6 +382,179 @@ class CampaignRunner:
             run_id=run_id,
         )  # fmt: skip
         return summary
+
+
+class _Dispatcher:
+    """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
+    recipients and the quota spent, keeps one unit in flight per free slot, folds each result
+    in, writes progress, and says why the epoch ended."""
+
+    def __init__(
+        self, runner: CampaignRunner, epoch: _Epoch, deadline: float, allowance: int
+    ) -> None:
+        self.runner = runner
+        self.epoch = epoch
+        self.plan = epoch.plan
+        self.clock = runner.clock
+        self.limits = runner.options.limits
+        self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
+        self.pages = runner._pages(epoch)
+        self.free = list(range(len(self.widths)))
+        self.in_flight: dict[Future[BatchResult], int] = {}
+        self.last_progress = self.clock.now()
+        self.sequence = 0
+        self.stalled = 0
+        self.committed = 0  # recipients dispatched this epoch and not handed back: quota spent
+        self.allowance = allowance
+        self.end: EpochEnd | None = None
+        self.child_deadline = deadline - self.limits.level_margin_s
+
+    def run(self) -> EpochEnd:
+        with ThreadPoolExecutor(max_workers=len(self.widths)) as pool:
+            while True:
+                self._release_due(self.clock.now())
+                self._fill_free_slots(pool)
+                if self.in_flight:
+                    self._collect()
+                    self._write_progress_if_due()
+                    continue
+                finished = self._idle()
+                if finished is not None:
+                    return finished
+
+    # -- dispatching ------------------------------------------------------------------------
+    def _call(self, job: BatchJob) -> BatchResult:
+        if self.plan.inline:
+            return self.runner.batch_sender.deliver(job, job.deadline)
+        return self.runner.batch_sender.invoke_child(job)
+
+    def _fill(self, wanted: int) -> None:
+        queue = self.epoch.queue
+        while len(queue) < wanted and not self.epoch.state.exhausted:
+            queue.extend(next(self.pages, []))
+
+    def _release_due(self, now: float) -> None:
+        deferred = self.epoch.deferred
+        while deferred and deferred[0][0] <= now:
+            self.epoch.queue.appendleft(heapq.heappop(deferred)[2])
+
+    def _time_capacity(self, width: int, now: float) -> int:
+        """Recipients a unit of `width` senders can send before the children's deadline."""
+        usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
+        return max(0, math.floor(self.plan.rate_per_sender * width * usable * 0.8))
+
+    def _next_unit(self, slot: int, now: float) -> tuple[Recipient, ...] | None:
+        """The recipients for `slot`, or None when nothing more is dispatched now (and
+        `self.end` says why, if the epoch is over)."""
+        width = self.widths[slot]
+        capacity = min(width * self.plan.batch_size, self._time_capacity(width, now))
+        capacity = min(capacity, self.allowance - self.committed)
+        if capacity <= 0:
+            self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
+            return None
+        self._fill(capacity)
+        queue = self.epoch.queue
+        if not queue:
+            return None
+        if self.epoch.state.exhausted:  # the tail: spread what is left over every free slot
+            free_width = sum(self.widths[s] for s in self.free)
+            capacity = min(capacity, math.ceil(len(queue) * width / free_width))
+        return tuple(queue.popleft() for _ in range(min(capacity, len(queue))))
+
+    def _job(self, slot: int, unit: tuple[Recipient, ...]) -> BatchJob:
+        state, plan = self.epoch.state, self.plan
+        job = BatchJob(
+            campaign_id=self.epoch.campaign.campaign_id,
+            run_id=self.epoch.run_id,
+            node=f"e{state.epochs}.{self.sequence}",
+            width=self.widths[slot],
+            rate_per_sender=plan.rate_per_sender,
+            threads=plan.threads,
+            branching=plan.branching,
+            batch_size=plan.batch_size,
+            deadline=self.child_deadline,
+            recipients=unit,
+            retry_failed=state.retry_failed,
+        )
+        self.sequence += 1
+        return job
+
+    def _fill_free_slots(self, pool: ThreadPoolExecutor) -> None:
+        while self.free and self.end is None:
+            now = self.clock.now()
+            slot = self.free[-1]
+            unit = self._next_unit(slot, now)
+            if unit is None:
+                return
+            self.free.pop()
+            self.committed += len(unit)
+            if self.epoch.state.first_send_at is None:
+                self.epoch.state.first_send_at = now
+            self.in_flight[pool.submit(self._call, self._job(slot, unit))] = slot
+
+    def _idle(self) -> EpochEnd | None:
+        """Nothing in flight: the epoch's end, or None to go on (after waiting for leases)."""
+        if self.end is not None:
+            return self.end
+        if self.epoch.queue or not self.epoch.state.exhausted:
+            return None
+        if not self.epoch.deferred:
+            return EpochEnd.DONE
+        wake = self.epoch.deferred[0][0]  # only leased recipients remain: wait for them
+        if wake >= self.child_deadline:
+            return EpochEnd.OUT_OF_TIME
+        self.clock.sleep(max(0.0, wake - self.clock.now()))
+        return None
+
+    # -- results ----------------------------------------------------------------------------
+    def _collect(self) -> None:
+        done, _ = wait(
+            self.in_flight,
+            timeout=self.runner.options.progress_interval_s,
+            return_when=FIRST_COMPLETED,
+        )
+        for future in done:
+            self.free.append(self.in_flight.pop(future))
+            self._fold(future.result())
+
+    def _fold(self, result: BatchResult) -> None:
+        epoch = self.epoch
+        epoch.add(result)
+        self.committed -= result.unsettled
+        if result.failed_invocations:  # a crashed child: retry after a pause
+            epoch.defer(result.leftover, self.clock.now() + RETRY_BACKOFF_S)
+        else:
+            epoch.queue.extendleft(reversed(result.leftover))
+        epoch.defer(result.deferred, result.deferred_until)
+        settled = result.counts.accounted
+        self.stalled = 0 if settled else self.stalled + (1 if result.unsettled else 0)
+        if self.stalled >= MAX_STALLED_RESULTS:
+            self._stop(EpochEnd.STALLED)
+        if result.quota_exhausted:
+            self._stop(EpochEnd.QUOTA)
+        if result.stopped and self.end is None:
+            epoch.stopped_status = result.stopped
+            self._stop(EpochEnd.STOPPED)
+
+    def _stop(self, why: EpochEnd) -> None:
+        if self.end is None:
+            self.end = why
+
+    def _write_progress_if_due(self) -> None:
+        now = self.clock.now()
+        if now - self.last_progress < self.runner.options.progress_interval_s:
+            return
+        self.last_progress = now
+        epoch = self.epoch
+        try:
+            self.runner.campaigns.record_progress(
+                epoch.campaign.campaign_id, epoch.run_id, self.runner._progress(epoch)
+            )
+        except Conflict as exc:
+            if self.end is None:
+                epoch.stopped_status = exc.current_status
+                replaced = exc.current_status == CampaignStatus.SENDING.value
+                self.end = EpochEnd.REPLACED if replaced else EpochEnd.STOPPED
 
 
 def run_event(campaign_id: str, run_id: str | None, epoch: int = 0) -> dict[str, Any]:

@@ -7,18 +7,23 @@ from fanmail.domain.tokens import UnsubscribeClaim, UnsubscribeSigner
 from fanmail.ports import Clock, SubscriberStore
 
 
-def check_token(token: str, *, signer: UnsubscribeSigner, clock: Clock) -> UnsubscribeClaim:
-    """Raises InvalidToken (one vague error) for anything that does not verify."""
-    return signer.verify(token, clock.now())
+class Unsubscribes:
+    def __init__(
+        self, *, signer: UnsubscribeSigner, subscribers: SubscriberStore, clock: Clock
+    ) -> None:
+        self.signer = signer
+        self.subscribers = subscribers
+        self.clock = clock
 
+    def check(self, token: str) -> UnsubscribeClaim:
+        """Raises InvalidToken (one vague error) for anything that does not verify."""
+        return self.signer.verify(token, self.clock.now())
 
-def unsubscribe(
-    token: str, *, signer: UnsubscribeSigner, subscribers: SubscriberStore, clock: Clock
-) -> UnsubscribeClaim:
-    """Opt the token's subscriber out at once; senders already running skip them from their
-    next status read. Bounced and complained stay as they are; a deleted subscriber is fine."""
-    claim = check_token(token, signer=signer, clock=clock)
-    current = subscribers.get(claim.list_id, claim.email)
-    if current is not None and current.status is SubscriberStatus.SUBSCRIBED:
-        subscribers.set_status(claim.list_id, claim.email, SubscriberStatus.UNSUBSCRIBED)
-    return claim
+    def unsubscribe(self, token: str) -> UnsubscribeClaim:
+        """Opt the token's subscriber out at once; senders already running skip them from their
+        next status read. Bounced and complained stay as they are; a deleted subscriber is fine."""
+        claim = self.check(token)
+        current = self.subscribers.get(claim.list_id, claim.email)
+        if current is not None and current.status is SubscriberStatus.SUBSCRIBED:
+            self.subscribers.set_status(claim.list_id, claim.email, SubscriberStatus.UNSUBSCRIBED)
+        return claim

@@ -48,6 +48,11 @@ def dynamodb_config(threads: int) -> Config:
     )
 
 
+def session(region_name: str | None = None) -> boto3.Session:
+    """A boto3 session from the environment (credentials, region, AWS_ENDPOINT_URL)."""
+    return boto3.Session(region_name=region_name)
+
+
 def sesv2_client(session: boto3.Session, threads: int) -> SESV2Client:
     return session.client("sesv2", config=ses_config(threads))
 

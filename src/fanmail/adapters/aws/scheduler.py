@@ -1,18 +1,32 @@
-"""EventBridge Scheduler: one-time `at(...)` schedules that invoke the trigger function."""
+"""EventBridge Scheduler: the schedules that invoke the trigger function.
+
+A stored schedule's name is derived from fanmail's logical name (`send-<campaign id>`) so that it
+fits Scheduler's 64 characters and cannot collide: the stack's prefix, the logical name cut to
+fit, and a hash of the whole logical name. The logical name is kept in the schedule's
+description, so a conflicting schedule that fanmail did not create is never overwritten.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from fanmail.domain.errors import Conflict
+from fanmail.ports import ScheduleEntry
+
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 GROUP = "default"
+NAME_MAX = 64
+HASH_CHARS = 10
+_UNSAFE = re.compile(r"[^0-9A-Za-z_.-]")
 
 
 def at_expression(at: float) -> str:
@@ -26,17 +40,31 @@ def parse_at_expression(expression: str) -> float | None:
     return moment.timestamp()
 
 
+def stored_name(prefix: str, name: str) -> str:
+    """`prefix + name` where it fits, else cut to fit; always ending in a hash of `name`, so two
+    logical names never share a stored one (Scheduler allows 64 characters)."""
+    digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_CHARS]
+    room = NAME_MAX - len(prefix) - HASH_CHARS - 1
+    return f"{prefix}{_UNSAFE.sub('_', name)[: max(0, room)]}-{digest}"
+
+
 class EventBridgeScheduler:
     def __init__(
-        self, client: EventBridgeSchedulerClient, target_arn: str, role_arn: str, prefix: str
+        self,
+        client: EventBridgeSchedulerClient,
+        target_arn: str,
+        role_arn: str,
+        prefix: str,
+        dead_letter_arn: str | None = None,
     ) -> None:
         self.client = client
         self.target_arn = target_arn
         self.role_arn = role_arn
         self.prefix = prefix
+        self.dead_letter_arn = dead_letter_arn
 
     def _name(self, name: str) -> str:
-        return f"{self.prefix}{name}"[:64]
+        return stored_name(self.prefix, name)
 
     def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
         self._put(name, at_expression(at), "UTC", payload, {"ActionAfterCompletion": "DELETE"})
@@ -46,6 +74,33 @@ class EventBridgeScheduler:
     ) -> None:
         self._put(name, expression, timezone, payload, {})
 
+    def _request(
+        self,
+        name: str,
+        expression: str,
+        timezone: str,
+        payload: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "Arn": self.target_arn,
+            "RoleArn": self.role_arn,
+            "Input": json.dumps(dict(payload)),
+            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
+        }
+        if self.dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
+        return {
+            "Name": self._name(name),
+            "GroupName": GROUP,
+            "Description": name,
+            "ScheduleExpression": expression,
+            "ScheduleExpressionTimezone": timezone,
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": target,
+            **extra,
+        }
+
     def _put(
         self,
         name: str,
@@ -54,24 +109,18 @@ class EventBridgeScheduler:
         payload: Mapping[str, Any],
         extra: Mapping[str, Any],
     ) -> None:
-        request: dict[str, Any] = {
-            "Name": self._name(name),
-            "GroupName": GROUP,
-            "ScheduleExpression": expression,
-            "ScheduleExpressionTimezone": timezone,
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {
-                "Arn": self.target_arn,
-                "RoleArn": self.role_arn,
-                "Input": json.dumps(dict(payload)),
-            },
-            **extra,
-        }
+        request = self._request(name, expression, timezone, payload, extra)
         try:
             self.client.create_schedule(**request)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConflictException":
                 raise
+            existing = self.client.get_schedule(Name=request["Name"], GroupName=GROUP)
+            if existing.get("Description") != name:
+                raise Conflict(
+                    f"schedule {request['Name']!r} exists and was not created for {name!r}: "
+                    "left as it is"
+                ) from None
             self.client.update_schedule(**request)
 
     def delete(self, name: str) -> None:
@@ -81,31 +130,26 @@ class EventBridgeScheduler:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
 
-    def _all(self) -> list[tuple[str, str, str, dict[str, Any]]]:
-        """(name, expression, timezone, payload) of fanmail's schedules."""
-        found: list[tuple[str, str, str, dict[str, Any]]] = []
-        request: dict[str, Any] = {"GroupName": GROUP, "NamePrefix": self.prefix}
-        while True:
-            page = self.client.list_schedules(**request)
+    def list(self) -> list[ScheduleEntry]:
+        found: list[ScheduleEntry] = []
+        paginator = self.client.get_paginator("list_schedules")
+        for page in paginator.paginate(GroupName=GROUP, NamePrefix=self.prefix):
             for summary in page.get("Schedules", []):
-                detail = self.client.get_schedule(Name=summary["Name"], GroupName=GROUP)
-                payload = json.loads(detail["Target"].get("Input", "{}"))
-                timezone = detail.get("ScheduleExpressionTimezone", "UTC")
-                found.append((summary["Name"], detail["ScheduleExpression"], timezone, payload))
-            if not page.get("NextToken"):
-                return found
-            request["NextToken"] = page["NextToken"]
-
-    def due(self, now: float) -> list[tuple[str, dict[str, Any]]]:
-        """One-time schedules whose `at` time has come (for local mode, where nothing fires)."""
-        return [
-            (name, payload)
-            for name, expression, _, payload in self._all()
-            if (at := parse_at_expression(expression)) is not None and at <= now
-        ]
-
-    def recurring(self) -> list[tuple[str, str, str, dict[str, Any]]]:
-        return [s for s in self._all() if parse_at_expression(s[1]) is None]
-
-    def delete_exact(self, full_name: str) -> None:
-        self.client.delete_schedule(Name=full_name, GroupName=GROUP)
+                try:
+                    detail = self.client.get_schedule(Name=summary["Name"], GroupName=GROUP)
+                except ClientError as exc:  # deleted between the listing and the read
+                    if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                        continue
+                    raise
+                expression = detail["ScheduleExpression"]
+                at = parse_at_expression(expression)
+                found.append(
+                    ScheduleEntry(
+                        name=detail.get("Description") or summary["Name"],
+                        payload=json.loads(detail["Target"].get("Input") or "{}"),
+                        timezone=detail.get("ScheduleExpressionTimezone") or "UTC",
+                        at=at,
+                        expression=None if at is not None else expression,
+                    )
+                )
+        return found

@@ -1,5 +1,5 @@
 """An all-in-memory stack: in-memory stores, the SES simulator and the in-process invoker,
-wired through the real composition root and handlers. Used by benchmarks and fault tests."""
+wired through the real composition root and handlers. Used by the tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
 from fanmail.domain.tokens import SigningKeys
+from fanmail.handlers import api, heartbeat, inbound, sender, trigger, unsubscribe
 from fanmail.ports import Clock
 from fanmail.settings import Settings, default_templates_dir
 
@@ -86,8 +87,6 @@ def memory_stack(
 def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:
     """Register every function's handler, bound to `app`, under its logical name (and the
     deployed function names in `aliases`)."""
-    from fanmail.handlers import api, heartbeat, inbound, sender, trigger, unsubscribe
-
     s = app.settings
     aliases = aliases or {}
     for logical, module, timeout in (
@@ -131,41 +130,24 @@ def run_to_completion(
     resends); raises TimeoutError after `limit_s`. A root that dies inside the trigger call is
     found stalled and resumed like any other.
     """
-    from fanmail.services import lifecycle
-
     with contextlib.suppress(InvokeError):
         stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
     deadline = time.monotonic() + limit_s
-    settings = stack.app.settings
+    lifecycle = stack.app.lifecycle
     while time.monotonic() < deadline:
         stack.invoker.drain()
         campaign = stack.campaigns.get(campaign_id)
         assert campaign is not None
-        clock = stack.app.ports.clock
         if campaign.status is CampaignStatus.SENT:
             if not (resends and campaign.summary and campaign.summary["failed"]):
                 return campaign
             resends -= 1
             try:
-                lifecycle.resend_failed(
-                    campaign_id,
-                    campaigns=stack.campaigns,
-                    ledger=stack.ledger,
-                    invoker=stack.invoker,
-                )
+                lifecycle.resend_failed(campaign_id)
             except InvalidInput:  # only permanent failures left
                 return campaign
             continue
-        if campaign.status is CampaignStatus.FAILED or lifecycle.is_stalled(
-            campaign, clock.now(), settings.stale_after_s
-        ):
-            lifecycle.resume(
-                campaign_id,
-                campaigns=stack.campaigns,
-                scheduler=stack.scheduler,
-                invoker=stack.invoker,
-                clock=clock,
-                stale_after_s=settings.stale_after_s,
-            )
+        if campaign.status is CampaignStatus.FAILED or lifecycle.is_stalled(campaign):
+            lifecycle.resume(campaign_id)
         time.sleep(0.05)
     raise TimeoutError(f"campaign {campaign_id} did not finish in {limit_s} s")

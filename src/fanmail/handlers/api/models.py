@@ -40,10 +40,18 @@ class SubscriberUpsert(BaseModel):
     status: SubscriberStatus | None = Field(
         default=None, description="default: subscribed for a new subscriber, unchanged otherwise"
     )
+    force: bool = Field(
+        default=False,
+        description="allow re-subscribing an address that unsubscribed, bounced or complained",
+    )
 
 
 class StatusChange(BaseModel):
     status: SubscriberStatus
+    force: bool = Field(
+        default=False,
+        description="allow re-subscribing an address that unsubscribed, bounced or complained",
+    )
 
 
 class SubscriberView(BaseModel):

@@ -1,0 +1,90 @@
+"""Campaigns: create, list, read, and what is done to one (send, pause, cancel, resume,
+resend-failed, failures)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from fanmail.bootstrap import App
+from fanmail.domain.model import Campaign
+from fanmail.handlers.api import models as m
+from fanmail.handlers.api.responses import answers, json_response, new_router
+from fanmail.handlers.common import logger
+from fanmail.services.campaigns import CreateCampaign
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[str | None, Query(max_length=400)]
+ONE = "/campaigns/<campaign_id>"
+
+
+def routes(app: App) -> Router:
+    router = new_router()
+    tags = ["campaigns"]
+
+    def view(campaign: Campaign) -> m.CampaignView:
+        return m.CampaignView(**app.views.campaign(campaign))
+
+    @router.post("/campaigns", responses=answers(m.CampaignView, 201), tags=tags)
+    def create(body: m.CampaignCreate) -> Response[Any]:
+        app.lists.get(body.list_id)
+        campaign = app.campaigns.create(
+            CreateCampaign(
+                list_id=body.list_id, template=body.template, sender=body.sender,
+                subject=body.subject, reply_to=body.reply_to, variables=body.variables,
+                campaign_id=body.campaign_id,
+            )
+        )  # fmt: skip
+        return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)
+
+    @router.get("/campaigns", responses=answers(m.CampaignPage), tags=tags)
+    def page(cursor: Cursor = None, limit: Limit = 100) -> m.CampaignPage:
+        campaigns, next_cursor = app.campaigns.list(cursor, limit)
+        return m.CampaignPage(campaigns=[view(c) for c in campaigns], next_cursor=next_cursor)
+
+    @router.get(ONE, responses=answers(m.CampaignView), tags=tags)
+    def read(campaign_id: str) -> m.CampaignView:
+        return view(app.campaigns.get(campaign_id))
+
+    return router
+
+
+def action_routes(app: App) -> Router:
+    router = new_router()
+    tags = ["campaigns"]
+
+    def accepted(campaign: Campaign) -> Response[Any]:
+        body = m.CampaignView(**app.views.campaign(campaign)).model_dump()
+        return json_response(body, HTTPStatus.ACCEPTED)
+
+    @router.post(ONE + "/send", responses=answers(m.CampaignView, 202), tags=tags)
+    def send(campaign_id: str) -> Response[Any]:
+        campaign = app.campaigns.send_now(campaign_id)
+        logger.info("campaign started", extra={"campaign_id": campaign_id})
+        return accepted(campaign)
+
+    @router.post(ONE + "/pause", responses=answers(m.CampaignView), tags=tags)
+    def pause(campaign_id: str) -> m.CampaignView:
+        return m.CampaignView(**app.views.campaign(app.lifecycle.pause(campaign_id)))
+
+    @router.post(ONE + "/cancel", responses=answers(m.CampaignView), tags=tags)
+    def cancel(campaign_id: str) -> m.CampaignView:
+        return m.CampaignView(**app.views.campaign(app.lifecycle.cancel(campaign_id)))
+
+    @router.post(ONE + "/resume", responses=answers(m.CampaignView, 202), tags=tags)
+    def resume(campaign_id: str) -> Response[Any]:
+        return accepted(app.lifecycle.resume(campaign_id))
+
+    @router.post(ONE + "/resend-failed", responses=answers(m.CampaignView, 202), tags=tags)
+    def resend_failed(campaign_id: str) -> Response[Any]:
+        return accepted(app.lifecycle.resend_failed(campaign_id))
+
+    @router.get(ONE + "/failures", responses=answers(m.FailuresPage), tags=tags)
+    def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:
+        return m.FailuresPage(**app.lifecycle.failures(campaign_id, cursor, limit))
+
+    return router

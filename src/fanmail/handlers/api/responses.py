@@ -1,0 +1,47 @@
+"""The API's answers: JSON bodies, documented responses, and one error format
+`{"error": {"code", "message", ...}}` for every failure."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from fanmail.handlers.api import models as m
+
+ERRORS: dict[int, OpenAPIResponse] = {
+    status: {
+        "description": HTTPStatus(status).phrase,
+        "content": {"application/json": {"model": m.ErrorBody}},
+    }
+    for status in (400, 404, 409, 422)
+}
+
+
+def answers(model: type[Any] | None = None, status: int = 200) -> dict[int, OpenAPIResponse]:
+    """The documented responses of a route: its success answer and every error answer."""
+    success: OpenAPIResponse = {"description": HTTPStatus(status).phrase}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    return {status: success, **ERRORS}
+
+
+def error(http_status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
+    return Response(
+        status_code=http_status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": http_status.phrase, "message": message, **extra}},
+    )
+
+
+def json_response(body: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
+    return Response(
+        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body
+    )
+
+
+def new_router() -> Router:
+    return Router()  # type: ignore[no-untyped-call]

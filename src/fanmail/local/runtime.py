@@ -1,0 +1,133 @@
+"""The embedded default: moto server for DynamoDB and SES (real boto3 HTTP calls), the
+in-process Lambda invoker for the functions, local SES limits, an optional outbox, and the
+schedule ticker that fires what EventBridge Scheduler would.
+
+It sits above the handlers: it registers them on the invoker, as Lambda would run them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from fanmail.adapters.aws import clients
+from fanmail.adapters.aws.dynamodb import create_tables
+from fanmail.adapters.aws.ses import verify_sender_identity
+from fanmail.adapters.local.invoker import InProcessInvoker
+from fanmail.adapters.local.outbox import RecordingMailer
+from fanmail.adapters.local.quota import LocalSesLimits
+from fanmail.bootstrap import App, aws_ports, build
+from fanmail.domain.tokens import SigningKeys
+from fanmail.local.harness import register
+from fanmail.local.moto_server import MotoServer
+from fanmail.local.schedules import ScheduleTicker
+from fanmail.ports import Mailer
+from fanmail.settings import Settings
+
+LOCAL_REGION = "us-east-1"
+
+
+class LocalRuntime:
+    """Use as a context manager; `app` is wired like a deployed stack, with every handler
+    registered under its logical and configured function names. With `attach_to` (an endpoint
+    URL) it uses a stand-in that is already running and set up, as the CLI does when
+    AWS_ENDPOINT_URL is set: only the Lambda functions run in this process.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sender_identity: str | None,
+        max_send_rate: float,
+        max_24_hour_send: float = 50_000,
+        outbox: Path | None = None,
+        invoke_latency_s: float = 0.0,
+        concurrency: int = 1000,
+        attach_to: str | None = None,
+    ) -> None:
+        self.settings = replace(settings, max_send_rate=settings.max_send_rate or max_send_rate)
+        self.sender_identity = sender_identity
+        self.max_send_rate = max_send_rate
+        self.max_24_hour_send = max_24_hour_send
+        self.outbox = outbox
+        self.attach_to = attach_to
+        self.invoker = InProcessInvoker(concurrency=concurrency, latency_s=invoke_latency_s)
+        self.recorder: RecordingMailer | None = None
+        self.limits: LocalSesLimits | None = None
+        self.ticker: ScheduleTicker | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._server: MotoServer | None = None
+        self._app: App | None = None
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            raise RuntimeError("LocalRuntime is not started")
+        return self._app
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _point_boto3_at(self, endpoint: str) -> None:
+        for name, value in {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any credentials
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+
+    def start(self) -> App:
+        if self.attach_to:
+            endpoint = self.attach_to
+        else:
+            self._server = MotoServer()
+            endpoint = self._server.start()
+        self._point_boto3_at(endpoint)
+        session = clients.session(LOCAL_REGION)
+        if not self.attach_to:
+            create_tables(clients.dynamodb_client(session, 1), self.settings.table_names())
+        if self.sender_identity:
+            verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
+        ports = aws_ports(self.settings, session)
+        mailer: Mailer = ports.mailer
+        if self.outbox is not None:
+            self.recorder = RecordingMailer(mailer, self.outbox)
+            mailer = self.recorder
+        self.limits = LocalSesLimits(ports.ses, mailer, self.max_send_rate, self.max_24_hour_send)
+        keys = ports.signing_keys
+        if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
+            generated = SigningKeys.generate()  # local runs without configured keys
+            keys = lambda: generated  # noqa: E731
+        self._app = build(
+            self.settings,
+            replace(
+                ports, mailer=self.limits, ses=self.limits, invoker=self.invoker, signing_keys=keys
+            ),
+        )
+        register(self.invoker, self._app, aliases=self.settings.function_names())
+        self.ticker = ScheduleTicker(ports.scheduler, self.invoker, ports.clock)
+        self.ticker.start()
+        return self._app
+
+    def stop(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+        self.invoker.close()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
