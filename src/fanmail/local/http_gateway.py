@@ -47,67 +47,68 @@ def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -
     }
 
 
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """One HTTP request in, one proxy event to the function, its proxy answer back out."""
+
+    invoker: Invoker  # set on the subclass each gateway makes
+
+    def log_message(self, *args: Any) -> None:  # quiet; the functions log
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY:
+            self._json(413, "Payload Too Large", "over 6 MB")
+            return
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        event = to_event(self.command, self.path, headers, body)
+        function = "unsubscribe" if event["path"].startswith("/u/") else "api"
+        try:
+            answer = self.invoker.invoke(function, event)
+        except InvokeError as exc:
+            self._json(502, "Bad Gateway", str(exc))
+            return
+        out_headers = {k.lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
+        for name, values in (answer.get("multiValueHeaders") or {}).items():
+            out_headers[name.lower()] = ", ".join(str(v) for v in values)
+        payload = answer.get("body") or ""
+        data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
+        self._reply(int(answer.get("statusCode", 200)), out_headers, data)
+
+    def _json(self, status: int, code: str, message: str) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        self._reply(status, {"content-type": "application/json"}, body)
+
+    def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name not in {"content-length", "connection", "transfer-encoding"}:
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _handle
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # any other method (QUERY, PROPFIND, ...)
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self._json(405, "Method Not Allowed", self.command)
+
+
 class LocalApiGateway:
     def __init__(self, invoker: Invoker, host: str = "127.0.0.1", port: int = 8080) -> None:
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet; the functions log
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length > MAX_BODY:
-                    too_large = {"error": {"code": "Payload Too Large", "message": "over 6 MB"}}
-                    self._reply(
-                        413, {"content-type": "application/json"}, json.dumps(too_large).encode()
-                    )
-                    return
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                event = to_event(self.command, self.path, headers, body)
-                function = "unsubscribe" if event["path"].startswith("/u/") else "api"
-                try:
-                    answer = gateway.invoker.invoke(function, event)
-                except InvokeError as exc:
-                    message = json.dumps({"error": {"code": "Bad Gateway", "message": str(exc)}})
-                    self._reply(502, {"content-type": "application/json"}, message.encode())
-                    return
-                out_headers = {k.lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
-                for name, values in (answer.get("multiValueHeaders") or {}).items():
-                    out_headers[name.lower()] = ", ".join(str(v) for v in values)
-                payload = answer.get("body") or ""
-                data = (
-                    base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
-                )
-                self._reply(int(answer.get("statusCode", 200)), out_headers, data)
-
-            def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name not in {"content-length", "connection", "transfer-encoding"}:
-                        self.send_header(name, value)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _handle
-
-            def do_HEAD(self) -> None:
-                self._handle()
-
-            def __getattr__(self, name: str) -> Any:
-                if name.startswith("do_"):  # any other method (QUERY, PROPFIND, ...)
-                    return self._not_allowed
-                raise AttributeError(name)
-
-            def _not_allowed(self) -> None:
-                body = {"error": {"code": "Method Not Allowed", "message": self.command}}
-                self._reply(405, {"content-type": "application/json"}, json.dumps(body).encode())
-
+        handler = type("ProxyHandler", (_ProxyHandler,), {"invoker": invoker})
         self.invoker = invoker
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="local-api", daemon=True

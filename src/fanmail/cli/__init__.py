@@ -1,0 +1,37 @@
+"""The `fanmail` command. Every subcommand runs the same services and handlers as Lambda does:
+on the deployed stack your AWS environment points at, or on the embedded stand-in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fanmail.cli import campaigns, demo, lists, previews, serve
+from fanmail.domain.errors import FanmailError
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    demo.add_parser(commands)
+    campaigns.add_parser(commands)
+    previews.add_parser(commands)
+    lists.add_parsers(commands)
+    serve.add_parser(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except FanmailError as exc:
+        print(f"fanmail: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

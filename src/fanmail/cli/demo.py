@@ -1,0 +1,182 @@
+"""`fanmail demo`: a real campaign on the embedded stand-in, start to summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from fanmail.bootstrap import App
+from fanmail.cli.common import progress_bar, quiet_functions
+from fanmail.cli.previews import write_preview
+from fanmail.domain.errors import FanmailError
+from fanmail.domain.model import Campaign, CampaignStatus, Subscriber
+from fanmail.local.apigateway import api_event
+from fanmail.local.runtime import LocalRuntime
+from fanmail.services.campaigns import CreateCampaign
+from fanmail.services.demo_data import generate_subscribers
+from fanmail.services.lists import CreateList
+from fanmail.services.preview import PreviewRequest
+from fanmail.settings import Settings
+
+SENDER = "Fanmail Demo <news@fanmail.example>"
+LIST_ID = "demo-list"
+SUMMARY_FIELDS = (
+    "recipients", "sent", "failed", "suppressed", "invalid", "already_sent", "pending",
+    "throttled", "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms", "epochs",
+)  # fmt: skip
+DEMO_VARIABLES = {
+    "brand": "Fanmail Weekly",
+    "headline": "Sending to everyone, at exactly the right speed",
+    "issue": "1",
+    "cta_url": "https://fanmail.example/posts/1",
+    "title": "Fanmail 1.0 is out",
+    "date": "2026-11-26",
+    "message": "Campaigns now resume where they stopped.\nNobody gets an email twice.",
+    "notice_title": "Your plan changes on 1 January",
+    "effective_date": "2027-01-01",
+    "amount": "12.5",
+}
+
+
+def add_parser(commands: Any) -> None:
+    d = commands.add_parser(
+        "demo",
+        help="run a real campaign on the embedded local stand-in (moto server, in-process Lambda)",
+        description="Start moto server, load a generated list, create a campaign, trigger it "
+        "through the trigger handler and fan out through the in-process invoker; print the "
+        "delivery summary.",
+    )
+    d.add_argument("--subscribers", type=int, default=1000, help="list size (default 1000)")
+    d.add_argument("--rate", type=float, default=100.0, help="local SES MaxSendRate (default 100)")
+    d.add_argument(
+        "--sender-rate", type=float, default=25.0,
+        help="most sends/s one sender drives; sets the fan-out width (default 25)",
+    )  # fmt: skip
+    d.add_argument("--branching", type=int, default=2, help="children per fan-out node (default 2)")
+    d.add_argument(
+        "--latency-ms", type=float, default=40.0,
+        help="latency estimate of one send on the stand-in, ledger writes included (default 40)",
+    )  # fmt: skip
+    d.add_argument("--template", default="newsletter", help="template in templates/")
+    d.add_argument("--seed", type=int, default=7, help="seed of the generated list")
+    d.add_argument("--out", type=Path, help="write summary.json, outbox/*.eml and index.html here")
+    d.add_argument("--verbose", action="store_true", help="show the functions' log lines")
+    d.set_defaults(run=demo)
+
+
+def demo(args: argparse.Namespace) -> int:
+    out: Path | None = args.out
+    settings = replace(
+        Settings.from_env(),
+        max_sender_rate=args.sender_rate,
+        branching=args.branching,
+        ses_latency_ms=args.latency_ms,
+    )
+    if not args.verbose:
+        quiet_functions()
+    outbox = out / "outbox" if out else None
+    if outbox and outbox.exists():
+        for old in outbox.glob("*.eml"):
+            old.unlink()
+    with LocalRuntime(
+        settings, sender_identity="news@fanmail.example", max_send_rate=args.rate, outbox=outbox
+    ) as runtime:
+        started = time.time()
+        subscribers = load_list(runtime.app, args.subscribers, args.seed)
+        campaign = runtime.app.campaigns.create(
+            CreateCampaign(
+                list_id=LIST_ID, template=args.template, sender=SENDER,
+                reply_to="help@fanmail.example", variables=DEMO_VARIABLES,
+            )
+        )  # fmt: skip
+        if not send_through_api(runtime, campaign):
+            return 1
+        final = watch(runtime, campaign.campaign_id, len(subscribers))
+        runtime.invoker.drain()
+        summary = dict(final.summary or {})
+        summary["lambda_invocations_observed"] = dict(runtime.invoker.invocations)
+        summary["wall_time_s"] = round(time.time() - started, 3)
+        print_summary(summary)
+        if out is not None:
+            write_outputs(runtime, out, summary, subscribers[0])
+        return 0 if summary.get("status") == CampaignStatus.SENT.value else 1
+
+
+def load_list(app: App, size: int, seed: int) -> list[Subscriber]:
+    subscribers = generate_subscribers(LIST_ID, size, seed=seed)
+    app.lists.create(CreateList(LIST_ID, "Demo list"))
+    app.imports.load(subscribers)
+    print(f"loaded {len(subscribers)} subscribers into list {LIST_ID}", file=sys.stderr)
+    return subscribers
+
+
+def send_through_api(runtime: LocalRuntime, campaign: Campaign) -> bool:
+    """`POST /campaigns/{id}/send` as API Gateway hands it to the API function."""
+    path = f"/campaigns/{campaign.campaign_id}/send"
+    answer = runtime.invoker.invoke(
+        "api", api_event("POST", path, {"campaign_id": campaign.campaign_id})
+    )
+    print(f"POST {path} -> {answer['statusCode']} {answer['body']}", file=sys.stderr)
+    return bool(answer["statusCode"] == 202)
+
+
+def write_outputs(
+    runtime: LocalRuntime, out: Path, summary: dict[str, Any], sample: Subscriber
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if runtime.recorder is not None:
+        runtime.recorder.write_index(out / "index.html", f"Outbox of {summary['campaign_id']}")
+    previews = runtime.app.previews
+    for name in previews.templates():  # every shipped template, for this subscriber
+        preview = previews.preview(PreviewRequest(name, SENDER, sample, variables=DEMO_VARIABLES))
+        write_preview(preview, out / "previews", name)
+    print(
+        f"wrote {out}/summary.json, {out}/index.html, {out}/outbox/ and {out}/previews/",
+        file=sys.stderr,
+    )
+
+
+def watch(runtime: LocalRuntime, campaign_id: str, total: int) -> Campaign:
+    campaigns = runtime.app.campaigns
+    interactive = sys.stderr.isatty()
+    last_line = ""
+    while True:
+        campaign = campaigns.get(campaign_id)
+        progress = campaign.progress or {}
+        done = sum(int(progress.get(k, 0)) for k in ("sent", "failed", "suppressed", "invalid"))
+        if campaign.status.is_terminal and campaign.summary:
+            summary = campaign.summary
+            done = int(summary.get("recipients", done)) - int(summary.get("pending", 0))
+        line = f"{progress_bar(done, total)} {campaign.status.value}"
+        if interactive:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif line != last_line and (campaign.status.is_terminal or done % 100 < 50):
+            print(line, file=sys.stderr)
+        last_line = line
+        if campaign.status.is_terminal:
+            if interactive:
+                print(file=sys.stderr)
+            return campaign
+        if runtime.invoker.async_errors:
+            raise FanmailError(f"the trigger failed: {runtime.invoker.async_errors[0]}")
+        time.sleep(0.25)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(f"\ncampaign {summary.get('campaign_id')}: {summary.get('status')}")
+    for name in SUMMARY_FIELDS:
+        print(f"  {name:<16} {summary.get(name)}")
+    print(f"  {'invocations':<16} {json.dumps(summary.get('invocations'))}")
+    plan = summary.get("plan") or {}
+    print(
+        f"  {'plan':<16} senders={plan.get('senders')} threads={plan.get('threads')} "
+        f"batch={plan.get('batch_size')} depth={plan.get('depth')} inline={plan.get('inline')}"
+    )
+    for failure in summary.get("failures", [])[:10]:
+        print(f"  failed {failure['email']}: {failure['reason']}")
