@@ -1,14 +1,20 @@
-"""Shared fixtures: an in-memory stack (fast, deterministic ports) and helpers to seed lists."""
+"""Shared fixtures: an in-memory stack (fast, deterministic ports), helpers to seed lists, and
+one moto server per test process that boto3 reaches over real HTTP."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
+from fanmail.adapters.aws import clients
+from fanmail.adapters.aws.dynamodb import create_tables
 from fanmail.domain.model import Campaign, Subscriber, SubscriberStatus
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
+from fanmail.local.moto_server import MotoServer
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
 
@@ -70,3 +76,32 @@ def template_dir(tmp_path: Path) -> Path:
         (TEMPLATES / "_layouts" / "base.html.j2").read_text()
     )
     return tmp_path
+
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = MotoServer()
+    endpoint = server.start()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Session:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    return boto3.Session(region_name=REGION)
+
+
+@pytest.fixture
+def table_names(session: boto3.Session) -> dict[str, str]:
+    """Fresh tables per test (unique names), created as template.yaml declares them."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {kind: f"{kind}-{suffix}" for kind in ("subscribers", "campaigns", "ledger", "lists")}
+    create_tables(clients.dynamodb_client(session, 1), names)
+    return names

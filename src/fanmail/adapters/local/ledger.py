@@ -59,8 +59,14 @@ class MemoryLedger:
     def complete(
         self, campaign_id: str, email: str, holder: str, message_id: str, now: float
     ) -> None:
-        # Unconditional: the message was sent, whoever holds the claim now.
-        self._update(campaign_id, email, None, status="sent", message_id=message_id, updated_at=now)
+        # Unconditional: the message was sent, whoever holds the claim now (or if none does).
+        with self._lock:
+            items = self._items.setdefault(campaign_id, {})
+            current = items.get(email)
+            entry = current[0] if current else LedgerEntry(email, "sent", 0)
+            sent = replace(entry, status="sent", message_id=message_id or "-", updated_at=now)
+            items[email] = (sent, current[1] if current else holder, current[2] if current else 0.0)
+            self.writes += 1
 
     def fail(
         self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float

@@ -1,29 +1,16 @@
-"""The DynamoDB send ledger through boto3 against moto server, and botocore's retries of
-DynamoDB throttling."""
+"""SendLedger: claims are exclusive until their lease ends; completion always records the send;
+failure and release are fenced by the holder."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import boto3
-import pytest
-from botocore.awsrequest import AWSResponse
-
-from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.dynamodb import DynamoLedger, DynamoSubscriberStore
-from fanmail.domain.model import Subscriber
 from fanmail.ports import ClaimOutcome
+from tests.contracts.conftest import Stores
 
-pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture
-def ledger(session: boto3.Session, table_names: dict[str, str]) -> DynamoLedger:
-    return DynamoLedger(clients.dynamodb_client(session, 4), table_names["ledger"], ttl_s=86400)
-
-
-def test_claim_is_exclusive_until_the_lease_expires(ledger: DynamoLedger) -> None:
+def test_claim_is_exclusive_until_the_lease_expires(stores: Stores) -> None:
+    ledger = stores.ledger
     assert ledger.claim("c1", "a@x.com", "h1", NOW + 10, NOW).outcome is ClaimOutcome.CLAIMED
     busy = ledger.claim("c1", "a@x.com", "h2", NOW + 20, NOW + 1)
     assert busy.outcome is ClaimOutcome.BUSY and busy.retry_after == NOW + 10
@@ -36,9 +23,34 @@ def test_claim_is_exclusive_until_the_lease_expires(ledger: DynamoLedger) -> Non
     assert ledger.claim("c2", "a@x.com", "h1", NOW + 10, NOW).outcome is ClaimOutcome.CLAIMED
 
 
+def test_completion_is_recorded_whoever_holds_the_claim_or_if_none_does(stores: Stores) -> None:
+    ledger = stores.ledger
+    ledger.claim("c1", "a@x.com", "h1", NOW + 10, NOW)
+    ledger.claim("c1", "a@x.com", "h2", NOW + 30, NOW + 11)  # taken over after h1's lease
+    ledger.complete("c1", "a@x.com", "h1", "m-late", NOW + 12)  # h1's message did go out
+    assert ledger.claim("c1", "a@x.com", "h3", NOW + 40, NOW + 13).outcome is ClaimOutcome.SENT
+    ledger.complete("c1", "ghost@x.com", "h1", "m-2", NOW)  # no claim record (expired by TTL)
+    assert ledger.claim("c1", "ghost@x.com", "h2", NOW + 10, NOW).outcome is ClaimOutcome.SENT
+    entries, _ = ledger.entries("c1", "sent", None, 10)
+    assert {(e.email, e.message_id) for e in entries} == {
+        ("a@x.com", "m-late"),
+        ("ghost@x.com", "m-2"),
+    }
+
+
+def test_fail_and_release_need_the_holder(stores: Stores) -> None:
+    ledger = stores.ledger
+    ledger.fail("c1", "nobody@x.com", "h1", "x", False, NOW)  # no record: nothing is created
+    assert ledger.entries("c1", None, None, 10) == ([], None)
+    ledger.claim("c1", "b@x.com", "h1", NOW + 10, NOW)
+    ledger.fail("c1", "b@x.com", "h-other", "wrong holder", False, NOW)
+    assert ledger.claim("c1", "b@x.com", "h2", NOW + 11, NOW + 1).outcome is ClaimOutcome.BUSY
+
+
 def test_released_claims_can_be_taken_and_failures_resent_only_when_asked(
-    ledger: DynamoLedger,
+    stores: Stores,
 ) -> None:
+    ledger = stores.ledger
     ledger.claim("c1", "r@x.com", "h1", NOW + 10, NOW)
     ledger.release("c1", "r@x.com", "h1", NOW)
     assert ledger.claim("c1", "r@x.com", "h2", NOW + 10, NOW).outcome is ClaimOutcome.CLAIMED
@@ -53,7 +65,8 @@ def test_released_claims_can_be_taken_and_failures_resent_only_when_asked(
     assert permanent.outcome is ClaimOutcome.FAILED
 
 
-def test_entries_are_paged_by_status(ledger: DynamoLedger) -> None:
+def test_entries_are_paged_by_status(stores: Stores) -> None:
+    ledger = stores.ledger
     for i in range(30):
         email = f"u{i:02d}@x.com"
         ledger.claim("c1", email, "h", NOW + 10, NOW)
@@ -71,41 +84,5 @@ def test_entries_are_paged_by_status(ledger: DynamoLedger) -> None:
     assert [e.email for e in seen] == [f"u{i:02d}@x.com" for i in range(0, 30, 3)]
     assert seen[0].attempts == 1 and seen[0].retryable and not seen[1].retryable
     assert seen[1].reason == "reason 3"
-
-
-def test_dynamodb_throttling_is_retried_by_botocore(
-    session: boto3.Session, table_names: dict[str, str]
-) -> None:
-    client = clients.dynamodb_client(session, 4)
-    throttles = {"left": 3}
-
-    def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        if throttles["left"] and request.headers.get("X-Amz-Target", b"").endswith(
-            b"BatchWriteItem"
-        ):
-            throttles["left"] -= 1
-            body = (
-                b'{"__type":"com.amazonaws.dynamodb.v20120810#'
-                b'ProvisionedThroughputExceededException","message":"Rate exceeded"}'
-            )
-            headers: Any = {"x-amzn-requestid": "t"}
-            return AWSResponse(request.url, 400, headers, _Raw(body))
-        return None
-
-    client.meta.events.register("before-send.dynamodb", throttle)  # type: ignore[arg-type]
-    store = DynamoSubscriberStore(client, table_names["subscribers"])
-    written = store.put_many(Subscriber("l", f"t{i}@x.com") for i in range(10))
-    assert written == 10 and throttles["left"] == 0
-    assert store.count("l") == 10
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-    def read(self, *_: Any) -> bytes:
-        body, self._body = self._body, b""
-        return body
+    everything, cursor = ledger.entries("c1", None, None, 100)
+    assert len(everything) == 30 and cursor is None

@@ -1,0 +1,161 @@
+"""The send ledger (campaign_id, email): claimed | sent | failed | released, one record per
+recipient of a campaign, expiring by TTL. Two writes per sent email: the conditional claim and
+the completion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
+from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+TTL_ATTRIBUTE = "expires_at"
+
+
+def entry_from(raw: Mapping[str, Any]) -> LedgerEntry:
+    data = from_item(raw)
+    return LedgerEntry(
+        email=str(data["email"]),
+        status=str(data["status"]),
+        attempts=int(data.get("attempts", 0)),
+        reason=data.get("reason"),
+        retryable=bool(data.get("retryable", False)),
+        message_id=data.get("message_id"),
+        updated_at=float(data.get("updated_at", 0.0)),
+    )
+
+
+class DynamoLedger:
+    def __init__(self, client: DynamoDBClient, table: str, ttl_s: float) -> None:
+        self.client = client
+        self.table = table
+        self.ttl_s = ttl_s
+
+    def _key(self, campaign_id: str, email: str) -> Item:
+        return to_item({"campaign_id": campaign_id, "email": email})
+
+    def claim(
+        self,
+        campaign_id: str,
+        email: str,
+        holder: str,
+        lease_until: float,
+        now: float,
+        *,
+        retry_failed: bool = False,
+    ) -> Claim:
+        condition = (
+            "attribute_not_exists(email) OR #s = :released"
+            " OR (#s = :claimed AND lease_until < :now)"
+        )
+        bound: dict[str, Any] = {
+            ":claimed": "claimed",
+            ":released": "released",
+            ":now": now,
+            ":lease": lease_until,
+            ":holder": holder,
+            ":one": 1,
+            ":exp": int(now + self.ttl_s),
+        }
+        if retry_failed:
+            condition += " OR (#s = :failed AND retryable = :true)"
+            bound |= {":failed": "failed", ":true": True}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(campaign_id, email),
+                UpdateExpression=(
+                    "SET #s = :claimed, lease_until = :lease, holder = :holder, updated_at = :now,"
+                    f" {TTL_ATTRIBUTE} = :exp ADD attempts :one"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values(bound),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            old = refused(exc)
+            status = old.get("status")
+            if status == "sent":
+                return Claim(ClaimOutcome.SENT)
+            if status == "claimed":
+                return Claim(ClaimOutcome.BUSY, retry_after=float(old["lease_until"]))
+            return Claim(ClaimOutcome.FAILED, reason=old.get("reason"))
+        return Claim(ClaimOutcome.CLAIMED)
+
+    def _set(
+        self, campaign_id: str, email: str, holder: str | None, fields: Mapping[str, Any]
+    ) -> None:
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        bound = {f":v{i}": new for i, new in enumerate(fields.values())}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(campaign_id, email),
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ExpressionAttributeNames": names,
+        }
+        if holder is not None:  # fencing: a taken-over claim is not clobbered by the old holder
+            request["ConditionExpression"] = "holder = :holder"
+            bound[":holder"] = holder
+        request["ExpressionAttributeValues"] = values(bound)
+        try:
+            self.client.update_item(**request)
+        except ClientError as exc:
+            refused(exc)  # a taken-over claim (or none): the current record stands
+
+    def complete(
+        self, campaign_id: str, email: str, holder: str, message_id: str, now: float
+    ) -> None:
+        # Unconditional: the message was sent, whoever holds the claim now (or if none does).
+        self._set(
+            campaign_id, email, None,
+            {"status": "sent", "message_id": message_id or "-", "updated_at": now,
+             TTL_ATTRIBUTE: int(now + self.ttl_s)},
+        )  # fmt: skip
+
+    def fail(
+        self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float
+    ) -> None:
+        self._set(
+            campaign_id, email, holder,
+            {"status": "failed", "reason": reason[:1000] or "-", "retryable": retryable,
+             "updated_at": now},
+        )  # fmt: skip
+
+    def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
+        self._set(campaign_id, email, holder, {"status": "released", "updated_at": now})
+
+    def entries(
+        self, campaign_id: str, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "campaign_id = :c",
+            "Limit": limit,
+        }
+        bound: dict[str, Any] = {":c": campaign_id}
+        if status is not None:
+            request["FilterExpression"] = "#s = :s"
+            request["ExpressionAttributeNames"] = {"#s": "status"}
+            bound[":s"] = status
+        request["ExpressionAttributeValues"] = values(bound)
+        if cursor is not None:
+            request["ExclusiveStartKey"] = self._key(campaign_id, cursor)
+        entries: list[LedgerEntry] = []
+        while True:  # a filtered Query page can hold fewer matches than asked for: read on
+            response: Any = self.client.query(**request)
+            entries.extend(entry_from(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(entries) >= limit:
+                more = len(entries) > limit or last is not None
+                entries = entries[:limit]
+                return entries, (entries[-1].email if more else None)
+            if last is None:
+                return entries, None
+            request["ExclusiveStartKey"] = last

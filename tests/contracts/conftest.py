@@ -1,0 +1,72 @@
+"""Each port with two implementations gets one contract suite, run against both: the in-memory
+adapter (local mode's tests and benchmarks) and the AWS adapter through boto3 against moto
+server. A behaviour one keeps and the other does not fails here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from fanmail.adapters.aws import clients
+from fanmail.adapters.aws.dynamodb import (
+    DynamoCampaignStore,
+    DynamoLedger,
+    DynamoListStore,
+    DynamoSubscriberStore,
+)
+from fanmail.adapters.aws.scheduler import EventBridgeScheduler
+from fanmail.adapters.local.ledger import MemoryLedger
+from fanmail.adapters.local.memory import (
+    MemoryCampaignStore,
+    MemoryListStore,
+    MemorySubscriberStore,
+)
+from fanmail.adapters.local.scheduler import MemoryScheduler
+from fanmail.ports import CampaignStore, ListStore, Scheduler, SendLedger, SubscriberStore
+
+TTL_S = 86400.0
+
+
+@dataclass
+class Stores:
+    subscribers: SubscriberStore
+    lists: ListStore
+    campaigns: CampaignStore
+    ledger: SendLedger
+    scheduler: Scheduler
+
+
+def memory_stores() -> Stores:
+    return Stores(
+        MemorySubscriberStore(),
+        MemoryListStore(),
+        MemoryCampaignStore(),
+        MemoryLedger(),
+        MemoryScheduler(),
+    )
+
+
+def aws_stores(session: boto3.Session, names: dict[str, str]) -> Stores:
+    client = clients.dynamodb_client(session, 4)
+    return Stores(
+        DynamoSubscriberStore(client, names["subscribers"]),
+        DynamoListStore(client, names["lists"]),
+        DynamoCampaignStore(client, names["campaigns"]),
+        DynamoLedger(client, names["ledger"], TTL_S),
+        EventBridgeScheduler(
+            clients.scheduler_client(session),
+            "arn:aws:lambda:us-east-1:123456789012:function:t-trigger",
+            "arn:aws:iam::123456789012:role/t-scheduler",
+            f"t{names['ledger'][-8:]}-",
+        ),
+    )
+
+
+@pytest.fixture(params=["memory", "aws"])
+def stores(request: pytest.FixtureRequest) -> Stores:
+    if request.param == "memory":
+        return memory_stores()
+    session = request.getfixturevalue("session")
+    return aws_stores(session, request.getfixturevalue("table_names"))

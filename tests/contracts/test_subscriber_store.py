@@ -1,0 +1,95 @@
+"""SubscriberStore and ListStore: one contract, memory and DynamoDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from fanmail.domain.errors import Conflict, NotFound
+from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.ports import MailingList
+from tests.contracts.conftest import Stores
+
+
+def people(count: int, list_id: str = "l1") -> list[Subscriber]:
+    return [
+        Subscriber(list_id, f"p{i:04d}@example.com", SubscriberStatus.SUBSCRIBED, {"n": str(i)})
+        for i in range(count)
+    ]
+
+
+def test_pages_in_key_order_with_a_cursor(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    assert subscribers.put_many(people(130)) == 130  # more than one BatchWriteItem of 25
+    subscribers.put_many(people(5, list_id="other"))
+    seen: list[Subscriber] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = subscribers.page("l1", cursor, 50)
+        seen.extend(page.subscribers)
+        pages += 1
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert pages == 3
+    assert [s.email for s in seen] == sorted(s.email for s in people(130))
+    assert seen[7] == Subscriber("l1", "p0007@example.com", attributes={"n": "7"})
+    assert subscribers.count("l1") == 130 and subscribers.count("other") == 5
+    assert subscribers.count("none") == 0
+    assert subscribers.page("none", None, 10).subscribers == []
+
+
+def test_a_full_last_page_ends_without_a_cursor_or_with_an_empty_next_page(stores: Stores) -> None:
+    stores.subscribers.put_many(people(4))
+    page = stores.subscribers.page("l1", None, 4)
+    assert len(page.subscribers) == 4
+    if page.cursor is not None:  # DynamoDB may not know yet that the list ended
+        assert stores.subscribers.page("l1", page.cursor, 4).subscribers == []
+
+
+def test_put_replaces_and_reads_are_consistent(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com", attributes={"n": "1", "city": "Oslo"})])
+    subscribers.put_many([Subscriber("l1", "a@x.com", SubscriberStatus.BOUNCED, {"n": "2"})])
+    assert subscribers.get("l1", "a@x.com") == Subscriber(
+        "l1", "a@x.com", SubscriberStatus.BOUNCED, {"n": "2"}
+    )
+    assert subscribers.get("l1", "b@x.com") is None
+    assert subscribers.get("l2", "a@x.com") is None
+
+
+def test_statuses_and_get_many_skip_missing(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(150))
+    subscribers.set_status("l1", "p0003@example.com", SubscriberStatus.UNSUBSCRIBED)
+    emails = [f"p{i:04d}@example.com" for i in range(150)] + ["ghost@example.com"]
+    statuses = subscribers.statuses("l1", emails)
+    assert len(statuses) == 150
+    assert statuses["p0003@example.com"] is SubscriberStatus.UNSUBSCRIBED
+    assert statuses["p0004@example.com"] is SubscriberStatus.SUBSCRIBED
+    many = subscribers.get_many("l1", emails + emails[:3])  # duplicates asked for are fine
+    assert len(many) == 150 and many["p0009@example.com"].attributes == {"n": "9"}
+    with pytest.raises(NotFound):
+        subscribers.set_status("l1", "ghost@example.com", SubscriberStatus.BOUNCED)
+    assert subscribers.get("l1", "ghost@example.com") is None  # not created by a refused write
+
+
+def test_counts_and_delete(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(6))
+    subscribers.set_status("l1", "p0000@example.com", SubscriberStatus.BOUNCED)
+    subscribers.set_status("l1", "p0001@example.com", SubscriberStatus.COMPLAINED)
+    assert subscribers.counts("l1") == {"subscribed": 4, "bounced": 1, "complained": 1}
+    assert subscribers.delete("l1", "p0000@example.com") is True
+    assert subscribers.delete("l1", "p0000@example.com") is False
+    assert subscribers.counts("l1") == {"subscribed": 4, "complained": 1}
+    assert subscribers.counts("none") == {}
+
+
+def test_lists_are_created_once(stores: Stores) -> None:
+    stores.lists.create(MailingList("news", "News", 1.5))
+    assert stores.lists.get("news") == MailingList("news", "News", 1.5)
+    with pytest.raises(Conflict, match="already exists"):
+        stores.lists.create(MailingList("news", "Other", 2.0))
+    assert stores.lists.get("news") == MailingList("news", "News", 1.5)
+    assert stores.lists.get("none") is None
