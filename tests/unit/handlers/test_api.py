@@ -208,3 +208,17 @@ def test_recurring_schedule_sends_a_copy_each_time(api: MemoryStack) -> None:
     assert len(copies) == 1 and copies[0].status is CampaignStatus.SENT
     assert api.campaigns.get("c1").status is CampaignStatus.SCHEDULED  # type: ignore[union-attr]
     assert len(api.ses.deliveries) == 4
+
+
+def test_re_subscribing_an_opted_out_address_needs_force(api: MemoryStack) -> None:
+    path = "/lists/news/subscribers/user00001@example.com"
+    assert call(api, "POST", path + "/status", {"status": "bounced"})[0] == 200
+    status, body = call(api, "PUT", path, {"status": "subscribed"})
+    assert status == 409 and body["error"]["status"] == "bounced"
+    assert "needs force" in body["error"]["message"]
+    status, body = call(api, "POST", path + "/status", {"status": "subscribed"})
+    assert status == 409
+    status, body = call(api, "PUT", path, {"attributes": {"city": "Rome"}})
+    assert status == 200 and body["status"] == "bounced" and body["attributes"]["city"] == "Rome"
+    status, body = call(api, "PUT", path, {"status": "subscribed", "force": True})
+    assert status == 200 and body["status"] == "subscribed"

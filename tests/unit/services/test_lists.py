@@ -1,0 +1,53 @@
+"""One rule for every admin write: an opted-out address is re-subscribed only with force."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from fanmail.domain.errors import Conflict
+from fanmail.domain.model import SubscriberStatus, next_status
+from fanmail.local.harness import MemoryStack
+from fanmail.services.import_list import ImportRequest
+from fanmail.services.lists import CreateList, UpsertSubscriber
+
+OPTED_OUT = [SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED]
+
+
+@pytest.mark.parametrize("current", OPTED_OUT)
+def test_the_rule(current: SubscriberStatus) -> None:
+    subscribed = SubscriberStatus.SUBSCRIBED
+    with pytest.raises(Conflict, match=f"the address is {current.value}"):
+        next_status(current, subscribed, force=False)
+    assert next_status(current, subscribed, force=True) is subscribed
+    assert next_status(current, None, force=False) is current  # nothing asked: kept
+    assert next_status(subscribed, current, force=False) is current  # opting out is free
+    assert next_status(None, None, force=False) is subscribed
+
+
+def test_api_upsert_status_change_and_import_keep_the_same_rule(stack: MemoryStack) -> None:
+    lists = stack.app.lists
+    lists.create(CreateList("news"))
+    lists.upsert(UpsertSubscriber("news", "a@example.com", {"n": "1"}))
+    lists.change_status("news", "a@example.com", SubscriberStatus.UNSUBSCRIBED)
+    with pytest.raises(Conflict):
+        lists.upsert(UpsertSubscriber("news", "a@example.com", status=SubscriberStatus.SUBSCRIBED))
+    with pytest.raises(Conflict):
+        lists.change_status("news", "a@example.com", SubscriberStatus.SUBSCRIBED)
+    kept = lists.upsert(UpsertSubscriber("news", "a@example.com", {"city": "Oslo"}))
+    assert kept.status is SubscriberStatus.UNSUBSCRIBED and kept.attributes == {
+        "n": "1",
+        "city": "Oslo",
+    }
+    summary = stack.app.imports.run(ImportRequest("news"), io.StringIO("email\na@example.com\n"))
+    assert summary.kept_opted_out == 1
+    assert lists.subscriber("news", "a@example.com").status is SubscriberStatus.UNSUBSCRIBED
+    forced = stack.app.imports.run(
+        ImportRequest("news", force=True), io.StringIO("email\na@example.com\n")
+    )
+    assert forced.kept_opted_out == 0
+    assert lists.subscriber("news", "a@example.com").status is SubscriberStatus.SUBSCRIBED
+    lists.change_status("news", "a@example.com", SubscriberStatus.BOUNCED)
+    again = lists.change_status("news", "a@example.com", SubscriberStatus.SUBSCRIBED, force=True)
+    assert again.status is SubscriberStatus.SUBSCRIBED
