@@ -18,6 +18,7 @@ import jinja2
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import (
     DynamoCampaignStore,
+    DynamoFeedbackStore,
     DynamoLedger,
     DynamoListStore,
     DynamoSubscriberStore,
@@ -34,6 +35,7 @@ from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.ports import (
     CampaignStore,
     Clock,
+    FeedbackStore,
     Invoker,
     ListStore,
     Mailer,
@@ -43,6 +45,7 @@ from fanmail.ports import (
     SubscriberStore,
 )
 from fanmail.services.campaigns import Campaigns
+from fanmail.services.feedback import Feedback, FeedbackOptions
 from fanmail.services.heartbeat import Heartbeat
 from fanmail.services.import_list import Imports
 from fanmail.services.lifecycle import Lifecycle
@@ -62,6 +65,7 @@ class Ports:
     campaigns: CampaignStore
     lists: ListStore
     ledger: SendLedger
+    feedback: FeedbackStore
     mailer: Mailer
     ses: SesAccount
     invoker: Invoker
@@ -91,6 +95,7 @@ class App:
     unsubscribes: Unsubscribes
     heartbeat: Heartbeat
     views: Views
+    feedback: Feedback
 
 
 def rendering(
@@ -145,7 +150,18 @@ def build(settings: Settings, ports: Ports) -> App:
         previews=Previews(renderer=renderer, links=links, clock=p.clock),
         unsubscribes=Unsubscribes(signer=signer, subscribers=p.subscribers, clock=p.clock),
         heartbeat=Heartbeat(invoker=p.invoker, count=settings.heartbeat_senders),
-        views=Views(clock=p.clock, stale_after_s=settings.stale_after_s),
+        views=Views(clock=p.clock, stale_after_s=settings.stale_after_s, feedback=p.feedback),
+        feedback=Feedback(
+            store=p.feedback,
+            ledger=p.ledger,
+            subscribers=p.subscribers,
+            clock=p.clock,
+            options=FeedbackOptions(
+                configuration_set=settings.configuration_set,
+                soft_bounce_limit=settings.soft_bounce_limit,
+                soft_bounce_window_s=settings.soft_bounce_days * 86400,
+            ),
+        ),
     )
 
 
@@ -159,6 +175,7 @@ def root_options(settings: Settings) -> RootOptions:
         quota_margin=settings.quota_margin,
         quota_recheck_s=settings.quota_recheck_s,
         max_epochs=settings.max_epochs,
+        breakers=settings.breakers(),
     )
 
 
@@ -195,10 +212,18 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
     dynamodb = clients.dynamodb_client(session, threads)
     sesv2 = clients.sesv2_client(session, threads)
     return Ports(
-        subscribers=DynamoSubscriberStore(dynamodb, settings.subscribers_table),
+        subscribers=DynamoSubscriberStore(
+            dynamodb, settings.subscribers_table, settings.lists_table
+        ),
         campaigns=DynamoCampaignStore(dynamodb, settings.campaigns_table),
         lists=DynamoListStore(dynamodb, settings.lists_table),
         ledger=DynamoLedger(dynamodb, settings.ledger_table, settings.ledger_ttl_days * 86400),
+        feedback=DynamoFeedbackStore(
+            dynamodb,
+            settings.ledger_table,
+            settings.campaigns_table,
+            settings.ledger_ttl_days * 86400,
+        ),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
         invoker=LambdaInvoker(

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from fanmail.domain.feedback import LedgerMark, RecipientEvents
 from fanmail.domain.model import (
     Campaign,
     CampaignStatus,
     OutgoingEmail,
+    Provenance,
     Subscriber,
     SubscriberStatus,
 )
@@ -35,14 +37,52 @@ class SubscriberPage:
 
 
 class SubscriberStore(Protocol):
-    def put_many(self, subscribers: Iterable[Subscriber]) -> int:
-        """Insert or replace; returns how many were written."""
+    """A list's subscribers, and the list's counts by status: every write that adds, removes or
+    re-statuses a subscriber moves the counts with it, atomically. A status change made with a
+    `provenance` is appended to the subscriber's consent history."""
+
+    def put_many(
+        self,
+        subscribers: Iterable[Subscriber],
+        *,
+        provenance: Provenance | None = None,
+        at: float = 0.0,
+    ) -> int:
+        """Insert or replace (status and attributes); returns how many were written."""
         ...
 
-    def get(self, list_id: str, email: str) -> Subscriber | None: ...
+    def set_status(
+        self,
+        list_id: str,
+        email: str,
+        status: SubscriberStatus,
+        *,
+        provenance: Provenance | None = None,
+        at: float = 0.0,
+        only_from: frozenset[SubscriberStatus] | None = None,
+    ) -> bool:
+        """Change one status; False if it already was `status` or is not one of `only_from`.
+        Raises NotFound if there is no such subscriber."""
+        ...
+
+    def delete(self, list_id: str, email: str) -> bool:
+        """Remove a subscriber; False if there was none."""
+        ...
+
+    def get(self, list_id: str, email: str) -> Subscriber | None:
+        """One subscriber with their consent history."""
+        ...
+
+    def counts(self, list_id: str) -> dict[str, int]:
+        """Subscribers of the list by status (kept counts: one read, whatever the list's size)."""
+        ...
 
     def count(self, list_id: str) -> int:
         """Subscribers in the list, whatever their status."""
+        ...
+
+    def recount(self, list_id: str) -> dict[str, int]:
+        """Count by reading the whole list and store those counts (the repair)."""
         ...
 
     def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
@@ -57,14 +97,12 @@ class SubscriberStore(Protocol):
         """Current status of each address (absent: deleted) — read at send time."""
         ...
 
-    def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None: ...
-
-    def delete(self, list_id: str, email: str) -> bool:
-        """Remove a subscriber; False if there was none."""
+    def lists_of(self, email: str) -> list[str]:
+        """Every list that holds `email` (an index by address, not a scan)."""
         ...
 
-    def counts(self, list_id: str) -> dict[str, int]:
-        """Subscribers of the list by status (reads the whole list)."""
+    def add_soft_bounce(self, list_id: str, email: str, at: float, window_s: float) -> int:
+        """Record a soft bounce; returns how many the subscriber had within `window_s`."""
         ...
 
 
@@ -142,6 +180,47 @@ class SendLedger(Protocol):
         self, campaign_id: str, status: str | None, cursor: str | None, limit: int
     ) -> tuple[list[LedgerEntry], str | None]: ...
 
+    def confirm_sent(self, campaign_id: str, email: str, message_id: str, now: float) -> bool:
+        """SES says it accepted this message (its Send event): a record still claimed,
+        released or failed (a crash or a timeout hid the answer) becomes sent, so nobody sends
+        it again. False if it was sent already or there is no record."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """Who had a problem and why (a bounce, a complaint, ...), for GET /campaigns/{id}/events."""
+
+    email: str
+    kind: str
+    occurred_at: str
+    message_id: str
+    details: Mapping[str, str]
+
+
+class FeedbackStore(Protocol):
+    """SES events, each counted once per recipient: a ledger record remembers which kinds (and
+    clicked links) it has seen, and a new one moves the campaign's counters in the same atomic
+    write as the record."""
+
+    def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RecipientEvents]:
+        """What the ledger records of these (campaign, recipient) keys remember."""
+        ...
+
+    def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
+        """Write the marks with their counters, link clicks and problem records, each mark only
+        if none of its kinds or links is there yet. False when one was (another delivery of the
+        same event counted it first): nothing of that group is written; read again and retry."""
+        ...
+
+    def events(
+        self, campaign_id: str, kind: str, cursor: str | None, limit: int
+    ) -> tuple[list[EventRecord], str | None]: ...
+
+    def top_links(self, campaign_id: str, limit: int) -> list[tuple[str, int]]:
+        """The most clicked links (URL, recipients who clicked it), most first."""
+        ...
+
 
 class CampaignStore(Protocol):
     def create(self, campaign: Campaign) -> None:
@@ -175,7 +254,10 @@ class CampaignStore(Protocol):
 
     def record_progress(
         self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
-    ) -> None: ...
+    ) -> Campaign:
+        """Write progress if the run is current and sending; returns the campaign as it now
+        stands (its feedback counters included). Raises Conflict otherwise."""
+        ...
 
 
 class Mailer(Protocol):
@@ -195,8 +277,29 @@ class SendQuota:
         return max(0.0, self.max_24_hour_send - self.sent_last_24_hours)
 
 
+@dataclass(frozen=True, slots=True)
+class AccountStatus:
+    """Whether SES will send for this account at all (sesv2 GetAccount)."""
+
+    sending_enabled: bool = True
+    enforcement_status: str = "HEALTHY"  # HEALTHY, PROBATION or SHUTDOWN
+    production_access: bool | None = None
+
+    @property
+    def problem(self) -> str | None:
+        if not self.sending_enabled:
+            return (
+                "SES sending is disabled for this account (sesv2 GetAccount: SendingEnabled false)"
+            )
+        if self.enforcement_status == "SHUTDOWN":
+            return "SES has shut down sending for this account (EnforcementStatus SHUTDOWN)"
+        return None
+
+
 class SesAccount(Protocol):
     def quota(self) -> SendQuota: ...
+
+    def status(self) -> AccountStatus: ...
 
     def is_verified_sender(self, address: str) -> bool:
         """True if `address`, or its domain, is a verified SES identity allowed to send."""

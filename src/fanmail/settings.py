@@ -13,6 +13,7 @@ from typing import Any
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.feedback import Breakers
 from fanmail.domain.plan import PlanLimits
 from fanmail.domain.tokens import SigningKeys
 
@@ -64,6 +65,13 @@ class Settings:
     unsubscribe_secret_name: str | None = None
     unsubscribe_keys: str | None = None
     token_max_age_days: float = 365.0
+    breaker_bounce_rate: float = 0.04
+    breaker_complaint_rate: float = 0.0008
+    breaker_min_sample: int = 500
+    soft_bounce_limit: int = 3
+    soft_bounce_days: float = 7.0
+    local_open_rate: float = 0.3
+    local_click_rate: float = 0.1
     templates_dir: Path = Path()
 
     @classmethod
@@ -85,6 +93,7 @@ class Settings:
             )
         try:
             settings.plan_limits()
+            settings.breakers()
         except InvalidInput as exc:
             raise InvalidInput(f"settings: {exc} (see the {PREFIX}* variables)") from None
         return settings
@@ -98,6 +107,13 @@ class Settings:
             branching=self.branching,
             sender_budget_s=self.sender_timeout_s - self.time_margin_s,
             level_margin_s=self.level_margin_s,
+        )
+
+    def breakers(self) -> Breakers:
+        return Breakers(
+            bounce_rate=self.breaker_bounce_rate,
+            complaint_rate=self.breaker_complaint_rate,
+            min_sample=self.breaker_min_sample,
         )
 
     def function_names(self) -> dict[str, str]:
@@ -137,6 +153,13 @@ def _non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
         raise ValueError("must be a whole number >= 0")
+    return value
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value < 1:
+        raise ValueError("must be a fraction from 0 to below 1 (e.g. 0.04 for 4 %)")
     return value
 
 
@@ -211,6 +234,13 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "progress_interval_s": _positive_float,
     "heartbeat_senders": _positive_int,
     "templates_dir": _directory,
+    "breaker_bounce_rate": _fraction,
+    "breaker_complaint_rate": _fraction,
+    "breaker_min_sample": _positive_int,
+    "soft_bounce_limit": _positive_int,
+    "soft_bounce_days": _positive_float,
+    "local_open_rate": _fraction,
+    "local_click_rate": _fraction,
 }
 
 

@@ -51,7 +51,7 @@ def memory_stores() -> Stores:
 def aws_stores(session: boto3.Session, names: dict[str, str]) -> Stores:
     client = clients.dynamodb_client(session, 4)
     return Stores(
-        DynamoSubscriberStore(client, names["subscribers"]),
+        DynamoSubscriberStore(client, names["subscribers"], names["lists"]),
         DynamoListStore(client, names["lists"]),
         DynamoCampaignStore(client, names["campaigns"]),
         DynamoLedger(client, names["ledger"], TTL_S),

@@ -54,10 +54,10 @@ def test_send_returns_a_message_id(ses: Ses) -> None:
     assert first and second and first != second
 
 
-def test_unverified_sender_is_a_permanent_failure(ses: Ses) -> None:
+def test_an_unverified_sender_is_the_accounts_problem_not_the_recipients(ses: Ses) -> None:
     with pytest.raises(SendError) as info:
         ses.mailer.send(message(sender="someone@unverified.example"))
-    assert info.value.kind is SendErrorKind.PERMANENT
+    assert info.value.kind is SendErrorKind.ACCOUNT
     assert "not verified" in info.value.reason
 
 

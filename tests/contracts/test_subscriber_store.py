@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.domain.model import HISTORY_KEPT, Provenance, Subscriber, SubscriberStatus
 from fanmail.ports import MailingList
 from tests.contracts.conftest import Stores
 
@@ -93,3 +93,72 @@ def test_lists_are_created_once(stores: Stores) -> None:
         stores.lists.create(MailingList("news", "Other", 2.0))
     assert stores.lists.get("news") == MailingList("news", "News", 1.5)
     assert stores.lists.get("none") is None
+
+
+def test_counts_move_with_every_write(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(5))
+    assert subscribers.counts("l1") == {"subscribed": 5} and subscribers.count("l1") == 5
+    subscribers.put_many([Subscriber("l1", "p0000@example.com", SubscriberStatus.BOUNCED)])
+    subscribers.put_many([Subscriber("l1", "p0001@example.com", attributes={"n": "x"})])  # same
+    assert subscribers.counts("l1") == {"subscribed": 4, "bounced": 1}
+    assert subscribers.set_status("l1", "p0002@example.com", SubscriberStatus.UNSUBSCRIBED)
+    assert not subscribers.set_status("l1", "p0002@example.com", SubscriberStatus.UNSUBSCRIBED)
+    only = frozenset({SubscriberStatus.SUBSCRIBED})
+    assert not subscribers.set_status(
+        "l1", "p0000@example.com", SubscriberStatus.COMPLAINED, only_from=only
+    )
+    subscribers.delete("l1", "p0003@example.com")
+    assert subscribers.counts("l1") == {"subscribed": 2, "bounced": 1, "unsubscribed": 1}
+    assert subscribers.recount("l1") == subscribers.counts("l1")
+
+
+def test_status_changes_with_a_provenance_are_history(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    api = Provenance("api", "arn:aws:iam::1:user/admin")
+    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=api, at=10.0)
+    subscribers.put_many(
+        [Subscriber("l1", "a@x.com", attributes={"k": "v"})], provenance=api, at=11
+    )
+    link = Provenance("link", "203.0.113.9")
+    subscribers.set_status("l1", "a@x.com", SubscriberStatus.UNSUBSCRIBED, provenance=link, at=12)
+    subscribers.set_status("l1", "a@x.com", SubscriberStatus.BOUNCED, at=13.0)  # no provenance
+    got = subscribers.get("l1", "a@x.com")
+    assert got is not None and [
+        (c.at, c.how, c.status, c.previous, c.source) for c in got.history
+    ] == [
+        (10.0, "api", SubscriberStatus.SUBSCRIBED, None, "arn:aws:iam::1:user/admin"),
+        (12.0, "link", SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.SUBSCRIBED, "203.0.113.9"),
+    ]
+
+
+def test_history_keeps_the_newest(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")])
+    flip = [SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.SUBSCRIBED]
+    for i in range(HISTORY_KEPT + 3):
+        subscribers.set_status("l1", "a@x.com", flip[i % 2], provenance=Provenance("api"), at=i)
+    got = subscribers.get("l1", "a@x.com")
+    assert got is not None and len(got.history) == HISTORY_KEPT
+    assert got.history[-1].at == HISTORY_KEPT + 2 and got.history[0].at == 3
+
+
+def test_lists_of_an_address_and_soft_bounces(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    for list_id in ("l2", "l1", "l3"):
+        subscribers.put_many([Subscriber(list_id, "a@x.com")])
+    subscribers.put_many([Subscriber("l1", "b@x.com")])
+    assert subscribers.lists_of("a@x.com") == ["l1", "l2", "l3"]
+    assert subscribers.lists_of("nobody@x.com") == []
+    assert subscribers.add_soft_bounce("l1", "a@x.com", 100.0, 50.0) == 1
+    assert subscribers.add_soft_bounce("l1", "a@x.com", 120.0, 50.0) == 2
+    assert subscribers.add_soft_bounce("l1", "a@x.com", 200.0, 50.0) == 1  # the others aged out
+    assert subscribers.add_soft_bounce("l1", "ghost@x.com", 200.0, 50.0) == 0
+
+
+def test_a_list_is_created_after_its_counts_moved(stores: Stores) -> None:
+    stores.subscribers.put_many(people(2, list_id="later"))
+    assert stores.lists.get("later") is None
+    stores.lists.create(MailingList("later", "Later", 3.0))
+    assert stores.lists.get("later") == MailingList("later", "Later", 3.0)
+    assert stores.subscribers.counts("later") == {"subscribed": 2}

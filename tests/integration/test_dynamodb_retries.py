@@ -25,7 +25,7 @@ def test_dynamodb_throttling_is_retried_by_botocore(
 
     def throttle(request: Any, **_: Any) -> AWSResponse | None:
         if throttles["left"] and request.headers.get("X-Amz-Target", b"").endswith(
-            b"BatchWriteItem"
+            b"TransactWriteItems"
         ):
             throttles["left"] -= 1
             body = (
@@ -37,7 +37,7 @@ def test_dynamodb_throttling_is_retried_by_botocore(
         return None
 
     client.meta.events.register("before-send.dynamodb", throttle)  # type: ignore[arg-type]
-    store = DynamoSubscriberStore(client, table_names["subscribers"])
+    store = DynamoSubscriberStore(client, table_names["subscribers"], table_names["lists"])
     written = store.put_many(Subscriber("l", f"t{i}@x.com") for i in range(10))
     assert written == 10 and throttles["left"] == 0
     assert store.count("l") == 10

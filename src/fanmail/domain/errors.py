@@ -36,6 +36,7 @@ class SendErrorKind(StrEnum):
     QUOTA_EXCEEDED = "quota_exceeded"  # Max24HourSend reached: stop, keep the rest pending
     TRANSIENT = "transient"  # 5xx / network: retry with backoff, then failed
     PERMANENT = "permanent"  # rejected for this message: failed with the reason
+    ACCOUNT = "account"  # the account, identity or configuration set cannot send: stop the run
 
 
 class SendError(FanmailError):
@@ -69,14 +70,43 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-def classify_ses_error(http_status: int, code: str, message: str) -> SendErrorKind:
+_ACCOUNT_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "AccountSuspendedException",
+        "SendingPausedException",
+        "AccountSendingPausedException",
+        "ConfigurationSetSendingPausedException",
+        "ConfigurationSetDoesNotExistException",
+        "MailFromDomainNotVerifiedException",
+        "NotFoundException",  # sesv2: the configuration set does not exist
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredTokenException",
+    }
+)
+
+
+def classify_ses_error(
+    http_status: int, code: str, message: str, sender: str | None = None
+) -> SendErrorKind:
     """Map an SES (sesv2) error to how fanmail handles it.
 
     sesv2 answers both over-rate and over-quota with HTTP 429 TooManyRequestsException; only the
     message tells them apart ("Maximum sending rate exceeded" vs "Daily message quota exceeded").
-    SES v1 uses the code Throttling with the same messages.
+    SES v1 uses the code Throttling with the same messages. Errors about the account, the
+    sender identity, permissions or the configuration set are nobody's address's fault
+    (ACCOUNT); "not verified" names the identities that failed: the sender's is the account's
+    problem, a recipient's (the sandbox) that recipient's.
     """
     lowered = message.lower()
+    if code in _ACCOUNT_CODES or http_status == 403:
+        return SendErrorKind.ACCOUNT
+    if "not verified" in lowered and (
+        sender is None or sender.lower() in lowered or sender.rpartition("@")[2].lower() in lowered
+    ):
+        return SendErrorKind.ACCOUNT
     if "daily message quota" in lowered or "quota exceeded" in lowered:
         return SendErrorKind.QUOTA_EXCEEDED
     if http_status == 429 or code in {

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from fanmail.domain.feedback import CAMPAIGN_TAG, LIST_TAG, tag_value
 from fanmail.domain.model import Campaign, OutgoingEmail
 from fanmail.domain.render import RenderedMessage
 from fanmail.domain.tokens import UnsubscribeSigner
-
-CAMPAIGN_TAG = "campaign"
 
 
 def compose_email(
@@ -31,14 +30,12 @@ def compose_email(
         text=rendered.text,
         reply_to=campaign.reply_to,
         headers=headers,
-        tags=((CAMPAIGN_TAG, _tag_value(campaign.campaign_id)),),
+        tags=(  # SES publishes them with every event: the feedback path finds the ledger record
+            (CAMPAIGN_TAG, tag_value(campaign.campaign_id)),
+            (LIST_TAG, tag_value(campaign.list_id)),
+        ),
         configuration_set=configuration_set,
     )
-
-
-def _tag_value(value: str) -> str:
-    """SES message tag values allow only ASCII letters, digits, '_', '-', '.' and '@'."""
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-.@") else "_" for ch in value)
 
 
 ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")

@@ -43,12 +43,66 @@ def next_status(
     return requested
 
 
+SUPPRESSED_BY_FEEDBACK = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """How a status change came about and from where: consent history.
+
+    `how`: import, api, link, mailto, bounce, complaint, confirm, undo, preferences, signup;
+    `source`: the request's source IP (public routes), the admin principal (admin API, CLI),
+    or the SES message id (feedback); `detail`: anything else worth keeping (a reason).
+    """
+
+    how: str
+    source: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One entry of a subscriber's consent history."""
+
+    at: float
+    status: SubscriberStatus
+    previous: SubscriberStatus | None
+    how: str
+    source: str = ""
+    detail: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        provenance: Provenance,
+        at: float,
+        status: SubscriberStatus,
+        previous: SubscriberStatus | None,
+    ) -> StatusChange:
+        return cls(at, status, previous, provenance.how, provenance.source, provenance.detail)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "status": self.status.value,
+            "previous": self.previous.value if self.previous else None,
+            "how": self.how,
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+
+HISTORY_KEPT = 50
+"""Consent history entries kept per subscriber (the newest)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     list_id: str
     email: str
     status: SubscriberStatus = SubscriberStatus.SUBSCRIBED
     attributes: Mapping[str, str] = field(default_factory=dict)
+    history: tuple[StatusChange, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +252,10 @@ class Campaign:
     resume_at: float | None = None
     template_report: Mapping[str, Any] | None = None
     schedule: Mapping[str, Any] | None = None
+    paused_reason: str | None = None
+    feedback: Mapping[str, int] = field(default_factory=dict)
+    """What SES said back, counted once per recipient: delivered, bounced, complained, ...
+    (see domain.feedback.EventKind); moved by the feedback function, never by the run."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from fanmail.domain.errors import Conflict, FanmailError, InvalidInput
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import CampaignStatus, DeliveryCounts
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
-from fanmail.services.send_campaign import run_event
+from fanmail.services.run_state import run_event
 
 
 @metrics.log_metrics

@@ -16,7 +16,7 @@ from typing import Any
 
 from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.errors import InvokeError, SendError
-from fanmail.domain.model import OutgoingEmail
+from fanmail.domain.model import Campaign, OutgoingEmail
 from fanmail.local.harness import MemoryStack, rewire
 from fanmail.ports import CampaignStore, Clock, Invoker, Mailer
 
@@ -155,13 +155,15 @@ class CrashingCampaignStore:
 
         return slowed
 
-    def record_progress(self, campaign_id: str, run_id: str, progress: Mapping[str, Any]) -> None:
+    def record_progress(
+        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
+    ) -> Campaign:
         self.progress_writes += 1
         if not self.crashed and self.progress_writes == self.crash_at_progress:
             self.crashed = True
             raise SimulatedCrash("root died mid-campaign")
         self.clock.sleep(self.slowdown_s)
-        self.inner.record_progress(campaign_id, run_id, progress)
+        return self.inner.record_progress(campaign_id, run_id, progress)
 
 
 def inject(stack: MemoryStack, faults: Faults, **ports: object) -> MemoryStack:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from fanmail.adapters.local.clock import SystemClock
+from fanmail.adapters.local.feedback import MemoryFeedbackStore
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import (
@@ -63,6 +64,7 @@ def memory_stack(
     subscribers = MemorySubscriberStore()
     campaigns = MemoryCampaignStore()
     ledger = MemoryLedger()
+    feedback = MemoryFeedbackStore(ledger, campaigns)
     scheduler = MemoryScheduler()
     keys = SigningKeys.generate()
     app = build(
@@ -72,6 +74,7 @@ def memory_stack(
             campaigns=campaigns,
             lists=MemoryListStore(),
             ledger=ledger,
+            feedback=feedback,
             mailer=ses,
             ses=ses,
             invoker=invoker,

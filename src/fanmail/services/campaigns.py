@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
-from fanmail.domain.errors import InvalidInput, NotFound, TemplateProblem
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import STARTABLE, Campaign, CampaignStatus, Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.ports import CampaignStore, Clock, Invoker, SesAccount, SubscriberStore
 from fanmail.services.preview import template_report
-from fanmail.services.send_campaign import TRIGGER, run_event
+from fanmail.services.run_state import TRIGGER, run_event
 
 SAMPLE_PAGE = 25
 PAGE_MAX = 1000
@@ -128,9 +128,16 @@ class Campaigns:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
         return self.campaigns.list(cursor, limit)
 
+    def check_account(self) -> None:
+        """Refuse to start when SES would not send (sending disabled, account shut down)."""
+        problem = self.ses.status().problem
+        if problem is not None:
+            raise Conflict(f"{problem}: nothing was started; fix the account, then send again")
+
     def start(self, campaign_id: str) -> Campaign:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
+        self.check_account()
         changes: dict[str, Any] = {"run_id": uuid.uuid4().hex, "started_at": self.clock.now()}
         return self.campaigns.transition(campaign_id, STARTABLE, CampaignStatus.SENDING, changes)
 

@@ -108,7 +108,8 @@ class BatchResult:
     `leftover` can be dispatched again at once; `deferred` are held by another attempt's live
     ledger lease and can be tried after `deferred_until`. `quota_exhausted` says SES answered
     "Daily message quota exceeded"; `stopped` names the campaign status that stopped the node
-    (paused, cancelled) -- both tell the root to stop dispatching.
+    (paused, cancelled); `account_error` is SES's message when it would not send for the
+    account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
     """
 
     counts: DeliveryCounts = field(default_factory=DeliveryCounts)
@@ -121,6 +122,7 @@ class BatchResult:
     quota_exhausted: bool = False
     stopped: str | None = None
     failed_invocations: int = 0
+    account_error: str | None = None
 
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(
@@ -134,6 +136,7 @@ class BatchResult:
             quota_exhausted=self.quota_exhausted or other.quota_exhausted,
             stopped=self.stopped or other.stopped,
             failed_invocations=self.failed_invocations + other.failed_invocations,
+            account_error=self.account_error or other.account_error,
         )
 
     @property
@@ -152,6 +155,7 @@ class BatchResult:
             "quota_exhausted": self.quota_exhausted,
             "stopped": self.stopped,
             "failed_invocations": self.failed_invocations,
+            "account_error": self.account_error,
         }
 
     @classmethod
@@ -168,6 +172,7 @@ class BatchResult:
                 quota_exhausted=bool(data.get("quota_exhausted", False)),
                 stopped=data.get("stopped"),
                 failed_invocations=int(data.get("failed_invocations", 0)),
+                account_error=data.get("account_error"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"sender result is malformed: {exc!r}") from None

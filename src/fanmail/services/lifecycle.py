@@ -19,8 +19,8 @@ from fanmail.domain.model import (
 )
 from fanmail.ports import Clock, Invoker, LedgerEntry, Scheduler, SendLedger
 from fanmail.services.campaigns import Campaigns
+from fanmail.services.run_state import TRIGGER, Checkpoint, resume_schedule_name, run_event
 from fanmail.services.scheduling import send_schedule_name
-from fanmail.services.send_campaign import TRIGGER, Checkpoint, resume_schedule_name, run_event
 
 FAILURES_PAGE_MAX = 1000
 
@@ -86,13 +86,19 @@ class Lifecycle:
         return cancelled
 
     def resume(
-        self, campaign_id: str, *, only_from: frozenset[CampaignStatus] | None = None
+        self,
+        campaign_id: str,
+        *,
+        only_from: frozenset[CampaignStatus] | None = None,
+        ignore_breakers: bool = False,
     ) -> Campaign:
         """Continue a paused, quota-waiting, failed or stalled run from its checkpoint, as a new
         run: the send ledger keeps anyone already sent from getting mail again. `only_from`
         narrows the statuses it resumes from (the quota schedule must not resume a campaign a
-        user paused)."""
+        user paused); `ignore_breakers` lets the resumed run past the bounce and complaint
+        breakers (a user's explicit override, for that run)."""
         campaign = self.campaigns.get(campaign_id)
+        self.campaigns.check_account()
         if only_from is not None and campaign.status not in only_from:
             raise Conflict(
                 f"campaign {campaign_id!r} is {campaign.status.value}, not resumed from here",
@@ -110,13 +116,18 @@ class Lifecycle:
             )
         if campaign.status is CampaignStatus.FAILED and not campaign.checkpoint:
             raise Conflict(f"campaign {campaign_id!r} has no checkpoint to resume from", "failed")
+        changes: dict[str, Any] = {
+            "run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None,
+            "paused_reason": None,
+        }  # fmt: skip
+        state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
+        if ignore_breakers != state.ignore_breakers:
+            state.ignore_breakers = ignore_breakers
+            changes["checkpoint"] = state.to_dict()
         resumed = self.store.transition(
-            campaign_id,
-            frozenset({campaign.status}),
-            CampaignStatus.SENDING,
-            {"run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None},
+            campaign_id, frozenset({campaign.status}), CampaignStatus.SENDING, changes,
             run_id=run_guard,
-        )
+        )  # fmt: skip
         self.scheduler.delete(resume_schedule_name(campaign_id))
         self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
         return resumed

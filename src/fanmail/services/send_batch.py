@@ -302,6 +302,7 @@ class _Leaf:
         self.from_address = sender_address(campaign.sender)
         self.lease_until = deadline + options.lease_grace_s
         self.quota_hit = threading.Event()
+        self.account_error: str | None = None  # SES would not send for the account: stop
         self.dead = threading.Event()  # one thread died: the others stop as a crashed process would
         self.handed_back: list[Recipient] = []
         self.deferred: list[Recipient] = []
@@ -321,6 +322,7 @@ class _Leaf:
             deferred=tuple(self.deferred),
             deferred_until=self.deferred_until,
             quota_exhausted=self.quota_hit.is_set(),
+            account_error=self.account_error,
             stopped=self.gate.closed() if self.gate.status is not None else None,
         )
 
@@ -346,6 +348,7 @@ class _Leaf:
     def _stopping(self) -> bool:
         return (
             self.quota_hit.is_set()
+            or self.account_error is not None
             or self.dead.is_set()
             or not self.budget.allows_another()
             or self.gate.closed() is not None
@@ -413,10 +416,12 @@ class _Leaf:
             retryable = error.kind is not SendErrorKind.PERMANENT
             self.ledger.fail(cid, email, self.holder, error.reason, retryable, now)
             return DeliveryCounts().with_failure(email, error.reason)
-        # out of quota or out of time: not sent, handed back
+        # out of quota, out of time, or the account cannot send: not sent, handed back
         self.ledger.release(cid, email, self.holder, now)
         if error.kind is SendErrorKind.QUOTA_EXCEEDED:
             self.quota_hit.set()
+        if error.kind is SendErrorKind.ACCOUNT:
+            self.account_error = f"{error.code}: {error.reason}"
         with self.lock:
             self.handed_back.append(recipient)
         return DeliveryCounts()

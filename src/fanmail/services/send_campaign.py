@@ -15,18 +15,15 @@ holds only the list cursor, the recipients not yet dispatched, and the counts so
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any
 
 from fanmail.domain.addresses import is_valid_email
 from fanmail.domain.errors import Conflict
+from fanmail.domain.feedback import Breakers
 from fanmail.domain.model import (
     Campaign,
     CampaignStatus,
@@ -44,23 +41,17 @@ from fanmail.ports import (
     SesAccount,
     SubscriberStore,
 )
+from fanmail.services.dispatch import Dispatcher
 from fanmail.services.jobs import BatchJob, BatchResult
+from fanmail.services.run_state import (
+    TRIGGER,
+    Checkpoint,
+    Epoch,
+    EpochEnd,
+    resume_schedule_name,
+    run_event,
+)
 from fanmail.services.send_batch import BatchSender
-
-TRIGGER = "trigger"
-MAX_STALLED_RESULTS = 3
-"""Senders that settle nobody this many times in a row (crashing, or handing everything back)
-stop the run: the rest stays pending and the campaign can be resumed."""
-RETRY_BACKOFF_S = 1.0
-
-
-class EpochEnd(StrEnum):
-    DONE = "done"
-    OUT_OF_TIME = "out_of_time"
-    STOPPED = "stopped"
-    QUOTA = "quota"
-    STALLED = "stalled"
-    REPLACED = "replaced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,89 +64,7 @@ class RootOptions:
     quota_margin: float = 0.0
     quota_recheck_s: float = 3600.0
     max_epochs: int = 1000
-
-
-@dataclass
-class Checkpoint:
-    """Where a run stands between epochs; stored as JSON on the campaign record."""
-
-    cursor: str | None = None
-    exhausted: bool = False
-    queue: list[str] = field(default_factory=list)
-    deferred: list[tuple[str, float]] = field(default_factory=list)
-    recipients: int = 0
-    estimated_recipients: int | None = None
-    counts: DeliveryCounts = field(default_factory=DeliveryCounts)
-    invocations: dict[str, int] = field(default_factory=dict)
-    ses_calls: int = 0
-    ses_seconds: float = 0.0
-    first_send_at: float | None = None
-    epochs: int = 0
-    retry_failed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cursor": self.cursor,
-            "exhausted": self.exhausted,
-            "queue": self.queue,
-            "deferred": [[e, t] for e, t in self.deferred],
-            "recipients": self.recipients,
-            "estimated_recipients": self.estimated_recipients,
-            "counts": self.counts.to_dict(),
-            "invocations": self.invocations,
-            "ses_calls": self.ses_calls,
-            "ses_seconds": self.ses_seconds,
-            "first_send_at": self.first_send_at,
-            "epochs": self.epochs,
-            "retry_failed": self.retry_failed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        return cls(
-            cursor=data.get("cursor"),
-            exhausted=bool(data.get("exhausted", False)),
-            queue=list(data.get("queue", [])),
-            deferred=[(str(e), float(t)) for e, t in data.get("deferred", [])],
-            recipients=int(data.get("recipients", 0)),
-            estimated_recipients=data.get("estimated_recipients"),
-            counts=DeliveryCounts.from_dict(data.get("counts", {})),
-            invocations=dict(data.get("invocations", {})),
-            ses_calls=int(data.get("ses_calls", 0)),
-            ses_seconds=float(data.get("ses_seconds", 0.0)),
-            first_send_at=data.get("first_send_at"),
-            epochs=int(data.get("epochs", 0)),
-            retry_failed=bool(data.get("retry_failed", False)),
-        )
-
-
-@dataclass
-class _Epoch:
-    """Mutable state of one epoch: the checkpoint it started from, advancing."""
-
-    campaign: Campaign
-    run_id: str
-    plan: FanoutPlan
-    state: Checkpoint
-    started: float
-    queue: deque[Recipient] = field(default_factory=deque)
-    deferred: list[tuple[float, int, Recipient]] = field(default_factory=list)
-    stopped_status: str | None = None
-
-    def add(self, result: BatchResult) -> None:
-        s = self.state
-        s.counts = s.counts + result.counts
-        s.invocations = merge_invocations(s.invocations, result.invocations)
-        s.ses_calls += result.ses_calls
-        s.ses_seconds += result.ses_seconds
-
-    def defer(self, recipients: tuple[Recipient, ...], until: float) -> None:
-        for recipient in recipients:
-            heapq.heappush(self.deferred, (until, id(recipient), recipient))
-
-    @property
-    def pending(self) -> int:
-        return self.state.recipients - self.state.counts.accounted
+    breakers: Breakers = field(default_factory=Breakers)
 
 
 class CampaignRunner:
@@ -213,14 +122,14 @@ class CampaignRunner:
         plan = self.plan_for(campaign, state.estimated_recipients, quota)
         state.invocations = merge_invocations(state.invocations, {TRIGGER: 1})
         state.epochs += 1
-        epoch_state = _Epoch(campaign, run_id, plan, state, self.clock.now())
+        epoch_state = Epoch(campaign, run_id, plan, state, self.clock.now())
         self._restore_queue(epoch_state)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
         end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch_state, deadline, allowance)
         return self._end_epoch(epoch_state, end, epoch, quota)
 
     # -- dispatch -----------------------------------------------------------------------------
-    def _restore_queue(self, epoch: _Epoch) -> None:
+    def _restore_queue(self, epoch: Epoch) -> None:
         """Re-read the checkpointed recipients (their attributes, and whether they still exist)."""
         state, list_id = epoch.state, epoch.campaign.list_id
         emails = state.queue + [e for e, _ in state.deferred]
@@ -239,7 +148,7 @@ class CampaignRunner:
         state.counts = state.counts + DeliveryCounts(suppressed=missing)  # deleted since
         state.queue, state.deferred = [], []
 
-    def _pages(self, epoch: _Epoch) -> Iterator[list[Recipient]]:
+    def _pages(self, epoch: Epoch) -> Iterator[list[Recipient]]:
         state = epoch.state
         while not state.exhausted:
             page = self.subscribers.page(
@@ -260,11 +169,33 @@ class CampaignRunner:
             state.exhausted = page.cursor is None
             yield sendable
 
-    def _dispatch(self, epoch: _Epoch, deadline: float, allowance: int) -> EpochEnd:
-        return _Dispatcher(self, epoch, deadline, allowance).run()
+    def _dispatch(self, epoch: Epoch, deadline: float, allowance: int) -> EpochEnd:
+        def call(job: BatchJob) -> BatchResult:
+            if epoch.plan.inline:
+                return self.batch_sender.deliver(job, job.deadline)
+            return self.batch_sender.invoke_child(job)
+
+        def record_progress() -> Campaign:
+            return self.campaigns.record_progress(
+                epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
+            )
+
+        options = self.options
+        return Dispatcher(
+            epoch,
+            pages=self._pages(epoch),
+            call=call,
+            record_progress=record_progress,
+            clock=self.clock,
+            limits=options.limits,
+            progress_interval_s=options.progress_interval_s,
+            breakers=None if epoch.state.ignore_breakers else options.breakers,
+            deadline=deadline,
+            allowance=allowance,
+        ).run()
 
     # -- ending an epoch ------------------------------------------------------------------------
-    def _progress(self, epoch: _Epoch) -> dict[str, Any]:
+    def _progress(self, epoch: Epoch) -> dict[str, Any]:
         counts = epoch.state.counts
         return {
             "recipients_seen": epoch.state.recipients,
@@ -279,7 +210,7 @@ class CampaignRunner:
             "updated_at": self.clock.now(),
         }
 
-    def _checkpoint(self, epoch: _Epoch) -> dict[str, Any]:
+    def _checkpoint(self, epoch: Epoch) -> dict[str, Any]:
         state = replace(
             epoch.state,
             queue=[r.email for r in epoch.queue],
@@ -287,7 +218,7 @@ class CampaignRunner:
         )
         return state.to_dict()
 
-    def summary(self, epoch: _Epoch, status: CampaignStatus, quota: SendQuota) -> dict[str, Any]:
+    def summary(self, epoch: Epoch, status: CampaignStatus, quota: SendQuota) -> dict[str, Any]:
         state, counts, plan = epoch.state, epoch.state.counts, epoch.plan
         finished = self.clock.now()
         started = epoch.campaign.started_at or epoch.started
@@ -329,238 +260,81 @@ class CampaignRunner:
         return summary
 
     def _end_epoch(
-        self, epoch: _Epoch, end: EpochEnd, number: int, quota: SendQuota
+        self, epoch: Epoch, end: EpochEnd, number: int, quota: SendQuota
     ) -> dict[str, Any]:
-        cid, run_id = epoch.campaign.campaign_id, epoch.run_id
-        sending = frozenset({CampaignStatus.SENDING})
+        cid = epoch.campaign.campaign_id
         if end is EpochEnd.REPLACED:  # a resumed run took over: leave everything to it
             return {"campaign_id": cid, "status": "sending", "replaced": True}
         if end is EpochEnd.STOPPED:
-            status = CampaignStatus(epoch.stopped_status or CampaignStatus.PAUSED.value)
-            summary = self.summary(epoch, status, quota)
-            changes: dict[str, Any] = {"checkpoint": self._checkpoint(epoch), "summary": summary}
-            if status is CampaignStatus.CANCELLED:
-                changes["finished_at"] = self.clock.now()
-            self.campaigns.transition(cid, frozenset({status}), status, changes, run_id=run_id)
-            return summary
+            return self._stopped(epoch, quota)
+        if end is EpochEnd.BREAKER:
+            return self._store_end(
+                epoch, quota, CampaignStatus.PAUSED, paused_reason=epoch.stop_reason
+            )
         if end is EpochEnd.QUOTA:
             resume_at = self.clock.now() + self.options.quota_recheck_s
-            summary = self.summary(epoch, CampaignStatus.WAITING_FOR_QUOTA, quota)
-            summary["resume_at"] = resume_at
-            self.campaigns.transition(
-                cid, sending, CampaignStatus.WAITING_FOR_QUOTA,
-                {"checkpoint": self._checkpoint(epoch), "summary": summary, "resume_at": resume_at},
-                run_id=run_id,
-            )  # fmt: skip
+            summary = self._store_end(
+                epoch, quota, CampaignStatus.WAITING_FOR_QUOTA, resume_at=resume_at
+            )
             self.scheduler.schedule_once(
                 resume_schedule_name(cid), resume_at, {"action": "resume", "campaign_id": cid}
             )
             return summary
         if end is EpochEnd.OUT_OF_TIME and number + 1 < self.options.max_epochs:
-            summary = self.summary(epoch, CampaignStatus.SENDING, quota)
-            self.campaigns.transition(
-                cid, sending, CampaignStatus.SENDING,
-                {"checkpoint": self._checkpoint(epoch), "summary": summary}, run_id=run_id,
-            )  # fmt: skip
-            self.invoker.invoke_async(TRIGGER, run_event(cid, run_id, number + 1))
+            summary = self._store_end(epoch, quota, CampaignStatus.SENDING)
+            self.invoker.invoke_async(TRIGGER, run_event(cid, epoch.run_id, number + 1))
             return summary
-        status = CampaignStatus.SENT
-        if end is not EpochEnd.DONE or epoch.pending:
-            status = CampaignStatus.FAILED
+        if end is EpochEnd.DONE and not epoch.pending:
+            return self._store_end(epoch, quota, CampaignStatus.SENT, finished_at=self.clock.now())
+        return self._failed(epoch, end, quota)
+
+    def _stopped(self, epoch: Epoch, quota: SendQuota) -> dict[str, Any]:
+        """A user paused or cancelled it while it ran: record where it stands."""
+        status = CampaignStatus(epoch.stopped_status or CampaignStatus.PAUSED.value)
         summary = self.summary(epoch, status, quota)
-        if status is CampaignStatus.FAILED:
-            reasons = {
-                EpochEnd.STALLED: "senders stopped making progress (crashing or handing back)",
-                EpochEnd.OUT_OF_TIME: f"more than {self.options.max_epochs} epochs",
-            }
-            why = reasons.get(end, "the run ended early")
-            summary["error"] = f"{summary['pending']} recipients not reached: {why}; resumable"
+        changes: dict[str, Any] = {"checkpoint": self._checkpoint(epoch), "summary": summary}
+        if status is CampaignStatus.CANCELLED:
+            changes["finished_at"] = self.clock.now()
         self.campaigns.transition(
-            cid, sending, status,
-            {"finished_at": self.clock.now(), "summary": summary,
-             "checkpoint": self._checkpoint(epoch)},
-            run_id=run_id,
-        )  # fmt: skip
+            epoch.campaign.campaign_id, frozenset({status}), status, changes, run_id=epoch.run_id
+        )
         return summary
 
-
-class _Dispatcher:
-    """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
-    recipients and the quota spent, keeps one unit in flight per free slot, folds each result
-    in, writes progress, and says why the epoch ended."""
-
-    def __init__(
-        self, runner: CampaignRunner, epoch: _Epoch, deadline: float, allowance: int
-    ) -> None:
-        self.runner = runner
-        self.epoch = epoch
-        self.plan = epoch.plan
-        self.clock = runner.clock
-        self.limits = runner.options.limits
-        self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
-        self.pages = runner._pages(epoch)
-        self.free = list(range(len(self.widths)))
-        self.in_flight: dict[Future[BatchResult], int] = {}
-        self.last_progress = self.clock.now()
-        self.sequence = 0
-        self.stalled = 0
-        self.committed = 0  # recipients dispatched this epoch and not handed back: quota spent
-        self.allowance = allowance
-        self.end: EpochEnd | None = None
-        self.child_deadline = deadline - self.limits.level_margin_s
-
-    def run(self) -> EpochEnd:
-        with ThreadPoolExecutor(max_workers=len(self.widths)) as pool:
-            while True:
-                self._release_due(self.clock.now())
-                self._fill_free_slots(pool)
-                if self.in_flight:
-                    self._collect()
-                    self._write_progress_if_due()
-                    continue
-                finished = self._idle()
-                if finished is not None:
-                    return finished
-
-    # -- dispatching ------------------------------------------------------------------------
-    def _call(self, job: BatchJob) -> BatchResult:
-        if self.plan.inline:
-            return self.runner.batch_sender.deliver(job, job.deadline)
-        return self.runner.batch_sender.invoke_child(job)
-
-    def _fill(self, wanted: int) -> None:
-        queue = self.epoch.queue
-        while len(queue) < wanted and not self.epoch.state.exhausted:
-            queue.extend(next(self.pages, []))
-
-    def _release_due(self, now: float) -> None:
-        deferred = self.epoch.deferred
-        while deferred and deferred[0][0] <= now:
-            self.epoch.queue.appendleft(heapq.heappop(deferred)[2])
-
-    def _time_capacity(self, width: int, now: float) -> int:
-        """Recipients a unit of `width` senders can send before the children's deadline."""
-        usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
-        return max(0, math.floor(self.plan.rate_per_sender * width * usable * 0.8))
-
-    def _next_unit(self, slot: int, now: float) -> tuple[Recipient, ...] | None:
-        """The recipients for `slot`, or None when nothing more is dispatched now (and
-        `self.end` says why, if the epoch is over)."""
-        width = self.widths[slot]
-        capacity = min(width * self.plan.batch_size, self._time_capacity(width, now))
-        capacity = min(capacity, self.allowance - self.committed)
-        if capacity <= 0:
-            self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
-            return None
-        self._fill(capacity)
-        queue = self.epoch.queue
-        if not queue:
-            return None
-        if self.epoch.state.exhausted:  # the tail: spread what is left over every free slot
-            free_width = sum(self.widths[s] for s in self.free)
-            capacity = min(capacity, math.ceil(len(queue) * width / free_width))
-        return tuple(queue.popleft() for _ in range(min(capacity, len(queue))))
-
-    def _job(self, slot: int, unit: tuple[Recipient, ...]) -> BatchJob:
-        state, plan = self.epoch.state, self.plan
-        job = BatchJob(
-            campaign_id=self.epoch.campaign.campaign_id,
-            run_id=self.epoch.run_id,
-            node=f"e{state.epochs}.{self.sequence}",
-            width=self.widths[slot],
-            rate_per_sender=plan.rate_per_sender,
-            threads=plan.threads,
-            branching=plan.branching,
-            batch_size=plan.batch_size,
-            deadline=self.child_deadline,
-            recipients=unit,
-            retry_failed=state.retry_failed,
+    def _failed(self, epoch: Epoch, end: EpochEnd, quota: SendQuota) -> dict[str, Any]:
+        reasons = {
+            EpochEnd.STALLED: "senders stopped making progress (crashing or handing back)",
+            EpochEnd.OUT_OF_TIME: f"more than {self.options.max_epochs} epochs",
+            EpochEnd.ACCOUNT: f"SES would not send for the account ({epoch.stop_reason})",
+        }
+        why = reasons.get(end, "the run ended early")
+        pending = self.summary(epoch, CampaignStatus.FAILED, quota)["pending"]
+        error = f"{pending} recipients not reached: {why}; resumable"
+        return self._store_end(
+            epoch, quota, CampaignStatus.FAILED, finished_at=self.clock.now(), error=error
         )
-        self.sequence += 1
-        return job
 
-    def _fill_free_slots(self, pool: ThreadPoolExecutor) -> None:
-        while self.free and self.end is None:
-            now = self.clock.now()
-            slot = self.free[-1]
-            unit = self._next_unit(slot, now)
-            if unit is None:
-                return
-            self.free.pop()
-            self.committed += len(unit)
-            if self.epoch.state.first_send_at is None:
-                self.epoch.state.first_send_at = now
-            self.in_flight[pool.submit(self._call, self._job(slot, unit))] = slot
-
-    def _idle(self) -> EpochEnd | None:
-        """Nothing in flight: the epoch's end, or None to go on (after waiting for leases)."""
-        if self.end is not None:
-            return self.end
-        if self.epoch.queue or not self.epoch.state.exhausted:
-            return None
-        if not self.epoch.deferred:
-            return EpochEnd.DONE
-        wake = self.epoch.deferred[0][0]  # only leased recipients remain: wait for them
-        if wake >= self.child_deadline:
-            return EpochEnd.OUT_OF_TIME
-        self.clock.sleep(max(0.0, wake - self.clock.now()))
-        return None
-
-    # -- results ----------------------------------------------------------------------------
-    def _collect(self) -> None:
-        done, _ = wait(
-            self.in_flight,
-            timeout=self.runner.options.progress_interval_s,
-            return_when=FIRST_COMPLETED,
+    def _store_end(
+        self,
+        epoch: Epoch,
+        quota: SendQuota,
+        status: CampaignStatus,
+        *,
+        error: str | None = None,
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """The epoch's summary and checkpoint, stored with the status it ends in (a
+        conditional transition from sending, for this run only)."""
+        summary = self.summary(epoch, status, quota)
+        for name in ("resume_at", "paused_reason"):
+            if changes.get(name) is not None:
+                summary[name] = changes[name]
+        if error is not None:
+            summary["error"] = error
+        self.campaigns.transition(
+            epoch.campaign.campaign_id,
+            frozenset({CampaignStatus.SENDING}),
+            status,
+            {"checkpoint": self._checkpoint(epoch), "summary": summary, **changes},
+            run_id=epoch.run_id,
         )
-        for future in done:
-            self.free.append(self.in_flight.pop(future))
-            self._fold(future.result())
-
-    def _fold(self, result: BatchResult) -> None:
-        epoch = self.epoch
-        epoch.add(result)
-        self.committed -= result.unsettled
-        if result.failed_invocations:  # a crashed child: retry after a pause
-            epoch.defer(result.leftover, self.clock.now() + RETRY_BACKOFF_S)
-        else:
-            epoch.queue.extendleft(reversed(result.leftover))
-        epoch.defer(result.deferred, result.deferred_until)
-        settled = result.counts.accounted
-        self.stalled = 0 if settled else self.stalled + (1 if result.unsettled else 0)
-        if self.stalled >= MAX_STALLED_RESULTS:
-            self._stop(EpochEnd.STALLED)
-        if result.quota_exhausted:
-            self._stop(EpochEnd.QUOTA)
-        if result.stopped and self.end is None:
-            epoch.stopped_status = result.stopped
-            self._stop(EpochEnd.STOPPED)
-
-    def _stop(self, why: EpochEnd) -> None:
-        if self.end is None:
-            self.end = why
-
-    def _write_progress_if_due(self) -> None:
-        now = self.clock.now()
-        if now - self.last_progress < self.runner.options.progress_interval_s:
-            return
-        self.last_progress = now
-        epoch = self.epoch
-        try:
-            self.runner.campaigns.record_progress(
-                epoch.campaign.campaign_id, epoch.run_id, self.runner._progress(epoch)
-            )
-        except Conflict as exc:
-            if self.end is None:
-                epoch.stopped_status = exc.current_status
-                replaced = exc.current_status == CampaignStatus.SENDING.value
-                self.end = EpochEnd.REPLACED if replaced else EpochEnd.STOPPED
-
-
-def run_event(campaign_id: str, run_id: str | None, epoch: int = 0) -> dict[str, Any]:
-    """The trigger event that runs `epoch` of a claimed run (see handlers/trigger.py)."""
-    return {"action": "run", "campaign_id": campaign_id, "run_id": run_id, "epoch": epoch}
-
-
-def resume_schedule_name(campaign_id: str) -> str:
-    return f"resume-{campaign_id}"
+        return summary

@@ -4,9 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from fanmail.domain.feedback import COUNTERS, Rates
 from fanmail.domain.model import Campaign
-from fanmail.ports import Clock
+from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
+
+TOP_LINKS = 10
+
+
+def feedback_view(campaign: Campaign) -> dict[str, Any]:
+    """What SES said back, live: the counts (unique recipients per kind) and the rates SES
+    judges an account by. `sent` is what SES accepted, from the run's own counts."""
+    counts = {kind.value: int(campaign.feedback.get(kind.value, 0)) for kind in COUNTERS}
+    summary, progress = campaign.summary or {}, campaign.progress or {}
+    sent = int(summary.get("sent", progress.get("sent", 0)) or 0)
+    rates = Rates(sent, counts["bounced"], counts["delivered"], counts["complained"])
+    delivered = counts["delivered"]
+    return {
+        **counts,
+        "sent": sent,
+        "bounce_rate": round(rates.bounce_rate, 5),
+        "complaint_rate": round(rates.complaint_rate, 5),
+        "open_rate": round(counts["opened"] / delivered, 5) if delivered else 0.0,
+        "click_rate": round(counts["clicked"] / delivered, 5) if delivered else 0.0,
+    }
 
 
 def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[str, Any]:
@@ -16,18 +37,29 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[
         "template": campaign.template,
         "status": campaign.status.value,
         "stalled": is_stalled(campaign, now, stale_after_s),
+        "paused_reason": campaign.paused_reason,
         "resume_at": campaign.resume_at,
         "schedule": campaign.schedule,
         "progress": campaign.progress,
         "summary": campaign.summary,
+        "feedback": feedback_view(campaign),
         "template_report": campaign.template_report,
     }
 
 
 class Views:
-    def __init__(self, *, clock: Clock, stale_after_s: float) -> None:
+    def __init__(self, *, clock: Clock, stale_after_s: float, feedback: FeedbackStore) -> None:
         self.clock = clock
         self.stale_after_s = stale_after_s
+        self.feedback = feedback
 
-    def campaign(self, campaign: Campaign) -> dict[str, Any]:
-        return campaign_view(campaign, self.clock.now(), self.stale_after_s)
+    def campaign(self, campaign: Campaign, *, links: bool = False) -> dict[str, Any]:
+        """The campaign as the API and the CLI show it; `links` adds the most clicked links
+        (one more read)."""
+        view = campaign_view(campaign, self.clock.now(), self.stale_after_s)
+        if links:
+            view["feedback"]["top_links"] = [
+                {"url": url, "clicked": clicked}
+                for url, clicked in self.feedback.top_links(campaign.campaign_id, TOP_LINKS)
+            ]
+        return view

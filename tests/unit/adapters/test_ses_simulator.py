@@ -50,10 +50,11 @@ def test_unverified_sender_and_rejected_address() -> None:
     ses = simulator(clock, max_send_rate=100)
     with pytest.raises(SendError, match="not verified") as info:
         ses.send(email(sender="x@elsewhere.example"))
-    assert info.value.kind is SendErrorKind.PERMANENT
+    assert info.value.kind is SendErrorKind.ACCOUNT
     ses.rejected_addresses.add("bad@example.com")
-    with pytest.raises(SendError, match="MessageRejected"):
+    with pytest.raises(SendError, match="MessageRejected") as info:
         ses.send(email(to="bad@example.com"))
+    assert info.value.kind is SendErrorKind.PERMANENT  # this recipient's problem only
 
 
 def test_latency_is_spent_on_the_clock() -> None:

@@ -14,7 +14,7 @@ from fanmail.domain.model import CampaignStatus, SubscriberStatus
 from fanmail.handlers import heartbeat, sender, trigger
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import MemoryStack
-from fanmail.services.send_campaign import run_event
+from fanmail.services.run_state import run_event
 from tests.conftest import new_campaign, seed
 
 

@@ -143,11 +143,11 @@ def test_a_rerun_after_an_interruption_imports_the_rest(tmp_path: Path) -> None:
     calls = {"n": 0}
     original = store.put_many
 
-    def flaky(subscribers):  # type: ignore[no-untyped-def]
+    def flaky(subscribers: Any, **kwargs: Any) -> int:
         calls["n"] += 1
         if calls["n"] == 3:
             raise Interrupted
-        return original(subscribers)
+        return original(subscribers, **kwargs)
 
     store.put_many = flaky  # type: ignore[method-assign]
     with pytest.raises(Interrupted):

@@ -42,7 +42,10 @@ def test_sends_each_recipient_once(stack: MemoryStack) -> None:
     result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
     assert result.counts.sent == 40 and not result.leftover
     assert sorted(d.email.to for d in stack.ses.deliveries) == sorted(emails)
-    assert stack.ses.deliveries[0].email.tags == (("campaign", campaign.campaign_id),)
+    assert stack.ses.deliveries[0].email.tags == (
+        ("campaign", campaign.campaign_id),
+        ("list", "news"),
+    )
 
 
 def test_opt_out_is_checked_at_send_time(stack: MemoryStack) -> None:

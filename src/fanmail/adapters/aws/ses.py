@@ -7,20 +7,21 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fanmail.domain.errors import SendError, SendErrorKind, classify_ses_error
+from fanmail.domain.message import sender_address
 from fanmail.domain.model import OutgoingEmail
-from fanmail.ports import SendQuota
+from fanmail.ports import AccountStatus, SendQuota
 
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sesv2 import SESV2Client
 
 
-def translate(exc: ClientError) -> SendError:
+def translate(exc: ClientError, sender: str | None = None) -> SendError:
     error = exc.response.get("Error", {})
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", ""))
-    return SendError(classify_ses_error(status, code, message), code, message)
+    return SendError(classify_ses_error(status, code, message, sender), code, message)
 
 
 class SesMailer:
@@ -51,7 +52,7 @@ class SesMailer:
         try:
             response = self.client.send_email(**request)
         except ClientError as exc:
-            raise translate(exc) from None
+            raise translate(exc, sender_address(email.sender)) from None
         except BotoCoreError as exc:  # connection reset, read timeout: may be retried
             raise SendError(SendErrorKind.TRANSIENT, type(exc).__name__, str(exc)) from None
         return str(response.get("MessageId", ""))
@@ -80,6 +81,17 @@ class SesAccountInfo:
                 float(legacy["Max24HourSend"]),
                 float(legacy["SentLast24Hours"]),
             )
+
+    def status(self) -> AccountStatus:
+        try:
+            account = self.v2.get_account()
+        except ClientError:  # the stand-in does not implement GetAccount: assume it sends
+            return AccountStatus()
+        return AccountStatus(
+            sending_enabled=bool(account.get("SendingEnabled", True)),
+            enforcement_status=str(account.get("EnforcementStatus", "HEALTHY")),
+            production_access=account.get("ProductionAccessEnabled"),
+        )
 
     def is_verified_sender(self, address: str) -> bool:
         domain = address.rpartition("@")[2].lower()

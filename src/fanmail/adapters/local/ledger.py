@@ -79,6 +79,20 @@ class MemoryLedger:
     def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
         self._update(campaign_id, email, holder, status="released", updated_at=now)
 
+    def has(self, campaign_id: str, email: str) -> bool:
+        with self._lock:
+            return email in self._items.get(campaign_id, {})
+
+    def confirm_sent(self, campaign_id: str, email: str, message_id: str, now: float) -> bool:
+        with self._lock:
+            current = self._items.get(campaign_id, {}).get(email)
+            if current is None or current[0].status == "sent":
+                return False
+            entry = replace(current[0], status="sent", message_id=message_id, updated_at=now)
+            self._items[campaign_id][email] = (entry, current[1], current[2])
+            self.writes += 1
+            return True
+
     def entries(
         self, campaign_id: str, status: str | None, cursor: str | None, limit: int
     ) -> tuple[list[LedgerEntry], str | None]:

@@ -9,36 +9,113 @@ from dataclasses import replace
 from typing import Any
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, SubscriberStatus
+from fanmail.domain.model import (
+    HISTORY_KEPT,
+    Campaign,
+    CampaignStatus,
+    Provenance,
+    StatusChange,
+    Subscriber,
+    SubscriberStatus,
+)
 from fanmail.ports import MailingList, SubscriberPage
 
 
 class MemorySubscriberStore:
+    """The DynamoDB adapter's contract in memory: counts kept with every write, an index by
+    address, the consent history capped at HISTORY_KEPT."""
+
     def __init__(self) -> None:
         self._lists: dict[str, dict[str, Subscriber]] = {}
         self._order: dict[str, list[str]] = {}
+        self._counts: dict[str, dict[str, int]] = {}
+        self._soft_bounces: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
 
-    def put_many(self, subscribers: Iterable[Subscriber]) -> int:
+    def _store(self, subscriber: Subscriber, change: StatusChange | None) -> None:
+        """Write one subscriber, moving the counts; the caller holds the lock."""
+        members = self._lists.setdefault(subscriber.list_id, {})
+        counts = self._counts.setdefault(subscriber.list_id, {})
+        old = members.get(subscriber.email)
+        if old is None:
+            bisect.insort(self._order.setdefault(subscriber.list_id, []), subscriber.email)
+        else:
+            counts[old.status.value] -= 1
+        counts[subscriber.status.value] = counts.get(subscriber.status.value, 0) + 1
+        history = old.history if old else ()
+        if change is not None:
+            history = (*history, change)[-HISTORY_KEPT:]
+        members[subscriber.email] = replace(
+            subscriber, attributes=dict(subscriber.attributes), history=history
+        )
+
+    def put_many(
+        self,
+        subscribers: Iterable[Subscriber],
+        *,
+        provenance: Provenance | None = None,
+        at: float = 0.0,
+    ) -> int:
         written = 0
         with self._lock:
             for subscriber in subscribers:
-                members = self._lists.setdefault(subscriber.list_id, {})
-                if subscriber.email not in members:
-                    bisect.insort(self._order.setdefault(subscriber.list_id, []), subscriber.email)
-                members[subscriber.email] = replace(
-                    subscriber, attributes=dict(subscriber.attributes)
-                )
+                old = self._lists.get(subscriber.list_id, {}).get(subscriber.email)
+                before = old.status if old else None
+                change = None
+                if provenance is not None and before is not subscriber.status:
+                    change = StatusChange.of(provenance, at, subscriber.status, before)
+                self._store(subscriber, change)
                 written += 1
         return written
+
+    def set_status(
+        self,
+        list_id: str,
+        email: str,
+        status: SubscriberStatus,
+        *,
+        provenance: Provenance | None = None,
+        at: float = 0.0,
+        only_from: frozenset[SubscriberStatus] | None = None,
+    ) -> bool:
+        with self._lock:
+            old = self._lists.get(list_id, {}).get(email)
+            if old is None:
+                raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
+            if old.status is status or (only_from is not None and old.status not in only_from):
+                return False
+            change = StatusChange.of(provenance, at, status, old.status) if provenance else None
+            self._store(replace(old, status=status), change)
+            return True
+
+    def delete(self, list_id: str, email: str) -> bool:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            old = members.pop(email, None)
+            if old is None:
+                return False
+            self._order[list_id].remove(email)
+            self._counts[list_id][old.status.value] -= 1
+            return True
+
+    def counts(self, list_id: str) -> dict[str, int]:
+        with self._lock:
+            return {k: n for k, n in self._counts.get(list_id, {}).items() if n}
+
+    def count(self, list_id: str) -> int:
+        return sum(self.counts(list_id).values())
+
+    def recount(self, list_id: str) -> dict[str, int]:
+        with self._lock:
+            counted: dict[str, int] = {}
+            for subscriber in self._lists.get(list_id, {}).values():
+                counted[subscriber.status.value] = counted.get(subscriber.status.value, 0) + 1
+            self._counts[list_id] = dict(counted)
+            return counted
 
     def get(self, list_id: str, email: str) -> Subscriber | None:
         with self._lock:
             return self._lists.get(list_id, {}).get(email)
-
-    def count(self, list_id: str) -> int:
-        with self._lock:
-            return len(self._lists.get(list_id, {}))
 
     def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
         with self._lock:
@@ -46,7 +123,7 @@ class MemorySubscriberStore:
             start = bisect.bisect_right(order, cursor) if cursor is not None else 0
             keys = order[start : start + limit]
             members = self._lists.get(list_id, {})
-            items = [members[k] for k in keys]
+            items = [replace(members[k], history=()) for k in keys]
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
 
@@ -60,28 +137,19 @@ class MemorySubscriberStore:
             members = self._lists.get(list_id, {})
             return {e: members[e].status for e in emails if e in members}
 
-    def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None:
+    def lists_of(self, email: str) -> list[str]:
         with self._lock:
-            members = self._lists.get(list_id, {})
-            if email not in members:
-                raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
-            members[email] = replace(members[email], status=status)
+            return sorted(list_id for list_id, members in self._lists.items() if email in members)
 
-    def delete(self, list_id: str, email: str) -> bool:
+    def add_soft_bounce(self, list_id: str, email: str, at: float, window_s: float) -> int:
         with self._lock:
-            members = self._lists.get(list_id, {})
-            if email not in members:
-                return False
-            del members[email]
-            self._order[list_id].remove(email)
-            return True
-
-    def counts(self, list_id: str) -> dict[str, int]:
-        with self._lock:
-            counts: dict[str, int] = {}
-            for subscriber in self._lists.get(list_id, {}).values():
-                counts[subscriber.status.value] = counts.get(subscriber.status.value, 0) + 1
-            return counts
+            if email not in self._lists.get(list_id, {}):
+                return 0
+            stamps = self._soft_bounces.setdefault((list_id, email), [])
+            stamps.append(at)
+            recent = [t for t in stamps if t > at - window_s]
+            self._soft_bounces[(list_id, email)] = recent
+            return len(recent)
 
 
 class MemoryListStore:
@@ -138,7 +206,7 @@ class MemoryCampaignStore:
                 )
             updated = replace(current, status=to, **dict(changes))
             self._items[campaign_id] = updated
-            return updated
+            return updated  # feedback counters are kept: transitions never name them
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
         with self._lock:
@@ -159,7 +227,9 @@ class MemoryCampaignStore:
             self._epochs[campaign_id] = (run_id, epoch)
             return True
 
-    def record_progress(self, campaign_id: str, run_id: str, progress: Mapping[str, Any]) -> None:
+    def record_progress(
+        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
+    ) -> Campaign:
         with self._lock:
             current = self._items.get(campaign_id)
             if (
@@ -169,4 +239,17 @@ class MemoryCampaignStore:
             ):
                 status = current.status.value if current else None
                 raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
-            self._items[campaign_id] = replace(current, progress=dict(progress))
+            updated = replace(current, progress=dict(progress))
+            self._items[campaign_id] = updated
+            return updated
+
+    def add_feedback(self, campaign_id: str, counts: Mapping[str, int]) -> None:
+        """The feedback store's counter moves (memory adapters share their state)."""
+        with self._lock:
+            current = self._items.get(campaign_id)
+            if current is None:
+                return
+            feedback = dict(current.feedback)
+            for kind, n in counts.items():
+                feedback[kind] = feedback.get(kind, 0) + n
+            self._items[campaign_id] = replace(current, feedback=feedback)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from fanmail.domain.model import OutgoingEmail
-from fanmail.ports import Mailer, SendQuota, SesAccount
+from fanmail.ports import AccountStatus, Mailer, SendQuota, SesAccount
 
 
 class LocalSesLimits:
@@ -20,11 +20,16 @@ class LocalSesLimits:
         self.max_send_rate = max_send_rate
         self.max_24_hour_send = max_24_hour_send
         self.sent = 0
+        self.account_status = AccountStatus()
         self._lock = threading.Lock()
 
     def quota(self) -> SendQuota:
         with self._lock:
             return SendQuota(self.max_send_rate, self.max_24_hour_send, float(self.sent))
+
+    def status(self) -> AccountStatus:
+        """The local account sends (moto has no sesv2 GetAccount); tests may say otherwise."""
+        return self.account_status
 
     def is_verified_sender(self, address: str) -> bool:
         return self.account.is_verified_sender(address)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from fanmail.domain.errors import SendError, classify_ses_error
 from fanmail.domain.model import OutgoingEmail
-from fanmail.ports import Clock, SendQuota
+from fanmail.ports import AccountStatus, Clock, SendQuota
 
 
 def ses_error(status: int, code: str, message: str) -> SendError:
@@ -47,6 +47,7 @@ class SesSimulator:
     rejected_addresses: set[str] = field(default_factory=set)
     fault: Callable[[OutgoingEmail], SendError | None] | None = None
     seed: int | None = None
+    account_status: AccountStatus = field(default_factory=AccountStatus)
 
     def __post_init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -67,6 +68,9 @@ class SesSimulator:
 
     def _sent_last_24_hours(self) -> float:
         return self.sent_before + len(self.deliveries) - self.aged_out
+
+    def status(self) -> AccountStatus:
+        return self.account_status
 
     def age_out(self) -> None:
         """Let every send so far leave the 24-hour window (time passing, in a test)."""

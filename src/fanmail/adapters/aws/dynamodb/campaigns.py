@@ -26,7 +26,8 @@ JSON_FIELDS = (
     "schedule",
 )
 NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
-STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id")
+STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id", "paused_reason")
+FEEDBACK_PREFIX = "fb_"  # the feedback counters: top-level numbers, moved by atomic ADD
 
 
 def stored(name: str, python: Any) -> Any:
@@ -61,6 +62,11 @@ def campaign_from(raw: Mapping[str, Any]) -> Campaign:
     for name in JSON_FIELDS:
         if name in data:
             fields[name] = json.loads(data[name])
+    fields["feedback"] = {
+        name[len(FEEDBACK_PREFIX) :]: int(count)
+        for name, count in data.items()
+        if name.startswith(FEEDBACK_PREFIX)
+    }
     return Campaign(
         campaign_id=str(data["campaign_id"]), status=CampaignStatus(data["status"]), **fields
     )
@@ -166,9 +172,11 @@ class DynamoCampaignStore:
             return False
         return True
 
-    def record_progress(self, campaign_id: str, run_id: str, progress: Mapping[str, Any]) -> None:
+    def record_progress(
+        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
+    ) -> Campaign:
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(campaign_id),
                 UpdateExpression="SET progress = :p",
@@ -181,8 +189,10 @@ class DynamoCampaignStore:
                         ":sending": CampaignStatus.SENDING.value,
                     }
                 ),
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             status = refused(exc).get("status")
             raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status) from None
+        return campaign_from(response["Attributes"])

@@ -74,3 +74,16 @@ def refused(exc: ClientError) -> dict[str, Any]:
 
 def backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.05 * 2**attempt))
+
+
+def cancelled_by_condition(exc: ClientError) -> bool:
+    """A transaction refused because a condition no longer held (a concurrent write): the
+    caller reads again and retries."""
+    if exc.response["Error"]["Code"] != "TransactionCanceledException":
+        return False
+    reasons: Any = exc.response.get("CancellationReasons") or []
+    codes = {r.get("Code") for r in reasons}
+    message = exc.response["Error"].get("Message", "")
+    return bool(codes & {"ConditionalCheckFailed", "TransactionConflict"}) or (
+        "ConditionalCheckFailed" in message or "TransactionConflict" in message
+    )

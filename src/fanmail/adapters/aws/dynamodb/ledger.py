@@ -131,6 +131,21 @@ class DynamoLedger:
     def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
         self._set(campaign_id, email, holder, {"status": "released", "updated_at": now})
 
+    def confirm_sent(self, campaign_id: str, email: str, message_id: str, now: float) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(campaign_id, email),
+                UpdateExpression="SET #s = :sent, message_id = :m, updated_at = :now",
+                ConditionExpression="attribute_exists(email) AND #s <> :sent",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values({":sent": "sent", ":m": message_id, ":now": now}),
+            )
+        except ClientError as exc:
+            refused(exc)
+            return False
+        return True
+
     def entries(
         self, campaign_id: str, status: str | None, cursor: str | None, limit: int
     ) -> tuple[list[LedgerEntry], str | None]:

@@ -1,4 +1,11 @@
-"""Subscribers (list_id, email) and lists (list_id)."""
+"""Subscribers (list_id, email), an index by address, and lists (list_id) with their counts.
+
+Every write that adds, removes or changes the status of a subscriber moves the list's counter
+of that status (`n_<status>` on the list item) in the same transaction, conditioned on the
+status it read: the counts stay exact whatever runs at the same time, and `GET /lists/{id}`
+reads one item instead of the list. A status change appends to the subscriber's consent
+history (`consent`, newest last, the last HISTORY_KEPT kept).
+"""
 
 from __future__ import annotations
 
@@ -7,100 +14,290 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from fanmail.adapters.aws.dynamodb.items import Item, backoff, from_item, refused, to_item, values
+from fanmail.adapters.aws.dynamodb.items import (
+    Item,
+    backoff,
+    cancelled_by_condition,
+    from_item,
+    refused,
+    to_item,
+    value,
+    values,
+)
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.domain.model import (
+    HISTORY_KEPT,
+    Provenance,
+    StatusChange,
+    Subscriber,
+    SubscriberStatus,
+)
 from fanmail.ports import MailingList, SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BATCH_WRITE_MAX = 25
+TRANSACTION_MAX = 100
 BATCH_GET_MAX = 100
 STATUS = {"#s": "status"}
+BY_EMAIL = "by_email"
+RETRIES = 8
+SOFT_BOUNCES_KEPT = 20
 
 
-def subscriber_item(subscriber: Subscriber) -> Item:
-    return to_item(
-        {
-            "list_id": subscriber.list_id,
-            "email": subscriber.email,
-            "status": subscriber.status.value,
-            "attrs": {k: str(v) for k, v in subscriber.attributes.items()},
-        }
+def counter(status: SubscriberStatus | str) -> str:
+    return f"n_{SubscriberStatus(status).value}"
+
+
+def status_of(raw: object) -> SubscriberStatus:
+    """A stored status; one fanmail does not know is read as unsubscribed: never mailed."""
+    try:
+        return SubscriberStatus(str(raw))
+    except ValueError:
+        return SubscriberStatus.UNSUBSCRIBED
+
+
+def change_from(raw: Mapping[str, Any]) -> StatusChange:
+    previous = raw.get("previous")
+    return StatusChange(
+        at=float(raw.get("at", 0.0)),
+        status=status_of(raw.get("status")),
+        previous=status_of(previous) if previous else None,
+        how=str(raw.get("how", "")),
+        source=str(raw.get("source", "")),
+        detail=str(raw.get("detail", "")),
     )
 
 
 def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subscriber:
     data = from_item(raw)
+    attributes = data.get("attrs")
     return Subscriber(
         list_id=list_id or str(data["list_id"]),
         email=str(data["email"]),
-        status=SubscriberStatus(data.get("status", "subscribed")),
-        attributes={str(k): str(v) for k, v in (data.get("attrs") or {}).items()},
+        status=status_of(data.get("status", "subscribed")),
+        attributes=(
+            {str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, dict) else {}
+        ),
+        history=tuple(change_from(c) for c in data.get("consent") or () if isinstance(c, dict)),
     )
 
 
 class DynamoSubscriberStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, lists_table: str) -> None:
         self.client = client
         self.table = table
+        self.lists_table = lists_table
 
     def _key(self, list_id: str, email: str) -> Item:
         return to_item({"list_id": list_id, "email": email})
 
-    def put_many(self, subscribers: Iterable[Subscriber]) -> int:
+    # -- writes that keep the counts ------------------------------------------------------------
+    def _counter_update(self, list_id: str, deltas: Mapping[str, int]) -> dict[str, Any] | None:
+        moved = {name: n for name, n in deltas.items() if n}
+        if not moved:
+            return None
+        names = {f"#c{i}": name for i, name in enumerate(moved)}
+        bound = {f":c{i}": n for i, n in enumerate(moved.values())}
+        return {
+            "Update": {
+                "TableName": self.lists_table,
+                "Key": to_item({"list_id": list_id}),
+                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(moved))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values(bound),
+            }
+        }
+
+    def _subscriber_update(
+        self,
+        subscriber: Subscriber,
+        old: Mapping[str, Any] | None,
+        change: StatusChange | None,
+    ) -> dict[str, Any]:
+        sets = ["#s = :s", "attrs = :a"]
+        bound: dict[str, Any] = {
+            ":s": subscriber.status.value,
+            ":a": {k: str(v) for k, v in subscriber.attributes.items()},
+        }
+        if old is None:
+            condition = "attribute_not_exists(email)"
+        else:
+            condition = "#s = :old"
+            bound[":old"] = str(old.get("status", "subscribed"))
+        if change is not None:
+            history = [c.to_dict() for c in _history(old)]
+            if len(history) + 1 > HISTORY_KEPT:
+                sets.append("consent = :history")
+                bound[":history"] = [*history, change.to_dict()][-HISTORY_KEPT:]
+                condition += " AND size(consent) = :kept"
+                bound[":kept"] = len(history)
+            else:
+                sets.append("consent = list_append(if_not_exists(consent, :none), :entry)")
+                bound |= {":none": [], ":entry": [change.to_dict()]}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": self._key(subscriber.list_id, subscriber.email),
+                "UpdateExpression": "SET " + ", ".join(sets),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": STATUS,
+                "ExpressionAttributeValues": values(bound),
+            }
+        }
+
+    def _transact(self, actions: list[dict[str, Any]]) -> bool:
+        """True when written; False when a condition no longer held (read again, retry)."""
+        try:
+            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if cancelled_by_condition(exc):
+                return False
+            raise
+        return True
+
+    def put_many(
+        self,
+        subscribers: Iterable[Subscriber],
+        *,
+        provenance: Provenance | None = None,
+        at: float = 0.0,
+    ) -> int:
+        by_list: dict[str, dict[str, Subscriber]] = {}
+        for subscriber in subscribers:  # the last of duplicates wins, as a sequence of puts would
+            by_list.setdefault(subscriber.list_id, {})[subscriber.email] = subscriber
         written = 0
-        batch: list[Item] = []
-        for subscriber in subscribers:
-            batch.append(subscriber_item(subscriber))
-            if len(batch) == BATCH_WRITE_MAX:
-                written += self._write(batch)
-                batch = []
-        if batch:
-            written += self._write(batch)
+        for list_id, members in by_list.items():
+            ordered = list(members.values())
+            for start in range(0, len(ordered), TRANSACTION_MAX - 1):
+                chunk = ordered[start : start + TRANSACTION_MAX - 1]
+                self._put_chunk(list_id, chunk, provenance, at)
+                written += len(chunk)
         return written
 
-    def _write(self, items: list[Item]) -> int:
-        requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
-        attempt = 0
-        while requests:
-            response = self.client.batch_write_item(RequestItems={self.table: requests})
-            requests = list(response.get("UnprocessedItems", {}).get(self.table, []))
-            if requests:
-                attempt += 1
-                backoff(attempt)
-        return len(items)
+    def _put_chunk(
+        self, list_id: str, chunk: list[Subscriber], provenance: Provenance | None, at: float
+    ) -> None:
+        for attempt in range(RETRIES):
+            current = {
+                str(i["email"]): i
+                for i in map(from_item, self._batch_get(list_id, [s.email for s in chunk], True))
+            }
+            deltas: dict[str, int] = {}
+            actions = []
+            for subscriber in chunk:
+                old = current.get(subscriber.email)
+                before = status_of(old["status"]) if old else None
+                change = None
+                if before is not subscriber.status:
+                    deltas[counter(subscriber.status)] = (
+                        deltas.get(counter(subscriber.status), 0) + 1
+                    )
+                    if before is not None:
+                        deltas[counter(before)] = deltas.get(counter(before), 0) - 1
+                    if provenance is not None:
+                        change = StatusChange.of(provenance, at, subscriber.status, before)
+                actions.append(self._subscriber_update(subscriber, old, change))
+            update = self._counter_update(list_id, deltas)
+            if self._transact(actions + ([update] if update else [])):
+                return
+            backoff(attempt)
+        raise Conflict(f"list {list_id!r}: subscribers kept changing while being written; retry")
 
+    def set_status(
+        self,
+        list_id: str,
+        email: str,
+        status: SubscriberStatus,
+        *,
+        provenance: Provenance | None = None,
+        at: float = 0.0,
+        only_from: frozenset[SubscriberStatus] | None = None,
+    ) -> bool:
+        for attempt in range(RETRIES):
+            found = self._batch_get(list_id, [email], True)
+            if not found:
+                raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
+            old = from_item(found[0])
+            before = status_of(old.get("status"))
+            if before is status or (only_from is not None and before not in only_from):
+                return False
+            change = StatusChange.of(provenance, at, status, before) if provenance else None
+            subscriber = Subscriber(list_id, email, status, old.get("attrs") or {})
+            actions = [self._subscriber_update(subscriber, old, change)]
+            update = self._counter_update(list_id, {counter(status): 1, counter(before): -1})
+            if self._transact([*actions, *([update] if update else [])]):
+                return True
+            backoff(attempt)
+        raise Conflict(f"subscriber {email!r} of list {list_id!r} kept changing; retry")
+
+    def delete(self, list_id: str, email: str) -> bool:
+        for attempt in range(RETRIES):
+            found = self._batch_get(list_id, [email], False)
+            if not found:
+                return False
+            before = status_of(from_item(found[0]).get("status"))
+            action = {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": self._key(list_id, email),
+                    "ConditionExpression": "#s = :old",
+                    "ExpressionAttributeNames": STATUS,
+                    "ExpressionAttributeValues": values({":old": before.value}),
+                }
+            }
+            update = self._counter_update(list_id, {counter(before): -1})
+            if self._transact([action, *([update] if update else [])]):
+                return True
+            backoff(attempt)
+        raise Conflict(f"subscriber {email!r} of list {list_id!r} kept changing; retry")
+
+    # -- counts -----------------------------------------------------------------------------
+    def counts(self, list_id: str) -> dict[str, int]:
+        item: Any = self.client.get_item(
+            TableName=self.lists_table, Key=to_item({"list_id": list_id}), ConsistentRead=True
+        ).get("Item")
+        data = from_item(item or {})
+        found = {status.value: int(data.get(counter(status), 0)) for status in SubscriberStatus}
+        return {name: n for name, n in found.items() if n}
+
+    def count(self, list_id: str) -> int:
+        return sum(self.counts(list_id).values())
+
+    def recount(self, list_id: str) -> dict[str, int]:
+        """Count the list by reading it, and store those counts: the repair for counters that
+        a write outside fanmail moved out of step."""
+        counted: dict[str, int] = {}
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="list_id = :l",
+            ExpressionAttributeValues=values({":l": list_id}),
+            ProjectionExpression="#s",
+            ExpressionAttributeNames=STATUS,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                status = status_of(from_item(item).get("status", "subscribed")).value
+                counted[status] = counted.get(status, 0) + 1
+        names = {f"#c{i}": counter(s) for i, s in enumerate(SubscriberStatus)}
+        bound = {f":c{i}": counted.get(s.value, 0) for i, s in enumerate(SubscriberStatus)}
+        self.client.update_item(
+            TableName=self.lists_table,
+            Key=to_item({"list_id": list_id}),
+            UpdateExpression="SET " + ", ".join(f"#c{i} = :c{i}" for i in range(len(names))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values(bound),
+        )
+        return counted
+
+    # -- reads ------------------------------------------------------------------------------
     def get(self, list_id: str, email: str) -> Subscriber | None:
         response = self.client.get_item(
             TableName=self.table, Key=self._key(list_id, email), ConsistentRead=True
         )
         item = response.get("Item")
         return subscriber_from(item) if item else None
-
-    def _query(self, list_id: str, **extra: Any) -> Iterable[Mapping[str, Any]]:
-        """Every page of a Query over the list (a paginator: LastEvaluatedKey handled)."""
-        paginator = self.client.get_paginator("query")
-        yield from paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="list_id = :l",
-            ExpressionAttributeValues=values({":l": list_id}),
-            **extra,
-        )
-
-    def count(self, list_id: str) -> int:
-        return sum(int(page.get("Count", 0)) for page in self._query(list_id, Select="COUNT"))
-
-    def counts(self, list_id: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for page in self._query(
-            list_id, ProjectionExpression="#s", ExpressionAttributeNames=STATUS
-        ):
-            for item in page.get("Items", []):
-                status = from_item(item).get("status", "subscribed")
-                counts[status] = counts.get(status, 0) + 1
-        return counts
 
     def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
         request: dict[str, Any] = {
@@ -118,8 +315,10 @@ class DynamoSubscriberStore:
         last = response.get("LastEvaluatedKey")
         return SubscriberPage(items, str(from_item(last)["email"]) if last else None)
 
-    def _batch_get(self, list_id: str, emails: Sequence[str], projection: str) -> list[Any]:
-        """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff."""
+    def _batch_get(self, list_id: str, emails: Sequence[str], full: bool) -> list[Any]:
+        """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff.
+        `full` reads attributes and the length of the history too."""
+        projection = "email, #s, attrs, consent" if full else "email, #s"
         items: list[Any] = []
         unique = list(dict.fromkeys(emails))
         for start in range(0, len(unique), BATCH_GET_MAX):
@@ -144,35 +343,54 @@ class DynamoSubscriberStore:
         return items
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
-        found = (
-            subscriber_from(i, list_id)
-            for i in self._batch_get(list_id, emails, "email, #s, attrs")
-        )
+        found = (subscriber_from(i, list_id) for i in self._batch_get(list_id, emails, True))
         return {s.email: s for s in found}
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
-        found = (subscriber_from(i, list_id) for i in self._batch_get(list_id, emails, "email, #s"))
+        found = (subscriber_from(i, list_id) for i in self._batch_get(list_id, emails, False))
         return {s.email: s.status for s in found}
 
-    def delete(self, list_id: str, email: str) -> bool:
-        response = self.client.delete_item(
-            TableName=self.table, Key=self._key(list_id, email), ReturnValues="ALL_OLD"
+    def lists_of(self, email: str) -> list[str]:
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            IndexName=BY_EMAIL,
+            KeyConditionExpression="email = :e",
+            ExpressionAttributeValues=values({":e": email}),
         )
-        return bool(response.get("Attributes"))
+        return sorted(str(from_item(i)["list_id"]) for page in pages for i in page.get("Items", []))
 
-    def set_status(self, list_id: str, email: str, status: SubscriberStatus) -> None:
+    def add_soft_bounce(self, list_id: str, email: str, at: float, window_s: float) -> int:
         try:
-            self.client.update_item(
+            response: Any = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(list_id, email),
-                UpdateExpression="SET #s = :s",
+                UpdateExpression=(
+                    "SET soft_bounces = list_append(if_not_exists(soft_bounces, :n), :b)"
+                ),
                 ConditionExpression="attribute_exists(email)",
-                ExpressionAttributeNames=STATUS,
-                ExpressionAttributeValues=values({":s": status.value}),
+                ExpressionAttributeValues=values({":n": [], ":b": [at]}),
+                ReturnValues="UPDATED_NEW",
             )
         except ClientError as exc:
             refused(exc)
-            raise NotFound(f"subscriber {email!r} not found in list {list_id!r}") from None
+            return 0
+        stamps = [float(t) for t in from_item(response["Attributes"]).get("soft_bounces", [])]
+        recent = [t for t in stamps if t > at - window_s]
+        if len(stamps) > SOFT_BOUNCES_KEPT:  # keep the item small: only the window matters
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(list_id, email),
+                UpdateExpression="SET soft_bounces = :recent",
+                ExpressionAttributeValues={":recent": value(recent[-SOFT_BOUNCES_KEPT:])},
+            )
+        return len(recent)
+
+
+def _history(old: Mapping[str, Any] | None) -> list[StatusChange]:
+    if not old:
+        return []
+    return [change_from(c) for c in old.get("consent") or () if isinstance(c, dict)]
 
 
 class DynamoListStore:
@@ -181,17 +399,18 @@ class DynamoListStore:
         self.table = table
 
     def create(self, mailing_list: MailingList) -> None:
+        """A list item may exist already without a name when counts moved first (subscribers
+        written before the list was created); creating it then only names it."""
         try:
-            self.client.put_item(
+            self.client.update_item(
                 TableName=self.table,
-                Item=to_item(
-                    {
-                        "list_id": mailing_list.list_id,
-                        "name": mailing_list.name,
-                        "created_at": mailing_list.created_at,
-                    }
+                Key=to_item({"list_id": mailing_list.list_id}),
+                UpdateExpression="SET #n = :n, created_at = :c",
+                ConditionExpression="attribute_not_exists(created_at)",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues=values(
+                    {":n": mailing_list.name, ":c": mailing_list.created_at}
                 ),
-                ConditionExpression="attribute_not_exists(list_id)",
             )
         except ClientError as exc:
             refused(exc)
@@ -201,7 +420,7 @@ class DynamoListStore:
         item: Any = self.client.get_item(
             TableName=self.table, Key=to_item({"list_id": list_id}), ConsistentRead=True
         ).get("Item")
-        if not item:
+        data = from_item(item or {})
+        if "created_at" not in data:  # absent, or only counts so far: not created
             return None
-        data = from_item(item)
-        return MailingList(list_id, str(data["name"]), float(data["created_at"]))
+        return MailingList(list_id, str(data.get("name") or list_id), float(data["created_at"]))

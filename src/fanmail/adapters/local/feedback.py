@@ -1,0 +1,79 @@
+"""An in-memory FeedbackStore with the DynamoDB adapter's contract, over the in-memory ledger
+and campaign store (whose records it marks and whose counters it moves)."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Sequence
+
+from fanmail.adapters.local.ledger import MemoryLedger
+from fanmail.adapters.local.memory import MemoryCampaignStore
+from fanmail.domain.feedback import LedgerMark, RecipientEvents
+from fanmail.ports import EventRecord
+
+
+class MemoryFeedbackStore:
+    def __init__(self, ledger: MemoryLedger, campaigns: MemoryCampaignStore) -> None:
+        self.ledger = ledger
+        self.campaigns = campaigns
+        self._seen: dict[tuple[str, str], RecipientEvents] = {}
+        self._problems: dict[tuple[str, str], dict[str, EventRecord]] = {}
+        self._links: dict[str, dict[str, tuple[str, int]]] = {}
+        self._lock = threading.Lock()
+        self.commits = 0
+
+    def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RecipientEvents]:
+        with self._lock:
+            return {
+                key: self._seen.get(key, RecipientEvents(exists=True))
+                for key in keys
+                if self.ledger.has(*key)
+            }
+
+    def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
+        with self._lock:
+            for mark in marks:  # all or nothing, as one transaction
+                state = self._seen.get((mark.campaign_id, mark.email))
+                if not self.ledger.has(mark.campaign_id, mark.email) or (
+                    state and (state.kinds & mark.kinds or state.links & set(mark.links))
+                ):
+                    return False
+            for mark in marks:
+                self._apply(mark)
+            self.commits += 1
+            return True
+
+    def _apply(self, mark: LedgerMark) -> None:
+        key = (mark.campaign_id, mark.email)
+        state = self._seen.get(key, RecipientEvents(exists=True))
+        self._seen[key] = RecipientEvents(
+            True, state.kinds | mark.kinds, state.links | set(mark.links)
+        )
+        self.campaigns.add_feedback(mark.campaign_id, {kind: 1 for kind in mark.kinds})
+        links = self._links.setdefault(mark.campaign_id, {})
+        for link_key, url in mark.links.items():
+            links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)
+        for event in mark.problems:
+            self._problems.setdefault((event.campaign_id, event.kind.value), {})[event.email] = (
+                EventRecord(
+                    event.email, event.kind.value, event.occurred_at, event.message_id,
+                    dict(event.details),
+                )
+            )  # fmt: skip
+
+    def events(
+        self, campaign_id: str, kind: str, cursor: str | None, limit: int
+    ) -> tuple[list[EventRecord], str | None]:
+        with self._lock:
+            records = self._problems.get((campaign_id, kind), {})
+            keys = sorted(records)
+            start = bisect.bisect_right(keys, cursor) if cursor is not None else 0
+            chosen = keys[start : start + limit]
+            more = start + limit < len(keys)
+            return [records[k] for k in chosen], (chosen[-1] if more and chosen else None)
+
+    def top_links(self, campaign_id: str, limit: int) -> list[tuple[str, int]]:
+        with self._lock:
+            found = list(self._links.get(campaign_id, {}).values())
+        return sorted(found, key=lambda item: (-item[1], item[0]))[:limit]

@@ -1,0 +1,321 @@
+"""What SES says back: its event records (SES event publishing JSON, as EventBridge carries
+them in `detail`), turned into one `FeedbackEvent` per recipient, and the rates they make.
+
+SES events are best-effort: they may repeat and arrive out of order. Each (message, recipient,
+kind) is counted once by whoever stores them; this module only reads and classifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fanmail.domain.errors import InvalidInput
+
+CAMPAIGN_TAG = "campaign"
+LIST_TAG = "list"
+CONFIGURATION_SET_TAG = "ses:configuration-set"
+LINK_KEY_CHARS = 16
+
+
+class EventKind(StrEnum):
+    """One outcome per recipient; the counter each one moves is named after it."""
+
+    SENT = "sent"  # SES accepted it (the Send event): closes the ledger's crash window
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"  # a permanent (hard) bounce: the address is suppressed
+    SOFT_BOUNCED = "soft_bounced"  # transient or undetermined
+    COMPLAINED = "complained"
+    REJECTED = "rejected"
+    DELAYED = "delayed"
+    RENDERING_FAILED = "rendering_failed"
+    OPENED = "opened"
+    CLICKED = "clicked"
+
+    @property
+    def is_problem(self) -> bool:
+        """Worth listing who and why (GET /campaigns/{id}/events)."""
+        return self in PROBLEMS
+
+    @property
+    def counted(self) -> bool:
+        return self is not EventKind.SENT
+
+
+PROBLEMS = frozenset(
+    {
+        EventKind.BOUNCED,
+        EventKind.SOFT_BOUNCED,
+        EventKind.COMPLAINED,
+        EventKind.REJECTED,
+        EventKind.DELAYED,
+        EventKind.RENDERING_FAILED,
+    }
+)
+COUNTERS = tuple(kind for kind in EventKind if kind.counted)
+
+# SES event publishing's eventType values; EventBridge's detail-type names the same events
+# ("Email Bounced", ...) and is not needed here.
+_TYPES = {
+    "Send": "send",
+    "Delivery": "delivery",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Reject": "reject",
+    "DeliveryDelay": "deliveryDelay",
+    "Rendering Failure": "failure",
+    "Open": "open",
+    "Click": "click",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    """One recipient's event: which message, which campaign and list (from the message tags),
+    what happened, and the details worth keeping (bounce type, diagnostic code, link)."""
+
+    kind: EventKind
+    message_id: str
+    email: str
+    campaign_id: str
+    list_id: str | None
+    occurred_at: str
+    details: Mapping[str, str] = field(default_factory=dict)
+    link: str | None = None
+
+    @property
+    def link_key(self) -> str | None:
+        """A short stable key for a clicked link (links may be long and contain any byte)."""
+        if self.link is None:
+            return None
+        return hashlib.sha256(self.link.encode()).hexdigest()[:LINK_KEY_CHARS]
+
+    @property
+    def suppresses(self) -> bool:
+        return self.kind in {EventKind.BOUNCED, EventKind.COMPLAINED}
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A record fanmail does not act on, and why (logged and counted, never a failure)."""
+
+    reason: str
+
+
+def parse_ses_event(detail: object, configuration_set: str | None) -> list[FeedbackEvent] | Ignored:
+    """The events in one SES event record. Records of another configuration set, of a type
+    fanmail does not track, or without the tags fanmail puts on every send are Ignored."""
+    if not isinstance(detail, Mapping):
+        return Ignored(f"the event is a {type(detail).__name__}, not an object")
+    event_type = detail.get("eventType")
+    section = _TYPES.get(str(event_type))
+    mail = detail.get("mail")
+    if section is None:
+        return Ignored(f"event type {event_type!r} is not tracked")
+    if not isinstance(mail, Mapping) or not isinstance(mail.get("messageId"), str):
+        return Ignored(f"{event_type} event without mail.messageId")
+    tags = _tags(mail.get("tags"))
+    if configuration_set and tags.get(CONFIGURATION_SET_TAG) != configuration_set:
+        return Ignored(f"configuration set {tags.get(CONFIGURATION_SET_TAG)!r} is not this stack's")
+    campaign_id = tags.get(CAMPAIGN_TAG)
+    if not campaign_id:
+        return Ignored(f"{event_type} event for message {mail['messageId']} has no campaign tag")
+    body = detail.get(section)
+    body = body if isinstance(body, Mapping) else {}
+    try:
+        outcomes = _outcomes(str(event_type), body, mail)
+    except (KeyError, TypeError, ValueError) as exc:
+        return Ignored(f"{event_type} event of unexpected shape: {exc!r}")
+    return [
+        FeedbackEvent(
+            kind=kind,
+            message_id=str(mail["messageId"]),
+            email=email.lower(),
+            campaign_id=campaign_id,
+            list_id=tags.get(LIST_TAG),
+            occurred_at=str(body.get("timestamp") or mail.get("timestamp") or ""),
+            details=extra,
+            link=link,
+        )
+        for kind, email, extra, link in outcomes
+    ]
+
+
+_Outcome = tuple[EventKind, str, dict[str, str], str | None]
+
+
+def _outcomes(event_type: str, body: Mapping[str, Any], mail: Mapping[str, Any]) -> list[_Outcome]:
+    destination = [str(a) for a in mail.get("destination") or []]
+    if event_type == "Bounce":
+        permanent = body.get("bounceType") == "Permanent"
+        kind = EventKind.BOUNCED if permanent else EventKind.SOFT_BOUNCED
+        common = {"type": str(body.get("bounceType")), "subtype": str(body.get("bounceSubType"))}
+        return [
+            (kind, str(r["emailAddress"]), {**common, **_diagnostic(r)}, None)
+            for r in body.get("bouncedRecipients") or []
+        ]
+    if event_type == "Complaint":
+        feedback = {"feedback_type": str(body.get("complaintFeedbackType") or "unknown")}
+        return [
+            (EventKind.COMPLAINED, str(r["emailAddress"]), feedback, None)
+            for r in body.get("complainedRecipients") or []
+        ]
+    if event_type == "DeliveryDelay":
+        delay = {"type": str(body.get("delayType"))}
+        return [
+            (EventKind.DELAYED, str(r["emailAddress"]), {**delay, **_diagnostic(r)}, None)
+            for r in body.get("delayedRecipients") or []
+        ]
+    if event_type == "Delivery":
+        return [(EventKind.DELIVERED, str(a), {}, None) for a in body.get("recipients") or []]
+    if event_type == "Click":
+        link = str(body["link"])
+        return [(EventKind.CLICKED, a, {}, link) for a in destination]
+    simple = {
+        "Send": (EventKind.SENT, {}),
+        "Reject": (EventKind.REJECTED, {"reason": str(body.get("reason"))}),
+        "Rendering Failure": (
+            EventKind.RENDERING_FAILED,
+            {"reason": str(body.get("errorMessage"))},
+        ),
+        "Open": (EventKind.OPENED, {}),
+    }
+    kind, extra = simple[event_type]
+    return [(kind, a, dict(extra), None) for a in destination]
+
+
+def _diagnostic(recipient: Mapping[str, Any]) -> dict[str, str]:
+    found = {
+        "status": recipient.get("status"),
+        "diagnostic_code": recipient.get("diagnosticCode"),
+    }
+    return {k: str(v)[:500] for k, v in found.items() if v}
+
+
+def _tags(raw: object) -> dict[str, str]:
+    """SES publishes each message tag as a list of values; fanmail sets one value per tag."""
+    if not isinstance(raw, Mapping):
+        return {}
+    tags: dict[str, str] = {}
+    for name, values in raw.items():
+        if isinstance(values, Sequence) and not isinstance(values, str) and values:
+            tags[str(name)] = str(values[0])
+        elif isinstance(values, str):
+            tags[str(name)] = values
+    return tags
+
+
+def tag_value(value: str) -> str:
+    """SES message tag values allow only ASCII letters, digits, '_', '-', '.' and '@'."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-.@") else "_" for ch in value)
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """SES's account-health ratios, per campaign: bounce rate over what SES accepted,
+    complaint rate over what was delivered."""
+
+    sent: int
+    bounced: int
+    delivered: int
+    complained: int
+
+    @property
+    def bounce_rate(self) -> float:
+        return self.bounced / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.complained / self.delivered if self.delivered else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Breakers:
+    """Stop a campaign before SES reviews the account (bounces 5 %, complaints 0.1 %): pause
+    it when a rate passes its line after `min_sample` sends."""
+
+    bounce_rate: float = 0.04
+    complaint_rate: float = 0.0008
+    min_sample: int = 200
+
+    def __post_init__(self) -> None:
+        if not (0 < self.bounce_rate < 1 and 0 < self.complaint_rate < 1 and self.min_sample >= 1):
+            raise InvalidInput("breakers: rates must be between 0 and 1, the sample at least 1")
+
+    def tripped(self, rates: Rates) -> str | None:
+        """Why the campaign must pause, or None."""
+        if rates.sent < self.min_sample:
+            return None
+        if rates.bounce_rate > self.bounce_rate:
+            return (
+                f"bounce rate {rates.bounce_rate:.2%} ({rates.bounced} of {rates.sent} sent) "
+                f"passed the breaker at {self.bounce_rate:.2%}"
+            )
+        if rates.complaint_rate > self.complaint_rate:
+            return (
+                f"complaint rate {rates.complaint_rate:.3%} ({rates.complained} of "
+                f"{rates.delivered} delivered) passed the breaker at {self.complaint_rate:.3%}"
+            )
+        return None
+
+
+class EventOutcome(StrEnum):
+    COUNTED = "counted"  # a new (recipient, kind) or a new link for the recipient
+    DUPLICATE = "duplicate"  # seen before: SES delivered it again
+    UNKNOWN = "unknown"  # no ledger record for that campaign and recipient
+    CONFIRMED = "confirmed"  # a Send event: it says the ledger's record is sent
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientEvents:
+    """What the ledger record of one (campaign, recipient) remembers of its events."""
+
+    exists: bool
+    kinds: frozenset[str] = frozenset()
+    links: frozenset[str] = frozenset()
+
+
+@dataclass
+class LedgerMark:
+    """New events for one ledger record, written in one conditional update: the kinds and
+    link keys are added only if absent, and only then do the counters move."""
+
+    campaign_id: str
+    email: str
+    kinds: set[str] = field(default_factory=set)
+    links: dict[str, str] = field(default_factory=dict)  # link key -> URL
+    problems: list[FeedbackEvent] = field(default_factory=list)
+
+
+def plan_feedback(
+    events: Sequence[FeedbackEvent], known: Mapping[tuple[str, str], RecipientEvents]
+) -> tuple[list[LedgerMark], list[EventOutcome]]:
+    """Which of `events` are new, given what the ledger records hold: one mark per record
+    (duplicates inside the batch are caught too) and an outcome per event."""
+    marks: dict[tuple[str, str], LedgerMark] = {}
+    outcomes: list[EventOutcome] = []
+    for event in events:
+        key = (event.campaign_id, event.email)
+        state = known.get(key, RecipientEvents(exists=False))
+        if not state.exists:
+            outcomes.append(EventOutcome.UNKNOWN)
+            continue
+        if event.kind is EventKind.SENT:
+            outcomes.append(EventOutcome.CONFIRMED)
+            continue
+        mark = marks.setdefault(key, LedgerMark(event.campaign_id, event.email))
+        new = False
+        if event.kind.value not in state.kinds and event.kind.value not in mark.kinds:
+            mark.kinds.add(event.kind.value)
+            new = True
+            if event.kind.is_problem:
+                mark.problems.append(event)
+        link_key = event.link_key
+        if link_key and link_key not in state.links and link_key not in mark.links:
+            mark.links[link_key] = event.link or ""
+            new = True
+        outcomes.append(EventOutcome.COUNTED if new else EventOutcome.DUPLICATE)
+    return [m for m in marks.values() if m.kinds or m.links], outcomes

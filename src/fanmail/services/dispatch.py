@@ -1,0 +1,222 @@
+"""The root's dispatch loop for one epoch: units of recipients out to the senders, results
+back in, progress written, breakers watched, and the reason the epoch ended."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from fanmail.domain.errors import Conflict
+from fanmail.domain.feedback import Breakers, EventKind, Rates
+from fanmail.domain.model import Campaign, CampaignStatus, Recipient
+from fanmail.domain.plan import PlanLimits
+from fanmail.ports import Clock
+from fanmail.services.jobs import BatchJob, BatchResult
+from fanmail.services.run_state import Epoch, EpochEnd
+
+MAX_STALLED_RESULTS = 3
+"""Senders that settle nobody this many times in a row (crashing, or handing everything back)
+stop the run: the rest stays pending and the campaign can be resumed."""
+RETRY_BACKOFF_S = 1.0
+
+
+class Dispatcher:
+    """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
+    recipients and the quota spent, keeps one unit in flight per free slot, folds each result
+    in, writes progress, and says why the epoch ended."""
+
+    def __init__(
+        self,
+        epoch: Epoch,
+        *,
+        pages: Iterator[list[Recipient]],
+        call: Callable[[BatchJob], BatchResult],
+        record_progress: Callable[[], Campaign],
+        clock: Clock,
+        limits: PlanLimits,
+        progress_interval_s: float,
+        breakers: Breakers | None,
+        deadline: float,
+        allowance: int,
+    ) -> None:
+        self.epoch = epoch
+        self.plan = epoch.plan
+        self.pages = pages
+        self.call = call
+        self.record_progress = record_progress
+        self.clock = clock
+        self.limits = limits
+        self.progress_interval_s = progress_interval_s
+        self.breakers = breakers
+        self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
+        self.free = list(range(len(self.widths)))
+        self.in_flight: dict[Future[BatchResult], int] = {}
+        self.last_progress = self.clock.now()
+        self.sequence = 0
+        self.stalled = 0
+        self.committed = 0  # recipients dispatched this epoch and not handed back: quota spent
+        self.allowance = allowance
+        self.end: EpochEnd | None = None
+        self.child_deadline = deadline - self.limits.level_margin_s
+
+    def run(self) -> EpochEnd:
+        with ThreadPoolExecutor(max_workers=len(self.widths)) as pool:
+            while True:
+                self._release_due(self.clock.now())
+                self._fill_free_slots(pool)
+                if self.in_flight:
+                    self._collect()
+                    self._write_progress_if_due()
+                    continue
+                finished = self._idle()
+                if finished is not None:
+                    return finished
+
+    # -- dispatching ------------------------------------------------------------------------
+    def _fill(self, wanted: int) -> None:
+        queue = self.epoch.queue
+        while len(queue) < wanted and not self.epoch.state.exhausted:
+            queue.extend(next(self.pages, []))
+
+    def _release_due(self, now: float) -> None:
+        deferred = self.epoch.deferred
+        while deferred and deferred[0][0] <= now:
+            self.epoch.queue.appendleft(heapq.heappop(deferred)[2])
+
+    def _time_capacity(self, width: int, now: float) -> int:
+        """Recipients a unit of `width` senders can send before the children's deadline."""
+        usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
+        return max(0, math.floor(self.plan.rate_per_sender * width * usable * 0.8))
+
+    def _next_unit(self, slot: int, now: float) -> tuple[Recipient, ...] | None:
+        """The recipients for `slot`, or None when nothing more is dispatched now (and
+        `self.end` says why, if the epoch is over)."""
+        width = self.widths[slot]
+        capacity = min(width * self.plan.batch_size, self._time_capacity(width, now))
+        capacity = min(capacity, self.allowance - self.committed)
+        if capacity <= 0:
+            self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
+            return None
+        self._fill(capacity)
+        queue = self.epoch.queue
+        if not queue:
+            return None
+        if self.epoch.state.exhausted:  # the tail: spread what is left over every free slot
+            free_width = sum(self.widths[s] for s in self.free)
+            capacity = min(capacity, math.ceil(len(queue) * width / free_width))
+        return tuple(queue.popleft() for _ in range(min(capacity, len(queue))))
+
+    def _job(self, slot: int, unit: tuple[Recipient, ...]) -> BatchJob:
+        state, plan = self.epoch.state, self.plan
+        job = BatchJob(
+            campaign_id=self.epoch.campaign.campaign_id,
+            run_id=self.epoch.run_id,
+            node=f"e{state.epochs}.{self.sequence}",
+            width=self.widths[slot],
+            rate_per_sender=plan.rate_per_sender,
+            threads=plan.threads,
+            branching=plan.branching,
+            batch_size=plan.batch_size,
+            deadline=self.child_deadline,
+            recipients=unit,
+            retry_failed=state.retry_failed,
+        )
+        self.sequence += 1
+        return job
+
+    def _fill_free_slots(self, pool: ThreadPoolExecutor) -> None:
+        while self.free and self.end is None:
+            now = self.clock.now()
+            slot = self.free[-1]
+            unit = self._next_unit(slot, now)
+            if unit is None:
+                return
+            self.free.pop()
+            self.committed += len(unit)
+            if self.epoch.state.first_send_at is None:
+                self.epoch.state.first_send_at = now
+            self.in_flight[pool.submit(self.call, self._job(slot, unit))] = slot
+
+    def _idle(self) -> EpochEnd | None:
+        """Nothing in flight: the epoch's end, or None to go on (after waiting for leases)."""
+        if self.end is not None:
+            return self.end
+        if self.epoch.queue or not self.epoch.state.exhausted:
+            return None
+        if not self.epoch.deferred:
+            return EpochEnd.DONE
+        wake = self.epoch.deferred[0][0]  # only leased recipients remain: wait for them
+        if wake >= self.child_deadline:
+            return EpochEnd.OUT_OF_TIME
+        self.clock.sleep(max(0.0, wake - self.clock.now()))
+        return None
+
+    # -- results ----------------------------------------------------------------------------
+    def _collect(self) -> None:
+        done, _ = wait(
+            self.in_flight, timeout=self.progress_interval_s, return_when=FIRST_COMPLETED
+        )
+        for future in done:
+            self.free.append(self.in_flight.pop(future))
+            self._fold(future.result())
+
+    def _fold(self, result: BatchResult) -> None:
+        epoch = self.epoch
+        epoch.add(result)
+        self.committed -= result.unsettled
+        if result.failed_invocations:  # a crashed child: retry after a pause
+            epoch.defer(result.leftover, self.clock.now() + RETRY_BACKOFF_S)
+        else:
+            epoch.queue.extendleft(reversed(result.leftover))
+        epoch.defer(result.deferred, result.deferred_until)
+        settled = result.counts.accounted
+        self.stalled = 0 if settled else self.stalled + (1 if result.unsettled else 0)
+        if self.stalled >= MAX_STALLED_RESULTS:
+            self._stop(EpochEnd.STALLED)
+        if result.quota_exhausted:
+            self._stop(EpochEnd.QUOTA)
+        if result.stopped and self.end is None:
+            epoch.stopped_status = result.stopped
+            self._stop(EpochEnd.STOPPED)
+        if result.account_error and self.end is None:
+            epoch.stop_reason = result.account_error
+            self._stop(EpochEnd.ACCOUNT)
+
+    def _stop(self, why: EpochEnd) -> None:
+        if self.end is None:
+            self.end = why
+
+    def _write_progress_if_due(self) -> None:
+        now = self.clock.now()
+        if now - self.last_progress < self.progress_interval_s:
+            return
+        self.last_progress = now
+        epoch = self.epoch
+        try:
+            campaign = self.record_progress()
+        except Conflict as exc:
+            if self.end is None:
+                epoch.stopped_status = exc.current_status
+                replaced = exc.current_status == CampaignStatus.SENDING.value
+                self.end = EpochEnd.REPLACED if replaced else EpochEnd.STOPPED
+            return
+        self._check_breakers(campaign)
+
+    def _check_breakers(self, campaign: Campaign) -> None:
+        """Pause before SES reviews the account: the campaign's bounce and complaint rates,
+        as the feedback function has counted them, against the breakers' lines."""
+        if self.breakers is None or self.end is not None:
+            return
+        feedback = campaign.feedback
+        rates = Rates(
+            sent=self.epoch.state.counts.sent,
+            bounced=feedback.get(EventKind.BOUNCED.value, 0),
+            delivered=feedback.get(EventKind.DELIVERED.value, 0),
+            complained=feedback.get(EventKind.COMPLAINED.value, 0),
+        )
+        reason = self.breakers.tripped(rates)
+        if reason is not None:
+            self.epoch.stop_reason = reason
+            self.end = EpochEnd.BREAKER
