@@ -37,7 +37,7 @@ def fast_settings(**changes: object) -> Settings:
 def stack() -> Iterator[MemoryStack]:
     s = memory_stack(fast_settings(), rate=2000.0)
     yield s
-    s.invoker.close()
+    s.close()
 
 
 def seed(

@@ -238,7 +238,8 @@ class CampaignStore(Protocol):
         *,
         run_id: str | None = None,
     ) -> Campaign:
-        """Atomically move to `to` if the status is in `allowed` (and the run matches).
+        """Atomically move to `to` if the status is in `allowed` (and the run matches). A
+        change `live: {}` clears the senders' live counts (a new run starts from zero).
 
         Raises Conflict with the current status otherwise, NotFound if there is no such campaign.
         """
@@ -250,6 +251,11 @@ class CampaignStore(Protocol):
 
     def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
         """Mark `epoch` of run `run_id` as started; False if it already was (a duplicate event)."""
+        ...
+
+    def add_live(self, campaign_id: str, run_id: str, counts: Mapping[str, int]) -> None:
+        """A sender adds what it settled since its last report (one atomic add); a report of a
+        run that is not the current one is dropped."""
         ...
 
     def record_progress(
@@ -348,4 +354,38 @@ class Scheduler(Protocol):
 
     def list(self) -> list[ScheduleEntry]:
         """Every schedule fanmail created (of this stack), in no particular order."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Puts events on an event bus (EventBridge). Local mode's SES stand-in publishes the
+    events real SES would, through the same bus, rule and queue as a deployed stack."""
+
+    def publish(self, source: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """(detail-type, detail) entries from `source`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    message_id: str
+    receipt: str
+    body: str
+    receive_count: int
+    sent_at: float
+
+
+class Queue(Protocol):
+    """An SQS queue as Lambda's event source mapping reads it: received messages stay hidden
+    for the visibility timeout, come back unless deleted, and go to the dead-letter queue after
+    the redrive policy's receive count."""
+
+    arn: str
+
+    def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]: ...
+
+    def delete(self, receipts: Sequence[str]) -> None: ...
+
+    def depth(self) -> int:
+        """Messages waiting (visible or in flight), approximately."""
         ...

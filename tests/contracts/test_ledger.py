@@ -86,3 +86,23 @@ def test_entries_are_paged_by_status(stores: Stores) -> None:
     assert seen[1].reason == "reason 3"
     everything, cursor = ledger.entries("c1", None, None, 100)
     assert len(everything) == 30 and cursor is None
+
+
+def test_a_send_event_confirms_what_a_crash_or_a_timeout_hid(stores: Stores) -> None:
+    ledger = stores.ledger
+    ledger.claim("c1", "a@x.com", "h1", NOW + 10, NOW)  # the sender died after SES accepted
+    assert ledger.confirm_sent("c1", "a@x.com", "ses-1", NOW + 1) is True
+    assert ledger.claim("c1", "a@x.com", "h2", NOW + 30, NOW + 20).outcome is ClaimOutcome.SENT
+    ledger.claim("c1", "b@x.com", "h1", NOW + 10, NOW)  # SES timed out but did send it
+    assert ledger.confirm_sent("c1", "b@x.com", "ses-2", NOW + 1) is True
+    ledger.fail("c1", "b@x.com", "h1", "ReadTimeoutError", True, NOW + 2)  # too late: stays sent
+    ledger.release("c1", "b@x.com", "h1", NOW + 2)
+    resend = ledger.claim("c1", "b@x.com", "h3", NOW + 30, NOW + 3, retry_failed=True)
+    assert resend.outcome is ClaimOutcome.SENT
+    assert ledger.confirm_sent("c1", "b@x.com", "ses-2", NOW + 4) is False  # already sent
+    assert ledger.confirm_sent("c1", "nobody@x.com", "ses-3", NOW) is False
+    entries, _ = ledger.entries("c1", "sent", None, 10)
+    assert {(e.email, e.message_id) for e in entries} == {
+        ("a@x.com", "ses-1"),
+        ("b@x.com", "ses-2"),
+    }

@@ -14,7 +14,7 @@ from fanmail.bootstrap import App
 from fanmail.cli.common import progress_bar, quiet_functions
 from fanmail.cli.previews import write_preview
 from fanmail.domain.errors import FanmailError
-from fanmail.domain.model import Campaign, CampaignStatus, Subscriber
+from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, live_progress
 from fanmail.local.apigateway import api_event
 from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
@@ -25,6 +25,7 @@ from fanmail.settings import Settings
 
 SENDER = "Fanmail Demo <news@fanmail.example>"
 LIST_ID = "demo-list"
+DONE = ("sent", "failed", "suppressed", "invalid", "already_sent")
 SUMMARY_FIELDS = (
     "recipients", "sent", "failed", "suppressed", "invalid", "already_sent", "pending",
     "throttled", "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms", "epochs",
@@ -94,11 +95,12 @@ def demo(args: argparse.Namespace) -> int:
                 reply_to="help@fanmail.example", variables=DEMO_VARIABLES,
             )
         )  # fmt: skip
-        if not send_through_api(runtime, campaign):
+        if not call_api(runtime, "POST", f"/campaigns/{campaign.campaign_id}/send", 202):
             return 1
-        final = watch(runtime, campaign.campaign_id, len(subscribers))
-        runtime.invoker.drain()
+        final, breaker = run_to_the_end(runtime, campaign.campaign_id, len(subscribers))
         summary = dict(final.summary or {})
+        summary["feedback"] = runtime.app.views.campaign(final, links=True)["feedback"]
+        summary["breaker"] = breaker
         summary["lambda_invocations_observed"] = dict(runtime.invoker.invocations)
         summary["wall_time_s"] = round(time.time() - started, 3)
         print_summary(summary)
@@ -108,21 +110,42 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def load_list(app: App, size: int, seed: int) -> list[Subscriber]:
-    subscribers = generate_subscribers(LIST_ID, size, seed=seed)
+    subscribers = generate_subscribers(LIST_ID, size, seed=seed, simulator=True)
     app.lists.create(CreateList(LIST_ID, "Demo list"))
     app.imports.load(subscribers)
     print(f"loaded {len(subscribers)} subscribers into list {LIST_ID}", file=sys.stderr)
     return subscribers
 
 
-def send_through_api(runtime: LocalRuntime, campaign: Campaign) -> bool:
-    """`POST /campaigns/{id}/send` as API Gateway hands it to the API function."""
-    path = f"/campaigns/{campaign.campaign_id}/send"
-    answer = runtime.invoker.invoke(
-        "api", api_event("POST", path, {"campaign_id": campaign.campaign_id})
-    )
-    print(f"POST {path} -> {answer['statusCode']} {answer['body']}", file=sys.stderr)
-    return bool(answer["statusCode"] == 202)
+def call_api(
+    runtime: LocalRuntime, method: str, path: str, expected: int, body: Any = None
+) -> bool:
+    """An admin API call as API Gateway hands it to the API function."""
+    event = api_event(method, path, body=None if body is None else json.dumps(body))
+    answer = runtime.invoker.invoke("api", event)
+    shown = json.loads(answer["body"])
+    shown = {k: shown.get(k) for k in ("campaign_id", "status", "error") if k in shown}
+    print(f"{method} {path} -> {answer['statusCode']} {json.dumps(shown)}", file=sys.stderr)
+    return bool(answer["statusCode"] == expected)
+
+
+def run_to_the_end(
+    runtime: LocalRuntime, campaign_id: str, total: int
+) -> tuple[Campaign, str | None]:
+    """Watch the campaign; if a breaker pauses it, say why and resume it past the breakers, as
+    an operator would after looking at the bounces and complaints. Then wait for SES's last
+    events to be counted."""
+    final = watch(runtime, campaign_id, total)
+    breaker = final.paused_reason
+    if final.status is CampaignStatus.PAUSED and breaker:
+        print(f"paused by a breaker: {breaker}", file=sys.stderr)
+        print("resuming past the breakers (an operator's override)", file=sys.stderr)
+        path = f"/campaigns/{campaign_id}/resume"
+        if call_api(runtime, "POST", path, 202, {"ignore_breakers": True}):
+            final = watch(runtime, campaign_id, total)
+    runtime.invoker.drain()
+    runtime.settle_feedback()
+    return runtime.app.campaigns.get(campaign_id), breaker
 
 
 def write_outputs(
@@ -148,18 +171,15 @@ def watch(runtime: LocalRuntime, campaign_id: str, total: int) -> Campaign:
     last_line = ""
     while True:
         campaign = campaigns.get(campaign_id)
-        progress = campaign.progress or {}
-        done = sum(int(progress.get(k, 0)) for k in ("sent", "failed", "suppressed", "invalid"))
-        if campaign.status.is_terminal and campaign.summary:
-            summary = campaign.summary
-            done = int(summary.get("recipients", done)) - int(summary.get("pending", 0))
+        progress = live_progress(campaign.progress, campaign.live)
+        done = sum(int(progress.get(k, 0)) for k in DONE)
         line = f"{progress_bar(done, total)} {campaign.status.value}"
         if interactive:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif line != last_line and (campaign.status.is_terminal or done % 100 < 50):
             print(line, file=sys.stderr)
         last_line = line
-        if campaign.status.is_terminal:
+        if campaign.status.is_terminal or campaign.status is CampaignStatus.PAUSED:
             if interactive:
                 print(file=sys.stderr)
             return campaign
@@ -172,6 +192,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"\ncampaign {summary.get('campaign_id')}: {summary.get('status')}")
     for name in SUMMARY_FIELDS:
         print(f"  {name:<16} {summary.get(name)}")
+    feedback = summary.get("feedback") or {}
+    print(
+        f"  {'SES said':<16} delivered={feedback.get('delivered')} "
+        f"bounced={feedback.get('bounced')} ({feedback.get('bounce_rate', 0):.2%}) "
+        f"complained={feedback.get('complained')} ({feedback.get('complaint_rate', 0):.2%}) "
+        f"opened={feedback.get('opened')} clicked={feedback.get('clicked')}"
+    )
     print(f"  {'invocations':<16} {json.dumps(summary.get('invocations'))}")
     plan = summary.get("plan") or {}
     print(

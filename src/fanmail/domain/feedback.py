@@ -276,6 +276,7 @@ class RecipientEvents:
     exists: bool
     kinds: frozenset[str] = frozenset()
     links: frozenset[str] = frozenset()
+    sent: bool = True  # the record says sent (a Send event then changes nothing)
 
 
 @dataclass
@@ -304,7 +305,7 @@ def plan_feedback(
             outcomes.append(EventOutcome.UNKNOWN)
             continue
         if event.kind is EventKind.SENT:
-            outcomes.append(EventOutcome.CONFIRMED)
+            outcomes.append(EventOutcome.DUPLICATE if state.sent else EventOutcome.CONFIRMED)
             continue
         mark = marks.setdefault(key, LedgerMark(event.campaign_id, event.email))
         new = False

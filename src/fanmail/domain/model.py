@@ -256,6 +256,9 @@ class Campaign:
     feedback: Mapping[str, int] = field(default_factory=dict)
     """What SES said back, counted once per recipient: delivered, bounced, complained, ...
     (see domain.feedback.EventKind); moved by the feedback function, never by the run."""
+    live: Mapping[str, int] = field(default_factory=dict)
+    """What the run's senders have settled so far, added every second or two while they work
+    (display only: the summary's counts come from the results that bubble up)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +272,20 @@ class OutgoingEmail:
     headers: tuple[tuple[str, str], ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     configuration_set: str | None = None
+
+
+LIVE_COUNTS = ("sent", "failed", "suppressed", "already_sent")
+
+
+def live_progress(progress: Mapping[str, Any] | None, live: Mapping[str, int]) -> dict[str, Any]:
+    """Progress as it stands now: the root writes what whole batches settled (and the counts
+    the run started from, `run_base`); senders add what they settle as they go. Each count is
+    the larger of the two, so it only moves forward and ends equal to the summary."""
+    merged = dict(progress or {})
+    if merged.get("final"):  # the run ended: what it wrote is what settled
+        return merged
+    base = merged.get("run_base") or {}
+    for name in LIVE_COUNTS:
+        running = int(base.get(name, 0)) + int(live.get(name, 0))
+        merged[name] = max(int(merged.get(name, 0)), running)
+    return merged

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from fanmail.adapters.local.clock import SystemClock
+from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.feedback import MemoryFeedbackStore
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
 from fanmail.adapters.local.ledger import MemoryLedger
+from fanmail.adapters.local.mailbox import MailboxSimulator
 from fanmail.adapters.local.memory import (
     MemoryCampaignStore,
     MemoryListStore,
@@ -24,11 +26,15 @@ from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
 from fanmail.domain.tokens import SigningKeys
-from fanmail.handlers import api, heartbeat, inbound, sender, trigger, unsubscribe
+from fanmail.handlers import api, feedback, heartbeat, inbound, sender, trigger, unsubscribe
+from fanmail.local.event_source import EventSourceMapping
 from fanmail.ports import Clock
 from fanmail.settings import Settings, default_templates_dir
 
 SENDER_ADDRESS = "news@fanmail.example"
+
+
+LOCAL_SET = "fanmail-local"
 
 
 @dataclass
@@ -40,6 +46,20 @@ class MemoryStack:
     campaigns: MemoryCampaignStore
     ledger: MemoryLedger
     scheduler: MemoryScheduler
+    mailbox: MailboxSimulator
+    feedback_queue: MemoryQueue
+    dead_letters: MemoryQueue
+    feedback_events: EventSourceMapping
+
+    def settle_feedback(self, timeout_s: float = 30.0) -> None:
+        """Wait until SES's events so far went through the bus, the queue and the function."""
+        self.mailbox.flush(timeout_s)
+        self.feedback_events.drain(timeout_s)
+
+    def close(self) -> None:
+        self.feedback_events.stop()
+        self.mailbox.close()
+        self.invoker.close()
 
 
 def memory_stack(
@@ -50,8 +70,16 @@ def memory_stack(
     daily_quota: float = 1e12,
     clock: Clock | None = None,
     invoke_latency_s: float = 0.0,
+    open_rate: float = 0.0,
+    click_rate: float = 0.0,
+    outcomes: Callable[[str], str | None] | None = None,
 ) -> MemoryStack:
+    """The whole stack in memory. SES events flow as deployed: accepted messages give the
+    events SES's mailbox simulator would (with `outcomes` forced per address, and opens and
+    clicks at the given rates), through a bus rule to a queue whose event source mapping hands
+    them to the feedback function in batches."""
     settings = settings or Settings(templates_dir=default_templates_dir())
+    settings = replace(settings, configuration_set=settings.configuration_set or LOCAL_SET)
     clock = clock or SystemClock()
     ses = SesSimulator(
         clock=clock,
@@ -64,9 +92,13 @@ def memory_stack(
     subscribers = MemorySubscriberStore()
     campaigns = MemoryCampaignStore()
     ledger = MemoryLedger()
-    feedback = MemoryFeedbackStore(ledger, campaigns)
     scheduler = MemoryScheduler()
     keys = SigningKeys.generate()
+    queue, dead_letters = _feedback_queues()
+    bus = MemoryEventBus(settings.configuration_set or LOCAL_SET, queue)
+    mailbox = MailboxSimulator(
+        ses, bus, open_rate=open_rate, click_rate=click_rate, outcomes=outcomes, delay_s=0.05
+    )
     app = build(
         settings,
         Ports(
@@ -74,8 +106,8 @@ def memory_stack(
             campaigns=campaigns,
             lists=MemoryListStore(),
             ledger=ledger,
-            feedback=feedback,
-            mailer=ses,
+            feedback=MemoryFeedbackStore(ledger, campaigns),
+            mailer=mailbox,
             ses=ses,
             invoker=invoker,
             scheduler=scheduler,
@@ -84,7 +116,18 @@ def memory_stack(
         ),
     )
     register(invoker, app)
-    return MemoryStack(app, ses, invoker, subscribers, campaigns, ledger, scheduler)
+    mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=0.1)
+    mapping.start()
+    return MemoryStack(
+        app, ses, invoker, subscribers, campaigns, ledger, scheduler, mailbox, queue,
+        dead_letters, mapping,
+    )  # fmt: skip
+
+
+def _feedback_queues() -> tuple[MemoryQueue, MemoryQueue]:
+    dead_letters = MemoryQueue("feedback-dlq")
+    queue = MemoryQueue("feedback", visibility_s=1.0, max_receives=3, dead_letters=dead_letters)
+    return queue, dead_letters
 
 
 def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:
@@ -99,6 +142,7 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
         ("heartbeat", heartbeat, 60.0),
         ("unsubscribe", unsubscribe, 30.0),
         ("inbound", inbound, 30.0),
+        ("feedback", feedback, 60.0),
     ):
         function = LocalFunction(logical, functools.partial(module.handle, app), timeout)
         invoker.register(function, *([aliases[logical]] if logical in aliases else []))

@@ -2,6 +2,7 @@
 
 moto keeps its state per process, shared by every server in it, so a new server starts from a
 reset (its `/moto-api/reset` endpoint): each local runtime begins empty.
+Where moto breaks a contract fanmail relies on, `moto_fixes` mends it before the server starts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import urllib.request
 
 from moto.server import ThreadedMotoServer
 
+from fanmail.local import moto_fixes
+
 
 class MotoServer:
     def __init__(self) -> None:
+        moto_fixes.apply()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
 

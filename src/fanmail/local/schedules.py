@@ -64,7 +64,7 @@ class ScheduleTicker:
         scheduler: Scheduler,
         invoker: Invoker,
         clock: Clock,
-        interval_s: float = 0.5,
+        interval_s: float = 1.0,
         on_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self.scheduler = scheduler

@@ -138,7 +138,9 @@ class Campaigns:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
         self.check_account()
-        changes: dict[str, Any] = {"run_id": uuid.uuid4().hex, "started_at": self.clock.now()}
+        changes: dict[str, Any] = {
+            "run_id": uuid.uuid4().hex, "started_at": self.clock.now(), "live": {},
+        }  # fmt: skip
         return self.campaigns.transition(campaign_id, STARTABLE, CampaignStatus.SENDING, changes)
 
     def send_now(self, campaign_id: str) -> Campaign:

@@ -1,5 +1,11 @@
 """A generated list for the demo and benchmarks: mostly subscribed, some opted out, and a few
-stored addresses that are malformed (as lists imported by older tools often contain)."""
+stored addresses that are malformed (as lists imported by older tools often contain).
+
+With `simulator=True` every address is one of SES's mailbox simulator (`success+reader…@`,
+`bounce+…@`, `complaint+…@`, `ooto+…@`, `suppressionlist+…@simulator.amazonses.com`): the list
+behaves the same in local mode, which emulates the simulator, and in a real SES account,
+sandbox included, where sending to the simulator costs no reputation.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,10 @@ MALFORMED = (
     "reader{n}@example..com",
     "reader {n}@example.com",
 )
+SIMULATOR = "simulator.amazonses.com"
+# Shares of a simulator list by what SES does with the address (the rest: success).
+SIMULATED_SHARES = (("bounce", 0.02), ("suppressionlist", 0.005), ("complaint", 0.003),
+                    ("ooto", 0.01))  # fmt: skip
 
 
 def generate_subscribers(
@@ -28,6 +38,7 @@ def generate_subscribers(
     opted_out_share: float = 0.06,
     malformed_share: float = 0.01,
     domain: str = "example.com",
+    simulator: bool = False,
 ) -> list[Subscriber]:
     rng = random.Random(seed)
     subscribers: list[Subscriber] = []
@@ -40,15 +51,22 @@ def generate_subscribers(
         name = rng.choice(FIRST_NAMES)
         attributes = {"first_name": name, "city": rng.choice(CITIES), "member_no": str(index + 1)}
         roll = rng.random()
+        status = SubscriberStatus.SUBSCRIBED
         if roll < malformed_share:
             email = MALFORMED[index % len(MALFORMED)].format(n=f"{index:07d}")
-            status = SubscriberStatus.SUBSCRIBED
         else:
-            email = f"reader{index:07d}@{domain}"
-            status = (
-                rng.choice(opted_out)
-                if roll < malformed_share + opted_out_share
-                else SubscriberStatus.SUBSCRIBED
-            )
+            email = _address(index, domain, rng.random() if simulator else None)
+            if roll < malformed_share + opted_out_share:
+                status = rng.choice(opted_out)
         subscribers.append(Subscriber(list_id, email, status, attributes))
     return subscribers
+
+
+def _address(index: int, domain: str, simulated: float | None) -> str:
+    if simulated is None:
+        return f"reader{index:07d}@{domain}"
+    for kind, share in SIMULATED_SHARES:
+        if simulated < share:
+            return f"{kind}+reader{index:07d}@{SIMULATOR}"
+        simulated -= share
+    return f"success+reader{index:07d}@{SIMULATOR}"

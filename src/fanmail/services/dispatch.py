@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from fanmail.domain.errors import Conflict
 from fanmail.domain.feedback import Breakers, EventKind, Rates
-from fanmail.domain.model import Campaign, CampaignStatus, Recipient
+from fanmail.domain.model import Campaign, CampaignStatus, Recipient, live_progress
 from fanmail.domain.plan import PlanLimits
 from fanmail.ports import Clock
 from fanmail.services.jobs import BatchJob, BatchResult
@@ -211,7 +211,7 @@ class Dispatcher:
             return
         feedback = campaign.feedback
         rates = Rates(
-            sent=self.epoch.state.counts.sent,
+            sent=live_progress(campaign.progress, campaign.live)["sent"],
             bounced=feedback.get(EventKind.BOUNCED.value, 0),
             delivered=feedback.get(EventKind.DELIVERED.value, 0),
             complained=feedback.get(EventKind.COMPLAINED.value, 0),

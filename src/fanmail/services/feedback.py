@@ -53,15 +53,15 @@ class FeedbackReport:
     by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, event: FeedbackEvent, outcome: EventOutcome) -> None:
-        if outcome is EventOutcome.COUNTED:
+        if event.kind is EventKind.SENT:  # not counted: it says the ledger is right (or fixes it)
+            self.confirmed += outcome is EventOutcome.CONFIRMED
+        elif outcome is EventOutcome.COUNTED:
             self.counted += 1
             self.by_kind[event.kind.value] = self.by_kind.get(event.kind.value, 0) + 1
         elif outcome is EventOutcome.DUPLICATE:
             self.duplicate += 1
         elif outcome is EventOutcome.UNKNOWN:
             self.unknown += 1
-        else:
-            self.confirmed += 1
 
 
 class Feedback:

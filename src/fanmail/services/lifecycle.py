@@ -117,7 +117,7 @@ class Lifecycle:
         if campaign.status is CampaignStatus.FAILED and not campaign.checkpoint:
             raise Conflict(f"campaign {campaign_id!r} has no checkpoint to resume from", "failed")
         changes: dict[str, Any] = {
-            "run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None,
+            "run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None, "live": {},
             "paused_reason": None,
         }  # fmt: skip
         state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
@@ -172,7 +172,12 @@ class Lifecycle:
             campaign_id,
             frozenset({campaign.status}),
             CampaignStatus.SENDING,
-            {"run_id": uuid.uuid4().hex, "checkpoint": state.to_dict(), "finished_at": None},
+            {
+                "run_id": uuid.uuid4().hex,
+                "checkpoint": state.to_dict(),
+                "finished_at": None,
+                "live": {},
+            },
         )
         self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
         return resumed

@@ -45,6 +45,7 @@ class Checkpoint:
     epochs: int = 0
     retry_failed: bool = False
     ignore_breakers: bool = False
+    run_base: dict[str, int] = field(default_factory=dict)  # counts when this run started
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class Checkpoint:
             "epochs": self.epochs,
             "retry_failed": self.retry_failed,
             "ignore_breakers": self.ignore_breakers,
+            "run_base": self.run_base,
         }
 
     @classmethod
@@ -81,6 +83,7 @@ class Checkpoint:
             epochs=int(data.get("epochs", 0)),
             retry_failed=bool(data.get("retry_failed", False)),
             ignore_breakers=bool(data.get("ignore_breakers", False)),
+            run_base={str(k): int(v) for k, v in (data.get("run_base") or {}).items()},
         )
 
 

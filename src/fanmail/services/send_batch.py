@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from fanmail.domain.errors import InvokeError, NotFound, SendError, SendErrorKind, TemplateProblem
 from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address
 from fanmail.domain.model import (
+    LIVE_COUNTS,
     Campaign,
     CampaignStatus,
     DeliveryCounts,
@@ -53,6 +54,7 @@ class SendOptions:
     status_chunk: int = 100
     lease_grace_s: float = 30.0
     gate_interval_s: float = 1.0
+    live_interval_s: float = 1.5
 
 
 class _Budget:
@@ -128,6 +130,39 @@ class _StatusFeed:
     def untaken(self) -> tuple[Recipient, ...]:
         with self._lock:
             return tuple(r for r, _ in self._ready) + tuple(self._pending)
+
+
+class _LiveReport:
+    """What a leaf settled since it last said so, reported to the campaign every
+    `interval_s` (one atomic add, whatever the rate) and once more when it ends."""
+
+    def __init__(self, campaigns: CampaignStore, clock: Clock, job: BatchJob, interval_s: float):
+        self.campaigns = campaigns
+        self.clock = clock
+        self.job = job
+        self.interval_s = interval_s
+        self.pending: dict[str, int] = {}
+        self.last = clock.now()
+        self._lock = threading.Lock()
+
+    def add(self, counts: DeliveryCounts) -> None:
+        due = False
+        with self._lock:
+            for name in LIVE_COUNTS:
+                n = getattr(counts, name)
+                if n:
+                    self.pending[name] = self.pending.get(name, 0) + n
+            if self.clock.now() - self.last >= self.interval_s:
+                due = True
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self.pending = self.pending, {}
+            self.last = self.clock.now()
+        if pending:
+            self.campaigns.add_live(self.job.campaign_id, self.job.run_id, pending)
 
 
 class BatchSender:
@@ -308,6 +343,7 @@ class _Leaf:
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
+        self.live = _LiveReport(sender.campaigns, self.clock, job, options.live_interval_s)
 
     def run(self) -> BatchResult:
         threads = max(1, min(self.job.threads, len(self.job.recipients)))
@@ -316,6 +352,7 @@ class _Leaf:
             result = BatchResult()
             for future in futures:
                 result = result + future.result()
+        self.live.flush()
         return replace(
             result,
             leftover=tuple(self.handed_back) + self.feed.untaken(),
@@ -337,6 +374,7 @@ class _Leaf:
                     break
                 delta, outcome = self.send_one(*item)
                 counts = counts + delta
+                self.live.add(delta)
                 if outcome is not None:
                     calls += outcome.calls
                     seconds += outcome.seconds

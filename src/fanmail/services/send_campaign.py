@@ -25,6 +25,7 @@ from fanmail.domain.addresses import is_valid_email
 from fanmail.domain.errors import Conflict
 from fanmail.domain.feedback import Breakers
 from fanmail.domain.model import (
+    LIVE_COUNTS,
     Campaign,
     CampaignStatus,
     DeliveryCounts,
@@ -122,6 +123,9 @@ class CampaignRunner:
         plan = self.plan_for(campaign, state.estimated_recipients, quota)
         state.invocations = merge_invocations(state.invocations, {TRIGGER: 1})
         state.epochs += 1
+        if epoch == 0:  # a new run: its senders' live counts add to where it starts
+            counts = state.counts
+            state.run_base = {name: getattr(counts, name) for name in LIVE_COUNTS}
         epoch_state = Epoch(campaign, run_id, plan, state, self.clock.now())
         self._restore_queue(epoch_state)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
@@ -207,6 +211,7 @@ class CampaignRunner:
             "already_sent": counts.already_sent,
             "throttled": counts.throttled,
             "epoch": epoch.state.epochs,
+            "run_base": epoch.state.run_base,
             "updated_at": self.clock.now(),
         }
 
@@ -292,7 +297,10 @@ class CampaignRunner:
         """A user paused or cancelled it while it ran: record where it stands."""
         status = CampaignStatus(epoch.stopped_status or CampaignStatus.PAUSED.value)
         summary = self.summary(epoch, status, quota)
-        changes: dict[str, Any] = {"checkpoint": self._checkpoint(epoch), "summary": summary}
+        progress = {**self._progress(epoch), "final": True}
+        changes: dict[str, Any] = {
+            "checkpoint": self._checkpoint(epoch), "summary": summary, "progress": progress,
+        }  # fmt: skip
         if status is CampaignStatus.CANCELLED:
             changes["finished_at"] = self.clock.now()
         self.campaigns.transition(
@@ -330,11 +338,14 @@ class CampaignRunner:
                 summary[name] = changes[name]
         if error is not None:
             summary["error"] = error
+        progress = self._progress(epoch)
+        progress["final"] = status is not CampaignStatus.SENDING  # live counts are folded in
         self.campaigns.transition(
             epoch.campaign.campaign_id,
             frozenset({CampaignStatus.SENDING}),
             status,
-            {"checkpoint": self._checkpoint(epoch), "summary": summary, **changes},
+            {"checkpoint": self._checkpoint(epoch), "summary": summary, "progress": progress,
+             **changes},
             run_id=epoch.run_id,
-        )
+        )  # fmt: skip
         return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fanmail.domain.feedback import COUNTERS, Rates
-from fanmail.domain.model import Campaign
+from fanmail.domain.model import Campaign, live_progress
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
 
@@ -16,7 +16,8 @@ def feedback_view(campaign: Campaign) -> dict[str, Any]:
     """What SES said back, live: the counts (unique recipients per kind) and the rates SES
     judges an account by. `sent` is what SES accepted, from the run's own counts."""
     counts = {kind.value: int(campaign.feedback.get(kind.value, 0)) for kind in COUNTERS}
-    summary, progress = campaign.summary or {}, campaign.progress or {}
+    summary = campaign.summary or {}
+    progress = live_progress(campaign.progress, campaign.live)
     sent = int(summary.get("sent", progress.get("sent", 0)) or 0)
     rates = Rates(sent, counts["bounced"], counts["delivered"], counts["complained"])
     delivered = counts["delivered"]
@@ -40,7 +41,7 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[
         "paused_reason": campaign.paused_reason,
         "resume_at": campaign.resume_at,
         "schedule": campaign.schedule,
-        "progress": campaign.progress,
+        "progress": live_progress(campaign.progress, campaign.live) if campaign.progress else None,
         "summary": campaign.summary,
         "feedback": feedback_view(campaign),
         "template_report": campaign.template_report,

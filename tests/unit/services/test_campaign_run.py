@@ -65,7 +65,8 @@ def test_fan_out_tree_deeper_than_one_level() -> None:
     assert_consistent(stack, summary, subscribers)
     # root -> 2 branches -> 4 branches -> 8 leaves: 14 sender invocations, all counted on the way up
     assert summary["invocations"] == {"trigger": 1, "sender": 14}
-    assert stack.invoker.invocations == {"trigger": 1, "sender": 14}
+    observed = {k: n for k, n in stack.invoker.invocations.items() if k != "feedback"}
+    assert observed == {"trigger": 1, "sender": 14}
     assert stack.ses.throttled == 0
 
 

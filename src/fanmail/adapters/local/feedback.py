@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import MemoryCampaignStore
@@ -25,11 +26,13 @@ class MemoryFeedbackStore:
 
     def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RecipientEvents]:
         with self._lock:
-            return {
-                key: self._seen.get(key, RecipientEvents(exists=True))
-                for key in keys
-                if self.ledger.has(*key)
-            }
+            found = {}
+            for key in keys:
+                status = self.ledger.status(*key)
+                if status is not None:
+                    seen = self._seen.get(key, RecipientEvents(exists=True))
+                    found[key] = replace(seen, sent=status == "sent")
+            return found
 
     def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
         with self._lock:
@@ -47,8 +50,8 @@ class MemoryFeedbackStore:
     def _apply(self, mark: LedgerMark) -> None:
         key = (mark.campaign_id, mark.email)
         state = self._seen.get(key, RecipientEvents(exists=True))
-        self._seen[key] = RecipientEvents(
-            True, state.kinds | mark.kinds, state.links | set(mark.links)
+        self._seen[key] = replace(
+            state, kinds=state.kinds | mark.kinds, links=state.links | set(mark.links)
         )
         self.campaigns.add_feedback(mark.campaign_id, {kind: 1 for kind in mark.kinds})
         links = self._links.setdefault(mark.campaign_id, {})

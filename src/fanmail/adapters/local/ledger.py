@@ -50,7 +50,9 @@ class MemoryLedger:
     def _update(self, campaign_id: str, email: str, holder: str | None, **changes: object) -> None:
         with self._lock:
             current = self._items.get(campaign_id, {}).get(email)
-            if current is None or (holder is not None and current[1] != holder):
+            if current is None or (
+                holder is not None and (current[1] != holder or current[0].status == "sent")
+            ):
                 return
             entry = replace(current[0], **changes)  # type: ignore[arg-type]
             self._items[campaign_id][email] = (entry, current[1], current[2])
@@ -80,8 +82,12 @@ class MemoryLedger:
         self._update(campaign_id, email, holder, status="released", updated_at=now)
 
     def has(self, campaign_id: str, email: str) -> bool:
+        return self.status(campaign_id, email) is not None
+
+    def status(self, campaign_id: str, email: str) -> str | None:
         with self._lock:
-            return email in self._items.get(campaign_id, {})
+            current = self._items.get(campaign_id, {}).get(email)
+            return current[0].status if current else None
 
     def confirm_sent(self, campaign_id: str, email: str, message_id: str, now: float) -> bool:
         with self._lock:

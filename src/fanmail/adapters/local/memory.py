@@ -204,7 +204,10 @@ class MemoryCampaignStore:
                 raise Conflict(
                     f"campaign {campaign_id!r} is {current.status.value}", current.status.value
                 )
-            updated = replace(current, status=to, **dict(changes))
+            fields = dict(changes)
+            if "live" in fields:
+                fields["live"] = {}  # a new run: its senders count from zero
+            updated = replace(current, status=to, **fields)
             self._items[campaign_id] = updated
             return updated  # feedback counters are kept: transitions never name them
 
@@ -242,6 +245,16 @@ class MemoryCampaignStore:
             updated = replace(current, progress=dict(progress))
             self._items[campaign_id] = updated
             return updated
+
+    def add_live(self, campaign_id: str, run_id: str, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            current = self._items.get(campaign_id)
+            if current is None or current.run_id != run_id:
+                return
+            live = dict(current.live)
+            for name, n in counts.items():
+                live[name] = live.get(name, 0) + n
+            self._items[campaign_id] = replace(current, live=live)
 
     def add_feedback(self, campaign_id: str, counts: Mapping[str, int]) -> None:
         """The feedback store's counter moves (memory adapters share their state)."""

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
+from fanmail.domain.feedback import PROBLEMS
 from fanmail.domain.model import Campaign
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
@@ -20,6 +21,7 @@ from fanmail.services.campaigns import CreateCampaign
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
 ONE = "/campaigns/<campaign_id>"
+EVENT_TYPES = "^(" + "|".join(sorted(k.value for k in PROBLEMS)) + ")$"
 
 
 def routes(app: App) -> Router:
@@ -48,7 +50,22 @@ def routes(app: App) -> Router:
 
     @router.get(ONE, responses=answers(m.CampaignView), tags=tags)
     def read(campaign_id: str) -> m.CampaignView:
-        return view(app.campaigns.get(campaign_id))
+        return m.CampaignView(**app.views.campaign(app.campaigns.get(campaign_id), links=True))
+
+    @router.get(ONE + "/events", responses=answers(m.EventsPage), tags=tags)
+    def events(
+        campaign_id: str,
+        type: Annotated[str, Query(pattern=EVENT_TYPES)] = "bounced",
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> m.EventsPage:
+        """Who had a problem and why: bounces (type, subtype, diagnostic code), complaints,
+        rejections, delays, rendering failures."""
+        app.campaigns.get(campaign_id)
+        records, next_cursor = app.feedback.events(campaign_id, type, cursor, limit)
+        return m.EventsPage(
+            events=[m.EventView(**r.__dict__) for r in records], next_cursor=next_cursor
+        )
 
     return router
 
@@ -76,8 +93,9 @@ def action_routes(app: App) -> Router:
         return m.CampaignView(**app.views.campaign(app.lifecycle.cancel(campaign_id)))
 
     @router.post(ONE + "/resume", responses=answers(m.CampaignView, 202), tags=tags)
-    def resume(campaign_id: str) -> Response[Any]:
-        return accepted(app.lifecycle.resume(campaign_id))
+    def resume(campaign_id: str, body: m.ResumeRequest | None = None) -> Response[Any]:
+        ignore = bool(body and body.ignore_breakers)
+        return accepted(app.lifecycle.resume(campaign_id, ignore_breakers=ignore))
 
     @router.post(ONE + "/resend-failed", responses=answers(m.CampaignView, 202), tags=tags)
     def resend_failed(campaign_id: str) -> Response[Any]:

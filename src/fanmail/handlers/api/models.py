@@ -78,12 +78,36 @@ class CampaignCreate(BaseModel):
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class FeedbackView(BaseModel):
+    """What SES said back, counted once per recipient; rates as SES judges an account."""
+
+    sent: int = Field(description="accepted by SES (the run's count)")
+    delivered: int
+    bounced: int = Field(description="permanent bounces")
+    soft_bounced: int
+    complained: int
+    rejected: int
+    delayed: int
+    rendering_failed: int
+    opened: int = Field(description="recipients who opened (needs tracking on)")
+    clicked: int = Field(description="recipients who clicked (needs tracking on)")
+    bounce_rate: float = Field(description="bounced / sent")
+    complaint_rate: float = Field(description="complained / delivered")
+    open_rate: float
+    click_rate: float
+    top_links: list[dict[str, Any]] | None = Field(
+        default=None, description="the most clicked links (GET of one campaign)"
+    )
+
+
 class CampaignView(BaseModel):
     campaign_id: str
     list_id: str
     template: str
     status: str
     stalled: bool
+    paused_reason: str | None = Field(default=None, description="why a breaker paused it")
+    feedback: FeedbackView
     resume_at: float | None = None
     schedule: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
@@ -145,3 +169,23 @@ class ImportResult(BaseModel):
     resumed_after: int
     duration_s: float
     rejected_examples: list[dict[str, Any]]
+
+
+class ResumeRequest(BaseModel):
+    ignore_breakers: bool = Field(
+        default=False,
+        description="let this run past the bounce and complaint breakers (after checking why)",
+    )
+
+
+class EventView(BaseModel):
+    email: str
+    kind: str
+    occurred_at: str
+    message_id: str
+    details: dict[str, str]
+
+
+class EventsPage(BaseModel):
+    events: list[EventView]
+    next_cursor: str | None

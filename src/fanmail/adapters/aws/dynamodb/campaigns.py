@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import Campaign, CampaignStatus
+from fanmail.domain.model import LIVE_COUNTS, Campaign, CampaignStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,6 +28,7 @@ JSON_FIELDS = (
 NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
 STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id", "paused_reason")
 FEEDBACK_PREFIX = "fb_"  # the feedback counters: top-level numbers, moved by atomic ADD
+LIVE_PREFIX = "live_"  # the senders' live counts, likewise
 
 
 def stored(name: str, python: Any) -> Any:
@@ -62,11 +63,12 @@ def campaign_from(raw: Mapping[str, Any]) -> Campaign:
     for name in JSON_FIELDS:
         if name in data:
             fields[name] = json.loads(data[name])
-    fields["feedback"] = {
-        name[len(FEEDBACK_PREFIX) :]: int(count)
-        for name, count in data.items()
-        if name.startswith(FEEDBACK_PREFIX)
-    }
+    for prefix, field_name in ((FEEDBACK_PREFIX, "feedback"), (LIVE_PREFIX, "live")):
+        fields[field_name] = {
+            name[len(prefix) :]: int(count)
+            for name, count in data.items()
+            if name.startswith(prefix)
+        }
     return Campaign(
         campaign_id=str(data["campaign_id"]), status=CampaignStatus(data["status"]), **fields
     )
@@ -112,6 +114,11 @@ class DynamoCampaignStore:
         bound: dict[str, Any] = {":to": to.value}
         sets, removes = ["#status = :to"], []
         for index, (name, new) in enumerate(changes.items()):
+            if name == "live":  # a new run: its senders count from zero
+                for i, counted in enumerate(LIVE_COUNTS):
+                    names[f"#l{i}"] = LIVE_PREFIX + counted
+                    removes.append(f"#l{i}")
+                continue
             names[f"#f{index}"] = name
             if new is None:
                 removes.append(f"#f{index}")
@@ -171,6 +178,24 @@ class DynamoCampaignStore:
             refused(exc)
             return False
         return True
+
+    def add_live(self, campaign_id: str, run_id: str, counts: Mapping[str, int]) -> None:
+        moved = {name: n for name, n in counts.items() if n}
+        if not moved:
+            return
+        names = {f"#c{i}": LIVE_PREFIX + name for i, name in enumerate(moved)}
+        bound: dict[str, Any] = {f":c{i}": n for i, n in enumerate(moved.values())}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(campaign_id),
+                UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(moved))),
+                ConditionExpression="run_id = :r",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values({**bound, ":r": run_id}),
+            )
+        except ClientError as exc:
+            refused(exc)  # a superseded run's report: dropped
 
     def record_progress(
         self, campaign_id: str, run_id: str, progress: Mapping[str, Any]

@@ -66,7 +66,8 @@ class DynamoFeedbackStore:
                     RequestItems={
                         self.ledger: {
                             "Keys": wanted,
-                            "ProjectionExpression": "campaign_id, email, events, clicked_links",
+                            "ProjectionExpression": "campaign_id, email, #s, events, clicked_links",
+                            "ExpressionAttributeNames": {"#s": "status"},
                             "ConsistentRead": True,
                         }
                     }
@@ -77,6 +78,7 @@ class DynamoFeedbackStore:
                         exists=True,
                         kinds=frozenset(data.get("events") or ()),
                         links=frozenset(data.get("clicked_links") or ()),
+                        sent=data.get("status") == "sent",
                     )
                 unprocessed = response.get("UnprocessedKeys", {}).get(self.ledger, {})
                 wanted = list(unprocessed.get("Keys", []))

@@ -100,9 +100,11 @@ class DynamoLedger:
             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
             "ExpressionAttributeNames": names,
         }
-        if holder is not None:  # fencing: a taken-over claim is not clobbered by the old holder
-            request["ConditionExpression"] = "holder = :holder"
-            bound[":holder"] = holder
+        if holder is not None:  # fencing: a taken-over claim is not clobbered by the old holder,
+            # and a record SES's Send event confirmed as sent stays sent
+            request["ConditionExpression"] = "holder = :holder AND #s <> :sent"
+            bound |= {":holder": holder, ":sent": "sent"}
+            names["#s"] = "status"
         request["ExpressionAttributeValues"] = values(bound)
         try:
             self.client.update_item(**request)

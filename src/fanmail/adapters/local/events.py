@@ -1,0 +1,115 @@
+"""An in-memory event bus with one rule (SES events of one configuration set) and an in-memory
+SQS queue with a visibility timeout and a dead-letter queue: the feedback path without moto,
+for tests and benchmarks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fanmail.domain.feedback import CONFIGURATION_SET_TAG
+from fanmail.ports import QueueMessage
+
+
+@dataclass
+class _Stored:
+    message_id: str
+    body: str
+    sent_at: float
+    receive_count: int = 0
+    visible_at: float = 0.0
+    receipt: str = ""
+
+
+class MemoryQueue:
+    def __init__(
+        self,
+        name: str,
+        *,
+        visibility_s: float = 2.0,
+        max_receives: int = 5,
+        dead_letters: MemoryQueue | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.arn = f"arn:aws:sqs:us-east-1:000000000000:{name}"
+        self.visibility_s = visibility_s
+        self.max_receives = max_receives
+        self.dead_letters = dead_letters
+        self.now = now
+        self._messages: dict[str, _Stored] = {}
+        self._lock = threading.Lock()
+
+    def send(self, body: str) -> None:
+        with self._lock:
+            message_id = str(uuid.uuid4())
+            self._messages[message_id] = _Stored(message_id, body, self.now())
+
+    def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]:
+        now, taken = self.now(), list[QueueMessage]()
+        with self._lock:
+            for stored in list(self._messages.values()):
+                if len(taken) == max_messages:
+                    break
+                if stored.visible_at > now:
+                    continue
+                if stored.receive_count >= self.max_receives and self.dead_letters is not None:
+                    del self._messages[stored.message_id]  # SQS's redrive policy
+                    self.dead_letters.send(stored.body)
+                    continue
+                stored.receive_count += 1
+                stored.visible_at = now + self.visibility_s
+                stored.receipt = uuid.uuid4().hex
+                taken.append(
+                    QueueMessage(
+                        stored.message_id, stored.receipt, stored.body, stored.receive_count,
+                        stored.sent_at,
+                    )
+                )  # fmt: skip
+        return taken
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        wanted = set(receipts)
+        with self._lock:
+            for message_id in [m for m, s in self._messages.items() if s.receipt in wanted]:
+                del self._messages[message_id]
+
+    def depth(self) -> int:
+        with self._lock:
+            return len(self._messages)
+
+
+class MemoryEventBus:
+    """EventBridge's default bus with the feedback rule: SES events of `configuration_set`
+    go to `target` as EventBridge would put them there (the event envelope as the body)."""
+
+    def __init__(self, configuration_set: str, target: MemoryQueue) -> None:
+        self.configuration_set = configuration_set
+        self.target = target
+        self._ids = itertools.count()
+
+    def publish(self, source: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        for detail_type, detail in entries:
+            if source != "aws.ses" or not self._matches(detail):
+                continue
+            envelope = {
+                "version": "0",
+                "id": f"local-{next(self._ids)}",
+                "detail-type": detail_type,
+                "source": source,
+                "account": "000000000000",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "region": "us-east-1",
+                "resources": [],
+                "detail": detail,
+            }
+            self.target.send(json.dumps(envelope))
+
+    def _matches(self, detail: Mapping[str, Any]) -> bool:
+        tags = (detail.get("mail") or {}).get("tags") or {}
+        return self.configuration_set in (tags.get(CONFIGURATION_SET_TAG) or [])

@@ -1,0 +1,128 @@
+"""Lambda's SQS event source mapping, for local mode: polls a queue, hands batches to a function
+as SQS events (Lambda's record shape), deletes what succeeded, and leaves what the function
+reported in `batchItemFailures` (or all of a batch whose invocation failed) for SQS to deliver
+again after the visibility timeout -- and, past the redrive policy, to the dead-letter queue."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Any
+
+from fanmail.domain.errors import InvokeError
+from fanmail.ports import Invoker, Queue, QueueMessage
+
+
+def sqs_event(queue: Queue, messages: list[QueueMessage]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt,
+                "body": m.body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(m.receive_count),
+                    "SentTimestamp": str(int(m.sent_at * 1000)),
+                    "SenderId": "AIDAEVENTBRIDGE",
+                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(m.body.encode(), usedforsecurity=False).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue.arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+class EventSourceMapping:
+    def __init__(
+        self,
+        queue: Queue,
+        invoker: Invoker,
+        function: str,
+        *,
+        batch_size: int = 100,
+        window_s: float = 0.5,
+        poll_s: float = 0.5,
+        pollers: int = 1,
+    ) -> None:
+        self.queue = queue
+        self.invoker = invoker
+        self.function = function
+        self.batch_size = batch_size
+        self.window_s = window_s
+        self.poll_s = poll_s
+        self.batches = 0
+        self.failed_records = 0
+        self.errors: list[InvokeError] = []
+        self._stop = threading.Event()
+        self._count = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"esm-{function}-{i}", daemon=True)
+            for i in range(pollers)
+        ]
+
+    def start(self) -> None:
+        """Lambda polls a queue with several pollers at once; so does this."""
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def poll_once(self) -> int:
+        """Gather one batch (up to `batch_size`, or what arrives within the batching window),
+        invoke the function with it, settle it; returns how many messages it handled."""
+        batch: list[QueueMessage] = []
+        deadline = time.monotonic() + self.window_s
+        while len(batch) < self.batch_size:
+            received = self.queue.receive(min(10, self.batch_size - len(batch)), 0)
+            batch.extend(received)
+            if not received and (batch or time.monotonic() >= deadline):
+                break
+            if not received:
+                time.sleep(0.1)
+        if batch:
+            self._deliver(batch)
+        return len(batch)
+
+    def _deliver(self, batch: list[QueueMessage]) -> None:
+        try:
+            answer = self.invoker.invoke(self.function, sqs_event(self.queue, batch))
+        except InvokeError as exc:  # the whole batch comes back after the visibility timeout
+            with self._count:
+                self.batches += 1
+                self.errors.append(exc)
+                self.failed_records += len(batch)
+            return
+        failed = {f.get("itemIdentifier") for f in answer.get("batchItemFailures") or []}
+        with self._count:
+            self.batches += 1
+            self.failed_records += len(failed)
+        self.queue.delete([m.receipt for m in batch if m.message_id not in failed])
+
+    def drain(self, timeout_s: float = 30.0) -> None:
+        """Deliver until the queue is empty (or only holds messages it keeps failing)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.poll_once():
+                continue
+            if self.queue.depth() == 0:
+                return
+            time.sleep(self.poll_s)  # in flight elsewhere, or waiting to be visible again
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self.poll_once()
+            except Exception as exc:  # the stand-in hiccuped: keep polling
+                self.errors.append(InvokeError(self.function, type(exc).__name__, str(exc)))
+                handled = 0
+            if not handled:
+                self._stop.wait(self.poll_s)
