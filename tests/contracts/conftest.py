@@ -12,11 +12,13 @@ import pytest
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import (
     DynamoCampaignStore,
+    DynamoFeedbackStore,
     DynamoLedger,
     DynamoListStore,
     DynamoSubscriberStore,
 )
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
+from fanmail.adapters.local.feedback import MemoryFeedbackStore
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import (
     MemoryCampaignStore,
@@ -24,7 +26,14 @@ from fanmail.adapters.local.memory import (
     MemorySubscriberStore,
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.ports import CampaignStore, ListStore, Scheduler, SendLedger, SubscriberStore
+from fanmail.ports import (
+    CampaignStore,
+    FeedbackStore,
+    ListStore,
+    Scheduler,
+    SendLedger,
+    SubscriberStore,
+)
 
 TTL_S = 86400.0
 
@@ -36,15 +45,18 @@ class Stores:
     campaigns: CampaignStore
     ledger: SendLedger
     scheduler: Scheduler
+    feedback: FeedbackStore
 
 
 def memory_stores() -> Stores:
+    campaigns, ledger = MemoryCampaignStore(), MemoryLedger()
     return Stores(
         MemorySubscriberStore(),
         MemoryListStore(),
-        MemoryCampaignStore(),
-        MemoryLedger(),
+        campaigns,
+        ledger,
         MemoryScheduler(),
+        MemoryFeedbackStore(ledger, campaigns),
     )
 
 
@@ -61,6 +73,7 @@ def aws_stores(session: boto3.Session, names: dict[str, str]) -> Stores:
             "arn:aws:iam::123456789012:role/t-scheduler",
             f"t{names['ledger'][-8:]}-",
         ),
+        DynamoFeedbackStore(client, names["ledger"], names["campaigns"], TTL_S),
     )
 
 

@@ -32,7 +32,7 @@ class FeedbackBatch(BatchProcessor):
     when the write fails."""
 
     def __init__(self, feedback: Feedback) -> None:
-        super().__init__(EventType.SQS)
+        super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
         self.feedback = feedback
         self.report = FeedbackReport()
 

@@ -73,21 +73,17 @@ def memory_stack(
     open_rate: float = 0.0,
     click_rate: float = 0.0,
     outcomes: Callable[[str], str | None] | None = None,
+    ses_events: bool = True,
 ) -> MemoryStack:
     """The whole stack in memory. SES events flow as deployed: accepted messages give the
     events SES's mailbox simulator would (with `outcomes` forced per address, and opens and
     clicks at the given rates), through a bus rule to a queue whose event source mapping hands
-    them to the feedback function in batches."""
+    them to the feedback function in batches. `ses_events=False`: SES says nothing back (tests
+    that hand the feedback function events of their own)."""
     settings = settings or Settings(templates_dir=default_templates_dir())
     settings = replace(settings, configuration_set=settings.configuration_set or LOCAL_SET)
     clock = clock or SystemClock()
-    ses = SesSimulator(
-        clock=clock,
-        max_send_rate=rate,
-        max_24_hour_send=daily_quota,
-        latency_s=latency_s,
-        verified={SENDER_ADDRESS},
-    )
+    ses = SesSimulator(clock, rate, daily_quota, latency_s, verified={SENDER_ADDRESS})
     invoker = InProcessInvoker(latency_s=invoke_latency_s)
     subscribers = MemorySubscriberStore()
     campaigns = MemoryCampaignStore()
@@ -99,22 +95,12 @@ def memory_stack(
     mailbox = MailboxSimulator(
         ses, bus, open_rate=open_rate, click_rate=click_rate, outcomes=outcomes, delay_s=0.05
     )
-    app = build(
-        settings,
-        Ports(
-            subscribers=subscribers,
-            campaigns=campaigns,
-            lists=MemoryListStore(),
-            ledger=ledger,
-            feedback=MemoryFeedbackStore(ledger, campaigns),
-            mailer=mailbox,
-            ses=ses,
-            invoker=invoker,
-            scheduler=scheduler,
-            clock=clock,
-            signing_keys=lambda: keys,
-        ),
-    )
+    ports = Ports(
+        subscribers=subscribers, campaigns=campaigns, lists=MemoryListStore(), ledger=ledger,
+        feedback=MemoryFeedbackStore(ledger, campaigns), mailer=mailbox if ses_events else ses,
+        ses=ses, invoker=invoker, scheduler=scheduler, clock=clock, signing_keys=lambda: keys,
+    )  # fmt: skip
+    app = build(settings, ports)
     register(invoker, app)
     mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=0.1)
     mapping.start()

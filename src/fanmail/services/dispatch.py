@@ -34,6 +34,7 @@ class Dispatcher:
         pages: Iterator[list[Recipient]],
         call: Callable[[BatchJob], BatchResult],
         record_progress: Callable[[], Campaign],
+        pause: Callable[[str], None],
         clock: Clock,
         limits: PlanLimits,
         progress_interval_s: float,
@@ -46,6 +47,7 @@ class Dispatcher:
         self.pages = pages
         self.call = call
         self.record_progress = record_progress
+        self.pause = pause
         self.clock = clock
         self.limits = limits
         self.progress_interval_s = progress_interval_s
@@ -217,6 +219,8 @@ class Dispatcher:
             complained=feedback.get(EventKind.COMPLAINED.value, 0),
         )
         reason = self.breakers.tripped(rates)
-        if reason is not None:
+        if reason is not None:  # paused now: senders stop at their next recipient
             self.epoch.stop_reason = reason
+            self.epoch.stopped_status = CampaignStatus.PAUSED.value
             self.end = EpochEnd.BREAKER
+            self.pause(reason)

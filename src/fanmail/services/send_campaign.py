@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -184,12 +185,21 @@ class CampaignRunner:
                 epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
             )
 
+        def pause(reason: str) -> None:
+            sending = frozenset({CampaignStatus.SENDING})
+            with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
+                self.campaigns.transition(
+                    epoch.campaign.campaign_id, sending, CampaignStatus.PAUSED,
+                    {"paused_reason": reason}, run_id=epoch.run_id,
+                )  # fmt: skip
+
         options = self.options
         return Dispatcher(
             epoch,
             pages=self._pages(epoch),
             call=call,
             record_progress=record_progress,
+            pause=pause,
             clock=self.clock,
             limits=options.limits,
             progress_interval_s=options.progress_interval_s,
@@ -270,12 +280,8 @@ class CampaignRunner:
         cid = epoch.campaign.campaign_id
         if end is EpochEnd.REPLACED:  # a resumed run took over: leave everything to it
             return {"campaign_id": cid, "status": "sending", "replaced": True}
-        if end is EpochEnd.STOPPED:
+        if end in (EpochEnd.STOPPED, EpochEnd.BREAKER):
             return self._stopped(epoch, quota)
-        if end is EpochEnd.BREAKER:
-            return self._store_end(
-                epoch, quota, CampaignStatus.PAUSED, paused_reason=epoch.stop_reason
-            )
         if end is EpochEnd.QUOTA:
             resume_at = self.clock.now() + self.options.quota_recheck_s
             summary = self._store_end(
@@ -294,9 +300,12 @@ class CampaignRunner:
         return self._failed(epoch, end, quota)
 
     def _stopped(self, epoch: Epoch, quota: SendQuota) -> dict[str, Any]:
-        """A user paused or cancelled it while it ran: record where it stands."""
+        """A user (or a breaker) paused it, or a user cancelled it, while it ran: record where
+        it stands."""
         status = CampaignStatus(epoch.stopped_status or CampaignStatus.PAUSED.value)
         summary = self.summary(epoch, status, quota)
+        if epoch.stop_reason and status is CampaignStatus.PAUSED:
+            summary["paused_reason"] = epoch.stop_reason
         progress = {**self._progress(epoch), "final": True}
         changes: dict[str, Any] = {
             "checkpoint": self._checkpoint(epoch), "summary": summary, "progress": progress,
@@ -333,9 +342,8 @@ class CampaignRunner:
         """The epoch's summary and checkpoint, stored with the status it ends in (a
         conditional transition from sending, for this run only)."""
         summary = self.summary(epoch, status, quota)
-        for name in ("resume_at", "paused_reason"):
-            if changes.get(name) is not None:
-                summary[name] = changes[name]
+        if changes.get("resume_at") is not None:
+            summary["resume_at"] = changes["resume_at"]
         if error is not None:
             summary["error"] = error
         progress = self._progress(epoch)

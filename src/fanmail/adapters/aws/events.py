@@ -85,7 +85,11 @@ def feedback_pattern(configuration_set: str) -> dict[str, Any]:
 
 
 def create_feedback_path(
-    events: EventBridgeClient, sqs: SQSClient, configuration_set: str, prefix: str
+    events: EventBridgeClient,
+    sqs: SQSClient,
+    configuration_set: str,
+    prefix: str,
+    visibility_s: int = 30,
 ) -> str:
     """The queue, its dead-letter queue and the rule, as template.yaml declares them; for local
     mode on the stand-in. Returns the queue's URL."""
@@ -94,7 +98,7 @@ def create_feedback_path(
     redrive = {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
     url = sqs.create_queue(
         QueueName=f"{prefix}feedback",
-        Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "5"},
+        Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": str(visibility_s)},
     )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     rule = f"{prefix}ses-events"

@@ -1,0 +1,74 @@
+"""FeedbackStore: a mark is written with its counters only if none of its kinds or links is
+there yet, and what it wrote is what later reads see."""
+
+from __future__ import annotations
+
+from fanmail.domain.feedback import EventKind, FeedbackEvent, LedgerMark, RecipientEvents
+from fanmail.domain.model import Campaign
+from fanmail.ports import EventRecord
+from tests.contracts.conftest import Stores
+
+NOW = 1_800_000_000.0
+
+
+def ready(stores: Stores, *emails: str) -> None:
+    stores.campaigns.create(Campaign("c1", "news", "newsletter", "n@x.com"))
+    for email in emails:
+        stores.ledger.claim("c1", email, "h", NOW + 10, NOW)
+        stores.ledger.complete("c1", email, "h", f"m-{email}", NOW)
+
+
+def bounce(email: str) -> FeedbackEvent:
+    return FeedbackEvent(
+        EventKind.BOUNCED, f"m-{email}", email, "c1", "news", "2026-11-27T10:00:00Z",
+        {"type": "Permanent", "diagnostic_code": "smtp; 550"},
+    )  # fmt: skip
+
+
+def test_marks_move_counters_once(stores: Stores) -> None:
+    ready(stores, "a@x.com", "b@x.com")
+    feedback = stores.feedback
+    assert feedback.known([("c1", "a@x.com"), ("c1", "ghost@x.com")]) == {
+        ("c1", "a@x.com"): RecipientEvents(exists=True, sent=True)
+    }
+    marks = [
+        LedgerMark("c1", "a@x.com", {"delivered", "clicked"}, {"k1": "https://x.example/1"}),
+        LedgerMark("c1", "b@x.com", {"bounced"}, problems=[bounce("b@x.com")]),
+    ]
+    assert feedback.commit(marks, NOW) is True
+    campaign = stores.campaigns.get("c1")
+    assert campaign is not None
+    assert dict(campaign.feedback) == {"delivered": 1, "clicked": 1, "bounced": 1}
+    known = feedback.known([("c1", "a@x.com")])[("c1", "a@x.com")]
+    assert known.kinds == {"delivered", "clicked"} and known.links == {"k1"}
+    again = [LedgerMark("c1", "a@x.com", {"opened", "delivered"})]  # delivered is there: refused
+    assert feedback.commit(again, NOW) is False
+    assert dict(stores.campaigns.get("c1").feedback) == {  # type: ignore[union-attr]
+        "delivered": 1, "clicked": 1, "bounced": 1,
+    }  # fmt: skip
+    assert feedback.commit([LedgerMark("c1", "a@x.com", set(), {"k2": "https://x/2"})], NOW)
+    assert feedback.commit([LedgerMark("c1", "b@x.com", set(), {"k1": "https://x.example/1"})], NOW)
+    assert feedback.top_links("c1", 5) == [("https://x.example/1", 2), ("https://x/2", 1)]
+    assert feedback.top_links("c1", 1) == [("https://x.example/1", 2)]
+
+
+def test_a_mark_for_a_record_that_is_not_there_is_refused(stores: Stores) -> None:
+    ready(stores)
+    assert stores.feedback.commit([LedgerMark("c1", "ghost@x.com", {"delivered"})], NOW) is False
+    assert dict(stores.campaigns.get("c1").feedback) == {}  # type: ignore[union-attr]
+
+
+def test_problems_are_paged(stores: Stores) -> None:
+    emails = [f"u{i}@x.com" for i in range(5)]
+    ready(stores, *emails)
+    marks = [LedgerMark("c1", e, {"bounced"}, problems=[bounce(e)]) for e in emails]
+    assert stores.feedback.commit(marks, NOW)
+    page, cursor = stores.feedback.events("c1", "bounced", None, 3)
+    assert [r.email for r in page] == emails[:3] and cursor == emails[2]
+    rest, cursor = stores.feedback.events("c1", "bounced", cursor, 3)
+    assert [r.email for r in rest] == emails[3:] and cursor is None
+    assert page[0] == EventRecord(
+        "u0@x.com", "bounced", "2026-11-27T10:00:00Z", "m-u0@x.com",
+        {"type": "Permanent", "diagnostic_code": "smtp; 550"},
+    )  # fmt: skip
+    assert stores.feedback.events("c1", "complained", None, 3) == ([], None)

@@ -1,0 +1,72 @@
+"""SES event records for tests: the documented examples (tests/fixtures/ses), re-addressed, and
+the SQS messages EventBridge makes of them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ses"
+DETAIL_TYPES = {
+    "Bounce": "Email Bounced", "Complaint": "Email Complaint Received",
+    "Delivery": "Email Delivered", "Send": "Email Sent", "Reject": "Email Rejected",
+    "Open": "Email Opened", "Click": "Email Clicked", "Rendering Failure": "Email Rendering Failed",
+    "DeliveryDelay": "Email Delivery Delayed", "Subscription": "Email Subscribed",
+}  # fmt: skip
+
+
+def ses_event(
+    name: str,
+    *,
+    to: str = "recipient@example.com",
+    campaign: str = "c1",
+    list_id: str = "news",
+    message_id: str | None = None,
+    configuration_set: str = "ConfigSet",
+    **section: Any,
+) -> dict[str, Any]:
+    """The documented example `name`, sent to `to` by campaign `campaign`."""
+    record: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    mail = record["mail"]
+    mail["destination"] = [to]
+    mail["messageId"] = message_id or f"m-{uuid.uuid4().hex[:12]}"
+    mail["tags"] |= {"campaign": [campaign], "list": [list_id],
+                     "ses:configuration-set": [configuration_set]}  # fmt: skip
+    for key in ("bounce", "complaint", "deliveryDelay"):
+        if key in record:
+            field = {"bounce": "bouncedRecipients", "complaint": "complainedRecipients",
+                     "deliveryDelay": "delayedRecipients"}[key]  # fmt: skip
+            record[key][field][0]["emailAddress"] = to
+    if "delivery" in record:
+        record["delivery"]["recipients"] = [to]
+    for key, changes in section.items():
+        record[key] = {**record[key], **changes}
+    return record
+
+
+def sqs_record(detail: dict[str, Any] | str, message_id: str | None = None) -> dict[str, Any]:
+    """One SQS message of the feedback queue: EventBridge's envelope around an SES record."""
+    if isinstance(detail, str):
+        body = detail
+    else:
+        envelope = {
+            "version": "0", "id": str(uuid.uuid4()),
+            "detail-type": DETAIL_TYPES.get(detail.get("eventType", ""), "Email Event"),
+            "source": "aws.ses", "account": "123456789012", "time": "2026-11-27T10:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": copy.deepcopy(detail),
+        }  # fmt: skip
+        body = json.dumps(envelope)
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "r",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedback",
+        "awsRegion": "us-east-1",
+    }

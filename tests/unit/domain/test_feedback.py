@@ -1,0 +1,131 @@
+"""SES's event records, read per recipient; breakers at their lines and minimum sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.feedback import (
+    Breakers,
+    EventKind,
+    EventOutcome,
+    FeedbackEvent,
+    Ignored,
+    Rates,
+    RecipientEvents,
+    parse_ses_event,
+    plan_feedback,
+)
+from tests.feedback_events import ses_event
+
+SET = "ConfigSet"
+SET_TAG = "ses:configuration-set"
+
+
+def parse(record: dict[str, object]) -> list[FeedbackEvent]:
+    found = parse_ses_event(record, SET)
+    assert isinstance(found, list), found
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "details"),
+    [
+        ("bounce", EventKind.BOUNCED,
+         {"type": "Permanent", "subtype": "General", "status": "5.1.1",
+          "diagnostic_code": "smtp; 550 5.1.1 user unknown"}),
+        ("complaint", EventKind.COMPLAINED, {"feedback_type": "abuse"}),
+        ("delivery", EventKind.DELIVERED, {}),
+        ("send", EventKind.SENT, {}),
+        ("reject", EventKind.REJECTED, {"reason": "Bad content"}),
+        ("open", EventKind.OPENED, {}),
+        ("click", EventKind.CLICKED, {}),
+        ("rendering_failure", EventKind.RENDERING_FAILED,
+         {"reason": "Attribute 'attributeName' is not present in the rendering data."}),
+        ("delivery_delay", EventKind.DELAYED,
+         {"type": "TransientCommunicationFailure", "status": "4.4.1",
+          "diagnostic_code": "smtp; 421 4.4.1 Unable to connect to remote host"}),
+    ],
+)  # fmt: skip
+def test_each_documented_event(name: str, kind: EventKind, details: dict[str, str]) -> None:
+    record = ses_event(name, to="Ada@Example.com", message_id="m-1")
+    [event] = parse(record)
+    assert (event.kind, event.email, event.message_id) == (kind, "ada@example.com", "m-1")
+    assert (event.campaign_id, event.list_id) == ("c1", "news")
+    assert dict(event.details) == details
+    assert event.occurred_at
+    if kind is EventKind.CLICKED:
+        assert (
+            event.link
+            == "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html"
+        )
+        assert event.link_key and len(event.link_key) == 16
+
+
+def test_transient_and_undetermined_bounces_are_soft_and_many_recipients_are_many_events() -> None:
+    record = ses_event("bounce", bounce={"bounceType": "Transient", "bounceSubType": "MailboxFull"})
+    record["bounce"]["bouncedRecipients"].append({"emailAddress": "b@example.com"})
+    events = parse(record)
+    assert [(e.kind, e.email) for e in events] == [
+        (EventKind.SOFT_BOUNCED, "recipient@example.com"),
+        (EventKind.SOFT_BOUNCED, "b@example.com"),
+    ]
+    undetermined = ses_event("bounce", bounce={"bounceType": "Undetermined"})
+    assert parse(undetermined)[0].kind is EventKind.SOFT_BOUNCED
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (ses_event("delivery", configuration_set="another"), "not this stack's"),
+        (ses_event("subscription"), "'Subscription' is not tracked"),
+        ({"eventType": "Delivery"}, "without mail.messageId"),
+        ({"eventType": "Delivery", "mail": {"messageId": "m", "tags": {SET_TAG: ["ConfigSet"]}}},
+         "no campaign tag"),
+        (["not", "an", "object"], "not an object"),
+        ({"eventType": "Click", "mail": ses_event("click")["mail"], "click": {}},
+         "unexpected shape"),
+    ],
+)  # fmt: skip
+def test_what_is_ignored_and_why(record: object, reason: str) -> None:
+    found = parse_ses_event(record, SET)
+    assert isinstance(found, Ignored) and reason in found.reason
+
+
+def test_a_batch_counts_each_recipient_and_kind_once() -> None:
+    delivered = parse(ses_event("delivery", to="a@x.com"))[0]
+    opened = parse(ses_event("open", to="a@x.com"))[0]
+    click = parse(ses_event("click", to="a@x.com"))[0]
+    stranger = parse(ses_event("delivery", to="who@x.com"))[0]
+    sent = parse(ses_event("send", to="a@x.com"))[0]
+    known = {("c1", "a@x.com"): RecipientEvents(True, frozenset({"opened"}), sent=False)}
+    marks, outcomes = plan_feedback(
+        [delivered, delivered, opened, click, click, stranger, sent], known
+    )
+    assert outcomes == [
+        EventOutcome.COUNTED, EventOutcome.DUPLICATE, EventOutcome.DUPLICATE,
+        EventOutcome.COUNTED, EventOutcome.DUPLICATE, EventOutcome.UNKNOWN,
+        EventOutcome.CONFIRMED,
+    ]  # fmt: skip
+    [mark] = marks
+    assert mark.kinds == {"delivered", "clicked"} and list(mark.links.values()) == [click.link]
+
+
+@pytest.mark.parametrize(
+    ("rates", "tripped"),
+    [
+        (Rates(sent=499, bounced=400, delivered=99, complained=99), None),  # under the sample
+        (Rates(sent=500, bounced=20, delivered=480, complained=0), None),  # 4.00 %: at the line
+        (Rates(sent=500, bounced=21, delivered=479, complained=0), "bounce rate 4.20%"),
+        (Rates(sent=10_000, bounced=0, delivered=10_000, complained=8), None),  # 0.080 %
+        (Rates(sent=10_000, bounced=0, delivered=10_000, complained=9), "complaint rate 0.090%"),
+    ],
+)
+def test_breakers(rates: Rates, tripped: str | None) -> None:
+    reason = Breakers(bounce_rate=0.04, complaint_rate=0.0008, min_sample=500).tripped(rates)
+    assert reason == tripped if tripped is None else (reason or "").startswith(tripped)
+
+
+def test_breakers_refuse_nonsense() -> None:
+    with pytest.raises(InvalidInput):
+        Breakers(bounce_rate=1.5)

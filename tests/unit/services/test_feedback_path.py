@@ -1,0 +1,202 @@
+"""The feedback function with SQS batches of SES events: counted once however often and in
+whatever order they come, suppression on every list, soft bounces, partial batch failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.local.harness import MemoryStack, memory_stack
+from fanmail.services.import_list import ImportRequest
+from tests.conftest import fast_settings, new_campaign, seed
+from tests.feedback_events import ses_event, sqs_record
+
+SET = "fanmail-local"
+
+
+@pytest.fixture
+def quiet() -> Iterator[MemoryStack]:
+    """A stack whose SES says nothing by itself: the tests hand it the events."""
+    stack = memory_stack(fast_settings(soft_bounce_limit=2), rate=2000.0, ses_events=False)
+    yield stack
+    stack.close()
+
+
+def sent_campaign(stack: MemoryStack, count: int = 6) -> tuple[str, list[Subscriber]]:
+    subscribers = seed(stack, count)
+    campaign = new_campaign(stack)
+    stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
+    return campaign.campaign_id, subscribers
+
+
+def deliver(stack: MemoryStack, records: list[dict[str, Any]]) -> list[str]:
+    """Hand the records to the feedback function as one SQS batch; the failed message ids."""
+    answer = stack.invoker.invoke("feedback", {"Records": records})
+    return [f["itemIdentifier"] for f in answer["batchItemFailures"]]
+
+
+def event(name: str, campaign_id: str, to: str, **kw: Any) -> dict[str, Any]:
+    return ses_event(name, campaign=campaign_id, to=to, configuration_set=SET, **kw)
+
+
+def test_every_event_counted_once_though_delivered_twice_and_shuffled(quiet: MemoryStack) -> None:
+    cid, people = sent_campaign(quiet)
+    a, b, c = (p.email for p in people[:3])
+    records = [
+        event("delivery", cid, a), event("delivery", cid, b), event("delivery", cid, c),
+        event("open", cid, a), event("open", cid, a), event("click", cid, a),
+        event("click", cid, b), event("bounce", cid, people[3].email),
+        event("complaint", cid, c), event("reject", cid, people[4].email),
+        event("delivery_delay", cid, people[5].email), event("rendering_failure", cid, b),
+    ]  # fmt: skip
+    twice = [sqs_record(r) for r in records + records]
+    random.Random(4).shuffle(twice)
+    assert deliver(quiet, twice[:10]) == [] and deliver(quiet, twice[10:]) == []
+    assert deliver(quiet, [sqs_record(r) for r in records]) == []  # a third time, later
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {
+        "delivered": 3, "opened": 1, "clicked": 2, "bounced": 1, "complained": 1,
+        "rejected": 1, "delayed": 1, "rendering_failed": 1,
+    }  # fmt: skip
+    assert quiet.app.feedback.store.top_links(cid, 5) == [
+        ("http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html", 2)
+    ]
+
+
+def test_who_bounced_and_why(quiet: MemoryStack) -> None:
+    cid, people = sent_campaign(quiet)
+    deliver(quiet, [sqs_record(event("bounce", cid, p.email)) for p in people[:3]])
+    page, cursor = quiet.app.feedback.events(cid, "bounced", None, 2)
+    assert [r.email for r in page] == [p.email for p in people[:2]] and cursor
+    rest, cursor = quiet.app.feedback.events(cid, "bounced", cursor, 2)
+    assert [r.email for r in rest] == [people[2].email] and cursor is None
+    assert page[0].details == {
+        "type": "Permanent", "subtype": "General", "status": "5.1.1",
+        "diagnostic_code": "smtp; 550 5.1.1 user unknown",
+    }  # fmt: skip
+
+
+def test_hard_bounces_and_complaints_suppress_the_address_on_every_list(quiet: MemoryStack) -> None:
+    cid, people = sent_campaign(quiet)
+    bounced, complained = people[0].email, people[1].email
+    quiet.subscribers.put_many(
+        [Subscriber("other", bounced), Subscriber("third", complained, SubscriberStatus.BOUNCED)]
+    )
+    deliver(quiet, [sqs_record(event("bounce", cid, bounced))])
+    deliver(quiet, [sqs_record(event("complaint", cid, complained))])
+    statuses = {
+        (list_id, email): quiet.subscribers.get(list_id, email).status  # type: ignore[union-attr]
+        for list_id, email in [("news", bounced), ("other", bounced), ("news", complained),
+                               ("third", complained)]
+    }  # fmt: skip
+    assert set(statuses.values()) <= {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
+    assert statuses[("third", complained)] is SubscriberStatus.COMPLAINED  # stronger than bounced
+    got = quiet.subscribers.get("other", bounced)
+    assert got is not None and got.history[-1].how == "bounce"
+    assert "5.1.1" in got.history[-1].detail
+    # a later import or upsert does not quietly undo it; force does, and says so
+    quiet.app.lists.create_if_missing("news") if hasattr(
+        quiet.app.lists, "create_if_missing"
+    ) else None
+    summary = quiet.app.imports.run(ImportRequest("news"), _csv(bounced))
+    assert summary.kept_opted_out == 1
+    assert quiet.subscribers.get("news", bounced).status is SubscriberStatus.BOUNCED  # type: ignore[union-attr]
+
+
+def _csv(*emails: str) -> Any:
+    return io.StringIO("email\n" + "".join(f"{e}\n" for e in emails))
+
+
+def test_soft_bounces_become_a_bounce_after_the_limit(quiet: MemoryStack) -> None:
+    cid, people = sent_campaign(quiet)
+    address = people[0].email
+    soft = {"bounceType": "Transient", "bounceSubType": "MailboxFull"}
+    deliver(quiet, [sqs_record(event("bounce", cid, address, bounce=soft))])
+    assert quiet.subscribers.get("news", address).status is SubscriberStatus.SUBSCRIBED  # type: ignore[union-attr]
+    second = new_campaign(quiet).campaign_id
+    quiet.invoker.invoke("trigger", {"campaign_id": second})
+    deliver(quiet, [sqs_record(event("bounce", second, address, bounce=soft))])  # the 2nd: limit
+    got = quiet.subscribers.get("news", address)
+    assert got is not None and got.status is SubscriberStatus.BOUNCED
+    assert got.history[-1].detail == "reason=2 soft bounces within 7 days"
+
+
+def test_a_message_that_is_not_json_fails_alone_and_odd_events_are_ignored(
+    quiet: MemoryStack,
+) -> None:
+    cid, people = sent_campaign(quiet)
+    good = sqs_record(event("delivery", cid, people[0].email))
+    broken = sqs_record("{not json", message_id="broken-1")
+    other_set = sqs_record(ses_event("delivery", campaign=cid, to=people[1].email))
+    stranger = sqs_record(event("delivery", "no-such-campaign", people[2].email))
+    not_ses = sqs_record(json.dumps({"source": "aws.ec2", "detail": {}}))
+    assert deliver(quiet, [good, broken, other_set, stranger, not_ses]) == ["broken-1"]
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 1}
+
+
+def test_a_failed_write_fails_the_readable_messages_for_sqs_to_retry(quiet: MemoryStack) -> None:
+    cid, people = sent_campaign(quiet)
+    records = [sqs_record(event("delivery", cid, p.email), message_id=f"m{i}")
+               for i, p in enumerate(people[:3])]  # fmt: skip
+    store = quiet.app.feedback.store
+    original = store.commit
+
+    def down(*args: Any) -> bool:
+        raise ConnectionError("DynamoDB is unreachable")
+
+    store.commit = down  # type: ignore[method-assign,assignment]
+    assert sorted(deliver(quiet, records)) == ["m0", "m1", "m2"]
+    store.commit = original  # type: ignore[method-assign]
+    assert deliver(quiet, records) == []  # SQS delivers them again: counted now, once
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 3}
+
+
+def test_a_send_event_confirms_a_record_a_crash_left_claimed(quiet: MemoryStack) -> None:
+    cid, _ = sent_campaign(quiet, 2)
+    quiet.ledger.claim(cid, "late@example.com", "h", 1e12, 0.0)
+    quiet.subscribers.put_many([Subscriber("news", "late@example.com")])
+    deliver(quiet, [sqs_record(event("send", cid, "late@example.com", message_id="ses-9"))])
+    assert quiet.ledger.status(cid, "late@example.com") == "sent"
+
+
+def test_the_simulator_list_end_to_end() -> None:
+    """Through the whole stack: the mailbox simulator's addresses give SES's events, counted,
+    and suppress; a second campaign to the list sends them nothing."""
+    stack = memory_stack(fast_settings(breaker_min_sample=10_000), rate=2000.0)
+    try:
+        addresses = [
+            f"{kind}+{i}@simulator.amazonses.com"
+            for i, kind in enumerate(("bounce", "complaint", "suppressionlist", "success", "ooto"))
+        ]
+        stack.subscribers.put_many(Subscriber("news", a) for a in addresses)
+        first = new_campaign(stack).campaign_id
+        stack.invoker.invoke("trigger", {"campaign_id": first})
+        stack.settle_feedback()
+        campaign = stack.campaigns.get(first)
+        assert campaign is not None
+        assert {k: campaign.feedback.get(k) for k in ("delivered", "bounced", "complained")} == {
+            "delivered": 3, "bounced": 2, "complained": 1,
+        }  # fmt: skip
+        statuses = {s: stack.subscribers.get("news", s).status for s in addresses}  # type: ignore[union-attr]
+        assert [statuses[a].value for a in addresses] == [
+            "bounced",
+            "complained",
+            "bounced",
+            "subscribed",
+            "subscribed",
+        ]
+        before = len(stack.ses.deliveries)
+        second = new_campaign(stack).campaign_id
+        stack.invoker.invoke("trigger", {"campaign_id": second})
+        sent_to = {d.email.to for d in stack.ses.deliveries[before:]}
+        assert sent_to == {addresses[3], addresses[4]}
+    finally:
+        stack.close()
