@@ -166,3 +166,82 @@ def test_timeouts_the_code_plans_with_match_the_functions() -> None:
         == resources["TriggerFunction"]["Properties"]["Timeout"]
     )
     assert resources["ApiFunction"]["Properties"]["Timeout"] <= 29  # API Gateway's limit
+
+
+def actions_of(resource: dict[str, Any]) -> dict[str, set[str]]:
+    """Each resource a function's policies name, with the actions allowed on it."""
+    found: dict[str, set[str]] = {}
+    for statement in statements(resource):
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        targets = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+        for target in targets:
+            found.setdefault(json.dumps(target, sort_keys=True), set()).update(actions)
+    return found
+
+
+def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only() -> None:
+    doc = template()
+    resources = doc["Resources"]
+    destination = resources["SesEventDestination"]["Properties"]["EventDestination"]
+    assert destination["Enabled"] is True
+    everything = ["SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "DELIVERY_DELAY",
+                  "RENDERING_FAILURE"]  # fmt: skip
+    assert destination["MatchingEventTypes"]["Fn::If"] == [
+        "TrackEngagement",
+        [*everything, "OPEN", "CLICK"],
+        everything,
+    ]
+    assert doc["Parameters"]["TrackOpensAndClicks"]["Default"] == "false"
+    assert "event-bus/default" in destination["EventBridgeDestination"]["EventBusArn"]["Fn::Sub"]
+    the_set = {"Fn::If": ["CreateConfigurationSet", {"Ref": "SesConfigurationSet"},
+                          {"Ref": "ConfigurationSet"}]}  # fmt: skip
+    assert resources["SesEventDestination"]["Properties"]["ConfigurationSetName"] == the_set
+    rule = resources["SesEventsRule"]["Properties"]
+    assert rule["EventPattern"] == {
+        "source": ["aws.ses"],
+        "detail": {"mail": {"tags": {"ses:configuration-set": [the_set]}}},
+    }
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["FeedbackQueue", "Arn"]}
+    queue = resources["FeedbackQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["FeedbackDeadLetterQueue", "Arn"]
+    }
+    statement = resources["FeedbackQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["SesEventsRule", "Arn"]
+    }
+    event = resources["FeedbackFunction"]["Properties"]["Events"]["SesEvents"]["Properties"]
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    env = doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["FANMAIL_CONFIGURATION_SET"] == the_set  # every send names the set
+
+
+def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_only() -> None:
+    resources = template()["Resources"]
+    allowed = actions_of(resources["FeedbackFunction"])
+    table = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)  # noqa: E731
+    index = json.dumps({"Fn::Sub": "${SubscribersTable.Arn}/index/by_email"}, sort_keys=True)
+    assert allowed == {
+        table("LedgerTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+        table("CampaignsTable"): {"dynamodb:UpdateItem"},
+        table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
+        index: {"dynamodb:Query"},
+        table("ListsTable"): {"dynamodb:UpdateItem"},  # a list's counts move with its subscribers
+    }
+
+
+def test_the_address_index_matches_the_code() -> None:
+    from fanmail.adapters.aws.dynamodb import TABLE_INDEXES
+
+    table = template()["Resources"]["SubscribersTable"]["Properties"]
+    indexes = {
+        i["IndexName"]: [(k["AttributeName"], k["KeyType"]) for k in i["KeySchema"]]
+        for i in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == TABLE_INDEXES["subscribers"]
