@@ -41,9 +41,22 @@ def test_demo_campaign(tmp_path: Path) -> None:
     recipients = Counter(str(m["To"]) for m in messages)
     assert max(recipients.values()) == 1
 
-    subscribers = generate_subscribers("demo-list", 300, seed=7)
+    subscribers = generate_subscribers("demo-list", 300, seed=7, simulator=True)
     opted_out = {s.email for s in subscribers if not s.status.receives_mail}
     assert opted_out and not opted_out & set(recipients)
+
+    # what SES said back (its mailbox simulator, emulated), counted, with the rates
+    feedback = summary["feedback"]
+    for name in ("delivered", "bounced", "complained", "opened", "clicked", "bounce_rate",
+                 "complaint_rate"):  # fmt: skip
+        assert name in feedback
+    assert feedback["bounced"] > 0 and feedback["complained"] > 0
+    assert feedback["delivered"] + feedback["bounced"] == summary["sent"]
+    assert feedback["bounce_rate"] == round(feedback["bounced"] / summary["sent"], 5)
+    before = Counter(s.status.value for s in subscribers)
+    after = summary["list_after"]  # the bounced and complained ones now have those statuses
+    assert after["bounced"] == before["bounced"] + feedback["bounced"]
+    assert after["complained"] == before["complained"] + feedback["complained"]
     for message in messages[:5]:
         assert message.get_body(("plain",)) is not None
         assert message.get_body(("html",)) is not None

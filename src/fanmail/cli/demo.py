@@ -101,6 +101,7 @@ def demo(args: argparse.Namespace) -> int:
         summary = dict(final.summary or {})
         summary["feedback"] = runtime.app.views.campaign(final, links=True)["feedback"]
         summary["breaker"] = breaker
+        summary["list_after"] = runtime.app.lists.summary(LIST_ID).counts  # suppressed ones moved
         summary["lambda_invocations_observed"] = dict(runtime.invoker.invocations)
         summary["wall_time_s"] = round(time.time() - started, 3)
         print_summary(summary)

@@ -25,9 +25,10 @@ MALFORMED = (
     "reader {n}@example.com",
 )
 SIMULATOR = "simulator.amazonses.com"
-# Shares of a simulator list by what SES does with the address (the rest: success).
-SIMULATED_SHARES = (("bounce", 0.02), ("suppressionlist", 0.005), ("complaint", 0.003),
-                    ("ooto", 0.01))  # fmt: skip
+# A simulator list's addresses by what SES does with them, every n-th subscriber from an offset
+# (2 % bounce, 0.5 % on the suppression list, 0.5 % complain, 1 % out of office; the rest success).
+SIMULATED_EVERY = (("bounce", 50, 7), ("suppressionlist", 200, 33), ("complaint", 200, 71),
+                   ("ooto", 100, 19))  # fmt: skip
 
 
 def generate_subscribers(
@@ -55,18 +56,17 @@ def generate_subscribers(
         if roll < malformed_share:
             email = MALFORMED[index % len(MALFORMED)].format(n=f"{index:07d}")
         else:
-            email = _address(index, domain, rng.random() if simulator else None)
+            email = _address(index, domain, simulator)
             if roll < malformed_share + opted_out_share:
                 status = rng.choice(opted_out)
         subscribers.append(Subscriber(list_id, email, status, attributes))
     return subscribers
 
 
-def _address(index: int, domain: str, simulated: float | None) -> str:
-    if simulated is None:
+def _address(index: int, domain: str, simulator: bool) -> str:
+    if not simulator:
         return f"reader{index:07d}@{domain}"
-    for kind, share in SIMULATED_SHARES:
-        if simulated < share:
+    for kind, every, offset in SIMULATED_EVERY:
+        if index % every == offset:
             return f"{kind}+reader{index:07d}@{SIMULATOR}"
-        simulated -= share
     return f"success+reader{index:07d}@{SIMULATOR}"
