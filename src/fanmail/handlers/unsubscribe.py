@@ -10,8 +10,10 @@ A forged, tampered or expired token gets 403 and the same page whatever the reas
 from __future__ import annotations
 
 import html
+import re
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
@@ -73,6 +75,13 @@ def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
 
     @api.post("/u/<token>")
     def one_click(token: str) -> Response[str]:
+        if not one_click_body(api.current_event.decoded_body or ""):
+            return page(
+                HTTPStatus.BAD_REQUEST,
+                "Not unsubscribed",
+                "<p>An unsubscribe request says <code>List-Unsubscribe=One-Click</code> "
+                "(RFC 8058); this one did not. Use the button on the unsubscribe page.</p>",
+            )
         claim = app.unsubscribes.unsubscribe(token)
         logger.info("unsubscribed", extra={"list_id": claim.list_id})
         return page(
@@ -81,7 +90,23 @@ def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
             f"<p>{html.escape(claim.email)} will get no more emails from this list.</p>",
         )
 
+    @api.not_found
+    def elsewhere(exc: Exception) -> Response[str]:
+        """A path under /u/ that no route takes (odd characters): the same refusal page."""
+        return refused()
+
     return api
+
+
+_ONE_CLICK_PART = re.compile(r'name="?List-Unsubscribe"?[^\n]*\r?\n\r?\n\s*One-Click\s*(\r?\n|$)')
+
+
+def one_click_body(body: str) -> bool:
+    """RFC 8058: the POST carries `List-Unsubscribe=One-Click`, form-encoded or as a
+    multipart/form-data part."""
+    if "One-Click" in parse_qs(body).get("List-Unsubscribe", []):
+        return True
+    return bool(_ONE_CLICK_PART.search(body))
 
 
 _resolvers = ResolverPool(build_resolver)

@@ -214,8 +214,17 @@ def test_lambda_entry_points_emit_emf_metrics(
     assert any(m.get("EmailsSent") == [12.0] or m.get("EmailsSent") == 12.0 for m in emf), emf
 
 
-def unsubscribe_event(method: str, token: str) -> dict[str, Any]:
-    return api_event(method, f"/u/{token}", {"token": token}, resource="/u/{token}")
+def unsubscribe_event(
+    method: str, token: str, body: str | None = "List-Unsubscribe=One-Click"
+) -> dict[str, Any]:
+    """A request to the unsubscribe link; a POST carries RFC 8058's body unless told otherwise."""
+    return api_event(
+        method,
+        f"/u/{token}",
+        {"token": token},
+        resource="/u/{token}",
+        body=body if method == "POST" else None,
+    )
 
 
 def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
@@ -248,6 +257,43 @@ def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
     assert (
         stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", unknown))["statusCode"] == 200
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, "", "anything", "List-Unsubscribe=Yes", "One-Click", '{"List-Unsubscribe":"One-Click"}'],
+)
+def test_one_click_needs_rfc_8058_body(stack: MemoryStack, body: str | None) -> None:
+    """Item 7: a POST that does not say `List-Unsubscribe=One-Click` unsubscribes nobody."""
+    target = seed(stack, 1)[0].email
+    token = stack.app.signer.token("news", target, time.time())
+    answer = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token, body))
+    assert answer["statusCode"] == 400 and "List-Unsubscribe=One-Click" in answer["body"]
+    stored = stack.subscribers.get("news", target)
+    assert stored is not None and stored.status is SubscriberStatus.SUBSCRIBED
+
+
+def test_one_click_accepts_form_and_multipart(stack: MemoryStack) -> None:
+    people = seed(stack, 2)
+    multipart = (
+        "--xyz\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+        "One-Click\r\n--xyz--\r\n"
+    )
+    for person, body in zip(people, ["List-Unsubscribe=One-Click", multipart], strict=True):
+        token = stack.app.signer.token("news", person.email, time.time())
+        answer = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token, body))
+        assert answer["statusCode"] == 200
+        stored = stack.subscribers.get("news", person.email)
+        assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
+
+
+@pytest.mark.parametrize("path", ["/u/caf\u00e9", "/u/a/b", "/u/%ZZ", "/u/" + "x" * 5000])
+def test_odd_token_paths_get_the_refusal_page(stack: MemoryStack, path: str) -> None:
+    """Item 7: a non-ASCII or otherwise odd token gets the same 403 page, not a bare 404."""
+    forged = stack.invoker.invoke("unsubscribe", unsubscribe_event("GET", "forged.token"))
+    event = api_event("GET", path, {"token": path[3:]}, resource="/u/{token}")
+    answer = stack.invoker.invoke("unsubscribe", event)
+    assert answer["statusCode"] == 403 and answer["body"] == forged["body"]
 
 
 def test_bounced_stays_bounced_on_unsubscribe(stack: MemoryStack) -> None:
