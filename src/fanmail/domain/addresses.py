@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from email.headerregistry import Address
-from email.utils import parseaddr
+from email.utils import getaddresses
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
+from fanmail.domain.attributes import check_display_name
 from fanmail.domain.errors import InvalidInput
 
 
 def normalise_email(
     address: str, *, check_deliverability: bool = False, what: str = "address"
 ) -> str:
-    """The canonical form of `address`: IDNA/Unicode normalised by email-validator, then lower-cased
+    """The canonical form of `address`: IDNA/Unicode normalised by email-validator (a domain
+    given in punycode reads back in Unicode, so one address is one subscriber), then lower-cased
     whole -- mailbox providers treat local parts case-insensitively, and a list must not hold
-    ADA@ and ada@ as two subscribers who each get the campaign.
+    ADA@ and ada@ as two subscribers who each get the campaign. A local part with non-ASCII
+    characters is refused: SES does not support SMTPUTF8, so it could never be sent to.
 
     Raises InvalidInput naming `what` (the field), the address and the reason.
     """
@@ -25,11 +29,39 @@ def normalise_email(
         raise InvalidInput(f"{what} {address!r}: contains a line break or NUL")
     try:
         result = validate_email(
-            address, check_deliverability=check_deliverability, allow_smtputf8=True
+            address, check_deliverability=check_deliverability, allow_smtputf8=False
         )
     except EmailNotValidError as exc:
-        raise InvalidInput(f"{what} {address!r}: {exc}") from None
+        reason = str(exc)
+        if "Internationalized characters before the @-sign" in reason:
+            reason += " (SES cannot send to an address with non-ASCII characters before the @)"
+        raise InvalidInput(f"{what} {address!r}: {reason}") from None
+    except UnicodeError:  # a lone surrogate, for one
+        raise InvalidInput(f"{what} {address!r}: not valid text") from None
     return str(result.normalized).lower()
+
+
+def ascii_address(address: str) -> str:
+    """The form SES takes: the domain in punycode (IDNA 2008, as email-validator checked it);
+    the local part is ASCII already (normalise_email refuses others)."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as exc:
+        raise InvalidInput(f"address {address!r}: the domain cannot be sent to ({exc})") from None
+
+
+def unicode_address(address: str) -> str:
+    """An address as fanmail stores it: a punycode domain (as SES reports it) in Unicode."""
+    local, _, domain = address.rpartition("@")
+    if "xn--" not in domain.lower():
+        return address.lower()
+    try:
+        return f"{local}@{idna.decode(domain)}".lower()
+    except idna.IDNAError:
+        return address.lower()
 
 
 def is_valid_email(address: str) -> bool:
@@ -41,16 +73,27 @@ def is_valid_email(address: str) -> bool:
 
 
 def parse_sender(value: str) -> tuple[str, str]:
-    """Split "Display Name <addr@example.com>" into (display name, normalised address)."""
+    """Split "Display Name <addr@example.com>" into (display name, normalised address). Exactly
+    one address: "a@x, b@y" is refused, not cut to its first address."""
     if any(ch in value for ch in "\r\n\0"):
         raise InvalidInput(f"sender {value!r}: contains a line break or NUL")
-    name, address = parseaddr(value)
-    if not address:
+    found = [pair for pair in getaddresses([value]) if any(pair)]
+    if len(found) != 1:
+        raise InvalidInput(
+            f"sender {value!r}: give exactly one address (found {len(found)})"
+            if found
+            else f"sender {value!r}: no email address found"
+        )
+    name, address = found[0]
+    if not address or "@" not in address:
         raise InvalidInput(f"sender {value!r}: no email address found")
     try:
-        return name, normalise_email(address)
+        return check_display_name(name, f"sender {value!r}: the name"), normalise_email(address)
     except InvalidInput as exc:
-        raise InvalidInput(f"sender {value!r}: {exc}") from None
+        message = str(exc)
+        raise InvalidInput(
+            message if message.startswith("sender") else f"sender {value!r}: {message}"
+        ) from None
 
 
 def format_sender(name: str, address: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from fanmail.domain.addresses import unicode_address
 from fanmail.domain.errors import InvalidInput
 
 CAMPAIGN_TAG = "campaign"
@@ -133,7 +134,7 @@ def parse_ses_event(detail: object, configuration_set: str | None) -> list[Feedb
         FeedbackEvent(
             kind=kind,
             message_id=str(mail["messageId"]),
-            email=email.lower(),
+            email=unicode_address(email),
             campaign_id=campaign_id,
             list_id=tags.get(LIST_TAG),
             occurred_at=str(body.get("timestamp") or mail.get("timestamp") or ""),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
+from fanmail.domain.addresses import ascii_address
 from fanmail.domain.feedback import CAMPAIGN_TAG, LIST_TAG, tag_value
 from fanmail.domain.model import Campaign, OutgoingEmail
 from fanmail.domain.render import RenderedMessage
@@ -21,10 +22,11 @@ def compose_email(
     headers: tuple[tuple[str, str], ...] = (),
 ) -> OutgoingEmail:
     """The message for one recipient. Header values never carry subscriber-controlled CR/LF:
-    the subject is folded to one line by the renderer and addresses are validated."""
+    the subject is folded to one line by the renderer and addresses are validated. An IDN
+    domain goes to SES in punycode (InvalidInput if it cannot be encoded)."""
     return OutgoingEmail(
         sender=campaign.sender,
-        to=to,
+        to=ascii_address(to),
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,

@@ -103,6 +103,8 @@ class Subscriber:
     status: SubscriberStatus = SubscriberStatus.SUBSCRIBED
     attributes: Mapping[str, str] = field(default_factory=dict)
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
+    imported_by: str = field(default="", compare=False)
+    """The import row that last wrote it (`job:line:outcome`); see domain.imports."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fanmail.domain.addresses import normalise_email
+from fanmail.domain.attributes import check_attributes
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
@@ -83,7 +84,8 @@ class Lists:
         status = next_status(
             current.status if current else None, command.status, force=command.force
         )
-        attributes = {**(current.attributes if current else {}), **command.attributes}
+        given = check_attributes(command.attributes)
+        attributes = check_attributes({**(current.attributes if current else {}), **given})
         subscriber = Subscriber(list_id, email, status, attributes)
         self.subscribers.put_many([subscriber])
         return subscriber

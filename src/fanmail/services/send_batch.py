@@ -16,7 +16,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from fanmail.domain.errors import InvokeError, NotFound, SendError, SendErrorKind, TemplateProblem
+from fanmail.domain.errors import (
+    InvalidInput,
+    InvokeError,
+    NotFound,
+    SendError,
+    SendErrorKind,
+    TemplateProblem,
+)
 from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address
 from fanmail.domain.model import (
     LIVE_COUNTS,
@@ -415,7 +422,7 @@ class _Leaf:
             return DeliveryCounts().with_failure(email, reason), None
         try:
             message = self._compose(recipient)
-        except TemplateProblem as exc:
+        except (TemplateProblem, InvalidInput) as exc:  # cannot be rendered, or sent to
             self.ledger.fail(cid, email, self.holder, str(exc), False, self.clock.now())
             return DeliveryCounts().with_failure(email, str(exc)), None
         outcome = self.sender.send_paced(message, self.pacer, self.budget)

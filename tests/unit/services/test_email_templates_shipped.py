@@ -11,7 +11,7 @@ import jinja2
 import pytest
 
 from fanmail.cli import main
-from fanmail.domain.addresses import normalise_email
+from fanmail.domain.addresses import ascii_address, normalise_email, unicode_address
 from fanmail.domain.errors import InvalidInput, TemplateProblem
 from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer, format_date, initials, money, render_context
@@ -191,7 +191,11 @@ def test_subscriber_data_is_data_not_template_code() -> None:
 
 
 def test_internationalised_addresses_are_normalised() -> None:
-    assert normalise_email("Zoë@Exämple.COM") == "zoë@exämple.com"
+    assert normalise_email("Zoe@Exämple.COM") == "zoe@exämple.com"
     assert normalise_email("user@xn--exmple-cua.com") == "user@exämple.com"
+    assert ascii_address("zoe@exämple.com") == "zoe@xn--exmple-cua.com"  # as SES takes it
+    assert unicode_address("Zoe@XN--EXMPLE-CUA.com") == "zoe@exämple.com"  # as SES reports it
+    with pytest.raises(InvalidInput, match="SES cannot send"):
+        normalise_email("Zoë@example.com")
     with pytest.raises(InvalidInput, match="line break"):
         normalise_email("a@example.com\r\nBcc: b@example.com")

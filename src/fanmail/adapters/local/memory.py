@@ -46,7 +46,10 @@ class MemorySubscriberStore:
         if change is not None:
             history = (*history, change)[-HISTORY_KEPT:]
         members[subscriber.email] = replace(
-            subscriber, attributes=dict(subscriber.attributes), history=history
+            subscriber,
+            attributes=dict(subscriber.attributes),
+            history=history,
+            imported_by=subscriber.imported_by or (old.imported_by if old else ""),
         )
 
     def put_many(

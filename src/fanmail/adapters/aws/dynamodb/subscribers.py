@@ -24,6 +24,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     value,
     values,
 )
+from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -76,10 +77,9 @@ def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subsc
         list_id=list_id or str(data["list_id"]),
         email=str(data["email"]),
         status=status_of(data.get("status", "subscribed")),
-        attributes=(
-            {str(k): str(v) for k, v in attributes.items()} if isinstance(attributes, dict) else {}
-        ),
+        attributes=readable_attributes(attributes) if isinstance(attributes, dict) else {},
         history=tuple(change_from(c) for c in data.get("consent") or () if isinstance(c, dict)),
+        imported_by=str(data.get("imp") or ""),
     )
 
 
@@ -120,6 +120,9 @@ class DynamoSubscriberStore:
             ":s": subscriber.status.value,
             ":a": {k: str(v) for k, v in subscriber.attributes.items()},
         }
+        if subscriber.imported_by:
+            sets.append("imp = :imp")
+            bound[":imp"] = subscriber.imported_by
         if old is None:
             condition = "attribute_not_exists(email)"
         else:
@@ -318,7 +321,7 @@ class DynamoSubscriberStore:
     def _batch_get(self, list_id: str, emails: Sequence[str], full: bool) -> list[Any]:
         """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff.
         `full` reads attributes and the length of the history too."""
-        projection = "email, #s, attrs, consent" if full else "email, #s"
+        projection = "email, #s, attrs, consent, imp" if full else "email, #s"
         items: list[Any] = []
         unique = list(dict.fromkeys(emails))
         for start in range(0, len(unique), BATCH_GET_MAX):

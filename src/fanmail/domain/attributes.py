@@ -1,0 +1,91 @@
+"""Subscriber attributes: names a template can use, plain text values, sizes a DynamoDB item
+holds. One check for the API, imports and the sign-up form; readers drop what an older
+version stored that no longer passes, instead of failing on it."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from fanmail.domain.errors import InvalidInput
+
+MAX_NAME_CHARS = 64
+MAX_ATTRIBUTES = 50
+MAX_VALUE_CHARS = 2000
+MAX_TOTAL_CHARS = 20_000
+RESERVED = frozenset({"email", "subscriber", "campaign", "unsubscribe_url", "preferences_url"})
+"""Names fanmail gives every template itself: an attribute would be hidden behind them."""
+
+
+def clean_text(value: str, what: str) -> str:
+    """Text that is valid Unicode (no lone surrogates: they cannot be stored) and has no NUL."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid text (a lone surrogate, e.g. \\udc80)") from None
+    if "\x00" in value:
+        raise InvalidInput(f"{what} contains a NUL character")
+    return value
+
+
+def _usable(name: object) -> bool:
+    """A name a template can write as a variable: a Python identifier, at most 64 characters."""
+    return isinstance(name, str) and name.isidentifier() and len(name) <= MAX_NAME_CHARS
+
+
+def check_name(name: object, where: str = "attribute") -> str:
+    if not _usable(name):
+        raise InvalidInput(
+            f"{where} name {name!r} is not valid: 1-{MAX_NAME_CHARS} letters, digits or '_', "
+            "not starting with a digit"
+        )
+    assert isinstance(name, str)
+    if name in RESERVED:
+        raise InvalidInput(f"{where} name {name!r} is fanmail's own: choose another")
+    return name
+
+
+def check_attributes(attributes: Mapping[Any, Any], where: str = "") -> dict[str, str]:
+    """The attributes as stored (text), or InvalidInput naming the first problem."""
+    prefix = f"{where}: " if where else ""
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidInput(f"{prefix}{len(attributes)} attributes, more than {MAX_ATTRIBUTES}")
+    checked: dict[str, str] = {}
+    for name, value in attributes.items():
+        key = check_name(name, f"{prefix}attribute")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidInput(
+                f"{prefix}attribute {key!r} must be a plain value, not {type(value).__name__}"
+            )
+        text = clean_text(str(value), f"{prefix}attribute {key!r}")
+        if len(text) > MAX_VALUE_CHARS:
+            raise InvalidInput(
+                f"{prefix}attribute {key!r} is longer than {MAX_VALUE_CHARS} characters"
+            )
+        checked[key] = text
+    total = sum(len(k) + len(v) for k, v in checked.items())
+    if total > MAX_TOTAL_CHARS:
+        raise InvalidInput(f"{prefix}attributes hold {total} characters, over {MAX_TOTAL_CHARS}")
+    return checked
+
+
+def readable_attributes(stored: Mapping[Any, Any]) -> dict[str, str]:
+    """What a reader keeps of stored attributes: valid names with text values."""
+    kept: dict[str, str] = {}
+    for name, value in stored.items():
+        if _usable(name) and name not in RESERVED and isinstance(value, str | int | float):
+            text = str(value)
+            if text.encode("utf-8", "ignore").decode("utf-8") == text:
+                kept[str(name)] = text[:MAX_VALUE_CHARS]
+    return kept
+
+
+def check_display_name(name: str, what: str = "display name") -> str:
+    """A name for a From header: no line breaks or invisible format characters (U+2028 and
+    friends would be folded or mangled on the way)."""
+    clean_text(name, what)
+    bad = [ch for ch in name if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"}]
+    if bad:
+        raise InvalidInput(f"{what} {name!r} contains a control or line-separator character")
+    return name

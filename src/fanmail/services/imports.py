@@ -1,0 +1,407 @@
+"""Importing list files as jobs, and exporting a list to CSV.
+
+An import is a job: its file is stored first (sent with the API call, uploaded straight to the
+store through a presigned URL, or handed over by the CLI), then a worker reads it in chunks of
+CHUNK_ROWS rows -- validate each row (email-validator, the attribute rules), read the stored
+subscribers of the chunk, write what the mode says -- and saves its position and counts after
+each chunk. A worker near the end of its time hands the job to a fresh invocation; one that dies
+leaves a lease that runs out, and the next worker (Lambda's retry, or `start` again) goes on from
+the last saved chunk. The API never waits for any of it: a file of any size answers 202.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from itertools import islice
+from typing import Any, TextIO
+
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound
+from fanmail.domain.ids import check_id
+from fanmail.domain.imports import (
+    CHUNK_ROWS,
+    MAX_STORED_REJECTS,
+    ImportCounts,
+    ImportJob,
+    ImportOptions,
+    ImportStatus,
+    Rejected,
+    RowIn,
+    plan_chunk,
+    subscriber_from_row,
+)
+from fanmail.domain.list_files import Row, read_rows
+from fanmail.domain.model import Provenance, Subscriber
+from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
+
+WORKER = "importer"
+REJECTED_EXAMPLES = 20
+MAX_REJECTED_EMAIL_CHARS = 320
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    inline_bytes: int = 5 * 1024 * 1024
+    """Largest file sent in the API call itself (API Gateway takes 10 MB, Lambda 6 MB)."""
+    file_bytes: int = 1024 * 1024 * 1024
+    """Largest file an upload URL takes (about 20 million rows)."""
+    read_bytes: int = 1024 * 1024
+    """Bytes read from the store at a time."""
+    lease_s: float = 60.0
+    """How long a worker's hold on a job lasts without progress."""
+    stop_margin_s: float = 20.0
+    """A worker hands the job on when less than this is left of its time."""
+    upload_expires_s: int = 3600
+
+
+ProgressCallback = Callable[[ImportJob], None]
+RejectsCallback = Callable[[Sequence[Rejected]], None]
+
+
+class Imports:
+    def __init__(
+        self,
+        *,
+        subscribers: SubscriberStore,
+        lists: ListStore,
+        jobs: ImportStore,
+        blobs: BlobStore,
+        invoker: Invoker,
+        clock: Clock,
+        limits: ImportLimits = ImportLimits(),
+    ) -> None:
+        self.subscribers = subscribers
+        self.lists = lists
+        self.jobs = jobs
+        self.blobs = blobs
+        self.invoker = invoker
+        self.clock = clock
+        self.limits = limits
+
+    # -- what the API and the CLI ask for -------------------------------------------------------
+    def _new_job(
+        self, list_id: str, options: ImportOptions, status: ImportStatus, file_name: str, size: int
+    ) -> ImportJob:
+        list_id = check_id("list id", list_id)
+        if self.lists.get(list_id) is None:
+            raise NotFound(f"list {list_id!r} not found")
+        now = self.clock.now()
+        return ImportJob(
+            import_id=uuid.uuid4().hex,
+            list_id=list_id,
+            options=options,
+            status=status,
+            created_at=now,
+            updated_at=now,
+            file_name=file_name[:200],
+            size=size,
+        )
+
+    def submit(
+        self, list_id: str, options: ImportOptions, data: bytes, file_name: str = ""
+    ) -> ImportJob:
+        """Store the file, queue the job and start a worker; returns at once."""
+        if not data.strip():
+            raise InvalidInput("the file is empty: send the CSV or JSON lines file as the body")
+        if len(data) > self.limits.inline_bytes:
+            raise InvalidInput(
+                f"the file is {len(data)} bytes, over the {self.limits.inline_bytes} an API "
+                "call takes: ask for an upload URL instead (POST .../imports/uploads)"
+            )
+        job = self._new_job(list_id, options, ImportStatus.QUEUED, file_name, len(data))
+        self.blobs.put(job.source_key, data)
+        self.jobs.create(job)
+        self.invoker.invoke_async(WORKER, {"import_id": job.import_id})
+        return job
+
+    def prepare_upload(
+        self, list_id: str, options: ImportOptions, file_name: str = ""
+    ) -> tuple[ImportJob, str]:
+        """A job waiting for its file, and the URL to PUT the file to; `start` then runs it."""
+        job = self._new_job(list_id, options, ImportStatus.WAITING_FOR_UPLOAD, file_name, 0)
+        self.jobs.create(job)
+        return job, self.blobs.upload_url(job.source_key, self.limits.upload_expires_s)
+
+    def start(self, import_id: str) -> ImportJob:
+        """Run a job whose file was uploaded, or go on with one that stalled. A job that is
+        running is left to its worker."""
+        job = self.get(import_id)
+        now = self.clock.now()
+        if job.status is ImportStatus.WAITING_FOR_UPLOAD:
+            size = self.blobs.size(job.source_key)
+            if not size:
+                raise Conflict(
+                    f"import {import_id!r} has no file yet: PUT it to the upload URL first",
+                    job.status.value,
+                )
+            if size > self.limits.file_bytes:
+                raise InvalidInput(
+                    f"the uploaded file is {size} bytes, over the {self.limits.file_bytes} an "
+                    "import takes: split it"
+                )
+            job = self.jobs.queue(import_id, now)
+        elif job.status.is_terminal:
+            raise Conflict(f"import {import_id!r} is {job.status.value}", job.status.value)
+        elif job.status is ImportStatus.RUNNING and not job.stalled(now):
+            return job
+        self.invoker.invoke_async(WORKER, {"import_id": import_id})
+        return job
+
+    def get(self, import_id: str) -> ImportJob:
+        job = self.jobs.get(check_id("import id", import_id))
+        if job is None:
+            raise NotFound(f"import {import_id!r} not found")
+        return job
+
+    def rejects(
+        self, import_id: str, after_line: int, limit: int
+    ) -> tuple[list[Rejected], int | None]:
+        return self.jobs.rejects(self.get(import_id).import_id, after_line, limit)
+
+    def view(self, job: ImportJob) -> dict[str, Any]:
+        """The job as the API and the CLI show it, with its first rejected rows."""
+        examples, _ = self.jobs.rejects(job.import_id, 0, REJECTED_EXAMPLES)
+        return {
+            "import_id": job.import_id,
+            "list_id": job.list_id,
+            "status": job.status.value,
+            "stalled": job.stalled(self.clock.now()),
+            "options": job.options.to_dict(),
+            "file_name": job.file_name,
+            "size": job.size,
+            "bytes_read": job.position.offset,
+            "line": job.position.line,
+            "counts": job.counts.to_dict(),
+            "error": job.error,
+            "rejected_examples": [asdict(r) for r in examples],
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+        }
+
+    def run_here(
+        self,
+        list_id: str,
+        options: ImportOptions,
+        data: bytes,
+        *,
+        file_name: str = "",
+        resume: str | None = None,
+        progress: ProgressCallback | None = None,
+        on_rejected: RejectsCallback | None = None,
+    ) -> ImportJob:
+        """The CLI's import: the same job, worked in this process to the end. `resume` names a
+        job this file started before (an interrupted run): it goes on from where that one got."""
+        job = self.jobs.get(resume) if resume else None
+        if job is None or job.status.is_terminal or job.list_id != list_id:
+            if not data.strip():
+                raise InvalidInput("the file is empty")
+            job = self._new_job(list_id, options, ImportStatus.QUEUED, file_name, len(data))
+            self.blobs.put(job.source_key, data)
+            self.jobs.create(job)
+        return self.work(
+            job.import_id,
+            lambda: math.inf,
+            holder=f"cli-{job.import_id}",
+            progress=progress,
+            on_rejected=on_rejected,
+        )
+
+    # -- the worker ---------------------------------------------------------------------------
+    def work(
+        self,
+        import_id: str,
+        remaining_s: Callable[[], float],
+        *,
+        holder: str | None = None,
+        progress: ProgressCallback | None = None,
+        on_rejected: RejectsCallback | None = None,
+    ) -> ImportJob:
+        """Import chunks until the file ends or the time does; returns the job as it was left.
+        A job another worker holds is left to it."""
+        now = self.clock.now()
+        job = self.jobs.claim(import_id, holder or uuid.uuid4().hex, now, now + self.limits.lease_s)
+        if job is None:
+            return self.get(import_id)
+        step = _Step(self, job, progress, on_rejected)
+        return step.run(remaining_s)
+
+    def load(self, subscribers: Iterable[Subscriber]) -> int:
+        """Write subscribers that are already valid (generated lists: the demo, benchmarks)."""
+        return self.subscribers.put_many(subscribers)
+
+    def export(self, list_id: str, out: TextIO) -> int:
+        return export_list(self.subscribers, check_id("list id", list_id), out)
+
+
+class _Step:
+    """One worker's run over a job: header, then chunks, each saved before the next."""
+
+    def __init__(
+        self,
+        imports: Imports,
+        job: ImportJob,
+        progress: ProgressCallback | None,
+        on_rejected: RejectsCallback | None,
+    ) -> None:
+        self.imports = imports
+        self.job = job
+        self.progress = progress
+        self.on_rejected = on_rejected
+
+    def _chunks(self, start: int) -> Iterator[bytes]:
+        size = self.imports.limits.read_bytes
+        while data := self.imports.blobs.read(self.job.source_key, start, size):
+            yield data
+            start += len(data)
+
+    def _save(self, job: ImportJob) -> bool:
+        now = self.imports.clock.now()
+        if not job.status.is_terminal:
+            job = replace(job, lease_until=now + self.imports.limits.lease_s)
+        job = replace(job, updated_at=now)
+        if not self.imports.jobs.advance(job, self.job):
+            return False
+        self.job = job
+        if self.progress is not None:
+            self.progress(job)
+        return True
+
+    def _finish(self, status: ImportStatus, error: str | None = None) -> ImportJob:
+        now = self.imports.clock.now()
+        done = replace(self.job, status=status, error=error, finished_at=now, holder="")
+        if self._save(done):
+            self.imports.blobs.delete(self.job.source_key)  # personal data: kept no longer
+        return self.job
+
+    def _open(self) -> Iterator[Row]:
+        """The rows from the saved position; reads (and saves) the CSV header first."""
+        job = self.job
+        options = job.options
+        if options.fmt == "csv" and job.header is None:
+            header, start, rows = read_rows(self._chunks(0), "csv")
+            if options.email_column not in header:
+                shown = ", ".join(repr(name) for name in header[:20])
+                raise InvalidInput(
+                    f"the file has no {options.email_column!r} column; its header names "
+                    f"{shown}. Name the address column with --email-column (API: email_column)"
+                )
+            if not self._save(replace(job, header=tuple(header), position=start)):
+                raise _LostLease
+            return rows
+        _, _, rows = read_rows(
+            self._chunks(job.position.offset), options.fmt, start=job.position, header=job.header
+        )
+        return rows
+
+    def run(self, remaining_s: Callable[[], float]) -> ImportJob:
+        try:
+            rows = self._open()
+        except InvalidInput as exc:
+            return self._finish(ImportStatus.FAILED, str(exc))
+        except NotFound:
+            return self._finish(ImportStatus.FAILED, "the file is gone (uploads are kept a week)")
+        except _LostLease:
+            return self.imports.get(self.job.import_id)
+        while True:
+            batch = list(islice(rows, CHUNK_ROWS))
+            if not batch:
+                return self._finish(ImportStatus.DONE)
+            if not self._apply(batch):
+                return self.imports.get(self.job.import_id)
+            if remaining_s() < self.imports.limits.stop_margin_s:
+                return self._hand_over()
+
+    def _hand_over(self) -> ImportJob:
+        """Out of time: let go of the job and start a fresh worker on it."""
+        if self._save(replace(self.job, holder="", lease_until=0.0)):
+            self.imports.invoker.invoke_async(WORKER, {"import_id": self.job.import_id})
+        return self.job
+
+    def _apply(self, batch: list[Row]) -> bool:
+        job = self.job
+        valid, rejected = _validate(batch, job)
+        existing = self.imports.subscribers.get_many(
+            job.list_id, [row.subscriber.email for row in valid]
+        )
+        plan = plan_chunk(job.import_id, valid, existing, job.options)
+        now = self.imports.clock.now()
+        self.imports.subscribers.put_many(
+            plan.writes, provenance=Provenance("import", detail=job.import_id), at=now
+        )
+        room = max(0, MAX_STORED_REJECTS - job.counts.rejected)
+        if rejected and room:
+            self.imports.jobs.add_rejects(job.import_id, rejected[:room], job.expires_at)
+        if rejected and self.on_rejected is not None:
+            self.on_rejected(rejected)
+        counts = plan.counts + ImportCounts(rows=len(batch), rejected=len(rejected))
+        return self._save(replace(job, position=batch[-1].end, counts=job.counts + counts))
+
+
+class _LostLease(Exception):
+    """Another worker took the job over."""
+
+
+def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejected]]:
+    valid: list[RowIn] = []
+    rejected: list[Rejected] = []
+    for row in batch:
+        if row.fields is None:
+            rejected.append(Rejected(row.line, "", row.error or "cannot be read"))
+            continue
+        try:
+            valid.append(RowIn(row.line, subscriber_from_row(row.fields, job.list_id, job.options)))
+        except InvalidInput as exc:
+            raw = row.fields.get(job.options.email_column)
+            email = raw[:MAX_REJECTED_EMAIL_CHARS] if isinstance(raw, str) else ""
+            rejected.append(Rejected(row.line, email, str(exc)))
+    return valid, rejected
+
+
+def write_rejected(rejected: Iterable[Rejected], out: TextIO, *, header: bool = True) -> None:
+    writer = csv.writer(out)
+    if header:
+        writer.writerow(["line", "email", "reason"])
+    for item in rejected:
+        writer.writerow(spreadsheet_safe([str(item.line), item.email, item.reason]))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cells: Sequence[str]) -> list[str]:
+    """OWASP's advice against CSV injection: a cell a spreadsheet would take as a formula gets
+    a leading apostrophe, so it shows as text. Export only; imports keep data as given."""
+    return [f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell for cell in cells]
+
+
+def export_list(subscribers: SubscriberStore, list_id: str, out: TextIO) -> int:
+    """Write a list as CSV: email, status, then every attribute column, sorted. Two passes over
+    the list: the first finds the columns."""
+    columns: set[str] = set()
+    for page in _pages(subscribers, list_id):
+        for subscriber in page:
+            columns.update(subscriber.attributes)
+    names = sorted(columns)
+    writer = csv.writer(out)
+    writer.writerow(["email", "status", *names])
+    written = 0
+    for page in _pages(subscribers, list_id):
+        for s in page:
+            cells = [s.email, s.status.value, *(s.attributes.get(n, "") for n in names)]
+            writer.writerow(spreadsheet_safe(cells))
+            written += 1
+    return written
+
+
+def _pages(subscribers: SubscriberStore, list_id: str) -> Iterator[list[Subscriber]]:
+    cursor: str | None = None
+    while True:
+        page = subscribers.page(list_id, cursor, 1000)
+        yield page.subscribers
+        if page.cursor is None:
+            return
+        cursor = page.cursor
