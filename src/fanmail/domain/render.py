@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from fanmail.domain.errors import TemplateProblem
+from fanmail.domain.sandbox import BoundedEnvironment, RenderClock, render_bounded
 
 SUBJECT_FILE = "subject.txt.j2"
 HTML_FILE = "body.html.j2"
@@ -68,7 +69,7 @@ FILTERS = {"money": money, "format_date": format_date, "initials": initials, "nl
 
 
 def make_environment(loader: jinja2.BaseLoader) -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(
+    environment = BoundedEnvironment(
         loader=loader,
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "htm", "html.j2"),
@@ -126,14 +127,27 @@ def _template_line(exc: BaseException) -> tuple[str | None, int | None]:
     return found
 
 
-def _problem(template: str, exc: BaseException) -> TemplateProblem:
+def _shown(filename: str | None, roots: tuple[str, ...]) -> str | None:
+    """A template file as its path under the templates folder: an error message shows where to
+    look, not where the server keeps it."""
+    if filename is None:
+        return None
+    for root in roots:
+        prefix = root.rstrip("/") + "/"
+        if filename.startswith(prefix):
+            return filename[len(prefix) :]
+    return filename
+
+
+def _problem(template: str, exc: BaseException, roots: tuple[str, ...] = ()) -> TemplateProblem:
     if isinstance(exc, jinja2.TemplateSyntaxError):
-        where = exc.filename or exc.name or template
+        where = exc.name or _shown(exc.filename, roots) or template
         return TemplateProblem(f"template {where!r}, line {exc.lineno}: {exc.message}")
     if isinstance(exc, jinja2.TemplateNotFound):
         return TemplateProblem(f"template {template!r}: file {exc.name!r} not found")
     filename, line = _template_line(exc)
-    where = f"template {(filename or template)!r}" + (f", line {line}" if line else "")
+    shown = template if filename in (None, "<template>") else _shown(filename, roots)
+    where = f"template {shown!r}" + (f", line {line}" if line else "")
     return TemplateProblem(f"{where}: {type(exc).__name__}: {exc}")
 
 
@@ -144,14 +158,20 @@ class CompiledTemplate:
     html: jinja2.Template
     text: jinja2.Template | None
     variables: frozenset[str]
+    roots: tuple[str, ...] = ()
+
+    def _render_parts(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        subject = one_line(render_bounded(self.subject, context))
+        html = render_bounded(self.html, context)
+        text = render_bounded(self.text, context) if self.text is not None else html_to_text(html)
+        return subject, html, text
 
     def render(self, context: Mapping[str, Any]) -> RenderedMessage:
+        """The three parts, within the sandbox's time and size bounds (see domain.sandbox)."""
         try:
-            subject = one_line(self.subject.render(context))
-            html = self.html.render(context)
-            text = self.text.render(context) if self.text is not None else html_to_text(html)
+            subject, html, text = RenderClock().run(lambda: self._render_parts(context))
         except Exception as exc:  # any error inside a template is the template's problem
-            raise _problem(self.name, exc).with_traceback(None) from None
+            raise _problem(self.name, exc, self.roots).with_traceback(None) from None
         if not subject:
             raise TemplateProblem(f"template {self.name!r}: the subject rendered empty")
         if len(subject) > SUBJECT_MAX_CHARS:
@@ -167,6 +187,8 @@ class TemplateRenderer:
 
     def __init__(self, loader: jinja2.BaseLoader) -> None:
         self.environment = make_environment(loader)
+        searchpath = getattr(loader, "searchpath", [])
+        self.roots = tuple(str(path) for path in searchpath)
 
     def available(self) -> list[str]:
         names = self.environment.list_templates(filter_func=lambda n: n.endswith("/" + HTML_FILE))
@@ -195,10 +217,10 @@ class TemplateRenderer:
                 raise TemplateProblem(
                     f"template {name!r} not found (known: {', '.join(self.available()) or 'none'})"
                 ) from None
-            raise _problem(current, exc) from None
+            raise _problem(current, exc, self.roots) from None
         except jinja2.TemplateError as exc:
-            raise _problem(current, exc) from None
-        return CompiledTemplate(name, subject, html, text, variables)
+            raise _problem(current, exc, self.roots) from None
+        return CompiledTemplate(name, subject, html, text, variables, self.roots)
 
     def _exists(self, path: str) -> bool:
         try:

@@ -152,3 +152,24 @@ def test_text_part_derived_from_html_when_absent(template_dir: Path) -> None:
 def test_variables_used_are_reported(shipped: TemplateRenderer) -> None:
     compiled = shipped.compile("newsletter")
     assert {"first_name", "headline", "email"} <= compiled.variables
+
+
+def test_errors_name_the_file_under_the_templates_folder_not_the_server_path(
+    template_dir: Path,
+) -> None:
+    """Item 7: the message shows where to look (broken/body.html.j2), not where fanmail runs."""
+    (template_dir / "broken").mkdir()
+    (template_dir / "broken" / "subject.txt.j2").write_text("Hi")
+    (template_dir / "broken" / "body.html.j2").write_text("line one\n{{ 1 / zero }}\n")
+    (template_dir / "syntax").mkdir()
+    (template_dir / "syntax" / "subject.txt.j2").write_text("Hi")
+    (template_dir / "syntax" / "body.html.j2").write_text("{% if %}")
+    renderer = TemplateRenderer(jinja2.FileSystemLoader(str(template_dir)))
+    with pytest.raises(TemplateProblem) as runtime_error:
+        renderer.compile("broken").render({"zero": 0})
+    with pytest.raises(TemplateProblem) as syntax_error:
+        renderer.compile("syntax")
+    for problem in (runtime_error.value, syntax_error.value):
+        assert str(template_dir) not in str(problem)
+    assert "'broken/body.html.j2', line 2: ZeroDivisionError" in str(runtime_error.value)
+    assert "'syntax/body.html.j2', line 1" in str(syntax_error.value)

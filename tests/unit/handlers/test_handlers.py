@@ -276,7 +276,7 @@ def test_one_click_needs_rfc_8058_body(stack: MemoryStack, body: str | None) -> 
 def test_one_click_accepts_form_and_multipart(stack: MemoryStack) -> None:
     people = seed(stack, 2)
     multipart = (
-        "--xyz\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+        '--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
         "One-Click\r\n--xyz--\r\n"
     )
     for person, body in zip(people, ["List-Unsubscribe=One-Click", multipart], strict=True):
