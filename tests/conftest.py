@@ -6,16 +6,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.dynamodb import create_tables
+from fanmail.adapters.aws.dynamodb import TABLE_KEYS, create_tables
+from fanmail.adapters.aws.s3 import create_bucket
+from fanmail.domain.imports import ImportJob, ImportOptions
 from fanmail.domain.model import Campaign, Subscriber, SubscriberStatus
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.local.moto_server import MotoServer
 from fanmail.services.campaigns import CreateCampaign
+from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 
 TEMPLATES = default_templates_dir()
@@ -102,6 +106,25 @@ def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Sessio
 def table_names(session: boto3.Session) -> dict[str, str]:
     """Fresh tables per test (unique names), created as template.yaml declares them."""
     suffix = uuid.uuid4().hex[:8]
-    names = {kind: f"{kind}-{suffix}" for kind in ("subscribers", "campaigns", "ledger", "lists")}
+    names = {kind: f"{kind}-{suffix}" for kind in TABLE_KEYS}
     create_tables(clients.dynamodb_client(session, 1), names)
     return names
+
+
+@pytest.fixture
+def bucket(session: boto3.Session) -> str:
+    """A fresh imports bucket per test."""
+    name = f"imports-{uuid.uuid4().hex[:12]}"
+    create_bucket(clients.s3_client(session), name)
+    return name
+
+
+def import_text(
+    stack: MemoryStack, text: str | bytes, list_id: str = "news", **options: Any
+) -> ImportJob:
+    """Import a file through the job engine, worked in this process as the CLI does (the list
+    is created if it is not there)."""
+    if stack.app.ports.lists.get(list_id) is None:
+        stack.app.lists.create(CreateList(list_id))
+    data = text.encode() if isinstance(text, str) else text
+    return stack.app.imports.run_here(list_id, ImportOptions(**options), data)

@@ -19,11 +19,13 @@ from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import (
     DynamoCampaignStore,
     DynamoFeedbackStore,
+    DynamoImportStore,
     DynamoLedger,
     DynamoListStore,
     DynamoSubscriberStore,
 )
 from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
+from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
 from fanmail.adapters.aws.secrets import SecretsManagerKeys
 from fanmail.adapters.aws.ses import SesAccountInfo, SesMailer
@@ -33,9 +35,11 @@ from fanmail.domain.message import UnsubscribeLinks
 from fanmail.domain.render import TemplateRenderer
 from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.ports import (
+    BlobStore,
     CampaignStore,
     Clock,
     FeedbackStore,
+    ImportStore,
     Invoker,
     ListStore,
     Mailer,
@@ -47,7 +51,7 @@ from fanmail.ports import (
 from fanmail.services.campaigns import Campaigns
 from fanmail.services.feedback import Feedback, FeedbackOptions
 from fanmail.services.heartbeat import Heartbeat
-from fanmail.services.import_list import Imports
+from fanmail.services.imports import Imports
 from fanmail.services.lifecycle import Lifecycle
 from fanmail.services.lists import Lists
 from fanmail.services.preview import Previews
@@ -66,6 +70,8 @@ class Ports:
     lists: ListStore
     ledger: SendLedger
     feedback: FeedbackStore
+    imports: ImportStore
+    blobs: BlobStore
     mailer: Mailer
     ses: SesAccount
     invoker: Invoker
@@ -146,7 +152,7 @@ def build(settings: Settings, ports: Ports) -> App:
         ),
         scheduling=Scheduling(campaigns=campaigns, scheduler=p.scheduler, clock=p.clock),
         lists=Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock),
-        imports=Imports(subscribers=p.subscribers),
+        imports=imports_service(p),
         previews=Previews(renderer=renderer, links=links, clock=p.clock),
         unsubscribes=Unsubscribes(signer=signer, subscribers=p.subscribers, clock=p.clock),
         heartbeat=Heartbeat(invoker=p.invoker, count=settings.heartbeat_senders),
@@ -163,6 +169,13 @@ def build(settings: Settings, ports: Ports) -> App:
             ),
         ),
     )
+
+
+def imports_service(p: Ports) -> Imports:
+    return Imports(
+        subscribers=p.subscribers, lists=p.lists, jobs=p.imports, blobs=p.blobs,
+        invoker=p.invoker, clock=p.clock,
+    )  # fmt: skip
 
 
 def root_options(settings: Settings) -> RootOptions:
@@ -224,6 +237,8 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
             settings.campaigns_table,
             settings.ledger_ttl_days * 86400,
         ),
+        imports=DynamoImportStore(dynamodb, settings.imports_table),
+        blobs=S3BlobStore(clients.s3_client(session), settings.imports_bucket),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
         invoker=LambdaInvoker(

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from fanmail.domain.feedback import LedgerMark, RecipientEvents
+from fanmail.domain.imports import ImportJob, Rejected
 from fanmail.domain.model import (
     Campaign,
     CampaignStatus,
@@ -220,6 +221,63 @@ class FeedbackStore(Protocol):
     def top_links(self, campaign_id: str, limit: int) -> list[tuple[str, int]]:
         """The most clicked links (URL, recipients who clicked it), most first."""
         ...
+
+
+class ImportStore(Protocol):
+    """Import jobs and their rejected rows. One worker at a time holds a job (a lease that each
+    step renews); a step is saved only by the holder and only from the position it read, so a
+    second worker never counts a chunk twice."""
+
+    def create(self, job: ImportJob) -> None:
+        """Raises Conflict if the id exists."""
+        ...
+
+    def get(self, import_id: str) -> ImportJob | None: ...
+
+    def queue(self, import_id: str, now: float) -> ImportJob:
+        """waiting_for_upload -> queued; Conflict from any other status."""
+        ...
+
+    def claim(self, import_id: str, holder: str, now: float, until: float) -> ImportJob | None:
+        """Take the lease of a queued or running job whose lease ran out (or is `holder`'s);
+        None if someone else holds it or the job is done or failed."""
+        ...
+
+    def advance(self, job: ImportJob, since: ImportJob) -> bool:
+        """Save `job` (position, counts, status, lease) if the stored one is still `since`'s
+        holder at `since`'s position; False when another worker took over."""
+        ...
+
+    def add_rejects(self, import_id: str, rejects: Sequence[Rejected], expires: float) -> None:
+        """Keep rejected rows by line until `expires` (idempotent: a line written twice is
+        one row)."""
+        ...
+
+    def rejects(
+        self, import_id: str, after_line: int, limit: int
+    ) -> tuple[list[Rejected], int | None]:
+        """Rejected rows in line order after `after_line`; the cursor for the next page."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Files (import sources) by key: S3, or memory in tests."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def read(self, key: str, start: int, size: int) -> bytes:
+        """Up to `size` bytes from `start`; b"" at or past the end. NotFound if no such key."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The object's size, None if there is none."""
+        ...
+
+    def upload_url(self, key: str, expires_s: int) -> str:
+        """A URL that takes one HTTP PUT of the file, for files too large for an API call."""
+        ...
+
+    def delete(self, key: str) -> None: ...
 
 
 class CampaignStore(Protocol):

@@ -34,8 +34,11 @@ class Settings:
     campaigns_table: str = "fanmail-campaigns"
     ledger_table: str = "fanmail-ledger"
     lists_table: str = "fanmail-lists"
+    imports_table: str = "fanmail-imports"
+    imports_bucket: str = "fanmail-imports"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
+    importer_function: str = "fanmail-importer"
     configuration_set: str | None = None
     max_send_rate: float | None = None
     ses_latency_ms: float = 80.0
@@ -117,7 +120,11 @@ class Settings:
         )
 
     def function_names(self) -> dict[str, str]:
-        return {"sender": self.sender_function, "trigger": self.trigger_function}
+        return {
+            "sender": self.sender_function,
+            "trigger": self.trigger_function,
+            "importer": self.importer_function,
+        }
 
     def table_names(self) -> dict[str, str]:
         return {
@@ -125,6 +132,7 @@ class Settings:
             "campaigns": self.campaigns_table,
             "ledger": self.ledger_table,
             "lists": self.lists_table,
+            "imports": self.imports_table,
         }
 
 
@@ -202,6 +210,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "campaigns_table": _name,
     "ledger_table": _name,
     "lists_table": _name,
+    "imports_table": _name,
+    "imports_bucket": _name,
+    "importer_function": _name,
     "lease_grace_s": _positive_float,
     "ledger_ttl_days": _positive_float,
     "quota_margin": lambda raw: _non_negative_float(raw),

@@ -13,12 +13,15 @@ from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import (
     DynamoCampaignStore,
     DynamoFeedbackStore,
+    DynamoImportStore,
     DynamoLedger,
     DynamoListStore,
     DynamoSubscriberStore,
 )
+from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
 from fanmail.adapters.local.feedback import MemoryFeedbackStore
+from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import (
     MemoryCampaignStore,
@@ -27,8 +30,10 @@ from fanmail.adapters.local.memory import (
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.ports import (
+    BlobStore,
     CampaignStore,
     FeedbackStore,
+    ImportStore,
     ListStore,
     Scheduler,
     SendLedger,
@@ -46,6 +51,8 @@ class Stores:
     ledger: SendLedger
     scheduler: Scheduler
     feedback: FeedbackStore
+    imports: ImportStore
+    blobs: BlobStore
 
 
 def memory_stores() -> Stores:
@@ -57,10 +64,12 @@ def memory_stores() -> Stores:
         ledger,
         MemoryScheduler(),
         MemoryFeedbackStore(ledger, campaigns),
+        MemoryImportStore(),
+        MemoryBlobStore(),
     )
 
 
-def aws_stores(session: boto3.Session, names: dict[str, str]) -> Stores:
+def aws_stores(session: boto3.Session, names: dict[str, str], bucket: str) -> Stores:
     client = clients.dynamodb_client(session, 4)
     return Stores(
         DynamoSubscriberStore(client, names["subscribers"], names["lists"]),
@@ -74,6 +83,8 @@ def aws_stores(session: boto3.Session, names: dict[str, str]) -> Stores:
             f"t{names['ledger'][-8:]}-",
         ),
         DynamoFeedbackStore(client, names["ledger"], names["campaigns"], TTL_S),
+        DynamoImportStore(client, names["imports"]),
+        S3BlobStore(clients.s3_client(session), bucket),
     )
 
 
@@ -82,4 +93,6 @@ def stores(request: pytest.FixtureRequest) -> Stores:
     if request.param == "memory":
         return memory_stores()
     session = request.getfixturevalue("session")
-    return aws_stores(session, request.getfixturevalue("table_names"))
+    return aws_stores(
+        session, request.getfixturevalue("table_names"), request.getfixturevalue("bucket")
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cfnlint.decode.decode import decode_str
 
-from fanmail.adapters.aws.dynamodb import TABLE_KEYS
+from fanmail.adapters.aws.dynamodb import TABLE_KEYS, TABLE_TTL
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = ROOT / "scripts" / "validate_template.py"
@@ -72,16 +72,51 @@ def test_validator_catches_errors_inside_serverless_functions(
 
 def test_table_keys_match_the_code() -> None:
     resources = template()["Resources"]
-    tables = (
-        ("subscribers", "SubscribersTable"),
-        ("campaigns", "CampaignsTable"),
-        ("ledger", "LedgerTable"),
-        ("lists", "ListsTable"),
-    )
-    for kind, logical in tables:
+    for kind in TABLE_KEYS:
+        logical = f"{kind.capitalize()}Table"
         schema = resources[logical]["Properties"]["KeySchema"]
         assert [(k["AttributeName"], k["KeyType"]) for k in schema] == TABLE_KEYS[kind]
         assert resources[logical]["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        ttl = resources[logical]["Properties"].get("TimeToLiveSpecification")
+        assert (ttl["AttributeName"] if ttl else None) == TABLE_TTL.get(kind)
+
+
+def test_list_files_pass_through_as_binary_and_stay_private() -> None:
+    from fanmail.handlers.api.imports import BINARY_MEDIA_TYPES
+
+    resources = template()["Resources"]
+    declared = resources["Api"]["Properties"]["BinaryMediaTypes"]
+    assert sorted(t.replace("~1", "/") for t in declared) == sorted(BINARY_MEDIA_TYPES)
+    bucket = resources["ImportsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == "imports/" and rule["ExpirationInDays"] <= 7
+    [deny] = resources["ImportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+
+
+def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
+    resources = template()["Resources"]
+    importer = resources["ImporterFunction"]["Properties"]
+    assert importer["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-importer"}
+    allowed = actions_of(resources["ImporterFunction"])
+    files = json.dumps({"Fn::Sub": "${ImportsBucket.Arn}/imports/*"}, sort_keys=True)
+    itself = json.dumps(
+        {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                    "${AWS::StackName}-importer"},
+        sort_keys=True,
+    )  # fmt: skip
+    assert allowed == {
+        table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
+        table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        table("ImportsTable"): {
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem", "dynamodb:Query",
+        },
+        files: {"s3:GetObject", "s3:DeleteObject"},
+        table("ImportsBucket"): {"s3:ListBucket"},
+        itself: {"lambda:InvokeFunction"},
+    }  # fmt: skip
 
 
 def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,7 +126,13 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 def test_policies_are_least_privilege() -> None:
     resources = template()["Resources"]
     functions = ("TriggerFunction", "SenderFunction", "HeartbeatFunction")
-    for name in (*functions, "ApiFunction", "UnsubscribeFunction", "InboundFunction"):
+    for name in (
+        *functions,
+        "ApiFunction",
+        "UnsubscribeFunction",
+        "InboundFunction",
+        "ImporterFunction",
+    ):
         for statement in statements(resources[name]):
             actions = (
                 statement["Action"]
@@ -222,10 +263,14 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     assert env["FANMAIL_CONFIGURATION_SET"] == the_set  # every send names the set
 
 
+def table(name: str) -> str:
+    """A table's ARN as the policies name it (the key `actions_of` groups actions by)."""
+    return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
+
+
 def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_only() -> None:
     resources = template()["Resources"]
     allowed = actions_of(resources["FeedbackFunction"])
-    table = lambda name: json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)  # noqa: E731
     index = json.dumps({"Fn::Sub": "${SubscribersTable.Arn}/index/by_email"}, sort_keys=True)
     assert allowed == {
         table("LedgerTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from fanmail.cli.common import operator_app, print_json, progress_printer
 from fanmail.domain.errors import FanmailError
-from fanmail.services.import_list import ImportMode, ImportRequest, write_rejected
+from fanmail.domain.imports import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
+from fanmail.services.imports import write_rejected
 
 
 def add_parsers(commands: Any) -> None:
     i = commands.add_parser(
         "import",
         help="import subscribers from CSV or JSON lines into a list",
-        description="Validate and normalise every row (email-validator), merge duplicates, and "
-        "write the list in batches. Rejected rows go to a CSV with row number and reason. A "
-        "re-run after an interruption imports the rest. Acts on the stack your AWS "
-        "environment points at (AWS_ENDPOINT_URL for a local stand-in).",
+        description="Validate and normalise every row (email-validator, attribute rules), "
+        "merge rows for the same address (later values win), and write the list in chunks, "
+        "as the API's import jobs do. Rejected rows go to a CSV with line number and reason. "
+        "A re-run of the same file after an interruption goes on from where it stopped. Acts "
+        "on the stack your AWS environment points at (AWS_ENDPOINT_URL for a local stand-in).",
     )
-    i.add_argument("file", type=Path, help="a .csv (header row) or .jsonl file")
+    i.add_argument("file", type=Path, help="a .csv (header row) or .jsonl file, UTF-8")
     i.add_argument("--list", required=True, help="the list id")
     i.add_argument("--format", choices=["csv", "jsonl"], help="default: by file extension")
     i.add_argument(
@@ -38,37 +43,98 @@ def add_parsers(commands: Any) -> None:
         "--check-deliverability", action="store_true",
         help="also check each domain's DNS (slow; off by default)",
     )  # fmt: skip
-    i.add_argument("--rejected", type=Path, help="rejected rows CSV (default FILE.rejected.csv)")
+    i.add_argument(
+        "--rejected", type=Path, help="where rejected rows go (default FILE's name + .rejected.csv)"
+    )
     i.add_argument("--state", type=Path, help="progress file (default FILE.import-state)")
     i.set_defaults(run=import_command)
 
-    x = commands.add_parser("export", help="write a list to CSV")
+    x = commands.add_parser(
+        "export",
+        help="write a list to CSV",
+        description="Every subscriber with status and attributes. A cell a spreadsheet would "
+        "read as a formula (starting with =, +, -, @, tab or CR) is written with a leading "
+        "apostrophe.",
+    )
     x.add_argument("--list", required=True, help="the list id")
     x.add_argument("--out", default="-", help="output file (default standard output)")
     x.set_defaults(run=export_command)
+
+
+class RejectsFile:
+    """The rejected rows' CSV, opened at the first one (appended to when a run resumes)."""
+
+    def __init__(self, path: Path, append: bool) -> None:
+        self.path = path
+        self.append = append and path.exists()
+        self.out: TextIO | None = None
+
+    def write(self, rows: Sequence[Rejected]) -> None:
+        if self.out is None:
+            self.out = self.path.open("a" if self.append else "w", newline="", encoding="utf-8")
+            if not self.append:
+                write_rejected([], self.out)
+        write_rejected(rows, self.out, header=False)
+        self.out.flush()
+
+    def close(self) -> str | None:
+        if self.out is not None:
+            self.out.close()
+        return str(self.path) if self.out is not None or self.append else None
+
+
+def _resume_point(state: Path, fingerprint: str) -> str | None:
+    """The import this very file (same bytes, list and options) started before, if any."""
+    try:
+        saved = json.loads(state.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(saved, dict) and saved.get("fingerprint") == fingerprint:
+        return str(saved.get("import_id"))
+    return None
 
 
 def import_command(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise FanmailError(f"{path}: no such file")
+    data = path.read_bytes()
     fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
-    state = args.state or path.with_name(path.name + ".import-state")
-    request = ImportRequest(
-        args.list, fmt, ImportMode(args.mode), args.force, args.email_column,
-        args.check_deliverability,
-    )  # fmt: skip
-    with operator_app() as app, path.open(encoding="utf-8-sig", newline="") as source:
-        summary = app.imports.run(
-            request, source, state_file=state, progress=progress_printer(f"importing {path.name}")
-        )
-    rejected_path = args.rejected or path.with_name(path.stem + ".rejected.csv")
-    if summary.rejected_rows:
-        write_rejected(summary.rejected_rows, rejected_path)
-    result = summary.to_dict()
+    options = ImportOptions(
+        fmt, ImportMode(args.mode), args.force, args.email_column, args.check_deliverability
+    )
+    state: Path = args.state or path.with_name(path.name + ".import-state")
+    fingerprint = hashlib.sha256(
+        json.dumps([args.list, options.to_dict()]).encode() + b"\0" + data
+    ).hexdigest()
+    resume = _resume_point(state, fingerprint)
+    rejects = RejectsFile(
+        args.rejected or path.with_name(path.name + ".rejected.csv"), bool(resume)
+    )
+    show = progress_printer(f"importing {path.name}")
+
+    def progress(job: ImportJob) -> None:
+        if resume != job.import_id and not state.exists():
+            state.write_text(json.dumps({"fingerprint": fingerprint, "import_id": job.import_id}))
+        show(job.position.offset, job.size)
+
+    try:
+        with operator_app() as app:
+            job = app.imports.run_here(
+                args.list, options, data, file_name=path.name, resume=resume,
+                progress=progress, on_rejected=rejects.write,
+            )  # fmt: skip
+            result = app.imports.view(job)
+    finally:
+        rejected_file = rejects.close()
+    if job.status is not ImportStatus.DONE:
+        if job.status is ImportStatus.FAILED:
+            state.unlink(missing_ok=True)
+            raise FanmailError(f"{path}: {job.error}")
+        raise FanmailError(f"import {job.import_id} is being worked on elsewhere; try later")
+    state.unlink(missing_ok=True)
     result.pop("rejected_examples")
-    result["rejected_file"] = str(rejected_path) if summary.rejected_rows else None
-    print_json(result)
+    print_json({**result, "rejected_file": rejected_file})
     return 0
 
 

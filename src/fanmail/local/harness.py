@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from fanmail.adapters.local.clock import SystemClock
 from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.feedback import MemoryFeedbackStore
+from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.mailbox import MailboxSimulator
@@ -26,7 +27,16 @@ from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
 from fanmail.domain.tokens import SigningKeys
-from fanmail.handlers import api, feedback, heartbeat, inbound, sender, trigger, unsubscribe
+from fanmail.handlers import (
+    api,
+    feedback,
+    heartbeat,
+    importer,
+    inbound,
+    sender,
+    trigger,
+    unsubscribe,
+)
 from fanmail.local.event_source import EventSourceMapping
 from fanmail.ports import Clock
 from fanmail.settings import Settings, default_templates_dir
@@ -97,7 +107,8 @@ def memory_stack(
     )
     ports = Ports(
         subscribers=subscribers, campaigns=campaigns, lists=MemoryListStore(), ledger=ledger,
-        feedback=MemoryFeedbackStore(ledger, campaigns), mailer=mailbox if ses_events else ses,
+        feedback=MemoryFeedbackStore(ledger, campaigns), imports=MemoryImportStore(),
+        blobs=MemoryBlobStore(), mailer=mailbox if ses_events else ses,
         ses=ses, invoker=invoker, scheduler=scheduler, clock=clock, signing_keys=lambda: keys,
     )  # fmt: skip
     app = build(settings, ports)
@@ -129,6 +140,7 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
         ("unsubscribe", unsubscribe, 30.0),
         ("inbound", inbound, 30.0),
         ("feedback", feedback, 60.0),
+        ("importer", importer, 900.0),
     ):
         function = LocalFunction(logical, functools.partial(module.handle, app), timeout)
         invoker.register(function, *([aliases[logical]] if logical in aliases else []))

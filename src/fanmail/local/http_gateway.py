@@ -14,16 +14,24 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from fanmail.domain.errors import InvokeError
+from fanmail.handlers.api.imports import BINARY_MEDIA_TYPES
 from fanmail.ports import Invoker
 
 MAX_BODY = 6 * 1024 * 1024
 
 
 def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """A body of one of the API's binary media types (list files) comes base64-encoded, byte
+    for byte, as API Gateway hands it over; any other is text."""
     parts = urlsplit(raw_path)
     multi = parse_qs(parts.query, keep_blank_values=True)
     path = unquote(parts.path) or "/"
-    text = body.decode("utf-8", errors="replace") if body else None
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    binary = bool(body) and media_type in BINARY_MEDIA_TYPES
+    if binary:
+        text: str | None = base64.b64encode(body).decode("ascii")
+    else:
+        text = body.decode("utf-8", errors="replace") if body else None
     return {
         "resource": path,
         "path": path,
@@ -43,7 +51,7 @@ def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -
             "identity": {"sourceIp": "127.0.0.1"},
         },
         "body": text,
-        "isBase64Encoded": False,
+        "isBase64Encoded": binary,
     }
 
 
@@ -67,7 +75,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         try:
             answer = self.invoker.invoke(function, event)
         except InvokeError as exc:
-            self._json(502, "Bad Gateway", str(exc))
+            if exc.error_type == "RequestEntityTooLargeException":  # as API Gateway answers it
+                self._json(413, "Payload Too Large", f"{exc}: send large files by upload URL")
+            else:
+                self._json(502, "Bad Gateway", str(exc))
             return
         out_headers = {k.lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
         for name, values in (answer.get("multiValueHeaders") or {}).items():

@@ -1,4 +1,4 @@
-"""The embedded default: moto server for DynamoDB and SES (real boto3 HTTP calls), the
+"""The embedded default: moto server for DynamoDB, S3 and SES (real boto3 HTTP calls), the
 in-process Lambda invoker for the functions, local SES limits, an optional outbox, the
 schedule ticker that fires what EventBridge Scheduler would, and SES's feedback path.
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import create_tables
+from fanmail.adapters.aws.s3 import create_bucket
 from fanmail.adapters.aws.ses import create_configuration_set, verify_sender_identity
 from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.invoker import InProcessInvoker
@@ -129,9 +130,10 @@ class LocalRuntime:
         return self._app
 
     def _create_resources(self, session: Any) -> None:
-        """What the deployed stack has: tables and the configuration set."""
+        """What the deployed stack has: tables, the imports bucket, the configuration set."""
         settings = self.settings
         create_tables(clients.dynamodb_client(session, 1), settings.table_names())
+        create_bucket(clients.s3_client(session), settings.imports_bucket)
         create_configuration_set(clients.ses_v1_client(session), str(settings.configuration_set))
 
     def _local_ports(self, ports: Ports, session: Any) -> Ports:

@@ -44,8 +44,8 @@ MAX_REJECTED_EMAIL_CHARS = 320
 
 @dataclass(frozen=True, slots=True)
 class ImportLimits:
-    inline_bytes: int = 5 * 1024 * 1024
-    """Largest file sent in the API call itself (API Gateway takes 10 MB, Lambda 6 MB)."""
+    inline_bytes: int = 4 * 1024 * 1024
+    """Largest file sent in the API call itself: base64-encoded, it must fit Lambda's 6 MB."""
     file_bytes: int = 1024 * 1024 * 1024
     """Largest file an upload URL takes (about 20 million rows)."""
     read_bytes: int = 1024 * 1024

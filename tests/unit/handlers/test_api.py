@@ -77,20 +77,6 @@ def test_subscribers(api: MemoryStack) -> None:
     assert call(api, "POST", path + "/status", {"status": "subscribed"})[0] == 404
 
 
-def test_import_route(api: MemoryStack) -> None:
-    status, body = call(
-        api, "POST", "/lists/news/import", "email,city\nnew@example.com,Rome\nbad,x\n"
-    )
-    assert status == 200 and (body["created"], body["rejected"]) == (1, 1)
-    assert body["rejected_examples"][0]["row"] == 3
-    assert call(api, "POST", "/lists/news/import", "")[0] == 400
-    assert call(api, "POST", "/lists/news/import", "email\n", query={"mode": "merge"})[0] == 422
-    status, body = call(
-        api, "POST", "/lists/news/import", "email\nnew@example.com\n", query={"mode": "unsubscribe"}
-    )
-    assert body["unsubscribed"] == 1
-
-
 def test_campaign_routes(api: MemoryStack) -> None:
     status, body = call(api, "POST", "/campaigns", campaign_body())
     assert status == 201 and body["status"] == "draft" and body["template_report"]

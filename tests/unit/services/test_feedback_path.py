@@ -3,7 +3,6 @@ whatever order they come, suppression on every list, soft bounces, partial batch
 
 from __future__ import annotations
 
-import io
 import json
 import random
 from collections.abc import Iterator
@@ -13,8 +12,7 @@ import pytest
 
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import MemoryStack, memory_stack
-from fanmail.services.import_list import ImportRequest
-from tests.conftest import fast_settings, new_campaign, seed
+from tests.conftest import fast_settings, import_text, new_campaign, seed
 from tests.feedback_events import ses_event, sqs_record
 
 SET = "fanmail-local"
@@ -101,16 +99,9 @@ def test_hard_bounces_and_complaints_suppress_the_address_on_every_list(quiet: M
     assert got is not None and got.history[-1].how == "bounce"
     assert "5.1.1" in got.history[-1].detail
     # a later import or upsert does not quietly undo it; force does, and says so
-    quiet.app.lists.create_if_missing("news") if hasattr(
-        quiet.app.lists, "create_if_missing"
-    ) else None
-    summary = quiet.app.imports.run(ImportRequest("news"), _csv(bounced))
-    assert summary.kept_opted_out == 1
+    summary = import_text(quiet, f"email\n{bounced}\n")
+    assert summary.counts.kept_opted_out == 1
     assert quiet.subscribers.get("news", bounced).status is SubscriberStatus.BOUNCED  # type: ignore[union-attr]
-
-
-def _csv(*emails: str) -> Any:
-    return io.StringIO("email\n" + "".join(f"{e}\n" for e in emails))
 
 
 def test_soft_bounces_become_a_bounce_after_the_limit(quiet: MemoryStack) -> None:

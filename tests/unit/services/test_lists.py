@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from fanmail.domain.errors import Conflict
 from fanmail.domain.model import SubscriberStatus, next_status
 from fanmail.local.harness import MemoryStack
-from fanmail.services.import_list import ImportRequest
 from fanmail.services.lists import CreateList, UpsertSubscriber
+from tests.conftest import import_text
 
 OPTED_OUT = [SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED]
 
@@ -40,13 +38,11 @@ def test_api_upsert_status_change_and_import_keep_the_same_rule(stack: MemorySta
         "n": "1",
         "city": "Oslo",
     }
-    summary = stack.app.imports.run(ImportRequest("news"), io.StringIO("email\na@example.com\n"))
-    assert summary.kept_opted_out == 1
+    summary = import_text(stack, "email\na@example.com\n")
+    assert summary.counts.kept_opted_out == 1
     assert lists.subscriber("news", "a@example.com").status is SubscriberStatus.UNSUBSCRIBED
-    forced = stack.app.imports.run(
-        ImportRequest("news", force=True), io.StringIO("email\na@example.com\n")
-    )
-    assert forced.kept_opted_out == 0
+    forced = import_text(stack, "email\na@example.com\n", force=True)
+    assert forced.counts.kept_opted_out == 0
     assert lists.subscriber("news", "a@example.com").status is SubscriberStatus.SUBSCRIBED
     lists.change_status("news", "a@example.com", SubscriberStatus.BOUNCED)
     again = lists.change_status("news", "a@example.com", SubscriberStatus.SUBSCRIBED, force=True)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sesv2 import SESV2Client
@@ -81,3 +82,10 @@ def sqs_client(session: boto3.Session) -> SQSClient:
 
 def scheduler_client(session: boto3.Session) -> EventBridgeSchedulerClient:
     return session.client("scheduler", config=Config(retries={"mode": "standard"}))
+
+
+def s3_client(session: boto3.Session) -> S3Client:
+    """Signature v4 (presigned URLs need it in every region) and standard retries."""
+    return session.client(
+        "s3", config=Config(signature_version="s3v4", retries={"mode": "standard"})
+    )

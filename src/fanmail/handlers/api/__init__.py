@@ -17,16 +17,22 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
-from fanmail.handlers.api import campaigns, lists, schedules, subscribers, templates
+from fanmail.domain.list_files import parse_json
+from fanmail.handlers.api import campaigns, imports, lists, schedules, subscribers, templates
 from fanmail.handlers.api.responses import error
 from fanmail.handlers.common import ResolverPool, logger
 
 ROUTERS = (
     lists.routes,
+    imports.routes,
+    imports.job_routes,
     subscribers.routes,
     campaigns.routes,
     campaigns.action_routes,
@@ -45,7 +51,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
 
 
 def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
-    resolver = APIGatewayRestResolver(enable_validation=True)
+    resolver = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=request_json)
     for routes in ROUTERS:
         resolver.include_router(routes(app))
     _answer_errors(resolver)
@@ -58,6 +64,13 @@ def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
         return document
 
     return resolver
+
+
+def request_json(body: str) -> Any:
+    """Request bodies as fanmail reads any JSON from users: a key twice, nesting past 20 levels
+    or a lone surrogate is a 400 naming the problem (json.loads would take the first two
+    silently, and crash on deep nesting)."""
+    return parse_json(body, "the request body")
 
 
 def _answer_errors(resolver: APIGatewayRestResolver) -> None:
@@ -82,6 +95,13 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
     def unreadable(exc: ValueError) -> Response[Any]:
         # e.g. a multipart Content-Type without a boundary, refused before the body is parsed
         return error(HTTPStatus.BAD_REQUEST, f"the request could not be read: {exc}")
+
+    @resolver.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def unsupported(exc: RequestUnsupportedContentType) -> Response[Any]:
+        return error(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "this route takes a JSON body (Content-Type: application/json)",
+        )
 
     @resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def validation(exc: RequestValidationError) -> Response[Any]:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fanmail.domain.model import SubscriberStatus
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+class Strict(BaseModel):
+    """A request body: a field fanmail does not know is refused, not ignored (a typo in
+    `forse` must not silently mean force=false)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Error(BaseModel):
@@ -22,7 +29,7 @@ class ErrorBody(BaseModel):
     error: Error
 
 
-class ListCreate(BaseModel):
+class ListCreate(Strict):
     list_id: str = Field(pattern=ID_PATTERN)
     name: str = Field(default="", max_length=200)
 
@@ -35,7 +42,7 @@ class ListView(BaseModel):
     total: int
 
 
-class SubscriberUpsert(BaseModel):
+class SubscriberUpsert(Strict):
     attributes: dict[str, str] = Field(default_factory=dict)
     status: SubscriberStatus | None = Field(
         default=None, description="default: subscribed for a new subscriber, unchanged otherwise"
@@ -46,7 +53,7 @@ class SubscriberUpsert(BaseModel):
     )
 
 
-class StatusChange(BaseModel):
+class StatusChange(Strict):
     status: SubscriberStatus
     force: bool = Field(
         default=False,
@@ -66,7 +73,7 @@ class SubscriberPage(BaseModel):
     next_cursor: str | None
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(Strict):
     list_id: str = Field(pattern=ID_PATTERN)
     template: str = Field(min_length=1, max_length=64)
     sender: str = Field(min_length=3, max_length=320, description='"Name <address>" or an address')
@@ -120,7 +127,7 @@ class CampaignPage(BaseModel):
     next_cursor: str | None
 
 
-class ScheduleRequest(BaseModel):
+class ScheduleRequest(Strict):
     at: str | None = Field(default=None, description="one-time: ISO-8601, e.g. 2026-12-01T09:00:00")
     expression: str | None = Field(default=None, description="recurring: cron(...) or rate(...)")
     timezone: str = Field(default="UTC", description="IANA timezone, e.g. Europe/Lisbon")
@@ -138,7 +145,7 @@ class FailuresPage(BaseModel):
     next_cursor: str | None
 
 
-class PreviewRequest(BaseModel):
+class PreviewRequest(Strict):
     list_id: str | None = Field(default=None, pattern=ID_PATTERN)
     email: str | None = Field(default=None, description="a stored subscriber of list_id")
     attributes: dict[str, str] = Field(default_factory=dict, description="or these attributes")
@@ -154,24 +161,69 @@ class PreviewView(BaseModel):
     headers: dict[str, str]
 
 
-class ImportResult(BaseModel):
-    list_id: str
-    mode: str
+class ImportUpload(Strict):
+    format: Literal["csv", "jsonl"] = "csv"
+    mode: Literal["upsert", "add-only", "unsubscribe"] = "upsert"
+    force: bool = Field(
+        default=False, description="re-subscribe addresses that unsubscribed, bounced or complained"
+    )
+    email_column: str = Field(default="email", min_length=1, max_length=200)
+    check_deliverability: bool = Field(default=False, description="also check DNS (slow)")
+    file_name: str = Field(default="", max_length=200)
+
+
+class ImportCountsView(BaseModel):
+    """Every row read is in exactly one of rejected, merged, created, updated, unchanged and
+    unsubscribed."""
+
     rows: int
-    valid: int
-    duplicates_merged: int
     rejected: int
+    merged: int = Field(description="a later row for an address the file already gave")
     created: int
     updated: int
-    skipped_existing: int
-    kept_opted_out: int
-    unsubscribed: int
-    resumed_after: int
-    duration_s: float
-    rejected_examples: list[dict[str, Any]]
+    unchanged: int = Field(description="add-only: the address was there already")
+    unsubscribed: int = Field(description="unsubscribe mode")
+    kept_opted_out: int = Field(description="of updated: the status stayed opted out")
 
 
-class ResumeRequest(BaseModel):
+class RejectedView(BaseModel):
+    line: int
+    email: str
+    reason: str
+
+
+class ImportView(BaseModel):
+    import_id: str
+    list_id: str
+    status: str = Field(description="waiting_for_upload, queued, running, done or failed")
+    stalled: bool = Field(description="running but not advancing: POST .../start goes on")
+    options: dict[str, Any]
+    file_name: str
+    size: int
+    bytes_read: int
+    line: int = Field(description="the line reading goes on from")
+    counts: ImportCountsView
+    error: str | None = Field(default=None, description="why the file could not be imported")
+    rejected_examples: list[RejectedView]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+class UploadView(BaseModel):
+    upload_url: str = Field(description="PUT the file here (one request), then POST start")
+    upload_method: str
+    expires_in: int
+    start_path: str
+    job: ImportView
+
+
+class RejectsPage(BaseModel):
+    rejects: list[RejectedView]
+    next_cursor: int | None
+
+
+class ResumeRequest(Strict):
     ignore_breakers: bool = Field(
         default=False,
         description="let this run past the bounce and complaint breakers (after checking why)",

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fanmail.adapters.aws.dynamodb.campaigns import DynamoCampaignStore
 from fanmail.adapters.aws.dynamodb.feedback import DynamoFeedbackStore
+from fanmail.adapters.aws.dynamodb.imports import TTL_ATTRIBUTE as IMPORTS_TTL
+from fanmail.adapters.aws.dynamodb.imports import DynamoImportStore
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE, DynamoLedger
 from fanmail.adapters.aws.dynamodb.subscribers import (
     BY_EMAIL,
@@ -20,8 +22,10 @@ if TYPE_CHECKING:
 __all__ = [
     "TABLE_INDEXES",
     "TABLE_KEYS",
+    "TABLE_TTL",
     "DynamoCampaignStore",
     "DynamoFeedbackStore",
+    "DynamoImportStore",
     "DynamoLedger",
     "DynamoListStore",
     "DynamoSubscriberStore",
@@ -34,7 +38,11 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "campaigns": [("campaign_id", "HASH")],
     "ledger": [("campaign_id", "HASH"), ("email", "RANGE")],
     "lists": [("list_id", "HASH")],
+    "imports": [("import_id", "HASH"), ("item", "RANGE")],
 }
+
+# Tables whose items expire (DynamoDB TTL), by the attribute holding the time.
+TABLE_TTL = {"ledger": TTL_ATTRIBUTE, "imports": IMPORTS_TTL}
 
 
 # Global secondary indexes (keys only), mirrored by template.yaml too.
@@ -68,8 +76,8 @@ def create_tables(client: DynamoDBClient, names: Mapping[str, str]) -> None:
                 for name, index in indexes.items()
             ]
         client.create_table(**request)
-        if kind == "ledger":
+        if kind in TABLE_TTL:
             client.update_time_to_live(
                 TableName=names[kind],
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE_TTL[kind]},
             )

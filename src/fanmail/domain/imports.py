@@ -1,0 +1,298 @@
+"""Import jobs: a list file read in chunks by a worker that may stop and resume anywhere.
+
+Every row read lands in exactly one count: rejected, merged (a later row for an address the same
+file already gave), created, updated, unchanged (add-only mode, already there) or unsubscribed
+(blocklist mode). A chunk is applied by writing subscribers and then advancing the job; a worker
+that dies in between leaves the chunk to be applied again. So that the second pass counts each
+row the same, every subscriber an import writes carries a mark -- the job, the row's line and
+what the row did -- and a row that finds its own mark counts what the mark says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from fanmail.domain.addresses import normalise_email
+from fanmail.domain.attributes import check_attributes
+from fanmail.domain.errors import Conflict, InvalidInput
+from fanmail.domain.list_files import FORMATS, Position
+from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
+
+CHUNK_ROWS = 100
+MAX_STORED_REJECTS = 10_000
+"""Rejected rows kept per import with their reasons; the count stays exact beyond it."""
+KEPT_DAYS = 30
+"""An import's record and rejected rows are kept this long; its uploaded file a week."""
+
+
+class ImportMode(StrEnum):
+    UPSERT = "upsert"  # add new, update attributes of existing
+    ADD_ONLY = "add-only"  # add new, leave existing untouched
+    UNSUBSCRIBE = "unsubscribe"  # a blocklist: mark every address unsubscribed
+
+
+class ImportStatus(StrEnum):
+    """waiting_for_upload -> queued -> running -> done | failed (the file cannot be read)."""
+
+    WAITING_FOR_UPLOAD = "waiting_for_upload"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {ImportStatus.DONE, ImportStatus.FAILED}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    fmt: str = "csv"
+    mode: ImportMode = ImportMode.UPSERT
+    force: bool = False
+    email_column: str = "email"
+    check_deliverability: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise InvalidInput(f"format {self.fmt!r} is not one of {', '.join(FORMATS)}")
+        if not self.email_column.strip():
+            raise InvalidInput("the email column's name is empty")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.fmt,
+            "mode": self.mode.value,
+            "force": self.force,
+            "email_column": self.email_column,
+            "check_deliverability": self.check_deliverability,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportOptions:
+        return cls(
+            fmt=str(data.get("format", "csv")),
+            mode=ImportMode(str(data.get("mode", "upsert"))),
+            force=bool(data.get("force", False)),
+            email_column=str(data.get("email_column", "email")),
+            check_deliverability=bool(data.get("check_deliverability", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    rows: int = 0
+    rejected: int = 0
+    merged: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    unsubscribed: int = 0
+    kept_opted_out: int = 0
+    """Of `updated`: attributes updated, status kept (opted out, and no force)."""
+
+    def __add__(self, other: ImportCounts) -> ImportCounts:
+        return ImportCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    @property
+    def accounted(self) -> int:
+        """Rows in some outcome: always equal to `rows`."""
+        return (
+            self.rejected
+            + self.merged
+            + self.created
+            + self.updated
+            + self.unchanged
+            + self.unsubscribed
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportCounts:
+        return cls(**{f.name: int(data.get(f.name, 0)) for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    line: int
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    import_id: str
+    list_id: str
+    options: ImportOptions
+    status: ImportStatus
+    created_at: float
+    updated_at: float = 0.0
+    file_name: str = ""
+    size: int = 0
+    position: Position = field(default_factory=Position)
+    header: tuple[str, ...] | None = None
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    error: str | None = None
+    holder: str = ""
+    lease_until: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def source_key(self) -> str:
+        return source_key(self.import_id)
+
+    @property
+    def expires_at(self) -> float:
+        return self.created_at + KEPT_DAYS * 86400
+
+    def stalled(self, now: float) -> bool:
+        """Running, but nobody has advanced it since its lease ran out: start it again."""
+        return self.status is ImportStatus.RUNNING and self.lease_until < now
+
+
+def source_key(import_id: str) -> str:
+    return f"imports/{import_id}/source"
+
+
+@dataclass(frozen=True, slots=True)
+class RowIn:
+    """A valid row as a subscriber, with where it came from."""
+
+    line: int
+    subscriber: Subscriber
+
+
+def subscriber_from_row(
+    fields_: Mapping[str, Any], list_id: str, options: ImportOptions
+) -> Subscriber:
+    """The subscriber a row describes, or InvalidInput naming what is wrong with it. Columns
+    without a name (a spreadsheet's trailing commas) are ignored when empty."""
+    raw = fields_.get(options.email_column)
+    if raw is None or not str(raw).strip():
+        raise InvalidInput(f"no {options.email_column!r} value")
+    if not isinstance(raw, str):
+        raise InvalidInput(f"{options.email_column!r} must be text, not {type(raw).__name__}")
+    email = normalise_email(
+        raw.strip(),
+        check_deliverability=options.check_deliverability,
+        what=options.email_column,
+    )
+    given: dict[str, Any] = {}
+    for name, value in fields_.items():
+        if name == options.email_column or value is None or value == "":
+            continue
+        if name == "" and options.fmt == "csv":
+            raise InvalidInput("a value in a column that has no name in the header")
+        given[name] = value
+    return Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, check_attributes(given))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    writes: list[Subscriber] = field(default_factory=list)
+    counts: ImportCounts = field(default_factory=ImportCounts)
+
+
+def _mark(import_id: str, line: int, outcome: str) -> str:
+    return f"{import_id}:{line}:{outcome}"
+
+
+_OUTCOME_COUNTS = {
+    "c": ImportCounts(created=1),
+    "u": ImportCounts(updated=1),
+    "k": ImportCounts(updated=1, kept_opted_out=1),
+    "x": ImportCounts(unsubscribed=1),
+    "m": ImportCounts(merged=1),
+}
+
+
+def _own_mark(import_id: str, line: int, existing: Subscriber | None) -> str | None:
+    """The outcome this very row recorded in an earlier pass over the chunk, if any."""
+    if existing is None:
+        return None
+    job, _, rest = existing.imported_by.partition(":")
+    row, _, outcome = rest.partition(":")
+    if job == import_id and row == str(line) and outcome in _OUTCOME_COUNTS:
+        return outcome
+    return None
+
+
+def _by_this_import(import_id: str, existing: Subscriber | None) -> bool:
+    return existing is not None and existing.imported_by.startswith(f"{import_id}:")
+
+
+def plan_chunk(
+    import_id: str,
+    rows: Sequence[RowIn],
+    existing: Mapping[str, Subscriber],
+    options: ImportOptions,
+) -> ChunkPlan:
+    """The writes and counts of one chunk of valid rows, against the subscribers already stored.
+    Rows for one address within the chunk are merged first (later values win), as a later
+    chunk's row merges into what this import wrote before."""
+    first_row: dict[str, RowIn] = {}
+    merged_here = 0
+    for row in rows:
+        earlier = first_row.get(row.subscriber.email)
+        if earlier is None:
+            first_row[row.subscriber.email] = row
+            continue
+        merged_here += 1
+        attributes = {**earlier.subscriber.attributes, **row.subscriber.attributes}
+        first_row[row.subscriber.email] = RowIn(
+            earlier.line, replace(earlier.subscriber, attributes=attributes)
+        )
+    plan = ChunkPlan(counts=ImportCounts(merged=merged_here))
+    for row in first_row.values():
+        write, counted = _plan_row(import_id, row, existing.get(row.subscriber.email), options)
+        if write is not None:
+            plan.writes.append(write)
+        plan = replace(plan, counts=plan.counts + counted)
+    return plan
+
+
+def _plan_row(
+    import_id: str, row: RowIn, current: Subscriber | None, options: ImportOptions
+) -> tuple[Subscriber | None, ImportCounts]:
+    incoming = row.subscriber
+    replayed = _own_mark(import_id, row.line, current)
+    if replayed is not None:  # written before the worker stopped: count it as it was counted
+        return None, _OUTCOME_COUNTS[replayed]
+    if _by_this_import(import_id, current):
+        outcome = "m"
+    elif options.mode is ImportMode.UNSUBSCRIBE:
+        outcome = "x"
+    elif current is None:
+        outcome = "c"
+    elif options.mode is ImportMode.ADD_ONLY:
+        return None, ImportCounts(unchanged=1)
+    else:
+        outcome = "u"
+    status = SubscriberStatus.UNSUBSCRIBED if options.mode is ImportMode.UNSUBSCRIBE else None
+    if current is None:
+        attributes: Mapping[str, str] = incoming.attributes
+        status = status or SubscriberStatus.SUBSCRIBED
+    else:
+        attributes = {**current.attributes, **incoming.attributes}
+        if options.mode is ImportMode.UNSUBSCRIBE:
+            attributes = current.attributes
+        try:  # the same rule as the API's: an opted-out address comes back only with force
+            status = next_status(
+                current.status, status or SubscriberStatus.SUBSCRIBED, force=options.force
+            )
+        except Conflict:
+            status = current.status
+            outcome = "k" if outcome == "u" else outcome
+    write = replace(
+        incoming,
+        status=status,
+        attributes=attributes,
+        imported_by=_mark(import_id, row.line, outcome),
+    )
+    return write, _OUTCOME_COUNTS[outcome]
