@@ -234,8 +234,9 @@ class ImportStore(Protocol):
 
     def get(self, import_id: str) -> ImportJob | None: ...
 
-    def queue(self, import_id: str, now: float) -> ImportJob:
-        """waiting_for_upload -> queued; Conflict from any other status."""
+    def queue(self, import_id: str, now: float, size: int) -> ImportJob:
+        """waiting_for_upload -> queued, with the uploaded file's size; Conflict from any other
+        status."""
         ...
 
     def claim(self, import_id: str, holder: str, now: float, until: float) -> ImportJob | None:

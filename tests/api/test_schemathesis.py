@@ -1,8 +1,11 @@
 """Property-based API fuzzing: schemathesis generates requests from the OpenAPI document that
 the local API publishes, sends them over HTTP, and checks every response: no 5xx, a documented
-status code and content type, a body that matches its schema. Bounded: a fixed seed and a few
-examples per operation. (Its pytest plugin does not load under pytest 9, so the test runs its
-command line against a local API that the test starts.)"""
+status code and content type, a body that matches its schema, and data the schema forbids
+refused with a 4xx. Both positive and negative data (`--mode all`), and a stateful phase that
+follows the document's links (create a list, then read it, import into it, page its rejects;
+create a campaign, then send, pause, resume it...). Bounded: a fixed seed and a few examples
+per operation. (Its pytest plugin does not load under pytest 9, so the test runs its command
+line against a local API that the test starts.)"""
 
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ CHECKS = ",".join(
         "status_code_conformance",
         "content_type_conformance",
         "response_schema_conformance",
+        "negative_data_rejection",
+        "use_after_free",
+        "ensure_resource_availability",
     ]
 )
 
@@ -59,8 +65,8 @@ def api_url() -> Iterator[str]:
 def test_api_conforms_to_its_openapi_document(api_url: str, tmp_path: Path) -> None:
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run", f"{api_url}/openapi.json",
-        "--checks", CHECKS, "--max-examples", "10", "--seed", "7",
-        "--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-shrink",
+        "--checks", CHECKS, "--max-examples", "10", "--seed", "7", "--mode", "all",
+        "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1", "--no-shrink",
     ]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
     result = subprocess.run(

@@ -46,13 +46,14 @@ def test_round_trip_and_a_second_create_conflicts(stores: Stores) -> None:
 def test_queue_only_from_waiting_for_upload(stores: Stores) -> None:
     imports = stores.imports
     imports.create(job(ImportStatus.WAITING_FOR_UPLOAD))
-    queued = imports.queue("i1", NOW + 5)
+    queued = imports.queue("i1", NOW + 5, 777)
     assert queued.status is ImportStatus.QUEUED and queued.updated_at == NOW + 5
+    assert queued.size == 777 and imports.get("i1") == queued
     with pytest.raises(Conflict) as info:
-        imports.queue("i1", NOW + 6)
+        imports.queue("i1", NOW + 6, 777)
     assert info.value.current_status == "queued"
     with pytest.raises(NotFound):
-        imports.queue("missing", NOW)
+        imports.queue("missing", NOW, 1)
 
 
 def test_one_holder_at_a_time_until_its_lease_runs_out(stores: Stores) -> None:

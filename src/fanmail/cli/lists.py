@@ -1,4 +1,4 @@
-"""`fanmail import` and `fanmail export`: lists in and out as files."""
+"""`fanmail import`, `export` and `recount`: lists in and out as files, and their counts."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def add_parsers(commands: Any) -> None:
     x.add_argument("--list", required=True, help="the list id")
     x.add_argument("--out", default="-", help="output file (default standard output)")
     x.set_defaults(run=export_command)
+
+    r = commands.add_parser(
+        "recount",
+        help="count a list's subscribers by status again (repairs its counters)",
+        description="Reads the whole list and stores its counts by status. fanmail keeps the "
+        "counts with every write; run this after changing the table outside fanmail.",
+    )
+    r.add_argument("--list", required=True, help="the list id")
+    r.set_defaults(run=recount_command)
 
 
 class RejectsFile:
@@ -135,6 +144,13 @@ def import_command(args: argparse.Namespace) -> int:
     state.unlink(missing_ok=True)
     result.pop("rejected_examples")
     print_json({**result, "rejected_file": rejected_file})
+    return 0
+
+
+def recount_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        before, after = app.lists.recount(args.list)
+    print_json({"list_id": args.list, "before": before, "after": after})
     return 0
 
 

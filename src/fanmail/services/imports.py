@@ -142,7 +142,7 @@ class Imports:
                     f"the uploaded file is {size} bytes, over the {self.limits.file_bytes} an "
                     "import takes: split it"
                 )
-            job = self.jobs.queue(import_id, now)
+            job = self.jobs.queue(import_id, now, size)
         elif job.status.is_terminal:
             raise Conflict(f"import {import_id!r} is {job.status.value}", job.status.value)
         elif job.status is ImportStatus.RUNNING and not job.stalled(now):

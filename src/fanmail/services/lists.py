@@ -69,6 +69,14 @@ class Lists:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
         return self.subscribers.page(self.get(list_id).list_id, cursor, limit)
 
+    def recount(self, list_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Count the list by reading all of it and store those counts: the repair for counters a
+        write outside fanmail moved out of step. Walks the list: the CLI's, not the API's.
+        Returns (counts before, counts after)."""
+        found = self.get(list_id)
+        before = self.subscribers.counts(found.list_id)
+        return before, self.subscribers.recount(found.list_id)
+
     def subscriber(self, list_id: str, email: str) -> Subscriber:
         found = self.subscribers.get(
             self.get(list_id).list_id, normalise_email(email, what="email")

@@ -40,3 +40,16 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
 def test_bad_settings_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         Settings.from_env({name: value})
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    import dataclasses
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    missing = [
+        f.name
+        for f in dataclasses.fields(Settings)
+        if f"| `FANMAIL_{f.name.upper()}` |" not in readme
+    ]
+    assert missing == []

@@ -208,3 +208,26 @@ def test_re_subscribing_an_opted_out_address_needs_force(api: MemoryStack) -> No
     assert status == 200 and body["status"] == "bounced" and body["attributes"]["city"] == "Rome"
     status, body = call(api, "PUT", path, {"status": "subscribed", "force": True})
     assert status == 200 and body["status"] == "subscribed"
+
+
+def test_openapi_links_name_operations_that_exist(api: MemoryStack) -> None:
+    """The links schemathesis's stateful phase (and client generators) follow: each names an
+    operation of the document and a parameter that operation has."""
+    status, document = call(api, "GET", "/openapi.json")
+    operations = {
+        op["operationId"]: {p["name"] for p in op.get("parameters", [])}
+        for path in document["paths"].values()
+        for op in path.values()
+    }
+    links = [
+        link
+        for path in document["paths"].values()
+        for op in path.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert status == 200 and len(links) >= 20
+    for link in links:
+        assert set(link["parameters"]) <= operations[link["operationId"]]
+    submit = document["paths"]["/lists/{list_id}/imports"]["post"]
+    assert set(submit["requestBody"]["content"]) == {"text/csv", "application/x-ndjson"}

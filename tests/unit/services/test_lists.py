@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fanmail.domain.errors import Conflict
@@ -47,3 +49,23 @@ def test_api_upsert_status_change_and_import_keep_the_same_rule(stack: MemorySta
     lists.change_status("news", "a@example.com", SubscriberStatus.BOUNCED)
     again = lists.change_status("news", "a@example.com", SubscriberStatus.SUBSCRIBED, force=True)
     assert again.status is SubscriberStatus.SUBSCRIBED
+
+
+def test_recount_repairs_counters_moved_outside_fanmail(
+    stack: MemoryStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fanmail import bootstrap
+    from fanmail.cli import main
+
+    stack.app.lists.create(CreateList("news"))
+    import_text(stack, "email\na@example.com\nb@example.com\n")
+    stack.subscribers._counts["news"]["subscribed"] = 7
+    assert stack.app.lists.summary("news").counts == {"subscribed": 7}
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
+    assert main(["recount", "--list", "news"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "list_id": "news", "before": {"subscribed": 7}, "after": {"subscribed": 2},
+    }  # fmt: skip
+    assert stack.app.lists.summary("news").counts == {"subscribed": 2}
+    assert main(["recount", "--list", "nope"]) == 2

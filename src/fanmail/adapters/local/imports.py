@@ -29,14 +29,15 @@ class MemoryImportStore:
         with self._lock:
             return self._jobs.get(import_id)
 
-    def queue(self, import_id: str, now: float) -> ImportJob:
+    def queue(self, import_id: str, now: float, size: int) -> ImportJob:
         with self._lock:
             job = self._jobs.get(import_id)
             if job is None:
                 raise NotFound(f"import {import_id!r} not found")
             if job.status is not ImportStatus.WAITING_FOR_UPLOAD:
                 raise Conflict(f"import {import_id!r} is {job.status.value}", job.status.value)
-            job = self._jobs[import_id] = replace(job, status=ImportStatus.QUEUED, updated_at=now)
+            job = replace(job, status=ImportStatus.QUEUED, updated_at=now, size=size)
+            self._jobs[import_id] = job
             return job
 
     def claim(self, import_id: str, holder: str, now: float, until: float) -> ImportJob | None:

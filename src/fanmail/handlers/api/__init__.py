@@ -26,6 +26,7 @@ from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.list_files import parse_json
 from fanmail.handlers.api import campaigns, imports, lists, schedules, subscribers, templates
+from fanmail.handlers.api import openapi as openapi_links
 from fanmail.handlers.api.responses import error
 from fanmail.handlers.common import ResolverPool, logger
 
@@ -61,7 +62,7 @@ def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
         document: dict[str, Any] = json.loads(
             resolver.get_openapi_json_schema(title="fanmail admin API", version="1.0.0")
         )
-        return document
+        return openapi_links.enrich(document)
 
     return resolver
 
@@ -105,11 +106,19 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
 
     @resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def validation(exc: RequestValidationError) -> Response[Any]:
-        details = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
-        ]
+        details = [{"loc": list(e.get("loc", ())), "msg": _message(e)} for e in exc.errors()]
         where = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details)
         return error(HTTPStatus.UNPROCESSABLE_ENTITY, where or "invalid request", details=details)
+
+
+def _message(error: dict[str, Any]) -> str:
+    """pydantic's message, except for an attribute name, where the pattern says little."""
+    if error.get("type") == "string_pattern_mismatch" and "[key]" in error.get("loc", ()):
+        return (
+            f"attribute name {error.get('input')!r} is not valid: 1-64 letters, digits or '_', "
+            "not starting with a digit, and not one of fanmail's own names"
+        )
+    return str(error.get("msg", ""))
 
 
 _resolvers = ResolverPool(build_resolver)

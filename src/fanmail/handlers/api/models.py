@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fanmail.domain.attributes import (
+    MAX_ATTRIBUTES,
+    MAX_NAME_CHARS,
+    MAX_TOTAL_CHARS,
+    MAX_VALUE_CHARS,
+    RESERVED,
+)
 from fanmail.domain.model import SubscriberStatus
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -15,7 +22,26 @@ class Strict(BaseModel):
     """A request body: a field fanmail does not know is refused, not ignored (a typo in
     `forse` must not silently mean force=false)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+
+AttributeName = Annotated[
+    str,
+    StringConstraints(
+        pattern=rf"^(?!(?:{'|'.join(sorted(RESERVED))})$)[^\W\d]\w{{0,{MAX_NAME_CHARS - 1}}}$"
+    ),
+]
+Flag = Annotated[bool, Field(strict=True)]
+"""true or false, not 0, "yes" or "off": a body's flag means what it says."""
+AttributeValue = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
+Attributes = Annotated[
+    dict[AttributeName, AttributeValue],
+    Field(
+        max_length=MAX_ATTRIBUTES,
+        description=f"at most {MAX_ATTRIBUTES} names a template can use (letters, digits, _), "
+        f"values up to {MAX_VALUE_CHARS} characters, {MAX_TOTAL_CHARS} in all",
+    ),
+]
 
 
 class Error(BaseModel):
@@ -43,11 +69,11 @@ class ListView(BaseModel):
 
 
 class SubscriberUpsert(Strict):
-    attributes: dict[str, str] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     status: SubscriberStatus | None = Field(
         default=None, description="default: subscribed for a new subscriber, unchanged otherwise"
     )
-    force: bool = Field(
+    force: Flag = Field(
         default=False,
         description="allow re-subscribing an address that unsubscribed, bounced or complained",
     )
@@ -55,7 +81,7 @@ class SubscriberUpsert(Strict):
 
 class StatusChange(Strict):
     status: SubscriberStatus
-    force: bool = Field(
+    force: Flag = Field(
         default=False,
         description="allow re-subscribing an address that unsubscribed, bounced or complained",
     )
@@ -74,9 +100,19 @@ class SubscriberPage(BaseModel):
 
 
 class CampaignCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"list_id": "news", "template": "newsletter", "sender": "News <news@example.com>"}
+            ]
+        }
+    )
+
     list_id: str = Field(pattern=ID_PATTERN)
     template: str = Field(min_length=1, max_length=64)
-    sender: str = Field(min_length=3, max_length=320, description='"Name <address>" or an address')
+    sender: str = Field(
+        min_length=3, max_length=320, description='"Name <address>" or an address, verified in SES'
+    )
     subject: str | None = Field(
         default=None, max_length=1000, description="Jinja; default: the template's"
     )
@@ -148,7 +184,7 @@ class FailuresPage(BaseModel):
 class PreviewRequest(Strict):
     list_id: str | None = Field(default=None, pattern=ID_PATTERN)
     email: str | None = Field(default=None, description="a stored subscriber of list_id")
-    attributes: dict[str, str] = Field(default_factory=dict, description="or these attributes")
+    attributes: Attributes = Field(default_factory=dict, description="or these attributes")
     variables: dict[str, str] = Field(default_factory=dict)
     subject: str | None = Field(default=None, max_length=1000)
     sender: str = Field(default="Fanmail <news@fanmail.example>", max_length=320)
@@ -164,11 +200,11 @@ class PreviewView(BaseModel):
 class ImportUpload(Strict):
     format: Literal["csv", "jsonl"] = "csv"
     mode: Literal["upsert", "add-only", "unsubscribe"] = "upsert"
-    force: bool = Field(
+    force: Flag = Field(
         default=False, description="re-subscribe addresses that unsubscribed, bounced or complained"
     )
     email_column: str = Field(default="email", min_length=1, max_length=200)
-    check_deliverability: bool = Field(default=False, description="also check DNS (slow)")
+    check_deliverability: Flag = Field(default=False, description="also check DNS (slow)")
     file_name: str = Field(default="", max_length=200)
 
 
@@ -224,7 +260,7 @@ class RejectsPage(BaseModel):
 
 
 class ResumeRequest(Strict):
-    ignore_breakers: bool = Field(
+    ignore_breakers: Flag = Field(
         default=False,
         description="let this run past the bounce and complaint breakers (after checking why)",
     )

@@ -17,7 +17,7 @@ ERRORS: dict[int, OpenAPIResponse] = {
         "description": HTTPStatus(status).phrase,
         "content": {"application/json": {"model": m.ErrorBody}},
     }
-    for status in (400, 404, 409, 422)
+    for status in (400, 404, 409, 413, 415, 422)
 }
 
 

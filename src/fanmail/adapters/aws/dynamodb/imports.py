@@ -108,14 +108,16 @@ class DynamoImportStore:
         ).get("Item")
         return job_from(item) if item else None
 
-    def _update(self, import_id: str, request: Mapping[str, Any]) -> ImportJob | None:
+    def _update(
+        self, import_id: str, request: Mapping[str, Any], names: Mapping[str, str] = STATUS
+    ) -> ImportJob | None:
         """An update returning the new job, or None if its condition did not hold."""
         try:
             response: Any = self.client.update_item(
                 TableName=self.table,
                 Key=self._key(import_id),
                 ReturnValues="ALL_NEW",
-                ExpressionAttributeNames=STATUS,
+                ExpressionAttributeNames=dict(names),
                 **request,
             )
         except ClientError as exc:
@@ -123,20 +125,22 @@ class DynamoImportStore:
             return None
         return job_from(response["Attributes"])
 
-    def queue(self, import_id: str, now: float) -> ImportJob:
+    def queue(self, import_id: str, now: float, size: int) -> ImportJob:
         job = self._update(
             import_id,
             {
-                "UpdateExpression": "SET #s = :queued, updated_at = :now",
+                "UpdateExpression": "SET #s = :queued, updated_at = :now, #z = :size",
                 "ConditionExpression": "#s = :waiting",
                 "ExpressionAttributeValues": values(
                     {
                         ":queued": ImportStatus.QUEUED.value,
                         ":waiting": ImportStatus.WAITING_FOR_UPLOAD.value,
                         ":now": now,
+                        ":size": size,
                     }
                 ),
             },
+            {**STATUS, "#z": "size"},  # a reserved word
         )
         if job is not None:
             return job
