@@ -28,13 +28,20 @@ def progress_bar(done: int, total: int, width: int = 40) -> str:
 
 
 def progress_printer(label: str) -> Callable[[int, int], None]:
+    """A bar redrawn in place on a terminal; elsewhere (a log) one line when done. Either way
+    the finished bar is printed once, however often completion is reported."""
     interactive = sys.stderr.isatty()
+    finished = False
 
     def show(done: int, total: int) -> None:
+        nonlocal finished
+        if finished:
+            return
+        finished = done >= total
         if interactive:
-            end = "\n" if done >= total else ""
+            end = "\n" if finished else ""
             print(f"\r{label} {progress_bar(done, total)}", end=end, file=sys.stderr, flush=True)
-        elif done >= total:
+        elif finished:
             print(f"{label} {progress_bar(done, total)}", file=sys.stderr)
 
     return show

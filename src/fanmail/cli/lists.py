@@ -106,8 +106,10 @@ def _resume_point(state: Path, fingerprint: str) -> str | None:
 def import_command(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
-        raise FanmailError(f"{path}: no such file")
+        raise FanmailError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
     data = path.read_bytes()
+    if not data.strip():
+        raise FanmailError(f"{path}: the file is empty")
     fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
     options = ImportOptions(
         fmt, ImportMode(args.mode), args.force, args.email_column, args.check_deliverability

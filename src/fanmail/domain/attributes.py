@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fanmail.domain.errors import InvalidInput
 
 MAX_NAME_CHARS = 64
-MAX_ATTRIBUTES = 50
-MAX_VALUE_CHARS = 2000
-MAX_TOTAL_CHARS = 20_000
 RESERVED = frozenset({"email", "subscriber", "campaign", "unsubscribe_url", "preferences_url"})
 """Names fanmail gives every template itself: an attribute would be hidden behind them."""
 
@@ -46,28 +44,51 @@ def check_name(name: object, where: str = "attribute") -> str:
     return name
 
 
-def check_attributes(attributes: Mapping[Any, Any], where: str = "") -> dict[str, str]:
-    """The attributes as stored (text), or InvalidInput naming the first problem."""
-    prefix = f"{where}: " if where else ""
-    if len(attributes) > MAX_ATTRIBUTES:
-        raise InvalidInput(f"{prefix}{len(attributes)} attributes, more than {MAX_ATTRIBUTES}")
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How many names, how long a value, how many characters in all."""
+
+    count: int
+    chars: int
+    total: int
+
+
+ATTRIBUTES = Limits(50, 2000, 20_000)
+"""A subscriber's: a DynamoDB item (400 KB) holds them with room to spare."""
+VARIABLES = Limits(50, 10_000, 100_000)
+"""A campaign's: longer than attributes (an intro paragraph); the campaign record holds them."""
+
+
+def check_values(
+    values: Mapping[Any, Any], kind: str = "attribute", limits: Limits = ATTRIBUTES
+) -> dict[str, str]:
+    """Names a template can use with plain values, as stored (text), or InvalidInput naming the
+    first problem. `kind` says what they are in messages ("attribute", "row 5: attribute")."""
+    if not isinstance(values, Mapping):
+        raise InvalidInput(f"{kind}s must be an object of names to plain values")
+    if len(values) > limits.count:
+        raise InvalidInput(f"{len(values)} {kind}s, more than {limits.count}")
     checked: dict[str, str] = {}
-    for name, value in attributes.items():
-        key = check_name(name, f"{prefix}attribute")
+    for name, value in values.items():
+        key = check_name(name, kind)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InvalidInput(
-                f"{prefix}attribute {key!r} must be a plain value, not {type(value).__name__}"
-            )
-        text = clean_text(str(value), f"{prefix}attribute {key!r}")
-        if len(text) > MAX_VALUE_CHARS:
-            raise InvalidInput(
-                f"{prefix}attribute {key!r} is longer than {MAX_VALUE_CHARS} characters"
-            )
+            raise InvalidInput(f"{kind} {key!r} must be a plain value, not {type(value).__name__}")
+        text = clean_text(str(value), f"{kind} {key!r}")
+        if len(text) > limits.chars:
+            raise InvalidInput(f"{kind} {key!r} is longer than {limits.chars} characters")
         checked[key] = text
     total = sum(len(k) + len(v) for k, v in checked.items())
-    if total > MAX_TOTAL_CHARS:
-        raise InvalidInput(f"{prefix}attributes hold {total} characters, over {MAX_TOTAL_CHARS}")
+    if total > limits.total:
+        raise InvalidInput(f"{kind}s hold {total} characters, over {limits.total}")
     return checked
+
+
+def check_attributes(attributes: Mapping[Any, Any]) -> dict[str, str]:
+    return check_values(attributes)
+
+
+def check_variables(variables: Mapping[Any, Any]) -> dict[str, str]:
+    return check_values(variables, "variable", VARIABLES)
 
 
 def readable_attributes(stored: Mapping[Any, Any]) -> dict[str, str]:
@@ -77,7 +98,7 @@ def readable_attributes(stored: Mapping[Any, Any]) -> dict[str, str]:
         if _usable(name) and name not in RESERVED and isinstance(value, str | int | float):
             text = str(value)
             if text.encode("utf-8", "ignore").decode("utf-8") == text:
-                kept[str(name)] = text[:MAX_VALUE_CHARS]
+                kept[str(name)] = text[: ATTRIBUTES.chars]
     return kept
 
 

@@ -18,3 +18,20 @@ def check_id(kind: str, value: object) -> str:
             "starting with a letter or digit"
         )
     return value
+
+
+MAX_CURSOR_BYTES = 1024
+"""DynamoDB's limit for a key attribute; every cursor fanmail gives out is one."""
+
+
+def check_cursor(value: str | None) -> str | None:
+    """A paging cursor as a caller sends it back: text that could be a key fanmail gave out."""
+    if value is None:
+        return None
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        size = MAX_CURSOR_BYTES + 1
+    if not value or "\x00" in value or size > MAX_CURSOR_BYTES:
+        raise InvalidInput("the cursor is not one this API gave out: start again without it")
+    return value

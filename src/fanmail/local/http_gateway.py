@@ -9,6 +9,7 @@ import base64
 import json
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -86,6 +87,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         payload = answer.get("body") or ""
         data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
         self._reply(int(answer.get("statusCode", 200)), out_headers, data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the HTTP server refuses by itself (a URI too long, a malformed request line):
+        the API's error format, not an HTML page."""
+        self.close_connection = True
+        self._json(code, HTTPStatus(code).phrase, message or HTTPStatus(code).description)
 
     def _json(self, status: int, code: str, message: str) -> None:
         body = json.dumps({"error": {"code": code, "message": message}}).encode()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
+from fanmail.domain.attributes import check_variables
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
-from fanmail.domain.ids import check_id
+from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import STARTABLE, Campaign, CampaignStatus, Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.ports import CampaignStore, Clock, Invoker, SesAccount, SubscriberStore
@@ -74,7 +75,8 @@ class Campaigns:
                 "domain in SES first)"
             )
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
-        _check_variables(command.variables)
+        variables = check_variables(command.variables)
+        command = replace(command, variables=variables)
         self._check_renders(command, campaign_id, list_id)
         report = template_report(
             self.renderer,
@@ -126,7 +128,7 @@ class Campaigns:
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
-        return self.campaigns.list(cursor, limit)
+        return self.campaigns.list(check_cursor(cursor), limit)
 
     def check_account(self) -> None:
         """Refuse to start when SES would not send (sending disabled, account shut down)."""
@@ -148,10 +150,3 @@ class Campaigns:
         campaign = self.start(campaign_id)
         self.invoker.invoke_async(TRIGGER, run_event(campaign.campaign_id, campaign.run_id))
         return campaign
-
-
-def _check_variables(variables: object) -> None:
-    if not isinstance(variables, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in variables.items()
-    ):
-        raise InvalidInput("campaign variables must be an object of names to plain values")

@@ -20,6 +20,7 @@ from fanmail.domain.feedback import (
     parse_ses_event,
     plan_feedback,
 )
+from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import Provenance, SubscriberStatus
 from fanmail.ports import Clock, EventRecord, FeedbackStore, SendLedger, SubscriberStore
 
@@ -142,4 +143,4 @@ class Feedback:
     def events(
         self, campaign_id: str, kind: str, cursor: str | None, limit: int
     ) -> tuple[list[EventRecord], str | None]:
-        return self.store.events(campaign_id, kind, cursor, limit)
+        return self.store.events(campaign_id, kind, check_cursor(cursor), limit)

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from fanmail.domain.errors import Conflict, InvalidInput
+from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import (
     RESUMABLE,
     STOPPABLE,
@@ -186,7 +187,9 @@ class Lifecycle:
         self.campaigns.get(campaign_id)
         if not 1 <= limit <= FAILURES_PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {FAILURES_PAGE_MAX}, got {limit}")
-        entries, next_cursor = self.ledger.entries(campaign_id, "failed", cursor, limit)
+        entries, next_cursor = self.ledger.entries(
+            campaign_id, "failed", check_cursor(cursor), limit
+        )
         return {
             "failures": [
                 {

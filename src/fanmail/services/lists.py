@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_attributes
 from fanmail.domain.errors import InvalidInput, NotFound
-from fanmail.domain.ids import check_id
+from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
 from fanmail.ports import Clock, ListStore, MailingList, SubscriberPage, SubscriberStore
 
@@ -67,7 +67,7 @@ class Lists:
     def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
-        return self.subscribers.page(self.get(list_id).list_id, cursor, limit)
+        return self.subscribers.page(self.get(list_id).list_id, check_cursor(cursor), limit)
 
     def recount(self, list_id: str) -> tuple[dict[str, int], dict[str, int]]:
         """Count the list by reading all of it and store those counts: the repair for counters a

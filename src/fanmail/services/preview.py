@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
+from fanmail.domain.attributes import check_variables
 from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address, to_mime
 from fanmail.domain.model import Campaign, Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
@@ -151,14 +153,18 @@ class Previews:
         return self.renderer.available()
 
     def preview(self, request: PreviewRequest) -> Preview:
+        """What a campaign made of the request would send; the sender, reply-to and variables
+        are checked as creating the campaign checks them."""
+        name, address = parse_sender(request.sender)
+        reply_to = request.reply_to
         return preview_message(
             self.renderer,
             self.links,
             self.clock,
             template=request.template,
-            sender=request.sender,
+            sender=format_sender(name, address),
             subscriber=request.subscriber,
             subject=request.subject,
-            reply_to=request.reply_to,
-            variables=request.variables,
+            reply_to=normalise_email(reply_to, what="reply-to") if reply_to else None,
+            variables=check_variables(request.variables),
         )

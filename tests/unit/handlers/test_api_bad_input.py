@@ -90,8 +90,8 @@ def test_unclosed_quote_and_bad_bytes_are_reported_through_the_api(api: MemorySt
 @pytest.mark.parametrize(
     ("attributes", "expected", "words"),
     [
-        ({"": "v"}, 422, "name '' is not valid"),
-        ({"bad name": "v"}, 422, "name 'bad name' is not valid"),
+        ({"": "v"}, 422, "name '' in attributes is not valid"),
+        ({"bad name": "v"}, 422, "name 'bad name' in attributes is not valid"),
         ({"1st": "v"}, 422, "not valid"),
         ({"email": "v"}, 422, "fanmail's own"),
         ({"a" * 65: "v"}, 422, "not valid"),
@@ -309,3 +309,22 @@ def test_templates_that_cost_too_much_are_refused_at_preview_and_creation(
     )  # fmt: skip
     assert is_error(status, body, 422, "longer than")
     assert str(template_dir) not in body["error"]["message"]
+
+
+@pytest.mark.parametrize("cursor", ["\udc80", "\U0001d11e" * 400, "a\x00b"])
+@pytest.mark.parametrize(
+    "path",
+    ["/lists/news/subscribers", "/campaigns", "/campaigns/c1/failures", "/campaigns/c1/events"],
+)
+def test_cursors_that_no_key_could_be_are_a_400(api: MemoryStack, path: str, cursor: str) -> None:
+    """A cursor over DynamoDB's 1,024-byte key limit, or text it cannot store, would fail the
+    store's call: it is refused first."""
+    seed(api, 1)
+    call(
+        api, "POST", "/campaigns",
+        {"campaign_id": "c1", "list_id": "news", "template": "newsletter",
+         "sender": SENDER_ADDRESS},
+    )  # fmt: skip
+    status, body = call(api, "GET", path, query={"cursor": cursor})
+    expected = 422 if cursor == "\udc80" else 400  # the schema refuses what is not text at all
+    assert is_error(status, body, expected, "cursor"), body

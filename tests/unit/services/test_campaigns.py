@@ -40,7 +40,7 @@ def test_duplicate_id_conflicts(stack: MemoryStack) -> None:
         ({"list_id": "bad list"}, InvalidInput, "list id 'bad list' is not valid"),
         ({"campaign_id": "../x"}, InvalidInput, "campaign id"),
         ({"subject": "{{ broken"}, TemplateProblem, "campaign subject"),
-        ({"variables": {"a": ["list"]}}, InvalidInput, "variables"),
+        ({"variables": {"a": ["list"]}}, InvalidInput, "variable .a. must be a plain value"),
     ],
 )
 def test_bad_campaigns_are_refused_and_nothing_is_stored(

@@ -97,6 +97,10 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
         # e.g. a multipart Content-Type without a boundary, refused before the body is parsed
         return error(HTTPStatus.BAD_REQUEST, f"the request could not be read: {exc}")
 
+    @resolver.exception_handler(imports.UnsupportedFile)  # type: ignore[untyped-decorator]
+    def form_instead_of_file(exc: imports.UnsupportedFile) -> Response[Any]:
+        return error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
+
     @resolver.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
     def unsupported(exc: RequestUnsupportedContentType) -> Response[Any]:
         return error(
@@ -113,9 +117,11 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
 
 def _message(error: dict[str, Any]) -> str:
     """pydantic's message, except for an attribute name, where the pattern says little."""
-    if error.get("type") == "string_pattern_mismatch" and "[key]" in error.get("loc", ()):
+    location = list(error.get("loc", ()))
+    if error.get("type") == "string_pattern_mismatch" and "[key]" in location:
+        where = location[1] if len(location) > 2 else "the body"
         return (
-            f"attribute name {error.get('input')!r} is not valid: 1-64 letters, digits or '_', "
+            f"name {error.get('input')!r} in {where} is not valid: 1-64 letters, digits or '_', "
             "not starting with a digit, and not one of fanmail's own names"
         )
     return str(error.get("msg", ""))

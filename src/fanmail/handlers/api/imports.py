@@ -33,6 +33,19 @@ BINARY_MEDIA_TYPES = (
 so API Gateway passes such a body on byte for byte (base64) instead of as text."""
 
 
+FILE_MEDIA_TYPES = frozenset({*BINARY_MEDIA_TYPES, "application/json", "text/plain", ""})
+
+
+class UnsupportedFile(InvalidInput):
+    """A list file sent as a form: curl's -d strips its line breaks, -F wraps it in a form."""
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"the file came as {content_type}: send it as the body itself, e.g. curl "
+            "--data-binary @people.csv -H 'content-type: text/csv' (or application/x-ndjson)"
+        )
+
+
 def raw_body(event: dict[str, Any]) -> bytes:
     """The request body as the bytes the client sent (API Gateway base64-encodes the binary
     media types the template declares, so a file that is not UTF-8 arrives intact)."""
@@ -66,6 +79,8 @@ def routes(app: App) -> Router:
         file_name: Annotated[str, Query(max_length=200)] = "",
     ) -> Response[Any]:
         content_type = router.current_event.headers.get("content-type", "").split(";")[0].strip()
+        if content_type.lower() not in FILE_MEDIA_TYPES:
+            raise UnsupportedFile(content_type)
         fmt = format or ("jsonl" if "json" in content_type else "csv")
         options = ImportOptions(fmt, ImportMode(mode), force, email_column, check_deliverability)
         data = raw_body(router.current_event.raw_event)

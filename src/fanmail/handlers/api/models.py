@@ -6,13 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from fanmail.domain.attributes import (
-    MAX_ATTRIBUTES,
-    MAX_NAME_CHARS,
-    MAX_TOTAL_CHARS,
-    MAX_VALUE_CHARS,
-    RESERVED,
-)
+from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
 from fanmail.domain.model import SubscriberStatus
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -33,14 +27,22 @@ AttributeName = Annotated[
 ]
 Flag = Annotated[bool, Field(strict=True)]
 """true or false, not 0, "yes" or "off": a body's flag means what it says."""
-AttributeValue = Annotated[str, StringConstraints(max_length=MAX_VALUE_CHARS)]
+
+
+def _described(limits: Limits, what: str) -> str:
+    return (
+        f"at most {limits.count} {what}: names a template can use (letters, digits, _), values "
+        f"up to {limits.chars} characters, {limits.total} in all"
+    )
+
+
 Attributes = Annotated[
-    dict[AttributeName, AttributeValue],
-    Field(
-        max_length=MAX_ATTRIBUTES,
-        description=f"at most {MAX_ATTRIBUTES} names a template can use (letters, digits, _), "
-        f"values up to {MAX_VALUE_CHARS} characters, {MAX_TOTAL_CHARS} in all",
-    ),
+    dict[AttributeName, Annotated[str, StringConstraints(max_length=ATTRIBUTES.chars)]],
+    Field(max_length=ATTRIBUTES.count, description=_described(ATTRIBUTES, "attributes")),
+]
+Variables = Annotated[
+    dict[AttributeName, Annotated[str, StringConstraints(max_length=VARIABLES.chars)]],
+    Field(max_length=VARIABLES.count, description=_described(VARIABLES, "variables")),
 ]
 
 
@@ -117,7 +119,7 @@ class CampaignCreate(Strict):
         default=None, max_length=1000, description="Jinja; default: the template's"
     )
     reply_to: str | None = Field(default=None, max_length=320)
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
@@ -185,7 +187,7 @@ class PreviewRequest(Strict):
     list_id: str | None = Field(default=None, pattern=ID_PATTERN)
     email: str | None = Field(default=None, description="a stored subscriber of list_id")
     attributes: Attributes = Field(default_factory=dict, description="or these attributes")
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: Variables = Field(default_factory=dict)
     subject: str | None = Field(default=None, max_length=1000)
     sender: str = Field(default="Fanmail <news@fanmail.example>", max_length=320)
 
