@@ -80,8 +80,9 @@ def test_the_time_limit_never_fires_outside_a_render() -> None:
             pass
 
     for attempt in range(40):
+        seconds = 0.005 + (attempt % 8) * 0.015  # 5 to 110 ms
         try:
-            clock.run(lambda: busy(0.005 + (attempt % 8) * 0.015))  # 5 to 110 ms
+            clock.run(lambda seconds=seconds: busy(seconds))
             outcomes["finished"] += 1
         except TooCostly:
             outcomes["stopped"] += 1
