@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# checkov pins a boto3 of its own: the template's rule suites get a virtualenv of their own.
+TOOLS  := .tools
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
 
 .PHONY: demo test lint typecheck unit template bench clean
 
@@ -11,6 +14,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+$(TOOLS_STAMP): tools-constraints.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -c tools-constraints.txt checkov cfn-lint-serverless
+	touch $(TOOLS_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/fanmail demo --out demo-out
@@ -25,14 +34,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-template: $(STAMP)
-	$(BIN)/python scripts/validate_template.py template.yaml
+template: $(STAMP) $(TOOLS_STAMP)
+	mkdir -p build
+	$(BIN)/python scripts/validate_template.py template.yaml --out build/template.json
+	$(TOOLS)/bin/python scripts/check_template_rules.py build/template.json template-findings.yaml
 
-unit: $(STAMP)
+unit: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py --subscribers 20000 --rate 500 --latency-ms 60
 
 clean:
-	rm -rf $(VENV) demo-out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) build demo-out .mypy_cache .ruff_cache .pytest_cache

@@ -2,7 +2,9 @@
 CloudFormation with cfn-lint. cfn-lint >= 1.54 no longer expands SAM itself, so errors inside
 `AWS::Serverless::*` resources are only caught on the transformed output.
 
-Usage: python scripts/validate_template.py [template.yaml]   (exit 1 on any finding)
+Usage: python scripts/validate_template.py [template.yaml] [--out transformed.json]
+(exit 1 on any finding; --out keeps the transformed template for the rule suites that read it,
+scripts/check_template_rules.py)
 """
 
 from __future__ import annotations
@@ -43,7 +45,19 @@ def _to_s3_uris(node: Any) -> Any:
     return node
 
 
-def validate(path: Path) -> list[str]:
+def transformed(path: Path) -> dict[str, Any]:
+    """The CloudFormation template the SAM transform makes of `path` (tests read it)."""
+    template, errors = decode_str(path.read_text())
+    if errors or template is None:
+        raise ValueError(f"{path}: {errors or 'empty template'}")
+    plain = json.loads(json.dumps(_to_s3_uris(template)))
+    result: dict[str, Any] = transform(
+        plain, {"SenderIdentity": "example.com"}, _NoManagedPolicies()
+    )
+    return result
+
+
+def validate(path: Path, out: Path | None = None) -> list[str]:
     source = path.read_text()
     template, errors = decode_str(source)
     if errors or template is None:
@@ -59,21 +73,28 @@ def validate(path: Path) -> list[str]:
             local = isinstance(value, str) and not value.startswith("s3://")
             if local and not (path.parent / str(value)).is_dir():
                 problems.append(f"{name}.{key}: {value!r} is not a directory")
-    plain = json.loads(json.dumps(_to_s3_uris(template)))
     try:
-        transformed = transform(plain, {"SenderIdentity": "example.com"}, _NoManagedPolicies())
+        cloudformation = transformed(path)
     except Exception as exc:  # the translator raises its own InvalidDocumentException family
         causes = getattr(exc, "causes", None) or [exc]
         return problems + [f"SAM transform: {cause}" for cause in causes]
-    matches = lint(json.dumps(transformed), regions=["us-east-1"])
+    if out is not None:
+        out.write_text(json.dumps(cloudformation, indent=1))
+    matches = lint(json.dumps(cloudformation), regions=["us-east-1"])
     problems += [f"cfn-lint {m.rule.id} {m.path_string}: {m.message}" for m in matches]
     return problems
 
 
 def main() -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the transform needs a region
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
-    problems = validate(path)
+    args = sys.argv[1:]
+    out = None
+    if "--out" in args:
+        at = args.index("--out")
+        out = Path(args[at + 1])
+        del args[at : at + 2]
+    path = Path(args[0] if args else "template.yaml")
+    problems = validate(path, out)
     for problem in problems:
         print(problem)
     verdict = f"{len(problems)} problem(s)" if problems else "ok"

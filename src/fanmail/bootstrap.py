@@ -131,7 +131,7 @@ def build(settings: Settings, ports: Ports) -> App:
     )  # fmt: skip
     campaigns = Campaigns(
         campaigns=p.campaigns, subscribers=p.subscribers, ses=p.ses, invoker=p.invoker,
-        renderer=renderer, clock=p.clock,
+        renderer=renderer, clock=p.clock, sender_identity=settings.sender_identity,
     )  # fmt: skip
     return App(
         settings=settings,
@@ -250,6 +250,7 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
             settings.trigger_function_arn,
             settings.scheduler_role_arn,
             settings.schedule_prefix,
+            dead_letter_arn=settings.schedule_dead_letter_arn,
         ),
         clock=SystemClock(),
         signing_keys=configured_keys(settings),

@@ -6,6 +6,7 @@ Every bad value is reported with its variable name and what was expected; see th
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,6 +40,9 @@ class Settings:
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
+    function_qualifier: str | None = None
+    sender_identity: str | None = None
+    schedule_dead_letter_arn: str | None = None
     configuration_set: str | None = None
     max_send_rate: float | None = None
     ses_latency_ms: float = 80.0
@@ -120,10 +124,13 @@ class Settings:
         )
 
     def function_names(self) -> dict[str, str]:
+        """The functions fanmail invokes, by logical name; with the qualifier (an alias) when
+        set, so invokes reach the published version SnapStart restores (not $LATEST)."""
+        suffix = f":{self.function_qualifier}" if self.function_qualifier else ""
         return {
-            "sender": self.sender_function,
-            "trigger": self.trigger_function,
-            "importer": self.importer_function,
+            "sender": self.sender_function + suffix,
+            "trigger": self.trigger_function + suffix,
+            "importer": self.importer_function + suffix,
         }
 
     def table_names(self) -> dict[str, str]:
@@ -190,6 +197,27 @@ def _mailbox(raw: str) -> str:
         raise ValueError(f"must be an email address ({exc})") from None
 
 
+def _identity(raw: str) -> str:
+    """An SES identity: an address, or a domain."""
+    if "@" in raw:
+        return _mailbox(raw)
+    domain = raw.strip().lower().rstrip(".")
+    labels = domain.split(".")
+    if (
+        len(labels) < 2
+        or not all(label and len(label) <= 63 for label in labels)
+        or any(ch.isspace() or ch in "/:@" for ch in domain)
+    ):
+        raise ValueError("must be an email address or a domain (example.com)")
+    return domain
+
+
+def _qualifier(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", raw):
+        raise ValueError("must be an alias name (letters, digits, '-', '_') or a version number")
+    return raw
+
+
 def _keys(raw: str) -> str:
     try:
         SigningKeys.from_json(raw, "keys")
@@ -213,6 +241,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "imports_table": _name,
     "imports_bucket": _name,
     "importer_function": _name,
+    "function_qualifier": _qualifier,
+    "sender_identity": _identity,
+    "schedule_dead_letter_arn": _name,
     "lease_grace_s": _positive_float,
     "ledger_ttl_days": _positive_float,
     "quota_margin": lambda raw: _non_negative_float(raw),

@@ -101,11 +101,9 @@ def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
     assert importer["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-importer"}
     allowed = actions_of(resources["ImporterFunction"])
     files = json.dumps({"Fn::Sub": "${ImportsBucket.Arn}/imports/*"}, sort_keys=True)
-    itself = json.dumps(
-        {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-                    "${AWS::StackName}-importer"},
-        sort_keys=True,
-    )  # fmt: skip
+    arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+    itself = json.dumps({"Fn::Sub": arn + "${AWS::StackName}-importer"}, sort_keys=True)
+    its_alias = json.dumps({"Fn::Sub": arn + "${AWS::StackName}-importer:*"}, sort_keys=True)
     assert allowed == {
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
@@ -116,6 +114,7 @@ def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
         files: {"s3:GetObject", "s3:DeleteObject"},
         table("ImportsBucket"): {"s3:ListBucket"},
         itself: {"lambda:InvokeFunction"},
+        its_alias: {"lambda:InvokeFunction"},
     }  # fmt: skip
 
 

@@ -201,7 +201,7 @@ def test_campaign_three_times_longer_than_the_root_budget_continues() -> None:
     assert campaign.summary is not None
     assert campaign.summary["epochs"] >= 3
     assert campaign.summary["invocations"]["trigger"] == campaign.summary["epochs"]
-    assert not stack.invoker.async_errors  # no epoch overran its timeout
+    assert not stack.invoker.dead_letters  # no epoch overran its timeout
 
 
 def test_daily_quota_pauses_and_resumes_by_schedule() -> None:

@@ -184,8 +184,9 @@ def watch(runtime: LocalRuntime, campaign_id: str, total: int) -> Campaign:
             if interactive:
                 print(file=sys.stderr)
             return campaign
-        if runtime.invoker.async_errors:
-            raise FanmailError(f"the trigger failed: {runtime.invoker.async_errors[0]}")
+        if runtime.invoker.dead_letters:
+            failed = runtime.invoker.dead_letters[0]["responsePayload"]["errorMessage"]
+            raise FanmailError(f"the trigger failed: {failed}")
         time.sleep(0.25)
 
 

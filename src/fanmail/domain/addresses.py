@@ -102,3 +102,12 @@ def format_sender(name: str, address: str) -> str:
         return address
     local, _, domain = address.rpartition("@")
     return str(Address(display_name=name, username=local, domain=domain))
+
+
+def sends_as(address: str, identity: str) -> bool:
+    """Whether SES sends `address` as `identity`: the address itself, or its domain (IAM names
+    that one identity; an address of a subdomain is another identity)."""
+    address = unicode_address(address)
+    if "@" in identity:
+        return address == unicode_address(identity)
+    return address.rpartition("@")[2] == unicode_address(f"x@{identity}").rpartition("@")[2]

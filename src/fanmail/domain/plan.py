@@ -23,6 +23,8 @@ class PlanLimits:
     max_threads: int = 16
     max_sender_rate: float = 200.0
     max_senders: int = 200
+    """Sender invocations a campaign may run at once, leaves and the nodes above them: at most
+    the sender function's reserved concurrency."""
     branching: int = 8
     pacing_factor: float = 0.97
     concurrency_headroom: float = 1.5
@@ -97,6 +99,27 @@ def tree_depth(width: int, branching: int) -> int:
     return depth
 
 
+def tree_nodes(width: int, branching: int) -> int:
+    """Sender invocations under a unit of `width` leaves: the leaves, and every node above them,
+    which waits (a running invocation) until its children return."""
+    if width <= 1:
+        return 1
+    return 1 + sum(tree_nodes(part, branching) for part in split_width(width, branching))
+
+
+def sender_invocations(senders: int, branching: int) -> int:
+    """Sender invocations running at once for `senders` leaves under the root."""
+    return sum(tree_nodes(unit, branching) for unit in split_width(senders, branching))
+
+
+def fit_senders(senders: int, branching: int, budget: int) -> int:
+    """The most leaves, up to `senders`, whose whole tree fits `budget` concurrent invocations
+    (the sender function's reserved concurrency)."""
+    while senders > 1 and sender_invocations(senders, branching) > budget:
+        senders -= 1
+    return senders
+
+
 def make_plan(
     recipients: int,
     rate: float,
@@ -121,6 +144,7 @@ def make_plan(
             math.ceil(in_flight / limits.max_threads), math.ceil(rate / limits.max_sender_rate)
         )
         senders = min(senders, limits.max_senders, max(1, math.ceil(recipients / limits.min_batch)))
+        senders = fit_senders(senders, limits.branching, limits.max_senders)
     threads = min(limits.max_threads, max(1, math.ceil(in_flight / senders)))
     rate_per_sender = paced_rate / senders
     root_slots = tuple(split_width(senders, limits.branching))

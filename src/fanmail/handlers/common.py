@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import weakref
@@ -16,8 +17,11 @@ from fanmail.bootstrap import App
 from fanmail.domain.model import DeliveryCounts
 from fanmail.ports import Clock
 
-logger = Logger(service="fanmail")
-metrics = Metrics(namespace="fanmail", service="fanmail")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "fanmail"
+"""The stack's name when deployed: metrics carry it as their `service` dimension, so two stacks
+in one account keep their alarms and dashboards apart."""
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="fanmail", service=SERVICE)
 
 
 def budget_deadline(context: Any, clock: Clock, margin_s: float) -> float:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, FanmailError, InvalidInput
 from fanmail.domain.ids import check_id
@@ -29,6 +31,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     result = handle(bootstrap.current(), event, context)
     if "sent" in result and "recipients" in result:  # a run epoch's summary
         emit_counts(DeliveryCounts.from_dict(result))
+    if result.get("status") == CampaignStatus.FAILED.value:  # an alarm watches it
+        metrics.add_metric(name="CampaignsFailed", unit=MetricUnit.Count, value=1)
     return result
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
+from fanmail.domain.addresses import format_sender, normalise_email, parse_sender, sends_as
 from fanmail.domain.attributes import check_variables
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
@@ -52,7 +52,9 @@ class Campaigns:
         invoker: Invoker,
         renderer: TemplateRenderer,
         clock: Clock,
+        sender_identity: str | None = None,
     ) -> None:
+        self.sender_identity = sender_identity
         self.campaigns = campaigns
         self.subscribers = subscribers
         self.ses = ses
@@ -69,6 +71,12 @@ class Campaigns:
         campaign_id = check_id("campaign id", command.campaign_id or self._new_id())
         list_id = check_id("list id", command.list_id)
         name, address = parse_sender(command.sender)
+        if self.sender_identity and not sends_as(address, self.sender_identity):
+            raise InvalidInput(
+                f"sender {address!r} is not this stack's sender identity "
+                f"{self.sender_identity!r}: its IAM policy lets it send only as that identity "
+                "(the SenderIdentity parameter)"
+            )
         if not self.ses.is_verified_sender(address):
             raise InvalidInput(
                 f"sender {address!r} is not a verified SES identity (verify the address or its "

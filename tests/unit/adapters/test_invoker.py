@@ -72,7 +72,7 @@ def test_concurrency_cap_throttles() -> None:
     worker.join()
 
 
-def test_async_is_retried_twice_then_recorded() -> None:
+def test_async_is_retried_twice_then_goes_to_the_on_failure_destination() -> None:
     inv = InProcessInvoker()
     calls: list[int] = []
 
@@ -81,8 +81,15 @@ def test_async_is_retried_twice_then_recorded() -> None:
         raise RuntimeError("down")
 
     inv.register(LocalFunction("flaky", flaky))
-    inv.invoke_async("flaky", {})
+    inv.invoke_async("flaky", {"campaign_id": "c1"})
     inv.drain(10)
     assert len(calls) == 3
-    assert len(inv.async_errors) == 1
+    [record] = inv.dead_letters  # the record Lambda puts on an SQS on-failure destination
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == {"campaign_id": "c1"}
+    assert record["responsePayload"] == {
+        "errorType": "RuntimeError",
+        "errorMessage": "flaky: RuntimeError: down",
+    }
     inv.close()

@@ -35,6 +35,9 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("FANMAIL_TEMPLATES_DIR", "/no/such/dir", "is not a directory"),
         ("FANMAIL_BRANCHING", "1", "branching"),
         ("FANMAIL_TIME_MARGIN_S", "5000", "must be below the function timeouts"),
+        ("FANMAIL_SENDER_IDENTITY", "not an identity", "address or a domain"),
+        ("FANMAIL_SENDER_IDENTITY", "a@b@c", "email address"),
+        ("FANMAIL_FUNCTION_QUALIFIER", "live alias", "alias name"),
     ],
 )
 def test_bad_settings_name_the_variable(name: str, value: str, message: str) -> None:
@@ -53,3 +56,20 @@ def test_every_setting_is_in_the_readme_table() -> None:
         if f"| `FANMAIL_{f.name.upper()}` |" not in readme
     ]
     assert missing == []
+
+
+def test_the_stack_wiring_settings() -> None:
+    """#11: the identity campaigns must send as, the alias functions are invoked through, and
+    the dead-letter queue the schedules name."""
+    settings = Settings.from_env(
+        {
+            "FANMAIL_SENDER_IDENTITY": "News.Example.COM.",
+            "FANMAIL_FUNCTION_QUALIFIER": "live",
+            "FANMAIL_SENDER_FUNCTION": "s-sender",
+            "FANMAIL_SCHEDULE_DEAD_LETTER_ARN": "arn:aws:sqs:eu-west-1:1:dlq",
+        }
+    )
+    assert settings.sender_identity == "news.example.com"
+    assert settings.function_names()["sender"] == "s-sender:live"
+    assert settings.schedule_dead_letter_arn == "arn:aws:sqs:eu-west-1:1:dlq"
+    assert Settings.from_env({}).function_names()["trigger"] == "fanmail-trigger"

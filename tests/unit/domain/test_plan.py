@@ -5,7 +5,14 @@ import math
 import pytest
 
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.plan import PlanLimits, make_plan, split_width, tree_depth
+from fanmail.domain.plan import (
+    PlanLimits,
+    make_plan,
+    sender_invocations,
+    split_width,
+    tree_depth,
+    tree_nodes,
+)
 
 RATES = [1, 14, 50, 300, 1000]
 SIZES = [1, 10, 50, 51, 1_000, 100_000, 1_000_000, 10_000_000]
@@ -104,3 +111,26 @@ def test_plan_round_trips() -> None:
 
     plan = make_plan(5000, 50, 0.08, LIMITS)
     assert FanoutPlan.from_dict(plan.to_dict()) == plan
+
+
+@pytest.mark.parametrize("budget", [1, 9, 40, 100, 200, 1000])
+@pytest.mark.parametrize("rate", [50.0, 500.0, 3000.0, 20_000.0])
+def test_the_whole_tree_fits_the_sender_concurrency(budget: int, rate: float) -> None:
+    """#11: max_senders is the sender function's reserved concurrency, and the nodes above the
+    leaves wait on them: leaves plus internal nodes never exceed it."""
+    limits = PlanLimits(max_senders=budget)
+    plan = make_plan(1_000_000, rate, 0.08, limits)
+    running = sum(tree_nodes(unit, plan.branching) for unit in plan.root_slots)
+    assert running <= budget
+    assert running == sender_invocations(plan.senders, plan.branching)
+    if plan.senders < budget:  # as wide as the budget allows
+        wider = sender_invocations(plan.senders + 1, plan.branching)
+        assert wider > budget or plan.senders == make_plan(1_000_000, rate, 0.08, PlanLimits(
+            max_senders=10_000)).senders  # fmt: skip
+
+
+def test_tree_nodes_counts_every_waiting_node() -> None:
+    assert tree_nodes(1, 8) == 1
+    assert tree_nodes(8, 8) == 9  # a node and its 8 leaves
+    assert tree_nodes(9, 8) == 1 + 7 + (1 + 2)  # one child is a node of 2 leaves
+    assert sender_invocations(8, 8) == 8  # the root (the trigger) is not a sender

@@ -90,3 +90,30 @@ def test_start_claims_once(stack: MemoryStack) -> None:
     assert info.value.current_status == "sending"
     with pytest.raises(NotFound):
         stack.app.campaigns.start("missing")
+
+
+@pytest.mark.parametrize(
+    ("identity", "sender", "accepted"),
+    [
+        ("fanmail.example", "News <news@fanmail.example>", True),
+        ("fanmail.example", "news@other.example", False),
+        ("fanmail.example", "news@sub.fanmail.example", False),  # another identity for SES
+        ("news@fanmail.example", "News <NEWS@fanmail.example>", True),
+        ("news@fanmail.example", "other@fanmail.example", False),
+    ],
+)
+def test_a_sender_outside_the_stacks_identity_is_refused_at_creation(
+    stack: MemoryStack, identity: str, sender: str, accepted: bool
+) -> None:
+    """#11 item 2: IAM lets the stack send only as SenderIdentity; a campaign that could not
+    send is refused now, not failed at SES later."""
+    stack = with_settings(stack, sender_identity=identity)
+    stack.ses.verified.update({"news@other.example", "news@sub.fanmail.example",
+                               "other@fanmail.example"})  # fmt: skip
+    seed(stack, 1)
+    if accepted:
+        assert new_campaign(stack, sender=sender).status is CampaignStatus.DRAFT
+    else:
+        with pytest.raises(InvalidInput, match="sender identity"):
+            new_campaign(stack, sender=sender)
+        assert stack.campaigns.list(None, 10)[0] == []

@@ -4,8 +4,9 @@ It keeps Lambda's contract where it matters to fanmail: payloads are JSON round-
 request or response over 6 MB and an async event over 256 KB are refused with Lambda's error
 types; a function raising is reported as an Unhandled function error (errorType, errorMessage);
 concurrency is capped (TooManyRequestsException, as Lambda throttles); async events are retried
-twice on error, as Lambda does. What it cannot do is pre-empt a function at its timeout: it
-reports an overrun as "Task timed out" after the fact.
+twice on error, as Lambda does, and then go to the on-failure destination (`dead_letters`, in
+the record Lambda sends an SQS destination). What it cannot do is pre-empt a function at its
+timeout: it reports an overrun as "Task timed out" after the fact.
 """
 
 from __future__ import annotations
@@ -53,6 +54,27 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def failure_record(target: LocalFunction, request: str, error: InvokeError) -> dict[str, Any]:
+    """What Lambda puts on an on-failure destination when an async event's retries ran out."""
+    return {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"arn:aws:lambda:local:000000000000:function:{target.name}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": ASYNC_RETRIES + 1,
+        },
+        "requestPayload": json.loads(request),
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {"errorType": error.error_type, "errorMessage": str(error)},
+    }
+
+
 class InProcessInvoker:
     def __init__(self, concurrency: int = 1000, latency_s: float = 0.0) -> None:
         self.functions: dict[str, LocalFunction] = {}
@@ -63,7 +85,7 @@ class InProcessInvoker:
         self._lock = threading.Lock()
         self._async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
         self.async_futures: list[Future[None]] = []
-        self.async_errors: list[InvokeError] = []
+        self.dead_letters: list[dict[str, Any]] = []
 
     def register(self, function: LocalFunction, *aliases: str) -> None:
         for key in (function.name, *aliases):
@@ -92,7 +114,7 @@ class InProcessInvoker:
                     return
                 except InvokeError as exc:
                     if attempt == ASYNC_RETRIES:
-                        self.async_errors.append(exc)
+                        self.dead_letters.append(failure_record(target, request, exc))
                     else:
                         time.sleep(min(1.0, self.latency_s * 10 + 0.05))
 
