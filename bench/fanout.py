@@ -43,7 +43,7 @@ def main() -> None:
     subscribers = generate_subscribers(
         "bench", args.subscribers, opted_out_share=0.0, malformed_share=0.0
     )
-    stack.subscribers.put_many(subscribers)
+    app.imports.load(subscribers)
     campaign = app.campaigns.create(
         CreateCampaign(list_id="bench", template=args.template, sender=SENDER_ADDRESS)
     )

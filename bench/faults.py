@@ -87,8 +87,8 @@ def run_campaign(index: int, seed: int, faulty: bool) -> dict[str, Any]:
     )
     stack = inject(stack, faults, campaigns=campaigns)
     subscribers = generate_subscribers(f"list{index}", size, seed=seed)
-    stack.subscribers.put_many(subscribers)
     app = stack.app
+    app.imports.load(subscribers)
     campaign = app.campaigns.create(
         CreateCampaign(list_id=f"list{index}", template="newsletter", sender=SENDER_ADDRESS)
     )

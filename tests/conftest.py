@@ -52,6 +52,8 @@ def seed(
     attributes: dict[str, str] | None = None,
 ) -> list[Subscriber]:
     statuses = statuses or {}
+    if stack.app.ports.lists.get(list_id) is None:
+        stack.app.lists.create(CreateList(list_id))
     subscribers = [
         Subscriber(
             list_id,

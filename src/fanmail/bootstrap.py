@@ -22,6 +22,7 @@ from fanmail.adapters.aws.dynamodb import (
     DynamoImportStore,
     DynamoLedger,
     DynamoListStore,
+    DynamoSignupStore,
     DynamoSubscriberStore,
 )
 from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
@@ -46,6 +47,7 @@ from fanmail.ports import (
     Scheduler,
     SendLedger,
     SesAccount,
+    SignupStore,
     SubscriberStore,
 )
 from fanmail.services.campaigns import Campaigns
@@ -55,9 +57,12 @@ from fanmail.services.imports import Imports
 from fanmail.services.lifecycle import Lifecycle
 from fanmail.services.lists import Lists
 from fanmail.services.preview import Previews
+from fanmail.services.proofs import TestSends
 from fanmail.services.scheduling import Scheduling
 from fanmail.services.send_batch import BatchSender, SendOptions
 from fanmail.services.send_campaign import CampaignRunner, RootOptions
+from fanmail.services.senders import SenderCheck
+from fanmail.services.signups import SignupMail, Signups
 from fanmail.services.unsubscribe import Unsubscribes
 from fanmail.services.views import Views
 from fanmail.settings import Settings
@@ -72,6 +77,7 @@ class Ports:
     feedback: FeedbackStore
     imports: ImportStore
     blobs: BlobStore
+    signups: SignupStore
     mailer: Mailer
     ses: SesAccount
     invoker: Invoker
@@ -99,6 +105,8 @@ class App:
     imports: Imports
     previews: Previews
     unsubscribes: Unsubscribes
+    signups: Signups
+    proofs: TestSends
     heartbeat: Heartbeat
     views: Views
     feedback: Feedback
@@ -129,46 +137,58 @@ def build(settings: Settings, ports: Ports) -> App:
         subscribers=p.subscribers, campaigns=p.campaigns, ses=p.ses, batch_sender=batch_sender,
         invoker=p.invoker, scheduler=p.scheduler, clock=p.clock, options=root_options(settings),
     )  # fmt: skip
+    senders = SenderCheck(ses=p.ses, identity=settings.sender_identity)
     campaigns = Campaigns(
         campaigns=p.campaigns, subscribers=p.subscribers, ses=p.ses, invoker=p.invoker,
-        renderer=renderer, clock=p.clock, sender_identity=settings.sender_identity,
+        lists=p.lists, renderer=renderer, clock=p.clock, senders=senders,
     )  # fmt: skip
     return App(
-        settings=settings,
-        ports=p,
-        renderer=renderer,
-        signer=signer,
-        links=links,
-        batch_sender=batch_sender,
-        runner=runner,
-        campaigns=campaigns,
+        settings=settings, ports=p, renderer=renderer, signer=signer, links=links,
+        batch_sender=batch_sender, runner=runner, campaigns=campaigns,
         lifecycle=Lifecycle(
-            campaigns=campaigns,
-            ledger=p.ledger,
-            scheduler=p.scheduler,
-            invoker=p.invoker,
-            clock=p.clock,
-            stale_after_s=settings.stale_after_s,
+            campaigns=campaigns, ledger=p.ledger, scheduler=p.scheduler, invoker=p.invoker,
+            clock=p.clock, stale_after_s=settings.stale_after_s,
         ),
         scheduling=Scheduling(campaigns=campaigns, scheduler=p.scheduler, clock=p.clock),
-        lists=Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock),
+        lists=Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock, senders=senders),
         imports=imports_service(p),
-        previews=Previews(renderer=renderer, links=links, clock=p.clock),
-        unsubscribes=Unsubscribes(signer=signer, subscribers=p.subscribers, clock=p.clock),
+        previews=Previews(renderer=renderer, links=links, clock=p.clock, lists=p.lists),
+        unsubscribes=Unsubscribes(
+            signer=signer, subscribers=p.subscribers, lists=p.lists, clock=p.clock
+        ),
+        signups=signups_service(p, settings, renderer, signer),
+        proofs=TestSends(
+            subscribers=p.subscribers, mailer=p.mailer, renderer=renderer, links=links,
+            clock=p.clock, configuration_set=settings.configuration_set,
+        ),
         heartbeat=Heartbeat(invoker=p.invoker, count=settings.heartbeat_senders),
         views=Views(clock=p.clock, stale_after_s=settings.stale_after_s, feedback=p.feedback),
-        feedback=Feedback(
-            store=p.feedback,
-            ledger=p.ledger,
-            subscribers=p.subscribers,
-            clock=p.clock,
-            options=FeedbackOptions(
-                configuration_set=settings.configuration_set,
-                soft_bounce_limit=settings.soft_bounce_limit,
-                soft_bounce_window_s=settings.soft_bounce_days * 86400,
-            ),
+        feedback=feedback_service(p, settings),
+    )  # fmt: skip
+
+
+def feedback_service(p: Ports, settings: Settings) -> Feedback:
+    return Feedback(
+        store=p.feedback,
+        ledger=p.ledger,
+        subscribers=p.subscribers,
+        clock=p.clock,
+        options=FeedbackOptions(
+            configuration_set=settings.configuration_set,
+            soft_bounce_limit=settings.soft_bounce_limit,
+            soft_bounce_window_s=settings.soft_bounce_days * 86400,
         ),
     )
+
+
+def signups_service(
+    p: Ports, settings: Settings, renderer: TemplateRenderer, signer: UnsubscribeSigner
+) -> Signups:
+    return Signups(
+        lists=p.lists, subscribers=p.subscribers, signups=p.signups, mailer=p.mailer,
+        renderer=renderer, signer=signer, clock=p.clock,
+        mail=SignupMail(settings.public_url, settings.configuration_set),
+    )  # fmt: skip
 
 
 def imports_service(p: Ports) -> Imports:
@@ -239,6 +259,7 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
         ),
         imports=DynamoImportStore(dynamodb, settings.imports_table),
         blobs=S3BlobStore(clients.s3_client(session), settings.imports_bucket),
+        signups=DynamoSignupStore(dynamodb, settings.signups_table),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
         invoker=LambdaInvoker(

@@ -16,8 +16,11 @@ from fanmail.domain.imports import ImportJob, Rejected
 from fanmail.domain.model import (
     Campaign,
     CampaignStatus,
+    ListSettings,
+    MailingList,
     OutgoingEmail,
     Provenance,
+    Signup,
     Subscriber,
     SubscriberStatus,
 )
@@ -107,19 +110,34 @@ class SubscriberStore(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class MailingList:
-    list_id: str
-    name: str
-    created_at: float
-
-
 class ListStore(Protocol):
     def create(self, mailing_list: MailingList) -> None:
         """Raises Conflict if the id exists."""
         ...
 
     def get(self, list_id: str) -> MailingList | None: ...
+
+    def update_settings(self, list_id: str, settings: ListSettings) -> MailingList:
+        """Replace a list's settings; NotFound if there is no such list."""
+        ...
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
+        """Lists in id order, a page at a time."""
+        ...
+
+
+class SignupStore(Protocol):
+    """Sign-ups waiting for their confirmation, by (list, address); each expires."""
+
+    def put(self, signup: Signup, expires: float) -> None:
+        """Insert or replace."""
+        ...
+
+    def get(self, list_id: str, email: str, now: float) -> Signup | None:
+        """The sign-up, unless there is none or it expired before `now`."""
+        ...
+
+    def delete(self, list_id: str, email: str) -> None: ...
 
 
 class ClaimOutcome(StrEnum):

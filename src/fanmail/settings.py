@@ -36,6 +36,7 @@ class Settings:
     ledger_table: str = "fanmail-ledger"
     lists_table: str = "fanmail-lists"
     imports_table: str = "fanmail-imports"
+    signups_table: str = "fanmail-signups"
     imports_bucket: str = "fanmail-imports"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
@@ -140,6 +141,7 @@ class Settings:
             "ledger": self.ledger_table,
             "lists": self.lists_table,
             "imports": self.imports_table,
+            "signups": self.signups_table,
         }
 
 
@@ -239,6 +241,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "ledger_table": _name,
     "lists_table": _name,
     "imports_table": _name,
+    "signups_table": _name,
     "imports_bucket": _name,
     "importer_function": _name,
     "function_qualifier": _qualifier,

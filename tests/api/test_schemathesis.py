@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.domain.model import Subscriber
+from fanmail.domain.model import MailingList, Subscriber
 from fanmail.local.http_gateway import LocalApiGateway
 from fanmail.local.runtime import LocalRuntime
-from fanmail.ports import MailingList
 from fanmail.settings import Settings, default_templates_dir
 
 pytestmark = pytest.mark.api

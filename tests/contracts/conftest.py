@@ -16,6 +16,7 @@ from fanmail.adapters.aws.dynamodb import (
     DynamoImportStore,
     DynamoLedger,
     DynamoListStore,
+    DynamoSignupStore,
     DynamoSubscriberStore,
 )
 from fanmail.adapters.aws.s3 import S3BlobStore
@@ -29,6 +30,7 @@ from fanmail.adapters.local.memory import (
     MemorySubscriberStore,
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
+from fanmail.adapters.local.signups import MemorySignupStore
 from fanmail.ports import (
     BlobStore,
     CampaignStore,
@@ -37,6 +39,7 @@ from fanmail.ports import (
     ListStore,
     Scheduler,
     SendLedger,
+    SignupStore,
     SubscriberStore,
 )
 
@@ -53,6 +56,7 @@ class Stores:
     feedback: FeedbackStore
     imports: ImportStore
     blobs: BlobStore
+    signups: SignupStore
 
 
 def memory_stores() -> Stores:
@@ -66,6 +70,7 @@ def memory_stores() -> Stores:
         MemoryFeedbackStore(ledger, campaigns),
         MemoryImportStore(),
         MemoryBlobStore(),
+        MemorySignupStore(),
     )
 
 
@@ -85,6 +90,7 @@ def aws_stores(session: boto3.Session, names: dict[str, str], bucket: str) -> St
         DynamoFeedbackStore(client, names["ledger"], names["campaigns"], TTL_S),
         DynamoImportStore(client, names["imports"]),
         S3BlobStore(clients.s3_client(session), bucket),
+        DynamoSignupStore(client, names["signups"]),
     )
 
 

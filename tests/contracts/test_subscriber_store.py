@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import HISTORY_KEPT, Provenance, Subscriber, SubscriberStatus
-from fanmail.ports import MailingList
+from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
 from tests.contracts.conftest import Stores
 
 

@@ -17,7 +17,7 @@ import pytest
 from fanmail.domain.feedback import COUNTERS
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Unsubscribe", "Inbound",
+FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbound",
              "Heartbeat")  # fmt: skip
 
 
@@ -201,7 +201,7 @@ def test_alarms_cover_errors_throttles_reputation_and_failed_campaigns() -> None
     alarms = {name: p["Properties"] for name, p in of_type("AWS::CloudWatch::Alarm").items()}
     for function in FUNCTIONS:
         assert alarms[f"{function}ErrorsAlarm"]["MetricName"] == "Errors"
-    for function in ("Trigger", "Sender", "Api", "Unsubscribe"):
+    for function in ("Trigger", "Sender", "Api", "Public"):
         assert alarms[f"{function}ThrottlesAlarm"]["MetricName"] == "Throttles"
     assert alarms["SesBounceRateAlarm"]["Threshold"] == {"Ref": "BreakerBounceRate"}
     assert alarms["SesComplaintRateAlarm"]["Threshold"] == {"Ref": "BreakerComplaintRate"}

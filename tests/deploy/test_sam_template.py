@@ -128,7 +128,7 @@ def test_policies_are_least_privilege() -> None:
     for name in (
         *functions,
         "ApiFunction",
-        "UnsubscribeFunction",
+        "PublicFunction",
         "InboundFunction",
         "ImporterFunction",
     ):
@@ -157,7 +157,7 @@ def test_policies_are_least_privilege() -> None:
         "lambda:InvokeFunction",
         "secretsmanager:GetSecretValue",
     }
-    public = resources["UnsubscribeFunction"]["Properties"]["Events"]
+    public = resources["PublicFunction"]["Properties"]["Events"]
     assert {e["Properties"]["RestApiId"]["Ref"] for e in public.values()} == {"PublicApi"}
     assert "Auth" not in resources["PublicApi"]["Properties"]  # public by design
     assert resources["Api"]["Properties"]["Auth"]["DefaultAuthorizer"] == "AWS_IAM"

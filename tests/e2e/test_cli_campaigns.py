@@ -17,6 +17,7 @@ from fanmail.local.runtime import LocalRuntime
 from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
+from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +44,7 @@ def test_pause_resume_cancel_through_the_cli(
     ) as runtime:
         app = runtime.app
         subscribers = generate_subscribers("cli-list", 200, seed=3)
+        app.lists.create(CreateList("cli-list"))
         app.ports.subscribers.put_many(subscribers)
 
         def campaign(campaign_id: str) -> str:

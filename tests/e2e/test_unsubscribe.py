@@ -16,6 +16,7 @@ from fanmail.local.apigateway import api_event
 from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
+from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +39,7 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
         settings, sender_identity="news@fanmail.example", max_send_rate=200.0, outbox=outbox
     ) as runtime:
         app = runtime.app
+        app.lists.create(CreateList("l"))
         app.ports.subscribers.put_many(generate_subscribers("l", 60, seed=5))
 
         def send(campaign_id: str, template: str) -> Any:
@@ -68,7 +70,7 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
             "POST", path, {"token": token}, resource="/u/{token}", body="List-Unsubscribe=One-Click"
         )
         event["headers"]["content-type"] = "application/x-www-form-urlencoded"
-        answer = runtime.invoker.invoke("unsubscribe", event)
+        answer = runtime.invoker.invoke("public", event)
         assert answer["statusCode"] == 200 and "unsubscribed" in answer["body"]
         stored = app.ports.subscribers.get("l", target_email)
         assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED

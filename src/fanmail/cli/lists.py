@@ -58,6 +58,10 @@ def add_parsers(commands: Any) -> None:
     )
     x.add_argument("--list", required=True, help="the list id")
     x.add_argument("--out", default="-", help="output file (default standard output)")
+    x.add_argument(
+        "--history", action="store_true",
+        help="add each subscriber's consent history (when, how, from where) as a JSON column",
+    )  # fmt: skip
     x.set_defaults(run=export_command)
 
     r = commands.add_parser(
@@ -159,9 +163,9 @@ def recount_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         if args.out == "-":
-            count = app.imports.export(args.list, sys.stdout)
+            count = app.imports.export(args.list, sys.stdout, history=args.history)
         else:
             with open(args.out, "w", newline="", encoding="utf-8") as out:
-                count = app.imports.export(args.list, out)
+                count = app.imports.export(args.list, out, history=args.history)
     print(f"exported {count} subscribers", file=sys.stderr)
     return 0

@@ -12,7 +12,9 @@ from typing import Any
 from fanmail.domain.errors import InvalidInput
 
 MAX_NAME_CHARS = 64
-RESERVED = frozenset({"email", "subscriber", "campaign", "unsubscribe_url", "preferences_url"})
+RESERVED = frozenset(
+    {"email", "subscriber", "campaign", "list", "subject", "unsubscribe_url", "preferences_url"}
+)
 """Names fanmail gives every template itself: an attribute would be hidden behind them."""
 
 

@@ -25,6 +25,10 @@ class Conflict(FanmailError):
         self.current_status = current_status
 
 
+class Unavailable(FanmailError):
+    """A service fanmail needs refused for now (SES throttling, an outage): try again later."""
+
+
 class TemplateProblem(FanmailError):
     """A template does not compile or does not render; the message names template and line."""
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 from fanmail.domain.addresses import ascii_address
 from fanmail.domain.feedback import CAMPAIGN_TAG, LIST_TAG, tag_value
 from fanmail.domain.model import Campaign, OutgoingEmail
-from fanmail.domain.render import RenderedMessage
+from fanmail.domain.render import CompiledTemplate, RenderedMessage, render_context
 from fanmail.domain.tokens import UnsubscribeSigner
 
 
@@ -60,6 +62,58 @@ class UnsubscribeLinks:
         mailbox = self.mailto or f"unsubscribe@{sender_address.rpartition('@')[2]}"
         mailto = f"mailto:{mailbox}?subject=unsubscribe%20{token}"  # base64url needs no quoting
         return url, (("List-Unsubscribe", f"<{url}>, <{mailto}>"), ONE_CLICK)
+
+    @staticmethod
+    def preferences_url(unsubscribe_url: str) -> str:
+        """The preference page takes the same token: /p/ instead of /u/."""
+        base, _, token = unsubscribe_url.rpartition("/u/")
+        return f"{base}/p/{token}"
+
+
+@dataclass(frozen=True, slots=True)
+class Personalised:
+    email: OutgoingEmail
+    rendered: RenderedMessage
+
+
+def personalise(
+    campaign: Campaign,
+    compiled: CompiledTemplate,
+    links: UnsubscribeLinks,
+    now: float,
+    *,
+    email: str,
+    attributes: Mapping[str, Any],
+    to: str | None = None,
+    configuration_set: str | None = None,
+    subject_prefix: str = "",
+) -> Personalised:
+    """The message one subscriber gets: their template render, their unsubscribe and preference
+    links, the headers every campaign mail carries. `to` sends it elsewhere (a test send: the
+    links are then the test recipient's own)."""
+    recipient = to or email
+    unsubscribe_url, headers = links.for_recipient(
+        campaign.list_id, recipient, now, sender_address(campaign.sender)
+    )
+    rendered = compiled.render(
+        render_context(
+            campaign_id=campaign.campaign_id,
+            variables=campaign.variables,
+            email=email,
+            attributes=attributes,
+            extras={
+                "unsubscribe_url": unsubscribe_url,
+                "preferences_url": links.preferences_url(unsubscribe_url),
+            },
+            list_info=campaign.list_info,
+        )
+    )
+    if subject_prefix:
+        rendered = replace(rendered, subject=subject_prefix + rendered.subject)
+    message = compose_email(
+        campaign, recipient, rendered, configuration_set=configuration_set, headers=headers
+    )
+    return Personalised(message, rendered)
 
 
 def sender_address(sender: str) -> str:

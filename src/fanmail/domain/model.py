@@ -107,6 +107,76 @@ class Subscriber:
     """The import row that last wrote it (`job:line:outcome`); see domain.imports."""
 
 
+class OptIn(StrEnum):
+    """How a public sign-up joins a list: confirmed by a mail it answers, or at once."""
+
+    SINGLE = "single"
+    DOUBLE = "double"
+
+
+@dataclass(frozen=True, slots=True)
+class ListSettings:
+    """What a list's subscribers see of its owner: the brand on pages and footers, the sender
+    of confirmation mails, the postal address the law asks for in every campaign."""
+
+    brand: str = ""
+    sender: str = ""
+    postal_address: str = ""
+    opt_in: OptIn = OptIn.DOUBLE
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "brand": self.brand,
+            "sender": self.sender,
+            "postal_address": self.postal_address,
+            "opt_in": self.opt_in.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ListSettings:
+        try:
+            opt_in = OptIn(str(data.get("opt_in") or OptIn.DOUBLE.value))
+        except ValueError:
+            opt_in = OptIn.DOUBLE
+        return cls(
+            brand=str(data.get("brand") or ""),
+            sender=str(data.get("sender") or ""),
+            postal_address=str(data.get("postal_address") or ""),
+            opt_in=opt_in,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MailingList:
+    list_id: str
+    name: str
+    created_at: float
+    settings: ListSettings = field(default_factory=ListSettings)
+
+    def context(self) -> dict[str, str]:
+        """What templates see of the list (`list.name`, `list.brand`, `list.postal_address`)."""
+        return {
+            "id": self.list_id,
+            "name": self.name,
+            "brand": self.settings.brand or self.name,
+            "postal_address": self.settings.postal_address,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Signup:
+    """A public sign-up waiting for its confirmation (double opt-in); it expires unconfirmed."""
+
+    list_id: str
+    email: str
+    attributes: Mapping[str, str]
+    requested_at: float
+    source: str
+    """The request's source IP: part of the consent record."""
+    mailed_at: float
+    """When the confirmation mail went out: the form never mails one address more often."""
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """A subscriber as it travels in a batch: only what rendering needs."""
@@ -261,6 +331,20 @@ class Campaign:
     live: Mapping[str, int] = field(default_factory=dict)
     """What the run's senders have settled so far, added every second or two while they work
     (display only: the summary's counts come from the results that bubble up)."""
+    list_info: Mapping[str, str] | None = None
+    """What templates see of the list (`list.brand`, `list.postal_address`, ...), as it was when
+    the campaign was created."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the owner should fix before sending, though nothing stops the send."""
+        if not (self.list_info or {}).get("postal_address"):
+            return [
+                "the list has no postal address: CAN-SPAM (and most other laws on bulk mail) "
+                "asks for one in every campaign. Set it (PATCH /lists/ID postal_address), then "
+                "create the campaign again"
+            ]
+        return []
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,8 @@ SUBJECT_FILE = "subject.txt.j2"
 HTML_FILE = "body.html.j2"
 TEXT_FILE = "body.txt.j2"
 SUBJECT_MAX_CHARS = 255
+SYSTEM = frozenset({"confirm"})
+"""Templates of the mails fanmail sends itself; a campaign cannot use them."""
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -161,7 +163,9 @@ class CompiledTemplate:
     roots: tuple[str, ...] = ()
 
     def _render_parts(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
+        """The subject first: the body sees it as `subject` (the HTML's <title>)."""
         subject = one_line(render_bounded(self.subject, context))
+        context = {**context, "subject": subject}
         html = render_bounded(self.html, context)
         text = render_bounded(self.text, context) if self.text is not None else html_to_text(html)
         return subject, html, text
@@ -191,8 +195,15 @@ class TemplateRenderer:
         self.roots = tuple(str(path) for path in searchpath)
 
     def available(self) -> list[str]:
+        """The campaign templates (not the system mails, such as the sign-up confirmation)."""
         names = self.environment.list_templates(filter_func=lambda n: n.endswith("/" + HTML_FILE))
-        return sorted(n.rsplit("/", 1)[0] for n in names)
+        return sorted(n.rsplit("/", 1)[0] for n in names if n.rsplit("/", 1)[0] not in SYSTEM)
+
+    def campaign_template(self, name: str, subject_override: str | None = None) -> CompiledTemplate:
+        """A template a campaign may use: any but the system mails'."""
+        if name in SYSTEM:
+            raise TemplateProblem(f"template {name!r} is fanmail's own mail, not for campaigns")
+        return self.compile(name, subject_override)
 
     def compile(self, name: str, subject_override: str | None = None) -> CompiledTemplate:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
@@ -334,6 +345,7 @@ def render_context(
     email: str,
     attributes: Mapping[str, Any],
     extras: Mapping[str, Any] | None = None,
+    list_info: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The names a template sees. Precedence, lowest first: campaign variables, subscriber
     attributes, then fanmail's own names (`email`, `subscriber`, `campaign`, and `extras` such as
@@ -342,6 +354,7 @@ def render_context(
     context["email"] = email
     context["subscriber"] = {**attributes, "email": email}
     context["campaign"] = {**variables, "id": campaign_id}
+    context["list"] = dict(list_info or {})
     if extras:
         context.update(extras)
     return context

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fanmail import bootstrap
+from fanmail.domain.model import Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers.common import logger
 
@@ -23,7 +24,8 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
         words = subject.split()
         token = words[-1] if len(words) >= 2 and words[0].lower() == "unsubscribe" else ""
         try:
-            app.unsubscribes.unsubscribe(token)
+            sender = str(mail.get("source", ""))[:320]
+            app.unsubscribes.unsubscribe(token, Provenance("mailto", source=sender))
             done += 1
         except InvalidToken:
             refused += 1

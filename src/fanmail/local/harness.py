@@ -23,6 +23,7 @@ from fanmail.adapters.local.memory import (
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
+from fanmail.adapters.local.signups import MemorySignupStore
 from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
@@ -33,9 +34,9 @@ from fanmail.handlers import (
     heartbeat,
     importer,
     inbound,
+    public,
     sender,
     trigger,
-    unsubscribe,
 )
 from fanmail.local.event_source import EventSourceMapping
 from fanmail.ports import Clock
@@ -108,7 +109,8 @@ def memory_stack(
     ports = Ports(
         subscribers=subscribers, campaigns=campaigns, lists=MemoryListStore(), ledger=ledger,
         feedback=MemoryFeedbackStore(ledger, campaigns), imports=MemoryImportStore(),
-        blobs=MemoryBlobStore(), mailer=mailbox if ses_events else ses,
+        blobs=MemoryBlobStore(), signups=MemorySignupStore(),
+        mailer=mailbox if ses_events else ses,
         ses=ses, invoker=invoker, scheduler=scheduler, clock=clock, signing_keys=lambda: keys,
     )  # fmt: skip
     app = build(settings, ports)
@@ -137,7 +139,7 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
         ("api", api, 29.0),
         ("sender", sender, s.sender_timeout_s),
         ("heartbeat", heartbeat, 60.0),
-        ("unsubscribe", unsubscribe, 30.0),
+        ("public", public, 30.0),
         ("inbound", inbound, 30.0),
         ("feedback", feedback, 60.0),
         ("importer", importer, 900.0),

@@ -19,6 +19,8 @@ from fanmail.handlers.api.imports import BINARY_MEDIA_TYPES
 from fanmail.ports import Invoker
 
 MAX_BODY = 6 * 1024 * 1024
+PUBLIC_PATHS = ("/u/", "/p/", "/c/", "/subscribe")
+"""What the public API (the public function) serves; everything else is the admin API."""
 
 
 def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         event = to_event(self.command, self.path, headers, body)
-        function = "unsubscribe" if event["path"].startswith("/u/") else "api"
+        function = "public" if event["path"].startswith(PUBLIC_PATHS) else "api"
         try:
             answer = self.invoker.invoke(function, event)
         except InvokeError as exc:

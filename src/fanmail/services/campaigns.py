@@ -7,15 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fanmail.domain.addresses import format_sender, normalise_email, parse_sender, sends_as
+from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_variables
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import STARTABLE, Campaign, CampaignStatus, Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
-from fanmail.ports import CampaignStore, Clock, Invoker, SesAccount, SubscriberStore
+from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER, run_event
+from fanmail.services.senders import SenderCheck
 
 SAMPLE_PAGE = 25
 PAGE_MAX = 1000
@@ -50,11 +51,13 @@ class Campaigns:
         subscribers: SubscriberStore,
         ses: SesAccount,
         invoker: Invoker,
+        lists: ListStore,
         renderer: TemplateRenderer,
         clock: Clock,
-        sender_identity: str | None = None,
+        senders: SenderCheck,
     ) -> None:
-        self.sender_identity = sender_identity
+        self.senders = senders
+        self.lists = lists
         self.campaigns = campaigns
         self.subscribers = subscribers
         self.ses = ses
@@ -70,22 +73,15 @@ class Campaigns:
         """
         campaign_id = check_id("campaign id", command.campaign_id or self._new_id())
         list_id = check_id("list id", command.list_id)
-        name, address = parse_sender(command.sender)
-        if self.sender_identity and not sends_as(address, self.sender_identity):
-            raise InvalidInput(
-                f"sender {address!r} is not this stack's sender identity "
-                f"{self.sender_identity!r}: its IAM policy lets it send only as that identity "
-                "(the SenderIdentity parameter)"
-            )
-        if not self.ses.is_verified_sender(address):
-            raise InvalidInput(
-                f"sender {address!r} is not a verified SES identity (verify the address or its "
-                "domain in SES first)"
-            )
+        sender = self.senders.check(command.sender)
+        mailing_list = self.lists.get(list_id)
+        if mailing_list is None:
+            raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
         variables = check_variables(command.variables)
         command = replace(command, variables=variables)
-        self._check_renders(command, campaign_id, list_id)
+        list_info = mailing_list.context()
+        self._check_renders(command, campaign_id, list_id, list_info)
         report = template_report(
             self.renderer,
             template=command.template,
@@ -98,12 +94,13 @@ class Campaigns:
             campaign_id=campaign_id,
             list_id=list_id,
             template=command.template,
-            sender=format_sender(name, address),
+            sender=sender,
             subject=command.subject,
             reply_to=reply_to,
             variables=dict(command.variables),
             created_at=self.clock.now(),
             template_report=report.to_dict(),
+            list_info=list_info,
         )
         self.campaigns.create(campaign)
         return campaign
@@ -111,8 +108,10 @@ class Campaigns:
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"
 
-    def _check_renders(self, command: CreateCampaign, campaign_id: str, list_id: str) -> None:
-        compiled = self.renderer.compile(command.template, command.subject)
+    def _check_renders(
+        self, command: CreateCampaign, campaign_id: str, list_id: str, list_info: dict[str, str]
+    ) -> None:
+        compiled = self.renderer.campaign_template(command.template, command.subject)
         sample = sample_subscriber(self.subscribers, list_id)
         try:
             compiled.render(
@@ -121,7 +120,11 @@ class Campaigns:
                     variables=command.variables,
                     email=sample.email,
                     attributes=sample.attributes,
-                    extras={"unsubscribe_url": "https://unsubscribe.invalid/u/preview"},
+                    extras={
+                        "unsubscribe_url": "https://unsubscribe.invalid/u/preview",
+                        "preferences_url": "https://unsubscribe.invalid/p/preview",
+                    },
+                    list_info=list_info,
                 )
             )
         except TemplateProblem as exc:

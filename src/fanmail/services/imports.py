@@ -11,7 +11,9 @@ the last saved chunk. The API never waits for any of it: a file of any size answ
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +36,7 @@ from fanmail.domain.imports import (
     subscriber_from_row,
 )
 from fanmail.domain.list_files import Row, read_rows
-from fanmail.domain.model import Provenance, Subscriber
+from fanmail.domain.model import MailingList, Provenance, Subscriber
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
 
 WORKER = "importer"
@@ -230,11 +232,17 @@ class Imports:
         return step.run(remaining_s)
 
     def load(self, subscribers: Iterable[Subscriber]) -> int:
-        """Write subscribers that are already valid (generated lists: the demo, benchmarks)."""
-        return self.subscribers.put_many(subscribers)
+        """Write subscribers that are already valid (generated lists: the demo, benchmarks);
+        a list they name that does not exist yet is created."""
+        members = list(subscribers)
+        for list_id in dict.fromkeys(s.list_id for s in members):
+            if self.lists.get(list_id) is None:
+                with contextlib.suppress(Conflict):  # created meanwhile: as good
+                    self.lists.create(MailingList(list_id, list_id, self.clock.now()))
+        return self.subscribers.put_many(members)
 
-    def export(self, list_id: str, out: TextIO) -> int:
-        return export_list(self.subscribers, check_id("list id", list_id), out)
+    def export(self, list_id: str, out: TextIO, *, history: bool = False) -> int:
+        return export_list(self.subscribers, check_id("list id", list_id), out, history=history)
 
 
 class _Step:
@@ -378,23 +386,39 @@ def spreadsheet_safe(cells: Sequence[str]) -> list[str]:
     return [f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell for cell in cells]
 
 
-def export_list(subscribers: SubscriberStore, list_id: str, out: TextIO) -> int:
-    """Write a list as CSV: email, status, then every attribute column, sorted. Two passes over
-    the list: the first finds the columns."""
+def export_list(
+    subscribers: SubscriberStore, list_id: str, out: TextIO, *, history: bool = False
+) -> int:
+    """Write a list as CSV: email, status, then every attribute column, sorted; with `history`
+    a last column holds each subscriber's consent history as JSON (read 100 at a time). Two
+    passes over the list: the first finds the columns."""
     columns: set[str] = set()
     for page in _pages(subscribers, list_id):
         for subscriber in page:
             columns.update(subscriber.attributes)
     names = sorted(columns)
     writer = csv.writer(out)
-    writer.writerow(["email", "status", *names])
+    writer.writerow(["email", "status", *names, *(["consent_history"] if history else [])])
     written = 0
     for page in _pages(subscribers, list_id):
+        full = _with_history(subscribers, list_id, page) if history else {}
         for s in page:
             cells = [s.email, s.status.value, *(s.attributes.get(n, "") for n in names)]
+            if history:
+                changes = full[s.email].history if s.email in full else ()
+                cells.append(json.dumps([c.to_dict() for c in changes], separators=(",", ":")))
             writer.writerow(spreadsheet_safe(cells))
             written += 1
     return written
+
+
+def _with_history(
+    subscribers: SubscriberStore, list_id: str, page: list[Subscriber]
+) -> dict[str, Subscriber]:
+    found: dict[str, Subscriber] = {}
+    for start in range(0, len(page), 100):
+        found |= subscribers.get_many(list_id, [s.email for s in page[start : start + 100]])
+    return found
 
 
 def _pages(subscribers: SubscriberStore, list_id: str) -> Iterator[list[Subscriber]]:

@@ -3,22 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.attributes import check_attributes
+from fanmail.domain.attributes import check_attributes, check_display_name, clean_text
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.ids import check_cursor, check_id
-from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
-from fanmail.ports import Clock, ListStore, MailingList, SubscriberPage, SubscriberStore
+from fanmail.domain.model import (
+    ListSettings,
+    MailingList,
+    Provenance,
+    Subscriber,
+    SubscriberStatus,
+    next_status,
+)
+from fanmail.ports import Clock, ListStore, SubscriberPage, SubscriberStore
+from fanmail.services.senders import SenderCheck
 
 PAGE_MAX = 1000
+ADMIN = Provenance("api")
+"""An admin's write; the API passes the caller's principal as its source."""
 
 
 @dataclass(frozen=True, slots=True)
 class CreateList:
     list_id: str
     name: str = ""
+    settings: ListSettings = field(default_factory=ListSettings)
+
+
+MAX_BRAND_CHARS = 100
+MAX_POSTAL_ADDRESS_CHARS = 500
+
+
+def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListSettings:
+    """A list's settings as stored, or InvalidInput naming the field: a brand for a header or a
+    page, a sender SES will send as, a postal address of a few lines."""
+    brand = check_display_name(settings.brand.strip(), "brand")
+    if len(brand) > MAX_BRAND_CHARS:
+        raise InvalidInput(f"brand is longer than {MAX_BRAND_CHARS} characters")
+    address = clean_text(settings.postal_address.strip(), "postal_address").replace("\r\n", "\n")
+    if len(address) > MAX_POSTAL_ADDRESS_CHARS:
+        raise InvalidInput(f"postal_address is longer than {MAX_POSTAL_ADDRESS_CHARS} characters")
+    for line in address.split("\n"):
+        check_display_name(line, "postal_address (a line of it)")
+    sender = settings.sender.strip()
+    if sender:
+        if senders is None:
+            raise InvalidInput("sender cannot be checked here")
+        sender = senders.check(sender)
+    return ListSettings(brand, sender, address, settings.opt_in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +78,39 @@ class ListSummary:
 
 
 class Lists:
-    def __init__(self, *, lists: ListStore, subscribers: SubscriberStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        lists: ListStore,
+        subscribers: SubscriberStore,
+        clock: Clock,
+        senders: SenderCheck | None = None,
+    ) -> None:
         self.lists = lists
         self.subscribers = subscribers
         self.clock = clock
+        self.senders = senders
 
     def create(self, command: CreateList) -> MailingList:
         list_id = check_id("list id", command.list_id)
-        mailing_list = MailingList(list_id, command.name or list_id, self.clock.now())
+        name = check_display_name(command.name.strip(), "name") or list_id
+        settings = check_settings(command.settings, self.senders)
+        mailing_list = MailingList(list_id, name, self.clock.now(), settings)
         self.lists.create(mailing_list)
         return mailing_list
+
+    def update_settings(self, list_id: str, changes: Mapping[str, Any]) -> MailingList:
+        """Change some of a list's settings (the others stay as they are)."""
+        current = self.get(list_id)
+        settings = check_settings(replace(current.settings, **changes), self.senders)
+        return self.lists.update_settings(current.list_id, settings)
+
+    def all(self, cursor: str | None, limit: int) -> tuple[list[ListSummary], str | None]:
+        if not 1 <= limit <= PAGE_MAX:
+            raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
+        found, next_cursor = self.lists.list(check_cursor(cursor), limit)
+        summaries = [ListSummary(m, self.subscribers.counts(m.list_id)) for m in found]
+        return summaries, next_cursor
 
     def get(self, list_id: str) -> MailingList:
         found = self.lists.get(check_id("list id", list_id))
@@ -85,7 +143,7 @@ class Lists:
             raise NotFound(f"subscriber {email!r} not found in list {list_id!r}")
         return found
 
-    def upsert(self, command: UpsertSubscriber) -> Subscriber:
+    def upsert(self, command: UpsertSubscriber, by: Provenance = ADMIN) -> Subscriber:
         list_id = self.get(command.list_id).list_id
         email = normalise_email(command.email, what="email")
         current = self.subscribers.get(list_id, email)
@@ -95,15 +153,23 @@ class Lists:
         given = check_attributes(command.attributes)
         attributes = check_attributes({**(current.attributes if current else {}), **given})
         subscriber = Subscriber(list_id, email, status, attributes)
-        self.subscribers.put_many([subscriber])
-        return subscriber
+        self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
+        return self.subscribers.get(list_id, email) or subscriber
 
     def change_status(
-        self, list_id: str, email: str, status: SubscriberStatus, *, force: bool = False
+        self,
+        list_id: str,
+        email: str,
+        status: SubscriberStatus,
+        *,
+        force: bool = False,
+        by: Provenance = ADMIN,
     ) -> Subscriber:
         current = self.subscriber(list_id, email)
         new = next_status(current.status, status, force=force)
-        self.subscribers.set_status(current.list_id, current.email, new)
+        self.subscribers.set_status(
+            current.list_id, current.email, new, provenance=by, at=self.clock.now()
+        )
         return self.subscriber(list_id, email)
 
     def delete(self, list_id: str, email: str) -> None:

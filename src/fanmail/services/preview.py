@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
-from fanmail.domain.attributes import check_variables
-from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address, to_mime
+from fanmail.domain.attributes import RESERVED, check_variables
+from fanmail.domain.message import UnsubscribeLinks, personalise, to_mime
 from fanmail.domain.model import Campaign, Subscriber
-from fanmail.domain.render import TemplateRenderer, render_context
-from fanmail.ports import Clock, SubscriberStore
+from fanmail.domain.render import TemplateRenderer
+from fanmail.ports import Clock, ListStore, SubscriberStore
 
-FANMAIL_NAMES = frozenset({"email", "subscriber", "campaign", "unsubscribe_url"})
 EXAMPLES = 5
 
 
@@ -60,7 +59,9 @@ def template_report(
     attributes = {
         name: required
         for name, required in usage.items()
-        if name not in FANMAIL_NAMES and name not in variables
+        if name not in RESERVED
+        and name not in renderer.environment.globals
+        and name not in variables
     }
     missing: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
@@ -103,6 +104,7 @@ def preview_message(
     reply_to: str | None = None,
     variables: Mapping[str, Any] | None = None,
     campaign_id: str = "preview",
+    list_info: Mapping[str, str] | None = None,
 ) -> Preview:
     """The message `subscriber` would get, exactly as a sender builds it (unsubscribe link and
     headers included). Raises TemplateProblem with file and line."""
@@ -114,23 +116,19 @@ def preview_message(
         subject=subject,
         reply_to=reply_to,
         variables=dict(variables or {}),
+        list_info=list_info,
     )
-    compiled = renderer.compile(template, subject)
-    url, headers = links.for_recipient(
-        subscriber.list_id, subscriber.email, clock.now(), sender_address(sender)
+    made = personalise(
+        campaign,
+        renderer.campaign_template(template, subject),
+        links,
+        clock.now(),
+        email=subscriber.email,
+        attributes=subscriber.attributes,
     )
-    rendered = compiled.render(
-        render_context(
-            campaign_id=campaign_id,
-            variables=campaign.variables,
-            email=subscriber.email,
-            attributes=subscriber.attributes,
-            extras={"unsubscribe_url": url},
-        )
-    )
-    email = compose_email(campaign, subscriber.email, rendered, headers=headers)
-    eml = bytes(to_mime(email, f"preview-{campaign_id}"))
-    return Preview(rendered.subject, rendered.html, rendered.text, eml, headers)
+    eml = bytes(to_mime(made.email, f"preview-{campaign_id}"))
+    rendered = made.rendered
+    return Preview(rendered.subject, rendered.html, rendered.text, eml, made.email.headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +142,18 @@ class PreviewRequest:
 
 
 class Previews:
-    def __init__(self, *, renderer: TemplateRenderer, links: UnsubscribeLinks, clock: Clock):
+    def __init__(
+        self,
+        *,
+        renderer: TemplateRenderer,
+        links: UnsubscribeLinks,
+        clock: Clock,
+        lists: ListStore | None = None,
+    ) -> None:
         self.renderer = renderer
         self.links = links
         self.clock = clock
+        self.lists = lists
 
     def templates(self) -> list[str]:
         return self.renderer.available()
@@ -167,4 +173,9 @@ class Previews:
             subject=request.subject,
             reply_to=normalise_email(reply_to, what="reply-to") if reply_to else None,
             variables=check_variables(request.variables),
+            list_info=self._list_info(request.subscriber.list_id),
         )
+
+    def _list_info(self, list_id: str) -> dict[str, str] | None:
+        found = self.lists.get(list_id) if self.lists is not None else None
+        return found.context() if found is not None else None

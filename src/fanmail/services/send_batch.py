@@ -24,7 +24,7 @@ from fanmail.domain.errors import (
     SendErrorKind,
     TemplateProblem,
 )
-from fanmail.domain.message import UnsubscribeLinks, compose_email, sender_address
+from fanmail.domain.message import UnsubscribeLinks, personalise, sender_address
 from fanmail.domain.model import (
     LIVE_COUNTS,
     Campaign,
@@ -36,7 +36,7 @@ from fanmail.domain.model import (
 )
 from fanmail.domain.pacing import Pacer
 from fanmail.domain.plan import split_width
-from fanmail.domain.render import CompiledTemplate, TemplateRenderer, render_context
+from fanmail.domain.render import CompiledTemplate, TemplateRenderer
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -430,26 +430,15 @@ class _Leaf:
         return replace(settled, throttled=settled.throttled + outcome.throttled), outcome
 
     def _compose(self, recipient: Recipient) -> OutgoingEmail:
-        campaign = self.campaign
-        unsubscribe_url, headers = self.sender.links.for_recipient(
-            campaign.list_id, recipient.email, self.clock.now(), self.from_address
-        )
-        rendered = self.compiled.render(
-            render_context(
-                campaign_id=campaign.campaign_id,
-                variables=campaign.variables,
-                email=recipient.email,
-                attributes=recipient.attributes,
-                extras={"unsubscribe_url": unsubscribe_url},
-            )
-        )
-        return compose_email(
-            campaign,
-            recipient.email,
-            rendered,
+        return personalise(
+            self.campaign,
+            self.compiled,
+            self.sender.links,
+            self.clock.now(),
+            email=recipient.email,
+            attributes=recipient.attributes,
             configuration_set=self.sender.options.configuration_set,
-            headers=headers,
-        )
+        ).email
 
     def _settle(self, recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
         email, now = recipient.email, self.clock.now()

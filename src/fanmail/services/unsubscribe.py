@@ -1,29 +1,130 @@
-"""Unsubscribing by signed token (the one-click POST, the confirmation page, the mailto)."""
+"""What a subscriber does with the signed link in every email: unsubscribe (the one-click POST,
+the page's button, the mailto), undo it within a day, and set which of this sender's lists they
+get (the preference page). The token is the credential; every change lands in the consent
+history with how and from where."""
 
 from __future__ import annotations
 
-from fanmail.domain.model import SubscriberStatus
-from fanmail.domain.tokens import UnsubscribeClaim, UnsubscribeSigner
-from fanmail.ports import Clock, SubscriberStore
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fanmail.domain.errors import Conflict, NotFound
+from fanmail.domain.model import MailingList, Provenance, SubscriberStatus
+from fanmail.domain.tokens import TokenClaim, UnsubscribeSigner
+from fanmail.ports import Clock, ListStore, SubscriberStore
+
+UNDO_WITHIN_S = 86400.0
+CHANGEABLE = frozenset({SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNSUBSCRIBED})
+OPT_OUTS = frozenset({"link", "mailto"})
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One list that holds the address, as the pages show it."""
+
+    mailing_list: MailingList
+    status: SubscriberStatus
+
+    @property
+    def changeable(self) -> bool:
+        """A bounce or a complaint is not undone by a form."""
+        return self.status in CHANGEABLE
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    """What the unsubscribe page says: whose list, which address, where it stands."""
+
+    claim: TokenClaim
+    mailing_list: MailingList | None
+    status: SubscriberStatus | None
+
+    @property
+    def list_name(self) -> str:
+        return self.mailing_list.name if self.mailing_list else self.claim.list_id
+
+    @property
+    def brand(self) -> str:
+        found = self.mailing_list
+        return (found.settings.brand or found.name) if found else ""
 
 
 class Unsubscribes:
     def __init__(
-        self, *, signer: UnsubscribeSigner, subscribers: SubscriberStore, clock: Clock
+        self,
+        *,
+        signer: UnsubscribeSigner,
+        subscribers: SubscriberStore,
+        lists: ListStore,
+        clock: Clock,
     ) -> None:
         self.signer = signer
         self.subscribers = subscribers
+        self.lists = lists
         self.clock = clock
 
-    def check(self, token: str) -> UnsubscribeClaim:
+    def check(self, token: str) -> TokenClaim:
         """Raises InvalidToken (one vague error) for anything that does not verify."""
         return self.signer.verify(token, self.clock.now())
 
-    def unsubscribe(self, token: str) -> UnsubscribeClaim:
+    def view(self, token: str) -> LinkView:
+        claim = self.check(token)
+        current = self.subscribers.get(claim.list_id, claim.email)
+        return LinkView(claim, self.lists.get(claim.list_id), current.status if current else None)
+
+    def unsubscribe(self, token: str, by: Provenance) -> TokenClaim:
         """Opt the token's subscriber out at once; senders already running skip them from their
         next status read. Bounced and complained stay as they are; a deleted subscriber is fine."""
         claim = self.check(token)
-        current = self.subscribers.get(claim.list_id, claim.email)
-        if current is not None and current.status is SubscriberStatus.SUBSCRIBED:
-            self.subscribers.set_status(claim.list_id, claim.email, SubscriberStatus.UNSUBSCRIBED)
+        self._move(claim.list_id, claim.email, SubscriberStatus.UNSUBSCRIBED, by)
         return claim
+
+    def undo(self, token: str, by: Provenance) -> TokenClaim:
+        """Take back an unsubscribe made through the link or the mailto in the last day."""
+        claim = self.check(token)
+        current = self.subscribers.get(claim.list_id, claim.email)
+        last = current.history[-1] if current and current.history else None
+        if (
+            current is None
+            or current.status is not SubscriberStatus.UNSUBSCRIBED
+            or last is None
+            or last.how not in OPT_OUTS
+            or self.clock.now() - last.at > UNDO_WITHIN_S
+        ):
+            raise Conflict("there is no unsubscribe of the last day to undo")
+        self._move(claim.list_id, claim.email, SubscriberStatus.SUBSCRIBED, by)
+        return claim
+
+    def memberships(self, token: str) -> tuple[TokenClaim, list[Membership]]:
+        """Every list of this stack that holds the token's address, with its status there."""
+        claim = self.check(token)
+        found: list[Membership] = []
+        for list_id in self.subscribers.lists_of(claim.email):
+            mailing_list = self.lists.get(list_id)
+            current = self.subscribers.get(list_id, claim.email)
+            if mailing_list is not None and current is not None:
+                found.append(Membership(mailing_list, current.status))
+        return claim, found
+
+    def set_preferences(
+        self, token: str, wanted: Mapping[str, bool], by: Provenance
+    ) -> list[Membership]:
+        """Subscribe to or leave each list named in `wanted`; bounced and complained stay."""
+        claim, memberships = self.memberships(token)
+        for member in memberships:
+            want = wanted.get(member.mailing_list.list_id)
+            if want is None or not member.changeable:
+                continue
+            status = SubscriberStatus.SUBSCRIBED if want else SubscriberStatus.UNSUBSCRIBED
+            if status is not member.status:
+                self._move(member.mailing_list.list_id, claim.email, status, by)
+        return self.memberships(token)[1]
+
+    def _move(self, list_id: str, email: str, status: SubscriberStatus, by: Provenance) -> None:
+        """Subscribed <-> unsubscribed only: never undo a bounce or a complaint. A subscriber
+        deleted meanwhile is nothing to change."""
+        with contextlib.suppress(NotFound):
+            self.subscribers.set_status(
+                list_id, email, status, provenance=by, at=self.clock.now(), only_from=CHANGEABLE
+            )

@@ -45,6 +45,7 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[
         "summary": campaign.summary,
         "feedback": feedback_view(campaign),
         "template_report": campaign.template_report,
+        "warnings": campaign.warnings,
     }
 
 

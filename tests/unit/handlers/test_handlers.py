@@ -231,17 +231,17 @@ def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
     subscribers = seed(stack, 3)
     target = subscribers[1].email
     token = stack.app.signer.token("news", target, time.time())
-    page = stack.invoker.invoke("unsubscribe", unsubscribe_event("GET", token))
+    page = stack.invoker.invoke("public", unsubscribe_event("GET", token))
     assert page["statusCode"] == 200 and 'method="post"' in page["body"]
     stored = stack.subscribers.get("news", target)
     assert (
         stored is not None and stored.status is SubscriberStatus.SUBSCRIBED
     )  # GET changes nothing
-    done = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token))
+    done = stack.invoker.invoke("public", unsubscribe_event("POST", token))
     assert done["statusCode"] == 200
     stored = stack.subscribers.get("news", target)
     assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
-    again = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token))
+    again = stack.invoker.invoke("public", unsubscribe_event("POST", token))
     assert again["statusCode"] == 200  # idempotent
 
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
@@ -250,13 +250,11 @@ def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
     bodies = set()
     for bad in (forged, expired, "garbage", "a.b"):
         for method in ("GET", "POST"):
-            answer = stack.invoker.invoke("unsubscribe", unsubscribe_event(method, bad))
+            answer = stack.invoker.invoke("public", unsubscribe_event(method, bad))
             assert answer["statusCode"] == 403
             bodies.add(answer["body"])
     assert len(bodies) == 1 and target not in bodies.pop()  # reveals nothing
-    assert (
-        stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", unknown))["statusCode"] == 200
-    )
+    assert stack.invoker.invoke("public", unsubscribe_event("POST", unknown))["statusCode"] == 200
 
 
 @pytest.mark.parametrize(
@@ -267,7 +265,7 @@ def test_one_click_needs_rfc_8058_body(stack: MemoryStack, body: str | None) -> 
     """Item 7: a POST that does not say `List-Unsubscribe=One-Click` unsubscribes nobody."""
     target = seed(stack, 1)[0].email
     token = stack.app.signer.token("news", target, time.time())
-    answer = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token, body))
+    answer = stack.invoker.invoke("public", unsubscribe_event("POST", token, body))
     assert answer["statusCode"] == 400 and "List-Unsubscribe=One-Click" in answer["body"]
     stored = stack.subscribers.get("news", target)
     assert stored is not None and stored.status is SubscriberStatus.SUBSCRIBED
@@ -281,7 +279,7 @@ def test_one_click_accepts_form_and_multipart(stack: MemoryStack) -> None:
     )
     for person, body in zip(people, ["List-Unsubscribe=One-Click", multipart], strict=True):
         token = stack.app.signer.token("news", person.email, time.time())
-        answer = stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token, body))
+        answer = stack.invoker.invoke("public", unsubscribe_event("POST", token, body))
         assert answer["statusCode"] == 200
         stored = stack.subscribers.get("news", person.email)
         assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
@@ -290,18 +288,16 @@ def test_one_click_accepts_form_and_multipart(stack: MemoryStack) -> None:
 @pytest.mark.parametrize("path", ["/u/caf\u00e9", "/u/a/b", "/u/%ZZ", "/u/" + "x" * 5000])
 def test_odd_token_paths_get_the_refusal_page(stack: MemoryStack, path: str) -> None:
     """Item 7: a non-ASCII or otherwise odd token gets the same 403 page, not a bare 404."""
-    forged = stack.invoker.invoke("unsubscribe", unsubscribe_event("GET", "forged.token"))
+    forged = stack.invoker.invoke("public", unsubscribe_event("GET", "forged.token"))
     event = api_event("GET", path, {"token": path[3:]}, resource="/u/{token}")
-    answer = stack.invoker.invoke("unsubscribe", event)
+    answer = stack.invoker.invoke("public", event)
     assert answer["statusCode"] == 403 and answer["body"] == forged["body"]
 
 
 def test_bounced_stays_bounced_on_unsubscribe(stack: MemoryStack) -> None:
     subscribers = seed(stack, 2, statuses={0: SubscriberStatus.BOUNCED})
     token = stack.app.signer.token("news", subscribers[0].email, time.time())
-    assert (
-        stack.invoker.invoke("unsubscribe", unsubscribe_event("POST", token))["statusCode"] == 200
-    )
+    assert stack.invoker.invoke("public", unsubscribe_event("POST", token))["statusCode"] == 200
     stored = stack.subscribers.get("news", subscribers[0].email)
     assert stored is not None and stored.status is SubscriberStatus.BOUNCED
 

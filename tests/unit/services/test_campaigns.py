@@ -10,6 +10,7 @@ import pytest
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.model import CampaignStatus
 from fanmail.local.harness import MemoryStack, with_settings
+from fanmail.services.lists import CreateList
 from tests.conftest import new_campaign, seed
 
 
@@ -37,6 +38,7 @@ def test_duplicate_id_conflicts(stack: MemoryStack) -> None:
         ({"sender": "a@fanmail.example\r\nBcc: x@y.z"}, InvalidInput, "line break"),
         ({"reply_to": "nope@"}, InvalidInput, "reply-to 'nope@'"),
         ({"list_id": "empty"}, InvalidInput, "list 'empty' has no subscribers"),
+        ({"list_id": "missing"}, NotFound, "list 'missing' not found"),
         ({"list_id": "bad list"}, InvalidInput, "list id 'bad list' is not valid"),
         ({"campaign_id": "../x"}, InvalidInput, "campaign id"),
         ({"subject": "{{ broken"}, TemplateProblem, "campaign subject"),
@@ -47,6 +49,7 @@ def test_bad_campaigns_are_refused_and_nothing_is_stored(
     stack: MemoryStack, changes: dict[str, object], error: type[Exception], message: str
 ) -> None:
     seed(stack, 3)
+    stack.app.lists.create(CreateList("empty"))
     values: dict[str, Any] = {"campaign_id": "c-bad", **changes}
     with pytest.raises(error, match=message):
         new_campaign(stack, **values)

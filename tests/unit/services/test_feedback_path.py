@@ -12,6 +12,7 @@ import pytest
 
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import MemoryStack, memory_stack
+from fanmail.services.lists import CreateList
 from tests.conftest import fast_settings, import_text, new_campaign, seed
 from tests.feedback_events import ses_event, sqs_record
 
@@ -167,6 +168,7 @@ def test_the_simulator_list_end_to_end() -> None:
             f"{kind}+{i}@simulator.amazonses.com"
             for i, kind in enumerate(("bounce", "complaint", "suppressionlist", "success", "ooto"))
         ]
+        stack.app.lists.create(CreateList("news"))
         stack.subscribers.put_many(Subscriber("news", a) for a in addresses)
         first = new_campaign(stack).campaign_id
         stack.invoker.invoke("trigger", {"campaign_id": first})

@@ -13,12 +13,14 @@ from fanmail.domain.model import (
     HISTORY_KEPT,
     Campaign,
     CampaignStatus,
+    ListSettings,
+    MailingList,
     Provenance,
     StatusChange,
     Subscriber,
     SubscriberStatus,
 )
-from fanmail.ports import MailingList, SubscriberPage
+from fanmail.ports import SubscriberPage
 
 
 class MemorySubscriberStore:
@@ -169,6 +171,20 @@ class MemoryListStore:
     def get(self, list_id: str) -> MailingList | None:
         with self._lock:
             return self._items.get(list_id)
+
+    def update_settings(self, list_id: str, settings: ListSettings) -> MailingList:
+        with self._lock:
+            found = self._items.get(list_id)
+            if found is None:
+                raise NotFound(f"list {list_id!r} not found")
+            updated = self._items[list_id] = replace(found, settings=settings)
+            return updated
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
+        with self._lock:
+            ids = sorted(i for i in self._items if cursor is None or i > cursor)
+            page = [self._items[i] for i in ids[:limit]]
+        return page, page[-1].list_id if len(ids) > limit else None
 
 
 class MemoryCampaignStore:

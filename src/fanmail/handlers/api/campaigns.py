@@ -17,6 +17,7 @@ from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.handlers.common import logger
 from fanmail.services.campaigns import CreateCampaign
+from fanmail.services.proofs import ProofRequest
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
@@ -100,6 +101,18 @@ def action_routes(app: App) -> Router:
     @router.post(ONE + "/resend-failed", responses=answers(m.CampaignView, 202), tags=tags)
     def resend_failed(campaign_id: str) -> Response[Any]:
         return accepted(app.lifecycle.resend_failed(campaign_id))
+
+    @router.post(ONE + "/test", responses=answers(m.TestSent), tags=tags)
+    def test_send(campaign_id: str, body: m.TestSend) -> m.TestSent:
+        """Proofs to up to 10 addresses, rendered as `as_subscriber` (or the list's first
+        subscriber) would get them; not counted, not in the ledger, subject prefixed [TEST]."""
+        campaign = app.campaigns.get(campaign_id)
+        proofs = app.proofs.send(campaign, ProofRequest(campaign_id, body.to, body.as_subscriber))
+        return m.TestSent(
+            subject=proofs.subject,
+            rendered_as=proofs.rendered_as,
+            sent=[{"to": p.to, "message_id": p.message_id} for p in proofs.sent],
+        )
 
     @router.get(ONE + "/failures", responses=answers(m.FailuresPage), tags=tags)
     def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:

@@ -1,17 +1,23 @@
-"""Lists: create one, read it with its subscriber counts (kept counters: one read)."""
+"""Lists: create one, list them, read one with its subscriber counts (kept counters: one read),
+change its settings."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
+from fanmail.domain.model import ListSettings
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.services.lists import CreateList, ListSummary
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[str | None, Query(max_length=400)]
 
 
 def list_view(summary: ListSummary) -> m.ListView:
@@ -20,22 +26,43 @@ def list_view(summary: ListSummary) -> m.ListView:
         list_id=found.list_id,
         name=found.name,
         created_at=found.created_at,
+        settings=m.ListSettingsView.model_validate(found.settings.to_dict()),
         subscribers=dict(summary.counts),
         total=summary.total,
     )
 
 
+def changes(body: m.ListSettingsChange) -> dict[str, Any]:
+    return {
+        name: getattr(body, name)
+        for name in ("brand", "sender", "postal_address", "opt_in")
+        if getattr(body, name) is not None
+    }
+
+
 def routes(app: App) -> Router:
     router = new_router()
+    tags = ["lists"]
 
-    @router.post("/lists", responses=answers(m.ListView, 201), tags=["lists"])
+    @router.post("/lists", responses=answers(m.ListView, 201), tags=tags)
     def create_list(body: m.ListCreate) -> Response[Any]:
-        created = app.lists.create(CreateList(body.list_id, body.name))
+        settings = ListSettings(**changes(body))
+        created = app.lists.create(CreateList(body.list_id, body.name, settings))
         view = list_view(ListSummary(created, {}))
         return json_response(view.model_dump(), HTTPStatus.CREATED)
 
-    @router.get("/lists/<list_id>", responses=answers(m.ListView), tags=["lists"])
+    @router.get("/lists", responses=answers(m.ListPage), tags=tags)
+    def all_lists(cursor: Cursor = None, limit: Limit = 100) -> m.ListPage:
+        found, next_cursor = app.lists.all(cursor, limit)
+        return m.ListPage(lists=[list_view(s) for s in found], next_cursor=next_cursor)
+
+    @router.get("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
     def read_list(list_id: str) -> m.ListView:
+        return list_view(app.lists.summary(list_id))
+
+    @router.patch("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
+    def change_settings(list_id: str, body: m.ListSettingsChange) -> m.ListView:
+        app.lists.update_settings(list_id, changes(body))
         return list_view(app.lists.summary(list_id))
 
     return router

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
-from fanmail.domain.model import SubscriberStatus
+from fanmail.domain.model import OptIn, SubscriberStatus
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -57,17 +57,47 @@ class ErrorBody(BaseModel):
     error: Error
 
 
-class ListCreate(Strict):
+class ListSettingsChange(Strict):
+    """Settings to change; a field left out stays as it is."""
+
+    brand: str | None = Field(
+        default=None, max_length=100, description="the name subscribers know you by (pages, footer)"
+    )
+    sender: str | None = Field(
+        default=None, max_length=320, description="From of confirmation mails: a verified identity"
+    )
+    postal_address: str | None = Field(
+        default=None, max_length=500, description="shown in every campaign's footer (CAN-SPAM)"
+    )
+    opt_in: OptIn | None = Field(
+        default=None, description="sign-ups through POST /subscribe: confirmed by mail, or at once"
+    )
+
+
+class ListCreate(ListSettingsChange):
     list_id: str = Field(pattern=ID_PATTERN)
     name: str = Field(default="", max_length=200)
+
+
+class ListSettingsView(BaseModel):
+    brand: str
+    sender: str
+    postal_address: str
+    opt_in: OptIn
 
 
 class ListView(BaseModel):
     list_id: str
     name: str
     created_at: float
+    settings: ListSettingsView
     subscribers: dict[str, int] = Field(description="subscribers by status")
     total: int
+
+
+class ListPage(BaseModel):
+    lists: list[ListView]
+    next_cursor: str | None
 
 
 class SubscriberUpsert(Strict):
@@ -89,11 +119,28 @@ class StatusChange(Strict):
     )
 
 
+class StatusChangeView(BaseModel):
+    """One entry of the consent history: when, to what, how, from where."""
+
+    at: float
+    status: SubscriberStatus
+    previous: SubscriberStatus | None
+    how: str = Field(
+        description="import, api, link, mailto, bounce, complaint, signup, confirm, undo, "
+        "preferences"
+    )
+    source: str = Field(description="the admin principal, the request's IP, or SES's message id")
+    detail: str
+
+
 class SubscriberView(BaseModel):
     list_id: str
     email: str
     status: SubscriberStatus
     attributes: dict[str, str]
+    history: list[StatusChangeView] = Field(
+        default_factory=list, description="consent history, oldest first (one subscriber's read)"
+    )
 
 
 class SubscriberPage(BaseModel):
@@ -121,6 +168,19 @@ class CampaignCreate(Strict):
     reply_to: str | None = Field(default=None, max_length=320)
     variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class TestSend(Strict):
+    to: list[str] = Field(min_length=1, max_length=10, description="who gets the proofs")
+    as_subscriber: str | None = Field(
+        default=None, max_length=320, description="render as this subscriber (default: a sample)"
+    )
+
+
+class TestSent(BaseModel):
+    subject: str
+    rendered_as: str
+    sent: list[dict[str, str]]
 
 
 class FeedbackView(BaseModel):
@@ -158,6 +218,9 @@ class CampaignView(BaseModel):
     progress: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
     template_report: dict[str, Any] | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="what to fix before sending, though nothing stops it"
+    )
 
 
 class CampaignPage(BaseModel):

@@ -1,7 +1,7 @@
 """What the generated OpenAPI document cannot say by itself: how operations chain (links: the
 list a POST /lists created is the one GET /lists/{list_id} reads; schemathesis's stateful tests
-follow them, and so can a client generator), and the list file that POST .../imports takes as
-its raw body."""
+follow them, and so can a client generator), the list file that POST .../imports takes as
+its raw body, and that a 204 has no body."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ UPLOAD = {"import_id": "$response.body#/job/import_id"}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
     ("/lists", "post", "201"): {
         "ReadList": ("read_list_lists__list_id__get", LIST),
+        "ChangeSettings": ("change_settings_lists__list_id__patch", LIST),
         "PageSubscribers": ("page_lists__list_id__subscribers_get", LIST),
         "SubmitImport": ("submit_lists__list_id__imports_post", LIST),
         "AskForUpload": ("upload_lists__list_id__imports_uploads_post", LIST),
@@ -31,6 +32,7 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
     },
     ("/campaigns", "post", "201"): {
         "ReadCampaign": ("read_campaigns__campaign_id__get", CAMPAIGN),
+        "TestSend": ("test_send_campaigns__campaign_id__test_post", CAMPAIGN),
         "Send": ("send_campaigns__campaign_id__send_post", CAMPAIGN),
         "Schedule": ("schedule_campaigns__campaign_id__schedule_post", CAMPAIGN),
         "Pause": ("pause_campaigns__campaign_id__pause_post", CAMPAIGN),
@@ -61,6 +63,9 @@ LIST_FILE = {
 
 def enrich(document: dict[str, Any]) -> dict[str, Any]:
     paths = document.get("paths", {})
+    for operations in paths.values():  # a 204 has no body (powertools documents one anyway)
+        for operation in operations.values():
+            operation.get("responses", {}).get("204", {}).pop("content", None)
     for (path, method, status), links in LINKS.items():
         response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
         if response is not None:

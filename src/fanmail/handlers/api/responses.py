@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from fanmail.domain.model import Provenance
 from fanmail.handlers.api import models as m
 
 ERRORS: dict[int, OpenAPIResponse] = {
@@ -41,6 +43,14 @@ def json_response(body: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[Any
     return Response(
         status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body
     )
+
+
+def caller(event: Mapping[str, Any]) -> Provenance:
+    """Who made an admin write, for the consent history: the IAM principal API Gateway
+    authenticated (its ARN), or the source address when there is none (local mode)."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    principal = identity.get("userArn") or identity.get("caller") or identity.get("sourceIp")
+    return Provenance("api", source=str(principal or "unknown"))
 
 
 def new_router() -> Router:

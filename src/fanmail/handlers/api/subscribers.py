@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from fanmail.bootstrap import App
 from fanmail.domain.model import Subscriber
 from fanmail.handlers.api import models as m
-from fanmail.handlers.api.responses import answers, new_router
+from fanmail.handlers.api.responses import answers, caller, new_router
 from fanmail.services.lists import UpsertSubscriber
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -26,6 +26,7 @@ def subscriber_view(subscriber: Subscriber) -> m.SubscriberView:
         email=subscriber.email,
         status=subscriber.status,
         attributes=dict(subscriber.attributes),
+        history=[m.StatusChangeView(**change.to_dict()) for change in subscriber.history],
     )
 
 
@@ -43,7 +44,7 @@ def routes(app: App) -> Router:
     @router.put(ONE, responses=answers(m.SubscriberView), tags=tags)
     def upsert(list_id: str, email: str, body: m.SubscriberUpsert) -> m.SubscriberView:
         command = UpsertSubscriber(list_id, email, body.attributes, body.status, body.force)
-        return subscriber_view(app.lists.upsert(command))
+        return subscriber_view(app.lists.upsert(command, caller(router.current_event.raw_event)))
 
     @router.get(ONE, responses=answers(m.SubscriberView), tags=tags)
     def read(list_id: str, email: str) -> m.SubscriberView:
@@ -51,7 +52,10 @@ def routes(app: App) -> Router:
 
     @router.post(ONE + "/status", responses=answers(m.SubscriberView), tags=tags)
     def change_status(list_id: str, email: str, body: m.StatusChange) -> m.SubscriberView:
-        changed = app.lists.change_status(list_id, email, body.status, force=body.force)
+        changed = app.lists.change_status(
+            list_id, email, body.status, force=body.force,
+            by=caller(router.current_event.raw_event),
+        )  # fmt: skip
         return subscriber_view(changed)
 
     @router.delete(ONE, responses=answers(None, 204), tags=tags)

@@ -10,6 +10,8 @@ from fanmail.adapters.aws.dynamodb.feedback import DynamoFeedbackStore
 from fanmail.adapters.aws.dynamodb.imports import TTL_ATTRIBUTE as IMPORTS_TTL
 from fanmail.adapters.aws.dynamodb.imports import DynamoImportStore
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE, DynamoLedger
+from fanmail.adapters.aws.dynamodb.signups import TTL_ATTRIBUTE as SIGNUPS_TTL
+from fanmail.adapters.aws.dynamodb.signups import DynamoSignupStore
 from fanmail.adapters.aws.dynamodb.subscribers import (
     BY_EMAIL,
     DynamoListStore,
@@ -28,6 +30,7 @@ __all__ = [
     "DynamoImportStore",
     "DynamoLedger",
     "DynamoListStore",
+    "DynamoSignupStore",
     "DynamoSubscriberStore",
     "create_tables",
 ]
@@ -39,10 +42,11 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "ledger": [("campaign_id", "HASH"), ("email", "RANGE")],
     "lists": [("list_id", "HASH")],
     "imports": [("import_id", "HASH"), ("item", "RANGE")],
+    "signups": [("list_id", "HASH"), ("email", "RANGE")],
 }
 
 # Tables whose items expire (DynamoDB TTL), by the attribute holding the time.
-TABLE_TTL = {"ledger": TTL_ATTRIBUTE, "imports": IMPORTS_TTL}
+TABLE_TTL = {"ledger": TTL_ATTRIBUTE, "imports": IMPORTS_TTL, "signups": SIGNUPS_TTL}
 
 
 # Global secondary indexes (keys only), mirrored by template.yaml too.

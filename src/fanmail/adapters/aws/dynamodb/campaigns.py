@@ -24,6 +24,7 @@ JSON_FIELDS = (
     "checkpoint",
     "template_report",
     "schedule",
+    "list_info",
 )
 NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
 STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id", "paused_reason")

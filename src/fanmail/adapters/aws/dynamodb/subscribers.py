@@ -28,12 +28,14 @@ from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
+    ListSettings,
+    MailingList,
     Provenance,
     StatusChange,
     Subscriber,
     SubscriberStatus,
 )
-from fanmail.ports import MailingList, SubscriberPage
+from fanmail.ports import SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -408,11 +410,15 @@ class DynamoListStore:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item({"list_id": mailing_list.list_id}),
-                UpdateExpression="SET #n = :n, created_at = :c",
+                UpdateExpression="SET #n = :n, created_at = :c, settings = :s",
                 ConditionExpression="attribute_not_exists(created_at)",
                 ExpressionAttributeNames={"#n": "name"},
                 ExpressionAttributeValues=values(
-                    {":n": mailing_list.name, ":c": mailing_list.created_at}
+                    {
+                        ":n": mailing_list.name,
+                        ":c": mailing_list.created_at,
+                        ":s": mailing_list.settings.to_dict(),
+                    }
                 ),
             )
         except ClientError as exc:
@@ -423,7 +429,47 @@ class DynamoListStore:
         item: Any = self.client.get_item(
             TableName=self.table, Key=to_item({"list_id": list_id}), ConsistentRead=True
         ).get("Item")
-        data = from_item(item or {})
-        if "created_at" not in data:  # absent, or only counts so far: not created
-            return None
-        return MailingList(list_id, str(data.get("name") or list_id), float(data["created_at"]))
+        return list_from(item or {})
+
+    def update_settings(self, list_id: str, settings: ListSettings) -> MailingList:
+        try:
+            response: Any = self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"list_id": list_id}),
+                UpdateExpression="SET settings = :s",
+                ConditionExpression="attribute_exists(created_at)",
+                ExpressionAttributeValues=values({":s": settings.to_dict()}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            refused(exc)
+            raise NotFound(f"list {list_id!r} not found") from None
+        found = list_from(response["Attributes"])
+        assert found is not None
+        return found
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
+        """A Scan, sorted: the lists table holds one small item per list."""
+        found: list[MailingList] = []
+        paginator = self.client.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
+            found += [m for m in map(list_from, page.get("Items", [])) if m is not None]
+        ordered = sorted(
+            (m for m in found if cursor is None or m.list_id > cursor), key=lambda m: m.list_id
+        )
+        page_ = ordered[:limit]
+        return page_, page_[-1].list_id if len(ordered) > limit else None
+
+
+def list_from(raw: Mapping[str, Any]) -> MailingList | None:
+    """A list item; None when there is none, or only its counts so far (not created)."""
+    data = from_item(raw)
+    if "created_at" not in data:
+        return None
+    settings = data.get("settings")
+    return MailingList(
+        str(data["list_id"]),
+        str(data.get("name") or data["list_id"]),
+        float(data["created_at"]),
+        ListSettings.from_dict(settings if isinstance(settings, dict) else {}),
+    )

@@ -1,0 +1,199 @@
+"""The public pages (no auth: a signed token, or nothing, is the credential), on the public API.
+
+The link in every email:
+- `GET /u/{token}` asks; `POST /u/{token}` unsubscribes (RFC 8058 one-click: the body says
+  `List-Unsubscribe=One-Click`). A GET never changes anything: link scanners follow GETs.
+- `POST /u/{token}/undo` takes it back within a day.
+- `GET /p/{token}` shows every list of this sender that holds the address; `POST` saves toggles.
+Signing up:
+- `GET /subscribe/{list_id}` is a form; `POST /subscribe` takes it (or JSON) and answers the
+  same whatever the address's state; a double opt-in list mails a confirmation link.
+- `GET /c/{token}` asks; `POST /c/{token}` confirms.
+A forged, tampered or expired token gets 403 and the same page whatever the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from fanmail import bootstrap
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from fanmail.domain.model import Provenance
+from fanmail.domain.tokens import InvalidToken
+from fanmail.handlers import signup_pages
+from fanmail.handlers.common import ResolverPool, logger
+from fanmail.handlers.pages import (
+    Html,
+    button_form,
+    esc,
+    form_fields,
+    page,
+    refused,
+    source_ip,
+)
+from fanmail.services.unsubscribe import LinkView, Membership
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return handle(bootstrap.current(), event, context)
+
+
+def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+    return _resolvers.resolve(app, event, context)
+
+
+def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
+    api = APIGatewayRestResolver()
+    _answer_errors(api)
+    _unsubscribe_routes(api, app)
+    _preference_routes(api, app)
+    signup_pages.routes(api, app)
+    return api
+
+
+def _answer_errors(api: APIGatewayRestResolver) -> None:
+    @api.exception_handler(InvalidToken)  # type: ignore[untyped-decorator]
+    def invalid(exc: InvalidToken) -> Response[str]:
+        logger.info("public link refused")
+        return refused()
+
+    @api.exception_handler(InvalidInput)  # type: ignore[untyped-decorator]
+    def bad(exc: InvalidInput) -> Response[str]:
+        return signup_pages.answer(api, HTTPStatus.BAD_REQUEST, "Not accepted", str(exc))
+
+    @api.exception_handler(NotFound)  # type: ignore[untyped-decorator]
+    def missing(exc: NotFound) -> Response[str]:
+        return signup_pages.answer(api, HTTPStatus.NOT_FOUND, "Not found", str(exc))
+
+    @api.exception_handler(Unavailable)  # type: ignore[untyped-decorator]
+    def later(exc: Unavailable) -> Response[str]:
+        logger.warning("public route unavailable", extra={"error": str(exc)})
+        message = "We could not send the mail just now. Please try again in a minute."
+        return signup_pages.answer(api, HTTPStatus.SERVICE_UNAVAILABLE, "Try again", message)
+
+    @api.not_found
+    def elsewhere(exc: Exception) -> Response[str]:
+        """A path no route takes (odd characters in a token): the same refusal page."""
+        return refused()
+
+
+def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
+    @api.get("/u/<token>")
+    def ask(token: str) -> Response[str]:
+        view = app.unsubscribes.view(token)
+        body = Html(
+            f"<p>Stop emails from <strong>{esc(view.list_name)}</strong> to "
+            f"<strong>{esc(view.claim.email)}</strong>?</p>"
+            + button_form(f"/u/{token}", "Unsubscribe", hidden={"List-Unsubscribe": "One-Click"})
+            + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists you get</a></p>'
+        )
+        return page(HTTPStatus.OK, "Unsubscribe", body, view.brand)
+
+    @api.post("/u/<token>")
+    def one_click(token: str) -> Response[str]:
+        if not one_click_body(api.current_event.decoded_body or ""):
+            return page(
+                HTTPStatus.BAD_REQUEST,
+                "Not unsubscribed",
+                Html(
+                    "<p>An unsubscribe request says <code>List-Unsubscribe=One-Click</code> "
+                    "(RFC 8058); this one did not. Use the button on the unsubscribe page.</p>"
+                ),
+            )
+        app.unsubscribes.unsubscribe(token, Provenance("link", source=source_ip(api)))
+        view = app.unsubscribes.view(token)
+        logger.info("unsubscribed", extra={"list_id": view.claim.list_id})
+        return page(
+            HTTPStatus.OK, "You are unsubscribed", unsubscribed_body(token, view), view.brand
+        )
+
+    @api.post("/u/<token>/undo")
+    def undo(token: str) -> Response[str]:
+        view = app.unsubscribes.view(token)
+        try:
+            app.unsubscribes.undo(token, Provenance("undo", source=source_ip(api)))
+        except Conflict:
+            body = Html("<p>There is no unsubscribe of the last day to take back.</p>")
+            return page(HTTPStatus.CONFLICT, "Nothing to undo", body, view.brand)
+        body = Html(
+            f"<p>{esc(view.claim.email)} gets emails from <strong>{esc(view.list_name)}</strong> "
+            "again.</p>"
+        )
+        return page(HTTPStatus.OK, "Welcome back", body, view.brand)
+
+
+def unsubscribed_body(token: str, view: LinkView) -> Html:
+    return Html(
+        f"<p>{esc(view.claim.email)} will get no more emails from "
+        f"<strong>{esc(view.list_name)}</strong>.</p>"
+        "<p>Unsubscribed by mistake? You can take it back for a day.</p>"
+        + button_form(f"/u/{token}/undo", "Undo")
+        + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists you get</a></p>'
+    )
+
+
+def _preference_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
+    @api.get("/p/<token>")
+    def preferences(token: str) -> Response[str]:
+        claim, memberships = app.unsubscribes.memberships(token)
+        return preference_page(token, claim.email, memberships, app.unsubscribes.view(token).brand)
+
+    @api.post("/p/<token>")
+    def save(token: str) -> Response[str]:
+        fields = form_fields(api)
+        chosen = set(fields.get("list", []))
+        wanted = {list_id: list_id in chosen for list_id in fields.get("shown", [])}
+        by = Provenance("preferences", source=source_ip(api))
+        memberships = app.unsubscribes.set_preferences(token, wanted, by)
+        email = app.unsubscribes.check(token).email
+        brand = app.unsubscribes.view(token).brand
+        return preference_page(token, email, memberships, brand, saved=True)
+
+
+def preference_page(
+    token: str, email: str, memberships: list[Membership], brand: str, *, saved: bool = False
+) -> Response[str]:
+    rows = "".join(membership_row(m) for m in memberships) or "<li>No lists hold it.</li>"
+    body = Html(
+        ('<p class="note">Saved.</p>' if saved else "")
+        + f"<p>The lists that send to <strong>{esc(email)}</strong>:</p>"
+        f'<form method="post" action="/p/{esc(token)}"><ul class="lists">{rows}</ul>'
+        '<button type="submit">Save</button></form>'
+    )
+    return page(HTTPStatus.OK, "Your subscriptions", body, brand)
+
+
+def membership_row(member: Membership) -> str:
+    found = member.mailing_list
+    list_id = esc(found.list_id)
+    if not member.changeable:
+        return (
+            f'<li><input type="checkbox" disabled> {esc(found.name)} '
+            f'<span class="note">(mail to this address {esc(member.status.value)}: not sent)'
+            "</span></li>"
+        )
+    checked = " checked" if member.status.receives_mail else ""
+    return (
+        f'<li><input type="hidden" name="shown" value="{list_id}">'
+        f'<input type="checkbox" name="list" value="{list_id}" id="l-{list_id}"{checked}>'
+        f'<label for="l-{list_id}" style="margin:0;font-weight:400">{esc(found.name)}</label></li>'
+    )
+
+
+_ONE_CLICK_PART = re.compile(r'name="?List-Unsubscribe"?[^\n]*\r?\n\r?\n\s*One-Click\s*(\r?\n|$)')
+
+
+def one_click_body(body: str) -> bool:
+    """RFC 8058: the POST carries `List-Unsubscribe=One-Click`, form-encoded or as a
+    multipart/form-data part."""
+    if "One-Click" in parse_qs(body).get("List-Unsubscribe", []):
+        return True
+    return bool(_ONE_CLICK_PART.search(body))
+
+
+_resolvers = ResolverPool(build_resolver)
