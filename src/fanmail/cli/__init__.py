@@ -23,14 +23,30 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+NO_STACK = (
+    "no AWS stack to act on ({what}). Point the CLI at a deployed stack (AWS_PROFILE or "
+    "AWS credentials, and AWS_REGION), or at a local one: run `fanmail serve` and export the "
+    "AWS_ENDPOINT_URL it prints"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
     except FanmailError as exc:
-        print(f"fanmail: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
+    except Exception as exc:
+        if type(exc).__module__.startswith("botocore"):  # no region, no credentials, no endpoint
+            return fail(NO_STACK.format(what=exc))
+        raise
     return code
+
+
+def fail(message: str) -> int:
+    """One line, not a traceback: what went wrong and what to do."""
+    print(f"fanmail: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`fanmail import`, `export` and `recount`: lists in and out as files, and their counts."""
+"""`fanmail lists ...` (create, list, show, set, recount, subscribers), `fanmail import` and
+`fanmail export`: lists, and their subscribers in and out as files."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any, TextIO
 from fanmail.cli.common import operator_app, print_json, progress_printer
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.imports import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
+from fanmail.domain.model import ListSettings, OptIn
 from fanmail.services.imports import write_rejected
+from fanmail.services.lists import CreateList, ListSummary
 
 
 def add_parsers(commands: Any) -> None:
@@ -64,14 +67,51 @@ def add_parsers(commands: Any) -> None:
     )  # fmt: skip
     x.set_defaults(run=export_command)
 
-    r = commands.add_parser(
-        "recount",
-        help="count a list's subscribers by status again (repairs its counters)",
-        description="Reads the whole list and stores its counts by status. fanmail keeps the "
-        "counts with every write; run this after changing the table outside fanmail.",
+    i.add_argument(
+        "--create-list", action="store_true",
+        help="create the list first if there is none (by default a missing list is an error)",
+    )  # fmt: skip
+    _list_group(commands)
+
+
+def _list_group(commands: Any) -> None:
+    group = commands.add_parser(
+        "lists",
+        help="create, list, show and set up lists; recount one; page its subscribers",
+        description="Lists of the stack your AWS environment points at (AWS_ENDPOINT_URL for a "
+        "local stand-in).",
     )
-    r.add_argument("--list", required=True, help="the list id")
-    r.set_defaults(run=recount_command)
+    sub = group.add_subparsers(dest="lists_command", required=True, metavar="SUBCOMMAND")
+    create = sub.add_parser("create", help="create a list")
+    create.add_argument("list_id")
+    create.add_argument("--name", default="", help="a name people see (default: the id)")
+    _setting_options(create)
+    create.set_defaults(run=create_list_command)
+    sub.add_parser("list", help="every list with its counts").set_defaults(run=all_lists_command)
+    for name, text, run in (
+        ("show", "one list: settings and counts by status", show_list_command),
+        ("recount", "count its subscribers by status again (repairs the counters after edits "
+         "made outside fanmail; reads the whole list)", recount_command),
+    ):  # fmt: skip
+        p = sub.add_parser(name, help=text)
+        p.add_argument("list_id")
+        p.set_defaults(run=run)
+    settings = sub.add_parser("set", help="change a list's settings (the others stay)")
+    settings.add_argument("list_id")
+    _setting_options(settings)
+    settings.set_defaults(run=set_list_command)
+    page = sub.add_parser("subscribers", help="a page of a list's subscribers")
+    page.add_argument("list_id")
+    page.add_argument("--cursor")
+    page.add_argument("--limit", type=int, default=100)
+    page.set_defaults(run=subscribers_command)
+
+
+def _setting_options(parser: Any) -> None:
+    parser.add_argument("--brand", help="the name subscribers know you by (pages, footer)")
+    parser.add_argument("--sender", help="From of confirmation mails (a verified identity)")
+    parser.add_argument("--postal-address", help="the footer's postal address (CAN-SPAM)")
+    parser.add_argument("--opt-in", choices=[o.value for o in OptIn], help="public sign-ups")
 
 
 class RejectsFile:
@@ -135,6 +175,8 @@ def import_command(args: argparse.Namespace) -> int:
 
     try:
         with operator_app() as app:
+            if args.create_list and app.ports.lists.get(args.list) is None:
+                app.lists.create(CreateList(args.list))
             job = app.imports.run_here(
                 args.list, options, data, file_name=path.name, resume=resume,
                 progress=progress, on_rejected=rejects.write,
@@ -153,10 +195,69 @@ def import_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def setting_changes(args: argparse.Namespace) -> dict[str, Any]:
+    given = {
+        "brand": args.brand, "sender": args.sender, "postal_address": args.postal_address,
+        "opt_in": OptIn(args.opt_in) if args.opt_in else None,
+    }  # fmt: skip
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def list_view(summary: ListSummary) -> dict[str, Any]:
+    found = summary.mailing_list
+    return {
+        "list_id": found.list_id, "name": found.name, "settings": found.settings.to_dict(),
+        "subscribers": dict(summary.counts), "total": summary.total,
+    }  # fmt: skip
+
+
+def create_list_command(args: argparse.Namespace) -> int:
+    settings = ListSettings(**setting_changes(args))
+    with operator_app() as app:
+        created = app.lists.create(CreateList(args.list_id, args.name, settings))
+        print_json(list_view(ListSummary(created, {})))
+    return 0
+
+
+def all_lists_command(args: argparse.Namespace) -> int:
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    with operator_app() as app:
+        while True:
+            page, cursor = app.lists.all(cursor, 1000)
+            found += [list_view(s) for s in page]
+            if cursor is None:
+                break
+    print_json({"lists": found})
+    return 0
+
+
+def show_list_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        print_json(list_view(app.lists.summary(args.list_id)))
+    return 0
+
+
+def set_list_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        app.lists.update_settings(args.list_id, setting_changes(args))
+        print_json(list_view(app.lists.summary(args.list_id)))
+    return 0
+
+
+def subscribers_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        page = app.lists.page(args.list_id, args.cursor, args.limit)
+    rows = [{"email": s.email, "status": s.status.value, "attributes": dict(s.attributes)}
+            for s in page.subscribers]  # fmt: skip
+    print_json({"subscribers": rows, "next_cursor": page.cursor})
+    return 0
+
+
 def recount_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
-        before, after = app.lists.recount(args.list)
-    print_json({"list_id": args.list, "before": before, "after": after})
+        before, after = app.lists.recount(args.list_id)
+    print_json({"list_id": args.list_id, "before": before, "after": after})
     return 0
 
 

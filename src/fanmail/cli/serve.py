@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -10,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from fanmail.cli.common import quiet_functions
+from fanmail.domain.errors import FanmailError
 from fanmail.local.http_gateway import LocalApiGateway
 from fanmail.local.runtime import LocalRuntime
 from fanmail.settings import Settings
@@ -33,6 +35,18 @@ def add_parser(commands: Any) -> None:
     s.set_defaults(run=serve)
 
 
+def open_gateway(invoker: Any, host: str, port: int) -> LocalApiGateway:
+    try:
+        return LocalApiGateway(invoker, host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise FanmailError(
+                f"port {port} on {host} is in use (another fanmail serve?): choose one with "
+                "--port"
+            ) from None
+        raise FanmailError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     settings = replace(Settings.from_env(), public_url=base, max_send_rate=args.rate)
@@ -41,7 +55,7 @@ def serve(args: argparse.Namespace) -> int:
     with LocalRuntime(
         settings, sender_identity=args.sender_identity, max_send_rate=args.rate
     ) as runtime:
-        gateway = LocalApiGateway(runtime.invoker, args.host, args.port)
+        gateway = open_gateway(runtime.invoker, args.host, args.port)
         gateway.start()
         print(
             f"fanmail API on {gateway.url} (OpenAPI: {gateway.url}/openapi.json)", file=sys.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import formatdate
 from typing import Any
 
@@ -121,9 +122,16 @@ def sender_address(sender: str) -> str:
     return sender.rpartition("<")[2].rstrip(">") if "<" in sender else sender
 
 
+MIME_POLICY = default_policy.clone(max_line_length=998)
+
+
 def to_mime(email: OutgoingEmail, message_id: str, domain: str = "fanmail.local") -> EmailMessage:
-    """The MIME message SES builds from sesv2 Simple content (for the outbox and previews)."""
-    message = EmailMessage()
+    """The MIME message SES builds from sesv2 Simple content (for the outbox and previews).
+
+    Lines may run to RFC 5322's 998 characters: folded at 78, the email package would write a
+    List-Unsubscribe with a long token as RFC 2047 encoded-words, which no client reads as URIs.
+    """
+    message = EmailMessage(policy=MIME_POLICY)
     message["From"] = email.sender
     message["To"] = email.to
     message["Subject"] = email.subject

@@ -63,9 +63,9 @@ def test_recount_repairs_counters_moved_outside_fanmail(
     assert stack.app.lists.summary("news").counts == {"subscribed": 7}
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
-    assert main(["recount", "--list", "news"]) == 0
+    assert main(["lists", "recount", "news"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "list_id": "news", "before": {"subscribed": 7}, "after": {"subscribed": 2},
     }  # fmt: skip
     assert stack.app.lists.summary("news").counts == {"subscribed": 2}
-    assert main(["recount", "--list", "nope"]) == 2
+    assert main(["lists", "recount", "nope"]) == 2

@@ -1,0 +1,122 @@
+"""`fanmail lists ...` and `fanmail campaign ...` on an in-memory stack: what they print, and the
+one-line errors a clumsy admin gets instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fanmail import bootstrap
+from fanmail.cli import main
+from fanmail.local.harness import SENDER_ADDRESS, MemoryStack
+from tests.conftest import seed
+
+
+@pytest.fixture
+def cli(
+    stack: MemoryStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Any:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
+
+    def run(*argv: str) -> tuple[int, Any, str]:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return (
+            code,
+            (json.loads(captured.out) if code == 0 and captured.out else None),
+            captured.err,
+        )
+
+    return run
+
+
+def test_lists_create_set_show_and_list(cli: Any, stack: MemoryStack) -> None:
+    code, created, _ = cli("lists", "create", "news", "--name", "News", "--brand", "Acme")
+    assert code == 0 and created["settings"]["brand"] == "Acme" and created["total"] == 0
+    code, changed, _ = cli("lists", "set", "news", "--postal-address", "1 Road, Town", "--opt-in",
+                           "double")  # fmt: skip
+    assert code == 0
+    assert changed["settings"]["brand"] == "Acme"  # the settings not given stay
+    assert changed["settings"]["postal_address"] == "1 Road, Town"
+    seed(stack, 3)
+    code, shown, _ = cli("lists", "show", "news")
+    assert shown["subscribers"] == {"subscribed": 3} and shown["settings"]["opt_in"] == "double"
+    code, every, _ = cli("lists", "list")
+    assert [entry["list_id"] for entry in every["lists"]] == ["news"]
+    code, page, _ = cli("lists", "subscribers", "news", "--limit", "2")
+    assert len(page["subscribers"]) == 2 and page["next_cursor"]
+
+
+def test_list_bad_inputs_are_one_line_each(cli: Any) -> None:
+    assert cli("lists", "create", "news")[0] == 0
+    code, _, err = cli("lists", "create", "news")
+    assert code == 2 and "already exists" in err and "Traceback" not in err
+    code, _, err = cli("lists", "set", "news", "--sender", "not an address")
+    assert code == 2 and err.count("\n") == 1 and "sender" in err
+    code, _, err = cli("lists", "show", "nope")
+    assert code == 2 and "not found" in err
+    with pytest.raises(SystemExit):  # argparse: unknown choice
+        main(["lists", "set", "news", "--opt-in", "triple"])
+
+
+def test_campaign_create_list_test_schedule_and_events(cli: Any, stack: MemoryStack) -> None:
+    cli("lists", "create", "news")
+    seed(stack, 4)
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    code, draft, err = cli("campaign", "create", *create, "--id", "c1", "--var", "issue=7")
+    assert code == 0 and draft["status"] == "draft"
+    assert "postal address" in err  # the warning, on stderr
+    code, listed, _ = cli("campaign", "list")
+    assert [c["campaign_id"] for c in listed["campaigns"]] == ["c1"]
+
+    before = len(stack.ses.deliveries)
+    code, proofs, _ = cli("campaign", "test", "c1", "--to", "me@example.com")
+    assert code == 0 and proofs["subject"].startswith("[TEST] ")
+    assert [p["to"] for p in proofs["sent"]] == ["me@example.com"]
+    assert len(stack.ses.deliveries) == before + 1
+    too_many = [arg for n in range(11) for arg in ("--to", f"p{n}@example.com")]
+    code, _, err = cli("campaign", "test", "c1", *too_many)
+    assert code == 2 and "1 to 10" in err
+
+    code, scheduled, _ = cli("campaign", "schedule", "c1", "--expression", "rate(1 day)")
+    assert code == 0 and scheduled["status"] == "scheduled"
+    code, _, err = cli("campaign", "schedule", "c1", "--at", "tomorrow-ish")
+    assert code == 2 and "not an ISO-8601 time" in err
+
+    code, page, _ = cli("campaign", "events", "c1", "--type", "complained")
+    assert code == 0 and page == {"events": [], "next_cursor": None}
+    code, _, err = cli("campaign", "events", "nope")
+    assert code == 2 and "not found" in err
+
+
+def test_a_missing_aws_environment_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.exceptions import NoRegionError
+
+    def no_stack() -> None:
+        raise NoRegionError()
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(bootstrap, "current", no_stack)
+    assert main(["lists", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fanmail: error: no AWS stack") and "fanmail serve" in err
+    assert err.count("\n") == 1
+
+
+def test_serve_on_a_busy_port_says_which_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from fanmail.cli.serve import open_gateway
+    from fanmail.domain.errors import FanmailError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(FanmailError, match="--port"):
+            open_gateway(None, "127.0.0.1", port)
