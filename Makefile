@@ -7,7 +7,11 @@ STAMP  := $(VENV)/.installed-stamp
 TOOLS  := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit template bench clean
+.PHONY: demo serve test lint typecheck unit template bench clean
+# The dashboard's browser tests and the demo's screenshots use Debian's chromium and its
+# matching chromedriver (Selenium drives it; nothing is downloaded at run time).
+BROWSER := /usr/bin/chromedriver
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +25,16 @@ $(TOOLS_STAMP): tools-constraints.txt
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -c tools-constraints.txt checkov cfn-lint-serverless
 	touch $(TOOLS_STAMP)
 
-demo: $(STAMP)
+$(BROWSER):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+
+demo: $(STAMP) $(BROWSER)
 	$(BIN)/fanmail demo --out demo-out
+	$(BIN)/python scripts/screenshots.py --out demo-out/screens
+
+serve: $(STAMP)
+	$(BIN)/fanmail serve
 
 test: lint typecheck template unit
 
@@ -39,7 +51,7 @@ template: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/python scripts/validate_template.py template.yaml --out build/template.json
 	$(TOOLS)/bin/python scripts/check_template_rules.py build/template.json template-findings.yaml
 
-unit: $(STAMP) $(TOOLS_STAMP)
+unit: $(STAMP) $(TOOLS_STAMP) $(BROWSER)
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)

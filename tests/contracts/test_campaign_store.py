@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import Campaign, CampaignStatus
+from fanmail.domain.model import Campaign, CampaignStatus, sends_bucket, sends_over_time
 from tests.contracts.conftest import Stores
 
 DRAFT = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
@@ -95,3 +95,22 @@ def test_list_pages_through_every_campaign(stores: Stores) -> None:
         if cursor is None:
             break
     assert sorted(seen) == [f"c{i}" for i in range(7)]
+
+
+def test_live_counts_reset_per_run_and_sends_over_time_stay(stores: Stores) -> None:
+    campaigns = stores.campaigns
+    campaigns.create(campaign())
+    campaigns.transition("c1", DRAFT, CampaignStatus.SENDING, {"run_id": "r1", "live": {}})
+    campaigns.add_live("c1", "r1", {"sent": 5, sends_bucket(100.0): 5})
+    campaigns.add_live("c1", "r1", {"sent": 2, sends_bucket(104.0): 2, sends_bucket(111.0): 0})
+    campaigns.add_live("c1", "r-old", {"sent": 99, sends_bucket(104.0): 99})  # dropped
+    first = campaigns.get("c1")
+    assert first is not None and first.live["sent"] == 7
+    assert sends_over_time(first.live) == [(100, 7)]
+    campaigns.transition("c1", SENDING, CampaignStatus.PAUSED, {}, run_id="r1")
+    paused = frozenset({CampaignStatus.PAUSED})
+    campaigns.transition("c1", paused, CampaignStatus.SENDING, {"run_id": "r2", "live": {}})
+    campaigns.add_live("c1", "r2", {"sent": 1, sends_bucket(130.0): 1})
+    second = campaigns.get("c1")
+    assert second is not None and second.live.get("sent") == 1  # counts from zero
+    assert sends_over_time(second.live) == [(100, 7), (130, 1)]

@@ -67,7 +67,13 @@ def test_demo_campaign(tmp_path: Path) -> None:
     assert summary["invocations"]["sender"] == observed["sender"] > 1
     assert observed["trigger"] == summary["invocations"]["trigger"]
     assert observed["api"] == 1
-    assert (out / "index.html").read_text().count("<tr>") == summary["sent"] + 1
+    index = (out / "index.html").read_text()
+    assert index.count("<tr>") == summary["sent"] + 1
+    assert "What SES said back" in index and 'href="previews/newsletter.html"' in index
+    rendered = sorted((out / "outbox").glob("*.html"))  # each email viewable in a browser
+    assert len(rendered) == summary["sent"] and all(f'href="outbox/{p.name}"' in index
+                                                     for p in rendered)  # fmt: skip
+    assert "/u/" in rendered[0].read_text()
     previews = sorted(p.name for p in (out / "previews").iterdir())
     assert previews == [
         f"{n}.{e}" for n in ("announcement", "newsletter", "notice") for e in ("eml", "html", "txt")

@@ -16,6 +16,7 @@ from fanmail.cli.previews import write_preview
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, live_progress
 from fanmail.local.apigateway import api_event
+from fanmail.local.report import write_report
 from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
@@ -82,7 +83,7 @@ def demo(args: argparse.Namespace) -> int:
         quiet_functions()
     outbox = out / "outbox" if out else None
     if outbox and outbox.exists():
-        for old in outbox.glob("*.eml"):
+        for old in [*outbox.glob("*.eml"), *outbox.glob("*.html")]:
             old.unlink()
     with LocalRuntime(
         settings, sender_identity="news@fanmail.example", max_send_rate=args.rate, outbox=outbox
@@ -154,12 +155,14 @@ def write_outputs(
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if runtime.recorder is not None:
-        runtime.recorder.write_index(out / "index.html", f"Outbox of {summary['campaign_id']}")
     previews = runtime.app.previews
-    for name in previews.templates():  # every shipped template, for this subscriber
+    names = previews.templates()
+    for name in names:  # every shipped template, for this subscriber
         preview = previews.preview(PreviewRequest(name, SENDER, sample, variables=DEMO_VARIABLES))
         write_preview(preview, out / "previews", name)
+    if runtime.recorder is not None:
+        messages = runtime.recorder.listing()
+        write_report(out / "index.html", summary, messages, "outbox", names)
     print(
         f"wrote {out}/summary.json, {out}/index.html, {out}/outbox/ and {out}/previews/",
         file=sys.stderr,

@@ -1,4 +1,5 @@
-"""`fanmail serve`: the API on the embedded stand-in, over HTTP."""
+"""`fanmail serve`: the API and the dashboard on the embedded stand-in, over HTTP; with `--aws`,
+the dashboard on this machine against a deployed stack."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ import argparse
 import errno
 import os
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from fanmail.adapters.aws import clients
+from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
 from fanmail.cli.common import quiet_functions
 from fanmail.domain.errors import FanmailError
-from fanmail.local.http_gateway import LocalApiGateway
+from fanmail.local.console import Console, ConsoleConfig
+from fanmail.local.http_gateway import LocalApiGateway, ProxyTarget
 from fanmail.local.runtime import LocalRuntime
 from fanmail.settings import Settings
 
@@ -20,10 +26,13 @@ from fanmail.settings import Settings
 def add_parser(commands: Any) -> None:
     s = commands.add_parser(
         "serve",
-        help="run the API locally on the embedded stand-in (moto server, in-process Lambda)",
-        description="Serve the admin API and the public unsubscribe pages over HTTP, turning "
-        "each request into an API Gateway proxy event for the same handlers Lambda runs. "
-        "Campaigns send through the in-process fan-out; due schedules fire by themselves.",
+        help="the API and the dashboard locally: on the embedded stand-in, or --aws",
+        description="Serve the admin API, the public pages and the dashboard (at /) over "
+        "HTTP, turning each request into an API Gateway proxy event for the same handlers "
+        "Lambda runs. Campaigns send through the in-process fan-out; due schedules fire by "
+        "themselves; every message sent is kept in an outbox the dashboard shows. With --aws "
+        "the dashboard acts on a deployed stack instead: each request goes to its admin API "
+        "signed with your AWS credentials (the stack has no public admin endpoint).",
     )
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
@@ -31,45 +40,79 @@ def add_parser(commands: Any) -> None:
     s.add_argument(
         "--sender-identity", default="news@fanmail.example", help="the verified SES identity"
     )
+    s.add_argument(
+        "--outbox", type=Path, help="where sent messages are kept (default: a temporary folder)"
+    )
     s.add_argument("--verbose", action="store_true", help="show the functions' log lines")
+    aws = s.add_argument_group("a deployed stack (--aws)")
+    aws.add_argument("--aws", action="store_true", help="act on a deployed stack, not locally")
+    aws.add_argument("--stack", help="the stack's name (its ApiUrl and PublicUrl outputs)")
+    aws.add_argument("--api-url", help="or the admin API's URL (the ApiUrl output)")
+    aws.add_argument("--public-url", help="and the public API's URL (the PublicUrl output)")
     s.set_defaults(run=serve)
 
 
-def open_gateway(invoker: Any, host: str, port: int) -> LocalApiGateway:
+def open_gateway(
+    target: ProxyTarget, host: str, port: int, console: Console | None = None
+) -> LocalApiGateway:
     try:
-        return LocalApiGateway(invoker, host, port)
+        return LocalApiGateway(target, host, port, console)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise FanmailError(
-                f"port {port} on {host} is in use (another fanmail serve?): choose one with "
-                "--port"
+                f"port {port} on {host} is in use (another fanmail serve?): choose one with --port"
             ) from None
         raise FanmailError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.aws:
+        return serve_deployed(args)
     base = f"http://{args.host}:{args.port}"
     settings = replace(Settings.from_env(), public_url=base, max_send_rate=args.rate)
     if not args.verbose:
         quiet_functions()
+    outbox = args.outbox or Path(tempfile.mkdtemp(prefix="fanmail-outbox-"))
     with LocalRuntime(
-        settings, sender_identity=args.sender_identity, max_send_rate=args.rate
+        settings, sender_identity=args.sender_identity, max_send_rate=args.rate, outbox=outbox
     ) as runtime:
-        gateway = open_gateway(runtime.invoker, args.host, args.port)
-        gateway.start()
+        console = Console(ConsoleConfig(mode="local"), runtime.recorder)
+        gateway = open_gateway(runtime.invoker, args.host, args.port, console)
+        print(f"fanmail dashboard on {gateway.url}/ (API: {gateway.url}/openapi.json)",
+              file=sys.stderr)  # fmt: skip
         print(
-            f"fanmail API on {gateway.url} (OpenAPI: {gateway.url}/openapi.json)", file=sys.stderr
-        )
-        print(
-            f"verified sender: {args.sender_identity}; for other commands on this stack: "
-            f"export AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}",
+            f"verified sender: {args.sender_identity}; outbox: {outbox}; for other commands on "
+            f"this stack: export AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}",
             file=sys.stderr,
         )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping", file=sys.stderr)
-        finally:
-            gateway.stop()
+        run_until_interrupted(gateway)
     return 0
+
+
+def serve_deployed(args: argparse.Namespace) -> int:
+    session = clients.session()
+    if session.region_name is None:
+        raise FanmailError("--aws needs a region: set AWS_REGION (or AWS_PROFILE with one)")
+    if args.stack:
+        admin_url, public_url = stack_urls(session, args.stack)
+    elif args.api_url and args.public_url:
+        admin_url, public_url = args.api_url, args.public_url
+    else:
+        raise FanmailError("--aws needs --stack NAME, or --api-url and --public-url")
+    console = Console(ConsoleConfig(mode=f"aws: {args.stack or admin_url}"))
+    gateway = open_gateway(SignedApi(session, admin_url, public_url), args.host, args.port, console)
+    print(f"fanmail dashboard on {gateway.url}/ for {admin_url} (signed with your AWS "
+          "credentials)", file=sys.stderr)  # fmt: skip
+    run_until_interrupted(gateway)
+    return 0
+
+
+def run_until_interrupted(gateway: LocalApiGateway) -> None:
+    gateway.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    finally:
+        gateway.stop()

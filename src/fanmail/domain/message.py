@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
@@ -146,3 +147,10 @@ def to_mime(email: OutgoingEmail, message_id: str, domain: str = "fanmail.local"
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message
+
+
+def sent_headers(raw: bytes) -> list[tuple[str, str]]:
+    """The headers of a MIME message a reader checks (From, To, List-Unsubscribe, ...), without
+    those of its MIME structure."""
+    parsed = email.message_from_bytes(raw, policy=default_policy)
+    return [(k, str(v)) for k, v in parsed.items() if not k.lower().startswith("content-")]

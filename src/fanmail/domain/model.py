@@ -361,6 +361,28 @@ class OutgoingEmail:
 
 
 LIVE_COUNTS = ("sent", "failed", "suppressed", "already_sent")
+SENDS_BUCKET_S = 10
+"""Sends over time are kept in buckets this wide: `live["sent@<bucket start>"]`, added by the
+same atomic update that adds the live counts (a run of hours keeps a few hundred numbers)."""
+
+
+def sends_bucket(at: float) -> str:
+    return f"sent@{int(at // SENDS_BUCKET_S * SENDS_BUCKET_S)}"
+
+
+def sends_over_time(live: Mapping[str, int]) -> list[tuple[int, int]]:
+    """(bucket start, sends in it), oldest first, across every run of the campaign."""
+    points = (
+        (int(name.partition("@")[2]), int(n))
+        for name, n in live.items()
+        if name.startswith("sent@")
+    )
+    return sorted(points)
+
+
+def without_run_counts(live: Mapping[str, int]) -> dict[str, int]:
+    """What a new run keeps of `live`: the sends over time, not the previous run's counts."""
+    return {name: n for name, n in live.items() if name not in LIVE_COUNTS}
 
 
 def live_progress(progress: Mapping[str, Any] | None, live: Mapping[str, int]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A local stand-in for API Gateway: an HTTP server on 127.0.0.1 that turns each request into a
 REST (v1) proxy event, invokes the function through the in-process invoker (so Lambda's payload
-limits hold), and turns the proxy response back into HTTP. `/u/...` goes to the public
-unsubscribe function, everything else to the admin API function (no IAM auth locally)."""
+limits hold), and turns the proxy response back into HTTP. The public paths go to the public
+function, everything else to the admin API function (no IAM auth locally), but for what a
+`Console` serves (the dashboard and the outbox)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from fanmail.domain.errors import InvokeError
 from fanmail.handlers.api.imports import BINARY_MEDIA_TYPES
+from fanmail.local.console import Console
 from fanmail.ports import Invoker
+
+ProxyTarget = Invoker
+"""What the gateway hands events to: the in-process Lambda invoker, or a deployed stack's API
+(`adapters.aws.signed_api`); only `invoke` is used."""
 
 MAX_BODY = 6 * 1024 * 1024
 PUBLIC_PATHS = ("/u/", "/p/", "/c/", "/subscribe")
@@ -61,7 +67,8 @@ def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -
 class _ProxyHandler(BaseHTTPRequestHandler):
     """One HTTP request in, one proxy event to the function, its proxy answer back out."""
 
-    invoker: Invoker  # set on the subclass each gateway makes
+    invoker: ProxyTarget  # set on the subclass each gateway makes
+    console: Console | None
 
     def log_message(self, *args: Any) -> None:  # quiet; the functions log
         pass
@@ -72,6 +79,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._json(413, "Payload Too Large", "over 6 MB")
             return
         body = self.rfile.read(length) if length else b""
+        if self.console is not None:
+            parts = urlsplit(self.path)
+            query = parse_qs(parts.query)
+            local = self.console.answer(self.command, unquote(parts.path) or "/", query)
+            if local is not None:
+                self._reply(*local)
+                return
         headers = {k.lower(): v for k, v in self.headers.items()}
         event = to_event(self.command, self.path, headers, body)
         function = "public" if event["path"].startswith(PUBLIC_PATHS) else "api"
@@ -125,8 +139,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
 
 class LocalApiGateway:
-    def __init__(self, invoker: Invoker, host: str = "127.0.0.1", port: int = 8080) -> None:
-        handler = type("ProxyHandler", (_ProxyHandler,), {"invoker": invoker})
+    def __init__(
+        self,
+        invoker: ProxyTarget,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        console: Console | None = None,
+    ) -> None:
+        handler = type("ProxyHandler", (_ProxyHandler,), {"invoker": invoker, "console": console})
         self.invoker = invoker
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True

@@ -8,7 +8,7 @@ from typing import Any
 
 from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
 from fanmail.domain.attributes import RESERVED, check_variables
-from fanmail.domain.message import UnsubscribeLinks, personalise, to_mime
+from fanmail.domain.message import UnsubscribeLinks, personalise, sent_headers, to_mime
 from fanmail.domain.model import Campaign, Subscriber
 from fanmail.domain.render import TemplateRenderer
 from fanmail.ports import Clock, ListStore, SubscriberStore
@@ -22,6 +22,8 @@ class TemplateReport:
 
     `attributes` maps each name the template reads that neither fanmail nor the campaign's
     variables supply to whether it is required (used without `| default` or `is defined`).
+    Only a missing required one is a problem, so only those are listed with examples; for the
+    optional ones (the template has a fallback) one figure: how many subscribers lack any.
     """
 
     template: str
@@ -30,6 +32,7 @@ class TemplateReport:
     complete: bool
     missing: Mapping[str, int] = field(default_factory=dict)
     examples: Mapping[str, list[str]] = field(default_factory=dict)
+    using_fallbacks: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class TemplateReport:
             "whole_list_scanned": self.complete,
             "subscribers_missing": dict(sorted(self.missing.items())),
             "examples_missing": {k: v for k, v in sorted(self.examples.items())},
+            "subscribers_using_fallbacks": self.using_fallbacks,
         }
 
 
@@ -63,15 +67,18 @@ def template_report(
         and name not in renderer.environment.globals
         and name not in variables
     }
+    required = [name for name, needed in attributes.items() if needed]
+    optional = [name for name, needed in attributes.items() if not needed]
     missing: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
-    scanned = 0
+    scanned = fallbacks = 0
     cursor: str | None = None
     while scanned < scan_limit:
         page = subscribers.page(list_id, cursor, min(1000, scan_limit - scanned))
         for subscriber in page.subscribers:
             scanned += 1
-            for name in attributes:
+            fallbacks += any(name not in subscriber.attributes for name in optional)
+            for name in required:
                 if name not in subscriber.attributes:
                     missing[name] = missing.get(name, 0) + 1
                     listed = examples.setdefault(name, [])
@@ -80,7 +87,9 @@ def template_report(
         cursor = page.cursor
         if cursor is None:
             break
-    return TemplateReport(template, attributes, scanned, cursor is None, missing, examples)
+    return TemplateReport(
+        template, attributes, scanned, cursor is None, missing, examples, fallbacks
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +98,12 @@ class Preview:
     html: str
     text: str
     eml: bytes
-    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header of the message as sent (From, To, Subject, List-Unsubscribe, ...),
+        without the MIME structure's own."""
+        return sent_headers(self.eml)
 
 
 def preview_message(
@@ -128,7 +142,7 @@ def preview_message(
     )
     eml = bytes(to_mime(made.email, f"preview-{campaign_id}"))
     rendered = made.rendered
-    return Preview(rendered.subject, rendered.html, rendered.text, eml, made.email.headers)
+    return Preview(rendered.subject, rendered.html, rendered.text, eml)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +189,16 @@ class Previews:
             variables=check_variables(request.variables),
             list_info=self._list_info(request.subscriber.list_id),
         )
+
+    def of_campaign(self, campaign: Campaign, subscriber: Subscriber) -> Preview:
+        """What `subscriber` gets from the campaign, as it was created (its list's details
+        included)."""
+        return preview_message(
+            self.renderer, self.links, self.clock, template=campaign.template,
+            sender=campaign.sender, subscriber=subscriber, subject=campaign.subject,
+            reply_to=campaign.reply_to, variables=campaign.variables,
+            campaign_id=campaign.campaign_id, list_info=campaign.list_info,
+        )  # fmt: skip
 
     def _list_info(self, list_id: str) -> dict[str, str] | None:
         found = self.lists.get(list_id) if self.lists is not None else None

@@ -69,7 +69,7 @@ class TestSends:
         recipients = list(dict.fromkeys(normalise_email(a, what="to") for a in request.to))
         if not 1 <= len(recipients) <= MAX_PROOF_RECIPIENTS:
             raise InvalidInput(f"give 1 to {MAX_PROOF_RECIPIENTS} addresses to send the test to")
-        model = self._subscriber(campaign.list_id, request.as_subscriber)
+        model = self.subscriber(campaign.list_id, request.as_subscriber)
         compiled = self.renderer.compile(campaign.template, campaign.subject)
         sent: list[ProofSent] = []
         subject = ""
@@ -83,7 +83,8 @@ class TestSends:
             subject = made.rendered.subject
         return Proofs(subject, model.email, sent)
 
-    def _subscriber(self, list_id: str, email: str | None) -> Subscriber:
+    def subscriber(self, list_id: str, email: str | None) -> Subscriber:
+        """The subscriber a proof or preview is rendered as: `email`, or the list's sample."""
         if email is None:
             return sample_subscriber(self.subscribers, list_id)
         found = self.subscribers.get(list_id, normalise_email(email, what="as_subscriber"))

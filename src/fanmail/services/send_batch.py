@@ -33,6 +33,7 @@ from fanmail.domain.model import (
     OutgoingEmail,
     Recipient,
     SubscriberStatus,
+    sends_bucket,
 )
 from fanmail.domain.pacing import Pacer
 from fanmail.domain.plan import split_width
@@ -168,6 +169,8 @@ class _LiveReport:
         with self._lock:
             pending, self.pending = self.pending, {}
             self.last = self.clock.now()
+        if pending.get("sent"):
+            pending[sends_bucket(self.last)] = pending["sent"]
         if pending:
             self.campaigns.add_live(self.job.campaign_id, self.job.run_id, pending)
 

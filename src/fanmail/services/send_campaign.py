@@ -222,6 +222,7 @@ class CampaignRunner:
             "throttled": counts.throttled,
             "epoch": epoch.state.epochs,
             "run_base": epoch.state.run_base,
+            "max_send_rate": epoch.plan.rate,
             "updated_at": self.clock.now(),
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fanmail.domain.feedback import COUNTERS, Rates
-from fanmail.domain.model import Campaign, live_progress
+from fanmail.domain.model import Campaign, live_progress, sends_over_time
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
 
@@ -36,7 +36,15 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[
         "campaign_id": campaign.campaign_id,
         "list_id": campaign.list_id,
         "template": campaign.template,
+        "sender": campaign.sender,
+        "subject": campaign.subject,
+        "variables": dict(campaign.variables),
         "status": campaign.status.value,
+        "created_at": campaign.created_at,
+        "started_at": campaign.started_at,
+        "finished_at": campaign.finished_at,
+        "max_send_rate": (campaign.summary or campaign.progress or {}).get("max_send_rate"),
+        "sends_over_time": [list(point) for point in sends_over_time(campaign.live)],
         "stalled": is_stalled(campaign, now, stale_after_s),
         "paused_reason": campaign.paused_reason,
         "resume_at": campaign.resume_at,

@@ -111,6 +111,7 @@ def test_a_missing_aws_environment_is_one_line(
 def test_serve_on_a_busy_port_says_which_option(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
+    from fanmail.adapters.local.invoker import InProcessInvoker
     from fanmail.cli.serve import open_gateway
     from fanmail.domain.errors import FanmailError
 
@@ -119,4 +120,4 @@ def test_serve_on_a_busy_port_says_which_option(monkeypatch: pytest.MonkeyPatch)
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(FanmailError, match="--port"):
-            open_gateway(None, "127.0.0.1", port)
+            open_gateway(InProcessInvoker(), "127.0.0.1", port)

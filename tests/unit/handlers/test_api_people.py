@@ -166,3 +166,21 @@ def test_progress_moves_while_senders_work_and_ends_equal_to_the_summary() -> No
         assert len(set(climbing)) >= 2, seen  # several values on the way, not 0 then 200
     finally:
         stack.close()
+
+
+def test_a_campaign_preview_is_its_mail_with_every_header(api: MemoryStack) -> None:
+    status, created = call(api, "POST", "/campaigns", {**CAMPAIGN, "variables": {"issue": "7"}})
+    assert status == 201
+    assert created["sender"] == CAMPAIGN["sender"] and created["variables"] == {"issue": "7"}
+    assert created["sends_over_time"] == [] and created["max_send_rate"] is None
+    path = f"/campaigns/{created['campaign_id']}/preview"
+    status, shown = call(api, "GET", path, query={"as_subscriber": "user00001@example.com"})
+    assert status == 200, shown
+    headers = shown["headers"]
+    assert headers["To"] == "user00001@example.com" and headers["From"] == CAMPAIGN["sender"]
+    assert headers["Subject"] == shown["subject"] and "/u/" in headers["List-Unsubscribe"]
+    assert "Acme" in shown["html"] and shown["text"]
+    assert call(api, "GET", path, query={"as_subscriber": "nobody@example.com"})[0] == 404
+    status, names = call(api, "GET", "/templates")
+    assert status == 200 and "newsletter" in names["templates"]
+    assert "confirm" not in names["templates"]  # fanmail's own, not a campaign's

@@ -111,6 +111,7 @@ def test_template_report_lists_who_lacks_what(stack: MemoryStack, template_dir: 
     assert report["attributes"] == {"first_name": "required", "plan": "required"}
     assert report["subscribers_missing"] == {"plan": 1}
     assert report["examples_missing"] == {"plan": ["x@example.com"]}
+    assert report["subscribers_using_fallbacks"] == 0
     assert report["subscribers_scanned"] == 4 and report["whole_list_scanned"]
 
 
@@ -119,9 +120,11 @@ def test_campaign_creation_stores_the_report(stack: MemoryStack) -> None:
     campaign = new_campaign(stack)
     assert campaign.template_report is not None
     assert campaign.template_report["attributes"]["first_name"] == "optional"
-    assert campaign.template_report["subscribers_missing"] == {
-        k: 3 for k in campaign.template_report["attributes"] if k != "first_name"
-    }
+    report = campaign.template_report
+    required = [k for k, kind in report["attributes"].items() if kind == "required"]
+    assert report["subscribers_missing"] == {k: 3 for k in required}
+    assert report["subscribers_using_fallbacks"] == 3  # one figure, never listed as missing
+    assert set(report["examples_missing"]) == set(required)
 
 
 def test_preview_is_what_a_sender_builds(stack: MemoryStack) -> None:

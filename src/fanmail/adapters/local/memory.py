@@ -19,6 +19,7 @@ from fanmail.domain.model import (
     StatusChange,
     Subscriber,
     SubscriberStatus,
+    without_run_counts,
 )
 from fanmail.ports import SubscriberPage
 
@@ -225,7 +226,7 @@ class MemoryCampaignStore:
                 )
             fields = dict(changes)
             if "live" in fields:
-                fields["live"] = {}  # a new run: its senders count from zero
+                fields["live"] = without_run_counts(current.live)  # a new run counts from zero
             updated = replace(current, status=to, **fields)
             self._items[campaign_id] = updated
             return updated  # feedback counters are kept: transitions never name them
@@ -272,7 +273,8 @@ class MemoryCampaignStore:
                 return
             live = dict(current.live)
             for name, n in counts.items():
-                live[name] = live.get(name, 0) + n
+                if n:  # as DynamoDB's ADD is skipped for zeros: no empty entries
+                    live[name] = live.get(name, 0) + n
             self._items[campaign_id] = replace(current, live=live)
 
     def add_feedback(self, campaign_id: str, counts: Mapping[str, int]) -> None:

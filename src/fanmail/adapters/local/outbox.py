@@ -1,4 +1,5 @@
-"""A Mailer decorator that keeps every accepted message as an `.eml` file, plus an index page.
+"""A Mailer decorator that keeps every accepted message as an `.eml` file (and its HTML part as
+an `.html` file a browser shows).
 
 The `.eml` is the MIME message equivalent to the sesv2 Simple content that was sent (SES builds
 the same multipart/alternative from it); local SES stand-ins keep only parts of it.
@@ -6,7 +7,6 @@ the same multipart/alternative from it); local SES stand-ins keep only parts of 
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 from pathlib import Path
@@ -22,6 +22,7 @@ class RecordingMailer:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.entries: list[tuple[str, str, str]] = []
+        self._names: set[str] = set()
         self._lock = threading.Lock()
 
     def send(self, email: OutgoingEmail) -> str:
@@ -30,22 +31,21 @@ class RecordingMailer:
             index = len(self.entries)
             name = f"{index:06d}-{re.sub(r'[^A-Za-z0-9@._-]', '_', email.to)[:80]}.eml"
             self.entries.append((name, email.to, email.subject))
+            self._names.add(name)
         (self.directory / name).write_bytes(bytes(to_mime(email, message_id)))
+        (self.directory / name).with_suffix(".html").write_text(email.html, encoding="utf-8")
         return message_id
 
-    def write_index(self, path: Path, title: str) -> None:
-        rows = "\n".join(
-            f"<tr><td>{i + 1}</td><td>{html.escape(to)}</td>"
-            f'<td><a href="{html.escape(self.directory.name)}/{html.escape(name)}">'
-            f"{html.escape(subject)}</a></td></tr>"
-            for i, (name, to, subject) in enumerate(self.entries)
-        )
-        path.write_text(
-            "<!doctype html><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;"
-            "border-bottom:1px solid #ddd;text-align:left}</style>"
-            f"<h1>{html.escape(title)}</h1><p>{len(self.entries)} messages</p>"
-            f"<table><tr><th>#</th><th>To</th><th>Subject</th></tr>{rows}</table>\n",
-            encoding="utf-8",
-        )
+    def listing(self) -> list[tuple[str, str, str]]:
+        """(file name, to, subject) of every message, oldest first."""
+        with self._lock:
+            return list(self.entries)
+
+    def message(self, name: str) -> bytes | None:
+        """One message as sent; only a name this outbox wrote (no path reaches elsewhere)."""
+        with self._lock:
+            known = name in self._names
+        try:
+            return (self.directory / name).read_bytes() if known else None
+        except FileNotFoundError:  # listed a moment before it is written
+            return None

@@ -21,6 +21,7 @@ from fanmail.services.proofs import ProofRequest
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
+Email = Annotated[str | None, Query(max_length=320)]
 ONE = "/campaigns/<campaign_id>"
 EVENT_TYPES = "^(" + "|".join(sorted(k.value for k in PROBLEMS)) + ")$"
 
@@ -113,6 +114,14 @@ def action_routes(app: App) -> Router:
             rendered_as=proofs.rendered_as,
             sent=[{"to": p.to, "message_id": p.message_id} for p in proofs.sent],
         )
+
+    @router.get(ONE + "/preview", responses=answers(m.PreviewView), tags=tags)
+    def preview(campaign_id: str, as_subscriber: Email = None) -> m.PreviewView:
+        """The mail as `as_subscriber` (or the list's first subscriber) gets it: HTML, text and
+        every header, List-Unsubscribe included. Nothing is sent."""
+        campaign = app.campaigns.get(campaign_id)
+        model = app.proofs.subscriber(campaign.list_id, as_subscriber)
+        return m.PreviewView.of(app.previews.of_campaign(campaign, model))
 
     @router.get(ONE + "/failures", responses=answers(m.FailuresPage), tags=tags)
     def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
 from fanmail.domain.model import OptIn, SubscriberStatus
+from fanmail.services.preview import Preview
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -209,7 +210,20 @@ class CampaignView(BaseModel):
     campaign_id: str
     list_id: str
     template: str
+    sender: str
+    subject: str | None = Field(default=None, description="a Jinja subject, or the template's")
+    variables: dict[str, str] = Field(default_factory=dict)
     status: str
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    max_send_rate: float | None = Field(
+        default=None, description="the SES send rate the run was planned for (sends/s)"
+    )
+    sends_over_time: list[list[int]] = Field(
+        default_factory=list,
+        description="[bucket start (epoch s), sends] in 10-second buckets, oldest first",
+    )
     stalled: bool
     paused_reason: str | None = Field(default=None, description="why a breaker paused it")
     feedback: FeedbackView
@@ -259,7 +273,18 @@ class PreviewView(BaseModel):
     subject: str
     html: str
     text: str
-    headers: dict[str, str]
+    headers: dict[str, str] = Field(description="the message's headers as sent")
+
+    @classmethod
+    def of(cls, preview: Preview) -> PreviewView:
+        return cls(
+            subject=preview.subject, html=preview.html, text=preview.text,
+            headers=dict(preview.headers),
+        )  # fmt: skip
+
+
+class TemplateNames(BaseModel):
+    templates: list[str]
 
 
 class ImportUpload(Strict):

@@ -17,6 +17,11 @@ SAMPLE_ADDRESS = "preview@example.com"
 def routes(app: App) -> Router:
     router = new_router()
 
+    @router.get("/templates", responses=answers(m.TemplateNames), tags=["templates"])
+    def templates() -> m.TemplateNames:
+        """The templates a campaign can use (the confirmation mail's is fanmail's own)."""
+        return m.TemplateNames(templates=app.previews.templates())
+
     @router.post("/templates/<name>/preview", responses=answers(m.PreviewView), tags=["templates"])
     def preview(name: str, body: m.PreviewRequest) -> m.PreviewView:
         if body.email is not None:
@@ -33,8 +38,6 @@ def routes(app: App) -> Router:
                 variables=body.variables,
             )
         )  # fmt: skip
-        return m.PreviewView(
-            subject=result.subject, html=result.html, text=result.text, headers=dict(result.headers)
-        )
+        return m.PreviewView.of(result)
 
     return router
