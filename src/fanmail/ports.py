@@ -7,6 +7,7 @@ Adapters in `adapters/aws` (boto3) and `adapters/local` (in-memory, in-process) 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -27,11 +28,23 @@ from fanmail.domain.model import (
 
 
 class Clock(Protocol):
+    """Time, and how work runs side by side in it: on simulated time (bench/scale.py) the
+    clock must see every wait to move time on, so services start threads and wait for them
+    through it."""
+
     def now(self) -> float:
         """Seconds since the epoch."""
         ...
 
     def sleep(self, seconds: float) -> None: ...
+
+    def executor(self, workers: int) -> Executor:
+        """Up to `workers` calls at once; leaving its `with` block waits for them."""
+        ...
+
+    def wait_first(self, futures: Iterable[Future[Any]], timeout: float | None) -> set[Future[Any]]:
+        """Those of `futures` done when the first is (or after `timeout` seconds)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

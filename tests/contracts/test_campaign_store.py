@@ -106,11 +106,11 @@ def test_live_counts_reset_per_run_and_sends_over_time_stay(stores: Stores) -> N
     campaigns.add_live("c1", "r-old", {"sent": 99, sends_bucket(104.0): 99})  # dropped
     first = campaigns.get("c1")
     assert first is not None and first.live["sent"] == 7
-    assert sends_over_time(first.live) == [(100, 7)]
+    assert sends_over_time(first.live) == [(100, 7, 10)]
     campaigns.transition("c1", SENDING, CampaignStatus.PAUSED, {}, run_id="r1")
     paused = frozenset({CampaignStatus.PAUSED})
     campaigns.transition("c1", paused, CampaignStatus.SENDING, {"run_id": "r2", "live": {}})
     campaigns.add_live("c1", "r2", {"sent": 1, sends_bucket(130.0): 1})
     second = campaigns.get("c1")
     assert second is not None and second.live.get("sent") == 1  # counts from zero
-    assert sends_over_time(second.live) == [(100, 7), (130, 1)]
+    assert sends_over_time(second.live) == [(100, 7, 10), (130, 1, 10)]

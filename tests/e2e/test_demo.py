@@ -67,13 +67,7 @@ def test_demo_campaign(tmp_path: Path) -> None:
     assert summary["invocations"]["sender"] == observed["sender"] > 1
     assert observed["trigger"] == summary["invocations"]["trigger"]
     assert observed["api"] == 1
-    index = (out / "index.html").read_text()
-    assert index.count("<tr>") == summary["sent"] + 1
-    assert "What SES said back" in index and 'href="previews/newsletter.html"' in index
-    rendered = sorted((out / "outbox").glob("*.html"))  # each email viewable in a browser
-    assert len(rendered) == summary["sent"] and all(f'href="outbox/{p.name}"' in index
-                                                     for p in rendered)  # fmt: skip
-    assert "/u/" in rendered[0].read_text()
+    assert_static_report(out, summary["sent"])
     previews = sorted(p.name for p in (out / "previews").iterdir())
     assert previews == [
         f"{n}.{e}" for n in ("announcement", "newsletter", "notice") for e in ("eml", "html", "txt")
@@ -84,3 +78,13 @@ def test_demo_campaign(tmp_path: Path) -> None:
         assert links.startswith("<http") and "/u/" in links and ", <mailto:unsubscribe@" in links
         html_part = message.get_body(("html",))
         assert html_part is not None and links[1 : links.index(">")] in html_part.get_content()
+
+
+def assert_static_report(out: Path, sent: int) -> None:
+    """demo-out/index.html: the summary on top, the previews linked, every email as HTML."""
+    index = (out / "index.html").read_text()
+    assert index.count("<tr>") == sent + 1
+    assert "What SES said back" in index and 'href="previews/newsletter.html"' in index
+    rendered = sorted((out / "outbox").glob("*.html"))  # each email viewable in a browser
+    assert len(rendered) == sent and all(f'href="outbox/{p.name}"' in index for p in rendered)
+    assert "/u/" in rendered[0].read_text()

@@ -141,6 +141,7 @@ def run_to_the_end(
     breaker = final.paused_reason
     if final.status is CampaignStatus.PAUSED and breaker:
         print(f"paused by a breaker: {breaker}", file=sys.stderr)
+        runtime.invoker.drain()  # the paused run's senders finish and it checkpoints
         print("resuming past the breakers (an operator's override)", file=sys.stderr)
         path = f"/campaigns/{campaign_id}/resume"
         if call_api(runtime, "POST", path, 202, {"ignore_breakers": True}):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.headerregistry import Address
 from email.utils import getaddresses
 
@@ -64,7 +65,23 @@ def unicode_address(address: str) -> str:
         return address.lower()
 
 
+_PLAIN = re.compile(
+    r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63})"
+)
+SPECIAL_USE = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+"""Domains email-validator refuses as special-use (RFC 6761)."""
+
+
 def is_valid_email(address: str) -> bool:
+    """Whether `address` is a stored address SES can be sent to. The root checks every one of
+    a list's addresses, so the common case -- already normalised at import: lower-case ASCII,
+    dot-atom local part, an alphabetic top-level domain -- is recognised by a pattern (1 µs);
+    anything else goes to email-validator (30 µs: 5 minutes of the trigger's time for ten
+    million addresses)."""
+    plain = _PLAIN.fullmatch(address)
+    fits = plain is not None and address.index("@") <= 64 and len(address) <= 254
+    if fits and plain is not None and plain.group(1) not in SPECIAL_USE:
+        return True
     try:
         normalise_email(address)
     except InvalidInput:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -362,21 +363,29 @@ class OutgoingEmail:
 
 LIVE_COUNTS = ("sent", "failed", "suppressed", "already_sent")
 SENDS_BUCKET_S = 10
-"""Sends over time are kept in buckets this wide: `live["sent@<bucket start>"]`, added by the
-same atomic update that adds the live counts (a run of hours keeps a few hundred numbers)."""
+SENDS_BUCKETS_PER_HOUR_OF_PLAN = 360
+"""Sends over time are kept in buckets, `live["sent@<start>/<width>"]`, added by the same
+atomic update that adds the live counts: 10 s wide, wider for a run planned to last longer than
+an hour, so a run keeps at most a few hundred (a 20-hour run's 10-second buckets would make
+the campaign record 150 KB, and every live update is billed by its size)."""
 
 
-def sends_bucket(at: float) -> str:
-    return f"sent@{int(at // SENDS_BUCKET_S * SENDS_BUCKET_S)}"
+def sends_bucket_width(estimated_duration_s: float) -> int:
+    hours = max(1, math.ceil(estimated_duration_s / 3600))
+    return SENDS_BUCKET_S * hours
 
 
-def sends_over_time(live: Mapping[str, int]) -> list[tuple[int, int]]:
-    """(bucket start, sends in it), oldest first, across every run of the campaign."""
-    points = (
-        (int(name.partition("@")[2]), int(n))
-        for name, n in live.items()
-        if name.startswith("sent@")
-    )
+def sends_bucket(at: float, width: int = SENDS_BUCKET_S) -> str:
+    return f"sent@{int(at // width * width)}/{width}"
+
+
+def sends_over_time(live: Mapping[str, int]) -> list[tuple[int, int, int]]:
+    """(bucket start, sends in it, bucket width), oldest first, across every run."""
+    points = []
+    for name, n in live.items():
+        if name.startswith("sent@"):
+            start, _, width = name[5:].partition("/")
+            points.append((int(start), int(n), int(width or SENDS_BUCKET_S)))
     return sorted(points)
 
 

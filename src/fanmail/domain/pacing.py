@@ -31,6 +31,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._origin = clock.now()
         self._count = 0
+        self._last_sent = float("-inf")
 
     def reserve(self) -> float:
         """Claim the next slot and return the time it starts."""
@@ -44,9 +45,22 @@ class Pacer:
 
     def acquire(self) -> None:
         """Block until the caller may send one message."""
-        wait = self.reserve() - self._clock.now()
+        self.wait_for(self.reserve())
+
+    def wait_for(self, slot: float) -> None:
+        """Sleep until `slot`, and then until one interval after the send before this one
+        actually went. Threads that wake late for slots already past (a starved CPU: a 512 MB
+        Lambda gets a third of a vCPU) are re-spaced by their actual send times instead of
+        sending together."""
+        wait = slot - self._clock.now()
         if wait > 0:
             self._clock.sleep(wait)
+        with self._lock:
+            now = self._clock.now()
+            at = max(now, self._last_sent + self.interval)
+            self._last_sent = at
+        if at > now:
+            self._clock.sleep(at - now)
 
     def defer(self, seconds: float) -> None:
         """Push every future slot back, e.g. after SES says the window is already full."""

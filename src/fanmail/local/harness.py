@@ -78,6 +78,7 @@ def memory_stack(
     *,
     rate: float = 100.0,
     latency_s: float = 0.0,
+    latency_dist: str = "uniform",
     daily_quota: float = 1e12,
     clock: Clock | None = None,
     invoke_latency_s: float = 0.0,
@@ -94,7 +95,9 @@ def memory_stack(
     settings = settings or Settings(templates_dir=default_templates_dir())
     settings = replace(settings, configuration_set=settings.configuration_set or LOCAL_SET)
     clock = clock or SystemClock()
-    ses = SesSimulator(clock, rate, daily_quota, latency_s, verified={SENDER_ADDRESS})
+    ses = SesSimulator(
+        clock, rate, daily_quota, latency_s, verified={SENDER_ADDRESS}, latency_dist=latency_dist
+    )
     invoker = InProcessInvoker(latency_s=invoke_latency_s)
     subscribers = MemorySubscriberStore()
     campaigns = MemoryCampaignStore()
@@ -134,17 +137,18 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
     deployed function names in `aliases`)."""
     s = app.settings
     aliases = aliases or {}
-    for logical, module, timeout in (
-        ("trigger", trigger, s.trigger_timeout_s),
-        ("api", api, 29.0),
-        ("sender", sender, s.sender_timeout_s),
-        ("heartbeat", heartbeat, 60.0),
-        ("public", public, 30.0),
-        ("inbound", inbound, 30.0),
-        ("feedback", feedback, 60.0),
-        ("importer", importer, 900.0),
+    for logical, module, timeout, memory_mb in (  # timeouts and memory as template.yaml's
+        ("trigger", trigger, s.trigger_timeout_s, 1024),
+        ("api", api, 29.0, 1024),
+        ("sender", sender, s.sender_timeout_s, 1769),
+        ("heartbeat", heartbeat, 60.0, 256),
+        ("public", public, 30.0, 512),
+        ("inbound", inbound, 30.0, 256),
+        ("feedback", feedback, 60.0, 512),
+        ("importer", importer, 900.0, 1024),
     ):
-        function = LocalFunction(logical, functools.partial(module.handle, app), timeout)
+        handler = functools.partial(module.handle, app)
+        function = LocalFunction(logical, handler, timeout, memory_mb)
         invoker.register(function, *([aliases[logical]] if logical in aliases else []))
 
 

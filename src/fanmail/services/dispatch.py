@@ -6,11 +6,17 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future
 
 from fanmail.domain.errors import Conflict
 from fanmail.domain.feedback import Breakers, EventKind, Rates
-from fanmail.domain.model import Campaign, CampaignStatus, Recipient, live_progress
+from fanmail.domain.model import (
+    Campaign,
+    CampaignStatus,
+    Recipient,
+    live_progress,
+    sends_bucket_width,
+)
 from fanmail.domain.plan import PlanLimits
 from fanmail.ports import Clock
 from fanmail.services.jobs import BatchJob, BatchResult
@@ -55,6 +61,7 @@ class Dispatcher:
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
+        self.units: dict[int, tuple[float, int]] = {}  # slot -> (dispatched at, recipients)
         self.last_progress = self.clock.now()
         self.sequence = 0
         self.stalled = 0
@@ -64,7 +71,7 @@ class Dispatcher:
         self.child_deadline = deadline - self.limits.level_margin_s
 
     def run(self) -> EpochEnd:
-        with ThreadPoolExecutor(max_workers=len(self.widths)) as pool:
+        with self.clock.executor(len(self.widths)) as pool:
             while True:
                 self._release_due(self.clock.now())
                 self._fill_free_slots(pool)
@@ -105,10 +112,23 @@ class Dispatcher:
         queue = self.epoch.queue
         if not queue:
             return None
-        if self.epoch.state.exhausted:  # the tail: spread what is left over every free slot
-            free_width = sum(self.widths[s] for s in self.free)
-            capacity = min(capacity, math.ceil(len(queue) * width / free_width))
+        capacity = min(capacity, max(self._share(width, now), self.limits.min_batch))
         return tuple(queue.popleft() for _ in range(min(capacity, len(queue))))
+
+    def _share(self, width: int, now: float) -> int:
+        """This slot's part of the work left -- what no one has yet, plus what the units in
+        flight have still to send -- so that every slot finishes at about the same time. A
+        lone free slot near the end must not take all that is left while the others idle."""
+        state, rate = self.epoch.state, self.plan.rate_per_sender
+        unread = (
+            0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
+        )
+        in_flight = sum(
+            max(0.0, size - (now - started) * rate * self.widths[slot])
+            for slot, (started, size) in self.units.items()
+        )
+        left = len(self.epoch.queue) + unread + in_flight
+        return math.ceil(left * width / sum(self.widths))
 
     def _job(self, slot: int, unit: tuple[Recipient, ...]) -> BatchJob:
         state, plan = self.epoch.state, self.plan
@@ -124,11 +144,12 @@ class Dispatcher:
             deadline=self.child_deadline,
             recipients=unit,
             retry_failed=state.retry_failed,
+            bucket_s=sends_bucket_width(plan.estimated_duration_s),
         )
         self.sequence += 1
         return job
 
-    def _fill_free_slots(self, pool: ThreadPoolExecutor) -> None:
+    def _fill_free_slots(self, pool: Executor) -> None:
         while self.free and self.end is None:
             now = self.clock.now()
             slot = self.free[-1]
@@ -136,6 +157,7 @@ class Dispatcher:
             if unit is None:
                 return
             self.free.pop()
+            self.units[slot] = (now, len(unit))
             self.committed += len(unit)
             if self.epoch.state.first_send_at is None:
                 self.epoch.state.first_send_at = now
@@ -157,11 +179,11 @@ class Dispatcher:
 
     # -- results ----------------------------------------------------------------------------
     def _collect(self) -> None:
-        done, _ = wait(
-            self.in_flight, timeout=self.progress_interval_s, return_when=FIRST_COMPLETED
-        )
+        done = self.clock.wait_first(self.in_flight, self.progress_interval_s)
         for future in done:
-            self.free.append(self.in_flight.pop(future))
+            slot = self.in_flight.pop(future)
+            self.units.pop(slot, None)
+            self.free.append(slot)
             self._fold(future.result())
 
     def _fold(self, result: BatchResult) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import DeliveryCounts, Recipient, merge_invocations
+from fanmail.domain.model import SENDS_BUCKET_S, DeliveryCounts, Recipient, merge_invocations
 
 
 def _field(event: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
@@ -42,6 +42,7 @@ class BatchJob:
     deadline: float
     recipients: tuple[Recipient, ...]
     retry_failed: bool = False
+    bucket_s: int = SENDS_BUCKET_S  # the width of the sends-over-time buckets it adds to
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class BatchJob:
             "deadline": self.deadline,
             "recipients": [r.to_wire() for r in self.recipients],
             "retry_failed": self.retry_failed,
+            "bucket_s": self.bucket_s,
         }
 
     @classmethod
@@ -84,6 +86,7 @@ class BatchJob:
             deadline=_field(event, "deadline", float, where),
             recipients=tuple(recipients),
             retry_failed=bool(event.get("retry_failed", False)),
+            bucket_s=event.get("bucket_s", SENDS_BUCKET_S),
         )
         problems = [
             name
@@ -93,6 +96,7 @@ class BatchJob:
                 ("threads", 1 <= job.threads <= 256),
                 ("branching", job.branching >= 2),
                 ("batch_size", job.batch_size >= 1),
+                ("bucket_s", isinstance(job.bucket_s, int) and 1 <= job.bucket_s <= 86_400),
             )
             if not ok
         ]

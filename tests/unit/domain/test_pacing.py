@@ -78,3 +78,33 @@ def test_defer_pushes_every_slot_back() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rate"):
         Pacer(0, ManualClock())
+
+
+class LateWaker:
+    """A clock whose sleepers all wake at once, late (a starved CPU): `sleep` only records
+    when the caller wanted to wake; time moves when the test says."""
+
+    def __init__(self) -> None:
+        self.time = 1_800_000_000.0
+        self.wanted: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.wanted.append(self.time + seconds)
+
+
+def test_threads_that_wake_late_are_re_spaced_not_sent_together() -> None:
+    clock = LateWaker()
+    pacer = Pacer(10, clock)
+    slots = [pacer.reserve() for _ in range(4)]  # four threads took slots 0.1 s apart ...
+    clock.time += 2.0  # ... and all woke late, at the same moment, with their slots long past
+    sends = []
+    for slot in slots:
+        clock.wanted.clear()
+        pacer.wait_for(slot)  # each is told to wait until its actual turn
+        sends.append(max(clock.wanted, default=clock.now()))
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    assert min(gaps) >= pacer.interval - 1e-6
+    assert max_in_window(sends) <= 10

@@ -5,7 +5,13 @@ from typing import Any
 import pytest
 
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import DeliveryCounts, Recipient
+from fanmail.domain.model import (
+    DeliveryCounts,
+    Recipient,
+    sends_bucket,
+    sends_bucket_width,
+    sends_over_time,
+)
 from fanmail.services.jobs import BatchJob, BatchResult
 
 
@@ -43,11 +49,21 @@ def test_round_trip() -> None:
         ({"recipients": "x"}, "'recipients' must be list"),
         ({"recipients": [{"a": {}}]}, r"recipients\[0\]"),
         ({"recipients": [{"e": "a@x", "a": []}]}, r"recipients\[0\]\.a"),
+        ({"bucket_s": 0}, "out of range: bucket_s"),
+        ({"bucket_s": "10"}, "out of range: bucket_s"),
     ],
 )
 def test_bad_events_are_named(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         BatchJob.from_event(job_event(**changes))
+
+
+def test_sends_over_time_buckets_widen_with_the_plan() -> None:
+    assert sends_bucket_width(100.0) == 10 and sends_bucket_width(3600.0) == 10
+    assert sends_bucket_width(20 * 3600.0) == 200  # a 20-hour run: 360 buckets, not 7,200
+    assert sends_bucket(1_800_000_123.4, 200) == "sent@1800000000/200"
+    live = {"sent": 5, "sent@1800000000/200": 3, "sent@1799999990": 2}  # a 10 s one, older form
+    assert sends_over_time(live) == [(1799999990, 2, 10), (1800000000, 3, 200)]
 
 
 def test_missing_field_and_non_object() -> None:

@@ -10,6 +10,7 @@ from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import CampaignStatus, OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.local.harness import MemoryStack, with_settings
+from fanmail.ports import ClaimOutcome
 from fanmail.services.jobs import BatchJob
 from tests.conftest import new_campaign, seed
 
@@ -170,3 +171,23 @@ def test_pacing_holds_the_sender_to_its_rate(stack: MemoryStack, threads: int) -
     )
     assert result.counts.sent == 30 and result.counts.throttled == 0
     assert stack.ses.max_in_any_second() <= 20
+
+
+def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
+    stack: MemoryStack,
+) -> None:
+    """A run resumed while the paused one still drains meets recipients the old senders hold
+    with leases of a quarter of an hour; they settle them in a moment."""
+    subscribers = seed(stack, 3)
+    campaign = new_campaign(stack)
+    now = stack.app.ports.clock.now()
+    held = subscribers[0].email
+    claim = stack.ledger.claim(campaign.campaign_id, held, "old-run/e1.0", now + 900, now)
+    assert claim.outcome is ClaimOutcome.CLAIMED
+    emails = [s.email for s in subscribers]
+    result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
+    assert [r.email for r in result.deferred] == [held] and result.counts.sent == 2
+    assert now < result.deferred_until <= stack.app.ports.clock.now() + 5.0
+    stack.ledger.complete(campaign.campaign_id, held, "old-run/e1.0", "m-old", now + 1)
+    again = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, [held]), 1e12)
+    assert again.counts.already_sent == 1 and not again.deferred

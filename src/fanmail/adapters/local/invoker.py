@@ -16,11 +16,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
+from fanmail.adapters.local.clock import SystemClock
 from fanmail.domain.errors import InvokeError
+from fanmail.ports import Clock
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 256 * 1024
@@ -40,7 +42,7 @@ class LocalFunction:
 class LocalContext:
     """The attributes of Lambda's context object that handlers and powertools read."""
 
-    def __init__(self, function: LocalFunction) -> None:
+    def __init__(self, function: LocalFunction, clock: Clock) -> None:
         self.function_name = function.name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = function.memory_mb
@@ -48,10 +50,29 @@ class LocalContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function.name}"
         self.log_stream_name = "local"
-        self._deadline = time.monotonic() + function.timeout_s
+        self._clock = clock
+        self._deadline = clock.now() + function.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self._clock.now()) * 1000))
+
+
+@dataclass
+class InvokeStats:
+    """What Lambda would bill and limit, per function, measured on every invocation."""
+
+    invocations: dict[str, int] = field(default_factory=dict)
+    max_duration_s: dict[str, float] = field(default_factory=dict)
+    gb_seconds: dict[str, float] = field(default_factory=dict)
+    max_sync_payload_bytes: int = 0
+    max_async_payload_bytes: int = 0
+    max_concurrency: int = 0
+
+    def ran(self, function: LocalFunction, seconds: float) -> None:
+        name = function.name
+        self.max_duration_s[name] = max(self.max_duration_s.get(name, 0.0), seconds)
+        billed = max(0.001, round(seconds, 3))  # Lambda bills by the millisecond
+        self.gb_seconds[name] = self.gb_seconds.get(name, 0.0) + billed * function.memory_mb / 1024
 
 
 def failure_record(target: LocalFunction, request: str, error: InvokeError) -> dict[str, Any]:
@@ -76,14 +97,18 @@ def failure_record(target: LocalFunction, request: str, error: InvokeError) -> d
 
 
 class InProcessInvoker:
-    def __init__(self, concurrency: int = 1000, latency_s: float = 0.0) -> None:
+    def __init__(
+        self, concurrency: int = 1000, latency_s: float = 0.0, clock: Clock | None = None
+    ) -> None:
         self.functions: dict[str, LocalFunction] = {}
         self.concurrency = concurrency
         self.latency_s = latency_s
-        self.invocations: dict[str, int] = {}
+        self.clock: Clock = clock or SystemClock()
+        self.stats = InvokeStats()
+        self.invocations = self.stats.invocations
         self._running = 0
         self._lock = threading.Lock()
-        self._async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
+        self._async_pool = self.clock.executor(8)
         self.async_futures: list[Future[None]] = []
         self.dead_letters: list[dict[str, Any]] = []
 
@@ -98,6 +123,9 @@ class InProcessInvoker:
         )
         result = self._run(target, request)
         response = self._encode(target, result, SYNC_PAYLOAD_LIMIT, "ResponseSizeTooLarge")
+        with self._lock:
+            largest = max(len(request.encode()), len(response.encode()))
+            self.stats.max_sync_payload_bytes = max(self.stats.max_sync_payload_bytes, largest)
         decoded: dict[str, Any] = json.loads(response) if response != "null" else {}
         return decoded
 
@@ -106,6 +134,9 @@ class InProcessInvoker:
         request = self._encode(
             target, payload, ASYNC_PAYLOAD_LIMIT, "RequestEntityTooLargeException"
         )
+        with self._lock:
+            size = len(request.encode())
+            self.stats.max_async_payload_bytes = max(self.stats.max_async_payload_bytes, size)
 
         def deliver() -> None:
             for attempt in range(ASYNC_RETRIES + 1):
@@ -116,7 +147,7 @@ class InProcessInvoker:
                     if attempt == ASYNC_RETRIES:
                         self.dead_letters.append(failure_record(target, request, exc))
                     else:
-                        time.sleep(min(1.0, self.latency_s * 10 + 0.05))
+                        self.clock.sleep(min(1.0, self.latency_s * 10 + 0.05))
 
         with self._lock:
             self.async_futures.append(self._async_pool.submit(deliver))
@@ -160,12 +191,13 @@ class InProcessInvoker:
             if self._running >= self.concurrency:
                 raise InvokeError(target.name, "TooManyRequestsException", "Rate Exceeded.")
             self._running += 1
+            self.stats.max_concurrency = max(self.stats.max_concurrency, self._running)
             self.invocations[target.name] = self.invocations.get(target.name, 0) + 1
+        started = self.clock.now()
         try:
             if self.latency_s:
-                time.sleep(self.latency_s)
-            context = LocalContext(target)
-            started = time.monotonic()
+                self.clock.sleep(self.latency_s)
+            context = LocalContext(target, self.clock)
             try:
                 result = target.handler(json.loads(request), context)
             except Exception as exc:  # Lambda reports any exception as an Unhandled error
@@ -174,9 +206,10 @@ class InProcessInvoker:
                 raise
             except BaseException as exc:  # the process died (a crash, an exit)
                 raise InvokeError(target.name, "Runtime.ExitError", str(exc)) from exc
-            if time.monotonic() - started > target.timeout_s:
+            if self.clock.now() - started > target.timeout_s:
                 raise InvokeError(target.name, "Sandbox.Timedout", "Task timed out")
             return result
         finally:
             with self._lock:
                 self._running -= 1
+                self.stats.ran(target, self.clock.now() - started)

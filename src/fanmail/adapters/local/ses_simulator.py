@@ -48,6 +48,7 @@ class SesSimulator:
     fault: Callable[[OutgoingEmail], SendError | None] | None = None
     seed: int | None = None
     account_status: AccountStatus = field(default_factory=AccountStatus)
+    latency_dist: str = "uniform"  # or "lognormal", "pareto"
 
     def __post_init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -83,9 +84,21 @@ class SesSimulator:
         return address in self.verified or domain in self.verified
 
     # -- Mailer -----------------------------------------------------------------------------
+    def _latency(self) -> float:
+        """One call's latency, mean `latency_s`: uniform within ±jitter, or heavy-tailed
+        (lognormal with sigma 0.5; Pareto with alpha 2.5), capped at 20 times the mean."""
+        r = self._random
+        if self.latency_dist == "lognormal":
+            factor = r.lognormvariate(-0.125, 0.5)
+        elif self.latency_dist == "pareto":
+            factor = r.paretovariate(2.5) * 0.6
+        else:
+            factor = r.uniform(1 - self.jitter, 1 + self.jitter)
+        return self.latency_s * min(factor, 20.0)
+
     def send(self, email: OutgoingEmail) -> str:
         with self._lock:
-            latency = self.latency_s * self._random.uniform(1 - self.jitter, 1 + self.jitter)
+            latency = self._latency()
         self.clock.sleep(latency / 2)
         error = self._arrive(email)
         self.clock.sleep(latency / 2)

@@ -222,7 +222,8 @@ class CampaignView(BaseModel):
     )
     sends_over_time: list[list[int]] = Field(
         default_factory=list,
-        description="[bucket start (epoch s), sends] in 10-second buckets, oldest first",
+        description="[bucket start (epoch s), sends, bucket width (s)], oldest first: 10 s "
+        "wide, wider for runs planned to last over an hour",
     )
     stalled: bool
     paused_reason: str | None = Field(default=None, description="why a breaker paused it")

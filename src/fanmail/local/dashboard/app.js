@@ -232,25 +232,25 @@ function drawChart(view) {
   }
   const NS = "http://www.w3.org/2000/svg";
   const width = 600, height = 160, pad = 28;
-  const start = points[0][0], end = points[points.length - 1][0] + 10;
+  const last = points[points.length - 1];
+  const start = points[0][0], end = last[0] + last[2];
   const limit = Number(view.max_send_rate || 0);
-  const top = Math.max(limit, ...points.map(([, n]) => n / 10)) * 1.1 || 1;
+  const top = Math.max(limit, ...points.map(([, n, w]) => n / w)) * 1.1 || 1;
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "sends per second over time");
   const x = (t) => pad + ((t - start) / Math.max(10, end - start)) * (width - pad - 4);
   const y = (v) => height - pad - (v / top) * (height - 2 * pad);
-  const barWidth = Math.max(1, x(start + 10) - x(start) - 1);
-  for (const [t, n] of points) {
+  for (const [t, n, w] of points) {
     const bar = document.createElementNS(NS, "rect");
     bar.setAttribute("x", x(t));
-    bar.setAttribute("y", y(n / 10));
-    bar.setAttribute("width", barWidth);
-    bar.setAttribute("height", Math.max(0, height - pad - y(n / 10)));
+    bar.setAttribute("y", y(n / w));
+    bar.setAttribute("width", Math.max(1, x(t + w) - x(t) - 1));
+    bar.setAttribute("height", Math.max(0, height - pad - y(n / w)));
     bar.setAttribute("class", "bar");
     const tip = document.createElementNS(NS, "title");
-    tip.textContent = `${new Date(t * 1000).toLocaleTimeString()}: ${(n / 10).toFixed(1)} sends/s`;
+    tip.textContent = `${new Date(t * 1000).toLocaleTimeString()}: ${(n / w).toFixed(1)} sends/s`;
     bar.append(tip);
     svg.append(bar);
   }

@@ -87,3 +87,29 @@ def cancelled_by_condition(exc: ClientError) -> bool:
     return bool(codes & {"ConditionalCheckFailed", "TransactionConflict"}) or (
         "ConditionalCheckFailed" in message or "TransactionConflict" in message
     )
+
+
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it against its 400 KB limit and for capacity units:
+    attribute names plus values (strings and binaries by length, numbers ~1 byte per two
+    digits, sets, lists and maps by their members plus 3 bytes)."""
+    return sum(len(name.encode()) + _value_bytes(v) for name, v in item.items())
+
+
+def _value_bytes(attribute: Mapping[str, Any]) -> int:
+    kind, inner = next(iter(attribute.items()))
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "B":
+        return len(inner)
+    if kind == "N":
+        return 1 + (len(str(inner).lstrip("-").replace(".", "")) + 1) // 2
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: member}) for member in inner)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(member) for member in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _value_bytes(v) for k, v in inner.items())
+    raise ValueError(f"unknown attribute type {kind}")

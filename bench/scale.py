@@ -1,0 +1,75 @@
+"""The control plane at the sizes users mean, on simulated time: the real trigger, planner,
+dispatch, fan-out tree, epochs, checkpoints, quota handling and send ledger, with each leaf's
+per-recipient render and SES call modelled at the plan's pace (src/fanmail/local/simulation.py
+says exactly what is real and what is modelled). Prints JSON.
+
+    python bench/scale.py --subscribers 10000000 --rate 1000
+    python bench/scale.py --sweep          # R x N, one line per run, then the table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from fanmail.cli.common import quiet_functions
+from fanmail.local.simulation import Scenario, run
+
+SWEEP_RATES = (1.0, 14.0, 200.0, 1000.0, 10000.0)
+SWEEP_SIZES = (1_000, 100_000, 10_000_000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=1000.0, help="SES MaxSendRate R")
+    parser.add_argument("--latency-ms", type=float, default=60.0, help="mean SES call latency")
+    parser.add_argument(
+        "--transient-share", type=float, default=0.001,
+        help="share of SES calls answered with a transient error (retried)",
+    )  # fmt: skip
+    parser.add_argument("--daily-quota", type=float, default=1e12, help="SES Max24HourSend")
+    parser.add_argument("--sweep", action="store_true", help="R x N (see SWEEP_*), long")
+    parser.add_argument("--max-sweep-subscribers", type=int, default=10_000_000)
+    args = parser.parse_args()
+    quiet_functions()
+    if not args.sweep:
+        print(json.dumps(run(scenario(args, args.subscribers, args.rate)), indent=2))
+        return
+    rows = []
+    for size in (n for n in SWEEP_SIZES if n <= args.max_sweep_subscribers):
+        for rate in SWEEP_RATES:
+            report = run(scenario(args, size, rate))
+            print(json.dumps(report), file=sys.stderr, flush=True)
+            rows.append(report)
+    print(table(rows))
+
+
+def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
+    return Scenario(size, rate, latency_s=args.latency_ms / 1000,
+                    transient_share=args.transient_share, daily_quota=args.daily_quota)  # fmt: skip
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| R/s | N | senders x threads | depth | epochs | completion | peak Lambda concurrency "
+        "| $ per million (total) | of it Lambda + DynamoDB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        plan, cost = r["plan"], r["cost_usd_per_million"]
+        lines.append(
+            f"| {r['rate']:g} | {r['subscribers']:,} | {plan['senders']} x {plan['threads']} "
+            f"| {plan['depth']} | {r['epochs']} | {r['completion_ratio']} "
+            f"| {r['max_concurrency']} | {cost['total']} "
+            f"| {round(cost['lambda'] + cost['dynamodb'], 3)} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,544 @@
+"""A campaign of millions on simulated time (`bench/scale.py`, the scale tests).
+
+The split: everything that decides is the real code -- the trigger handler, the planner, the
+root's paging, dispatch, epochs and their continuation by async invoke, checkpoints, the daily
+quota's pause and its resume schedule, the fan-out tree's internal nodes and their invokes
+through the in-process invoker (payload limits, concurrency, timeouts checked on every call),
+the send ledger's claims and completions, the senders' live reports and campaign-status
+checks, every store write. What is modelled is the leaf's per-recipient work around the SES
+call: rendering and the call itself take 1/rate_per_sender each, the pace the plan gave the
+leaf, with a share of transient errors retried as the sender retries them. The leaf still
+claims and completes each recipient in the ledger and reads statuses in chunks of 100 as the
+real one does. The data plane (rendering, pacing against SES's window) is measured for real by
+bench/fanout.py; this measures the control plane at sizes that take hours.
+
+Time is a `SimClock`: it stands still while any thread works and jumps when all wait, so a
+10-million-subscriber run of ~3 hours takes minutes. DynamoDB capacity units are counted per
+operation from item sizes (the DynamoDB adapter's own item encoding), and the bill is priced at
+us-east-1 list prices (`PRICES`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX, LIVE_PREFIX, campaign_item
+from fanmail.adapters.aws.dynamodb.items import item_bytes
+from fanmail.adapters.local.clock import SimClock
+from fanmail.adapters.local.feedback import MemoryFeedbackStore
+from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
+from fanmail.adapters.local.invoker import InProcessInvoker
+from fanmail.adapters.local.ledger import MemoryLedger
+from fanmail.adapters.local.memory import (
+    MemoryCampaignStore,
+    MemoryListStore,
+    MemorySubscriberStore,
+)
+from fanmail.adapters.local.scheduler import MemoryScheduler
+from fanmail.adapters.local.ses_simulator import SesSimulator
+from fanmail.adapters.local.signups import MemorySignupStore
+from fanmail.bootstrap import App, Ports, build
+from fanmail.domain.model import (
+    Campaign,
+    DeliveryCounts,
+    Recipient,
+    Subscriber,
+    SubscriberStatus,
+)
+from fanmail.domain.tokens import SigningKeys
+from fanmail.local.harness import SENDER_ADDRESS, register
+from fanmail.ports import ClaimOutcome, SendQuota, SubscriberPage
+from fanmail.services.campaigns import CreateCampaign
+from fanmail.services.jobs import BatchJob, BatchResult
+from fanmail.services.lists import CreateList
+from fanmail.settings import Settings, default_templates_dir
+
+LIST_ID = "scale"
+PRICES = {
+    # us-east-1 list prices, read 2026-11 from aws.amazon.com/<service>/pricing
+    "lambda_gb_s": 0.0000166667,  # x86; arm64 is 0.0000133334
+    "lambda_request": 0.20 / 1e6,
+    "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit
+    "dynamodb_read_unit": 0.125 / 1e6,  # on-demand read request unit
+    "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB request
+    "eventbridge_aws_service_event": 0.0,  # events from AWS services to the default bus: free
+    "ses_email": 0.10 / 1e3,  # for comparison: what SES itself charges
+}
+FEEDBACK_EVENTS_PER_EMAIL = 2  # SEND and DELIVERY (tracking off; bounces and complaints rare)
+FEEDBACK_BATCH = 100  # the event source mapping's BatchSize
+SQS_RECEIVE_BATCH = 10  # messages per ReceiveMessage the mapping gets
+
+
+def email_of(index: int) -> str:
+    return f"u{index:09d}@example.com"
+
+
+def index_of(email: str) -> int:
+    return int(email[1:10])
+
+
+class GeneratedList(MemorySubscriberStore):
+    """A list of `size` subscribers made up as they are read: nothing is held per subscriber,
+    so ten million cost no memory. Pages, counts and status reads answer as the store does."""
+
+    def __init__(self, size: int, meter: Meter, attribute_bytes: int = 0) -> None:
+        super().__init__()
+        self.size = size
+        self.meter = meter
+        self.attributes = {"note": "x" * attribute_bytes} if attribute_bytes else {}
+        self.item_bytes = 60 + attribute_bytes
+
+    def count(self, list_id: str) -> int:
+        self.meter.read("subscribers", 1)
+        return self.size if list_id == LIST_ID else super().count(list_id)
+
+    def counts(self, list_id: str) -> dict[str, int]:
+        return {"subscribed": self.size} if list_id == LIST_ID else super().counts(list_id)
+
+    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+        if list_id != LIST_ID:
+            return super().page(list_id, cursor, limit)
+        start = int(cursor) if cursor else 0
+        end = min(self.size, start + limit)
+        found = [Subscriber(LIST_ID, email_of(i), attributes=self.attributes)
+                 for i in range(start, end)]  # fmt: skip
+        self.meter.read("subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2)
+        return SubscriberPage(found, str(end) if end < self.size else None)
+
+    def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
+        self.meter.read("subscribers", len(emails))  # consistent BatchGetItem, items < 4 KB
+        return {email: SubscriberStatus.SUBSCRIBED for email in emails}
+
+    def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
+        self.meter.read("subscribers", len(emails))
+        return {e: Subscriber(LIST_ID, e) for e in emails if index_of(e) < self.size}
+
+
+@dataclass
+class Meter:
+    """DynamoDB capacity units by table, and the largest item written."""
+
+    read_units: dict[str, float] = field(default_factory=dict)
+    write_units: dict[str, float] = field(default_factory=dict)
+    max_item_bytes: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, table: str, units: float) -> None:
+        with self.lock:
+            self.read_units[table] = self.read_units.get(table, 0.0) + units
+
+    def write(self, table: str, units: float, item_size: int = 0) -> None:
+        with self.lock:
+            self.write_units[table] = self.write_units.get(table, 0.0) + units
+            self.max_item_bytes = max(self.max_item_bytes, item_size)
+
+
+class MeteredCampaigns(MemoryCampaignStore):
+    """Every write is charged by the size of the item after it (DynamoDB charges an update by
+    the larger of the item before and after); every read by its size. The size of the record
+    without its counters is computed when a write changes more than the counters."""
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self.meter = meter
+        self._base_bytes: dict[str, int] = {}
+
+    def _size(self, campaign: Campaign, *, recount: bool) -> int:
+        if recount or campaign.campaign_id not in self._base_bytes:
+            self._base_bytes[campaign.campaign_id] = item_bytes(campaign_item(campaign))
+        counters = sum(len(LIVE_PREFIX + name) + 3 for name in campaign.live)
+        counters += sum(len(FEEDBACK_PREFIX + name) + 3 for name in campaign.feedback)
+        return self._base_bytes[campaign.campaign_id] + counters
+
+    def _charge(self, campaign_id: str, *, recount: bool = True) -> None:
+        current = self._items.get(campaign_id)
+        if current is not None:
+            size = self._size(current, recount=recount)
+            self.meter.write("campaigns", math.ceil(size / 1024), size)
+
+    def peek(self, campaign_id: str) -> Campaign:
+        """A look from outside the stack (the benchmark watching): not charged."""
+        found = super().get(campaign_id)
+        assert found is not None
+        return found
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        found = super().get(campaign_id)
+        if found is not None:
+            size = self._size(found, recount=False)
+            self.meter.read("campaigns", math.ceil(size / 4096))
+        return found
+
+    def create(self, campaign: Campaign) -> None:
+        super().create(campaign)
+        self._charge(campaign.campaign_id)
+
+    def transition(self, campaign_id: str, *args: Any, **kwargs: Any) -> Campaign:
+        try:
+            return super().transition(campaign_id, *args, **kwargs)
+        finally:
+            self._charge(campaign_id)
+
+    def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
+        try:
+            return super().claim_epoch(campaign_id, run_id, epoch)
+        finally:
+            self._charge(campaign_id)
+
+    def add_live(self, campaign_id: str, run_id: str, counts: Mapping[str, int]) -> None:
+        super().add_live(campaign_id, run_id, counts)
+        self._charge(campaign_id, recount=False)
+
+    def record_progress(
+        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
+    ) -> Campaign:
+        try:
+            return super().record_progress(campaign_id, run_id, progress)
+        finally:
+            self._charge(campaign_id)
+
+
+class MeteredLedger(MemoryLedger):
+    """One write unit per claim, completion, release or failure (records under 1 KB; a
+    conditional write that fails its condition is charged too)."""
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self.meter = meter
+
+    def claim(self, *args: Any, **kwargs: Any) -> Any:
+        self.meter.write("ledger", 1)
+        return super().claim(*args, **kwargs)
+
+    def complete(self, *args: Any, **kwargs: Any) -> Any:
+        self.meter.write("ledger", 1)
+        return super().complete(*args, **kwargs)
+
+    def release(self, *args: Any, **kwargs: Any) -> Any:
+        self.meter.write("ledger", 1)
+        return super().release(*args, **kwargs)
+
+    def fail(self, *args: Any, **kwargs: Any) -> Any:
+        self.meter.write("ledger", 1)
+        return super().fail(*args, **kwargs)
+
+
+class ModelledSes(SesSimulator):
+    """SES's account side (quota, the 24-hour window) over the modelled leaves' sends, and a
+    count of deliveries per subscriber (duplicates and gaps are read from it)."""
+
+    def __init__(self, clock: SimClock, size: int, rate: float, daily: float) -> None:
+        super().__init__(clock, rate, daily, verified={SENDER_ADDRESS})
+        self.delivered = bytearray(size)
+        self.per_second: dict[int, int] = {}
+        self._day: deque[list[int]] = deque()  # [second, sends] within the last 24 hours
+        self._day_total = 0
+        self.total = 0
+
+    def record_paced(self, indices: Sequence[int], start: float, rate: float) -> None:
+        """Sends to `indices` arriving from `start`, one every 1/rate seconds."""
+        with self._lock:
+            for k, index in enumerate(indices):
+                self.delivered[index] = min(255, self.delivered[index] + 1)
+                second = int(start + k / rate)
+                self.per_second[second] = self.per_second.get(second, 0) + 1
+                if self._day and self._day[-1][0] == second:
+                    self._day[-1][1] += 1
+                else:
+                    self._day.append([second, 1])
+            self._day_total += len(indices)
+            self.total += len(indices)
+
+    def quota(self) -> SendQuota:
+        return SendQuota(self.max_send_rate, self.max_24_hour_send, self.sent_last_24_hours())
+
+    def sent_last_24_hours(self) -> float:
+        cutoff = int(self.clock.now()) - 86_400
+        with self._lock:
+            while self._day and self._day[0][0] <= cutoff:
+                self._day_total -= self._day.popleft()[1]
+            return float(self._day_total)
+
+    def over_rate_seconds(self) -> int:
+        return sum(1 for n in self.per_second.values() if n > self.max_send_rate)
+
+    def max_in_any_second(self) -> int:
+        return max(self.per_second.values(), default=0)
+
+
+class LeafModel:
+    """A leaf sender: the real ledger protocol per recipient, the SES call modelled (see the
+    module's docstring). Time passes a second's worth of sends at a time."""
+
+    def __init__(self, app: App, ses: ModelledSes, transient_share: float, seed: int) -> None:
+        self.app = app
+        self.ses = ses
+        self.transient_share = transient_share
+        self.random = random.Random(seed)
+        self.options = app.batch_sender.options
+        self.clock = app.ports.clock
+
+    def deliver(self, job: BatchJob, deadline: float) -> BatchResult:
+        clock, ledger, cid = self.clock, self.app.ports.ledger, job.campaign_id
+        holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
+        lease_until = deadline + self.options.lease_grace_s
+        rate = job.rate_per_sender
+        recipients, done, chunk = job.recipients, 0, max(1, int(rate))
+        sent = already = calls = 0
+        deferred: list[Recipient] = []
+        deferred_until, stopped, quota_hit = 0.0, None, False
+        while done < len(recipients) and not quota_hit:
+            if clock.now() + chunk / rate + self.options.stop_margin_s > deadline:
+                break
+            stopped = self._gate(cid, job.run_id)
+            if stopped is not None:
+                break
+            allowed = int(self.ses.max_24_hour_send - self.ses.sent_last_24_hours())
+            part = recipients[done : done + min(chunk, max(0, allowed))]
+            quota_hit = len(part) < chunk and done + len(part) < len(recipients)
+            for start in range(0, len(part), self.options.status_chunk):
+                emails = [r.email for r in part[start : start + self.options.status_chunk]]
+                self.app.ports.subscribers.statuses(LIST_ID, emails)
+            now, indices = clock.now(), []
+            for recipient in part:
+                claim = ledger.claim(cid, recipient.email, holder, lease_until, now,
+                                     retry_failed=job.retry_failed)  # fmt: skip
+                if claim.outcome is ClaimOutcome.SENT:
+                    already += 1
+                elif claim.outcome is ClaimOutcome.BUSY:
+                    deferred.append(recipient)
+                    deferred_until = max(deferred_until, now + self.options.busy_recheck_s)
+                else:
+                    calls += 1
+                    while self.random.random() < self.transient_share:  # retried, as senders do
+                        calls += 1
+                    index = index_of(recipient.email)
+                    indices.append(index)
+                    ledger.complete(cid, recipient.email, holder, f"m-{index}", now)
+            done += len(part)
+            self.ses.record_paced(indices, now, rate)
+            sent += len(indices)
+            clock.sleep(max(1, len(indices)) / rate)
+            self.app.ports.campaigns.add_live(cid, job.run_id, {"sent": len(indices)})
+        return BatchResult(
+            counts=DeliveryCounts(sent=sent, already_sent=already), leftover=recipients[done:],
+            ses_calls=calls, ses_seconds=calls / rate, deferred=tuple(deferred),
+            deferred_until=deferred_until, quota_exhausted=quota_hit, stopped=stopped,
+        )  # fmt: skip
+
+    def _gate(self, campaign_id: str, run_id: str) -> str | None:
+        """What the real sender's campaign gate reads: why to stop, or None to go on."""
+        campaign = self.app.ports.campaigns.get(campaign_id)
+        if campaign is None:
+            return "deleted"
+        if campaign.run_id != run_id or campaign.status.value != "sending":
+            return campaign.status.value
+        return None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    subscribers: int
+    rate: float
+    latency_s: float = 0.06
+    transient_share: float = 0.001
+    daily_quota: float = 1e12
+    attribute_bytes: int = 0  # per subscriber: larger payloads and pages
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 1
+    limit_s: float = 30 * 86_400  # simulated time before giving up
+
+
+@dataclass
+class Simulation:
+    scenario: Scenario
+    clock: SimClock
+    app: App
+    invoker: InProcessInvoker
+    ses: ModelledSes
+    meter: Meter
+    scheduler: MemoryScheduler
+
+
+def set_up(scenario: Scenario) -> Simulation:
+    clock = SimClock()
+    meter = Meter()
+    ses = ModelledSes(clock, scenario.subscribers, scenario.rate, scenario.daily_quota)
+    invoker = InProcessInvoker(clock=clock)
+    scheduler = MemoryScheduler()
+    campaigns = MeteredCampaigns(meter)
+    ledger = MeteredLedger(meter)
+    settings = Settings(
+        templates_dir=default_templates_dir(), ses_latency_ms=scenario.latency_s * 1000,
+        max_send_rate=scenario.rate, progress_interval_s=5.0,
+    )  # fmt: skip
+    settings = replace(settings, **dict(scenario.settings))
+    keys = SigningKeys.generate()
+    ports = Ports(
+        subscribers=GeneratedList(scenario.subscribers, meter, scenario.attribute_bytes),
+        campaigns=campaigns,
+        lists=MemoryListStore(), ledger=ledger, feedback=MemoryFeedbackStore(ledger, campaigns),
+        imports=MemoryImportStore(), blobs=MemoryBlobStore(), signups=MemorySignupStore(),
+        mailer=ses, ses=ses, invoker=invoker, scheduler=scheduler, clock=clock,
+        signing_keys=lambda: keys,
+    )  # fmt: skip
+    app = build(settings, ports)
+    register(invoker, app)
+    leaf = LeafModel(app, ses, scenario.transient_share, scenario.seed)
+    app.batch_sender.deliver = leaf.deliver  # type: ignore[method-assign]  # the modelled leaf
+    return Simulation(scenario, clock, app, invoker, ses, meter, scheduler)
+
+
+TERMINAL = ("sent", "failed", "cancelled")
+FEEDBACK_BATCH_S = 0.3  # one feedback batch of 100 events, as bench/feedback.py measures it
+FEEDBACK_MEMORY_GB = 0.5
+
+
+def run(scenario: Scenario) -> dict[str, Any]:
+    """Send one campaign to the whole generated list, as the API starts it; the JSON report."""
+    wall = time.monotonic()
+    sim = set_up(scenario)
+    app = sim.app
+    app.lists.create(CreateList(LIST_ID))
+    campaign = app.campaigns.create(CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS))
+    started = sim.clock.now()
+    app.campaigns.send_now(campaign.campaign_id)
+    final = wait_for_the_end(sim, campaign.campaign_id, started)
+    return report(sim, final, started, time.monotonic() - wall)
+
+
+def wait_for_the_end(sim: Simulation, campaign_id: str, started: float) -> Campaign:
+    """Watch the campaign on simulated time, firing schedules as EventBridge Scheduler would
+    (the quota's resume); return it once it has ended and nothing more runs."""
+    campaigns = sim.app.ports.campaigns
+    assert isinstance(campaigns, MeteredCampaigns)
+    while True:
+        campaign = campaigns.peek(campaign_id)
+        if campaign.status.value in TERMINAL:
+            sim.invoker.drain()
+            return campaigns.peek(campaign_id)
+        for entry in sim.scheduler.list():
+            if entry.at is not None and entry.at <= sim.clock.now():
+                sim.scheduler.delete(entry.name)
+                sim.invoker.invoke_async("trigger", entry.payload)
+        if sim.clock.now() - started > sim.scenario.limit_s:
+            raise TimeoutError(f"{campaign_id} is {campaign.status.value} after the limit")
+        sim.clock.sleep(10.0)
+
+
+def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> dict[str, Any]:
+    scenario, stats, meter = sim.scenario, sim.invoker.stats, sim.meter
+    summary = dict(final.summary or {})
+    duration = (final.finished_at or sim.clock.now()) - started
+    ideal = scenario.subscribers / scenario.rate
+    timeouts = {name: f.timeout_s for name, f in sim.invoker.functions.items()}
+    delivered = sim.ses.delivered
+    duplicates = sum(n - 1 for n in delivered if n > 1)
+    reads, writes = sum(meter.read_units.values()), sum(meter.write_units.values())
+    cost = bill(sim, reads, writes, int(summary.get("sent", 0)) or 1, final)
+    plan = summary.get("plan") or {}
+    return {
+        "subscribers": scenario.subscribers,
+        "rate": scenario.rate,
+        "status": final.status.value,
+        "sent": summary.get("sent"),
+        "simulated_duration_s": round(duration, 1),
+        "ideal_s": round(ideal, 1),
+        "completion_ratio": round(ideal / duration, 4) if duration > 0 else None,
+        "epochs": summary.get("epochs"),
+        "plan": {
+            k: plan.get(k)
+            for k in (
+                "senders",
+                "threads",
+                "batch_size",
+                "branching",
+                "depth",
+                "rate_per_sender",
+                "inline",
+            )
+        },
+        "invocations": dict(stats.invocations),
+        "max_concurrency": stats.max_concurrency,
+        "max_sync_payload_bytes": stats.max_sync_payload_bytes,
+        "sync_payload_limit_bytes": 6 * 1024 * 1024,
+        "max_async_payload_bytes": stats.max_async_payload_bytes,
+        "async_payload_limit_bytes": 256 * 1024,
+        "max_item_bytes": meter.max_item_bytes,
+        "item_limit_bytes": 400 * 1024,
+        "max_invocation_s": {n: round(s, 1) for n, s in stats.max_duration_s.items()},
+        "timeout_s": {n: timeouts[n] for n in stats.max_duration_s},
+        "dynamodb_read_units": {k: round(v) for k, v in sorted(meter.read_units.items())},
+        "dynamodb_write_units": {k: round(v) for k, v in sorted(meter.write_units.items())},
+        "lambda_gb_s": round(sum(stats.gb_seconds.values()), 1),
+        "cost_usd_per_million": cost,
+        "over_rate_seconds": sim.ses.over_rate_seconds(),
+        "max_sends_in_any_second": sim.ses.max_in_any_second(),
+        "duplicates": duplicates,
+        "missing": delivered.count(0),
+        "limits_exceeded": limits_exceeded(stats, timeouts, meter),
+        "clock_stalls": sim.clock.stalls,
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def limits_exceeded(stats: Any, timeouts: Mapping[str, float], meter: Meter) -> list[str]:
+    """Lambda's and DynamoDB's limits the run went past (the invoker also refuses payloads
+    over them as they happen, with Lambda's error types)."""
+    found = [
+        f"{name} ran {seconds:.0f} s of its {timeouts[name]:.0f} s timeout"
+        for name, seconds in stats.max_duration_s.items()
+        if seconds > timeouts[name]
+    ]
+    if stats.max_sync_payload_bytes > 6 * 1024 * 1024:
+        found.append(f"a sync payload of {stats.max_sync_payload_bytes} bytes")
+    if stats.max_async_payload_bytes > 256 * 1024:
+        found.append(f"an async payload of {stats.max_async_payload_bytes} bytes")
+    if meter.max_item_bytes > 400 * 1024:
+        found.append(f"an item of {meter.max_item_bytes} bytes")
+    return found
+
+
+def bill(
+    sim: Simulation, reads: float, writes: float, sent: int, final: Campaign
+) -> dict[str, float]:
+    """What a million emails cost on top of SES's $100, by part (USD, list prices)."""
+    stats, per_million = sim.invoker.stats, 1e6 / sent
+    requests = sum(stats.invocations.values())
+    lambda_usd = sum(stats.gb_seconds.values()) * PRICES["lambda_gb_s"]
+    lambda_usd += requests * PRICES["lambda_request"]
+    # The feedback path, per email (adapters/aws/dynamodb/feedback.py): SEND confirms the ledger
+    # record (1 write), DELIVERY marks it in a transaction (2 writes) after a consistent read of
+    # both events' records (2 reads); each batch moves the campaign's counters once (a
+    # transactional update of the campaign record: 2 writes per KB).
+    events = FEEDBACK_EVENTS_PER_EMAIL * sent
+    batches = events / FEEDBACK_BATCH
+    campaigns = sim.app.ports.campaigns
+    assert isinstance(campaigns, MeteredCampaigns)
+    campaign_kb = math.ceil(campaigns._size(final, recount=True) / 1024)
+    feedback_writes = 3 * sent + batches * 2 * campaign_kb
+    feedback_reads = 2 * sent
+    sqs_requests = events + 2 * events / SQS_RECEIVE_BATCH  # send; receive and delete batches
+    feedback_lambda = batches * (FEEDBACK_BATCH_S * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"]
+                                 + PRICES["lambda_request"])  # fmt: skip
+    parts = {
+        "lambda": lambda_usd,
+        "dynamodb": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"],
+        "feedback_dynamodb": feedback_writes * PRICES["dynamodb_write_unit"]
+        + feedback_reads * PRICES["dynamodb_read_unit"],
+        "feedback_sqs": sqs_requests * PRICES["sqs_request"],
+        "feedback_lambda": feedback_lambda,
+        "feedback_eventbridge": events * PRICES["eventbridge_aws_service_event"],
+    }
+    priced = {name: round(usd * per_million, 4) for name, usd in parts.items()}
+    priced["total"] = round(sum(parts.values()) * per_million, 4)
+    priced["ses_for_comparison"] = round(1e6 * PRICES["ses_email"], 2)
+    return priced

@@ -1,0 +1,65 @@
+"""The control plane on simulated time (local/simulation.py): hours of fan-out in seconds, every
+Lambda and DynamoDB limit checked, and every subscriber sent exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fanmail.local.simulation import Scenario, run
+
+pytestmark = pytest.mark.usefixtures("quiet")
+
+
+@pytest.fixture
+def quiet() -> None:
+    from fanmail.cli.common import quiet_functions
+
+    quiet_functions()
+
+
+def assert_exactly_once_within_limits(report: dict[str, Any]) -> None:
+    assert report["status"] == "sent", report
+    assert report["sent"] == report["subscribers"]
+    assert report["duplicates"] == 0 and report["missing"] == 0
+    assert report["limits_exceeded"] == []
+    assert report["max_sync_payload_bytes"] <= report["sync_payload_limit_bytes"]
+    assert report["max_async_payload_bytes"] <= report["async_payload_limit_bytes"]
+    assert report["max_item_bytes"] <= report["item_limit_bytes"]
+    for function, seconds in report["max_invocation_s"].items():
+        assert seconds <= report["timeout_s"][function], function
+    assert report["over_rate_seconds"] == 0 and report["clock_stalls"] == 0
+
+
+def test_a_campaign_longer_than_the_trigger_runs_in_epochs() -> None:
+    report = run(Scenario(30_000, 100.0, settings={"trigger_timeout_s": 120.0,
+                                                   "sender_timeout_s": 60.0}))  # fmt: skip
+    assert_exactly_once_within_limits(report)
+    assert report["epochs"] >= 3 and report["invocations"]["trigger"] == report["epochs"]
+    assert report["simulated_duration_s"] > 300 and report["completion_ratio"] >= 0.9
+    assert report["max_invocation_s"]["trigger"] <= 120.0
+
+
+def test_the_daily_quota_pauses_and_the_schedule_resumes() -> None:
+    report = run(Scenario(12_000, 200.0, daily_quota=5_000, settings={"quota_recheck_s": 3600.0}))
+    assert_exactly_once_within_limits(report)
+    # 5,000 a day: the third day's quota finishes it, each pause resumed by its schedule
+    assert 2 * 86_400 < report["simulated_duration_s"] < 3 * 86_400
+    assert report["invocations"]["trigger"] >= 3
+
+
+def test_the_largest_payloads_stay_under_lambdas_limits() -> None:
+    """2 KB of attributes per subscriber: units as large as the sync payload allows."""
+    report = run(Scenario(40_000, 2000.0, attribute_bytes=2048, settings={"branching": 2}))
+    assert_exactly_once_within_limits(report)
+    assert report["max_sync_payload_bytes"] > 0.5 * report["sync_payload_limit_bytes"]
+
+
+def test_a_tree_three_levels_deep() -> None:
+    report = run(Scenario(20_000, 1000.0, settings={"branching": 2}))
+    assert_exactly_once_within_limits(report)
+    assert report["plan"]["depth"] == 3 and report["plan"]["senders"] == 6
+    # two root slots of width 3, each split into a node of width 2 and a leaf, that node into
+    # two leaves: 2 + 2 + 6 invocations, every recipient in one wave
+    assert report["invocations"]["sender"] == 10
