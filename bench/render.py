@@ -17,14 +17,15 @@ from collections.abc import Callable
 
 import jinja2
 
-from fanmail.domain.message import UnsubscribeLinks, compose_email
+from fanmail.domain.message import UnsubscribeLinks, personalise
 from fanmail.domain.model import Campaign
-from fanmail.domain.render import FILTERS, TemplateRenderer, render_context
+from fanmail.domain.render import FILTERS, TemplateRenderer
 from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import default_templates_dir
 
 VARIABLES = {"brand": "Fanmail Weekly", "headline": "Hello", "cta_url": "https://x.example/a"}
+LIST = {"id": "bench", "name": "Bench", "brand": "Fanmail", "postal_address": "1 Main St"}
 
 
 def per_email_us(work: Callable[[int], object], emails: int, rounds: int) -> list[float]:
@@ -49,8 +50,9 @@ def main() -> None:
     keys = SigningKeys.generate()
     links = UnsubscribeLinks(UnsubscribeSigner(lambda: keys, 86400), "https://lists.example/v1")
     campaign = Campaign(
-        "c1", "bench", args.template, "News <news@example.com>", variables=VARIABLES
-    )
+        "c1", "bench", args.template, "News <news@example.com>", variables=VARIABLES,
+        list_info=LIST,
+    )  # fmt: skip
     compiled = TemplateRenderer(jinja2.FileSystemLoader(folder)).compile(args.template)
 
     bare_env = jinja2.Environment(
@@ -68,17 +70,10 @@ def main() -> None:
 
     def fanmail_email(i: int) -> object:
         subscriber = subscribers[i % len(subscribers)]
-        url, headers = links.for_recipient("bench", subscriber.email, 1.8e9, "news@example.com")
-        rendered = compiled.render(
-            render_context(
-                campaign_id="c1",
-                variables=VARIABLES,
-                email=subscriber.email,
-                attributes=subscriber.attributes,
-                extras={"unsubscribe_url": url},
-            )
-        )
-        return compose_email(campaign, subscriber.email, rendered, headers=headers)
+        return personalise(
+            campaign, compiled, links, 1.8e9,
+            email=subscriber.email, attributes=subscriber.attributes,
+        ).email  # fmt: skip
 
     def bare_render(i: int) -> object:
         subscriber = subscribers[i % len(subscribers)]
@@ -89,6 +84,9 @@ def main() -> None:
             "subscriber": {**subscriber.attributes, "email": subscriber.email},
             "campaign": {**VARIABLES, "id": "c1"},
             "unsubscribe_url": "https://lists.example/v1/u/token",
+            "preferences_url": "https://lists.example/v1/p/token",
+            "list": LIST,
+            "subject": "Hello",
         }
         return [part.render(context) for part in bare_parts]
 

@@ -35,7 +35,12 @@ def main() -> None:
     parser.add_argument("--daily-quota", type=float, default=1e12, help="SES Max24HourSend")
     parser.add_argument("--sweep", action="store_true", help="R x N (see SWEEP_*), long")
     parser.add_argument("--max-sweep-subscribers", type=int, default=10_000_000)
+    parser.add_argument("--table-from", help="print the table of a sweep's JSON lines file")
     args = parser.parse_args()
+    if args.table_from:
+        with open(args.table_from) as lines:
+            print(table([json.loads(line) for line in lines if line.startswith("{")]))
+        return
     quiet_functions()
     if not args.sweep:
         print(json.dumps(run(scenario(args, args.subscribers, args.rate)), indent=2))
@@ -56,17 +61,18 @@ def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| R/s | N | senders x threads | depth | epochs | completion | peak Lambda concurrency "
-        "| $ per million (total) | of it Lambda + DynamoDB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| R/s | N | status (sent) | senders x threads | depth | epochs | completion "
+        "| peak Lambda concurrency | $ per million | of it Lambda + DynamoDB | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         plan, cost = r["plan"], r["cost_usd_per_million"]
         lines.append(
-            f"| {r['rate']:g} | {r['subscribers']:,} | {plan['senders']} x {plan['threads']} "
-            f"| {plan['depth']} | {r['epochs']} | {r['completion_ratio']} "
+            f"| {r['rate']:g} | {r['subscribers']:,} | {r['status']} ({r['sent']:,}) "
+            f"| {plan['senders']} x {plan['threads']} | {plan['depth']} | {r['epochs']} "
+            f"| {r['completion_ratio'] if r['status'] == 'sent' else '-'} "
             f"| {r['max_concurrency']} | {cost['total']} "
-            f"| {round(cost['lambda'] + cost['dynamodb'], 3)} |"
+            f"| {round(cost['lambda'] + cost['dynamodb'], 3)} | {r['wall_s']} |"
         )
     return "\n".join(lines)
 

@@ -241,7 +241,7 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
     """boto3 adapters; `AWS_ENDPOINT_URL` (set by local mode) points them at the stand-in.
     `session` is a boto3 Session (default: a new one from the environment)."""
     session = session or clients.session()
-    threads = settings.max_threads
+    threads = max(settings.max_threads, settings.inline_threads)  # the pools fit either
     dynamodb = clients.dynamodb_client(session, threads)
     sesv2 = clients.sesv2_client(session, threads)
     return Ports(

@@ -51,7 +51,8 @@ class Settings:
     max_sender_rate: float = 200.0
     max_senders: int = 200
     branching: int = 8
-    inline_threshold: int = 50
+    inline_threshold: int = 100
+    inline_threads: int = 64
     sender_timeout_s: float = 300.0
     trigger_timeout_s: float = 900.0
     time_margin_s: float = 20.0
@@ -109,6 +110,7 @@ class Settings:
     def plan_limits(self) -> PlanLimits:
         return PlanLimits(
             inline_threshold=self.inline_threshold,
+            inline_threads=self.inline_threads,
             max_threads=self.max_threads,
             max_sender_rate=self.max_sender_rate,
             max_senders=self.max_senders,
@@ -267,6 +269,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_send_rate": _positive_float,
     "ses_latency_ms": _positive_float,
     "max_threads": _positive_int,
+    "inline_threads": _positive_int,
     "max_sender_rate": _positive_float,
     "max_senders": _positive_int,
     "branching": _positive_int,

@@ -303,3 +303,21 @@ def test_cancel_stops_dispatch_and_keeps_counts_consistent() -> None:
     assert summary["sent"] == len(stack.ses.deliveries)
     with pytest.raises(Conflict):
         stack.app.lifecycle.resume(campaign_id)
+
+
+def test_resumed_before_the_paused_run_stopped() -> None:
+    """An operator resumes at once: the paused run's root, still draining, finds a newer run
+    and leaves the record to it -- it neither fails (Lambda would retry it) nor sends twice."""
+    stack, _ = faulty(FaultRates(), rate=60.0)
+    subscribers = seed(stack, 300, statuses=OPTED_OUT)
+    campaign_id = new_campaign(stack).campaign_id
+    stack.app.campaigns.send_now(campaign_id)
+    time.sleep(1.0)
+    stack.app.lifecycle.pause(campaign_id)
+    stack.app.lifecycle.resume(campaign_id)  # no drain: the first root is still winding down
+    stack.invoker.drain()
+    done = current(stack, campaign_id)
+    assert done.status is CampaignStatus.SENT
+    assert stack.invoker.dead_letters == []  # no trigger ended in an error
+    assert stack.invoker.invocations["trigger"] == 2  # one per run, no retried delivery
+    assert_exactly_once(stack, subscribers, done)

@@ -31,7 +31,6 @@ class Pacer:
         self._lock = threading.Lock()
         self._origin = clock.now()
         self._count = 0
-        self._last_sent = float("-inf")
 
     def reserve(self) -> float:
         """Claim the next slot and return the time it starts."""
@@ -48,19 +47,17 @@ class Pacer:
         self.wait_for(self.reserve())
 
     def wait_for(self, slot: float) -> None:
-        """Sleep until `slot`, and then until one interval after the send before this one
-        actually went. Threads that wake late for slots already past (a starved CPU: a 512 MB
-        Lambda gets a third of a vCPU) are re-spaced by their actual send times instead of
-        sending together."""
-        wait = slot - self._clock.now()
-        if wait > 0:
-            self._clock.sleep(wait)
-        with self._lock:
-            now = self._clock.now()
-            at = max(now, self._last_sent + self.interval)
-            self._last_sent = at
-        if at > now:
-            self._clock.sleep(at - now)
+        """Sleep until `slot`. A thread that wakes more than one interval after its slot (a
+        starved CPU: a 512 MB Lambda gets a third of a vCPU) does not send at once -- threads
+        that all woke late would send together -- but takes a fresh slot on the grid and waits
+        for it. Waking a little late is fine: no drift builds up from it."""
+        while True:
+            wait = slot - self._clock.now()
+            if wait > 0:
+                self._clock.sleep(wait)
+            if self._clock.now() - slot <= self.interval:
+                return
+            slot = self.reserve()
 
     def defer(self, seconds: float) -> None:
         """Push every future slot back, e.g. after SES says the window is already full."""

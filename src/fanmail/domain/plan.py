@@ -19,7 +19,10 @@ from fanmail.domain.errors import InvalidInput
 class PlanLimits:
     """Tunable bounds of the planner; every field is a setting (see README)."""
 
-    inline_threshold: int = 50
+    inline_threshold: int = 100
+    inline_threads: int = 64
+    """Threads the trigger sends with when it sends a small campaign itself: enough to keep
+    R·L calls in flight at 1,000/s, so inline is never slower than fanning out."""
     max_threads: int = 16
     max_sender_rate: float = 200.0
     max_senders: int = 200
@@ -36,6 +39,7 @@ class PlanLimits:
     def __post_init__(self) -> None:
         checks = {
             "inline_threshold": self.inline_threshold >= 0,
+            "inline_threads": self.inline_threads >= 1,
             "max_threads": self.max_threads >= 1,
             "max_sender_rate": self.max_sender_rate > 0,
             "max_senders": self.max_senders >= 1,
@@ -120,6 +124,15 @@ def fit_senders(senders: int, branching: int, budget: int) -> int:
     return senders
 
 
+def sends_inline(recipients: int, latency_s: float, paced_rate: float, limits: PlanLimits) -> bool:
+    """The trigger sends itself, no invoke, when the list is small and its threads keep up with
+    the rate or take every recipient at once (measured: 100 at 1,000/s in 0.22 s inline, 0.26 s
+    fanned out to 6 senders; 100 at 10,000/s is faster fanned out)."""
+    threads = limits.inline_threads
+    keeps_up = recipients <= threads or threads / latency_s >= paced_rate
+    return recipients <= limits.inline_threshold and keeps_up
+
+
 def make_plan(
     recipients: int,
     rate: float,
@@ -136,7 +149,7 @@ def make_plan(
         raise InvalidInput(f"SES latency estimate must be > 0 s, got {latency_s}")
     paced_rate = rate * limits.pacing_factor
     in_flight = max(1, math.ceil(rate * latency_s * limits.concurrency_headroom))
-    inline = recipients <= limits.inline_threshold
+    inline = sends_inline(recipients, latency_s, paced_rate, limits)
     if inline:
         senders = 1
     else:
@@ -145,7 +158,8 @@ def make_plan(
         )
         senders = min(senders, limits.max_senders, max(1, math.ceil(recipients / limits.min_batch)))
         senders = fit_senders(senders, limits.branching, limits.max_senders)
-    threads = min(limits.max_threads, max(1, math.ceil(in_flight / senders)))
+    most = limits.inline_threads if inline else limits.max_threads
+    threads = min(most, max(1, math.ceil(in_flight / senders)))
     rate_per_sender = paced_rate / senders
     root_slots = tuple(split_width(senders, limits.branching))
     depth = 0 if inline else tree_depth(max(root_slots), limits.branching)

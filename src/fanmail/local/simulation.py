@@ -452,7 +452,9 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         "sent": summary.get("sent"),
         "simulated_duration_s": round(duration, 1),
         "ideal_s": round(ideal, 1),
-        "completion_ratio": round(ideal / duration, 4) if duration > 0 else None,
+        "completion_ratio": (  # of a run that ended sent; a stopped one did not complete
+            round(ideal / duration, 4) if duration > 0 and final.status.value == "sent" else None
+        ),
         "epochs": summary.get("epochs"),
         "plan": {
             k: plan.get(k)

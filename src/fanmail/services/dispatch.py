@@ -108,12 +108,16 @@ class Dispatcher:
         if capacity <= 0:
             self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
             return None
-        self._fill(capacity)
+        # sized before the list is read further: what the root holds unsent is checkpointed
+        # on the campaign record at an epoch's end, which must stay under DynamoDB's 400 KB
+        unit = min(capacity, max(self._share(width, now), self.limits.min_batch))
+        self._fill(unit)
         queue = self.epoch.queue
         if not queue:
             return None
-        capacity = min(capacity, max(self._share(width, now), self.limits.min_batch))
-        return tuple(queue.popleft() for _ in range(min(capacity, len(queue))))
+        if self.epoch.state.exhausted and len(queue) - unit < max(self.limits.min_batch, unit // 2):
+            unit = min(capacity, len(queue))  # no crumb left over for one more invocation
+        return tuple(queue.popleft() for _ in range(min(unit, len(queue))))
 
     def _share(self, width: int, now: float) -> int:
         """This slot's part of the work left -- what no one has yet, plus what the units in

@@ -313,9 +313,13 @@ class CampaignRunner:
         }  # fmt: skip
         if status is CampaignStatus.CANCELLED:
             changes["finished_at"] = self.clock.now()
-        self.campaigns.transition(
-            epoch.campaign.campaign_id, frozenset({status}), status, changes, run_id=epoch.run_id
-        )
+        try:
+            self.campaigns.transition(
+                epoch.campaign.campaign_id, frozenset({status}), status, changes,
+                run_id=epoch.run_id,
+            )  # fmt: skip
+        except Conflict:  # resumed before this run had stopped: the new run records it all
+            return {**summary, "replaced": True}
         return summary
 
     def _failed(self, epoch: Epoch, end: EpochEnd, quota: SendQuota) -> dict[str, Any]:

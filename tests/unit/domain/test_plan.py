@@ -14,8 +14,8 @@ from fanmail.domain.plan import (
     tree_nodes,
 )
 
-RATES = [1, 14, 50, 300, 1000]
-SIZES = [1, 10, 50, 51, 1_000, 100_000, 1_000_000, 10_000_000]
+RATES = [1, 14, 50, 300, 1000, 10_000]
+SIZES = [1, 10, 50, 100, 101, 1_000, 100_000, 1_000_000, 10_000_000]
 LIMITS = PlanLimits()
 
 
@@ -26,13 +26,15 @@ def test_plan_invariants(rate: int, size: int) -> None:
     plan = make_plan(size, rate, latency, LIMITS, recipient_bytes=200)
     # Never over the rate: the senders' paced shares add up to at most R.
     assert plan.senders * plan.rate_per_sender <= rate + 1e-9
-    # Enough calls in flight to sustain the paced rate at this latency (an inline send of a
-    # handful of emails is exempt: it is bounded by max_threads and takes well under a second).
-    if not plan.inline:
-        assert plan.senders * plan.threads / latency >= plan.paced_rate
-    assert 1 <= plan.threads <= LIMITS.max_threads
+    # Enough calls in flight to sustain the paced rate at this latency, fanned out and inline
+    # (else it fans out: inline is never the slower way) -- or one call for each recipient.
+    in_flight = plan.senders * plan.threads
+    assert in_flight / latency >= plan.paced_rate or in_flight >= size
+    most = LIMITS.inline_threads if plan.inline else LIMITS.max_threads
+    assert 1 <= plan.threads <= most
     assert 1 <= plan.senders <= LIMITS.max_senders
-    assert plan.inline is (size <= LIMITS.inline_threshold)
+    keeps_up = size <= LIMITS.inline_threads or LIMITS.inline_threads / latency >= plan.paced_rate
+    assert plan.inline is (size <= LIMITS.inline_threshold and keeps_up)
     # Every recipient fits in some batch, and batches are balanced across senders.
     rounds = math.ceil(size / (plan.senders * plan.batch_size))
     assert plan.senders * plan.batch_size * rounds >= size

@@ -63,3 +63,13 @@ def test_a_tree_three_levels_deep() -> None:
     # two root slots of width 3, each split into a node of width 2 and a leaf, that node into
     # two leaves: 2 + 2 + 6 invocations, every recipient in one wave
     assert report["invocations"]["sender"] == 10
+
+
+def test_the_largest_item_stays_under_dynamodbs_limit() -> None:
+    """At 10,000/s, epochs cut short leave tens of thousands of hand-backs to checkpoint on
+    the campaign record (the sweep's 10-million run wrote a 432 KB item before they were
+    packed; this one, 520 KB)."""
+    report = run(Scenario(300_000, 10_000.0, settings={"trigger_timeout_s": 40.0}))
+    assert_exactly_once_within_limits(report)
+    assert report["epochs"] >= 10 and report["plan"]["depth"] == 2
+    assert 30_000 < report["max_item_bytes"] < 0.5 * report["item_limit_bytes"]

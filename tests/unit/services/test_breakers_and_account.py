@@ -133,3 +133,45 @@ def test_the_events_route_pages_problems(stack: MemoryStack) -> None:
     status, body = call(stack, "GET", f"/campaigns/{campaign_id}/events", type="opened")
     assert status == 422 and "type" in body["error"]["message"]  # not a problem kind
     assert call(stack, "GET", "/campaigns/nope/events")[0] == 404
+
+
+def test_resumed_while_the_breaker_paused_run_still_winds_down() -> None:
+    """The demo's path: resumed the moment the breaker pauses. The paused run's root, still
+    collecting its senders, finds a newer run and leaves the record to it (it used to end in a
+    Conflict the trigger logged as a "duplicate run event")."""
+    import threading
+    import time
+
+    settings = fast_settings(breaker_min_sample=100, progress_interval_s=0.2, ses_latency_ms=20)
+    stack = memory_stack(settings, rate=400.0, latency_s=0.01, outcomes=bounces_every(10))
+    try:
+        seed(stack, 3000)
+        campaign_id = new_campaign(stack).campaign_id
+        outcome: list[object] = []
+
+        def trigger() -> None:
+            try:
+                outcome.append(stack.invoker.invoke("trigger", {"campaign_id": campaign_id}))
+            except Exception as exc:  # what Lambda would report, and retry
+                outcome.append(exc)
+
+        first = threading.Thread(target=trigger)
+        first.start()
+        while (
+            c := stack.campaigns.get(campaign_id)
+        ) is None or c.status is not CampaignStatus.PAUSED:
+            time.sleep(0.005)
+        stack.app.lifecycle.resume(campaign_id, ignore_breakers=True)
+        first.join()
+        assert isinstance(outcome[0], dict) and outcome[0].get("replaced"), outcome
+        stack.invoker.drain()
+        done = stack.campaigns.get(campaign_id)
+        assert done is not None and done.status is CampaignStatus.SENT
+        assert stack.invoker.dead_letters == [] and stack.invoker.invocations["trigger"] == 2
+        assert (
+            sorted(d.email.to for d in stack.ses.deliveries)
+            == sorted({d.email.to for d in stack.ses.deliveries})
+            and len(stack.ses.deliveries) == 3000
+        )
+    finally:
+        stack.close()

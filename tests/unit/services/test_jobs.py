@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -84,3 +85,15 @@ def test_results_add_and_round_trip() -> None:
     assert BatchResult.from_wire(total.to_wire()) == total
     with pytest.raises(InvalidInput, match="malformed"):
         BatchResult.from_wire({"nothing": 1})
+
+
+def test_a_checkpoint_of_many_unsent_recipients_stays_small_and_reads_back() -> None:
+    from fanmail.services.run_state import Checkpoint
+
+    emails = [f"reader{i:07d}@mail{i % 50}.example.com" for i in range(20_000)]
+    state = Checkpoint(queue=emails)
+    stored = json.dumps(state.to_dict())
+    assert len(stored) < 150_000  # a JSON list of these was 660 KB: over DynamoDB's 400 KB item
+    assert Checkpoint.from_dict(json.loads(stored)).queue == emails
+    assert Checkpoint.from_dict({"queue": ["a@x.example"]}).queue == ["a@x.example"]  # older form
+    assert Checkpoint.from_dict(Checkpoint().to_dict()).queue == []
