@@ -121,3 +121,20 @@ def test_serve_on_a_busy_port_says_which_option(monkeypatch: pytest.MonkeyPatch)
         port = taken.getsockname()[1]
         with pytest.raises(FanmailError, match="--port"):
             open_gateway(InProcessInvoker(), "127.0.0.1", port)
+
+
+def test_import_into_a_missing_list_needs_create_list(
+    cli: Any, stack: MemoryStack, tmp_path: Any
+) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,first_name\na@example.com,A\n")
+    code, _, err = cli("import", str(people), "--list", "nolist")
+    assert code == 2 and "'nolist' not found" in err
+    assert stack.subscribers.count("nolist") == 0  # nothing written to a list that is not there
+    code, result, _ = cli("import", str(people), "--list", "nolist", "--create-list")
+    assert code == 0 and result["counts"]["created"] == 1
+    assert stack.app.lists.summary("nolist").counts == {"subscribed": 1}
+    headless = tmp_path / "mail.csv"
+    headless.write_text("mail,name\nb@example.com,B\n")
+    code, _, err = cli("import", str(headless), "--list", "nolist")
+    assert code == 2 and "--email-column" in err and "'mail', 'name'" in err
