@@ -235,22 +235,31 @@ function drawChart(view) {
   const last = points[points.length - 1];
   const start = points[0][0], end = last[0] + last[2];
   const limit = Number(view.max_send_rate || 0);
-  const top = Math.max(limit, ...points.map(([, n, w]) => n / w)) * 1.1 || 1;
+  // A bucket the run began in, or is still filling, covers less than its width.
+  const now = Date.now() / 1000;
+  const perSecond = ([t, n, w]) => {
+    const from = Math.max(t, Number(view.started_at || t));
+    const to = view.status === "sending" ? Math.min(t + w, now) : t + w;
+    return n / Math.max(1, to - from);
+  };
+  const top = Math.max(limit, ...points.map(perSecond)) * 1.1 || 1;
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "sends per second over time");
   const x = (t) => pad + ((t - start) / Math.max(10, end - start)) * (width - pad - 4);
   const y = (v) => height - pad - (v / top) * (height - 2 * pad);
-  for (const [t, n, w] of points) {
+  for (const point of points) {
+    const [t, , w] = point;
+    const rate = perSecond(point);
     const bar = document.createElementNS(NS, "rect");
     bar.setAttribute("x", x(t));
-    bar.setAttribute("y", y(n / w));
+    bar.setAttribute("y", y(rate));
     bar.setAttribute("width", Math.max(1, x(t + w) - x(t) - 1));
-    bar.setAttribute("height", Math.max(0, height - pad - y(n / w)));
+    bar.setAttribute("height", Math.max(0, height - pad - y(rate)));
     bar.setAttribute("class", "bar");
     const tip = document.createElementNS(NS, "title");
-    tip.textContent = `${new Date(t * 1000).toLocaleTimeString()}: ${(n / w).toFixed(1)} sends/s`;
+    tip.textContent = `${new Date(t * 1000).toLocaleTimeString()}: ${rate.toFixed(1)} sends/s`;
     bar.append(tip);
     svg.append(bar);
   }
