@@ -67,12 +67,12 @@ class Console:
     def _outbox_page(self, query: dict[str, list[str]]) -> Answer:
         """Newest first; `before` (an index) pages back."""
         if self.outbox is None:
-            return _json(404, {"error": {"code": "Not Found", "message": "no outbox: SES sends"}})
+            return _error(404, "Not Found", "no outbox: SES sends")
         entries = self.outbox.listing()
         try:
             before = int(query.get("before", [len(entries)])[-1])
         except ValueError:
-            return _json(400, {"error": {"code": "Bad Request", "message": "before: a number"}})
+            return _error(400, "Bad Request", "before: a number")
         start = max(0, min(before, len(entries)) - OUTBOX_PAGE)
         chosen = entries[start : max(start, min(before, len(entries)))]
         messages = [
@@ -85,7 +85,7 @@ class Console:
     def _message(self, name: str) -> Answer:
         raw = self.outbox.message(name) if self.outbox is not None else None
         if raw is None:
-            return _json(404, {"error": {"code": "Not Found", "message": f"no message {name!r}"}})
+            return _error(404, "Not Found", f"no message {name!r}")
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         html_part = parsed.get_body(("html",))
         text_part = parsed.get_body(("plain",))
@@ -97,6 +97,15 @@ class Console:
             "headers": dict(sent_headers(raw)),
             "raw": raw.decode("utf-8", errors="replace"),
         })  # fmt: skip
+
+
+def error_body(code: str, message: str) -> bytes:
+    """The admin API's error format, for answers the local server gives itself."""
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    return status, {"content-type": "application/json"}, error_body(code, message)
 
 
 def _json(status: int, value: Any) -> Answer:

@@ -7,7 +7,6 @@ function, everything else to the admin API function (no IAM auth locally), but f
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from http import HTTPStatus
@@ -17,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from fanmail.domain.errors import InvokeError
 from fanmail.handlers.api.imports import BINARY_MEDIA_TYPES
-from fanmail.local.console import Console
+from fanmail.local.console import Console, error_body
 from fanmail.ports import Invoker
 
 ProxyTarget = Invoker
@@ -111,8 +110,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self._json(code, HTTPStatus(code).phrase, message or HTTPStatus(code).description)
 
     def _json(self, status: int, code: str, message: str) -> None:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        self._reply(status, {"content-type": "application/json"}, body)
+        self._reply(status, {"content-type": "application/json"}, error_body(code, message))
 
     def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)

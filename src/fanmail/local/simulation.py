@@ -59,6 +59,7 @@ from fanmail.ports import ClaimOutcome, SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.jobs import BatchJob, BatchResult
 from fanmail.services.lists import CreateList
+from fanmail.services.send_batch import CampaignGate
 from fanmail.settings import Settings, default_templates_dir
 
 LIST_ID = "scale"
@@ -295,10 +296,11 @@ class LeafModel:
         sent = already = calls = 0
         deferred: list[Recipient] = []
         deferred_until, stopped, quota_hit = 0.0, None, False
+        gate = CampaignGate(self.app.ports.campaigns, clock, cid, self.options.gate_interval_s)
         while done < len(recipients) and not quota_hit:
             if clock.now() + chunk / rate + self.options.stop_margin_s > deadline:
                 break
-            stopped = self._gate(cid, job.run_id)
+            stopped = gate.closed()  # the real sender's check: still sending?
             if stopped is not None:
                 break
             allowed = int(self.ses.max_24_hour_send - self.ses.sent_last_24_hours())
@@ -333,15 +335,6 @@ class LeafModel:
             ses_calls=calls, ses_seconds=calls / rate, deferred=tuple(deferred),
             deferred_until=deferred_until, quota_exhausted=quota_hit, stopped=stopped,
         )  # fmt: skip
-
-    def _gate(self, campaign_id: str, run_id: str) -> str | None:
-        """What the real sender's campaign gate reads: why to stop, or None to go on."""
-        campaign = self.app.ports.campaigns.get(campaign_id)
-        if campaign is None:
-            return "deleted"
-        if campaign.run_id != run_id or campaign.status.value != "sending":
-            return campaign.status.value
-        return None
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class _Budget:
         return self.clock.now() + 2 * self.slowest_call_s + self.margin_s < self.deadline
 
 
-class _CampaignGate:
+class CampaignGate:
     """Whether the campaign is still sending, re-read at most once per `interval_s` and shared
     by a sender's threads: a pause or cancel stops them at their next recipient."""
 
@@ -343,7 +343,7 @@ class _Leaf:
             options.status_chunk,
         )
         self.budget = _Budget(self.clock, deadline, options.stop_margin_s)
-        self.gate = _CampaignGate(
+        self.gate = CampaignGate(
             sender.campaigns, self.clock, campaign.campaign_id, options.gate_interval_s
         )
         self.holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
