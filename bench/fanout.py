@@ -40,6 +40,12 @@ def main() -> None:
     parser.add_argument("--branching", type=int, default=8)
     parser.add_argument("--max-threads", type=int, default=16)
     parser.add_argument("--template", default="newsletter")
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=0.5,
+        help="the GIL switch interval the stack sets (FANMAIL_SWITCH_INTERVAL_MS; Python: 5)",
+    )
     args = parser.parse_args()
     logging.getLogger("fanmail").setLevel(logging.WARNING)
     hogs = [multiprocessing.Process(target=burn, daemon=True) for _ in range(args.cpu_hog)]
@@ -58,6 +64,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         ses_latency_ms=args.latency_ms,
         branching=args.branching,
         max_threads=args.max_threads,
+        switch_interval_ms=args.switch_interval_ms,
     )
     stack = memory_stack(
         settings, rate=args.rate, latency_s=args.latency_ms / 1000, latency_dist=args.latency_dist
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "latency_ms": args.latency_ms,
         "latency_dist": args.latency_dist,
         "cpu_hog": args.cpu_hog,
+        "switch_interval_ms": args.switch_interval_ms,
         "duration_s": round(duration, 3),
         "sent": summary.get("sent"),
         "rate_efficiency": round(len(stack.ses.deliveries) / (args.rate * duration), 4),

@@ -8,6 +8,7 @@ tests swap in their own ports. Handlers get the App once per cold start through 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,6 +123,11 @@ def rendering(
 
 
 def build(settings: Settings, ports: Ports) -> App:
+    """Wire the services. Also sets how often the interpreter hands the GIL between threads:
+    a sender's threads sleep until their send slot, and at the default 5 ms a woken one
+    waited for a busy one often enough to miss its slot (fan-out bench: 0.919 of R at 5 ms,
+    0.945 at 0.5 ms, the same run)."""
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
     renderer, signer, links = rendering(settings, ports.signing_keys)
     p = ports
     batch_sender = BatchSender(

@@ -53,6 +53,8 @@ class Settings:
     branching: int = 8
     inline_threshold: int = 100
     inline_threads: int = 64
+    pacing_factor: float = 0.97
+    switch_interval_ms: float = 0.5
     sender_timeout_s: float = 300.0
     trigger_timeout_s: float = 900.0
     time_margin_s: float = 20.0
@@ -115,6 +117,7 @@ class Settings:
             max_sender_rate=self.max_sender_rate,
             max_senders=self.max_senders,
             branching=self.branching,
+            pacing_factor=self.pacing_factor,
             sender_budget_s=self.sender_timeout_s - self.time_margin_s,
             level_margin_s=self.level_margin_s,
         )
@@ -179,6 +182,13 @@ def _fraction(raw: str) -> float:
     value = float(raw)
     if not 0 <= value < 1:
         raise ValueError("must be a fraction from 0 to below 1 (e.g. 0.04 for 4 %)")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("must be a fraction above 0 and at most 1 (e.g. 0.97)")
     return value
 
 
@@ -273,6 +283,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_sender_rate": _positive_float,
     "max_senders": _positive_int,
     "branching": _positive_int,
+    "pacing_factor": _share,
+    "switch_interval_ms": _positive_float,
     "inline_threshold": _non_negative_int,
     "sender_timeout_s": _positive_float,
     "trigger_timeout_s": _positive_float,

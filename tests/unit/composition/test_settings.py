@@ -15,9 +15,11 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
             "FANMAIL_BRANCHING": "4",
             "FANMAIL_TEMPLATES_DIR": str(tmp_path),
             "FANMAIL_CONFIGURATION_SET": "",
+            "FANMAIL_PACING_FACTOR": "0.975",
         }
     )
     assert settings.max_send_rate == 14.0 and settings.branching == 4
+    assert settings.plan_limits().pacing_factor == 0.975
     assert settings.templates_dir == tmp_path and settings.configuration_set is None
     assert (
         settings.plan_limits().sender_budget_s == settings.sender_timeout_s - settings.time_margin_s
@@ -34,6 +36,9 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("FANMAIL_SUBSCRIBERS_TABLE", "a b", "without spaces"),
         ("FANMAIL_TEMPLATES_DIR", "/no/such/dir", "is not a directory"),
         ("FANMAIL_BRANCHING", "1", "branching"),
+        ("FANMAIL_PACING_FACTOR", "1.02", "PACING_FACTOR='1.02': must be a fraction above 0"),
+        ("FANMAIL_PACING_FACTOR", "0", "at most 1"),
+        ("FANMAIL_SWITCH_INTERVAL_MS", "0", "must be a positive number"),
         ("FANMAIL_TIME_MARGIN_S", "5000", "must be below the function timeouts"),
         ("FANMAIL_SENDER_IDENTITY", "not an identity", "address or a domain"),
         ("FANMAIL_SENDER_IDENTITY", "a@b@c", "email address"),
@@ -73,3 +78,18 @@ def test_the_stack_wiring_settings() -> None:
     assert settings.function_names()["sender"] == "s-sender:live"
     assert settings.schedule_dead_letter_arn == "arn:aws:sqs:eu-west-1:1:dlq"
     assert Settings.from_env({}).function_names()["trigger"] == "fanmail-trigger"
+
+
+def test_the_stack_sets_the_gil_switch_interval_it_is_given() -> None:
+    import sys
+    from dataclasses import replace
+
+    from fanmail.local.harness import memory_stack
+
+    before = sys.getswitchinterval()
+    settings = replace(Settings.from_env({}), switch_interval_ms=2.0)
+    try:
+        memory_stack(settings).close()
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)
