@@ -103,8 +103,8 @@ class Dispatcher:
         """The recipients for `slot`, or None when nothing more is dispatched now (and
         `self.end` says why, if the epoch is over)."""
         width = self.widths[slot]
-        capacity = min(width * self.plan.batch_size, self._time_capacity(width, now))
-        capacity = min(capacity, self.allowance - self.committed)
+        hard = min(self._time_capacity(width, now), self.allowance - self.committed)
+        capacity = min(width * self.plan.batch_size, hard)
         if capacity <= 0:
             self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
             return None
@@ -116,7 +116,10 @@ class Dispatcher:
         if not queue:
             return None
         if self.epoch.state.exhausted and len(queue) - unit < max(self.limits.min_batch, unit // 2):
-            unit = min(capacity, len(queue))  # no crumb left over for one more invocation
+            # no crumb left over for one more invocation: fewer than min_batch may ride along
+            # past the batch size (the 6 MB payload cap keeps a fifth spare), never past time
+            # or quota
+            unit = min(capacity + self.limits.min_batch, hard, len(queue))
         return tuple(queue.popleft() for _ in range(min(unit, len(queue))))
 
     def _share(self, width: int, now: float) -> int:
