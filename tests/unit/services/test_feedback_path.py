@@ -159,6 +159,33 @@ def test_a_send_event_confirms_a_record_a_crash_left_claimed(quiet: MemoryStack)
     assert quiet.ledger.status(cid, "late@example.com") == "sent"
 
 
+def test_a_send_event_for_a_record_already_sent_writes_nothing(
+    quiet: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the bill of bench/scale.py charges the feedback path: a Send event finds the
+    record its sender marked sent (no write); a Delivery marks it (one record per email)."""
+    cid, people = sent_campaign(quiet, 2)
+    feedback = quiet.app.feedback
+    written: list[int] = []
+    confirmed: list[str] = []
+    commit, confirm = feedback.store.commit, feedback.ledger.confirm_sent
+
+    def counted_commit(marks: Any, now: float) -> bool:
+        written.append(len(marks))
+        return commit(marks, now)
+
+    def counted_confirm(campaign_id: str, email: str, message_id: str, now: float) -> bool:
+        confirmed.append(email)
+        return confirm(campaign_id, email, message_id, now)
+
+    monkeypatch.setattr(feedback.store, "commit", counted_commit)
+    monkeypatch.setattr(feedback.ledger, "confirm_sent", counted_confirm)
+    assert deliver(quiet, [sqs_record(event("send", cid, p.email)) for p in people]) == []
+    assert written == [] and confirmed == []
+    assert deliver(quiet, [sqs_record(event("delivery", cid, p.email)) for p in people]) == []
+    assert written == [2] and confirmed == []
+
+
 def test_the_simulator_list_end_to_end() -> None:
     """Through the whole stack: the mailbox simulator's addresses give SES's events, counted,
     and suppress; a second campaign to the list sends them nothing."""
