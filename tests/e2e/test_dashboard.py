@@ -95,6 +95,8 @@ def test_load_send_and_watch_the_bar_reach_100(
     _, url = served
     browser.get(url + "/")
     wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#campaigns tr[data-id]"))
+    # the lists arrive by their own request: either may be drawn first
+    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#lists tr[data-id=news]"))
     lists = browser.find_element(By.CSS_SELECTOR, "#lists tr[data-id=news]").text
     assert "Fanmail News" in lists and "unsubscribed" in lists
     browser.find_element(By.CSS_SELECTOR, "#campaigns tr[data-id=first]").click()
