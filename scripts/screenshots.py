@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -50,7 +51,13 @@ def chrome(width: int, height: int) -> WebDriver:
 
 
 def until(browser: WebDriver, check: Callable[[WebDriver], object], timeout: float = 60) -> None:
-    WebDriverWait(browser, timeout, poll_frequency=0.2).until(check)
+    """Wait for `check`. An element missing, or gone while it was read (the page navigated
+    between finding and reading it: a stale element, or Chrome's "Node with given id does not
+    belong to the document"), is asked again; the timeout still ends a wait that never holds."""
+    wait = WebDriverWait(
+        browser, timeout, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)
+    )
+    wait.until(check)
 
 
 def main() -> int:

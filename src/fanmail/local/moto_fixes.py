@@ -7,7 +7,11 @@ once, before the server starts. Each fix restores DynamoDB's documented behaviou
    in between. Here a transaction checks every condition first and writes only if all hold,
    under a lock that every other item write of the stand-in takes too: no copies, no rollback,
    no lost writes.
-2. moto finds the service of each request by matching its host against every service's URL
+2. A read sees an item whole. moto builds a read's answer by walking the item's attributes
+   while a concurrent update may be changing them ("dictionary changed size during iteration",
+   an HTTP 500 that botocore retries; `make demo` logged three in one run): reads take the
+   same lock as writes.
+3. moto finds the service of each request by matching its host against every service's URL
    patterns, under one lock; with hundreds of requests a second from many threads they queue on
    it (measured: a send's latency 91 -> 250 ms). The answer for a host never changes, so it is
    remembered.
@@ -125,7 +129,8 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item", "get_item", "query",
+                 "scan"):  # fmt: skip
         setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     DomainDispatcherApplication.get_backend_for_host = _remembered_backend  # type: ignore[method-assign]
