@@ -125,8 +125,8 @@ def rendering(
 def build(settings: Settings, ports: Ports) -> App:
     """Wire the services. Also sets how often the interpreter hands the GIL between threads:
     a sender's threads sleep until their send slot, and at the default 5 ms a woken one
-    waited for a busy one often enough to miss its slot (fan-out bench: 0.919 of R at 5 ms,
-    0.945 at 0.5 ms, the same run)."""
+    waited for a busy one often enough to miss its slot (fan-out bench, alternating in one
+    session: 0.930 and 0.927 of R at 5 ms, 0.944 and 0.948 at 0.5 ms)."""
     sys.setswitchinterval(settings.switch_interval_ms / 1000)
     renderer, signer, links = rendering(settings, ports.signing_keys)
     p = ports
