@@ -84,29 +84,31 @@ class SesSimulator:
         return address in self.verified or domain in self.verified
 
     # -- Mailer -----------------------------------------------------------------------------
-    def _latency(self) -> float:
+    def draw_latency(self) -> float:
         """One call's latency, mean `latency_s`: uniform within ±jitter, or heavy-tailed
         (lognormal with sigma 0.5; Pareto with alpha 2.5), capped at 20 times the mean."""
-        r = self._random
-        if self.latency_dist == "lognormal":
-            factor = r.lognormvariate(-0.125, 0.5)
-        elif self.latency_dist == "pareto":
-            factor = r.paretovariate(2.5) * 0.6
-        else:
-            factor = r.uniform(1 - self.jitter, 1 + self.jitter)
+        with self._lock:
+            r = self._random
+            if self.latency_dist == "lognormal":
+                factor = r.lognormvariate(-0.125, 0.5)
+            elif self.latency_dist == "pareto":
+                factor = r.paretovariate(2.5) * 0.6
+            else:
+                factor = r.uniform(1 - self.jitter, 1 + self.jitter)
         return self.latency_s * min(factor, 20.0)
 
     def send(self, email: OutgoingEmail) -> str:
-        with self._lock:
-            latency = self._latency()
+        latency = self.draw_latency()
         self.clock.sleep(latency / 2)
-        error = self._arrive(email)
+        error = self.arrive(email)
         self.clock.sleep(latency / 2)
         if isinstance(error, SendError):
             raise error
         return error
 
-    def _arrive(self, email: OutgoingEmail) -> SendError | str:
+    def arrive(self, email: OutgoingEmail) -> SendError | str:
+        """The request reaching SES now: judged against the window and the quota, as
+        `send` does half-way through its latency; the error it would raise, or the id."""
         now = self.clock.now()
         with self._lock:
             self.calls += 1
