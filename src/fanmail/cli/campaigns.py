@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from fanmail.bootstrap import App
@@ -185,14 +186,19 @@ def page_command(args: argparse.Namespace) -> int:
             return 0
         app.campaigns.get(args.campaign_id)
         records, cursor = app.feedback.events(args.campaign_id, args.type, args.cursor, args.limit)
-        print_json({"events": [r.__dict__ for r in records], "next_cursor": cursor})
+        print_json({"events": [asdict(r) for r in records], "next_cursor": cursor})
     return 0
 
 
 def watch_line(view: dict[str, Any], rate: float) -> str:
     """One line: status, a bar of settled recipients, sends/s, and what SES said back."""
     progress = view.get("summary") or view.get("progress") or {}
-    total = int(progress.get("recipients") or 0)
+    total = int(
+        progress.get("recipients")  # the summary's; a run's progress has only an estimate
+        or progress.get("estimated_recipients")
+        or progress.get("recipients_seen")
+        or 0
+    )
     settled = sum(int(progress.get(k) or 0) for k in ("sent", "failed", "suppressed", "invalid",
                                                        "already_sent"))  # fmt: skip
     feedback = view["feedback"]

@@ -3,6 +3,7 @@ resend-failed, failures)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -66,7 +67,7 @@ def routes(app: App) -> Router:
         app.campaigns.get(campaign_id)
         records, next_cursor = app.feedback.events(campaign_id, type, cursor, limit)
         return m.EventsPage(
-            events=[m.EventView(**r.__dict__) for r in records], next_cursor=next_cursor
+            events=[m.EventView(**asdict(r)) for r in records], next_cursor=next_cursor
         )
 
     return router
