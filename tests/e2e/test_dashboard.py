@@ -129,6 +129,12 @@ def test_pause_and_resume(served: tuple[LocalRuntime, str], browser: WebDriver) 
     paused_at = percent(browser)
     assert paused_at < 100
     confirm(browser, "resume")
+    # the bar moves on from where the pause left it while the resumed run sends (it stayed on
+    # the paused run's summary until the end), and the rate is the resumed run's
+    wait(browser, 20).until(
+        lambda b: text(b, "status") == "sending" and paused_at < percent(b) < 100
+    )
+    wait(browser, 10).until(lambda b: "at 0.0 sends/s" not in text(b, "rate"))
     wait(browser).until(lambda b: text(b, "status") == "sent" and percent(b) == 100)
 
 

@@ -26,6 +26,23 @@ from fanmail.services.scheduling import send_schedule_name
 FAILURES_PAGE_MAX = 1000
 
 
+def new_run(campaign: Campaign) -> dict[str, Any]:
+    """What every run after the first starts with: its own id and live counts, and no summary
+    (the summary is what a run ended with: while the new one sends, its progress is current);
+    the progress the last run ended with stays, as where the bar starts, but no longer final,
+    so the new run's live counts move it."""
+    progress = dict(campaign.progress or {}) or None
+    if progress is not None:
+        progress["final"] = False
+    return {
+        "run_id": uuid.uuid4().hex,
+        "finished_at": None,
+        "live": {},
+        "summary": None,
+        "progress": progress,
+    }
+
+
 def is_stalled(campaign: Campaign, now: float, stale_after_s: float) -> bool:
     """A sending campaign whose root has not written progress for `stale_after_s`: it died."""
     if campaign.status is not CampaignStatus.SENDING:
@@ -117,10 +134,7 @@ class Lifecycle:
             )
         if campaign.status is CampaignStatus.FAILED and not campaign.checkpoint:
             raise Conflict(f"campaign {campaign_id!r} has no checkpoint to resume from", "failed")
-        changes: dict[str, Any] = {
-            "run_id": uuid.uuid4().hex, "resume_at": None, "finished_at": None, "live": {},
-            "paused_reason": None,
-        }  # fmt: skip
+        changes = {**new_run(campaign), "resume_at": None, "paused_reason": None}
         state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
         if ignore_breakers != state.ignore_breakers:
             state.ignore_breakers = ignore_breakers
@@ -173,12 +187,7 @@ class Lifecycle:
             campaign_id,
             frozenset({campaign.status}),
             CampaignStatus.SENDING,
-            {
-                "run_id": uuid.uuid4().hex,
-                "checkpoint": state.to_dict(),
-                "finished_at": None,
-                "live": {},
-            },
+            {**new_run(campaign), "checkpoint": state.to_dict()},
         )
         self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
         return resumed
