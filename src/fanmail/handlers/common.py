@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import weakref
 from collections.abc import Callable
@@ -43,29 +42,30 @@ def emit_counts(counts: DeliveryCounts) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-class ResolverPool:
-    """Resolvers of one App, each answering one request at a time.
+class Resolvers:
+    """The resolver of each App, answering one request at a time in this process.
 
-    A powertools resolver keeps the request it is answering on itself, as a Lambda environment
-    runs one invocation at a time. Local mode answers HTTP requests concurrently in one process,
-    so each request takes an idle resolver (or builds one) and gives it back.
+    powertools keeps the request it is answering on its router *class* (`BaseRouter.
+    current_event`), not on the resolver: one per process, as a Lambda environment runs one
+    invocation at a time. Local mode answers HTTP requests concurrently in one process, so two
+    resolvers side by side read each other's request (a browser's sign-up form got the JSON
+    answer meant for the dashboard's fetch that ran beside it). Every resolver of the process
+    takes one lock: free in Lambda, where nothing else runs beside an invocation; in local mode
+    the admin API and the public pages answer one request at a time (each takes milliseconds;
+    none waits on another function).
     """
+
+    _one_request_at_a_time = threading.Lock()
 
     def __init__(self, build: Callable[[App], APIGatewayRestResolver]) -> None:
         self.build = build
-        self._idle: weakref.WeakKeyDictionary[App, queue.SimpleQueue[APIGatewayRestResolver]]
-        self._idle = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
+        self._built: weakref.WeakKeyDictionary[App, APIGatewayRestResolver]
+        self._built = weakref.WeakKeyDictionary()
 
     def resolve(self, app: App, event: Any, context: Any) -> dict[str, Any]:
-        with self._lock:
-            idle = self._idle.setdefault(app, queue.SimpleQueue())
-        try:
-            resolver = idle.get_nowait()
-        except queue.Empty:
-            resolver = self.build(app)
-        try:
+        with Resolvers._one_request_at_a_time:
+            resolver = self._built.get(app)
+            if resolver is None:
+                resolver = self._built[app] = self.build(app)
             answer: dict[str, Any] = resolver.resolve(event, context)
-        finally:
-            idle.put(resolver)
         return answer

@@ -26,7 +26,7 @@ from fanmail.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from fanmail.domain.model import Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers import signup_pages
-from fanmail.handlers.common import ResolverPool, logger
+from fanmail.handlers.common import Resolvers, logger
 from fanmail.handlers.pages import (
     Html,
     button_form,
@@ -196,4 +196,4 @@ def one_click_body(body: str) -> bool:
     return bool(_ONE_CLICK_PART.search(body))
 
 
-_resolvers = ResolverPool(build_resolver)
+_resolvers = Resolvers(build_resolver)

@@ -6,8 +6,8 @@ models in `models`, and the OpenAPI document is generated from the same code and
 `/openapi.json`. Every error answers `{"error": {"code", "message", ...}}`; lists of things are
 paged with `cursor` and `limit`.
 
-A resolver holds the request it is answering, so one resolver answers one request at a time,
-as a Lambda environment does (see `ResolverPool`).
+powertools keeps the request it is answering on its router class, so a process answers one
+request at a time, as a Lambda environment does (see `Resolvers`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from fanmail.domain.list_files import parse_json
 from fanmail.handlers.api import campaigns, imports, lists, schedules, subscribers, templates
 from fanmail.handlers.api import openapi as openapi_links
 from fanmail.handlers.api.responses import error
-from fanmail.handlers.common import ResolverPool, logger
+from fanmail.handlers.common import Resolvers, logger
 
 ROUTERS = (
     lists.routes,
@@ -127,4 +127,4 @@ def _message(error: dict[str, Any]) -> str:
     return str(error.get("msg", ""))
 
 
-_resolvers = ResolverPool(build_resolver)
+_resolvers = Resolvers(build_resolver)
