@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -50,14 +50,31 @@ def chrome(width: int, height: int) -> WebDriver:
     return webdriver.Chrome(options=options, service=Service(DRIVER))
 
 
-def until(browser: WebDriver, check: Callable[[WebDriver], object], timeout: float = 60) -> None:
+class ScreenNotReached(Exception):
+    """A page never showed what a screenshot needs: said in one line, with what it showed."""
+
+
+def until(
+    browser: WebDriver, check: Callable[[WebDriver], object], what: str, timeout: float = 120
+) -> None:
     """Wait for `check`. An element missing, or gone while it was read (the page navigated
     between finding and reading it: a stale element, or Chrome's "Node with given id does not
-    belong to the document"), is asked again; the timeout still ends a wait that never holds."""
+    belong to the document"), is asked again; the timeout (generous: a loaded machine) ends a
+    wait that never holds with what the page showed instead of a traceback."""
     wait = WebDriverWait(
         browser, timeout, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)
     )
-    wait.until(check)
+    try:
+        wait.until(check)
+    except TimeoutException:
+        try:
+            shown = " ".join(browser.find_element(By.TAG_NAME, "body").text.split())[:300]
+        except WebDriverException:
+            shown = "(nothing readable)"
+        raise ScreenNotReached(
+            f"waited {timeout:.0f} s for {what} at {browser.current_url}; "
+            f"the page showed: {shown!r}"
+        ) from None
 
 
 def main() -> int:
@@ -93,6 +110,9 @@ def main() -> int:
         browser = chrome(1400, 1000)
         try:
             shots = dashboard(browser, base, out) + subscriber_pages(runtime, base, out)
+        except ScreenNotReached as exc:
+            print(f"screenshots: {exc}", file=sys.stderr)
+            return 1
         finally:
             browser.quit()
             gateway.stop()
@@ -105,17 +125,29 @@ def dashboard(browser: WebDriver, base: str, out: Path) -> list[str]:
         return int(b.find_element(By.ID, "progress").get_attribute("aria-valuenow") or 0)
 
     browser.get(f"{base}/?campaign=november")
-    until(browser, lambda b: b.find_element(By.ID, "campaign-title").text == "november")
+    until(
+        browser,
+        lambda b: b.find_element(By.ID, "campaign-title").text == "november",
+        "the campaign",
+    )
     browser.find_element(By.ID, "send").click()
     browser.find_element(By.ID, "confirm-yes").click()
-    until(browser, lambda b: percent(b) >= 40)
+    until(browser, lambda b: percent(b) >= 40, "the bar at 40 %")
     time.sleep(0.5)
     browser.save_screenshot(str(out / "dashboard-sending.png"))
-    until(browser, lambda b: b.find_element(By.ID, "status").text == "sent" and percent(b) == 100)
+    until(
+        browser,
+        lambda b: b.find_element(By.ID, "status").text == "sent" and percent(b) == 100,
+        "the campaign sent",
+    )
     time.sleep(2.5)  # the feedback figures settle
     browser.save_screenshot(str(out / "dashboard-finished.png"))
     browser.find_element(By.CSS_SELECTOR, "#outbox tr[data-name]").click()
-    until(browser, lambda b: b.find_element(By.ID, "email-title").text.startswith("Sent to"))
+    until(
+        browser,
+        lambda b: b.find_element(By.ID, "email-title").text.startswith("Sent to"),
+        "the email opened",
+    )
     browser.find_element(By.CSS_SELECTOR, "[data-tab=headers]").click()
     browser.execute_script("document.getElementById('email').scrollIntoView()")
     browser.save_screenshot(str(out / "dashboard-email-headers.png"))
@@ -131,16 +163,32 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
     phone = chrome(390, 844)  # what most people open these pages on
     try:
         phone.get(f"{base}/subscribe/news")
+        until(phone, lambda b: b.find_element(By.NAME, "email").is_enabled(), "the sign-up form")
         phone.save_screenshot(str(out / "subscribe.png"))
-        phone.find_element(By.NAME, "email").send_keys("new.reader@example.com")
+        field = phone.find_element(By.NAME, "email")
+        field.send_keys("new.reader@example.com")
+        # a required field still empty when the button is pressed keeps the form where it is
+        until(
+            phone,
+            lambda b: field.get_attribute("value") == "new.reader@example.com",
+            "the address typed in",
+        )
         phone.find_element(By.CSS_SELECTOR, "form button").click()
-        until(phone, lambda b: b.find_element(By.TAG_NAME, "h1").text != "Subscribe")
+        until(
+            phone,
+            lambda b: b.find_element(By.TAG_NAME, "h1").text not in ("", "Subscribe"),
+            "the sign-up's answer page",
+        )
         phone.save_screenshot(str(out / "subscribe-sent.png"))
         confirm_url = link_in_mail(runtime, "new.reader@example.com", r"/c/[\w.-]+")
         phone.get(confirm_url)
         phone.save_screenshot(str(out / "confirm.png"))
         phone.find_element(By.CSS_SELECTOR, "form button").click()
-        until(phone, lambda b: b.find_element(By.TAG_NAME, "h1").text == "You are subscribed")
+        until(
+            phone,
+            lambda b: b.find_element(By.TAG_NAME, "h1").text == "You are subscribed",
+            "the confirmation's answer page",
+        )
         phone.save_screenshot(str(out / "confirmed.png"))
         sent_to = next(to for _, to, _ in recorder.listing() if to.endswith("@example.com"))
         unsubscribe_url = link_in_mail(runtime, sent_to, r"/u/[\w.-]+")
