@@ -7,10 +7,11 @@ once, before the server starts. Each fix restores DynamoDB's documented behaviou
    in between. Here a transaction checks every condition first and writes only if all hold,
    under a lock that every other item write of the stand-in takes too: no copies, no rollback,
    no lost writes.
-2. A read sees an item whole. moto builds a read's answer by walking the item's attributes
-   while a concurrent update may be changing them ("dictionary changed size during iteration",
-   an HTTP 500 that botocore retries; `make demo` logged three in one run): reads take the
-   same lock as writes.
+2. A request sees an item whole. moto builds an answer (and UpdateItem its copy of the old item)
+   by walking the item's attributes after the backend call returned, while a concurrent write
+   may be changing them ("dictionary changed size during iteration", an HTTP 500 that botocore
+   retries; `make demo` logged them): each DynamoDB request, from parsing to its answer, takes
+   the lock writes take.
 3. moto finds the service of each request by matching its host against every service's URL
    patterns, under one lock; with hundreds of requests a second from many threads they queue on
    it (measured: a send's latency 91 -> 250 ms). The answer for a host never changes, so it is
@@ -19,6 +20,7 @@ once, before the server starts. Each fix restores DynamoDB's documented behaviou
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -32,19 +34,23 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 TRANSACTION_MAX = 100
-_writes = threading.RLock()
+DYNAMODB_REQUESTS = threading.RLock()
+"""Held by every DynamoDB request of the stand-in, from parsing to its answer (2 above), and by
+a transaction from its checks to its last write (1)."""
 _applied = False
 
 
 def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _writes:
+    @functools.wraps(method)
+    def one_at_a_time(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with DYNAMODB_REQUESTS:
             return method(self, *args, **kwargs)
 
-    return write
+    return one_at_a_time
 
 
 def _operation(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -106,7 +112,7 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         if target in seen:
             raise MultipleTransactionsException()
         seen.add(target)
-    with _writes:
+    with DYNAMODB_REQUESTS:
         reasons = [_check(self, kind, op) for kind, op in operations]
         if any(code is not None for code, _, _ in reasons):
             raise TransactionCanceledException(reasons)
@@ -129,9 +135,7 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    for name in ("put_item", "update_item", "delete_item", "batch_write_item", "get_item", "query",
-                 "scan"):  # fmt: skip
-        setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name)))
+    DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     DomainDispatcherApplication.get_backend_for_host = _remembered_backend  # type: ignore[method-assign]
     _applied = True
