@@ -115,7 +115,16 @@ class QuietHours:
         return QuietDecision(QuietOutcome.DEFERRED, ends, zone)
 
     def ends_after(self, instant: float, zone: str) -> float | None:
-        """When the quiet hours `instant` falls in end in `zone`, or None if it falls in none."""
+        """When the quiet hours `instant` falls in end in `zone`, or None if it falls in none.
+        A clock change can swallow the time between two quiet spans (quiet 00:15-00:00 on a
+        night the clocks jump from 00:00 to 01:00): then it is the end of the next span."""
+        end = self._span_end(instant, zone)
+        later = end
+        while later is not None:
+            end, later = later, self._span_end(later, zone)
+        return end
+
+    def _span_end(self, instant: float, zone: str) -> float | None:
         local = datetime.fromtimestamp(instant, zone_info(zone)).replace(tzinfo=None)
         if not self.covers(local.time()):
             return None

@@ -121,6 +121,14 @@ def test_an_end_the_clocks_repeat_is_the_next_time_the_clock_shows_it() -> None:
     assert second_pass.send_at == utc("2026-11-01T06:30:00")  # 01:30 EST
 
 
+def test_a_clock_change_that_swallows_the_time_between_two_spans() -> None:
+    # Santiago jumps from 00:00 to 01:00 on 6 September 2026: the quarter hour between the
+    # quiet hours 00:15-00:00 never comes that night, so the mail waits for the next one.
+    quiet = parse_quiet_hours({"start": "00:15", "end": "00:00", "timezone": "America/Santiago"})
+    decision = quiet.decide(utc("2026-09-06T03:00:00"), None)  # 23:00 on the 5th (-04)
+    assert decision.send_at == utc("2026-09-07T03:00:00")  # 00:00 on the 7th (-03)
+
+
 def test_skip_leaves_the_recipient_out() -> None:
     quiet = parse_quiet_hours({**NIGHT.to_dict(), "action": "skip"})
     decision = quiet.decide(utc("2026-12-08T23:00:00"), "Europe/Lisbon")
