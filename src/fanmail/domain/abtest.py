@@ -28,6 +28,9 @@ slightly sharper Bonferroni that gives the same guarantee). With equal variants,
 declared by luck at most 5 % of the time; with clicks 2 % vs 4 % on 5,000 each, B clears the bar
 almost always. The z-test is trusted only when each compared variant expects at least 5 clicks
 (opens) and 5 non-clicks; below that no variant wins clearly: there is too little to judge.
+The confidence shown per variant is one minus the corrected p-value: how surely the leader's lead
+over it is not luck (for the leader, over all of them) -- not the chance that it is the better
+variant, which this test does not compute.
 
 Why not a Bayesian "probability to beat all"? It answers a friendlier question, but at the same
 95 % bar it declares a winner between two equal variants about one time in ten (either of the

@@ -284,7 +284,7 @@ class LocalTimeDelivery:
         unknown: Counter[str] = Counter()
         missing = 0
         for value, count in zone_counts.items():
-            _check_count(value, count)
+            check_count(value, count)
             zone = canonical_zone(value)
             if zone is None:
                 zone = self.fallback_timezone
@@ -292,7 +292,7 @@ class LocalTimeDelivery:
                 if value is None or not str(value).strip():
                     missing += count
                 else:
-                    unknown[str(value)[:MAX_ZONE_CHARS]] += count
+                    unknown[shown_value(value)] += count
             per_zone[zone] += count
         return LocalTimeGroups(
             at=self.at,
@@ -319,6 +319,15 @@ class LocalTimeDelivery:
         )
 
 
-def _check_count(value: object, count: object) -> None:
+def check_count(value: object, count: object) -> None:
+    """One entry of an audience given as `timezone` value -> subscriber count."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise InvalidInput(f"timezone {value!r}: the count must be a whole number >= 0")
+        raise InvalidInput(
+            f"timezone {shown_value(value)!r}: the count must be a whole number >= 0"
+        )
+
+
+def shown_value(value: object) -> str:
+    """A subscriber's `timezone` value as a report may store it: cut short, valid UTF-8."""
+    text = str(value)[:MAX_ZONE_CHARS]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

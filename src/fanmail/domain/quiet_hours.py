@@ -33,6 +33,7 @@ from enum import StrEnum
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.localtime import (
     canonical_zone,
+    check_count,
     check_zone,
     describe_offset,
     first_moment,
@@ -142,8 +143,7 @@ class QuietHours:
         """The decision for an audience (`timezone` value -> count) all sent at `instant`."""
         per_zone: Counter[str] = Counter()
         for value, count in zone_counts.items():
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise InvalidInput(f"timezone {value!r}: the count must be a whole number >= 0")
+            check_count(value, count)
             per_zone[self.zone_for(value)] += count
         sendable = skipped = 0
         deferred: dict[float, list[str]] = {}

@@ -278,18 +278,24 @@ def test_missing_and_unknown_zones_use_the_fallback_and_are_counted() -> None:
         "Mars/Base": 4,
         "+05:30": 7,
         "x" * 500: 1,
+        "Europe/Lisbon\udc80": 1,
     }
     groups = delivery.groups(counts)
     assert groups.recipients == sum(counts.values())
-    assert (groups.missing_zone, groups.unknown_zone, groups.via_fallback) == (6, 12, 18)
-    assert groups.unknown_values == (("+05:30", 7), ("Mars/Base", 4), ("x" * 64, 1))
+    assert (groups.missing_zone, groups.unknown_zone, groups.via_fallback) == (6, 13, 19)
+    assert groups.unknown_values == (
+        ("+05:30", 7),
+        ("Mars/Base", 4),
+        ("x" * 64, 1),
+        ("Europe/Lisbon\\udc80", 1),  # storable: no lone surrogate
+    )
     tokyo, lisbon = groups.groups
     assert (tokyo.recipients, tokyo.instant) == (5, utc("2026-12-08T00:00:00"))
     (share,) = lisbon.zones
-    assert (share.zone, share.recipients, share.via_fallback) == ("Europe/Lisbon", 28, 18)
+    assert (share.zone, share.recipients, share.via_fallback) == ("Europe/Lisbon", 29, 19)
     assert delivery.instant_for(None) == delivery.instant_for("Mars/Base") == lisbon.instant
     assert delivery.instant_for("ASIA/TOKYO") == tokyo.instant
-    json.dumps(groups.to_dict(), allow_nan=False)
+    json.dumps(groups.to_dict(), allow_nan=False).encode("utf-8")
 
 
 def test_only_the_most_frequent_unknown_values_are_named() -> None:
@@ -305,6 +311,9 @@ def test_bad_counts_are_refused(count: object) -> None:
     delivery = LocalTimeDelivery("2026-12-08T09:00:00", "UTC")
     with pytest.raises(InvalidInput, match="'Europe/Lisbon': the count must be a whole number"):
         delivery.groups({"Europe/Lisbon": count})  # type: ignore[dict-item]
+    with pytest.raises(InvalidInput) as caught:
+        delivery.groups({"x" * 100_000: count})  # type: ignore[dict-item]
+    assert len(str(caught.value)) < 200
 
 
 def test_bad_settings_name_their_field() -> None:
