@@ -33,9 +33,10 @@ told apart). Names become fanmail attribute names (domain/attributes.py): NFKC-n
 of other characters replaced by "_", trimmed to 64 characters; a name starting with a digit or
 one fanmail reserves gets the prefix `pinpoint_`. Built-in fields come first (`timezone`,
 `country`, `user_id`), then User.UserAttributes, then Attributes: when two names become one,
-the first keeps it and the export's notes say which. A timezone that is not an IANA zone is
-dropped (issue 23's local-time sends would fall back for it anyway) and said in the person's
-notes, as is any value that breaks fanmail's attribute limits. A value of the right JSON type
+the first keeps it and the export's notes say which. A timezone that is not an IANA zone
+(localtime.canonical_zone, which also fixes its case) is dropped (issue 23's local-time sends
+would fall back for it anyway) and said in the person's notes, as is any value that breaks
+fanmail's attribute limits. A value of the right JSON type
 that cannot be used (an odd date, an empty list) is dropped with a note: the line still counts.
 
 The whole file is read before people are known (a person's endpoints can be anywhere in it);
@@ -44,11 +45,9 @@ memory grows with the number of addresses, not lines.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import unicodedata
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,13 +59,12 @@ from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_files import Row, read_rows
+from fanmail.domain.localtime import canonical_zone
 from fanmail.domain.model import SubscriberStatus
 
 PREFIX = "pinpoint_"
 MAX_PERSON_NOTES = 20
 MAX_EXPORT_NOTES = 100
-NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
-"""Files some tz databases hold that name no place."""
 
 
 class Outcome(StrEnum):
@@ -324,8 +322,9 @@ def _builtins(
     user_id = _field(user, "UserId", str, "User.UserId")
     found: list[tuple[str, str, str]] = []
     if zone and zone.strip():
-        if _is_zone(zone.strip()):
-            found.append(("timezone", zone.strip(), "Demographic.Timezone"))
+        canonical = canonical_zone(zone)
+        if canonical:
+            found.append(("timezone", canonical, "Demographic.Timezone"))
         else:
             notes.add(f"timezone {zone[:40]!r} dropped: not an IANA time zone")
     if country and country.strip():
@@ -335,15 +334,6 @@ def _builtins(
     if user_id and user_id.strip():
         found.append(("user_id", user_id.strip(), "User.UserId"))
     return found
-
-
-@functools.cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) - NOT_ZONES
-
-
-def _is_zone(name: str) -> bool:
-    return name in _zones()
 
 
 def _string_lists(

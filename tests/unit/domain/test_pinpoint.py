@@ -219,6 +219,11 @@ def test_attribute_names(raw: str, name: str | None) -> None:
     assert attribute_name(raw) == name
 
 
+def test_a_timezone_is_kept_in_its_canonical_spelling() -> None:
+    (person,) = read(email("a@example.com", Demographic={"Timezone": " europe/LISBON "})).people
+    assert person.attributes["timezone"] == "Europe/Lisbon"
+
+
 def test_more_than_one_file_chunk_and_a_byte_order_mark() -> None:
     data = "\ufeff" + json.dumps(email("a@example.com")) + "\n" + json.dumps(email("b@x.io"))
     raw = data.encode()
