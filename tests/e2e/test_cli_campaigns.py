@@ -59,7 +59,10 @@ def test_pause_resume_cancel_through_the_cli(
         path = f"/campaigns/{first}/send"
         answer = runtime.invoker.invoke("api", api_event("POST", path, {"campaign_id": first}))
         assert answer["statusCode"] == 202
-        time.sleep(1.5)
+        deadline = time.monotonic() + 60  # some sent, however loaded the machine
+        while not (app.campaigns.get(first).live or {}).get("sent"):
+            assert time.monotonic() < deadline, "nothing was sent within a minute"
+            time.sleep(0.1)
         code, view = cli(capsys, "pause", first)
         assert code == 0 and view["status"] == "paused"
         runtime.invoker.drain()  # the running root notices, drains and checkpoints
