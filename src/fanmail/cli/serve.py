@@ -17,6 +17,7 @@ from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
 from fanmail.cli.common import quiet_functions
 from fanmail.domain.errors import FanmailError
+from fanmail.local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
 from fanmail.local.console import Console, ConsoleConfig
 from fanmail.local.http_gateway import LocalApiGateway, ProxyTarget
 from fanmail.local.runtime import LocalRuntime
@@ -32,9 +33,23 @@ def add_parser(commands: Any) -> None:
         "Lambda runs. Campaigns send through the in-process fan-out; due schedules fire by "
         "themselves; every message sent is kept in an outbox the dashboard shows. With --aws "
         "the dashboard acts on a deployed stack instead: each request goes to its admin API "
-        "signed with your AWS credentials (the stack has no public admin endpoint).",
+        "signed with your AWS credentials (the stack has no public admin endpoint). Only the "
+        "dashboard this command serves and tools on this machine may use it: requests from "
+        "other web pages, and names other than this machine's, are refused.",
     )
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="where to listen (default 127.0.0.1); an address other machines reach needs "
+        "--token-file",
+    )
+    s.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"a file holding a secret of {MIN_OPERATOR_TOKEN_CHARS}+ characters that every "
+        "request must carry (Authorization: Bearer SECRET; the dashboard takes it once as "
+        "/#token=SECRET): needed to listen beyond loopback",
+    )
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--rate", type=float, default=100.0, help="local SES MaxSendRate")
     s.add_argument(
@@ -52,11 +67,23 @@ def add_parser(commands: Any) -> None:
     s.set_defaults(run=serve)
 
 
-def open_gateway(
-    target: ProxyTarget, host: str, port: int, console: Console | None = None
-) -> LocalApiGateway:
+def listening(args: argparse.Namespace) -> str | None:
+    """The operator token, if any; refused before anything starts: an address other machines
+    reach without one."""
+    token = operator_token(args.token_file)
     try:
-        return LocalApiGateway(target, host, port, console)
+        check_listen(args.host, token)
+    except ValueError as exc:
+        raise FanmailError(f"--host {args.host}: {exc} (--token-file FILE)") from None
+    return token
+
+
+def open_gateway(
+    target: ProxyTarget, args: argparse.Namespace, console: Console | None = None
+) -> LocalApiGateway:
+    host, port = args.host, args.port
+    try:
+        return LocalApiGateway(target, host, port, console, listening(args))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise FanmailError(
@@ -65,10 +92,26 @@ def open_gateway(
         raise FanmailError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def operator_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        raise FanmailError(f"--token-file {path}: cannot read it ({exc})") from None
+    if len(token) < MIN_OPERATOR_TOKEN_CHARS or any(c.isspace() for c in token):
+        raise FanmailError(
+            f"--token-file {path}: the token must be {MIN_OPERATOR_TOKEN_CHARS}+ characters "
+            "without spaces (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+    return token
+
+
 def serve(args: argparse.Namespace) -> int:
+    listening(args)
     if args.aws:
         return serve_deployed(args)
-    base = f"http://{args.host}:{args.port}"
+    base = f"http://{host_header(args.host, args.port)}"
     settings = replace(Settings.from_env(), public_url=base, max_send_rate=args.rate)
     if not args.verbose:
         quiet_functions()
@@ -77,9 +120,12 @@ def serve(args: argparse.Namespace) -> int:
         settings, sender_identity=args.sender_identity, max_send_rate=args.rate, outbox=outbox
     ) as runtime:
         console = Console(ConsoleConfig(mode="local"), runtime.recorder)
-        gateway = open_gateway(runtime.invoker, args.host, args.port, console)
-        print(f"fanmail dashboard on {gateway.url}/ (API: {gateway.url}/openapi.json)",
-              file=sys.stderr)  # fmt: skip
+        gateway = open_gateway(runtime.invoker, args, console)
+        print(
+            f"fanmail dashboard on {dashboard_url(gateway, args)} "
+            f"(API: {gateway.url}/openapi.json)",
+            file=sys.stderr,
+        )
         print(
             f"verified sender: {args.sender_identity}; outbox: {outbox}; for other commands on "
             f"this stack: export AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}",
@@ -100,11 +146,20 @@ def serve_deployed(args: argparse.Namespace) -> int:
     else:
         raise FanmailError("--aws needs --stack NAME, or --api-url and --public-url")
     console = Console(ConsoleConfig(mode=f"aws: {args.stack or admin_url}"))
-    gateway = open_gateway(SignedApi(session, admin_url, public_url), args.host, args.port, console)
-    print(f"fanmail dashboard on {gateway.url}/ for {admin_url} (signed with your AWS "
-          "credentials)", file=sys.stderr)  # fmt: skip
+    gateway = open_gateway(SignedApi(session, admin_url, public_url), args, console)
+    print(
+        f"fanmail dashboard on {dashboard_url(gateway, args)} for {admin_url} (signed with your "
+        "AWS credentials)",
+        file=sys.stderr,
+    )
     run_until_interrupted(gateway)
     return 0
+
+
+def dashboard_url(gateway: LocalApiGateway, args: argparse.Namespace) -> str:
+    """With an operator token, the URL that hands it to the dashboard (in the fragment, which
+    the browser keeps to itself)."""
+    return f"{gateway.url}/#token=..." if args.token_file else f"{gateway.url}/"
 
 
 def run_until_interrupted(gateway: LocalApiGateway) -> None:

@@ -31,6 +31,7 @@ CSP = (
 """The dashboard's own scripts only; a previewed email is shown in an iframe sandboxed without
 scripts (srcdoc inherits this policy too)."""
 OUTBOX_PAGE = 200
+TOKEN_PLACEHOLDER = b'name="fanmail-token" content=""'
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -46,6 +47,8 @@ class Console:
         self.config = config
         self.outbox = outbox
         self.files = resources.files("fanmail.local") / "dashboard"
+        self.page_token: str | None = None
+        """The token the dashboard's requests carry (see local.admission), put in its page."""
 
     def answer(self, method: str, path: str, query: dict[str, list[str]]) -> Answer | None:
         """The answer for a console route, or None: the request is the API's."""
@@ -54,10 +57,19 @@ class Console:
         if path in FILES:
             name, media_type = FILES[path]
             data = (self.files / name).read_bytes()
+            if path == "/" and self.page_token:
+                token = f'name="fanmail-token" content="{self.page_token}"'.encode()
+                data = data.replace(TOKEN_PLACEHOLDER, token)
             return 200, {"content-type": media_type, "content-security-policy": CSP}, data
         if path == "/dashboard/config.json":
-            return _json(200, {"mode": self.config.mode, "outbox": self.outbox is not None,
-                               "api_docs": self.config.api_docs})  # fmt: skip
+            return _json(
+                200,
+                {
+                    "mode": self.config.mode,
+                    "outbox": self.outbox is not None,
+                    "api_docs": self.config.api_docs,
+                },
+            )
         if path == "/outbox":
             return self._outbox_page(query)
         if path.startswith("/outbox/"):
@@ -79,8 +91,9 @@ class Console:
             {"index": start + i, "name": name, "to": to, "subject": subject}
             for i, (name, to, subject) in enumerate(chosen)
         ][::-1]
-        return _json(200, {"messages": messages, "total": len(entries),
-                           "before": start if start else None})  # fmt: skip
+        return _json(
+            200, {"messages": messages, "total": len(entries), "before": start if start else None}
+        )
 
     def _message(self, name: str) -> Answer:
         raw = self.outbox.message(name) if self.outbox is not None else None
@@ -89,14 +102,17 @@ class Console:
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         html_part = parsed.get_body(("html",))
         text_part = parsed.get_body(("plain",))
-        return _json(200, {
-            "name": name,
-            "subject": str(parsed["Subject"] or ""),
-            "html": html_part.get_content() if html_part is not None else "",
-            "text": text_part.get_content() if text_part is not None else "",
-            "headers": dict(sent_headers(raw)),
-            "raw": raw.decode("utf-8", errors="replace"),
-        })  # fmt: skip
+        return _json(
+            200,
+            {
+                "name": name,
+                "subject": str(parsed["Subject"] or ""),
+                "html": html_part.get_content() if html_part is not None else "",
+                "text": text_part.get_content() if text_part is not None else "",
+                "headers": dict(sent_headers(raw)),
+                "raw": raw.decode("utf-8", errors="replace"),
+            },
+        )
 
 
 def error_body(code: str, message: str) -> bytes:

@@ -3,6 +3,7 @@ one-line errors a clumsy admin gets instead of tracebacks."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -119,8 +120,21 @@ def test_serve_on_a_busy_port_says_which_option(monkeypatch: pytest.MonkeyPatch)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        args = argparse.Namespace(host="127.0.0.1", port=port, token_file=None)
         with pytest.raises(FanmailError, match="--port"):
-            open_gateway(InProcessInvoker(), "127.0.0.1", port)
+            open_gateway(InProcessInvoker(), args)
+
+
+def test_serve_beyond_loopback_needs_a_token_file(cli: Any, tmp_path: Any) -> None:
+    """#18 item 2: refused before anything starts, naming the option."""
+    code, _, err = cli("serve", "--host", "0.0.0.0")
+    assert code == 2 and "--token-file" in err and "other machines" in err
+    short = tmp_path / "token"
+    short.write_text("abc\n")
+    code, _, err = cli("serve", "--host", "0.0.0.0", "--token-file", str(short))
+    assert code == 2 and "24+ characters" in err
+    code, _, err = cli("serve", "--host", "0.0.0.0", "--token-file", str(tmp_path / "none"))
+    assert code == 2 and "cannot read it" in err
 
 
 def test_import_into_a_missing_list_needs_create_list(

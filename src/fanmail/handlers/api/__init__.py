@@ -30,6 +30,9 @@ from fanmail.handlers.api import openapi as openapi_links
 from fanmail.handlers.api.responses import error
 from fanmail.handlers.common import Resolvers, logger
 
+FORM_MEDIA_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
 ROUTERS = (
     lists.routes,
     imports.routes,
@@ -48,7 +51,32 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
     logger.thread_safe_clear_keys()
+    refusal = not_json(event)
+    if refusal is not None:
+        status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+        body = {"error": {"code": status.phrase, "message": refusal}}
+        return {
+            "statusCode": status.value,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(body),
+            "isBase64Encoded": False,
+        }
     return _resolvers.resolve(app, event, context)
+
+
+def not_json(event: Any) -> str | None:
+    """JSON only where JSON is documented: a body that says it is anything else, or says
+    nothing, is refused, and so is a form's content type even without a body (a page on
+    another site can send forms and text without asking; list files have their own types)."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if event.get("httpMethod") in {"GET", "HEAD"} or media == "application/json":
+        return None
+    if imports.IMPORT_PATH.fullmatch(str(event.get("path"))):
+        return None
+    if not event.get("body") and media not in FORM_MEDIA_TYPES:
+        return None
+    return f"this route takes a JSON body (Content-Type: application/json), not {media or 'none'}"
 
 
 def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -33,7 +34,10 @@ BINARY_MEDIA_TYPES = (
 so API Gateway passes such a body on byte for byte (base64) instead of as text."""
 
 
-FILE_MEDIA_TYPES = frozenset({*BINARY_MEDIA_TYPES, "application/json", "text/plain", ""})
+FILE_MEDIA_TYPES = frozenset({*BINARY_MEDIA_TYPES, "application/json"})
+"""What a list file may come as: not text/plain or nothing, which a page on another site can
+send without asking (a cross-site form or fetch)."""
+IMPORT_PATH = re.compile(r"/lists/[^/]+/imports")
 
 
 class UnsupportedFile(InvalidInput):

@@ -27,8 +27,21 @@ function el(tag, text, cls) {
   return node;
 }
 
+// What the console admits the dashboard's requests by: the token its page was served with, or
+// (a console listening beyond this machine) the operator's, given once as #token=... in the URL.
+function consoleToken() {
+  const fragment = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fragment) {
+    sessionStorage.setItem("fanmail-token", fragment);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const served = document.querySelector('meta[name="fanmail-token"]').content;
+  return served || sessionStorage.getItem("fanmail-token") || "";
+}
+const TOKEN = consoleToken();
+
 async function api(method, path, body) {
-  const init = { method, headers: { accept: "application/json" } };
+  const init = { method, headers: { accept: "application/json", "x-fanmail-token": TOKEN } };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
