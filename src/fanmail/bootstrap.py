@@ -23,6 +23,7 @@ from fanmail.adapters.aws.dynamodb import (
     DynamoImportStore,
     DynamoLedger,
     DynamoListStore,
+    DynamoRateLimits,
     DynamoSignupStore,
     DynamoSubscriberStore,
 )
@@ -45,6 +46,7 @@ from fanmail.ports import (
     Invoker,
     ListStore,
     Mailer,
+    RateLimits,
     Scheduler,
     SendLedger,
     SesAccount,
@@ -63,7 +65,7 @@ from fanmail.services.scheduling import Scheduling
 from fanmail.services.send_batch import BatchSender, SendOptions
 from fanmail.services.send_campaign import CampaignRunner, RootOptions
 from fanmail.services.senders import SenderCheck
-from fanmail.services.signups import SignupMail, Signups
+from fanmail.services.signups import SignupLimits, SignupMail, Signups
 from fanmail.services.unsubscribe import Unsubscribes
 from fanmail.services.views import Views
 from fanmail.settings import Settings
@@ -79,6 +81,7 @@ class Ports:
     imports: ImportStore
     blobs: BlobStore
     signups: SignupStore
+    limits: RateLimits
     mailer: Mailer
     ses: SesAccount
     invoker: Invoker
@@ -191,9 +194,10 @@ def signups_service(
     p: Ports, settings: Settings, renderer: TemplateRenderer, signer: UnsubscribeSigner
 ) -> Signups:
     return Signups(
-        lists=p.lists, subscribers=p.subscribers, signups=p.signups, mailer=p.mailer,
-        renderer=renderer, signer=signer, clock=p.clock,
+        lists=p.lists, subscribers=p.subscribers, signups=p.signups, limits=p.limits,
+        mailer=p.mailer, renderer=renderer, signer=signer, clock=p.clock,
         mail=SignupMail(settings.public_url, settings.configuration_set),
+        allowance=SignupLimits(settings.signup_source_limit, settings.signup_list_limit),
     )  # fmt: skip
 
 
@@ -266,6 +270,7 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
         imports=DynamoImportStore(dynamodb, settings.imports_table),
         blobs=S3BlobStore(clients.s3_client(session), settings.imports_bucket),
         signups=DynamoSignupStore(dynamodb, settings.signups_table),
+        limits=DynamoRateLimits(dynamodb, settings.signups_table),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
         invoker=LambdaInvoker(

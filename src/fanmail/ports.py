@@ -152,6 +152,29 @@ class SignupStore(Protocol):
 
     def delete(self, list_id: str, email: str) -> None: ...
 
+    def take(self, list_id: str, email: str, nonce: str, now: float) -> Signup | None:
+        """Remove and return the waiting sign-up if it is the one `nonce` names and has not
+        expired; None otherwise. Atomic: of two takes at once, one gets it."""
+        ...
+
+
+class RateLimits(Protocol):
+    """Counters and holds shared by every container, each atomic per key and gone (TTL) when
+    its time is past: the public sign-up's limits."""
+
+    def count(self, key: str, limit: int, window_s: float, now: float) -> bool:
+        """Count one use of `key` in the fixed window `now` falls in; False, counting nothing,
+        if that window already holds `limit`."""
+        ...
+
+    def hold(self, key: str, until: float, now: float) -> bool:
+        """Hold `key` until `until`, unless it is held at `now`: then False."""
+        ...
+
+    def release(self, key: str, until: float) -> None:
+        """Give back the hold taken until `until` (not one taken since)."""
+        ...
+
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # the caller holds the lease: send now

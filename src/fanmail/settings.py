@@ -76,6 +76,8 @@ class Settings:
     unsubscribe_secret_name: str | None = None
     unsubscribe_keys: str | None = None
     token_max_age_days: float = 365.0
+    signup_source_limit: int = 10
+    signup_list_limit: int = 500
     breaker_bounce_rate: float = 0.04
     breaker_complaint_rate: float = 0.0008
     breaker_min_sample: int = 500
@@ -273,6 +275,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "unsubscribe_secret_name": _name,
     "unsubscribe_keys": lambda raw: _keys(raw),
     "token_max_age_days": _positive_float,
+    "signup_source_limit": _positive_int,
+    "signup_list_limit": _positive_int,
     "sender_function": _name,
     "trigger_function": _name,
     "configuration_set": _name,

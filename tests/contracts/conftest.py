@@ -16,6 +16,7 @@ from fanmail.adapters.aws.dynamodb import (
     DynamoImportStore,
     DynamoLedger,
     DynamoListStore,
+    DynamoRateLimits,
     DynamoSignupStore,
     DynamoSubscriberStore,
 )
@@ -30,13 +31,14 @@ from fanmail.adapters.local.memory import (
     MemorySubscriberStore,
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.adapters.local.signups import MemorySignupStore
+from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.ports import (
     BlobStore,
     CampaignStore,
     FeedbackStore,
     ImportStore,
     ListStore,
+    RateLimits,
     Scheduler,
     SendLedger,
     SignupStore,
@@ -57,6 +59,7 @@ class Stores:
     imports: ImportStore
     blobs: BlobStore
     signups: SignupStore
+    limits: RateLimits
 
 
 def memory_stores() -> Stores:
@@ -71,6 +74,7 @@ def memory_stores() -> Stores:
         MemoryImportStore(),
         MemoryBlobStore(),
         MemorySignupStore(),
+        MemoryRateLimits(),
     )
 
 
@@ -91,6 +95,7 @@ def aws_stores(session: boto3.Session, names: dict[str, str], bucket: str) -> St
         DynamoImportStore(client, names["imports"]),
         S3BlobStore(clients.s3_client(session), bucket),
         DynamoSignupStore(client, names["signups"]),
+        DynamoRateLimits(client, names["signups"]),
     )
 
 

@@ -112,6 +112,11 @@ def _setting_options(parser: Any) -> None:
     parser.add_argument("--sender", help="From of confirmation mails (a verified identity)")
     parser.add_argument("--postal-address", help="the footer's postal address (CAN-SPAM)")
     parser.add_argument("--opt-in", choices=[o.value for o in OptIn], help="public sign-ups")
+    parser.add_argument(
+        "--signup-fields",
+        help="attributes a public sign-up may set, comma-separated (the form's fields; "
+        "'' for none; default first_name)",
+    )
 
 
 class RejectsFile:
@@ -200,6 +205,10 @@ def setting_changes(args: argparse.Namespace) -> dict[str, Any]:
         "brand": args.brand, "sender": args.sender, "postal_address": args.postal_address,
         "opt_in": OptIn(args.opt_in) if args.opt_in else None,
     }  # fmt: skip
+    if args.signup_fields is not None:
+        given["signup_fields"] = tuple(
+            n.strip() for n in args.signup_fields.split(",") if n.strip()
+        )
     return {k: v for k, v in given.items() if v is not None}
 
 

@@ -133,3 +133,18 @@ def sends_as(address: str, identity: str) -> bool:
     if "@" in identity:
         return address == unicode_address(identity)
     return address.rpartition("@")[2] == unicode_address(f"x@{identity}").rpartition("@")[2]
+
+
+DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+"""Mail providers that ignore dots in the local part (one mailbox, many spellings)."""
+
+
+def mailbox(address: str) -> str:
+    """The inbox an address reaches, for rate limits: `+tag` dropped, the local part in lower
+    case, Gmail's dots ignored. Not a different address: subscribers keep theirs as given."""
+    local, _, domain = address.rpartition("@")
+    local = local.split("+", 1)[0].lower()
+    domain = domain.lower()
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"

@@ -29,6 +29,14 @@ class Unavailable(FanmailError):
     """A service fanmail needs refused for now (SES throttling, an outage): try again later."""
 
 
+class TooManyRequests(FanmailError):
+    """A public route's limit is reached (per source, per list): try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TemplateProblem(FanmailError):
     """A template does not compile or does not render; the message names template and line."""
 

@@ -115,6 +115,9 @@ class OptIn(StrEnum):
     DOUBLE = "double"
 
 
+DEFAULT_SIGNUP_FIELDS = ("first_name",)
+
+
 @dataclass(frozen=True, slots=True)
 class ListSettings:
     """What a list's subscribers see of its owner: the brand on pages and footers, the sender
@@ -124,13 +127,17 @@ class ListSettings:
     sender: str = ""
     postal_address: str = ""
     opt_in: OptIn = OptIn.DOUBLE
+    signup_fields: tuple[str, ...] = DEFAULT_SIGNUP_FIELDS
+    """The attributes a public sign-up may set (the form's fields): no other, so a stranger
+    cannot put a campaign's content (a headline, a link) into someone's copy."""
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "brand": self.brand,
             "sender": self.sender,
             "postal_address": self.postal_address,
             "opt_in": self.opt_in.value,
+            "signup_fields": list(self.signup_fields),
         }
 
     @classmethod
@@ -139,11 +146,13 @@ class ListSettings:
             opt_in = OptIn(str(data.get("opt_in") or OptIn.DOUBLE.value))
         except ValueError:
             opt_in = OptIn.DOUBLE
+        fields = data.get("signup_fields", DEFAULT_SIGNUP_FIELDS)
         return cls(
             brand=str(data.get("brand") or ""),
             sender=str(data.get("sender") or ""),
             postal_address=str(data.get("postal_address") or ""),
             opt_in=opt_in,
+            signup_fields=tuple(str(f) for f in fields) if isinstance(fields, list | tuple) else (),
         )
 
 
@@ -175,7 +184,10 @@ class Signup:
     source: str
     """The request's source IP: part of the consent record."""
     mailed_at: float
-    """When the confirmation mail went out: the form never mails one address more often."""
+    """When the confirmation mail went out."""
+    nonce: str = ""
+    """Names this sign-up in its confirmation link: a link confirms the sign-up it was mailed
+    for, once, and no later one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Signed tokens in links: HMAC-SHA256 over (purpose, key id, list, address, issue time).
+"""Signed tokens in links: HMAC-SHA256 over (purpose, key id, list, address, issue time, and for
+a confirmation link the nonce of the sign-up it confirms).
 
 A token is `base64url(payload) "." base64url(mac)`, strict base64url (no padding, no other
 characters, nothing appended). The payload (format 2) is compact JSON, so any address --
@@ -69,6 +70,8 @@ class TokenClaim:
     email: str
     issued_at: int
     purpose: Purpose = Purpose.UNSUBSCRIBE
+    nonce: str = ""
+    """What a confirmation link is bound to (the sign-up it was mailed for); empty otherwise."""
 
 
 UnsubscribeClaim = TokenClaim
@@ -122,11 +125,12 @@ class UnsubscribeSigner:
         email: str,
         issued_at: float,
         purpose: Purpose = Purpose.UNSUBSCRIBE,
+        nonce: str = "",
     ) -> str:
         keys = self.keys()
         kid = keys.active
-        fields = {"v": FORMAT, "p": purpose.value, "k": kid, "l": list_id, "e": email,
-                  "t": int(issued_at)}  # fmt: skip
+        fields = {"v": FORMAT, "p": purpose.value, "k": kid, "l": list_id, "e": email}
+        fields |= {"t": int(issued_at), **({"n": nonce} if nonce else {})}
         payload = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
         return f"{_b64(payload)}.{_b64(self._mac(keys.secrets[kid], payload))}"
 
@@ -165,7 +169,11 @@ def _read(payload: bytes) -> tuple[str, TokenClaim]:
         if not isinstance(issued, int) or isinstance(issued, bool):
             raise ValueError("time")
         return str(fields["k"]), TokenClaim(
-            str(fields["l"]), str(fields["e"]), issued, Purpose(fields["p"])
+            str(fields["l"]),
+            str(fields["e"]),
+            issued,
+            Purpose(fields["p"]),
+            str(fields.get("n", "")),
         )
     version, kid, list_id, rest = text.split("|", 3)  # format 1: the address may hold '|'
     email, issued = rest.rsplit("|", 1)

@@ -4,7 +4,8 @@ The link in every email:
 - `GET /u/{token}` asks; `POST /u/{token}` unsubscribes (RFC 8058 one-click: the body says
   `List-Unsubscribe=One-Click`). A GET never changes anything: link scanners follow GETs.
 - `POST /u/{token}/undo` takes it back within a day.
-- `GET /p/{token}` shows every list of this sender that holds the address; `POST` saves toggles.
+- `GET /p/{token}` shows the lists of this brand that hold the address; `POST` saves toggles
+  (never undoing a bounce, a complaint or the owner's own unsubscribe).
 Signing up:
 - `GET /subscribe/{list_id}` is a form; `POST /subscribe` takes it (or JSON) and answers the
   same whatever the address's state; a double opt-in list mails a confirmation link.
@@ -14,6 +15,7 @@ A forged, tampered or expired token gets 403 and the same page whatever the reas
 
 from __future__ import annotations
 
+import math
 import re
 from http import HTTPStatus
 from typing import Any
@@ -22,7 +24,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from fanmail import bootstrap
-from fanmail.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable
 from fanmail.domain.model import Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers import signup_pages
@@ -69,6 +71,18 @@ def _answer_errors(api: APIGatewayRestResolver) -> None:
     @api.exception_handler(NotFound)  # type: ignore[untyped-decorator]
     def missing(exc: NotFound) -> Response[str]:
         return signup_pages.answer(api, HTTPStatus.NOT_FOUND, "Not found", str(exc))
+
+    @api.exception_handler(TooManyRequests)  # type: ignore[untyped-decorator]
+    def too_many(exc: TooManyRequests) -> Response[str]:
+        logger.info("public route limited", extra={"source": source_ip(api)})
+        minutes = max(1, math.ceil(exc.retry_after_s / 60))
+        message = (
+            f"There have been too many sign-ups from here just now. Please try again in "
+            f"{minutes} minutes."
+        )
+        answer = signup_pages.answer(api, HTTPStatus.TOO_MANY_REQUESTS, "Please wait", message)
+        answer.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+        return answer
 
     @api.exception_handler(Unavailable)  # type: ignore[untyped-decorator]
     def later(exc: Unavailable) -> Response[str]:
@@ -172,10 +186,14 @@ def membership_row(member: Membership) -> str:
     found = member.mailing_list
     list_id = esc(found.list_id)
     if not member.changeable:
+        why = (
+            "unsubscribed by the list's owner: write to them to join again"
+            if member.owners_opt_out
+            else f"mail to this address {member.status.value}: not sent"
+        )
         return (
             f'<li><input type="checkbox" disabled> {esc(found.name)} '
-            f'<span class="note">(mail to this address {esc(member.status.value)}: not sent)'
-            "</span></li>"
+            f'<span class="note">({esc(why)})</span></li>'
         )
     checked = " checked" if member.status.receives_mail else ""
     return (

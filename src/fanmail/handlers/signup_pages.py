@@ -13,10 +13,9 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_files import parse_json
 from fanmail.domain.model import OptIn
 from fanmail.handlers.pages import Html, button_form, esc, form_fields, page, source_ip
-from fanmail.services.signups import ConfirmOutcome, SignupRequest
+from fanmail.services.signups import SIGNUP_VALUE_CHARS, ConfirmOutcome, SignupRequest
 
 HONEYPOT = "website"
-FORM_ATTRIBUTES = ("first_name", "last_name")
 MAX_JSON_BYTES = 10_000
 
 
@@ -49,16 +48,17 @@ def signup_request(api: APIGatewayRestResolver, source: str) -> SignupRequest:
         attributes = data.get("attributes") or {}
         if not isinstance(attributes, dict):
             raise InvalidInput("attributes must be an object of names to values")
-        return SignupRequest(
-            str(data.get("list_id", "")), str(data.get("email", "")), attributes, source,
-            str(data.get(HONEYPOT) or ""),
-        )  # fmt: skip
+        list_id, email, honeypot = (str(data.get(k) or "") for k in ("list_id", "email", HONEYPOT))
+        return SignupRequest(list_id, email, attributes, source, honeypot)
     fields = {k: v[-1] for k, v in form_fields(api).items()}
-    attributes = {k: fields[k] for k in FORM_ATTRIBUTES if fields.get(k)}
-    return SignupRequest(
-        fields.get("list_id", ""), fields.get("email", ""), attributes, source,
-        fields.get(HONEYPOT, ""),
-    )  # fmt: skip
+    list_id = fields.pop("list_id", "")
+    email = fields.pop("email", "")
+    honeypot = fields.pop(HONEYPOT, "")
+    return SignupRequest(list_id, email, fields, source, honeypot, form=True)
+
+
+def field_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
 
 
 def routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
@@ -71,9 +71,13 @@ def routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
             f'<input type="hidden" name="list_id" value="{esc(found.list_id)}">'
             '<label for="email">Email</label>'
             '<input type="email" id="email" name="email" required autocomplete="email">'
-            '<label for="first_name">First name (optional)</label>'
-            '<input type="text" id="first_name" name="first_name" autocomplete="given-name">'
-            f'<div class="trap" aria-hidden="true"><label for="{HONEYPOT}">Website</label>'
+            + "".join(
+                f'<label for="{esc(name)}">{esc(field_label(name))} (optional)</label>'
+                f'<input type="text" id="{esc(name)}" name="{esc(name)}" '
+                f'maxlength="{SIGNUP_VALUE_CHARS}">'
+                for name in found.settings.signup_fields
+            )
+            + f'<div class="trap" aria-hidden="true"><label for="{HONEYPOT}">Website</label>'
             f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" '
             'autocomplete="off"></div>'
             '<p><button type="submit">Subscribe</button></p></form>'

@@ -23,7 +23,7 @@ from fanmail.adapters.local.memory import (
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
-from fanmail.adapters.local.signups import MemorySignupStore
+from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
@@ -112,7 +112,7 @@ def memory_stack(
     ports = Ports(
         subscribers=subscribers, campaigns=campaigns, lists=MemoryListStore(), ledger=ledger,
         feedback=MemoryFeedbackStore(ledger, campaigns), imports=MemoryImportStore(),
-        blobs=MemoryBlobStore(), signups=MemorySignupStore(),
+        blobs=MemoryBlobStore(), signups=MemorySignupStore(), limits=MemoryRateLimits(),
         mailer=mailbox if ses_events else ses,
         ses=ses, invoker=invoker, scheduler=scheduler, clock=clock, signing_keys=lambda: keys,
     )  # fmt: skip

@@ -44,7 +44,7 @@ from fanmail.adapters.local.memory import (
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
-from fanmail.adapters.local.signups import MemorySignupStore
+from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.model import (
     Campaign,
@@ -382,6 +382,7 @@ def set_up(scenario: Scenario) -> Simulation:
         campaigns=campaigns,
         lists=MemoryListStore(), ledger=ledger, feedback=MemoryFeedbackStore(ledger, campaigns),
         imports=MemoryImportStore(), blobs=MemoryBlobStore(), signups=MemorySignupStore(),
+        limits=MemoryRateLimits(),
         mailer=ses, ses=ses, invoker=invoker, scheduler=scheduler, clock=clock,
         signing_keys=lambda: keys,
     )  # fmt: skip

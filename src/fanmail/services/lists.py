@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.attributes import check_attributes, check_display_name, clean_text
+from fanmail.domain.attributes import check_attributes, check_display_name, check_name, clean_text
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import (
@@ -35,6 +35,7 @@ class CreateList:
 
 MAX_BRAND_CHARS = 100
 MAX_POSTAL_ADDRESS_CHARS = 500
+MAX_SIGNUP_FIELDS = 10
 
 
 def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListSettings:
@@ -53,7 +54,12 @@ def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListS
         if senders is None:
             raise InvalidInput("sender cannot be checked here")
         sender = senders.check(sender)
-    return ListSettings(brand, sender, address, settings.opt_in)
+    fields = tuple(dict.fromkeys(settings.signup_fields))
+    if len(fields) > MAX_SIGNUP_FIELDS:
+        raise InvalidInput(f"signup_fields: {len(fields)} names, more than {MAX_SIGNUP_FIELDS}")
+    for name in fields:
+        check_name(name, "signup_fields: attribute")
+    return ListSettings(brand, sender, address, settings.opt_in, fields)
 
 
 @dataclass(frozen=True, slots=True)

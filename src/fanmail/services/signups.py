@@ -2,22 +2,30 @@
 confirmation mail goes out and the address joins only when its owner confirms.
 
 The answer to a sign-up is the same whatever the address's state, so the form tells nobody who
-is on a list. What it never does: mail an address that bounced or complained, mail one address
-more often than every RESEND_AFTER_S, let unverified form data overwrite a subscriber's
-attributes, or undo a bounce or a complaint (a confirmation is fresh consent to an opt-out,
-not to an address that cannot take mail).
+is on a list. What a stranger cannot do with it:
+- set an attribute the list does not collect (its `signup_fields`), or a long or multi-line
+  value: nothing a campaign uses as content comes from a form unless the owner declared it;
+- turn the confirmation mail into a weapon: one mail per mailbox (`+tag` and case folded) and
+  list every RESEND_AFTER_S, held atomically before the mail goes out; a limit per source
+  (an IPv6 source by its /64) and per list, counted in a shared store (429 past them); the
+  mail carries nothing the form gave but the address;
+- reuse a confirmation link: it confirms the sign-up it was mailed for, once;
+- undo a bounce, a complaint or the list owner's own unsubscribe (a confirmation is fresh
+  consent to the subscriber's own opt-out, to nothing else).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from fanmail.domain.addresses import ascii_address, normalise_email
-from fanmail.domain.attributes import check_attributes
-from fanmail.domain.errors import NotFound, SendError, Unavailable
+from fanmail.domain.addresses import ascii_address, mailbox, normalise_email
+from fanmail.domain.attributes import check_attributes, check_display_name
+from fanmail.domain.errors import InvalidInput, NotFound, SendError, TooManyRequests, Unavailable
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import (
     MailingList,
@@ -30,12 +38,23 @@ from fanmail.domain.model import (
 )
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
-from fanmail.ports import Clock, ListStore, Mailer, SignupStore, SubscriberStore
+from fanmail.ports import Clock, ListStore, Mailer, RateLimits, SignupStore, SubscriberStore
+from fanmail.services.unsubscribe import opted_out_by_owner
 
 CONFIRM_TEMPLATE = "confirm"
 SIGNUP_DAYS = 7
 RESEND_AFTER_S = 600.0
+SIGNUP_VALUE_CHARS = 100
 CANNOT_JOIN = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
+
+
+@dataclass(frozen=True, slots=True)
+class SignupLimits:
+    """Sign-up requests per source and per list in each window."""
+
+    per_source: int = 10
+    per_list: int = 500
+    window_s: float = RESEND_AFTER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +65,15 @@ class SignupRequest:
     source: str = ""
     honeypot: str = ""
     """A field people never see: a bot fills it, and is answered as if it had worked."""
+    form: bool = False
+    """From the HTML form: its fields beyond the list's are left out (a JSON post that names
+    one is refused, so a site's own form learns what the list collects)."""
 
 
 class ConfirmOutcome(StrEnum):
     CONFIRMED = "confirmed"  # joined now (or had already)
     CANNOT_MAIL = "cannot_mail"  # bounced or complained: a form does not undo it
-    EXPIRED = "expired"  # nothing waiting: too late, or never asked
+    EXPIRED = "expired"  # nothing waiting for this link: used, superseded, too late
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +81,7 @@ class ConfirmView:
     claim: TokenClaim
     mailing_list: MailingList | None
     waiting: Signup | None
+    """The sign-up this link was mailed for, if it still waits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,36 @@ class SignupMail:
     configuration_set: str | None = None
 
 
+def source_key(source: str) -> str:
+    """Whom a limit per source counts: an IPv4 address, or an IPv6 address's /64 (one host
+    often holds a whole /64)."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return source[:100]
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def signup_attributes(
+    given: Mapping[str, Any], collected: tuple[str, ...], *, form: bool = False
+) -> dict[str, str]:
+    """What a sign-up may set: only the list's declared fields, each short and on one line."""
+    checked = check_attributes({k: v for k, v in given.items() if k in collected or not form})
+    extra = sorted(set(checked) - set(collected))
+    if extra:
+        allowed = ", ".join(collected) or "none"
+        raise InvalidInput(
+            f"this list does not collect {', '.join(extra)} (it collects: {allowed})"
+        )
+    for name, value in checked.items():
+        if len(value) > SIGNUP_VALUE_CHARS:
+            raise InvalidInput(f"{name} is longer than {SIGNUP_VALUE_CHARS} characters")
+        check_display_name(value, name)
+    return {name: value.strip() for name, value in checked.items() if value.strip()}
+
+
 class Signups:
     def __init__(
         self,
@@ -76,20 +129,24 @@ class Signups:
         lists: ListStore,
         subscribers: SubscriberStore,
         signups: SignupStore,
+        limits: RateLimits,
         mailer: Mailer,
         renderer: TemplateRenderer,
         signer: UnsubscribeSigner,
         clock: Clock,
         mail: SignupMail,
+        allowance: SignupLimits = SignupLimits(),
     ) -> None:
         self.lists = lists
         self.subscribers = subscribers
         self.signups = signups
+        self.limits = limits
         self.mailer = mailer
         self.renderer = renderer
         self.signer = signer
         self.clock = clock
         self.mail = mail
+        self.allowance = allowance
 
     def open_list(self, list_id: str) -> MailingList:
         """The list, if it takes public sign-ups: it exists, and a double opt-in list has a
@@ -100,47 +157,78 @@ class Signups:
         return found
 
     def request(self, request: SignupRequest) -> None:
-        """Sign up (single opt-in) or mail a confirmation (double). InvalidInput for a bad
-        address or attributes, NotFound for a list that takes no sign-ups; otherwise the same
-        silence whatever happened."""
+        """Sign up (single opt-in) or mail a confirmation (double). TooManyRequests past a
+        limit, InvalidInput for a bad address or attributes, NotFound for a list that takes no
+        sign-ups; otherwise the same silence whatever happened."""
+        self._count(f"source:{source_key(request.source)}", self.allowance.per_source)
         mailing_list = self.open_list(request.list_id)
         email = normalise_email(request.email, what="email")
-        attributes = check_attributes(request.attributes)
+        collected = mailing_list.settings.signup_fields
+        attributes = signup_attributes(request.attributes, collected, form=request.form)
         if request.honeypot:
             return
         current = self.subscribers.get(mailing_list.list_id, email)
-        if current is not None and current.status in CANNOT_JOIN | {SubscriberStatus.SUBSCRIBED}:
+        if current is not None and (
+            current.status in CANNOT_JOIN | {SubscriberStatus.SUBSCRIBED}
+            or opted_out_by_owner(current)
+        ):
             return
-        now = self.clock.now()
         if mailing_list.settings.opt_in is OptIn.SINGLE:
+            self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
             by = Provenance("signup", source=request.source)
             self._join(mailing_list.list_id, email, attributes, by)
             return
-        waiting = self.signups.get(mailing_list.list_id, email, now)
-        if waiting is not None and now - waiting.mailed_at < RESEND_AFTER_S:
+        self._mail_confirmation(mailing_list, email, attributes, request.source)
+
+    def _mail_confirmation(
+        self, mailing_list: MailingList, email: str, attributes: dict[str, str], source: str
+    ) -> None:
+        """At most one mail per mailbox and list every RESEND_AFTER_S: the mailbox is held
+        before the mail goes out (so twenty requests at once mail once), and given back if
+        the mail could not go."""
+        now = self.clock.now()
+        held = f"mailbox:{mailing_list.list_id}:{mailbox(email)}"
+        until = now + RESEND_AFTER_S
+        if not self.limits.hold(held, until, now):
             return
-        signup = Signup(mailing_list.list_id, email, attributes, now, request.source, now)
-        self._send_confirmation(mailing_list, signup)
-        self.signups.put(signup, now + SIGNUP_DAYS * 86400)  # after the mail: a retry resends
+        try:
+            self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
+            signup = Signup(
+                mailing_list.list_id, email, attributes, now, source, now, secrets.token_urlsafe(16)
+            )
+            self.signups.put(signup, now + SIGNUP_DAYS * 86400)
+            self._send_confirmation(mailing_list, signup)
+        except (TooManyRequests, Unavailable):
+            self.limits.release(held, until)
+            raise
+
+    def _count(self, key: str, limit: int) -> None:
+        window = self.allowance.window_s
+        if not self.limits.count(key, limit, window, self.clock.now()):
+            raise TooManyRequests("too many sign-ups from here just now", window)
 
     def view(self, token: str) -> ConfirmView:
         claim = self._claim(token)
         waiting = self.signups.get(claim.list_id, claim.email, self.clock.now())
+        if waiting is not None and waiting.nonce != claim.nonce:
+            waiting = None  # a later sign-up's, or one this link was not mailed for
         return ConfirmView(claim, self.lists.get(claim.list_id), waiting)
 
     def confirm(self, token: str, source: str) -> tuple[ConfirmView, ConfirmOutcome]:
+        """Takes the sign-up the link names (once: a second click, a replay or a link from an
+        earlier sign-up finds nothing) and joins it."""
         view = self.view(token)
-        claim, waiting = view.claim, view.waiting
+        claim = view.claim
         current = self.subscribers.get(claim.list_id, claim.email)
         if current is not None and current.status in CANNOT_JOIN:
             return view, ConfirmOutcome.CANNOT_MAIL
-        if waiting is None:
+        taken = self.signups.take(claim.list_id, claim.email, claim.nonce, self.clock.now())
+        if taken is None or (current is not None and opted_out_by_owner(current)):
             joined = current is not None and current.status is SubscriberStatus.SUBSCRIBED
             return view, ConfirmOutcome.CONFIRMED if joined else ConfirmOutcome.EXPIRED
-        detail = f"signed up from {waiting.source or 'unknown'} at {waiting.requested_at:.0f}"
+        detail = f"signed up from {taken.source or 'unknown'} at {taken.requested_at:.0f}"
         by = Provenance("confirm", source=source, detail=detail)
-        self._join(claim.list_id, claim.email, waiting.attributes, by, replace_attributes=True)
-        self.signups.delete(claim.list_id, claim.email)
+        self._join(claim.list_id, claim.email, taken.attributes, by, replace_attributes=True)
         return view, ConfirmOutcome.CONFIRMED
 
     def _claim(self, token: str) -> TokenClaim:
@@ -165,8 +253,10 @@ class Signups:
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
 
     def _send_confirmation(self, mailing_list: MailingList, signup: Signup) -> None:
+        """The mail says only what the list's owner wrote and the address: nothing else a
+        stranger typed into the form goes out under the list's sender."""
         token = self.signer.token(
-            mailing_list.list_id, signup.email, self.clock.now(), Purpose.CONFIRM
+            mailing_list.list_id, signup.email, self.clock.now(), Purpose.CONFIRM, signup.nonce
         )
         url = f"{self.mail.public_url.rstrip('/')}/c/{token}"
         compiled = self.renderer.compile(CONFIRM_TEMPLATE)
@@ -175,7 +265,7 @@ class Signups:
                 campaign_id="signup",
                 variables={},
                 email=signup.email,
-                attributes=signup.attributes,
+                attributes={},
                 extras={"confirm_url": url},
                 list_info=mailing_list.context(),
             )

@@ -1,7 +1,12 @@
 """What a subscriber does with the signed link in every email: unsubscribe (the one-click POST,
 the page's button, the mailto), undo it within a day, and set which of this sender's lists they
 get (the preference page). The token is the credential; every change lands in the consent
-history with how and from where."""
+history with how and from where.
+
+The preference page shows and changes only the lists of the brand the token came from (a
+token forwarded with an email reveals nothing of other senders on the stack), and never undoes
+what someone else decided: a bounce, a complaint, or the list owner's own unsubscribe. Only
+the party that opted out may opt back in, as the consent history records who that was."""
 
 from __future__ import annotations
 
@@ -10,13 +15,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import MailingList, Provenance, SubscriberStatus
+from fanmail.domain.model import MailingList, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tokens import TokenClaim, UnsubscribeSigner
 from fanmail.ports import Clock, ListStore, SubscriberStore
 
 UNDO_WITHIN_S = 86400.0
 CHANGEABLE = frozenset({SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNSUBSCRIBED})
 OPT_OUTS = frozenset({"link", "mailto"})
+SUBSCRIBERS_OWN = frozenset({"link", "mailto", "preferences", "undo", "confirm", "signup"})
+"""The ways a subscriber changes their own status (consent history `how`); any other (`api`,
+`import`, feedback) is the list owner's or SES's."""
+
+
+def opted_out_by_owner(subscriber: Subscriber) -> bool:
+    """Unsubscribed by someone other than the subscriber (the list's owner, an import), or by
+    nobody on record: not for the subscriber's own links or forms to undo."""
+    if subscriber.status is not SubscriberStatus.UNSUBSCRIBED:
+        return False
+    last = next(
+        (c for c in reversed(subscriber.history) if c.status is SubscriberStatus.UNSUBSCRIBED),
+        None,
+    )
+    return last is None or last.how not in SUBSCRIBERS_OWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +45,12 @@ class Membership:
 
     mailing_list: MailingList
     status: SubscriberStatus
+    owners_opt_out: bool = False
 
     @property
     def changeable(self) -> bool:
-        """A bounce or a complaint is not undone by a form."""
-        return self.status in CHANGEABLE
+        """A bounce, a complaint or the owner's unsubscribe is not undone by a form."""
+        return self.status in CHANGEABLE and not self.owners_opt_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +118,17 @@ class Unsubscribes:
         return claim
 
     def memberships(self, token: str) -> tuple[TokenClaim, list[Membership]]:
-        """Every list of this stack that holds the token's address, with its status there."""
+        """Every list of the token's brand that holds its address, with its status there (a
+        list without a brand is a brand of its own)."""
         claim = self.check(token)
+        origin = self.lists.get(claim.list_id)
         found: list[Membership] = []
         for list_id in self.subscribers.lists_of(claim.email):
             mailing_list = self.lists.get(list_id)
             current = self.subscribers.get(list_id, claim.email)
-            if mailing_list is not None and current is not None:
-                found.append(Membership(mailing_list, current.status))
+            if mailing_list is None or current is None or not same_brand(origin, mailing_list):
+                continue
+            found.append(Membership(mailing_list, current.status, opted_out_by_owner(current)))
         return claim, found
 
     def set_preferences(
@@ -128,3 +152,13 @@ class Unsubscribes:
             self.subscribers.set_status(
                 list_id, email, status, provenance=by, at=self.clock.now(), only_from=CHANGEABLE
             )
+
+
+def same_brand(origin: MailingList | None, other: MailingList) -> bool:
+    """Lists of one owner, as subscribers know it: the same brand; a list without a brand
+    stands alone."""
+    if origin is None:
+        return False
+    if origin.list_id == other.list_id:
+        return True
+    return bool(origin.settings.brand) and origin.settings.brand == other.settings.brand

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import ListSettings, OptIn, Subscriber, SubscriberStatus
+from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tokens import Purpose
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack
@@ -50,9 +50,11 @@ def lists(stack: MemoryStack) -> MemoryStack:
     stack.subscribers.put_many(
         [
             Subscriber("news", "ada@example.com", S.SUBSCRIBED, {"first_name": "Ada"}),
-            Subscriber("deals", "ada@example.com", S.UNSUBSCRIBED),
             Subscriber("quick", "ada@example.com", S.BOUNCED),
         ]
+    )
+    stack.subscribers.put_many(  # she left Acme Deals herself, by its link
+        [Subscriber("deals", "ada@example.com", S.UNSUBSCRIBED)], provenance=Provenance("link")
     )
     return stack
 
@@ -96,11 +98,11 @@ def test_undo_only_within_a_day_and_never_for_a_bounce(
     assert status(lists, "ada@example.com", "quick") is S.BOUNCED
 
 
-def test_the_preference_page_shows_every_list_and_saves_toggles(lists: MemoryStack) -> None:
+def test_the_preference_page_shows_the_brands_lists_and_saves_toggles(lists: MemoryStack) -> None:
     link = token(lists)
     code, page = public(lists, "GET", f"/p/{link}")
-    assert code == 200 and all(name in page for name in ("Acme News", "Acme Deals", "Quick list"))
-    assert "bounced" in page  # shown, not changeable
+    assert code == 200 and all(name in page for name in ("Acme News", "Acme Deals"))
+    assert "Quick list" not in page  # another brand's
     form = "shown=news&shown=deals&shown=quick&list=deals&list=quick"
     code, page = public(lists, "POST", f"/p/{link}", form)
     assert code == 200 and "Saved" in page
@@ -109,6 +111,8 @@ def test_the_preference_page_shows_every_list_and_saves_toggles(lists: MemorySta
     assert status(lists, "ada@example.com", "quick") is S.BOUNCED  # a form does not undo it
     deals = lists.subscribers.get("deals", "ada@example.com")
     assert deals is not None and deals.history[-1].how == "preferences"
+    quick = token(lists, list_id="quick")
+    assert "bounced" in public(lists, "GET", f"/p/{quick}")[1]  # shown, not changeable
 
 
 # -- 7. double opt-in ----------------------------------------------------------------------------
@@ -128,7 +132,7 @@ def test_double_opt_in_mails_a_link_and_joins_only_when_confirmed(lists: MemoryS
     assert lists.subscribers.get("news", "grace@example.com") is None  # not yet
     [mail] = mails_to(lists, "grace@example.com")
     assert mail.sender == f"Acme <{SENDER_ADDRESS}>" and "Acme News" in mail.subject
-    assert "1 Main St" in mail.html and "Grace" in mail.text
+    assert "1 Main St" in mail.html and "Grace" not in mail.text  # nothing a form typed
     link = re.search(r"/c/([A-Za-z0-9_.-]+)", mail.text)
     assert link is not None
     confirm = f"/c/{link.group(1)}"

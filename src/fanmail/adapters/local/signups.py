@@ -1,7 +1,9 @@
-"""Sign-ups waiting for confirmation, in memory, with the DynamoDB adapter's contract."""
+"""Sign-ups waiting for confirmation and the public sign-up's limits, in memory, with the
+DynamoDB adapters' contract."""
 
 from __future__ import annotations
 
+import math
 import threading
 
 from fanmail.domain.model import Signup
@@ -24,3 +26,39 @@ class MemorySignupStore:
     def delete(self, list_id: str, email: str) -> None:
         with self._lock:
             self._items.pop((list_id, email), None)
+
+    def take(self, list_id: str, email: str, nonce: str, now: float) -> Signup | None:
+        with self._lock:
+            found = self._items.get((list_id, email))
+            if found is None or found[1] <= now or found[0].nonce != nonce:
+                return None
+            del self._items[(list_id, email)]
+            return found[0]
+
+
+class MemoryRateLimits:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+        self._holds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def count(self, key: str, limit: int, window_s: float, now: float) -> bool:
+        window = (key, math.floor(now / window_s))
+        with self._lock:
+            used = self._counts.get(window, 0)
+            if used >= limit:
+                return False
+            self._counts[window] = used + 1
+            return True
+
+    def hold(self, key: str, until: float, now: float) -> bool:
+        with self._lock:
+            if self._holds.get(key, 0.0) > now:
+                return False
+            self._holds[key] = until
+            return True
+
+    def release(self, key: str, until: float) -> None:
+        with self._lock:
+            if self._holds.get(key) == until:
+                del self._holds[key]

@@ -33,11 +33,14 @@ def list_view(summary: ListSummary) -> m.ListView:
 
 
 def changes(body: m.ListSettingsChange) -> dict[str, Any]:
-    return {
+    given = {
         name: getattr(body, name)
-        for name in ("brand", "sender", "postal_address", "opt_in")
+        for name in ("brand", "sender", "postal_address", "opt_in", "signup_fields")
         if getattr(body, name) is not None
     }
+    if "signup_fields" in given:
+        given["signup_fields"] = tuple(given["signup_fields"])
+    return given
 
 
 def routes(app: App) -> Router:

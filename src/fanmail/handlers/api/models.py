@@ -73,6 +73,11 @@ class ListSettingsChange(Strict):
     opt_in: OptIn | None = Field(
         default=None, description="sign-ups through POST /subscribe: confirmed by mail, or at once"
     )
+    signup_fields: list[AttributeName] | None = Field(
+        default=None,
+        max_length=10,
+        description="the attributes a public sign-up may set (the form's fields); no other",
+    )
 
 
 class ListCreate(ListSettingsChange):
@@ -85,6 +90,7 @@ class ListSettingsView(BaseModel):
     sender: str
     postal_address: str
     opt_in: OptIn
+    signup_fields: list[str]
 
 
 class ListView(BaseModel):

@@ -11,7 +11,7 @@ from fanmail.adapters.aws.dynamodb.imports import TTL_ATTRIBUTE as IMPORTS_TTL
 from fanmail.adapters.aws.dynamodb.imports import DynamoImportStore
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE, DynamoLedger
 from fanmail.adapters.aws.dynamodb.signups import TTL_ATTRIBUTE as SIGNUPS_TTL
-from fanmail.adapters.aws.dynamodb.signups import DynamoSignupStore
+from fanmail.adapters.aws.dynamodb.signups import DynamoRateLimits, DynamoSignupStore
 from fanmail.adapters.aws.dynamodb.subscribers import (
     BY_EMAIL,
     DynamoListStore,
@@ -30,6 +30,7 @@ __all__ = [
     "DynamoImportStore",
     "DynamoLedger",
     "DynamoListStore",
+    "DynamoRateLimits",
     "DynamoSignupStore",
     "DynamoSubscriberStore",
     "create_tables",

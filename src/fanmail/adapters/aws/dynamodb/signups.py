@@ -1,11 +1,16 @@
 """Sign-ups waiting for confirmation (list_id, email); DynamoDB's TTL removes expired ones
-(eventually: reads skip what expired already)."""
+(eventually: reads skip what expired already). The public sign-up's limits live in the same
+table under keys no list id can be (`#count#...`, `#hold#...`: list ids start with a letter or
+a digit), so they need no table of their own."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
-from fanmail.adapters.aws.dynamodb.items import from_item, to_item
+from botocore.exceptions import ClientError
+
+from fanmail.adapters.aws.dynamodb.items import from_item, refused, to_item, values
 from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.model import Signup
 
@@ -31,6 +36,7 @@ class DynamoSignupStore:
                     "requested_at": signup.requested_at,
                     "source": signup.source,
                     "mailed_at": signup.mailed_at,
+                    "nonce": signup.nonce or None,
                     TTL_ATTRIBUTE: int(expires),
                 }
             ),
@@ -47,17 +53,101 @@ class DynamoSignupStore:
         data = from_item(item)
         if float(data.get(TTL_ATTRIBUTE, 0)) <= now:
             return None
-        attributes = data.get("attrs")
-        return Signup(
-            list_id=list_id,
-            email=email,
-            attributes=readable_attributes(attributes) if isinstance(attributes, dict) else {},
-            requested_at=float(data.get("requested_at", 0.0)),
-            source=str(data.get("source", "")),
-            mailed_at=float(data.get("mailed_at", 0.0)),
-        )
+        return _signup(list_id, email, data)
 
     def delete(self, list_id: str, email: str) -> None:
         self.client.delete_item(
             TableName=self.table, Key=to_item({"list_id": list_id, "email": email})
         )
+
+    def take(self, list_id: str, email: str, nonce: str, now: float) -> Signup | None:
+        """A conditional delete: only the sign-up `nonce` names (one from before nonces had
+        none), unexpired; its old image is what was taken."""
+        same = "nonce = :n" if nonce else "attribute_not_exists(nonce)"
+        try:
+            answer: Any = self.client.delete_item(
+                TableName=self.table,
+                Key=to_item({"list_id": list_id, "email": email}),
+                ConditionExpression=f"{same} AND {TTL_ATTRIBUTE} > :now",
+                ExpressionAttributeValues=values(
+                    {":now": int(now), **({":n": nonce} if nonce else {})}
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            refused(exc)
+            return None
+        old = answer.get("Attributes")
+        return _signup(list_id, email, from_item(old)) if old else None
+
+
+def _signup(list_id: str, email: str, data: dict[str, Any]) -> Signup:
+    attributes = data.get("attrs")
+    return Signup(
+        list_id=list_id,
+        email=email,
+        attributes=readable_attributes(attributes) if isinstance(attributes, dict) else {},
+        requested_at=float(data.get("requested_at", 0.0)),
+        source=str(data.get("source", "")),
+        mailed_at=float(data.get("mailed_at", 0.0)),
+        nonce=str(data.get("nonce", "")),
+    )
+
+
+class DynamoRateLimits:
+    """Counters are one item per key and window (an atomic ADD under a condition), holds one
+    item per key (a conditional put); each item expires (TTL) after its time."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def count(self, key: str, limit: int, window_s: float, now: float) -> bool:
+        window = math.floor(now / window_s)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"list_id": f"#count#{key}", "email": str(window)}),
+                UpdateExpression=f"ADD uses :one SET {TTL_ATTRIBUTE} = :expires",
+                ConditionExpression="attribute_not_exists(uses) OR uses < :limit",
+                ExpressionAttributeValues=values(
+                    {":one": 1, ":limit": limit, ":expires": int((window + 1) * window_s) + 60}
+                ),
+            )
+        except ClientError as exc:
+            refused(exc)
+            return False
+        return True
+
+    def hold(self, key: str, until: float, now: float) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_item(
+                    {
+                        "list_id": f"#hold#{key}",
+                        "email": "-",
+                        "until": until,
+                        TTL_ATTRIBUTE: math.ceil(until) + 60,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(#u) OR #u <= :now",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues=values({":now": now}),
+            )
+        except ClientError as exc:
+            refused(exc)
+            return False
+        return True
+
+    def release(self, key: str, until: float) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=to_item({"list_id": f"#hold#{key}", "email": "-"}),
+                ConditionExpression="#u = :until",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues=values({":until": until}),
+            )
+        except ClientError as exc:
+            refused(exc)  # held again since: not ours to give back
