@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import time
+import tracemalloc
 
 import jinja2
 import pytest
@@ -105,3 +106,92 @@ def test_a_slow_template_fails_one_recipient_not_the_run(stack: object) -> None:
     assert compiled.render({"name": "abc"}).html == "ok"  # the sample is fine
     with pytest.raises(TemplateProblem, match="longer than"):
         compiled.render({"name": "x" * 2000})  # a subscriber's long attribute is not
+
+
+# -- #18 item 8: bounds that hold whatever Jinja does in C -----------------------------------
+BIG = "{% set b = range(100000) | list %}"
+IN_C = {
+    "shared_list_stringified": "{{ ([range(100000) | list] * 400) | string }}",
+    "shared_list_literal": BIG + "{{ [b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b] }}",
+    "literal_then_filter": BIG + "{{ [b, b, b, b, b, b, b, b, b, b, b, b] | length }}",
+    "tilde": BIG + "{{ 'x' ~ ([b] * 20) }}",
+    "printf_mapping": "{{ ('%(a)s' * 2000) % {'a': 'x' * 1000000} }}",
+    "format_fields": "{{ ('{0}' * 2000).format('x' * 1000000) }}",
+    "str_replace_empty": "{{ ('a' * 1000).replace('', 'b' * 1000000) }}",
+    "expandtabs": "{{ ('\t' * 2000).expandtabs(1000000) }}",
+    "translate": "{{ ('a' * 1000).translate({97: 'x' * 1000000}) }}",
+    "str_join": "{{ ('x' * 1000000).join(range(1000) | map('string')) }}",
+    "indent": "{{ ('\n' * 2000) | indent(1000000) }}",
+    "wordwrap": "{{ ('a ' * 100000) | wordwrap(1, wrapstring='x' * 100000) }}",
+    "batch_fill": "{{ [1] | batch(1000000, 'x' * 1000) | list | length }}",
+    "tojson_indent": "{{ range(1000) | list | tojson(indent=1000000) }}",
+    "sum_lists": "{{ range(100000) | batch(100) | sum(start=[]) | length }}",
+    "macro_buffer": "{% set s = 'x' * 1000000 %}{% macro m() %}{% for i in range(1000) %}"
+    "{{ s }}{% endfor %}{% endmacro %}{{ m() | length }}",
+    "set_block": "{% set s = 'x' * 1000000 %}{% set t %}{% for i in range(1000) %}{{ s }}"
+    "{% endfor %}{% endset %}{{ t | length }}",
+    "integer_squaring": "{% set ns = namespace(x=9 ** 64) %}{% for i in range(40) %}"
+    "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
+    "namespace_shared": BIG + "{% set ns = namespace(a=[b, b, b, b, b, b, b, b, b, b, b]) %}",
+}
+INTERNALS = {
+    "lipsum": "{{ lipsum }}",
+    "cycler_class": "{{ cycler }}",
+    "cycler": "{{ cycler(1, 2) }}",
+    "joiner": "{{ joiner() }}",
+    "bound_method": "{{ ''.upper }}",
+    "method_in_a_list": "{{ [''.upper] }}",
+    "generator": "{{ range(3) | map('string') }}",
+    "namespace_of_a_method": "{{ namespace(f=''.upper) }}",
+    "string_filter": "{{ cycler(1) | string }}",
+    "tilde": "{{ 'at ' ~ joiner() }}",
+    "macro": "{% macro m() %}{% endmacro %}{{ m }}",
+    "loop": "{% for i in [1] %}{{ loop }}{% endfor %}",
+    "class": "{{ dict }}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_C))
+def test_one_call_into_c_is_never_handed_more_than_the_bound(name: str) -> None:
+    """`([range(100000)|list] * 400) | string` ran 4.3 s and took 280 MB in one C call."""
+    compiled = renderer(IN_C).compile(name)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TemplateProblem, match="TooCostly|unsafe"):
+            compiled.render({})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 2.0
+    assert peak < 60_000_000, f"{peak:,} bytes"
+
+
+@pytest.mark.parametrize("name", sorted(INTERNALS))
+def test_a_template_prints_data_never_python_internals(name: str) -> None:
+    """`{{ lipsum }}` and `{{ cycler(1, 2) }}` printed heap addresses."""
+    compiled = renderer(INTERNALS).compile(name)
+    with pytest.raises(TemplateProblem) as info:
+        compiled.render({})
+    assert " at 0x" not in str(info.value)
+
+
+def test_lists_and_dicts_cannot_be_changed_in_place() -> None:
+    doubling = "{% set x = [1] %}{% for i in range(40) %}{% set _ = x.extend(x) %}{% endfor %}"
+    with pytest.raises(TemplateProblem, match="unsafe"):
+        renderer({"t": doubling}).compile("t").render({})
+
+
+def test_what_templates_really_do_still_works() -> None:
+    body = (
+        "{% set c = cycler('odd', 'even') %}{% set j = joiner(', ') %}"
+        "{% for x in items %}{{ j() }}{{ c.next() }}:{{ x | upper }}{% endfor %} "
+        "{{ items | map('upper') | join('/') }} {{ {'a': 1} | tojson }} {{ [1, 2] ~ '' }} "
+        "{{ 'Hi %s' % name }} {{ '{} {}'.format(name, 2) }} {{ name.replace('a', 'A') }} "
+        "{{ (range(3) | list) * 2 }} {{ [[1, 2], [3]] | sum(start=0) if false else 3 }} "
+        "{% set ns = namespace(total=0) %}{% for i in range(5) %}{% set ns.total = ns.total + i %}"
+        "{% endfor %}{{ ns.total }} {{ 'a\nb' | indent(2) }}"
+    )
+    html = renderer({"t": body}).compile("t").render({"items": ["a", "b"], "name": "ada"}).html
+    assert html.startswith('odd:A, even:B A/B {"a": 1} [1, 2] Hi ada ada 2 AdA')
+    assert "[0, 1, 2, 0, 1, 2] 3" in html and "10 a\n  b" in html
