@@ -170,9 +170,15 @@ def _str_method_size(text: str, method: str, args: tuple[Any, ...], kwargs: dict
 
 
 def _call_size(callee: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    _check_widths((str(a) for a in (*args, *kwargs.values()) if type(a) is int), "a call")
+    """Arguments within the bounds (widths, sizes), and what a str method can grow to."""
+    if not args and not kwargs:
+        return
     for argument in (*args, *kwargs.values()):
-        _measured(argument, "a call's argument")
+        kind = type(argument)
+        if kind is int:
+            _check_widths(iter((str(argument),)), "a call")
+        elif kind not in _PLAIN:
+            measure(argument, "a call's argument")
     bound_to = getattr(getattr(callee, "__wrapped__", callee), "__self__", None)
     if isinstance(bound_to, str):
         method = getattr(callee, "__name__", "")
@@ -235,21 +241,44 @@ PRINTING_FILTERS = frozenset(
 will print."""
 
 
+UNBOUNDED_FILTERS = frozenset(
+    {"default", "d", "length", "count", "first", "last", "int", "float", "abs", "round",
+     "attr", "random", "min", "max", "reverse", "select", "reject", "selectattr", "rejectattr",
+     "map", "list", "unique", "sort", "dictsort", "items", "groupby", "filesizeformat"}
+)  # fmt: skip
+"""Filters that return no more than they are given and print nothing: they need no check (the
+values they are given were measured where they were made), and they are most of a template's
+filter calls (`default` above all)."""
+
+
 def _bounded_filter(name: str, filter_: Callable[..., Any]) -> Callable[..., Any]:
+    if name in UNBOUNDED_FILTERS:
+        return filter_
     takes_context = hasattr(filter_, "jinja_pass_arg")  # @pass_environment, @pass_eval_context
     printing = name in PRINTING_FILTERS
+    grows = name in _FILTER_OPTIONS or name == "format"
+    what = f"| {name}"
 
     @functools.wraps(filter_)  # keeps jinja_pass_arg: Jinja still passes the context first
     def bounded(*args: Any, **kwargs: Any) -> Any:
         head, (value, *rest) = (args[:1], args[1:]) if takes_context else ((), args)
-        if printing and isinstance(value, Iterator):
-            value = list(value)  # read here, where the watchdog can stop it
-        _measured(value, f"| {name}", printed=printing)
+        if type(value) not in _PLAIN:
+            if printing and isinstance(value, Iterator):
+                value = list(value)  # read here, where the watchdog can stop it
+            measure(value, what, printed=printing)
         _call_size(filter_, tuple(rest), kwargs)
-        _check_size(_filter_growth(name, value, tuple(rest), kwargs), f"| {name}")
+        if grows:
+            _check_size(_filter_growth(name, value, tuple(rest), kwargs), what)
         return filter_(*head, value, *rest, **kwargs)
 
     return bounded
+
+
+def _printed_output(value: Any) -> Any:
+    """`{{ value }}`: data, within the size bound (the environment's finalize)."""
+    if type(value) not in _PLAIN:
+        measure(value, "the output", printed=True)
+    return value
 
 
 class OutputBuffer(list[str]):
@@ -333,7 +362,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.finalize = functools.partial(_measured, what="the output", printed=True)
+        self.finalize = _printed_output
         self.globals["namespace"] = BoundedNamespace
         self.globals.pop("lipsum", None)
         self.add_filters(dict(self.filters))
