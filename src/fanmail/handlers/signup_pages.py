@@ -13,7 +13,12 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_files import parse_json
 from fanmail.domain.model import OptIn
 from fanmail.handlers.pages import Html, button_form, esc, form_fields, page, source_ip
-from fanmail.services.signups import SIGNUP_VALUE_CHARS, ConfirmOutcome, SignupRequest
+from fanmail.services.signups import (
+    SIGNUP_VALUE_CHARS,
+    ConfirmOutcome,
+    ConfirmView,
+    SignupRequest,
+)
 
 HONEYPOT = "website"
 MAX_JSON_BYTES = 10_000
@@ -103,6 +108,8 @@ def routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
     def ask(token: str) -> Response[str]:
         view = app.signups.view(token)
         name = view.mailing_list.name if view.mailing_list else view.claim.list_id
+        if view.waiting is None:
+            return expired(view)
         body = Html(
             f"<p>Confirm that <strong>{esc(view.claim.email)}</strong> may get emails from "
             f"<strong>{esc(name)}</strong>.</p>" + button_form(f"/c/{token}", "Confirm")
@@ -122,9 +129,14 @@ def routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
                 "Write to the list's owner if that has changed.</p>"
             )
             return page(HTTPStatus.CONFLICT, "We cannot send to this address", body, brand_of(view))
-        again = f'<a class="button" href="/subscribe/{esc(view.claim.list_id)}">Sign up again</a>'
-        body = Html(f"<p>This confirmation link has expired.</p><p>{again}</p>")
-        return page(HTTPStatus.GONE, "Link expired", body, brand_of(view))
+        return expired(view)
+
+
+def expired(view: ConfirmView) -> Response[str]:
+    """A link used already, superseded by a later sign-up, or too old: one answer."""
+    again = f'<a class="button" href="/subscribe/{esc(view.claim.list_id)}">Sign up again</a>'
+    body = Html(f"<p>This confirmation link has expired or was used.</p><p>{again}</p>")
+    return page(HTTPStatus.GONE, "Link expired", body, brand_of(view))
 
 
 def brand_of(view: Any) -> str:

@@ -134,9 +134,9 @@ class Admission:
 
     def _browser_without_token(self, method: str, headers: Mapping[str, str]) -> Refusal | None:
         browser = "origin" in headers or "sec-fetch-site" in headers
-        typed = headers.get("sec-fetch-site") == "none" and method in SAFE_METHODS
-        if not browser or typed or self._carries_token(headers):
-            return None
+        navigation = headers.get("sec-fetch-mode") == "navigate" and method in SAFE_METHODS
+        if not browser or navigation or self._carries_token(headers):
+            return None  # a page opened (typed, or a link of the dashboard's): shown, not read
         return Refusal(
             HTTPStatus.FORBIDDEN,
             "a browser request without the console's token: use the dashboard this console "

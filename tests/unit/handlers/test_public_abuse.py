@@ -232,6 +232,7 @@ def test_a_used_link_cannot_confirm_a_later_sign_up(
     second = confirm_path(mails_to(lists, "grace@example.com")[1])
     code, _ = public(lists, "POST", first)
     assert code == 410 and status(lists, "grace@example.com") is S.UNSUBSCRIBED
+    assert public(lists, "GET", first)[0] == 410  # its page says so too
     assert public(lists, "POST", second)[0] == 200
     assert status(lists, "grace@example.com") is S.SUBSCRIBED
 

@@ -151,7 +151,10 @@ def test_tools_on_this_machine_keep_working_without_a_token(
     assert ask(gateway, "GET", "/lists/news")[0] == 200
     typed = {"sec-fetch-site": "none", "sec-fetch-mode": "navigate"}  # the address bar
     assert ask(gateway, "GET", "/lists", typed)[0] == 200
-    assert len(functions.events) == 4
+    linked = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate"}  # the API link
+    assert ask(gateway, "GET", "/openapi.json", linked)[0] == 200
+    assert ask(gateway, "POST", "/campaigns/c1/send", linked)[0] == 403  # never a write
+    assert len(functions.events) == 5
 
 
 def test_public_pages_stay_public(gateway: LocalApiGateway, functions: Recording) -> None:
