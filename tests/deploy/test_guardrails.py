@@ -152,9 +152,12 @@ def test_the_sender_has_reserved_concurrency_and_the_planner_keeps_within_it() -
 
 def test_the_public_api_is_throttled_and_logs_access_without_the_token() -> None:
     stage = props("PublicApiv1Stage")
-    [setting] = stage["MethodSettings"]
+    setting, signups = stage["MethodSettings"]
     assert setting["ThrottlingRateLimit"] == {"Ref": "PublicApiRateLimit"}
     assert setting["ThrottlingBurstLimit"] == {"Ref": "PublicApiBurstLimit"}
+    # sign-ups have a bucket of their own: a flood of them leaves the unsubscribes theirs
+    assert (signups["ResourcePath"], signups["HttpMethod"]) == ("/~1subscribe", "POST")
+    assert 0 < signups["ThrottlingRateLimit"] < 50
     logs = stage["AccessLogSetting"]["Fn::If"]
     assert logs[0] == "AccessLogs"
     assert "$context.resourcePath" in logs[1]["Format"]  # /u/{token}, not the token

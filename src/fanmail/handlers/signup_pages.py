@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from fanmail import bootstrap
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_files import parse_json
-from fanmail.domain.model import OptIn
+from fanmail.domain.model import MailingList, OptIn
 from fanmail.handlers.pages import Html, button_form, esc, form_fields, page, source_ip
 from fanmail.services.signups import (
     SIGNUP_VALUE_CHARS,
@@ -62,6 +62,27 @@ def signup_request(api: APIGatewayRestResolver, source: str) -> SignupRequest:
     return SignupRequest(list_id, email, fields, source, honeypot, form=True)
 
 
+def signup_form(found: MailingList) -> Html:
+    """The list's form: the address, the fields it collects, and the honeypot."""
+    return Html(
+        f"<p>Get emails from <strong>{esc(found.name)}</strong>.</p>"
+        '<form method="post" action="/subscribe">'
+        f'<input type="hidden" name="list_id" value="{esc(found.list_id)}">'
+        '<label for="email">Email</label>'
+        '<input type="email" id="email" name="email" required autocomplete="email">'
+        + "".join(
+            f'<label for="{esc(name)}">{esc(field_label(name))} (optional)</label>'
+            f'<input type="text" id="{esc(name)}" name="{esc(name)}" '
+            f'maxlength="{SIGNUP_VALUE_CHARS}">'
+            for name in found.settings.signup_fields
+        )
+        + f'<div class="trap" aria-hidden="true"><label for="{HONEYPOT}">Website</label>'
+        f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" '
+        'autocomplete="off"></div>'
+        '<p><button type="submit">Subscribe</button></p></form>'
+    )
+
+
 def field_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -70,23 +91,7 @@ def routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
     @api.get("/subscribe/<list_id>")
     def form(list_id: str) -> Response[str]:
         found = app.signups.open_list(list_id)
-        body = Html(
-            f"<p>Get emails from <strong>{esc(found.name)}</strong>.</p>"
-            '<form method="post" action="/subscribe">'
-            f'<input type="hidden" name="list_id" value="{esc(found.list_id)}">'
-            '<label for="email">Email</label>'
-            '<input type="email" id="email" name="email" required autocomplete="email">'
-            + "".join(
-                f'<label for="{esc(name)}">{esc(field_label(name))} (optional)</label>'
-                f'<input type="text" id="{esc(name)}" name="{esc(name)}" '
-                f'maxlength="{SIGNUP_VALUE_CHARS}">'
-                for name in found.settings.signup_fields
-            )
-            + f'<div class="trap" aria-hidden="true"><label for="{HONEYPOT}">Website</label>'
-            f'<input type="text" id="{HONEYPOT}" name="{HONEYPOT}" tabindex="-1" '
-            'autocomplete="off"></div>'
-            '<p><button type="submit">Subscribe</button></p></form>'
-        )
+        body = signup_form(found)
         return page(HTTPStatus.OK, "Subscribe", body, found.settings.brand or found.name)
 
     @api.post("/subscribe")
