@@ -163,7 +163,7 @@ def test_one_call_into_c_is_never_handed_more_than_the_bound(name: str) -> None:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # not minutes in C (generous: a shared machine)
     assert peak < 60_000_000, f"{peak:,} bytes"
 
 
