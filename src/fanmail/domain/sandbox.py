@@ -97,7 +97,10 @@ def measure(value: Any, what: str, *, printed: bool = False) -> int:
 
 
 def _measured(value: Any, what: str, *, printed: bool = False) -> Any:
-    if type(value) not in _PLAIN:
+    kind = type(value)
+    if kind is str or kind is Markup:
+        _check_size(len(value), what)
+    elif kind not in _PLAIN:
         measure(value, what, printed=printed)
     return value
 
@@ -311,7 +314,7 @@ def _bounded_concat(pieces: Iterable[str]) -> str:
 
 class _BoundedCodeGenerator(CodeGenerator):
     """Literals and `~` pass their values through the environment's checks first: a list of
-    one large value written a thousand times is a literal, and `~` prints in C."""
+    one large value written a thousand times is a literal, and `~` prints (and joins) in C."""
 
     def buffer(self, frame: Frame) -> None:
         frame.buffer = self.temporary_identifier()
@@ -347,11 +350,11 @@ class _BoundedCodeGenerator(CodeGenerator):
             join = "(markup_join if context.eval_ctx.volatile else str_join)"
         else:
             join = "markup_join" if frame.eval_ctx.autoescape else "str_join"
-        self.write(f"{join}((")
+        self.write(f"{join}(environment.joinable((")
         for operand in node.nodes:
-            self._wrapped("printable", functools.partial(self.visit, operand, frame))
+            self.visit(operand, frame)
             self.write(", ")
-        self.write("))")
+        self.write(")))")
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
@@ -376,10 +379,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         measure(value, "a literal")
         return value
 
-    def printable(self, value: T) -> T:
-        """A `~` operand: data, within the size bound."""
-        _measured(value, "a ~ operand", printed=True)
-        return value
+    def joinable(self, operands: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`a ~ b ~ ...`: data, and within the size bound together."""
+        total = sum(measure(o, "a ~ operand", printed=True) for o in operands)
+        _check_size(total, "a joined value")
+        return operands
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":

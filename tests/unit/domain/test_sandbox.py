@@ -132,6 +132,8 @@ IN_C = {
     "{% endfor %}{% endset %}{{ t | length }}",
     "integer_squaring": "{% set ns = namespace(x=9 ** 64) %}{% for i in range(40) %}"
     "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
+    "tilde_doubling": "{% set ns = namespace(s='xx') %}{% for i in range(40) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
     "namespace_shared": BIG + "{% set ns = namespace(a=[b, b, b, b, b, b, b, b, b, b, b]) %}",
 }
 INTERNALS = {
