@@ -4,8 +4,8 @@ so a template that takes seconds (nested loops) or builds huge strings (`'x' * 5
 must be refused when the campaign is created, and stopped -- as that recipient's failure, not
 a crashed sender -- if subscriber data makes it blow up later.
 
-- Time: a render may take RENDER_SECONDS (a normal one takes ~0.1 ms); a watchdog thread stops
-  one that runs longer, even a loop that outputs nothing (see _Watchdog). It cannot stop one
+- Time: a render may take RENDER_SECONDS of CPU (a normal one takes ~0.1 ms); a watchdog thread
+  stops one that runs longer, even a loop that outputs nothing (see _Watchdog). It cannot stop one
   call into C, so no single call may be handed more than the size bound:
 - Size: every value is measured (`measure`: about the characters it prints as, nested values
   and shared references counted each time) before anything turns it into text or multiplies
@@ -419,22 +419,32 @@ def _check_product(left: Any, right: Any) -> None:
 
 class _Watchdog:
     """One daemon thread that raises TooCostly inside a render still running past its
-    deadline (CPython's PyThreadState_SetAsyncExc: delivered at the next bytecode, so a Python
-    loop stops wherever it is). A render costs one dict entry; nothing traces its lines."""
+    budget (CPython's PyThreadState_SetAsyncExc: delivered at the next bytecode, so a Python
+    loop stops wherever it is). A render costs one dict entry; nothing traces its lines.
+
+    The budget is the render thread's own CPU time, where the platform can read another
+    thread's (Linux, through its CPU-time clock): a render is pure computation, and on a busy
+    machine (a Lambda sharing a vCPU, a laptop compiling) wall time also counts the time other
+    threads ran, which made an ordinary template fail now and then. Wall time, at
+    `WALL_FACTOR` times the budget, stays as a backstop (and is the budget where no thread
+    clock exists)."""
 
     TICK_S = 0.05
+    WALL_FACTOR = 20
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.running: dict[int, tuple[int, float]] = {}  # thread id -> (render, deadline)
+        self.running: dict[int, _Watched] = {}  # thread id -> its render
         self.fired: set[int] = set()
         self.renders = itertools.count()
         self.thread: threading.Thread | None = None
 
-    def watch(self, deadline: float) -> int:
+    def watch(self, seconds: float) -> int:
         render = next(self.renders)
+        ident = threading.get_ident()
+        watched = _Watched.start(render, ident, seconds, self.WALL_FACTOR)
         with self.lock:
-            self.running[threading.get_ident()] = (render, deadline)
+            self.running[ident] = watched
             if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="render-watchdog")
                 self.thread.daemon = True
@@ -453,12 +463,45 @@ class _Watchdog:
     def _loop(self) -> None:
         while True:
             time.sleep(self.TICK_S)
-            now = time.monotonic()
             with self.lock:
-                for ident, (render, deadline) in self.running.items():
-                    if now > deadline and render not in self.fired:
-                        self.fired.add(render)
+                for ident, watched in self.running.items():
+                    if watched.render not in self.fired and watched.over():
+                        self.fired.add(watched.render)
                         _set_async_exc(ident, TooCostly)
+
+
+class _Watched:
+    """A render under watch: its thread's CPU-time clock (None where there is none), the CPU
+    time it may reach, and the wall-clock backstop."""
+
+    __slots__ = ("cpu_clock", "cpu_until", "render", "wall_until")
+
+    def __init__(
+        self, render: int, cpu_clock: int | None, cpu_until: float, wall_until: float
+    ) -> None:
+        self.render = render
+        self.cpu_clock = cpu_clock
+        self.cpu_until = cpu_until
+        self.wall_until = wall_until
+
+    @classmethod
+    def start(cls, render: int, ident: int, seconds: float, wall_factor: float) -> _Watched:
+        try:
+            clock = time.pthread_getcpuclockid(ident)
+            cpu_until = time.clock_gettime(clock) + seconds
+        except (AttributeError, OSError):  # no per-thread CPU clock here: wall time it is
+            return cls(render, None, 0.0, time.monotonic() + seconds)
+        return cls(render, clock, cpu_until, time.monotonic() + seconds * wall_factor)
+
+    def over(self) -> bool:
+        if time.monotonic() > self.wall_until:
+            return True
+        if self.cpu_clock is None:
+            return False
+        try:
+            return time.clock_gettime(self.cpu_clock) > self.cpu_until
+        except OSError:  # the thread is gone: nothing left to stop
+            return False
 
 
 def _set_async_exc(ident: int, exc: type[BaseException] | None) -> None:
@@ -477,7 +520,7 @@ class RenderClock:
         self.seconds = seconds
 
     def run(self, render: Callable[[], T]) -> T:
-        ticket = _watchdog.watch(time.monotonic() + self.seconds)
+        ticket = _watchdog.watch(self.seconds)
         try:
             try:
                 return render()
@@ -487,7 +530,7 @@ class RenderClock:
             if exc.args and exc.args[0]:
                 raise
             raise TooCostly(
-                f"rendering took longer than {self.seconds} s (a loop too large?)"
+                f"rendering took longer than {self.seconds} s of CPU (a loop too large?)"
             ) from None
 
 

@@ -5,6 +5,7 @@ is created (a preview, the creation check) and fails one recipient at send time,
 from __future__ import annotations
 
 import functools
+import threading
 import time
 import tracemalloc
 
@@ -197,3 +198,38 @@ def test_what_templates_really_do_still_works() -> None:
     html = renderer({"t": body}).compile("t").render({"items": ["a", "b"], "name": "ada"}).html
     assert html.startswith('odd:A, even:B A/B {"a": 1} [1, 2] Hi ada ada 2 AdA')
     assert "[0, 1, 2, 0, 1, 2] 3" in html and "10 a\n  b" in html
+
+
+def test_a_render_is_timed_by_its_own_cpu_not_by_the_busy_machine() -> None:
+    """A render that needs a third of its budget in CPU passes while six busy threads share
+    the interpreter with it (its wall time is well over the budget); one that needs more than
+    its budget in CPU is still stopped."""
+    clock = RenderClock(0.5)
+    body = "{% for i in range(N) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"
+    loop = renderer({"loop": body})
+    compiled = loop.compile("loop")
+    started = time.thread_time()
+    clock.run(lambda: compiled.render({"N": 50}))
+    per_n = (time.thread_time() - started) / 50
+    n = max(1, int(0.15 / per_n))  # about 0.15 s of CPU alone
+
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    hogs = [threading.Thread(target=busy) for _ in range(6)]
+    for hog in hogs:
+        hog.start()
+    try:
+        wall = time.monotonic()
+        clock.run(lambda: compiled.render({"N": n}))
+        wall = time.monotonic() - wall
+    finally:
+        stop.set()
+        for hog in hogs:
+            hog.join()
+    assert wall > 0.5  # the busy threads took most of it: wall time would have stopped it
+    with pytest.raises(TemplateProblem, match="TooCostly"):
+        clock.run(lambda: compiled.render({"N": n * 10}))
