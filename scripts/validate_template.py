@@ -10,6 +10,7 @@ scripts/check_template_rules.py)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from cfnlint.decode.decode import decode_str
 from samtranslator.translator.transform import transform
 
 LOCAL_URI_KEYS = ("CodeUri", "ContentUri")
+# Without a feature-toggle configuration (there is no account here) it warns on every API.
+logging.getLogger("samtranslator.feature_toggle").setLevel(logging.ERROR)
 
 
 class _NoManagedPolicies:
@@ -35,7 +38,7 @@ def _to_s3_uris(node: Any) -> Any:
         return {
             k: (
                 "s3://fanmail-validate/" + v.strip("/")
-                if k in LOCAL_URI_KEYS and isinstance(v, str)
+                if k in LOCAL_URI_KEYS and isinstance(v, str) and not v.startswith("s3://")
                 else _to_s3_uris(v)
             )
             for k, v in node.items()
@@ -47,9 +50,15 @@ def _to_s3_uris(node: Any) -> Any:
 
 def transformed(path: Path) -> dict[str, Any]:
     """The CloudFormation template the SAM transform makes of `path` (tests read it)."""
-    template, errors = decode_str(path.read_text())
+    return transform_source(path.read_text(), str(path))
+
+
+def transform_source(source: str, where: str = "template") -> dict[str, Any]:
+    """The SAM transform of a template's text (in us-east-1 unless AWS_DEFAULT_REGION says)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the transform needs a region
+    template, errors = decode_str(source)
     if errors or template is None:
-        raise ValueError(f"{path}: {errors or 'empty template'}")
+        raise ValueError(f"{where}: {errors or 'empty template'}")
     plain = json.loads(json.dumps(_to_s3_uris(template)))
     result: dict[str, Any] = transform(
         plain, {"SenderIdentity": "example.com"}, _NoManagedPolicies()

@@ -27,7 +27,7 @@ from fanmail.adapters.aws.dynamodb import (
     DynamoSignupStore,
     DynamoSubscriberStore,
 )
-from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
+from fanmail.adapters.aws.lambda_invoke import LambdaConcurrency, LambdaInvoker
 from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
 from fanmail.adapters.aws.secrets import SecretsManagerKeys
@@ -44,6 +44,7 @@ from fanmail.ports import (
     FeedbackStore,
     ImportStore,
     Invoker,
+    LambdaCapacity,
     ListStore,
     Mailer,
     RateLimits,
@@ -85,6 +86,7 @@ class Ports:
     mailer: Mailer
     ses: SesAccount
     invoker: Invoker
+    capacity: LambdaCapacity
     scheduler: Scheduler
     clock: Clock
     signing_keys: Callable[[], SigningKeys]
@@ -144,7 +146,8 @@ def build(settings: Settings, ports: Ports) -> App:
     )  # fmt: skip
     runner = CampaignRunner(
         subscribers=p.subscribers, campaigns=p.campaigns, ses=p.ses, batch_sender=batch_sender,
-        invoker=p.invoker, scheduler=p.scheduler, clock=p.clock, options=root_options(settings),
+        invoker=p.invoker, capacity=p.capacity, scheduler=p.scheduler, clock=p.clock,
+        options=root_options(settings),
     )  # fmt: skip
     senders = SenderCheck(ses=p.ses, identity=settings.sender_identity)
     campaigns = Campaigns(
@@ -254,6 +257,7 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
     threads = max(settings.max_threads, settings.inline_threads)  # the pools fit either
     dynamodb = clients.dynamodb_client(session, threads)
     sesv2 = clients.sesv2_client(session, threads)
+    lambda_client = clients.lambda_client(session, settings.sender_timeout_s, settings.branching)
     return Ports(
         subscribers=DynamoSubscriberStore(
             dynamodb, settings.subscribers_table, settings.lists_table
@@ -273,16 +277,15 @@ def aws_ports(settings: Settings, session: Any = None) -> Ports:
         limits=DynamoRateLimits(dynamodb, settings.signups_table),
         mailer=SesMailer(sesv2),
         ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
-        invoker=LambdaInvoker(
-            clients.lambda_client(session, settings.sender_timeout_s, settings.branching),
-            settings.function_names(),
-        ),
+        invoker=LambdaInvoker(lambda_client, settings.function_names()),
+        capacity=LambdaConcurrency(lambda_client, settings.sender_function),
         scheduler=EventBridgeScheduler(
             clients.scheduler_client(session),
             settings.trigger_function_arn,
             settings.scheduler_role_arn,
             settings.schedule_prefix,
             dead_letter_arn=settings.schedule_dead_letter_arn,
+            group=settings.schedule_group,
         ),
         clock=SystemClock(),
         signing_keys=configured_keys(settings),

@@ -25,6 +25,7 @@ from fanmail.domain.model import (
     Subscriber,
     SubscriberStatus,
 )
+from fanmail.domain.plan import SenderConcurrency
 
 
 class Clock(Protocol):
@@ -422,6 +423,13 @@ class SesAccount(Protocol):
 
     def is_verified_sender(self, address: str) -> bool:
         """True if `address`, or its domain, is a verified SES identity allowed to send."""
+        ...
+
+
+class LambdaCapacity(Protocol):
+    def sender_concurrency(self) -> SenderConcurrency:
+        """The sender function's reserved concurrency and the account's unreserved concurrency,
+        as Lambda reports them now. Raises InvokeError when Lambda cannot say."""
         ...
 
 

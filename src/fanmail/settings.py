@@ -71,6 +71,7 @@ class Settings:
     trigger_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:fanmail-trigger"
     scheduler_role_arn: str = "arn:aws:iam::000000000000:role/fanmail-scheduler"
     schedule_prefix: str = "fanmail-"
+    schedule_group: str = "default"
     public_url: str = "http://127.0.0.1:8080"
     unsubscribe_mailto: str | None = None
     unsubscribe_secret_name: str | None = None
@@ -270,6 +271,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "trigger_function_arn": _name,
     "scheduler_role_arn": _name,
     "schedule_prefix": _name,
+    "schedule_group": _name,
     "public_url": lambda raw: _url(raw),
     "unsubscribe_mailto": lambda raw: _mailbox(raw),
     "unsubscribe_secret_name": _name,

@@ -54,8 +54,15 @@ def env(function: str) -> dict[str, Any]:
 
 
 def statements(function: str) -> list[dict[str, Any]]:
+    """The statements of a function's role: its inline policies and this stack's managed ones."""
     role = resources()[f"{function}FunctionRole"]["Properties"]
-    return [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
+    documents += [
+        props(arn["Ref"])["PolicyDocument"]
+        for arn in role.get("ManagedPolicyArns", [])
+        if isinstance(arn, dict) and "Ref" in arn
+    ]
+    return [s for document in documents for s in document["Statement"]]
 
 
 def as_list(value: Any) -> list[Any]:
@@ -83,12 +90,29 @@ def test_no_resource_has_a_fixed_name_a_second_stack_would_collide_with() -> Non
 
 # -- 2. the stack sends only as its SenderIdentity --------------------------------------------
 def test_every_function_knows_the_sender_identity_and_may_send_only_as_it() -> None:
+    """#19 item 8: SES authorises a send on the identity it verified, the address or only its
+    domain; IAM allows either, and the From address only as SenderIdentity (one address, or
+    any address at the domain)."""
     for function in FUNCTIONS:
         assert env(function)["FANMAIL_SENDER_IDENTITY"] == {"Ref": "SenderIdentity"}
-    for function in ("Trigger", "Sender"):
+    mailers = {
+        function
+        for function in FUNCTIONS
+        if any("ses:SendEmail" in as_list(s["Action"]) for s in statements(function))
+    }
+    assert mailers == {"Trigger", "Sender", "Api", "Public"}
+    for function in mailers:
         [send] = [s for s in statements(function) if "ses:SendEmail" in as_list(s["Action"])]
-        identity = json.dumps(send["Resource"][0])
-        assert "identity/${SenderIdentity}" in identity
+        assert send["Sid"] == "SendAsSenderIdentity"  # the one shared statement
+    [send] = props("SendAsSenderIdentity")["PolicyDocument"]["Statement"]
+    both = {"Fn::Sub": "${SenderIdentity}@${SenderIdentity}"}  # "a@d@a@d" or "d@d": [1] is d
+    domain = {"Fn::Select": [1, {"Fn::Split": ["@", both]}]}
+    identities = [r["Fn::Sub"] for r in send["Resource"][:2]]
+    tails = [arn.rsplit(":", 1)[1] for arn, _ in identities]
+    assert tails == ["identity/${Domain}", "identity/*@${Domain}"]
+    assert all(names == {"Domain": domain} for _, names in identities)
+    from_address = [{"Ref": "SenderIdentity"}, {"Fn::Sub": "*@${SenderIdentity}"}]
+    assert send["Condition"] == {"StringLike": {"ses:FromAddress": from_address}}
 
 
 # -- 3. dead letters and retries ----------------------------------------------------------------
@@ -141,12 +165,25 @@ def test_an_alarm_fires_when_a_dead_letter_queue_is_not_empty() -> None:
 
 
 # -- 4. guardrails -----------------------------------------------------------------------------
-def test_the_sender_has_reserved_concurrency_and_the_planner_keeps_within_it() -> None:
+def test_the_sender_reserves_concurrency_on_request_and_the_planner_reads_what_it_has() -> None:
+    """#19 item 3: no reservation by default (a new account's quota is often 10, and Lambda
+    keeps 100 unreserved); the trigger reads the reservation and the account's unreserved
+    concurrency when it plans, instead of assuming 200 senders."""
+    assert stack()["Parameters"]["SenderConcurrency"]["Default"] == 0
     reserved = props("SenderFunction")["ReservedConcurrentExecutions"]
     assert reserved == {"Fn::If": ["ReserveSenders", {"Ref": "SenderConcurrency"},
                                    {"Ref": "AWS::NoValue"}]}  # fmt: skip
-    assert env("Trigger")["FANMAIL_MAX_SENDERS"] == {
-        "Fn::If": ["ReserveSenders", {"Ref": "SenderConcurrency"}, "200"]
+    assert "FANMAIL_MAX_SENDERS" not in env("Trigger")
+    reads = {
+        action: s["Resource"]
+        for s in statements("Trigger")
+        for action in as_list(s["Action"])
+        if action.startswith("lambda:Get")
+    }
+    sender = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+    assert reads == {
+        "lambda:GetFunctionConcurrency": {"Fn::Sub": sender + "${AWS::StackName}-sender"},
+        "lambda:GetAccountSettings": "*",  # no resource-level permission exists for it
     }
 
 
@@ -222,7 +259,7 @@ def test_alarms_cover_errors_throttles_reputation_and_failed_campaigns() -> None
 
 def dashboard(values: dict[str, str]) -> dict[str, Any]:
     body, variables = props("Dashboard")["DashboardBody"]["Fn::Sub"]
-    assert set(variables) == {"RateAnnotation"}
+    assert set(variables) == {"RateAnnotation", "ReservationAnnotation"}
     text = re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "x"), body)
     document: dict[str, Any] = json.loads(text)
     return document
@@ -233,9 +270,13 @@ def test_the_dashboard_shows_sends_against_the_rate_senders_in_flight_and_feedba
     rate_annotation: str,
 ) -> None:
     board = dashboard(
-        {"RateAnnotation": rate_annotation, "SenderConcurrency": "200",
-         "BreakerBounceRate": "0.04", "BreakerComplaintRate": "0.0008"}
-    )  # fmt: skip
+        {
+            "RateAnnotation": rate_annotation,
+            "ReservationAnnotation": "",
+            "BreakerBounceRate": "0.04",
+            "BreakerComplaintRate": "0.0008",
+        }
+    )
     text = json.dumps(board)
     for metric in ("EmailsSent", "SesThrottled", "ConcurrentExecutions", "Reputation.BounceRate"):
         assert metric in text
@@ -255,10 +296,16 @@ def test_every_function_builds_with_bytecode() -> None:
     targets = set(
         re.findall(r"\b(\w+Function)\b", recipe.split("FUNCTIONS :=", 1)[1].split("\n\n")[0])
     )
-    assert "--invalidation-mode unchecked-hash" in recipe
+    compile_line = recipe.split("COMPILE = ", 1)[1].split("\n", 1)[0]
+    assert "--invalidation-mode unchecked-hash" in compile_line and " -f " in compile_line
+    assert "--no-compile" in recipe  # pip's timestamp-based .pyc would go stale in the zip
     for function in FUNCTIONS:
         assert source["Resources"][f"{function}Function"]["Metadata"]["BuildMethod"] == "makefile"
         assert f"{function}Function" in targets
+    layer = source["Resources"]["DependenciesLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "build-DependenciesLayer:" in recipe
+    assert source["Globals"]["Function"]["Layers"][0] == {"Ref": "DependenciesLayer"}
 
 
 def test_snapstart_is_a_parameter_and_functions_are_invoked_through_their_alias() -> None:

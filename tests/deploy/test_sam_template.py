@@ -119,7 +119,9 @@ def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
 
 
 def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for policy in resource["Properties"]["Policies"] for s in policy["Statement"]]
+    """The statements of a function's inline policies (not the managed ones it names)."""
+    policies = resource["Properties"]["Policies"]
+    return [s for policy in policies if "Statement" in policy for s in policy["Statement"]]
 
 
 def test_policies_are_least_privilege() -> None:
@@ -139,8 +141,13 @@ def test_policies_are_least_privilege() -> None:
                 else [statement["Action"]]
             )
             assert not any(a.endswith("*") for a in actions), (name, actions)
-            if statement["Resource"] == "*":  # only account-level SES reads
-                allowed = {"ses:GetAccount", "ses:GetSendQuota", "ses:ListEmailIdentities"}
+            if statement["Resource"] == "*":  # only account-level reads
+                allowed = {
+                    "ses:GetAccount",
+                    "ses:GetSendQuota",
+                    "ses:ListEmailIdentities",
+                    "lambda:GetAccountSettings",
+                }
                 assert set(actions) <= allowed, (name, actions)
             if "iam:PassRole" in actions:  # only the scheduler's own role
                 assert statement["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
@@ -153,10 +160,10 @@ def test_policies_are_least_privilege() -> None:
         "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
-        "ses:SendEmail",
         "lambda:InvokeFunction",
         "secretsmanager:GetSecretValue",
     }
+    assert {"Ref": "SendAsSenderIdentity"} in resources["SenderFunction"]["Properties"]["Policies"]
     public = resources["PublicFunction"]["Properties"]["Events"]
     assert {e["Properties"]["RestApiId"]["Ref"] for e in public.values()} == {"PublicApi"}
     assert "Auth" not in resources["PublicApi"]["Properties"]  # public by design
@@ -256,8 +263,10 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
         "Fn::GetAtt": ["SesEventsRule", "Arn"]
     }
-    event = resources["FeedbackFunction"]["Properties"]["Events"]["SesEvents"]["Properties"]
-    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    poller = resources["FeedbackQueuePoller"]["Properties"]
+    assert poller["EventSourceArn"] == {"Fn::GetAtt": ["FeedbackQueue", "Arn"]}
+    assert poller["FunctionName"] == {"Ref": "FeedbackFunction.Alias"}
+    assert poller["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     env = doc["Globals"]["Function"]["Environment"]["Variables"]
     assert env["FANMAIL_CONFIGURATION_SET"] == the_set  # every send names the set
 
@@ -277,6 +286,11 @@ def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         index: {"dynamodb:Query"},
         table("ListsTable"): {"dynamodb:UpdateItem"},  # a list's counts move with its subscribers
+        table("FeedbackQueue"): {  # its queue's poller runs with its role
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        },
     }
 
 

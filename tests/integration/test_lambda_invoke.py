@@ -13,8 +13,9 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
+from fanmail.adapters.aws.lambda_invoke import LambdaConcurrency, LambdaInvoker
 from fanmail.domain.errors import InvokeError
+from fanmail.domain.plan import SenderConcurrency
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +79,43 @@ def test_unknown_logical_function(stubbed: tuple[LambdaInvoker, Stubber]) -> Non
     invoker, _ = stubbed
     with pytest.raises(InvokeError, match="ResourceNotFoundException"):
         invoker.invoke("nope", {})
+
+
+ACCOUNT = {
+    "AccountLimit": {
+        "TotalCodeSize": 80530636800,
+        "CodeSizeUnzipped": 262144000,
+        "CodeSizeZipped": 52428800,
+        "ConcurrentExecutions": 10,
+        "UnreservedConcurrentExecutions": 10,
+    },
+    "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+}
+
+
+@pytest.mark.parametrize(
+    ("reservation", "expected"),
+    [
+        ({}, SenderConcurrency(None, 10)),
+        ({"ReservedConcurrentExecutions": 40}, SenderConcurrency(40, 10)),
+    ],
+)
+def test_the_sender_concurrency_reads_its_reservation_and_the_account(
+    session: boto3.Session, reservation: dict[str, int], expected: SenderConcurrency
+) -> None:
+    """#19 item 3: the planner's input, as Lambda answers it (no reservation: an empty body)."""
+    client = clients.lambda_client(session, child_timeout_s=300, concurrency=8)
+    capacity = LambdaConcurrency(client, "stack-sender:live")
+    stub = Stubber(client)
+    stub.add_response("get_function_concurrency", reservation, {"FunctionName": "stack-sender"})
+    stub.add_response("get_account_settings", ACCOUNT, {})
+    with stub:
+        assert capacity.sender_concurrency() == expected
+
+
+def test_a_refused_concurrency_read_is_an_invoke_error(session: boto3.Session) -> None:
+    client = clients.lambda_client(session, child_timeout_s=300, concurrency=8)
+    stub = Stubber(client)
+    stub.add_client_error("get_function_concurrency", "AccessDeniedException", "not allowed")
+    with stub, pytest.raises(InvokeError, match="AccessDeniedException"):
+        LambdaConcurrency(client, "stack-sender").sender_concurrency()

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.scheduler import GROUP, EventBridgeScheduler, stored_name
+from fanmail.adapters.aws.scheduler import DEFAULT_GROUP, EventBridgeScheduler, stored_name
 from fanmail.domain.errors import Conflict
 
 TRIGGER = "arn:aws:lambda:us-east-1:123456789012:function:s-trigger:live"
@@ -21,7 +21,7 @@ def test_schedules_retry_and_name_the_dead_letter_queue(session: boto3.Session) 
     client = clients.scheduler_client(session)
     scheduler = EventBridgeScheduler(client, TRIGGER, ROLE, "s1-", dead_letter_arn=DLQ)
     scheduler.schedule_once("send-c1", AT, {"campaign_id": "c1"})
-    stored = client.get_schedule(Name=stored_name("s1-", "send-c1"), GroupName=GROUP)
+    stored = client.get_schedule(Name=stored_name("s1-", "send-c1"), GroupName=DEFAULT_GROUP)
     target = stored["Target"]
     assert target["Arn"] == TRIGGER and target["DeadLetterConfig"] == {"Arn": DLQ}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
@@ -32,13 +32,13 @@ def test_a_schedule_fanmail_did_not_create_is_never_overwritten(session: boto3.S
     scheduler = EventBridgeScheduler(client, TRIGGER, ROLE, "s2-")
     name = stored_name("s2-", "send-c1")
     client.create_schedule(  # someone else's schedule under the very name fanmail would use
-        Name=name, GroupName=GROUP, ScheduleExpression="rate(1 hour)", Description="other",
+        Name=name, GroupName=DEFAULT_GROUP, ScheduleExpression="rate(1 hour)", Description="other",
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:other", "RoleArn": ROLE},
     )  # fmt: skip
     with pytest.raises(Conflict, match="not created for"):
         scheduler.schedule_once("send-c1", AT, {"campaign_id": "c1"})
-    kept = client.get_schedule(Name=name, GroupName=GROUP)
+    kept = client.get_schedule(Name=name, GroupName=DEFAULT_GROUP)
     assert kept["Description"] == "other" and kept["ScheduleExpression"] == "rate(1 hour)"
     scheduler.schedule_once("send-c2", AT, {"campaign_id": "c2"})  # its own: created
     scheduler.schedule_once("send-c2", AT + 60, {"campaign_id": "c2"})  # and replaced

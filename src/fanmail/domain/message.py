@@ -49,8 +49,9 @@ ONE_CLICK = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 
 @dataclass(frozen=True)
 class UnsubscribeLinks:
-    """Per-recipient unsubscribe links: the https one-click URL (RFC 8058) and a mailto address
-    whose subject carries the same token."""
+    """Per-recipient unsubscribe links: the https one-click URL (RFC 8058), and a mailto address
+    whose subject carries the same token where the stack receives that mail (`mailto` set):
+    a mailto nobody reads would drop the opt-outs sent to it."""
 
     signer: UnsubscribeSigner
     public_url: str
@@ -61,8 +62,9 @@ class UnsubscribeLinks:
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
         token = self.signer.token(list_id, email, now)
         url = f"{self.public_url.rstrip('/')}/u/{token}"
-        mailbox = self.mailto or f"unsubscribe@{sender_address.rpartition('@')[2]}"
-        mailto = f"mailto:{mailbox}?subject=unsubscribe%20{token}"  # base64url needs no quoting
+        if not self.mailto:
+            return url, (("List-Unsubscribe", f"<{url}>"), ONE_CLICK)
+        mailto = f"mailto:{self.mailto}?subject=unsubscribe%20{token}"  # base64url: no quoting
         return url, (("List-Unsubscribe", f"<{url}>, <{mailto}>"), ONE_CLICK)
 
     @staticmethod

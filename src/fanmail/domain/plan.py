@@ -57,6 +57,24 @@ class PlanLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderConcurrency:
+    """What Lambda lets the sender function run at once, read when a run plans: its reserved
+    concurrency, or (None) no reservation and the account's unreserved pool, which every other
+    function of the account shares."""
+
+    reserved: int | None
+    unreserved: int
+
+    def senders_allowed(self) -> int:
+        """All of a reservation; without one, half of the unreserved pool: the API, the public
+        pages, the feedback poller and the trigger keep the other half (a new account's whole
+        quota is often 10)."""
+        if self.reserved is not None:
+            return max(1, self.reserved)
+        return max(1, self.unreserved // 2)
+
+
+@dataclass(frozen=True, slots=True)
 class FanoutPlan:
     recipients: int
     rate: float

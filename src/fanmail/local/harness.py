@@ -114,7 +114,8 @@ def memory_stack(
         feedback=MemoryFeedbackStore(ledger, campaigns), imports=MemoryImportStore(),
         blobs=MemoryBlobStore(), signups=MemorySignupStore(), limits=MemoryRateLimits(),
         mailer=mailbox if ses_events else ses,
-        ses=ses, invoker=invoker, scheduler=scheduler, clock=clock, signing_keys=lambda: keys,
+        ses=ses, invoker=invoker, capacity=invoker, scheduler=scheduler, clock=clock,
+        signing_keys=lambda: keys,
     )  # fmt: skip
     app = build(settings, ports)
     register(invoker, app)

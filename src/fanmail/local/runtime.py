@@ -155,7 +155,12 @@ class LocalRuntime:
             generated = SigningKeys.generate()  # local runs without configured keys
             keys = lambda: generated  # noqa: E731
         return replace(
-            ports, mailer=self.mailbox, ses=self.limits, invoker=self.invoker, signing_keys=keys
+            ports,
+            mailer=self.mailbox,
+            ses=self.limits,
+            invoker=self.invoker,
+            capacity=self.invoker,
+            signing_keys=keys,
         )
 
     def settle_feedback(self, timeout_s: float = 30.0) -> None:

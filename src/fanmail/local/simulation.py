@@ -383,7 +383,7 @@ def set_up(scenario: Scenario) -> Simulation:
         lists=MemoryListStore(), ledger=ledger, feedback=MemoryFeedbackStore(ledger, campaigns),
         imports=MemoryImportStore(), blobs=MemoryBlobStore(), signups=MemorySignupStore(),
         limits=MemoryRateLimits(),
-        mailer=ses, ses=ses, invoker=invoker, scheduler=scheduler, clock=clock,
+        mailer=ses, ses=ses, invoker=invoker, capacity=invoker, scheduler=scheduler, clock=clock,
         signing_keys=lambda: keys,
     )  # fmt: skip
     app = build(settings, ports)

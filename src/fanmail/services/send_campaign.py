@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fanmail.domain.addresses import is_valid_email
-from fanmail.domain.errors import Conflict
+from fanmail.domain.errors import Conflict, InvokeError
 from fanmail.domain.feedback import Breakers
 from fanmail.domain.model import (
     LIVE_COUNTS,
@@ -38,6 +38,7 @@ from fanmail.ports import (
     CampaignStore,
     Clock,
     Invoker,
+    LambdaCapacity,
     Scheduler,
     SendQuota,
     SesAccount,
@@ -78,6 +79,7 @@ class CampaignRunner:
         ses: SesAccount,
         batch_sender: BatchSender,
         invoker: Invoker,
+        capacity: LambdaCapacity,
         scheduler: Scheduler,
         clock: Clock,
         options: RootOptions,
@@ -87,6 +89,7 @@ class CampaignRunner:
         self.ses = ses
         self.batch_sender = batch_sender
         self.invoker = invoker
+        self.capacity = capacity
         self.scheduler = scheduler
         self.clock = clock
         self.options = options
@@ -97,9 +100,18 @@ class CampaignRunner:
         first = self.subscribers.page(campaign.list_id, None, 50).subscribers
         sizes = [len(json.dumps(Recipient(s.email, s.attributes).to_wire())) for s in first]
         recipient_bytes = math.ceil(sum(sizes) / len(sizes)) + 8 if sizes else 200
-        return make_plan(
-            recipients, rate, self.options.latency_s, self.options.limits, recipient_bytes
-        )
+        return make_plan(recipients, rate, self.options.latency_s, self.limits(), recipient_bytes)
+
+    def limits(self) -> PlanLimits:
+        """The configured limits with the senders kept to what Lambda lets them run, read at each
+        epoch (a reservation changed between epochs counts); the configured cap alone when
+        Lambda cannot say."""
+        limits = self.options.limits
+        try:
+            allowed = self.capacity.sender_concurrency().senders_allowed()
+        except InvokeError:
+            return limits
+        return replace(limits, max_senders=min(limits.max_senders, allowed))
 
     def run(self, campaign_id: str, run_id: str, epoch: int, deadline: float) -> dict[str, Any]:
         """Run one epoch of a claimed campaign; returns the summary as it stands after it.

@@ -7,6 +7,7 @@ import pytest
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.plan import (
     PlanLimits,
+    SenderConcurrency,
     make_plan,
     sender_invocations,
     split_width,
@@ -136,3 +137,12 @@ def test_tree_nodes_counts_every_waiting_node() -> None:
     assert tree_nodes(8, 8) == 9  # a node and its 8 leaves
     assert tree_nodes(9, 8) == 1 + 7 + (1 + 2)  # one child is a node of 2 leaves
     assert sender_invocations(8, 8) == 8  # the root (the trigger) is not a sender
+
+
+def test_the_senders_allowed_by_lambdas_concurrency() -> None:
+    """#19 item 3: a reservation is the senders' own; without one they take half the account's
+    unreserved pool, and never none."""
+    assert SenderConcurrency(reserved=50, unreserved=10).senders_allowed() == 50
+    assert SenderConcurrency(reserved=None, unreserved=10).senders_allowed() == 5
+    assert SenderConcurrency(reserved=None, unreserved=1).senders_allowed() == 1
+    assert SenderConcurrency(reserved=0, unreserved=1000).senders_allowed() == 1

@@ -83,18 +83,26 @@ def test_bad_key_material(text: str, message: str) -> None:
         SigningKeys.from_json(text, "FANMAIL_UNSUBSCRIBE_KEYS")
 
 
-def test_links_carry_https_and_mailto_with_one_click() -> None:
-    links = UnsubscribeLinks(signer(), "https://lists.example.com/v1/")
+def test_links_carry_https_and_the_mailto_the_stack_receives_with_one_click() -> None:
+    links = UnsubscribeLinks(signer(), "https://lists.example.com/v1/", "optout@example.com")
     url, headers = links.for_recipient("news", "ada@example.com", NOW, "news@example.com")
     token = url.rsplit("/", 1)[1]
     assert url.startswith("https://lists.example.com/v1/u/")
     assert dict(headers) == {
-        "List-Unsubscribe": (
-            f"<{url}>, <mailto:unsubscribe@example.com?subject=unsubscribe%20{token}>"
-        ),
+        "List-Unsubscribe": (f"<{url}>, <mailto:optout@example.com?subject=unsubscribe%20{token}>"),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     assert all("\r" not in v and "\n" not in v for _, v in headers)
+
+
+def test_without_a_mailbox_the_links_are_https_one_click_alone() -> None:
+    """#19 item 6: no mailto nobody reads (the stack receives mail only with UnsubscribeMailbox)."""
+    links = UnsubscribeLinks(signer(), "https://lists.example.com/v1/")
+    url, headers = links.for_recipient("news", "ada@example.com", NOW, "news@example.com")
+    assert dict(headers) == {
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 # Every character RFC 5321 allows unquoted in a local part (atext), the ones it allows only

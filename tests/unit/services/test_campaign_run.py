@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from fanmail.adapters.local.invoker import LocalFunction
+from fanmail.domain.errors import InvokeError
 from fanmail.domain.model import CampaignStatus, Subscriber, SubscriberStatus
-from fanmail.local.harness import MemoryStack, memory_stack, with_settings
+from fanmail.domain.plan import SenderConcurrency
+from fanmail.local.harness import MemoryStack, memory_stack, rewire, with_settings
 from tests.conftest import fast_settings, new_campaign, seed
 
 OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
@@ -146,3 +150,38 @@ def test_senders_that_never_progress_end_the_run_with_pending(stack: MemoryStack
     assert summary["status"] == "failed" and summary["pending"] == 30
     assert "not reached" in summary["error"]
     assert_consistent(stack, summary, subscribers)
+
+
+class Capacity:
+    """What Lambda answers about the sender's concurrency (None: it cannot say)."""
+
+    def __init__(self, answer: SenderConcurrency | None) -> None:
+        self.answer = answer
+
+    def sender_concurrency(self) -> SenderConcurrency:
+        if self.answer is None:
+            raise InvokeError("sender", "TooManyRequestsException", "Rate exceeded")
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "most_senders"),
+    [
+        (SenderConcurrency(reserved=None, unreserved=10), 5),  # a new account: half of 10
+        (SenderConcurrency(reserved=3, unreserved=900), 3),  # the reservation, all of it
+        (None, 14),  # Lambda did not answer: the configured cap (FANMAIL_MAX_SENDERS)
+    ],
+)
+def test_the_plan_keeps_the_senders_within_the_concurrency_lambda_gives_them(
+    answer: SenderConcurrency | None, most_senders: int
+) -> None:
+    """#19 item 3: with 0 reserved the planner no longer assumes 200 senders; every sender
+    invocation of the tree (leaves and the nodes above them) counts."""
+    settings = fast_settings(max_sender_rate=50.0, branching=2, inline_threshold=0, max_senders=14)
+    stack = rewire(memory_stack(settings, rate=400.0), ports={"capacity": Capacity(answer)})
+    subscribers = seed(stack, 600)
+    summary = run(stack, new_campaign(stack).campaign_id)
+    assert summary["sent"] == 600
+    assert_consistent(stack, summary, subscribers)
+    assert summary["invocations"]["sender"] <= most_senders  # the whole tree, one epoch
+    assert (summary["plan"]["senders"] == 8) is (answer is None)  # what the rate alone asks

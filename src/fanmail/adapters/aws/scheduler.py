@@ -1,8 +1,9 @@
 """EventBridge Scheduler: the schedules that invoke the trigger function.
 
-A stored schedule's name is derived from fanmail's logical name (`send-<campaign id>`) so that it
-fits Scheduler's 64 characters and cannot collide: the stack's prefix, the logical name cut to
-fit, and a hash of the whole logical name. The logical name is kept in the schedule's
+A deployed stack keeps its schedules in a schedule group of its own (its IAM policy grants that
+group alone). A stored schedule's name is derived from fanmail's logical name (`send-<campaign
+id>`) so that it fits Scheduler's 64 characters and cannot collide: a prefix, the logical name
+cut to fit, and a hash of the whole logical name. The logical name is kept in the schedule's
 description, so a conflicting schedule that fanmail did not create is never overwritten.
 """
 
@@ -23,7 +24,7 @@ from fanmail.ports import ScheduleEntry
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
-GROUP = "default"
+DEFAULT_GROUP = "default"
 NAME_MAX = 64
 HASH_CHARS = 10
 _UNSAFE = re.compile(r"[^0-9A-Za-z_.-]")
@@ -56,12 +57,14 @@ class EventBridgeScheduler:
         role_arn: str,
         prefix: str,
         dead_letter_arn: str | None = None,
+        group: str = DEFAULT_GROUP,
     ) -> None:
         self.client = client
         self.target_arn = target_arn
         self.role_arn = role_arn
         self.prefix = prefix
         self.dead_letter_arn = dead_letter_arn
+        self.group = group
 
     def _name(self, name: str) -> str:
         return stored_name(self.prefix, name)
@@ -92,7 +95,7 @@ class EventBridgeScheduler:
             target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
         return {
             "Name": self._name(name),
-            "GroupName": GROUP,
+            "GroupName": self.group,
             "Description": name,
             "ScheduleExpression": expression,
             "ScheduleExpressionTimezone": timezone,
@@ -115,7 +118,7 @@ class EventBridgeScheduler:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConflictException":
                 raise
-            existing = self.client.get_schedule(Name=request["Name"], GroupName=GROUP)
+            existing = self.client.get_schedule(Name=request["Name"], GroupName=self.group)
             if existing.get("Description") != name:
                 raise Conflict(
                     f"schedule {request['Name']!r} exists and was not created for {name!r}: "
@@ -125,7 +128,7 @@ class EventBridgeScheduler:
 
     def delete(self, name: str) -> None:
         try:
-            self.client.delete_schedule(Name=self._name(name), GroupName=GROUP)
+            self.client.delete_schedule(Name=self._name(name), GroupName=self.group)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
@@ -133,10 +136,10 @@ class EventBridgeScheduler:
     def list(self) -> list[ScheduleEntry]:
         found: list[ScheduleEntry] = []
         paginator = self.client.get_paginator("list_schedules")
-        for page in paginator.paginate(GroupName=GROUP, NamePrefix=self.prefix):
+        for page in paginator.paginate(GroupName=self.group, NamePrefix=self.prefix):
             for summary in page.get("Schedules", []):
                 try:
-                    detail = self.client.get_schedule(Name=summary["Name"], GroupName=GROUP)
+                    detail = self.client.get_schedule(Name=summary["Name"], GroupName=self.group)
                 except ClientError as exc:  # deleted between the listing and the read
                     if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                         continue

@@ -22,6 +22,7 @@ from typing import Any
 
 from fanmail.adapters.local.clock import SystemClock
 from fanmail.domain.errors import InvokeError
+from fanmail.domain.plan import SenderConcurrency
 from fanmail.ports import Clock
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -151,6 +152,11 @@ class InProcessInvoker:
 
         with self._lock:
             self.async_futures.append(self._async_pool.submit(deliver))
+
+    def sender_concurrency(self) -> SenderConcurrency:
+        """No reservations here: the sender shares this invoker's cap, as an account's
+        unreserved concurrency."""
+        return SenderConcurrency(reserved=None, unreserved=self.concurrency)
 
     def drain(self, timeout_s: float = 600.0) -> None:
         """Wait for every queued async event (and those they queue) to finish."""
