@@ -25,6 +25,13 @@ from fanmail.settings import Settings, default_templates_dir
 TEMPLATES = default_templates_dir()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The IAM test records every AWS call the functions make, from the first test on."""
+    from tests.iam.plugin import IamPlugin
+
+    config.pluginmanager.register(IamPlugin(config), "fanmail-iam")
+
+
 def fast_settings(**changes: object) -> Settings:
     """Settings for in-memory runs: tiny latency estimate, short progress interval."""
     values: dict[str, object] = {

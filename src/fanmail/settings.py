@@ -112,6 +112,14 @@ class Settings:
             raise InvalidInput(f"settings: {exc} (see the {PREFIX}* variables)") from None
         return settings
 
+    def environment(self) -> dict[str, str]:
+        """The variables `from_env` reads these settings from (the unset ones left out)."""
+        return {
+            PREFIX + f.name.upper(): str(value)
+            for f in fields(self)
+            if (value := getattr(self, f.name)) is not None
+        }
+
     def plan_limits(self) -> PlanLimits:
         return PlanLimits(
             inline_threshold=self.inline_threshold,

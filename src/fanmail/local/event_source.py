@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.errors import InvokeError
 from fanmail.ports import Invoker, Queue, QueueMessage
 
@@ -67,7 +68,9 @@ class EventSourceMapping:
         ]
 
     def start(self) -> None:
-        """Lambda polls a queue with several pollers at once; so does this."""
+        """Lambda polls a queue with several pollers at once; so does this. (It reads the
+        queue's attributes when the mapping is created, with the function's role.)"""
+        stood_in("sqs", "GetQueueAttributes", {"QueueUrl": self.queue.arn}, self.function)
         for thread in self._threads:
             thread.start()
 
@@ -82,6 +85,7 @@ class EventSourceMapping:
         batch: list[QueueMessage] = []
         deadline = time.monotonic() + self.window_s
         while len(batch) < self.batch_size:
+            stood_in("sqs", "ReceiveMessage", {"QueueUrl": self.queue.arn}, self.function)
             received = self.queue.receive(min(10, self.batch_size - len(batch)), 0)
             batch.extend(received)
             if not received and (batch or time.monotonic() >= deadline):
@@ -105,6 +109,7 @@ class EventSourceMapping:
         with self._count:
             self.batches += 1
             self.failed_records += len(failed)
+        stood_in("sqs", "DeleteMessageBatch", {"QueueUrl": self.queue.arn}, self.function)
         self.queue.delete([m.receipt for m in batch if m.message_id not in failed])
 
     def drain(self, timeout_s: float = 30.0) -> None:

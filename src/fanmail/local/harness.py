@@ -14,6 +14,7 @@ from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.feedback import MemoryFeedbackStore
 from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
+from fanmail.adapters.local.keys import GeneratedKeys
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.mailbox import MailboxSimulator
 from fanmail.adapters.local.memory import (
@@ -27,7 +28,6 @@ from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.bootstrap import App, Ports, build
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.model import Campaign, CampaignStatus
-from fanmail.domain.tokens import SigningKeys
 from fanmail.handlers import (
     api,
     feedback,
@@ -103,7 +103,7 @@ def memory_stack(
     campaigns = MemoryCampaignStore()
     ledger = MemoryLedger()
     scheduler = MemoryScheduler()
-    keys = SigningKeys.generate()
+    keys = GeneratedKeys()
     queue, dead_letters = _feedback_queues()
     bus = MemoryEventBus(settings.configuration_set or LOCAL_SET, queue)
     mailbox = MailboxSimulator(
@@ -115,7 +115,7 @@ def memory_stack(
         blobs=MemoryBlobStore(), signups=MemorySignupStore(), limits=MemoryRateLimits(),
         mailer=mailbox if ses_events else ses,
         ses=ses, invoker=invoker, capacity=invoker, scheduler=scheduler, clock=clock,
-        signing_keys=lambda: keys,
+        signing_keys=keys,
     )  # fmt: skip
     app = build(settings, ports)
     register(invoker, app)
@@ -149,7 +149,8 @@ def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | N
         ("importer", importer, 900.0, 1024),
     ):
         handler = functools.partial(module.handle, app)
-        function = LocalFunction(logical, handler, timeout, memory_mb)
+        environment = tuple(sorted(s.environment().items()))
+        function = LocalFunction(logical, handler, timeout, memory_mb, environment)
         invoker.register(function, *([aliases[logical]] if logical in aliases else []))
 
 

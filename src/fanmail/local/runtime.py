@@ -26,11 +26,11 @@ from fanmail.adapters.aws.s3 import create_bucket
 from fanmail.adapters.aws.ses import create_configuration_set, verify_sender_identity
 from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.invoker import InProcessInvoker
+from fanmail.adapters.local.keys import GeneratedKeys
 from fanmail.adapters.local.mailbox import MailboxSimulator
 from fanmail.adapters.local.outbox import RecordingMailer
 from fanmail.adapters.local.quota import LocalSesLimits
 from fanmail.bootstrap import App, Ports, aws_ports, build
-from fanmail.domain.tokens import SigningKeys
 from fanmail.local.event_source import EventSourceMapping
 from fanmail.local.harness import LOCAL_SET, register
 from fanmail.local.moto_server import MotoServer
@@ -152,8 +152,7 @@ class LocalRuntime:
         )
         keys = ports.signing_keys
         if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
-            generated = SigningKeys.generate()  # local runs without configured keys
-            keys = lambda: generated  # noqa: E731
+            keys = GeneratedKeys()  # local runs without configured keys
         return replace(
             ports,
             mailer=self.mailbox,

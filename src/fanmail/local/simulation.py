@@ -36,6 +36,7 @@ from fanmail.adapters.local.clock import SimClock
 from fanmail.adapters.local.feedback import MemoryFeedbackStore
 from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.invoker import InProcessInvoker
+from fanmail.adapters.local.keys import GeneratedKeys
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import (
     MemoryCampaignStore,
@@ -53,7 +54,6 @@ from fanmail.domain.model import (
     Subscriber,
     SubscriberStatus,
 )
-from fanmail.domain.tokens import SigningKeys
 from fanmail.local.harness import SENDER_ADDRESS, register
 from fanmail.ports import ClaimOutcome, SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
@@ -376,7 +376,6 @@ def set_up(scenario: Scenario) -> Simulation:
         max_send_rate=scenario.rate, progress_interval_s=5.0, switch_interval_ms=5.0,
     )  # fmt: skip
     settings = replace(settings, **dict(scenario.settings))
-    keys = SigningKeys.generate()
     ports = Ports(
         subscribers=GeneratedList(scenario.subscribers, meter, scenario.attribute_bytes),
         campaigns=campaigns,
@@ -384,7 +383,7 @@ def set_up(scenario: Scenario) -> Simulation:
         imports=MemoryImportStore(), blobs=MemoryBlobStore(), signups=MemorySignupStore(),
         limits=MemoryRateLimits(),
         mailer=ses, ses=ses, invoker=invoker, capacity=invoker, scheduler=scheduler, clock=clock,
-        signing_keys=lambda: keys,
+        signing_keys=GeneratedKeys(),
     )  # fmt: skip
     app = build(settings, ports)
     register(invoker, app)

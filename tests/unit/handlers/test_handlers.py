@@ -11,7 +11,7 @@ import pytest
 from fanmail import bootstrap
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import CampaignStatus, SubscriberStatus
-from fanmail.handlers import heartbeat, sender, trigger
+from fanmail.handlers import sender, trigger
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import MemoryStack
 from fanmail.services.run_state import run_event
@@ -145,7 +145,7 @@ def test_sender_rejects_malformed_batch(stack: MemoryStack) -> None:
 
 
 def test_heartbeat_warms_k_senders(stack: MemoryStack) -> None:
-    result = heartbeat.handle(stack.app, {"source": "aws.scheduler"}, None)
+    result = stack.invoker.invoke("heartbeat", {"source": "aws.scheduler"})
     assert result == {"warmed": stack.app.settings.heartbeat_senders, "errors": []}
     assert stack.invoker.invocations["sender"] == stack.app.settings.heartbeat_senders
 

@@ -7,10 +7,15 @@ concurrency is capped (TooManyRequestsException, as Lambda throttles); async eve
 twice on error, as Lambda does, and then go to the on-failure destination (`dead_letters`, in
 the record Lambda sends an SQS destination). What it cannot do is pre-empt a function at its
 timeout: it reports an overrun as "Task timed out" after the fact.
+
+A running handler can be told from the others: `running_function()` is the function whose
+handler runs on this thread (the IAM test charges the AWS calls it makes to that function's
+role), and each invoke reports the Lambda call it stands in for (adapters/local/aws_calls.py).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
@@ -20,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.adapters.local.clock import SystemClock
 from fanmail.domain.errors import InvokeError
 from fanmail.domain.plan import SenderConcurrency
@@ -38,6 +44,19 @@ class LocalFunction:
     handler: Handler
     timeout_s: float = 300.0
     memory_mb: int = 1024
+    environment: tuple[tuple[str, str], ...] = ()
+    """The function's environment variables, as Lambda holds them (the settings it runs with),
+    sorted by name."""
+
+
+_running: contextvars.ContextVar[LocalFunction | None] = contextvars.ContextVar(
+    "fanmail_running_function", default=None
+)
+
+
+def running_function() -> LocalFunction | None:
+    """The function whose handler runs here (None outside any handler: a test, the CLI)."""
+    return _running.get()
 
 
 class LocalContext:
@@ -118,6 +137,7 @@ class InProcessInvoker:
             self.functions[key] = function
 
     def invoke(self, function: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        stood_in("lambda", "Invoke", {"FunctionName": function})
         target = self._target(function)
         request = self._encode(
             target, payload, SYNC_PAYLOAD_LIMIT, "RequestEntityTooLargeException"
@@ -131,6 +151,7 @@ class InProcessInvoker:
         return decoded
 
     def invoke_async(self, function: str, payload: Mapping[str, Any]) -> None:
+        stood_in("lambda", "Invoke", {"FunctionName": function, "InvocationType": "Event"})
         target = self._target(function)
         request = self._encode(
             target, payload, ASYNC_PAYLOAD_LIMIT, "RequestEntityTooLargeException"
@@ -145,7 +166,8 @@ class InProcessInvoker:
                     self._run(target, request)
                     return
                 except InvokeError as exc:
-                    if attempt == ASYNC_RETRIES:
+                    if attempt == ASYNC_RETRIES:  # Lambda sends it with the function's role
+                        stood_in("sqs", "SendMessage", {}, target.name)
                         self.dead_letters.append(failure_record(target, request, exc))
                     else:
                         self.clock.sleep(min(1.0, self.latency_s * 10 + 0.05))
@@ -156,6 +178,8 @@ class InProcessInvoker:
     def sender_concurrency(self) -> SenderConcurrency:
         """No reservations here: the sender shares this invoker's cap, as an account's
         unreserved concurrency."""
+        stood_in("lambda", "GetFunctionConcurrency", {"FunctionName": "sender"})
+        stood_in("lambda", "GetAccountSettings", {})
         return SenderConcurrency(reserved=None, unreserved=self.concurrency)
 
     def drain(self, timeout_s: float = 600.0) -> None:
@@ -204,6 +228,7 @@ class InProcessInvoker:
             if self.latency_s:
                 self.clock.sleep(self.latency_s)
             context = LocalContext(target, self.clock)
+            running = _running.set(target)
             try:
                 result = target.handler(json.loads(request), context)
             except Exception as exc:  # Lambda reports any exception as an Unhandled error
@@ -212,6 +237,8 @@ class InProcessInvoker:
                 raise
             except BaseException as exc:  # the process died (a crash, an exit)
                 raise InvokeError(target.name, "Runtime.ExitError", str(exc)) from exc
+            finally:
+                _running.reset(running)
             if self.clock.now() - started > target.timeout_s:
                 raise InvokeError(target.name, "Sandbox.Timedout", "Task timed out")
             return result

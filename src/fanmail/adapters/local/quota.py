@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.model import OutgoingEmail
 from fanmail.ports import AccountStatus, Mailer, SendQuota, SesAccount
 
@@ -24,11 +25,13 @@ class LocalSesLimits:
         self._lock = threading.Lock()
 
     def quota(self) -> SendQuota:
+        stood_in("sesv2", "GetAccount", {})  # what the deployed adapter reads the quota from
         with self._lock:
             return SendQuota(self.max_send_rate, self.max_24_hour_send, float(self.sent))
 
     def status(self) -> AccountStatus:
         """The local account sends (moto has no sesv2 GetAccount); tests may say otherwise."""
+        stood_in("sesv2", "GetAccount", {})
         return self.account_status
 
     def is_verified_sender(self, address: str) -> bool:

@@ -16,9 +16,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.errors import SendError, classify_ses_error
 from fanmail.domain.model import OutgoingEmail
 from fanmail.ports import AccountStatus, Clock, SendQuota
+
+
+def sesv2_names(email: OutgoingEmail) -> dict[str, str]:
+    """What of a SendEmail request IAM judges: the From address and the configuration set."""
+    names = {"FromEmailAddress": email.sender}
+    if email.configuration_set:
+        names["ConfigurationSetName"] = email.configuration_set
+    return names
 
 
 def ses_error(status: int, code: str, message: str) -> SendError:
@@ -63,6 +72,7 @@ class SesSimulator:
 
     # -- SesAccount -------------------------------------------------------------------------
     def quota(self) -> SendQuota:
+        stood_in("sesv2", "GetAccount", {})
         with self._lock:
             sent = self._sent_last_24_hours()
         return SendQuota(self.max_send_rate, self.max_24_hour_send, sent)
@@ -71,6 +81,7 @@ class SesSimulator:
         return self.sent_before + len(self.deliveries) - self.aged_out
 
     def status(self) -> AccountStatus:
+        stood_in("sesv2", "GetAccount", {})
         return self.account_status
 
     def age_out(self) -> None:
@@ -80,8 +91,11 @@ class SesSimulator:
             self.sent_before = 0.0
 
     def is_verified_sender(self, address: str) -> bool:
-        domain = address.rpartition("@")[2]
-        return address in self.verified or domain in self.verified
+        stood_in("sesv2", "ListEmailIdentities", {})
+        return self._verified(address)
+
+    def _verified(self, address: str) -> bool:
+        return address in self.verified or address.rpartition("@")[2] in self.verified
 
     # -- Mailer -----------------------------------------------------------------------------
     def draw_latency(self) -> float:
@@ -98,6 +112,7 @@ class SesSimulator:
         return self.latency_s * min(factor, 20.0)
 
     def send(self, email: OutgoingEmail) -> str:
+        stood_in("sesv2", "SendEmail", sesv2_names(email))
         latency = self.draw_latency()
         self.clock.sleep(latency / 2)
         error = self.arrive(email)
@@ -114,7 +129,7 @@ class SesSimulator:
             self.calls += 1
             _, sender_address = email.sender.rpartition("<")[::2]
             sender_address = sender_address.rstrip(">") or email.sender
-            if not self.is_verified_sender(sender_address.strip()):
+            if not self._verified(sender_address.strip()):
                 return ses_error(
                     400, "MessageRejected", f"Email address not verified {email.sender}"
                 )
