@@ -44,8 +44,8 @@ PROBE = (
 SAM_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def build(python: str, out: Path) -> tuple[Path, Path]:
-    """The layer and one function, as `sam build` makes them (for this machine's platform)."""
+def make(target: str, folder: Path, python: str) -> Path:
+    """One `sam build` target of src/Makefile into `folder`, for `python` on this platform."""
     version = subprocess.run(
         [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
         capture_output=True,
@@ -54,26 +54,29 @@ def build(python: str, out: Path) -> tuple[Path, Path]:
     ).stdout.strip()
     arm = os.uname().machine in {"aarch64", "arm64"}
     platform = "manylinux2014_aarch64" if arm else "manylinux2014_x86_64"
-    layer, function = out / "layer", out / "function"
-    for target, folder in (("build-DependenciesLayer", layer), ("build-SenderFunction", function)):
-        folder.mkdir(parents=True)
-        subprocess.run(
-            [
-                "make",
-                "-s",
-                "-C",
-                str(ROOT / "src"),
-                target,
-                f"ARTIFACTS_DIR={folder}",
-                f"PYTHON={python}",
-                f"PYVERSION={version}",
-                f"PLATFORM={platform}",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    return layer, function
+    folder.mkdir(parents=True)
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT / "src"),
+            target,
+            f"ARTIFACTS_DIR={folder}",
+            f"PYTHON={python}",
+            f"PYVERSION={version}",
+            f"PLATFORM={platform}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
+def build(python: str, out: Path) -> tuple[Path, Path]:
+    """The layer and one function, as `sam build` makes them (for this machine's platform)."""
+    layer = make("build-DependenciesLayer", out / "layer", python)
+    return layer, make("build-SenderFunction", out / "function", python)
 
 
 def sam_zip(folder: Path, target: Path, *extra: Path) -> Path:

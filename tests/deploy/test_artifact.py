@@ -5,41 +5,23 @@ Python running the tests (the recipe is the same for Lambda's 3.12)."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+from tests import scripts
+
 ROOT = Path(__file__).resolve().parents[2]
-VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def coldstart() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("coldstart", ROOT / "bench" / "coldstart.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load("bench/coldstart.py")
 
 
 def build_function(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    subprocess.run(
-        [
-            "make",
-            "-s",
-            "-C",
-            str(ROOT / "src"),
-            "build-SenderFunction",
-            f"ARTIFACTS_DIR={folder}",
-            f"PYTHON={sys.executable}",
-            f"PYVERSION={VERSION}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return folder
+    built: Path = coldstart().make("build-SenderFunction", folder, sys.executable)
+    return built
 
 
 def imports_verbosely(task: Path, module: str) -> str:

@@ -5,9 +5,7 @@ bytecode in the artifact. One test (or more) per numbered item of the issue."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 
 from fanmail.domain.feedback import COUNTERS
+from tests import scripts
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbound",
@@ -23,14 +22,9 @@ FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbo
 
 @functools.cache
 def stack() -> dict[str, Any]:
-    spec = importlib.util.spec_from_file_location(
-        "validate_template", ROOT / "scripts" / "validate_template.py"
+    document: dict[str, Any] = scripts.load("scripts/validate_template.py").transformed(
+        ROOT / "template.yaml"
     )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    document: dict[str, Any] = module.transformed(ROOT / "template.yaml")
     return document
 
 

@@ -3,7 +3,6 @@ is in the baseline with a reason, a new one fails `make test`, a fixed one must 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -11,18 +10,14 @@ from types import ModuleType
 
 import pytest
 
+from tests import scripts
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "bin" / "python"
 
 
 def rules_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "check_template_rules", ROOT / "scripts" / "check_template_rules.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load("scripts/check_template_rules.py")
 
 
 def test_the_baseline_judges_new_accepted_and_stale_findings(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fanmail.adapters.aws.scheduler import NAME_MAX, stored_name
+from tests import scripts
 from tests.deploy.test_guardrails import (
     FUNCTIONS,
     as_list,
@@ -28,15 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def validate_module() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "validate_template", ROOT / "scripts" / "validate_template.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load("scripts/validate_template.py")
 
 
 # -- 2. one stage per API ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from tests import scripts
 from tests.iam.calls import Call, Deployment, Untranslatable, requests_for
 from tests.iam.policy import Request, Statement, evaluate
 from tests.iam.resolve import ResolvedStack
@@ -88,16 +89,7 @@ def function_id(local_name: str) -> str:
 @functools.cache
 def template() -> dict[str, Any]:
     """The shipped template.yaml through the SAM transform (scripts/validate_template.py)."""
-    import importlib.util
-    import os
-
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the transform needs one
-    spec = importlib.util.spec_from_file_location(
-        "validate_template", ROOT / "scripts" / "validate_template.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = scripts.load("scripts/validate_template.py")
     transformed: dict[str, Any] = module.transformed(ROOT / "template.yaml")
     return transformed
 
