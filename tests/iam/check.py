@@ -254,4 +254,8 @@ def report(verdict: Verdict, calls: int, *, whole_suite: bool) -> tuple[list[str
     )
     if verdict.foreign:
         lines.append(f"not judged: calls of tests' own functions {sorted(verdict.foreign)}")
+    if failed:
+        lines.append(
+            "FAILED: the IAM test fails this run (DENIED, UNCHECKED, UNUSED or STALE above)"
+        )
     return lines, failed
