@@ -78,6 +78,15 @@ def assert_exactly_once(
     duplicates = {e: n for e, n in received.items() if n > 1}
     assert not duplicates, f"sent twice: {duplicates}"
     wanted = {s.email for s in subscribers if s.status.receives_mail}
+    missing = sorted(wanted - set(received))
+    if missing:  # say enough to find out why, from one failing run
+        entries, _ = stack.ledger.entries(campaign.campaign_id, None, None, 10_000)
+        records = [e for e in entries if e.email in missing[:5]]
+        counts = {k: summary.get(k) for k in (*OUTCOMES, "recipients", "epochs")}
+        raise AssertionError(
+            f"never received: {missing[:5]} ({len(missing)}); ledger: {records}; "
+            f"summary: {counts}; status {campaign.status}"
+        )
     assert set(received) == wanted
     assert summary["recipients"] == len(subscribers)
     assert summary["recipients"] == sum(summary[k] for k in OUTCOMES)
