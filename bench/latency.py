@@ -31,9 +31,12 @@ def main() -> None:
     logging.getLogger("fanmail").setLevel(logging.WARNING)
     settings = Settings(templates_dir=default_templates_dir(), ses_latency_ms=args.latency_ms)
     stack = memory_stack(
-        settings, rate=args.rate, latency_s=args.latency_ms / 1000,
-        invoke_latency_s=args.invoke_latency_ms / 1000, ses_events=False,
-    )  # fmt: skip
+        settings,
+        rate=args.rate,
+        latency_s=args.latency_ms / 1000,
+        invoke_latency_s=args.invoke_latency_ms / 1000,
+        ses_events=False,
+    )
     try:
         campaign(stack, 50, "warm-up")  # templates compiled, containers warm
         results = []
@@ -49,9 +52,17 @@ def main() -> None:
             results.append(median)
     finally:
         stack.close()
-    print(json.dumps({"rate": args.rate, "latency_ms": args.latency_ms,
-                      "invoke_latency_ms": args.invoke_latency_ms, "campaigns": results},
-                     indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "rate": args.rate,
+                "latency_ms": args.latency_ms,
+                "invoke_latency_ms": args.invoke_latency_ms,
+                "campaigns": results,
+            },
+            indent=2,
+        )
+    )
 
 
 def campaign(stack: MemoryStack, size: int, list_id: str) -> dict[str, Any]:

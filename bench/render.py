@@ -50,9 +50,13 @@ def main() -> None:
     keys = SigningKeys.generate()
     links = UnsubscribeLinks(UnsubscribeSigner(lambda: keys, 86400), "https://lists.example/v1")
     campaign = Campaign(
-        "c1", "bench", args.template, "News <news@example.com>", variables=VARIABLES,
+        "c1",
+        "bench",
+        args.template,
+        "News <news@example.com>",
+        variables=VARIABLES,
         list_info=LIST,
-    )  # fmt: skip
+    )
     compiled = TemplateRenderer(jinja2.FileSystemLoader(folder)).compile(args.template)
 
     bare_env = jinja2.Environment(
@@ -71,9 +75,13 @@ def main() -> None:
     def fanmail_email(i: int) -> object:
         subscriber = subscribers[i % len(subscribers)]
         return personalise(
-            campaign, compiled, links, 1.8e9,
-            email=subscriber.email, attributes=subscriber.attributes,
-        ).email  # fmt: skip
+            campaign,
+            compiled,
+            links,
+            1.8e9,
+            email=subscriber.email,
+            attributes=subscriber.attributes,
+        ).email
 
     def bare_render(i: int) -> object:
         subscriber = subscribers[i % len(subscribers)]

@@ -29,9 +29,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="SES MaxSendRate R")
     parser.add_argument("--latency-ms", type=float, default=60.0, help="mean SES call latency")
     parser.add_argument(
-        "--transient-share", type=float, default=0.001,
+        "--transient-share",
+        type=float,
+        default=0.001,
         help="share of SES calls answered with a transient error (retried)",
-    )  # fmt: skip
+    )
     parser.add_argument("--daily-quota", type=float, default=1e12, help="SES Max24HourSend")
     parser.add_argument("--sweep", action="store_true", help="R x N (see SWEEP_*), long")
     parser.add_argument("--max-sweep-subscribers", type=int, default=10_000_000)
@@ -55,8 +57,13 @@ def main() -> None:
 
 
 def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
-    return Scenario(size, rate, latency_s=args.latency_ms / 1000,
-                    transient_share=args.transient_share, daily_quota=args.daily_quota)  # fmt: skip
+    return Scenario(
+        size,
+        rate,
+        latency_s=args.latency_ms / 1000,
+        transient_share=args.transient_share,
+        daily_quota=args.daily_quota,
+    )
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -28,11 +28,23 @@ def _tool(name: str) -> str:
 
 def checkov(template: Path) -> set[Finding]:
     run = subprocess.run(  # noqa: S603 - our own tools on our own file
-        [_tool("checkov"), "-f", str(template), "--framework", "cloudformation", "--quiet",
-         "--compact", "--skip-download", "-o", "json"],
-        capture_output=True, text=True, check=False,
+        [
+            _tool("checkov"),
+            "-f",
+            str(template),
+            "--framework",
+            "cloudformation",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
         env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "LOG_LEVEL": "ERROR"},
-    )  # fmt: skip
+    )
     if not run.stdout.strip():
         raise SystemExit(f"checkov produced no report: {run.stderr[-2000:]}")
     report: Any = json.loads(run.stdout)
@@ -46,8 +58,10 @@ def checkov(template: Path) -> set[Finding]:
 def serverless_rules(template: Path) -> set[Finding]:
     run = subprocess.run(  # noqa: S603 - our own tools on our own file
         [_tool("cfn-lint"), "-a", "cfn_lint_serverless.rules", "-f", "json", str(template)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     matches: Any = json.loads(run.stdout or "[]")
     return {
         ("cfn-lint-serverless", str(m["Rule"]["Id"]), str(m["Location"]["Path"][1]))

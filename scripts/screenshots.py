@@ -44,8 +44,13 @@ def free_port() -> int:
 
 def chrome(width: int, height: int) -> WebDriver:
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     f"--window-size={width},{height}", "--hide-scrollbars"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+    ):
         options.add_argument(argument)
     return webdriver.Chrome(options=options, service=Service(DRIVER))
 
@@ -88,16 +93,22 @@ def main() -> int:
     quiet_functions()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(templates_dir=default_templates_dir(), public_url=base,
-                        progress_interval_s=0.3)  # fmt: skip
+    settings = Settings(
+        templates_dir=default_templates_dir(), public_url=base, progress_interval_s=0.3
+    )
     with LocalRuntime(
-        settings, sender_identity="news@fanmail.example", max_send_rate=args.rate,
+        settings,
+        sender_identity="news@fanmail.example",
+        max_send_rate=args.rate,
         outbox=out.parent / "screens-outbox",
-    ) as runtime:  # fmt: skip
+    ) as runtime:
         app = runtime.app
-        list_settings = ListSettings(brand="Fanmail News", sender=SENDER,
-                                     postal_address="1 Main Street, Springfield 12345",
-                                     opt_in=OptIn.DOUBLE)  # fmt: skip
+        list_settings = ListSettings(
+            brand="Fanmail News",
+            sender=SENDER,
+            postal_address="1 Main Street, Springfield 12345",
+            opt_in=OptIn.DOUBLE,
+        )
         app.lists.create(CreateList("news", "Fanmail News", list_settings))
         app.lists.create(CreateList("offers", "Fanmail Offers", list_settings))
         subscribers = generate_subscribers("news", args.subscribers, seed=11)
@@ -153,8 +164,12 @@ def dashboard(browser: WebDriver, base: str, out: Path) -> list[str]:
     browser.save_screenshot(str(out / "dashboard-email-headers.png"))
     browser.find_element(By.CSS_SELECTOR, "[data-tab=html]").click()
     browser.save_screenshot(str(out / "dashboard-email.png"))
-    return ["dashboard-sending.png", "dashboard-finished.png", "dashboard-email.png",
-            "dashboard-email-headers.png"]  # fmt: skip
+    return [
+        "dashboard-sending.png",
+        "dashboard-finished.png",
+        "dashboard-email.png",
+        "dashboard-email-headers.png",
+    ]
 
 
 def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
@@ -198,8 +213,14 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
         phone.save_screenshot(str(out / "unsubscribe.png"))
     finally:
         phone.quit()
-    return ["subscribe.png", "subscribe-sent.png", "confirm.png", "confirmed.png",
-            "preferences.png", "unsubscribe.png"]  # fmt: skip
+    return [
+        "subscribe.png",
+        "subscribe-sent.png",
+        "confirm.png",
+        "confirmed.png",
+        "preferences.png",
+        "unsubscribe.png",
+    ]
 
 
 def link_in_mail(runtime: LocalRuntime, to: str, pattern: str) -> str:

@@ -11,11 +11,17 @@ from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ses"
 DETAIL_TYPES = {
-    "Bounce": "Email Bounced", "Complaint": "Email Complaint Received",
-    "Delivery": "Email Delivered", "Send": "Email Sent", "Reject": "Email Rejected",
-    "Open": "Email Opened", "Click": "Email Clicked", "Rendering Failure": "Email Rendering Failed",
-    "DeliveryDelay": "Email Delivery Delayed", "Subscription": "Email Subscribed",
-}  # fmt: skip
+    "Bounce": "Email Bounced",
+    "Complaint": "Email Complaint Received",
+    "Delivery": "Email Delivered",
+    "Send": "Email Sent",
+    "Reject": "Email Rejected",
+    "Open": "Email Opened",
+    "Click": "Email Clicked",
+    "Rendering Failure": "Email Rendering Failed",
+    "DeliveryDelay": "Email Delivery Delayed",
+    "Subscription": "Email Subscribed",
+}
 
 
 def ses_event(
@@ -33,12 +39,18 @@ def ses_event(
     mail = record["mail"]
     mail["destination"] = [to]
     mail["messageId"] = message_id or f"m-{uuid.uuid4().hex[:12]}"
-    mail["tags"] |= {"campaign": [campaign], "list": [list_id],
-                     "ses:configuration-set": [configuration_set]}  # fmt: skip
+    mail["tags"] |= {
+        "campaign": [campaign],
+        "list": [list_id],
+        "ses:configuration-set": [configuration_set],
+    }
     for key in ("bounce", "complaint", "deliveryDelay"):
         if key in record:
-            field = {"bounce": "bouncedRecipients", "complaint": "complainedRecipients",
-                     "deliveryDelay": "delayedRecipients"}[key]  # fmt: skip
+            field = {
+                "bounce": "bouncedRecipients",
+                "complaint": "complainedRecipients",
+                "deliveryDelay": "delayedRecipients",
+            }[key]
             record[key][field][0]["emailAddress"] = to
     if "delivery" in record:
         record["delivery"]["recipients"] = [to]
@@ -53,11 +65,16 @@ def sqs_record(detail: dict[str, Any] | str, message_id: str | None = None) -> d
         body = detail
     else:
         envelope = {
-            "version": "0", "id": str(uuid.uuid4()),
+            "version": "0",
+            "id": str(uuid.uuid4()),
             "detail-type": DETAIL_TYPES.get(detail.get("eventType", ""), "Email Event"),
-            "source": "aws.ses", "account": "123456789012", "time": "2026-11-27T10:00:00Z",
-            "region": "us-east-1", "resources": [], "detail": copy.deepcopy(detail),
-        }  # fmt: skip
+            "source": "aws.ses",
+            "account": "123456789012",
+            "time": "2026-11-27T10:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": copy.deepcopy(detail),
+        }
         body = json.dumps(envelope)
     return {
         "messageId": message_id or str(uuid.uuid4()),

@@ -129,9 +129,9 @@ def rendering(
 
 def build(settings: Settings, ports: Ports) -> App:
     """Wire the services. Also sets how often the interpreter hands the GIL between threads:
-    a sender's threads sleep until their send slot, and at the default 5 ms a woken one
-    waited for a busy one often enough to miss its slot (fan-out bench, alternating in one
-    session: 0.930 and 0.927 of R at 5 ms, 0.944 and 0.948 at 0.5 ms)."""
+    a sender's threads sleep until their send slot, and at Python's default a woken one waited
+    for a busy one often enough to miss its slot (bench/fanout.py --switch-interval-ms compares
+    them; the README gives the figures)."""
     sys.setswitchinterval(settings.switch_interval_ms / 1000)
     renderer, signer, links = rendering(settings, ports.signing_keys)
     p = ports

@@ -403,7 +403,6 @@ class AccountStatus:
 
     sending_enabled: bool = True
     enforcement_status: str = "HEALTHY"  # HEALTHY, PROBATION or SHUTDOWN
-    production_access: bool | None = None
 
     @property
     def problem(self) -> str | None:
@@ -417,9 +416,13 @@ class AccountStatus:
 
 
 class SesAccount(Protocol):
-    def quota(self) -> SendQuota: ...
+    def quota(self) -> SendQuota:
+        """Raises Unavailable when SES would not say."""
+        ...
 
-    def status(self) -> AccountStatus: ...
+    def status(self) -> AccountStatus:
+        """Raises Unavailable when SES would not say (an unreadable account is not healthy)."""
+        ...
 
     def is_verified_sender(self, address: str) -> bool:
         """True if `address`, or its domain, is a verified SES identity allowed to send."""

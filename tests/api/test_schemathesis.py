@@ -63,10 +63,23 @@ def api_url() -> Iterator[str]:
 
 def test_api_conforms_to_its_openapi_document(api_url: str, tmp_path: Path) -> None:
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "run", f"{api_url}/openapi.json",
-        "--checks", CHECKS, "--max-examples", "10", "--seed", "7", "--mode", "all",
-        "--phases", "examples,coverage,fuzzing,stateful", "--workers", "1", "--no-shrink",
-    ]  # fmt: skip
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{api_url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "10",
+        "--seed",
+        "7",
+        "--mode",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--workers",
+        "1",
+        "--no-shrink",
+    ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path, check=False

@@ -20,9 +20,14 @@ def ready(stores: Stores, *emails: str) -> None:
 
 def bounce(email: str) -> FeedbackEvent:
     return FeedbackEvent(
-        EventKind.BOUNCED, f"m-{email}", email, "c1", "news", "2026-11-27T10:00:00Z",
+        EventKind.BOUNCED,
+        f"m-{email}",
+        email,
+        "c1",
+        "news",
+        "2026-11-27T10:00:00Z",
         {"type": "Permanent", "diagnostic_code": "smtp; 550"},
-    )  # fmt: skip
+    )
 
 
 def test_marks_move_counters_once(stores: Stores) -> None:
@@ -44,8 +49,10 @@ def test_marks_move_counters_once(stores: Stores) -> None:
     again = [LedgerMark("c1", "a@x.com", {"opened", "delivered"})]  # delivered is there: refused
     assert feedback.commit(again, NOW) is False
     assert dict(stores.campaigns.get("c1").feedback) == {  # type: ignore[union-attr]
-        "delivered": 1, "clicked": 1, "bounced": 1,
-    }  # fmt: skip
+        "delivered": 1,
+        "clicked": 1,
+        "bounced": 1,
+    }
     assert feedback.commit([LedgerMark("c1", "a@x.com", set(), {"k2": "https://x/2"})], NOW)
     assert feedback.commit([LedgerMark("c1", "b@x.com", set(), {"k1": "https://x.example/1"})], NOW)
     assert feedback.top_links("c1", 5) == [("https://x.example/1", 2), ("https://x/2", 1)]
@@ -68,7 +75,10 @@ def test_problems_are_paged(stores: Stores) -> None:
     rest, cursor = stores.feedback.events("c1", "bounced", cursor, 3)
     assert [r.email for r in rest] == emails[3:] and cursor is None
     assert page[0] == EventRecord(
-        "u0@x.com", "bounced", "2026-11-27T10:00:00Z", "m-u0@x.com",
+        "u0@x.com",
+        "bounced",
+        "2026-11-27T10:00:00Z",
+        "m-u0@x.com",
         {"type": "Permanent", "diagnostic_code": "smtp; 550"},
-    )  # fmt: skip
+    )
     assert stores.feedback.events("c1", "complained", None, 3) == ([], None)

@@ -69,12 +69,18 @@ def lambda_stand_in(request: Any, **_: Any) -> AWSResponse:
         return AWSResponse(request.url, status, all_headers, raw)
 
     if name not in FUNCTIONS:
-        return answer(404, {"Type": "User", "message": f"Function not found: {name}"},
-                      {"x-amzn-errortype": "ResourceNotFoundException"})  # fmt: skip
+        return answer(
+            404,
+            {"Type": "User", "message": f"Function not found: {name}"},
+            {"x-amzn-errortype": "ResourceNotFoundException"},
+        )
     limit = ASYNC_PAYLOAD_LIMIT if asynchronous else SYNC_PAYLOAD_LIMIT
     if len(body) > limit:
-        return answer(413, {"Type": "User", "message": "Request must be smaller"},
-                      {"x-amzn-errortype": "RequestEntityTooLargeException"})  # fmt: skip
+        return answer(
+            413,
+            {"Type": "User", "message": "Request must be smaller"},
+            {"x-amzn-errortype": "RequestEntityTooLargeException"},
+        )
     if asynchronous:
         return answer(202, {})
     try:

@@ -16,8 +16,7 @@ from fanmail.domain.feedback import COUNTERS
 from tests import scripts
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbound",
-             "Heartbeat")  # fmt: skip
+FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbound", "Heartbeat")
 
 
 @functools.cache
@@ -147,8 +146,10 @@ def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
 
 
 def test_an_alarm_fires_when_a_dead_letter_queue_is_not_empty() -> None:
-    for queue, alarm in (("DeadLetterQueue", "DeadLetterAlarm"),
-                         ("FeedbackDeadLetterQueue", "FeedbackDeadLetterAlarm")):  # fmt: skip
+    for queue, alarm in (
+        ("DeadLetterQueue", "DeadLetterAlarm"),
+        ("FeedbackDeadLetterQueue", "FeedbackDeadLetterAlarm"),
+    ):
         watch = props(alarm)
         assert watch["MetricName"] == "ApproximateNumberOfMessagesVisible"
         assert watch["Dimensions"] == [
@@ -165,8 +166,9 @@ def test_the_sender_reserves_concurrency_on_request_and_the_planner_reads_what_i
     concurrency when it plans, instead of assuming 200 senders."""
     assert stack()["Parameters"]["SenderConcurrency"]["Default"] == 0
     reserved = props("SenderFunction")["ReservedConcurrentExecutions"]
-    assert reserved == {"Fn::If": ["ReserveSenders", {"Ref": "SenderConcurrency"},
-                                   {"Ref": "AWS::NoValue"}]}  # fmt: skip
+    assert reserved == {
+        "Fn::If": ["ReserveSenders", {"Ref": "SenderConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
     assert "FANMAIL_MAX_SENDERS" not in env("Trigger")
     reads = {
         action: s["Resource"]

@@ -31,8 +31,11 @@ def test_the_baseline_judges_new_accepted_and_stale_findings(
         "  CKV_B: {why: two of them, resources: [One, Two]}\n"
     )
     table = rules.accepted(baseline)
-    accepted_only = {("checkov", "CKV_A", "X"), ("checkov", "CKV_B", "One"),
-                     ("checkov", "CKV_B", "Two")}  # fmt: skip
+    accepted_only = {
+        ("checkov", "CKV_A", "X"),
+        ("checkov", "CKV_B", "One"),
+        ("checkov", "CKV_B", "Two"),
+    }
     assert rules.judge(accepted_only, table) == 0
     assert rules.judge(accepted_only | {("checkov", "CKV_B", "Three")}, table) == 1
     assert "NEW checkov CKV_B on Three" in capsys.readouterr().out
@@ -58,14 +61,27 @@ def test_a_new_finding_in_the_template_fails_the_check(tmp_path: Path) -> None:
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     out = tmp_path / "transformed.json"
     subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "validate_template.py"),
-         str(tmp_path / "template.yaml"), "--out", str(out)],
-        check=True, capture_output=True, env=env,
-    )  # fmt: skip
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            str(ROOT / "scripts" / "validate_template.py"),
+            str(tmp_path / "template.yaml"),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     run = subprocess.run(
-        [str(TOOLS), str(ROOT / "scripts" / "check_template_rules.py"), str(out),
-         str(ROOT / "template-findings.yaml")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(TOOLS),
+            str(ROOT / "scripts" / "check_template_rules.py"),
+            str(out),
+            str(ROOT / "template-findings.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 1, run.stdout
     assert "NEW checkov" in run.stdout and "ImportsBucket" in run.stdout

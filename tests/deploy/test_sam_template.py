@@ -237,8 +237,15 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     resources = doc["Resources"]
     destination = resources["SesEventDestination"]["Properties"]["EventDestination"]
     assert destination["Enabled"] is True
-    everything = ["SEND", "DELIVERY", "BOUNCE", "COMPLAINT", "REJECT", "DELIVERY_DELAY",
-                  "RENDERING_FAILURE"]  # fmt: skip
+    everything = [
+        "SEND",
+        "DELIVERY",
+        "BOUNCE",
+        "COMPLAINT",
+        "REJECT",
+        "DELIVERY_DELAY",
+        "RENDERING_FAILURE",
+    ]
     assert destination["MatchingEventTypes"]["Fn::If"] == [
         "TrackEngagement",
         [*everything, "OPEN", "CLICK"],
@@ -246,8 +253,13 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     ]
     assert doc["Parameters"]["TrackOpensAndClicks"]["Default"] == "false"
     assert "event-bus/default" in destination["EventBridgeDestination"]["EventBusArn"]["Fn::Sub"]
-    the_set = {"Fn::If": ["CreateConfigurationSet", {"Ref": "SesConfigurationSet"},
-                          {"Ref": "ConfigurationSet"}]}  # fmt: skip
+    the_set = {
+        "Fn::If": [
+            "CreateConfigurationSet",
+            {"Ref": "SesConfigurationSet"},
+            {"Ref": "ConfigurationSet"},
+        ]
+    }
     assert resources["SesEventDestination"]["Properties"]["ConfigurationSetName"] == the_set
     rule = resources["SesEventsRule"]["Properties"]
     assert rule["EventPattern"] == {

@@ -33,9 +33,12 @@ def test_pause_resume_cancel_through_the_cli(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(
-        templates_dir=default_templates_dir(), ses_latency_ms=10, max_sender_rate=20.0,
-        inline_threshold=0, progress_interval_s=0.2,
-    )  # fmt: skip
+        templates_dir=default_templates_dir(),
+        ses_latency_ms=10,
+        max_sender_rate=20.0,
+        inline_threshold=0,
+        progress_interval_s=0.2,
+    )
     monkeypatch.setenv("FANMAIL_MAX_SEND_RATE", "40")
     monkeypatch.setenv("FANMAIL_MAX_SENDER_RATE", "20")
     monkeypatch.setenv("FANMAIL_INLINE_THRESHOLD", "0")

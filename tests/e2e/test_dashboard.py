@@ -32,8 +32,12 @@ DRIVER = "/usr/bin/chromedriver"  # Debian's chromium-driver, matching its chrom
 def chrome() -> WebDriver:
     assert shutil.which("chromium") and Path(DRIVER).exists(), "apt-get install chromium-driver"
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(DRIVER))

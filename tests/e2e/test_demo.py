@@ -17,9 +17,18 @@ from fanmail.services.demo_data import generate_subscribers
 pytestmark = pytest.mark.e2e
 
 REQUIRED = (
-    "campaign_id", "status", "recipients", "sent", "failed", "suppressed", "invalid",
-    "duration_s", "max_send_rate", "achieved_rate", "invocations",
-)  # fmt: skip
+    "campaign_id",
+    "status",
+    "recipients",
+    "sent",
+    "failed",
+    "suppressed",
+    "invalid",
+    "duration_s",
+    "max_send_rate",
+    "achieved_rate",
+    "invocations",
+)
 
 
 def test_demo_campaign(tmp_path: Path) -> None:
@@ -47,8 +56,15 @@ def test_demo_campaign(tmp_path: Path) -> None:
 
     # what SES said back (its mailbox simulator, emulated), counted, with the rates
     feedback = summary["feedback"]
-    for name in ("delivered", "bounced", "complained", "opened", "clicked", "bounce_rate",
-                 "complaint_rate"):  # fmt: skip
+    for name in (
+        "delivered",
+        "bounced",
+        "complained",
+        "opened",
+        "clicked",
+        "bounce_rate",
+        "complaint_rate",
+    ):
         assert name in feedback
     assert feedback["bounced"] > 0 and feedback["complained"] > 0
     assert feedback["delivered"] + feedback["bounced"] == summary["sent"]

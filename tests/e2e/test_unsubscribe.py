@@ -31,9 +31,12 @@ def messages(folder: Path) -> list[email.message.EmailMessage]:
 
 def test_one_click_from_the_outbox(tmp_path: Path) -> None:
     settings = Settings(
-        templates_dir=default_templates_dir(), ses_latency_ms=10, inline_threshold=0,
-        progress_interval_s=0.2, public_url="https://lists.fanmail.example/v1",
-    )  # fmt: skip
+        templates_dir=default_templates_dir(),
+        ses_latency_ms=10,
+        inline_threshold=0,
+        progress_interval_s=0.2,
+        public_url="https://lists.fanmail.example/v1",
+    )
     outbox = tmp_path / "outbox"
     with LocalRuntime(
         settings, sender_identity="news@fanmail.example", max_send_rate=200.0, outbox=outbox

@@ -57,9 +57,11 @@ def wait_done(url: str, import_id: str) -> dict[str, Any]:
 def test_a_file_sent_with_the_call(served: tuple[str, LocalRuntime]) -> None:
     url, runtime = served
     assert http("POST", f"{url}/lists", json.dumps({"list_id": "sent"}).encode())[0] == 201
-    data = b"\xef\xbb\xbfemail,name\r\n" + b"".join(
-        f"u{i}@example.com,U{i}\r\n".encode() for i in range(500)
-    ) + b"bad,\xff\r\n"  # fmt: skip
+    data = (
+        b"\xef\xbb\xbfemail,name\r\n"
+        + b"".join(f"u{i}@example.com,U{i}\r\n".encode() for i in range(500))
+        + b"bad,\xff\r\n"
+    )
     status, job = http("POST", f"{url}/lists/sent/imports", data, "text/csv")
     assert status == 202
     done = wait_done(url, job["import_id"])
@@ -83,9 +85,11 @@ def test_a_large_file_through_a_presigned_upload_url(served: tuple[str, LocalRun
     )
     # with a media type: urllib's default (form-encoded) makes moto's S3 drop the body
     put = urllib.request.Request(
-        upload["upload_url"], data=lines, method="PUT",
+        upload["upload_url"],
+        data=lines,
+        method="PUT",
         headers={"content-type": "application/x-ndjson"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(put, timeout=30) as answer:  # straight to S3, not the API
         assert answer.status == 200
     status, started = http("POST", f"{url}{upload['start_path']}")

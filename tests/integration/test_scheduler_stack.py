@@ -32,10 +32,13 @@ def test_a_schedule_fanmail_did_not_create_is_never_overwritten(session: boto3.S
     scheduler = EventBridgeScheduler(client, TRIGGER, ROLE, "s2-")
     name = stored_name("s2-", "send-c1")
     client.create_schedule(  # someone else's schedule under the very name fanmail would use
-        Name=name, GroupName=DEFAULT_GROUP, ScheduleExpression="rate(1 hour)", Description="other",
+        Name=name,
+        GroupName=DEFAULT_GROUP,
+        ScheduleExpression="rate(1 hour)",
+        Description="other",
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:other", "RoleArn": ROLE},
-    )  # fmt: skip
+    )
     with pytest.raises(Conflict, match="not created for"):
         scheduler.schedule_once("send-c1", AT, {"campaign_id": "c1"})
     kept = client.get_schedule(Name=name, GroupName=DEFAULT_GROUP)

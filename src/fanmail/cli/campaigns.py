@@ -49,9 +49,10 @@ def add_parser(commands: Any) -> None:
         a.add_argument("campaign_id")
         if action == "resume":
             a.add_argument(
-                "--ignore-breakers", action="store_true",
+                "--ignore-breakers",
+                action="store_true",
                 help="let the run past the bounce and complaint breakers (after checking why)",
-            )  # fmt: skip
+            )
         a.set_defaults(run=act)
     _watching(sub)
     _paging(sub)
@@ -136,10 +137,14 @@ def act(args: argparse.Namespace) -> int:
 
 def create_command(args: argparse.Namespace) -> int:
     command = CreateCampaign(
-        list_id=args.list, template=args.template, sender=args.sender, subject=args.subject,
-        reply_to=args.reply_to, variables=parse_variables(args.var),
+        list_id=args.list,
+        template=args.template,
+        sender=args.sender,
+        subject=args.subject,
+        reply_to=args.reply_to,
+        variables=parse_variables(args.var),
         campaign_id=args.campaign_id,
-    )  # fmt: skip
+    )
     with operator_app() as app:
         campaign = app.campaigns.create(command)
         print_json(app.views.campaign(campaign))
@@ -173,9 +178,12 @@ def test_command(args: argparse.Namespace) -> int:
             campaign, ProofRequest(campaign.campaign_id, args.to, args.as_subscriber)
         )
     print_json(
-        {"subject": proofs.subject, "rendered_as": proofs.rendered_as,
-         "sent": [{"to": p.to, "message_id": p.message_id} for p in proofs.sent]}
-    )  # fmt: skip
+        {
+            "subject": proofs.subject,
+            "rendered_as": proofs.rendered_as,
+            "sent": [{"to": p.to, "message_id": p.message_id} for p in proofs.sent],
+        }
+    )
     return 0
 
 
@@ -199,13 +207,16 @@ def watch_line(view: dict[str, Any], rate: float) -> str:
         or progress.get("recipients_seen")
         or 0
     )
-    settled = sum(int(progress.get(k) or 0) for k in ("sent", "failed", "suppressed", "invalid",
-                                                       "already_sent"))  # fmt: skip
+    settled = sum(
+        int(progress.get(k) or 0)
+        for k in ("sent", "failed", "suppressed", "invalid", "already_sent")
+    )
     feedback = view["feedback"]
     said = " ".join(
-        f"{k}={feedback[k]}" for k in ("delivered", "bounced", "complained", "opened")
+        f"{k}={feedback[k]}"
+        for k in ("delivered", "bounced", "complained", "opened")
         if feedback.get(k)
-    )  # fmt: skip
+    )
     return (
         f"{view['status']:<17} {progress_bar(settled, total, 30)} {rate:6.1f} sent/s  {said}"
     ).rstrip()

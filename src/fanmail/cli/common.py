@@ -62,9 +62,11 @@ def operator_app() -> Iterator[App]:
         yield bootstrap.current()
         return
     runtime = LocalRuntime(
-        settings, sender_identity=None, max_send_rate=settings.max_send_rate or 100.0,
+        settings,
+        sender_identity=None,
+        max_send_rate=settings.max_send_rate or 100.0,
         attach_to=endpoint,
-    )  # fmt: skip
+    )
     with runtime:
         yield runtime.app
         runtime.invoker.drain()

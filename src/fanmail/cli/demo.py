@@ -28,9 +28,20 @@ SENDER = "Fanmail Demo <news@fanmail.example>"
 LIST_ID = "demo-list"
 DONE = ("sent", "failed", "suppressed", "invalid", "already_sent")
 SUMMARY_FIELDS = (
-    "recipients", "sent", "failed", "suppressed", "invalid", "already_sent", "pending",
-    "throttled", "duration_s", "max_send_rate", "achieved_rate", "ses_latency_ms", "epochs",
-)  # fmt: skip
+    "recipients",
+    "sent",
+    "failed",
+    "suppressed",
+    "invalid",
+    "already_sent",
+    "pending",
+    "throttled",
+    "duration_s",
+    "max_send_rate",
+    "achieved_rate",
+    "ses_latency_ms",
+    "epochs",
+)
 DEMO_VARIABLES = {
     "brand": "Fanmail Weekly",
     "headline": "Sending to everyone, at exactly the right speed",
@@ -56,14 +67,18 @@ def add_parser(commands: Any) -> None:
     d.add_argument("--subscribers", type=int, default=1000, help="list size (default 1000)")
     d.add_argument("--rate", type=float, default=100.0, help="local SES MaxSendRate (default 100)")
     d.add_argument(
-        "--sender-rate", type=float, default=25.0,
+        "--sender-rate",
+        type=float,
+        default=25.0,
         help="most sends/s one sender drives; sets the fan-out width (default 25)",
-    )  # fmt: skip
+    )
     d.add_argument("--branching", type=int, default=2, help="children per fan-out node (default 2)")
     d.add_argument(
-        "--latency-ms", type=float, default=40.0,
+        "--latency-ms",
+        type=float,
+        default=40.0,
         help="latency estimate of one send on the stand-in, ledger writes included (default 40)",
-    )  # fmt: skip
+    )
     d.add_argument("--template", default="newsletter", help="template in templates/")
     d.add_argument("--seed", type=int, default=7, help="seed of the generated list")
     d.add_argument("--out", type=Path, help="write summary.json, outbox/*.eml and index.html here")
@@ -92,10 +107,13 @@ def demo(args: argparse.Namespace) -> int:
         subscribers = load_list(runtime.app, args.subscribers, args.seed)
         campaign = runtime.app.campaigns.create(
             CreateCampaign(
-                list_id=LIST_ID, template=args.template, sender=SENDER,
-                reply_to="help@fanmail.example", variables=DEMO_VARIABLES,
+                list_id=LIST_ID,
+                template=args.template,
+                sender=SENDER,
+                reply_to="help@fanmail.example",
+                variables=DEMO_VARIABLES,
             )
-        )  # fmt: skip
+        )
         if not call_api(runtime, "POST", f"/campaigns/{campaign.campaign_id}/send", 202):
             return 1
         final, breaker = run_to_the_end(runtime, campaign.campaign_id, len(subscribers))

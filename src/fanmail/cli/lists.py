@@ -33,19 +33,23 @@ def add_parsers(commands: Any) -> None:
     i.add_argument("--list", required=True, help="the list id")
     i.add_argument("--format", choices=["csv", "jsonl"], help="default: by file extension")
     i.add_argument(
-        "--mode", choices=[m.value for m in ImportMode], default=ImportMode.UPSERT.value,
+        "--mode",
+        choices=[m.value for m in ImportMode],
+        default=ImportMode.UPSERT.value,
         help="upsert: add and update; add-only: leave existing ones alone; unsubscribe: a "
         "blocklist, every address becomes unsubscribed (default upsert)",
-    )  # fmt: skip
+    )
     i.add_argument("--email-column", default="email", help="the address column (default email)")
     i.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="re-subscribe addresses that unsubscribed, bounced or complained",
-    )  # fmt: skip
+    )
     i.add_argument(
-        "--check-deliverability", action="store_true",
+        "--check-deliverability",
+        action="store_true",
         help="also check each domain's DNS (slow; off by default)",
-    )  # fmt: skip
+    )
     i.add_argument(
         "--rejected", type=Path, help="where rejected rows go (default FILE's name + .rejected.csv)"
     )
@@ -62,15 +66,17 @@ def add_parsers(commands: Any) -> None:
     x.add_argument("--list", required=True, help="the list id")
     x.add_argument("--out", default="-", help="output file (default standard output)")
     x.add_argument(
-        "--history", action="store_true",
+        "--history",
+        action="store_true",
         help="add each subscriber's consent history (when, how, from where) as a JSON column",
-    )  # fmt: skip
+    )
     x.set_defaults(run=export_command)
 
     i.add_argument(
-        "--create-list", action="store_true",
+        "--create-list",
+        action="store_true",
         help="create the list first if there is none (by default a missing list is an error)",
-    )  # fmt: skip
+    )
     _list_group(commands)
 
 
@@ -90,9 +96,13 @@ def _list_group(commands: Any) -> None:
     sub.add_parser("list", help="every list with its counts").set_defaults(run=all_lists_command)
     for name, text, run in (
         ("show", "one list: settings and counts by status", show_list_command),
-        ("recount", "count its subscribers by status again (repairs the counters after edits "
-         "made outside fanmail; reads the whole list)", recount_command),
-    ):  # fmt: skip
+        (
+            "recount",
+            "count its subscribers by status again (repairs the counters after edits "
+            "made outside fanmail; reads the whole list)",
+            recount_command,
+        ),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("list_id")
         p.set_defaults(run=run)
@@ -183,9 +193,14 @@ def import_command(args: argparse.Namespace) -> int:
             if args.create_list and app.ports.lists.get(args.list) is None:
                 app.lists.create(CreateList(args.list))
             job = app.imports.run_here(
-                args.list, options, data, file_name=path.name, resume=resume,
-                progress=progress, on_rejected=rejects.write,
-            )  # fmt: skip
+                args.list,
+                options,
+                data,
+                file_name=path.name,
+                resume=resume,
+                progress=progress,
+                on_rejected=rejects.write,
+            )
             result = app.imports.view(job)
     finally:
         rejected_file = rejects.close()
@@ -202,9 +217,11 @@ def import_command(args: argparse.Namespace) -> int:
 
 def setting_changes(args: argparse.Namespace) -> dict[str, Any]:
     given = {
-        "brand": args.brand, "sender": args.sender, "postal_address": args.postal_address,
+        "brand": args.brand,
+        "sender": args.sender,
+        "postal_address": args.postal_address,
         "opt_in": OptIn(args.opt_in) if args.opt_in else None,
-    }  # fmt: skip
+    }
     if args.signup_fields is not None:
         given["signup_fields"] = tuple(
             n.strip() for n in args.signup_fields.split(",") if n.strip()
@@ -215,9 +232,12 @@ def setting_changes(args: argparse.Namespace) -> dict[str, Any]:
 def list_view(summary: ListSummary) -> dict[str, Any]:
     found = summary.mailing_list
     return {
-        "list_id": found.list_id, "name": found.name, "settings": found.settings.to_dict(),
-        "subscribers": dict(summary.counts), "total": summary.total,
-    }  # fmt: skip
+        "list_id": found.list_id,
+        "name": found.name,
+        "settings": found.settings.to_dict(),
+        "subscribers": dict(summary.counts),
+        "total": summary.total,
+    }
 
 
 def create_list_command(args: argparse.Namespace) -> int:
@@ -257,8 +277,10 @@ def set_list_command(args: argparse.Namespace) -> int:
 def subscribers_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         page = app.lists.page(args.list_id, args.cursor, args.limit)
-    rows = [{"email": s.email, "status": s.status.value, "attributes": dict(s.attributes)}
-            for s in page.subscribers]  # fmt: skip
+    rows = [
+        {"email": s.email, "status": s.status.value, "attributes": dict(s.attributes)}
+        for s in page.subscribers
+    ]
     print_json({"subscribers": rows, "next_cursor": page.cursor})
     return 0
 

@@ -29,8 +29,13 @@ def add_parser(commands: Any) -> None:
     )
     who.add_argument("--subscriber", metavar="EMAIL", help="a stored subscriber (needs --list)")
     v.add_argument("--list", help="the list of --subscriber")
-    v.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                   help="a campaign variable (repeatable)")  # fmt: skip
+    v.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a campaign variable (repeatable)",
+    )
     v.add_argument("--subject", help="a campaign subject (Jinja) instead of the template's")
     v.add_argument("--sender", default="Fanmail <news@fanmail.example>", help="From")
     v.add_argument("--out", type=Path, default=Path("preview-out"), help="output folder")

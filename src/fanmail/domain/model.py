@@ -44,9 +44,6 @@ def next_status(
     return requested
 
 
-SUPPRESSED_BY_FEEDBACK = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
-
-
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """How a status change came about and from where: consent history.
@@ -375,14 +372,14 @@ class OutgoingEmail:
 
 LIVE_COUNTS = ("sent", "failed", "suppressed", "already_sent")
 SENDS_BUCKET_S = 10
-SENDS_BUCKETS_PER_HOUR_OF_PLAN = 360
-"""Sends over time are kept in buckets, `live["sent@<start>/<width>"]`, added by the same
-atomic update that adds the live counts: 10 s wide, wider for a run planned to last longer than
-an hour, so a run keeps at most a few hundred (a 20-hour run's 10-second buckets would make
-the campaign record 150 KB, and every live update is billed by its size)."""
 
 
 def sends_bucket_width(estimated_duration_s: float) -> int:
+    """Sends over time are kept in buckets, `live["sent@<start>/<width>"]`, added by the same
+    atomic update that adds the live counts: 10 s wide, 10 s more for each hour the run is
+    planned to last, so a run keeps at most a few hundred (10-second buckets over a day-long
+    run would grow the campaign record past 100 KB, and every live update is billed by its
+    size)."""
     hours = max(1, math.ceil(estimated_duration_s / 3600))
     return SENDS_BUCKET_S * hours
 

@@ -20,7 +20,8 @@ class Clock(Protocol):
 class Pacer:
     """Slots lie on a grid `origin + k · interval`; computing them by multiplication rather
     than by adding `interval` again and again keeps float error from drifting two slots closer
-    than 1/rate (measured: accumulated addition put 11 sends in a one-second window at rate 10).
+    than 1/rate (accumulated addition put one send too many into a one-second window; a test
+    checks it).
     The interval is stretched by one part per million for the same reason."""
 
     def __init__(self, rate: float, clock: Clock) -> None:

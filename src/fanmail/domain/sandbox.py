@@ -4,7 +4,7 @@ so a template that takes seconds (nested loops) or builds huge strings (`'x' * 5
 must be refused when the campaign is created, and stopped -- as that recipient's failure, not
 a crashed sender -- if subscriber data makes it blow up later.
 
-- Time: a render may take RENDER_SECONDS of CPU (a normal one takes ~0.1 ms); a watchdog thread
+- Time: a render may take RENDER_SECONDS of CPU (a normal one takes far less); a watchdog thread
   stops one that runs longer, even a loop that outputs nothing (see _Watchdog). It cannot stop one
   call into C, so no single call may be handed more than the size bound:
 - Size: every value is measured (`measure`: about the characters it prints as, nested values
@@ -235,20 +235,72 @@ _FILTER_OPTIONS = {
 }
 """The positional parameters after the value, of the filters `_filter_growth` reads."""
 PRINTING_FILTERS = frozenset(
-    {"string", "e", "escape", "forceescape", "safe", "upper", "lower", "title", "capitalize",
-     "trim", "center", "indent", "wordwrap", "truncate", "striptags", "urlize", "replace",
-     "format", "join", "tojson", "pprint", "urlencode", "xmlattr", "wordcount", "money",
-     "format_date", "initials", "nl2br"}
-)  # fmt: skip
+    {
+        "string",
+        "e",
+        "escape",
+        "forceescape",
+        "safe",
+        "upper",
+        "lower",
+        "title",
+        "capitalize",
+        "trim",
+        "center",
+        "indent",
+        "wordwrap",
+        "truncate",
+        "striptags",
+        "urlize",
+        "replace",
+        "format",
+        "join",
+        "tojson",
+        "pprint",
+        "urlencode",
+        "xmlattr",
+        "wordcount",
+        "money",
+        "format_date",
+        "initials",
+        "nl2br",
+    }
+)
 """Filters that turn their value into text: an iterator is read first, then measured as it
 will print."""
 
 
 UNBOUNDED_FILTERS = frozenset(
-    {"default", "d", "length", "count", "first", "last", "int", "float", "abs", "round",
-     "attr", "random", "min", "max", "reverse", "select", "reject", "selectattr", "rejectattr",
-     "map", "list", "unique", "sort", "dictsort", "items", "groupby", "filesizeformat"}
-)  # fmt: skip
+    {
+        "default",
+        "d",
+        "length",
+        "count",
+        "first",
+        "last",
+        "int",
+        "float",
+        "abs",
+        "round",
+        "attr",
+        "random",
+        "min",
+        "max",
+        "reverse",
+        "select",
+        "reject",
+        "selectattr",
+        "rejectattr",
+        "map",
+        "list",
+        "unique",
+        "sort",
+        "dictsort",
+        "items",
+        "groupby",
+        "filesizeformat",
+    }
+)
 """Filters that return no more than they are given and print nothing: they need no check (the
 values they are given were measured where they were made), and they are most of a template's
 filter calls (`default` above all)."""

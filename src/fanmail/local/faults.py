@@ -134,9 +134,12 @@ class CrashingCampaignStore:
     by `slowdown_s` (DynamoDB throttling that botocore's retries absorb)."""
 
     def __init__(
-        self, inner: CampaignStore, clock: Clock, crash_at_progress: int | None = None,
+        self,
+        inner: CampaignStore,
+        clock: Clock,
+        crash_at_progress: int | None = None,
         slowdown_s: float = 0.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.inner = inner
         self.clock = clock
         self.crash_at_progress = crash_at_progress

@@ -21,11 +21,28 @@ font-size:1.2rem}.figure span,.muted{color:#6b7280;font-size:.85rem}
 table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:.35rem .4rem;
 border-bottom:1px solid #eef0f3}th{font-size:.8rem;color:#6b7280;text-transform:uppercase}
 """
-RUN = ("status", "recipients", "sent", "already_sent", "failed", "suppressed", "invalid",
-       "duration_s", "max_send_rate", "achieved_rate")  # fmt: skip
+RUN = (
+    "status",
+    "recipients",
+    "sent",
+    "already_sent",
+    "failed",
+    "suppressed",
+    "invalid",
+    "duration_s",
+    "max_send_rate",
+    "achieved_rate",
+)
 FORMS = ("html", "txt", "eml")
-SAID_BACK = ("delivered", "bounced", "complained", "opened", "clicked", "bounce_rate",
-             "complaint_rate")  # fmt: skip
+SAID_BACK = (
+    "delivered",
+    "bounced",
+    "complained",
+    "opened",
+    "clicked",
+    "bounce_rate",
+    "complaint_rate",
+)
 
 
 def _figures(values: dict[str, Any], names: Sequence[str]) -> str:

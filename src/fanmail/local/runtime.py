@@ -5,10 +5,10 @@ schedule ticker that fires what EventBridge Scheduler would, and SES's feedback 
 The feedback path runs in process: SES's mailbox simulator publishes its events to an event bus
 with the stack's rule, into a queue that an event source mapping hands to the feedback function
 in SQS batches. moto has EventBridge and SQS, and they route these events correctly (a test
-drives that path through them), but every SQS call of moto walks the whole queue: measured here,
-consuming falls from 188 to 22 events/s as the backlog grows from 100 to 1,000, under the ~250
-events/s a 100/s campaign makes. The in-process bus and queue keep SQS's contract (visibility
-timeout, partial batch failures, redrive to a dead-letter queue) at any backlog.
+drives that path through them), but every SQS call of moto walks the whole queue, so consuming
+falls behind a campaign's events as the backlog grows (the README gives the figures). The
+in-process bus and queue keep SQS's contract (visibility timeout, partial batch failures,
+redrive to a dead-letter queue) at any backlog.
 
 It sits above the handlers: it registers them on the invoker, as Lambda would run them.
 """

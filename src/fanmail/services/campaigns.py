@@ -152,8 +152,10 @@ class Campaigns:
         check_id("campaign id", campaign_id)
         self.check_account()
         changes: dict[str, Any] = {
-            "run_id": uuid.uuid4().hex, "started_at": self.clock.now(), "live": {},
-        }  # fmt: skip
+            "run_id": uuid.uuid4().hex,
+            "started_at": self.clock.now(),
+            "live": {},
+        }
         return self.campaigns.transition(campaign_id, STARTABLE, CampaignStatus.SENDING, changes)
 
     def send_now(self, campaign_id: str) -> Campaign:

@@ -14,9 +14,27 @@ import random
 from fanmail.domain.model import Subscriber, SubscriberStatus
 
 FIRST_NAMES = (
-    "Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Ken", "Frances", "Edsger", "Radia",
-    "Dennis", "Hedy", "Guido", "Katherine", "Niklaus", "Sophie", "José", "Zoë", "Søren", "Ngozi",
-)  # fmt: skip
+    "Ada",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Alan",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Dennis",
+    "Hedy",
+    "Guido",
+    "Katherine",
+    "Niklaus",
+    "Sophie",
+    "José",
+    "Zoë",
+    "Søren",
+    "Ngozi",
+)
 CITIES = ("Lisbon", "Oslo", "Nairobi", "Osaka", "Lima", "Montréal", "Kraków", "Austin")
 MALFORMED = (
     "reader{n}.example.com",
@@ -27,8 +45,12 @@ MALFORMED = (
 SIMULATOR = "simulator.amazonses.com"
 # A simulator list's addresses by what SES does with them, every n-th subscriber from an offset
 # (2 % bounce, 0.5 % on the suppression list, 0.5 % complain, 1 % out of office; the rest success).
-SIMULATED_EVERY = (("bounce", 50, 7), ("suppressionlist", 200, 33), ("complaint", 200, 71),
-                   ("ooto", 100, 19))  # fmt: skip
+SIMULATED_EVERY = (
+    ("bounce", 50, 7),
+    ("suppressionlist", 200, 33),
+    ("complaint", 200, 71),
+    ("ooto", 100, 19),
+)
 
 
 def generate_subscribers(

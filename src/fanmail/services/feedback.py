@@ -116,9 +116,13 @@ class Feedback:
         for list_id in self.subscribers.lists_of(event.email):  # an index: may lag a moment
             try:
                 changed += self.subscribers.set_status(
-                    list_id, event.email, SubscriberStatus(kind.value), provenance=provenance,
-                    at=self.clock.now(), only_from=SUPPRESS_FROM[kind],
-                )  # fmt: skip
+                    list_id,
+                    event.email,
+                    SubscriberStatus(kind.value),
+                    provenance=provenance,
+                    at=self.clock.now(),
+                    only_from=SUPPRESS_FROM[kind],
+                )
             except NotFound:  # deleted since
                 continue
         return changed

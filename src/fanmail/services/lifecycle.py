@@ -140,9 +140,12 @@ class Lifecycle:
             state.ignore_breakers = ignore_breakers
             changes["checkpoint"] = state.to_dict()
         resumed = self.store.transition(
-            campaign_id, frozenset({campaign.status}), CampaignStatus.SENDING, changes,
+            campaign_id,
+            frozenset({campaign.status}),
+            CampaignStatus.SENDING,
+            changes,
             run_id=run_guard,
-        )  # fmt: skip
+        )
         self.scheduler.delete(resume_schedule_name(campaign_id))
         self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
         return resumed

@@ -194,11 +194,18 @@ class Previews:
         """What `subscriber` gets from the campaign, as it was created (its list's details
         included)."""
         return preview_message(
-            self.renderer, self.links, self.clock, template=campaign.template,
-            sender=campaign.sender, subscriber=subscriber, subject=campaign.subject,
-            reply_to=campaign.reply_to, variables=campaign.variables,
-            campaign_id=campaign.campaign_id, list_info=campaign.list_info,
-        )  # fmt: skip
+            self.renderer,
+            self.links,
+            self.clock,
+            template=campaign.template,
+            sender=campaign.sender,
+            subscriber=subscriber,
+            subject=campaign.subject,
+            reply_to=campaign.reply_to,
+            variables=campaign.variables,
+            campaign_id=campaign.campaign_id,
+            list_info=campaign.list_info,
+        )
 
     def _list_info(self, list_id: str) -> dict[str, str] | None:
         found = self.lists.get(list_id) if self.lists is not None else None

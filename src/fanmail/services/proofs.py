@@ -75,10 +75,16 @@ class TestSends:
         subject = ""
         for to in recipients:
             made = personalise(
-                campaign, compiled, self.links, self.clock.now(),
-                email=model.email, attributes=model.attributes, to=to,
-                configuration_set=self.configuration_set, subject_prefix=SUBJECT_PREFIX,
-            )  # fmt: skip
+                campaign,
+                compiled,
+                self.links,
+                self.clock.now(),
+                email=model.email,
+                attributes=model.attributes,
+                to=to,
+                configuration_set=self.configuration_set,
+                subject_prefix=SUBJECT_PREFIX,
+            )
             sent.append(ProofSent(to, self._send(replace(made.email, tags=()))))
             subject = made.rendered.subject
         return Proofs(subject, model.email, sent)

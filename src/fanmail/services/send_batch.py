@@ -413,9 +413,13 @@ class _Leaf:
             return DeliveryCounts(suppressed=1), None
         cid, email = self.campaign.campaign_id, recipient.email
         claim = self.ledger.claim(
-            cid, email, self.holder, self.lease_until, self.clock.now(),
+            cid,
+            email,
+            self.holder,
+            self.lease_until,
+            self.clock.now(),
             retry_failed=self.job.retry_failed,
-        )  # fmt: skip
+        )
         if claim.outcome is ClaimOutcome.SENT:
             return DeliveryCounts(already_sent=1), None
         if claim.outcome is ClaimOutcome.BUSY:

@@ -201,9 +201,12 @@ class CampaignRunner:
             sending = frozenset({CampaignStatus.SENDING})
             with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
                 self.campaigns.transition(
-                    epoch.campaign.campaign_id, sending, CampaignStatus.PAUSED,
-                    {"paused_reason": reason}, run_id=epoch.run_id,
-                )  # fmt: skip
+                    epoch.campaign.campaign_id,
+                    sending,
+                    CampaignStatus.PAUSED,
+                    {"paused_reason": reason},
+                    run_id=epoch.run_id,
+                )
 
         options = self.options
         return Dispatcher(
@@ -321,15 +324,20 @@ class CampaignRunner:
             summary["paused_reason"] = epoch.stop_reason
         progress = {**self._progress(epoch), "final": True}
         changes: dict[str, Any] = {
-            "checkpoint": self._checkpoint(epoch), "summary": summary, "progress": progress,
-        }  # fmt: skip
+            "checkpoint": self._checkpoint(epoch),
+            "summary": summary,
+            "progress": progress,
+        }
         if status is CampaignStatus.CANCELLED:
             changes["finished_at"] = self.clock.now()
         try:
             self.campaigns.transition(
-                epoch.campaign.campaign_id, frozenset({status}), status, changes,
+                epoch.campaign.campaign_id,
+                frozenset({status}),
+                status,
+                changes,
                 run_id=epoch.run_id,
-            )  # fmt: skip
+            )
         except Conflict:  # resumed before this run had stopped: the new run records it all
             return {**summary, "replaced": True}
         return summary
@@ -369,8 +377,12 @@ class CampaignRunner:
             epoch.campaign.campaign_id,
             frozenset({CampaignStatus.SENDING}),
             status,
-            {"checkpoint": self._checkpoint(epoch), "summary": summary, "progress": progress,
-             **changes},
+            {
+                "checkpoint": self._checkpoint(epoch),
+                "summary": summary,
+                "progress": progress,
+                **changes,
+            },
             run_id=epoch.run_id,
-        )  # fmt: skip
+        )
         return summary

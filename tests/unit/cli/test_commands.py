@@ -37,8 +37,9 @@ def cli(
 def test_lists_create_set_show_and_list(cli: Any, stack: MemoryStack) -> None:
     code, created, _ = cli("lists", "create", "news", "--name", "News", "--brand", "Acme")
     assert code == 0 and created["settings"]["brand"] == "Acme" and created["total"] == 0
-    code, changed, _ = cli("lists", "set", "news", "--postal-address", "1 Road, Town", "--opt-in",
-                           "double")  # fmt: skip
+    code, changed, _ = cli(
+        "lists", "set", "news", "--postal-address", "1 Road, Town", "--opt-in", "double"
+    )
     assert code == 0
     assert changed["settings"]["brand"] == "Acme"  # the settings not given stay
     assert changed["settings"]["postal_address"] == "1 Road, Town"

@@ -31,22 +31,38 @@ def parse(record: dict[str, object]) -> list[FeedbackEvent]:
 @pytest.mark.parametrize(
     ("name", "kind", "details"),
     [
-        ("bounce", EventKind.BOUNCED,
-         {"type": "Permanent", "subtype": "General", "status": "5.1.1",
-          "diagnostic_code": "smtp; 550 5.1.1 user unknown"}),
+        (
+            "bounce",
+            EventKind.BOUNCED,
+            {
+                "type": "Permanent",
+                "subtype": "General",
+                "status": "5.1.1",
+                "diagnostic_code": "smtp; 550 5.1.1 user unknown",
+            },
+        ),
         ("complaint", EventKind.COMPLAINED, {"feedback_type": "abuse"}),
         ("delivery", EventKind.DELIVERED, {}),
         ("send", EventKind.SENT, {}),
         ("reject", EventKind.REJECTED, {"reason": "Bad content"}),
         ("open", EventKind.OPENED, {}),
         ("click", EventKind.CLICKED, {}),
-        ("rendering_failure", EventKind.RENDERING_FAILED,
-         {"reason": "Attribute 'attributeName' is not present in the rendering data."}),
-        ("delivery_delay", EventKind.DELAYED,
-         {"type": "TransientCommunicationFailure", "status": "4.4.1",
-          "diagnostic_code": "smtp; 421 4.4.1 Unable to connect to remote host"}),
+        (
+            "rendering_failure",
+            EventKind.RENDERING_FAILED,
+            {"reason": "Attribute 'attributeName' is not present in the rendering data."},
+        ),
+        (
+            "delivery_delay",
+            EventKind.DELAYED,
+            {
+                "type": "TransientCommunicationFailure",
+                "status": "4.4.1",
+                "diagnostic_code": "smtp; 421 4.4.1 Unable to connect to remote host",
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_documented_event(name: str, kind: EventKind, details: dict[str, str]) -> None:
     record = ses_event(name, to="Ada@Example.com", message_id="m-1")
     [event] = parse(record)
@@ -80,13 +96,17 @@ def test_transient_and_undetermined_bounces_are_soft_and_many_recipients_are_man
         (ses_event("delivery", configuration_set="another"), "not this stack's"),
         (ses_event("subscription"), "'Subscription' is not tracked"),
         ({"eventType": "Delivery"}, "without mail.messageId"),
-        ({"eventType": "Delivery", "mail": {"messageId": "m", "tags": {SET_TAG: ["ConfigSet"]}}},
-         "no campaign tag"),
+        (
+            {"eventType": "Delivery", "mail": {"messageId": "m", "tags": {SET_TAG: ["ConfigSet"]}}},
+            "no campaign tag",
+        ),
         (["not", "an", "object"], "not an object"),
-        ({"eventType": "Click", "mail": ses_event("click")["mail"], "click": {}},
-         "unexpected shape"),
+        (
+            {"eventType": "Click", "mail": ses_event("click")["mail"], "click": {}},
+            "unexpected shape",
+        ),
     ],
-)  # fmt: skip
+)
 def test_what_is_ignored_and_why(record: object, reason: str) -> None:
     found = parse_ses_event(record, SET)
     assert isinstance(found, Ignored) and reason in found.reason
@@ -103,10 +123,14 @@ def test_a_batch_counts_each_recipient_and_kind_once() -> None:
         [delivered, delivered, opened, click, click, stranger, sent], known
     )
     assert outcomes == [
-        EventOutcome.COUNTED, EventOutcome.DUPLICATE, EventOutcome.DUPLICATE,
-        EventOutcome.COUNTED, EventOutcome.DUPLICATE, EventOutcome.UNKNOWN,
+        EventOutcome.COUNTED,
+        EventOutcome.DUPLICATE,
+        EventOutcome.DUPLICATE,
+        EventOutcome.COUNTED,
+        EventOutcome.DUPLICATE,
+        EventOutcome.UNKNOWN,
         EventOutcome.CONFIRMED,
-    ]  # fmt: skip
+    ]
     [mark] = marks
     assert mark.kinds == {"delivered", "clicked"} and list(mark.links.values()) == [click.link]
 

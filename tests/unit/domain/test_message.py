@@ -14,9 +14,13 @@ def test_long_list_unsubscribe_stays_two_plain_uris() -> None:
     mailto = f"mailto:unsubscribe@example.com?subject=unsubscribe%20{token}"
     value = f"<https://x.example/u/{token}>, <{mailto}>"
     outgoing = OutgoingEmail(
-        sender="a@example.com", to="b@example.com", subject="Hi", html="<p>x</p>", text="x",
+        sender="a@example.com",
+        to="b@example.com",
+        subject="Hi",
+        html="<p>x</p>",
+        text="x",
         headers=(("List-Unsubscribe", value),),
-    )  # fmt: skip
+    )
     raw = bytes(to_mime(outgoing, "m1"))
     assert b"=?utf-8?" not in raw  # not RFC 2047 encoded-words
     parsed = email.message_from_bytes(raw, policy=email.policy.default)

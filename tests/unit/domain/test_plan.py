@@ -128,8 +128,11 @@ def test_the_whole_tree_fits_the_sender_concurrency(budget: int, rate: float) ->
     assert running == sender_invocations(plan.senders, plan.branching)
     if plan.senders < budget:  # as wide as the budget allows
         wider = sender_invocations(plan.senders + 1, plan.branching)
-        assert wider > budget or plan.senders == make_plan(1_000_000, rate, 0.08, PlanLimits(
-            max_senders=10_000)).senders  # fmt: skip
+        assert (
+            wider > budget
+            or plan.senders
+            == make_plan(1_000_000, rate, 0.08, PlanLimits(max_senders=10_000)).senders
+        )
 
 
 def test_tree_nodes_counts_every_waiting_node() -> None:

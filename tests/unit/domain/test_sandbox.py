@@ -101,9 +101,11 @@ def test_a_slow_template_fails_one_recipient_not_the_run(stack: object) -> None:
 
     assert isinstance(stack, MemoryStack)
     compiled = renderer(
-        {"slow": "{% for c in name %}{% for d in name %}{% for e in name %}{% endfor %}"
-                 "{% endfor %}{% endfor %}ok"}
-    ).compile("slow")  # fmt: skip
+        {
+            "slow": "{% for c in name %}{% for d in name %}{% for e in name %}{% endfor %}"
+            "{% endfor %}{% endfor %}ok"
+        }
+    ).compile("slow")
     assert compiled.render({"name": "abc"}).html == "ok"  # the sample is fine
     with pytest.raises(TemplateProblem, match="longer than"):
         compiled.render({"name": "x" * 2000})  # a subscriber's long attribute is not

@@ -37,8 +37,12 @@ def api(stack: MemoryStack) -> MemoryStack:
 
 
 def campaign_body(**changes: Any) -> dict[str, Any]:
-    body = {"campaign_id": "c1", "list_id": "news", "template": "newsletter",
-            "sender": "News <news@fanmail.example>"}  # fmt: skip
+    body = {
+        "campaign_id": "c1",
+        "list_id": "news",
+        "template": "newsletter",
+        "sender": "News <news@fanmail.example>",
+    }
     body.update(changes)
     return body
 

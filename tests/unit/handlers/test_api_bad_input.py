@@ -28,9 +28,12 @@ def send_file(
 ) -> tuple[int, Any]:
     """A list file as API Gateway hands it over: a binary media type arrives base64-encoded."""
     event = api_event(
-        "POST", "/lists/news/imports", {"list_id": "news"},
-        resource="/lists/{list_id}/imports", query=query or None,
-    )  # fmt: skip
+        "POST",
+        "/lists/news/imports",
+        {"list_id": "news"},
+        resource="/lists/{list_id}/imports",
+        query=query or None,
+    )
     event["headers"]["content-type"] = content_type
     event["body"] = base64.b64encode(data).decode()
     event["isBase64Encoded"] = True
@@ -73,9 +76,15 @@ def test_unclosed_quote_and_bad_bytes_are_reported_through_the_api(api: MemorySt
     status, job = send_file(api, data)
     done = finished(api, job["import_id"])
     assert done["counts"] == {
-        "rows": 4, "rejected": 3, "merged": 0, "created": 1, "updated": 0, "unchanged": 0,
-        "unsubscribed": 0, "kept_opted_out": 0,
-    }  # fmt: skip
+        "rows": 4,
+        "rejected": 3,
+        "merged": 0,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "unsubscribed": 0,
+        "kept_opted_out": 0,
+    }
     reasons = {r["line"]: r["reason"] for r in done["rejected_examples"]}
     assert "never closed" in reasons[2] and "UTF-8" in reasons[3]
     assert "carriage return" in reasons[4]
@@ -118,17 +127,25 @@ def test_a_list_with_odd_items_stored_earlier_stays_readable(api: MemoryStack) -
     export and send all work."""
     seed(api, 3)
     poisoned = Subscriber(
-        "news", "odd@example.com", SubscriberStatus.SUBSCRIBED,
+        "news",
+        "odd@example.com",
+        SubscriberStatus.SUBSCRIBED,
         {"": "v", "bad name": "w", "first_name": "Odd"},
-    )  # fmt: skip
+    )
     api.subscribers.put_many([poisoned])
     status, page = call(api, "GET", "/lists/news/subscribers")
     assert status == 200 and len(page["subscribers"]) == 4
     status, _ = call(
-        api, "POST", "/campaigns",
-        {"campaign_id": "c1", "list_id": "news", "template": "newsletter",
-         "sender": SENDER_ADDRESS},
-    )  # fmt: skip
+        api,
+        "POST",
+        "/campaigns",
+        {
+            "campaign_id": "c1",
+            "list_id": "news",
+            "template": "newsletter",
+            "sender": SENDER_ADDRESS,
+        },
+    )
     assert status == 201
     done = run_to_completion(api, "c1", limit_s=30)
     assert done.summary is not None and done.summary["sent"] == 4
@@ -237,10 +254,16 @@ def test_reading_a_large_list_reads_counters_not_the_list(api: MemoryStack) -> N
     assert status == 200 and body["total"] == 20_000
     assert pages["n"] == 0
     status, created = call(
-        api, "POST", "/campaigns",
-        {"campaign_id": "big", "list_id": "news", "template": "newsletter",
-         "sender": SENDER_ADDRESS},
-    )  # fmt: skip
+        api,
+        "POST",
+        "/campaigns",
+        {
+            "campaign_id": "big",
+            "list_id": "news",
+            "template": "newsletter",
+            "sender": SENDER_ADDRESS,
+        },
+    )
     report = created["template_report"]
     assert status == 201 and report["subscribers_scanned"] == 10_000
     assert not report["whole_list_scanned"] and pages["n"] <= 11
@@ -267,9 +290,11 @@ def test_senders_that_would_be_mangled_are_refused(
     api: MemoryStack, sender: str, words: str
 ) -> None:
     status, body = call(
-        api, "POST", "/campaigns",
+        api,
+        "POST",
+        "/campaigns",
         {"list_id": "news", "template": "newsletter", "sender": sender},
-    )  # fmt: skip
+    )
     assert is_error(status, body, 400, words), body
 
 
@@ -277,10 +302,16 @@ def test_idn_domains_go_to_ses_in_punycode_and_feedback_finds_them(api: MemorySt
     status, _ = call(api, "PUT", "/lists/news/subscribers/Ann@B\u00fccher.de", {})
     assert status == 200
     call(
-        api, "POST", "/campaigns",
-        {"campaign_id": "idn", "list_id": "news", "template": "newsletter",
-         "sender": SENDER_ADDRESS},
-    )  # fmt: skip
+        api,
+        "POST",
+        "/campaigns",
+        {
+            "campaign_id": "idn",
+            "list_id": "news",
+            "template": "newsletter",
+            "sender": SENDER_ADDRESS,
+        },
+    )
     run_to_completion(api, "idn", limit_s=30)
     assert [d.email.to for d in api.ses.deliveries] == ["ann@xn--bcher-kva.de"]
     api.settle_feedback()
@@ -304,9 +335,11 @@ def test_templates_that_cost_too_much_are_refused_at_preview_and_creation(
     status, body = call(slow, "POST", "/templates/slow/preview", {})
     assert is_error(status, body, 422, "longer than") and time.perf_counter() - started < 3
     status, body = call(
-        slow, "POST", "/campaigns",
+        slow,
+        "POST",
+        "/campaigns",
         {"list_id": "news", "template": "slow", "sender": SENDER_ADDRESS},
-    )  # fmt: skip
+    )
     assert is_error(status, body, 422, "longer than")
     assert str(template_dir) not in body["error"]["message"]
 
@@ -321,10 +354,16 @@ def test_cursors_that_no_key_could_be_are_a_400(api: MemoryStack, path: str, cur
     store's call: it is refused first."""
     seed(api, 1)
     call(
-        api, "POST", "/campaigns",
-        {"campaign_id": "c1", "list_id": "news", "template": "newsletter",
-         "sender": SENDER_ADDRESS},
-    )  # fmt: skip
+        api,
+        "POST",
+        "/campaigns",
+        {
+            "campaign_id": "c1",
+            "list_id": "news",
+            "template": "newsletter",
+            "sender": SENDER_ADDRESS,
+        },
+    )
     status, body = call(api, "GET", path, query={"cursor": cursor})
     expected = 422 if cursor == "\udc80" else 400  # the schema refuses what is not text at all
     assert is_error(status, body, expected, "cursor"), body

@@ -22,9 +22,11 @@ CAMPAIGN = {"list_id": "news", "template": "newsletter", "sender": f"News <{SEND
 @pytest.fixture
 def api(stack: MemoryStack) -> MemoryStack:
     status, _ = call(
-        stack, "POST", "/lists",
+        stack,
+        "POST",
+        "/lists",
         {"list_id": "news", "name": "News", "brand": "Acme", "sender": SENDER_ADDRESS},
-    )  # fmt: skip
+    )
     assert status == 201
     seed(stack, 5)
     return stack
@@ -71,9 +73,11 @@ def test_a_campaign_on_a_list_without_a_postal_address_warns_and_the_footer_show
     status, addressed = call(api, "POST", "/campaigns", {**CAMPAIGN, "campaign_id": "c2"})
     assert status == 201 and addressed["warnings"] == []
     status, preview = call(
-        api, "POST", "/templates/newsletter/preview",
+        api,
+        "POST",
+        "/templates/newsletter/preview",
         {"list_id": "news", "email": "user00000@example.com"},
-    )  # fmt: skip
+    )
     assert "1 Main St<br>" in preview["html"] and "Springfield, IL" in preview["text"]
     assert "<title>" + preview["subject"] + "</title>" in preview["html"]  # item 6
 
@@ -81,10 +85,14 @@ def test_a_campaign_on_a_list_without_a_postal_address_warns_and_the_footer_show
 def test_test_sends_go_to_the_testers_only_and_count_nowhere(api: MemoryStack) -> None:
     call(api, "POST", "/campaigns", {**CAMPAIGN, "campaign_id": "c1"})
     status, body = call(
-        api, "POST", "/campaigns/c1/test",
-        {"to": ["me@example.com", "Me@Example.com", "you@example.com"],
-         "as_subscriber": "user00003@example.com"},
-    )  # fmt: skip
+        api,
+        "POST",
+        "/campaigns/c1/test",
+        {
+            "to": ["me@example.com", "Me@Example.com", "you@example.com"],
+            "as_subscriber": "user00003@example.com",
+        },
+    )
     assert status == 200 and body["rendered_as"] == "user00003@example.com"
     sent = [d.email for d in api.ses.deliveries]
     assert sorted(m.to for m in sent) == ["me@example.com", "you@example.com"]
@@ -123,8 +131,9 @@ def test_every_status_change_is_in_the_consent_history(api: MemoryStack) -> None
     status, body = call(api, "GET", path)
     assert status == 200
     assert [(h["how"], h["status"], h["previous"]) for h in body["history"]] == [
-        ("api", "subscribed", None), ("api", "unsubscribed", "subscribed"),
-    ]  # fmt: skip
+        ("api", "subscribed", None),
+        ("api", "unsubscribed", "subscribed"),
+    ]
     assert all(h["source"] and h["at"] > 0 for h in body["history"])
     out = io.StringIO()
     api.app.imports.export("news", out, history=True)
@@ -137,9 +146,11 @@ def test_progress_moves_while_senders_work_and_ends_equal_to_the_summary() -> No
     """Item 1: senders add what they settle every second or two; the API's progress.sent
     climbs before the run ends, and equals the summary at the end."""
     stack = memory_stack(
-        fast_settings(inline_threshold=5, ses_latency_ms=20.0), rate=40.0, latency_s=0.02,
+        fast_settings(inline_threshold=5, ses_latency_ms=20.0),
+        rate=40.0,
+        latency_s=0.02,
         ses_events=False,
-    )  # fmt: skip
+    )
     try:
         seed(stack, 200)
         call(stack, "POST", "/campaigns", {**CAMPAIGN, "campaign_id": "slow"})

@@ -42,8 +42,11 @@ def public(
 
 @pytest.fixture
 def lists(stack: MemoryStack) -> MemoryStack:
-    brand = ListSettings(brand="Acme Weekly", sender=f"Acme <{SENDER_ADDRESS}>",
-                         postal_address="1 Main St\nSpringfield")  # fmt: skip
+    brand = ListSettings(
+        brand="Acme Weekly",
+        sender=f"Acme <{SENDER_ADDRESS}>",
+        postal_address="1 Main St\nSpringfield",
+    )
     stack.app.lists.create(CreateList("news", "Acme News", brand))
     stack.app.lists.create(CreateList("deals", "Acme Deals", brand))
     stack.app.lists.create(CreateList("quick", "Quick list", ListSettings(opt_in=OptIn.SINGLE)))
@@ -151,8 +154,10 @@ def test_the_answer_is_the_same_whatever_the_address_and_no_one_is_mailed_twice(
     lists: MemoryStack,
 ) -> None:
     lists.subscribers.put_many([Subscriber("news", "gone@example.com", S.BOUNCED)])
-    answers = {signup(lists, a)[1]["message"].replace(a, "ADDRESS")
-               for a in ("new@example.com", "ada@example.com", "gone@example.com")}  # fmt: skip
+    answers = {
+        signup(lists, a)[1]["message"].replace(a, "ADDRESS")
+        for a in ("new@example.com", "ada@example.com", "gone@example.com")
+    }
     assert len(answers) == 1  # no list membership leaks
     assert mails_to(lists, "ada@example.com") == []  # subscribed already
     assert mails_to(lists, "gone@example.com") == []  # bounced: never mailed
@@ -214,14 +219,18 @@ def test_a_confirmation_cannot_undo_a_bounce_and_expired_links_say_so(
         ('{"list_id": "news", "email": "not-an-address"}', "application/json", 400, "@-sign"),
         ('{"list_id": "nope", "email": "a@example.com"}', "application/json", 404, "sign-ups"),
         ('{"list_id": "news", "email": "a@example.com"', "application/json", 400, "JSON"),
-        ('{"list_id": "news", "email": "a@example.com", "attributes": {"": "x"}}',
-         "application/json", 400, "not valid"),
+        (
+            '{"list_id": "news", "email": "a@example.com", "attributes": {"": "x"}}',
+            "application/json",
+            400,
+            "not valid",
+        ),
         ('["news"]', "application/json", 400, "object"),
         ('{"list_id": "news", "email": "' + "a" * 20_000 + '"}', "application/json", 400, "over"),
         ("list_id=news&email=" + "x" * 20_000, "application/x-www-form-urlencoded", 400, "over"),
         ("list_id=../x&email=a%40example.com", "application/x-www-form-urlencoded", 400, "list"),
     ],
-)  # fmt: skip
+)
 def test_bad_sign_ups_are_a_clear_4xx_and_change_nothing(
     lists: MemoryStack, body: str, content_type: str, code: int, words: str
 ) -> None:

@@ -32,9 +32,15 @@ def console(tmp_path: Path) -> Console:
     (tmp_path / "secret.txt").write_text("not yours")
     for n in range(3):
         outbox.send(
-            OutgoingEmail("a@example.com", f"r{n}@example.com", f"Hello {n}", "<p>Hi</p>", "Hi",
-                          headers=(("List-Unsubscribe", "<https://x.example/u/t>"),))
-        )  # fmt: skip
+            OutgoingEmail(
+                "a@example.com",
+                f"r{n}@example.com",
+                f"Hello {n}",
+                "<p>Hi</p>",
+                "Hi",
+                headers=(("List-Unsubscribe", "<https://x.example/u/t>"),),
+            )
+        )
     return Console(ConsoleConfig(mode="local"), outbox)
 
 
@@ -80,8 +86,13 @@ def deployed() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            seen.append({**dict(self.headers.items()), "path": self.path,
-                         "body": self.rfile.read(length).decode()})  # fmt: skip
+            seen.append(
+                {
+                    **dict(self.headers.items()),
+                    "path": self.path,
+                    "body": self.rfile.read(length).decode(),
+                }
+            )
             data = json.dumps({"ok": True}).encode()
             self.send_response(201)
             self.send_header("content-type", "application/json")
@@ -99,8 +110,9 @@ def test_admin_requests_are_signed_public_ones_are_not(
     deployed: tuple[str, list[dict[str, str]]],
 ) -> None:
     url, seen = deployed
-    session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s",
-                            region_name="eu-west-1")  # fmt: skip
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s", region_name="eu-west-1"
+    )
     api = SignedApi(session, url, url + "/public")
     event = api_event("POST", "/lists", body=json.dumps({"list_id": "news"}))
     event["multiValueQueryStringParameters"] = {"limit": ["5"]}
@@ -116,13 +128,20 @@ def test_admin_requests_are_signed_public_ones_are_not(
 
 
 def test_stack_urls_come_from_the_outputs() -> None:
-    session = boto3.Session(aws_access_key_id="a", aws_secret_access_key="s",
-                            region_name="eu-west-1")  # fmt: skip
+    session = boto3.Session(
+        aws_access_key_id="a", aws_secret_access_key="s", region_name="eu-west-1"
+    )
     client = session.client("cloudformation")
-    outputs = [{"OutputKey": "ApiUrl", "OutputValue": "https://a/v1"},
-               {"OutputKey": "PublicUrl", "OutputValue": "https://p/v1"}]  # fmt: skip
-    stack = {"StackName": "s", "CreationTime": "2026-01-01T00:00:00Z",
-             "StackStatus": "CREATE_COMPLETE", "Outputs": outputs}  # fmt: skip
+    outputs = [
+        {"OutputKey": "ApiUrl", "OutputValue": "https://a/v1"},
+        {"OutputKey": "PublicUrl", "OutputValue": "https://p/v1"},
+    ]
+    stack = {
+        "StackName": "s",
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "StackStatus": "CREATE_COMPLETE",
+        "Outputs": outputs,
+    }
     with Stubber(client) as stub:
         stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "s"})
         stub.add_response("describe_stacks", {"Stacks": [{**stack, "Outputs": outputs[:1]}]})

@@ -33,8 +33,9 @@ def assert_exactly_once_within_limits(report: dict[str, Any]) -> None:
 
 
 def test_a_campaign_longer_than_the_trigger_runs_in_epochs() -> None:
-    report = run(Scenario(30_000, 100.0, settings={"trigger_timeout_s": 120.0,
-                                                   "sender_timeout_s": 60.0}))  # fmt: skip
+    report = run(
+        Scenario(30_000, 100.0, settings={"trigger_timeout_s": 120.0, "sender_timeout_s": 60.0})
+    )
     assert_exactly_once_within_limits(report)
     assert report["epochs"] >= 3 and report["invocations"]["trigger"] == report["epochs"]
     assert report["simulated_duration_s"] > 300 and report["completion_ratio"] >= 0.9

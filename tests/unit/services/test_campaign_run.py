@@ -89,9 +89,13 @@ def test_sender_hands_back_what_it_cannot_send_in_time() -> None:
     # The plan expects 1 ms per SES call; the simulator takes 50 ms, so leaves run out of their
     # 2-second budget and hand back the rest, which the root dispatches again.
     settings = fast_settings(
-        ses_latency_ms=1.0, max_sender_rate=100.0, sender_timeout_s=3.0, time_margin_s=1.0,
-        level_margin_s=0.5, inline_threshold=0,
-    )  # fmt: skip
+        ses_latency_ms=1.0,
+        max_sender_rate=100.0,
+        sender_timeout_s=3.0,
+        time_margin_s=1.0,
+        level_margin_s=0.5,
+        inline_threshold=0,
+    )
     stack = memory_stack(settings, rate=400.0, latency_s=0.05)
     subscribers = seed(stack, 300)
     campaign = new_campaign(stack)

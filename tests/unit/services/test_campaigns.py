@@ -111,8 +111,9 @@ def test_a_sender_outside_the_stacks_identity_is_refused_at_creation(
     """#11 item 2: IAM lets the stack send only as SenderIdentity; a campaign that could not
     send is refused now, not failed at SES later."""
     stack = with_settings(stack, sender_identity=identity)
-    stack.ses.verified.update({"news@other.example", "news@sub.fanmail.example",
-                               "other@fanmail.example"})  # fmt: skip
+    stack.ses.verified.update(
+        {"news@other.example", "news@sub.fanmail.example", "other@fanmail.example"}
+    )
     seed(stack, 1)
     if accepted:
         assert new_campaign(stack, sender=sender).status is CampaignStatus.DRAFT

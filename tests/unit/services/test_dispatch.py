@@ -46,10 +46,18 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
         return BatchResult(counts=DeliveryCounts(sent=len(job.recipients)))
 
     end = Dispatcher(
-        epoch, pages=iter(()), call=call, record_progress=lambda: campaign,
-        pause=lambda reason: None, clock=clock, limits=limits, progress_interval_s=60.0,
-        breakers=None, deadline=clock.now() + 900.0, allowance=10**9,
-    ).run()  # fmt: skip
+        epoch,
+        pages=iter(()),
+        call=call,
+        record_progress=lambda: campaign,
+        pause=lambda reason: None,
+        clock=clock,
+        limits=limits,
+        progress_interval_s=60.0,
+        breakers=None,
+        deadline=clock.now() + 900.0,
+        allowance=10**9,
+    ).run()
     assert end is EpochEnd.DONE
     assert sum(units) == 20_000 and len(units) == 3, units
     assert max(units) <= plan.batch_size + limits.min_batch

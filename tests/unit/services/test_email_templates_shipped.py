@@ -105,9 +105,13 @@ def test_template_report_lists_who_lacks_what(stack: MemoryStack, template_dir: 
         + [Subscriber("l", "x@example.com", attributes={"first_name": "B"})]
     )
     report = template_report(
-        stack.app.renderer, template="t", subject=None, variables={"team": "T"},
-        subscribers=stack.subscribers, list_id="l",
-    ).to_dict()  # fmt: skip
+        stack.app.renderer,
+        template="t",
+        subject=None,
+        variables={"team": "T"},
+        subscribers=stack.subscribers,
+        list_id="l",
+    ).to_dict()
     assert report["attributes"] == {"first_name": "required", "plan": "required"}
     assert report["subscribers_missing"] == {"plan": 1}
     assert report["examples_missing"] == {"plan": ["x@example.com"]}
@@ -130,18 +134,26 @@ def test_campaign_creation_stores_the_report(stack: MemoryStack) -> None:
 def test_preview_is_what_a_sender_builds(stack: MemoryStack) -> None:
     subscriber = Subscriber("news", "ada@example.com", attributes={"first_name": "Ada"})
     preview = preview_message(
-        stack.app.renderer, stack.app.links, stack.app.ports.clock, template="notice",
-        sender="Fanmail <news@fanmail.example>", subscriber=subscriber,
-    )  # fmt: skip
+        stack.app.renderer,
+        stack.app.links,
+        stack.app.ports.clock,
+        template="notice",
+        sender="Fanmail <news@fanmail.example>",
+        subscriber=subscriber,
+    )
     message = email.message_from_bytes(preview.eml, policy=email.policy.default)
     assert message["To"] == "ada@example.com"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Hello Ada" in preview.html and "Hello Ada" in preview.text
     with pytest.raises(TemplateProblem, match="not found"):
         preview_message(
-            stack.app.renderer, stack.app.links, stack.app.ports.clock, template="nope",
-            sender="a@fanmail.example", subscriber=subscriber,
-        )  # fmt: skip
+            stack.app.renderer,
+            stack.app.links,
+            stack.app.ports.clock,
+            template="nope",
+            sender="a@fanmail.example",
+            subscriber=subscriber,
+        )
 
 
 def test_preview_command_writes_three_files(
@@ -153,8 +165,10 @@ def test_preview_command_writes_three_files(
     )
     result = json.loads(capsys.readouterr().out)
     assert sorted(Path(f).name for f in result["files"]) == [
-        "newsletter.eml", "newsletter.html", "newsletter.txt",
-    ]  # fmt: skip
+        "newsletter.eml",
+        "newsletter.html",
+        "newsletter.txt",
+    ]
     assert "Hi" in (tmp_path / "newsletter.html").read_text()
     assert main(["preview", "newsletter", "--var", "not a pair"]) == 2
     assert "NAME=VALUE" in capsys.readouterr().err

@@ -48,21 +48,34 @@ def test_every_event_counted_once_though_delivered_twice_and_shuffled(quiet: Mem
     cid, people = sent_campaign(quiet)
     a, b, c = (p.email for p in people[:3])
     records = [
-        event("delivery", cid, a), event("delivery", cid, b), event("delivery", cid, c),
-        event("open", cid, a), event("open", cid, a), event("click", cid, a),
-        event("click", cid, b), event("bounce", cid, people[3].email),
-        event("complaint", cid, c), event("reject", cid, people[4].email),
-        event("delivery_delay", cid, people[5].email), event("rendering_failure", cid, b),
-    ]  # fmt: skip
+        event("delivery", cid, a),
+        event("delivery", cid, b),
+        event("delivery", cid, c),
+        event("open", cid, a),
+        event("open", cid, a),
+        event("click", cid, a),
+        event("click", cid, b),
+        event("bounce", cid, people[3].email),
+        event("complaint", cid, c),
+        event("reject", cid, people[4].email),
+        event("delivery_delay", cid, people[5].email),
+        event("rendering_failure", cid, b),
+    ]
     twice = [sqs_record(r) for r in records + records]
     random.Random(4).shuffle(twice)
     assert deliver(quiet, twice[:10]) == [] and deliver(quiet, twice[10:]) == []
     assert deliver(quiet, [sqs_record(r) for r in records]) == []  # a third time, later
     campaign = quiet.campaigns.get(cid)
     assert campaign is not None and dict(campaign.feedback) == {
-        "delivered": 3, "opened": 1, "clicked": 2, "bounced": 1, "complained": 1,
-        "rejected": 1, "delayed": 1, "rendering_failed": 1,
-    }  # fmt: skip
+        "delivered": 3,
+        "opened": 1,
+        "clicked": 2,
+        "bounced": 1,
+        "complained": 1,
+        "rejected": 1,
+        "delayed": 1,
+        "rendering_failed": 1,
+    }
     assert quiet.app.feedback.store.top_links(cid, 5) == [
         ("http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html", 2)
     ]
@@ -76,9 +89,11 @@ def test_who_bounced_and_why(quiet: MemoryStack) -> None:
     rest, cursor = quiet.app.feedback.events(cid, "bounced", cursor, 2)
     assert [r.email for r in rest] == [people[2].email] and cursor is None
     assert page[0].details == {
-        "type": "Permanent", "subtype": "General", "status": "5.1.1",
+        "type": "Permanent",
+        "subtype": "General",
+        "status": "5.1.1",
         "diagnostic_code": "smtp; 550 5.1.1 user unknown",
-    }  # fmt: skip
+    }
 
 
 def test_hard_bounces_and_complaints_suppress_the_address_on_every_list(quiet: MemoryStack) -> None:
@@ -91,9 +106,13 @@ def test_hard_bounces_and_complaints_suppress_the_address_on_every_list(quiet: M
     deliver(quiet, [sqs_record(event("complaint", cid, complained))])
     statuses = {
         (list_id, email): quiet.subscribers.get(list_id, email).status  # type: ignore[union-attr]
-        for list_id, email in [("news", bounced), ("other", bounced), ("news", complained),
-                               ("third", complained)]
-    }  # fmt: skip
+        for list_id, email in [
+            ("news", bounced),
+            ("other", bounced),
+            ("news", complained),
+            ("third", complained),
+        ]
+    }
     assert set(statuses.values()) <= {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
     assert statuses[("third", complained)] is SubscriberStatus.COMPLAINED  # stronger than bounced
     got = quiet.subscribers.get("other", bounced)
@@ -135,8 +154,10 @@ def test_a_message_that_is_not_json_fails_alone_and_odd_events_are_ignored(
 
 def test_a_failed_write_fails_the_readable_messages_for_sqs_to_retry(quiet: MemoryStack) -> None:
     cid, people = sent_campaign(quiet)
-    records = [sqs_record(event("delivery", cid, p.email), message_id=f"m{i}")
-               for i, p in enumerate(people[:3])]  # fmt: skip
+    records = [
+        sqs_record(event("delivery", cid, p.email), message_id=f"m{i}")
+        for i, p in enumerate(people[:3])
+    ]
     store = quiet.app.feedback.store
     original = store.commit
 
@@ -203,8 +224,10 @@ def test_the_simulator_list_end_to_end() -> None:
         campaign = stack.campaigns.get(first)
         assert campaign is not None
         assert {k: campaign.feedback.get(k) for k in ("delivered", "bounced", "complained")} == {
-            "delivered": 3, "bounced": 2, "complained": 1,
-        }  # fmt: skip
+            "delivered": 3,
+            "bounced": 2,
+            "complained": 1,
+        }
         statuses = {s: stack.subscribers.get("news", s).status for s in addresses}  # type: ignore[union-attr]
         assert [statuses[a].value for a in addresses] == [
             "bounced",

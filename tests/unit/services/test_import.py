@@ -268,15 +268,24 @@ def test_rejected_rows_beyond_the_cap_are_counted_not_kept(
         st.one_of(
             st.binary(max_size=40),
             st.sampled_from(
-                [b"a@example.com", b"B@Example.com,x", b'"q@example.com","a\nb"', b"\xff\xfe",
-                 b"c@example.com,\"", b"ok@example.com,=1+2", b"", b"\r", b"d@example.com,,,"]
+                [
+                    b"a@example.com",
+                    b"B@Example.com,x",
+                    b'"q@example.com","a\nb"',
+                    b"\xff\xfe",
+                    b'c@example.com,"',
+                    b"ok@example.com,=1+2",
+                    b"",
+                    b"\r",
+                    b"d@example.com,,,",
+                ]
             ),
         ),
         max_size=30,
     ),
     st.sampled_from(["csv", "jsonl"]),
     st.sampled_from(list(ImportMode)),
-)  # fmt: skip
+)
 def test_any_bytes_every_row_accounted_for(lines: list[bytes], fmt: str, mode: ImportMode) -> None:
     """Property (acceptance): whatever the bytes, imported + rejected + merged = rows read,
     and a fresh list then holds exactly the rows created or unsubscribed."""
@@ -311,9 +320,12 @@ def test_export_round_trips_and_neutralises_formulas(stack: MemoryStack) -> None
     assert export_list(stack.subscribers, "news", out) == 3
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert rows[0] == {
-        "email": "a@example.com", "status": "subscribed", "city": "Oslo", "first_name": "A",
-        "note": "'=HYPERLINK(\"http://x\")",
-    }  # fmt: skip
+        "email": "a@example.com",
+        "status": "subscribed",
+        "city": "Oslo",
+        "first_name": "A",
+        "note": '\'=HYPERLINK("http://x")',
+    }
     assert rows[1]["note"] == "'+1" and rows[2]["first_name"] == "'@SUM(1)"
     assert rows[2]["city"] == "'-2" and rows[2]["note"] == "plain"
     stored = stack.subscribers.get("news", "a@example.com")

@@ -65,7 +65,9 @@ def test_recount_repairs_counters_moved_outside_fanmail(
     monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
     assert main(["lists", "recount", "news"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "list_id": "news", "before": {"subscribed": 7}, "after": {"subscribed": 2},
-    }  # fmt: skip
+        "list_id": "news",
+        "before": {"subscribed": 7},
+        "after": {"subscribed": 2},
+    }
     assert stack.app.lists.summary("news").counts == {"subscribed": 2}
     assert main(["lists", "recount", "nope"]) == 2

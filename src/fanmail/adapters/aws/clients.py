@@ -16,13 +16,11 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sesv2 import SESV2Client
-    from mypy_boto3_sqs import SQSClient
 
 
 def ses_config(threads: int) -> Config:
@@ -70,14 +68,6 @@ def lambda_client(session: boto3.Session, child_timeout_s: float, concurrency: i
 
 def dynamodb_client(session: boto3.Session, threads: int) -> DynamoDBClient:
     return session.client("dynamodb", config=dynamodb_config(threads))
-
-
-def events_client(session: boto3.Session) -> EventBridgeClient:
-    return session.client("events", config=Config(retries={"mode": "standard"}))
-
-
-def sqs_client(session: boto3.Session) -> SQSClient:
-    return session.client("sqs", config=Config(retries={"mode": "standard"}))
 
 
 def scheduler_client(session: boto3.Session) -> EventBridgeSchedulerClient:

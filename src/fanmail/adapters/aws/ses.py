@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from fanmail.domain.errors import SendError, SendErrorKind, classify_ses_error
+from fanmail.domain.errors import SendError, SendErrorKind, Unavailable, classify_ses_error
 from fanmail.domain.message import sender_address
 from fanmail.domain.model import OutgoingEmail
 from fanmail.ports import AccountStatus, SendQuota
@@ -14,6 +14,14 @@ from fanmail.ports import AccountStatus, SendQuota
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sesv2.type_defs import GetAccountResponseTypeDef
+
+
+def not_implemented(exc: ClientError) -> bool:
+    """The stand-in's answer to a call it does not implement: HTTP 404 with no AWS error code
+    (real sesv2 names every error it returns)."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 404 and exc.response.get("Error", {}).get("Code") in (None, "", "404")
 
 
 def translate(exc: ClientError, sender: str | None = None) -> SendError:
@@ -59,38 +67,53 @@ class SesMailer:
 
 
 class SesAccountInfo:
-    """Rate, quota and identities. sesv2 GetAccount first; SES v1 GetSendQuota where v2 is not
-    available (moto does not implement GetAccount)."""
+    """Rate, quota and identities from sesv2 GetAccount; SES v1 GetSendQuota only where
+    GetAccount is not implemented (the local stand-in: moto answers it with a bare 404)."""
 
     def __init__(self, v2: SESV2Client, v1: SESClient) -> None:
         self.v2 = v2
         self.v1 = v1
 
-    def quota(self) -> SendQuota:
+    def _account(self) -> GetAccountResponseTypeDef | None:
+        """GetAccount's answer; None where the stand-in lacks the call. Any other error
+        (AccessDenied, throttling past botocore's retries, an outage) is raised: an account
+        nobody could read is not a healthy one."""
         try:
-            quota = self.v2.get_account()["SendQuota"]
-            return SendQuota(
-                float(quota["MaxSendRate"]),
-                float(quota["Max24HourSend"]),
-                float(quota["SentLast24Hours"]),
-            )
-        except (ClientError, KeyError):
+            return self.v2.get_account()
+        except ClientError as exc:
+            if not_implemented(exc):
+                return None
+            error = exc.response.get("Error", {})
+            raise Unavailable(
+                f"SES did not say what the account may send (sesv2 GetAccount: "
+                f"{error.get('Code', 'Unknown')}: {error.get('Message', '')})"
+            ) from None
+        except BotoCoreError as exc:
+            raise Unavailable(f"SES could not be reached (sesv2 GetAccount: {exc})") from None
+
+    def quota(self) -> SendQuota:
+        account = self._account()
+        if account is None:
             legacy = self.v1.get_send_quota()
             return SendQuota(
                 float(legacy["MaxSendRate"]),
                 float(legacy["Max24HourSend"]),
                 float(legacy["SentLast24Hours"]),
             )
+        quota = account["SendQuota"]
+        return SendQuota(
+            float(quota["MaxSendRate"]),
+            float(quota["Max24HourSend"]),
+            float(quota["SentLast24Hours"]),
+        )
 
     def status(self) -> AccountStatus:
-        try:
-            account = self.v2.get_account()
-        except ClientError:  # the stand-in does not implement GetAccount: assume it sends
+        account = self._account()
+        if account is None:  # the stand-in: it sends whatever it is asked to
             return AccountStatus()
         return AccountStatus(
             sending_enabled=bool(account.get("SendingEnabled", True)),
             enforcement_status=str(account.get("EnforcementStatus", "HEALTHY")),
-            production_access=account.get("ProductionAccessEnabled"),
         )
 
     def is_verified_sender(self, address: str) -> bool:

@@ -54,9 +54,11 @@ class SignedApi:
         query = payload.get("multiValueQueryStringParameters") or {}
         url = base + str(payload["path"]) + (f"?{urlencode(query, doseq=True)}" if query else "")
         body = payload.get("body")
-        data = b"" if body is None else (
-            base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode()
-        )  # fmt: skip
+        data = (
+            b""
+            if body is None
+            else (base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode())
+        )
         given = {k.lower(): str(v) for k, v in (payload.get("headers") or {}).items()}
         headers = {k: v for k, v in given.items() if k in FORWARDED}
         request = AWSRequest(method=str(payload["httpMethod"]), url=url, data=data, headers=headers)
@@ -73,9 +75,11 @@ class SignedApi:
     def _send(self, function: str, url: str, request: AWSRequest) -> dict[str, Any]:
         body = request.body
         prepared = urllib.request.Request(  # noqa: S310 (the stack's https URL)
-            url, data=body.encode() if isinstance(body, str) else (body or None),
-            method=request.method, headers=dict(request.headers.items()),
-        )  # fmt: skip
+            url,
+            data=body.encode() if isinstance(body, str) else (body or None),
+            method=request.method,
+            headers=dict(request.headers.items()),
+        )
         try:
             with urllib.request.urlopen(prepared, timeout=self.timeout_s) as answer:  # noqa: S310
                 status, headers, data = answer.status, answer.headers, answer.read()

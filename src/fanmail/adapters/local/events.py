@@ -67,10 +67,13 @@ class MemoryQueue:
                 stored.receipt = uuid.uuid4().hex
                 taken.append(
                     QueueMessage(
-                        stored.message_id, stored.receipt, stored.body, stored.receive_count,
+                        stored.message_id,
+                        stored.receipt,
+                        stored.body,
+                        stored.receive_count,
                         stored.sent_at,
                     )
-                )  # fmt: skip
+                )
         return taken
 
     def delete(self, receipts: Sequence[str]) -> None:

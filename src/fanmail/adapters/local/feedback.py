@@ -60,10 +60,13 @@ class MemoryFeedbackStore:
         for event in mark.problems:
             self._problems.setdefault((event.campaign_id, event.kind.value), {})[event.email] = (
                 EventRecord(
-                    event.email, event.kind.value, event.occurred_at, event.message_id,
+                    event.email,
+                    event.kind.value,
+                    event.occurred_at,
+                    event.message_id,
                     dict(event.details),
                 )
-            )  # fmt: skip
+            )
 
     def events(
         self, campaign_id: str, kind: str, cursor: str | None, limit: int

@@ -74,9 +74,14 @@ class MemoryLedger:
         self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float
     ) -> None:
         self._update(
-            campaign_id, email, holder, status="failed", reason=reason, retryable=retryable,
+            campaign_id,
+            email,
+            holder,
+            status="failed",
+            reason=reason,
+            retryable=retryable,
             updated_at=now,
-        )  # fmt: skip
+        )
 
     def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
         self._update(campaign_id, email, holder, status="released", updated_at=now)

@@ -93,13 +93,17 @@ def _bounce(email: OutgoingEmail, subtype: str, diagnostic: str) -> dict[str, An
         "bounceType": "Permanent",
         "bounceSubType": subtype,
         "bouncedRecipients": [
-            {"emailAddress": email.to, "action": "failed", "status": "5.1.1",
-             "diagnosticCode": diagnostic}
+            {
+                "emailAddress": email.to,
+                "action": "failed",
+                "status": "5.1.1",
+                "diagnosticCode": diagnostic,
+            }
         ],
         "timestamp": _now(),
         "feedbackId": "local-feedback",
         "reportingMTA": "dsn; local.simulator",
-    }  # fmt: skip
+    }
 
 
 class MailboxSimulator:

@@ -23,7 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from fanmail import bootstrap
-from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem, Unavailable
 from fanmail.domain.list_files import parse_json
 from fanmail.handlers.api import campaigns, imports, lists, schedules, subscribers, templates
 from fanmail.handlers.api import openapi as openapi_links
@@ -108,6 +108,7 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
         NotFound: HTTPStatus.NOT_FOUND,
         InvalidInput: HTTPStatus.BAD_REQUEST,
         TemplateProblem: HTTPStatus.UNPROCESSABLE_ENTITY,
+        Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     }
     for kind, status in statuses.items():
         resolver.exception_handler(kind)(lambda exc, status=status: error(status, str(exc)))

@@ -39,11 +39,15 @@ def routes(app: App) -> Router:
         app.lists.get(body.list_id)
         campaign = app.campaigns.create(
             CreateCampaign(
-                list_id=body.list_id, template=body.template, sender=body.sender,
-                subject=body.subject, reply_to=body.reply_to, variables=body.variables,
+                list_id=body.list_id,
+                template=body.template,
+                sender=body.sender,
+                subject=body.subject,
+                reply_to=body.reply_to,
+                variables=body.variables,
                 campaign_id=body.campaign_id,
             )
-        )  # fmt: skip
+        )
         return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)
 
     @router.get("/campaigns", responses=answers(m.CampaignPage), tags=tags)

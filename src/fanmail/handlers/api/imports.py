@@ -96,9 +96,12 @@ def routes(app: App) -> Router:
     )
     def upload(list_id: str, body: m.ImportUpload) -> Response[Any]:
         options = ImportOptions(
-            body.format, ImportMode(body.mode), body.force, body.email_column,
+            body.format,
+            ImportMode(body.mode),
+            body.force,
+            body.email_column,
             body.check_deliverability,
-        )  # fmt: skip
+        )
         job, url = app.imports.prepare_upload(list_id, options, body.file_name)
         answer = m.UploadView(
             upload_url=url,

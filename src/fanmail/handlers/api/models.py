@@ -285,9 +285,11 @@ class PreviewView(BaseModel):
     @classmethod
     def of(cls, preview: Preview) -> PreviewView:
         return cls(
-            subject=preview.subject, html=preview.html, text=preview.text,
+            subject=preview.subject,
+            html=preview.html,
+            text=preview.text,
             headers=dict(preview.headers),
-        )  # fmt: skip
+        )
 
 
 class TemplateNames(BaseModel):

@@ -53,9 +53,12 @@ def routes(app: App) -> Router:
     @router.post(ONE + "/status", responses=answers(m.SubscriberView), tags=tags)
     def change_status(list_id: str, email: str, body: m.StatusChange) -> m.SubscriberView:
         changed = app.lists.change_status(
-            list_id, email, body.status, force=body.force,
+            list_id,
+            email,
+            body.status,
+            force=body.force,
             by=caller(router.current_event.raw_event),
-        )  # fmt: skip
+        )
         return subscriber_view(changed)
 
     @router.delete(ONE, responses=answers(None, 204), tags=tags)

@@ -34,10 +34,13 @@ def routes(app: App) -> Router:
             )
         result = app.previews.preview(
             PreviewRequest(
-                template=name, sender=body.sender, subscriber=subscriber, subject=body.subject,
+                template=name,
+                sender=body.sender,
+                subscriber=subscriber,
+                subject=body.subject,
                 variables=body.variables,
             )
-        )  # fmt: skip
+        )
         return m.PreviewView.of(result)
 
     return router

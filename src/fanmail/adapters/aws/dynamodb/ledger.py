@@ -116,19 +116,31 @@ class DynamoLedger:
     ) -> None:
         # Unconditional: the message was sent, whoever holds the claim now (or if none does).
         self._set(
-            campaign_id, email, None,
-            {"status": "sent", "message_id": message_id or "-", "updated_at": now,
-             TTL_ATTRIBUTE: int(now + self.ttl_s)},
-        )  # fmt: skip
+            campaign_id,
+            email,
+            None,
+            {
+                "status": "sent",
+                "message_id": message_id or "-",
+                "updated_at": now,
+                TTL_ATTRIBUTE: int(now + self.ttl_s),
+            },
+        )
 
     def fail(
         self, campaign_id: str, email: str, holder: str, reason: str, retryable: bool, now: float
     ) -> None:
         self._set(
-            campaign_id, email, holder,
-            {"status": "failed", "reason": reason[:1000] or "-", "retryable": retryable,
-             "updated_at": now},
-        )  # fmt: skip
+            campaign_id,
+            email,
+            holder,
+            {
+                "status": "failed",
+                "reason": reason[:1000] or "-",
+                "retryable": retryable,
+                "updated_at": now,
+            },
+        )
 
     def release(self, campaign_id: str, email: str, holder: str, now: float) -> None:
         self._set(campaign_id, email, holder, {"status": "released", "updated_at": now})
