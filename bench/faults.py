@@ -20,6 +20,7 @@ from collections import Counter
 from typing import Any
 
 from fanmail.domain.addresses import is_valid_email
+from fanmail.domain.outcomes import Outcome
 from fanmail.local.faults import (
     CrashingCampaignStore,
     FaultRates,
@@ -35,8 +36,6 @@ from fanmail.local.harness import (
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
-
-OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
 
 
 def random_rates(rng: random.Random) -> FaultRates:
@@ -97,12 +96,13 @@ def run_campaign(index: int, seed: int, faulty: bool) -> dict[str, Any]:
     duration = time.monotonic() - started
     received = Counter(d.email.to for d in stack.ses.deliveries)
     wanted = {s.email for s in subscribers if s.status.receives_mail and is_valid_email(s.email)}
-    summary = dict(final.summary or {})
+    summary = final.summary
     consistent = (
-        summary.get("recipients") == size
-        and summary["recipients"] == sum(summary.get(k, 0) for k in OUTCOMES)
-        and summary.get("pending") == 0
-        and summary["sent"] + summary["already_sent"] == len(received)
+        summary is not None
+        and summary.recipients == size
+        and summary.counts.accounted == size
+        and summary.pending == 0
+        and summary.counts[Outcome.SENT] + summary.counts[Outcome.ALREADY_SENT] == len(received)
     )
     injected = dict(faults.injected)
     if root_crash and campaigns.crashed:

@@ -25,7 +25,8 @@ from dataclasses import replace
 from typing import Any
 
 from fanmail.adapters.local.ses_simulator import ses_error
-from fanmail.domain.model import CampaignStatus, OutgoingEmail, Subscriber, SubscriberStatus
+from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.model import OutgoingEmail, Subscriber, SubscriberStatus
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack, rewire
 from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign

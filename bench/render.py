@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import jinja2
 
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.message import UnsubscribeLinks, personalise
-from fanmail.domain.model import Campaign
 from fanmail.domain.render import FILTERS, TemplateRenderer
 from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
 from fanmail.services.demo_data import generate_subscribers

@@ -14,8 +14,10 @@ import pytest
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS, create_tables
 from fanmail.adapters.aws.s3 import create_bucket
+from fanmail.domain.campaign import Campaign
+from fanmail.domain.codec import encode_fields
 from fanmail.domain.imports import ImportJob, ImportOptions
-from fanmail.domain.model import Campaign, Subscriber, SubscriberStatus
+from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.local.moto_server import MotoServer
 from fanmail.services.campaigns import CreateCampaign
@@ -72,6 +74,13 @@ def seed(
     ]
     stack.subscribers.put_many(subscribers)
     return subscribers
+
+
+def summary_of(campaign: Campaign | None) -> dict[str, Any]:
+    """The campaign's summary as the API and the CLI show it (its JSON)."""
+    assert campaign is not None
+    assert campaign.summary is not None
+    return encode_fields(campaign.summary)
 
 
 def new_campaign(stack: MemoryStack, list_id: str = "news", **changes: object) -> Campaign:

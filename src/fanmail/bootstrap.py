@@ -63,7 +63,7 @@ from fanmail.services.lists import Lists
 from fanmail.services.preview import Previews
 from fanmail.services.proofs import TestSends
 from fanmail.services.scheduling import Scheduling
-from fanmail.services.send_batch import BatchSender, SendOptions
+from fanmail.services.send_batch import BatchSender, Composer, SendOptions, TemplateComposer
 from fanmail.services.send_campaign import CampaignRunner, RootOptions
 from fanmail.services.senders import SenderCheck
 from fanmail.services.signups import SignupLimits, SignupMail, Signups
@@ -127,7 +127,7 @@ def rendering(
     return renderer, signer, links
 
 
-def build(settings: Settings, ports: Ports) -> App:
+def build(settings: Settings, ports: Ports, *, composer: Composer | None = None) -> App:
     """Wire the services. Also sets how often the interpreter hands the GIL between threads:
     a sender's threads sleep until their send slot, and at Python's default a woken one waited
     for a busy one often enough to miss its slot (bench/fanout.py --switch-interval-ms compares
@@ -137,9 +137,9 @@ def build(settings: Settings, ports: Ports) -> App:
     p = ports
     batch_sender = BatchSender(
         subscribers=p.subscribers, campaigns=p.campaigns, mailer=p.mailer, ledger=p.ledger,
-        invoker=p.invoker, clock=p.clock, renderer=renderer, links=links,
+        invoker=p.invoker, clock=p.clock,
+        composer=composer or TemplateComposer(renderer, links, settings.configuration_set),
         options=SendOptions(
-            configuration_set=settings.configuration_set,
             level_margin_s=settings.level_margin_s,
             lease_grace_s=settings.lease_grace_s,
         ),
@@ -158,10 +158,13 @@ def build(settings: Settings, ports: Ports) -> App:
         settings=settings, ports=p, renderer=renderer, signer=signer, links=links,
         batch_sender=batch_sender, runner=runner, campaigns=campaigns,
         lifecycle=Lifecycle(
-            campaigns=campaigns, ledger=p.ledger, scheduler=p.scheduler, invoker=p.invoker,
+            campaigns=campaigns, store=p.campaigns, ledger=p.ledger, scheduler=p.scheduler,
+            invoker=p.invoker,
             clock=p.clock, stale_after_s=settings.stale_after_s,
         ),
-        scheduling=Scheduling(campaigns=campaigns, scheduler=p.scheduler, clock=p.clock),
+        scheduling=Scheduling(
+            campaigns=campaigns, store=p.campaigns, scheduler=p.scheduler, clock=p.clock
+        ),
         lists=Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock, senders=senders),
         imports=imports_service(p),
         previews=Previews(renderer=renderer, links=links, clock=p.clock, lists=p.lists),

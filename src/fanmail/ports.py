@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.feedback import LedgerMark, RecipientEvents
 from fanmail.domain.imports import ImportJob, Rejected
 from fanmail.domain.model import (
-    Campaign,
-    CampaignStatus,
     ListSettings,
     MailingList,
     OutgoingEmail,
@@ -26,6 +25,7 @@ from fanmail.domain.model import (
     SubscriberStatus,
 )
 from fanmail.domain.plan import SenderConcurrency
+from fanmail.domain.transitions import Transition
 
 
 class Clock(Protocol):
@@ -343,19 +343,11 @@ class CampaignStore(Protocol):
 
     def get(self, campaign_id: str) -> Campaign | None: ...
 
-    def transition(
-        self,
-        campaign_id: str,
-        allowed: frozenset[CampaignStatus],
-        to: CampaignStatus,
-        changes: Mapping[str, Any],
-        *,
-        run_id: str | None = None,
-    ) -> Campaign:
-        """Atomically move to `to` if the status is in `allowed` (and the run matches). A
-        change `live: {}` clears the senders' live counts (a new run starts from zero).
+    def transition(self, campaign_id: str, transition: Transition) -> Campaign:
+        """Apply `transition` atomically (domain/transitions.py): the campaign as it now stands.
 
-        Raises Conflict with the current status otherwise, NotFound if there is no such campaign.
+        Raises Conflict with the current status if it does not apply, NotFound if there is no
+        such campaign.
         """
         ...
 
@@ -372,9 +364,7 @@ class CampaignStore(Protocol):
         run that is not the current one is dropped."""
         ...
 
-    def record_progress(
-        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
-    ) -> Campaign:
+    def record_progress(self, campaign_id: str, run_id: str, progress: Progress) -> Campaign:
         """Write progress if the run is current and sending; returns the campaign as it now
         stands (its feedback counters included). Raises Conflict otherwise."""
         ...

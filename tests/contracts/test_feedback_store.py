@@ -3,8 +3,8 @@ there yet, and what it wrote is what later reads see."""
 
 from __future__ import annotations
 
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.feedback import EventKind, FeedbackEvent, LedgerMark, RecipientEvents
-from fanmail.domain.model import Campaign
 from fanmail.ports import EventRecord
 from tests.contracts.conftest import Stores
 

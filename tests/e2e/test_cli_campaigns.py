@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fanmail.cli import main
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import SendError, SendErrorKind
-from fanmail.domain.model import CampaignStatus, OutgoingEmail
+from fanmail.domain.model import OutgoingEmail
 from fanmail.local.apigateway import api_event
 from fanmail.local.runtime import LocalRuntime
 from fanmail.ports import Mailer

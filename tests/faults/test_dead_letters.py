@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import CampaignStatus
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.local.harness import MemoryStack, with_settings
-from tests.conftest import new_campaign, seed
+from tests.conftest import new_campaign, seed, summary_of
 from tests.unit.handlers.test_api import call
 
 
@@ -44,4 +44,4 @@ def test_a_run_in_the_dead_letter_queue_is_stalled_and_resumable(
     stack.invoker.drain()
     done = stack.campaigns.get(campaign.campaign_id)
     assert done is not None and done.status is CampaignStatus.SENT
-    assert done.summary is not None and done.summary["sent"] == 30
+    assert done.summary is not None and summary_of(done)["sent"] == 30

@@ -18,8 +18,10 @@ from typing import Any
 from fanmail.bootstrap import App
 from fanmail.cli.common import operator_app, print_json, progress_bar
 from fanmail.cli.previews import parse_variables
+from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.feedback import PROBLEMS
-from fanmail.domain.model import CampaignStatus
+from fanmail.domain.outcomes import Outcome
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.proofs import ProofRequest
 from fanmail.services.scheduling import ScheduleCampaign
@@ -190,7 +192,17 @@ def test_command(args: argparse.Namespace) -> int:
 def page_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         if args.campaign_command == "failures":
-            print_json(app.lifecycle.failures(args.campaign_id, args.cursor, args.limit))
+            entries, cursor = app.lifecycle.failures(args.campaign_id, args.cursor, args.limit)
+            failures = [
+                {
+                    "email": e.email,
+                    "reason": e.reason,
+                    "retryable": e.retryable,
+                    "attempts": e.attempts,
+                }
+                for e in entries
+            ]
+            print_json({"failures": failures, "next_cursor": cursor})
             return 0
         app.campaigns.get(args.campaign_id)
         records, cursor = app.feedback.events(args.campaign_id, args.type, args.cursor, args.limit)
@@ -198,20 +210,25 @@ def page_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def watch_line(view: dict[str, Any], rate: float) -> str:
-    """One line: status, a bar of settled recipients, sends/s, and what SES said back."""
-    progress = view.get("summary") or view.get("progress") or {}
-    total = int(
-        progress.get("recipients")  # the summary's; a run's progress has only an estimate
-        or progress.get("estimated_recipients")
-        or progress.get("recipients_seen")
-        or 0
+def number(value: Json) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def watch_line(view: JsonObject, rate: float) -> str:
+    """One line: status, a bar of settled recipients, sends/s, and what SES said back. The
+    outcomes a recipient can settle in are the view's own list."""
+    run = view.get("summary") or view.get("progress") or {}
+    feedback = view.get("feedback") or {}
+    outcomes = view.get("outcomes") or []
+    assert isinstance(run, dict)
+    assert isinstance(feedback, dict)
+    assert isinstance(outcomes, list)
+    total = (
+        number(run.get("recipients"))  # the summary's; a run's progress has only an estimate
+        or number(run.get("estimated_recipients"))
+        or number(run.get("recipients_seen"))
     )
-    settled = sum(
-        int(progress.get(k) or 0)
-        for k in ("sent", "failed", "suppressed", "invalid", "already_sent")
-    )
-    feedback = view["feedback"]
+    settled = sum(number(run.get(str(name))) for name in outcomes)
     said = " ".join(
         f"{k}={feedback[k]}"
         for k in ("delivered", "bounced", "complained", "opened")
@@ -228,7 +245,9 @@ def watch_command(args: argparse.Namespace) -> int:
         try:
             while True:
                 view = app.views.campaign(app.campaigns.get(args.campaign_id))
-                sent = int((view.get("progress") or {}).get("sent") or 0)
+                progress = view.get("progress") or {}
+                assert isinstance(progress, dict)
+                sent = number(progress.get(Outcome.SENT.value))
                 now = time.monotonic()
                 rate = 0.0 if last_sent is None else (sent - last_sent) / max(now - last_at, 1e-6)
                 last_sent, last_at = sent, now

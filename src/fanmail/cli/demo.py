@@ -13,8 +13,11 @@ from typing import Any
 from fanmail.bootstrap import App
 from fanmail.cli.common import progress_bar, quiet_functions
 from fanmail.cli.previews import write_preview
+from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress
+from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import FanmailError
-from fanmail.domain.model import Campaign, CampaignStatus, Subscriber, live_progress
+from fanmail.domain.model import Subscriber
+from fanmail.domain.outcomes import OUTCOMES
 from fanmail.local.apigateway import api_event
 from fanmail.local.report import write_report
 from fanmail.local.runtime import LocalRuntime
@@ -26,14 +29,9 @@ from fanmail.settings import Settings
 
 SENDER = "Fanmail Demo <news@fanmail.example>"
 LIST_ID = "demo-list"
-DONE = ("sent", "failed", "suppressed", "invalid", "already_sent")
 SUMMARY_FIELDS = (
     "recipients",
-    "sent",
-    "failed",
-    "suppressed",
-    "invalid",
-    "already_sent",
+    *(outcome.value for outcome in OUTCOMES),
     "pending",
     "throttled",
     "duration_s",
@@ -117,7 +115,7 @@ def demo(args: argparse.Namespace) -> int:
         if not call_api(runtime, "POST", f"/campaigns/{campaign.campaign_id}/send", 202):
             return 1
         final, breaker = run_to_the_end(runtime, campaign.campaign_id, len(subscribers))
-        summary = dict(final.summary or {})
+        summary: dict[str, Any] = encode_fields(final.summary) if final.summary else {}
         summary["feedback"] = runtime.app.views.campaign(final, links=True)["feedback"]
         summary["breaker"] = breaker
         summary["list_after"] = runtime.app.lists.summary(LIST_ID).counts  # suppressed ones moved
@@ -194,8 +192,8 @@ def watch(runtime: LocalRuntime, campaign_id: str, total: int) -> Campaign:
     last_line = ""
     while True:
         campaign = campaigns.get(campaign_id)
-        progress = live_progress(campaign.progress, campaign.live)
-        done = sum(int(progress.get(k, 0)) for k in DONE)
+        progress = campaign.progress
+        done = live_progress(progress, campaign.live).counts.accounted if progress else 0
         line = f"{progress_bar(done, total)} {campaign.status.value}"
         if interactive:
             print("\r" + line, end="", file=sys.stderr, flush=True)

@@ -1,17 +1,15 @@
-"""The records fanmail works with, and the counts that bubble up the fan-out tree."""
+"""The records fanmail works with: subscribers and their consent history, lists, recipients as
+they travel in a batch, the message handed to SES. A campaign and its runs: domain/campaign.py."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from fanmail.domain.codec import JsonObject, Mismatch
 from fanmail.domain.errors import Conflict
-
-MAX_REPORTED_FAILURES = 100
-"""Failures listed by address in one summary; the counts stay exact beyond it."""
 
 
 class SubscriberStatus(StrEnum):
@@ -194,167 +192,22 @@ class Recipient:
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
 
-    def to_wire(self) -> dict[str, Any]:
-        return (
-            {"e": self.email, "a": dict(self.attributes)} if self.attributes else {"e": self.email}
-        )
+    def to_json(self) -> JsonObject:
+        """Compact (`e`, `a`): a unit carries tens of thousands of them."""
+        if self.attributes:
+            return {"e": self.email, "a": dict(self.attributes)}
+        return {"e": self.email}
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> Recipient:
-        return cls(email=str(data["e"]), attributes=dict(data.get("a") or {}))
-
-
-class CampaignStatus(StrEnum):
-    """draft -> scheduled -> sending -> sent | cancelled | failed; a sending campaign may also
-    be paused (by a user) or waiting_for_quota (SES's 24-hour quota), and resumed from there."""
-
-    DRAFT = "draft"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    PAUSED = "paused"
-    WAITING_FOR_QUOTA = "waiting_for_quota"
-    SENT = "sent"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in {CampaignStatus.SENT, CampaignStatus.CANCELLED, CampaignStatus.FAILED}
-
-
-STARTABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
-RESUMABLE = frozenset(
-    {CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA, CampaignStatus.FAILED}
-)
-STOPPABLE = frozenset(
-    {CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    email: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryCounts:
-    """Outcome counts for a set of recipients; every recipient lands in exactly one bucket.
-
-    sent        SES accepted the message.
-    failed      SES rejected it permanently, retries ran out, or it could not be rendered.
-    suppressed  the subscriber had opted out (unsubscribed, bounced, complained) at send time.
-    invalid     the stored address is not a valid email address; nothing was sent.
-    already_sent the send ledger shows an earlier attempt, epoch or run sent it; not sent again.
-    throttled   not an outcome: SES 429 answers that were waited out and retried.
-    """
-
-    sent: int = 0
-    failed: int = 0
-    suppressed: int = 0
-    invalid: int = 0
-    already_sent: int = 0
-    throttled: int = 0
-    failures: tuple[Failure, ...] = ()
-
-    @property
-    def accounted(self) -> int:
-        return self.sent + self.failed + self.suppressed + self.invalid + self.already_sent
-
-    def __add__(self, other: DeliveryCounts) -> DeliveryCounts:
-        return DeliveryCounts(
-            sent=self.sent + other.sent,
-            failed=self.failed + other.failed,
-            suppressed=self.suppressed + other.suppressed,
-            invalid=self.invalid + other.invalid,
-            already_sent=self.already_sent + other.already_sent,
-            throttled=self.throttled + other.throttled,
-            failures=(self.failures + other.failures)[:MAX_REPORTED_FAILURES],
-        )
-
-    def with_failure(self, email: str, reason: str) -> DeliveryCounts:
-        failures = self.failures
-        if len(failures) < MAX_REPORTED_FAILURES:
-            failures = (*failures, Failure(email, reason))
-        return replace(self, failed=self.failed + 1, failures=failures)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sent": self.sent,
-            "failed": self.failed,
-            "suppressed": self.suppressed,
-            "invalid": self.invalid,
-            "already_sent": self.already_sent,
-            "throttled": self.throttled,
-            "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DeliveryCounts:
-        return cls(
-            sent=int(data.get("sent", 0)),
-            failed=int(data.get("failed", 0)),
-            suppressed=int(data.get("suppressed", 0)),
-            invalid=int(data.get("invalid", 0)),
-            already_sent=int(data.get("already_sent", 0)),
-            throttled=int(data.get("throttled", 0)),
-            failures=tuple(
-                Failure(str(f["email"]), str(f["reason"])) for f in data.get("failures", ())
-            ),
-        )
-
-
-def merge_invocations(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
-    merged = dict(a)
-    for name, count in b.items():
-        merged[name] = merged.get(name, 0) + int(count)
-    return merged
-
-
-@dataclass(frozen=True, slots=True)
-class Campaign:
-    """A campaign's definition, plus its run state as stored on the campaign record."""
-
-    campaign_id: str
-    list_id: str
-    template: str
-    sender: str
-    subject: str | None = None
-    reply_to: str | None = None
-    variables: Mapping[str, str] = field(default_factory=dict)
-    status: CampaignStatus = CampaignStatus.DRAFT
-    run_id: str | None = None
-    created_at: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-    plan: Mapping[str, Any] | None = None
-    progress: Mapping[str, Any] | None = None
-    summary: Mapping[str, Any] | None = None
-    checkpoint: Mapping[str, Any] | None = None
-    resume_at: float | None = None
-    template_report: Mapping[str, Any] | None = None
-    schedule: Mapping[str, Any] | None = None
-    paused_reason: str | None = None
-    feedback: Mapping[str, int] = field(default_factory=dict)
-    """What SES said back, counted once per recipient: delivered, bounced, complained, ...
-    (see domain.feedback.EventKind); moved by the feedback function, never by the run."""
-    live: Mapping[str, int] = field(default_factory=dict)
-    """What the run's senders have settled so far, added every second or two while they work
-    (display only: the summary's counts come from the results that bubble up)."""
-    list_info: Mapping[str, str] | None = None
-    """What templates see of the list (`list.brand`, `list.postal_address`, ...), as it was when
-    the campaign was created."""
-
-    @property
-    def warnings(self) -> list[str]:
-        """What the owner should fix before sending, though nothing stops the send."""
-        if not (self.list_info or {}).get("postal_address"):
-            return [
-                "the list has no postal address: CAN-SPAM (and most other laws on bulk mail) "
-                "asks for one in every campaign. Set it (PATCH /lists/ID postal_address), then "
-                "create the campaign again"
-            ]
-        return []
+    def from_json(cls, data: object, path: str) -> Recipient:
+        if not isinstance(data, Mapping) or not isinstance(data.get("e"), str):
+            raise Mismatch(path, "expected an object with a string 'e' (the address)")
+        attributes = data.get("a", {})
+        if not isinstance(attributes, Mapping) or not all(
+            isinstance(v, str) for v in attributes.values()
+        ):
+            raise Mismatch(f"{path}.a", "expected an object of strings")
+        return cls(email=data["e"], attributes=dict(attributes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,50 +221,3 @@ class OutgoingEmail:
     headers: tuple[tuple[str, str], ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     configuration_set: str | None = None
-
-
-LIVE_COUNTS = ("sent", "failed", "suppressed", "already_sent")
-SENDS_BUCKET_S = 10
-
-
-def sends_bucket_width(estimated_duration_s: float) -> int:
-    """Sends over time are kept in buckets, `live["sent@<start>/<width>"]`, added by the same
-    atomic update that adds the live counts: 10 s wide, 10 s more for each hour the run is
-    planned to last, so a run keeps at most a few hundred (10-second buckets over a day-long
-    run would grow the campaign record past 100 KB, and every live update is billed by its
-    size)."""
-    hours = max(1, math.ceil(estimated_duration_s / 3600))
-    return SENDS_BUCKET_S * hours
-
-
-def sends_bucket(at: float, width: int = SENDS_BUCKET_S) -> str:
-    return f"sent@{int(at // width * width)}/{width}"
-
-
-def sends_over_time(live: Mapping[str, int]) -> list[tuple[int, int, int]]:
-    """(bucket start, sends in it, bucket width), oldest first, across every run."""
-    points = []
-    for name, n in live.items():
-        if name.startswith("sent@"):
-            start, _, width = name[5:].partition("/")
-            points.append((int(start), int(n), int(width or SENDS_BUCKET_S)))
-    return sorted(points)
-
-
-def without_run_counts(live: Mapping[str, int]) -> dict[str, int]:
-    """What a new run keeps of `live`: the sends over time, not the previous run's counts."""
-    return {name: n for name, n in live.items() if name not in LIVE_COUNTS}
-
-
-def live_progress(progress: Mapping[str, Any] | None, live: Mapping[str, int]) -> dict[str, Any]:
-    """Progress as it stands now: the root writes what whole batches settled (and the counts
-    the run started from, `run_base`); senders add what they settle as they go. Each count is
-    the larger of the two, so it only moves forward and ends equal to the summary."""
-    merged = dict(progress or {})
-    if merged.get("final"):  # the run ended: what it wrote is what settled
-        return merged
-    base = merged.get("run_base") or {}
-    for name in LIVE_COUNTS:
-        running = int(base.get(name, 0)) + int(live.get(name, 0))
-        merged[name] = max(int(merged.get(name, 0)), running)
-    return merged

@@ -9,8 +9,7 @@ of R so the senders together never exceed it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from fanmail.domain.errors import InvalidInput
 
@@ -90,17 +89,6 @@ class FanoutPlan:
     depth: int
     leaf_budget_s: float
     estimated_duration_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["root_slots"] = list(self.root_slots)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FanoutPlan:
-        fields = dict(data)
-        fields["root_slots"] = tuple(int(w) for w in fields["root_slots"])
-        return cls(**fields)
 
 
 def split_width(width: int, branching: int) -> list[int]:

@@ -43,9 +43,6 @@ class ScheduleSpec:
     def one_time(self) -> bool:
         return self.at is not None
 
-    def to_dict(self) -> dict[str, object]:
-        return {"at": self.at, "expression": self.expression, "timezone": self.timezone}
-
 
 def zone(name: str) -> ZoneInfo:
     try:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fanmail.bootstrap import App
-from fanmail.domain.model import DeliveryCounts
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.ports import Clock
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "fanmail"
@@ -32,14 +32,18 @@ def budget_deadline(context: Any, clock: Clock, margin_s: float) -> float:
 def emit_counts(counts: DeliveryCounts) -> None:
     """EMF metrics for one invocation; only the Lambda entry points call it (log_metrics flushes
     them), not the in-process runs of local mode."""
-    for name, value in (
-        ("EmailsSent", counts.sent),
-        ("EmailsFailed", counts.failed),
-        ("EmailsSuppressed", counts.suppressed),
-        ("EmailsInvalid", counts.invalid),
-        ("SesThrottled", counts.throttled),
-    ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for outcome, name in METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome])
+    metrics.add_metric(name="SesThrottled", unit=MetricUnit.Count, value=counts.throttled)
+
+
+METRICS = {
+    Outcome.SENT: "EmailsSent",
+    Outcome.FAILED: "EmailsFailed",
+    Outcome.SUPPRESSED: "EmailsSuppressed",
+    Outcome.INVALID: "EmailsInvalid",
+}
+"""The outcomes emitted as EMF metrics, by the names the stack's alarms and dashboard use."""
 
 
 class Resolvers:

@@ -7,40 +7,41 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fanmail import bootstrap
+from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import DeliveryCounts
+from fanmail.domain.outcomes import Outcome
 from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
-from fanmail.services.jobs import BatchJob
 
 
 @metrics.log_metrics
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> JsonObject:
     if isinstance(event, dict) and event.get("heartbeat") is True:
         metrics.add_metric(name="Heartbeats", unit=MetricUnit.Count, value=1)
         return {"heartbeat": True}  # warm-up ping: answer before any I/O or set-up
     result = handle(bootstrap.current(), event, context)
-    emit_counts(DeliveryCounts.from_dict(result["counts"]))
+    emit_counts(BatchResult.from_wire(result).counts)
     return result
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
     if isinstance(event, dict) and event.get("heartbeat") is True:
         return {"heartbeat": True}
     try:
-        job = BatchJob.from_event(event)
+        batch = Batch.from_event(event)
     except InvalidInput as exc:
         logger.error("rejected sender event", extra={"error": str(exc)})
         raise
     logger.thread_safe_clear_keys()  # a warm container's thread keeps the last invocation's keys
-    logger.thread_safe_append_keys(campaign_id=job.campaign_id, node=job.node)
+    logger.thread_safe_append_keys(campaign_id=batch.campaign_id, node=batch.node)
     deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
-    logger.info("batch received", extra={"recipients": len(job.recipients), "width": job.width})
-    result = app.batch_sender.handle(job, deadline)
+    logger.info("batch received", extra={"recipients": len(batch.recipients), "width": batch.width})
+    result = app.batch_sender.handle(batch, deadline)
     logger.info(
         "batch done",
         extra={
-            "sent": result.counts.sent,
-            "failed": result.counts.failed,
+            "sent": result.counts[Outcome.SENT],
+            "failed": result.counts[Outcome.FAILED],
             "leftover": len(result.leftover),
         },
     )

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fanmail.adapters.local.ses_simulator import ses_error
+from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.errors import InvokeError, SendError
-from fanmail.domain.model import Campaign, OutgoingEmail
+from fanmail.domain.model import OutgoingEmail
 from fanmail.local.harness import MemoryStack, rewire
 from fanmail.ports import CampaignStore, Clock, Invoker, Mailer
 
@@ -158,9 +159,7 @@ class CrashingCampaignStore:
 
         return slowed
 
-    def record_progress(
-        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
-    ) -> Campaign:
+    def record_progress(self, campaign_id: str, run_id: str, progress: Progress) -> Campaign:
         self.progress_writes += 1
         if not self.crashed and self.progress_writes == self.crash_at_progress:
             self.crashed = True

@@ -26,8 +26,10 @@ from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.bootstrap import App, Ports, build
+from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import InvalidInput, InvokeError
-from fanmail.domain.model import Campaign, CampaignStatus
+from fanmail.domain.outcomes import Outcome
+from fanmail.domain.tokens import SigningKeys
 from fanmail.handlers import (
     api,
     feedback,
@@ -192,7 +194,7 @@ def run_to_completion(
         campaign = stack.campaigns.get(campaign_id)
         assert campaign is not None
         if campaign.status is CampaignStatus.SENT:
-            if not (resends and campaign.summary and campaign.summary["failed"]):
+            if not (resends and campaign.summary and campaign.summary.counts[Outcome.FAILED]):
                 return campaign
             resends -= 1
             try:

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fanmail.domain.outcomes import OUTCOMES
+
 STYLE = """
 body{margin:0;background:#f4f5f7;color:#1f2328;font:15px/1.45 -apple-system,BlinkMacSystemFont,
 "Segoe UI",Helvetica,Arial,sans-serif}header{background:#1f4e79;color:#fff;padding:.8rem 1.5rem}
@@ -24,11 +26,7 @@ border-bottom:1px solid #eef0f3}th{font-size:.8rem;color:#6b7280;text-transform:
 RUN = (
     "status",
     "recipients",
-    "sent",
-    "already_sent",
-    "failed",
-    "suppressed",
-    "invalid",
+    *(outcome.value for outcome in OUTCOMES),
     "duration_s",
     "max_send_rate",
     "achieved_rate",

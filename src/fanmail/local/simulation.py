@@ -2,15 +2,14 @@
 
 The split: everything that decides is the real code -- the trigger handler, the planner, the
 root's paging, dispatch, epochs and their continuation by async invoke, checkpoints, the daily
-quota's pause and its resume schedule, the fan-out tree's internal nodes and their invokes
-through the in-process invoker (payload limits, concurrency, timeouts checked on every call),
-the send ledger's claims and completions, the senders' live reports and campaign-status
-checks, every store write. What is modelled is the leaf's per-recipient work around the SES
-call: rendering and the call itself take 1/rate_per_sender each, the pace the plan gave the
-leaf, with a share of transient errors retried as the sender retries them. The leaf still
-claims and completes each recipient in the ledger and reads statuses in chunks of 100 as the
-real one does. The data plane (rendering, pacing against SES's window) is measured for real by
-bench/fanout.py; this measures the control plane at sizes that take hours.
+quota's pause and its resume schedule, the fan-out tree's nodes and their invokes through the
+in-process invoker (payload limits, concurrency, timeouts checked on every call), and the real
+leaves: their threads, pacer, status reads, campaign gate, live reports, ledger claims and
+completions, retries and hand-backs. Two things are modelled: SES (`ModelledSes`: the
+scenario's latency, a share of transient errors, the daily quota) and rendering
+(`ModelledComposer`: a stand-in message per recipient, for the CPU the real render would take;
+bench/render.py and bench/fanout.py measure those for real). This measures the control plane
+at sizes that take hours.
 
 Time is a `SimClock`: it stands still while any thread works and jumps when all wait, so a
 10-million-subscriber run of ~3 hours takes minutes. DynamoDB capacity units are counted per
@@ -21,10 +20,8 @@ us-east-1 list prices (`PRICES`).
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,22 +41,19 @@ from fanmail.adapters.local.memory import (
     MemorySubscriberStore,
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.adapters.local.ses_simulator import SesSimulator
+from fanmail.adapters.local.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
 from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.bootstrap import App, Ports, build
-from fanmail.domain.model import (
-    Campaign,
-    DeliveryCounts,
-    Recipient,
-    Subscriber,
-    SubscriberStatus,
-)
+from fanmail.domain.campaign import Campaign, Progress
+from fanmail.domain.codec import encode_fields
+from fanmail.domain.errors import SendError
+from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
+from fanmail.domain.tokens import SigningKeys
 from fanmail.local.harness import SENDER_ADDRESS, register
-from fanmail.ports import ClaimOutcome, SendQuota, SubscriberPage
+from fanmail.ports import SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.jobs import BatchJob, BatchResult
 from fanmail.services.lists import CreateList
-from fanmail.services.send_batch import CampaignGate
+from fanmail.services.send_batch import Compose
 from fanmail.settings import Settings, default_templates_dir
 
 LIST_ID = "scale"
@@ -199,9 +193,7 @@ class MeteredCampaigns(MemoryCampaignStore):
         super().add_live(campaign_id, run_id, counts)
         self._charge(campaign_id, recount=False)
 
-    def record_progress(
-        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
-    ) -> Campaign:
+    def record_progress(self, campaign_id: str, run_id: str, progress: Progress) -> Campaign:
         try:
             return super().record_progress(campaign_id, run_id, progress)
         finally:
@@ -234,40 +226,67 @@ class MeteredLedger(MemoryLedger):
 
 
 class ModelledSes(SesSimulator):
-    """SES's account side (quota, the 24-hour window) over the modelled leaves' sends, and a
-    count of deliveries per subscriber (duplicates and gaps are read from it)."""
+    """SES for the real senders: each call takes the latency the scenario gives and arrives
+    half-way through, a share of calls answers a transient error (the senders retry it as they
+    would), the 24-hour quota is SES's (a call past it answers "Daily message quota exceeded");
+    deliveries are counted per subscriber (duplicates and gaps are read from them) and per second,
+    without keeping each message (ten million would not fit)."""
 
-    def __init__(self, clock: SimClock, size: int, rate: float, daily: float) -> None:
-        super().__init__(clock, rate, daily, verified={SENDER_ADDRESS})
+    def __init__(
+        self,
+        clock: SimClock,
+        size: int,
+        rate: float,
+        daily: float,
+        latency_s: float,
+        transient_share: float,
+        seed: int,
+    ) -> None:
+        super().__init__(
+            clock=clock,
+            max_send_rate=rate,
+            max_24_hour_send=daily,
+            latency_s=latency_s,
+            verified={SENDER_ADDRESS},
+            seed=seed,
+        )
+        self.transient_share = transient_share
         self.delivered = bytearray(size)
         self.per_second: dict[int, int] = {}
         self._day: deque[list[int]] = deque()  # [second, sends] within the last 24 hours
         self._day_total = 0
         self.total = 0
 
-    def record_paced(self, indices: Sequence[int], start: float, rate: float) -> None:
-        """Sends to `indices` arriving from `start`, one every 1/rate seconds."""
+    def arrive(self, email: OutgoingEmail) -> SendError | str:
+        now = self.clock.now()
         with self._lock:
-            for k, index in enumerate(indices):
-                self.delivered[index] = min(255, self.delivered[index] + 1)
-                second = int(start + k / rate)
-                self.per_second[second] = self.per_second.get(second, 0) + 1
-                if self._day and self._day[-1][0] == second:
-                    self._day[-1][1] += 1
-                else:
-                    self._day.append([second, 1])
-            self._day_total += len(indices)
-            self.total += len(indices)
+            self.calls += 1
+            if self._random.random() < self.transient_share:
+                return ses_error(500, "InternalFailure", "modelled transient failure")
+            if self._sent_last_24_hours() >= self.max_24_hour_send:
+                return ses_error(*QUOTA_EXCEEDED)
+            index = index_of(email.to)
+            self.delivered[index] = min(255, self.delivered[index] + 1)
+            second = int(now)
+            self.per_second[second] = self.per_second.get(second, 0) + 1
+            if self._day and self._day[-1][0] == second:
+                self._day[-1][1] += 1
+            else:
+                self._day.append([second, 1])
+            self._day_total += 1
+            self.total += 1
+            return f"m-{index}"
 
     def quota(self) -> SendQuota:
-        return SendQuota(self.max_send_rate, self.max_24_hour_send, self.sent_last_24_hours())
-
-    def sent_last_24_hours(self) -> float:
-        cutoff = int(self.clock.now()) - 86_400
         with self._lock:
-            while self._day and self._day[0][0] <= cutoff:
-                self._day_total -= self._day.popleft()[1]
-            return float(self._day_total)
+            sent = self._sent_last_24_hours()
+        return SendQuota(self.max_send_rate, self.max_24_hour_send, sent)
+
+    def _sent_last_24_hours(self) -> float:
+        cutoff = int(self.clock.now()) - 86_400
+        while self._day and self._day[0][0] <= cutoff:
+            self._day_total -= self._day.popleft()[1]
+        return float(self._day_total)
 
     def over_rate_seconds(self) -> int:
         return sum(1 for n in self.per_second.values() if n > self.max_send_rate)
@@ -276,72 +295,18 @@ class ModelledSes(SesSimulator):
         return max(self.per_second.values(), default=0)
 
 
-class LeafModel:
-    """A leaf sender: the real ledger protocol per recipient, the SES call modelled (see the
-    module's docstring). Time passes a second's worth of sends at a time."""
+class ModelledComposer:
+    """Rendering modelled: each recipient's message is a stand-in of the campaign's sender and
+    the recipient's address (bench/render.py measures the real render; it is per-recipient CPU
+    that would make a ten-million run take hours, and it costs no simulated time)."""
 
-    def __init__(self, app: App, ses: ModelledSes, transient_share: float, seed: int) -> None:
-        self.app = app
-        self.ses = ses
-        self.transient_share = transient_share
-        self.random = random.Random(seed)
-        self.options = app.batch_sender.options
-        self.clock = app.ports.clock
+    def for_campaign(self, campaign: Campaign) -> Compose:
+        subject = campaign.subject or campaign.template
 
-    def deliver(self, job: BatchJob, deadline: float) -> BatchResult:
-        clock, ledger, cid = self.clock, self.app.ports.ledger, job.campaign_id
-        holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
-        lease_until = deadline + self.options.lease_grace_s
-        rate = job.rate_per_sender
-        recipients, done, chunk = job.recipients, 0, max(1, int(rate))
-        sent = already = calls = 0
-        deferred: list[Recipient] = []
-        deferred_until, stopped, quota_hit = 0.0, None, False
-        gate = CampaignGate(self.app.ports.campaigns, clock, cid, self.options.gate_interval_s)
-        while done < len(recipients) and not quota_hit:
-            if clock.now() + chunk / rate + self.options.stop_margin_s > deadline:
-                break
-            stopped = gate.closed()  # the real sender's check: still sending?
-            if stopped is not None:
-                break
-            allowed = int(self.ses.max_24_hour_send - self.ses.sent_last_24_hours())
-            part = recipients[done : done + min(chunk, max(0, allowed))]
-            quota_hit = len(part) < chunk and done + len(part) < len(recipients)
-            for start in range(0, len(part), self.options.status_chunk):
-                emails = [r.email for r in part[start : start + self.options.status_chunk]]
-                self.app.ports.subscribers.statuses(LIST_ID, emails)
-            now, indices = clock.now(), []
-            for recipient in part:
-                claim = ledger.claim(
-                    cid, recipient.email, holder, lease_until, now, retry_failed=job.retry_failed
-                )
-                if claim.outcome is ClaimOutcome.SENT:
-                    already += 1
-                elif claim.outcome is ClaimOutcome.BUSY:
-                    deferred.append(recipient)
-                    deferred_until = max(deferred_until, now + self.options.busy_recheck_s)
-                else:
-                    calls += 1
-                    while self.random.random() < self.transient_share:  # retried, as senders do
-                        calls += 1
-                    index = index_of(recipient.email)
-                    indices.append(index)
-                    ledger.complete(cid, recipient.email, holder, f"m-{index}", now)
-            done += len(part)
-            self.ses.record_paced(indices, now, rate)
-            sent += len(indices)
-            clock.sleep(max(1, len(indices)) / rate)
-            self.app.ports.campaigns.add_live(cid, job.run_id, {"sent": len(indices)})
-        return BatchResult(
-            counts=DeliveryCounts(sent=sent, already_sent=already),
-            leftover=recipients[done:],
-            ses_calls=calls,
-            ses_seconds=calls / rate,
-            deferred=tuple(deferred),
-            deferred_until=deferred_until,
-            quota_exhausted=quota_hit,
-            stopped=stopped,
-        )
+        def compose(recipient: Recipient, now: float) -> OutgoingEmail:
+            return OutgoingEmail(campaign.sender, recipient.email, subject, "", "")
+
+        return compose
 
 
 @dataclass(frozen=True)
@@ -371,7 +336,15 @@ class Simulation:
 def set_up(scenario: Scenario) -> Simulation:
     clock = SimClock()
     meter = Meter()
-    ses = ModelledSes(clock, scenario.subscribers, scenario.rate, scenario.daily_quota)
+    ses = ModelledSes(
+        clock,
+        scenario.subscribers,
+        scenario.rate,
+        scenario.daily_quota,
+        scenario.latency_s,
+        scenario.transient_share,
+        scenario.seed,
+    )
     invoker = InProcessInvoker(clock=clock)
     scheduler = MemoryScheduler()
     campaigns = MeteredCampaigns(meter)
@@ -404,10 +377,8 @@ def set_up(scenario: Scenario) -> Simulation:
         clock=clock,
         signing_keys=GeneratedKeys(),
     )
-    app = build(settings, ports)
+    app = build(settings, ports, composer=ModelledComposer())
     register(invoker, app)
-    leaf = LeafModel(app, ses, scenario.transient_share, scenario.seed)
-    app.batch_sender.deliver = leaf.deliver  # type: ignore[method-assign]  # the modelled leaf
     return Simulation(scenario, clock, app, invoker, ses, meter, scheduler)
 
 
@@ -450,7 +421,7 @@ def wait_for_the_end(sim: Simulation, campaign_id: str, started: float) -> Campa
 
 def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> dict[str, Any]:
     scenario, stats, meter = sim.scenario, sim.invoker.stats, sim.meter
-    summary = dict(final.summary or {})
+    summary: dict[str, Any] = encode_fields(final.summary) if final.summary else {}
     duration = (final.finished_at or sim.clock.now()) - started
     ideal = scenario.subscribers / scenario.rate
     timeouts = {name: f.timeout_s for name, f in sim.invoker.functions.items()}

@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_variables
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
-from fanmail.domain.model import STARTABLE, Campaign, CampaignStatus, Subscriber
+from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
+from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.transitions import start_run
 from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
 from fanmail.services.preview import template_report
-from fanmail.services.run_state import TRIGGER, run_event
+from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
 
 SAMPLE_PAGE = 25
@@ -99,7 +101,7 @@ class Campaigns:
             reply_to=reply_to,
             variables=dict(command.variables),
             created_at=self.clock.now(),
-            template_report=report.to_dict(),
+            template_report=report,
             list_info=list_info,
         )
         self.campaigns.create(campaign)
@@ -151,15 +153,11 @@ class Campaigns:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
         self.check_account()
-        changes: dict[str, Any] = {
-            "run_id": uuid.uuid4().hex,
-            "started_at": self.clock.now(),
-            "live": {},
-        }
-        return self.campaigns.transition(campaign_id, STARTABLE, CampaignStatus.SENDING, changes)
+        return self.campaigns.transition(campaign_id, start_run(uuid.uuid4().hex, self.clock.now()))
 
     def send_now(self, campaign_id: str) -> Campaign:
         """Claim the campaign and hand its run to the trigger function (an async invoke)."""
         campaign = self.start(campaign_id)
-        self.invoker.invoke_async(TRIGGER, run_event(campaign.campaign_id, campaign.run_id))
+        assert campaign.run_id is not None
+        self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(campaign_id, campaign.run_id)))
         return campaign

@@ -1,31 +1,49 @@
-"""The root's dispatch loop for one epoch: units of recipients out to the senders, results
-back in, progress written, breakers watched, and the reason the epoch ended."""
+"""The root's dispatch loop for one epoch (the words: domain/run.py): units of recipients out
+to the senders, results back in, progress written, breakers watched, and the reason the epoch
+ended. It asks the root for what it needs through a small port, `Root`."""
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from dataclasses import replace
+from typing import Protocol
 
+from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress, sends_bucket_width
 from fanmail.domain.errors import Conflict
 from fanmail.domain.feedback import Breakers, EventKind, Rates
-from fanmail.domain.model import (
-    Campaign,
-    CampaignStatus,
-    Recipient,
-    live_progress,
-    sends_bucket_width,
-)
+from fanmail.domain.model import Recipient
+from fanmail.domain.outcomes import Outcome
 from fanmail.domain.plan import PlanLimits
 from fanmail.ports import Clock
-from fanmail.services.jobs import BatchJob, BatchResult
 from fanmail.services.run_state import Epoch, EpochEnd
 
 MAX_STALLED_RESULTS = 3
 """Senders that settle nobody this many times in a row (crashing, or handing everything back)
 stop the run: the rest stays pending and the campaign can be resumed."""
 RETRY_BACKOFF_S = 1.0
+
+
+class Root(Protocol):
+    """What the dispatch loop needs from the root that runs it."""
+
+    def read_page(self, epoch: Epoch) -> list[Recipient]:
+        """The next page's sendable recipients (the epoch's state advanced past the page)."""
+        ...
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        """One unit through a child sender (or this invocation's own leaf, inline)."""
+        ...
+
+    def record_progress(self, epoch: Epoch) -> Campaign:
+        """Write progress; the campaign as it now stands. Conflict if the run was stopped."""
+        ...
+
+    def trip_breaker(self, epoch: Epoch, reason: str) -> None:
+        """Pause the run: a bounce or complaint rate passed its line."""
+        ...
 
 
 class Dispatcher:
@@ -37,10 +55,7 @@ class Dispatcher:
         self,
         epoch: Epoch,
         *,
-        pages: Iterator[list[Recipient]],
-        call: Callable[[BatchJob], BatchResult],
-        record_progress: Callable[[], Campaign],
-        pause: Callable[[str], None],
+        root: Root,
         clock: Clock,
         limits: PlanLimits,
         progress_interval_s: float,
@@ -50,10 +65,7 @@ class Dispatcher:
     ) -> None:
         self.epoch = epoch
         self.plan = epoch.plan
-        self.pages = pages
-        self.call = call
-        self.record_progress = record_progress
-        self.pause = pause
+        self.root = root
         self.clock = clock
         self.limits = limits
         self.progress_interval_s = progress_interval_s
@@ -87,7 +99,7 @@ class Dispatcher:
     def _fill(self, wanted: int) -> None:
         queue = self.epoch.queue
         while len(queue) < wanted and not self.epoch.state.exhausted:
-            queue.extend(next(self.pages, []))
+            queue.extend(self.root.read_page(self.epoch))
 
     def _release_due(self, now: float) -> None:
         deferred = self.epoch.deferred
@@ -137,9 +149,9 @@ class Dispatcher:
         left = len(self.epoch.queue) + unread + in_flight
         return math.ceil(left * width / sum(self.widths))
 
-    def _job(self, slot: int, unit: tuple[Recipient, ...]) -> BatchJob:
+    def _batch(self, slot: int, unit: tuple[Recipient, ...]) -> Batch:
         state, plan = self.epoch.state, self.plan
-        job = BatchJob(
+        batch = Batch(
             campaign_id=self.epoch.campaign.campaign_id,
             run_id=self.epoch.run_id,
             node=f"e{state.epochs}.{self.sequence}",
@@ -154,7 +166,7 @@ class Dispatcher:
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
         )
         self.sequence += 1
-        return job
+        return batch
 
     def _fill_free_slots(self, pool: Executor) -> None:
         while self.free and self.end is None:
@@ -167,8 +179,9 @@ class Dispatcher:
             self.units[slot] = (now, len(unit))
             self.committed += len(unit)
             if self.epoch.state.first_send_at is None:
-                self.epoch.state.first_send_at = now
-            self.in_flight[pool.submit(self.call, self._job(slot, unit))] = slot
+                self.epoch.state = replace(self.epoch.state, first_send_at=now)
+            batch = self._batch(slot, unit)
+            self.in_flight[pool.submit(self.root.send, self.epoch, batch)] = slot
 
     def _idle(self) -> EpochEnd | None:
         """Nothing in flight: the epoch's end, or None to go on (after waiting for leases)."""
@@ -209,7 +222,7 @@ class Dispatcher:
         if result.quota_exhausted:
             self._stop(EpochEnd.QUOTA)
         if result.stopped and self.end is None:
-            epoch.stopped_status = result.stopped
+            epoch.stopped_status = _status(result.stopped)
             self._stop(EpochEnd.STOPPED)
         if result.account_error and self.end is None:
             epoch.stop_reason = result.account_error
@@ -226,10 +239,10 @@ class Dispatcher:
         self.last_progress = now
         epoch = self.epoch
         try:
-            campaign = self.record_progress()
+            campaign = self.root.record_progress(epoch)
         except Conflict as exc:
             if self.end is None:
-                epoch.stopped_status = exc.current_status
+                epoch.stopped_status = _status(exc.current_status)
                 replaced = exc.current_status == CampaignStatus.SENDING.value
                 self.end = EpochEnd.REPLACED if replaced else EpochEnd.STOPPED
             return
@@ -241,8 +254,9 @@ class Dispatcher:
         if self.breakers is None or self.end is not None:
             return
         feedback = campaign.feedback
+        sent = live_progress(campaign.progress, campaign.live).counts if campaign.progress else None
         rates = Rates(
-            sent=live_progress(campaign.progress, campaign.live)["sent"],
+            sent=sent[Outcome.SENT] if sent else 0,
             bounced=feedback.get(EventKind.BOUNCED.value, 0),
             delivered=feedback.get(EventKind.DELIVERED.value, 0),
             complained=feedback.get(EventKind.COMPLAINED.value, 0),
@@ -250,6 +264,14 @@ class Dispatcher:
         reason = self.breakers.tripped(rates)
         if reason is not None:  # paused now: senders stop at their next recipient
             self.epoch.stop_reason = reason
-            self.epoch.stopped_status = CampaignStatus.PAUSED.value
+            self.epoch.stopped_status = CampaignStatus.PAUSED
             self.end = EpochEnd.BREAKER
-            self.pause(reason)
+            self.root.trip_breaker(self.epoch, reason)
+
+
+def _status(value: str | None) -> CampaignStatus | None:
+    """The status a refusal or a sender named (a deleted campaign names none)."""
+    try:
+        return CampaignStatus(value) if value else None
+    except ValueError:
+        return None

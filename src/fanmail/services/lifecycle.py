@@ -7,48 +7,27 @@ senders at their next recipient (they re-read the status about once a second).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import replace
 
+from fanmail.domain.campaign import RESUMABLE, STOPPABLE, Campaign, CampaignStatus, Checkpoint
 from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.ids import check_cursor
-from fanmail.domain.model import (
-    RESUMABLE,
-    STOPPABLE,
-    Campaign,
-    CampaignStatus,
-    DeliveryCounts,
-)
-from fanmail.ports import Clock, Invoker, LedgerEntry, Scheduler, SendLedger
+from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.transitions import KEEP, Keep, cancel, pause, resend_failed, resume
+from fanmail.ports import CampaignStore, Clock, Invoker, LedgerEntry, Scheduler, SendLedger
 from fanmail.services.campaigns import Campaigns
-from fanmail.services.run_state import TRIGGER, Checkpoint, resume_schedule_name, run_event
+from fanmail.services.run_state import TRIGGER, resume_schedule_name
 from fanmail.services.scheduling import send_schedule_name
 
 FAILURES_PAGE_MAX = 1000
-
-
-def new_run(campaign: Campaign) -> dict[str, Any]:
-    """What every run after the first starts with: its own id and live counts, and no summary
-    (the summary is what a run ended with: while the new one sends, its progress is current);
-    the progress the last run ended with stays, as where the bar starts, but no longer final,
-    so the new run's live counts move it."""
-    progress = dict(campaign.progress or {}) or None
-    if progress is not None:
-        progress["final"] = False
-    return {
-        "run_id": uuid.uuid4().hex,
-        "finished_at": None,
-        "live": {},
-        "summary": None,
-        "progress": progress,
-    }
 
 
 def is_stalled(campaign: Campaign, now: float, stale_after_s: float) -> bool:
     """A sending campaign whose root has not written progress for `stale_after_s`: it died."""
     if campaign.status is not CampaignStatus.SENDING:
         return False
-    beat = (campaign.progress or {}).get("updated_at") or campaign.started_at or 0.0
-    return now - float(beat) > stale_after_s
+    beat = campaign.progress.updated_at if campaign.progress else campaign.started_at
+    return now - (beat or 0.0) > stale_after_s
 
 
 class Lifecycle:
@@ -56,6 +35,7 @@ class Lifecycle:
         self,
         *,
         campaigns: Campaigns,
+        store: CampaignStore,
         ledger: SendLedger,
         scheduler: Scheduler,
         invoker: Invoker,
@@ -63,7 +43,7 @@ class Lifecycle:
         stale_after_s: float,
     ) -> None:
         self.campaigns = campaigns
-        self.store = campaigns.campaigns
+        self.store = store
         self.ledger = ledger
         self.scheduler = scheduler
         self.invoker = invoker
@@ -77,12 +57,7 @@ class Lifecycle:
         """Hold a sending or quota-waiting campaign; only a resume continues it (a quota schedule
         that fires meanwhile finds it paused and leaves it)."""
         campaign = self.campaigns.get(campaign_id)
-        return self.store.transition(
-            campaign.campaign_id,
-            frozenset({CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_QUOTA}),
-            CampaignStatus.PAUSED,
-            {},
-        )
+        return self.store.transition(campaign.campaign_id, pause())
 
     def cancel(self, campaign_id: str) -> Campaign:
         campaign = self.campaigns.get(campaign_id)
@@ -91,14 +66,7 @@ class Lifecycle:
             raise Conflict(
                 f"campaign {campaign_id!r} is {campaign.status.value}", campaign.status.value
             )
-        changes: dict[str, Any] = {}
-        if campaign.status is not CampaignStatus.SENDING:  # no root is running to write the end
-            summary = dict(campaign.summary or {})
-            summary["status"] = CampaignStatus.CANCELLED.value
-            changes = {"finished_at": self.clock.now(), "summary": summary}
-        cancelled = self.store.transition(
-            campaign_id, frozenset({campaign.status}), CampaignStatus.CANCELLED, changes
-        )
+        cancelled = self.store.transition(campaign_id, cancel(campaign, self.clock.now()))
         self.scheduler.delete(resume_schedule_name(campaign_id))
         self.scheduler.delete(send_schedule_name(campaign_id))
         return cancelled
@@ -134,20 +102,15 @@ class Lifecycle:
             )
         if campaign.status is CampaignStatus.FAILED and not campaign.checkpoint:
             raise Conflict(f"campaign {campaign_id!r} has no checkpoint to resume from", "failed")
-        changes = {**new_run(campaign), "resume_at": None, "paused_reason": None}
-        state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
+        state = campaign.checkpoint or Checkpoint()
+        checkpoint: Checkpoint | Keep = KEEP
         if ignore_breakers != state.ignore_breakers:
-            state.ignore_breakers = ignore_breakers
-            changes["checkpoint"] = state.to_dict()
+            checkpoint = replace(state, ignore_breakers=ignore_breakers)
         resumed = self.store.transition(
-            campaign_id,
-            frozenset({campaign.status}),
-            CampaignStatus.SENDING,
-            changes,
-            run_id=run_guard,
+            campaign_id, resume(campaign, uuid.uuid4().hex, checkpoint, run_guard)
         )
         self.scheduler.delete(resume_schedule_name(campaign_id))
-        self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
+        self._run(resumed)
         return resumed
 
     def retryable_failures(self, campaign_id: str) -> list[LedgerEntry]:
@@ -172,45 +135,31 @@ class Lifecycle:
         emails = {e.email for e in self.retryable_failures(campaign_id)}
         if not emails:
             raise InvalidInput(f"campaign {campaign_id!r} has no retryable failures to resend")
-        state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
-        counts = state.counts
-        state.counts = DeliveryCounts(
-            sent=counts.sent,
-            failed=counts.failed - len(emails),
-            suppressed=counts.suppressed,
-            invalid=counts.invalid,
-            already_sent=counts.already_sent,
-            throttled=counts.throttled,
-            failures=tuple(f for f in counts.failures if f.email not in emails),
+        state = campaign.checkpoint or Checkpoint()
+        checkpoint = replace(
+            state,
+            counts=state.counts.without_failures_of(frozenset(emails)),
+            queue=tuple(sorted(emails | set(state.queue))),
+            exhausted=True,
+            retry_failed=True,
         )
-        state.queue = sorted(emails | set(state.queue))
-        state.exhausted = True
-        state.retry_failed = True
         resumed = self.store.transition(
-            campaign_id,
-            frozenset({campaign.status}),
-            CampaignStatus.SENDING,
-            {**new_run(campaign), "checkpoint": state.to_dict()},
+            campaign_id, resend_failed(campaign, uuid.uuid4().hex, checkpoint)
         )
-        self.invoker.invoke_async(TRIGGER, run_event(resumed.campaign_id, resumed.run_id))
+        self._run(resumed)
         return resumed
 
-    def failures(self, campaign_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+    def _run(self, campaign: Campaign) -> None:
+        """Hand the new run to the trigger function (an async invoke)."""
+        assert campaign.run_id is not None
+        self.invoker.invoke_async(
+            TRIGGER, to_event(RunEpoch(campaign.campaign_id, campaign.run_id))
+        )
+
+    def failures(
+        self, campaign_id: str, cursor: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], str | None]:
         self.campaigns.get(campaign_id)
         if not 1 <= limit <= FAILURES_PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {FAILURES_PAGE_MAX}, got {limit}")
-        entries, next_cursor = self.ledger.entries(
-            campaign_id, "failed", check_cursor(cursor), limit
-        )
-        return {
-            "failures": [
-                {
-                    "email": e.email,
-                    "reason": e.reason,
-                    "retryable": e.retryable,
-                    "attempts": e.attempts,
-                }
-                for e in entries
-            ],
-            "next_cursor": next_cursor,
-        }
+        return self.ledger.entries(campaign_id, "failed", check_cursor(cursor), limit)

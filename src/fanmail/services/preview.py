@@ -8,45 +8,13 @@ from typing import Any
 
 from fanmail.domain.addresses import format_sender, normalise_email, parse_sender
 from fanmail.domain.attributes import RESERVED, check_variables
+from fanmail.domain.campaign import Campaign, Requirement, TemplateReport
 from fanmail.domain.message import UnsubscribeLinks, personalise, sent_headers, to_mime
-from fanmail.domain.model import Campaign, Subscriber
+from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer
 from fanmail.ports import Clock, ListStore, SubscriberStore
 
 EXAMPLES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateReport:
-    """Which subscriber attributes a template reads, and who in the list lacks them.
-
-    `attributes` maps each name the template reads that neither fanmail nor the campaign's
-    variables supply to whether it is required (used without `| default` or `is defined`).
-    Only a missing required one is a problem, so only those are listed with examples; for the
-    optional ones (the template has a fallback) one figure: how many subscribers lack any.
-    """
-
-    template: str
-    attributes: Mapping[str, bool]
-    scanned: int
-    complete: bool
-    missing: Mapping[str, int] = field(default_factory=dict)
-    examples: Mapping[str, list[str]] = field(default_factory=dict)
-    using_fallbacks: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "template": self.template,
-            "attributes": {
-                name: "required" if required else "optional"
-                for name, required in sorted(self.attributes.items())
-            },
-            "subscribers_scanned": self.scanned,
-            "whole_list_scanned": self.complete,
-            "subscribers_missing": dict(sorted(self.missing.items())),
-            "examples_missing": {k: v for k, v in sorted(self.examples.items())},
-            "subscribers_using_fallbacks": self.using_fallbacks,
-        }
 
 
 def template_report(
@@ -61,14 +29,14 @@ def template_report(
 ) -> TemplateReport:
     usage = renderer.usage(template, subject)
     attributes = {
-        name: required
-        for name, required in usage.items()
+        name: Requirement.REQUIRED if required else Requirement.OPTIONAL
+        for name, required in sorted(usage.items())
         if name not in RESERVED
         and name not in renderer.environment.globals
         and name not in variables
     }
-    required = [name for name, needed in attributes.items() if needed]
-    optional = [name for name, needed in attributes.items() if not needed]
+    required = [name for name, needed in attributes.items() if needed is Requirement.REQUIRED]
+    optional = [name for name, needed in attributes.items() if needed is Requirement.OPTIONAL]
     missing: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     scanned = fallbacks = 0
@@ -88,7 +56,13 @@ def template_report(
         if cursor is None:
             break
     return TemplateReport(
-        template, attributes, scanned, cursor is None, missing, examples, fallbacks
+        template,
+        attributes,
+        scanned,
+        cursor is None,
+        dict(sorted(missing.items())),
+        {name: tuple(found) for name, found in sorted(examples.items())},
+        fallbacks,
     )
 
 

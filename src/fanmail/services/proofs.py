@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from fanmail.domain.addresses import normalise_email
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.errors import InvalidInput, NotFound, SendError, SendErrorKind, Unavailable
 from fanmail.domain.message import UnsubscribeLinks, personalise
-from fanmail.domain.model import Campaign, OutgoingEmail, Subscriber
+from fanmail.domain.model import OutgoingEmail, Subscriber
 from fanmail.domain.render import TemplateRenderer
 from fanmail.ports import Clock, Mailer, SubscriberStore
 from fanmail.services.campaigns import sample_subscriber

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import Conflict
-from fanmail.domain.model import Campaign, CampaignStatus
+from fanmail.domain.run import SendRecurringCopy, StartCampaign, to_event
 from fanmail.domain.schedules import ScheduleSpec, parse_schedule
-from fanmail.ports import Clock, Scheduler
+from fanmail.domain.transitions import schedule
+from fanmail.ports import CampaignStore, Clock, Scheduler
 from fanmail.services.campaigns import Campaigns
 
 
@@ -26,8 +28,11 @@ class ScheduleCampaign:
 
 
 class Scheduling:
-    def __init__(self, *, campaigns: Campaigns, scheduler: Scheduler, clock: Clock) -> None:
+    def __init__(
+        self, *, campaigns: Campaigns, store: CampaignStore, scheduler: Scheduler, clock: Clock
+    ) -> None:
         self.campaigns = campaigns
+        self.store = store
         self.scheduler = scheduler
         self.clock = clock
 
@@ -47,19 +52,17 @@ class Scheduling:
                 "scheduled campaign can be scheduled",
                 campaign.status.value,
             )
-        scheduled = self.campaigns.campaigns.transition(
-            campaign.campaign_id, allowed, CampaignStatus.SCHEDULED, {"schedule": spec.to_dict()}
-        )
+        scheduled = self.store.transition(campaign.campaign_id, schedule(spec))
         self._create(spec, campaign.campaign_id)
         return scheduled
 
     def _create(self, spec: ScheduleSpec, campaign_id: str) -> None:
         name = send_schedule_name(campaign_id)
         if spec.at is not None:
-            self.scheduler.schedule_once(name, spec.at, {"campaign_id": campaign_id})
+            self.scheduler.schedule_once(name, spec.at, to_event(StartCampaign(campaign_id)))
         else:
             assert spec.expression is not None
-            payload = {"action": "scheduled_send", "campaign_id": campaign_id}
+            payload = to_event(SendRecurringCopy(campaign_id))
             self.scheduler.schedule_recurring(name, spec.expression, spec.timezone, payload)
 
     def fire_recurring(self, campaign_id: str) -> Campaign:
@@ -80,5 +83,5 @@ class Scheduling:
             schedule=None,
             run_id=None,
         )
-        self.campaigns.campaigns.create(copy)
+        self.store.create(copy)
         return self.campaigns.start(copy.campaign_id)

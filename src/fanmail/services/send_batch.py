@@ -14,7 +14,10 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
+from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.campaign import Campaign, CampaignStatus, sends_bucket
 from fanmail.domain.errors import (
     InvalidInput,
     InvokeError,
@@ -23,20 +26,12 @@ from fanmail.domain.errors import (
     SendErrorKind,
     TemplateProblem,
 )
-from fanmail.domain.message import UnsubscribeLinks, personalise, sender_address
-from fanmail.domain.model import (
-    LIVE_COUNTS,
-    Campaign,
-    CampaignStatus,
-    DeliveryCounts,
-    OutgoingEmail,
-    Recipient,
-    SubscriberStatus,
-    sends_bucket,
-)
+from fanmail.domain.message import UnsubscribeLinks, personalise
+from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.pacing import Pacer
 from fanmail.domain.plan import split_width
-from fanmail.domain.render import CompiledTemplate, TemplateRenderer
+from fanmail.domain.render import TemplateRenderer
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -46,14 +41,12 @@ from fanmail.ports import (
     SendLedger,
     SubscriberStore,
 )
-from fanmail.services.jobs import BatchJob, BatchResult
 
 SENDER = "sender"
 
 
 @dataclass(frozen=True, slots=True)
 class SendOptions:
-    configuration_set: str | None = None
     level_margin_s: float = 5.0
     stop_margin_s: float = 0.1
     max_transient_retries: int = 3
@@ -147,10 +140,10 @@ class _LiveReport:
     """What a leaf settled since it last said so, reported to the campaign every
     `interval_s` (one atomic add, whatever the rate) and once more when it ends."""
 
-    def __init__(self, campaigns: CampaignStore, clock: Clock, job: BatchJob, interval_s: float):
+    def __init__(self, campaigns: CampaignStore, clock: Clock, batch: Batch, interval_s: float):
         self.campaigns = campaigns
         self.clock = clock
-        self.job = job
+        self.batch = batch
         self.interval_s = interval_s
         self.pending: dict[str, int] = {}
         self.last = clock.now()
@@ -159,10 +152,9 @@ class _LiveReport:
     def add(self, counts: DeliveryCounts) -> None:
         due = False
         with self._lock:
-            for name in LIVE_COUNTS:
-                n = getattr(counts, name)
+            for outcome, n in counts.items():
                 if n:
-                    self.pending[name] = self.pending.get(name, 0) + n
+                    self.pending[outcome.value] = self.pending.get(outcome.value, 0) + n
             if self.clock.now() - self.last >= self.interval_s:
                 due = True
         if due:
@@ -172,10 +164,63 @@ class _LiveReport:
         with self._lock:
             pending, self.pending = self.pending, {}
             self.last = self.clock.now()
-        if pending.get("sent"):
-            pending[sends_bucket(self.last, self.job.bucket_s)] = pending["sent"]
+        sent = pending.get(Outcome.SENT.value)
+        if sent:
+            pending[sends_bucket(self.last, self.batch.bucket_s)] = sent
         if pending:
-            self.campaigns.add_live(self.job.campaign_id, self.job.run_id, pending)
+            self.campaigns.add_live(self.batch.campaign_id, self.batch.run_id, pending)
+
+
+Compose = Callable[[Recipient, float], OutgoingEmail]
+"""One recipient's message at a time: their render, links and headers."""
+
+
+class Composer(Protocol):
+    """Turns a campaign into its recipients' messages."""
+
+    def for_campaign(self, campaign: Campaign) -> Compose:
+        """Compile once (TemplateProblem if it cannot be); compose per recipient."""
+        ...
+
+
+class TemplateComposer:
+    """The campaign's templates, rendered in the sandbox, with each recipient's signed links
+    and the headers every campaign mail carries (domain/message.py)."""
+
+    def __init__(
+        self, renderer: TemplateRenderer, links: UnsubscribeLinks, configuration_set: str | None
+    ) -> None:
+        self.renderer = renderer
+        self.links = links
+        self.configuration_set = configuration_set
+
+    def for_campaign(self, campaign: Campaign) -> Compose:
+        compiled = self.renderer.compile(campaign.template, campaign.subject)
+
+        def compose(recipient: Recipient, now: float) -> OutgoingEmail:
+            return personalise(
+                campaign,
+                compiled,
+                self.links,
+                now,
+                email=recipient.email,
+                attributes=recipient.attributes,
+                configuration_set=self.configuration_set,
+            ).email
+
+        return compose
+
+
+@dataclass(frozen=True, slots=True)
+class LeafPorts:
+    """What a leaf needs, and nothing of the sender that runs it."""
+
+    subscribers: SubscriberStore
+    campaigns: CampaignStore
+    ledger: SendLedger
+    mailer: Mailer
+    clock: Clock
+    options: SendOptions
 
 
 class BatchSender:
@@ -188,44 +233,40 @@ class BatchSender:
         ledger: SendLedger,
         invoker: Invoker,
         clock: Clock,
-        renderer: TemplateRenderer,
-        links: UnsubscribeLinks,
+        composer: Composer,
         options: SendOptions,
     ) -> None:
-        self.links = links
-        self.subscribers = subscribers
         self.campaigns = campaigns
-        self.mailer = mailer
-        self.ledger = ledger
         self.invoker = invoker
         self.clock = clock
-        self.renderer = renderer
+        self.composer = composer
         self.options = options
-        self._compiled: dict[str, tuple[Campaign, CompiledTemplate]] = {}
+        self.leaf_ports = LeafPorts(subscribers, campaigns, ledger, mailer, clock, options)
+        self._compiled: dict[str, tuple[Campaign, Compose]] = {}
         self._compiled_lock = threading.Lock()
 
-    def handle(self, job: BatchJob, budget_deadline: float) -> BatchResult:
-        """Run `job`, stopping by the earlier of its own deadline and the Lambda's budget."""
-        deadline = min(job.deadline, budget_deadline)
-        if job.width > 1 and len(job.recipients) > job.batch_size:
-            return self._fan_out(job, deadline)
-        return self.deliver(job, deadline)
+    def handle(self, batch: Batch, budget_deadline: float) -> BatchResult:
+        """Run `batch`, stopping by the earlier of its own deadline and the Lambda's budget."""
+        deadline = min(batch.deadline, budget_deadline)
+        if batch.width > 1 and len(batch.recipients) > batch.batch_size:
+            return self._fan_out(batch, deadline)
+        return self.deliver(batch, deadline)
 
-    # -- branch -----------------------------------------------------------------------------
-    def _fan_out(self, job: BatchJob, deadline: float) -> BatchResult:
-        widths = split_width(job.width, job.branching)
-        total = len(job.recipients)
-        children: list[BatchJob] = []
+    # -- node -------------------------------------------------------------------------------
+    def _fan_out(self, batch: Batch, deadline: float) -> BatchResult:
+        widths = split_width(batch.width, batch.branching)
+        total = len(batch.recipients)
+        children: list[Batch] = []
         start = 0
         for index, width in enumerate(widths):
-            share = math.ceil(total * width / job.width) if index < len(widths) - 1 else total
-            part = job.recipients[start : min(total, start + share)]
+            share = math.ceil(total * width / batch.width) if index < len(widths) - 1 else total
+            part = batch.recipients[start : min(total, start + share)]
             start += len(part)
             if part:
                 children.append(
                     replace(
-                        job,
-                        node=f"{job.node}.{index}",
+                        batch,
+                        node=f"{batch.node}.{index}",
                         width=width,
                         deadline=deadline - self.options.level_margin_s,
                         recipients=part,
@@ -238,7 +279,7 @@ class BatchSender:
             total_result = total_result + result
         return total_result
 
-    def invoke_child(self, child: BatchJob) -> BatchResult:
+    def invoke_child(self, child: Batch) -> BatchResult:
         """Invoke one child. A failed invoke hands its recipients back to be dispatched again:
         the send ledger makes that safe (what the child sent comes back as already_sent, what
         it was sending waits for its lease)."""
@@ -250,7 +291,7 @@ class BatchSender:
         return result + BatchResult(invocations={SENDER: 1})
 
     # -- leaf -------------------------------------------------------------------------------
-    def campaign_template(self, campaign_id: str) -> tuple[Campaign, CompiledTemplate]:
+    def campaign_composer(self, campaign_id: str) -> tuple[Campaign, Compose]:
         """The campaign and its compiled template, cached for the life of the container."""
         with self._compiled_lock:
             cached = self._compiled.get(campaign_id)
@@ -259,52 +300,15 @@ class BatchSender:
         campaign = self.campaigns.get(campaign_id)
         if campaign is None:
             raise NotFound(f"campaign {campaign_id!r} not found")
-        compiled = self.renderer.compile(campaign.template, campaign.subject)
+        compose = self.composer.for_campaign(campaign)
         with self._compiled_lock:
-            self._compiled[campaign_id] = (campaign, compiled)
-        return campaign, compiled
+            self._compiled[campaign_id] = (campaign, compose)
+        return campaign, compose
 
-    def deliver(self, job: BatchJob, deadline: float) -> BatchResult:
-        """Send `job`'s recipients from this node (a leaf), `job.threads` at a time."""
-        campaign, compiled = self.campaign_template(job.campaign_id)
-        return _Leaf(self, job, campaign, compiled, deadline).run()
-
-    def send_paced(self, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
-        """One message, retried through throttling and transient errors, never over the pace."""
-        outcome = _Outcome()
-        transient = 0
-        while True:
-            pacer.acquire()
-            started = self.clock.now()
-            try:
-                message_id = self.mailer.send(email)
-            except SendError as exc:
-                outcome.calls += 1
-                outcome.seconds += self.clock.now() - started
-                budget.observe(self.clock.now() - started)
-                outcome.error = exc
-                if exc.kind is SendErrorKind.THROTTLED:
-                    outcome.throttled += 1
-                    pacer.defer(self.options.throttle_backoff_s * random.uniform(0.5, 1.5))
-                elif exc.kind is SendErrorKind.TRANSIENT:
-                    transient += 1
-                    if transient > self.options.max_transient_retries:
-                        outcome.exhausted = True
-                        return outcome
-                    self.clock.sleep(
-                        self.options.throttle_backoff_s * 2**transient * random.random()
-                    )
-                else:
-                    return outcome
-                if not budget.allows_another():
-                    return outcome  # out of time: handed back, not failed
-                continue
-            outcome.calls += 1
-            outcome.seconds += self.clock.now() - started
-            budget.observe(self.clock.now() - started)
-            outcome.error = None
-            outcome.message_id = message_id
-            return outcome
+    def deliver(self, batch: Batch, deadline: float) -> BatchResult:
+        """Send `batch`'s recipients from this node (a leaf), `batch.threads` at a time."""
+        campaign, compose = self.campaign_composer(batch.campaign_id)
+        return _Leaf(self.leaf_ports, batch, campaign, compose, deadline).run()
 
 
 @dataclass(slots=True)
@@ -317,37 +321,73 @@ class _Outcome:
     message_id: str = ""
 
 
+def send_paced(ports: LeafPorts, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
+    """One message, retried through throttling and transient errors, never over the pace."""
+    clock, options = ports.clock, ports.options
+    outcome = _Outcome()
+    transient = 0
+    while True:
+        pacer.acquire()
+        started = clock.now()
+        try:
+            message_id = ports.mailer.send(email)
+        except SendError as exc:
+            outcome.calls += 1
+            outcome.seconds += clock.now() - started
+            budget.observe(clock.now() - started)
+            outcome.error = exc
+            if exc.kind is SendErrorKind.THROTTLED:
+                outcome.throttled += 1
+                pacer.defer(options.throttle_backoff_s * random.uniform(0.5, 1.5))
+            elif exc.kind is SendErrorKind.TRANSIENT:
+                transient += 1
+                if transient > options.max_transient_retries:
+                    outcome.exhausted = True
+                    return outcome
+                clock.sleep(options.throttle_backoff_s * 2**transient * random.random())
+            else:
+                return outcome
+            if not budget.allows_another():
+                return outcome  # out of time: handed back, not failed
+            continue
+        outcome.calls += 1
+        outcome.seconds += clock.now() - started
+        budget.observe(clock.now() - started)
+        outcome.error = None
+        outcome.message_id = message_id
+        return outcome
+
+
 class _Leaf:
     """One leaf invocation: threads share the pacer, the status feed, the campaign gate and the
     budget; each takes recipients one at a time and `send_one` settles each exactly once."""
 
     def __init__(
         self,
-        sender: BatchSender,
-        job: BatchJob,
+        ports: LeafPorts,
+        batch: Batch,
         campaign: Campaign,
-        compiled: CompiledTemplate,
+        compose: Compose,
         deadline: float,
     ) -> None:
-        self.sender = sender
-        self.job = job
+        self.ports = ports
+        self.batch = batch
         self.campaign = campaign
-        self.compiled = compiled
-        self.clock = sender.clock
-        self.ledger = sender.ledger
-        options = sender.options
-        self.pacer = Pacer(job.rate_per_sender, self.clock)
+        self.compose = compose
+        self.clock = clock = ports.clock
+        self.ledger = ports.ledger
+        options = ports.options
+        self.pacer = Pacer(batch.rate_per_sender, clock)
         self.feed = _StatusFeed(
-            job.recipients,
-            lambda emails: sender.subscribers.statuses(campaign.list_id, emails),
+            batch.recipients,
+            lambda emails: ports.subscribers.statuses(campaign.list_id, emails),
             options.status_chunk,
         )
-        self.budget = _Budget(self.clock, deadline, options.stop_margin_s)
+        self.budget = _Budget(clock, deadline, options.stop_margin_s)
         self.gate = CampaignGate(
-            sender.campaigns, self.clock, campaign.campaign_id, options.gate_interval_s
+            ports.campaigns, clock, campaign.campaign_id, options.gate_interval_s
         )
-        self.holder = f"{job.run_id}/{job.node}/{uuid.uuid4().hex[:8]}"
-        self.from_address = sender_address(campaign.sender)
+        self.holder = f"{batch.run_id}/{batch.node}/{uuid.uuid4().hex[:8]}"
         self.lease_until = deadline + options.lease_grace_s
         self.quota_hit = threading.Event()
         self.account_error: str | None = None  # SES would not send for the account: stop
@@ -356,10 +396,10 @@ class _Leaf:
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
-        self.live = _LiveReport(sender.campaigns, self.clock, job, options.live_interval_s)
+        self.live = _LiveReport(ports.campaigns, clock, batch, options.live_interval_s)
 
     def run(self) -> BatchResult:
-        threads = max(1, min(self.job.threads, len(self.job.recipients)))
+        threads = max(1, min(self.batch.threads, len(self.batch.recipients)))
         with self.clock.executor(threads) as pool:
             futures = [pool.submit(self._work) for _ in range(threads)]
             result = BatchResult()
@@ -410,7 +450,7 @@ class _Leaf:
     ) -> tuple[DeliveryCounts, _Outcome | None]:
         """Settle one recipient: skipped if opted out, by the ledger claim's outcome, or sent."""
         if status is None or not status.receives_mail:
-            return DeliveryCounts(suppressed=1), None
+            return DeliveryCounts.of(Outcome.SUPPRESSED), None
         cid, email = self.campaign.campaign_id, recipient.email
         claim = self.ledger.claim(
             cid,
@@ -418,14 +458,14 @@ class _Leaf:
             self.holder,
             self.lease_until,
             self.clock.now(),
-            retry_failed=self.job.retry_failed,
+            retry_failed=self.batch.retry_failed,
         )
         if claim.outcome is ClaimOutcome.SENT:
-            return DeliveryCounts(already_sent=1), None
+            return DeliveryCounts.of(Outcome.ALREADY_SENT), None
         if claim.outcome is ClaimOutcome.BUSY:
             with self.lock:
                 self.deferred.append(recipient)
-                recheck = self.clock.now() + self.sender.options.busy_recheck_s
+                recheck = self.clock.now() + self.ports.options.busy_recheck_s
                 retry_at = min(claim.retry_after or recheck, recheck)
                 self.deferred_until = max(self.deferred_until, retry_at)
             return DeliveryCounts(), None
@@ -433,31 +473,20 @@ class _Leaf:
             reason = claim.reason or "failed in an earlier attempt"
             return DeliveryCounts().with_failure(email, reason), None
         try:
-            message = self._compose(recipient)
+            message = self.compose(recipient, self.clock.now())
         except (TemplateProblem, InvalidInput) as exc:  # cannot be rendered, or sent to
             self.ledger.fail(cid, email, self.holder, str(exc), False, self.clock.now())
             return DeliveryCounts().with_failure(email, str(exc)), None
-        outcome = self.sender.send_paced(message, self.pacer, self.budget)
+        outcome = send_paced(self.ports, message, self.pacer, self.budget)
         settled = self._settle(recipient, outcome)
         return replace(settled, throttled=settled.throttled + outcome.throttled), outcome
-
-    def _compose(self, recipient: Recipient) -> OutgoingEmail:
-        return personalise(
-            self.campaign,
-            self.compiled,
-            self.sender.links,
-            self.clock.now(),
-            email=recipient.email,
-            attributes=recipient.attributes,
-            configuration_set=self.sender.options.configuration_set,
-        ).email
 
     def _settle(self, recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
         email, now = recipient.email, self.clock.now()
         cid, error = self.campaign.campaign_id, outcome.error
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
-            return DeliveryCounts(sent=1)
+            return DeliveryCounts.of(Outcome.SENT)
         if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
             retryable = error.kind is not SendErrorKind.PERMANENT
             self.ledger.fail(cid, email, self.holder, error.reason, retryable, now)

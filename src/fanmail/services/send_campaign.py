@@ -17,23 +17,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from fanmail.domain.addresses import is_valid_email
-from fanmail.domain.errors import Conflict, InvokeError
-from fanmail.domain.feedback import Breakers
-from fanmail.domain.model import (
-    LIVE_COUNTS,
+from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.campaign import (
     Campaign,
     CampaignStatus,
-    DeliveryCounts,
-    Recipient,
+    Checkpoint,
+    DailyQuota,
+    Progress,
+    Summary,
     merge_invocations,
 )
+from fanmail.domain.errors import Conflict, InvokeError
+from fanmail.domain.feedback import Breakers
+from fanmail.domain.model import Recipient
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
+from fanmail.domain.run import ResumeAfterQuota, RunEpoch, to_event
+from fanmail.domain.transitions import KEEP, Keep, end_epoch, record_stop, trip_breaker
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -45,15 +49,7 @@ from fanmail.ports import (
     SubscriberStore,
 )
 from fanmail.services.dispatch import Dispatcher
-from fanmail.services.jobs import BatchJob, BatchResult
-from fanmail.services.run_state import (
-    TRIGGER,
-    Checkpoint,
-    Epoch,
-    EpochEnd,
-    resume_schedule_name,
-    run_event,
-)
+from fanmail.services.run_state import TRIGGER, Epoch, EpochEnd, resume_schedule_name
 from fanmail.services.send_batch import BatchSender
 
 
@@ -68,6 +64,16 @@ class RootOptions:
     quota_recheck_s: float = 3600.0
     max_epochs: int = 1000
     breakers: Breakers = field(default_factory=Breakers)
+
+
+@dataclass(frozen=True, slots=True)
+class EpochReport:
+    """How an epoch ended: the summary it stored, or (`replaced`) that a newer run of the
+    campaign took over and this one left the record to it."""
+
+    campaign_id: str
+    summary: Summary | None
+    replaced: bool = False
 
 
 class CampaignRunner:
@@ -98,7 +104,7 @@ class CampaignRunner:
     def plan_for(self, campaign: Campaign, recipients: int, quota: SendQuota) -> FanoutPlan:
         rate = self.options.rate_override or quota.max_send_rate
         first = self.subscribers.page(campaign.list_id, None, 50).subscribers
-        sizes = [len(json.dumps(Recipient(s.email, s.attributes).to_wire())) for s in first]
+        sizes = [len(json.dumps(Recipient(s.email, s.attributes).to_json())) for s in first]
         recipient_bytes = math.ceil(sum(sizes) / len(sizes)) + 8 if sizes else 200
         return make_plan(recipients, rate, self.options.latency_s, self.limits(), recipient_bytes)
 
@@ -113,43 +119,46 @@ class CampaignRunner:
             return limits
         return replace(limits, max_senders=min(limits.max_senders, allowed))
 
-    def run(self, campaign_id: str, run_id: str, epoch: int, deadline: float) -> dict[str, Any]:
-        """Run one epoch of a claimed campaign; returns the summary as it stands after it.
+    def run(self, message: RunEpoch, deadline: float) -> EpochReport:
+        """Run one epoch of a claimed campaign; what it stored when it ended.
 
-        A duplicate delivery of the same run event (Lambda's async at-least-once) is refused
+        A duplicate delivery of the same run message (Lambda's async at-least-once) is refused
         with Conflict before anything is sent.
         """
-        if not self.campaigns.claim_epoch(campaign_id, run_id, epoch):
+        campaign_id, run_id = message.campaign_id, message.run_id
+        if not self.campaigns.claim_epoch(campaign_id, run_id, message.epoch):
             current = self.campaigns.get(campaign_id)
             raise Conflict(
-                f"campaign {campaign_id!r}: run {run_id} epoch {epoch} already started",
+                f"campaign {campaign_id!r}: run {run_id} epoch {message.epoch} already started",
                 current.status.value if current else None,
             )
         campaign = self.campaigns.get(campaign_id)
         if campaign is None or campaign.status is not CampaignStatus.SENDING:
             status = campaign.status.value if campaign else None
             raise Conflict(f"campaign {campaign_id!r} is not sending", status)
-        state = Checkpoint.from_dict(dict(campaign.checkpoint or {}))
+        state = campaign.checkpoint or Checkpoint()
         if state.estimated_recipients is None:
-            state.estimated_recipients = self.subscribers.count(campaign.list_id)
+            state = replace(state, estimated_recipients=self.subscribers.count(campaign.list_id))
         quota = self.ses.quota()
-        plan = self.plan_for(campaign, state.estimated_recipients, quota)
-        state.invocations = merge_invocations(state.invocations, {TRIGGER: 1})
-        state.epochs += 1
-        if epoch == 0:  # a new run: its senders' live counts add to where it starts
-            counts = state.counts
-            state.run_base = {name: getattr(counts, name) for name in LIVE_COUNTS}
-        epoch_state = Epoch(campaign, run_id, plan, state, self.clock.now())
-        self._restore_queue(epoch_state)
+        plan = self.plan_for(campaign, state.estimated_recipients or 0, quota)
+        state = replace(
+            state,
+            invocations=merge_invocations(state.invocations, {TRIGGER: 1}),
+            epochs=state.epochs + 1,
+        )
+        if message.epoch == 0:  # a new run: its senders' live counts add to where it starts
+            state = replace(state, run_base=dict(state.counts.items()))
+        epoch = Epoch(campaign, run_id, plan, state, self.clock.now())
+        self._restore_queue(epoch)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
-        end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch_state, deadline, allowance)
-        return self._end_epoch(epoch_state, end, epoch, quota)
+        end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch, deadline, allowance)
+        return self._end_epoch(epoch, end, message.epoch, quota)
 
-    # -- dispatch -----------------------------------------------------------------------------
+    # -- what the dispatch loop asks of the root (dispatch.Root) --------------------------------
     def _restore_queue(self, epoch: Epoch) -> None:
         """Re-read the checkpointed recipients (their attributes, and whether they still exist)."""
         state, list_id = epoch.state, epoch.campaign.list_id
-        emails = state.queue + [e for e, _ in state.deferred]
+        emails = [*state.queue, *(e for e, _ in state.deferred)]
         found = self.subscribers.get_many(list_id, emails) if emails else {}
         missing = 0
         for email in state.queue:
@@ -162,59 +171,54 @@ class CampaignRunner:
                 epoch.defer((Recipient(email, found[email].attributes),), until)
             else:
                 missing += 1
-        state.counts = state.counts + DeliveryCounts(suppressed=missing)  # deleted since
-        state.queue, state.deferred = [], []
+        deleted = DeliveryCounts.of(Outcome.SUPPRESSED, missing)  # deleted since
+        epoch.state = replace(state, counts=state.counts + deleted, queue=(), deferred=())
 
-    def _pages(self, epoch: Epoch) -> Iterator[list[Recipient]]:
+    def read_page(self, epoch: Epoch) -> list[Recipient]:
+        """The next page of the list, triaged: the sendable recipients; the opted out
+        (`suppressed`) and malformed (`invalid`) are counted."""
         state = epoch.state
-        while not state.exhausted:
-            page = self.subscribers.page(
-                epoch.campaign.list_id, state.cursor, self.options.page_size
+        page = self.subscribers.page(epoch.campaign.list_id, state.cursor, self.options.page_size)
+        sendable: list[Recipient] = []
+        suppressed = invalid = 0
+        for subscriber in page.subscribers:
+            if not subscriber.status.receives_mail:
+                suppressed += 1
+            elif not is_valid_email(subscriber.email):
+                invalid += 1
+            else:
+                sendable.append(Recipient(subscriber.email, subscriber.attributes))
+        triaged = DeliveryCounts.counted({Outcome.SUPPRESSED: suppressed, Outcome.INVALID: invalid})
+        epoch.state = replace(
+            state,
+            recipients=state.recipients + len(page.subscribers),
+            counts=state.counts + triaged,
+            cursor=page.cursor,
+            exhausted=page.cursor is None,
+        )
+        return sendable
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        if epoch.plan.inline:
+            return self.batch_sender.deliver(batch, batch.deadline)
+        return self.batch_sender.invoke_child(batch)
+
+    def record_progress(self, epoch: Epoch) -> Campaign:
+        return self.campaigns.record_progress(
+            epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
+        )
+
+    def trip_breaker(self, epoch: Epoch, reason: str) -> None:
+        with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
+            self.campaigns.transition(
+                epoch.campaign.campaign_id, trip_breaker(epoch.run_id, reason)
             )
-            sendable: list[Recipient] = []
-            suppressed = invalid = 0
-            for subscriber in page.subscribers:
-                if not subscriber.status.receives_mail:
-                    suppressed += 1
-                elif not is_valid_email(subscriber.email):
-                    invalid += 1
-                else:
-                    sendable.append(Recipient(subscriber.email, subscriber.attributes))
-            state.recipients += len(page.subscribers)
-            state.counts = state.counts + DeliveryCounts(suppressed=suppressed, invalid=invalid)
-            state.cursor = page.cursor
-            state.exhausted = page.cursor is None
-            yield sendable
 
     def _dispatch(self, epoch: Epoch, deadline: float, allowance: int) -> EpochEnd:
-        def call(job: BatchJob) -> BatchResult:
-            if epoch.plan.inline:
-                return self.batch_sender.deliver(job, job.deadline)
-            return self.batch_sender.invoke_child(job)
-
-        def record_progress() -> Campaign:
-            return self.campaigns.record_progress(
-                epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
-            )
-
-        def pause(reason: str) -> None:
-            sending = frozenset({CampaignStatus.SENDING})
-            with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
-                self.campaigns.transition(
-                    epoch.campaign.campaign_id,
-                    sending,
-                    CampaignStatus.PAUSED,
-                    {"paused_reason": reason},
-                    run_id=epoch.run_id,
-                )
-
         options = self.options
         return Dispatcher(
             epoch,
-            pages=self._pages(epoch),
-            call=call,
-            record_progress=record_progress,
-            pause=pause,
+            root=self,
             clock=self.clock,
             limits=options.limits,
             progress_interval_s=options.progress_interval_s,
@@ -224,32 +228,20 @@ class CampaignRunner:
         ).run()
 
     # -- ending an epoch ------------------------------------------------------------------------
-    def _progress(self, epoch: Epoch) -> dict[str, Any]:
-        counts = epoch.state.counts
-        return {
-            "recipients_seen": epoch.state.recipients,
-            "estimated_recipients": epoch.state.estimated_recipients,
-            "sent": counts.sent,
-            "failed": counts.failed,
-            "suppressed": counts.suppressed,
-            "invalid": counts.invalid,
-            "already_sent": counts.already_sent,
-            "throttled": counts.throttled,
-            "epoch": epoch.state.epochs,
-            "run_base": epoch.state.run_base,
-            "max_send_rate": epoch.plan.rate,
-            "updated_at": self.clock.now(),
-        }
-
-    def _checkpoint(self, epoch: Epoch) -> dict[str, Any]:
-        state = replace(
-            epoch.state,
-            queue=[r.email for r in epoch.queue],
-            deferred=[(r.email, until) for until, _, r in sorted(epoch.deferred)],
+    def _progress(self, epoch: Epoch, *, final: bool = False) -> Progress:
+        state = epoch.state
+        return Progress(
+            recipients_seen=state.recipients,
+            estimated_recipients=state.estimated_recipients,
+            counts=replace(state.counts, failures=()),
+            epoch=state.epochs,
+            run_base=state.run_base,
+            max_send_rate=epoch.plan.rate,
+            updated_at=self.clock.now(),
+            final=final,
         )
-        return state.to_dict()
 
-    def summary(self, epoch: Epoch, status: CampaignStatus, quota: SendQuota) -> dict[str, Any]:
+    def summary(self, epoch: Epoch, status: CampaignStatus, quota: SendQuota) -> Summary:
         state, counts, plan = epoch.state, epoch.state.counts, epoch.plan
         finished = self.clock.now()
         started = epoch.campaign.started_at or epoch.started
@@ -257,99 +249,82 @@ class CampaignRunner:
         recipients = state.recipients  # exact once the whole list has been read
         if not state.exhausted:
             recipients = max(state.recipients, state.estimated_recipients or 0)
-        summary: dict[str, Any] = {
-            "campaign_id": epoch.campaign.campaign_id,
-            "list_id": epoch.campaign.list_id,
-            "template": epoch.campaign.template,
-            "status": status.value,
-            "recipients": recipients,
-            "sent": counts.sent,
-            "failed": counts.failed,
-            "suppressed": counts.suppressed,
-            "invalid": counts.invalid,
-            "already_sent": counts.already_sent,
-            "pending": recipients - counts.accounted,
-            "throttled": counts.throttled,
-            "failures": counts.to_dict()["failures"],
-            "duration_s": round(finished - started, 3),
-            "max_send_rate": plan.rate,
-            "paced_rate": round(plan.paced_rate, 3),
-            "achieved_rate": round(counts.sent / send_window, 3) if send_window > 0 else 0.0,
-            "ses_latency_ms": (
+        sent = counts[Outcome.SENT]
+        return Summary(
+            campaign_id=epoch.campaign.campaign_id,
+            list_id=epoch.campaign.list_id,
+            template=epoch.campaign.template,
+            status=status,
+            recipients=recipients,
+            counts=counts,
+            pending=recipients - counts.accounted,
+            duration_s=round(finished - started, 3),
+            max_send_rate=plan.rate,
+            paced_rate=round(plan.paced_rate, 3),
+            achieved_rate=round(sent / send_window, 3) if send_window > 0 else 0.0,
+            ses_latency_ms=(
                 round(1000 * state.ses_seconds / state.ses_calls, 2) if state.ses_calls else None
             ),
-            "invocations": state.invocations,
-            "epochs": state.epochs,
-            "plan": plan.to_dict(),
-            "daily_quota": {
-                "max_24_hour_send": quota.max_24_hour_send,
-                "sent_last_24_hours_at_epoch_start": quota.sent_last_24_hours,
-            },
-            "started_at": started,
-            "updated_at": finished,
-        }
-        return summary
+            invocations=state.invocations,
+            epochs=state.epochs,
+            plan=plan,
+            daily_quota=DailyQuota(quota.max_24_hour_send, quota.sent_last_24_hours),
+            started_at=started,
+            updated_at=finished,
+            paused_reason=epoch.stop_reason if status is CampaignStatus.PAUSED else None,
+        )
 
-    def _end_epoch(
-        self, epoch: Epoch, end: EpochEnd, number: int, quota: SendQuota
-    ) -> dict[str, Any]:
+    def _end_epoch(self, epoch: Epoch, end: EpochEnd, number: int, quota: SendQuota) -> EpochReport:
         cid = epoch.campaign.campaign_id
         if end is EpochEnd.REPLACED:  # a resumed run took over: leave everything to it
-            return {"campaign_id": cid, "status": "sending", "replaced": True}
+            return EpochReport(cid, None, replaced=True)
         if end in (EpochEnd.STOPPED, EpochEnd.BREAKER):
             return self._stopped(epoch, quota)
         if end is EpochEnd.QUOTA:
             resume_at = self.clock.now() + self.options.quota_recheck_s
-            summary = self._store_end(
+            report = self._store_end(
                 epoch, quota, CampaignStatus.WAITING_FOR_QUOTA, resume_at=resume_at
             )
             self.scheduler.schedule_once(
-                resume_schedule_name(cid), resume_at, {"action": "resume", "campaign_id": cid}
+                resume_schedule_name(cid), resume_at, to_event(ResumeAfterQuota(cid))
             )
-            return summary
+            return report
         if end is EpochEnd.OUT_OF_TIME and number + 1 < self.options.max_epochs:
-            summary = self._store_end(epoch, quota, CampaignStatus.SENDING)
-            self.invoker.invoke_async(TRIGGER, run_event(cid, epoch.run_id, number + 1))
-            return summary
+            report = self._store_end(epoch, quota, CampaignStatus.SENDING)
+            self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(cid, epoch.run_id, number + 1)))
+            return report
         if end is EpochEnd.DONE and not epoch.pending:
             return self._store_end(epoch, quota, CampaignStatus.SENT, finished_at=self.clock.now())
         return self._failed(epoch, end, quota)
 
-    def _stopped(self, epoch: Epoch, quota: SendQuota) -> dict[str, Any]:
+    def _stopped(self, epoch: Epoch, quota: SendQuota) -> EpochReport:
         """A user (or a breaker) paused it, or a user cancelled it, while it ran: record where
         it stands."""
-        status = CampaignStatus(epoch.stopped_status or CampaignStatus.PAUSED.value)
+        status = epoch.stopped_status or CampaignStatus.PAUSED
         summary = self.summary(epoch, status, quota)
-        if epoch.stop_reason and status is CampaignStatus.PAUSED:
-            summary["paused_reason"] = epoch.stop_reason
-        progress = {**self._progress(epoch), "final": True}
-        changes: dict[str, Any] = {
-            "checkpoint": self._checkpoint(epoch),
-            "summary": summary,
-            "progress": progress,
-        }
-        if status is CampaignStatus.CANCELLED:
-            changes["finished_at"] = self.clock.now()
+        finished_at: float | Keep = self.clock.now() if status is CampaignStatus.CANCELLED else KEEP
+        stop = record_stop(
+            epoch.run_id,
+            status,
+            self._progress(epoch, final=True),
+            summary,
+            epoch.checkpoint(),
+            finished_at,
+        )
         try:
-            self.campaigns.transition(
-                epoch.campaign.campaign_id,
-                frozenset({status}),
-                status,
-                changes,
-                run_id=epoch.run_id,
-            )
+            self.campaigns.transition(epoch.campaign.campaign_id, stop)
         except Conflict:  # resumed before this run had stopped: the new run records it all
-            return {**summary, "replaced": True}
-        return summary
+            return EpochReport(epoch.campaign.campaign_id, summary, replaced=True)
+        return EpochReport(epoch.campaign.campaign_id, summary)
 
-    def _failed(self, epoch: Epoch, end: EpochEnd, quota: SendQuota) -> dict[str, Any]:
+    def _failed(self, epoch: Epoch, end: EpochEnd, quota: SendQuota) -> EpochReport:
         reasons = {
             EpochEnd.STALLED: "senders stopped making progress (crashing or handing back)",
             EpochEnd.OUT_OF_TIME: f"more than {self.options.max_epochs} epochs",
             EpochEnd.ACCOUNT: f"SES would not send for the account ({epoch.stop_reason})",
         }
         why = reasons.get(end, "the run ended early")
-        pending = self.summary(epoch, CampaignStatus.FAILED, quota)["pending"]
+        pending = self.summary(epoch, CampaignStatus.FAILED, quota).pending
         error = f"{pending} recipients not reached: {why}; resumable"
         return self._store_end(
             epoch, quota, CampaignStatus.FAILED, finished_at=self.clock.now(), error=error
@@ -362,27 +337,25 @@ class CampaignRunner:
         status: CampaignStatus,
         *,
         error: str | None = None,
-        **changes: Any,
-    ) -> dict[str, Any]:
+        finished_at: float | Keep = KEEP,
+        resume_at: float | Keep = KEEP,
+    ) -> EpochReport:
         """The epoch's summary and checkpoint, stored with the status it ends in (a
         conditional transition from sending, for this run only)."""
-        summary = self.summary(epoch, status, quota)
-        if changes.get("resume_at") is not None:
-            summary["resume_at"] = changes["resume_at"]
-        if error is not None:
-            summary["error"] = error
-        progress = self._progress(epoch)
-        progress["final"] = status is not CampaignStatus.SENDING  # live counts are folded in
-        self.campaigns.transition(
-            epoch.campaign.campaign_id,
-            frozenset({CampaignStatus.SENDING}),
-            status,
-            {
-                "checkpoint": self._checkpoint(epoch),
-                "summary": summary,
-                "progress": progress,
-                **changes,
-            },
-            run_id=epoch.run_id,
+        summary = replace(
+            self.summary(epoch, status, quota),
+            resume_at=None if isinstance(resume_at, Keep) else resume_at,
+            error=error,
         )
-        return summary
+        final = status is not CampaignStatus.SENDING  # live counts are folded in
+        ending = end_epoch(
+            epoch.run_id,
+            status,
+            self._progress(epoch, final=final),
+            summary,
+            epoch.checkpoint(),
+            finished_at=finished_at,
+            resume_at=resume_at,
+        )
+        self.campaigns.transition(epoch.campaign.campaign_id, ending)
+        return EpochReport(epoch.campaign.campaign_id, summary)

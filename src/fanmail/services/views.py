@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from fanmail.domain.campaign import Campaign, live_progress, sends_over_time
+from fanmail.domain.codec import Json, JsonObject, encode
 from fanmail.domain.feedback import COUNTERS, Rates
-from fanmail.domain.model import Campaign, live_progress, sends_over_time
+from fanmail.domain.outcomes import OUTCOMES, Outcome
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
 
 TOP_LINKS = 10
 
 
-def feedback_view(campaign: Campaign) -> dict[str, Any]:
+def feedback_view(campaign: Campaign) -> JsonObject:
     """What SES said back, live: the counts (unique recipients per kind) and the rates SES
     judges an account by. `sent` is what SES accepted, from the run's own counts."""
     counts = {kind.value: int(campaign.feedback.get(kind.value, 0)) for kind in COUNTERS}
-    summary = campaign.summary or {}
-    progress = live_progress(campaign.progress, campaign.live)
-    sent = int(summary.get("sent", progress.get("sent", 0)) or 0)
+    if campaign.summary is not None:
+        sent = campaign.summary.counts[Outcome.SENT]
+    elif campaign.progress is not None:
+        sent = live_progress(campaign.progress, campaign.live).counts[Outcome.SENT]
+    else:
+        sent = 0
     rates = Rates(sent, counts["bounced"], counts["delivered"], counts["complained"])
     delivered = counts["delivered"]
     return {
@@ -31,29 +34,32 @@ def feedback_view(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> dict[str, Any]:
+def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonObject:
+    progress = campaign.progress
+    run = campaign.summary or progress
     return {
         "campaign_id": campaign.campaign_id,
         "list_id": campaign.list_id,
         "template": campaign.template,
         "sender": campaign.sender,
         "subject": campaign.subject,
-        "variables": dict(campaign.variables),
+        "variables": encode(campaign.variables),
         "status": campaign.status.value,
         "created_at": campaign.created_at,
         "started_at": campaign.started_at,
         "finished_at": campaign.finished_at,
-        "max_send_rate": (campaign.summary or campaign.progress or {}).get("max_send_rate"),
+        "max_send_rate": run.max_send_rate if run is not None else None,
         "sends_over_time": [list(point) for point in sends_over_time(campaign.live)],
         "stalled": is_stalled(campaign, now, stale_after_s),
         "paused_reason": campaign.paused_reason,
         "resume_at": campaign.resume_at,
-        "schedule": campaign.schedule,
-        "progress": live_progress(campaign.progress, campaign.live) if campaign.progress else None,
-        "summary": campaign.summary,
+        "schedule": encode(campaign.schedule),
+        "progress": encode(live_progress(progress, campaign.live)) if progress else None,
+        "summary": encode(campaign.summary),
+        "outcomes": [outcome.value for outcome in OUTCOMES],
         "feedback": feedback_view(campaign),
-        "template_report": campaign.template_report,
-        "warnings": campaign.warnings,
+        "template_report": encode(campaign.template_report),
+        "warnings": list[Json](campaign.warnings),
     }
 
 
@@ -63,12 +69,14 @@ class Views:
         self.stale_after_s = stale_after_s
         self.feedback = feedback
 
-    def campaign(self, campaign: Campaign, *, links: bool = False) -> dict[str, Any]:
+    def campaign(self, campaign: Campaign, *, links: bool = False) -> JsonObject:
         """The campaign as the API and the CLI show it; `links` adds the most clicked links
         (one more read)."""
         view = campaign_view(campaign, self.clock.now(), self.stale_after_s)
         if links:
-            view["feedback"]["top_links"] = [
+            feedback = view["feedback"]
+            assert isinstance(feedback, dict)
+            feedback["top_links"] = [
                 {"url": url, "clicked": clicked}
                 for url, clicked in self.feedback.top_links(campaign.campaign_id, TOP_LINKS)
             ]

@@ -110,10 +110,11 @@ def test_bad_limits_are_named() -> None:
 
 
 def test_plan_round_trips() -> None:
+    from fanmail.domain.codec import decode, encode
     from fanmail.domain.plan import FanoutPlan
 
     plan = make_plan(5000, 50, 0.08, LIMITS)
-    assert FanoutPlan.from_dict(plan.to_dict()) == plan
+    assert decode(FanoutPlan, encode(plan), "plan") == plan
 
 
 @pytest.mark.parametrize("budget", [1, 9, 40, 100, 200, 1000])

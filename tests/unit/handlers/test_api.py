@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import CampaignStatus
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import MemoryStack
 from fanmail.local.schedules import RecurringFirer, fire_due

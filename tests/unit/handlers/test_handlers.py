@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 
 from fanmail import bootstrap
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import CampaignStatus, SubscriberStatus
-from fanmail.handlers import sender, trigger
+from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.model import SubscriberStatus
+from fanmail.domain.run import RunEpoch, to_event
+from fanmail.handlers import heartbeat, sender, trigger
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import MemoryStack
-from fanmail.services.run_state import run_event
-from tests.conftest import new_campaign, seed
+from tests.conftest import new_campaign, seed, summary_of
 
 
 def post_send(stack: MemoryStack, campaign_id: str) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def test_api_send_accepts_then_runs_asynchronously(stack: MemoryStack) -> None:
     stack.invoker.drain()
     stored = stack.campaigns.get(campaign.campaign_id)
     assert stored is not None and stored.status is CampaignStatus.SENT
-    assert stored.summary is not None and stored.summary["sent"] == 30
+    assert stored.summary is not None and summary_of(stored)["sent"] == 30
     assert stack.invoker.invocations["api"] == 1  # the API call
     assert stack.invoker.invocations["trigger"] == 1  # then the run
 
@@ -105,7 +107,10 @@ def test_duplicate_run_event_does_not_send_twice(stack: MemoryStack) -> None:
     stack.invoker.drain()
     stored = stack.campaigns.get(campaign.campaign_id)
     assert stored is not None
-    duplicate = stack.invoker.invoke("trigger", run_event(stored.campaign_id, stored.run_id))
+    assert stored.run_id is not None
+    duplicate = stack.invoker.invoke(
+        "trigger", to_event(RunEpoch(stored.campaign_id, stored.run_id))
+    )
     assert duplicate["started"] is False
     assert len(stack.ses.deliveries) == 5
 
@@ -115,8 +120,10 @@ def test_duplicate_run_event_does_not_send_twice(stack: MemoryStack) -> None:
     [
         ({"hello": "world"}, "expected an API Gateway request"),
         ({"detail": {"campaign_id": "../etc"}}, "campaign id"),
-        ({"action": "run", "campaign_id": "c1", "run_id": 5}, "'run_id' must be a string"),
-        ({"action": "run", "campaign_id": None}, "campaign id"),
+        ({"action": "run", "campaign_id": "c1", "run_id": 5}, "run_id: expected a string, got int"),
+        ({"action": "run", "campaign_id": None}, "campaign_id: expected a string, got null"),
+        ({"action": "run", "campaign_id": "../etc", "run_id": "r"}, "campaign id '../etc'"),
+        ({"action": "dance", "campaign_id": "c1"}, "unknown action 'dance' (known: resume, run"),
     ],
 )
 def test_bad_trigger_events_are_rejected_clearly(
@@ -128,7 +135,7 @@ def test_bad_trigger_events_are_rejected_clearly(
 
 def test_trigger_rejects_non_object(stack: MemoryStack) -> None:
     answer = trigger.handle(stack.app, ["not", "an", "object"], None)
-    assert "JSON object" in answer["error"]
+    assert "JSON object" in str(answer["error"])
 
 
 def test_sender_heartbeat_answers_before_any_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +147,7 @@ def test_sender_heartbeat_answers_before_any_set_up(monkeypatch: pytest.MonkeyPa
 
 
 def test_sender_rejects_malformed_batch(stack: MemoryStack) -> None:
-    with pytest.raises(InvalidInput, match="missing field"):
+    with pytest.raises(InvalidInput, match="sender event: run_id: missing"):
         sender.handle(stack.app, {"campaign_id": "c1"}, None)
 
 
@@ -171,7 +178,7 @@ def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: Memo
     stack.invoker.drain()
     first = stack.campaigns.get(campaign.campaign_id)
     assert first is not None and first.summary is not None
-    assert (first.summary["sent"], first.summary["failed"]) == (18, 2)
+    assert (summary_of(first)["sent"], summary_of(first)["failed"]) == (18, 2)
 
     path = f"/campaigns/{campaign.campaign_id}/failures"
     page = stack.invoker.invoke(
@@ -195,8 +202,8 @@ def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: Memo
     stack.invoker.drain()
     final = stack.campaigns.get(campaign.campaign_id)
     assert final is not None and final.summary is not None
-    assert (final.summary["sent"], final.summary["failed"]) == (19, 1)
-    assert final.summary["failures"][0]["email"] == rejected
+    assert (summary_of(final)["sent"], summary_of(final)["failed"]) == (19, 1)
+    assert summary_of(final)["failures"][0]["email"] == rejected
     received = [d.email.to for d in stack.ses.deliveries]
     assert received.count(flaky) == 1 and rejected not in received and len(received) == 19
 

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from fanmail.adapters.local.ses_simulator import ses_error
-from fanmail.domain.model import CampaignStatus, OutgoingEmail
+from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.model import OutgoingEmail
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import MemoryStack, memory_stack, rewire
 from fanmail.ports import AccountStatus, Mailer
@@ -99,7 +100,7 @@ def test_an_account_error_fails_the_run_and_blames_no_recipient(stack: MemorySta
     assert summary["sent"] == 20 and summary["pending"] == 280
     assert "AccessDeniedException: User is not authorized" in summary["error"]
     assert "resumable" in summary["error"]
-    assert denied.app.lifecycle.failures(campaign_id, None, 10)["failures"] == []
+    assert denied.app.lifecycle.failures(campaign_id, None, 10) == ([], None)
     fixed = rewire(denied, ports={"mailer": stack.ses})
     fixed.app.lifecycle.resume(campaign_id)
     fixed.invoker.drain()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
-from fanmail.domain.model import CampaignStatus
 from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.services.lists import CreateList
 from tests.conftest import new_campaign, seed

@@ -6,11 +6,13 @@ import threading
 from collections import deque
 
 from fanmail.adapters.local.clock import ManualClock
-from fanmail.domain.model import Campaign, DeliveryCounts, Recipient
+from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.campaign import Campaign, Checkpoint
+from fanmail.domain.model import Recipient
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import PlanLimits, make_plan
 from fanmail.services.dispatch import Dispatcher
-from fanmail.services.jobs import BatchJob, BatchResult
-from fanmail.services.run_state import Checkpoint, Epoch, EpochEnd
+from fanmail.services.run_state import Epoch, EpochEnd
 
 
 class TickingClock(ManualClock):
@@ -26,6 +28,29 @@ class TickingClock(ManualClock):
         return super().now()
 
 
+class Root:
+    """A root whose list is already read: it records the units it is asked to send."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.units: list[int] = []
+        self.lock = threading.Lock()
+
+    def read_page(self, epoch: Epoch) -> list[Recipient]:
+        return []
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        with self.lock:
+            self.units.append(len(batch.recipients))
+        return BatchResult(counts=DeliveryCounts.of(Outcome.SENT, len(batch.recipients)))
+
+    def record_progress(self, epoch: Epoch) -> Campaign:
+        return self.campaign
+
+    def trip_breaker(self, epoch: Epoch, reason: str) -> None:
+        raise AssertionError("no breaker in this test")
+
+
 def test_no_crumb_is_left_for_one_more_invocation() -> None:
     """20,000 at 500/s on 3 senders: the second unit, cut 0.1 s after the first, is a little
     smaller, and the third's batch-size cap once left 1 recipient for a fourth invocation."""
@@ -37,20 +62,10 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
     state = Checkpoint(exhausted=True, recipients=20_000, estimated_recipients=20_000)
     clock = TickingClock(0.05)
     epoch = Epoch(campaign, "run", plan, state, clock.now(), queue=deque(recipients))
-    units: list[int] = []
-    lock = threading.Lock()
-
-    def call(job: BatchJob) -> BatchResult:
-        with lock:
-            units.append(len(job.recipients))
-        return BatchResult(counts=DeliveryCounts(sent=len(job.recipients)))
-
+    root = Root(campaign)
     end = Dispatcher(
         epoch,
-        pages=iter(()),
-        call=call,
-        record_progress=lambda: campaign,
-        pause=lambda reason: None,
+        root=root,
         clock=clock,
         limits=limits,
         progress_interval_s=60.0,
@@ -59,5 +74,5 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
         allowance=10**9,
     ).run()
     assert end is EpochEnd.DONE
-    assert sum(units) == 20_000 and len(units) == 3, units
-    assert max(units) <= plan.batch_size + limits.min_batch
+    assert sum(root.units) == 20_000 and len(root.units) == 3, root.units
+    assert max(root.units) <= plan.batch_size + limits.min_batch

@@ -12,6 +12,8 @@ import pytest
 
 from fanmail.cli import main
 from fanmail.domain.addresses import ascii_address, normalise_email, unicode_address
+from fanmail.domain.campaign import Requirement
+from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import InvalidInput, TemplateProblem
 from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer, format_date, initials, money, render_context
@@ -91,6 +93,9 @@ def test_usage_tells_required_from_guarded(template_dir: Path) -> None:
     assert usage == {"first_name": True, "plan": False, "city": False, "code": True}
 
 
+REQUIRED = Requirement.REQUIRED
+
+
 def test_template_report_lists_who_lacks_what(stack: MemoryStack, template_dir: Path) -> None:
     folder = template_dir / "t"
     folder.mkdir()
@@ -111,24 +116,33 @@ def test_template_report_lists_who_lacks_what(stack: MemoryStack, template_dir: 
         variables={"team": "T"},
         subscribers=stack.subscribers,
         list_id="l",
-    ).to_dict()
-    assert report["attributes"] == {"first_name": "required", "plan": "required"}
-    assert report["subscribers_missing"] == {"plan": 1}
-    assert report["examples_missing"] == {"plan": ["x@example.com"]}
-    assert report["subscribers_using_fallbacks"] == 0
-    assert report["subscribers_scanned"] == 4 and report["whole_list_scanned"]
+    )
+    assert report.attributes == {"first_name": REQUIRED, "plan": REQUIRED}
+    assert report.missing == {"plan": 1}
+    assert report.examples == {"plan": ("x@example.com",)}
+    assert report.using_fallbacks == 0
+    assert report.scanned == 4 and report.complete
+    assert encode_fields(report) == {  # as the API shows it
+        "template": "t",
+        "attributes": {"first_name": "required", "plan": "required"},
+        "subscribers_scanned": 4,
+        "whole_list_scanned": True,
+        "subscribers_missing": {"plan": 1},
+        "examples_missing": {"plan": ["x@example.com"]},
+        "subscribers_using_fallbacks": 0,
+    }
 
 
 def test_campaign_creation_stores_the_report(stack: MemoryStack) -> None:
     seed(stack, 3)
     campaign = new_campaign(stack)
-    assert campaign.template_report is not None
-    assert campaign.template_report["attributes"]["first_name"] == "optional"
     report = campaign.template_report
-    required = [k for k, kind in report["attributes"].items() if kind == "required"]
-    assert report["subscribers_missing"] == {k: 3 for k in required}
-    assert report["subscribers_using_fallbacks"] == 3  # one figure, never listed as missing
-    assert set(report["examples_missing"]) == set(required)
+    assert report is not None
+    assert report.attributes["first_name"] is Requirement.OPTIONAL
+    required = [k for k, kind in report.attributes.items() if kind is REQUIRED]
+    assert report.missing == {k: 3 for k in required}
+    assert report.using_fallbacks == 3  # one figure, never listed as missing
+    assert set(report.examples) == set(required)
 
 
 def test_preview_is_what_a_sender_builds(stack: MemoryStack) -> None:

@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 
 from fanmail.adapters.local.ses_simulator import ses_error
+from fanmail.domain.batches import Batch
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import SendError
-from fanmail.domain.model import CampaignStatus, OutgoingEmail, Recipient, SubscriberStatus
+from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
+from fanmail.domain.outcomes import Outcome
 from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.ports import ClaimOutcome
-from fanmail.services.jobs import BatchJob
 from tests.conftest import new_campaign, seed
 
 
-def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: object) -> BatchJob:
+def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: object) -> Batch:
     """A leaf job for a campaign that is sending (senders stop when it is not)."""
     campaign = stack.campaigns.get(campaign_id)
     if campaign is not None and campaign.status is CampaignStatus.DRAFT:
@@ -33,7 +35,7 @@ def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: obje
         "recipients": tuple(Recipient(e, {"first_name": "X"}) for e in emails),
     }
     values.update(changes)
-    return BatchJob(**values)  # type: ignore[arg-type]
+    return Batch(**values)  # type: ignore[arg-type]
 
 
 def test_sends_each_recipient_once(stack: MemoryStack) -> None:
@@ -41,7 +43,7 @@ def test_sends_each_recipient_once(stack: MemoryStack) -> None:
     campaign = new_campaign(stack)
     emails = [s.email for s in subscribers]
     result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
-    assert result.counts.sent == 40 and not result.leftover
+    assert result.counts[Outcome.SENT] == 40 and not result.leftover
     assert sorted(d.email.to for d in stack.ses.deliveries) == sorted(emails)
     assert stack.ses.deliveries[0].email.tags == (
         ("campaign", campaign.campaign_id),
@@ -56,7 +58,7 @@ def test_opt_out_is_checked_at_send_time(stack: MemoryStack) -> None:
     stack.subscribers.set_status("news", subscribers[4].email, SubscriberStatus.COMPLAINED)
     emails = [s.email for s in subscribers] + ["deleted@example.com"]
     result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
-    assert (result.counts.sent, result.counts.suppressed) == (8, 3)
+    assert (result.counts[Outcome.SENT], result.counts[Outcome.SUPPRESSED]) == (8, 3)
     sent_to = {d.email.to for d in stack.ses.deliveries}
     assert subscribers[3].email not in sent_to and subscribers[4].email not in sent_to
 
@@ -76,7 +78,11 @@ def test_throttling_is_waited_out_never_failed(stack: MemoryStack) -> None:
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
     )
-    assert (result.counts.sent, result.counts.failed, result.counts.throttled) == (20, 0, 7)
+    assert (
+        result.counts[Outcome.SENT],
+        result.counts[Outcome.FAILED],
+        result.counts.throttled,
+    ) == (20, 0, 7)
 
 
 def test_permanent_rejection_is_failed_with_reason(stack: MemoryStack) -> None:
@@ -86,7 +92,7 @@ def test_permanent_rejection_is_failed_with_reason(stack: MemoryStack) -> None:
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
     )
-    assert (result.counts.sent, result.counts.failed) == (4, 1)
+    assert (result.counts[Outcome.SENT], result.counts[Outcome.FAILED]) == (4, 1)
     assert result.counts.failures[0].email == subscribers[0].email
     assert "Address blacklisted" in result.counts.failures[0].reason
 
@@ -108,7 +114,7 @@ def test_transient_errors_are_retried_then_failed(stack: MemoryStack) -> None:
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
     )
-    assert (result.counts.sent, result.counts.failed) == (5, 1)
+    assert (result.counts[Outcome.SENT], result.counts[Outcome.FAILED]) == (5, 1)
     assert seen[always_down] == 4  # the first try and three retries
     assert "InternalFailure" not in result.counts.failures[0].reason  # the reason is SES's text
     assert result.counts.failures[0].reason == "try again"
@@ -121,7 +127,7 @@ def test_daily_quota_stops_and_hands_back(stack: MemoryStack) -> None:
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, [s.email for s in subscribers], threads=1), 1e12
     )
-    assert result.counts.sent == 12 and result.counts.failed == 0
+    assert result.counts[Outcome.SENT] == 12 and result.counts[Outcome.FAILED] == 0
     assert len(result.leftover) == 18
     assert {r.email for r in result.leftover} | {d.email.to for d in stack.ses.deliveries} == {
         s.email for s in subscribers
@@ -150,7 +156,7 @@ def test_render_failure_for_one_recipient_is_failed(stack: MemoryStack, template
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, ["user00000@example.com"]), 1e12
     )
-    assert result.counts.sent == 0 and result.counts.failed == 1
+    assert result.counts[Outcome.SENT] == 0 and result.counts[Outcome.FAILED] == 1
     assert "'nickname' is undefined" in result.counts.failures[0].reason
 
 
@@ -169,7 +175,7 @@ def test_pacing_holds_the_sender_to_its_rate(stack: MemoryStack, threads: int) -
         ),
         1e12,
     )
-    assert result.counts.sent == 30 and result.counts.throttled == 0
+    assert result.counts[Outcome.SENT] == 30 and result.counts.throttled == 0
     assert stack.ses.max_in_any_second() <= 20
 
 
@@ -186,8 +192,8 @@ def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
     assert claim.outcome is ClaimOutcome.CLAIMED
     emails = [s.email for s in subscribers]
     result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
-    assert [r.email for r in result.deferred] == [held] and result.counts.sent == 2
+    assert [r.email for r in result.deferred] == [held] and result.counts[Outcome.SENT] == 2
     assert now < result.deferred_until <= stack.app.ports.clock.now() + 5.0
     stack.ledger.complete(campaign.campaign_id, held, "old-run/e1.0", "m-old", now + 1)
     again = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, [held]), 1e12)
-    assert again.counts.already_sent == 1 and not again.deferred
+    assert again.counts[Outcome.ALREADY_SENT] == 1 and not again.deferred

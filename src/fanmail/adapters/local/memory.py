@@ -6,21 +6,19 @@ import bisect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
+from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
-    Campaign,
-    CampaignStatus,
     ListSettings,
     MailingList,
     Provenance,
     StatusChange,
     Subscriber,
     SubscriberStatus,
-    without_run_counts,
 )
+from fanmail.domain.transitions import Transition
 from fanmail.ports import SubscriberPage
 
 
@@ -207,28 +205,12 @@ class MemoryCampaignStore:
         with self._lock:
             return self._items.get(campaign_id)
 
-    def transition(
-        self,
-        campaign_id: str,
-        allowed: frozenset[CampaignStatus],
-        to: CampaignStatus,
-        changes: Mapping[str, Any],
-        *,
-        run_id: str | None = None,
-    ) -> Campaign:
+    def transition(self, campaign_id: str, transition: Transition) -> Campaign:
         with self._lock:
             current = self._items.get(campaign_id)
             if current is None:
                 raise NotFound(f"campaign {campaign_id!r} not found")
-            if current.status not in allowed or (run_id is not None and current.run_id != run_id):
-                raise Conflict(
-                    f"campaign {campaign_id!r} is {current.status.value}", current.status.value
-                )
-            fields = dict(changes)
-            if "live" in fields:
-                fields["live"] = without_run_counts(current.live)  # a new run counts from zero
-            updated = replace(current, status=to, **fields)
-            self._items[campaign_id] = updated
+            updated = self._items[campaign_id] = transition.apply(current)
             return updated  # feedback counters are kept: transitions never name them
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
@@ -250,9 +232,7 @@ class MemoryCampaignStore:
             self._epochs[campaign_id] = (run_id, epoch)
             return True
 
-    def record_progress(
-        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
-    ) -> Campaign:
+    def record_progress(self, campaign_id: str, run_id: str, progress: Progress) -> Campaign:
         with self._lock:
             current = self._items.get(campaign_id)
             if (
@@ -262,7 +242,7 @@ class MemoryCampaignStore:
             ):
                 status = current.status.value if current else None
                 raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
-            updated = replace(current, progress=dict(progress))
+            updated = replace(current, progress=progress)
             self._items[campaign_id] = updated
             return updated
 

@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.feedback import PROBLEMS
-from fanmail.domain.model import Campaign
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.handlers.common import logger
@@ -32,7 +32,7 @@ def routes(app: App) -> Router:
     tags = ["campaigns"]
 
     def view(campaign: Campaign) -> m.CampaignView:
-        return m.CampaignView(**app.views.campaign(campaign))
+        return m.CampaignView.model_validate(app.views.campaign(campaign))
 
     @router.post("/campaigns", responses=answers(m.CampaignView, 201), tags=tags)
     def create(body: m.CampaignCreate) -> Response[Any]:
@@ -57,7 +57,9 @@ def routes(app: App) -> Router:
 
     @router.get(ONE, responses=answers(m.CampaignView), tags=tags)
     def read(campaign_id: str) -> m.CampaignView:
-        return m.CampaignView(**app.views.campaign(app.campaigns.get(campaign_id), links=True))
+        return m.CampaignView.model_validate(
+            app.views.campaign(app.campaigns.get(campaign_id), links=True)
+        )
 
     @router.get(ONE + "/events", responses=answers(m.EventsPage), tags=tags)
     def events(
@@ -82,7 +84,7 @@ def action_routes(app: App) -> Router:
     tags = ["campaigns"]
 
     def accepted(campaign: Campaign) -> Response[Any]:
-        body = m.CampaignView(**app.views.campaign(campaign)).model_dump()
+        body = m.CampaignView.model_validate(app.views.campaign(campaign)).model_dump()
         return json_response(body, HTTPStatus.ACCEPTED)
 
     @router.post(ONE + "/send", responses=answers(m.CampaignView, 202), tags=tags)
@@ -93,11 +95,11 @@ def action_routes(app: App) -> Router:
 
     @router.post(ONE + "/pause", responses=answers(m.CampaignView), tags=tags)
     def pause(campaign_id: str) -> m.CampaignView:
-        return m.CampaignView(**app.views.campaign(app.lifecycle.pause(campaign_id)))
+        return m.CampaignView.model_validate(app.views.campaign(app.lifecycle.pause(campaign_id)))
 
     @router.post(ONE + "/cancel", responses=answers(m.CampaignView), tags=tags)
     def cancel(campaign_id: str) -> m.CampaignView:
-        return m.CampaignView(**app.views.campaign(app.lifecycle.cancel(campaign_id)))
+        return m.CampaignView.model_validate(app.views.campaign(app.lifecycle.cancel(campaign_id)))
 
     @router.post(ONE + "/resume", responses=answers(m.CampaignView, 202), tags=tags)
     def resume(campaign_id: str, body: m.ResumeRequest | None = None) -> Response[Any]:
@@ -130,6 +132,9 @@ def action_routes(app: App) -> Router:
 
     @router.get(ONE + "/failures", responses=answers(m.FailuresPage), tags=tags)
     def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:
-        return m.FailuresPage(**app.lifecycle.failures(campaign_id, cursor, limit))
+        entries, next_cursor = app.lifecycle.failures(campaign_id, cursor, limit)
+        return m.FailuresPage(
+            failures=[m.FailureView.of(e) for e in entries], next_cursor=next_cursor
+        )
 
     return router

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
 from fanmail.domain.model import OptIn, SubscriberStatus
+from fanmail.ports import LedgerEntry
 from fanmail.services.preview import Preview
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -236,8 +237,17 @@ class CampaignView(BaseModel):
     feedback: FeedbackView
     resume_at: float | None = None
     schedule: dict[str, Any] | None = None
-    progress: dict[str, Any] | None = None
-    summary: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = Field(
+        default=None, description="the run as it stands: each outcome's count so far"
+    )
+    summary: dict[str, Any] | None = Field(
+        default=None, description="what the last epoch of a run ended with (see the README)"
+    )
+    outcomes: list[str] = Field(
+        default_factory=list,
+        description="where a recipient can end up, in order: the names of the counts in "
+        "progress and summary (every recipient is in exactly one, or pending)",
+    )
     template_report: dict[str, Any] | None = None
     warnings: list[str] = Field(
         default_factory=list, description="what to fix before sending, though nothing stops it"
@@ -260,6 +270,15 @@ class FailureView(BaseModel):
     reason: str | None
     retryable: bool
     attempts: int
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> FailureView:
+        return cls(
+            email=entry.email,
+            reason=entry.reason,
+            retryable=entry.retryable,
+            attempts=entry.attempts,
+        )
 
 
 class FailuresPage(BaseModel):

@@ -18,6 +18,6 @@ def routes(app: App) -> Router:
     )
     def schedule(campaign_id: str, body: m.ScheduleRequest) -> m.CampaignView:
         command = ScheduleCampaign(campaign_id, body.timezone, body.at, body.expression)
-        return m.CampaignView(**app.views.campaign(app.scheduling.schedule(command)))
+        return m.CampaignView.model_validate(app.views.campaign(app.scheduling.schedule(command)))
 
     return router

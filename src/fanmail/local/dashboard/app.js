@@ -3,10 +3,8 @@
 // email's HTML is shown only in an iframe sandboxed without scripts.
 "use strict";
 
-const SETTLED = ["sent", "failed", "suppressed", "invalid", "already_sent"];
-const FIGURES = [
-  ["sent", "sent"], ["failed", "failed"], ["suppressed", "suppressed"], ["invalid", "invalid"],
-];
+// Where a recipient can end up (sent, failed, ...) comes from the API: each campaign view
+// lists its `outcomes`, the names of the counts in its progress and summary.
 const FEEDBACK = [
   ["delivered", "delivered"], ["bounced", "bounced"], ["complained", "complained"],
   ["opened", "opened"], ["clicked", "clicked"],
@@ -76,14 +74,14 @@ function ask(question) {
   });
 }
 
-function settled(progress) {
-  return SETTLED.reduce((sum, key) => sum + Number(progress[key] || 0), 0);
+function settled(view, progress) {
+  return view.outcomes.reduce((sum, key) => sum + Number(progress[key] || 0), 0);
 }
 
 function progressOf(view) {
   const progress = view.summary || view.progress || {};
   const total = Number(progress.recipients || progress.estimated_recipients || progress.recipients_seen || 0);
-  const done = settled(progress);
+  const done = settled(view, progress);
   const percent = total ? Math.min(100, Math.floor((100 * done) / total)) : (view.summary ? 100 : 0);
   return { progress, total, done, percent };
 }
@@ -229,7 +227,7 @@ function showFigures(view, progress) {
     if (hint) box.title = hint;
     figures.append(box);
   };
-  for (const [key, label] of FIGURES) add(label, Number(progress[key] || 0).toLocaleString());
+  for (const key of view.outcomes) add(key.replaceAll("_", " "), Number(progress[key] || 0).toLocaleString());
   for (const [key, label] of FEEDBACK) add(label, Number(view.feedback[key] || 0).toLocaleString());
   add("bounce rate", `${(100 * view.feedback.bounce_rate).toFixed(2)}%`, "bounced / sent (SES reviews an account at 5%)");
   add("complaint rate", `${(100 * view.feedback.complaint_rate).toFixed(3)}%`, "complained / delivered (keep under 0.1%)");

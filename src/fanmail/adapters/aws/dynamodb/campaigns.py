@@ -1,78 +1,144 @@
-"""Campaigns (campaign_id). Plan, progress, summary, checkpoint and the other documents are
-stored as JSON strings: they are written and read whole, and JSON keeps floats exact."""
+"""Campaigns (campaign_id). Each field of Campaign is one attribute: strings and numbers as
+themselves, documents (progress, summary, checkpoint, plan, ...) as JSON strings through the
+codec (written and read whole; JSON keeps floats exact), and the two counter maps (`feedback`,
+`live`) as top-level numbers under a prefix, so the feedback function and the senders move them
+with atomic ADDs."""
 
 from __future__ import annotations
 
+import enum
 import json
+import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
+from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
+from fanmail.domain.codec import decode, encode
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import LIVE_COUNTS, Campaign, CampaignStatus
+from fanmail.domain.outcomes import OUTCOMES
+from fanmail.domain.transitions import Transition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-JSON_FIELDS = (
-    "plan",
-    "progress",
-    "summary",
-    "variables",
-    "checkpoint",
-    "template_report",
-    "schedule",
-    "list_info",
-)
-NUMBER_FIELDS = ("created_at", "started_at", "finished_at", "resume_at")
-STRING_FIELDS = ("list_id", "template", "sender", "subject", "reply_to", "run_id", "paused_reason")
+ATTRIBUTES = {
+    "campaign_id": "campaign_id",
+    "list_id": "list_id",
+    "template": "template",
+    "sender": "sender",
+    "subject": "subject",
+    "reply_to": "reply_to",
+    "variables": "variables",
+    "status": "status",
+    "run_id": "run_id",
+    "created_at": "created_at",
+    "started_at": "started_at",
+    "finished_at": "finished_at",
+    "progress": "progress",
+    "summary": "summary",
+    "checkpoint": "checkpoint",
+    "resume_at": "resume_at",
+    "template_report": "template_report",
+    "schedule": "schedule",
+    "paused_reason": "paused_reason",
+    "list_info": "list_info",
+}
+"""The stored attribute of each Campaign field. Stored names are the table's schema: a field
+renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is
+refused (KeyError) until it is given one here -- a contract test round-trips every field."""
 FEEDBACK_PREFIX = "fb_"  # the feedback counters: top-level numbers, moved by atomic ADD
 LIVE_PREFIX = "live_"  # the senders' live counts, likewise
+COUNTERS = {"feedback": FEEDBACK_PREFIX, "live": LIVE_PREFIX}
 
 
-def stored(name: str, python: Any) -> Any:
-    """The stored form of one campaign field."""
-    if name in JSON_FIELDS:
-        return json.dumps(python, separators=(",", ":"))
-    if name in NUMBER_FIELDS:
-        return float(python)
-    if isinstance(python, CampaignStatus):
-        return python.value
-    return str(python)
+def _field_types() -> dict[str, Any]:
+    hints = get_type_hints(Campaign)
+    found = {}
+    for f in fields(Campaign):
+        hint = hints[f.name]
+        if get_origin(hint) in (Union, types.UnionType):  # X | None: stored as X, or absent
+            hint = next(arg for arg in get_args(hint) if arg is not type(None))
+        found[f.name] = hint
+    return found
+
+
+_TYPES = _field_types()
+
+
+def attribute(name: str) -> str:
+    try:
+        return ATTRIBUTES[name]
+    except KeyError:
+        raise KeyError(
+            f"Campaign.{name} has no stored attribute: add it to ATTRIBUTES in {__name__}"
+        ) from None
+
+
+def stored(name: str, python: object) -> Any:
+    """The stored form of one campaign field's value: a string or number as itself, any other
+    value (a document, a mapping) as its JSON."""
+    encoded = encode(python)
+    if isinstance(encoded, str | int | float) and not isinstance(encoded, bool):
+        return encoded
+    return json.dumps(encoded, separators=(",", ":"))
+
+
+def read(name: str, raw: Any) -> Any:
+    """One field back from its stored form (its type says which)."""
+    kind = _TYPES[name]
+    text = kind is str or (isinstance(kind, type) and issubclass(kind, enum.Enum))
+    if isinstance(raw, str) and not text:
+        raw = json.loads(raw)
+    return decode(kind, raw, f"the stored campaign's {name}")
 
 
 def campaign_item(campaign: Campaign) -> Item:
-    fields = {
-        name: stored(name, getattr(campaign, name))
-        for name in (*STRING_FIELDS, *NUMBER_FIELDS, *JSON_FIELDS)
-        if getattr(campaign, name) is not None
-    }
-    return to_item({"campaign_id": campaign.campaign_id, "status": campaign.status.value, **fields})
+    item: dict[str, Any] = {}
+    for f in fields(Campaign):
+        value = getattr(campaign, f.name)
+        if f.name in COUNTERS:
+            item.update({COUNTERS[f.name] + k: n for k, n in value.items()})
+        elif value is not None:
+            item[attribute(f.name)] = stored(f.name, value)
+    return to_item(item)
 
 
 def campaign_from(raw: Mapping[str, Any]) -> Campaign:
     data = from_item(raw)
-    fields: dict[str, Any] = {}
-    for name in STRING_FIELDS:
-        if name in data:
-            fields[name] = str(data[name])
-    for name in NUMBER_FIELDS:
-        if name in data:
-            fields[name] = float(data[name])
-    for name in JSON_FIELDS:
-        if name in data:
-            fields[name] = json.loads(data[name])
-    for prefix, field_name in ((FEEDBACK_PREFIX, "feedback"), (LIVE_PREFIX, "live")):
-        fields[field_name] = {
-            name[len(prefix) :]: int(count)
-            for name, count in data.items()
-            if name.startswith(prefix)
-        }
-    return Campaign(
-        campaign_id=str(data["campaign_id"]), status=CampaignStatus(data["status"]), **fields
-    )
+    found: dict[str, Any] = {}
+    for f in fields(Campaign):
+        if f.name in COUNTERS:
+            prefix = COUNTERS[f.name]
+            found[f.name] = {
+                k[len(prefix) :]: int(n) for k, n in data.items() if k.startswith(prefix)
+            }
+        elif attribute(f.name) in data:
+            found[f.name] = read(f.name, data[attribute(f.name)])
+    return Campaign(**found)
+
+
+def update_of(transition: Transition) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The UpdateExpression, names and values that make `transition`'s changes."""
+    names: dict[str, str] = {"#status": "status"}
+    bound: dict[str, Any] = {":to": transition.to.value}
+    sets, removes = ["#status = :to"], []
+    for index, (name, new) in enumerate(transition.changes.fields_set().items()):
+        names[f"#f{index}"] = attribute(name)
+        if new is None:
+            removes.append(f"#f{index}")
+        else:
+            bound[f":v{index}"] = stored(name, new)
+            sets.append(f"#f{index} = :v{index}")
+    if transition.changes.new_run_counts:  # a new run: its senders count from zero
+        for i, outcome in enumerate(OUTCOMES):
+            names[f"#l{i}"] = LIVE_PREFIX + outcome.value
+            removes.append(f"#l{i}")
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    return update, names, bound
 
 
 class DynamoCampaignStore:
@@ -102,40 +168,17 @@ class DynamoCampaignStore:
         item = response.get("Item")
         return campaign_from(item) if item else None
 
-    def transition(
-        self,
-        campaign_id: str,
-        allowed: frozenset[CampaignStatus],
-        to: CampaignStatus,
-        changes: Mapping[str, Any],
-        *,
-        run_id: str | None = None,
-    ) -> Campaign:
-        names: dict[str, str] = {"#status": "status"}
-        bound: dict[str, Any] = {":to": to.value}
-        sets, removes = ["#status = :to"], []
-        for index, (name, new) in enumerate(changes.items()):
-            if name == "live":  # a new run: its senders count from zero
-                for i, counted in enumerate(LIVE_COUNTS):
-                    names[f"#l{i}"] = LIVE_PREFIX + counted
-                    removes.append(f"#l{i}")
-                continue
-            names[f"#f{index}"] = name
-            if new is None:
-                removes.append(f"#f{index}")
-            else:
-                bound[f":v{index}"] = stored(name, new)
-                sets.append(f"#f{index} = :v{index}")
+    def transition(self, campaign_id: str, transition: Transition) -> Campaign:
+        update, names, bound = update_of(transition)
         allowed_keys = []
-        for index, status in enumerate(sorted(allowed)):
+        for index, status in enumerate(sorted(transition.allowed)):
             bound[f":a{index}"] = status.value
             allowed_keys.append(f":a{index}")
         condition = f"attribute_exists(campaign_id) AND #status IN ({', '.join(allowed_keys)})"
-        if run_id is not None:
+        if transition.run_id is not None:
             names["#run"] = "run_id"
-            bound[":run"] = run_id
+            bound[":run"] = transition.run_id
             condition += " AND #run = :run"
-        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             response = self.client.update_item(
                 TableName=self.table,
@@ -198,9 +241,7 @@ class DynamoCampaignStore:
         except ClientError as exc:
             refused(exc)  # a superseded run's report: dropped
 
-    def record_progress(
-        self, campaign_id: str, run_id: str, progress: Mapping[str, Any]
-    ) -> Campaign:
+    def record_progress(self, campaign_id: str, run_id: str, progress: Progress) -> Campaign:
         try:
             response = self.client.update_item(
                 TableName=self.table,
@@ -210,7 +251,7 @@ class DynamoCampaignStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values(
                     {
-                        ":p": stored("progress", dict(progress)),
+                        ":p": stored("progress", progress),
                         ":r": run_id,
                         ":sending": CampaignStatus.SENDING.value,
                     }

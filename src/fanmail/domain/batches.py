@@ -1,0 +1,110 @@
+"""The wire contract between fan-out nodes (see domain/run.py for the words): the batch a
+sender is invoked with, and the result it answers.
+
+Both travel as JSON (a Lambda payload), through the codec. Recipients travel with the
+attributes their template needs, so senders do not re-read the list; their status is re-read
+at send time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fanmail.domain.campaign import SENDS_BUCKET_S, merge_invocations
+from fanmail.domain.codec import JsonObject, decode, encode_fields, wire
+from fanmail.domain.model import Recipient
+from fanmail.domain.outcomes import DeliveryCounts
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Work for one node of the fan-out tree: send `recipients` using `width` senders, each
+    paced at `rate_per_sender` with up to `threads` calls in flight, by `deadline`."""
+
+    campaign_id: str
+    run_id: str
+    node: str
+    width: int
+    rate_per_sender: float
+    threads: int
+    branching: int
+    batch_size: int
+    deadline: float
+    recipients: tuple[Recipient, ...]
+    retry_failed: bool = False
+    bucket_s: int = SENDS_BUCKET_S
+    """The width of the sends-over-time buckets its leaves add to."""
+
+    def __post_init__(self) -> None:
+        bad = [
+            name
+            for name, ok in (
+                ("width", self.width >= 1),
+                ("rate_per_sender", self.rate_per_sender > 0),
+                ("threads", 1 <= self.threads <= 256),
+                ("branching", self.branching >= 2),
+                ("batch_size", self.batch_size >= 1),
+                ("bucket_s", 1 <= self.bucket_s <= 86_400),
+            )
+            if not ok
+        ]
+        if bad:
+            raise ValueError(f"out of range: {', '.join(bad)}")
+
+    def to_event(self) -> JsonObject:
+        return encode_fields(self)
+
+    @classmethod
+    def from_event(cls, event: object) -> Batch:
+        return decode(cls, event, "sender event")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What a node hands back: counts for what it settled, and recipients it did not reach.
+
+    `leftover` can be dispatched again at once; `deferred` are held by another attempt's live
+    ledger lease and can be tried after `deferred_until`. `quota_exhausted` says SES answered
+    "Daily message quota exceeded"; `stopped` names the campaign status that stopped the node
+    (paused, cancelled); `account_error` is SES's message when it would not send for the
+    account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
+    """
+
+    counts: DeliveryCounts = field(default=DeliveryCounts(), metadata=wire(required=True))
+    leftover: tuple[Recipient, ...] = ()
+    invocations: Mapping[str, int] = field(default_factory=dict)
+    ses_calls: int = 0
+    ses_seconds: float = 0.0
+    deferred: tuple[Recipient, ...] = ()
+    deferred_until: float = 0.0
+    quota_exhausted: bool = False
+    stopped: str | None = None
+    failed_invocations: int = 0
+    account_error: str | None = None
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(
+            counts=self.counts + other.counts,
+            leftover=self.leftover + other.leftover,
+            invocations=merge_invocations(self.invocations, other.invocations),
+            ses_calls=self.ses_calls + other.ses_calls,
+            ses_seconds=self.ses_seconds + other.ses_seconds,
+            deferred=self.deferred + other.deferred,
+            deferred_until=max(self.deferred_until, other.deferred_until),
+            quota_exhausted=self.quota_exhausted or other.quota_exhausted,
+            stopped=self.stopped or other.stopped,
+            failed_invocations=self.failed_invocations + other.failed_invocations,
+            account_error=self.account_error or other.account_error,
+        )
+
+    @property
+    def unsettled(self) -> int:
+        return len(self.leftover) + len(self.deferred)
+
+    def to_wire(self) -> JsonObject:
+        return encode_fields(self)
+
+    @classmethod
+    def from_wire(cls, data: object) -> BatchResult:
+        return decode(cls, data, "sender result")

@@ -1,0 +1,279 @@
+"""A campaign: its definition, its status, and the state of its runs as the campaign record
+holds it -- the plan, the progress the root writes, the checkpoint between epochs, the summary a
+run ends with. The words (run, epoch, unit, ...) are defined in `domain/run.py`; the moves
+between statuses are `domain/transitions.py`'s."""
+
+from __future__ import annotations
+
+import base64
+import enum
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from fanmail.domain.codec import decode_fields, wire
+from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
+from fanmail.domain.plan import FanoutPlan
+from fanmail.domain.schedules import ScheduleSpec
+
+
+class CampaignStatus(enum.StrEnum):
+    """draft -> scheduled -> sending -> sent | cancelled | failed; a sending campaign may also
+    be paused (by a user or a breaker) or waiting_for_quota (SES's 24-hour quota), and resumed
+    from there."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    WAITING_FOR_QUOTA = "waiting_for_quota"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in {CampaignStatus.SENT, CampaignStatus.CANCELLED, CampaignStatus.FAILED}
+
+
+STARTABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
+RESUMABLE = frozenset(
+    {CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA, CampaignStatus.FAILED}
+)
+STOPPABLE = frozenset(
+    {CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA}
+)
+
+
+def merge_invocations(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for name, count in b.items():
+        merged[name] = merged.get(name, 0) + int(count)
+    return merged
+
+
+def pack_emails(emails: tuple[str, ...]) -> str:
+    """Addresses as the checkpoint stores them: newline-joined, zlib, base64. At an epoch's end
+    the root may hold tens of thousands unsent (hand-backs of wide units at high rates), and the
+    campaign record must stay under DynamoDB's 400 KB, which a JSON list of them passes."""
+    return base64.b64encode(zlib.compress("\n".join(emails).encode(), 9)).decode("ascii")
+
+
+def unpack_emails(packed: object) -> tuple[str, ...]:
+    if not isinstance(packed, str):
+        raise ValueError("expected the packed addresses as a string")
+    text = zlib.decompress(base64.b64decode(packed)).decode()
+    return tuple(text.split("\n")) if text else ()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where a run stands between epochs: the list cursor, who is still to be sent (`queue`)
+    or waits for another sender's lease (`deferred`, with when to try again), the counts so far
+    and how the run was told to go (`retry_failed`, `ignore_breakers`)."""
+
+    cursor: str | None = None
+    exhausted: bool = False
+    queue: tuple[str, ...] = field(
+        default=(), metadata=wire(name="queue_z", encode=pack_emails, decode=unpack_emails)
+    )
+    deferred: tuple[tuple[str, float], ...] = ()
+    recipients: int = 0
+    estimated_recipients: int | None = None
+    counts: DeliveryCounts = field(default_factory=DeliveryCounts)
+    invocations: Mapping[str, int] = field(default_factory=dict)
+    ses_calls: int = 0
+    ses_seconds: float = 0.0
+    first_send_at: float | None = None
+    epochs: int = 0
+    retry_failed: bool = False
+    ignore_breakers: bool = False
+    run_base: Mapping[Outcome, int] = field(default_factory=dict)
+    """The counts when this run started: its senders' live counts add to them."""
+
+    @classmethod
+    def from_json(cls, data: object, path: str) -> Checkpoint:
+        if isinstance(data, Mapping) and "queue" in data and "queue_z" not in data:
+            data = {**data, "queue_z": pack_emails(tuple(data["queue"]))}  # the older form
+        return decode_fields(cls, data, path)
+
+    @property
+    def pending(self) -> int:
+        return self.recipients - self.counts.accounted
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the root writes every few seconds while a run sends (and once more at an epoch's
+    end: `final` when the run is over). Senders add their live counts in between: see
+    `live_progress`."""
+
+    recipients_seen: int
+    estimated_recipients: int | None
+    counts: DeliveryCounts = field(metadata=wire(flatten=True))
+    epoch: int
+    run_base: Mapping[Outcome, int]
+    max_send_rate: float
+    updated_at: float
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DailyQuota:
+    max_24_hour_send: float
+    sent_last_24_hours_at_epoch_start: float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a run ended with (or stands at, after each epoch). Every recipient is in exactly
+    one outcome or pending: `recipients = sum of the outcomes + pending`."""
+
+    campaign_id: str
+    list_id: str
+    template: str
+    status: CampaignStatus
+    recipients: int
+    counts: DeliveryCounts = field(metadata=wire(flatten=True))
+    pending: int
+    duration_s: float
+    max_send_rate: float
+    paced_rate: float
+    achieved_rate: float
+    ses_latency_ms: float | None
+    invocations: Mapping[str, int]
+    epochs: int
+    plan: FanoutPlan
+    daily_quota: DailyQuota
+    started_at: float
+    updated_at: float
+    paused_reason: str | None = None
+    resume_at: float | None = None
+    error: str | None = None
+
+
+class Requirement(enum.StrEnum):
+    REQUIRED = "required"  # used without a fallback: a subscriber without it cannot be rendered
+    OPTIONAL = "optional"  # used under `| default(...)` or `is defined`
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateReport:
+    """Which subscriber attributes a template reads, and who in the list lacks them.
+
+    `attributes` maps each name the template reads that neither fanmail nor the campaign's
+    variables supply to whether it is required. Only a missing required one is a problem, so
+    only those are listed with examples; for the optional ones (the template has a fallback)
+    one figure: how many subscribers lack any.
+    """
+
+    template: str
+    attributes: Mapping[str, Requirement]
+    scanned: int = field(metadata=wire(name="subscribers_scanned"))
+    complete: bool = field(metadata=wire(name="whole_list_scanned"))
+    missing: Mapping[str, int] = field(
+        default_factory=dict, metadata=wire(name="subscribers_missing")
+    )
+    examples: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, metadata=wire(name="examples_missing")
+    )
+    using_fallbacks: int = field(default=0, metadata=wire(name="subscribers_using_fallbacks"))
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign's definition, plus its run state as stored on the campaign record."""
+
+    campaign_id: str
+    list_id: str
+    template: str
+    sender: str
+    subject: str | None = None
+    reply_to: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    status: CampaignStatus = CampaignStatus.DRAFT
+    run_id: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress: Progress | None = None
+    summary: Summary | None = None
+    checkpoint: Checkpoint | None = None
+    resume_at: float | None = None
+    template_report: TemplateReport | None = None
+    schedule: ScheduleSpec | None = None
+    paused_reason: str | None = None
+    feedback: Mapping[str, int] = field(default_factory=dict)
+    """What SES said back, counted once per recipient: delivered, bounced, complained, ...
+    (see domain.feedback.EventKind); moved by the feedback function, never by the run."""
+    live: Mapping[str, int] = field(default_factory=dict)
+    """What the run's senders have settled so far, by outcome, and its sends over time
+    (`sent@<start>/<width>`), added every second or two while they work (display only: the
+    summary's counts come from the results that bubble up)."""
+    list_info: Mapping[str, str] | None = None
+    """What templates see of the list (`list.brand`, `list.postal_address`, ...), as it was when
+    the campaign was created."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the owner should fix before sending, though nothing stops the send."""
+        if not (self.list_info or {}).get("postal_address"):
+            return [
+                "the list has no postal address: CAN-SPAM (and most other laws on bulk mail) "
+                "asks for one in every campaign. Set it (PATCH /lists/ID postal_address), then "
+                "create the campaign again"
+            ]
+        return []
+
+
+# -- what senders add while they work ---------------------------------------------------------
+SENDS_BUCKET_S = 10
+
+
+def sends_bucket_width(estimated_duration_s: float) -> int:
+    """Sends over time are kept in buckets, `live["sent@<start>/<width>"]`, added by the same
+    atomic update that adds the live counts: 10 s wide, 10 s more for each hour the run is
+    planned to last, so a run keeps at most a few hundred (10-second buckets over a day-long
+    run would grow the campaign record past 100 KB, and every live update is billed by its
+    size)."""
+    hours = max(1, math.ceil(estimated_duration_s / 3600))
+    return SENDS_BUCKET_S * hours
+
+
+def sends_bucket(at: float, width: int = SENDS_BUCKET_S) -> str:
+    return f"sent@{int(at // width * width)}/{width}"
+
+
+def sends_over_time(live: Mapping[str, int]) -> list[tuple[int, int, int]]:
+    """(bucket start, sends in it, bucket width), oldest first, across every run."""
+    points = []
+    for name, n in live.items():
+        if name.startswith("sent@"):
+            start, _, width = name[5:].partition("/")
+            points.append((int(start), int(n), int(width or SENDS_BUCKET_S)))
+    return sorted(points)
+
+
+def without_run_counts(live: Mapping[str, int]) -> dict[str, int]:
+    """What a new run keeps of `live`: the sends over time, not the previous run's counts."""
+    return {name: n for name, n in live.items() if name not in _OUTCOME_NAMES}
+
+
+_OUTCOME_NAMES = frozenset(outcome.value for outcome in OUTCOMES)
+
+
+def live_progress(progress: Progress, live: Mapping[str, int]) -> Progress:
+    """Progress as it stands now: the root writes what whole batches settled (and the counts
+    the run started from, `run_base`); senders add what they settle as they go. Each count is
+    the larger of the two, so it only moves forward and ends equal to the summary."""
+    if progress.final:  # the run ended: what it wrote is what settled
+        return progress
+    merged = {
+        outcome: max(
+            progress.counts[outcome],
+            progress.run_base.get(outcome, 0) + int(live.get(outcome.value, 0)),
+        )
+        for outcome in OUTCOMES
+    }
+    return replace(progress, counts=DeliveryCounts.counted(merged, progress.counts.throttled))

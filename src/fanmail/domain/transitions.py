@@ -1,0 +1,198 @@
+"""Every change of a campaign's status, as a typed transition: from which statuses (and, where
+it matters, only while a given run is current), to which status, and which fields it sets. The
+store applies one atomically or refuses it with the status it found (Conflict); no service
+writes a field by name. A new kind of change (a phase starting, a winner chosen) is one more
+function here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields, replace
+
+from fanmail.domain.campaign import (
+    STARTABLE,
+    Campaign,
+    CampaignStatus,
+    Checkpoint,
+    Progress,
+    Summary,
+    without_run_counts,
+)
+from fanmail.domain.errors import Conflict
+from fanmail.domain.schedules import ScheduleSpec
+
+
+class Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+"""A field a transition leaves as it is (None clears it)."""
+
+SENDING = frozenset({CampaignStatus.SENDING})
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The campaign fields a transition sets. Each is a field of Campaign of the same name;
+    `new_run_counts` starts the senders' live counts from zero (sends over time are kept)."""
+
+    run_id: str | Keep | None = KEEP
+    started_at: float | Keep | None = KEEP
+    finished_at: float | Keep | None = KEEP
+    resume_at: float | Keep | None = KEEP
+    paused_reason: str | Keep | None = KEEP
+    progress: Progress | Keep | None = KEEP
+    summary: Summary | Keep | None = KEEP
+    checkpoint: Checkpoint | Keep | None = KEEP
+    schedule: ScheduleSpec | Keep | None = KEEP
+    new_run_counts: bool = False
+
+    def fields_set(self) -> dict[str, object]:
+        """{campaign field: new value} for every field this changes (None: cleared)."""
+        return {
+            f.name: value
+            for f in fields(self)
+            if f.name != "new_run_counts" and (value := getattr(self, f.name)) is not KEEP
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Move to `to` if the status is one of `allowed` (and, with `run_id`, that run is still
+    the current one), setting `changes`."""
+
+    allowed: frozenset[CampaignStatus]
+    to: CampaignStatus
+    changes: Changes = Changes()
+    run_id: str | None = None
+
+    def refusal(self, current: Campaign) -> Conflict | None:
+        """Why the store must refuse it on `current`, or None."""
+        if current.status not in self.allowed or (
+            self.run_id is not None and current.run_id != self.run_id
+        ):
+            return Conflict(
+                f"campaign {current.campaign_id!r} is {current.status.value}",
+                current.status.value,
+            )
+        return None
+
+    def apply(self, current: Campaign) -> Campaign:
+        """The campaign after this transition (the memory store's whole write; DynamoDB's is
+        the same as one conditional update). Raises Conflict."""
+        refused = self.refusal(current)
+        if refused is not None:
+            raise refused
+        live = without_run_counts(current.live) if self.changes.new_run_counts else current.live
+        fields_set = self.changes.fields_set()
+        return replace(current, status=self.to, live=live, **fields_set)  # type: ignore[arg-type]
+
+
+# -- the transitions --------------------------------------------------------------------------
+def start_run(run_id: str, now: float) -> Transition:
+    """A draft or scheduled campaign claimed for its first run: a second trigger is refused."""
+    changes = Changes(run_id=run_id, started_at=now, new_run_counts=True)
+    return Transition(STARTABLE, CampaignStatus.SENDING, changes)
+
+
+def schedule(spec: ScheduleSpec) -> Transition:
+    allowed = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
+    return Transition(allowed, CampaignStatus.SCHEDULED, Changes(schedule=spec))
+
+
+def pause() -> Transition:
+    """A user holds a sending or quota-waiting campaign; its root finds out at its next
+    progress write, its senders at their next status read."""
+    allowed = frozenset({CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_QUOTA})
+    return Transition(allowed, CampaignStatus.PAUSED)
+
+
+def trip_breaker(run_id: str, reason: str) -> Transition:
+    """A bounce or complaint rate passed its line while this run sent."""
+    return Transition(SENDING, CampaignStatus.PAUSED, Changes(paused_reason=reason), run_id)
+
+
+def cancel(campaign: Campaign, now: float) -> Transition:
+    """Cancel from where it stands; a run still sending records its own end."""
+    changes = Changes()
+    if campaign.status is not CampaignStatus.SENDING:  # no root is running to write the end
+        summary = campaign.summary
+        changes = Changes(
+            finished_at=now,
+            summary=None if summary is None else replace(summary, status=CampaignStatus.CANCELLED),
+        )
+    return Transition(frozenset({campaign.status}), CampaignStatus.CANCELLED, changes)
+
+
+def new_run(
+    campaign: Campaign, run_id: str, checkpoint: Checkpoint | Keep | None = KEEP
+) -> Changes:
+    """What every run after the first starts with: its own id and live counts, and no summary
+    (the summary is what a run ended with: while the new one sends, its progress is current);
+    the progress the last run ended with stays, as where the bar starts, but no longer final,
+    so the new run's live counts move it."""
+    progress = campaign.progress
+    return Changes(
+        run_id=run_id,
+        finished_at=None,
+        summary=None,
+        progress=None if progress is None else replace(progress, final=False),
+        checkpoint=checkpoint,
+        new_run_counts=True,
+    )
+
+
+def resume(
+    campaign: Campaign, run_id: str, checkpoint: Checkpoint | Keep | None, stalled_run: str | None
+) -> Transition:
+    """A paused, quota-waiting or failed run continues from its checkpoint as a new run; a
+    stalled one (its root died) only while that run is still the current one."""
+    changes = replace(new_run(campaign, run_id, checkpoint), resume_at=None, paused_reason=None)
+    return Transition(
+        frozenset({campaign.status}), CampaignStatus.SENDING, changes, run_id=stalled_run
+    )
+
+
+def resend_failed(campaign: Campaign, run_id: str, checkpoint: Checkpoint) -> Transition:
+    """A finished campaign sends again to its retryable failures, as a new run."""
+    changes = new_run(campaign, run_id, checkpoint)
+    return Transition(frozenset({campaign.status}), CampaignStatus.SENDING, changes)
+
+
+def end_epoch(
+    run_id: str,
+    to: CampaignStatus,
+    progress: Progress,
+    summary: Summary,
+    checkpoint: Checkpoint,
+    *,
+    finished_at: float | Keep | None = KEEP,
+    resume_at: float | Keep | None = KEEP,
+) -> Transition:
+    """An epoch of a sending run ends: sent, failed, waiting for quota, or still sending (the
+    next epoch continues it). Refused if the run was paused, cancelled or replaced meanwhile."""
+    changes = Changes(
+        progress=progress,
+        summary=summary,
+        checkpoint=checkpoint,
+        finished_at=finished_at,
+        resume_at=resume_at,
+    )
+    return Transition(SENDING, to, changes, run_id)
+
+
+def record_stop(
+    run_id: str,
+    status: CampaignStatus,
+    progress: Progress,
+    summary: Summary,
+    checkpoint: Checkpoint,
+    finished_at: float | Keep | None = KEEP,
+) -> Transition:
+    """A run a user (or a breaker) paused, or a user cancelled, records where it stood."""
+    changes = Changes(
+        progress=progress, summary=summary, checkpoint=checkpoint, finished_at=finished_at
+    )
+    return Transition(frozenset({status}), status, changes, run_id)
