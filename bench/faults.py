@@ -80,7 +80,7 @@ def run_campaign(index: int, seed: int, faulty: bool) -> dict[str, Any]:
     faults = Faults(rates, seed)
     campaigns = CrashingCampaignStore(
         stack.campaigns,
-        stack.app.ports.clock,
+        stack.ports.clock,
         crash_at_progress=rng.randint(2, 6) if root_crash else None,
         slowdown_s=rates.store_slowdown_s,
     )

@@ -139,7 +139,7 @@ def breaker_run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             "injected_complaints": sum(1 for o in outcomes.values() if o == "complaint"),
             "suppressed_after": len(suppressed),
             "suppressed_are_the_injected": suppressed == set(outcomes),
-            "dead_letters": stack.dead_letters.depth(),
+            "dead_letters": stack.feedback.dead_letters.depth(),
         }
     finally:
         stack.close()

@@ -1,6 +1,8 @@
 """What a reader and a cold start carry: the import closure of each Lambda entry point (fanmail
-modules a fresh interpreter loads for it, and their lines), product lines against local-mode
-lines, and two counts the house keeps down (`dict[str, Any]` in src, `# fmt: skip` anywhere).
+modules a fresh interpreter loads for it, and their lines) and, for the sender, what it has
+loaded once it has handled a batch (the composition root imports a service's modules when it
+builds it); product lines against local-mode lines; and two counts the house keeps down
+(`dict[str, Any]` in src, format-skip markers anywhere).
 
 Prints JSON. Local mode is the `fanmail_local` package; the product is `fanmail`.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +50,46 @@ def closure(module: str) -> dict[str, int]:
     return found
 
 
+SENDER_RUN = """
+import json, sys
+from botocore.config import Config
+from fanmail.adapters.aws import clients
+clients.dynamodb_config = lambda threads: Config(retries={"total_max_attempts": 1})
+from fanmail import bootstrap
+from fanmail.domain.batches import Batch
+from fanmail.domain.model import Recipient
+from fanmail.handlers import sender
+batch = Batch("c1", "r1", "e1.0", 1, 10.0, 1, 8, 1, 9e9, (Recipient("a@example.com"),))
+try:
+    sender.handle(bootstrap.current(), batch.to_event(), None)
+except Exception:
+    pass  # no AWS here: the first DynamoDB read fails, after everything was built
+print(json.dumps({
+    name: sum(1 for _ in open(module.__file__, encoding="utf-8"))
+    for name, module in sys.modules.items()
+    if name.split(".")[0] in ("fanmail", "fanmail_local") and getattr(module, "__file__", None)
+}))
+"""
+
+
+def sender_working_set() -> dict[str, int]:
+    """The fanmail modules a sender has loaded once it has handled a batch: its import closure
+    and what the composition root imports as it builds the sender's services and adapters."""
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "none",
+        "AWS_SECRET_ACCESS_KEY": "none",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", SENDER_RUN], check=True, capture_output=True, text=True, env=env
+    ).stdout
+    found: dict[str, int] = json.loads(out.strip().splitlines()[-1])
+    return found
+
+
 def is_local(module: str) -> bool:
     return any(module == name or module.startswith(name + ".") for name in LOCAL_MODE)
 
@@ -82,6 +125,12 @@ def main() -> None:
             "lines": sum(found.values()),
             "local_mode_modules": sorted(m for m in found if is_local(m)),
         }
+    working = sender_working_set()
+    closures["sender"]["after_one_batch"] = {
+        "modules": len(working),
+        "lines": sum(working.values()),
+        "local_mode_modules": sorted(m for m in working if is_local(m)),
+    }
     modules = module_lines()
     local = sum(n for name, n in modules.items() if is_local(name))
     report = {

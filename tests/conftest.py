@@ -12,14 +12,14 @@ import boto3
 import pytest
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.dynamodb import TABLE_KEYS, create_tables
-from fanmail.adapters.aws.s3 import create_bucket
+from fanmail.adapters.aws.dynamodb import TABLE_KEYS
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.imports import ImportJob, ImportOptions
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.local.moto_server import MotoServer
+from fanmail.local.resources import create_bucket, create_tables
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
@@ -61,7 +61,7 @@ def seed(
     attributes: dict[str, str] | None = None,
 ) -> list[Subscriber]:
     statuses = statuses or {}
-    if stack.app.ports.lists.get(list_id) is None:
+    if stack.ports.lists.get(list_id) is None:
         stack.app.lists.create(CreateList(list_id))
     subscribers = [
         Subscriber(
@@ -142,7 +142,7 @@ def import_text(
 ) -> ImportJob:
     """Import a file through the job engine, worked in this process as the CLI does (the list
     is created if it is not there)."""
-    if stack.app.ports.lists.get(list_id) is None:
+    if stack.ports.lists.get(list_id) is None:
         stack.app.lists.create(CreateList(list_id))
     data = text.encode() if isinstance(text, str) else text
     return stack.app.imports.run_here(list_id, ImportOptions(**options), data)

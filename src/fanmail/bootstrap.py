@@ -1,9 +1,15 @@
 """The composition root: the one place that picks adapters and binds services to them.
 
-`build` wires every service once from a set of ports; entry points (handlers, the CLI, local
-mode) call the bound services on the App with commands, never ports. `aws_ports` builds the
-boto3 adapters (in Lambda, and against the local moto server in local mode); local mode and
-tests swap in their own ports. Handlers get the App once per cold start through `current()`.
+- `Ports` is what services are bound to. One function builds them for each environment:
+  `aws_ports` here (Lambda, and the stand-in in local mode, which swaps in its local parts with
+  `PortSet.of(...)`), and fanmail_local's `memory_ports` (tests, benchmarks) and
+  `simulated_ports` (bench/scale.py). `aws_ports` builds each adapter the first time it is
+  asked for, so a Lambda builds -- and imports -- only the adapters its handler uses.
+- `App` is the services of one container, each bound to its ports the first time it is asked
+  for (its module imported then): the sender function builds the sender, the admin API what an
+  admin can do. Entry points call services with commands, never ports.
+- `current()` is the App of this Lambda container, built on first use (not at import time).
+- The functions themselves (names, handlers, timeouts, memory): fanmail.functions.
 """
 
 from __future__ import annotations
@@ -11,69 +17,98 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-import jinja2
-
-from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.dynamodb import (
-    DynamoCampaignStore,
-    DynamoFeedbackStore,
-    DynamoImportStore,
-    DynamoLedger,
-    DynamoListStore,
-    DynamoRateLimits,
-    DynamoSignupStore,
-    DynamoSubscriberStore,
-)
-from fanmail.adapters.aws.lambda_invoke import LambdaConcurrency, LambdaInvoker
-from fanmail.adapters.aws.s3 import S3BlobStore
-from fanmail.adapters.aws.scheduler import EventBridgeScheduler
-from fanmail.adapters.aws.secrets import SecretsManagerKeys
-from fanmail.adapters.aws.ses import SesAccountInfo, SesMailer
-from fanmail.adapters.local.clock import SystemClock
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.message import UnsubscribeLinks
-from fanmail.domain.render import TemplateRenderer
-from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
-from fanmail.ports import (
-    BlobStore,
-    CampaignStore,
-    Clock,
-    FeedbackStore,
-    ImportStore,
-    Invoker,
-    LambdaCapacity,
-    ListStore,
-    Mailer,
-    RateLimits,
-    Scheduler,
-    SendLedger,
-    SesAccount,
-    SignupStore,
-    SubscriberStore,
-)
-from fanmail.services.campaigns import Campaigns
-from fanmail.services.feedback import Feedback, FeedbackOptions
-from fanmail.services.heartbeat import Heartbeat
-from fanmail.services.imports import Imports
-from fanmail.services.lifecycle import Lifecycle
-from fanmail.services.lists import Lists
-from fanmail.services.preview import Previews
-from fanmail.services.proofs import TestSends
-from fanmail.services.scheduling import Scheduling
-from fanmail.services.send_batch import BatchSender, Composer, SendOptions, TemplateComposer
-from fanmail.services.send_campaign import CampaignRunner, RootOptions
-from fanmail.services.senders import SenderCheck
-from fanmail.services.signups import SignupLimits, SignupMail, Signups
-from fanmail.services.unsubscribe import Unsubscribes
-from fanmail.services.views import Views
+from fanmail.domain.tokens import SigningKeys
 from fanmail.settings import Settings
+
+if TYPE_CHECKING:
+    import boto3
+
+    from fanmail.domain.message import UnsubscribeLinks
+    from fanmail.domain.render import TemplateRenderer
+    from fanmail.domain.tokens import UnsubscribeSigner
+    from fanmail.ports import (
+        BlobStore,
+        CampaignStore,
+        Clock,
+        FeedbackStore,
+        ImportStore,
+        Invoker,
+        LambdaCapacity,
+        ListStore,
+        Mailer,
+        RateLimits,
+        Scheduler,
+        SendLedger,
+        SesAccount,
+        SignupStore,
+        SubscriberStore,
+    )
+    from fanmail.services.campaigns import Campaigns
+    from fanmail.services.feedback import Feedback
+    from fanmail.services.heartbeat import Heartbeat
+    from fanmail.services.imports import Imports
+    from fanmail.services.lifecycle import Lifecycle
+    from fanmail.services.lists import Lists
+    from fanmail.services.preview import Previews
+    from fanmail.services.scheduling import Scheduling
+    from fanmail.services.send_batch import BatchSender, Composer
+    from fanmail.services.send_campaign import CampaignRunner
+    from fanmail.services.senders import SenderCheck
+    from fanmail.services.signups import Signups
+    from fanmail.services.test_sends import TestSends
+    from fanmail.services.unsubscribe import Unsubscribes
+    from fanmail.services.views import Views
+
+T = TypeVar("T")
+
+
+class Ports(Protocol):
+    """Every port a service of fanmail is bound to (read-only: an environment's set)."""
+
+    @property
+    def subscribers(self) -> SubscriberStore: ...
+    @property
+    def campaigns(self) -> CampaignStore: ...
+    @property
+    def lists(self) -> ListStore: ...
+    @property
+    def ledger(self) -> SendLedger: ...
+    @property
+    def feedback(self) -> FeedbackStore: ...
+    @property
+    def imports(self) -> ImportStore: ...
+    @property
+    def blobs(self) -> BlobStore: ...
+    @property
+    def signups(self) -> SignupStore: ...
+    @property
+    def limits(self) -> RateLimits: ...
+    @property
+    def mailer(self) -> Mailer: ...
+    @property
+    def ses(self) -> SesAccount: ...
+    @property
+    def invoker(self) -> Invoker: ...
+    @property
+    def capacity(self) -> LambdaCapacity: ...
+    @property
+    def scheduler(self) -> Scheduler: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def signing_keys(self) -> Callable[[], SigningKeys]: ...
 
 
 @dataclass(frozen=True, slots=True)
-class Ports:
+class PortSet:
+    """A set of ports held as they are: memory environments, and another set with some of its
+    ports replaced (`replace(PortSet.of(ports), mailer=...)`)."""
+
     subscribers: SubscriberStore
     campaigns: CampaignStore
     lists: ListStore
@@ -91,154 +126,163 @@ class Ports:
     clock: Clock
     signing_keys: Callable[[], SigningKeys]
 
-
-@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
-class App:
-    """The services of one container, each bound to its ports once; compared and hashed by
-    identity (handlers cache their routers per App)."""
-
-    settings: Settings
-    ports: Ports
-    renderer: TemplateRenderer
-    signer: UnsubscribeSigner
-    links: UnsubscribeLinks
-    batch_sender: BatchSender
-    runner: CampaignRunner
-    campaigns: Campaigns
-    lifecycle: Lifecycle
-    scheduling: Scheduling
-    lists: Lists
-    imports: Imports
-    previews: Previews
-    unsubscribes: Unsubscribes
-    signups: Signups
-    proofs: TestSends
-    heartbeat: Heartbeat
-    views: Views
-    feedback: Feedback
+    @classmethod
+    def of(cls, ports: Ports) -> PortSet:
+        return cls(**{f.name: getattr(ports, f.name) for f in fields(cls)})
 
 
-def rendering(
-    settings: Settings, keys: Callable[[], SigningKeys]
-) -> tuple[TemplateRenderer, UnsubscribeSigner, UnsubscribeLinks]:
-    renderer = TemplateRenderer(jinja2.FileSystemLoader(str(settings.templates_dir)))
-    signer = UnsubscribeSigner(keys, settings.token_max_age_days * 86400)
-    links = UnsubscribeLinks(signer, settings.public_url, settings.unsubscribe_mailto)
-    return renderer, signer, links
+class AwsPorts:
+    """The AWS adapters (boto3), each built on first use. `AWS_ENDPOINT_URL` (set by local
+    mode) points them at the stand-in. Satisfies Ports."""
+
+    def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
+        from fanmail.adapters.aws import clients
+
+        self.settings = settings
+        self.session = session or clients.session()
+        self._threads = max(settings.max_threads, settings.inline_threads)  # pools fit either
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        from fanmail.adapters.aws import clients
+
+        return clients.dynamodb_client(self.session, self._threads)
+
+    @cached_property
+    def _sesv2(self) -> Any:
+        from fanmail.adapters.aws import clients
+
+        return clients.sesv2_client(self.session, self._threads)
+
+    @cached_property
+    def subscribers(self) -> SubscriberStore:
+        from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
+
+        s = self.settings
+        return DynamoSubscriberStore(self._dynamodb, s.subscribers_table, s.lists_table)
+
+    @cached_property
+    def campaigns(self) -> CampaignStore:
+        from fanmail.adapters.aws.dynamodb.campaigns import DynamoCampaignStore
+
+        return DynamoCampaignStore(self._dynamodb, self.settings.campaigns_table)
+
+    @cached_property
+    def lists(self) -> ListStore:
+        from fanmail.adapters.aws.dynamodb.lists import DynamoListStore
+
+        return DynamoListStore(self._dynamodb, self.settings.lists_table)
+
+    @cached_property
+    def ledger(self) -> SendLedger:
+        from fanmail.adapters.aws.dynamodb.ledger import DynamoLedger
+
+        s = self.settings
+        return DynamoLedger(self._dynamodb, s.ledger_table, s.ledger_ttl_days * 86400)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        from fanmail.adapters.aws.dynamodb.feedback import DynamoFeedbackStore
+
+        s = self.settings
+        ttl_s = s.ledger_ttl_days * 86400
+        return DynamoFeedbackStore(self._dynamodb, s.ledger_table, s.campaigns_table, ttl_s)
+
+    @cached_property
+    def imports(self) -> ImportStore:
+        from fanmail.adapters.aws.dynamodb.imports import DynamoImportStore
+
+        return DynamoImportStore(self._dynamodb, self.settings.imports_table)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        from fanmail.adapters.aws import clients
+        from fanmail.adapters.aws.s3 import S3BlobStore
+
+        return S3BlobStore(clients.s3_client(self.session), self.settings.imports_bucket)
+
+    @cached_property
+    def signups(self) -> SignupStore:
+        from fanmail.adapters.aws.dynamodb.signups import DynamoSignupStore
+
+        return DynamoSignupStore(self._dynamodb, self.settings.signups_table)
+
+    @cached_property
+    def limits(self) -> RateLimits:
+        from fanmail.adapters.aws.dynamodb.signups import DynamoRateLimits
+
+        return DynamoRateLimits(self._dynamodb, self.settings.signups_table)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from fanmail.adapters.aws.ses import SesMailer
+
+        return SesMailer(self._sesv2)
+
+    @cached_property
+    def ses(self) -> SesAccount:
+        from fanmail.adapters.aws import clients
+        from fanmail.adapters.aws.ses import SesAccountInfo
+
+        return SesAccountInfo(self._sesv2, clients.ses_v1_client(self.session))
+
+    @cached_property
+    def _lambda(self) -> Any:
+        from fanmail.adapters.aws import clients
+
+        s = self.settings
+        return clients.lambda_client(self.session, s.sender_timeout_s, s.branching)
+
+    @cached_property
+    def invoker(self) -> Invoker:
+        from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
+
+        return LambdaInvoker(self._lambda, self.settings.function_names())
+
+    @cached_property
+    def capacity(self) -> LambdaCapacity:
+        from fanmail.adapters.aws.lambda_invoke import LambdaConcurrency
+
+        return LambdaConcurrency(self._lambda, self.settings.sender_function)
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        from fanmail.adapters.aws import clients
+        from fanmail.adapters.aws.scheduler import EventBridgeScheduler
+
+        s = self.settings
+        return EventBridgeScheduler(
+            clients.scheduler_client(self.session),
+            s.trigger_function_arn,
+            s.scheduler_role_arn,
+            s.schedule_prefix,
+            dead_letter_arn=s.schedule_dead_letter_arn,
+            group=s.schedule_group,
+        )
+
+    @cached_property
+    def clock(self) -> Clock:
+        from fanmail.adapters.aws.clock import SystemClock
+
+        return SystemClock()
+
+    @cached_property
+    def signing_keys(self) -> Callable[[], SigningKeys]:
+        return configured_keys(self.settings)
 
 
-def build(settings: Settings, ports: Ports, *, composer: Composer | None = None) -> App:
-    """Wire the services. Also sets how often the interpreter hands the GIL between threads:
-    a sender's threads sleep until their send slot, and at Python's default a woken one waited
-    for a busy one often enough to miss its slot (bench/fanout.py --switch-interval-ms compares
-    them; the README gives the figures)."""
-    sys.setswitchinterval(settings.switch_interval_ms / 1000)
-    renderer, signer, links = rendering(settings, ports.signing_keys)
-    p = ports
-    batch_sender = BatchSender(
-        subscribers=p.subscribers, campaigns=p.campaigns, mailer=p.mailer, ledger=p.ledger,
-        invoker=p.invoker, clock=p.clock,
-        composer=composer or TemplateComposer(renderer, links, settings.configuration_set),
-        options=SendOptions(
-            level_margin_s=settings.level_margin_s,
-            lease_grace_s=settings.lease_grace_s,
-        ),
-    )  # fmt: skip
-    runner = CampaignRunner(
-        subscribers=p.subscribers, campaigns=p.campaigns, ses=p.ses, batch_sender=batch_sender,
-        invoker=p.invoker, capacity=p.capacity, scheduler=p.scheduler, clock=p.clock,
-        options=root_options(settings),
-    )  # fmt: skip
-    senders = SenderCheck(ses=p.ses, identity=settings.sender_identity)
-    campaigns = Campaigns(
-        campaigns=p.campaigns, subscribers=p.subscribers, ses=p.ses, invoker=p.invoker,
-        lists=p.lists, renderer=renderer, clock=p.clock, senders=senders,
-    )  # fmt: skip
-    return App(
-        settings=settings, ports=p, renderer=renderer, signer=signer, links=links,
-        batch_sender=batch_sender, runner=runner, campaigns=campaigns,
-        lifecycle=Lifecycle(
-            campaigns=campaigns, store=p.campaigns, ledger=p.ledger, scheduler=p.scheduler,
-            invoker=p.invoker,
-            clock=p.clock, stale_after_s=settings.stale_after_s,
-        ),
-        scheduling=Scheduling(
-            campaigns=campaigns, store=p.campaigns, scheduler=p.scheduler, clock=p.clock
-        ),
-        lists=Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock, senders=senders),
-        imports=imports_service(p),
-        previews=Previews(renderer=renderer, links=links, clock=p.clock, lists=p.lists),
-        unsubscribes=Unsubscribes(
-            signer=signer, subscribers=p.subscribers, lists=p.lists, clock=p.clock
-        ),
-        signups=signups_service(p, settings, renderer, signer),
-        proofs=TestSends(
-            subscribers=p.subscribers, mailer=p.mailer, renderer=renderer, links=links,
-            clock=p.clock, configuration_set=settings.configuration_set,
-        ),
-        heartbeat=Heartbeat(invoker=p.invoker, count=settings.heartbeat_senders),
-        views=Views(clock=p.clock, stale_after_s=settings.stale_after_s, feedback=p.feedback),
-        feedback=feedback_service(p, settings),
-    )  # fmt: skip
-
-
-def feedback_service(p: Ports, settings: Settings) -> Feedback:
-    return Feedback(
-        store=p.feedback,
-        ledger=p.ledger,
-        subscribers=p.subscribers,
-        clock=p.clock,
-        options=FeedbackOptions(
-            configuration_set=settings.configuration_set,
-            soft_bounce_limit=settings.soft_bounce_limit,
-            soft_bounce_window_s=settings.soft_bounce_days * 86400,
-        ),
-    )
-
-
-def signups_service(
-    p: Ports, settings: Settings, renderer: TemplateRenderer, signer: UnsubscribeSigner
-) -> Signups:
-    return Signups(
-        lists=p.lists, subscribers=p.subscribers, signups=p.signups, limits=p.limits,
-        mailer=p.mailer, renderer=renderer, signer=signer, clock=p.clock,
-        mail=SignupMail(settings.public_url, settings.configuration_set),
-        allowance=SignupLimits(settings.signup_source_limit, settings.signup_list_limit),
-    )  # fmt: skip
-
-
-def imports_service(p: Ports) -> Imports:
-    return Imports(
-        subscribers=p.subscribers, lists=p.lists, jobs=p.imports, blobs=p.blobs,
-        invoker=p.invoker, clock=p.clock,
-    )  # fmt: skip
-
-
-def root_options(settings: Settings) -> RootOptions:
-    return RootOptions(
-        latency_s=settings.ses_latency_ms / 1000,
-        rate_override=settings.max_send_rate,
-        limits=settings.plan_limits(),
-        page_size=settings.page_size,
-        progress_interval_s=settings.progress_interval_s,
-        quota_margin=settings.quota_margin,
-        quota_recheck_s=settings.quota_recheck_s,
-        max_epochs=settings.max_epochs,
-        breakers=settings.breakers(),
-    )
-
-
-def offline_previews(settings: Settings) -> Previews:
-    """Previews without a stack (a sample subscriber, a throwaway signing key)."""
-    keys = SigningKeys.generate()
-    renderer, _, links = rendering(settings, lambda: keys)
-    return Previews(renderer=renderer, links=links, clock=SystemClock())
+def aws_ports(settings: Settings, session: boto3.Session | None = None) -> AwsPorts:
+    """The AWS environment's ports (`session`: a boto3 Session, default one from the
+    environment)."""
+    return AwsPorts(settings, session)
 
 
 def configured_keys(settings: Settings) -> Callable[[], SigningKeys]:
     """Unsubscribe signing keys: Secrets Manager when deployed, FANMAIL_UNSUBSCRIBE_KEYS
     otherwise. Without either, sending fails with a clear error (other functions still work)."""
     if settings.unsubscribe_secret_name:
+        from fanmail.adapters.aws.secrets import SecretsManagerKeys
+
         return SecretsManagerKeys(settings.unsubscribe_secret_name)
     if settings.unsubscribe_keys:
         keys = SigningKeys.from_json(settings.unsubscribe_keys, "FANMAIL_UNSUBSCRIBE_KEYS")
@@ -253,46 +297,292 @@ def configured_keys(settings: Settings) -> Callable[[], SigningKeys]:
     return missing
 
 
-def aws_ports(settings: Settings, session: Any = None) -> Ports:
-    """boto3 adapters; `AWS_ENDPOINT_URL` (set by local mode) points them at the stand-in.
-    `session` is a boto3 Session (default: a new one from the environment)."""
-    session = session or clients.session()
-    threads = max(settings.max_threads, settings.inline_threads)  # the pools fit either
-    dynamodb = clients.dynamodb_client(session, threads)
-    sesv2 = clients.sesv2_client(session, threads)
-    lambda_client = clients.lambda_client(session, settings.sender_timeout_s, settings.branching)
-    return Ports(
-        subscribers=DynamoSubscriberStore(
-            dynamodb, settings.subscribers_table, settings.lists_table
-        ),
-        campaigns=DynamoCampaignStore(dynamodb, settings.campaigns_table),
-        lists=DynamoListStore(dynamodb, settings.lists_table),
-        ledger=DynamoLedger(dynamodb, settings.ledger_table, settings.ledger_ttl_days * 86400),
-        feedback=DynamoFeedbackStore(
-            dynamodb,
-            settings.ledger_table,
-            settings.campaigns_table,
-            settings.ledger_ttl_days * 86400,
-        ),
-        imports=DynamoImportStore(dynamodb, settings.imports_table),
-        blobs=S3BlobStore(clients.s3_client(session), settings.imports_bucket),
-        signups=DynamoSignupStore(dynamodb, settings.signups_table),
-        limits=DynamoRateLimits(dynamodb, settings.signups_table),
-        mailer=SesMailer(sesv2),
-        ses=SesAccountInfo(sesv2, clients.ses_v1_client(session)),
-        invoker=LambdaInvoker(lambda_client, settings.function_names()),
-        capacity=LambdaConcurrency(lambda_client, settings.sender_function),
-        scheduler=EventBridgeScheduler(
-            clients.scheduler_client(session),
-            settings.trigger_function_arn,
-            settings.scheduler_role_arn,
-            settings.schedule_prefix,
-            dead_letter_arn=settings.schedule_dead_letter_arn,
-            group=settings.schedule_group,
-        ),
-        clock=SystemClock(),
-        signing_keys=configured_keys(settings),
-    )
+class service(Generic[T]):
+    """A service of the App: built from the App's ports the first time it is asked for, once
+    (under the App's lock: local mode's functions share one App across threads)."""
+
+    def __init__(self, build: Callable[[App], T]) -> None:
+        self.build = build
+
+    @overload
+    def __get__(self, app: None, owner: type[App]) -> service[T]: ...
+    @overload
+    def __get__(self, app: App, owner: type[App]) -> T: ...
+    def __get__(self, app: App | None, owner: type[App]) -> service[T] | T:
+        if app is None:
+            return self
+        return app._once(self.build)
+
+
+class App:
+    """The services of one container, each bound to its ports the first time it is asked for.
+    Compared and hashed by identity (handlers cache their routers per App)."""
+
+    def __init__(
+        self, settings: Settings, ports: Ports, *, composer: Composer | None = None
+    ) -> None:
+        """`composer`: how senders turn a campaign into messages (default: its templates;
+        simulated runs model it). Also sets how often the interpreter hands the GIL between
+        threads: a sender's threads sleep until their send slot, and at Python's default a
+        woken one waited for a busy one often enough to miss its slot (bench/fanout.py
+        --switch-interval-ms compares them; the README gives the figures)."""
+        sys.setswitchinterval(settings.switch_interval_ms / 1000)
+        self._settings = settings
+        self._ports = ports
+        self._composer = composer
+        self._lock = threading.RLock()
+        self._built: dict[Callable[[App], object], object] = {}
+
+    def _once(self, build: Callable[[App], T]) -> T:
+        with self._lock:
+            if build not in self._built:
+                self._built[build] = build(self)
+            found: Any = self._built[build]
+            return found  # type: ignore[no-any-return]
+
+    def deadline(self, context: Any) -> float:
+        """Wall-clock time by which this invocation must have handed back its work (Lambda's
+        context says how long it may still run; without one, as long as any function)."""
+        remaining_s = context.get_remaining_time_in_millis() / 1000 if context else 900.0
+        return self._ports.clock.now() + remaining_s - self._settings.time_margin_s
+
+    # -- rendering ------------------------------------------------------------------------------
+    @service
+    def renderer(self) -> TemplateRenderer:
+        return template_renderer(self._settings)
+
+    @service
+    def signer(self) -> UnsubscribeSigner:
+        return unsubscribe_signer(self._settings, self._ports.signing_keys)
+
+    @service
+    def links(self) -> UnsubscribeLinks:
+        return unsubscribe_links(self._settings, self.signer)
+
+    # -- sending --------------------------------------------------------------------------------
+    @service
+    def batch_sender(self) -> BatchSender:
+        from fanmail.services.send_batch import BatchSender, SendOptions, TemplateComposer
+
+        s, p = self._settings, self._ports
+        composer = self._composer or TemplateComposer(
+            self.renderer, self.links, s.configuration_set
+        )
+        return BatchSender(
+            subscribers=p.subscribers,
+            campaigns=p.campaigns,
+            mailer=p.mailer,
+            ledger=p.ledger,
+            invoker=p.invoker,
+            clock=p.clock,
+            composer=composer,
+            options=SendOptions(level_margin_s=s.level_margin_s, lease_grace_s=s.lease_grace_s),
+        )
+
+    @service
+    def runner(self) -> CampaignRunner:
+        from fanmail.services.send_campaign import CampaignRunner, RootOptions
+
+        s, p = self._settings, self._ports
+        options = RootOptions(
+            latency_s=s.ses_latency_ms / 1000,
+            rate_override=s.max_send_rate,
+            limits=s.plan_limits(),
+            page_size=s.page_size,
+            progress_interval_s=s.progress_interval_s,
+            quota_margin=s.quota_margin,
+            quota_recheck_s=s.quota_recheck_s,
+            max_epochs=s.max_epochs,
+            breakers=s.breakers(),
+        )
+        return CampaignRunner(
+            subscribers=p.subscribers,
+            campaigns=p.campaigns,
+            ses=p.ses,
+            batch_sender=self.batch_sender,
+            invoker=p.invoker,
+            capacity=p.capacity,
+            scheduler=p.scheduler,
+            clock=p.clock,
+            options=options,
+        )
+
+    @service
+    def heartbeat(self) -> Heartbeat:
+        from fanmail.services.heartbeat import Heartbeat
+
+        return Heartbeat(invoker=self._ports.invoker, count=self._settings.heartbeat_senders)
+
+    # -- campaigns ------------------------------------------------------------------------------
+    @service
+    def senders(self) -> SenderCheck:
+        from fanmail.services.senders import SenderCheck
+
+        return SenderCheck(ses=self._ports.ses, identity=self._settings.sender_identity)
+
+    @service
+    def campaigns(self) -> Campaigns:
+        from fanmail.services.campaigns import Campaigns
+
+        p = self._ports
+        return Campaigns(
+            campaigns=p.campaigns,
+            subscribers=p.subscribers,
+            ses=p.ses,
+            invoker=p.invoker,
+            lists=p.lists,
+            renderer=self.renderer,
+            clock=p.clock,
+            senders=self.senders,
+        )
+
+    @service
+    def lifecycle(self) -> Lifecycle:
+        from fanmail.services.lifecycle import Lifecycle
+
+        p = self._ports
+        return Lifecycle(
+            campaigns=self.campaigns,
+            store=p.campaigns,
+            ledger=p.ledger,
+            scheduler=p.scheduler,
+            invoker=p.invoker,
+            clock=p.clock,
+            stale_after_s=self._settings.stale_after_s,
+        )
+
+    @service
+    def scheduling(self) -> Scheduling:
+        from fanmail.services.scheduling import Scheduling
+
+        p = self._ports
+        return Scheduling(
+            campaigns=self.campaigns, store=p.campaigns, scheduler=p.scheduler, clock=p.clock
+        )
+
+    @service
+    def views(self) -> Views:
+        from fanmail.services.views import Views
+
+        p = self._ports
+        return Views(clock=p.clock, stale_after_s=self._settings.stale_after_s, feedback=p.feedback)
+
+    @service
+    def previews(self) -> Previews:
+        from fanmail.services.preview import Previews
+
+        p = self._ports
+        return Previews(renderer=self.renderer, links=self.links, clock=p.clock, lists=p.lists)
+
+    @service
+    def test_sends(self) -> TestSends:
+        from fanmail.services.test_sends import TestSends
+
+        p = self._ports
+        return TestSends(
+            subscribers=p.subscribers,
+            mailer=p.mailer,
+            renderer=self.renderer,
+            links=self.links,
+            clock=p.clock,
+            configuration_set=self._settings.configuration_set,
+        )
+
+    # -- lists and subscribers ------------------------------------------------------------------
+    @service
+    def lists(self) -> Lists:
+        from fanmail.services.lists import Lists
+
+        p = self._ports
+        return Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock, senders=self.senders)
+
+    @service
+    def imports(self) -> Imports:
+        from fanmail.services.imports import Imports
+
+        p = self._ports
+        return Imports(
+            subscribers=p.subscribers,
+            lists=p.lists,
+            jobs=p.imports,
+            blobs=p.blobs,
+            invoker=p.invoker,
+            clock=p.clock,
+        )
+
+    @service
+    def unsubscribes(self) -> Unsubscribes:
+        from fanmail.services.unsubscribe import Unsubscribes
+
+        p = self._ports
+        return Unsubscribes(
+            signer=self.signer, subscribers=p.subscribers, lists=p.lists, clock=p.clock
+        )
+
+    @service
+    def signups(self) -> Signups:
+        from fanmail.services.signups import SignupLimits, SignupMail, Signups
+
+        s, p = self._settings, self._ports
+        return Signups(
+            lists=p.lists,
+            subscribers=p.subscribers,
+            signups=p.signups,
+            limits=p.limits,
+            mailer=p.mailer,
+            renderer=self.renderer,
+            signer=self.signer,
+            clock=p.clock,
+            mail=SignupMail(s.public_url, s.configuration_set),
+            allowance=SignupLimits(s.signup_source_limit, s.signup_list_limit),
+        )
+
+    @service
+    def feedback(self) -> Feedback:
+        from fanmail.services.feedback import Feedback, FeedbackOptions
+
+        s, p = self._settings, self._ports
+        return Feedback(
+            store=p.feedback,
+            ledger=p.ledger,
+            subscribers=p.subscribers,
+            clock=p.clock,
+            options=FeedbackOptions(
+                configuration_set=s.configuration_set,
+                soft_bounce_limit=s.soft_bounce_limit,
+                soft_bounce_window_s=s.soft_bounce_days * 86400,
+            ),
+        )
+
+
+def template_renderer(settings: Settings) -> TemplateRenderer:
+    import jinja2
+
+    from fanmail.domain.render import TemplateRenderer
+
+    return TemplateRenderer(jinja2.FileSystemLoader(str(settings.templates_dir)))
+
+
+def unsubscribe_signer(settings: Settings, keys: Callable[[], SigningKeys]) -> UnsubscribeSigner:
+    from fanmail.domain.tokens import UnsubscribeSigner
+
+    return UnsubscribeSigner(keys, settings.token_max_age_days * 86400)
+
+
+def unsubscribe_links(settings: Settings, signer: UnsubscribeSigner) -> UnsubscribeLinks:
+    from fanmail.domain.message import UnsubscribeLinks
+
+    return UnsubscribeLinks(signer, settings.public_url, settings.unsubscribe_mailto)
+
+
+def offline_previews(settings: Settings) -> Previews:
+    """Previews without a stack (a sample subscriber, a throwaway signing key)."""
+    from fanmail.adapters.aws.clock import SystemClock
+    from fanmail.services.preview import Previews
+
+    keys = SigningKeys.generate()
+    links = unsubscribe_links(settings, unsubscribe_signer(settings, lambda: keys))
+    return Previews(renderer=template_renderer(settings), links=links, clock=SystemClock())
 
 
 _current: App | None = None
@@ -305,5 +595,5 @@ def current() -> App:
     with _lock:
         if _current is None:
             settings = Settings.from_env()
-            _current = build(settings, aws_ports(settings))
+            _current = App(settings, aws_ports(settings))
         return _current

@@ -1,7 +1,7 @@
 """The ports: what services need from the outside world, as `typing.Protocol`s.
 
 Adapters in `adapters/aws` (boto3) and `adapters/local` (in-memory, in-process) implement them;
-`bootstrap.build` picks one set per cold start. Nothing here imports boto3.
+the composition root (bootstrap) picks one set per environment. Nothing here imports boto3.
 """
 
 from __future__ import annotations
@@ -10,22 +10,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fanmail.domain.campaign import Campaign, Progress
-from fanmail.domain.feedback import LedgerMark, RecipientEvents
-from fanmail.domain.imports import ImportJob, Rejected
-from fanmail.domain.model import (
-    ListSettings,
-    MailingList,
-    OutgoingEmail,
-    Provenance,
-    Signup,
-    Subscriber,
-    SubscriberStatus,
-)
-from fanmail.domain.plan import SenderConcurrency
-from fanmail.domain.transitions import Transition
+if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
+    from fanmail.domain.campaign import Campaign, Progress
+    from fanmail.domain.feedback import LedgerMark, RecipientEvents
+    from fanmail.domain.imports import ImportJob, Rejected
+    from fanmail.domain.model import (
+        ListSettings,
+        MailingList,
+        OutgoingEmail,
+        Provenance,
+        Signup,
+        Subscriber,
+        SubscriberStatus,
+    )
+    from fanmail.domain.plan import SenderConcurrency
+    from fanmail.domain.transitions import Transition
 
 
 class Clock(Protocol):
@@ -468,38 +469,4 @@ class Scheduler(Protocol):
 
     def list(self) -> list[ScheduleEntry]:
         """Every schedule fanmail created (of this stack), in no particular order."""
-        ...
-
-
-class EventPublisher(Protocol):
-    """Puts events on an event bus (EventBridge). Local mode's SES stand-in publishes the
-    events real SES would, through the same bus, rule and queue as a deployed stack."""
-
-    def publish(self, source: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """(detail-type, detail) entries from `source`."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class QueueMessage:
-    message_id: str
-    receipt: str
-    body: str
-    receive_count: int
-    sent_at: float
-
-
-class Queue(Protocol):
-    """An SQS queue as Lambda's event source mapping reads it: received messages stay hidden
-    for the visibility timeout, come back unless deleted, and go to the dead-letter queue after
-    the redrive policy's receive count."""
-
-    arn: str
-
-    def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]: ...
-
-    def delete(self, receipts: Sequence[str]) -> None: ...
-
-    def depth(self) -> int:
-        """Messages waiting (visible or in flight), approximately."""
         ...

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.domain.addresses import normalise_email
+from fanmail.domain.breakers import Breakers
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.feedback import Breakers
 from fanmail.domain.plan import PlanLimits
 from fanmail.domain.tokens import SigningKeys
+from fanmail.functions import SENDER, TRIGGER
 
 PREFIX = "FANMAIL_"
 
@@ -55,8 +56,8 @@ class Settings:
     inline_threads: int = 64
     pacing_factor: float = 0.97
     switch_interval_ms: float = 0.5
-    sender_timeout_s: float = 300.0
-    trigger_timeout_s: float = 900.0
+    sender_timeout_s: float = SENDER.timeout_s
+    trigger_timeout_s: float = TRIGGER.timeout_s
     time_margin_s: float = 20.0
     level_margin_s: float = 5.0
     page_size: int = 1000

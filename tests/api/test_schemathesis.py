@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.domain.model import MailingList, Subscriber
+from fanmail.domain.model import Subscriber
 from fanmail.local.http_gateway import LocalApiGateway
 from fanmail.local.runtime import LocalRuntime
+from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 
 pytestmark = pytest.mark.api
@@ -47,8 +48,8 @@ def api_url() -> Iterator[str]:
         settings, sender_identity="news@fanmail.example", max_send_rate=500.0
     ) as runtime:
         app = runtime.app
-        app.ports.lists.create(MailingList("news", "News", 0.0))
-        app.ports.subscribers.put_many(
+        app.lists.create(CreateList("news", "News"))
+        app.imports.load(
             [
                 Subscriber("news", f"u{i}@example.com", attributes={"first_name": "U"})
                 for i in range(5)

@@ -16,6 +16,7 @@ from fanmail.domain.campaign import (
     DailyQuota,
     Progress,
     Requirement,
+    ScheduleSpec,
     Summary,
     TemplateReport,
     sends_bucket,
@@ -24,7 +25,6 @@ from fanmail.domain.campaign import (
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.plan import FanoutPlan
-from fanmail.domain.schedules import ScheduleSpec
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import pytest
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.ses import SesAccountInfo, SesMailer, verify_sender_identity
+from fanmail.adapters.aws.ses import SesAccountInfo, SesMailer
 from fanmail.adapters.local.clock import ManualClock
 from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.domain.errors import SendError, SendErrorKind
 from fanmail.domain.model import OutgoingEmail
+from fanmail.local.resources import verify_sender_identity
 from fanmail.ports import Mailer, SesAccount
 
 VERIFIED = "news@verified.example"

@@ -49,7 +49,7 @@ def test_pause_resume_cancel_through_the_cli(
         app = runtime.app
         subscribers = generate_subscribers("cli-list", 200, seed=3)
         app.lists.create(CreateList("cli-list"))
-        app.ports.subscribers.put_many(subscribers)
+        app.imports.load(subscribers)
 
         def campaign(campaign_id: str) -> str:
             app.campaigns.create(

@@ -53,7 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRunt
         app = runtime.app
         brand = ListSettings(brand="Fanmail", postal_address="1 Main St, Springfield")
         app.lists.create(CreateList("news", "Fanmail News", brand))
-        app.ports.subscribers.put_many(generate_subscribers("news", 200, seed=5))
+        app.imports.load(generate_subscribers("news", 200, seed=5))
         for campaign_id in ("first", "second"):
             app.campaigns.create(
                 CreateCampaign("news", "newsletter", SENDER_ADDRESS, campaign_id=campaign_id)

@@ -43,7 +43,7 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
     ) as runtime:
         app = runtime.app
         app.lists.create(CreateList("l"))
-        app.ports.subscribers.put_many(generate_subscribers("l", 60, seed=5))
+        app.imports.load(generate_subscribers("l", 60, seed=5))
 
         def send(campaign_id: str, template: str) -> Any:
             app.campaigns.create(
@@ -75,7 +75,7 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
         event["headers"]["content-type"] = "application/x-www-form-urlencoded"
         answer = runtime.invoker.invoke("public", event)
         assert answer["statusCode"] == 200 and "unsubscribed" in answer["body"]
-        stored = app.ports.subscribers.get("l", target_email)
+        stored = app.lists.subscriber("l", target_email)
         assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
 
         for old in outbox.glob("*.eml"):
@@ -87,5 +87,5 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
 
 
 def sent_suppressed(app: Any) -> list[str]:
-    page = app.ports.subscribers.page("l", None, 1000).subscribers
+    page = app.lists.page("l", None, 1000).subscribers
     return [s.email for s in page if not s.status.receives_mail]

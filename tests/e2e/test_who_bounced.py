@@ -31,7 +31,7 @@ DELIVERED = [f"success+{n}@simulator.amazonses.com" for n in range(4)]
 
 def send_to_the_simulator(app: App, invoker: Invoker) -> str:
     app.lists.create(CreateList("sim"))
-    app.ports.subscribers.put_many(
+    app.imports.load(
         [
             Subscriber("sim", email, attributes={"first_name": "Sim"})
             for email in BOUNCING + DELIVERED

@@ -111,7 +111,7 @@ def test_sender_crashes_at_random_points() -> None:
 
 def test_root_crash_mid_campaign_is_detected_and_resumed() -> None:
     stack, _ = faulty(FaultRates(), rate=100.0)
-    crashing = CrashingCampaignStore(stack.campaigns, stack.app.ports.clock, crash_at_progress=4)
+    crashing = CrashingCampaignStore(stack.campaigns, stack.ports.clock, crash_at_progress=4)
     stack = rewire(stack, ports={"campaigns": crashing})
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
     campaign_id = new_campaign(stack).campaign_id
@@ -120,9 +120,9 @@ def test_root_crash_mid_campaign_is_detected_and_resumed() -> None:
     assert crashing.crashed
     stack.invoker.drain()
     assert current(stack, campaign_id).status is CampaignStatus.SENDING
-    time.sleep(stack.app.settings.stale_after_s + 0.3)
+    time.sleep(stack.settings.stale_after_s + 0.3)
     stalled = current(stack, campaign_id)
-    assert is_stalled(stalled, time.time(), stack.app.settings.stale_after_s)
+    assert is_stalled(stalled, time.time(), stack.settings.stale_after_s)
     campaign = run_to_completion_after_trigger(stack, campaign_id)
     assert_exactly_once(stack, subscribers, campaign)
     assert campaign.summary is not None and summary_of(campaign)["already_sent"] > 0
@@ -184,7 +184,7 @@ def test_transient_ses_errors_are_retried_then_resent() -> None:
 
 def test_slow_throttled_store_and_lost_or_refused_invokes() -> None:
     stack, faults = faulty(FaultRates(invoke_timeout=0.2, invoke_throttled=0.2))
-    slow = CrashingCampaignStore(stack.campaigns, stack.app.ports.clock, slowdown_s=0.01)
+    slow = CrashingCampaignStore(stack.campaigns, stack.ports.clock, slowdown_s=0.01)
     stack = rewire(stack, ports={"campaigns": slow})
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
     campaign = drive(stack, new_campaign(stack).campaign_id)

@@ -10,7 +10,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.dynamodb import DynamoSubscriberStore
+from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.domain.model import Subscriber
 
 pytestmark = pytest.mark.integration

@@ -68,7 +68,7 @@ def test_a_file_sent_with_the_call(served: tuple[str, LocalRuntime]) -> None:
     assert done["status"] == "done" and done["counts"]["created"] == 500
     assert done["counts"]["rejected"] == 1 and done["rejected_examples"][0]["line"] == 502
     assert http("GET", f"{url}/lists/sent")[1]["total"] == 500
-    blobs = runtime.app.ports.blobs
+    blobs = runtime.ports.blobs
     assert blobs.size(f"imports/{job['import_id']}/source") is None  # deleted when done
 
 

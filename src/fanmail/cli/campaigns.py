@@ -23,8 +23,8 @@ from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.feedback import PROBLEMS
 from fanmail.domain.outcomes import Outcome
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.proofs import ProofRequest
 from fanmail.services.scheduling import ScheduleCampaign
+from fanmail.services.test_sends import TestSend
 
 ACTIONS = {
     "show": "the campaign, its progress and what SES said back (rates, top links)",
@@ -83,7 +83,7 @@ def _creating(sub: Any) -> None:
     when.add_argument("--expression", help='recurring: "cron(0 9 ? * MON *)" or "rate(1 day)"')
     schedule.add_argument("--timezone", default="UTC", help="IANA timezone (default UTC)")
     schedule.set_defaults(run=schedule_command)
-    test = sub.add_parser("test", help="send proofs ([TEST] subject, counted nowhere)")
+    test = sub.add_parser("test", help="send a test ([TEST] subject, counted nowhere)")
     test.add_argument("campaign_id")
     test.add_argument("--to", action="append", required=True, help="a recipient (up to 10)")
     test.add_argument("--as", dest="as_subscriber", help="render as this subscriber")
@@ -176,14 +176,14 @@ def schedule_command(args: argparse.Namespace) -> int:
 def test_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         campaign = app.campaigns.get(args.campaign_id)
-        proofs = app.proofs.send(
-            campaign, ProofRequest(campaign.campaign_id, args.to, args.as_subscriber)
+        result = app.test_sends.send(
+            campaign, TestSend(campaign.campaign_id, args.to, args.as_subscriber)
         )
     print_json(
         {
-            "subject": proofs.subject,
-            "rendered_as": proofs.rendered_as,
-            "sent": [{"to": p.to, "message_id": p.message_id} for p in proofs.sent],
+            "subject": result.subject,
+            "rendered_as": result.rendered_as,
+            "sent": [{"to": p.to, "message_id": p.message_id} for p in result.sent],
         }
     )
     return 0

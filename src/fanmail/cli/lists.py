@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fanmail.cli.common import operator_app, print_json, progress_printer
-from fanmail.domain.errors import FanmailError
+from fanmail.domain.errors import Conflict, FanmailError
 from fanmail.domain.imports import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
 from fanmail.domain.model import ListSettings, OptIn
 from fanmail.services.imports import write_rejected
@@ -190,8 +191,9 @@ def import_command(args: argparse.Namespace) -> int:
 
     try:
         with operator_app() as app:
-            if args.create_list and app.ports.lists.get(args.list) is None:
-                app.lists.create(CreateList(args.list))
+            if args.create_list:
+                with contextlib.suppress(Conflict):  # there already: imported into as it is
+                    app.lists.create(CreateList(args.list))
             job = app.imports.run_here(
                 args.list,
                 options,

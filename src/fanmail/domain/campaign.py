@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from fanmail.domain.codec import decode_fields, wire
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan
-from fanmail.domain.schedules import ScheduleSpec
 
 
 class CampaignStatus(enum.StrEnum):
@@ -151,6 +150,19 @@ class Summary:
     paused_reason: str | None = None
     resume_at: float | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """Either `at` (a UTC timestamp, one-time) or `expression` (recurring) in `timezone`."""
+
+    timezone: str
+    at: float | None = None
+    expression: str | None = None
+
+    @property
+    def one_time(self) -> bool:
+        return self.at is not None
 
 
 class Requirement(enum.StrEnum):

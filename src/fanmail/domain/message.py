@@ -12,9 +12,9 @@ from typing import Any
 
 from fanmail.domain.addresses import ascii_address
 from fanmail.domain.campaign import Campaign
-from fanmail.domain.feedback import CAMPAIGN_TAG, LIST_TAG, tag_value
 from fanmail.domain.model import OutgoingEmail
 from fanmail.domain.render import CompiledTemplate, RenderedMessage, render_context
+from fanmail.domain.tags import CAMPAIGN_TAG, LIST_TAG, tag_value
 from fanmail.domain.tokens import UnsubscribeSigner
 
 

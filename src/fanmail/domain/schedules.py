@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fanmail.domain.campaign import ScheduleSpec
 from fanmail.domain.errors import InvalidInput
 
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
@@ -29,19 +30,6 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (  # name, low, high
     ("day-of-week", 1, 7, _DAYS),
     ("year", 1970, 2199, {}),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleSpec:
-    """Either `at` (a UTC timestamp, one-time) or `expression` (recurring) in `timezone`."""
-
-    timezone: str
-    at: float | None = None
-    expression: str | None = None
-
-    @property
-    def one_time(self) -> bool:
-        return self.at is not None
 
 
 def zone(name: str) -> ZoneInfo:

@@ -16,11 +16,11 @@ from fanmail.domain.campaign import (
     CampaignStatus,
     Checkpoint,
     Progress,
+    ScheduleSpec,
     Summary,
     without_run_counts,
 )
 from fanmail.domain.errors import Conflict
-from fanmail.domain.schedules import ScheduleSpec
 
 
 class Keep(enum.Enum):

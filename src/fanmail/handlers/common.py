@@ -6,27 +6,22 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.metrics import MetricUnit
 
-from fanmail.bootstrap import App
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
-from fanmail.ports import Clock
+
+if TYPE_CHECKING:
+    from fanmail.bootstrap import App
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "fanmail"
 """The stack's name when deployed: metrics carry it as their `service` dimension, so two stacks
 in one account keep their alarms and dashboards apart."""
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="fanmail", service=SERVICE)
-
-
-def budget_deadline(context: Any, clock: Clock, margin_s: float) -> float:
-    """Wall-clock time by which this invocation must have handed back its work."""
-    remaining_s = context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
-    return clock.now() + remaining_s - margin_s
 
 
 def emit_counts(counts: DeliveryCounts) -> None:

@@ -11,7 +11,7 @@ from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.outcomes import Outcome
-from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
+from fanmail.handlers.common import emit_counts, logger, metrics
 
 
 @metrics.log_metrics
@@ -34,7 +34,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
         raise
     logger.thread_safe_clear_keys()  # a warm container's thread keeps the last invocation's keys
     logger.thread_safe_append_keys(campaign_id=batch.campaign_id, node=batch.node)
-    deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
+    deadline = app.deadline(context)
     logger.info("batch received", extra={"recipients": len(batch.recipients), "width": batch.width})
     result = app.batch_sender.handle(batch, deadline)
     logger.info(

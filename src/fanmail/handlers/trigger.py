@@ -25,7 +25,7 @@ from fanmail.domain.run import (
     StartCampaign,
     parse_run_message,
 )
-from fanmail.handlers.common import budget_deadline, emit_counts, logger, metrics
+from fanmail.handlers.common import emit_counts, logger, metrics
 from fanmail.services.send_campaign import EpochReport
 
 
@@ -88,7 +88,7 @@ def _rejected(message: str, **keys: Json) -> JsonObject:
 def _run(app: bootstrap.App, message: RunEpoch, context: Any) -> JsonObject:
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(campaign_id=message.campaign_id, run_id=message.run_id)
-    deadline = budget_deadline(context, app.ports.clock, app.settings.time_margin_s)
+    deadline = app.deadline(context)
     try:
         report = app.runner.run(message, deadline)
     except Conflict as exc:

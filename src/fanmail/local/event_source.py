@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 from fanmail.adapters.local.aws_calls import stood_in
+from fanmail.adapters.local.events import Queue, QueueMessage
 from fanmail.domain.errors import InvokeError
-from fanmail.ports import Invoker, Queue, QueueMessage
+from fanmail.ports import Invoker
 
 
 def sqs_event(queue: Queue, messages: list[QueueMessage]) -> dict[str, Any]:

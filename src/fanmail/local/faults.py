@@ -171,7 +171,7 @@ class CrashingCampaignStore:
 def inject(stack: MemoryStack, faults: Faults, **ports: object) -> MemoryStack:
     """Wire `faults` into an in-memory stack: SES errors, crashing sends and faulty invokes,
     plus any other port replaced through `ports` (e.g. a CrashingCampaignStore)."""
-    stack.ses.fault = faults.ses_fault(stack.app.ports.clock)
+    stack.ses.fault = faults.ses_fault(stack.ports.clock)
     wired = {
         "mailer": CrashingMailer(stack.ses, faults),
         "invoker": FaultyInvoker(stack.invoker, faults),

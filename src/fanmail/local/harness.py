@@ -1,15 +1,19 @@
-"""An all-in-memory stack: in-memory stores, the SES simulator and the in-process invoker,
-wired through the real composition root and handlers. Used by the tests and the benchmarks."""
+"""The memory environment: in-memory stores, the SES simulator and the in-process invoker, the
+feedback path in process, wired through the real composition root and handlers. Used by the
+tests and the benchmarks; local mode's runtime shares its function registration and feedback
+path."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from fanmail.adapters.local.clock import SystemClock
+from fanmail.adapters.aws.clock import SystemClock
 from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.feedback import MemoryFeedbackStore
 from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
@@ -25,33 +29,115 @@ from fanmail.adapters.local.memory import (
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
-from fanmail.bootstrap import App, Ports, build
+from fanmail.bootstrap import App, PortSet
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.outcomes import Outcome
-from fanmail.domain.tokens import SigningKeys
-from fanmail.handlers import (
-    api,
-    feedback,
-    heartbeat,
-    importer,
-    inbound,
-    public,
-    sender,
-    trigger,
-)
+from fanmail.functions import FUNCTIONS
 from fanmail.local.event_source import EventSourceMapping
-from fanmail.ports import Clock
+from fanmail.ports import Clock, Invoker, Mailer, Scheduler, SesAccount
 from fanmail.settings import Settings, default_templates_dir
 
 SENDER_ADDRESS = "news@fanmail.example"
-
-
 LOCAL_SET = "fanmail-local"
+FEEDBACK_VISIBILITY_S = 5.0
+"""How long a batch of SES events the feedback function took stays hidden: its runs here take
+far less than the deployed queue's 6 x the function's timeout allows for."""
+FEEDBACK_MAX_RECEIVES = 5
+"""template.yaml's redrive policy: the fifth failed receive sends a message to the dead letters."""
+
+
+def memory_ports(
+    clock: Clock,
+    ses: SesAccount,
+    mailer: Mailer,
+    invoker: InProcessInvoker,
+    *,
+    subscribers: MemorySubscriberStore | None = None,
+    campaigns: MemoryCampaignStore | None = None,
+    ledger: MemoryLedger | None = None,
+    scheduler: Scheduler | None = None,
+) -> PortSet:
+    """The memory environment's ports: in-memory stores (or the ones given: the simulation's
+    metered and generated ones), the given SES, mailer and invoker (which also says what the
+    sender may run at once), a signing key of its own."""
+    campaigns = campaigns or MemoryCampaignStore()
+    ledger = ledger or MemoryLedger()
+    return PortSet(
+        subscribers=subscribers or MemorySubscriberStore(),
+        campaigns=campaigns,
+        lists=MemoryListStore(),
+        ledger=ledger,
+        feedback=MemoryFeedbackStore(ledger, campaigns),
+        imports=MemoryImportStore(),
+        blobs=MemoryBlobStore(),
+        signups=MemorySignupStore(),
+        limits=MemoryRateLimits(),
+        mailer=mailer,
+        ses=ses,
+        invoker=invoker,
+        capacity=invoker,
+        scheduler=scheduler or MemoryScheduler(),
+        clock=clock,
+        signing_keys=GeneratedKeys(),
+    )
+
+
+@dataclass
+class FeedbackPath:
+    """SES's events as the stack delivers them, in process: the bus's rule for this stack's
+    configuration set into a queue with template.yaml's redrive policy, drained by an event
+    source mapping into the feedback function in SQS batches."""
+
+    bus: MemoryEventBus
+    queue: MemoryQueue
+    dead_letters: MemoryQueue
+    mapping: EventSourceMapping
+
+    def stop(self) -> None:
+        self.mapping.stop()
+
+
+def feedback_path(invoker: Invoker, configuration_set: str, window_s: float = 0.2) -> FeedbackPath:
+    dead_letters = MemoryQueue("feedback-dlq")
+    queue = MemoryQueue(
+        "feedback",
+        visibility_s=FEEDBACK_VISIBILITY_S,
+        max_receives=FEEDBACK_MAX_RECEIVES,
+        dead_letters=dead_letters,
+    )
+    mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=window_s)
+    mapping.start()
+    return FeedbackPath(MemoryEventBus(configuration_set, queue), queue, dead_letters, mapping)
+
+
+def register(
+    invoker: InProcessInvoker,
+    app: App,
+    settings: Settings,
+    aliases: Mapping[str, str] | None = None,
+) -> None:
+    """Register every function (fanmail.functions) on `invoker`, its handler bound to `app`,
+    under its logical name (and the deployed function names in `aliases`), with template.yaml's
+    timeout and memory -- the sender's and the trigger's timeouts as `settings` say (tests
+    shorten them)."""
+    timeouts = {"sender": settings.sender_timeout_s, "trigger": settings.trigger_timeout_s}
+    environment = tuple(sorted(settings.environment().items()))
+    aliases = aliases or {}
+    for function in FUNCTIONS:
+        module = importlib.import_module(function.module)
+        timeout_s = timeouts.get(function.name, function.timeout_s)
+        handler = functools.partial(module.handle, app)
+        local = LocalFunction(
+            function.name, handler, timeout_s, function.memory_mb, environment
+        )
+        invoker.register(local, *([aliases[function.name]] if function.name in aliases else []))
 
 
 @dataclass
 class MemoryStack:
+    settings: Settings
+    ports: PortSet
     app: App
     ses: SesSimulator
     invoker: InProcessInvoker
@@ -60,17 +146,15 @@ class MemoryStack:
     ledger: MemoryLedger
     scheduler: MemoryScheduler
     mailbox: MailboxSimulator
-    feedback_queue: MemoryQueue
-    dead_letters: MemoryQueue
-    feedback_events: EventSourceMapping
+    feedback: FeedbackPath = field(repr=False)
 
     def settle_feedback(self, timeout_s: float = 30.0) -> None:
         """Wait until SES's events so far went through the bus, the queue and the function."""
         self.mailbox.flush(timeout_s)
-        self.feedback_events.drain(timeout_s)
+        self.feedback.mapping.drain(timeout_s)
 
     def close(self) -> None:
-        self.feedback_events.stop()
+        self.feedback.stop()
         self.mailbox.close()
         self.invoker.close()
 
@@ -101,59 +185,31 @@ def memory_stack(
         clock, rate, daily_quota, latency_s, verified={SENDER_ADDRESS}, latency_dist=latency_dist
     )
     invoker = InProcessInvoker(latency_s=invoke_latency_s)
-    subscribers = MemorySubscriberStore()
-    campaigns = MemoryCampaignStore()
-    ledger = MemoryLedger()
-    scheduler = MemoryScheduler()
-    keys = GeneratedKeys()
-    queue, dead_letters = _feedback_queues()
-    bus = MemoryEventBus(settings.configuration_set or LOCAL_SET, queue)
+    path = feedback_path(invoker, settings.configuration_set or LOCAL_SET, window_s=0.1)
     mailbox = MailboxSimulator(
-        ses, bus, open_rate=open_rate, click_rate=click_rate, outcomes=outcomes, delay_s=0.05
+        ses, path.bus, open_rate=open_rate, click_rate=click_rate, outcomes=outcomes, delay_s=0.05
     )
-    ports = Ports(
-        subscribers=subscribers, campaigns=campaigns, lists=MemoryListStore(), ledger=ledger,
-        feedback=MemoryFeedbackStore(ledger, campaigns), imports=MemoryImportStore(),
-        blobs=MemoryBlobStore(), signups=MemorySignupStore(), limits=MemoryRateLimits(),
-        mailer=mailbox if ses_events else ses,
-        ses=ses, invoker=invoker, capacity=invoker, scheduler=scheduler, clock=clock,
-        signing_keys=keys,
-    )  # fmt: skip
-    app = build(settings, ports)
-    register(invoker, app)
-    mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=0.1)
-    mapping.start()
+    ports = memory_ports(clock, ses, mailbox if ses_events else ses, invoker)
+    app = App(settings, ports)
+    register(invoker, app, settings)
     return MemoryStack(
-        app, ses, invoker, subscribers, campaigns, ledger, scheduler, mailbox, queue,
-        dead_letters, mapping,
-    )  # fmt: skip
+        settings,
+        ports,
+        app,
+        ses,
+        invoker,
+        _memory(ports.subscribers, MemorySubscriberStore),
+        _memory(ports.campaigns, MemoryCampaignStore),
+        _memory(ports.ledger, MemoryLedger),
+        _memory(ports.scheduler, MemoryScheduler),
+        mailbox,
+        path,
+    )
 
 
-def _feedback_queues() -> tuple[MemoryQueue, MemoryQueue]:
-    dead_letters = MemoryQueue("feedback-dlq")
-    queue = MemoryQueue("feedback", visibility_s=1.0, max_receives=3, dead_letters=dead_letters)
-    return queue, dead_letters
-
-
-def register(invoker: InProcessInvoker, app: App, aliases: Mapping[str, str] | None = None) -> None:
-    """Register every function's handler, bound to `app`, under its logical name (and the
-    deployed function names in `aliases`)."""
-    s = app.settings
-    aliases = aliases or {}
-    for logical, module, timeout, memory_mb in (  # timeouts and memory as template.yaml's
-        ("trigger", trigger, s.trigger_timeout_s, 1024),
-        ("api", api, 29.0, 1024),
-        ("sender", sender, s.sender_timeout_s, 1769),
-        ("heartbeat", heartbeat, 60.0, 256),
-        ("public", public, 30.0, 512),
-        ("inbound", inbound, 30.0, 256),
-        ("feedback", feedback, 60.0, 512),
-        ("importer", importer, 900.0, 1024),
-    ):
-        handler = functools.partial(module.handle, app)
-        environment = tuple(sorted(s.environment().items()))
-        function = LocalFunction(logical, handler, timeout, memory_mb, environment)
-        invoker.register(function, *([aliases[logical]] if logical in aliases else []))
+def _memory(port: object, kind: type[Any]) -> Any:
+    assert isinstance(port, kind)
+    return port
 
 
 def with_settings(stack: MemoryStack, **changes: object) -> MemoryStack:
@@ -169,11 +225,11 @@ def rewire(
 ) -> MemoryStack:
     """Rebuild the App with changed settings and/or ports (e.g. fault-injecting wrappers);
     the handlers registered on the in-process invoker are bound to the new App."""
-    new_settings = replace(stack.app.settings, **(settings or {}))  # type: ignore[arg-type]
-    new_ports = replace(stack.app.ports, **(ports or {}))  # type: ignore[arg-type]
-    app = build(new_settings, new_ports)
-    register(stack.invoker, app)
-    return replace(stack, app=app)
+    new_settings = replace(stack.settings, **(settings or {}))  # type: ignore[arg-type]
+    new_ports = replace(stack.ports, **(ports or {}))  # type: ignore[arg-type]
+    app = App(new_settings, new_ports)
+    register(stack.invoker, app, new_settings)
+    return replace(stack, settings=new_settings, ports=new_ports, app=app)
 
 
 def run_to_completion(

@@ -21,19 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.aws.dynamodb import create_tables
-from fanmail.adapters.aws.s3 import create_bucket
-from fanmail.adapters.aws.ses import create_configuration_set, verify_sender_identity
-from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
 from fanmail.adapters.local.invoker import InProcessInvoker
 from fanmail.adapters.local.keys import GeneratedKeys
 from fanmail.adapters.local.mailbox import MailboxSimulator
 from fanmail.adapters.local.outbox import RecordingMailer
 from fanmail.adapters.local.quota import LocalSesLimits
-from fanmail.bootstrap import App, Ports, aws_ports, build
-from fanmail.local.event_source import EventSourceMapping
-from fanmail.local.harness import LOCAL_SET, register
+from fanmail.bootstrap import App, Ports, PortSet, aws_ports
+from fanmail.local.harness import LOCAL_SET, FeedbackPath, feedback_path, register
 from fanmail.local.moto_server import MotoServer
+from fanmail.local.resources import (
+    create_bucket,
+    create_configuration_set,
+    create_tables,
+    verify_sender_identity,
+)
 from fanmail.local.schedules import ScheduleTicker
 from fanmail.ports import Mailer
 from fanmail.settings import Settings
@@ -75,14 +76,18 @@ class LocalRuntime:
         self.limits: LocalSesLimits | None = None
         self.ticker: ScheduleTicker | None = None
         self.mailbox: MailboxSimulator | None = None
-        self.feedback_events: EventSourceMapping | None = None
-        self.dead_letters = MemoryQueue("feedback-dlq")
-        self.feedback_queue = MemoryQueue(
-            "feedback", visibility_s=5.0, max_receives=5, dead_letters=self.dead_letters
-        )
+        self.feedback: FeedbackPath | None = None
         self._saved_env: dict[str, str | None] = {}
         self._server: MotoServer | None = None
         self._app: App | None = None
+        self._ports: PortSet | None = None
+
+    @property
+    def ports(self) -> PortSet:
+        """The ports the functions run on (the stand-in's AWS adapters, local SES and Lambda)."""
+        if self._ports is None:
+            raise RuntimeError("LocalRuntime is not started")
+        return self._ports
 
     @property
     def app(self) -> App:
@@ -120,13 +125,12 @@ class LocalRuntime:
             self._create_resources(session)
         if self.sender_identity:
             verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
-        ports = aws_ports(self.settings, session)
-        self._app = build(self.settings, self._local_ports(ports, session))
-        register(self.invoker, self._app, aliases=self.settings.function_names())
+        self.feedback = feedback_path(self.invoker, str(self.settings.configuration_set))
+        ports = self._ports = self._local_ports(aws_ports(self.settings, session))
+        self._app = App(self.settings, ports)
+        register(self.invoker, self._app, self.settings, self.settings.function_names())
         self.ticker = ScheduleTicker(ports.scheduler, self.invoker, ports.clock)
         self.ticker.start()
-        self.feedback_events = EventSourceMapping(self.feedback_queue, self.invoker, "feedback")
-        self.feedback_events.start()
         return self._app
 
     def _create_resources(self, session: Any) -> None:
@@ -136,7 +140,7 @@ class LocalRuntime:
         create_bucket(clients.s3_client(session), settings.imports_bucket)
         create_configuration_set(clients.ses_v1_client(session), str(settings.configuration_set))
 
-    def _local_ports(self, ports: Ports, session: Any) -> Ports:
+    def _local_ports(self, ports: Ports) -> PortSet:
         """The stand-in's SES behind local limits, an outbox, and SES's mailbox simulator
         publishing events to the stand-in's EventBridge; the in-process Lambda invoker."""
         mailer: Mailer = ports.mailer
@@ -144,9 +148,10 @@ class LocalRuntime:
             self.recorder = RecordingMailer(mailer, self.outbox)
             mailer = self.recorder
         self.limits = LocalSesLimits(ports.ses, mailer, self.max_send_rate, self.max_24_hour_send)
+        assert self.feedback is not None
         self.mailbox = MailboxSimulator(
             self.limits,
-            MemoryEventBus(str(self.settings.configuration_set), self.feedback_queue),
+            self.feedback.bus,
             open_rate=self.settings.local_open_rate,
             click_rate=self.settings.local_click_rate,
         )
@@ -154,7 +159,7 @@ class LocalRuntime:
         if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
             keys = GeneratedKeys()  # local runs without configured keys
         return replace(
-            ports,
+            PortSet.of(ports),
             mailer=self.mailbox,
             ses=self.limits,
             invoker=self.invoker,
@@ -166,16 +171,16 @@ class LocalRuntime:
         """Wait until SES's events so far were published and handled."""
         if self.mailbox is not None:
             self.mailbox.flush(timeout_s)
-        if self.feedback_events is not None:
-            self.feedback_events.drain(timeout_s)
+        if self.feedback is not None:
+            self.feedback.mapping.drain(timeout_s)
 
     def stop(self) -> None:
         if self.ticker is not None:
             self.ticker.stop()
         if self.mailbox is not None:
             self.mailbox.close()
-        if self.feedback_events is not None:
-            self.feedback_events.stop()
+        if self.feedback is not None:
+            self.feedback.stop()
         self.invoker.close()
         if self._server is not None:
             self._server.stop()

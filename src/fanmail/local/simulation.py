@@ -30,26 +30,20 @@ from typing import Any
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX, LIVE_PREFIX, campaign_item
 from fanmail.adapters.aws.dynamodb.items import item_bytes
 from fanmail.adapters.local.clock import SimClock
-from fanmail.adapters.local.feedback import MemoryFeedbackStore
-from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.invoker import InProcessInvoker
-from fanmail.adapters.local.keys import GeneratedKeys
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import (
     MemoryCampaignStore,
-    MemoryListStore,
     MemorySubscriberStore,
 )
 from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.adapters.local.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
-from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
-from fanmail.bootstrap import App, Ports, build
+from fanmail.bootstrap import App, PortSet
 from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
-from fanmail.domain.tokens import SigningKeys
-from fanmail.local.harness import SENDER_ADDRESS, register
+from fanmail.local.harness import SENDER_ADDRESS, memory_ports, register
 from fanmail.ports import SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
@@ -331,6 +325,23 @@ class Simulation:
     ses: ModelledSes
     meter: Meter
     scheduler: MemoryScheduler
+    campaigns: MeteredCampaigns
+
+
+def simulated_ports(
+    scenario: Scenario, clock: SimClock, meter: Meter, ses: ModelledSes, invoker: InProcessInvoker
+) -> PortSet:
+    """The simulated environment's ports: the memory environment's, with a generated list and
+    the campaign record and the ledger metered."""
+    return memory_ports(
+        clock,
+        ses,
+        ses,
+        invoker,
+        subscribers=GeneratedList(scenario.subscribers, meter, scenario.attribute_bytes),
+        campaigns=MeteredCampaigns(meter),
+        ledger=MeteredLedger(meter),
+    )
 
 
 def set_up(scenario: Scenario) -> Simulation:
@@ -346,9 +357,6 @@ def set_up(scenario: Scenario) -> Simulation:
         scenario.seed,
     )
     invoker = InProcessInvoker(clock=clock)
-    scheduler = MemoryScheduler()
-    campaigns = MeteredCampaigns(meter)
-    ledger = MeteredLedger(meter)
     # Python's own GIL switch interval: nothing here waits on the wall clock, and the stack's
     # shorter one only costs wall time here
     settings = Settings(
@@ -359,27 +367,13 @@ def set_up(scenario: Scenario) -> Simulation:
         switch_interval_ms=5.0,
     )
     settings = replace(settings, **dict(scenario.settings))
-    ports = Ports(
-        subscribers=GeneratedList(scenario.subscribers, meter, scenario.attribute_bytes),
-        campaigns=campaigns,
-        lists=MemoryListStore(),
-        ledger=ledger,
-        feedback=MemoryFeedbackStore(ledger, campaigns),
-        imports=MemoryImportStore(),
-        blobs=MemoryBlobStore(),
-        signups=MemorySignupStore(),
-        limits=MemoryRateLimits(),
-        mailer=ses,
-        ses=ses,
-        invoker=invoker,
-        capacity=invoker,
-        scheduler=scheduler,
-        clock=clock,
-        signing_keys=GeneratedKeys(),
-    )
-    app = build(settings, ports, composer=ModelledComposer())
-    register(invoker, app)
-    return Simulation(scenario, clock, app, invoker, ses, meter, scheduler)
+    ports = simulated_ports(scenario, clock, meter, ses, invoker)
+    app = App(settings, ports, composer=ModelledComposer())
+    register(invoker, app, settings)
+    scheduler, campaigns = ports.scheduler, ports.campaigns
+    assert isinstance(scheduler, MemoryScheduler)
+    assert isinstance(campaigns, MeteredCampaigns)
+    return Simulation(scenario, clock, app, invoker, ses, meter, scheduler, campaigns)
 
 
 TERMINAL = ("sent", "failed", "cancelled")
@@ -403,8 +397,7 @@ def run(scenario: Scenario) -> dict[str, Any]:
 def wait_for_the_end(sim: Simulation, campaign_id: str, started: float) -> Campaign:
     """Watch the campaign on simulated time, firing schedules as EventBridge Scheduler would
     (the quota's resume); return it once it has ended and nothing more runs."""
-    campaigns = sim.app.ports.campaigns
-    assert isinstance(campaigns, MeteredCampaigns)
+    campaigns = sim.campaigns
     while True:
         campaign = campaigns.peek(campaign_id)
         if campaign.status.value in TERMINAL:
@@ -510,8 +503,7 @@ def bill(
     # campaign record: 2 writes per KB).
     events = FEEDBACK_EVENTS_PER_EMAIL * sent
     batches = events / FEEDBACK_BATCH
-    campaigns = sim.app.ports.campaigns
-    assert isinstance(campaigns, MeteredCampaigns)
+    campaigns = sim.campaigns
     campaign_kb = math.ceil(campaigns._size(final, recount=True) / 1024)
     feedback_writes = 2 * sent + batches * 2 * campaign_kb
     feedback_reads = 2 * sent

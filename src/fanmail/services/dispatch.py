@@ -11,9 +11,10 @@ from dataclasses import replace
 from typing import Protocol
 
 from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.breakers import Breakers, Rates
 from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress, sends_bucket_width
 from fanmail.domain.errors import Conflict
-from fanmail.domain.feedback import Breakers, EventKind, Rates
+from fanmail.domain.feedback import EventKind
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.plan import PlanLimits

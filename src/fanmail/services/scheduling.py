@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from fanmail.domain.campaign import Campaign, CampaignStatus
+from fanmail.domain.campaign import Campaign, CampaignStatus, ScheduleSpec
 from fanmail.domain.errors import Conflict
 from fanmail.domain.run import SendRecurringCopy, StartCampaign, to_event
-from fanmail.domain.schedules import ScheduleSpec, parse_schedule
+from fanmail.domain.schedules import parse_schedule
 from fanmail.domain.transitions import schedule
 from fanmail.ports import CampaignStore, Clock, Scheduler
 from fanmail.services.campaigns import Campaigns

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from fanmail.domain.addresses import is_valid_email
 from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.breakers import Breakers
 from fanmail.domain.campaign import (
     Campaign,
     CampaignStatus,
@@ -32,7 +33,6 @@ from fanmail.domain.campaign import (
     merge_invocations,
 )
 from fanmail.domain.errors import Conflict, InvokeError
-from fanmail.domain.feedback import Breakers
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan

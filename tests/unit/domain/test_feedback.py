@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from fanmail.domain.breakers import Breakers, Rates
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.feedback import (
-    Breakers,
     EventKind,
     EventOutcome,
     FeedbackEvent,
     Ignored,
-    Rates,
     RecipientEvents,
     parse_ses_event,
     plan_feedback,

@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from fanmail.adapters.local.clock import ManualClock, SystemClock
+from fanmail.adapters.aws.clock import SystemClock
+from fanmail.adapters.local.clock import ManualClock
 from fanmail.domain.pacing import Pacer
 
 

@@ -204,7 +204,7 @@ def test_upload_url_flow(api: MemoryStack) -> None:
     assert upload["job"]["status"] == "waiting_for_upload"
     status, body = call(api, "POST", f"/imports/{job_id}/start")
     assert is_error(status, body, 409, "no file yet")
-    api.app.ports.blobs.put(f"imports/{job_id}/source", b'{"email": "a@example.com"}\n')
+    api.ports.blobs.put(f"imports/{job_id}/source", b'{"email": "a@example.com"}\n')
     status, started = call(api, "POST", upload["start_path"])
     assert status == 202 and started["status"] == "queued"
     assert finished(api, job_id)["counts"]["created"] == 1

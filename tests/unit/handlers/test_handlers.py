@@ -11,10 +11,9 @@ import pytest
 from fanmail import bootstrap
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.model import SubscriberStatus
 from fanmail.domain.run import RunEpoch, to_event
-from fanmail.handlers import heartbeat, sender, trigger
+from fanmail.handlers import sender, trigger
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import MemoryStack
 from tests.conftest import new_campaign, seed, summary_of
@@ -153,8 +152,8 @@ def test_sender_rejects_malformed_batch(stack: MemoryStack) -> None:
 
 def test_heartbeat_warms_k_senders(stack: MemoryStack) -> None:
     result = stack.invoker.invoke("heartbeat", {"source": "aws.scheduler"})
-    assert result == {"warmed": stack.app.settings.heartbeat_senders, "errors": []}
-    assert stack.invoker.invocations["sender"] == stack.app.settings.heartbeat_senders
+    assert result == {"warmed": stack.settings.heartbeat_senders, "errors": []}
+    assert stack.invoker.invocations["sender"] == stack.settings.heartbeat_senders
 
 
 def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: MemoryStack) -> None:

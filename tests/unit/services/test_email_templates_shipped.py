@@ -150,7 +150,7 @@ def test_preview_is_what_a_sender_builds(stack: MemoryStack) -> None:
     preview = preview_message(
         stack.app.renderer,
         stack.app.links,
-        stack.app.ports.clock,
+        stack.ports.clock,
         template="notice",
         sender="Fanmail <news@fanmail.example>",
         subscriber=subscriber,
@@ -163,7 +163,7 @@ def test_preview_is_what_a_sender_builds(stack: MemoryStack) -> None:
         preview_message(
             stack.app.renderer,
             stack.app.links,
-            stack.app.ports.clock,
+            stack.ports.clock,
             template="nope",
             sender="a@fanmail.example",
             subscriber=subscriber,

@@ -195,7 +195,7 @@ def test_a_worker_that_dies_anywhere_leaves_exact_counts(
     text = "email\n" + "\n".join(rows) + "\n"
     stack.app.lists.create(CreateList("news"))
     imports = stack.app.imports
-    real_advance = stack.app.ports.imports.advance
+    real_advance = stack.ports.imports.advance
     calls = {"n": 0}
 
     def dies_on_third(job: Any, since: Any) -> bool:
@@ -204,15 +204,15 @@ def test_a_worker_that_dies_anywhere_leaves_exact_counts(
             raise Stop
         return real_advance(job, since)
 
-    monkeypatch.setattr(stack.app.ports.imports, "advance", dies_on_third)
+    monkeypatch.setattr(stack.ports.imports, "advance", dies_on_third)
     with pytest.raises(Stop):
         imports.run_here("news", ImportOptions(), text.encode())
-    [job_id] = [j for j in stack.app.ports.imports._jobs]  # type: ignore[attr-defined]
+    [job_id] = [j for j in stack.ports.imports._jobs]  # type: ignore[attr-defined]
     stuck = imports.get(job_id)
     assert stuck.status is ImportStatus.RUNNING and stuck.position.line == 102
     assert len(emails(stack)) == 200  # the chunk written before the crash
     assert imports.work(job_id, lambda: 900.0) == stuck  # another worker leaves a live lease be
-    monkeypatch.setattr(stack.app.ports.imports, "advance", real_advance)
+    monkeypatch.setattr(stack.ports.imports, "advance", real_advance)
     done = imports.run_here("news", ImportOptions(), text.encode(), resume=job_id)
     c = done.counts
     assert done.status is ImportStatus.DONE
@@ -247,7 +247,7 @@ def test_two_workers_at_once_count_every_row_once(stack: MemoryStack) -> None:
     done = stack.app.imports.get(job.import_id)
     assert done.status is ImportStatus.DONE
     assert (done.counts.rows, done.counts.created, done.counts.merged) == (2000, 2000, 0)
-    assert stack.app.ports.blobs.size(job.source_key) is None  # the file is deleted when done
+    assert stack.ports.blobs.size(job.source_key) is None  # the file is deleted when done
 
 
 def test_rejected_rows_beyond_the_cap_are_counted_not_kept(

@@ -31,7 +31,7 @@ def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: obje
         "threads": 4,
         "branching": 8,
         "batch_size": 1000,
-        "deadline": stack.app.ports.clock.now() + 60,
+        "deadline": stack.ports.clock.now() + 60,
         "recipients": tuple(Recipient(e, {"first_name": "X"}) for e in emails),
     }
     values.update(changes)
@@ -137,7 +137,7 @@ def test_daily_quota_stops_and_hands_back(stack: MemoryStack) -> None:
 def test_past_deadline_hands_everything_back(stack: MemoryStack) -> None:
     subscribers = seed(stack, 8)
     campaign = new_campaign(stack)
-    now = stack.app.ports.clock.now()
+    now = stack.ports.clock.now()
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, [s.email for s in subscribers], deadline=now), now
     )
@@ -186,14 +186,14 @@ def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
     with leases of a quarter of an hour; they settle them in a moment."""
     subscribers = seed(stack, 3)
     campaign = new_campaign(stack)
-    now = stack.app.ports.clock.now()
+    now = stack.ports.clock.now()
     held = subscribers[0].email
     claim = stack.ledger.claim(campaign.campaign_id, held, "old-run/e1.0", now + 900, now)
     assert claim.outcome is ClaimOutcome.CLAIMED
     emails = [s.email for s in subscribers]
     result = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, emails), 1e12)
     assert [r.email for r in result.deferred] == [held] and result.counts[Outcome.SENT] == 2
-    assert now < result.deferred_until <= stack.app.ports.clock.now() + 5.0
+    assert now < result.deferred_until <= stack.ports.clock.now() + 5.0
     stack.ledger.complete(campaign.campaign_id, held, "old-run/e1.0", "m-old", now + 1)
     again = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, [held]), 1e12)
     assert again.counts[Outcome.ALREADY_SENT] == 1 and not again.deferred

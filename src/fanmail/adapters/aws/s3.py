@@ -57,8 +57,3 @@ class S3BlobStore:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
-
-
-def create_bucket(client: S3Client, bucket: str) -> None:
-    """The imports bucket as template.yaml declares it, for local mode and tests."""
-    client.create_bucket(Bucket=bucket)

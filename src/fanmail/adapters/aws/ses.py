@@ -132,17 +132,3 @@ class SesAccountInfo:
             if not page.get("NextToken"):
                 return False
             request["NextToken"] = page["NextToken"]
-
-
-def create_configuration_set(v1: SESClient, name: str) -> None:
-    """For local mode: the stand-in checks that a send's configuration set exists."""
-    try:
-        v1.create_configuration_set(ConfigurationSet={"Name": name})
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConfigurationSetAlreadyExists":
-            raise
-
-
-def verify_sender_identity(v1: SESClient, address: str) -> None:
-    """Start verification of an address identity (moto verifies at once; real SES mails a link)."""
-    v1.verify_email_identity(EmailAddress=address)

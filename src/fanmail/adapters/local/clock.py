@@ -1,5 +1,5 @@
-"""Clocks: the system clock, a manual one for deterministic unit tests, and a simulated one on
-which hours of fan-out run in minutes.
+"""Clocks for tests and benchmarks: a manual one for deterministic unit tests, and a simulated
+one on which hours of fan-out run in minutes (the production clock: adapters/aws/clock.py).
 
 A clock also owns how work runs side by side (`executor`, `wait_first`): on real time that is
 a thread pool; on simulated time the clock must know when every thread waits, to move time on.
@@ -10,32 +10,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
+from fanmail.adapters.aws.clock import RealThreads
+
 T = TypeVar("T")
-
-
-class RealThreads:
-    """Threads on the machine's own time."""
-
-    def executor(self, workers: int) -> Executor:
-        return ThreadPoolExecutor(max_workers=workers)
-
-    def wait_first(self, futures: Iterable[Future[Any]], timeout: float | None) -> set[Future[Any]]:
-        done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        return done
-
-
-class SystemClock(RealThreads):
-    def now(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 class ManualClock(RealThreads):

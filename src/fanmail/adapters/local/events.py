@@ -1,6 +1,7 @@
-"""An in-memory event bus with one rule (SES events of one configuration set) and an in-memory
-SQS queue with a visibility timeout and a dead-letter queue: the feedback path without moto,
-for tests and benchmarks."""
+"""The feedback path's two parts local mode runs itself, as ports of its own (the deployed
+stack has EventBridge and SQS in front of the feedback function, not in fanmail's code): an
+event bus with one rule (SES events of one configuration set) and an SQS queue with a
+visibility timeout and a dead-letter queue, in memory."""
 
 from __future__ import annotations
 
@@ -11,10 +12,43 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from fanmail.domain.feedback import CONFIGURATION_SET_TAG
-from fanmail.ports import QueueMessage
+from fanmail.domain.tags import CONFIGURATION_SET_TAG
+
+
+class EventPublisher(Protocol):
+    """Puts events on an event bus (EventBridge). Local mode's SES stand-in publishes the
+    events real SES would, through the same bus, rule and queue as a deployed stack."""
+
+    def publish(self, source: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """(detail-type, detail) entries from `source`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMessage:
+    message_id: str
+    receipt: str
+    body: str
+    receive_count: int
+    sent_at: float
+
+
+class Queue(Protocol):
+    """An SQS queue as Lambda's event source mapping reads it: received messages stay hidden
+    for the visibility timeout, come back unless deleted, and go to the dead-letter queue after
+    the redrive policy's receive count."""
+
+    arn: str
+
+    def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]: ...
+
+    def delete(self, receipts: Sequence[str]) -> None: ...
+
+    def depth(self) -> int:
+        """Messages waiting (visible or in flight), approximately."""
+        ...
 
 
 @dataclass

@@ -25,8 +25,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from fanmail.adapters.aws.clock import SystemClock
 from fanmail.adapters.local.aws_calls import stood_in
-from fanmail.adapters.local.clock import SystemClock
 from fanmail.domain.errors import InvokeError
 from fanmail.domain.plan import SenderConcurrency
 from fanmail.ports import Clock

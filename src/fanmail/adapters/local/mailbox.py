@@ -24,10 +24,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fanmail.domain.feedback import CONFIGURATION_SET_TAG
+from fanmail.adapters.local.events import EventPublisher
 from fanmail.domain.message import sender_address
 from fanmail.domain.model import OutgoingEmail
-from fanmail.ports import EventPublisher, Mailer
+from fanmail.domain.tags import CONFIGURATION_SET_TAG
+from fanmail.ports import Mailer
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 SIMULATED = ("success", "bounce", "ooto", "complaint", "suppressionlist")

@@ -40,6 +40,7 @@ ROUTERS = (
     subscribers.routes,
     campaigns.routes,
     campaigns.action_routes,
+    campaigns.review_routes,
     schedules.routes,
     templates.routes,
 )

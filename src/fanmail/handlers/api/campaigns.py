@@ -18,7 +18,7 @@ from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.handlers.common import logger
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.proofs import ProofRequest
+from fanmail.services.test_sends import TestSend
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
@@ -76,6 +76,13 @@ def routes(app: App) -> Router:
             events=[m.EventView(**asdict(r)) for r in records], next_cursor=next_cursor
         )
 
+    @router.get(ONE + "/failures", responses=answers(m.FailuresPage), tags=tags)
+    def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:
+        entries, next_cursor = app.lifecycle.failures(campaign_id, cursor, limit)
+        return m.FailuresPage(
+            failures=[m.FailureView.of(e) for e in entries], next_cursor=next_cursor
+        )
+
     return router
 
 
@@ -110,16 +117,24 @@ def action_routes(app: App) -> Router:
     def resend_failed(campaign_id: str) -> Response[Any]:
         return accepted(app.lifecycle.resend_failed(campaign_id))
 
+    return router
+
+
+def review_routes(app: App) -> Router:
+    """Looking at a campaign's mail before it goes out: a preview, a test send."""
+    router = new_router()
+    tags = ["campaigns"]
+
     @router.post(ONE + "/test", responses=answers(m.TestSent), tags=tags)
     def test_send(campaign_id: str, body: m.TestSend) -> m.TestSent:
-        """Proofs to up to 10 addresses, rendered as `as_subscriber` (or the list's first
+        """A test send to up to 10 addresses, rendered as `as_subscriber` (or the list's first
         subscriber) would get them; not counted, not in the ledger, subject prefixed [TEST]."""
         campaign = app.campaigns.get(campaign_id)
-        proofs = app.proofs.send(campaign, ProofRequest(campaign_id, body.to, body.as_subscriber))
+        result = app.test_sends.send(campaign, TestSend(campaign_id, body.to, body.as_subscriber))
         return m.TestSent(
-            subject=proofs.subject,
-            rendered_as=proofs.rendered_as,
-            sent=[{"to": p.to, "message_id": p.message_id} for p in proofs.sent],
+            subject=result.subject,
+            rendered_as=result.rendered_as,
+            sent=[{"to": p.to, "message_id": p.message_id} for p in result.sent],
         )
 
     @router.get(ONE + "/preview", responses=answers(m.PreviewView), tags=tags)
@@ -127,14 +142,7 @@ def action_routes(app: App) -> Router:
         """The mail as `as_subscriber` (or the list's first subscriber) gets it: HTML, text and
         every header, List-Unsubscribe included. Nothing is sent."""
         campaign = app.campaigns.get(campaign_id)
-        model = app.proofs.subscriber(campaign.list_id, as_subscriber)
+        model = app.test_sends.subscriber(campaign.list_id, as_subscriber)
         return m.PreviewView.of(app.previews.of_campaign(campaign, model))
-
-    @router.get(ONE + "/failures", responses=answers(m.FailuresPage), tags=tags)
-    def failures(campaign_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.FailuresPage:
-        entries, next_cursor = app.lifecycle.failures(campaign_id, cursor, limit)
-        return m.FailuresPage(
-            failures=[m.FailureView.of(e) for e in entries], next_cursor=next_cursor
-        )
 
     return router

@@ -179,7 +179,7 @@ class CampaignCreate(Strict):
 
 
 class TestSend(Strict):
-    to: list[str] = Field(min_length=1, max_length=10, description="who gets the proofs")
+    to: list[str] = Field(min_length=1, max_length=10, description="who gets the test")
     as_subscriber: str | None = Field(
         default=None, max_length=320, description="render as this subscriber (default: a sample)"
     )

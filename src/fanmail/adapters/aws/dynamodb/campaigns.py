@@ -20,10 +20,11 @@ from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
 from fanmail.domain.codec import decode, encode
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES
-from fanmail.domain.transitions import Transition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from fanmail.domain.transitions import Transition
 
 ATTRIBUTES = {
     "campaign_id": "campaign_id",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from fanmail.adapters.aws.dynamodb import TABLE_TTL
 from fanmail.adapters.aws.dynamodb.items import Item, backoff, from_item, refused, to_item, values
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.imports import (
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 JOB = "job"
 REJECT_PREFIX = "r#"
-TTL_ATTRIBUTE = "expires"
+TTL_ATTRIBUTE = TABLE_TTL["imports"]
 BATCH_WRITE_MAX = 25
 STATUS = {"#s": "status"}
 

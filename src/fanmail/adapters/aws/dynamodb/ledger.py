@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from fanmail.adapters.aws.dynamodb import TABLE_TTL
 from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
 from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-TTL_ATTRIBUTE = "expires_at"
+TTL_ATTRIBUTE = TABLE_TTL["ledger"]
 
 
 def entry_from(raw: Mapping[str, Any]) -> LedgerEntry:

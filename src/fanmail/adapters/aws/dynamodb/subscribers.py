@@ -1,4 +1,4 @@
-"""Subscribers (list_id, email), an index by address, and lists (list_id) with their counts.
+"""Subscribers (list_id, email), an index by address, and the counts on each list's item.
 
 Every write that adds, removes or changes the status of a subscriber moves the list's counter
 of that status (`n_<status>` on the list item) in the same transaction, conditioned on the
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from fanmail.adapters.aws.dynamodb import BY_EMAIL
 from fanmail.adapters.aws.dynamodb.items import (
     Item,
     backoff,
@@ -28,8 +29,6 @@ from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
-    ListSettings,
-    MailingList,
     Provenance,
     StatusChange,
     Subscriber,
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 TRANSACTION_MAX = 100
 BATCH_GET_MAX = 100
 STATUS = {"#s": "status"}
-BY_EMAIL = "by_email"
 RETRIES = 8
 SOFT_BOUNCES_KEPT = 20
 
@@ -396,80 +394,3 @@ def _history(old: Mapping[str, Any] | None) -> list[StatusChange]:
     if not old:
         return []
     return [change_from(c) for c in old.get("consent") or () if isinstance(c, dict)]
-
-
-class DynamoListStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
-        self.client = client
-        self.table = table
-
-    def create(self, mailing_list: MailingList) -> None:
-        """A list item may exist already without a name when counts moved first (subscribers
-        written before the list was created); creating it then only names it."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"list_id": mailing_list.list_id}),
-                UpdateExpression="SET #n = :n, created_at = :c, settings = :s",
-                ConditionExpression="attribute_not_exists(created_at)",
-                ExpressionAttributeNames={"#n": "name"},
-                ExpressionAttributeValues=values(
-                    {
-                        ":n": mailing_list.name,
-                        ":c": mailing_list.created_at,
-                        ":s": mailing_list.settings.to_dict(),
-                    }
-                ),
-            )
-        except ClientError as exc:
-            refused(exc)
-            raise Conflict(f"list {mailing_list.list_id!r} already exists") from None
-
-    def get(self, list_id: str) -> MailingList | None:
-        item: Any = self.client.get_item(
-            TableName=self.table, Key=to_item({"list_id": list_id}), ConsistentRead=True
-        ).get("Item")
-        return list_from(item or {})
-
-    def update_settings(self, list_id: str, settings: ListSettings) -> MailingList:
-        try:
-            response: Any = self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"list_id": list_id}),
-                UpdateExpression="SET settings = :s",
-                ConditionExpression="attribute_exists(created_at)",
-                ExpressionAttributeValues=values({":s": settings.to_dict()}),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            refused(exc)
-            raise NotFound(f"list {list_id!r} not found") from None
-        found = list_from(response["Attributes"])
-        assert found is not None
-        return found
-
-    def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
-        """A Scan, sorted: the lists table holds one small item per list."""
-        found: list[MailingList] = []
-        paginator = self.client.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
-            found += [m for m in map(list_from, page.get("Items", [])) if m is not None]
-        ordered = sorted(
-            (m for m in found if cursor is None or m.list_id > cursor), key=lambda m: m.list_id
-        )
-        page_ = ordered[:limit]
-        return page_, page_[-1].list_id if len(ordered) > limit else None
-
-
-def list_from(raw: Mapping[str, Any]) -> MailingList | None:
-    """A list item; None when there is none, or only its counts so far (not created)."""
-    data = from_item(raw)
-    if "created_at" not in data:
-        return None
-    settings = data.get("settings")
-    return MailingList(
-        str(data["list_id"]),
-        str(data.get("name") or data["list_id"]),
-        float(data["created_at"]),
-        ListSettings.from_dict(settings if isinstance(settings, dict) else {}),
-    )

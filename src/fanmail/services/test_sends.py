@@ -1,7 +1,7 @@
 """Test sends: the campaign's mail, rendered exactly as one subscriber (or the list's sample)
 would get it, sent through SES to a few people who check it before the real send.
 
-A proof is not part of the campaign: nothing is written to its ledger or counted, and it
+A test send is not part of the campaign: nothing is written to its ledger or counted, and it
 carries no campaign tag, so what SES says back about it is not counted either. Its subject
 starts with [TEST]; its unsubscribe link is the test recipient's own.
 """
@@ -21,29 +21,31 @@ from fanmail.domain.render import TemplateRenderer
 from fanmail.ports import Clock, Mailer, SubscriberStore
 from fanmail.services.campaigns import sample_subscriber
 
-MAX_PROOF_RECIPIENTS = 10
+MAX_TEST_RECIPIENTS = 10
 SUBJECT_PREFIX = "[TEST] "
 THROTTLE_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
-class ProofRequest:
+class TestSend:
+    __test__ = False  # not a pytest class, whatever its name
+
     campaign_id: str
     to: Sequence[str]
     as_subscriber: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class ProofSent:
+class TestMessage:
     to: str
     message_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class Proofs:
+class TestSendResult:
     subject: str
     rendered_as: str
-    sent: list[ProofSent]
+    sent: list[TestMessage]
 
 
 class TestSends:
@@ -66,13 +68,13 @@ class TestSends:
         self.clock = clock
         self.configuration_set = configuration_set
 
-    def send(self, campaign: Campaign, request: ProofRequest) -> Proofs:
+    def send(self, campaign: Campaign, request: TestSend) -> TestSendResult:
         recipients = list(dict.fromkeys(normalise_email(a, what="to") for a in request.to))
-        if not 1 <= len(recipients) <= MAX_PROOF_RECIPIENTS:
-            raise InvalidInput(f"give 1 to {MAX_PROOF_RECIPIENTS} addresses to send the test to")
+        if not 1 <= len(recipients) <= MAX_TEST_RECIPIENTS:
+            raise InvalidInput(f"give 1 to {MAX_TEST_RECIPIENTS} addresses to send the test to")
         model = self.subscriber(campaign.list_id, request.as_subscriber)
         compiled = self.renderer.compile(campaign.template, campaign.subject)
-        sent: list[ProofSent] = []
+        sent: list[TestMessage] = []
         subject = ""
         for to in recipients:
             made = personalise(
@@ -86,12 +88,12 @@ class TestSends:
                 configuration_set=self.configuration_set,
                 subject_prefix=SUBJECT_PREFIX,
             )
-            sent.append(ProofSent(to, self._send(replace(made.email, tags=()))))
+            sent.append(TestMessage(to, self._send(replace(made.email, tags=()))))
             subject = made.rendered.subject
-        return Proofs(subject, model.email, sent)
+        return TestSendResult(subject, model.email, sent)
 
     def subscriber(self, list_id: str, email: str | None) -> Subscriber:
-        """The subscriber a proof or preview is rendered as: `email`, or the list's sample."""
+        """The subscriber a test send or preview is rendered as: `email`, or the list's sample."""
         if email is None:
             return sample_subscriber(self.subscribers, list_id)
         found = self.subscribers.get(list_id, normalise_email(email, what="as_subscriber"))
@@ -100,7 +102,7 @@ class TestSends:
         return found
 
     def _send(self, message: OutgoingEmail) -> str:
-        """Through SES; a 429 is waited out a few times (a proof is one mail, not a run)."""
+        """Through SES; a 429 is waited out a few times (a test send is one mail, not a run)."""
         attempt = 0
         while True:
             try:

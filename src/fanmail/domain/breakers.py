@@ -1,0 +1,57 @@
+"""When a campaign pauses itself: before SES reviews the account for its bounce or complaint
+rate (the root checks at every progress write, from the counts the feedback path keeps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fanmail.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """SES's account-health ratios, per campaign: bounce rate over what SES accepted,
+    complaint rate over what was delivered."""
+
+    sent: int
+    bounced: int
+    delivered: int
+    complained: int
+
+    @property
+    def bounce_rate(self) -> float:
+        return self.bounced / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.complained / self.delivered if self.delivered else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Breakers:
+    """Stop a campaign before SES reviews the account (bounces 5 %, complaints 0.1 %): pause
+    it when a rate passes its line after `min_sample` sends."""
+
+    bounce_rate: float = 0.04
+    complaint_rate: float = 0.0008
+    min_sample: int = 200
+
+    def __post_init__(self) -> None:
+        if not (0 < self.bounce_rate < 1 and 0 < self.complaint_rate < 1 and self.min_sample >= 1):
+            raise InvalidInput("breakers: rates must be between 0 and 1, the sample at least 1")
+
+    def tripped(self, rates: Rates) -> str | None:
+        """Why the campaign must pause, or None."""
+        if rates.sent < self.min_sample:
+            return None
+        if rates.bounce_rate > self.bounce_rate:
+            return (
+                f"bounce rate {rates.bounce_rate:.2%} ({rates.bounced} of {rates.sent} sent) "
+                f"passed the breaker at {self.bounce_rate:.2%}"
+            )
+        if rates.complaint_rate > self.complaint_rate:
+            return (
+                f"complaint rate {rates.complaint_rate:.3%} ({rates.complained} of "
+                f"{rates.delivered} delivered) passed the breaker at {self.complaint_rate:.3%}"
+            )
+        return None

@@ -1,0 +1,38 @@
+"""The Lambda functions, declared once: logical name, the template's resource, handler module,
+timeout and memory. template.yaml must say the same (a test checks); local mode registers each
+one on its in-process invoker from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    name: str
+    """The logical name fanmail invokes it by ('sender', 'trigger', ...)."""
+    resource: str
+    """Its logical id in template.yaml."""
+    module: str
+    """Its handler module: `handler(event, context)` for Lambda, `handle(app, event, context)`
+    for local mode and the tests."""
+    timeout_s: float
+    memory_mb: int
+
+    @property
+    def handler(self) -> str:
+        return f"{self.module}.handler"
+
+
+FUNCTIONS = (
+    Function("trigger", "TriggerFunction", "fanmail.handlers.trigger", 900.0, 1024),
+    Function("api", "ApiFunction", "fanmail.handlers.api", 29.0, 1024),
+    Function("sender", "SenderFunction", "fanmail.handlers.sender", 300.0, 1769),
+    Function("heartbeat", "HeartbeatFunction", "fanmail.handlers.heartbeat", 60.0, 256),
+    Function("public", "PublicFunction", "fanmail.handlers.public", 10.0, 512),
+    Function("inbound", "InboundFunction", "fanmail.handlers.inbound", 30.0, 256),
+    Function("feedback", "FeedbackFunction", "fanmail.handlers.feedback", 60.0, 512),
+    Function("importer", "ImporterFunction", "fanmail.handlers.importer", 900.0, 1024),
+)
+BY_NAME = {function.name: function for function in FUNCTIONS}
+SENDER, TRIGGER = BY_NAME["sender"], BY_NAME["trigger"]
