@@ -18,7 +18,7 @@ import statistics
 import time
 
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.imports import ImportOptions, ImportStatus, subscriber_from_row
+from fanmail.domain.import_jobs import ImportOptions, ImportStatus, subscriber_from_row
 from fanmail.domain.list_files import read_rows
 from fanmail.local.apigateway import api_event
 from fanmail.local.runtime import LocalRuntime

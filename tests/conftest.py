@@ -15,7 +15,7 @@ from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import encode_fields
-from fanmail.domain.imports import ImportJob, ImportOptions
+from fanmail.domain.import_jobs import ImportJob, ImportOptions
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.local.moto_server import MotoServer

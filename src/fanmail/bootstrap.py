@@ -49,9 +49,8 @@ if TYPE_CHECKING:
         SubscriberStore,
     )
     from fanmail.services.campaigns import Campaigns
-    from fanmail.services.feedback import Feedback
     from fanmail.services.heartbeat import Heartbeat
-    from fanmail.services.imports import Imports
+    from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
     from fanmail.services.lists import Lists
     from fanmail.services.preview import Previews
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
     from fanmail.services.send_batch import BatchSender, Composer
     from fanmail.services.send_campaign import CampaignRunner
     from fanmail.services.senders import SenderCheck
+    from fanmail.services.ses_feedback import Feedback
     from fanmail.services.signups import Signups
     from fanmail.services.test_sends import TestSends
     from fanmail.services.unsubscribe import Unsubscribes
@@ -182,7 +182,7 @@ class AwsPorts:
 
     @cached_property
     def feedback(self) -> FeedbackStore:
-        from fanmail.adapters.aws.dynamodb.feedback import DynamoFeedbackStore
+        from fanmail.adapters.aws.dynamodb.feedback_marks import DynamoFeedbackStore
 
         s = self.settings
         ttl_s = s.ledger_ttl_days * 86400
@@ -190,7 +190,7 @@ class AwsPorts:
 
     @cached_property
     def imports(self) -> ImportStore:
-        from fanmail.adapters.aws.dynamodb.imports import DynamoImportStore
+        from fanmail.adapters.aws.dynamodb.import_jobs import DynamoImportStore
 
         return DynamoImportStore(self._dynamodb, self.settings.imports_table)
 
@@ -370,7 +370,7 @@ class App:
         )
         return BatchSender(
             subscribers=p.subscribers,
-            campaigns=p.campaigns,
+            campaign_store=p.campaigns,
             mailer=p.mailer,
             ledger=p.ledger,
             invoker=p.invoker,
@@ -397,7 +397,7 @@ class App:
         )
         return CampaignRunner(
             subscribers=p.subscribers,
-            campaigns=p.campaigns,
+            campaign_store=p.campaigns,
             ses=p.ses,
             batch_sender=self.batch_sender,
             invoker=p.invoker,
@@ -426,11 +426,11 @@ class App:
 
         p = self._ports
         return Campaigns(
-            campaigns=p.campaigns,
+            campaign_store=p.campaigns,
             subscribers=p.subscribers,
             ses=p.ses,
             invoker=p.invoker,
-            lists=p.lists,
+            list_store=p.lists,
             renderer=self.renderer,
             clock=p.clock,
             senders=self.senders,
@@ -443,7 +443,7 @@ class App:
         p = self._ports
         return Lifecycle(
             campaigns=self.campaigns,
-            store=p.campaigns,
+            campaign_store=p.campaigns,
             ledger=p.ledger,
             scheduler=p.scheduler,
             invoker=p.invoker,
@@ -457,7 +457,10 @@ class App:
 
         p = self._ports
         return Scheduling(
-            campaigns=self.campaigns, store=p.campaigns, scheduler=p.scheduler, clock=p.clock
+            campaigns=self.campaigns,
+            campaign_store=p.campaigns,
+            scheduler=p.scheduler,
+            clock=p.clock,
         )
 
     @service
@@ -472,7 +475,7 @@ class App:
         from fanmail.services.preview import Previews
 
         p = self._ports
-        return Previews(renderer=self.renderer, links=self.links, clock=p.clock, lists=p.lists)
+        return Previews(renderer=self.renderer, links=self.links, clock=p.clock, list_store=p.lists)
 
     @service
     def test_sends(self) -> TestSends:
@@ -494,16 +497,18 @@ class App:
         from fanmail.services.lists import Lists
 
         p = self._ports
-        return Lists(lists=p.lists, subscribers=p.subscribers, clock=p.clock, senders=self.senders)
+        return Lists(
+            list_store=p.lists, subscribers=p.subscribers, clock=p.clock, senders=self.senders
+        )
 
     @service
     def imports(self) -> Imports:
-        from fanmail.services.imports import Imports
+        from fanmail.services.import_list import Imports
 
         p = self._ports
         return Imports(
             subscribers=p.subscribers,
-            lists=p.lists,
+            list_store=p.lists,
             jobs=p.imports,
             blobs=p.blobs,
             invoker=p.invoker,
@@ -539,7 +544,7 @@ class App:
 
     @service
     def feedback(self) -> Feedback:
-        from fanmail.services.feedback import Feedback, FeedbackOptions
+        from fanmail.services.ses_feedback import Feedback, FeedbackOptions
 
         s, p = self._settings, self._ports
         return Feedback(

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
-    from fanmail.domain.feedback import LedgerMark, RecipientEvents
-    from fanmail.domain.imports import ImportJob, Rejected
+    from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
         ListSettings,
         MailingList,
@@ -26,6 +25,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         SubscriberStatus,
     )
     from fanmail.domain.plan import SenderConcurrency
+    from fanmail.domain.ses_events import LedgerMark, RecipientEvents
     from fanmail.domain.transitions import Transition
 
 

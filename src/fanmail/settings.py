@@ -85,8 +85,6 @@ class Settings:
     breaker_min_sample: int = 500
     soft_bounce_limit: int = 3
     soft_bounce_days: float = 7.0
-    local_open_rate: float = 0.3
-    local_click_rate: float = 0.1
     templates_dir: Path = Path()
 
     @classmethod
@@ -314,8 +312,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "breaker_min_sample": _positive_int,
     "soft_bounce_limit": _positive_int,
     "soft_bounce_days": _positive_float,
-    "local_open_rate": _fraction,
-    "local_click_rate": _fraction,
 }
 
 

@@ -11,16 +11,16 @@ import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb.campaigns import DynamoCampaignStore
-from fanmail.adapters.aws.dynamodb.feedback import DynamoFeedbackStore
-from fanmail.adapters.aws.dynamodb.imports import DynamoImportStore
+from fanmail.adapters.aws.dynamodb.feedback_marks import DynamoFeedbackStore
+from fanmail.adapters.aws.dynamodb.import_jobs import DynamoImportStore
 from fanmail.adapters.aws.dynamodb.ledger import DynamoLedger
 from fanmail.adapters.aws.dynamodb.lists import DynamoListStore
 from fanmail.adapters.aws.dynamodb.signups import DynamoRateLimits, DynamoSignupStore
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
-from fanmail.adapters.local.feedback import MemoryFeedbackStore
-from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
+from fanmail.adapters.local.feedback_marks import MemoryFeedbackStore
+from fanmail.adapters.local.import_jobs import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import (
     MemoryCampaignStore,

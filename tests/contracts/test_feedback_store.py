@@ -4,7 +4,7 @@ there yet, and what it wrote is what later reads see."""
 from __future__ import annotations
 
 from fanmail.domain.campaign import Campaign
-from fanmail.domain.feedback import EventKind, FeedbackEvent, LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 from tests.contracts.conftest import Stores
 

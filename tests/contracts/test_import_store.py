@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.imports import (
+from fanmail.domain.import_jobs import (
     ImportCounts,
     ImportJob,
     ImportMode,

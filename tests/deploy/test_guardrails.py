@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.feedback import COUNTERS
+from fanmail.domain.ses_events import COUNTERS
 from tests import scripts
 
 ROOT = Path(__file__).resolve().parents[2]

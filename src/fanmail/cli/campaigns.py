@@ -20,8 +20,8 @@ from fanmail.cli.common import operator_app, print_json, progress_bar
 from fanmail.cli.previews import parse_variables
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.codec import Json, JsonObject
-from fanmail.domain.feedback import PROBLEMS
 from fanmail.domain.outcomes import Outcome
+from fanmail.domain.ses_events import PROBLEMS
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail.services.test_sends import TestSend

@@ -14,9 +14,9 @@ from typing import Any, TextIO
 
 from fanmail.cli.common import operator_app, print_json, progress_printer
 from fanmail.domain.errors import Conflict, FanmailError
-from fanmail.domain.imports import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
+from fanmail.domain.import_jobs import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
 from fanmail.domain.model import ListSettings, OptIn
-from fanmail.services.imports import write_rejected
+from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
 
 

@@ -218,7 +218,7 @@ class Campaign:
     paused_reason: str | None = None
     feedback: Mapping[str, int] = field(default_factory=dict)
     """What SES said back, counted once per recipient: delivered, bounced, complained, ...
-    (see domain.feedback.EventKind); moved by the feedback function, never by the run."""
+    (see domain.ses_events.EventKind); moved by the feedback function, never by the run."""
     live: Mapping[str, int] = field(default_factory=dict)
     """What the run's senders have settled so far, by outcome, and its sends over time
     (`sent@<start>/<width>`), added every second or two while they work (display only: the

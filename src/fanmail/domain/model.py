@@ -100,7 +100,7 @@ class Subscriber:
     attributes: Mapping[str, str] = field(default_factory=dict)
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
     imported_by: str = field(default="", compare=False)
-    """The import row that last wrote it (`job:line:outcome`); see domain.imports."""
+    """The import row that last wrote it (`job:line:outcome`); see domain.import_jobs."""
 
 
 class OptIn(StrEnum):

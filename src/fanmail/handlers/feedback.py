@@ -21,9 +21,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fanmail import bootstrap
-from fanmail.domain.feedback import FeedbackEvent, Ignored
+from fanmail.domain.ses_events import FeedbackEvent, Ignored
 from fanmail.handlers.common import logger, metrics
-from fanmail.services.feedback import Feedback, FeedbackReport
+from fanmail.services.ses_feedback import Feedback, FeedbackReport
 
 
 class FeedbackBatch(BatchProcessor):

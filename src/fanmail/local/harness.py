@@ -15,8 +15,8 @@ from typing import Any
 
 from fanmail.adapters.aws.clock import SystemClock
 from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
-from fanmail.adapters.local.feedback import MemoryFeedbackStore
-from fanmail.adapters.local.imports import MemoryBlobStore, MemoryImportStore
+from fanmail.adapters.local.feedback_marks import MemoryFeedbackStore
+from fanmail.adapters.local.import_jobs import MemoryBlobStore, MemoryImportStore
 from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
 from fanmail.adapters.local.keys import GeneratedKeys
 from fanmail.adapters.local.ledger import MemoryLedger

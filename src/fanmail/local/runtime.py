@@ -36,6 +36,7 @@ from fanmail.local.resources import (
     verify_sender_identity,
 )
 from fanmail.local.schedules import ScheduleTicker
+from fanmail.local.settings import LocalSettings
 from fanmail.ports import Mailer
 from fanmail.settings import Settings
 
@@ -60,7 +61,9 @@ class LocalRuntime:
         invoke_latency_s: float = 0.0,
         concurrency: int = 1000,
         attach_to: str | None = None,
+        local: LocalSettings | None = None,
     ) -> None:
+        self.local = local or LocalSettings.from_env()
         self.settings = replace(
             settings,
             max_send_rate=settings.max_send_rate or max_send_rate,
@@ -152,8 +155,8 @@ class LocalRuntime:
         self.mailbox = MailboxSimulator(
             self.limits,
             self.feedback.bus,
-            open_rate=self.settings.local_open_rate,
-            click_rate=self.settings.local_click_rate,
+            open_rate=self.local.open_rate,
+            click_rate=self.local.click_rate,
         )
         keys = ports.signing_keys
         if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):

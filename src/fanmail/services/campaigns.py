@@ -49,18 +49,18 @@ class Campaigns:
     def __init__(
         self,
         *,
-        campaigns: CampaignStore,
+        campaign_store: CampaignStore,
         subscribers: SubscriberStore,
         ses: SesAccount,
         invoker: Invoker,
-        lists: ListStore,
+        list_store: ListStore,
         renderer: TemplateRenderer,
         clock: Clock,
         senders: SenderCheck,
     ) -> None:
         self.senders = senders
-        self.lists = lists
-        self.campaigns = campaigns
+        self.list_store = list_store
+        self.campaign_store = campaign_store
         self.subscribers = subscribers
         self.ses = ses
         self.invoker = invoker
@@ -76,7 +76,7 @@ class Campaigns:
         campaign_id = check_id("campaign id", command.campaign_id or self._new_id())
         list_id = check_id("list id", command.list_id)
         sender = self.senders.check(command.sender)
-        mailing_list = self.lists.get(list_id)
+        mailing_list = self.list_store.get(list_id)
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
@@ -104,7 +104,7 @@ class Campaigns:
             template_report=report,
             list_info=list_info,
         )
-        self.campaigns.create(campaign)
+        self.campaign_store.create(campaign)
         return campaign
 
     def _new_id(self) -> str:
@@ -133,7 +133,7 @@ class Campaigns:
             raise TemplateProblem(f"{exc} (preview for sample subscriber {sample.email})") from None
 
     def get(self, campaign_id: str) -> Campaign:
-        campaign = self.campaigns.get(check_id("campaign id", campaign_id))
+        campaign = self.campaign_store.get(check_id("campaign id", campaign_id))
         if campaign is None:
             raise NotFound(f"campaign {campaign_id!r} not found")
         return campaign
@@ -141,7 +141,7 @@ class Campaigns:
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
-        return self.campaigns.list(check_cursor(cursor), limit)
+        return self.campaign_store.list(check_cursor(cursor), limit)
 
     def check_account(self) -> None:
         """Refuse to start when SES would not send (sending disabled, account shut down)."""
@@ -153,7 +153,9 @@ class Campaigns:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
         self.check_account()
-        return self.campaigns.transition(campaign_id, start_run(uuid.uuid4().hex, self.clock.now()))
+        return self.campaign_store.transition(
+            campaign_id, start_run(uuid.uuid4().hex, self.clock.now())
+        )
 
     def send_now(self, campaign_id: str) -> Campaign:
         """Claim the campaign and hand its run to the trigger function (an async invoke)."""

@@ -14,10 +14,10 @@ from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.breakers import Breakers, Rates
 from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress, sends_bucket_width
 from fanmail.domain.errors import Conflict
-from fanmail.domain.feedback import EventKind
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.plan import PlanLimits
+from fanmail.domain.ses_events import EventKind
 from fanmail.ports import Clock
 from fanmail.services.run_state import Epoch, EpochEnd
 

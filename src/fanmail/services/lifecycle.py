@@ -35,7 +35,7 @@ class Lifecycle:
         self,
         *,
         campaigns: Campaigns,
-        store: CampaignStore,
+        campaign_store: CampaignStore,
         ledger: SendLedger,
         scheduler: Scheduler,
         invoker: Invoker,
@@ -43,7 +43,7 @@ class Lifecycle:
         stale_after_s: float,
     ) -> None:
         self.campaigns = campaigns
-        self.store = store
+        self.campaign_store = campaign_store
         self.ledger = ledger
         self.scheduler = scheduler
         self.invoker = invoker
@@ -57,7 +57,7 @@ class Lifecycle:
         """Hold a sending or quota-waiting campaign; only a resume continues it (a quota schedule
         that fires meanwhile finds it paused and leaves it)."""
         campaign = self.campaigns.get(campaign_id)
-        return self.store.transition(campaign.campaign_id, pause())
+        return self.campaign_store.transition(campaign.campaign_id, pause())
 
     def cancel(self, campaign_id: str) -> Campaign:
         campaign = self.campaigns.get(campaign_id)
@@ -66,7 +66,7 @@ class Lifecycle:
             raise Conflict(
                 f"campaign {campaign_id!r} is {campaign.status.value}", campaign.status.value
             )
-        cancelled = self.store.transition(campaign_id, cancel(campaign, self.clock.now()))
+        cancelled = self.campaign_store.transition(campaign_id, cancel(campaign, self.clock.now()))
         self.scheduler.delete(resume_schedule_name(campaign_id))
         self.scheduler.delete(send_schedule_name(campaign_id))
         return cancelled
@@ -106,7 +106,7 @@ class Lifecycle:
         checkpoint: Checkpoint | Keep = KEEP
         if ignore_breakers != state.ignore_breakers:
             checkpoint = replace(state, ignore_breakers=ignore_breakers)
-        resumed = self.store.transition(
+        resumed = self.campaign_store.transition(
             campaign_id, resume(campaign, uuid.uuid4().hex, checkpoint, run_guard)
         )
         self.scheduler.delete(resume_schedule_name(campaign_id))
@@ -143,7 +143,7 @@ class Lifecycle:
             exhausted=True,
             retry_failed=True,
         )
-        resumed = self.store.transition(
+        resumed = self.campaign_store.transition(
             campaign_id, resend_failed(campaign, uuid.uuid4().hex, checkpoint)
         )
         self._run(resumed)

@@ -87,12 +87,12 @@ class Lists:
     def __init__(
         self,
         *,
-        lists: ListStore,
+        list_store: ListStore,
         subscribers: SubscriberStore,
         clock: Clock,
         senders: SenderCheck | None = None,
     ) -> None:
-        self.lists = lists
+        self.list_store = list_store
         self.subscribers = subscribers
         self.clock = clock
         self.senders = senders
@@ -102,24 +102,24 @@ class Lists:
         name = check_display_name(command.name.strip(), "name") or list_id
         settings = check_settings(command.settings, self.senders)
         mailing_list = MailingList(list_id, name, self.clock.now(), settings)
-        self.lists.create(mailing_list)
+        self.list_store.create(mailing_list)
         return mailing_list
 
     def update_settings(self, list_id: str, changes: Mapping[str, Any]) -> MailingList:
         """Change some of a list's settings (the others stay as they are)."""
         current = self.get(list_id)
         settings = check_settings(replace(current.settings, **changes), self.senders)
-        return self.lists.update_settings(current.list_id, settings)
+        return self.list_store.update_settings(current.list_id, settings)
 
     def all(self, cursor: str | None, limit: int) -> tuple[list[ListSummary], str | None]:
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
-        found, next_cursor = self.lists.list(check_cursor(cursor), limit)
+        found, next_cursor = self.list_store.list(check_cursor(cursor), limit)
         summaries = [ListSummary(m, self.subscribers.counts(m.list_id)) for m in found]
         return summaries, next_cursor
 
     def get(self, list_id: str) -> MailingList:
-        found = self.lists.get(check_id("list id", list_id))
+        found = self.list_store.get(check_id("list id", list_id))
         if found is None:
             raise NotFound(f"list {list_id!r} not found")
         return found

@@ -136,12 +136,12 @@ class Previews:
         renderer: TemplateRenderer,
         links: UnsubscribeLinks,
         clock: Clock,
-        lists: ListStore | None = None,
+        list_store: ListStore | None = None,
     ) -> None:
         self.renderer = renderer
         self.links = links
         self.clock = clock
-        self.lists = lists
+        self.list_store = list_store
 
     def templates(self) -> list[str]:
         return self.renderer.available()
@@ -182,5 +182,5 @@ class Previews:
         )
 
     def _list_info(self, list_id: str) -> dict[str, str] | None:
-        found = self.lists.get(list_id) if self.lists is not None else None
+        found = self.list_store.get(list_id) if self.list_store is not None else None
         return found.context() if found is not None else None

@@ -29,10 +29,15 @@ class ScheduleCampaign:
 
 class Scheduling:
     def __init__(
-        self, *, campaigns: Campaigns, store: CampaignStore, scheduler: Scheduler, clock: Clock
+        self,
+        *,
+        campaigns: Campaigns,
+        campaign_store: CampaignStore,
+        scheduler: Scheduler,
+        clock: Clock,
     ) -> None:
         self.campaigns = campaigns
-        self.store = store
+        self.campaign_store = campaign_store
         self.scheduler = scheduler
         self.clock = clock
 
@@ -52,7 +57,7 @@ class Scheduling:
                 "scheduled campaign can be scheduled",
                 campaign.status.value,
             )
-        scheduled = self.store.transition(campaign.campaign_id, schedule(spec))
+        scheduled = self.campaign_store.transition(campaign.campaign_id, schedule(spec))
         self._create(spec, campaign.campaign_id)
         return scheduled
 
@@ -83,5 +88,5 @@ class Scheduling:
             schedule=None,
             run_id=None,
         )
-        self.store.create(copy)
+        self.campaign_store.create(copy)
         return self.campaigns.start(copy.campaign_id)

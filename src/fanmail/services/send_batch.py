@@ -82,8 +82,10 @@ class CampaignGate:
     """Whether the campaign is still sending, re-read at most once per `interval_s` and shared
     by a sender's threads: a pause or cancel stops them at their next recipient."""
 
-    def __init__(self, campaigns: CampaignStore, clock: Clock, campaign_id: str, interval_s: float):
-        self.campaigns = campaigns
+    def __init__(
+        self, campaign_store: CampaignStore, clock: Clock, campaign_id: str, interval_s: float
+    ):
+        self.campaign_store = campaign_store
         self.clock = clock
         self.campaign_id = campaign_id
         self.interval_s = interval_s
@@ -96,7 +98,7 @@ class CampaignGate:
         with self._lock:
             now = self.clock.now()
             if now - self._checked >= self.interval_s:
-                campaign = self.campaigns.get(self.campaign_id)
+                campaign = self.campaign_store.get(self.campaign_id)
                 self.status = campaign.status.value if campaign else "deleted"
                 self._checked = now
             return None if self.status == CampaignStatus.SENDING.value else self.status
@@ -140,8 +142,10 @@ class _LiveReport:
     """What a leaf settled since it last said so, reported to the campaign every
     `interval_s` (one atomic add, whatever the rate) and once more when it ends."""
 
-    def __init__(self, campaigns: CampaignStore, clock: Clock, batch: Batch, interval_s: float):
-        self.campaigns = campaigns
+    def __init__(
+        self, campaign_store: CampaignStore, clock: Clock, batch: Batch, interval_s: float
+    ):
+        self.campaign_store = campaign_store
         self.clock = clock
         self.batch = batch
         self.interval_s = interval_s
@@ -168,7 +172,7 @@ class _LiveReport:
         if sent:
             pending[sends_bucket(self.last, self.batch.bucket_s)] = sent
         if pending:
-            self.campaigns.add_live(self.batch.campaign_id, self.batch.run_id, pending)
+            self.campaign_store.add_live(self.batch.campaign_id, self.batch.run_id, pending)
 
 
 Compose = Callable[[Recipient, float], OutgoingEmail]
@@ -216,7 +220,7 @@ class LeafPorts:
     """What a leaf needs, and nothing of the sender that runs it."""
 
     subscribers: SubscriberStore
-    campaigns: CampaignStore
+    campaign_store: CampaignStore
     ledger: SendLedger
     mailer: Mailer
     clock: Clock
@@ -228,7 +232,7 @@ class BatchSender:
         self,
         *,
         subscribers: SubscriberStore,
-        campaigns: CampaignStore,
+        campaign_store: CampaignStore,
         mailer: Mailer,
         ledger: SendLedger,
         invoker: Invoker,
@@ -236,12 +240,12 @@ class BatchSender:
         composer: Composer,
         options: SendOptions,
     ) -> None:
-        self.campaigns = campaigns
+        self.campaign_store = campaign_store
         self.invoker = invoker
         self.clock = clock
         self.composer = composer
         self.options = options
-        self.leaf_ports = LeafPorts(subscribers, campaigns, ledger, mailer, clock, options)
+        self.leaf_ports = LeafPorts(subscribers, campaign_store, ledger, mailer, clock, options)
         self._compiled: dict[str, tuple[Campaign, Compose]] = {}
         self._compiled_lock = threading.Lock()
 
@@ -297,7 +301,7 @@ class BatchSender:
             cached = self._compiled.get(campaign_id)
         if cached is not None:
             return cached
-        campaign = self.campaigns.get(campaign_id)
+        campaign = self.campaign_store.get(campaign_id)
         if campaign is None:
             raise NotFound(f"campaign {campaign_id!r} not found")
         compose = self.composer.for_campaign(campaign)
@@ -385,7 +389,7 @@ class _Leaf:
         )
         self.budget = _Budget(clock, deadline, options.stop_margin_s)
         self.gate = CampaignGate(
-            ports.campaigns, clock, campaign.campaign_id, options.gate_interval_s
+            ports.campaign_store, clock, campaign.campaign_id, options.gate_interval_s
         )
         self.holder = f"{batch.run_id}/{batch.node}/{uuid.uuid4().hex[:8]}"
         self.lease_until = deadline + options.lease_grace_s
@@ -396,7 +400,7 @@ class _Leaf:
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
-        self.live = _LiveReport(ports.campaigns, clock, batch, options.live_interval_s)
+        self.live = _LiveReport(ports.campaign_store, clock, batch, options.live_interval_s)
 
     def run(self) -> BatchResult:
         threads = max(1, min(self.batch.threads, len(self.batch.recipients)))

@@ -81,7 +81,7 @@ class CampaignRunner:
         self,
         *,
         subscribers: SubscriberStore,
-        campaigns: CampaignStore,
+        campaign_store: CampaignStore,
         ses: SesAccount,
         batch_sender: BatchSender,
         invoker: Invoker,
@@ -91,7 +91,7 @@ class CampaignRunner:
         options: RootOptions,
     ) -> None:
         self.subscribers = subscribers
-        self.campaigns = campaigns
+        self.campaign_store = campaign_store
         self.ses = ses
         self.batch_sender = batch_sender
         self.invoker = invoker
@@ -126,13 +126,13 @@ class CampaignRunner:
         with Conflict before anything is sent.
         """
         campaign_id, run_id = message.campaign_id, message.run_id
-        if not self.campaigns.claim_epoch(campaign_id, run_id, message.epoch):
-            current = self.campaigns.get(campaign_id)
+        if not self.campaign_store.claim_epoch(campaign_id, run_id, message.epoch):
+            current = self.campaign_store.get(campaign_id)
             raise Conflict(
                 f"campaign {campaign_id!r}: run {run_id} epoch {message.epoch} already started",
                 current.status.value if current else None,
             )
-        campaign = self.campaigns.get(campaign_id)
+        campaign = self.campaign_store.get(campaign_id)
         if campaign is None or campaign.status is not CampaignStatus.SENDING:
             status = campaign.status.value if campaign else None
             raise Conflict(f"campaign {campaign_id!r} is not sending", status)
@@ -204,13 +204,13 @@ class CampaignRunner:
         return self.batch_sender.invoke_child(batch)
 
     def record_progress(self, epoch: Epoch) -> Campaign:
-        return self.campaigns.record_progress(
+        return self.campaign_store.record_progress(
             epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
         )
 
     def trip_breaker(self, epoch: Epoch, reason: str) -> None:
         with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
-            self.campaigns.transition(
+            self.campaign_store.transition(
                 epoch.campaign.campaign_id, trip_breaker(epoch.run_id, reason)
             )
 
@@ -312,7 +312,7 @@ class CampaignRunner:
             finished_at,
         )
         try:
-            self.campaigns.transition(epoch.campaign.campaign_id, stop)
+            self.campaign_store.transition(epoch.campaign.campaign_id, stop)
         except Conflict:  # resumed before this run had stopped: the new run records it all
             return EpochReport(epoch.campaign.campaign_id, summary, replaced=True)
         return EpochReport(epoch.campaign.campaign_id, summary)
@@ -357,5 +357,5 @@ class CampaignRunner:
             finished_at=finished_at,
             resume_at=resume_at,
         )
-        self.campaigns.transition(epoch.campaign.campaign_id, ending)
+        self.campaign_store.transition(epoch.campaign.campaign_id, ending)
         return EpochReport(epoch.campaign.campaign_id, summary)

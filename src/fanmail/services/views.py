@@ -5,8 +5,8 @@ from __future__ import annotations
 from fanmail.domain.breakers import Rates
 from fanmail.domain.campaign import Campaign, live_progress, sends_over_time
 from fanmail.domain.codec import Json, JsonObject, encode
-from fanmail.domain.feedback import COUNTERS
 from fanmail.domain.outcomes import OUTCOMES, Outcome
+from fanmail.domain.ses_events import COUNTERS
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
 

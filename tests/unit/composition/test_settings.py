@@ -93,3 +93,18 @@ def test_the_stack_sets_the_gil_switch_interval_it_is_given() -> None:
         assert sys.getswitchinterval() == pytest.approx(0.002)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_local_modes_own_settings_are_in_the_readme_and_checked() -> None:
+    import dataclasses
+    from pathlib import Path
+
+    from fanmail.local.settings import LocalSettings
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    names = [f"FANMAIL_LOCAL_{f.name.upper()}" for f in dataclasses.fields(LocalSettings)]
+    assert [n for n in names if f"| `{n}` |" not in readme] == []
+    assert LocalSettings.from_env({"FANMAIL_LOCAL_OPEN_RATE": "0.5"}).open_rate == 0.5
+    for bad in ("1.5", "-0.1", "half"):
+        with pytest.raises(InvalidInput, match=f"FANMAIL_LOCAL_CLICK_RATE='{bad}'"):
+            LocalSettings.from_env({"FANMAIL_LOCAL_CLICK_RATE": bad})

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
 from fanmail.domain.campaign import Campaign
-from fanmail.domain.feedback import PROBLEMS
+from fanmail.domain.ses_events import PROBLEMS
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.handlers.common import logger

@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.imports import ImportJob, ImportMode, ImportOptions
+from fanmail.domain.import_jobs import ImportJob, ImportMode, ImportOptions
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 

@@ -27,7 +27,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE
-from fanmail.domain.feedback import LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
-from fanmail.domain.imports import (
+from fanmail.domain.import_jobs import (
     CHUNK_ROWS,
     MAX_STORED_REJECTS,
     ImportCounts,
@@ -68,7 +68,7 @@ class Imports:
         self,
         *,
         subscribers: SubscriberStore,
-        lists: ListStore,
+        list_store: ListStore,
         jobs: ImportStore,
         blobs: BlobStore,
         invoker: Invoker,
@@ -76,7 +76,7 @@ class Imports:
         limits: ImportLimits = ImportLimits(),
     ) -> None:
         self.subscribers = subscribers
-        self.lists = lists
+        self.list_store = list_store
         self.jobs = jobs
         self.blobs = blobs
         self.invoker = invoker
@@ -88,7 +88,7 @@ class Imports:
         self, list_id: str, options: ImportOptions, status: ImportStatus, file_name: str, size: int
     ) -> ImportJob:
         list_id = check_id("list id", list_id)
-        if self.lists.get(list_id) is None:
+        if self.list_store.get(list_id) is None:
             raise NotFound(f"list {list_id!r} not found")
         now = self.clock.now()
         return ImportJob(
@@ -236,9 +236,9 @@ class Imports:
         a list they name that does not exist yet is created."""
         members = list(subscribers)
         for list_id in dict.fromkeys(s.list_id for s in members):
-            if self.lists.get(list_id) is None:
+            if self.list_store.get(list_id) is None:
                 with contextlib.suppress(Conflict):  # created meanwhile: as good
-                    self.lists.create(MailingList(list_id, list_id, self.clock.now()))
+                    self.list_store.create(MailingList(list_id, list_id, self.clock.now()))
         return self.subscribers.put_many(members)
 
     def export(self, list_id: str, out: TextIO, *, history: bool = False) -> int:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from fanmail.adapters.local.ledger import MemoryLedger
 from fanmail.adapters.local.memory import MemoryCampaignStore
-from fanmail.domain.feedback import LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 
 

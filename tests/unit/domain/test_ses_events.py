@@ -6,7 +6,7 @@ import pytest
 
 from fanmail.domain.breakers import Breakers, Rates
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.feedback import (
+from fanmail.domain.ses_events import (
     EventKind,
     EventOutcome,
     FeedbackEvent,

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from fanmail.cli import main
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.imports import ImportMode, ImportOptions, ImportStatus
+from fanmail.domain.import_jobs import ImportMode, ImportOptions, ImportStatus
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import MemoryStack, memory_stack
-from fanmail.services.imports import export_list
+from fanmail.services.import_list import export_list
 from fanmail.services.lists import CreateList
 from tests.conftest import fast_settings, import_text
 
@@ -253,7 +253,7 @@ def test_two_workers_at_once_count_every_row_once(stack: MemoryStack) -> None:
 def test_rejected_rows_beyond_the_cap_are_counted_not_kept(
     stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("fanmail.services.imports.MAX_STORED_REJECTS", 150)
+    monkeypatch.setattr("fanmail.services.import_list.MAX_STORED_REJECTS", 150)
     job = import_text(stack, "email\n" + "bad\n" * 400 + "ok@example.com\n")
     assert job.counts.rejected == 400 and job.counts.created == 1
     kept, cursor = stack.app.imports.rejects(job.import_id, 0, 1000)

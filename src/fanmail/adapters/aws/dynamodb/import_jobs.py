@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from fanmail.adapters.aws.dynamodb import TABLE_TTL
 from fanmail.adapters.aws.dynamodb.items import Item, backoff, from_item, refused, to_item, values
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.imports import (
+from fanmail.domain.import_jobs import (
     ImportCounts,
     ImportJob,
     ImportOptions,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.imports import ImportJob, ImportStatus, Rejected
+from fanmail.domain.import_jobs import ImportJob, ImportStatus, Rejected
 
 CLAIMABLE = frozenset({ImportStatus.QUEUED, ImportStatus.RUNNING})
 

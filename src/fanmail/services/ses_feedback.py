@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.feedback import (
+from fanmail.domain.ids import check_cursor
+from fanmail.domain.model import Provenance, SubscriberStatus
+from fanmail.domain.ses_events import (
     EventKind,
     EventOutcome,
     FeedbackEvent,
@@ -20,8 +22,6 @@ from fanmail.domain.feedback import (
     parse_ses_event,
     plan_feedback,
 )
-from fanmail.domain.ids import check_cursor
-from fanmail.domain.model import Provenance, SubscriberStatus
 from fanmail.ports import Clock, EventRecord, FeedbackStore, SendLedger, SubscriberStore
 
 COMMIT_ATTEMPTS = 6
