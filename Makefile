@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 TOOLS  := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
 
-.PHONY: demo serve test lint typecheck unit template bench clean
+.PHONY: demo serve test test-fast lint typecheck unit template bench clean
 # The dashboard's browser tests and the demo's screenshots use Debian's chromium and its
 # matching chromedriver (Selenium drives it; nothing is downloaded at run time).
 BROWSER := /usr/bin/chromedriver
@@ -37,6 +37,14 @@ serve: $(STAMP)
 	$(BIN)/fanmail serve
 
 test: lint typecheck template unit
+
+# The inner loop: the domain, the services on simulated time, each port's in-memory adapter,
+# the architecture; not the stand-in, real threads, the template, the browser or the soak, and
+# each property tried 30 times at most (`make test` runs every tier in full). pyproject.toml
+# lists the markers; tests/conftest.py assigns them.
+FAST := not (integration or e2e or faults or api or deploy or aws or stack or slow)
+test-fast: $(STAMP)
+	FANMAIL_TEST_TIER=fast $(BIN)/pytest -n 2 -q -m "$(FAST)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -3,16 +3,20 @@ one moto server per test process that boto3 reaches over real HTTP."""
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import hypothesis
 import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS
+from fanmail.adapters.local.clock import SimClock
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.import_jobs import ImportJob, ImportOptions
@@ -25,6 +29,41 @@ from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 
 TEMPLATES = default_templates_dir()
+def fewer_examples(item: pytest.Item) -> None:
+    """A hypothesis test tried at most FAST_TIER_EXAMPLES times (its own settings otherwise)."""
+    test = getattr(item, "obj", None)
+    chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+    if chosen is not None and chosen.max_examples > FAST_TIER_EXAMPLES:
+        test._hypothesis_internal_use_settings = hypothesis.settings(  # type: ignore[union-attr]
+            chosen, max_examples=FAST_TIER_EXAMPLES
+        )
+
+
+TIERS = ("integration", "e2e", "faults", "api", "deploy")
+"""Folders of tests/ that are a tier of their own (marked as the folder is named)."""
+STAND_IN_FIXTURES = frozenset({"session", "moto_endpoint", "table_names", "bucket"})
+
+
+FAST_TIER_EXAMPLES = 30
+"""`make test-fast` tries each property this many times at most (`make test`: as each says)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, so `make test-fast` can leave the slow ones out: by folder,
+    and by what it runs on -- the stand-in (`aws`), real threads and the wall clock (`stack`)."""
+    fast = os.environ.get("FANMAIL_TEST_TIER") == "fast"
+    for item in items:
+        if fast:
+            fewer_examples(item)
+        folder = item.path.relative_to(Path(__file__).parent).parts[0]
+        if folder in TIERS:
+            item.add_marker(folder)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if fixtures & STAND_IN_FIXTURES or "aws" in params.values():
+            item.add_marker("aws")
+        if "live_stack" in fixtures:
+            item.add_marker("stack")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,8 +85,26 @@ def fast_settings(**changes: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def sim_stack(settings: Settings, **options: Any) -> MemoryStack:
+    """The whole stack in memory on simulated time: its threads wait on the clock, which jumps
+    when all of them wait (no wall-clock time passes, and runs are deterministic). SES says
+    nothing back by itself (`live_stack` has the feedback path running). Simulated time starts
+    at the wall clock's, so a time a test takes from the wall clock means the same to it."""
+    clock = SimClock(start=time.time())
+    return memory_stack(settings, clock=clock, ses_events=False, **options)
+
+
 @pytest.fixture
 def stack() -> Iterator[MemoryStack]:
+    s = sim_stack(fast_settings(), rate=2000.0)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def live_stack() -> Iterator[MemoryStack]:
+    """The whole stack in memory on real threads and the wall clock, with SES's events flowing
+    back through the feedback path as they would deployed."""
     s = memory_stack(fast_settings(), rate=2000.0)
     yield s
     s.close()

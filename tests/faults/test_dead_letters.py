@@ -15,9 +15,9 @@ from tests.unit.handlers.test_api import call
 
 
 def test_a_run_in_the_dead_letter_queue_is_stalled_and_resumable(
-    stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+    live_stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = with_settings(stack, stale_after_s=0.3)
+    stack = with_settings(live_stack, stale_after_s=0.3)
     seed(stack, 30)
     campaign = new_campaign(stack)
     real_run = stack.app.runner.run

@@ -184,7 +184,7 @@ def memory_stack(
     ses = SesSimulator(
         clock, rate, daily_quota, latency_s, verified={SENDER_ADDRESS}, latency_dist=latency_dist
     )
-    invoker = InProcessInvoker(latency_s=invoke_latency_s)
+    invoker = InProcessInvoker(latency_s=invoke_latency_s, clock=clock)
     path = feedback_path(invoker, settings.configuration_set or LOCAL_SET, window_s=0.1)
     mailbox = MailboxSimulator(
         ses, path.bus, open_rate=open_rate, click_rate=click_rate, outcomes=outcomes, delay_s=0.05

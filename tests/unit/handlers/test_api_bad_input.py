@@ -184,6 +184,7 @@ def test_an_unsupported_content_type_answers_in_the_error_format(api: MemoryStac
 
 
 # -- item 6: sizes that do not fit the API's 29 s --------------------------------------------
+@pytest.mark.slow  # a file of tens of thousands of rows
 def test_a_large_import_answers_at_once_and_runs_as_a_job(api: MemoryStack) -> None:
     data = ("email\n" + "".join(f"u{i}@example.com\n" for i in range(60_000))).encode()
     started = time.perf_counter()
@@ -298,7 +299,11 @@ def test_senders_that_would_be_mangled_are_refused(
     assert is_error(status, body, 400, words), body
 
 
-def test_idn_domains_go_to_ses_in_punycode_and_feedback_finds_them(api: MemoryStack) -> None:
+def test_idn_domains_go_to_ses_in_punycode_and_feedback_finds_them(
+    live_stack: MemoryStack,
+) -> None:
+    api = live_stack  # SES's events come back through the feedback path
+    assert call(api, "POST", "/lists", {"list_id": "news"})[0] == 201
     status, _ = call(api, "PUT", "/lists/news/subscribers/Ann@B\u00fccher.de", {})
     assert status == 200
     call(

@@ -142,6 +142,7 @@ def test_every_status_change_is_in_the_consent_history(api: MemoryStack) -> None
     assert [h["how"] for h in history] == ["api", "api"]
 
 
+@pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
 def test_progress_moves_while_senders_work_and_ends_equal_to_the_summary() -> None:
     """Item 1: senders add what they settle every second or two; the API's progress.sent
     climbs before the run ends, and equals the summary at the end."""

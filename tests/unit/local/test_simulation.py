@@ -9,7 +9,7 @@ import pytest
 
 from fanmail.local.simulation import Scenario, run
 
-pytestmark = pytest.mark.usefixtures("quiet")
+pytestmark = [pytest.mark.usefixtures("quiet"), pytest.mark.slow]
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.model import OutgoingEmail
@@ -31,6 +33,7 @@ def call(
     return answer["statusCode"], json.loads(answer["body"])
 
 
+@pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
 def test_a_bounce_breaker_pauses_and_a_resume_can_override_it() -> None:
     settings = fast_settings(breaker_min_sample=100, progress_interval_s=0.2, ses_latency_ms=20)
     stack = memory_stack(settings, rate=400.0, latency_s=0.01, outcomes=bounces_every(10))
@@ -62,6 +65,7 @@ def test_a_bounce_breaker_pauses_and_a_resume_can_override_it() -> None:
         stack.close()
 
 
+@pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
 def test_the_breaker_needs_its_minimum_sample() -> None:
     settings = fast_settings(breaker_min_sample=5000, progress_interval_s=0.2)
     stack = memory_stack(settings, rate=2000.0, outcomes=bounces_every(10))
@@ -136,6 +140,7 @@ def test_the_events_route_pages_problems(stack: MemoryStack) -> None:
     assert call(stack, "GET", "/campaigns/nope/events")[0] == 404
 
 
+@pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
 def test_resumed_while_the_breaker_paused_run_still_winds_down() -> None:
     """The demo's path: resumed the moment the breaker pauses. The paused run's root, still
     collecting its senders, finds a newer run and leaves the record to it (it used to end in a

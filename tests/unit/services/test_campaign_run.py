@@ -13,7 +13,7 @@ from fanmail.domain.errors import InvokeError
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.domain.plan import SenderConcurrency
 from fanmail.local.harness import MemoryStack, memory_stack, rewire, with_settings
-from tests.conftest import fast_settings, new_campaign, seed, summary_of
+from tests.conftest import fast_settings, new_campaign, seed, sim_stack, summary_of
 
 OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
 
@@ -60,7 +60,7 @@ def test_campaign_with_opt_outs_and_invalid_addresses(stack: MemoryStack) -> Non
 
 def test_fan_out_tree_deeper_than_one_level() -> None:
     settings = fast_settings(max_sender_rate=50.0, branching=2, inline_threshold=0)
-    stack = memory_stack(settings, rate=400.0)
+    stack = sim_stack(settings, rate=400.0)
     subscribers = seed(stack, 600)
     campaign = new_campaign(stack)
     summary = run(stack, campaign.campaign_id)
@@ -76,7 +76,7 @@ def test_fan_out_tree_deeper_than_one_level() -> None:
 
 
 def test_small_campaign_is_sent_inline() -> None:
-    stack = memory_stack(fast_settings(inline_threshold=50), rate=500.0)
+    stack = sim_stack(fast_settings(inline_threshold=50), rate=500.0)
     subscribers = seed(stack, 12)
     campaign = new_campaign(stack)
     summary = run(stack, campaign.campaign_id)
@@ -97,7 +97,7 @@ def test_sender_hands_back_what_it_cannot_send_in_time() -> None:
         level_margin_s=0.5,
         inline_threshold=0,
     )
-    stack = memory_stack(settings, rate=400.0, latency_s=0.05)
+    stack = sim_stack(settings, rate=400.0, latency_s=0.05)
     subscribers = seed(stack, 300)
     campaign = new_campaign(stack)
     summary = run(stack, campaign.campaign_id)

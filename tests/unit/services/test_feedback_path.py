@@ -13,7 +13,7 @@ import pytest
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.local.harness import MemoryStack, memory_stack
 from fanmail.services.lists import CreateList
-from tests.conftest import fast_settings, import_text, new_campaign, seed
+from tests.conftest import fast_settings, import_text, new_campaign, seed, sim_stack
 from tests.feedback_events import ses_event, sqs_record
 
 SET = "fanmail-local"
@@ -22,7 +22,7 @@ SET = "fanmail-local"
 @pytest.fixture
 def quiet() -> Iterator[MemoryStack]:
     """A stack whose SES says nothing by itself: the tests hand it the events."""
-    stack = memory_stack(fast_settings(soft_bounce_limit=2), rate=2000.0, ses_events=False)
+    stack = sim_stack(fast_settings(soft_bounce_limit=2), rate=2000.0)
     yield stack
     stack.close()
 
@@ -207,6 +207,7 @@ def test_a_send_event_for_a_record_already_sent_writes_nothing(
     assert written == [2] and confirmed == []
 
 
+@pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
 def test_the_simulator_list_end_to_end() -> None:
     """Through the whole stack: the mailbox simulator's addresses give SES's events, counted,
     and suppress; a second campaign to the list sends them nothing."""

@@ -286,6 +286,7 @@ def test_rejected_rows_beyond_the_cap_are_counted_not_kept(
     st.sampled_from(["csv", "jsonl"]),
     st.sampled_from(list(ImportMode)),
 )
+@pytest.mark.slow  # a property test over whole files
 def test_any_bytes_every_row_accounted_for(lines: list[bytes], fmt: str, mode: ImportMode) -> None:
     """Property (acceptance): whatever the bytes, imported + rejected + merged = rows read,
     and a fresh list then holds exactly the rows created or unsubscribed."""

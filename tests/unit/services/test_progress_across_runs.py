@@ -7,9 +7,13 @@ import re
 import time
 from typing import Any
 
+import pytest
+
 from fanmail.cli.campaigns import watch_line
 from fanmail.local.harness import MemoryStack, memory_stack
 from tests.conftest import fast_settings, new_campaign, seed
+
+pytestmark = pytest.mark.stack
 
 RECIPIENTS = 120
 
