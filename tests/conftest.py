@@ -29,6 +29,8 @@ from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 
 TEMPLATES = default_templates_dir()
+
+
 def fewer_examples(item: pytest.Item) -> None:
     """A hypothesis test tried at most FAST_TIER_EXAMPLES times (its own settings otherwise)."""
     test = getattr(item, "obj", None)
