@@ -42,7 +42,7 @@ test: lint typecheck template unit
 # the architecture; not the stand-in, real threads, the template, the browser or the soak, and
 # each property tried 30 times at most (`make test` runs every tier in full). pyproject.toml
 # lists the markers; tests/conftest.py assigns them.
-FAST := not (integration or e2e or faults or api or deploy or aws or stack or slow)
+FAST := not (integration or e2e or faults or api or deploy or iam or aws or stack or local or slow)
 test-fast: $(STAMP)
 	FANMAIL_TEST_TIER=fast $(BIN)/pytest -n 2 -q -m "$(FAST)"
 

@@ -41,8 +41,10 @@ def fewer_examples(item: pytest.Item) -> None:
         )
 
 
-TIERS = ("integration", "e2e", "faults", "api", "deploy")
+TIERS = ("integration", "e2e", "faults", "api", "deploy", "iam")
 """Folders of tests/ that are a tier of their own (marked as the folder is named)."""
+LOCAL_MODE_TESTS = Path(__file__).parent / "unit" / "local"
+"""Local mode's own machinery (the console, the gateway, schedules): the `local` tier."""
 STAND_IN_FIXTURES = frozenset({"session", "moto_endpoint", "table_names", "bucket"})
 
 
@@ -60,6 +62,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         folder = item.path.relative_to(Path(__file__).parent).parts[0]
         if folder in TIERS:
             item.add_marker(folder)
+        if item.path.is_relative_to(LOCAL_MODE_TESTS):
+            item.add_marker("local")
         fixtures = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
         if fixtures & STAND_IN_FIXTURES or "aws" in params.values():

@@ -23,7 +23,8 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from fanmail.domain.model import CampaignStatus, ListSettings, SubscriberStatus
+from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.model import ListSettings, SubscriberStatus
 from fanmail.local.console import Console, ConsoleConfig
 from fanmail.local.harness import SENDER_ADDRESS
 from fanmail.local.http_gateway import LocalApiGateway
@@ -44,8 +45,12 @@ ATTACK = (Path(__file__).parent / "cross_origin_attack.html").read_text()
 def chrome() -> WebDriver:
     assert shutil.which("chromium") and Path(DRIVER).exists(), "apt-get install chromium-driver"
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
+    ):
         options.add_argument(argument)
     return webdriver.Chrome(options=options, service=Service(DRIVER))
 
@@ -59,7 +64,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRunt
     ) as runtime:
         app = runtime.app
         app.lists.create(CreateList("news", "News", ListSettings(postal_address="1 Main St")))
-        app.ports.subscribers.put_many(generate_subscribers("news", 20, seed=3))
+        app.imports.load(generate_subscribers("news", 20, seed=3))
         for campaign_id in ("first", "second"):
             app.campaigns.create(
                 CreateCampaign("news", "newsletter", SENDER_ADDRESS, campaign_id=campaign_id)
@@ -110,14 +115,20 @@ def test_a_page_on_another_origin_changes_and_reads_nothing(
     served: tuple[LocalRuntime, str], browser: WebDriver
 ) -> None:
     runtime, console = served
-    app = runtime.app
-    victim = app.ports.subscribers.page("news", None, 1).subscribers[0]
-    table = app.settings.subscribers_table
-    page = (
-        ATTACK.replace("CONSOLE", console).replace("MOTO", os.environ["AWS_ENDPOINT_URL"])
-        .replace("VICTIM", victim.email).replace("SENDER_ADDRESS", SENDER_ADDRESS)
-        .replace("SENDER", SENDER_ADDRESS).replace("TABLE", table)
-    )  # fmt: skip
+    ports = runtime.ports
+    victim = ports.subscribers.page("news", None, 1).subscribers[0]
+    table = runtime.settings.subscribers_table
+    replacements = {
+        "CONSOLE": console,
+        "MOTO": os.environ["AWS_ENDPOINT_URL"],
+        "VICTIM": victim.email,
+        "SENDER_ADDRESS": SENDER_ADDRESS,
+        "SENDER": SENDER_ADDRESS,
+        "TABLE": table,
+    }
+    page = ATTACK
+    for placeholder, value in replacements.items():  # in this order: SENDER_ADDRESS first
+        page = page.replace(placeholder, value)
     mailed_before = emails_sent_by_moto()
     server, url = attacker_site(page)
     try:
@@ -131,10 +142,10 @@ def test_a_page_on_another_origin_changes_and_reads_nothing(
     assert results["read_lists"] == results["read_outbox"] == "refused", results
     assert results["json_send"] == results["moto_scan"] == "refused", results
     for campaign_id in ("first", "second"):
-        found = app.ports.campaigns.get(campaign_id)
+        found = ports.campaigns.get(campaign_id)
         assert found is not None and found.status is CampaignStatus.DRAFT, campaign_id
-    assert app.ports.campaigns.get("evil") is None
-    current = app.ports.subscribers.get("news", victim.email)
+    assert ports.campaigns.get("evil") is None
+    current = ports.subscribers.get("news", victim.email)
     assert current is not None and current.status is SubscriberStatus.SUBSCRIBED
     assert runtime.recorder is not None and runtime.recorder.listing() == []  # no proof went out
     assert emails_sent_by_moto() == mailed_before
@@ -156,7 +167,7 @@ def test_a_rebound_name_reads_and_writes_nothing(
         .then((answers) => done(answers.map((a) => a.status)));
     """
     assert browser.execute_async_script(script) == [403, 403, 403]
-    found = runtime.app.ports.campaigns.get("first")
+    found = runtime.ports.campaigns.get("first")
     assert found is not None and found.status is CampaignStatus.DRAFT
 
 

@@ -19,12 +19,8 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import (
-    CampaignStatus,
-    ListSettings,
-    Subscriber,
-    SubscriberStatus,
-)
+from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.model import ListSettings, Subscriber, SubscriberStatus
 from fanmail.local.apigateway import api_event
 from fanmail.local.runtime import LocalRuntime
 from fanmail.services.lists import CreateList
@@ -49,7 +45,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     with LocalRuntime(settings, sender_identity=SENDER, max_send_rate=100.0, outbox=outbox) as rt:
         brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER}>", postal_address="1 Main St")
         rt.app.lists.create(CreateList("paths", "Paths", brand))
-        rt.app.ports.subscribers.put_many(
+        rt.app.imports.load(
             [
                 Subscriber("paths", f"p{i}@example.com", SubscriberStatus.SUBSCRIBED)
                 for i in range(5)
@@ -99,7 +95,7 @@ def test_a_campaign_made_through_the_api_is_scheduled_and_rescheduled(
     for at in ("2099-01-01T09:00:00", "2099-02-01T09:00:00"):  # the second replaces the first
         code, view = api(runtime, "POST", "/campaigns/later/schedule", {"at": at})
         assert code == 200 and view["status"] == "scheduled", view
-    [entry] = [e for e in runtime.app.ports.scheduler.list() if e.name == "send-later"]
+    [entry] = [e for e in runtime.ports.scheduler.list() if e.name == "send-later"]
     assert entry.at == datetime(2099, 2, 1, 9, tzinfo=UTC).timestamp()
 
 
@@ -111,7 +107,7 @@ def test_a_recurring_firing_is_a_copy_the_trigger_sends_itself(runtime: LocalRun
     summary = runtime.invoker.invoke("trigger", event)
     assert summary["status"] == "sent" and summary["sent"] == 5
     assert summary["plan"]["inline"] is True  # 5 recipients: no sender invoked
-    copy = runtime.app.ports.campaigns.get(summary["campaign_id"])
+    copy = runtime.ports.campaigns.get(summary["campaign_id"])
     assert copy is not None and copy.campaign_id.startswith("weekly-")
 
 
@@ -127,9 +123,9 @@ def test_a_campaign_that_meets_its_daily_quota_twice_waits_again(runtime: LocalR
         again = runtime.invoker.invoke("trigger", {"action": "resume", "campaign_id": "capped"})
         assert again["resumed"] is True
         runtime.invoker.drain()
-        campaign = runtime.app.ports.campaigns.get("capped")
+        campaign = runtime.ports.campaigns.get("capped")
         assert campaign is not None and campaign.status is CampaignStatus.WAITING_FOR_QUOTA
-        names = [e.name for e in runtime.app.ports.scheduler.list()]
+        names = [e.name for e in runtime.ports.scheduler.list()]
         assert names.count("resume-capped") == 1, names  # replaced, not doubled
     finally:
         limits.max_24_hour_send = before
@@ -143,7 +139,7 @@ def test_mail_to_the_unsubscribe_mailbox_opts_out(runtime: LocalRuntime) -> None
         "unsubscribed": 1,
         "refused": 0,
     }
-    stored = runtime.app.ports.subscribers.get("paths", "p4@example.com")
+    stored = runtime.ports.subscribers.get("paths", "p4@example.com")
     assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
 
 
@@ -164,7 +160,7 @@ def test_a_sign_up_is_confirmed_and_the_preference_page_lists_it(
     assert link is not None
     assert public(runtime, "GET", f"/c/{link.group(1)}") == 200
     assert public(runtime, "POST", f"/c/{link.group(1)}") == 200
-    joined = runtime.app.ports.subscribers.get("paths", "grace@example.com")
+    joined = runtime.ports.subscribers.get("paths", "grace@example.com")
     assert joined is not None and joined.status is SubscriberStatus.SUBSCRIBED
     preferences = runtime.app.signer.token("paths", "grace@example.com", time.time())
     assert public(runtime, "GET", f"/p/{preferences}") == 200
@@ -172,7 +168,7 @@ def test_a_sign_up_is_confirmed_and_the_preference_page_lists_it(
 
 def test_the_heartbeat_warms_senders(runtime: LocalRuntime) -> None:
     answer = runtime.invoker.invoke("heartbeat", {"source": "aws.scheduler"})
-    assert answer == {"warmed": runtime.app.settings.heartbeat_senders, "errors": []}
+    assert answer == {"warmed": runtime.settings.heartbeat_senders, "errors": []}
 
 
 def test_an_import_that_fails_every_retry_ends_on_the_dead_letter_queue(

@@ -128,9 +128,7 @@ def register(
         module = importlib.import_module(function.module)
         timeout_s = timeouts.get(function.name, function.timeout_s)
         handler = functools.partial(module.handle, app)
-        local = LocalFunction(
-            function.name, handler, timeout_s, function.memory_mb, environment
-        )
+        local = LocalFunction(function.name, handler, timeout_s, function.memory_mb, environment)
         invoker.register(local, *([aliases[function.name]] if function.name in aliases else []))
 
 

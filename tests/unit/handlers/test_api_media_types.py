@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import CampaignStatus
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.local.apigateway import api_event
 from fanmail.local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import seed
@@ -55,7 +55,7 @@ def test_body_less_actions_refuse_what_a_cross_site_form_sends(
         return  # no body and no Content-Type: what curl -X POST sends (below)
     for action in ("send", "pause", "cancel", "resume", "resend-failed"):
         assert send(api, "POST", f"/campaigns/c1/{action}", "", media) == 415
-    found = api.app.ports.campaigns.get("c1")
+    found = api.ports.campaigns.get("c1")
     assert found is not None and found.status is CampaignStatus.DRAFT
 
 
@@ -65,13 +65,13 @@ def test_json_routes_refuse_bodies_that_are_not_said_to_be_json(
 ) -> None:
     refused = answer(api, "POST", "/campaigns", campaign("c2"), media)
     assert "application/json" in refused["error"]["message"]
-    assert api.app.ports.campaigns.get("c2") is None
+    assert api.ports.campaigns.get("c2") is None
     status = json.dumps({"status": "unsubscribed"})
     assert (
         send(api, "POST", "/lists/news/subscribers/user00000@example.com/status", status, media)
         == 415
     )
-    subscriber = api.app.ports.subscribers.get("news", "user00000@example.com")
+    subscriber = api.ports.subscribers.get("news", "user00000@example.com")
     assert subscriber is not None and subscriber.status.value == "subscribed"
     proof = json.dumps({"to": ["outside@example.com"]})
     assert send(api, "POST", "/campaigns/c1/test", proof, media) == 415
@@ -81,7 +81,7 @@ def test_json_routes_refuse_bodies_that_are_not_said_to_be_json(
 @pytest.mark.parametrize("media", ["text/plain", ""])
 def test_a_list_file_must_say_what_it_is(api: MemoryStack, media: str) -> None:
     assert send(api, "POST", "/lists/news/imports", "email\nx@example.com\n", media) == 415
-    assert api.app.ports.subscribers.get("news", "x@example.com") is None
+    assert api.ports.subscribers.get("news", "x@example.com") is None
 
 
 def test_what_curl_sends_still_works(api: MemoryStack) -> None:
