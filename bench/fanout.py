@@ -17,10 +17,10 @@ import time
 from collections import Counter
 
 from fanmail.domain.model import SubscriberStatus
-from fanmail.local.harness import SENDER_ADDRESS, memory_stack
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.harness import SENDER_ADDRESS, memory_stack
 
 
 def burn() -> None:

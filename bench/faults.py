@@ -21,21 +21,21 @@ from typing import Any
 
 from fanmail.domain.addresses import is_valid_email
 from fanmail.domain.outcomes import Outcome
-from fanmail.local.faults import (
+from fanmail.services.campaigns import CreateCampaign
+from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.faults import (
     CrashingCampaignStore,
     FaultRates,
     Faults,
     inject,
 )
-from fanmail.local.harness import (
+from fanmail_local.harness import (
     SENDER_ADDRESS,
     MemoryStack,
     memory_stack,
     run_to_completion,
 )
-from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
-from fanmail.settings import Settings, default_templates_dir
 
 
 def random_rates(rng: random.Random) -> FaultRates:

@@ -24,13 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.model import OutgoingEmail, Subscriber, SubscriberStatus
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack, rewire
 from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.ses_simulator import ses_error
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack, rewire
 
 
 class Recording:

@@ -20,10 +20,10 @@ import time
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.import_jobs import ImportOptions, ImportStatus, subscriber_from_row
 from fanmail.domain.list_files import read_rows
-from fanmail.local.apigateway import api_event
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.apigateway import api_event
+from fanmail_local.runtime import LocalRuntime
 
 
 def make_csv(rows: int, seed: int = 1) -> bytes:

@@ -14,10 +14,10 @@ import logging
 import time
 from typing import Any
 
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import argparse
 import json
 import random
 
-from fanmail.adapters.local.clock import ManualClock
-from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.domain.model import OutgoingEmail
+from fanmail_local.adapters.clock import ManualClock
+from fanmail_local.adapters.ses_simulator import SesSimulator
 
 SENDER = "bench@example.com"
 

@@ -21,8 +21,8 @@ from fanmail.domain.campaign import Campaign
 from fanmail.domain.message import UnsubscribeLinks, personalise
 from fanmail.domain.render import FILTERS, TemplateRenderer
 from fanmail.domain.tokens import SigningKeys, UnsubscribeSigner
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.settings import default_templates_dir
+from fanmail_local.demo_data import generate_subscribers
 
 VARIABLES = {"brand": "Fanmail Weekly", "headline": "Hello", "cta_url": "https://x.example/a"}
 LIST = {"id": "bench", "name": "Bench", "brand": "Fanmail", "postal_address": "1 Main St"}

@@ -1,7 +1,7 @@
 """The control plane at the sizes users mean, on simulated time: the real trigger, planner,
-dispatch, fan-out tree, epochs, checkpoints, quota handling and send ledger, with each leaf's
-per-recipient render and SES call modelled at the plan's pace (src/fanmail/local/simulation.py
-says exactly what is real and what is modelled). Prints JSON.
+dispatch, fan-out tree, epochs, checkpoints, quota handling, send ledger and senders, with SES
+and each recipient's render modelled (src/fanmail_local/simulation.py says exactly what is real
+and what is modelled). Prints JSON.
 
     python bench/scale.py --subscribers 10000000 --rate 1000
     python bench/scale.py --sweep          # R x N, one line per run, then the table
@@ -14,8 +14,8 @@ import json
 import sys
 from typing import Any
 
-from fanmail.cli.common import quiet_functions
-from fanmail.local.simulation import Scenario, run
+from fanmail_local.cli.common import quiet_functions
+from fanmail_local.simulation import Scenario, run
 
 SWEEP_RATES = (1.0, 14.0, 200.0, 1000.0, 10000.0)
 SWEEP_SIZES = (1_000, 100_000, 10_000_000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from fanmail.cli import main
+from fanmail_local.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["import", *sys.argv[1:]]))

@@ -22,15 +22,15 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from fanmail.cli.common import quiet_functions
 from fanmail.domain.model import ListSettings, OptIn
-from fanmail.local.console import Console, ConsoleConfig
-from fanmail.local.http_gateway import LocalApiGateway
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.cli.common import quiet_functions
+from fanmail_local.console import Console, ConsoleConfig
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.runtime import LocalRuntime
 
 SENDER = "Fanmail News <news@fanmail.example>"
 DRIVER = "/usr/bin/chromedriver"

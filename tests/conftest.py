@@ -16,17 +16,17 @@ import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS
-from fanmail.adapters.local.clock import SimClock
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.import_jobs import ImportJob, ImportOptions
 from fanmail.domain.model import Subscriber, SubscriberStatus
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
-from fanmail.local.moto_server import MotoServer
-from fanmail.local.resources import create_bucket, create_tables
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.clock import SimClock
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
+from fanmail_local.moto_server import MotoServer
+from fanmail_local.resources import create_bucket, create_tables
 
 TEMPLATES = default_templates_dir()
 

@@ -1,7 +1,8 @@
 """The ports: what services need from the outside world, as `typing.Protocol`s.
 
-Adapters in `adapters/aws` (boto3) and `adapters/local` (in-memory, in-process) implement them;
-the composition root (bootstrap) picks one set per environment. Nothing here imports boto3.
+Adapters in `adapters/aws` (boto3) and local mode's `fanmail_local/adapters` (in memory, in
+process) implement them; the composition root (bootstrap) picks one set per environment.
+Nothing here imports boto3.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from fanmail.domain.model import Subscriber
-from fanmail.local.http_gateway import LocalApiGateway
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.api
 CHECKS = ",".join(

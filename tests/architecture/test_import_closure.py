@@ -51,5 +51,5 @@ def test_the_senders_closure_stays_small() -> None:
 
 
 def test_the_check_sees_a_local_mode_module() -> None:
-    modules = closure("fanmail.local.harness")
-    assert "fanmail.local.harness" in local_mode(modules)
+    modules = closure("fanmail_local.harness")
+    assert "fanmail_local.harness" in local_mode(modules)

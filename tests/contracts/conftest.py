@@ -19,16 +19,6 @@ from fanmail.adapters.aws.dynamodb.signups import DynamoRateLimits, DynamoSignup
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
-from fanmail.adapters.local.feedback_marks import MemoryFeedbackStore
-from fanmail.adapters.local.import_jobs import MemoryBlobStore, MemoryImportStore
-from fanmail.adapters.local.ledger import MemoryLedger
-from fanmail.adapters.local.memory import (
-    MemoryCampaignStore,
-    MemoryListStore,
-    MemorySubscriberStore,
-)
-from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.ports import (
     BlobStore,
     CampaignStore,
@@ -41,6 +31,16 @@ from fanmail.ports import (
     SignupStore,
     SubscriberStore,
 )
+from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
+from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
+from fanmail_local.adapters.ledger import MemoryLedger
+from fanmail_local.adapters.memory import (
+    MemoryCampaignStore,
+    MemoryListStore,
+    MemorySubscriberStore,
+)
+from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
 
 TTL_S = 86400.0
 

@@ -19,14 +19,14 @@ from botocore.awsrequest import AWSResponse
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.lambda_invoke import LambdaInvoker
-from fanmail.adapters.local.invoker import (
+from fanmail.domain.errors import InvokeError
+from fanmail.ports import Invoker
+from fanmail_local.adapters.invoker import (
     ASYNC_PAYLOAD_LIMIT,
     SYNC_PAYLOAD_LIMIT,
     InProcessInvoker,
     LocalFunction,
 )
-from fanmail.domain.errors import InvokeError
-from fanmail.ports import Invoker
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

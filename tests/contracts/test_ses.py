@@ -9,12 +9,12 @@ import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.ses import SesAccountInfo, SesMailer
-from fanmail.adapters.local.clock import ManualClock
-from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.domain.errors import SendError, SendErrorKind
 from fanmail.domain.model import OutgoingEmail
-from fanmail.local.resources import verify_sender_identity
 from fanmail.ports import Mailer, SesAccount
+from fanmail_local.adapters.clock import ManualClock
+from fanmail_local.adapters.ses_simulator import SesSimulator
+from fanmail_local.resources import verify_sender_identity
 
 VERIFIED = "news@verified.example"
 

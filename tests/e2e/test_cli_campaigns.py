@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.cli import main
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import SendError, SendErrorKind
 from fanmail.domain.model import OutgoingEmail
-from fanmail.local.apigateway import api_event
-from fanmail.local.runtime import LocalRuntime
 from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.apigateway import api_event
+from fanmail_local.cli import main
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 

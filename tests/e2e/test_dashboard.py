@@ -16,14 +16,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fanmail.domain.model import ListSettings
-from fanmail.local.console import Console, ConsoleConfig
-from fanmail.local.harness import SENDER_ADDRESS
-from fanmail.local.http_gateway import LocalApiGateway
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.console import Console, ConsoleConfig
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.harness import SENDER_ADDRESS
+from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 DRIVER = "/usr/bin/chromedriver"  # Debian's chromium-driver, matching its chromium (make installs)

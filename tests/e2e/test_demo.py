@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.cli import main
-from fanmail.services.demo_data import generate_subscribers
+from fanmail_local.cli import main
+from fanmail_local.demo_data import generate_subscribers
 
 pytestmark = pytest.mark.e2e
 

@@ -21,10 +21,10 @@ import pytest
 
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.model import ListSettings, Subscriber, SubscriberStatus
-from fanmail.local.apigateway import api_event
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.apigateway import api_event
+from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 

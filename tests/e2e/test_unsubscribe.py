@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from fanmail.domain.model import SubscriberStatus
-from fanmail.local.apigateway import api_event
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.apigateway import api_event
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 

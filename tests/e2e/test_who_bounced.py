@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from fanmail.bootstrap import App
-from fanmail.cli import main
 from fanmail.domain.model import Subscriber
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import SENDER_ADDRESS, memory_stack
-from fanmail.local.runtime import LocalRuntime
 from fanmail.ports import Invoker
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.apigateway import api_event
+from fanmail_local.cli import main
+from fanmail_local.harness import SENDER_ADDRESS, memory_stack
+from fanmail_local.runtime import LocalRuntime
 from tests.conftest import fast_settings
 
 pytestmark = pytest.mark.e2e

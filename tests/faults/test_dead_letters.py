@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fanmail.domain.campaign import CampaignStatus
-from fanmail.local.harness import MemoryStack, with_settings
+from fanmail_local.harness import MemoryStack, with_settings
 from tests.conftest import new_campaign, seed, summary_of
 from tests.unit.handlers.test_api import call
 

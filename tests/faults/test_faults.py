@@ -15,15 +15,15 @@ import pytest
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import Conflict, InvokeError
 from fanmail.domain.model import Subscriber, SubscriberStatus
-from fanmail.local.faults import (
+from fanmail.services.lifecycle import is_stalled
+from fanmail_local.faults import (
     CrashingCampaignStore,
     FaultRates,
     Faults,
     inject,
 )
-from fanmail.local.harness import MemoryStack, memory_stack, rewire, run_to_completion
-from fanmail.local.schedules import fire_due
-from fanmail.services.lifecycle import is_stalled
+from fanmail_local.harness import MemoryStack, memory_stack, rewire, run_to_completion
+from fanmail_local.schedules import fire_due
 from tests.conftest import fast_settings, new_campaign, seed, summary_of
 
 pytestmark = pytest.mark.faults
@@ -259,7 +259,7 @@ def test_the_quota_schedule_does_not_resume_a_campaign_a_user_paused() -> None:
 
 
 def test_pause_resume_cancel_and_resend_through_the_api() -> None:
-    from fanmail.local.apigateway import api_event
+    from fanmail_local.apigateway import api_event
 
     stack, _ = faulty(FaultRates(), rate=60.0)
     subscribers = seed(stack, 300, statuses=OPTED_OUT)

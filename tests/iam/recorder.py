@@ -2,7 +2,7 @@
 
 Two sources: a botocore `before-parameter-build` handler, installed in every boto3 session from
 the start of the test run (it also sees the parameters of a presigned URL), and the reports of
-the local adapters that stand in for an AWS call (fanmail.adapters.local.aws_calls). A call
+the local adapters that stand in for an AWS call (fanmail_local.adapters.aws_calls). A call
 counts for the function whose handler runs on its thread (the in-process invoker says which:
 the API gateway stand-in, the event source mapping and the schedule ticker all invoke through
 it); a handler's worker threads run in its context, as they share its Lambda environment.
@@ -24,8 +24,8 @@ from typing import Any
 
 import botocore.handlers
 
-from fanmail.adapters.local import aws_calls
-from fanmail.adapters.local.invoker import running_function
+from fanmail_local.adapters import aws_calls
+from fanmail_local.adapters.invoker import running_function
 from tests.iam.calls import Call, frozen, names_of
 
 Environment = tuple[tuple[str, str], ...]

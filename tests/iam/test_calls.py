@@ -11,9 +11,9 @@ import boto3
 import pytest
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
-from fanmail.adapters.local.scheduler import MemoryScheduler
 from fanmail.settings import Settings
+from fanmail_local.adapters.invoker import InProcessInvoker, LocalFunction
+from fanmail_local.adapters.scheduler import MemoryScheduler
 from tests.iam.calls import Call, Deployment, Untranslatable, requests_for
 from tests.iam.check import Judge
 from tests.iam.policy import Request

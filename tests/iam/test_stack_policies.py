@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fanmail.local.apigateway import api_event
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.apigateway import api_event
+from fanmail_local.runtime import LocalRuntime
 from tests.deploy.test_stack_audit import validate_module
 from tests.iam.check import Judge
 from tests.iam.recorder import merge, recording

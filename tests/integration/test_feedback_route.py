@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from fanmail.adapters.local.events import QueueMessage
-from fanmail.local.event_source import EventSourceMapping
-from fanmail.local.harness import memory_stack
+from fanmail_local.adapters.events import QueueMessage
+from fanmail_local.event_source import EventSourceMapping
+from fanmail_local.harness import memory_stack
 from tests.conftest import fast_settings, new_campaign, seed
 from tests.feedback_events import ses_event
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from fanmail.local.http_gateway import LocalApiGateway
-from fanmail.local.runtime import LocalRuntime
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.runtime import LocalRuntime
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from fanmail.local.moto_server import MotoServer
+from fanmail_local.moto_server import MotoServer
 
 pytestmark = pytest.mark.integration
 

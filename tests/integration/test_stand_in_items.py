@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from fanmail.local.moto_fixes import DYNAMODB_REQUESTS
+from fanmail_local.moto_fixes import DYNAMODB_REQUESTS
 
 pytestmark = pytest.mark.integration
 

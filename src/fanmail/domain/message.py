@@ -129,7 +129,7 @@ def sender_address(sender: str) -> str:
 MIME_POLICY = default_policy.clone(max_line_length=998)
 
 
-def to_mime(email: OutgoingEmail, message_id: str, domain: str = "fanmail.local") -> EmailMessage:
+def to_mime(email: OutgoingEmail, message_id: str, domain: str = "fanmail_local") -> EmailMessage:
     """The MIME message SES builds from sesv2 Simple content (for the outbox and previews).
 
     Lines may run to RFC 5322's 998 characters: folded at 78, the email package would write a

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
 from fanmail.domain.errors import InvokeError
+from fanmail_local.adapters.invoker import InProcessInvoker, LocalFunction
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:

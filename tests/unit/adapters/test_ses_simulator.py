@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from fanmail.adapters.local.clock import ManualClock
-from fanmail.adapters.local.ses_simulator import SesSimulator
 from fanmail.domain.errors import SendError, SendErrorKind
 from fanmail.domain.model import OutgoingEmail
+from fanmail_local.adapters.clock import ManualClock
+from fanmail_local.adapters.ses_simulator import SesSimulator
 
 
 def email(to: str = "a@example.com", sender: str = "News <news@fanmail.example>") -> OutgoingEmail:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fanmail import bootstrap
-from fanmail.cli import main
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack
+from fanmail_local.cli import main
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import seed
 
 
@@ -113,9 +113,9 @@ def test_a_missing_aws_environment_is_one_line(
 def test_serve_on_a_busy_port_says_which_option(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from fanmail.adapters.local.invoker import InProcessInvoker
-    from fanmail.cli.serve import open_gateway
     from fanmail.domain.errors import FanmailError
+    from fanmail_local.adapters.invoker import InProcessInvoker
+    from fanmail_local.cli.serve import open_gateway
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -84,7 +84,7 @@ def test_the_stack_sets_the_gil_switch_interval_it_is_given() -> None:
     import sys
     from dataclasses import replace
 
-    from fanmail.local.harness import memory_stack
+    from fanmail_local.harness import memory_stack
 
     before = sys.getswitchinterval()
     settings = replace(Settings.from_env({}), switch_interval_ms=2.0)
@@ -99,7 +99,7 @@ def test_local_modes_own_settings_are_in_the_readme_and_checked() -> None:
     import dataclasses
     from pathlib import Path
 
-    from fanmail.local.settings import LocalSettings
+    from fanmail_local.settings import LocalSettings
 
     readme = (Path(__file__).parents[3] / "README.md").read_text()
     names = [f"FANMAIL_LOCAL_{f.name.upper()}" for f in dataclasses.fields(LocalSettings)]

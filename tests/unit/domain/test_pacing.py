@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from fanmail.adapters.aws.clock import SystemClock
-from fanmail.adapters.local.clock import ManualClock
 from fanmail.domain.pacing import Pacer
+from fanmail_local.adapters.clock import ManualClock
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:

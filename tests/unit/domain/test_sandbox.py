@@ -97,7 +97,7 @@ def test_the_time_limit_never_fires_outside_a_render() -> None:
 
 
 def test_a_slow_template_fails_one_recipient_not_the_run(stack: object) -> None:
-    from fanmail.local.harness import MemoryStack
+    from fanmail_local.harness import MemoryStack
 
     assert isinstance(stack, MemoryStack)
     compiled = renderer(

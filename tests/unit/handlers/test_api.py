@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from fanmail.domain.campaign import CampaignStatus
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import MemoryStack
-from fanmail.local.schedules import RecurringFirer, fire_due
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import MemoryStack
+from fanmail_local.schedules import RecurringFirer, fire_due
 from tests.conftest import seed
 
 

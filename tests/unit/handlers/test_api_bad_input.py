@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fanmail.domain.model import Subscriber, SubscriberStatus
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, run_to_completion
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, run_to_completion
 from tests.conftest import seed, summary_of
 from tests.unit.handlers.test_api import call
 
@@ -327,7 +327,7 @@ def test_idn_domains_go_to_ses_in_punycode_and_feedback_finds_them(
 def test_templates_that_cost_too_much_are_refused_at_preview_and_creation(
     api: MemoryStack, template_dir: Any
 ) -> None:
-    from fanmail.local.harness import with_settings
+    from fanmail_local.harness import with_settings
 
     (template_dir / "slow").mkdir()
     (template_dir / "slow" / "subject.txt.j2").write_text("Hi")

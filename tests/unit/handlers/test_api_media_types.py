@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fanmail.domain.campaign import CampaignStatus
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import seed
 
 CROSS_SITE_TYPES = (

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from tests.conftest import fast_settings, seed
 from tests.unit.handlers.test_api import call
 

@@ -11,9 +11,9 @@ import threading
 from urllib.parse import urlencode
 
 from fanmail.domain.model import ListSettings, OptIn
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import MemoryStack
 from fanmail.services.lists import CreateList
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import MemoryStack
 
 ROUNDS = 500
 

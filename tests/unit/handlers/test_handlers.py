@@ -14,8 +14,8 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import SubscriberStatus
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.handlers import sender, trigger
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import MemoryStack
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import MemoryStack
 from tests.conftest import new_campaign, seed, summary_of
 
 
@@ -157,8 +157,8 @@ def test_heartbeat_warms_k_senders(stack: MemoryStack) -> None:
 
 
 def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: MemoryStack) -> None:
-    from fanmail.adapters.local.ses_simulator import ses_error
     from fanmail.domain.model import OutgoingEmail
+    from fanmail_local.adapters.ses_simulator import ses_error
 
     subscribers = seed(stack, 20)
     flaky, rejected = subscribers[2].email, subscribers[5].email

@@ -12,9 +12,9 @@ import pytest
 
 from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tokens import Purpose
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack
 from fanmail.services.lists import CreateList
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 
 S = SubscriberStatus
 IP = "203.0.113.9"

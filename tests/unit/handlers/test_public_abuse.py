@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
-from fanmail.local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from fanmail.services.lists import CreateList
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from tests.conftest import fast_settings
 from tests.unit.handlers.test_api import call
 from tests.unit.handlers.test_public import IP, public, status
@@ -46,7 +46,7 @@ def lists() -> Iterator[MemoryStack]:
 def sign_up(
     stack: MemoryStack, email: str, list_id: str = "news", source: str = IP, **extra: Any
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    from fanmail.local.apigateway import api_event
+    from fanmail_local.apigateway import api_event
 
     event = api_event(
         "POST", "/subscribe", body=json.dumps({"list_id": list_id, "email": email, **extra})
@@ -166,7 +166,7 @@ def test_a_source_past_its_limit_gets_the_429_page_and_unsubscribes_still_work(
 
 
 def test_the_429_page_is_a_real_page_with_the_public_pages_policy(lists: MemoryStack) -> None:
-    from fanmail.local.apigateway import api_event
+    from fanmail_local.apigateway import api_event
 
     for n in range(11):
         event = api_event("POST", "/subscribe", body=f"list_id=news&email=f{n}%40example.com")

@@ -14,11 +14,11 @@ import pytest
 from botocore.stub import Stubber
 
 from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
-from fanmail.adapters.local.outbox import RecordingMailer
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.model import OutgoingEmail
-from fanmail.local.apigateway import api_event
-from fanmail.local.console import Console, ConsoleConfig
+from fanmail_local.adapters.outbox import RecordingMailer
+from fanmail_local.apigateway import api_event
+from fanmail_local.console import Console, ConsoleConfig
 
 
 class Accepting:

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from fanmail.local import http_gateway
-from fanmail.local.admission import Admission, host_header
-from fanmail.local.console import Console, ConsoleConfig
-from fanmail.local.http_gateway import LocalApiGateway, request_path
+from fanmail_local import http_gateway
+from fanmail_local.admission import Admission, host_header
+from fanmail_local.console import Console, ConsoleConfig
+from fanmail_local.http_gateway import LocalApiGateway, request_path
 
 OPERATOR_TOKEN = "an-operator-token-of-enough-characters"
 

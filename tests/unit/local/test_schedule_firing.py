@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.local.schedules import RecurringFirer
+from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.schedules import RecurringFirer
 
 NOW = 1_800_000_000.0
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from fanmail.local.simulation import Scenario, run
+from fanmail_local.simulation import Scenario, run
 
 pytestmark = [pytest.mark.usefixtures("quiet"), pytest.mark.slow]
 
 
 @pytest.fixture
 def quiet() -> None:
-    from fanmail.cli.common import quiet_functions
+    from fanmail_local.cli.common import quiet_functions
 
     quiet_functions()
 

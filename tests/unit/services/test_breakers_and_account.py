@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.model import OutgoingEmail
-from fanmail.local.apigateway import api_event
-from fanmail.local.harness import MemoryStack, memory_stack, rewire
 from fanmail.ports import AccountStatus, Mailer
+from fanmail_local.adapters.ses_simulator import ses_error
+from fanmail_local.apigateway import api_event
+from fanmail_local.harness import MemoryStack, memory_stack, rewire
 from tests.conftest import fast_settings, new_campaign, seed
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from fanmail.adapters.local.invoker import LocalFunction
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import InvokeError
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.domain.plan import SenderConcurrency
-from fanmail.local.harness import MemoryStack, memory_stack, rewire, with_settings
+from fanmail_local.adapters.invoker import LocalFunction
+from fanmail_local.harness import MemoryStack, rewire, with_settings
 from tests.conftest import fast_settings, new_campaign, seed, sim_stack, summary_of
 
 OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "pending")
@@ -183,7 +183,7 @@ def test_the_plan_keeps_the_senders_within_the_concurrency_lambda_gives_them(
     """#19 item 3: with 0 reserved the planner no longer assumes 200 senders; every sender
     invocation of the tree (leaves and the nodes above them) counts."""
     settings = fast_settings(max_sender_rate=50.0, branching=2, inline_threshold=0, max_senders=14)
-    stack = rewire(memory_stack(settings, rate=400.0), ports={"capacity": Capacity(answer)})
+    stack = rewire(sim_stack(settings, rate=400.0), ports={"capacity": Capacity(answer)})
     subscribers = seed(stack, 600)
     summary = run(stack, new_campaign(stack).campaign_id)
     assert summary["sent"] == 600

@@ -9,8 +9,8 @@ import pytest
 
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
-from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.services.lists import CreateList
+from fanmail_local.harness import MemoryStack, with_settings
 from tests.conftest import new_campaign, seed
 
 

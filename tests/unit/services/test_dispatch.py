@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from fanmail.adapters.local.clock import ManualClock
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, Checkpoint
 from fanmail.domain.model import Recipient
@@ -13,6 +12,7 @@ from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import PlanLimits, make_plan
 from fanmail.services.dispatch import Dispatcher
 from fanmail.services.run_state import Epoch, EpochEnd
+from fanmail_local.adapters.clock import ManualClock
 
 
 class TickingClock(ManualClock):

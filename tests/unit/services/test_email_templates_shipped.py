@@ -10,15 +10,15 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from fanmail.cli import main
 from fanmail.domain.addresses import ascii_address, normalise_email, unicode_address
 from fanmail.domain.campaign import Requirement
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import InvalidInput, TemplateProblem
 from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer, format_date, initials, money, render_context
-from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.services.preview import preview_message, template_report
+from fanmail_local.cli import main
+from fanmail_local.harness import MemoryStack, with_settings
 from tests.conftest import TEMPLATES, new_campaign, seed
 
 SHIPPED = ("newsletter", "announcement", "notice")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fanmail.domain.model import Subscriber, SubscriberStatus
-from fanmail.local.harness import MemoryStack, memory_stack
 from fanmail.services.lists import CreateList
+from fanmail_local.harness import MemoryStack, memory_stack
 from tests.conftest import fast_settings, import_text, new_campaign, seed, sim_stack
 from tests.feedback_events import ses_event, sqs_record
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fanmail.cli import main
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.import_jobs import ImportMode, ImportOptions, ImportStatus
 from fanmail.domain.model import Subscriber, SubscriberStatus
-from fanmail.local.harness import MemoryStack, memory_stack
 from fanmail.services.import_list import export_list
 from fanmail.services.lists import CreateList
+from fanmail_local.cli import main
+from fanmail_local.harness import MemoryStack, memory_stack
 from tests.conftest import fast_settings, import_text
 
 S = SubscriberStatus

@@ -8,8 +8,8 @@ import pytest
 
 from fanmail.domain.errors import Conflict
 from fanmail.domain.model import SubscriberStatus, next_status
-from fanmail.local.harness import MemoryStack
 from fanmail.services.lists import CreateList, UpsertSubscriber
+from fanmail_local.harness import MemoryStack
 from tests.conftest import import_text
 
 OPTED_OUT = [SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED]
@@ -55,7 +55,7 @@ def test_recount_repairs_counters_moved_outside_fanmail(
     stack: MemoryStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from fanmail import bootstrap
-    from fanmail.cli import main
+    from fanmail_local.cli import main
 
     stack.app.lists.create(CreateList("news"))
     import_text(stack, "email\na@example.com\nb@example.com\n")

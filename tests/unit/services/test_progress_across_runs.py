@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fanmail.cli.campaigns import watch_line
-from fanmail.local.harness import MemoryStack, memory_stack
+from fanmail_local.cli.campaigns import watch_line
+from fanmail_local.harness import MemoryStack, memory_stack
 from tests.conftest import fast_settings, new_campaign, seed
 
 pytestmark = pytest.mark.stack

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.batches import Batch
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.domain.outcomes import Outcome
-from fanmail.local.harness import MemoryStack, with_settings
 from fanmail.ports import ClaimOutcome
+from fanmail_local.adapters.ses_simulator import ses_error
+from fanmail_local.harness import MemoryStack, with_settings
 from tests.conftest import new_campaign, seed
 
 

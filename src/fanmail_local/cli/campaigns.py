@@ -16,8 +16,6 @@ from dataclasses import asdict
 from typing import Any
 
 from fanmail.bootstrap import App
-from fanmail.cli.common import operator_app, print_json, progress_bar
-from fanmail.cli.previews import parse_variables
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.outcomes import Outcome
@@ -25,6 +23,8 @@ from fanmail.domain.ses_events import PROBLEMS
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail.services.test_sends import TestSend
+from fanmail_local.cli.common import operator_app, print_json, progress_bar
+from fanmail_local.cli.previews import parse_variables
 
 ACTIONS = {
     "show": "the campaign, its progress and what SES said back (rates, top links)",

@@ -21,24 +21,24 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.adapters.aws import clients
-from fanmail.adapters.local.invoker import InProcessInvoker
-from fanmail.adapters.local.keys import GeneratedKeys
-from fanmail.adapters.local.mailbox import MailboxSimulator
-from fanmail.adapters.local.outbox import RecordingMailer
-from fanmail.adapters.local.quota import LocalSesLimits
 from fanmail.bootstrap import App, Ports, PortSet, aws_ports
-from fanmail.local.harness import LOCAL_SET, FeedbackPath, feedback_path, register
-from fanmail.local.moto_server import MotoServer
-from fanmail.local.resources import (
+from fanmail.ports import Mailer
+from fanmail.settings import Settings
+from fanmail_local.adapters.invoker import InProcessInvoker
+from fanmail_local.adapters.keys import GeneratedKeys
+from fanmail_local.adapters.mailbox import MailboxSimulator
+from fanmail_local.adapters.outbox import RecordingMailer
+from fanmail_local.adapters.quota import LocalSesLimits
+from fanmail_local.harness import LOCAL_SET, FeedbackPath, feedback_path, register
+from fanmail_local.moto_server import MotoServer
+from fanmail_local.resources import (
     create_bucket,
     create_configuration_set,
     create_tables,
     verify_sender_identity,
 )
-from fanmail.local.schedules import ScheduleTicker
-from fanmail.local.settings import LocalSettings
-from fanmail.ports import Mailer
-from fanmail.settings import Settings
+from fanmail_local.schedules import ScheduleTicker
+from fanmail_local.settings import LocalSettings
 
 LOCAL_REGION = "us-east-1"
 

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fanmail.adapters.local.ses_simulator import ses_error
 from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.errors import InvokeError, SendError
 from fanmail.domain.model import OutgoingEmail
-from fanmail.local.harness import MemoryStack, rewire
 from fanmail.ports import CampaignStore, Clock, Invoker, Mailer
+from fanmail_local.adapters.ses_simulator import ses_error
+from fanmail_local.harness import MemoryStack, rewire
 
 
 class SimulatedCrash(BaseException):

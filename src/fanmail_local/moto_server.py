@@ -26,8 +26,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from fanmail.local import moto_fixes
-from fanmail.local.admission import is_loopback
+from fanmail_local import moto_fixes
+from fanmail_local.admission import is_loopback
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 BROWSER_HEADERS = ("HTTP_ORIGIN", "HTTP_SEC_FETCH_SITE", "HTTP_SEC_FETCH_MODE")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.model import OutgoingEmail
 from fanmail.ports import AccountStatus, Mailer, SendQuota, SesAccount
+from fanmail_local.adapters.aws_calls import stood_in
 
 
 class LocalSesLimits:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fanmail.cli import campaigns, demo, lists, previews, serve
 from fanmail.domain.errors import FanmailError
+from fanmail_local.cli import campaigns, demo, lists, previews, serve
 
 
 def parser() -> argparse.ArgumentParser:

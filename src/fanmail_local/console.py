@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from fanmail.adapters.local.outbox import RecordingMailer
 from fanmail.domain.message import sent_headers
+from fanmail_local.adapters.outbox import RecordingMailer
 
 FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -46,7 +46,7 @@ class Console:
     def __init__(self, config: ConsoleConfig, outbox: RecordingMailer | None = None) -> None:
         self.config = config
         self.outbox = outbox
-        self.files = resources.files("fanmail.local") / "dashboard"
+        self.files = resources.files("fanmail_local") / "dashboard"
         self.page_token: str | None = None
         """The token the dashboard's requests carry (see local.admission), put in its page."""
 

@@ -11,21 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.bootstrap import App
-from fanmail.cli.common import progress_bar, quiet_functions
-from fanmail.cli.previews import write_preview
 from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.model import Subscriber
 from fanmail.domain.outcomes import OUTCOMES
-from fanmail.local.apigateway import api_event
-from fanmail.local.report import write_report
-from fanmail.local.runtime import LocalRuntime
 from fanmail.services.campaigns import CreateCampaign
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.lists import CreateList
 from fanmail.services.preview import PreviewRequest
 from fanmail.settings import Settings
+from fanmail_local.apigateway import api_event
+from fanmail_local.cli.common import progress_bar, quiet_functions
+from fanmail_local.cli.previews import write_preview
+from fanmail_local.demo_data import generate_subscribers
+from fanmail_local.report import write_report
+from fanmail_local.runtime import LocalRuntime
 
 SENDER = "Fanmail Demo <news@fanmail.example>"
 LIST_ID = "demo-list"

@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fanmail.adapters.local.events import EventPublisher
 from fanmail.domain.message import sender_address
 from fanmail.domain.model import OutgoingEmail
 from fanmail.domain.tags import CONFIGURATION_SET_TAG
 from fanmail.ports import Mailer
+from fanmail_local.adapters.events import EventPublisher
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 SIMULATED = ("success", "bounce", "ooto", "complaint", "suppressionlist")

@@ -10,10 +10,10 @@ import threading
 import time
 from typing import Any
 
-from fanmail.adapters.local.aws_calls import stood_in
-from fanmail.adapters.local.events import Queue, QueueMessage
 from fanmail.domain.errors import InvokeError
 from fanmail.ports import Invoker
+from fanmail_local.adapters.aws_calls import stood_in
+from fanmail_local.adapters.events import Queue, QueueMessage
 
 
 def sqs_event(queue: Queue, messages: list[QueueMessage]) -> dict[str, Any]:

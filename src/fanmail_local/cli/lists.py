@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from fanmail.cli.common import operator_app, print_json, progress_printer
 from fanmail.domain.errors import Conflict, FanmailError
 from fanmail.domain.import_jobs import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
 from fanmail.domain.model import ListSettings, OptIn
 from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
+from fanmail_local.cli.common import operator_app, print_json, progress_printer
 
 
 def add_parsers(commands: Any) -> None:

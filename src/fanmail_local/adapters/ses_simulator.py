@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.errors import SendError, classify_ses_error
 from fanmail.domain.model import OutgoingEmail
 from fanmail.ports import AccountStatus, Clock, SendQuota
+from fanmail_local.adapters.aws_calls import stood_in
 
 
 def sesv2_names(email: OutgoingEmail) -> dict[str, str]:

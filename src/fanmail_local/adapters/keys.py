@@ -3,8 +3,8 @@ secret a deployed stack reads them from."""
 
 from __future__ import annotations
 
-from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.tokens import SigningKeys
+from fanmail_local.adapters.aws_calls import stood_in
 
 
 class GeneratedKeys:

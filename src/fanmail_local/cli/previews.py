@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from fanmail import bootstrap
-from fanmail.cli.common import operator_app, print_json
 from fanmail.domain.errors import FanmailError
-from fanmail.services.demo_data import generate_subscribers
 from fanmail.services.preview import Preview, PreviewRequest
 from fanmail.settings import Settings
+from fanmail_local.cli.common import operator_app, print_json
+from fanmail_local.demo_data import generate_subscribers
 
 
 def add_parser(commands: Any) -> None:

@@ -29,26 +29,26 @@ from typing import Any
 
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX, LIVE_PREFIX, campaign_item
 from fanmail.adapters.aws.dynamodb.items import item_bytes
-from fanmail.adapters.local.clock import SimClock
-from fanmail.adapters.local.invoker import InProcessInvoker
-from fanmail.adapters.local.ledger import MemoryLedger
-from fanmail.adapters.local.memory import (
-    MemoryCampaignStore,
-    MemorySubscriberStore,
-)
-from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.adapters.local.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
-from fanmail.local.harness import SENDER_ADDRESS, memory_ports, register
 from fanmail.ports import SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.services.send_batch import Compose
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.clock import SimClock
+from fanmail_local.adapters.invoker import InProcessInvoker
+from fanmail_local.adapters.ledger import MemoryLedger
+from fanmail_local.adapters.memory import (
+    MemoryCampaignStore,
+    MemorySubscriberStore,
+)
+from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.adapters.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
+from fanmail_local.harness import SENDER_ADDRESS, memory_ports, register
 
 LIST_ID = "scale"
 PRICES = {

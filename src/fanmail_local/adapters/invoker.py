@@ -10,7 +10,7 @@ timeout: it reports an overrun as "Task timed out" after the fact.
 
 A running handler can be told from the others: `running_function()` is the function whose
 handler runs on this thread (the IAM test charges the AWS calls it makes to that function's
-role), and each invoke reports the Lambda call it stands in for (adapters/local/aws_calls.py).
+role), and each invoke reports the Lambda call it stands in for (adapters/aws_calls.py).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fanmail.adapters.aws.clock import SystemClock
-from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.domain.errors import InvokeError
 from fanmail.domain.plan import SenderConcurrency
 from fanmail.ports import Clock
+from fanmail_local.adapters.aws_calls import stood_in
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 256 * 1024

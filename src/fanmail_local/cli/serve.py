@@ -15,13 +15,13 @@ from typing import Any
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
-from fanmail.cli.common import quiet_functions
 from fanmail.domain.errors import FanmailError
-from fanmail.local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
-from fanmail.local.console import Console, ConsoleConfig
-from fanmail.local.http_gateway import LocalApiGateway, ProxyTarget
-from fanmail.local.runtime import LocalRuntime
 from fanmail.settings import Settings
+from fanmail_local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
+from fanmail_local.cli.common import quiet_functions
+from fanmail_local.console import Console, ConsoleConfig
+from fanmail_local.http_gateway import LocalApiGateway, ProxyTarget
+from fanmail_local.runtime import LocalRuntime
 
 
 def add_parser(commands: Any) -> None:

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
-from fanmail.adapters.local.ledger import MemoryLedger
-from fanmail.adapters.local.memory import MemoryCampaignStore
 from fanmail.domain.ses_events import LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
+from fanmail_local.adapters.ledger import MemoryLedger
+from fanmail_local.adapters.memory import MemoryCampaignStore
 
 
 class MemoryFeedbackStore:

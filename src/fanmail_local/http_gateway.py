@@ -24,9 +24,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from fanmail.domain.errors import InvokeError
 from fanmail.handlers.api.imports import BINARY_MEDIA_TYPES
-from fanmail.local.admission import PUBLIC_PATHS, Admission, check_listen, host_header
-from fanmail.local.console import Console, error_body
 from fanmail.ports import Invoker
+from fanmail_local.admission import PUBLIC_PATHS, Admission, check_listen, host_header
+from fanmail_local.console import Console, error_body
 
 ProxyTarget = Invoker
 """What the gateway hands events to: the in-process Lambda invoker, or a deployed stack's API

@@ -12,8 +12,8 @@ from typing import Any
 
 from fanmail import bootstrap
 from fanmail.bootstrap import App
-from fanmail.local.runtime import LocalRuntime
 from fanmail.settings import Settings
+from fanmail_local.runtime import LocalRuntime
 
 
 def quiet_functions() -> None:

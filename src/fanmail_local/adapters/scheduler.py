@@ -7,8 +7,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from fanmail.adapters.local.aws_calls import stood_in
 from fanmail.ports import ScheduleEntry
+from fanmail_local.adapters.aws_calls import stood_in
 
 
 class MemoryScheduler:

@@ -14,29 +14,29 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fanmail.adapters.aws.clock import SystemClock
-from fanmail.adapters.local.events import MemoryEventBus, MemoryQueue
-from fanmail.adapters.local.feedback_marks import MemoryFeedbackStore
-from fanmail.adapters.local.import_jobs import MemoryBlobStore, MemoryImportStore
-from fanmail.adapters.local.invoker import InProcessInvoker, LocalFunction
-from fanmail.adapters.local.keys import GeneratedKeys
-from fanmail.adapters.local.ledger import MemoryLedger
-from fanmail.adapters.local.mailbox import MailboxSimulator
-from fanmail.adapters.local.memory import (
-    MemoryCampaignStore,
-    MemoryListStore,
-    MemorySubscriberStore,
-)
-from fanmail.adapters.local.scheduler import MemoryScheduler
-from fanmail.adapters.local.ses_simulator import SesSimulator
-from fanmail.adapters.local.signups import MemoryRateLimits, MemorySignupStore
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.outcomes import Outcome
 from fanmail.functions import FUNCTIONS
-from fanmail.local.event_source import EventSourceMapping
 from fanmail.ports import Clock, Invoker, Mailer, Scheduler, SesAccount
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.events import MemoryEventBus, MemoryQueue
+from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
+from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
+from fanmail_local.adapters.invoker import InProcessInvoker, LocalFunction
+from fanmail_local.adapters.keys import GeneratedKeys
+from fanmail_local.adapters.ledger import MemoryLedger
+from fanmail_local.adapters.mailbox import MailboxSimulator
+from fanmail_local.adapters.memory import (
+    MemoryCampaignStore,
+    MemoryListStore,
+    MemorySubscriberStore,
+)
+from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.adapters.ses_simulator import SesSimulator
+from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
+from fanmail_local.event_source import EventSourceMapping
 
 SENDER_ADDRESS = "news@fanmail.example"
 LOCAL_SET = "fanmail-local"
