@@ -127,7 +127,7 @@ def decode_fields(kind: type[T], data: object, path: str) -> T:
     """A dataclass from its JSON object, its own `from_json` aside."""
     if not isinstance(data, Mapping):
         raise Mismatch(path, f"expected an object, got {_name(data)}")
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for plan in _plan(kind):
         where = f"{path}.{plan.key}"
         if plan.wire.flatten:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 
 DAY_S = 86_400
@@ -109,9 +110,9 @@ class Engagement:
         first = day_of(now) - days + 1
         return sum(n for day, n in self.sends_by_day if day >= first)
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self) -> dict[str, float | dict[str, int]]:
         """The attributes to store on the subscriber item (absent ones are left out)."""
-        item: dict[str, Any] = {
+        item: dict[str, float | dict[str, int]] = {
             name: value
             for name, value in (
                 (SENT, self.last_sent),
@@ -222,7 +223,7 @@ class FrequencyCap:
         return cls(int(words[0]), int(words[2]))
 
     @staticmethod
-    def json_schema() -> dict[str, Any]:
+    def json_schema() -> JsonObject:
         return {
             "type": "object",
             "description": "At most max_sends campaign emails per subscriber in days UTC days.",

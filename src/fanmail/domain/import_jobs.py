@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_attributes
@@ -48,6 +48,14 @@ class ImportStatus(StrEnum):
         return self in {ImportStatus.DONE, ImportStatus.FAILED}
 
 
+class ImportOptionsJson(TypedDict):
+    format: str
+    mode: str
+    force: bool
+    email_column: str
+    check_deliverability: bool
+
+
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
     fmt: str = "csv"
@@ -62,7 +70,7 @@ class ImportOptions:
         if not self.email_column.strip():
             raise InvalidInput("the email column's name is empty")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ImportOptionsJson:
         return {
             "format": self.fmt,
             "mode": self.mode.value,
@@ -183,7 +191,7 @@ def subscriber_from_row(
         check_deliverability=options.check_deliverability,
         what=options.email_column,
     )
-    given: dict[str, Any] = {}
+    given: dict[str, object] = {}
     for name, value in fields_.items():
         if name == options.email_column or value is None or value == "":
             continue

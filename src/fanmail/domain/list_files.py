@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.errors import InvalidInput
 
 MAX_RECORD_LINES = 100
@@ -43,8 +44,10 @@ class Position:
 class Row:
     line: int
     end: Position
-    fields: dict[str, Any] | None = None
+    fields: JsonObject | None = None
     error: str | None = None
+    cells: list[str] | None = None
+    """A CSV record's values, before the header names them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +111,10 @@ def read_rows(
         return names, start, _csv_rows(names, _Records(lines, len(names)))
     records = _Records(lines, None)
     first = next(iter(records), None)
-    if first is None or first.fields is None:
+    if first is None or first.cells is None:
         why = first.error if first else "the file is empty"
         raise InvalidInput(f"the CSV file has no readable header row: {why}")
-    names = [str(name).strip() for name in first.fields["values"]]
+    names = [str(name).strip() for name in first.cells]
     if not any(names):
         raise InvalidInput("the CSV file's header row is empty")
     repeated = sorted({name for name in names if name and names.count(name) > 1})
@@ -123,16 +126,17 @@ def read_rows(
 
 def _csv_rows(header: list[str], records: Iterable[Row]) -> Iterator[Row]:
     for record in records:
-        if record.fields is None:
+        values = record.cells
+        if values is None:
             yield record
             continue
-        values = record.fields["values"]
         if len(values) != len(header):
             yield Row(
                 record.line, record.end, error=f"{len(values)} fields for a header of {len(header)}"
             )
             continue
-        yield Row(record.line, record.end, dict(zip(header, values, strict=True)))
+        fields: JsonObject = {name: value for name, value in zip(header, values, strict=True)}
+        yield Row(record.line, record.end, fields)
 
 
 def _ends_inside_quotes(text: str, inside: bool) -> bool:
@@ -216,7 +220,7 @@ class _Records:
                 error=f"a quoted field runs over {len(taken)} lines and the row does not fit "
                 "the header (an unclosed quote?)",
             )
-        return Row(first.number, last.end, {"values": values})
+        return Row(first.number, last.end, cells=values)
 
 
 def _json_rows(lines: Iterator[_Line]) -> Iterator[Row]:
@@ -241,8 +245,8 @@ def _json_rows(lines: Iterator[_Line]) -> Iterator[Row]:
                 yield Row(line.number, line.end, error="the line is not a JSON object")
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _unique_keys(pairs: list[tuple[str, Json]]) -> JsonObject:
+    found: JsonObject = {}
     for key, value in pairs:
         if key in found:
             raise InvalidInput(f"the key {key!r} appears twice")

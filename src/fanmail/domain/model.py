@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from fanmail.domain.codec import JsonObject, Mismatch
 from fanmail.domain.errors import Conflict
@@ -56,6 +56,15 @@ class Provenance:
     detail: str = ""
 
 
+class StatusChangeJson(TypedDict):
+    at: float
+    status: str
+    previous: str | None
+    how: str
+    source: str
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """One entry of a subscriber's consent history."""
@@ -77,7 +86,7 @@ class StatusChange:
     ) -> StatusChange:
         return cls(at, status, previous, provenance.how, provenance.source, provenance.detail)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StatusChangeJson:
         return {
             "at": self.at,
             "status": self.status.value,
@@ -113,6 +122,14 @@ class OptIn(StrEnum):
 DEFAULT_SIGNUP_FIELDS = ("first_name",)
 
 
+class ListSettingsJson(TypedDict):
+    brand: str
+    sender: str
+    postal_address: str
+    opt_in: str
+    signup_fields: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class ListSettings:
     """What a list's subscribers see of its owner: the brand on pages and footers, the sender
@@ -126,7 +143,7 @@ class ListSettings:
     """The attributes a public sign-up may set (the form's fields): no other, so a stranger
     cannot put a campaign's content (a headline, a link) into someone's copy."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ListSettingsJson:
         return {
             "brand": self.brand,
             "sender": self.sender,

@@ -275,7 +275,7 @@ def _endpoint(line: int, fields: Mapping[str, Any], names: _NameMap) -> _Endpoin
 
 
 def _field(
-    data: Mapping[str, Any], name: str, kind: type[str | dict[str, Any]], where: str = ""
+    data: Mapping[str, Any], name: str, kind: type[str] | type[dict[str, object]], where: str = ""
 ) -> Any:
     """A documented field of the documented JSON type, or None when it is absent or null."""
     value = data.get(name)

@@ -370,11 +370,11 @@ def render_context(
     attributes: Mapping[str, Any],
     extras: Mapping[str, Any] | None = None,
     list_info: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The names a template sees. Precedence, lowest first: campaign variables, subscriber
     attributes, then fanmail's own names (`email`, `subscriber`, `campaign`, and `extras` such as
     `unsubscribe_url`)."""
-    context: dict[str, Any] = {**variables, **attributes}
+    context: dict[str, object] = {**variables, **attributes}
     context["email"] = email
     context["subscriber"] = {**attributes, "email": email}
     context["campaign"] = {**variables, "id": campaign_id}

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_files import parse_json
 from fanmail.domain.segments.estimate import SizeEstimate, estimate_size
@@ -100,7 +100,7 @@ class Segment:
             )
         return segment
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return self.root.to_json()
 
     def dumps(self) -> str:

@@ -15,10 +15,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 Z_95 = 1.959963984540054
 """The normal quantile for a two-sided 95 % interval."""
+
+
+class EstimateJson(TypedDict):
+    """A size estimate as the API and the CLI show it."""
+
+    estimate: int
+    low: int
+    high: int
+    confidence: float
+    matched: int
+    sampled: int
+    total: int
+    exact: bool
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +68,7 @@ class SizeEstimate:
             return f"more than {_two_digits(self.low, math.floor):,} of {total}"
         return f"about {round(self.count / self.unit) * self.unit:,} of {total}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> EstimateJson:
         return {
             "estimate": self.count,
             "low": self.low,

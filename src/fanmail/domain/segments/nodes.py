@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.segments.values import (
     ADDRESS,
@@ -83,7 +84,7 @@ class Node(ABC):
     def matches(self, facts: SubscriberFacts, now: float) -> bool: ...
 
     @abstractmethod
-    def to_json(self) -> dict[str, Any]: ...
+    def to_json(self) -> JsonObject: ...
 
     @abstractmethod
     def render(self) -> str:
@@ -142,7 +143,7 @@ class AttributeNode(Node):
     def _subject(self) -> str:
         return render_name(self.name)
 
-    def _json(self, **fields: Any) -> dict[str, Any]:
+    def _json(self, **fields: Json) -> JsonObject:
         return {"attribute": self.name, **fields}
 
 
@@ -168,7 +169,7 @@ class Compare(AttributeNode):
         stored = self._typed(facts, type_of(self.value))
         return stored is not None and _COMPARE[op](stored, self.value)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return self._json(**_typed_json(self.value), **{self.op.value: json_value(self.value)})
 
     def render(self) -> str:
@@ -192,10 +193,9 @@ class OneOf(AttributeNode):
     def matches(self, facts: SubscriberFacts, now: float) -> bool:
         return self._typed(facts, type_of(self.values[0])) in self.values
 
-    def to_json(self) -> dict[str, Any]:
-        return self._json(
-            **_typed_json(self.values[0]), **{"in": [json_value(v) for v in self.values]}
-        )
+    def to_json(self) -> JsonObject:
+        listed: list[Json] = [json_value(v) for v in self.values]
+        return self._json(**_typed_json(self.values[0]), **{"in": listed})
 
     def render(self) -> str:
         return f"{self._subject()} in [{', '.join(render_value(v) for v in self.values)}]"
@@ -225,7 +225,7 @@ class TextMatch(AttributeNode):
             return stored.startswith(self.text)
         return stored.endswith(self.text)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return self._json(**{self.op.value: self.text})
 
     def render(self) -> str:
@@ -242,7 +242,7 @@ class Exists(AttributeNode):
     def matches(self, facts: SubscriberFacts, now: float) -> bool:
         return facts.stored(self.name) is not None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return self._json(exists=True)
 
     def render(self) -> str:
@@ -264,7 +264,7 @@ class StatusIs(Node):
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.STATUS})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         only = len(self.statuses) == 1
         return {"status": self.statuses[0] if only else list(self.statuses)}
 
@@ -305,7 +305,7 @@ class SignedUp(Node):
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.SIGNED_UP_AT})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"signed_up": {self.bound.value: render_instant(self.at)}}
 
     def render(self) -> str:
@@ -329,7 +329,7 @@ class SignedUpWithin(Node):
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.SIGNED_UP_AT})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"signed_up": {"within_days": self.days}}
 
     def render(self) -> str:
@@ -351,7 +351,7 @@ class EventWithin(Node):
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.ENGAGEMENT})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"engagement": self.event.value, "within_days": self.days}
 
     def render(self) -> str:
@@ -368,7 +368,7 @@ class Never(Node):
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.ENGAGEMENT})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"engagement": self.event.value, "never": True}
 
     def render(self) -> str:
@@ -389,7 +389,7 @@ class ReceivedFewer(Node):
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.ENGAGEMENT})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"engagement": "received", "fewer_than": self.count, "within_days": self.days}
 
     def render(self) -> str:
@@ -415,7 +415,7 @@ class _Combination(Node):
     def matches(self, facts: SubscriberFacts, now: float) -> bool:
         return type(self).TEST(node.matches(facts, now) for node in self.nodes)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {self.KEY: [node.to_json() for node in self.nodes]}
 
     def render(self) -> str:
@@ -457,7 +457,7 @@ class Not(Node):
     def facts(self) -> frozenset[Fact]:
         return self.node.facts()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"not": self.node.to_json()}
 
     def render(self) -> str:

@@ -9,9 +9,8 @@ reader checks (`x-max-nodes`, `x-max-chars` carry the numbers for tools).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fanmail.domain.attributes import MAX_NAME_CHARS
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.engagement import WINDOW_DAYS
 from fanmail.domain.model import SubscriberStatus
 from fanmail.domain.segments.nodes import ORDERED, CompareOp, Event, TextOp
@@ -29,13 +28,13 @@ from fanmail.domain.segments.values import (
 )
 
 OPENAPI_PREFIX = "#/components/schemas/"
-_DATE = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
-_TIME = {
+_DATE: JsonObject = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+_TIME: JsonObject = {
     "type": "string",
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?"
     "(Z|[+-][0-9]{2}:[0-9]{2})$",
 }
-_VALUE: dict[ValueType, dict[str, Any]] = {
+_VALUE: dict[ValueType, JsonObject] = {
     ValueType.STRING: {"type": "string", "maxLength": MAX_VALUE_CHARS},
     ValueType.NUMBER: {
         "type": "number",
@@ -56,11 +55,11 @@ DESCRIPTION = (
 )
 
 
-def _days(top: int) -> dict[str, Any]:
+def _days(top: int) -> JsonObject:
     return {"type": "integer", "minimum": 1, "maximum": top}
 
 
-def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+def _object(required: JsonObject, optional: JsonObject | None = None) -> JsonObject:
     return {
         "type": "object",
         "properties": {**required, **(optional or {})},
@@ -69,13 +68,21 @@ def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) ->
     }
 
 
-def _attribute_variants() -> list[dict[str, Any]]:
-    name = {"attribute": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}}
-    variants: list[dict[str, Any]] = []
+def _attribute_variants() -> list[JsonObject]:
+    name: JsonObject = {
+        "attribute": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
+    }
+    variants: list[JsonObject] = []
     for kind, value in _VALUE.items():
-        typed = {"type": {"const": kind.value}}
-        required, optional = (typed, {}) if kind is ValueType.DATE else ({}, typed)
-        values = {"type": "array", "minItems": 1, "maxItems": MAX_IN_VALUES, "items": value}
+        typed: JsonObject = {"type": {"const": kind.value}}
+        empty: JsonObject = {}
+        required, optional = (typed, empty) if kind is ValueType.DATE else (empty, typed)
+        values: JsonObject = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_IN_VALUES,
+            "items": value,
+        }
         for op in CompareOp:
             if op in ORDERED and kind is ValueType.STRING:
                 continue
@@ -88,11 +95,16 @@ def _attribute_variants() -> list[dict[str, Any]]:
     return variants
 
 
-def _other_conditions() -> list[dict[str, Any]]:
-    statuses = {"enum": sorted(s.value for s in SubscriberStatus)}
-    many = {"type": "array", "minItems": 1, "maxItems": len(SubscriberStatus), "items": statuses}
-    instant = {"anyOf": [_DATE, _TIME]}
-    events = {"enum": [e.value for e in Event]}
+def _other_conditions() -> list[JsonObject]:
+    statuses: JsonObject = {"enum": [s for s in sorted(s.value for s in SubscriberStatus)]}
+    many: JsonObject = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": len(SubscriberStatus),
+        "items": statuses,
+    }
+    instant: JsonObject = {"anyOf": [_DATE, _TIME]}
+    events: JsonObject = {"enum": [e.value for e in Event]}
     return [
         _object({"status": {"anyOf": [statuses, many]}}),
         *(
@@ -115,16 +127,21 @@ def _other_conditions() -> list[dict[str, Any]]:
     ]
 
 
-def components(prefix: str = OPENAPI_PREFIX) -> dict[str, dict[str, Any]]:
+def components(prefix: str = OPENAPI_PREFIX) -> JsonObject:
     """Named schemas whose references start with `prefix`: `Segment` is the one to use."""
     condition = prefix + "SegmentCondition"
-    schemas: dict[str, dict[str, Any]] = {
+    schemas: JsonObject = {
         "SegmentCondition": {"anyOf": [*_attribute_variants(), *_other_conditions()]},
         "Segment1": {"$ref": condition},
     }
     for level in range(2, MAX_DEPTH + 1):
-        inner = {"$ref": f"{prefix}Segment{level - 1}"}
-        many = {"type": "array", "minItems": 1, "maxItems": MAX_CHILDREN, "items": inner}
+        inner: JsonObject = {"$ref": f"{prefix}Segment{level - 1}"}
+        many: JsonObject = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_CHILDREN,
+            "items": inner,
+        }
         schemas[f"Segment{level}"] = {
             "anyOf": [
                 {"$ref": condition},
@@ -143,7 +160,7 @@ def components(prefix: str = OPENAPI_PREFIX) -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema() -> JsonObject:
     """A standalone document (its own `$defs`), for validators and the docs."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

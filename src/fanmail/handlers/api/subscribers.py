@@ -26,7 +26,9 @@ def subscriber_view(subscriber: Subscriber) -> m.SubscriberView:
         email=subscriber.email,
         status=subscriber.status,
         attributes=dict(subscriber.attributes),
-        history=[m.StatusChangeView(**change.to_dict()) for change in subscriber.history],
+        history=[
+            m.StatusChangeView.model_validate(change.to_dict()) for change in subscriber.history
+        ],
     )
 
 
