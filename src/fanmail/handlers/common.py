@@ -6,7 +6,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -21,6 +21,18 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "fanmail"
 """The stack's name when deployed: metrics carry it as their `service` dimension, so two stacks
 in one account keep their alarms and dashboards apart."""
 logger = Logger(service=SERVICE)
+
+
+class HttpResponse(TypedDict):
+    """What a Lambda behind API Gateway's proxy integration answers."""
+
+    statusCode: int
+    headers: NotRequired[dict[str, str]]
+    multiValueHeaders: NotRequired[dict[str, list[str]]]
+    body: NotRequired[str]
+    isBase64Encoded: NotRequired[bool]
+
+
 metrics = Metrics(namespace="fanmail", service=SERVICE)
 
 
@@ -61,10 +73,10 @@ class Resolvers:
         self._built: weakref.WeakKeyDictionary[App, APIGatewayRestResolver]
         self._built = weakref.WeakKeyDictionary()
 
-    def resolve(self, app: App, event: Any, context: Any) -> dict[str, Any]:
+    def resolve(self, app: App, event: Any, context: Any) -> HttpResponse:
         with Resolvers._one_request_at_a_time:
             resolver = self._built.get(app)
             if resolver is None:
                 resolver = self._built[app] = self.build(app)
-            answer: dict[str, Any] = resolver.resolve(event, context)
-        return answer
+            # powertools types its proxy response as a plain dict; it has this shape
+            return cast("HttpResponse", resolver.resolve(event, context))

@@ -18,6 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fanmail import bootstrap
@@ -71,7 +72,7 @@ def read_record(feedback: Feedback, record: SQSRecord) -> list[FeedbackEvent] | 
 
 
 @metrics.log_metrics
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> PartialItemFailureResponse:
     response, report = process(bootstrap.current(), event)
     for kind, count in report.by_kind.items():
         metrics.add_metric(name=f"Feedback_{kind}", unit=MetricUnit.Count, value=count)
@@ -82,11 +83,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return response
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> PartialItemFailureResponse:
     return process(app, event)[0]
 
 
-def process(app: bootstrap.App, event: Any) -> tuple[dict[str, Any], FeedbackReport]:
+def process(app: bootstrap.App, event: Any) -> tuple[PartialItemFailureResponse, FeedbackReport]:
     """The partial batch response (`batchItemFailures`), and what the batch did."""
     logger.thread_safe_clear_keys()
     processor = FeedbackBatch(app.feedback)
@@ -94,4 +95,4 @@ def process(app: bootstrap.App, event: Any) -> tuple[dict[str, Any], FeedbackRep
     with processor(records, lambda record: read_record(app.feedback, record)):
         processor.process()
     logger.info("SES events", extra={"report": processor.report.__dict__, "records": len(records)})
-    return dict(processor.response()), processor.report
+    return processor.response(), processor.report

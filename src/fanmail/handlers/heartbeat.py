@@ -10,13 +10,14 @@ from typing import Any
 
 from fanmail import bootstrap
 from fanmail.handlers.common import logger
+from fanmail.services.heartbeat import Warmed
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> Warmed:
     return handle(bootstrap.current(), event, context)
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> Warmed:
     result = app.heartbeat.warm()
     logger.info("heartbeat", extra=result)
     return result

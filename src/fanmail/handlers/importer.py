@@ -14,11 +14,11 @@ from fanmail.domain.ids import check_id
 from fanmail.handlers.common import logger
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, str | int]:
     return handle(bootstrap.current(), event, context)
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, str | int]:
     if not isinstance(event, dict) or "import_id" not in event:
         raise InvalidInput(f"the import worker takes {{'import_id': ...}}, got {event!r:.200}")
     import_id = check_id("import id", event["import_id"])
@@ -27,7 +27,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
         return context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
 
     job = app.imports.work(import_id, remaining_s)
-    result = {
+    result: dict[str, str | int] = {
         "import_id": job.import_id,
         "status": job.status.value,
         "line": job.position.line,

@@ -3,7 +3,7 @@ to the List-Unsubscribe mailto address; its subject is "unsubscribe <token>"."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from fanmail import bootstrap
 from fanmail.domain.model import Provenance
@@ -11,11 +11,17 @@ from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers.common import logger
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+class InboundReport(TypedDict):
+    unsubscribed: int
+    refused: int
+    """Mails whose subject held no valid token."""
+
+
+def handler(event: Any, context: Any) -> InboundReport:
     return handle(bootstrap.current(), event, context)
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> InboundReport:
     done = refused = 0
     records = event.get("Records", []) if isinstance(event, dict) else []
     for record in records:

@@ -28,7 +28,7 @@ from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TooManyReque
 from fanmail.domain.model import Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers import signup_pages
-from fanmail.handlers.common import Resolvers, logger
+from fanmail.handlers.common import HttpResponse, Resolvers, logger
 from fanmail.handlers.pages import (
     Html,
     button_form,
@@ -41,11 +41,11 @@ from fanmail.handlers.pages import (
 from fanmail.services.unsubscribe import LinkView, Membership
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> HttpResponse:
     return handle(bootstrap.current(), event, context)
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> HttpResponse:
     return _resolvers.resolve(app, event, context)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
 from fanmail import bootstrap
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_files import parse_json
 from fanmail.domain.model import MailingList, OptIn
@@ -34,7 +35,7 @@ def answer(
     api: APIGatewayRestResolver, status: HTTPStatus, title: str, message: str, brand: str = ""
 ) -> Response[Any]:
     if wants_json(api):
-        body: dict[str, Any] = {"status": status.phrase, "message": message}
+        body: JsonObject = {"status": status.phrase, "message": message}
         if status >= HTTPStatus.BAD_REQUEST:
             body = {"error": {"code": status.phrase, "message": message}}
         return Response(status.value, content_types.APPLICATION_JSON, body)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TypedDict
 
 from fanmail.domain.errors import InvokeError
 from fanmail.ports import Invoker
 from fanmail.services.send_batch import SENDER
+
+
+class Warmed(TypedDict):
+    warmed: int
+    errors: list[str]
+    """Why each ping that failed did."""
 
 
 class Heartbeat:
@@ -18,7 +24,7 @@ class Heartbeat:
         self.invoker = invoker
         self.count = count
 
-    def warm(self) -> dict[str, Any]:
+    def warm(self) -> Warmed:
         with ThreadPoolExecutor(max_workers=self.count) as pool:
             errors = [e for e in pool.map(self._ping, range(self.count)) if e is not None]
         return {"warmed": self.count - len(errors), "errors": errors}

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from pydantic_core import ErrorDetails
 
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem, Unavailable
@@ -28,7 +29,7 @@ from fanmail.domain.list_files import parse_json
 from fanmail.handlers.api import campaigns, imports, lists, schedules, subscribers, templates
 from fanmail.handlers.api import openapi as openapi_links
 from fanmail.handlers.api.responses import error
-from fanmail.handlers.common import Resolvers, logger
+from fanmail.handlers.common import HttpResponse, Resolvers, logger
 
 FORM_MEDIA_TYPES = frozenset(
     {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
@@ -46,11 +47,11 @@ ROUTERS = (
 )
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> HttpResponse:
     return handle(bootstrap.current(), event, context)
 
 
-def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, Any]:
+def handle(app: bootstrap.App, event: Any, context: Any) -> HttpResponse:
     logger.thread_safe_clear_keys()
     refusal = not_json(event)
     if refusal is not None:
@@ -145,7 +146,7 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
         return error(HTTPStatus.UNPROCESSABLE_ENTITY, where or "invalid request", details=details)
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     """pydantic's message, except for an attribute name, where the pattern says little."""
     location = list(error.get("loc", ()))
     if error.get("type") == "string_pattern_mismatch" and "[key]" in location:
