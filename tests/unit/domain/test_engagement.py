@@ -4,6 +4,7 @@ exactly what a brute force counts and stays bounded, frequency caps, and the sto
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -137,7 +138,8 @@ def test_bad_cap_settings_name_the_field(data: object, expected: str) -> None:
 
 def test_cap_round_trip_and_schema() -> None:
     assert FrequencyCap.from_dict(FrequencyCap(3, 7).to_dict()) == FrequencyCap(3, 7)
-    assert FrequencyCap.json_schema()["properties"]["days"]["maximum"] == WINDOW_DAYS
+    schema: Any = FrequencyCap.json_schema()
+    assert schema["properties"]["days"]["maximum"] == WINDOW_DAYS
 
 
 def test_the_stored_form_as_dynamodb_gives_it_back() -> None:

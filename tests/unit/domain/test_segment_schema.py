@@ -99,7 +99,8 @@ def test_openapi_components_refer_to_one_another() -> None:
         if isinstance(value, str) and value.startswith("#/")
     }
     assert refs <= set(schemas)
-    assert schemas["Segment"]["x-max-depth"] == MAX_DEPTH
+    segment_schema: Any = schemas["Segment"]
+    assert segment_schema["x-max-depth"] == MAX_DEPTH
     document = {"components": {"schemas": schemas}, "$ref": "#/components/schemas/Segment"}
     validator = jsonschema_rs.Draft202012Validator(document)
     assert validator.is_valid({"all": [{"status": "subscribed"}, {"attribute": "a", "in": [1]}]})
