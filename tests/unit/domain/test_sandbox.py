@@ -44,11 +44,13 @@ def renderer(templates: dict[str, str]) -> TemplateRenderer:
 
 @pytest.mark.parametrize("name", sorted(COSTLY))
 def test_costly_templates_are_stopped_quickly(name: str) -> None:
+    """Quickly in the render's own CPU time (what the watchdog bounds): on a loaded machine the
+    wall time also counts other processes' work."""
     compiled = renderer(COSTLY).compile(name)
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(TemplateProblem, match="TooCostly") as info:
         compiled.render({})
-    assert time.monotonic() - started < 2.0
+    assert time.thread_time() - started < 2.0
     assert f"template {name!r}" in str(info.value)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -236,7 +235,7 @@ def unsubscribe_event(
 def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
     subscribers = seed(stack, 3)
     target = subscribers[1].email
-    token = stack.app.signer.token("news", target, time.time())
+    token = stack.app.signer.token("news", target, stack.ports.clock.now())
     page = stack.invoker.invoke("public", unsubscribe_event("GET", token))
     assert page["statusCode"] == 200 and 'method="post"' in page["body"]
     stored = stack.subscribers.get("news", target)
@@ -251,8 +250,8 @@ def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
     assert again["statusCode"] == 200  # idempotent
 
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    expired = stack.app.signer.token("news", target, time.time() - 400 * 86400)
-    unknown = stack.app.signer.token("news", "nobody@example.com", time.time())
+    expired = stack.app.signer.token("news", target, stack.ports.clock.now() - 400 * 86400)
+    unknown = stack.app.signer.token("news", "nobody@example.com", stack.ports.clock.now())
     bodies = set()
     for bad in (forged, expired, "garbage", "a.b"):
         for method in ("GET", "POST"):
@@ -270,7 +269,7 @@ def test_unsubscribe_page_one_click_and_refusals(stack: MemoryStack) -> None:
 def test_one_click_needs_rfc_8058_body(stack: MemoryStack, body: str | None) -> None:
     """Item 7: a POST that does not say `List-Unsubscribe=One-Click` unsubscribes nobody."""
     target = seed(stack, 1)[0].email
-    token = stack.app.signer.token("news", target, time.time())
+    token = stack.app.signer.token("news", target, stack.ports.clock.now())
     answer = stack.invoker.invoke("public", unsubscribe_event("POST", token, body))
     assert answer["statusCode"] == 400 and "List-Unsubscribe=One-Click" in answer["body"]
     stored = stack.subscribers.get("news", target)
@@ -284,7 +283,7 @@ def test_one_click_accepts_form_and_multipart(stack: MemoryStack) -> None:
         "One-Click\r\n--xyz--\r\n"
     )
     for person, body in zip(people, ["List-Unsubscribe=One-Click", multipart], strict=True):
-        token = stack.app.signer.token("news", person.email, time.time())
+        token = stack.app.signer.token("news", person.email, stack.ports.clock.now())
         answer = stack.invoker.invoke("public", unsubscribe_event("POST", token, body))
         assert answer["statusCode"] == 200
         stored = stack.subscribers.get("news", person.email)
@@ -302,7 +301,7 @@ def test_odd_token_paths_get_the_refusal_page(stack: MemoryStack, path: str) -> 
 
 def test_bounced_stays_bounced_on_unsubscribe(stack: MemoryStack) -> None:
     subscribers = seed(stack, 2, statuses={0: SubscriberStatus.BOUNCED})
-    token = stack.app.signer.token("news", subscribers[0].email, time.time())
+    token = stack.app.signer.token("news", subscribers[0].email, stack.ports.clock.now())
     assert stack.invoker.invoke("public", unsubscribe_event("POST", token))["statusCode"] == 200
     stored = stack.subscribers.get("news", subscribers[0].email)
     assert stored is not None and stored.status is SubscriberStatus.BOUNCED
@@ -310,7 +309,7 @@ def test_bounced_stays_bounced_on_unsubscribe(stack: MemoryStack) -> None:
 
 def test_inbound_mailto_unsubscribes(stack: MemoryStack) -> None:
     subscribers = seed(stack, 2)
-    token = stack.app.signer.token("news", subscribers[0].email, time.time())
+    token = stack.app.signer.token("news", subscribers[0].email, stack.ports.clock.now())
     record = {"ses": {"mail": {"commonHeaders": {"subject": f"unsubscribe {token}"}}}}
     junk = {"ses": {"mail": {"commonHeaders": {"subject": "hello there"}}}}
     result = stack.invoker.invoke("inbound", {"Records": [record, junk]})

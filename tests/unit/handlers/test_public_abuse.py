@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -161,7 +160,7 @@ def test_a_source_past_its_limit_gets_the_429_page_and_unsubscribes_still_work(
     assert code == 429 and "<h1>Please wait</h1>" in page
     assert sign_up(lists, "p12@example.com", source="198.51.100.1")[0] == 202  # another source
     lists.subscribers.put_many([Subscriber("news", "ada@example.com")])
-    link = lists.app.signer.token("news", "ada@example.com", time.time())
+    link = lists.app.signer.token("news", "ada@example.com", lists.ports.clock.now())
     assert public(lists, "POST", f"/u/{link}", "List-Unsubscribe=One-Click")[0] == 200
 
 
@@ -224,9 +223,9 @@ def test_a_used_link_cannot_confirm_a_later_sign_up(
     sign_up(lists, "grace@example.com")
     first = confirm_path(mails_to(lists, "grace@example.com")[0])
     assert public(lists, "POST", first)[0] == 200
-    unsubscribe = lists.app.signer.token("news", "grace@example.com", time.time())
+    unsubscribe = lists.app.signer.token("news", "grace@example.com", lists.ports.clock.now())
     public(lists, "POST", f"/u/{unsubscribe}", "List-Unsubscribe=One-Click")
-    later = time.time() + 700  # past the mailbox's hold: anyone signs her up again
+    later = lists.ports.clock.now() + 700  # past the mailbox's hold: anyone signs her up again
     monkeypatch.setattr(lists.app.signups.clock, "now", lambda: later)
     sign_up(lists, "grace@example.com", source="198.51.100.66")
     second = confirm_path(mails_to(lists, "grace@example.com")[1])
@@ -241,7 +240,7 @@ def test_a_link_replayed_after_an_unsubscribe_does_not_resubscribe(lists: Memory
     sign_up(lists, "hal@example.com")
     link = confirm_path(mails_to(lists, "hal@example.com")[0])
     assert public(lists, "POST", link)[0] == 200
-    unsubscribe = lists.app.signer.token("news", "hal@example.com", time.time())
+    unsubscribe = lists.app.signer.token("news", "hal@example.com", lists.ports.clock.now())
     public(lists, "POST", f"/u/{unsubscribe}", "List-Unsubscribe=One-Click")
     assert public(lists, "POST", link)[0] == 410
     assert status(lists, "hal@example.com") is S.UNSUBSCRIBED
@@ -268,7 +267,7 @@ def test_a_token_never_undoes_the_owners_unsubscribe(lists: MemoryStack) -> None
         [Subscriber(n, "eve@example.com") for n in ("news", "deals", "other")]
     )
     owner_unsubscribes(lists, "deals", "eve@example.com")
-    link = lists.app.signer.token("news", "eve@example.com", time.time())
+    link = lists.app.signer.token("news", "eve@example.com", lists.ports.clock.now())
     page = public(lists, "GET", f"/p/{link}")[1]
     assert "Acme Deals" in page and "unsubscribed by the list&#x27;s owner" in page
     assert "Other News" not in page  # another brand's list
@@ -283,9 +282,9 @@ def test_a_token_never_undoes_the_owners_unsubscribe(lists: MemoryStack) -> None
 def test_the_subscribers_own_unsubscribe_can_be_undone_on_the_page(lists: MemoryStack) -> None:
     lists.subscribers.put_many([Subscriber("deals", "sam@example.com")])
     lists.subscribers.put_many([Subscriber("news", "sam@example.com")])
-    deals = lists.app.signer.token("deals", "sam@example.com", time.time())
+    deals = lists.app.signer.token("deals", "sam@example.com", lists.ports.clock.now())
     public(lists, "POST", f"/u/{deals}", "List-Unsubscribe=One-Click")
-    news = lists.app.signer.token("news", "sam@example.com", time.time())
+    news = lists.app.signer.token("news", "sam@example.com", lists.ports.clock.now())
     public(lists, "POST", f"/p/{news}", "shown=news&shown=deals&list=news&list=deals")
     assert status(lists, "sam@example.com", "deals") is S.SUBSCRIBED
 
