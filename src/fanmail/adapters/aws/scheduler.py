@@ -23,6 +23,7 @@ from fanmail.ports import ScheduleEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_scheduler.type_defs import CreateScheduleInputTypeDef, TargetTypeDef
 
 DEFAULT_GROUP = "default"
 NAME_MAX = 64
@@ -70,12 +71,12 @@ class EventBridgeScheduler:
         return stored_name(self.prefix, name)
 
     def schedule_once(self, name: str, at: float, payload: Mapping[str, Any]) -> None:
-        self._put(name, at_expression(at), "UTC", payload, {"ActionAfterCompletion": "DELETE"})
+        self._put(name, at_expression(at), "UTC", payload, delete_after=True)
 
     def schedule_recurring(
         self, name: str, expression: str, timezone: str, payload: Mapping[str, Any]
     ) -> None:
-        self._put(name, expression, timezone, payload, {})
+        self._put(name, expression, timezone, payload, delete_after=False)
 
     def _request(
         self,
@@ -83,9 +84,10 @@ class EventBridgeScheduler:
         expression: str,
         timezone: str,
         payload: Mapping[str, Any],
-        extra: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        target: dict[str, Any] = {
+        *,
+        delete_after: bool,
+    ) -> CreateScheduleInputTypeDef:
+        target: TargetTypeDef = {
             "Arn": self.target_arn,
             "RoleArn": self.role_arn,
             "Input": json.dumps(dict(payload)),
@@ -93,7 +95,7 @@ class EventBridgeScheduler:
         }
         if self.dead_letter_arn:
             target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
-        return {
+        request: CreateScheduleInputTypeDef = {
             "Name": self._name(name),
             "GroupName": self.group,
             "Description": name,
@@ -101,8 +103,10 @@ class EventBridgeScheduler:
             "ScheduleExpressionTimezone": timezone,
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "Target": target,
-            **extra,
         }
+        if delete_after:  # a one-off schedule: EventBridge deletes it once it has fired
+            request["ActionAfterCompletion"] = "DELETE"
+        return request
 
     def _put(
         self,
@@ -110,9 +114,10 @@ class EventBridgeScheduler:
         expression: str,
         timezone: str,
         payload: Mapping[str, Any],
-        extra: Mapping[str, Any],
+        *,
+        delete_after: bool,
     ) -> None:
-        request = self._request(name, expression, timezone, payload, extra)
+        request = self._request(name, expression, timezone, payload, delete_after=delete_after)
         try:
             self.client.create_schedule(**request)
         except ClientError as exc:

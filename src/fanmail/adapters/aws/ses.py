@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -14,7 +14,12 @@ from fanmail.ports import AccountStatus, SendQuota
 if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sesv2 import SESV2Client
-    from mypy_boto3_sesv2.type_defs import GetAccountResponseTypeDef
+    from mypy_boto3_sesv2.type_defs import (
+        GetAccountResponseTypeDef,
+        ListEmailIdentitiesRequestTypeDef,
+        MessageTypeDef,
+        SendEmailRequestTypeDef,
+    )
 
 
 def not_implemented(exc: ClientError) -> bool:
@@ -37,7 +42,7 @@ class SesMailer:
         self.client = client
 
     def send(self, email: OutgoingEmail) -> str:
-        simple: dict[str, Any] = {
+        simple: MessageTypeDef = {
             "Subject": {"Data": email.subject, "Charset": "UTF-8"},
             "Body": {
                 "Html": {"Data": email.html, "Charset": "UTF-8"},
@@ -46,7 +51,7 @@ class SesMailer:
         }
         if email.headers:
             simple["Headers"] = [{"Name": n, "Value": v} for n, v in email.headers]
-        request: dict[str, Any] = {
+        request: SendEmailRequestTypeDef = {
             "FromEmailAddress": email.sender,
             "Destination": {"ToAddresses": [email.to]},
             "Content": {"Simple": simple},
@@ -119,7 +124,7 @@ class SesAccountInfo:
     def is_verified_sender(self, address: str) -> bool:
         domain = address.rpartition("@")[2].lower()
         wanted = {address.lower(), domain}
-        request: dict[str, Any] = {"PageSize": 1000}
+        request: ListEmailIdentitiesRequestTypeDef = {"PageSize": 1000}
         while True:
             page = self.v2.list_email_identities(**request)
             for identity in page.get("EmailIdentities", []):

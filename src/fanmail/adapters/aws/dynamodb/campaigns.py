@@ -23,6 +23,7 @@ from fanmail.domain.outcomes import OUTCOMES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import ScanInputTypeDef
 
     from fanmail.domain.transitions import Transition
 
@@ -98,7 +99,7 @@ def read(name: str, raw: Any) -> Any:
 
 
 def campaign_item(campaign: Campaign) -> Item:
-    item: dict[str, Any] = {}
+    item: dict[str, object] = {}
     for f in fields(Campaign):
         value = getattr(campaign, f.name)
         if f.name in COUNTERS:
@@ -122,10 +123,10 @@ def campaign_from(raw: Mapping[str, Any]) -> Campaign:
     return Campaign(**found)
 
 
-def update_of(transition: Transition) -> tuple[str, dict[str, str], dict[str, Any]]:
+def update_of(transition: Transition) -> tuple[str, dict[str, str], dict[str, object]]:
     """The UpdateExpression, names and values that make `transition`'s changes."""
     names: dict[str, str] = {"#status": "status"}
-    bound: dict[str, Any] = {":to": transition.to.value}
+    bound: dict[str, object] = {":to": transition.to.value}
     sets, removes = ["#status = :to"], []
     for index, (name, new) in enumerate(transition.changes.fields_set().items()):
         names[f"#f{index}"] = attribute(name)
@@ -199,7 +200,11 @@ class DynamoCampaignStore:
         return campaign_from(response["Attributes"])
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
-        request: dict[str, Any] = {"TableName": self.table, "Limit": limit, "ConsistentRead": True}
+        request: ScanInputTypeDef = {
+            "TableName": self.table,
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
         if cursor is not None:
             request["ExclusiveStartKey"] = self._key(cursor)
         response: Any = self.client.scan(**request)
@@ -229,7 +234,7 @@ class DynamoCampaignStore:
         if not moved:
             return
         names = {f"#c{i}": LIVE_PREFIX + name for i, name in enumerate(moved)}
-        bound: dict[str, Any] = {f":c{i}": n for i, n in enumerate(moved.values())}
+        bound: dict[str, object] = {f":c{i}": n for i, n in enumerate(moved.values())}
         try:
             self.client.update_item(
                 TableName=self.table,

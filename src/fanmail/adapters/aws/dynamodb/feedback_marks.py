@@ -32,6 +32,7 @@ from fanmail.ports import EventRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
 
 TRANSACTION_MAX = 100
 BATCH_GET_MAX = 100
@@ -90,9 +91,7 @@ class DynamoFeedbackStore:
     def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
         for group in self._groups(marks):
             try:
-                self.client.transact_write_items(
-                    TransactItems=self._actions(group, now)  # type: ignore[arg-type]
-                )
+                self.client.transact_write_items(TransactItems=self._actions(group, now))
             except ClientError as exc:
                 if cancelled_by_condition(exc):
                     return False
@@ -113,8 +112,8 @@ class DynamoFeedbackStore:
             size += cost
         return [g for g in groups if g]
 
-    def _actions(self, group: list[LedgerMark], now: float) -> list[dict[str, Any]]:
-        actions: list[dict[str, Any]] = []
+    def _actions(self, group: list[LedgerMark], now: float) -> list[TransactWriteItemTypeDef]:
+        actions: list[TransactWriteItemTypeDef] = []
         counters: dict[str, dict[str, int]] = {}
         links: dict[tuple[str, str], tuple[str, int]] = {}
         expires = int(now + self.ttl_s)
@@ -143,9 +142,9 @@ class DynamoFeedbackStore:
             actions.append(self._link(campaign_id, key, url, clicks, expires))
         return actions
 
-    def _mark(self, mark: LedgerMark) -> dict[str, Any]:
+    def _mark(self, mark: LedgerMark) -> TransactWriteItemTypeDef:
         adds, conditions = [], ["attribute_exists(email)"]
-        bound: dict[str, Any] = {}
+        bound: dict[str, object] = {}
         if mark.kinds:
             adds.append("events :kinds")
             bound[":kinds"] = set(mark.kinds)
@@ -168,7 +167,7 @@ class DynamoFeedbackStore:
             }
         }
 
-    def _counters(self, campaign_id: str, moved: Mapping[str, int]) -> dict[str, Any]:
+    def _counters(self, campaign_id: str, moved: Mapping[str, int]) -> TransactWriteItemTypeDef:
         kinds = sorted(moved)
         return {
             "Update": {
@@ -186,7 +185,7 @@ class DynamoFeedbackStore:
 
     def _link(
         self, campaign_id: str, key: str, url: str, clicks: int, expires: int
-    ) -> dict[str, Any]:
+    ) -> TransactWriteItemTypeDef:
         return {
             "Update": {
                 "TableName": self.ledger,
@@ -202,7 +201,7 @@ class DynamoFeedbackStore:
     def events(
         self, campaign_id: str, kind: str, cursor: str | None, limit: int
     ) -> tuple[list[EventRecord], str | None]:
-        request: dict[str, Any] = {
+        request: QueryInputTypeDef = {
             "TableName": self.ledger,
             "KeyConditionExpression": "campaign_id = :p",
             "ExpressionAttributeValues": values({":p": partition(campaign_id, kind)}),

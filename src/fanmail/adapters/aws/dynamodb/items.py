@@ -49,7 +49,7 @@ def value(python: Any) -> AttributeValueTypeDef:
     return serialized
 
 
-def to_item(values: Mapping[str, Any]) -> Item:
+def to_item(values: Mapping[str, object]) -> Item:
     """An item from plain values; None values are left out (DynamoDB stores no nulls here)."""
     return {name: value(v) for name, v in values.items() if v is not None}
 
@@ -58,7 +58,7 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _from_dynamo(_deserializer.deserialize(v)) for name, v in item.items()}
 
 
-def values(names: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+def values(names: Mapping[str, object]) -> dict[str, AttributeValueTypeDef]:
     """ExpressionAttributeValues from `{":name": python value}`."""
     return {name: value(v) for name, v in names.items()}
 

@@ -15,6 +15,7 @@ from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, UpdateItemInputTypeDef
 
 TTL_ATTRIBUTE = TABLE_TTL["ledger"]
 
@@ -55,7 +56,7 @@ class DynamoLedger:
             "attribute_not_exists(email) OR #s = :released"
             " OR (#s = :claimed AND lease_until < :now)"
         )
-        bound: dict[str, Any] = {
+        bound: dict[str, object] = {
             ":claimed": "claimed",
             ":released": "released",
             ":now": now,
@@ -95,7 +96,7 @@ class DynamoLedger:
     ) -> None:
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         bound = {f":v{i}": new for i, new in enumerate(fields.values())}
-        request: dict[str, Any] = {
+        request: UpdateItemInputTypeDef = {
             "TableName": self.table,
             "Key": self._key(campaign_id, email),
             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
@@ -164,12 +165,12 @@ class DynamoLedger:
     def entries(
         self, campaign_id: str, status: str | None, cursor: str | None, limit: int
     ) -> tuple[list[LedgerEntry], str | None]:
-        request: dict[str, Any] = {
+        request: QueryInputTypeDef = {
             "TableName": self.table,
             "KeyConditionExpression": "campaign_id = :c",
             "Limit": limit,
         }
-        bound: dict[str, Any] = {":c": campaign_id}
+        bound: dict[str, object] = {":c": campaign_id}
         if status is not None:
             request["FilterExpression"] = "#s = :s"
             request["ExpressionAttributeNames"] = {"#s": "status"}

@@ -38,6 +38,7 @@ from fanmail.ports import SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
 
 TRANSACTION_MAX = 100
 BATCH_GET_MAX = 100
@@ -93,7 +94,9 @@ class DynamoSubscriberStore:
         return to_item({"list_id": list_id, "email": email})
 
     # -- writes that keep the counts ------------------------------------------------------------
-    def _counter_update(self, list_id: str, deltas: Mapping[str, int]) -> dict[str, Any] | None:
+    def _counter_update(
+        self, list_id: str, deltas: Mapping[str, int]
+    ) -> TransactWriteItemTypeDef | None:
         moved = {name: n for name, n in deltas.items() if n}
         if not moved:
             return None
@@ -114,9 +117,9 @@ class DynamoSubscriberStore:
         subscriber: Subscriber,
         old: Mapping[str, Any] | None,
         change: StatusChange | None,
-    ) -> dict[str, Any]:
+    ) -> TransactWriteItemTypeDef:
         sets = ["#s = :s", "attrs = :a"]
-        bound: dict[str, Any] = {
+        bound: dict[str, object] = {
             ":s": subscriber.status.value,
             ":a": {k: str(v) for k, v in subscriber.attributes.items()},
         }
@@ -149,10 +152,10 @@ class DynamoSubscriberStore:
             }
         }
 
-    def _transact(self, actions: list[dict[str, Any]]) -> bool:
+    def _transact(self, actions: list[TransactWriteItemTypeDef]) -> bool:
         """True when written; False when a condition no longer held (read again, retry)."""
         try:
-            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+            self.client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             if cancelled_by_condition(exc):
                 return False
@@ -240,7 +243,7 @@ class DynamoSubscriberStore:
             if not found:
                 return False
             before = status_of(from_item(found[0]).get("status"))
-            action = {
+            action: TransactWriteItemTypeDef = {
                 "Delete": {
                     "TableName": self.table,
                     "Key": self._key(list_id, email),
@@ -303,7 +306,7 @@ class DynamoSubscriberStore:
         return subscriber_from(item) if item else None
 
     def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
-        request: dict[str, Any] = {
+        request: QueryInputTypeDef = {
             "TableName": self.table,
             "KeyConditionExpression": "list_id = :l",
             "ExpressionAttributeValues": values({":l": list_id}),
