@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 from fanmail.domain.message import sender_address
 from fanmail.domain.model import OutgoingEmail
@@ -55,11 +55,77 @@ def simulated_outcome(address: str) -> str | None:
     return name if domain == SIMULATOR_DOMAIN and name in SIMULATED else None
 
 
+class SesHeader(TypedDict):
+    name: str
+    value: str
+
+
+SesCommonHeaders = TypedDict(
+    "SesCommonHeaders", {"from": list[str], "to": list[str], "messageId": str, "subject": str}
+)
+
+
+class SesMail(TypedDict):
+    """The `mail` object of SES's event records."""
+
+    timestamp: str
+    source: str
+    sourceArn: str
+    sendingAccountId: str
+    messageId: str
+    destination: list[str]
+    headersTruncated: bool
+    headers: list[SesHeader]
+    commonHeaders: SesCommonHeaders
+    tags: dict[str, list[str]]
+
+
+class BouncedRecipient(TypedDict):
+    emailAddress: str
+    action: str
+    status: str
+    diagnosticCode: str
+
+
+class SesBounce(TypedDict):
+    bounceType: str
+    bounceSubType: str
+    bouncedRecipients: list[BouncedRecipient]
+    timestamp: str
+    feedbackId: str
+    reportingMTA: str
+
+
+class SesDelivery(TypedDict):
+    timestamp: str
+    processingTimeMillis: int
+    recipients: list[str]
+    smtpResponse: str
+    reportingMTA: str
+
+
+class ComplainedRecipient(TypedDict):
+    emailAddress: str
+
+
+class SesComplaint(TypedDict):
+    complainedRecipients: list[ComplainedRecipient]
+    timestamp: str
+    feedbackId: str
+    complaintFeedbackType: str
+    userAgent: str
+
+
+SesRecord = dict[str, object]
+"""One event record: its eventType, the mail, and the section named after its type (`bounce`,
+`delivery`, ...: one of the TypedDicts above, or an open's or a click's own)."""
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def mail_object(email: OutgoingEmail, message_id: str) -> dict[str, Any]:
+def mail_object(email: OutgoingEmail, message_id: str) -> SesMail:
     """The `mail` object of SES's event records (with the message's tags, as SES publishes
     them: each tag a list of values)."""
     domain = sender_address(email.sender).rpartition("@")[2]
@@ -89,7 +155,7 @@ def mail_object(email: OutgoingEmail, message_id: str) -> dict[str, Any]:
     }
 
 
-def _bounce(email: OutgoingEmail, subtype: str, diagnostic: str) -> dict[str, Any]:
+def _bounce(email: OutgoingEmail, subtype: str, diagnostic: str) -> SesBounce:
     return {
         "bounceType": "Permanent",
         "bounceSubType": subtype,
@@ -127,7 +193,7 @@ class MailboxSimulator:
         self.delay_s = delay_s
         self.published = 0
         self._random = random.Random(seed)
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending: list[tuple[str, SesRecord]] = []
         self._busy = False
         self.errors: list[Exception] = []
         self._lock = threading.Lock()
@@ -145,13 +211,13 @@ class MailboxSimulator:
             self._wake.set()
         return message_id
 
-    def events_for(self, email: OutgoingEmail, message_id: str) -> list[tuple[str, dict[str, Any]]]:
+    def events_for(self, email: OutgoingEmail, message_id: str) -> list[tuple[str, SesRecord]]:
         """(detail-type, SES event record) for one accepted message."""
         mail = mail_object(email, message_id)
         outcome = simulated_outcome(email.to)
         if outcome is None and self.outcomes is not None:
             outcome = self.outcomes(email.to)
-        sections: list[tuple[str, str, Mapping[str, Any]]] = [("Send", "send", {})]
+        sections: list[tuple[str, str, Mapping[str, object]]] = [("Send", "send", {})]
         if outcome == "bounce":
             sections.append(("Bounce", "bounce", _bounce(email, "General", USER_UNKNOWN)))
         elif outcome == "suppressionlist":
@@ -167,7 +233,7 @@ class MailboxSimulator:
             for kind, name, body in sections
         ]
 
-    def _delivery(self, email: OutgoingEmail) -> dict[str, Any]:
+    def _delivery(self, email: OutgoingEmail) -> SesDelivery:
         return {
             "timestamp": _now(),
             "processingTimeMillis": 120,
@@ -176,7 +242,7 @@ class MailboxSimulator:
             "reportingMTA": "local.simulator",
         }
 
-    def _complaint(self, email: OutgoingEmail) -> dict[str, Any]:
+    def _complaint(self, email: OutgoingEmail) -> SesComplaint:
         return {
             "complainedRecipients": [{"emailAddress": email.to}],
             "timestamp": _now(),
@@ -185,10 +251,10 @@ class MailboxSimulator:
             "userAgent": "local-simulator",
         }
 
-    def _engagement(self, email: OutgoingEmail) -> list[tuple[str, str, Mapping[str, Any]]]:
+    def _engagement(self, email: OutgoingEmail) -> list[tuple[str, str, Mapping[str, object]]]:
         with self._lock:
             opens, clicks = self._random.random(), self._random.random()
-        found: list[tuple[str, str, Mapping[str, Any]]] = []
+        found: list[tuple[str, str, Mapping[str, object]]] = []
         seen = {"timestamp": _now(), "ipAddress": "192.0.2.1", "userAgent": "local-simulator"}
         if opens < self.open_rate:
             found.append(("Open", "open", seen))
