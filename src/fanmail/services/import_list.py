@@ -17,9 +17,9 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Any, TextIO
+from typing import TextIO, TypedDict
 
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
@@ -29,6 +29,7 @@ from fanmail.domain.import_jobs import (
     ImportCounts,
     ImportJob,
     ImportOptions,
+    ImportOptionsJson,
     ImportStatus,
     Rejected,
     RowIn,
@@ -38,6 +39,33 @@ from fanmail.domain.import_jobs import (
 from fanmail.domain.list_files import Row, read_rows
 from fanmail.domain.model import MailingList, Provenance, Subscriber
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
+
+
+class RejectedView(TypedDict):
+    line: int
+    email: str
+    reason: str
+
+
+class ImportJobView(TypedDict):
+    """An import job as the API and the CLI show it."""
+
+    import_id: str
+    list_id: str
+    status: str
+    stalled: bool
+    options: ImportOptionsJson
+    file_name: str
+    size: int
+    bytes_read: int
+    line: int
+    counts: dict[str, int]
+    error: str | None
+    rejected_examples: list[RejectedView]
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
 
 WORKER = "importer"
 REJECTED_EXAMPLES = 20
@@ -163,7 +191,7 @@ class Imports:
     ) -> tuple[list[Rejected], int | None]:
         return self.jobs.rejects(self.get(import_id).import_id, after_line, limit)
 
-    def view(self, job: ImportJob) -> dict[str, Any]:
+    def view(self, job: ImportJob) -> ImportJobView:
         """The job as the API and the CLI show it, with its first rejected rows."""
         examples, _ = self.jobs.rejects(job.import_id, 0, REJECTED_EXAMPLES)
         return {
@@ -178,7 +206,9 @@ class Imports:
             "line": job.position.line,
             "counts": job.counts.to_dict(),
             "error": job.error,
-            "rejected_examples": [asdict(r) for r in examples],
+            "rejected_examples": [
+                {"line": r.line, "email": r.email, "reason": r.reason} for r in examples
+            ],
             "created_at": job.created_at,
             "started_at": job.started_at,
             "finished_at": job.finished_at,

@@ -212,8 +212,8 @@ def import_command(args: argparse.Namespace) -> int:
             raise FanmailError(f"{path}: {job.error}")
         raise FanmailError(f"import {job.import_id} is being worked on elsewhere; try later")
     state.unlink(missing_ok=True)
-    result.pop("rejected_examples")
-    print_json({**result, "rejected_file": rejected_file})
+    shown = {name: value for name, value in result.items() if name != "rejected_examples"}
+    print_json({**shown, "rejected_file": rejected_file})
     return 0
 
 

@@ -108,7 +108,7 @@ def routes(app: App) -> Router:
             upload_method="PUT",
             expires_in=app.imports.limits.upload_expires_s,
             start_path=f"/imports/{job.import_id}/start",
-            job=m.ImportView(**app.imports.view(job)),
+            job=m.ImportView.model_validate(app.imports.view(job)),
         )
         return json_response(answer.model_dump(), HTTPStatus.CREATED)
 
@@ -116,7 +116,7 @@ def routes(app: App) -> Router:
 
 
 def job_view(app: App, job: ImportJob) -> dict[str, Any]:
-    return m.ImportView(**app.imports.view(job)).model_dump()
+    return m.ImportView.model_validate(app.imports.view(job)).model_dump()
 
 
 def job_routes(app: App) -> Router:
@@ -130,7 +130,7 @@ def job_routes(app: App) -> Router:
 
     @router.get("/imports/<import_id>", responses=answers(m.ImportView), tags=tags)
     def read(import_id: str) -> m.ImportView:
-        return m.ImportView(**app.imports.view(app.imports.get(import_id)))
+        return m.ImportView.model_validate(app.imports.view(app.imports.get(import_id)))
 
     @router.get("/imports/<import_id>/rejects", responses=answers(m.RejectsPage), tags=tags)
     def rejects(
