@@ -70,3 +70,14 @@ def test_lambda_loads_the_shipped_bytecode_where_the_old_recipes_was_stale(
     assert "bytecode is stale for 'fanmail.domain.plan'" in imports_verbosely(
         task, "fanmail.domain.plan"
     )
+
+
+def test_the_artifact_ships_the_product_alone(tmp_path: Path) -> None:
+    """What Lambda runs is `fanmail` and nothing of local mode (its stand-in, simulation,
+    faults, demo data and settings), however the package folders change."""
+    built = build_function(tmp_path / "built")
+    packages = {p.name for p in built.iterdir() if p.is_dir()}
+    assert packages == {"fanmail"}
+    shipped = {p.relative_to(built).as_posix() for p in built.rglob("*.py")}
+    assert "fanmail/handlers/sender.py" in shipped
+    assert not [p for p in shipped if "local" in p.split("/")[0]]
