@@ -6,6 +6,7 @@ from fanmail.domain.breakers import Rates
 from fanmail.domain.campaign import Campaign, live_progress, sends_over_time
 from fanmail.domain.codec import Json, JsonObject, encode
 from fanmail.domain.outcomes import OUTCOMES, Outcome
+from fanmail.domain.phases import phases_view
 from fanmail.domain.ses_events import COUNTERS
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
@@ -60,6 +61,16 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
         "outcomes": [outcome.value for outcome in OUTCOMES],
         "feedback": feedback_view(campaign),
         "template_report": encode(campaign.template_report),
+        "local_time": encode(campaign.local_time),
+        "quiet_hours": encode(campaign.quiet_hours),
+        "ab_test": encode(campaign.ab_test),
+        "phases": (
+            None
+            if campaign.phases is None
+            else phases_view(
+                campaign.phases, campaign.checkpoint.phase if campaign.checkpoint else None
+            )
+        ),
         "warnings": list[Json](campaign.warnings),
     }
 

@@ -53,7 +53,7 @@ class MemoryFeedbackStore:
         self._seen[key] = replace(
             state, kinds=state.kinds | mark.kinds, links=state.links | set(mark.links)
         )
-        self.campaigns.add_feedback(mark.campaign_id, {kind: 1 for kind in mark.kinds})
+        self.campaigns.add_feedback(mark.campaign_id, mark.counters())
         links = self._links.setdefault(mark.campaign_id, {})
         for link_key, url in mark.links.items():
             links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)

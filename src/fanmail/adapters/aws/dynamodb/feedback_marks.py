@@ -121,8 +121,8 @@ class DynamoFeedbackStore:
         for mark in group:
             actions.append(self._mark(mark))
             moved = counters.setdefault(mark.campaign_id, {})
-            for kind in mark.kinds:
-                moved[kind] = moved.get(kind, 0) + 1
+            for name, n in mark.counters().items():
+                moved[name] = moved.get(name, 0) + n
             for key, url in mark.links.items():
                 _, clicks = links.get((mark.campaign_id, key), (url, 0))
                 links[(mark.campaign_id, key)] = (url, clicks + 1)
