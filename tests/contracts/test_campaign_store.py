@@ -173,6 +173,7 @@ def run_phases() -> RunPhases:
         decision=decide(AB_TEST, figures, look=2),
         looks=2,
         next_look_at=1_800_007_200.0,
+        tested_at=1_800_000_300.0,
     )
 
 

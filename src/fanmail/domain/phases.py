@@ -97,6 +97,8 @@ class RunPhases:
     looks: int = 0
     next_look_at: float | None = None
     """With no clear winner and the rule "wait longer": when the test is judged again."""
+    tested_at: float | None = None
+    """When the last test phase so far sent its last: the wait is counted from there."""
 
     @property
     def winner(self) -> AbGroup | None:
@@ -106,10 +108,22 @@ class RunPhases:
     def decided(self, decision: AbDecision) -> RunPhases:
         return replace(self, decision=decision, looks=decision.look, next_look_at=None)
 
-    def with_counts(self, index: int, counts: Mapping[str, int]) -> RunPhases:
+    def closed(self, index: int, counts: Mapping[str, int], now: float) -> RunPhases:
+        """Phase `index` has sent its last: its counts kept (and, for a test phase, the wait
+        for the winner starts now)."""
         phases = list(self.phases)
         phases[index] = replace(phases[index], counts=dict(counts))
-        return replace(self, phases=tuple(phases))
+        tested = now if phases[index].kind is PhaseKind.TEST else self.tested_at
+        return replace(self, phases=tuple(phases), tested_at=tested)
+
+    def opens_at(self, index: int, wait_s: float) -> float:
+        """When phase `index` may open: its instant; a winner phase still undecided, not before
+        the wait after the test's last send (and, waiting longer, not before the next look)."""
+        phase = self.phases[index]
+        if phase.kind is not PhaseKind.WINNER or self.winner is not None:
+            return phase.instant
+        after_test = self.tested_at + wait_s if self.tested_at is not None else phase.instant
+        return max(phase.instant, after_test, self.next_look_at or phase.instant)
 
 
 def zones_of(groups: LocalTimeGroups) -> list[tuple[float, tuple[str, ...], int, str]]:
@@ -247,6 +261,7 @@ def phases_view(phases: RunPhases, current: int | None) -> JsonObject:
         "unknown_zone": phases.unknown_zone,
         "decision": decision,
         "next_look_at": phases.next_look_at,
+        "tested_at": phases.tested_at,
         "phases": [
             {
                 "label": p.label,

@@ -19,7 +19,7 @@ from fanmail.domain.campaign import Campaign
 from fanmail.domain.localtime import canonical_zone
 from fanmail.domain.model import Recipient, Subscriber
 from fanmail.domain.outcomes import Outcome
-from fanmail.domain.phases import Phase, PhaseKind, RunPhases, in_phase, plan_run
+from fanmail.domain.phases import PhaseKind, RunPhases, in_phase, plan_run
 from fanmail.domain.quiet_hours import QuietOutcome
 from fanmail.domain.transitions import record_phases
 from fanmail.ports import CampaignStore, Clock, SubscriberStore
@@ -78,8 +78,7 @@ class PhaseSteps:
         if state.phase_open or state.phase >= len(phases.phases):
             return Opening()
         phase = phases.phases[state.phase]
-        now = self.clock.now()
-        if now < self.opens_at(phases, phase):
+        if self.clock.now() < phases.opens_at(state.phase, _wait_s(campaign)):
             return Opening()
         if phase.kind is PhaseKind.WINNER and phases.winner is None:
             decision = self._decide(epoch, phases)
@@ -95,13 +94,6 @@ class PhaseSteps:
             phase_base=dict(state.counts.items()),
         )
         return Opening()
-
-    def opens_at(self, phases: RunPhases, phase: Phase) -> float:
-        """When `phase` may open: its instant; a winner phase still waiting for a decision, not
-        before the next look."""
-        if phase.kind is PhaseKind.WINNER and phases.winner is None and phases.next_look_at:
-            return max(phase.instant, phases.next_look_at)
-        return phase.instant
 
     def _plan(self, epoch: Epoch, rate: float, pacing_factor: float) -> None:
         campaign = epoch.campaign
@@ -199,12 +191,17 @@ class PhaseSteps:
                     outcome.value: n - state.phase_base.get(outcome, 0)
                     for outcome, n in state.counts.items()
                 }
-                closed = phases.with_counts(state.phase, counts)
+                closed = phases.closed(state.phase, counts, self.clock.now())
                 epoch.campaign = replace(epoch.campaign, phases=closed)
                 epoch.state = replace(
                     state, phase=state.phase + 1, phase_open=False, exhausted=True, cursor=None
                 )
+            phases = epoch.campaign.phases
+            assert phases is not None
             if epoch.state.phase < len(phases.phases):
-                phase = phases.phases[epoch.state.phase]
-                wakes.append(self.opens_at(phases, phase))
+                wakes.append(phases.opens_at(epoch.state.phase, _wait_s(epoch.campaign)))
         return min(wakes) if wakes else None
+
+
+def _wait_s(campaign: Campaign) -> float:
+    return 0.0 if campaign.ab_test is None else float(campaign.ab_test.wait_s)
