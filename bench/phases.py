@@ -16,11 +16,12 @@
    lighter path: group assignment is the real `AbTest.group_of` (hash of campaign and
    address, computed once: the seeds vary the clicks); each test recipient is delivered and
    clicks with probability 2 % (A) or 4 % (B), one `random.Random(seed)` draw each (the
-   mailbox simulator's model); every delivered and click event goes through the real feedback counting (`plan_feedback`:
-   once per recipient and kind, then `LedgerMark.counters()`, the per-variant counters the
-   campaign record gets) and the real `decide`. Not run: SES, the senders, the ledger table
-   (the full path for one test is tests/unit/services/test_run_phases.py). With equal rates
-   (3 % both) under `--no-winner` (send_first), `ab_no_winner_rule_followed` counts runs whose
+   mailbox simulator's model); every delivered and click event goes through the real feedback
+   counting (`plan_feedback`: once per recipient and kind, then `LedgerMark.counters()`, the
+   per-variant counters the campaign record gets) and the real `decide`. Not run: SES, the
+   senders, the ledger table (the whole path for one test is in
+   tests/unit/services/test_run_phases.py). With equal rates (3 % both) and the rule
+   send_first, `ab_no_winner_rule_followed` counts runs whose
    decision was "no clear winner, the rule's variant sent" -- a clear winner by luck is the
    test's 5 % false-positive rate, not a rule broken.
 """
@@ -238,7 +239,7 @@ AB_TEST = parse_ab_test(
 
 def test_groups(campaign_id: str, audience: int) -> list[tuple[str, AbGroup]]:
     """The test's recipients of an audience and their variant, by the real hash."""
-    found = []
+    found: list[tuple[str, AbGroup]] = []
     for index in range(audience):
         email = email_of(index)
         group = AB_TEST.group_of(campaign_id, email)
