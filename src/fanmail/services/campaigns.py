@@ -98,8 +98,8 @@ class Campaigns:
             version = replace(command, subject=subject, template=template, variables=variables)
             try:
                 self._check_renders(version, campaign_id, list_id, list_info)
-            except InvalidInput as exc:
-                raise InvalidInput(f"ab_test variant {variant.name}: {exc}") from None
+            except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
+                raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
         report = template_report(
             self.renderer,
             template=command.template,
