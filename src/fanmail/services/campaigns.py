@@ -89,7 +89,9 @@ class Campaigns:
         command = replace(command, variables=variables)
         list_info = mailing_list.context()
         self._check_renders(command, campaign_id, list_id, list_info)
-        quiet = None if command.quiet_hours is None else parse_quiet_hours(command.quiet_hours)
+        quiet = mailing_list.settings.quiet_hours  # the list's, unless the campaign sets its own
+        if command.quiet_hours is not None:
+            quiet = parse_quiet_hours(command.quiet_hours)
         test = None if command.ab_test is None else parse_ab_test(command.ab_test)
         for variant in test.variants if test else ():
             subject, template, variables = with_variant(

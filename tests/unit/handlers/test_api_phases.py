@@ -114,3 +114,19 @@ def test_manual_ab_test_is_decided_by_the_owner_through_the_api(api: MemoryStack
     assert done["phases"]["decision"]["winner"] == "B"
     assert done["phases"]["decision"]["rule"] == "manual"
     assert sum(done["phases"]["phases"][1]["counts"].values()) > 0
+
+
+def test_a_lists_quiet_hours_are_its_campaigns_unless_they_set_their_own(api: MemoryStack) -> None:
+    quiet = {"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon"}
+    status, answer = call(api, "PATCH", "/lists/news", {"quiet_hours": {**quiet, "start": "9"}})
+    assert is_error(status, answer, 400, "quiet_hours.start"), answer
+    status, listed = call(api, "PATCH", "/lists/news", {"quiet_hours": quiet})
+    assert status == 200, listed
+    assert listed["settings"]["quiet_hours"] == {**quiet, "action": "defer"}
+    assert create(api)[1]["quiet_hours"] == {**quiet, "action": "defer"}
+    own = {"start": "22:00", "end": "07:00", "timezone": "UTC", "action": "skip"}
+    assert create(api, quiet_hours=own)[1]["quiet_hours"] == own
+    assert (
+        call(api, "PATCH", "/lists/news", {"quiet_hours": {}})[1]["settings"]["quiet_hours"] is None
+    )
+    assert create(api)[1]["quiet_hours"] is None

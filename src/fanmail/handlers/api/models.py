@@ -79,6 +79,12 @@ class ListSettingsChange(Strict):
         max_length=10,
         description="the attributes a public sign-up may set (the form's fields); no other",
     )
+    quiet_hours: dict[str, Any] | None = Field(
+        default=None,
+        description='{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", "action": '
+        '"defer"|"skip"}: the list\'s campaigns send nobody in those hours of their clock '
+        "unless a campaign sets its own; {} clears them",
+    )
 
 
 class ListCreate(ListSettingsChange):
@@ -92,6 +98,7 @@ class ListSettingsView(BaseModel):
     postal_address: str
     opt_in: OptIn
     signup_fields: list[str]
+    quiet_hours: dict[str, Any] | None = None
 
 
 class ListView(BaseModel):
