@@ -240,6 +240,13 @@ class LedgerMark:
     problems: list[FeedbackEvent] = field(default_factory=list)
     variant: str | None = None
 
+    def link_owners(self) -> tuple[str, ...]:
+        """Whose clicked-link counts this record's new links move: the campaign's, and its
+        variant's (`variant_links`) for a message of an A/B variant."""
+        if self.variant is None:
+            return (self.campaign_id,)
+        return (self.campaign_id, variant_links(self.campaign_id, self.variant))
+
     def counters(self) -> dict[str, int]:
         """The campaign counters the new kinds move: each kind, and `<variant>.<kind>` for a
         message of an A/B variant (what the test is judged on)."""
@@ -247,6 +254,12 @@ class LedgerMark:
         if self.variant is not None:
             moved.update({f"{self.variant}.{kind}": 1 for kind in self.kinds})
         return moved
+
+
+def variant_links(campaign_id: str, variant: str) -> str:
+    """The key an A/B variant's clicked links are counted under, beside its campaign's (a
+    campaign id has no '/', so none is ever mistaken for another)."""
+    return f"{campaign_id}/{variant}"
 
 
 def plan_feedback(

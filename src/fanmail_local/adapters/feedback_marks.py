@@ -54,9 +54,10 @@ class MemoryFeedbackStore:
             state, kinds=state.kinds | mark.kinds, links=state.links | set(mark.links)
         )
         self.campaigns.add_feedback(mark.campaign_id, mark.counters())
-        links = self._links.setdefault(mark.campaign_id, {})
-        for link_key, url in mark.links.items():
-            links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)
+        for owner in mark.link_owners():
+            links = self._links.setdefault(owner, {})
+            for link_key, url in mark.links.items():
+                links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)
         for event in mark.problems:
             self._problems.setdefault((event.campaign_id, event.kind.value), {})[event.email] = (
                 EventRecord(

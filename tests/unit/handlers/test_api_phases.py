@@ -114,6 +114,8 @@ def test_manual_ab_test_is_decided_by_the_owner_through_the_api(api: MemoryStack
     assert done["phases"]["decision"]["winner"] == "B"
     assert done["phases"]["decision"]["rule"] == "manual"
     assert sum(done["phases"]["phases"][1]["counts"].values()) > 0
+    assert [(v["name"], v["top_links"]) for v in done["variants"]] == [("A", []), ("B", [])]
+    assert {"delivered", "bounced", "complained", "opened", "clicked"} <= set(done["variants"][0])
 
 
 def test_a_lists_quiet_hours_are_its_campaigns_unless_they_set_their_own(api: MemoryStack) -> None:

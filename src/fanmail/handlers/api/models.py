@@ -276,6 +276,11 @@ class CampaignView(BaseModel):
     )
     quiet_hours: dict[str, Any] | None = None
     ab_test: dict[str, Any] | None = None
+    variants: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="an A/B test's figures per variant from what SES said back: delivered, "
+        "bounced, complained, opened, clicked, ... and its most clicked links (GET of one)",
+    )
     phases: dict[str, Any] | None = Field(
         default=None,
         description="the run's phases (timeline, per-phase counts, problems found before "
