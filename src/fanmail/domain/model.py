@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from fanmail.domain.codec import JsonObject, Mismatch
 from fanmail.domain.errors import Conflict
+from fanmail.domain.quiet_hours import QuietHours, parse_quiet_hours
 
 
 class SubscriberStatus(StrEnum):
@@ -128,6 +129,7 @@ class ListSettingsJson(TypedDict):
     postal_address: str
     opt_in: str
     signup_fields: list[str]
+    quiet_hours: dict[str, object] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,8 @@ class ListSettings:
     signup_fields: tuple[str, ...] = DEFAULT_SIGNUP_FIELDS
     """The attributes a public sign-up may set (the form's fields): no other, so a stranger
     cannot put a campaign's content (a headline, a link) into someone's copy."""
+    quiet_hours: QuietHours | None = None
+    """The list's quiet hours: what its campaigns keep unless they set their own."""
 
     def to_dict(self) -> ListSettingsJson:
         return {
@@ -150,6 +154,7 @@ class ListSettings:
             "postal_address": self.postal_address,
             "opt_in": self.opt_in.value,
             "signup_fields": list(self.signup_fields),
+            "quiet_hours": None if self.quiet_hours is None else self.quiet_hours.to_dict(),
         }
 
     @classmethod
@@ -165,7 +170,13 @@ class ListSettings:
             postal_address=str(data.get("postal_address") or ""),
             opt_in=opt_in,
             signup_fields=tuple(str(f) for f in fields) if isinstance(fields, list | tuple) else (),
+            quiet_hours=_stored_quiet_hours(data.get("quiet_hours")),
         )
+
+
+def _stored_quiet_hours(data: object) -> QuietHours | None:
+    """A list's stored quiet hours (checked when they were set; None if absent)."""
+    return None if not data else parse_quiet_hours(data, "lists.settings.quiet_hours")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,10 @@ class Outcome(enum.StrEnum):
                   deleted, at page time or at send time.
     invalid       the stored address is not a valid email address; nothing was sent.
     already_sent  the send ledger shows an earlier attempt, epoch or run sent it; not sent again.
+    deferred      inside their quiet hours when their send came: held until the quiet hours end
+                  (domain.quiet_hours), then sent; the only outcome a recipient leaves again.
+    skipped       inside their quiet hours, and the setting says skip: nothing was sent.
+    held_out      in the A/B test's holdout (domain.abtest): gets nothing, to measure the lift.
     """
 
     SENT = "sent"
@@ -28,6 +32,9 @@ class Outcome(enum.StrEnum):
     SUPPRESSED = "suppressed"
     INVALID = "invalid"
     ALREADY_SENT = "already_sent"
+    DEFERRED = "deferred"
+    SKIPPED = "skipped"
+    HELD_OUT = "held_out"
 
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)

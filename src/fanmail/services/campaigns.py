@@ -6,12 +6,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from fanmail.domain.abtest import parse_ab_test
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_variables
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber
+from fanmail.domain.phases import with_variant
+from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.domain.transitions import start_run
@@ -33,6 +36,8 @@ class CreateCampaign:
     reply_to: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     campaign_id: str | None = None
+    quiet_hours: Mapping[str, object] | None = None
+    ab_test: Mapping[str, object] | None = None
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -84,6 +89,19 @@ class Campaigns:
         command = replace(command, variables=variables)
         list_info = mailing_list.context()
         self._check_renders(command, campaign_id, list_id, list_info)
+        quiet = mailing_list.settings.quiet_hours  # the list's, unless the campaign sets its own
+        if command.quiet_hours is not None:
+            quiet = parse_quiet_hours(command.quiet_hours)
+        test = None if command.ab_test is None else parse_ab_test(command.ab_test)
+        for variant in test.variants if test else ():
+            subject, template, variables = with_variant(
+                command.subject, command.template, command.variables, variant
+            )
+            version = replace(command, subject=subject, template=template, variables=variables)
+            try:
+                self._check_renders(version, campaign_id, list_id, list_info)
+            except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
+                raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
         report = template_report(
             self.renderer,
             template=command.template,
@@ -103,6 +121,8 @@ class Campaigns:
             created_at=self.clock.now(),
             template_report=report,
             list_info=list_info,
+            quiet_hours=quiet,
+            ab_test=test,
         )
         self.campaign_store.create(campaign)
         return campaign

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
 from fanmail.domain.model import ListSettings
+from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.services.lists import CreateList, ListSummary
@@ -40,6 +41,9 @@ def changes(body: m.ListSettingsChange) -> dict[str, Any]:
     }
     if "signup_fields" in given:
         given["signup_fields"] = tuple(given["signup_fields"])
+    if body.quiet_hours is not None:  # {} clears them
+        quiet = body.quiet_hours
+        given["quiet_hours"] = parse_quiet_hours(quiet, "quiet_hours") if quiet else None
     return given
 
 
