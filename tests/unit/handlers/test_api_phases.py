@@ -41,7 +41,7 @@ def test_local_time_schedule_starts_when_the_first_clock_shows_it(api: MemorySta
     assert status == 200, scheduled
     assert scheduled["local_time"]["fallback_timezone"] == "Europe/Lisbon"
     assert scheduled["local_time"]["window_s"] == 3600
-    wall = datetime.fromisoformat(body["at"]).replace(tzinfo=UTC).timestamp()
+    wall = datetime.fromisoformat(str(body["at"])).replace(tzinfo=UTC).timestamp()
     assert scheduled["schedule"]["at"] == wall - 14 * 3600  # UTC+14 sees 09:00 first
 
 
