@@ -318,9 +318,11 @@ class BatchSender:
         """One compiled template per variant the phase sends; each recipient's variant is the
         hash of campaign and address (domain.abtest), its message tagged with it."""
         test, phases = campaign.ab_test, campaign.phases
-        if test is None or phases is None or phase_index >= len(phases.phases):
+        if test is None or phases is None or not phases.phases:
             return self.composer.for_campaign(campaign)
-        phase, winner = phases.phases[phase_index], phases.winner
+        # past the last phase (a resend of failures after the run): as the last phase, the winner
+        phase = phases.phases[min(phase_index, len(phases.phases) - 1)]
+        winner = phases.winner
         composers: dict[AbGroup | None, Compose] = {None: self.composer.for_campaign(campaign)}
         for variant in test.variants:
             if variant_for(phase, variant.name, winner) is variant.name:
