@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         BlobStore,
         CampaignStore,
         Clock,
+        ErasureList,
         FeedbackStore,
         ImportStore,
         Invoker,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
     from fanmail.services.lists import Lists
+    from fanmail.services.people import ErasureCheck, People
     from fanmail.services.preview import Previews
     from fanmail.services.scheduling import Scheduling
     from fanmail.services.send_batch import BatchSender, Composer
@@ -102,6 +104,10 @@ class Ports(Protocol):
     def clock(self) -> Clock: ...
     @property
     def signing_keys(self) -> Callable[[], SigningKeys]: ...
+    @property
+    def erasures(self) -> ErasureList: ...
+    @property
+    def erasure_key(self) -> Callable[[], bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,8 @@ class PortSet:
     scheduler: Scheduler
     clock: Clock
     signing_keys: Callable[[], SigningKeys]
+    erasures: ErasureList
+    erasure_key: Callable[[], bytes]
 
     @classmethod
     def of(cls, ports: Ports) -> PortSet:
@@ -270,6 +278,16 @@ class AwsPorts:
     def signing_keys(self) -> Callable[[], SigningKeys]:
         return configured_keys(self.settings)
 
+    @cached_property
+    def erasures(self) -> ErasureList:
+        from fanmail.adapters.aws.dynamodb.erasures import DynamoErasureList
+
+        return DynamoErasureList(self._dynamodb, self.settings.erasures_table)
+
+    @cached_property
+    def erasure_key(self) -> Callable[[], bytes]:
+        return configured_erasure_key(self.settings)
+
 
 def aws_ports(settings: Settings, session: boto3.Session | None = None) -> AwsPorts:
     """The AWS environment's ports (`session`: a boto3 Session, default one from the
@@ -292,6 +310,22 @@ def configured_keys(settings: Settings) -> Callable[[], SigningKeys]:
         raise InvalidInput(
             "no unsubscribe signing keys: set FANMAIL_UNSUBSCRIBE_SECRET_NAME (a Secrets Manager "
             "secret) or FANMAIL_UNSUBSCRIBE_KEYS"
+        )
+
+    return missing
+
+
+def configured_erasure_key(settings: Settings) -> Callable[[], bytes]:
+    """The erasure list's key: Secrets Manager when deployed. Without it, erasing or checking
+    an address fails with a clear error (everything else still works)."""
+    if settings.erasure_secret_name:
+        from fanmail.adapters.aws.secrets import SecretsManagerErasureKey
+
+        return SecretsManagerErasureKey(settings.erasure_secret_name)
+
+    def missing() -> bytes:
+        raise InvalidInput(
+            "no erasure key: set FANMAIL_ERASURE_SECRET_NAME (a Secrets Manager secret)"
         )
 
     return missing
@@ -498,7 +532,33 @@ class App:
 
         p = self._ports
         return Lists(
-            list_store=p.lists, subscribers=p.subscribers, clock=p.clock, senders=self.senders
+            list_store=p.lists,
+            subscribers=p.subscribers,
+            clock=p.clock,
+            senders=self.senders,
+            erasures=self.erasure_check,
+        )
+
+    @service
+    def erasure_check(self) -> ErasureCheck:
+        from fanmail.services.people import ErasureCheck
+
+        return ErasureCheck(erasures=self._ports.erasures, key=self._ports.erasure_key)
+
+    @service
+    def people(self) -> People:
+        from fanmail.services.people import People
+
+        p = self._ports
+        return People(
+            subscribers=p.subscribers,
+            ledger=p.ledger,
+            feedback=p.feedback,
+            signups=p.signups,
+            imports=p.imports,
+            campaign_store=p.campaigns,
+            check=self.erasure_check,
+            clock=p.clock,
         )
 
     @service
@@ -513,6 +573,7 @@ class App:
             blobs=p.blobs,
             invoker=p.invoker,
             clock=p.clock,
+            erasures=self.erasure_check,
         )
 
     @service
@@ -540,6 +601,7 @@ class App:
             clock=p.clock,
             mail=SignupMail(s.public_url, s.configuration_set),
             allowance=SignupLimits(s.signup_source_limit, s.signup_list_limit),
+            erasures=self.erasure_check,
         )
 
     @service

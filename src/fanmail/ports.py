@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
+    from fanmail.domain.erasure import ErasureReceipt
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
         ListSettings,
@@ -160,6 +161,10 @@ class SignupStore(Protocol):
         expired; None otherwise. Atomic: of two takes at once, one gets it."""
         ...
 
+    def of_address(self, email: str) -> list[Signup]:
+        """Every sign-up of `email`, expired or not (an index by address, not a scan)."""
+        ...
+
 
 class RateLimits(Protocol):
     """Counters and holds shared by every container, each atomic per key and gone (TTL) when
@@ -244,6 +249,18 @@ class SendLedger(Protocol):
         it again. False if it was sent already or there is no record."""
         ...
 
+    def of_address(
+        self, email: str, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
+        """(campaign id, record) of every campaign with a record of `email`, in campaign id
+        order, a page at a time (an index by address, not a scan)."""
+        ...
+
+    def forget(self, campaign_id: str, email: str) -> bool:
+        """Delete the record (erasure); False if there was none. A sender that finishes with
+        it afterwards writes nothing back."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
@@ -277,6 +294,17 @@ class FeedbackStore(Protocol):
 
     def top_links(self, campaign_id: str, limit: int) -> list[tuple[str, int]]:
         """The most clicked links (URL, recipients who clicked it), most first."""
+        ...
+
+    def problems_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[EventRecord]]:
+        """The problem records (bounces, complaints, ...) of these (campaign, recipient) keys."""
+        ...
+
+    def forget(self, keys: Sequence[tuple[str, str]]) -> int:
+        """Delete the problem records and remembered events of these keys (erasure; the
+        campaigns' counters keep them); how many records went."""
         ...
 
 
@@ -316,6 +344,30 @@ class ImportStore(Protocol):
     ) -> tuple[list[Rejected], int | None]:
         """Rejected rows in line order after `after_line`; the cursor for the next page."""
         ...
+
+    def rejects_of(self, email: str) -> list[tuple[str, Rejected]]:
+        """(import id, row) of every kept rejected row naming `email` (an index by address)."""
+        ...
+
+    def forget_reject(self, import_id: str, line: int) -> None:
+        """Delete one rejected row (erasure)."""
+        ...
+
+
+class ErasureList(Protocol):
+    """Erased addresses, as keyed digests only, and the receipts of their erasures."""
+
+    def add(self, digest: str, erasure_id: str, at: float) -> None: ...
+
+    def erased(self, digests: Sequence[str]) -> set[str]:
+        """Those of `digests` that are on the list."""
+        ...
+
+    def save_receipt(self, receipt: ErasureReceipt) -> None:
+        """Insert or replace (progress as the erasure goes, then its end)."""
+        ...
+
+    def receipt(self, erasure_id: str) -> ErasureReceipt | None: ...
 
 
 class BlobStore(Protocol):

@@ -38,6 +38,8 @@ class Settings:
     lists_table: str = "fanmail-lists"
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
+    erasures_table: str = "fanmail-erasures"
+    erasure_secret_name: str | None = None
     imports_bucket: str = "fanmail-imports"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
@@ -157,6 +159,7 @@ class Settings:
             "lists": self.lists_table,
             "imports": self.imports_table,
             "signups": self.signups_table,
+            "erasures": self.erasures_table,
         }
 
 
@@ -264,6 +267,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "lists_table": _name,
     "imports_table": _name,
     "signups_table": _name,
+    "erasures_table": _name,
+    "erasure_secret_name": _name,
     "imports_bucket": _name,
     "importer_function": _name,
     "function_qualifier": _qualifier,

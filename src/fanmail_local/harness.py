@@ -21,6 +21,7 @@ from fanmail.domain.outcomes import Outcome
 from fanmail.functions import FUNCTIONS
 from fanmail.ports import Clock, Invoker, Mailer, Scheduler, SesAccount
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.erasures import GeneratedErasureKey, MemoryErasureList
 from fanmail_local.adapters.events import MemoryEventBus, MemoryQueue
 from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
 from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
@@ -80,6 +81,8 @@ def memory_ports(
         scheduler=scheduler or MemoryScheduler(),
         clock=clock,
         signing_keys=GeneratedKeys(),
+        erasures=MemoryErasureList(),
+        erasure_key=GeneratedErasureKey(),
     )
 
 

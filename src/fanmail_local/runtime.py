@@ -24,6 +24,7 @@ from fanmail.adapters.aws import clients
 from fanmail.bootstrap import App, Ports, PortSet, aws_ports
 from fanmail.ports import Mailer
 from fanmail.settings import Settings
+from fanmail_local.adapters.erasures import GeneratedErasureKey
 from fanmail_local.adapters.invoker import InProcessInvoker
 from fanmail_local.adapters.keys import GeneratedKeys
 from fanmail_local.adapters.mailbox import MailboxSimulator
@@ -161,6 +162,9 @@ class LocalRuntime:
         keys = ports.signing_keys
         if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
             keys = GeneratedKeys()  # local runs without configured keys
+        erasure_key = ports.erasure_key
+        if not self.settings.erasure_secret_name:
+            erasure_key = GeneratedErasureKey()
         return replace(
             PortSet.of(ports),
             mailer=self.mailbox,
@@ -168,6 +172,7 @@ class LocalRuntime:
             invoker=self.invoker,
             capacity=self.invoker,
             signing_keys=keys,
+            erasure_key=erasure_key,
         )
 
     def settle_feedback(self, timeout_s: float = 30.0) -> None:

@@ -95,7 +95,7 @@ def test_list_files_pass_through_as_binary_and_stay_private() -> None:
     assert deny["Effect"] == "Deny" and deny["Condition"]["Bool"]["aws:SecureTransport"] == "false"
 
 
-def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
+def test_the_importer_touches_only_lists_imports_its_files_and_the_erasure_list() -> None:
     resources = template()["Resources"]
     importer = resources["ImporterFunction"]["Properties"]
     assert importer["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-importer"}
@@ -115,6 +115,11 @@ def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
         files: {"s3:GetObject", "s3:DeleteObject"},
         table("ImportsBucket"): {"s3:ListBucket"},
         its_alias: {"lambda:InvokeFunction"},
+        table("ErasuresTable"): {"dynamodb:BatchGetItem"},
+        json.dumps(
+            {"Fn::If": ["CreateErasureKey", {"Ref": "ErasureKey"}, {"Ref": "ErasureKeySecret"}]},
+            sort_keys=True,
+        ): {"secretsmanager:GetSecretValue"},
     }
 
 

@@ -100,6 +100,7 @@ class MemorySubscriberStore:
                 return False
             self._order[list_id].remove(email)
             self._counts[list_id][old.status.value] -= 1
+            self._soft_bounces.pop((list_id, email), None)
             return True
 
     def counts(self, list_id: str) -> dict[str, int]:
