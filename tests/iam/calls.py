@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from fanmail_local.adapters.erasures import GENERATED_KEY_ID
 from tests.iam.policy import Request
 from tests.iam.resolve import ResolvedStack
 
@@ -51,7 +52,7 @@ class Untranslatable(ValueError):
     """A call names something the function's environment does not configure."""
 
 
-TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS")
+TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS", "ERASURES")
 FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -296,7 +297,10 @@ def _function_concurrency(d: Deployment, names: dict[str, Any], _: str) -> Itera
 
 @maps(("secretsmanager", "GetSecretValue"))
 def _secret(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]:
-    arn = d.translate(names.get("SecretId"), ("FANMAIL_UNSUBSCRIBE_SECRET_NAME",))
+    if names.get("SecretId") == GENERATED_KEY_ID:  # the erasure key, generated locally
+        arn = d.translate(None, ("FANMAIL_ERASURE_SECRET_NAME",))
+    else:
+        arn = d.translate(names.get("SecretId"), ("FANMAIL_UNSUBSCRIBE_SECRET_NAME",))
     yield Request("secretsmanager:GetSecretValue", arn)
 
 

@@ -11,6 +11,7 @@ finishes with one afterwards no longer writes.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -154,7 +155,9 @@ class People:
         return receipt
 
     def receipt(self, erasure_id: str) -> ErasureReceipt:
-        found = self.check.erasures.receipt(erasure_id)
+        found = None
+        if re.fullmatch(r"[0-9a-f]{32}", erasure_id):
+            found = self.check.erasures.receipt(erasure_id)
         if found is None:
             raise NotFound(f"no erasure {erasure_id!r}")
         return found

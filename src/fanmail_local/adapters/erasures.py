@@ -33,6 +33,11 @@ class MemoryErasureList:
             return self._receipts.get(erasure_id)
 
 
+GENERATED_KEY_ID = "generated erasure key"
+"""The secret the generated key stands in for, as it reports the call (the IAM test reads
+it as the stack's ErasureKey)."""
+
+
 class GeneratedErasureKey:
     """The erasure key for runs without a secret: generated once, standing in for the Secrets
     Manager secret a deployed stack reads it from."""
@@ -41,5 +46,5 @@ class GeneratedErasureKey:
         self.key = key or secrets.token_bytes(32)
 
     def __call__(self) -> bytes:
-        stood_in("secretsmanager", "GetSecretValue", {})  # the secret the stack configures
+        stood_in("secretsmanager", "GetSecretValue", {"SecretId": GENERATED_KEY_ID})
         return self.key
