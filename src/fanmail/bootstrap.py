@@ -400,7 +400,7 @@ class App:
 
         s, p = self._settings, self._ports
         composer = self._composer or TemplateComposer(
-            self.renderer, self.links, s.configuration_set
+            self.renderer, self.links, s.configuration_sets()
         )
         return BatchSender(
             subscribers=p.subscribers,
@@ -599,7 +599,7 @@ class App:
             renderer=self.renderer,
             signer=self.signer,
             clock=p.clock,
-            mail=SignupMail(s.public_url, s.configuration_set),
+            mail=SignupMail(s.public_url, s.configuration_sets().without_tracking),
             allowance=SignupLimits(s.signup_source_limit, s.signup_list_limit),
             erasures=self.erasure_check,
         )
@@ -615,7 +615,7 @@ class App:
             subscribers=p.subscribers,
             clock=p.clock,
             options=FeedbackOptions(
-                configuration_set=s.configuration_set,
+                configuration_sets=s.configuration_sets().names,
                 soft_bounce_limit=s.soft_bounce_limit,
                 soft_bounce_window_s=s.soft_bounce_days * 86400,
             ),

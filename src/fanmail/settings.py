@@ -17,6 +17,7 @@ from fanmail.domain.breakers import Breakers
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.plan import PlanLimits
 from fanmail.domain.tokens import SigningKeys
+from fanmail.domain.tracking import ConfigurationSets
 from fanmail.functions import SENDER, TRIGGER
 
 PREFIX = "FANMAIL_"
@@ -48,6 +49,7 @@ class Settings:
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None
     configuration_set: str | None = None
+    untracked_configuration_set: str | None = None
     max_send_rate: float | None = None
     ses_latency_ms: float = 80.0
     max_threads: int = 16
@@ -140,6 +142,9 @@ class Settings:
             complaint_rate=self.breaker_complaint_rate,
             min_sample=self.breaker_min_sample,
         )
+
+    def configuration_sets(self) -> ConfigurationSets:
+        return ConfigurationSets(self.configuration_set, self.untracked_configuration_set)
 
     def function_names(self) -> dict[str, str]:
         """The functions fanmail invokes, by logical name; with the qualifier (an alias) when
@@ -294,6 +299,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "sender_function": _name,
     "trigger_function": _name,
     "configuration_set": _name,
+    "untracked_configuration_set": _name,
     "max_send_rate": _positive_float,
     "ses_latency_ms": _positive_float,
     "max_threads": _positive_int,

@@ -267,10 +267,18 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     }
     assert resources["SesEventDestination"]["Properties"]["ConfigurationSetName"] == the_set
     rule = resources["SesEventsRule"]["Properties"]
+    untracked = {
+        "Fn::If": ["TrackEngagement", {"Ref": "UntrackedConfigurationSet"}, {"Ref": "AWS::NoValue"}]
+    }
     assert rule["EventPattern"] == {
         "source": ["aws.ses"],
-        "detail": {"mail": {"tags": {"ses:configuration-set": [the_set]}}},
+        "detail": {"mail": {"tags": {"ses:configuration-set": [the_set, untracked]}}},
     }
+    # those who decline tracking: a set of this stack's own, every event but opens and clicks
+    untracked_destination = resources["UntrackedEventDestination"]["Properties"]
+    assert untracked_destination["EventDestination"]["MatchingEventTypes"] == everything
+    assert untracked_destination["ConfigurationSetName"] == {"Ref": "UntrackedConfigurationSet"}
+    assert resources["UntrackedConfigurationSet"]["Condition"] == "TrackEngagement"
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["FeedbackQueue", "Arn"]}
     queue = resources["FeedbackQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {

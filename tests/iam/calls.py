@@ -248,7 +248,10 @@ def _ses_send(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]
     for identity in (address, address.rpartition("@")[2]):  # whichever SES verified
         yield Request("ses:SendEmail", d.stack.arn("ses", f"identity/{identity}"), context)
     if "ConfigurationSetName" in names:
-        name = d.translate(names["ConfigurationSetName"], ("FANMAIL_CONFIGURATION_SET",))
+        name = d.translate(
+            names["ConfigurationSetName"],
+            ("FANMAIL_CONFIGURATION_SET", "FANMAIL_UNTRACKED_CONFIGURATION_SET"),
+        )
         yield Request("ses:SendEmail", d.stack.arn("ses", f"configuration-set/{name}"), context)
 
 

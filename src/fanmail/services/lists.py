@@ -20,6 +20,7 @@ from fanmail.domain.model import (
     SubscriberStatus,
     next_status,
 )
+from fanmail.domain.tracking import with_tracking
 from fanmail.ports import Clock, ListStore, SubscriberPage, SubscriberStore
 from fanmail.services.senders import SenderCheck
 
@@ -76,6 +77,8 @@ class UpsertSubscriber:
     attributes: Mapping[str, str] = field(default_factory=dict)
     status: SubscriberStatus | None = None
     force: bool = False
+    tracking: bool | None = None
+    """Whether they accept open and click tracking (None: as it was)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,8 @@ class Lists:
         )
         given = check_attributes(command.attributes)
         attributes = check_attributes({**(current.attributes if current else {}), **given})
+        if command.tracking is not None:
+            attributes = with_tracking(attributes, command.tracking)
         subscriber = Subscriber(list_id, email, status, attributes)
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
         return self.subscribers.get(list_id, email) or subscriber

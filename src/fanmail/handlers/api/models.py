@@ -122,7 +122,14 @@ class SubscriberUpsert(Strict):
     )
     force: Flag = Field(
         default=False,
-        description="allow re-subscribing an address that unsubscribed, bounced or complained",
+        description="allow re-subscribing an address that unsubscribed, bounced or complained, "
+        "or adding back an erased one (recorded as forced)",
+    )
+    tracking: Flag | None = Field(
+        default=None,
+        description="whether the subscriber accepts open and click tracking (false: mail goes "
+        "through the configuration set without it; stored as the attribute tracking=off); "
+        "default: unchanged",
     )
 
 
