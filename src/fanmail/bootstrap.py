@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.retention import ConsentIps
 from fanmail.domain.tokens import SigningKeys
 from fanmail.settings import Settings
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from fanmail.services.lists import Lists
     from fanmail.services.people import ErasureCheck, People
     from fanmail.services.preview import Previews
+    from fanmail.services.retention import Retention
     from fanmail.services.scheduling import Scheduling
     from fanmail.services.send_batch import BatchSender, Composer
     from fanmail.services.send_campaign import CampaignRunner
@@ -193,7 +195,7 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.feedback_marks import DynamoFeedbackStore
 
         s = self.settings
-        ttl_s = s.ledger_ttl_days * 86400
+        ttl_s = s.feedback_ttl_days * 86400
         return DynamoFeedbackStore(self._dynamodb, s.ledger_table, s.campaigns_table, ttl_s)
 
     @cached_property
@@ -546,6 +548,18 @@ class App:
         return ErasureCheck(erasures=self._ports.erasures, key=self._ports.erasure_key)
 
     @service
+    def retention(self) -> Retention:
+        from fanmail.services.retention import Retention
+
+        s, p = self._settings, self._ports
+        return Retention(
+            subscribers=p.subscribers,
+            invoker=p.invoker,
+            clock=p.clock,
+            consent_ips=ConsentIps(s.consent_ip_retention, s.consent_ip_days),
+        )
+
+    @service
     def people(self) -> People:
         from fanmail.services.people import People
 
@@ -563,7 +577,7 @@ class App:
 
     @service
     def imports(self) -> Imports:
-        from fanmail.services.import_list import Imports
+        from fanmail.services.import_list import ImportLimits, Imports
 
         p = self._ports
         return Imports(
@@ -573,6 +587,7 @@ class App:
             blobs=p.blobs,
             invoker=p.invoker,
             clock=p.clock,
+            limits=ImportLimits(rejects_days=self._settings.import_rejects_days),
             erasures=self.erasure_check,
         )
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         OutgoingEmail,
         Provenance,
         Signup,
+        StatusChange,
         Subscriber,
         SubscriberStatus,
     )
@@ -124,6 +125,16 @@ class SubscriberStore(Protocol):
 
     def add_soft_bounce(self, list_id: str, email: str, at: float, window_s: float) -> int:
         """Record a soft bounce; returns how many the subscriber had within `window_s`."""
+        ...
+
+    def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
+        """Every subscriber of every list with their consent history, a page at a time: the
+        retention job's walk (a scan: never for an API call)."""
+        ...
+
+    def rewrite_history(self, subscriber: Subscriber, history: tuple[StatusChange, ...]) -> bool:
+        """Replace the consent history read as `subscriber.history` (same length) by
+        `history`; False, writing nothing, if it changed since."""
         ...
 
 

@@ -16,6 +16,7 @@ from fanmail.domain.addresses import normalise_email
 from fanmail.domain.breakers import Breakers
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.plan import PlanLimits
+from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import SigningKeys
 from fanmail.domain.tracking import ConfigurationSets
 from fanmail.functions import SENDER, TRIGGER
@@ -45,6 +46,7 @@ class Settings:
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
+    retention_function: str = "fanmail-retention"
     function_qualifier: str | None = None
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None
@@ -69,6 +71,10 @@ class Settings:
     heartbeat_senders: int = 4
     lease_grace_s: float = 30.0
     ledger_ttl_days: float = 30.0
+    feedback_ttl_days: float = 30.0
+    import_rejects_days: float = 30.0
+    consent_ip_retention: IpRetention = IpRetention.KEEP
+    consent_ip_days: float = 365.0
     quota_margin: float = 0.0
     quota_recheck_s: float = 3600.0
     max_epochs: int = 1000
@@ -154,6 +160,7 @@ class Settings:
             "sender": self.sender_function + suffix,
             "trigger": self.trigger_function + suffix,
             "importer": self.importer_function + suffix,
+            "retention": self.retention_function + suffix,
         }
 
     def table_names(self) -> dict[str, str]:
@@ -250,6 +257,13 @@ def _qualifier(raw: str) -> str:
     return raw
 
 
+def _ip_retention(raw: str) -> IpRetention:
+    try:
+        return IpRetention(raw.strip().lower())
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(IpRetention)}") from None
+
+
 def _keys(raw: str) -> str:
     try:
         SigningKeys.from_json(raw, "keys")
@@ -276,11 +290,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "erasure_secret_name": _name,
     "imports_bucket": _name,
     "importer_function": _name,
+    "retention_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,
     "lease_grace_s": _positive_float,
     "ledger_ttl_days": _positive_float,
+    "feedback_ttl_days": _positive_float,
+    "import_rejects_days": _positive_float,
+    "consent_ip_retention": lambda raw: _ip_retention(raw),
+    "consent_ip_days": _positive_float,
     "quota_margin": lambda raw: _non_negative_float(raw),
     "quota_recheck_s": _positive_float,
     "max_epochs": _positive_int,

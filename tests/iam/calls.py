@@ -53,7 +53,7 @@ class Untranslatable(ValueError):
 
 
 TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS", "ERASURES")
-FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER")
+FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",

@@ -88,6 +88,8 @@ class ImportLimits:
     """How long a worker's hold on a job lasts without progress."""
     stop_margin_s: float = 20.0
     """A worker hands the job on when less than this is left of its time."""
+    rejects_days: float = 30.0
+    """How long rejected rows (they name addresses) are kept; the job itself stays its 30."""
     upload_expires_s: int = 3600
 
 
@@ -385,7 +387,8 @@ class _Step:
             self.imports.subscribers.put_many(forced, provenance=provenance, at=now)
         room = max(0, MAX_STORED_REJECTS - job.counts.rejected)
         if rejected and room:
-            self.imports.jobs.add_rejects(job.import_id, rejected[:room], job.expires_at)
+            expires = min(job.expires_at, job.created_at + self.imports.limits.rejects_days * 86400)
+            self.imports.jobs.add_rejects(job.import_id, rejected[:room], expires)
         if rejected and self.on_rejected is not None:
             self.on_rejected(rejected)
         counts = plan.counts + ImportCounts(rows=len(batch), rejected=len(rejected))
