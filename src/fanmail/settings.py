@@ -46,7 +46,7 @@ class Settings:
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
-    retention_function: str = "fanmail-retention"
+    retention_function: str = "fanmail-retain"
     function_qualifier: str | None = None
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None

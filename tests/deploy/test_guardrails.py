@@ -16,7 +16,17 @@ from fanmail.domain.ses_events import COUNTERS
 from tests import scripts
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbound", "Heartbeat")
+FUNCTIONS = (
+    "Trigger",
+    "Sender",
+    "Api",
+    "Importer",
+    "Feedback",
+    "Public",
+    "Inbound",
+    "Heartbeat",
+    "Retention",
+)
 
 
 @functools.cache
