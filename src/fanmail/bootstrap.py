@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from fanmail.services.preview import Previews
     from fanmail.services.retention import Retention
     from fanmail.services.scheduling import Scheduling
+    from fanmail.services.self_service import SelfService
     from fanmail.services.send_batch import BatchSender, Composer
     from fanmail.services.send_campaign import CampaignRunner
     from fanmail.services.senders import SenderCheck
@@ -598,6 +599,21 @@ class App:
         p = self._ports
         return Unsubscribes(
             signer=self.signer, subscribers=p.subscribers, lists=p.lists, clock=p.clock
+        )
+
+    @service
+    def self_service(self) -> SelfService:
+        from fanmail.services.self_service import SelfService, SelfServiceMail
+
+        s, p = self._settings, self._ports
+        return SelfService(
+            unsubscribes=self.unsubscribes,
+            people=self.people,
+            signer=self.signer,
+            mailer=p.mailer,
+            limits=p.limits,
+            clock=p.clock,
+            mail=SelfServiceMail(s.public_url, s.configuration_sets().without_tracking),
         )
 
     @service

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from datetime import UTC, datetime
 from typing import Any
 
-from fanmail.domain.erasure import PersonView
+from fanmail.domain.erasure import describe
 from fanmail.domain.errors import InvalidInput
 from fanmail_local.cli.common import operator_app, print_json
 
@@ -59,34 +58,3 @@ def erase_command(args: argparse.Namespace) -> int:
         receipt = app.people.erase(args.email, args.by or f"cli:{getpass.getuser()}")
     print_json(receipt.to_dict())
     return 0
-
-
-def when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def describe(view: PersonView) -> str:
-    """The export for a person to read."""
-    lines = [f"{view.email}", ""]
-    lines.append(f"Lists ({len(view.memberships)}):")
-    for s in view.memberships:
-        attributes = ", ".join(f"{k}={v}" for k, v in sorted(s.attributes.items()))
-        lines.append(f"  {s.list_id}: {s.status.value}  {attributes}".rstrip())
-        for change in s.history:
-            lines.append(
-                f"    {when(change.at)} {change.status.value} by {change.how}"
-                f" {change.source} {change.detail}".rstrip()
-            )
-    lines.append(f"Campaigns ({len(view.campaigns)}{', more' if view.cursor else ''}):")
-    for c in view.campaigns:
-        events = ", ".join(c.events) or "no events"
-        lines.append(
-            f"  {c.campaign_id}: {c.status} {when(c.updated_at)} message {c.message_id} ({events})"
-        )
-    lines.append(f"Sign-ups waiting ({len(view.signups)}):")
-    lines += [f"  {s.list_id} from {s.source} {when(s.requested_at)}" for s in view.signups]
-    lines.append(f"Rejected import rows ({len(view.rejected_rows)}):")
-    lines += [f"  {r.import_id} line {r.line}: {r.reason}" for r in view.rejected_rows]
-    if view.cursor:
-        lines.append(f"More campaigns: --cursor {view.cursor}")
-    return "\n".join(lines)
