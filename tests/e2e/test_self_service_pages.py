@@ -18,6 +18,7 @@ from fanmail.domain.model import ListSettings, Subscriber
 from fanmail.domain.tracking import declines_tracking
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
@@ -25,6 +26,7 @@ from tests.e2e.test_dashboard import chrome, wait
 
 pytestmark = pytest.mark.e2e
 ADA = "ada@example.com"
+GRACE = "grace@example.com"
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRunt
     ) as runtime:
         brand = ListSettings(brand="Fanmail", sender=SENDER_ADDRESS, postal_address="1 Main St")
         runtime.app.lists.create(CreateList("news", "Fanmail News", brand))
-        runtime.ports.subscribers.put_many([Subscriber("news", ADA, attributes={"name": "Ada"})])
-        gateway = LocalApiGateway(runtime.invoker, "127.0.0.1", 0)
+        runtime.ports.subscribers.put_many(
+            [
+                Subscriber("news", ADA, attributes={"name": "Ada"}),
+                Subscriber("news", GRACE, attributes={"name": "Grace"}),
+            ]
+        )
+        console = Console(ConsoleConfig(mode="local"), runtime.recorder)
+        gateway = LocalApiGateway(runtime.invoker, "127.0.0.1", 0, console)
         gateway.start()
         try:
             yield runtime, gateway.url, outbox
@@ -102,3 +110,25 @@ def test_tracking_toggle_my_data_mailed_and_deleted(
     press(browser, "Delete my data")
     wait(browser, 10).until(lambda b: "Receipt" in b.page_source)
     assert runtime.ports.subscribers.lists_of(ADA) == []
+
+
+def test_the_dashboard_shows_a_person_and_erases_only_when_the_address_is_typed(
+    served: tuple[LocalRuntime, str, Path], browser: WebDriver
+) -> None:
+    runtime, url, _ = served
+    browser.get(url)
+    browser.find_element(By.CSS_SELECTOR, "#people summary").click()
+    browser.find_element(By.ID, "person-email").send_keys(GRACE.upper())
+    press(browser, "Look up")
+    wait(browser, 20).until(lambda b: "name" in b.find_element(By.ID, "person-data").text)
+    assert "list news: subscribed" in browser.find_element(By.ID, "person-data").text
+    browser.find_element(By.ID, "erase-typed").send_keys("someone@example.com")
+    press(browser, "Erase")
+    wait(browser, 10).until(lambda b: "nothing was erased" in b.find_element(By.ID, "notice").text)
+    assert runtime.ports.subscribers.get("news", GRACE) is not None
+    typed = browser.find_element(By.ID, "erase-typed")
+    typed.clear()
+    typed.send_keys(GRACE)
+    press(browser, "Erase")
+    wait(browser, 20).until(lambda b: "Erased" in b.find_element(By.ID, "notice").text)
+    assert runtime.ports.subscribers.lists_of(GRACE) == []
