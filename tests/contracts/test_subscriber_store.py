@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
@@ -161,3 +163,29 @@ def test_a_list_is_created_after_its_counts_moved(stores: Stores) -> None:
     stores.lists.create(MailingList("later", "Later", 3.0))
     assert stores.lists.get("later") == MailingList("later", "Later", 3.0)
     assert stores.subscribers.counts("later") == {"subscribed": 2}
+
+
+def test_every_subscriber_of_every_list_and_a_history_rewritten_once(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(3), provenance=Provenance("signup", "192.0.2.1"), at=10.0)
+    subscribers.put_many(people(2, list_id="l2"))
+    seen: list[tuple[str, str]] = []
+    cursor = None
+    while True:
+        page, cursor = subscribers.every(cursor, 2)
+        seen += [(s.list_id, s.email) for s in page]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted([(s.list_id, s.email) for s in people(3) + people(2, "l2")])
+    read = subscribers.get("l1", "p0001@example.com")
+    assert read is not None and read.history[0].source == "192.0.2.1"
+    redacted = (replace(read.history[0], source=""),)
+    assert subscribers.rewrite_history(read, redacted)
+    again = subscribers.get("l1", "p0001@example.com")
+    assert again is not None and again.history == redacted
+    subscribers.set_status(
+        "l1", "p0001@example.com", SubscriberStatus.BOUNCED, provenance=Provenance("bounce")
+    )
+    assert not subscribers.rewrite_history(again, ())  # it changed since it was read
+    final = subscribers.get("l1", "p0001@example.com")
+    assert final is not None and len(final.history) == 2
