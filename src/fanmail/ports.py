@@ -137,6 +137,14 @@ class ListStore(Protocol):
         """Replace a list's settings; NotFound if there is no such list."""
         ...
 
+    def rename(self, list_id: str, name: str) -> MailingList:
+        """NotFound if there is no such list."""
+        ...
+
+    def delete_empty(self, list_id: str) -> bool:
+        """Delete a list that has no subscribers; False if it has some (or none such)."""
+        ...
+
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
         """Lists in id order, a page at a time."""
         ...

@@ -63,10 +63,11 @@ def memory_ports(
     sender may run at once), a signing key of its own."""
     campaigns = campaigns or MemoryCampaignStore()
     ledger = ledger or MemoryLedger()
+    subscribers = subscribers or MemorySubscriberStore()
     return PortSet(
-        subscribers=subscribers or MemorySubscriberStore(),
+        subscribers=subscribers,
         campaigns=campaigns,
-        lists=MemoryListStore(),
+        lists=MemoryListStore(subscribers.counts),
         ledger=ledger,
         feedback=MemoryFeedbackStore(ledger, campaigns),
         imports=MemoryImportStore(),

@@ -61,9 +61,10 @@ class Stores:
 
 def memory_stores() -> Stores:
     campaigns, ledger = MemoryCampaignStore(), MemoryLedger()
+    subscribers = MemorySubscriberStore()
     return Stores(
-        MemorySubscriberStore(),
-        MemoryListStore(),
+        subscribers,
+        MemoryListStore(subscribers.counts),
         campaigns,
         ledger,
         MemoryScheduler(),

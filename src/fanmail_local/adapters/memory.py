@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
@@ -157,8 +157,11 @@ class MemorySubscriberStore:
 
 
 class MemoryListStore:
-    def __init__(self) -> None:
+    def __init__(self, counts: Callable[[str], dict[str, int]] | None = None) -> None:
+        """`counts`: the subscriber store's counts by list (DynamoDB keeps them on the list's
+        own item, which is what lets it refuse to delete a list that has subscribers)."""
         self._items: dict[str, MailingList] = {}
+        self._counts = counts or (lambda list_id: {})
         self._lock = threading.Lock()
 
     def create(self, mailing_list: MailingList) -> None:
@@ -178,6 +181,21 @@ class MemoryListStore:
                 raise NotFound(f"list {list_id!r} not found")
             updated = self._items[list_id] = replace(found, settings=settings)
             return updated
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        with self._lock:
+            found = self._items.get(list_id)
+            if found is None:
+                raise NotFound(f"list {list_id!r} not found")
+            renamed = self._items[list_id] = replace(found, name=name)
+            return renamed
+
+    def delete_empty(self, list_id: str) -> bool:
+        with self._lock:
+            if list_id not in self._items or any(self._counts(list_id).values()):
+                return False
+            del self._items[list_id]
+            return True
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
         with self._lock:

@@ -92,6 +92,10 @@ class ListCreate(ListSettingsChange):
     name: str = Field(default="", max_length=200)
 
 
+class ListChange(ListSettingsChange):
+    name: str | None = Field(default=None, max_length=200, description="a new name")
+
+
 class ListSettingsView(BaseModel):
     brand: str
     sender: str
@@ -341,6 +345,18 @@ class PreviewRequest(Strict):
     sender: str = Field(default="Fanmail <news@fanmail.example>", max_length=320)
 
 
+class TemplatePartsBody(Strict):
+    subject: str = Field(min_length=1, max_length=1000, description="Jinja, one line")
+    html: str = Field(min_length=1, max_length=200_000, description="Jinja, autoescaped")
+    text: str = Field(
+        default="", max_length=200_000, description='Jinja; "": derived from the HTML'
+    )
+
+
+class DraftPreviewRequest(PreviewRequest):
+    parts: TemplatePartsBody
+
+
 class PreviewView(BaseModel):
     subject: str
     html: str
@@ -370,6 +386,12 @@ class ImportUpload(Strict):
     email_column: str = Field(default="email", min_length=1, max_length=200)
     check_deliverability: Flag = Field(default=False, description="also check DNS (slow)")
     file_name: str = Field(default="", max_length=200)
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description='the column mapping: {"the file\'s column": "attribute"}; "" skips a column, '
+        "a column not named keeps its name",
+    )
 
 
 class ImportCountsView(BaseModel):
