@@ -361,6 +361,15 @@ class CampaignStore(Protocol):
         """
         ...
 
+    def replace_draft(self, campaign: Campaign) -> None:
+        """Store a new definition of a draft; Conflict (with its status) if it is no longer a
+        draft, NotFound if there is none."""
+        ...
+
+    def delete_draft(self, campaign_id: str) -> None:
+        """Delete a draft; Conflict (with its status) if it is not one, NotFound if none."""
+        ...
+
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
         """A page of campaigns, in no particular order."""
         ...

@@ -223,6 +223,25 @@ class MemoryCampaignStore:
         with self._lock:
             return self._items.get(campaign_id)
 
+    def _draft(self, campaign_id: str) -> Campaign:
+        """The draft; the caller holds the lock."""
+        current = self._items.get(campaign_id)
+        if current is None:
+            raise NotFound(f"campaign {campaign_id!r} not found")
+        if current.status is not CampaignStatus.DRAFT:
+            raise Conflict(f"campaign {campaign_id!r} is {current.status}", current.status.value)
+        return current
+
+    def replace_draft(self, campaign: Campaign) -> None:
+        with self._lock:
+            self._draft(campaign.campaign_id)
+            self._items[campaign.campaign_id] = campaign
+
+    def delete_draft(self, campaign_id: str) -> None:
+        with self._lock:
+            self._draft(campaign_id)
+            del self._items[campaign_id]
+
     def transition(self, campaign_id: str, transition: Transition) -> Campaign:
         with self._lock:
             current = self._items.get(campaign_id)

@@ -120,3 +120,33 @@ def test_the_default_subject_uses_the_lists_brand(api: MemoryStack) -> None:
     status, view = call(api, "POST", "/campaigns", campaign)
     status, shown = call(api, "GET", f"/campaigns/{view['campaign_id']}/preview")
     assert status == 200 and shown["subject"].startswith("Acme news: ")
+
+
+def test_a_draft_has_a_name_is_edited_and_deleted(api: MemoryStack) -> None:
+    base = {"list_id": "news", "template": "newsletter", "sender": SENDER_ADDRESS}
+    status, view = call(api, "POST", "/campaigns", {**base, "name": "December"})
+    assert status == 201 and view["name"] == "December"
+    one = f"/campaigns/{view['campaign_id']}"
+    edited = {**base, "name": "December news", "variables": {"headline": "Snow"}}
+    status, view = call(api, "PATCH", one, edited)
+    assert status == 200 and view["name"] == "December news"
+    assert view["variables"] == {"headline": "Snow"}
+    status, shown = call(api, "GET", one + "/preview")
+    assert "Snow" in shown["subject"]
+    status, body = call(api, "PATCH", one, {**base, "template": "nope"})
+    assert status == 422 and "nope" in body["error"]["message"]
+    assert call(api, "GET", one)[1]["name"] == "December news"  # a bad edit changes nothing
+    assert call(api, "DELETE", one)[0] == 204
+    assert call(api, "GET", one)[0] == 404
+
+
+def test_a_campaign_that_was_sent_is_neither_edited_nor_deleted(api: MemoryStack) -> None:
+    base = {"list_id": "news", "template": "newsletter", "sender": SENDER_ADDRESS}
+    status, view = call(api, "POST", "/campaigns", base)
+    one = f"/campaigns/{view['campaign_id']}"
+    assert call(api, "POST", one + "/send")[0] == 202
+    status, body = call(api, "PATCH", one, {**base, "name": "late"})
+    assert status == 409 and body["error"]["status"] in {"sending", "sent"}
+    status, body = call(api, "DELETE", one)
+    assert status == 409 and "is " in body["error"]["message"]
+    assert call(api, "GET", one)[0] == 200

@@ -198,10 +198,17 @@ class CampaignCreate(Strict):
         '"holdout_share": 0, "metric": "clicks"|"opens"|"manual", "wait": "4h", '
         '"no_winner": "send_best"|"send_first"|"wait_longer", "wait_limit", "after_limit"}',
     )
+    name: str = Field(default="", max_length=200, description="what people call it")
 
 
 class WinnerChoice(Strict):
     variant: str = Field(min_length=1, max_length=1, description="the variant to send: A-E")
+
+
+class CampaignEdit(CampaignCreate):
+    """A draft's new definition, whole (checked as a new campaign is)."""
+
+    campaign_id: None = Field(default=None, description="the path's; a draft keeps its id")
 
 
 class TestSend(Strict):
@@ -241,6 +248,7 @@ class FeedbackView(BaseModel):
 
 class CampaignView(BaseModel):
     campaign_id: str
+    name: str = ""
     list_id: str
     template: str
     sender: str
