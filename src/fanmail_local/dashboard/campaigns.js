@@ -446,6 +446,8 @@ async function submitDraft(event) {
       say("create-notice", `${editing ? "Saved" : "Created"} ${view.name || view.campaign_id}`
         + (view.warnings.length ? `: ${view.warnings[0]}` : ""));
       state.editing = null;
+      form.reset();
+      byId("variables").replaceChildren();
       byId("create").textContent = "Create draft";
       byId("new-campaign").querySelector("h2").textContent = "New campaign";
       state.previewFor = null;
