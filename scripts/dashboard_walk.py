@@ -1,6 +1,6 @@
 """The dashboard walked as a user walks it, in a real browser: create a list, import a CSV with
-a column mapping and a bad row, find a subscriber, write a template in the editor and preview
-it, create a campaign (a double click makes one draft), send a test, schedule it, send it,
+a column mapping and a bad row, find a subscriber, write a template in the editor, preview it
+and save it, create a campaign (a double click makes one draft), send a test, schedule it, send it,
 watch a breaker pause it, resume it anyway to 100 %, read who bounced, open a sent email.
 
 At every state the walk calls `look(name)`: the browser tests check accessibility (axe-core)
@@ -220,6 +220,8 @@ class Walk:
         until(
             self.browser, lambda b: self.find("#editor-view").is_displayed(), "the editor's preview"
         )
+        option = f"#editor-list option[value='{self.list_id}']"
+        until(self.browser, lambda b: self.find(option), "the list to preview as one of")
         Select(self.find("#editor-list")).select_by_value(self.list_id)
         self.type("#editor-as", f"success+first-{self.suffix}@simulator.amazonses.com")
         self.type("#editor-subject", "{{ list.brand }} for {{ name }}")
@@ -228,6 +230,10 @@ class Walk:
             lambda b: self.text("#editor-view .email-title") == "Preview: Fanmail for Ada Lovelace",
             "the live preview",
         )
+        self.type("#editor-name", f"greeting-{self.suffix}")
+        self.click("#editor-save")
+        saved = f"Saved greeting-{self.suffix}@v1"
+        until(self.browser, lambda b: saved in self.text("#save-notice"), "the template saved")
         self.show("#view-templates", "template-editor")
 
     def create_a_campaign(self) -> None:

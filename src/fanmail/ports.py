@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         SubscriberStatus,
     )
     from fanmail.domain.plan import SenderConcurrency
+    from fanmail.domain.render import TemplateParts
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
+    from fanmail.domain.stored_templates import TemplateVersion
     from fanmail.domain.transitions import Transition
 
 
@@ -344,6 +346,22 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, key: str) -> None: ...
+
+
+class TemplateStore(Protocol):
+    """Templates written as data, by name and version; a stored version never changes."""
+
+    def add_version(self, name: str, parts: TemplateParts, at: float) -> TemplateVersion:
+        """Store `parts` as the name's next version (1 for a new name)."""
+        ...
+
+    def get(self, name: str, version: int | None = None) -> TemplateVersion | None:
+        """A version, or the latest one (None: no such name or version)."""
+        ...
+
+    def latest(self) -> list[TemplateVersion]:
+        """Each name's latest version, by name."""
+        ...
 
 
 class CampaignStore(Protocol):

@@ -36,6 +36,7 @@ class Settings:
     campaigns_table: str = "fanmail-campaigns"
     ledger_table: str = "fanmail-ledger"
     lists_table: str = "fanmail-lists"
+    templates_table: str = "fanmail-templates"
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
     imports_bucket: str = "fanmail-imports"
@@ -157,6 +158,7 @@ class Settings:
             "lists": self.lists_table,
             "imports": self.imports_table,
             "signups": self.signups_table,
+            "templates": self.templates_table,
         }
 
 
@@ -262,6 +264,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "campaigns_table": _name,
     "ledger_table": _name,
     "lists_table": _name,
+    "templates_table": _name,
     "imports_table": _name,
     "signups_table": _name,
     "imports_bucket": _name,

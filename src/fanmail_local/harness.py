@@ -36,6 +36,7 @@ from fanmail_local.adapters.memory import (
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.ses_simulator import SesSimulator
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
+from fanmail_local.adapters.templates import MemoryTemplateStore
 from fanmail_local.event_source import EventSourceMapping
 
 SENDER_ADDRESS = "news@fanmail.example"
@@ -73,6 +74,7 @@ def memory_ports(
         imports=MemoryImportStore(),
         blobs=MemoryBlobStore(),
         signups=MemorySignupStore(),
+        templates=MemoryTemplateStore(),
         limits=MemoryRateLimits(),
         mailer=mailer,
         ses=ses,

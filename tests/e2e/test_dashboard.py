@@ -6,7 +6,11 @@ resume by hand, watching the bar move on from where it stopped."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +173,59 @@ def test_pause_and_resume(served: tuple[LocalRuntime, str], browser: WebDriver) 
     wait(browser, 10).until(lambda b: "Sending 0.0 emails" not in text(b, "rate"))
     assert "your SES account allows 25" in text(browser, "rate")
     wait(browser).until(lambda b: text(b, "status") == "sent" and percent(b) == 100)
+
+
+def call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """The admin API as a tool on this machine calls it (no browser headers)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            text = answer.read().decode()
+            return answer.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read().decode() or "null")
+
+
+def test_drafts_lists_and_stored_templates_on_the_stand_in(
+    served: tuple[LocalRuntime, str],
+) -> None:
+    """What the dashboard's buttons call, on the stand-in's tables (DynamoDB through boto3, the
+    API, trigger and sender functions' own policies): an empty list deleted, a draft edited and
+    deleted, a template saved as data and a campaign sent with its pinned version."""
+    runtime, url = served
+    assert call(url, "POST", "/lists", {"list_id": "spare"})[0] == 201
+    assert call(url, "DELETE", "/lists/spare")[0] == 204
+    assert call(url, "DELETE", "/lists/news")[0] == 409  # it has subscribers
+    parts = {"subject": "{{ list.brand }} note", "html": "<p>Hello {{ first_name }}</p>"}
+    status, saved = call(url, "POST", "/templates/note/versions", parts)
+    assert status == 201 and saved["reference"] == "note@v1", saved
+    draft = {"list_id": "news", "template": "newsletter", "sender": SENDER_ADDRESS}
+    status, view = call(url, "POST", "/campaigns", {**draft, "name": "Spare"})
+    one = f"/campaigns/{view['campaign_id']}"
+    status, view = call(url, "PATCH", one, {**draft, "name": "Pinned", "template": "note"})
+    assert status == 200 and view["template"] == "note@v1", view
+    assert call(url, "POST", "/templates/note/versions", {**parts, "html": "<p>v2</p>"})[0] == 201
+    assert call(url, "POST", one + "/send")[0] == 202
+    for _ in range(300):
+        if call(url, "GET", one)[1]["status"] == "sent":
+            break
+        time.sleep(0.2)
+    sent = runtime.recorder.listing() if runtime.recorder else []
+    assert any(subject == "Fanmail note" for _, _, subject in sent)
+    assert [t["name"] for t in call(url, "GET", "/templates")[1]["stored"]] == ["note"]
+    # a campaign small enough for the trigger to send itself renders its pinned version there
+    assert call(url, "POST", "/lists", {"list_id": "tiny", "brand": "Tiny"})[0] == 201
+    one_person = {"attributes": {"first_name": "Ann"}}
+    assert call(url, "PUT", "/lists/tiny/subscribers/ann@example.com", one_person)[0] == 200
+    status, small = call(
+        url, "POST", "/campaigns", {**draft, "list_id": "tiny", "template": "note"}
+    )
+    assert (
+        small["template"] == "note@v2"
+        and call(url, "POST", f"/campaigns/{small['campaign_id']}/send")[0] == 202
+    )
+    status, view = call(url, "POST", "/campaigns", {**draft, "name": "Gone"})
+    assert call(url, "DELETE", f"/campaigns/{view['campaign_id']}")[0] == 204
+    assert call(url, "DELETE", one)[0] == 409  # sent: kept

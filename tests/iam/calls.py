@@ -51,7 +51,7 @@ class Untranslatable(ValueError):
     """A call names something the function's environment does not configure."""
 
 
-TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS")
+TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS", "TEMPLATES")
 FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",

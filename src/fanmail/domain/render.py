@@ -227,8 +227,8 @@ class TemplateRenderer:
         self.environment = make_environment(loader)
         self._parsed: dict[str, _SourceFacts] = {}
         self._facts_lock = threading.Lock()
-        searchpath = getattr(loader, "searchpath", [])
-        self.roots = tuple(str(path) for path in searchpath)
+        loaders = getattr(loader, "loaders", [loader])  # a ChoiceLoader's, or the one
+        self.roots = tuple(str(p) for one in loaders for p in getattr(one, "searchpath", []))
 
     def with_parts(self, name: str, parts: TemplateParts) -> TemplateRenderer:
         """A renderer that sees `parts` as template `name`, over the shipped ones: a template
@@ -251,7 +251,7 @@ class TemplateRenderer:
         return self.compile(name, subject_override)
 
     def compile(self, name: str, subject_override: str | None = None) -> CompiledTemplate:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(@v[1-9][0-9]{0,7})?", name):
             raise TemplateProblem(
                 f"template name {name!r} is not valid: use letters, digits, '-' and '_'"
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from fanmail.domain.abtest import parse_ab_test
@@ -64,7 +64,10 @@ class Campaigns:
         renderer: TemplateRenderer,
         clock: Clock,
         senders: SenderCheck,
+        pin: Callable[[str], str] = str,
     ) -> None:
+        """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin)."""
+        self.pin = pin
         self.senders = senders
         self.list_store = list_store
         self.campaign_store = campaign_store
@@ -108,7 +111,8 @@ class Campaigns:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
         variables = check_variables(command.variables)
-        command = replace(command, variables=variables)
+        # a stored template is pinned to its latest version: senders render exactly that
+        command = replace(command, variables=variables, template=self.pin(command.template))
         list_info = mailing_list.context()
         self._check_renders(command, campaign_id, list_id, list_info)
         quiet = mailing_list.settings.quiet_hours  # the list's, unless the campaign sets its own

@@ -55,8 +55,10 @@ export async function show(campaignId) {
   ]);
   fillSelect(document.querySelector("#create-form [name=list_id]"),
     lists.lists.map((l) => [l.list_id, l.name || l.list_id]));
-  fillSelect(document.querySelector("#create-form [name=template]"),
-    templates.templates.map((name) => [name, name]));
+  fillSelect(document.querySelector("#create-form [name=template]"), [
+    ...templates.stored.map((t) => [t.name, `${t.name} (yours, version ${t.version})`]),
+    ...templates.templates.map((name) => [name, `${name} (shipped)`]),
+  ]);
   await loadCampaigns();
   if (campaignId && campaignId !== state.selected) await select(campaignId);
   else await refreshCampaign();

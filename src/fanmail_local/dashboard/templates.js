@@ -1,6 +1,6 @@
 // Templates: the shipped ones (read-only defaults) and an editor whose draft is rendered live,
 // in the API's sandbox, as a chosen subscriber of a chosen list would get it.
-import { api, busy, byId, el, fillSelect, say, showEmail, wireTabs } from "./core.js";
+import { api, busy, byId, el, fillSelect, path, say, showEmail, wireTabs } from "./core.js";
 
 const STARTER = {
   subject: "{{ list.brand | default('News') }}: {{ headline | default('what is new') }}",
@@ -23,6 +23,7 @@ export function setup() {
     event.preventDefault();
     busy(byId("editor-preview"), preview);
   });
+  byId("editor-save").addEventListener("click", (event) => busy(event.currentTarget, save));
   editor.addEventListener("input", () => {
     clearTimeout(state.timer);
     state.timer = setTimeout(preview, 600); // live, once typing pauses
@@ -31,16 +32,53 @@ export function setup() {
 
 export async function show() {
   const [templates, lists] = await Promise.all([api("GET", "/templates"), api("GET", "/lists?limit=1000")]);
-  byId("templates").replaceChildren(...templates.templates.map((name) => {
-    const item = el("li");
-    item.append(el("strong", name), el("span", "shipped, read-only", "badge muted"));
-    return item;
-  }));
+  showTemplates(templates);
   fillSelect(byId("editor-list"), lists.lists.map((l) => [l.list_id, l.name || l.list_id]), "(a sample subscriber)");
   await preview();
 }
 
 export async function refresh() {}
+
+function showTemplates(templates) {
+  const stored = templates.stored.map((found) => {
+    const item = el("li");
+    const open = el("button", found.name);
+    open.type = "button";
+    open.addEventListener("click", () => load(found.name));
+    item.append(open, el("span", `version ${found.version}`, "badge muted"));
+    return item;
+  });
+  const shipped = templates.templates.map((name) => {
+    const item = el("li");
+    item.append(el("strong", name), el("span", "shipped, read-only", "badge muted"));
+    return item;
+  });
+  byId("templates").replaceChildren(...stored, ...shipped);
+}
+
+// A stored template's latest version, into the editor.
+async function load(name) {
+  const found = await api("GET", path("/templates", name));
+  byId("editor-subject").value = found.parts.subject;
+  byId("editor-html").value = found.parts.html;
+  byId("editor-text").value = found.parts.text;
+  byId("editor-name").value = found.name;
+  say("save-notice", `Loaded ${found.reference}`);
+  await preview();
+}
+
+async function save() {
+  const name = byId("editor-name").value.trim();
+  const parts = { subject: byId("editor-subject").value, html: byId("editor-html").value, text: byId("editor-text").value };
+  try {
+    if (!name) throw new Error("Name the template first");
+    const saved = await api("POST", `${path("/templates", name)}/versions`, parts);
+    say("save-notice", `Saved ${saved.reference}: new campaigns with ${saved.name} use this version`);
+    showTemplates(await api("GET", "/templates"));
+  } catch (error) {
+    say("save-notice", error.message, true);
+  }
+}
 
 async function preview() {
   const asked = ++state.asked;

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fanmail.domain.model import SubscriberStatus
+from fanmail.domain.outcomes import Outcome
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import seed
 from tests.unit.handlers.test_api import call
@@ -150,3 +151,50 @@ def test_a_campaign_that_was_sent_is_neither_edited_nor_deleted(api: MemoryStack
     status, body = call(api, "DELETE", one)
     assert status == 409 and "is " in body["error"]["message"]
     assert call(api, "GET", one)[0] == 200
+
+
+PARTS: dict[str, Any] = {
+    "subject": "{{ list.brand }} for {{ first_name }}",
+    "html": '{% extends "_layouts/base.html.j2" %}{% block content %}<p>v{{ 1 }}</p>{% endblock %}',
+}
+
+
+def test_a_template_written_as_data_is_versioned_listed_and_pinned(api: MemoryStack) -> None:
+    status, saved = call(api, "POST", "/templates/welcome/versions", PARTS)
+    assert status == 201 and saved["reference"] == "welcome@v1", saved
+    base = {"list_id": "news", "template": "welcome", "sender": SENDER_ADDRESS}
+    status, pinned = call(api, "POST", "/campaigns", base)
+    assert status == 201 and pinned["template"] == "welcome@v1"
+    second = {**PARTS, "html": PARTS["html"].replace("v{{ 1 }}", "second")}
+    status, saved = call(api, "POST", "/templates/welcome/versions", second)
+    assert saved["version"] == 2
+    status, listed = call(api, "GET", "/templates")
+    assert "newsletter" in listed["templates"]
+    assert [(t["name"], t["version"]) for t in listed["stored"]] == [("welcome", 2)]
+    status, shown = call(api, "GET", f"/campaigns/{pinned['campaign_id']}/preview")
+    assert "<p>v1</p>" in shown["html"] and "second" not in shown["html"]  # the pinned version
+    assert shown["subject"] == "Acme for Ann"
+    status, one = call(api, "GET", "/templates/welcome", query={"version": "1"})
+    assert one["parts"]["html"] == PARTS["html"]
+    campaign = api.app.campaigns.get(pinned["campaign_id"])
+    api.app.campaigns.send_now(campaign.campaign_id)
+    api.invoker.drain()
+    sent = api.app.campaigns.get(campaign.campaign_id)
+    assert sent.summary is not None and sent.summary.counts[Outcome.SENT] == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "parts", "code", "words"),
+    [
+        ("newsletter", PARTS, 409, "shipped template"),
+        ("bad name", PARTS, 400, "not valid"),
+        ("x", {**PARTS, "html": "{% if %}"}, 422, "x"),
+        ("x", {"subject": "Hi"}, 422, "html"),
+    ],
+)
+def test_a_bad_template_is_not_stored(
+    api: MemoryStack, name: str, parts: dict[str, Any], code: int, words: str
+) -> None:
+    status, body = call(api, "POST", f"/templates/{name}/versions", parts)
+    assert status == code and words in str(body), body
+    assert call(api, "GET", "/templates")[1]["stored"] == []

@@ -381,8 +381,19 @@ class PreviewView(BaseModel):
         )
 
 
+class StoredTemplateView(BaseModel):
+    name: str
+    version: int
+    reference: str = Field(description="what a campaign pins: NAME@vN")
+    created_at: float
+    parts: TemplatePartsBody | None = Field(default=None, description="one version's read")
+
+
 class TemplateNames(BaseModel):
-    templates: list[str]
+    templates: list[str] = Field(description="the shipped templates (read-only defaults)")
+    stored: list[StoredTemplateView] = Field(
+        default_factory=list, description="templates written as data: each name's latest version"
+    )
 
 
 class ImportUpload(Strict):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateParts
+from fanmail.domain.stored_templates import TemplateVersion
 from fanmail.handlers.api import models as m
-from fanmail.handlers.api.responses import answers, new_router
+from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.services.preview import PreviewRequest
 
 SAMPLE_ADDRESS = "preview@example.com"
@@ -17,13 +23,45 @@ DRAFT = "editor-draft"
 """The name a draft renders under (its error messages name it)."""
 
 
+def stored_view(found: TemplateVersion, *, parts: bool = False) -> m.StoredTemplateView:
+    given = found.parts
+    return m.StoredTemplateView(
+        name=found.name,
+        version=found.version,
+        reference=found.reference,
+        created_at=found.created_at,
+        parts=m.TemplatePartsBody(subject=given.subject, html=given.html, text=given.text)
+        if parts
+        else None,
+    )
+
+
 def routes(app: App) -> Router:
     router = new_router()
+    tags = ["templates"]
 
     @router.get("/templates", responses=answers(m.TemplateNames), tags=["templates"])
     def templates() -> m.TemplateNames:
-        """The templates a campaign can use (the confirmation mail's is fanmail's own)."""
-        return m.TemplateNames(templates=app.previews.templates())
+        """The templates a campaign can use: the shipped ones (the confirmation mail's is
+        fanmail's own) and those written as data, each by its latest version."""
+        stored = [stored_view(v) for v in app.stored_templates.latest()]
+        return m.TemplateNames(templates=app.previews.templates(), stored=stored)
+
+    @router.post(
+        "/templates/<name>/versions", responses=answers(m.StoredTemplateView, 201), tags=tags
+    )
+    def save(name: str, body: m.TemplatePartsBody) -> Response[Any]:
+        """A template written as data, stored as the name's next version once it compiles in
+        the sandbox; a campaign created with the name pins that version."""
+        saved = app.stored_templates.save(name, TemplateParts(body.subject, body.html, body.text))
+        return json_response(stored_view(saved, parts=True).model_dump(), HTTPStatus.CREATED)
+
+    @router.get("/templates/<name>", responses=answers(m.StoredTemplateView), tags=tags)
+    def read(
+        name: str, version: Annotated[int | None, Query(ge=1, le=99_999_999)] = None
+    ) -> m.StoredTemplateView:
+        """A stored template's latest version (or `version`), with its parts."""
+        return stored_view(app.stored_templates.get(name, version), parts=True)
 
     def request(name: str, body: m.PreviewRequest) -> PreviewRequest:
         if body.email is not None:

@@ -14,6 +14,7 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "lists": [("list_id", "HASH")],
     "imports": [("import_id", "HASH"), ("item", "RANGE")],
     "signups": [("list_id", "HASH"), ("email", "RANGE")],
+    "templates": [("name", "HASH"), ("version", "RANGE")],
 }
 
 # Tables whose items expire (DynamoDB TTL), by the attribute holding the time.
