@@ -153,3 +153,38 @@ def test_import_into_a_missing_list_needs_create_list(
     headless.write_text("mail,name\nb@example.com,B\n")
     code, _, err = cli("import", str(headless), "--list", "nolist")
     assert code == 2 and "--email-column" in err and "'mail', 'name'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [(["campain", "list"], "campaign"), (["campaign", "sedn", "x"], "send"), (["lsts"], "lists")],
+)
+def test_a_mistyped_command_says_what_was_meant(
+    argv: list[str], meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert f"did you mean {meant!r}?" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_in_one_line(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, stack: MemoryStack
+) -> None:
+    def interrupted(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack.app.lists, "all", interrupted)
+    code, _, err = cli("lists", "list")
+    assert code == 130 and err.strip() == "fanmail: stopped (Ctrl-C)"
+
+
+def test_the_functions_log_lines_go_to_stderr(
+    cli: Any, stack: MemoryStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fanmail.handlers.common import logger
+
+    assert cli("lists", "create", "news")[0] == 0
+    logger.warning("a function's line")
+    captured = capsys.readouterr()
+    assert "a function's line" not in captured.out and "a function's line" in captured.err
