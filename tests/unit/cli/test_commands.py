@@ -188,3 +188,42 @@ def test_the_functions_log_lines_go_to_stderr(
     logger.warning("a function's line")
     captured = capsys.readouterr()
     assert "a function's line" not in captured.out and "a function's line" in captured.err
+
+
+def test_a_stale_or_wrong_endpoint_fails_fast_saying_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    with socket.socket() as probe:  # a port nothing listens on: a stand-in that stopped
+        probe.bind(("127.0.0.1", 0))
+        stale = probe.getsockname()[1]
+
+    class Console(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "no such resource"}}')
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    console = ThreadingHTTPServer(("127.0.0.1", 0), Console)
+    threading.Thread(target=console.serve_forever, daemon=True).start()
+    try:
+        for url, words in (
+            (f"http://127.0.0.1:{stale}", "nothing answers at AWS_ENDPOINT_URL"),
+            (f"http://127.0.0.1:{console.server_port}", "it may be the dashboard's address"),
+            ("ftp://example.com", "not an http(s) URL"),
+        ):
+            monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+            started = time.monotonic()
+            assert main(["lists", "list"]) == 2
+            assert time.monotonic() - started < 2
+            err = capsys.readouterr().err
+            assert words in err and "fanmail serve" in err and err.count("\n") == 1, err
+    finally:
+        console.shutdown()
