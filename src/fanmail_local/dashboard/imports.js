@@ -168,7 +168,7 @@ function showJob(job) {
     .map((key) => {
       const box = el("div", null, "figure");
       box.dataset.name = key;
-      box.append(el("strong", count(job.counts[key])), el("span", words(key)));
+      box.append(el("strong", count(job.counts[key])), el("span", key === "rejected" ? "rejected rows" : words(key)));
       return box;
     }));
 }

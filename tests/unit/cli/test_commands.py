@@ -179,13 +179,17 @@ def test_ctrl_c_stops_in_one_line(
     assert code == 130 and err.strip() == "fanmail: stopped (Ctrl-C)"
 
 
-def test_the_functions_log_lines_go_to_stderr(
-    cli: Any, stack: MemoryStack, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from fanmail.handlers.common import logger
+def test_the_functions_log_lines_go_to_stderr(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from fanmail_local.cli import CurrentStderr
 
     assert cli("lists", "create", "news")[0] == 0
-    logger.warning("a function's line")
+    handlers = [
+        h for h in logging.getLogger("fanmail").handlers if isinstance(h, logging.StreamHandler)
+    ]
+    assert handlers and all(isinstance(h.stream, CurrentStderr) for h in handlers)
+    handlers[0].handle(logging.makeLogRecord({"msg": "a function's line"}))
     captured = capsys.readouterr()
     assert "a function's line" not in captured.out and "a function's line" in captured.err
 
