@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         SesAccount,
         SignupStore,
         SubscriberStore,
+        TemplateStore,
     )
     from fanmail.services.campaigns import Campaigns
     from fanmail.services.heartbeat import Heartbeat
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from fanmail.services.senders import SenderCheck
     from fanmail.services.ses_feedback import Feedback
     from fanmail.services.signups import Signups
+    from fanmail.services.stored_templates import StoredTemplates
     from fanmail.services.test_sends import TestSends
     from fanmail.services.unsubscribe import Unsubscribes
     from fanmail.services.views import Views
@@ -91,6 +93,8 @@ class Ports(Protocol):
     def blobs(self) -> BlobStore: ...
     @property
     def signups(self) -> SignupStore: ...
+    @property
+    def templates(self) -> TemplateStore: ...
     @property
     def limits(self) -> RateLimits: ...
     @property
@@ -126,6 +130,7 @@ class PortSet:
     imports: ImportStore
     blobs: BlobStore
     signups: SignupStore
+    templates: TemplateStore
     limits: RateLimits
     mailer: Mailer
     ses: SesAccount
@@ -217,6 +222,12 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.signups import DynamoSignupStore
 
         return DynamoSignupStore(self._dynamodb, self.settings.signups_table)
+
+    @cached_property
+    def templates(self) -> TemplateStore:
+        from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
+
+        return DynamoTemplateStore(self._dynamodb, self.settings.templates_table)
 
     @cached_property
     def limits(self) -> RateLimits:
@@ -386,7 +397,23 @@ class App:
     # -- rendering ------------------------------------------------------------------------------
     @service
     def renderer(self) -> TemplateRenderer:
-        return template_renderer(self._settings)
+        """The shipped templates, and the stored ones by reference (`NAME@vN`)."""
+        import jinja2
+
+        from fanmail.domain.render import TemplateRenderer
+        from fanmail.services.stored_templates import StoredTemplateLoader
+
+        shipped = jinja2.FileSystemLoader(str(self._settings.templates_dir))
+        stored = StoredTemplateLoader(self._ports.templates)
+        return TemplateRenderer(jinja2.ChoiceLoader([shipped, stored]))
+
+    @service
+    def stored_templates(self) -> StoredTemplates:
+        from fanmail.services.stored_templates import StoredTemplates
+
+        return StoredTemplates(
+            store=self._ports.templates, renderer=self.renderer, clock=self._ports.clock
+        )
 
     @service
     def signer(self) -> UnsubscribeSigner:
@@ -471,6 +498,7 @@ class App:
             renderer=self.renderer,
             clock=p.clock,
             senders=self.senders,
+            pin=self.stored_templates.pin,
         )
 
     @service

@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         SubscriberStatus,
     )
     from fanmail.domain.plan import SenderConcurrency
+    from fanmail.domain.render import TemplateParts
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
+    from fanmail.domain.stored_templates import TemplateVersion
     from fanmail.domain.transitions import Transition
 
 
@@ -147,6 +149,14 @@ class ListStore(Protocol):
 
     def update_settings(self, list_id: str, settings: ListSettings) -> MailingList:
         """Replace a list's settings; NotFound if there is no such list."""
+        ...
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        """NotFound if there is no such list."""
+        ...
+
+    def delete_empty(self, list_id: str) -> bool:
+        """Delete a list that has no subscribers; False if it has some (or none such)."""
         ...
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
@@ -401,6 +411,22 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+class TemplateStore(Protocol):
+    """Templates written as data, by name and version; a stored version never changes."""
+
+    def add_version(self, name: str, parts: TemplateParts, at: float) -> TemplateVersion:
+        """Store `parts` as the name's next version (1 for a new name)."""
+        ...
+
+    def get(self, name: str, version: int | None = None) -> TemplateVersion | None:
+        """A version, or the latest one (None: no such name or version)."""
+        ...
+
+    def latest(self) -> list[TemplateVersion]:
+        """Each name's latest version, by name."""
+        ...
+
+
 class CampaignStore(Protocol):
     def create(self, campaign: Campaign) -> None:
         """Raises Conflict if the id exists."""
@@ -414,6 +440,15 @@ class CampaignStore(Protocol):
         Raises Conflict with the current status if it does not apply, NotFound if there is no
         such campaign.
         """
+        ...
+
+    def replace_draft(self, campaign: Campaign) -> None:
+        """Store a new definition of a draft; Conflict (with its status) if it is no longer a
+        draft, NotFound if there is none."""
+        ...
+
+    def delete_draft(self, campaign_id: str) -> None:
+        """Delete a draft; Conflict (with its status) if it is not one, NotFound if none."""
         ...
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:

@@ -38,6 +38,7 @@ class Settings:
     campaigns_table: str = "fanmail-campaigns"
     ledger_table: str = "fanmail-ledger"
     lists_table: str = "fanmail-lists"
+    templates_table: str = "fanmail-templates"
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
     erasures_table: str = "fanmail-erasures"
@@ -172,6 +173,7 @@ class Settings:
             "imports": self.imports_table,
             "signups": self.signups_table,
             "erasures": self.erasures_table,
+            "templates": self.templates_table,
         }
 
 
@@ -284,6 +286,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "campaigns_table": _name,
     "ledger_table": _name,
     "lists_table": _name,
+    "templates_table": _name,
     "imports_table": _name,
     "signups_table": _name,
     "erasures_table": _name,

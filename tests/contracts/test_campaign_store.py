@@ -218,6 +218,7 @@ def full_campaign() -> Campaign:
         ),
         ab_test=AB_TEST,
         phases=run_phases(),
+        name="December newsletter",
     )
 
 
@@ -364,3 +365,25 @@ def test_live_counts_reset_per_run_and_sends_over_time_stay(stores: Stores) -> N
     second = campaigns.get("c1")
     assert second is not None and second.live.get("sent") == 1  # counts from zero
     assert sends_over_time(second.live) == [(100, 7, 10), (130, 1, 10)]
+
+
+def test_a_draft_is_replaced_or_deleted_only_while_a_draft(stores: Stores) -> None:
+    campaigns = stores.campaigns
+    draft = Campaign("d1", "l1", "newsletter", "a@example.com", name="First")
+    campaigns.create(draft)
+    campaigns.replace_draft(dataclasses.replace(draft, name="Second", subject="Hi"))
+    assert campaigns.get("d1") == dataclasses.replace(draft, name="Second", subject="Hi")
+    campaigns.delete_draft("d1")
+    assert campaigns.get("d1") is None
+    with pytest.raises(NotFound):
+        campaigns.delete_draft("d1")
+    with pytest.raises(NotFound):
+        campaigns.replace_draft(draft)
+    campaigns.create(dataclasses.replace(draft, status=CampaignStatus.SENT))
+    with pytest.raises(Conflict) as refused:
+        campaigns.replace_draft(draft)
+    assert refused.value.current_status == "sent"
+    with pytest.raises(Conflict):
+        campaigns.delete_draft("d1")
+    kept = campaigns.get("d1")
+    assert kept is not None and kept.status is CampaignStatus.SENT

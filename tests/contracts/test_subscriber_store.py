@@ -96,6 +96,20 @@ def test_lists_are_created_once(stores: Stores) -> None:
     assert stores.lists.get("none") is None
 
 
+def test_a_list_is_renamed_and_deleted_only_when_empty(stores: Stores) -> None:
+    stores.lists.create(MailingList("l1", "One", 1.5))
+    assert stores.lists.rename("l1", "First").name == "First"
+    assert stores.lists.get("l1") == MailingList("l1", "First", 1.5)
+    with pytest.raises(NotFound):
+        stores.lists.rename("none", "x")
+    stores.subscribers.put_many(people(2))
+    assert not stores.lists.delete_empty("l1") and stores.lists.get("l1") is not None
+    for person in people(2):
+        stores.subscribers.delete("l1", person.email)
+    assert stores.lists.delete_empty("l1") and stores.lists.get("l1") is None
+    assert not stores.lists.delete_empty("l1")
+
+
 def test_counts_move_with_every_write(stores: Stores) -> None:
     subscribers = stores.subscribers
     subscribers.put_many(people(5))

@@ -259,6 +259,8 @@ class Campaign:
     """The A/B test (domain.abtest); fixed once the campaign is created."""
     phases: RunPhases | None = None
     """The phases of the run as planned when it started, and the A/B decision once made."""
+    name: str = ""
+    """What people call it ("December newsletter"); the id stays the key."""
 
     @property
     def warnings(self) -> list[str]:
@@ -266,8 +268,8 @@ class Campaign:
         if not (self.list_info or {}).get("postal_address"):
             return [
                 "the list has no postal address: CAN-SPAM (and most other laws on bulk mail) "
-                "asks for one in every campaign. Set it (PATCH /lists/ID postal_address), then "
-                "create the campaign again"
+                "asks for one in every campaign. Set it in the list's settings (the dashboard's "
+                "Lists, or fanmail lists set ID --postal-address ...), then save this draft again"
             ]
         return []
 

@@ -186,6 +186,40 @@ class CompiledTemplate:
         return RenderedMessage(subject=subject, html=html, text=text)
 
 
+MAX_PART_CHARS = 200_000
+"""A template part written in the editor or the API (shipped files are the repository's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateParts:
+    """A template as data: a subject, an HTML part and a text part ("": derived from the
+    HTML), rendered by the same sandbox, with the same bounds, as a shipped template."""
+
+    subject: str
+    html: str
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        for part, value in (("subject", self.subject), ("html", self.html), ("text", self.text)):
+            if len(value) > MAX_PART_CHARS:
+                raise TemplateProblem(
+                    f"the {part} part is {len(value):,} characters, over {MAX_PART_CHARS:,}"
+                )
+            if "\x00" in value:
+                raise TemplateProblem(f"the {part} part holds a NUL character")
+        if not self.subject.strip():
+            raise TemplateProblem("the subject part is empty")
+        if not self.html.strip():
+            raise TemplateProblem("the html part is empty")
+
+    def files(self, name: str) -> dict[str, str]:
+        """The parts as the files of a template folder named `name`."""
+        found = {f"{name}/{SUBJECT_FILE}": self.subject, f"{name}/{HTML_FILE}": self.html}
+        if self.text.strip():
+            found[f"{name}/{TEXT_FILE}"] = self.text
+        return found
+
+
 class TemplateRenderer:
     """Compiles named templates once; compiled templates are reused for every recipient."""
 
@@ -193,8 +227,17 @@ class TemplateRenderer:
         self.environment = make_environment(loader)
         self._parsed: dict[str, _SourceFacts] = {}
         self._facts_lock = threading.Lock()
-        searchpath = getattr(loader, "searchpath", [])
-        self.roots = tuple(str(path) for path in searchpath)
+        loaders = getattr(loader, "loaders", [loader])  # a ChoiceLoader's, or the one
+        self.roots = tuple(str(p) for one in loaders for p in getattr(one, "searchpath", []))
+
+    def with_parts(self, name: str, parts: TemplateParts) -> TemplateRenderer:
+        """A renderer that sees `parts` as template `name`, over the shipped ones: a template
+        written as data can extend the shipped layouts and import their partials."""
+        assert self.environment.loader is not None
+        shipped = self.environment.loader
+        return TemplateRenderer(
+            jinja2.ChoiceLoader([jinja2.DictLoader(parts.files(name)), shipped])
+        )
 
     def available(self) -> list[str]:
         """The campaign templates (not the system mails, such as the sign-up confirmation)."""
@@ -208,7 +251,7 @@ class TemplateRenderer:
         return self.compile(name, subject_override)
 
     def compile(self, name: str, subject_override: str | None = None) -> CompiledTemplate:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(@v[1-9][0-9]{0,7})?", name):
             raise TemplateProblem(
                 f"template name {name!r} is not valid: use letters, digits, '-' and '_'"
             )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from fanmail.domain.abtest import parse_ab_test
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.attributes import check_variables
+from fanmail.domain.attributes import check_display_name, check_variables
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
@@ -24,6 +24,7 @@ from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
 
 SAMPLE_PAGE = 25
+MAX_NAME_CHARS = 200
 PAGE_MAX = 1000
 
 
@@ -38,6 +39,7 @@ class CreateCampaign:
     campaign_id: str | None = None
     quiet_hours: Mapping[str, object] | None = None
     ab_test: Mapping[str, object] | None = None
+    name: str = ""
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -62,7 +64,10 @@ class Campaigns:
         renderer: TemplateRenderer,
         clock: Clock,
         senders: SenderCheck,
+        pin: Callable[[str], str] = str,
     ) -> None:
+        """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin)."""
+        self.pin = pin
         self.senders = senders
         self.list_store = list_store
         self.campaign_store = campaign_store
@@ -78,7 +83,27 @@ class Campaigns:
         Nothing is stored when any check fails: a template error is caught here, not half-way
         through a send.
         """
-        campaign_id = check_id("campaign id", command.campaign_id or self._new_id())
+        campaign = self._defined(command, command.campaign_id or self._new_id())
+        self.campaign_store.create(campaign)
+        return campaign
+
+    def edit(self, campaign_id: str, command: CreateCampaign) -> Campaign:
+        """A draft defined anew, checked as a new one is; Conflict once it is no longer a
+        draft (a scheduled or sent campaign keeps what it was sent with)."""
+        current = self.get(campaign_id)
+        edited = replace(self._defined(command, current.campaign_id), created_at=current.created_at)
+        self.campaign_store.replace_draft(edited)
+        return edited
+
+    def delete_draft(self, campaign_id: str) -> None:
+        """Only a draft goes: anything sent keeps its record (counts, ledger, feedback)."""
+        self.campaign_store.delete_draft(self.get(campaign_id).campaign_id)
+
+    def _defined(self, command: CreateCampaign, campaign_id: str) -> Campaign:
+        campaign_id = check_id("campaign id", campaign_id)
+        name = check_display_name(command.name.strip(), "name")
+        if len(name) > MAX_NAME_CHARS:
+            raise InvalidInput(f"name is longer than {MAX_NAME_CHARS} characters")
         list_id = check_id("list id", command.list_id)
         sender = self.senders.check(command.sender)
         mailing_list = self.list_store.get(list_id)
@@ -86,7 +111,8 @@ class Campaigns:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
         variables = check_variables(command.variables)
-        command = replace(command, variables=variables)
+        # a stored template is pinned to its latest version: senders render exactly that
+        command = replace(command, variables=variables, template=self.pin(command.template))
         list_info = mailing_list.context()
         self._check_renders(command, campaign_id, list_id, list_info)
         quiet = mailing_list.settings.quiet_hours  # the list's, unless the campaign sets its own
@@ -110,8 +136,9 @@ class Campaigns:
             subscribers=self.subscribers,
             list_id=list_id,
         )
-        campaign = Campaign(
+        return Campaign(
             campaign_id=campaign_id,
+            name=name,
             list_id=list_id,
             template=command.template,
             sender=sender,
@@ -124,8 +151,6 @@ class Campaigns:
             quiet_hours=quiet,
             ab_test=test,
         )
-        self.campaign_store.create(campaign)
-        return campaign
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"

@@ -41,6 +41,7 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
     run = campaign.summary or progress
     return {
         "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
         "list_id": campaign.list_id,
         "template": campaign.template,
         "sender": campaign.sender,

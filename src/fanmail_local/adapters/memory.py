@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
@@ -179,8 +179,11 @@ class MemorySubscriberStore:
 
 
 class MemoryListStore:
-    def __init__(self) -> None:
+    def __init__(self, counts: Callable[[str], dict[str, int]] | None = None) -> None:
+        """`counts`: the subscriber store's counts by list (DynamoDB keeps them on the list's
+        own item, which is what lets it refuse to delete a list that has subscribers)."""
         self._items: dict[str, MailingList] = {}
+        self._counts = counts or (lambda list_id: {})
         self._lock = threading.Lock()
 
     def create(self, mailing_list: MailingList) -> None:
@@ -200,6 +203,21 @@ class MemoryListStore:
                 raise NotFound(f"list {list_id!r} not found")
             updated = self._items[list_id] = replace(found, settings=settings)
             return updated
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        with self._lock:
+            found = self._items.get(list_id)
+            if found is None:
+                raise NotFound(f"list {list_id!r} not found")
+            renamed = self._items[list_id] = replace(found, name=name)
+            return renamed
+
+    def delete_empty(self, list_id: str) -> bool:
+        with self._lock:
+            if list_id not in self._items or any(self._counts(list_id).values()):
+                return False
+            del self._items[list_id]
+            return True
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
         with self._lock:
@@ -226,6 +244,25 @@ class MemoryCampaignStore:
     def get(self, campaign_id: str) -> Campaign | None:
         with self._lock:
             return self._items.get(campaign_id)
+
+    def _draft(self, campaign_id: str) -> Campaign:
+        """The draft; the caller holds the lock."""
+        current = self._items.get(campaign_id)
+        if current is None:
+            raise NotFound(f"campaign {campaign_id!r} not found")
+        if current.status is not CampaignStatus.DRAFT:
+            raise Conflict(f"campaign {campaign_id!r} is {current.status}", current.status.value)
+        return current
+
+    def replace_draft(self, campaign: Campaign) -> None:
+        with self._lock:
+            self._draft(campaign.campaign_id)
+            self._items[campaign.campaign_id] = campaign
+
+    def delete_draft(self, campaign_id: str) -> None:
+        with self._lock:
+            self._draft(campaign_id)
+            del self._items[campaign_id]
 
     def transition(self, campaign_id: str, transition: Transition) -> Campaign:
         with self._lock:

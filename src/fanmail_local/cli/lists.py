@@ -48,6 +48,14 @@ def add_parsers(commands: Any) -> None:
     )
     i.add_argument("--email-column", default="email", help="the address column (default email)")
     i.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="COLUMN=ATTRIBUTE",
+        help="map a column to an attribute (COLUMN= skips it); repeat for each column; "
+        "a column not named keeps its name",
+    )
+    i.add_argument(
         "--force",
         action="store_true",
         help="re-subscribe addresses that unsubscribed, bounced or complained, and add back "
@@ -170,6 +178,17 @@ def _resume_point(state: Path, fingerprint: str) -> str | None:
     return None
 
 
+def column_mapping(given: list[str]) -> tuple[tuple[str, str], ...]:
+    """--column "Full name=name" as ("Full name", "name"); the last = splits."""
+    mapping = []
+    for entry in given:
+        column, equals, attribute = entry.rpartition("=")
+        if not equals or not column:
+            raise FanmailError(f"--column {entry!r}: write COLUMN=ATTRIBUTE (COLUMN= to skip it)")
+        mapping.append((column, attribute.strip()))
+    return tuple(mapping)
+
+
 def import_command(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
@@ -179,7 +198,12 @@ def import_command(args: argparse.Namespace) -> int:
         raise FanmailError(f"{path}: the file is empty")
     fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
     options = ImportOptions(
-        fmt, ImportMode(args.mode), args.force, args.email_column, args.check_deliverability
+        fmt,
+        ImportMode(args.mode),
+        args.force,
+        args.email_column,
+        args.check_deliverability,
+        column_mapping(args.column),
     )
     state: Path = args.state or path.with_name(path.name + ".import-state")
     fingerprint = hashlib.sha256(

@@ -68,8 +68,19 @@ def routes(app: App) -> Router:
         return list_view(app.lists.summary(list_id))
 
     @router.patch("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
-    def change_settings(list_id: str, body: m.ListSettingsChange) -> m.ListView:
-        app.lists.update_settings(list_id, changes(body))
+    def change_settings(list_id: str, body: m.ListChange) -> m.ListView:
+        """Rename a list or change some of its settings (a field left out stays as it is)."""
+        if body.name is not None:
+            app.lists.rename(list_id, body.name)
+        given = changes(body)
+        if given:
+            app.lists.update_settings(list_id, given)
         return list_view(app.lists.summary(list_id))
+
+    @router.delete("/lists/<list_id>", responses=answers(None, 204), tags=tags)
+    def delete_list(list_id: str) -> Response[Any]:
+        """Delete an empty list; one with subscribers is refused (409) with how many."""
+        app.lists.delete_list(list_id)
+        return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
 
     return router

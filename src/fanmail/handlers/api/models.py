@@ -92,6 +92,10 @@ class ListCreate(ListSettingsChange):
     name: str = Field(default="", max_length=200)
 
 
+class ListChange(ListSettingsChange):
+    name: str | None = Field(default=None, max_length=200, description="a new name")
+
+
 class ListSettingsView(BaseModel):
     brand: str
     sender: str
@@ -201,10 +205,17 @@ class CampaignCreate(Strict):
         '"holdout_share": 0, "metric": "clicks"|"opens"|"manual", "wait": "4h", '
         '"no_winner": "send_best"|"send_first"|"wait_longer", "wait_limit", "after_limit"}',
     )
+    name: str = Field(default="", max_length=200, description="what people call it")
 
 
 class WinnerChoice(Strict):
     variant: str = Field(min_length=1, max_length=1, description="the variant to send: A-E")
+
+
+class CampaignEdit(CampaignCreate):
+    """A draft's new definition, whole (checked as a new campaign is)."""
+
+    campaign_id: None = Field(default=None, description="the path's; a draft keeps its id")
 
 
 class TestSend(Strict):
@@ -244,6 +255,7 @@ class FeedbackView(BaseModel):
 
 class CampaignView(BaseModel):
     campaign_id: str
+    name: str = ""
     list_id: str
     template: str
     sender: str
@@ -348,6 +360,18 @@ class PreviewRequest(Strict):
     sender: str = Field(default="Fanmail <news@fanmail.example>", max_length=320)
 
 
+class TemplatePartsBody(Strict):
+    subject: str = Field(min_length=1, max_length=1000, description="Jinja, one line")
+    html: str = Field(min_length=1, max_length=200_000, description="Jinja, autoescaped")
+    text: str = Field(
+        default="", max_length=200_000, description='Jinja; "": derived from the HTML'
+    )
+
+
+class DraftPreviewRequest(PreviewRequest):
+    parts: TemplatePartsBody
+
+
 class PreviewView(BaseModel):
     subject: str
     html: str
@@ -364,8 +388,19 @@ class PreviewView(BaseModel):
         )
 
 
+class StoredTemplateView(BaseModel):
+    name: str
+    version: int
+    reference: str = Field(description="what a campaign pins: NAME@vN")
+    created_at: float
+    parts: TemplatePartsBody | None = Field(default=None, description="one version's read")
+
+
 class TemplateNames(BaseModel):
-    templates: list[str]
+    templates: list[str] = Field(description="the shipped templates (read-only defaults)")
+    stored: list[StoredTemplateView] = Field(
+        default_factory=list, description="templates written as data: each name's latest version"
+    )
 
 
 class ImportUpload(Strict):
@@ -377,6 +412,12 @@ class ImportUpload(Strict):
     email_column: str = Field(default="email", min_length=1, max_length=200)
     check_deliverability: Flag = Field(default=False, description="also check DNS (slow)")
     file_name: str = Field(default="", max_length=200)
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description='the column mapping: {"the file\'s column": "attribute"}; "" skips a column, '
+        "a column not named keeps its name",
+    )
 
 
 class ImportCountsView(BaseModel):
