@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         SubscriberStatus,
     )
     from fanmail.domain.plan import SenderConcurrency
+    from fanmail.domain.segments import Fact
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
     from fanmail.domain.transitions import Transition
 
@@ -105,8 +106,17 @@ class SubscriberStore(Protocol):
         """Count by reading the whole list and store those counts (the repair)."""
         ...
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
-        """One page of a list in key order; `cursor` None starts at the beginning."""
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        """One page of a list in key order; `cursor` None starts at the beginning. Each
+        subscriber comes with address, status and attributes, and the sign-up time and
+        engagement only where `facts` names them (the root projects what its segment reads)."""
         ...
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:

@@ -34,6 +34,7 @@ from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
+from fanmail.domain.segments import Fact
 from fanmail.ports import SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
@@ -92,9 +93,16 @@ class GeneratedList(MemorySubscriberStore):
     def counts(self, list_id: str) -> dict[str, int]:
         return {"subscribed": self.size} if list_id == LIST_ID else super().counts(list_id)
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
         if list_id != LIST_ID:
-            return super().page(list_id, cursor, limit)
+            return super().page(list_id, cursor, limit, facts=facts)
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
         found = [

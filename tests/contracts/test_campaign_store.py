@@ -17,6 +17,7 @@ from fanmail.domain.campaign import (
     Progress,
     Requirement,
     ScheduleSpec,
+    SegmentSnapshot,
     Summary,
     TemplateReport,
     sends_bucket,
@@ -25,6 +26,7 @@ from fanmail.domain.campaign import (
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.plan import FanoutPlan
+from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
 
@@ -103,6 +105,8 @@ def summary() -> Summary:
         paused_reason="bounce rate 6 % over the 4 % line",
         resume_at=1_800_003_600.0,
         error="20 recipients not reached",
+        audience=90,
+        segment='plan = "pro"',
     )
 
 
@@ -161,6 +165,8 @@ def full_campaign() -> Campaign:
         feedback={"delivered": 30, "bounced": 2},
         live={"sent": 30, sends_bucket(1_800_000_000.0): 30},
         list_info={"id": "l1", "name": "News", "brand": "B", "postal_address": "1 Main St"},
+        segment=SegmentSnapshot.of(Segment.parse('plan = "pro" and opened in 30 days')),
+        segment_id="pros",
     )
 
 

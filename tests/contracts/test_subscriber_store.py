@@ -6,6 +6,7 @@ import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.segments import Fact
 from tests.contracts.conftest import Stores
 
 
@@ -161,3 +162,26 @@ def test_a_list_is_created_after_its_counts_moved(stores: Stores) -> None:
     stores.lists.create(MailingList("later", "Later", 3.0))
     assert stores.lists.get("later") == MailingList("later", "Later", 3.0)
     assert stores.subscribers.counts("later") == {"subscribed": 2}
+
+
+def test_the_sign_up_time_is_the_first_write_and_absent_without_one(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=Provenance("api"), at=100.0)
+    subscribers.put_many([Subscriber("l1", "a@x.com", attributes={"n": "2"})], at=200.0)
+    subscribers.set_status("l1", "a@x.com", SubscriberStatus.UNSUBSCRIBED, at=300.0)
+    subscribers.put_many([Subscriber("l1", "old@x.com")])  # no time given: as older items
+    subscribers.put_many([Subscriber("l1", "p@x.com", signed_up_at=50.0)], at=400.0)
+    found = subscribers.get("l1", "a@x.com")
+    assert found is not None and found.signed_up_at == 100.0
+    assert found.attributes == {"n": "2"}
+    assert subscribers.get_many("l1", ["old@x.com"])["old@x.com"].signed_up_at is None
+    assert subscribers.get_many("l1", ["p@x.com"])["p@x.com"].signed_up_at == 50.0
+
+
+def test_a_page_reads_the_facts_it_is_asked_for_only(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com", attributes={"plan": "pro"})], at=100.0)
+    bare = subscribers.page("l1", None, 10).subscribers[0]
+    assert (bare.attributes, bare.signed_up_at) == ({"plan": "pro"}, None)
+    asked = subscribers.page("l1", None, 10, facts=frozenset({Fact.SIGNED_UP_AT}))
+    assert asked.subscribers[0].signed_up_at == 100.0

@@ -4,11 +4,12 @@ they travel in a batch, the message handed to SES. A campaign and its runs: doma
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypedDict
 
 from fanmail.domain.codec import JsonObject, Mismatch
+from fanmail.domain.engagement import Engagement
 from fanmail.domain.errors import Conflict
 
 
@@ -110,6 +111,19 @@ class Subscriber:
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
     imported_by: str = field(default="", compare=False)
     """The import row that last wrote it (`job:line:outcome`); see domain.import_jobs."""
+    signed_up_at: float | None = field(default=None, compare=False)
+    """When the address first joined the list (epoch seconds); None for subscribers written
+    before fanmail kept it. A write keeps the first one stored."""
+    engagement: Engagement = field(default_factory=Engagement, compare=False)
+    """What the senders and the feedback path recorded (read only where a page asks for it)."""
+
+
+def signed_up(subscriber: Subscriber, at: float) -> Subscriber:
+    """The subscriber with a sign-up time to store: its own (an import may carry one), else
+    the write's time (`at`, 0 when the writer gives none). The stores keep the first."""
+    if subscriber.signed_up_at is not None or at <= 0:
+        return subscriber
+    return replace(subscriber, signed_up_at=at)
 
 
 class OptIn(StrEnum):

@@ -21,6 +21,8 @@ class Outcome(enum.StrEnum):
                   deleted, at page time or at send time.
     invalid       the stored address is not a valid email address; nothing was sent.
     already_sent  the send ledger shows an earlier attempt, epoch or run sent it; not sent again.
+    excluded      outside the campaign's audience: its segment does not select them; nothing
+                  sent (the run's audience is its recipients less these).
     """
 
     SENT = "sent"
@@ -28,6 +30,7 @@ class Outcome(enum.StrEnum):
     SUPPRESSED = "suppressed"
     INVALID = "invalid"
     ALREADY_SENT = "already_sent"
+    EXCLUDED = "excluded"
 
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)

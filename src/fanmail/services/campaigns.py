@@ -8,12 +8,13 @@ from dataclasses import dataclass, field, replace
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_variables
-from fanmail.domain.campaign import Campaign
+from fanmail.domain.campaign import Campaign, SegmentSnapshot
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import start_run
 from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
 from fanmail.services.preview import template_report
@@ -33,6 +34,8 @@ class CreateCampaign:
     reply_to: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     campaign_id: str | None = None
+    segment: object = None
+    """Who of the list: a segment in either form (JSON object or text); None: everyone."""
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -80,6 +83,7 @@ class Campaigns:
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
+        segment = Segment.read(command.segment, "segment") if command.segment is not None else None
         variables = check_variables(command.variables)
         command = replace(command, variables=variables)
         list_info = mailing_list.context()
@@ -103,6 +107,7 @@ class Campaigns:
             created_at=self.clock.now(),
             template_report=report,
             list_info=list_info,
+            segment=SegmentSnapshot.of(segment) if segment is not None else None,
         )
         self.campaign_store.create(campaign)
         return campaign

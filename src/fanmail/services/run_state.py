@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from fanmail.domain.audience import Audience
 from fanmail.domain.batches import BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, merge_invocations
 from fanmail.domain.model import Recipient
@@ -42,6 +43,8 @@ class Epoch:
     deferred: list[tuple[float, int, Recipient]] = field(default_factory=list)
     stopped_status: CampaignStatus | None = None
     stop_reason: str | None = None  # why a breaker paused it, or SES's account error
+    audience: Audience = field(default_factory=Audience)
+    """Who of the list the run reaches (the campaign's segment, read once per epoch)."""
 
     def add(self, result: BatchResult) -> None:
         s = self.state

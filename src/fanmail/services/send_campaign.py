@@ -20,7 +20,7 @@ import math
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
-from fanmail.domain.addresses import is_valid_email
+from fanmail.domain.audience import audience_of
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.breakers import Breakers
 from fanmail.domain.campaign import (
@@ -148,7 +148,9 @@ class CampaignRunner:
         )
         if message.epoch == 0:  # a new run: its senders' live counts add to where it starts
             state = replace(state, run_base=dict(state.counts.items()))
-        epoch = Epoch(campaign, run_id, plan, state, self.clock.now())
+        epoch = Epoch(
+            campaign, run_id, plan, state, self.clock.now(), audience=audience_of(campaign)
+        )
         self._restore_queue(epoch)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
         end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch, deadline, allowance)
@@ -175,24 +177,24 @@ class CampaignRunner:
         epoch.state = replace(state, counts=state.counts + deleted, queue=(), deferred=())
 
     def read_page(self, epoch: Epoch) -> list[Recipient]:
-        """The next page of the list, triaged: the sendable recipients; the opted out
-        (`suppressed`) and malformed (`invalid`) are counted."""
-        state = epoch.state
-        page = self.subscribers.page(epoch.campaign.list_id, state.cursor, self.options.page_size)
+        """The next page of the list, triaged (domain.audience): the sendable recipients; the
+        rest are counted where they land (`excluded`, `suppressed`, `invalid`)."""
+        state, audience = epoch.state, epoch.audience
+        page = self.subscribers.page(
+            epoch.campaign.list_id, state.cursor, self.options.page_size, facts=audience.facts()
+        )
         sendable: list[Recipient] = []
-        suppressed = invalid = 0
+        landed = dict.fromkeys(Outcome, 0)
         for subscriber in page.subscribers:
-            if not subscriber.status.receives_mail:
-                suppressed += 1
-            elif not is_valid_email(subscriber.email):
-                invalid += 1
-            else:
+            outcome = audience.triage(subscriber)
+            if outcome is None:
                 sendable.append(Recipient(subscriber.email, subscriber.attributes))
-        triaged = DeliveryCounts.counted({Outcome.SUPPRESSED: suppressed, Outcome.INVALID: invalid})
+            else:
+                landed[outcome] += 1
         epoch.state = replace(
             state,
             recipients=state.recipients + len(page.subscribers),
-            counts=state.counts + triaged,
+            counts=state.counts + DeliveryCounts.counted(landed),
             cursor=page.cursor,
             exhausted=page.cursor is None,
         )
@@ -272,6 +274,8 @@ class CampaignRunner:
             started_at=started,
             updated_at=finished,
             paused_reason=epoch.stop_reason if status is CampaignStatus.PAUSED else None,
+            audience=recipients - counts[Outcome.EXCLUDED],
+            segment=epoch.audience.describe(),
         )
 
     def _end_epoch(self, epoch: Epoch, end: EpochEnd, number: int, quota: SendQuota) -> EpochReport:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
+from fanmail.domain.engagement import Engagement
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -17,7 +18,9 @@ from fanmail.domain.model import (
     StatusChange,
     Subscriber,
     SubscriberStatus,
+    signed_up,
 )
+from fanmail.domain.segments import Fact
 from fanmail.domain.transitions import Transition
 from fanmail.ports import SubscriberPage
 
@@ -51,6 +54,8 @@ class MemorySubscriberStore:
             attributes=dict(subscriber.attributes),
             history=history,
             imported_by=subscriber.imported_by or (old.imported_by if old else ""),
+            signed_up_at=old.signed_up_at if old and old.signed_up_at else subscriber.signed_up_at,
+            engagement=old.engagement if old else Engagement(),
         )
 
     def put_many(
@@ -68,7 +73,7 @@ class MemorySubscriberStore:
                 change = None
                 if provenance is not None and before is not subscriber.status:
                     change = StatusChange.of(provenance, at, subscriber.status, before)
-                self._store(subscriber, change)
+                self._store(signed_up(subscriber, at), change)
                 written += 1
         return written
 
@@ -121,13 +126,20 @@ class MemorySubscriberStore:
         with self._lock:
             return self._lists.get(list_id, {}).get(email)
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
         with self._lock:
             order = self._order.get(list_id, [])
             start = bisect.bisect_right(order, cursor) if cursor is not None else 0
             keys = order[start : start + limit]
             members = self._lists.get(list_id, {})
-            items = [replace(members[k], history=()) for k in keys]
+            items = [projected(members[k], facts) for k in keys]
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
 
@@ -154,6 +166,16 @@ class MemorySubscriberStore:
             recent = [t for t in stamps if t > at - window_s]
             self._soft_bounces[(list_id, email)] = recent
             return len(recent)
+
+
+def projected(subscriber: Subscriber, facts: frozenset[Fact]) -> Subscriber:
+    """A subscriber as a page projects it: what the DynamoDB adapter's projection reads."""
+    return replace(
+        subscriber,
+        history=(),
+        signed_up_at=subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
+        engagement=subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
+    )
 
 
 class MemoryListStore:

@@ -26,6 +26,8 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.domain.attributes import readable_attributes
+from fanmail.domain.engagement import ITEM_FIELDS as ENGAGEMENT_FIELDS
+from fanmail.domain.engagement import Engagement
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -33,7 +35,9 @@ from fanmail.domain.model import (
     StatusChange,
     Subscriber,
     SubscriberStatus,
+    signed_up,
 )
+from fanmail.domain.segments import Fact
 from fanmail.ports import SubscriberPage
 
 if TYPE_CHECKING:
@@ -45,6 +49,9 @@ BATCH_GET_MAX = 100
 STATUS = {"#s": "status"}
 RETRIES = 8
 SOFT_BOUNCES_KEPT = 20
+SIGNED_UP_AT = "signed_up_at"
+FULL = ", ".join(["email", "#s", "attrs", "consent", "imp", SIGNED_UP_AT, *ENGAGEMENT_FIELDS])
+"""What a read of whole subscribers projects (everything but soft bounces)."""
 
 
 def counter(status: SubscriberStatus | str) -> str:
@@ -81,7 +88,28 @@ def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subsc
         attributes=readable_attributes(attributes) if isinstance(attributes, dict) else {},
         history=tuple(change_from(c) for c in data.get("consent") or () if isinstance(c, dict)),
         imported_by=str(data.get("imp") or ""),
+        signed_up_at=_time(data.get(SIGNED_UP_AT)),
+        engagement=Engagement.from_item(data),
     )
+
+
+def _time(value: object) -> float | None:
+    """A stored time; anything else (an older item has none) is no time."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def projection(facts: frozenset[Fact]) -> str:
+    """What a page reads of each item: address, status, attributes, and only the facts a
+    segment asks for beyond those (an item's read units follow what it holds, not the
+    projection, but a smaller response pages faster and costs the Lambda less memory)."""
+    names = ["email", "#s", "attrs"]
+    if Fact.SIGNED_UP_AT in facts:
+        names.append(SIGNED_UP_AT)
+    if Fact.ENGAGEMENT in facts:
+        names.extend(ENGAGEMENT_FIELDS)
+    return ", ".join(names)
 
 
 class DynamoSubscriberStore:
@@ -126,6 +154,9 @@ class DynamoSubscriberStore:
         if subscriber.imported_by:
             sets.append("imp = :imp")
             bound[":imp"] = subscriber.imported_by
+        if subscriber.signed_up_at is not None:
+            sets.append(f"{SIGNED_UP_AT} = if_not_exists({SIGNED_UP_AT}, :signed)")
+            bound[":signed"] = subscriber.signed_up_at
         if old is None:
             condition = "attribute_not_exists(email)"
         else:
@@ -203,7 +234,7 @@ class DynamoSubscriberStore:
                         deltas[counter(before)] = deltas.get(counter(before), 0) - 1
                     if provenance is not None:
                         change = StatusChange.of(provenance, at, subscriber.status, before)
-                actions.append(self._subscriber_update(subscriber, old, change))
+                actions.append(self._subscriber_update(signed_up(subscriber, at), old, change))
             update = self._counter_update(list_id, deltas)
             if self._transact(actions + ([update] if update else [])):
                 return
@@ -305,12 +336,19 @@ class DynamoSubscriberStore:
         item = response.get("Item")
         return subscriber_from(item) if item else None
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
         request: QueryInputTypeDef = {
             "TableName": self.table,
             "KeyConditionExpression": "list_id = :l",
             "ExpressionAttributeValues": values({":l": list_id}),
-            "ProjectionExpression": "email, #s, attrs",
+            "ProjectionExpression": projection(facts),
             "ExpressionAttributeNames": STATUS,
             "Limit": limit,
         }
@@ -324,7 +362,7 @@ class DynamoSubscriberStore:
     def _batch_get(self, list_id: str, emails: Sequence[str], full: bool) -> list[Any]:
         """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff.
         `full` reads attributes and the length of the history too."""
-        projection = "email, #s, attrs, consent, imp" if full else "email, #s"
+        wanted = FULL if full else "email, #s"
         items: list[Any] = []
         unique = list(dict.fromkeys(emails))
         for start in range(0, len(unique), BATCH_GET_MAX):
@@ -335,7 +373,7 @@ class DynamoSubscriberStore:
                     RequestItems={
                         self.table: {
                             "Keys": keys,
-                            "ProjectionExpression": projection,
+                            "ProjectionExpression": wanted,
                             "ExpressionAttributeNames": STATUS,
                             "ConsistentRead": True,
                         }
