@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         SignupStore,
         SubscriberStore,
     )
+    from fanmail.services.audience import Audiences
     from fanmail.services.campaigns import Campaigns
     from fanmail.services.heartbeat import Heartbeat
     from fanmail.services.import_list import Imports
@@ -434,6 +435,7 @@ class App:
             renderer=self.renderer,
             clock=p.clock,
             senders=self.senders,
+            audiences=self.audiences,
         )
 
     @service
@@ -499,6 +501,18 @@ class App:
         p = self._ports
         return Lists(
             list_store=p.lists, subscribers=p.subscribers, clock=p.clock, senders=self.senders
+        )
+
+    @service
+    def audiences(self) -> Audiences:
+        from fanmail.services.audience import Audiences
+
+        p = self._ports
+        return Audiences(
+            subscribers=p.subscribers,
+            list_store=p.lists,
+            clock=p.clock,
+            exact_max=self._settings.segment_exact_max,
         )
 
     @service

@@ -119,6 +119,12 @@ class SubscriberStore(Protocol):
         engagement only where `facts` names them (the root projects what its segment reads)."""
         ...
 
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """The list's subscribers whose address hashes into `segment` of `segments` equal
+        parts: a random share of about 1/`segments` of them, without reading the list (the
+        address index's parallel-scan segment, which DynamoDB splits by the address's hash)."""
+        ...
+
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
         """The subscribers that exist among `emails` (consistent read)."""
         ...

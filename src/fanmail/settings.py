@@ -61,6 +61,7 @@ class Settings:
     time_margin_s: float = 20.0
     level_margin_s: float = 5.0
     page_size: int = 1000
+    segment_exact_max: int = 5000
     progress_interval_s: float = 2.0
     heartbeat_senders: int = 4
     lease_grace_s: float = 30.0
@@ -304,6 +305,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "time_margin_s": _positive_float,
     "level_margin_s": _positive_float,
     "page_size": _positive_int,
+    "segment_exact_max": _non_negative_int,
     "progress_interval_s": _positive_float,
     "heartbeat_senders": _positive_int,
     "templates_dir": _directory,

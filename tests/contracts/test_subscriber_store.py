@@ -185,3 +185,14 @@ def test_a_page_reads_the_facts_it_is_asked_for_only(stores: Stores) -> None:
     assert (bare.attributes, bare.signed_up_at) == ({"plan": "pro"}, None)
     asked = subscribers.page("l1", None, 10, facts=frozenset({Fact.SIGNED_UP_AT}))
     assert asked.subscribers[0].signed_up_at == 100.0
+
+
+def test_hash_segments_split_a_list_into_random_disjoint_shares(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(80))
+    subscribers.put_many(people(10, list_id="other"))
+    parts = [subscribers.sample("l1", k, 4) for k in range(4)]
+    emails = [s.email for part in parts for s in part]
+    assert sorted(emails) == sorted(s.email for s in people(80))  # each once, no other list
+    assert all(5 <= len(part) <= 40 for part in parts)
+    assert parts[0][0] == subscribers.get("l1", parts[0][0].email)

@@ -268,17 +268,20 @@ class Campaign:
     saved segment changed later does not change it); None: the whole list."""
     segment_id: str | None = None
     """The saved segment `segment` was copied from, if it came from one."""
+    notes: tuple[str, ...] = ()
+    """What creation found worth a warning (a segment naming an attribute nobody has)."""
 
     @property
     def warnings(self) -> list[str]:
         """What the owner should fix before sending, though nothing stops the send."""
+        found = list(self.notes)
         if not (self.list_info or {}).get("postal_address"):
-            return [
+            found.append(
                 "the list has no postal address: CAN-SPAM (and most other laws on bulk mail) "
                 "asks for one in every campaign. Set it (PATCH /lists/ID postal_address), then "
                 "create the campaign again"
-            ]
-        return []
+            )
+        return found
 
 
 # -- what senders add while they work ---------------------------------------------------------

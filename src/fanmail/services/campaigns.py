@@ -17,6 +17,7 @@ from fanmail.domain.run import RunEpoch, to_event
 from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import start_run
 from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
+from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
@@ -60,8 +61,10 @@ class Campaigns:
         renderer: TemplateRenderer,
         clock: Clock,
         senders: SenderCheck,
+        audiences: Audiences,
     ) -> None:
         self.senders = senders
+        self.audiences = audiences
         self.list_store = list_store
         self.campaign_store = campaign_store
         self.subscribers = subscribers
@@ -108,9 +111,27 @@ class Campaigns:
             template_report=report,
             list_info=list_info,
             segment=SegmentSnapshot.of(segment) if segment is not None else None,
+            notes=tuple(self._segment_warnings(list_id, segment)),
         )
         self.campaign_store.create(campaign)
         return campaign
+
+    def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:
+        if segment is None:
+            return []
+        return self.audiences.measure(list_id, segment).warnings()
+
+    def _check_audience(self, campaign_id: str) -> None:
+        """Refuse a send that would reach nobody, where the list is small enough to count (a
+        larger one runs, and its summary says how many the segment reached)."""
+        campaign = self.get(campaign_id)
+        if campaign.segment is None:
+            return
+        segment = campaign.segment.segment()
+        size = self.audiences.counted(campaign.list_id, segment)
+        why = refuse_empty(size, segment) if size is not None else None
+        if why is not None:
+            raise Conflict(f"{why}; nothing was started", campaign.status.value)
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"
@@ -158,6 +179,7 @@ class Campaigns:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
         self.check_account()
+        self._check_audience(campaign_id)
         return self.campaign_store.transition(
             campaign_id, start_run(uuid.uuid4().hex, self.clock.now())
         )

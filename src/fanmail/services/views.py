@@ -61,6 +61,18 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
         "feedback": feedback_view(campaign),
         "template_report": encode(campaign.template_report),
         "warnings": list[Json](campaign.warnings),
+        **segment_view(campaign),
+    }
+
+
+def segment_view(campaign: Campaign) -> JsonObject:
+    """The campaign's segment as created: its JSON, its text form and where it came from."""
+    if campaign.segment is None:
+        return {"segment": None, "segment_text": None, "segment_id": None}
+    return {
+        "segment": campaign.segment.definition,
+        "segment_text": campaign.segment.segment().render(),
+        "segment_id": campaign.segment_id,
     }
 
 

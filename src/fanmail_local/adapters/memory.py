@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -143,6 +144,11 @@ class MemorySubscriberStore:
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
 
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            return [s for e, s in members.items() if hash_segment(e, segments) == segment]
+
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
         with self._lock:
             members = self._lists.get(list_id, {})
@@ -166,6 +172,13 @@ class MemorySubscriberStore:
             recent = [t for t in stamps if t > at - window_s]
             self._soft_bounces[(list_id, email)] = recent
             return len(recent)
+
+
+def hash_segment(email: str, segments: int) -> int:
+    """Which of `segments` parts an address falls in, by a hash of it (as DynamoDB splits a
+    parallel scan by the hash of the partition key)."""
+    digest = hashlib.blake2b(email.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % segments
 
 
 def projected(subscriber: Subscriber, facts: frozenset[Fact]) -> Subscriber:

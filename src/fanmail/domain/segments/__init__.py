@@ -50,6 +50,7 @@ from fanmail.domain.segments.text_form import parse_text
 from fanmail.domain.segments.values import ADDRESS, MAX_SEGMENT_CHARS
 
 __all__ = [
+    "MAX_SEGMENT_CHARS",
     "Fact",
     "Segment",
     "SizeEstimate",

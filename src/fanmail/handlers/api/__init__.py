@@ -26,7 +26,15 @@ from pydantic_core import ErrorDetails
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem, Unavailable
 from fanmail.domain.list_files import parse_json
-from fanmail.handlers.api import campaigns, imports, lists, schedules, subscribers, templates
+from fanmail.handlers.api import (
+    campaigns,
+    imports,
+    lists,
+    schedules,
+    segments,
+    subscribers,
+    templates,
+)
 from fanmail.handlers.api import openapi as openapi_links
 from fanmail.handlers.api.responses import error
 from fanmail.handlers.common import HttpResponse, Resolvers, logger
@@ -44,6 +52,7 @@ ROUTERS = (
     campaigns.review_routes,
     schedules.routes,
     templates.routes,
+    segments.routes,
 )
 
 

@@ -46,6 +46,7 @@ def routes(app: App) -> Router:
                 reply_to=body.reply_to,
                 variables=body.variables,
                 campaign_id=body.campaign_id,
+                segment=body.segment,
             )
         )
         return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)

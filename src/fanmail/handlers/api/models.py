@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
+from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import OptIn, SubscriberStatus
+from fanmail.domain.segments import MAX_SEGMENT_CHARS, Segment
 from fanmail.ports import LedgerEntry
 from fanmail.services.preview import Preview
 
@@ -156,6 +158,34 @@ class SubscriberPage(BaseModel):
     next_cursor: str | None
 
 
+def _segment(value: object) -> object:
+    """A segment in either form, read as the service will (a ValueError is a 422 that names
+    the path of the bad node)."""
+    if value is not None:
+        try:
+            Segment.read(value, "segment")
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+SEGMENT_SCHEMA = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/Segment"},
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_SEGMENT_CHARS,
+            "description": 'the text form: plan = "pro" and opened in 30 days',
+        },
+    ],
+    "description": "who of the list: a segment (JSON, or its text form)",
+}
+SegmentField = Annotated[
+    dict[str, Any] | str | None, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
+]
+
+
 class CampaignCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -176,6 +206,31 @@ class CampaignCreate(Strict):
     reply_to: str | None = Field(default=None, max_length=320)
     variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    segment: SegmentField = None
+
+
+class SegmentEstimate(Strict):
+    segment: Annotated[
+        dict[str, Any] | str, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
+    ]
+
+
+class SizeView(BaseModel):
+    estimate: int = Field(description="the point estimate (exact when `exact`)")
+    low: int = Field(description="the 95 % interval's low end")
+    high: int
+    confidence: float
+    matched: int = Field(description="subscribers the segment selected among those looked at")
+    sampled: int = Field(description="subscribers looked at")
+    total: int = Field(description="subscribers in the list")
+    exact: bool = Field(description="the whole list was looked at")
+    text: str = Field(description='for people: "about 12,400 of 98,000"')
+
+
+class SegmentSize(BaseModel):
+    everyone: SizeView = Field(description="whom the segment selects, whatever their status")
+    receiving: SizeView = Field(description="of those, who would get mail (subscribed)")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class TestSend(Strict):
@@ -252,6 +307,11 @@ class CampaignView(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="what to fix before sending, though nothing stops it"
     )
+    segment: dict[str, Any] | None = Field(
+        default=None, description="who of the list it reaches, as created (None: everyone)"
+    )
+    segment_text: str | None = Field(default=None, description="the segment's text form")
+    segment_id: str | None = Field(default=None, description="the saved segment it came from")
 
 
 class CampaignPage(BaseModel):

@@ -50,6 +50,7 @@ ATTRIBUTES = {
     "list_info": "list_info",
     "segment": "segment",
     "segment_id": "segment_id",
+    "notes": "notes",
 }
 """The stored attribute of each Campaign field. Stored names are the table's schema: a field
 renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is

@@ -359,6 +359,22 @@ class DynamoSubscriberStore:
         last = response.get("LastEvaluatedKey")
         return SubscriberPage(items, str(from_item(last)["email"]) if last else None)
 
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """A parallel-scan segment of the address index (keys only: small reads), this list's
+        keys kept, then their items read."""
+        paginator = self.client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table,
+            IndexName=BY_EMAIL,
+            Segment=segment,
+            TotalSegments=segments,
+            FilterExpression="list_id = :l",
+            ExpressionAttributeValues=values({":l": list_id}),
+        )
+        emails = [str(from_item(i)["email"]) for page in pages for i in page.get("Items", [])]
+        found = self.get_many(list_id, emails)
+        return [found[e] for e in emails if e in found]
+
     def _batch_get(self, list_id: str, emails: Sequence[str], full: bool) -> list[Any]:
         """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff.
         `full` reads attributes and the length of the history too."""
