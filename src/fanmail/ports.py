@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
+    from fanmail.domain.engagement import EngagementEvent
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
         ListSettings,
@@ -117,6 +118,19 @@ class SubscriberStore(Protocol):
         """One page of a list in key order; `cursor` None starts at the beginning. Each
         subscriber comes with address, status and attributes, and the sign-up time and
         engagement only where `facts` names them (the root projects what its segment reads)."""
+        ...
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        """Engagement: a campaign email was sent at `at` (once per campaign and subscriber,
+        on the ledger's move to sent). `days_held` are the send-window days the subscriber's
+        item held when the root paged it (`Recipient.days`): the write removes those that
+        fell out of the window, and knows whether the window exists yet. A subscriber deleted
+        meanwhile stays deleted."""
+        ...
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        """Engagement: the first delivery, open or click of a campaign's email, at `at`; a
+        "last" time only moves forward (events come late and out of order)."""
         ...
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:

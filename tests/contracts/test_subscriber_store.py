@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fanmail.domain.engagement import WINDOW_DAYS, Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.segments import Fact
@@ -196,3 +197,61 @@ def test_hash_segments_split_a_list_into_random_disjoint_shares(stores: Stores) 
     assert sorted(emails) == sorted(s.email for s in people(80))  # each once, no other list
     assert all(5 <= len(part) <= 40 for part in parts)
     assert parts[0][0] == subscribers.get("l1", parts[0][0].email)
+
+
+DAY = 86_400.0
+T0 = 20_000 * DAY + 3600.0  # one o'clock on day 20,000
+
+
+def engagement_of(stores: Stores, email: str = "a@x.com") -> Engagement:
+    found = stores.subscribers.page("l1", None, 10, facts=frozenset({Fact.ENGAGEMENT}))
+    return next(s.engagement for s in found.subscribers if s.email == email)
+
+
+def test_a_send_adds_to_the_window_and_drops_the_days_past_it(stores: Stores) -> None:
+    """The write recipe on DynamoDB: ADD to a key of the window map needs the map (the first
+    send creates it), and REMOVE takes the days past WINDOW_DAYS."""
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com"), Subscriber("l1", "b@x.com")])
+    subscribers.add_send("l1", "a@x.com", T0, ())
+    subscribers.add_send("l1", "a@x.com", T0 + 60, (20_000,))
+    subscribers.add_send("l1", "a@x.com", T0 + DAY, (20_000,))
+    assert engagement_of(stores).sends_by_day == ((20_000, 2), (20_001, 1))
+    later = T0 + WINDOW_DAYS * DAY  # day 20,090: day 20,000 falls out of the window
+    subscribers.add_send("l1", "a@x.com", later, (20_000, 20_001))
+    engagement = engagement_of(stores)
+    assert engagement.sends_by_day == ((20_001, 1), (20_090, 1))
+    assert engagement.last_sent == later
+    assert engagement_of(stores, "b@x.com").sends_by_day == ()
+
+
+def test_a_send_whose_page_is_out_of_date_still_counts(stores: Stores) -> None:
+    """The root read no window, but another campaign created it since (and the reverse)."""
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")])
+    subscribers.add_send("l1", "a@x.com", T0, ())
+    subscribers.add_send("l1", "a@x.com", T0 + 1, ())  # read before the first wrote
+    assert engagement_of(stores).sends_by_day == ((20_000, 2),)
+
+
+def test_engagement_never_brings_back_a_deleted_subscriber(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.add_send("l1", "gone@x.com", T0, ())
+    subscribers.add_send("l1", "gone@x.com", T0, (20_000,))
+    subscribers.add_event("l1", "gone@x.com", EngagementEvent.OPENED, T0)
+    assert subscribers.get("l1", "gone@x.com") is None
+    assert subscribers.count("l1") == 0
+
+
+def test_events_move_their_time_forward_only_and_a_click_is_an_open(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")])
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.OPENED, T0 + 50)
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.OPENED, T0 + 10)  # late, older
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.CLICKED, T0 + 100)
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.DELIVERED, T0 + 5)
+    engagement = engagement_of(stores)
+    assert (engagement.last_opened, engagement.last_clicked) == (T0 + 100, T0 + 100)
+    assert engagement.last_delivered == T0 + 5
+    bare = stores.subscribers.page("l1", None, 10).subscribers[0]
+    assert bare.engagement == Engagement()  # not asked for: not read

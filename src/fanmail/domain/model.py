@@ -218,16 +218,27 @@ class Signup:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A subscriber as it travels in a batch: only what rendering needs."""
+    """A subscriber as it travels in a batch: what rendering needs, and the send-window days
+    their item held when the root paged it (`days`: what the sender's engagement write needs
+    to know, so it reads nothing more)."""
 
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
+    days: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> Recipient:
+        days = tuple(day for day, _ in subscriber.engagement.sends_by_day)
+        return cls(subscriber.email, subscriber.attributes, days)
 
     def to_json(self) -> JsonObject:
-        """Compact (`e`, `a`): a unit carries tens of thousands of them."""
+        """Compact (`e`, `a`, `d`): a unit carries tens of thousands of them."""
+        encoded: JsonObject = {"e": self.email}
         if self.attributes:
-            return {"e": self.email, "a": dict(self.attributes)}
-        return {"e": self.email}
+            encoded["a"] = dict(self.attributes)
+        if self.days:
+            encoded["d"] = list(self.days)
+        return encoded
 
     @classmethod
     def from_json(cls, data: object, path: str) -> Recipient:
@@ -238,7 +249,12 @@ class Recipient:
             isinstance(v, str) for v in attributes.values()
         ):
             raise Mismatch(f"{path}.a", "expected an object of strings")
-        return cls(email=data["e"], attributes=dict(attributes))
+        days = data.get("d", [])
+        if not isinstance(days, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in days
+        ):
+            raise Mismatch(f"{path}.d", "expected an array of day numbers")
+        return cls(email=data["e"], attributes=dict(attributes), days=tuple(days))
 
 
 @dataclass(frozen=True, slots=True)

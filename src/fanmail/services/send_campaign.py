@@ -37,6 +37,7 @@ from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
 from fanmail.domain.run import ResumeAfterQuota, RunEpoch, to_event
+from fanmail.domain.segments import Fact
 from fanmail.domain.transitions import KEEP, Keep, end_epoch, record_stop, trip_breaker
 from fanmail.ports import (
     CampaignStore,
@@ -165,12 +166,12 @@ class CampaignRunner:
         missing = 0
         for email in state.queue:
             if email in found:
-                epoch.queue.append(Recipient(email, found[email].attributes))
+                epoch.queue.append(Recipient.of(found[email]))
             else:
                 missing += 1
         for email, until in state.deferred:
             if email in found:
-                epoch.defer((Recipient(email, found[email].attributes),), until)
+                epoch.defer((Recipient.of(found[email]),), until)
             else:
                 missing += 1
         deleted = DeliveryCounts.of(Outcome.SUPPRESSED, missing)  # deleted since
@@ -180,15 +181,16 @@ class CampaignRunner:
         """The next page of the list, triaged (domain.audience): the sendable recipients; the
         rest are counted where they land (`excluded`, `suppressed`, `invalid`)."""
         state, audience = epoch.state, epoch.audience
+        facts = audience.facts() | {Fact.ENGAGEMENT}  # the sender's engagement write needs it
         page = self.subscribers.page(
-            epoch.campaign.list_id, state.cursor, self.options.page_size, facts=audience.facts()
+            epoch.campaign.list_id, state.cursor, self.options.page_size, facts=facts
         )
         sendable: list[Recipient] = []
         landed = dict.fromkeys(Outcome, 0)
         for subscriber in page.subscribers:
             outcome = audience.triage(subscriber)
             if outcome is None:
-                sendable.append(Recipient(subscriber.email, subscriber.attributes))
+                sendable.append(Recipient.of(subscriber))
             else:
                 landed[outcome] += 1
         epoch.state = replace(

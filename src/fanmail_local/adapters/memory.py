@@ -5,11 +5,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
-from fanmail.domain.engagement import Engagement
+from fanmail.domain.engagement import Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -143,6 +143,19 @@ class MemorySubscriberStore:
             items = [projected(members[k], facts) for k in keys]
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        self._engage(list_id, email, lambda engagement: engagement.on_sent(at))
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        self._engage(list_id, email, lambda engagement: event.record(engagement, at))
+
+    def _engage(self, list_id: str, email: str, change: Callable[[Engagement], Engagement]) -> None:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            if email in members:  # one deleted meanwhile stays deleted
+                current = members[email]
+                members[email] = replace(current, engagement=change(current.engagement))
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
         with self._lock:

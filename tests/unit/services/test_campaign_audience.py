@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail_local.harness import MemoryStack
@@ -77,3 +78,18 @@ def test_a_bad_segment_is_refused_naming_where(
     with pytest.raises(InvalidInput, match=problem.replace("[", r"\[").replace("]", r"\]")):
         new_campaign(stack, segment=segment)
     assert stack.campaigns.list(None, 10)[0] == []
+
+
+def test_engagement_segments_read_what_earlier_campaigns_recorded(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 12)
+    first = new_campaign(stack, campaign_id="first")
+    assert run(stack, first.campaign_id)["sent"] == 12
+    now = stack.ports.clock.now()
+    for s in subscribers[:4]:
+        stack.subscribers.add_event("news", s.email, EngagementEvent.OPENED, now)
+    openers = new_campaign(stack, campaign_id="openers", segment="opened in 30 days")
+    summary = run(stack, openers.campaign_id)
+    assert (summary["sent"], summary["excluded"]) == (4, 8)
+    rested = new_campaign(stack, segment="received fewer than 2 in 7 days")
+    summary = run(stack, rested.campaign_id)  # the four openers have had two already
+    assert (summary["sent"], summary["excluded"]) == (8, 4)

@@ -27,7 +27,14 @@ from fanmail.adapters.aws.dynamodb.items import (
 )
 from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.engagement import ITEM_FIELDS as ENGAGEMENT_FIELDS
-from fanmail.domain.engagement import Engagement
+from fanmail.domain.engagement import (
+    SENDS,
+    SENT,
+    Engagement,
+    EngagementEvent,
+    day_of,
+    stale_days,
+)
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -358,6 +365,57 @@ class DynamoSubscriberStore:
         items = [subscriber_from(item, list_id) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return SubscriberPage(items, str(from_item(last)["email"]) if last else None)
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        """One UpdateItem: the last send moves on, today's bucket of the window gains one and
+        the days that fell out of it go. ADD on a map's key needs the map: the first send
+        creates it whole, conditionally, and a send that finds it created meanwhile adds."""
+        today, held = day_of(at), tuple(days_held)
+        names = {"#w": SENDS, "#d": str(today)}
+        stale = {f"#x{i}": str(day) for i, day in enumerate(stale_days(held, at))}
+        bound: dict[str, Any] = {":at": at}
+        if held:
+            remove = "".join(f", #w.{name}" for name in stale)
+            update = f"SET {SENT} = :at ADD #w.#d :one" + (f" REMOVE {remove[2:]}" if stale else "")
+            condition = "attribute_exists(email) AND attribute_exists(#w)"
+            names |= stale
+            bound[":one"] = 1
+        else:
+            update = f"SET {SENT} = :at, #w = :window"
+            condition = "attribute_exists(email) AND attribute_not_exists(#w)"
+            names.pop("#d")
+            bound[":window"] = {str(today): 1}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(list_id, email),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values(bound),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            old = refused(exc)
+            if old and isinstance(old.get(SENDS), dict) != bool(held):  # the window, as it is
+                days = tuple(int(day) for day in old.get(SENDS) or {})
+                self.add_send(list_id, email, at, days or ())
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        for moved in event.moves():
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(list_id, email),
+                    UpdateExpression="SET #e = :at",
+                    ConditionExpression=(
+                        "attribute_exists(email) AND (attribute_not_exists(#e) OR #e < :at)"
+                    ),
+                    ExpressionAttributeNames={"#e": moved},
+                    ExpressionAttributeValues=values({":at": at}),
+                )
+            except ClientError as exc:
+                refused(exc)  # deleted, or a later time is already there
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
         """A parallel-scan segment of the address index (keys only: small reads), this list's
