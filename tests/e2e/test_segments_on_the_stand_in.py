@@ -15,6 +15,7 @@ from fanmail.domain.model import ListSettings, Subscriber
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.apigateway import api_event
+from fanmail_local.cli import main
 from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
@@ -72,3 +73,34 @@ def test_the_root_filters_the_table_as_it_pages(runtime: LocalRuntime) -> None:
     assert summary["status"] == "sent", summary
     assert (summary["recipients"], summary["audience"], summary["excluded"]) == (60, 20, 40)
     assert summary["sent"] == 20
+
+
+def test_the_cli_estimates_and_creates_with_a_segment(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lists", "estimate", "seg", '{"attribute": "plan", "eq": "free"}']) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["everyone"]["estimate"] == 40
+    assert "40 of 60 would get it" in out.err
+    assert main(["lists", "estimate", "seg", "plan >"]) != 0
+    assert "segment: " in capsys.readouterr().err
+    code = main(
+        [
+            "campaign",
+            "create",
+            "--list",
+            "seg",
+            "--template",
+            "newsletter",
+            "--sender",
+            SENDER,
+            "--id",
+            "cli-free",
+            "--segment",
+            'plan = "free" and plna exists',
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["segment_text"] == 'plan = "free" and plna exists'
+    assert "warning: the segment names attribute 'plna'" in out.err

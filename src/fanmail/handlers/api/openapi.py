@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fanmail.domain.segments import components as segment_schemas
+from fanmail.domain.segments import recursive_components as segment_schemas
 
 LIST = {"list_id": "$response.body#/list_id"}
 SUBSCRIBER = {"list_id": "$response.body#/list_id", "email": "$response.body#/email"}
