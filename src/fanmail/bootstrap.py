@@ -436,6 +436,7 @@ class App:
             clock=p.clock,
             senders=self.senders,
             audiences=self.audiences,
+            default_cap=self._settings.default_cap(),
         )
 
     @service

@@ -23,6 +23,7 @@ from fanmail.domain.campaign import (
     sends_bucket,
     sends_over_time,
 )
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.plan import FanoutPlan
@@ -107,6 +108,7 @@ def summary() -> Summary:
         error="20 recipients not reached",
         audience=90,
         segment='plan = "pro"',
+        frequency_cap="at most 3 emails in 7 days",
     )
 
 
@@ -168,6 +170,8 @@ def full_campaign() -> Campaign:
         segment=SegmentSnapshot.of(Segment.parse('plan = "pro" and opened in 30 days')),
         segment_id="pros",
         notes=("the segment names attribute 'plna', which none of the 4 subscribers has",),
+        frequency_cap=FrequencyCap(3, 7),
+        urgent=True,
     )
 
 

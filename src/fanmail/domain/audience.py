@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fanmail.domain.addresses import is_valid_email
 from fanmail.domain.campaign import Campaign
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.model import Subscriber
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.segments import Fact, Segment, SubscriberFacts
@@ -32,11 +33,13 @@ def subscriber_facts(subscriber: Subscriber) -> SubscriberFacts:
 class Audience:
     segment: Segment | None = None
     at: float = 0.0
-    """When the run started: the `now` of every time-relative condition."""
+    """When the run started: the `now` of every time-relative condition and of the cap."""
+    cap: FrequencyCap | None = None
 
     def facts(self) -> frozenset[Fact]:
         """What a page must read of each subscriber beyond address, status and attributes."""
-        return self.segment.facts() if self.segment is not None else frozenset()
+        found = self.segment.facts() if self.segment is not None else frozenset()
+        return found | {Fact.ENGAGEMENT} if self.cap is not None else found
 
     def describe(self) -> str | None:
         return self.segment.render() if self.segment is not None else None
@@ -53,9 +56,20 @@ class Audience:
             return Outcome.SUPPRESSED
         if not is_valid_email(subscriber.email):
             return Outcome.INVALID
+        if self.cap is not None and not self.cap.allows(subscriber.engagement, self.at):
+            return Outcome.CAPPED
         return None
+
+
+def cap_note(campaign: Campaign) -> str | None:
+    """What the summary says of the frequency cap."""
+    cap = campaign.frequency_cap
+    if cap is None:
+        return None
+    return f"bypassed (urgent): {cap.describe()}" if campaign.urgent else cap.describe()
 
 
 def audience_of(campaign: Campaign) -> Audience:
     segment = campaign.segment.segment() if campaign.segment is not None else None
-    return Audience(segment=segment, at=campaign.started_at or campaign.created_at)
+    cap = None if campaign.urgent else campaign.frequency_cap
+    return Audience(segment=segment, at=campaign.started_at or campaign.created_at, cap=cap)

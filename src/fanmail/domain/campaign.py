@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from fanmail.domain.codec import JsonObject, Mismatch, decode_fields, wire
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan
 
@@ -160,6 +161,9 @@ class Summary:
     (None in summaries stored before audiences)."""
     segment: str | None = None
     """The segment the run applied, in its text form (None: the whole list)."""
+    frequency_cap: str | None = None
+    """The cap the run applied ("at most 3 emails in 7 days"), or that an urgent campaign
+    bypassed it ("bypassed (urgent): at most ..."); None: no cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +274,10 @@ class Campaign:
     """The saved segment `segment` was copied from, if it came from one."""
     notes: tuple[str, ...] = ()
     """What creation found worth a warning (a segment naming an attribute nobody has)."""
+    frequency_cap: FrequencyCap | None = None
+    """The cap that held when it was created (the list's, else the stack's)."""
+    urgent: bool = False
+    """A notification: the frequency cap does not hold it back (its summary says so)."""
 
     @property
     def warnings(self) -> list[str]:

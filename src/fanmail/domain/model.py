@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from fanmail.domain.codec import JsonObject, Mismatch
-from fanmail.domain.engagement import Engagement
-from fanmail.domain.errors import Conflict
+from fanmail.domain.engagement import Engagement, FrequencyCap
+from fanmail.domain.errors import Conflict, InvalidInput
 
 
 class SubscriberStatus(StrEnum):
@@ -142,6 +142,7 @@ class ListSettingsJson(TypedDict):
     postal_address: str
     opt_in: str
     signup_fields: list[str]
+    frequency_cap: NotRequired[dict[str, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,17 +155,22 @@ class ListSettings:
     postal_address: str = ""
     opt_in: OptIn = OptIn.DOUBLE
     signup_fields: tuple[str, ...] = DEFAULT_SIGNUP_FIELDS
+    frequency_cap: FrequencyCap | None = None
+    """At most N campaign emails per subscriber in D days (None: the stack's setting)."""
     """The attributes a public sign-up may set (the form's fields): no other, so a stranger
     cannot put a campaign's content (a headline, a link) into someone's copy."""
 
     def to_dict(self) -> ListSettingsJson:
-        return {
+        encoded: ListSettingsJson = {
             "brand": self.brand,
             "sender": self.sender,
             "postal_address": self.postal_address,
             "opt_in": self.opt_in.value,
             "signup_fields": list(self.signup_fields),
         }
+        if self.frequency_cap is not None:
+            encoded["frequency_cap"] = self.frequency_cap.to_dict()
+        return encoded
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListSettings:
@@ -179,7 +185,19 @@ class ListSettings:
             postal_address=str(data.get("postal_address") or ""),
             opt_in=opt_in,
             signup_fields=tuple(str(f) for f in fields) if isinstance(fields, list | tuple) else (),
+            frequency_cap=stored_cap(data.get("frequency_cap")),
         )
+
+
+def stored_cap(value: object) -> FrequencyCap | None:
+    """A stored cap; one that does not read is no cap (a stored value never makes a list
+    unreadable)."""
+    if value is None:
+        return None
+    try:
+        return FrequencyCap.from_dict(value)
+    except InvalidInput:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ class Outcome(enum.StrEnum):
     already_sent  the send ledger shows an earlier attempt, epoch or run sent it; not sent again.
     excluded      outside the campaign's audience: its segment does not select them; nothing
                   sent (the run's audience is its recipients less these).
+    capped        the frequency cap held them back (they had their N emails in D days);
+                  nothing sent and nothing in the ledger: a later campaign reaches them.
     """
 
     SENT = "sent"
@@ -31,6 +33,7 @@ class Outcome(enum.StrEnum):
     INVALID = "invalid"
     ALREADY_SENT = "already_sent"
     EXCLUDED = "excluded"
+    CAPPED = "capped"
 
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_variables
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber
@@ -37,6 +38,8 @@ class CreateCampaign:
     campaign_id: str | None = None
     segment: object = None
     """Who of the list: a segment in either form (JSON object or text); None: everyone."""
+    urgent: bool = False
+    """A notification: not held back by the frequency cap."""
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -62,7 +65,9 @@ class Campaigns:
         clock: Clock,
         senders: SenderCheck,
         audiences: Audiences,
+        default_cap: FrequencyCap | None = None,
     ) -> None:
+        self.default_cap = default_cap
         self.senders = senders
         self.audiences = audiences
         self.list_store = list_store
@@ -112,6 +117,8 @@ class Campaigns:
             list_info=list_info,
             segment=SegmentSnapshot.of(segment) if segment is not None else None,
             notes=tuple(self._segment_warnings(list_id, segment)),
+            frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
+            urgent=command.urgent,
         )
         self.campaign_store.create(campaign)
         return campaign

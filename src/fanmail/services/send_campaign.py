@@ -20,7 +20,7 @@ import math
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
-from fanmail.domain.audience import audience_of
+from fanmail.domain.audience import audience_of, cap_note
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.breakers import Breakers
 from fanmail.domain.campaign import (
@@ -278,6 +278,7 @@ class CampaignRunner:
             paused_reason=epoch.stop_reason if status is CampaignStatus.PAUSED else None,
             audience=recipients - counts[Outcome.EXCLUDED],
             segment=epoch.audience.describe(),
+            frequency_cap=cap_note(epoch.campaign),
         )
 
     def _end_epoch(self, epoch: Epoch, end: EpochEnd, number: int, quota: SendQuota) -> EpochReport:

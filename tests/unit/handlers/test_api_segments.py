@@ -80,3 +80,27 @@ def test_the_openapi_document_holds_the_segment_schema(api: MemoryStack) -> None
     create = schemas["CampaignCreate"]["properties"]["segment"]
     assert {"$ref": "#/components/schemas/Segment"} in create["anyOf"]
     assert "/lists/{list_id}/segments/estimate" in document["paths"]
+
+
+def test_a_lists_frequency_cap_and_an_urgent_campaign(api: MemoryStack) -> None:
+    cap = {"max_sends": 1, "days": 7}
+    status, body = call(api, "PATCH", "/lists/news", {"frequency_cap": cap})
+    assert status == 200 and body["settings"]["frequency_cap"] == cap
+    for bad in ({"max_sends": 0, "days": 7}, {"max_sends": 1, "days": 91}, {"max_sends": "1"}):
+        assert call(api, "PATCH", "/lists/news", {"frequency_cap": bad})[0] == 422
+    assert call(api, "POST", "/campaigns", campaign_body(campaign_id="a"))[0] == 201
+    assert call(api, "POST", "/campaigns/a/send")[0] == 202
+    body = campaign_body(campaign_id="b", urgent=True)
+    assert call(api, "POST", "/campaigns", body)[0] == 201
+    assert call(api, "POST", "/campaigns", campaign_body(campaign_id="c"))[0] == 201
+    api.invoker.drain()
+    for campaign_id in ("b", "c"):
+        assert call(api, "POST", f"/campaigns/{campaign_id}/send")[0] == 202
+        api.invoker.drain()
+    urgent = call(api, "GET", "/campaigns/b")[1]["summary"]
+    held = call(api, "GET", "/campaigns/c")[1]["summary"]
+    assert (urgent["sent"], urgent["capped"]) == (39, 0)
+    assert urgent["frequency_cap"] == "bypassed (urgent): at most 1 email in 7 days"
+    assert (held["sent"], held["capped"]) == (0, 39)
+    status, body = call(api, "PATCH", "/lists/news", {"frequency_cap": "none"})
+    assert status == 200 and body["settings"]["frequency_cap"] is None

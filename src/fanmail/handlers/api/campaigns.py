@@ -47,6 +47,7 @@ def routes(app: App) -> Router:
                 variables=body.variables,
                 campaign_id=body.campaign_id,
                 segment=body.segment,
+                urgent=body.urgent,
             )
         )
         return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)

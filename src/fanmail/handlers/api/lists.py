@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.model import ListSettings
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
@@ -40,6 +41,10 @@ def changes(body: m.ListSettingsChange) -> dict[str, Any]:
     }
     if "signup_fields" in given:
         given["signup_fields"] = tuple(given["signup_fields"])
+    if body.frequency_cap == "none":
+        given["frequency_cap"] = None
+    elif body.frequency_cap is not None:
+        given["frequency_cap"] = FrequencyCap(body.frequency_cap.max_sends, body.frequency_cap.days)
     return given
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
+from fanmail.domain.engagement import MAX_CAP_SENDS, WINDOW_DAYS
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import OptIn, SubscriberStatus
 from fanmail.domain.segments import MAX_SEGMENT_CHARS, Segment
@@ -61,6 +62,11 @@ class ErrorBody(BaseModel):
     error: Error
 
 
+class CapBody(Strict):
+    max_sends: int = Field(ge=1, le=MAX_CAP_SENDS, strict=True)
+    days: int = Field(ge=1, le=WINDOW_DAYS, strict=True)
+
+
 class ListSettingsChange(Strict):
     """Settings to change; a field left out stays as it is."""
 
@@ -81,6 +87,11 @@ class ListSettingsChange(Strict):
         max_length=10,
         description="the attributes a public sign-up may set (the form's fields); no other",
     )
+    frequency_cap: CapBody | Literal["none"] | None = Field(
+        default=None,
+        description='at most max_sends campaign emails per subscriber in days UTC days; "none" '
+        "removes the list's own cap (the stack's setting then holds)",
+    )
 
 
 class ListCreate(ListSettingsChange):
@@ -94,6 +105,7 @@ class ListSettingsView(BaseModel):
     postal_address: str
     opt_in: OptIn
     signup_fields: list[str]
+    frequency_cap: dict[str, int] | None = None
 
 
 class ListView(BaseModel):
@@ -207,6 +219,9 @@ class CampaignCreate(Strict):
     variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
     segment: SegmentField = None
+    urgent: Flag = Field(
+        default=False, description="a notification: the frequency cap does not hold it back"
+    )
 
 
 class SegmentEstimate(Strict):

@@ -51,6 +51,8 @@ ATTRIBUTES = {
     "segment": "segment",
     "segment_id": "segment_id",
     "notes": "notes",
+    "frequency_cap": "frequency_cap",
+    "urgent": "urgent",
 }
 """The stored attribute of each Campaign field. Stored names are the table's schema: a field
 renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is
