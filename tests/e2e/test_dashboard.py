@@ -167,3 +167,26 @@ def test_test_send_and_open_an_email(served: tuple[LocalRuntime, str], browser: 
     headers = text(browser, "email-headers")
     assert "List-Unsubscribe-Post List-Unsubscribe=One-Click" in headers
     assert "Subject [TEST] " in headers and "=?utf-8?" not in headers
+
+
+def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    runtime, url = served
+    browser.get(url)
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form select[name=list_id] option")
+    )
+    browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    form = browser.find_element(By.ID, "create-form")
+    form.find_element(By.NAME, "segment").send_keys("city exists")
+    browser.find_element(By.ID, "estimate").click()
+    wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
+    every = sum(1 for s in runtime.ports.subscribers.page("news", None, 1000).subscribers)
+    assert f"of {every:,} would get it" in text(browser, "segment-size")
+    form.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(browser, 20).until(lambda b: text(b, "campaign-title").startswith("cmp-"))
+    created = runtime.app.campaigns.get(text(browser, "campaign-title"))
+    assert created.segment is not None
+    assert created.segment.segment().render() == "city exists"

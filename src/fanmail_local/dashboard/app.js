@@ -406,12 +406,28 @@ async function create(event) {
   const form = new FormData(event.target);
   const body = { list_id: form.get("list_id"), template: form.get("template"), sender: form.get("sender") };
   if (form.get("subject")) body.subject = form.get("subject");
+  if (form.get("segment")) body.segment = form.get("segment");
+  if (form.get("urgent")) body.urgent = true;
   try {
     const view = await api("POST", "/campaigns", body);
     notify(`Created ${view.campaign_id}${view.warnings.length ? `: ${view.warnings[0]}` : ""}`);
     await loadCampaigns();
     await select(view.campaign_id);
   } catch (error) {
+    notify(error.message, true);
+  }
+}
+
+async function estimate() {
+  const form = new FormData(document.getElementById("create-form"));
+  const shown = document.getElementById("segment-size");
+  const list = form.get("list_id");
+  const segment = form.get("segment") || "status = \"subscribed\"";
+  try {
+    const size = await api("POST", `/lists/${encodeURIComponent(list)}/segments/estimate`, { segment });
+    shown.textContent = `${size.receiving.text} would get it` + (size.warnings.length ? ` (${size.warnings[0]})` : "");
+  } catch (error) {
+    shown.textContent = "";
     notify(error.message, true);
   }
 }
@@ -424,6 +440,7 @@ async function start() {
   }
   document.getElementById("test").addEventListener("click", testSend);
   document.getElementById("create-form").addEventListener("submit", create);
+  document.getElementById("estimate").addEventListener("click", estimate);
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => showTab(tab.dataset.tab));
   }
