@@ -364,7 +364,12 @@ class Simulation:
 
 
 def simulated_ports(
-    scenario: Scenario, clock: SimClock, meter: Meter, ses: ModelledSes, invoker: InProcessInvoker
+    scenario: Scenario,
+    clock: SimClock,
+    meter: Meter,
+    ses: ModelledSes,
+    invoker: InProcessInvoker,
+    list_kind: type[GeneratedList] = GeneratedList,
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
     the campaign record and the ledger metered."""
@@ -373,18 +378,25 @@ def simulated_ports(
         ses,
         ses,
         invoker,
-        subscribers=GeneratedList(
-            scenario.subscribers, meter, scenario.attribute_bytes, clock.now()
+        subscribers=list_kind(
+            scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
         ),
         campaigns=MeteredCampaigns(meter),
         ledger=MeteredLedger(meter),
     )
 
 
-def set_up(scenario: Scenario) -> Simulation:
+def set_up(
+    scenario: Scenario,
+    *,
+    ses_kind: type[ModelledSes] = ModelledSes,
+    list_kind: type[GeneratedList] = GeneratedList,
+) -> Simulation:
+    """The simulated stack; `ses_kind` and `list_kind` let a benchmark watch SES's sends or
+    give the generated subscribers attributes (bench/phases.py: a timezone each)."""
     clock = SimClock()
     meter = Meter()
-    ses = ModelledSes(
+    ses = ses_kind(
         clock,
         scenario.subscribers,
         scenario.rate,
@@ -404,7 +416,7 @@ def set_up(scenario: Scenario) -> Simulation:
         switch_interval_ms=5.0,
     )
     settings = replace(settings, **dict(scenario.settings))
-    ports = simulated_ports(scenario, clock, meter, ses, invoker)
+    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind)
     app = App(settings, ports, composer=ModelledComposer())
     register(invoker, app, settings)
     scheduler, campaigns, subscribers = ports.scheduler, ports.campaigns, ports.subscribers

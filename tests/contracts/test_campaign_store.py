@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from fanmail.domain.abtest import AbGroup, VariantFigures, decide, parse_ab_test
 from fanmail.domain.campaign import (
     Campaign,
     CampaignStatus,
@@ -26,7 +27,9 @@ from fanmail.domain.campaign import (
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
+from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
+from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
@@ -129,6 +132,54 @@ def checkpoint() -> Checkpoint:
         retry_failed=True,
         ignore_breakers=True,
         run_base={Outcome.SENT: 4, Outcome.FAILED: 1},
+        phase=2,
+        phase_open=False,
+        phase_base={Outcome.SENT: 3},
+        quiet=(("q@example.com", 1_800_050_000.0),),
+    )
+
+
+AB_TEST = parse_ab_test(
+    {
+        "variants": [
+            {"subject": "A", "template": "newsletter", "variables": {"x": "1"}},
+            {"subject": "B", "template": "welcome", "variables": {"x": "2"}},
+        ],
+        "test_share": 0.2,
+        "holdout_share": 0.1,
+        "metric": "opens",
+        "wait": "1h",
+        "no_winner": "wait_longer",
+        "wait_limit": "4h",
+        "after_limit": "send_first",
+    }
+)
+
+
+def run_phases() -> RunPhases:
+    figures = {"A": VariantFigures(1000, 30, 200), "B": VariantFigures(1000, 60, 300)}
+    phase = Phase(
+        label="test: UTC+09:00 (Asia/Tokyo)",
+        kind=PhaseKind.TEST,
+        instant=1_800_000_000.0,
+        zones=("Asia/Tokyo",),
+        groups=(AbGroup.A, AbGroup.B),
+        planned_recipients=300,
+        first_send_at=1_800_000_000.0,
+        done_by=1_800_000_300.0,
+        required_rate=1.5,
+        fits=False,
+        counts={"sent": 290},
+    )
+    return RunPhases(
+        phases=(phase,),
+        problems=("late",),
+        missing_zone=3,
+        unknown_zone=4,
+        decision=decide(AB_TEST, figures, look=2),
+        looks=2,
+        next_look_at=1_800_007_200.0,
+        tested_at=1_800_000_300.0,
     )
 
 
@@ -172,6 +223,12 @@ def full_campaign() -> Campaign:
         notes=("the segment names attribute 'plna', which none of the 4 subscribers has",),
         frequency_cap=FrequencyCap(3, 7),
         urgent=True,
+        local_time=LocalTimeSpec("2026-12-08T09:00:00", "Europe/Lisbon", 1800.0),
+        quiet_hours=parse_quiet_hours(
+            {"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", "action": "skip"}
+        ),
+        ab_test=AB_TEST,
+        phases=run_phases(),
     )
 
 

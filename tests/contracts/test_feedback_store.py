@@ -4,7 +4,13 @@ there yet, and what it wrote is what later reads see."""
 from __future__ import annotations
 
 from fanmail.domain.campaign import Campaign
-from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import (
+    EventKind,
+    FeedbackEvent,
+    LedgerMark,
+    RecipientEvents,
+    variant_links,
+)
 from fanmail.ports import EventRecord
 from tests.contracts.conftest import Stores
 
@@ -82,3 +88,25 @@ def test_problems_are_paged(stores: Stores) -> None:
         {"type": "Permanent", "diagnostic_code": "smtp; 550"},
     )
     assert stores.feedback.events("c1", "complained", None, 3) == ([], None)
+
+
+def test_a_variants_marks_move_its_own_counters_and_links(stores: Stores) -> None:
+    ready(stores, "a@x.com", "b@x.com")
+    feedback = stores.feedback
+    marks = [
+        LedgerMark("c1", "a@x.com", {"delivered"}, variant="A"),
+        LedgerMark("c1", "b@x.com", {"delivered", "clicked"}, {"k1": "https://x/1"}, variant="B"),
+    ]
+    assert feedback.commit(marks, NOW) is True
+    campaign = stores.campaigns.get("c1")
+    assert campaign is not None
+    assert dict(campaign.feedback) == {
+        "delivered": 2,
+        "clicked": 1,
+        "A.delivered": 1,
+        "B.delivered": 1,
+        "B.clicked": 1,
+    }
+    assert feedback.top_links("c1", 5) == [("https://x/1", 1)]
+    assert feedback.top_links(variant_links("c1", "B"), 5) == [("https://x/1", 1)]
+    assert feedback.top_links(variant_links("c1", "A"), 5) == []

@@ -170,6 +170,14 @@ class AbTest:
     def _names(self) -> str:
         return ", ".join(variant.name.value for variant in self.variants)
 
+    def to_json(self) -> dict[str, object]:
+        return self.to_dict()
+
+    @classmethod
+    def from_json(cls, data: object, path: str) -> AbTest:
+        """The stored test: InvalidInput names the field."""
+        return parse_ab_test(data, path.lstrip(".") or "ab_test")
+
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
             "variants": [variant.to_dict() for variant in self.variants],

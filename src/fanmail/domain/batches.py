@@ -35,6 +35,8 @@ class Batch:
     retry_failed: bool = False
     bucket_s: int = SENDS_BUCKET_S
     """The width of the sends-over-time buckets its leaves add to."""
+    phase: int = 0
+    """The run's phase it sends for (domain.phases): which version its recipients get."""
 
     def __post_init__(self) -> None:
         bad = [

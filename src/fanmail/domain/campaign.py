@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from fanmail.domain.abtest import AbTest
 from fanmail.domain.codec import JsonObject, Mismatch, decode_fields, wire
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
+from fanmail.domain.phases import LocalTimeSpec, RunPhases
 from fanmail.domain.plan import FanoutPlan
+from fanmail.domain.quiet_hours import QuietHours
 
 if TYPE_CHECKING:
     from fanmail.domain.segments import Segment
@@ -71,6 +74,18 @@ def unpack_emails(packed: object) -> tuple[str, ...]:
     return tuple(text.split("\n")) if text else ()
 
 
+def _pack_quiet(quiet: tuple[tuple[str, float], ...]) -> str:
+    return pack_emails(tuple(f"{until:.3f} {email}" for email, until in quiet))
+
+
+def _unpack_quiet(packed: object) -> tuple[tuple[str, float], ...]:
+    entries = []
+    for line in unpack_emails(packed):
+        until, _, email = line.partition(" ")
+        entries.append((email, float(until)))
+    return tuple(entries)
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """Where a run stands between epochs: the list cursor, who is still to be sent (`queue`)
@@ -95,6 +110,16 @@ class Checkpoint:
     ignore_breakers: bool = False
     run_base: Mapping[Outcome, int] = field(default_factory=dict)
     """The counts when this run started: its senders' live counts add to them."""
+    phase: int = 0
+    """The run's current phase (domain.phases), when it has phases."""
+    phase_open: bool = True
+    """Whether the current phase's instant has come and its audience is being read."""
+    phase_base: Mapping[Outcome, int] = field(default_factory=dict)
+    """The counts when the current phase opened: the phase's own counts are the difference."""
+    quiet: tuple[tuple[str, float], ...] = field(
+        default=(), metadata=wire(name="quiet_z", encode=_pack_quiet, decode=_unpack_quiet)
+    )
+    """Recipients deferred by their quiet hours, with when those end (counted `deferred`)."""
 
     @classmethod
     def from_json(cls, data: object, path: str) -> Checkpoint:
@@ -278,6 +303,14 @@ class Campaign:
     """The cap that held when it was created (the list's, else the stack's)."""
     urgent: bool = False
     """A notification: the frequency cap does not hold it back (its summary says so)."""
+    local_time: LocalTimeSpec | None = None
+    """Local-time delivery (domain.localtime): set by scheduling with `local_time`."""
+    quiet_hours: QuietHours | None = None
+    """The campaign's quiet hours (domain.quiet_hours), or the list's, copied at creation."""
+    ab_test: AbTest | None = None
+    """The A/B test (domain.abtest); fixed once the campaign is created."""
+    phases: RunPhases | None = None
+    """The phases of the run as planned when it started, and the A/B decision once made."""
 
     @property
     def warnings(self) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any, NotRequired, TypedDict
 from fanmail.domain.codec import JsonObject, Mismatch
 from fanmail.domain.engagement import Engagement, FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput
+from fanmail.domain.quiet_hours import QuietHours, parse_quiet_hours
 
 
 class SubscriberStatus(StrEnum):
@@ -143,6 +144,7 @@ class ListSettingsJson(TypedDict):
     opt_in: str
     signup_fields: list[str]
     frequency_cap: NotRequired[dict[str, int]]
+    quiet_hours: dict[str, object] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,8 @@ class ListSettings:
     """At most N campaign emails per subscriber in D days (None: the stack's setting)."""
     """The attributes a public sign-up may set (the form's fields): no other, so a stranger
     cannot put a campaign's content (a headline, a link) into someone's copy."""
+    quiet_hours: QuietHours | None = None
+    """The list's quiet hours: what its campaigns keep unless they set their own."""
 
     def to_dict(self) -> ListSettingsJson:
         encoded: ListSettingsJson = {
@@ -167,6 +171,7 @@ class ListSettings:
             "postal_address": self.postal_address,
             "opt_in": self.opt_in.value,
             "signup_fields": list(self.signup_fields),
+            "quiet_hours": None if self.quiet_hours is None else self.quiet_hours.to_dict(),
         }
         if self.frequency_cap is not None:
             encoded["frequency_cap"] = self.frequency_cap.to_dict()
@@ -186,6 +191,7 @@ class ListSettings:
             opt_in=opt_in,
             signup_fields=tuple(str(f) for f in fields) if isinstance(fields, list | tuple) else (),
             frequency_cap=stored_cap(data.get("frequency_cap")),
+            quiet_hours=_stored_quiet_hours(data.get("quiet_hours")),
         )
 
 
@@ -198,6 +204,11 @@ def stored_cap(value: object) -> FrequencyCap | None:
         return FrequencyCap.from_dict(value)
     except InvalidInput:
         return None
+
+
+def _stored_quiet_hours(data: object) -> QuietHours | None:
+    """A list's stored quiet hours (checked when they were set; None if absent)."""
+    return None if not data else parse_quiet_hours(data, "lists.settings.quiet_hours")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,10 @@ class Outcome(enum.StrEnum):
                   sent (the run's audience is its recipients less these).
     capped        the frequency cap held them back (they had their N emails in D days);
                   nothing sent and nothing in the ledger: a later campaign reaches them.
+    deferred      inside their quiet hours when their send came: held until the quiet hours end
+                  (domain.quiet_hours), then sent; the only outcome a recipient leaves again.
+    skipped       inside their quiet hours, and the setting says skip: nothing was sent.
+    held_out      in the A/B test's holdout (domain.abtest): gets nothing, to measure the lift.
     """
 
     SENT = "sent"
@@ -34,6 +38,9 @@ class Outcome(enum.StrEnum):
     ALREADY_SENT = "already_sent"
     EXCLUDED = "excluded"
     CAPPED = "capped"
+    DEFERRED = "deferred"
+    SKIPPED = "skipped"
+    HELD_OUT = "held_out"
 
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)

@@ -162,6 +162,14 @@ class QuietHours:
         )
         return QuietPlan(instant=instant, sendable=sendable, skipped=skipped, deferred=groups)
 
+    def to_json(self) -> dict[str, object]:
+        return self.to_dict()
+
+    @classmethod
+    def from_json(cls, data: object, path: str) -> QuietHours:
+        """The stored setting (a campaign's or a list's): InvalidInput names the field."""
+        return parse_quiet_hours(data, path.lstrip(".") or "quiet_hours")
+
     def to_dict(self) -> dict[str, object]:
         return {
             "start": _clock(self.start),

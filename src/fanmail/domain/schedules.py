@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fanmail.domain.campaign import ScheduleSpec
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.localtime import first_moment
 
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -54,9 +55,9 @@ def parse_schedule(
             raise InvalidInput(
                 f"at {at!r} is not an ISO-8601 time (e.g. 2026-12-01T09:00:00)"
             ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=tz)
-        when = moment.timestamp()
+        # A wall time the clocks skip or repeat: the rule of local-time delivery
+        # (domain.localtime.first_moment), so both kinds of schedule send at the same moment.
+        when = moment.timestamp() if moment.tzinfo else first_moment(moment, tz.key).instant
         if when <= now:
             raise InvalidInput(f"at {at!r} ({timezone}) is in the past")
         return ScheduleSpec(timezone=timezone, at=when)

@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from fanmail.domain.addresses import unicode_address
-from fanmail.domain.tags import CAMPAIGN_TAG, CONFIGURATION_SET_TAG, LIST_TAG
+from fanmail.domain.tags import CAMPAIGN_TAG, CONFIGURATION_SET_TAG, LIST_TAG, VARIANT_TAG
+
+_VARIANTS = frozenset("ABCDE")
 
 LINK_KEY_CHARS = 16
 
@@ -83,6 +85,8 @@ class FeedbackEvent:
     occurred_at: str
     details: Mapping[str, str] = field(default_factory=dict)
     link: str | None = None
+    variant: str | None = None
+    """The A/B variant the message was (its `variant` tag), counted per variant too."""
 
     @property
     def link_key(self) -> str | None:
@@ -137,6 +141,7 @@ def parse_ses_event(detail: object, configuration_set: str | None) -> list[Feedb
             occurred_at=str(body.get("timestamp") or mail.get("timestamp") or ""),
             details=extra,
             link=link,
+            variant=tags.get(VARIANT_TAG) if tags.get(VARIANT_TAG) in _VARIANTS else None,
         )
         for kind, email, extra, link in outcomes
     ]
@@ -233,6 +238,28 @@ class LedgerMark:
     kinds: set[str] = field(default_factory=set)
     links: dict[str, str] = field(default_factory=dict)  # link key -> URL
     problems: list[FeedbackEvent] = field(default_factory=list)
+    variant: str | None = None
+
+    def link_owners(self) -> tuple[str, ...]:
+        """Whose clicked-link counts this record's new links move: the campaign's, and its
+        variant's (`variant_links`) for a message of an A/B variant."""
+        if self.variant is None:
+            return (self.campaign_id,)
+        return (self.campaign_id, variant_links(self.campaign_id, self.variant))
+
+    def counters(self) -> dict[str, int]:
+        """The campaign counters the new kinds move: each kind, and `<variant>.<kind>` for a
+        message of an A/B variant (what the test is judged on)."""
+        moved = dict.fromkeys(self.kinds, 1)
+        if self.variant is not None:
+            moved.update({f"{self.variant}.{kind}": 1 for kind in self.kinds})
+        return moved
+
+
+def variant_links(campaign_id: str, variant: str) -> str:
+    """The key an A/B variant's clicked links are counted under, beside its campaign's (a
+    campaign id has no '/', so none is ever mistaken for another)."""
+    return f"{campaign_id}/{variant}"
 
 
 def plan_feedback(
@@ -251,7 +278,9 @@ def plan_feedback(
         if event.kind is EventKind.SENT:
             outcomes.append(EventOutcome.DUPLICATE if state.sent else EventOutcome.CONFIRMED)
             continue
-        mark = marks.setdefault(key, LedgerMark(event.campaign_id, event.email))
+        mark = marks.setdefault(
+            key, LedgerMark(event.campaign_id, event.email, variant=event.variant)
+        )
         new = False
         if event.kind.value not in state.kinds and event.kind.value not in mark.kinds:
             mark.kinds.add(event.kind.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 CAMPAIGN_TAG = "campaign"
 LIST_TAG = "list"
+VARIANT_TAG = "variant"  # the A/B variant the message is (domain.abtest): counted per variant
 CONFIGURATION_SET_TAG = "ses:configuration-set"
 
 

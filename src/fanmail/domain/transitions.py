@@ -21,6 +21,7 @@ from fanmail.domain.campaign import (
     without_run_counts,
 )
 from fanmail.domain.errors import Conflict
+from fanmail.domain.phases import LocalTimeSpec, RunPhases
 
 
 class Keep(enum.Enum):
@@ -47,6 +48,8 @@ class Changes:
     summary: Summary | Keep | None = KEEP
     checkpoint: Checkpoint | Keep | None = KEEP
     schedule: ScheduleSpec | Keep | None = KEEP
+    local_time: LocalTimeSpec | Keep | None = KEEP
+    phases: RunPhases | Keep | None = KEEP
     new_run_counts: bool = False
 
     def fields_set(self) -> dict[str, object]:
@@ -97,9 +100,11 @@ def start_run(run_id: str, now: float) -> Transition:
     return Transition(STARTABLE, CampaignStatus.SENDING, changes)
 
 
-def schedule(spec: ScheduleSpec) -> Transition:
+def schedule(spec: ScheduleSpec, local_time: LocalTimeSpec | None = None) -> Transition:
+    """Scheduled at `spec`; with `local_time`, the run sends in each subscriber's own time."""
     allowed = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
-    return Transition(allowed, CampaignStatus.SCHEDULED, Changes(schedule=spec))
+    changes = Changes(schedule=spec, local_time=local_time)
+    return Transition(allowed, CampaignStatus.SCHEDULED, changes)
 
 
 def pause() -> Transition:
@@ -170,17 +175,32 @@ def end_epoch(
     *,
     finished_at: float | Keep | None = KEEP,
     resume_at: float | Keep | None = KEEP,
+    phases: RunPhases | Keep | None = KEEP,
 ) -> Transition:
-    """An epoch of a sending run ends: sent, failed, waiting for quota, or still sending (the
-    next epoch continues it). Refused if the run was paused, cancelled or replaced meanwhile."""
+    """An epoch of a sending run ends: sent, failed, waiting for quota, still sending (the
+    next epoch continues it), or waiting for its next phase (`resume_at`; `phases` as planned
+    and decided so far). Refused if the run was paused, cancelled or replaced meanwhile."""
     changes = Changes(
         progress=progress,
         summary=summary,
         checkpoint=checkpoint,
         finished_at=finished_at,
         resume_at=resume_at,
+        phases=phases,
     )
     return Transition(SENDING, to, changes, run_id)
+
+
+def record_phases(run_id: str, phases: RunPhases) -> Transition:
+    """A sending run planned its phases, or decided its A/B test (the senders read it)."""
+    return Transition(SENDING, CampaignStatus.SENDING, Changes(phases=phases), run_id)
+
+
+def choose_winner(phases: RunPhases) -> Transition:
+    """The owner picked the winner of a test paused for their choice (resumed after)."""
+    return Transition(
+        frozenset({CampaignStatus.PAUSED}), CampaignStatus.PAUSED, Changes(phases=phases)
+    )
 
 
 def record_stop(
@@ -190,9 +210,15 @@ def record_stop(
     summary: Summary,
     checkpoint: Checkpoint,
     finished_at: float | Keep | None = KEEP,
+    *,
+    phases: RunPhases | Keep | None = KEEP,
 ) -> Transition:
     """A run a user (or a breaker) paused, or a user cancelled, records where it stood."""
     changes = Changes(
-        progress=progress, summary=summary, checkpoint=checkpoint, finished_at=finished_at
+        progress=progress,
+        summary=summary,
+        checkpoint=checkpoint,
+        finished_at=finished_at,
+        phases=phases,
     )
     return Transition(frozenset({status}), status, changes, run_id)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from fanmail.domain.abtest import parse_ab_test
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_variables
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
@@ -13,6 +14,8 @@ from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber
+from fanmail.domain.phases import with_variant
+from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.domain.segments import Segment
@@ -40,6 +43,8 @@ class CreateCampaign:
     """Who of the list: a segment in either form (JSON object or text); None: everyone."""
     urgent: bool = False
     """A notification: not held back by the frequency cap."""
+    quiet_hours: Mapping[str, object] | None = None
+    ab_test: Mapping[str, object] | None = None
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -96,6 +101,19 @@ class Campaigns:
         command = replace(command, variables=variables)
         list_info = mailing_list.context()
         self._check_renders(command, campaign_id, list_id, list_info)
+        quiet = mailing_list.settings.quiet_hours  # the list's, unless the campaign sets its own
+        if command.quiet_hours is not None:
+            quiet = parse_quiet_hours(command.quiet_hours)
+        test = None if command.ab_test is None else parse_ab_test(command.ab_test)
+        for variant in test.variants if test else ():
+            subject, template, variables = with_variant(
+                command.subject, command.template, command.variables, variant
+            )
+            version = replace(command, subject=subject, template=template, variables=variables)
+            try:
+                self._check_renders(version, campaign_id, list_id, list_info)
+            except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
+                raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
         report = template_report(
             self.renderer,
             template=command.template,
@@ -119,6 +137,8 @@ class Campaigns:
             notes=tuple(self._segment_warnings(list_id, segment)),
             frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
             urgent=command.urgent,
+            quiet_hours=quiet,
+            ab_test=test,
         )
         self.campaign_store.create(campaign)
         return campaign

@@ -25,6 +25,9 @@ MAX_STALLED_RESULTS = 3
 """Senders that settle nobody this many times in a row (crashing, or handing everything back)
 stop the run: the rest stays pending and the campaign can be resumed."""
 RETRY_BACKOFF_S = 1.0
+MAX_IDLE_WAIT_S = 60.0
+"""Recipients due later than this (quiet hours ending) end the epoch: the run sleeps on a
+one-time schedule instead of a Lambda waiting."""
 
 
 class Root(Protocol):
@@ -105,7 +108,9 @@ class Dispatcher:
     def _release_due(self, now: float) -> None:
         deferred = self.epoch.deferred
         while deferred and deferred[0][0] <= now:
-            self.epoch.queue.appendleft(heapq.heappop(deferred)[2])
+            recipient = heapq.heappop(deferred)[2]
+            self.epoch.released(recipient)
+            self.epoch.queue.appendleft(recipient)
 
     def _time_capacity(self, width: int, now: float) -> int:
         """Recipients a unit of `width` senders can send before the children's deadline."""
@@ -165,6 +170,7 @@ class Dispatcher:
             recipients=unit,
             retry_failed=state.retry_failed,
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
+            phase=state.phase,
         )
         self.sequence += 1
         return batch
@@ -192,7 +198,9 @@ class Dispatcher:
             return None
         if not self.epoch.deferred:
             return EpochEnd.DONE
-        wake = self.epoch.deferred[0][0]  # only leased recipients remain: wait for them
+        wake = self.epoch.deferred[0][0]  # only deferred recipients remain: wait for them
+        if wake - self.clock.now() > MAX_IDLE_WAIT_S:
+            return EpochEnd.WAIT
         if wake >= self.child_deadline:
             return EpochEnd.OUT_OF_TIME
         self.clock.sleep(max(0.0, wake - self.clock.now()))

@@ -9,14 +9,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+from fanmail.domain.abtest import choose
 from fanmail.domain.campaign import RESUMABLE, STOPPABLE, Campaign, CampaignStatus, Checkpoint
 from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.ids import check_cursor
 from fanmail.domain.run import RunEpoch, to_event
-from fanmail.domain.transitions import KEEP, Keep, cancel, pause, resend_failed, resume
+from fanmail.domain.transitions import (
+    KEEP,
+    Keep,
+    cancel,
+    choose_winner,
+    pause,
+    resend_failed,
+    resume,
+)
 from fanmail.ports import CampaignStore, Clock, Invoker, LedgerEntry, Scheduler, SendLedger
 from fanmail.services.campaigns import Campaigns
-from fanmail.services.run_state import TRIGGER, resume_schedule_name
+from fanmail.services.run_phases import variant_figures
+from fanmail.services.run_state import TRIGGER, phase_schedule_name, resume_schedule_name
 from fanmail.services.scheduling import send_schedule_name
 
 FAILURES_PAGE_MAX = 1000
@@ -26,6 +36,8 @@ def is_stalled(campaign: Campaign, now: float, stale_after_s: float) -> bool:
     """A sending campaign whose root has not written progress for `stale_after_s`: it died."""
     if campaign.status is not CampaignStatus.SENDING:
         return False
+    if campaign.resume_at is not None and now <= campaign.resume_at + stale_after_s:
+        return False  # waiting on a schedule for its next phase: not dead until it is late
     beat = campaign.progress.updated_at if campaign.progress else campaign.started_at
     return now - (beat or 0.0) > stale_after_s
 
@@ -69,7 +81,26 @@ class Lifecycle:
         cancelled = self.campaign_store.transition(campaign_id, cancel(campaign, self.clock.now()))
         self.scheduler.delete(resume_schedule_name(campaign_id))
         self.scheduler.delete(send_schedule_name(campaign_id))
+        self.scheduler.delete(phase_schedule_name(campaign_id))
         return cancelled
+
+    def choose_winner(self, campaign_id: str, variant: str) -> Campaign:
+        """The owner picks the winner of an A/B test waiting for their choice; the run resumes
+        and its winner phases send that variant."""
+        campaign = self.campaigns.get(campaign_id)
+        test, phases = campaign.ab_test, campaign.phases
+        if test is None or phases is None or campaign.status is not CampaignStatus.PAUSED:
+            raise Conflict(
+                f"campaign {campaign_id!r} has no A/B test waiting for a winner",
+                campaign.status.value,
+            )
+        if phases.winner is not None:
+            raise Conflict(f"campaign {campaign_id!r}: {phases.winner} already won", "paused")
+        names = tuple(v.name.value for v in test.variants)
+        figures = variant_figures(campaign.feedback, names)
+        decision = choose(test, figures, variant, look=max(1, phases.looks))
+        self.campaign_store.transition(campaign_id, choose_winner(phases.decided(decision)))
+        return self.resume(campaign_id)
 
     def resume(
         self,
@@ -110,6 +141,7 @@ class Lifecycle:
             campaign_id, resume(campaign, uuid.uuid4().hex, checkpoint, run_guard)
         )
         self.scheduler.delete(resume_schedule_name(campaign_id))
+        self.scheduler.delete(phase_schedule_name(campaign_id))
         self._run(resumed)
         return resumed
 

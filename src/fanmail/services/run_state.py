@@ -13,6 +13,7 @@ from fanmail.domain.audience import Audience
 from fanmail.domain.batches import BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, merge_invocations
 from fanmail.domain.model import Recipient
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan
 
 TRIGGER = "trigger"
@@ -25,6 +26,7 @@ class EpochEnd(StrEnum):
     QUOTA = "quota"
     STALLED = "stalled"
     REPLACED = "replaced"
+    WAIT = "wait"  # only recipients due later remain (quiet hours), or the next phase's instant
     BREAKER = "breaker"  # a bounce or complaint rate passed its line: paused
     ACCOUNT = "account"  # SES will not send for the account: failed, resumable
 
@@ -45,6 +47,8 @@ class Epoch:
     stop_reason: str | None = None  # why a breaker paused it, or SES's account error
     audience: Audience = field(default_factory=Audience)
     """Who of the list the run reaches (the campaign's segment, read once per epoch)."""
+    quiet: set[str] = field(default_factory=set)
+    """Addresses in `deferred` that wait for their quiet hours to end (counted `deferred`)."""
 
     def add(self, result: BatchResult) -> None:
         s = self.state
@@ -60,6 +64,20 @@ class Epoch:
         for recipient in recipients:
             heapq.heappush(self.deferred, (until, id(recipient), recipient))
 
+    def defer_quiet(self, recipient: Recipient, until: float) -> None:
+        """Hold a recipient until their quiet hours end (the caller counts it `deferred`)."""
+        self.quiet.add(recipient.email)
+        heapq.heappush(self.deferred, (until, id(recipient), recipient))
+
+    def released(self, recipient: Recipient) -> None:
+        """A deferred recipient is due: one fewer `deferred` if it was waiting for its quiet
+        hours to end (it is counted again where its send lands)."""
+        if recipient.email in self.quiet:
+            self.quiet.discard(recipient.email)
+            self.state = replace(
+                self.state, counts=self.state.counts + DeliveryCounts.of(Outcome.DEFERRED, -1)
+            )
+
     @property
     def pending(self) -> int:
         return self.state.pending
@@ -67,12 +85,22 @@ class Epoch:
     def checkpoint(self) -> Checkpoint:
         """The state to store: with the recipients it holds, by address (they are read again,
         attributes and all, when the run goes on)."""
+        waiting = sorted(self.deferred, key=lambda entry: entry[:2])
         return replace(
             self.state,
             queue=tuple(r.email for r in self.queue),
-            deferred=tuple((r.email, until) for until, _, r in sorted(self.deferred)),
+            deferred=tuple(
+                (r.email, until) for until, _, r in waiting if r.email not in self.quiet
+            ),
+            quiet=tuple((r.email, until) for until, _, r in waiting if r.email in self.quiet),
         )
 
 
 def resume_schedule_name(campaign_id: str) -> str:
     return f"resume-{campaign_id}"
+
+
+def phase_schedule_name(campaign_id: str) -> str:
+    """The one-time schedule that wakes a run for its next phase (or its quiet-hour
+    deferrals): one per campaign, replaced by each wait."""
+    return f"phase-{campaign_id}"

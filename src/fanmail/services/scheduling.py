@@ -6,8 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from fanmail.domain.abtest import parse_duration
 from fanmail.domain.campaign import Campaign, CampaignStatus, ScheduleSpec
-from fanmail.domain.errors import Conflict
+from fanmail.domain.errors import Conflict, InvalidInput
+from fanmail.domain.localtime import check_zone, first_moment, parse_wall_time
+from fanmail.domain.phase_timing import DEFAULT_WINDOW_S
+from fanmail.domain.phases import LocalTimeSpec
 from fanmail.domain.run import SendRecurringCopy, StartCampaign, to_event
 from fanmail.domain.schedules import parse_schedule
 from fanmail.domain.transitions import schedule
@@ -25,6 +29,30 @@ class ScheduleCampaign:
     timezone: str = "UTC"
     at: str | None = None
     expression: str | None = None
+    local_time: bool = False
+    fallback_timezone: str | None = None
+    window: str | None = None
+
+
+EARLIEST_ZONE, LATEST_ZONE = "Etc/GMT-14", "Etc/GMT+12"
+"""The clocks that show a wall time first and last (UTC+14, UTC-12)."""
+
+
+def local_time_spec(command: ScheduleCampaign, now: float) -> tuple[ScheduleSpec, LocalTimeSpec]:
+    """A local-time schedule: the run starts when the first clock on Earth shows `at` (its
+    phases then wait for their own zones' instants); refused once every clock has passed it."""
+    if command.at is None or command.expression is not None:
+        raise InvalidInput("local_time: give 'at' (a wall time, e.g. 2026-12-08T09:00:00)")
+    fallback = command.fallback_timezone or command.timezone
+    window_s = (
+        DEFAULT_WINDOW_S if command.window is None else parse_duration(command.window, "window")
+    )
+    spec = LocalTimeSpec(command.at, check_zone(fallback, "fallback_timezone"), float(window_s))
+    wall = parse_wall_time(command.at)
+    if first_moment(wall, LATEST_ZONE).instant + spec.window_s <= now:
+        raise InvalidInput(f"at {command.at!r} has passed on every clock")
+    start = max(now, first_moment(wall, EARLIEST_ZONE).instant)
+    return ScheduleSpec(timezone=spec.fallback_timezone, at=start), spec
 
 
 class Scheduling:
@@ -44,12 +72,16 @@ class Scheduling:
     def schedule(self, command: ScheduleCampaign) -> Campaign:
         """draft|scheduled -> scheduled, with its EventBridge schedule created (or replaced)."""
         campaign = self.campaigns.get(command.campaign_id)
-        spec = parse_schedule(
-            at=command.at,
-            expression=command.expression,
-            timezone=command.timezone,
-            now=self.clock.now(),
-        )
+        local_time = None
+        if command.local_time:
+            spec, local_time = local_time_spec(command, self.clock.now())
+        else:
+            spec = parse_schedule(
+                at=command.at,
+                expression=command.expression,
+                timezone=command.timezone,
+                now=self.clock.now(),
+            )
         allowed = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
         if campaign.status not in allowed:
             raise Conflict(
@@ -57,7 +89,7 @@ class Scheduling:
                 "scheduled campaign can be scheduled",
                 campaign.status.value,
             )
-        scheduled = self.campaign_store.transition(campaign.campaign_id, schedule(spec))
+        scheduled = self.campaign_store.transition(campaign.campaign_id, schedule(spec, local_time))
         self._create(spec, campaign.campaign_id)
         return scheduled
 

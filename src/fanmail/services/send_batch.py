@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from fanmail.domain.abtest import AbGroup
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, sends_bucket
 from fanmail.domain.errors import (
@@ -30,8 +31,10 @@ from fanmail.domain.message import UnsubscribeLinks, personalise
 from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.pacing import Pacer
+from fanmail.domain.phases import variant_for, with_variant
 from fanmail.domain.plan import split_width
 from fanmail.domain.render import TemplateRenderer
+from fanmail.domain.tags import VARIANT_TAG
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -295,23 +298,51 @@ class BatchSender:
         return result + BatchResult(invocations={SENDER: 1})
 
     # -- leaf -------------------------------------------------------------------------------
-    def campaign_composer(self, campaign_id: str) -> tuple[Campaign, Compose]:
-        """The campaign and its compiled template, cached for the life of the container."""
+    def campaign_composer(self, campaign_id: str, phase: int = 0) -> tuple[Campaign, Compose]:
+        """The campaign and its compiled template(s), cached for the life of the container,
+        per phase of its run (a winner phase reads the campaign again: its decision)."""
+        key = f"{phase}/{campaign_id}"
         with self._compiled_lock:
-            cached = self._compiled.get(campaign_id)
+            cached = self._compiled.get(key)
         if cached is not None:
             return cached
         campaign = self.campaign_store.get(campaign_id)
         if campaign is None:
             raise NotFound(f"campaign {campaign_id!r} not found")
-        compose = self.composer.for_campaign(campaign)
+        compose = self._phase_composer(campaign, phase)
         with self._compiled_lock:
-            self._compiled[campaign_id] = (campaign, compose)
+            self._compiled[key] = (campaign, compose)
         return campaign, compose
+
+    def _phase_composer(self, campaign: Campaign, phase_index: int) -> Compose:
+        """One compiled template per variant the phase sends; each recipient's variant is the
+        hash of campaign and address (domain.abtest), its message tagged with it."""
+        test, phases = campaign.ab_test, campaign.phases
+        if test is None or phases is None or phase_index >= len(phases.phases):
+            return self.composer.for_campaign(campaign)
+        phase, winner = phases.phases[phase_index], phases.winner
+        composers: dict[AbGroup | None, Compose] = {None: self.composer.for_campaign(campaign)}
+        for variant in test.variants:
+            if variant_for(phase, variant.name, winner) is variant.name:
+                subject, template, variables = with_variant(
+                    campaign.subject, campaign.template, campaign.variables, variant
+                )
+                version = replace(campaign, subject=subject, template=template, variables=variables)
+                composers[variant.name] = self.composer.for_campaign(version)
+
+        def compose(recipient: Recipient, now: float) -> OutgoingEmail:
+            group = test.group_of(campaign.campaign_id, recipient.email)
+            variant = variant_for(phase, group, winner)
+            email = composers.get(variant, composers[None])(recipient, now)
+            if variant is None or variant not in composers:
+                return email
+            return replace(email, tags=(*email.tags, (VARIANT_TAG, variant.value)))
+
+        return compose
 
     def deliver(self, batch: Batch, deadline: float) -> BatchResult:
         """Send `batch`'s recipients from this node (a leaf), `batch.threads` at a time."""
-        campaign, compose = self.campaign_composer(batch.campaign_id)
+        campaign, compose = self.campaign_composer(batch.campaign_id, batch.phase)
         return _Leaf(self.leaf_ports, batch, campaign, compose, deadline).run()
 
 

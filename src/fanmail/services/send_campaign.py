@@ -35,6 +35,7 @@ from fanmail.domain.campaign import (
 from fanmail.domain.errors import Conflict, InvokeError
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
+from fanmail.domain.phases import RunPhases
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
 from fanmail.domain.run import ResumeAfterQuota, RunEpoch, to_event
 from fanmail.domain.segments import Fact
@@ -50,7 +51,14 @@ from fanmail.ports import (
     SubscriberStore,
 )
 from fanmail.services.dispatch import Dispatcher
-from fanmail.services.run_state import TRIGGER, Epoch, EpochEnd, resume_schedule_name
+from fanmail.services.run_phases import PhaseSteps
+from fanmail.services.run_state import (
+    TRIGGER,
+    Epoch,
+    EpochEnd,
+    phase_schedule_name,
+    resume_schedule_name,
+)
 from fanmail.services.send_batch import BatchSender
 
 
@@ -100,6 +108,9 @@ class CampaignRunner:
         self.scheduler = scheduler
         self.clock = clock
         self.options = options
+        self.phase_steps = PhaseSteps(
+            subscribers=subscribers, campaign_store=campaign_store, clock=clock
+        )
 
     # -- planning -----------------------------------------------------------------------------
     def plan_for(self, campaign: Campaign, recipients: int, quota: SendQuota) -> FanoutPlan:
@@ -153,6 +164,11 @@ class CampaignRunner:
             campaign, run_id, plan, state, self.clock.now(), audience=audience_of(campaign)
         )
         self._restore_queue(epoch)
+        opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate)
+        if opening.pause is not None:  # an A/B test waits for its owner's pick
+            epoch.stopped_status, epoch.stop_reason = CampaignStatus.PAUSED, opening.pause
+            self.trip_breaker(epoch, opening.pause)
+            return self._stopped(epoch, quota)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
         end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch, deadline, allowance)
         return self._end_epoch(epoch, end, message.epoch, quota)
@@ -174,29 +190,41 @@ class CampaignRunner:
                 epoch.defer((Recipient.of(found[email]),), until)
             else:
                 missing += 1
-        deleted = DeliveryCounts.of(Outcome.SUPPRESSED, missing)  # deleted since
-        epoch.state = replace(state, counts=state.counts + deleted, queue=(), deferred=())
+        quiet = [(e, until) for e, until in state.quiet]
+        found.update(self.subscribers.get_many(list_id, [e for e, _ in quiet]) if quiet else {})
+        gone = 0
+        for email, until in quiet:
+            if email in found:
+                epoch.defer_quiet(Recipient.of(found[email]), until)
+            else:
+                gone += 1
+        deleted = DeliveryCounts.counted(  # deleted since
+            {Outcome.SUPPRESSED: missing + gone, Outcome.DEFERRED: -gone}
+        )
+        epoch.state = replace(state, counts=state.counts + deleted, queue=(), deferred=(), quiet=())
 
     def read_page(self, epoch: Epoch) -> list[Recipient]:
-        """The next page of the list, triaged (domain.audience): the sendable recipients; the
-        rest are counted where they land (`excluded`, `suppressed`, `invalid`)."""
+        """The next page of the list, of this phase's members, triaged (domain.audience, then
+        the phase's own steps: quiet hours, holdout): the sendable recipients; the rest are
+        counted where they land (`excluded`, `suppressed`, `invalid`, `capped`, ...)."""
         state, audience = epoch.state, epoch.audience
         facts = audience.facts() | {Fact.ENGAGEMENT}  # the sender's engagement write needs it
         page = self.subscribers.page(
             epoch.campaign.list_id, state.cursor, self.options.page_size, facts=facts
         )
         sendable: list[Recipient] = []
-        landed = dict.fromkeys(Outcome, 0)
-        for subscriber in page.subscribers:
-            outcome = audience.triage(subscriber)
+        counted: dict[Outcome, int] = {}
+        members = [s for s in page.subscribers if self.phase_steps.phase_member(epoch, s)]
+        for subscriber in members:
+            outcome = audience.triage(subscriber) or self.phase_steps.triage(epoch, subscriber)
             if outcome is None:
                 sendable.append(Recipient.of(subscriber))
             else:
-                landed[outcome] += 1
+                counted[outcome] = counted.get(outcome, 0) + 1
         epoch.state = replace(
-            state,
-            recipients=state.recipients + len(page.subscribers),
-            counts=state.counts + DeliveryCounts.counted(landed),
+            epoch.state,
+            recipients=state.recipients + len(members),
+            counts=state.counts + DeliveryCounts.counted(counted),
             cursor=page.cursor,
             exhausted=page.cursor is None,
         )
@@ -296,6 +324,10 @@ class CampaignRunner:
                 resume_schedule_name(cid), resume_at, to_event(ResumeAfterQuota(cid))
             )
             return report
+        if end in (EpochEnd.DONE, EpochEnd.WAIT):
+            wake = self.phase_steps.next_wake(epoch, finished=end is EpochEnd.DONE)
+            if wake is not None and number + 1 < self.options.max_epochs:
+                return self._wait(epoch, quota, wake, number + 1)
         if end is EpochEnd.OUT_OF_TIME and number + 1 < self.options.max_epochs:
             report = self._store_end(epoch, quota, CampaignStatus.SENDING)
             self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(cid, epoch.run_id, number + 1)))
@@ -303,6 +335,20 @@ class CampaignRunner:
         if end is EpochEnd.DONE and not epoch.pending:
             return self._store_end(epoch, quota, CampaignStatus.SENT, finished_at=self.clock.now())
         return self._failed(epoch, end, quota)
+
+    def _wait(self, epoch: Epoch, quota: SendQuota, wake: float, number: int) -> EpochReport:
+        """The run goes on at `wake` (its next phase, or recipients whose quiet hours end then):
+        at once if that has come, else on a one-time schedule delivering the next epoch."""
+        cid, now = epoch.campaign.campaign_id, self.clock.now()
+        if wake <= now:
+            report = self._store_end(epoch, quota, CampaignStatus.SENDING, resume_at=None)
+            self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(cid, epoch.run_id, number)))
+            return report
+        report = self._store_end(epoch, quota, CampaignStatus.SENDING, resume_at=wake)
+        self.scheduler.schedule_once(
+            phase_schedule_name(cid), wake, to_event(RunEpoch(cid, epoch.run_id, number))
+        )
+        return report
 
     def _stopped(self, epoch: Epoch, quota: SendQuota) -> EpochReport:
         """A user (or a breaker) paused it, or a user cancelled it, while it ran: record where
@@ -317,6 +363,7 @@ class CampaignRunner:
             summary,
             epoch.checkpoint(),
             finished_at,
+            phases=self._phases(epoch),
         )
         try:
             self.campaign_store.transition(epoch.campaign.campaign_id, stop)
@@ -337,6 +384,11 @@ class CampaignRunner:
             epoch, quota, CampaignStatus.FAILED, finished_at=self.clock.now(), error=error
         )
 
+    @staticmethod
+    def _phases(epoch: Epoch) -> RunPhases | Keep:
+        """The phases as this epoch leaves them (a closed phase's counts), if the run has any."""
+        return KEEP if epoch.campaign.phases is None else epoch.campaign.phases
+
     def _store_end(
         self,
         epoch: Epoch,
@@ -345,7 +397,7 @@ class CampaignRunner:
         *,
         error: str | None = None,
         finished_at: float | Keep = KEEP,
-        resume_at: float | Keep = KEEP,
+        resume_at: float | Keep | None = KEEP,
     ) -> EpochReport:
         """The epoch's summary and checkpoint, stored with the status it ends in (a
         conditional transition from sending, for this run only)."""
@@ -363,6 +415,7 @@ class CampaignRunner:
             epoch.checkpoint(),
             finished_at=finished_at,
             resume_at=resume_at,
+            phases=self._phases(epoch),
         )
         self.campaign_store.transition(epoch.campaign.campaign_id, ending)
         return EpochReport(epoch.campaign.campaign_id, summary)

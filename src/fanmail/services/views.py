@@ -6,7 +6,8 @@ from fanmail.domain.breakers import Rates
 from fanmail.domain.campaign import Campaign, live_progress, sends_over_time
 from fanmail.domain.codec import Json, JsonObject, encode
 from fanmail.domain.outcomes import OUTCOMES, Outcome
-from fanmail.domain.ses_events import COUNTERS
+from fanmail.domain.phases import phases_view
+from fanmail.domain.ses_events import COUNTERS, variant_links
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
 
@@ -60,6 +61,16 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
         "outcomes": [outcome.value for outcome in OUTCOMES],
         "feedback": feedback_view(campaign),
         "template_report": encode(campaign.template_report),
+        "local_time": encode(campaign.local_time),
+        "quiet_hours": encode(campaign.quiet_hours),
+        "ab_test": encode(campaign.ab_test),
+        "phases": (
+            None
+            if campaign.phases is None
+            else phases_view(
+                campaign.phases, campaign.checkpoint.phase if campaign.checkpoint else None
+            )
+        ),
         "warnings": list[Json](campaign.warnings),
         **segment_view(campaign),
     }
@@ -89,8 +100,29 @@ class Views:
         if links:
             feedback = view["feedback"]
             assert isinstance(feedback, dict)
-            feedback["top_links"] = [
-                {"url": url, "clicked": clicked}
-                for url, clicked in self.feedback.top_links(campaign.campaign_id, TOP_LINKS)
-            ]
+            feedback["top_links"] = self._top_links(campaign.campaign_id)
+            if campaign.ab_test is not None:
+                view["variants"] = self._variants(campaign)
         return view
+
+    def _top_links(self, owner: str) -> list[Json]:
+        return [
+            {"url": url, "clicked": clicked}
+            for url, clicked in self.feedback.top_links(owner, TOP_LINKS)
+        ]
+
+    def _variants(self, campaign: Campaign) -> list[Json]:
+        """Each variant's figures from the feedback path: unique recipients per kind, and its
+        most clicked links."""
+        assert campaign.ab_test is not None
+        return [
+            {
+                "name": variant.name.value,
+                **{
+                    kind.value: int(campaign.feedback.get(f"{variant.name.value}.{kind.value}", 0))
+                    for kind in COUNTERS
+                },
+                "top_links": self._top_links(variant_links(campaign.campaign_id, variant.name)),
+            }
+            for variant in campaign.ab_test.variants
+        ]

@@ -53,10 +53,11 @@ class MemoryFeedbackStore:
         self._seen[key] = replace(
             state, kinds=state.kinds | mark.kinds, links=state.links | set(mark.links)
         )
-        self.campaigns.add_feedback(mark.campaign_id, {kind: 1 for kind in mark.kinds})
-        links = self._links.setdefault(mark.campaign_id, {})
-        for link_key, url in mark.links.items():
-            links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)
+        self.campaigns.add_feedback(mark.campaign_id, mark.counters())
+        for owner in mark.link_owners():
+            links = self._links.setdefault(owner, {})
+            for link_key, url in mark.links.items():
+                links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)
         for event in mark.problems:
             self._problems.setdefault((event.campaign_id, event.kind.value), {})[event.email] = (
                 EventRecord(

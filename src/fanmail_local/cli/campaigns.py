@@ -9,6 +9,7 @@ functions in this process and waiting for the work it started.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -76,6 +77,18 @@ def _creating(sub: Any) -> None:
         help='who of the list: a segment, as text (plan = "pro" and opened in 30 days) or '
         "JSON (default: everyone); the campaign keeps it as given",
     )
+    create.add_argument(
+        "--quiet-hours",
+        type=json_object,
+        metavar="JSON",
+        help='e.g. \'{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon"}\'',
+    )
+    create.add_argument(
+        "--ab-test",
+        type=json_object,
+        metavar="JSON",
+        help='e.g. \'{"variants": [{"subject": "A"}, {"subject": "B"}], "test_share": 0.2}\'',
+    )
     create.set_defaults(run=create_command)
     listed = sub.add_parser("list", help="campaigns, newest first, a page at a time")
     listed.add_argument("--cursor")
@@ -87,6 +100,15 @@ def _creating(sub: Any) -> None:
     when.add_argument("--at", help="ISO-8601 local time, e.g. 2026-12-01T09:00:00")
     when.add_argument("--expression", help='recurring: "cron(0 9 ? * MON *)" or "rate(1 day)"')
     schedule.add_argument("--timezone", default="UTC", help="IANA timezone (default UTC)")
+    schedule.add_argument(
+        "--local-time",
+        action="store_true",
+        help="send at --at on each subscriber's own clock (their timezone attribute)",
+    )
+    schedule.add_argument(
+        "--fallback-timezone", help="local time: the clock of subscribers without a known zone"
+    )
+    schedule.add_argument("--window", help="local time: how long each zone may take (60m)")
     schedule.set_defaults(run=schedule_command)
     test = sub.add_parser("test", help="send a test ([TEST] subject, counted nowhere)")
     test.add_argument("campaign_id")
@@ -142,6 +164,17 @@ def act(args: argparse.Namespace) -> int:
     return 0
 
 
+def json_object(text: str) -> dict[str, object]:
+    """A setting given as a JSON object on the command line."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
 def create_command(args: argparse.Namespace) -> int:
     command = CreateCampaign(
         list_id=args.list,
@@ -152,6 +185,8 @@ def create_command(args: argparse.Namespace) -> int:
         variables=parse_variables(args.var),
         campaign_id=args.campaign_id,
         segment=segment_argument(args.segment),
+        quiet_hours=args.quiet_hours,
+        ab_test=args.ab_test,
     )
     with operator_app() as app:
         campaign = app.campaigns.create(command)
@@ -173,7 +208,15 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def schedule_command(args: argparse.Namespace) -> int:
-    command = ScheduleCampaign(args.campaign_id, args.timezone, args.at, args.expression)
+    command = ScheduleCampaign(
+        args.campaign_id,
+        args.timezone,
+        args.at,
+        args.expression,
+        args.local_time,
+        args.fallback_timezone,
+        args.window,
+    )
     with operator_app() as app:
         show(app, app.scheduling.schedule(command).campaign_id)
     return 0

@@ -194,6 +194,7 @@ async function refreshCampaign() {
   showRate(view, progress);
   showFigures(view, progress);
   drawChart(view);
+  showPhases(view);
   for (const [action, rule] of Object.entries(ACTIONS)) {
     document.getElementById(action).disabled = !rule.statuses.includes(view.status) && !(action === "resume" && view.stalled);
   }
@@ -231,6 +232,51 @@ function showFigures(view, progress) {
   for (const [key, label] of FEEDBACK) add(label, Number(view.feedback[key] || 0).toLocaleString());
   add("bounce rate", `${(100 * view.feedback.bounce_rate).toFixed(2)}%`, "bounced / sent (SES reviews an account at 5%)");
   add("complaint rate", `${(100 * view.feedback.complaint_rate).toFixed(3)}%`, "complained / delivered (keep under 0.1%)");
+}
+
+// A run in phases (local time, A/B test): the timeline, each phase's counts once it closed,
+// the problems found before sending, and the A/B decision with its figures.
+function showPhases(view) {
+  const section = document.getElementById("phases");
+  const phases = view.phases;
+  section.hidden = !phases;
+  if (!phases) return;
+  document.getElementById("phase-problems").replaceChildren(...phases.problems.map((p) => el("li", p)));
+  const rows = phases.phases.map((phase, index) => {
+    const sent = Object.keys(phase.counts).length ? Number(phase.counts.sent || 0).toLocaleString() : "";
+    const state = Object.keys(phase.counts).length ? "done" : index === phases.current ? "current" : "waiting";
+    const row = el("tr");
+    row.dataset.kind = phase.kind;
+    row.append(
+      el("td", String(index + 1)),
+      el("td", phase.label),
+      el("td", new Date(phase.instant * 1000).toLocaleString()),
+      el("td", Number(phase.planned_recipients).toLocaleString()),
+      el("td", sent),
+      el("td", phase.fits ? state : `${state} (late: needs ${Math.ceil(phase.required_rate || 0)}/s)`),
+    );
+    return row;
+  });
+  document.querySelector("#phase-table tbody").replaceChildren(...rows);
+  const decision = phases.decision;
+  document.getElementById("decision").hidden = !decision;
+  if (!decision) return;
+  document.getElementById("decision-reason").textContent = decision.reason;
+  const caveat = document.getElementById("decision-caveat");
+  caveat.hidden = !decision.caveat;
+  caveat.textContent = decision.caveat || "";
+  document.querySelector("#decision-table tbody").replaceChildren(
+    ...decision.variants.map((v) => {
+      const row = el("tr", null, v.name === decision.winner ? "winner" : "");
+      row.append(
+        el("td", v.name), el("td", Number(v.delivered).toLocaleString()),
+        el("td", Number(v.successes).toLocaleString()),
+        el("td", v.rate === null ? "" : `${(100 * v.rate).toFixed(2)}%`),
+        el("td", `${(100 * v.confidence).toFixed(1)}%`),
+      );
+      return row;
+    }),
+  );
 }
 
 function drawChart(view) {

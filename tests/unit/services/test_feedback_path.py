@@ -263,3 +263,34 @@ def test_engagement_is_kept_per_subscriber_once_per_campaign(quiet: MemoryStack)
     quiet.invoker.invoke("trigger", {"campaign_id": second.campaign_id})
     again = quiet.subscribers.get("news", a)
     assert again is not None and sum(n for _, n in again.engagement.sends_by_day) == 2
+
+
+def test_an_ab_variants_figures_are_counted_once_per_recipient_from_its_tag(
+    quiet: MemoryStack,
+) -> None:
+    cid, people = sent_campaign(quiet)
+    a, b = people[0].email, people[1].email
+
+    def tagged(name: str, to: str, variant: str, **kw: Any) -> dict[str, Any]:
+        record = event(name, cid, to, **kw)
+        record["mail"]["tags"]["variant"] = [variant]
+        return record
+
+    link = {"link": "https://example.com/b-offer"}
+    records = [
+        tagged("delivery", a, "A"),
+        tagged("delivery", b, "B"),
+        tagged("click", b, "B", click=link),
+        tagged("click", b, "B", click=link),  # the same click again: counted once
+        tagged("delivery", b, "Z"),  # not a variant: counted for the campaign only, once
+    ]
+    assert deliver(quiet, [sqs_record(r) for r in records]) == []
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None
+    feedback = dict(campaign.feedback)
+    assert (feedback["delivered"], feedback["clicked"]) == (2, 1)
+    assert (feedback["A.delivered"], feedback["B.delivered"], feedback["B.clicked"]) == (1, 1, 1)
+    assert "A.clicked" not in feedback and not any(k.startswith("Z.") for k in feedback)
+    feedback_store = quiet.ports.feedback
+    assert feedback_store.top_links(f"{cid}/B", 5) == [("https://example.com/b-offer", 1)]
+    assert feedback_store.top_links(f"{cid}/A", 5) == []

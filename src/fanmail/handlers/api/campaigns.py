@@ -48,6 +48,8 @@ def routes(app: App) -> Router:
                 campaign_id=body.campaign_id,
                 segment=body.segment,
                 urgent=body.urgent,
+                quiet_hours=body.quiet_hours,
+                ab_test=body.ab_test,
             )
         )
         return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)
@@ -114,6 +116,11 @@ def action_routes(app: App) -> Router:
     def resume(campaign_id: str, body: m.ResumeRequest | None = None) -> Response[Any]:
         ignore = bool(body and body.ignore_breakers)
         return accepted(app.lifecycle.resume(campaign_id, ignore_breakers=ignore))
+
+    @router.post(ONE + "/winner", responses=answers(m.CampaignView, 202), tags=tags)
+    def winner(campaign_id: str, body: m.WinnerChoice) -> Response[Any]:
+        """The owner's pick of an A/B test paused for it (metric manual): the rest gets it."""
+        return accepted(app.lifecycle.choose_winner(campaign_id, body.variant))
 
     @router.post(ONE + "/resend-failed", responses=answers(m.CampaignView, 202), tags=tags)
     def resend_failed(campaign_id: str) -> Response[Any]:

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from fanmail.bootstrap import App
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.model import ListSettings
+from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 from fanmail.services.lists import CreateList, ListSummary
@@ -45,6 +46,9 @@ def changes(body: m.ListSettingsChange) -> dict[str, Any]:
         given["frequency_cap"] = None
     elif body.frequency_cap is not None:
         given["frequency_cap"] = FrequencyCap(body.frequency_cap.max_sends, body.frequency_cap.days)
+    if body.quiet_hours is not None:  # {} clears them
+        quiet = body.quiet_hours
+        given["quiet_hours"] = parse_quiet_hours(quiet, "quiet_hours") if quiet else None
     return given
 
 

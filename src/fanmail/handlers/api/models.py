@@ -92,6 +92,12 @@ class ListSettingsChange(Strict):
         description='at most max_sends campaign emails per subscriber in days UTC days; "none" '
         "removes the list's own cap (the stack's setting then holds)",
     )
+    quiet_hours: dict[str, Any] | None = Field(
+        default=None,
+        description='{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", "action": '
+        '"defer"|"skip"}: the list\'s campaigns send nobody in those hours of their clock '
+        "unless a campaign sets its own; {} clears them",
+    )
 
 
 class ListCreate(ListSettingsChange):
@@ -106,6 +112,7 @@ class ListSettingsView(BaseModel):
     opt_in: OptIn
     signup_fields: list[str]
     frequency_cap: dict[str, int] | None = None
+    quiet_hours: dict[str, Any] | None = None
 
 
 class ListView(BaseModel):
@@ -222,6 +229,17 @@ class CampaignCreate(Strict):
     urgent: Flag = Field(
         default=False, description="a notification: the frequency cap does not hold it back"
     )
+    quiet_hours: dict[str, Any] | None = Field(
+        default=None,
+        description='{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", '
+        '"action": "defer"|"skip"}: no mail in those hours of the subscriber\'s clock',
+    )
+    ab_test: dict[str, Any] | None = Field(
+        default=None,
+        description='{"variants": [{"subject": ...}, {"subject": ...}], "test_share": 0.2, '
+        '"holdout_share": 0, "metric": "clicks"|"opens"|"manual", "wait": "4h", '
+        '"no_winner": "send_best"|"send_first"|"wait_longer", "wait_limit", "after_limit"}',
+    )
 
 
 class SegmentEstimate(Strict):
@@ -246,6 +264,10 @@ class SegmentSize(BaseModel):
     everyone: SizeView = Field(description="whom the segment selects, whatever their status")
     receiving: SizeView = Field(description="of those, who would get mail (subscribed)")
     warnings: list[str] = Field(default_factory=list)
+
+
+class WinnerChoice(Strict):
+    variant: str = Field(min_length=1, max_length=1, description="the variant to send: A-E")
 
 
 class TestSend(Strict):
@@ -319,6 +341,21 @@ class CampaignView(BaseModel):
         "progress and summary (every recipient is in exactly one, or pending)",
     )
     template_report: dict[str, Any] | None = None
+    local_time: dict[str, Any] | None = Field(
+        default=None, description="at, fallback_timezone, window_s: sent in local time"
+    )
+    quiet_hours: dict[str, Any] | None = None
+    ab_test: dict[str, Any] | None = None
+    variants: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="an A/B test's figures per variant from what SES said back: delivered, "
+        "bounced, complained, opened, clicked, ... and its most clicked links (GET of one)",
+    )
+    phases: dict[str, Any] | None = Field(
+        default=None,
+        description="the run's phases (timeline, per-phase counts, problems found before "
+        "sending) and the A/B decision with its figures and confidence",
+    )
     warnings: list[str] = Field(
         default_factory=list, description="what to fix before sending, though nothing stops it"
     )
@@ -338,6 +375,15 @@ class ScheduleRequest(Strict):
     at: str | None = Field(default=None, description="one-time: ISO-8601, e.g. 2026-12-01T09:00:00")
     expression: str | None = Field(default=None, description="recurring: cron(...) or rate(...)")
     timezone: str = Field(default="UTC", description="IANA timezone, e.g. Europe/Lisbon")
+    local_time: bool = Field(
+        default=False, description="send at `at` on each subscriber's own clock"
+    )
+    fallback_timezone: str | None = Field(
+        default=None, description="local time: the clock of subscribers without a known zone"
+    )
+    window: str | None = Field(
+        default=None, description="local time: how long each zone may take (default 60m)"
+    )
 
 
 class FailureView(BaseModel):

@@ -17,7 +17,15 @@ def routes(app: App) -> Router:
         "/campaigns/<campaign_id>/schedule", responses=answers(m.CampaignView), tags=["schedules"]
     )
     def schedule(campaign_id: str, body: m.ScheduleRequest) -> m.CampaignView:
-        command = ScheduleCampaign(campaign_id, body.timezone, body.at, body.expression)
+        command = ScheduleCampaign(
+            campaign_id,
+            body.timezone,
+            body.at,
+            body.expression,
+            body.local_time,
+            body.fallback_timezone,
+            body.window,
+        )
         return m.CampaignView.model_validate(app.views.campaign(app.scheduling.schedule(command)))
 
     return router

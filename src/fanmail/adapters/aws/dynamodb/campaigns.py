@@ -53,6 +53,10 @@ ATTRIBUTES = {
     "notes": "notes",
     "frequency_cap": "frequency_cap",
     "urgent": "urgent",
+    "local_time": "local_time",
+    "quiet_hours": "quiet_hours",
+    "ab_test": "ab_test",
+    "phases": "phases",
 }
 """The stored attribute of each Campaign field. Stored names are the table's schema: a field
 renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is

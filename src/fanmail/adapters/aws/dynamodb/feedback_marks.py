@@ -104,7 +104,7 @@ class DynamoFeedbackStore:
         groups: list[list[LedgerMark]] = [[]]
         size = 0
         for mark in marks:
-            cost = 1 + len(mark.problems) + len(mark.links) + 1
+            cost = 1 + len(mark.problems) + len(mark.links) * len(mark.link_owners()) + 1
             if groups[-1] and size + cost > TRANSACTION_MAX:
                 groups.append([])
                 size = 0
@@ -120,11 +120,12 @@ class DynamoFeedbackStore:
         for mark in group:
             actions.append(self._mark(mark))
             moved = counters.setdefault(mark.campaign_id, {})
-            for kind in mark.kinds:
-                moved[kind] = moved.get(kind, 0) + 1
-            for key, url in mark.links.items():
-                _, clicks = links.get((mark.campaign_id, key), (url, 0))
-                links[(mark.campaign_id, key)] = (url, clicks + 1)
+            for name, n in mark.counters().items():
+                moved[name] = moved.get(name, 0) + n
+            for owner in mark.link_owners():
+                for key, url in mark.links.items():
+                    _, clicks = links.get((owner, key), (url, 0))
+                    links[(owner, key)] = (url, clicks + 1)
             for event in mark.problems:
                 record = {
                     "campaign_id": partition(event.campaign_id, event.kind.value),
