@@ -27,6 +27,22 @@ ONE = "/campaigns/<campaign_id>"
 EVENT_TYPES = "^(" + "|".join(sorted(k.value for k in PROBLEMS)) + ")$"
 
 
+def create_command(body: m.CampaignCreate) -> CreateCampaign:
+    return CreateCampaign(
+        list_id=body.list_id,
+        template=body.template,
+        sender=body.sender,
+        subject=body.subject,
+        reply_to=body.reply_to,
+        variables=body.variables,
+        campaign_id=body.campaign_id,
+        segment=body.segment,
+        urgent=body.urgent,
+        quiet_hours=body.quiet_hours,
+        ab_test=body.ab_test,
+    )
+
+
 def routes(app: App) -> Router:
     router = new_router()
     tags = ["campaigns"]
@@ -37,21 +53,7 @@ def routes(app: App) -> Router:
     @router.post("/campaigns", responses=answers(m.CampaignView, 201), tags=tags)
     def create(body: m.CampaignCreate) -> Response[Any]:
         app.lists.get(body.list_id)
-        campaign = app.campaigns.create(
-            CreateCampaign(
-                list_id=body.list_id,
-                template=body.template,
-                sender=body.sender,
-                subject=body.subject,
-                reply_to=body.reply_to,
-                variables=body.variables,
-                campaign_id=body.campaign_id,
-                segment=body.segment,
-                urgent=body.urgent,
-                quiet_hours=body.quiet_hours,
-                ab_test=body.ab_test,
-            )
-        )
+        campaign = app.campaigns.create(create_command(body))
         return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)
 
     @router.get("/campaigns", responses=answers(m.CampaignPage), tags=tags)
