@@ -3,7 +3,7 @@ they travel in a batch, the message handed to SES. A campaign and its runs: doma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
@@ -209,6 +209,43 @@ def stored_cap(value: object) -> FrequencyCap | None:
 def _stored_quiet_hours(data: object) -> QuietHours | None:
     """A list's stored quiet hours (checked when they were set; None if absent)."""
     return None if not data else parse_quiet_hours(data, "lists.settings.quiet_hours")
+
+
+class SettingsChange(TypedDict, total=False):
+    """Some of a list's settings, to change: a key left out stays as it is."""
+
+    brand: str
+    sender: str
+    postal_address: str
+    opt_in: OptIn
+    signup_fields: tuple[str, ...]
+    quiet_hours: QuietHours | None
+    """None clears them."""
+    frequency_cap: FrequencyCap | None
+    """None removes the list's own cap (the stack's setting then holds)."""
+
+
+def settings_change(
+    *,
+    brand: str | None = None,
+    sender: str | None = None,
+    postal_address: str | None = None,
+    opt_in: OptIn | None = None,
+    signup_fields: Iterable[str] | None = None,
+) -> SettingsChange:
+    """The change that sets what is given (not None): what an API body or the CLI's flags say."""
+    change: SettingsChange = {}
+    if brand is not None:
+        change["brand"] = brand
+    if sender is not None:
+        change["sender"] = sender
+    if postal_address is not None:
+        change["postal_address"] = postal_address
+    if opt_in is not None:
+        change["opt_in"] = opt_in
+    if signup_fields is not None:
+        change["signup_fields"] = tuple(signup_fields)
+    return change
 
 
 @dataclass(frozen=True, slots=True)

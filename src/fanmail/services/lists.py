@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_attributes, check_display_name, check_name, clean_text
@@ -14,6 +13,7 @@ from fanmail.domain.model import (
     ListSettings,
     MailingList,
     Provenance,
+    SettingsChange,
     Subscriber,
     SubscriberStatus,
     next_status,
@@ -107,7 +107,7 @@ class Lists:
         self.list_store.create(mailing_list)
         return mailing_list
 
-    def update_settings(self, list_id: str, changes: Mapping[str, Any]) -> MailingList:
+    def update_settings(self, list_id: str, changes: SettingsChange) -> MailingList:
         """Change some of a list's settings (the others stay as they are)."""
         current = self.get(list_id)
         settings = check_settings(replace(current.settings, **changes), self.senders)

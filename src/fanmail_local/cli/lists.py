@@ -10,11 +10,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict
 
 from fanmail.domain.errors import Conflict, FanmailError
 from fanmail.domain.import_jobs import ImportJob, ImportMode, ImportOptions, ImportStatus, Rejected
-from fanmail.domain.model import ListSettings, OptIn
+from fanmail.domain.model import (
+    ListSettings,
+    ListSettingsJson,
+    OptIn,
+    SettingsChange,
+    settings_change,
+)
 from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
 from fanmail_local.cli.common import (
@@ -230,21 +236,27 @@ def import_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def setting_changes(args: argparse.Namespace) -> dict[str, Any]:
-    given = {
-        "brand": args.brand,
-        "sender": args.sender,
-        "postal_address": args.postal_address,
-        "opt_in": OptIn(args.opt_in) if args.opt_in else None,
-    }
-    if args.signup_fields is not None:
-        given["signup_fields"] = tuple(
-            n.strip() for n in args.signup_fields.split(",") if n.strip()
-        )
-    return {k: v for k, v in given.items() if v is not None}
+def setting_changes(args: argparse.Namespace) -> SettingsChange:
+    listed = args.signup_fields
+    fields = None if listed is None else [n.strip() for n in listed.split(",") if n.strip()]
+    return settings_change(
+        brand=args.brand,
+        sender=args.sender,
+        postal_address=args.postal_address,
+        opt_in=OptIn(args.opt_in) if args.opt_in else None,
+        signup_fields=fields,
+    )
 
 
-def list_view(summary: ListSummary) -> dict[str, Any]:
+class ListView(TypedDict):
+    list_id: str
+    name: str
+    settings: ListSettingsJson
+    subscribers: dict[str, int]
+    total: int
+
+
+def list_view(summary: ListSummary) -> ListView:
     found = summary.mailing_list
     return {
         "list_id": found.list_id,
@@ -264,7 +276,7 @@ def create_list_command(args: argparse.Namespace) -> int:
 
 
 def all_lists_command(args: argparse.Namespace) -> int:
-    found: list[dict[str, Any]] = []
+    found: list[ListView] = []
     cursor: str | None = None
     with operator_app() as app:
         while True:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
 from fanmail.domain.engagement import FrequencyCap
-from fanmail.domain.model import ListSettings
+from fanmail.domain.model import ListSettings, SettingsChange, settings_change
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
@@ -34,22 +34,24 @@ def list_view(summary: ListSummary) -> m.ListView:
     )
 
 
-def changes(body: m.ListSettingsChange) -> dict[str, Any]:
-    given = {
-        name: getattr(body, name)
-        for name in ("brand", "sender", "postal_address", "opt_in", "signup_fields")
-        if getattr(body, name) is not None
-    }
-    if "signup_fields" in given:
-        given["signup_fields"] = tuple(given["signup_fields"])
+def changes(body: m.ListSettingsChange) -> SettingsChange:
+    change = settings_change(
+        brand=body.brand,
+        sender=body.sender,
+        postal_address=body.postal_address,
+        opt_in=body.opt_in,
+        signup_fields=body.signup_fields,
+    )
     if body.frequency_cap == "none":
-        given["frequency_cap"] = None
+        change["frequency_cap"] = None
     elif body.frequency_cap is not None:
-        given["frequency_cap"] = FrequencyCap(body.frequency_cap.max_sends, body.frequency_cap.days)
+        change["frequency_cap"] = FrequencyCap(
+            body.frequency_cap.max_sends, body.frequency_cap.days
+        )
     if body.quiet_hours is not None:  # {} clears them
         quiet = body.quiet_hours
-        given["quiet_hours"] = parse_quiet_hours(quiet, "quiet_hours") if quiet else None
-    return given
+        change["quiet_hours"] = parse_quiet_hours(quiet, "quiet_hours") if quiet else None
+    return change
 
 
 def routes(app: App) -> Router:
