@@ -32,6 +32,7 @@ import argparse
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -289,8 +290,10 @@ def ab(args: argparse.Namespace) -> dict[str, Any]:
         for seed in range(args.ab_runs)
     )
     followed = 0
+    rules: Counter[str] = Counter()
     for seed in range(args.ab_runs):
         decision = ab_run(10_000 + seed, "ab-test", groups, {"A": 0.03, "B": 0.03})
+        rules[decision.rule] += 1
         followed += (
             decision.status is DecisionStatus.DECIDED
             and decision.rule == "send_first"
@@ -301,6 +304,7 @@ def ab(args: argparse.Namespace) -> dict[str, Any]:
         "ab_test_group_sizes": sizes,
         "ab_right_winner": right,
         "ab_no_winner_rule_followed": followed,
+        "ab_equal_rates_decided_by": dict(rules),  # "confidence": a winner by luck
         "ab_wall_s": round(time.monotonic() - wall, 1),
     }
 

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.retention import ConsentIps
 from fanmail.domain.tokens import SigningKeys
 from fanmail.settings import Settings
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         BlobStore,
         CampaignStore,
         Clock,
+        ErasureList,
         FeedbackStore,
         ImportStore,
         Invoker,
@@ -54,8 +56,11 @@ if TYPE_CHECKING:
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
     from fanmail.services.lists import Lists
+    from fanmail.services.people import ErasureCheck, People
     from fanmail.services.preview import Previews
+    from fanmail.services.retention import Retention
     from fanmail.services.scheduling import Scheduling
+    from fanmail.services.self_service import SelfService
     from fanmail.services.send_batch import BatchSender, Composer
     from fanmail.services.send_campaign import CampaignRunner
     from fanmail.services.senders import SenderCheck
@@ -103,6 +108,10 @@ class Ports(Protocol):
     def clock(self) -> Clock: ...
     @property
     def signing_keys(self) -> Callable[[], SigningKeys]: ...
+    @property
+    def erasures(self) -> ErasureList: ...
+    @property
+    def erasure_key(self) -> Callable[[], bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,8 @@ class PortSet:
     scheduler: Scheduler
     clock: Clock
     signing_keys: Callable[[], SigningKeys]
+    erasures: ErasureList
+    erasure_key: Callable[[], bytes]
 
     @classmethod
     def of(cls, ports: Ports) -> PortSet:
@@ -186,7 +197,7 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.feedback_marks import DynamoFeedbackStore
 
         s = self.settings
-        ttl_s = s.ledger_ttl_days * 86400
+        ttl_s = s.feedback_ttl_days * 86400
         return DynamoFeedbackStore(self._dynamodb, s.ledger_table, s.campaigns_table, ttl_s)
 
     @cached_property
@@ -271,6 +282,16 @@ class AwsPorts:
     def signing_keys(self) -> Callable[[], SigningKeys]:
         return configured_keys(self.settings)
 
+    @cached_property
+    def erasures(self) -> ErasureList:
+        from fanmail.adapters.aws.dynamodb.erasures import DynamoErasureList
+
+        return DynamoErasureList(self._dynamodb, self.settings.erasures_table)
+
+    @cached_property
+    def erasure_key(self) -> Callable[[], bytes]:
+        return configured_erasure_key(self.settings)
+
 
 def aws_ports(settings: Settings, session: boto3.Session | None = None) -> AwsPorts:
     """The AWS environment's ports (`session`: a boto3 Session, default one from the
@@ -293,6 +314,22 @@ def configured_keys(settings: Settings) -> Callable[[], SigningKeys]:
         raise InvalidInput(
             "no unsubscribe signing keys: set FANMAIL_UNSUBSCRIBE_SECRET_NAME (a Secrets Manager "
             "secret) or FANMAIL_UNSUBSCRIBE_KEYS"
+        )
+
+    return missing
+
+
+def configured_erasure_key(settings: Settings) -> Callable[[], bytes]:
+    """The erasure list's key: Secrets Manager when deployed. Without it, erasing or checking
+    an address fails with a clear error (everything else still works)."""
+    if settings.erasure_secret_name:
+        from fanmail.adapters.aws.secrets import SecretsManagerErasureKey
+
+        return SecretsManagerErasureKey(settings.erasure_secret_name)
+
+    def missing() -> bytes:
+        raise InvalidInput(
+            "no erasure key: set FANMAIL_ERASURE_SECRET_NAME (a Secrets Manager secret)"
         )
 
     return missing
@@ -367,7 +404,7 @@ class App:
 
         s, p = self._settings, self._ports
         composer = self._composer or TemplateComposer(
-            self.renderer, self.links, s.configuration_set
+            self.renderer, self.links, s.configuration_sets()
         )
         return BatchSender(
             subscribers=p.subscribers,
@@ -501,7 +538,45 @@ class App:
 
         p = self._ports
         return Lists(
-            list_store=p.lists, subscribers=p.subscribers, clock=p.clock, senders=self.senders
+            list_store=p.lists,
+            subscribers=p.subscribers,
+            clock=p.clock,
+            senders=self.senders,
+            erasures=self.erasure_check,
+        )
+
+    @service
+    def erasure_check(self) -> ErasureCheck:
+        from fanmail.services.people import ErasureCheck
+
+        return ErasureCheck(erasures=self._ports.erasures, key=self._ports.erasure_key)
+
+    @service
+    def retention(self) -> Retention:
+        from fanmail.services.retention import Retention
+
+        s, p = self._settings, self._ports
+        return Retention(
+            subscribers=p.subscribers,
+            invoker=p.invoker,
+            clock=p.clock,
+            consent_ips=ConsentIps(s.consent_ip_retention, s.consent_ip_days),
+        )
+
+    @service
+    def people(self) -> People:
+        from fanmail.services.people import People
+
+        p = self._ports
+        return People(
+            subscribers=p.subscribers,
+            ledger=p.ledger,
+            feedback=p.feedback,
+            signups=p.signups,
+            imports=p.imports,
+            campaign_store=p.campaigns,
+            check=self.erasure_check,
+            clock=p.clock,
         )
 
     @service
@@ -518,7 +593,7 @@ class App:
 
     @service
     def imports(self) -> Imports:
-        from fanmail.services.import_list import Imports
+        from fanmail.services.import_list import ImportLimits, Imports
 
         p = self._ports
         return Imports(
@@ -528,6 +603,8 @@ class App:
             blobs=p.blobs,
             invoker=p.invoker,
             clock=p.clock,
+            limits=ImportLimits(rejects_days=self._settings.import_rejects_days),
+            erasures=self.erasure_check,
         )
 
     @service
@@ -537,6 +614,21 @@ class App:
         p = self._ports
         return Unsubscribes(
             signer=self.signer, subscribers=p.subscribers, lists=p.lists, clock=p.clock
+        )
+
+    @service
+    def self_service(self) -> SelfService:
+        from fanmail.services.self_service import SelfService, SelfServiceMail
+
+        s, p = self._settings, self._ports
+        return SelfService(
+            unsubscribes=self.unsubscribes,
+            people=self.people,
+            signer=self.signer,
+            mailer=p.mailer,
+            limits=p.limits,
+            clock=p.clock,
+            mail=SelfServiceMail(s.public_url, s.configuration_sets().without_tracking),
         )
 
     @service
@@ -553,8 +645,9 @@ class App:
             renderer=self.renderer,
             signer=self.signer,
             clock=p.clock,
-            mail=SignupMail(s.public_url, s.configuration_set),
+            mail=SignupMail(s.public_url, s.configuration_sets().without_tracking),
             allowance=SignupLimits(s.signup_source_limit, s.signup_list_limit),
+            erasures=self.erasure_check,
         )
 
     @service
@@ -568,7 +661,7 @@ class App:
             subscribers=p.subscribers,
             clock=p.clock,
             options=FeedbackOptions(
-                configuration_set=s.configuration_set,
+                configuration_sets=s.configuration_sets().names,
                 soft_bounce_limit=s.soft_bounce_limit,
                 soft_bounce_window_s=s.soft_bounce_days * 86400,
             ),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
     from fanmail.domain.engagement import EngagementEvent
+    from fanmail.domain.erasure import ErasureReceipt
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
         ListSettings,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         OutgoingEmail,
         Provenance,
         Signup,
+        StatusChange,
         Subscriber,
         SubscriberStatus,
     )
@@ -155,6 +157,16 @@ class SubscriberStore(Protocol):
         """Record a soft bounce; returns how many the subscriber had within `window_s`."""
         ...
 
+    def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
+        """Every subscriber of every list with their consent history, a page at a time: the
+        retention job's walk (a scan: never for an API call)."""
+        ...
+
+    def rewrite_history(self, subscriber: Subscriber, history: tuple[StatusChange, ...]) -> bool:
+        """Replace the consent history read as `subscriber.history` (same length) by
+        `history`; False, writing nothing, if it changed since."""
+        ...
+
 
 class ListStore(Protocol):
     def create(self, mailing_list: MailingList) -> None:
@@ -188,6 +200,10 @@ class SignupStore(Protocol):
     def take(self, list_id: str, email: str, nonce: str, now: float) -> Signup | None:
         """Remove and return the waiting sign-up if it is the one `nonce` names and has not
         expired; None otherwise. Atomic: of two takes at once, one gets it."""
+        ...
+
+    def of_address(self, email: str) -> list[Signup]:
+        """Every sign-up of `email`, expired or not (an index by address, not a scan)."""
         ...
 
 
@@ -274,6 +290,18 @@ class SendLedger(Protocol):
         it again. False if it was sent already or there is no record."""
         ...
 
+    def of_address(
+        self, email: str, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
+        """(campaign id, record) of every campaign with a record of `email`, in campaign id
+        order, a page at a time (an index by address, not a scan)."""
+        ...
+
+    def forget(self, campaign_id: str, email: str) -> bool:
+        """Delete the record (erasure); False if there was none. A sender that finishes with
+        it afterwards writes nothing back."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
@@ -307,6 +335,17 @@ class FeedbackStore(Protocol):
 
     def top_links(self, campaign_id: str, limit: int) -> list[tuple[str, int]]:
         """The most clicked links (URL, recipients who clicked it), most first."""
+        ...
+
+    def problems_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[EventRecord]]:
+        """The problem records (bounces, complaints, ...) of these (campaign, recipient) keys."""
+        ...
+
+    def forget(self, keys: Sequence[tuple[str, str]]) -> int:
+        """Delete the problem records and remembered events of these keys (erasure; the
+        campaigns' counters keep them); how many records went."""
         ...
 
 
@@ -346,6 +385,30 @@ class ImportStore(Protocol):
     ) -> tuple[list[Rejected], int | None]:
         """Rejected rows in line order after `after_line`; the cursor for the next page."""
         ...
+
+    def rejects_of(self, email: str) -> list[tuple[str, Rejected]]:
+        """(import id, row) of every kept rejected row naming `email` (an index by address)."""
+        ...
+
+    def forget_reject(self, import_id: str, line: int) -> None:
+        """Delete one rejected row (erasure)."""
+        ...
+
+
+class ErasureList(Protocol):
+    """Erased addresses, as keyed digests only, and the receipts of their erasures."""
+
+    def add(self, digest: str, erasure_id: str, at: float) -> None: ...
+
+    def erased(self, digests: Sequence[str]) -> set[str]:
+        """Those of `digests` that are on the list."""
+        ...
+
+    def save_receipt(self, receipt: ErasureReceipt) -> None:
+        """Insert or replace (progress as the erasure goes, then its end)."""
+        ...
+
+    def receipt(self, erasure_id: str) -> ErasureReceipt | None: ...
 
 
 class BlobStore(Protocol):

@@ -17,7 +17,9 @@ from fanmail.domain.breakers import Breakers
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.plan import PlanLimits
+from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import SigningKeys
+from fanmail.domain.tracking import ConfigurationSets
 from fanmail.functions import SENDER, TRIGGER
 
 PREFIX = "FANMAIL_"
@@ -39,14 +41,18 @@ class Settings:
     lists_table: str = "fanmail-lists"
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
+    erasures_table: str = "fanmail-erasures"
+    erasure_secret_name: str | None = None
     imports_bucket: str = "fanmail-imports"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
+    retention_function: str = "fanmail-retain"
     function_qualifier: str | None = None
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None
     configuration_set: str | None = None
+    untracked_configuration_set: str | None = None
     max_send_rate: float | None = None
     ses_latency_ms: float = 80.0
     max_threads: int = 16
@@ -68,6 +74,10 @@ class Settings:
     heartbeat_senders: int = 4
     lease_grace_s: float = 30.0
     ledger_ttl_days: float = 30.0
+    feedback_ttl_days: float = 30.0
+    import_rejects_days: float = 30.0
+    consent_ip_retention: IpRetention = IpRetention.KEEP
+    consent_ip_days: float = 365.0
     quota_margin: float = 0.0
     quota_recheck_s: float = 3600.0
     max_epochs: int = 1000
@@ -146,6 +156,9 @@ class Settings:
             min_sample=self.breaker_min_sample,
         )
 
+    def configuration_sets(self) -> ConfigurationSets:
+        return ConfigurationSets(self.configuration_set, self.untracked_configuration_set)
+
     def function_names(self) -> dict[str, str]:
         """The functions fanmail invokes, by logical name; with the qualifier (an alias) when
         set, so invokes reach the published version SnapStart restores (not $LATEST)."""
@@ -154,6 +167,7 @@ class Settings:
             "sender": self.sender_function + suffix,
             "trigger": self.trigger_function + suffix,
             "importer": self.importer_function + suffix,
+            "retention": self.retention_function + suffix,
         }
 
     def table_names(self) -> dict[str, str]:
@@ -164,6 +178,7 @@ class Settings:
             "lists": self.lists_table,
             "imports": self.imports_table,
             "signups": self.signups_table,
+            "erasures": self.erasures_table,
         }
 
 
@@ -261,6 +276,13 @@ def _qualifier(raw: str) -> str:
     return raw
 
 
+def _ip_retention(raw: str) -> IpRetention:
+    try:
+        return IpRetention(raw.strip().lower())
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(IpRetention)}") from None
+
+
 def _keys(raw: str) -> str:
     try:
         SigningKeys.from_json(raw, "keys")
@@ -283,13 +305,20 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "lists_table": _name,
     "imports_table": _name,
     "signups_table": _name,
+    "erasures_table": _name,
+    "erasure_secret_name": _name,
     "imports_bucket": _name,
     "importer_function": _name,
+    "retention_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,
     "lease_grace_s": _positive_float,
     "ledger_ttl_days": _positive_float,
+    "feedback_ttl_days": _positive_float,
+    "import_rejects_days": _positive_float,
+    "consent_ip_retention": lambda raw: _ip_retention(raw),
+    "consent_ip_days": _positive_float,
     "quota_margin": lambda raw: _non_negative_float(raw),
     "quota_recheck_s": _positive_float,
     "max_epochs": _positive_int,
@@ -308,6 +337,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "sender_function": _name,
     "trigger_function": _name,
     "configuration_set": _name,
+    "untracked_configuration_set": _name,
     "max_send_rate": _positive_float,
     "ses_latency_ms": _positive_float,
     "max_threads": _positive_int,

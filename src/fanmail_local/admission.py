@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
-PUBLIC_PATHS = ("/u/", "/p/", "/c/", "/subscribe")
+PUBLIC_PATHS = ("/u/", "/p/", "/c/", "/e/", "/subscribe")
 """What the public API (the public function) serves; everything else is the admin API."""
 STATIC_FILES = frozenset({"/", "/dashboard/app.js", "/dashboard/style.css"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})

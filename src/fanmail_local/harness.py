@@ -21,6 +21,7 @@ from fanmail.domain.outcomes import Outcome
 from fanmail.functions import FUNCTIONS
 from fanmail.ports import Clock, Invoker, Mailer, Scheduler, SesAccount
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.erasures import GeneratedErasureKey, MemoryErasureList
 from fanmail_local.adapters.events import MemoryEventBus, MemoryQueue
 from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
 from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
@@ -40,6 +41,7 @@ from fanmail_local.event_source import EventSourceMapping
 
 SENDER_ADDRESS = "news@fanmail.example"
 LOCAL_SET = "fanmail-local"
+LOCAL_UNTRACKED_SET = "fanmail-local-untracked"
 FEEDBACK_VISIBILITY_S = 5.0
 """How long a batch of SES events the feedback function took stays hidden: its runs here take
 far less than the deployed queue's 6 x the function's timeout allows for."""
@@ -80,6 +82,8 @@ def memory_ports(
         scheduler=scheduler or MemoryScheduler(),
         clock=clock,
         signing_keys=GeneratedKeys(),
+        erasures=MemoryErasureList(),
+        erasure_key=GeneratedErasureKey(),
     )
 
 
@@ -98,7 +102,18 @@ class FeedbackPath:
         self.mapping.stop()
 
 
-def feedback_path(invoker: Invoker, configuration_set: str, window_s: float = 0.2) -> FeedbackPath:
+def with_local_sets(settings: Settings) -> Settings:
+    """Local runs track opens and clicks (simulated), so they have both configuration sets."""
+    return replace(
+        settings,
+        configuration_set=settings.configuration_set or LOCAL_SET,
+        untracked_configuration_set=settings.untracked_configuration_set or LOCAL_UNTRACKED_SET,
+    )
+
+
+def feedback_path(
+    invoker: Invoker, configuration_sets: frozenset[str], window_s: float = 0.2
+) -> FeedbackPath:
     dead_letters = MemoryQueue("feedback-dlq")
     queue = MemoryQueue(
         "feedback",
@@ -108,7 +123,7 @@ def feedback_path(invoker: Invoker, configuration_set: str, window_s: float = 0.
     )
     mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=window_s)
     mapping.start()
-    return FeedbackPath(MemoryEventBus(configuration_set, queue), queue, dead_letters, mapping)
+    return FeedbackPath(MemoryEventBus(configuration_sets, queue), queue, dead_letters, mapping)
 
 
 def register(
@@ -177,15 +192,22 @@ def memory_stack(
     them to the feedback function in batches. `ses_events=False`: SES says nothing back (tests
     that hand the feedback function events of their own)."""
     settings = settings or Settings(templates_dir=default_templates_dir())
-    settings = replace(settings, configuration_set=settings.configuration_set or LOCAL_SET)
+    settings = with_local_sets(settings)
     clock = clock or SystemClock()
     ses = SesSimulator(
         clock, rate, daily_quota, latency_s, verified={SENDER_ADDRESS}, latency_dist=latency_dist
     )
     invoker = InProcessInvoker(latency_s=invoke_latency_s, clock=clock)
-    path = feedback_path(invoker, settings.configuration_set or LOCAL_SET, window_s=0.1)
+    sets = settings.configuration_sets()
+    path = feedback_path(invoker, sets.names, window_s=0.1)
     mailbox = MailboxSimulator(
-        ses, path.bus, open_rate=open_rate, click_rate=click_rate, outcomes=outcomes, delay_s=0.05
+        ses,
+        path.bus,
+        open_rate=open_rate,
+        click_rate=click_rate,
+        outcomes=outcomes,
+        delay_s=0.05,
+        untracked=frozenset({sets.untracked}) if sets.untracked else frozenset(),
     )
     ports = memory_ports(clock, ses, mailbox if ses_events else ses, invoker)
     app = App(settings, ports)

@@ -24,12 +24,13 @@ from fanmail.adapters.aws import clients
 from fanmail.bootstrap import App, Ports, PortSet, aws_ports
 from fanmail.ports import Mailer
 from fanmail.settings import Settings
+from fanmail_local.adapters.erasures import GeneratedErasureKey
 from fanmail_local.adapters.invoker import InProcessInvoker
 from fanmail_local.adapters.keys import GeneratedKeys
 from fanmail_local.adapters.mailbox import MailboxSimulator
 from fanmail_local.adapters.outbox import RecordingMailer
 from fanmail_local.adapters.quota import LocalSesLimits
-from fanmail_local.harness import LOCAL_SET, FeedbackPath, feedback_path, register
+from fanmail_local.harness import FeedbackPath, feedback_path, register, with_local_sets
 from fanmail_local.moto_server import MotoServer
 from fanmail_local.resources import (
     create_bucket,
@@ -64,10 +65,8 @@ class LocalRuntime:
         local: LocalSettings | None = None,
     ) -> None:
         self.local = local or LocalSettings.from_env()
-        self.settings = replace(
-            settings,
-            max_send_rate=settings.max_send_rate or max_send_rate,
-            configuration_set=settings.configuration_set or LOCAL_SET,
+        self.settings = with_local_sets(
+            replace(settings, max_send_rate=settings.max_send_rate or max_send_rate)
         )
         self.sender_identity = sender_identity
         self.max_send_rate = max_send_rate
@@ -128,7 +127,7 @@ class LocalRuntime:
             self._create_resources(session)
         if self.sender_identity:
             verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
-        self.feedback = feedback_path(self.invoker, str(self.settings.configuration_set))
+        self.feedback = feedback_path(self.invoker, self.settings.configuration_sets().names)
         ports = self._ports = self._local_ports(aws_ports(self.settings, session))
         self._app = App(self.settings, ports)
         register(self.invoker, self._app, self.settings, self.settings.function_names())
@@ -141,7 +140,8 @@ class LocalRuntime:
         settings = self.settings
         create_tables(clients.dynamodb_client(session, 1), settings.table_names())
         create_bucket(clients.s3_client(session), settings.imports_bucket)
-        create_configuration_set(clients.ses_v1_client(session), str(settings.configuration_set))
+        for name in sorted(settings.configuration_sets().names):
+            create_configuration_set(clients.ses_v1_client(session), name)
 
     def _local_ports(self, ports: Ports) -> PortSet:
         """The stand-in's SES behind local limits, an outbox, and SES's mailbox simulator
@@ -157,10 +157,14 @@ class LocalRuntime:
             self.feedback.bus,
             open_rate=self.local.open_rate,
             click_rate=self.local.click_rate,
+            untracked=self.settings.configuration_sets().names - {self.settings.configuration_set},
         )
         keys = ports.signing_keys
         if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
             keys = GeneratedKeys()  # local runs without configured keys
+        erasure_key = ports.erasure_key
+        if not self.settings.erasure_secret_name:
+            erasure_key = GeneratedErasureKey()
         return replace(
             PortSet.of(ports),
             mailer=self.mailbox,
@@ -168,6 +172,7 @@ class LocalRuntime:
             invoker=self.invoker,
             capacity=self.invoker,
             signing_keys=keys,
+            erasure_key=erasure_key,
         )
 
     def settle_feedback(self, timeout_s: float = 30.0) -> None:

@@ -23,19 +23,18 @@ def test_claim_is_exclusive_until_the_lease_expires(stores: Stores) -> None:
     assert ledger.claim("c2", "a@x.com", "h1", NOW + 10, NOW).outcome is ClaimOutcome.CLAIMED
 
 
-def test_completion_is_recorded_whoever_holds_the_claim_or_if_none_does(stores: Stores) -> None:
+def test_completion_is_recorded_whoever_holds_the_claim_never_when_erased(stores: Stores) -> None:
     ledger = stores.ledger
     ledger.claim("c1", "a@x.com", "h1", NOW + 10, NOW)
     ledger.claim("c1", "a@x.com", "h2", NOW + 30, NOW + 11)  # taken over after h1's lease
     ledger.complete("c1", "a@x.com", "h1", "m-late", NOW + 12)  # h1's message did go out
     assert ledger.claim("c1", "a@x.com", "h3", NOW + 40, NOW + 13).outcome is ClaimOutcome.SENT
-    ledger.complete("c1", "ghost@x.com", "h1", "m-2", NOW)  # no claim record (expired by TTL)
-    assert ledger.claim("c1", "ghost@x.com", "h2", NOW + 10, NOW).outcome is ClaimOutcome.SENT
+    ledger.claim("c1", "gone@x.com", "h1", NOW + 10, NOW)
+    assert ledger.forget("c1", "gone@x.com")  # the address erased while its mail was sent
+    ledger.complete("c1", "gone@x.com", "h1", "m-2", NOW)  # nothing of it is written back
+    assert not ledger.forget("c1", "gone@x.com")
     entries, _ = ledger.entries("c1", "sent", None, 10)
-    assert {(e.email, e.message_id) for e in entries} == {
-        ("a@x.com", "m-late"),
-        ("ghost@x.com", "m-2"),
-    }
+    assert {(e.email, e.message_id) for e in entries} == {("a@x.com", "m-late")}
 
 
 def test_fail_and_release_need_the_holder(stores: Stores) -> None:

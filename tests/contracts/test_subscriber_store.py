@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fanmail.domain.engagement import WINDOW_DAYS, Engagement, EngagementEvent
@@ -255,3 +257,29 @@ def test_events_move_their_time_forward_only_and_a_click_is_an_open(stores: Stor
     assert engagement.last_delivered == T0 + 5
     bare = stores.subscribers.page("l1", None, 10).subscribers[0]
     assert bare.engagement == Engagement()  # not asked for: not read
+
+
+def test_every_subscriber_of_every_list_and_a_history_rewritten_once(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(3), provenance=Provenance("signup", "192.0.2.1"), at=10.0)
+    subscribers.put_many(people(2, list_id="l2"))
+    seen: list[tuple[str, str]] = []
+    cursor = None
+    while True:
+        page, cursor = subscribers.every(cursor, 2)
+        seen += [(s.list_id, s.email) for s in page]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted([(s.list_id, s.email) for s in people(3) + people(2, "l2")])
+    read = subscribers.get("l1", "p0001@example.com")
+    assert read is not None and read.history[0].source == "192.0.2.1"
+    redacted = (replace(read.history[0], source=""),)
+    assert subscribers.rewrite_history(read, redacted)
+    again = subscribers.get("l1", "p0001@example.com")
+    assert again is not None and again.history == redacted
+    subscribers.set_status(
+        "l1", "p0001@example.com", SubscriberStatus.BOUNCED, provenance=Provenance("bounce")
+    )
+    assert not subscribers.rewrite_history(again, ())  # it changed since it was read
+    final = subscribers.get("l1", "p0001@example.com")
+    assert final is not None and len(final.history) == 2

@@ -16,7 +16,17 @@ from fanmail.domain.ses_events import COUNTERS
 from tests import scripts
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("Trigger", "Sender", "Api", "Importer", "Feedback", "Public", "Inbound", "Heartbeat")
+FUNCTIONS = (
+    "Trigger",
+    "Sender",
+    "Api",
+    "Importer",
+    "Feedback",
+    "Public",
+    "Inbound",
+    "Heartbeat",
+    "Retention",
+)
 
 
 @functools.cache
@@ -114,7 +124,12 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         props(name)["FunctionName"]["Ref"]: props(name)
         for name in of_type("AWS::Lambda::EventInvokeConfig")
     }
-    assert set(configs) == {"TriggerFunction", "ImporterFunction", "InboundFunction"}
+    assert set(configs) == {
+        "TriggerFunction",
+        "ImporterFunction",
+        "InboundFunction",
+        "RetentionFunction",
+    }
     for config in configs.values():
         assert config["MaximumRetryAttempts"] <= 2 and config["Qualifier"] == "live"
         destination = config["DestinationConfig"]["OnFailure"]["Destination"]

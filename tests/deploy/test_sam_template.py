@@ -95,7 +95,7 @@ def test_list_files_pass_through_as_binary_and_stay_private() -> None:
     assert deny["Effect"] == "Deny" and deny["Condition"]["Bool"]["aws:SecureTransport"] == "false"
 
 
-def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
+def test_the_importer_touches_only_lists_imports_its_files_and_the_erasure_list() -> None:
     resources = template()["Resources"]
     importer = resources["ImporterFunction"]["Properties"]
     assert importer["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-importer"}
@@ -115,6 +115,11 @@ def test_the_importer_touches_only_lists_imports_and_its_files() -> None:
         files: {"s3:GetObject", "s3:DeleteObject"},
         table("ImportsBucket"): {"s3:ListBucket"},
         its_alias: {"lambda:InvokeFunction"},
+        table("ErasuresTable"): {"dynamodb:BatchGetItem"},
+        json.dumps(
+            {"Fn::If": ["CreateErasureKey", {"Ref": "ErasureKey"}, {"Ref": "ErasureKeySecret"}]},
+            sort_keys=True,
+        ): {"secretsmanager:GetSecretValue"},
     }
 
 
@@ -262,10 +267,18 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     }
     assert resources["SesEventDestination"]["Properties"]["ConfigurationSetName"] == the_set
     rule = resources["SesEventsRule"]["Properties"]
+    untracked = {
+        "Fn::If": ["TrackEngagement", {"Ref": "UntrackedConfigurationSet"}, {"Ref": "AWS::NoValue"}]
+    }
     assert rule["EventPattern"] == {
         "source": ["aws.ses"],
-        "detail": {"mail": {"tags": {"ses:configuration-set": [the_set]}}},
+        "detail": {"mail": {"tags": {"ses:configuration-set": [the_set, untracked]}}},
     }
+    # those who decline tracking: a set of this stack's own, every event but opens and clicks
+    untracked_destination = resources["UntrackedEventDestination"]["Properties"]
+    assert untracked_destination["EventDestination"]["MatchingEventTypes"] == everything
+    assert untracked_destination["ConfigurationSetName"] == {"Ref": "UntrackedConfigurationSet"}
+    assert resources["UntrackedConfigurationSet"]["Condition"] == "TrackEngagement"
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["FeedbackQueue", "Arn"]}
     queue = resources["FeedbackQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {

@@ -156,7 +156,7 @@ def test_the_signing_keys_outlive_the_stack_and_a_new_stack_can_take_them() -> N
     }
     assert env("Sender")["FANMAIL_UNSUBSCRIBE_SECRET_NAME"] == either
     for function in ("Trigger", "Sender", "Api", "Public", "Inbound"):
-        [read] = [s for s in statements(function) if s["Action"] == "secretsmanager:GetSecretValue"]
+        [read] = [s for s in statements(function) if s.get("Sid") == "SigningKeys"]
         assert read["Resource"] == either, function
     assert stack()["Outputs"]["SigningKeysSecretArn"]["Value"] == either
 

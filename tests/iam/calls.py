@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from fanmail_local.adapters.erasures import GENERATED_KEY_ID
 from tests.iam.policy import Request
 from tests.iam.resolve import ResolvedStack
 
@@ -51,8 +52,8 @@ class Untranslatable(ValueError):
     """A call names something the function's environment does not configure."""
 
 
-TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS")
-FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER")
+TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS", "ERASURES")
+FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -247,7 +248,10 @@ def _ses_send(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]
     for identity in (address, address.rpartition("@")[2]):  # whichever SES verified
         yield Request("ses:SendEmail", d.stack.arn("ses", f"identity/{identity}"), context)
     if "ConfigurationSetName" in names:
-        name = d.translate(names["ConfigurationSetName"], ("FANMAIL_CONFIGURATION_SET",))
+        name = d.translate(
+            names["ConfigurationSetName"],
+            ("FANMAIL_CONFIGURATION_SET", "FANMAIL_UNTRACKED_CONFIGURATION_SET"),
+        )
         yield Request("ses:SendEmail", d.stack.arn("ses", f"configuration-set/{name}"), context)
 
 
@@ -296,7 +300,10 @@ def _function_concurrency(d: Deployment, names: dict[str, Any], _: str) -> Itera
 
 @maps(("secretsmanager", "GetSecretValue"))
 def _secret(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]:
-    arn = d.translate(names.get("SecretId"), ("FANMAIL_UNSUBSCRIBE_SECRET_NAME",))
+    if names.get("SecretId") == GENERATED_KEY_ID:  # the erasure key, generated locally
+        arn = d.translate(None, ("FANMAIL_ERASURE_SECRET_NAME",))
+    else:
+        arn = d.translate(names.get("SecretId"), ("FANMAIL_UNSUBSCRIBE_SECRET_NAME",))
     yield Request("secretsmanager:GetSecretValue", arn)
 
 

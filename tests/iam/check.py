@@ -104,7 +104,11 @@ class Judge:
     def stack(self, identity: str) -> ResolvedStack:
         if identity not in self._stacks:
             domain = identity.rpartition("@")[2]
-            parameters = {"SenderIdentity": identity, "UnsubscribeMailbox": f"optout@{domain}"}
+            parameters = {
+                "SenderIdentity": identity,
+                "UnsubscribeMailbox": f"optout@{domain}",
+                "TrackOpensAndClicks": "true",  # local mode sees opens and clicks: both sets
+            }
             self._stacks[identity] = ResolvedStack(self.template, parameters)
         return self._stacks[identity]
 

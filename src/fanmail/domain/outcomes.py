@@ -103,6 +103,10 @@ class DeliveryCounts:
             failures = (*failures, Failure(email, reason))
         return replace(self + DeliveryCounts.of(Outcome.FAILED), failures=failures)
 
+    def without_address(self, email: str) -> DeliveryCounts:
+        """The same counts, with `email` no longer named among the failures (an erasure)."""
+        return replace(self, failures=tuple(f for f in self.failures if f.email != email))
+
     def without_failures_of(self, emails: frozenset[str]) -> DeliveryCounts:
         """These counts once `emails`' failures are taken back (they are sent again)."""
         taken = DeliveryCounts.of(Outcome.FAILED, -len(emails))

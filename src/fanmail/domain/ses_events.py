@@ -107,7 +107,9 @@ class Ignored:
     reason: str
 
 
-def parse_ses_event(detail: object, configuration_set: str | None) -> list[FeedbackEvent] | Ignored:
+def parse_ses_event(
+    detail: object, configuration_sets: str | frozenset[str] | None
+) -> list[FeedbackEvent] | Ignored:
     """The events in one SES event record. Records of another configuration set, of a type
     fanmail does not track, or without the tags fanmail puts on every send are Ignored."""
     if not isinstance(detail, Mapping):
@@ -120,7 +122,8 @@ def parse_ses_event(detail: object, configuration_set: str | None) -> list[Feedb
     if not isinstance(mail, Mapping) or not isinstance(mail.get("messageId"), str):
         return Ignored(f"{event_type} event without mail.messageId")
     tags = _tags(mail.get("tags"))
-    if configuration_set and tags.get(CONFIGURATION_SET_TAG) != configuration_set:
+    ours = {configuration_sets} if isinstance(configuration_sets, str) else configuration_sets
+    if ours and tags.get(CONFIGURATION_SET_TAG) not in ours:
         return Ignored(f"configuration set {tags.get(CONFIGURATION_SET_TAG)!r} is not this stack's")
     campaign_id = tags.get(CAMPAIGN_TAG)
     if not campaign_id:

@@ -40,6 +40,7 @@ class Purpose(StrEnum):
 
     UNSUBSCRIBE = "u"  # unsubscribe, undo, preferences: the link in every email
     CONFIRM = "c"  # confirm a sign-up (double opt-in)
+    ERASE = "e"  # confirm the erasure of one's data (mailed to the address, used once)
 
 
 class InvalidToken(FanmailError):

@@ -222,3 +222,26 @@ def record_stop(
         phases=phases,
     )
     return Transition(frozenset({status}), status, changes, run_id)
+
+
+def forget_recipient(campaign: Campaign, email: str) -> Transition:
+    """An erased address leaves the campaign's summary, progress and checkpoint (its failures,
+    the queue of recipients handed back and deferred), the counts stay as they were."""
+    progress, summary, checkpoint = campaign.progress, campaign.summary, campaign.checkpoint
+    changes = Changes(
+        progress=KEEP
+        if progress is None
+        else replace(progress, counts=progress.counts.without_address(email)),
+        summary=KEEP
+        if summary is None
+        else replace(summary, counts=summary.counts.without_address(email)),
+        checkpoint=KEEP
+        if checkpoint is None
+        else replace(
+            checkpoint,
+            counts=checkpoint.counts.without_address(email),
+            queue=tuple(e for e in checkpoint.queue if e != email),
+            deferred=tuple(d for d in checkpoint.deferred if d[0] != email),
+        ),
+    )
+    return Transition(frozenset({campaign.status}), campaign.status, changes)

@@ -5,7 +5,11 @@ The link in every email:
   `List-Unsubscribe=One-Click`). A GET never changes anything: link scanners follow GETs.
 - `POST /u/{token}/undo` takes it back within a day.
 - `GET /p/{token}` shows the lists of this brand that hold the address; `POST` saves toggles
-  (never undoing a bounce, a complaint or the owner's own unsubscribe).
+  (never undoing a bounce, a complaint or the owner's own unsubscribe) and whether they accept
+  open and click tracking. `POST /p/{token}/export` mails their data to the address (never
+  shows it); `POST /p/{token}/erase` mails a link, `GET /e/{token}` asks and `POST /e/{token}`
+  erases everything held about the address (once per link). Both answer the same whatever the
+  address holds.
 Signing up:
 - `GET /subscribe/{list_id}` is a form; `POST /subscribe` takes it (or JSON) and answers the
   same whatever the address's state; a double opt-in list mails a confirmation link.
@@ -54,6 +58,7 @@ def build_resolver(app: bootstrap.App) -> APIGatewayRestResolver:
     _answer_errors(api)
     _unsubscribe_routes(api, app)
     _preference_routes(api, app)
+    _self_service_routes(api, app)
     signup_pages.routes(api, app)
     return api
 
@@ -163,23 +168,75 @@ def _preference_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
         chosen = set(fields.get("list", []))
         wanted = {list_id: list_id in chosen for list_id in fields.get("shown", [])}
         by = Provenance("preferences", source=source_ip(api))
-        memberships = app.unsubscribes.set_preferences(token, wanted, by)
-        email = app.unsubscribes.check(token).email
+        app.unsubscribes.set_preferences(token, wanted, by)
+        if "tracking_shown" in fields:
+            app.self_service.set_tracking(token, "tracking" in fields)
+        claim, memberships = app.unsubscribes.memberships(token)
         brand = app.unsubscribes.view(token).brand
-        return preference_page(token, email, memberships, brand, saved=True)
+        return preference_page(token, claim.email, memberships, brand, saved=True)
 
 
 def preference_page(
     token: str, email: str, memberships: list[Membership], brand: str, *, saved: bool = False
 ) -> Response[str]:
     rows = "".join(membership_row(m) for m in memberships) or "<li>No lists hold it.</li>"
+    tracked = all(m.tracking for m in memberships)
     body = Html(
         ('<p class="note">Saved.</p>' if saved else "")
         + f"<p>The lists that send to <strong>{esc(email)}</strong>:</p>"
         f'<form method="post" action="/p/{esc(token)}"><ul class="lists">{rows}</ul>'
+        '<input type="hidden" name="tracking_shown" value="1">'
+        f'<p><input type="checkbox" name="tracking" value="1" id="tracking"'
+        f'{" checked" if tracked else ""}> <label for="tracking" style="display:inline;'
+        'font-weight:400">Let us see when you open our emails and which links you follow '
+        "(a tracking pixel and redirected links)</label></p>"
         '<button type="submit">Save</button></form>'
+        "<h2>Your data</h2>"
+        "<p>We mail it to this address, never show it here.</p>"
+        + button_form(f"/p/{token}/export", "Email me my data")
+        + "<p>Deleting removes this address from every list and everything we keep about it. "
+        "We mail you a link to confirm.</p>" + button_form(f"/p/{token}/erase", "Delete my data")
     )
     return page(HTTPStatus.OK, "Your subscriptions", body, brand)
+
+
+def _self_service_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
+    @api.post("/p/<token>/export")
+    def export(token: str) -> Response[str]:
+        app.self_service.send_export(token)
+        brand = app.unsubscribes.view(token).brand
+        body = Html("<p>If we hold anything about this address, it is on its way there.</p>")
+        return page(HTTPStatus.OK, "Check your mailbox", body, brand)
+
+    @api.post("/p/<token>/erase")
+    def ask_erase(token: str) -> Response[str]:
+        app.self_service.send_erasure_link(token)
+        brand = app.unsubscribes.view(token).brand
+        body = Html("<p>We have mailed a link to this address: open it to confirm.</p>")
+        return page(HTTPStatus.OK, "Check your mailbox", body, brand)
+
+    @api.get("/e/<token>")
+    def confirm_erase(token: str) -> Response[str]:
+        claim = app.self_service.erasure_claim(token)
+        body = Html(
+            f"<p>Delete everything we hold about <strong>{esc(claim.email)}</strong>? It leaves "
+            "every list, and cannot be undone.</p>" + button_form(f"/e/{token}", "Delete my data")
+        )
+        return page(HTTPStatus.OK, "Delete your data", body)
+
+    @api.post("/e/<token>")
+    def erase(token: str) -> Response[str]:
+        try:
+            receipt = app.self_service.erase(token, source_ip(api))
+        except Conflict:
+            body = Html("<p>This link was used already: the data is deleted.</p>")
+            return page(HTTPStatus.GONE, "Already deleted", body)
+        body = Html(
+            "<p>Everything we held about the address is deleted. We keep only a one-way code "
+            "of it, so that it is not added back without your consent.</p>"
+            f'<p class="note">Receipt {esc(receipt.erasure_id)}</p>'
+        )
+        return page(HTTPStatus.OK, "Deleted", body)
 
 
 def membership_row(member: Membership) -> str:

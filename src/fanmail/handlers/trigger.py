@@ -94,6 +94,8 @@ def _run(app: bootstrap.App, message: RunEpoch, context: Any) -> JsonObject:
     except Conflict as exc:
         logger.warning("duplicate run event ignored", extra={"error": str(exc)})
         return {"campaign_id": message.campaign_id, "started": False, "status": exc.current_status}
+    if report.decision is not None:  # the figures, the confidence and why, for the record
+        logger.info("A/B test decided", extra={"decision": report.decision.to_dict()})
     answer = _answer(report)
     logger.info("campaign epoch ended", extra={k: v for k, v in answer.items() if k != "failures"})
     return answer

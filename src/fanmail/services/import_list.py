@@ -19,8 +19,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
-from typing import TextIO, TypedDict
+from typing import TYPE_CHECKING, TextIO, TypedDict
 
+from fanmail.domain.erasure import ERASED_REASON, FORCED_AFTER_ERASURE
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
 from fanmail.domain.import_jobs import (
@@ -67,6 +68,9 @@ class ImportJobView(TypedDict):
     finished_at: float | None
 
 
+if TYPE_CHECKING:
+    from fanmail.services.people import ErasureCheck
+
 WORKER = "importer"
 REJECTED_EXAMPLES = 20
 MAX_REJECTED_EMAIL_CHARS = 320
@@ -84,6 +88,8 @@ class ImportLimits:
     """How long a worker's hold on a job lasts without progress."""
     stop_margin_s: float = 20.0
     """A worker hands the job on when less than this is left of its time."""
+    rejects_days: float = 30.0
+    """How long rejected rows (they name addresses) are kept; the job itself stays its 30."""
     upload_expires_s: int = 3600
 
 
@@ -102,6 +108,7 @@ class Imports:
         invoker: Invoker,
         clock: Clock,
         limits: ImportLimits = ImportLimits(),
+        erasures: ErasureCheck | None = None,
     ) -> None:
         self.subscribers = subscribers
         self.list_store = list_store
@@ -110,6 +117,7 @@ class Imports:
         self.invoker = invoker
         self.clock = clock
         self.limits = limits
+        self.erasures = erasures
 
     # -- what the API and the CLI ask for -------------------------------------------------------
     def _new_job(
@@ -362,21 +370,44 @@ class _Step:
     def _apply(self, batch: list[Row]) -> bool:
         job = self.job
         valid, rejected = _validate(batch, job)
+        valid, erased = self._erased(valid, rejected)
         existing = self.imports.subscribers.get_many(
             job.list_id, [row.subscriber.email for row in valid]
         )
         plan = plan_chunk(job.import_id, valid, existing, job.options)
         now = self.imports.clock.now()
+        forced = [s for s in plan.writes if s.email in erased]
         self.imports.subscribers.put_many(
-            plan.writes, provenance=Provenance("import", detail=job.import_id), at=now
+            [s for s in plan.writes if s.email not in erased],
+            provenance=Provenance("import", detail=job.import_id),
+            at=now,
         )
+        if forced:
+            provenance = Provenance("import", detail=f"{job.import_id}: {FORCED_AFTER_ERASURE}")
+            self.imports.subscribers.put_many(forced, provenance=provenance, at=now)
         room = max(0, MAX_STORED_REJECTS - job.counts.rejected)
         if rejected and room:
-            self.imports.jobs.add_rejects(job.import_id, rejected[:room], job.expires_at)
+            expires = min(job.expires_at, job.created_at + self.imports.limits.rejects_days * 86400)
+            self.imports.jobs.add_rejects(job.import_id, rejected[:room], expires)
         if rejected and self.on_rejected is not None:
             self.on_rejected(rejected)
         counts = plan.counts + ImportCounts(rows=len(batch), rejected=len(rejected))
         return self._save(replace(job, position=batch[-1].end, counts=job.counts + counts))
+
+    def _erased(self, valid: list[RowIn], rejected: list[Rejected]) -> tuple[list[RowIn], set[str]]:
+        """Rows of erased addresses: refused (kept without the address), or with force taken
+        and recorded as forced."""
+        check = self.imports.erasures
+        if check is None or not valid:
+            return valid, set()
+        erased = check.erased([row.subscriber.email for row in valid])
+        if not erased or self.job.options.force:
+            return valid, erased
+        rejected.extend(
+            Rejected(r.line, "", ERASED_REASON) for r in valid if r.subscriber.email in erased
+        )
+        rejected.sort(key=lambda r: r.line)
+        return [r for r in valid if r.subscriber.email not in erased], set()
 
 
 class _LostLease(Exception):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_attributes, check_display_name, check_name, clean_text
-from fanmail.domain.errors import InvalidInput, NotFound
+from fanmail.domain.erasure import ERASED_REASON, FORCED_AFTER_ERASURE
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import (
     ListSettings,
@@ -18,8 +20,12 @@ from fanmail.domain.model import (
     SubscriberStatus,
     next_status,
 )
+from fanmail.domain.tracking import with_tracking
 from fanmail.ports import Clock, ListStore, SubscriberPage, SubscriberStore
 from fanmail.services.senders import SenderCheck
+
+if TYPE_CHECKING:
+    from fanmail.services.people import ErasureCheck
 
 PAGE_MAX = 1000
 ADMIN = Provenance("api")
@@ -73,6 +79,8 @@ class UpsertSubscriber:
     attributes: Mapping[str, str] = field(default_factory=dict)
     status: SubscriberStatus | None = None
     force: bool = False
+    tracking: bool | None = None
+    """Whether they accept open and click tracking (None: as it was)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +101,13 @@ class Lists:
         subscribers: SubscriberStore,
         clock: Clock,
         senders: SenderCheck | None = None,
+        erasures: ErasureCheck | None = None,
     ) -> None:
         self.list_store = list_store
         self.subscribers = subscribers
         self.clock = clock
         self.senders = senders
+        self.erasures = erasures
 
     def create(self, command: CreateList) -> MailingList:
         list_id = check_id("list id", command.list_id)
@@ -155,14 +165,26 @@ class Lists:
         list_id = self.get(command.list_id).list_id
         email = normalise_email(command.email, what="email")
         current = self.subscribers.get(list_id, email)
+        if current is None:
+            by = self._after_erasure(email, command.force, by)
         status = next_status(
             current.status if current else None, command.status, force=command.force
         )
         given = check_attributes(command.attributes)
         attributes = check_attributes({**(current.attributes if current else {}), **given})
+        if command.tracking is not None:
+            attributes = with_tracking(attributes, command.tracking)
         subscriber = Subscriber(list_id, email, status, attributes)
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
         return self.subscribers.get(list_id, email) or subscriber
+
+    def _after_erasure(self, email: str, force: bool, by: Provenance) -> Provenance:
+        """An erased address comes back only with force, which its consent history records."""
+        if self.erasures is None or not self.erasures.erased([email]):
+            return by
+        if not force:
+            raise Conflict(ERASED_REASON, "erased")
+        return replace(by, detail=FORCED_AFTER_ERASURE)
 
     def change_status(
         self,

@@ -140,6 +140,7 @@ class PhaseSteps:
         epoch.campaign = self.campaign_store.transition(
             epoch.campaign.campaign_id, record_phases(epoch.run_id, decided)
         )
+        epoch.decision = decision
         return decision
 
     # -- while paging ---------------------------------------------------------------------

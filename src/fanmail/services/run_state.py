@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from fanmail.domain.abtest import AbDecision
 from fanmail.domain.audience import Audience
 from fanmail.domain.batches import BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, merge_invocations
@@ -47,6 +48,8 @@ class Epoch:
     stop_reason: str | None = None  # why a breaker paused it, or SES's account error
     audience: Audience = field(default_factory=Audience)
     """Who of the list the run reaches (the campaign's segment, read once per epoch)."""
+    decision: AbDecision | None = None
+    """The A/B decision this epoch made (logged by the trigger), if it made one."""
     quiet: set[str] = field(default_factory=set)
     """Addresses in `deferred` that wait for their quiet hours to end (counted `deferred`)."""
 

@@ -35,6 +35,7 @@ from fanmail.domain.phases import variant_for, with_variant
 from fanmail.domain.plan import split_width
 from fanmail.domain.render import TemplateRenderer
 from fanmail.domain.tags import VARIANT_TAG
+from fanmail.domain.tracking import ConfigurationSets
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -195,11 +196,11 @@ class TemplateComposer:
     and the headers every campaign mail carries (domain/message.py)."""
 
     def __init__(
-        self, renderer: TemplateRenderer, links: UnsubscribeLinks, configuration_set: str | None
+        self, renderer: TemplateRenderer, links: UnsubscribeLinks, sets: ConfigurationSets
     ) -> None:
         self.renderer = renderer
         self.links = links
-        self.configuration_set = configuration_set
+        self.sets = sets
 
     def for_campaign(self, campaign: Campaign) -> Compose:
         compiled = self.renderer.compile(campaign.template, campaign.subject)
@@ -212,7 +213,7 @@ class TemplateComposer:
                 now,
                 email=recipient.email,
                 attributes=recipient.attributes,
-                configuration_set=self.configuration_set,
+                configuration_set=self.sets.for_recipient(recipient.attributes),
             ).email
 
         return compose
@@ -318,9 +319,11 @@ class BatchSender:
         """One compiled template per variant the phase sends; each recipient's variant is the
         hash of campaign and address (domain.abtest), its message tagged with it."""
         test, phases = campaign.ab_test, campaign.phases
-        if test is None or phases is None or phase_index >= len(phases.phases):
+        if test is None or phases is None or not phases.phases:
             return self.composer.for_campaign(campaign)
-        phase, winner = phases.phases[phase_index], phases.winner
+        # past the last phase (a resend of failures after the run): as the last phase, the winner
+        phase = phases.phases[min(phase_index, len(phases.phases) - 1)]
+        winner = phases.winner
         composers: dict[AbGroup | None, Compose] = {None: self.composer.for_campaign(campaign)}
         for variant in test.variants:
             if variant_for(phase, variant.name, winner) is variant.name:

@@ -20,6 +20,7 @@ import math
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
+from fanmail.domain.abtest import AbDecision
 from fanmail.domain.audience import audience_of, cap_note
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.breakers import Breakers
@@ -83,6 +84,8 @@ class EpochReport:
     campaign_id: str
     summary: Summary | None
     replaced: bool = False
+    decision: AbDecision | None = None
+    """The A/B decision the epoch made, if it made one (the trigger logs it)."""
 
 
 class CampaignRunner:
@@ -168,10 +171,10 @@ class CampaignRunner:
         if opening.pause is not None:  # an A/B test waits for its owner's pick
             epoch.stopped_status, epoch.stop_reason = CampaignStatus.PAUSED, opening.pause
             self.trip_breaker(epoch, opening.pause)
-            return self._stopped(epoch, quota)
+            return replace(self._stopped(epoch, quota), decision=epoch.decision)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
         end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch, deadline, allowance)
-        return self._end_epoch(epoch, end, message.epoch, quota)
+        return replace(self._end_epoch(epoch, end, message.epoch, quota), decision=epoch.decision)
 
     # -- what the dispatch loop asks of the root (dispatch.Root) --------------------------------
     def _restore_queue(self, epoch: Epoch) -> None:

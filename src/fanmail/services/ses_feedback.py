@@ -52,7 +52,8 @@ def occurred_at(text: str) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class FeedbackOptions:
-    configuration_set: str | None = None
+    configuration_sets: frozenset[str] = frozenset()
+    """This stack's sets (tracked and untracked): another set's events are not ours."""
     soft_bounce_limit: int = 3
     soft_bounce_window_s: float = 7 * 86400.0
 
@@ -99,7 +100,7 @@ class Feedback:
 
     def parse(self, detail: object) -> list[FeedbackEvent] | Ignored:
         """The events of one SES record (EventBridge's `detail`), or why it is ignored."""
-        return parse_ses_event(detail, self.options.configuration_set)
+        return parse_ses_event(detail, self.options.configuration_sets)
 
     def apply(self, events: Sequence[FeedbackEvent]) -> FeedbackReport:
         report = FeedbackReport()

@@ -16,12 +16,13 @@ is on a list. What a stranger cannot do with it:
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fanmail.domain.addresses import ascii_address, mailbox, normalise_email
 from fanmail.domain.attributes import check_attributes, check_display_name
@@ -40,6 +41,9 @@ from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
 from fanmail.ports import Clock, ListStore, Mailer, RateLimits, SignupStore, SubscriberStore
 from fanmail.services.unsubscribe import opted_out_by_owner
+
+if TYPE_CHECKING:
+    from fanmail.services.people import ErasureCheck
 
 CONFIRM_TEMPLATE = "confirm"
 SIGNUP_DAYS = 7
@@ -136,6 +140,7 @@ class Signups:
         clock: Clock,
         mail: SignupMail,
         allowance: SignupLimits = SignupLimits(),
+        erasures: ErasureCheck | None = None,
     ) -> None:
         self.lists = lists
         self.subscribers = subscribers
@@ -147,6 +152,7 @@ class Signups:
         self.clock = clock
         self.mail = mail
         self.allowance = allowance
+        self.erasures = erasures
 
     def open_list(self, list_id: str) -> MailingList:
         """The list, if it takes public sign-ups: it exists, and a double opt-in list has a
@@ -173,12 +179,17 @@ class Signups:
             or opted_out_by_owner(current)
         ):
             return
-        if mailing_list.settings.opt_in is OptIn.SINGLE:
+        if mailing_list.settings.opt_in is OptIn.SINGLE and not self._erased(email):
             self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
             by = Provenance("signup", source=request.source)
             self._join(mailing_list.list_id, email, attributes, by)
             return
-        self._mail_confirmation(mailing_list, email, attributes, request.source)
+        if mailing_list.settings.sender:  # an erased address confirms even on a single opt-in list
+            self._mail_confirmation(mailing_list, email, attributes, request.source)
+
+    def _erased(self, email: str) -> bool:
+        """An erased address joins only by confirming from its mailbox (fresh consent)."""
+        return self.erasures is not None and bool(self.erasures.erased([email]))
 
     def _mail_confirmation(
         self, mailing_list: MailingList, email: str, attributes: dict[str, str], source: str
@@ -187,7 +198,8 @@ class Signups:
         before the mail goes out (so twenty requests at once mail once), and given back if
         the mail could not go."""
         now = self.clock.now()
-        held = f"mailbox:{mailing_list.list_id}:{mailbox(email)}"
+        digest = hashlib.sha256(mailbox(email).encode()).hexdigest()[:32]  # no address kept here
+        held = f"mailbox:{mailing_list.list_id}:{digest}"
         until = now + RESEND_AFTER_S
         if not self.limits.hold(held, until, now):
             return

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import MailingList, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tokens import TokenClaim, UnsubscribeSigner
+from fanmail.domain.tracking import declines_tracking
 from fanmail.ports import Clock, ListStore, SubscriberStore
 
 UNDO_WITHIN_S = 86400.0
@@ -46,6 +47,8 @@ class Membership:
     mailing_list: MailingList
     status: SubscriberStatus
     owners_opt_out: bool = False
+    tracking: bool = True
+    """Whether they accept open and click tracking on this list."""
 
     @property
     def changeable(self) -> bool:
@@ -128,7 +131,14 @@ class Unsubscribes:
             current = self.subscribers.get(list_id, claim.email)
             if mailing_list is None or current is None or not same_brand(origin, mailing_list):
                 continue
-            found.append(Membership(mailing_list, current.status, opted_out_by_owner(current)))
+            found.append(
+                Membership(
+                    mailing_list,
+                    current.status,
+                    opted_out_by_owner(current),
+                    not declines_tracking(current.attributes),
+                )
+            )
         return claim, found
 
     def set_preferences(

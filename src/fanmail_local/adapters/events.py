@@ -122,11 +122,11 @@ class MemoryQueue:
 
 
 class MemoryEventBus:
-    """EventBridge's default bus with the feedback rule: SES events of `configuration_set`
+    """EventBridge's default bus with the feedback rule: SES events of `configuration_sets`
     go to `target` as EventBridge would put them there (the event envelope as the body)."""
 
-    def __init__(self, configuration_set: str, target: MemoryQueue) -> None:
-        self.configuration_set = configuration_set
+    def __init__(self, configuration_sets: frozenset[str], target: MemoryQueue) -> None:
+        self.configuration_sets = configuration_sets
         self.target = target
         self._ids = itertools.count()
 
@@ -149,4 +149,4 @@ class MemoryEventBus:
 
     def _matches(self, detail: Mapping[str, Any]) -> bool:
         tags = (detail.get("mail") or {}).get("tags") or {}
-        return self.configuration_set in (tags.get(CONFIGURATION_SET_TAG) or [])
+        return bool(self.configuration_sets & set(tags.get(CONFIGURATION_SET_TAG) or []))

@@ -84,3 +84,30 @@ class MemoryFeedbackStore:
         with self._lock:
             found = list(self._links.get(campaign_id, {}).values())
         return sorted(found, key=lambda item: (-item[1], item[0]))[:limit]
+
+    def problems_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[EventRecord]]:
+        found: dict[tuple[str, str], list[EventRecord]] = {}
+        with self._lock:
+            for (campaign_id, _), records in sorted(self._problems.items()):
+                for key in keys:
+                    if key[0] == campaign_id and key[1] in records:
+                        found.setdefault(key, []).append(records[key[1]])
+        return found
+
+    def forget(self, keys: Sequence[tuple[str, str]]) -> int:
+        removed = 0
+        with self._lock:
+            for campaign_id, email in keys:
+                self._seen.pop((campaign_id, email), None)
+                for (problem_campaign, _), records in self._problems.items():
+                    if problem_campaign == campaign_id and records.pop(email, None) is not None:
+                        removed += 1
+        return removed
+
+    def emails(self) -> set[str]:
+        """Every address the store remembers (tests look for what an erasure left behind)."""
+        with self._lock:
+            seen = {email for _, email in self._seen}
+            return seen | {email for records in self._problems.values() for email in records}

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
+from fanmail.domain.erasure import index_form
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.import_jobs import ImportJob, ImportStatus, Rejected
 
@@ -86,6 +87,19 @@ class MemoryImportStore:
             page = [kept[line] for line in lines[start : start + limit]]
             more = start + limit < len(lines)
         return page, page[-1].line if more and page else None
+
+    def rejects_of(self, email: str) -> list[tuple[str, Rejected]]:
+        with self._lock:
+            return [
+                (import_id, row)
+                for import_id, rows in sorted(self._rejects.items())
+                for _, row in sorted(rows.items())
+                if index_form(row.email) == email
+            ]
+
+    def forget_reject(self, import_id: str, line: int) -> None:
+        with self._lock:
+            self._rejects.get(import_id, {}).pop(line, None)
 
 
 class MemoryBlobStore:

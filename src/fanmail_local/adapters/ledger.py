@@ -61,13 +61,15 @@ class MemoryLedger:
     def complete(
         self, campaign_id: str, email: str, holder: str, message_id: str, now: float
     ) -> None:
-        # Unconditional: the message was sent, whoever holds the claim now (or if none does).
+        # The message was sent, whoever holds the claim now; a record erased meanwhile stays
+        # gone (nothing of the address is written back).
         with self._lock:
-            items = self._items.setdefault(campaign_id, {})
+            items = self._items.get(campaign_id, {})
             current = items.get(email)
-            entry = current[0] if current else LedgerEntry(email, "sent", 0)
-            sent = replace(entry, status="sent", message_id=message_id or "-", updated_at=now)
-            items[email] = (sent, current[1] if current else holder, current[2] if current else 0.0)
+            if current is None:
+                return
+            sent = replace(current[0], status="sent", message_id=message_id or "-", updated_at=now)
+            items[email] = (sent, current[1], current[2])
             self.writes += 1
 
     def fail(
@@ -120,3 +122,26 @@ class MemoryLedger:
                         more = position + 1 < len(keys)
                         return selected, (key if more else None)
             return selected, None
+
+    def of_address(
+        self, email: str, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
+        with self._lock:
+            found = sorted(
+                (campaign_id, items[email][0])
+                for campaign_id, items in self._items.items()
+                if email in items
+            )
+        start = bisect.bisect_right([c for c, _ in found], cursor) if cursor is not None else 0
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return page, (page[-1][0] if more and page else None)
+
+    def forget(self, campaign_id: str, email: str) -> bool:
+        with self._lock:
+            return self._items.get(campaign_id, {}).pop(email, None) is not None
+
+    def emails(self) -> set[str]:
+        """Every address with a record (tests look for what an erasure left behind)."""
+        with self._lock:
+            return {email for items in self._items.values() for email in items}

@@ -184,7 +184,11 @@ class MailboxSimulator:
         outcomes: Callable[[str], str | None] | None = None,
         seed: int = 7,
         delay_s: float = 0.2,
+        untracked: frozenset[str] = frozenset(),
     ) -> None:
+        """`untracked`: configuration sets without open and click events (SES adds no pixel
+        and rewrites no link: nobody's opens or clicks are seen)."""
+        self.untracked = untracked
         self.inner = inner
         self.publisher = publisher
         self.open_rate = open_rate
@@ -226,7 +230,8 @@ class MailboxSimulator:
             sections.append(("Delivery", "delivery", self._delivery(email)))
             if outcome == "complaint":
                 sections.append(("Complaint", "complaint", self._complaint(email)))
-            elif outcome in (None, "success"):  # people open and click (a local emulation)
+            elif outcome in (None, "success") and email.configuration_set not in self.untracked:
+                # people open and click (a local emulation)
                 sections.extend(self._engagement(email))
         return [
             (DETAIL_TYPES[kind], {"eventType": kind, "mail": mail, name: dict(body)})

@@ -106,6 +106,7 @@ class MemorySubscriberStore:
                 return False
             self._order[list_id].remove(email)
             self._counts[list_id][old.status.value] -= 1
+            self._soft_bounces.pop((list_id, email), None)
             return True
 
     def counts(self, list_id: str) -> dict[str, int]:
@@ -185,6 +186,27 @@ class MemorySubscriberStore:
             recent = [t for t in stamps if t > at - window_s]
             self._soft_bounces[(list_id, email)] = recent
             return len(recent)
+
+    def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
+        with self._lock:
+            keys = sorted((i, e) for i, members in self._lists.items() for e in members)
+            start = 0
+            if cursor is not None:
+                list_id, _, email = cursor.partition("\t")
+                start = bisect.bisect_right(keys, (list_id, email))
+            chosen = keys[start : start + limit]
+            found = [self._lists[i][e] for i, e in chosen]
+        more = start + limit < len(keys)
+        return found, (f"{chosen[-1][0]}\t{chosen[-1][1]}" if more and chosen else None)
+
+    def rewrite_history(self, subscriber: Subscriber, history: tuple[StatusChange, ...]) -> bool:
+        with self._lock:
+            members = self._lists.get(subscriber.list_id, {})
+            current = members.get(subscriber.email)
+            if current is None or current.history != subscriber.history:
+                return False
+            members[subscriber.email] = replace(current, history=history)
+            return True
 
 
 def hash_segment(email: str, segments: int) -> int:

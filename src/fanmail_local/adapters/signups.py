@@ -35,6 +35,10 @@ class MemorySignupStore:
             del self._items[(list_id, email)]
             return found[0]
 
+    def of_address(self, email: str) -> list[Signup]:
+        with self._lock:
+            return [s for (_, e), (s, _) in sorted(self._items.items()) if e == email]
+
 
 class MemoryRateLimits:
     def __init__(self) -> None:

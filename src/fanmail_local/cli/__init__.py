@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from fanmail.domain.errors import FanmailError
-from fanmail_local.cli import campaigns, demo, lists, previews, serve
+from fanmail_local.cli import campaigns, demo, lists, people, previews, serve
 
 
 def parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     campaigns.add_parser(commands)
     previews.add_parser(commands)
     lists.add_parsers(commands)
+    people.add_parser(commands)
     serve.add_parser(commands)
     return root
 

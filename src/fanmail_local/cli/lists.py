@@ -55,7 +55,8 @@ def add_parsers(commands: Any) -> None:
     i.add_argument(
         "--force",
         action="store_true",
-        help="re-subscribe addresses that unsubscribed, bounced or complained",
+        help="re-subscribe addresses that unsubscribed, bounced or complained, and add back "
+        "erased ones (recorded as forced in their consent history)",
     )
     i.add_argument(
         "--check-deliverability",

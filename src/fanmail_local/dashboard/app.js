@@ -478,6 +478,56 @@ async function estimate() {
   }
 }
 
+// A person's data: what is held about an address (GET /people/{email}), and its erasure,
+// confirmed by typing the address again (DELETE /people/{email}).
+function describePerson(person) {
+  const lines = [person.email, ""];
+  for (const m of person.memberships) {
+    lines.push(`list ${m.list_id}: ${m.status} ${JSON.stringify(m.attributes)}`);
+    for (const c of m.consent_history) lines.push(`  ${new Date(c.at * 1000).toISOString()} ${c.status} by ${c.how} ${c.source}`);
+  }
+  for (const c of person.campaigns) lines.push(`campaign ${c.campaign_id}: ${c.status}, message ${c.message_id}, events ${c.events.join(", ") || "none"}`);
+  for (const s of person.signups) lines.push(`sign-up waiting on ${s.list_id} from ${s.source}`);
+  for (const r of person.rejected_rows) lines.push(`rejected row ${r.import_id} line ${r.line}: ${r.reason}`);
+  if (person.next_cursor) lines.push("(more campaigns: GET /people/{email}?cursor=...)");
+  return lines.join("\n");
+}
+
+async function lookUp(event) {
+  event.preventDefault();
+  const email = document.getElementById("person-email").value.trim();
+  const card = document.getElementById("person");
+  try {
+    const person = await api("GET", `/people/${encodeURIComponent(email)}`);
+    document.getElementById("person-data").textContent = describePerson(person);
+    card.dataset.email = person.email;
+    card.hidden = false;
+  } catch (error) {
+    card.hidden = true;
+    notify(error.message, true);
+  }
+}
+
+async function erase(event) {
+  event.preventDefault();
+  const card = document.getElementById("person");
+  const typed = document.getElementById("erase-typed").value.trim().toLowerCase();
+  if (typed !== card.dataset.email) {
+    notify("The address typed is not the one shown: nothing was erased", true);
+    return;
+  }
+  try {
+    const receipt = await api("DELETE", `/people/${encodeURIComponent(card.dataset.email)}`);
+    const removed = Object.entries(receipt.removed).map(([k, n]) => `${n} ${k}`).join(", ");
+    notify(`Erased (receipt ${receipt.erasure_id}): ${removed}`);
+    card.hidden = true;
+    document.getElementById("erase-typed").value = "";
+    await loadLists();
+  } catch (error) {
+    notify(error.message, true);
+  }
+}
+
 async function start() {
   state.config = await api("GET", "/dashboard/config.json");
   document.getElementById("mode").textContent = state.config.mode === "local" ? "local stand-in" : state.config.mode;
@@ -487,6 +537,8 @@ async function start() {
   document.getElementById("test").addEventListener("click", testSend);
   document.getElementById("create-form").addEventListener("submit", create);
   document.getElementById("estimate").addEventListener("click", estimate);
+  document.getElementById("person-form").addEventListener("submit", lookUp);
+  document.getElementById("erase-form").addEventListener("submit", erase);
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => showTab(tab.dataset.tab));
   }

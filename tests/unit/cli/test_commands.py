@@ -153,3 +153,24 @@ def test_import_into_a_missing_list_needs_create_list(
     headless.write_text("mail,name\nb@example.com,B\n")
     code, _, err = cli("import", str(headless), "--list", "nolist")
     assert code == 2 and "--email-column" in err and "'mail', 'name'" in err
+
+
+def test_people_show_and_an_erasure_confirmed_by_typing_the_address(
+    cli: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    seed(stack, 2)
+    email = "user00000@example.com"
+    code, shown, _ = cli("people", "show", email, "--json")
+    assert code == 0 and shown["memberships"][0]["list_id"] == "news"
+    assert main(["people", "show", email]) == 0
+    assert "news: subscribed" in capsys.readouterr().out
+    monkeypatch.setattr("builtins.input", lambda _: "someone-else@example.com")
+    code, _, err = cli("people", "erase", email)
+    assert code == 2 and "does not match" in err
+    assert stack.subscribers.get("news", email) is not None
+    monkeypatch.setattr("builtins.input", lambda _: email.upper())
+    code, receipt, _ = cli("people", "erase", email, "--by", "dpo")
+    assert code == 0 and receipt["removed"]["memberships"] == 1
+    assert receipt["requested_by"] == "dpo" and stack.subscribers.get("news", email) is None
+    code, _, err = cli("people", "show", email)
+    assert code == 2 and "holds nothing" in err

@@ -4,10 +4,13 @@ local-time delivery, quiet hours, A/B tests and their mix, under pauses, duplica
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from fanmail.domain.abtest import AbGroup, parse_ab_test
 from fanmail.domain.campaign import Campaign, CampaignStatus
@@ -196,12 +199,15 @@ def run_phases_resumed(stack: MemoryStack, campaign_id: str) -> Campaign:
     raise AssertionError("the run did not end")
 
 
-def test_no_clear_winner_follows_the_rule() -> None:
+def test_no_clear_winner_follows_the_rule(caplog: pytest.LogCaptureFixture) -> None:
     stack = sim_stack(fast_settings(), rate=200.0)
     campaign = ab_campaign(stack, 200)
-    done = run_phases(stack, campaign.campaign_id)
+    with caplog.at_level(logging.INFO, logger="fanmail"):
+        done = run_phases(stack, campaign.campaign_id)
     assert done.phases is not None and done.phases.decision is not None
     assert done.phases.decision.rule == "send_first" and done.phases.winner is AbGroup.A
+    logged = [r for r in caplog.records if r.getMessage() == "A/B test decided"]
+    assert [r.__dict__["decision"]["winner"] for r in logged] == ["A"]  # once, with its figures
 
 
 def test_manual_metric_pauses_for_the_owner_then_sends_their_pick() -> None:

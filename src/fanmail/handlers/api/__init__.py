@@ -30,6 +30,7 @@ from fanmail.handlers.api import (
     campaigns,
     imports,
     lists,
+    people,
     schedules,
     segments,
     subscribers,
@@ -53,6 +54,7 @@ ROUTERS = (
     schedules.routes,
     templates.routes,
     segments.routes,
+    people.routes,
 )
 
 

@@ -136,7 +136,14 @@ class SubscriberUpsert(Strict):
     )
     force: Flag = Field(
         default=False,
-        description="allow re-subscribing an address that unsubscribed, bounced or complained",
+        description="allow re-subscribing an address that unsubscribed, bounced or complained, "
+        "or adding back an erased one (recorded as forced)",
+    )
+    tracking: Flag | None = Field(
+        default=None,
+        description="whether the subscriber accepts open and click tracking (false: mail goes "
+        "through the configuration set without it; stored as the attribute tracking=off); "
+        "default: unchanged",
     )
 
 
@@ -516,3 +523,30 @@ class EventView(BaseModel):
 class EventsPage(BaseModel):
     events: list[EventView]
     next_cursor: str | None
+
+
+class PersonView(BaseModel):
+    """Everything fanmail holds about one address (GET /people/{email}); `campaigns` is one
+    page of the send ledger, `next_cursor` names the next."""
+
+    email: str
+    memberships: list[dict[str, Any]] = Field(
+        description="each list: status, attributes and consent history"
+    )
+    campaigns: list[dict[str, Any]] = Field(
+        description="each campaign sent or tried: when, status, SES message id, events, problems"
+    )
+    next_cursor: str | None
+    signups: list[dict[str, Any]] = Field(description="sign-ups waiting for their confirmation")
+    rejected_rows: list[dict[str, Any]] = Field(description="import rows naming the address")
+
+
+class ErasureView(BaseModel):
+    """What an erasure removed, when and at whose request: never the address."""
+
+    erasure_id: str
+    status: str = Field(description="running or done")
+    requested_by: str
+    requested_at: float
+    finished_at: float | None
+    removed: dict[str, int] = Field(description="items removed, by kind")

@@ -45,7 +45,9 @@ def routes(app: App) -> Router:
 
     @router.put(ONE, responses=answers(m.SubscriberView), tags=tags)
     def upsert(list_id: str, email: str, body: m.SubscriberUpsert) -> m.SubscriberView:
-        command = UpsertSubscriber(list_id, email, body.attributes, body.status, body.force)
+        command = UpsertSubscriber(
+            list_id, email, body.attributes, body.status, body.force, body.tracking
+        )
         return subscriber_view(app.lists.upsert(command, caller(router.current_event.raw_event)))
 
     @router.get(ONE, responses=answers(m.SubscriberView), tags=tags)

@@ -14,15 +14,21 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "lists": [("list_id", "HASH")],
     "imports": [("import_id", "HASH"), ("item", "RANGE")],
     "signups": [("list_id", "HASH"), ("email", "RANGE")],
+    "erasures": [("id", "HASH")],
 }
 
 # Tables whose items expire (DynamoDB TTL), by the attribute holding the time.
 TABLE_TTL = {"ledger": "expires_at", "imports": "expires", "signups": "expires"}
 
 BY_EMAIL = "by_email"
-"""The subscribers' index by address (lists of an address: suppression, preferences)."""
+"""Each table's index by address: lists of an address (suppression, preferences), and a
+person's data (export and erasure). Sign-ups and rejected rows index an `address` attribute
+only their items have (the limits' items and import jobs stay out of the index)."""
 
 # Global secondary indexes (keys only), mirrored by template.yaml too.
 TABLE_INDEXES: dict[str, dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]]] = {
     "subscribers": {BY_EMAIL: [("email", "HASH"), ("list_id", "RANGE")]},
+    "ledger": {BY_EMAIL: [("email", "HASH"), ("campaign_id", "RANGE")]},
+    "signups": {BY_EMAIL: [("address", "HASH"), ("list_id", "RANGE")]},
+    "imports": {BY_EMAIL: [("address", "HASH"), ("import_id", "RANGE")]},
 }

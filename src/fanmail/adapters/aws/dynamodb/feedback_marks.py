@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from fanmail.adapters.aws.dynamodb.by_address import delete_items, get_items
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX
 from fanmail.adapters.aws.dynamodb.items import (
     Item,
@@ -27,7 +28,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE
-from fanmail.domain.ses_events import LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import PROBLEMS, LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 
 if TYPE_CHECKING:
@@ -240,3 +241,34 @@ class DynamoFeedbackStore:
             for data in map(from_item, page.get("Items", []))
         ]
         return sorted(found, key=lambda item: (-item[1], item[0]))[:limit]
+
+    def _problem_keys(self, keys: Sequence[tuple[str, str]]) -> list[Item]:
+        return [
+            to_item({"campaign_id": partition(c, kind.value), "email": e})
+            for c, e in dict.fromkeys(keys)
+            for kind in sorted(PROBLEMS)
+        ]
+
+    def problems_of(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[EventRecord]]:
+        found: dict[tuple[str, str], list[EventRecord]] = {}
+        for data in get_items(self.client, self.ledger, self._problem_keys(keys)):
+            campaign_id, kind = str(data["campaign_id"]).split("|", 1)
+            found.setdefault((campaign_id, str(data["email"])), []).append(
+                EventRecord(
+                    str(data["email"]),
+                    kind,
+                    str(data.get("occurred_at", "")),
+                    str(data.get("message_id", "")),
+                    {str(k): str(v) for k, v in (data.get("details") or {}).items()},
+                )
+            )
+        return found
+
+    def forget(self, keys: Sequence[tuple[str, str]]) -> int:
+        """The problem records go here; the remembered events are attributes of the ledger's
+        record, which the ledger deletes."""
+        held = sum(len(records) for records in self.problems_of(keys).values())
+        delete_items(self.client, self.ledger, self._problem_keys(keys))
+        return held

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb import TABLE_TTL
+from fanmail.adapters.aws.dynamodb.by_address import get_items, index_keys
 from fanmail.adapters.aws.dynamodb.items import Item, backoff, from_item, refused, to_item, values
+from fanmail.domain.erasure import index_form
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.import_jobs import (
     ImportCounts,
@@ -205,6 +207,7 @@ class DynamoImportStore:
                             "item": _reject_key(r.line),
                             "line": r.line,
                             "email": r.email,
+                            "address": index_form(r.email) or None,
                             "reason": r.reason,
                             TTL_ATTRIBUTE: int(expires),
                         }
@@ -239,10 +242,21 @@ class DynamoImportStore:
             Limit=limit,
         )
         found = [from_item(item) for item in response.get("Items", [])]
-        page = [
-            Rejected(int(r["line"]), str(r.get("email", "")), str(r.get("reason", "")))
-            for r in found
-            if str(r["item"]).startswith(REJECT_PREFIX)
-        ]
+        page = [_rejected(r) for r in found if str(r["item"]).startswith(REJECT_PREFIX)]
         more = "LastEvaluatedKey" in response
         return page, page[-1].line if more and page else None
+
+    def rejects_of(self, email: str) -> list[tuple[str, Rejected]]:
+        keys = index_keys(self.client, self.table, "address", email)
+        found = get_items(self.client, self.table, keys)
+        rows = [(str(d["import_id"]), _rejected(d)) for d in found]
+        return sorted(rows, key=lambda row: (row[0], row[1].line))
+
+    def forget_reject(self, import_id: str, line: int) -> None:
+        self.client.delete_item(
+            TableName=self.table, Key=to_item({"import_id": import_id, "item": _reject_key(line)})
+        )
+
+
+def _rejected(data: Mapping[str, Any]) -> Rejected:
+    return Rejected(int(data["line"]), str(data.get("email", "")), str(data.get("reason", "")))

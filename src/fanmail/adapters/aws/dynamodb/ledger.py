@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb import TABLE_TTL
+from fanmail.adapters.aws.dynamodb.by_address import get_items, index_page
 from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
 from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
 
@@ -21,7 +22,10 @@ TTL_ATTRIBUTE = TABLE_TTL["ledger"]
 
 
 def entry_from(raw: Mapping[str, Any]) -> LedgerEntry:
-    data = from_item(raw)
+    return entry_of(from_item(raw))
+
+
+def entry_of(data: Mapping[str, Any]) -> LedgerEntry:
     return LedgerEntry(
         email=str(data["email"]),
         status=str(data["status"]),
@@ -102,9 +106,11 @@ class DynamoLedger:
             "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
             "ExpressionAttributeNames": names,
         }
+        # a record erased meanwhile stays gone: nothing of the address is written back
+        request["ConditionExpression"] = "attribute_exists(email)"
         if holder is not None:  # fencing: a taken-over claim is not clobbered by the old holder,
             # and a record SES's Send event confirmed as sent stays sent
-            request["ConditionExpression"] = "holder = :holder AND #s <> :sent"
+            request["ConditionExpression"] += " AND holder = :holder AND #s <> :sent"
             bound |= {":holder": holder, ":sent": "sent"}
             names["#s"] = "status"
         request["ExpressionAttributeValues"] = values(bound)
@@ -116,7 +122,7 @@ class DynamoLedger:
     def complete(
         self, campaign_id: str, email: str, holder: str, message_id: str, now: float
     ) -> None:
-        # Unconditional: the message was sent, whoever holds the claim now (or if none does).
+        # The message was sent, whoever holds the claim now.
         self._set(
             campaign_id,
             email,
@@ -190,3 +196,26 @@ class DynamoLedger:
             if last is None:
                 return entries, None
             request["ExclusiveStartKey"] = last
+
+    def of_address(
+        self, email: str, cursor: str | None, limit: int
+    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
+        start = None if cursor is None else self._key(cursor, email)
+        records: list[tuple[str, LedgerEntry]] = []
+        while True:  # the index holds the address's problem records too: read past them
+            keys, start = index_page(self.client, self.table, "email", email, start, limit)
+            wanted = [k for k in keys if "|" not in str(from_item(k)["campaign_id"])]
+            found = {str(i["campaign_id"]): i for i in get_items(self.client, self.table, wanted)}
+            for campaign_id in sorted(found):
+                records.append((campaign_id, entry_of(found[campaign_id])))
+            if len(records) >= limit or start is None:
+                break
+        more = len(records) > limit or start is not None
+        records = records[:limit]
+        return records, (records[-1][0] if more and records else None)
+
+    def forget(self, campaign_id: str, email: str) -> bool:
+        response: Any = self.client.delete_item(
+            TableName=self.table, Key=self._key(campaign_id, email), ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))

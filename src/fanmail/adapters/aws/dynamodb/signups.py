@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from fanmail.adapters.aws.dynamodb.by_address import get_items, index_keys
 from fanmail.adapters.aws.dynamodb.items import from_item, refused, to_item, values
 from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.model import Signup
@@ -32,6 +33,7 @@ class DynamoSignupStore:
                 {
                     "list_id": signup.list_id,
                     "email": signup.email,
+                    "address": signup.email,  # the index by address (limits have none)
                     "attrs": dict(signup.attributes),
                     "requested_at": signup.requested_at,
                     "source": signup.source,
@@ -79,6 +81,15 @@ class DynamoSignupStore:
             return None
         old = answer.get("Attributes")
         return _signup(list_id, email, from_item(old)) if old else None
+
+    def of_address(self, email: str) -> list[Signup]:
+        keys = index_keys(self.client, self.table, "address", email)
+        found = get_items(self.client, self.table, keys)
+        return [_signup(str(d["list_id"]), email, d) for d in sorted(found, key=_by_list)]
+
+
+def _by_list(data: dict[str, Any]) -> str:
+    return str(data["list_id"])
 
 
 def _signup(list_id: str, email: str, data: dict[str, Any]) -> Signup:

@@ -478,6 +478,36 @@ class DynamoSubscriberStore:
         )
         return sorted(str(from_item(i)["list_id"]) for page in pages for i in page.get("Items", []))
 
+    def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "ProjectionExpression": "list_id, email, #s, consent",
+            "ExpressionAttributeNames": STATUS,
+            "Limit": limit,
+        }
+        if cursor is not None:
+            list_id, _, email = cursor.partition("\t")
+            request["ExclusiveStartKey"] = self._key(list_id, email)
+        response: Any = self.client.scan(**request)
+        found = [subscriber_from(item) for item in response.get("Items", [])]
+        return found, _cursor(response.get("LastEvaluatedKey"))
+
+    def rewrite_history(self, subscriber: Subscriber, history: tuple[StatusChange, ...]) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(subscriber.list_id, subscriber.email),
+                UpdateExpression="SET consent = :history",
+                ConditionExpression="size(consent) = :n",
+                ExpressionAttributeValues=values(
+                    {":history": [c.to_dict() for c in history], ":n": len(subscriber.history)}
+                ),
+            )
+        except ClientError as exc:
+            refused(exc)
+            return False
+        return True
+
     def add_soft_bounce(self, list_id: str, email: str, at: float, window_s: float) -> int:
         try:
             response: Any = self.client.update_item(
@@ -503,6 +533,13 @@ class DynamoSubscriberStore:
                 ExpressionAttributeValues={":recent": value(recent[-SOFT_BOUNCES_KEPT:])},
             )
         return len(recent)
+
+
+def _cursor(last: Mapping[str, Any] | None) -> str | None:
+    if not last:
+        return None
+    key = from_item(last)
+    return f"{key['list_id']}\t{key['email']}"
 
 
 def _history(old: Mapping[str, Any] | None) -> list[StatusChange]:

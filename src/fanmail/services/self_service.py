@@ -1,0 +1,122 @@
+"""A subscriber's own requests from the preference page: "email me my data" (the export, mailed
+to the address: never shown to whoever holds the link, which may have been forwarded) and
+"delete my data" (confirmed by a link mailed to the address, used once), with the same results
+as the admin's GET and DELETE /people/{email}; and whether they accept open and click tracking.
+
+Each answers the same whatever the address holds, and mails at most once per address and kind
+every MAIL_EVERY_S: the page cannot be used to flood a mailbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import secrets
+from dataclasses import dataclass, replace
+
+from fanmail.domain.addresses import ascii_address
+from fanmail.domain.erasure import ErasureReceipt, describe
+from fanmail.domain.errors import Conflict, NotFound, SendError, Unavailable
+from fanmail.domain.model import MailingList, OutgoingEmail
+from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
+from fanmail.domain.tracking import with_tracking
+from fanmail.ports import Clock, Mailer, RateLimits
+from fanmail.services.people import People
+from fanmail.services.unsubscribe import Membership, Unsubscribes
+
+MAIL_EVERY_S = 600.0
+ERASE_LINK_S = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class SelfServiceMail:
+    public_url: str
+    configuration_set: str | None  # the untracked one: nobody asked to be tracked here
+
+
+@dataclass
+class SelfService:
+    unsubscribes: Unsubscribes
+    people: People
+    signer: UnsubscribeSigner
+    mailer: Mailer
+    limits: RateLimits
+    clock: Clock
+    mail: SelfServiceMail
+
+    def send_export(self, token: str) -> None:
+        """Mail what the stack holds about the token's address to it."""
+        claim, sender = self._mailable(token, "export")
+        if sender is None:
+            return
+        try:
+            view = self.people.show(claim.email)
+            text = describe(view) + "\n\nAs JSON:\n" + json.dumps(view.to_dict(), indent=1)
+        except NotFound:
+            text = "We hold nothing about this address."
+        self._send(sender, claim.email, "Your data", text)
+
+    def send_erasure_link(self, token: str) -> None:
+        """Mail a link that erases the address once it is followed and confirmed."""
+        claim, sender = self._mailable(token, "erase")
+        if sender is None:
+            return
+        nonce = secrets.token_urlsafe(12)
+        link = self.signer.token(claim.list_id, claim.email, self.clock.now(), Purpose.ERASE, nonce)
+        url = f"{self.mail.public_url.rstrip('/')}/e/{link}"
+        text = (
+            "Someone asked to delete everything we hold about this address. If it was you,\n"
+            f"open this link within a day and confirm:\n\n{url}\n\nIf not, ignore this mail."
+        )
+        self._send(sender, claim.email, "Confirm deleting your data", text)
+
+    def erasure_claim(self, token: str) -> TokenClaim:
+        return self.signer.verify(token, self.clock.now(), Purpose.ERASE, ERASE_LINK_S)
+
+    def erase(self, token: str, source: str) -> ErasureReceipt:
+        """Once per link: a second use is a Conflict."""
+        claim = self.erasure_claim(token)
+        until = claim.issued_at + ERASE_LINK_S
+        if not self.limits.hold(f"erase-link:{claim.nonce}", until, self.clock.now()):
+            raise Conflict("this link was used already")
+        return self.people.erase(claim.email, f"the subscriber (confirmed link, from {source})")
+
+    def set_tracking(self, token: str, accepts: bool) -> list[Membership]:
+        """Record the answer on every list of the brand that holds the address."""
+        claim, memberships = self.unsubscribes.memberships(token)
+        subscribers = self.unsubscribes.subscribers
+        for member in memberships:
+            current = subscribers.get(member.mailing_list.list_id, claim.email)
+            if current is None:
+                continue
+            attributes = with_tracking(current.attributes, accepts)
+            if attributes != dict(current.attributes):
+                subscribers.put_many([replace(current, attributes=attributes)])
+        return self.unsubscribes.memberships(token)[1]
+
+    def _mailable(self, token: str, kind: str) -> tuple[TokenClaim, str | None]:
+        """The token's claim and the sender to mail from; None when there is none, or the
+        address got this kind of mail in the last MAIL_EVERY_S."""
+        claim = self.unsubscribes.check(token)
+        found: MailingList | None = self.unsubscribes.lists.get(claim.list_id)
+        sender = found.settings.sender if found else ""
+        digest = hashlib.sha256(claim.email.encode()).hexdigest()[:32]
+        now = self.clock.now()
+        if not sender or not self.limits.hold(f"{kind}:{digest}", now + MAIL_EVERY_S, now):
+            return claim, None
+        return claim, sender
+
+    def _send(self, sender: str, email: str, subject: str, text: str) -> None:
+        message = OutgoingEmail(
+            sender=sender,
+            to=ascii_address(email),
+            subject=subject,
+            html=f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>',
+            text=text,
+            configuration_set=self.mail.configuration_set,
+        )
+        try:
+            self.mailer.send(message)
+        except SendError as exc:
+            raise Unavailable(f"the mail could not be sent ({exc.code})") from exc

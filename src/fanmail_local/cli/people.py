@@ -1,0 +1,60 @@
+"""`fanmail people show EMAIL` and `fanmail people erase EMAIL`: what the stack holds about one
+address, and its erasure everywhere (GDPR articles 15 and 17)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any
+
+from fanmail.domain.erasure import describe
+from fanmail.domain.errors import InvalidInput
+from fanmail_local.cli.common import operator_app, print_json
+
+
+def add_parser(commands: Any) -> None:
+    people = commands.add_parser(
+        "people",
+        help="what the stack holds about one address; erase it",
+        description="A person's data across every list and table, found by address (never a "
+        "scan); its erasure keeps only a keyed digest, so an import, an API write or a "
+        "sign-up of the address is refused without fresh consent.",
+    )
+    actions = people.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="everything held about an address")
+    show.add_argument("email")
+    show.add_argument("--json", action="store_true", help="the API's JSON instead of text")
+    show.add_argument("--cursor", help="the ledger page after this campaign id")
+    show.set_defaults(run=show_command)
+    erase = actions.add_parser(
+        "erase",
+        help="erase an address from every list and table",
+        description="Removes the address from every list (counts kept), the send ledger, "
+        "SES's feedback records, campaign summaries, sign-ups and rejected import rows, and "
+        "prints the receipt. Asks you to type the address again, unless --yes.",
+    )
+    erase.add_argument("email")
+    erase.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation")
+    erase.add_argument("--by", default="", help="who asked (default: your user name)")
+    erase.set_defaults(run=erase_command)
+
+
+def show_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        view = app.people.show(args.email, args.cursor)
+    if args.json:
+        print_json(view.to_dict())
+    else:
+        print(describe(view))
+    return 0
+
+
+def erase_command(args: argparse.Namespace) -> int:
+    if not args.yes:
+        typed = input(f"Erase {args.email} everywhere? Type the address to confirm: ")
+        if typed.strip().lower() != args.email.strip().lower():
+            raise InvalidInput("the address typed does not match: nothing was erased")
+    with operator_app() as app:
+        receipt = app.people.erase(args.email, args.by or f"cli:{getpass.getuser()}")
+    print_json(receipt.to_dict())
+    return 0
