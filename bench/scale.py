@@ -4,6 +4,8 @@ and each recipient's render modelled (src/fanmail_local/simulation.py says exact
 and what is modelled). Prints JSON.
 
     python bench/scale.py --subscribers 10000000 --rate 1000
+    python bench/scale.py --subscribers 1000000 --rate 1000 \
+        --segment 'plan = "pro" and opened in 30 days'   # a segment of the generated list
     python bench/scale.py --sweep          # R x N, one line per run, then the table
 """
 
@@ -35,6 +37,11 @@ def main() -> None:
         help="share of SES calls answered with a transient error (retried)",
     )
     parser.add_argument("--daily-quota", type=float, default=1e12, help="SES Max24HourSend")
+    parser.add_argument(
+        "--segment",
+        help="send to a segment (text or JSON) of the generated list: a quarter have plan "
+        '"pro", two in five opened in the last 60 days',
+    )
     parser.add_argument("--sweep", action="store_true", help="R x N (see SWEEP_*), long")
     parser.add_argument("--max-sweep-subscribers", type=int, default=10_000_000)
     parser.add_argument("--table-from", help="print the table of a sweep's JSON lines file")
@@ -63,7 +70,13 @@ def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
         latency_s=args.latency_ms / 1000,
         transient_share=args.transient_share,
         daily_quota=args.daily_quota,
+        segment=segment(args.segment),
     )
+
+
+def segment(given: str | None) -> object:
+    """The text form as it is, the JSON form parsed (the campaign reads either)."""
+    return json.loads(given) if given and given.lstrip().startswith("{") else given
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         SubscriberStore,
         TemplateStore,
     )
+    from fanmail.services.audience import Audiences
     from fanmail.services.campaigns import Campaigns
     from fanmail.services.heartbeat import Heartbeat
     from fanmail.services.import_list import Imports
@@ -499,6 +500,8 @@ class App:
             clock=p.clock,
             senders=self.senders,
             pin=self.stored_templates.pin,
+            audiences=self.audiences,
+            default_cap=self._settings.default_cap(),
         )
 
     @service
@@ -602,6 +605,18 @@ class App:
             campaign_store=p.campaigns,
             check=self.erasure_check,
             clock=p.clock,
+        )
+
+    @service
+    def audiences(self) -> Audiences:
+        from fanmail.services.audience import Audiences
+
+        p = self._ports
+        return Audiences(
+            subscribers=p.subscribers,
+            list_store=p.lists,
+            clock=p.clock,
+            exact_max=self._settings.segment_exact_max,
         )
 
     @service

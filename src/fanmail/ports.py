@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
+    from fanmail.domain.engagement import EngagementEvent
     from fanmail.domain.erasure import ErasureReceipt
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
     )
     from fanmail.domain.plan import SenderConcurrency
     from fanmail.domain.render import TemplateParts
+    from fanmail.domain.segments import Fact
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
     from fanmail.domain.stored_templates import TemplateVersion
     from fanmail.domain.transitions import Transition
@@ -109,8 +111,36 @@ class SubscriberStore(Protocol):
         """Count by reading the whole list and store those counts (the repair)."""
         ...
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
-        """One page of a list in key order; `cursor` None starts at the beginning."""
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        """One page of a list in key order; `cursor` None starts at the beginning. Each
+        subscriber comes with address, status and attributes, and the sign-up time and
+        engagement only where `facts` names them (the root projects what its segment reads)."""
+        ...
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        """Engagement: a campaign email was sent at `at` (once per campaign and subscriber,
+        on the ledger's move to sent). `days_held` are the send-window days the subscriber's
+        item held when the root paged it (`Recipient.days`): the write removes those that
+        fell out of the window, and knows whether the window exists yet. A subscriber deleted
+        meanwhile stays deleted."""
+        ...
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        """Engagement: the first delivery, open or click of a campaign's email, at `at`; a
+        "last" time only moves forward (events come late and out of order)."""
+        ...
+
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """The list's subscribers whose address hashes into `segment` of `segments` equal
+        parts: a random share of about 1/`segments` of them, without reading the list (the
+        address index's parallel-scan segment, which DynamoDB splits by the address's hash)."""
         ...
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:

@@ -18,16 +18,19 @@ from fanmail.domain.campaign import (
     Progress,
     Requirement,
     ScheduleSpec,
+    SegmentSnapshot,
     Summary,
     TemplateReport,
     sends_bucket,
     sends_over_time,
 )
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import parse_quiet_hours
+from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
 
@@ -106,6 +109,9 @@ def summary() -> Summary:
         paused_reason="bounce rate 6 % over the 4 % line",
         resume_at=1_800_003_600.0,
         error="20 recipients not reached",
+        audience=90,
+        segment='plan = "pro"',
+        frequency_cap="at most 3 emails in 7 days",
     )
 
 
@@ -212,6 +218,11 @@ def full_campaign() -> Campaign:
         feedback={"delivered": 30, "bounced": 2},
         live={"sent": 30, sends_bucket(1_800_000_000.0): 30},
         list_info={"id": "l1", "name": "News", "brand": "B", "postal_address": "1 Main St"},
+        segment=SegmentSnapshot.of(Segment.parse('plan = "pro" and opened in 30 days')),
+        segment_id="pros",
+        notes=("the segment names attribute 'plna', which none of the 4 subscribers has",),
+        frequency_cap=FrequencyCap(3, 7),
+        urgent=True,
         local_time=LocalTimeSpec("2026-12-08T09:00:00", "Europe/Lisbon", 1800.0),
         quiet_hours=parse_quiet_hours(
             {"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", "action": "skip"}

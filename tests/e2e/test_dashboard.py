@@ -230,3 +230,26 @@ def test_drafts_lists_and_stored_templates_on_the_stand_in(
     status, view = call(url, "POST", "/campaigns", {**draft, "name": "Gone"})
     assert call(url, "DELETE", f"/campaigns/{view['campaign_id']}")[0] == 204
     assert call(url, "DELETE", one)[0] == 409  # sent: kept
+
+
+def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    runtime, url = served
+    browser.get(url)
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form select[name=list_id] option")
+    )
+    browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    form = browser.find_element(By.ID, "create-form")
+    form.find_element(By.NAME, "segment").send_keys("city exists")
+    browser.find_element(By.ID, "estimate").click()
+    wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
+    every = sum(1 for s in runtime.ports.subscribers.page("news", None, 1000).subscribers)
+    assert f"of {every:,} would get it" in text(browser, "segment-size")
+    form.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
+    assert created.segment is not None
+    assert created.segment.segment().render() == "city exists"

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from fanmail.domain.abtest import parse_ab_test
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_display_name, check_variables
-from fanmail.domain.campaign import Campaign
+from fanmail.domain.campaign import Campaign, SegmentSnapshot
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber
@@ -17,8 +18,10 @@ from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import start_run
 from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
+from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
@@ -37,6 +40,10 @@ class CreateCampaign:
     reply_to: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     campaign_id: str | None = None
+    segment: object = None
+    """Who of the list: a segment in either form (JSON object or text); None: everyone."""
+    urgent: bool = False
+    """A notification: not held back by the frequency cap."""
     quiet_hours: Mapping[str, object] | None = None
     ab_test: Mapping[str, object] | None = None
     name: str = ""
@@ -64,11 +71,15 @@ class Campaigns:
         renderer: TemplateRenderer,
         clock: Clock,
         senders: SenderCheck,
+        audiences: Audiences,
+        default_cap: FrequencyCap | None = None,
         pin: Callable[[str], str] = str,
     ) -> None:
         """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin)."""
         self.pin = pin
+        self.default_cap = default_cap
         self.senders = senders
+        self.audiences = audiences
         self.list_store = list_store
         self.campaign_store = campaign_store
         self.subscribers = subscribers
@@ -110,6 +121,7 @@ class Campaigns:
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
+        segment = Segment.read(command.segment, "segment") if command.segment is not None else None
         variables = check_variables(command.variables)
         # a stored template is pinned to its latest version: senders render exactly that
         command = replace(command, variables=variables, template=self.pin(command.template))
@@ -148,9 +160,30 @@ class Campaigns:
             created_at=self.clock.now(),
             template_report=report,
             list_info=list_info,
+            segment=SegmentSnapshot.of(segment) if segment is not None else None,
+            notes=tuple(self._segment_warnings(list_id, segment)),
+            frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
+            urgent=command.urgent,
             quiet_hours=quiet,
             ab_test=test,
         )
+
+    def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:
+        if segment is None:
+            return []
+        return self.audiences.measure(list_id, segment).warnings()
+
+    def _check_audience(self, campaign_id: str) -> None:
+        """Refuse a send that would reach nobody, where the list is small enough to count (a
+        larger one runs, and its summary says how many the segment reached)."""
+        campaign = self.get(campaign_id)
+        if campaign.segment is None:
+            return
+        segment = campaign.segment.segment()
+        size = self.audiences.counted(campaign.list_id, segment)
+        why = refuse_empty(size, segment) if size is not None else None
+        if why is not None:
+            raise Conflict(f"{why}; nothing was started", campaign.status.value)
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"
@@ -198,6 +231,7 @@ class Campaigns:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
         self.check_account()
+        self._check_audience(campaign_id)
         return self.campaign_store.transition(
             campaign_id, start_run(uuid.uuid4().hex, self.clock.now())
         )

@@ -67,7 +67,9 @@ def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListS
         raise InvalidInput(f"signup_fields: {len(fields)} names, more than {MAX_SIGNUP_FIELDS}")
     for name in fields:
         check_name(name, "signup_fields: attribute")
-    return ListSettings(brand, sender, address, settings.opt_in, fields, settings.quiet_hours)
+    return replace(
+        settings, brand=brand, sender=sender, postal_address=address, signup_fields=fields
+    )
 
 
 MAX_LIST_NAME_CHARS = 200

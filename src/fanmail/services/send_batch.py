@@ -524,6 +524,7 @@ class _Leaf:
         cid, error = self.campaign.campaign_id, outcome.error
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
+            self.ports.subscribers.add_send(self.campaign.list_id, email, now, recipient.days)
             return DeliveryCounts.of(Outcome.SENT)
         if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
             retryable = error.kind is not SendErrorKind.PERMANENT

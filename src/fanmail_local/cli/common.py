@@ -15,6 +15,7 @@ from typing import Any
 from fanmail import bootstrap
 from fanmail.bootstrap import App
 from fanmail.domain.errors import FanmailError
+from fanmail.domain.list_files import parse_json
 from fanmail.settings import Settings
 from fanmail_local.runtime import LocalRuntime
 
@@ -115,3 +116,10 @@ def operator_app() -> Iterator[App]:
     with runtime:
         yield runtime.app
         runtime.invoker.drain()
+
+
+def segment_argument(given: str | None) -> object:
+    """A segment as typed on the command line: JSON when it starts with `{`, else text."""
+    if given is None or not given.lstrip().startswith("{"):
+        return given
+    return parse_json(given, "--segment")

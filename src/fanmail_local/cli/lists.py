@@ -23,7 +23,12 @@ from fanmail.domain.model import (
 )
 from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
-from fanmail_local.cli.common import operator_app, print_json, progress_printer
+from fanmail_local.cli.common import (
+    operator_app,
+    print_json,
+    progress_printer,
+    segment_argument,
+)
 
 
 def add_parsers(commands: Any) -> None:
@@ -126,6 +131,14 @@ def _list_group(commands: Any) -> None:
     settings.add_argument("list_id")
     _setting_options(settings)
     settings.set_defaults(run=set_list_command)
+    estimate = sub.add_parser(
+        "estimate",
+        help="how many of a list a segment selects: exact for a small list, else from a "
+        "random sample, with its 95 %% interval",
+    )
+    estimate.add_argument("list_id")
+    estimate.add_argument("segment", help='text (plan = "pro" and opened in 30 days) or JSON')
+    estimate.set_defaults(run=estimate_command)
     page = sub.add_parser("subscribers", help="a page of a list's subscribers")
     page.add_argument("list_id")
     page.add_argument("--cursor")
@@ -321,6 +334,20 @@ def subscribers_command(args: argparse.Namespace) -> int:
         for s in page.subscribers
     ]
     print_json({"subscribers": rows, "next_cursor": page.cursor})
+    return 0
+
+
+def estimate_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        size = app.audiences.estimate(args.list_id, segment_argument(args.segment))
+    print_json(
+        {
+            "everyone": size.everyone.to_dict(),
+            "receiving": size.receiving.to_dict(),
+            "warnings": size.warnings(),
+        }
+    )
+    print(f"about: {size.receiving.describe()} would get it", file=sys.stderr)
     return 0
 
 

@@ -32,6 +32,7 @@ export function setup() {
   byId("edit").addEventListener("click", editDraft);
   byId("delete-draft").addEventListener("click", (event) => deleteDraft(event.currentTarget));
   byId("create-form").addEventListener("submit", submitDraft);
+  byId("estimate").addEventListener("click", (event) => estimate(event.currentTarget));
   byId("add-variable").addEventListener("click", () => addVariable("", ""));
   byId("event-type").addEventListener("change", (event) => {
     state.eventType = event.target.value;
@@ -412,6 +413,8 @@ function editDraft() {
   form.elements.template.value = view.template;
   form.elements.sender.value = view.sender;
   form.elements.subject.value = view.subject || "";
+  form.elements.segment.value = view.segment_text || "";
+  form.elements.urgent.checked = Boolean(view.urgent);
   byId("variables").replaceChildren();
   for (const [name, value] of Object.entries(view.variables)) addVariable(name, value);
   byId("create").textContent = "Save draft";
@@ -432,7 +435,26 @@ function draftBody(form) {
     sender: data.get("sender").trim(), variables,
   };
   body.subject = data.get("subject").trim() || null;
+  body.segment = data.get("segment").trim() || null;
+  body.urgent = data.get("urgent") === "on";
   return body;
+}
+
+// A segment's size at once: the list counted, or a random sample of it with its interval.
+async function estimate(button) {
+  const data = new FormData(byId("create-form"));
+  const shown = byId("segment-size");
+  const segment = data.get("segment").trim() || 'status = "subscribed"';
+  await busy(button, async () => {
+    try {
+      const size = await api("POST", path("/lists", data.get("list_id"), "segments/estimate"), { segment });
+      shown.textContent = `${size.receiving.text} would get it`
+        + (size.warnings.length ? ` (${size.warnings[0]})` : "");
+    } catch (error) {
+      shown.textContent = "";
+      say("create-notice", error.message, true);
+    }
+  });
 }
 
 async function submitDraft(event) {

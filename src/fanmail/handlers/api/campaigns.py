@@ -99,6 +99,8 @@ def definition(body: m.CampaignCreate) -> CreateCampaign:
         variables=body.variables,
         campaign_id=body.campaign_id,
         name=body.name,
+        segment=body.segment,
+        urgent=body.urgent,
         quiet_hours=body.quiet_hours,
         ab_test=body.ab_test,
     )

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.model import ListSettings, SettingsChange, settings_change
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.handlers.api import models as m
@@ -41,6 +42,12 @@ def changes(body: m.ListSettingsChange) -> SettingsChange:
         opt_in=body.opt_in,
         signup_fields=body.signup_fields,
     )
+    if body.frequency_cap == "none":
+        change["frequency_cap"] = None
+    elif body.frequency_cap is not None:
+        change["frequency_cap"] = FrequencyCap(
+            body.frequency_cap.max_sends, body.frequency_cap.days
+        )
     if body.quiet_hours is not None:  # {} clears them
         quiet = body.quiet_hours
         change["quiet_hours"] = parse_quiet_hours(quiet, "quiet_hours") if quiet else None
