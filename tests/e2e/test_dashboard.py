@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from fanmail.domain.model import ListSettings
 from fanmail.services.campaigns import CreateCampaign
@@ -242,6 +242,9 @@ def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
     )
     browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
     form = browser.find_element(By.ID, "create-form")
+    # earlier tests made lists and stored templates of their own
+    Select(form.find_element(By.NAME, "list_id")).select_by_value("news")
+    Select(form.find_element(By.NAME, "template")).select_by_value("newsletter")
     form.find_element(By.NAME, "segment").send_keys("city exists")
     browser.find_element(By.ID, "estimate").click()
     wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
@@ -249,7 +252,10 @@ def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
     assert f"of {every:,} would get it" in text(browser, "segment-size")
     form.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    try:
+        wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    except Exception as error:
+        raise AssertionError(f"not created: {text(browser, 'create-notice')!r}") from error
     created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
     assert created.segment is not None
     assert created.segment.segment().render() == "city exists"
