@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -51,14 +52,14 @@ class UnsupportedFile(InvalidInput):
         )
 
 
-def raw_body(event: dict[str, Any]) -> bytes:
+def raw_body(event: Mapping[str, object]) -> bytes:
     """The request body as the bytes the client sent (API Gateway base64-encodes the binary
     media types the template declares, so a file that is not UTF-8 arrives intact)."""
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
         return str(body).encode("utf-8", "surrogatepass")
     try:
-        return base64.b64decode(body, validate=True)
+        return base64.b64decode(str(body), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("the request body is not valid base64") from None
 
