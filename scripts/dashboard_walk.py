@@ -190,7 +190,7 @@ class Walk:
 
     def import_members(self) -> None:
         Select(self.find("#import-list")).select_by_value(self.list_id)
-        self.find("#import-file").send_keys(str(members_file(self.folder, self.suffix)))
+        self.find("#import-file").send_keys(str(members_file(self.folder, self.suffix).resolve()))
         until(self.browser, lambda b: self.find("#mapping").is_displayed(), "the column mapping")
         name_row = "#mapping-table tr[data-column='Full name']"
         self.type(f"{name_row} input", "name")
