@@ -268,6 +268,8 @@ class TemplateRenderer:
                 current = f"{name}/{SUBJECT_FILE}"
                 subject = env.get_template(current)
             variables = self._variables(name, subject_override)
+            for current in self._tree(name):
+                env.get_template(current)  # compiled now: a render's CPU budget is its own
         except jinja2.TemplateNotFound as exc:
             if exc.name == f"{name}/{HTML_FILE}":
                 raise TemplateProblem(
@@ -293,25 +295,8 @@ class TemplateRenderer:
         """Each name the template (and what it extends, includes, imports) reads, with whether
         it is required: False when every use is guarded (`| default(...)`, `is defined`).
         Attributes read as `subscriber.NAME` count as NAME."""
-        env = self.environment
-        loader = env.loader
-        assert loader is not None
-        sources: list[str] = [] if subject_override is None else [subject_override]
-        pending = [f"{name}/{HTML_FILE}", f"{name}/{TEXT_FILE}"]
-        if subject_override is None:
-            pending.append(f"{name}/{SUBJECT_FILE}")
-        seen: set[str] = set()
-        while pending:
-            path = pending.pop()
-            if path in seen:
-                continue
-            seen.add(path)
-            try:
-                source = loader.get_source(env, path)[0]
-            except jinja2.TemplateNotFound:
-                continue
-            sources.append(source)
-            pending.extend(self._facts(source).referenced)
+        sources = [] if subject_override is None else [subject_override]
+        sources += self._sources(name, with_subject=subject_override is None).values()
         usage: dict[str, bool] = {}
         for source in sources:
             facts = self._facts(source)
@@ -320,6 +305,31 @@ class TemplateRenderer:
                     continue
                 usage[used] = usage.get(used, False) or not guarded
         return usage
+
+    def _tree(self, name: str) -> list[str]:
+        """Every template file the named one extends, includes or imports (Jinja compiles those
+        on first use: inside a render, unless compiled beforehand)."""
+        return list(self._sources(name, with_subject=True))
+
+    def _sources(self, name: str, *, with_subject: bool) -> dict[str, str]:
+        """The sources of the named template and of what it references, by path."""
+        env = self.environment
+        loader = env.loader
+        assert loader is not None
+        pending = [f"{name}/{HTML_FILE}", f"{name}/{TEXT_FILE}"]
+        if with_subject:
+            pending.append(f"{name}/{SUBJECT_FILE}")
+        found: dict[str, str] = {}
+        while pending:
+            path = pending.pop()
+            if path in found:
+                continue
+            try:
+                found[path] = loader.get_source(env, path)[0]
+            except jinja2.TemplateNotFound:
+                continue
+            pending.extend(self._facts(found[path]).referenced)
+        return found
 
     def _facts(self, source: str) -> _SourceFacts:
         """What one template source references, declares and reads, parsed once per source
