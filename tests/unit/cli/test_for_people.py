@@ -210,3 +210,58 @@ def test_import_prints_its_summary_and_the_rejects_path(
     assert "LINE" in out and "not-an-address" in out  # the first rejected rows, with their line
     assert "importing people.csv: 3 rows read, 2 imported, 1 rejected" in err
     assert stack.app.lists.summary("news").counts == {"subscribed": 2}
+
+
+def ctrl_c_on_the_second_read(stack: MemoryStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C pressed while the live line is shown (after its first draw)."""
+    views = stack.app.views
+    real = views.campaign
+    reads = [0]
+
+    def campaign(*args: Any, **kwargs: Any) -> Any:
+        reads[0] += 1
+        if reads[0] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "campaign", campaign)
+
+
+def test_ctrl_c_while_waiting_stops_following_not_the_campaign(
+    run: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    run("lists", "create", "news", "--postal-address", "1 Road")
+    seed(stack, 4)
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    run("campaign", "create", *create, "--id", "c1")
+    ctrl_c_on_the_second_read(stack, monkeypatch)
+    code, out, err = run("campaign", "send", "c1", "--wait")
+    assert code == 130 and out == "" and "Traceback" not in err
+    assert "sending" in err  # the live line came first
+    assert err.rstrip().endswith(
+        "stopped following; campaign c1 keeps sending (`fanmail campaign watch c1` follows it "
+        "again)"
+    )
+    assert stack.app.campaigns.get("c1").status.value == "sending"
+
+
+def test_ctrl_c_where_the_run_lives_in_the_command_pauses_it(
+    run: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Without `fanmail serve`, the functions run in the command: stopping it would strand
+    the run, so Ctrl-C pauses the campaign at a checkpoint and says how to go on."""
+    import argparse
+
+    from fanmail_local.cli import campaigns
+
+    run("lists", "create", "news", "--postal-address", "1 Road")
+    seed(stack, 4)
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    run("campaign", "create", *create, "--id", "c1")
+    stack.app.campaigns.send_now("c1")
+    ctrl_c_on_the_second_read(stack, monkeypatch)
+    args = argparse.Namespace(json=False, interval=0.01)
+    assert campaigns.follow(stack.app, "c1", args, pause_on_stop=True) == 130
+    assert stack.app.campaigns.get("c1").status.value == "paused"
+    assert "`fanmail campaign resume c1` goes on" in capsys.readouterr().err
