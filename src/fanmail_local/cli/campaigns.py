@@ -372,23 +372,22 @@ def start_command(args: argparse.Namespace) -> int:
         if args.wait or in_process:
             return follow(app, campaign_id, args, pause_on_stop=in_process)
         view = app.views.campaign(app.campaigns.get(campaign_id))
-    emit(args.json, view, lambda: [started_line(view, where)])
+        subscribed = app.lists.summary(str(view["list_id"])).counts.get("subscribed", 0)
+    emit(args.json, view, lambda: [started_line(view, subscribed, where)])
     return 0
 
 
-def started_line(view: JsonObject, where: Where) -> str:
-    """The run's id, who it goes to, and how to follow it."""
+def started_line(view: JsonObject, subscribed: int, where: Where) -> str:
+    """The run's id, who it goes to (the run's count once it has one, else the list's
+    subscribed, before the segment), and how to follow it."""
     _, total = settled(view)
-    segment = f" (segment: {view['segment_text']})" if view.get("segment_text") else ""
-    audience = (
-        f"about {total:,} recipients of list {view['list_id']}"
-        if total
-        else (f"list {view['list_id']}")
-    )
+    audience = f"{total:,} recipients" if total else f"{subscribed:,} subscribed"
+    segment = f", segment {view['segment_text']}" if view.get("segment_text") else ""
     where_else = f", or on the dashboard at {where.server.url}/" if where.server else ""
     return (
-        f"campaign {view['campaign_id']} is {view['status']} to {audience}{segment}; follow "
-        f"it with `fanmail campaign watch {view['campaign_id']}`{where_else}"
+        f"campaign {view['campaign_id']} is {view['status']}: list {view['list_id']} "
+        f"({audience}{segment}); follow it with `fanmail campaign watch "
+        f"{view['campaign_id']}`{where_else}"
     )
 
 

@@ -137,16 +137,19 @@ def test_a_campaign_for_people(run: Any, stack: MemoryStack) -> None:
     assert out.startswith("sent '[TEST] ") and "me@example.com" in out
 
 
-def test_send_returns_at_once_with_one_line(run: Any, stack: MemoryStack) -> None:
+def test_send_returns_at_once_with_one_line(
+    run: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """On a deployed stack (here in memory) the trigger runs elsewhere: the command says what
     started and how to follow it."""
+    monkeypatch.setenv("COLUMNS", "200")  # one line, unwrapped
     run("lists", "create", "news", "--postal-address", "1 Road")
     seed(stack, 4)
     create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
     run("campaign", "create", *create, "--id", "c1")
     code, out, _ = run("campaign", "send", "c1")
     assert code == 0 and out.count("\n") == 1, out
-    assert out.startswith("campaign c1 is ") and "list news" in out
+    assert out.startswith("campaign c1 is sending: list news (4 subscribed)"), out
     assert "fanmail campaign watch c1" in out
 
 
