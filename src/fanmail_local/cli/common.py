@@ -48,7 +48,7 @@ def json_option(parser: argparse.ArgumentParser, *, group: bool = False) -> None
 
 
 PROBE_TIMEOUT_S = 1.5
-SERVE_SAYS = "`fanmail serve` prints the AWS_ENDPOINT_URL to export"
+SERVE_SAYS = "unset AWS_ENDPOINT_URL: the CLI finds a running `fanmail serve` by itself"
 
 
 def check_stand_in(endpoint: str) -> None:
@@ -79,8 +79,8 @@ def check_stand_in(endpoint: str) -> None:
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise FanmailError(
-            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): is `fanmail serve` "
-            f"running? Start it ({SERVE_SAYS}), or unset AWS_ENDPOINT_URL to act on AWS"
+            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): an old address? "
+            f"{SERVE_SAYS[0].upper()}{SERVE_SAYS[1:]} (or acts on AWS without one)"
         ) from None
     except ValueError:
         listed = None

@@ -36,8 +36,9 @@ def add_parsers(commands: Any) -> None:
         description="Validate and normalise every row (email-validator, attribute rules), "
         "merge rows for the same address (later values win), and write the list in chunks, "
         "as the API's import jobs do. Rejected rows go to a CSV with line number and reason. "
-        "A re-run of the same file after an interruption goes on from where it stopped. Acts "
-        "on the stack your AWS environment points at (AWS_ENDPOINT_URL for a local stand-in).",
+        "A re-run of the same file after an interruption goes on from where it stopped. "
+        "Progress in rows, with rate and time left, on stderr. Acts on a running `fanmail "
+        "serve`'s stand-in, else on the stack your AWS environment points at.",
     )
     i.add_argument("file", type=Path, help="a .csv (header row) or .jsonl file, UTF-8")
     i.add_argument("--list", required=True, help="the list id")
@@ -104,8 +105,9 @@ def _list_group(commands: Any) -> None:
     group = commands.add_parser(
         "lists",
         help="create, list, show and set up lists; recount one; page its subscribers",
-        description="Lists of the stack your AWS environment points at (AWS_ENDPOINT_URL for a "
-        "local stand-in).",
+        description="Lists of a running `fanmail serve`'s stand-in, else of the stack your AWS "
+        "environment points at (AWS_ENDPOINT_URL for another stand-in). Tables by default, "
+        "--json for scripts.",
     )
     json_option(group, group=True)
     sub = group.add_subparsers(dest="lists_command", required=True, metavar="SUBCOMMAND")

@@ -142,7 +142,7 @@ def serve(args: argparse.Namespace) -> int:
         try:
             print(
                 f"verified sender: {args.sender_identity}; outbox: {outbox}; the other fanmail "
-                f"commands act on this stand-in ({found_at} says where it is)",
+                f"commands act on this stand-in ({server.endpoint}), found through {found_at}",
                 file=sys.stderr,
             )
             run_until_interrupted(gateway)
