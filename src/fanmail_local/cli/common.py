@@ -125,6 +125,7 @@ def operator_app(where: Where | None = None) -> Iterator[App]:
         sender_identity=None,
         max_send_rate=settings.max_send_rate or 100.0,
         attach_to=where.endpoint,
+        fire_schedules=where.server is None,
     )
     with runtime:
         yield runtime.app
