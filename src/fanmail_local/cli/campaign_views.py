@@ -54,7 +54,8 @@ def said_back(feedback: JsonObject) -> str:
         f"{number(feedback.get('delivered')):,} delivered, {number(feedback.get('bounced')):,} "
         f"bounced ({rate('bounce_rate')}), {number(feedback.get('complained')):,} complained "
         f"({rate('complaint_rate')}), {number(feedback.get('opened')):,} opened "
-        f"({rate('open_rate')}; Apple Mail opens everything), {number(feedback.get('clicked')):,} "
+        f"({rate('open_rate')}; Apple Mail's privacy opens inflate it), "
+        f"{number(feedback.get('clicked')):,} "
         f"clicked ({rate('click_rate')})"
     )
 

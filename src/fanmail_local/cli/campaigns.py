@@ -314,7 +314,7 @@ def page_command(args: argparse.Namespace) -> int:
             emit(
                 args.json,
                 {"failures": failures, "next_cursor": cursor},
-                pager(headers, shown, cursor),
+                pager(headers, shown, cursor, "no failures"),
             )
             return 0
         app.campaigns.get(args.campaign_id)
@@ -324,17 +324,22 @@ def page_command(args: argparse.Namespace) -> int:
         for r in records
     ]
     page = {"events": [asdict(r) for r in records], "next_cursor": cursor}
-    emit(args.json, page, pager(("EMAIL", "WHEN", args.type.upper()), rows, cursor))
+    kind = str(args.type)
+    emit(
+        args.json,
+        page,
+        pager(("EMAIL", "WHEN", kind.upper()), rows, cursor, f"no {kind.replace('_', ' ')} events"),
+    )
     return 0
 
 
 def pager(
-    headers: tuple[str, ...], rows: Sequence[Sequence[object]], cursor: str | None
+    headers: tuple[str, ...], rows: Sequence[Sequence[object]], cursor: str | None, empty: str
 ) -> Callable[[], list[str]]:
-    """A page as a table, and how to ask for the next one."""
+    """A page as a table (`empty` when it has no rows), and how to ask for the next one."""
 
     def lines() -> list[str]:
-        found = table(headers, rows, terminal_width()) if rows else ["none"]
+        found = table(headers, rows, terminal_width()) if rows else [empty]
         return found + ([f"more: --cursor {cursor}"] if cursor else [])
 
     return lines

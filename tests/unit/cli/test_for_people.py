@@ -132,7 +132,7 @@ def test_a_campaign_for_people(run: Any, stack: MemoryStack) -> None:
     code, out, _ = run("campaign", "list")
     assert out.splitlines()[0].split() == ["CAMPAIGN", "NAME", "LIST", "STATUS", "CREATED"]
     code, out, _ = run("campaign", "events", "c1")
-    assert code == 0 and out.strip() == "none"
+    assert code == 0 and out.strip() == "no bounced events"
     code, out, _ = run("campaign", "test", "c1", "--to", "me@example.com")
     assert out.startswith("sent '[TEST] ") and "me@example.com" in out
 
