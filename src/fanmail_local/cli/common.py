@@ -79,8 +79,8 @@ def check_stand_in(endpoint: str) -> None:
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise FanmailError(
-            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): an old address? "
-            f"{SERVE_SAYS[0].upper()}{SERVE_SAYS[1:]} (or acts on AWS without one)"
+            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): an old address? Unset "
+            "it, and the CLI finds a running `fanmail serve` by itself (or acts on AWS)"
         ) from None
     except ValueError:
         listed = None
