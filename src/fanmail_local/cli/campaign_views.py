@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fanmail.domain.codec import Json, JsonObject
 from fanmail_local.cli.common import progress_bar
-from fanmail_local.cli.output import fields, local_time, percent, table, terminal_width
+from fanmail_local.cli.output import fields, local_time, percent, table
 
 
 def number(value: Json) -> int:
@@ -117,7 +117,7 @@ def campaign_lines(view: JsonObject) -> list[str]:
             for link in links
             if isinstance(link, dict)
         ]
-        lines += ["", *table(("CLICKS", "TOP LINKS"), rows, terminal_width())]
+        lines += ["", *table(("CLICKS", "TOP LINKS"), rows)]
     warnings = view.get("warnings")
     lines += [f"warning: {w}" for w in warnings] if isinstance(warnings, list) else []
     return lines

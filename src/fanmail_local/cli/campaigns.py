@@ -34,12 +34,11 @@ from fanmail_local.cli.common import Where, json_option, locate, operator_app, s
 from fanmail_local.cli.output import (
     PLAIN_EVERY_S,
     emit,
-    fit,
     local_time,
     print_json,
+    redrawn,
     say,
     table,
-    terminal_width,
 )
 from fanmail_local.cli.previews import parse_variables
 
@@ -245,7 +244,7 @@ def list_command(args: argparse.Namespace) -> int:
             (v["campaign_id"], v["name"], v["list_id"], v["status"], local_time(v["created_at"]))
             for v in views
         ]
-        found = table(("CAMPAIGN", "NAME", "LIST", "STATUS", "CREATED"), shown, terminal_width())
+        found = table(("CAMPAIGN", "NAME", "LIST", "STATUS", "CREATED"), shown)
         return found + ([f"more: --cursor {cursor}"] if cursor else [])
 
     emit(args.json, {"campaigns": rows, "next_cursor": cursor}, lines)
@@ -339,7 +338,7 @@ def pager(
     """A page as a table (`empty` when it has no rows), and how to ask for the next one."""
 
     def lines() -> list[str]:
-        found = table(headers, rows, terminal_width()) if rows else [empty]
+        found = table(headers, rows) if rows else [empty]
         return found + ([f"more: --cursor {cursor}"] if cursor else [])
 
     return lines
@@ -441,7 +440,7 @@ def live_line(app: App, campaign_id: str, interval: float) -> None:
         ended = view["status"] != CampaignStatus.SENDING.value and not view["stalled"]
         if interactive:
             end = "\n" if ended else ""
-            say_now(f"\r{fit(line, terminal_width() - 1)}\x1b[K", end)
+            say_now(redrawn(line), end)
         elif ended or (line != said and now - printed_at >= PLAIN_EVERY_S):
             say_now(line, "\n")
             printed_at, said = now, line

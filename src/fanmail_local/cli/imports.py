@@ -12,10 +12,9 @@ from fanmail.services.import_list import ImportJobView
 from fanmail_local.cli.output import (
     PLAIN_EVERY_S,
     fields,
-    fit,
     local_time,
+    redrawn,
     table,
-    terminal_width,
 )
 
 
@@ -42,7 +41,7 @@ class ImportProgress:
         self.interactive = self.stream.isatty()
         self.start: tuple[float, int, int] | None = None
         self.printed_at = -PLAIN_EVERY_S
-        self.redrawn = False
+        self.line_open = False
 
     def __call__(self, job: ImportJob) -> None:
         now = self.clock()
@@ -50,8 +49,8 @@ class ImportProgress:
             self.start = (now, job.counts.rows, job.position.offset)
         line = self.line(job, now)
         if self.interactive:
-            self.stream.write(f"\r{fit(line, terminal_width() - 1)}\x1b[K")
-            self.redrawn = True
+            self.stream.write(redrawn(line))
+            self.line_open = True
         elif job.status.is_terminal or now - self.printed_at >= PLAIN_EVERY_S:
             self.stream.write(line + "\n")
             self.printed_at = now
@@ -79,10 +78,10 @@ class ImportProgress:
 
     def done(self) -> None:
         """Ends the redrawn line, so what follows starts on its own."""
-        if self.redrawn:
+        if self.line_open:
             self.stream.write("\n")
             self.stream.flush()
-            self.redrawn = False
+            self.line_open = False
 
 
 def import_lines(view: ImportJobView, rejected_file: str | None) -> list[str]:
@@ -113,5 +112,5 @@ def import_lines(view: ImportJobView, rejected_file: str | None) -> list[str]:
     examples = view["rejected_examples"]
     if examples:
         rows = [(e["line"], e["email"], e["reason"]) for e in examples]
-        lines += ["", *table(("LINE", "EMAIL", "WHY REJECTED"), rows, terminal_width())]
+        lines += ["", *table(("LINE", "EMAIL", "WHY REJECTED"), rows)]
     return lines

@@ -26,7 +26,7 @@ from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
 from fanmail_local.cli.common import json_option, operator_app, segment_argument
 from fanmail_local.cli.imports import ImportProgress, import_lines
-from fanmail_local.cli.output import emit, fields, table, terminal_width
+from fanmail_local.cli.output import emit, fields, table
 
 
 def add_parsers(commands: Any) -> None:
@@ -360,7 +360,7 @@ def lists_table(found: list[ListView]) -> list[str]:
         for v in found
     ]
     headers = ("LIST", "NAME", *(s.upper() for s in statuses), "TOTAL")
-    return table(headers, rows, terminal_width())
+    return table(headers, rows)
 
 
 def show_list_command(args: argparse.Namespace) -> int:
@@ -391,7 +391,7 @@ def subscribers_command(args: argparse.Namespace) -> int:
             (s.email, s.status.value, ", ".join(f"{k}={v}" for k, v in s.attributes.items()))
             for s in page.subscribers
         ]
-        found = table(("EMAIL", "STATUS", "ATTRIBUTES"), shown, terminal_width())
+        found = table(("EMAIL", "STATUS", "ATTRIBUTES"), shown)
         if not rows:
             found = [
                 f"no subscribers in {args.list_id}" + (" after this cursor" if args.cursor else "")
@@ -436,7 +436,7 @@ def recount_command(args: argparse.Namespace) -> int:
         verdict = "the counters were right" if before == after else "the counters were repaired"
         return [
             f"{args.list_id}: {verdict}",
-            *table(("STATUS", "BEFORE", "AFTER"), rows, terminal_width()),
+            *table(("STATUS", "BEFORE", "AFTER"), rows),
         ]
 
     emit(args.json, {"list_id": args.list_id, "before": before, "after": after}, lines)

@@ -55,6 +55,12 @@ def terminal_width() -> int:
     return max(20, shutil.get_terminal_size((100, 24)).columns)
 
 
+def redrawn(line: str) -> str:
+    """The line as a terminal's one updating line shows it: back to the line's start, cut to
+    the terminal (a wrapped line would not be redrawn), the rest of the old one cleared."""
+    return f"\r{fit(line, terminal_width() - 1)}\x1b[K"
+
+
 def local_time(value: object) -> str:
     """Epoch seconds or an ISO string as `2026-12-06 09:14:03+01:00` in this machine's zone;
     `-` for none. A time without a zone (a schedule's wall clock) is shown as it was given."""
@@ -107,10 +113,13 @@ def pad(text: str, width: int) -> str:
     return text + " " * (width - width_of(text))
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], width: int) -> list[str]:
-    """Columns as wide as their widest cell. A table wider than `width` has its widest columns
-    narrowed, their cells cut with an ellipsis: down to their headers first, then to
-    MIN_COLUMN; a line still too wide is cut. The last column is not padded."""
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], width: int | None = None
+) -> list[str]:
+    """Columns as wide as their widest cell. A table wider than `width` (the terminal's) has
+    its widest columns narrowed, their cells cut with an ellipsis: down to their headers
+    first, then to MIN_COLUMN; a line still too wide is cut. The last column is not padded."""
+    width = width or terminal_width()
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([width_of(h), *(width_of(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     for floors in (
