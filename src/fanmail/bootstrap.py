@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     )
     from fanmail.services.audience import Audiences
     from fanmail.services.campaigns import Campaigns
+    from fanmail.services.erasures import Erasures
     from fanmail.services.heartbeat import Heartbeat
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
@@ -602,8 +603,22 @@ class App:
             feedback=p.feedback,
             signups=p.signups,
             imports=p.imports,
+        )
+
+    @service
+    def erasures(self) -> Erasures:
+        from fanmail.services.erasures import Erasures
+
+        p = self._ports
+        return Erasures(
+            subscribers=p.subscribers,
+            ledger=p.ledger,
+            feedback=p.feedback,
+            signups=p.signups,
+            imports=p.imports,
             campaign_store=p.campaigns,
             check=self.erasure_check,
+            invoker=p.invoker,
             clock=p.clock,
         )
 
@@ -652,6 +667,7 @@ class App:
         return SelfService(
             unsubscribes=self.unsubscribes,
             people=self.people,
+            erasures=self.erasures,
             signer=self.signer,
             mailer=p.mailer,
             limits=p.limits,

@@ -30,7 +30,7 @@ from fanmail.services.signups import SignupRequest
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.runtime import LOCAL_REGION, LocalRuntime
-from tests.conftest import fast_settings, sim_stack
+from tests.conftest import erase, fast_settings, sim_stack
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -171,14 +171,17 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     ]
     before = env.app.lists.summary(made["news"]).counts
 
-    receipt = env.app.people.erase(ada, "admin")
+    receipt = erase(env.app, ada, "admin")
 
     assert receipt.done and dict(receipt.removed) == {
         "memberships": 2,
         "signups": 1,
         "rejected_rows": 1,
-        "campaigns": 1,
+        "ledger_records": 1,
+        "feedback_records": 1,
+        "campaign_summaries": 1,
     }
+    assert receipt.requested_by == "admin" and receipt.runs == 1
     assert ada not in json.dumps(receipt.to_dict())
     assert env.stored(ada) == []
     assert env.stored(bob) != []  # the scan finds an address that is there
@@ -190,14 +193,15 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert kept.checkpoint.counts.failures == ()
     with pytest.raises(NotFound):
         env.app.people.show(ada)
-    assert env.app.people.receipt(receipt.erasure_id).removed == receipt.removed
+    assert env.app.erasures.job(receipt.erasure_id) == receipt
+    assert receipt in env.app.erasures.jobs(None, 1000)[0]
 
 
 def test_an_erased_address_comes_back_only_with_fresh_consent(env: Env) -> None:
     suffix = uuid.uuid4().hex[:6]
     ada, bob = f"ada{suffix}@example.com", f"bob{suffix}@example.com"
     made = put_everything(env, suffix, ada, bob)
-    env.app.people.erase(ada, "admin")
+    erase(env.app, ada, "admin")
 
     job = env.app.imports.run_here(made["news"], ImportOptions(), f"email\n{ada}\n{bob}\n".encode())
     assert job.counts.rejected == 1
