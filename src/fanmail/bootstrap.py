@@ -471,6 +471,7 @@ class App:
             scheduler=p.scheduler,
             clock=p.clock,
             options=options,
+            erased=self.erasure_check.erased,
         )
 
     @service

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
@@ -101,8 +102,11 @@ class CampaignRunner:
         scheduler: Scheduler,
         clock: Clock,
         options: RootOptions,
+        erased: Callable[[Sequence[str]], set[str]] | None = None,
     ) -> None:
         self.subscribers = subscribers
+        self.erased = erased
+        """Which addresses were erased (ErasureCheck.erased): none is written into a summary."""
         self.campaign_store = campaign_store
         self.ses = ses
         self.batch_sender = batch_sender
@@ -262,6 +266,19 @@ class CampaignRunner:
             allowance=allowance,
         ).run()
 
+    def _without_erased(self, counts: DeliveryCounts) -> DeliveryCounts:
+        """The counts without the failures of addresses erased since the run noted them (the
+        erasure took them out of what was stored; this run must not write them back)."""
+        if self.erased is None or not counts.failures:
+            return counts
+        gone = self.erased([f.email for f in counts.failures])
+        kept = tuple(f for f in counts.failures if f.email not in gone)
+        return replace(counts, failures=kept) if gone else counts
+
+    def _checkpoint(self, epoch: Epoch) -> Checkpoint:
+        checkpoint = epoch.checkpoint()
+        return replace(checkpoint, counts=self._without_erased(checkpoint.counts))
+
     # -- ending an epoch ------------------------------------------------------------------------
     def _progress(self, epoch: Epoch, *, final: bool = False) -> Progress:
         state = epoch.state
@@ -285,6 +302,7 @@ class CampaignRunner:
         if not state.exhausted:
             recipients = max(state.recipients, state.estimated_recipients or 0)
         sent = counts[Outcome.SENT]
+        counts = self._without_erased(counts)
         return Summary(
             campaign_id=epoch.campaign.campaign_id,
             list_id=epoch.campaign.list_id,
@@ -364,7 +382,7 @@ class CampaignRunner:
             status,
             self._progress(epoch, final=True),
             summary,
-            epoch.checkpoint(),
+            self._checkpoint(epoch),
             finished_at,
             phases=self._phases(epoch),
         )
@@ -415,7 +433,7 @@ class CampaignRunner:
             status,
             self._progress(epoch, final=final),
             summary,
-            epoch.checkpoint(),
+            self._checkpoint(epoch),
             finished_at=finished_at,
             resume_at=resume_at,
             phases=self._phases(epoch),
