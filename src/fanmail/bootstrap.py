@@ -709,6 +709,8 @@ class App:
                 configuration_sets=s.configuration_sets().names,
                 soft_bounce_limit=s.soft_bounce_limit,
                 soft_bounce_window_s=s.soft_bounce_days * 86400,
+                reader_ips=ConsentIps(s.consent_ip_retention, s.consent_ip_days),
+                records_days=s.feedback_ttl_days,
             ),
         )
 

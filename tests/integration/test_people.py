@@ -20,6 +20,7 @@ import yaml
 from fanmail.adapters.aws import clients
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint
+from fanmail.domain.erasure import describe
 from fanmail.domain.errors import Conflict, NotFound, SendError, SendErrorKind
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.model import (
@@ -41,6 +42,7 @@ from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.runtime import LOCAL_REGION, LocalRuntime
 from tests.conftest import erase, fast_settings, finished, sim_stack
+from tests.feedback_events import ses_event
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -153,6 +155,12 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
         {"type": "Permanent"},
     )
     assert ports.feedback.commit([LedgerMark(campaign, ada, {"bounced"}, problems=[bounce])], now)
+    tracked = sorted(app.feedback.options.configuration_sets)[0]
+    for name in ("open", "click"):  # what SES reports of tracked mail, through the feedback path
+        events = app.feedback.parse(
+            ses_event(name, to=ada, campaign=campaign, configuration_set=tracked)
+        )
+        assert isinstance(events, list) and app.feedback.apply(events).counted == 1
     ports.signups.put(
         Signup(f"other{suffix}", ada, {"name": "A"}, now, "198.51.100.4", now, "n1"), now + 3600
     )
@@ -174,7 +182,13 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert club["consent_history"][-1]["source"] == "192.0.2.7"
     [sent] = exported["campaigns"]
     assert sent["campaign_id"] == made["campaign"] and sent["message_id"] == f"m-{ada}"
-    assert sent["events"] == ["bounced"] and sent["problems"][0]["details"] == {"type": "Permanent"}
+    assert sent["events"] == ["bounced", "clicked", "opened"]
+    assert sent["problems"][0]["details"] == {"type": "Permanent"}
+    opened, clicked = sorted(sent["engagement"], key=lambda e: e["kind"], reverse=True)
+    assert opened["kind"] == "opened" and opened["details"]["ip_address"] == "192.0.2.1"
+    assert opened["details"]["user_agent"].startswith("Mozilla/5.0 (iPhone")
+    assert clicked["details"]["link"].startswith("http://docs.aws.amazon.com/ses/")
+    assert "192.0.2.1" in describe(view) and "Mozilla/5.0 (Windows" in describe(view)
     assert exported["signups"][0]["source"] == "198.51.100.4"
     assert exported["rejected_rows"] == [
         {"import_id": made["import"], "line": 2, "reason": exported["rejected_rows"][0]["reason"]}
@@ -188,7 +202,7 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
         "signups": 1,
         "rejected_rows": 1,
         "ledger_records": 1,
-        "feedback_records": 1,
+        "feedback_records": 3,
         "campaign_summaries": 1,
     }
     assert receipt.requested_by == "admin" and receipt.runs == 1

@@ -110,7 +110,7 @@ def test_everything_put_there_is_exported_and_erased_by_the_api_function(
         "signups": 1,
         "rejected_rows": 1,
         "ledger_records": 1,
-        "feedback_records": 1,
+        "feedback_records": 3,
         "campaign_summaries": 1,
     }
     assert env.stored(ada) == [] and made["campaign"]

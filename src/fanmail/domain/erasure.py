@@ -56,6 +56,9 @@ class SentRecord:
     reason: str | None = None
     events: tuple[str, ...] = ()
     problems: tuple[Mapping[str, Any], ...] = ()
+    engagement: tuple[Mapping[str, Any], ...] = ()
+    """The first open and click SES reported, with the IP and user agent it saw (tracked
+    mail only)."""
 
     def to_dict(self) -> JsonObject:
         return {
@@ -67,6 +70,7 @@ class SentRecord:
             "reason": self.reason,
             "events": list(self.events),
             "problems": [dict(p) for p in self.problems],
+            "engagement": [dict(e) for e in self.engagement],
         }
 
 
@@ -320,6 +324,9 @@ def describe(view: PersonView) -> str:
         lines.append(
             f"  {c.campaign_id}: {c.status} {when(c.updated_at)} message {c.message_id} ({events})"
         )
+        for e in c.engagement:
+            details = ", ".join(f"{k}={v}" for k, v in sorted(dict(e["details"]).items()))
+            lines.append(f"    {e['kind']} {e['occurred_at']}: {details}".rstrip())
     lines.append(f"Sign-ups waiting ({len(view.signups)}):")
     lines += [f"  {s.list_id} from {s.source} {when(s.requested_at)}" for s in view.signups]
     lines.append(f"Rejected import rows ({len(view.rejected_rows)}):")

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fanmail.domain.addresses import normalise_email
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.erasure import (
     ERASED_REASON,
     PendingSignup,
@@ -18,8 +19,10 @@ from fanmail.domain.erasure import (
     address_digest,
 )
 from fanmail.domain.errors import NotFound
+from fanmail.domain.ses_events import EventKind
 from fanmail.ports import (
     ErasureList,
+    EventRecord,
     FeedbackStore,
     ImportStore,
     LedgerEntry,
@@ -86,10 +89,12 @@ class People:
             raise NotFound(NOT_HELD)
         return view
 
-    def _sent(self, email: str, records: list[tuple[str, LedgerEntry]]) -> tuple[SentRecord, ...]:
-        keys = [(campaign_id, email) for campaign_id, _ in records]
+    def _sent(
+        self, email: str, records_sent: list[tuple[str, LedgerEntry]]
+    ) -> tuple[SentRecord, ...]:
+        keys = [(campaign_id, email) for campaign_id, _ in records_sent]
         seen = self.feedback.known(keys)
-        problems = self.feedback.problems_of(keys)
+        records = self.feedback.problems_of(keys)
         return tuple(
             SentRecord(
                 campaign_id=campaign_id,
@@ -101,15 +106,22 @@ class People:
                 events=tuple(sorted(seen[(campaign_id, email)].kinds))
                 if (campaign_id, email) in seen
                 else (),
-                problems=tuple(
-                    {
-                        "kind": p.kind,
-                        "occurred_at": p.occurred_at,
-                        "message_id": p.message_id,
-                        "details": dict(p.details),
-                    }
-                    for p in problems.get((campaign_id, email), [])
-                ),
+                problems=recorded(records.get((campaign_id, email), []), problem=True),
+                engagement=recorded(records.get((campaign_id, email), []), problem=False),
             )
-            for campaign_id, entry in records
+            for campaign_id, entry in records_sent
         )
+
+
+def recorded(records: list[EventRecord], *, problem: bool) -> tuple[JsonObject, ...]:
+    """The problem records (bounces, complaints) or the open and click records."""
+    return tuple(
+        {
+            "kind": r.kind,
+            "occurred_at": r.occurred_at,
+            "message_id": r.message_id,
+            "details": dict(r.details),
+        }
+        for r in records
+        if EventKind(r.kind).is_problem is problem
+    )

@@ -72,6 +72,10 @@ function describe(person) {
   for (const c of person.campaigns) {
     const events = c.events.join(", ") || "none";
     lines.push(`campaign ${c.campaign_id}: ${c.status}, message ${c.message_id}, events ${events}`);
+    for (const e of c.engagement) {
+      const seen = Object.entries(e.details).map(([k, v]) => `${k} ${v}`).join(", ");
+      lines.push(`  ${e.kind} ${e.occurred_at}: ${seen}`);
+    }
   }
   for (const s of person.signups) lines.push(`sign-up waiting on ${s.list_id} from ${s.source}`);
   for (const r of person.rejected_rows) {

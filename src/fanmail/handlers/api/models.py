@@ -578,7 +578,8 @@ class PersonView(BaseModel):
         description="each list: status, attributes and consent history"
     )
     campaigns: list[dict[str, Any]] = Field(
-        description="each campaign sent or tried: when, status, SES message id, events, problems"
+        description="each campaign sent or tried: when, status, SES message id, events, "
+        "problems, engagement (the first open and click: IP address, user agent, link)"
     )
     next_cursor: str | None
     signups: list[dict[str, Any]] = Field(description="sign-ups waiting for their confirmation")

@@ -28,7 +28,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE
-from fanmail.domain.ses_events import PROBLEMS, LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import RECORDED, LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ class DynamoFeedbackStore:
         return [
             to_item({"campaign_id": partition(c, kind.value), "email": e})
             for c, e in dict.fromkeys(keys)
-            for kind in sorted(PROBLEMS)
+            for kind in sorted(RECORDED)
         ]
 
     def problems_of(
