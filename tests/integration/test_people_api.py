@@ -16,6 +16,7 @@ from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import Purpose
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.dynamo_calls import counting
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
@@ -170,3 +171,35 @@ def test_an_eraser_event_that_fails_every_retry_goes_to_the_dead_letter_queue(
     runtime.invoker.drain()
     [letter] = runtime.invoker.dead_letters[before:]
     assert "no erasure" in json.dumps(letter)
+
+
+def test_a_persons_export_and_erasure_issue_no_scan(served: tuple[str, LocalRuntime]) -> None:
+    """Every DynamoDB call of `people show` and of the whole erasure job (the API's and the
+    eraser's, sharing the stand-in's client) is recorded: they read by key and by the indexes
+    by address, never a Scan, so they cost the same at any list size (bench/people.py)."""
+    url, runtime = served
+    env = Env(runtime.app, runtime.ports, lambda a: dynamo_leftovers(runtime, a))
+    ada, bob = "ada-scan@example.com", "bob-scan@example.com"
+    put_everything(env, "scan", ada, bob)
+    client = runtime.ports.subscribers.client  # type: ignore[attr-defined]
+    with counting(client) as shown:
+        assert http("GET", f"{url}/people/{ada}")[0] == 200
+    with counting(client) as erased:
+        erase_over_http(url, ada)
+    for calls in (shown, erased):
+        report = calls.report()
+        assert report["scans"] == 0 and report["read_units"] > 0, report
+        assert set(report["operations"]) <= {
+            "Query",
+            "GetItem",
+            "BatchGetItem",
+            "PutItem",
+            "DeleteItem",
+            "BatchWriteItem",
+            "UpdateItem",
+            "TransactWriteItems",
+        }, report
+    assert erased.report()["operations"]["Query"] >= 4  # the four indexes by address
+    with counting(client) as listed:  # the counter sees a Scan where there is one
+        assert http("GET", f"{url}/lists")[0] == 200
+    assert listed.report()["scans"] >= 1

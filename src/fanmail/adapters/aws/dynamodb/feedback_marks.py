@@ -269,6 +269,10 @@ class DynamoFeedbackStore:
     def forget(self, keys: Sequence[tuple[str, str]]) -> int:
         """The problem records go here; the remembered events are attributes of the ledger's
         record, which the ledger deletes."""
-        held = sum(len(records) for records in self.problems_of(keys).values())
-        delete_items(self.client, self.ledger, self._problem_keys(keys))
-        return held
+        held = [
+            to_item({"campaign_id": partition(campaign_id, record.kind), "email": email})
+            for (campaign_id, email), records in self.problems_of(keys).items()
+            for record in records
+        ]
+        delete_items(self.client, self.ledger, held)  # only those there: a delete costs a unit
+        return len(held)
