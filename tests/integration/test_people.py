@@ -303,3 +303,15 @@ def test_an_erasure_in_the_middle_of_a_send_on_the_stand_in(
     runtime.settle_feedback()
     for email in erased:
         assert dynamo_leftovers(runtime, email) == [], email
+
+
+def test_the_ledger_part_of_an_export_is_paged(env: Env) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    pat, now = f"pat{suffix}@example.com", env.ports.clock.now()
+    for n in range(3):
+        env.ports.ledger.claim(f"c{suffix}{n}", pat, "h", now + 60, now)
+    first = env.app.people.show(pat, None, 2)
+    assert [c.campaign_id for c in first.campaigns] == [f"c{suffix}0", f"c{suffix}1"]
+    assert first.cursor is not None
+    rest = env.app.people.show(pat, first.cursor, 2)
+    assert [c.campaign_id for c in rest.campaigns] == [f"c{suffix}2"] and rest.cursor is None
