@@ -188,6 +188,9 @@ def test_people_show_and_an_erasure_confirmed_by_typing_the_address(
     assert stack.subscribers.get("news", other) is None
     code, _, err = cli("people", "erasure", "f" * 32)
     assert code == 2 and "no erasure" in err
+    assert main(["people", "erasures"]) == 0  # for people: each receipt's fields
+    out = capsys.readouterr().out
+    assert f"{receipt['erasure_id']}: done" in out and "1 memberships" in out and "dpo" in out
 
 
 @pytest.mark.parametrize(
