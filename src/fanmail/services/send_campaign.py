@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from fanmail.domain.abtest import AbDecision
 from fanmail.domain.audience import audience_of, cap_note
@@ -52,8 +53,8 @@ from fanmail.ports import (
     SesAccount,
     SubscriberStore,
 )
-from fanmail.services.dispatch import Dispatcher
-from fanmail.services.run_phases import PhaseSteps
+from fanmail.services.dispatch import Dispatcher, stopped_by
+from fanmail.services.run_phases import Budget, PhaseSteps
 from fanmail.services.run_state import (
     TRIGGER,
     Epoch,
@@ -171,7 +172,10 @@ class CampaignRunner:
             campaign, run_id, plan, state, self.clock.now(), audience=audience_of(campaign)
         )
         self._restore_queue(epoch)
-        opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate)
+        budget = Budget(deadline, partial(self._beat, epoch), self.options.progress_interval_s)
+        opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate, budget)
+        if opening.end is not None:  # a census that goes on in the next epoch, or stopped
+            return self._end_epoch(epoch, opening.end, message.epoch, quota)
         if opening.pause is not None:  # an A/B test waits for its owner's pick
             epoch.stopped_status, epoch.stop_reason = CampaignStatus.PAUSED, opening.pause
             self.trip_breaker(epoch, opening.pause)
@@ -246,6 +250,15 @@ class CampaignRunner:
         return self.campaign_store.record_progress(
             epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
         )
+
+    def _beat(self, epoch: Epoch) -> EpochEnd | None:
+        """Progress written while the epoch does not dispatch (a census); how it must end if
+        the run was stopped or replaced."""
+        try:
+            self.record_progress(epoch)
+        except Conflict as exc:
+            return stopped_by(epoch, exc)
+        return None
 
     def trip_breaker(self, epoch: Epoch, reason: str) -> None:
         with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
