@@ -7,7 +7,7 @@ Nothing here imports boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
     from fanmail.domain.segments import Fact
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
     from fanmail.domain.stored_templates import TemplateVersion
+    from fanmail.domain.topics import Topic
     from fanmail.domain.transitions import Transition
 
 
@@ -89,6 +90,20 @@ class SubscriberStore(Protocol):
     ) -> bool:
         """Change one status; False if it already was `status` or is not one of `only_from`.
         Raises NotFound if there is no such subscriber."""
+        ...
+
+    def set_topics(
+        self,
+        list_id: str,
+        email: str,
+        choices: Mapping[str, bool],
+        *,
+        drop: Collection[str] = (),
+        changes: Sequence[StatusChange] = (),
+    ) -> bool:
+        """Store topic choices by key (others kept), remove the entries `drop` names (topics
+        deleted since) and append `changes` to the consent history, in one write; False if
+        there is no such subscriber. A put keeps the choices it does not name too."""
         ...
 
     def delete(self, list_id: str, email: str) -> bool:
@@ -183,6 +198,13 @@ class ListStore(Protocol):
 
     def rename(self, list_id: str, name: str) -> MailingList:
         """NotFound if there is no such list."""
+        ...
+
+    def replace_topics(
+        self, list_id: str, topics: Sequence[Topic], expected: Sequence[Topic]
+    ) -> MailingList:
+        """Store the list's topics if they still are `expected` (Conflict otherwise: another
+        change came first); NotFound if there is no such list."""
         ...
 
     def delete_empty(self, list_id: str) -> bool:

@@ -12,6 +12,7 @@ from fanmail.domain.codec import JsonObject, Mismatch
 from fanmail.domain.engagement import Engagement, FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.quiet_hours import QuietHours, parse_quiet_hours
+from fanmail.domain.topics import Topic, topic_slug
 
 
 class SubscriberStatus(StrEnum):
@@ -65,6 +66,8 @@ class StatusChangeJson(TypedDict):
     how: str
     source: str
     detail: str
+    topic: NotRequired[str]
+    topic_in: NotRequired[bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,10 @@ class StatusChange:
     how: str
     source: str = ""
     detail: str = ""
+    topic: str = ""
+    """A topic change (domain.topics): the topic's slug; status and previous stay the
+    subscriber's status, `topic_in` says whether they joined or left it."""
+    topic_in: bool | None = None
 
     @classmethod
     def of(
@@ -88,8 +95,21 @@ class StatusChange:
     ) -> StatusChange:
         return cls(at, status, previous, provenance.how, provenance.source, provenance.detail)
 
+    @classmethod
+    def of_topic(
+        cls,
+        provenance: Provenance,
+        at: float,
+        status: SubscriberStatus,
+        topic: str,
+        joined: bool,
+    ) -> StatusChange:
+        return cls(
+            at, status, status, provenance.how, provenance.source, provenance.detail, topic, joined
+        )
+
     def to_dict(self) -> StatusChangeJson:
-        return {
+        encoded: StatusChangeJson = {
             "at": self.at,
             "status": self.status.value,
             "previous": self.previous.value if self.previous else None,
@@ -97,6 +117,27 @@ class StatusChange:
             "source": self.source,
             "detail": self.detail,
         }
+        if self.topic:
+            encoded["topic"] = self.topic
+            encoded["topic_in"] = bool(self.topic_in)
+        return encoded
+
+
+def topic_changes(
+    provenance: Provenance | None,
+    at: float,
+    status: SubscriberStatus,
+    stored: Mapping[str, bool],
+    given: Mapping[str, bool],
+) -> list[StatusChange]:
+    """Consent history entries for the topic choices (by key) that `given` changes."""
+    if provenance is None:
+        return []
+    return [
+        StatusChange.of_topic(provenance, at, status, topic_slug(key), chosen)
+        for key, chosen in given.items()
+        if stored.get(key) is not chosen
+    ]
 
 
 HISTORY_KEPT = 50
@@ -117,6 +158,8 @@ class Subscriber:
     before fanmail kept it. A write keeps the first one stored."""
     engagement: Engagement = field(default_factory=Engagement, compare=False)
     """What the senders and the feedback path recorded (read only where a page asks for it)."""
+    topics: Mapping[str, bool] = field(default_factory=dict)
+    """Their choices by topic key (domain.topics): a topic without an entry is its default."""
 
 
 def signed_up(subscriber: Subscriber, at: float) -> Subscriber:
@@ -254,6 +297,8 @@ class MailingList:
     name: str
     created_at: float
     settings: ListSettings = field(default_factory=ListSettings)
+    topics: tuple[Topic, ...] = ()
+    """Its topics in the order the owner created them (domain.topics)."""
 
     def context(self) -> dict[str, str]:
         """What templates see of the list (`list.name`, `list.brand`, `list.postal_address`)."""

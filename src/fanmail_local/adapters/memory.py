@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
@@ -20,8 +20,10 @@ from fanmail.domain.model import (
     Subscriber,
     SubscriberStatus,
     signed_up,
+    topic_changes,
 )
 from fanmail.domain.segments import Fact
+from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import Transition
 from fanmail.ports import SubscriberPage
 
@@ -37,7 +39,7 @@ class MemorySubscriberStore:
         self._soft_bounces: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
 
-    def _store(self, subscriber: Subscriber, change: StatusChange | None) -> None:
+    def _store(self, subscriber: Subscriber, changes: Sequence[StatusChange]) -> None:
         """Write one subscriber, moving the counts; the caller holds the lock."""
         members = self._lists.setdefault(subscriber.list_id, {})
         counts = self._counts.setdefault(subscriber.list_id, {})
@@ -47,12 +49,11 @@ class MemorySubscriberStore:
         else:
             counts[old.status.value] -= 1
         counts[subscriber.status.value] = counts.get(subscriber.status.value, 0) + 1
-        history = old.history if old else ()
-        if change is not None:
-            history = (*history, change)[-HISTORY_KEPT:]
+        history = (*(old.history if old else ()), *changes)[-HISTORY_KEPT:]
         members[subscriber.email] = replace(
             subscriber,
             attributes=dict(subscriber.attributes),
+            topics={**(old.topics if old else {}), **subscriber.topics},
             history=history,
             imported_by=subscriber.imported_by or (old.imported_by if old else ""),
             signed_up_at=old.signed_up_at if old and old.signed_up_at else subscriber.signed_up_at,
@@ -71,10 +72,12 @@ class MemorySubscriberStore:
             for subscriber in subscribers:
                 old = self._lists.get(subscriber.list_id, {}).get(subscriber.email)
                 before = old.status if old else None
-                change = None
+                changes = topic_changes(
+                    provenance, at, subscriber.status, old.topics if old else {}, subscriber.topics
+                )
                 if provenance is not None and before is not subscriber.status:
-                    change = StatusChange.of(provenance, at, subscriber.status, before)
-                self._store(signed_up(subscriber, at), change)
+                    changes.insert(0, StatusChange.of(provenance, at, subscriber.status, before))
+                self._store(signed_up(subscriber, at), changes)
                 written += 1
         return written
 
@@ -95,7 +98,26 @@ class MemorySubscriberStore:
             if old.status is status or (only_from is not None and old.status not in only_from):
                 return False
             change = StatusChange.of(provenance, at, status, old.status) if provenance else None
-            self._store(replace(old, status=status), change)
+            self._store(replace(old, status=status), [change] if change else [])
+            return True
+
+    def set_topics(
+        self,
+        list_id: str,
+        email: str,
+        choices: Mapping[str, bool],
+        *,
+        drop: Collection[str] = (),
+        changes: Sequence[StatusChange] = (),
+    ) -> bool:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            old = members.get(email)
+            if old is None:
+                return False
+            topics = {k: v for k, v in {**old.topics, **choices}.items() if k not in drop}
+            history = (*old.history, *changes)[-HISTORY_KEPT:]
+            members[email] = replace(old, topics=topics, history=history)
             return True
 
     def delete(self, list_id: str, email: str) -> bool:
@@ -223,6 +245,7 @@ def projected(subscriber: Subscriber, facts: frozenset[Fact]) -> Subscriber:
         history=(),
         signed_up_at=subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
         engagement=subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
+        topics=subscriber.topics if Fact.TOPICS in facts else {},
     )
 
 
@@ -259,6 +282,18 @@ class MemoryListStore:
                 raise NotFound(f"list {list_id!r} not found")
             renamed = self._items[list_id] = replace(found, name=name)
             return renamed
+
+    def replace_topics(
+        self, list_id: str, topics: Sequence[Topic], expected: Sequence[Topic]
+    ) -> MailingList:
+        with self._lock:
+            found = self._items.get(list_id)
+            if found is None:
+                raise NotFound(f"list {list_id!r} not found")
+            if found.topics != tuple(expected):
+                raise Conflict(f"list {list_id!r}: its topics changed meanwhile; try again")
+            changed = self._items[list_id] = replace(found, topics=tuple(topics))
+            return changed
 
     def delete_empty(self, list_id: str) -> bool:
         with self._lock:

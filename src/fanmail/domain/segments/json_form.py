@@ -23,6 +23,7 @@ from fanmail.domain.segments.nodes import (
     Event,
     EventWithin,
     Exists,
+    InTopic,
     Never,
     Node,
     Not,
@@ -53,9 +54,10 @@ from fanmail.domain.segments.values import (
     received_days,
     show_key,
 )
+from fanmail.domain.topics import check_slug
 
 ROOT = "segment"
-KINDS = ("all", "any", "not", "attribute", "status", "signed_up", "engagement")
+KINDS = ("all", "any", "not", "attribute", "status", "signed_up", "engagement", "topic")
 ATTRIBUTE_OPS = (*(op.value for op in CompareOp), "in", *(op.value for op in TextOp), "exists")
 T = TypeVar("T")
 
@@ -103,6 +105,8 @@ def _node(data: object, path: str, level: int, budget: _Budget) -> Node:
     if kind == "signed_up":
         _only(data, {"signed_up"}, path)
         return _signed_up(data["signed_up"], f"{path}.signed_up")
+    if kind == "topic":
+        return _topic(data, path)
     return _engagement(data, path)
 
 
@@ -249,6 +253,19 @@ def _signed_up(raw: object, path: str) -> Node:
     if field == "within_days":
         return SignedUpWithin(at(where, lambda: read_days(value)))
     return SignedUp(Bound(field), at(where, lambda: read_instant(value)))
+
+
+def _topic(data: Mapping[Any, Any], path: str) -> Node:
+    """`{"topic": "weekly-digest"}`; a campaign's snapshot also holds the bound `key` and
+    `default` (nodes.InTopic), which are read back as they were written."""
+    _only(data, {"topic", "key", "default"}, path)
+    slug = at(f"{path}.topic", lambda: check_slug(data["topic"]))
+    key, default = data.get("key", ""), data.get("default", "in")
+    if not isinstance(key, str) or len(key) > 60:
+        raise InvalidInput(f"{path}.key: expected the topic's key (a string)")
+    if default not in ("in", "out"):
+        raise InvalidInput(f"{path}.default: expected 'in' or 'out', got {describe_json(default)}")
+    return InTopic(slug, key, default == "in")
 
 
 def _fields(raw: object) -> str:

@@ -35,6 +35,7 @@ class Fact(StrEnum):
     ATTRIBUTES = "attributes"
     SIGNED_UP_AT = "signed_up_at"
     ENGAGEMENT = "engagement"
+    TOPICS = "topics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class SubscriberFacts:
     attributes: Mapping[str, str] = field(default_factory=dict)
     signed_up_at: float | None = None
     engagement: Engagement = field(default_factory=Engagement)
+    topics: Mapping[str, bool] = field(default_factory=dict)
+    """Their topic choices by key (domain.topics)."""
 
     def stored(self, name: str) -> str | None:
         """An attribute's stored text (the address for `email`); an empty value is no value."""
@@ -65,7 +68,7 @@ class Event(StrEnum):
 
 
 KEYWORDS = frozenset(
-    {"and", "or", "not", "status", "signed", "never", "received", "attributes", *Event}
+    {"and", "or", "not", "status", "signed", "never", "received", "attributes", "topic", *Event}
 )
 """Words that start or join conditions in the text form: an attribute named like one (in any
 case) is written `attributes.NAME` there."""
@@ -394,6 +397,32 @@ class ReceivedFewer(Node):
 
     def render(self) -> str:
         return f"received fewer than {self.count} in {_days(self.days)}"
+
+
+@dataclass(frozen=True, slots=True)
+class InTopic(Node):
+    """In one of the list's topics (domain.topics). Written by slug; `key` and `default_in`
+    are bound from the list's topic when a campaign or a saved segment is checked, and kept
+    with it, so a campaign reads as it was sent after the topic changes or goes. An unbound
+    node (only while checking) matches no one."""
+
+    slug: str
+    key: str = field(default="", compare=False)
+    default_in: bool = field(default=True, compare=False)
+
+    def matches(self, facts: SubscriberFacts, now: float) -> bool:
+        return bool(self.key) and facts.topics.get(self.key, self.default_in)
+
+    def facts(self) -> frozenset[Fact]:
+        return frozenset({Fact.TOPICS})
+
+    def to_json(self) -> JsonObject:
+        if not self.key:
+            return {"topic": self.slug}
+        return {"topic": self.slug, "key": self.key, "default": "in" if self.default_in else "out"}
+
+    def render(self) -> str:
+        return f"topic {render_value(self.slug)}"
 
 
 def _operand(node: Node) -> str:

@@ -26,6 +26,7 @@ from fanmail.domain.segments.values import (
     MAX_VALUE_CHARS,
     ValueType,
 )
+from fanmail.domain.topics import SLUG
 
 OPENAPI_PREFIX = "#/components/schemas/"
 _DATE: JsonObject = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
@@ -48,6 +49,7 @@ DESCRIPTION = (
     "(`attribute` with one of eq, ne, gt, gte, lt, lte, in, contains, starts_with, ends_with, "
     "exists), on `status`, on `signed_up` (after, before, within_days) or on `engagement` "
     "(sent/delivered/opened/clicked within_days or never; received fewer_than in within_days) "
+    "or on a `topic` of the list (in it: their choice, else the topic's default) "
     f"-- or all/any/not of nodes. At most {MAX_DEPTH} levels and {MAX_NODES} nodes; the "
     f"canonical JSON at most {MAX_SEGMENT_CHARS} characters. A JSON string compares as text "
     'and a JSON number as a number; dates need "type": "date". A stored attribute that does '
@@ -117,6 +119,10 @@ def _other_conditions() -> list[JsonObject]:
         ),
         _object({"engagement": events, "within_days": _days(MAX_DAYS)}),
         _object({"engagement": events, "never": {"const": True}}),
+        _object(
+            {"topic": {"type": "string", "pattern": f"^{SLUG.pattern}$"}},
+            {"key": {"type": "string", "maxLength": 60}, "default": {"enum": ["in", "out"]}},
+        ),
         _object(
             {
                 "engagement": {"const": "received"},

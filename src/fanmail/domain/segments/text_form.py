@@ -19,6 +19,7 @@ names as written):
                 | ("sent" | "delivered" | "opened" | "clicked") "in" period
                 | "never" ("sent" | "delivered" | "opened" | "clicked")
                 | "received" "fewer" "than" integer "in" period
+                | "topic" string
     period     := ["the" "last"] integer ("day" | "days")
     name       := identifier | "attributes" "." identifier
     value      := string | number | date
@@ -27,7 +28,8 @@ Strings are JSON strings ("pro", "caf\\u00e9"); numbers are plain decimals (42, 
 dates are bare YYYY-MM-DD and times YYYY-MM-DDTHH:MM[:SS][.f](Z|+HH:MM). The literal's kind is
 the comparison's type: `plan = "pro"` compares text, `signup_date > 2026-01-01` dates, and
 `age >= 18` numbers. An attribute named like a keyword (status, opened, and, ...) is written
-`attributes.status`. `and` binds tighter than `or`; `status != x` reads as `not status = x`.
+`attributes.status`. `topic "weekly-digest"`: in that topic of the list (domain.topics).
+`and` binds tighter than `or`; `status != x` reads as `not status = x`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from fanmail.domain.segments.nodes import (
     Event,
     EventWithin,
     Exists,
+    InTopic,
     Never,
     Node,
     Not,
@@ -80,6 +83,7 @@ from fanmail.domain.segments.values import (
     received_days,
     type_of,
 )
+from fanmail.domain.topics import check_slug
 
 _TOKEN = re.compile(
     r"""(?P<space>\s+)
@@ -239,6 +243,8 @@ class _Parser:
             return Never(Event(self.expect_word(*Event).text.lower()))
         if word == "received":
             return self.received()
+        if word == "topic":
+            return self.topic()
         if word == "attributes":
             self.expect_symbol(".")
             if self.token.kind != "word":
@@ -261,6 +267,13 @@ class _Parser:
             raise self.fail("a whole number")
         self.advance()
         return self.checked(token.column, lambda: read(int(token.text)))
+
+    def topic(self) -> Node:
+        token = self.token
+        if token.kind != "string":
+            raise self.fail('a topic id in double quotes (topic "weekly-digest")')
+        self.advance()
+        return InTopic(self.checked(token.column, lambda: check_slug(_string(token.text))))
 
     def received(self) -> Node:
         self.expect_word("fewer")

@@ -3,7 +3,7 @@ subscribers' writes move (dynamodb/subscribers.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -12,6 +12,7 @@ from fanmail.adapters.aws.dynamodb.items import from_item, refused, to_item, val
 from fanmail.adapters.aws.dynamodb.subscribers import counter
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import ListSettings, MailingList, SubscriberStatus
+from fanmail.domain.topics import Topic
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -85,6 +86,33 @@ class DynamoListStore:
         assert found is not None
         return found
 
+    def replace_topics(
+        self, list_id: str, topics: Sequence[Topic], expected: Sequence[Topic]
+    ) -> MailingList:
+        """Conditional on the stored topics being `expected` (none stored: an empty list)."""
+        stored = [topic.to_dict(with_key=True) for topic in expected]
+        condition = "attribute_exists(created_at) AND "
+        condition += "(topics = :old" + (")" if stored else " OR attribute_not_exists(topics))")
+        try:
+            response: Any = self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"list_id": list_id}),
+                UpdateExpression="SET topics = :t",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values(
+                    {":t": [topic.to_dict(with_key=True) for topic in topics], ":old": stored}
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not refused(exc):
+                raise NotFound(f"list {list_id!r} not found") from None
+            raise Conflict(f"list {list_id!r}: its topics changed meanwhile; try again") from None
+        found = list_from(response["Attributes"])
+        assert found is not None
+        return found
+
     def delete_empty(self, list_id: str) -> bool:
         """Deleted only while every status counter is zero or absent: a subscriber written
         between the caller's check and this delete keeps the list."""
@@ -122,9 +150,11 @@ def list_from(raw: Mapping[str, Any]) -> MailingList | None:
     if "created_at" not in data:
         return None
     settings = data.get("settings")
+    topics = data.get("topics")
     return MailingList(
         str(data["list_id"]),
         str(data.get("name") or data["list_id"]),
         float(data["created_at"]),
         ListSettings.from_dict(settings if isinstance(settings, dict) else {}),
+        tuple(t for t in map(Topic.from_stored, topics or ()) if t is not None),
     )

@@ -9,8 +9,8 @@ history (`consent`, newest last, the last HISTORY_KEPT kept).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -43,13 +43,18 @@ from fanmail.domain.model import (
     Subscriber,
     SubscriberStatus,
     signed_up,
+    topic_changes,
 )
 from fanmail.domain.segments import Fact
 from fanmail.ports import SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 TRANSACTION_MAX = 100
 BATCH_GET_MAX = 100
@@ -57,7 +62,11 @@ STATUS = {"#s": "status"}
 RETRIES = 8
 SOFT_BOUNCES_KEPT = 20
 SIGNED_UP_AT = "signed_up_at"
-FULL = ", ".join(["email", "#s", "attrs", "consent", "imp", SIGNED_UP_AT, *ENGAGEMENT_FIELDS])
+TOPICS = "topics"
+"""Topic choices: a map from topic key to true (in) or false (out); see domain.topics."""
+FULL = ", ".join(
+    ["email", "#s", "attrs", "consent", "imp", SIGNED_UP_AT, TOPICS, *ENGAGEMENT_FIELDS]
+)
 """What a read of whole subscribers projects (everything but soft bounces)."""
 
 
@@ -82,6 +91,8 @@ def change_from(raw: Mapping[str, Any]) -> StatusChange:
         how=str(raw.get("how", "")),
         source=str(raw.get("source", "")),
         detail=str(raw.get("detail", "")),
+        topic=str(raw.get("topic") or ""),
+        topic_in=raw.get("topic_in") if isinstance(raw.get("topic_in"), bool) else None,
     )
 
 
@@ -97,7 +108,14 @@ def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subsc
         imported_by=str(data.get("imp") or ""),
         signed_up_at=_time(data.get(SIGNED_UP_AT)),
         engagement=Engagement.from_item(data),
+        topics=_topics(data.get(TOPICS)),
     )
+
+
+def _topics(stored: object) -> dict[str, bool]:
+    if not isinstance(stored, dict):
+        return {}
+    return {str(key): chosen for key, chosen in stored.items() if isinstance(chosen, bool)}
 
 
 def _time(value: object) -> float | None:
@@ -116,6 +134,8 @@ def projection(facts: frozenset[Fact]) -> str:
         names.append(SIGNED_UP_AT)
     if Fact.ENGAGEMENT in facts:
         names.extend(ENGAGEMENT_FIELDS)
+    if Fact.TOPICS in facts:
+        names.append(TOPICS)
     return ", ".join(names)
 
 
@@ -151,7 +171,7 @@ class DynamoSubscriberStore:
         self,
         subscriber: Subscriber,
         old: Mapping[str, Any] | None,
-        change: StatusChange | None,
+        changes: list[StatusChange],
     ) -> TransactWriteItemTypeDef:
         sets = ["#s = :s", "attrs = :a"]
         bound: dict[str, object] = {
@@ -164,21 +184,16 @@ class DynamoSubscriberStore:
         if subscriber.signed_up_at is not None:
             sets.append(f"{SIGNED_UP_AT} = if_not_exists({SIGNED_UP_AT}, :signed)")
             bound[":signed"] = subscriber.signed_up_at
+        if subscriber.topics:  # the choices it names; the others stay as they are
+            sets.append(f"{TOPICS} = :topics")
+            bound[":topics"] = {**_topics((old or {}).get(TOPICS)), **subscriber.topics}
         if old is None:
             condition = "attribute_not_exists(email)"
         else:
             condition = "#s = :old"
             bound[":old"] = str(old.get("status", "subscribed"))
-        if change is not None:
-            history = [c.to_dict() for c in _history(old)]
-            if len(history) + 1 > HISTORY_KEPT:
-                sets.append("consent = :history")
-                bound[":history"] = [*history, change.to_dict()][-HISTORY_KEPT:]
-                condition += " AND size(consent) = :kept"
-                bound[":kept"] = len(history)
-            else:
-                sets.append("consent = list_append(if_not_exists(consent, :none), :entry)")
-                bound |= {":none": [], ":entry": [change.to_dict()]}
+        if changes:
+            condition += _append_history(old, changes, sets, bound)
         return {
             "Update": {
                 "TableName": self.table,
@@ -232,7 +247,13 @@ class DynamoSubscriberStore:
             for subscriber in chunk:
                 old = current.get(subscriber.email)
                 before = status_of(old["status"]) if old else None
-                change = None
+                changes = topic_changes(
+                    provenance,
+                    at,
+                    subscriber.status,
+                    _topics((old or {}).get(TOPICS)),
+                    subscriber.topics,
+                )
                 if before is not subscriber.status:
                     deltas[counter(subscriber.status)] = (
                         deltas.get(counter(subscriber.status), 0) + 1
@@ -240,8 +261,10 @@ class DynamoSubscriberStore:
                     if before is not None:
                         deltas[counter(before)] = deltas.get(counter(before), 0) - 1
                     if provenance is not None:
-                        change = StatusChange.of(provenance, at, subscriber.status, before)
-                actions.append(self._subscriber_update(signed_up(subscriber, at), old, change))
+                        changes.insert(
+                            0, StatusChange.of(provenance, at, subscriber.status, before)
+                        )
+                actions.append(self._subscriber_update(signed_up(subscriber, at), old, changes))
             update = self._counter_update(list_id, deltas)
             if self._transact(actions + ([update] if update else [])):
                 return
@@ -268,10 +291,36 @@ class DynamoSubscriberStore:
                 return False
             change = StatusChange.of(provenance, at, status, before) if provenance else None
             subscriber = Subscriber(list_id, email, status, old.get("attrs") or {})
-            actions = [self._subscriber_update(subscriber, old, change)]
+            actions = [self._subscriber_update(subscriber, old, [change] if change else [])]
             update = self._counter_update(list_id, {counter(status): 1, counter(before): -1})
             if self._transact([*actions, *([update] if update else [])]):
                 return True
+            backoff(attempt)
+        raise Conflict(f"subscriber {email!r} of list {list_id!r} kept changing; retry")
+
+    def set_topics(
+        self,
+        list_id: str,
+        email: str,
+        choices: Mapping[str, bool],
+        *,
+        drop: Collection[str] = (),
+        changes: Sequence[StatusChange] = (),
+    ) -> bool:
+        for attempt in range(RETRIES):
+            found = self._batch_get(list_id, [email], True)
+            if not found:
+                return False
+            update = _topics_update(from_item(found[0]), choices, drop, changes)
+            if update is None:
+                return True
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(list_id, email), **update
+                )
+                return True
+            except ClientError as exc:
+                refused(exc)
             backoff(attempt)
         raise Conflict(f"subscriber {email!r} of list {list_id!r} kept changing; retry")
 
@@ -540,6 +589,78 @@ def _cursor(last: Mapping[str, Any] | None) -> str | None:
         return None
     key = from_item(last)
     return f"{key['list_id']}\t{key['email']}"
+
+
+class _Update(TypedDict):
+    UpdateExpression: str
+    ConditionExpression: str
+    ExpressionAttributeNames: dict[str, str]
+    ExpressionAttributeValues: NotRequired[dict[str, AttributeValueTypeDef]]
+
+
+def _topics_update(
+    old: Mapping[str, Any],
+    choices: Mapping[str, bool],
+    drop: Collection[str],
+    changes: Sequence[StatusChange],
+) -> _Update | None:
+    """One UpdateItem for set_topics: SET on the map's entries where the map exists, else
+    the map whole, conditionally (a SET inside a missing map fails; as add_send does), REMOVE
+    for dropped entries, the history appended. None: nothing to write."""
+    stored = _topics(old.get(TOPICS))
+    names: dict[str, str] = {"#t": TOPICS}
+    bound: dict[str, object] = {}
+    sets: list[str] = []
+    gone = [key for key in drop if key in stored]
+    if TOPICS in old:
+        for i, (key, chosen) in enumerate(choices.items()):
+            names[f"#k{i}"], bound[f":k{i}"] = key, chosen
+            sets.append(f"#t.#k{i} = :k{i}")
+        names |= {f"#d{i}": key for i, key in enumerate(gone)}
+        condition = "attribute_exists(#t)"
+    else:
+        sets.append("#t = :whole")
+        bound[":whole"] = {k: v for k, v in choices.items() if k not in drop}
+        condition, gone = "attribute_exists(email) AND attribute_not_exists(#t)", []
+    condition += _append_history(old, changes, sets, bound)
+    if not sets and not gone:
+        return None
+    update = " ".join(
+        part
+        for part in (
+            "SET " + ", ".join(sets) if sets else "",
+            "REMOVE " + ", ".join(f"#t.#d{i}" for i in range(len(gone))) if gone else "",
+        )
+        if part
+    )
+    request: _Update = {
+        "UpdateExpression": update,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+    }
+    if bound:  # DynamoDB refuses an empty map of values
+        request["ExpressionAttributeValues"] = values(bound)
+    return request
+
+
+def _append_history(
+    old: Mapping[str, Any] | None,
+    changes: Sequence[StatusChange],
+    sets: list[str],
+    bound: dict[str, object],
+) -> str:
+    """Adds to an update the consent history entries `changes`, keeping the newest
+    HISTORY_KEPT; returns what the update's condition needs for it ("" or a size check)."""
+    history = [c.to_dict() for c in _history(old)]
+    entries = [change.to_dict() for change in changes]
+    if len(history) + len(entries) <= HISTORY_KEPT:
+        sets.append("consent = list_append(if_not_exists(consent, :none), :entry)")
+        bound |= {":none": [], ":entry": entries}
+        return ""
+    sets.append("consent = :history")
+    bound[":history"] = [*history, *entries][-HISTORY_KEPT:]
+    bound[":kept"] = len(history)
+    return " AND size(consent) = :kept" if history else " AND attribute_not_exists(consent)"
 
 
 def _history(old: Mapping[str, Any] | None) -> list[StatusChange]:
