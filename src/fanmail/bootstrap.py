@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from fanmail.services.signups import Signups
     from fanmail.services.stored_templates import StoredTemplates
     from fanmail.services.test_sends import TestSends
+    from fanmail.services.topics import Topics
     from fanmail.services.unsubscribe import Unsubscribes
     from fanmail.services.views import Views
 
@@ -574,6 +575,13 @@ class App:
             senders=self.senders,
             erasures=self.erasure_check,
         )
+
+    @service
+    def topics(self) -> Topics:
+        from fanmail.services.topics import Topics
+
+        p = self._ports
+        return Topics(lists=p.lists, subscribers=p.subscribers, clock=p.clock)
 
     @service
     def erasure_check(self) -> ErasureCheck:

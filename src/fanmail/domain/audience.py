@@ -26,6 +26,7 @@ def subscriber_facts(subscriber: Subscriber) -> SubscriberFacts:
         attributes=subscriber.attributes,
         signed_up_at=subscriber.signed_up_at,
         engagement=subscriber.engagement,
+        topics=subscriber.topics,
     )
 
 

@@ -21,6 +21,7 @@ from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
 from fanmail.domain.phases import LocalTimeSpec, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import QuietHours
+from fanmail.domain.topics import Topic
 
 if TYPE_CHECKING:
     from fanmail.domain.segments import Segment
@@ -316,6 +317,9 @@ class Campaign:
     """The phases of the run as planned when it started, and the A/B decision once made."""
     name: str = ""
     """What people call it ("December newsletter"); the id stays the key."""
+    topic: Topic | None = None
+    """The topic it targets, as it was at creation (its segment holds the same condition):
+    its one-click unsubscribe leaves this topic, not the list."""
 
     @property
     def warnings(self) -> list[str]:

@@ -13,18 +13,20 @@ from fanmail.domain.campaign import Campaign, SegmentSnapshot
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
-from fanmail.domain.model import Subscriber
+from fanmail.domain.model import MailingList, Subscriber
 from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.domain.segments import Segment
+from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import start_run
 from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
 from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
+from fanmail.services.topics import bind, target
 
 SAMPLE_PAGE = 25
 MAX_NAME_CHARS = 200
@@ -47,6 +49,20 @@ class CreateCampaign:
     quiet_hours: Mapping[str, object] | None = None
     ab_test: Mapping[str, object] | None = None
     name: str = ""
+    topic: str | None = None
+    """A topic of the list (its id): only subscribers in it; with `segment`, both hold."""
+
+
+def _audience(
+    command: CreateCampaign, mailing_list: MailingList
+) -> tuple[Topic | None, Segment | None]:
+    """The topic targeted and the segment applied (the topic's condition folded into it)."""
+    segment = Segment.read(command.segment, "segment") if command.segment is not None else None
+    if segment is not None:
+        segment = bind(mailing_list, segment)
+    if command.topic is None:
+        return None, segment
+    return target(mailing_list, command.topic, segment)
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -121,7 +137,7 @@ class Campaigns:
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
-        segment = Segment.read(command.segment, "segment") if command.segment is not None else None
+        topic, segment = _audience(command, mailing_list)
         variables = check_variables(command.variables)
         # a stored template is pinned to its latest version: senders render exactly that
         command = replace(command, variables=variables, template=self.pin(command.template))
@@ -166,6 +182,7 @@ class Campaigns:
             urgent=command.urgent,
             quiet_hours=quiet,
             ab_test=test,
+            topic=topic,
         )
 
     def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,8 @@ from fanmail.domain.model import (
     SubscriberStatus,
     next_status,
 )
+from fanmail.domain.segments import Fact
+from fanmail.domain.topics import choices_by_key, find
 from fanmail.domain.tracking import with_tracking
 from fanmail.ports import Clock, ListStore, SubscriberPage, SubscriberStore
 from fanmail.services.senders import SenderCheck
@@ -44,6 +46,20 @@ class CreateList:
 MAX_BRAND_CHARS = 100
 MAX_POSTAL_ADDRESS_CHARS = 500
 MAX_SIGNUP_FIELDS = 10
+
+
+def _keeps(mailing_list: MailingList, wanted: Filter) -> Callable[[Subscriber], bool]:
+    topic, topic_in = None, True
+    if wanted.topic is not None:
+        topic = find(mailing_list.topics, wanted.topic[0], mailing_list.list_id)
+        topic_in = wanted.topic[1]
+
+    def keeps(subscriber: Subscriber) -> bool:
+        if wanted.status is not None and subscriber.status is not wanted.status:
+            return False
+        return topic is None or topic.is_in(subscriber.topics) is topic_in
+
+    return keeps
 
 
 def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListSettings:
@@ -94,6 +110,17 @@ class UpsertSubscriber:
     force: bool = False
     tracking: bool | None = None
     """Whether they accept open and click tracking (None: as it was)."""
+    topics: Mapping[str, bool] | None = None
+    """In or out of some of the list's topics, by id (the others stay as they are)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which subscribers a filtered page keeps: of one status, in or out of one topic."""
+
+    status: SubscriberStatus | None = None
+    topic: tuple[str, bool] | None = None
+    """(topic id, in it?)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,21 +201,26 @@ class Lists:
         list_id: str,
         cursor: str | None,
         limit: int,
-        status: SubscriberStatus | None = None,
+        wanted: Filter | None = None,
     ) -> SubscriberPage:
-        """A page of subscribers; with `status`, only those, read from at most FILTER_SCAN
-        subscribers per call (a page may then be short, or empty, with a cursor to go on)."""
+        """A page of subscribers; with a filter, only those it keeps, read from at most
+        FILTER_SCAN subscribers per call (a page may then be short, or empty, with a cursor to
+        go on)."""
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
-        list_id = self.get(list_id).list_id
+        mailing_list = self.get(list_id)
+        list_id = mailing_list.list_id
         cursor = check_cursor(cursor)
-        if status is None:
-            return self.subscribers.page(list_id, cursor, limit)
+        if wanted is None or wanted == Filter():
+            return self.subscribers.page(list_id, cursor, limit, facts=frozenset({Fact.TOPICS}))
+        keeps = _keeps(mailing_list, wanted)
         found: list[Subscriber] = []
         scanned = 0
         while True:
-            page = self.subscribers.page(list_id, cursor, limit - len(found))
-            found += [s for s in page.subscribers if s.status is status]
+            page = self.subscribers.page(
+                list_id, cursor, limit - len(found), facts=frozenset({Fact.TOPICS})
+            )
+            found += [s for s in page.subscribers if keeps(s)]
             scanned += len(page.subscribers)
             cursor = page.cursor
             if cursor is None or len(found) >= limit or scanned >= FILTER_SCAN:
@@ -223,7 +255,8 @@ class Lists:
         attributes = check_attributes({**(current.attributes if current else {}), **given})
         if command.tracking is not None:
             attributes = with_tracking(attributes, command.tracking)
-        subscriber = Subscriber(list_id, email, status, attributes)
+        topics = choices_by_key(self.get(list_id).topics, command.topics or {})
+        subscriber = Subscriber(list_id, email, status, attributes, topics=topics)
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
         return self.subscribers.get(list_id, email) or subscriber
 

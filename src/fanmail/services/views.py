@@ -8,6 +8,7 @@ from fanmail.domain.codec import Json, JsonObject, encode
 from fanmail.domain.outcomes import OUTCOMES, Outcome
 from fanmail.domain.phases import phases_view
 from fanmail.domain.ses_events import COUNTERS, variant_links
+from fanmail.domain.topics import Topic
 from fanmail.ports import Clock, FeedbackStore
 from fanmail.services.lifecycle import is_stalled
 
@@ -34,6 +35,11 @@ def feedback_view(campaign: Campaign) -> JsonObject:
         "open_rate": round(counts["opened"] / delivered, 5) if delivered else 0.0,
         "click_rate": round(counts["clicked"] / delivered, 5) if delivered else 0.0,
     }
+
+
+def topic_view(topic: Topic) -> JsonObject:
+    """A topic as the API shows it (its id, not its key)."""
+    return {key: value for key, value in topic.to_dict().items() if isinstance(value, str)}
 
 
 def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonObject:
@@ -74,6 +80,7 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
         ),
         "warnings": list[Json](campaign.warnings),
         "urgent": campaign.urgent,
+        "topic": topic_view(campaign.topic) if campaign.topic else None,
         **segment_view(campaign),
     }
 

@@ -35,6 +35,7 @@ from fanmail.handlers.api import (
     segments,
     subscribers,
     templates,
+    topics,
 )
 from fanmail.handlers.api import openapi as openapi_links
 from fanmail.handlers.api.responses import error
@@ -55,6 +56,7 @@ ROUTERS = (
     templates.routes,
     segments.routes,
     people.routes,
+    topics.routes,
 )
 
 

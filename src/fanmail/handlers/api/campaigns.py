@@ -103,6 +103,7 @@ def definition(body: m.CampaignCreate) -> CreateCampaign:
         urgent=body.urgent,
         quiet_hours=body.quiet_hours,
         ab_test=body.ab_test,
+        topic=body.topic,
     )
 
 

@@ -31,6 +31,7 @@ def list_view(summary: ListSummary) -> m.ListView:
         settings=m.ListSettingsView.model_validate(found.settings.to_dict()),
         subscribers=dict(summary.counts),
         total=summary.total,
+        topics=[m.TopicView.model_validate(t.to_dict()) for t in found.topics],
     )
 
 

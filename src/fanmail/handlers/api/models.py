@@ -11,10 +11,12 @@ from fanmail.domain.engagement import MAX_CAP_SENDS, WINDOW_DAYS
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import OptIn, SubscriberStatus
 from fanmail.domain.segments import MAX_SEGMENT_CHARS, Segment
+from fanmail.domain.topics import MAX_TOPICS, SLUG
 from fanmail.ports import LedgerEntry
 from fanmail.services.preview import Preview
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+TOPIC_PATTERN = f"^{SLUG.pattern}$"
 
 
 class Strict(BaseModel):
@@ -109,6 +111,12 @@ class ListChange(ListSettingsChange):
     name: str | None = Field(default=None, max_length=200, description="a new name")
 
 
+Choices = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=TOPIC_PATTERN)], Flag],
+    Field(max_length=MAX_TOPICS),
+]
+
+
 class ListSettingsView(BaseModel):
     brand: str
     sender: str
@@ -119,6 +127,30 @@ class ListSettingsView(BaseModel):
     quiet_hours: dict[str, Any] | None = None
 
 
+class TopicView(BaseModel):
+    id: str = Field(description="the topic's id (a slug): weekly-digest")
+    name: str
+    description: str
+    default: Literal["in", "out"] = Field(description="where a subscriber is until they choose")
+
+
+class TopicCreate(Strict):
+    id: str = Field(pattern=TOPIC_PATTERN, description="a slug: lower-case letters, digits, -")
+    name: str = Field(default="", max_length=100, description="default: the id")
+    description: str = Field(default="", max_length=300)
+    default: Literal["in", "out"] = "in"
+
+
+class TopicChange(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=300)
+    default: Literal["in", "out"] | None = None
+
+
+class TopicList(BaseModel):
+    topics: list[TopicView]
+
+
 class ListView(BaseModel):
     list_id: str
     name: str
@@ -126,6 +158,7 @@ class ListView(BaseModel):
     settings: ListSettingsView
     subscribers: dict[str, int] = Field(description="subscribers by status")
     total: int
+    topics: list[TopicView] = Field(default_factory=list, description="the list's topics")
 
 
 class ListPage(BaseModel):
@@ -149,6 +182,11 @@ class SubscriberUpsert(Strict):
         "through the configuration set without it; stored as the attribute tracking=off); "
         "default: unchanged",
     )
+    topics: Choices | None = Field(
+        default=None,
+        description="in (true) or out (false) of some of the list's topics, by id; a topic "
+        "left out stays as it is",
+    )
 
 
 class StatusChange(Strict):
@@ -171,6 +209,10 @@ class StatusChangeView(BaseModel):
     )
     source: str = Field(description="the admin principal, the request's IP, or SES's message id")
     detail: str
+    topic: str | None = Field(
+        default=None, description="a topic change: the topic's id (status stays as it was)"
+    )
+    topic_in: bool | None = Field(default=None, description="a topic change: joined or left")
 
 
 class SubscriberView(BaseModel):
@@ -178,6 +220,11 @@ class SubscriberView(BaseModel):
     email: str
     status: SubscriberStatus
     attributes: dict[str, str]
+    topics: dict[str, bool] = Field(
+        default_factory=dict,
+        description="in (true) or out (false) of each of the list's topics: their choice, "
+        "else the topic's default",
+    )
     history: list[StatusChangeView] = Field(
         default_factory=list, description="consent history, oldest first (one subscriber's read)"
     )
@@ -252,6 +299,12 @@ class CampaignCreate(Strict):
         '"no_winner": "send_best"|"send_first"|"wait_longer", "wait_limit", "after_limit"}',
     )
     name: str = Field(default="", max_length=200, description="what people call it")
+    topic: str | None = Field(
+        default=None,
+        pattern=TOPIC_PATTERN,
+        description="one of the list's topics (its id): only subscribers in it are sent to "
+        "(with a segment: those in both), and its one-click unsubscribe leaves the topic only",
+    )
 
 
 class SegmentEstimate(Strict):
@@ -383,6 +436,7 @@ class CampaignView(BaseModel):
     )
     segment_text: str | None = Field(default=None, description="the segment's text form")
     segment_id: str | None = Field(default=None, description="the saved segment it came from")
+    topic: TopicView | None = Field(default=None, description="the topic it targets, as created")
     urgent: bool = Field(
         default=False, description="a notification: the frequency cap does not hold it back"
     )

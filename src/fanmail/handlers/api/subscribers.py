@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -11,21 +12,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
 from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.domain.topics import Topic, choices_by_slug
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, caller, new_router
-from fanmail.services.lists import UpsertSubscriber
+from fanmail.services.lists import Filter, UpsertSubscriber
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
 ONE = "/lists/<list_id>/subscribers/<email>"
 
 
-def subscriber_view(subscriber: Subscriber) -> m.SubscriberView:
+def subscriber_view(subscriber: Subscriber, topics: Sequence[Topic]) -> m.SubscriberView:
     return m.SubscriberView(
         list_id=subscriber.list_id,
         email=subscriber.email,
         status=subscriber.status,
         attributes=dict(subscriber.attributes),
+        topics=choices_by_slug(topics, subscriber.topics),
         history=[
             m.StatusChangeView.model_validate(change.to_dict()) for change in subscriber.history
         ],
@@ -42,24 +45,31 @@ def routes(app: App) -> Router:
         cursor: Cursor = None,
         limit: Limit = 100,
         status: Annotated[SubscriberStatus | None, Query()] = None,
+        topic: Annotated[str | None, Query(pattern=m.TOPIC_PATTERN)] = None,
+        topic_in: Annotated[bool, Query()] = True,
     ) -> m.SubscriberPage:
-        """A page of a list's subscribers, only those of one `status` if given (a filtered
-        page reads a bounded part of the list: it may be short, with a cursor to go on)."""
-        found = app.lists.page(list_id, cursor, limit, status)
+        """A page of a list's subscribers, only those of one `status` and in (or, with
+        topic_in=false, out of) one `topic` if given (a filtered page reads a bounded part of
+        the list: it may be short, with a cursor to go on)."""
+        wanted = Filter(status, (topic, topic_in) if topic else None)
+        found = app.lists.page(list_id, cursor, limit, wanted)
+        topics = app.topics.all(list_id)
         return m.SubscriberPage(
-            subscribers=[subscriber_view(s) for s in found.subscribers], next_cursor=found.cursor
+            subscribers=[subscriber_view(s, topics) for s in found.subscribers],
+            next_cursor=found.cursor,
         )
 
     @router.put(ONE, responses=answers(m.SubscriberView), tags=tags)
     def upsert(list_id: str, email: str, body: m.SubscriberUpsert) -> m.SubscriberView:
         command = UpsertSubscriber(
-            list_id, email, body.attributes, body.status, body.force, body.tracking
+            list_id, email, body.attributes, body.status, body.force, body.tracking, body.topics
         )
-        return subscriber_view(app.lists.upsert(command, caller(router.current_event.raw_event)))
+        written = app.lists.upsert(command, caller(router.current_event.raw_event))
+        return subscriber_view(written, app.topics.all(list_id))
 
     @router.get(ONE, responses=answers(m.SubscriberView), tags=tags)
     def read(list_id: str, email: str) -> m.SubscriberView:
-        return subscriber_view(app.lists.subscriber(list_id, email))
+        return subscriber_view(app.lists.subscriber(list_id, email), app.topics.all(list_id))
 
     @router.post(ONE + "/status", responses=answers(m.SubscriberView), tags=tags)
     def change_status(list_id: str, email: str, body: m.StatusChange) -> m.SubscriberView:
@@ -70,7 +80,7 @@ def routes(app: App) -> Router:
             force=body.force,
             by=caller(router.current_event.raw_event),
         )
-        return subscriber_view(changed)
+        return subscriber_view(changed, app.topics.all(list_id))
 
     @router.delete(ONE, responses=answers(None, 204), tags=tags)
     def delete(list_id: str, email: str) -> Response[Any]:

@@ -1,0 +1,155 @@
+"""A list's topics, and where each subscriber stands in them (domain/topics.py says how they
+are stored and what deleting one means)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from fanmail.domain.errors import Conflict, InvalidInput, NotFound
+from fanmail.domain.ids import check_id
+from fanmail.domain.model import MailingList, Provenance, StatusChange, Subscriber
+from fanmail.domain.segments import Segment
+from fanmail.domain.segments.nodes import All, AnyOf, InTopic, Node, Not
+from fanmail.domain.topics import (
+    MAX_TOPICS,
+    Topic,
+    check_slug,
+    choices_by_key,
+    choices_by_slug,
+    edited,
+    find,
+    new_topic,
+)
+from fanmail.ports import Clock, ListStore, SubscriberStore
+
+RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class TopicChange:
+    """What to create or change: a field left None stays as it is (a new topic's name is
+    its id, its description empty, its default in)."""
+
+    name: str | None = None
+    description: str | None = None
+    default: str | None = None
+
+
+class Topics:
+    def __init__(self, *, lists: ListStore, subscribers: SubscriberStore, clock: Clock) -> None:
+        self.lists = lists
+        self.subscribers = subscribers
+        self.clock = clock
+
+    def of(self, list_id: str) -> MailingList:
+        found = self.lists.get(check_id("list id", list_id))
+        if found is None:
+            raise NotFound(f"list {list_id!r} not found")
+        return found
+
+    def all(self, list_id: str) -> tuple[Topic, ...]:
+        return self.of(list_id).topics
+
+    def get(self, list_id: str, slug: str) -> Topic:
+        return find(self.all(list_id), slug, list_id)
+
+    def create(self, list_id: str, slug: str, change: TopicChange) -> Topic:
+        topic = new_topic(slug, change.name or slug, change.description, change.default or "in")
+        for _ in range(RETRIES):
+            current = self.of(list_id)
+            if any(t.slug == topic.slug for t in current.topics):
+                raise Conflict(f"list {list_id!r} already has a topic {topic.slug!r}")
+            if len(current.topics) >= MAX_TOPICS:
+                raise InvalidInput(f"a list has at most {MAX_TOPICS} topics")
+            if self._replaced(current, (*current.topics, topic)):
+                return topic
+        raise Conflict(f"the topics of list {list_id!r} kept changing; try again")
+
+    def update(self, list_id: str, slug: str, change: TopicChange) -> Topic:
+        for _ in range(RETRIES):
+            current = self.of(list_id)
+            old = find(current.topics, slug, list_id)
+            new = edited(
+                old, name=change.name, description=change.description, default=change.default
+            )
+            topics = tuple(new if t.slug == slug else t for t in current.topics)
+            if self._replaced(current, topics):
+                return new
+        raise Conflict(f"the topics of list {list_id!r} kept changing; try again")
+
+    def delete(self, list_id: str, slug: str) -> Topic:
+        """The topic goes from the list; choices stored under its key stop counting at once
+        (nobody reads them) and are dropped as each subscriber's choices are next written."""
+        for _ in range(RETRIES):
+            current = self.of(list_id)
+            old = find(current.topics, slug, list_id)
+            if self._replaced(current, tuple(t for t in current.topics if t.slug != slug)):
+                return old
+        raise Conflict(f"the topics of list {list_id!r} kept changing; try again")
+
+    def _replaced(self, current: MailingList, topics: tuple[Topic, ...]) -> bool:
+        try:
+            self.lists.replace_topics(current.list_id, topics, current.topics)
+        except Conflict:
+            return False
+        return True
+
+    # -- a subscriber's choices -------------------------------------------------------------
+    def choose(
+        self,
+        subscriber: Subscriber,
+        wanted: Mapping[str, bool],
+        by: Provenance,
+        where: str = "topics",
+    ) -> dict[str, bool]:
+        """Set some of a subscriber's topics (by slug), recording each change in their consent
+        history; returns where they stand in every topic of the list afterwards."""
+        topics = self.of(subscriber.list_id).topics
+        choices = choices_by_key(topics, wanted, where)
+        shown = choices_by_slug(topics, subscriber.topics)
+        at = self.clock.now()
+        changes = [
+            StatusChange.of_topic(by, at, subscriber.status, topic.slug, choices[topic.key])
+            for topic in topics
+            if topic.key in choices and shown[topic.slug] is not choices[topic.key]
+        ]
+        live = {topic.key for topic in topics}
+        dead = [key for key in subscriber.topics if key not in live]
+        if changes or dead:
+            self.subscribers.set_topics(
+                subscriber.list_id, subscriber.email, choices, drop=dead, changes=changes
+            )
+        return choices_by_slug(topics, {**subscriber.topics, **choices})
+
+
+def bind(mailing_list: MailingList, segment: Segment, path: str = "segment") -> Segment:
+    """A segment whose topic conditions carry the list's topic (key and default) as it is
+    now: an unknown topic is an InvalidInput naming it and the list's topics."""
+    if not any(isinstance(node, InTopic) for node in segment.root.walk()):
+        return segment
+    return replace(segment, root=_bound(segment.root, mailing_list, path))
+
+
+def target(mailing_list: MailingList, slug: str, segment: Segment | None) -> tuple[Topic, Segment]:
+    """A campaign's audience for a topic: in the topic, and in `segment` if there is one."""
+    topic = find(mailing_list.topics, check_slug(slug, "topic"), mailing_list.list_id)
+    node: Node = InTopic(topic.slug, topic.key, topic.default_in)
+    return topic, Segment(node if segment is None else All((node, segment.root)))
+
+
+def _bound(node: Node, mailing_list: MailingList, path: str) -> Node:
+    if isinstance(node, InTopic):
+        known = {topic.slug: topic for topic in mailing_list.topics}
+        topic = known.get(node.slug)
+        if topic is None:
+            raise InvalidInput(
+                f"{path}: list {mailing_list.list_id!r} has no topic {node.slug!r} "
+                f"(it has: {', '.join(known) or 'none'})"
+            )
+        return InTopic(topic.slug, topic.key, topic.default_in)
+    if isinstance(node, All | AnyOf):
+        return type(node)(tuple(_bound(child, mailing_list, path) for child in node.nodes))
+    if isinstance(node, Not):
+        return Not(_bound(node.node, mailing_list, path))
+    return node
