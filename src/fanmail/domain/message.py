@@ -59,9 +59,10 @@ class UnsubscribeLinks:
     mailto: str | None = None
 
     def for_recipient(
-        self, list_id: str, email: str, now: float, sender_address: str
+        self, list_id: str, email: str, now: float, sender_address: str, topic: str = ""
     ) -> tuple[str, tuple[tuple[str, str], ...]]:
-        token = self.signer.token(list_id, email, now)
+        """`topic`: the key of the topic the campaign targets; its links leave only that."""
+        token = self.signer.token(list_id, email, now, topic=topic)
         url = f"{self.public_url.rstrip('/')}/u/{token}"
         if not self.mailto:
             return url, (("List-Unsubscribe", f"<{url}>"), ONE_CLICK)
@@ -98,7 +99,11 @@ def personalise(
     links are then the test recipient's own)."""
     recipient = to or email
     unsubscribe_url, headers = links.for_recipient(
-        campaign.list_id, recipient, now, sender_address(campaign.sender)
+        campaign.list_id,
+        recipient,
+        now,
+        sender_address(campaign.sender),
+        campaign.topic.key if campaign.topic else "",
     )
     rendered = compiled.render(
         render_context(

@@ -73,6 +73,9 @@ class TokenClaim:
     purpose: Purpose = Purpose.UNSUBSCRIBE
     nonce: str = ""
     """What a confirmation link is bound to (the sign-up it was mailed for); empty otherwise."""
+    topic: str = ""
+    """The key of the topic a campaign targeted (domain.topics): its unsubscribe link leaves
+    that topic, not the list; empty otherwise."""
 
 
 UnsubscribeClaim = TokenClaim
@@ -127,11 +130,13 @@ class UnsubscribeSigner:
         issued_at: float,
         purpose: Purpose = Purpose.UNSUBSCRIBE,
         nonce: str = "",
+        topic: str = "",
     ) -> str:
         keys = self.keys()
         kid = keys.active
         fields = {"v": FORMAT, "p": purpose.value, "k": kid, "l": list_id, "e": email}
         fields |= {"t": int(issued_at), **({"n": nonce} if nonce else {})}
+        fields |= {"o": topic} if topic else {}
         payload = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
         return f"{_b64(payload)}.{_b64(self._mac(keys.secrets[kid], payload))}"
 
@@ -175,6 +180,7 @@ def _read(payload: bytes) -> tuple[str, TokenClaim]:
             issued,
             Purpose(fields["p"]),
             str(fields.get("n", "")),
+            str(fields.get("o", "")),
         )
     version, kid, list_id, rest = text.split("|", 3)  # format 1: the address may hold '|'
     email, issued = rest.rsplit("|", 1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
@@ -105,13 +106,38 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
     @api.get("/u/<token>")
     def ask(token: str) -> Response[str]:
         view = app.unsubscribes.view(token)
+        one_click = {"List-Unsubscribe": "One-Click"}
+        whom = (
+            f"from <strong>{esc(view.list_name)}</strong> to "
+            f"<strong>{esc(view.claim.email)}</strong>"
+        )
+        if view.topic is None:
+            question = f"<p>Stop emails {whom}?</p>" + button_form(
+                f"/u/{token}", "Unsubscribe", hidden=one_click
+            )
+        else:
+            question = (
+                f"<p>Stop emails about <strong>{esc(view.topic.name)}</strong> {whom}? The "
+                "list's other mail still comes.</p>"
+                + button_form(f"/u/{token}", f"Stop {view.topic.name}", hidden=one_click)
+                + "<p>Or stop every email of the list.</p>"
+                + button_form(f"/u/{token}/all", "Unsubscribe from the whole list")
+            )
         body = Html(
-            f"<p>Stop emails from <strong>{esc(view.list_name)}</strong> to "
-            f"<strong>{esc(view.claim.email)}</strong>?</p>"
-            + button_form(f"/u/{token}", "Unsubscribe", hidden={"List-Unsubscribe": "One-Click"})
-            + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists you get</a></p>'
+            question + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists and '
+            "topics you get</a></p>"
         )
         return page(HTTPStatus.OK, "Unsubscribe", body, view.brand)
+
+    @api.post("/u/<token>/all")
+    def whole_list(token: str) -> Response[str]:
+        """The page's second button under a topic's mail: leave the list, not only the topic."""
+        by = Provenance("link", source=source_ip(api))
+        app.unsubscribes.unsubscribe(token, by, whole_list=True)
+        view = app.unsubscribes.view(token)
+        logger.info("unsubscribed", extra={"list_id": view.claim.list_id})
+        body = unsubscribed_body(token, replace(view, topic=None))
+        return page(HTTPStatus.OK, "You are unsubscribed", body, view.brand)
 
     @api.post("/u/<token>")
     def one_click(token: str) -> Response[str]:
@@ -139,20 +165,35 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
         except Conflict:
             body = Html("<p>There is no unsubscribe of the last day to take back.</p>")
             return page(HTTPStatus.CONFLICT, "Nothing to undo", body, view.brand)
+        about = f" about <strong>{esc(view.topic.name)}</strong>" if view.topic else ""
         body = Html(
-            f"<p>{esc(view.claim.email)} gets emails from <strong>{esc(view.list_name)}</strong> "
-            "again.</p>"
+            f"<p>{esc(view.claim.email)} gets emails{about} from "
+            f"<strong>{esc(view.list_name)}</strong> again.</p>"
         )
         return page(HTTPStatus.OK, "Welcome back", body, view.brand)
 
 
 def unsubscribed_body(token: str, view: LinkView) -> Html:
+    """After a one-click: what stopped, undo for a day, and, after a topic's link, the whole
+    list and the preference page."""
+    if view.topic is None:
+        stopped = f"emails from <strong>{esc(view.list_name)}</strong>"
+        more = ""
+    else:
+        stopped = (
+            f"emails about <strong>{esc(view.topic.name)}</strong> from "
+            f"<strong>{esc(view.list_name)}</strong> (the list's other mail still comes)"
+        )
+        more = "<p>Or stop every email of the list.</p>" + button_form(
+            f"/u/{token}/all", "Unsubscribe from the whole list"
+        )
     return Html(
-        f"<p>{esc(view.claim.email)} will get no more emails from "
-        f"<strong>{esc(view.list_name)}</strong>.</p>"
+        f"<p>{esc(view.claim.email)} will get no more {stopped}.</p>"
         "<p>Unsubscribed by mistake? You can take it back for a day.</p>"
         + button_form(f"/u/{token}/undo", "Undo")
-        + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists you get</a></p>'
+        + more
+        + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists and topics you '
+        "get</a></p>"
     )
 
 
@@ -168,7 +209,7 @@ def _preference_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
         chosen = set(fields.get("list", []))
         wanted = {list_id: list_id in chosen for list_id in fields.get("shown", [])}
         by = Provenance("preferences", source=source_ip(api))
-        app.unsubscribes.set_preferences(token, wanted, by)
+        app.unsubscribes.set_preferences(token, wanted, by, topic_choices(fields))
         if "tracking_shown" in fields:
             app.self_service.set_tracking(token, "tracking" in fields)
         claim, memberships = app.unsubscribes.memberships(token)
@@ -240,6 +281,35 @@ def _self_service_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> Non
         return page(HTTPStatus.OK, "Deleting your data", body)
 
 
+TOPIC_FIELD = "\t"
+"""Between a list id and a topic id in a form value (neither can hold a tab)."""
+
+
+def topic_choices(fields: dict[str, list[str]]) -> dict[str, dict[str, bool]]:
+    """The topic toggles a preference form showed, by list: those ticked are in."""
+    ticked = set(fields.get("topic", []))
+    found: dict[str, dict[str, bool]] = {}
+    for value in fields.get("topic_shown", []):
+        list_id, _, slug = value.partition(TOPIC_FIELD)
+        found.setdefault(list_id, {})[slug] = value in ticked
+    return found
+
+
+def topic_rows(member: Membership) -> str:
+    rows = []
+    for topic, joined in member.topics:
+        value = esc(f"{member.mailing_list.list_id}{TOPIC_FIELD}{topic.slug}")
+        field_id = esc(f"t-{member.mailing_list.list_id}-{topic.slug}")
+        note = f' <span class="note">{esc(topic.description)}</span>' if topic.description else ""
+        rows.append(
+            f'<li style="padding-left:2rem"><input type="hidden" name="topic_shown" '
+            f'value="{value}"><input type="checkbox" name="topic" value="{value}" '
+            f'id="{field_id}"{" checked" if joined else ""}><label for="{field_id}" '
+            f'style="margin:0;font-weight:400">{esc(topic.name)}</label>{note}</li>'
+        )
+    return "".join(rows)
+
+
 def membership_row(member: Membership) -> str:
     found = member.mailing_list
     list_id = esc(found.list_id)
@@ -258,6 +328,7 @@ def membership_row(member: Membership) -> str:
         f'<li><input type="hidden" name="shown" value="{list_id}">'
         f'<input type="checkbox" name="list" value="{list_id}" id="l-{list_id}"{checked}>'
         f'<label for="l-{list_id}" style="margin:0;font-weight:400">{esc(found.name)}</label></li>'
+        + topic_rows(member)
     )
 
 

@@ -15,8 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import MailingList, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.model import (
+    MailingList,
+    Provenance,
+    StatusChange,
+    Subscriber,
+    SubscriberStatus,
+)
 from fanmail.domain.tokens import TokenClaim, UnsubscribeSigner
+from fanmail.domain.topics import Topic, topic_slug
 from fanmail.domain.tracking import declines_tracking
 from fanmail.ports import Clock, ListStore, SubscriberStore
 
@@ -49,6 +56,8 @@ class Membership:
     owners_opt_out: bool = False
     tracking: bool = True
     """Whether they accept open and click tracking on this list."""
+    topics: tuple[tuple[Topic, bool], ...] = ()
+    """The list's topics and whether they are in each."""
 
     @property
     def changeable(self) -> bool:
@@ -63,6 +72,8 @@ class LinkView:
     claim: TokenClaim
     mailing_list: MailingList | None
     status: SubscriberStatus | None
+    topic: Topic | None = None
+    """The topic whose mail the link came in (None: a list's mail)."""
 
     @property
     def list_name(self) -> str:
@@ -95,30 +106,58 @@ class Unsubscribes:
     def view(self, token: str) -> LinkView:
         claim = self.check(token)
         current = self.subscribers.get(claim.list_id, claim.email)
-        return LinkView(claim, self.lists.get(claim.list_id), current.status if current else None)
+        mailing_list = self.lists.get(claim.list_id)
+        topic = None
+        if claim.topic:  # a deleted topic keeps its id (its slug) for the page
+            known = {t.key: t for t in mailing_list.topics} if mailing_list else {}
+            slug = topic_slug(claim.topic)
+            topic = known.get(claim.topic) or Topic(slug, slug, key=claim.topic)
+        return LinkView(claim, mailing_list, current.status if current else None, topic)
 
-    def unsubscribe(self, token: str, by: Provenance) -> TokenClaim:
+    def unsubscribe(self, token: str, by: Provenance, *, whole_list: bool = False) -> TokenClaim:
         """Opt the token's subscriber out at once; senders already running skip them from their
-        next status read. Bounced and complained stay as they are; a deleted subscriber is fine."""
+        next status read. Bounced and complained stay as they are; a deleted subscriber is fine.
+        A link from a topic's mail leaves that topic only (its key is in the token: a topic
+        deleted since is still left, for a run that targeted it goes on by its key), unless
+        `whole_list` (the page's second button)."""
         claim = self.check(token)
-        self._move(claim.list_id, claim.email, SubscriberStatus.UNSUBSCRIBED, by)
+        if claim.topic and not whole_list:
+            self._choose(claim, False, by)
+        else:
+            self._move(claim.list_id, claim.email, SubscriberStatus.UNSUBSCRIBED, by)
         return claim
 
     def undo(self, token: str, by: Provenance) -> TokenClaim:
-        """Take back an unsubscribe made through the link or the mailto in the last day."""
+        """Take back an unsubscribe made through the link or the mailto in the last day (the
+        last consent entry: leaving the list, or the link's topic)."""
         claim = self.check(token)
         current = self.subscribers.get(claim.list_id, claim.email)
         last = current.history[-1] if current and current.history else None
-        if (
-            current is None
-            or current.status is not SubscriberStatus.UNSUBSCRIBED
-            or last is None
-            or last.how not in OPT_OUTS
-            or self.clock.now() - last.at > UNDO_WITHIN_S
-        ):
+        if current is None or last is None or not self._undoable(current, last, claim):
             raise Conflict("there is no unsubscribe of the last day to undo")
-        self._move(claim.list_id, claim.email, SubscriberStatus.SUBSCRIBED, by)
+        if last.topic:
+            self._choose(claim, True, by)
+        else:
+            self._move(claim.list_id, claim.email, SubscriberStatus.SUBSCRIBED, by)
         return claim
+
+    def _undoable(self, current: Subscriber, last: StatusChange, claim: TokenClaim) -> bool:
+        if last.how not in OPT_OUTS or self.clock.now() - last.at > UNDO_WITHIN_S:
+            return False
+        if last.topic:
+            return last.topic_in is False and last.topic == topic_slug(claim.topic)
+        return current.status is SubscriberStatus.UNSUBSCRIBED
+
+    def _choose(self, claim: TokenClaim, joined: bool, by: Provenance) -> None:
+        current = self.subscribers.get(claim.list_id, claim.email)
+        if current is None:
+            return
+        entry = StatusChange.of_topic(
+            by, self.clock.now(), current.status, topic_slug(claim.topic), joined
+        )
+        self.subscribers.set_topics(
+            claim.list_id, claim.email, {claim.topic: joined}, changes=[entry]
+        )
 
     def memberships(self, token: str) -> tuple[TokenClaim, list[Membership]]:
         """Every list of the token's brand that holds its address, with its status there (a
@@ -137,23 +176,51 @@ class Unsubscribes:
                     current.status,
                     opted_out_by_owner(current),
                     not declines_tracking(current.attributes),
+                    tuple((t, t.is_in(current.topics)) for t in mailing_list.topics),
                 )
             )
         return claim, found
 
     def set_preferences(
-        self, token: str, wanted: Mapping[str, bool], by: Provenance
+        self,
+        token: str,
+        wanted: Mapping[str, bool],
+        by: Provenance,
+        topics: Mapping[str, Mapping[str, bool]] | None = None,
     ) -> list[Membership]:
-        """Subscribe to or leave each list named in `wanted`; bounced and complained stay."""
+        """Subscribe to or leave each list named in `wanted`, and join or leave the topics
+        named in `topics` (by list, then topic id); bounced and complained stay."""
         claim, memberships = self.memberships(token)
         for member in memberships:
-            want = wanted.get(member.mailing_list.list_id)
-            if want is None or not member.changeable:
+            list_id = member.mailing_list.list_id
+            want = wanted.get(list_id)
+            if not member.changeable:
                 continue
             status = SubscriberStatus.SUBSCRIBED if want else SubscriberStatus.UNSUBSCRIBED
-            if status is not member.status:
-                self._move(member.mailing_list.list_id, claim.email, status, by)
+            if want is not None and status is not member.status:
+                self._move(list_id, claim.email, status, by)
+            self._set_topics(claim.email, member, (topics or {}).get(list_id, {}), by)
         return self.memberships(token)[1]
+
+    def _set_topics(
+        self, email: str, member: Membership, wanted: Mapping[str, bool], by: Provenance
+    ) -> None:
+        at = self.clock.now()
+        changed = {
+            topic: joined
+            for topic, was in member.topics
+            if (joined := wanted.get(topic.slug, was)) is not was
+        }
+        if changed:
+            self.subscribers.set_topics(
+                member.mailing_list.list_id,
+                email,
+                {topic.key: joined for topic, joined in changed.items()},
+                changes=[
+                    StatusChange.of_topic(by, at, member.status, topic.slug, joined)
+                    for topic, joined in changed.items()
+                ],
+            )
 
     def _move(self, list_id: str, email: str, status: SubscriberStatus, by: Provenance) -> None:
         """Subscribed <-> unsubscribed only: never undo a bounce or a complaint. A subscriber
