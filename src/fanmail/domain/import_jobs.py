@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_attributes, check_name
 from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.list_files import FORMATS, Position
 from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
+from fanmail.domain.topics import column_topic, read_choice
 
 CHUNK_ROWS = 100
 MAX_MAPPED_COLUMNS = 100
@@ -58,6 +59,7 @@ class ImportOptionsJson(TypedDict):
     email_column: str
     check_deliverability: bool
     columns: dict[str, str]
+    topics: NotRequired[dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class ImportOptions:
     columns: tuple[tuple[str, str], ...] = ()
     """The column mapping: (the file's column, the attribute it fills, or SKIP); a column it
     does not name keeps its own name."""
+    topics: tuple[tuple[str, str], ...] = ()
+    """The list's topics when the job was created, (id, key): what `topic:ID` columns set
+    (domain.topics). Taken by the job, not asked for."""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -86,7 +91,7 @@ class ImportOptions:
         return column
 
     def to_dict(self) -> ImportOptionsJson:
-        return {
+        encoded: ImportOptionsJson = {
             "format": self.fmt,
             "mode": self.mode.value,
             "force": self.force,
@@ -94,6 +99,9 @@ class ImportOptions:
             "check_deliverability": self.check_deliverability,
             "columns": dict(self.columns),
         }
+        if self.topics:
+            encoded["topics"] = dict(self.topics)
+        return encoded
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImportOptions:
@@ -104,7 +112,22 @@ class ImportOptions:
             email_column=str(data.get("email_column", "email")),
             check_deliverability=bool(data.get("check_deliverability", False)),
             columns=tuple((str(k), str(v)) for k, v in dict(data.get("columns") or {}).items()),
+            topics=tuple((str(k), str(v)) for k, v in dict(data.get("topics") or {}).items()),
         )
+
+    def topic_key(self, column: str) -> str | None:
+        """The topic key a `topic:ID` column sets; None for another column; InvalidInput for
+        a topic the list does not have."""
+        slug = column_topic(column)
+        if slug is None:
+            return None
+        key = dict(self.topics).get(slug)
+        if key is None:
+            known = ", ".join(slug for slug, _ in self.topics) or "none"
+            raise InvalidInput(
+                f"column {column!r}: the list has no topic {slug!r} (it has: {known})"
+            )
+        return key
 
 
 def check_mapping(columns: Sequence[tuple[str, str]], email_column: str) -> None:
@@ -228,15 +251,30 @@ def subscriber_from_row(
         what=options.email_column,
     )
     given: dict[str, object] = {}
+    topics: dict[str, bool] = {}
     for column, value in fields_.items():
         if column == options.email_column or value is None or value == "":
             continue
         if column == "" and options.fmt == "csv":
             raise InvalidInput("a value in a column that has no name in the header")
+        key = options.topic_key(column)
+        if key is not None:
+            topics[key] = _choice(column, value)
+            continue
         name = options.attribute_of(column)
         if name is not None:
             given[name] = value
-    return Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, check_attributes(given))
+    attributes = check_attributes(given)
+    return Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, attributes, topics=topics)
+
+
+def _choice(column: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    try:
+        return read_choice(str(value))
+    except InvalidInput as exc:
+        raise InvalidInput(f"column {column!r}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +329,9 @@ def plan_chunk(
             continue
         merged_here += 1
         attributes = {**earlier.subscriber.attributes, **row.subscriber.attributes}
+        topics = {**earlier.subscriber.topics, **row.subscriber.topics}
         first_row[row.subscriber.email] = RowIn(
-            earlier.line, replace(earlier.subscriber, attributes=attributes)
+            earlier.line, replace(earlier.subscriber, attributes=attributes, topics=topics)
         )
     plan = ChunkPlan(counts=ImportCounts(merged=merged_here))
     for row in first_row.values():

@@ -39,6 +39,8 @@ from fanmail.domain.import_jobs import (
 )
 from fanmail.domain.list_files import Row, read_rows
 from fanmail.domain.model import MailingList, Provenance, Subscriber
+from fanmail.domain.segments import Fact
+from fanmail.domain.topics import COLUMN_PREFIX
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
 
 
@@ -124,13 +126,15 @@ class Imports:
         self, list_id: str, options: ImportOptions, status: ImportStatus, file_name: str, size: int
     ) -> ImportJob:
         list_id = check_id("list id", list_id)
-        if self.list_store.get(list_id) is None:
+        mailing_list = self.list_store.get(list_id)
+        if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         now = self.clock.now()
+        topics = tuple((topic.slug, topic.key) for topic in mailing_list.topics)
         return ImportJob(
             import_id=uuid.uuid4().hex,
             list_id=list_id,
-            options=options,
+            options=replace(options, topics=topics),
             status=status,
             created_at=now,
             updated_at=now,
@@ -280,7 +284,10 @@ class Imports:
         return self.subscribers.put_many(members)
 
     def export(self, list_id: str, out: TextIO, *, history: bool = False) -> int:
-        return export_list(self.subscribers, check_id("list id", list_id), out, history=history)
+        found = self.list_store.get(check_id("list id", list_id))
+        if found is None:
+            raise NotFound(f"list {list_id!r} not found")
+        return export_list(self.subscribers, found, out, history=history)
 
 
 class _Step:
@@ -423,6 +430,8 @@ def check_header(header: Sequence[str], options: ImportOptions) -> None:
             f"the column mapping names {', '.join(map(repr, absent))}, which the file's header "
             f"does not have (it names {shown})"
         )
+    for column in header:
+        options.topic_key(column)  # a topic the list does not have: the whole file is refused
 
 
 def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejected]]:
@@ -459,23 +468,34 @@ def spreadsheet_safe(cells: Sequence[str]) -> list[str]:
 
 
 def export_list(
-    subscribers: SubscriberStore, list_id: str, out: TextIO, *, history: bool = False
+    subscribers: SubscriberStore, mailing_list: MailingList, out: TextIO, *, history: bool = False
 ) -> int:
-    """Write a list as CSV: email, status, then every attribute column, sorted; with `history`
-    a last column holds each subscriber's consent history as JSON (read 100 at a time). Two
-    passes over the list: the first finds the columns."""
+    """Write a list as CSV: email, status, then every attribute column, sorted, then a
+    `topic:ID` column per topic (yes or no: their choice, else the default; what an import
+    reads back); with `history` a last column holds each subscriber's consent history as JSON
+    (read 100 at a time). Two passes over the list: the first finds the columns."""
+    list_id, topics = mailing_list.list_id, mailing_list.topics
     columns: set[str] = set()
     for page in _pages(subscribers, list_id):
         for subscriber in page:
             columns.update(subscriber.attributes)
     names = sorted(columns)
     writer = csv.writer(out)
-    writer.writerow(["email", "status", *names, *(["consent_history"] if history else [])])
+    writer.writerow(
+        [
+            "email",
+            "status",
+            *names,
+            *(f"{COLUMN_PREFIX}{topic.slug}" for topic in topics),
+            *(["consent_history"] if history else []),
+        ]
+    )
     written = 0
     for page in _pages(subscribers, list_id):
         full = _with_history(subscribers, list_id, page) if history else {}
         for s in page:
             cells = [s.email, s.status.value, *(s.attributes.get(n, "") for n in names)]
+            cells += ["yes" if topic.is_in(s.topics) else "no" for topic in topics]
             if history:
                 changes = full[s.email].history if s.email in full else ()
                 cells.append(json.dumps([c.to_dict() for c in changes], separators=(",", ":")))
@@ -496,7 +516,7 @@ def _with_history(
 def _pages(subscribers: SubscriberStore, list_id: str) -> Iterator[list[Subscriber]]:
     cursor: str | None = None
     while True:
-        page = subscribers.page(list_id, cursor, 1000)
+        page = subscribers.page(list_id, cursor, 1000, facts=frozenset({Fact.TOPICS}))
         yield page.subscribers
         if page.cursor is None:
             return

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.import_jobs import ImportMode, ImportOptions, ImportStatus
 from fanmail.domain.model import Subscriber, SubscriberStatus
-from fanmail.services.import_list import export_list
 from fanmail.services.lists import CreateList
 from fanmail_local.cli import main
 from fanmail_local.harness import MemoryStack, memory_stack
@@ -362,7 +361,7 @@ def test_export_round_trips_and_neutralises_formulas(stack: MemoryStack) -> None
         "b@example.com,B,,+1\nc@example.com,@SUM(1),-2,plain\n",
     )
     out = io.StringIO()
-    assert export_list(stack.subscribers, "news", out) == 3
+    assert stack.app.imports.export("news", out) == 3
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert rows[0] == {
         "email": "a@example.com",
