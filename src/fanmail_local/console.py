@@ -25,6 +25,7 @@ MODULES = (
     "phases",
     "lists",
     "imports",
+    "topics",
     "subscribers",
     "templates",
     "people",

@@ -102,6 +102,12 @@ def _creating(sub: Any) -> None:
         "JSON (default: everyone); the campaign keeps it as given",
     )
     create.add_argument(
+        "--topic",
+        metavar="ID",
+        help="one of the list's topics: only subscribers in it (with --segment: in both); its "
+        "one-click unsubscribe leaves the topic only",
+    )
+    create.add_argument(
         "--quiet-hours",
         type=json_object,
         metavar="JSON",
@@ -215,6 +221,7 @@ def create_command(args: argparse.Namespace) -> int:
         segment=segment_argument(args.segment),
         quiet_hours=args.quiet_hours,
         ab_test=args.ab_test,
+        topic=args.topic,
     )
     with operator_app() as app:
         campaign = app.campaigns.create(command)

@@ -22,8 +22,9 @@ from fanmail.domain.model import (
     SubscriberStatus,
     settings_change,
 )
+from fanmail.domain.topics import TopicJson, choices_by_slug
 from fanmail.services.import_list import write_rejected
-from fanmail.services.lists import CreateList, ListSummary
+from fanmail.services.lists import CreateList, Filter, ListSummary
 from fanmail_local.cli.common import json_option, operator_app, segment_argument
 from fanmail_local.cli.imports import ImportProgress, import_lines
 from fanmail_local.cli.output import emit, fields, table
@@ -151,6 +152,9 @@ def _list_group(commands: Any) -> None:
     page.add_argument("list_id")
     page.add_argument("--cursor")
     page.add_argument("--limit", type=int, default=100)
+    page.add_argument("--status", choices=[s.value for s in SubscriberStatus], help="only these")
+    page.add_argument("--topic", metavar="ID", help="only those in this topic")
+    page.add_argument("--not-in-topic", metavar="ID", help="only those out of this topic")
     json_option(page)
     page.set_defaults(run=subscribers_command)
 
@@ -293,6 +297,7 @@ class ListView(TypedDict):
     settings: ListSettingsJson
     subscribers: dict[str, int]
     total: int
+    topics: list[TopicJson]
 
 
 def list_view(summary: ListSummary) -> ListView:
@@ -303,6 +308,7 @@ def list_view(summary: ListSummary) -> ListView:
         "settings": found.settings.to_dict(),
         "subscribers": dict(summary.counts),
         "total": summary.total,
+        "topics": [topic.to_dict() for topic in found.topics],
     }
 
 
@@ -319,6 +325,7 @@ def list_lines(view: ListView) -> list[str]:
             ("postal address", settings["postal_address"] or "- (needed before a send)"),
             ("opt-in", settings["opt_in"]),
             ("sign-up fields", ", ".join(settings["signup_fields"]) or "-"),
+            ("topics", ", ".join(t["id"] for t in view["topics"]) or "-"),
         ]
     )
 
@@ -379,10 +386,20 @@ def set_list_command(args: argparse.Namespace) -> int:
 
 
 def subscribers_command(args: argparse.Namespace) -> int:
+    topic = (args.topic, True) if args.topic else None
+    if args.not_in_topic:
+        topic = (args.not_in_topic, False)
+    wanted = Filter(SubscriberStatus(args.status) if args.status else None, topic)
     with operator_app() as app:
-        page = app.lists.page(args.list_id, args.cursor, args.limit)
+        page = app.lists.page(args.list_id, args.cursor, args.limit, wanted)
+        topics = app.topics.all(args.list_id)
     rows = [
-        {"email": s.email, "status": s.status.value, "attributes": dict(s.attributes)}
+        {
+            "email": s.email,
+            "status": s.status.value,
+            "attributes": dict(s.attributes),
+            "topics": choices_by_slug(topics, s.topics),
+        }
         for s in page.subscribers
     ]
 

@@ -15,7 +15,7 @@ const ACTIONS = {
   },
 };
 const ENGAGEMENT = new Set(["sent", "delivered", "opened", "clicked", "top_links"]);
-const state = { selected: null, view: null, samples: [], previewFor: null, subject: null, editing: null, eventType: "" };
+const state = { selected: null, view: null, samples: [], previewFor: null, subject: null, editing: null, eventType: "", lists: [] };
 
 function one(suffix = "") {
   return path("/campaigns", state.selected) + suffix;
@@ -32,6 +32,7 @@ export function setup() {
   byId("edit").addEventListener("click", editDraft);
   byId("delete-draft").addEventListener("click", (event) => deleteDraft(event.currentTarget));
   byId("create-form").addEventListener("submit", submitDraft);
+  byId("create-form").elements.list_id.addEventListener("change", fillTopics);
   byId("estimate").addEventListener("click", (event) => estimate(event.currentTarget));
   byId("add-variable").addEventListener("click", () => addVariable("", ""));
   byId("event-type").addEventListener("change", (event) => {
@@ -56,6 +57,8 @@ export async function show(campaignId) {
   ]);
   fillSelect(document.querySelector("#create-form [name=list_id]"),
     lists.lists.map((l) => [l.list_id, l.name || l.list_id]));
+  state.lists = lists.lists;
+  fillTopics();
   fillSelect(document.querySelector("#create-form [name=template]"), [
     ...templates.stored.map((t) => [t.name, `${t.name} (yours, version ${t.version})`]),
     ...templates.templates.map((name) => [name, `${name} (shipped)`]),
@@ -413,7 +416,9 @@ function editDraft() {
   form.elements.template.value = view.template;
   form.elements.sender.value = view.sender;
   form.elements.subject.value = view.subject || "";
-  form.elements.segment.value = view.segment_text || "";
+  fillTopics();
+  form.elements.topic.value = view.topic ? view.topic.id : "";
+  form.elements.segment.value = view.topic ? segmentBeyondTopic(view) : (view.segment_text || "");
   form.elements.urgent.checked = Boolean(view.urgent);
   byId("variables").replaceChildren();
   for (const [name, value] of Object.entries(view.variables)) addVariable(name, value);
@@ -436,8 +441,25 @@ function draftBody(form) {
   };
   body.subject = data.get("subject").trim() || null;
   body.segment = data.get("segment").trim() || null;
+  body.topic = data.get("topic") || null;
   body.urgent = data.get("urgent") === "on";
   return body;
+}
+
+// The campaign form's topics: those of the list chosen.
+function fillTopics() {
+  const form = byId("create-form");
+  const list = (state.lists || []).find((l) => l.list_id === form.elements.list_id.value);
+  const kept = form.elements.topic.value;
+  fillSelect(byId("campaign-topic"), (list ? list.topics : []).map((t) => [t.id, t.name]), "(the whole list)");
+  form.elements.topic.value = kept;
+}
+
+// A draft for a topic keeps its own segment after the topic's condition (topic "x" and ...).
+function segmentBeyondTopic(view) {
+  const text = view.segment_text || "";
+  const prefix = `topic "${view.topic.id}"`;
+  return text === prefix ? "" : text.replace(`${prefix} and `, "");
 }
 
 // A segment's size at once: the list counted, or a random sample of it with its interval.

@@ -2,6 +2,7 @@
 // a list is its own module (imports.js), shown in the same section.
 import { api, ask, busy, byId, count, el, fillBody, fillSelect, path, row, say, words } from "./core.js";
 import * as imports from "./imports.js";
+import * as topics from "./topics.js";
 
 const state = { lists: [], editing: null };
 
@@ -10,6 +11,7 @@ export function setup() {
   byId("settings-form").addEventListener("submit", saveSettings);
   byId("settings-close").addEventListener("click", () => { byId("list-settings").hidden = true; });
   imports.setup();
+  topics.setup();
 }
 
 export async function show() {
@@ -79,6 +81,7 @@ function editSettings(list) {
   byId("list-settings").hidden = false;
   byId("list-settings").scrollIntoView({ block: "start" });
   form.elements.name.focus();
+  topics.open(list).catch((error) => say("topic-notice", error.message, true));
 }
 
 async function saveSettings(event) {

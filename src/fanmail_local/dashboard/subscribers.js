@@ -16,6 +16,7 @@ export function setup() {
     location.hash = `#subscribers/${encodeURIComponent(event.target.value)}`;
   });
   byId("subscribers-status").addEventListener("change", () => load(false));
+  byId("subscribers-topic").addEventListener("change", () => load(false));
   byId("subscribers-more").addEventListener("click", (event) => busy(event.currentTarget, () => load(true)));
   byId("status-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -35,6 +36,10 @@ export async function show(listId) {
   if (wanted !== state.list) {
     state.list = wanted;
     byId("subscriber").hidden = true;
+    const list = page.lists.find((l) => l.list_id === wanted);
+    const options = (list ? list.topics : []).flatMap((t) => [
+      [`in:${t.id}`, `in ${t.name}`], [`out:${t.id}`, `out of ${t.name}`]]);
+    fillSelect(byId("subscribers-topic"), options, "any");
     await load(false);
   }
 }
@@ -47,6 +52,11 @@ async function load(more) {
   const query = new URLSearchParams({ limit: "50" });
   const status = byId("subscribers-status").value;
   if (status) query.set("status", status);
+  const [side, topic] = byId("subscribers-topic").value.split(":");
+  if (topic) {
+    query.set("topic", topic);
+    query.set("topic_in", side === "in" ? "true" : "false");
+  }
   if (more && state.cursor) query.set("cursor", state.cursor);
   const page = await api("GET", `${path("/lists", state.list)}/subscribers?${query}`);
   state.cursor = page.next_cursor;
@@ -105,9 +115,15 @@ function open(subscriber) {
     ...attributes.map(([k, v]) => { const tr = el("tr"); tr.append(el("th", k), el("td", v, "wrap")); return tr; }),
   );
   if (!attributes.length) byId("subscriber-attributes").querySelector("tbody").append(emptyRow(2, "None"));
+  const topics = Object.entries(subscriber.topics || {});
+  byId("subscriber-topics").querySelector("tbody").replaceChildren(
+    ...topics.map(([k, joined]) => { const tr = el("tr"); tr.append(el("th", k), el("td", joined ? "in" : "out")); return tr; }),
+  );
+  if (!topics.length) byId("subscriber-topics").querySelector("tbody").append(emptyRow(2, "The list has no topics"));
   fillBody(byId("history"), [...subscriber.history].reverse().map((change) => row(
     when(change.at),
-    `${change.previous ? words(change.previous) : "new"} → ${words(change.status)}`,
+    change.topic ? `${change.topic_in ? "joined" : "left"} topic ${change.topic}`
+      : `${change.previous ? words(change.previous) : "new"} → ${words(change.status)}`,
     el("td", change.detail ? `${change.how}: ${change.detail}` : change.how, "wrap"),
     el("td", change.source || "–", "wrap"),
   )), "No recorded changes");

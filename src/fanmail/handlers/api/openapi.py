@@ -14,6 +14,7 @@ SUBSCRIBER = {"list_id": "$response.body#/list_id", "email": "$response.body#/em
 CAMPAIGN = {"campaign_id": "$response.body#/campaign_id"}
 IMPORT = {"import_id": "$response.body#/import_id"}
 UPLOAD = {"import_id": "$response.body#/job/import_id"}
+TOPIC = {"list_id": "$request.path.list_id", "topic_id": "$response.body#/id"}
 
 # (path, method, status) -> {link name: (operationId, parameters)}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
@@ -23,6 +24,13 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
         "PageSubscribers": ("page_lists__list_id__subscribers_get", LIST),
         "SubmitImport": ("submit_lists__list_id__imports_post", LIST),
         "AskForUpload": ("upload_lists__list_id__imports_uploads_post", LIST),
+        "CreateTopic": ("create_lists__list_id__topics_post", LIST),
+        "AllTopics": ("all_topics_lists__list_id__topics_get", LIST),
+    },
+    ("/lists/{list_id}/topics", "post", "201"): {
+        "ReadTopic": ("read_lists__list_id__topics__topic_id__get", TOPIC),
+        "ChangeTopic": ("change_lists__list_id__topics__topic_id__patch", TOPIC),
+        "DeleteTopic": ("delete_lists__list_id__topics__topic_id__delete", TOPIC),
     },
     ("/lists/{list_id}/subscribers/{email}", "put", "200"): {
         "ReadSubscriber": ("read_lists__list_id__subscribers__email__get", SUBSCRIBER),
