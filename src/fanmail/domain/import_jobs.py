@@ -22,6 +22,10 @@ from fanmail.domain.list_files import FORMATS, Position
 from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
 from fanmail.domain.topics import column_topic, read_choice
 
+PINPOINT = "pinpoint"
+"""An Amazon Pinpoint endpoint export (JSON lines, read whole: domain/pinpoint.py)."""
+IMPORT_FORMATS = (*FORMATS, PINPOINT)
+
 CHUNK_ROWS = 100
 MAX_MAPPED_COLUMNS = 100
 SKIP = ""
@@ -77,8 +81,8 @@ class ImportOptions:
     (domain.topics). Taken by the job, not asked for."""
 
     def __post_init__(self) -> None:
-        if self.fmt not in FORMATS:
-            raise InvalidInput(f"format {self.fmt!r} is not one of {', '.join(FORMATS)}")
+        if self.fmt not in IMPORT_FORMATS:
+            raise InvalidInput(f"format {self.fmt!r} is not one of {', '.join(IMPORT_FORMATS)}")
         if not self.email_column.strip():
             raise InvalidInput("the email column's name is empty")
         check_mapping(self.columns, self.email_column)
@@ -160,6 +164,9 @@ class ImportCounts:
     unsubscribed: int = 0
     kept_opted_out: int = 0
     """Of `updated`: attributes updated, status kept (opted out, and no force)."""
+    skipped: int = 0
+    """Rows fine but not for fanmail (a Pinpoint endpoint of another channel): the job's
+    notes say why."""
 
     def __add__(self, other: ImportCounts) -> ImportCounts:
         return ImportCounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -174,6 +181,7 @@ class ImportCounts:
             + self.updated
             + self.unchanged
             + self.unsubscribed
+            + self.skipped
         )
 
     def to_dict(self) -> dict[str, int]:
@@ -209,6 +217,8 @@ class ImportJob:
     lease_until: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    notes: tuple[str, ...] = ()
+    """What the whole file showed worth saying (why rows were skipped, names that clashed)."""
 
     @property
     def source_key(self) -> str:

@@ -106,28 +106,7 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
     @api.get("/u/<token>")
     def ask(token: str) -> Response[str]:
         view = app.unsubscribes.view(token)
-        one_click = {"List-Unsubscribe": "One-Click"}
-        whom = (
-            f"from <strong>{esc(view.list_name)}</strong> to "
-            f"<strong>{esc(view.claim.email)}</strong>"
-        )
-        if view.topic is None:
-            question = f"<p>Stop emails {whom}?</p>" + button_form(
-                f"/u/{token}", "Unsubscribe", hidden=one_click
-            )
-        else:
-            question = (
-                f"<p>Stop emails about <strong>{esc(view.topic.name)}</strong> {whom}? The "
-                "list's other mail still comes.</p>"
-                + button_form(f"/u/{token}", f"Stop {view.topic.name}", hidden=one_click)
-                + "<p>Or stop every email of the list.</p>"
-                + button_form(f"/u/{token}/all", "Unsubscribe from the whole list")
-            )
-        body = Html(
-            question + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists and '
-            "topics you get</a></p>"
-        )
-        return page(HTTPStatus.OK, "Unsubscribe", body, view.brand)
+        return page(HTTPStatus.OK, "Unsubscribe", ask_body(token, view), view.brand)
 
     @api.post("/u/<token>/all")
     def whole_list(token: str) -> Response[str]:
@@ -171,6 +150,30 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
             f"<strong>{esc(view.list_name)}</strong> again.</p>"
         )
         return page(HTTPStatus.OK, "Welcome back", body, view.brand)
+
+
+def ask_body(token: str, view: LinkView) -> Html:
+    """The question behind the link; under a topic's mail: the topic, or the whole list."""
+    one_click = {"List-Unsubscribe": "One-Click"}
+    whom = (
+        f"from <strong>{esc(view.list_name)}</strong> to <strong>{esc(view.claim.email)}</strong>"
+    )
+    if view.topic is None:
+        question = f"<p>Stop emails {whom}?</p>" + button_form(
+            f"/u/{token}", "Unsubscribe", hidden=one_click
+        )
+    else:
+        question = (
+            f"<p>Stop emails about <strong>{esc(view.topic.name)}</strong> {whom}? The "
+            "list's other mail still comes.</p>"
+            + button_form(f"/u/{token}", f"Stop {view.topic.name}", hidden=one_click)
+            + "<p>Or stop every email of the list.</p>"
+            + button_form(f"/u/{token}/all", "Unsubscribe from the whole list")
+        )
+    return Html(
+        question + f'<p class="note"><a href="/p/{esc(token)}">Choose which lists and '
+        "topics you get</a></p>"
+    )
 
 
 def unsubscribed_body(token: str, view: LinkView) -> Html:

@@ -27,8 +27,10 @@ from fanmail.domain.ids import check_id
 from fanmail.domain.import_jobs import (
     CHUNK_ROWS,
     MAX_STORED_REJECTS,
+    PINPOINT,
     ImportCounts,
     ImportJob,
+    ImportMode,
     ImportOptions,
     ImportOptionsJson,
     ImportStatus,
@@ -37,11 +39,15 @@ from fanmail.domain.import_jobs import (
     plan_chunk,
     subscriber_from_row,
 )
-from fanmail.domain.list_files import Row, read_rows
+from fanmail.domain.list_files import Position, Row, read_rows
 from fanmail.domain.model import MailingList, Provenance, Subscriber
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import COLUMN_PREFIX
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
+from fanmail.services import import_pinpoint
+
+OPTED_OUT_IN_FILE = "opted out in the file imported (Pinpoint OptOut ALL)"
+"""The consent history's detail for an opt-out an import carried over."""
 
 
 class RejectedView(TypedDict):
@@ -68,6 +74,7 @@ class ImportJobView(TypedDict):
     created_at: float
     started_at: float | None
     finished_at: float | None
+    notes: list[str]
 
 
 if TYPE_CHECKING:
@@ -224,6 +231,7 @@ class Imports:
             "created_at": job.created_at,
             "started_at": job.started_at,
             "finished_at": job.finished_at,
+            "notes": list(job.notes),
         }
 
     def run_here(
@@ -270,7 +278,7 @@ class Imports:
         job = self.jobs.claim(import_id, holder or uuid.uuid4().hex, now, now + self.limits.lease_s)
         if job is None:
             return self.get(import_id)
-        step = _Step(self, job, progress, on_rejected)
+        step = Step(self, job, progress, on_rejected)
         return step.run(remaining_s)
 
     def load(self, subscribers: Iterable[Subscriber]) -> int:
@@ -290,7 +298,7 @@ class Imports:
         return export_list(self.subscribers, found, out, history=history)
 
 
-class _Step:
+class Step:
     """One worker's run over a job: header, then chunks, each saved before the next."""
 
     def __init__(
@@ -305,13 +313,13 @@ class _Step:
         self.progress = progress
         self.on_rejected = on_rejected
 
-    def _chunks(self, start: int) -> Iterator[bytes]:
+    def chunks(self, start: int) -> Iterator[bytes]:
         size = self.imports.limits.read_bytes
         while data := self.imports.blobs.read(self.job.source_key, start, size):
             yield data
             start += len(data)
 
-    def _save(self, job: ImportJob) -> bool:
+    def save(self, job: ImportJob) -> bool:
         now = self.imports.clock.now()
         if not job.status.is_terminal:
             job = replace(job, lease_until=now + self.imports.limits.lease_s)
@@ -323,10 +331,10 @@ class _Step:
             self.progress(job)
         return True
 
-    def _finish(self, status: ImportStatus, error: str | None = None) -> ImportJob:
+    def finish(self, status: ImportStatus, error: str | None = None) -> ImportJob:
         now = self.imports.clock.now()
         done = replace(self.job, status=status, error=error, finished_at=now, holder="")
-        if self._save(done):
+        if self.save(done):
             self.imports.blobs.delete(self.job.source_key)  # personal data: kept no longer
         return self.job
 
@@ -335,66 +343,98 @@ class _Step:
         job = self.job
         options = job.options
         if options.fmt == "csv" and job.header is None:
-            header, start, rows = read_rows(self._chunks(0), "csv")
+            header, start, rows = read_rows(self.chunks(0), "csv")
             check_header(header, options)
-            if not self._save(replace(job, header=tuple(header), position=start)):
+            if not self.save(replace(job, header=tuple(header), position=start)):
                 raise _LostLease
             return rows
         _, _, rows = read_rows(
-            self._chunks(job.position.offset), options.fmt, start=job.position, header=job.header
+            self.chunks(job.position.offset), options.fmt, start=job.position, header=job.header
         )
         return rows
 
     def run(self, remaining_s: Callable[[], float]) -> ImportJob:
+        if self.job.options.fmt == PINPOINT:
+            return import_pinpoint.run(self, remaining_s)
         try:
             rows = self._open()
         except InvalidInput as exc:
-            return self._finish(ImportStatus.FAILED, str(exc))
+            return self.finish(ImportStatus.FAILED, str(exc))
         except NotFound:
-            return self._finish(ImportStatus.FAILED, "the file is gone (uploads are kept a week)")
+            return self.finish(ImportStatus.FAILED, "the file is gone (uploads are kept a week)")
         except _LostLease:
             return self.imports.get(self.job.import_id)
         while True:
             batch = list(islice(rows, CHUNK_ROWS))
             if not batch:
-                return self._finish(ImportStatus.DONE)
+                return self.finish(ImportStatus.DONE)
             if not self._apply(batch):
                 return self.imports.get(self.job.import_id)
             if remaining_s() < self.imports.limits.stop_margin_s:
-                return self._hand_over()
+                return self.hand_over()
 
-    def _hand_over(self) -> ImportJob:
+    def hand_over(self) -> ImportJob:
         """Out of time: let go of the job and start a fresh worker on it."""
-        if self._save(replace(self.job, holder="", lease_until=0.0)):
+        if self.save(replace(self.job, holder="", lease_until=0.0)):
             self.imports.invoker.invoke_async(WORKER, {"import_id": self.job.import_id})
         return self.job
 
     def _apply(self, batch: list[Row]) -> bool:
+        valid, rejected = _validate(batch, self.job)
+        return self.write(valid, rejected, ImportCounts(rows=len(batch)), batch[-1].end)
+
+    def write(
+        self,
+        valid: list[RowIn],
+        rejected: list[Rejected],
+        counts: ImportCounts,
+        position: Position,
+        opted_out: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Write a chunk's valid rows as the job's mode says (those in `opted_out` as
+        unsubscribes, each recorded as the file's opt-out), keep its rejected rows, and save
+        the job at `position` with `counts` (the chunk's rows) added."""
         job = self.job
-        valid, rejected = _validate(batch, job)
         valid, erased = self._erased(valid, rejected)
         existing = self.imports.subscribers.get_many(
             job.list_id, [row.subscriber.email for row in valid]
         )
-        plan = plan_chunk(job.import_id, valid, existing, job.options)
-        now = self.imports.clock.now()
-        forced = [s for s in plan.writes if s.email in erased]
-        self.imports.subscribers.put_many(
-            [s for s in plan.writes if s.email not in erased],
-            provenance=Provenance("import", detail=job.import_id),
-            at=now,
+        plan = plan_chunk(
+            job.import_id,
+            [r for r in valid if r.subscriber.email not in opted_out],
+            existing,
+            job.options,
         )
-        if forced:
-            provenance = Provenance("import", detail=f"{job.import_id}: {FORCED_AFTER_ERASURE}")
-            self.imports.subscribers.put_many(forced, provenance=provenance, at=now)
+        leaving = replace(job.options, mode=ImportMode.UNSUBSCRIBE)
+        out = plan_chunk(
+            job.import_id, [r for r in valid if r.subscriber.email in opted_out], existing, leaving
+        )
+        self._put(plan.writes, erased, "")
+        self._put(out.writes, erased, OPTED_OUT_IN_FILE)
+        self.keep_rejects(rejected)
+        counts = plan.counts + out.counts + counts + ImportCounts(rejected=len(rejected))
+        return self.save(replace(job, position=position, counts=job.counts + counts))
+
+    def _put(self, writes: list[Subscriber], erased: set[str], why: str) -> None:
+        now = self.imports.clock.now()
+        for forced in (False, True):
+            chosen = [s for s in writes if (s.email in erased) is forced]
+            detail = "; ".join(d for d in (why, FORCED_AFTER_ERASURE if forced else "") if d)
+            if chosen:
+                provenance = Provenance(
+                    "import",
+                    detail=f"{self.job.import_id}: {detail}" if detail else self.job.import_id,
+                )
+                self.imports.subscribers.put_many(chosen, provenance=provenance, at=now)
+
+    def keep_rejects(self, rejected: list[Rejected]) -> None:
+        job = self.job
         room = max(0, MAX_STORED_REJECTS - job.counts.rejected)
         if rejected and room:
             expires = min(job.expires_at, job.created_at + self.imports.limits.rejects_days * 86400)
             self.imports.jobs.add_rejects(job.import_id, rejected[:room], expires)
         if rejected and self.on_rejected is not None:
             self.on_rejected(rejected)
-        counts = plan.counts + ImportCounts(rows=len(batch), rejected=len(rejected))
-        return self._save(replace(job, position=batch[-1].end, counts=job.counts + counts))
 
     def _erased(self, valid: list[RowIn], rejected: list[Rejected]) -> tuple[list[RowIn], set[str]]:
         """Rows of erased addresses: refused (kept without the address), or with force taken

@@ -43,7 +43,12 @@ def add_parsers(commands: Any) -> None:
     )
     i.add_argument("file", type=Path, help="a .csv (header row) or .jsonl file, UTF-8")
     i.add_argument("--list", required=True, help="the list id")
-    i.add_argument("--format", choices=["csv", "jsonl"], help="default: by file extension")
+    i.add_argument(
+        "--format",
+        choices=["csv", "jsonl", "pinpoint"],
+        help="default: by file extension; pinpoint: an Amazon Pinpoint endpoint export (JSON "
+        "lines: EMAIL endpoints, one subscriber per address, OptOut ALL unsubscribed)",
+    )
     i.add_argument(
         "--mode",
         choices=[m.value for m in ImportMode],

@@ -8,6 +8,7 @@ const state = { file: null, format: "csv", columns: [], rows: 0, job: null, time
 
 export function setup() {
   byId("import-file").addEventListener("change", (event) => readFile(event.target.files[0]));
+  byId("import-format").addEventListener("change", () => readFile(byId("import-file").files[0]));
   byId("import-form").addEventListener("submit", start);
   byId("rejects-download").addEventListener("click", (event) => busy(event.currentTarget, download));
 }
@@ -46,7 +47,13 @@ async function readFile(file) {
     return;
   }
   const text = (await file.text()).replace(/^\uFEFF/, "");
-  state.format = /\.(jsonl|ndjson)$/i.test(file.name) ? "jsonl" : "csv";
+  state.format = byId("import-format").value || guessFormat(file.name, text);
+  if (state.format === "pinpoint") {
+    state.rows = text.split(/\r?\n/).filter((line) => line.trim()).length;
+    say("import-notice", `${file.name}: ${count(state.rows)} Pinpoint endpoints (email ones become `
+      + "subscribers, one per address; others are skipped and counted)");
+    return;
+  }
   let columns, example;
   if (state.format === "csv") {
     const header = csvRecord(text);
@@ -64,6 +71,18 @@ async function readFile(file) {
   fillBody(byId("mapping-table"), columns.map((column, i) => mappingRow(column, example[i])), "No columns");
   byId("mapping").hidden = false;
   say("import-notice", `${file.name}: ${count(state.rows)} rows, ${columns.length} columns`);
+}
+
+// By its name, and a JSON-lines file whose first record has Pinpoint's ChannelType is an
+// endpoint export.
+function guessFormat(name, text) {
+  if (!/\.(jsonl|ndjson|json)$/i.test(name)) return "csv";
+  try {
+    const first = JSON.parse(text.split(/\r?\n/).find((line) => line.trim()) || "{}");
+    return first && typeof first === "object" && "ChannelType" in first ? "pinpoint" : "jsonl";
+  } catch {
+    return "jsonl";
+  }
 }
 
 function mappingRow(column, example) {
@@ -107,11 +126,14 @@ async function start(event) {
   await busy(byId("import-start"), async () => {
     try {
       if (!state.file) throw new Error("Choose a file first");
-      const { emailColumn, columns } = mapping();
       const query = new URLSearchParams({
-        format: state.format, mode: form.elements.mode.value, email_column: emailColumn,
-        columns: JSON.stringify(columns), file_name: state.file.name,
+        format: state.format, mode: form.elements.mode.value, file_name: state.file.name,
       });
+      if (state.format !== "pinpoint") {
+        const { emailColumn, columns } = mapping();
+        query.set("email_column", emailColumn);
+        query.set("columns", JSON.stringify(columns));
+      }
       const media = state.format === "csv" ? "text/csv" : "application/x-ndjson";
       const listId = byId("import-list").value;
       const job = await api("POST", `${path("/lists", listId)}/imports?${query}`, await state.file.arrayBuffer(), media);
@@ -163,9 +185,9 @@ function showJob(job) {
   else if (job.status === "failed") text = `Failed: ${job.error}`;
   else if (rate > 0) text += ` · ${count(Math.round(rate))} rows a second · about ${Math.ceil((total - rows) / rate)} s left`;
   else if (job.status === "queued") text += " · waiting for the importer";
-  byId("import-text").textContent = text;
+  byId("import-text").textContent = [text, ...(job.notes || [])].join(" · ");
   const figures = byId("import-counts");
-  figures.replaceChildren(...["created", "updated", "unchanged", "merged", "unsubscribed", "rejected"]
+  figures.replaceChildren(...["created", "updated", "unchanged", "merged", "unsubscribed", "skipped", "rejected"]
     .filter((key) => key === "rejected" || job.counts[key])
     .map((key) => {
       const box = el("div", null, "figure");

@@ -3,11 +3,14 @@ print, and one line for each clumsy input."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fanmail.domain.model import Provenance, Subscriber
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.unit.cli.test_commands import cli  # noqa: F401 (the fixture)
+
+PINPOINT_FIXTURE = Path(__file__).parents[2] / "fixtures" / "pinpoint" / "export.jsonl"
 
 
 def test_topics_from_the_command_line(cli: Any, stack: MemoryStack) -> None:  # noqa: F811
@@ -48,3 +51,15 @@ def test_bad_topic_commands_are_one_line_each(cli: Any) -> None:  # noqa: F811
     assert code == 2 and "no topic 'nope'" in err
     code, _, err = cli("topic", "create", "nope", "x")
     assert code == 2 and "not found" in err
+
+
+def test_import_a_pinpoint_export(cli: Any, stack: MemoryStack, tmp_path: Path) -> None:  # noqa: F811
+    export = tmp_path / "endpoints.json"
+    export.write_bytes(PINPOINT_FIXTURE.read_bytes())
+    code, job, err = cli(
+        "import", str(export), "--list", "news", "--create-list", "--format", "pinpoint"
+    )
+    assert code == 0, err
+    assert job["counts"]["rows"] == 16 and job["counts"]["skipped"] == 4
+    assert job["counts"]["rejected"] == 6 and job["status"] == "done"
+    assert stack.app.lists.subscriber("news", "grace@example.org").status.value == "unsubscribed"

@@ -77,7 +77,7 @@ def routes(app: App) -> Router:
     )
     def submit(
         list_id: str,
-        format: Annotated[Literal["csv", "jsonl"] | None, Query()] = None,
+        format: Annotated[Literal["csv", "jsonl", "pinpoint"] | None, Query()] = None,
         mode: Annotated[Literal["upsert", "add-only", "unsubscribe"], Query()] = "upsert",
         force: Annotated[bool, Query()] = False,
         email_column: Annotated[str, Query(min_length=1, max_length=200)] = "email",

@@ -536,7 +536,9 @@ class TemplateNames(BaseModel):
 
 
 class ImportUpload(Strict):
-    format: Literal["csv", "jsonl"] = "csv"
+    format: Literal["csv", "jsonl", "pinpoint"] = Field(
+        default="csv", description="pinpoint: an Amazon Pinpoint endpoint export (JSON lines)"
+    )
     mode: Literal["upsert", "add-only", "unsubscribe"] = "upsert"
     force: Flag = Field(
         default=False, description="re-subscribe addresses that unsubscribed, bounced or complained"
@@ -553,8 +555,8 @@ class ImportUpload(Strict):
 
 
 class ImportCountsView(BaseModel):
-    """Every row read is in exactly one of rejected, merged, created, updated, unchanged and
-    unsubscribed."""
+    """Every row read is in exactly one of rejected, merged, created, updated, unchanged,
+    unsubscribed and skipped."""
 
     rows: int
     rejected: int
@@ -564,6 +566,9 @@ class ImportCountsView(BaseModel):
     unchanged: int = Field(description="add-only: the address was there already")
     unsubscribed: int = Field(description="unsubscribe mode")
     kept_opted_out: int = Field(description="of updated: the status stayed opted out")
+    skipped: int = Field(
+        default=0, description="fine but not for fanmail (a Pinpoint endpoint of another channel)"
+    )
 
 
 class RejectedView(BaseModel):
@@ -588,6 +593,10 @@ class ImportView(BaseModel):
     created_at: float
     started_at: float | None
     finished_at: float | None
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what the whole file showed (a Pinpoint export: why lines were skipped)",
+    )
 
 
 class UploadView(BaseModel):

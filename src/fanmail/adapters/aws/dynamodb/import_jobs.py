@@ -58,6 +58,7 @@ def job_item(job: ImportJob) -> Item:
             "lease_until": job.lease_until,
             "started_at": job.started_at,
             "finished_at": job.finished_at,
+            "notes": json.dumps(list(job.notes)) if job.notes else None,
             TTL_ATTRIBUTE: int(job.expires_at),
         }
     )
@@ -83,6 +84,7 @@ def job_from(raw: Mapping[str, Any]) -> ImportJob:
         lease_until=float(data.get("lease_until", 0.0)),
         started_at=float(data["started_at"]) if "started_at" in data else None,
         finished_at=float(data["finished_at"]) if "finished_at" in data else None,
+        notes=tuple(str(n) for n in json.loads(data.get("notes") or "[]")),
     )
 
 
