@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,38 @@ def test_a_large_file_through_a_presigned_upload_url(served: tuple[str, LocalRun
     assert done["counts"]["created"] == 1500 and done["size"] == len(lines)
     status, page = http("GET", f"{url}/lists/uploaded/subscribers/p7@example.com")
     assert status == 200 and page["attributes"] == {"n": "7"}
+
+
+def test_a_pinpoint_export_and_a_list_with_topics(served: tuple[str, LocalRuntime]) -> None:
+    """The importer reads a Pinpoint export from S3 and writes DynamoDB, topic columns and
+    choices too (the subscribers' `topics` map, the list's topics)."""
+    url, _ = served
+    assert http("POST", f"{url}/lists", json.dumps({"list_id": "pp"}).encode())[0] == 201
+    fixture = Path(__file__).parents[1] / "fixtures" / "pinpoint" / "export.jsonl"
+    query = "format=pinpoint"
+    status, job = http(
+        "POST", f"{url}/lists/pp/imports?{query}", fixture.read_bytes(), "application/x-ndjson"
+    )
+    assert status == 202, job
+    done = wait_done(url, job["import_id"])
+    assert done["status"] == "done", done
+    counts = done["counts"]
+    assert (counts["rows"], counts["skipped"], counts["rejected"], counts["merged"]) == (
+        16,
+        4,
+        6,
+        2,
+    )
+    assert any("channel SMS" in note for note in done["notes"])
+    status, grace = http("GET", f"{url}/lists/pp/subscribers/grace@example.org")
+    assert grace["status"] == "unsubscribed" and grace["history"][-1]["how"] == "import"
+    topic = {"id": "digest", "name": "Digest", "default": "out"}
+    assert http("POST", f"{url}/lists/pp/topics", json.dumps(topic).encode())[0] == 201
+    csv = b"email,topic:digest\nada@example.com,yes\n"
+    status, job = http("POST", f"{url}/lists/pp/imports", csv, "text/csv")
+    assert wait_done(url, job["import_id"])["counts"]["updated"] == 1
+    status, ada = http("GET", f"{url}/lists/pp/subscribers/ada@example.com")
+    assert ada["topics"] == {"digest": True}
+    assert ada["attributes"]["timezone"] == "Europe/London"
+    status, page = http("GET", f"{url}/lists/pp/subscribers?topic=digest")
+    assert [s["email"] for s in page["subscribers"]] == ["ada@example.com"]
