@@ -149,12 +149,11 @@ class Unsubscribes:
         return current.status is SubscriberStatus.UNSUBSCRIBED
 
     def _choose(self, claim: TokenClaim, joined: bool, by: Provenance) -> None:
-        current = self.subscribers.get(claim.list_id, claim.email)
-        if current is None:
+        """Join or leave the token's topic (a status read: what the mailto's function may do)."""
+        status = self.subscribers.statuses(claim.list_id, [claim.email]).get(claim.email)
+        if status is None:
             return
-        entry = StatusChange.of_topic(
-            by, self.clock.now(), current.status, topic_slug(claim.topic), joined
-        )
+        entry = StatusChange.of_topic(by, self.clock.now(), status, topic_slug(claim.topic), joined)
         self.subscribers.set_topics(
             claim.list_id, claim.email, {claim.topic: joined}, changes=[entry]
         )

@@ -157,3 +157,14 @@ def test_a_tampered_or_foreign_topic_form_changes_nothing(news: MemoryStack) -> 
     assert history(news) == []
     forged = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
     assert public(news, "POST", f"/u/{forged}/all")[0] == 403
+
+
+def test_the_mailto_of_a_topics_mail_leaves_the_topic(news: MemoryStack) -> None:
+    link = topic_link(news)
+    record = {"ses": {"mail": {"commonHeaders": {"subject": f"unsubscribe {link}"}}}}
+    assert news.invoker.invoke("inbound", {"Records": [record]}) == {
+        "unsubscribed": 1,
+        "refused": 0,
+    }
+    assert where(news) == (SUBSCRIBED, {"weekly-digest": False, "product-news": False})
+    assert history(news) == [("mailto", "weekly-digest", False, history(news)[0][3])]
