@@ -8,7 +8,7 @@ already pages.
 
 The key is the slug plus a random suffix drawn when the topic is created. Deleting a topic
 removes it from the list: choices stored under its key name no topic any more and stop counting
-(readers ignore them; the next write of that subscriber's choices drops them), and a topic
+(readers ignore them; the subscriber's next save of their preferences drops them), and a topic
 created later with the same slug gets a new key, so old choices never come back to life. A
 campaign snapshots the topic it targets (slug, key, default), so it reads as it was sent.
 """
@@ -161,14 +161,6 @@ def choices_by_key(
             raise InvalidInput(f"{where}.{slug}: expected true or false")
         stored[topic.key] = chosen
     return stored
-
-
-def merged_choices(
-    topics: Iterable[Topic], old: Mapping[str, bool], new: Mapping[str, bool]
-) -> dict[str, bool]:
-    """A subscriber's stored choices after `new`: entries of deleted topics are dropped."""
-    live = {topic.key for topic in topics}
-    return {key: chosen for key, chosen in {**old, **new}.items() if key in live}
 
 
 def read_choice(text: str) -> bool:

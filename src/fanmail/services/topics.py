@@ -3,20 +3,17 @@ are stored and what deleting one means)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
-from fanmail.domain.model import MailingList, Provenance, StatusChange, Subscriber
+from fanmail.domain.model import MailingList
 from fanmail.domain.segments import Segment
 from fanmail.domain.segments.nodes import All, AnyOf, InTopic, Node, Not
 from fanmail.domain.topics import (
     MAX_TOPICS,
     Topic,
     check_slug,
-    choices_by_key,
-    choices_by_slug,
     edited,
     find,
     new_topic,
@@ -94,33 +91,6 @@ class Topics:
         except Conflict:
             return False
         return True
-
-    # -- a subscriber's choices -------------------------------------------------------------
-    def choose(
-        self,
-        subscriber: Subscriber,
-        wanted: Mapping[str, bool],
-        by: Provenance,
-        where: str = "topics",
-    ) -> dict[str, bool]:
-        """Set some of a subscriber's topics (by slug), recording each change in their consent
-        history; returns where they stand in every topic of the list afterwards."""
-        topics = self.of(subscriber.list_id).topics
-        choices = choices_by_key(topics, wanted, where)
-        shown = choices_by_slug(topics, subscriber.topics)
-        at = self.clock.now()
-        changes = [
-            StatusChange.of_topic(by, at, subscriber.status, topic.slug, choices[topic.key])
-            for topic in topics
-            if topic.key in choices and shown[topic.slug] is not choices[topic.key]
-        ]
-        live = {topic.key for topic in topics}
-        dead = [key for key in subscriber.topics if key not in live]
-        if changes or dead:
-            self.subscribers.set_topics(
-                subscriber.list_id, subscriber.email, choices, drop=dead, changes=changes
-            )
-        return choices_by_slug(topics, {**subscriber.topics, **choices})
 
 
 def bind(mailing_list: MailingList, segment: Segment, path: str = "segment") -> Segment:

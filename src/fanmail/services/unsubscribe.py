@@ -58,6 +58,8 @@ class Membership:
     """Whether they accept open and click tracking on this list."""
     topics: tuple[tuple[Topic, bool], ...] = ()
     """The list's topics and whether they are in each."""
+    stale: tuple[str, ...] = ()
+    """Keys of their stored choices that name no topic of the list (deleted topics)."""
 
     @property
     def changeable(self) -> bool:
@@ -176,6 +178,7 @@ class Unsubscribes:
                     opted_out_by_owner(current),
                     not declines_tracking(current.attributes),
                     tuple((t, t.is_in(current.topics)) for t in mailing_list.topics),
+                    stale_keys(mailing_list, current),
                 )
             )
         return claim, found
@@ -210,11 +213,12 @@ class Unsubscribes:
             for topic, was in member.topics
             if (joined := wanted.get(topic.slug, was)) is not was
         }
-        if changed:
+        if changed or member.stale:
             self.subscribers.set_topics(
                 member.mailing_list.list_id,
                 email,
                 {topic.key: joined for topic, joined in changed.items()},
+                drop=member.stale,
                 changes=[
                     StatusChange.of_topic(by, at, member.status, topic.slug, joined)
                     for topic, joined in changed.items()
@@ -228,6 +232,11 @@ class Unsubscribes:
             self.subscribers.set_status(
                 list_id, email, status, provenance=by, at=self.clock.now(), only_from=CHANGEABLE
             )
+
+
+def stale_keys(mailing_list: MailingList, subscriber: Subscriber) -> tuple[str, ...]:
+    live = {topic.key for topic in mailing_list.topics}
+    return tuple(key for key in subscriber.topics if key not in live)
 
 
 def same_brand(origin: MailingList | None, other: MailingList) -> bool:

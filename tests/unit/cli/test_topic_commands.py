@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fanmail.domain.model import Provenance, Subscriber
+from fanmail.domain.model import Subscriber
+from fanmail.services.lists import UpsertSubscriber
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.unit.cli.test_commands import cli  # noqa: F401 (the fixture)
 
@@ -27,10 +28,8 @@ def test_topics_from_the_command_line(cli: Any, stack: MemoryStack) -> None:  # 
     assert cli("topic", "list", "news")[1]["topics"][0]["id"] == "weekly-digest"
     assert cli("lists", "show", "news")[1]["topics"][0]["default"] == "out"
     stack.subscribers.put_many([Subscriber("news", "a@example.com"), Subscriber("news", "b@x.com")])
-    stack.app.topics.choose(
-        stack.app.lists.subscriber("news", "a@example.com"),
-        {"weekly-digest": True},
-        Provenance("api"),
+    stack.app.lists.upsert(
+        UpsertSubscriber("news", "a@example.com", topics={"weekly-digest": True})
     )
     code, page, _ = cli("lists", "subscribers", "news", "--topic", "weekly-digest")
     assert [s["email"] for s in page["subscribers"]] == ["a@example.com"]

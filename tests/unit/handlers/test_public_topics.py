@@ -168,3 +168,15 @@ def test_the_mailto_of_a_topics_mail_leaves_the_topic(news: MemoryStack) -> None
     }
     assert where(news) == (SUBSCRIBED, {"weekly-digest": False, "product-news": False})
     assert history(news) == [("mailto", "weekly-digest", False, history(news)[0][3])]
+
+
+def test_saving_preferences_drops_the_choices_of_deleted_topics(news: MemoryStack) -> None:
+    link = topic_link(news)
+    public(news, "POST", f"/u/{link}", "List-Unsubscribe=One-Click")
+    old_key = news.app.topics.get("news", "weekly-digest").key
+    news.app.topics.delete("news", "weekly-digest")
+    assert old_key in news.app.lists.subscriber("news", ADA).topics  # stored, but unread
+    assert where(news) == (SUBSCRIBED, {"product-news": False})
+    form = urlencode([("shown", "news"), ("list", "news"), ("topic_shown", "news\tproduct-news")])
+    assert public(news, "POST", f"/p/{link}", form)[0] == 200
+    assert news.app.lists.subscriber("news", ADA).topics == {}
