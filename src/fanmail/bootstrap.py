@@ -580,8 +580,7 @@ class App:
     def topics(self) -> Topics:
         from fanmail.services.topics import Topics
 
-        p = self._ports
-        return Topics(lists=p.lists, subscribers=p.subscribers, clock=p.clock)
+        return Topics(lists=self._ports.lists)
 
     @service
     def erasure_check(self) -> ErasureCheck:

@@ -1,5 +1,5 @@
-"""A list's topics, and where each subscriber stands in them (domain/topics.py says how they
-are stored and what deleting one means)."""
+"""A list's topics, and segments bound to them (domain/topics.py says how subscribers' choices
+are stored and what deleting a topic means)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from fanmail.domain.topics import (
     find,
     new_topic,
 )
-from fanmail.ports import Clock, ListStore, SubscriberStore
+from fanmail.ports import ListStore
 
 RETRIES = 5
+"""Tries of a topic change that another change of the list's topics beat (a conditional put)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +35,8 @@ class TopicChange:
 
 
 class Topics:
-    def __init__(self, *, lists: ListStore, subscribers: SubscriberStore, clock: Clock) -> None:
+    def __init__(self, *, lists: ListStore) -> None:
         self.lists = lists
-        self.subscribers = subscribers
-        self.clock = clock
 
     def of(self, list_id: str) -> MailingList:
         found = self.lists.get(check_id("list id", list_id))
