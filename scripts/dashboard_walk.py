@@ -157,6 +157,7 @@ class Walk:
     def walk(self) -> None:
         self.browser.get("about:blank")  # a fresh page: nothing of an earlier walk on it
         self.create_list()
+        self.add_a_topic()
         self.import_members()
         self.find_a_subscriber()
         self.write_a_template()
@@ -187,6 +188,20 @@ class Walk:
             "the list in the table",
         )
         self.show("#lists", "lists")
+
+    def add_a_topic(self) -> None:
+        self.click(f"#lists tr[data-id='{self.list_id}'] .row-actions button")  # its settings
+        until(self.browser, lambda b: self.find("#topic-form").is_displayed(), "the topic form")
+        self.type("#topic-form [name=id]", "weekly-digest")
+        self.type("#topic-form [name=name]", "Weekly digest")
+        self.type("#topic-form [name=description]", "The week's news, on Fridays")
+        self.click("#topic-save")
+        until(
+            self.browser,
+            lambda b: "Weekly digest" in self.text("#topics tbody"),
+            "the topic in the list's topics",
+        )
+        self.show("#list-settings", "list-topics")
 
     def import_members(self) -> None:
         Select(self.find("#import-list")).select_by_value(self.list_id)

@@ -32,6 +32,7 @@ from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.segments import Segment
+from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
 
@@ -232,6 +233,7 @@ def full_campaign() -> Campaign:
         ab_test=AB_TEST,
         phases=run_phases(),
         name="December newsletter",
+        topic=Topic("weekly-digest", "Weekly digest", "Fridays", False, "weekly-digest.0a1b2c"),
     )
 
 

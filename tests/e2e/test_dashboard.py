@@ -114,7 +114,7 @@ def test_the_whole_job_walked_as_a_user(
     seen: list[str] = []
     walk = walking.Walk(browser, url, width, look_at(browser, WIDTHS[width][0], seen), tmp_path)
     walk.walk()
-    assert len(seen) == 12
+    assert len(seen) == 13
     assert browser.execute_script("return window.innerWidth") == WIDTHS[width][0]
     app = runtime.app
     drafts = [c for c in app.campaigns.list(None, 100)[0] if c.name == f"December {width}"]

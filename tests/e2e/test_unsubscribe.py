@@ -89,3 +89,62 @@ def test_one_click_from_the_outbox(tmp_path: Path) -> None:
 def sent_suppressed(app: Any) -> list[str]:
     page = app.lists.page("l", None, 1000).subscribers
     return [s.email for s in page if not s.status.receives_mail]
+
+
+def test_one_click_from_a_topics_mail_leaves_the_topic_on_the_stand_in(tmp_path: Path) -> None:
+    """On moto's DynamoDB: the list's topics, a campaign for one (its record keeps the topic),
+    its outbox mail's one-click token leaving only the topic, and the next campaign for it
+    skipping that subscriber while one for the whole list still reaches them."""
+    from fanmail.services.topics import TopicChange
+
+    settings = Settings(
+        templates_dir=default_templates_dir(),
+        ses_latency_ms=10,
+        inline_threshold=0,
+        progress_interval_s=0.2,
+        public_url="https://lists.fanmail.example/v1",
+    )
+    outbox = tmp_path / "outbox"
+    with LocalRuntime(
+        settings, sender_identity="news@fanmail.example", max_send_rate=200.0, outbox=outbox
+    ) as runtime:
+        app = runtime.app
+        app.lists.create(CreateList("l"))
+        app.topics.create("l", "digest", TopicChange("Digest"))
+        app.imports.load(generate_subscribers("l", 20, seed=5))
+
+        def send(campaign_id: str, topic: str | None) -> Any:
+            app.campaigns.create(
+                CreateCampaign(
+                    "l",
+                    "newsletter",
+                    "News <news@fanmail.example>",
+                    campaign_id=campaign_id,
+                    topic=topic,
+                )
+            )
+            return runtime.invoker.invoke("trigger", {"campaign_id": campaign_id})
+
+        first = send("first", "digest")
+        reached = first["sent"]  # the generated list holds a few opted-out addresses too
+        assert reached > 10 and first["excluded"] == 0
+        stored = app.campaigns.get("first")
+        assert stored.topic is not None and stored.topic.slug == "digest"
+        target = messages(outbox)[0]
+        url = re.findall(r"<([^>]+)>", str(target["List-Unsubscribe"]))[0]
+        path = "/" + url.split("/v1/", 1)[1]
+        event = api_event(
+            "POST",
+            path,
+            {"token": path.rsplit("/", 1)[1]},
+            resource="/u/{token}",
+            body="List-Unsubscribe=One-Click",
+        )
+        event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+        answer = runtime.invoker.invoke("public", event)
+        assert answer["statusCode"] == 200 and "Digest" in answer["body"]
+        left = app.lists.subscriber("l", str(target["To"]))
+        assert left.status is SubscriberStatus.SUBSCRIBED and False in left.topics.values()
+        again = send("second", "digest")
+        assert (again["sent"], again["excluded"]) == (reached - 1, 1)
+        assert send("third", None)["sent"] == reached

@@ -84,6 +84,7 @@ def test_unclosed_quote_and_bad_bytes_are_reported_through_the_api(api: MemorySt
         "unchanged": 0,
         "unsubscribed": 0,
         "kept_opted_out": 0,
+        "skipped": 0,
     }
     reasons = {r["line"]: r["reason"] for r in done["rejected_examples"]}
     assert "never closed" in reasons[2] and "UTF-8" in reasons[3]
