@@ -243,7 +243,8 @@ class Lists:
         return found
 
     def upsert(self, command: UpsertSubscriber, by: Provenance = ADMIN) -> Subscriber:
-        list_id = self.get(command.list_id).list_id
+        mailing_list = self.get(command.list_id)
+        list_id = mailing_list.list_id
         email = normalise_email(command.email, what="email")
         current = self.subscribers.get(list_id, email)
         if current is None:
@@ -255,7 +256,7 @@ class Lists:
         attributes = check_attributes({**(current.attributes if current else {}), **given})
         if command.tracking is not None:
             attributes = with_tracking(attributes, command.tracking)
-        topics = choices_by_key(self.get(list_id).topics, command.topics or {})
+        topics = choices_by_key(mailing_list.topics, command.topics or {})
         subscriber = Subscriber(list_id, email, status, attributes, topics=topics)
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
         return self.subscribers.get(list_id, email) or subscriber
