@@ -75,7 +75,9 @@ def test_an_opted_out_address_is_not_resubscribed_without_force(stack: MemorySta
 def test_an_erased_address_is_refused_as_in_a_csv_import(stack: MemoryStack) -> None:
     stack.app.lists.create(CreateList("news"))
     stack.subscribers.put_many([Subscriber("news", "ada@example.com")])
-    stack.app.people.erase("ada@example.com", requested_by="test")
+    stack.app.erasures.start("ada@example.com", "test")
+    stack.invoker.drain()  # the erasure job runs to its end
+    assert stack.app.erasure_check.erased(["ada@example.com"])
     job = imported(stack, FIXTURE.read_bytes())
     assert stack.subscribers.get("news", "ada@example.com") is None
     rejected, _ = stack.app.imports.rejects(job.import_id, 0, 100)
