@@ -190,8 +190,15 @@ class Walk:
         self.show("#lists", "lists")
 
     def add_a_topic(self) -> None:
-        self.click(f"#lists tr[data-id='{self.list_id}'] .row-actions button")  # its settings
-        until(self.browser, lambda b: self.find("#topic-form").is_displayed(), "the topic form")
+        settings = f"#lists tr[data-id='{self.list_id}'] .row-actions button"  # its settings
+
+        def opened(browser: WebDriver) -> bool:
+            """The table is redrawn every second: click the row's button as it is now."""
+            if not self.find("#topic-form").is_displayed():
+                self.click(settings)
+            return bool(self.find("#topic-form").is_displayed())
+
+        until(self.browser, opened, "the list's settings with its topics")
         self.type("#topic-form [name=id]", "weekly-digest")
         self.type("#topic-form [name=name]", "Weekly digest")
         self.type("#topic-form [name=description]", "The week's news, on Fridays")
