@@ -1,5 +1,8 @@
 """Fan-out benchmark: a campaign through the real fan-out code, the SES simulator (strict
-one-second window at R, latency uniform ±50 % or heavy-tailed) and the in-process invoker.
+one-second window at R, latency uniform ±50 % or heavy-tailed, optionally with a slow mode) and
+the in-process invoker. `--latency-setting-ms` is what the plan is told, apart from what the
+simulated SES does: senders measure the latency and size their calls in flight from it
+(`latency_p50_ms` ... `latency_p99_ms` and `threads_used` say what they saw and ran).
 
 Prints JSON. `rate_efficiency` is sent / (R · duration), where duration runs from the trigger
 invocation to the stored summary: every cost of the run (planning, paging, fan-out, tail)
@@ -32,7 +35,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=500.0, help="SES MaxSendRate R")
-    parser.add_argument("--latency-ms", type=float, default=60.0, help="mean SES call latency")
+    parser.add_argument(
+        "--latency-ms", type=float, default=60.0, help="the simulated SES's mean call latency"
+    )
+    parser.add_argument(
+        "--latency-setting-ms",
+        type=float,
+        default=None,
+        help="what the plan is told (FANMAIL_SES_LATENCY_MS); default: --latency-ms",
+    )
+    parser.add_argument(
+        "--slow-share", type=float, default=0.0, help="share of calls in a slow mode (0.02)"
+    )
+    parser.add_argument(
+        "--slow-factor", type=float, default=50.0, help="a slow call's latency over --latency-ms"
+    )
     parser.add_argument(
         "--latency-dist", choices=["uniform", "lognormal", "pareto"], default="uniform"
     )
@@ -61,7 +78,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> dict[str, object]:
     settings = Settings(
         templates_dir=default_templates_dir(),
-        ses_latency_ms=args.latency_ms,
+        ses_latency_ms=args.latency_setting_ms or args.latency_ms,
         branching=args.branching,
         max_threads=args.max_threads,
         switch_interval_ms=args.switch_interval_ms,
@@ -69,6 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     stack = memory_stack(
         settings, rate=args.rate, latency_s=args.latency_ms / 1000, latency_dist=args.latency_dist
     )
+    stack.ses.slow_share, stack.ses.slow_factor = args.slow_share, args.slow_factor
     app = stack.app
     subscribers = generate_subscribers(
         "bench", args.subscribers, opted_out_share=0.0, malformed_share=0.0
@@ -88,7 +106,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "subscribers": args.subscribers,
         "rate": args.rate,
         "latency_ms": args.latency_ms,
+        "latency_setting_ms": args.latency_setting_ms or args.latency_ms,
         "latency_dist": args.latency_dist,
+        "slow_mode": {"share": args.slow_share, "factor": args.slow_factor}
+        if args.slow_share
+        else None,
         "cpu_hog": args.cpu_hog,
         "switch_interval_ms": args.switch_interval_ms,
         "duration_s": round(duration, 3),
@@ -100,6 +122,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "duplicates": sum(n - 1 for n in received.values() if n > 1),
         "missing": len(expected - set(received)),
         "status": summary.get("status"),
+        "latency_p50_ms": summary.get("latency_p50_ms"),
+        "latency_p90_ms": summary.get("latency_p90_ms"),
+        "latency_p99_ms": summary.get("latency_p99_ms"),
+        "threads_used": summary.get("threads_used"),
         "invocations": summary.get("invocations"),
         "plan": {
             k: summary["plan"][k]

@@ -254,12 +254,17 @@ class Recipient:
 
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
+    retrying_since: float | None = None
+    """When SES first answered a transient error for it in this run (its retry budget)."""
 
     def to_json(self) -> JsonObject:
-        """Compact (`e`, `a`): a unit carries tens of thousands of them."""
+        """Compact (`e`, `a`, `r`): a unit carries tens of thousands of them."""
+        data: JsonObject = {"e": self.email}
         if self.attributes:
-            return {"e": self.email, "a": dict(self.attributes)}
-        return {"e": self.email}
+            data["a"] = dict(self.attributes)
+        if self.retrying_since is not None:
+            data["r"] = self.retrying_since
+        return data
 
     @classmethod
     def from_json(cls, data: object, path: str) -> Recipient:
@@ -270,7 +275,10 @@ class Recipient:
             isinstance(v, str) for v in attributes.values()
         ):
             raise Mismatch(f"{path}.a", "expected an object of strings")
-        return cls(email=data["e"], attributes=dict(attributes))
+        since = data.get("r")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
+            raise Mismatch(f"{path}.r", "expected a number (a time)")
+        return cls(email=data["e"], attributes=dict(attributes), retrying_since=since)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from fanmail.domain.pacing import Pacer
 from fanmail.domain.phases import variant_for, with_variant
 from fanmail.domain.plan import split_width
 from fanmail.domain.render import TemplateRenderer
+from fanmail.domain.ses_meter import SesMeter, needed_in_flight
 from fanmail.domain.tags import VARIANT_TAG
 from fanmail.domain.tracking import ConfigurationSets
 from fanmail.ports import (
@@ -47,13 +48,23 @@ from fanmail.ports import (
 )
 
 SENDER = "sender"
+PARKED_RECHECK_S = 0.1
+"""How often a thread the concurrency target leaves out looks again."""
 
 
 @dataclass(frozen=True, slots=True)
 class SendOptions:
     level_margin_s: float = 5.0
     stop_margin_s: float = 0.1
-    max_transient_retries: int = 3
+    transient_budget_s: float = 300.0
+    """How long a recipient is retried through SES's transient errors (5xx, network) before
+    it is `failed` with the error: a time, not a count, so a blip of a few seconds fails no
+    one."""
+    outage_after_s: float = 60.0
+    """Transient errors only, no send accepted, for this long: SES is down. The sender stops
+    and the run waits (`waiting_for_ses`) instead of spending recipients' budgets."""
+    backoff_cap_s: float = 5.0
+    concurrency_headroom: float = 1.5
     throttle_backoff_s: float = 0.25
     status_chunk: int = 100
     lease_grace_s: float = 30.0
@@ -67,19 +78,25 @@ class SendOptions:
 
 class _Budget:
     """When a sender must stop starting sends: before its deadline, by twice the slowest SES
-    call it has seen plus a fixed margin, so calls in flight finish inside the budget."""
+    call it has seen plus a fixed margin, so calls in flight finish inside the budget. A send
+    slot past that (the pace held back by SES's errors) spends the budget at once."""
 
     def __init__(self, clock: Clock, deadline: float, margin_s: float) -> None:
         self.clock = clock
         self.deadline = deadline
         self.margin_s = margin_s
         self.slowest_call_s = 0.0
+        self.spent = False
 
     def observe(self, call_s: float) -> None:
         self.slowest_call_s = max(self.slowest_call_s, call_s)
 
-    def allows_another(self) -> bool:
-        return self.clock.now() + 2 * self.slowest_call_s + self.margin_s < self.deadline
+    def allows_another(self, at: float | None = None) -> bool:
+        start = self.clock.now() if at is None else at
+        if start + 2 * self.slowest_call_s + self.margin_s < self.deadline and not self.spent:
+            return True
+        self.spent = True
+        return False
 
 
 class CampaignGate:
@@ -136,6 +153,15 @@ class _StatusFeed:
                 statuses = self._lookup([r.email for r in chunk])
                 self._ready.extend((r, statuses.get(r.email)) for r in chunk)
             return self._ready.popleft() if self._ready else None
+
+    def put_back(self, recipient: Recipient) -> None:
+        """Behind everyone not yet taken: its status is read again when it comes round."""
+        with self._lock:
+            self._pending.append(recipient)
+
+    def drained(self) -> bool:
+        with self._lock:
+            return not self._ready and not self._pending
 
     def untaken(self) -> tuple[Recipient, ...]:
         with self._lock:
@@ -346,54 +372,136 @@ class BatchSender:
     def deliver(self, batch: Batch, deadline: float) -> BatchResult:
         """Send `batch`'s recipients from this node (a leaf), `batch.threads` at a time."""
         campaign, compose = self.campaign_composer(batch.campaign_id, batch.phase)
-        return _Leaf(self.leaf_ports, batch, campaign, compose, deadline).run()
+        ports = replace(self.leaf_ports, options=self.options)  # options a test may have changed
+        return _Leaf(ports, batch, campaign, compose, deadline).run()
 
 
 @dataclass(slots=True)
 class _Outcome:
     error: SendError | None = None
-    exhausted: bool = False
     throttled: int = 0
     calls: int = 0
     seconds: float = 0.0
     message_id: str = ""
+    out_of_time: bool = False
 
 
-def send_paced(ports: LeafPorts, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
-    """One message, retried through throttling and transient errors, never over the pace."""
+class _Outage:
+    """Transient SES errors (5xx, network) as the whole sender sees them: each backs every
+    thread off, exponentially up to a cap (SES is struggling, not this recipient); an accepted
+    send ends the streak. A streak that failed more than one recipient is SES failing
+    (`failing_since`): one address SES keeps refusing is that address's problem, and is
+    `failed` once its retry budget is spent."""
+
+    def __init__(self, clock: Clock, options: SendOptions) -> None:
+        self.clock = clock
+        self.options = options
+        self.since: float | None = None
+        self.recipients: set[str] = set()
+        self.streak = 0
+        self.last_error = ""
+        self._lock = threading.Lock()
+
+    def failed(self, error: SendError, email: str) -> float:
+        """The back-off every thread of the sender waits now."""
+        with self._lock:
+            if self.since is None:
+                self.since = self.clock.now()
+            self.recipients.add(email)
+            self.streak += 1
+            self.last_error = str(error)
+            backoff = min(self.options.backoff_cap_s, 0.1 * 2.0 ** min(self.streak - 1, 16))
+        return backoff * random.uniform(0.5, 1.0)
+
+    def recovered(self) -> None:
+        with self._lock:
+            self.since, self.streak = None, 0
+            self.recipients.clear()
+
+    def failing_since(self) -> float | None:
+        with self._lock:
+            return self.since if len(self.recipients) > 1 else None
+
+    def sustained(self) -> bool:
+        """SES has answered nothing but transient errors for `outage_after_s`."""
+        since = self.failing_since()
+        return since is not None and self.clock.now() - since >= self.options.outage_after_s
+
+
+class _Concurrency:
+    """How many of a leaf's threads have a call in flight: the plan's count at first, then
+    Little's law on the mean latency of its recent calls (its rate x mean x headroom), within
+    the batch's cap. Threads numbered at or above the target wait, parked."""
+
+    def __init__(self, batch: Batch, most: int, meter: SesMeter, headroom: float) -> None:
+        self.rate = batch.rate_per_sender
+        self.most = most
+        self.meter = meter
+        self.headroom = headroom
+        self.target = min(batch.threads, most)
+        self.peak = self.target
+
+    def admits(self, index: int) -> bool:
+        return index < self.target
+
+    def resize(self) -> None:
+        mean = self.meter.recent_mean_s()
+        if mean is not None:
+            needed = needed_in_flight(self.rate, mean, self.headroom)
+            self.target = min(self.most, needed)
+            self.peak = max(self.peak, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class _Instruments:
+    """What a leaf's threads share around each SES call: its pace, time budget and
+    measurements, and the outage it may be in."""
+
+    pacer: Pacer
+    budget: _Budget
+    meter: SesMeter
+    outage: _Outage
+
+
+def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _Outcome:
+    """One message, never over the pace, retried through throttling (the pace slows down).
+    A transient error backs the whole sender off and is returned: the recipient goes back to
+    the feed, to be tried again later in the run."""
     clock, options = ports.clock, ports.options
     outcome = _Outcome()
-    transient = 0
     while True:
-        pacer.acquire()
+        slot = tools.pacer.reserve()
+        if not tools.budget.allows_another(at=slot):
+            outcome.out_of_time = True  # handed back, not failed
+            return outcome
+        tools.pacer.wait_for(slot)
         started = clock.now()
         try:
             message_id = ports.mailer.send(email)
         except SendError as exc:
-            outcome.calls += 1
-            outcome.seconds += clock.now() - started
-            budget.observe(clock.now() - started)
             outcome.error = exc
+            _measured(outcome, tools, clock.now() - started)
             if exc.kind is SendErrorKind.THROTTLED:
                 outcome.throttled += 1
-                pacer.defer(options.throttle_backoff_s * random.uniform(0.5, 1.5))
-            elif exc.kind is SendErrorKind.TRANSIENT:
-                transient += 1
-                if transient > options.max_transient_retries:
-                    outcome.exhausted = True
-                    return outcome
-                clock.sleep(options.throttle_backoff_s * 2**transient * random.random())
-            else:
-                return outcome
-            if not budget.allows_another():
-                return outcome  # out of time: handed back, not failed
-            continue
-        outcome.calls += 1
-        outcome.seconds += clock.now() - started
-        budget.observe(clock.now() - started)
+                tools.pacer.throttled()
+                tools.pacer.defer(options.throttle_backoff_s * random.uniform(0.5, 1.5))
+                continue
+            if exc.kind is SendErrorKind.TRANSIENT:
+                tools.pacer.defer(tools.outage.failed(exc, email.to))
+            return outcome
+        _measured(outcome, tools, clock.now() - started)
+        tools.pacer.accepted()
+        tools.outage.recovered()
         outcome.error = None
         outcome.message_id = message_id
         return outcome
+
+
+def _measured(outcome: _Outcome, tools: _Instruments, seconds: float) -> None:
+    outcome.calls += 1
+    outcome.seconds += seconds
+    tools.budget.observe(seconds)
+    tools.meter.record(seconds)
 
 
 class _Leaf:
@@ -415,13 +523,20 @@ class _Leaf:
         self.clock = clock = ports.clock
         self.ledger = ports.ledger
         options = ports.options
-        self.pacer = Pacer(batch.rate_per_sender, clock)
         self.feed = _StatusFeed(
             batch.recipients,
             lambda emails: ports.subscribers.statuses(campaign.list_id, emails),
             options.status_chunk,
         )
-        self.budget = _Budget(clock, deadline, options.stop_margin_s)
+        meter = SesMeter()
+        self.tools = _Instruments(
+            Pacer(batch.rate_per_sender, clock),
+            _Budget(clock, deadline, options.stop_margin_s),
+            meter,
+            _Outage(clock, options),
+        )
+        most = max(1, min(batch.thread_cap, len(batch.recipients)))
+        self.concurrency = _Concurrency(batch, most, meter, options.concurrency_headroom)
         self.gate = CampaignGate(
             ports.campaign_store, clock, campaign.campaign_id, options.gate_interval_s
         )
@@ -437,13 +552,14 @@ class _Leaf:
         self.live = _LiveReport(ports.campaign_store, clock, batch, options.live_interval_s)
 
     def run(self) -> BatchResult:
-        threads = max(1, min(self.batch.threads, len(self.batch.recipients)))
-        with self.clock.executor(threads) as pool:
-            futures = [pool.submit(self._work) for _ in range(threads)]
+        most = self.concurrency.most
+        with self.clock.executor(most) as pool:
+            futures = [pool.submit(self._work, index) for index in range(most)]
             result = BatchResult()
             for future in futures:
                 result = result + future.result()
         self.live.flush()
+        failing_since = self.tools.outage.failing_since()
         return replace(
             result,
             leftover=tuple(self.handed_back) + self.feed.untaken(),
@@ -451,15 +567,25 @@ class _Leaf:
             deferred_until=self.deferred_until,
             quota_exhausted=self.quota_hit.is_set(),
             account_error=self.account_error,
+            ses_failing=self.tools.outage.last_error if failing_since else None,
+            ses_failing_since=failing_since,
             stopped=self.gate.closed() if self.gate.status is not None else None,
+            latency=self.tools.meter.histogram(),
+            threads_used=self.concurrency.peak,
         )
 
-    def _work(self) -> BatchResult:
-        """One thread: take recipients until the feed, the budget or the campaign says stop."""
+    def _work(self, index: int) -> BatchResult:
+        """One thread: take recipients until the feed, the budget or the campaign says stop;
+        parked while the concurrency target leaves it out."""
         counts = DeliveryCounts()
         calls, seconds = 0, 0.0
         try:
             while not self._stopping():
+                if not self.concurrency.admits(index):
+                    if self.feed.drained():
+                        break
+                    self.clock.sleep(PARKED_RECHECK_S)
+                    continue
                 item = self.feed.take()
                 if item is None:
                     break
@@ -469,6 +595,7 @@ class _Leaf:
                 if outcome is not None:
                     calls += outcome.calls
                     seconds += outcome.seconds
+                    self.concurrency.resize()
         except BaseException:
             self.dead.set()
             raise
@@ -479,7 +606,8 @@ class _Leaf:
             self.quota_hit.is_set()
             or self.account_error is not None
             or self.dead.is_set()
-            or not self.budget.allows_another()
+            or not self.tools.budget.allows_another()
+            or self.tools.outage.sustained()
             or self.gate.closed() is not None
         )
 
@@ -515,22 +643,32 @@ class _Leaf:
         except (TemplateProblem, InvalidInput) as exc:  # cannot be rendered, or sent to
             self.ledger.fail(cid, email, self.holder, str(exc), False, self.clock.now())
             return DeliveryCounts().with_failure(email, str(exc)), None
-        outcome = send_paced(self.ports, message, self.pacer, self.budget)
+        outcome = send_paced(self.ports, message, self.tools)
         settled = self._settle(recipient, outcome)
         return replace(settled, throttled=settled.throttled + outcome.throttled), outcome
 
     def _settle(self, recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
         email, now = recipient.email, self.clock.now()
         cid, error = self.campaign.campaign_id, outcome.error
+        if outcome.out_of_time:
+            self.ledger.release(cid, email, self.holder, now)
+            with self.lock:
+                self.handed_back.append(recipient)
+            return DeliveryCounts()
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
             return DeliveryCounts.of(Outcome.SENT)
-        if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
-            retryable = error.kind is not SendErrorKind.PERMANENT
-            self.ledger.fail(cid, email, self.holder, error.reason, retryable, now)
+        since = recipient.retrying_since if recipient.retrying_since is not None else now
+        transient = error.kind is SendErrorKind.TRANSIENT
+        out_of_budget = transient and now - since >= self.ports.options.transient_budget_s
+        if error.kind is SendErrorKind.PERMANENT or out_of_budget:
+            self.ledger.fail(cid, email, self.holder, error.reason, transient, now)
             return DeliveryCounts().with_failure(email, error.reason)
-        # out of quota, out of time, or the account cannot send: not sent, handed back
+        # SES failing for now, out of quota, out of time, or the account cannot send: released
         self.ledger.release(cid, email, self.holder, now)
+        if transient:  # tried again later in the run, its budget counting from the first error
+            self.feed.put_back(replace(recipient, retrying_since=since))
+            return DeliveryCounts()
         if error.kind is SendErrorKind.QUOTA_EXCEEDED:
             self.quota_hit.set()
         if error.kind is SendErrorKind.ACCOUNT:

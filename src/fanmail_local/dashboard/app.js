@@ -12,8 +12,8 @@ const FEEDBACK = [
 const ACTIONS = {
   send: { statuses: ["draft", "scheduled"], ask: "Send this campaign to every subscriber of its list now?" },
   pause: { statuses: ["sending"], ask: "Pause this campaign after the sends under way?" },
-  resume: { statuses: ["paused", "waiting_for_quota", "failed"], ask: "Resume from where it stopped?" },
-  cancel: { statuses: ["draft", "scheduled", "sending", "paused", "waiting_for_quota"], ask: "Cancel this campaign for good? It cannot be sent afterwards." },
+  resume: { statuses: ["paused", "waiting_for_quota", "waiting_for_ses", "failed"], ask: "Resume from where it stopped?" },
+  cancel: { statuses: ["draft", "scheduled", "sending", "paused", "waiting_for_quota", "waiting_for_ses"], ask: "Cancel this campaign for good? It cannot be sent afterwards." },
 };
 
 const state = { selected: null, campaign: null, samples: [], emailFor: null, outboxSeen: -1 };

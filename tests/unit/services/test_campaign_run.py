@@ -87,10 +87,12 @@ def test_small_campaign_is_sent_inline() -> None:
 
 
 def test_sender_hands_back_what_it_cannot_send_in_time() -> None:
-    # The plan expects 1 ms per SES call; the simulator takes 50 ms, so leaves run out of their
-    # 2-second budget and hand back the rest, which the root dispatches again.
+    # The plan expects 1 ms per SES call; the simulator takes 50 ms and a sender may not run
+    # more than one call at once, so leaves run out of their 2-second budget and hand back the
+    # rest, which the root dispatches again.
     settings = fast_settings(
         ses_latency_ms=1.0,
+        max_threads=1,
         max_sender_rate=100.0,
         sender_timeout_s=3.0,
         time_margin_s=1.0,
