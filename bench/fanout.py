@@ -55,7 +55,7 @@ def main() -> None:
     )
     parser.add_argument("--cpu-hog", type=int, default=0, help="busy processes beside the run")
     parser.add_argument("--branching", type=int, default=8)
-    parser.add_argument("--max-threads", type=int, default=16)
+    parser.add_argument("--max-threads", type=int, default=32)
     parser.add_argument("--template", default="newsletter")
     parser.add_argument(
         "--switch-interval-ms",

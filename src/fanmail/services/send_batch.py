@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from fanmail.domain.abtest import AbGroup
@@ -30,7 +30,7 @@ from fanmail.domain.errors import (
 from fanmail.domain.message import UnsubscribeLinks, personalise
 from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
-from fanmail.domain.pacing import Pacer
+from fanmail.domain.pacing import Aimd, Pacer
 from fanmail.domain.phases import variant_for, with_variant
 from fanmail.domain.plan import split_width
 from fanmail.domain.render import TemplateRenderer
@@ -66,6 +66,7 @@ class SendOptions:
     backoff_cap_s: float = 5.0
     concurrency_headroom: float = 1.5
     throttle_backoff_s: float = 0.25
+    aimd: Aimd = field(default_factory=Aimd)
     status_chunk: int = 100
     lease_grace_s: float = 30.0
     gate_interval_s: float = 1.0
@@ -530,7 +531,7 @@ class _Leaf:
         )
         meter = SesMeter()
         self.tools = _Instruments(
-            Pacer(batch.rate_per_sender, clock),
+            Pacer(batch.rate_per_sender, clock, options.aimd),
             _Budget(clock, deadline, options.stop_margin_s),
             meter,
             _Outage(clock, options),
