@@ -57,3 +57,40 @@ def test_recent_mean_follows_the_latest_calls() -> None:
 )
 def test_littles_law(rate: float, latency_s: float, headroom: float, needed: int) -> None:
     assert needed_in_flight(rate, latency_s, headroom) == needed
+
+
+def test_records_and_payloads_from_before_senders_measured_still_read() -> None:
+    """A checkpoint stored, and a batch sent, by the version before: no latency, no cap."""
+    from fanmail.domain.batches import Batch, BatchResult
+    from fanmail.domain.campaign import Checkpoint
+    from fanmail.domain.model import Recipient
+
+    old_checkpoint = {"cursor": "x", "recipients": 3, "ses_calls": 2, "ses_seconds": 0.1}
+    checkpoint = Checkpoint.from_json(old_checkpoint, "checkpoint")
+    assert checkpoint.latency.calls == 0 and checkpoint.threads_used == 0
+    old_batch = {
+        "campaign_id": "c",
+        "run_id": "r",
+        "node": "e1.0",
+        "width": 1,
+        "rate_per_sender": 10.0,
+        "threads": 4,
+        "branching": 8,
+        "batch_size": 10,
+        "deadline": 1.0,
+        "recipients": [{"e": "a@example.com"}],
+    }
+    batch = Batch.from_event(old_batch)
+    assert batch.thread_cap == 4 and batch.recipients == (Recipient("a@example.com"),)
+    assert BatchResult.from_wire({"counts": {}}).ses_failing_since is None
+
+
+def test_a_recipient_carries_its_retry_budget_and_a_bad_one_is_refused() -> None:
+    from fanmail.domain.errors import InvalidInput
+    from fanmail.domain.model import Recipient
+
+    retrying = Recipient("a@example.com", retrying_since=12.5)
+    assert decode(Recipient, encode(retrying), "r") == retrying
+    for bad in ("soon", True):
+        with pytest.raises(InvalidInput, match=r"\[0\]\.r: expected a number"):
+            decode(tuple[Recipient, ...], [{"e": "a@example.com", "r": bad}], "recipients")
