@@ -1,8 +1,10 @@
 """The sender: a node of the fan-out tree.
 
-A node of width 1 sends its recipients itself, with `threads` threads sharing one pacer at
-`rate_per_sender`. A wider node splits its recipients among at most `branching` children by
-synchronous invokes, recursively. Both hand back what they could not reach before their deadline.
+A node of width 1 sends its recipients itself, its threads sharing one pacer at
+`rate_per_sender` (slowed by 429s, AIMD) and as many calls in flight as the SES latency it
+measures needs (Little's law, from `threads` up to the batch's cap). A wider node splits its
+recipients among at most `branching` children by synchronous invokes, recursively. Both hand
+back what they could not reach before their deadline.
 """
 
 from __future__ import annotations
@@ -371,7 +373,8 @@ class BatchSender:
         return compose
 
     def deliver(self, batch: Batch, deadline: float) -> BatchResult:
-        """Send `batch`'s recipients from this node (a leaf), `batch.threads` at a time."""
+        """Send `batch`'s recipients from this node (a leaf): `batch.threads` calls in flight
+        at first, then as many as the latency it measures needs, up to `batch.thread_cap`."""
         campaign, compose = self.campaign_composer(batch.campaign_id, batch.phase)
         ports = replace(self.leaf_ports, options=self.options)  # options a test may have changed
         return _Leaf(ports, batch, campaign, compose, deadline).run()
