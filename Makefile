@@ -11,6 +11,9 @@ TOOLS_STAMP := $(TOOLS)/.installed-stamp
 # The dashboard's browser tests and the demo's screenshots use Debian's chromium and its
 # matching chromedriver (Selenium drives it; nothing is downloaded at run time).
 BROWSER := /usr/bin/chromedriver
+# axe-core checks the dashboard's accessibility in the browser tests: npm installs the version
+# tests/e2e/axe/package-lock.json pins (npm ci; nothing is downloaded at test time).
+AXE     := tests/e2e/axe/node_modules/axe-core/axe.min.js
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -28,6 +31,11 @@ $(TOOLS_STAMP): tools-constraints.txt
 $(BROWSER):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	command -v npm >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null)
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund --silent
+	touch $(AXE)
 
 demo: $(STAMP) $(BROWSER)
 	$(BIN)/fanmail demo --out demo-out
@@ -59,11 +67,11 @@ template: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/python scripts/validate_template.py template.yaml --out build/template.json
 	$(TOOLS)/bin/python scripts/check_template_rules.py build/template.json template-findings.yaml
 
-unit: $(STAMP) $(TOOLS_STAMP) $(BROWSER)
+unit: $(STAMP) $(TOOLS_STAMP) $(BROWSER) $(AXE)
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/fanout.py --subscribers 20000 --rate 500 --latency-ms 60
 
 clean:
-	rm -rf $(VENV) $(TOOLS) build demo-out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) build demo-out .mypy_cache .ruff_cache .pytest_cache tests/e2e/axe/node_modules

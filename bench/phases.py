@@ -41,6 +41,7 @@ from fanmail.domain.abtest import AbDecision, AbGroup, DecisionStatus, decide, p
 from fanmail.domain.localtime import first_moment, zone_info
 from fanmail.domain.model import OutgoingEmail, Subscriber
 from fanmail.domain.quiet_hours import parse_quiet_hours
+from fanmail.domain.segments import Fact
 from fanmail.domain.ses_events import EventKind, FeedbackEvent, RecipientEvents, plan_feedback
 from fanmail.ports import SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
@@ -98,8 +99,15 @@ def zone_of(index: int) -> str:
 class ZonedList(GeneratedList):
     """The generated list with each subscriber's `timezone` (one of ZONES, round robin)."""
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
-        page = super().page(list_id, cursor, limit)
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        page = super().page(list_id, cursor, limit, facts=facts)
         zoned = [
             Subscriber(s.list_id, s.email, s.status, {"timezone": zone_of(index_of(s.email))})
             for s in page.subscribers

@@ -5,6 +5,8 @@ and what is modelled), and DynamoDB's per-partition limits with botocore's retri
 (`dynamodb_throttled_requests`, `dynamodb_throttled_unretried`). Prints JSON.
 
     python bench/scale.py --subscribers 10000000 --rate 1000
+    python bench/scale.py --subscribers 1000000 --rate 1000 \
+        --segment 'plan = "pro" and opened in 30 days'   # a segment of the generated list
     python bench/scale.py --sweep          # R x N, one line per run, then the table
 """
 
@@ -43,6 +45,11 @@ def main() -> None:
         help="what-if: the ledger's records of a campaign spread over N partition keys "
         "(campaign_id#n); 1 is the ledger as built",
     )
+    parser.add_argument(
+        "--segment",
+        help="send to a segment (text or JSON) of the generated list: a quarter have plan "
+        '"pro", two in five opened in the last 60 days',
+    )
     parser.add_argument("--sweep", action="store_true", help="R x N (see SWEEP_*), long")
     parser.add_argument("--max-sweep-subscribers", type=int, default=10_000_000)
     parser.add_argument("--table-from", help="print the table of a sweep's JSON lines file")
@@ -72,7 +79,13 @@ def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
         transient_share=args.transient_share,
         daily_quota=args.daily_quota,
         ledger_shards=args.ledger_shards,
+        segment=segment(args.segment),
     )
+
+
+def segment(given: str | None) -> object:
+    """The text form as it is, the JSON form parsed (the campaign reads either)."""
+    return json.loads(given) if given and given.lstrip().startswith("{") else given
 
 
 def table(rows: list[dict[str, Any]]) -> str:

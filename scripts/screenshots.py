@@ -1,5 +1,7 @@
-"""Screenshots of what people see, for `make demo`: the dashboard while a campaign sends and when
-it has finished, an email opened from the outbox, and the subscriber's pages (sign-up form,
+"""Screenshots of what people see, for `make demo`: every state of the dashboard's walk
+(scripts/dashboard_walk.py: a list created, an import mapped and done, a subscriber, the
+template editor, a campaign drafted, scheduled, paused by a breaker, sent, who bounced, an email
+from the outbox) at 1280 px and on a 390 px phone, and the subscriber's pages (sign-up form,
 confirmation, preferences, unsubscribe), in headless chromium driven by Selenium.
 
 Runs its own embedded stand-in (like `fanmail serve`) with a list set up for double opt-in.
@@ -12,15 +14,11 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
-from selenium.webdriver.chrome.service import Service
+from dashboard_walk import SENDER, ScreenNotReached, Walk, chrome, until, viewport
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from fanmail.domain.model import ListSettings, OptIn
 from fanmail.services.campaigns import CreateCampaign
@@ -32,54 +30,11 @@ from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
 
-SENDER = "Fanmail News <news@fanmail.example>"
-DRIVER = "/usr/bin/chromedriver"
-
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def chrome(width: int, height: int) -> WebDriver:
-    options = webdriver.ChromeOptions()
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        f"--window-size={width},{height}",
-        "--hide-scrollbars",
-    ):
-        options.add_argument(argument)
-    return webdriver.Chrome(options=options, service=Service(DRIVER))
-
-
-class ScreenNotReached(Exception):
-    """A page never showed what a screenshot needs: said in one line, with what it showed."""
-
-
-def until(
-    browser: WebDriver, check: Callable[[WebDriver], object], what: str, timeout: float = 120
-) -> None:
-    """Wait for `check`. An element missing, or gone while it was read (the page navigated
-    between finding and reading it: a stale element, or Chrome's "Node with given id does not
-    belong to the document"), is asked again; the timeout (generous: a loaded machine) ends a
-    wait that never holds with what the page showed instead of a traceback."""
-    wait = WebDriverWait(
-        browser, timeout, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)
-    )
-    try:
-        wait.until(check)
-    except TimeoutException:
-        try:
-            shown = " ".join(browser.find_element(By.TAG_NAME, "body").text.split())[:300]
-        except WebDriverException:
-            shown = "(nothing readable)"
-        raise ScreenNotReached(
-            f"waited {timeout:.0f} s for {what} at {browser.current_url}; "
-            f"the page showed: {shown!r}"
-        ) from None
 
 
 def main() -> int:
@@ -94,7 +49,10 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
-        templates_dir=default_templates_dir(), public_url=base, progress_interval_s=0.3
+        templates_dir=default_templates_dir(),
+        public_url=base,
+        progress_interval_s=0.3,
+        breaker_min_sample=20,  # the walk's list is small: its bounces trip the breaker
     )
     with LocalRuntime(
         settings,
@@ -118,7 +76,7 @@ def main() -> int:
         console = Console(ConsoleConfig(mode="local"), runtime.recorder)
         gateway = LocalApiGateway(runtime.invoker, "127.0.0.1", port, console)
         gateway.start()
-        browser = chrome(1400, 1000)
+        browser = chrome()
         try:
             shots = dashboard(browser, base, out) + subscriber_pages(runtime, base, out)
         except ScreenNotReached as exc:
@@ -132,50 +90,26 @@ def main() -> int:
 
 
 def dashboard(browser: WebDriver, base: str, out: Path) -> list[str]:
-    def percent(b: WebDriver) -> int:
-        return int(b.find_element(By.ID, "progress").get_attribute("aria-valuenow") or 0)
+    """The dashboard walked at 1280 px and on a 390 px phone: a screenshot of every state."""
+    shots: list[str] = []
+    for label, (width, height) in {"wide": (1280, 900), "phone": (390, 844)}.items():
+        viewport(browser, width, height)
 
-    browser.get(f"{base}/?campaign=november")
-    until(
-        browser,
-        lambda b: b.find_element(By.ID, "campaign-title").text == "november",
-        "the campaign",
-    )
-    browser.find_element(By.ID, "send").click()
-    browser.find_element(By.ID, "confirm-yes").click()
-    until(browser, lambda b: percent(b) >= 40, "the bar at 40 %")
-    time.sleep(0.5)
-    browser.save_screenshot(str(out / "dashboard-sending.png"))
-    until(
-        browser,
-        lambda b: b.find_element(By.ID, "status").text == "sent" and percent(b) == 100,
-        "the campaign sent",
-    )
-    time.sleep(2.5)  # the feedback figures settle
-    browser.save_screenshot(str(out / "dashboard-finished.png"))
-    browser.find_element(By.CSS_SELECTOR, "#outbox tr[data-name]").click()
-    until(
-        browser,
-        lambda b: b.find_element(By.ID, "email-title").text.startswith("Sent to"),
-        "the email opened",
-    )
-    browser.find_element(By.CSS_SELECTOR, "[data-tab=headers]").click()
-    browser.execute_script("document.getElementById('email').scrollIntoView()")
-    browser.save_screenshot(str(out / "dashboard-email-headers.png"))
-    browser.find_element(By.CSS_SELECTOR, "[data-tab=html]").click()
-    browser.save_screenshot(str(out / "dashboard-email.png"))
-    return [
-        "dashboard-sending.png",
-        "dashboard-finished.png",
-        "dashboard-email.png",
-        "dashboard-email-headers.png",
-    ]
+        def look(state: str, label: str = label) -> None:
+            name = f"dashboard-{label}-{state}.png"
+            time.sleep(0.3)  # the second's redraw
+            browser.save_screenshot(str(out / name))
+            shots.append(name)
+
+        Walk(browser, base, label, look, out.parent).walk()
+    return shots
 
 
 def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
     recorder = runtime.recorder
     assert recorder is not None
-    phone = chrome(390, 844)  # what most people open these pages on
+    phone = chrome()
+    viewport(phone, 390, 844)  # what most people open these pages on
     try:
         phone.get(f"{base}/subscribe/news")
         until(phone, lambda b: b.find_element(By.NAME, "email").is_enabled(), "the sign-up form")

@@ -49,7 +49,9 @@ if TYPE_CHECKING:
         SesAccount,
         SignupStore,
         SubscriberStore,
+        TemplateStore,
     )
+    from fanmail.services.audience import Audiences
     from fanmail.services.campaigns import Campaigns
     from fanmail.services.heartbeat import Heartbeat
     from fanmail.services.import_list import Imports
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from fanmail.services.senders import SenderCheck
     from fanmail.services.ses_feedback import Feedback
     from fanmail.services.signups import Signups
+    from fanmail.services.stored_templates import StoredTemplates
     from fanmail.services.test_sends import TestSends
     from fanmail.services.unsubscribe import Unsubscribes
     from fanmail.services.views import Views
@@ -91,6 +94,8 @@ class Ports(Protocol):
     def blobs(self) -> BlobStore: ...
     @property
     def signups(self) -> SignupStore: ...
+    @property
+    def templates(self) -> TemplateStore: ...
     @property
     def limits(self) -> RateLimits: ...
     @property
@@ -126,6 +131,7 @@ class PortSet:
     imports: ImportStore
     blobs: BlobStore
     signups: SignupStore
+    templates: TemplateStore
     limits: RateLimits
     mailer: Mailer
     ses: SesAccount
@@ -217,6 +223,12 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.signups import DynamoSignupStore
 
         return DynamoSignupStore(self._dynamodb, self.settings.signups_table)
+
+    @cached_property
+    def templates(self) -> TemplateStore:
+        from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
+
+        return DynamoTemplateStore(self._dynamodb, self.settings.templates_table)
 
     @cached_property
     def limits(self) -> RateLimits:
@@ -386,7 +398,23 @@ class App:
     # -- rendering ------------------------------------------------------------------------------
     @service
     def renderer(self) -> TemplateRenderer:
-        return template_renderer(self._settings)
+        """The shipped templates, and the stored ones by reference (`NAME@vN`)."""
+        import jinja2
+
+        from fanmail.domain.render import TemplateRenderer
+        from fanmail.services.stored_templates import StoredTemplateLoader
+
+        shipped = jinja2.FileSystemLoader(str(self._settings.templates_dir))
+        stored = StoredTemplateLoader(self._ports.templates)
+        return TemplateRenderer(jinja2.ChoiceLoader([shipped, stored]))
+
+    @service
+    def stored_templates(self) -> StoredTemplates:
+        from fanmail.services.stored_templates import StoredTemplates
+
+        return StoredTemplates(
+            store=self._ports.templates, renderer=self.renderer, clock=self._ports.clock
+        )
 
     @service
     def signer(self) -> UnsubscribeSigner:
@@ -479,6 +507,9 @@ class App:
             renderer=self.renderer,
             clock=p.clock,
             senders=self.senders,
+            pin=self.stored_templates.pin,
+            audiences=self.audiences,
+            default_cap=self._settings.default_cap(),
         )
 
     @service
@@ -582,6 +613,18 @@ class App:
             campaign_store=p.campaigns,
             check=self.erasure_check,
             clock=p.clock,
+        )
+
+    @service
+    def audiences(self) -> Audiences:
+        from fanmail.services.audience import Audiences
+
+        p = self._ports
+        return Audiences(
+            subscribers=p.subscribers,
+            list_store=p.lists,
+            clock=p.clock,
+            exact_max=self._settings.segment_exact_max,
         )
 
     @service

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
+    from fanmail.domain.engagement import EngagementEvent
     from fanmail.domain.erasure import ErasureReceipt
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
@@ -28,7 +29,10 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
         SubscriberStatus,
     )
     from fanmail.domain.plan import SenderConcurrency
+    from fanmail.domain.render import TemplateParts
+    from fanmail.domain.segments import Fact
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
+    from fanmail.domain.stored_templates import TemplateVersion
     from fanmail.domain.transitions import Transition
 
 
@@ -107,8 +111,36 @@ class SubscriberStore(Protocol):
         """Count by reading the whole list and store those counts (the repair)."""
         ...
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
-        """One page of a list in key order; `cursor` None starts at the beginning."""
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        """One page of a list in key order; `cursor` None starts at the beginning. Each
+        subscriber comes with address, status and attributes, and the sign-up time and
+        engagement only where `facts` names them (the root projects what its segment reads)."""
+        ...
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        """Engagement: a campaign email was sent at `at` (once per campaign and subscriber,
+        on the ledger's move to sent). `days_held` are the send-window days the subscriber's
+        item held when the root paged it (`Recipient.days`): the write removes those that
+        fell out of the window, and knows whether the window exists yet. A subscriber deleted
+        meanwhile stays deleted."""
+        ...
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        """Engagement: the first delivery, open or click of a campaign's email, at `at`; a
+        "last" time only moves forward (events come late and out of order)."""
+        ...
+
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """The list's subscribers whose address hashes into `segment` of `segments` equal
+        parts: a random share of about 1/`segments` of them, without reading the list (the
+        address index's parallel-scan segment, which DynamoDB splits by the address's hash)."""
         ...
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
@@ -147,6 +179,14 @@ class ListStore(Protocol):
 
     def update_settings(self, list_id: str, settings: ListSettings) -> MailingList:
         """Replace a list's settings; NotFound if there is no such list."""
+        ...
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        """NotFound if there is no such list."""
+        ...
+
+    def delete_empty(self, list_id: str) -> bool:
+        """Delete a list that has no subscribers; False if it has some (or none such)."""
         ...
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
@@ -401,6 +441,22 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+class TemplateStore(Protocol):
+    """Templates written as data, by name and version; a stored version never changes."""
+
+    def add_version(self, name: str, parts: TemplateParts, at: float) -> TemplateVersion:
+        """Store `parts` as the name's next version (1 for a new name)."""
+        ...
+
+    def get(self, name: str, version: int | None = None) -> TemplateVersion | None:
+        """A version, or the latest one (None: no such name or version)."""
+        ...
+
+    def latest(self) -> list[TemplateVersion]:
+        """Each name's latest version, by name."""
+        ...
+
+
 class CampaignStore(Protocol):
     def create(self, campaign: Campaign) -> None:
         """Raises Conflict if the id exists."""
@@ -414,6 +470,15 @@ class CampaignStore(Protocol):
         Raises Conflict with the current status if it does not apply, NotFound if there is no
         such campaign.
         """
+        ...
+
+    def replace_draft(self, campaign: Campaign) -> None:
+        """Store a new definition of a draft; Conflict (with its status) if it is no longer a
+        draft, NotFound if there is none."""
+        ...
+
+    def delete_draft(self, campaign_id: str) -> None:
+        """Delete a draft; Conflict (with its status) if it is not one, NotFound if none."""
         ...
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:

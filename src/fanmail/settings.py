@@ -14,6 +14,7 @@ from typing import Any
 
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.breakers import Breakers
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.plan import PlanLimits
 from fanmail.domain.retention import IpRetention
@@ -38,6 +39,7 @@ class Settings:
     campaigns_table: str = "fanmail-campaigns"
     ledger_table: str = "fanmail-ledger"
     lists_table: str = "fanmail-lists"
+    templates_table: str = "fanmail-templates"
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
     erasures_table: str = "fanmail-erasures"
@@ -67,6 +69,8 @@ class Settings:
     time_margin_s: float = 20.0
     level_margin_s: float = 5.0
     page_size: int = 1000
+    segment_exact_max: int = 5000
+    frequency_cap: str = ""
     progress_interval_s: float = 2.0
     heartbeat_senders: int = 4
     lease_grace_s: float = 30.0
@@ -132,6 +136,10 @@ class Settings:
             if (value := getattr(self, f.name)) is not None
         }
 
+    def default_cap(self) -> FrequencyCap | None:
+        """The stack's frequency cap, for lists without their own."""
+        return _frequency_cap(self.frequency_cap) if self.frequency_cap else None
+
     def plan_limits(self) -> PlanLimits:
         return PlanLimits(
             inline_threshold=self.inline_threshold,
@@ -175,6 +183,7 @@ class Settings:
             "imports": self.imports_table,
             "signups": self.signups_table,
             "erasures": self.erasures_table,
+            "templates": self.templates_table,
         }
 
 
@@ -218,6 +227,18 @@ def _share(raw: str) -> float:
     if not 0 < value <= 1:
         raise ValueError("must be a fraction above 0 and at most 1 (e.g. 0.97)")
     return value
+
+
+def _frequency_cap(raw: str) -> FrequencyCap:
+    try:
+        return FrequencyCap.parse(raw)
+    except InvalidInput as exc:
+        raise ValueError(f"must read like '3 in 7 days' ({exc})") from None
+
+
+def _frequency_cap_text(raw: str) -> str:
+    _frequency_cap(raw)
+    return raw
 
 
 def _name(raw: str) -> str:
@@ -287,6 +308,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "campaigns_table": _name,
     "ledger_table": _name,
     "lists_table": _name,
+    "templates_table": _name,
     "imports_table": _name,
     "signups_table": _name,
     "erasures_table": _name,
@@ -340,6 +362,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "time_margin_s": _positive_float,
     "level_margin_s": _positive_float,
     "page_size": _positive_int,
+    "segment_exact_max": _non_negative_int,
+    "frequency_cap": _frequency_cap_text,
     "progress_interval_s": _positive_float,
     "heartbeat_senders": _positive_int,
     "templates_dir": _directory,

@@ -27,9 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from fanmail_local.console import FILES
+
 PUBLIC_PATHS = ("/u/", "/p/", "/c/", "/e/", "/subscribe")
 """What the public API (the public function) serves; everything else is the admin API."""
-STATIC_FILES = frozenset({"/", "/dashboard/app.js", "/dashboard/style.css"})
+STATIC_FILES = frozenset(FILES)
+"""The dashboard's page, style and script modules: served to anyone this console admits."""
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 TOKEN_HEADER = "x-fanmail-token"  # noqa: S105 (a header name)
 MIN_OPERATOR_TOKEN_CHARS = 24

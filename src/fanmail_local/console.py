@@ -18,10 +18,23 @@ from typing import Any
 from fanmail.domain.message import sent_headers
 from fanmail_local.adapters.outbox import RecordingMailer
 
+MODULES = (
+    "app",
+    "core",
+    "campaigns",
+    "phases",
+    "lists",
+    "imports",
+    "subscribers",
+    "templates",
+    "people",
+    "outbox",
+)
+"""The dashboard's JavaScript modules, one per section of the page (app.js routes)."""
 FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
-    "/dashboard/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/dashboard/style.css": ("style.css", "text/css; charset=utf-8"),
+    **{f"/dashboard/{m}.js": (f"{m}.js", "text/javascript; charset=utf-8") for m in MODULES},
 }
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -37,6 +37,7 @@ from fanmail_local.adapters.memory import (
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.ses_simulator import SesSimulator
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
+from fanmail_local.adapters.templates import MemoryTemplateStore
 from fanmail_local.event_source import EventSourceMapping
 
 SENDER_ADDRESS = "news@fanmail.example"
@@ -65,15 +66,17 @@ def memory_ports(
     sender may run at once), a signing key of its own."""
     campaigns = campaigns or MemoryCampaignStore()
     ledger = ledger or MemoryLedger()
+    subscribers = subscribers or MemorySubscriberStore()
     return PortSet(
-        subscribers=subscribers or MemorySubscriberStore(),
+        subscribers=subscribers,
         campaigns=campaigns,
-        lists=MemoryListStore(),
+        lists=MemoryListStore(subscribers.counts),
         ledger=ledger,
         feedback=MemoryFeedbackStore(ledger, campaigns),
         imports=MemoryImportStore(),
         blobs=MemoryBlobStore(),
         signups=MemorySignupStore(),
+        templates=MemoryTemplateStore(),
         limits=MemoryRateLimits(),
         mailer=mailer,
         ses=ses,

@@ -16,11 +16,16 @@ once, before the server starts. Each fix restores DynamoDB's documented behaviou
    patterns, under one lock; with hundreds of requests a second from many threads they queue on
    it (a send's latency more than doubled). The answer for a host never changes, so it is
    remembered.
+4. A parallel scan of a global secondary index splits it by the hash of the index's partition
+   key, as DynamoDB does; moto splits by the table's partition key (so all of one list fell in
+   one segment of the address index) and into at most 256 parts. Here an index scan keeps the
+   items whose index key hashes into the segment asked for, of any number of segments.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +39,7 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -123,6 +129,38 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
             _apply(self, kind, op)
 
 
+_scan = Table.scan
+
+
+def _scan_by_index_key(
+    self: Table,
+    filters: Any,
+    limit: Any,
+    exclusive_start_key: Any,
+    filter_expression: Any = None,
+    index_name: str | None = None,
+    consistent_read: bool = False,
+    projection_expression: Any = None,
+    segments: Any = (None, None),
+) -> Any:
+    given = (filters, limit, exclusive_start_key, filter_expression, index_name)
+    if index_name is None or segments == (None, None):
+        return _scan(self, *given, consistent_read, projection_expression, segments)
+    results, scanned, last = _scan(
+        self, *given, consistent_read, projection_expression, (None, None)
+    )
+    index = self.get_index(index_name)
+    key = next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+    segment, total = segments
+
+    def within(item: Any) -> bool:
+        value = str(item.attrs[key].value).encode()
+        digest = hashlib.blake2b(value, digest_size=8).digest()
+        return bool(int.from_bytes(digest, "big") % total == segment)
+
+    return [item for item in results if key in item.attrs and within(item)], scanned, last
+
+
 _lookup = DomainDispatcherApplication.get_backend_for_host
 _found: dict[str | None, Any] = {}
 
@@ -141,4 +179,5 @@ def apply() -> None:
     DynamoHandler.call_action = _serialised(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     DomainDispatcherApplication.get_backend_for_host = _remembered_backend  # type: ignore[method-assign]
+    Table.scan = _scan_by_index_key  # type: ignore[method-assign]
     _applied = True

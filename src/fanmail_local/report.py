@@ -5,10 +5,10 @@ top, the shipped templates' previews linked, and every message sent, viewable as
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.outcomes import OUTCOMES
 
 STYLE = """
@@ -43,7 +43,7 @@ SAID_BACK = (
 )
 
 
-def _figures(values: dict[str, Any], names: Sequence[str]) -> str:
+def _figures(values: Mapping[str, object], names: Sequence[str]) -> str:
     return "".join(
         f'<div class="figure"><b>{html.escape(str(values.get(name, "-")))}</b>'
         f"<span>{html.escape(name.replace('_', ' '))}</span></div>"
@@ -53,7 +53,7 @@ def _figures(values: dict[str, Any], names: Sequence[str]) -> str:
 
 def write_report(
     path: Path,
-    summary: dict[str, Any],
+    summary: JsonObject,
     messages: Sequence[tuple[str, str, str]],
     outbox: str,
     previews: Sequence[str],
@@ -72,6 +72,7 @@ def write_report(
         for i, (name, to, subject) in enumerate(messages)
     )
     title = f"fanmail demo: campaign {summary.get('campaign_id', '')}"
+    feedback = summary.get("feedback")
     path.write_text(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -80,7 +81,7 @@ def write_report(
         f'<section class="card"><h2>The run</h2><div class="figures">{_figures(summary, RUN)}'
         "</div></section>"
         '<section class="card"><h2>What SES said back</h2><div class="figures">'
-        f"{_figures(summary.get('feedback') or {}, SAID_BACK)}</div></section>"
+        f"{_figures(feedback if isinstance(feedback, dict) else {}, SAID_BACK)}</div></section>"
         f'<section class="card"><h2>Previews of every template</h2><p>{preview_links}</p>'
         "</section>"
         f'<section class="card"><h2>{len(messages)} messages sent</h2>'

@@ -39,10 +39,13 @@ from typing import Any
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX, LIVE_PREFIX, campaign_item
 from fanmail.adapters.aws.dynamodb.items import item_bytes
 from fanmail.bootstrap import App, PortSet
+from fanmail.domain.audience import audience_of
 from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
+from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
+from fanmail.domain.segments import Fact
 from fanmail.ports import SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
@@ -54,6 +57,7 @@ from fanmail_local.adapters.ledger import MemoryLedger
 from fanmail_local.adapters.memory import (
     MemoryCampaignStore,
     MemorySubscriberStore,
+    projected,
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
@@ -85,14 +89,29 @@ def index_of(email: str) -> int:
 
 class GeneratedList(MemorySubscriberStore):
     """A list of `size` subscribers made up as they are read: nothing is held per subscriber,
-    so ten million cost no memory. Pages, counts and status reads answer as the store does."""
+    so ten million cost no memory. Pages, counts and status reads answer as the store does.
 
-    def __init__(self, size: int, meter: Meter, attribute_bytes: int = 0) -> None:
+    Each subscriber has a plan (a quarter "pro"), and two in five opened a campaign in the
+    last 60 days (evenly spread over them, before the simulation's start): what a segment
+    selects from (`synthetic()` says who). Engagement writes are metered, not kept."""
+
+    def __init__(self, size: int, meter: Meter, attribute_bytes: int = 0, now: float = 0.0) -> None:
         super().__init__()
         self.size = size
         self.meter = meter
-        self.attributes = {"note": "x" * attribute_bytes} if attribute_bytes else {}
-        self.item_bytes = 60 + attribute_bytes
+        self.note = {"note": "x" * attribute_bytes} if attribute_bytes else {}
+        self.now = now
+        self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
+
+    def synthetic(self, index: int) -> Subscriber:
+        plan = "pro" if index % 4 == 0 else "free"
+        opened = self.now - (index % 60 + 0.5) * DAY_S if index % 5 < 2 else None
+        return Subscriber(
+            LIST_ID,
+            email_of(index),
+            attributes={**self.note, "plan": plan},
+            engagement=Engagement(last_opened=opened),
+        )
 
     def count(self, list_id: str) -> int:
         self.meter.read("subscribers", 1)
@@ -101,16 +120,20 @@ class GeneratedList(MemorySubscriberStore):
     def counts(self, list_id: str) -> dict[str, int]:
         return {"subscribed": self.size} if list_id == LIST_ID else super().counts(list_id)
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
         if list_id != LIST_ID:
-            return super().page(list_id, cursor, limit)
+            return super().page(list_id, cursor, limit, facts=facts)
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
-        found = [
-            Subscriber(LIST_ID, email_of(i), attributes=self.attributes) for i in range(start, end)
-        ]
-        units = math.ceil((end - start) * self.item_bytes / 4096) / 2
-        self.meter.read("subscribers", units, key=list_id)
+        found = [projected(self.synthetic(i), facts) for i in range(start, end)]
+        self.meter.read("subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id)
         return SubscriberPage(found, str(end) if end < self.size else None)
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
@@ -120,7 +143,18 @@ class GeneratedList(MemorySubscriberStore):
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
         self.meter.read("subscribers", len(emails), key=list_id)
-        return {e: Subscriber(LIST_ID, e) for e in emails if index_of(e) < self.size}
+        return {e: self.synthetic(index_of(e)) for e in emails if index_of(e) < self.size}
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        """One UpdateItem, charged by the item's size (DynamoDB: the larger of before and
+        after)."""
+        self.meter.write(
+            "subscribers", math.ceil(self.item_bytes / 1024), self.item_bytes, key=list_id
+        )
+
+
+SYNTHETIC_BYTES = 60
+"""What the plan and the engagement attributes add to an item (names and values)."""
 
 
 @dataclass
@@ -416,6 +450,7 @@ class Scenario:
     transient_share: float = 0.001
     daily_quota: float = 1e12
     attribute_bytes: int = 0  # per subscriber: larger payloads and pages
+    segment: object = None  # the campaign's segment (text or JSON); None: the whole list
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     limit_s: float = 30 * 86_400  # simulated time before giving up
@@ -433,6 +468,7 @@ class Simulation:
     meter: Meter
     scheduler: MemoryScheduler
     campaigns: MeteredCampaigns
+    subscribers: GeneratedList
 
 
 def simulated_ports(
@@ -450,7 +486,9 @@ def simulated_ports(
         ses,
         ses,
         invoker,
-        subscribers=list_kind(scenario.subscribers, meter, scenario.attribute_bytes),
+        subscribers=list_kind(
+            scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
+        ),
         campaigns=MeteredCampaigns(meter),
         ledger=MeteredLedger(meter, meter.partitions, scenario.ledger_shards),
     )
@@ -489,10 +527,11 @@ def set_up(
     ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind)
     app = App(settings, ports, composer=ModelledComposer())
     register(invoker, app, settings)
-    scheduler, campaigns = ports.scheduler, ports.campaigns
+    scheduler, campaigns, subscribers = ports.scheduler, ports.campaigns, ports.subscribers
     assert isinstance(scheduler, MemoryScheduler)
     assert isinstance(campaigns, MeteredCampaigns)
-    return Simulation(scenario, clock, app, invoker, ses, meter, scheduler, campaigns)
+    assert isinstance(subscribers, GeneratedList)
+    return Simulation(scenario, clock, app, invoker, ses, meter, scheduler, campaigns, subscribers)
 
 
 TERMINAL = ("sent", "failed", "cancelled")
@@ -506,7 +545,9 @@ def run(scenario: Scenario) -> dict[str, Any]:
     sim = set_up(scenario)
     app = sim.app
     app.lists.create(CreateList(LIST_ID))
-    campaign = app.campaigns.create(CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS))
+    campaign = app.campaigns.create(
+        CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS, segment=scenario.segment)
+    )
     started = sim.clock.now()
     app.campaigns.send_now(campaign.campaign_id)
     final = wait_for_the_end(sim, campaign.campaign_id, started)
@@ -583,7 +624,7 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         "over_rate_seconds": sim.ses.over_rate_seconds(),
         "max_sends_in_any_second": sim.ses.max_in_any_second(),
         "duplicates": duplicates,
-        "missing": delivered.count(0),
+        **audience_report(sim, final, summary),
         "limits_exceeded": limits_exceeded(stats, timeouts, meter),
         "clock_stalls": sim.clock.stalls,
         "wall_s": round(wall_s, 1),
@@ -601,6 +642,31 @@ def partitions_report(meter: Meter) -> dict[str, Any]:
         "dynamodb_hottest_key_units_per_s": {
             name: round(units) for name, units in sorted(partitions.hottest.items())
         },
+    }
+
+
+def audience_report(sim: Simulation, final: Campaign, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Who the run should have reached, checked subscriber by subscriber against what SES
+    delivered: `missing` among the audience, anyone mailed outside it; and what paging the
+    list cost per subscriber (the segment adds no read)."""
+    delivered, generated = sim.ses.delivered, sim.subscribers
+    audience = audience_of(final)
+    inside = [audience.includes(generated.synthetic(i)) for i in range(len(delivered))]
+    reads = sim.meter.read_units.get("subscribers", 0.0)
+    return {
+        "segment": summary.get("segment"),
+        "list_size": summary.get("recipients"),
+        "audience": summary.get("audience"),
+        "excluded": summary.get("excluded"),
+        "audience_expected": sum(inside),
+        "missing": sum(1 for n, wanted in zip(delivered, inside, strict=True) if wanted and not n),
+        "sent_outside_audience": sum(
+            1 for n, wanted in zip(delivered, inside, strict=True) if n and not wanted
+        ),
+        "subscriber_read_units_per_subscriber": round(reads / max(1, len(delivered)), 4),
+        "subscriber_write_units_per_email": round(
+            sim.meter.write_units.get("subscribers", 0.0) / max(1, int(summary.get("sent", 0))), 4
+        ),
     }
 
 
@@ -639,7 +705,8 @@ def bill(
     batches = events / FEEDBACK_BATCH
     campaigns = sim.campaigns
     campaign_kb = math.ceil(campaigns._size(final, recount=True) / 1024)
-    feedback_writes = 2 * sent + batches * 2 * campaign_kb
+    engagement = sent * math.ceil(sim.subscribers.item_bytes / 1024)  # last delivered, per email
+    feedback_writes = 2 * sent + batches * 2 * campaign_kb + engagement
     feedback_reads = 2 * sent
     sqs_requests = events + 2 * events / SQS_RECEIVE_BATCH  # send; receive and delete batches
     feedback_lambda = batches * (

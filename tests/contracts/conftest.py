@@ -17,6 +17,7 @@ from fanmail.adapters.aws.dynamodb.ledger import DynamoLedger
 from fanmail.adapters.aws.dynamodb.lists import DynamoListStore
 from fanmail.adapters.aws.dynamodb.signups import DynamoRateLimits, DynamoSignupStore
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
+from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
 from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
 from fanmail.ports import (
@@ -30,6 +31,7 @@ from fanmail.ports import (
     SendLedger,
     SignupStore,
     SubscriberStore,
+    TemplateStore,
 )
 from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
 from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
@@ -41,6 +43,7 @@ from fanmail_local.adapters.memory import (
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
+from fanmail_local.adapters.templates import MemoryTemplateStore
 
 TTL_S = 86400.0
 
@@ -57,13 +60,15 @@ class Stores:
     blobs: BlobStore
     signups: SignupStore
     limits: RateLimits
+    templates: TemplateStore
 
 
 def memory_stores() -> Stores:
     campaigns, ledger = MemoryCampaignStore(), MemoryLedger()
+    subscribers = MemorySubscriberStore()
     return Stores(
-        MemorySubscriberStore(),
-        MemoryListStore(),
+        subscribers,
+        MemoryListStore(subscribers.counts),
         campaigns,
         ledger,
         MemoryScheduler(),
@@ -72,6 +77,7 @@ def memory_stores() -> Stores:
         MemoryBlobStore(),
         MemorySignupStore(),
         MemoryRateLimits(),
+        MemoryTemplateStore(),
     )
 
 
@@ -93,6 +99,7 @@ def aws_stores(session: boto3.Session, names: dict[str, str], bucket: str) -> St
         S3BlobStore(clients.s3_client(session), bucket),
         DynamoSignupStore(client, names["signups"]),
         DynamoRateLimits(client, names["signups"]),
+        DynamoTemplateStore(client, names["templates"]),
     )
 
 

@@ -18,17 +18,20 @@ from fanmail.domain.campaign import (
     Progress,
     Requirement,
     ScheduleSpec,
+    SegmentSnapshot,
     Summary,
     TemplateReport,
     sends_bucket,
     sends_over_time,
 )
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.ses_meter import LatencyHistogram
+from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
 
@@ -111,6 +114,9 @@ def summary() -> Summary:
         latency_p90_ms=84.1,
         latency_p99_ms=3145.4,
         threads_used=24,
+        audience=90,
+        segment='plan = "pro"',
+        frequency_cap="at most 3 emails in 7 days",
     )
 
 
@@ -219,12 +225,18 @@ def full_campaign() -> Campaign:
         feedback={"delivered": 30, "bounced": 2},
         live={"sent": 30, sends_bucket(1_800_000_000.0): 30},
         list_info={"id": "l1", "name": "News", "brand": "B", "postal_address": "1 Main St"},
+        segment=SegmentSnapshot.of(Segment.parse('plan = "pro" and opened in 30 days')),
+        segment_id="pros",
+        notes=("the segment names attribute 'plna', which none of the 4 subscribers has",),
+        frequency_cap=FrequencyCap(3, 7),
+        urgent=True,
         local_time=LocalTimeSpec("2026-12-08T09:00:00", "Europe/Lisbon", 1800.0),
         quiet_hours=parse_quiet_hours(
             {"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", "action": "skip"}
         ),
         ab_test=AB_TEST,
         phases=run_phases(),
+        name="December newsletter",
     )
 
 
@@ -371,3 +383,25 @@ def test_live_counts_reset_per_run_and_sends_over_time_stay(stores: Stores) -> N
     second = campaigns.get("c1")
     assert second is not None and second.live.get("sent") == 1  # counts from zero
     assert sends_over_time(second.live) == [(100, 7, 10), (130, 1, 10)]
+
+
+def test_a_draft_is_replaced_or_deleted_only_while_a_draft(stores: Stores) -> None:
+    campaigns = stores.campaigns
+    draft = Campaign("d1", "l1", "newsletter", "a@example.com", name="First")
+    campaigns.create(draft)
+    campaigns.replace_draft(dataclasses.replace(draft, name="Second", subject="Hi"))
+    assert campaigns.get("d1") == dataclasses.replace(draft, name="Second", subject="Hi")
+    campaigns.delete_draft("d1")
+    assert campaigns.get("d1") is None
+    with pytest.raises(NotFound):
+        campaigns.delete_draft("d1")
+    with pytest.raises(NotFound):
+        campaigns.replace_draft(draft)
+    campaigns.create(dataclasses.replace(draft, status=CampaignStatus.SENT))
+    with pytest.raises(Conflict) as refused:
+        campaigns.replace_draft(draft)
+    assert refused.value.current_status == "sent"
+    with pytest.raises(Conflict):
+        campaigns.delete_draft("d1")
+    kept = campaigns.get("d1")
+    assert kept is not None and kept.status is CampaignStatus.SENT

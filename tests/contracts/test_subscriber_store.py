@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from fanmail.domain.engagement import WINDOW_DAYS, Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.segments import Fact
 from tests.contracts.conftest import Stores
 
 
@@ -96,6 +98,20 @@ def test_lists_are_created_once(stores: Stores) -> None:
     assert stores.lists.get("none") is None
 
 
+def test_a_list_is_renamed_and_deleted_only_when_empty(stores: Stores) -> None:
+    stores.lists.create(MailingList("l1", "One", 1.5))
+    assert stores.lists.rename("l1", "First").name == "First"
+    assert stores.lists.get("l1") == MailingList("l1", "First", 1.5)
+    with pytest.raises(NotFound):
+        stores.lists.rename("none", "x")
+    stores.subscribers.put_many(people(2))
+    assert not stores.lists.delete_empty("l1") and stores.lists.get("l1") is not None
+    for person in people(2):
+        stores.subscribers.delete("l1", person.email)
+    assert stores.lists.delete_empty("l1") and stores.lists.get("l1") is None
+    assert not stores.lists.delete_empty("l1")
+
+
 def test_counts_move_with_every_write(stores: Stores) -> None:
     subscribers = stores.subscribers
     subscribers.put_many(people(5))
@@ -163,6 +179,98 @@ def test_a_list_is_created_after_its_counts_moved(stores: Stores) -> None:
     stores.lists.create(MailingList("later", "Later", 3.0))
     assert stores.lists.get("later") == MailingList("later", "Later", 3.0)
     assert stores.subscribers.counts("later") == {"subscribed": 2}
+
+
+def test_the_sign_up_time_is_the_first_write_and_absent_without_one(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=Provenance("api"), at=100.0)
+    subscribers.put_many([Subscriber("l1", "a@x.com", attributes={"n": "2"})], at=200.0)
+    subscribers.set_status("l1", "a@x.com", SubscriberStatus.UNSUBSCRIBED, at=300.0)
+    subscribers.put_many([Subscriber("l1", "old@x.com")])  # no time given: as older items
+    subscribers.put_many([Subscriber("l1", "p@x.com", signed_up_at=50.0)], at=400.0)
+    found = subscribers.get("l1", "a@x.com")
+    assert found is not None and found.signed_up_at == 100.0
+    assert found.attributes == {"n": "2"}
+    assert subscribers.get_many("l1", ["old@x.com"])["old@x.com"].signed_up_at is None
+    assert subscribers.get_many("l1", ["p@x.com"])["p@x.com"].signed_up_at == 50.0
+
+
+def test_a_page_reads_the_facts_it_is_asked_for_only(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com", attributes={"plan": "pro"})], at=100.0)
+    bare = subscribers.page("l1", None, 10).subscribers[0]
+    assert (bare.attributes, bare.signed_up_at) == ({"plan": "pro"}, None)
+    asked = subscribers.page("l1", None, 10, facts=frozenset({Fact.SIGNED_UP_AT}))
+    assert asked.subscribers[0].signed_up_at == 100.0
+
+
+def test_hash_segments_split_a_list_into_random_disjoint_shares(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(80))
+    subscribers.put_many(people(10, list_id="other"))
+    parts = [subscribers.sample("l1", k, 4) for k in range(4)]
+    emails = [s.email for part in parts for s in part]
+    assert sorted(emails) == sorted(s.email for s in people(80))  # each once, no other list
+    assert all(5 <= len(part) <= 40 for part in parts)
+    assert parts[0][0] == subscribers.get("l1", parts[0][0].email)
+
+
+DAY = 86_400.0
+T0 = 20_000 * DAY + 3600.0  # one o'clock on day 20,000
+
+
+def engagement_of(stores: Stores, email: str = "a@x.com") -> Engagement:
+    found = stores.subscribers.page("l1", None, 10, facts=frozenset({Fact.ENGAGEMENT}))
+    return next(s.engagement for s in found.subscribers if s.email == email)
+
+
+def test_a_send_adds_to_the_window_and_drops_the_days_past_it(stores: Stores) -> None:
+    """The write recipe on DynamoDB: ADD to a key of the window map needs the map (the first
+    send creates it), and REMOVE takes the days past WINDOW_DAYS."""
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com"), Subscriber("l1", "b@x.com")])
+    subscribers.add_send("l1", "a@x.com", T0, ())
+    subscribers.add_send("l1", "a@x.com", T0 + 60, (20_000,))
+    subscribers.add_send("l1", "a@x.com", T0 + DAY, (20_000,))
+    assert engagement_of(stores).sends_by_day == ((20_000, 2), (20_001, 1))
+    later = T0 + WINDOW_DAYS * DAY  # day 20,090: day 20,000 falls out of the window
+    subscribers.add_send("l1", "a@x.com", later, (20_000, 20_001))
+    engagement = engagement_of(stores)
+    assert engagement.sends_by_day == ((20_001, 1), (20_090, 1))
+    assert engagement.last_sent == later
+    assert engagement_of(stores, "b@x.com").sends_by_day == ()
+
+
+def test_a_send_whose_page_is_out_of_date_still_counts(stores: Stores) -> None:
+    """The root read no window, but another campaign created it since (and the reverse)."""
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")])
+    subscribers.add_send("l1", "a@x.com", T0, ())
+    subscribers.add_send("l1", "a@x.com", T0 + 1, ())  # read before the first wrote
+    assert engagement_of(stores).sends_by_day == ((20_000, 2),)
+
+
+def test_engagement_never_brings_back_a_deleted_subscriber(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.add_send("l1", "gone@x.com", T0, ())
+    subscribers.add_send("l1", "gone@x.com", T0, (20_000,))
+    subscribers.add_event("l1", "gone@x.com", EngagementEvent.OPENED, T0)
+    assert subscribers.get("l1", "gone@x.com") is None
+    assert subscribers.count("l1") == 0
+
+
+def test_events_move_their_time_forward_only_and_a_click_is_an_open(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many([Subscriber("l1", "a@x.com")])
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.OPENED, T0 + 50)
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.OPENED, T0 + 10)  # late, older
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.CLICKED, T0 + 100)
+    subscribers.add_event("l1", "a@x.com", EngagementEvent.DELIVERED, T0 + 5)
+    engagement = engagement_of(stores)
+    assert (engagement.last_opened, engagement.last_clicked) == (T0 + 100, T0 + 100)
+    assert engagement.last_delivered == T0 + 5
+    bare = stores.subscribers.page("l1", None, 10).subscribers[0]
+    assert bare.engagement == Engagement()  # not asked for: not read
 
 
 def test_every_subscriber_of_every_list_and_a_history_rewritten_once(stores: Stores) -> None:

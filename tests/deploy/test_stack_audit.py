@@ -193,7 +193,7 @@ def test_schedules_live_in_the_stacks_own_group_whatever_its_name() -> None:
 @pytest.mark.parametrize("stack_name", ["fan", "f" + "-x" * 27])
 def test_every_name_fits_its_limit_for_stack_names_up_to_55_characters(stack_name: str) -> None:
     """Function names carry the stack's name (functions invoke themselves by it): 55 characters
-    is the longest stack name every named resource takes (README, Deploying)."""
+    is the longest stack name every named resource takes (docs/deploying.md)."""
     limits = {
         ("AWS::Lambda::Function", "FunctionName"): 64,
         ("AWS::SES::ConfigurationSet", "Name"): 64,
@@ -247,9 +247,9 @@ def test_every_parameter_is_bounded() -> None:
             assert re.fullmatch(spec["AllowedPattern"], str(default)), name
 
 
-def test_every_parameter_is_in_the_readme_deploy_table() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("## Deploying", 1)[1].split("\n## ", 1)[0]
+def test_every_parameter_is_in_the_deploy_table() -> None:
+    page = (ROOT / "docs/deploying.md").read_text()
+    table = page.split("# Deploying", 1)[1].split("\n## ", 1)[0]
     missing = [name for name in stack()["Parameters"] if f"`{name}`" not in table]
     assert missing == []
 

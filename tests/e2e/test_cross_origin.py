@@ -175,7 +175,7 @@ def test_the_consoles_own_page_still_drives_it(
     served: tuple[LocalRuntime, str], browser: WebDriver
 ) -> None:
     _, console = served
-    browser.get(console + "/")
+    browser.get(console + "/#lists")
     WebDriverWait(browser, 10, 0.2).until(
         lambda b: b.find_elements(By.CSS_SELECTOR, "#lists tr[data-id=news]")
     )

@@ -1,19 +1,24 @@
 """The dashboard in a real browser (Debian's chromium, headless, driven by Selenium) against
-`fanmail serve`'s gateway on the embedded stand-in: load it, send a campaign and watch its bar
-reach 100 %, pause and resume another, send a test, open an email from the outbox."""
+`fanmail serve`'s gateway on the embedded stand-in: the whole job walked as a user walks it
+(scripts/dashboard_walk.py) at 1280 px and on a 390 px phone, with axe-core checking every
+state (no serious or critical violation) and no page wider than the window; then pause and
+resume by hand, watching the bar move on from where it stopped."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from fanmail.domain.model import ListSettings
 from fanmail.services.campaigns import CreateCampaign
@@ -24,28 +29,21 @@ from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
+from tests.scripts import ROOT, load
 
 pytestmark = pytest.mark.e2e
-DRIVER = "/usr/bin/chromedriver"  # Debian's chromium-driver, matching its chromium (make installs)
-
-
-def chrome() -> WebDriver:
-    assert shutil.which("chromium") and Path(DRIVER).exists(), "apt-get install chromium-driver"
-    options = webdriver.ChromeOptions()
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(DRIVER))
+walking = load("scripts/dashboard_walk.py")
+DRIVER = walking.DRIVER
+AXE = ROOT / "tests/e2e/axe/node_modules/axe-core/axe.min.js"
+"""axe-core from npm, pinned by tests/e2e/axe/package-lock.json (make runs npm ci)."""
+WIDTHS = {"wide": (1280, 900), "phone": (390, 844)}
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRuntime, str]]:
-    settings = Settings(templates_dir=default_templates_dir(), progress_interval_s=0.3)
+    settings = Settings(
+        templates_dir=default_templates_dir(), progress_interval_s=0.3, breaker_min_sample=20
+    )
     outbox = tmp_path_factory.mktemp("outbox")
     with LocalRuntime(
         settings, sender_identity=SENDER_ADDRESS, max_send_rate=25.0, outbox=outbox
@@ -54,10 +52,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRunt
         brand = ListSettings(brand="Fanmail", postal_address="1 Main St, Springfield")
         app.lists.create(CreateList("news", "Fanmail News", brand))
         app.imports.load(generate_subscribers("news", 200, seed=5))
-        for campaign_id in ("first", "second"):
-            app.campaigns.create(
-                CreateCampaign("news", "newsletter", SENDER_ADDRESS, campaign_id=campaign_id)
-            )
+        app.campaigns.create(
+            CreateCampaign("news", "newsletter", SENDER_ADDRESS, campaign_id="second")
+        )
         console = Console(ConsoleConfig(mode="local"), runtime.recorder)
         gateway = LocalApiGateway(runtime.invoker, "127.0.0.1", 0, console)
         gateway.start()
@@ -69,9 +66,71 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRunt
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    driver = chrome()
+    assert shutil.which("chromium") and Path(DRIVER).exists(), "make installs chromium"
+    driver = walking.chrome()
     yield driver
     driver.quit()
+
+
+def axe_violations(browser: WebDriver) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is."""
+    if not browser.execute_script("return typeof axe !== 'undefined'"):
+        browser.execute_script(AXE.read_text(encoding="utf-8"))
+    found: list[dict[str, Any]] = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations"
+        ".filter((v) => ['serious', 'critical'].includes(v.impact))"
+        ".map((v) => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}))));"
+    )
+    return found
+
+
+def look_at(browser: WebDriver, width: int, seen: list[str]) -> Any:
+    def look(state: str) -> None:
+        assert AXE.exists(), f"{AXE} is missing: make installs it (npm ci in tests/e2e/axe)"
+        violations = axe_violations(browser)
+        assert violations == [], f"axe at {width} px, {state}: {violations}"
+        wide = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert wide[0] <= wide[1], f"{state} at {width} px: the page is {wide[0]} px wide"
+        seen.append(state)
+
+    return look
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
+def test_the_whole_job_walked_as_a_user(
+    served: tuple[LocalRuntime, str],
+    browser: WebDriver,
+    width: str,
+    tmp_path: Path,
+) -> None:
+    runtime, url = served
+    walking.viewport(browser, *WIDTHS[width])
+    seen: list[str] = []
+    walk = walking.Walk(browser, url, width, look_at(browser, WIDTHS[width][0], seen), tmp_path)
+    walk.walk()
+    assert len(seen) == 12
+    assert browser.execute_script("return window.innerWidth") == WIDTHS[width][0]
+    app = runtime.app
+    drafts = [c for c in app.campaigns.list(None, 100)[0] if c.name == f"December {width}"]
+    assert len(drafts) == 1, "a double click made two drafts"
+    job_list = app.lists.summary(walk.list_id)
+    assert job_list.counts == {
+        "subscribed": walking.BOUNCING + walking.DELIVERED - walking.BOUNCING,
+        "bounced": walking.BOUNCING,
+    }
+    found = app.lists.subscriber(walk.list_id, f"success+first-{width}@simulator.amazonses.com")
+    assert found.attributes == {"name": "Ada Lovelace"}  # mapped, notes skipped
+    card = browser.execute_script(
+        "const r = document.getElementById('outbox-email').getBoundingClientRect();"
+        "return [r.top, window.innerHeight]"
+    )
+    assert -1 <= card[0] < card[1] / 2, "the opened email is not where the user is looking"
+    logged = browser.get_log("browser")  # type: ignore[no-untyped-call]
+    assert not [e for e in logged if e["level"] == "SEVERE"]
 
 
 def wait(browser: WebDriver, timeout: float = 60.0) -> WebDriverWait[WebDriver]:
@@ -93,36 +152,9 @@ def percent(browser: WebDriver) -> int:
     return int(browser.find_element(By.ID, "progress").get_attribute("aria-valuenow") or 0)
 
 
-def test_load_send_and_watch_the_bar_reach_100(
-    served: tuple[LocalRuntime, str], browser: WebDriver
-) -> None:
-    _, url = served
-    browser.get(url + "/")
-    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#campaigns tr[data-id]"))
-    # the lists arrive by their own request: either may be drawn first
-    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#lists tr[data-id=news]"))
-    lists = browser.find_element(By.CSS_SELECTOR, "#lists tr[data-id=news]").text
-    assert "Fanmail News" in lists and "unsubscribed" in lists
-    browser.find_element(By.CSS_SELECTOR, "#campaigns tr[data-id=first]").click()
-    wait(browser, 10).until(lambda b: text(b, "campaign-title") == "first")
-    assert text(browser, "status") == "draft" and percent(browser) == 0
-
-    confirm(browser, "send")
-    wait(browser, 10).until(lambda b: 0 < percent(b) < 100)  # moving, not jumping at the end
-    assert "sends/s of MaxSendRate 25" in text(browser, "rate")
-    wait(browser).until(lambda b: text(b, "status") == "sent" and percent(b) == 100)
-    figures = browser.execute_script(  # read at once: the live view redraws them meanwhile
-        "return Object.fromEntries([...document.querySelectorAll('#figures .figure')]"
-        ".map((f) => [f.dataset.name, f.querySelector('strong').textContent]))"
-    )
-    assert int(figures["sent"]) > 0 and "delivered" in figures and "bounce rate" in figures
-    assert browser.find_elements(By.CSS_SELECTOR, "#chart svg rect.bar")
-    logged = browser.get_log("browser")  # type: ignore[no-untyped-call]
-    assert not [e for e in logged if e["level"] == "SEVERE"]
-
-
 def test_pause_and_resume(served: tuple[LocalRuntime, str], browser: WebDriver) -> None:
     runtime, url = served
+    walking.viewport(browser, *WIDTHS["wide"])
     browser.get(url + "/?campaign=second")
     wait(browser, 10).until(lambda b: text(b, "campaign-title") == "second")
     confirm(browser, "send")
@@ -138,32 +170,92 @@ def test_pause_and_resume(served: tuple[LocalRuntime, str], browser: WebDriver) 
     wait(browser, 20).until(
         lambda b: text(b, "status") == "sending" and paused_at < percent(b) < 100
     )
-    wait(browser, 10).until(lambda b: "at 0.0 sends/s" not in text(b, "rate"))
+    wait(browser, 10).until(lambda b: "Sending 0.0 emails" not in text(b, "rate"))
+    assert "your SES account allows 25" in text(browser, "rate")
     wait(browser).until(lambda b: text(b, "status") == "sent" and percent(b) == 100)
 
 
-def test_test_send_and_open_an_email(served: tuple[LocalRuntime, str], browser: WebDriver) -> None:
-    _, url = served
-    browser.get(url + "/?campaign=first")
-    wait(browser, 10).until(lambda b: text(b, "campaign-title") == "first")
-    browser.find_element(By.ID, "test").click()
-    browser.find_element(By.ID, "test-to").send_keys("proof@example.com")
-    browser.find_element(By.ID, "test-yes").click()
-    wait(browser, 10).until(lambda b: "Test sent to proof@example.com" in text(b, "notice"))
+def call(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """The admin API as a tool on this machine calls it (no browser headers)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            text = answer.read().decode()
+            return answer.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read().decode() or "null")
 
-    newest = "#outbox tr[data-name]"
-    wait(browser, 10).until(
-        lambda b: "proof@example.com" in b.find_element(By.CSS_SELECTOR, newest).text
+
+def test_drafts_lists_and_stored_templates_on_the_stand_in(
+    served: tuple[LocalRuntime, str],
+) -> None:
+    """What the dashboard's buttons call, on the stand-in's tables (DynamoDB through boto3, the
+    API, trigger and sender functions' own policies): an empty list deleted, a draft edited and
+    deleted, a template saved as data and a campaign sent with its pinned version."""
+    runtime, url = served
+    assert call(url, "POST", "/lists", {"list_id": "spare"})[0] == 201
+    assert call(url, "DELETE", "/lists/spare")[0] == 204
+    assert call(url, "DELETE", "/lists/news")[0] == 409  # it has subscribers
+    parts = {"subject": "{{ list.brand }} note", "html": "<p>Hello {{ first_name }}</p>"}
+    status, saved = call(url, "POST", "/templates/note/versions", parts)
+    assert status == 201 and saved["reference"] == "note@v1", saved
+    draft = {"list_id": "news", "template": "newsletter", "sender": SENDER_ADDRESS}
+    status, view = call(url, "POST", "/campaigns", {**draft, "name": "Spare"})
+    one = f"/campaigns/{view['campaign_id']}"
+    status, view = call(url, "PATCH", one, {**draft, "name": "Pinned", "template": "note"})
+    assert status == 200 and view["template"] == "note@v1", view
+    assert call(url, "POST", "/templates/note/versions", {**parts, "html": "<p>v2</p>"})[0] == 201
+    assert call(url, "POST", one + "/send")[0] == 202
+    for _ in range(300):
+        if call(url, "GET", one)[1]["status"] == "sent":
+            break
+        time.sleep(0.2)
+    sent = runtime.recorder.listing() if runtime.recorder else []
+    assert any(subject == "Fanmail note" for _, _, subject in sent)
+    stored = {t["name"]: t["version"] for t in call(url, "GET", "/templates")[1]["stored"]}
+    assert stored["note"] == 2  # beside any the walk saved
+    # a campaign small enough for the trigger to send itself renders its pinned version there
+    assert call(url, "POST", "/lists", {"list_id": "tiny", "brand": "Tiny"})[0] == 201
+    one_person = {"attributes": {"first_name": "Ann"}}
+    assert call(url, "PUT", "/lists/tiny/subscribers/ann@example.com", one_person)[0] == 200
+    status, small = call(
+        url, "POST", "/campaigns", {**draft, "list_id": "tiny", "template": "note"}
     )
-    browser.find_element(By.CSS_SELECTOR, newest).click()
-    wait(browser, 10).until(lambda b: text(b, "email-title") == "Sent to proof@example.com")
-    frame = browser.find_element(By.ID, "email-html")
-    assert frame.get_attribute("sandbox") == ""  # no scripts in a shown email
-    browser.switch_to.frame(frame)
-    body = browser.find_element(By.TAG_NAME, "body").text
-    browser.switch_to.default_content()
-    assert "Unsubscribe" in body and "1 Main St, Springfield" in body
-    browser.find_element(By.CSS_SELECTOR, "[data-tab=headers]").click()
-    headers = text(browser, "email-headers")
-    assert "List-Unsubscribe-Post List-Unsubscribe=One-Click" in headers
-    assert "Subject [TEST] " in headers and "=?utf-8?" not in headers
+    assert (
+        small["template"] == "note@v2"
+        and call(url, "POST", f"/campaigns/{small['campaign_id']}/send")[0] == 202
+    )
+    status, view = call(url, "POST", "/campaigns", {**draft, "name": "Gone"})
+    assert call(url, "DELETE", f"/campaigns/{view['campaign_id']}")[0] == 204
+    assert call(url, "DELETE", one)[0] == 409  # sent: kept
+
+
+def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    runtime, url = served
+    browser.get(url)
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form select[name=list_id] option")
+    )
+    browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    form = browser.find_element(By.ID, "create-form")
+    # earlier tests made lists and stored templates of their own
+    Select(form.find_element(By.NAME, "list_id")).select_by_value("news")
+    Select(form.find_element(By.NAME, "template")).select_by_value("newsletter")
+    form.find_element(By.NAME, "segment").send_keys("city exists")
+    browser.find_element(By.ID, "estimate").click()
+    wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
+    every = sum(1 for s in runtime.ports.subscribers.page("news", None, 1000).subscribers)
+    assert f"of {every:,} would get it" in text(browser, "segment-size")
+    form.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    try:
+        wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    except Exception as error:
+        raise AssertionError(f"not created: {text(browser, 'create-notice')!r}") from error
+    created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
+    assert created.segment is not None
+    assert created.segment.segment().render() == "city exists"

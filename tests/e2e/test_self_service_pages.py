@@ -22,7 +22,7 @@ from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
-from tests.e2e.test_dashboard import chrome, wait
+from tests.e2e.test_dashboard import axe_violations, wait, walking
 
 pytestmark = pytest.mark.e2e
 ADA = "ada@example.com"
@@ -55,7 +55,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRunt
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    driver = chrome()
+    driver = walking.chrome()
     yield driver
     driver.quit()
 
@@ -83,6 +83,7 @@ def test_tracking_toggle_my_data_mailed_and_deleted(
     runtime, url, outbox = served
     link = runtime.app.signer.token("news", ADA, runtime.ports.clock.now())
     browser.get(f"{url}/p/{link}")
+    assert axe_violations(browser) == []
     box = browser.find_element(By.ID, "tracking")
     assert box.is_selected()
     box.click()
@@ -94,6 +95,7 @@ def test_tracking_toggle_my_data_mailed_and_deleted(
 
     press(browser, "Email me my data")
     wait(browser, 10).until(lambda b: "Check your mailbox" in b.page_source)
+    assert axe_violations(browser) == []
     assert "name=Ada" not in browser.page_source
     [export] = mails(outbox)
     assert "name=Ada" in body_of(export) and export["To"] == ADA
@@ -106,9 +108,10 @@ def test_tracking_toggle_my_data_mailed_and_deleted(
     found_link = re.search(r"/e/(\S+)", body_of(confirmation))
     assert found_link is not None
     browser.get(f"{url}/e/{found_link.group(1)}")
-    assert ADA in browser.page_source
+    assert ADA in browser.page_source and axe_violations(browser) == []
     press(browser, "Delete my data")
     wait(browser, 10).until(lambda b: "Receipt" in b.page_source)
+    assert axe_violations(browser) == []
     assert runtime.ports.subscribers.lists_of(ADA) == []
 
 
@@ -117,18 +120,21 @@ def test_the_dashboard_shows_a_person_and_erases_only_when_the_address_is_typed(
 ) -> None:
     runtime, url, _ = served
     browser.get(url)
-    browser.find_element(By.CSS_SELECTOR, "#people summary").click()
+    browser.find_element(By.CSS_SELECTOR, 'nav a[data-view="people"]').click()
     browser.find_element(By.ID, "person-email").send_keys(GRACE.upper())
     press(browser, "Look up")
     wait(browser, 20).until(lambda b: "name" in b.find_element(By.ID, "person-data").text)
     assert "list news: subscribed" in browser.find_element(By.ID, "person-data").text
+    assert axe_violations(browser) == []
     browser.find_element(By.ID, "erase-typed").send_keys("someone@example.com")
     press(browser, "Erase")
-    wait(browser, 10).until(lambda b: "nothing was erased" in b.find_element(By.ID, "notice").text)
+    wait(browser, 10).until(
+        lambda b: "nothing was erased" in b.find_element(By.ID, "people-notice").text
+    )
     assert runtime.ports.subscribers.get("news", GRACE) is not None
     typed = browser.find_element(By.ID, "erase-typed")
     typed.clear()
     typed.send_keys(GRACE)
     press(browser, "Erase")
-    wait(browser, 20).until(lambda b: "Erased" in b.find_element(By.ID, "notice").text)
+    wait(browser, 20).until(lambda b: "Erased" in b.find_element(By.ID, "people-notice").text)
     assert runtime.ports.subscribers.lists_of(GRACE) == []

@@ -52,7 +52,16 @@ class Untranslatable(ValueError):
     """A call names something the function's environment does not configure."""
 
 
-TABLES = ("SUBSCRIBERS", "CAMPAIGNS", "LEDGER", "LISTS", "IMPORTS", "SIGNUPS", "ERASURES")
+TABLES = (
+    "SUBSCRIBERS",
+    "CAMPAIGNS",
+    "LEDGER",
+    "LISTS",
+    "IMPORTS",
+    "SIGNUPS",
+    "ERASURES",
+    "TEMPLATES",
+)
 FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",

@@ -155,7 +155,7 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     ada, bob = f"ada{suffix}@example.com", f"bob{suffix}@example.com"
     made = put_everything(env, suffix, ada, bob)
     view = env.app.people.show(ada.upper())
-    exported = view.to_dict()
+    exported: Any = view.to_dict()  # a JSON document, read by path
     assert {m["list_id"]: m["status"] for m in exported["memberships"]} == {
         made["news"]: "subscribed",
         made["club"]: "unsubscribed",

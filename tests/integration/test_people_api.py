@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import Provenance, Subscriber
+from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber
 from fanmail.domain.retention import IpRetention
+from fanmail.domain.tokens import Purpose
+from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
@@ -104,3 +106,30 @@ def test_the_retention_function_truncates_old_source_ips(served: tuple[str, Loca
     assert report["rewritten"] >= 1 and not report["handed_on"]
     kept = runtime.ports.subscribers.get("old", "old@example.com")
     assert kept is not None and kept.history[0].source == "192.0.2.0/24"
+
+
+def test_a_person_exports_and_erases_their_own_data_through_the_public_function(
+    served: tuple[str, LocalRuntime],
+) -> None:
+    """The preference page's "Email me my data" and a confirmed "Delete my data" over real
+    HTTP: the public function reads and erases every table through the stand-in (what its
+    policy grants, held by the IAM test), and a sign-up of the erased address must confirm."""
+    url, runtime = served
+    env = Env(runtime.app, runtime.ports, lambda a: dynamo_leftovers(runtime, a))
+    ada, bob = "ada-self@example.com", "bob-self@example.com"
+    put_everything(env, "self", ada, bob)
+    now = runtime.ports.clock.now()
+    form = "application/x-www-form-urlencoded"
+    preferences = runtime.app.signer.token("clubself", ada, now)
+    status, _ = http("POST", f"{url}/p/{preferences}/export", b"", form)
+    assert status == 200
+    erase = runtime.app.signer.token("clubself", ada, now, Purpose.ERASE, "n-self")
+    status, page = http("POST", f"{url}/e/{erase}", b"", form)
+    assert status == 200 and b"Receipt" in page
+    assert env.stored(ada) == []
+    quick = ListSettings(sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE)
+    runtime.app.lists.create(CreateList("quickself", settings=quick))
+    signup = f"list_id=quickself&email={ada}".encode()
+    status, page = http("POST", f"{url}/subscribe", signup, form)
+    assert status == 202  # the answer a sign-up of anyone gets: it reveals nothing
+    assert runtime.ports.subscribers.get("quickself", ada) is None  # it must confirm first

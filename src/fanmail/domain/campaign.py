@@ -11,14 +11,19 @@ import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from fanmail.domain.abtest import AbTest
-from fanmail.domain.codec import decode_fields, wire
+from fanmail.domain.codec import JsonObject, Mismatch, decode_fields, wire
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
 from fanmail.domain.phases import LocalTimeSpec, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import QuietHours
 from fanmail.domain.ses_meter import LatencyHistogram
+
+if TYPE_CHECKING:
+    from fanmail.domain.segments import Segment
 
 
 class CampaignStatus(enum.StrEnum):
@@ -161,6 +166,7 @@ class Summary:
     template: str
     status: CampaignStatus
     recipients: int
+    """The list's subscribers the run read (its size once the whole list was read)."""
     counts: DeliveryCounts = field(metadata=wire(flatten=True))
     pending: int
     duration_s: float
@@ -183,6 +189,14 @@ class Summary:
     threads_used: int = 0
     """The most SES calls one sender had in flight at once: what the senders grew or shrank
     to from the latency they measured (the plan's `threads` is where they started)."""
+    audience: int | None = None
+    """The recipients the campaign's audience holds: `recipients` less those it `excluded`
+    (None in summaries stored before audiences)."""
+    segment: str | None = None
+    """The segment the run applied, in its text form (None: the whole list)."""
+    frequency_cap: str | None = None
+    """The cap the run applied ("at most 3 emails in 7 days"), or that an urgent campaign
+    bypassed it ("bypassed (urgent): at most ..."); None: no cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +241,33 @@ class TemplateReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentSnapshot:
+    """A segment as a campaign keeps it: the canonical JSON it was validated into when the
+    campaign was created. Read back (`segment()`) only where it is applied -- the root, the
+    API -- so the senders, which load this module, never load the segment language."""
+
+    definition: JsonObject
+
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentSnapshot:
+        return cls(segment.to_json())
+
+    def segment(self) -> Segment:
+        from fanmail.domain.segments import Segment  # see the class doc
+
+        return Segment.from_json(self.definition, "campaign.segment")
+
+    def to_json(self) -> JsonObject:
+        return self.definition
+
+    @classmethod
+    def from_json(cls, data: object, path: str) -> SegmentSnapshot:
+        if not isinstance(data, Mapping):
+            raise Mismatch(path, "expected a segment (a JSON object)")
+        return cls(dict(data))
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     """A campaign's definition, plus its run state as stored on the campaign record."""
 
@@ -259,6 +300,17 @@ class Campaign:
     list_info: Mapping[str, str] | None = None
     """What templates see of the list (`list.brand`, `list.postal_address`, ...), as it was when
     the campaign was created."""
+    segment: SegmentSnapshot | None = None
+    """Who of the list it reaches: the definition as it was when the campaign was created (a
+    saved segment changed later does not change it); None: the whole list."""
+    segment_id: str | None = None
+    """The saved segment `segment` was copied from, if it came from one."""
+    notes: tuple[str, ...] = ()
+    """What creation found worth a warning (a segment naming an attribute nobody has)."""
+    frequency_cap: FrequencyCap | None = None
+    """The cap that held when it was created (the list's, else the stack's)."""
+    urgent: bool = False
+    """A notification: the frequency cap does not hold it back (its summary says so)."""
     local_time: LocalTimeSpec | None = None
     """Local-time delivery (domain.localtime): set by scheduling with `local_time`."""
     quiet_hours: QuietHours | None = None
@@ -267,17 +319,20 @@ class Campaign:
     """The A/B test (domain.abtest); fixed once the campaign is created."""
     phases: RunPhases | None = None
     """The phases of the run as planned when it started, and the A/B decision once made."""
+    name: str = ""
+    """What people call it ("December newsletter"); the id stays the key."""
 
     @property
     def warnings(self) -> list[str]:
         """What the owner should fix before sending, though nothing stops the send."""
+        found = list(self.notes)
         if not (self.list_info or {}).get("postal_address"):
-            return [
+            found.append(
                 "the list has no postal address: CAN-SPAM (and most other laws on bulk mail) "
-                "asks for one in every campaign. Set it (PATCH /lists/ID postal_address), then "
-                "create the campaign again"
-            ]
-        return []
+                "asks for one in every campaign. Set it in the list's settings (the dashboard's "
+                "Lists, or fanmail lists set ID --postal-address ...), then save this draft again"
+            )
+        return found
 
 
 # -- what senders add while they work ---------------------------------------------------------

@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from fanmail.domain.codec import JsonObject
@@ -54,6 +55,25 @@ ITEM_FIELDS = (SENT, DELIVERED, OPENED, CLICKED, SENDS)
 """The subscriber item's attributes that hold engagement: what the root projects for it."""
 
 
+class EngagementEvent(StrEnum):
+    """What the feedback path records, by the item attribute each moves."""
+
+    DELIVERED = DELIVERED
+    OPENED = OPENED
+    CLICKED = CLICKED
+
+    def record(self, engagement: Engagement, at: float) -> Engagement:
+        if self is EngagementEvent.DELIVERED:
+            return engagement.on_delivered(at)
+        if self is EngagementEvent.OPENED:
+            return engagement.on_opened(at)
+        return engagement.on_clicked(at)
+
+    def moves(self) -> tuple[str, ...]:
+        """The attributes it moves forward: a click is an open too (images may be off)."""
+        return (CLICKED, OPENED) if self is EngagementEvent.CLICKED else (self.value,)
+
+
 def day_of(at: float) -> int:
     """The UTC day number (days since 1970-01-01) of an epoch time."""
     return math.floor(at / DAY_S)
@@ -61,6 +81,13 @@ def day_of(at: float) -> int:
 
 def _latest(current: float | None, at: float) -> float:
     return at if current is None else max(current, at)
+
+
+def stale_days(days_held: tuple[int, ...], at: float) -> tuple[int, ...]:
+    """Of the window's days an item holds, those a send at `at` drops (older than WINDOW_DAYS
+    before the newest day, `at`'s included)."""
+    newest = max([day_of(at), *days_held])
+    return tuple(day for day in days_held if day < newest - WINDOW_DAYS + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +112,7 @@ class Engagement:
 
     def stale_days(self, at: float) -> tuple[int, ...]:
         """The days `on_sent(at)` drops from the window: what a sender's write removes."""
-        kept = {day for day, _ in self.on_sent(at).sends_by_day}
-        return tuple(day for day, _ in self.sends_by_day if day not in kept)
+        return stale_days(tuple(day for day, _ in self.sends_by_day), at)
 
     def on_delivered(self, at: float) -> Engagement:
         return replace(self, last_delivered=_latest(self.last_delivered, at))

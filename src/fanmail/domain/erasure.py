@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber
 
@@ -54,7 +55,7 @@ class SentRecord:
     events: tuple[str, ...] = ()
     problems: tuple[Mapping[str, Any], ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "campaign_id": self.campaign_id,
             "status": self.status,
@@ -99,7 +100,7 @@ class PersonView:
     def found(self) -> bool:
         return bool(self.memberships or self.campaigns or self.signups or self.rejected_rows)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "email": self.email,
             "memberships": [membership(s) for s in self.memberships],
@@ -121,7 +122,7 @@ class PersonView:
         }
 
 
-def membership(subscriber: Subscriber) -> dict[str, Any]:
+def membership(subscriber: Subscriber) -> JsonObject:
     return {
         "list_id": subscriber.list_id,
         "status": subscriber.status.value,
@@ -156,7 +157,7 @@ class ErasureReceipt:
     def done(self) -> bool:
         return self.finished_at is not None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "erasure_id": self.erasure_id,
             "status": "done" if self.done else "running",

@@ -16,12 +16,15 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.attributes import check_attributes
+from fanmail.domain.attributes import check_attributes, check_name
 from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.list_files import FORMATS, Position
 from fanmail.domain.model import Subscriber, SubscriberStatus, next_status
 
 CHUNK_ROWS = 100
+MAX_MAPPED_COLUMNS = 100
+SKIP = ""
+"""A column mapped to this is not imported (a spreadsheet's notes, an internal id)."""
 MAX_STORED_REJECTS = 10_000
 """Rejected rows kept per import with their reasons; the count stays exact beyond it."""
 KEPT_DAYS = 30
@@ -54,6 +57,7 @@ class ImportOptionsJson(TypedDict):
     force: bool
     email_column: str
     check_deliverability: bool
+    columns: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +67,23 @@ class ImportOptions:
     force: bool = False
     email_column: str = "email"
     check_deliverability: bool = False
+    columns: tuple[tuple[str, str], ...] = ()
+    """The column mapping: (the file's column, the attribute it fills, or SKIP); a column it
+    does not name keeps its own name."""
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
             raise InvalidInput(f"format {self.fmt!r} is not one of {', '.join(FORMATS)}")
         if not self.email_column.strip():
             raise InvalidInput("the email column's name is empty")
+        check_mapping(self.columns, self.email_column)
+
+    def attribute_of(self, column: str) -> str | None:
+        """The attribute a column fills, None for a skipped one."""
+        for mapped, attribute in self.columns:
+            if mapped == column:
+                return attribute or None
+        return column
 
     def to_dict(self) -> ImportOptionsJson:
         return {
@@ -77,6 +92,7 @@ class ImportOptions:
             "force": self.force,
             "email_column": self.email_column,
             "check_deliverability": self.check_deliverability,
+            "columns": dict(self.columns),
         }
 
     @classmethod
@@ -87,7 +103,27 @@ class ImportOptions:
             force=bool(data.get("force", False)),
             email_column=str(data.get("email_column", "email")),
             check_deliverability=bool(data.get("check_deliverability", False)),
+            columns=tuple((str(k), str(v)) for k, v in dict(data.get("columns") or {}).items()),
         )
+
+
+def check_mapping(columns: Sequence[tuple[str, str]], email_column: str) -> None:
+    """InvalidInput naming the entry: a mapping fills each attribute from one column, with a
+    name a template can use, and leaves the address column alone."""
+    if len(columns) > MAX_MAPPED_COLUMNS:
+        raise InvalidInput(f"columns: {len(columns)} entries, more than {MAX_MAPPED_COLUMNS}")
+    filled: dict[str, str] = {}
+    for column, attribute in columns:
+        if column == email_column:
+            raise InvalidInput(f"columns: {column!r} is the address column (email_column)")
+        if attribute == SKIP:
+            continue
+        check_name(attribute, f"columns: the attribute for {column!r}")
+        if attribute in filled:
+            raise InvalidInput(
+                f"columns: {filled[attribute]!r} and {column!r} both fill {attribute!r}"
+            )
+        filled[attribute] = column
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +228,14 @@ def subscriber_from_row(
         what=options.email_column,
     )
     given: dict[str, object] = {}
-    for name, value in fields_.items():
-        if name == options.email_column or value is None or value == "":
+    for column, value in fields_.items():
+        if column == options.email_column or value is None or value == "":
             continue
-        if name == "" and options.fmt == "csv":
+        if column == "" and options.fmt == "csv":
             raise InvalidInput("a value in a column that has no name in the header")
-        given[name] = value
+        name = options.attribute_of(column)
+        if name is not None:
+            given[name] = value
     return Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, check_attributes(given))
 
 

@@ -4,12 +4,13 @@ they travel in a batch, the message handed to SES. A campaign and its runs: doma
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from fanmail.domain.codec import JsonObject, Mismatch
-from fanmail.domain.errors import Conflict
+from fanmail.domain.engagement import Engagement, FrequencyCap
+from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.quiet_hours import QuietHours, parse_quiet_hours
 
 
@@ -111,6 +112,19 @@ class Subscriber:
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
     imported_by: str = field(default="", compare=False)
     """The import row that last wrote it (`job:line:outcome`); see domain.import_jobs."""
+    signed_up_at: float | None = field(default=None, compare=False)
+    """When the address first joined the list (epoch seconds); None for subscribers written
+    before fanmail kept it. A write keeps the first one stored."""
+    engagement: Engagement = field(default_factory=Engagement, compare=False)
+    """What the senders and the feedback path recorded (read only where a page asks for it)."""
+
+
+def signed_up(subscriber: Subscriber, at: float) -> Subscriber:
+    """The subscriber with a sign-up time to store: its own (an import may carry one), else
+    the write's time (`at`, 0 when the writer gives none). The stores keep the first."""
+    if subscriber.signed_up_at is not None or at <= 0:
+        return subscriber
+    return replace(subscriber, signed_up_at=at)
 
 
 class OptIn(StrEnum):
@@ -129,6 +143,7 @@ class ListSettingsJson(TypedDict):
     postal_address: str
     opt_in: str
     signup_fields: list[str]
+    frequency_cap: NotRequired[dict[str, int]]
     quiet_hours: dict[str, object] | None
 
 
@@ -142,13 +157,15 @@ class ListSettings:
     postal_address: str = ""
     opt_in: OptIn = OptIn.DOUBLE
     signup_fields: tuple[str, ...] = DEFAULT_SIGNUP_FIELDS
+    frequency_cap: FrequencyCap | None = None
+    """At most N campaign emails per subscriber in D days (None: the stack's setting)."""
     """The attributes a public sign-up may set (the form's fields): no other, so a stranger
     cannot put a campaign's content (a headline, a link) into someone's copy."""
     quiet_hours: QuietHours | None = None
     """The list's quiet hours: what its campaigns keep unless they set their own."""
 
     def to_dict(self) -> ListSettingsJson:
-        return {
+        encoded: ListSettingsJson = {
             "brand": self.brand,
             "sender": self.sender,
             "postal_address": self.postal_address,
@@ -156,6 +173,9 @@ class ListSettings:
             "signup_fields": list(self.signup_fields),
             "quiet_hours": None if self.quiet_hours is None else self.quiet_hours.to_dict(),
         }
+        if self.frequency_cap is not None:
+            encoded["frequency_cap"] = self.frequency_cap.to_dict()
+        return encoded
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ListSettings:
@@ -170,8 +190,20 @@ class ListSettings:
             postal_address=str(data.get("postal_address") or ""),
             opt_in=opt_in,
             signup_fields=tuple(str(f) for f in fields) if isinstance(fields, list | tuple) else (),
+            frequency_cap=stored_cap(data.get("frequency_cap")),
             quiet_hours=_stored_quiet_hours(data.get("quiet_hours")),
         )
+
+
+def stored_cap(value: object) -> FrequencyCap | None:
+    """A stored cap; one that does not read is no cap (a stored value never makes a list
+    unreadable)."""
+    if value is None:
+        return None
+    try:
+        return FrequencyCap.from_dict(value)
+    except InvalidInput:
+        return None
 
 
 def _stored_quiet_hours(data: object) -> QuietHours | None:
@@ -189,6 +221,8 @@ class SettingsChange(TypedDict, total=False):
     signup_fields: tuple[str, ...]
     quiet_hours: QuietHours | None
     """None clears them."""
+    frequency_cap: FrequencyCap | None
+    """None removes the list's own cap (the stack's setting then holds)."""
 
 
 def settings_change(
@@ -250,21 +284,31 @@ class Signup:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A subscriber as it travels in a batch: only what rendering needs."""
+    """A subscriber as it travels in a batch: what rendering needs, and the send-window days
+    their item held when the root paged it (`days`: what the sender's engagement write needs
+    to know, so it reads nothing more)."""
 
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
+    days: tuple[int, ...] = ()
     retrying_since: float | None = None
     """When SES first answered a transient error for it in this run (its retry budget)."""
 
+    @classmethod
+    def of(cls, subscriber: Subscriber) -> Recipient:
+        days = tuple(day for day, _ in subscriber.engagement.sends_by_day)
+        return cls(subscriber.email, subscriber.attributes, days)
+
     def to_json(self) -> JsonObject:
-        """Compact (`e`, `a`, `r`): a unit carries tens of thousands of them."""
-        data: JsonObject = {"e": self.email}
+        """Compact (`e`, `a`, `d`, `r`): a unit carries tens of thousands of them."""
+        encoded: JsonObject = {"e": self.email}
         if self.attributes:
-            data["a"] = dict(self.attributes)
+            encoded["a"] = dict(self.attributes)
+        if self.days:
+            encoded["d"] = list(self.days)
         if self.retrying_since is not None:
-            data["r"] = self.retrying_since
-        return data
+            encoded["r"] = self.retrying_since
+        return encoded
 
     @classmethod
     def from_json(cls, data: object, path: str) -> Recipient:
@@ -275,10 +319,17 @@ class Recipient:
             isinstance(v, str) for v in attributes.values()
         ):
             raise Mismatch(f"{path}.a", "expected an object of strings")
+        days = data.get("d", [])
+        if not isinstance(days, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in days
+        ):
+            raise Mismatch(f"{path}.d", "expected an array of day numbers")
         since = data.get("r")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
             raise Mismatch(f"{path}.r", "expected a number (a time)")
-        return cls(email=data["e"], attributes=dict(attributes), retrying_since=since)
+        return cls(
+            email=data["e"], attributes=dict(attributes), days=tuple(days), retrying_since=since
+        )
 
 
 @dataclass(frozen=True, slots=True)

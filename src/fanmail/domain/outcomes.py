@@ -21,6 +21,10 @@ class Outcome(enum.StrEnum):
                   deleted, at page time or at send time.
     invalid       the stored address is not a valid email address; nothing was sent.
     already_sent  the send ledger shows an earlier attempt, epoch or run sent it; not sent again.
+    excluded      outside the campaign's audience: its segment does not select them; nothing
+                  sent (the run's audience is its recipients less these).
+    capped        the frequency cap held them back (they had their N emails in D days);
+                  nothing sent and nothing in the ledger: a later campaign reaches them.
     deferred      inside their quiet hours when their send came: held until the quiet hours end
                   (domain.quiet_hours), then sent; the only outcome a recipient leaves again.
     skipped       inside their quiet hours, and the setting says skip: nothing was sent.
@@ -32,6 +36,8 @@ class Outcome(enum.StrEnum):
     SUPPRESSED = "suppressed"
     INVALID = "invalid"
     ALREADY_SENT = "already_sent"
+    EXCLUDED = "excluded"
+    CAPPED = "capped"
     DEFERRED = "deferred"
     SKIPPED = "skipped"
     HELD_OUT = "held_out"

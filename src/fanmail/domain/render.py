@@ -186,6 +186,40 @@ class CompiledTemplate:
         return RenderedMessage(subject=subject, html=html, text=text)
 
 
+MAX_PART_CHARS = 200_000
+"""A template part written in the editor or the API (shipped files are the repository's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateParts:
+    """A template as data: a subject, an HTML part and a text part ("": derived from the
+    HTML), rendered by the same sandbox, with the same bounds, as a shipped template."""
+
+    subject: str
+    html: str
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        for part, value in (("subject", self.subject), ("html", self.html), ("text", self.text)):
+            if len(value) > MAX_PART_CHARS:
+                raise TemplateProblem(
+                    f"the {part} part is {len(value):,} characters, over {MAX_PART_CHARS:,}"
+                )
+            if "\x00" in value:
+                raise TemplateProblem(f"the {part} part holds a NUL character")
+        if not self.subject.strip():
+            raise TemplateProblem("the subject part is empty")
+        if not self.html.strip():
+            raise TemplateProblem("the html part is empty")
+
+    def files(self, name: str) -> dict[str, str]:
+        """The parts as the files of a template folder named `name`."""
+        found = {f"{name}/{SUBJECT_FILE}": self.subject, f"{name}/{HTML_FILE}": self.html}
+        if self.text.strip():
+            found[f"{name}/{TEXT_FILE}"] = self.text
+        return found
+
+
 class TemplateRenderer:
     """Compiles named templates once; compiled templates are reused for every recipient."""
 
@@ -193,8 +227,17 @@ class TemplateRenderer:
         self.environment = make_environment(loader)
         self._parsed: dict[str, _SourceFacts] = {}
         self._facts_lock = threading.Lock()
-        searchpath = getattr(loader, "searchpath", [])
-        self.roots = tuple(str(path) for path in searchpath)
+        loaders = getattr(loader, "loaders", [loader])  # a ChoiceLoader's, or the one
+        self.roots = tuple(str(p) for one in loaders for p in getattr(one, "searchpath", []))
+
+    def with_parts(self, name: str, parts: TemplateParts) -> TemplateRenderer:
+        """A renderer that sees `parts` as template `name`, over the shipped ones: a template
+        written as data can extend the shipped layouts and import their partials."""
+        assert self.environment.loader is not None
+        shipped = self.environment.loader
+        return TemplateRenderer(
+            jinja2.ChoiceLoader([jinja2.DictLoader(parts.files(name)), shipped])
+        )
 
     def available(self) -> list[str]:
         """The campaign templates (not the system mails, such as the sign-up confirmation)."""
@@ -208,7 +251,7 @@ class TemplateRenderer:
         return self.compile(name, subject_override)
 
     def compile(self, name: str, subject_override: str | None = None) -> CompiledTemplate:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(@v[1-9][0-9]{0,7})?", name):
             raise TemplateProblem(
                 f"template name {name!r} is not valid: use letters, digits, '-' and '_'"
             )
@@ -225,6 +268,8 @@ class TemplateRenderer:
                 current = f"{name}/{SUBJECT_FILE}"
                 subject = env.get_template(current)
             variables = self._variables(name, subject_override)
+            for current in self._tree(name):
+                env.get_template(current)  # compiled now: a render's CPU budget is its own
         except jinja2.TemplateNotFound as exc:
             if exc.name == f"{name}/{HTML_FILE}":
                 raise TemplateProblem(
@@ -250,25 +295,8 @@ class TemplateRenderer:
         """Each name the template (and what it extends, includes, imports) reads, with whether
         it is required: False when every use is guarded (`| default(...)`, `is defined`).
         Attributes read as `subscriber.NAME` count as NAME."""
-        env = self.environment
-        loader = env.loader
-        assert loader is not None
-        sources: list[str] = [] if subject_override is None else [subject_override]
-        pending = [f"{name}/{HTML_FILE}", f"{name}/{TEXT_FILE}"]
-        if subject_override is None:
-            pending.append(f"{name}/{SUBJECT_FILE}")
-        seen: set[str] = set()
-        while pending:
-            path = pending.pop()
-            if path in seen:
-                continue
-            seen.add(path)
-            try:
-                source = loader.get_source(env, path)[0]
-            except jinja2.TemplateNotFound:
-                continue
-            sources.append(source)
-            pending.extend(self._facts(source).referenced)
+        sources = [] if subject_override is None else [subject_override]
+        sources += self._sources(name, with_subject=subject_override is None).values()
         usage: dict[str, bool] = {}
         for source in sources:
             facts = self._facts(source)
@@ -277,6 +305,31 @@ class TemplateRenderer:
                     continue
                 usage[used] = usage.get(used, False) or not guarded
         return usage
+
+    def _tree(self, name: str) -> list[str]:
+        """Every template file the named one extends, includes or imports (Jinja compiles those
+        on first use: inside a render, unless compiled beforehand)."""
+        return list(self._sources(name, with_subject=True))
+
+    def _sources(self, name: str, *, with_subject: bool) -> dict[str, str]:
+        """The sources of the named template and of what it references, by path."""
+        env = self.environment
+        loader = env.loader
+        assert loader is not None
+        pending = [f"{name}/{HTML_FILE}", f"{name}/{TEXT_FILE}"]
+        if with_subject:
+            pending.append(f"{name}/{SUBJECT_FILE}")
+        found: dict[str, str] = {}
+        while pending:
+            path = pending.pop()
+            if path in found:
+                continue
+            try:
+                found[path] = loader.get_source(env, path)[0]
+            except jinja2.TemplateNotFound:
+                continue
+            pending.extend(self._facts(found[path]).referenced)
+        return found
 
     def _facts(self, source: str) -> _SourceFacts:
         """What one template source references, declares and reads, parsed once per source

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from fanmail.domain.abtest import parse_ab_test
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.attributes import check_variables
-from fanmail.domain.campaign import Campaign
+from fanmail.domain.attributes import check_display_name, check_variables
+from fanmail.domain.campaign import Campaign, SegmentSnapshot
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.model import Subscriber
@@ -17,13 +18,16 @@ from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import start_run
 from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
+from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
 
 SAMPLE_PAGE = 25
+MAX_NAME_CHARS = 200
 PAGE_MAX = 1000
 
 
@@ -36,8 +40,13 @@ class CreateCampaign:
     reply_to: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
     campaign_id: str | None = None
+    segment: object = None
+    """Who of the list: a segment in either form (JSON object or text); None: everyone."""
+    urgent: bool = False
+    """A notification: not held back by the frequency cap."""
     quiet_hours: Mapping[str, object] | None = None
     ab_test: Mapping[str, object] | None = None
+    name: str = ""
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -62,8 +71,15 @@ class Campaigns:
         renderer: TemplateRenderer,
         clock: Clock,
         senders: SenderCheck,
+        audiences: Audiences,
+        default_cap: FrequencyCap | None = None,
+        pin: Callable[[str], str] = str,
     ) -> None:
+        """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin)."""
+        self.pin = pin
+        self.default_cap = default_cap
         self.senders = senders
+        self.audiences = audiences
         self.list_store = list_store
         self.campaign_store = campaign_store
         self.subscribers = subscribers
@@ -78,15 +94,37 @@ class Campaigns:
         Nothing is stored when any check fails: a template error is caught here, not half-way
         through a send.
         """
-        campaign_id = check_id("campaign id", command.campaign_id or self._new_id())
+        campaign = self._defined(command, command.campaign_id or self._new_id())
+        self.campaign_store.create(campaign)
+        return campaign
+
+    def edit(self, campaign_id: str, command: CreateCampaign) -> Campaign:
+        """A draft defined anew, checked as a new one is; Conflict once it is no longer a
+        draft (a scheduled or sent campaign keeps what it was sent with)."""
+        current = self.get(campaign_id)
+        edited = replace(self._defined(command, current.campaign_id), created_at=current.created_at)
+        self.campaign_store.replace_draft(edited)
+        return edited
+
+    def delete_draft(self, campaign_id: str) -> None:
+        """Only a draft goes: anything sent keeps its record (counts, ledger, feedback)."""
+        self.campaign_store.delete_draft(self.get(campaign_id).campaign_id)
+
+    def _defined(self, command: CreateCampaign, campaign_id: str) -> Campaign:
+        campaign_id = check_id("campaign id", campaign_id)
+        name = check_display_name(command.name.strip(), "name")
+        if len(name) > MAX_NAME_CHARS:
+            raise InvalidInput(f"name is longer than {MAX_NAME_CHARS} characters")
         list_id = check_id("list id", command.list_id)
         sender = self.senders.check(command.sender)
         mailing_list = self.list_store.get(list_id)
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
+        segment = Segment.read(command.segment, "segment") if command.segment is not None else None
         variables = check_variables(command.variables)
-        command = replace(command, variables=variables)
+        # a stored template is pinned to its latest version: senders render exactly that
+        command = replace(command, variables=variables, template=self.pin(command.template))
         list_info = mailing_list.context()
         self._check_renders(command, campaign_id, list_id, list_info)
         quiet = mailing_list.settings.quiet_hours  # the list's, unless the campaign sets its own
@@ -110,8 +148,9 @@ class Campaigns:
             subscribers=self.subscribers,
             list_id=list_id,
         )
-        campaign = Campaign(
+        return Campaign(
             campaign_id=campaign_id,
+            name=name,
             list_id=list_id,
             template=command.template,
             sender=sender,
@@ -121,11 +160,30 @@ class Campaigns:
             created_at=self.clock.now(),
             template_report=report,
             list_info=list_info,
+            segment=SegmentSnapshot.of(segment) if segment is not None else None,
+            notes=tuple(self._segment_warnings(list_id, segment)),
+            frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
+            urgent=command.urgent,
             quiet_hours=quiet,
             ab_test=test,
         )
-        self.campaign_store.create(campaign)
-        return campaign
+
+    def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:
+        if segment is None:
+            return []
+        return self.audiences.measure(list_id, segment).warnings()
+
+    def _check_audience(self, campaign_id: str) -> None:
+        """Refuse a send that would reach nobody, where the list is small enough to count (a
+        larger one runs, and its summary says how many the segment reached)."""
+        campaign = self.get(campaign_id)
+        if campaign.segment is None:
+            return
+        segment = campaign.segment.segment()
+        size = self.audiences.counted(campaign.list_id, segment)
+        why = refuse_empty(size, segment) if size is not None else None
+        if why is not None:
+            raise Conflict(f"{why}; nothing was started", campaign.status.value)
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"
@@ -173,6 +231,7 @@ class Campaigns:
         """Claim a draft or scheduled campaign for one run; a second trigger gets Conflict."""
         check_id("campaign id", campaign_id)
         self.check_account()
+        self._check_audience(campaign_id)
         return self.campaign_store.transition(
             campaign_id, start_run(uuid.uuid4().hex, self.clock.now())
         )

@@ -329,12 +329,7 @@ class _Step:
         options = job.options
         if options.fmt == "csv" and job.header is None:
             header, start, rows = read_rows(self._chunks(0), "csv")
-            if options.email_column not in header:
-                shown = ", ".join(repr(name) for name in header[:20])
-                raise InvalidInput(
-                    f"the file has no {options.email_column!r} column; its header names "
-                    f"{shown}. Name the address column with --email-column (API: email_column)"
-                )
+            check_header(header, options)
             if not self._save(replace(job, header=tuple(header), position=start)):
                 raise _LostLease
             return rows
@@ -412,6 +407,22 @@ class _Step:
 
 class _LostLease(Exception):
     """Another worker took the job over."""
+
+
+def check_header(header: Sequence[str], options: ImportOptions) -> None:
+    """InvalidInput unless the header has the address column and every mapped one."""
+    shown = ", ".join(repr(name) for name in header[:20])
+    if options.email_column not in header:
+        raise InvalidInput(
+            f"the file has no {options.email_column!r} column; its header names "
+            f"{shown}. Name the address column with --email-column (API: email_column)"
+        )
+    absent = [column for column, _ in options.columns if column not in header]
+    if absent:
+        raise InvalidInput(
+            f"the column mapping names {', '.join(map(repr, absent))}, which the file's header "
+            f"does not have (it names {shown})"
+        )
 
 
 def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejected]]:

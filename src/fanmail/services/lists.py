@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from fanmail.services.people import ErasureCheck
 
 PAGE_MAX = 1000
+FILTER_SCAN = 10_000
+"""Subscribers one filtered page reads at most: an API call answers in seconds at any size."""
 ADMIN = Provenance("api")
 """An admin's write; the API passes the caller's principal as its source."""
 
@@ -65,7 +67,20 @@ def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListS
         raise InvalidInput(f"signup_fields: {len(fields)} names, more than {MAX_SIGNUP_FIELDS}")
     for name in fields:
         check_name(name, "signup_fields: attribute")
-    return ListSettings(brand, sender, address, settings.opt_in, fields, settings.quiet_hours)
+    return replace(
+        settings, brand=brand, sender=sender, postal_address=address, signup_fields=fields
+    )
+
+
+MAX_LIST_NAME_CHARS = 200
+
+
+def check_list_name(name: str, list_id: str) -> str:
+    """A list's name as shown to admins and in pages; its id when none is given."""
+    checked = check_display_name(name.strip(), "name")
+    if len(checked) > MAX_LIST_NAME_CHARS:
+        raise InvalidInput(f"name is longer than {MAX_LIST_NAME_CHARS} characters")
+    return checked or list_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +124,7 @@ class Lists:
 
     def create(self, command: CreateList) -> MailingList:
         list_id = check_id("list id", command.list_id)
-        name = check_display_name(command.name.strip(), "name") or list_id
+        name = check_list_name(command.name, list_id)
         settings = check_settings(command.settings, self.senders)
         mailing_list = MailingList(list_id, name, self.clock.now(), settings)
         self.list_store.create(mailing_list)
@@ -120,6 +135,22 @@ class Lists:
         current = self.get(list_id)
         settings = check_settings(replace(current.settings, **changes), self.senders)
         return self.list_store.update_settings(current.list_id, settings)
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        current = self.get(list_id)
+        return self.list_store.rename(current.list_id, check_list_name(name, current.list_id))
+
+    def delete_list(self, list_id: str) -> None:
+        """Only an empty list goes: its subscribers hold consent records nobody should lose
+        by a click. Conflict says how many there are and what to do."""
+        current = self.get(list_id)
+        counts = self.subscribers.counts(current.list_id)
+        if counts or not self.list_store.delete_empty(current.list_id):
+            held = sum(self.subscribers.counts(current.list_id).values())
+            raise Conflict(
+                f"list {list_id!r} still has {held:,} subscriber{'s' if held != 1 else ''} "
+                "(of any status): export them if you need them, delete them, then the list"
+            )
 
     def all(self, cursor: str | None, limit: int) -> tuple[list[ListSummary], str | None]:
         if not 1 <= limit <= PAGE_MAX:
@@ -138,10 +169,30 @@ class Lists:
         found = self.get(list_id)
         return ListSummary(found, self.subscribers.counts(found.list_id))
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        status: SubscriberStatus | None = None,
+    ) -> SubscriberPage:
+        """A page of subscribers; with `status`, only those, read from at most FILTER_SCAN
+        subscribers per call (a page may then be short, or empty, with a cursor to go on)."""
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput(f"limit must be between 1 and {PAGE_MAX}, got {limit}")
-        return self.subscribers.page(self.get(list_id).list_id, check_cursor(cursor), limit)
+        list_id = self.get(list_id).list_id
+        cursor = check_cursor(cursor)
+        if status is None:
+            return self.subscribers.page(list_id, cursor, limit)
+        found: list[Subscriber] = []
+        scanned = 0
+        while True:
+            page = self.subscribers.page(list_id, cursor, limit - len(found))
+            found += [s for s in page.subscribers if s.status is status]
+            scanned += len(page.subscribers)
+            cursor = page.cursor
+            if cursor is None or len(found) >= limit or scanned >= FILTER_SCAN:
+                return SubscriberPage(found, cursor)
 
     def recount(self, list_id: str) -> tuple[dict[str, int], dict[str, int]]:
         """Count the list by reading all of it and store those counts: the repair for counters a

@@ -11,7 +11,7 @@ from fanmail.domain.attributes import RESERVED, check_variables
 from fanmail.domain.campaign import Campaign, Requirement, TemplateReport
 from fanmail.domain.message import UnsubscribeLinks, personalise, sent_headers, to_mime
 from fanmail.domain.model import Subscriber
-from fanmail.domain.render import TemplateRenderer
+from fanmail.domain.render import TemplateParts, TemplateRenderer
 from fanmail.ports import Clock, ListStore, SubscriberStore
 
 EXAMPLES = 5
@@ -163,6 +163,17 @@ class Previews:
             variables=check_variables(request.variables),
             list_info=self._list_info(request.subscriber.list_id),
         )
+
+    def of_parts(self, parts: TemplateParts, request: PreviewRequest) -> Preview:
+        """What a template written as data (the editor's draft) renders to for the request's
+        subscriber: compiled and rendered in the same sandbox as a shipped template."""
+        drafted = Previews(
+            renderer=self.renderer.with_parts(request.template, parts),
+            links=self.links,
+            clock=self.clock,
+            list_store=self.list_store,
+        )
+        return drafted.preview(request)
 
     def of_campaign(self, campaign: Campaign, subscriber: Subscriber) -> Preview:
         """What `subscriber` gets from the campaign, as it was created (its list's details

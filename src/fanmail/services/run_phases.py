@@ -160,7 +160,7 @@ class PhaseSteps:
             return None
         if decision.outcome is QuietOutcome.SKIPPED or decision.send_at is None:
             return Outcome.SKIPPED
-        epoch.defer_quiet(Recipient(subscriber.email, subscriber.attributes), decision.send_at)
+        epoch.defer_quiet(Recipient.of(subscriber), decision.send_at)
         return Outcome.DEFERRED
 
     def phase_member(self, epoch: Epoch, subscriber: Subscriber) -> bool:

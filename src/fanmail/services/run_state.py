@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from fanmail.domain.abtest import AbDecision
+from fanmail.domain.audience import Audience
 from fanmail.domain.batches import BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, merge_invocations
 from fanmail.domain.model import Recipient
@@ -46,6 +47,8 @@ class Epoch:
     deferred: list[tuple[float, int, Recipient]] = field(default_factory=list)
     stopped_status: CampaignStatus | None = None
     stop_reason: str | None = None  # why a breaker paused it, SES's account or outage error
+    audience: Audience = field(default_factory=Audience)
+    """Who of the list the run reaches (the campaign's segment, read once per epoch)."""
     decision: AbDecision | None = None
     """The A/B decision this epoch made (logged by the trigger), if it made one."""
     quiet: set[str] = field(default_factory=set)

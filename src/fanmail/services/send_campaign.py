@@ -22,7 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
 from fanmail.domain.abtest import AbDecision
-from fanmail.domain.addresses import is_valid_email
+from fanmail.domain.audience import audience_of, cap_note
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.breakers import Breakers
 from fanmail.domain.campaign import (
@@ -40,6 +40,7 @@ from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.phases import RunPhases
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
 from fanmail.domain.run import ResumeWaiting, RunEpoch, to_event
+from fanmail.domain.segments import Fact
 from fanmail.domain.ses_meter import FLOOR_S
 from fanmail.domain.transitions import KEEP, Keep, end_epoch, record_stop, trip_breaker
 from fanmail.ports import (
@@ -174,7 +175,9 @@ class CampaignRunner:
         )
         if message.epoch == 0:  # a new run: its senders' live counts add to where it starts
             state = replace(state, run_base=dict(state.counts.items()))
-        epoch = Epoch(campaign, run_id, plan, state, self.clock.now())
+        epoch = Epoch(
+            campaign, run_id, plan, state, self.clock.now(), audience=audience_of(campaign)
+        )
         self._restore_queue(epoch)
         opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate)
         if opening.pause is not None:  # an A/B test waits for its owner's pick
@@ -194,12 +197,12 @@ class CampaignRunner:
         missing = 0
         for email in state.queue:
             if email in found:
-                epoch.queue.append(Recipient(email, found[email].attributes))
+                epoch.queue.append(Recipient.of(found[email]))
             else:
                 missing += 1
         for email, until in state.deferred:
             if email in found:
-                epoch.defer((Recipient(email, found[email].attributes),), until)
+                epoch.defer((Recipient.of(found[email]),), until)
             else:
                 missing += 1
         quiet = [(e, until) for e, until in state.quiet]
@@ -207,7 +210,7 @@ class CampaignRunner:
         gone = 0
         for email, until in quiet:
             if email in found:
-                epoch.defer_quiet(Recipient(email, found[email].attributes), until)
+                epoch.defer_quiet(Recipient.of(found[email]), until)
             else:
                 gone += 1
         deleted = DeliveryCounts.counted(  # deleted since
@@ -216,29 +219,27 @@ class CampaignRunner:
         epoch.state = replace(state, counts=state.counts + deleted, queue=(), deferred=(), quiet=())
 
     def read_page(self, epoch: Epoch) -> list[Recipient]:
-        """The next page of the list, triaged: the sendable recipients; the opted out
-        (`suppressed`) and malformed (`invalid`) are counted."""
-        state = epoch.state
-        page = self.subscribers.page(epoch.campaign.list_id, state.cursor, self.options.page_size)
+        """The next page of the list, of this phase's members, triaged (domain.audience, then
+        the phase's own steps: quiet hours, holdout): the sendable recipients; the rest are
+        counted where they land (`excluded`, `suppressed`, `invalid`, `capped`, ...)."""
+        state, audience = epoch.state, epoch.audience
+        facts = audience.facts() | {Fact.ENGAGEMENT}  # the sender's engagement write needs it
+        page = self.subscribers.page(
+            epoch.campaign.list_id, state.cursor, self.options.page_size, facts=facts
+        )
         sendable: list[Recipient] = []
         counted: dict[Outcome, int] = {}
         members = [s for s in page.subscribers if self.phase_steps.phase_member(epoch, s)]
         for subscriber in members:
-            if not subscriber.status.receives_mail:
-                outcome: Outcome | None = Outcome.SUPPRESSED
-            elif not is_valid_email(subscriber.email):
-                outcome = Outcome.INVALID
-            else:
-                outcome = self.phase_steps.triage(epoch, subscriber)
+            outcome = audience.triage(subscriber) or self.phase_steps.triage(epoch, subscriber)
             if outcome is None:
-                sendable.append(Recipient(subscriber.email, subscriber.attributes))
+                sendable.append(Recipient.of(subscriber))
             else:
                 counted[outcome] = counted.get(outcome, 0) + 1
-        triaged = DeliveryCounts.counted(counted)
         epoch.state = replace(
             epoch.state,
             recipients=state.recipients + len(members),
-            counts=state.counts + triaged,
+            counts=state.counts + DeliveryCounts.counted(counted),
             cursor=page.cursor,
             exhausted=page.cursor is None,
         )
@@ -323,6 +324,9 @@ class CampaignRunner:
             latency_p90_ms=state.latency.percentile_ms(0.9),
             latency_p99_ms=state.latency.percentile_ms(0.99),
             threads_used=state.threads_used,
+            audience=recipients - counts[Outcome.EXCLUDED],
+            segment=epoch.audience.describe(),
+            frequency_cap=cap_note(epoch.campaign),
         )
 
     def _end_epoch(self, epoch: Epoch, end: EpochEnd, number: int, quota: SendQuota) -> EpochReport:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import Provenance, SubscriberStatus
@@ -32,6 +34,20 @@ SUPPRESS_FROM = {
     ),
 }
 HOW = {EventKind.BOUNCED: "bounce", EventKind.COMPLAINED: "complaint"}
+ENGAGEMENT = {
+    EventKind.DELIVERED: EngagementEvent.DELIVERED,
+    EventKind.OPENED: EngagementEvent.OPENED,
+    EventKind.CLICKED: EngagementEvent.CLICKED,
+}
+
+
+def occurred_at(text: str) -> float | None:
+    """SES's event time (ISO 8601, `Z` for UTC) in epoch seconds; None if it does not read."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +115,16 @@ class Feedback:
                 report.suppressed += self._suppress(event, event.kind, event.details)
             elif event.kind is EventKind.SOFT_BOUNCED and outcome is EventOutcome.COUNTED:
                 report.suppressed += self._soft_bounce(event)
+            if outcome is EventOutcome.COUNTED:  # the first of its kind for this campaign
+                self._engage(event)
         return report
+
+    def _engage(self, event: FeedbackEvent) -> None:
+        """The subscriber's engagement record: last delivered, opened, clicked."""
+        recorded = ENGAGEMENT.get(event.kind)
+        if recorded is not None and event.list_id:
+            at = occurred_at(event.occurred_at) or self.clock.now()
+            self.subscribers.add_event(event.list_id, event.email, recorded, at)
 
     def _count(self, events: Sequence[FeedbackEvent]) -> list[EventOutcome]:
         keys = [(e.campaign_id, e.email) for e in events]

@@ -41,6 +41,7 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
     run = campaign.summary or progress
     return {
         "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
         "list_id": campaign.list_id,
         "template": campaign.template,
         "sender": campaign.sender,
@@ -72,6 +73,19 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
             )
         ),
         "warnings": list[Json](campaign.warnings),
+        "urgent": campaign.urgent,
+        **segment_view(campaign),
+    }
+
+
+def segment_view(campaign: Campaign) -> JsonObject:
+    """The campaign's segment as created: its JSON, its text form and where it came from."""
+    if campaign.segment is None:
+        return {"segment": None, "segment_text": None, "segment_id": None}
+    return {
+        "segment": campaign.segment.definition,
+        "segment_text": campaign.segment.segment().render(),
+        "segment_id": campaign.segment_id,
     }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
+from fanmail.domain.engagement import Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -17,7 +19,9 @@ from fanmail.domain.model import (
     StatusChange,
     Subscriber,
     SubscriberStatus,
+    signed_up,
 )
+from fanmail.domain.segments import Fact
 from fanmail.domain.transitions import Transition
 from fanmail.ports import SubscriberPage
 
@@ -51,6 +55,8 @@ class MemorySubscriberStore:
             attributes=dict(subscriber.attributes),
             history=history,
             imported_by=subscriber.imported_by or (old.imported_by if old else ""),
+            signed_up_at=old.signed_up_at if old and old.signed_up_at else subscriber.signed_up_at,
+            engagement=old.engagement if old else Engagement(),
         )
 
     def put_many(
@@ -68,7 +74,7 @@ class MemorySubscriberStore:
                 change = None
                 if provenance is not None and before is not subscriber.status:
                     change = StatusChange.of(provenance, at, subscriber.status, before)
-                self._store(subscriber, change)
+                self._store(signed_up(subscriber, at), change)
                 written += 1
         return written
 
@@ -122,15 +128,40 @@ class MemorySubscriberStore:
         with self._lock:
             return self._lists.get(list_id, {}).get(email)
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
         with self._lock:
             order = self._order.get(list_id, [])
             start = bisect.bisect_right(order, cursor) if cursor is not None else 0
             keys = order[start : start + limit]
             members = self._lists.get(list_id, {})
-            items = [replace(members[k], history=()) for k in keys]
+            items = [projected(members[k], facts) for k in keys]
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
+
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        self._engage(list_id, email, lambda engagement: engagement.on_sent(at))
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        self._engage(list_id, email, lambda engagement: event.record(engagement, at))
+
+    def _engage(self, list_id: str, email: str, change: Callable[[Engagement], Engagement]) -> None:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            if email in members:  # one deleted meanwhile stays deleted
+                current = members[email]
+                members[email] = replace(current, engagement=change(current.engagement))
+
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        with self._lock:
+            members = self._lists.get(list_id, {})
+            return [s for e, s in members.items() if hash_segment(e, segments) == segment]
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
         with self._lock:
@@ -178,9 +209,29 @@ class MemorySubscriberStore:
             return True
 
 
+def hash_segment(email: str, segments: int) -> int:
+    """Which of `segments` parts an address falls in, by a hash of it (as DynamoDB splits a
+    parallel scan by the hash of the partition key)."""
+    digest = hashlib.blake2b(email.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % segments
+
+
+def projected(subscriber: Subscriber, facts: frozenset[Fact]) -> Subscriber:
+    """A subscriber as a page projects it: what the DynamoDB adapter's projection reads."""
+    return replace(
+        subscriber,
+        history=(),
+        signed_up_at=subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
+        engagement=subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
+    )
+
+
 class MemoryListStore:
-    def __init__(self) -> None:
+    def __init__(self, counts: Callable[[str], dict[str, int]] | None = None) -> None:
+        """`counts`: the subscriber store's counts by list (DynamoDB keeps them on the list's
+        own item, which is what lets it refuse to delete a list that has subscribers)."""
         self._items: dict[str, MailingList] = {}
+        self._counts = counts or (lambda list_id: {})
         self._lock = threading.Lock()
 
     def create(self, mailing_list: MailingList) -> None:
@@ -200,6 +251,21 @@ class MemoryListStore:
                 raise NotFound(f"list {list_id!r} not found")
             updated = self._items[list_id] = replace(found, settings=settings)
             return updated
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        with self._lock:
+            found = self._items.get(list_id)
+            if found is None:
+                raise NotFound(f"list {list_id!r} not found")
+            renamed = self._items[list_id] = replace(found, name=name)
+            return renamed
+
+    def delete_empty(self, list_id: str) -> bool:
+        with self._lock:
+            if list_id not in self._items or any(self._counts(list_id).values()):
+                return False
+            del self._items[list_id]
+            return True
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
         with self._lock:
@@ -226,6 +292,25 @@ class MemoryCampaignStore:
     def get(self, campaign_id: str) -> Campaign | None:
         with self._lock:
             return self._items.get(campaign_id)
+
+    def _draft(self, campaign_id: str) -> Campaign:
+        """The draft; the caller holds the lock."""
+        current = self._items.get(campaign_id)
+        if current is None:
+            raise NotFound(f"campaign {campaign_id!r} not found")
+        if current.status is not CampaignStatus.DRAFT:
+            raise Conflict(f"campaign {campaign_id!r} is {current.status}", current.status.value)
+        return current
+
+    def replace_draft(self, campaign: Campaign) -> None:
+        with self._lock:
+            self._draft(campaign.campaign_id)
+            self._items[campaign.campaign_id] = campaign
+
+    def delete_draft(self, campaign_id: str) -> None:
+        with self._lock:
+            self._draft(campaign_id)
+            del self._items[campaign_id]
 
     def transition(self, campaign_id: str, transition: Transition) -> Campaign:
         with self._lock:

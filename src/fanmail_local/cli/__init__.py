@@ -4,14 +4,31 @@ on the deployed stack your AWS environment points at, or on the embedded stand-i
 from __future__ import annotations
 
 import argparse
+import difflib
+import logging
+import re
 import sys
+from typing import NoReturn
 
 from fanmail.domain.errors import FanmailError
 from fanmail_local.cli import campaigns, demo, lists, people, previews, serve
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, saying which command a mistyped one probably meant."""
+
+    def error(self, message: str) -> NoReturn:
+        found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found.group(2))
+            close = difflib.get_close_matches(found.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        super().error(message)
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = Parser(
         prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
     )
     commands = root.add_subparsers(dest="command", required=True)
@@ -31,10 +48,32 @@ NO_STACK = (
 )
 
 
+class CurrentStderr:
+    """Whatever sys.stderr is when a line is written (a test's capture, too)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def logs_to_stderr() -> None:
+    """The functions log JSON lines (powertools) to stdout in Lambda; here stdout is the
+    command's answer (`| jq` reads it), so their lines go to stderr."""
+    for handler in logging.getLogger("fanmail").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(CurrentStderr())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logs_to_stderr()
     try:
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        print("fanmail: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
     except FanmailError as exc:
         return fail(str(exc))
     except Exception as exc:

@@ -24,7 +24,7 @@ from fanmail.domain.ses_events import PROBLEMS
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail.services.test_sends import TestSend
-from fanmail_local.cli.common import operator_app, print_json, progress_bar
+from fanmail_local.cli.common import operator_app, print_json, progress_bar, segment_argument
 from fanmail_local.cli.previews import parse_variables
 
 ACTIONS = {
@@ -71,6 +71,11 @@ def _creating(sub: Any) -> None:
     create.add_argument("--id", dest="campaign_id", help="the campaign id (default: generated)")
     create.add_argument(
         "--var", action="append", default=[], metavar="NAME=VALUE", help="a template variable"
+    )
+    create.add_argument(
+        "--segment",
+        help='who of the list: a segment, as text (plan = "pro" and opened in 30 days) or '
+        "JSON (default: everyone); the campaign keeps it as given",
     )
     create.add_argument(
         "--quiet-hours",
@@ -179,6 +184,7 @@ def create_command(args: argparse.Namespace) -> int:
         reply_to=args.reply_to,
         variables=parse_variables(args.var),
         campaign_id=args.campaign_id,
+        segment=segment_argument(args.segment),
         quiet_hours=args.quiet_hours,
         ab_test=args.ab_test,
     )

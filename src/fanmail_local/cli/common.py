@@ -7,11 +7,15 @@ import json
 import logging
 import os
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from fanmail import bootstrap
 from fanmail.bootstrap import App
+from fanmail.domain.errors import FanmailError
+from fanmail.domain.list_files import parse_json
 from fanmail.settings import Settings
 from fanmail_local.runtime import LocalRuntime
 
@@ -51,6 +55,47 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
+PROBE_TIMEOUT_S = 1.5
+SERVE_SAYS = "`fanmail serve` prints the AWS_ENDPOINT_URL to export"
+
+
+def check_stand_in(endpoint: str) -> None:
+    """FanmailError, within PROBE_TIMEOUT_S, unless a stand-in answers at `endpoint` (one
+    DynamoDB ListTables call): a stale endpoint (an old port) would otherwise hang through
+    botocore's retries, and the console's port answers every AWS call with a 404."""
+    if not endpoint.startswith(("http://", "https://")):
+        raise FanmailError(f"AWS_ENDPOINT_URL={endpoint!r} is not an http(s) URL; {SERVE_SAYS}")
+    request = urllib.request.Request(  # noqa: S310 (http or https, checked above)
+        endpoint.rstrip("/") + "/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "content-type": "application/x-amz-json-1.0",
+            "x-amz-target": "DynamoDB_20120810.ListTables",
+            # the stand-in routes by the credential scope's service (it checks no signature)
+            "authorization": "AWS4-HMAC-SHA256 Credential=probe/20260101/us-east-1/dynamodb/"
+            "aws4_request, SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S) as answer:  # noqa: S310 (checked)
+            listed = json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as refused:
+        raise FanmailError(
+            f"{endpoint} answers, but not as the stand-in ({refused.code}): it may be the "
+            f"dashboard's address; {SERVE_SAYS}"
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise FanmailError(
+            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): is `fanmail serve` "
+            f"running? Start it ({SERVE_SAYS}), or unset AWS_ENDPOINT_URL to act on AWS"
+        ) from None
+    except ValueError:
+        listed = None
+    if not isinstance(listed, dict) or "TableNames" not in listed:
+        raise FanmailError(f"{endpoint} answers, but not as the stand-in; {SERVE_SAYS}")
+
+
 @contextlib.contextmanager
 def operator_app() -> Iterator[App]:
     """The App the admin commands act on: the deployed stack your AWS environment points at,
@@ -61,6 +106,7 @@ def operator_app() -> Iterator[App]:
     if not endpoint:
         yield bootstrap.current()
         return
+    check_stand_in(endpoint)
     runtime = LocalRuntime(
         settings,
         sender_identity=None,
@@ -70,3 +116,10 @@ def operator_app() -> Iterator[App]:
     with runtime:
         yield runtime.app
         runtime.invoker.drain()
+
+
+def segment_argument(given: str | None) -> object:
+    """A segment as typed on the command line: JSON when it starts with `{`, else text."""
+    if given is None or not given.lstrip().startswith("{"):
+        return given
+    return parse_json(given, "--segment")

@@ -23,7 +23,12 @@ from fanmail.domain.model import (
 )
 from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
-from fanmail_local.cli.common import operator_app, print_json, progress_printer
+from fanmail_local.cli.common import (
+    operator_app,
+    print_json,
+    progress_printer,
+    segment_argument,
+)
 
 
 def add_parsers(commands: Any) -> None:
@@ -47,6 +52,14 @@ def add_parsers(commands: Any) -> None:
         "blocklist, every address becomes unsubscribed (default upsert)",
     )
     i.add_argument("--email-column", default="email", help="the address column (default email)")
+    i.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="COLUMN=ATTRIBUTE",
+        help="map a column to an attribute (COLUMN= skips it); repeat for each column; "
+        "a column not named keeps its name",
+    )
     i.add_argument(
         "--force",
         action="store_true",
@@ -118,6 +131,14 @@ def _list_group(commands: Any) -> None:
     settings.add_argument("list_id")
     _setting_options(settings)
     settings.set_defaults(run=set_list_command)
+    estimate = sub.add_parser(
+        "estimate",
+        help="how many of a list a segment selects: exact for a small list, else from a "
+        "random sample, with its 95 %% interval",
+    )
+    estimate.add_argument("list_id")
+    estimate.add_argument("segment", help='text (plan = "pro" and opened in 30 days) or JSON')
+    estimate.set_defaults(run=estimate_command)
     page = sub.add_parser("subscribers", help="a page of a list's subscribers")
     page.add_argument("list_id")
     page.add_argument("--cursor")
@@ -170,6 +191,17 @@ def _resume_point(state: Path, fingerprint: str) -> str | None:
     return None
 
 
+def column_mapping(given: list[str]) -> tuple[tuple[str, str], ...]:
+    """--column "Full name=name" as ("Full name", "name"); the last = splits."""
+    mapping = []
+    for entry in given:
+        column, equals, attribute = entry.rpartition("=")
+        if not equals or not column:
+            raise FanmailError(f"--column {entry!r}: write COLUMN=ATTRIBUTE (COLUMN= to skip it)")
+        mapping.append((column, attribute.strip()))
+    return tuple(mapping)
+
+
 def import_command(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
@@ -179,7 +211,12 @@ def import_command(args: argparse.Namespace) -> int:
         raise FanmailError(f"{path}: the file is empty")
     fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
     options = ImportOptions(
-        fmt, ImportMode(args.mode), args.force, args.email_column, args.check_deliverability
+        fmt,
+        ImportMode(args.mode),
+        args.force,
+        args.email_column,
+        args.check_deliverability,
+        column_mapping(args.column),
     )
     state: Path = args.state or path.with_name(path.name + ".import-state")
     fingerprint = hashlib.sha256(
@@ -297,6 +334,20 @@ def subscribers_command(args: argparse.Namespace) -> int:
         for s in page.subscribers
     ]
     print_json({"subscribers": rows, "next_cursor": page.cursor})
+    return 0
+
+
+def estimate_command(args: argparse.Namespace) -> int:
+    with operator_app() as app:
+        size = app.audiences.estimate(args.list_id, segment_argument(args.segment))
+    print_json(
+        {
+            "everyone": size.everyone.to_dict(),
+            "receiving": size.receiving.to_dict(),
+            "warnings": size.warnings(),
+        }
+    )
+    print(f"about: {size.receiving.describe()} would get it", file=sys.stderr)
     return 0
 
 

@@ -174,3 +174,81 @@ def test_people_show_and_an_erasure_confirmed_by_typing_the_address(
     assert receipt["requested_by"] == "dpo" and stack.subscribers.get("news", email) is None
     code, _, err = cli("people", "show", email)
     assert code == 2 and "holds nothing" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [(["campain", "list"], "campaign"), (["campaign", "sedn", "x"], "send"), (["lsts"], "lists")],
+)
+def test_a_mistyped_command_says_what_was_meant(
+    argv: list[str], meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert f"did you mean {meant!r}?" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_in_one_line(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, stack: MemoryStack
+) -> None:
+    def interrupted(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stack.app.lists, "all", interrupted)
+    code, _, err = cli("lists", "list")
+    assert code == 130 and err.strip() == "fanmail: stopped (Ctrl-C)"
+
+
+def test_the_functions_log_lines_go_to_stderr(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from fanmail_local.cli import CurrentStderr
+
+    assert cli("lists", "create", "news")[0] == 0
+    handlers = [
+        h for h in logging.getLogger("fanmail").handlers if isinstance(h, logging.StreamHandler)
+    ]
+    assert handlers and all(isinstance(h.stream, CurrentStderr) for h in handlers)
+    handlers[0].handle(logging.makeLogRecord({"msg": "a function's line"}))
+    captured = capsys.readouterr()
+    assert "a function's line" not in captured.out and "a function's line" in captured.err
+
+
+def test_a_stale_or_wrong_endpoint_fails_fast_saying_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    with socket.socket() as probe:  # a port nothing listens on: a stand-in that stopped
+        probe.bind(("127.0.0.1", 0))
+        stale = probe.getsockname()[1]
+
+    class Console(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "no such resource"}}')
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    console = ThreadingHTTPServer(("127.0.0.1", 0), Console)
+    threading.Thread(target=console.serve_forever, daemon=True).start()
+    try:
+        for url, words in (
+            (f"http://127.0.0.1:{stale}", "nothing answers at AWS_ENDPOINT_URL"),
+            (f"http://127.0.0.1:{console.server_port}", "it may be the dashboard's address"),
+            ("ftp://example.com", "not an http(s) URL"),
+        ):
+            monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+            started = time.monotonic()
+            assert main(["lists", "list"]) == 2
+            assert time.monotonic() - started < 2
+            err = capsys.readouterr().err
+            assert words in err and "fanmail serve" in err and err.count("\n") == 1, err
+    finally:
+        console.shutdown()

@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.segments import Segment, components, json_schema
+from fanmail.domain.segments import Segment, components, json_schema, recursive_components
 from fanmail.domain.segments.values import MAX_DEPTH
 from tests.unit.domain.segment_strategies import segments
 from tests.unit.domain.test_segments import json_values
@@ -114,3 +115,25 @@ def _values(node: object) -> list[object]:
     if isinstance(node, list):
         return [item for value in node for item in [value, *_values(value)]]
     return []
+
+
+RECURSIVE = jsonschema_rs.Draft202012Validator(
+    {
+        "components": {"schemas": recursive_components()},
+        "$ref": "#/components/schemas/Segment",
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments)
+def test_the_recursive_form_takes_every_segment_the_exact_form_takes(segment: Segment) -> None:
+    assert RECURSIVE.is_valid(segment.to_json())
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated())
+def test_the_recursive_form_refuses_what_the_exact_form_refuses_but_depth(data: Any) -> None:
+    if not VALIDATOR.is_valid(data) and RECURSIVE.is_valid(data):
+        with pytest.raises(InvalidInput, match="levels deep"):  # the reader's own limit
+            Segment.from_json(data)

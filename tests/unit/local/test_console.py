@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +58,20 @@ def test_pages_and_config(console: Console) -> None:
     assert console.answer("GET", "/lists", {}) is None  # the API's
     assert console.answer("POST", "/", {}) is None
     assert console.answer("GET", "/dashboard/../../bootstrap.py", {}) is None
+
+
+def test_every_module_the_dashboard_imports_is_served(console: Console) -> None:
+    """A module left out of console.MODULES would leave its section of the page blank."""
+    folder = Path(__file__).resolve().parents[3] / "src/fanmail_local/dashboard"
+    imported = {"app.js"} | {
+        name
+        for script in folder.glob("*.js")
+        for name in re.findall(r'from "\./([\w-]+\.js)"', script.read_text())
+    }
+    assert imported == {p.name for p in folder.glob("*.js")}  # none unused either
+    for name in imported:
+        status, headers, _ = console.answer("GET", f"/dashboard/{name}", {}) or (0, {}, b"")
+        assert status == 200 and headers["content-type"].startswith("text/javascript"), name
 
 
 def test_outbox_listing_and_messages(console: Console) -> None:

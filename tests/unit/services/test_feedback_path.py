@@ -246,6 +246,25 @@ def test_the_simulator_list_end_to_end() -> None:
         stack.close()
 
 
+def test_engagement_is_kept_per_subscriber_once_per_campaign(quiet: MemoryStack) -> None:
+    """The sender records the send (window and last sent); the feedback path the first
+    delivery, open and click of each campaign, at the time SES says it happened."""
+    cid, people = sent_campaign(quiet, 3)
+    a, b = people[0].email, people[1].email
+    records = [event("delivery", cid, a), event("open", cid, a), event("click", cid, b)]
+    assert deliver(quiet, [sqs_record(r) for r in records + records]) == []
+    engaged = {s.email: s.engagement for s in quiet.subscribers.get_many("news", [a, b]).values()}
+    assert engaged[a].sends_by_day and engaged[a].sends_by_day[0][1] == 1
+    assert engaged[a].last_sent is not None
+    assert engaged[a].last_delivered is not None and engaged[a].last_opened is not None
+    assert engaged[a].last_clicked is None
+    assert engaged[b].last_clicked == engaged[b].last_opened is not None  # a click is an open
+    second = new_campaign(quiet, campaign_id="second")
+    quiet.invoker.invoke("trigger", {"campaign_id": second.campaign_id})
+    again = quiet.subscribers.get("news", a)
+    assert again is not None and sum(n for _, n in again.engagement.sends_by_day) == 2
+
+
 def test_an_ab_variants_figures_are_counted_once_per_recipient_from_its_tag(
     quiet: MemoryStack,
 ) -> None:

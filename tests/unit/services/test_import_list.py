@@ -182,6 +182,50 @@ def test_email_column_option(stack: MemoryStack) -> None:
     assert job.counts.created == 1 and emails(stack)["a@example.com"].attributes == {"name": "A"}
 
 
+def test_a_column_mapping_renames_and_skips_columns(stack: MemoryStack) -> None:
+    job = import_text(
+        stack,
+        "E-mail,Full name,Notes,city\na@example.com,Ann Lee,call her,Oslo\nnot-an-address,B,,\n",
+        email_column="E-mail",
+        columns=(("Full name", "name"), ("Notes", "")),
+    )
+    assert (job.counts.created, job.counts.rejected) == (1, 1)
+    assert emails(stack)["a@example.com"].attributes == {"name": "Ann Lee", "city": "Oslo"}
+    assert job.options.to_dict()["columns"] == {"Full name": "name", "Notes": ""}
+
+
+def test_a_mapped_column_the_file_lacks_fails_the_job_naming_it(stack: MemoryStack) -> None:
+    job = import_text(stack, "email,name\na@example.com,A\n", columns=(("Plan", "plan"),))
+    assert job.status is ImportStatus.FAILED and job.error is not None
+    assert "names 'Plan', which the file's header does not have" in job.error
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ((("a", "first name"),), "the attribute for 'a' name 'first name' is not valid"),
+        ((("a", "x"), ("b", "x")), "'a' and 'b' both fill 'x'"),
+        ((("email", "x"),), "'email' is the address column"),
+        ((("a", "email"),), "fanmail's own"),
+    ],
+)
+def test_a_bad_column_mapping_is_refused_naming_the_entry(
+    columns: tuple[tuple[str, str], ...], message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        ImportOptions(columns=columns)
+
+
+def test_the_cli_takes_a_column_mapping() -> None:
+    from fanmail_local.cli.lists import column_mapping
+
+    assert column_mapping(["Full name=name", "a=b=c", "Notes="]) == (
+        ("Full name", "name"),
+        ("a=b", "c"),
+        ("Notes", ""),
+    )
+
+
 class Stop(Exception):
     """The worker's process dies here."""
 
@@ -358,8 +402,7 @@ def test_import_command_writes_rejects_and_resumes(
         return real_put(subscribers, **kwargs)
 
     monkeypatch.setattr(stack.subscribers, "put_many", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        main(["import", str(source), "--list", "l"])
+    assert main(["import", str(source), "--list", "l"]) == 130  # Ctrl-C: one line, no traceback
     state = json.loads((tmp_path / "people.csv.import-state").read_text())
     monkeypatch.setattr(stack.subscribers, "put_many", real_put)
     assert main(["import", str(source), "--list", "l"]) == 0

@@ -45,11 +45,12 @@ from fanmail.domain.list_files import parse_json
 from fanmail.domain.segments.estimate import SizeEstimate, estimate_size
 from fanmail.domain.segments.json_form import ROOT, read_segment
 from fanmail.domain.segments.nodes import AttributeNode, Fact, Node, SubscriberFacts
-from fanmail.domain.segments.schema import components, json_schema
+from fanmail.domain.segments.schema import components, json_schema, recursive_components
 from fanmail.domain.segments.text_form import parse_text
 from fanmail.domain.segments.values import ADDRESS, MAX_SEGMENT_CHARS
 
 __all__ = [
+    "MAX_SEGMENT_CHARS",
     "Fact",
     "Segment",
     "SizeEstimate",
@@ -58,6 +59,7 @@ __all__ = [
     "components",
     "estimate_size",
     "json_schema",
+    "recursive_components",
 ]
 
 

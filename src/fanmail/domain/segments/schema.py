@@ -127,6 +127,33 @@ def _other_conditions() -> list[JsonObject]:
     ]
 
 
+def recursive_components(prefix: str = OPENAPI_PREFIX) -> JsonObject:
+    """As `components`, with `Segment` referring to itself instead of one schema per level:
+    the form the API's OpenAPI document publishes. The exact form's levels refer to the level
+    below three times each, so a tool that inlines references (a client generator, the API's
+    property tests) expands it to thousands of copies of the condition; this one is as small
+    as the language. The depth limit is then the reader's (`x-max-depth`, a 422 naming the
+    node), as the node count always was."""
+    condition: JsonObject = {"$ref": prefix + "SegmentCondition"}
+    inner: JsonObject = {"$ref": prefix + "Segment"}
+    many: JsonObject = {"type": "array", "minItems": 1, "maxItems": MAX_CHILDREN, "items": inner}
+    return {
+        "SegmentCondition": {"anyOf": [*_attribute_variants(), *_other_conditions()]},
+        "Segment": {
+            "anyOf": [
+                condition,
+                _object({"all": many}),
+                _object({"any": many}),
+                _object({"not": inner}),
+            ],
+            "description": DESCRIPTION,
+            "x-max-depth": MAX_DEPTH,
+            "x-max-nodes": MAX_NODES,
+            "x-max-chars": MAX_SEGMENT_CHARS,
+        },
+    }
+
+
 def components(prefix: str = OPENAPI_PREFIX) -> JsonObject:
     """Named schemas whose references start with `prefix`: `Segment` is the one to use."""
     condition = prefix + "SegmentCondition"

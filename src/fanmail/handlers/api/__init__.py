@@ -32,6 +32,7 @@ from fanmail.handlers.api import (
     lists,
     people,
     schedules,
+    segments,
     subscribers,
     templates,
 )
@@ -52,6 +53,7 @@ ROUTERS = (
     campaigns.review_routes,
     schedules.routes,
     templates.routes,
+    segments.routes,
     people.routes,
 )
 

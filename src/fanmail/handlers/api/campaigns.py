@@ -37,20 +37,21 @@ def routes(app: App) -> Router:
     @router.post("/campaigns", responses=answers(m.CampaignView, 201), tags=tags)
     def create(body: m.CampaignCreate) -> Response[Any]:
         app.lists.get(body.list_id)
-        campaign = app.campaigns.create(
-            CreateCampaign(
-                list_id=body.list_id,
-                template=body.template,
-                sender=body.sender,
-                subject=body.subject,
-                reply_to=body.reply_to,
-                variables=body.variables,
-                campaign_id=body.campaign_id,
-                quiet_hours=body.quiet_hours,
-                ab_test=body.ab_test,
-            )
-        )
+        campaign = app.campaigns.create(definition(body))
         return json_response(view(campaign).model_dump(), HTTPStatus.CREATED)
+
+    @router.patch(ONE, responses=answers(m.CampaignView), tags=tags)
+    def edit(campaign_id: str, body: m.CampaignEdit) -> m.CampaignView:
+        """A draft defined anew (the whole definition, checked as a new one is); 409 once it
+        is scheduled or sent."""
+        app.lists.get(body.list_id)
+        return view(app.campaigns.edit(campaign_id, definition(body)))
+
+    @router.delete(ONE, responses=answers(None, 204), tags=tags)
+    def delete(campaign_id: str) -> Response[Any]:
+        """Delete a draft; 409 for anything scheduled or sent (its record stays)."""
+        app.campaigns.delete_draft(campaign_id)
+        return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
 
     @router.get("/campaigns", responses=answers(m.CampaignPage), tags=tags)
     def page(cursor: Cursor = None, limit: Limit = 100) -> m.CampaignPage:
@@ -86,6 +87,23 @@ def routes(app: App) -> Router:
         )
 
     return router
+
+
+def definition(body: m.CampaignCreate) -> CreateCampaign:
+    return CreateCampaign(
+        list_id=body.list_id,
+        template=body.template,
+        sender=body.sender,
+        subject=body.subject,
+        reply_to=body.reply_to,
+        variables=body.variables,
+        campaign_id=body.campaign_id,
+        name=body.name,
+        segment=body.segment,
+        urgent=body.urgent,
+        quiet_hours=body.quiet_hours,
+        ab_test=body.ab_test,
+    )
 
 
 def action_routes(app: App) -> Router:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from fanmail.bootstrap import App
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.import_jobs import ImportJob, ImportMode, ImportOptions
+from fanmail.domain.list_files import parse_json
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
 
@@ -50,14 +52,14 @@ class UnsupportedFile(InvalidInput):
         )
 
 
-def raw_body(event: dict[str, Any]) -> bytes:
+def raw_body(event: Mapping[str, object]) -> bytes:
     """The request body as the bytes the client sent (API Gateway base64-encodes the binary
     media types the template declares, so a file that is not UTF-8 arrives intact)."""
     body = event.get("body") or ""
     if not event.get("isBase64Encoded"):
         return str(body).encode("utf-8", "surrogatepass")
     try:
-        return base64.b64decode(body, validate=True)
+        return base64.b64decode(str(body), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("the request body is not valid base64") from None
 
@@ -81,12 +83,20 @@ def routes(app: App) -> Router:
         email_column: Annotated[str, Query(min_length=1, max_length=200)] = "email",
         check_deliverability: Annotated[bool, Query()] = False,
         file_name: Annotated[str, Query(max_length=200)] = "",
+        columns: Annotated[str, Query(max_length=20_000)] = "{}",
     ) -> Response[Any]:
         content_type = router.current_event.headers.get("content-type", "").split(";")[0].strip()
         if content_type.lower() not in FILE_MEDIA_TYPES:
             raise UnsupportedFile(content_type)
         fmt = format or ("jsonl" if "json" in content_type else "csv")
-        options = ImportOptions(fmt, ImportMode(mode), force, email_column, check_deliverability)
+        options = ImportOptions(
+            fmt,
+            ImportMode(mode),
+            force,
+            email_column,
+            check_deliverability,
+            column_mapping(columns),
+        )
         data = raw_body(router.current_event.raw_event)
         job = app.imports.submit(list_id, options, data, file_name)
         return json_response(job_view(app, job), HTTPStatus.ACCEPTED)
@@ -101,6 +111,7 @@ def routes(app: App) -> Router:
             body.force,
             body.email_column,
             body.check_deliverability,
+            tuple(body.columns.items()),
         )
         job, url = app.imports.prepare_upload(list_id, options, body.file_name)
         answer = m.UploadView(
@@ -113,6 +124,17 @@ def routes(app: App) -> Router:
         return json_response(answer.model_dump(), HTTPStatus.CREATED)
 
     return router
+
+
+def column_mapping(given: str) -> tuple[tuple[str, str], ...]:
+    """The `columns` query parameter: a JSON object, {"the file's column": "attribute"}."""
+    mapping = parse_json(given, "columns")
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise InvalidInput(
+            "columns: a JSON object of column names to attribute names, e.g. "
+            '{"Full name": "name", "Notes": ""} ("" skips a column)'
+        )
+    return tuple(mapping.items())
 
 
 def job_view(app: App, job: ImportJob) -> dict[str, Any]:

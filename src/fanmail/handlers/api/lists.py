@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
+from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.model import ListSettings, SettingsChange, settings_change
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.handlers.api import models as m
@@ -41,6 +42,12 @@ def changes(body: m.ListSettingsChange) -> SettingsChange:
         opt_in=body.opt_in,
         signup_fields=body.signup_fields,
     )
+    if body.frequency_cap == "none":
+        change["frequency_cap"] = None
+    elif body.frequency_cap is not None:
+        change["frequency_cap"] = FrequencyCap(
+            body.frequency_cap.max_sends, body.frequency_cap.days
+        )
     if body.quiet_hours is not None:  # {} clears them
         quiet = body.quiet_hours
         change["quiet_hours"] = parse_quiet_hours(quiet, "quiet_hours") if quiet else None
@@ -68,8 +75,19 @@ def routes(app: App) -> Router:
         return list_view(app.lists.summary(list_id))
 
     @router.patch("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
-    def change_settings(list_id: str, body: m.ListSettingsChange) -> m.ListView:
-        app.lists.update_settings(list_id, changes(body))
+    def change_settings(list_id: str, body: m.ListChange) -> m.ListView:
+        """Rename a list or change some of its settings (a field left out stays as it is)."""
+        if body.name is not None:
+            app.lists.rename(list_id, body.name)
+        given = changes(body)
+        if given:
+            app.lists.update_settings(list_id, given)
         return list_view(app.lists.summary(list_id))
+
+    @router.delete("/lists/<list_id>", responses=answers(None, 204), tags=tags)
+    def delete_list(list_id: str) -> Response[Any]:
+        """Delete an empty list; one with subscribers is refused (409) with how many."""
+        app.lists.delete_list(list_id)
+        return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
 
     return router

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
+from fanmail.domain.engagement import MAX_CAP_SENDS, WINDOW_DAYS
+from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import OptIn, SubscriberStatus
+from fanmail.domain.segments import MAX_SEGMENT_CHARS, Segment
 from fanmail.ports import LedgerEntry
 from fanmail.services.preview import Preview
 
@@ -59,6 +62,11 @@ class ErrorBody(BaseModel):
     error: Error
 
 
+class CapBody(Strict):
+    max_sends: int = Field(ge=1, le=MAX_CAP_SENDS, strict=True)
+    days: int = Field(ge=1, le=WINDOW_DAYS, strict=True)
+
+
 class ListSettingsChange(Strict):
     """Settings to change; a field left out stays as it is."""
 
@@ -79,6 +87,11 @@ class ListSettingsChange(Strict):
         max_length=10,
         description="the attributes a public sign-up may set (the form's fields); no other",
     )
+    frequency_cap: CapBody | Literal["none"] | None = Field(
+        default=None,
+        description='at most max_sends campaign emails per subscriber in days UTC days; "none" '
+        "removes the list's own cap (the stack's setting then holds)",
+    )
     quiet_hours: dict[str, Any] | None = Field(
         default=None,
         description='{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", "action": '
@@ -92,12 +105,17 @@ class ListCreate(ListSettingsChange):
     name: str = Field(default="", max_length=200)
 
 
+class ListChange(ListSettingsChange):
+    name: str | None = Field(default=None, max_length=200, description="a new name")
+
+
 class ListSettingsView(BaseModel):
     brand: str
     sender: str
     postal_address: str
     opt_in: OptIn
     signup_fields: list[str]
+    frequency_cap: dict[str, int] | None = None
     quiet_hours: dict[str, Any] | None = None
 
 
@@ -170,6 +188,34 @@ class SubscriberPage(BaseModel):
     next_cursor: str | None
 
 
+def _segment(value: object) -> object:
+    """A segment in either form, read as the service will (a ValueError is a 422 that names
+    the path of the bad node)."""
+    if value is not None:
+        try:
+            Segment.read(value, "segment")
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+SEGMENT_SCHEMA = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/Segment"},
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_SEGMENT_CHARS,
+            "description": 'the text form: plan = "pro" and opened in 30 days',
+        },
+    ],
+    "description": "who of the list: a segment (JSON, or its text form)",
+}
+SegmentField = Annotated[
+    dict[str, Any] | str | None, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
+]
+
+
 class CampaignCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -190,6 +236,10 @@ class CampaignCreate(Strict):
     reply_to: str | None = Field(default=None, max_length=320)
     variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    segment: SegmentField = None
+    urgent: Flag = Field(
+        default=False, description="a notification: the frequency cap does not hold it back"
+    )
     quiet_hours: dict[str, Any] | None = Field(
         default=None,
         description='{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon", '
@@ -201,10 +251,41 @@ class CampaignCreate(Strict):
         '"holdout_share": 0, "metric": "clicks"|"opens"|"manual", "wait": "4h", '
         '"no_winner": "send_best"|"send_first"|"wait_longer", "wait_limit", "after_limit"}',
     )
+    name: str = Field(default="", max_length=200, description="what people call it")
+
+
+class SegmentEstimate(Strict):
+    segment: Annotated[
+        dict[str, Any] | str, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
+    ]
+
+
+class SizeView(BaseModel):
+    estimate: int = Field(description="the point estimate (exact when `exact`)")
+    low: int = Field(description="the 95 % interval's low end")
+    high: int
+    confidence: float
+    matched: int = Field(description="subscribers the segment selected among those looked at")
+    sampled: int = Field(description="subscribers looked at")
+    total: int = Field(description="subscribers in the list")
+    exact: bool = Field(description="the whole list was looked at")
+    text: str = Field(description='for people: "about 12,400 of 98,000"')
+
+
+class SegmentSize(BaseModel):
+    everyone: SizeView = Field(description="whom the segment selects, whatever their status")
+    receiving: SizeView = Field(description="of those, who would get mail (subscribed)")
+    warnings: list[str] = Field(default_factory=list)
 
 
 class WinnerChoice(Strict):
     variant: str = Field(min_length=1, max_length=1, description="the variant to send: A-E")
+
+
+class CampaignEdit(CampaignCreate):
+    """A draft's new definition, whole (checked as a new campaign is)."""
+
+    campaign_id: None = Field(default=None, description="the path's; a draft keeps its id")
 
 
 class TestSend(Strict):
@@ -244,6 +325,7 @@ class FeedbackView(BaseModel):
 
 class CampaignView(BaseModel):
     campaign_id: str
+    name: str = ""
     list_id: str
     template: str
     sender: str
@@ -295,6 +377,14 @@ class CampaignView(BaseModel):
     )
     warnings: list[str] = Field(
         default_factory=list, description="what to fix before sending, though nothing stops it"
+    )
+    segment: dict[str, Any] | None = Field(
+        default=None, description="who of the list it reaches, as created (None: everyone)"
+    )
+    segment_text: str | None = Field(default=None, description="the segment's text form")
+    segment_id: str | None = Field(default=None, description="the saved segment it came from")
+    urgent: bool = Field(
+        default=False, description="a notification: the frequency cap does not hold it back"
     )
 
 
@@ -348,6 +438,18 @@ class PreviewRequest(Strict):
     sender: str = Field(default="Fanmail <news@fanmail.example>", max_length=320)
 
 
+class TemplatePartsBody(Strict):
+    subject: str = Field(min_length=1, max_length=1000, description="Jinja, one line")
+    html: str = Field(min_length=1, max_length=200_000, description="Jinja, autoescaped")
+    text: str = Field(
+        default="", max_length=200_000, description='Jinja; "": derived from the HTML'
+    )
+
+
+class DraftPreviewRequest(PreviewRequest):
+    parts: TemplatePartsBody
+
+
 class PreviewView(BaseModel):
     subject: str
     html: str
@@ -364,8 +466,19 @@ class PreviewView(BaseModel):
         )
 
 
+class StoredTemplateView(BaseModel):
+    name: str
+    version: int
+    reference: str = Field(description="what a campaign pins: NAME@vN")
+    created_at: float
+    parts: TemplatePartsBody | None = Field(default=None, description="one version's read")
+
+
 class TemplateNames(BaseModel):
-    templates: list[str]
+    templates: list[str] = Field(description="the shipped templates (read-only defaults)")
+    stored: list[StoredTemplateView] = Field(
+        default_factory=list, description="templates written as data: each name's latest version"
+    )
 
 
 class ImportUpload(Strict):
@@ -377,6 +490,12 @@ class ImportUpload(Strict):
     email_column: str = Field(default="email", min_length=1, max_length=200)
     check_deliverability: Flag = Field(default=False, description="also check DNS (slow)")
     file_name: str = Field(default="", max_length=200)
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description='the column mapping: {"the file\'s column": "attribute"}; "" skips a column, '
+        "a column not named keeps its name",
+    )
 
 
 class ImportCountsView(BaseModel):

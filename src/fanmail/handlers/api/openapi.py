@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fanmail.domain.segments import recursive_components as segment_schemas
+
 LIST = {"list_id": "$response.body#/list_id"}
 SUBSCRIBER = {"list_id": "$response.body#/list_id", "email": "$response.body#/email"}
 CAMPAIGN = {"campaign_id": "$response.body#/campaign_id"}
@@ -73,6 +75,8 @@ def enrich(document: dict[str, Any]) -> dict[str, Any]:
                 name: {"operationId": operation, "parameters": parameters}
                 for name, (operation, parameters) in links.items()
             }
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(segment_schemas())  # what request models refer to (SEGMENT_SCHEMA)
     submit = paths.get("/lists/{list_id}/imports", {}).get("post")
     if submit is not None:
         submit["requestBody"] = LIST_FILE

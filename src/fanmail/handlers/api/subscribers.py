@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanmail.bootstrap import App
-from fanmail.domain.model import Subscriber
+from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, caller, new_router
 from fanmail.services.lists import UpsertSubscriber
@@ -37,8 +37,15 @@ def routes(app: App) -> Router:
     tags = ["subscribers"]
 
     @router.get("/lists/<list_id>/subscribers", responses=answers(m.SubscriberPage), tags=tags)
-    def page(list_id: str, cursor: Cursor = None, limit: Limit = 100) -> m.SubscriberPage:
-        found = app.lists.page(list_id, cursor, limit)
+    def page(
+        list_id: str,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+        status: Annotated[SubscriberStatus | None, Query()] = None,
+    ) -> m.SubscriberPage:
+        """A page of a list's subscribers, only those of one `status` if given (a filtered
+        page reads a bounded part of the list: it may be short, with a cursor to go on)."""
+        found = app.lists.page(list_id, cursor, limit, status)
         return m.SubscriberPage(
             subscribers=[subscriber_view(s) for s in found.subscribers], next_cursor=found.cursor
         )

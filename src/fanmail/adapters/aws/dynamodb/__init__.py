@@ -15,6 +15,7 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "imports": [("import_id", "HASH"), ("item", "RANGE")],
     "signups": [("list_id", "HASH"), ("email", "RANGE")],
     "erasures": [("id", "HASH")],
+    "templates": [("name", "HASH"), ("version", "RANGE")],
 }
 
 # Tables whose items expire (DynamoDB TTL), by the attribute holding the time.

@@ -12,6 +12,7 @@ from fanmail.adapters.aws.dynamodb.items import Item, backoff, from_item, values
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
@@ -26,7 +27,7 @@ def index_page(
     limit: int = 100,
 ) -> tuple[list[Item], Item | None]:
     """One page of the keys whose `attribute` (the index's hash key) is `address`."""
-    request: dict[str, Any] = {
+    request: QueryInputTypeDef = {
         "TableName": table,
         "IndexName": BY_EMAIL,
         "KeyConditionExpression": "#a = :a",

@@ -48,10 +48,16 @@ ATTRIBUTES = {
     "schedule": "schedule",
     "paused_reason": "paused_reason",
     "list_info": "list_info",
+    "segment": "segment",
+    "segment_id": "segment_id",
+    "notes": "notes",
+    "frequency_cap": "frequency_cap",
+    "urgent": "urgent",
     "local_time": "local_time",
     "quiet_hours": "quiet_hours",
     "ab_test": "ab_test",
     "phases": "phases",
+    "name": "name",
 }
 """The stored attribute of each Campaign field. Stored names are the table's schema: a field
 renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is
@@ -173,6 +179,29 @@ class DynamoCampaignStore:
         )
         item = response.get("Item")
         return campaign_from(item) if item else None
+
+    def replace_draft(self, campaign: Campaign) -> None:
+        self._while_draft(campaign.campaign_id, "put_item", Item=campaign_item(campaign))
+
+    def delete_draft(self, campaign_id: str) -> None:
+        self._while_draft(campaign_id, "delete_item", Key=self._key(campaign_id))
+
+    def _while_draft(self, campaign_id: str, operation: str, **request: Any) -> None:
+        """A put or delete of the campaign's item, only while it is a draft."""
+        try:
+            getattr(self.client, operation)(
+                TableName=self.table,
+                ConditionExpression="#status = :draft",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values({":draft": CampaignStatus.DRAFT.value}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
+            )
+        except ClientError as exc:
+            old = refused(exc)
+            if not old:
+                raise NotFound(f"campaign {campaign_id!r} not found") from None
+            raise Conflict(f"campaign {campaign_id!r} is {old['status']}", old["status"]) from None
 
     def transition(self, campaign_id: str, transition: Transition) -> Campaign:
         update, names, bound = update_of(transition)

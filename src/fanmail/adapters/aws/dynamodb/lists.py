@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb.items import from_item, refused, to_item, values
+from fanmail.adapters.aws.dynamodb.subscribers import counter
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import ListSettings, MailingList
+from fanmail.domain.model import ListSettings, MailingList, SubscriberStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -65,6 +66,42 @@ class DynamoListStore:
         found = list_from(response["Attributes"])
         assert found is not None
         return found
+
+    def rename(self, list_id: str, name: str) -> MailingList:
+        try:
+            response: Any = self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"list_id": list_id}),
+                UpdateExpression="SET #n = :n",
+                ConditionExpression="attribute_exists(created_at)",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues=values({":n": name}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            refused(exc)
+            raise NotFound(f"list {list_id!r} not found") from None
+        found = list_from(response["Attributes"])
+        assert found is not None
+        return found
+
+    def delete_empty(self, list_id: str) -> bool:
+        """Deleted only while every status counter is zero or absent: a subscriber written
+        between the caller's check and this delete keeps the list."""
+        names = {f"#c{i}": counter(status) for i, status in enumerate(SubscriberStatus)}
+        empty = " AND ".join(f"(attribute_not_exists({n}) OR {n} = :zero)" for n in names)
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=to_item({"list_id": list_id}),
+                ConditionExpression=f"attribute_exists(created_at) AND {empty}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values({":zero": 0}),
+            )
+        except ClientError as exc:
+            refused(exc)
+            return False
+        return True
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:
         """A Scan, sorted: the lists table holds one small item per list."""

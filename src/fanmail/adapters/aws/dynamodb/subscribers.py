@@ -26,6 +26,15 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.domain.attributes import readable_attributes
+from fanmail.domain.engagement import ITEM_FIELDS as ENGAGEMENT_FIELDS
+from fanmail.domain.engagement import (
+    SENDS,
+    SENT,
+    Engagement,
+    EngagementEvent,
+    day_of,
+    stale_days,
+)
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -33,7 +42,9 @@ from fanmail.domain.model import (
     StatusChange,
     Subscriber,
     SubscriberStatus,
+    signed_up,
 )
+from fanmail.domain.segments import Fact
 from fanmail.ports import SubscriberPage
 
 if TYPE_CHECKING:
@@ -45,6 +56,9 @@ BATCH_GET_MAX = 100
 STATUS = {"#s": "status"}
 RETRIES = 8
 SOFT_BOUNCES_KEPT = 20
+SIGNED_UP_AT = "signed_up_at"
+FULL = ", ".join(["email", "#s", "attrs", "consent", "imp", SIGNED_UP_AT, *ENGAGEMENT_FIELDS])
+"""What a read of whole subscribers projects (everything but soft bounces)."""
 
 
 def counter(status: SubscriberStatus | str) -> str:
@@ -81,7 +95,28 @@ def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subsc
         attributes=readable_attributes(attributes) if isinstance(attributes, dict) else {},
         history=tuple(change_from(c) for c in data.get("consent") or () if isinstance(c, dict)),
         imported_by=str(data.get("imp") or ""),
+        signed_up_at=_time(data.get(SIGNED_UP_AT)),
+        engagement=Engagement.from_item(data),
     )
+
+
+def _time(value: object) -> float | None:
+    """A stored time; anything else (an older item has none) is no time."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def projection(facts: frozenset[Fact]) -> str:
+    """What a page reads of each item: address, status, attributes, and only the facts a
+    segment asks for beyond those (an item's read units follow what it holds, not the
+    projection, but a smaller response pages faster and costs the Lambda less memory)."""
+    names = ["email", "#s", "attrs"]
+    if Fact.SIGNED_UP_AT in facts:
+        names.append(SIGNED_UP_AT)
+    if Fact.ENGAGEMENT in facts:
+        names.extend(ENGAGEMENT_FIELDS)
+    return ", ".join(names)
 
 
 class DynamoSubscriberStore:
@@ -126,6 +161,9 @@ class DynamoSubscriberStore:
         if subscriber.imported_by:
             sets.append("imp = :imp")
             bound[":imp"] = subscriber.imported_by
+        if subscriber.signed_up_at is not None:
+            sets.append(f"{SIGNED_UP_AT} = if_not_exists({SIGNED_UP_AT}, :signed)")
+            bound[":signed"] = subscriber.signed_up_at
         if old is None:
             condition = "attribute_not_exists(email)"
         else:
@@ -203,7 +241,7 @@ class DynamoSubscriberStore:
                         deltas[counter(before)] = deltas.get(counter(before), 0) - 1
                     if provenance is not None:
                         change = StatusChange.of(provenance, at, subscriber.status, before)
-                actions.append(self._subscriber_update(subscriber, old, change))
+                actions.append(self._subscriber_update(signed_up(subscriber, at), old, change))
             update = self._counter_update(list_id, deltas)
             if self._transact(actions + ([update] if update else [])):
                 return
@@ -305,12 +343,19 @@ class DynamoSubscriberStore:
         item = response.get("Item")
         return subscriber_from(item) if item else None
 
-    def page(self, list_id: str, cursor: str | None, limit: int) -> SubscriberPage:
+    def page(
+        self,
+        list_id: str,
+        cursor: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
         request: QueryInputTypeDef = {
             "TableName": self.table,
             "KeyConditionExpression": "list_id = :l",
             "ExpressionAttributeValues": values({":l": list_id}),
-            "ProjectionExpression": "email, #s, attrs",
+            "ProjectionExpression": projection(facts),
             "ExpressionAttributeNames": STATUS,
             "Limit": limit,
         }
@@ -321,10 +366,77 @@ class DynamoSubscriberStore:
         last = response.get("LastEvaluatedKey")
         return SubscriberPage(items, str(from_item(last)["email"]) if last else None)
 
+    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
+        """One UpdateItem: the last send moves on, today's bucket of the window gains one and
+        the days that fell out of it go. ADD on a map's key needs the map: the first send
+        creates it whole, conditionally, and a send that finds it created meanwhile adds."""
+        today, held = day_of(at), tuple(days_held)
+        names = {"#w": SENDS, "#d": str(today)}
+        stale = {f"#x{i}": str(day) for i, day in enumerate(stale_days(held, at))}
+        bound: dict[str, Any] = {":at": at}
+        if held:
+            remove = "".join(f", #w.{name}" for name in stale)
+            update = f"SET {SENT} = :at ADD #w.#d :one" + (f" REMOVE {remove[2:]}" if stale else "")
+            condition = "attribute_exists(email) AND attribute_exists(#w)"
+            names |= stale
+            bound[":one"] = 1
+        else:
+            update = f"SET {SENT} = :at, #w = :window"
+            condition = "attribute_exists(email) AND attribute_not_exists(#w)"
+            names.pop("#d")
+            bound[":window"] = {str(today): 1}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(list_id, email),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values(bound),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            old = refused(exc)
+            if old and isinstance(old.get(SENDS), dict) != bool(held):  # the window, as it is
+                days = tuple(int(day) for day in old.get(SENDS) or {})
+                self.add_send(list_id, email, at, days or ())
+
+    def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
+        for moved in event.moves():
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(list_id, email),
+                    UpdateExpression="SET #e = :at",
+                    ConditionExpression=(
+                        "attribute_exists(email) AND (attribute_not_exists(#e) OR #e < :at)"
+                    ),
+                    ExpressionAttributeNames={"#e": moved},
+                    ExpressionAttributeValues=values({":at": at}),
+                )
+            except ClientError as exc:
+                refused(exc)  # deleted, or a later time is already there
+
+    def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """A parallel-scan segment of the address index (keys only: small reads), this list's
+        keys kept, then their items read."""
+        paginator = self.client.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table,
+            IndexName=BY_EMAIL,
+            Segment=segment,
+            TotalSegments=segments,
+            FilterExpression="list_id = :l",
+            ExpressionAttributeValues=values({":l": list_id}),
+        )
+        emails = [str(from_item(i)["email"]) for page in pages for i in page.get("Items", [])]
+        found = self.get_many(list_id, emails)
+        return [found[e] for e in emails if e in found]
+
     def _batch_get(self, list_id: str, emails: Sequence[str], full: bool) -> list[Any]:
         """Consistent BatchGetItem in chunks of 100, retrying unprocessed keys with backoff.
         `full` reads attributes and the length of the history too."""
-        projection = "email, #s, attrs, consent, imp" if full else "email, #s"
+        wanted = FULL if full else "email, #s"
         items: list[Any] = []
         unique = list(dict.fromkeys(emails))
         for start in range(0, len(unique), BATCH_GET_MAX):
@@ -335,7 +447,7 @@ class DynamoSubscriberStore:
                     RequestItems={
                         self.table: {
                             "Keys": keys,
-                            "ProjectionExpression": projection,
+                            "ProjectionExpression": wanted,
                             "ExpressionAttributeNames": STATUS,
                             "ConsistentRead": True,
                         }

@@ -1,0 +1,116 @@
+// Lists: create one, change its settings or name, delete an empty one; importing a file into
+// a list is its own module (imports.js), shown in the same section.
+import { api, ask, busy, byId, count, el, fillBody, fillSelect, path, row, say, words } from "./core.js";
+import * as imports from "./imports.js";
+
+const state = { lists: [], editing: null };
+
+export function setup() {
+  byId("list-form").addEventListener("submit", createList);
+  byId("settings-form").addEventListener("submit", saveSettings);
+  byId("settings-close").addEventListener("click", () => { byId("list-settings").hidden = true; });
+  imports.setup();
+}
+
+export async function show() {
+  await refresh();
+}
+
+export async function refresh() {
+  const page = await api("GET", "/lists?limit=1000");
+  state.lists = page.lists;
+  fillBody(byId("lists"), page.lists.map(listRow), "No lists yet: create one");
+  fillSelect(byId("import-list"), page.lists.map((l) => [l.list_id, l.name || l.list_id]));
+}
+
+function listRow(list) {
+  const name = el("td");
+  name.append(el("strong", list.name || list.list_id), el("div", list.list_id, "muted"));
+  const others = Object.entries(list.subscribers)
+    .filter(([status]) => status !== "subscribed")
+    .map(([status, n]) => `${words(status)} ${count(n)}`).join(", ");
+  const actions = el("div", null, "row-actions");
+  const open = el("a", "Subscribers");
+  open.href = `#subscribers/${encodeURIComponent(list.list_id)}`;
+  const settings = el("button", "Settings");
+  settings.addEventListener("click", () => editSettings(list));
+  const importing = el("button", "Import");
+  importing.addEventListener("click", () => {
+    byId("import-list").value = list.list_id;
+    byId("import-card").scrollIntoView({ block: "start" });
+    byId("import-file").focus();
+  });
+  const remove = el("button", "Delete…", "danger");
+  remove.addEventListener("click", () => deleteList(remove, list));
+  actions.append(open, settings, importing, remove);
+  const cell = el("td");
+  cell.append(actions);
+  const tr = row(name, el("td", count(list.subscribers.subscribed), "number"), el("td", others || "–", "muted"), cell);
+  tr.dataset.id = list.list_id;
+  return tr;
+}
+
+async function createList(event) {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  const body = {};
+  for (const key of ["list_id", "name", "brand", "postal_address"]) {
+    const value = String(data.get(key) || "").trim();
+    if (value) body[key] = value;
+  }
+  await busy(byId("list-create"), async () => {
+    try {
+      const created = await api("POST", "/lists", body);
+      say("list-notice", `Created ${created.name}`);
+      event.target.reset();
+      await refresh();
+    } catch (error) {
+      say("list-notice", error.message, true);
+    }
+  });
+}
+
+function editSettings(list) {
+  state.editing = list.list_id;
+  const form = byId("settings-form");
+  form.elements.name.value = list.name;
+  for (const key of ["brand", "postal_address", "sender", "opt_in"]) form.elements[key].value = list.settings[key];
+  byId("list-settings-title").textContent = `Settings of ${list.name || list.list_id}`;
+  byId("list-settings").hidden = false;
+  byId("list-settings").scrollIntoView({ block: "start" });
+  form.elements.name.focus();
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  const body = {};
+  for (const key of ["name", "brand", "postal_address", "sender", "opt_in"]) body[key] = String(data.get(key)).trim();
+  await busy(byId("settings-save"), async () => {
+    try {
+      const saved = await api("PATCH", path("/lists", state.editing), body);
+      say("settings-notice", `Saved the settings of ${saved.name}`);
+      await refresh();
+    } catch (error) {
+      say("settings-notice", error.message, true);
+    }
+  });
+}
+
+async function deleteList(button, list) {
+  const total = Object.values(list.subscribers).reduce((sum, n) => sum + n, 0);
+  const question = total
+    ? `${list.name} has ${count(total)} subscribers. A list is deleted only when it is empty: `
+      + "their consent records go with it. Try anyway?"
+    : `Delete the list ${list.name}? This cannot be undone.`;
+  if (!(await ask(question, "Delete list", list.list_id))) return;
+  await busy(button, async () => {
+    try {
+      await api("DELETE", path("/lists", list.list_id));
+      say("lists-notice", `Deleted ${list.name}`);
+      await refresh();
+    } catch (error) {
+      say("lists-notice", error.message, true);
+    }
+  });
+}
