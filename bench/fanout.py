@@ -8,6 +8,11 @@ Prints JSON. `rate_efficiency` is sent / (R · duration), where duration runs fr
 invocation to the stored summary: every cost of the run (planning, paging, fan-out, tail)
 counts against it. `--cpu-hog N` runs N busy processes beside it, as a sender at 512 MB gets a
 fraction of a vCPU: pacing must hold (`over_rate_seconds`, `throttled`) when threads wake late.
+
+`--clock sim` runs the same code on simulated time (as bench/low_rate.py): the modelled latency
+is all the time a call takes and the machine's load does not count, so the figures say what the
+mechanism (plan, pacer, calls in flight) does, stable from run to run; the real clock says what
+it does on this machine's CPU as well. `sends_per_second` summarises the seconds of the run.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ import argparse
 import json
 import logging
 import multiprocessing
+import statistics
+import threading
 import time
 from collections import Counter
 
+from fanmail.adapters.aws.clock import SystemClock
 from fanmail.domain.model import SubscriberStatus
+from fanmail.ports import Clock
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.adapters.clock import SimClock
+from fanmail_local.cli.common import quiet_functions
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.harness import SENDER_ADDRESS, memory_stack
 
@@ -53,6 +64,12 @@ def main() -> None:
     parser.add_argument(
         "--latency-dist", choices=["uniform", "lognormal", "pareto"], default="uniform"
     )
+    parser.add_argument(
+        "--clock",
+        choices=["real", "sim"],
+        default="real",
+        help="the machine's time, or simulated time (the mechanism alone, stable figures)",
+    )
     parser.add_argument("--cpu-hog", type=int, default=0, help="busy processes beside the run")
     parser.add_argument("--branching", type=int, default=8)
     parser.add_argument("--max-threads", type=int, default=32)
@@ -64,6 +81,7 @@ def main() -> None:
         help="the GIL switch interval the stack sets (FANMAIL_SWITCH_INTERVAL_MS; Python: 5)",
     )
     args = parser.parse_args()
+    quiet_functions()
     logging.getLogger("fanmail").setLevel(logging.WARNING)
     hogs = [multiprocessing.Process(target=burn, daemon=True) for _ in range(args.cpu_hog)]
     for hog in hogs:
@@ -83,8 +101,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         max_threads=args.max_threads,
         switch_interval_ms=args.switch_interval_ms,
     )
+    clock: Clock = SimClock() if args.clock == "sim" else SystemClock()
     stack = memory_stack(
-        settings, rate=args.rate, latency_s=args.latency_ms / 1000, latency_dist=args.latency_dist
+        settings,
+        rate=args.rate,
+        latency_s=args.latency_ms / 1000,
+        latency_dist=args.latency_dist,
+        clock=clock,
+        ses_events=args.clock == "real",
     )
     stack.ses.slow_share, stack.ses.slow_factor = args.slow_share, args.slow_factor
     app = stack.app
@@ -95,9 +119,12 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     campaign = app.campaigns.create(
         CreateCampaign(list_id="bench", template=args.template, sender=SENDER_ADDRESS)
     )
-    started = time.monotonic()
+    started, wall_started = clock.now(), time.monotonic()
+    watch = ProcessWatch(args.clock == "real")
     summary = stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
-    duration = time.monotonic() - started
+    duration = clock.now() - started
+    wall_s = time.monotonic() - wall_started
+    watch.stop()
     stack.close()
 
     received = Counter(d.email.to for d in stack.ses.deliveries)
@@ -111,6 +138,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "slow_mode": {"share": args.slow_share, "factor": args.slow_factor}
         if args.slow_share
         else None,
+        "clock": args.clock,
+        "wall_s": round(wall_s, 1),
         "cpu_hog": args.cpu_hog,
         "switch_interval_ms": args.switch_interval_ms,
         "duration_s": round(duration, 3),
@@ -119,6 +148,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "throttled": stack.ses.throttled,
         "max_sends_in_any_second": stack.ses.max_in_any_second(),
         "over_rate_seconds": stack.ses.over_rate_seconds(),
+        "sends_per_second": per_second(stack.ses.arrivals, started),
+        "process_per_second": watch.report(),
         "duplicates": sum(n - 1 for n in received.values() if n > 1),
         "missing": len(expected - set(received)),
         "status": summary.get("status"),
@@ -131,6 +162,56 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             k: summary["plan"][k]
             for k in ("senders", "threads", "batch_size", "depth", "rate_per_sender")
         },
+    }
+
+
+class ProcessWatch:
+    """Once a second of a real-clock run: the threads alive in this process and the CPU it got
+    (1.0 is one core). A second short of sends with the CPU low was the machine's load; with
+    the CPU high, this process's own work (threads that wake for nothing, say)."""
+
+    def __init__(self, on: bool) -> None:
+        self.threads: list[int] = []
+        self.cpu: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        if on:
+            self._thread.start()
+
+    def _watch(self) -> None:
+        last_cpu, last_wall = time.process_time(), time.monotonic()
+        while not self._stop.wait(1.0):
+            cpu, wall = time.process_time(), time.monotonic()
+            self.cpu.append(round((cpu - last_cpu) / (wall - last_wall), 2))
+            self.threads.append(threading.active_count())
+            last_cpu, last_wall = cpu, wall
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def report(self) -> dict[str, str]:
+        return {
+            "threads_alive": " ".join(map(str, self.threads)),
+            "cpu_share": " ".join(map(str, self.cpu)),
+        }
+
+
+def per_second(arrivals: list[float], started: float) -> dict[str, object]:
+    """Sends arriving at SES in each whole second of the run (the first and last, partly
+    spent planning and draining, apart): where a run lost its rate."""
+    counts = Counter(int(t - started) for t in arrivals)
+    if not counts:
+        return {}
+    seconds = range(min(counts), max(counts) + 1)
+    series = [counts.get(second, 0) for second in seconds]
+    middle = series[1:-1] or series
+    return {
+        "first_send_s": round(min(arrivals) - started, 3),
+        "last_send_s": round(max(arrivals) - started, 3),
+        "median": statistics.median(middle),
+        "lowest": min(middle),
+        "highest": max(middle),
+        "series": " ".join(map(str, series)),
     }
 
 

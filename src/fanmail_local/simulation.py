@@ -133,7 +133,9 @@ class GeneratedList(MemorySubscriberStore):
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
         found = [projected(self.synthetic(i), facts) for i in range(start, end)]
-        self.meter.read("subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id)
+        self.meter.read(
+            "subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id
+        )
         return SubscriberPage(found, str(end) if end < self.size else None)
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:

@@ -55,20 +55,39 @@ class Pacer:
         self._origin = clock.now()
         self._count = 0
         self._last_decrease = float("-inf")
+        self._waiting = 0
+        self.unclaimed = 0
 
     @staticmethod
     def _interval(rate: float) -> float:
         return (1.0 / rate) * (1 + 1e-6)
 
     def reserve(self) -> float:
-        """Claim the next slot and return the time it starts."""
+        """Claim the next slot and return the time it starts; the caller then waits for it
+        (`wait_for`) or gives it up (`forgo`). A slot that came due while no caller was
+        waiting for it counts as `unclaimed`: every caller was busy elsewhere (in a call), and
+        one more would have sent it on time."""
         with self._lock:
             now = self._clock.now()
             slot = self._origin + self._count * self.interval
-            if slot < now:  # idle: unused slots are not saved up as a burst
-                self._origin, self._count, slot = now, 0, now
-            self._count += 1
+            if slot < now and self._waiting == 0:
+                self.unclaimed += 1
+            slot = self._take(now)
+            self._waiting += 1
             return slot
+
+    def _take(self, now: float) -> float:
+        slot = self._origin + self._count * self.interval
+        if slot < now:  # idle: unused slots are not saved up as a burst
+            self._origin, self._count, slot = now, 0, now
+        self._count += 1
+        return slot
+
+    @property
+    def waiting(self) -> int:
+        """Callers holding a slot they have not reached yet."""
+        with self._lock:
+            return self._waiting
 
     def acquire(self) -> None:
         """Block until the caller may send one message."""
@@ -79,13 +98,22 @@ class Pacer:
         starved CPU: a 512 MB Lambda gets a third of a vCPU) does not send at once -- threads
         that all woke late would send together -- but takes a fresh slot on the grid and waits
         for it. Waking a little late is fine: no drift builds up from it."""
-        while True:
-            wait = slot - self._clock.now()
-            if wait > 0:
-                self._clock.sleep(wait)
-            if self._clock.now() - slot <= self.interval:
-                return
-            slot = self.reserve()
+        try:
+            while True:
+                wait = slot - self._clock.now()
+                if wait > 0:
+                    self._clock.sleep(wait)
+                if self._clock.now() - slot <= self.interval:
+                    return
+                with self._lock:
+                    slot = self._take(self._clock.now())
+        finally:
+            self.forgo()
+
+    def forgo(self) -> None:
+        """The caller is done with its slot: reached, or given up (out of time)."""
+        with self._lock:
+            self._waiting -= 1
 
     def throttled(self) -> None:
         """SES answered 429 at this pace: slow down (once per calm period)."""

@@ -69,13 +69,15 @@ def needed_in_flight(rate: float, mean_latency_s: float, headroom: float) -> int
 
 class SesMeter:
     """One sender's measurements, shared by its threads: every call's latency (histogram),
-    and the recent ones' mean (a window of `recent` calls)."""
+    the mean of them all, and the recent ones' mean (a window of `recent` calls)."""
 
     def __init__(self, recent: int = 200) -> None:
         self._lock = threading.Lock()
         self._buckets: dict[str, int] = {}
         self._recent: deque[float] = deque(maxlen=recent)
         self._recent_sum = 0.0
+        self._calls = 0
+        self._sum = 0.0
 
     def record(self, seconds: float) -> None:
         key = str(bucket_of(seconds))
@@ -85,10 +87,20 @@ class SesMeter:
                 self._recent_sum -= self._recent[0]
             self._recent.append(seconds)
             self._recent_sum += seconds
+            self._calls += 1
+            self._sum += seconds
 
     def recent_mean_s(self) -> float | None:
         with self._lock:
             return self._recent_sum / len(self._recent) if self._recent else None
+
+    def settled_mean_s(self) -> float | None:
+        """The larger of the recent mean and the mean of every call: a lull of fast calls
+        between rare slow ones does not look like SES got faster."""
+        with self._lock:
+            if not self._calls:
+                return None
+            return max(self._sum / self._calls, self._recent_sum / len(self._recent))
 
     def histogram(self) -> LatencyHistogram:
         with self._lock:

@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -50,8 +51,6 @@ from fanmail.ports import (
 )
 
 SENDER = "sender"
-PARKED_RECHECK_S = 0.1
-"""How often a thread the concurrency target leaves out looks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,27 +432,54 @@ class _Outage:
 
 
 class _Concurrency:
-    """How many of a leaf's threads have a call in flight: the plan's count at first, then
-    Little's law on the mean latency of its recent calls (its rate x mean x headroom), within
-    the batch's cap. Threads numbered at or above the target wait, parked."""
+    """How many threads a leaf runs. The pacer alone sets the pace; threads only take its
+    slots. A leaf starts with the plan's count and starts one more each time a slot came due
+    with no thread free to take it (all were in calls: `Pacer.unclaimed`), up to the batch's
+    cap. A thread retires when others already wait for slots and fewer still cover Little's
+    law on what it measures (pace x mean latency x headroom). Threads never poll: one not
+    needed has ended."""
 
-    def __init__(self, batch: Batch, most: int, meter: SesMeter, headroom: float) -> None:
-        self.rate = batch.rate_per_sender
+    def __init__(self, most: int, pacer: Pacer, meter: SesMeter, headroom: float) -> None:
         self.most = most
+        self.pacer = pacer
         self.meter = meter
         self.headroom = headroom
-        self.target = min(batch.threads, most)
-        self.peak = self.target
+        self.running = 0
+        self.peak = 0
+        self._unclaimed_seen = 0
+        self._lock = threading.Lock()
 
-    def admits(self, index: int) -> bool:
-        return index < self.target
+    def start(self, threads: int) -> int:
+        """Room for up to `threads` more; how many to start."""
+        with self._lock:
+            more = max(0, min(threads, self.most - self.running))
+            self.running += more
+            self.peak = max(self.peak, self.running)
+            return more
 
-    def resize(self) -> None:
-        mean = self.meter.recent_mean_s()
-        if mean is not None:
-            needed = needed_in_flight(self.rate, mean, self.headroom)
-            self.target = min(self.most, needed)
-            self.peak = max(self.peak, self.target)
+    def short_of_threads(self) -> int:
+        """Slots that went unclaimed since the last look: a thread more would have taken each."""
+        with self._lock:
+            unclaimed = self.pacer.unclaimed
+            missed, self._unclaimed_seen = unclaimed - self._unclaimed_seen, unclaimed
+        return missed
+
+    def retires(self) -> bool:
+        """This thread ends (counted out): a quarter of the threads (two at least) already wait
+        for slots, and Little's law says the rest still keep the pace."""
+        mean = self.meter.settled_mean_s()
+        needed = needed_in_flight(self.pacer.rate, mean, self.headroom) if mean else self.most
+        with self._lock:
+            spare = max(2, self.running // 4)
+            if self.running > needed and self.pacer.waiting >= spare:
+                self.running -= 1
+                return True
+            return False
+
+    def ended(self) -> None:
+        """A thread ended for any other reason (its work is done)."""
+        with self._lock:
+            self.running -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +502,7 @@ def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _
     while True:
         slot = tools.pacer.reserve()
         if not tools.budget.allows_another(at=slot):
+            tools.pacer.forgo()
             outcome.out_of_time = True  # handed back, not failed
             return outcome
         tools.pacer.wait_for(slot)
@@ -533,14 +560,14 @@ class _Leaf:
             options.status_chunk,
         )
         meter = SesMeter()
+        pacer = Pacer(batch.rate_per_sender, clock, options.aimd)
         self.tools = _Instruments(
-            Pacer(batch.rate_per_sender, clock, options.aimd),
-            _Budget(clock, deadline, options.stop_margin_s),
-            meter,
-            _Outage(clock, options),
+            pacer, _Budget(clock, deadline, options.stop_margin_s), meter, _Outage(clock, options)
         )
         most = max(1, min(batch.thread_cap, len(batch.recipients)))
-        self.concurrency = _Concurrency(batch, most, meter, options.concurrency_headroom)
+        self.concurrency = _Concurrency(most, pacer, meter, options.concurrency_headroom)
+        self.workers: list[Future[BatchResult]] = []
+        self.pool: Executor | None = None
         self.gate = CampaignGate(
             ports.campaign_store, clock, campaign.campaign_id, options.gate_interval_s
         )
@@ -556,12 +583,17 @@ class _Leaf:
         self.live = _LiveReport(ports.campaign_store, clock, batch, options.live_interval_s)
 
     def run(self) -> BatchResult:
-        most = self.concurrency.most
-        with self.clock.executor(most) as pool:
-            futures = [pool.submit(self._work, index) for index in range(most)]
-            result = BatchResult()
-            for future in futures:
-                result = result + future.result()
+        result = BatchResult()
+        with self.clock.executor(self.concurrency.most) as self.pool:
+            self._start_workers(self.batch.threads)
+            reaped = 0
+            while True:  # workers start workers: wait until every one started has ended
+                with self.lock:
+                    if reaped == len(self.workers):
+                        break
+                    worker = self.workers[reaped]
+                result = result + worker.result()
+                reaped += 1
         self.live.flush()
         failing_since = self.tools.outage.failing_since()
         return replace(
@@ -578,18 +610,26 @@ class _Leaf:
             threads_used=self.concurrency.peak,
         )
 
-    def _work(self, index: int) -> BatchResult:
-        """One thread: take recipients until the feed, the budget or the campaign says stop;
-        parked while the concurrency target leaves it out."""
+    def _start_workers(self, threads: int) -> None:
+        assert self.pool is not None
+        with self.lock:
+            for _ in range(self.concurrency.start(threads)):
+                self.workers.append(self.pool.submit(self._work))
+
+    def _work(self) -> BatchResult:
+        """One thread: take recipients until the feed, the budget or the campaign says stop,
+        or the leaf has threads to spare; start another when slots go unclaimed."""
         counts = DeliveryCounts()
         calls, seconds = 0, 0.0
+        retired = False
         try:
             while not self._stopping():
-                if not self.concurrency.admits(index):
-                    if self.feed.drained():
-                        break
-                    self.clock.sleep(PARKED_RECHECK_S)
-                    continue
+                retired = self.concurrency.retires()
+                if retired:
+                    break
+                missed = self.concurrency.short_of_threads()
+                if missed and not self.feed.drained():
+                    self._start_workers(missed)
                 item = self.feed.take()
                 if item is None:
                     break
@@ -599,10 +639,12 @@ class _Leaf:
                 if outcome is not None:
                     calls += outcome.calls
                     seconds += outcome.seconds
-                    self.concurrency.resize()
         except BaseException:
             self.dead.set()
             raise
+        finally:
+            if not retired:
+                self.concurrency.ended()
         return BatchResult(counts=counts, ses_calls=calls, ses_seconds=seconds)
 
     def _stopping(self) -> bool:

@@ -154,3 +154,33 @@ def test_a_slower_pace_keeps_the_slot_already_promised() -> None:
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert min(gaps) >= 0.1 - 1e-6
     assert max_in_window(slots) <= 10
+
+
+def test_a_slot_due_with_no_caller_waiting_is_counted_unclaimed() -> None:
+    """The leaf starts a thread per unclaimed slot: one comes due while every caller is busy
+    elsewhere (in a call). A caller already waiting means the slot was taken on time."""
+    clock = ManualClock()
+    pacer = Pacer(10, clock)
+    first = pacer.reserve()
+    second = pacer.reserve()  # queued behind the first: a spare caller
+    assert pacer.waiting == 2 and pacer.unclaimed == 0
+    pacer.wait_for(first)
+    pacer.wait_for(second)
+    assert pacer.waiting == 0 and pacer.unclaimed == 0
+    clock.advance(0.5)  # every caller in a call: the slots of half a second pass unclaimed
+    pacer.acquire()
+    assert pacer.unclaimed == 1
+    pacer.reserve()  # a caller out of time gives its slot up
+    pacer.forgo()
+    assert pacer.waiting == 0
+
+
+def test_a_caller_that_wakes_late_is_not_counted_as_a_missing_thread() -> None:
+    """A starved CPU wakes a waiting caller late: more threads would not help, so its fresh
+    slot is not `unclaimed`."""
+    clock = LateWaker()
+    pacer = Pacer(10, clock)
+    slot = pacer.reserve()
+    clock.time += 2.0
+    pacer.wait_for(slot)
+    assert pacer.unclaimed == 0 and pacer.waiting == 0

@@ -231,6 +231,67 @@ def test_a_sender_grows_its_calls_in_flight_to_what_ses_latency_needs() -> None:
     assert result.latency.percentile_ms(0.5) == pytest.approx(50, rel=0.5)
 
 
+def test_a_slow_mode_of_ses_does_not_collapse_the_pace() -> None:
+    """A few calls fifty times slower than the rest hold their threads for seconds: the leaf
+    starts a thread for each slot that came due with none free, and the slow calls' slots do
+    not bunch the ones after them past SES's window."""
+    stack = sim_stack(fast_settings(), rate=105.0, latency_s=0.02)
+    stack.ses.slow_share, stack.ses.slow_factor = 0.03, 50.0
+    stack.ses._random.seed(7)
+    subscribers = seed(stack, 2000)
+    campaign = new_campaign(stack)
+    clock = stack.ports.clock
+    started = clock.now()
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=100.0,
+        threads=2,
+        max_threads=32,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    sent_by_last_slot = max(d.arrived_at for d in stack.ses.deliveries) - started
+    assert result.counts[Outcome.SENT] == 2000 and stack.ses.throttled == 0
+    # the pace (20 s) and a last slow call's way to SES (0.5 s); two threads alone: 50 s
+    assert sent_by_last_slot < 2000 / 100 + 0.7
+    assert 6 <= result.threads_used <= 32
+
+
+def test_a_sender_told_too_many_threads_lets_the_spare_ones_end() -> None:
+    """Planned for slow calls, SES answers in 5 ms: threads beyond Little's law and a spare
+    quarter end, instead of waiting for slots with claimed recipients (counted here as
+    recipients claimed and not yet settled)."""
+    stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.005)
+    subscribers = seed(stack, 600)
+    campaign = new_campaign(stack)
+    ledger, claimed, held = stack.ledger, set[str](), []
+    claim, complete = ledger.claim, ledger.complete
+
+    def counting_claim(campaign_id: str, email: str, *args: object, **kwargs: object) -> object:
+        claimed.add(email)
+        held.append(len(claimed))
+        return claim(campaign_id, email, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counting_complete(campaign_id: str, email: str, *args: object) -> object:
+        claimed.discard(email)
+        return complete(campaign_id, email, *args)  # type: ignore[arg-type]
+
+    ledger.claim, ledger.complete = counting_claim, counting_complete  # type: ignore[method-assign,assignment]
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=50.0,
+        threads=16,
+        max_threads=32,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 600 and result.threads_used == 16
+    assert max(held[:20]) >= 14  # all sixteen started with a recipient each
+    assert max(held[len(held) // 2 :]) <= 4  # 50/s x 5 ms x 1.5 = 1, two spare
+
+
 def test_a_sender_never_runs_more_calls_than_its_cap(stack: MemoryStack) -> None:
     subscribers = seed(stack, 100)
     campaign = new_campaign(stack)
