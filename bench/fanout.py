@@ -18,6 +18,7 @@ it does on this machine's CPU as well. `sends_per_second` summarises the seconds
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import logging
 import multiprocessing
@@ -70,9 +71,15 @@ def main() -> None:
         default="real",
         help="the machine's time, or simulated time (the mechanism alone, stable figures)",
     )
+    parser.add_argument(
+        "--ses-events",
+        action="store_true",
+        help="run the feedback path in this process too (deployed, it is a Lambda of its own "
+        "and takes no CPU from the senders)",
+    )
     parser.add_argument("--cpu-hog", type=int, default=0, help="busy processes beside the run")
     parser.add_argument("--branching", type=int, default=8)
-    parser.add_argument("--max-threads", type=int, default=32)
+    parser.add_argument("--max-threads", type=int, default=64)
     parser.add_argument("--template", default="newsletter")
     parser.add_argument(
         "--switch-interval-ms",
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         latency_s=args.latency_ms / 1000,
         latency_dist=args.latency_dist,
         clock=clock,
-        ses_events=args.clock == "real",
+        ses_events=args.ses_events and args.clock == "real",
     )
     stack.ses.slow_share, stack.ses.slow_factor = args.slow_share, args.slow_factor
     app = stack.app
@@ -139,6 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         if args.slow_share
         else None,
         "clock": args.clock,
+        "ses_events": args.ses_events,
         "wall_s": round(wall_s, 1),
         "cpu_hog": args.cpu_hog,
         "switch_interval_ms": args.switch_interval_ms,
@@ -166,34 +174,55 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 class ProcessWatch:
-    """Once a second of a real-clock run: the threads alive in this process and the CPU it got
-    (1.0 is one core). A second short of sends with the CPU low was the machine's load; with
-    the CPU high, this process's own work (threads that wake for nothing, say)."""
+    """Once a second of a real-clock run: the threads alive in this process, the CPU it got
+    (1.0 is one core) and the time its threads spent ready to run but waiting for a core
+    (Linux's schedstat; 1.0 is one thread waiting all second). A second short of sends with
+    much waiting for a core was the machine's load, not the senders' pace."""
 
     def __init__(self, on: bool) -> None:
         self.threads: list[int] = []
         self.cpu: list[float] = []
+        self.waiting: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         if on:
             self._thread.start()
 
     def _watch(self) -> None:
-        last_cpu, last_wall = time.process_time(), time.monotonic()
+        last = time.process_time(), run_queue_wait_s(), time.monotonic()
         while not self._stop.wait(1.0):
-            cpu, wall = time.process_time(), time.monotonic()
-            self.cpu.append(round((cpu - last_cpu) / (wall - last_wall), 2))
+            now = time.process_time(), run_queue_wait_s(), time.monotonic()
+            wall = now[2] - last[2]
+            self.cpu.append(round((now[0] - last[0]) / wall, 2))
+            self.waiting.append(round((now[1] - last[1]) / wall, 2))
             self.threads.append(threading.active_count())
-            last_cpu, last_wall = cpu, wall
+            last = now
 
     def stop(self) -> None:
         self._stop.set()
 
-    def report(self) -> dict[str, str]:
+    def report(self) -> dict[str, object]:
         return {
             "threads_alive": " ".join(map(str, self.threads)),
             "cpu_share": " ".join(map(str, self.cpu)),
+            "waiting_for_cpu": " ".join(map(str, self.waiting)),
+            "cpu_share_mean": round(statistics.fmean(self.cpu), 2) if self.cpu else None,
+            "waiting_for_cpu_mean": round(statistics.fmean(self.waiting), 2)
+            if self.waiting
+            else None,
         }
+
+
+def run_queue_wait_s() -> float:
+    """Seconds this process's threads have spent runnable, waiting for a core (0 off Linux)."""
+    total = 0
+    for task in glob.glob("/proc/self/task/*/schedstat"):
+        try:
+            with open(task) as stats:
+                total += int(stats.read().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            continue
+    return total / 1e9
 
 
 def per_second(arrivals: list[float], started: float) -> dict[str, object]:

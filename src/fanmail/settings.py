@@ -56,7 +56,7 @@ class Settings:
     untracked_configuration_set: str | None = None
     max_send_rate: float | None = None
     ses_latency_ms: float = 80.0
-    max_threads: int = 32
+    max_threads: int = 64
     max_sender_rate: float = 200.0
     max_senders: int = 200
     branching: int = 8

@@ -22,7 +22,7 @@ class PlanLimits:
     inline_threads: int = 64
     """Threads the trigger sends with when it sends a small campaign itself: enough to keep
     R·L calls in flight at 1,000/s, so inline is never slower than fanning out."""
-    max_threads: int = 32
+    max_threads: int = 64
     """The most calls one sender may have in flight once it has measured SES's latency."""
     planned_thread_share: float = 0.5
     """A plan gives each sender at most this share of `max_threads`: the rest is the room a
