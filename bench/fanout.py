@@ -189,14 +189,14 @@ class ProcessWatch:
             self._thread.start()
 
     def _watch(self) -> None:
-        last = time.process_time(), run_queue_wait_s(), time.monotonic()
+        last_cpu, last_waits, last_wall = time.process_time(), run_queue_waits(), time.monotonic()
         while not self._stop.wait(1.0):
-            now = time.process_time(), run_queue_wait_s(), time.monotonic()
-            wall = now[2] - last[2]
-            self.cpu.append(round((now[0] - last[0]) / wall, 2))
-            self.waiting.append(round((now[1] - last[1]) / wall, 2))
+            cpu, waits, wall = time.process_time(), run_queue_waits(), time.monotonic()
+            waited = sum(waits[task] - last_waits.get(task, 0) for task in waits)
+            self.cpu.append(round((cpu - last_cpu) / (wall - last_wall), 2))
+            self.waiting.append(round(waited / 1e9 / (wall - last_wall), 2))
             self.threads.append(threading.active_count())
-            last = now
+            last_cpu, last_waits, last_wall = cpu, waits, wall
 
     def stop(self) -> None:
         self._stop.set()
@@ -213,16 +213,17 @@ class ProcessWatch:
         }
 
 
-def run_queue_wait_s() -> float:
-    """Seconds this process's threads have spent runnable, waiting for a core (0 off Linux)."""
-    total = 0
+def run_queue_waits() -> dict[str, int]:
+    """Nanoseconds each of this process's threads has spent runnable, waiting for a core
+    (Linux's schedstat; nothing elsewhere). By thread: one that ends takes its total away."""
+    waits = {}
     for task in glob.glob("/proc/self/task/*/schedstat"):
         try:
             with open(task) as stats:
-                total += int(stats.read().split()[1])
+                waits[task] = int(stats.read().split()[1])
         except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
             continue
-    return total / 1e9
+    return waits
 
 
 def per_second(arrivals: list[float], started: float) -> dict[str, object]:
