@@ -2,8 +2,8 @@
 
 Latency goes into a log-scale histogram (buckets 10 % apart): the run's percentiles are read
 from the sum of every sender's histogram, which per-sender percentiles could not give and a
-list of samples would not fit a Lambda payload. A sender sizes its calls in flight from the
-mean of its recent calls (Little's law: in flight = rate x mean latency).
+list of samples would not fit a Lambda payload. A sender keeps no more threads than its calls
+need, by Little's law (in flight = rate x mean latency) on the mean it measures.
 """
 
 from __future__ import annotations
@@ -89,10 +89,6 @@ class SesMeter:
             self._recent_sum += seconds
             self._calls += 1
             self._sum += seconds
-
-    def recent_mean_s(self) -> float | None:
-        with self._lock:
-            return self._recent_sum / len(self._recent) if self._recent else None
 
     def settled_mean_s(self) -> float | None:
         """The larger of the recent mean and the mean of every call: a lull of fast calls

@@ -1,10 +1,11 @@
 """The sender: a node of the fan-out tree.
 
-A node of width 1 sends its recipients itself, its threads sharing one pacer at
-`rate_per_sender` (slowed by 429s, AIMD) and as many calls in flight as the SES latency it
-measures needs (Little's law, from `threads` up to the batch's cap). A wider node splits its
-recipients among at most `branching` children by synchronous invokes, recursively. Both hand
-back what they could not reach before their deadline.
+A node of width 1 sends its recipients itself, its threads taking the slots of one pacer at
+`rate_per_sender` (slowed by 429s, AIMD): from `threads`, one more for each slot that came due
+with none free, up to the batch's cap, and fewer when Little's law on the SES latency it
+measures says they are spare. A wider node splits its recipients among at most `branching`
+children by synchronous invokes, recursively. Both hand back what they could not reach before
+their deadline.
 """
 
 from __future__ import annotations
@@ -438,9 +439,9 @@ class _Concurrency:
     """How many threads a leaf runs. The pacer alone sets the pace; threads only take its
     slots. A leaf starts with the plan's count and starts one more each time a slot came due
     with no thread free to take it (all were in calls: `Pacer.unclaimed`), up to the batch's
-    cap. A thread retires when others already wait for slots and fewer still cover Little's
-    law on what it measures (pace x mean latency x headroom). Threads never poll: one not
-    needed has ended."""
+    cap. A thread retires when a quarter of the threads already wait for slots and fewer still
+    cover Little's law on what it measures (pace x mean latency x headroom). Threads never
+    poll: one not needed has ended."""
 
     def __init__(self, most: int, pacer: Pacer, meter: SesMeter, headroom: float) -> None:
         self.most = most

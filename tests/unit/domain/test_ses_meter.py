@@ -41,14 +41,19 @@ def test_a_histogram_travels_in_a_payload_and_back() -> None:
     assert bucket_of(0.0) == 0 and bucket_of(1e9) == 200  # nothing falls off either end
 
 
-def test_recent_mean_follows_the_latest_calls() -> None:
+def test_the_settled_mean_follows_slower_calls_at_once_and_faster_ones_slowly() -> None:
+    """Little's law on it decides when a sender lets threads end: SES slowing down counts at
+    once, a lull of fast calls between rare slow ones does not look like SES got faster."""
     meter = SesMeter(recent=10)
-    assert meter.recent_mean_s() is None
+    assert meter.settled_mean_s() is None
     for _ in range(50):
         meter.record(0.02)
     for _ in range(10):
         meter.record(0.2)
-    assert meter.recent_mean_s() == pytest.approx(0.2)
+    assert meter.settled_mean_s() == pytest.approx(0.2)  # the last ten
+    for _ in range(10):
+        meter.record(0.02)
+    assert meter.settled_mean_s() == pytest.approx((60 * 0.02 + 10 * 0.2) / 70)  # all of them
 
 
 @pytest.mark.parametrize(
