@@ -1,7 +1,8 @@
 """The control plane at the sizes users mean, on simulated time: the real trigger, planner,
 dispatch, fan-out tree, epochs, checkpoints, quota handling, send ledger and senders, with SES
 and each recipient's render modelled (src/fanmail_local/simulation.py says exactly what is real
-and what is modelled). Prints JSON.
+and what is modelled), and DynamoDB's per-partition limits with botocore's retries
+(`dynamodb_throttled_requests`, `dynamodb_throttled_unretried`). Prints JSON.
 
     python bench/scale.py --subscribers 10000000 --rate 1000
     python bench/scale.py --subscribers 1000000 --rate 1000 \
@@ -38,6 +39,13 @@ def main() -> None:
     )
     parser.add_argument("--daily-quota", type=float, default=1e12, help="SES Max24HourSend")
     parser.add_argument(
+        "--ledger-shards",
+        type=int,
+        default=1,
+        help="what-if: the ledger's records of a campaign spread over N partition keys "
+        "(campaign_id#n); 1 is the ledger as built",
+    )
+    parser.add_argument(
         "--segment",
         help="send to a segment (text or JSON) of the generated list: a quarter have plan "
         '"pro", two in five opened in the last 60 days',
@@ -70,6 +78,7 @@ def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
         latency_s=args.latency_ms / 1000,
         transient_share=args.transient_share,
         daily_quota=args.daily_quota,
+        ledger_shards=args.ledger_shards,
         segment=segment(args.segment),
     )
 
@@ -82,8 +91,9 @@ def segment(given: str | None) -> object:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| R/s | N | status (sent) | senders x threads | depth | epochs | completion "
-        "| peak Lambda concurrency | $ per million | of it Lambda + DynamoDB | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| peak Lambda concurrency | DynamoDB throttled (unretried) | $ per million "
+        "| of it Lambda + DynamoDB | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         plan, cost = r["plan"], r["cost_usd_per_million"]
@@ -91,7 +101,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['rate']:g} | {r['subscribers']:,} | {r['status']} ({r['sent']:,}) "
             f"| {plan['senders']} x {plan['threads']} | {plan['depth']} | {r['epochs']} "
             f"| {r['completion_ratio'] if r['status'] == 'sent' else '-'} "
-            f"| {r['max_concurrency']} | {cost['total']} "
+            f"| {r['max_concurrency']} "
+            f"| {r['dynamodb_throttled_requests']:,} ({r['dynamodb_throttled_unretried']:,}) "
+            f"| {cost['total']} "
             f"| {round(cost['lambda'] + cost['dynamodb'], 3)} | {r['wall_s']} |"
         )
     return "\n".join(lines)

@@ -443,7 +443,13 @@ class App:
             invoker=p.invoker,
             clock=p.clock,
             composer=composer,
-            options=SendOptions(level_margin_s=s.level_margin_s, lease_grace_s=s.lease_grace_s),
+            options=SendOptions(
+                level_margin_s=s.level_margin_s,
+                lease_grace_s=s.lease_grace_s,
+                transient_budget_s=s.ses_retry_budget_s,
+                outage_after_s=s.ses_outage_after_s,
+                concurrency_headroom=s.plan_limits().concurrency_headroom,
+            ),
         )
 
     @service
@@ -459,6 +465,8 @@ class App:
             progress_interval_s=s.progress_interval_s,
             quota_margin=s.quota_margin,
             quota_recheck_s=s.quota_recheck_s,
+            ses_recheck_s=s.ses_recheck_s,
+            ses_outage_after_s=s.ses_outage_after_s,
             max_epochs=s.max_epochs,
             breakers=s.breakers(),
         )

@@ -57,7 +57,7 @@ class Settings:
     untracked_configuration_set: str | None = None
     max_send_rate: float | None = None
     ses_latency_ms: float = 80.0
-    max_threads: int = 16
+    max_threads: int = 64
     max_sender_rate: float = 200.0
     max_senders: int = 200
     branching: int = 8
@@ -82,6 +82,9 @@ class Settings:
     consent_ip_days: float = 365.0
     quota_margin: float = 0.0
     quota_recheck_s: float = 3600.0
+    ses_retry_budget_s: float = 300.0
+    ses_outage_after_s: float = 60.0
+    ses_recheck_s: float = 60.0
     max_epochs: int = 1000
     stale_after_s: float = 120.0
     trigger_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:fanmail-trigger"
@@ -327,6 +330,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "consent_ip_days": _positive_float,
     "quota_margin": lambda raw: _non_negative_float(raw),
     "quota_recheck_s": _positive_float,
+    "ses_retry_budget_s": _positive_float,
+    "ses_outage_after_s": _positive_float,
+    "ses_recheck_s": _positive_float,
     "max_epochs": _positive_int,
     "stale_after_s": _positive_float,
     "trigger_function_arn": _name,

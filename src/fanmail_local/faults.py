@@ -33,6 +33,8 @@ class FaultRates:
     crash_before_send: float = 0.0  # after the ledger claim, before the SES call
     crash_after_send: float = 0.0  # SES accepted, the ledger not yet updated: the known window
     ses_transient: float = 0.0  # an SES 5xx
+    ses_5xx_burst: float = 0.0  # start of a burst of 5xx lasting `ses_5xx_burst_s`
+    ses_5xx_burst_s: float = 2.0
     ses_throttle_burst: float = 0.0  # start of a 0.3 s burst of injected 429s
     invoke_timeout: float = 0.0  # the child ran, its answer was lost (a read timeout)
     invoke_throttled: float = 0.0  # Lambda refused the invoke (429): the child never ran
@@ -49,6 +51,7 @@ class Faults:
         self.lock = threading.Lock()
         self.injected: dict[str, int] = {}
         self.burst_until = 0.0
+        self.failing_until = 0.0
 
     def roll(self, name: str, probability: float) -> bool:
         if probability <= 0:
@@ -72,11 +75,24 @@ class Faults:
                         self.burst_until = now + 0.3
                     self.injected["injected_429"] = self.injected.get("injected_429", 0) + 1
                 return ses_error(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
-            if self.roll("ses_transient", self.rates.ses_transient):
+            if self._failing(now) or self.roll("ses_transient", self.rates.ses_transient):
                 return ses_error(500, "InternalFailure", "injected transient failure")
             return None
 
         return fault
+
+    def _failing(self, now: float) -> bool:
+        """Inside a burst of 5xx (every call fails until it ends), or starting one."""
+        with self.lock:
+            if now < self.failing_until:
+                self.injected["injected_5xx"] = self.injected.get("injected_5xx", 0) + 1
+                return True
+        if not self.roll("ses_5xx_burst", self.rates.ses_5xx_burst):
+            return False
+        with self.lock:
+            self.failing_until = now + self.rates.ses_5xx_burst_s
+            self.injected["injected_5xx"] = self.injected.get("injected_5xx", 0) + 1
+        return True
 
 
 class CrashingMailer:

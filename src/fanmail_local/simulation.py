@@ -22,13 +22,22 @@ Time is a `SimClock`: it stands still while any thread works and jumps when all 
 10-million-subscriber run of ~3 hours takes minutes. DynamoDB capacity units are counted per
 operation from item sizes (the DynamoDB adapter's own item encoding), and the bill is priced at
 us-east-1 list prices (`PRICES`).
+
+DynamoDB's partitions are modelled (`Partitions`): the units each partition key value takes
+per second, against 1,000 write and 3,000 read units, with botocore's standard retry mode (the
+adapters' config: 10 attempts, full-jitter backoff up to 20 s) when a request is throttled.
+Split for heat is left out: DynamoDB may split a hot key's partition after minutes of
+sustained load, or not at all (a key whose items are written in order of their sort key does
+not split usefully), so the model keeps each key to one partition: a conservative ceiling.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -143,7 +152,9 @@ class GeneratedList(MemorySubscriberStore):
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
         found = list(self._generated(start, end, facts))
-        self.meter.read("subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2)
+        self.meter.read(
+            "subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id
+        )
         return SubscriberPage(found, str(end) if end < self.size else None)
 
     def _generated(self, start: int, end: int, facts: frozenset[Fact]) -> tuple[Subscriber, ...]:
@@ -158,17 +169,20 @@ class GeneratedList(MemorySubscriberStore):
         return found
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
-        self.meter.read("subscribers", len(emails))  # consistent BatchGetItem, items < 4 KB
+        # consistent BatchGetItem, items < 4 KB, all under the list's partition key
+        self.meter.read("subscribers", len(emails), key=list_id)
         return {email: SubscriberStatus.SUBSCRIBED for email in emails}
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
-        self.meter.read("subscribers", len(emails))
+        self.meter.read("subscribers", len(emails), key=list_id)
         return {e: self.synthetic(index_of(e)) for e in emails if index_of(e) < self.size}
 
     def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
         """One UpdateItem, charged by the item's size (DynamoDB: the larger of before and
         after)."""
-        self.meter.write("subscribers", math.ceil(self.item_bytes / 1024), self.item_bytes)
+        self.meter.write(
+            "subscribers", math.ceil(self.item_bytes / 1024), self.item_bytes, key=list_id
+        )
 
 
 PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
@@ -188,14 +202,82 @@ class Meter:
     max_item_bytes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def read(self, table: str, units: float) -> None:
+    partitions: Partitions | None = None
+
+    def read(self, table: str, units: float, key: str | None = None) -> None:
+        """`key`: the partition key value the read takes its units from (and waits on)."""
         with self.lock:
             self.read_units[table] = self.read_units.get(table, 0.0) + units
+        if key is not None and self.partitions is not None:
+            self.partitions.read(table, key, units)
 
-    def write(self, table: str, units: float, item_size: int = 0) -> None:
+    def write(self, table: str, units: float, item_size: int = 0, key: str | None = None) -> None:
         with self.lock:
             self.write_units[table] = self.write_units.get(table, 0.0) + units
             self.max_item_bytes = max(self.max_item_bytes, item_size)
+        if key is not None and self.partitions is not None:
+            self.partitions.write(table, key, units)
+
+
+PARTITION_WRITE_UNITS = 1000.0
+PARTITION_READ_UNITS = 3000.0
+BOTOCORE_MAX_ATTEMPTS = 10  # adapters/aws/clients.py: {"mode": "standard", "max_attempts": 10}
+BOTOCORE_MAX_BACKOFF_S = 20.0
+
+
+class Partitions:
+    """DynamoDB's per-partition limits: the read and write units one partition key value takes
+    in each second. A request past them is throttled (ProvisionedThroughputExceededException)
+    and retried as botocore's standard mode does: after `random() * 2 ** (attempt - 1)`
+    seconds, at most 20, up to 10 attempts; past those it would reach the caller
+    (`unretried`). Standard mode's retry quota (500 tokens per client) is left out."""
+
+    def __init__(self, clock: SimClock, seed: int) -> None:
+        self.clock = clock
+        self.throttled = 0
+        self.unretried = 0
+        self.hottest: dict[str, float] = {}
+        self._used: dict[tuple[str, str, str], list[float]] = {}
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def write(self, table: str, key: str, units: float, *, waits: bool = True) -> None:
+        self._take(table, key, "write", units, PARTITION_WRITE_UNITS, waits)
+
+    def read(self, table: str, key: str, units: float, *, waits: bool = True) -> None:
+        self._take(table, key, "read", units, PARTITION_READ_UNITS, waits)
+
+    def _take(
+        self, table: str, key: str, kind: str, units: float, limit: float, waits: bool
+    ) -> None:
+        """`waits=False`: a request made by another function (the feedback path), which takes
+        its part of the second but whose retries this model does not run."""
+        for attempt in range(1, BOTOCORE_MAX_ATTEMPTS + 1):
+            if self._fits((table, key, kind), units, limit):
+                return
+            if not waits:
+                return
+            if attempt == BOTOCORE_MAX_ATTEMPTS:
+                with self._lock:
+                    self.unretried += 1
+                return
+            with self._lock:
+                backoff = self._random.random() * 2 ** (attempt - 1)
+            self.clock.sleep(min(BOTOCORE_MAX_BACKOFF_S, backoff))
+
+    def _fits(self, slot: tuple[str, str, str], units: float, limit: float) -> bool:
+        second = float(int(self.clock.now()))
+        with self._lock:
+            used = self._used.setdefault(slot, [second, 0.0])
+            if used[0] != second:
+                used[0], used[1] = second, 0.0
+            if used[1] + units > limit:
+                self.throttled += 1
+                return False
+            used[1] += units
+            name = f"{slot[0]} {slot[2]}"
+            self.hottest[name] = max(self.hottest.get(name, 0.0), used[1])
+            return True
 
 
 class MeteredCampaigns(MemoryCampaignStore):
@@ -222,7 +304,7 @@ class MeteredCampaigns(MemoryCampaignStore):
         current = self._items.get(campaign_id)
         if current is not None:
             size = self._size(current, recount=recount)
-            self.meter.write("campaigns", math.ceil(size / 1024), size)
+            self.meter.write("campaigns", math.ceil(size / 1024), size, key=campaign_id)
 
     def peek(self, campaign_id: str) -> Campaign:
         """A look from outside the stack (the benchmark watching): not charged."""
@@ -234,7 +316,7 @@ class MeteredCampaigns(MemoryCampaignStore):
         found = super().get(campaign_id)
         if found is not None:
             size = self._size(found, recount=False)
-            self.meter.read("campaigns", math.ceil(size / 4096))
+            self.meter.read("campaigns", math.ceil(size / 4096), key=campaign_id)
         return found
 
     def create(self, campaign: Campaign) -> None:
@@ -269,27 +351,53 @@ class MeteredCampaigns(MemoryCampaignStore):
 
 class MeteredLedger(MemoryLedger):
     """One write unit per claim, completion, release or failure (records under 1 KB; a
-    conditional write that fails its condition is charged too)."""
+    conditional write that fails its condition is charged too), each on the partition of the
+    ledger's key (`ledger_key`). A completion brings the feedback path's work on the same key
+    (the Delivery event: a consistent read and a transactional mark, `FEEDBACK_UNITS`) in the
+    same second: SES's events follow its sends within seconds, at the same rate."""
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, partitions: Partitions | None, shards: int = 1) -> None:
         super().__init__()
         self.meter = meter
+        self.partitions = partitions
+        self.shards = shards
 
-    def claim(self, *args: Any, **kwargs: Any) -> Any:
-        self.meter.write("ledger", 1)
-        return super().claim(*args, **kwargs)
+    def _write(self, campaign_id: str, email: str) -> None:
+        self.meter.write("ledger", 1, key=ledger_key(campaign_id, email, self.shards))
 
-    def complete(self, *args: Any, **kwargs: Any) -> Any:
-        self.meter.write("ledger", 1)
-        return super().complete(*args, **kwargs)
+    def claim(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
+        self._write(campaign_id, email)
+        return super().claim(campaign_id, email, *args, **kwargs)
 
-    def release(self, *args: Any, **kwargs: Any) -> Any:
-        self.meter.write("ledger", 1)
-        return super().release(*args, **kwargs)
+    def complete(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
+        self._write(campaign_id, email)
+        if self.partitions is not None:
+            key = ledger_key(campaign_id, email, self.shards)
+            self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
+            self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
+        return super().complete(campaign_id, email, *args, **kwargs)
 
-    def fail(self, *args: Any, **kwargs: Any) -> Any:
-        self.meter.write("ledger", 1)
-        return super().fail(*args, **kwargs)
+    def release(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
+        self._write(campaign_id, email)
+        return super().release(campaign_id, email, *args, **kwargs)
+
+    def fail(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
+        self._write(campaign_id, email)
+        return super().fail(campaign_id, email, *args, **kwargs)
+
+
+FEEDBACK_UNITS = {"read": 2.0, "write": 2.0}
+"""Per email, on the ledger's key: the Delivery event's consistent read of the record and its
+transactional mark (twice the units of a plain write)."""
+
+
+def ledger_key(campaign_id: str, email: str, shards: int) -> str:
+    """The ledger's partition key value for a recipient: the campaign's, as the ledger is
+    today (`shards` 1); with more, a what-if of the design that spreads a campaign's records
+    over `campaign_id#n`, n from a hash of the address (not built: it sizes the design)."""
+    if shards <= 1:
+        return campaign_id
+    return f"{campaign_id}#{zlib.crc32(email.encode()) % shards}"
 
 
 class ModelledSes(SesSimulator):
@@ -402,6 +510,8 @@ class Scenario:
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     limit_s: float = 30 * 86_400  # simulated time before giving up
+    ledger_shards: int = 1  # > 1: what a sharded ledger would do (see `ledger_key`)
+    partitions: bool = True  # False: DynamoDB without its per-partition limits (as before)
 
 
 @dataclass
@@ -458,7 +568,7 @@ def simulated_ports(
             scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
         ),
         campaigns=MeteredCampaigns(meter),
-        ledger=MeteredLedger(meter),
+        ledger=MeteredLedger(meter, meter.partitions, scenario.ledger_shards),
     )
 
 
@@ -471,7 +581,7 @@ def set_up(
     """The simulated stack; `ses_kind` and `list_kind` let a benchmark watch SES's sends or
     give the generated subscribers attributes (bench/phases.py: a timezone each)."""
     clock = SimClock()
-    meter = Meter()
+    meter = Meter(partitions=Partitions(clock, scenario.seed) if scenario.partitions else None)
     ses = ses_kind(
         clock,
         scenario.subscribers,
@@ -633,6 +743,7 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         "timeout_s": {n: timeouts[n] for n in stats.max_duration_s},
         "dynamodb_read_units": {k: round(v) for k, v in sorted(meter.read_units.items())},
         "dynamodb_write_units": {k: round(v) for k, v in sorted(meter.write_units.items())},
+        **partitions_report(meter),
         "lambda_gb_s": round(sum(stats.gb_seconds.values()), 1),
         "cost_usd_per_million": cost,
         "over_rate_seconds": sim.ses.over_rate_seconds(),
@@ -642,6 +753,20 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         "limits_exceeded": limits_exceeded(stats, timeouts, meter),
         "clock_stalls": sim.clock.stalls,
         "wall_s": round(wall_s, 1),
+    }
+
+
+def partitions_report(meter: Meter) -> dict[str, Any]:
+    partitions = meter.partitions
+    if partitions is None:
+        return {"dynamodb_partitions_modelled": False}
+    return {
+        "dynamodb_partitions_modelled": True,
+        "dynamodb_throttled_requests": partitions.throttled,
+        "dynamodb_throttled_unretried": partitions.unretried,
+        "dynamodb_hottest_key_units_per_s": {
+            name: round(units) for name, units in sorted(partitions.hottest.items())
+        },
     }
 
 

@@ -32,6 +32,7 @@ from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.segments import Segment
+from fanmail.domain.ses_meter import LatencyHistogram
 from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
@@ -111,6 +112,10 @@ def summary() -> Summary:
         paused_reason="bounce rate 6 % over the 4 % line",
         resume_at=1_800_003_600.0,
         error="20 recipients not reached",
+        latency_p50_ms=61.3,
+        latency_p90_ms=84.1,
+        latency_p99_ms=3145.4,
+        threads_used=24,
         audience=90,
         segment='plan = "pro"',
         frequency_cap="at most 3 emails in 7 days",
@@ -129,6 +134,8 @@ def checkpoint() -> Checkpoint:
         invocations={"trigger": 2},
         ses_calls=30,
         ses_seconds=2.5,
+        latency=LatencyHistogram({"43": 28, "84": 2}),
+        threads_used=24,
         first_send_at=1_800_000_001.5,
         epochs=2,
         retry_failed=True,

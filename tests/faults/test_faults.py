@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +14,9 @@ import pytest
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import Conflict, InvokeError
 from fanmail.domain.model import Subscriber, SubscriberStatus
+from fanmail.domain.outcomes import Outcome
 from fanmail.services.lifecycle import is_stalled
+from fanmail_local.adapters.ses_simulator import ses_error
 from fanmail_local.faults import (
     CrashingCampaignStore,
     FaultRates,
@@ -24,7 +25,7 @@ from fanmail_local.faults import (
 )
 from fanmail_local.harness import MemoryStack, memory_stack, rewire, run_to_completion
 from fanmail_local.schedules import fire_due
-from tests.conftest import fast_settings, new_campaign, seed, summary_of
+from tests.conftest import fast_settings, new_campaign, seed, sim_stack, summary_of
 
 pytestmark = pytest.mark.faults
 
@@ -171,15 +172,43 @@ def test_throttling_bursts_are_waited_out() -> None:
     assert_exactly_once(stack, subscribers, campaign)
 
 
-def test_transient_ses_errors_are_retried_then_resent() -> None:
+def test_transient_ses_errors_are_retried_later_in_the_run() -> None:
+    """A third of the calls answer 5xx: each recipient goes back for later, no one fails."""
     stack, faults = faulty(FaultRates(ses_transient=0.3), lease_grace_s=0.2)
-    stack.app.batch_sender.options = replace(
-        stack.app.batch_sender.options, throttle_backoff_s=0.01, max_transient_retries=1
-    )
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
-    campaign = drive(stack, new_campaign(stack).campaign_id, resends=10)
+    campaign = drive(stack, new_campaign(stack).campaign_id, resends=0)
     assert faults.injected["ses_transient"] > 0
+    assert summary_of(campaign)["failed"] == 0
     assert_exactly_once(stack, subscribers, campaign)
+
+
+def test_bursts_of_ses_5xx_fail_no_one() -> None:
+    """SES answering 5xx to every call for two seconds at a time: the senders back off and
+    try those recipients again later in the run; none is `failed`, none missing, none twice."""
+    stack, faults = faulty(FaultRates(ses_5xx_burst=0.01, ses_5xx_burst_s=2.0), rate=100.0)
+    subscribers = seed(stack, 400, statuses=OPTED_OUT)
+    campaign = drive(stack, new_campaign(stack).campaign_id, resends=0)
+    assert faults.injected["ses_5xx_burst"] >= 2
+    assert faults.injected["injected_5xx"] > faults.injected["ses_5xx_burst"]
+    assert summary_of(campaign)["failed"] == 0
+    assert campaign.status is CampaignStatus.SENT
+    assert_exactly_once(stack, subscribers, campaign)
+
+
+def test_a_recipient_ses_fails_for_longer_than_the_budget_is_failed_with_the_error() -> None:
+    """Only one address keeps getting 5xx while the rest go out: after the retry budget (a
+    time) it is `failed` with SES's error, resendable; the others are not held up."""
+    stack, _ = faulty(FaultRates(), ses_retry_budget_s=1.0)
+    subscribers = seed(stack, 50)
+    unlucky = subscribers[7].email
+    stack.ses.fault = lambda email: (
+        ses_error(503, "ServiceUnavailable", "try later") if email.to == unlucky else None
+    )
+    campaign = drive(stack, new_campaign(stack).campaign_id, resends=0)
+    summary = summary_of(campaign)
+    assert summary["failed"] == 1 and summary["sent"] == 49
+    assert summary["failures"] == [{"email": unlucky, "reason": "try later"}]
+    assert unlucky not in {d.email.to for d in stack.ses.deliveries}
 
 
 def test_slow_throttled_store_and_lost_or_refused_invokes() -> None:
@@ -241,6 +270,37 @@ def test_daily_quota_pauses_and_resumes_by_schedule() -> None:
         stack.invoker.drain()
     assert rounds >= 2
     assert_exactly_once(stack, subscribers, current(stack, campaign_id))
+
+
+def test_a_ten_minute_ses_outage_is_waited_out_and_the_run_finishes_by_itself() -> None:
+    """SES answers every call 5xx for ten minutes (simulated time): the run waits as
+    `waiting_for_ses`, its schedule resumes it until SES answers again, and it ends `sent`
+    with no one failed, missing or sent twice. Nobody resumes it by hand."""
+    stack = sim_stack(fast_settings(**fault_settings()), rate=100.0, latency_s=0.004)
+    clock = stack.ports.clock
+    subscribers = seed(stack, 300, statuses=OPTED_OUT)
+    campaign_id = new_campaign(stack).campaign_id
+    outage = (clock.now() + 1.0, clock.now() + 601.0)
+    stack.ses.fault = lambda email: (
+        ses_error(500, "InternalFailure", "SES is down")
+        if outage[0] <= clock.now() < outage[1]
+        else None
+    )
+    stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
+    waits = 0
+    while (campaign := current(stack, campaign_id)).status is not CampaignStatus.SENT:
+        assert campaign.status is CampaignStatus.WAITING_FOR_SES, campaign.summary
+        assert campaign.summary is not None and campaign.summary.counts[Outcome.FAILED] == 0
+        assert campaign.resume_at is not None
+        waits += 1
+        assert waits < 30
+        clock.sleep(max(0.0, campaign.resume_at - clock.now()))
+        assert fire_due(stack.scheduler, stack.invoker, clock.now()) == 1
+        stack.invoker.drain()
+    assert waits >= 5  # about ten minutes of waits at FANMAIL_SES_RECHECK_S (60 s)
+    assert clock.now() >= outage[1]
+    assert summary_of(campaign)["failed"] == 0
+    assert_exactly_once(stack, subscribers, campaign)
 
 
 def test_the_quota_schedule_does_not_resume_a_campaign_a_user_paused() -> None:

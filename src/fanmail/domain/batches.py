@@ -15,12 +15,14 @@ from fanmail.domain.campaign import SENDS_BUCKET_S, merge_invocations
 from fanmail.domain.codec import JsonObject, decode, encode_fields, wire
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts
+from fanmail.domain.ses_meter import LatencyHistogram
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Work for one node of the fan-out tree: send `recipients` using `width` senders, each
-    paced at `rate_per_sender` with up to `threads` calls in flight, by `deadline`."""
+    paced at `rate_per_sender` with `threads` calls in flight at first, growing or shrinking
+    with the latency it measures up to `max_threads`, by `deadline`."""
 
     campaign_id: str
     run_id: str
@@ -37,6 +39,8 @@ class Batch:
     """The width of the sends-over-time buckets its leaves add to."""
     phase: int = 0
     """The run's phase it sends for (domain.phases): which version its recipients get."""
+    max_threads: int = 0
+    """0 (a batch from before senders adapted): `threads` is the cap as well."""
 
     def __post_init__(self) -> None:
         bad = [
@@ -45,6 +49,7 @@ class Batch:
                 ("width", self.width >= 1),
                 ("rate_per_sender", self.rate_per_sender > 0),
                 ("threads", 1 <= self.threads <= 256),
+                ("max_threads", 0 <= self.max_threads <= 256),
                 ("branching", self.branching >= 2),
                 ("batch_size", self.batch_size >= 1),
                 ("bucket_s", 1 <= self.bucket_s <= 86_400),
@@ -53,6 +58,10 @@ class Batch:
         ]
         if bad:
             raise ValueError(f"out of range: {', '.join(bad)}")
+
+    @property
+    def thread_cap(self) -> int:
+        return max(self.threads, self.max_threads)
 
     def to_event(self) -> JsonObject:
         return encode_fields(self)
@@ -71,6 +80,9 @@ class BatchResult:
     "Daily message quota exceeded"; `stopped` names the campaign status that stopped the node
     (paused, cancelled); `account_error` is SES's message when it would not send for the
     account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
+    `ses_failing` is SES's last transient error (5xx, network) when the node ended while SES
+    answered nothing else, since `ses_failing_since`: the root judges whether SES is down.
+    `latency` and `threads_used` are what the senders measured of their SES calls.
     """
 
     counts: DeliveryCounts = field(default=DeliveryCounts(), metadata=wire(required=True))
@@ -84,6 +96,11 @@ class BatchResult:
     stopped: str | None = None
     failed_invocations: int = 0
     account_error: str | None = None
+    ses_failing: str | None = None
+    ses_failing_since: float | None = None
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    threads_used: int = 0
+    """The most calls one sender had in flight at once (the largest, across senders)."""
 
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(
@@ -98,6 +115,10 @@ class BatchResult:
             stopped=self.stopped or other.stopped,
             failed_invocations=self.failed_invocations + other.failed_invocations,
             account_error=self.account_error or other.account_error,
+            ses_failing=self.ses_failing or other.ses_failing,
+            ses_failing_since=_earliest(self.ses_failing_since, other.ses_failing_since),
+            latency=self.latency + other.latency,
+            threads_used=max(self.threads_used, other.threads_used),
         )
 
     @property
@@ -110,3 +131,7 @@ class BatchResult:
     @classmethod
     def from_wire(cls, data: object) -> BatchResult:
         return decode(cls, data, "sender result")
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)

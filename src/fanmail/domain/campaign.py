@@ -21,6 +21,7 @@ from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
 from fanmail.domain.phases import LocalTimeSpec, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import QuietHours
+from fanmail.domain.ses_meter import LatencyHistogram
 from fanmail.domain.topics import Topic
 
 if TYPE_CHECKING:
@@ -29,14 +30,15 @@ if TYPE_CHECKING:
 
 class CampaignStatus(enum.StrEnum):
     """draft -> scheduled -> sending -> sent | cancelled | failed; a sending campaign may also
-    be paused (by a user or a breaker) or waiting_for_quota (SES's 24-hour quota), and resumed
-    from there."""
+    be paused (by a user or a breaker), waiting_for_quota (SES's 24-hour quota) or
+    waiting_for_ses (SES answering only transient errors), and resumed from there."""
 
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     SENDING = "sending"
     PAUSED = "paused"
     WAITING_FOR_QUOTA = "waiting_for_quota"
+    WAITING_FOR_SES = "waiting_for_ses"
     SENT = "sent"
     CANCELLED = "cancelled"
     FAILED = "failed"
@@ -47,12 +49,10 @@ class CampaignStatus(enum.StrEnum):
 
 
 STARTABLE = frozenset({CampaignStatus.DRAFT, CampaignStatus.SCHEDULED})
-RESUMABLE = frozenset(
-    {CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA, CampaignStatus.FAILED}
-)
-STOPPABLE = frozenset(
-    {CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.WAITING_FOR_QUOTA}
-)
+WAITING = frozenset({CampaignStatus.WAITING_FOR_QUOTA, CampaignStatus.WAITING_FOR_SES})
+"""A run that stopped on SES's account (its quota, or an outage) and resumes itself."""
+RESUMABLE = frozenset({CampaignStatus.PAUSED, CampaignStatus.FAILED, *WAITING})
+STOPPABLE = frozenset({CampaignStatus.SENDING, CampaignStatus.PAUSED, *WAITING})
 
 
 def merge_invocations(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
@@ -106,6 +106,8 @@ class Checkpoint:
     invocations: Mapping[str, int] = field(default_factory=dict)
     ses_calls: int = 0
     ses_seconds: float = 0.0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    threads_used: int = 0
     first_send_at: float | None = None
     epochs: int = 0
     retry_failed: bool = False
@@ -185,6 +187,12 @@ class Summary:
     paused_reason: str | None = None
     resume_at: float | None = None
     error: str | None = None
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p99_ms: float | None = None
+    threads_used: int = 0
+    """The most SES calls one sender had in flight at once: what the senders grew or shrank
+    to from the latency they measured (the plan's `threads` is where they started)."""
     audience: int | None = None
     """The recipients the campaign's audience holds: `recipients` less those it `excluded`
     (None in summaries stored before audiences)."""

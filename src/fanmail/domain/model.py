@@ -336,6 +336,8 @@ class Recipient:
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
     days: tuple[int, ...] = ()
+    retrying_since: float | None = None
+    """When SES first answered a transient error for it in this run (its retry budget)."""
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Recipient:
@@ -343,12 +345,14 @@ class Recipient:
         return cls(subscriber.email, subscriber.attributes, days)
 
     def to_json(self) -> JsonObject:
-        """Compact (`e`, `a`, `d`): a unit carries tens of thousands of them."""
+        """Compact (`e`, `a`, `d`, `r`): a unit carries tens of thousands of them."""
         encoded: JsonObject = {"e": self.email}
         if self.attributes:
             encoded["a"] = dict(self.attributes)
         if self.days:
             encoded["d"] = list(self.days)
+        if self.retrying_since is not None:
+            encoded["r"] = self.retrying_since
         return encoded
 
     @classmethod
@@ -365,7 +369,12 @@ class Recipient:
             isinstance(d, int) and not isinstance(d, bool) for d in days
         ):
             raise Mismatch(f"{path}.d", "expected an array of day numbers")
-        return cls(email=data["e"], attributes=dict(attributes), days=tuple(days))
+        since = data.get("r")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
+            raise Mismatch(f"{path}.r", "expected a number (a time)")
+        return cls(
+            email=data["e"], attributes=dict(attributes), days=tuple(days), retrying_since=since
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,18 @@
 SES enforces MaxSendRate over a strict one-second window and drops what exceeds it, so a burst
 allowance (a classic token bucket's capacity) would be spent as throttles. Slots are handed out
 evenly spaced; callers sleep until their slot.
+
+The pace learns from SES's answers (AIMD, as TCP's congestion control): a 429 says arrivals
+bunched past the window even at this pace (latency jitter moves them), so the pace drops by a
+factor at once and creeps back up by a fixed step per accepted send towards the planned rate.
+Counting the steps in sends, not seconds, makes one 429 cost the same share of the sends at
+1/s as at 500/s.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -17,6 +24,18 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Aimd:
+    """How the pace answers a 429: times `decrease` (at most once per `calm_s`: the threads
+    that saw the same full window count once), never under `floor` of the planned rate, and
+    back up by `increase_per_send` of the planned rate for each send SES accepts."""
+
+    decrease: float = 0.7
+    increase_per_send: float = 0.003
+    floor: float = 0.25
+    calm_s: float = 1.0
+
+
 class Pacer:
     """Slots lie on a grid `origin + k · interval`; computing them by multiplication rather
     than by adding `interval` again and again keeps float error from drifting two slots closer
@@ -24,24 +43,51 @@ class Pacer:
     checks it).
     The interval is stretched by one part per million for the same reason."""
 
-    def __init__(self, rate: float, clock: Clock) -> None:
+    def __init__(self, rate: float, clock: Clock, aimd: Aimd | None = None) -> None:
         if not rate > 0:
             raise ValueError(f"pacing rate must be > 0, got {rate}")
-        self.interval = (1.0 / rate) * (1 + 1e-6)
+        self.planned = rate
+        self.rate = rate
+        self.interval = self._interval(rate)
+        self.aimd = aimd or Aimd()
         self._clock = clock
         self._lock = threading.Lock()
         self._origin = clock.now()
         self._count = 0
+        self._last_decrease = float("-inf")
+        self._waiting = 0
+        self.unclaimed = 0
+
+    @staticmethod
+    def _interval(rate: float) -> float:
+        return (1.0 / rate) * (1 + 1e-6)
 
     def reserve(self) -> float:
-        """Claim the next slot and return the time it starts."""
+        """Claim the next slot and return the time it starts; the caller then waits for it
+        (`wait_for`) or gives it up (`forgo`). A slot that came due while no caller was
+        waiting for it counts as `unclaimed`: every caller was busy elsewhere (in a call), and
+        one more would have sent it on time."""
         with self._lock:
             now = self._clock.now()
             slot = self._origin + self._count * self.interval
-            if slot < now:  # idle: unused slots are not saved up as a burst
-                self._origin, self._count, slot = now, 0, now
-            self._count += 1
+            if slot < now and self._waiting == 0:
+                self.unclaimed += 1
+            slot = self._take(now)
+            self._waiting += 1
             return slot
+
+    def _take(self, now: float) -> float:
+        slot = self._origin + self._count * self.interval
+        if slot < now:  # idle: unused slots are not saved up as a burst
+            self._origin, self._count, slot = now, 0, now
+        self._count += 1
+        return slot
+
+    @property
+    def waiting(self) -> int:
+        """Callers holding a slot they have not reached yet."""
+        with self._lock:
+            return self._waiting
 
     def acquire(self) -> None:
         """Block until the caller may send one message."""
@@ -52,13 +98,45 @@ class Pacer:
         starved CPU: a 512 MB Lambda gets a third of a vCPU) does not send at once -- threads
         that all woke late would send together -- but takes a fresh slot on the grid and waits
         for it. Waking a little late is fine: no drift builds up from it."""
-        while True:
-            wait = slot - self._clock.now()
-            if wait > 0:
-                self._clock.sleep(wait)
-            if self._clock.now() - slot <= self.interval:
+        try:
+            while True:
+                wait = slot - self._clock.now()
+                if wait > 0:
+                    self._clock.sleep(wait)
+                if self._clock.now() - slot <= self.interval:
+                    return
+                with self._lock:
+                    slot = self._take(self._clock.now())
+        finally:
+            self.forgo()
+
+    def forgo(self) -> None:
+        """The caller is done with its slot: reached, or given up (out of time)."""
+        with self._lock:
+            self._waiting -= 1
+
+    def throttled(self) -> None:
+        """SES answered 429 at this pace: slow down (once per calm period)."""
+        with self._lock:
+            now = self._clock.now()
+            if now - self._last_decrease < self.aimd.calm_s:
                 return
-            slot = self.reserve()
+            self._last_decrease = now
+            floor = self.planned * self.aimd.floor
+            self._set_rate(max(floor, self.rate * self.aimd.decrease), now)
+
+    def accepted(self) -> None:
+        """SES took a send: creep back towards the planned rate."""
+        with self._lock:
+            if self.rate < self.planned:
+                raised = self.rate + self.planned * self.aimd.increase_per_send
+                self._set_rate(min(self.planned, raised), self._clock.now())
+
+    def _set_rate(self, rate: float, now: float) -> None:
+        """The next slot keeps its time; the ones after it follow the new interval."""
+        next_slot = self._origin + self._count * self.interval
+        self._origin, self._count = max(next_slot, now), 0
+        self.rate, self.interval = rate, self._interval(rate)
 
     def defer(self, seconds: float) -> None:
         """Push every future slot back, e.g. after SES says the window is already full."""

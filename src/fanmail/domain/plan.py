@@ -22,7 +22,11 @@ class PlanLimits:
     inline_threads: int = 64
     """Threads the trigger sends with when it sends a small campaign itself: enough to keep
     R·L calls in flight at 1,000/s, so inline is never slower than fanning out."""
-    max_threads: int = 16
+    max_threads: int = 64
+    """The most calls one sender may have in flight once it has measured SES's latency."""
+    planned_thread_share: float = 0.5
+    """A plan gives each sender at most this share of `max_threads`: the rest is the room a
+    sender grows into when SES is slower than the latency setting said."""
     max_sender_rate: float = 200.0
     max_senders: int = 200
     """Sender invocations a campaign may run at once, leaves and the nodes above them: at most
@@ -35,11 +39,16 @@ class PlanLimits:
     payload_limit_bytes: int = 5_000_000
     min_batch: int = 10
 
+    @property
+    def planned_threads(self) -> int:
+        return max(1, math.floor(self.max_threads * self.planned_thread_share))
+
     def __post_init__(self) -> None:
         checks = {
             "inline_threshold": self.inline_threshold >= 0,
             "inline_threads": self.inline_threads >= 1,
             "max_threads": self.max_threads >= 1,
+            "planned_thread_share": 0 < self.planned_thread_share <= 1,
             "max_sender_rate": self.max_sender_rate > 0,
             "max_senders": self.max_senders >= 1,
             "branching": self.branching >= 2,
@@ -160,11 +169,12 @@ def make_plan(
         senders = 1
     else:
         senders = max(
-            math.ceil(in_flight / limits.max_threads), math.ceil(rate / limits.max_sender_rate)
+            math.ceil(in_flight / limits.planned_threads),
+            math.ceil(rate / limits.max_sender_rate),
         )
         senders = min(senders, limits.max_senders, max(1, math.ceil(recipients / limits.min_batch)))
         senders = fit_senders(senders, limits.branching, limits.max_senders)
-    most = limits.inline_threads if inline else limits.max_threads
+    most = limits.inline_threads if inline else limits.planned_threads
     threads = min(most, max(1, math.ceil(in_flight / senders)))
     rate_per_sender = paced_rate / senders
     root_slots = tuple(split_width(senders, limits.branching))

@@ -56,9 +56,9 @@ class RunEpoch:
 
 
 @dataclass(frozen=True, slots=True)
-class ResumeAfterQuota:
-    """The schedule a campaign waiting for SES's daily quota left itself: resume it if it is
-    still waiting (not if a user paused it meanwhile)."""
+class ResumeWaiting:
+    """The schedule a campaign waiting for SES (its daily quota, or the end of an outage) left
+    itself: resume it if it is still waiting (not if a user paused it meanwhile)."""
 
     campaign_id: str
 
@@ -70,11 +70,11 @@ class SendRecurringCopy:
     campaign_id: str
 
 
-RunMessage = StartCampaign | RunEpoch | ResumeAfterQuota | SendRecurringCopy
+RunMessage = StartCampaign | RunEpoch | ResumeWaiting | SendRecurringCopy
 
-ACTIONS: dict[str, type[RunEpoch | ResumeAfterQuota | SendRecurringCopy]] = {
+ACTIONS: dict[str, type[RunEpoch | ResumeWaiting | SendRecurringCopy]] = {
     "run": RunEpoch,
-    "resume": ResumeAfterQuota,
+    "resume": ResumeWaiting,
     "scheduled_send": SendRecurringCopy,
 }
 _TAGS: dict[type, str] = {kind: action for action, kind in ACTIONS.items()}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 
 from fanmail.domain.campaign import (
     STARTABLE,
+    WAITING,
     Campaign,
     CampaignStatus,
     Checkpoint,
@@ -108,9 +109,9 @@ def schedule(spec: ScheduleSpec, local_time: LocalTimeSpec | None = None) -> Tra
 
 
 def pause() -> Transition:
-    """A user holds a sending or quota-waiting campaign; its root finds out at its next
+    """A user holds a sending or waiting campaign; its root finds out at its next
     progress write, its senders at their next status read."""
-    allowed = frozenset({CampaignStatus.SENDING, CampaignStatus.WAITING_FOR_QUOTA})
+    allowed = frozenset({CampaignStatus.SENDING, *WAITING})
     return Transition(allowed, CampaignStatus.PAUSED)
 
 
@@ -177,9 +178,10 @@ def end_epoch(
     resume_at: float | Keep | None = KEEP,
     phases: RunPhases | Keep | None = KEEP,
 ) -> Transition:
-    """An epoch of a sending run ends: sent, failed, waiting for quota, still sending (the
-    next epoch continues it), or waiting for its next phase (`resume_at`; `phases` as planned
-    and decided so far). Refused if the run was paused, cancelled or replaced meanwhile."""
+    """An epoch of a sending run ends: sent, failed, waiting for SES (its quota, an outage),
+    still sending (the next epoch continues it), or waiting for its next phase (`resume_at`;
+    `phases` as planned and decided so far). Refused if the run was paused, cancelled or
+    replaced meanwhile."""
     changes = Changes(
         progress=progress,
         summary=summary,

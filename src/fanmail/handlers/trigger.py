@@ -14,12 +14,12 @@ from typing import Any, assert_never
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fanmail import bootstrap
-from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.campaign import WAITING, CampaignStatus
 from fanmail.domain.codec import Json, JsonObject, encode_fields
 from fanmail.domain.errors import Conflict, FanmailError, InvalidInput
 from fanmail.domain.outcomes import DeliveryCounts
 from fanmail.domain.run import (
-    ResumeAfterQuota,
+    ResumeWaiting,
     RunEpoch,
     SendRecurringCopy,
     StartCampaign,
@@ -53,10 +53,8 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
                 campaign = app.campaigns.start(message.campaign_id)
             case SendRecurringCopy():
                 campaign = app.scheduling.fire_recurring(message.campaign_id)
-            case ResumeAfterQuota():
-                resumed = app.lifecycle.resume(
-                    message.campaign_id, only_from=frozenset({CampaignStatus.WAITING_FOR_QUOTA})
-                )
+            case ResumeWaiting():
+                resumed = app.lifecycle.resume(message.campaign_id, only_from=WAITING)
                 return {
                     "campaign_id": resumed.campaign_id,
                     "status": resumed.status.value,

@@ -18,16 +18,20 @@ from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.plan import PlanLimits
 from fanmail.domain.ses_events import EventKind
+from fanmail.domain.ses_meter import needed_in_flight
 from fanmail.ports import Clock
 from fanmail.services.run_state import Epoch, EpochEnd
 
 MAX_STALLED_RESULTS = 3
 """Senders that settle nobody this many times in a row (crashing, or handing everything back)
-stop the run: the rest stays pending and the campaign can be resumed."""
+stop the run: the rest stays pending and the campaign can be resumed. Recipients handed back
+inside their retry budget for SES's transient errors are not stalled: they wait for SES."""
 RETRY_BACKOFF_S = 1.0
 MAX_IDLE_WAIT_S = 60.0
 """Recipients due later than this (quiet hours ending) end the epoch: the run sleeps on a
 one-time schedule instead of a Lambda waiting."""
+MEASURED_CALLS = 100
+"""SES calls the senders must have reported before later units are sized from them."""
 
 
 class Root(Protocol):
@@ -66,6 +70,7 @@ class Dispatcher:
         breakers: Breakers | None,
         deadline: float,
         allowance: int,
+        outage_after_s: float,
     ) -> None:
         self.epoch = epoch
         self.plan = epoch.plan
@@ -85,6 +90,8 @@ class Dispatcher:
         self.allowance = allowance
         self.end: EpochEnd | None = None
         self.child_deadline = deadline - self.limits.level_margin_s
+        self.outage_after_s = outage_after_s
+        self.ses_failing_since: float | None = None
 
     def run(self) -> EpochEnd:
         with self.clock.executor(len(self.widths)) as pool:
@@ -163,7 +170,8 @@ class Dispatcher:
             node=f"e{state.epochs}.{self.sequence}",
             width=self.widths[slot],
             rate_per_sender=plan.rate_per_sender,
-            threads=plan.threads,
+            threads=self._threads(),
+            max_threads=max(plan.threads, self.limits.max_threads),
             branching=plan.branching,
             batch_size=plan.batch_size,
             deadline=self.child_deadline,
@@ -174,6 +182,17 @@ class Dispatcher:
         )
         self.sequence += 1
         return batch
+
+    def _threads(self) -> int:
+        """Where a unit's senders start: the plan's threads until senders have reported the
+        latency they measured, then Little's law on it (they go on adapting from there)."""
+        if self.epoch.state.ses_calls < MEASURED_CALLS:
+            return self.plan.threads
+        state = self.epoch.state
+        mean_s = state.ses_seconds / max(1, state.ses_calls)
+        headroom = self.limits.concurrency_headroom
+        needed = needed_in_flight(self.plan.rate_per_sender, mean_s, headroom)
+        return min(max(self.plan.threads, self.limits.max_threads), needed)
 
     def _fill_free_slots(self, pool: Executor) -> None:
         while self.free and self.end is None:
@@ -224,8 +243,10 @@ class Dispatcher:
         else:
             epoch.queue.extendleft(reversed(result.leftover))
         epoch.defer(result.deferred, result.deferred_until)
-        settled = result.counts.accounted
-        self.stalled = 0 if settled else self.stalled + (1 if result.unsettled else 0)
+        self._watch_ses(result)
+        retrying = any(r.retrying_since is not None for r in result.leftover)
+        progress = result.counts.accounted or result.ses_failing_since is not None or retrying
+        self.stalled = 0 if progress else self.stalled + (1 if result.unsettled else 0)
         if self.stalled >= MAX_STALLED_RESULTS:
             self._stop(EpochEnd.STALLED)
         if result.quota_exhausted:
@@ -236,6 +257,22 @@ class Dispatcher:
         if result.account_error and self.end is None:
             epoch.stop_reason = result.account_error
             self._stop(EpochEnd.ACCOUNT)
+
+    def _watch_ses(self, result: BatchResult) -> None:
+        """SES down: senders answered only by transient errors, across results, for
+        `outage_after_s`. The run then waits (`waiting_for_ses`) rather than spend its
+        recipients' retry budgets; an accepted send anywhere ends the watch."""
+        if result.ses_failing_since is None:
+            if result.counts[Outcome.SENT]:
+                self.ses_failing_since = None
+            return
+        since = result.ses_failing_since
+        if self.ses_failing_since is not None:
+            since = min(since, self.ses_failing_since)
+        self.ses_failing_since = since
+        if self.clock.now() - since >= self.outage_after_s and self.end is None:
+            self.epoch.stop_reason = result.ses_failing
+            self._stop(EpochEnd.SES_OUTAGE)
 
     def _stop(self, why: EpochEnd) -> None:
         if self.end is None:

@@ -30,6 +30,7 @@ class EpochEnd(StrEnum):
     WAIT = "wait"  # only recipients due later remain (quiet hours), or the next phase's instant
     BREAKER = "breaker"  # a bounce or complaint rate passed its line: paused
     ACCOUNT = "account"  # SES will not send for the account: failed, resumable
+    SES_OUTAGE = "ses_outage"  # SES answered only transient errors for a while: waits
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Epoch:
     queue: deque[Recipient] = field(default_factory=deque)
     deferred: list[tuple[float, int, Recipient]] = field(default_factory=list)
     stopped_status: CampaignStatus | None = None
-    stop_reason: str | None = None  # why a breaker paused it, or SES's account error
+    stop_reason: str | None = None  # why a breaker paused it, SES's account or outage error
     audience: Audience = field(default_factory=Audience)
     """Who of the list the run reaches (the campaign's segment, read once per epoch)."""
     decision: AbDecision | None = None
@@ -61,6 +62,8 @@ class Epoch:
             invocations=merge_invocations(s.invocations, result.invocations),
             ses_calls=s.ses_calls + result.ses_calls,
             ses_seconds=s.ses_seconds + result.ses_seconds,
+            latency=s.latency + result.latency,
+            threads_used=max(s.threads_used, result.threads_used),
         )
 
     def defer(self, recipients: tuple[Recipient, ...], until: float) -> None:

@@ -1,8 +1,11 @@
 """The sender: a node of the fan-out tree.
 
-A node of width 1 sends its recipients itself, with `threads` threads sharing one pacer at
-`rate_per_sender`. A wider node splits its recipients among at most `branching` children by
-synchronous invokes, recursively. Both hand back what they could not reach before their deadline.
+A node of width 1 sends its recipients itself, its threads taking the slots of one pacer at
+`rate_per_sender` (slowed by 429s, AIMD): from `threads`, one more for each slot that came due
+with none free, up to the batch's cap, and fewer when Little's law on the SES latency it
+measures says they are spare. A wider node splits its recipients among at most `branching`
+children by synchronous invokes, recursively. Both hand back what they could not reach before
+their deadline.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from fanmail.domain.abtest import AbGroup
@@ -30,10 +34,11 @@ from fanmail.domain.errors import (
 from fanmail.domain.message import UnsubscribeLinks, personalise
 from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
-from fanmail.domain.pacing import Pacer
+from fanmail.domain.pacing import Aimd, Pacer
 from fanmail.domain.phases import variant_for, with_variant
 from fanmail.domain.plan import split_width
 from fanmail.domain.render import TemplateRenderer
+from fanmail.domain.ses_meter import SesMeter, needed_in_flight
 from fanmail.domain.tags import VARIANT_TAG
 from fanmail.domain.tracking import ConfigurationSets
 from fanmail.ports import (
@@ -53,8 +58,20 @@ SENDER = "sender"
 class SendOptions:
     level_margin_s: float = 5.0
     stop_margin_s: float = 0.1
-    max_transient_retries: int = 3
-    throttle_backoff_s: float = 0.25
+    transient_budget_s: float = 300.0
+    """How long a recipient is retried through SES's transient errors (5xx, network) before
+    it is `failed` with the error: a time, not a count, so a blip of a few seconds fails no
+    one."""
+    outage_after_s: float = 60.0
+    """Transient errors only, no send accepted, for this long: SES is down. The sender stops
+    and the run waits (`waiting_for_ses`) instead of spending recipients' budgets."""
+    backoff_cap_s: float = 5.0
+    concurrency_headroom: float = 1.5
+    throttle_backoff_s: float = 0.02
+    """After a 429 the sender's next slots move back this much (jittered): SES's window frees
+    a place within 1/R, and the pace's cut (AIMD) does the rest; a quarter of a second cost
+    a sender at 160/s forty slots a 429."""
+    aimd: Aimd = field(default_factory=Aimd)
     status_chunk: int = 100
     lease_grace_s: float = 30.0
     gate_interval_s: float = 1.0
@@ -67,19 +84,25 @@ class SendOptions:
 
 class _Budget:
     """When a sender must stop starting sends: before its deadline, by twice the slowest SES
-    call it has seen plus a fixed margin, so calls in flight finish inside the budget."""
+    call it has seen plus a fixed margin, so calls in flight finish inside the budget. A send
+    slot past that (the pace held back by SES's errors) spends the budget at once."""
 
     def __init__(self, clock: Clock, deadline: float, margin_s: float) -> None:
         self.clock = clock
         self.deadline = deadline
         self.margin_s = margin_s
         self.slowest_call_s = 0.0
+        self.spent = False
 
     def observe(self, call_s: float) -> None:
         self.slowest_call_s = max(self.slowest_call_s, call_s)
 
-    def allows_another(self) -> bool:
-        return self.clock.now() + 2 * self.slowest_call_s + self.margin_s < self.deadline
+    def allows_another(self, at: float | None = None) -> bool:
+        start = self.clock.now() if at is None else at
+        if start + 2 * self.slowest_call_s + self.margin_s < self.deadline and not self.spent:
+            return True
+        self.spent = True
+        return False
 
 
 class CampaignGate:
@@ -136,6 +159,15 @@ class _StatusFeed:
                 statuses = self._lookup([r.email for r in chunk])
                 self._ready.extend((r, statuses.get(r.email)) for r in chunk)
             return self._ready.popleft() if self._ready else None
+
+    def put_back(self, recipient: Recipient) -> None:
+        """Behind everyone not yet taken: its status is read again when it comes round."""
+        with self._lock:
+            self._pending.append(recipient)
+
+    def drained(self) -> bool:
+        with self._lock:
+            return not self._ready and not self._pending
 
     def untaken(self) -> tuple[Recipient, ...]:
         with self._lock:
@@ -344,56 +376,167 @@ class BatchSender:
         return compose
 
     def deliver(self, batch: Batch, deadline: float) -> BatchResult:
-        """Send `batch`'s recipients from this node (a leaf), `batch.threads` at a time."""
+        """Send `batch`'s recipients from this node (a leaf): `batch.threads` calls in flight
+        at first, then as many as the latency it measures needs, up to `batch.thread_cap`."""
         campaign, compose = self.campaign_composer(batch.campaign_id, batch.phase)
-        return _Leaf(self.leaf_ports, batch, campaign, compose, deadline).run()
+        ports = replace(self.leaf_ports, options=self.options)  # options a test may have changed
+        return _Leaf(ports, batch, campaign, compose, deadline).run()
 
 
 @dataclass(slots=True)
 class _Outcome:
     error: SendError | None = None
-    exhausted: bool = False
     throttled: int = 0
     calls: int = 0
     seconds: float = 0.0
     message_id: str = ""
+    out_of_time: bool = False
 
 
-def send_paced(ports: LeafPorts, email: OutgoingEmail, pacer: Pacer, budget: _Budget) -> _Outcome:
-    """One message, retried through throttling and transient errors, never over the pace."""
+class _Outage:
+    """Transient SES errors (5xx, network) as the whole sender sees them: each backs every
+    thread off, exponentially up to a cap (SES is struggling, not this recipient); an accepted
+    send ends the streak. A streak that failed more than one recipient is SES failing
+    (`failing_since`): one address SES keeps refusing is that address's problem, and is
+    `failed` once its retry budget is spent."""
+
+    def __init__(self, clock: Clock, options: SendOptions) -> None:
+        self.clock = clock
+        self.options = options
+        self.since: float | None = None
+        self.recipients: set[str] = set()
+        self.streak = 0
+        self.last_error = ""
+        self._lock = threading.Lock()
+
+    def failed(self, error: SendError, email: str) -> float:
+        """The back-off every thread of the sender waits now."""
+        with self._lock:
+            if self.since is None:
+                self.since = self.clock.now()
+            self.recipients.add(email)
+            self.streak += 1
+            self.last_error = str(error)
+            backoff = min(self.options.backoff_cap_s, 0.1 * 2.0 ** min(self.streak - 1, 16))
+        return backoff * random.uniform(0.5, 1.0)
+
+    def recovered(self) -> None:
+        with self._lock:
+            self.since, self.streak = None, 0
+            self.recipients.clear()
+
+    def failing_since(self) -> float | None:
+        with self._lock:
+            return self.since if len(self.recipients) > 1 else None
+
+    def sustained(self) -> bool:
+        """SES has answered nothing but transient errors for `outage_after_s`."""
+        since = self.failing_since()
+        return since is not None and self.clock.now() - since >= self.options.outage_after_s
+
+
+class _Concurrency:
+    """How many threads a leaf runs. The pacer alone sets the pace; threads only take its
+    slots. A leaf starts with the plan's count and starts one more each time a slot came due
+    with no thread free to take it (all were in calls: `Pacer.unclaimed`), up to the batch's
+    cap. A thread retires when a quarter of the threads already wait for slots and fewer still
+    cover Little's law on what it measures (pace x mean latency x headroom). Threads never
+    poll: one not needed has ended."""
+
+    def __init__(self, most: int, pacer: Pacer, meter: SesMeter, headroom: float) -> None:
+        self.most = most
+        self.pacer = pacer
+        self.meter = meter
+        self.headroom = headroom
+        self.running = 0
+        self.peak = 0
+        self._unclaimed_seen = 0
+        self._lock = threading.Lock()
+
+    def start(self, threads: int) -> int:
+        """Room for up to `threads` more; how many to start."""
+        with self._lock:
+            more = max(0, min(threads, self.most - self.running))
+            self.running += more
+            self.peak = max(self.peak, self.running)
+            return more
+
+    def short_of_threads(self) -> int:
+        """Slots that went unclaimed since the last look: a thread more would have taken each."""
+        with self._lock:
+            unclaimed = self.pacer.unclaimed
+            missed, self._unclaimed_seen = unclaimed - self._unclaimed_seen, unclaimed
+        return missed
+
+    def retires(self) -> bool:
+        """This thread ends (counted out): a quarter of the threads (two at least) already wait
+        for slots, and Little's law says the rest still keep the pace."""
+        mean = self.meter.settled_mean_s()
+        needed = needed_in_flight(self.pacer.rate, mean, self.headroom) if mean else self.most
+        with self._lock:
+            spare = max(2, self.running // 4)
+            if self.running > needed and self.pacer.waiting >= spare:
+                self.running -= 1
+                return True
+            return False
+
+    def ended(self) -> None:
+        """A thread ended for any other reason (its work is done)."""
+        with self._lock:
+            self.running -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Instruments:
+    """What a leaf's threads share around each SES call: its pace, time budget and
+    measurements, and the outage it may be in."""
+
+    pacer: Pacer
+    budget: _Budget
+    meter: SesMeter
+    outage: _Outage
+
+
+def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _Outcome:
+    """One message, never over the pace, retried through throttling (the pace slows down).
+    A transient error backs the whole sender off and is returned: the recipient goes back to
+    the feed, to be tried again later in the run."""
     clock, options = ports.clock, ports.options
     outcome = _Outcome()
-    transient = 0
     while True:
-        pacer.acquire()
+        slot = tools.pacer.reserve()
+        if not tools.budget.allows_another(at=slot):
+            tools.pacer.forgo()
+            outcome.out_of_time = True  # handed back, not failed
+            return outcome
+        tools.pacer.wait_for(slot)
         started = clock.now()
         try:
             message_id = ports.mailer.send(email)
         except SendError as exc:
-            outcome.calls += 1
-            outcome.seconds += clock.now() - started
-            budget.observe(clock.now() - started)
             outcome.error = exc
+            _measured(outcome, tools, clock.now() - started)
             if exc.kind is SendErrorKind.THROTTLED:
                 outcome.throttled += 1
-                pacer.defer(options.throttle_backoff_s * random.uniform(0.5, 1.5))
-            elif exc.kind is SendErrorKind.TRANSIENT:
-                transient += 1
-                if transient > options.max_transient_retries:
-                    outcome.exhausted = True
-                    return outcome
-                clock.sleep(options.throttle_backoff_s * 2**transient * random.random())
-            else:
-                return outcome
-            if not budget.allows_another():
-                return outcome  # out of time: handed back, not failed
-            continue
-        outcome.calls += 1
-        outcome.seconds += clock.now() - started
-        budget.observe(clock.now() - started)
+                tools.pacer.throttled()
+                tools.pacer.defer(options.throttle_backoff_s * random.uniform(0.5, 1.5))
+                continue
+            if exc.kind is SendErrorKind.TRANSIENT:
+                tools.pacer.defer(tools.outage.failed(exc, email.to))
+            return outcome
+        _measured(outcome, tools, clock.now() - started)
+        tools.pacer.accepted()
+        tools.outage.recovered()
         outcome.error = None
         outcome.message_id = message_id
         return outcome
+
+
+def _measured(outcome: _Outcome, tools: _Instruments, seconds: float) -> None:
+    outcome.calls += 1
+    outcome.seconds += seconds
+    tools.budget.observe(seconds)
+    tools.meter.record(seconds)
 
 
 class _Leaf:
@@ -415,13 +558,20 @@ class _Leaf:
         self.clock = clock = ports.clock
         self.ledger = ports.ledger
         options = ports.options
-        self.pacer = Pacer(batch.rate_per_sender, clock)
         self.feed = _StatusFeed(
             batch.recipients,
             lambda emails: ports.subscribers.statuses(campaign.list_id, emails),
             options.status_chunk,
         )
-        self.budget = _Budget(clock, deadline, options.stop_margin_s)
+        meter = SesMeter()
+        pacer = Pacer(batch.rate_per_sender, clock, options.aimd)
+        self.tools = _Instruments(
+            pacer, _Budget(clock, deadline, options.stop_margin_s), meter, _Outage(clock, options)
+        )
+        most = max(1, min(batch.thread_cap, len(batch.recipients)))
+        self.concurrency = _Concurrency(most, pacer, meter, options.concurrency_headroom)
+        self.workers: list[Future[BatchResult]] = []
+        self.pool: Executor | None = None
         self.gate = CampaignGate(
             ports.campaign_store, clock, campaign.campaign_id, options.gate_interval_s
         )
@@ -437,13 +587,19 @@ class _Leaf:
         self.live = _LiveReport(ports.campaign_store, clock, batch, options.live_interval_s)
 
     def run(self) -> BatchResult:
-        threads = max(1, min(self.batch.threads, len(self.batch.recipients)))
-        with self.clock.executor(threads) as pool:
-            futures = [pool.submit(self._work) for _ in range(threads)]
-            result = BatchResult()
-            for future in futures:
-                result = result + future.result()
+        result = BatchResult()
+        with self.clock.executor(self.concurrency.most) as self.pool:
+            self._start_workers(self.batch.threads)
+            reaped = 0
+            while True:  # workers start workers: wait until every one started has ended
+                with self.lock:
+                    if reaped == len(self.workers):
+                        break
+                    worker = self.workers[reaped]
+                result = result + worker.result()
+                reaped += 1
         self.live.flush()
+        failing_since = self.tools.outage.failing_since()
         return replace(
             result,
             leftover=tuple(self.handed_back) + self.feed.untaken(),
@@ -451,15 +607,33 @@ class _Leaf:
             deferred_until=self.deferred_until,
             quota_exhausted=self.quota_hit.is_set(),
             account_error=self.account_error,
+            ses_failing=self.tools.outage.last_error if failing_since else None,
+            ses_failing_since=failing_since,
             stopped=self.gate.closed() if self.gate.status is not None else None,
+            latency=self.tools.meter.histogram(),
+            threads_used=self.concurrency.peak,
         )
 
+    def _start_workers(self, threads: int) -> None:
+        assert self.pool is not None
+        with self.lock:
+            for _ in range(self.concurrency.start(threads)):
+                self.workers.append(self.pool.submit(self._work))
+
     def _work(self) -> BatchResult:
-        """One thread: take recipients until the feed, the budget or the campaign says stop."""
+        """One thread: take recipients until the feed, the budget or the campaign says stop,
+        or the leaf has threads to spare; start another when slots go unclaimed."""
         counts = DeliveryCounts()
         calls, seconds = 0, 0.0
+        retired = False
         try:
             while not self._stopping():
+                retired = self.concurrency.retires()
+                if retired:
+                    break
+                missed = self.concurrency.short_of_threads()
+                if missed and not self.feed.drained():
+                    self._start_workers(missed)
                 item = self.feed.take()
                 if item is None:
                     break
@@ -472,6 +646,9 @@ class _Leaf:
         except BaseException:
             self.dead.set()
             raise
+        finally:
+            if not retired:
+                self.concurrency.ended()
         return BatchResult(counts=counts, ses_calls=calls, ses_seconds=seconds)
 
     def _stopping(self) -> bool:
@@ -479,7 +656,8 @@ class _Leaf:
             self.quota_hit.is_set()
             or self.account_error is not None
             or self.dead.is_set()
-            or not self.budget.allows_another()
+            or not self.tools.budget.allows_another()
+            or self.tools.outage.sustained()
             or self.gate.closed() is not None
         )
 
@@ -515,23 +693,33 @@ class _Leaf:
         except (TemplateProblem, InvalidInput) as exc:  # cannot be rendered, or sent to
             self.ledger.fail(cid, email, self.holder, str(exc), False, self.clock.now())
             return DeliveryCounts().with_failure(email, str(exc)), None
-        outcome = send_paced(self.ports, message, self.pacer, self.budget)
+        outcome = send_paced(self.ports, message, self.tools)
         settled = self._settle(recipient, outcome)
         return replace(settled, throttled=settled.throttled + outcome.throttled), outcome
 
     def _settle(self, recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
         email, now = recipient.email, self.clock.now()
         cid, error = self.campaign.campaign_id, outcome.error
+        if outcome.out_of_time:
+            self.ledger.release(cid, email, self.holder, now)
+            with self.lock:
+                self.handed_back.append(recipient)
+            return DeliveryCounts()
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
             self.ports.subscribers.add_send(self.campaign.list_id, email, now, recipient.days)
             return DeliveryCounts.of(Outcome.SENT)
-        if error.kind is SendErrorKind.PERMANENT or outcome.exhausted:
-            retryable = error.kind is not SendErrorKind.PERMANENT
-            self.ledger.fail(cid, email, self.holder, error.reason, retryable, now)
+        since = recipient.retrying_since if recipient.retrying_since is not None else now
+        transient = error.kind is SendErrorKind.TRANSIENT
+        out_of_budget = transient and now - since >= self.ports.options.transient_budget_s
+        if error.kind is SendErrorKind.PERMANENT or out_of_budget:
+            self.ledger.fail(cid, email, self.holder, error.reason, transient, now)
             return DeliveryCounts().with_failure(email, error.reason)
-        # out of quota, out of time, or the account cannot send: not sent, handed back
+        # SES failing for now, out of quota, out of time, or the account cannot send: released
         self.ledger.release(cid, email, self.holder, now)
+        if transient:  # tried again later in the run, its budget counting from the first error
+            self.feed.put_back(replace(recipient, retrying_since=since))
+            return DeliveryCounts()
         if error.kind is SendErrorKind.QUOTA_EXCEEDED:
             self.quota_hit.set()
         if error.kind is SendErrorKind.ACCOUNT:

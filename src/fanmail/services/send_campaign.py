@@ -9,8 +9,9 @@ A run is a chain of epochs, each within one trigger invocation. An epoch ends wh
 done; when its time budget runs out (it checkpoints and invokes the next epoch asynchronously);
 when the campaign was paused or cancelled (its progress write is refused); or when the SES daily
 quota is used up (it checkpoints, waits with status `waiting_for_quota`, and schedules its own
-resumption). Every epoch drains its in-flight senders before it checkpoints, so a checkpoint
-holds only the list cursor, the recipients not yet dispatched, and the counts so far.
+resumption); or when SES answered nothing but transient errors for a while (the same, with
+status `waiting_for_ses`). Every epoch drains its in-flight senders before it checkpoints, so a
+checkpoint holds only the list cursor, the recipients not yet dispatched, and the counts so far.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.phases import RunPhases
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
-from fanmail.domain.run import ResumeAfterQuota, RunEpoch, to_event
+from fanmail.domain.run import ResumeWaiting, RunEpoch, to_event
 from fanmail.domain.segments import Fact
+from fanmail.domain.ses_meter import FLOOR_S
 from fanmail.domain.transitions import KEEP, Keep, end_epoch, record_stop, trip_breaker
 from fanmail.ports import (
     CampaignStore,
@@ -53,7 +55,7 @@ from fanmail.ports import (
     SesAccount,
     SubscriberStore,
 )
-from fanmail.services.dispatch import Dispatcher, stopped_by
+from fanmail.services.dispatch import MEASURED_CALLS, Dispatcher, stopped_by
 from fanmail.services.run_phases import Budget, PhaseSteps
 from fanmail.services.run_state import (
     TRIGGER,
@@ -74,6 +76,8 @@ class RootOptions:
     progress_interval_s: float = 2.0
     quota_margin: float = 0.0
     quota_recheck_s: float = 3600.0
+    ses_recheck_s: float = 60.0
+    ses_outage_after_s: float = 60.0
     max_epochs: int = 1000
     breakers: Breakers = field(default_factory=Breakers)
 
@@ -126,7 +130,15 @@ class CampaignRunner:
         first = self.subscribers.page(campaign.list_id, None, 50).subscribers
         sizes = [len(json.dumps(Recipient(s.email, s.attributes).to_json())) for s in first]
         recipient_bytes = math.ceil(sum(sizes) / len(sizes)) + 8 if sizes else 200
-        return make_plan(recipients, rate, self.options.latency_s, self.limits(), recipient_bytes)
+        return make_plan(recipients, rate, self.latency_s(campaign), self.limits(), recipient_bytes)
+
+    def latency_s(self, campaign: Campaign) -> float:
+        """The SES latency a plan assumes: the setting, until senders of this campaign have
+        measured it (a later epoch, a resumed run)."""
+        state = campaign.checkpoint
+        if state is None or state.ses_calls < MEASURED_CALLS:
+            return self.options.latency_s
+        return max(FLOOR_S, state.ses_seconds / state.ses_calls)  # a stand-in answers in 0 s
 
     def limits(self) -> PlanLimits:
         """The configured limits with the senders kept to what Lambda lets them run, read at each
@@ -277,6 +289,7 @@ class CampaignRunner:
             breakers=None if epoch.state.ignore_breakers else options.breakers,
             deadline=deadline,
             allowance=allowance,
+            outage_after_s=options.ses_outage_after_s,
         ).run()
 
     def _without_erased(self, counts: DeliveryCounts) -> DeliveryCounts:
@@ -338,6 +351,10 @@ class CampaignRunner:
             started_at=started,
             updated_at=finished,
             paused_reason=epoch.stop_reason if status is CampaignStatus.PAUSED else None,
+            latency_p50_ms=state.latency.percentile_ms(0.5),
+            latency_p90_ms=state.latency.percentile_ms(0.9),
+            latency_p99_ms=state.latency.percentile_ms(0.99),
+            threads_used=state.threads_used,
             audience=recipients - counts[Outcome.EXCLUDED],
             segment=epoch.audience.describe(),
             frequency_cap=cap_note(epoch.campaign),
@@ -350,14 +367,9 @@ class CampaignRunner:
         if end in (EpochEnd.STOPPED, EpochEnd.BREAKER):
             return self._stopped(epoch, quota)
         if end is EpochEnd.QUOTA:
-            resume_at = self.clock.now() + self.options.quota_recheck_s
-            report = self._store_end(
-                epoch, quota, CampaignStatus.WAITING_FOR_QUOTA, resume_at=resume_at
-            )
-            self.scheduler.schedule_once(
-                resume_schedule_name(cid), resume_at, to_event(ResumeAfterQuota(cid))
-            )
-            return report
+            return self._wait_for_ses(epoch, quota, CampaignStatus.WAITING_FOR_QUOTA)
+        if end is EpochEnd.SES_OUTAGE:
+            return self._wait_for_ses(epoch, quota, CampaignStatus.WAITING_FOR_SES)
         if end in (EpochEnd.DONE, EpochEnd.WAIT):
             wake = self.phase_steps.next_wake(epoch, finished=end is EpochEnd.DONE)
             if wake is not None and number + 1 < self.options.max_epochs:
@@ -381,6 +393,20 @@ class CampaignRunner:
         report = self._store_end(epoch, quota, CampaignStatus.SENDING, resume_at=wake)
         self.scheduler.schedule_once(
             phase_schedule_name(cid), wake, to_event(RunEpoch(cid, epoch.run_id, number))
+        )
+        return report
+
+    def _wait_for_ses(self, epoch: Epoch, quota: SendQuota, status: CampaignStatus) -> EpochReport:
+        """Checkpoint, and leave a schedule that resumes the run if it is still waiting (for
+        SES's daily quota, or for SES to answer again)."""
+        cid = epoch.campaign.campaign_id
+        recheck = self.options.quota_recheck_s
+        if status is CampaignStatus.WAITING_FOR_SES:
+            recheck = self.options.ses_recheck_s
+        resume_at = self.clock.now() + recheck
+        report = self._store_end(epoch, quota, status, resume_at=resume_at)
+        self.scheduler.schedule_once(
+            resume_schedule_name(cid), resume_at, to_event(ResumeWaiting(cid))
         )
         return report
 

@@ -58,6 +58,10 @@ class SesSimulator:
     seed: int | None = None
     account_status: AccountStatus = field(default_factory=AccountStatus)
     latency_dist: str = "uniform"  # or "lognormal", "pareto"
+    slow_share: float = 0.0
+    slow_factor: float = 1.0
+    """A slow mode: `slow_share` of the calls take `slow_factor` times `latency_s` (cold
+    connections, a slow path inside SES), whatever the shape of the rest."""
 
     def __post_init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -100,9 +104,12 @@ class SesSimulator:
     # -- Mailer -----------------------------------------------------------------------------
     def draw_latency(self) -> float:
         """One call's latency, mean `latency_s`: uniform within ±jitter, or heavy-tailed
-        (lognormal with sigma 0.5; Pareto with alpha 2.5), capped at 20 times the mean."""
+        (lognormal with sigma 0.5; Pareto with alpha 2.5), capped at 20 times the mean; or,
+        for `slow_share` of the calls, `slow_factor` times it."""
         with self._lock:
             r = self._random
+            if self.slow_share and r.random() < self.slow_share:
+                return self.latency_s * self.slow_factor
             if self.latency_dist == "lognormal":
                 factor = r.lognormvariate(-0.125, 0.5)
             elif self.latency_dist == "pareto":

@@ -8,9 +8,9 @@ import { showPhases } from "./phases.js";
 
 const ACTIONS = {
   pause: { statuses: ["sending"], ask: "Pause this campaign after the sends under way?", yes: "Pause" },
-  resume: { statuses: ["paused", "waiting_for_quota", "failed"], ask: "Resume from where it stopped?", yes: "Resume" },
+  resume: { statuses: ["paused", "waiting_for_quota", "waiting_for_ses", "failed"], ask: "Resume from where it stopped?", yes: "Resume" },
   cancel: {
-    statuses: ["draft", "scheduled", "sending", "paused", "waiting_for_quota"],
+    statuses: ["draft", "scheduled", "sending", "paused", "waiting_for_quota", "waiting_for_ses"],
     ask: "Cancel this campaign for good? It cannot be sent afterwards.", yes: "Cancel it",
   },
 };

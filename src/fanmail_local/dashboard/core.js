@@ -132,7 +132,8 @@ const WORDS = {
   delivered: "delivered", bounced: "bounced", soft_bounced: "bounced for now",
   complained: "marked as spam", rejected: "refused by SES", delayed: "delayed",
   rendering_failed: "could not be rendered", opened: "opened", clicked: "clicked",
-  waiting_for_quota: "waiting for the daily quota", subscribed: "subscribed",
+  waiting_for_quota: "waiting for the daily quota", waiting_for_ses: "waiting for SES to recover",
+  subscribed: "subscribed",
   unsubscribed: "unsubscribed",
 };
 

@@ -109,3 +109,78 @@ def test_threads_that_wake_late_are_re_spaced_not_sent_together() -> None:
     gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= pacer.interval - 1e-6
     assert max_in_window(sends) <= 10
+
+
+def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_back() -> None:
+    clock = ManualClock()
+    pacer = Pacer(100, clock)
+    pacer.throttled()
+    pacer.throttled()  # another thread saw the same full window: counted once
+    assert pacer.rate == pytest.approx(70)
+    first, second = pacer.reserve(), pacer.reserve()
+    assert second - first == pytest.approx(1 / 70, rel=1e-3)
+    clock.advance(1.0)
+    pacer.throttled()
+    assert pacer.rate == pytest.approx(49)
+    accepted = 0
+    while pacer.rate < 100:
+        pacer.accepted()
+        accepted += 1
+    assert pacer.rate == 100 and 150 <= accepted <= 180  # 0.3 % of the planned rate a send
+    pacer.accepted()
+    assert pacer.rate == 100  # never past the plan
+
+
+def test_the_pace_never_drops_under_its_floor() -> None:
+    clock = ManualClock()
+    pacer = Pacer(10, clock)
+    for _ in range(20):
+        pacer.throttled()
+        clock.advance(1.0)
+    assert pacer.rate == pytest.approx(2.5)
+
+
+def test_a_slower_pace_keeps_the_slot_already_promised() -> None:
+    """Changing the rate re-bases the grid at the next slot: no two slots come closer than the
+    faster interval, whatever order the changes come in."""
+    clock = ManualClock()
+    pacer = Pacer(10, clock)
+    slots = [pacer.reserve() for _ in range(5)]
+    pacer.throttled()
+    slots += [pacer.reserve() for _ in range(5)]
+    for _ in range(200):
+        pacer.accepted()
+    slots += [pacer.reserve() for _ in range(5)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert min(gaps) >= 0.1 - 1e-6
+    assert max_in_window(slots) <= 10
+
+
+def test_a_slot_due_with_no_caller_waiting_is_counted_unclaimed() -> None:
+    """The leaf starts a thread per unclaimed slot: one comes due while every caller is busy
+    elsewhere (in a call). A caller already waiting means the slot was taken on time."""
+    clock = ManualClock()
+    pacer = Pacer(10, clock)
+    first = pacer.reserve()
+    second = pacer.reserve()  # queued behind the first: a spare caller
+    assert pacer.waiting == 2 and pacer.unclaimed == 0
+    pacer.wait_for(first)
+    pacer.wait_for(second)
+    assert pacer.waiting == 0 and pacer.unclaimed == 0
+    clock.advance(0.5)  # every caller in a call: the slots of half a second pass unclaimed
+    pacer.acquire()
+    assert pacer.unclaimed == 1
+    pacer.reserve()  # a caller out of time gives its slot up
+    pacer.forgo()
+    assert pacer.waiting == 0
+
+
+def test_a_caller_that_wakes_late_is_not_counted_as_a_missing_thread() -> None:
+    """A starved CPU wakes a waiting caller late: more threads would not help, so its fresh
+    slot is not `unclaimed`."""
+    clock = LateWaker()
+    pacer = Pacer(10, clock)
+    slot = pacer.reserve()
+    clock.time += 2.0
+    pacer.wait_for(slot)
+    assert pacer.unclaimed == 0 and pacer.waiting == 0

@@ -170,7 +170,9 @@ def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: Memo
         return None
 
     stack.ses.fault = fault
-    stack.app.batch_sender.options = type(stack.app.batch_sender.options)(throttle_backoff_s=0.001)
+    stack.app.batch_sender.options = type(stack.app.batch_sender.options)(
+        throttle_backoff_s=0.001, transient_budget_s=1.0
+    )
     campaign = new_campaign(stack)
     post_send(stack, campaign.campaign_id)
     stack.invoker.drain()

@@ -87,10 +87,12 @@ def test_small_campaign_is_sent_inline() -> None:
 
 
 def test_sender_hands_back_what_it_cannot_send_in_time() -> None:
-    # The plan expects 1 ms per SES call; the simulator takes 50 ms, so leaves run out of their
-    # 2-second budget and hand back the rest, which the root dispatches again.
+    # The plan expects 1 ms per SES call; the simulator takes 50 ms and a sender may not run
+    # more than one call at once, so leaves run out of their 2-second budget and hand back the
+    # rest, which the root dispatches again.
     settings = fast_settings(
         ses_latency_ms=1.0,
+        max_threads=1,
         max_sender_rate=100.0,
         sender_timeout_s=3.0,
         time_margin_s=1.0,
@@ -190,3 +192,36 @@ def test_the_plan_keeps_the_senders_within_the_concurrency_lambda_gives_them(
     assert_consistent(stack, summary, subscribers)
     assert summary["invocations"]["sender"] <= most_senders  # the whole tree, one epoch
     assert (summary["plan"]["senders"] == 8) is (answer is None)  # what the rate alone asks
+
+
+def test_later_units_are_sized_from_what_senders_measured_and_the_summary_says_it() -> None:
+    """Told 5 ms, SES answers in 50 ms: the first units start with the plan's one thread;
+    once senders have reported enough calls, later units start from Little's law on the
+    latency they measured, and the summary shows the latency and the threads run."""
+    settings = fast_settings(
+        ses_latency_ms=5.0,
+        max_sender_rate=100.0,
+        sender_timeout_s=3.0,
+        time_margin_s=1.0,
+        level_margin_s=0.5,
+        inline_threshold=0,
+    )
+    stack = sim_stack(settings, rate=200.0, latency_s=0.05)
+    real_sender = stack.invoker.functions["sender"]
+    started_with: list[int] = []
+
+    def recording(event: dict[str, Any], context: Any) -> Any:
+        started_with.append(event["threads"])
+        return real_sender.handler(event, context)
+
+    stack.invoker.register(LocalFunction("sender", recording, timeout_s=real_sender.timeout_s))
+    subscribers = seed(stack, 1200)
+    summary = run(stack, new_campaign(stack).campaign_id)
+    assert summary["sent"] == 1200
+    assert_consistent(stack, summary, subscribers)
+    assert summary["plan"]["threads"] == 1 and len(started_with) >= 4
+    assert started_with[0] == 1
+    assert started_with[-1] >= 6  # 97/s x 50 ms x 1.5 = 8
+    assert summary["latency_p50_ms"] == pytest.approx(50, rel=0.1)
+    assert summary["latency_p99_ms"] >= summary["latency_p90_ms"] >= summary["latency_p50_ms"]
+    assert summary["threads_used"] >= 6

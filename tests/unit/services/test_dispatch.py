@@ -72,6 +72,7 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
         breakers=None,
         deadline=clock.now() + 900.0,
         allowance=10**9,
+        outage_after_s=60.0,
     ).run()
     assert end is EpochEnd.DONE
     assert sum(root.units) == 20_000 and len(root.units) == 3, root.units

@@ -14,7 +14,7 @@ from fanmail.domain.outcomes import Outcome
 from fanmail.ports import ClaimOutcome
 from fanmail_local.adapters.ses_simulator import ses_error
 from fanmail_local.harness import MemoryStack, with_settings
-from tests.conftest import new_campaign, seed
+from tests.conftest import fast_settings, new_campaign, seed, sim_stack
 
 
 def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: object) -> Batch:
@@ -98,6 +98,8 @@ def test_permanent_rejection_is_failed_with_reason(stack: MemoryStack) -> None:
 
 
 def test_transient_errors_are_retried_then_failed(stack: MemoryStack) -> None:
+    """A 5xx sends the recipient to the back of the line; one SES keeps refusing is failed
+    once its retry budget (a time) is spent, with SES's own words."""
     subscribers = seed(stack, 6)
     campaign = new_campaign(stack)
     seen: dict[str, int] = {}
@@ -110,12 +112,17 @@ def test_transient_errors_are_retried_then_failed(stack: MemoryStack) -> None:
         return None
 
     stack.ses.fault = fault
-    stack.app.batch_sender.options = type(stack.app.batch_sender.options)(throttle_backoff_s=0.001)
+    options = type(stack.app.batch_sender.options)(throttle_backoff_s=0.001, transient_budget_s=20)
+    stack.app.batch_sender.options = options
+    clock = stack.ports.clock
+    started = clock.now()
     result = stack.app.batch_sender.deliver(
         job(stack, campaign.campaign_id, [s.email for s in subscribers]), 1e12
     )
     assert (result.counts[Outcome.SENT], result.counts[Outcome.FAILED]) == (5, 1)
-    assert seen[always_down] == 4  # the first try and three retries
+    assert clock.now() - started >= 20  # tried for its whole budget, not three quick times
+    assert seen[always_down] > 4
+    assert all(seen[s.email] == 2 for s in subscribers[1:])
     assert "InternalFailure" not in result.counts.failures[0].reason  # the reason is SES's text
     assert result.counts.failures[0].reason == "try again"
 
@@ -197,3 +204,105 @@ def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
     stack.ledger.complete(campaign.campaign_id, held, "old-run/e1.0", "m-old", now + 1)
     again = stack.app.batch_sender.deliver(job(stack, campaign.campaign_id, [held]), 1e12)
     assert again.counts[Outcome.ALREADY_SENT] == 1 and not again.deferred
+
+
+def test_a_sender_grows_its_calls_in_flight_to_what_ses_latency_needs() -> None:
+    """Planned for 5 ms calls (one thread), SES takes 50 ms: the leaf measures it and runs
+    enough calls at once to hold its pace, within its cap; it reports what it measured."""
+    stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.05)
+    subscribers = seed(stack, 400)
+    campaign = new_campaign(stack)
+    clock = stack.ports.clock
+    started = clock.now()
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=100.0,
+        threads=1,
+        max_threads=16,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    elapsed = clock.now() - started
+    assert result.counts[Outcome.SENT] == 400
+    assert 6 <= result.threads_used <= 16  # 100/s x 50 ms x 1.5
+    assert elapsed < 400 / 100 * 1.15  # one thread would have taken 20 s
+    assert result.latency.calls == 400
+    assert result.latency.percentile_ms(0.5) == pytest.approx(50, rel=0.5)
+
+
+def test_a_slow_mode_of_ses_does_not_collapse_the_pace() -> None:
+    """A few calls fifty times slower than the rest hold their threads for seconds: the leaf
+    starts a thread for each slot that came due with none free, and the slow calls' slots do
+    not bunch the ones after them past SES's window."""
+    stack = sim_stack(fast_settings(), rate=105.0, latency_s=0.02)
+    stack.ses.slow_share, stack.ses.slow_factor = 0.03, 50.0
+    stack.ses._random.seed(7)
+    subscribers = seed(stack, 2000)
+    campaign = new_campaign(stack)
+    clock = stack.ports.clock
+    started = clock.now()
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=100.0,
+        threads=2,
+        max_threads=32,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    sent_by_last_slot = max(d.arrived_at for d in stack.ses.deliveries) - started
+    assert result.counts[Outcome.SENT] == 2000 and stack.ses.throttled == 0
+    # the pace (20 s) and a last slow call's way to SES (0.5 s); two threads alone: 50 s
+    assert sent_by_last_slot < 2000 / 100 + 0.7
+    assert 6 <= result.threads_used <= 32
+
+
+def test_a_sender_told_too_many_threads_lets_the_spare_ones_end() -> None:
+    """Planned for slow calls, SES answers in 5 ms: threads beyond Little's law and a spare
+    quarter end, instead of waiting for slots with claimed recipients (counted here as
+    recipients claimed and not yet settled)."""
+    stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.005)
+    subscribers = seed(stack, 600)
+    campaign = new_campaign(stack)
+    ledger, claimed, held = stack.ledger, set[str](), []
+    claim, complete = ledger.claim, ledger.complete
+
+    def counting_claim(campaign_id: str, email: str, *args: object, **kwargs: object) -> object:
+        claimed.add(email)
+        held.append(len(claimed))
+        return claim(campaign_id, email, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counting_complete(campaign_id: str, email: str, *args: object) -> object:
+        claimed.discard(email)
+        return complete(campaign_id, email, *args)  # type: ignore[arg-type]
+
+    ledger.claim, ledger.complete = counting_claim, counting_complete  # type: ignore[method-assign,assignment]
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=50.0,
+        threads=16,
+        max_threads=32,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 600 and result.threads_used == 16
+    assert max(held[:20]) >= 14  # all sixteen started with a recipient each
+    assert max(held[len(held) // 2 :]) <= 4  # 50/s x 5 ms x 1.5 = 1, two spare
+
+
+def test_a_sender_never_runs_more_calls_than_its_cap(stack: MemoryStack) -> None:
+    subscribers = seed(stack, 100)
+    campaign = new_campaign(stack)
+    stack.ses.latency_s = 0.05
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=1000.0,
+        threads=2,
+        max_threads=3,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 100 and result.threads_used == 3
