@@ -30,9 +30,8 @@ import math
 import random
 import threading
 import time
-import zlib
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,6 +43,7 @@ from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
+from fanmail.domain.ledger_shards import ShardCounts, record_key
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
 from fanmail.domain.segments import Fact
 from fanmail.ports import SendQuota, SubscriberPage
@@ -133,7 +133,9 @@ class GeneratedList(MemorySubscriberStore):
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
         found = [projected(self.synthetic(i), facts) for i in range(start, end)]
-        self.meter.read("subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id)
+        self.meter.read(
+            "subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id
+        )
         return SubscriberPage(found, str(end) if end < self.size else None)
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
@@ -309,19 +311,24 @@ class MeteredCampaigns(MemoryCampaignStore):
 
 class MeteredLedger(MemoryLedger):
     """One write unit per claim, completion, release or failure (records under 1 KB; a
-    conditional write that fails its condition is charged too), each on the partition of the
-    ledger's key (`ledger_key`). A completion brings the feedback path's work on the same key
-    (the Delivery event: a consistent read and a transactional mark, `FEEDBACK_UNITS`) in the
-    same second: SES's events follow its sends within seconds, at the same rate."""
+    conditional write that fails its condition is charged too), each on the partition key of
+    the record (its campaign's shard: domain.ledger_shards). A completion brings the feedback
+    path's work on the same key (the Delivery event: a consistent read and its mark,
+    `FEEDBACK_UNITS`) in the same second: SES's events follow its sends within seconds, at the
+    same rate."""
 
-    def __init__(self, meter: Meter, partitions: Partitions | None, shards: int = 1) -> None:
-        super().__init__()
+    def __init__(
+        self, meter: Meter, partitions: Partitions | None, shards_of: Callable[[str], int]
+    ) -> None:
+        super().__init__(shards_of)
         self.meter = meter
         self.partitions = partitions
-        self.shards = shards
+
+    def _key(self, campaign_id: str, email: str) -> str:
+        return record_key(campaign_id, email, self.shards_of(campaign_id))
 
     def _write(self, campaign_id: str, email: str) -> None:
-        self.meter.write("ledger", 1, key=ledger_key(campaign_id, email, self.shards))
+        self.meter.write("ledger", 1, key=self._key(campaign_id, email))
 
     def claim(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
         self._write(campaign_id, email)
@@ -330,7 +337,7 @@ class MeteredLedger(MemoryLedger):
     def complete(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
         self._write(campaign_id, email)
         if self.partitions is not None:
-            key = ledger_key(campaign_id, email, self.shards)
+            key = self._key(campaign_id, email)
             self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
             self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
         return super().complete(campaign_id, email, *args, **kwargs)
@@ -345,17 +352,9 @@ class MeteredLedger(MemoryLedger):
 
 
 FEEDBACK_UNITS = {"read": 2.0, "write": 2.0}
-"""Per email, on the ledger's key: the Delivery event's consistent read of the record and its
-transactional mark (twice the units of a plain write)."""
-
-
-def ledger_key(campaign_id: str, email: str, shards: int) -> str:
-    """The ledger's partition key value for a recipient: the campaign's, as the ledger is
-    today (`shards` 1); with more, a what-if of the design that spreads a campaign's records
-    over `campaign_id#n`, n from a hash of the address (not built: it sizes the design)."""
-    if shards <= 1:
-        return campaign_id
-    return f"{campaign_id}#{zlib.crc32(email.encode()) % shards}"
+"""Per email, on the record's key: the Send and Delivery events' consistent reads of the record
+(one unit each: an item under 4 KB) and the Delivery's transactional mark (twice the units of a
+plain write)."""
 
 
 class ModelledSes(SesSimulator):
@@ -454,7 +453,9 @@ class Scenario:
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     limit_s: float = 30 * 86_400  # simulated time before giving up
-    ledger_shards: int = 1  # > 1: what a sharded ledger would do (see `ledger_key`)
+    ledger_shards: int | None = None
+    """The campaign's ledger shards: None, as its first run fixes them from the rate; a number
+    overrides that (1: a campaign stored before the ledger was sharded)."""
     partitions: bool = True  # False: DynamoDB without its per-partition limits (as before)
 
 
@@ -481,6 +482,9 @@ def simulated_ports(
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
     the campaign record and the ledger metered."""
+    campaigns = MeteredCampaigns(meter)
+    fixed = scenario.ledger_shards
+    shards = ShardCounts(campaigns.get) if fixed is None else lambda _: fixed
     return memory_ports(
         clock,
         ses,
@@ -489,8 +493,8 @@ def simulated_ports(
         subscribers=list_kind(
             scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
         ),
-        campaigns=MeteredCampaigns(meter),
-        ledger=MeteredLedger(meter, meter.partitions, scenario.ledger_shards),
+        campaigns=campaigns,
+        ledger=MeteredLedger(meter, meter.partitions, shards),
     )
 
 

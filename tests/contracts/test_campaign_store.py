@@ -30,8 +30,8 @@ from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
 from fanmail.domain.quiet_hours import parse_quiet_hours
-from fanmail.domain.ses_meter import LatencyHistogram
 from fanmail.domain.segments import Segment
+from fanmail.domain.ses_meter import LatencyHistogram
 from fanmail.domain.transitions import Changes, Transition
 from tests.contracts.conftest import Stores
 
@@ -237,6 +237,7 @@ def full_campaign() -> Campaign:
         ab_test=AB_TEST,
         phases=run_phases(),
         name="December newsletter",
+        ledger_shards=6,
     )
 
 

@@ -321,6 +321,9 @@ class Campaign:
     """The phases of the run as planned when it started, and the A/B decision once made."""
     name: str = ""
     """What people call it ("December newsletter"); the id stays the key."""
+    ledger_shards: int = 1
+    """The partition keys its send ledger spreads over (domain.ledger_shards), fixed when its
+    first run starts; 1 (the campaign id itself) for a campaign stored before shards existed."""
 
     @property
     def warnings(self) -> list[str]:

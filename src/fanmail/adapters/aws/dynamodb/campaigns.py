@@ -58,6 +58,7 @@ ATTRIBUTES = {
     "ab_test": "ab_test",
     "phases": "phases",
     "name": "name",
+    "ledger_shards": "ledger_shards",
 }
 """The stored attribute of each Campaign field. Stored names are the table's schema: a field
 renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is
