@@ -97,12 +97,31 @@ def dashboard(browser: WebDriver, base: str, out: Path) -> list[str]:
 
         def look(state: str, label: str = label) -> None:
             name = f"dashboard-{label}-{state}.png"
-            time.sleep(0.3)  # the second's redraw
+            painted(browser)
             browser.save_screenshot(str(out / name))
             shots.append(name)
 
         Walk(browser, base, label, look, out.parent).walk()
     return shots
+
+
+def painted(browser: WebDriver) -> None:
+    """What the walk did is on screen: every email shown has loaded in its frame, no transition
+    runs (the progress bar glides to its width), the fonts are loaded, then two animation
+    frames (the second comes after the first's paint). Waits on the page, not a fixed time."""
+    until(
+        browser,
+        lambda b: b.execute_script(
+            "return [...document.querySelectorAll('iframe[srcdoc]')]"
+            ".every((f) => f.dataset.loaded)"
+            " && document.getAnimations().every((a) => a.playState !== 'running')"
+        ),
+        "the emails shown to load and the page's transitions to end",
+    )
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(done)));"
+    )
 
 
 def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
@@ -113,6 +132,7 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
     try:
         phone.get(f"{base}/subscribe/news")
         until(phone, lambda b: b.find_element(By.NAME, "email").is_enabled(), "the sign-up form")
+        painted(phone)
         phone.save_screenshot(str(out / "subscribe.png"))
         field = phone.find_element(By.NAME, "email")
         field.send_keys("new.reader@example.com")
@@ -128,9 +148,11 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
             lambda b: b.find_element(By.TAG_NAME, "h1").text not in ("", "Subscribe"),
             "the sign-up's answer page",
         )
+        painted(phone)
         phone.save_screenshot(str(out / "subscribe-sent.png"))
         confirm_url = link_in_mail(runtime, "new.reader@example.com", r"/c/[\w.-]+")
         phone.get(confirm_url)
+        painted(phone)
         phone.save_screenshot(str(out / "confirm.png"))
         phone.find_element(By.CSS_SELECTOR, "form button").click()
         until(
@@ -138,12 +160,15 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
             lambda b: b.find_element(By.TAG_NAME, "h1").text == "You are subscribed",
             "the confirmation's answer page",
         )
+        painted(phone)
         phone.save_screenshot(str(out / "confirmed.png"))
         sent_to = next(to for _, to, _ in recorder.listing() if to.endswith("@example.com"))
         unsubscribe_url = link_in_mail(runtime, sent_to, r"/u/[\w.-]+")
         phone.get(unsubscribe_url.replace("/u/", "/p/"))
+        painted(phone)
         phone.save_screenshot(str(out / "preferences.png"))
         phone.get(unsubscribe_url)
+        painted(phone)
         phone.save_screenshot(str(out / "unsubscribe.png"))
     finally:
         phone.quit()
@@ -161,7 +186,8 @@ def link_in_mail(runtime: LocalRuntime, to: str, pattern: str) -> str:
     """The first link matching `pattern` in the newest mail to `to` in the outbox."""
     recorder = runtime.recorder
     assert recorder is not None
-    for _ in range(300):  # up to 30 s
+    deadline = time.monotonic() + 60  # the mail is sent in the background: a loaded machine
+    while time.monotonic() < deadline:
         names = [name for name, address, _ in recorder.listing() if address == to]
         raw = recorder.message(names[-1]) if names else None
         found = re.search(r"https?://[^\s\"'<>]+" + pattern, raw.decode()) if raw else None

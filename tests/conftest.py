@@ -209,3 +209,15 @@ def import_text(
         stack.app.lists.create(CreateList(list_id))
     data = text.encode() if isinstance(text, str) else text
     return stack.app.imports.run_here(list_id, ImportOptions(**options), data)
+
+
+@pytest.fixture(autouse=True)
+def own_runtime_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A runtime folder of the test's own: the CLI would otherwise find the endpoint file of a
+    `fanmail serve` someone runs on this machine and act on its stand-in."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    return folder

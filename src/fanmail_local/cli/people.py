@@ -7,9 +7,11 @@ import argparse
 import getpass
 from typing import Any
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.erasure import describe
 from fanmail.domain.errors import InvalidInput
-from fanmail_local.cli.common import operator_app, print_json
+from fanmail_local.cli.common import json_option, operator_app
+from fanmail_local.cli.output import emit, fields, local_time
 
 
 def add_parser(commands: Any) -> None:
@@ -20,10 +22,11 @@ def add_parser(commands: Any) -> None:
         "scan); its erasure keeps only a keyed digest, so an import, an API write or a "
         "sign-up of the address is refused without fresh consent.",
     )
+    json_option(people, group=True)
     actions = people.add_subparsers(dest="action", required=True)
     show = actions.add_parser("show", help="everything held about an address")
     show.add_argument("email")
-    show.add_argument("--json", action="store_true", help="the API's JSON instead of text")
+    json_option(show)
     show.add_argument("--cursor", help="the ledger page after this campaign id")
     show.set_defaults(run=show_command)
     erase = actions.add_parser(
@@ -36,16 +39,14 @@ def add_parser(commands: Any) -> None:
     erase.add_argument("email")
     erase.add_argument("--yes", action="store_true", help="do not ask for the typed confirmation")
     erase.add_argument("--by", default="", help="who asked (default: your user name)")
+    json_option(erase)
     erase.set_defaults(run=erase_command)
 
 
 def show_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         view = app.people.show(args.email, args.cursor)
-    if args.json:
-        print_json(view.to_dict())
-    else:
-        print(describe(view))
+    emit(args.json, view.to_dict(), lambda: describe(view).splitlines())
     return 0
 
 
@@ -56,5 +57,24 @@ def erase_command(args: argparse.Namespace) -> int:
             raise InvalidInput("the address typed does not match: nothing was erased")
     with operator_app() as app:
         receipt = app.people.erase(args.email, args.by or f"cli:{getpass.getuser()}")
-    print_json(receipt.to_dict())
+    erased = receipt.to_dict()
+    emit(args.json, erased, lambda: erasure_lines(erased))
     return 0
+
+
+def erasure_lines(receipt: JsonObject) -> list[str]:
+    """The receipt for people: what was removed, when, at whose request."""
+    removed = receipt.get("removed")
+    counts = removed if isinstance(removed, dict) else {}
+    return fields(
+        [
+            ("erasure", f"{receipt['erasure_id']}: {receipt['status']}"),
+            ("asked by", receipt.get("requested_by")),
+            ("asked", local_time(receipt.get("requested_at"))),
+            ("finished", local_time(receipt.get("finished_at"))),
+            (
+                "removed",
+                ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing",
+            ),
+        ]
+    )
