@@ -1,7 +1,8 @@
 """Screenshots of what people see, for `make demo`: every state of the dashboard's walk
 (scripts/dashboard_walk.py: a list created, an import mapped and done, a subscriber, the
 template editor, a campaign drafted, scheduled, paused by a breaker, sent, who bounced, an email
-from the outbox) at 1280 px and on a 390 px phone, and the subscriber's pages (sign-up form,
+from the outbox) at 1280 px and on a 390 px phone, a run in phases (a local-time A/B test with
+quiet hours: its timeline and decision), and the subscriber's pages (sign-up form,
 confirmation, preferences, unsubscribe), in headless chromium driven by Selenium.
 
 Runs its own embedded stand-in (like `fanmail serve`) with a list set up for double opt-in.
@@ -28,6 +29,7 @@ from fanmail_local.cli.common import quiet_functions
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.phased_example import phased_campaign
 from fanmail_local.runtime import LocalRuntime
 
 
@@ -73,12 +75,14 @@ def main() -> int:
         app.imports.load(subscribers)
         app.imports.load(generate_subscribers("offers", 50, seed=11))
         app.campaigns.create(CreateCampaign("news", "newsletter", SENDER, campaign_id="november"))
+        runtime.ports.campaigns.create(phased_campaign("news", "december"))
         console = Console(ConsoleConfig(mode="local"), runtime.recorder)
         gateway = LocalApiGateway(runtime.invoker, "127.0.0.1", port, console)
         gateway.start()
         browser = chrome()
         try:
-            shots = dashboard(browser, base, out) + subscriber_pages(runtime, base, out)
+            shots = dashboard(browser, base, out) + phases(browser, base, out)
+            shots += subscriber_pages(runtime, base, out)
         except ScreenNotReached as exc:
             print(f"screenshots: {exc}", file=sys.stderr)
             return 1
@@ -122,6 +126,20 @@ def painted(browser: WebDriver) -> None:
         "const done = arguments[arguments.length - 1];"
         "document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(done)));"
     )
+
+
+def phases(browser: WebDriver, base: str, out: Path) -> list[str]:
+    """The timeline of a run in phases and its A/B decision, wide and on a phone."""
+    shots = []
+    for label, (width, height) in {"wide": (1280, 900), "phone": (390, 844)}.items():
+        viewport(browser, width, height)
+        browser.get(f"{base}/?campaign=december")
+        until(browser, lambda b: b.find_element(By.ID, "phases").is_displayed(), "the phases")
+        painted(browser)
+        name = f"dashboard-{label}-phases.png"
+        browser.find_element(By.ID, "phases").screenshot(str(out / name))
+        shots.append(name)
+    return shots
 
 
 def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:

@@ -16,8 +16,10 @@ import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS
+from fanmail.bootstrap import App
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import encode_fields
+from fanmail.domain.erasure import ErasureJob
 from fanmail.domain.import_jobs import ImportJob, ImportOptions
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.services.campaigns import CreateCampaign
@@ -137,6 +139,21 @@ def seed(
     ]
     stack.subscribers.put_many(subscribers)
     return subscribers
+
+
+def finished(app: App, job: ErasureJob, timeout_s: float = 60.0) -> ErasureJob:
+    """The erasure job once its worker (an async invoke, run in process here) has done it."""
+    deadline = time.monotonic() + timeout_s
+    while not job.done:
+        assert time.monotonic() < deadline, f"erasure {job.erasure_id} stuck: {job.to_dict()}"
+        time.sleep(0.01)
+        job = app.erasures.job(job.erasure_id)
+    return job
+
+
+def erase(app: App, email: str, by: str = "test") -> ErasureJob:
+    """An erasure started and followed to its end, as the CLI does."""
+    return finished(app, app.erasures.start(email, by))
 
 
 def summary_of(campaign: Campaign | None) -> dict[str, Any]:

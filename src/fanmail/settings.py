@@ -49,6 +49,7 @@ class Settings:
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
     retention_function: str = "fanmail-retain"
+    eraser_function: str = "fanmail-eraser"
     function_qualifier: str | None = None
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None
@@ -172,6 +173,7 @@ class Settings:
             "trigger": self.trigger_function + suffix,
             "importer": self.importer_function + suffix,
             "retention": self.retention_function + suffix,
+            "eraser": self.eraser_function + suffix,
         }
 
     def table_names(self) -> dict[str, str]:
@@ -316,6 +318,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "imports_bucket": _name,
     "importer_function": _name,
     "retention_function": _name,
+    "eraser_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,

@@ -26,6 +26,7 @@ FUNCTIONS = (
     "Inbound",
     "Heartbeat",
     "Retention",
+    "Eraser",
 )
 
 
@@ -129,6 +130,7 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         "ImporterFunction",
         "InboundFunction",
         "RetentionFunction",
+        "EraserFunction",
     }
     for config in configs.values():
         assert config["MaximumRetryAttempts"] <= 2 and config["Qualifier"] == "live"

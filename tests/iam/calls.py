@@ -62,7 +62,7 @@ TABLES = (
     "ERASURES",
     "TEMPLATES",
 )
-FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION")
+FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION", "ERASER")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fanmail.bootstrap import App
-from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.ses_events import PROBLEMS
@@ -356,9 +356,6 @@ def start_command(args: argparse.Namespace) -> int:
     where = locate()
     campaign_id: str = args.campaign_id
     ignore = getattr(args, "ignore_breakers", False)
-    if where.server is not None:
-        body = {"ignore_breakers": True} if ignore else None
-        where.server.post(f"/campaigns/{campaign_id}/{args.campaign_command}", body)
     in_process = where.endpoint is not None and where.server is None
     if in_process:
         say(
@@ -366,16 +363,18 @@ def start_command(args: argparse.Namespace) -> int:
             "waits to the end (start `fanmail serve` to send in the background)"
         )
     with operator_app(where) as app:
-        if where.server is None:
-            actions: dict[str, Callable[[str], Any]] = {
+        if where.server is not None:  # the API's answer: the campaign as its run started
+            body = {"ignore_breakers": True} if ignore else None
+            view = where.server.post(f"/campaigns/{campaign_id}/{args.campaign_command}", body)
+        else:
+            actions: dict[str, Callable[[str], Campaign]] = {
                 "send": app.campaigns.send_now,
                 "resume": lambda cid: app.lifecycle.resume(cid, ignore_breakers=ignore),
                 "resend-failed": app.lifecycle.resend_failed,
             }
-            actions[args.campaign_command](campaign_id)
+            view = app.views.campaign(actions[args.campaign_command](campaign_id))
         if args.wait or in_process:
             return follow(app, campaign_id, args, pause_on_stop=in_process)
-        view = app.views.campaign(app.campaigns.get(campaign_id))
         subscribed = app.lists.summary(str(view["list_id"])).counts.get("subscribed", 0)
     emit(args.json, view, lambda: [started_line(view, subscribed, where)])
     return 0

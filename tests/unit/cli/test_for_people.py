@@ -268,3 +268,25 @@ def test_ctrl_c_where_the_run_lives_in_the_command_pauses_it(
     assert campaigns.follow(stack.app, "c1", args, pause_on_stop=True) == 130
     assert stack.app.campaigns.get("c1").status.value == "paused"
     assert "`fanmail campaign resume c1` goes on" in capsys.readouterr().err
+
+
+def test_no_line_is_wider_than_a_narrow_terminal(
+    run: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "32")
+    run("lists", "create", "news", "--name", "A list with a long name", "--postal-address", "1 Rd")
+    seed(stack, 3, attributes={"city": "Llanfairpwllgwyngyll" * 3})
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    run("campaign", "create", *create, "--id", "c1")
+    run("campaign", "send", "c1")
+    stack.invoker.drain(60)
+    for argv in (
+        ["lists", "list"],
+        ["lists", "show", "news"],
+        ["lists", "subscribers", "news"],
+        ["campaign", "list"],
+        ["campaign", "show", "c1"],
+    ):
+        code, out, err = run(*argv)
+        assert code == 0, err
+        assert out and all(width_of(line) <= 32 for line in out.splitlines()), (argv, out)
