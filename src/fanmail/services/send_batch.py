@@ -148,16 +148,14 @@ class _StatusFeed:
         self._lock = threading.Lock()
 
     def take(self) -> tuple[Recipient, SubscriberStatus | None] | None:
-        """The chunk's read runs outside the lock: a slow or throttled BatchGetItem (DynamoDB
-        backs off for seconds) must not hold every other thread of the sender behind it."""
         with self._lock:
-            if self._ready or not self._pending:
-                return self._ready.popleft() if self._ready else None
-            chunk = [self._pending.popleft() for _ in range(min(self._chunk, len(self._pending)))]
-        statuses = self._lookup([r.email for r in chunk])
-        with self._lock:
-            self._ready.extend((r, statuses.get(r.email)) for r in chunk)
-            return self._ready.popleft()
+            if not self._ready and self._pending:
+                chunk = [
+                    self._pending.popleft() for _ in range(min(self._chunk, len(self._pending)))
+                ]
+                statuses = self._lookup([r.email for r in chunk])
+                self._ready.extend((r, statuses.get(r.email)) for r in chunk)
+            return self._ready.popleft() if self._ready else None
 
     def put_back(self, recipient: Recipient) -> None:
         """Behind everyone not yet taken: its status is read again when it comes round."""
