@@ -144,7 +144,7 @@ def checkpoint() -> Checkpoint:
         phase_open=False,
         phase_base={Outcome.SENT: 3},
         quiet=(("q@example.com", 1_800_050_000.0),),
-        census=ZoneCensus("u000000020@example.com", {"Europe/Lisbon": 12, "": 3}),
+        census=ZoneCensus("u000000020@example.com", {"Asia/Tokyo": 12, "(none)": 3}),
     )
 
 
