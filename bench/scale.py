@@ -41,9 +41,8 @@ def main() -> None:
     parser.add_argument(
         "--ledger-shards",
         type=int,
-        default=1,
-        help="what-if: the ledger's records of a campaign spread over N partition keys "
-        "(campaign_id#n); 1 is the ledger as built",
+        help="the campaign's ledger spread over N partition keys instead of the count its "
+        "first run fixes from the rate (1: a campaign stored before the ledger was sharded)",
     )
     parser.add_argument(
         "--segment",

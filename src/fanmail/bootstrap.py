@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.ledger_shards import ShardCounts
 from fanmail.domain.retention import ConsentIps
 from fanmail.domain.tokens import SigningKeys
 from fanmail.settings import Settings
@@ -197,7 +198,8 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.ledger import DynamoLedger
 
         s = self.settings
-        return DynamoLedger(self._dynamodb, s.ledger_table, s.ledger_ttl_days * 86400)
+        ttl_s = s.ledger_ttl_days * 86400
+        return DynamoLedger(self._dynamodb, s.ledger_table, ttl_s, self.ledger_shards)
 
     @cached_property
     def feedback(self) -> FeedbackStore:
@@ -205,7 +207,13 @@ class AwsPorts:
 
         s = self.settings
         ttl_s = s.feedback_ttl_days * 86400
-        return DynamoFeedbackStore(self._dynamodb, s.ledger_table, s.campaigns_table, ttl_s)
+        tables = (s.ledger_table, s.campaigns_table)
+        return DynamoFeedbackStore(self._dynamodb, tables, ttl_s, self.ledger_shards)
+
+    @cached_property
+    def ledger_shards(self) -> ShardCounts:
+        """Each campaign's ledger shard count, read once per campaign in this container."""
+        return ShardCounts(self.campaigns.get)
 
     @cached_property
     def imports(self) -> ImportStore:
@@ -513,6 +521,7 @@ class App:
             pin=self.stored_templates.pin,
             audiences=self.audiences,
             default_cap=self._settings.default_cap(),
+            rate_override=self._settings.max_send_rate,
         )
 
     @service

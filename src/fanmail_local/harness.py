@@ -17,6 +17,7 @@ from fanmail.adapters.aws.clock import SystemClock
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import InvalidInput, InvokeError
+from fanmail.domain.ledger_shards import ShardCounts
 from fanmail.domain.outcomes import Outcome
 from fanmail.functions import FUNCTIONS
 from fanmail.ports import Clock, Invoker, Mailer, Scheduler, SesAccount
@@ -65,7 +66,7 @@ def memory_ports(
     metered and generated ones), the given SES, mailer and invoker (which also says what the
     sender may run at once), a signing key of its own."""
     campaigns = campaigns or MemoryCampaignStore()
-    ledger = ledger or MemoryLedger()
+    ledger = ledger or MemoryLedger(ShardCounts(campaigns.get))
     subscribers = subscribers or MemorySubscriberStore()
     return PortSet(
         subscribers=subscribers,

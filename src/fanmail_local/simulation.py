@@ -37,7 +37,6 @@ import math
 import random
 import threading
 import time
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +50,7 @@ from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
+from fanmail.domain.ledger_shards import ShardCounts, record_key
 from fanmail.domain.message import compose_email
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
 from fanmail.domain.render import RenderedMessage
@@ -179,10 +179,13 @@ class GeneratedList(MemorySubscriberStore):
 
     def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
         """One UpdateItem, charged by the item's size (DynamoDB: the larger of before and
-        after)."""
-        self.meter.write(
-            "subscribers", math.ceil(self.item_bytes / 1024), self.item_bytes, key=list_id
-        )
+        after). The feedback path's Delivery moves the same item (`eng_delivered`) a moment
+        later, at the same rate: that write takes its part of the list key's second too (priced
+        in the bill's feedback part, its retries not run here)."""
+        units = math.ceil(self.item_bytes / 1024)
+        self.meter.write("subscribers", units, self.item_bytes, key=list_id)
+        if self.meter.partitions is not None:
+            self.meter.partitions.write("subscribers", list_id, units, waits=False)
 
 
 PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
@@ -235,6 +238,7 @@ class Partitions:
     def __init__(self, clock: SimClock, seed: int) -> None:
         self.clock = clock
         self.throttled = 0
+        self.throttled_by_table: dict[str, int] = {}
         self.unretried = 0
         self.hottest: dict[str, float] = {}
         self._used: dict[tuple[str, str, str], list[float]] = {}
@@ -273,6 +277,7 @@ class Partitions:
                 used[0], used[1] = second, 0.0
             if used[1] + units > limit:
                 self.throttled += 1
+                self.throttled_by_table[slot[0]] = self.throttled_by_table.get(slot[0], 0) + 1
                 return False
             used[1] += units
             name = f"{slot[0]} {slot[2]}"
@@ -351,19 +356,24 @@ class MeteredCampaigns(MemoryCampaignStore):
 
 class MeteredLedger(MemoryLedger):
     """One write unit per claim, completion, release or failure (records under 1 KB; a
-    conditional write that fails its condition is charged too), each on the partition of the
-    ledger's key (`ledger_key`). A completion brings the feedback path's work on the same key
-    (the Delivery event: a consistent read and a transactional mark, `FEEDBACK_UNITS`) in the
-    same second: SES's events follow its sends within seconds, at the same rate."""
+    conditional write that fails its condition is charged too), each on the partition key of
+    the record (its campaign's shard: domain.ledger_shards). A completion brings the feedback
+    path's work on the same key (the Delivery event: a consistent read and its mark,
+    `FEEDBACK_UNITS`) in the same second: SES's events follow its sends within seconds, at the
+    same rate."""
 
-    def __init__(self, meter: Meter, partitions: Partitions | None, shards: int = 1) -> None:
-        super().__init__()
+    def __init__(
+        self, meter: Meter, partitions: Partitions | None, shards_of: Callable[[str], int]
+    ) -> None:
+        super().__init__(shards_of)
         self.meter = meter
         self.partitions = partitions
-        self.shards = shards
+
+    def _key(self, campaign_id: str, email: str) -> str:
+        return record_key(campaign_id, email, self.shards_of(campaign_id))
 
     def _write(self, campaign_id: str, email: str) -> None:
-        self.meter.write("ledger", 1, key=ledger_key(campaign_id, email, self.shards))
+        self.meter.write("ledger", 1, key=self._key(campaign_id, email))
 
     def claim(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
         self._write(campaign_id, email)
@@ -372,7 +382,7 @@ class MeteredLedger(MemoryLedger):
     def complete(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
         self._write(campaign_id, email)
         if self.partitions is not None:
-            key = ledger_key(campaign_id, email, self.shards)
+            key = self._key(campaign_id, email)
             self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
             self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
         return super().complete(campaign_id, email, *args, **kwargs)
@@ -387,17 +397,9 @@ class MeteredLedger(MemoryLedger):
 
 
 FEEDBACK_UNITS = {"read": 2.0, "write": 2.0}
-"""Per email, on the ledger's key: the Delivery event's consistent read of the record and its
-transactional mark (twice the units of a plain write)."""
-
-
-def ledger_key(campaign_id: str, email: str, shards: int) -> str:
-    """The ledger's partition key value for a recipient: the campaign's, as the ledger is
-    today (`shards` 1); with more, a what-if of the design that spreads a campaign's records
-    over `campaign_id#n`, n from a hash of the address (not built: it sizes the design)."""
-    if shards <= 1:
-        return campaign_id
-    return f"{campaign_id}#{zlib.crc32(email.encode()) % shards}"
+"""Per email, on the record's key: the Send and Delivery events' consistent reads of the record
+(one unit each: an item under 4 KB) and the Delivery's transactional mark (twice the units of a
+plain write)."""
 
 
 class ModelledSes(SesSimulator):
@@ -510,7 +512,9 @@ class Scenario:
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     limit_s: float = 30 * 86_400  # simulated time before giving up
-    ledger_shards: int = 1  # > 1: what a sharded ledger would do (see `ledger_key`)
+    ledger_shards: int | None = None
+    """The campaign's ledger shards: None, as its first run fixes them from the rate; a number
+    overrides that (1: a campaign stored before the ledger was sharded)."""
     partitions: bool = True  # False: DynamoDB without its per-partition limits (as before)
 
 
@@ -559,6 +563,9 @@ def simulated_ports(
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
     the campaign record and the ledger metered."""
+    campaigns = MeteredCampaigns(meter)
+    fixed = scenario.ledger_shards
+    shards = ShardCounts(campaigns.get) if fixed is None else lambda _: fixed
     return memory_ports(
         clock,
         ses,
@@ -567,8 +574,8 @@ def simulated_ports(
         subscribers=list_kind(
             scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
         ),
-        campaigns=MeteredCampaigns(meter),
-        ledger=MeteredLedger(meter, meter.partitions, scenario.ledger_shards),
+        campaigns=campaigns,
+        ledger=MeteredLedger(meter, meter.partitions, shards),
     )
 
 
@@ -746,6 +753,7 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         **partitions_report(meter),
         "lambda_gb_s": round(sum(stats.gb_seconds.values()), 1),
         "cost_usd_per_million": cost,
+        "cost_savings_usd_per_million": bill_options(),
         "over_rate_seconds": sim.ses.over_rate_seconds(),
         "max_sends_in_any_second": sim.ses.max_in_any_second(),
         "duplicates": duplicates,
@@ -756,7 +764,7 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
     }
 
 
-def partitions_report(meter: Meter) -> dict[str, Any]:
+def partitions_report(meter: Meter) -> dict[str, object]:
     partitions = meter.partitions
     if partitions is None:
         return {"dynamodb_partitions_modelled": False}
@@ -764,6 +772,7 @@ def partitions_report(meter: Meter) -> dict[str, Any]:
         "dynamodb_partitions_modelled": True,
         "dynamodb_throttled_requests": partitions.throttled,
         "dynamodb_throttled_unretried": partitions.unretried,
+        "dynamodb_throttled_by_table": dict(sorted(partitions.throttled_by_table.items())),
         "dynamodb_hottest_key_units_per_s": {
             name: round(units) for name, units in sorted(partitions.hottest.items())
         },
@@ -837,9 +846,13 @@ def bill(
     feedback_lambda = batches * (
         FEEDBACK_BATCH_S * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"] + PRICES["lambda_request"]
     )
+    # The ledger's index by address (keys only) takes one small write when a record is created:
+    # one per recipient (its later updates leave the index's keys alone, so write nothing there).
+    index_writes = sent
     parts = {
         "lambda": lambda_usd,
         "dynamodb": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"],
+        "dynamodb_ledger_index": index_writes * PRICES["dynamodb_write_unit"],
         "feedback_dynamodb": feedback_writes * PRICES["dynamodb_write_unit"]
         + feedback_reads * PRICES["dynamodb_read_unit"],
         "feedback_sqs": sqs_requests * PRICES["sqs_request"],
@@ -850,3 +863,30 @@ def bill(
     priced["total"] = round(sum(parts.values()) * per_million, 4)
     priced["ses_for_comparison"] = round(1e6 * PRICES["ses_email"], 2)
     return priced
+
+
+RECOUNTS = 24
+"""How often a campaign's counters would be recounted from its ledger (hourly for a day)."""
+LEDGER_RECORD_BYTES = 160
+
+
+def bill_options() -> dict[str, float]:
+    """What each way to a cheaper bill would save per million emails (USD, list prices), and
+    what it costs in what fanmail does (docs/scale.md says): SES's Send events dropped (the
+    crash window then closes only on Delivery or a later event); the Delivery mark a plain
+    conditional write with the counters recounted from the ledger (eventually consistent
+    Queries, `RECOUNTS` times) instead of a transaction; the Delivery's engagement write left
+    out (no "delivered in N days" segments)."""
+    write, read, sqs = (
+        PRICES[k] * 1e6 for k in ("dynamodb_write_unit", "dynamodb_read_unit", "sqs_request")
+    )
+    per_send_event = (1 + 2 / SQS_RECEIVE_BATCH) * sqs + read
+    per_send_event += (
+        FEEDBACK_BATCH_S * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"] * 1e6 / FEEDBACK_BATCH
+    )
+    recount = RECOUNTS * LEDGER_RECORD_BYTES / 4096 / 2 * read
+    return {
+        "send_events_dropped": round(per_send_event, 4),
+        "delivery_mark_plain_counters_recounted": round(write - recount, 4),
+        "delivered_engagement_dropped": round(write, 4),
+    }

@@ -20,6 +20,7 @@ from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
 from fanmail.adapters.aws.s3 import S3BlobStore
 from fanmail.adapters.aws.scheduler import EventBridgeScheduler
+from fanmail.domain.ledger_shards import ShardCounts
 from fanmail.ports import (
     BlobStore,
     CampaignStore,
@@ -64,7 +65,8 @@ class Stores:
 
 
 def memory_stores() -> Stores:
-    campaigns, ledger = MemoryCampaignStore(), MemoryLedger()
+    campaigns = MemoryCampaignStore()
+    ledger = MemoryLedger(ShardCounts(campaigns.get))
     subscribers = MemorySubscriberStore()
     return Stores(
         subscribers,
@@ -83,18 +85,20 @@ def memory_stores() -> Stores:
 
 def aws_stores(session: boto3.Session, names: dict[str, str], bucket: str) -> Stores:
     client = clients.dynamodb_client(session, 4)
+    campaigns = DynamoCampaignStore(client, names["campaigns"])
+    shards = ShardCounts(campaigns.get)
     return Stores(
         DynamoSubscriberStore(client, names["subscribers"], names["lists"]),
         DynamoListStore(client, names["lists"]),
-        DynamoCampaignStore(client, names["campaigns"]),
-        DynamoLedger(client, names["ledger"], TTL_S),
+        campaigns,
+        DynamoLedger(client, names["ledger"], TTL_S, shards),
         EventBridgeScheduler(
             clients.scheduler_client(session),
             "arn:aws:lambda:us-east-1:123456789012:function:t-trigger",
             "arn:aws:iam::123456789012:role/t-scheduler",
             f"t{names['ledger'][-8:]}-",
         ),
-        DynamoFeedbackStore(client, names["ledger"], names["campaigns"], TTL_S),
+        DynamoFeedbackStore(client, (names["ledger"], names["campaigns"]), TTL_S, shards),
         DynamoImportStore(client, names["imports"]),
         S3BlobStore(clients.s3_client(session), bucket),
         DynamoSignupStore(client, names["signups"]),

@@ -241,6 +241,7 @@ def full_campaign() -> Campaign:
         phases=run_phases(),
         name="December newsletter",
         topic=Topic("weekly-digest", "Weekly digest", "Fridays", False, "weekly-digest.0a1b2c"),
+        ledger_shards=6,
     )
 
 

@@ -3,6 +3,8 @@ there yet, and what it wrote is what later reads see."""
 
 from __future__ import annotations
 
+import pytest
+
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.ses_events import (
     EventKind,
@@ -17,8 +19,15 @@ from tests.contracts.conftest import Stores
 NOW = 1_800_000_000.0
 
 
+@pytest.fixture(autouse=True, params=[1, 5], ids=["one-shard", "five-shards"])
+def campaign(request: pytest.FixtureRequest, stores: Stores) -> None:
+    """c1, started, its ledger over this many partition keys."""
+    stores.campaigns.create(
+        Campaign("c1", "news", "newsletter", "n@x.com", run_id="r1", ledger_shards=request.param)
+    )
+
+
 def ready(stores: Stores, *emails: str) -> None:
-    stores.campaigns.create(Campaign("c1", "news", "newsletter", "n@x.com"))
     for email in emails:
         stores.ledger.claim("c1", email, "h", NOW + 10, NOW)
         stores.ledger.complete("c1", email, "h", f"m-{email}", NOW)

@@ -1,12 +1,28 @@
 """SendLedger: claims are exclusive until their lease ends; completion always records the send;
-failure and release are fenced by the holder."""
+failure and release are fenced by the holder. Each holds for a campaign's ledger of one
+partition key (a campaign stored before shards existed) and of several."""
 
 from __future__ import annotations
 
+import pytest
+
+from fanmail.domain.campaign import Campaign
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.ledger_shards import shard_of
 from fanmail.ports import ClaimOutcome
 from tests.contracts.conftest import Stores
 
 NOW = 1_800_000_000.0
+
+
+@pytest.fixture(autouse=True, params=[1, 5], ids=["one-shard", "five-shards"])
+def shards(request: pytest.FixtureRequest, stores: Stores) -> int:
+    """Campaigns c1 and c2, started, with their ledgers over this many partition keys."""
+    for campaign_id in ("c1", "c2"):
+        stores.campaigns.create(
+            Campaign(campaign_id, "news", "t", "n@x.com", run_id="r1", ledger_shards=request.param)
+        )
+    return int(request.param)
 
 
 def test_claim_is_exclusive_until_the_lease_expires(stores: Stores) -> None:
@@ -64,7 +80,7 @@ def test_released_claims_can_be_taken_and_failures_resent_only_when_asked(
     assert permanent.outcome is ClaimOutcome.FAILED
 
 
-def test_entries_are_paged_by_status(stores: Stores) -> None:
+def test_entries_are_paged_by_status(stores: Stores, shards: int) -> None:
     ledger = stores.ledger
     for i in range(30):
         email = f"u{i:02d}@x.com"
@@ -80,11 +96,22 @@ def test_entries_are_paged_by_status(stores: Stores) -> None:
         seen.extend(entries)
         if cursor is None:
             break
-    assert [e.email for e in seen] == [f"u{i:02d}@x.com" for i in range(0, 30, 3)]
-    assert seen[0].attempts == 1 and seen[0].retryable and not seen[1].retryable
-    assert seen[1].reason == "reason 3"
+    failed = [f"u{i:02d}@x.com" for i in range(0, 30, 3)]
+    in_order = sorted(failed, key=lambda email: (shard_of(email, shards), email))
+    assert [e.email for e in seen] == in_order  # shard after shard, by address in each
+    by_email = {e.email: e for e in seen}
+    assert by_email["u00@x.com"].attempts == 1 and by_email["u00@x.com"].retryable
+    assert not by_email["u03@x.com"].retryable and by_email["u03@x.com"].reason == "reason 3"
     everything, cursor = ledger.entries("c1", None, None, 100)
     assert len(everything) == 30 and cursor is None
+    pages: list[str] = []
+    cursor = None
+    while True:  # pages of one never repeat or skip a record, across shard boundaries
+        page, cursor = ledger.entries("c1", None, cursor, 1)
+        pages.extend(e.email for e in page)
+        if cursor is None:
+            break
+    assert sorted(pages) == sorted(e.email for e in everything)
 
 
 def test_a_send_event_confirms_what_a_crash_or_a_timeout_hid(stores: Stores) -> None:
@@ -105,3 +132,27 @@ def test_a_send_event_confirms_what_a_crash_or_a_timeout_hid(stores: Stores) -> 
         ("a@x.com", "ses-1"),
         ("b@x.com", "ses-2"),
     }
+
+
+def test_a_cursor_it_did_not_give_out_is_refused(stores: Stores, shards: int) -> None:
+    stores.ledger.claim("c1", "a@x.com", "h", NOW + 10, NOW)
+    if shards == 1:  # the address itself, as cursors were before shards
+        assert stores.ledger.entries("c1", None, "a@x.com", 10) == ([], None)
+        return
+    for forged in ("a@x.com", "9:a@x.com", "x:a@x.com", "1:", "-1:a@x.com"):
+        with pytest.raises(InvalidInput, match="cursor"):
+            stores.ledger.entries("c1", None, forged, 10)
+
+
+def test_records_of_an_address_name_their_campaign_whatever_its_shard(stores: Stores) -> None:
+    ledger = stores.ledger
+    for campaign_id in ("c1", "c2"):
+        ledger.claim(campaign_id, "p@x.com", "h", NOW + 10, NOW)
+        ledger.complete(campaign_id, "p@x.com", "h", f"m-{campaign_id}", NOW)
+    ledger.claim("c1", "other@x.com", "h", NOW + 10, NOW)
+    found, cursor = ledger.of_address("p@x.com", None, 1)
+    assert [c for c, _ in found] == ["c1"] and cursor == "c1"
+    rest, cursor = ledger.of_address("p@x.com", cursor, 10)
+    assert [(c, e.message_id) for c, e in rest] == [("c2", "m-c2")] and cursor is None
+    assert ledger.forget("c2", "p@x.com") and not ledger.forget("c2", "p@x.com")
+    assert [c for c, _ in ledger.of_address("p@x.com", None, 10)[0]] == ["c1"]

@@ -118,8 +118,9 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
 
 
 def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
-    """The address in two lists (one with a consent change), a campaign's ledger with what
-    SES said back (a bounce), a failure in a campaign's checkpoint, a pending sign-up and a
+    """The address in two lists (one with a consent change), a campaign's ledger (over four
+    partition keys: the index by address finds each shard's records) with what SES said back
+    (a bounce), a failure in a campaign's checkpoint, a pending sign-up and a
     rejected import row; another address beside it."""
     app, ports, now = env.app, env.ports, env.ports.clock.now()
     news, club = f"news{suffix}", f"club{suffix}"
@@ -140,6 +141,8 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
             "newsletter",
             SENDER_ADDRESS,
             checkpoint=Checkpoint(queue=(ada, bob), counts=failed),
+            run_id="r1",
+            ledger_shards=4,
         )
     )
     for email in (ada, bob):

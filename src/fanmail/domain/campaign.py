@@ -328,6 +328,9 @@ class Campaign:
     topic: Topic | None = None
     """The topic it targets, as it was at creation (its segment holds the same condition):
     its one-click unsubscribe leaves this topic, not the list."""
+    ledger_shards: int = 1
+    """The partition keys its send ledger spreads over (domain.ledger_shards), fixed when its
+    first run starts; 1 (the campaign id itself) for a campaign stored before shards existed."""
 
     @property
     def warnings(self) -> list[str]:

@@ -51,6 +51,7 @@ class Changes:
     schedule: ScheduleSpec | Keep | None = KEEP
     local_time: LocalTimeSpec | Keep | None = KEEP
     phases: RunPhases | Keep | None = KEEP
+    ledger_shards: int | Keep = KEEP
     new_run_counts: bool = False
 
     def fields_set(self) -> dict[str, object]:
@@ -95,9 +96,12 @@ class Transition:
 
 
 # -- the transitions --------------------------------------------------------------------------
-def start_run(run_id: str, now: float) -> Transition:
-    """A draft or scheduled campaign claimed for its first run: a second trigger is refused."""
-    changes = Changes(run_id=run_id, started_at=now, new_run_counts=True)
+def start_run(run_id: str, now: float, ledger_shards: int = 1) -> Transition:
+    """A draft or scheduled campaign claimed for its first run: a second trigger is refused.
+    Its ledger's shard count is fixed here, before anything is written to the ledger."""
+    changes = Changes(
+        run_id=run_id, started_at=now, ledger_shards=ledger_shards, new_run_counts=True
+    )
     return Transition(STARTABLE, CampaignStatus.SENDING, changes)
 
 

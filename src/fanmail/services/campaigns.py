@@ -13,6 +13,7 @@ from fanmail.domain.campaign import Campaign, SegmentSnapshot
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
+from fanmail.domain.ledger_shards import shards_for_rate
 from fanmail.domain.model import MailingList, Subscriber
 from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
@@ -90,8 +91,11 @@ class Campaigns:
         audiences: Audiences,
         default_cap: FrequencyCap | None = None,
         pin: Callable[[str], str] = str,
+        rate_override: float | None = None,
     ) -> None:
-        """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin)."""
+        """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin);
+        `rate_override`: the rate runs send at instead of SES's MaxSendRate (as the trigger's)."""
+        self.rate_override = rate_override
         self.pin = pin
         self.default_cap = default_cap
         self.senders = senders
@@ -249,8 +253,9 @@ class Campaigns:
         check_id("campaign id", campaign_id)
         self.check_account()
         self._check_audience(campaign_id)
+        rate = self.rate_override or self.ses.quota().max_send_rate
         return self.campaign_store.transition(
-            campaign_id, start_run(uuid.uuid4().hex, self.clock.now())
+            campaign_id, start_run(uuid.uuid4().hex, self.clock.now(), shards_for_rate(rate))
         )
 
     def send_now(self, campaign_id: str) -> Campaign:

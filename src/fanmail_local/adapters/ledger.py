@@ -1,16 +1,21 @@
-"""An in-memory SendLedger with the DynamoDB adapter's conditional semantics."""
+"""An in-memory SendLedger with the DynamoDB adapter's conditional semantics, and its layout:
+a campaign's records page shard after shard (domain.ledger_shards) with the same cursors."""
 
 from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
+from fanmail.domain.ledger_shards import page_cursor, read_cursor, shard_of, single_shard
 from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
 
 
 class MemoryLedger:
-    def __init__(self) -> None:
+    def __init__(self, shards_of: Callable[[str], int] = single_shard) -> None:
+        """`shards_of(campaign_id)`: the campaign's shard count (domain.ledger_shards)."""
+        self.shards_of = shards_of
         self._items: dict[str, dict[str, tuple[LedgerEntry, str, float]]] = {}
         self._lock = threading.Lock()
         self.writes = 0
@@ -109,18 +114,20 @@ class MemoryLedger:
     def entries(
         self, campaign_id: str, status: str | None, cursor: str | None, limit: int
     ) -> tuple[list[LedgerEntry], str | None]:
+        shards = self.shards_of(campaign_id)
+        position = read_cursor(cursor, shards)
         with self._lock:
             items = self._items.get(campaign_id, {})
-            keys = sorted(items)
-            start = bisect.bisect_right(keys, cursor) if cursor is not None else 0
+            keys = sorted((shard_of(email, shards), email) for email in items)
+            start = bisect.bisect_right(keys, position) if cursor is not None else 0
             selected: list[LedgerEntry] = []
-            for position, key in enumerate(keys[start:], start):
-                entry = items[key][0]
+            for index, key in enumerate(keys[start:], start):
+                entry = items[key[1]][0]
                 if status is None or entry.status == status:
                     selected.append(entry)
                     if len(selected) == limit:
-                        more = position + 1 < len(keys)
-                        return selected, (key if more else None)
+                        more = index + 1 < len(keys)
+                        return selected, (page_cursor(*key, shards) if more else None)
             return selected, None
 
     def of_address(

@@ -84,20 +84,23 @@ def test_the_largest_item_stays_under_dynamodbs_limit() -> None:
 
 
 def test_one_ledger_key_per_campaign_throttles_past_dynamodbs_partition_limit() -> None:
-    """Every ledger write of a campaign under one key: claim, completion and the feedback
-    path's transactional mark are about 4 write units per email, so 1,000/s meets the 1,000
-    units one partition key takes in a second. botocore's retries absorb the throttles (the
-    run still sends everyone once), at the cost of time; spread over keys, the ledger keeps
-    up."""
-    one_key = run(Scenario(20_000, 1000.0))
+    """Every ledger write of a campaign under one key (a campaign stored before the ledger was
+    sharded): claim, completion and the feedback path's transactional mark are about 4 write
+    units per email, so 1,000/s meets the 1,000 units one partition key takes in a second.
+    botocore's retries absorb the throttles (the run still sends everyone once), at the cost of
+    time; spread over the shards its first run fixes from the rate, no ledger key is throttled.
+    The list's key is not sharded: its send count and Delivery engagement writes (2 units per
+    email) hold it at its limit whatever the ledger does (docs/scale.md)."""
+    one_key = run(Scenario(20_000, 1000.0, ledger_shards=1))
     assert one_key["dynamodb_partitions_modelled"] is True
-    assert one_key["dynamodb_throttled_requests"] > 1000
+    assert one_key["dynamodb_throttled_by_table"]["ledger"] > 1000
     assert one_key["dynamodb_hottest_key_units_per_s"]["ledger write"] == 1000
     assert one_key["duplicates"] == 0 and one_key["missing"] == 0
-    spread = run(Scenario(20_000, 1000.0, ledger_shards=16))
-    assert spread["dynamodb_throttled_requests"] == 0
+    spread = run(Scenario(20_000, 1000.0))
+    assert "ledger" not in spread["dynamodb_throttled_by_table"]
     assert spread["dynamodb_hottest_key_units_per_s"]["ledger write"] < 1000
-    assert spread["completion_ratio"] > 2 * one_key["completion_ratio"]
+    assert spread["dynamodb_hottest_key_units_per_s"]["subscribers write"] == 1000
+    assert spread["completion_ratio"] > one_key["completion_ratio"]
     assert_exactly_once_within_limits(spread)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
+from fanmail.domain.ledger_shards import shards_for_rate
 from fanmail.services.lists import CreateList
 from fanmail_local.harness import MemoryStack, with_settings
 from tests.conftest import new_campaign, seed
@@ -88,6 +89,8 @@ def test_start_claims_once(stack: MemoryStack) -> None:
     campaign = new_campaign(stack)
     started = stack.app.campaigns.start(campaign.campaign_id)
     assert started.status is CampaignStatus.SENDING and started.run_id
+    rate = stack.settings.max_send_rate or stack.ses.quota().max_send_rate
+    assert started.ledger_shards == shards_for_rate(rate)  # fixed before anything is sent
     with pytest.raises(Conflict) as info:
         stack.app.campaigns.start(campaign.campaign_id)
     assert info.value.current_status == "sending"

@@ -59,6 +59,7 @@ ATTRIBUTES = {
     "phases": "phases",
     "name": "name",
     "topic": "topic",
+    "ledger_shards": "ledger_shards",
 }
 """The stored attribute of each Campaign field. Stored names are the table's schema: a field
 renamed in Python keeps reading what deployed tables hold, and a field added to Campaign is

@@ -1,6 +1,7 @@
 """SES events, counted once, in the ledger table and on the campaign.
 
-- The ledger record of (campaign, recipient) gets `events` (a string set of kinds seen) and
+- The ledger record of (campaign, recipient) (at its shard's key: adapters/aws/dynamodb/ledger.py)
+  gets `events` (a string set of kinds seen) and
   `clicked_links` (a string set of link keys).
 - A new event moves the campaign's counter `fb_<kind>` (ADD) in the same transaction as the
   record, conditioned on the kind (or link) being absent from it: a repeated or concurrent
@@ -12,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE
+from fanmail.domain.ledger_shards import campaign_of, record_key
 from fanmail.domain.ses_events import RECORDED, LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 
@@ -47,14 +49,26 @@ def partition(campaign_id: str, kind: str) -> str:
 
 class DynamoFeedbackStore:
     def __init__(
-        self, client: DynamoDBClient, ledger_table: str, campaigns_table: str, ttl_s: float
+        self,
+        client: DynamoDBClient,
+        tables: tuple[str, str],
+        ttl_s: float,
+        shards_of: Callable[[str], int],
     ) -> None:
+        """`tables`: the ledger's and the campaigns'; `shards_of`: a campaign's ledger shard
+        count (domain.ledger_shards)."""
         self.client = client
-        self.ledger = ledger_table
-        self.campaigns = campaigns_table
+        self.ledger, self.campaigns = tables
         self.ttl_s = ttl_s
+        self.shards_of = shards_of
 
     def _key(self, campaign_id: str, email: str) -> Item:
+        partition = record_key(campaign_id, email, self.shards_of(campaign_id))
+        return to_item({"campaign_id": partition, "email": email})
+
+    @staticmethod
+    def _plain_key(campaign_id: str, email: str) -> Item:
+        """A key of the campaign's own partitions (problems, links): never sharded."""
         return to_item({"campaign_id": campaign_id, "email": email})
 
     def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RecipientEvents]:
@@ -76,7 +90,8 @@ class DynamoFeedbackStore:
                 )
                 for raw in response.get("Responses", {}).get(self.ledger, []):
                     data = from_item(raw)
-                    found[(str(data["campaign_id"]), str(data["email"]))] = RecipientEvents(
+                    campaign_id = campaign_of(str(data["campaign_id"]))
+                    found[(campaign_id, str(data["email"]))] = RecipientEvents(
                         exists=True,
                         kinds=frozenset(data.get("events") or ()),
                         links=frozenset(data.get("clicked_links") or ()),
@@ -191,7 +206,7 @@ class DynamoFeedbackStore:
         return {
             "Update": {
                 "TableName": self.ledger,
-                "Key": self._key(partition(campaign_id, LINKS), key),
+                "Key": self._plain_key(partition(campaign_id, LINKS), key),
                 "UpdateExpression": f"ADD clicks :n SET #u = :u, {TTL_ATTRIBUTE} = :x",
                 "ExpressionAttributeNames": {"#u": "url"},
                 "ExpressionAttributeValues": values(
@@ -210,7 +225,7 @@ class DynamoFeedbackStore:
             "Limit": limit,
         }
         if cursor is not None:
-            request["ExclusiveStartKey"] = self._key(partition(campaign_id, kind), cursor)
+            request["ExclusiveStartKey"] = self._plain_key(partition(campaign_id, kind), cursor)
         response: Any = self.client.query(**request)
         records = []
         for raw in response.get("Items", []):

@@ -1,10 +1,11 @@
 """The send ledger (campaign_id, email): claimed | sent | failed | released, one record per
 recipient of a campaign, expiring by TTL. Two writes per sent email: the conditional claim and
-the completion."""
+the completion. A campaign's records spread over the partition keys `campaign_id#n`
+(domain.ledger_shards: the count is the campaign's, one shard is the campaign id itself)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -12,6 +13,13 @@ from botocore.exceptions import ClientError
 from fanmail.adapters.aws.dynamodb import TABLE_TTL
 from fanmail.adapters.aws.dynamodb.by_address import get_items, index_page
 from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
+from fanmail.domain.ledger_shards import (
+    campaign_of,
+    page_cursor,
+    partition_key,
+    read_cursor,
+    record_key,
+)
 from fanmail.ports import Claim, ClaimOutcome, LedgerEntry
 
 if TYPE_CHECKING:
@@ -38,13 +46,18 @@ def entry_of(data: Mapping[str, Any]) -> LedgerEntry:
 
 
 class DynamoLedger:
-    def __init__(self, client: DynamoDBClient, table: str, ttl_s: float) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table: str, ttl_s: float, shards_of: Callable[[str], int]
+    ) -> None:
+        """`shards_of(campaign_id)`: the campaign's shard count (domain.ledger_shards)."""
         self.client = client
         self.table = table
         self.ttl_s = ttl_s
+        self.shards_of = shards_of
 
     def _key(self, campaign_id: str, email: str) -> Item:
-        return to_item({"campaign_id": campaign_id, "email": email})
+        partition = record_key(campaign_id, email, self.shards_of(campaign_id))
+        return to_item({"campaign_id": partition, "email": email})
 
     def claim(
         self,
@@ -171,30 +184,48 @@ class DynamoLedger:
     def entries(
         self, campaign_id: str, status: str | None, cursor: str | None, limit: int
     ) -> tuple[list[LedgerEntry], str | None]:
+        """Shard after shard, each in address order; the cursor says which shard and where."""
+        shards = self.shards_of(campaign_id)
+        shard, after = read_cursor(cursor, shards)
+        entries: list[LedgerEntry] = []
+        while shard < shards:
+            partition = partition_key(campaign_id, shard, shards)
+            found, more = self._shard_page(partition, status, after, limit - len(entries))
+            entries.extend(found)
+            if len(entries) >= limit:
+                last = entries[-1].email
+                more = more or shard + 1 < shards
+                return entries, (page_cursor(shard, last, shards) if more else None)
+            shard, after = shard + 1, None
+        return entries, None
+
+    def _shard_page(
+        self, partition: str, status: str | None, after: str | None, limit: int
+    ) -> tuple[list[LedgerEntry], bool]:
+        """Up to `limit` records of one partition after the address `after`; whether it may
+        hold more."""
         request: QueryInputTypeDef = {
             "TableName": self.table,
             "KeyConditionExpression": "campaign_id = :c",
             "Limit": limit,
         }
-        bound: dict[str, object] = {":c": campaign_id}
+        bound: dict[str, object] = {":c": partition}
         if status is not None:
             request["FilterExpression"] = "#s = :s"
             request["ExpressionAttributeNames"] = {"#s": "status"}
             bound[":s"] = status
         request["ExpressionAttributeValues"] = values(bound)
-        if cursor is not None:
-            request["ExclusiveStartKey"] = self._key(campaign_id, cursor)
+        if after is not None:
+            request["ExclusiveStartKey"] = to_item({"campaign_id": partition, "email": after})
         entries: list[LedgerEntry] = []
         while True:  # a filtered Query page can hold fewer matches than asked for: read on
             response: Any = self.client.query(**request)
             entries.extend(entry_from(item) for item in response.get("Items", []))
             last = response.get("LastEvaluatedKey")
             if len(entries) >= limit:
-                more = len(entries) > limit or last is not None
-                entries = entries[:limit]
-                return entries, (entries[-1].email if more else None)
+                return entries[:limit], len(entries) > limit or last is not None
             if last is None:
-                return entries, None
+                return entries, False
             request["ExclusiveStartKey"] = last
 
     def of_address(
@@ -205,7 +236,10 @@ class DynamoLedger:
         while True:  # the index holds the address's problem records too: read past them
             keys, start = index_page(self.client, self.table, "email", email, start, limit)
             wanted = [k for k in keys if "|" not in str(from_item(k)["campaign_id"])]
-            found = {str(i["campaign_id"]): i for i in get_items(self.client, self.table, wanted)}
+            found = {
+                campaign_of(str(i["campaign_id"])): i
+                for i in get_items(self.client, self.table, wanted)
+            }
             for campaign_id in sorted(found):
                 records.append((campaign_id, entry_of(found[campaign_id])))
             if len(records) >= limit or start is None:
