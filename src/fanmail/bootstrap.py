@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         Mailer,
         RateLimits,
         Scheduler,
+        SegmentStore,
         SendLedger,
         SesAccount,
         SignupStore,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from fanmail.services.people import ErasureCheck, People
     from fanmail.services.preview import Previews
     from fanmail.services.retention import Retention
+    from fanmail.services.saved_segments import SavedSegments
     from fanmail.services.scheduling import Scheduling
     from fanmail.services.self_service import SelfService
     from fanmail.services.send_batch import BatchSender, Composer
@@ -97,6 +99,8 @@ class Ports(Protocol):
     @property
     def templates(self) -> TemplateStore: ...
     @property
+    def segments(self) -> SegmentStore: ...
+    @property
     def limits(self) -> RateLimits: ...
     @property
     def mailer(self) -> Mailer: ...
@@ -132,6 +136,7 @@ class PortSet:
     blobs: BlobStore
     signups: SignupStore
     templates: TemplateStore
+    segments: SegmentStore
     limits: RateLimits
     mailer: Mailer
     ses: SesAccount
@@ -229,6 +234,12 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
 
         return DynamoTemplateStore(self._dynamodb, self.settings.templates_table)
+
+    @cached_property
+    def segments(self) -> SegmentStore:
+        from fanmail.adapters.aws.dynamodb.segments import DynamoSegmentStore
+
+        return DynamoSegmentStore(self._dynamodb, self.settings.segments_table)
 
     @cached_property
     def limits(self) -> RateLimits:
@@ -502,6 +513,7 @@ class App:
             pin=self.stored_templates.pin,
             audiences=self.audiences,
             default_cap=self._settings.default_cap(),
+            segments=p.segments,
         )
 
     @service
@@ -571,6 +583,7 @@ class App:
             clock=p.clock,
             senders=self.senders,
             erasures=self.erasure_check,
+            segments=p.segments,
         )
 
     @service
@@ -617,6 +630,15 @@ class App:
             list_store=p.lists,
             clock=p.clock,
             exact_max=self._settings.segment_exact_max,
+        )
+
+    @service
+    def saved_segments(self) -> SavedSegments:
+        from fanmail.services.saved_segments import SavedSegments
+
+        p = self._ports
+        return SavedSegments(
+            store=p.segments, list_store=p.lists, audiences=self.audiences, clock=p.clock
         )
 
     @service

@@ -43,6 +43,8 @@ class Settings:
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
     erasures_table: str = "fanmail-erasures"
+    segments_table: str = "fanmail-segments"
+    idempotency_table: str = "fanmail-idempotency"
     erasure_secret_name: str | None = None
     imports_bucket: str = "fanmail-imports"
     sender_function: str = "fanmail-sender"
@@ -181,6 +183,8 @@ class Settings:
             "signups": self.signups_table,
             "erasures": self.erasures_table,
             "templates": self.templates_table,
+            "segments": self.segments_table,
+            "idempotency": self.idempotency_table,
         }
 
 
@@ -309,6 +313,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "imports_table": _name,
     "signups_table": _name,
     "erasures_table": _name,
+    "segments_table": _name,
+    "idempotency_table": _name,
     "erasure_secret_name": _name,
     "imports_bucket": _name,
     "importer_function": _name,

@@ -35,6 +35,7 @@ from fanmail_local.adapters.memory import (
     MemorySubscriberStore,
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.adapters.segments import MemorySegmentStore
 from fanmail_local.adapters.ses_simulator import SesSimulator
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
 from fanmail_local.adapters.templates import MemoryTemplateStore
@@ -77,6 +78,7 @@ def memory_ports(
         blobs=MemoryBlobStore(),
         signups=MemorySignupStore(),
         templates=MemoryTemplateStore(),
+        segments=MemorySegmentStore(),
         limits=MemoryRateLimits(),
         mailer=mailer,
         ses=ses,

@@ -18,9 +18,18 @@ from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.saved_segments import SavedSegment
 from fanmail.domain.segments import Segment
 from fanmail.domain.transitions import start_run
-from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
+from fanmail.ports import (
+    CampaignStore,
+    Clock,
+    Invoker,
+    ListStore,
+    SegmentStore,
+    SesAccount,
+    SubscriberStore,
+)
 from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER
@@ -42,6 +51,8 @@ class CreateCampaign:
     campaign_id: str | None = None
     segment: object = None
     """Who of the list: a segment in either form (JSON object or text); None: everyone."""
+    segment_id: str | None = None
+    """Or a saved segment of the list, whose definition the campaign copies."""
     urgent: bool = False
     """A notification: not held back by the frequency cap."""
     quiet_hours: Mapping[str, object] | None = None
@@ -74,9 +85,11 @@ class Campaigns:
         audiences: Audiences,
         default_cap: FrequencyCap | None = None,
         pin: Callable[[str], str] = str,
+        segments: SegmentStore | None = None,
     ) -> None:
         """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin)."""
         self.pin = pin
+        self.segments = segments
         self.default_cap = default_cap
         self.senders = senders
         self.audiences = audiences
@@ -121,7 +134,7 @@ class Campaigns:
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
-        segment = Segment.read(command.segment, "segment") if command.segment is not None else None
+        segment, saved = self._segment(command, list_id)
         variables = check_variables(command.variables)
         # a stored template is pinned to its latest version: senders render exactly that
         command = replace(command, variables=variables, template=self.pin(command.template))
@@ -161,12 +174,30 @@ class Campaigns:
             template_report=report,
             list_info=list_info,
             segment=SegmentSnapshot.of(segment) if segment is not None else None,
+            segment_id=saved.segment_id if saved else None,
+            segment_version=saved.version if saved else None,
             notes=tuple(self._segment_warnings(list_id, segment)),
             frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
             urgent=command.urgent,
             quiet_hours=quiet,
             ab_test=test,
         )
+
+    def _segment(
+        self, command: CreateCampaign, list_id: str
+    ) -> tuple[Segment | None, SavedSegment | None]:
+        """The segment the campaign copies: given inline, or a saved one of the list as it
+        is now (a later edit of the saved one does not change this campaign)."""
+        if command.segment_id is None:
+            inline = command.segment
+            return (Segment.read(inline, "segment") if inline is not None else None), None
+        if command.segment is not None:
+            raise InvalidInput("give segment or segment_id, not both")
+        segment_id = check_id("segment_id", command.segment_id)
+        saved = self.segments.get(list_id, segment_id) if self.segments else None
+        if saved is None:
+            raise NotFound(f"segment {segment_id!r} of list {list_id!r} not found")
+        return Segment.from_json(saved.definition, "segment_id"), saved
 
     def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:
         if segment is None:

@@ -237,6 +237,12 @@ class CampaignCreate(Strict):
     variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
     segment: SegmentField = None
+    segment_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="a saved segment of the list instead of `segment`: its definition is "
+        "copied now (editing the saved segment later does not change this campaign)",
+    )
     urgent: Flag = Field(
         default=False, description="a notification: the frequency cap does not hold it back"
     )
@@ -254,10 +260,16 @@ class CampaignCreate(Strict):
     name: str = Field(default="", max_length=200, description="what people call it")
 
 
+RequiredSegment = Annotated[
+    dict[str, Any] | str, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
+]
+SegmentName = Annotated[
+    str, Field(min_length=1, max_length=100, description="unique in the list (case ignored)")
+]
+
+
 class SegmentEstimate(Strict):
-    segment: Annotated[
-        dict[str, Any] | str, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
-    ]
+    segment: RequiredSegment
 
 
 class SizeView(BaseModel):
@@ -276,6 +288,42 @@ class SegmentSize(BaseModel):
     everyone: SizeView = Field(description="whom the segment selects, whatever their status")
     receiving: SizeView = Field(description="of those, who would get mail (subscribed)")
     warnings: list[str] = Field(default_factory=list)
+
+
+class SavedSegmentCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Pro readers", "segment": 'plan = "pro"'}]}
+    )
+
+    name: SegmentName
+    segment: RequiredSegment
+
+
+class SavedSegmentEdit(Strict):
+    name: SegmentName | None = None
+    segment: SegmentField = None
+    version: int | None = Field(
+        default=None, ge=1, description="the version you read: 409 if it was saved since"
+    )
+
+
+class SavedSegmentView(BaseModel):
+    list_id: str
+    segment_id: str
+    name: str
+    segment: dict[str, object] = Field(description="the definition (JSON form)")
+    segment_text: str = Field(description="its text form")
+    version: int = Field(description="1 when created, one more at each edit")
+    created_at: float
+    updated_at: float
+
+
+class SavedSegmentSaved(SavedSegmentView):
+    size: SegmentSize = Field(description="its size now, with warnings (e.g. an unknown attribute)")
+
+
+class SavedSegmentPage(BaseModel):
+    segments: list[SavedSegmentView]
 
 
 class WinnerChoice(Strict):
@@ -383,6 +431,9 @@ class CampaignView(BaseModel):
     )
     segment_text: str | None = Field(default=None, description="the segment's text form")
     segment_id: str | None = Field(default=None, description="the saved segment it came from")
+    segment_version: int | None = Field(
+        default=None, description="the version of the saved segment it copied"
+    )
     urgent: bool = Field(
         default=False, description="a notification: the frequency cap does not hold it back"
     )
