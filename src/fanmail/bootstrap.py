@@ -28,6 +28,7 @@ from fanmail.settings import Settings
 
 if TYPE_CHECKING:
     import boto3
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
     from fanmail.domain.message import UnsubscribeLinks
     from fanmail.domain.render import TemplateRenderer
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
     from fanmail.services.lists import Lists
+    from fanmail.services.notifications import Notifications
     from fanmail.services.people import ErasureCheck, People
     from fanmail.services.preview import Previews
     from fanmail.services.retention import Retention
@@ -101,6 +103,8 @@ class Ports(Protocol):
     @property
     def segments(self) -> SegmentStore: ...
     @property
+    def idempotency(self) -> BasePersistenceLayer: ...
+    @property
     def limits(self) -> RateLimits: ...
     @property
     def mailer(self) -> Mailer: ...
@@ -137,6 +141,7 @@ class PortSet:
     signups: SignupStore
     templates: TemplateStore
     segments: SegmentStore
+    idempotency: BasePersistenceLayer
     limits: RateLimits
     mailer: Mailer
     ses: SesAccount
@@ -240,6 +245,12 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.segments import DynamoSegmentStore
 
         return DynamoSegmentStore(self._dynamodb, self.settings.segments_table)
+
+    @cached_property
+    def idempotency(self) -> BasePersistenceLayer:
+        from fanmail.adapters.aws.idempotency import dynamodb_idempotency
+
+        return dynamodb_idempotency(self._dynamodb, self.settings.idempotency_table)
 
     @cached_property
     def limits(self) -> RateLimits:
@@ -631,6 +642,19 @@ class App:
             clock=p.clock,
             exact_max=self._settings.segment_exact_max,
         )
+
+    @service
+    def notifications(self) -> Notifications:
+        from fanmail.services.notifications import Notifications
+
+        p = self._ports
+        return Notifications(campaigns=self.campaigns, list_store=p.lists, clock=p.clock)
+
+    @property
+    def idempotency(self) -> BasePersistenceLayer:
+        """Where notifications' idempotency records are kept (powertools' persistence layer:
+        handlers.notify applies the utility)."""
+        return self._ports.idempotency
 
     @service
     def saved_segments(self) -> SavedSegments:

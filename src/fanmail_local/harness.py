@@ -24,6 +24,7 @@ from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.adapters.erasures import GeneratedErasureKey, MemoryErasureList
 from fanmail_local.adapters.events import MemoryEventBus, MemoryQueue
 from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
+from fanmail_local.adapters.idempotency import MemoryIdempotency
 from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
 from fanmail_local.adapters.invoker import InProcessInvoker, LocalFunction
 from fanmail_local.adapters.keys import GeneratedKeys
@@ -79,6 +80,7 @@ def memory_ports(
         signups=MemorySignupStore(),
         templates=MemoryTemplateStore(),
         segments=MemorySegmentStore(),
+        idempotency=MemoryIdempotency(),
         limits=MemoryRateLimits(),
         mailer=mailer,
         ses=ses,

@@ -326,6 +326,56 @@ class SavedSegmentPage(BaseModel):
     segments: list[SavedSegmentView]
 
 
+class NotificationCreate(Strict):
+    """A campaign created and sent in one call (POST /notifications, or a `Notify` event)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "list_id": "news",
+                    "template": "newsletter",
+                    "subject": "Your order shipped",
+                    "segment": 'email = "ana@example.com"',
+                    "urgent": True,
+                }
+            ]
+        }
+    )
+
+    list_id: str = Field(pattern=ID_PATTERN)
+    template: str = Field(min_length=1, max_length=64, description="a shipped or stored template")
+    template_version: int | None = Field(
+        default=None,
+        ge=1,
+        le=99_999_999,
+        description="a stored template's version (default: latest)",
+    )
+    sender: str | None = Field(
+        default=None, min_length=3, max_length=320, description="default: the list's sender"
+    )
+    subject: str | None = Field(
+        default=None, max_length=1000, description="Jinja; default: the template's"
+    )
+    variables: Variables = Field(default_factory=dict)
+    segment: SegmentField = None
+    segment_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="a saved segment of the list instead"
+    )
+    topic: str | None = Field(
+        default=None, max_length=64, description="reserved for topics (refused until they exist)"
+    )
+    urgent: Flag = Field(default=False, description="the frequency cap does not hold it back")
+    name: str = Field(default="", max_length=200, description="default: Notification <key>")
+
+
+class NotifyDetail(NotificationCreate):
+    """A `Notify` event's detail: the notification, and optionally its key (default: the
+    event's id, the same for each delivery of one event)."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
 class WinnerChoice(Strict):
     variant: str = Field(min_length=1, max_length=1, description="the variant to send: A-E")
 
