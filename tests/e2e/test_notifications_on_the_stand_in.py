@@ -15,6 +15,7 @@ from fanmail.domain.outcomes import Outcome
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.apigateway import api_event
+from fanmail_local.cli import main
 from fanmail_local.event_source import StackBus
 from fanmail_local.runtime import LocalRuntime
 
@@ -126,3 +127,37 @@ def test_a_notify_event_with_a_saved_segment_a_template_version_and_a_refusal(
     refused = runtime.invoker.dead_letters[-1]
     assert refused["requestPayload"]["detail"]["idempotency_key"] == "e3"
     assert "selects nobody who receives mail" in refused["responsePayload"]["errorMessage"]
+
+
+def test_the_cli_saves_segments_and_notifies_once_per_key(
+    runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["segment", "create", "alerts", "Free", 'plan = "free"']) == 0
+    out = capsys.readouterr()
+    assert "Free (seg-" in out.out and "selects 7 of 10; 7 of 10 would get mail" in out.out
+    assert main(["segment", "list", "alerts", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["segments"]
+    free = next(s for s in listed if s["name"] == "Free")
+    assert free["segment_text"] == 'plan = "free"' and free["version"] == 1
+    assert main(["segment", "update", "alerts", free["segment_id"], "--name", "Free plan"]) == 0
+    assert "version 2" in capsys.readouterr().out
+    assert main(["segment", "update", "alerts", free["segment_id"], "--segment", "plan >"]) == 2
+    assert "segment: " in capsys.readouterr().err
+    assert main(["segment", "list", "alerts"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["ID", "NAME", "VERSION", "DEFINITION"]
+    assert any("Free plan" in line and 'plan = "free"' in line for line in table)
+    args = ["notify", "--list", "alerts", "--template", "newsletter", "--segment-id"]
+    args += [free["segment_id"], "--key", "cli-1", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["segment_version"] == 2
+    assert sent(runtime, first["campaign_id"]) == 7
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert sent(runtime, first["campaign_id"]) == 7
+    assert main([*args[:-3], "--key", "cli-1", "--subject", "Other"]) == 2
+    assert "used in the last 24 hours for a different notification" in capsys.readouterr().err
+    assert main(["segment", "delete", "alerts", free["segment_id"]]) == 0
+    assert main(["segment", "show", "alerts", free["segment_id"]]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import sys
 from typing import NoReturn
 
 from fanmail.domain.errors import FanmailError
-from fanmail_local.cli import campaigns, demo, lists, people, previews, serve
+from fanmail_local.cli import campaigns, demo, lists, notify, people, previews, segments, serve
 
 
 class Parser(argparse.ArgumentParser):
@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     campaigns.add_parser(commands)
     previews.add_parser(commands)
     lists.add_parsers(commands)
+    segments.add_parser(commands)
+    notify.add_parser(commands)
     people.add_parser(commands)
     serve.add_parser(commands)
     return root
