@@ -662,7 +662,12 @@ class App:
 
         p = self._ports
         return SavedSegments(
-            store=p.segments, list_store=p.lists, audiences=self.audiences, clock=p.clock
+            store=p.segments,
+            list_store=p.lists,
+            audiences=self.audiences,
+            clock=p.clock,
+            subscribers=p.subscribers,
+            invoker=p.invoker,
         )
 
     @service

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
     )
     from fanmail.domain.plan import SenderConcurrency
     from fanmail.domain.render import TemplateParts
-    from fanmail.domain.saved_segments import SavedSegment
+    from fanmail.domain.saved_segments import SavedSegment, SegmentCount
     from fanmail.domain.segments import Fact
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
     from fanmail.domain.stored_templates import TemplateVersion
@@ -481,7 +481,21 @@ class SegmentStore(Protocol):
         ...
 
     def delete_list(self, list_id: str) -> int:
-        """Delete every saved segment of a list (the list is being deleted); how many went."""
+        """Delete every saved segment of a list (the list is being deleted), their counts
+        too; how many segments went."""
+        ...
+
+    def count_of(self, list_id: str, segment_id: str) -> SegmentCount | None:
+        """The segment's latest exact count (running or done)."""
+        ...
+
+    def start_count(self, count: SegmentCount) -> SegmentCount:
+        """Store a new count unless one of the same version is running: then that one."""
+        ...
+
+    def advance_count(self, count: SegmentCount, since: SegmentCount) -> bool:
+        """Save a count's next position if the stored one is still at `since`'s; False when
+        another worker moved it first (the caller stops)."""
         ...
 
 

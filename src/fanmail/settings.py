@@ -51,6 +51,7 @@ class Settings:
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
     retention_function: str = "fanmail-retain"
+    counter_function: str = "fanmail-counter"
     function_qualifier: str | None = None
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None
@@ -171,6 +172,7 @@ class Settings:
             "trigger": self.trigger_function + suffix,
             "importer": self.importer_function + suffix,
             "retention": self.retention_function + suffix,
+            "counter": self.counter_function + suffix,
         }
 
     def table_names(self) -> dict[str, str]:
@@ -319,6 +321,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "imports_bucket": _name,
     "importer_function": _name,
     "retention_function": _name,
+    "counter_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.saved_segments import SavedSegment
+from fanmail.domain.saved_segments import SavedSegment, SegmentCount
 from tests.contracts.conftest import Stores
 
 
@@ -88,3 +88,38 @@ def test_delete_frees_the_name_and_a_list_takes_its_segments_along(stores: Store
     assert stores.segments.of_list("news") == []
     assert [s.segment_id for s in stores.segments.of_list("other")] == ["seg-o"]
     stores.segments.create(saved())  # no name left claimed
+
+
+def a_count(**changes: object) -> SegmentCount:
+    count = SegmentCount(
+        list_id="news",
+        segment_id="seg-1",
+        version=1,
+        total=10,
+        at=5.0,
+        started_at=5.0,
+        updated_at=5.0,
+    )
+    return replace(count, **changes)  # type: ignore[arg-type]
+
+
+def test_a_count_starts_once_per_version_and_moves_only_from_where_it_was_read(
+    stores: Stores,
+) -> None:
+    assert stores.segments.count_of("news", "seg-1") is None
+    first = a_count()
+    assert stores.segments.start_count(first) == first
+    assert stores.segments.start_count(a_count(started_at=6.0)) == first  # running: that one
+    step = replace(first, scanned=4, matched=2, receiving=1, cursor="c1", updated_at=7.0)
+    assert stores.segments.advance_count(step, first)
+    assert not stores.segments.advance_count(replace(step, scanned=8), first)  # a second worker
+    done = replace(step, scanned=10, matched=3, cursor=None, done=True, finished_at=8.0)
+    assert stores.segments.advance_count(done, step)
+    assert stores.segments.count_of("news", "seg-1") == done
+    again = a_count(started_at=9.0)
+    assert stores.segments.start_count(again) == again  # done: a new count starts
+    newer = a_count(version=2, started_at=10.0)
+    assert stores.segments.start_count(newer) == newer  # another version replaces a running one
+    stores.segments.create(saved())
+    assert stores.segments.delete_list("news") == 1
+    assert stores.segments.count_of("news", "seg-1") is None

@@ -27,6 +27,7 @@ FUNCTIONS = (
     "Heartbeat",
     "Retention",
     "Notify",
+    "Counter",
 )
 
 
@@ -131,6 +132,7 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         "InboundFunction",
         "RetentionFunction",
         "NotifyFunction",
+        "CounterFunction",
     }
     for config in configs.values():
         assert config["MaximumRetryAttempts"] <= 2 and config["Qualifier"] == "live"

@@ -124,6 +124,16 @@ def test_saved_segments_on_the_stand_in(runtime: LocalRuntime) -> None:
         "Pro readers"
     ]
     assert api(runtime, "GET", one)[1]["version"] == 2
+    code, started = api(runtime, "POST", one + "/count")  # the counter function reads the list
+    assert code == 202 and started["total"] == 60, started
+    runtime.invoker.drain()
+    code, count = api(runtime, "GET", one + "/count")
+    assert (code, count["status"], count["matched"], count["text"]) == (
+        200,
+        "done",
+        20,
+        "20 of 60 (exact)",
+    )
     assert api(runtime, "DELETE", one)[0] == 204
     runtime.app.lists.create(CreateList("gone"))
     assert (

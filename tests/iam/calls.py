@@ -64,7 +64,7 @@ TABLES = (
     "SEGMENTS",
     "IDEMPOTENCY",
 )
-FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION")
+FUNCTIONS = ("SENDER", "TRIGGER", "IMPORTER", "RETENTION", "COUNTER")
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",

@@ -71,3 +71,67 @@ def check_segment_name(name: str) -> str:
 def name_key(name: str) -> str:
     """Names are unique per list as people read them: case and full-width forms ignored."""
     return unicodedata.normalize("NFKC", name).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCount:
+    """The exact count of a saved segment (one version of it), as a job: the list read a page
+    at a time outside any request, its position saved after each page so that a worker that
+    stops is resumed where it stopped, and a page counted once however many workers run."""
+
+    list_id: str
+    segment_id: str
+    version: int
+    total: int
+    """Subscribers in the list when the count started (its counter: progress's 'of')."""
+    at: float
+    """The time its engagement conditions are evaluated at (when it started)."""
+    started_at: float
+    updated_at: float
+    scanned: int = 0
+    matched: int = 0
+    receiving: int = 0
+    """Of those matched, who would get mail (subscribed)."""
+    cursor: str | None = None
+    done: bool = False
+    finished_at: float | None = None
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "list_id": self.list_id,
+            "segment_id": self.segment_id,
+            "version": self.version,
+            "total": self.total,
+            "at": self.at,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+            "scanned": self.scanned,
+            "matched": self.matched,
+            "receiving": self.receiving,
+            "cursor": self.cursor,
+            "done": self.done,
+            "finished_at": self.finished_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> SegmentCount:
+        def number(name: str) -> float:
+            return float(str(data[name]))
+
+        finished = data.get("finished_at")
+        cursor = data.get("cursor")
+        return cls(
+            list_id=str(data["list_id"]),
+            segment_id=str(data["segment_id"]),
+            version=int(number("version")),
+            total=int(number("total")),
+            at=number("at"),
+            started_at=number("started_at"),
+            updated_at=number("updated_at"),
+            scanned=int(number("scanned")),
+            matched=int(number("matched")),
+            receiving=int(number("receiving")),
+            cursor=None if cursor is None else str(cursor),
+            done=bool(data.get("done")),
+            finished_at=None if finished is None else float(str(finished)),
+        )

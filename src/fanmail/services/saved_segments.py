@@ -5,14 +5,27 @@ subscriber has is saved, with a warning and its size)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from fanmail.domain.audience import Audience
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
-from fanmail.domain.saved_segments import MAX_PER_LIST, SavedSegment, check_segment_name
+from fanmail.domain.saved_segments import (
+    MAX_PER_LIST,
+    SavedSegment,
+    SegmentCount,
+    check_segment_name,
+)
 from fanmail.domain.segments import Segment
-from fanmail.ports import Clock, ListStore, SegmentStore
+from fanmail.ports import Clock, Invoker, ListStore, SegmentStore, SubscriberStore
 from fanmail.services.audience import Audiences, AudienceSize
+
+COUNTER = "counter"
+"""The function that counts (fanmail.functions)."""
+COUNT_PAGE = 1000
+COUNT_MARGIN_S = 30.0
+"""A worker hands on when less than this is left of its time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +39,17 @@ class SegmentChange:
 
 class SavedSegments:
     def __init__(
-        self, *, store: SegmentStore, list_store: ListStore, audiences: Audiences, clock: Clock
+        self,
+        *,
+        store: SegmentStore,
+        list_store: ListStore,
+        audiences: Audiences,
+        clock: Clock,
+        subscribers: SubscriberStore,
+        invoker: Invoker,
     ) -> None:
+        self.subscribers = subscribers
+        self.invoker = invoker
         self.store = store
         self.list_store = list_store
         self.audiences = audiences
@@ -101,6 +123,71 @@ class SavedSegments:
     def measure(self, list_id: str, segment_id: str) -> AudienceSize:
         saved = self.get(list_id, segment_id)
         return self.audiences.measure(saved.list_id, Segment.from_json(saved.definition))
+
+    # -- the exact count, as a job -----------------------------------------------------------
+    def start_count(self, list_id: str, segment_id: str) -> SegmentCount:
+        """Start counting the segment as it is now, or answer the count of this version that
+        is running; the counter function reads the list, not this request."""
+        saved = self.get(list_id, segment_id)
+        now = self.clock.now()
+        fresh = SegmentCount(
+            list_id=saved.list_id,
+            segment_id=saved.segment_id,
+            version=saved.version,
+            total=self.subscribers.count(saved.list_id),
+            at=now,
+            started_at=now,
+            updated_at=now,
+        )
+        count = self.store.start_count(fresh)
+        if count == fresh:
+            self._hand_on(count)
+        return count
+
+    def count_of(self, list_id: str, segment_id: str) -> SegmentCount:
+        saved = self.get(list_id, segment_id)
+        found = self.store.count_of(saved.list_id, saved.segment_id)
+        if found is None:
+            raise NotFound(f"segment {segment_id!r} has not been counted: POST to start a count")
+        return found
+
+    def _hand_on(self, count: SegmentCount) -> None:
+        self.invoker.invoke_async(
+            COUNTER, {"segment_count": {"list_id": count.list_id, "segment_id": count.segment_id}}
+        )
+
+    def work_count(
+        self, list_id: str, segment_id: str, remaining_s: Callable[[], float]
+    ) -> SegmentCount | None:
+        """Count pages until the list ends or time runs short (then hand on to a new worker).
+        Each page is saved from the position it was read at: a second worker (Lambda's retry,
+        a duplicate event) finds the position moved and stops, counting nothing twice."""
+        count = self.store.count_of(list_id, segment_id)
+        saved = self.store.get(list_id, segment_id)
+        if count is None or count.done or saved is None or saved.version != count.version:
+            return count  # nothing to do: done, or the segment changed or went (count again)
+        audience = Audience(segment=Segment.from_json(saved.definition), at=count.at)
+        while remaining_s() > COUNT_MARGIN_S:
+            page = self.subscribers.page(list_id, count.cursor, COUNT_PAGE, facts=audience.facts())
+            inside = [s for s in page.subscribers if audience.includes(s)]
+            now, done = self.clock.now(), page.cursor is None
+            step = replace(
+                count,
+                scanned=count.scanned + len(page.subscribers),
+                matched=count.matched + len(inside),
+                receiving=count.receiving + sum(s.status.receives_mail for s in inside),
+                cursor=page.cursor,
+                done=done,
+                updated_at=now,
+                finished_at=now if done else None,
+            )
+            if not self.store.advance_count(step, count):
+                return self.store.count_of(list_id, segment_id)  # another worker has it
+            count = step
+            if done:
+                return count
+        self._hand_on(count)
+        return count
 
 
 def _changed(current: SavedSegment) -> Conflict:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.saved_segments import SavedSegment
+from fanmail.domain.saved_segments import SavedSegment, SegmentCount
 
 
 class MemorySegmentStore:
     def __init__(self) -> None:
         self._segments: dict[tuple[str, str], SavedSegment] = {}
+        self._counts: dict[tuple[str, str], SegmentCount] = {}
         self._lock = threading.Lock()
 
     def _name_taken(self, saved: SavedSegment) -> bool:
@@ -61,4 +62,32 @@ class MemorySegmentStore:
             gone = [key for key in self._segments if key[0] == list_id]
             for key in gone:
                 del self._segments[key]
+            for key in [key for key in self._counts if key[0] == list_id]:
+                del self._counts[key]
             return len(gone)
+
+    def count_of(self, list_id: str, segment_id: str) -> SegmentCount | None:
+        with self._lock:
+            return self._counts.get((list_id, segment_id))
+
+    def start_count(self, count: SegmentCount) -> SegmentCount:
+        with self._lock:
+            key = (count.list_id, count.segment_id)
+            running = self._counts.get(key)
+            if running and not running.done and running.version == count.version:
+                return running
+            self._counts[key] = count
+            return count
+
+    def advance_count(self, count: SegmentCount, since: SegmentCount) -> bool:
+        with self._lock:
+            key = (count.list_id, count.segment_id)
+            stored = self._counts.get(key)
+            if stored is None or _position(stored) != _position(since):
+                return False
+            self._counts[key] = count
+            return True
+
+
+def _position(count: SegmentCount) -> tuple[float, int, str | None, bool]:
+    return (count.started_at, count.scanned, count.cursor, count.done)

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from fanmail.domain.saved_segments import SegmentCount
 from fanmail_local.harness import MemoryStack
+from tests.conftest import seed
 from tests.unit.handlers.test_api import call, campaign_body
 from tests.unit.handlers.test_api_segments import forty_subscribers
 
@@ -139,3 +141,44 @@ def test_a_campaign_takes_one_segment_and_a_saved_one_must_exist(api: MemoryStac
     status, body = call(api, "POST", "/campaigns", campaign_body(segment_id="seg-gone"))
     assert status == 404 and "segment 'seg-gone' of list 'news'" in body["error"]["message"]
     assert call(api, "GET", "/campaigns/c1")[0] == 404
+
+
+def test_an_exact_count_runs_as_a_job_with_progress(api: MemoryStack) -> None:
+    _, saved = save(api)
+    path = f"{SEGMENTS}/{saved['segment_id']}/count"
+    status, body = call(api, "GET", path)
+    assert status == 404 and "has not been counted" in body["error"]["message"]
+    status, started = call(api, "POST", path)
+    assert status == 202, started
+    assert (started["version"], started["total"]) == (1, 40)
+    api.invoker.drain()
+    status, count = call(api, "GET", path)
+    assert status == 200
+    assert (count["status"], count["scanned"], count["matched"], count["receiving"]) == (
+        "done",
+        40,
+        10,
+        9,
+    )
+    assert count["text"] == "10 of 40 (exact)" and count["finished_at"] is not None
+    assert call(api, "POST", f"{SEGMENTS}/seg-nope/count")[0] == 404
+
+
+def test_a_count_resumes_where_its_worker_stopped_and_counts_each_page_once(
+    stack: MemoryStack,
+) -> None:
+    seed(stack, 2500, attributes={"plan": "pro"})
+    segments = stack.app.saved_segments
+    saved, _ = segments.create("news", "Pro", 'plan = "pro"')
+    stack.invoker.drain()
+    stack.ports.segments.start_count(  # started, its worker not run yet (as a lost event)
+        SegmentCount("news", saved.segment_id, 1, 2500, 1.0, 1.0, 1.0)
+    )
+    times = iter([100.0, 0.0])  # one page, then the time is up: a new worker takes over
+    after_one = segments.work_count("news", saved.segment_id, lambda: next(times))
+    assert after_one is not None and (after_one.scanned, after_one.done) == (1000, False)
+    stack.invoker.drain()  # the hand-on: the next worker goes on from the saved position
+    count = segments.count_of("news", saved.segment_id)
+    assert (count.scanned, count.matched, count.done) == (2500, 2500, True)
+    assert segments.work_count("news", saved.segment_id, lambda: 100.0) == count  # a duplicate
+    assert segments.start_count("news", saved.segment_id) != count  # done: counts again

@@ -326,6 +326,21 @@ class SavedSegmentPage(BaseModel):
     segments: list[SavedSegmentView]
 
 
+class SegmentCountView(BaseModel):
+    list_id: str
+    segment_id: str
+    version: int = Field(description="the saved segment's version counted")
+    status: Literal["running", "done"]
+    scanned: int = Field(description="subscribers read so far")
+    total: int = Field(description="subscribers in the list when the count started")
+    matched: int = Field(description="of those read, whom the segment selects")
+    receiving: int = Field(description="of those, who would get mail (subscribed)")
+    started_at: float
+    updated_at: float
+    finished_at: float | None
+    text: str = Field(description='for people: "12,398 of 98,000 (exact)"')
+
+
 class NotificationCreate(Strict):
     """A campaign created and sent in one call (POST /notifications, or a `Notify` event)."""
 

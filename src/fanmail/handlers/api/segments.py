@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from fanmail.bootstrap import App
-from fanmail.domain.saved_segments import SavedSegment
+from fanmail.domain.saved_segments import SavedSegment, SegmentCount
 from fanmail.domain.segments import Segment
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, json_response, new_router
@@ -39,6 +39,27 @@ def saved_view(saved: SavedSegment) -> m.SavedSegmentView:
         version=saved.version,
         created_at=saved.created_at,
         updated_at=saved.updated_at,
+    )
+
+
+def count_view(count: SegmentCount) -> m.SegmentCountView:
+    if count.done:
+        text = f"{count.matched:,} of {count.total:,} (exact)"
+    else:
+        text = f"scanned {count.scanned:,} of {count.total:,}: {count.matched:,} matched so far"
+    return m.SegmentCountView(
+        list_id=count.list_id,
+        segment_id=count.segment_id,
+        version=count.version,
+        status="done" if count.done else "running",
+        scanned=count.scanned,
+        total=count.total,
+        matched=count.matched,
+        receiving=count.receiving,
+        started_at=count.started_at,
+        updated_at=count.updated_at,
+        finished_at=count.finished_at,
+        text=text,
     )
 
 
@@ -79,6 +100,19 @@ def routes(app: App) -> Router:
         created from it keep the definition they copied."""
         change = SegmentChange(name=body.name, segment=body.segment, version=body.version)
         return saved_with_size(*app.saved_segments.update(list_id, segment_id, change))
+
+    @router.post(ONE + "/count", responses=answers(m.SegmentCountView, 202), tags=tags)
+    def start_count(list_id: str, segment_id: str) -> Response[Any]:
+        """Count it exactly, as a job (the list is read outside this request): the count
+        started, or the one of this version still running. Follow it with GET."""
+        count = app.saved_segments.start_count(list_id, segment_id)
+        return json_response(count_view(count).model_dump(), HTTPStatus.ACCEPTED)
+
+    @router.get(ONE + "/count", responses=answers(m.SegmentCountView), tags=tags)
+    def read_count(list_id: str, segment_id: str) -> m.SegmentCountView:
+        """The latest count's progress (scanned of the list's size, matched so far) or its
+        result; its `version` says which version of the segment it counted."""
+        return count_view(app.saved_segments.count_of(list_id, segment_id))
 
     @router.delete(ONE, responses=answers(None, 204), tags=tags)
     def delete(list_id: str, segment_id: str) -> Response[Any]:

@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from fanmail.adapters.aws.dynamodb.items import cancelled_by_condition, from_item, to_item, values
+from fanmail.adapters.aws.dynamodb.items import (
+    cancelled_by_condition,
+    from_item,
+    refused,
+    to_item,
+    values,
+)
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.saved_segments import SavedSegment
+from fanmail.domain.saved_segments import SavedSegment, SegmentCount
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
 
 SEGMENT = "s#"
 NAME = "n#"
+COUNT = "c#"
 BATCH = 25
 
 
@@ -156,7 +163,11 @@ class DynamoSegmentStore:
         return True
 
     def delete_list(self, list_id: str) -> int:
-        keys = [item["item"] for prefix in (SEGMENT, NAME) for item in self._items(list_id, prefix)]
+        keys = [
+            item["item"]
+            for prefix in (SEGMENT, NAME, COUNT)
+            for item in self._items(list_id, prefix)
+        ]
         for start in range(0, len(keys), BATCH):
             self._delete_batch(list_id, keys[start : start + BATCH])
         return sum(key.startswith(SEGMENT) for key in keys)
@@ -168,3 +179,45 @@ class DynamoSegmentStore:
         while requests:
             answer: Any = self.client.batch_write_item(RequestItems=requests)
             requests = answer.get("UnprocessedItems") or {}
+
+    def count_of(self, list_id: str, segment_id: str) -> SegmentCount | None:
+        item: Any = self.client.get_item(
+            TableName=self.table, Key=self._key(list_id, COUNT + segment_id), ConsistentRead=True
+        ).get("Item")
+        return SegmentCount.from_dict(from_item(item)) if item else None
+
+    def _count_item(self, count: SegmentCount) -> Any:
+        return to_item({**count.to_dict(), "item": COUNT + count.segment_id})
+
+    def start_count(self, count: SegmentCount) -> SegmentCount:
+        """A conditional put: no count, one done, or one of another version."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=self._count_item(count),
+                ConditionExpression="attribute_not_exists(#i) OR done = :t OR version <> :v",
+                ExpressionAttributeNames={"#i": "item"},
+                ExpressionAttributeValues=values({":t": True, ":v": count.version}),
+            )
+        except ClientError as exc:
+            refused(exc)
+            running = self.count_of(count.list_id, count.segment_id)
+            if running is None:  # finished and deleted meanwhile: start again
+                return self.start_count(count)
+            return running
+        return count
+
+    def advance_count(self, count: SegmentCount, since: SegmentCount) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=self._count_item(count),
+                ConditionExpression="started_at = :s AND scanned = :n AND done = :f",
+                ExpressionAttributeValues=values(
+                    {":s": since.started_at, ":n": since.scanned, ":f": since.done}
+                ),
+            )
+        except ClientError as exc:
+            refused(exc)
+            return False
+        return True
