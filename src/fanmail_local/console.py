@@ -25,6 +25,7 @@ MODULES = (
     "phases",
     "lists",
     "imports",
+    "segments",
     "subscribers",
     "templates",
     "people",
