@@ -36,6 +36,9 @@ from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
 
 SAMPLE_PAGE = 25
+FRESH_COUNT_S = 3600.0
+"""How long a saved segment's exact count of nobody refuses a send of a list too large to
+count at once."""
 MAX_NAME_CHARS = 200
 PAGE_MAX = 1000
 
@@ -205,16 +208,34 @@ class Campaigns:
         return self.audiences.measure(list_id, segment).warnings()
 
     def _check_audience(self, campaign_id: str) -> None:
-        """Refuse a send that would reach nobody, where the list is small enough to count (a
-        larger one runs, and its summary says how many the segment reached)."""
+        """Refuse a send that would reach nobody, where the list is small enough to count, or
+        its saved segment's exact count (of the version it copied, finished within the last
+        FRESH_COUNT_S) found nobody; otherwise it runs, and its summary says how many the
+        segment reached."""
         campaign = self.get(campaign_id)
         if campaign.segment is None:
             return
         segment = campaign.segment.segment()
         size = self.audiences.counted(campaign.list_id, segment)
-        why = refuse_empty(size, segment) if size is not None else None
+        why = refuse_empty(size, segment) if size is not None else self._counted_empty(campaign)
         if why is not None:
             raise Conflict(f"{why}; nothing was started", campaign.status.value)
+
+    def _counted_empty(self, campaign: Campaign) -> str | None:
+        if campaign.segment_id is None or self.segments is None:
+            return None
+        count = self.segments.count_of(campaign.list_id, campaign.segment_id)
+        if count is None or not count.done or count.version != campaign.segment_version:
+            return None
+        age_s = self.clock.now() - (count.finished_at or 0.0)
+        if age_s > FRESH_COUNT_S or count.receiving > 0:
+            return None
+        return (
+            f"the exact count of saved segment {campaign.segment_id!r} (version "
+            f"{count.version}, {age_s / 60:.0f} min ago) found nobody who receives mail: "
+            f"{count.matched:,} of the list's {count.total:,} subscribers, all opted out or none "
+            "(count it again if the list has changed)"
+        )
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"

@@ -182,3 +182,39 @@ def test_a_count_resumes_where_its_worker_stopped_and_counts_each_page_once(
     assert (count.scanned, count.matched, count.done) == (2500, 2500, True)
     assert segments.work_count("news", saved.segment_id, lambda: 100.0) == count  # a duplicate
     assert segments.start_count("news", saved.segment_id) != count  # done: counts again
+
+
+def test_a_large_lists_empty_audience_is_refused_when_its_exact_count_says_so(
+    stack: MemoryStack,
+) -> None:
+    """Past FANMAIL_SEGMENT_EXACT_MAX the send cannot count at once; a fresh exact count of
+    the saved segment it copied (that version) that found nobody refuses it, with why."""
+    stack.app.audiences.exact_max = 10
+    api = forty_subscribers(stack)
+    _, saved = save(api, name="Gone pros", segment='plan = "pro" and email = "u001@example.com"')
+    body = campaign_body(segment_id=saved["segment_id"])
+    assert call(api, "POST", "/campaigns", body)[0] == 201
+    assert call(api, "POST", f"{SEGMENTS}/{saved['segment_id']}/count")[0] == 202
+    api.invoker.drain()
+    status, refused = call(api, "POST", "/campaigns/c1/send")
+    assert status == 409, refused
+    assert "exact count of saved segment" in refused["error"]["message"]
+    assert "found nobody who receives mail: 1 of the list's 40" in refused["error"]["message"]
+    assert api.ses.deliveries == []
+    # without a count (or of another version) it runs, and its summary says whom it reached
+    _, other = save(
+        api, name="Pros", segment='plan = "pro" and email = "u001@example.com" and plan exists'
+    )
+    assert (
+        call(
+            api,
+            "POST",
+            "/campaigns",
+            campaign_body(campaign_id="c2", segment_id=other["segment_id"]),
+        )[0]
+        == 201
+    )
+    assert call(api, "POST", "/campaigns/c2/send")[0] == 202
+    api.invoker.drain()
+    summary = call(api, "GET", "/campaigns/c2")[1]["summary"]
+    assert (summary["audience"], summary["sent"]) == (1, 0)
