@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from fanmail import bootstrap
 from fanmail.domain.codec import JsonObject
-from fanmail.domain.errors import InvalidInput
+from fanmail.domain.errors import FanmailError, InvalidInput
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.notifications import notify
 from fanmail.handlers.common import logger
@@ -28,10 +28,10 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
     Lambda tries it twice more, then puts it on the dead-letter queue."""
     try:
         key, request = read_event(event)
-    except InvalidInput as exc:
+        answer = notify(app, key, request, context)
+    except FanmailError as exc:  # bad detail, unknown list, empty audience, ...
         logger.error("Notify event refused", extra={"reason": str(exc), "event_id": _id(event)})
         raise
-    answer = notify(app, key, request, context)
     logger.info("notification", extra={"campaign_id": answer.get("campaign_id"), "key": key})
     return answer
 
@@ -49,7 +49,7 @@ def read_event(event: Any) -> tuple[str, m.NotificationCreate]:
         parsed = m.NotifyDetail.model_validate(detail)
     except ValidationError as exc:
         where = "; ".join(
-            f"detail.{'.'.join(map(str, e['loc'])) or '(whole)'}: {e['msg']}" for e in exc.errors()
+            ".".join(["detail", *map(str, e["loc"])]) + f": {e['msg']}" for e in exc.errors()
         )
         raise InvalidInput(f"bad {DETAIL_TYPE} detail: {where}") from None
     request = m.NotificationCreate.model_validate(parsed.model_dump(exclude={"idempotency_key"}))

@@ -6,11 +6,13 @@ retries -- never sent, never retried forever."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
 import pytest
 
+from fanmail.handlers.common import logger
 from fanmail_local.apigateway import api_event
 from fanmail_local.event_source import StackBus
 from fanmail_local.harness import MemoryStack
@@ -90,9 +92,11 @@ def test_a_key_in_the_detail_is_shared_by_events_and_the_api(api: MemoryStack) -
     assert len(call(api, "GET", "/campaigns")[1]["campaigns"]) == 1
 
 
-def test_a_bad_detail_is_logged_and_dead_lettered_not_sent(
-    api: MemoryStack, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_bad_detail_is_logged_and_dead_lettered_not_sent(api: MemoryStack) -> None:
+    refusals: list[logging.LogRecord] = []
+    watch = logging.Handler()
+    watch.emit = refusals.append  # type: ignore[method-assign]
+    logging.getLogger(logger.name).addHandler(watch)
     bus = StackBus(api.invoker)
     bad = {**DETAIL, "segment": {"attribute": "plan", "gt": "x"}, "colour": "red"}
     assert bus.put_events([entry(bad)])["FailedEntryCount"] == 0  # the bus takes any JSON
@@ -103,6 +107,11 @@ def test_a_bad_detail_is_logged_and_dead_lettered_not_sent(
     message = dead["responsePayload"]["errorMessage"]
     assert "bad Notify detail: detail.segment" in message
     assert "detail.colour: Extra inputs are not permitted" in message
+    logging.getLogger(logger.name).removeHandler(watch)
+    logged = [r for r in refusals if r.getMessage() == "Notify event refused"]
+    assert len(logged) == 3  # each of Lambda's three tries says why
+    assert logged[0].levelno == logging.ERROR
+    assert message.endswith(logged[0].reason)  # type: ignore[attr-defined]
     assert call(api, "GET", "/campaigns")[1]["campaigns"] == []
 
 
