@@ -158,6 +158,8 @@ def test_the_cli_saves_segments_and_notifies_once_per_key(
     assert sent(runtime, first["campaign_id"]) == 7
     assert main([*args[:-3], "--key", "cli-1", "--subject", "Other"]) == 2
     assert "used in the last 24 hours for a different notification" in capsys.readouterr().err
+    assert main(["segment", "count", "alerts", free["segment_id"]]) == 0
+    assert "7 of 10 (exact, version 2); 7 would get mail" in capsys.readouterr().out
     assert main(["segment", "delete", "alerts", free["segment_id"]]) == 0
     assert main(["segment", "show", "alerts", free["segment_id"]]) == 2
     assert "not found" in capsys.readouterr().err
