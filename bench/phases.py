@@ -12,41 +12,51 @@
    time) with quiet hours 21:00-08:00: recipients whose clock is inside them are deferred by the
    real root and sent by the real run when they end; `quiet_hours_violations` counts sends whose
    local time was inside 21:00-08:00 (a deferred one sent before 08:00 would be one).
-3. **A/B**: `--ab-runs` (100) seeded tests of a 10 % test share of 100,000 (two variants). The
-   lighter path: group assignment is the real `AbTest.group_of` (hash of campaign and
-   address, computed once: the seeds vary the clicks); each test recipient is delivered and
-   clicks with probability 2 % (A) or 4 % (B), one `random.Random(seed)` draw each (the
-   mailbox simulator's model); every delivered and click event goes through the real feedback
-   counting (`plan_feedback`: once per recipient and kind, then `LedgerMark.counters()`, the
-   per-variant counters the campaign record gets) and the real `decide`. Not run: SES, the
-   senders, the ledger table (the whole path for one test is in
-   tests/unit/services/test_run_phases.py). With equal rates (3 % both) and the rule
-   send_first, `ab_no_winner_rule_followed` counts runs whose
-   decision was "no clear winner, the rule's variant sent" -- a clear winner by luck is the
-   test's 5 % false-positive rate, not a rule broken.
+3. **A/B**: `--ab-runs` (100) seeded tests with B clicked twice as often as A (clicks per
+   delivered 2 % vs 4 %), and as many with equal rates (3 % both), each of a 10 % test share of
+   `--ab-audience` (100,000), two variants, a 4-hour wait, the rule send_first. Each run is the
+   whole machinery on simulated time (src/fanmail_local/simulation.py): the campaign with its
+   A/B test created and scheduled through the API path (Campaigns.create, Scheduling.schedule
+   at an instant a minute ahead), the one-time schedule fired as EventBridge Scheduler would,
+   the real trigger, root, fan-out, leaves and ledger sending the test phase; the mailbox
+   simulator clicking each variant's mail at its rate (seeded by the run) and publishing SES's
+   events through the bus rule, the queue and the event source mapping into the real feedback
+   function and the campaign's per-variant counters; the wait ended by its one-time schedule;
+   the real decision. Every run checks the test phase and the decision; the winner phase to
+   the rest is followed to its end in every `--ab-winner-every`-th run (10: 10 of each 100),
+   and its sends are checked at SES (every one of the rest gets the winner's version, once);
+   SES's events are switched off once the decision is stored (no check reads them after it).
+   The other runs are cancelled, through the lifecycle, the moment the decision is stored.
+   `ab_right_winner`: runs (of the unequal ones) whose winner is B; with equal rates
+   `ab_no_winner_rule_followed` counts runs whose decision was "no clear winner, the rule's
+   variant (A) sent" -- a clear winner by luck is the test's 5 % false-positive rate, not a
+   rule broken. `duplicates` and `missing` from SES's per-subscriber count: the test's
+   recipients in every run, everyone in the runs followed to the end. `--jobs` runs the seeded
+   runs in that many processes (the figures do not depend on it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from fanmail.domain.abtest import AbDecision, AbGroup, DecisionStatus, decide, parse_ab_test
+from fanmail.domain.abtest import AbDecision, AbGroup, DecisionStatus
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.localtime import first_moment, zone_info
 from fanmail.domain.model import OutgoingEmail, Subscriber
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.segments import Fact
-from fanmail.domain.ses_events import EventKind, FeedbackEvent, RecipientEvents, plan_feedback
 from fanmail.ports import SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
-from fanmail.services.run_phases import variant_figures
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail_local.cli.common import quiet_functions
 from fanmail_local.harness import SENDER_ADDRESS
@@ -61,6 +71,7 @@ from fanmail_local.simulation import (
     limits_exceeded,
     set_up,
     wait_for_the_end,
+    when_stored,
 )
 
 ZONES = (  # one per UTC offset in December, -11 to +13
@@ -236,77 +247,113 @@ def quiet_hours(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-AB_TEST = parse_ab_test(
-    {
-        "variants": [{"subject": "A"}, {"subject": "B"}],
-        "test_share": 0.1,
-        "wait": "4h",
-        "no_winner": "send_first",
-    }
-)
+AB_TEST = {
+    "variants": [{"subject": "A"}, {"subject": "B"}],
+    "test_share": 0.1,
+    "wait": "4h",
+    "no_winner": "send_first",
+}
+B_CLICKS_TWICE = {"A": 0.02, "B": 0.04}
+EQUAL_CLICKS = {"A": 0.03, "B": 0.03}
 
 
-def test_groups(campaign_id: str, audience: int) -> list[tuple[str, AbGroup]]:
-    """The test's recipients of an audience and their variant, by the real hash."""
-    found: list[tuple[str, AbGroup]] = []
-    for index in range(audience):
-        email = email_of(index)
-        group = AB_TEST.group_of(campaign_id, email)
-        if group in (AbGroup.A, AbGroup.B):
-            found.append((email, group))
-    return found
+@dataclass(frozen=True)
+class AbRun:
+    """What one seeded A/B run ended with, checked against SES's per-subscriber count."""
+
+    decision: AbDecision | None
+    status: str
+    winner_phase: bool
+    rest_got_the_winner: bool
+    duplicates: int
+    missing: int
+    limits_exceeded: tuple[str, ...]
 
 
-def ab_run(
-    seed: int, campaign_id: str, groups: list[tuple[str, AbGroup]], rates: dict[str, float]
-) -> AbDecision:
-    """One seeded test: every test recipient delivered, clicking with its variant's rate; the
-    events counted by the real feedback counting, the figures judged by the real decision."""
-    draw = random.Random(seed)
-    events = []
-    for email, group in groups:
-        kinds = [EventKind.DELIVERED]
-        if draw.random() < rates[group.value]:
-            kinds.append(EventKind.CLICKED)
-        events += [
-            FeedbackEvent(k, f"m-{email}", email, campaign_id, LIST_ID, "", variant=group.value)
-            for k in kinds
-        ]
-    known = {(e.campaign_id, e.email): RecipientEvents(exists=True) for e in events}
-    marks, _ = plan_feedback(events, known)
-    counters: dict[str, int] = {}
-    for mark in marks:
-        for name, n in mark.counters().items():
-            counters[name] = counters.get(name, 0) + n
-    return decide(AB_TEST, variant_figures(counters, ("A", "B")))
+def ab_run(seed: int, rates: dict[str, float], args: argparse.Namespace, winner: bool) -> AbRun:
+    """One A/B test through the whole stack on simulated time (the module docstring): with
+    `winner`, followed to its end; otherwise cancelled once the decision is stored."""
+    scenario = Scenario(subscribers=args.ab_audience, rate=args.rate, seed=seed, click_rates=rates)
+    sim = set_up(scenario)
+    app = sim.app
+    app.lists.create(CreateList(LIST_ID))
+    created = app.campaigns.create(
+        CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS, ab_test=AB_TEST)
+    )
+    campaign_id = created.campaign_id
+    at = datetime.fromtimestamp(sim.clock.now() + 60, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    app.scheduling.schedule(ScheduleCampaign(campaign_id, at=at))
+    assert sim.feedback is not None
+    after_decision = sim.feedback.mute if winner else partial(app.lifecycle.cancel, campaign_id)
+    sim.campaigns.watchers.append(when_stored(campaign_id, decided, after_decision))
+    final = wait_for_the_end(sim, campaign_id, sim.clock.now())
+    test = final.ab_test
+    assert test is not None
+    groups = [test.group_of(campaign_id, email_of(i)) for i in range(args.ab_audience)]
+    delivered = sim.ses.delivered
+    expected = [winner or g is not AbGroup.REST for g in groups]
+    phases = final.phases
+    decision = phases.decision if phases else None
+    rest = sum(1 for g in groups if g is AbGroup.REST)
+    tested = {name: sum(1 for g in groups if g.value == name) for name in ("A", "B")}
+    chosen = decision.winner.value if decision and decision.winner else None
+    return AbRun(
+        decision=decision,
+        status=final.status.value,
+        winner_phase=winner,
+        rest_got_the_winner=winner
+        and chosen is not None
+        and sim.ses.variants[chosen] == tested[chosen] + rest
+        and sim.ses.variants.total() == args.ab_audience,
+        duplicates=sum(n - 1 for n in delivered if n > 1),
+        missing=sum(1 for n, wanted in zip(delivered, expected, strict=True) if wanted and not n),
+        limits_exceeded=tuple(limits(sim)["limits_exceeded"]),
+    )
+
+
+def ab_planned(args: argparse.Namespace, plan: tuple[int, dict[str, float], bool]) -> AbRun:
+    seed, rates, winner = plan
+    quiet_functions()
+    return ab_run(seed, rates, args, winner)
+
+
+def decided(campaign: Campaign) -> bool:
+    return campaign.phases is not None and campaign.phases.decision is not None
 
 
 def ab(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.monotonic()
-    groups = test_groups("ab-test", args.ab_audience)
-    sizes = {g.value: sum(1 for _, group in groups if group is g) for g in (AbGroup.A, AbGroup.B)}
-    right = sum(
-        ab_run(seed, "ab-test", groups, {"A": 0.02, "B": 0.04}).winner is AbGroup.B
-        for seed in range(args.ab_runs)
-    )
-    followed = 0
-    rules: Counter[str] = Counter()
-    for seed in range(args.ab_runs):
-        decision = ab_run(10_000 + seed, "ab-test", groups, {"A": 0.03, "B": 0.03})
-        rules[decision.rule] += 1
-        followed += (
-            decision.status is DecisionStatus.DECIDED
-            and decision.rule == "send_first"
-            and decision.winner is AbGroup.A
-        )
+    every = args.ab_winner_every
+    plans = [(seed, B_CLICKS_TWICE, seed % every == 0) for seed in range(args.ab_runs)]
+    plans += [(10_000 + seed, EQUAL_CLICKS, seed % every == 0) for seed in range(args.ab_runs)]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        runs = list(pool.map(partial(ab_planned, args), plans))
+    unequal, equal = runs[: args.ab_runs], runs[args.ab_runs :]
+    rules = Counter(r.decision.rule if r.decision else "none" for r in equal)
     return {
         "ab_runs": args.ab_runs,
-        "ab_test_group_sizes": sizes,
-        "ab_right_winner": right,
-        "ab_no_winner_rule_followed": followed,
+        "ab_audience": args.ab_audience,
+        "ab_right_winner": sum(1 for r in unequal if r.decision and r.decision.winner is AbGroup.B),
+        "ab_no_winner_rule_followed": sum(1 for r in equal if followed_the_rule(r.decision)),
         "ab_equal_rates_decided_by": dict(rules),  # "confidence": a winner by luck
+        "ab_winner_phase_runs": sum(1 for r in runs if r.winner_phase),
+        "ab_rest_got_the_winner": sum(1 for r in runs if r.rest_got_the_winner),
+        "ab_statuses": dict(Counter(r.status for r in runs)),
+        "duplicates": sum(r.duplicates for r in runs),
+        "missing": sum(r.missing for r in runs),
+        "limits_exceeded": sorted({limit for r in runs for limit in r.limits_exceeded}),
         "ab_wall_s": round(time.monotonic() - wall, 1),
     }
+
+
+def followed_the_rule(decision: AbDecision | None) -> bool:
+    """No clear winner, and the rule's variant (send_first: A) chosen."""
+    return (
+        decision is not None
+        and decision.status is DecisionStatus.DECIDED
+        and decision.rule == "send_first"
+        and decision.winner is AbGroup.A
+    )
 
 
 def main() -> None:
@@ -318,6 +365,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--ab-runs", type=int, default=100)
     parser.add_argument("--ab-audience", type=int, default=100_000)
+    parser.add_argument(
+        "--ab-winner-every",
+        type=int,
+        default=10,
+        help="follow the winner phase to its end in every Nth run (the others are cancelled "
+        "once the decision is stored)",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the A/B runs")
     parser.add_argument("--only", choices=("local", "quiet", "ab"), default=None)
     args = parser.parse_args()
     quiet_functions()

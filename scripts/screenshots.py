@@ -1,7 +1,8 @@
 """Screenshots of what people see, for `make demo`: every state of the dashboard's walk
 (scripts/dashboard_walk.py: a list created, an import mapped and done, a subscriber, the
 template editor, a campaign drafted, scheduled, paused by a breaker, sent, who bounced, an email
-from the outbox) at 1280 px and on a 390 px phone, and the subscriber's pages (sign-up form,
+from the outbox) at 1280 px and on a 390 px phone, a run in phases (a local-time A/B test with
+quiet hours: its timeline and decision), and the subscriber's pages (sign-up form,
 confirmation, preferences, unsubscribe), in headless chromium driven by Selenium.
 
 Runs its own embedded stand-in (like `fanmail serve`) with a list set up for double opt-in.
@@ -28,6 +29,7 @@ from fanmail_local.cli.common import quiet_functions
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.phased_example import phased_campaign
 from fanmail_local.runtime import LocalRuntime
 
 
@@ -73,12 +75,14 @@ def main() -> int:
         app.imports.load(subscribers)
         app.imports.load(generate_subscribers("offers", 50, seed=11))
         app.campaigns.create(CreateCampaign("news", "newsletter", SENDER, campaign_id="november"))
+        runtime.ports.campaigns.create(phased_campaign("news", "december"))
         console = Console(ConsoleConfig(mode="local"), runtime.recorder)
         gateway = LocalApiGateway(runtime.invoker, "127.0.0.1", port, console)
         gateway.start()
         browser = chrome()
         try:
-            shots = dashboard(browser, base, out) + subscriber_pages(runtime, base, out)
+            shots = dashboard(browser, base, out) + phases(browser, base, out)
+            shots += subscriber_pages(runtime, base, out)
         except ScreenNotReached as exc:
             print(f"screenshots: {exc}", file=sys.stderr)
             return 1
@@ -97,11 +101,44 @@ def dashboard(browser: WebDriver, base: str, out: Path) -> list[str]:
 
         def look(state: str, label: str = label) -> None:
             name = f"dashboard-{label}-{state}.png"
-            time.sleep(0.3)  # the second's redraw
+            painted(browser)
             browser.save_screenshot(str(out / name))
             shots.append(name)
 
         Walk(browser, base, label, look, out.parent).walk()
+    return shots
+
+
+def painted(browser: WebDriver) -> None:
+    """What the walk did is on screen: every email shown has loaded in its frame, no transition
+    runs (the progress bar glides to its width), the fonts are loaded, then two animation
+    frames (the second comes after the first's paint). Waits on the page, not a fixed time."""
+    until(
+        browser,
+        lambda b: b.execute_script(
+            "return [...document.querySelectorAll('iframe[srcdoc]')]"
+            ".every((f) => f.dataset.loaded)"
+            " && document.getAnimations().every((a) => a.playState !== 'running')"
+        ),
+        "the emails shown to load and the page's transitions to end",
+    )
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(done)));"
+    )
+
+
+def phases(browser: WebDriver, base: str, out: Path) -> list[str]:
+    """The timeline of a run in phases and its A/B decision, wide and on a phone."""
+    shots = []
+    for label, (width, height) in {"wide": (1280, 900), "phone": (390, 844)}.items():
+        viewport(browser, width, height)
+        browser.get(f"{base}/?campaign=december")
+        until(browser, lambda b: b.find_element(By.ID, "phases").is_displayed(), "the phases")
+        painted(browser)
+        name = f"dashboard-{label}-phases.png"
+        browser.find_element(By.ID, "phases").screenshot(str(out / name))
+        shots.append(name)
     return shots
 
 
@@ -113,6 +150,7 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
     try:
         phone.get(f"{base}/subscribe/news")
         until(phone, lambda b: b.find_element(By.NAME, "email").is_enabled(), "the sign-up form")
+        painted(phone)
         phone.save_screenshot(str(out / "subscribe.png"))
         field = phone.find_element(By.NAME, "email")
         field.send_keys("new.reader@example.com")
@@ -128,9 +166,11 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
             lambda b: b.find_element(By.TAG_NAME, "h1").text not in ("", "Subscribe"),
             "the sign-up's answer page",
         )
+        painted(phone)
         phone.save_screenshot(str(out / "subscribe-sent.png"))
         confirm_url = link_in_mail(runtime, "new.reader@example.com", r"/c/[\w.-]+")
         phone.get(confirm_url)
+        painted(phone)
         phone.save_screenshot(str(out / "confirm.png"))
         phone.find_element(By.CSS_SELECTOR, "form button").click()
         until(
@@ -138,12 +178,15 @@ def subscriber_pages(runtime: LocalRuntime, base: str, out: Path) -> list[str]:
             lambda b: b.find_element(By.TAG_NAME, "h1").text == "You are subscribed",
             "the confirmation's answer page",
         )
+        painted(phone)
         phone.save_screenshot(str(out / "confirmed.png"))
         sent_to = next(to for _, to, _ in recorder.listing() if to.endswith("@example.com"))
         unsubscribe_url = link_in_mail(runtime, sent_to, r"/u/[\w.-]+")
         phone.get(unsubscribe_url.replace("/u/", "/p/"))
+        painted(phone)
         phone.save_screenshot(str(out / "preferences.png"))
         phone.get(unsubscribe_url)
+        painted(phone)
         phone.save_screenshot(str(out / "unsubscribe.png"))
     finally:
         phone.quit()
@@ -161,7 +204,8 @@ def link_in_mail(runtime: LocalRuntime, to: str, pattern: str) -> str:
     """The first link matching `pattern` in the newest mail to `to` in the outbox."""
     recorder = runtime.recorder
     assert recorder is not None
-    for _ in range(300):  # up to 30 s
+    deadline = time.monotonic() + 60  # the mail is sent in the background: a loaded machine
+    while time.monotonic() < deadline:
         names = [name for name, address, _ in recorder.listing() if address == to]
         raw = recorder.message(names[-1]) if names else None
         found = re.search(r"https?://[^\s\"'<>]+" + pattern, raw.decode()) if raw else None

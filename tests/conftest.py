@@ -16,8 +16,10 @@ import pytest
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS
+from fanmail.bootstrap import App
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import encode_fields
+from fanmail.domain.erasure import ErasureJob
 from fanmail.domain.import_jobs import ImportJob, ImportOptions
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.services.campaigns import CreateCampaign
@@ -139,6 +141,21 @@ def seed(
     return subscribers
 
 
+def finished(app: App, job: ErasureJob, timeout_s: float = 60.0) -> ErasureJob:
+    """The erasure job once its worker (an async invoke, run in process here) has done it."""
+    deadline = time.monotonic() + timeout_s
+    while not job.done:
+        assert time.monotonic() < deadline, f"erasure {job.erasure_id} stuck: {job.to_dict()}"
+        time.sleep(0.01)
+        job = app.erasures.job(job.erasure_id)
+    return job
+
+
+def erase(app: App, email: str, by: str = "test") -> ErasureJob:
+    """An erasure started and followed to its end, as the CLI does."""
+    return finished(app, app.erasures.start(email, by))
+
+
 def summary_of(campaign: Campaign | None) -> dict[str, Any]:
     """The campaign's summary as the API and the CLI show it (its JSON)."""
     assert campaign is not None
@@ -209,3 +226,15 @@ def import_text(
         stack.app.lists.create(CreateList(list_id))
     data = text.encode() if isinstance(text, str) else text
     return stack.app.imports.run_here(list_id, ImportOptions(**options), data)
+
+
+@pytest.fixture(autouse=True)
+def own_runtime_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A runtime folder of the test's own: the CLI would otherwise find the endpoint file of a
+    `fanmail serve` someone runs on this machine and act on its stand-in."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    return folder

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     )
     from fanmail.services.audience import Audiences
     from fanmail.services.campaigns import Campaigns
+    from fanmail.services.erasures import Erasures
     from fanmail.services.heartbeat import Heartbeat
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
@@ -492,6 +493,7 @@ class App:
             scheduler=p.scheduler,
             clock=p.clock,
             options=options,
+            erased=self.erasure_check.erased,
         )
 
     @service
@@ -626,8 +628,22 @@ class App:
             feedback=p.feedback,
             signups=p.signups,
             imports=p.imports,
+        )
+
+    @service
+    def erasures(self) -> Erasures:
+        from fanmail.services.erasures import Erasures
+
+        p = self._ports
+        return Erasures(
+            subscribers=p.subscribers,
+            ledger=p.ledger,
+            feedback=p.feedback,
+            signups=p.signups,
+            imports=p.imports,
             campaign_store=p.campaigns,
             check=self.erasure_check,
+            invoker=p.invoker,
             clock=p.clock,
         )
 
@@ -703,6 +719,7 @@ class App:
         return SelfService(
             unsubscribes=self.unsubscribes,
             people=self.people,
+            erasures=self.erasures,
             signer=self.signer,
             mailer=p.mailer,
             limits=p.limits,
@@ -743,6 +760,8 @@ class App:
                 configuration_sets=s.configuration_sets().names,
                 soft_bounce_limit=s.soft_bounce_limit,
                 soft_bounce_window_s=s.soft_bounce_days * 86400,
+                reader_ips=ConsentIps(s.consent_ip_retention, s.consent_ip_days),
+                records_days=s.feedback_ttl_days,
             ),
         )
 

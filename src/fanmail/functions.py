@@ -34,6 +34,7 @@ FUNCTIONS = (
     Function("feedback", "FeedbackFunction", "fanmail.handlers.feedback", 60.0, 512),
     Function("importer", "ImporterFunction", "fanmail.handlers.importer", 900.0, 1024),
     Function("retention", "RetentionFunction", "fanmail.handlers.retention", 900.0, 512),
+    Function("eraser", "EraserFunction", "fanmail.handlers.eraser", 600.0, 512),
     Function("notify", "NotifyFunction", "fanmail.handlers.notify", 60.0, 512),
     Function("counter", "CounterFunction", "fanmail.handlers.counter", 900.0, 512),
 )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
     from fanmail.domain.engagement import EngagementEvent
-    from fanmail.domain.erasure import ErasureReceipt
+    from fanmail.domain.erasure import ErasureJob
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (
         ListSettings,
@@ -407,19 +407,33 @@ class ImportStore(Protocol):
 
 
 class ErasureList(Protocol):
-    """Erased addresses, as keyed digests only, and the receipts of their erasures."""
+    """Erased addresses, as keyed digests only, and the erasure jobs (their receipts once
+    done)."""
 
-    def add(self, digest: str, erasure_id: str, at: float) -> None: ...
+    def holder(self, digest: str) -> str | None:
+        """The id of the latest erasure of `digest`; None when it was never erased."""
+        ...
+
+    def claim(self, digest: str, erasure_id: str, previous: str | None, at: float) -> bool:
+        """Put `digest` on the list naming `erasure_id`, only if it still names `previous`
+        (None: not on the list yet). False when another erasure of it started first."""
+        ...
 
     def erased(self, digests: Sequence[str]) -> set[str]:
         """Those of `digests` that are on the list."""
         ...
 
-    def save_receipt(self, receipt: ErasureReceipt) -> None:
-        """Insert or replace (progress as the erasure goes, then its end)."""
+    def save_job(self, job: ErasureJob) -> bool:
+        """Save the job (its progress as it runs, then its end) if the stored one is at
+        `job.version - 1` (none stored for version 1); False when another worker saved it
+        since (that one goes on, this one stops)."""
         ...
 
-    def receipt(self, erasure_id: str) -> ErasureReceipt | None: ...
+    def job(self, erasure_id: str) -> ErasureJob | None: ...
+
+    def jobs(self, before: str | None, limit: int) -> tuple[list[ErasureJob], str | None]:
+        """The jobs newest first, from the one before id `before`; the cursor of the next."""
+        ...
 
 
 class BlobStore(Protocol):

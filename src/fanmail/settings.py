@@ -51,6 +51,7 @@ class Settings:
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
     retention_function: str = "fanmail-retain"
+    eraser_function: str = "fanmail-eraser"
     counter_function: str = "fanmail-counter"
     function_qualifier: str | None = None
     sender_identity: str | None = None
@@ -172,6 +173,7 @@ class Settings:
             "trigger": self.trigger_function + suffix,
             "importer": self.importer_function + suffix,
             "retention": self.retention_function + suffix,
+            "eraser": self.eraser_function + suffix,
             "counter": self.counter_function + suffix,
         }
 
@@ -321,6 +323,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "imports_bucket": _name,
     "importer_function": _name,
     "retention_function": _name,
+    "eraser_function": _name,
     "counter_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,

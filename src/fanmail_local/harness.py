@@ -119,8 +119,13 @@ def with_local_sets(settings: Settings) -> Settings:
 
 
 def feedback_path(
-    invoker: Invoker, configuration_sets: frozenset[str], window_s: float = 0.2
+    invoker: Invoker,
+    configuration_sets: frozenset[str],
+    window_s: float = 0.2,
+    *,
+    start: bool = True,
 ) -> FeedbackPath:
+    """`start=False`: the event source mapping does not poll; its owner drains it."""
     dead_letters = MemoryQueue("feedback-dlq")
     queue = MemoryQueue(
         "feedback",
@@ -129,7 +134,8 @@ def feedback_path(
         dead_letters=dead_letters,
     )
     mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=window_s)
-    mapping.start()
+    if start:
+        mapping.start()
     return FeedbackPath(MemoryEventBus(configuration_sets, queue), queue, dead_letters, mapping)
 
 

@@ -47,8 +47,9 @@ LOCAL_REGION = "us-east-1"
 class LocalRuntime:
     """Use as a context manager; `app` is wired like a deployed stack, with every handler
     registered under its logical and configured function names. With `attach_to` (an endpoint
-    URL) it uses a stand-in that is already running and set up, as the CLI does when
-    AWS_ENDPOINT_URL is set: only the Lambda functions run in this process.
+    URL) it uses a stand-in that is already running and set up, as the CLI does: only the Lambda
+    functions run in this process. Without `fire_schedules`, due schedules are left to the
+    runtime that owns the stand-in (`fanmail serve`), so a command never picks up a run.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class LocalRuntime:
         concurrency: int = 1000,
         attach_to: str | None = None,
         local: LocalSettings | None = None,
+        fire_schedules: bool = True,
     ) -> None:
         self.local = local or LocalSettings.from_env()
         self.settings = with_local_sets(
@@ -73,6 +75,7 @@ class LocalRuntime:
         self.max_24_hour_send = max_24_hour_send
         self.outbox = outbox
         self.attach_to = attach_to
+        self.fire_schedules = fire_schedules
         self.invoker = InProcessInvoker(concurrency=concurrency, latency_s=invoke_latency_s)
         self.recorder: RecordingMailer | None = None
         self.limits: LocalSesLimits | None = None
@@ -131,8 +134,9 @@ class LocalRuntime:
         ports = self._ports = self._local_ports(aws_ports(self.settings, session))
         self._app = App(self.settings, ports)
         register(self.invoker, self._app, self.settings, self.settings.function_names())
-        self.ticker = ScheduleTicker(ports.scheduler, self.invoker, ports.clock)
-        self.ticker.start()
+        if self.fire_schedules:
+            self.ticker = ScheduleTicker(ports.scheduler, self.invoker, ports.clock)
+            self.ticker.start()
         return self._app
 
     def _create_resources(self, session: Any) -> None:

@@ -7,9 +7,16 @@ in-process invoker (payload limits, concurrency, timeouts checked on every call)
 leaves: their threads, pacer, status reads, campaign gate, live reports, ledger claims and
 completions, retries and hand-backs. Two things are modelled: SES (`ModelledSes`: the
 scenario's latency, a share of transient errors, the daily quota) and rendering
-(`ModelledComposer`: a stand-in message per recipient, for the CPU the real render would take;
-bench/render.py and bench/fanout.py measure those for real). This measures the control plane
-at sizes that take hours.
+(`ModelledComposer`: a stand-in message per recipient, with the real tags and one link, for the
+CPU the real render would take; bench/render.py and bench/fanout.py measure those for real).
+This measures the control plane at sizes that take hours.
+
+SES's events (a scenario with `click_rates`): every accepted message goes through the mailbox
+simulator (local mode's, with each A/B variant's readers clicking at its rate, seeded), and its
+events through the real bus rule, queue and event source mapping into the real feedback
+function, ledger marks and campaign counters -- published and drained by the thread that moves
+the clock (`wait_for_the_end`), so they take no simulated time. Without `click_rates` SES says
+nothing back and the feedback path is priced (`bill`), not run.
 
 Time is a `SimClock`: it stands still while any thread works and jumps when all wait, so a
 10-million-subscriber run of ~3 hours takes minutes. DynamoDB capacity units are counted per
@@ -22,8 +29,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,8 +42,11 @@ from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
+from fanmail.domain.message import compose_email
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
+from fanmail.domain.render import RenderedMessage
 from fanmail.domain.segments import Fact
+from fanmail.domain.tags import VARIANT_TAG
 from fanmail.ports import SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
@@ -45,6 +55,7 @@ from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.adapters.clock import SimClock
 from fanmail_local.adapters.invoker import InProcessInvoker
 from fanmail_local.adapters.ledger import MemoryLedger
+from fanmail_local.adapters.mailbox import MailboxSimulator
 from fanmail_local.adapters.memory import (
     MemoryCampaignStore,
     MemorySubscriberStore,
@@ -52,7 +63,15 @@ from fanmail_local.adapters.memory import (
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
-from fanmail_local.harness import SENDER_ADDRESS, memory_ports, register
+from fanmail_local.harness import (
+    SENDER_ADDRESS,
+    FeedbackPath,
+    feedback_path,
+    memory_ports,
+    register,
+    with_local_sets,
+)
+from fanmail_local.schedules import fire_due
 
 LIST_ID = "scale"
 PRICES = {
@@ -123,9 +142,20 @@ class GeneratedList(MemorySubscriberStore):
             return super().page(list_id, cursor, limit, facts=facts)
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
-        found = [projected(self.synthetic(i), facts) for i in range(start, end)]
+        found = list(self._generated(start, end, facts))
         self.meter.read("subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2)
         return SubscriberPage(found, str(end) if end < self.size else None)
+
+    def _generated(self, start: int, end: int, facts: frozenset[Fact]) -> tuple[Subscriber, ...]:
+        """A page as the projection reads it; the same page of a list of the same shape is
+        made once (`PAGE_CACHE`: a benchmark of many runs reads one list many times)."""
+        key = (type(self), start, end, facts, self.item_bytes, self.now)
+        found = PAGE_CACHE.get(key) if self.size <= CACHED_LIST_SIZE else None
+        if found is None:
+            found = tuple(projected(self.synthetic(i), facts) for i in range(start, end))
+            if self.size <= CACHED_LIST_SIZE:
+                PAGE_CACHE[key] = found
+        return found
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
         self.meter.read("subscribers", len(emails))  # consistent BatchGetItem, items < 4 KB
@@ -140,6 +170,10 @@ class GeneratedList(MemorySubscriberStore):
         after)."""
         self.meter.write("subscribers", math.ceil(self.item_bytes / 1024), self.item_bytes)
 
+
+PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
+CACHED_LIST_SIZE = 200_000
+"""Generated pages of lists up to this size are kept (a larger list is read once a run)."""
 
 SYNTHETIC_BYTES = 60
 """What the plan and the engagement attributes add to an item (names and values)."""
@@ -173,6 +207,9 @@ class MeteredCampaigns(MemoryCampaignStore):
         super().__init__()
         self.meter = meter
         self._base_bytes: dict[str, int] = {}
+        self.watchers: list[Callable[[Campaign], None]] = []
+        """Called with the record after each transition, in the writer's thread (a benchmark
+        acting the moment something is stored)."""
 
     def _size(self, campaign: Campaign, *, recount: bool) -> int:
         if recount or campaign.campaign_id not in self._base_bytes:
@@ -206,9 +243,12 @@ class MeteredCampaigns(MemoryCampaignStore):
 
     def transition(self, campaign_id: str, *args: Any, **kwargs: Any) -> Campaign:
         try:
-            return super().transition(campaign_id, *args, **kwargs)
+            changed = super().transition(campaign_id, *args, **kwargs)
         finally:
             self._charge(campaign_id)
+        for watch in list(self.watchers):
+            watch(changed)
+        return changed
 
     def claim_epoch(self, campaign_id: str, run_id: str, epoch: int) -> bool:
         try:
@@ -279,6 +319,7 @@ class ModelledSes(SesSimulator):
         )
         self.transient_share = transient_share
         self.delivered = bytearray(size)
+        self.variants: Counter[str] = Counter()  # sends by their A/B variant tag
         self.per_second: dict[int, int] = {}
         self._day: deque[list[int]] = deque()  # [second, sends] within the last 24 hours
         self._day_total = 0
@@ -302,6 +343,9 @@ class ModelledSes(SesSimulator):
                 self._day.append([second, 1])
             self._day_total += 1
             self.total += 1
+            for name, value in email.tags:
+                if name == VARIANT_TAG:
+                    self.variants[value] += 1
             return f"m-{index}"
 
     def quota(self) -> SendQuota:
@@ -323,15 +367,22 @@ class ModelledSes(SesSimulator):
 
 
 class ModelledComposer:
-    """Rendering modelled: each recipient's message is a stand-in of the campaign's sender and
-    the recipient's address (bench/render.py measures the real render; it is per-recipient CPU
-    that would make a ten-million run take hours, and it costs no simulated time)."""
+    """Rendering modelled: each recipient's message is a stand-in with the campaign's subject,
+    one link and the tags and configuration set the real one carries (bench/render.py measures
+    the real render; it is per-recipient CPU that would make a ten-million run take hours, and
+    it costs no simulated time)."""
+
+    def __init__(self, configuration_set: str | None = None) -> None:
+        self.configuration_set = configuration_set
 
     def for_campaign(self, campaign: Campaign) -> Compose:
         subject = campaign.subject or campaign.template
+        body = RenderedMessage(subject, '<a href="https://fanmail.example/news">news</a>', "")
 
         def compose(recipient: Recipient, now: float) -> OutgoingEmail:
-            return OutgoingEmail(campaign.sender, recipient.email, subject, "", "")
+            return compose_email(
+                campaign, recipient.email, body, configuration_set=self.configuration_set
+            )
 
         return compose
 
@@ -345,6 +396,9 @@ class Scenario:
     daily_quota: float = 1e12
     attribute_bytes: int = 0  # per subscriber: larger payloads and pages
     segment: object = None  # the campaign's segment (text or JSON); None: the whole list
+    click_rates: Mapping[str, float] | None = None
+    """Readers' clicks per delivered, by A/B variant: SES's events run through the feedback
+    path (the module docstring); None: SES says nothing back."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     limit_s: float = 30 * 86_400  # simulated time before giving up
@@ -361,6 +415,27 @@ class Simulation:
     scheduler: MemoryScheduler
     campaigns: MeteredCampaigns
     subscribers: GeneratedList
+    feedback: SimulatedFeedback | None = None
+
+
+@dataclass
+class SimulatedFeedback:
+    """The mailbox simulator's events and the feedback path they take, moved along by the
+    thread that moves the clock (`pump`): no thread of their own, which the clock would not
+    see."""
+
+    mailbox: MailboxSimulator
+    path: FeedbackPath
+
+    def mute(self) -> None:
+        """SES's event destination switched off: later sends publish nothing (a benchmark
+        whose checks need no more figures saves the feedback path's CPU)."""
+        self.mailbox.publishing = False
+
+    def pump(self) -> None:
+        """Publish the events of every send so far and hand them to the feedback function."""
+        self.mailbox.flush()
+        self.path.mapping.drain()
 
 
 def simulated_ports(
@@ -370,13 +445,14 @@ def simulated_ports(
     ses: ModelledSes,
     invoker: InProcessInvoker,
     list_kind: type[GeneratedList] = GeneratedList,
+    mailer: MailboxSimulator | None = None,
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
     the campaign record and the ledger metered."""
     return memory_ports(
         clock,
         ses,
-        ses,
+        mailer or ses,
         invoker,
         subscribers=list_kind(
             scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
@@ -416,14 +492,37 @@ def set_up(
         switch_interval_ms=5.0,
     )
     settings = replace(settings, **dict(scenario.settings))
-    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind)
-    app = App(settings, ports, composer=ModelledComposer())
+    feedback = None
+    if scenario.click_rates is not None:
+        settings = with_local_sets(settings)
+        feedback = simulated_feedback(scenario, ses, invoker, settings)
+    mailer = feedback.mailbox if feedback else None
+    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, mailer)
+    app = App(settings, ports, composer=ModelledComposer(settings.configuration_set))
     register(invoker, app, settings)
     scheduler, campaigns, subscribers = ports.scheduler, ports.campaigns, ports.subscribers
     assert isinstance(scheduler, MemoryScheduler)
     assert isinstance(campaigns, MeteredCampaigns)
     assert isinstance(subscribers, GeneratedList)
-    return Simulation(scenario, clock, app, invoker, ses, meter, scheduler, campaigns, subscribers)
+    return Simulation(
+        scenario, clock, app, invoker, ses, meter, scheduler, campaigns, subscribers, feedback
+    )
+
+
+def simulated_feedback(
+    scenario: Scenario, ses: ModelledSes, invoker: InProcessInvoker, settings: Settings
+) -> SimulatedFeedback:
+    """The mailbox simulator over the modelled SES, and the feedback path, neither polling on
+    a thread of its own (SimulatedFeedback.pump moves them)."""
+    path = feedback_path(invoker, settings.configuration_sets().names, window_s=0.0, start=False)
+    mailbox = MailboxSimulator(
+        ses,
+        path.bus,
+        variant_click_rates=scenario.click_rates,
+        seed=scenario.seed,
+        background=False,
+    )
+    return SimulatedFeedback(mailbox, path)
 
 
 TERMINAL = ("sent", "failed", "cancelled")
@@ -448,20 +547,44 @@ def run(scenario: Scenario) -> dict[str, Any]:
 
 def wait_for_the_end(sim: Simulation, campaign_id: str, started: float) -> Campaign:
     """Watch the campaign on simulated time, firing schedules as EventBridge Scheduler would
-    (the quota's resume); return it once it has ended and nothing more runs."""
+    (the quota's resume, the phases' instants) and moving SES's events along; return it once
+    it has ended and nothing more runs."""
     campaigns = sim.campaigns
     while True:
+        if sim.feedback is not None:
+            sim.feedback.pump()
         campaign = campaigns.peek(campaign_id)
         if campaign.status.value in TERMINAL:
             sim.invoker.drain()
             return campaigns.peek(campaign_id)
-        for entry in sim.scheduler.list():
-            if entry.at is not None and entry.at <= sim.clock.now():
-                sim.scheduler.delete(entry.name)
-                sim.invoker.invoke_async("trigger", entry.payload)
+        fire_due(sim.scheduler, sim.invoker, sim.clock.now())
         if sim.clock.now() - started > sim.scenario.limit_s:
             raise TimeoutError(f"{campaign_id} is {campaign.status.value} after the limit")
-        sim.clock.sleep(10.0)
+        sim.clock.sleep(until_next_look(sim, 10.0))
+
+
+def when_stored(
+    campaign_id: str, condition: Callable[[Campaign], bool], action: Callable[[], object]
+) -> Callable[[Campaign], None]:
+    """A watcher for `MeteredCampaigns.watchers`: `action` once, in the writer's thread, right
+    after the first stored change of the campaign that makes `condition` true."""
+    done = threading.Event()
+
+    def watch(campaign: Campaign) -> None:
+        if campaign.campaign_id == campaign_id and not done.is_set() and condition(campaign):
+            done.set()
+            action()
+
+    return watch
+
+
+def until_next_look(sim: Simulation, tick_s: float) -> float:
+    """A tick while anything runs; when nothing does (a phase's wait, a quota's pause), the
+    time to the next one-time schedule: only it can wake the run."""
+    if any(not future.done() for future in sim.invoker.async_futures):
+        return tick_s
+    due = [entry.at for entry in sim.scheduler.list() if entry.at is not None]
+    return max(tick_s, min(due) - sim.clock.now()) if due else tick_s
 
 
 def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> dict[str, Any]:

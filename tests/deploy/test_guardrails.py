@@ -26,6 +26,7 @@ FUNCTIONS = (
     "Inbound",
     "Heartbeat",
     "Retention",
+    "Eraser",
     "Notify",
     "Counter",
 )
@@ -131,6 +132,7 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         "ImporterFunction",
         "InboundFunction",
         "RetentionFunction",
+        "EraserFunction",
         "NotifyFunction",
         "CounterFunction",
     }

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
-    code = main(["campaign", *args])
+    code = main(["campaign", *args, "--json"])
     out = capsys.readouterr().out
     return code, (json.loads(out) if code == 0 else {})
 

@@ -20,6 +20,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.model import ListSettings
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
@@ -28,6 +29,7 @@ from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
+from fanmail_local.phased_example import phased_campaign
 from fanmail_local.runtime import LocalRuntime
 from tests.scripts import ROOT, load
 
@@ -259,6 +261,54 @@ def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
     created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
     assert created.segment is not None
     assert created.segment.segment().render() == "city exists"
+
+
+def rows_of(browser: WebDriver, table: str) -> list[tuple[str, str]]:
+    """(data-kind or class, text) of each row of a table's body, read at once."""
+    found: list[list[str]] = browser.execute_script(
+        f"return [...document.querySelectorAll('#{table} tbody tr')]"
+        ".map((r) => [r.dataset.kind || r.className, r.innerText])"
+    )
+    return [(kind, row) for kind, row in found]
+
+
+@pytest.fixture(scope="module")
+def phased(served: tuple[LocalRuntime, str]) -> Campaign:
+    """A finished local-time A/B test with quiet hours (the real machinery's record), stored
+    on the stand-in's campaign table for the dashboard to show."""
+    runtime, _ = served
+    campaign = phased_campaign("news", "december")
+    runtime.ports.campaigns.create(campaign)
+    return campaign
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
+def test_the_phase_timeline(
+    served: tuple[LocalRuntime, str], browser: WebDriver, phased: Campaign, width: str
+) -> None:
+    """Every phase in order (the early zone's test, the wait, the winner to its rest, each
+    later zone's winner at its own 09:00), with its counts, and the decision's figures."""
+    _, url = served
+    walking.viewport(browser, *WIDTHS[width])
+    browser.get(url + "/?campaign=december")
+    wait(browser, 20).until(lambda b: b.find_element(By.ID, "phases").is_displayed())
+    assert phased.phases is not None and phased.phases.decision is not None
+    expected = phased.phases.phases
+    rows = rows_of(browser, "phase-table")  # one read: the dashboard redraws every second
+    assert [kind for kind, _ in rows] == [p.kind.value for p in expected]
+    for (_, row), phase in zip(rows, expected, strict=True):
+        assert phase.label in row and f"{phase.counts['sent']:,}" in row
+    assert "Asia/Tokyo" in rows[0][1] and "09:00" in rows[0][1], rows[0]  # on Tokyo's clock
+    assert "held out" in rows[0][1]
+    # Tokyo's rest comes 2 h after its 09:00 test, inside the quiet hours 10:30-12:00
+    assert "2h after the test" in rows[1][1] and "sent from 12:00" in rows[1][1]
+    assert "quiet hours 10:30\u201312:00" in text(browser, "phase-rules")
+    winners = [row for kind, row in rows_of(browser, "decision-table") if kind == "winner"]
+    assert len(winners) == 1 and winners[0].split()[0] == "B" and "beats all" in winners[0]
+    assert "B goes to the rest" in text(browser, "decision-reason")
+    heading = "return document.getElementById('decision-successes').textContent"
+    assert browser.execute_script(heading) == "Clicked"  # the metric's word (a phone hides it)
+    look_at(browser, WIDTHS[width][0], [])(f"the phase timeline at {width}")
 
 
 def test_saved_segments_in_the_lists_view_and_the_campaign_form(

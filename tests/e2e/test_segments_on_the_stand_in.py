@@ -78,7 +78,7 @@ def test_the_root_filters_the_table_as_it_pages(runtime: LocalRuntime) -> None:
 def test_the_cli_estimates_and_creates_with_a_segment(
     runtime: LocalRuntime, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["lists", "estimate", "seg", '{"attribute": "plan", "eq": "free"}']) == 0
+    assert main(["--json", "lists", "estimate", "seg", '{"attribute": "plan", "eq": "free"}']) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["everyone"]["estimate"] == 40
     assert "40 of 60 would get it" in out.err
@@ -86,6 +86,7 @@ def test_the_cli_estimates_and_creates_with_a_segment(
     assert "segment: " in capsys.readouterr().err
     code = main(
         [
+            "--json",
             "campaign",
             "create",
             "--list",

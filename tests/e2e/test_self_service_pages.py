@@ -22,6 +22,7 @@ from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
+from tests.conftest import finished
 from tests.e2e.test_dashboard import axe_violations, wait, walking
 
 pytestmark = pytest.mark.e2e
@@ -112,6 +113,10 @@ def test_tracking_toggle_my_data_mailed_and_deleted(
     press(browser, "Delete my data")
     wait(browser, 10).until(lambda b: "Receipt" in b.page_source)
     assert axe_violations(browser) == []
+    receipt = re.search(r"Receipt ([0-9a-f]{32})", browser.page_source)
+    assert receipt is not None
+    job = finished(runtime.app, runtime.app.erasures.job(receipt.group(1)))
+    assert job.removed["memberships"] == 1 and job.requested_by.startswith("the subscriber")
     assert runtime.ports.subscribers.lists_of(ADA) == []
 
 
@@ -138,3 +143,10 @@ def test_the_dashboard_shows_a_person_and_erases_only_when_the_address_is_typed(
     press(browser, "Erase")
     wait(browser, 20).until(lambda b: "Erased" in b.find_element(By.ID, "people-notice").text)
     assert runtime.ports.subscribers.lists_of(GRACE) == []
+    status = browser.find_element(By.ID, "erasure-status").text
+    assert status.startswith("Done") and "1 memberships" in status
+    steps = browser.find_element(By.ID, "erasure-steps").text
+    assert steps.count("done") == 4 and "ledger records" in steps
+    erasure_id = browser.find_element(By.ID, "erasure-id").text
+    wait(browser, 10).until(lambda b: erasure_id in b.find_element(By.ID, "erasures").text)
+    assert axe_violations(browser) == []  # the job's steps, its receipt and the receipts

@@ -93,7 +93,7 @@ def test_who_bounced_through_the_api_and_the_cli_on_dynamodb(
     assert_the_bounces(read_every_bounce(runtime.invoker, campaign_id))
 
     capsys.readouterr()
-    assert main(["campaign", "events", campaign_id]) == 0
+    assert main(["campaign", "events", campaign_id, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert_the_bounces(printed["events"])
     assert printed["next_cursor"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +16,11 @@ from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import Purpose
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.dynamo_calls import counting
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.http_gateway import LocalApiGateway
 from fanmail_local.runtime import LocalRuntime
+from tests.conftest import finished
 from tests.integration.test_import_jobs import http, wait_done
 from tests.integration.test_people import Env, dynamo_leftovers, put_everything
 
@@ -43,6 +46,21 @@ def post_json(url: str, body: object, method: str = "POST") -> tuple[int, Any]:
     return http(method, url, json.dumps(body).encode())
 
 
+def erase_over_http(url: str, email: str) -> dict[str, Any]:
+    """DELETE /people/{email} (202: the job), then the job read until it is done."""
+    status, job = http("DELETE", f"{url}/people/{email}")
+    assert status == 202 and job["status"] in {"queued", "running", "done"}
+    assert [s["name"] for s in job["steps"]] == ["memberships", "signups", "rejected_rows", "sends"]
+    deadline = time.monotonic() + 60
+    while job["status"] != "done":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
+        status, job = http("GET", f"{url}/erasures/{job['erasure_id']}")
+        assert status == 200
+    assert all(step["status"] == "done" for step in job["steps"])
+    return dict(job)
+
+
 def test_show_erase_and_refuse_over_http(url: str) -> None:
     assert post_json(f"{url}/lists", {"list_id": "fans"})[0] == 201
     assert post_json(f"{url}/lists", {"list_id": "secret-club"})[0] == 201
@@ -56,10 +74,13 @@ def test_show_erase_and_refuse_over_http(url: str) -> None:
     assert http("GET", f"{url}/people/not-an-address")[0] == 400
     assert http("GET", f"{url}/erasures/{'x' * 3000}")[0] == 404
 
-    status, receipt = http("DELETE", f"{url}/people/grace@example.com")
-    assert status == 200 and receipt["status"] == "done"
+    receipt = erase_over_http(url, "grace@example.com")
     assert receipt["removed"]["memberships"] == 1 and "grace" not in json.dumps(receipt)
+    assert receipt["requested_by"] == "127.0.0.1"  # the caller as the API knows it
     assert http("GET", f"{url}/erasures/{receipt['erasure_id']}")[1] == receipt
+    status, listed = http("GET", f"{url}/erasures?limit=1")
+    assert status == 200 and listed["erasures"] == [receipt]
+    assert http("GET", f"{url}/erasures?cursor=not-an-id")[0] == 400
     assert http("GET", f"{url}/lists/fans")[1]["total"] == 0
     assert http("GET", f"{url}/people/grace@example.com")[0] == 404
 
@@ -84,12 +105,14 @@ def test_everything_put_there_is_exported_and_erased_by_the_api_function(
     status, person = http("GET", f"{url}/people/{ada}")
     assert status == 200 and person["campaigns"][0]["problems"][0]["kind"] == "bounced"
     assert person["signups"] and person["rejected_rows"] and len(person["memberships"]) == 2
-    status, receipt = http("DELETE", f"{url}/people/{ada}")
-    assert status == 200 and receipt["removed"] == {
+    receipt = erase_over_http(url, ada)
+    assert receipt["removed"] == {
         "memberships": 2,
         "signups": 1,
         "rejected_rows": 1,
-        "campaigns": 1,
+        "ledger_records": 1,
+        "feedback_records": 3,
+        "campaign_summaries": 1,
     }
     assert env.stored(ada) == [] and made["campaign"]
 
@@ -126,6 +149,8 @@ def test_a_person_exports_and_erases_their_own_data_through_the_public_function(
     erase = runtime.app.signer.token("clubself", ada, now, Purpose.ERASE, "n-self")
     status, page = http("POST", f"{url}/e/{erase}", b"", form)
     assert status == 200 and b"Receipt" in page
+    erasure_id = page.decode().split("Receipt ")[1][:32]
+    finished(runtime.app, runtime.app.erasures.job(erasure_id))
     assert env.stored(ada) == []
     quick = ListSettings(sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE)
     runtime.app.lists.create(CreateList("quickself", settings=quick))
@@ -133,3 +158,48 @@ def test_a_person_exports_and_erases_their_own_data_through_the_public_function(
     status, page = http("POST", f"{url}/subscribe", signup, form)
     assert status == 202  # the answer a sign-up of anyone gets: it reveals nothing
     assert runtime.ports.subscribers.get("quickself", ada) is None  # it must confirm first
+
+
+def test_an_eraser_event_that_fails_every_retry_goes_to_the_dead_letter_queue(
+    served: tuple[str, LocalRuntime],
+) -> None:
+    """No such job: the eraser raises, Lambda retries the event twice, then sends it to the
+    function's on-failure destination (the policy SAM writes for it, held by the IAM test)."""
+    _, runtime = served
+    before = len(runtime.invoker.dead_letters)
+    runtime.invoker.invoke_async("eraser", {"erasure_id": "0" * 32, "email": "x@example.com"})
+    runtime.invoker.drain()
+    [letter] = runtime.invoker.dead_letters[before:]
+    assert "no erasure" in json.dumps(letter)
+
+
+def test_a_persons_export_and_erasure_issue_no_scan(served: tuple[str, LocalRuntime]) -> None:
+    """Every DynamoDB call of `people show` and of the whole erasure job (the API's and the
+    eraser's, sharing the stand-in's client) is recorded: they read by key and by the indexes
+    by address, never a Scan, so they cost the same at any list size (bench/people.py)."""
+    url, runtime = served
+    env = Env(runtime.app, runtime.ports, lambda a: dynamo_leftovers(runtime, a))
+    ada, bob = "ada-scan@example.com", "bob-scan@example.com"
+    put_everything(env, "scan", ada, bob)
+    client = runtime.ports.subscribers.client  # type: ignore[attr-defined]
+    with counting(client) as shown:
+        assert http("GET", f"{url}/people/{ada}")[0] == 200
+    with counting(client) as erased:
+        erase_over_http(url, ada)
+    for calls in (shown, erased):
+        report = calls.report()
+        assert report["scans"] == 0 and report["read_units"] > 0, report
+        assert set(report["operations"]) <= {
+            "Query",
+            "GetItem",
+            "BatchGetItem",
+            "PutItem",
+            "DeleteItem",
+            "BatchWriteItem",
+            "UpdateItem",
+            "TransactWriteItems",
+        }, report
+    assert erased.report()["operations"]["Query"] >= 4  # the four indexes by address
+    with counting(client) as listed:  # the counter sees a Scan where there is one
+        assert http("GET", f"{url}/lists")[0] == 200
+    assert listed.report()["scans"] >= 1

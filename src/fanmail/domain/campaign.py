@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from fanmail.domain.abtest import AbTest
 from fanmail.domain.codec import JsonObject, Mismatch, decode_fields, wire
 from fanmail.domain.engagement import FrequencyCap
+from fanmail.domain.localtime import ZoneCensus
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Outcome
 from fanmail.domain.phases import LocalTimeSpec, RunPhases
 from fanmail.domain.plan import FanoutPlan
@@ -120,6 +121,8 @@ class Checkpoint:
         default=(), metadata=wire(name="quiet_z", encode=_pack_quiet, decode=_unpack_quiet)
     )
     """Recipients deferred by their quiet hours, with when those end (counted `deferred`)."""
+    census: ZoneCensus | None = None
+    """A local-time run's census of its audience by zone, while it takes more than one epoch."""
 
     @classmethod
     def from_json(cls, data: object, path: str) -> Checkpoint:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from fanmail.domain.codec import JsonObject
@@ -54,6 +56,9 @@ class SentRecord:
     reason: str | None = None
     events: tuple[str, ...] = ()
     problems: tuple[Mapping[str, Any], ...] = ()
+    engagement: tuple[Mapping[str, Any], ...] = ()
+    """The first open and click SES reported, with the IP and user agent it saw (tracked
+    mail only)."""
 
     def to_dict(self) -> JsonObject:
         return {
@@ -65,6 +70,7 @@ class SentRecord:
             "reason": self.reason,
             "events": list(self.events),
             "problems": [dict(p) for p in self.problems],
+            "engagement": [dict(e) for e in self.engagement],
         }
 
 
@@ -141,43 +147,159 @@ def membership(subscriber: Subscriber) -> JsonObject:
     }
 
 
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+ERASURE_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("memberships", ("memberships",)),
+    ("signups", ("signups",)),
+    ("rejected_rows", ("rejected_rows",)),
+    ("sends", ("ledger_records", "feedback_records", "campaign_summaries")),
+)
+"""The job's steps in order, each with the stores whose removals it counts. Memberships go
+first (a running campaign's next status read skips the address), the sends last (a claim a
+sender made meanwhile is swept with them). A membership carries its attributes, consent
+history and engagement; a ledger record the events SES reported for it."""
+
+STORES = tuple(store for _, stores in ERASURE_STEPS for store in stores)
+
+
 @dataclass(frozen=True, slots=True)
-class ErasureReceipt:
-    """What one erasure removed, when and at whose request; it never names the address (only
-    its digest), so it can be kept as proof that the request was done."""
+class PendingPage:
+    """Items a step found and is deleting: saved before the deletes, counted once they are
+    done, so a run that crashes between the two is finished (and counted once) by the next.
+    The ids are list, import or campaign ids, never the address."""
+
+    ids: tuple[str, ...]
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureJob:
+    """One erasure, as it runs and once done (then it is the receipt). It never names the
+    address, only its digest, so it can be kept as proof that the request was done."""
 
     erasure_id: str
     digest: str
     requested_by: str
     requested_at: float
+    status: JobStatus = JobStatus.QUEUED
+    step: int = 0
+    """The index in ERASURE_STEPS of the step running (len(ERASURE_STEPS) once done)."""
+    removed: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(STORES, 0))
+    pending: PendingPage | None = None
+    started_at: float | None = None
     finished_at: float | None = None
-    removed: Mapping[str, int] = field(default_factory=dict)
+    runs: int = 0
+    """How many times a worker took the job up (more than one after a crash or a restart)."""
+    version: int = 0
+    """How many times it was saved: a save must follow the one it read (one worker at a time)."""
 
     @property
     def done(self) -> bool:
-        return self.finished_at is not None
+        return self.status is JobStatus.DONE
+
+    def started(self, now: float) -> ErasureJob:
+        return replace(
+            self,
+            status=JobStatus.RUNNING,
+            started_at=self.started_at or now,
+            runs=self.runs + 1,
+        )
+
+    def holding(self, page: PendingPage) -> ErasureJob:
+        return replace(self, pending=page)
+
+    def settled(self) -> ErasureJob:
+        """The pending page deleted: its items counted."""
+        if self.pending is None:
+            return self
+        removed = dict(self.removed)
+        for store, count in self.pending.counts.items():
+            removed[store] = removed.get(store, 0) + count
+        return replace(self, removed=removed, pending=None)
+
+    def next_step(self, now: float) -> ErasureJob:
+        step = self.step + 1
+        if step < len(ERASURE_STEPS):
+            return replace(self, step=step)
+        return replace(self, step=step, status=JobStatus.DONE, finished_at=now)
+
+    def step_status(self, index: int) -> str:
+        if index < self.step:
+            return JobStatus.DONE.value
+        if index == self.step and self.status is JobStatus.RUNNING:
+            return JobStatus.RUNNING.value
+        return "waiting"
 
     def to_dict(self) -> JsonObject:
+        """The job as the API shows it (not its digest nor its pending page)."""
         return {
             "erasure_id": self.erasure_id,
-            "status": "done" if self.done else "running",
+            "status": self.status.value,
             "requested_by": self.requested_by,
             "requested_at": self.requested_at,
+            "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "removed": dict(self.removed),
+            "steps": [
+                {
+                    "name": name,
+                    "status": self.step_status(index),
+                    "removed": {store: self.removed.get(store, 0) for store in stores},
+                }
+                for index, (name, stores) in enumerate(ERASURE_STEPS)
+            ],
+            "removed": {store: self.removed.get(store, 0) for store in STORES},
+        }
+
+    def to_record(self) -> JsonObject:
+        """The job as it is stored: what the API shows, its digest, its place and runs."""
+        pending = self.pending
+        return {
+            **self.to_dict(),
+            "digest": self.digest,
+            "step": self.step,
+            "runs": self.runs,
+            "version": self.version,
+            "pending": None
+            if pending is None
+            else {"ids": list(pending.ids), "counts": dict(pending.counts)},
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ErasureReceipt:
-        finished = data.get("finished_at")
+    def from_record(cls, data: Mapping[str, Any]) -> ErasureJob:
+        pending = data.get("pending")
         return cls(
             erasure_id=str(data["erasure_id"]),
             digest=str(data["digest"]),
             requested_by=str(data.get("requested_by", "")),
             requested_at=float(data.get("requested_at", 0.0)),
-            finished_at=None if finished is None else float(finished),
+            status=JobStatus(data.get("status", JobStatus.QUEUED.value)),
+            step=int(data.get("step", 0)),
             removed={str(k): int(v) for k, v in dict(data.get("removed") or {}).items()},
+            pending=None
+            if not pending
+            else PendingPage(
+                tuple(str(i) for i in pending["ids"]),
+                {str(k): int(v) for k, v in pending["counts"].items()},
+            ),
+            started_at=_maybe_float(data.get("started_at")),
+            finished_at=_maybe_float(data.get("finished_at")),
+            runs=int(data.get("runs", 0)),
+            version=int(data.get("version", 0)),
         )
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def new_erasure_id(now: float) -> str:
+    """32 hex digits that sort by time (the receipts are listed newest first by id)."""
+    return f"{int(now * 1000):012x}"[-12:] + secrets.token_hex(10)
 
 
 def when(at: float) -> str:
@@ -202,6 +324,9 @@ def describe(view: PersonView) -> str:
         lines.append(
             f"  {c.campaign_id}: {c.status} {when(c.updated_at)} message {c.message_id} ({events})"
         )
+        for e in c.engagement:
+            details = ", ".join(f"{k}={v}" for k, v in sorted(dict(e["details"]).items()))
+            lines.append(f"    {e['kind']} {e['occurred_at']}: {details}".rstrip())
     lines.append(f"Sign-ups waiting ({len(view.signups)}):")
     lines += [f"  {s.list_id} from {s.source} {when(s.requested_at)}" for s in view.signups]
     lines.append(f"Rejected import rows ({len(view.rejected_rows)}):")

@@ -34,8 +34,8 @@ import functools
 import re
 import zoneinfo
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -331,3 +331,33 @@ def shown_value(value: object) -> str:
     """A subscriber's `timezone` value as a report may store it: cut short, valid UTF-8."""
     text = str(value)[:MAX_ZONE_CHARS]
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+MISSING_ZONE, UNKNOWN_ZONE = "(none)", "(unknown)"
+"""How the census counts a subscriber without a `timezone` value, and one whose value names no
+zone (both fall back; LocalTimeDelivery.groups tells them apart as it does the raw values)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneCensus:
+    """A local-time run's count of its audience by zone, as far as it has read the list: kept
+    in the run's checkpoint with the cursor it stopped at, so a census longer than one epoch
+    goes on where it stopped, and a retried or resumed epoch counts nobody twice. Keyed by
+    canonical zone (bounded by the zone database, whatever values the list holds)."""
+
+    cursor: str | None = None
+    zones: Mapping[str, int] = field(default_factory=dict)
+
+    def counted(self, values: Iterable[object], cursor: str | None) -> ZoneCensus:
+        """With one page's `timezone` values counted, standing at `cursor` (the next page)."""
+        zones = Counter(self.zones)
+        for value in values:
+            if value is None or not str(value).strip():
+                zones[MISSING_ZONE] += 1
+            else:
+                zones[canonical_zone(value) or UNKNOWN_ZONE] += 1
+        return ZoneCensus(cursor, dict(zones))
+
+    def zone_counts(self) -> dict[str | None, int]:
+        """The counts as LocalTimeDelivery.groups takes them."""
+        return {(None if zone == MISSING_ZONE else zone): n for zone, n in self.zones.items()}

@@ -39,6 +39,14 @@ class ConsentIps:
         )
         return history if changed == history else changed
 
+    def in_record(self, source: str, lives_days: float) -> str:
+        """An IP kept in a record that no job rewrites and that TTL removes after
+        `lives_days` (an open's or a click's): truncated or dropped at once when the record
+        would outlive `days`, so it is never kept longer than the setting says."""
+        if self.policy is IpRetention.KEEP or lives_days <= self.days:
+            return source
+        return self._redacted(source)
+
     def _redacted(self, source: str) -> str:
         try:
             address = ipaddress.ip_address(source)

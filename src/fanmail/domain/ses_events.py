@@ -41,6 +41,12 @@ class EventKind(StrEnum):
         return self in PROBLEMS
 
     @property
+    def is_recorded(self) -> bool:
+        """Kept as a record of its own with SES's details (the first of its kind per
+        recipient): the problems, and opens and clicks with the IP and user agent SES saw."""
+        return self in RECORDED
+
+    @property
     def counted(self) -> bool:
         return self is not EventKind.SENT
 
@@ -55,6 +61,7 @@ PROBLEMS = frozenset(
         EventKind.RENDERING_FAILED,
     }
 )
+RECORDED = PROBLEMS | {EventKind.OPENED, EventKind.CLICKED}
 COUNTERS = tuple(kind for kind in EventKind if kind.counted)
 
 # SES event publishing's eventType values; EventBridge's detail-type names the same events
@@ -179,7 +186,9 @@ def _outcomes(event_type: str, body: Mapping[str, Any], mail: Mapping[str, Any])
         return [(EventKind.DELIVERED, str(a), {}, None) for a in body.get("recipients") or []]
     if event_type == "Click":
         link = str(body["link"])
-        return [(EventKind.CLICKED, a, {}, link) for a in destination]
+        return [
+            (EventKind.CLICKED, a, {"link": link[:500], **_reader(body)}, link) for a in destination
+        ]
     simple = {
         "Send": (EventKind.SENT, {}),
         "Reject": (EventKind.REJECTED, {"reason": str(body.get("reason"))}),
@@ -187,10 +196,16 @@ def _outcomes(event_type: str, body: Mapping[str, Any], mail: Mapping[str, Any])
             EventKind.RENDERING_FAILED,
             {"reason": str(body.get("errorMessage"))},
         ),
-        "Open": (EventKind.OPENED, {}),
+        "Open": (EventKind.OPENED, _reader(body)),
     }
     kind, extra = simple[event_type]
     return [(kind, a, dict(extra), None) for a in destination]
+
+
+def _reader(body: Mapping[str, Any]) -> dict[str, str]:
+    """Where an open or a click came from, as SES reports it (`ipAddress`, `userAgent`)."""
+    found = {"ip_address": body.get("ipAddress"), "user_agent": body.get("userAgent")}
+    return {k: str(v)[:500] for k, v in found.items() if v}
 
 
 def _diagnostic(recipient: Mapping[str, Any]) -> dict[str, str]:
@@ -288,7 +303,7 @@ def plan_feedback(
         if event.kind.value not in state.kinds and event.kind.value not in mark.kinds:
             mark.kinds.add(event.kind.value)
             new = True
-            if event.kind.is_problem:
+            if event.kind.is_recorded:
                 mark.problems.append(event)
         link_key = event.link_key
         if link_key and link_key not in state.links and link_key not in mark.links:

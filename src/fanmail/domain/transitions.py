@@ -224,6 +224,20 @@ def record_stop(
     return Transition(frozenset({status}), status, changes, run_id)
 
 
+def mentions(campaign: Campaign, email: str) -> bool:
+    """Whether the campaign's summary, progress or checkpoint names `email` (what
+    forget_recipient takes out)."""
+    named = [
+        f.email
+        for state in (campaign.progress, campaign.summary, campaign.checkpoint)
+        if state is not None
+        for f in state.counts.failures
+    ]
+    if campaign.checkpoint is not None:
+        named += [*campaign.checkpoint.queue, *(d[0] for d in campaign.checkpoint.deferred)]
+    return email in named
+
+
 def forget_recipient(campaign: Campaign, email: str) -> Transition:
     """An erased address leaves the campaign's summary, progress and checkpoint (its failures,
     the queue of recipients handed back and deferred), the counts stay as they were."""

@@ -8,8 +8,8 @@ The link in every email:
   (never undoing a bounce, a complaint or the owner's own unsubscribe) and whether they accept
   open and click tracking. `POST /p/{token}/export` mails their data to the address (never
   shows it); `POST /p/{token}/erase` mails a link, `GET /e/{token}` asks and `POST /e/{token}`
-  erases everything held about the address (once per link). Both answer the same whatever the
-  address holds.
+  starts the erasure job of everything held about the address (once per link). Both answer
+  the same whatever the address holds.
 Signing up:
 - `GET /subscribe/{list_id}` is a form; `POST /subscribe` takes it (or JSON) and answers the
   same whatever the address's state; a double opt-in list mails a confirmation link.
@@ -232,11 +232,12 @@ def _self_service_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> Non
             body = Html("<p>This link was used already: the data is deleted.</p>")
             return page(HTTPStatus.GONE, "Already deleted", body)
         body = Html(
-            "<p>Everything we held about the address is deleted. We keep only a one-way code "
-            "of it, so that it is not added back without your consent.</p>"
+            "<p>Everything we hold about the address is being deleted now (it takes a minute "
+            "or two). We keep only a one-way code of "
+            "it, so that it is not added back without your consent.</p>"
             f'<p class="note">Receipt {esc(receipt.erasure_id)}</p>'
         )
-        return page(HTTPStatus.OK, "Deleted", body)
+        return page(HTTPStatus.OK, "Deleting your data", body)
 
 
 def membership_row(member: Membership) -> str:

@@ -251,9 +251,7 @@ class Dispatcher:
             campaign = self.root.record_progress(epoch)
         except Conflict as exc:
             if self.end is None:
-                epoch.stopped_status = _status(exc.current_status)
-                replaced = exc.current_status == CampaignStatus.SENDING.value
-                self.end = EpochEnd.REPLACED if replaced else EpochEnd.STOPPED
+                self.end = stopped_by(epoch, exc)
             return
         self._check_breakers(campaign)
 
@@ -276,6 +274,14 @@ class Dispatcher:
             self.epoch.stopped_status = CampaignStatus.PAUSED
             self.end = EpochEnd.BREAKER
             self.root.trip_breaker(self.epoch, reason)
+
+
+def stopped_by(epoch: Epoch, refusal: Conflict) -> EpochEnd:
+    """How an epoch ends when its progress write was refused: a user paused or cancelled the
+    run (its status kept for the record), or a resumed run replaced it."""
+    epoch.stopped_status = _status(refusal.current_status)
+    replaced = refusal.current_status == CampaignStatus.SENDING.value
+    return EpochEnd.REPLACED if replaced else EpochEnd.STOPPED
 
 
 def _status(value: str | None) -> CampaignStatus | None:

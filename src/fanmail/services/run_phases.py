@@ -10,20 +10,19 @@ the phase at once.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from fanmail.domain.abtest import AbDecision, AbGroup, DecisionStatus, VariantFigures, decide
 from fanmail.domain.campaign import Campaign
-from fanmail.domain.localtime import canonical_zone
+from fanmail.domain.localtime import ZoneCensus, canonical_zone
 from fanmail.domain.model import Recipient, Subscriber
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.phases import PhaseKind, RunPhases, in_phase, plan_run
 from fanmail.domain.quiet_hours import QuietOutcome
 from fanmail.domain.transitions import record_phases
 from fanmail.ports import CampaignStore, Clock, SubscriberStore
-from fanmail.services.run_state import Epoch
+from fanmail.services.run_state import Epoch, EpochEnd
 
 HOLDOUT = AbGroup.HOLDOUT
 TIMEZONE_ATTRIBUTE = "timezone"
@@ -50,9 +49,23 @@ def variant_figures(
 
 @dataclass(frozen=True, slots=True)
 class Opening:
-    """What preparing an epoch found: `pause` names why the run must wait for its owner."""
+    """What preparing an epoch found: `pause` names why the run must wait for its owner; `end`,
+    why the epoch ends before it sends (the census of the audience by zone goes on in the next
+    epoch, or the run was stopped while it counted)."""
 
     pause: str | None = None
+    end: EpochEnd | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What an epoch's census may spend: until `deadline`, writing progress by `beat` every
+    `interval_s` (so the run never looks stalled; it answers how the epoch ends if a user
+    stopped the run)."""
+
+    deadline: float
+    beat: Callable[[], EpochEnd | None]
+    interval_s: float
 
 
 class PhaseSteps:
@@ -64,14 +77,22 @@ class PhaseSteps:
         self.clock = clock
 
     # -- at an epoch's start --------------------------------------------------------------
-    def prepare(self, epoch: Epoch, rate: float, pacing_factor: float) -> Opening:
-        """Plan the phases (the run's first epoch), then open the current phase if its instant
-        has come (deciding the winner first, for a winner phase)."""
+    def prepare(self, epoch: Epoch, rate: float, pacing_factor: float, budget: Budget) -> Opening:
+        """Plan the phases (once the census, if any, is complete: it reads the list within
+        each epoch's `budget`), then open the current phase if its instant has come (deciding
+        the winner first, for a winner phase)."""
         campaign = epoch.campaign
         if not phased(campaign):
             return Opening()
         if campaign.phases is None:
-            self._plan(epoch, rate, pacing_factor)
+            zones: dict[str | None, int] = {}
+            if campaign.local_time is not None:
+                end = self._census(epoch, budget)
+                census = epoch.state.census
+                if end is not None or census is None or census.cursor is not None:
+                    return Opening(end=end or EpochEnd.OUT_OF_TIME)
+                zones = census.zone_counts()
+            self._plan(epoch, zones, rate, pacing_factor)
         phases = epoch.campaign.phases
         assert phases is not None
         state = epoch.state
@@ -95,9 +116,10 @@ class PhaseSteps:
         )
         return Opening()
 
-    def _plan(self, epoch: Epoch, rate: float, pacing_factor: float) -> None:
+    def _plan(
+        self, epoch: Epoch, zones: dict[str | None, int], rate: float, pacing_factor: float
+    ) -> None:
         campaign = epoch.campaign
-        zones = self._census(campaign) if campaign.local_time is not None else {}
         audience = epoch.state.estimated_recipients or 0
         phases = plan_run(
             local_time=campaign.local_time,
@@ -111,20 +133,36 @@ class PhaseSteps:
         epoch.campaign = self.campaign_store.transition(
             campaign.campaign_id, record_phases(epoch.run_id, phases)
         )
-        epoch.state = replace(epoch.state, phase=0, phase_open=False, exhausted=True, cursor=None)
+        epoch.state = replace(
+            epoch.state, phase=0, phase_open=False, exhausted=True, cursor=None, census=None
+        )
 
-    def _census(self, campaign: Campaign) -> dict[str | None, int]:
-        """The audience by `timezone` value: one read of the list when the run starts."""
-        counts: Counter[str | None] = Counter()
-        cursor: str | None = None
+    def _census(self, epoch: Epoch, budget: Budget) -> EpochEnd | None:
+        """Count the audience by zone on from where the checkpoint's census stopped, page by
+        page, into `epoch.state`: until the list ends, or the next page might not fit in the
+        budget (the longest page so far is the guess; the next epoch goes on from the cursor).
+        How the epoch must end if a user stopped the run meanwhile."""
+        census = epoch.state.census or ZoneCensus()
+        longest, beat_at = 0.0, self.clock.now()
         while True:
-            page = self.subscribers.page(campaign.list_id, cursor, CENSUS_PAGE)
-            for subscriber in page.subscribers:
-                if subscriber.status.receives_mail:
-                    counts[subscriber.attributes.get(TIMEZONE_ATTRIBUTE)] += 1
-            cursor = page.cursor
-            if cursor is None:
-                return dict(counts)
+            started = self.clock.now()
+            page = self.subscribers.page(epoch.campaign.list_id, census.cursor, CENSUS_PAGE)
+            values = (
+                s.attributes.get(TIMEZONE_ATTRIBUTE)
+                for s in page.subscribers
+                if s.status.receives_mail
+            )
+            census = census.counted(values, page.cursor)
+            epoch.state = replace(epoch.state, census=census)
+            now = self.clock.now()
+            longest = max(longest, now - started)
+            if census.cursor is None or now + longest >= budget.deadline:
+                return None
+            if now - beat_at >= budget.interval_s:
+                beat_at = now
+                end = budget.beat()
+                if end is not None:
+                    return end
 
     def _decide(self, epoch: Epoch, phases: RunPhases) -> AbDecision:
         """Judge the test on the feedback path's per-variant figures, and store the decision

@@ -16,12 +16,13 @@ import secrets
 from dataclasses import dataclass, replace
 
 from fanmail.domain.addresses import ascii_address
-from fanmail.domain.erasure import ErasureReceipt, describe
+from fanmail.domain.erasure import ErasureJob, describe
 from fanmail.domain.errors import Conflict, NotFound, SendError, Unavailable
 from fanmail.domain.model import MailingList, OutgoingEmail
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
 from fanmail.domain.tracking import with_tracking
 from fanmail.ports import Clock, Mailer, RateLimits
+from fanmail.services.erasures import Erasures
 from fanmail.services.people import People
 from fanmail.services.unsubscribe import Membership, Unsubscribes
 
@@ -39,6 +40,7 @@ class SelfServiceMail:
 class SelfService:
     unsubscribes: Unsubscribes
     people: People
+    erasures: Erasures
     signer: UnsubscribeSigner
     mailer: Mailer
     limits: RateLimits
@@ -74,13 +76,14 @@ class SelfService:
     def erasure_claim(self, token: str) -> TokenClaim:
         return self.signer.verify(token, self.clock.now(), Purpose.ERASE, ERASE_LINK_S)
 
-    def erase(self, token: str, source: str) -> ErasureReceipt:
-        """Once per link: a second use is a Conflict."""
+    def erase(self, token: str, source: str) -> ErasureJob:
+        """The erasure job, started once per link: a second use is a Conflict."""
         claim = self.erasure_claim(token)
         until = claim.issued_at + ERASE_LINK_S
         if not self.limits.hold(f"erase-link:{claim.nonce}", until, self.clock.now()):
             raise Conflict("this link was used already")
-        return self.people.erase(claim.email, f"the subscriber (confirmed link, from {source})")
+        by = f"the subscriber (confirmed link, from {source})"
+        return self.erasures.start(claim.email, by)
 
     def set_tracking(self, token: str, accepts: bool) -> list[Membership]:
         """Record the answer on every list of the brand that holds the address."""

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from fanmail.domain.abtest import AbDecision
 from fanmail.domain.audience import audience_of, cap_note
@@ -51,8 +53,8 @@ from fanmail.ports import (
     SesAccount,
     SubscriberStore,
 )
-from fanmail.services.dispatch import Dispatcher
-from fanmail.services.run_phases import PhaseSteps
+from fanmail.services.dispatch import Dispatcher, stopped_by
+from fanmail.services.run_phases import Budget, PhaseSteps
 from fanmail.services.run_state import (
     TRIGGER,
     Epoch,
@@ -101,8 +103,11 @@ class CampaignRunner:
         scheduler: Scheduler,
         clock: Clock,
         options: RootOptions,
+        erased: Callable[[Sequence[str]], set[str]] | None = None,
     ) -> None:
         self.subscribers = subscribers
+        self.erased = erased
+        """Which addresses were erased (ErasureCheck.erased): none is written into a summary."""
         self.campaign_store = campaign_store
         self.ses = ses
         self.batch_sender = batch_sender
@@ -167,7 +172,10 @@ class CampaignRunner:
             campaign, run_id, plan, state, self.clock.now(), audience=audience_of(campaign)
         )
         self._restore_queue(epoch)
-        opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate)
+        budget = Budget(deadline, partial(self._beat, epoch), self.options.progress_interval_s)
+        opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate, budget)
+        if opening.end is not None:  # a census that goes on in the next epoch, or stopped
+            return self._end_epoch(epoch, opening.end, message.epoch, quota)
         if opening.pause is not None:  # an A/B test waits for its owner's pick
             epoch.stopped_status, epoch.stop_reason = CampaignStatus.PAUSED, opening.pause
             self.trip_breaker(epoch, opening.pause)
@@ -243,6 +251,15 @@ class CampaignRunner:
             epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
         )
 
+    def _beat(self, epoch: Epoch) -> EpochEnd | None:
+        """Progress written while the epoch does not dispatch (a census); how it must end if
+        the run was stopped or replaced."""
+        try:
+            self.record_progress(epoch)
+        except Conflict as exc:
+            return stopped_by(epoch, exc)
+        return None
+
     def trip_breaker(self, epoch: Epoch, reason: str) -> None:
         with suppress(Conflict):  # a user paused or cancelled it first: theirs stands
             self.campaign_store.transition(
@@ -261,6 +278,19 @@ class CampaignRunner:
             deadline=deadline,
             allowance=allowance,
         ).run()
+
+    def _without_erased(self, counts: DeliveryCounts) -> DeliveryCounts:
+        """The counts without the failures of addresses erased since the run noted them (the
+        erasure took them out of what was stored; this run must not write them back)."""
+        if self.erased is None or not counts.failures:
+            return counts
+        gone = self.erased([f.email for f in counts.failures])
+        kept = tuple(f for f in counts.failures if f.email not in gone)
+        return replace(counts, failures=kept) if gone else counts
+
+    def _checkpoint(self, epoch: Epoch) -> Checkpoint:
+        checkpoint = epoch.checkpoint()
+        return replace(checkpoint, counts=self._without_erased(checkpoint.counts))
 
     # -- ending an epoch ------------------------------------------------------------------------
     def _progress(self, epoch: Epoch, *, final: bool = False) -> Progress:
@@ -285,6 +315,7 @@ class CampaignRunner:
         if not state.exhausted:
             recipients = max(state.recipients, state.estimated_recipients or 0)
         sent = counts[Outcome.SENT]
+        counts = self._without_erased(counts)
         return Summary(
             campaign_id=epoch.campaign.campaign_id,
             list_id=epoch.campaign.list_id,
@@ -364,7 +395,7 @@ class CampaignRunner:
             status,
             self._progress(epoch, final=True),
             summary,
-            epoch.checkpoint(),
+            self._checkpoint(epoch),
             finished_at,
             phases=self._phases(epoch),
         )
@@ -415,7 +446,7 @@ class CampaignRunner:
             status,
             self._progress(epoch, final=final),
             summary,
-            epoch.checkpoint(),
+            self._checkpoint(epoch),
             finished_at=finished_at,
             resume_at=resume_at,
             phases=self._phases(epoch),

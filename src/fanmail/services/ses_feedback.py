@@ -9,13 +9,14 @@ is idempotent, so it runs for every delivery of an event, duplicates included.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import Provenance, SubscriberStatus
+from fanmail.domain.retention import ConsentIps
 from fanmail.domain.ses_events import (
     EventKind,
     EventOutcome,
@@ -56,6 +57,10 @@ class FeedbackOptions:
     """This stack's sets (tracked and untracked): another set's events are not ours."""
     soft_bounce_limit: int = 3
     soft_bounce_window_s: float = 7 * 86400.0
+    reader_ips: ConsentIps = field(default_factory=ConsentIps)
+    """The consent-IP setting, applied to the IP SES reports with an open or a click."""
+    records_days: float = 30.0
+    """How long those records live (FeedbackDays, their TTL)."""
 
 
 @dataclass
@@ -100,7 +105,18 @@ class Feedback:
 
     def parse(self, detail: object) -> list[FeedbackEvent] | Ignored:
         """The events of one SES record (EventBridge's `detail`), or why it is ignored."""
-        return parse_ses_event(detail, self.options.configuration_sets)
+        parsed = parse_ses_event(detail, self.options.configuration_sets)
+        if isinstance(parsed, Ignored):
+            return parsed
+        return [self._kept_ip(event) for event in parsed]
+
+    def _kept_ip(self, event: FeedbackEvent) -> FeedbackEvent:
+        ip = event.details.get("ip_address")
+        if not ip:
+            return event
+        kept = self.options.reader_ips.in_record(ip, self.options.records_days)
+        details = {k: v for k, v in event.details.items() if k != "ip_address"}
+        return replace(event, details={**details, **({"ip_address": kept} if kept else {})})
 
     def apply(self, events: Sequence[FeedbackEvent]) -> FeedbackReport:
         report = FeedbackReport()

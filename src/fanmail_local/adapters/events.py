@@ -76,7 +76,8 @@ class MemoryQueue:
         self.max_receives = max_receives
         self.dead_letters = dead_letters
         self.now = now
-        self._messages: dict[str, _Stored] = {}
+        self._messages: dict[str, _Stored] = {}  # in the order sent
+        self._receipts: dict[str, str] = {}  # the latest receipt of each message -> its id
         self._lock = threading.Lock()
 
     def send(self, body: str) -> None:
@@ -85,20 +86,21 @@ class MemoryQueue:
             self._messages[message_id] = _Stored(message_id, body, self.now())
 
     def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]:
-        now, taken = self.now(), list[QueueMessage]()
+        now, taken, redriven = self.now(), list[QueueMessage](), list[_Stored]()
         with self._lock:
-            for stored in list(self._messages.values()):
+            for stored in self._messages.values():  # oldest first; a receive takes a few
                 if len(taken) == max_messages:
                     break
                 if stored.visible_at > now:
                     continue
                 if stored.receive_count >= self.max_receives and self.dead_letters is not None:
-                    del self._messages[stored.message_id]  # SQS's redrive policy
-                    self.dead_letters.send(stored.body)
+                    redriven.append(stored)  # SQS's redrive policy
                     continue
                 stored.receive_count += 1
                 stored.visible_at = now + self.visibility_s
+                self._receipts.pop(stored.receipt, None)  # an earlier receipt no longer deletes
                 stored.receipt = uuid.uuid4().hex
+                self._receipts[stored.receipt] = stored.message_id
                 taken.append(
                     QueueMessage(
                         stored.message_id,
@@ -108,13 +110,20 @@ class MemoryQueue:
                         stored.sent_at,
                     )
                 )
+            for stored in redriven:
+                del self._messages[stored.message_id]
+                self._receipts.pop(stored.receipt, None)
+        for stored in redriven:
+            if self.dead_letters is not None:
+                self.dead_letters.send(stored.body)
         return taken
 
     def delete(self, receipts: Sequence[str]) -> None:
-        wanted = set(receipts)
         with self._lock:
-            for message_id in [m for m, s in self._messages.items() if s.receipt in wanted]:
-                del self._messages[message_id]
+            for receipt in receipts:
+                message_id = self._receipts.pop(receipt, None)
+                if message_id is not None:
+                    del self._messages[message_id]
 
     def depth(self) -> int:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -42,8 +43,12 @@ class MemoryFeedbackStore:
                     state and (state.kinds & mark.kinds or state.links & set(mark.links))
                 ):
                     return False
+            counters: dict[str, Counter[str]] = {}
             for mark in marks:
                 self._apply(mark)
+                counters.setdefault(mark.campaign_id, Counter()).update(mark.counters())
+            for campaign_id, counts in counters.items():  # one counter update per campaign
+                self.campaigns.add_feedback(campaign_id, counts)
             self.commits += 1
             return True
 
@@ -53,7 +58,6 @@ class MemoryFeedbackStore:
         self._seen[key] = replace(
             state, kinds=state.kinds | mark.kinds, links=state.links | set(mark.links)
         )
-        self.campaigns.add_feedback(mark.campaign_id, mark.counters())
         for owner in mark.link_owners():
             links = self._links.setdefault(owner, {})
             for link_key, url in mark.links.items():

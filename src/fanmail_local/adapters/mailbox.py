@@ -11,8 +11,11 @@ destination does the publishing), and always a Send event first. Then, by recipi
 each with `+label` forms; every other address is delivered. A configured share of delivered
 messages (to `success@` and ordinary addresses) are opened and their first link clicked -- real
 SES reports opens and clicks of people, never of the simulator; this is local mode's stand-in
-for them. Outcomes can be forced per address (benchmarks).
-Events are published from a background thread, a moment after the send, as SES does.
+for them; a message of an A/B variant (its `variant` tag) clicks at that variant's rate when
+one is given. Outcomes can be forced per address (benchmarks).
+Events are published from a background thread, a moment after the send, as SES does; on
+simulated time (src/fanmail_local/simulation.py) there is no such thread, and whoever moves the
+clock publishes them with `flush`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TypedDict
 
 from fanmail.domain.message import sender_address
 from fanmail.domain.model import OutgoingEmail
-from fanmail.domain.tags import CONFIGURATION_SET_TAG
+from fanmail.domain.tags import CONFIGURATION_SET_TAG, VARIANT_TAG
 from fanmail.ports import Mailer
 from fanmail_local.adapters.events import EventPublisher
 
@@ -185,10 +188,16 @@ class MailboxSimulator:
         seed: int = 7,
         delay_s: float = 0.2,
         untracked: frozenset[str] = frozenset(),
+        variant_click_rates: Mapping[str, float] | None = None,
+        background: bool = True,
     ) -> None:
         """`untracked`: configuration sets without open and click events (SES adds no pixel
-        and rewrites no link: nobody's opens or clicks are seen)."""
+        and rewrites no link: nobody's opens or clicks are seen). `variant_click_rates`: the
+        click rate of each A/B variant's readers (others click at `click_rate`).
+        `background=False`: no publishing thread; `flush` publishes."""
         self.untracked = untracked
+        self.variant_click_rates = dict(variant_click_rates or {})
+        self.publishing = True  # False: the configuration set's event destination is off
         self.inner = inner
         self.publisher = publisher
         self.open_rate = open_rate
@@ -203,12 +212,14 @@ class MailboxSimulator:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ses-events", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="ses-events", daemon=True)
+            self._thread.start()
 
     def send(self, email: OutgoingEmail) -> str:
         message_id = self.inner.send(email)
-        if email.configuration_set:  # no configuration set: SES publishes nothing
+        if email.configuration_set and self.publishing:  # else SES publishes nothing
             events = self.events_for(email, message_id)
             with self._lock:
                 self._pending.extend(events)
@@ -264,12 +275,18 @@ class MailboxSimulator:
         if opens < self.open_rate:
             found.append(("Open", "open", seen))
         links = [u for u in _LINK.findall(email.html) if "/u/" not in u and "/p/" not in u]
-        if links and clicks < self.click_rate:
+        variant = dict(email.tags).get(VARIANT_TAG)
+        click_rate = self.variant_click_rates.get(variant or "", self.click_rate)
+        if links and clicks < click_rate:
             found.append(("Click", "click", {**seen, "link": links[0], "linkTags": {}}))
         return found
 
     def flush(self, timeout_s: float = 10.0) -> None:
-        """Wait until every event so far is published (tests, and the demo's summary)."""
+        """Wait until every event so far is published (tests, and the demo's summary); without
+        the background thread, publish them now."""
+        if self._thread is None:
+            self._publish()
+            return
         self._wake.set()
         for _ in range(int(timeout_s / 0.05)):
             with self._lock:
@@ -281,27 +298,34 @@ class MailboxSimulator:
         while not self._stop.is_set():
             self._wake.wait(self.delay_s)
             self._wake.clear()
-            with self._lock:
-                batch, self._pending = self._pending, []
-                self._busy = bool(batch)
-            if not batch:
-                continue
-            try:
-                self.publisher.publish("aws.ses", batch)
-            except Exception as exc:  # the bus is down: keep them, try again
-                self.errors.append(exc)
-                with self._lock:
-                    self._pending = batch + self._pending
+            if not self._publish():
                 self._stop.wait(self.delay_s)
-            else:
-                with self._lock:
-                    self.published += len(batch)
-            finally:
-                with self._lock:
-                    self._busy = False
+
+    def _publish(self) -> bool:
+        """Publish what is pending; False if the bus refused it (it is kept for a retry)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._busy = bool(batch)
+        if not batch:
+            return True
+        try:
+            self.publisher.publish("aws.ses", batch)
+        except Exception as exc:  # the bus is down: keep them, try again
+            self.errors.append(exc)
+            with self._lock:
+                self._pending = batch + self._pending
+            return False
+        else:
+            with self._lock:
+                self.published += len(batch)
+            return True
+        finally:
+            with self._lock:
+                self._busy = False
 
     def close(self) -> None:
         self.flush()
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,5 +1,6 @@
 """The `fanmail` command. Every subcommand runs the same services and handlers as Lambda does:
-on the deployed stack your AWS environment points at, or on the embedded stand-in."""
+on the deployed stack your AWS environment points at, or on the embedded stand-in. It prints
+for people (tables, a few lines, local times); `--json` prints the API's JSON for scripts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import NoReturn
 
 from fanmail.domain.errors import FanmailError
 from fanmail_local.cli import campaigns, demo, lists, notify, people, previews, segments, serve
+from fanmail_local.cli.common import JSON_HELP
+
+NO_JSON = "demo, serve and export print no JSON (no records: a run, a server, a CSV file)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,13 +28,19 @@ class Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(found.group(1), choices, n=1)
             if close:
                 message += f"; did you mean {close[0]!r}?"
+        elif message.startswith("unrecognized arguments") and "--json" in message.split():
+            message += f"; {NO_JSON}"
         super().error(message)
 
 
 def parser() -> argparse.ArgumentParser:
     root = Parser(
-        prog="fanmail", description="Serverless mailing-list sender (local mode and admin tools)."
+        prog="fanmail",
+        description="Serverless mailing-list sender (local mode and admin tools). Commands act "
+        "on a running `fanmail serve`, else on AWS_ENDPOINT_URL's stand-in, else on the "
+        "deployed stack your AWS environment points at.",
     )
+    root.add_argument("--json", action="store_true", help=JSON_HELP)
     commands = root.add_subparsers(dest="command", required=True)
     demo.add_parser(commands)
     campaigns.add_parser(commands)
@@ -45,8 +55,8 @@ def parser() -> argparse.ArgumentParser:
 
 NO_STACK = (
     "no AWS stack to act on ({what}). Point the CLI at a deployed stack (AWS_PROFILE or "
-    "AWS credentials, and AWS_REGION), or at a local one: run `fanmail serve` and export the "
-    "AWS_ENDPOINT_URL it prints"
+    "AWS credentials, and AWS_REGION), or at a local one: run `fanmail serve` (the other "
+    "commands find it by themselves)"
 )
 
 
@@ -70,6 +80,8 @@ def logs_to_stderr() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.json and not getattr(args, "has_json", False):
+        return fail(f"--json: {NO_JSON}; drop it from `fanmail {args.command}`")
     logs_to_stderr()
     try:
         code: int = args.run(args)

@@ -1,9 +1,14 @@
 """`fanmail campaign ...`: what the API does to campaigns, from a terminal.
 
 create, list, show, watch, send, schedule, test, pause, cancel, resume, resend-failed,
-failures, events. Every subcommand acts on the stack your AWS environment points at; with
-AWS_ENDPOINT_URL set (`fanmail serve` prints it) it acts on that stand-in, running the Lambda
-functions in this process and waiting for the work it started.
+failures, events. Each prints a few lines or a table; --json prints the API's JSON instead.
+
+Every subcommand acts on a running `fanmail serve` (the stand-in it wrote to its endpoint
+file), else on AWS_ENDPOINT_URL's stand-in when set, else on the deployed stack your AWS
+environment points at. send, resume and resend-failed return once the run has started (--wait
+follows it to the end; Ctrl-C stops following, not the campaign): `fanmail serve` or Lambda
+runs it. On a stand-in without `fanmail serve`, the run happens in the command, which waits
+for it to end (Ctrl-C pauses the campaign there).
 """
 
 from __future__ import annotations
@@ -12,19 +17,29 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from fanmail.bootstrap import App
-from fanmail.domain.campaign import CampaignStatus
-from fanmail.domain.codec import Json, JsonObject
+from fanmail.domain.campaign import Campaign, CampaignStatus
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.outcomes import Outcome
 from fanmail.domain.ses_events import PROBLEMS
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail.services.test_sends import TestSend
-from fanmail_local.cli.common import operator_app, print_json, progress_bar, segment_argument
+from fanmail_local.cli.campaign_views import campaign_lines, number, part, settled, watch_line
+from fanmail_local.cli.common import Where, json_option, locate, operator_app, segment_argument
+from fanmail_local.cli.output import (
+    PLAIN_EVERY_S,
+    emit,
+    local_time,
+    print_json,
+    redrawn,
+    say,
+    table,
+)
 from fanmail_local.cli.previews import parse_variables
 
 ACTIONS = {
@@ -45,6 +60,7 @@ def add_parser(commands: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    json_option(c, group=True)
     sub = c.add_subparsers(dest="campaign_command", required=True, metavar="SUBCOMMAND")
     _creating(sub)
     for action, text in ACTIONS.items():
@@ -56,7 +72,15 @@ def add_parser(commands: Any) -> None:
                 action="store_true",
                 help="let the run past the bounce and complaint breakers (after checking why)",
             )
-        a.set_defaults(run=act)
+        if action in STARTS:
+            a.add_argument(
+                "--wait",
+                action="store_true",
+                help="follow the run with the live line to its end (Ctrl-C stops following; "
+                "the campaign keeps sending)",
+            )
+        json_option(a)
+        a.set_defaults(run=start_command if action in STARTS else act)
     _watching(sub)
     _paging(sub)
 
@@ -89,10 +113,12 @@ def _creating(sub: Any) -> None:
         metavar="JSON",
         help='e.g. \'{"variants": [{"subject": "A"}, {"subject": "B"}], "test_share": 0.2}\'',
     )
+    json_option(create)
     create.set_defaults(run=create_command)
     listed = sub.add_parser("list", help="campaigns, newest first, a page at a time")
     listed.add_argument("--cursor")
     listed.add_argument("--limit", type=int, default=50)
+    json_option(listed)
     listed.set_defaults(run=list_command)
     schedule = sub.add_parser("schedule", help="send at a time, or on a cron or rate schedule")
     schedule.add_argument("campaign_id")
@@ -109,20 +135,25 @@ def _creating(sub: Any) -> None:
         "--fallback-timezone", help="local time: the clock of subscribers without a known zone"
     )
     schedule.add_argument("--window", help="local time: how long each zone may take (60m)")
+    json_option(schedule)
     schedule.set_defaults(run=schedule_command)
     test = sub.add_parser("test", help="send a test ([TEST] subject, counted nowhere)")
     test.add_argument("campaign_id")
     test.add_argument("--to", action="append", required=True, help="a recipient (up to 10)")
     test.add_argument("--as", dest="as_subscriber", help="render as this subscriber")
+    json_option(test)
     test.set_defaults(run=test_command)
 
 
 def _watching(sub: Any) -> None:
     watch = sub.add_parser(
-        "watch", help="a live view until the campaign stops sending (Ctrl-C leaves it running)"
+        "watch",
+        help="a live line until the campaign stops sending, then the campaign (Ctrl-C stops "
+        "watching; the campaign keeps running)",
     )
     watch.add_argument("campaign_id")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between reads")
+    json_option(watch)
     watch.set_defaults(run=watch_command)
 
 
@@ -137,30 +168,27 @@ def _paging(sub: Any) -> None:
         p.add_argument("--limit", type=int, default=100, help="page size (1-1000)")
         if name == "events":
             p.add_argument("--type", default="bounced", choices=sorted(k.value for k in PROBLEMS))
+        json_option(p)
         p.set_defaults(run=page_command)
 
 
-def show(app: App, campaign_id: str) -> None:
-    print_json(app.views.campaign(app.campaigns.get(campaign_id), links=True))
+def show(app: App, campaign_id: str, as_json: bool) -> None:
+    view = app.views.campaign(app.campaigns.get(campaign_id), links=True)
+    emit(as_json, view, lambda: campaign_lines(view))
 
 
 def act(args: argparse.Namespace) -> int:
+    """The actions that start no run: they answer with the campaign as it is now."""
     campaign_id: str = args.campaign_id
     with operator_app() as app:
         actions: dict[str, Callable[[str], Any]] = {
-            "send": app.campaigns.send_now,
             "pause": app.lifecycle.pause,
             "cancel": app.lifecycle.cancel,
-            "resume": lambda cid: app.lifecycle.resume(
-                cid, ignore_breakers=getattr(args, "ignore_breakers", False)
-            ),
-            "resend-failed": app.lifecycle.resend_failed,
             "show": app.campaigns.get,
             "status": app.campaigns.get,
         }
         actions[args.campaign_command](campaign_id)
-    with operator_app() as app:  # re-read after any local work has finished
-        show(app, campaign_id)
+        show(app, campaign_id, args.json)
     return 0
 
 
@@ -190,20 +218,36 @@ def create_command(args: argparse.Namespace) -> int:
     )
     with operator_app() as app:
         campaign = app.campaigns.create(command)
-        print_json(app.views.campaign(campaign))
+        view = app.views.campaign(campaign)
+    if args.json:
+        print_json(view)
         for warning in campaign.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            say(f"warning: {warning}")
+    else:
+        emit(False, view, lambda: campaign_lines(view))
     return 0
 
 
 def list_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         campaigns, cursor = app.campaigns.list(args.cursor, args.limit)
-        rows = [
-            {key: view[key] for key in ("campaign_id", "list_id", "template", "status")}
-            for view in map(app.views.campaign, campaigns)
+        views = [app.views.campaign(c) for c in campaigns]
+    rows = [
+        {key: view[key] for key in ("campaign_id", "list_id", "template", "status")}
+        for view in views
+    ]
+
+    def lines() -> list[str]:
+        if not views:
+            return ["no campaigns yet: fanmail campaign create --help"]
+        shown = [
+            (v["campaign_id"], v["name"], v["list_id"], v["status"], local_time(v["created_at"]))
+            for v in views
         ]
-    print_json({"campaigns": rows, "next_cursor": cursor})
+        found = table(("CAMPAIGN", "NAME", "LIST", "STATUS", "CREATED"), shown)
+        return found + ([f"more: --cursor {cursor}"] if cursor else [])
+
+    emit(args.json, {"campaigns": rows, "next_cursor": cursor}, lines)
     return 0
 
 
@@ -218,22 +262,35 @@ def schedule_command(args: argparse.Namespace) -> int:
         args.window,
     )
     with operator_app() as app:
-        show(app, app.scheduling.schedule(command).campaign_id)
+        show(app, app.scheduling.schedule(command).campaign_id, args.json)
     return 0
 
 
 def test_command(args: argparse.Namespace) -> int:
-    with operator_app() as app:
-        campaign = app.campaigns.get(args.campaign_id)
-        result = app.test_sends.send(
-            campaign, TestSend(campaign.campaign_id, args.to, args.as_subscriber)
-        )
-    print_json(
-        {
+    """A test send; with `fanmail serve` running, sent by the server, so it is in the
+    dashboard's outbox."""
+    where = locate()
+    if where.server is not None:
+        body = {"to": args.to, "as_subscriber": args.as_subscriber}
+        sent = where.server.post(f"/campaigns/{args.campaign_id}/test", body)
+    else:
+        with operator_app(where) as app:
+            campaign = app.campaigns.get(args.campaign_id)
+            result = app.test_sends.send(
+                campaign, TestSend(campaign.campaign_id, args.to, args.as_subscriber)
+            )
+        sent = {
             "subject": result.subject,
             "rendered_as": result.rendered_as,
             "sent": [{"to": p.to, "message_id": p.message_id} for p in result.sent],
         }
+    emit(
+        args.json,
+        sent,
+        lambda: [
+            f"sent {sent['subject']!r} to {', '.join(p['to'] for p in sent['sent'])}, "
+            f"rendered as {sent['rendered_as']}"
+        ],
     )
     return 0
 
@@ -251,61 +308,145 @@ def page_command(args: argparse.Namespace) -> int:
                 }
                 for e in entries
             ]
-            print_json({"failures": failures, "next_cursor": cursor})
+            shown = [(e.email, e.reason, e.retryable, e.attempts) for e in entries]
+            headers = ("EMAIL", "WHY", "RETRYABLE", "ATTEMPTS")
+            emit(
+                args.json,
+                {"failures": failures, "next_cursor": cursor},
+                pager(headers, shown, cursor, "no failures"),
+            )
             return 0
         app.campaigns.get(args.campaign_id)
         records, cursor = app.feedback.events(args.campaign_id, args.type, args.cursor, args.limit)
-        print_json({"events": [asdict(r) for r in records], "next_cursor": cursor})
+    rows = [
+        (r.email, local_time(r.occurred_at), "; ".join(f"{k}: {v}" for k, v in r.details.items()))
+        for r in records
+    ]
+    page = {"events": [asdict(r) for r in records], "next_cursor": cursor}
+    kind = str(args.type)
+    emit(
+        args.json,
+        page,
+        pager(("EMAIL", "WHEN", kind.upper()), rows, cursor, f"no {kind.replace('_', ' ')} events"),
+    )
     return 0
 
 
-def number(value: Json) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+def pager(
+    headers: tuple[str, ...], rows: Sequence[Sequence[object]], cursor: str | None, empty: str
+) -> Callable[[], list[str]]:
+    """A page as a table (`empty` when it has no rows), and how to ask for the next one."""
+
+    def lines() -> list[str]:
+        found = table(headers, rows) if rows else [empty]
+        return found + ([f"more: --cursor {cursor}"] if cursor else [])
+
+    return lines
 
 
-def watch_line(view: JsonObject, rate: float) -> str:
-    """One line: status, a bar of settled recipients, sends/s, and what SES said back. The
-    outcomes a recipient can settle in are the view's own list."""
-    run = view.get("summary") or view.get("progress") or {}
-    feedback = view.get("feedback") or {}
-    outcomes = view.get("outcomes") or []
-    assert isinstance(run, dict)
-    assert isinstance(feedback, dict)
-    assert isinstance(outcomes, list)
-    total = (
-        number(run.get("recipients"))  # the summary's; a run's progress has only an estimate
-        or number(run.get("estimated_recipients"))
-        or number(run.get("recipients_seen"))
-    )
-    settled = sum(number(run.get(str(name))) for name in outcomes)
-    said = " ".join(
-        f"{k}={feedback[k]}"
-        for k in ("delivered", "bounced", "complained", "opened")
-        if feedback.get(k)
-    )
+STARTS = ("send", "resume", "resend-failed")
+"""The actions that start a run: each is also the admin API's path under /campaigns/ID/."""
+
+
+def start_command(args: argparse.Namespace) -> int:
+    """Start the run and return (with `--wait`, follow it to the end). With `fanmail serve`
+    running, the server runs it (so it goes on after this command, and its mail is in the
+    dashboard's outbox); on a deployed stack, Lambda does; on a bare stand-in only this
+    process can run the functions, so the command waits whatever was asked."""
+    where = locate()
+    campaign_id: str = args.campaign_id
+    ignore = getattr(args, "ignore_breakers", False)
+    in_process = where.endpoint is not None and where.server is None
+    if in_process:
+        say(
+            "no `fanmail serve` runs on this stand-in, so the run happens in this command: it "
+            "waits to the end (start `fanmail serve` to send in the background)"
+        )
+    with operator_app(where) as app:
+        if where.server is not None:  # the API's answer: the campaign as its run started
+            body = {"ignore_breakers": True} if ignore else None
+            view = where.server.post(f"/campaigns/{campaign_id}/{args.campaign_command}", body)
+        else:
+            actions: dict[str, Callable[[str], Campaign]] = {
+                "send": app.campaigns.send_now,
+                "resume": lambda cid: app.lifecycle.resume(cid, ignore_breakers=ignore),
+                "resend-failed": app.lifecycle.resend_failed,
+            }
+            view = app.views.campaign(actions[args.campaign_command](campaign_id))
+        if args.wait or in_process:
+            return follow(app, campaign_id, args, pause_on_stop=in_process)
+        subscribed = app.lists.summary(str(view["list_id"])).counts.get("subscribed", 0)
+    emit(args.json, view, lambda: [started_line(view, subscribed, where)])
+    return 0
+
+
+def started_line(view: JsonObject, subscribed: int, where: Where) -> str:
+    """The run's id, who it goes to (the run's count once it has one, else the list's
+    subscribed, before the segment), and how to follow it."""
+    _, total = settled(view)
+    audience = f"{total:,} recipients" if total else f"{subscribed:,} subscribed"
+    segment = f", segment {view['segment_text']}" if view.get("segment_text") else ""
+    where_else = f", or on the dashboard at {where.server.url}/" if where.server else ""
     return (
-        f"{view['status']:<17} {progress_bar(settled, total, 30)} {rate:6.1f} sent/s  {said}"
-    ).rstrip()
+        f"campaign {view['campaign_id']} is {view['status']}: list {view['list_id']} "
+        f"({audience}{segment}); follow it with `fanmail campaign watch "
+        f"{view['campaign_id']}`{where_else}"
+    )
 
 
 def watch_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
-        last_sent, last_at = None, time.monotonic()
-        try:
-            while True:
-                view = app.views.campaign(app.campaigns.get(args.campaign_id))
-                progress = view.get("progress") or {}
-                assert isinstance(progress, dict)
-                sent = number(progress.get(Outcome.SENT.value))
-                now = time.monotonic()
-                rate = 0.0 if last_sent is None else (sent - last_sent) / max(now - last_at, 1e-6)
-                last_sent, last_at = sent, now
-                print(f"\r{watch_line(view, rate)}", end="", file=sys.stderr, flush=True)
-                if view["status"] != CampaignStatus.SENDING.value and not view["stalled"]:
-                    break
-                time.sleep(args.interval)
-        except KeyboardInterrupt:
-            pass
-        print(file=sys.stderr)
-        show(app, args.campaign_id)
+        return follow(app, args.campaign_id, args)
+
+
+def follow(
+    app: App, campaign_id: str, args: argparse.Namespace, pause_on_stop: bool = False
+) -> int:
+    """The live line until the campaign stops sending, then the campaign. Ctrl-C stops the
+    following, not the campaign -- unless the run lives in this process (`pause_on_stop`),
+    which then pauses it at a checkpoint a resume goes on from."""
+    try:
+        live_line(app, campaign_id, getattr(args, "interval", 1.0))
+    except KeyboardInterrupt:
+        if not pause_on_stop:
+            say(
+                f"\nstopped following; campaign {campaign_id} keeps sending (`fanmail campaign "
+                f"watch {campaign_id}` follows it again)"
+            )
+            return 130
+        app.lifecycle.pause(campaign_id)
+        say(
+            f"\nstopped: the run lived in this command, so campaign {campaign_id} is paused; "
+            f"`fanmail campaign resume {campaign_id}` goes on from where it stopped"
+        )
+        return 130
+    show(app, campaign_id, args.json)
     return 0
+
+
+def live_line(app: App, campaign_id: str, interval: float) -> None:
+    """`watch`'s line, redrawn on a terminal; elsewhere a plain line when it changes, at most
+    one per PLAIN_EVERY_S."""
+    interactive = sys.stderr.isatty()
+    last_sent, last_at, printed_at, said = None, time.monotonic(), -PLAIN_EVERY_S, ""
+    while True:
+        view = app.views.campaign(app.campaigns.get(campaign_id))
+        sent = number(part(view, "progress").get(Outcome.SENT.value))
+        now = time.monotonic()
+        rate = 0.0 if last_sent is None else (sent - last_sent) / max(now - last_at, 1e-6)
+        last_sent, last_at = sent, now
+        line = watch_line(view, rate)
+        ended = view["status"] != CampaignStatus.SENDING.value and not view["stalled"]
+        if interactive:
+            end = "\n" if ended else ""
+            say_now(redrawn(line), end)
+        elif ended or (line != said and now - printed_at >= PLAIN_EVERY_S):
+            say_now(line, "\n")
+            printed_at, said = now, line
+        if ended:
+            return
+        time.sleep(interval)
+
+
+def say_now(text: str, end: str) -> None:
+    print(text, end=end, file=sys.stderr, flush=True)

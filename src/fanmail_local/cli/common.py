@@ -1,7 +1,8 @@
-"""What every subcommand shares: the App it acts on, quiet logs, progress bars, JSON output."""
+"""What every subcommand shares: the App it acts on, quiet logs, progress bars, `--json`."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -10,13 +11,15 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
 
 from fanmail import bootstrap
 from fanmail.bootstrap import App
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.list_files import parse_json
 from fanmail.settings import Settings
+from fanmail_local.cli.output import print_json as print_json  # the commands' JSON, here too
+from fanmail_local.cli.world import LocalServer, found_server
 from fanmail_local.runtime import LocalRuntime
 
 
@@ -51,12 +54,23 @@ def progress_printer(label: str) -> Callable[[int, int], None]:
     return show
 
 
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
+JSON_HELP = (
+    "print the API's JSON (what scripts read) instead of tables and summaries; before the "
+    "command or at its end alike"
+)
+
+
+def json_option(parser: argparse.ArgumentParser, *, group: bool = False) -> None:
+    """`--json` on a command that prints records (or on a group of them, before its
+    subcommand). Its default is left to the top-level `fanmail --json`, so the flag works
+    before the command, after the group or at the end alike."""
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
+    if not group:
+        parser.set_defaults(has_json=True)
 
 
 PROBE_TIMEOUT_S = 1.5
-SERVE_SAYS = "`fanmail serve` prints the AWS_ENDPOINT_URL to export"
+SERVE_SAYS = "unset AWS_ENDPOINT_URL: the CLI finds a running `fanmail serve` by itself"
 
 
 def check_stand_in(endpoint: str) -> None:
@@ -87,8 +101,8 @@ def check_stand_in(endpoint: str) -> None:
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise FanmailError(
-            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): is `fanmail serve` "
-            f"running? Start it ({SERVE_SAYS}), or unset AWS_ENDPOINT_URL to act on AWS"
+            f"nothing answers at AWS_ENDPOINT_URL={endpoint} ({exc}): an old address? Unset "
+            "it, and the CLI finds a running `fanmail serve` by itself (or acts on AWS)"
         ) from None
     except ValueError:
         listed = None
@@ -96,22 +110,44 @@ def check_stand_in(endpoint: str) -> None:
         raise FanmailError(f"{endpoint} answers, but not as the stand-in; {SERVE_SAYS}")
 
 
+@dataclass(frozen=True, slots=True)
+class Where:
+    """What the commands act on: a local stand-in (`endpoint`), and the `fanmail serve` that
+    owns it, if one does; no endpoint: the deployed stack your AWS environment points at."""
+
+    endpoint: str | None = None
+    server: LocalServer | None = None
+
+
+def locate() -> Where:
+    """AWS_ENDPOINT_URL when given, else the stand-in of a running `fanmail serve` (its
+    endpoint file), else the deployed stack."""
+    given = os.environ.get("AWS_ENDPOINT_URL")
+    if given:
+        server = found_server(quiet=True)
+        same = server is not None and server.endpoint.rstrip("/") == given.rstrip("/")
+        return Where(given, server if same else None)
+    server = found_server()
+    return Where(server.endpoint, server) if server else Where()
+
+
 @contextlib.contextmanager
-def operator_app() -> Iterator[App]:
-    """The App the admin commands act on: the deployed stack your AWS environment points at,
-    or, with AWS_ENDPOINT_URL set (a local stand-in), that stand-in with the Lambda functions run
-    in this process -- which then waits for the work it started before it exits."""
-    settings = Settings.from_env()
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if not endpoint:
+def operator_app(where: Where | None = None) -> Iterator[App]:
+    """The App the admin commands act on: the deployed stack, or a local stand-in with the
+    Lambda functions run in this process -- which then waits for the work it started before
+    it exits (work meant to outlive the command goes to `fanmail serve` instead)."""
+    where = where or locate()
+    if where.endpoint is None:
         yield bootstrap.current()
         return
-    check_stand_in(endpoint)
+    check_stand_in(where.endpoint)
+    settings = Settings.from_env()
     runtime = LocalRuntime(
         settings,
         sender_identity=None,
         max_send_rate=settings.max_send_rate or 100.0,
-        attach_to=endpoint,
+        attach_to=where.endpoint,
+        fire_schedules=where.server is None,
     )
     with runtime:
         yield runtime.app

@@ -19,16 +19,14 @@ from fanmail.domain.model import (
     ListSettingsJson,
     OptIn,
     SettingsChange,
+    SubscriberStatus,
     settings_change,
 )
 from fanmail.services.import_list import write_rejected
 from fanmail.services.lists import CreateList, ListSummary
-from fanmail_local.cli.common import (
-    operator_app,
-    print_json,
-    progress_printer,
-    segment_argument,
-)
+from fanmail_local.cli.common import json_option, operator_app, segment_argument
+from fanmail_local.cli.imports import ImportProgress, import_lines
+from fanmail_local.cli.output import emit, fields, table
 
 
 def add_parsers(commands: Any) -> None:
@@ -38,8 +36,9 @@ def add_parsers(commands: Any) -> None:
         description="Validate and normalise every row (email-validator, attribute rules), "
         "merge rows for the same address (later values win), and write the list in chunks, "
         "as the API's import jobs do. Rejected rows go to a CSV with line number and reason. "
-        "A re-run of the same file after an interruption goes on from where it stopped. Acts "
-        "on the stack your AWS environment points at (AWS_ENDPOINT_URL for a local stand-in).",
+        "A re-run of the same file after an interruption goes on from where it stopped. "
+        "Progress in rows, with rate and time left, on stderr. Acts on a running `fanmail "
+        "serve`'s stand-in, else on the stack your AWS environment points at.",
     )
     i.add_argument("file", type=Path, help="a .csv (header row) or .jsonl file, UTF-8")
     i.add_argument("--list", required=True, help="the list id")
@@ -75,6 +74,7 @@ def add_parsers(commands: Any) -> None:
         "--rejected", type=Path, help="where rejected rows go (default FILE's name + .rejected.csv)"
     )
     i.add_argument("--state", type=Path, help="progress file (default FILE.import-state)")
+    json_option(i)
     i.set_defaults(run=import_command)
 
     x = commands.add_parser(
@@ -105,16 +105,21 @@ def _list_group(commands: Any) -> None:
     group = commands.add_parser(
         "lists",
         help="create, list, show and set up lists; recount one; page its subscribers",
-        description="Lists of the stack your AWS environment points at (AWS_ENDPOINT_URL for a "
-        "local stand-in).",
+        description="Lists of a running `fanmail serve`'s stand-in, else of the stack your AWS "
+        "environment points at (AWS_ENDPOINT_URL for another stand-in). Tables by default, "
+        "--json for scripts.",
     )
+    json_option(group, group=True)
     sub = group.add_subparsers(dest="lists_command", required=True, metavar="SUBCOMMAND")
     create = sub.add_parser("create", help="create a list")
+    json_option(create)
     create.add_argument("list_id")
     create.add_argument("--name", default="", help="a name people see (default: the id)")
     _setting_options(create)
     create.set_defaults(run=create_list_command)
-    sub.add_parser("list", help="every list with its counts").set_defaults(run=all_lists_command)
+    every = sub.add_parser("list", help="every list with its counts")
+    json_option(every)
+    every.set_defaults(run=all_lists_command)
     for name, text, run in (
         ("show", "one list: settings and counts by status", show_list_command),
         (
@@ -126,10 +131,12 @@ def _list_group(commands: Any) -> None:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("list_id")
+        json_option(p)
         p.set_defaults(run=run)
     settings = sub.add_parser("set", help="change a list's settings (the others stay)")
     settings.add_argument("list_id")
     _setting_options(settings)
+    json_option(settings)
     settings.set_defaults(run=set_list_command)
     estimate = sub.add_parser(
         "estimate",
@@ -138,11 +145,13 @@ def _list_group(commands: Any) -> None:
     )
     estimate.add_argument("list_id")
     estimate.add_argument("segment", help='text (plan = "pro" and opened in 30 days) or JSON')
+    json_option(estimate)
     estimate.set_defaults(run=estimate_command)
     page = sub.add_parser("subscribers", help="a page of a list's subscribers")
     page.add_argument("list_id")
     page.add_argument("--cursor")
     page.add_argument("--limit", type=int, default=100)
+    json_option(page)
     page.set_defaults(run=subscribers_command)
 
 
@@ -226,12 +235,12 @@ def import_command(args: argparse.Namespace) -> int:
     rejects = RejectsFile(
         args.rejected or path.with_name(path.name + ".rejected.csv"), bool(resume)
     )
-    show = progress_printer(f"importing {path.name}")
+    show = ImportProgress(path.name)
 
     def progress(job: ImportJob) -> None:
         if resume != job.import_id and not state.exists():
             state.write_text(json.dumps({"fingerprint": fingerprint, "import_id": job.import_id}))
-        show(job.position.offset, job.size)
+        show(job)
 
     try:
         with operator_app() as app:
@@ -249,6 +258,7 @@ def import_command(args: argparse.Namespace) -> int:
             )
             result = app.imports.view(job)
     finally:
+        show.done()
         rejected_file = rejects.close()
     if job.status is not ImportStatus.DONE:
         if job.status is ImportStatus.FAILED:
@@ -257,7 +267,11 @@ def import_command(args: argparse.Namespace) -> int:
         raise FanmailError(f"import {job.import_id} is being worked on elsewhere; try later")
     state.unlink(missing_ok=True)
     shown = {name: value for name, value in result.items() if name != "rejected_examples"}
-    print_json({**shown, "rejected_file": rejected_file})
+    emit(
+        args.json,
+        {**shown, "rejected_file": rejected_file},
+        lambda: import_lines(result, rejected_file),
+    )
     return 0
 
 
@@ -292,11 +306,30 @@ def list_view(summary: ListSummary) -> ListView:
     }
 
 
+def list_lines(view: ListView) -> list[str]:
+    settings = view["settings"]
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(view["subscribers"].items()))
+    name = f" ({view['name']})" if view["name"] and view["name"] != view["list_id"] else ""
+    return fields(
+        [
+            ("list", view["list_id"] + name),
+            ("subscribers", f"{view['total']:,}" + (f": {counts}" if counts else "")),
+            ("brand", settings["brand"] or "- (the list's name)"),
+            ("sender", settings["sender"] or "-"),
+            ("postal address", settings["postal_address"] or "- (needed before a send)"),
+            ("opt-in", settings["opt_in"]),
+            ("sign-up fields", ", ".join(settings["signup_fields"]) or "-"),
+        ]
+    )
+
+
 def create_list_command(args: argparse.Namespace) -> int:
     settings = ListSettings(**setting_changes(args))
     with operator_app() as app:
-        created = app.lists.create(CreateList(args.list_id, args.name, settings))
-        print_json(list_view(ListSummary(created, {})))
+        created = list_view(
+            ListSummary(app.lists.create(CreateList(args.list_id, args.name, settings)), {})
+        )
+    emit(args.json, created, lambda: list_lines(created))
     return 0
 
 
@@ -309,20 +342,39 @@ def all_lists_command(args: argparse.Namespace) -> int:
             found += [list_view(s) for s in page]
             if cursor is None:
                 break
-    print_json({"lists": found})
+    emit(args.json, {"lists": found}, lambda: lists_table(found))
     return 0
+
+
+def lists_table(found: list[ListView]) -> list[str]:
+    if not found:
+        return ["no lists yet: fanmail lists create LIST_ID"]
+    statuses = [status.value for status in SubscriberStatus]
+    rows = [
+        (
+            v["list_id"],
+            v["name"],
+            *(f"{v['subscribers'].get(s, 0):,}" for s in statuses),
+            f"{v['total']:,}",
+        )
+        for v in found
+    ]
+    headers = ("LIST", "NAME", *(s.upper() for s in statuses), "TOTAL")
+    return table(headers, rows)
 
 
 def show_list_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
-        print_json(list_view(app.lists.summary(args.list_id)))
+        shown = list_view(app.lists.summary(args.list_id))
+    emit(args.json, shown, lambda: list_lines(shown))
     return 0
 
 
 def set_list_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         app.lists.update_settings(args.list_id, setting_changes(args))
-        print_json(list_view(app.lists.summary(args.list_id)))
+        changed = list_view(app.lists.summary(args.list_id))
+    emit(args.json, changed, lambda: list_lines(changed))
     return 0
 
 
@@ -333,28 +385,61 @@ def subscribers_command(args: argparse.Namespace) -> int:
         {"email": s.email, "status": s.status.value, "attributes": dict(s.attributes)}
         for s in page.subscribers
     ]
-    print_json({"subscribers": rows, "next_cursor": page.cursor})
+
+    def lines() -> list[str]:
+        shown = [
+            (s.email, s.status.value, ", ".join(f"{k}={v}" for k, v in s.attributes.items()))
+            for s in page.subscribers
+        ]
+        found = table(("EMAIL", "STATUS", "ATTRIBUTES"), shown)
+        if not rows:
+            found = [
+                f"no subscribers in {args.list_id}" + (" after this cursor" if args.cursor else "")
+            ]
+        if page.cursor:
+            found.append(f"more: --cursor {page.cursor}")
+        return found
+
+    emit(args.json, {"subscribers": rows, "next_cursor": page.cursor}, lines)
     return 0
 
 
 def estimate_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         size = app.audiences.estimate(args.list_id, segment_argument(args.segment))
-    print_json(
-        {
-            "everyone": size.everyone.to_dict(),
-            "receiving": size.receiving.to_dict(),
-            "warnings": size.warnings(),
-        }
+    estimate = {
+        "everyone": size.everyone.to_dict(),
+        "receiving": size.receiving.to_dict(),
+        "warnings": size.warnings(),
+    }
+    if args.json:
+        print(f"about: {size.receiving.describe()} would get it", file=sys.stderr)
+    emit(
+        args.json,
+        estimate,
+        lambda: [
+            f"{size.receiving.describe()} would get it; "
+            f"{size.everyone.describe()} match, whatever their status",
+            *(f"warning: {w}" for w in size.warnings()),
+        ],
     )
-    print(f"about: {size.receiving.describe()} would get it", file=sys.stderr)
     return 0
 
 
 def recount_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         before, after = app.lists.recount(args.list_id)
-    print_json({"list_id": args.list_id, "before": before, "after": after})
+
+    def lines() -> list[str]:
+        statuses = sorted({*before, *after})
+        rows = [(s, f"{before.get(s, 0):,}", f"{after.get(s, 0):,}") for s in statuses]
+        verdict = "the counters were right" if before == after else "the counters were repaired"
+        return [
+            f"{args.list_id}: {verdict}",
+            *table(("STATUS", "BEFORE", "AFTER"), rows),
+        ]
+
+    emit(args.json, {"list_id": args.list_id, "before": before, "after": after}, lines)
     return 0
 
 

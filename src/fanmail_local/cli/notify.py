@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from fanmail.domain.errors import FanmailError, InvalidInput
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.notifications import notify
-from fanmail_local.cli.common import operator_app, print_json, segment_argument
+from fanmail_local.cli.common import json_option, operator_app, segment_argument
+from fanmail_local.cli.output import print_json
 from fanmail_local.cli.previews import parse_variables
 
 
@@ -45,7 +46,7 @@ def add_parser(commands: Any) -> None:
         help="the idempotency key: the same key within 24 hours sends nothing again "
         "(default: a new one, printed so that a retry can give it)",
     )
-    n.add_argument("--json", action="store_true", help="print the campaign as JSON")
+    json_option(n)
     n.set_defaults(run=run)
 
 

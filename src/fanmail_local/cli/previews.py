@@ -10,7 +10,8 @@ from fanmail import bootstrap
 from fanmail.domain.errors import FanmailError
 from fanmail.services.preview import Preview, PreviewRequest
 from fanmail.settings import Settings
-from fanmail_local.cli.common import operator_app, print_json
+from fanmail_local.cli.common import json_option, operator_app
+from fanmail_local.cli.output import emit
 from fanmail_local.demo_data import generate_subscribers
 
 
@@ -39,6 +40,7 @@ def add_parser(commands: Any) -> None:
     v.add_argument("--subject", help="a campaign subject (Jinja) instead of the template's")
     v.add_argument("--sender", default="Fanmail <news@fanmail.example>", help="From")
     v.add_argument("--out", type=Path, default=Path("preview-out"), help="output folder")
+    json_option(v)
     v.set_defaults(run=preview_command)
 
 
@@ -79,5 +81,6 @@ def preview_command(args: argparse.Namespace) -> int:
         )
         preview = bootstrap.offline_previews(Settings.from_env()).preview(request)
     files = write_preview(preview, args.out, args.template)
-    print_json({"subject": preview.subject, "files": [str(f) for f in files]})
+    written = {"subject": preview.subject, "files": [str(f) for f in files]}
+    emit(args.json, written, lambda: [f"subject: {preview.subject}", *map(str, files)])
     return 0

@@ -16,11 +16,12 @@ from fanmail.domain.segments import Segment
 from fanmail.services.audience import AudienceSize
 from fanmail.services.saved_segments import SegmentChange
 from fanmail_local.cli.common import (
+    json_option,
     operator_app,
-    print_json,
     progress_printer,
     segment_argument,
 )
+from fanmail_local.cli.output import print_json, table
 
 SEGMENT_HELP = 'text (plan = "pro" and opened in 30 days) or JSON'
 
@@ -54,7 +55,7 @@ def add_parser(commands: Any) -> None:
 def _command(sub: Any, name: str, text: str) -> Any:
     command = sub.add_parser(name, help=text, description=text)
     command.add_argument("list_id")
-    command.add_argument("--json", action="store_true", help="print JSON, as the API answers")
+    json_option(command)
     command.set_defaults(run=run)
     return command
 
@@ -148,13 +149,7 @@ def show_all(found: list[SavedSegment], json_out: bool) -> None:
         print("no saved segments")
         return
     rows = [
-        (s.segment_id, s.name, str(s.version), Segment.from_json(s.definition).render())
-        for s in found
+        (s.segment_id, s.name, s.version, Segment.from_json(s.definition).render()) for s in found
     ]
-    widths = [max(len(row[i]) for row in [("ID", "NAME", "VERSION", ""), *rows]) for i in range(3)]
-    for row in [("ID", "NAME", "VERSION", "DEFINITION"), *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-            + "  "
-            + row[3]
-        )
+    for line in table(("ID", "NAME", "VERSION", "DEFINITION"), rows):
+        print(line)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +21,7 @@ from fanmail.domain.errors import FanmailError
 from fanmail.settings import Settings
 from fanmail_local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
 from fanmail_local.cli.common import quiet_functions
+from fanmail_local.cli.world import LocalServer, endpoint_file
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.http_gateway import LocalApiGateway, ProxyTarget
 from fanmail_local.runtime import LocalRuntime
@@ -31,7 +34,9 @@ def add_parser(commands: Any) -> None:
         description="Serve the admin API, the public pages and the dashboard (at /) over "
         "HTTP, turning each request into an API Gateway proxy event for the same handlers "
         "Lambda runs. Campaigns send through the in-process fan-out; due schedules fire by "
-        "themselves; every message sent is kept in an outbox the dashboard shows. With --aws "
+        "themselves; every message sent is kept in an outbox the dashboard shows. Where its "
+        "stand-in is goes in $XDG_RUNTIME_DIR/fanmail/endpoint.json (removed when it stops), "
+        "so the other fanmail commands act on it: mail they send shows in the outbox. With --aws "
         "the dashboard acts on a deployed stack instead: each request goes to its admin API "
         "signed with your AWS credentials (the stack has no public admin endpoint). Only the "
         "dashboard this command serves and tools on this machine may use it: requests from "
@@ -126,12 +131,23 @@ def serve(args: argparse.Namespace) -> int:
             f"(API: {gateway.url}/openapi.json)",
             file=sys.stderr,
         )
-        print(
-            f"verified sender: {args.sender_identity}; outbox: {outbox}; for other commands on "
-            f"this stack: export AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']}",
-            file=sys.stderr,
+        server = LocalServer(
+            endpoint=os.environ["AWS_ENDPOINT_URL"],
+            url=gateway.url,
+            pid=os.getpid(),
+            token_file=str(args.token_file.resolve()) if args.token_file else None,
         )
-        run_until_interrupted(gateway)
+        found_at = endpoint_file()
+        server.write(found_at)
+        try:
+            print(
+                f"verified sender: {args.sender_identity}; outbox: {outbox}; the other fanmail "
+                f"commands act on this stand-in ({server.endpoint}), found through {found_at}",
+                file=sys.stderr,
+            )
+            run_until_interrupted(gateway)
+        finally:
+            server.remove(found_at)
     return 0
 
 
@@ -162,7 +178,18 @@ def dashboard_url(gateway: LocalApiGateway, args: argparse.Namespace) -> str:
     return f"{gateway.url}/#token=..." if args.token_file else f"{gateway.url}/"
 
 
+def stop_on_sigterm() -> None:
+    """`kill PID` stops the server as Ctrl-C does: cleanly, its endpoint file removed."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():  # where Python runs handlers
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_until_interrupted(gateway: LocalApiGateway) -> None:
+    stop_on_sigterm()
     gateway.start()
     try:
         while True:

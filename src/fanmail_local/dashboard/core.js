@@ -176,7 +176,10 @@ export function fillBody(table, rows, empty) {
 export function showEmail(card, title, message) {
   card.hidden = false;
   card.querySelector(".email-title").textContent = title;
-  card.querySelector("iframe").srcdoc = message.html;
+  const frame = card.querySelector("iframe");
+  delete frame.dataset.loaded; // set again once this mail has loaded (what a screenshot waits for)
+  frame.addEventListener("load", () => { frame.dataset.loaded = "true"; }, { once: true });
+  frame.srcdoc = message.html;
   card.querySelector("pre").textContent = message.text;
   card.querySelector("tbody").replaceChildren(
     ...Object.entries(message.headers).map(([name, value]) => {

@@ -139,6 +139,8 @@ async function poll() {
   showJob(job);
   if (["done", "failed"].includes(job.status)) {
     clearInterval(state.timer);
+    const failed = job.status === "failed";
+    say("import-notice", `${failed ? "Could not import" : "Imported"} ${job.file_name} into ${job.list_id}`, failed);
     if (job.counts.rejected) await showRejects(job);
   }
 }

@@ -1,8 +1,10 @@
 // A person's data: what the stack holds about one address (GET /people/{email}) and its
-// erasure (DELETE /people/{email}), done only when the address shown is typed again.
-import { api, busy, byId, path, say } from "./core.js";
+// erasure (DELETE /people/{email}), started only when the address shown is typed again: a job
+// followed step by step (GET /erasures/{id}) to its receipt; the receipts listed below.
+import { api, busy, byId, fillBody, path, row, say, when, words } from "./core.js";
 
-const state = { email: null };
+const state = { email: null, following: null };
+const POLL_MS = 400;
 
 export function setup() {
   byId("person-form").addEventListener("submit", lookUp);
@@ -16,7 +18,48 @@ export async function show(email) {
   }
 }
 
-export async function refresh() {}
+export async function refresh() {
+  try {
+    const page = await api("GET", "/erasures?limit=20");
+    fillBody(byId("erasures"), page.erasures.map((job) => row(
+      job.erasure_id, when(job.requested_at), job.requested_by, words(job.status), removedText(job),
+    )), "No erasures yet");
+  } catch (error) {
+    say("people-notice", error.message, true);
+  }
+}
+
+function removedText(job) {
+  const parts = Object.entries(job.removed).filter(([, n]) => n).map(([k, n]) => `${n} ${words(k)}`);
+  return parts.join(", ") || "nothing held";
+}
+
+function showJob(job) {
+  byId("erasure").hidden = false;
+  byId("erasure-id").textContent = job.erasure_id;
+  byId("erasure-status").textContent = job.status === "done"
+    ? `Done ${when(job.finished_at)}: ${removedText(job)}`
+    : `${words(job.status)}…`;
+  fillBody(byId("erasure-steps"), job.steps.map((step) => row(
+    words(step.name), words(step.status),
+    Object.entries(step.removed).map(([k, n]) => `${n} ${words(k)}`).join(", "),
+  )), "");
+}
+
+// The job read again until it is done (a newer erasure shown stops this one's polling).
+async function follow(job) {
+  state.following = job.erasure_id;
+  while (state.following === job.erasure_id) {
+    showJob(job);
+    if (job.status === "done") {
+      say("people-notice", `Erased (receipt ${job.erasure_id}): ${removedText(job)}`);
+      await refresh();
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await api("GET", path("/erasures", job.erasure_id));
+  }
+}
 
 function describe(person) {
   const lines = [person.email, ""];
@@ -29,6 +72,10 @@ function describe(person) {
   for (const c of person.campaigns) {
     const events = c.events.join(", ") || "none";
     lines.push(`campaign ${c.campaign_id}: ${c.status}, message ${c.message_id}, events ${events}`);
+    for (const e of c.engagement) {
+      const seen = Object.entries(e.details).map(([k, v]) => `${k} ${v}`).join(", ");
+      lines.push(`  ${e.kind} ${e.occurred_at}: ${seen}`);
+    }
   }
   for (const s of person.signups) lines.push(`sign-up waiting on ${s.list_id} from ${s.source}`);
   for (const r of person.rejected_rows) {
@@ -62,12 +109,12 @@ async function erase(event) {
   }
   await busy(byId("erase"), async () => {
     try {
-      const receipt = await api("DELETE", path("/people", state.email));
-      const removed = Object.entries(receipt.removed).map(([k, n]) => `${n} ${k}`).join(", ");
-      say("people-notice", `Erased (receipt ${receipt.erasure_id}): ${removed}`);
+      const job = await api("DELETE", path("/people", state.email));
       byId("person").hidden = true;
       byId("erase-typed").value = "";
       state.email = null;
+      say("people-notice", `Erasing (job ${job.erasure_id}): the address is refused from now on`);
+      await follow(job);
     } catch (error) {
       say("people-notice", error.message, true);
     }

@@ -1,40 +1,100 @@
-// A run in phases (local time, A/B test): the timeline, each phase's counts once it closed,
-// the problems found before sending, and the A/B decision with its figures.
-import { byId, count, el, fillBody, when } from "./core.js";
+// A run in phases (local time, quiet hours, A/B test): the rules that shaped it in words, the
+// timeline (each phase opening on its zone's own clock, its counts once it closed), the problems
+// found before sending, and the A/B decision with its figures.
+import { byId, count, el, fillBody, percent, when } from "./core.js";
+
+const METRIC_WORDS = { clicks: "Clicked", opens: "Opened", manual: "Successes" };
+const SIDE_COUNTS = ["held_out", "deferred", "skipped"];
 
 export function showPhases(view) {
   const phases = view.phases;
   byId("phases").hidden = !phases;
   if (!phases) return;
+  byId("phase-rules").textContent = rules(view);
   byId("phase-problems").replaceChildren(...phases.problems.map((p) => el("li", p)));
-  fillBody(byId("phase-table"), phases.phases.map((phase, index) => {
-    const closed = Object.keys(phase.counts).length > 0;
-    const state = closed ? "done" : index === phases.current ? "current" : "waiting";
-    const row = el("tr");
-    row.dataset.kind = phase.kind;
-    row.append(
-      el("td", String(index + 1)),
-      el("td", phase.label),
-      el("td", when(phase.instant)),
-      el("td", count(phase.planned_recipients)),
-      el("td", closed ? count(phase.counts.sent) : ""),
-      el("td", phase.fits ? state : `${state} (late: needs ${Math.ceil(phase.required_rate || 0)} a second)`),
-    );
-    return row;
-  }), "No phases");
-  const decision = phases.decision;
+  fillBody(byId("phase-table"), phases.phases.map((phase, index) => phaseRow(view, phase, index)), "No phases");
+  showDecision(phases.decision);
+}
+
+// What decided the timeline, as the campaign was set up.
+function rules(view) {
+  const parts = [];
+  const local = view.local_time;
+  if (local) {
+    parts.push(`Each subscriber gets it at ${local.at.slice(11, 16)} on their own clock `
+      + `(without a known zone: ${local.fallback_timezone}'s)`);
+  }
+  const quiet = view.quiet_hours;
+  if (quiet) {
+    const then = quiet.action === "skip" ? "skipped" : "sent when they end";
+    parts.push(`quiet hours ${quiet.start}–${quiet.end} on their clock (${then})`);
+  }
+  const test = view.ab_test;
+  if (test) {
+    const holdout = test.holdout_share ? `, ${percent(test.holdout_share, 0)} held out` : "";
+    parts.push(`A/B test: ${percent(test.test_share, 0)} split over ${test.variants.length} `
+      + `variants${holdout}; the winner is decided ${test.wait} after the test's last send`);
+  }
+  return parts.length ? `${parts.join("; ")}.` : "";
+}
+
+function phaseRow(view, phase, index) {
+  const current = view.phases.current;
+  const closed = Object.keys(phase.counts).length > 0;
+  const state = closed ? "done" : index === current ? "current" : "waiting";
+  const zone = phase.zones.length === 1 ? phase.zones[0] : undefined;
+  const afterWait = phase.kind === "winner" && phase.groups.includes("rest") && view.ab_test
+    ? ` (${view.ab_test.wait} after the test)` : "";
+  const quiet = zone ? quietNote(view.quiet_hours, phase.instant, zone) : "";
+  const row = el("tr");
+  row.dataset.kind = phase.kind;
+  row.append(
+    el("td", String(index + 1)),
+    el("td", phase.label),
+    el("td", when(phase.instant, zone) + afterWait + quiet),
+    el("td", count(phase.planned_recipients)),
+    el("td", closed ? reached(phase.counts) : ""),
+    el("td", phase.fits ? state : `${state} (late: needs ${Math.ceil(phase.required_rate || 0)} a second)`),
+  );
+  return row;
+}
+
+// When a phase opens inside the quiet hours on its zone's clock, its sends wait for their end.
+function quietNote(quiet, instant, zone) {
+  if (!quiet) return "";
+  const clock = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone })
+    .format(new Date(instant * 1000));
+  const inside = quiet.start <= quiet.end
+    ? quiet.start <= clock && clock < quiet.end
+    : clock >= quiet.start || clock < quiet.end;
+  if (!inside) return "";
+  return quiet.action === "skip" ? "; inside the quiet hours: skipped"
+    : `; inside the quiet hours: sent from ${quiet.end}`;
+}
+
+// Sent, and where the rest of the phase's planned recipients went (held out, deferred, skipped).
+function reached(counts) {
+  const side = SIDE_COUNTS.filter((name) => counts[name])
+    .map((name) => `${count(counts[name])} ${name.replace("_", " ")}`);
+  return [count(counts.sent || 0), ...side].join(", ");
+}
+
+function showDecision(decision) {
   byId("decision").hidden = !decision;
   if (!decision) return;
   byId("decision-reason").textContent = decision.reason;
   const caveat = byId("decision-caveat");
   caveat.hidden = !decision.caveat;
   caveat.textContent = decision.caveat || "";
+  byId("decision-successes").textContent = METRIC_WORDS[decision.metric] || "Successes";
   fillBody(byId("decision-table"), decision.variants.map((v) => {
     const row = el("tr", null, v.name === decision.winner ? "winner" : "");
+    const leads = v.name === decision.leader;
     row.append(
       el("td", v.name), el("td", count(v.delivered)), el("td", count(v.successes)),
       el("td", v.rate === null ? "" : `${(100 * v.rate).toFixed(2)} %`),
-      el("td", `${(100 * v.confidence).toFixed(1)} %`),
+      el("td", leads ? `${percent(v.confidence)} that it beats all`
+        : `${percent(v.confidence)} that ${decision.leader} beats it`),
     );
     return row;
   }), "No variants");

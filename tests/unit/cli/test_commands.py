@@ -23,7 +23,8 @@ def cli(
     monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
 
     def run(*argv: str) -> tuple[int, Any, str]:
-        code = main(list(argv))
+        """The command with --json (where it prints JSON), its answer read as JSON."""
+        code = main(["--json", *argv] if argv[0] != "serve" else list(argv))
         captured = capsys.readouterr()
         return (
             code,
@@ -160,7 +161,7 @@ def test_people_show_and_an_erasure_confirmed_by_typing_the_address(
 ) -> None:
     seed(stack, 2)
     email = "user00000@example.com"
-    code, shown, _ = cli("people", "show", email, "--json")
+    code, shown, _ = cli("people", "show", email)
     assert code == 0 and shown["memberships"][0]["list_id"] == "news"
     assert main(["people", "show", email]) == 0
     assert "news: subscribed" in capsys.readouterr().out
@@ -169,11 +170,27 @@ def test_people_show_and_an_erasure_confirmed_by_typing_the_address(
     assert code == 2 and "does not match" in err
     assert stack.subscribers.get("news", email) is not None
     monkeypatch.setattr("builtins.input", lambda _: email.upper())
-    code, receipt, _ = cli("people", "erase", email, "--by", "dpo")
-    assert code == 0 and receipt["removed"]["memberships"] == 1
+    code, receipt, err = cli("people", "erase", email, "--by", "dpo")
+    assert code == 0 and receipt["status"] == "done" and receipt["removed"]["memberships"] == 1
+    assert f"erasure {receipt['erasure_id']}" in err  # the progress line, on stderr
     assert receipt["requested_by"] == "dpo" and stack.subscribers.get("news", email) is None
     code, _, err = cli("people", "show", email)
     assert code == 2 and "holds nothing" in err
+    code, listed, _ = cli("people", "erasures")
+    assert code == 0 and listed["erasures"] == [receipt]
+    code, again, _ = cli("people", "erasure", receipt["erasure_id"])
+    assert code == 0 and again == receipt
+    other = "user00001@example.com"
+    code, started, _ = cli("people", "erase", other, "--yes", "--no-wait")
+    assert code == 0 and started["status"] in {"queued", "running", "done"}
+    code, followed, _ = cli("people", "erasure", started["erasure_id"])
+    assert code == 0 and followed["status"] == "done"
+    assert stack.subscribers.get("news", other) is None
+    code, _, err = cli("people", "erasure", "f" * 32)
+    assert code == 2 and "no erasure" in err
+    assert main(["people", "erasures"]) == 0  # for people: each receipt's fields
+    out = capsys.readouterr().out
+    assert f"{receipt['erasure_id']}: done" in out and "1 memberships" in out and "dpo" in out
 
 
 @pytest.mark.parametrize(

@@ -44,8 +44,25 @@ def parse(record: dict[str, object]) -> list[FeedbackEvent]:
         ("delivery", EventKind.DELIVERED, {}),
         ("send", EventKind.SENT, {}),
         ("reject", EventKind.REJECTED, {"reason": "Bad content"}),
-        ("open", EventKind.OPENED, {}),
-        ("click", EventKind.CLICKED, {}),
+        (
+            "open",
+            EventKind.OPENED,
+            {
+                "ip_address": "192.0.2.1",
+                "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 10_3_3 like Mac OS X) "
+                "AppleWebKit/603.3.8 (KHTML, like Gecko) Mobile/14G60",
+            },
+        ),
+        (
+            "click",
+            EventKind.CLICKED,
+            {
+                "ip_address": "192.0.2.1",
+                "link": "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html",
+                "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                "(KHTML, like Gecko) Chrome/60.0.3112.90 Safari/537.36",
+            },
+        ),
         (
             "rendering_failure",
             EventKind.RENDERING_FAILED,

@@ -8,6 +8,7 @@ import re
 from fanmail.domain.tracking import declines_tracking
 from fanmail_local.apigateway import api_event
 from fanmail_local.harness import MemoryStack
+from tests.conftest import finished
 from tests.unit.handlers.test_public import IP, lists, mails_to, public, token
 
 __all__ = ["lists"]  # the fixture
@@ -53,6 +54,10 @@ def test_delete_my_data_by_a_link_mailed_to_the_address_used_once(lists: MemoryS
     assert lists.subscribers.get("news", "ada@example.com") is not None  # a GET changes nothing
     code, page = post(lists, path, "/e/{token}")
     assert code == 200 and "Receipt" in page
+    receipt = re.search(r"Receipt ([0-9a-f]{32})", page)
+    assert receipt is not None
+    job = finished(lists.app, lists.app.erasures.job(receipt.group(1)))
+    assert job.requested_by.startswith("the subscriber (confirmed link, from ")
     assert lists.subscribers.lists_of("ada@example.com") == []
     code, page = post(lists, path, "/e/{token}")
     assert code == 410

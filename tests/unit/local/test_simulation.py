@@ -3,11 +3,16 @@ Lambda and DynamoDB limit checked, and every subscriber sent exactly once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from fanmail_local.simulation import Scenario, run
+from fanmail.domain.abtest import AbGroup
+from fanmail.services.campaigns import CreateCampaign
+from fanmail.services.lists import CreateList
+from fanmail_local.harness import SENDER_ADDRESS
+from fanmail_local.simulation import LIST_ID, Scenario, email_of, run, set_up, wait_for_the_end
 
 pytestmark = [pytest.mark.usefixtures("quiet"), pytest.mark.slow]
 
@@ -74,3 +79,30 @@ def test_the_largest_item_stays_under_dynamodbs_limit() -> None:
     assert_exactly_once_within_limits(report)
     assert report["epochs"] >= 10 and report["plan"]["depth"] == 2
     assert 30_000 < report["max_item_bytes"] < 0.5 * report["item_limit_bytes"]
+
+
+def test_an_ab_test_decided_on_the_feedback_paths_counters() -> None:
+    """SES's events through the mailbox simulator and the real feedback path on simulated
+    time: B's readers click, A's never; the counters decide B, and the rest get B."""
+    sim = set_up(Scenario(4_000, 500.0, click_rates={"A": 0.0, "B": 0.3}))
+    sim.app.lists.create(CreateList(LIST_ID))
+    test = {"variants": [{"subject": "A"}, {"subject": "B"}], "test_share": 0.5, "wait": "1h"}
+    campaign = sim.app.campaigns.create(
+        CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS, ab_test=test)
+    )
+    sim.app.campaigns.send_now(campaign.campaign_id)
+    final = wait_for_the_end(sim, campaign.campaign_id, sim.clock.now())
+    assert final.status.value == "sent" and final.phases is not None
+    assert final.phases.winner is AbGroup.B and final.phases.decision is not None
+    ab = final.ab_test
+    assert ab is not None
+    groups = Counter(ab.group_of(campaign.campaign_id, email_of(i)) for i in range(4_000))
+    # every test recipient's delivery counted once, under its variant; only B's clicked
+    assert final.feedback["A.delivered"] == groups[AbGroup.A]
+    assert final.feedback["B.delivered"] >= groups[AbGroup.B]  # and the rest's, who got B
+    assert final.feedback.get("A.clicked", 0) == 0 and final.feedback["B.clicked"] > 100
+    assert sim.ses.variants == {
+        "A": groups[AbGroup.A],
+        "B": groups[AbGroup.B] + groups[AbGroup.REST],
+    }
+    assert set(sim.ses.delivered) == {1}

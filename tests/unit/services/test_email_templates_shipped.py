@@ -173,10 +173,8 @@ def test_preview_is_what_a_sender_builds(stack: MemoryStack) -> None:
 def test_preview_command_writes_three_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["preview", "newsletter", "--sample", "--out", str(tmp_path), "--var", "headline=Hi"])
-        == 0
-    )
+    out = ["--out", str(tmp_path), "--var", "headline=Hi"]
+    assert main(["preview", "newsletter", "--sample", *out, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert sorted(Path(f).name for f in result["files"]) == [
         "newsletter.eml",

@@ -405,7 +405,7 @@ def test_import_command_writes_rejects_and_resumes(
     assert main(["import", str(source), "--list", "l"]) == 130  # Ctrl-C: one line, no traceback
     state = json.loads((tmp_path / "people.csv.import-state").read_text())
     monkeypatch.setattr(stack.subscribers, "put_many", real_put)
-    assert main(["import", str(source), "--list", "l"]) == 0
+    assert main(["import", str(source), "--list", "l", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["import_id"] == state["import_id"]
     assert result["counts"]["created"] == 150 and result["counts"]["rejected"] == 150

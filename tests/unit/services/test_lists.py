@@ -63,7 +63,7 @@ def test_recount_repairs_counters_moved_outside_fanmail(
     assert stack.app.lists.summary("news").counts == {"subscribed": 7}
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(bootstrap, "current", lambda: stack.app)
-    assert main(["lists", "recount", "news"]) == 0
+    assert main(["lists", "recount", "news", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "list_id": "news",
         "before": {"subscribed": 7},

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fanmail_local.cli.campaigns import watch_line
+from fanmail_local.cli.campaign_views import watch_line
 from fanmail_local.harness import MemoryStack, memory_stack
 from tests.conftest import fast_settings, new_campaign, seed
 

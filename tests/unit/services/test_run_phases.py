@@ -4,6 +4,7 @@ local-time delivery, quiet hours, A/B tests and their mix, under pauses, duplica
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import replace
@@ -17,6 +18,7 @@ from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.localtime import zone_info
 from fanmail.domain.model import Subscriber
 from fanmail.domain.phases import LocalTimeSpec, PhaseKind
+from fanmail.domain.pinpoint import read_export_file
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.domain.tags import VARIANT_TAG
@@ -294,3 +296,43 @@ def test_local_time_ab_test_tests_early_zones_and_sends_the_winner_to_all() -> N
     assert done.summary is not None
     counts = done.summary.counts.by_name()
     assert counts["sent"] + counts["held_out"] == 300
+
+
+def test_local_time_reaches_a_pinpoint_export_at_each_ones_zone_time() -> None:
+    """Pinpoint's `Demographic.Timezone`, as the export reader (domain.pinpoint) gives it in
+    `timezone` (canonically spelled; a zone it cannot name dropped, so the fallback's clock),
+    sends each person at 09:00 on their own clock."""
+    zones = ("Asia/Tokyo", "america/NEW_YORK", "Europe/Lisbon", "Mars/Olympus", None)
+    lines = [
+        {
+            "ChannelType": "EMAIL",
+            "Address": f"reader{i}@example.com",
+            "EndpointStatus": "ACTIVE",
+            "OptOut": "NONE",
+            **({"Demographic": {"Timezone": zones[i % 5]}} if zones[i % 5] else {}),
+        }
+        for i in range(40)
+    ]
+    export = read_export_file([("\n".join(json.dumps(line) for line in lines)).encode()])
+    stack = sim_stack(fast_settings(), rate=200.0)
+    seed(stack, 0)
+    stack.subscribers.put_many(
+        [Subscriber("news", p.email, p.status, p.attributes) for p in export.people]
+    )
+    campaign = new_campaign(stack)
+    local = LocalTimeSpec(tomorrow_at(stack, "09:00:00"), "Europe/Paris")
+    with_fields(stack, campaign, local_time=local)
+    done = run_phases(stack, campaign.campaign_id)
+    assert done.status is CampaignStatus.SENT and done.phases is not None
+    assert done.phases.missing_zone == 16  # Mars/Olympus dropped by the reader, and none given
+    zone_of = {p.email: p.attributes.get("timezone", "Europe/Paris") for p in export.people}
+    assert set(zone_of.values()) == {
+        "Asia/Tokyo",
+        "America/New_York",
+        "Europe/Lisbon",
+        "Europe/Paris",
+    }
+    received = Counter(d.email.to for d in sends(stack))
+    assert len(received) == 40 and set(received.values()) == {1}
+    for delivery in sends(stack):
+        assert local_hour(delivery.arrived_at, zone_of[delivery.email.to])[0] == 9

@@ -694,19 +694,34 @@ class PersonView(BaseModel):
         description="each list: status, attributes and consent history"
     )
     campaigns: list[dict[str, Any]] = Field(
-        description="each campaign sent or tried: when, status, SES message id, events, problems"
+        description="each campaign sent or tried: when, status, SES message id, events, "
+        "problems, engagement (the first open and click: IP address, user agent, link)"
     )
     next_cursor: str | None
     signups: list[dict[str, Any]] = Field(description="sign-ups waiting for their confirmation")
     rejected_rows: list[dict[str, Any]] = Field(description="import rows naming the address")
 
 
+class ErasureStepView(BaseModel):
+    name: str = Field(description="memberships, signups, rejected_rows or sends")
+    status: str = Field(description="waiting, running or done")
+    removed: dict[str, int] = Field(description="items this step removed so far, by store")
+
+
 class ErasureView(BaseModel):
-    """What an erasure removed, when and at whose request: never the address."""
+    """An erasure job: its progress per step and, once done, its receipt (what was removed
+    per store, when, at whose request). Never the address."""
 
     erasure_id: str
-    status: str = Field(description="running or done")
-    requested_by: str
+    status: str = Field(description="queued, running or done")
+    requested_by: str = Field(description="the caller as the API knows it (an IAM principal)")
     requested_at: float
+    started_at: float | None
     finished_at: float | None
-    removed: dict[str, int] = Field(description="items removed, by kind")
+    steps: list[ErasureStepView]
+    removed: dict[str, int] = Field(description="items removed so far, by store")
+
+
+class ErasuresPage(BaseModel):
+    erasures: list[ErasureView] = Field(description="newest first")
+    next_cursor: str | None

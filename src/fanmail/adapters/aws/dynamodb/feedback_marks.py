@@ -28,7 +28,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE
-from fanmail.domain.ses_events import PROBLEMS, LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import RECORDED, LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ class DynamoFeedbackStore:
         return [
             to_item({"campaign_id": partition(c, kind.value), "email": e})
             for c, e in dict.fromkeys(keys)
-            for kind in sorted(PROBLEMS)
+            for kind in sorted(RECORDED)
         ]
 
     def problems_of(
@@ -269,6 +269,10 @@ class DynamoFeedbackStore:
     def forget(self, keys: Sequence[tuple[str, str]]) -> int:
         """The problem records go here; the remembered events are attributes of the ledger's
         record, which the ledger deletes."""
-        held = sum(len(records) for records in self.problems_of(keys).values())
-        delete_items(self.client, self.ledger, self._problem_keys(keys))
-        return held
+        held = [
+            to_item({"campaign_id": partition(campaign_id, record.kind), "email": email})
+            for (campaign_id, email), records in self.problems_of(keys).items()
+            for record in records
+        ]
+        delete_items(self.client, self.ledger, held)  # only those there: a delete costs a unit
+        return len(held)

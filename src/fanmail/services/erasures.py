@@ -1,0 +1,229 @@
+"""Erasure as a job (GDPR article 17): started by the admin API, the CLI or a subscriber's
+confirmed link, run outside the request by the eraser function (an async invoke; in local mode
+the in-process invoker's), with its progress per store and, once done, its receipt.
+
+The address goes on the erasure list before anything else, so nothing adds it back while the
+job runs. Each step finds a page of the address's items, saves their ids (never the address)
+as the job's pending page, deletes them and counts them: a worker that crashes between the two
+leaves the page to the next one, which deletes what is left and counts the page once. A second
+start of a running erasure resumes it (the same job); a worker near its timeout hands on to
+itself. One worker at a time: each save is conditional on the version it read, and a worker
+whose save is refused stops (another one took the job up). The address travels only in the
+invocation's payload (and, should every retry fail, the dead-letter queue's message).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from fanmail.domain.addresses import normalise_email
+from fanmail.domain.erasure import (
+    ERASURE_STEPS,
+    ErasureJob,
+    PendingPage,
+    address_digest,
+    new_erasure_id,
+)
+from fanmail.domain.errors import Conflict, InvalidInput, InvokeError, NotFound, Unavailable
+from fanmail.domain.transitions import forget_recipient, mentions
+from fanmail.ports import (
+    CampaignStore,
+    Clock,
+    FeedbackStore,
+    ImportStore,
+    Invoker,
+    SendLedger,
+    SignupStore,
+    SubscriberStore,
+)
+from fanmail.services.people import ErasureCheck
+
+WORKER = "eraser"
+PAGE = 100
+ID = re.compile(r"[0-9a-f]{32}")
+STARTING_WAIT_S = (0.05, 0.2, 0.5, 1.0)
+"""How long a start waits for another start's job to be saved before taking the digest over
+(that start died between claiming the digest and saving its job)."""
+
+
+class Superseded(Exception):
+    """Another worker saved the job after this one read it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    find: Callable[[str], PendingPage]
+    """A page of the address's items still there (ids, and the counts per store they make)."""
+    clear: Callable[[str, Sequence[str]], None]
+    """Delete those items (idempotent: an item gone already is no error)."""
+
+
+@dataclass
+class Erasures:
+    subscribers: SubscriberStore
+    ledger: SendLedger
+    feedback: FeedbackStore
+    signups: SignupStore
+    imports: ImportStore
+    campaign_store: CampaignStore
+    check: ErasureCheck
+    invoker: Invoker
+    clock: Clock
+
+    def start(self, email: str, requested_by: str) -> ErasureJob:
+        """The job erasing `email`: a new one, or the one already running (resumed)."""
+        address = normalise_email(email)
+        digest = address_digest(self.check.key(), address)
+        erasures = self.check.erasures
+        previous = erasures.holder(digest)
+        running = self._running(previous)
+        if running is not None:
+            self._dispatch(running, address)
+            return running
+        now = self.clock.now()
+        job = ErasureJob(new_erasure_id(now), digest, requested_by, now)
+        if not erasures.claim(digest, job.erasure_id, previous, now):
+            raise Conflict("an erasure of this address is starting: ask again to follow it")
+        job = self._save(job)
+        self._dispatch(job, address)
+        return job
+
+    def _running(self, erasure_id: str | None) -> ErasureJob | None:
+        """The job `erasure_id` when it is still to finish (waiting a moment for a job that
+        another start claimed and has not saved yet)."""
+        if erasure_id is None:
+            return None
+        for wait_s in (0.0, *STARTING_WAIT_S):
+            time.sleep(wait_s)
+            job = self.check.erasures.job(erasure_id)
+            if job is not None:
+                return None if job.done else job
+        return None  # its start died before saving it: a new job takes the digest over
+
+    def run(self, erasure_id: str, email: str, deadline: float) -> ErasureJob:
+        """Work on the job until it is done, or hand on to a new worker at `deadline`."""
+        address = normalise_email(email)
+        job = self.job(erasure_id)
+        if job.digest != address_digest(self.check.key(), address):
+            raise InvalidInput(f"erasure {erasure_id} was not asked for this address")
+        try:
+            if not job.done:
+                job = self._save(job.started(self.clock.now()))
+            while not job.done:
+                if self.clock.now() >= deadline:
+                    self._dispatch(job, address)
+                    return job
+                job = self._advance(job, address)
+        except Superseded:  # another worker saved the job since: it goes on, this one stops
+            return self.job(erasure_id)
+        return job
+
+    def _save(self, job: ErasureJob) -> ErasureJob:
+        saved = replace(job, version=job.version + 1)
+        if not self.check.erasures.save_job(saved):
+            raise Superseded(job.erasure_id)
+        return saved
+
+    def _advance(self, job: ErasureJob, address: str) -> ErasureJob:
+        """One page of the running step: found and saved as pending, deleted, counted."""
+        step = self._steps[ERASURE_STEPS[job.step][0]]
+        if job.pending is None:
+            page = step.find(address)
+            job = self._save(job.holding(page) if page.ids else job.next_step(self.clock.now()))
+        if job.pending is not None:
+            step.clear(address, job.pending.ids)
+            job = self._save(job.settled())
+        return job
+
+    def job(self, erasure_id: str) -> ErasureJob:
+        found = self.check.erasures.job(erasure_id) if ID.fullmatch(erasure_id) else None
+        if found is None:
+            raise NotFound(f"no erasure {erasure_id!r}")
+        return found
+
+    def jobs(self, before: str | None, limit: int) -> tuple[list[ErasureJob], str | None]:
+        """The erasures newest first (their receipts once done)."""
+        if before is not None and not ID.fullmatch(before):
+            raise InvalidInput(f"cursor {before!r} is not an erasure id")
+        return self.check.erasures.jobs(before, limit)
+
+    def _dispatch(self, job: ErasureJob, address: str) -> None:
+        try:
+            self.invoker.invoke_async(WORKER, {"erasure_id": job.erasure_id, "email": address})
+        except InvokeError as exc:
+            raise Unavailable(
+                f"erasure {job.erasure_id} is recorded (the address is refused from now on) "
+                f"but its worker did not start ({exc.error_type}): ask again to resume it"
+            ) from exc
+
+    @property
+    def _steps(self) -> dict[str, Step]:
+        return {
+            "memberships": Step(self._memberships, self._leave_lists),
+            "signups": Step(self._signups, self._drop_signups),
+            "rejected_rows": Step(self._rejects, self._drop_rejects),
+            "sends": Step(self._sends, self._drop_sends),
+        }
+
+    def _memberships(self, email: str) -> PendingPage:
+        """Read from the table (the index by address may still list a deleted one)."""
+        held = [i for i in self.subscribers.lists_of(email) if self.subscribers.get(i, email)]
+        return PendingPage(tuple(held[:PAGE]), {"memberships": len(held[:PAGE])})
+
+    def _leave_lists(self, email: str, list_ids: Sequence[str]) -> None:
+        """Each list's counts move with the delete (the store keeps them)."""
+        for list_id in list_ids:
+            self.subscribers.delete(list_id, email)
+
+    def _signups(self, email: str) -> PendingPage:
+        ids = tuple(s.list_id for s in self.signups.of_address(email))[:PAGE]
+        return PendingPage(ids, {"signups": len(ids)})
+
+    def _drop_signups(self, email: str, list_ids: Sequence[str]) -> None:
+        for list_id in list_ids:
+            self.signups.delete(list_id, email)
+
+    def _rejects(self, email: str) -> PendingPage:
+        rows = self.imports.rejects_of(email)[:PAGE]
+        ids = tuple(f"{row.line}:{import_id}" for import_id, row in rows)
+        return PendingPage(ids, {"rejected_rows": len(ids)})
+
+    def _drop_rejects(self, email: str, ids: Sequence[str]) -> None:
+        for pending in ids:
+            line, import_id = pending.split(":", 1)
+            self.imports.forget_reject(import_id, int(line))
+
+    def _sends(self, email: str) -> PendingPage:
+        """A page of ledger records, with what SES said back about them and the campaigns
+        whose summary, progress or checkpoint names the address."""
+        records, _ = self.ledger.of_address(email, None, PAGE)
+        ids = tuple(campaign_id for campaign_id, _ in records)
+        problems = self.feedback.problems_of([(c, email) for c in ids])
+        named = [c for c in ids if (found := self.campaign_store.get(c)) and mentions(found, email)]
+        counts = {
+            "ledger_records": len(ids),
+            "feedback_records": sum(len(p) for p in problems.values()),
+            "campaign_summaries": len(named),
+        }
+        return PendingPage(ids, counts)
+
+    def _drop_sends(self, email: str, campaign_ids: Sequence[str]) -> None:
+        """What SES said back, the address in the campaigns (their counts stay), the records."""
+        self.feedback.forget([(c, email) for c in campaign_ids])
+        for campaign_id in campaign_ids:
+            self._scrub_campaign(campaign_id, email)
+            self.ledger.forget(campaign_id, email)
+
+    def _scrub_campaign(self, campaign_id: str, email: str) -> None:
+        for _ in range(5):  # the campaign moves on while a run writes it: read it again
+            campaign = self.campaign_store.get(campaign_id)
+            if campaign is None or not mentions(campaign, email):
+                return
+            try:
+                self.campaign_store.transition(campaign_id, forget_recipient(campaign, email))
+                return
+            except Conflict:
+                continue

@@ -1,0 +1,116 @@
+"""One local world: `fanmail serve` runs in its own process, and the CLI -- given no endpoint --
+finds it through the endpoint file, hands it the send, returns while the campaign is still
+sending, and the mail is in the dashboard's outbox (read through the console's API)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fanmail_local.cli import main
+from fanmail_local.cli.world import LocalServer, endpoint_file, found_server
+
+pytestmark = pytest.mark.e2e
+SUBSCRIBERS = 30
+RATE = 10.0  # sends/s: the run takes seconds, so the CLI is seen returning before it ends
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[LocalServer]:
+    fanmail = Path(sys.executable).parent / "fanmail"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    server = subprocess.Popen(
+        [
+            str(fanmail),
+            "serve",
+            "--port",
+            str(free_port()),
+            "--rate",
+            str(RATE),
+            "--outbox",
+            str(tmp_path),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120  # a loaded machine starts moto slowly
+        while (found := found_server(quiet=True)) is None:
+            assert server.poll() is None, server.communicate()[1]
+            assert time.monotonic() < deadline, "serve wrote no endpoint file in 2 minutes"
+            time.sleep(0.2)
+        assert found.pid == server.pid
+        yield found
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert not endpoint_file().exists()  # a clean stop takes its file away
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
+    assert main(["--json", *argv]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def outbox(server: LocalServer) -> list[dict[str, str]]:
+    with urllib.request.urlopen(f"{server.url}/outbox", timeout=10) as answer:
+        messages: list[dict[str, str]] = json.loads(answer.read())["messages"]
+        return messages
+
+
+def test_mail_sent_from_the_cli_is_in_the_dashboards_outbox(
+    served: LocalServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    members = tmp_path / "members.csv"
+    addresses = [f"reader{n}@example.com" for n in range(SUBSCRIBERS)]
+    members.write_text("email\n" + "\n".join(addresses) + "\n")
+    cli(capsys, "lists", "create", "world", "--postal-address", "1 Road, Town")
+    cli(capsys, "import", str(members), "--list", "world")
+    create = ["--list", "world", "--template", "newsletter", "--sender", "news@fanmail.example"]
+    cli(capsys, "campaign", "create", *create, "--id", "w1")
+
+    sent = cli(capsys, "campaign", "test", "w1", "--to", "proof@example.com")
+    assert isinstance(sent, dict) and sent["sent"][0]["to"] == "proof@example.com"
+    started = cli(capsys, "campaign", "send", "w1")
+    assert isinstance(started, dict) and started["status"] == "sending"  # returned at the start
+
+    assert main(["campaign", "watch", "w1", "--interval", "0.3", "--json"]) == 0
+    followed = json.loads(capsys.readouterr().out)
+    assert followed["status"] == "sent" and followed["summary"]["sent"] == SUBSCRIBERS
+    deadline = time.monotonic() + 30
+    while len(found := {m["to"] for m in outbox(served)}) < SUBSCRIBERS + 1:
+        assert time.monotonic() < deadline, f"{len(found)} messages in the outbox"
+        time.sleep(0.2)
+    assert found == {*addresses, "proof@example.com"}
+
+
+def test_the_dashboards_address_as_the_endpoint_says_so(
+    served: LocalServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", served.url)
+    started = time.monotonic()
+    assert main(["lists", "list"]) == 2
+    assert time.monotonic() - started < 2
+    err = capsys.readouterr().err
+    assert "it may be the dashboard's address" in err and err.count("\n") == 1
