@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from fanmail.domain.errors import InvokeError
 from fanmail.ports import Invoker
@@ -151,7 +151,30 @@ RULES = {"Notify": "notify"}
 -> function (NotifyFunction's `NotifyEvent`)."""
 
 
-def eventbridge_event(entry: Mapping[str, Any], detail: object, bus_region: str) -> dict[str, Any]:
+EventBridgeEvent = TypedDict(
+    "EventBridgeEvent",
+    {
+        "version": str,
+        "id": str,
+        "detail-type": str,
+        "source": str,
+        "account": str,
+        "time": str,
+        "region": str,
+        "resources": list[str],
+        "detail": object,
+    },
+)
+
+
+class PutEventsAnswer(TypedDict):
+    FailedEntryCount: int
+    Entries: list[dict[str, str]]
+
+
+def eventbridge_event(
+    entry: Mapping[str, Any], detail: object, bus_region: str
+) -> EventBridgeEvent:
     """An event as EventBridge hands it to a rule's target."""
     return {
         "version": "0",
@@ -175,7 +198,7 @@ class StackBus:
         self.invoker = invoker
         self.region = region
 
-    def put_events(self, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def put_events(self, entries: Sequence[Mapping[str, Any]]) -> PutEventsAnswer:
         if not 1 <= len(entries) <= MAX_ENTRIES:
             raise InvokeError("events", "ValidationException", "PutEvents takes 1 to 10 entries")
         answers = [self._put(entry) for entry in entries]

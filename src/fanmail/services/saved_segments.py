@@ -1,6 +1,7 @@
 """Saved segments of a list: created, listed, read, edited and deleted, each checked as the
 estimate route checks a segment, and measured when saved (a segment naming an attribute no
-subscriber has is saved, with a warning and its size)."""
+subscriber has is saved, with a warning and its size); and their exact counts, as jobs the
+counter function works a page at a time."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ class DynamoSegmentStore:
         ).get("Item")
         return SavedSegment.from_dict(from_item(item)) if item else None
 
-    def _items(self, list_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+    def _items(self, list_id: str, prefix: str) -> Iterator[Mapping[str, Any]]:
         paginator = self.client.get_paginator("query")
         for page in paginator.paginate(
             TableName=self.table,
