@@ -92,8 +92,8 @@ def members_file(folder: Path, suffix: str) -> Path:
     """A spreadsheet's export: its own column names, a notes column, one bad address (line 3)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["E-mail", "Full name", "Notes"])
-    writer.writerow([f"success+first-{suffix}@simulator.amazonses.com", "Ada Lovelace", "vip"])
+    writer.writerow(["E-mail", "First name", "Notes"])
+    writer.writerow([f"success+first-{suffix}@simulator.amazonses.com", "Ada", "vip"])
     writer.writerow(["not-an-address", "Broken Row", ""])
     for n in range(BOUNCING):
         writer.writerow([f"bounce+{n}-{suffix}@simulator.amazonses.com", f"Bounce {n}", ""])
@@ -192,8 +192,8 @@ class Walk:
         Select(self.find("#import-list")).select_by_value(self.list_id)
         self.find("#import-file").send_keys(str(members_file(self.folder, self.suffix).resolve()))
         until(self.browser, lambda b: self.find("#mapping").is_displayed(), "the column mapping")
-        name_row = "#mapping-table tr[data-column='Full name']"
-        self.type(f"{name_row} input", "name")
+        name_row = "#mapping-table tr[data-column='First name']"
+        self.type(f"{name_row} input", "first_name")
         Select(self.find("#mapping-table tr[data-column='Notes'] select")).select_by_value("skip")
         self.show("#import-card", "import-mapping")
         self.click("#import-start")
@@ -224,10 +224,10 @@ class Walk:
         until(self.browser, lambda b: self.find(option), "the list to preview as one of")
         Select(self.find("#editor-list")).select_by_value(self.list_id)
         self.type("#editor-as", f"success+first-{self.suffix}@simulator.amazonses.com")
-        self.type("#editor-subject", "{{ list.brand }} for {{ name }}")
+        self.type("#editor-subject", "{{ list.brand }} for {{ first_name }}")
         until(
             self.browser,
-            lambda b: self.text("#editor-view .email-title") == "Preview: Fanmail for Ada Lovelace",
+            lambda b: self.text("#editor-view .email-title") == "Preview: Fanmail for Ada",
             "the live preview",
         )
         self.type("#editor-name", f"greeting-{self.suffix}")

@@ -26,6 +26,7 @@ from fanmail.domain.campaign import (
 )
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, NotFound
+from fanmail.domain.localtime import ZoneCensus
 from fanmail.domain.outcomes import OUTCOMES, DeliveryCounts, Failure, Outcome
 from fanmail.domain.phases import LocalTimeSpec, Phase, PhaseKind, RunPhases
 from fanmail.domain.plan import FanoutPlan
@@ -136,6 +137,7 @@ def checkpoint() -> Checkpoint:
         phase_open=False,
         phase_base={Outcome.SENT: 3},
         quiet=(("q@example.com", 1_800_050_000.0),),
+        census=ZoneCensus("u000000020@example.com", {"Asia/Tokyo": 12, "(none)": 3}),
     )
 
 

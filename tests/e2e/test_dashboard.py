@@ -125,7 +125,7 @@ def test_the_whole_job_walked_as_a_user(
         "bounced": walking.BOUNCING,
     }
     found = app.lists.subscriber(walk.list_id, f"success+first-{width}@simulator.amazonses.com")
-    assert found.attributes == {"name": "Ada Lovelace"}  # mapped, notes skipped
+    assert found.attributes == {"first_name": "Ada"}  # mapped, notes skipped
     card = browser.execute_script(
         "const r = document.getElementById('outbox-email').getBoundingClientRect();"
         "return [r.top, window.innerHeight]"

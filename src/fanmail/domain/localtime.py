@@ -351,11 +351,11 @@ class ZoneCensus:
     def counted(self, values: Iterable[object], cursor: str | None) -> ZoneCensus:
         """With one page's `timezone` values counted, standing at `cursor` (the next page)."""
         zones = Counter(self.zones)
-        for value in values:
+        for value, n in Counter(values).items():  # each distinct value looked up once
             if value is None or not str(value).strip():
-                zones[MISSING_ZONE] += 1
+                zones[MISSING_ZONE] += n
             else:
-                zones[canonical_zone(value) or UNKNOWN_ZONE] += 1
+                zones[canonical_zone(value) or UNKNOWN_ZONE] += n
         return ZoneCensus(cursor, dict(zones))
 
     def zone_counts(self) -> dict[str | None, int]:

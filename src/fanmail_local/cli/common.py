@@ -7,10 +7,9 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fanmail import bootstrap
@@ -18,7 +17,6 @@ from fanmail.bootstrap import App
 from fanmail.domain.errors import FanmailError
 from fanmail.domain.list_files import parse_json
 from fanmail.settings import Settings
-from fanmail_local.cli.output import print_json as print_json  # the commands' JSON, here too
 from fanmail_local.cli.world import LocalServer, found_server
 from fanmail_local.runtime import LocalRuntime
 
@@ -32,26 +30,6 @@ def progress_bar(done: int, total: int, width: int = 40) -> str:
     filled = int(width * done / total) if total else width
     filled = max(0, min(width, filled))
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-
-
-def progress_printer(label: str) -> Callable[[int, int], None]:
-    """A bar redrawn in place on a terminal; elsewhere (a log) one line when done. Either way
-    the finished bar is printed once, however often completion is reported."""
-    interactive = sys.stderr.isatty()
-    finished = False
-
-    def show(done: int, total: int) -> None:
-        nonlocal finished
-        if finished:
-            return
-        finished = done >= total
-        if interactive:
-            end = "\n" if finished else ""
-            print(f"\r{label} {progress_bar(done, total)}", end=end, file=sys.stderr, flush=True)
-        elif finished:
-            print(f"{label} {progress_bar(done, total)}", file=sys.stderr)
-
-    return show
 
 
 JSON_HELP = (

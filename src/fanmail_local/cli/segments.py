@@ -15,13 +15,8 @@ from fanmail.domain.saved_segments import SavedSegment, SegmentCount
 from fanmail.domain.segments import Segment
 from fanmail.services.audience import AudienceSize
 from fanmail.services.saved_segments import SegmentChange
-from fanmail_local.cli.common import (
-    json_option,
-    operator_app,
-    progress_printer,
-    segment_argument,
-)
-from fanmail_local.cli.output import print_json, table
+from fanmail_local.cli.common import json_option, operator_app, segment_argument
+from fanmail_local.cli.output import PLAIN_EVERY_S, print_json, redrawn, say, table
 
 SEGMENT_HELP = 'text (plan = "pro" and opened in 30 days) or JSON'
 
@@ -90,15 +85,22 @@ COUNT_POLL_S = 1.0
 
 def follow_count(app: App, list_id: str, segment_id: str) -> SegmentCount:
     """Start (or join) the count and read its progress until it is done: a local stand-in
-    counts in this process; a deployed stack's counter function is only watched."""
+    counts in this process; a deployed stack's counter function is only watched. One line
+    redrawn on a terminal, a plain line at most every PLAIN_EVERY_S elsewhere."""
     segments = app.saved_segments
     count = segments.start_count(list_id, segment_id)
-    bar = progress_printer("counting")
+    interactive, printed_at = sys.stderr.isatty(), -PLAIN_EVERY_S
     while not count.done:
-        bar(count.scanned, max(count.total, count.scanned + 1))
+        line = f"counting: scanned {count.scanned:,} of {count.total:,}, {count.matched:,} so far"
+        if interactive:
+            print(redrawn(line), end="", file=sys.stderr, flush=True)
+        elif time.monotonic() - printed_at >= PLAIN_EVERY_S:
+            say(line)
+            printed_at = time.monotonic()
         time.sleep(COUNT_POLL_S)
         count = segments.count_of(list_id, segment_id)
-    bar(count.scanned, count.scanned)
+    if interactive:
+        print(file=sys.stderr)
     return count
 
 

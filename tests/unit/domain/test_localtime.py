@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,11 @@ from hypothesis import strategies as st
 
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.localtime import (
+    MISSING_ZONE,
+    UNKNOWN_ZONE,
     LocalTimeDelivery,
     WallTime,
+    ZoneCensus,
     canonical_zone,
     check_zone,
     describe_offset,
@@ -342,3 +346,19 @@ def test_a_million_subscribers_in_24_zones_plan_into_phases_that_fit() -> None:
             seconds=group.utc_offset_s
         )
         assert local.replace(tzinfo=None) == datetime(2026, 12, 8, 9, 0)
+
+
+@settings(deadline=None)  # the zone database's first read is slow on a loaded machine
+@given(st.lists(st.sampled_from(["Asia/Tokyo", "asia/TOKYO", "Mars/Base", "", " ", "UTC"])))
+def test_a_census_in_pages_counts_as_one_read_of_the_list(values: list[str]) -> None:
+    """Counted a page at a time (as epochs do), the census groups the audience as the raw
+    values would: the same zones, the same missing and unknown counts."""
+    delivery = LocalTimeDelivery("2026-12-08T09:00:00", "Europe/Lisbon")
+    census = ZoneCensus()
+    for start in range(0, len(values), 3):
+        census = census.counted(values[start : start + 3], str(start + 3))
+    whole = delivery.groups(Counter[str | None](values))
+    paged = delivery.groups(census.zone_counts())
+    assert paged.groups == whole.groups
+    assert (paged.missing_zone, paged.unknown_zone) == (whole.missing_zone, whole.unknown_zone)
+    assert set(census.zones) <= {"Asia/Tokyo", "UTC", MISSING_ZONE, UNKNOWN_ZONE}
