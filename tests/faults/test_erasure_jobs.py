@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fanmail.domain.campaign import Campaign
-from fanmail.domain.erasure import ErasureJob
+from fanmail.domain.erasure import ErasureJob, address_digest
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.model import Signup
@@ -226,3 +226,15 @@ def test_the_eraser_function_refuses_an_event_it_cannot_read(stack: MemoryStack)
     for event in ({}, {"erasure_id": 1, "email": ADA}, ["x"], {"erasure_id": "a" * 32}):
         with pytest.raises(InvalidInput, match="the eraser takes"):
             eraser.handle(stack.app, event, None)
+
+
+def test_a_start_that_died_before_saving_its_job_is_taken_over(stack: MemoryStack) -> None:
+    """It had put the digest on the list naming its job: the address is refused meanwhile, and
+    the next start, finding no such job, takes the digest over with a job of its own."""
+    erasures, _ = service(stack)
+    digest = address_digest(stack.ports.erasure_key(), ADA)
+    assert stack.ports.erasures.claim(digest, "d" * 32, None, stack.ports.clock.now())
+    assert stack.app.erasure_check.erased([ADA])
+    job = erasures.start(ADA, "admin")
+    assert job.erasure_id != "d" * 32 and stack.ports.erasures.holder(digest) == job.erasure_id
+    assert_all_gone(stack, erasures.run(job.erasure_id, ADA, float("inf")))

@@ -15,7 +15,6 @@ invocation's payload (and, should every retry fail, the dead-letter queue's mess
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -97,7 +96,8 @@ class Erasures:
         if erasure_id is None:
             return None
         for wait_s in (0.0, *STARTING_WAIT_S):
-            time.sleep(wait_s)
+            if wait_s:
+                self.clock.sleep(wait_s)
             job = self.check.erasures.job(erasure_id)
             if job is not None:
                 return None if job.done else job
