@@ -29,6 +29,7 @@ from fanmail.settings import Settings
 
 if TYPE_CHECKING:
     import boto3
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
     from fanmail.domain.message import UnsubscribeLinks
     from fanmail.domain.render import TemplateRenderer
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
         Mailer,
         RateLimits,
         Scheduler,
+        SegmentStore,
         SendLedger,
         SesAccount,
         SignupStore,
@@ -59,9 +61,11 @@ if TYPE_CHECKING:
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
     from fanmail.services.lists import Lists
+    from fanmail.services.notifications import Notifications
     from fanmail.services.people import ErasureCheck, People
     from fanmail.services.preview import Previews
     from fanmail.services.retention import Retention
+    from fanmail.services.saved_segments import SavedSegments
     from fanmail.services.scheduling import Scheduling
     from fanmail.services.self_service import SelfService
     from fanmail.services.send_batch import BatchSender, Composer
@@ -100,6 +104,10 @@ class Ports(Protocol):
     @property
     def templates(self) -> TemplateStore: ...
     @property
+    def segments(self) -> SegmentStore: ...
+    @property
+    def idempotency(self) -> BasePersistenceLayer: ...
+    @property
     def limits(self) -> RateLimits: ...
     @property
     def mailer(self) -> Mailer: ...
@@ -135,6 +143,8 @@ class PortSet:
     blobs: BlobStore
     signups: SignupStore
     templates: TemplateStore
+    segments: SegmentStore
+    idempotency: BasePersistenceLayer
     limits: RateLimits
     mailer: Mailer
     ses: SesAccount
@@ -239,6 +249,18 @@ class AwsPorts:
         from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
 
         return DynamoTemplateStore(self._dynamodb, self.settings.templates_table)
+
+    @cached_property
+    def segments(self) -> SegmentStore:
+        from fanmail.adapters.aws.dynamodb.segments import DynamoSegmentStore
+
+        return DynamoSegmentStore(self._dynamodb, self.settings.segments_table)
+
+    @cached_property
+    def idempotency(self) -> BasePersistenceLayer:
+        from fanmail.adapters.aws.idempotency import dynamodb_idempotency
+
+        return dynamodb_idempotency(self._dynamodb, self.settings.idempotency_table)
 
     @cached_property
     def limits(self) -> RateLimits:
@@ -522,6 +544,7 @@ class App:
             audiences=self.audiences,
             default_cap=self._settings.default_cap(),
             rate_override=self._settings.max_send_rate,
+            segments=p.segments,
         )
 
     @service
@@ -591,6 +614,7 @@ class App:
             clock=p.clock,
             senders=self.senders,
             erasures=self.erasure_check,
+            segments=p.segments,
         )
 
     @service
@@ -657,6 +681,33 @@ class App:
             list_store=p.lists,
             clock=p.clock,
             exact_max=self._settings.segment_exact_max,
+        )
+
+    @service
+    def notifications(self) -> Notifications:
+        from fanmail.services.notifications import Notifications
+
+        p = self._ports
+        return Notifications(campaigns=self.campaigns, list_store=p.lists, clock=p.clock)
+
+    @property
+    def idempotency(self) -> BasePersistenceLayer:
+        """Where notifications' idempotency records are kept (powertools' persistence layer:
+        handlers.notify applies the utility)."""
+        return self._ports.idempotency
+
+    @service
+    def saved_segments(self) -> SavedSegments:
+        from fanmail.services.saved_segments import SavedSegments
+
+        p = self._ports
+        return SavedSegments(
+            store=p.segments,
+            list_store=p.lists,
+            audiences=self.audiences,
+            clock=p.clock,
+            subscribers=p.subscribers,
+            invoker=p.invoker,
         )
 
     @service

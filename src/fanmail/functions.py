@@ -35,6 +35,8 @@ FUNCTIONS = (
     Function("importer", "ImporterFunction", "fanmail.handlers.importer", 900.0, 1024),
     Function("retention", "RetentionFunction", "fanmail.handlers.retention", 900.0, 512),
     Function("eraser", "EraserFunction", "fanmail.handlers.eraser", 600.0, 512),
+    Function("notify", "NotifyFunction", "fanmail.handlers.notify", 60.0, 512),
+    Function("counter", "CounterFunction", "fanmail.handlers.counter", 900.0, 512),
 )
 BY_NAME = {function.name: function for function in FUNCTIONS}
 SENDER, TRIGGER = BY_NAME["sender"], BY_NAME["trigger"]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
     )
     from fanmail.domain.plan import SenderConcurrency
     from fanmail.domain.render import TemplateParts
+    from fanmail.domain.saved_segments import SavedSegment, SegmentCount
     from fanmail.domain.segments import Fact
     from fanmail.domain.ses_events import LedgerMark, RecipientEvents
     from fanmail.domain.stored_templates import TemplateVersion
@@ -490,6 +491,47 @@ class TemplateStore(Protocol):
 
     def latest(self) -> list[TemplateVersion]:
         """Each name's latest version, by name."""
+        ...
+
+
+class SegmentStore(Protocol):
+    """Saved segments by (list, segment id); a name is unique per list (`name_key`)."""
+
+    def create(self, saved: SavedSegment) -> None:
+        """Conflict if the list already has a segment of that name (or that id)."""
+        ...
+
+    def get(self, list_id: str, segment_id: str) -> SavedSegment | None: ...
+
+    def of_list(self, list_id: str) -> list[SavedSegment]:
+        """Every saved segment of the list, by name."""
+        ...
+
+    def replace(self, saved: SavedSegment, since: SavedSegment) -> None:
+        """Store `saved` (its next version) if the stored one is still `since`; Conflict if it
+        changed meanwhile or the new name is another segment's, NotFound if it is gone."""
+        ...
+
+    def delete(self, list_id: str, segment_id: str) -> bool:
+        """False if there was none."""
+        ...
+
+    def delete_list(self, list_id: str) -> int:
+        """Delete every saved segment of a list (the list is being deleted), their counts
+        too; how many segments went."""
+        ...
+
+    def count_of(self, list_id: str, segment_id: str) -> SegmentCount | None:
+        """The segment's latest exact count (running or done)."""
+        ...
+
+    def start_count(self, count: SegmentCount) -> SegmentCount:
+        """Store a new count unless one of the same version is running: then that one."""
+        ...
+
+    def advance_count(self, count: SegmentCount, since: SegmentCount) -> bool:
+        """Save a count's next position if the stored one is still at `since`'s; False when
+        another worker moved it first (the caller stops)."""
         ...
 
 

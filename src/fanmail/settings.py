@@ -43,6 +43,8 @@ class Settings:
     imports_table: str = "fanmail-imports"
     signups_table: str = "fanmail-signups"
     erasures_table: str = "fanmail-erasures"
+    segments_table: str = "fanmail-segments"
+    idempotency_table: str = "fanmail-idempotency"
     erasure_secret_name: str | None = None
     imports_bucket: str = "fanmail-imports"
     sender_function: str = "fanmail-sender"
@@ -50,6 +52,7 @@ class Settings:
     importer_function: str = "fanmail-importer"
     retention_function: str = "fanmail-retain"
     eraser_function: str = "fanmail-eraser"
+    counter_function: str = "fanmail-counter"
     function_qualifier: str | None = None
     sender_identity: str | None = None
     schedule_dead_letter_arn: str | None = None
@@ -174,6 +177,7 @@ class Settings:
             "importer": self.importer_function + suffix,
             "retention": self.retention_function + suffix,
             "eraser": self.eraser_function + suffix,
+            "counter": self.counter_function + suffix,
         }
 
     def table_names(self) -> dict[str, str]:
@@ -186,6 +190,8 @@ class Settings:
             "signups": self.signups_table,
             "erasures": self.erasures_table,
             "templates": self.templates_table,
+            "segments": self.segments_table,
+            "idempotency": self.idempotency_table,
         }
 
 
@@ -314,11 +320,14 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "imports_table": _name,
     "signups_table": _name,
     "erasures_table": _name,
+    "segments_table": _name,
+    "idempotency_table": _name,
     "erasure_secret_name": _name,
     "imports_bucket": _name,
     "importer_function": _name,
     "retention_function": _name,
     "eraser_function": _name,
+    "counter_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,

@@ -26,6 +26,7 @@ MODULES = (
     "lists",
     "imports",
     "topics",
+    "segments",
     "subscribers",
     "templates",
     "people",

@@ -1,14 +1,23 @@
-"""Lambda's SQS event source mapping, for local mode: polls a queue, hands batches to a function
-as SQS events (Lambda's record shape), deletes what succeeded, and leaves what the function
-reported in `batchItemFailures` (or all of a batch whose invocation failed) for SQS to deliver
-again after the visibility timeout -- and, past the redrive policy, to the dead-letter queue."""
+"""Where events reach functions in local mode.
+
+- Lambda's SQS event source mapping: polls a queue, hands batches to a function as SQS events
+  (Lambda's record shape), deletes what succeeded, and leaves what the function reported in
+  `batchItemFailures` (or all of a batch whose invocation failed) for SQS to deliver again after
+  the visibility timeout -- and, past the redrive policy, to the dead-letter queue.
+- The stack's own event bus (`StackBus`): PutEvents entries in, each matching rule's function
+  invoked asynchronously with the event as EventBridge delivers it (Lambda's async retries and
+  dead letters are the invoker's).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
-from typing import Any
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 from fanmail.domain.errors import InvokeError
 from fanmail.ports import Invoker
@@ -132,3 +141,85 @@ class EventSourceMapping:
                 handled = 0
             if not handled:
                 self._stop.wait(self.poll_s)
+
+
+MAX_ENTRIES = 10
+"""PutEvents takes 1-10 entries a call."""
+MAX_ENTRY_BYTES = 256 * 1024
+RULES = {"Notify": "notify"}
+"""template.yaml's rules on the stack's bus with a Lambda target local mode runs: detail-type
+-> function (NotifyFunction's `NotifyEvent`)."""
+
+
+EventBridgeEvent = TypedDict(
+    "EventBridgeEvent",
+    {
+        "version": str,
+        "id": str,
+        "detail-type": str,
+        "source": str,
+        "account": str,
+        "time": str,
+        "region": str,
+        "resources": list[str],
+        "detail": object,
+    },
+)
+
+
+class PutEventsAnswer(TypedDict):
+    FailedEntryCount: int
+    Entries: list[dict[str, str]]
+
+
+def eventbridge_event(
+    entry: Mapping[str, Any], detail: object, bus_region: str
+) -> EventBridgeEvent:
+    """An event as EventBridge hands it to a rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": entry["DetailType"],
+        "source": entry["Source"],
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": bus_region,
+        "resources": list(entry.get("Resources") or []),
+        "detail": detail,
+    }
+
+
+class StackBus:
+    """The stack's own bus (CampaignBus) for local mode: `put_events` takes PutEvents' entries
+    (Source, DetailType, Detail as a JSON object's text, Resources) and answers as PutEvents
+    does, an entry that is not an event failing alone (MalformedDetail, InvalidArgument)."""
+
+    def __init__(self, invoker: Invoker, region: str = "us-east-1") -> None:
+        self.invoker = invoker
+        self.region = region
+
+    def put_events(self, entries: Sequence[Mapping[str, Any]]) -> PutEventsAnswer:
+        if not 1 <= len(entries) <= MAX_ENTRIES:
+            raise InvokeError("events", "ValidationException", "PutEvents takes 1 to 10 entries")
+        answers = [self._put(entry) for entry in entries]
+        return {"FailedEntryCount": sum("ErrorCode" in a for a in answers), "Entries": answers}
+
+    def _put(self, entry: Mapping[str, Any]) -> dict[str, str]:
+        if not entry.get("Source") or not entry.get("DetailType"):
+            return {
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": "Source and DetailType are required",
+            }
+        if len(json.dumps(entry).encode()) > MAX_ENTRY_BYTES:
+            return {"ErrorCode": "InvalidArgument", "ErrorMessage": "the entry is over 256 KB"}
+        try:
+            detail = json.loads(entry.get("Detail") or "")
+        except ValueError:
+            detail = None
+        if not isinstance(detail, dict):
+            return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is not a JSON object"}
+        event = eventbridge_event(entry, detail, self.region)
+        function = RULES.get(str(entry["DetailType"]))
+        if function is not None:
+            self.invoker.invoke_async(function, event)
+        return {"EventId": event["id"]}

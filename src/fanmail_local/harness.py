@@ -25,6 +25,7 @@ from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.adapters.erasures import GeneratedErasureKey, MemoryErasureList
 from fanmail_local.adapters.events import MemoryEventBus, MemoryQueue
 from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
+from fanmail_local.adapters.idempotency import MemoryIdempotency
 from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
 from fanmail_local.adapters.invoker import InProcessInvoker, LocalFunction
 from fanmail_local.adapters.keys import GeneratedKeys
@@ -36,6 +37,7 @@ from fanmail_local.adapters.memory import (
     MemorySubscriberStore,
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.adapters.segments import MemorySegmentStore
 from fanmail_local.adapters.ses_simulator import SesSimulator
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
 from fanmail_local.adapters.templates import MemoryTemplateStore
@@ -78,6 +80,8 @@ def memory_ports(
         blobs=MemoryBlobStore(),
         signups=MemorySignupStore(),
         templates=MemoryTemplateStore(),
+        segments=MemorySegmentStore(),
+        idempotency=MemoryIdempotency(),
         limits=MemoryRateLimits(),
         mailer=mailer,
         ses=ses,

@@ -83,6 +83,6 @@ def test_api_conforms_to_its_openapi_document(api_url: str, tmp_path: Path) -> N
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"}
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path, check=False
+        command, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

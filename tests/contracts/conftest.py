@@ -15,6 +15,7 @@ from fanmail.adapters.aws.dynamodb.feedback_marks import DynamoFeedbackStore
 from fanmail.adapters.aws.dynamodb.import_jobs import DynamoImportStore
 from fanmail.adapters.aws.dynamodb.ledger import DynamoLedger
 from fanmail.adapters.aws.dynamodb.lists import DynamoListStore
+from fanmail.adapters.aws.dynamodb.segments import DynamoSegmentStore
 from fanmail.adapters.aws.dynamodb.signups import DynamoRateLimits, DynamoSignupStore
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.adapters.aws.dynamodb.templates import DynamoTemplateStore
@@ -29,6 +30,7 @@ from fanmail.ports import (
     ListStore,
     RateLimits,
     Scheduler,
+    SegmentStore,
     SendLedger,
     SignupStore,
     SubscriberStore,
@@ -43,6 +45,7 @@ from fanmail_local.adapters.memory import (
     MemorySubscriberStore,
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
+from fanmail_local.adapters.segments import MemorySegmentStore
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
 from fanmail_local.adapters.templates import MemoryTemplateStore
 
@@ -62,6 +65,7 @@ class Stores:
     signups: SignupStore
     limits: RateLimits
     templates: TemplateStore
+    segments: SegmentStore
 
 
 def memory_stores() -> Stores:
@@ -80,6 +84,7 @@ def memory_stores() -> Stores:
         MemorySignupStore(),
         MemoryRateLimits(),
         MemoryTemplateStore(),
+        MemorySegmentStore(),
     )
 
 
@@ -104,6 +109,7 @@ def aws_stores(session: boto3.Session, names: dict[str, str], bucket: str) -> St
         DynamoSignupStore(client, names["signups"]),
         DynamoRateLimits(client, names["signups"]),
         DynamoTemplateStore(client, names["templates"]),
+        DynamoSegmentStore(client, names["segments"]),
     )
 
 

@@ -230,6 +230,7 @@ def full_campaign() -> Campaign:
         list_info={"id": "l1", "name": "News", "brand": "B", "postal_address": "1 Main St"},
         segment=SegmentSnapshot.of(Segment.parse('plan = "pro" and opened in 30 days')),
         segment_id="pros",
+        segment_version=3,
         notes=("the segment names attribute 'plna', which none of the 4 subscribers has",),
         frequency_cap=FrequencyCap(3, 7),
         urgent=True,

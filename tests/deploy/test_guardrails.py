@@ -27,6 +27,8 @@ FUNCTIONS = (
     "Heartbeat",
     "Retention",
     "Eraser",
+    "Notify",
+    "Counter",
 )
 
 
@@ -131,6 +133,8 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         "InboundFunction",
         "RetentionFunction",
         "EraserFunction",
+        "NotifyFunction",
+        "CounterFunction",
     }
     for config in configs.values():
         assert config["MaximumRetryAttempts"] <= 2 and config["Qualifier"] == "live"
@@ -144,8 +148,9 @@ def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
         for target in rule["Properties"]["Targets"]:
             assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
             assert "DeadLetterConfig" in target, name
-    send = rules["TriggerFunctionSendCampaignEvent"]["Properties"]["Targets"][0]
-    assert send["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    for rule in ("TriggerFunctionSendCampaignEvent", "NotifyFunctionNotifyEvent"):
+        target = rules[rule]["Properties"]["Targets"][0]
+        assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     # the schedules fanmail creates name the queue (adapters/aws/scheduler.py), and may use it
     assert env("Api")["FANMAIL_SCHEDULE_DEAD_LETTER_ARN"] == {
         "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
@@ -157,9 +162,10 @@ def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
         for s in scheduler
     )
     policy = props("DeadLetterQueuePolicy")["PolicyDocument"]["Statement"][0]
-    assert policy["Condition"]["ArnEquals"]["aws:SourceArn"] == {
-        "Fn::GetAtt": ["TriggerFunctionSendCampaignEvent", "Arn"]
-    }
+    assert policy["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["TriggerFunctionSendCampaignEvent", "Arn"]},
+        {"Fn::GetAtt": ["NotifyFunctionNotifyEvent", "Arn"]},
+    ]
 
 
 def test_an_alarm_fires_when_a_dead_letter_queue_is_not_empty() -> None:

@@ -309,3 +309,54 @@ def test_the_phase_timeline(
     heading = "return document.getElementById('decision-successes').textContent"
     assert browser.execute_script(heading) == "Clicked"  # the metric's word (a phone hides it)
     look_at(browser, WIDTHS[width][0], [])(f"the phase timeline at {width}")
+
+
+def test_saved_segments_in_the_lists_view_and_the_campaign_form(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A saved segment made in the list's Segments card (a bad one answered with the API's
+    message naming the node), chosen in the campaign form: its estimate at once, its exact count
+    as a job with progress beside the button, and the campaign created from it."""
+    runtime, url = served
+    browser.get(f"{url}/#lists")
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#lists tr[data-id=news] button")
+    )
+    row = browser.find_element(By.CSS_SELECTOR, "#lists tr[data-id=news]")
+    next(b for b in row.find_elements(By.TAG_NAME, "button") if b.text == "Segments").click()
+    form = browser.find_element(By.ID, "segment-form")
+    wait(browser, 10).until(lambda b: form.is_displayed())
+    form.find_element(By.NAME, "name").send_keys("Has a city")
+    form.find_element(By.NAME, "segment").send_keys("city >")
+    browser.find_element(By.ID, "segment-save").click()
+    wait(browser, 10).until(lambda b: "segment: " in text(b, "segment-notice"))
+    form.find_element(By.NAME, "segment").clear()
+    form.find_element(By.NAME, "segment").send_keys("city exists")
+    browser.find_element(By.ID, "segment-save").click()
+    wait(browser, 10).until(lambda b: "Saved Has a city" in text(b, "segment-notice"))
+    assert "city exists" in text(browser, "segments")
+    [saved] = runtime.app.saved_segments.of_list("news")
+    browser.get(f"{url}/#campaigns")
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form select[name=segment_id] option")
+    )
+    browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    create = browser.find_element(By.ID, "create-form")
+    Select(create.find_element(By.NAME, "list_id")).select_by_value("news")
+    Select(create.find_element(By.NAME, "template")).select_by_value("newsletter")
+    wait(browser, 10).until(
+        lambda b: [
+            o
+            for o in Select(create.find_element(By.NAME, "segment_id")).options
+            if o.get_attribute("value") == saved.segment_id
+        ]
+    )
+    Select(create.find_element(By.NAME, "segment_id")).select_by_value(saved.segment_id)
+    wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
+    browser.find_element(By.ID, "exact-count").click()
+    wait(browser, 30).until(lambda b: "(exact)" in text(b, "exact-count-text"))
+    create.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
+    create.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
+    assert (created.segment_id, created.segment_version) == (saved.segment_id, 1)

@@ -105,3 +105,41 @@ def test_the_cli_estimates_and_creates_with_a_segment(
     out = capsys.readouterr()
     assert json.loads(out.out)["segment_text"] == 'plan = "free" and plna exists'
     assert "warning: the segment names attribute 'plna'" in out.err
+
+
+def test_saved_segments_on_the_stand_in(runtime: LocalRuntime) -> None:
+    """Every call of the API function's SavedSegments grant: a segment and its name's claim
+    in one transaction (create, edit, delete), read, listed, and deleted with its list."""
+    code, saved = api(
+        runtime, "POST", "/lists/seg/segments", {"name": "Pros", "segment": 'plan = "pro"'}
+    )
+    assert code == 201, saved
+    assert saved["size"]["everyone"]["estimate"] == 20
+    one = f"/lists/seg/segments/{saved['segment_id']}"
+    code, body = api(
+        runtime, "POST", "/lists/seg/segments", {"name": "pros", "segment": "plan exists"}
+    )
+    assert code == 409, body
+    assert api(runtime, "PATCH", one, {"name": "Pro readers"})[0] == 200
+    assert [s["name"] for s in api(runtime, "GET", "/lists/seg/segments")[1]["segments"]] == [
+        "Pro readers"
+    ]
+    assert api(runtime, "GET", one)[1]["version"] == 2
+    code, started = api(runtime, "POST", one + "/count")  # the counter function reads the list
+    assert code == 202 and started["total"] == 60, started
+    runtime.invoker.drain()
+    code, count = api(runtime, "GET", one + "/count")
+    assert (code, count["status"], count["matched"], count["text"]) == (
+        200,
+        "done",
+        20,
+        "20 of 60 (exact)",
+    )
+    assert api(runtime, "DELETE", one)[0] == 204
+    runtime.app.lists.create(CreateList("gone"))
+    assert (
+        api(runtime, "POST", "/lists/gone/segments", {"name": "A", "segment": "plan exists"})[0]
+        == 201
+    )
+    assert api(runtime, "DELETE", "/lists/gone")[0] == 204
+    assert runtime.app.saved_segments.store.of_list("gone") == []

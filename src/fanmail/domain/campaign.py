@@ -309,6 +309,8 @@ class Campaign:
     saved segment changed later does not change it); None: the whole list."""
     segment_id: str | None = None
     """The saved segment `segment` was copied from, if it came from one."""
+    segment_version: int | None = None
+    """Which version of that saved segment it copied."""
     notes: tuple[str, ...] = ()
     """What creation found worth a warning (a segment naming an attribute nobody has)."""
     frequency_cap: FrequencyCap | None = None

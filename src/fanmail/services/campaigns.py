@@ -19,10 +19,19 @@ from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.run import RunEpoch, to_event
+from fanmail.domain.saved_segments import SavedSegment
 from fanmail.domain.segments import Segment
 from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import start_run
-from fanmail.ports import CampaignStore, Clock, Invoker, ListStore, SesAccount, SubscriberStore
+from fanmail.ports import (
+    CampaignStore,
+    Clock,
+    Invoker,
+    ListStore,
+    SegmentStore,
+    SesAccount,
+    SubscriberStore,
+)
 from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
 from fanmail.services.run_state import TRIGGER
@@ -30,6 +39,9 @@ from fanmail.services.senders import SenderCheck
 from fanmail.services.topics import bind, target
 
 SAMPLE_PAGE = 25
+FRESH_COUNT_S = 3600.0
+"""How long a saved segment's exact count of nobody refuses a send of a list too large to
+count at once."""
 MAX_NAME_CHARS = 200
 PAGE_MAX = 1000
 
@@ -45,6 +57,8 @@ class CreateCampaign:
     campaign_id: str | None = None
     segment: object = None
     """Who of the list: a segment in either form (JSON object or text); None: everyone."""
+    segment_id: str | None = None
+    """Or a saved segment of the list, whose definition the campaign copies."""
     urgent: bool = False
     """A notification: not held back by the frequency cap."""
     quiet_hours: Mapping[str, object] | None = None
@@ -55,15 +69,15 @@ class CreateCampaign:
 
 
 def _audience(
-    command: CreateCampaign, mailing_list: MailingList
+    segment: Segment | None, topic_id: str | None, mailing_list: MailingList
 ) -> tuple[Topic | None, Segment | None]:
-    """The topic targeted and the segment applied (the topic's condition folded into it)."""
-    segment = Segment.read(command.segment, "segment") if command.segment is not None else None
+    """The topic targeted and the segment applied (the topic's condition folded into it; a
+    topic named in the segment, inline or saved, bound to the list's topic)."""
     if segment is not None:
         segment = bind(mailing_list, segment)
-    if command.topic is None:
+    if topic_id is None:
         return None, segment
-    return target(mailing_list, command.topic, segment)
+    return target(mailing_list, topic_id, segment)
 
 
 def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
@@ -92,11 +106,13 @@ class Campaigns:
         default_cap: FrequencyCap | None = None,
         pin: Callable[[str], str] = str,
         rate_override: float | None = None,
+        segments: SegmentStore | None = None,
     ) -> None:
         """`pin`: the template a campaign stores for the one it names (StoredTemplates.pin);
         `rate_override`: the rate runs send at instead of SES's MaxSendRate (as the trigger's)."""
         self.rate_override = rate_override
         self.pin = pin
+        self.segments = segments
         self.default_cap = default_cap
         self.senders = senders
         self.audiences = audiences
@@ -141,7 +157,8 @@ class Campaigns:
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
-        topic, segment = _audience(command, mailing_list)
+        segment, saved = self._segment(command, list_id)
+        topic, segment = _audience(segment, command.topic, mailing_list)
         variables = check_variables(command.variables)
         # a stored template is pinned to its latest version: senders render exactly that
         command = replace(command, variables=variables, template=self.pin(command.template))
@@ -181,6 +198,8 @@ class Campaigns:
             template_report=report,
             list_info=list_info,
             segment=SegmentSnapshot.of(segment) if segment is not None else None,
+            segment_id=saved.segment_id if saved else None,
+            segment_version=saved.version if saved else None,
             notes=tuple(self._segment_warnings(list_id, segment)),
             frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
             urgent=command.urgent,
@@ -189,22 +208,56 @@ class Campaigns:
             topic=topic,
         )
 
+    def _segment(
+        self, command: CreateCampaign, list_id: str
+    ) -> tuple[Segment | None, SavedSegment | None]:
+        """The segment the campaign copies: given inline, or a saved one of the list as it
+        is now (a later edit of the saved one does not change this campaign)."""
+        if command.segment_id is None:
+            inline = command.segment
+            return (Segment.read(inline, "segment") if inline is not None else None), None
+        if command.segment is not None:
+            raise InvalidInput("give segment or segment_id, not both")
+        segment_id = check_id("segment_id", command.segment_id)
+        saved = self.segments.get(list_id, segment_id) if self.segments else None
+        if saved is None:
+            raise NotFound(f"segment {segment_id!r} of list {list_id!r} not found")
+        return Segment.from_json(saved.definition, "segment_id"), saved
+
     def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:
         if segment is None:
             return []
         return self.audiences.measure(list_id, segment).warnings()
 
     def _check_audience(self, campaign_id: str) -> None:
-        """Refuse a send that would reach nobody, where the list is small enough to count (a
-        larger one runs, and its summary says how many the segment reached)."""
+        """Refuse a send that would reach nobody, where the list is small enough to count, or
+        its saved segment's exact count (of the version it copied, finished within the last
+        FRESH_COUNT_S) found nobody; otherwise it runs, and its summary says how many the
+        segment reached."""
         campaign = self.get(campaign_id)
         if campaign.segment is None:
             return
         segment = campaign.segment.segment()
         size = self.audiences.counted(campaign.list_id, segment)
-        why = refuse_empty(size, segment) if size is not None else None
+        why = refuse_empty(size, segment) if size is not None else self._counted_empty(campaign)
         if why is not None:
             raise Conflict(f"{why}; nothing was started", campaign.status.value)
+
+    def _counted_empty(self, campaign: Campaign) -> str | None:
+        if campaign.segment_id is None or self.segments is None:
+            return None
+        count = self.segments.count_of(campaign.list_id, campaign.segment_id)
+        if count is None or not count.done or count.version != campaign.segment_version:
+            return None
+        age_s = self.clock.now() - (count.finished_at or 0.0)
+        if age_s > FRESH_COUNT_S or count.receiving > 0:
+            return None
+        return (
+            f"the exact count of saved segment {campaign.segment_id!r} (version "
+            f"{count.version}, {age_s / 60:.0f} min ago) found nobody who receives mail: "
+            f"{count.matched:,} of the list's {count.total:,} subscribers, all opted out or none "
+            "(count it again if the list has changed)"
+        )
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"

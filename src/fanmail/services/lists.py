@@ -23,7 +23,7 @@ from fanmail.domain.model import (
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import choices_by_key, find
 from fanmail.domain.tracking import with_tracking
-from fanmail.ports import Clock, ListStore, SubscriberPage, SubscriberStore
+from fanmail.ports import Clock, ListStore, SegmentStore, SubscriberPage, SubscriberStore
 from fanmail.services.senders import SenderCheck
 
 if TYPE_CHECKING:
@@ -142,7 +142,9 @@ class Lists:
         clock: Clock,
         senders: SenderCheck | None = None,
         erasures: ErasureCheck | None = None,
+        segments: SegmentStore | None = None,
     ) -> None:
+        self.segments = segments
         self.list_store = list_store
         self.subscribers = subscribers
         self.clock = clock
@@ -178,6 +180,8 @@ class Lists:
                 f"list {list_id!r} still has {held:,} subscriber{'s' if held != 1 else ''} "
                 "(of any status): export them if you need them, delete them, then the list"
             )
+        if self.segments is not None:  # its saved segments go with it
+            self.segments.delete_list(current.list_id)
 
     def all(self, cursor: str | None, limit: int) -> tuple[list[ListSummary], str | None]:
         if not 1 <= limit <= PAGE_MAX:

@@ -88,11 +88,12 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
 def segment_view(campaign: Campaign) -> JsonObject:
     """The campaign's segment as created: its JSON, its text form and where it came from."""
     if campaign.segment is None:
-        return {"segment": None, "segment_text": None, "segment_id": None}
+        return {"segment": None, "segment_text": None, "segment_id": None, "segment_version": None}
     return {
         "segment": campaign.segment.definition,
         "segment_text": campaign.segment.segment().render(),
         "segment_id": campaign.segment_id,
+        "segment_version": campaign.segment_version,
     }
 
 

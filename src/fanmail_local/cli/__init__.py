@@ -12,7 +12,17 @@ import sys
 from typing import NoReturn
 
 from fanmail.domain.errors import FanmailError
-from fanmail_local.cli import campaigns, demo, lists, people, previews, serve, topics
+from fanmail_local.cli import (
+    campaigns,
+    demo,
+    lists,
+    notify,
+    people,
+    previews,
+    segments,
+    serve,
+    topics,
+)
 from fanmail_local.cli.common import JSON_HELP
 
 NO_JSON = "demo, serve and export print no JSON (no records: a run, a server, a CSV file)"
@@ -47,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     previews.add_parser(commands)
     lists.add_parsers(commands)
     topics.add_parser(commands)
+    segments.add_parser(commands)
+    notify.add_parser(commands)
     people.add_parser(commands)
     serve.add_parser(commands)
     return root

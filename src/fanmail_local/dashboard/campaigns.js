@@ -15,7 +15,10 @@ const ACTIONS = {
   },
 };
 const ENGAGEMENT = new Set(["sent", "delivered", "opened", "clicked", "top_links"]);
-const state = { selected: null, view: null, samples: [], previewFor: null, subject: null, editing: null, eventType: "", lists: [] };
+const state = {
+  selected: null, view: null, samples: [], previewFor: null, subject: null, editing: null, eventType: "",
+  lists: [], saved: new Map(),
+};
 
 function one(suffix = "") {
   return path("/campaigns", state.selected) + suffix;
@@ -34,6 +37,10 @@ export function setup() {
   byId("create-form").addEventListener("submit", submitDraft);
   byId("create-form").elements.list_id.addEventListener("change", fillTopics);
   byId("estimate").addEventListener("click", (event) => estimate(event.currentTarget));
+  byId("exact-count").addEventListener("click", (event) => countExactly(event.currentTarget));
+  const form = byId("create-form");
+  form.elements.list_id.addEventListener("change", () => loadSaved().catch((e) => say("create-notice", e.message, true)));
+  form.elements.segment_id.addEventListener("change", chooseSaved);
   byId("add-variable").addEventListener("click", () => addVariable("", ""));
   byId("event-type").addEventListener("change", (event) => {
     state.eventType = event.target.value;
@@ -63,6 +70,7 @@ export async function show(campaignId) {
     ...templates.stored.map((t) => [t.name, `${t.name} (yours, version ${t.version})`]),
     ...templates.templates.map((name) => [name, `${name} (shipped)`]),
   ]);
+  await loadSaved();
   await loadCampaigns();
   if (campaignId && campaignId !== state.selected) await select(campaignId);
   else await refreshCampaign();
@@ -419,6 +427,10 @@ function editDraft() {
   fillTopics();
   form.elements.topic.value = view.topic ? view.topic.id : "";
   form.elements.segment.value = view.topic ? segmentBeyondTopic(view) : (view.segment_text || "");
+  loadSaved().then(() => {
+    form.elements.segment_id.value = view.segment_id || "";
+    form.elements.segment.readOnly = Boolean(form.elements.segment_id.value);
+  }).catch((error) => say("create-notice", error.message, true));
   form.elements.urgent.checked = Boolean(view.urgent);
   byId("variables").replaceChildren();
   for (const [name, value] of Object.entries(view.variables)) addVariable(name, value);
@@ -440,8 +452,9 @@ function draftBody(form) {
     sender: data.get("sender").trim(), variables,
   };
   body.subject = data.get("subject").trim() || null;
-  body.segment = data.get("segment").trim() || null;
   body.topic = data.get("topic") || null;
+  body.segment_id = data.get("segment_id") || null;
+  body.segment = body.segment_id ? null : data.get("segment").trim() || null;
   body.urgent = data.get("urgent") === "on";
   return body;
 }
@@ -460,6 +473,50 @@ function segmentBeyondTopic(view) {
   const text = view.segment_text || "";
   const prefix = `topic "${view.topic.id}"`;
   return text === prefix ? "" : text.replace(`${prefix} and `, "");
+}
+
+// The chosen list's saved segments, a choice of the form (its definition is copied when the
+// campaign is created).
+async function loadSaved() {
+  const form = byId("create-form");
+  const listId = form.elements.list_id.value;
+  const page = listId ? await api("GET", path("/lists", listId, "segments")) : { segments: [] };
+  state.saved = new Map(page.segments.map((s) => [s.segment_id, s]));
+  fillSelect(form.elements.segment_id, page.segments.map((s) => [s.segment_id, s.name]),
+    "(none: the segment typed below)");
+  if (!state.saved.has(form.elements.segment_id.value)) chooseSaved();
+}
+
+function chooseSaved() {
+  const form = byId("create-form");
+  const saved = state.saved.get(form.elements.segment_id.value);
+  form.elements.segment.readOnly = Boolean(saved);
+  if (saved) form.elements.segment.value = saved.segment_text;
+  byId("exact-count-line").hidden = !saved;
+  byId("exact-count-text").textContent = "";
+  byId("segment-size").textContent = "";
+  if (saved) estimate(byId("estimate"));
+}
+
+// The exact count of the chosen saved segment: a job; its progress beside the button.
+async function countExactly(button) {
+  const form = byId("create-form");
+  const where = path("/lists", form.elements.list_id.value, "segments", form.elements.segment_id.value, "count");
+  const shown = byId("exact-count-text");
+  await busy(button, async () => {
+    try {
+      let count = await api("POST", where);
+      while (count.status !== "done") {
+        shown.textContent = count.text;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        count = await api("GET", where);
+      }
+      shown.textContent = `exactly ${count.receiving.toLocaleString("en")} would get it (${count.text})`;
+    } catch (error) {
+      shown.textContent = "";
+      say("create-notice", error.message, true);
+    }
+  });
 }
 
 // A segment's size at once: the list counted, or a random sample of it with its interval.
@@ -493,6 +550,7 @@ async function submitDraft(event) {
         + (view.warnings.length ? `: ${view.warnings[0]}` : ""));
       state.editing = null;
       form.reset();
+      chooseSaved();
       byId("variables").replaceChildren();
       byId("create").textContent = "Create draft";
       byId("new-campaign").querySelector("h2").textContent = "New campaign";

@@ -3,6 +3,7 @@
 import { api, ask, busy, byId, count, el, fillBody, fillSelect, path, row, say, words } from "./core.js";
 import * as imports from "./imports.js";
 import * as topics from "./topics.js";
+import * as segments from "./segments.js";
 
 const state = { lists: [], editing: null };
 
@@ -12,6 +13,7 @@ export function setup() {
   byId("settings-close").addEventListener("click", () => { byId("list-settings").hidden = true; });
   imports.setup();
   topics.setup();
+  segments.setup();
 }
 
 export async function show() {
@@ -36,6 +38,8 @@ function listRow(list) {
   open.href = `#subscribers/${encodeURIComponent(list.list_id)}`;
   const settings = el("button", "Settings");
   settings.addEventListener("click", () => editSettings(list));
+  const saved = el("button", "Segments");
+  saved.addEventListener("click", () => segments.open(list));
   const importing = el("button", "Import");
   importing.addEventListener("click", () => {
     byId("import-list").value = list.list_id;
@@ -44,7 +48,7 @@ function listRow(list) {
   });
   const remove = el("button", "Delete…", "danger");
   remove.addEventListener("click", () => deleteList(remove, list));
-  actions.append(open, settings, importing, remove);
+  actions.append(open, settings, saved, importing, remove);
   const cell = el("td");
   cell.append(actions);
   const tr = row(name, el("td", count(list.subscribers.subscribed), "number"), el("td", others || "–", "muted"), cell);

@@ -14,6 +14,11 @@ from tests.unit.handlers.test_api import call, campaign_body
 
 @pytest.fixture
 def api(stack: MemoryStack) -> MemoryStack:
+    return forty_subscribers(stack)
+
+
+def forty_subscribers(stack: MemoryStack) -> MemoryStack:
+    """List `news`: 40 subscribers, every fourth on plan "pro", u001 (a pro) unsubscribed."""
     assert call(stack, "POST", "/lists", {"list_id": "news", "name": "News"})[0] == 201
     stack.subscribers.put_many(
         Subscriber(

@@ -30,6 +30,7 @@ from fanmail.handlers.api import (
     campaigns,
     imports,
     lists,
+    notifications,
     people,
     schedules,
     segments,
@@ -55,6 +56,7 @@ ROUTERS = (
     schedules.routes,
     templates.routes,
     segments.routes,
+    notifications.routes,
     people.routes,
     topics.routes,
 )

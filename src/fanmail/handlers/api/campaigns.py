@@ -100,6 +100,7 @@ def definition(body: m.CampaignCreate) -> CreateCampaign:
         campaign_id=body.campaign_id,
         name=body.name,
         segment=body.segment,
+        segment_id=body.segment_id,
         urgent=body.urgent,
         quiet_hours=body.quiet_hours,
         ab_test=body.ab_test,

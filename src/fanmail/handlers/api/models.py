@@ -284,6 +284,12 @@ class CampaignCreate(Strict):
     variables: Variables = Field(default_factory=dict)
     campaign_id: str | None = Field(default=None, pattern=ID_PATTERN)
     segment: SegmentField = None
+    segment_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="a saved segment of the list instead of `segment`: its definition is "
+        "copied now (editing the saved segment later does not change this campaign)",
+    )
     urgent: Flag = Field(
         default=False, description="a notification: the frequency cap does not hold it back"
     )
@@ -307,10 +313,16 @@ class CampaignCreate(Strict):
     )
 
 
+RequiredSegment = Annotated[
+    dict[str, Any] | str, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
+]
+SegmentName = Annotated[
+    str, Field(min_length=1, max_length=100, description="unique in the list (case ignored)")
+]
+
+
 class SegmentEstimate(Strict):
-    segment: Annotated[
-        dict[str, Any] | str, AfterValidator(_segment), WithJsonSchema(SEGMENT_SCHEMA)
-    ]
+    segment: RequiredSegment
 
 
 class SizeView(BaseModel):
@@ -329,6 +341,107 @@ class SegmentSize(BaseModel):
     everyone: SizeView = Field(description="whom the segment selects, whatever their status")
     receiving: SizeView = Field(description="of those, who would get mail (subscribed)")
     warnings: list[str] = Field(default_factory=list)
+
+
+class SavedSegmentCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Pro readers", "segment": 'plan = "pro"'}]}
+    )
+
+    name: SegmentName
+    segment: RequiredSegment
+
+
+class SavedSegmentEdit(Strict):
+    name: SegmentName | None = None
+    segment: SegmentField = None
+    version: int | None = Field(
+        default=None, ge=1, description="the version you read: 409 if it was saved since"
+    )
+
+
+class SavedSegmentView(BaseModel):
+    list_id: str
+    segment_id: str
+    name: str
+    segment: dict[str, object] = Field(description="the definition (JSON form)")
+    segment_text: str = Field(description="its text form")
+    version: int = Field(description="1 when created, one more at each edit")
+    created_at: float
+    updated_at: float
+
+
+class SavedSegmentSaved(SavedSegmentView):
+    size: SegmentSize = Field(description="its size now, with warnings (e.g. an unknown attribute)")
+
+
+class SavedSegmentPage(BaseModel):
+    segments: list[SavedSegmentView]
+
+
+class SegmentCountView(BaseModel):
+    list_id: str
+    segment_id: str
+    version: int = Field(description="the saved segment's version counted")
+    status: Literal["running", "done"]
+    scanned: int = Field(description="subscribers read so far")
+    total: int = Field(description="subscribers in the list when the count started")
+    matched: int = Field(description="of those read, whom the segment selects")
+    receiving: int = Field(description="of those, who would get mail (subscribed)")
+    started_at: float
+    updated_at: float
+    finished_at: float | None
+    text: str = Field(description='for people: "12,398 of 98,000 (exact)"')
+
+
+class NotificationCreate(Strict):
+    """A campaign created and sent in one call (POST /notifications, or a `Notify` event)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "list_id": "news",
+                    "template": "newsletter",
+                    "subject": "Your order shipped",
+                    "segment": 'email = "ana@example.com"',
+                    "urgent": True,
+                }
+            ]
+        }
+    )
+
+    list_id: str = Field(pattern=ID_PATTERN)
+    template: str = Field(min_length=1, max_length=64, description="a shipped or stored template")
+    template_version: int | None = Field(
+        default=None,
+        ge=1,
+        le=99_999_999,
+        description="a stored template's version (default: latest)",
+    )
+    sender: str | None = Field(
+        default=None, min_length=3, max_length=320, description="default: the list's sender"
+    )
+    subject: str | None = Field(
+        default=None, max_length=1000, description="Jinja; default: the template's"
+    )
+    variables: Variables = Field(default_factory=dict)
+    segment: SegmentField = None
+    segment_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="a saved segment of the list instead"
+    )
+    topic: str | None = Field(
+        default=None, max_length=64, description="only those in this topic of the list (its id)"
+    )
+    urgent: Flag = Field(default=False, description="the frequency cap does not hold it back")
+    name: str = Field(default="", max_length=200, description="default: Notification <key>")
+
+
+class NotifyDetail(NotificationCreate):
+    """A `Notify` event's detail: the notification, and optionally its key (default: the
+    event's id, the same for each delivery of one event)."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class WinnerChoice(Strict):
@@ -437,6 +550,9 @@ class CampaignView(BaseModel):
     segment_text: str | None = Field(default=None, description="the segment's text form")
     segment_id: str | None = Field(default=None, description="the saved segment it came from")
     topic: TopicView | None = Field(default=None, description="the topic it targets, as created")
+    segment_version: int | None = Field(
+        default=None, description="the version of the saved segment it copied"
+    )
     urgent: bool = Field(
         default=False, description="a notification: the frequency cap does not hold it back"
     )

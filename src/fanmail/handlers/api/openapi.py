@@ -15,6 +15,8 @@ CAMPAIGN = {"campaign_id": "$response.body#/campaign_id"}
 IMPORT = {"import_id": "$response.body#/import_id"}
 UPLOAD = {"import_id": "$response.body#/job/import_id"}
 TOPIC = {"list_id": "$request.path.list_id", "topic_id": "$response.body#/id"}
+SAVED = {"list_id": "$response.body#/list_id", "segment_id": "$response.body#/segment_id"}
+SAVED_ONE = "lists__list_id__segments__segment_id_"
 
 # (path, method, status) -> {link name: (operationId, parameters)}
 LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
@@ -51,6 +53,16 @@ LINKS: dict[tuple[str, str, str], dict[str, tuple[str, dict[str, str]]]] = {
         "ResendFailed": ("resend_failed_campaigns__campaign_id__resend_failed_post", CAMPAIGN),
         "Failures": ("failures_campaigns__campaign_id__failures_get", CAMPAIGN),
         "Events": ("events_campaigns__campaign_id__events_get", CAMPAIGN),
+    },
+    ("/lists/{list_id}/segments", "post", "201"): {
+        "ReadSegment": (f"read_{SAVED_ONE}_get", SAVED),
+        "EditSegment": (f"edit_{SAVED_ONE}_patch", SAVED),
+        "CountSegment": (f"start_count_{SAVED_ONE}_count_post", SAVED),
+        "ReadCount": (f"read_count_{SAVED_ONE}_count_get", SAVED),
+        "DeleteSegment": (f"delete_{SAVED_ONE}_delete", SAVED),
+    },
+    ("/notifications", "post", "202"): {
+        "ReadNotification": ("read_campaigns__campaign_id__get", CAMPAIGN),
     },
     ("/lists/{list_id}/imports", "post", "202"): {
         "ReadImport": ("read_imports__import_id__get", IMPORT),

@@ -16,10 +16,17 @@ TABLE_KEYS: dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]] = {
     "signups": [("list_id", "HASH"), ("email", "RANGE")],
     "erasures": [("id", "HASH")],
     "templates": [("name", "HASH"), ("version", "RANGE")],
+    "segments": [("list_id", "HASH"), ("item", "RANGE")],
+    "idempotency": [("id", "HASH")],
 }
 
 # Tables whose items expire (DynamoDB TTL), by the attribute holding the time.
-TABLE_TTL = {"ledger": "expires_at", "imports": "expires", "signups": "expires"}
+TABLE_TTL = {
+    "ledger": "expires_at",
+    "imports": "expires",
+    "signups": "expires",
+    "idempotency": "expiration",
+}
 
 BY_EMAIL = "by_email"
 """Each table's index by address: lists of an address (suppression, preferences), and a

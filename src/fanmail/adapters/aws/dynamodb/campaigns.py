@@ -50,6 +50,7 @@ ATTRIBUTES = {
     "list_info": "list_info",
     "segment": "segment",
     "segment_id": "segment_id",
+    "segment_version": "segment_version",
     "notes": "notes",
     "frequency_cap": "frequency_cap",
     "urgent": "urgent",
