@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from fanmail.domain.abtest import parse_ab_test
+from fanmail.domain.abtest import AbTest, parse_ab_test
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_display_name, check_variables
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
@@ -168,15 +168,8 @@ class Campaigns:
         if command.quiet_hours is not None:
             quiet = parse_quiet_hours(command.quiet_hours)
         test = None if command.ab_test is None else parse_ab_test(command.ab_test)
-        for variant in test.variants if test else ():
-            subject, template, variables = with_variant(
-                command.subject, command.template, command.variables, variant
-            )
-            version = replace(command, subject=subject, template=template, variables=variables)
-            try:
-                self._check_renders(version, campaign_id, list_id, list_info)
-            except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
-                raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
+        if test is not None:
+            self._check_variants(command, test, campaign_id, list_id, list_info)
         report = template_report(
             self.renderer,
             template=command.template,
@@ -261,6 +254,25 @@ class Campaigns:
 
     def _new_id(self) -> str:
         return f"cmp-{int(self.clock.now())}-{uuid.uuid4().hex[:8]}"
+
+    def _check_variants(
+        self,
+        command: CreateCampaign,
+        test: AbTest,
+        campaign_id: str,
+        list_id: str,
+        list_info: dict[str, str],
+    ) -> None:
+        """Each A/B variant renders as the campaign does; a failure names the variant."""
+        for variant in test.variants:
+            subject, template, variables = with_variant(
+                command.subject, command.template, command.variables, variant
+            )
+            version = replace(command, subject=subject, template=template, variables=variables)
+            try:
+                self._check_renders(version, campaign_id, list_id, list_info)
+            except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
+                raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
 
     def _check_renders(
         self, command: CreateCampaign, campaign_id: str, list_id: str, list_info: dict[str, str]
