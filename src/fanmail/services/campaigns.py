@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from fanmail.domain.abtest import parse_ab_test
+from fanmail.domain.abtest import Variant, parse_ab_test
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_display_name, check_variables
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
@@ -165,14 +165,7 @@ class Campaigns:
             quiet = parse_quiet_hours(command.quiet_hours)
         test = None if command.ab_test is None else parse_ab_test(command.ab_test)
         for variant in test.variants if test else ():
-            subject, template, variables = with_variant(
-                command.subject, command.template, command.variables, variant
-            )
-            version = replace(command, subject=subject, template=template, variables=variables)
-            try:
-                self._check_renders(version, campaign_id, list_id, list_info)
-            except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
-                raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
+            self._check_variant_renders(command, variant, campaign_id, list_id, list_info)
         report = template_report(
             self.renderer,
             template=command.template,
@@ -203,6 +196,23 @@ class Campaigns:
             ab_test=test,
             topic=topic,
         )
+
+    def _check_variant_renders(
+        self,
+        command: CreateCampaign,
+        variant: Variant,
+        campaign_id: str,
+        list_id: str,
+        list_info: dict[str, str],
+    ) -> None:
+        subject, template, variables = with_variant(
+            command.subject, command.template, command.variables, variant
+        )
+        version = replace(command, subject=subject, template=template, variables=variables)
+        try:
+            self._check_renders(version, campaign_id, list_id, list_info)
+        except (InvalidInput, TemplateProblem) as exc:  # the same answer, naming the variant
+            raise type(exc)(f"ab_test variant {variant.name}: {exc}") from None
 
     def _segment(
         self, command: CreateCampaign, list_id: str
