@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from fanmail.domain.addresses import normalise_email
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber
@@ -31,9 +32,14 @@ FORCED_AFTER_ERASURE = "force: added back after an erasure, on the admin's word 
 
 
 def index_form(raw: str) -> str:
-    """How a rejected row's address is indexed: the row may not hold a valid address (that can
-    be why it was rejected), so not normalised, only trimmed and lower-cased as addresses are."""
-    return raw.strip().lower()[:320]
+    """How a rejected row's address is indexed: as a subscriber's is (normalised), so that the
+    erasure of an address finds the rows that spelt it otherwise (a punycode domain, decomposed
+    Unicode, capitals); a row without a valid address (that can be why it was rejected) only
+    trimmed and lower-cased."""
+    try:
+        return normalise_email(raw.strip())
+    except InvalidInput:
+        return raw.strip().lower()[:320]
 
 
 def address_digest(key: bytes, email: str) -> str:

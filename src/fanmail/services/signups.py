@@ -173,6 +173,9 @@ class Signups:
         attributes = signup_attributes(request.attributes, collected, form=request.form)
         if request.honeypot:
             return
+        # Counted before the address is looked up: past the limit every address is refused
+        # alike (counting only new ones would answer a known or erased address differently).
+        self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
         current = self.subscribers.get(mailing_list.list_id, email)
         if current is not None and (
             current.status in CANNOT_JOIN | {SubscriberStatus.SUBSCRIBED}
@@ -180,7 +183,6 @@ class Signups:
         ):
             return
         if mailing_list.settings.opt_in is OptIn.SINGLE and not self._erased(email):
-            self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
             by = Provenance("signup", source=request.source)
             self._join(mailing_list.list_id, email, attributes, by)
             return
@@ -204,7 +206,6 @@ class Signups:
         if not self.limits.hold(held, until, now):
             return
         try:
-            self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
             signup = Signup(
                 mailing_list.list_id, email, attributes, now, source, now, secrets.token_urlsafe(16)
             )

@@ -14,7 +14,14 @@ from typing import Any
 
 ELLIPSIS = "…"
 MIN_COLUMN = 4
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f"  # C0 and C1 controls
+    r"\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"  # separators, bidirectional controls
+    r"\ud800-\udfff]"  # lone surrogates
+)
+"""Never printed as they are: C0/C1 controls (escape sequences, line breaks), the line and
+paragraph separators, bidirectional controls (which make a terminal show text in another
+order than it has) and lone surrogates (which stdout cannot encode: the command would fail)."""
 PLAIN_EVERY_S = 2.0
 """Off a terminal (a log, a CI job), a progress line at most this often (and the last one)."""
 
@@ -81,10 +88,15 @@ def local_time(value: object) -> str:
 
 
 def cell(value: object) -> str:
-    """A value on one line: control characters (escape sequences in subscriber data, newlines)
-    shown as `\\xNN`, never sent to the terminal."""
+    """A value on one line: CONTROL characters (escape sequences in subscriber data, newlines,
+    bidirectional overrides) shown as `\\xNN` or `\\uNNNN`, never sent to the terminal."""
     text = "-" if value is None else str(value)
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return CONTROL.sub(lambda m: escaped(m.group()), text)
+
+
+def escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def width_of(text: str) -> int:

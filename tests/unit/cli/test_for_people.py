@@ -74,6 +74,10 @@ def test_odd_bytes_and_wide_characters_stay_in_their_cells() -> None:
     hostile = "evil\x1b[2J\x07\nline two"
     (line,) = table(("V",), [(hostile,)], 200)[1:]
     assert "\x1b" not in line and "\n" not in line and "\\x1b[2J" in line
+    reordered = "invoice\u202etxt.exe\u2066\u2028\ud800"  # a bidi override, a lone surrogate
+    (line,) = table(("V",), [(reordered,)], 200)[1:]
+    assert line == "invoice\\u202etxt.exe\\u2066\\u2028\\ud800"
+    assert line.encode() and fit(reordered, 10).encode() and wrap(reordered, 20)[0].encode()
     wide = "名前" * 30  # two columns each
     assert width_of(fit(wide, 21)) <= 21 and fit(wide, 21).endswith("…")
     for width in (11, 30):
