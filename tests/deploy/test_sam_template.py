@@ -307,7 +307,8 @@ def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_
     index = json.dumps({"Fn::Sub": "${SubscribersTable.Arn}/index/by_email"}, sort_keys=True)
     assert allowed == {
         table("LedgerTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
-        table("CampaignsTable"): {"dynamodb:UpdateItem"},
+        # GetItem: a campaign's ledger shard count, read once per container and campaign
+        table("CampaignsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         index: {"dynamodb:Query"},
         table("ListsTable"): {"dynamodb:UpdateItem"},  # a list's counts move with its subscribers

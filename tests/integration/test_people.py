@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -268,12 +269,17 @@ def test_an_erasure_in_the_middle_of_a_send_on_the_stand_in(
     people = [f"p{i:04d}-{suffix}@example.com" for i in range(120)]
     runtime.app.lists.create(CreateList(list_id))
     runtime.ports.subscribers.put_many([Subscriber(list_id, email) for email in people])
-    refused, sent = people[3], []
+    refused, sent = people[3], list[str]()
     mailbox = runtime.mailbox
     assert mailbox is not None
     real_send = mailbox.send
+    erasing = threading.Event()  # sends after the 20th wait for it: the erasure lands mid-send
+    erased_now = threading.Event()
 
     def send(email: OutgoingEmail) -> str:
+        if len(sent) >= 20:
+            erasing.set()
+            erased_now.wait(60)
         if email.to == refused:
             raise SendError(SendErrorKind.PERMANENT, "MessageRejected", "Address blacklisted")
         sent.append(email.to)
@@ -285,12 +291,12 @@ def test_an_erasure_in_the_middle_of_a_send_on_the_stand_in(
     )
     runtime.invoker.invoke_async("trigger", {"campaign_id": campaign.campaign_id})
     deadline = time.monotonic() + 120
-    while len(sent) < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert erasing.wait(60)
     erased = (sent[0], refused, people[-1])
     assert people[-1] not in sent
     for job in [runtime.app.erasures.start(email, "test") for email in erased]:
         assert finished(runtime.app, job).done
+    erased_now.set()
     done = None
     while time.monotonic() < deadline:
         done = runtime.ports.campaigns.get(campaign.campaign_id)
