@@ -194,10 +194,14 @@ def test_drafts_lists_and_stored_templates_on_the_stand_in(
     served: tuple[LocalRuntime, str],
 ) -> None:
     """What the dashboard's buttons call, on the stand-in's tables (DynamoDB through boto3, the
-    API, trigger and sender functions' own policies): an empty list deleted, a draft edited and
+    API, trigger and sender functions' own policies): a list emptied and deleted, a draft edited and
     deleted, a template saved as data and a campaign sent with its pinned version."""
     runtime, url = served
     assert call(url, "POST", "/lists", {"list_id": "spare"})[0] == 201
+    member = "/lists/spare/subscribers/one@example.com"
+    assert call(url, "PUT", member, {"attributes": {"first_name": "One"}})[0] in (200, 201)
+    assert call(url, "DELETE", "/lists/spare")[0] == 409  # it has a subscriber
+    assert call(url, "DELETE", member)[0] == 204
     assert call(url, "DELETE", "/lists/spare")[0] == 204
     assert call(url, "DELETE", "/lists/news")[0] == 409  # it has subscribers
     parts = {"subject": "{{ list.brand }} note", "html": "<p>Hello {{ first_name }}</p>"}
