@@ -1,0 +1,46 @@
+"""A list's subscribers spread over partition keys: `list_id#n`, n from the same stable hash of
+the address as the ledger's (`ledger_shards.shard_of`). A send costs the list's key a
+consistent status read and the engagement writes of each recipient, and one partition key value
+takes about 1,000 write and 3,000 read units a second (split for heat aside): one key per list
+caps a send near a few hundred emails a second, and an import near five hundred rows.
+
+The count is fixed when a list is created and stored on the list, so every reader finds each
+subscriber where it was written. A list stored without one has one shard, whose key is the list
+id itself: its subscribers keep their place.
+"""
+
+from __future__ import annotations
+
+from fanmail.domain.ledger_shards import HEADROOM, PARTITION_WRITE_UNITS, SEPARATOR, shard_of
+
+PARTITION_READ_UNITS = 3000.0
+"""What DynamoDB lets one partition key value read in a second (split for heat aside)."""
+DEFAULT_SHARDS = 32
+"""A new list's shard count: at one write unit per email under HEADROOM, 16,000 emails a
+second; a page of the whole list queries each shard in turn."""
+MAX_SHARDS = 256
+
+
+def partition_key(list_id: str, shard: int, shards: int) -> str:
+    """List ids never hold '#' (domain.ids), so a shard key cannot be another list's id."""
+    return list_id if shards <= 1 else f"{list_id}{SEPARATOR}{shard}"
+
+
+def subscriber_key(list_id: str, email: str, shards: int) -> str:
+    """The partition key value of a subscriber's item."""
+    return partition_key(list_id, shard_of(email, shards), shards)
+
+
+def list_of(partition: str) -> str:
+    """The list a subscribers partition key value belongs to."""
+    return partition.split(SEPARATOR, 1)[0]
+
+
+def rate_carried(shards: int, write_units_per_email: float, read_units_per_email: float) -> float:
+    """The emails a second a list of `shards` keys carries within HEADROOM of each key's limits
+    (an even hash assumed: HEADROOM leaves room for its unevenness)."""
+    per_key = min(
+        PARTITION_WRITE_UNITS / max(write_units_per_email, 1e-9),
+        PARTITION_READ_UNITS / max(read_units_per_email, 1e-9),
+    )
+    return max(shards, 1) * per_key * HEADROOM
