@@ -17,6 +17,7 @@ import json
 import sys
 from typing import Any
 
+from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail_local.cli.common import quiet_functions
 from fanmail_local.simulation import Scenario, run
 
@@ -43,6 +44,13 @@ def main() -> None:
         type=int,
         help="the campaign's ledger spread over N partition keys instead of the count its "
         "first run fixes from the rate (1: a campaign stored before the ledger was sharded)",
+    )
+    parser.add_argument(
+        "--list-shards",
+        type=int,
+        default=DEFAULT_SHARDS,
+        help="the list's subscribers spread over N partition keys (1: a list stored before "
+        f"lists were sharded; default {DEFAULT_SHARDS}, a new list's)",
     )
     parser.add_argument(
         "--segment",
@@ -78,6 +86,7 @@ def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
         transient_share=args.transient_share,
         daily_quota=args.daily_quota,
         ledger_shards=args.ledger_shards,
+        list_shards=args.list_shards,
         segment=segment(args.segment),
     )
 

@@ -51,6 +51,7 @@ from fanmail.domain.codec import encode_fields
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
 from fanmail.domain.ledger_shards import ShardCounts, record_key
+from fanmail.domain.list_shards import DEFAULT_SHARDS, partition_key, subscriber_key
 from fanmail.domain.message import compose_email
 from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
 from fanmail.domain.render import RenderedMessage
@@ -112,12 +113,25 @@ class GeneratedList(MemorySubscriberStore):
 
     Each subscriber has a plan (a quarter "pro"), and two in five opened a campaign in the
     last 60 days (evenly spread over them, before the simulation's start): what a segment
-    selects from (`synthetic()` says who). Engagement writes are metered, not kept."""
+    selects from (`synthetic()` says who). Engagement writes are metered, not kept.
 
-    def __init__(self, size: int, meter: Meter, attribute_bytes: int = 0, now: float = 0.0) -> None:
+    Its items are spread over `shards` partition keys as the product stores them
+    (`domain.list_shards`): reads and writes of a subscriber take their units from its key, a
+    BatchGetItem from each key it touches, and the pages read the shards one after another
+    (the list in page order is shard 0's subscribers, then shard 1's, ...)."""
+
+    def __init__(
+        self,
+        size: int,
+        meter: Meter,
+        attribute_bytes: int = 0,
+        now: float = 0.0,
+        shards: int = DEFAULT_SHARDS,
+    ) -> None:
         super().__init__()
         self.size = size
         self.meter = meter
+        self.shards = shards
         self.note = {"note": "x" * attribute_bytes} if attribute_bytes else {}
         self.now = now
         self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
@@ -152,10 +166,27 @@ class GeneratedList(MemorySubscriberStore):
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
         found = list(self._generated(start, end, facts))
-        self.meter.read(
-            "subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id
-        )
+        for key, items in self._page_keys(list_id, start, end).items():
+            self.meter.read("subscribers", math.ceil(items * self.item_bytes / 4096) / 2, key=key)
         return SubscriberPage(found, str(end) if end < self.size else None)
+
+    def _page_keys(self, list_id: str, start: int, end: int) -> Counter[str]:
+        """The shard keys positions `start`..`end` of the list in page order lie under (an
+        eventually consistent Query of each, half a unit per 4 KB)."""
+        keys: Counter[str] = Counter()
+        position = start
+        while position < end:
+            shard = position * self.shards // self.size
+            shard_end = min(end, -(-(shard + 1) * self.size // self.shards))
+            keys[partition_key(list_id, shard, self.shards)] += shard_end - position
+            position = shard_end
+        return keys
+
+    def _read_items(self, list_id: str, emails: Sequence[str]) -> None:
+        """A consistent BatchGetItem of items under 4 KB: a unit each, from each one's key."""
+        keys = Counter(subscriber_key(list_id, email, self.shards) for email in emails)
+        for key, units in keys.items():
+            self.meter.read("subscribers", units, key=key)
 
     def _generated(self, start: int, end: int, facts: frozenset[Fact]) -> tuple[Subscriber, ...]:
         """A page as the projection reads it; the same page of a list of the same shape is
@@ -169,23 +200,23 @@ class GeneratedList(MemorySubscriberStore):
         return found
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
-        # consistent BatchGetItem, items < 4 KB, all under the list's partition key
-        self.meter.read("subscribers", len(emails), key=list_id)
+        self._read_items(list_id, emails)
         return {email: SubscriberStatus.SUBSCRIBED for email in emails}
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
-        self.meter.read("subscribers", len(emails), key=list_id)
+        self._read_items(list_id, emails)
         return {e: self.synthetic(index_of(e)) for e in emails if index_of(e) < self.size}
 
     def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
         """One UpdateItem, charged by the item's size (DynamoDB: the larger of before and
         after). The feedback path's Delivery moves the same item (`eng_delivered`) a moment
-        later, at the same rate: that write takes its part of the list key's second too (priced
-        in the bill's feedback part, its retries not run here)."""
+        later, at the same rate: that write takes its part of the key's second too (priced in
+        the bill's feedback part, its retries not run here)."""
         units = math.ceil(self.item_bytes / 1024)
-        self.meter.write("subscribers", units, self.item_bytes, key=list_id)
+        key = subscriber_key(list_id, email, self.shards)
+        self.meter.write("subscribers", units, self.item_bytes, key=key)
         if self.meter.partitions is not None:
-            self.meter.partitions.write("subscribers", list_id, units, waits=False)
+            self.meter.partitions.write("subscribers", key, units, waits=False)
 
 
 PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
@@ -516,6 +547,8 @@ class Scenario:
     """The campaign's ledger shards: None, as its first run fixes them from the rate; a number
     overrides that (1: a campaign stored before the ledger was sharded)."""
     partitions: bool = True  # False: DynamoDB without its per-partition limits (as before)
+    list_shards: int = DEFAULT_SHARDS
+    """The list's partition keys (1: a list stored before lists were sharded)."""
 
 
 @dataclass
@@ -572,7 +605,11 @@ def simulated_ports(
         mailer or ses,
         invoker,
         subscribers=list_kind(
-            scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
+            scenario.subscribers,
+            meter,
+            scenario.attribute_bytes,
+            now=clock.now(),
+            shards=scenario.list_shards,
         ),
         campaigns=campaigns,
         ledger=MeteredLedger(meter, meter.partitions, shards),
