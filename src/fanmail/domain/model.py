@@ -338,6 +338,8 @@ class Recipient:
     days: tuple[int, ...] = ()
     retrying_since: float | None = None
     """When SES first answered a transient error for it in this run (its retry budget)."""
+    transient_errors: int = 0
+    """How many transient errors SES answered it since then."""
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Recipient:
@@ -353,6 +355,8 @@ class Recipient:
             encoded["d"] = list(self.days)
         if self.retrying_since is not None:
             encoded["r"] = self.retrying_since
+        if self.transient_errors:
+            encoded["t"] = self.transient_errors
         return encoded
 
     @classmethod
@@ -372,8 +376,15 @@ class Recipient:
         since = data.get("r")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
             raise Mismatch(f"{path}.r", "expected a number (a time)")
+        errors = data.get("t", 0)
+        if isinstance(errors, bool) or not isinstance(errors, int) or errors < 0:
+            raise Mismatch(f"{path}.t", "expected a count (a whole number, 0 or more)")
         return cls(
-            email=data["e"], attributes=dict(attributes), days=tuple(days), retrying_since=since
+            email=data["e"],
+            attributes=dict(attributes),
+            days=tuple(days),
+            retrying_since=since,
+            transient_errors=errors,
         )
 
 
