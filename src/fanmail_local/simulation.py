@@ -25,7 +25,7 @@ us-east-1 list prices (`PRICES`).
 
 DynamoDB's partitions are modelled (`Partitions`): the units each partition key value takes
 per second, against 1,000 write and 3,000 read units, with botocore's standard retry mode (the
-adapters' config: 10 attempts, full-jitter backoff up to 20 s) when a request is throttled.
+adapters' config: 5 attempts, full-jitter backoff up to 20 s) when a request is throttled.
 Split for heat is left out: DynamoDB may split a hot key's partition after minutes of
 sustained load, or not at all (a key whose items are written in order of their sort key does
 not split usefully), so the model keeps each key to one partition: a conservative ceiling.
@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fanmail.adapters.aws.clients import DYNAMODB_MAX_ATTEMPTS, DYNAMODB_MAX_BACKOFF_S
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX, LIVE_PREFIX, campaign_item
 from fanmail.adapters.aws.dynamodb.items import item_bytes
 from fanmail.bootstrap import App, PortSet
@@ -255,16 +256,18 @@ class Meter:
 
 PARTITION_WRITE_UNITS = 1000.0
 PARTITION_READ_UNITS = 3000.0
-BOTOCORE_MAX_ATTEMPTS = 10  # adapters/aws/clients.py: {"mode": "standard", "max_attempts": 10}
-BOTOCORE_MAX_BACKOFF_S = 20.0
+BOTOCORE_MAX_ATTEMPTS = DYNAMODB_MAX_ATTEMPTS  # the adapters' standard retry mode
+BOTOCORE_MAX_BACKOFF_S = DYNAMODB_MAX_BACKOFF_S
 
 
 class Partitions:
     """DynamoDB's per-partition limits: the read and write units one partition key value takes
     in each second. A request past them is throttled (ProvisionedThroughputExceededException)
     and retried as botocore's standard mode does: after `random() * 2 ** (attempt - 1)`
-    seconds, at most 20, up to 10 attempts; past those it would reach the caller
-    (`unretried`). Standard mode's retry quota (500 tokens per client) is left out."""
+    seconds, at most 20, up to the adapters' attempts; past those it would reach the caller
+    (counted `unretried`; the model then lets the request through, so a run's figures show how
+    often, not what the caller does: the sender's thread would stop and its batch go back).
+    Standard mode's retry quota (500 tokens per client) is left out."""
 
     def __init__(self, clock: SimClock, seed: int) -> None:
         self.clock = clock
@@ -757,6 +760,8 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         "rate": scenario.rate,
         "status": final.status.value,
         "sent": summary.get("sent"),
+        "failed": summary.get("failed"),
+        "already_sent": summary.get("already_sent"),
         "simulated_duration_s": round(duration, 1),
         "ideal_s": round(ideal, 1),
         "completion_ratio": (  # of a run that ended sent; a stopped one did not complete
