@@ -11,7 +11,19 @@ id itself: its subscribers keep their place.
 
 from __future__ import annotations
 
-from fanmail.domain.ledger_shards import HEADROOM, PARTITION_WRITE_UNITS, SEPARATOR, shard_of
+import threading
+from collections.abc import Callable
+
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.ledger_shards import (
+    HEADROOM,
+    PARTITION_WRITE_UNITS,
+    SEPARATOR,
+    page_cursor,
+    shard_of,
+)
+
+__all__ = ["SEPARATOR", "page_cursor", "shard_of"]
 
 PARTITION_READ_UNITS = 3000.0
 """What DynamoDB lets one partition key value read in a second (split for heat aside)."""
@@ -44,3 +56,44 @@ def rate_carried(shards: int, write_units_per_email: float, read_units_per_email
         PARTITION_READ_UNITS / max(read_units_per_email, 1e-9),
     )
     return max(shards, 1) * per_key * HEADROOM
+
+
+def read_cursor(cursor: str | None, shards: int) -> tuple[int, str | None]:
+    """(shard, last address read) of a cursor `page_cursor` gave out for a list of `shards`;
+    InvalidInput naming the cursor otherwise (one naming a shard the list has not is refused:
+    the list comes from the caller's path, never from the cursor)."""
+    if cursor is None:
+        return 0, None
+    if shards <= 1:
+        return 0, cursor
+    shard, colon, email = cursor.partition(":")
+    if not colon or not (shard.isascii() and shard.isdigit()) or int(shard) >= shards or not email:
+        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this list's pages gave out")
+    return int(shard), email
+
+
+class ListShardCounts:
+    """Each list's shard count, read once per list by `read` (None: no such list yet, which has
+    one shard and is not kept: the list created later gets its own count). A count never changes
+    once a list is created, so a Lambda container reads it once per list, not per subscriber."""
+
+    KEPT_MAX = 10_000
+
+    def __init__(self, read: Callable[[str], int | None]) -> None:
+        self._read = read
+        self._known: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, list_id: str) -> int:
+        with self._lock:
+            known = self._known.get(list_id)
+        if known is not None:
+            return known
+        shards = self._read(list_id)
+        if shards is None:
+            return 1
+        with self._lock:
+            if len(self._known) >= self.KEPT_MAX:
+                self._known.clear()
+            self._known[list_id] = shards
+        return shards
