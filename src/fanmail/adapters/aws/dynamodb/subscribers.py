@@ -175,9 +175,10 @@ class DynamoSubscriberStore:
         self.client = client
         self.table = table
         self.lists_table = lists_table
-        self.shards_of = shards_of or ListShardCounts(self._stored_shards)
+        self.shards_of = shards_of or ListShardCounts(self.read_shards)
 
-    def _stored_shards(self, list_id: str) -> int | None:
+    def read_shards(self, list_id: str) -> int | None:
+        """The list's shard count as its item holds it (None: no such list yet)."""
         item: Any = self.client.get_item(
             TableName=self.lists_table,
             Key=to_item({"list_id": list_id}),
