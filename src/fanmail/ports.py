@@ -203,7 +203,8 @@ class SubscriberStore(Protocol):
 
 class ListStore(Protocol):
     def create(self, mailing_list: MailingList) -> None:
-        """Raises Conflict if the id exists."""
+        """Raises Conflict if the id exists. An id keeps the shard count it was first created
+        with (a list deleted and created again keeps it): readers that know it stay right."""
         ...
 
     def get(self, list_id: str) -> MailingList | None: ...
