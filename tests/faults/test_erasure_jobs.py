@@ -23,7 +23,7 @@ from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
 from fanmail.ports import ErasureList, SendLedger
 from fanmail.services.erasures import Erasures
 from fanmail.services.lists import CreateList, UpsertSubscriber
-from fanmail.services.people import ErasureCheck
+from fanmail.services.people import ErasureCheck, sent_to
 from fanmail_local.faults import SimulatedCrash
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import fast_settings, sim_stack
@@ -124,7 +124,7 @@ def service(stack: MemoryStack, **ports: object) -> tuple[Erasures, Recorded]:
 def assert_all_gone(stack: MemoryStack, job: ErasureJob) -> None:
     assert job.done and dict(job.removed) == EXPECTED and job.pending is None
     assert stack.ports.subscribers.lists_of(ADA) == []
-    assert stack.ports.ledger.of_address(ADA, None, 100) == ([], None)
+    assert sent_to(stack.ports.campaigns, stack.ports.ledger, ADA, None, 100, 1000) == ([], None)
     assert stack.ports.signups.of_address(ADA) == [] and stack.ports.imports.rejects_of(ADA) == []
     assert stack.app.lists.summary("news").counts == {"subscribed": 1}  # BOB
     for list_id in ("club", "deals"):
