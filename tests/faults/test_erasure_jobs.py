@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.campaign import Campaign
+from fanmail.domain.campaign import Campaign, Checkpoint
 from fanmail.domain.erasure import ErasureJob, address_digest
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.model import Signup
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
+from fanmail.domain.transitions import mentions
 from fanmail.ports import CampaignStore, ErasureList, SendLedger
 from fanmail.services.erasures import Erasures
 from fanmail.services.lists import CreateList, UpsertSubscriber
@@ -296,3 +298,23 @@ def test_the_sends_step_pages_the_campaigns_and_a_new_worker_reads_on_from_its_c
     assert listed.cursors[0] == saved.cursor and None not in listed.cursors
     assert done.done and done.removed["ledger_records"] == 253
     assert sent_to(stack.ports.campaigns, stack.ports.ledger, ADA, None, 1000, 1000) == ([], None)
+
+
+def test_a_campaign_naming_the_address_without_a_record_is_scrubbed_too(
+    stack: MemoryStack,
+) -> None:
+    """A failure kept in a campaign's checkpoint after its ledger record is gone (retention):
+    the sends step looks at every campaign it pages, not only those holding a record."""
+    failed = DeliveryCounts().with_failure(ADA, "SES said no")
+    stack.ports.campaigns.create(
+        Campaign(
+            "old", "news", "t", SENDER_ADDRESS, run_id="r", checkpoint=Checkpoint(counts=failed)
+        )
+    )
+    erasures, _ = service(stack)
+    job = erasures.start(ADA, "admin")
+    done = erasures.run(job.erasure_id, ADA, float("inf"))
+    assert done.removed["campaign_summaries"] == 1 and done.removed["ledger_records"] == 3
+    old = stack.ports.campaigns.get("old")
+    assert old is not None and not mentions(old, ADA)
+    assert old.checkpoint is not None and old.checkpoint.counts[Outcome.FAILED] == 1  # kept

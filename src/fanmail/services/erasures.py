@@ -38,7 +38,7 @@ from fanmail.ports import (
     SignupStore,
     SubscriberStore,
 )
-from fanmail.services.people import ErasureCheck, sent_to
+from fanmail.services.people import ErasureCheck, campaign_page
 
 WORKER = "eraser"
 PAGE = 100
@@ -199,18 +199,19 @@ class Erasures:
             self.imports.forget_reject(import_id, int(line))
 
     def _sends(self, email: str, cursor: str | None) -> PendingPage:
-        """The ledger records of a page of campaigns, with what SES said back about them and
-        the campaigns whose summary, progress or checkpoint names the address."""
-        records, after = sent_to(self.campaign_store, self.ledger, email, cursor or None, PAGE)
-        ids = tuple(campaign.campaign_id for campaign, _ in records)
-        problems = self.feedback.problems_of([(c, email) for c in ids])
-        named = [c.campaign_id for c, _ in records if mentions(c, email)]
+        """A page of campaigns: those holding a ledger record of the address, with what SES
+        said back about it, and those whose summary, progress or checkpoint names it (with a
+        record or not: a summary can outlive the records' retention)."""
+        page = campaign_page(self.campaign_store, self.ledger, email, cursor or None, PAGE)
+        held = [campaign.campaign_id for campaign, _ in page.records]
+        problems = self.feedback.problems_of([(c, email) for c in held])
+        named = {c.campaign_id for c in page.campaigns if mentions(c, email)}
         counts = {
-            "ledger_records": len(ids),
+            "ledger_records": len(held),
             "feedback_records": sum(len(p) for p in problems.values()),
             "campaign_summaries": len(named),
         }
-        return PendingPage(ids, counts, after)
+        return PendingPage(tuple(sorted(named.union(held))), counts, page.cursor)
 
     def _drop_sends(self, email: str, campaign_ids: Sequence[str]) -> None:
         """What SES said back, the address in the campaigns (their counts stay), the records."""

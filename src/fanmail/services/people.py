@@ -44,6 +44,30 @@ CAMPAIGNS_PER_CALL = 10_000
 them gets a page with a cursor rather than a call that outlasts the API's 29 seconds."""
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignPage:
+    """A page of the campaigns, the ledger records of one address among them, and where the
+    next page starts (None: this was the last)."""
+
+    campaigns: list[Campaign]
+    records: list[tuple[Campaign, LedgerEntry]]
+    cursor: str | None
+
+
+def campaign_page(
+    campaigns: CampaignStore, ledger: SendLedger, email: str, cursor: str | None, size: int
+) -> CampaignPage:
+    """`size` campaigns from `cursor` (the last campaign id read) and the records of `email`
+    among them: their keys, one per campaign at its shard, read in one batch. Only a draft can
+    be deleted, and a draft has no ledger, so every record's campaign gets listed."""
+    if cursor is not None:
+        check_id("cursor", cursor)  # a campaign id, as the last page gave it out
+    page, after = campaigns.list(cursor, size)
+    listed = {c.campaign_id: c for c in page}
+    found = ledger.of_address(email, {c.campaign_id: c.ledger_shards for c in page})
+    return CampaignPage(page, [(listed[c], entry) for c, entry in found], after)
+
+
 def sent_to(
     campaigns: CampaignStore,
     ledger: SendLedger,
@@ -52,23 +76,18 @@ def sent_to(
     limit: int,
     campaigns_max: int = CAMPAIGN_PAGE,
 ) -> tuple[list[tuple[Campaign, LedgerEntry]], str | None]:
-    """The ledger records of `email`: the campaigns a page at a time from `cursor` (the last
-    campaign id read), each page's record keys in one batch, until `limit` records or
-    `campaigns_max` campaigns are read; and the cursor to read on from (None at the end).
-
-    Campaigns are thousands, recipients millions: a key per campaign read once per request
-    costs less than an index entry written per email. Only a draft can be deleted, and a
-    draft has no ledger, so every record's campaign is among those listed."""
-    if cursor is not None:
-        check_id("cursor", cursor)  # a campaign id, as the last page gave it out
+    """The ledger records of `email`, campaign page after campaign page from `cursor`, until
+    `limit` records or `campaigns_max` campaigns are read; and the cursor to read on from
+    (None at the end). Campaigns are thousands, recipients millions: a key per campaign read
+    once per request costs less than an index entry written per email."""
     records: list[tuple[Campaign, LedgerEntry]] = []
     read = 0
     while len(records) < limit and read < campaigns_max:
-        page, cursor = campaigns.list(cursor, min(CAMPAIGN_PAGE, limit - len(records)))
-        read += len(page)
-        listed = {c.campaign_id: c for c in page}
-        found = ledger.of_address(email, {c.campaign_id: c.ledger_shards for c in page})
-        records.extend((listed[campaign_id], entry) for campaign_id, entry in found)
+        page = campaign_page(
+            campaigns, ledger, email, cursor, min(CAMPAIGN_PAGE, limit - len(records))
+        )
+        records.extend(page.records)
+        read, cursor = read + len(page.campaigns), page.cursor
         if cursor is None:
             break
     return records, cursor
