@@ -8,6 +8,7 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ses"
 DETAIL_TYPES = {
@@ -86,4 +87,42 @@ def sqs_record(detail: dict[str, Any] | str, message_id: str | None = None) -> d
         "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedback",
         "awsRegion": "us-east-1",
+    }
+
+
+def firehose_object(records: list[dict[str, Any]]) -> bytes:
+    """An object of SES's records as the Firehose stream writes it: one JSON object a line."""
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def s3_notification(bucket: str, key: str, size: int) -> dict[str, Any]:
+    """S3's event notification of one new object (the key URL-encoded, as S3 sends it)."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-27T10:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:FIREHOSE"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "ses-events",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "O"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": size,
+                        "eTag": "e",
+                        "sequencer": "0A",
+                    },
+                },
+            }
+        ]
     }

@@ -47,6 +47,7 @@ class Settings:
     idempotency_table: str = "fanmail-idempotency"
     erasure_secret_name: str | None = None
     imports_bucket: str = "fanmail-imports"
+    ses_events_bucket: str = "fanmail-ses-events"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
@@ -324,6 +325,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "idempotency_table": _name,
     "erasure_secret_name": _name,
     "imports_bucket": _name,
+    "ses_events_bucket": _name,
     "importer_function": _name,
     "retention_function": _name,
     "eraser_function": _name,

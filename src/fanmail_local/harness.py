@@ -78,6 +78,7 @@ def memory_ports(
         feedback=MemoryFeedbackStore(ledger, campaigns),
         imports=MemoryImportStore(),
         blobs=MemoryBlobStore(),
+        ses_events=MemoryBlobStore(),
         signups=MemorySignupStore(),
         templates=MemoryTemplateStore(),
         segments=MemorySegmentStore(),
