@@ -1,5 +1,6 @@
 """SES event records for tests: the documented examples (tests/fixtures/ses), re-addressed, and
-the SQS messages EventBridge makes of them."""
+the SQS messages EventBridge makes of them; objects of them as the Firehose stream writes them
+(their S3 notifications: fanmail_local.adapters.events.s3_notification)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ses"
 DETAIL_TYPES = {
@@ -93,36 +93,3 @@ def sqs_record(detail: dict[str, Any] | str, message_id: str | None = None) -> d
 def firehose_object(records: list[dict[str, Any]]) -> bytes:
     """An object of SES's records as the Firehose stream writes it: one JSON object a line."""
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
-
-
-def s3_notification(bucket: str, key: str, size: int) -> dict[str, Any]:
-    """S3's event notification of one new object (the key URL-encoded, as S3 sends it)."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": "2026-11-27T10:00:00.000Z",
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:FIREHOSE"},
-                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
-                "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "ses-events",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "O"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": {
-                        "key": quote_plus(key, safe="/"),
-                        "size": size,
-                        "eTag": "e",
-                        "sequencer": "0A",
-                    },
-                },
-            }
-        ]
-    }

@@ -78,7 +78,7 @@ class Settings:
     frequency_cap: str = ""
     progress_interval_s: float = 2.0
     heartbeat_senders: int = 4
-    lease_grace_s: float = 30.0
+    lease_grace_s: float = 150.0
     ledger_ttl_days: float = 30.0
     feedback_ttl_days: float = 30.0
     import_rejects_days: float = 30.0

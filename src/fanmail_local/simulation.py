@@ -549,7 +549,7 @@ class SimulatedFeedback:
     def pump(self) -> None:
         """Publish the events of every send so far and hand them to the feedback function."""
         self.mailbox.flush()
-        self.path.mapping.drain()
+        self.path.drain()
 
 
 def simulated_ports(
@@ -559,23 +559,24 @@ def simulated_ports(
     ses: ModelledSes,
     invoker: InProcessInvoker,
     list_kind: type[GeneratedList] = GeneratedList,
-    mailer: MailboxSimulator | None = None,
+    feedback: SimulatedFeedback | None = None,
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
-    the campaign record and the ledger metered."""
+    the campaign record and the ledger metered (and the feedback path's objects, if any)."""
     campaigns = MeteredCampaigns(meter)
     fixed = scenario.ledger_shards
     shards = ShardCounts(campaigns.get) if fixed is None else lambda _: fixed
     return memory_ports(
         clock,
         ses,
-        mailer or ses,
+        feedback.mailbox if feedback else ses,
         invoker,
         subscribers=list_kind(
             scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now()
         ),
         campaigns=campaigns,
         ledger=MeteredLedger(meter, meter.partitions, shards),
+        ses_events=feedback.path.objects if feedback else None,
     )
 
 
@@ -613,8 +614,7 @@ def set_up(
     if scenario.click_rates is not None:
         settings = with_local_sets(settings)
         feedback = simulated_feedback(scenario, ses, invoker, settings)
-    mailer = feedback.mailbox if feedback else None
-    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, mailer)
+    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, feedback)
     app = App(settings, ports, composer=ModelledComposer(settings.configuration_set))
     register(invoker, app, settings)
     scheduler, campaigns, subscribers = ports.scheduler, ports.campaigns, ports.subscribers
@@ -631,10 +631,10 @@ def simulated_feedback(
 ) -> SimulatedFeedback:
     """The mailbox simulator over the modelled SES, and the feedback path, neither polling on
     a thread of its own (SimulatedFeedback.pump moves them)."""
-    path = feedback_path(invoker, settings.configuration_sets().names, window_s=0.0, start=False)
+    path = feedback_path(invoker, settings, window_s=0.0, start=False)
     mailbox = MailboxSimulator(
         ses,
-        path.bus,
+        path.destinations,
         variant_click_rates=scenario.click_rates,
         seed=scenario.seed,
         background=False,

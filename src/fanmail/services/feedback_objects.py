@@ -3,9 +3,10 @@ same feedback entry as the events that come one by one, in slices, so an object 
 needs the memory of one chunk and one slice.
 
 A line that does not read, or a record the feedback path ignores, is skipped and reported; the
-rest of the object is applied. If a slice's write fails, the exception reaches the caller and
-the whole object is retried (by its queue, then dead-lettered): slices applied before count
-nothing twice, as any redelivered event.
+rest of the object is applied. If the object cannot be read (S3 answers 403 for a missing one:
+the function may only GetObject) or a slice's write fails, the exception reaches the caller and
+the whole object is retried (by its queue, then dead-lettered, with an alarm): slices applied
+before count nothing twice, as any redelivered event.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
-from fanmail.domain.errors import NotFound
 from fanmail.domain.event_objects import BadRecord, EventObject, event_records
 from fanmail.domain.ses_events import FeedbackEvent, Ignored
 from fanmail.ports import BlobStore
@@ -74,13 +74,9 @@ class EventObjects:
     def apply(self, found: EventObject) -> ObjectReport | Ignored:
         if found.bucket != self.bucket:
             return Ignored(f"an object of another bucket ({found.bucket!r})")
-        try:
-            first = self.objects.read(found.key, 0, self.chunk_bytes)
-        except NotFound:  # expired (the bucket's lifecycle) or deleted: nothing to retry
-            return Ignored(f"the object {found.key!r} is gone")
         report = ObjectReport()
         pending: list[FeedbackEvent] = []
-        for record in event_records(self._chunks(found.key, first)):
+        for record in event_records(self._chunks(found.key)):
             report.records += 1
             pending.extend(self._events(record, report))
             if len(pending) >= self.slice_events:
@@ -100,9 +96,8 @@ class EventObjects:
             return []
         return parsed
 
-    def _chunks(self, key: str, first: bytes) -> Iterator[bytes]:
-        chunk, start = first, 0
-        while chunk:
+    def _chunks(self, key: str) -> Iterator[bytes]:
+        start = 0
+        while chunk := self.objects.read(key, start, self.chunk_bytes):
             yield chunk
             start += len(chunk)
-            chunk = self.objects.read(key, start, self.chunk_bytes)

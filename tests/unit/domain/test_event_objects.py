@@ -9,7 +9,7 @@ import pytest
 
 from fanmail.domain.event_objects import BadRecord, EventObject, event_records, notified_objects
 from fanmail.domain.ses_events import Ignored
-from tests.feedback_events import s3_notification
+from fanmail_local.adapters.events import s3_notification
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:

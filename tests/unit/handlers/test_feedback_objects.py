@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from fanmail_local.adapters.events import s3_notification
 from fanmail_local.harness import MemoryStack
 from tests.conftest import fast_settings, new_campaign, seed, sim_stack
-from tests.feedback_events import firehose_object, s3_notification, ses_event, sqs_record
+from tests.feedback_events import firehose_object, ses_event, sqs_record
 
 SET = "fanmail-local"
 BUCKET = "fanmail-ses-events"
@@ -102,10 +103,10 @@ def test_an_empty_object_and_odd_notifications_do_nothing(quiet: MemoryStack) ->
     malformed = json.dumps(
         {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}
     )
-    records = [empty, test_event, sqs_record(stranger), sqs_record(gone)]
-    assert deliver(quiet, [*records, sqs_record(malformed, message_id="malformed")]) == [
-        "malformed"
-    ]
+    records = [empty, test_event, sqs_record(stranger)]
+    failing = [sqs_record(gone, message_id="gone"), sqs_record(malformed, message_id="malformed")]
+    # an object that cannot be read, or a notification that does not: retried, dead-lettered
+    assert deliver(quiet, [*records, *failing]) == ["gone", "malformed"]
     assert counters(quiet, cid) == {}
 
 
