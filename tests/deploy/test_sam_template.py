@@ -376,7 +376,8 @@ def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_
         table("CampaignsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         index: {"dynamodb:Query"},
-        table("ListsTable"): {"dynamodb:UpdateItem"},  # a list's counts move with its subscribers
+        # a list's counts move with its subscribers; GetItem: its shard count
+        table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         table("FeedbackQueue"): {  # its queues' pollers run with its role
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",

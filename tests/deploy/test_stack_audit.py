@@ -168,10 +168,11 @@ def test_the_tables_holding_consent_are_protected_and_the_files_bucket_never_blo
     for table in ("SubscribersTable", "ListsTable", "CampaignsTable"):
         assert props(table)["DeletionProtectionEnabled"] is True, table
         assert resources()[table]["DeletionPolicy"] == "Retain", table
-    bucket = resources()["ImportsBucket"]
-    assert bucket["DeletionPolicy"] == "Retain"  # a bucket with files would fail the deletion
-    [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] <= 7  # what it holds then expires within the week
+    for name, days in (("ImportsBucket", 7), ("SesEventsBucket", 15)):
+        bucket = resources()[name]
+        assert bucket["DeletionPolicy"] == "Retain"  # a bucket with files would fail the deletion
+        [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert rule["ExpirationInDays"] <= days  # what it holds then expires
 
 
 def test_schedules_live_in_the_stacks_own_group_whatever_its_name() -> None:

@@ -229,9 +229,12 @@ class FirehoseToS3:
         self.size_bytes = size_bytes
         self.stream = stream
         self.delivered = 0
+        self.records = 0
+        self.bytes = 0
 
     def put_records(self, records: Sequence[Mapping[str, Any]]) -> None:
         lines = [json.dumps(record).encode() + b"\n" for record in records]
+        self.records += len(lines)
         start = 0
         while start < len(lines):
             end, size = start + 1, len(lines[start])
@@ -250,6 +253,7 @@ class FirehoseToS3:
         self.objects.put(key, data)
         self.notify.send(json.dumps(s3_notification(self.bucket, key, len(data))))
         self.delivered += 1
+        self.bytes += len(data)
 
 
 class SesEventDestinations:
