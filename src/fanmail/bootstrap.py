@@ -235,20 +235,19 @@ class AwsPorts:
 
         return DynamoImportStore(self._dynamodb, self.settings.imports_table)
 
-    @cached_property
-    def blobs(self) -> BlobStore:
+    def _bucket(self, name: str) -> BlobStore:
         from fanmail.adapters.aws import clients
         from fanmail.adapters.aws.s3 import S3BlobStore
 
-        return S3BlobStore(clients.s3_client(self.session), self.settings.imports_bucket)
+        return S3BlobStore(clients.s3_client(self.session), name)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return self._bucket(self.settings.imports_bucket)
 
     @cached_property
     def ses_events(self) -> BlobStore:
-        """The objects SES's Firehose stream writes (its bulk events)."""
-        from fanmail.adapters.aws import clients
-        from fanmail.adapters.aws.s3 import S3BlobStore
-
-        return S3BlobStore(clients.s3_client(self.session), self.settings.ses_events_bucket)
+        return self._bucket(self.settings.ses_events_bucket)
 
     @cached_property
     def signups(self) -> SignupStore:
