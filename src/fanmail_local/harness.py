@@ -118,12 +118,20 @@ class FeedbackPath:
     objects_mapping: EventSourceMapping
     objects: BlobStore
 
-    def drain(self, timeout_s: float = 30.0) -> None:
-        """Until both queues are empty (or hold only messages that keep failing)."""
-        self.mapping.drain(timeout_s)
-        self.objects_mapping.drain(timeout_s)
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Until the stream's buffer and both queues are empty (or the queues hold only
+        messages that keep failing), within `timeout_s`: returns as soon as they are."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.destinations.firehose.flush()
+            for mapping in (self.mapping, self.objects_mapping):
+                mapping.drain(max(0.1, deadline - time.monotonic()))
+            idle = self.queue.depth() == self.objects_queue.depth() == 0
+            if (idle and self.destinations.firehose.idle()) or time.monotonic() >= deadline:
+                return
 
     def stop(self) -> None:
+        self.destinations.firehose.stop()
         self.mapping.stop()
         self.objects_mapping.stop()
 
@@ -146,7 +154,8 @@ def feedback_path(
     start: bool = True,
 ) -> FeedbackPath:
     """`objects`: where the stream writes (settings.ses_events_bucket; memory by default).
-    `start=False`: the event source mappings do not poll; their owner drains them."""
+    `start=False`: neither the stream's interval nor the event source mappings run on threads
+    of their own; their owner drains them."""
     dead_letters = MemoryQueue("FeedbackDeadLetterQueue")
     queue, objects_queue = (
         MemoryQueue(
@@ -159,12 +168,13 @@ def feedback_path(
     )
     mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=window_s)
     objects_mapping = EventSourceMapping(objects_queue, invoker, "feedback", batch_size=1)
-    if start:
-        mapping.start()
-        objects_mapping.start()
     objects = objects or MemoryBlobStore()
     sets = settings.configuration_sets().names
     firehose = FirehoseToS3(objects, settings.ses_events_bucket, objects_queue)
+    if start:
+        mapping.start()
+        objects_mapping.start()
+        firehose.start()
     destinations = SesEventDestinations(MemoryEventBus(sets, queue), firehose, sets)
     return FeedbackPath(
         destinations, queue, objects_queue, dead_letters, mapping, objects_mapping, objects
@@ -206,9 +216,9 @@ class MemoryStack:
     mailbox: MailboxSimulator
     feedback: FeedbackPath = field(repr=False)
 
-    def settle_feedback(self, timeout_s: float = 30.0) -> None:
+    def settle_feedback(self, timeout_s: float = 120.0) -> None:
         """Wait until SES's events so far went through the bus or the stream, the queues and
-        the function."""
+        the function (at most `timeout_s`: a loaded machine takes its time)."""
         self.mailbox.flush(timeout_s)
         self.feedback.drain(timeout_s)
 

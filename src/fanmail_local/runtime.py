@@ -192,8 +192,9 @@ class LocalRuntime:
             erasure_key=erasure_key,
         )
 
-    def settle_feedback(self, timeout_s: float = 30.0) -> None:
-        """Wait until SES's events so far were published and handled."""
+    def settle_feedback(self, timeout_s: float = 120.0) -> None:
+        """Wait until SES's events so far were published and handled (at most `timeout_s`:
+        it returns as soon as they are)."""
         if self.mailbox is not None:
             self.mailbox.flush(timeout_s)
         if self.feedback is not None:

@@ -549,7 +549,7 @@ class SimulatedFeedback:
     def pump(self) -> None:
         """Publish the events of every send so far and hand them to the feedback function."""
         self.mailbox.flush()
-        self.path.drain()
+        self.path.drain(30.0)
 
 
 def simulated_ports(
