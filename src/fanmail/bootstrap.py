@@ -664,6 +664,7 @@ class App:
             feedback=p.feedback,
             signups=p.signups,
             imports=p.imports,
+            campaigns=p.campaigns,
         )
 
     @service
