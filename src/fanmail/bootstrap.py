@@ -236,10 +236,9 @@ class AwsPorts:
         return DynamoImportStore(self._dynamodb, self.settings.imports_table)
 
     def _bucket(self, name: str) -> BlobStore:
-        from fanmail.adapters.aws import clients
-        from fanmail.adapters.aws.s3 import S3BlobStore
+        from fanmail.adapters.aws import clients, s3
 
-        return S3BlobStore(clients.s3_client(self.session), name)
+        return s3.S3BlobStore(clients.s3_client(self.session), name)
 
     @cached_property
     def blobs(self) -> BlobStore:
