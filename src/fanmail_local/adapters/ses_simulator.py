@@ -130,9 +130,14 @@ class SesSimulator:
 
     def arrive(self, email: OutgoingEmail) -> SendError | str:
         """The request reaching SES now: judged against the window and the quota, as
-        `send` does half-way through its latency; the error it would raise, or the id."""
-        now = self.clock.now()
+        `send` does half-way through its latency; the error it would raise, or the id.
+
+        The time is read under the lock, as SES's window sees requests one after another: read
+        before it, a thread held up between the read and the lock (the GIL, a busy core) judged
+        a stale time against later arrivals and left its entry out of order in the window, where
+        it outlived its second and counted towards the next (a 429 only the real clock gave)."""
         with self._lock:
+            now = self.clock.now()
             self.calls += 1
             _, sender_address = email.sender.rpartition("<")[::2]
             sender_address = sender_address.rstrip(">") or email.sender
