@@ -104,5 +104,18 @@ def test_the_window_judges_the_time_a_request_reaches_it() -> None:
     ses.send(email("third@example.com"))
     ses.send(email("fourth@example.com"))
     assert ses.throttled == 0 and len(ses.deliveries) == 5
-    arrived = [d.arrived_at for d in ses.deliveries]
-    assert arrived == sorted(arrived)
+    assert ses.max_in_any_second() == 3
+
+
+def test_an_arrival_judged_late_counts_in_every_window_it_falls_in() -> None:
+    """A request that reached SES before others the simulator judged first (its thread was held
+    up: one process, a busy CPU) is judged at the time it reached SES, against each one-second
+    window that holds it: not throttled for arrivals after its second, nor let in past R."""
+    clock = ManualClock(start=100.0)
+    ses = simulator(clock, max_send_rate=2)
+    assert isinstance(ses.arrive(email(), at=100.0), str)
+    assert isinstance(ses.arrive(email(), at=101.5), str)
+    assert isinstance(ses.arrive(email(), at=100.6), str)  # 1 in (99.6, 100.6] and (100.5, 101.5]
+    assert isinstance(ses.arrive(email(), at=100.2), SendError)  # (99.6, 100.6] holds 100, 100.6
+    assert isinstance(ses.arrive(email(), at=102.7), str)  # (101.7, 102.7] is empty
+    assert ses.throttled == 1 and ses.max_in_any_second() == 2
