@@ -846,13 +846,9 @@ def bill(
     feedback_lambda = batches * (
         FEEDBACK_BATCH_S * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"] + PRICES["lambda_request"]
     )
-    # The ledger's index by address (keys only) takes one small write when a record is created:
-    # one per recipient (its later updates leave the index's keys alone, so write nothing there).
-    index_writes = sent
     parts = {
         "lambda": lambda_usd,
         "dynamodb": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"],
-        "dynamodb_ledger_index": index_writes * PRICES["dynamodb_write_unit"],
         "feedback_dynamodb": feedback_writes * PRICES["dynamodb_write_unit"]
         + feedback_reads * PRICES["dynamodb_read_unit"],
         "feedback_sqs": sqs_requests * PRICES["sqs_request"],
