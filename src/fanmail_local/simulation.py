@@ -435,9 +435,9 @@ class ModelledSes(SesSimulator):
         self._day_total = 0
         self.total = 0
 
-    def arrive(self, email: OutgoingEmail) -> SendError | str:
-        now = self.clock.now()
+    def arrive(self, email: OutgoingEmail, at: float | None = None) -> SendError | str:
         with self._lock:
+            now = self.clock.now() if at is None else at
             self.calls += 1
             if self._random.random() < self.transient_share:
                 return ses_error(500, "InternalFailure", "modelled transient failure")
