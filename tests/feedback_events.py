@@ -1,5 +1,6 @@
 """SES event records for tests: the documented examples (tests/fixtures/ses), re-addressed, and
-the SQS messages EventBridge makes of them."""
+the SQS messages EventBridge makes of them; objects of them as the Firehose stream writes them
+(their S3 notifications: fanmail_local.adapters.events.s3_notification)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,8 @@ def sqs_record(detail: dict[str, Any] | str, message_id: str | None = None) -> d
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedback",
         "awsRegion": "us-east-1",
     }
+
+
+def firehose_object(records: list[dict[str, Any]]) -> bytes:
+    """An object of SES's records as the Firehose stream writes it: one JSON object a line."""
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)

@@ -475,9 +475,9 @@ class ModelledSes(SesSimulator):
         self._day_total = 0
         self.total = 0
 
-    def arrive(self, email: OutgoingEmail) -> SendError | str:
-        now = self.clock.now()
+    def arrive(self, email: OutgoingEmail, at: float | None = None) -> SendError | str:
         with self._lock:
+            now = self.clock.now() if at is None else at
             self.calls += 1
             if self._random.random() < self.transient_share:
                 return ses_error(500, "InternalFailure", "modelled transient failure")
@@ -592,7 +592,7 @@ class SimulatedFeedback:
     def pump(self) -> None:
         """Publish the events of every send so far and hand them to the feedback function."""
         self.mailbox.flush()
-        self.path.mapping.drain()
+        self.path.drain(30.0)
 
 
 def simulated_ports(
@@ -602,17 +602,17 @@ def simulated_ports(
     ses: ModelledSes,
     invoker: InProcessInvoker,
     list_kind: type[GeneratedList] = GeneratedList,
-    mailer: MailboxSimulator | None = None,
+    feedback: SimulatedFeedback | None = None,
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
-    the campaign record and the ledger metered."""
+    the campaign record and the ledger metered (and the feedback path's objects, if any)."""
     campaigns = MeteredCampaigns(meter)
     fixed = scenario.ledger_shards
     shards = ShardCounts(campaigns.get) if fixed is None else lambda _: fixed
     return memory_ports(
         clock,
         ses,
-        mailer or ses,
+        feedback.mailbox if feedback else ses,
         invoker,
         subscribers=list_kind(
             scenario.subscribers,
@@ -623,6 +623,7 @@ def simulated_ports(
         ),
         campaigns=campaigns,
         ledger=MeteredLedger(meter, meter.partitions, shards),
+        ses_events=feedback.path.objects if feedback else None,
     )
 
 
@@ -660,8 +661,7 @@ def set_up(
     if scenario.click_rates is not None:
         settings = with_local_sets(settings)
         feedback = simulated_feedback(scenario, ses, invoker, settings)
-    mailer = feedback.mailbox if feedback else None
-    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, mailer)
+    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, feedback)
     app = App(settings, ports, composer=ModelledComposer(settings.configuration_set))
     register(invoker, app, settings)
     scheduler, campaigns, subscribers = ports.scheduler, ports.campaigns, ports.subscribers
@@ -688,10 +688,10 @@ def simulated_feedback(
 ) -> SimulatedFeedback:
     """The mailbox simulator over the modelled SES, and the feedback path, neither polling on
     a thread of its own (SimulatedFeedback.pump moves them)."""
-    path = feedback_path(invoker, settings.configuration_sets().names, window_s=0.0, start=False)
+    path = feedback_path(invoker, settings, window_s=0.0, start=False)
     mailbox = MailboxSimulator(
         ses,
-        path.bus,
+        path.destinations,
         variant_click_rates=scenario.click_rates,
         seed=scenario.seed,
         background=False,

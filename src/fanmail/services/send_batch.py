@@ -76,7 +76,7 @@ class SendOptions:
     a sender at 160/s forty slots a 429."""
     aimd: Aimd = field(default_factory=Aimd)
     status_chunk: int = 100
-    lease_grace_s: float = 30.0
+    lease_grace_s: float = 150.0
     gate_interval_s: float = 1.0
     live_interval_s: float = 1.5
     busy_recheck_s: float = 5.0
