@@ -107,7 +107,7 @@ def test_the_importer_touches_only_lists_imports_its_files_and_the_erasure_list(
     its_alias = json.dumps({"Fn::Sub": arn + "${AWS::StackName}-importer:live"}, sort_keys=True)
     assert allowed == {
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
-        table("ListsTable"): {"dynamodb:UpdateItem"},
+        table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         table("ImportsTable"): {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
