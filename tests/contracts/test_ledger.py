@@ -62,6 +62,26 @@ def test_fail_and_release_need_the_holder(stores: Stores) -> None:
     assert ledger.claim("c1", "b@x.com", "h2", NOW + 11, NOW + 1).outcome is ClaimOutcome.BUSY
 
 
+def test_a_record_erased_between_claim_and_settling_stays_gone(stores: Stores, shards: int) -> None:
+    """An erasure deletes the record while its holder sends: whatever the holder writes next
+    (failed, released, sent) creates nothing, and a send event's confirmation neither."""
+    ledger = stores.ledger
+    for n, settle in enumerate(("fail", "release", "complete", "confirm")):
+        email = f"gone{n}@x.com"
+        assert ledger.claim("c1", email, "h1", NOW + 10, NOW).outcome is ClaimOutcome.CLAIMED
+        assert ledger.forget("c1", email)
+        if settle == "fail":
+            ledger.fail("c1", email, "h1", "refused", False, NOW + 1)
+        elif settle == "release":
+            ledger.release("c1", email, "h1", NOW + 1)
+        elif settle == "complete":
+            ledger.complete("c1", email, "h1", "m-1", NOW + 1)
+        else:
+            assert not ledger.confirm_sent("c1", email, "m-1", NOW + 1)
+        assert ledger.of_address(email, {"c1": shards}) == [], settle
+    assert ledger.entries("c1", None, None, 10) == ([], None)
+
+
 def test_released_claims_can_be_taken_and_failures_resent_only_when_asked(
     stores: Stores,
 ) -> None:

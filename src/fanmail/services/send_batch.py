@@ -590,6 +590,7 @@ class _Leaf:
         self.account_error: str | None = None  # SES would not send for the account: stop
         self.dead = threading.Event()  # one thread died: the others stop as a crashed process would
         self.handed_back: list[Recipient] = []
+        self.claimed: set[str] = set()
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
@@ -607,6 +608,7 @@ class _Leaf:
                     worker = self.workers[reaped]
                 result = result + worker.result()
                 reaped += 1
+        result = self._without_the_erased(result)
         self.live.flush()
         failing_since = self.tools.outage.failing_since()
         return replace(
@@ -622,6 +624,32 @@ class _Leaf:
             latency=self.tools.meter.histogram(),
             threads_used=self.concurrency.peak,
         )
+
+    def _without_the_erased(self, result: BatchResult) -> BatchResult:
+        """Forget what the leaf wrote of addresses gone from the list by now: erased after their
+        status was read, their claims may have come after the erasure's read of the ledger.
+        Read once every ledger write of the leaf is done, so an erasure either finds those
+        records or is seen here. Each stays counted once, without its address: a failure as
+        failed, a hand-back as suppressed."""
+        with self.lock:
+            claimed = sorted(self.claimed)
+        chunk = self.ports.options.status_chunk
+        gone: set[str] = set()
+        for start in range(0, len(claimed), chunk):
+            part = claimed[start : start + chunk]
+            held = self.ports.subscribers.statuses(self.campaign.list_id, part)
+            gone.update(email for email in part if email not in held)
+        counts = result.counts
+        for email in sorted(gone):
+            self.ledger.forget(self.campaign.campaign_id, email)
+            counts = counts.without_address(email)
+        with self.lock:
+            kept = [r for r in self.handed_back if r.email not in gone]
+            dropped = len(self.handed_back) - len(kept)
+            self.handed_back = kept
+        suppressed = DeliveryCounts.of(Outcome.SUPPRESSED, dropped)
+        self.live.add(suppressed)
+        return replace(result, counts=counts + suppressed)
 
     def _start_workers(self, threads: int) -> None:
         assert self.pool is not None
@@ -683,6 +711,9 @@ class _Leaf:
             cid, email, self.holder, self.lease_until, started, retry_failed=self.batch.retry_failed
         )
         self.tools.budget.observe(self.clock.now() - started)
+        if claim.outcome is ClaimOutcome.CLAIMED:
+            with self.lock:
+                self.claimed.add(email)
         if claim.outcome is ClaimOutcome.SENT:
             return DeliveryCounts.of(Outcome.ALREADY_SENT), None
         if claim.outcome is ClaimOutcome.BUSY:
