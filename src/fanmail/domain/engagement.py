@@ -15,20 +15,26 @@ Decisions:
   last D days" means today and the D - 1 UTC days before it, not D x 24 hours. Segments and caps
   read the same window, so they always agree. A bucket dated after the reader's today (another
   machine's clock) still counts: a cap errs on the side of sending less.
-- Counting once is the caller's job: `on_sent` once per (campaign, subscriber) -- on the ledger's
-  transition to sent -- and `on_opened` / `on_clicked` on the first open or click of a campaign.
-  Engagement starts when tracking starts: before that everyone has "never opened".
+- A campaign email is counted when SES says it was delivered, in one conditional write that is at
+  once the dedupe, the engagement and the window's count (`on_delivery`): each day bucket holds
+  the tokens (`campaign_token`) of the campaigns sent that day and delivered, so a redelivered
+  Delivery event finds its token and changes nothing. A bounced email counts toward no cap and
+  sets no "last sent". Buckets from before (a number of sends, written at send time) are read as
+  they are. `on_opened` / `on_clicked` run on the first open or click of a campaign. Engagement
+  starts when tracking starts: before that everyone has "never opened".
 
 On the subscriber item (`ITEM_FIELDS`) each "last" time is a top-level number and the window a
-map of day -> count, so each writer touches only its own attributes: feedback sets `eng_opened`
-with a condition that it only grows, and a sender adds one to `eng_sends.<day>` and removes the
-days `stale_days` names (the root read them when it paged the item: no extra read), which is
-exactly what `on_sent` computes here. `from_item` drops what it cannot read instead of failing
-(a stored value must never make a list unreadable).
+map, so each writer touches only its own attributes: feedback sets `eng_opened` with a condition
+that it only grows, and a Delivery adds its campaign's token to the string set at
+`eng_sends.d<day>` (`bucket_name`; a legacy bucket is a number at `eng_sends.<day>`), which is
+exactly what `on_delivery` computes here. `from_item` drops what it cannot read instead of
+failing (a stored value must never make a list unreadable).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -53,6 +59,17 @@ SENT, DELIVERED, OPENED, CLICKED, SENDS = (
 )
 ITEM_FIELDS = (SENT, DELIVERED, OPENED, CLICKED, SENDS)
 """The subscriber item's attributes that hold engagement: what the root projects for it."""
+TOKEN_BYTES = 6
+"""A campaign's token in a day bucket: 48 bits of its id's hash (two campaigns of one
+subscriber's window share one with odds of about 1 in 10^11)."""
+
+
+class Delivered(StrEnum):
+    """What a Delivery event did to the subscriber's engagement."""
+
+    COUNTED = "counted"  # the first Delivery of this campaign's email to them
+    DUPLICATE = "duplicate"  # its campaign's token was already in the day's bucket
+    GONE = "gone"  # no such subscriber (deleted since): nothing written
 
 
 class EngagementEvent(StrEnum):
@@ -83,6 +100,18 @@ def _latest(current: float | None, at: float) -> float:
     return at if current is None else max(current, at)
 
 
+def campaign_token(campaign_id: str) -> str:
+    """The short, fixed-size name a day bucket holds for a campaign (ids may be long)."""
+    digest = hashlib.blake2b(campaign_id.encode(), digest_size=TOKEN_BYTES).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def bucket_name(day: int) -> str:
+    """The key under `eng_sends` of a day's delivered campaigns (a string set); a bare day
+    number keys a legacy count of sends."""
+    return f"d{day}"
+
+
 def stale_days(days_held: tuple[int, ...], at: float) -> tuple[int, ...]:
     """Of the window's days an item holds, those a send at `at` drops (older than WINDOW_DAYS
     before the newest day, `at`'s included)."""
@@ -98,6 +127,30 @@ class Engagement:
     last_clicked: float | None = None
     sends_by_day: tuple[tuple[int, int], ...] = ()
     """(day, sends) for days with sends, oldest first, at most WINDOW_DAYS of them."""
+    campaigns_by_day: tuple[tuple[int, frozenset[str]], ...] = ()
+    """(day, tokens of the campaigns sent that day and delivered): counted in `sends_by_day`
+    too; what makes a redelivered Delivery change nothing."""
+
+    def tokens(self, day: int) -> frozenset[str]:
+        """The campaigns sent on `day` whose delivery is counted."""
+        return dict(self.campaigns_by_day).get(day, frozenset())
+
+    def delivered(self) -> frozenset[str]:
+        """The tokens of every campaign whose delivery the window holds."""
+        return frozenset().union(*(tokens for _, tokens in self.campaigns_by_day))
+
+    def on_delivery(self, token: str, sent_at: float, delivered_at: float) -> Engagement | None:
+        """A campaign's email sent at `sent_at` was delivered; None if this campaign's token is
+        already in that day's bucket (SES said it before)."""
+        day = day_of(sent_at)
+        if token in self.tokens(day):
+            return None
+        held = dict(self.campaigns_by_day)
+        sent = self.on_sent(sent_at).on_delivered(delivered_at)
+        kept = {d for d, _ in sent.sends_by_day}
+        held[day] = held.get(day, frozenset()) | {token}
+        tokens = tuple(sorted((d, t) for d, t in held.items() if d in kept))
+        return replace(sent, campaigns_by_day=tokens)
 
     def on_sent(self, at: float) -> Engagement:
         today = day_of(at)
@@ -136,9 +189,9 @@ class Engagement:
         first = day_of(now) - days + 1
         return sum(n for day, n in self.sends_by_day if day >= first)
 
-    def to_item(self) -> dict[str, float | dict[str, int]]:
+    def to_item(self) -> dict[str, float | dict[str, int | set[str]]]:
         """The attributes to store on the subscriber item (absent ones are left out)."""
-        item: dict[str, float | dict[str, int]] = {
+        item: dict[str, float | dict[str, int | set[str]]] = {
             name: value
             for name, value in (
                 (SENT, self.last_sent),
@@ -148,8 +201,15 @@ class Engagement:
             )
             if value is not None
         }
-        if self.sends_by_day:
-            item[SENDS] = {str(day): n for day, n in self.sends_by_day}
+        tokens = dict(self.campaigns_by_day)
+        window: dict[str, int | set[str]] = {}
+        for day, n in self.sends_by_day:
+            if n > len(tokens.get(day, ())):
+                window[str(day)] = n - len(tokens.get(day, ()))
+            if tokens.get(day):
+                window[bucket_name(day)] = set(tokens[day])
+        if window:
+            item[SENDS] = window
         return item
 
     @classmethod
@@ -161,6 +221,7 @@ class Engagement:
             last_opened=_time(item.get(OPENED)),
             last_clicked=_time(item.get(CLICKED)),
             sends_by_day=_window(item.get(SENDS)),
+            campaigns_by_day=_buckets(item.get(SENDS)),
         )
 
 
@@ -180,16 +241,43 @@ def _count(value: object) -> int | None:
     return value if 0 < value < 10**9 else None
 
 
+def _day(key: object) -> int | None:
+    if isinstance(key, str) and key.isascii() and key.lstrip("-").isdigit() and len(key) < 12:
+        return int(key)
+    return None
+
+
+def _tokens(value: object) -> frozenset[str]:
+    if isinstance(value, set | frozenset) and all(isinstance(t, str) for t in value):
+        return frozenset(value)
+    return frozenset()
+
+
+def _buckets(value: object) -> tuple[tuple[int, frozenset[str]], ...]:
+    """The delivered campaigns' tokens by day (`d<day>` keys), within the window."""
+    if not isinstance(value, Mapping):
+        return ()
+    kept = {day for day, _ in _window(value)}
+    found = {
+        day: tokens
+        for key, tokens in ((k, _tokens(v)) for k, v in value.items())
+        if isinstance(key, str) and key[:1] == "d" and tokens
+        for day in [_day(key[1:])]
+        if day is not None and day in kept
+    }
+    return tuple(sorted(found.items()))
+
+
 def _window(value: object) -> tuple[tuple[int, int], ...]:
     if not isinstance(value, Mapping):
         return ()
     counts: dict[int, int] = {}
     for key, count in value.items():
-        if not (isinstance(key, str) and key.isascii() and key.lstrip("-").isdigit()):
-            continue
-        sends = _count(count)
-        if sends and len(key) < 12:
-            counts[int(key)] = sends
+        tokens = _tokens(count) if isinstance(key, str) and key[:1] == "d" else frozenset()
+        day = _day(key[1:]) if tokens else _day(key)
+        sends = len(tokens) or _count(count)
+        if sends and day is not None:
+            counts[day] = counts.get(day, 0) + sends
     if not counts:
         return ()
     oldest_kept = max(counts) - WINDOW_DAYS + 1

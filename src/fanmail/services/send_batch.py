@@ -707,7 +707,6 @@ class _Leaf:
             return DeliveryCounts()
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
-            self.ports.subscribers.add_send(self.campaign.list_id, email, now, recipient.days)
             return DeliveryCounts.of(Outcome.SENT)
         since = recipient.retrying_since if recipient.retrying_since is not None else now
         transient = error.kind is SendErrorKind.TRANSIENT

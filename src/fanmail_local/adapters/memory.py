@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
-from fanmail.domain.engagement import Engagement, EngagementEvent
+from fanmail.domain.engagement import Delivered, Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -167,8 +167,18 @@ class MemorySubscriberStore:
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
 
-    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
-        self._engage(list_id, email, lambda engagement: engagement.on_sent(at))
+    def add_delivery(
+        self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
+    ) -> Delivered:
+        with self._lock:
+            current = self._lists.get(list_id, {}).get(email)
+            if current is None:  # one deleted meanwhile stays deleted
+                return Delivered.GONE
+            engagement = current.engagement.on_delivery(token, sent_at, delivered_at)
+            if engagement is None:
+                return Delivered.DUPLICATE
+            self._lists[list_id][email] = replace(current, engagement=engagement)
+            return Delivered.COUNTED
 
     def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
         self._engage(list_id, email, lambda engagement: event.record(engagement, at))
