@@ -511,6 +511,7 @@ class App:
             clock=p.clock,
             options=options,
             erased=self.erasure_check.erased,
+            lists=p.lists,
         )
 
     @service

@@ -135,9 +135,24 @@ class SubscriberStore(Protocol):
         *,
         facts: frozenset[Fact] = frozenset(),
     ) -> SubscriberPage:
-        """One page of a list in key order; `cursor` None starts at the beginning. Each
-        subscriber comes with address, status and attributes, and the sign-up time and
-        engagement only where `facts` names them (the root projects what its segment reads)."""
+        """One page of a list in key order (shard after shard, each in address order: the
+        cheapest walk of a whole list); `cursor` None starts at the beginning, another is one a
+        page gave out (InvalidInput otherwise). Each subscriber comes with address, status and
+        attributes, and the sign-up time and engagement only where `facts` names them (the root
+        projects what its segment reads)."""
+        ...
+
+    def page_by_address(
+        self,
+        list_id: str,
+        after: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        """One page of a list in address order, after the address `after` (any text; the
+        cursor is the page's last address): what people read. Merging the shards costs more
+        reads than `page`, so walks of a whole list use that."""
         ...
 
     def add_delivery(
@@ -190,7 +205,8 @@ class SubscriberStore(Protocol):
 
 class ListStore(Protocol):
     def create(self, mailing_list: MailingList) -> None:
-        """Raises Conflict if the id exists."""
+        """Raises Conflict if the id exists. An id keeps the shard count it was first created
+        with (a list deleted and created again keeps it): readers that know it stay right."""
         ...
 
     def get(self, list_id: str) -> MailingList | None: ...

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.adapters.aws import clients
+from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.bootstrap import App, Ports, PortSet, aws_ports
+from fanmail.domain.list_shards import ListShardCounts
 from fanmail.ports import Mailer
 from fanmail.settings import Settings
 from fanmail_local.adapters.erasures import GeneratedErasureKey
-from fanmail_local.adapters.invoker import InProcessInvoker
+from fanmail_local.adapters.invoker import InProcessInvoker, running_function
 from fanmail_local.adapters.keys import GeneratedKeys
 from fanmail_local.adapters.mailbox import MailboxSimulator
 from fanmail_local.adapters.outbox import RecordingMailer
@@ -169,6 +171,10 @@ class LocalRuntime:
         erasure_key = ports.erasure_key
         if not self.settings.erasure_secret_name:
             erasure_key = GeneratedErasureKey()
+        if isinstance(ports.subscribers, DynamoSubscriberStore):  # each function's own cache
+            ports.subscribers.shards_of = ListShardCounts(
+                ports.subscribers.read_shards, scope=running_function
+            )
         return replace(
             PortSet.of(ports),
             mailer=self.mailbox,

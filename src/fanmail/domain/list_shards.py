@@ -11,13 +11,30 @@ id itself: its subscribers keep their place.
 
 from __future__ import annotations
 
-from fanmail.domain.ledger_shards import HEADROOM, PARTITION_WRITE_UNITS, SEPARATOR, shard_of
+import threading
+from collections.abc import Callable
+
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.ledger_shards import (
+    HEADROOM,
+    PARTITION_WRITE_UNITS,
+    SEPARATOR,
+    page_cursor,
+    shard_of,
+)
+
+__all__ = ["SEPARATOR", "page_cursor", "shard_of"]
 
 PARTITION_READ_UNITS = 3000.0
 """What DynamoDB lets one partition key value read in a second (split for heat aside)."""
-DEFAULT_SHARDS = 32
-"""A new list's shard count: at one write unit per email under HEADROOM, 16,000 emails a
-second; a page of the whole list queries each shard in turn."""
+WRITE_UNITS_PER_EMAIL = 1.0
+"""What a recipient's send costs its subscriber key in writes: the feedback path's one Delivery
+write (dedupe, engagement and the caps' count at once; the sender writes nothing there)."""
+READ_UNITS_PER_EMAIL = 1.0
+"""The sender's consistent status read of the recipient's item."""
+DEFAULT_SHARDS = 64
+"""A new list's shard count: at WRITE_UNITS_PER_EMAIL under HEADROOM, 32,000 emails a second
+(past the sending rates SES grants); a page of the whole list queries each shard in turn."""
 MAX_SHARDS = 256
 
 
@@ -44,3 +61,69 @@ def rate_carried(shards: int, write_units_per_email: float, read_units_per_email
         PARTITION_READ_UNITS / max(read_units_per_email, 1e-9),
     )
     return max(shards, 1) * per_key * HEADROOM
+
+
+def read_cursor(cursor: str | None, shards: int) -> tuple[int, str | None]:
+    """(shard, last address read) of a cursor `page_cursor` gave out for a list of `shards`;
+    InvalidInput naming the cursor otherwise (one naming a shard the list has not is refused:
+    the list comes from the caller's path, never from the cursor)."""
+    if cursor is None:
+        return 0, None
+    if shards <= 1:
+        return 0, cursor
+    shard, colon, email = cursor.partition(":")
+    if not colon or not (shard.isascii() and shard.isdigit()) or int(shard) >= shards or not email:
+        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this list's pages gave out")
+    return int(shard), email
+
+
+class ListShardCounts:
+    """Each list's shard count, read once per list by `read` (None: no such list yet, which has
+    one shard and is not kept: the list created later gets its own count). A count never changes
+    once a list is created, so a Lambda container reads it once per list, not per subscriber."""
+
+    KEPT_MAX = 10_000
+
+    def __init__(
+        self, read: Callable[[str], int | None], scope: Callable[[], object] = lambda: None
+    ) -> None:
+        """`scope()`: whose container a read is cached for (local mode runs every function in
+        one process, and each reads the count as its own container would: the IAM test
+        charges the read to it)."""
+        self._read = read
+        self._scope = scope
+        self._known: dict[tuple[object, str], int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, list_id: str) -> int:
+        key = (self._scope(), list_id)
+        with self._lock:
+            known = self._known.get(key)
+        if known is not None:
+            return known
+        shards = self._read(list_id)
+        if shards is None:
+            return 1
+        with self._lock:
+            if len(self._known) >= self.KEPT_MAX:
+                self._known.clear()
+            self._known[key] = shards
+        return shards
+
+
+def list_rate(shards: int) -> float:
+    """The emails a second a send from a list of `shards` keys plans at most."""
+    return rate_carried(shards, WRITE_UNITS_PER_EMAIL, READ_UNITS_PER_EMAIL)
+
+
+def slow_list_note(shards: int) -> str | None:
+    """Why a campaign to an old list sends slower than SES would let it; None for a list whose
+    keys carry any rate SES grants."""
+    if shards > 1:
+        return None
+    return (
+        "this list was created before fanmail spread a list's subscribers over DynamoDB "
+        f"partition keys: a send to it goes at {list_rate(shards):,.0f}/s at most (what one "
+        "key carries); a list created now carries "
+        f"{list_rate(DEFAULT_SHARDS):,.0f}/s"
+    )

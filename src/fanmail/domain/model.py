@@ -299,6 +299,9 @@ class MailingList:
     settings: ListSettings = field(default_factory=ListSettings)
     topics: tuple[Topic, ...] = ()
     """Its topics in the order the owner created them (domain.topics)."""
+    shards: int = 1
+    """The partition keys its subscribers spread over (domain.list_shards), fixed at creation;
+    a list stored before shards existed has one."""
 
     def context(self) -> dict[str, str]:
         """What templates see of the list (`list.name`, `list.brand`, `list.postal_address`)."""

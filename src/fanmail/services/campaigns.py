@@ -14,6 +14,7 @@ from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.ledger_shards import shards_for_rate
+from fanmail.domain.list_shards import slow_list_note
 from fanmail.domain.model import MailingList, Subscriber
 from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
@@ -193,7 +194,8 @@ class Campaigns:
             segment=SegmentSnapshot.of(segment) if segment is not None else None,
             segment_id=saved.segment_id if saved else None,
             segment_version=saved.version if saved else None,
-            notes=tuple(self._segment_warnings(list_id, segment)),
+            notes=tuple(self._segment_warnings(list_id, segment))
+            + tuple(filter(None, [slow_list_note(mailing_list.shards)])),
             frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
             urgent=command.urgent,
             quiet_hours=quiet,

@@ -40,6 +40,7 @@ from fanmail.domain.import_jobs import (
     subscriber_from_row,
 )
 from fanmail.domain.list_files import Position, Row, read_rows
+from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail.domain.model import MailingList, Provenance, Subscriber
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import COLUMN_PREFIX
@@ -288,7 +289,9 @@ class Imports:
         for list_id in dict.fromkeys(s.list_id for s in members):
             if self.list_store.get(list_id) is None:
                 with contextlib.suppress(Conflict):  # created meanwhile: as good
-                    self.list_store.create(MailingList(list_id, list_id, self.clock.now()))
+                    self.list_store.create(
+                        MailingList(list_id, list_id, self.clock.now(), shards=DEFAULT_SHARDS)
+                    )
         return self.subscribers.put_many(members)
 
     def export(self, list_id: str, out: TextIO, *, history: bool = False) -> int:

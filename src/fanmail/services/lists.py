@@ -11,6 +11,7 @@ from fanmail.domain.attributes import check_attributes, check_display_name, chec
 from fanmail.domain.erasure import ERASED_REASON, FORCED_AFTER_ERASURE
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_cursor, check_id
+from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail.domain.model import (
     ListSettings,
     MailingList,
@@ -155,7 +156,7 @@ class Lists:
         list_id = check_id("list id", command.list_id)
         name = check_list_name(command.name, list_id)
         settings = check_settings(command.settings, self.senders)
-        mailing_list = MailingList(list_id, name, self.clock.now(), settings)
+        mailing_list = MailingList(list_id, name, self.clock.now(), settings, shards=DEFAULT_SHARDS)
         self.list_store.create(mailing_list)
         return mailing_list
 
@@ -216,19 +217,35 @@ class Lists:
         list_id = mailing_list.list_id
         cursor = check_cursor(cursor)
         if wanted is None or wanted == Filter():
-            return self.subscribers.page(list_id, cursor, limit, facts=frozenset({Fact.TOPICS}))
-        keeps = _keeps(mailing_list, wanted)
+            return self.subscribers.page_by_address(
+                list_id, cursor, limit, facts=frozenset({Fact.TOPICS})
+            )
+        return self._filtered(list_id, cursor, limit, _keeps(mailing_list, wanted))
+
+    def _filtered(
+        self, list_id: str, cursor: str | None, limit: int, keeps: Callable[[Subscriber], bool]
+    ) -> SubscriberPage:
+        """Reads in pages of PAGE_MAX whatever the page asked for (a list's shards are merged
+        for each read: few large reads, not one per match), and ends at the last subscriber it
+        looked at: the cursor is an address, so the rest of a read is read again next time."""
         found: list[Subscriber] = []
         scanned = 0
         while True:
-            page = self.subscribers.page(
-                list_id, cursor, limit - len(found), facts=frozenset({Fact.TOPICS})
+            page = self.subscribers.page_by_address(
+                list_id,
+                cursor,
+                min(PAGE_MAX, FILTER_SCAN - scanned),
+                facts=frozenset({Fact.TOPICS}),
             )
-            found += [s for s in page.subscribers if keeps(s)]
-            scanned += len(page.subscribers)
+            for index, subscriber in enumerate(page.subscribers, start=1):
+                scanned, cursor = scanned + 1, subscriber.email
+                found += [subscriber] if keeps(subscriber) else []
+                if len(found) >= limit or scanned >= FILTER_SCAN:
+                    more = index < len(page.subscribers) or page.cursor is not None
+                    return SubscriberPage(found, cursor if more else None)
+            if page.cursor is None:
+                return SubscriberPage(found, None)
             cursor = page.cursor
-            if cursor is None or len(found) >= limit or scanned >= FILTER_SCAN:
-                return SubscriberPage(found, cursor)
 
     def recount(self, list_id: str) -> tuple[dict[str, int], dict[str, int]]:
         """Count the list by reading all of it and store those counts: the repair for counters a

@@ -37,6 +37,7 @@ from fanmail.domain.campaign import (
     merge_invocations,
 )
 from fanmail.domain.errors import Conflict, InvokeError
+from fanmail.domain.list_shards import list_rate
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.phases import RunPhases
@@ -50,6 +51,7 @@ from fanmail.ports import (
     Clock,
     Invoker,
     LambdaCapacity,
+    ListStore,
     Scheduler,
     SendQuota,
     SesAccount,
@@ -108,8 +110,11 @@ class CampaignRunner:
         clock: Clock,
         options: RootOptions,
         erased: Callable[[Sequence[str]], set[str]] | None = None,
+        lists: ListStore | None = None,
     ) -> None:
         self.subscribers = subscribers
+        self.lists = lists
+        """Where each list's shard count is (the rate its keys carry caps a run's)."""
         self.erased = erased
         """Which addresses were erased (ErasureCheck.erased): none is written into a summary."""
         self.campaign_store = campaign_store
@@ -127,6 +132,9 @@ class CampaignRunner:
     # -- planning -----------------------------------------------------------------------------
     def plan_for(self, campaign: Campaign, recipients: int, quota: SendQuota) -> FanoutPlan:
         rate = self.options.rate_override or quota.max_send_rate
+        mailing_list = self.lists.get(campaign.list_id) if self.lists is not None else None
+        if mailing_list is not None:  # an old list's one key would throttle the whole run
+            rate = min(rate, list_rate(mailing_list.shards))
         first = self.subscribers.page(campaign.list_id, None, 50).subscribers
         sizes = [len(json.dumps(Recipient(s.email, s.attributes).to_json())) for s in first]
         recipient_bytes = math.ceil(sum(sizes) / len(sizes)) + 8 if sizes else 200

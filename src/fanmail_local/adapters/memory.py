@@ -180,6 +180,17 @@ class MemorySubscriberStore:
             self._lists[list_id][email] = replace(current, engagement=engagement)
             return Delivered.COUNTED
 
+    def page_by_address(
+        self,
+        list_id: str,
+        after: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        """The memory store keeps each list in address order: its pages are that order."""
+        return self.page(list_id, after, limit, facts=facts)
+
     def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
         self._engage(list_id, email, lambda engagement: event.record(engagement, at))
 
@@ -264,14 +275,18 @@ class MemoryListStore:
         """`counts`: the subscriber store's counts by list (DynamoDB keeps them on the list's
         own item, which is what lets it refuse to delete a list that has subscribers)."""
         self._items: dict[str, MailingList] = {}
+        self._deleted_shards: dict[str, int] = {}
         self._counts = counts or (lambda list_id: {})
         self._lock = threading.Lock()
 
     def create(self, mailing_list: MailingList) -> None:
+        """A list created again under a deleted list's id keeps its shard count (as DynamoDB's
+        item does)."""
         with self._lock:
             if mailing_list.list_id in self._items:
                 raise Conflict(f"list {mailing_list.list_id!r} already exists")
-            self._items[mailing_list.list_id] = mailing_list
+            shards = self._deleted_shards.get(mailing_list.list_id, mailing_list.shards)
+            self._items[mailing_list.list_id] = replace(mailing_list, shards=shards)
 
     def get(self, list_id: str) -> MailingList | None:
         with self._lock:
@@ -309,7 +324,7 @@ class MemoryListStore:
         with self._lock:
             if list_id not in self._items or any(self._counts(list_id).values()):
                 return False
-            del self._items[list_id]
+            self._deleted_shards[list_id] = self._items.pop(list_id).shards
             return True
 
     def list(self, cursor: str | None, limit: int) -> tuple[list[MailingList], str | None]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb.items import from_item, refused, to_item, values
-from fanmail.adapters.aws.dynamodb.subscribers import counter
+from fanmail.adapters.aws.dynamodb.subscribers import counter, stored_shards
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import ListSettings, MailingList, SubscriberStatus
 from fanmail.domain.topics import Topic
@@ -24,22 +24,37 @@ class DynamoListStore:
         self.table = table
 
     def create(self, mailing_list: MailingList) -> None:
-        """A list item may exist already without a name when counts moved first (subscribers
-        written before the list was created); creating it then only names it."""
+        """A new item gets the list's shard count. An item that exists without a creation time
+        keeps the count it has (none: one shard): it is a deleted list's (delete_empty), or
+        counts moved before the list was created, and its subscribers were written under it."""
+        fields = {
+            ":n": mailing_list.name,
+            ":c": mailing_list.created_at,
+            ":s": mailing_list.settings.to_dict(),
+        }
+        update = "SET #n = :n, created_at = :c, settings = :s, shards = "
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item({"list_id": mailing_list.list_id}),
-                UpdateExpression="SET #n = :n, created_at = :c, settings = :s",
+                UpdateExpression=update + ":k",
+                ConditionExpression="attribute_not_exists(list_id)",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues=values(fields | {":k": max(mailing_list.shards, 1)}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return
+        except ClientError as exc:
+            if "created_at" in refused(exc):
+                raise Conflict(f"list {mailing_list.list_id!r} already exists") from None
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"list_id": mailing_list.list_id}),
+                UpdateExpression=update + "if_not_exists(shards, :one)",
                 ConditionExpression="attribute_not_exists(created_at)",
                 ExpressionAttributeNames={"#n": "name"},
-                ExpressionAttributeValues=values(
-                    {
-                        ":n": mailing_list.name,
-                        ":c": mailing_list.created_at,
-                        ":s": mailing_list.settings.to_dict(),
-                    }
-                ),
+                ExpressionAttributeValues=values(fields | {":one": 1}),
             )
         except ClientError as exc:
             refused(exc)
@@ -115,16 +130,22 @@ class DynamoListStore:
 
     def delete_empty(self, list_id: str) -> bool:
         """Deleted only while every status counter is zero or absent: a subscriber written
-        between the caller's check and this delete keeps the list."""
+        between the caller's check and this delete keeps the list. The item stays, holding
+        only the list's shard count: a list created again under the id keeps it, so a reader
+        that knew the count still finds every subscriber where it was written."""
         names = {f"#c{i}": counter(status) for i, status in enumerate(SubscriberStatus)}
         empty = " AND ".join(f"(attribute_not_exists({n}) OR {n} = :zero)" for n in names)
         try:
-            self.client.delete_item(
+            self.client.update_item(
                 TableName=self.table,
                 Key=to_item({"list_id": list_id}),
+                UpdateExpression=(
+                    "SET shards = if_not_exists(shards, :one)"
+                    " REMOVE created_at, #n, settings, topics"
+                ),
                 ConditionExpression=f"attribute_exists(created_at) AND {empty}",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values({":zero": 0}),
+                ExpressionAttributeNames={**names, "#n": "name"},
+                ExpressionAttributeValues=values({":zero": 0, ":one": 1}),
             )
         except ClientError as exc:
             refused(exc)
@@ -157,4 +178,5 @@ def list_from(raw: Mapping[str, Any]) -> MailingList | None:
         float(data["created_at"]),
         ListSettings.from_dict(settings if isinstance(settings, dict) else {}),
         tuple(t for t in map(Topic.from_stored, topics or ()) if t is not None),
+        stored_shards(data) or 1,
     )

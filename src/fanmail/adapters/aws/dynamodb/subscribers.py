@@ -1,5 +1,9 @@
 """Subscribers (list_id, email), an index by address, and the counts on each list's item.
 
+A list's subscribers spread over the partition keys `list_id#n` (domain.list_shards; the count
+is on the list's item, one shard is the list id itself): the key attribute is still `list_id`,
+and every item read gives back the plain list id.
+
 Every write that adds, removes or changes the status of a subscriber moves the list's counter
 of that status (`n_<status>` on the list item) in the same transaction, conditioned on the
 status it read: the counts stay exact whatever runs at the same time, and `GET /lists/{id}`
@@ -9,7 +13,10 @@ history (`consent`, newest last, the last HISTORY_KEPT kept).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
@@ -40,6 +47,15 @@ from fanmail.domain.engagement import (
 )
 from fanmail.domain.engagement import ITEM_FIELDS as ENGAGEMENT_FIELDS
 from fanmail.domain.errors import Conflict, NotFound
+from fanmail.domain.list_shards import (
+    SEPARATOR,
+    ListShardCounts,
+    list_of,
+    page_cursor,
+    partition_key,
+    read_cursor,
+    subscriber_key,
+)
 from fanmail.domain.model import (
     HISTORY_KEPT,
     Provenance,
@@ -100,11 +116,19 @@ def change_from(raw: Mapping[str, Any]) -> StatusChange:
     )
 
 
+def stored_shards(data: Mapping[str, Any]) -> int | None:
+    """A list item's shard count (a list stored before shards has none: one shard); None for
+    an id that has none yet (never created, nothing written under it)."""
+    if "shards" in data:
+        return max(int(data["shards"]), 1)
+    return 1 if "created_at" in data else None
+
+
 def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subscriber:
     data = from_item(raw)
     attributes = data.get("attrs")
     return Subscriber(
-        list_id=list_id or str(data["list_id"]),
+        list_id=list_id or list_of(str(data["list_id"])),
         email=str(data["email"]),
         status=status_of(data.get("status", "subscribed")),
         attributes=readable_attributes(attributes) if isinstance(attributes, dict) else {},
@@ -193,13 +217,37 @@ def delivery_write(
 
 
 class DynamoSubscriberStore:
-    def __init__(self, client: DynamoDBClient, table: str, lists_table: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        lists_table: str,
+        shards_of: Callable[[str], int] | None = None,
+    ) -> None:
+        """`shards_of(list_id)`: the list's shard count; by default read from its item once."""
         self.client = client
         self.table = table
         self.lists_table = lists_table
+        self.shards_of = shards_of or ListShardCounts(self.read_shards)
+
+    def read_shards(self, list_id: str) -> int | None:
+        """The list's shard count as its item holds it (None: no such list yet)."""
+        item: Any = self.client.get_item(
+            TableName=self.lists_table,
+            Key=to_item({"list_id": list_id}),
+            ConsistentRead=True,
+            ProjectionExpression="shards, created_at",
+        ).get("Item")
+        return stored_shards(from_item(item or {}))
 
     def _key(self, list_id: str, email: str) -> Item:
-        return to_item({"list_id": list_id, "email": email})
+        """Every read and write of one subscriber's item finds it here."""
+        partition = subscriber_key(list_id, email, self.shards_of(list_id))
+        return to_item({"list_id": partition, "email": email})
+
+    def _partitions(self, list_id: str) -> list[str]:
+        shards = self.shards_of(list_id)
+        return [partition_key(list_id, shard, shards) for shard in range(shards)]
 
     # -- writes that keep the counts ------------------------------------------------------------
     def _counter_update(
@@ -415,17 +463,18 @@ class DynamoSubscriberStore:
         a write outside fanmail moved out of step."""
         counted: dict[str, int] = {}
         paginator = self.client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="list_id = :l",
-            ExpressionAttributeValues=values({":l": list_id}),
-            ProjectionExpression="#s",
-            ExpressionAttributeNames=STATUS,
-        )
-        for page in pages:
-            for item in page.get("Items", []):
-                status = status_of(from_item(item).get("status", "subscribed")).value
-                counted[status] = counted.get(status, 0) + 1
+        for partition in self._partitions(list_id):
+            pages = paginator.paginate(
+                TableName=self.table,
+                KeyConditionExpression="list_id = :l",
+                ExpressionAttributeValues=values({":l": partition}),
+                ProjectionExpression="#s",
+                ExpressionAttributeNames=STATUS,
+            )
+            for page in pages:
+                for item in page.get("Items", []):
+                    status = status_of(from_item(item).get("status", "subscribed")).value
+                    counted[status] = counted.get(status, 0) + 1
         names = {f"#c{i}": counter(s) for i, s in enumerate(SubscriberStatus)}
         bound = {f":c{i}": counted.get(s.value, 0) for i, s in enumerate(SubscriberStatus)}
         self.client.update_item(
@@ -453,20 +502,82 @@ class DynamoSubscriberStore:
         *,
         facts: frozenset[Fact] = frozenset(),
     ) -> SubscriberPage:
+        """Shard after shard, each in address order; the cursor says which shard and where."""
+        shards = self.shards_of(list_id)
+        shard, after = read_cursor(cursor, shards)
+        found: list[Subscriber] = []
+        while shard < shards:
+            partition = partition_key(list_id, shard, shards)
+            items, more = self._shard_page(list_id, partition, after, limit - len(found), facts)
+            found.extend(items)
+            if len(found) >= limit:
+                more = more or shard + 1 < shards
+                last = found[-1].email
+                return SubscriberPage(found, page_cursor(shard, last, shards) if more else None)
+            shard, after = shard + 1, None
+        return SubscriberPage(found, None)
+
+    def page_by_address(
+        self,
+        list_id: str,
+        after: str | None,
+        limit: int,
+        *,
+        facts: frozenset[Fact] = frozenset(),
+    ) -> SubscriberPage:
+        """The shards merged: each read from `after` in batches sized for its share of the
+        page, a batch more only for a shard the page reaches the end of."""
+        shards = self.shards_of(list_id)
+        batch = min(limit + 1, 2 * math.ceil(limit / shards) + 1)
+        streams = [
+            self._stream(list_id, partition, after, batch, facts)
+            for partition in self._partitions(list_id)
+        ]
+        merged = heapq.merge(*streams, key=lambda subscriber: subscriber.email)
+        found = list(itertools.islice(merged, limit + 1))
+        more = len(found) > limit
+        return SubscriberPage(found[:limit], found[limit - 1].email if more else None)
+
+    def _stream(
+        self, list_id: str, partition: str, after: str | None, batch: int, facts: frozenset[Fact]
+    ) -> Iterator[Subscriber]:
+        more = True
+        while more:
+            found, more = self._shard_page(list_id, partition, after, batch, facts)
+            yield from found
+            after = found[-1].email if found else after
+            more = more and bool(found)
+
+    def _shard_page(
+        self,
+        list_id: str,
+        partition: str,
+        after: str | None,
+        limit: int,
+        facts: frozenset[Fact],
+    ) -> tuple[list[Subscriber], bool]:
+        """Up to `limit` subscribers of one partition after the address `after` (any text: a
+        position, not a key that must exist); whether it may hold more."""
+        condition, bound = "list_id = :l", {":l": partition}
+        if after is not None:
+            condition, bound[":after"] = condition + " AND email > :after", after
         request: QueryInputTypeDef = {
             "TableName": self.table,
-            "KeyConditionExpression": "list_id = :l",
-            "ExpressionAttributeValues": values({":l": list_id}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values(bound),
             "ProjectionExpression": projection(facts),
             "ExpressionAttributeNames": STATUS,
             "Limit": limit,
         }
-        if cursor is not None:
-            request["ExclusiveStartKey"] = self._key(list_id, cursor)
-        response: Any = self.client.query(**request)
-        items = [subscriber_from(item, list_id) for item in response.get("Items", [])]
-        last = response.get("LastEvaluatedKey")
-        return SubscriberPage(items, str(from_item(last)["email"]) if last else None)
+        found: list[Subscriber] = []
+        while True:  # a page stops short at 1 MB: read on
+            response: Any = self.client.query(**request)
+            found.extend(subscriber_from(item, list_id) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(found) >= limit or last is None:
+                return found, last is not None
+            request["ExclusiveStartKey"] = last
+            request["Limit"] = limit - len(found)
 
     def add_delivery(
         self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
@@ -535,15 +646,15 @@ class DynamoSubscriberStore:
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
         """A parallel-scan segment of the address index (keys only: small reads), this list's
-        keys kept, then their items read."""
+        keys (its shards') kept, then their items read."""
         paginator = self.client.get_paginator("scan")
         pages = paginator.paginate(
             TableName=self.table,
             IndexName=BY_EMAIL,
             Segment=segment,
             TotalSegments=segments,
-            FilterExpression="list_id = :l",
-            ExpressionAttributeValues=values({":l": list_id}),
+            FilterExpression="list_id = :l OR begins_with(list_id, :shard)",
+            ExpressionAttributeValues=values({":l": list_id, ":shard": f"{list_id}{SEPARATOR}"}),
         )
         emails = [str(from_item(i)["email"]) for page in pages for i in page.get("Items", [])]
         found = self.get_many(list_id, emails)
@@ -592,7 +703,10 @@ class DynamoSubscriberStore:
             KeyConditionExpression="email = :e",
             ExpressionAttributeValues=values({":e": email}),
         )
-        return sorted(str(from_item(i)["list_id"]) for page in pages for i in page.get("Items", []))
+        found = {
+            list_of(str(from_item(i)["list_id"])) for page in pages for i in page.get("Items", [])
+        }
+        return sorted(found)
 
     def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
         request: dict[str, Any] = {
