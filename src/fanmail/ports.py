@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,6 +56,11 @@ class Clock(Protocol):
 
     def wait_first(self, futures: Iterable[Future[Any]], timeout: float | None) -> set[Future[Any]]:
         """Those of `futures` done when the first is (or after `timeout` seconds)."""
+        ...
+
+    def lock(self) -> AbstractContextManager[object]:
+        """A mutex for work that may wait on this clock while holding it (a throttled read
+        backing off): simulated time must count its waiters as waiting."""
         ...
 
 

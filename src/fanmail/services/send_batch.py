@@ -118,7 +118,7 @@ class CampaignGate:
         self.interval_s = interval_s
         self.status: str | None = None
         self._checked = float("-inf")
-        self._lock = threading.Lock()
+        self._lock = clock.lock()  # the read under it may back off on the clock (throttled)
 
     def closed(self) -> str | None:
         """None while sending; otherwise the status that stopped it."""
@@ -135,7 +135,9 @@ class _StatusFeed:
     """Hands recipients to threads with their status read just before they are sent.
 
     Statuses are fetched a chunk at a time (one BatchGetItem), so an opt-out that lands while the
-    campaign runs is honoured by every chunk read after it.
+    campaign runs is honoured by every chunk read after it. The read is made holding the feed's
+    lock (no thread reads a chunk ahead of its turn), a lock of the clock's: a throttled read
+    backs off on the clock while the other threads wait for it.
     """
 
     def __init__(
@@ -143,12 +145,13 @@ class _StatusFeed:
         recipients: Sequence[Recipient],
         lookup: Callable[[list[str]], dict[str, SubscriberStatus]],
         chunk: int,
+        clock: Clock,
     ) -> None:
         self._pending = deque(recipients)
         self._ready: deque[tuple[Recipient, SubscriberStatus | None]] = deque()
         self._lookup = lookup
         self._chunk = chunk
-        self._lock = threading.Lock()
+        self._lock = clock.lock()
 
     def take(self) -> tuple[Recipient, SubscriberStatus | None] | None:
         with self._lock:
@@ -562,6 +565,7 @@ class _Leaf:
             batch.recipients,
             lambda emails: ports.subscribers.statuses(campaign.list_id, emails),
             options.status_chunk,
+            clock,
         )
         meter = SesMeter()
         pacer = Pacer(batch.rate_per_sender, clock, options.aimd)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
@@ -52,8 +53,10 @@ class SimClock:
 
     Taking part are the thread that made the clock and every task of its executors; a task
     counts from the moment it is submitted, so time cannot slip past work not yet started. A
-    thread blocked any other way (a lock, a queue) still counts as running: keep such waits
-    short, or time stops (`stalls` counts how often nothing was left to wake).
+    thread waiting for a lock of `lock()` waits in simulated time too (its holder may be
+    sleeping on the clock: a throttled read backing off). A thread blocked any other way (a
+    plain lock, a queue) still counts as running: keep such waits short, or time stops
+    (`stalls` counts how often nothing was left to wake).
     """
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
@@ -90,6 +93,9 @@ class SimClock:
                 heapq.heappush(self._timers, (wake, next(self._order), waiter))
             self._block(waiter)
         return {f for f in chosen if f.done()}
+
+    def lock(self) -> _SimLock:
+        return _SimLock(self)
 
     # -- with the lock held -----------------------------------------------------------------
     def _block(self, waiter: _Waiter) -> None:
@@ -147,6 +153,35 @@ class SimClock:
         while not future.done():
             self.wait_first([future], None)
         return future.result()
+
+
+class _SimLock:
+    """A mutex whose waiters wait in simulated time: first come, first served, and handed
+    straight to the next waiter on release (no thread can slip in between)."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self._held = False
+        self._waiters: deque[_Waiter] = deque()
+
+    def __enter__(self) -> _SimLock:
+        clock = self.clock
+        with clock._lock:
+            if not self._held:
+                self._held = True
+                return self
+            waiter = _Waiter(clock._lock)
+            self._waiters.append(waiter)
+            clock._block(waiter)  # woken holding it: release handed it over
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        clock = self.clock
+        with clock._lock:
+            if self._waiters:
+                clock._fire(self._waiters.popleft())
+            else:
+                self._held = False
 
 
 def _watchers(future: Future[Any]) -> list[_Waiter]:

@@ -3,9 +3,11 @@ for them through the Clock port, so simulated time can stand in for it)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from typing import Any
 
 
@@ -18,6 +20,9 @@ class RealThreads:
     def wait_first(self, futures: Iterable[Future[Any]], timeout: float | None) -> set[Future[Any]]:
         done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
         return done
+
+    def lock(self) -> AbstractContextManager[object]:
+        return threading.Lock()
 
 
 class SystemClock(RealThreads):
