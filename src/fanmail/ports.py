@@ -171,8 +171,14 @@ class SubscriberStore(Protocol):
         meanwhile stays deleted."""
         ...
 
+    def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
+        """Engagement: a campaign email to a list with a frequency cap was sent; the window
+        counts it now (its Delivery comes back later, and counts it no second time). Once
+        however often it is written."""
+        ...
+
     def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
-        """Engagement: the first delivery, open or click of a campaign's email, at `at`; a
+        """Engagement: the first open or click of a campaign's email, at `at`; a
         "last" time only moves forward (events come late and out of order)."""
         ...
 

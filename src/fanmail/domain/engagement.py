@@ -106,10 +106,22 @@ def campaign_token(campaign_id: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def bucket_name(day: int) -> str:
-    """The key under `eng_sends` of a day's delivered campaigns (a string set); a bare day
-    number keys a legacy count of sends."""
-    return f"d{day}"
+DELIVERED_BUCKET, PENDING_BUCKET = "d", "p"
+
+
+def bucket_name(day: int, kind: str = DELIVERED_BUCKET) -> str:
+    """The key under `eng_sends` of a day's delivered (`d`) or sent-not-yet-delivered (`p`)
+    campaigns (string sets); a bare day number keys a legacy count of sends."""
+    return f"{kind}{day}"
+
+
+Buckets = tuple[tuple[int, frozenset[str]], ...]
+
+
+def _with(buckets: Buckets, day: int, token: str, kept: set[int]) -> Buckets:
+    held = dict(buckets)
+    held[day] = held.get(day, frozenset()) | {token}
+    return tuple(sorted((d, t) for d, t in held.items() if d in kept))
 
 
 def stale_days(days_held: tuple[int, ...], at: float) -> tuple[int, ...]:
@@ -127,13 +139,30 @@ class Engagement:
     last_clicked: float | None = None
     sends_by_day: tuple[tuple[int, int], ...] = ()
     """(day, sends) for days with sends, oldest first, at most WINDOW_DAYS of them."""
-    campaigns_by_day: tuple[tuple[int, frozenset[str]], ...] = ()
+    campaigns_by_day: Buckets = ()
     """(day, tokens of the campaigns sent that day and delivered): counted in `sends_by_day`
     too; what makes a redelivered Delivery change nothing."""
+    pending_by_day: Buckets = ()
+    """(day, tokens of the campaigns sent that day to a list with a frequency cap, counted
+    when sent): a cap does not wait for SES's Delivery, which then counts it no second time."""
 
     def tokens(self, day: int) -> frozenset[str]:
         """The campaigns sent on `day` whose delivery is counted."""
         return dict(self.campaigns_by_day).get(day, frozenset())
+
+    def counted(self, day: int) -> frozenset[str]:
+        """The campaigns sent on `day` that the window counts (delivered, or pending)."""
+        return self.tokens(day) | dict(self.pending_by_day).get(day, frozenset())
+
+    def on_pending(self, token: str, sent_at: float) -> Engagement:
+        """A capped list's campaign email was sent at `sent_at`: counted now (a Delivery that
+        comes back late must not leave room for one more), once."""
+        day = day_of(sent_at)
+        if token in self.counted(day):
+            return self
+        sent = replace(self.on_sent(sent_at), last_sent=self.last_sent)  # set on delivery
+        kept = {d for d, _ in sent.sends_by_day}
+        return replace(sent, pending_by_day=_with(self.pending_by_day, day, token, kept))
 
     def delivered(self) -> frozenset[str]:
         """The tokens of every campaign whose delivery the window holds."""
@@ -145,12 +174,11 @@ class Engagement:
         day = day_of(sent_at)
         if token in self.tokens(day):
             return None
-        held = dict(self.campaigns_by_day)
-        sent = self.on_sent(sent_at).on_delivered(delivered_at)
+        counted = token in self.counted(day)  # pending: counted when it was sent
+        sent = replace(self, last_sent=_latest(self.last_sent, sent_at)) if counted else None
+        sent = (sent or self.on_sent(sent_at)).on_delivered(delivered_at)
         kept = {d for d, _ in sent.sends_by_day}
-        held[day] = held.get(day, frozenset()) | {token}
-        tokens = tuple(sorted((d, t) for d, t in held.items() if d in kept))
-        return replace(sent, campaigns_by_day=tokens)
+        return replace(sent, campaigns_by_day=_with(self.campaigns_by_day, day, token, kept))
 
     def on_sent(self, at: float) -> Engagement:
         today = day_of(at)
@@ -201,13 +229,15 @@ class Engagement:
             )
             if value is not None
         }
-        tokens = dict(self.campaigns_by_day)
+        pending = dict(self.pending_by_day)
         window: dict[str, int | set[str]] = {}
         for day, n in self.sends_by_day:
-            if n > len(tokens.get(day, ())):
-                window[str(day)] = n - len(tokens.get(day, ()))
-            if tokens.get(day):
-                window[bucket_name(day)] = set(tokens[day])
+            if n > len(self.counted(day)):
+                window[str(day)] = n - len(self.counted(day))
+            if self.tokens(day):
+                window[bucket_name(day)] = set(self.tokens(day))
+            if pending.get(day):
+                window[bucket_name(day, PENDING_BUCKET)] = set(pending[day])
         if window:
             item[SENDS] = window
         return item
@@ -221,7 +251,8 @@ class Engagement:
             last_opened=_time(item.get(OPENED)),
             last_clicked=_time(item.get(CLICKED)),
             sends_by_day=_window(item.get(SENDS)),
-            campaigns_by_day=_buckets(item.get(SENDS)),
+            campaigns_by_day=_buckets(item.get(SENDS), DELIVERED_BUCKET),
+            pending_by_day=_buckets(item.get(SENDS), PENDING_BUCKET),
         )
 
 
@@ -253,31 +284,37 @@ def _tokens(value: object) -> frozenset[str]:
     return frozenset()
 
 
-def _buckets(value: object) -> tuple[tuple[int, frozenset[str]], ...]:
-    """The delivered campaigns' tokens by day (`d<day>` keys), within the window."""
+def _sets(value: Mapping[Any, Any], kind: str) -> dict[int, frozenset[str]]:
+    found: dict[int, frozenset[str]] = {}
+    for key, held in value.items():
+        tokens = _tokens(held)
+        day = _day(key[1:]) if isinstance(key, str) and key[:1] == kind and tokens else None
+        if day is not None:
+            found[day] = tokens
+    return found
+
+
+def _buckets(value: object, kind: str) -> Buckets:
+    """The tokens by day of one kind of bucket (`d<day>`, `p<day>` keys), within the window."""
     if not isinstance(value, Mapping):
         return ()
     kept = {day for day, _ in _window(value)}
-    found = {
-        day: tokens
-        for key, tokens in ((k, _tokens(v)) for k, v in value.items())
-        if isinstance(key, str) and key[:1] == "d" and tokens
-        for day in [_day(key[1:])]
-        if day is not None and day in kept
-    }
-    return tuple(sorted(found.items()))
+    return tuple(sorted((d, t) for d, t in _sets(value, kind).items() if d in kept))
 
 
 def _window(value: object) -> tuple[tuple[int, int], ...]:
+    """Sends by day: a legacy count plus the campaigns delivered or pending (each once)."""
     if not isinstance(value, Mapping):
         return ()
     counts: dict[int, int] = {}
     for key, count in value.items():
-        tokens = _tokens(count) if isinstance(key, str) and key[:1] == "d" else frozenset()
-        day = _day(key[1:]) if tokens else _day(key)
-        sends = len(tokens) or _count(count)
-        if sends and day is not None:
-            counts[day] = counts.get(day, 0) + sends
+        day, sends = _day(key), _count(count)
+        if day is not None and sends:
+            counts[day] = sends
+    delivered, pending = _sets(value, DELIVERED_BUCKET), _sets(value, PENDING_BUCKET)
+    for day in delivered.keys() | pending.keys():
+        both = delivered.get(day, frozenset()) | pending.get(day, frozenset())
+        counts[day] = counts.get(day, 0) + len(both)
     if not counts:
         return ()
     oldest_kept = max(counts) - WINDOW_DAYS + 1

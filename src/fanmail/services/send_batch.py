@@ -23,6 +23,7 @@ from typing import Protocol
 from fanmail.domain.abtest import AbGroup
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, sends_bucket
+from fanmail.domain.engagement import campaign_token as token
 from fanmail.domain.errors import (
     InvalidInput,
     InvokeError,
@@ -711,6 +712,8 @@ class _Leaf:
             return DeliveryCounts()
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
+            if self.campaign.frequency_cap is not None:  # a cap must not wait for the Delivery
+                self.ports.subscribers.add_pending(self.campaign.list_id, email, token(cid), now)
             return DeliveryCounts.of(Outcome.SENT)
         since = recipient.retrying_since if recipient.retrying_since is not None else now
         transient = error.kind is SendErrorKind.TRANSIENT

@@ -180,6 +180,9 @@ class MemorySubscriberStore:
             self._lists[list_id][email] = replace(current, engagement=engagement)
             return Delivered.COUNTED
 
+    def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
+        self._engage(list_id, email, lambda engagement: engagement.on_pending(token, sent_at))
+
     def page_by_address(
         self,
         list_id: str,

@@ -193,3 +193,16 @@ def test_a_delivery_counts_once_beside_a_window_written_at_send_time() -> None:
     assert more.last_delivered == NOW + 5 and more.last_sent == NOW
     assert Engagement.from_item(more.to_item()) == more
     assert more.to_item()[SENDS] == {str(today): 2, f"d{today}": {"tok1", "tok2"}}
+
+
+def test_a_pending_send_counts_once_whatever_comes_after() -> None:
+    pending = Engagement().on_pending("tok", NOW).on_pending("tok", NOW)
+    assert pending.sends_by_day == ((day_of(NOW), 1),) and pending.last_sent is None
+    delivered = pending.on_delivery("tok", NOW, NOW + 5)
+    assert delivered is not None and delivered.sends_by_day == pending.sends_by_day
+    assert delivered.last_delivered == NOW + 5 and delivered.last_sent == NOW
+    assert delivered.on_pending("tok", NOW) == delivered  # delivered first, sent-count after
+    assert Engagement.from_item(delivered.to_item()) == delivered
+    other = delivered.on_pending("tok2", NOW)
+    assert other.sends_by_day == ((day_of(NOW), 2),)
+    assert Engagement.from_item(other.to_item()) == other

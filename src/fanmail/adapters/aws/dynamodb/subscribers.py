@@ -35,6 +35,7 @@ from fanmail.adapters.aws.dynamodb.items import (
 from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.engagement import (
     DELIVERED,
+    PENDING_BUCKET,
     SENDS,
     SENT,
     WINDOW_DAYS,
@@ -606,6 +607,33 @@ class DynamoSubscriberStore:
             self._prune(list_id, email, from_item(response.get("Attributes") or {}), sent_at)
             return Delivered.COUNTED
         raise Conflict(f"the engagement of {email} kept changing; the delivery is retried later")
+
+    def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
+        """One UpdateItem (ADD to a set: a retried send counts once); the first of a window
+        creates the map, as a refused write's old item says."""
+        bucket = bucket_name(day_of(sent_at), PENDING_BUCKET)
+        window = True
+        for _ in range(DELIVERY_ATTEMPTS):
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(list_id, email),
+                    UpdateExpression="ADD #w.#d :ts" if window else "SET #w = :ts",
+                    ConditionExpression="attribute_exists(email) AND "
+                    + ("attribute_exists(#w)" if window else "attribute_not_exists(#w)"),
+                    ExpressionAttributeNames={"#w": SENDS, **({"#d": bucket} if window else {})},
+                    ExpressionAttributeValues=values(
+                        {":ts": {token} if window else {bucket: {token}}}
+                    ),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return
+            except ClientError as exc:
+                old = refused(exc)
+                if not old:
+                    return  # deleted meanwhile: stays deleted
+                window = isinstance(old.get(SENDS), Mapping)
+        raise Conflict(f"the engagement of {email} kept changing; the send is counted later")
 
     def _prune(self, list_id: str, email: str, old: Mapping[str, Any], at: float) -> None:
         """Days that fell out of the window go, all at once and only when the oldest is
