@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
-    from fanmail.domain.engagement import Delivered, EngagementEvent
+    from fanmail.domain.deliveries import Delivered
+    from fanmail.domain.engagement import EngagementEvent
     from fanmail.domain.erasure import ErasureJob
     from fanmail.domain.import_jobs import ImportJob, Rejected
     from fanmail.domain.model import (

@@ -49,6 +49,7 @@ from fanmail.bootstrap import App, PortSet
 from fanmail.domain.audience import audience_of
 from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
+from fanmail.domain.deliveries import Delivered
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
 from fanmail.domain.ledger_shards import ShardCounts, record_key
@@ -135,6 +136,7 @@ class GeneratedList(MemorySubscriberStore):
         self.note = {"note": "x" * attribute_bytes} if attribute_bytes else {}
         self.now = now
         self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
+        self.delivered: set[tuple[str, str]] = set()
 
     def synthetic(self, index: int) -> Subscriber:
         plan = "pro" if index % 4 == 0 else "free"
@@ -190,6 +192,20 @@ class GeneratedList(MemorySubscriberStore):
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
         self.meter.read("subscribers", len(emails), key=list_id)
         return {e: self.synthetic(index_of(e)) for e in emails if index_of(e) < self.size}
+
+    def add_delivery(
+        self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
+    ) -> Delivered:
+        """The feedback path's Delivery (only runs that simulate it: the A/B test's): counted
+        once per campaign and generated subscriber, its write charged by `delivery_load`."""
+        if list_id != LIST_ID:
+            return super().add_delivery(list_id, email, token, sent_at, delivered_at)
+        if index_of(email) >= self.size:
+            return Delivered.GONE
+        with self._lock:
+            seen = (token, email) in self.delivered
+            self.delivered.add((token, email))
+        return Delivered.DUPLICATE if seen else Delivered.COUNTED
 
     def delivery_load(self, list_id: str) -> None:
         """The feedback path's Delivery write on the subscriber's item (add_delivery), charged

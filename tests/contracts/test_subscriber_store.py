@@ -6,13 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from fanmail.domain.engagement import (
-    WINDOW_DAYS,
-    Delivered,
-    Engagement,
-    EngagementEvent,
-    campaign_token,
-)
+from fanmail.domain.deliveries import Delivered, tokens
+from fanmail.domain.engagement import WINDOW_DAYS, Engagement, EngagementEvent, campaign_token
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.segments import Fact
@@ -242,7 +237,7 @@ def test_a_delivery_counts_once_in_the_window_of_its_send_day(stores: Stores) ->
     engagement = engagement_of(stores)
     assert engagement.sends_by_day == ((20_000, 2),)
     assert (engagement.last_sent, engagement.last_delivered) == (T0 + 60, T0 + 70)
-    assert engagement.tokens(20_000) == {c1, c2}
+    assert tokens(engagement, 20_000) == {c1, c2}
     late = subscribers.add_delivery("l1", "a@x.com", campaign_token("c0"), T0 - DAY, T0 + 1)
     assert late is Delivered.COUNTED  # out of order: counted, the "last" times stay
     engagement = engagement_of(stores)

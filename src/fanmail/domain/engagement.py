@@ -15,20 +15,15 @@ Decisions:
   last D days" means today and the D - 1 UTC days before it, not D x 24 hours. Segments and caps
   read the same window, so they always agree. A bucket dated after the reader's today (another
   machine's clock) still counts: a cap errs on the side of sending less.
-- A campaign email is counted when SES says it was delivered, in one conditional write that is at
-  once the dedupe, the engagement and the window's count (`on_delivery`): each day bucket holds
-  the tokens (`campaign_token`) of the campaigns sent that day and delivered, so a redelivered
-  Delivery event finds its token and changes nothing. A bounced email counts toward no cap and
-  sets no "last sent". Buckets from before (a number of sends, written at send time) are read as
-  they are. `on_opened` / `on_clicked` run on the first open or click of a campaign. Engagement
-  starts when tracking starts: before that everyone has "never opened".
+- A campaign email counts once, by its campaign's token in its send day's bucket, when SES says
+  it was delivered or when it is sent to a capped list (domain/deliveries.py, which also reads
+  and writes those buckets); `on_opened` / `on_clicked` on the first open or click of a
+  campaign. Engagement starts when tracking starts: before that everyone has "never opened".
 
 On the subscriber item (`ITEM_FIELDS`) each "last" time is a top-level number and the window a
-map, so each writer touches only its own attributes: feedback sets `eng_opened` with a condition
-that it only grows, and a Delivery adds its campaign's token to the string set at
-`eng_sends.d<day>` (`bucket_name`; a legacy bucket is a number at `eng_sends.<day>`), which is
-exactly what `on_delivery` computes here. `from_item` drops what it cannot read instead of
-failing (a stored value must never make a list unreadable).
+map of day -> count (a legacy count, written at send time before) and token sets, so each writer
+touches only its own attributes. `from_item` drops what it cannot read instead of failing (a
+stored value must never make a list unreadable).
 """
 
 from __future__ import annotations
@@ -59,17 +54,6 @@ SENT, DELIVERED, OPENED, CLICKED, SENDS = (
 )
 ITEM_FIELDS = (SENT, DELIVERED, OPENED, CLICKED, SENDS)
 """The subscriber item's attributes that hold engagement: what the root projects for it."""
-TOKEN_BYTES = 6
-"""A campaign's token in a day bucket: 48 bits of its id's hash (two campaigns of one
-subscriber's window share one with odds of about 1 in 10^11)."""
-
-
-class Delivered(StrEnum):
-    """What a Delivery event did to the subscriber's engagement."""
-
-    COUNTED = "counted"  # the first Delivery of this campaign's email to them
-    DUPLICATE = "duplicate"  # its campaign's token was already in the day's bucket
-    GONE = "gone"  # no such subscriber (deleted since): nothing written
 
 
 class EngagementEvent(StrEnum):
@@ -101,27 +85,9 @@ def _latest(current: float | None, at: float) -> float:
 
 
 def campaign_token(campaign_id: str) -> str:
-    """The short, fixed-size name a day bucket holds for a campaign (ids may be long)."""
-    digest = hashlib.blake2b(campaign_id.encode(), digest_size=TOKEN_BYTES).digest()
+    """48 bits of the id's hash: two campaigns in one window clash about once in 10^11."""
+    digest = hashlib.blake2b(campaign_id.encode(), digest_size=6).digest()
     return base64.urlsafe_b64encode(digest).decode()
-
-
-DELIVERED_BUCKET, PENDING_BUCKET = "d", "p"
-
-
-def bucket_name(day: int, kind: str = DELIVERED_BUCKET) -> str:
-    """The key under `eng_sends` of a day's delivered (`d`) or sent-not-yet-delivered (`p`)
-    campaigns (string sets); a bare day number keys a legacy count of sends."""
-    return f"{kind}{day}"
-
-
-Buckets = tuple[tuple[int, frozenset[str]], ...]
-
-
-def _with(buckets: Buckets, day: int, token: str, kept: set[int]) -> Buckets:
-    held = dict(buckets)
-    held[day] = held.get(day, frozenset()) | {token}
-    return tuple(sorted((d, t) for d, t in held.items() if d in kept))
 
 
 def stale_days(days_held: tuple[int, ...], at: float) -> tuple[int, ...]:
@@ -139,46 +105,8 @@ class Engagement:
     last_clicked: float | None = None
     sends_by_day: tuple[tuple[int, int], ...] = ()
     """(day, sends) for days with sends, oldest first, at most WINDOW_DAYS of them."""
-    campaigns_by_day: Buckets = ()
-    """(day, tokens of the campaigns sent that day and delivered): counted in `sends_by_day`
-    too; what makes a redelivered Delivery change nothing."""
-    pending_by_day: Buckets = ()
-    """(day, tokens of the campaigns sent that day to a list with a frequency cap, counted
-    when sent): a cap does not wait for SES's Delivery, which then counts it no second time."""
-
-    def tokens(self, day: int) -> frozenset[str]:
-        """The campaigns sent on `day` whose delivery is counted."""
-        return dict(self.campaigns_by_day).get(day, frozenset())
-
-    def counted(self, day: int) -> frozenset[str]:
-        """The campaigns sent on `day` that the window counts (delivered, or pending)."""
-        return self.tokens(day) | dict(self.pending_by_day).get(day, frozenset())
-
-    def on_pending(self, token: str, sent_at: float) -> Engagement:
-        """A capped list's campaign email was sent at `sent_at`: counted now (a Delivery that
-        comes back late must not leave room for one more), once."""
-        day = day_of(sent_at)
-        if token in self.counted(day):
-            return self
-        sent = replace(self.on_sent(sent_at), last_sent=self.last_sent)  # set on delivery
-        kept = {d for d, _ in sent.sends_by_day}
-        return replace(sent, pending_by_day=_with(self.pending_by_day, day, token, kept))
-
-    def delivered(self) -> frozenset[str]:
-        """The tokens of every campaign whose delivery the window holds."""
-        return frozenset().union(*(tokens for _, tokens in self.campaigns_by_day))
-
-    def on_delivery(self, token: str, sent_at: float, delivered_at: float) -> Engagement | None:
-        """A campaign's email sent at `sent_at` was delivered; None if this campaign's token is
-        already in that day's bucket (SES said it before)."""
-        day = day_of(sent_at)
-        if token in self.tokens(day):
-            return None
-        counted = token in self.counted(day)  # pending: counted when it was sent
-        sent = replace(self, last_sent=_latest(self.last_sent, sent_at)) if counted else None
-        sent = (sent or self.on_sent(sent_at)).on_delivered(delivered_at)
-        kept = {d for d, _ in sent.sends_by_day}
-        return replace(sent, campaigns_by_day=_with(self.campaigns_by_day, day, token, kept))
+    campaigns_by_day: tuple[tuple[int, frozenset[str]], ...] = ()  # delivered (deliveries.py)
+    pending_by_day: tuple[tuple[int, frozenset[str]], ...] = ()  # sent to a capped list
 
     def on_sent(self, at: float) -> Engagement:
         today = day_of(at)
@@ -217,9 +145,9 @@ class Engagement:
         first = day_of(now) - days + 1
         return sum(n for day, n in self.sends_by_day if day >= first)
 
-    def to_item(self) -> dict[str, float | dict[str, int | set[str]]]:
+    def to_item(self) -> dict[str, float | dict[str, int]]:
         """The attributes to store on the subscriber item (absent ones are left out)."""
-        item: dict[str, float | dict[str, int | set[str]]] = {
+        item: dict[str, float | dict[str, int]] = {
             name: value
             for name, value in (
                 (SENT, self.last_sent),
@@ -229,17 +157,8 @@ class Engagement:
             )
             if value is not None
         }
-        pending = dict(self.pending_by_day)
-        window: dict[str, int | set[str]] = {}
-        for day, n in self.sends_by_day:
-            if n > len(self.counted(day)):
-                window[str(day)] = n - len(self.counted(day))
-            if self.tokens(day):
-                window[bucket_name(day)] = set(self.tokens(day))
-            if pending.get(day):
-                window[bucket_name(day, PENDING_BUCKET)] = set(pending[day])
-        if window:
-            item[SENDS] = window
+        if self.sends_by_day:
+            item[SENDS] = {str(day): n for day, n in self.sends_by_day}
         return item
 
     @classmethod
@@ -251,8 +170,6 @@ class Engagement:
             last_opened=_time(item.get(OPENED)),
             last_clicked=_time(item.get(CLICKED)),
             sends_by_day=_window(item.get(SENDS)),
-            campaigns_by_day=_buckets(item.get(SENDS), DELIVERED_BUCKET),
-            pending_by_day=_buckets(item.get(SENDS), PENDING_BUCKET),
         )
 
 
@@ -272,49 +189,16 @@ def _count(value: object) -> int | None:
     return value if 0 < value < 10**9 else None
 
 
-def _day(key: object) -> int | None:
-    if isinstance(key, str) and key.isascii() and key.lstrip("-").isdigit() and len(key) < 12:
-        return int(key)
-    return None
-
-
-def _tokens(value: object) -> frozenset[str]:
-    if isinstance(value, set | frozenset) and all(isinstance(t, str) for t in value):
-        return frozenset(value)
-    return frozenset()
-
-
-def _sets(value: Mapping[Any, Any], kind: str) -> dict[int, frozenset[str]]:
-    found: dict[int, frozenset[str]] = {}
-    for key, held in value.items():
-        tokens = _tokens(held)
-        day = _day(key[1:]) if isinstance(key, str) and key[:1] == kind and tokens else None
-        if day is not None:
-            found[day] = tokens
-    return found
-
-
-def _buckets(value: object, kind: str) -> Buckets:
-    """The tokens by day of one kind of bucket (`d<day>`, `p<day>` keys), within the window."""
-    if not isinstance(value, Mapping):
-        return ()
-    kept = {day for day, _ in _window(value)}
-    return tuple(sorted((d, t) for d, t in _sets(value, kind).items() if d in kept))
-
-
 def _window(value: object) -> tuple[tuple[int, int], ...]:
-    """Sends by day: a legacy count plus the campaigns delivered or pending (each once)."""
     if not isinstance(value, Mapping):
         return ()
     counts: dict[int, int] = {}
     for key, count in value.items():
-        day, sends = _day(key), _count(count)
-        if day is not None and sends:
-            counts[day] = sends
-    delivered, pending = _sets(value, DELIVERED_BUCKET), _sets(value, PENDING_BUCKET)
-    for day in delivered.keys() | pending.keys():
-        both = delivered.get(day, frozenset()) | pending.get(day, frozenset())
-        counts[day] = counts.get(day, 0) + len(both)
+        if not (isinstance(key, str) and key.isascii() and key.lstrip("-").isdigit()):
+            continue
+        sends = _count(count)
+        if sends and len(key) < 12:
+            counts[int(key)] = sends
     if not counts:
         return ()
     oldest_kept = max(counts) - WINDOW_DAYS + 1

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from fanmail.domain.engagement import Delivered, EngagementEvent, campaign_token
+from fanmail.domain.deliveries import Delivered
+from fanmail.domain.engagement import EngagementEvent, campaign_token
 from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import Provenance, SubscriberStatus

@@ -9,7 +9,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
-from fanmail.domain.engagement import Delivered, Engagement, EngagementEvent
+from fanmail.domain.deliveries import Delivered, on_delivery, on_pending
+from fanmail.domain.engagement import Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
     HISTORY_KEPT,
@@ -174,14 +175,14 @@ class MemorySubscriberStore:
             current = self._lists.get(list_id, {}).get(email)
             if current is None:  # one deleted meanwhile stays deleted
                 return Delivered.GONE
-            engagement = current.engagement.on_delivery(token, sent_at, delivered_at)
+            engagement = on_delivery(current.engagement, token, sent_at, delivered_at)
             if engagement is None:
                 return Delivered.DUPLICATE
             self._lists[list_id][email] = replace(current, engagement=engagement)
             return Delivered.COUNTED
 
     def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
-        self._engage(list_id, email, lambda engagement: engagement.on_pending(token, sent_at))
+        self._engage(list_id, email, lambda engagement: on_pending(engagement, token, sent_at))
 
     def page_by_address(
         self,

@@ -177,32 +177,3 @@ def test_unreadable_stored_values_are_dropped_not_fatal() -> None:
     assert record == Engagement(sends_by_day=((today - 4, 2),))
     assert Engagement.from_item({SENDS: ["not", "a", "map"]}) == Engagement()
     assert Engagement.from_item({}) == Engagement()
-
-
-def test_a_delivery_counts_once_beside_a_window_written_at_send_time() -> None:
-    """Windows from before deliveries counted (a number of sends at `<day>`) are read beside
-    the delivered campaigns' tokens (`d<day>`), and the stored form reads back the same."""
-    today = day_of(NOW)
-    stored = {SENDS: {str(today): Decimal(2), f"d{today}": {"tok1"}, "d1x": {"t"}, "d5": 3}}
-    record = Engagement.from_item(stored)
-    assert record.sends_by_day == ((today, 3),) and record.tokens(today) == {"tok1"}
-    again = record.on_delivery("tok1", NOW, NOW + 5)
-    assert again is None  # that campaign's delivery is counted already
-    more = record.on_delivery("tok2", NOW, NOW + 5)
-    assert more is not None and more.sends_by_day == ((today, 4),)
-    assert more.last_delivered == NOW + 5 and more.last_sent == NOW
-    assert Engagement.from_item(more.to_item()) == more
-    assert more.to_item()[SENDS] == {str(today): 2, f"d{today}": {"tok1", "tok2"}}
-
-
-def test_a_pending_send_counts_once_whatever_comes_after() -> None:
-    pending = Engagement().on_pending("tok", NOW).on_pending("tok", NOW)
-    assert pending.sends_by_day == ((day_of(NOW), 1),) and pending.last_sent is None
-    delivered = pending.on_delivery("tok", NOW, NOW + 5)
-    assert delivered is not None and delivered.sends_by_day == pending.sends_by_day
-    assert delivered.last_delivered == NOW + 5 and delivered.last_sent == NOW
-    assert delivered.on_pending("tok", NOW) == delivered  # delivered first, sent-count after
-    assert Engagement.from_item(delivered.to_item()) == delivered
-    other = delivered.on_pending("tok2", NOW)
-    assert other.sends_by_day == ((day_of(NOW), 2),)
-    assert Engagement.from_item(other.to_item()) == other

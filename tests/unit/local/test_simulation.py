@@ -89,8 +89,8 @@ def test_one_ledger_key_per_campaign_throttles_past_dynamodbs_partition_limit() 
     units per email, so 1,000/s meets the 1,000 units one partition key takes in a second.
     botocore's retries absorb the throttles (the run still sends everyone once), at the cost of
     time; spread over the shards its first run fixes from the rate, no ledger key is throttled.
-    The list's key is not sharded: its send count and Delivery engagement writes (2 units per
-    email) hold it at its limit whatever the ledger does (docs/scale.md)."""
+    The list's key is not sharded: the Delivery's one write per email (the sender writes
+    nothing there) holds it at its limit whatever the ledger does (docs/scale.md)."""
     one_key = run(Scenario(20_000, 1000.0, ledger_shards=1))
     assert one_key["dynamodb_partitions_modelled"] is True
     assert one_key["dynamodb_throttled_by_table"]["ledger"] > 1000
@@ -99,7 +99,7 @@ def test_one_ledger_key_per_campaign_throttles_past_dynamodbs_partition_limit() 
     spread = run(Scenario(20_000, 1000.0))
     assert "ledger" not in spread["dynamodb_throttled_by_table"]
     assert spread["dynamodb_hottest_key_units_per_s"]["ledger write"] < 1000
-    assert spread["dynamodb_hottest_key_units_per_s"]["subscribers write"] == 1000
+    assert 900 <= spread["dynamodb_hottest_key_units_per_s"]["subscribers write"] <= 1000
     assert spread["completion_ratio"] > one_key["completion_ratio"]
     assert_exactly_once_within_limits(spread)
 

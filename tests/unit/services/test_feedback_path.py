@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.engagement import Delivered
+from fanmail.domain.deliveries import Delivered
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.services.lists import CreateList
 from fanmail_local.harness import MemoryStack, memory_stack

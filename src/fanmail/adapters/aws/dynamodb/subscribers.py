@@ -33,16 +33,20 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.domain.attributes import readable_attributes
+from fanmail.domain.deliveries import (
+    PENDING_BUCKET,
+    Delivered,
+    bucket_name,
+    engagement_of,
+    tokens,
+)
 from fanmail.domain.engagement import (
     DELIVERED,
-    PENDING_BUCKET,
     SENDS,
     SENT,
     WINDOW_DAYS,
-    Delivered,
     Engagement,
     EngagementEvent,
-    bucket_name,
     day_of,
     stale_days,
 )
@@ -136,7 +140,7 @@ def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subsc
         history=tuple(change_from(c) for c in data.get("consent") or () if isinstance(c, dict)),
         imported_by=str(data.get("imp") or ""),
         signed_up_at=_time(data.get(SIGNED_UP_AT)),
-        engagement=Engagement.from_item(data),
+        engagement=engagement_of(data),
         topics=_topics(data.get(TOPICS)),
     )
 
@@ -601,7 +605,7 @@ class DynamoSubscriberStore:
                 old = refused(exc)
                 if not old:
                     return Delivered.GONE
-                if token in Engagement.from_item(old).tokens(day_of(sent_at)):
+                if token in tokens(engagement_of(old), day_of(sent_at)):
                     return Delivered.DUPLICATE
                 continue
             self._prune(list_id, email, from_item(response.get("Attributes") or {}), sent_at)
