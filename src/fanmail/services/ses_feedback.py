@@ -3,10 +3,10 @@ suppressed on every list, soft bounces counted per address, and the crash window
 Send events.
 
 Events may repeat and arrive in any order. Counting is one conditional write per event, read
-nothing first: a Delivery's on the subscriber's item (engagement.py), every other kind's on the
-ledger record; what a batch's writes counted moves the campaign's counters once, at the end of
-the batch. The rest is idempotent, so it runs for every delivery of an event, duplicates
-included.
+nothing first: a Delivery's on the subscriber's item (domain/deliveries.py), every other kind's
+on the ledger record; what a batch's writes counted moves the campaign's counters once, at the
+end of the batch (even when a write fails in it). The rest is idempotent, so it runs for every
+delivery of an event, duplicates included.
 """
 
 from __future__ import annotations
@@ -133,24 +133,35 @@ class Feedback:
     def apply(self, events: Sequence[FeedbackEvent]) -> FeedbackReport:
         report, tally = FeedbackReport(), FeedbackTally()
         sent = self._sent_already([e for e in events if e.kind is EventKind.SENT])
-        for event in events:
-            if event.kind is EventKind.SENT:
-                outcome = sent_outcome(sent.get((event.campaign_id, event.email)))
-            else:
-                outcome = self._count(event, tally)
-            report.add(event, outcome)
-            if outcome is EventOutcome.CONFIRMED:
-                self.ledger.confirm_sent(
-                    event.campaign_id, event.email, event.message_id, self.clock.now()
-                )
-            if event.suppresses:
-                report.suppressed += self._suppress(event, event.kind, event.details)
-            elif event.kind is EventKind.SOFT_BOUNCED and outcome is EventOutcome.COUNTED:
-                report.suppressed += self._soft_bounce(event)
-            if outcome is EventOutcome.COUNTED and event.kind in ENGAGEMENT:
-                self._engage(event)
-        self.store.add_counts(tally, self.clock.now())
+        try:
+            for event in events:
+                self._apply_one(event, sent, tally, report)
+        finally:  # a write that fails mid-batch: what was counted before it still moves
+            self.store.add_counts(tally, self.clock.now())
         return report
+
+    def _apply_one(
+        self,
+        event: FeedbackEvent,
+        sent: Mapping[tuple[str, str], RecipientEvents],
+        tally: FeedbackTally,
+        report: FeedbackReport,
+    ) -> None:
+        if event.kind is EventKind.SENT:
+            outcome = sent_outcome(sent.get((event.campaign_id, event.email)))
+        else:
+            outcome = self._count(event, tally)
+        report.add(event, outcome)
+        if outcome is EventOutcome.CONFIRMED:
+            self.ledger.confirm_sent(
+                event.campaign_id, event.email, event.message_id, self.clock.now()
+            )
+        if event.suppresses:
+            report.suppressed += self._suppress(event, event.kind, event.details)
+        elif event.kind is EventKind.SOFT_BOUNCED and outcome is EventOutcome.COUNTED:
+            report.suppressed += self._soft_bounce(event)
+        if outcome is EventOutcome.COUNTED and event.kind in ENGAGEMENT:
+            self._engage(event)
 
     def _sent_already(
         self, events: Sequence[FeedbackEvent]

@@ -173,6 +173,34 @@ def test_a_failed_write_fails_the_readable_messages_for_sqs_to_retry(quiet: Memo
     assert campaign is not None and dict(campaign.feedback) == {"delivered": 3}
 
 
+def test_a_write_failing_mid_batch_keeps_what_was_counted_before_it(
+    quiet: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counters move at the end of the batch, even when a write in it fails: the events
+    written before the failure are counted now, and count nothing when SQS delivers them again."""
+    cid, people = sent_campaign(quiet, 3)
+    records = [
+        sqs_record(event("delivery", cid, p.email), message_id=f"m{i}")
+        for i, p in enumerate(people)
+    ]
+    subscribers = quiet.app.feedback.subscribers
+    original, calls = subscribers.add_delivery, []
+
+    def third_fails(*args: Any) -> Delivered:
+        calls.append(args)
+        if len(calls) == 3:
+            raise ConnectionError("DynamoDB is unreachable")
+        return original(*args)
+
+    monkeypatch.setattr(subscribers, "add_delivery", third_fails)
+    assert sorted(deliver(quiet, records)) == ["m0", "m1", "m2"]
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 2}
+    assert deliver(quiet, records) == []
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 3}
+
+
 def test_a_send_event_confirms_a_record_a_crash_left_claimed(quiet: MemoryStack) -> None:
     cid, _ = sent_campaign(quiet, 2)
     quiet.ledger.claim(cid, "late@example.com", "h", 1e12, 0.0)
