@@ -13,7 +13,7 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.settings import Settings
 from fanmail_local.harness import MemoryStack
 from tests.conftest import fast_settings, new_campaign, seed, sim_stack
-from tests.feedback_events import ses_event
+from tests.feedback_events import sent_now, ses_event
 
 
 @pytest.fixture
@@ -53,7 +53,13 @@ def test_a_capped_send_counts_before_its_delivery_and_not_again_after(
     run(capped, new_campaign(capped, campaign_id="first").campaign_id)
     ours = sorted(capped.app.feedback.options.configuration_sets)[0]
     for person in people:
-        record = ses_event("delivery", to=person.email, campaign="first", configuration_set=ours)
+        record = ses_event(
+            "delivery",
+            to=person.email,
+            campaign="first",
+            configuration_set=ours,
+            mail=sent_now(capped),
+        )
         events = capped.app.feedback.parse(record)
         assert isinstance(events, list) and capped.app.feedback.apply(events).counted == 1
     second = run(capped, new_campaign(capped, campaign_id="second").campaign_id)
