@@ -653,6 +653,7 @@ class App:
             feedback=p.feedback,
             signups=p.signups,
             imports=p.imports,
+            campaigns=p.campaigns,
         )
 
     @service

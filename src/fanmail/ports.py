@@ -354,11 +354,10 @@ class SendLedger(Protocol):
         it again. False if it was sent already or there is no record."""
         ...
 
-    def of_address(
-        self, email: str, cursor: str | None, limit: int
-    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
-        """(campaign id, record) of every campaign with a record of `email`, in campaign id
-        order, a page at a time (an index by address, not a scan)."""
+    def of_address(self, email: str, campaigns: Mapping[str, int]) -> list[tuple[str, LedgerEntry]]:
+        """(campaign id, record) of each of `campaigns` (id: its ledger shard count) holding a
+        record of `email`, in campaign id order: read by key (services.people pages the
+        campaigns), so no index by address costs a write per recipient."""
         ...
 
     def forget(self, campaign_id: str, email: str) -> bool:

@@ -1,26 +1,31 @@
 """Counting what a piece of work asks of DynamoDB on the stand-in: each operation (a Scan
-among them) and the read and write units the items it read and wrote cost, computed from the
-items as DynamoDB sizes them (moto reports no consumed capacity). bench/people.py and the
-no-scan tests use it."""
+among them, by table) and the read and write units the items it read and wrote cost, computed
+from the items as DynamoDB sizes them (moto reports no consumed capacity): a key read by
+GetItem or BatchGetItem costs its unit even when no item is there, and a read asked to be
+consistent costs twice an eventually consistent one. bench/people.py and the no-scan tests
+use it."""
 
 from __future__ import annotations
 
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
 from fanmail.adapters.aws.dynamodb.items import item_bytes
 
 READ_UNIT, WRITE_UNIT = 4096, 1024
-CONSISTENT = {"GetItem", "BatchGetItem"}  # the adapters read these consistently
+BY_KEY = {"GetItem", "BatchGetItem"}
+"""Each key read costs at least a unit; a Query or Scan costs its page's size."""
+CONSISTENCY = "fanmail_consistent"
 
 
 class CallReport(TypedDict):
     operations: dict[str, int]
     scans: int
+    scanned_tables: dict[str, int]
     read_units: float
     write_units: float
 
@@ -30,31 +35,41 @@ class DynamoCalls:
 
     def __init__(self) -> None:
         self.operations: Counter[str] = Counter()
+        self.scanned: Counter[str] = Counter()
         self.read_units = 0.0
         self.write_units = 0.0
         self._lock = threading.Lock()
 
-    def _called(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+    def _called(
+        self, model: Any, params: Mapping[str, Any], context: MutableMapping[str, Any], **_: Any
+    ) -> None:
+        context[CONSISTENCY] = _consistent(params)
         with self._lock:
             self.operations[model.name] += 1
+            if model.name == "Scan":
+                self.scanned[str(params.get("TableName"))] += 1
             self.write_units += _written_units(model.name, params)
+            if model.name in BY_KEY:  # a key not found costs its unit too
+                self.read_units += _keys_asked(params) * (1.0 if context[CONSISTENCY] else 0.5)
 
-    def _answered(self, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
+    def _answered(
+        self, parsed: Mapping[str, Any], model: Any, context: Mapping[str, Any], **_: Any
+    ) -> None:
         items = _items_read(parsed)
-        if not items:
-            return
-        units: float
-        if model.name in CONSISTENT:
-            units = sum(math.ceil(item_bytes(i) / READ_UNIT) for i in items)
-        else:  # a Query or Scan: the page's size, eventually consistent
-            units = math.ceil(sum(item_bytes(i) for i in items) / READ_UNIT) / 2
+        share = 1.0 if context.get(CONSISTENCY) else 0.5
+        if model.name in BY_KEY:  # beyond the unit counted when asked: 4 KB more each
+            units = sum(math.ceil(item_bytes(i) / READ_UNIT) - 1 for i in items)
+            units -= _keys_asked(parsed.get("UnprocessedKeys") or {})  # asked again later
+        else:
+            units = math.ceil(sum(item_bytes(i) for i in items) / READ_UNIT)
         with self._lock:
-            self.read_units += units
+            self.read_units += units * share
 
     def report(self) -> CallReport:
         return {
             "operations": dict(sorted(self.operations.items())),
             "scans": self.operations.get("Scan", 0),
+            "scanned_tables": dict(sorted(self.scanned.items())),
             "read_units": self.read_units,
             "write_units": self.write_units,
         }
@@ -83,6 +98,21 @@ def _items_read(parsed: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if isinstance(responses, Mapping):
         return [i for items in responses.values() for i in items]
     return []
+
+
+def _consistent(params: Mapping[str, Any]) -> bool:
+    tables = params.get("RequestItems") or {}  # BatchGetItem's: the adapters ask one table
+    return bool(params.get("ConsistentRead")) or any(
+        isinstance(t, Mapping) and bool(t.get("ConsistentRead")) for t in tables.values()
+    )
+
+
+def _keys_asked(params: Mapping[str, Any]) -> int:
+    """The keys of a GetItem or BatchGetItem (its request, or its unprocessed keys)."""
+    if "Key" in params:
+        return 1
+    requests = params.get("RequestItems", params)
+    return sum(len(t.get("Keys", [])) for t in requests.values() if isinstance(t, Mapping))
 
 
 def _written_units(operation: str, params: Mapping[str, Any]) -> float:

@@ -104,9 +104,9 @@ SQS_RECEIVE_BATCH = 10  # messages per ReceiveMessage the mapping gets
 FIREHOSE_RECORD_KB = 5  # Firehose bills each record rounded up to 5 KB (an SES event is 1-3)
 BULK_OBJECT_EVENTS = 10_000  # events per S3 object (Firehose's buffer: up to 128 MB or 900 s)
 BULK_SLICE = 500  # events the feedback function applies at once from an object
-LEDGER_INDEX = True
-"""Whether the ledger keeps its index by address (one keys-only write per record): priced
-both ways, the lead merges the branch that drops it (/work/index)."""
+LEDGER_INDEX = False
+"""Whether the ledger keeps an index by address (one keys-only write per record): dropped (a
+person's records are read by key over the campaigns); `bill_options` still prices it."""
 FEEDBACK_TRANSPORT = "sqs"
 """How SES's Send and Delivery events reach the feedback function: "sqs" (one message each,
 via EventBridge) or "bulk" (Firehose -> S3 objects -> one message per object): priced both

@@ -144,15 +144,22 @@ def test_a_cursor_it_did_not_give_out_is_refused(stores: Stores, shards: int) ->
             stores.ledger.entries("c1", None, forged, 10)
 
 
-def test_records_of_an_address_name_their_campaign_whatever_its_shard(stores: Stores) -> None:
+def test_records_of_an_address_name_their_campaign_whatever_its_shard(
+    stores: Stores, shards: int
+) -> None:
     ledger = stores.ledger
     for campaign_id in ("c1", "c2"):
         ledger.claim(campaign_id, "p@x.com", "h", NOW + 10, NOW)
         ledger.complete(campaign_id, "p@x.com", "h", f"m-{campaign_id}", NOW)
     ledger.claim("c1", "other@x.com", "h", NOW + 10, NOW)
-    found, cursor = ledger.of_address("p@x.com", None, 1)
-    assert [c for c, _ in found] == ["c1"] and cursor == "c1"
-    rest, cursor = ledger.of_address("p@x.com", cursor, 10)
-    assert [(c, e.message_id) for c, e in rest] == [("c2", "m-c2")] and cursor is None
+    both = {"c2": shards, "c1": shards, "c3": 1}  # c3: no campaign, no record
+    found = ledger.of_address("p@x.com", both)
+    assert [(c, e.email, e.status, e.message_id) for c, e in found] == [
+        ("c1", "p@x.com", "sent", "m-c1"),
+        ("c2", "p@x.com", "sent", "m-c2"),
+    ]
+    assert [c for c, _ in ledger.of_address("other@x.com", both)] == ["c1"]
+    assert ledger.of_address("p@x.com", {"c2": shards}) == found[1:]  # only those asked about
+    assert ledger.of_address("p@x.com", {}) == []
     assert ledger.forget("c2", "p@x.com") and not ledger.forget("c2", "p@x.com")
-    assert [c for c, _ in ledger.of_address("p@x.com", None, 10)[0]] == ["c1"]
+    assert [c for c, _ in ledger.of_address("p@x.com", both)] == ["c1"]

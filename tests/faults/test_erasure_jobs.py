@@ -14,16 +14,18 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.campaign import Campaign
+from fanmail.domain.campaign import Campaign, Checkpoint
 from fanmail.domain.erasure import ErasureJob, address_digest
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.model import Signup
+from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
-from fanmail.ports import ErasureList, SendLedger
+from fanmail.domain.transitions import mentions
+from fanmail.ports import CampaignStore, ErasureList, SendLedger
 from fanmail.services.erasures import Erasures
 from fanmail.services.lists import CreateList, UpsertSubscriber
-from fanmail.services.people import ErasureCheck
+from fanmail.services.people import ErasureCheck, sent_to
 from fanmail_local.faults import SimulatedCrash
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import fast_settings, sim_stack
@@ -124,7 +126,7 @@ def service(stack: MemoryStack, **ports: object) -> tuple[Erasures, Recorded]:
 def assert_all_gone(stack: MemoryStack, job: ErasureJob) -> None:
     assert job.done and dict(job.removed) == EXPECTED and job.pending is None
     assert stack.ports.subscribers.lists_of(ADA) == []
-    assert stack.ports.ledger.of_address(ADA, None, 100) == ([], None)
+    assert sent_to(stack.ports.campaigns, stack.ports.ledger, ADA, None, 100, 1000) == ([], None)
     assert stack.ports.signups.of_address(ADA) == [] and stack.ports.imports.rejects_of(ADA) == []
     assert stack.app.lists.summary("news").counts == {"subscribed": 1}  # BOB
     for list_id in ("club", "deals"):
@@ -238,3 +240,81 @@ def test_a_start_that_died_before_saving_its_job_is_taken_over(stack: MemoryStac
     job = erasures.start(ADA, "admin")
     assert job.erasure_id != "d" * 32 and stack.ports.erasures.holder(digest) == job.erasure_id
     assert_all_gone(stack, erasures.run(job.erasure_id, ADA, float("inf")))
+
+
+class CrashingOnSecondPage:
+    """The erasure list that kills the worker as it saves the sends step's second page."""
+
+    def __init__(self, inner: ErasureList) -> None:
+        self.inner = inner
+
+    def save_job(self, job: ErasureJob) -> bool:
+        if job.step == 3 and job.pending is not None and job.removed["ledger_records"] >= 100:
+            raise SimulatedCrash("holding the second page of records")
+        return self.inner.save_job(job)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class ListedCampaigns:
+    """The campaign store, recording where each page of the listing started."""
+
+    def __init__(self, inner: CampaignStore) -> None:
+        self.inner, self.cursors = inner, list[str | None]()
+
+    def list(self, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
+        self.cursors.append(cursor)
+        return self.inner.list(cursor, limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_sends_step_pages_the_campaigns_and_a_new_worker_reads_on_from_its_cursor(
+    stack: MemoryStack,
+) -> None:
+    """250 more campaigns (half sharded): pages of 100, the place in the campaigns saved with
+    each, so the worker that takes over after a crash reads on instead of starting again."""
+    now = stack.ports.clock.now()
+    for n in range(250):
+        campaign_id, shards = f"m{n:03d}", 8 if n % 2 else 1
+        stack.ports.campaigns.create(
+            Campaign(campaign_id, "news", "t", SENDER_ADDRESS, run_id="r", ledger_shards=shards)
+        )
+        stack.ports.ledger.claim(campaign_id, ADA, "h", now + 60, now)
+    erasures, _ = service(stack)
+    job = erasures.start(ADA, "admin")
+    dying = replace(
+        erasures,
+        check=ErasureCheck(CrashingOnSecondPage(stack.ports.erasures), stack.ports.erasure_key),
+    )
+    with pytest.raises(SimulatedCrash):
+        dying.run(job.erasure_id, ADA, float("inf"))
+    saved = erasures.job(job.erasure_id)
+    assert saved.removed["ledger_records"] == 100 and saved.cursor is not None
+    listed = ListedCampaigns(stack.ports.campaigns)
+    done = replace(erasures, campaign_store=listed).run(job.erasure_id, ADA, float("inf"))
+    assert listed.cursors[0] == saved.cursor and None not in listed.cursors
+    assert done.done and done.removed["ledger_records"] == 253
+    assert sent_to(stack.ports.campaigns, stack.ports.ledger, ADA, None, 1000, 1000) == ([], None)
+
+
+def test_a_campaign_naming_the_address_without_a_record_is_scrubbed_too(
+    stack: MemoryStack,
+) -> None:
+    """A failure kept in a campaign's checkpoint after its ledger record is gone (retention):
+    the sends step looks at every campaign it pages, not only those holding a record."""
+    failed = DeliveryCounts().with_failure(ADA, "SES said no")
+    stack.ports.campaigns.create(
+        Campaign(
+            "old", "news", "t", SENDER_ADDRESS, run_id="r", checkpoint=Checkpoint(counts=failed)
+        )
+    )
+    erasures, _ = service(stack)
+    job = erasures.start(ADA, "admin")
+    done = erasures.run(job.erasure_id, ADA, float("inf"))
+    assert done.removed["campaign_summaries"] == 1 and done.removed["ledger_records"] == 3
+    old = stack.ports.campaigns.get("old")
+    assert old is not None and not mentions(old, ADA)
+    assert old.checkpoint is not None and old.checkpoint.counts[Outcome.FAILED] == 1  # kept

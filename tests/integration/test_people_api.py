@@ -176,7 +176,8 @@ def test_an_eraser_event_that_fails_every_retry_goes_to_the_dead_letter_queue(
 def test_a_persons_export_and_erasure_issue_no_scan(served: tuple[str, LocalRuntime]) -> None:
     """Every DynamoDB call of `people show` and of the whole erasure job (the API's and the
     eraser's, sharing the stand-in's client) is recorded: they read by key and by the indexes
-    by address, never a Scan, so they cost the same at any list size (bench/people.py)."""
+    by address, and page the campaigns (a Scan of that small table only: the ledger is read
+    by key, one per campaign), never a Scan of what grows with the lists (bench/people.py)."""
     url, runtime = served
     env = Env(runtime.app, runtime.ports, lambda a: dynamo_leftovers(runtime, a))
     ada, bob = "ada-scan@example.com", "bob-scan@example.com"
@@ -188,8 +189,10 @@ def test_a_persons_export_and_erasure_issue_no_scan(served: tuple[str, LocalRunt
         erase_over_http(url, ada)
     for calls in (shown, erased):
         report = calls.report()
-        assert report["scans"] == 0 and report["read_units"] > 0, report
+        campaigns_only = {runtime.settings.campaigns_table}
+        assert set(report["scanned_tables"]) == campaigns_only and report["read_units"] > 0
         assert set(report["operations"]) <= {
+            "Scan",
             "Query",
             "GetItem",
             "BatchGetItem",
@@ -199,7 +202,7 @@ def test_a_persons_export_and_erasure_issue_no_scan(served: tuple[str, LocalRunt
             "UpdateItem",
             "TransactWriteItems",
         }, report
-    assert erased.report()["operations"]["Query"] >= 4  # the four indexes by address
+    assert erased.report()["operations"]["Query"] >= 3  # the three indexes by address
     with counting(client) as listed:  # the counter sees a Scan where there is one
         assert http("GET", f"{url}/lists")[0] == 200
     assert listed.report()["scans"] >= 1

@@ -181,6 +181,10 @@ class PendingPage:
 
     ids: tuple[str, ...]
     counts: Mapping[str, int]
+    cursor: str | None = None
+    """Where the step finds on after this page: None when nothing is left once these are gone;
+    a step that pages (the sends: campaign after campaign) gives where it stopped, one that
+    finds what is left from the start gives "" while there may be more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,8 @@ class ErasureJob:
     """The index in ERASURE_STEPS of the step running (len(ERASURE_STEPS) once done)."""
     removed: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(STORES, 0))
     pending: PendingPage | None = None
+    cursor: str | None = None
+    """Where the running step finds its next page (None: from the start)."""
     started_at: float | None = None
     finished_at: float | None = None
     runs: int = 0
@@ -219,20 +225,22 @@ class ErasureJob:
     def holding(self, page: PendingPage) -> ErasureJob:
         return replace(self, pending=page)
 
-    def settled(self) -> ErasureJob:
-        """The pending page deleted: its items counted."""
+    def settled(self, now: float) -> ErasureJob:
+        """The pending page deleted: its items counted, and the step read on from its cursor
+        (or over, when it had none)."""
         if self.pending is None:
             return self
         removed = dict(self.removed)
         for store, count in self.pending.counts.items():
             removed[store] = removed.get(store, 0) + count
-        return replace(self, removed=removed, pending=None)
+        settled = replace(self, removed=removed, pending=None, cursor=self.pending.cursor)
+        return settled if self.pending.cursor is not None else settled.next_step(now)
 
     def next_step(self, now: float) -> ErasureJob:
         step = self.step + 1
         if step < len(ERASURE_STEPS):
-            return replace(self, step=step)
-        return replace(self, step=step, status=JobStatus.DONE, finished_at=now)
+            return replace(self, step=step, cursor=None)
+        return replace(self, step=step, cursor=None, status=JobStatus.DONE, finished_at=now)
 
     def step_status(self, index: int) -> str:
         if index < self.step:
@@ -270,9 +278,14 @@ class ErasureJob:
             "step": self.step,
             "runs": self.runs,
             "version": self.version,
+            "cursor": self.cursor,
             "pending": None
             if pending is None
-            else {"ids": list(pending.ids), "counts": dict(pending.counts)},
+            else {
+                "ids": list(pending.ids),
+                "counts": dict(pending.counts),
+                "cursor": pending.cursor,
+            },
         }
 
     @classmethod
@@ -291,7 +304,10 @@ class ErasureJob:
             else PendingPage(
                 tuple(str(i) for i in pending["ids"]),
                 {str(k): int(v) for k, v in pending["counts"].items()},
+                # a page saved before cursors: the step finds again from the start, as it did
+                _maybe_str(pending.get("cursor", "")),
             ),
+            cursor=_maybe_str(data.get("cursor")),
             started_at=_maybe_float(data.get("started_at")),
             finished_at=_maybe_float(data.get("finished_at")),
             runs=int(data.get("runs", 0)),
@@ -301,6 +317,10 @@ class ErasureJob:
 
 def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _maybe_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def new_erasure_id(now: float) -> str:

@@ -38,7 +38,7 @@ from fanmail.ports import (
     SignupStore,
     SubscriberStore,
 )
-from fanmail.services.people import ErasureCheck
+from fanmail.services.people import ErasureCheck, campaign_page
 
 WORKER = "eraser"
 PAGE = 100
@@ -54,8 +54,9 @@ class Superseded(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    find: Callable[[str], PendingPage]
-    """A page of the address's items still there (ids, and the counts per store they make)."""
+    find: Callable[[str, str | None], PendingPage]
+    """A page of the address's items still there from the job's cursor (ids, the counts per
+    store they make, and where to find on)."""
     clear: Callable[[str, Sequence[str]], None]
     """Delete those items (idempotent: an item gone already is no error)."""
 
@@ -131,11 +132,14 @@ class Erasures:
         """One page of the running step: found and saved as pending, deleted, counted."""
         step = self._steps[ERASURE_STEPS[job.step][0]]
         if job.pending is None:
-            page = step.find(address)
-            job = self._save(job.holding(page) if page.ids else job.next_step(self.clock.now()))
+            page = step.find(address, job.cursor)
+            if page.ids:
+                job = self._save(job.holding(page))
+            else:  # nothing in this page: read on from its cursor, or the step is over
+                job = self._save(job.holding(page).settled(self.clock.now()))
         if job.pending is not None:
             step.clear(address, job.pending.ids)
-            job = self._save(job.settled())
+            job = self._save(job.settled(self.clock.now()))
         return job
 
     def job(self, erasure_id: str) -> ErasureJob:
@@ -168,47 +172,46 @@ class Erasures:
             "sends": Step(self._sends, self._drop_sends),
         }
 
-    def _memberships(self, email: str) -> PendingPage:
+    def _memberships(self, email: str, _: str | None) -> PendingPage:
         """Read from the table (the index by address may still list a deleted one)."""
         held = [i for i in self.subscribers.lists_of(email) if self.subscribers.get(i, email)]
-        return PendingPage(tuple(held[:PAGE]), {"memberships": len(held[:PAGE])})
+        return _first_page(held, "memberships")
 
     def _leave_lists(self, email: str, list_ids: Sequence[str]) -> None:
         """Each list's counts move with the delete (the store keeps them)."""
         for list_id in list_ids:
             self.subscribers.delete(list_id, email)
 
-    def _signups(self, email: str) -> PendingPage:
-        ids = tuple(s.list_id for s in self.signups.of_address(email))[:PAGE]
-        return PendingPage(ids, {"signups": len(ids)})
+    def _signups(self, email: str, _: str | None) -> PendingPage:
+        return _first_page([s.list_id for s in self.signups.of_address(email)], "signups")
 
     def _drop_signups(self, email: str, list_ids: Sequence[str]) -> None:
         for list_id in list_ids:
             self.signups.delete(list_id, email)
 
-    def _rejects(self, email: str) -> PendingPage:
-        rows = self.imports.rejects_of(email)[:PAGE]
-        ids = tuple(f"{row.line}:{import_id}" for import_id, row in rows)
-        return PendingPage(ids, {"rejected_rows": len(ids)})
+    def _rejects(self, email: str, _: str | None) -> PendingPage:
+        rows = self.imports.rejects_of(email)
+        return _first_page([f"{row.line}:{import_id}" for import_id, row in rows], "rejected_rows")
 
     def _drop_rejects(self, email: str, ids: Sequence[str]) -> None:
         for pending in ids:
             line, import_id = pending.split(":", 1)
             self.imports.forget_reject(import_id, int(line))
 
-    def _sends(self, email: str) -> PendingPage:
-        """A page of ledger records, with what SES said back about them and the campaigns
-        whose summary, progress or checkpoint names the address."""
-        records, _ = self.ledger.of_address(email, None, PAGE)
-        ids = tuple(campaign_id for campaign_id, _ in records)
-        problems = self.feedback.problems_of([(c, email) for c in ids])
-        named = [c for c in ids if (found := self.campaign_store.get(c)) and mentions(found, email)]
+    def _sends(self, email: str, cursor: str | None) -> PendingPage:
+        """A page of campaigns: those holding a ledger record of the address, with what SES
+        said back about it, and those whose summary, progress or checkpoint names it (with a
+        record or not: a summary can outlive the records' retention)."""
+        page = campaign_page(self.campaign_store, self.ledger, email, cursor or None, PAGE)
+        held = [campaign.campaign_id for campaign, _ in page.records]
+        problems = self.feedback.problems_of([(c, email) for c in held])
+        named = {c.campaign_id for c in page.campaigns if mentions(c, email)}
         counts = {
-            "ledger_records": len(ids),
+            "ledger_records": len(held),
             "feedback_records": sum(len(p) for p in problems.values()),
             "campaign_summaries": len(named),
         }
-        return PendingPage(ids, counts)
+        return PendingPage(tuple(sorted(named.union(held))), counts, page.cursor)
 
     def _drop_sends(self, email: str, campaign_ids: Sequence[str]) -> None:
         """What SES said back, the address in the campaigns (their counts stay), the records."""
@@ -227,3 +230,10 @@ class Erasures:
                 return
             except Conflict:
                 continue
+
+
+def _first_page(ids: Sequence[str], store: str) -> PendingPage:
+    """A page of what is left of the address in a store read whole (its items are few per
+    address): "" (find again) while more than a page is left."""
+    page = tuple(ids[:PAGE])
+    return PendingPage(page, {store: len(page)}, "" if len(ids) > PAGE else None)

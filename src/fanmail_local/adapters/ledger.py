@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from fanmail.domain.ledger_shards import page_cursor, read_cursor, shard_of, single_shard
@@ -130,19 +130,13 @@ class MemoryLedger:
                         return selected, (page_cursor(*key, shards) if more else None)
             return selected, None
 
-    def of_address(
-        self, email: str, cursor: str | None, limit: int
-    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
+    def of_address(self, email: str, campaigns: Mapping[str, int]) -> list[tuple[str, LedgerEntry]]:
         with self._lock:
-            found = sorted(
-                (campaign_id, items[email][0])
-                for campaign_id, items in self._items.items()
-                if email in items
+            return sorted(
+                (campaign_id, self._items[campaign_id][email][0])
+                for campaign_id in campaigns
+                if email in self._items.get(campaign_id, {})
             )
-        start = bisect.bisect_right([c for c, _ in found], cursor) if cursor is not None else 0
-        page = found[start : start + limit]
-        more = start + limit < len(found)
-        return page, (page[-1][0] if more and page else None)
 
     def forget(self, campaign_id: str, email: str) -> bool:
         with self._lock:

@@ -750,7 +750,8 @@ class EventsPage(BaseModel):
 
 class PersonView(BaseModel):
     """Everything fanmail holds about one address (GET /people/{email}); `campaigns` is one
-    page of the send ledger, `next_cursor` names the next."""
+    page of the send ledger, `next_cursor` names the next (a page reads at most 10,000
+    campaigns, so a short page can still have one)."""
 
     email: str
     memberships: list[dict[str, Any]] = Field(

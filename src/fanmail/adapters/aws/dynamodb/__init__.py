@@ -29,9 +29,11 @@ TABLE_TTL = {
 }
 
 BY_EMAIL = "by_email"
-"""Each table's index by address: lists of an address (suppression, preferences), and a
-person's data (export and erasure). Sign-ups and rejected rows index an `address` attribute
-only their items have (the limits' items and import jobs stay out of the index)."""
+"""The index by address of the tables that hold a few items per address: lists of an address
+(suppression, preferences), and a person's data (export and erasure). The ledger has none (a
+write per email sent): a person's records are read by key over the campaigns. Sign-ups and
+rejected rows index an `address` attribute only their items have (the limits' items and
+import jobs stay out of the index)."""
 
 RECEIPTS = "receipts"
 """The erasure jobs (their receipts), newest first: `kind` is set on job items only."""
@@ -39,7 +41,6 @@ RECEIPTS = "receipts"
 # Global secondary indexes (keys only), mirrored by template.yaml too.
 TABLE_INDEXES: dict[str, dict[str, list[tuple[str, Literal["HASH", "RANGE"]]]]] = {
     "subscribers": {BY_EMAIL: [("email", "HASH"), ("list_id", "RANGE")]},
-    "ledger": {BY_EMAIL: [("email", "HASH"), ("campaign_id", "RANGE")]},
     "signups": {BY_EMAIL: [("address", "HASH"), ("list_id", "RANGE")]},
     "imports": {BY_EMAIL: [("address", "HASH"), ("import_id", "RANGE")]},
     "erasures": {RECEIPTS: [("kind", "HASH"), ("id", "RANGE")]},

@@ -1,6 +1,7 @@
-"""Reading and deleting a person's items by address: each table that holds an address has an
-index by it (keys only: an index write costs one small write per item, and these reads are
-rare), read a page at a time and fetched or deleted by key."""
+"""Reading and deleting a person's items by address: the tables that hold a few items per
+address have an index by it (keys only: an index write costs one small write per item, and
+these reads are rare), read a page at a time; items are fetched or deleted by key (the
+ledger's by their keys alone: it has no index)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb import TABLE_TTL
-from fanmail.adapters.aws.dynamodb.by_address import get_items, index_page
+from fanmail.adapters.aws.dynamodb.by_address import get_items
 from fanmail.adapters.aws.dynamodb.items import Item, from_item, refused, to_item, values
 from fanmail.domain.ledger_shards import (
     campaign_of,
@@ -228,25 +228,17 @@ class DynamoLedger:
                 return entries, False
             request["ExclusiveStartKey"] = last
 
-    def of_address(
-        self, email: str, cursor: str | None, limit: int
-    ) -> tuple[list[tuple[str, LedgerEntry]], str | None]:
-        start = None if cursor is None else self._key(cursor, email)
-        records: list[tuple[str, LedgerEntry]] = []
-        while True:  # the index holds the address's problem records too: read past them
-            keys, start = index_page(self.client, self.table, "email", email, start, limit)
-            wanted = [k for k in keys if "|" not in str(from_item(k)["campaign_id"])]
-            found = {
-                campaign_of(str(i["campaign_id"])): i
-                for i in get_items(self.client, self.table, wanted)
-            }
-            for campaign_id in sorted(found):
-                records.append((campaign_id, entry_of(found[campaign_id])))
-            if len(records) >= limit or start is None:
-                break
-        more = len(records) > limit or start is not None
-        records = records[:limit]
-        return records, (records[-1][0] if more and records else None)
+    def of_address(self, email: str, campaigns: Mapping[str, int]) -> list[tuple[str, LedgerEntry]]:
+        """One key per campaign, read consistently in batches of 100 (a record claimed a
+        moment ago is found, for an erasure to delete)."""
+        keys = [
+            to_item({"campaign_id": record_key(c, email, shards), "email": email})
+            for c, shards in campaigns.items()
+        ]
+        found = {
+            campaign_of(str(i["campaign_id"])): i for i in get_items(self.client, self.table, keys)
+        }
+        return [(c, entry_of(found[c])) for c in sorted(found)]
 
     def forget(self, campaign_id: str, email: str) -> bool:
         response: Any = self.client.delete_item(
