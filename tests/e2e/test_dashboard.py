@@ -339,7 +339,7 @@ def test_saved_segments_in_the_lists_view_and_the_campaign_form(
     form.find_element(By.NAME, "segment").send_keys("city exists")
     browser.find_element(By.ID, "segment-save").click()
     wait(browser, 10).until(lambda b: "Saved Has a city" in text(b, "segment-notice"))
-    assert "city exists" in text(browser, "segments")
+    wait(browser, 10).until(lambda b: "city exists" in text(b, "segments"))  # refreshed after
     [saved] = runtime.app.saved_segments.of_list("news")
     browser.get(f"{url}/#campaigns")
     wait(browser, 10).until(
