@@ -12,7 +12,8 @@ fraction of a vCPU: pacing must hold (`over_rate_seconds`, `throttled`) when thr
 `--clock sim` runs the same code on simulated time (as bench/low_rate.py): the modelled latency
 is all the time a call takes and the machine's load does not count, so the figures say what the
 mechanism (plan, pacer, calls in flight) does, stable from run to run; the real clock says what
-it does on this machine's CPU as well. `sends_per_second` summarises the seconds of the run.
+it does on this machine's CPU as well, and `load_average` (1, 5 and 15 minutes, before and after
+the run) how busy the machine was. `sends_per_second` summarises the seconds of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import glob
 import json
 import logging
 import multiprocessing
+import os
 import statistics
 import threading
 import time
@@ -126,6 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     campaign = app.campaigns.create(
         CreateCampaign(list_id="bench", template=args.template, sender=SENDER_ADDRESS)
     )
+    load_before = os.getloadavg()
     started, wall_started = clock.now(), time.monotonic()
     watch = ProcessWatch(args.clock == "real")
     summary = stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
@@ -149,6 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "ses_events": args.ses_events,
         "wall_s": round(wall_s, 1),
         "cpu_hog": args.cpu_hog,
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "switch_interval_ms": args.switch_interval_ms,
         "duration_s": round(duration, 3),
         "sent": summary.get("sent"),

@@ -1,6 +1,8 @@
 """The feedback path under a list going bad, in memory: the real services, handlers, feedback
 function and event source mapping; an SES simulator whose injected addresses bounce or
-complain; SES's events in SES's JSON through a bus rule and a queue.
+complain; SES's events in SES's JSON through the configuration set's destinations (the urgent
+ones through a bus rule and a queue, the bulk ones as the stream's objects and their
+notifications' queue).
 
 1. A campaign to a list where `--bounce-rate` of the addresses hard-bounce and
    `--complaint-rate` complain: the breakers (default thresholds) must pause it early.

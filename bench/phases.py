@@ -142,10 +142,10 @@ class TimedSes(ModelledSes):
         self.quiet: tuple[int, int] | None = None  # (start hour, end hour), across midnight
         self.in_quiet = 0
 
-    def arrive(self, email: OutgoingEmail) -> Any:
-        answer = super().arrive(email)
+    def arrive(self, email: OutgoingEmail, at: float | None = None) -> Any:
+        answer = super().arrive(email, at)
         if isinstance(answer, str):
-            zone, now = zone_of(index_of(email.to)), self.clock.now()
+            zone, now = zone_of(index_of(email.to)), self.clock.now() if at is None else at
             first, last = self.times.get(zone, (now, now))
             self.times[zone] = (min(first, now), max(last, now))
             if self.quiet is not None:

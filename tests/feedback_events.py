@@ -1,5 +1,6 @@
 """SES event records for tests: the documented examples (tests/fixtures/ses), re-addressed, and
-the SQS messages EventBridge makes of them."""
+the SQS messages EventBridge makes of them; objects of them as the Firehose stream writes them
+(their S3 notifications: fanmail_local.adapters.events.s3_notification)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,8 @@ def sent_now(stack: Any) -> dict[str, str]:
     events are dated years ago: out of any engagement window)."""
     now = datetime.fromtimestamp(stack.ports.clock.now(), UTC)
     return {"timestamp": now.isoformat().replace("+00:00", "Z")}
+
+
+def firehose_object(records: list[dict[str, Any]]) -> bytes:
+    """An object of SES's records as the Firehose stream writes it: one JSON object a line."""
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)

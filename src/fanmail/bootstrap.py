@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from fanmail.services.audience import Audiences
     from fanmail.services.campaigns import Campaigns
     from fanmail.services.erasures import Erasures
+    from fanmail.services.feedback_objects import EventObjects
     from fanmail.services.heartbeat import Heartbeat
     from fanmail.services.import_list import Imports
     from fanmail.services.lifecycle import Lifecycle
@@ -100,6 +101,8 @@ class Ports(Protocol):
     @property
     def blobs(self) -> BlobStore: ...
     @property
+    def ses_events(self) -> BlobStore: ...
+    @property
     def signups(self) -> SignupStore: ...
     @property
     def templates(self) -> TemplateStore: ...
@@ -141,6 +144,7 @@ class PortSet:
     feedback: FeedbackStore
     imports: ImportStore
     blobs: BlobStore
+    ses_events: BlobStore
     signups: SignupStore
     templates: TemplateStore
     segments: SegmentStore
@@ -231,12 +235,18 @@ class AwsPorts:
 
         return DynamoImportStore(self._dynamodb, self.settings.imports_table)
 
+    def _bucket(self, name: str) -> BlobStore:
+        from fanmail.adapters.aws import clients, s3
+
+        return s3.S3BlobStore(clients.s3_client(self.session), name)
+
     @cached_property
     def blobs(self) -> BlobStore:
-        from fanmail.adapters.aws import clients
-        from fanmail.adapters.aws.s3 import S3BlobStore
+        return self._bucket(self.settings.imports_bucket)
 
-        return S3BlobStore(clients.s3_client(self.session), self.settings.imports_bucket)
+    @cached_property
+    def ses_events(self) -> BlobStore:
+        return self._bucket(self.settings.ses_events_bucket)
 
     @cached_property
     def signups(self) -> SignupStore:
@@ -790,6 +800,12 @@ class App:
                 records_days=s.feedback_ttl_days,
             ),
         )
+
+    @service
+    def event_objects(self) -> EventObjects:
+        from fanmail.services.feedback_objects import EventObjects
+
+        return EventObjects(self.feedback, self._ports.ses_events, self._settings.ses_events_bucket)
 
 
 def template_renderer(settings: Settings) -> TemplateRenderer:

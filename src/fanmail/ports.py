@@ -172,8 +172,8 @@ class SubscriberStore(Protocol):
         meanwhile stays deleted."""
         ...
 
-    def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
-        """Engagement: a campaign email to a list with a frequency cap was sent; the window
+    def add_pending(self, list_id: str, email: str, campaign_id: str, sent_at: float) -> None:
+        """Engagement: a campaign's email to a list with a frequency cap was sent; the window
         counts it now (its Delivery comes back later, and counts it no second time). Once
         however often it is written."""
         ...

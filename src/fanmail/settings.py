@@ -47,6 +47,7 @@ class Settings:
     idempotency_table: str = "fanmail-idempotency"
     erasure_secret_name: str | None = None
     imports_bucket: str = "fanmail-imports"
+    ses_events_bucket: str = "fanmail-ses-events"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
     importer_function: str = "fanmail-importer"
@@ -77,7 +78,7 @@ class Settings:
     frequency_cap: str = ""
     progress_interval_s: float = 2.0
     heartbeat_senders: int = 4
-    lease_grace_s: float = 30.0
+    lease_grace_s: float = 150.0
     ledger_ttl_days: float = 30.0
     feedback_ttl_days: float = 30.0
     import_rejects_days: float = 30.0
@@ -324,6 +325,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "idempotency_table": _name,
     "erasure_secret_name": _name,
     "imports_bucket": _name,
+    "ses_events_bucket": _name,
     "importer_function": _name,
     "retention_function": _name,
     "eraser_function": _name,

@@ -20,10 +20,15 @@ from fanmail.domain.errors import InvalidInput, InvokeError
 from fanmail.domain.ledger_shards import ShardCounts
 from fanmail.domain.outcomes import Outcome
 from fanmail.functions import FUNCTIONS
-from fanmail.ports import Clock, Invoker, Mailer, Scheduler, SesAccount
+from fanmail.ports import BlobStore, Clock, Invoker, Mailer, Scheduler, SesAccount
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.adapters.erasures import GeneratedErasureKey, MemoryErasureList
-from fanmail_local.adapters.events import MemoryEventBus, MemoryQueue
+from fanmail_local.adapters.events import (
+    FirehoseToS3,
+    MemoryEventBus,
+    MemoryQueue,
+    SesEventDestinations,
+)
 from fanmail_local.adapters.feedback_marks import MemoryFeedbackStore
 from fanmail_local.adapters.idempotency import MemoryIdempotency
 from fanmail_local.adapters.import_jobs import MemoryBlobStore, MemoryImportStore
@@ -63,6 +68,7 @@ def memory_ports(
     campaigns: MemoryCampaignStore | None = None,
     ledger: MemoryLedger | None = None,
     scheduler: Scheduler | None = None,
+    ses_events: BlobStore | None = None,
 ) -> PortSet:
     """The memory environment's ports: in-memory stores (or the ones given: the simulation's
     metered and generated ones), the given SES, mailer and invoker (which also says what the
@@ -78,6 +84,7 @@ def memory_ports(
         feedback=MemoryFeedbackStore(ledger, campaigns),
         imports=MemoryImportStore(),
         blobs=MemoryBlobStore(),
+        ses_events=ses_events or MemoryBlobStore(),
         signups=MemorySignupStore(),
         templates=MemoryTemplateStore(),
         segments=MemorySegmentStore(),
@@ -97,17 +104,36 @@ def memory_ports(
 
 @dataclass
 class FeedbackPath:
-    """SES's events as the stack delivers them, in process: the bus's rule for this stack's
-    configuration set into a queue with template.yaml's redrive policy, drained by an event
-    source mapping into the feedback function in SQS batches."""
+    """SES's events as the stack delivers them, in process: the urgent ones through the bus's
+    rule for this stack's configuration sets into a queue, the bulk ones through the Firehose
+    stream into objects (`objects`) whose S3 notifications go on a queue of their own, both
+    queues with template.yaml's redrive policy, each drained by an event source mapping into
+    the feedback function in SQS batches."""
 
-    bus: MemoryEventBus
+    destinations: SesEventDestinations
     queue: MemoryQueue
+    objects_queue: MemoryQueue
     dead_letters: MemoryQueue
     mapping: EventSourceMapping
+    objects_mapping: EventSourceMapping
+    objects: BlobStore
+
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Until the stream's buffer and both queues are empty (or the queues hold only
+        messages that keep failing), within `timeout_s`: returns as soon as they are."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.destinations.firehose.flush()
+            for mapping in (self.mapping, self.objects_mapping):
+                mapping.drain(max(0.1, deadline - time.monotonic()))
+            idle = self.queue.depth() == self.objects_queue.depth() == 0
+            if (idle and self.destinations.firehose.idle()) or time.monotonic() >= deadline:
+                return
 
     def stop(self) -> None:
+        self.destinations.firehose.stop()
         self.mapping.stop()
+        self.objects_mapping.stop()
 
 
 def with_local_sets(settings: Settings) -> Settings:
@@ -121,23 +147,38 @@ def with_local_sets(settings: Settings) -> Settings:
 
 def feedback_path(
     invoker: Invoker,
-    configuration_sets: frozenset[str],
+    settings: Settings,
+    objects: BlobStore | None = None,
     window_s: float = 0.2,
     *,
     start: bool = True,
 ) -> FeedbackPath:
-    """`start=False`: the event source mapping does not poll; its owner drains it."""
-    dead_letters = MemoryQueue("feedback-dlq")
-    queue = MemoryQueue(
-        "feedback",
-        visibility_s=FEEDBACK_VISIBILITY_S,
-        max_receives=FEEDBACK_MAX_RECEIVES,
-        dead_letters=dead_letters,
+    """`objects`: where the stream writes (settings.ses_events_bucket; memory by default).
+    `start=False`: neither the stream's interval nor the event source mappings run on threads
+    of their own; their owner drains them."""
+    dead_letters = MemoryQueue("FeedbackDeadLetterQueue")
+    queue, objects_queue = (
+        MemoryQueue(
+            name,
+            visibility_s=FEEDBACK_VISIBILITY_S,
+            max_receives=FEEDBACK_MAX_RECEIVES,
+            dead_letters=dead_letters,
+        )
+        for name in ("FeedbackQueue", "FeedbackObjectsQueue")
     )
     mapping = EventSourceMapping(queue, invoker, "feedback", batch_size=100, window_s=window_s)
+    objects_mapping = EventSourceMapping(objects_queue, invoker, "feedback", batch_size=1)
+    objects = objects or MemoryBlobStore()
+    sets = settings.configuration_sets().names
+    firehose = FirehoseToS3(objects, settings.ses_events_bucket, objects_queue)
     if start:
         mapping.start()
-    return FeedbackPath(MemoryEventBus(configuration_sets, queue), queue, dead_letters, mapping)
+        objects_mapping.start()
+        firehose.start()
+    destinations = SesEventDestinations(MemoryEventBus(sets, queue), firehose, sets)
+    return FeedbackPath(
+        destinations, queue, objects_queue, dead_letters, mapping, objects_mapping, objects
+    )
 
 
 def register(
@@ -175,10 +216,11 @@ class MemoryStack:
     mailbox: MailboxSimulator
     feedback: FeedbackPath = field(repr=False)
 
-    def settle_feedback(self, timeout_s: float = 30.0) -> None:
-        """Wait until SES's events so far went through the bus, the queue and the function."""
+    def settle_feedback(self, timeout_s: float = 120.0) -> None:
+        """Wait until SES's events so far went through the bus or the stream, the queues and
+        the function (at most `timeout_s`: a loaded machine takes its time)."""
         self.mailbox.flush(timeout_s)
-        self.feedback.mapping.drain(timeout_s)
+        self.feedback.drain(timeout_s)
 
     def close(self) -> None:
         self.feedback.stop()
@@ -202,8 +244,9 @@ def memory_stack(
 ) -> MemoryStack:
     """The whole stack in memory. SES events flow as deployed: accepted messages give the
     events SES's mailbox simulator would (with `outcomes` forced per address, and opens and
-    clicks at the given rates), through a bus rule to a queue whose event source mapping hands
-    them to the feedback function in batches. `ses_events=False`: SES says nothing back (tests
+    clicks at the given rates), the urgent ones through a bus rule to a queue, the bulk ones
+    through the stream's objects and their notifications' queue, whose event source mappings
+    hand them to the feedback function in batches. `ses_events=False`: SES says nothing back (tests
     that hand the feedback function events of their own)."""
     settings = settings or Settings(templates_dir=default_templates_dir())
     settings = with_local_sets(settings)
@@ -213,17 +256,19 @@ def memory_stack(
     )
     invoker = InProcessInvoker(latency_s=invoke_latency_s, clock=clock)
     sets = settings.configuration_sets()
-    path = feedback_path(invoker, sets.names, window_s=0.1)
+    path = feedback_path(invoker, settings, window_s=0.1)
     mailbox = MailboxSimulator(
         ses,
-        path.bus,
+        path.destinations,
         open_rate=open_rate,
         click_rate=click_rate,
         outcomes=outcomes,
         delay_s=0.05,
         untracked=frozenset({sets.untracked}) if sets.untracked else frozenset(),
     )
-    ports = memory_ports(clock, ses, mailbox if ses_events else ses, invoker)
+    ports = memory_ports(
+        clock, ses, mailbox if ses_events else ses, invoker, ses_events=path.objects
+    )
     app = App(settings, ports)
     register(invoker, app, settings)
     return MemoryStack(

@@ -2,13 +2,16 @@
 in-process Lambda invoker for the functions, local SES limits, an optional outbox, the
 schedule ticker that fires what EventBridge Scheduler would, and SES's feedback path.
 
-The feedback path runs in process: SES's mailbox simulator publishes its events to an event bus
-with the stack's rule, into a queue that an event source mapping hands to the feedback function
-in SQS batches. moto has EventBridge and SQS, and they route these events correctly (a test
-drives that path through them), but every SQS call of moto walks the whole queue, so consuming
-falls behind a campaign's events as the backlog grows (the README gives the figures). The
-in-process bus and queue keep SQS's contract (visibility timeout, partial batch failures,
-redrive to a dead-letter queue) at any backlog.
+The feedback path runs in process: SES's mailbox simulator publishes its events to the
+configuration sets' two destinations -- the urgent ones to an event bus with the stack's rule,
+into a queue; Send, Delivery, Open and Click to a Firehose stream that writes them as objects
+into the stand-in's S3 (real HTTP, SES's record format) and puts S3's notification of each on a
+queue of its own -- and event source mappings hand both queues to the feedback function in SQS
+batches, which reads each object from the stand-in's S3. moto has EventBridge and SQS, and they
+route these events correctly (a test drives that path through them), but every SQS call of moto
+walks the whole queue, so consuming falls behind a campaign's events as the backlog grows (the
+README gives the figures). The in-process bus and queues keep SQS's contract (visibility
+timeout, partial batch failures, redrive to a dead-letter queue) at any backlog.
 
 It sits above the handlers: it registers them on the invoker, as Lambda would run them.
 """
@@ -132,8 +135,9 @@ class LocalRuntime:
             self._create_resources(session)
         if self.sender_identity:
             verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
-        self.feedback = feedback_path(self.invoker, self.settings.configuration_sets().names)
-        ports = self._ports = self._local_ports(aws_ports(self.settings, session))
+        aws = aws_ports(self.settings, session)
+        self.feedback = feedback_path(self.invoker, self.settings, aws.ses_events)
+        ports = self._ports = self._local_ports(aws)
         self._app = App(self.settings, ports)
         register(self.invoker, self._app, self.settings, self.settings.function_names())
         if self.fire_schedules:
@@ -142,16 +146,19 @@ class LocalRuntime:
         return self._app
 
     def _create_resources(self, session: Any) -> None:
-        """What the deployed stack has: tables, the imports bucket, the configuration set."""
+        """What the deployed stack has: tables, the imports and SES events buckets, the
+        configuration sets."""
         settings = self.settings
         create_tables(clients.dynamodb_client(session, 1), settings.table_names())
         create_bucket(clients.s3_client(session), settings.imports_bucket)
+        create_bucket(clients.s3_client(session), settings.ses_events_bucket)
         for name in sorted(settings.configuration_sets().names):
             create_configuration_set(clients.ses_v1_client(session), name)
 
     def _local_ports(self, ports: Ports) -> PortSet:
         """The stand-in's SES behind local limits, an outbox, and SES's mailbox simulator
-        publishing events to the stand-in's EventBridge; the in-process Lambda invoker."""
+        publishing events to the configuration sets' destinations; the in-process Lambda
+        invoker."""
         mailer: Mailer = ports.mailer
         if self.outbox is not None:
             self.recorder = RecordingMailer(mailer, self.outbox)
@@ -160,7 +167,7 @@ class LocalRuntime:
         assert self.feedback is not None
         self.mailbox = MailboxSimulator(
             self.limits,
-            self.feedback.bus,
+            self.feedback.destinations,
             open_rate=self.local.open_rate,
             click_rate=self.local.click_rate,
             untracked=self.settings.configuration_sets().names - {self.settings.configuration_set},
@@ -185,12 +192,13 @@ class LocalRuntime:
             erasure_key=erasure_key,
         )
 
-    def settle_feedback(self, timeout_s: float = 30.0) -> None:
-        """Wait until SES's events so far were published and handled."""
+    def settle_feedback(self, timeout_s: float = 120.0) -> None:
+        """Wait until SES's events so far were published and handled (at most `timeout_s`:
+        it returns as soon as they are)."""
         if self.mailbox is not None:
             self.mailbox.flush(timeout_s)
         if self.feedback is not None:
-            self.feedback.mapping.drain(timeout_s)
+            self.feedback.drain(timeout_s)
 
     def stop(self) -> None:
         if self.ticker is not None:

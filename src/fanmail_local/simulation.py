@@ -25,7 +25,7 @@ us-east-1 list prices (`PRICES`).
 
 DynamoDB's partitions are modelled (`Partitions`): the units each partition key value takes
 per second, against 1,000 write and 3,000 read units, with botocore's standard retry mode (the
-adapters' config: 10 attempts, full-jitter backoff up to 20 s) when a request is throttled.
+adapters' config: 5 attempts, full-jitter backoff up to 20 s) when a request is throttled.
 Split for heat is left out: DynamoDB may split a hot key's partition after minutes of
 sustained load, or not at all (a key whose items are written in order of their sort key does
 not split usefully), so the model keeps each key to one partition: a conservative ceiling.
@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+from fanmail.adapters.aws.clients import DYNAMODB_MAX_ATTEMPTS, DYNAMODB_MAX_BACKOFF_S
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX, LIVE_PREFIX, campaign_item
 from fanmail.adapters.aws.dynamodb.items import item_bytes
 from fanmail.bootstrap import App, PortSet
@@ -53,12 +54,19 @@ from fanmail.domain.deliveries import Delivered
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
 from fanmail.domain.ledger_shards import ShardCounts, record_key
+from fanmail.domain.list_shards import DEFAULT_SHARDS, partition_key, subscriber_key
 from fanmail.domain.message import compose_email
-from fanmail.domain.model import OutgoingEmail, Recipient, Subscriber, SubscriberStatus
+from fanmail.domain.model import (
+    MailingList,
+    OutgoingEmail,
+    Recipient,
+    Subscriber,
+    SubscriberStatus,
+)
 from fanmail.domain.render import RenderedMessage
 from fanmail.domain.segments import Fact
 from fanmail.domain.tags import VARIANT_TAG
-from fanmail.ports import SendQuota, SubscriberPage
+from fanmail.ports import ListStore, SendQuota, SubscriberPage
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.services.send_batch import Compose
@@ -127,12 +135,25 @@ class GeneratedList(MemorySubscriberStore):
 
     Each subscriber has a plan (a quarter "pro"), and two in five opened a campaign in the
     last 60 days (evenly spread over them, before the simulation's start): what a segment
-    selects from (`synthetic()` says who). Engagement writes are metered, not kept."""
+    selects from (`synthetic()` says who). Engagement writes are metered, not kept.
 
-    def __init__(self, size: int, meter: Meter, attribute_bytes: int = 0, now: float = 0.0) -> None:
+    Its items are spread over `shards` partition keys as the product stores them
+    (`domain.list_shards`): reads and writes of a subscriber take their units from its key, a
+    BatchGetItem from each key it touches, and the pages read the shards one after another
+    (the list in page order is shard 0's subscribers, then shard 1's, ...)."""
+
+    def __init__(
+        self,
+        size: int,
+        meter: Meter,
+        attribute_bytes: int = 0,
+        now: float = 0.0,
+        shards: int = DEFAULT_SHARDS,
+    ) -> None:
         super().__init__()
         self.size = size
         self.meter = meter
+        self.shards = shards
         self.note = {"note": "x" * attribute_bytes} if attribute_bytes else {}
         self.now = now
         self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
@@ -168,10 +189,27 @@ class GeneratedList(MemorySubscriberStore):
         start = int(cursor) if cursor else 0
         end = min(self.size, start + limit)
         found = list(self._generated(start, end, facts))
-        self.meter.read(
-            "subscribers", math.ceil((end - start) * self.item_bytes / 4096) / 2, key=list_id
-        )
+        for key, items in self._page_keys(list_id, start, end).items():
+            self.meter.read("subscribers", math.ceil(items * self.item_bytes / 4096) / 2, key=key)
         return SubscriberPage(found, str(end) if end < self.size else None)
+
+    def _page_keys(self, list_id: str, start: int, end: int) -> Counter[str]:
+        """The shard keys positions `start`..`end` of the list in page order lie under (an
+        eventually consistent Query of each, half a unit per 4 KB)."""
+        keys: Counter[str] = Counter()
+        position = start
+        while position < end:
+            shard = position * self.shards // self.size
+            shard_end = min(end, -(-(shard + 1) * self.size // self.shards))
+            keys[partition_key(list_id, shard, self.shards)] += shard_end - position
+            position = shard_end
+        return keys
+
+    def _read_items(self, list_id: str, emails: Sequence[str]) -> None:
+        """A consistent BatchGetItem of items under 4 KB: a unit each, from each one's key."""
+        keys = Counter(subscriber_key(list_id, email, self.shards) for email in emails)
+        for key, units in keys.items():
+            self.meter.read("subscribers", units, key=key)
 
     def _generated(self, start: int, end: int, facts: frozenset[Fact]) -> tuple[Subscriber, ...]:
         """A page as the projection reads it; the same page of a list of the same shape is
@@ -185,12 +223,11 @@ class GeneratedList(MemorySubscriberStore):
         return found
 
     def statuses(self, list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
-        # consistent BatchGetItem, items < 4 KB, all under the list's partition key
-        self.meter.read("subscribers", len(emails), key=list_id)
+        self._read_items(list_id, emails)
         return {email: SubscriberStatus.SUBSCRIBED for email in emails}
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:
-        self.meter.read("subscribers", len(emails), key=list_id)
+        self._read_items(list_id, emails)
         return {e: self.synthetic(index_of(e)) for e in emails if index_of(e) < self.size}
 
     def add_delivery(
@@ -207,14 +244,15 @@ class GeneratedList(MemorySubscriberStore):
             self.delivered.add((token, email))
         return Delivered.DUPLICATE if seen else Delivered.COUNTED
 
-    def delivery_load(self, list_id: str) -> None:
+    def delivery_load(self, list_id: str, email: str) -> None:
         """The feedback path's Delivery write on the subscriber's item (add_delivery), charged
         by the item's size on the list key's second: SES's Delivery follows the send within
         seconds, at the same rate (the simulation runs no feedback path: priced in the bill's
         feedback part, its retries not run here)."""
         if self.meter.partitions is not None:
             units = math.ceil(self.item_bytes / 1024)
-            self.meter.partitions.write("subscribers", list_id, units, waits=False)
+            key = subscriber_key(list_id, email, self.shards)
+            self.meter.partitions.write("subscribers", key, units, waits=False)
 
 
 PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
@@ -253,16 +291,18 @@ class Meter:
 
 PARTITION_WRITE_UNITS = 1000.0
 PARTITION_READ_UNITS = 3000.0
-BOTOCORE_MAX_ATTEMPTS = 10  # adapters/aws/clients.py: {"mode": "standard", "max_attempts": 10}
-BOTOCORE_MAX_BACKOFF_S = 20.0
+BOTOCORE_MAX_ATTEMPTS = DYNAMODB_MAX_ATTEMPTS  # the adapters' standard retry mode
+BOTOCORE_MAX_BACKOFF_S = DYNAMODB_MAX_BACKOFF_S
 
 
 class Partitions:
     """DynamoDB's per-partition limits: the read and write units one partition key value takes
     in each second. A request past them is throttled (ProvisionedThroughputExceededException)
     and retried as botocore's standard mode does: after `random() * 2 ** (attempt - 1)`
-    seconds, at most 20, up to 10 attempts; past those it would reach the caller
-    (`unretried`). Standard mode's retry quota (500 tokens per client) is left out."""
+    seconds, at most 20, up to the adapters' attempts; past those it would reach the caller
+    (counted `unretried`; the model then lets the request through, so a run's figures show how
+    often, not what the caller does: the sender's thread would stop and its batch go back).
+    Standard mode's retry quota (500 tokens per client) is left out."""
 
     def __init__(self, clock: SimClock, seed: int) -> None:
         self.clock = clock
@@ -396,7 +436,7 @@ class MeteredLedger(MemoryLedger):
         meter: Meter,
         partitions: Partitions | None,
         shards_of: Callable[[str], int],
-        delivered: Callable[[], None] = lambda: None,
+        delivered: Callable[[str], None] = lambda email: None,
     ) -> None:
         super().__init__(shards_of)
         self.meter = meter
@@ -419,7 +459,7 @@ class MeteredLedger(MemoryLedger):
             key = self._key(campaign_id, email)
             self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
             self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
-            self.delivered()
+            self.delivered(email)
         return super().complete(campaign_id, email, *args, **kwargs)
 
     def release(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
@@ -469,9 +509,9 @@ class ModelledSes(SesSimulator):
         self._day_total = 0
         self.total = 0
 
-    def arrive(self, email: OutgoingEmail) -> SendError | str:
-        now = self.clock.now()
+    def arrive(self, email: OutgoingEmail, at: float | None = None) -> SendError | str:
         with self._lock:
+            now = self.clock.now() if at is None else at
             self.calls += 1
             if self._random.random() < self.transient_share:
                 return ses_error(500, "InternalFailure", "modelled transient failure")
@@ -550,6 +590,8 @@ class Scenario:
     """The campaign's ledger shards: None, as its first run fixes them from the rate; a number
     overrides that (1: a campaign stored before the ledger was sharded)."""
     partitions: bool = True  # False: DynamoDB without its per-partition limits (as before)
+    list_shards: int = DEFAULT_SHARDS
+    """The list's partition keys (1: a list stored before lists were sharded)."""
 
 
 @dataclass
@@ -564,6 +606,7 @@ class Simulation:
     campaigns: MeteredCampaigns
     subscribers: GeneratedList
     feedback: SimulatedFeedback | None = None
+    lists: ListStore | None = None
 
 
 @dataclass
@@ -583,7 +626,7 @@ class SimulatedFeedback:
     def pump(self) -> None:
         """Publish the events of every send so far and hand them to the feedback function."""
         self.mailbox.flush()
-        self.path.mapping.drain()
+        self.path.drain(30.0)
 
 
 def simulated_ports(
@@ -593,23 +636,30 @@ def simulated_ports(
     ses: ModelledSes,
     invoker: InProcessInvoker,
     list_kind: type[GeneratedList] = GeneratedList,
-    mailer: MailboxSimulator | None = None,
+    feedback: SimulatedFeedback | None = None,
 ) -> PortSet:
     """The simulated environment's ports: the memory environment's, with a generated list and
-    the campaign record and the ledger metered."""
+    the campaign record and the ledger metered (and the feedback path's objects, if any)."""
     campaigns = MeteredCampaigns(meter)
     fixed = scenario.ledger_shards
     shards = ShardCounts(campaigns.get) if fixed is None else lambda _: fixed
-    subscribers = list_kind(scenario.subscribers, meter, scenario.attribute_bytes, now=clock.now())
+    subscribers = list_kind(
+        scenario.subscribers,
+        meter,
+        scenario.attribute_bytes,
+        now=clock.now(),
+        shards=scenario.list_shards,
+    )
     delivered = partial(subscribers.delivery_load, LIST_ID)
     return memory_ports(
         clock,
         ses,
-        mailer or ses,
+        feedback.mailbox if feedback else ses,
         invoker,
         subscribers=subscribers,
         campaigns=campaigns,
         ledger=MeteredLedger(meter, meter.partitions, shards, delivered),
+        ses_events=feedback.path.objects if feedback else None,
     )
 
 
@@ -647,8 +697,7 @@ def set_up(
     if scenario.click_rates is not None:
         settings = with_local_sets(settings)
         feedback = simulated_feedback(scenario, ses, invoker, settings)
-    mailer = feedback.mailbox if feedback else None
-    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, mailer)
+    ports = simulated_ports(scenario, clock, meter, ses, invoker, list_kind, feedback)
     app = App(settings, ports, composer=ModelledComposer(settings.configuration_set))
     register(invoker, app, settings)
     scheduler, campaigns, subscribers = ports.scheduler, ports.campaigns, ports.subscribers
@@ -656,7 +705,17 @@ def set_up(
     assert isinstance(campaigns, MeteredCampaigns)
     assert isinstance(subscribers, GeneratedList)
     return Simulation(
-        scenario, clock, app, invoker, ses, meter, scheduler, campaigns, subscribers, feedback
+        scenario,
+        clock,
+        app,
+        invoker,
+        ses,
+        meter,
+        scheduler,
+        campaigns,
+        subscribers,
+        feedback,
+        ports.lists,
     )
 
 
@@ -665,10 +724,10 @@ def simulated_feedback(
 ) -> SimulatedFeedback:
     """The mailbox simulator over the modelled SES, and the feedback path, neither polling on
     a thread of its own (SimulatedFeedback.pump moves them)."""
-    path = feedback_path(invoker, settings.configuration_sets().names, window_s=0.0, start=False)
+    path = feedback_path(invoker, settings, window_s=0.0, start=False)
     mailbox = MailboxSimulator(
         ses,
-        path.bus,
+        path.destinations,
         variant_click_rates=scenario.click_rates,
         seed=scenario.seed,
         background=False,
@@ -686,7 +745,7 @@ def run(scenario: Scenario) -> dict[str, Any]:
     wall = time.monotonic()
     sim = set_up(scenario)
     app = sim.app
-    app.lists.create(CreateList(LIST_ID))
+    create_list(sim)
     campaign = app.campaigns.create(
         CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS, segment=scenario.segment)
     )
@@ -694,6 +753,17 @@ def run(scenario: Scenario) -> dict[str, Any]:
     app.campaigns.send_now(campaign.campaign_id)
     final = wait_for_the_end(sim, campaign.campaign_id, started)
     return report(sim, final, started, time.monotonic() - wall)
+
+
+def create_list(sim: Simulation) -> None:
+    """The generated list's item as the API creates it, or, for a scenario's other shard
+    count, as it was stored (1: before lists were sharded; the planner reads the count)."""
+    shards = sim.scenario.list_shards
+    if shards == DEFAULT_SHARDS:
+        sim.app.lists.create(CreateList(LIST_ID))
+        return
+    assert sim.lists is not None
+    sim.lists.create(MailingList(LIST_ID, LIST_ID, sim.clock.now(), shards=shards))
 
 
 def wait_for_the_end(sim: Simulation, campaign_id: str, started: float) -> Campaign:
@@ -754,6 +824,8 @@ def report(sim: Simulation, final: Campaign, started: float, wall_s: float) -> d
         "rate": scenario.rate,
         "status": final.status.value,
         "sent": summary.get("sent"),
+        "failed": summary.get("failed"),
+        "already_sent": summary.get("already_sent"),
         "simulated_duration_s": round(duration, 1),
         "ideal_s": round(ideal, 1),
         "completion_ratio": (  # of a run that ended sent; a stopped one did not complete

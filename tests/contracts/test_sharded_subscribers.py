@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from fanmail.adapters.aws.dynamodb.items import from_item
-from fanmail.domain.deliveries import Delivered
-from fanmail.domain.engagement import EngagementEvent, campaign_token
+from fanmail.domain.deliveries import Delivered, campaign_token
+from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_shards import shard_of
 from fanmail.domain.model import MailingList, Provenance, Subscriber, SubscriberStatus

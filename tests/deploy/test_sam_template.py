@@ -14,6 +14,8 @@ import pytest
 from cfnlint.decode.decode import decode_str
 
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS, TABLE_TTL
+from fanmail.domain.event_objects import BULK_EVENT_TYPES, EVENTS_PREFIX
+from fanmail.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = ROOT / "scripts" / "validate_template.py"
@@ -105,7 +107,7 @@ def test_the_importer_touches_only_lists_imports_its_files_and_the_erasure_list(
     its_alias = json.dumps({"Fn::Sub": arn + "${AWS::StackName}-importer:live"}, sort_keys=True)
     assert allowed == {
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
-        table("ListsTable"): {"dynamodb:UpdateItem"},
+        table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         table("ImportsTable"): {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
@@ -237,46 +239,37 @@ def actions_of(resource: dict[str, Any]) -> dict[str, set[str]]:
     return found
 
 
+URGENT = ["BOUNCE", "COMPLAINT", "REJECT", "DELIVERY_DELAY", "RENDERING_FAILURE"]
+THE_SET = {
+    "Fn::If": [
+        "CreateConfigurationSet",
+        {"Ref": "SesConfigurationSet"},
+        {"Ref": "ConfigurationSet"},
+    ]
+}
+
+
 def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only() -> None:
+    """The urgent events, one message each: SES -> EventBridge -> the rule -> FeedbackQueue."""
     doc = template()
     resources = doc["Resources"]
     destination = resources["SesEventDestination"]["Properties"]["EventDestination"]
     assert destination["Enabled"] is True
-    everything = [
-        "SEND",
-        "DELIVERY",
-        "BOUNCE",
-        "COMPLAINT",
-        "REJECT",
-        "DELIVERY_DELAY",
-        "RENDERING_FAILURE",
-    ]
-    assert destination["MatchingEventTypes"]["Fn::If"] == [
-        "TrackEngagement",
-        [*everything, "OPEN", "CLICK"],
-        everything,
-    ]
+    assert destination["MatchingEventTypes"] == URGENT
     assert doc["Parameters"]["TrackOpensAndClicks"]["Default"] == "false"
     assert "event-bus/default" in destination["EventBridgeDestination"]["EventBusArn"]["Fn::Sub"]
-    the_set = {
-        "Fn::If": [
-            "CreateConfigurationSet",
-            {"Ref": "SesConfigurationSet"},
-            {"Ref": "ConfigurationSet"},
-        ]
-    }
-    assert resources["SesEventDestination"]["Properties"]["ConfigurationSetName"] == the_set
+    assert resources["SesEventDestination"]["Properties"]["ConfigurationSetName"] == THE_SET
     rule = resources["SesEventsRule"]["Properties"]
     untracked = {
         "Fn::If": ["TrackEngagement", {"Ref": "UntrackedConfigurationSet"}, {"Ref": "AWS::NoValue"}]
     }
     assert rule["EventPattern"] == {
         "source": ["aws.ses"],
-        "detail": {"mail": {"tags": {"ses:configuration-set": [the_set, untracked]}}},
+        "detail": {"mail": {"tags": {"ses:configuration-set": [THE_SET, untracked]}}},
     }
     # those who decline tracking: a set of this stack's own, every event but opens and clicks
     untracked_destination = resources["UntrackedEventDestination"]["Properties"]
-    assert untracked_destination["EventDestination"]["MatchingEventTypes"] == everything
+    assert untracked_destination["EventDestination"]["MatchingEventTypes"] == URGENT
     assert untracked_destination["ConfigurationSetName"] == {"Ref": "UntrackedConfigurationSet"}
     assert resources["UntrackedConfigurationSet"]["Condition"] == "TrackEngagement"
     assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["FeedbackQueue", "Arn"]}
@@ -293,7 +286,79 @@ def test_ses_events_reach_the_feedback_function_of_this_configuration_set_only()
     assert poller["FunctionName"] == {"Ref": "FeedbackFunction.Alias"}
     assert poller["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     env = doc["Globals"]["Function"]["Environment"]["Variables"]
-    assert env["FANMAIL_CONFIGURATION_SET"] == the_set  # every send names the set
+    assert env["FANMAIL_CONFIGURATION_SET"] == THE_SET  # every send names the set
+
+
+def test_the_high_volume_events_reach_the_feedback_function_in_bulk() -> None:
+    """Send, Delivery (Open, Click when tracked) of both sets: SES -> Firehose -> S3 objects ->
+    one S3 notification per object on FeedbackObjectsQueue -> the feedback function; the
+    destinations of a set split SES's event types between them, none left out or doubled."""
+    resources = template()["Resources"]
+    stream = {"Fn::GetAtt": ["SesEventsStream", "Arn"]}
+    role = {"Fn::GetAtt": ["SesEventsPublishingRole", "Arn"]}
+    bulk = resources["SesBulkEventDestination"]["Properties"]
+    assert bulk["ConfigurationSetName"] == THE_SET
+    types = bulk["EventDestination"]["MatchingEventTypes"]["Fn::If"]
+    assert types == ["TrackEngagement", ["SEND", "DELIVERY", "OPEN", "CLICK"], ["SEND", "DELIVERY"]]
+    assert set(types[1]) == {t.upper() for t in BULK_EVENT_TYPES}  # as the stand-in splits them
+    untracked = resources["UntrackedBulkEventDestination"]
+    assert untracked["Condition"] == "TrackEngagement"
+    assert untracked["Properties"]["EventDestination"]["MatchingEventTypes"] == ["SEND", "DELIVERY"]
+    for destination in (bulk, untracked["Properties"]):
+        firehose = destination["EventDestination"]["KinesisFirehoseDestination"]
+        assert firehose == {"DeliveryStreamARN": stream, "IAMRoleARN": role}
+    publishing = resources["SesEventsPublishingRole"]["Properties"]
+    [trust] = publishing["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert set(trust["Condition"]) == {"StringEquals", "ArnEquals"}  # this account's sets only
+    [put] = publishing["Policies"][0]["PolicyDocument"]["Statement"]
+    assert put["Action"] == ["firehose:PutRecord", "firehose:PutRecordBatch"]
+    assert put["Resource"] == stream
+    s3 = resources["SesEventsStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert s3["Prefix"] == EVENTS_PREFIX and s3["BufferingHints"]["SizeInMBs"] == 1
+    bucket = resources["SesEventsBucket"]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    [expiry] = bucket["LifecycleConfiguration"]["Rules"]
+    retention_days = resources["FeedbackDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
+    assert expiry["ExpirationInDays"] > retention_days / 86400  # outlives its dead letters
+    [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Queue"] == {"Fn::GetAtt": ["FeedbackObjectsQueue", "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": EVENTS_PREFIX}]
+    queue = resources["FeedbackObjectsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["FeedbackDeadLetterQueue", "Arn"]
+    }
+    [send] = resources["FeedbackObjectsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert send["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert (
+        send["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"][1]
+        == (
+            bucket["BucketName"]["Fn::Sub"][1]  # the bucket's own name, and no other
+        )
+    )
+    poller = resources["FeedbackObjectsPoller"]["Properties"]
+    assert poller["EventSourceArn"] == {"Fn::GetAtt": ["FeedbackObjectsQueue", "Arn"]}
+    assert poller["FunctionName"] == {"Ref": "FeedbackFunction.Alias"}
+    assert poller["BatchSize"] == 1
+    environment = resources["FeedbackFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["FANMAIL_SES_EVENTS_BUCKET"] == {"Ref": "SesEventsBucket"}
+
+
+def test_a_send_event_in_bulk_reaches_the_ledger_within_a_claims_lease_grace() -> None:
+    """A sender that died between SES's answer and its completion write leaves its recipient
+    claimed until its deadline plus the lease grace; the Send event must confirm the record
+    before a later sender may claim it again: the stream's buffering, S3's notification and
+    one object's processing (the feedback function's timeout) fit in the grace."""
+    resources = template()["Resources"]
+    s3 = resources["SesEventsStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    buffering_s = s3["BufferingHints"]["IntervalInSeconds"]
+    processing_s = resources["FeedbackFunction"]["Properties"]["Timeout"]
+    notification_and_poll_s = 30  # S3 notifies in seconds; the poller takes an object at once
+    assert "MaximumBatchingWindowInSeconds" not in resources["FeedbackObjectsPoller"]["Properties"]
+    assert buffering_s + notification_and_poll_s + processing_s <= Settings().lease_grace_s
 
 
 def table(name: str) -> str:
@@ -311,12 +376,19 @@ def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_
         table("CampaignsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         table("SubscribersTable"): {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         index: {"dynamodb:Query"},
-        table("ListsTable"): {"dynamodb:UpdateItem"},  # a list's counts move with its subscribers
-        table("FeedbackQueue"): {  # its queue's poller runs with its role
+        # a list's counts move with its subscribers; GetItem: its shard count
+        table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        table("FeedbackQueue"): {  # its queues' pollers run with its role
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
         },
+        table("FeedbackObjectsQueue"): {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        },
+        json.dumps({"Fn::Sub": "${SesEventsBucket.Arn}/ses-events/*"}): {"s3:GetObject"},
     }
 
 

@@ -76,8 +76,8 @@ def test_access_logs_are_opt_in_and_the_account_role_comes_on_request() -> None:
 def test_nothing_is_reserved_by_default_and_the_feedback_poller_is_bounded() -> None:
     """#19 items 3 and 7: no reserved concurrency unless asked; the SQS poller runs at most
     FeedbackConcurrency invocations, and no role may receive or delete on every queue."""
-    poller = props("FeedbackQueuePoller")
-    assert poller["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "FeedbackConcurrency"}}
+    for poller in (props("FeedbackQueuePoller"), props("FeedbackObjectsPoller")):
+        assert poller["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "FeedbackConcurrency"}}
     assert stack()["Parameters"]["FeedbackConcurrency"]["Default"] >= 2  # Lambda's minimum
     for name, role in of_type("AWS::IAM::Role").items():
         managed = [str(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
@@ -87,7 +87,10 @@ def test_nothing_is_reserved_by_default_and_the_feedback_poller_is_bounded() -> 
                 sqs = [a for a in as_list(statement["Action"]) if str(a).startswith("sqs:")]
                 assert not sqs or statement["Resource"] != "*", (name, statement)
     [poll] = [s for s in statements("Feedback") if s.get("Sid") == "PollTheFeedbackQueue"]
-    assert poll["Resource"] == {"Fn::GetAtt": ["FeedbackQueue", "Arn"]}
+    assert poll["Resource"] == [
+        {"Fn::GetAtt": ["FeedbackQueue", "Arn"]},
+        {"Fn::GetAtt": ["FeedbackObjectsQueue", "Arn"]},
+    ]
 
 
 # -- 5. a template-only change goes live --------------------------------------------------------
@@ -165,10 +168,11 @@ def test_the_tables_holding_consent_are_protected_and_the_files_bucket_never_blo
     for table in ("SubscribersTable", "ListsTable", "CampaignsTable"):
         assert props(table)["DeletionProtectionEnabled"] is True, table
         assert resources()[table]["DeletionPolicy"] == "Retain", table
-    bucket = resources()["ImportsBucket"]
-    assert bucket["DeletionPolicy"] == "Retain"  # a bucket with files would fail the deletion
-    [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] <= 7  # what it holds then expires within the week
+    for name, days in (("ImportsBucket", 7), ("SesEventsBucket", 15)):
+        bucket = resources()[name]
+        assert bucket["DeletionPolicy"] == "Retain"  # a bucket with files would fail the deletion
+        [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert rule["ExpirationInDays"] <= days  # what it holds then expires
 
 
 def test_schedules_live_in_the_stacks_own_group_whatever_its_name() -> None:

@@ -211,6 +211,33 @@ def test_a_recipient_ses_fails_for_longer_than_the_budget_is_failed_with_the_err
     assert unlucky not in {d.email.to for d in stack.ses.deliveries}
 
 
+def test_two_lone_ses_errors_longer_apart_than_the_budget_fail_no_one() -> None:
+    """The million-subscriber run's missing recipient: SES answered one recipient a transient
+    error, the recipient waited its turn (behind its sender's feed; in that run, behind
+    senders slowed by a throttled list key and handed back), and its next try, longer after
+    the first than the retry budget, met another of SES's rare 5xx. It was `failed` after two
+    tries with SES never down, and never sent. A recipient fails only after several tries
+    spanning the budget."""
+    budget_s = 0.3
+    stack, _ = faulty(FaultRates(), ses_retry_budget_s=budget_s)
+    subscribers = seed(stack, 120)
+    unlucky = subscribers[0].email
+    tries: list[float] = []
+
+    def twice_then_fine(email: Any) -> Any:
+        if email.to != unlucky:
+            return None
+        tries.append(time.monotonic())
+        return ses_error(503, "ServiceUnavailable", "try later") if len(tries) <= 2 else None
+
+    stack.ses.fault = twice_then_fine
+    campaign = drive(stack, new_campaign(stack).campaign_id, resends=0)
+    assert len(tries) >= 2 and tries[1] - tries[0] >= budget_s  # the case: apart by more
+    summary = summary_of(campaign)
+    assert summary["failed"] == 0 and summary["sent"] == 120
+    assert_exactly_once(stack, subscribers, campaign)
+
+
 def test_slow_throttled_store_and_lost_or_refused_invokes() -> None:
     stack, faults = faulty(FaultRates(invoke_timeout=0.2, invoke_throttled=0.2))
     slow = CrashingCampaignStore(stack.campaigns, stack.ports.clock, slowdown_s=0.01)

@@ -174,15 +174,19 @@ class Deployment:
                 return str(destination)
         return None
 
-    def event_source_queue(self) -> str:
+    def event_source_queue(self, local_name: str) -> str:
+        """The queue of the function's event source mapping that local mode's queue
+        `local_name` stands in for (local queues are named after the template's)."""
         alias = self.stack.get_att(f"{self.function}Aliaslive", "Arn")
         for resource in self.stack.resources.values():
             properties = resource["Properties"]
-            if resource["Type"] == "AWS::Lambda::EventSourceMapping" and properties[
-                "FunctionName"
-            ] in (alias, self.stack.physical_name(self.function)):
+            if (
+                resource["Type"] == "AWS::Lambda::EventSourceMapping"
+                and properties["FunctionName"] in (alias, self.stack.physical_name(self.function))
+                and str(properties["EventSourceArn"]).endswith(f"-{local_name}")
+            ):
                 return str(properties["EventSourceArn"])
-        raise Untranslatable(f"{self.function} has no event source mapping")
+        raise Untranslatable(f"{self.function} has no event source mapping of {local_name}")
 
 
 Mapper = Callable[[Deployment, dict[str, Any], str], Iterator[Request]]
@@ -235,8 +239,11 @@ def _dynamodb_transaction(d: Deployment, names: dict[str, Any], _: str) -> Itera
         yield Request(f"dynamodb:{TRANSACT_ACTIONS[kind]}", d.table_arn(table))
 
 
+BUCKETS = ("FANMAIL_IMPORTS_BUCKET", "FANMAIL_SES_EVENTS_BUCKET")
+
+
 def _object_arn(d: Deployment, names: dict[str, Any]) -> tuple[str, str]:
-    bucket = d.translate(names["Bucket"], ("FANMAIL_IMPORTS_BUCKET",))
+    bucket = d.translate(names["Bucket"], BUCKETS)
     return f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{names['Key']}"
 
 
@@ -244,7 +251,10 @@ def _object_arn(d: Deployment, names: dict[str, Any]) -> tuple[str, str]:
 def _s3_read(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]:
     bucket, key = _object_arn(d, names)
     yield Request("s3:GetObject", key)
-    yield Request("s3:ListBucket", bucket)  # a missing file: 404, not 403
+    if d.local.get("FANMAIL_SES_EVENTS_BUCKET") != names["Bucket"]:
+        # a missing list file: 404, not 403 (SES's event objects are read when S3 has just
+        # announced them; a missing one fails its message, 403 or 404 alike)
+        yield Request("s3:ListBucket", bucket)
 
 
 @maps(("s3", "PutObject"), ("s3", "DeleteObject"))
@@ -324,9 +334,9 @@ def _secret(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]:
     ("sqs", "DeleteMessage"),
     ("sqs", "GetQueueAttributes"),
 )
-def _poll(d: Deployment, _: dict[str, Any], operation: str) -> Iterator[Request]:
+def _poll(d: Deployment, names: dict[str, Any], operation: str) -> Iterator[Request]:
     action = "sqs:DeleteMessage" if operation == "DeleteMessageBatch" else f"sqs:{operation}"
-    yield Request(action, d.event_source_queue())
+    yield Request(action, d.event_source_queue(str(names["QueueUrl"]).rpartition(":")[2]))
 
 
 @maps(("sqs", "SendMessage"))

@@ -28,6 +28,7 @@ NAME_PROPERTIES = {
     "AWS::Events::EventBus": "Name",
     "AWS::Events::Rule": "Name",
     "AWS::Scheduler::ScheduleGroup": "Name",
+    "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
     "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::WAFv2::WebACL": "Name",
@@ -128,6 +129,9 @@ class ResolvedStack:
             "AWS::Events::Rule": self.arn("events", f"rule/{physical}"),
             "AWS::Scheduler::ScheduleGroup": self.arn("scheduler", f"schedule-group/{physical}"),
             "AWS::WAFv2::WebACL": self.arn("wafv2", f"regional/webacl/{physical}/1"),
+            "AWS::KinesisFirehose::DeliveryStream": self.arn(
+                "firehose", f"deliverystream/{physical}"
+            ),
         }
         if kind not in arns:
             raise Unresolvable(f"Fn::GetAtt {logical}.Arn of a {kind}")

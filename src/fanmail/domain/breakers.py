@@ -10,8 +10,8 @@ from fanmail.domain.errors import InvalidInput
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """SES's account-health ratios, per campaign: bounce rate over what SES accepted,
-    complaint rate over what was delivered."""
+    """SES's account-health ratios, per campaign: bounce rate over what SES accepted, complaint
+    rate over what was delivered -- or sent and not bounced while Delivery events (bulk) lag."""
 
     sent: int
     bounced: int
@@ -24,7 +24,7 @@ class Rates:
 
     @property
     def complaint_rate(self) -> float:
-        return self.complained / self.delivered if self.delivered else 0.0
+        return self.complained / max(self.delivered, self.sent - self.bounced, 1)
 
 
 @dataclass(frozen=True, slots=True)

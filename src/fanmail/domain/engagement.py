@@ -15,10 +15,9 @@ Decisions:
   last D days" means today and the D - 1 UTC days before it, not D x 24 hours. Segments and caps
   read the same window, so they always agree. A bucket dated after the reader's today (another
   machine's clock) still counts: a cap errs on the side of sending less.
-- A campaign email counts once, by its campaign's token in its send day's bucket, when SES says
-  it was delivered or when it is sent to a capped list (domain/deliveries.py, which also reads
-  and writes those buckets); `on_opened` / `on_clicked` on the first open or click of a
-  campaign. Engagement starts when tracking starts: before that everyone has "never opened".
+- A campaign email counts once, by its campaign's token in its send day's bucket (delivered, or
+  sent to a capped list: domain/deliveries.py); `on_opened` / `on_clicked` on the first open or
+  click of a campaign. Engagement starts when tracking starts: before that everyone "never opened".
 
 On the subscriber item (`ITEM_FIELDS`) each "last" time is a top-level number and the window a
 map of day -> count (a legacy count, written at send time before) and token sets, so each writer
@@ -28,8 +27,6 @@ stored value must never make a list unreadable).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -82,12 +79,6 @@ def day_of(at: float) -> int:
 
 def _latest(current: float | None, at: float) -> float:
     return at if current is None else max(current, at)
-
-
-def campaign_token(campaign_id: str) -> str:
-    """48 bits of the id's hash: two campaigns in one window clash about once in 10^11."""
-    digest = hashlib.blake2b(campaign_id.encode(), digest_size=6).digest()
-    return base64.urlsafe_b64encode(digest).decode()
 
 
 def stale_days(days_held: tuple[int, ...], at: float) -> tuple[int, ...]:

@@ -332,15 +332,15 @@ class Signup:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A subscriber as it travels in a batch: what rendering needs, and the send-window days
-    their item held when the root paged it (`days`: what the sender's engagement write needs
-    to know, so it reads nothing more)."""
+    """A subscriber as it travels in a batch: what rendering needs, and the send-window days its
+    item held when the root paged it (`days`: the sender's engagement write reads nothing more)."""
 
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
     days: tuple[int, ...] = ()
     retrying_since: float | None = None
-    """When SES first answered a transient error for it in this run (its retry budget)."""
+    transient_errors: int = 0
+    """When SES first answered it a transient error in this run, and how many since (its budget)."""
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Recipient:
@@ -348,14 +348,14 @@ class Recipient:
         return cls(subscriber.email, subscriber.attributes, days)
 
     def to_json(self) -> JsonObject:
-        """Compact (`e`, `a`, `d`, `r`): a unit carries tens of thousands of them."""
+        """Compact (`e`, `a`, `d`, `r`, `t`): a unit carries tens of thousands of them."""
         encoded: JsonObject = {"e": self.email}
         if self.attributes:
             encoded["a"] = dict(self.attributes)
         if self.days:
             encoded["d"] = list(self.days)
         if self.retrying_since is not None:
-            encoded["r"] = self.retrying_since
+            encoded["r"], encoded["t"] = self.retrying_since, self.transient_errors
         return encoded
 
     @classmethod
@@ -372,12 +372,12 @@ class Recipient:
             isinstance(d, int) and not isinstance(d, bool) for d in days
         ):
             raise Mismatch(f"{path}.d", "expected an array of day numbers")
-        since = data.get("r")
+        since, errors = data.get("r"), data.get("t", 0)
         if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
             raise Mismatch(f"{path}.r", "expected a number (a time)")
-        return cls(
-            email=data["e"], attributes=dict(attributes), days=tuple(days), retrying_since=since
-        )
+        if isinstance(errors, bool) or not isinstance(errors, int) or errors < 0:
+            raise Mismatch(f"{path}.t", "expected a count (a whole number, 0 or more)")
+        return cls(data["e"], dict(attributes), tuple(days), since, errors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,26 @@
-"""The feedback function: SES events from the feedback queue (SES configuration set ->
-EventBridge -> rule -> SQS), in batches, with partial batch responses.
+"""The feedback function: SES events from its two queues, in batches, with partial batch
+responses.
 
-Each SQS message holds one EventBridge event whose `detail` is SES's event record. A message
-that is not JSON fails alone (SQS retries it, then moves it to the dead-letter queue); an event
-of another configuration set, of an unknown shape or for a campaign fanmail does not know is
-logged, counted as ignored and deleted. The events of all the other messages are applied
-together -- one grouped, conditional write per batch instead of one per event, so a busy
-campaign's counters are not a hot key -- and if that write fails, those messages fail and SQS
-delivers them again (counting is idempotent).
+- The urgent events (bounces, complaints, rejects, delays, rendering failures: SES
+  configuration set -> EventBridge -> rule -> SQS): each SQS message holds one EventBridge
+  event whose `detail` is SES's event record. A message that is not JSON fails alone (SQS
+  retries it, then moves it to the dead-letter queue); an event of another configuration set,
+  of an unknown shape or for a campaign fanmail does not know is logged, counted as ignored and
+  deleted. The events of all the other messages are applied together -- one grouped,
+  conditional write per batch instead of one per event, so a busy campaign's counters are not
+  a hot key -- and if that write fails, those messages fail and SQS delivers them again
+  (counting is idempotent).
+- The bulk events (Send, Delivery, Open, Click: configuration set -> Firehose -> S3 objects):
+  each SQS message is the S3 event notification of one object, applied whole while its record
+  is processed (services/feedback_objects.py): a bad line is logged and skipped; an object that
+  fails as a whole fails its message alone, to be retried and dead-lettered like any other.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,9 +29,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fanmail import bootstrap
+from fanmail.domain.event_objects import notified_objects
 from fanmail.domain.ses_events import FeedbackEvent, Ignored
 from fanmail.handlers.common import logger, metrics
+from fanmail.services.feedback_objects import EventObjects, ObjectReport, merge_reports
 from fanmail.services.ses_feedback import Feedback, FeedbackReport
+
+Parsed = list[FeedbackEvent] | Ignored | list[ObjectReport]
+"""What one SQS message gave: SES events to apply, why it is ignored, or the objects it
+announced, already applied."""
 
 
 class FeedbackBatch(BatchProcessor):
@@ -42,17 +55,25 @@ class FeedbackBatch(BatchProcessor):
         results = super().process()
         parsed = [(result, record) for status, result, record in results if status == "success"]
         events: list[FeedbackEvent] = []
-        for result, _ in parsed:
+        applied = FeedbackReport()
+        pending = []  # the messages whose events are still to be written
+        for result, record in parsed:
             if isinstance(result, Ignored):
                 self.report.ignored += 1
                 logger.info("SES event ignored", extra={"reason": result.reason})
-            else:
-                events.extend(result)
+                continue
+            for item in result:
+                if isinstance(item, ObjectReport):  # applied while its message was read
+                    merge_reports(applied, item.applied)
+                    self.report.ignored += item.skipped
+                else:
+                    events.append(item)
+            pending.append(record)
         try:
-            applied = self.feedback.apply(events)
+            merge_reports(applied, self.feedback.apply(events))
         except Exception:
             logger.exception("feedback write failed; the batch goes back to the queue")
-            for _, record in parsed:
+            for record in pending:
                 self.success_messages.remove(record)
                 self.failure_handler(SQSRecord(record), sys.exc_info())
             return results
@@ -61,14 +82,37 @@ class FeedbackBatch(BatchProcessor):
         return results
 
 
-def read_record(feedback: Feedback, record: SQSRecord) -> list[FeedbackEvent] | Ignored:
-    """One SQS message: an EventBridge event around SES's record. Not JSON: raise (a failure
-    SQS retries, then dead-letters); anything else unusable: Ignored."""
+def read_record(app: bootstrap.App, record: SQSRecord) -> Parsed:
+    """One SQS message: an EventBridge event around SES's record, or an S3 notification of an
+    object of SES's records (applied here, so that it fails alone). Not JSON, a malformed
+    notification, or an object that cannot be applied: raise (a failure SQS retries, then
+    dead-letters); anything else unusable: Ignored."""
     envelope = json.loads(record.body)
+    if isinstance(envelope, dict) and ("Records" in envelope or "Event" in envelope):
+        return apply_objects(app.event_objects, envelope)
     source = envelope.get("source") if isinstance(envelope, dict) else None
     if source != "aws.ses":
         return Ignored(f"not an SES event (source {source!r})")
-    return feedback.parse(envelope.get("detail"))
+    return app.feedback.parse(envelope.get("detail"))
+
+
+def apply_objects(objects: EventObjects, notification: Mapping[str, object]) -> Parsed:
+    found = notified_objects(notification)
+    if isinstance(found, Ignored):
+        return found
+    reports: list[ObjectReport] = []
+    for item in found:
+        report = objects.apply(item)
+        if isinstance(report, Ignored):  # counted as one ignored record
+            logger.error("SES events object ignored", extra={"key": item.key, "why": report.reason})
+            report = ObjectReport(skipped=1, problems=[report.reason])
+        elif report.skipped:
+            logger.warning(
+                "SES events object: records skipped",
+                extra={"key": item.key, "skipped": report.skipped, "problems": report.problems},
+            )
+        reports.append(report)
+    return reports
 
 
 @metrics.log_metrics
@@ -92,7 +136,7 @@ def process(app: bootstrap.App, event: Any) -> tuple[PartialItemFailureResponse,
     logger.thread_safe_clear_keys()
     processor = FeedbackBatch(app.feedback)
     records = event.get("Records", []) if isinstance(event, dict) else []
-    with processor(records, lambda record: read_record(app.feedback, record)):
+    with processor(records, lambda record: read_record(app, record)):
         processor.process()
     logger.info("SES events", extra={"report": processor.report.__dict__, "records": len(records)})
     return processor.response(), processor.report

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import JsonObject
-from fanmail.domain.engagement import campaign_token
+from fanmail.domain.deliveries import campaign_token
 from fanmail.domain.erasure import (
     ERASED_REASON,
     PendingSignup,

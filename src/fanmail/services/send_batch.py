@@ -23,7 +23,6 @@ from typing import Protocol
 from fanmail.domain.abtest import AbGroup
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, CampaignStatus, sends_bucket
-from fanmail.domain.engagement import campaign_token as token
 from fanmail.domain.errors import (
     InvalidInput,
     InvokeError,
@@ -61,8 +60,11 @@ class SendOptions:
     stop_margin_s: float = 0.1
     transient_budget_s: float = 300.0
     """How long a recipient is retried through SES's transient errors (5xx, network) before
-    it is `failed` with the error: a time, not a count, so a blip of a few seconds fails no
-    one."""
+    it is `failed` with the error: a time, so a blip of a few seconds fails no one."""
+    transient_tries: int = 3
+    """...and at least this many of them: a recipient waits its turn between tries (behind
+    its sender's feed, handed back, dispatched again), so two of SES's rare lone errors
+    minutes apart would otherwise fail it with SES never down."""
     outage_after_s: float = 60.0
     """Transient errors only, no send accepted, for this long: SES is down. The sender stops
     and the run waits (`waiting_for_ses`) instead of spending recipients' budgets."""
@@ -74,7 +76,7 @@ class SendOptions:
     a sender at 160/s forty slots a 429."""
     aimd: Aimd = field(default_factory=Aimd)
     status_chunk: int = 100
-    lease_grace_s: float = 30.0
+    lease_grace_s: float = 150.0
     gate_interval_s: float = 1.0
     live_interval_s: float = 1.5
     busy_recheck_s: float = 5.0
@@ -84,9 +86,11 @@ class SendOptions:
 
 
 class _Budget:
-    """When a sender must stop starting sends: before its deadline, by twice the slowest SES
-    call it has seen plus a fixed margin, so calls in flight finish inside the budget. A send
-    slot past that (the pace held back by SES's errors) spends the budget at once."""
+    """When a sender must stop starting sends: before its deadline, by twice the slowest call
+    it has seen plus a fixed margin, so calls in flight finish inside the budget. The calls are
+    SES's and DynamoDB's: a throttled key's reads and writes back off for seconds (botocore's
+    retries). A send slot past that (the pace held back by SES's errors) spends the budget at
+    once."""
 
     def __init__(self, clock: Clock, deadline: float, margin_s: float) -> None:
         self.clock = clock
@@ -639,7 +643,9 @@ class _Leaf:
                 missed = self.concurrency.short_of_threads()
                 if missed and not self.feed.drained():
                     self._start_workers(missed)
+                started = self.clock.now()
                 item = self.feed.take()
+                self.tools.budget.observe(self.clock.now() - started)  # a status read, at times
                 if item is None:
                     break
                 delta, outcome = self.send_one(*item)
@@ -672,15 +678,11 @@ class _Leaf:
         """Settle one recipient: skipped if opted out, by the ledger claim's outcome, or sent."""
         if status is None or not status.receives_mail:
             return DeliveryCounts.of(Outcome.SUPPRESSED), None
-        cid, email = self.campaign.campaign_id, recipient.email
+        cid, email, started = self.campaign.campaign_id, recipient.email, self.clock.now()
         claim = self.ledger.claim(
-            cid,
-            email,
-            self.holder,
-            self.lease_until,
-            self.clock.now(),
-            retry_failed=self.batch.retry_failed,
+            cid, email, self.holder, self.lease_until, started, retry_failed=self.batch.retry_failed
         )
+        self.tools.budget.observe(self.clock.now() - started)
         if claim.outcome is ClaimOutcome.SENT:
             return DeliveryCounts.of(Outcome.ALREADY_SENT), None
         if claim.outcome is ClaimOutcome.BUSY:
@@ -699,7 +701,9 @@ class _Leaf:
             self.ledger.fail(cid, email, self.holder, str(exc), False, self.clock.now())
             return DeliveryCounts().with_failure(email, str(exc)), None
         outcome = send_paced(self.ports, message, self.tools)
+        started = self.clock.now()
         settled = self._settle(recipient, outcome)
+        self.tools.budget.observe(self.clock.now() - started)
         return replace(settled, throttled=settled.throttled + outcome.throttled), outcome
 
     def _settle(self, recipient: Recipient, outcome: _Outcome) -> DeliveryCounts:
@@ -713,18 +717,24 @@ class _Leaf:
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
             if self.campaign.frequency_cap is not None:  # a cap must not wait for the Delivery
-                self.ports.subscribers.add_pending(self.campaign.list_id, email, token(cid), now)
+                self.ports.subscribers.add_pending(self.campaign.list_id, email, cid, now)
             return DeliveryCounts.of(Outcome.SENT)
         since = recipient.retrying_since if recipient.retrying_since is not None else now
         transient = error.kind is SendErrorKind.TRANSIENT
-        out_of_budget = transient and now - since >= self.ports.options.transient_budget_s
+        errors = recipient.transient_errors + 1
+        options = self.ports.options
+        out_of_budget = (
+            transient
+            and errors >= options.transient_tries
+            and now - since >= options.transient_budget_s
+        )
         if error.kind is SendErrorKind.PERMANENT or out_of_budget:
             self.ledger.fail(cid, email, self.holder, error.reason, transient, now)
             return DeliveryCounts().with_failure(email, error.reason)
         # SES failing for now, out of quota, out of time, or the account cannot send: released
         self.ledger.release(cid, email, self.holder, now)
         if transient:  # tried again later in the run, its budget counting from the first error
-            self.feed.put_back(replace(recipient, retrying_since=since))
+            self.feed.put_back(replace(recipient, retrying_since=since, transient_errors=errors))
             return DeliveryCounts()
         if error.kind is SendErrorKind.QUOTA_EXCEEDED:
             self.quota_hit.set()

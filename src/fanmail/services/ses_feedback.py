@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from fanmail.domain.deliveries import Delivered
-from fanmail.domain.engagement import EngagementEvent, campaign_token
+from fanmail.domain.deliveries import Delivered, campaign_token
+from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import Provenance, SubscriberStatus
@@ -41,7 +41,6 @@ SUPPRESS_FROM = {
     ),
 }
 HOW = {EventKind.BOUNCED: "bounce", EventKind.COMPLAINED: "complaint"}
-WRITERS = 8  # a batch's writes in flight at once (the DynamoDB client's pool holds 10 or more)
 ENGAGEMENT = {EventKind.OPENED: EngagementEvent.OPENED, EventKind.CLICKED: EngagementEvent.CLICKED}
 DELIVERED_OUTCOME = {
     Delivered.DUPLICATE: EventOutcome.DUPLICATE,
@@ -132,49 +131,37 @@ class Feedback:
         return replace(event, details={**details, **({"ip_address": kept} if kept else {})})
 
     def apply(self, events: Sequence[FeedbackEvent]) -> FeedbackReport:
-        """Each event's writes are independent (their conditions make any order right), so
-        they run WRITERS at a time: a batch takes its slowest writes, not their sum."""
         report, tally = FeedbackReport(), FeedbackTally()
         sent = self._sent_already([e for e in events if e.kind is EventKind.SENT])
-        failed: BaseException | None = None
-        with self.clock.executor(WRITERS) as pool:
-            futures = [pool.submit(self._apply_one, event, sent) for event in events]
-            for event, future in zip(events, futures, strict=True):
-                try:
-                    outcome, suppressed, mark = future.result()
-                except Exception as exc:  # the batch is retried; what was counted still moves
-                    failed = failed or exc
-                    continue
-                report.add(event, outcome)
-                report.suppressed += suppressed
-                if mark is not None:
-                    tally.add(mark)
-        self.store.add_counts(tally, self.clock.now())
-        if failed is not None:
-            raise failed
+        try:
+            for event in events:
+                self._apply_one(event, sent, tally, report)
+        finally:  # a write that fails mid-batch: what was counted before it still moves
+            self.store.add_counts(tally, self.clock.now())
         return report
 
     def _apply_one(
-        self, event: FeedbackEvent, sent: Mapping[tuple[str, str], RecipientEvents]
-    ) -> tuple[EventOutcome, int, LedgerMark | None]:
-        """The event's outcome, the subscribers it suppressed, and what it counted."""
-        mark = None
+        self,
+        event: FeedbackEvent,
+        sent: Mapping[tuple[str, str], RecipientEvents],
+        tally: FeedbackTally,
+        report: FeedbackReport,
+    ) -> None:
         if event.kind is EventKind.SENT:
             outcome = sent_outcome(sent.get((event.campaign_id, event.email)))
         else:
-            outcome, mark = self._count(event)
+            outcome = self._count(event, tally)
+        report.add(event, outcome)
         if outcome is EventOutcome.CONFIRMED:
             self.ledger.confirm_sent(
                 event.campaign_id, event.email, event.message_id, self.clock.now()
             )
-        suppressed = 0
         if event.suppresses:
-            suppressed = self._suppress(event, event.kind, event.details)
+            report.suppressed += self._suppress(event, event.kind, event.details)
         elif event.kind is EventKind.SOFT_BOUNCED and outcome is EventOutcome.COUNTED:
-            suppressed = self._soft_bounce(event)
+            report.suppressed += self._soft_bounce(event)
         if outcome is EventOutcome.COUNTED and event.kind in ENGAGEMENT:
             self._engage(event)
-        return outcome, suppressed, mark
 
     def _sent_already(
         self, events: Sequence[FeedbackEvent]
@@ -183,24 +170,25 @@ class Feedback:
         sender died between SES's answer and its own write -- the crash window they close."""
         return self.store.known([(e.campaign_id, e.email) for e in events]) if events else {}
 
-    def _count(self, event: FeedbackEvent) -> tuple[EventOutcome, LedgerMark | None]:
+    def _count(self, event: FeedbackEvent, tally: FeedbackTally) -> EventOutcome:
         """One conditional write, no read: a Delivery on the subscriber's item (the dedupe,
         the engagement and the frequency caps' count at once), any other kind on the ledger
-        record. Only a write that changed something counts (its mark, to the batch's tally)."""
+        record. Only a write that changed something counts (into `tally`)."""
+        mark = LedgerMark(event.campaign_id, event.email, variant=event.variant)
         if event.kind is EventKind.DELIVERED and event.list_id:
             delivered = self._delivered(event, event.list_id)
             if delivered is not Delivered.COUNTED:
-                return DELIVERED_OUTCOME[delivered], None
-            mark = LedgerMark(
-                event.campaign_id, event.email, {event.kind.value}, variant=event.variant
-            )
-            return EventOutcome.COUNTED, mark
-        written = self.store.mark(plan_mark(event), self.clock.now())
-        if written is None:
-            return EventOutcome.UNKNOWN, None
-        if not written.kinds and not written.links:
-            return EventOutcome.DUPLICATE, None
-        return EventOutcome.COUNTED, written
+                return DELIVERED_OUTCOME[delivered]
+            mark.kinds.add(event.kind.value)
+        else:
+            written = self.store.mark(plan_mark(event), self.clock.now())
+            if written is None:
+                return EventOutcome.UNKNOWN
+            if not written.kinds and not written.links:
+                return EventOutcome.DUPLICATE
+            mark = written
+        tally.add(mark)
+        return EventOutcome.COUNTED
 
     def _delivered(self, event: FeedbackEvent, list_id: str) -> Delivered:
         at = occurred_at(event.occurred_at) or self.clock.now()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
-from fanmail.domain.deliveries import Delivered, on_delivery, on_pending
+from fanmail.domain.deliveries import Delivered, campaign_token, on_delivery, on_pending
 from fanmail.domain.engagement import Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
@@ -181,7 +181,8 @@ class MemorySubscriberStore:
             self._lists[list_id][email] = replace(current, engagement=engagement)
             return Delivered.COUNTED
 
-    def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
+    def add_pending(self, list_id: str, email: str, campaign_id: str, sent_at: float) -> None:
+        token = campaign_token(campaign_id)
         self._engage(list_id, email, lambda engagement: on_pending(engagement, token, sent_at))
 
     def page_by_address(

@@ -4,7 +4,9 @@ It enforces MaxSendRate over a strict one-second window (the sliding window SES 
 the 24-hour quota, answering over-limit sends the way sesv2 does — HTTP 429
 TooManyRequestsException, "Maximum sending rate exceeded." / "Daily message quota exceeded." —
 and dropping them. Each call takes a latency drawn from `latency_s · U(1 - jitter, 1 + jitter)`;
-the limit is checked when the request "arrives", half-way through. Faults can be injected.
+the request reaches SES half-way through, and the limit judges it at that time, however late the
+simulator's own thread gets there: in one process with the senders, a busy CPU holds that
+thread up, where a real SES would not have waited for the sender's CPU. Faults can be injected.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections import deque
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +36,8 @@ def ses_error(status: int, code: str, message: str) -> SendError:
     return SendError(classify_ses_error(status, code, message), code, message)
 
 
+WINDOW_KEPT_S = 10.0
+"""How far back the window keeps arrivals: further than any simulator thread is held up."""
 RATE_EXCEEDED = (429, "TooManyRequestsException", "Maximum sending rate exceeded.")
 QUOTA_EXCEEDED = (429, "TooManyRequestsException", "Daily message quota exceeded.")
 
@@ -67,7 +71,7 @@ class SesSimulator:
         self.deliveries: list[Delivery] = []
         self.throttled = 0
         self.calls = 0
-        self._window: deque[float] = deque()
+        self._window: list[float] = []  # accepted arrivals of the last WINDOW_KEPT_S, in time order
         self._lock = threading.Lock()
         self._random = random.Random(self.seed)
         self.sent_before = 0.0
@@ -121,18 +125,24 @@ class SesSimulator:
     def send(self, email: OutgoingEmail) -> str:
         stood_in("sesv2", "SendEmail", sesv2_names(email))
         latency = self.draw_latency()
+        reaches_ses = self.clock.now() + latency / 2
         self.clock.sleep(latency / 2)
-        error = self.arrive(email)
+        error = self.arrive(email, at=reaches_ses)
         self.clock.sleep(latency / 2)
         if isinstance(error, SendError):
             raise error
         return error
 
-    def arrive(self, email: OutgoingEmail) -> SendError | str:
-        """The request reaching SES now: judged against the window and the quota, as
-        `send` does half-way through its latency; the error it would raise, or the id."""
-        now = self.clock.now()
+    def arrive(self, email: OutgoingEmail, at: float | None = None) -> SendError | str:
+        """The request reaching SES `at` (now, if not given): judged against the window and
+        the quota, as `send` does half-way through its latency; the error it would raise, or
+        the id.
+
+        Now is read under the lock: read before it, a thread held up in between judged a stale
+        time (a 429 only the real clock gave). A time `at` before arrivals already judged (the
+        thread was held up) is judged against every one-second window it falls in."""
         with self._lock:
+            now = self.clock.now() if at is None else at
             self.calls += 1
             _, sender_address = email.sender.rpartition("<")[::2]
             sender_address = sender_address.rstrip(">") or email.sender
@@ -143,19 +153,31 @@ class SesSimulator:
             if self.fault is not None and (injected := self.fault(email)) is not None:
                 return injected
             self.arrivals.append(now)
-            while self._window and self._window[0] <= now - 1.0:
-                self._window.popleft()
-            if len(self._window) >= self.max_send_rate:
+            if self._window_full(now):
                 self.throttled += 1
                 return ses_error(*RATE_EXCEEDED)
             if self._sent_last_24_hours() >= self.max_24_hour_send:
                 return ses_error(*QUOTA_EXCEEDED)
             if email.to in self.rejected_addresses:
                 return ses_error(400, "MessageRejected", f"Address blacklisted: {email.to}")
-            self._window.append(now)
+            insort(self._window, now)
             message_id = uuid.uuid4().hex
             self.deliveries.append(Delivery(now, email, message_id))
             return message_id
+
+    def _window_full(self, at: float) -> bool:
+        """Whether some one-second window (t - 1, t] holding `at` already has MaxSendRate
+        arrivals: the one ending at `at`, and (only when later arrivals were judged first)
+        those ending at each of them within a second after it."""
+        window = self._window
+        del window[: bisect_left(window, window[-1] - WINDOW_KEPT_S) if window else 0]
+        rate, ends = self.max_send_rate, bisect_right(window, at)
+        if ends - bisect_right(window, at - 1.0) >= rate:
+            return True
+        later = window[ends : bisect_left(window, at + 1.0)]
+        return any(
+            bisect_right(window, end) - bisect_right(window, end - 1.0) >= rate for end in later
+        )
 
     # -- measurements -----------------------------------------------------------------------
     def over_rate_seconds(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from fanmail.domain.deliveries import (
+    campaign_token,
     delivered,
     engagement_of,
     item_of,
@@ -13,7 +14,7 @@ from fanmail.domain.deliveries import (
     on_pending,
     tokens,
 )
-from fanmail.domain.engagement import SENDS, WINDOW_DAYS, Engagement, campaign_token, day_of
+from fanmail.domain.engagement import SENDS, WINDOW_DAYS, Engagement, day_of
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY_S = 86_400.0

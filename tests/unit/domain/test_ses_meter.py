@@ -94,8 +94,11 @@ def test_a_recipient_carries_its_retry_budget_and_a_bad_one_is_refused() -> None
     from fanmail.domain.errors import InvalidInput
     from fanmail.domain.model import Recipient
 
-    retrying = Recipient("a@example.com", retrying_since=12.5)
+    retrying = Recipient("a@example.com", retrying_since=12.5, transient_errors=2)
     assert decode(Recipient, encode(retrying), "r") == retrying
     for bad in ("soon", True):
         with pytest.raises(InvalidInput, match=r"\[0\]\.r: expected a number"):
             decode(tuple[Recipient, ...], [{"e": "a@example.com", "r": bad}], "recipients")
+    for count in ("2", True, -1, 1.5):
+        with pytest.raises(InvalidInput, match=r"\[0\]\.t: expected a count"):
+            decode(tuple[Recipient, ...], [{"e": "a@example.com", "t": count}], "recipients")

@@ -9,10 +9,19 @@ from typing import Any
 import pytest
 
 from fanmail.domain.abtest import AbGroup
+from fanmail.domain.list_shards import list_rate
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail_local.harness import SENDER_ADDRESS
-from fanmail_local.simulation import LIST_ID, Scenario, email_of, run, set_up, wait_for_the_end
+from fanmail_local.simulation import (
+    LIST_ID,
+    Scenario,
+    email_of,
+    report,
+    run,
+    set_up,
+    wait_for_the_end,
+)
 
 pytestmark = [pytest.mark.usefixtures("quiet"), pytest.mark.slow]
 
@@ -88,20 +97,51 @@ def test_one_ledger_key_per_campaign_throttles_past_dynamodbs_partition_limit() 
     sharded): claim, completion and the feedback path's transactional mark are about 4 write
     units per email, so 1,000/s meets the 1,000 units one partition key takes in a second.
     botocore's retries absorb the throttles (the run still sends everyone once), at the cost of
-    time; spread over the shards its first run fixes from the rate, no ledger key is throttled.
-    The list's key is not sharded: the Delivery's one write per email (the sender writes
-    nothing there) holds it at its limit whatever the ledger does (docs/scale.md)."""
+    time; spread over the shards its first run fixes from the rate (and the list over its
+    own), nothing is throttled."""
     one_key = run(Scenario(20_000, 1000.0, ledger_shards=1))
     assert one_key["dynamodb_partitions_modelled"] is True
     assert one_key["dynamodb_throttled_by_table"]["ledger"] > 1000
     assert one_key["dynamodb_hottest_key_units_per_s"]["ledger write"] == 1000
     assert one_key["duplicates"] == 0 and one_key["missing"] == 0
     spread = run(Scenario(20_000, 1000.0))
-    assert "ledger" not in spread["dynamodb_throttled_by_table"]
+    assert spread["dynamodb_throttled_requests"] == 0
     assert spread["dynamodb_hottest_key_units_per_s"]["ledger write"] < 1000
-    assert 900 <= spread["dynamodb_hottest_key_units_per_s"]["subscribers write"] <= 1000
     assert spread["completion_ratio"] > one_key["completion_ratio"]
     assert_exactly_once_within_limits(spread)
+
+
+def test_a_hot_list_key_throttles_status_reads_and_simulated_time_goes_on() -> None:
+    """A list whose item says it has the new list's keys while its subscribers sit under one
+    (a key made hot from elsewhere): the planner plans 5,000/s, status reads are throttled and
+    back off on the clock while holding the sender's status feed, and the sender's other
+    threads wait for the feed's lock in simulated time (when it was a plain lock, they stopped
+    the clock for good)."""
+    sim = set_up(Scenario(5_000, 5000.0, list_shards=1))
+    sim.app.lists.create(CreateList(LIST_ID))
+    campaign = sim.app.campaigns.create(CreateCampaign(LIST_ID, "notice", SENDER_ADDRESS))
+    started = sim.clock.now()
+    sim.app.campaigns.send_now(campaign.campaign_id)
+    final = wait_for_the_end(sim, campaign.campaign_id, started)
+    hot = report(sim, final, started, 0.0)
+    assert hot["dynamodb_throttled_by_table"]["subscribers"] > 100
+    assert hot["dynamodb_hottest_key_units_per_s"]["subscribers read"] > 2000
+    assert hot["clock_stalls"] == 0
+    assert hot["status"] == "sent" and hot["sent"] == 5_000
+    assert hot["duplicates"] == 0 and hot["missing"] == 0
+
+
+def test_a_list_stored_on_one_key_is_sent_at_what_its_key_carries() -> None:
+    """A list stored before lists were sharded: the planner holds it to what one key carries
+    (`list_rate`), so nothing is throttled; spread over a new list's keys it goes at R."""
+    old = run(Scenario(5_000, 5000.0, list_shards=1))
+    assert old["dynamodb_throttled_requests"] == 0
+    assert old["plan"]["senders"] * old["plan"]["rate_per_sender"] <= list_rate(1)
+    assert old["status"] == "sent" and old["duplicates"] == 0 and old["missing"] == 0
+    new = run(Scenario(5_000, 5000.0))
+    assert new["dynamodb_throttled_requests"] == 0
+    assert new["dynamodb_hottest_key_units_per_s"]["subscribers read"] < 1500
+    assert new["simulated_duration_s"] < old["simulated_duration_s"] / 5
 
 
 def test_an_ab_test_decided_on_the_feedback_paths_counters() -> None:

@@ -13,7 +13,7 @@ from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.domain.outcomes import Outcome
 from fanmail.ports import ClaimOutcome
 from fanmail_local.adapters.ses_simulator import ses_error
-from fanmail_local.harness import MemoryStack, with_settings
+from fanmail_local.harness import MemoryStack, rewire, with_settings
 from tests.conftest import fast_settings, new_campaign, seed, sim_stack
 
 
@@ -306,3 +306,35 @@ def test_a_sender_never_runs_more_calls_than_its_cap(stack: MemoryStack) -> None
     )
     result = stack.app.batch_sender.deliver(batch, 1e12)
     assert result.counts[Outcome.SENT] == 100 and result.threads_used == 3
+
+
+class SlowCompletions:
+    """The send ledger on a throttled key: each completion backs off for `seconds` (botocore's
+    retries) before it is written."""
+
+    def __init__(self, ledger: object, clock: object, seconds: float) -> None:
+        self.ledger, self.clock, self.seconds = ledger, clock, seconds
+
+    def complete(self, *args: object, **kwargs: object) -> object:
+        self.clock.sleep(self.seconds)  # type: ignore[attr-defined]
+        return self.ledger.complete(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.ledger, name)
+
+
+def test_time_a_throttled_store_takes_is_in_the_senders_budget(stack: MemoryStack) -> None:
+    """Every completion takes 8 s: the sender keeps twice its slowest call (DynamoDB's as well
+    as SES's) in hand, so the sends it starts end before its deadline; it counted SES's calls
+    alone and ran past it by a completion's time (the simulation's sender at 333 s of 300)."""
+    subscribers = seed(stack, 40)
+    campaign = new_campaign(stack)
+    clock = stack.ports.clock
+    stack = rewire(stack, ports={"ledger": SlowCompletions(stack.ledger, clock, 8.0)})
+    deadline = clock.now() + 30.0
+    emails = [s.email for s in subscribers]
+    batch = job(stack, campaign.campaign_id, emails, deadline=deadline, rate_per_sender=2.0)
+    result = stack.app.batch_sender.deliver(batch, deadline)
+    assert clock.now() <= deadline
+    assert result.counts[Outcome.SENT] > 0 and result.leftover
+    assert result.counts[Outcome.SENT] + len(result.leftover) == 40

@@ -481,7 +481,9 @@ class FeedbackView(BaseModel):
     opened: int = Field(description="recipients who opened (needs tracking on)")
     clicked: int = Field(description="recipients who clicked (needs tracking on)")
     bounce_rate: float = Field(description="bounced / sent")
-    complaint_rate: float = Field(description="complained / delivered")
+    complaint_rate: float = Field(
+        description="complained / delivered (or / sent less bounced while deliveries lag)"
+    )
     open_rate: float
     click_rate: float
     top_links: list[dict[str, Any]] | None = Field(

@@ -37,6 +37,7 @@ from fanmail.domain.deliveries import (
     PENDING_BUCKET,
     Delivered,
     bucket_name,
+    campaign_token,
     engagement_of,
     tokens,
 )
@@ -612,11 +613,11 @@ class DynamoSubscriberStore:
             return Delivered.COUNTED
         raise Conflict(f"the engagement of {email} kept changing; the delivery is retried later")
 
-    def add_pending(self, list_id: str, email: str, token: str, sent_at: float) -> None:
+    def add_pending(self, list_id: str, email: str, campaign_id: str, sent_at: float) -> None:
         """One UpdateItem (ADD to a set: a retried send counts once); the first of a window
         creates the map, as a refused write's old item says."""
         bucket = bucket_name(day_of(sent_at), PENDING_BUCKET)
-        window = True
+        token, window = campaign_token(campaign_id), True
         for _ in range(DELIVERY_ATTEMPTS):
             try:
                 self.client.update_item(
