@@ -115,10 +115,10 @@ BULK_SLICE = 500  # events the feedback function applies at once from an object
 LEDGER_INDEX = False
 """Whether the ledger keeps an index by address (one keys-only write per record): dropped (a
 person's records are read by key over the campaigns); `bill_options` still prices it."""
-FEEDBACK_TRANSPORT = "sqs"
-"""How SES's Send and Delivery events reach the feedback function: "sqs" (one message each,
-via EventBridge) or "bulk" (Firehose -> S3 objects -> one message per object): priced both
-ways, the lead merges the branch that builds the bulk path (/work/stream)."""
+FEEDBACK_TRANSPORT = "bulk"
+"""How SES's Send and Delivery events reach the feedback function: "bulk" (Firehose -> S3
+objects -> one message per object, as template.yaml has them) or "sqs" (one message each, via
+EventBridge: what bounces and complaints still take); `bill_options` prices the difference."""
 
 
 def email_of(index: int) -> str:
