@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,13 @@ def sqs_record(detail: dict[str, Any] | str, message_id: str | None = None) -> d
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:feedback",
         "awsRegion": "us-east-1",
     }
+
+
+def sent_now(stack: Any) -> dict[str, str]:
+    """The `mail` fields of an event for an email sent at the stack's now (SES's example
+    events are dated years ago: out of any engagement window)."""
+    now = datetime.fromtimestamp(stack.ports.clock.now(), UTC)
+    return {"timestamp": now.isoformat().replace("+00:00", "Z")}
 
 
 def firehose_object(records: list[dict[str, Any]]) -> bytes:

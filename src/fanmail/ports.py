@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
+    from fanmail.domain.deliveries import Delivered
     from fanmail.domain.engagement import EngagementEvent
     from fanmail.domain.erasure import ErasureJob
     from fanmail.domain.import_jobs import ImportJob, Rejected
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # the ports name domain types; a function loads only those it
     from fanmail.domain.render import TemplateParts
     from fanmail.domain.saved_segments import SavedSegment, SegmentCount
     from fanmail.domain.segments import Fact
-    from fanmail.domain.ses_events import LedgerMark, RecipientEvents
+    from fanmail.domain.ses_events import FeedbackTally, LedgerMark, RecipientEvents
     from fanmail.domain.stored_templates import TemplateVersion
     from fanmail.domain.topics import Topic
     from fanmail.domain.transitions import Transition
@@ -161,16 +162,24 @@ class SubscriberStore(Protocol):
         reads than `page`, so walks of a whole list use that."""
         ...
 
-    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
-        """Engagement: a campaign email was sent at `at` (once per campaign and subscriber,
-        on the ledger's move to sent). `days_held` are the send-window days the subscriber's
-        item held when the root paged it (`Recipient.days`): the write removes those that
-        fell out of the window, and knows whether the window exists yet. A subscriber deleted
+    def add_delivery(
+        self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
+    ) -> Delivered:
+        """Engagement: a campaign's email (its `token`, engagement.campaign_token) sent at
+        `sent_at` was delivered. One conditional write is at once the dedupe (the token in the
+        send day's bucket), the window's count (what segments and frequency caps read) and
+        the last sent and delivered times (which only move forward). A subscriber deleted
         meanwhile stays deleted."""
         ...
 
+    def add_pending(self, list_id: str, email: str, campaign_id: str, sent_at: float) -> None:
+        """Engagement: a campaign's email to a list with a frequency cap was sent; the window
+        counts it now (its Delivery comes back later, and counts it no second time). Once
+        however often it is written."""
+        ...
+
     def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
-        """Engagement: the first delivery, open or click of a campaign's email, at `at`; a
+        """Engagement: the first open or click of a campaign's email, at `at`; a
         "last" time only moves forward (events come late and out of order)."""
         ...
 
@@ -370,17 +379,24 @@ class EventRecord:
 
 class FeedbackStore(Protocol):
     """SES events, each counted once per recipient: a ledger record remembers which kinds (and
-    clicked links) it has seen, and a new one moves the campaign's counters in the same atomic
-    write as the record."""
+    clicked links) it has seen, and only a kind or link new to it moves the counters."""
 
     def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RecipientEvents]:
-        """What the ledger records of these (campaign, recipient) keys remember."""
+        """What the ledger records of these (campaign, recipient) keys remember (a consistent
+        read: the Send event's check, and what people's exports say)."""
         ...
 
-    def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
-        """Write the marks with their counters, link clicks and problem records, each mark only
-        if none of its kinds or links is there yet. False when one was (another delivery of the
-        same event counted it first): nothing of that group is written; read again and retry."""
+    def mark(self, mark: LedgerMark, now: float) -> LedgerMark | None:
+        """Add the mark's kinds and links to its record, in one conditional write that needs
+        no read first: what the record held already is left out (a redelivered event writes
+        nothing). Returns the mark as written (only what was new; nothing new: empty), None
+        if there is no record. Its problem records are (re)written whenever the record is
+        there, so a crash after the mark loses none."""
+        ...
+
+    def add_counts(self, tally: FeedbackTally, now: float) -> None:
+        """Move the campaigns' counters and the links' clicks by what a batch's marks counted:
+        one atomic ADD per campaign and per link (a campaign not there is left alone)."""
         ...
 
     def events(

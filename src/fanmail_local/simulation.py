@@ -40,6 +40,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from fanmail.adapters.aws.clients import DYNAMODB_MAX_ATTEMPTS, DYNAMODB_MAX_BACKOFF_S
@@ -49,6 +50,7 @@ from fanmail.bootstrap import App, PortSet
 from fanmail.domain.audience import audience_of
 from fanmail.domain.campaign import Campaign, Progress
 from fanmail.domain.codec import encode_fields
+from fanmail.domain.deliveries import Delivered
 from fanmail.domain.engagement import DAY_S, Engagement
 from fanmail.domain.errors import SendError
 from fanmail.domain.ledger_shards import ShardCounts, record_key
@@ -98,12 +100,25 @@ PRICES = {
     "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit
     "dynamodb_read_unit": 0.125 / 1e6,  # on-demand read request unit
     "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB request
+    "firehose_gb": 0.029,  # Direct PUT ingestion, each record rounded up to FIREHOSE_RECORD_KB
+    "s3_put": 0.005 / 1e3,
+    "s3_get": 0.0004 / 1e3,
     "eventbridge_aws_service_event": 0.0,  # events from AWS services to the default bus: free
     "ses_email": 0.10 / 1e3,  # for comparison: what SES itself charges
 }
 FEEDBACK_EVENTS_PER_EMAIL = 2  # SEND and DELIVERY (tracking off; bounces and complaints rare)
 FEEDBACK_BATCH = 100  # the event source mapping's BatchSize
 SQS_RECEIVE_BATCH = 10  # messages per ReceiveMessage the mapping gets
+FIREHOSE_RECORD_KB = 5  # Firehose bills each record rounded up to 5 KB (an SES event is 1-3)
+BULK_OBJECT_EVENTS = 10_000  # events per S3 object (Firehose's buffer: up to 128 MB or 900 s)
+BULK_SLICE = 500  # events the feedback function applies at once from an object
+LEDGER_INDEX = False
+"""Whether the ledger keeps an index by address (one keys-only write per record): dropped (a
+person's records are read by key over the campaigns); `bill_options` still prices it."""
+FEEDBACK_TRANSPORT = "bulk"
+"""How SES's Send and Delivery events reach the feedback function: "bulk" (Firehose -> S3
+objects -> one message per object, as template.yaml has them) or "sqs" (one message each, via
+EventBridge: what bounces and complaints still take); `bill_options` prices the difference."""
 
 
 def email_of(index: int) -> str:
@@ -142,6 +157,7 @@ class GeneratedList(MemorySubscriberStore):
         self.note = {"note": "x" * attribute_bytes} if attribute_bytes else {}
         self.now = now
         self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
+        self.delivered: set[tuple[str, str]] = set()
 
     def synthetic(self, index: int) -> Subscriber:
         plan = "pro" if index % 4 == 0 else "free"
@@ -214,15 +230,28 @@ class GeneratedList(MemorySubscriberStore):
         self._read_items(list_id, emails)
         return {e: self.synthetic(index_of(e)) for e in emails if index_of(e) < self.size}
 
-    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
-        """One UpdateItem, charged by the item's size (DynamoDB: the larger of before and
-        after). The feedback path's Delivery moves the same item (`eng_delivered`) a moment
-        later, at the same rate: that write takes its part of the key's second too (priced in
-        the bill's feedback part, its retries not run here)."""
-        units = math.ceil(self.item_bytes / 1024)
-        key = subscriber_key(list_id, email, self.shards)
-        self.meter.write("subscribers", units, self.item_bytes, key=key)
+    def add_delivery(
+        self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
+    ) -> Delivered:
+        """The feedback path's Delivery (only runs that simulate it: the A/B test's): counted
+        once per campaign and generated subscriber, its write charged by `delivery_load`."""
+        if list_id != LIST_ID:
+            return super().add_delivery(list_id, email, token, sent_at, delivered_at)
+        if index_of(email) >= self.size:
+            return Delivered.GONE
+        with self._lock:
+            seen = (token, email) in self.delivered
+            self.delivered.add((token, email))
+        return Delivered.DUPLICATE if seen else Delivered.COUNTED
+
+    def delivery_load(self, list_id: str, email: str) -> None:
+        """The feedback path's Delivery write on the subscriber's item (add_delivery), charged
+        by the item's size on the list key's second: SES's Delivery follows the send within
+        seconds, at the same rate (the simulation runs no feedback path: priced in the bill's
+        feedback part, its retries not run here)."""
         if self.meter.partitions is not None:
+            units = math.ceil(self.item_bytes / 1024)
+            key = subscriber_key(list_id, email, self.shards)
             self.meter.partitions.write("subscribers", key, units, waits=False)
 
 
@@ -403,11 +432,16 @@ class MeteredLedger(MemoryLedger):
     same rate."""
 
     def __init__(
-        self, meter: Meter, partitions: Partitions | None, shards_of: Callable[[str], int]
+        self,
+        meter: Meter,
+        partitions: Partitions | None,
+        shards_of: Callable[[str], int],
+        delivered: Callable[[str], None] = lambda email: None,
     ) -> None:
         super().__init__(shards_of)
         self.meter = meter
         self.partitions = partitions
+        self.delivered = delivered
 
     def _key(self, campaign_id: str, email: str) -> str:
         return record_key(campaign_id, email, self.shards_of(campaign_id))
@@ -425,6 +459,7 @@ class MeteredLedger(MemoryLedger):
             key = self._key(campaign_id, email)
             self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
             self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
+            self.delivered(email)
         return super().complete(campaign_id, email, *args, **kwargs)
 
     def release(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
@@ -436,10 +471,9 @@ class MeteredLedger(MemoryLedger):
         return super().fail(campaign_id, email, *args, **kwargs)
 
 
-FEEDBACK_UNITS = {"read": 2.0, "write": 2.0}
-"""Per email, on the record's key: the Send and Delivery events' consistent reads of the record
-(one unit each: an item under 4 KB) and the Delivery's transactional mark (twice the units of a
-plain write)."""
+FEEDBACK_UNITS = {"read": 1.0, "write": 0.0}
+"""Per email, on the record's key: the Send event's consistent read of the record (one unit: an
+item under 4 KB); the Delivery writes the subscriber's item, not the record."""
 
 
 class ModelledSes(SesSimulator):
@@ -609,20 +643,22 @@ def simulated_ports(
     campaigns = MeteredCampaigns(meter)
     fixed = scenario.ledger_shards
     shards = ShardCounts(campaigns.get) if fixed is None else lambda _: fixed
+    subscribers = list_kind(
+        scenario.subscribers,
+        meter,
+        scenario.attribute_bytes,
+        now=clock.now(),
+        shards=scenario.list_shards,
+    )
+    delivered = partial(subscribers.delivery_load, LIST_ID)
     return memory_ports(
         clock,
         ses,
         feedback.mailbox if feedback else ses,
         invoker,
-        subscribers=list_kind(
-            scenario.subscribers,
-            meter,
-            scenario.attribute_bytes,
-            now=clock.now(),
-            shards=scenario.list_shards,
-        ),
+        subscribers=subscribers,
         campaigns=campaigns,
-        ledger=MeteredLedger(meter, meter.partitions, shards),
+        ledger=MeteredLedger(meter, meter.partitions, shards, delivered),
         ses_events=feedback.path.objects if feedback else None,
     )
 
@@ -894,36 +930,22 @@ def limits_exceeded(stats: Any, timeouts: Mapping[str, float], meter: Meter) -> 
 def bill(
     sim: Simulation, reads: float, writes: float, sent: int, final: Campaign
 ) -> dict[str, float]:
-    """What a million emails cost on top of SES's $100, by part (USD, list prices)."""
+    """What a million emails cost on top of SES's $100, by part (USD, list prices). The send
+    time's DynamoDB is what the run metered (the ledger's claim and completion, the status
+    reads); the feedback path, which the simulation does not run, is priced per email from what
+    services/ses_feedback.py does (`feedback_usd`)."""
     stats, per_million = sim.invoker.stats, 1e6 / sent
     requests = sum(stats.invocations.values())
     lambda_usd = sum(stats.gb_seconds.values()) * PRICES["lambda_gb_s"]
     lambda_usd += requests * PRICES["lambda_request"]
-    # The feedback path, per email (adapters/aws/dynamodb/feedback.py), after a consistent read
-    # of each event's ledger record (2 reads): SEND finds the record already sent and writes
-    # nothing (it confirms only a record whose sender crashed between SES's answer and its own
-    # write: `confirmed` is 0 in runs without crashes); DELIVERY marks it in a transaction (2
-    # writes); each batch moves the campaign's counters once (a transactional update of the
-    # campaign record: 2 writes per KB).
-    events = FEEDBACK_EVENTS_PER_EMAIL * sent
-    batches = events / FEEDBACK_BATCH
-    campaigns = sim.campaigns
-    campaign_kb = math.ceil(campaigns._size(final, recount=True) / 1024)
-    engagement = sent * math.ceil(sim.subscribers.item_bytes / 1024)  # last delivered, per email
-    feedback_writes = 2 * sent + batches * 2 * campaign_kb + engagement
-    feedback_reads = 2 * sent
-    sqs_requests = events + 2 * events / SQS_RECEIVE_BATCH  # send; receive and delete batches
-    feedback_lambda = batches * (
-        FEEDBACK_BATCH_S * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"] + PRICES["lambda_request"]
-    )
+    campaign_kb = math.ceil(sim.campaigns._size(final, recount=True) / 1024)
+    subscriber_kb = math.ceil(sim.subscribers.item_bytes / 1024)
+    feedback = feedback_usd(subscriber_kb, campaign_kb, FEEDBACK_TRANSPORT)
     parts = {
         "lambda": lambda_usd,
         "dynamodb": writes * PRICES["dynamodb_write_unit"] + reads * PRICES["dynamodb_read_unit"],
-        "feedback_dynamodb": feedback_writes * PRICES["dynamodb_write_unit"]
-        + feedback_reads * PRICES["dynamodb_read_unit"],
-        "feedback_sqs": sqs_requests * PRICES["sqs_request"],
-        "feedback_lambda": feedback_lambda,
-        "feedback_eventbridge": events * PRICES["eventbridge_aws_service_event"],
+        "dynamodb_ledger_index": sent * PRICES["dynamodb_write_unit"] if LEDGER_INDEX else 0.0,
+        **{name: usd * sent for name, usd in feedback.items()},
     }
     priced = {name: round(usd * per_million, 4) for name, usd in parts.items()}
     priced["total"] = round(sum(parts.values()) * per_million, 4)
@@ -931,28 +953,39 @@ def bill(
     return priced
 
 
-RECOUNTS = 24
-"""How often a campaign's counters would be recounted from its ledger (hourly for a day)."""
-LEDGER_RECORD_BYTES = 160
+def feedback_usd(subscriber_kb: int, campaign_kb: int, transport: str) -> dict[str, float]:
+    """The feedback path per email (USD), each write named: the Send event's consistent read
+    of its ledger record (it writes only for a sender that crashed between SES's answer and its
+    own write: none in a run without crashes); the Delivery's one conditional write on the
+    subscriber's item (dedupe, engagement and the caps' count at once; a pruning write when old
+    days pile up, about once a month per subscriber, is left out); the campaign's counters, one
+    ADD per batch the function applies; the transport of both events; the function itself."""
+    write, read = PRICES["dynamodb_write_unit"], PRICES["dynamodb_read_unit"]
+    events = FEEDBACK_EVENTS_PER_EMAIL
+    batch = FEEDBACK_BATCH if transport == "sqs" else BULK_SLICE
+    if transport == "sqs":  # send one message per event; receive and delete them in tens
+        carried = events * (1 + 2 / SQS_RECEIVE_BATCH) * PRICES["sqs_request"]
+    else:  # each event a Firehose record; each object one PUT, one notification, ranged GETs
+        carried = events * FIREHOSE_RECORD_KB / 1024**2 * PRICES["firehose_gb"]
+        per_object = PRICES["s3_put"] + 3 * PRICES["sqs_request"] + 4 * PRICES["s3_get"]
+        carried += events / BULK_OBJECT_EVENTS * per_object
+    seconds = FEEDBACK_BATCH_S * batch / FEEDBACK_BATCH  # as bench/feedback.py measures it
+    invoke = seconds * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"] + PRICES["lambda_request"]
+    return {
+        "feedback_send_check_reads": read,
+        "feedback_delivery_write": subscriber_kb * write,
+        "feedback_counters": events / batch * campaign_kb * write,
+        "feedback_transport": carried,
+        "feedback_lambda": events / batch * invoke,
+    }
 
 
 def bill_options() -> dict[str, float]:
-    """What each way to a cheaper bill would save per million emails (USD, list prices), and
-    what it costs in what fanmail does (docs/scale.md says): SES's Send events dropped (the
-    crash window then closes only on Delivery or a later event); the Delivery mark a plain
-    conditional write with the counters recounted from the ledger (eventually consistent
-    Queries, `RECOUNTS` times) instead of a transaction; the Delivery's engagement write left
-    out (no "delivered in N days" segments)."""
-    write, read, sqs = (
-        PRICES[k] * 1e6 for k in ("dynamodb_write_unit", "dynamodb_read_unit", "sqs_request")
-    )
-    per_send_event = (1 + 2 / SQS_RECEIVE_BATCH) * sqs + read
-    per_send_event += (
-        FEEDBACK_BATCH_S * FEEDBACK_MEMORY_GB * PRICES["lambda_gb_s"] * 1e6 / FEEDBACK_BATCH
-    )
-    recount = RECOUNTS * LEDGER_RECORD_BYTES / 4096 / 2 * read
+    """What the two parts other branches build save per million emails (USD, list prices),
+    each priced both ways here so the bill is ready for either: the ledger's index by address
+    dropped (/work/index), SES's Send and Delivery events carried in bulk (/work/stream)."""
+    sqs, bulk = (sum(feedback_usd(1, 1, way).values()) for way in ("sqs", "bulk"))
     return {
-        "send_events_dropped": round(per_send_event, 4),
-        "delivery_mark_plain_counters_recounted": round(write - recount, 4),
-        "delivered_engagement_dropped": round(write, 4),
+        "ledger_index_dropped": round(PRICES["dynamodb_write_unit"] * 1e6, 4),
+        "feedback_in_bulk": round((sqs - bulk) * 1e6, 4),
     }

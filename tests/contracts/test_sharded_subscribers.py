@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from fanmail.adapters.aws.dynamodb.items import from_item
+from fanmail.domain.deliveries import Delivered, campaign_token
 from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_shards import shard_of
@@ -97,7 +98,9 @@ def test_every_write_and_read_of_one_subscriber_finds_it(stores: Stores) -> None
     one, two = emails[3], emails[11]
     assert subscribers.set_status(list_id, one, SubscriberStatus.UNSUBSCRIBED)
     assert subscribers.set_topics(list_id, two, {"news": False})
-    subscribers.add_send(list_id, one, T0, ())
+    assert subscribers.add_delivery(list_id, one, campaign_token("c1"), T0, T0 + 1) is (
+        Delivered.COUNTED
+    )
     subscribers.add_event(list_id, one, EngagementEvent.OPENED, T0 + 5)
     assert subscribers.add_soft_bounce(list_id, two, 10.0, 60.0) == 1
     assert subscribers.add_soft_bounce(list_id, two, 20.0, 60.0) == 2

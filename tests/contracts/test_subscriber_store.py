@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from fanmail.domain.deliveries import Delivered, campaign_token, tokens
 from fanmail.domain.engagement import WINDOW_DAYS, Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
@@ -224,36 +225,62 @@ def engagement_of(stores: Stores, email: str = "a@x.com") -> Engagement:
     return next(s.engagement for s in found.subscribers if s.email == email)
 
 
-def test_a_send_adds_to_the_window_and_drops_the_days_past_it(stores: Stores) -> None:
-    """The write recipe on DynamoDB: ADD to a key of the window map needs the map (the first
-    send creates it), and REMOVE takes the days past WINDOW_DAYS."""
-    subscribers = stores.subscribers
+def test_a_delivery_counts_once_in_the_window_of_its_send_day(stores: Stores) -> None:
+    """One conditional write: the first Delivery of a subscriber creates the window, the
+    next adds to it, a redelivery finds its campaign's token and writes nothing."""
+    subscribers, c1, c2 = stores.subscribers, campaign_token("c1"), campaign_token("c2")
     subscribers.put_many([Subscriber("l1", "a@x.com"), Subscriber("l1", "b@x.com")])
-    subscribers.add_send("l1", "a@x.com", T0, ())
-    subscribers.add_send("l1", "a@x.com", T0 + 60, (20_000,))
-    subscribers.add_send("l1", "a@x.com", T0 + DAY, (20_000,))
-    assert engagement_of(stores).sends_by_day == ((20_000, 2), (20_001, 1))
-    later = T0 + WINDOW_DAYS * DAY  # day 20,090: day 20,000 falls out of the window
-    subscribers.add_send("l1", "a@x.com", later, (20_000, 20_001))
+    assert subscribers.add_delivery("l1", "a@x.com", c1, T0, T0 + 5) is Delivered.COUNTED
+    assert subscribers.add_delivery("l1", "a@x.com", c1, T0, T0 + 5) is Delivered.DUPLICATE
+    assert subscribers.add_delivery("l1", "a@x.com", c2, T0 + 60, T0 + 70) is Delivered.COUNTED
+    assert subscribers.add_delivery("l1", "a@x.com", c1, T0, T0 + 9) is Delivered.DUPLICATE
     engagement = engagement_of(stores)
-    assert engagement.sends_by_day == ((20_001, 1), (20_090, 1))
-    assert engagement.last_sent == later
-    assert engagement_of(stores, "b@x.com").sends_by_day == ()
+    assert engagement.sends_by_day == ((20_000, 2),)
+    assert (engagement.last_sent, engagement.last_delivered) == (T0 + 60, T0 + 70)
+    assert tokens(engagement, 20_000) == {c1, c2}
+    late = subscribers.add_delivery("l1", "a@x.com", campaign_token("c0"), T0 - DAY, T0 + 1)
+    assert late is Delivered.COUNTED  # out of order: counted, the "last" times stay
+    engagement = engagement_of(stores)
+    assert engagement.sends_by_day == ((19_999, 1), (20_000, 2))
+    assert (engagement.last_sent, engagement.last_delivered) == (T0 + 60, T0 + 70)
+    assert engagement_of(stores, "b@x.com") == Engagement()
 
 
-def test_a_send_whose_page_is_out_of_date_still_counts(stores: Stores) -> None:
-    """The root read no window, but another campaign created it since (and the reverse)."""
+def test_a_capped_send_counts_at_once_and_its_delivery_not_again(stores: Stores) -> None:
+    """A list with a frequency cap counts a send when it is made (add_pending, idempotent);
+    its Delivery then counts the engagement and the campaign's figures, not the window."""
+    subscribers, c1 = stores.subscribers, campaign_token("c1")
+    subscribers.put_many([Subscriber("l1", "a@x.com")])
+    subscribers.add_pending("l1", "a@x.com", "c1", T0)  # creates the window
+    subscribers.add_pending("l1", "a@x.com", "c1", T0)  # a retried send: counted once
+    subscribers.add_pending("l1", "a@x.com", "c2", T0 + 1)
+    assert engagement_of(stores).sends_by_day == ((20_000, 2),)
+    assert subscribers.add_delivery("l1", "a@x.com", c1, T0, T0 + 5) is Delivered.COUNTED
+    assert subscribers.add_delivery("l1", "a@x.com", c1, T0, T0 + 5) is Delivered.DUPLICATE
+    engagement = engagement_of(stores)
+    assert engagement.sends_by_day == ((20_000, 2),)
+    assert (engagement.last_sent, engagement.last_delivered) == (T0, T0 + 5)
+    subscribers.add_pending("l1", "gone@x.com", "c1", T0)
+    assert subscribers.get("l1", "gone@x.com") is None
+
+
+def test_days_past_the_window_stop_counting(stores: Stores) -> None:
     subscribers = stores.subscribers
     subscribers.put_many([Subscriber("l1", "a@x.com")])
-    subscribers.add_send("l1", "a@x.com", T0, ())
-    subscribers.add_send("l1", "a@x.com", T0 + 1, ())  # read before the first wrote
-    assert engagement_of(stores).sends_by_day == ((20_000, 2),)
+    for day in range(0, 3 * WINDOW_DAYS, 7):
+        at = T0 + day * DAY
+        subscribers.add_delivery("l1", "a@x.com", campaign_token(f"c{day}"), at, at + 5)
+    engagement = engagement_of(stores)
+    newest = 20_000 + max(range(0, 3 * WINDOW_DAYS, 7))
+    assert [day for day, _ in engagement.sends_by_day] == [
+        20_000 + d for d in range(0, 3 * WINDOW_DAYS, 7) if 20_000 + d > newest - WINDOW_DAYS
+    ]
 
 
 def test_engagement_never_brings_back_a_deleted_subscriber(stores: Stores) -> None:
     subscribers = stores.subscribers
-    subscribers.add_send("l1", "gone@x.com", T0, ())
-    subscribers.add_send("l1", "gone@x.com", T0, (20_000,))
+    gone = subscribers.add_delivery("l1", "gone@x.com", campaign_token("c1"), T0, T0)
+    assert gone is Delivered.GONE
     subscribers.add_event("l1", "gone@x.com", EngagementEvent.OPENED, T0)
     assert subscribers.get("l1", "gone@x.com") is None
     assert subscribers.count("l1") == 0
@@ -265,10 +292,8 @@ def test_events_move_their_time_forward_only_and_a_click_is_an_open(stores: Stor
     subscribers.add_event("l1", "a@x.com", EngagementEvent.OPENED, T0 + 50)
     subscribers.add_event("l1", "a@x.com", EngagementEvent.OPENED, T0 + 10)  # late, older
     subscribers.add_event("l1", "a@x.com", EngagementEvent.CLICKED, T0 + 100)
-    subscribers.add_event("l1", "a@x.com", EngagementEvent.DELIVERED, T0 + 5)
     engagement = engagement_of(stores)
     assert (engagement.last_opened, engagement.last_clicked) == (T0 + 100, T0 + 100)
-    assert engagement.last_delivered == T0 + 5
     bare = stores.subscribers.page("l1", None, 10).subscribers[0]
     assert bare.engagement == Engagement()  # not asked for: not read
 

@@ -113,7 +113,7 @@ def put_person(stack: MemoryStack) -> None:
             EventKind.BOUNCED, f"m-{campaign_id}", ADA, campaign_id, "news", "2026-12-06T05:00Z"
         )
         mark = LedgerMark(campaign_id, ADA, {"bounced"}, problems=[bounce])
-        assert ports.feedback.commit([mark], now)
+        assert ports.feedback.mark(mark, now) == mark
     ports.signups.put(Signup("other", ADA, {}, now, "198.51.100.4", now, "n1"), now + 3600)
     app.imports.run_here("news", ImportOptions(), f"email,\n{ADA},x\n".encode())
 

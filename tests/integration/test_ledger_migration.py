@@ -52,8 +52,8 @@ def test_records_from_before_shards_are_read_where_they_were_written(stand_in: S
     resend = ledger.claim(OLD, "failed@x.com", "h", NOW + 10, NOW, retry_failed=True)
     assert resend.outcome is ClaimOutcome.CLAIMED  # resend-failed takes the old record
     assert feedback.known([(OLD, "sent@x.com")])[(OLD, "sent@x.com")].sent
-    assert feedback.commit([LedgerMark(OLD, "sent@x.com", {"delivered"})], NOW)
-    assert feedback.known([(OLD, "sent@x.com")])[(OLD, "sent@x.com")].kinds == {"delivered"}
+    assert feedback.mark(LedgerMark(OLD, "sent@x.com", {"opened"}), NOW)
+    assert feedback.known([(OLD, "sent@x.com")])[(OLD, "sent@x.com")].kinds == {"opened"}
     found, _ = sent_to(stand_in.campaigns, ledger, "sent@x.com", None, 10)  # by key, no index
     assert [c.campaign_id for c, _ in found] == [OLD]
     assert ledger.forget(OLD, "sent@x.com")

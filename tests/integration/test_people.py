@@ -159,11 +159,12 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
         "2026-12-06T05:00:00Z",
         {"type": "Permanent"},
     )
-    assert ports.feedback.commit([LedgerMark(campaign, ada, {"bounced"}, problems=[bounce])], now)
+    bounced = LedgerMark(campaign, ada, {"bounced"}, problems=[bounce])
+    assert ports.feedback.mark(bounced, now) == bounced
     tracked = sorted(app.feedback.options.configuration_sets)[0]
-    for name in ("open", "click"):  # what SES reports of tracked mail, through the feedback path
+    for name in ("delivery", "open", "click"):  # what SES reports, through the feedback path
         events = app.feedback.parse(
-            ses_event(name, to=ada, campaign=campaign, configuration_set=tracked)
+            ses_event(name, to=ada, campaign=campaign, list_id=news, configuration_set=tracked)
         )
         assert isinstance(events, list) and app.feedback.apply(events).counted == 1
     ports.signups.put(
@@ -187,7 +188,7 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert club["consent_history"][-1]["source"] == "192.0.2.7"
     [sent] = exported["campaigns"]
     assert sent["campaign_id"] == made["campaign"] and sent["message_id"] == f"m-{ada}"
-    assert sent["events"] == ["bounced", "clicked", "opened"]
+    assert sent["events"] == ["bounced", "clicked", "delivered", "opened"]
     assert sent["problems"][0]["details"] == {"type": "Permanent"}
     opened, clicked = sorted(sent["engagement"], key=lambda e: e["kind"], reverse=True)
     assert opened["kind"] == "opened" and opened["details"]["ip_address"] == "192.0.2.1"

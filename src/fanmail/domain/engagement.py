@@ -15,16 +15,14 @@ Decisions:
   last D days" means today and the D - 1 UTC days before it, not D x 24 hours. Segments and caps
   read the same window, so they always agree. A bucket dated after the reader's today (another
   machine's clock) still counts: a cap errs on the side of sending less.
-- Counting once is the caller's job: `on_sent` once per (campaign, subscriber) -- on the ledger's
-  transition to sent -- and `on_opened` / `on_clicked` on the first open or click of a campaign.
-  Engagement starts when tracking starts: before that everyone has "never opened".
+- A campaign email counts once, by its campaign's token in its send day's bucket (delivered, or
+  sent to a capped list: domain/deliveries.py); `on_opened` / `on_clicked` on the first open or
+  click of a campaign. Engagement starts when tracking starts: before that everyone "never opened".
 
 On the subscriber item (`ITEM_FIELDS`) each "last" time is a top-level number and the window a
-map of day -> count, so each writer touches only its own attributes: feedback sets `eng_opened`
-with a condition that it only grows, and a sender adds one to `eng_sends.<day>` and removes the
-days `stale_days` names (the root read them when it paged the item: no extra read), which is
-exactly what `on_sent` computes here. `from_item` drops what it cannot read instead of failing
-(a stored value must never make a list unreadable).
+map of day -> count (a legacy count, written at send time before) and token sets, so each writer
+touches only its own attributes. `from_item` drops what it cannot read instead of failing (a
+stored value must never make a list unreadable).
 """
 
 from __future__ import annotations
@@ -98,6 +96,8 @@ class Engagement:
     last_clicked: float | None = None
     sends_by_day: tuple[tuple[int, int], ...] = ()
     """(day, sends) for days with sends, oldest first, at most WINDOW_DAYS of them."""
+    campaigns_by_day: tuple[tuple[int, frozenset[str]], ...] = ()  # delivered (deliveries.py)
+    pending_by_day: tuple[tuple[int, frozenset[str]], ...] = ()  # sent to a capped list
 
     def on_sent(self, at: float) -> Engagement:
         today = day_of(at)

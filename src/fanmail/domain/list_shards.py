@@ -27,13 +27,13 @@ __all__ = ["SEPARATOR", "page_cursor", "shard_of"]
 
 PARTITION_READ_UNITS = 3000.0
 """What DynamoDB lets one partition key value read in a second (split for heat aside)."""
-WRITE_UNITS_PER_EMAIL = 2.0
-"""What a recipient's send costs its subscriber key in writes: the engagement write counting the
-send, and the feedback path's Delivery engagement write."""
+WRITE_UNITS_PER_EMAIL = 1.0
+"""What a recipient's send costs its subscriber key in writes: the feedback path's one Delivery
+write (dedupe, engagement and the caps' count at once; the sender writes nothing there)."""
 READ_UNITS_PER_EMAIL = 1.0
 """The sender's consistent status read of the recipient's item."""
 DEFAULT_SHARDS = 64
-"""A new list's shard count: at WRITE_UNITS_PER_EMAIL under HEADROOM, 16,000 emails a second
+"""A new list's shard count: at WRITE_UNITS_PER_EMAIL under HEADROOM, 32,000 emails a second
 (past the sending rates SES grants); a page of the whole list queries each shard in turn."""
 MAX_SHARDS = 256
 

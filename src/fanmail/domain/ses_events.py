@@ -8,8 +8,9 @@ kind) is counted once by whoever stores them; this module only reads and classif
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -94,6 +95,8 @@ class FeedbackEvent:
     link: str | None = None
     variant: str | None = None
     """The A/B variant the message was (its `variant` tag), counted per variant too."""
+    sent_at: str = ""
+    """When SES accepted the message (`mail.timestamp`): the day a delivery counts on."""
 
     @property
     def link_key(self) -> str | None:
@@ -152,6 +155,7 @@ def parse_ses_event(
             details=extra,
             link=link,
             variant=tags.get(VARIANT_TAG) if tags.get(VARIANT_TAG) in _VARIANTS else None,
+            sent_at=str(mail.get("timestamp") or ""),
         )
         for kind, email, extra, link in outcomes
     ]
@@ -265,6 +269,15 @@ class LedgerMark:
             return (self.campaign_id,)
         return (self.campaign_id, variant_links(self.campaign_id, self.variant))
 
+    def without(self, kinds: Collection[str], links: Collection[str]) -> LedgerMark:
+        """This mark less the kinds and links a record already holds."""
+        return replace(
+            self,
+            kinds=self.kinds - set(kinds),
+            links={k: url for k, url in self.links.items() if k not in links},
+            problems=[p for p in self.problems if p.kind.value not in kinds],
+        )
+
     def counters(self) -> dict[str, int]:
         """The campaign counters the new kinds move: each kind, and `<variant>.<kind>` for a
         message of an A/B variant (what the test is judged on)."""
@@ -274,40 +287,36 @@ class LedgerMark:
         return moved
 
 
+@dataclass
+class FeedbackTally:
+    """What a batch's transitions move, added up: each campaign's counters and each clicked
+    link's count, written once per batch (one atomic ADD each), not once per event."""
+
+    counters: dict[str, Counter[str]] = field(default_factory=dict)
+    clicks: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    """(campaign or variant_links owner, link key) -> (URL, clicks)."""
+
+    def add(self, mark: LedgerMark) -> None:
+        """`mark` as written: only what was new."""
+        self.counters.setdefault(mark.campaign_id, Counter()).update(mark.counters())
+        for owner in mark.link_owners():
+            for key, url in mark.links.items():
+                _, clicks = self.clicks.get((owner, key), (url, 0))
+                self.clicks[(owner, key)] = (url, clicks + 1)
+
+
 def variant_links(campaign_id: str, variant: str) -> str:
     """The key an A/B variant's clicked links are counted under, beside its campaign's (a
     campaign id has no '/', so none is ever mistaken for another)."""
     return f"{campaign_id}/{variant}"
 
 
-def plan_feedback(
-    events: Sequence[FeedbackEvent], known: Mapping[tuple[str, str], RecipientEvents]
-) -> tuple[list[LedgerMark], list[EventOutcome]]:
-    """Which of `events` are new, given what the ledger records hold: one mark per record
-    (duplicates inside the batch are caught too) and an outcome per event."""
-    marks: dict[tuple[str, str], LedgerMark] = {}
-    outcomes: list[EventOutcome] = []
-    for event in events:
-        key = (event.campaign_id, event.email)
-        state = known.get(key, RecipientEvents(exists=False))
-        if not state.exists:
-            outcomes.append(EventOutcome.UNKNOWN)
-            continue
-        if event.kind is EventKind.SENT:
-            outcomes.append(EventOutcome.DUPLICATE if state.sent else EventOutcome.CONFIRMED)
-            continue
-        mark = marks.setdefault(
-            key, LedgerMark(event.campaign_id, event.email, variant=event.variant)
-        )
-        new = False
-        if event.kind.value not in state.kinds and event.kind.value not in mark.kinds:
-            mark.kinds.add(event.kind.value)
-            new = True
-            if event.kind.is_recorded:
-                mark.problems.append(event)
-        link_key = event.link_key
-        if link_key and link_key not in state.links and link_key not in mark.links:
-            mark.links[link_key] = event.link or ""
-            new = True
-        outcomes.append(EventOutcome.COUNTED if new else EventOutcome.DUPLICATE)
-    return [m for m in marks.values() if m.kinds or m.links], outcomes
+def plan_mark(event: FeedbackEvent) -> LedgerMark:
+    """What an event (not a Send) adds to its ledger record: its kind, its clicked link, its
+    problem record; the store's write leaves out what the record holds already."""
+    mark = LedgerMark(event.campaign_id, event.email, {event.kind.value}, variant=event.variant)
+    if event.kind.is_recorded:
+        mark.problems.append(event)
+    if event.link_key:
+        mark.links[event.link_key] = event.link or ""
+    return mark

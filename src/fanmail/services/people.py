@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.codec import JsonObject
+from fanmail.domain.deliveries import campaign_token
 from fanmail.domain.erasure import (
     ERASED_REASON,
     PendingSignup,
@@ -22,7 +23,8 @@ from fanmail.domain.erasure import (
 )
 from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_id
-from fanmail.domain.ses_events import EventKind
+from fanmail.domain.model import Subscriber
+from fanmail.domain.ses_events import EventKind, RecipientEvents
 from fanmail.ports import (
     CampaignStore,
     ErasureList,
@@ -138,7 +140,7 @@ class People:
         view = PersonView(
             email=address,
             memberships=memberships,
-            campaigns=self._sent(address, records),
+            campaigns=self._sent(address, records, memberships),
             cursor=next_cursor,
             signups=tuple(
                 PendingSignup(s.list_id, s.requested_at, s.source, s.attributes)
@@ -154,10 +156,16 @@ class People:
         return view
 
     def _sent(
-        self, email: str, records_sent: list[tuple[str, LedgerEntry]]
+        self,
+        email: str,
+        records_sent: list[tuple[str, LedgerEntry]],
+        memberships: Sequence[Subscriber],
     ) -> tuple[SentRecord, ...]:
         keys = [(campaign_id, email) for campaign_id, _ in records_sent]
         seen = self.feedback.known(keys)
+        delivered = {
+            t for s in memberships for _, day in s.engagement.campaigns_by_day for t in day
+        }
         records = self.feedback.problems_of(keys)
         return tuple(
             SentRecord(
@@ -167,14 +175,21 @@ class People:
                 updated_at=entry.updated_at,
                 message_id=entry.message_id,
                 reason=entry.reason,
-                events=tuple(sorted(seen[(campaign_id, email)].kinds))
-                if (campaign_id, email) in seen
-                else (),
+                events=events_of(
+                    seen.get((campaign_id, email)), campaign_token(campaign_id) in delivered
+                ),
                 problems=recorded(records.get((campaign_id, email), []), problem=True),
                 engagement=recorded(records.get((campaign_id, email), []), problem=False),
             )
             for campaign_id, entry in records_sent
         )
+
+
+def events_of(seen: RecipientEvents | None, delivered: bool) -> tuple[str, ...]:
+    """The kinds of event counted for a record: a Delivery is counted on the subscriber's
+    engagement window (its campaign's token), the others on the ledger record."""
+    kinds = set(seen.kinds) if seen is not None else set()
+    return tuple(sorted(kinds | ({EventKind.DELIVERED.value} if delivered else set())))
 
 
 def recorded(records: list[EventRecord], *, problem: bool) -> tuple[JsonObject, ...]:

@@ -747,7 +747,8 @@ class _Leaf:
             return DeliveryCounts()
         if error is None:
             self.ledger.complete(cid, email, self.holder, outcome.message_id, now)
-            self.ports.subscribers.add_send(self.campaign.list_id, email, now, recipient.days)
+            if self.campaign.frequency_cap is not None:  # a cap must not wait for the Delivery
+                self.ports.subscribers.add_pending(self.campaign.list_id, email, cid, now)
             return DeliveryCounts.of(Outcome.SENT)
         since = recipient.retrying_since if recipient.retrying_since is not None else now
         transient = error.kind is SendErrorKind.TRANSIENT

@@ -2,8 +2,11 @@
 suppressed on every list, soft bounces counted per address, and the crash window closed by
 Send events.
 
-Events may repeat and arrive in any order. Counting is the store's conditional write; the rest
-is idempotent, so it runs for every delivery of an event, duplicates included.
+Events may repeat and arrive in any order. Counting is one conditional write per event, read
+nothing first: a Delivery's on the subscriber's item (domain/deliveries.py), every other kind's
+on the ledger record; what a batch's writes counted moves the campaign's counters once, at the
+end of the batch (even when a write fails in it). The rest is idempotent, so it runs for every
+delivery of an event, duplicates included.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from fanmail.domain.deliveries import Delivered, campaign_token
 from fanmail.domain.engagement import EngagementEvent
-from fanmail.domain.errors import Conflict, NotFound
+from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_cursor
 from fanmail.domain.model import Provenance, SubscriberStatus
 from fanmail.domain.retention import ConsentIps
@@ -21,13 +25,15 @@ from fanmail.domain.ses_events import (
     EventKind,
     EventOutcome,
     FeedbackEvent,
+    FeedbackTally,
     Ignored,
+    LedgerMark,
+    RecipientEvents,
     parse_ses_event,
-    plan_feedback,
+    plan_mark,
 )
 from fanmail.ports import Clock, EventRecord, FeedbackStore, SendLedger, SubscriberStore
 
-COMMIT_ATTEMPTS = 6
 SUPPRESS_FROM = {
     EventKind.BOUNCED: frozenset({SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNSUBSCRIBED}),
     EventKind.COMPLAINED: frozenset(
@@ -35,11 +41,17 @@ SUPPRESS_FROM = {
     ),
 }
 HOW = {EventKind.BOUNCED: "bounce", EventKind.COMPLAINED: "complaint"}
-ENGAGEMENT = {
-    EventKind.DELIVERED: EngagementEvent.DELIVERED,
-    EventKind.OPENED: EngagementEvent.OPENED,
-    EventKind.CLICKED: EngagementEvent.CLICKED,
+ENGAGEMENT = {EventKind.OPENED: EngagementEvent.OPENED, EventKind.CLICKED: EngagementEvent.CLICKED}
+DELIVERED_OUTCOME = {
+    Delivered.DUPLICATE: EventOutcome.DUPLICATE,
+    Delivered.GONE: EventOutcome.UNKNOWN,
 }
+
+
+def sent_outcome(state: RecipientEvents | None) -> EventOutcome:
+    if state is None:
+        return EventOutcome.UNKNOWN
+    return EventOutcome.DUPLICATE if state.sent else EventOutcome.CONFIRMED
 
 
 def occurred_at(text: str) -> float | None:
@@ -119,36 +131,77 @@ class Feedback:
         return replace(event, details={**details, **({"ip_address": kept} if kept else {})})
 
     def apply(self, events: Sequence[FeedbackEvent]) -> FeedbackReport:
-        report = FeedbackReport()
-        outcomes = self._count(events)
-        for event, outcome in zip(events, outcomes, strict=True):
-            report.add(event, outcome)
-            if outcome is EventOutcome.CONFIRMED:
-                self.ledger.confirm_sent(
-                    event.campaign_id, event.email, event.message_id, self.clock.now()
-                )
-            if event.suppresses:
-                report.suppressed += self._suppress(event, event.kind, event.details)
-            elif event.kind is EventKind.SOFT_BOUNCED and outcome is EventOutcome.COUNTED:
-                report.suppressed += self._soft_bounce(event)
-            if outcome is EventOutcome.COUNTED:  # the first of its kind for this campaign
-                self._engage(event)
+        report, tally = FeedbackReport(), FeedbackTally()
+        sent = self._sent_already([e for e in events if e.kind is EventKind.SENT])
+        try:
+            for event in events:
+                self._apply_one(event, sent, tally, report)
+        finally:  # a write that fails mid-batch: what was counted before it still moves
+            self.store.add_counts(tally, self.clock.now())
         return report
 
+    def _apply_one(
+        self,
+        event: FeedbackEvent,
+        sent: Mapping[tuple[str, str], RecipientEvents],
+        tally: FeedbackTally,
+        report: FeedbackReport,
+    ) -> None:
+        if event.kind is EventKind.SENT:
+            outcome = sent_outcome(sent.get((event.campaign_id, event.email)))
+        else:
+            outcome = self._count(event, tally)
+        report.add(event, outcome)
+        if outcome is EventOutcome.CONFIRMED:
+            self.ledger.confirm_sent(
+                event.campaign_id, event.email, event.message_id, self.clock.now()
+            )
+        if event.suppresses:
+            report.suppressed += self._suppress(event, event.kind, event.details)
+        elif event.kind is EventKind.SOFT_BOUNCED and outcome is EventOutcome.COUNTED:
+            report.suppressed += self._soft_bounce(event)
+        if outcome is EventOutcome.COUNTED and event.kind in ENGAGEMENT:
+            self._engage(event)
+
+    def _sent_already(
+        self, events: Sequence[FeedbackEvent]
+    ) -> dict[tuple[str, str], RecipientEvents]:
+        """The Send events' check, one read per record: a record not yet sent is one whose
+        sender died between SES's answer and its own write -- the crash window they close."""
+        return self.store.known([(e.campaign_id, e.email) for e in events]) if events else {}
+
+    def _count(self, event: FeedbackEvent, tally: FeedbackTally) -> EventOutcome:
+        """One conditional write, no read: a Delivery on the subscriber's item (the dedupe,
+        the engagement and the frequency caps' count at once), any other kind on the ledger
+        record. Only a write that changed something counts (into `tally`)."""
+        mark = LedgerMark(event.campaign_id, event.email, variant=event.variant)
+        if event.kind is EventKind.DELIVERED and event.list_id:
+            delivered = self._delivered(event, event.list_id)
+            if delivered is not Delivered.COUNTED:
+                return DELIVERED_OUTCOME[delivered]
+            mark.kinds.add(event.kind.value)
+        else:
+            written = self.store.mark(plan_mark(event), self.clock.now())
+            if written is None:
+                return EventOutcome.UNKNOWN
+            if not written.kinds and not written.links:
+                return EventOutcome.DUPLICATE
+            mark = written
+        tally.add(mark)
+        return EventOutcome.COUNTED
+
+    def _delivered(self, event: FeedbackEvent, list_id: str) -> Delivered:
+        at = occurred_at(event.occurred_at) or self.clock.now()
+        sent_at = occurred_at(event.sent_at) or at
+        token = campaign_token(event.campaign_id)
+        return self.subscribers.add_delivery(list_id, event.email, token, sent_at, at)
+
     def _engage(self, event: FeedbackEvent) -> None:
-        """The subscriber's engagement record: last delivered, opened, clicked."""
-        recorded = ENGAGEMENT.get(event.kind)
-        if recorded is not None and event.list_id:
+        """The subscriber's engagement record: last opened, clicked."""
+        recorded = ENGAGEMENT[event.kind]
+        if event.list_id:
             at = occurred_at(event.occurred_at) or self.clock.now()
             self.subscribers.add_event(event.list_id, event.email, recorded, at)
-
-    def _count(self, events: Sequence[FeedbackEvent]) -> list[EventOutcome]:
-        keys = [(e.campaign_id, e.email) for e in events]
-        for _ in range(COMMIT_ATTEMPTS):
-            marks, outcomes = plan_feedback(events, self.store.known(keys))
-            if not marks or self.store.commit(marks, self.clock.now()):
-                return outcomes
-        raise Conflict("feedback: the same events kept being counted concurrently; retried later")
 
     def _suppress(self, event: FeedbackEvent, kind: EventKind, details: Mapping[str, str]) -> int:
         """The address becomes bounced (or complained) on every list that holds it."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from fanmail.domain.ses_events import LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import FeedbackTally, LedgerMark, RecipientEvents
 from fanmail.ports import EventRecord
 from fanmail_local.adapters.ledger import MemoryLedger
 from fanmail_local.adapters.memory import MemoryCampaignStore
@@ -23,7 +22,7 @@ class MemoryFeedbackStore:
         self._problems: dict[tuple[str, str], dict[str, EventRecord]] = {}
         self._links: dict[str, dict[str, tuple[str, int]]] = {}
         self._lock = threading.Lock()
-        self.commits = 0
+        self.marks = 0
 
     def known(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RecipientEvents]:
         with self._lock:
@@ -35,43 +34,37 @@ class MemoryFeedbackStore:
                     found[key] = replace(seen, sent=status == "sent")
             return found
 
-    def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
+    def mark(self, mark: LedgerMark, now: float) -> LedgerMark | None:
         with self._lock:
-            for mark in marks:  # all or nothing, as one transaction
-                state = self._seen.get((mark.campaign_id, mark.email))
-                if not self.ledger.has(mark.campaign_id, mark.email) or (
-                    state and (state.kinds & mark.kinds or state.links & set(mark.links))
-                ):
-                    return False
-            counters: dict[str, Counter[str]] = {}
-            for mark in marks:
-                self._apply(mark)
-                counters.setdefault(mark.campaign_id, Counter()).update(mark.counters())
-            for campaign_id, counts in counters.items():  # one counter update per campaign
-                self.campaigns.add_feedback(campaign_id, counts)
-            self.commits += 1
-            return True
-
-    def _apply(self, mark: LedgerMark) -> None:
-        key = (mark.campaign_id, mark.email)
-        state = self._seen.get(key, RecipientEvents(exists=True))
-        self._seen[key] = replace(
-            state, kinds=state.kinds | mark.kinds, links=state.links | set(mark.links)
-        )
-        for owner in mark.link_owners():
-            links = self._links.setdefault(owner, {})
-            for link_key, url in mark.links.items():
-                links[link_key] = (url, links.get(link_key, (url, 0))[1] + 1)
-        for event in mark.problems:
-            self._problems.setdefault((event.campaign_id, event.kind.value), {})[event.email] = (
-                EventRecord(
+            key = (mark.campaign_id, mark.email)
+            if not self.ledger.has(*key):
+                return None
+            state = self._seen.get(key, RecipientEvents(exists=True))
+            written = mark.without(state.kinds, state.links)
+            self._seen[key] = replace(
+                state, kinds=state.kinds | written.kinds, links=state.links | set(written.links)
+            )
+            for event in mark.problems:  # rewritten by a redelivery, as the DynamoDB store does
+                self._problems.setdefault((event.campaign_id, event.kind.value), {})[
+                    event.email
+                ] = EventRecord(
                     event.email,
                     event.kind.value,
                     event.occurred_at,
                     event.message_id,
                     dict(event.details),
                 )
-            )
+            self.marks += 1
+            return written
+
+    def add_counts(self, tally: FeedbackTally, now: float) -> None:
+        with self._lock:
+            for campaign_id, counts in tally.counters.items():
+                if +counts:
+                    self.campaigns.add_feedback(campaign_id, +counts)
+            for (owner, key), (url, clicks) in tally.clicks.items():
+                links = self._links.setdefault(owner, {})
+                links[key] = (url, links.get(key, (url, 0))[1] + clicks)
 
     def events(
         self, campaign_id: str, kind: str, cursor: str | None, limit: int

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from fanmail.domain.campaign import Campaign, CampaignStatus, Progress
+from fanmail.domain.deliveries import Delivered, campaign_token, on_delivery, on_pending
 from fanmail.domain.engagement import Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.model import (
@@ -167,6 +168,23 @@ class MemorySubscriberStore:
             more = start + limit < len(order)
         return SubscriberPage(items, keys[-1] if more and keys else None)
 
+    def add_delivery(
+        self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
+    ) -> Delivered:
+        with self._lock:
+            current = self._lists.get(list_id, {}).get(email)
+            if current is None:  # one deleted meanwhile stays deleted
+                return Delivered.GONE
+            engagement = on_delivery(current.engagement, token, sent_at, delivered_at)
+            if engagement is None:
+                return Delivered.DUPLICATE
+            self._lists[list_id][email] = replace(current, engagement=engagement)
+            return Delivered.COUNTED
+
+    def add_pending(self, list_id: str, email: str, campaign_id: str, sent_at: float) -> None:
+        token = campaign_token(campaign_id)
+        self._engage(list_id, email, lambda engagement: on_pending(engagement, token, sent_at))
+
     def page_by_address(
         self,
         list_id: str,
@@ -177,9 +195,6 @@ class MemorySubscriberStore:
     ) -> SubscriberPage:
         """The memory store keeps each list in address order: its pages are that order."""
         return self.page(list_id, after, limit, facts=facts)
-
-    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
-        self._engage(list_id, email, lambda engagement: engagement.on_sent(at))
 
     def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
         self._engage(list_id, email, lambda engagement: event.record(engagement, at))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
+
 import pytest
 
 from fanmail.domain.breakers import Breakers, Rates
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.ses_events import (
     EventKind,
-    EventOutcome,
     FeedbackEvent,
+    FeedbackTally,
     Ignored,
-    RecipientEvents,
     parse_ses_event,
-    plan_feedback,
+    plan_mark,
+    variant_links,
 )
 from tests.feedback_events import ses_event
 
@@ -128,27 +131,29 @@ def test_what_is_ignored_and_why(record: object, reason: str) -> None:
     assert isinstance(found, Ignored) and reason in found.reason
 
 
-def test_a_batch_counts_each_recipient_and_kind_once() -> None:
-    delivered = parse(ses_event("delivery", to="a@x.com"))[0]
-    opened = parse(ses_event("open", to="a@x.com"))[0]
+def test_a_mark_less_what_its_record_holds_counts_only_what_is_new() -> None:
     click = parse(ses_event("click", to="a@x.com"))[0]
-    stranger = parse(ses_event("delivery", to="who@x.com"))[0]
-    sent = parse(ses_event("send", to="a@x.com"))[0]
-    known = {("c1", "a@x.com"): RecipientEvents(True, frozenset({"opened"}), sent=False)}
-    marks, outcomes = plan_feedback(
-        [delivered, delivered, opened, click, click, stranger, sent], known
-    )
-    assert outcomes == [
-        EventOutcome.COUNTED,
-        EventOutcome.DUPLICATE,
-        EventOutcome.DUPLICATE,
-        EventOutcome.COUNTED,
-        EventOutcome.DUPLICATE,
-        EventOutcome.UNKNOWN,
-        EventOutcome.CONFIRMED,
-    ]
-    [mark] = marks
-    assert mark.kinds == {"delivered", "clicked"} and list(mark.links.values()) == [click.link]
+    bounce = parse(ses_event("bounce", to="a@x.com"))[0]
+    mark = plan_mark(click)
+    assert mark.kinds == {"clicked"} and list(mark.links.values()) == [click.link]
+    assert plan_mark(bounce).problems == [bounce]
+    held = mark.without({"clicked"}, set())  # clicked before, on another link
+    assert held.kinds == set() and held.links == mark.links
+    assert mark.without({"clicked"}, set(mark.links)).links == {}
+    assert plan_mark(bounce).without({"bounced"}, set()).problems == []
+    tally = FeedbackTally()
+    tally.add(held)
+    tally.add(replace(mark, variant="b"))
+    assert tally.counters == {"c1": Counter({"clicked": 1, "b.clicked": 1})}
+    link_key = next(iter(mark.links))
+    assert tally.clicks[("c1", link_key)] == (click.link, 2)
+    assert tally.clicks[(variant_links("c1", "b"), link_key)] == (click.link, 1)
+
+
+def test_a_delivery_knows_when_its_email_was_sent() -> None:
+    record = ses_event("delivery", to="a@x.com")
+    delivered = parse(record)[0]
+    assert delivered.sent_at == record["mail"]["timestamp"]
 
 
 @pytest.mark.parametrize(

@@ -120,17 +120,17 @@ def test_an_object_that_fails_as_a_whole_fails_alone_and_counts_once_later(
     second = put_object(
         quiet, "ses-events/d", firehose_object([event("delivery", cid, people[1])]), "d"
     )
-    store = quiet.app.feedback.store
-    commit = store.commit
+    subscribers = quiet.app.feedback.subscribers
+    add_delivery = subscribers.add_delivery
     calls: list[int] = []
 
-    def down_once(marks: Any, now: float) -> bool:
+    def down_once(*args: Any) -> Any:  # the Delivery's one write
         calls.append(1)
         if len(calls) == 1:
             raise ConnectionError("DynamoDB is unreachable")
-        return commit(marks, now)
+        return add_delivery(*args)
 
-    store.commit = down_once  # type: ignore[method-assign]
+    subscribers.add_delivery = down_once  # type: ignore[method-assign,assignment]
     assert deliver(quiet, [first, second]) == ["c"]
     assert deliver(quiet, [first]) == []  # SQS delivers it again
     assert counters(quiet, cid) == {"delivered": 2}

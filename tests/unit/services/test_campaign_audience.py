@@ -13,6 +13,7 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail_local.harness import MemoryStack
 from tests.conftest import new_campaign, seed
+from tests.feedback_events import sent_now, ses_event
 
 OUTCOMES = ("sent", "failed", "suppressed", "invalid", "already_sent", "excluded", "pending")
 
@@ -90,6 +91,18 @@ def test_engagement_segments_read_what_earlier_campaigns_recorded(stack: MemoryS
     openers = new_campaign(stack, campaign_id="openers", segment="opened in 30 days")
     summary = run(stack, openers.campaign_id)
     assert (summary["sent"], summary["excluded"]) == (4, 8)
+    ours = sorted(stack.app.feedback.options.configuration_sets)[0]
+    for campaign, people in (("first", subscribers), ("openers", subscribers[:4])):
+        for s in people:  # what SES says back: an email counts when delivered
+            record = ses_event(
+                "delivery",
+                to=s.email,
+                campaign=campaign,
+                configuration_set=ours,
+                mail=sent_now(stack),
+            )
+            events = stack.app.feedback.parse(record)
+            assert isinstance(events, list) and stack.app.feedback.apply(events).counted == 1
     rested = new_campaign(stack, segment="received fewer than 2 in 7 days")
     summary = run(stack, rested.campaign_id)  # the four openers have had two already
     assert (summary["sent"], summary["excluded"]) == (8, 4)

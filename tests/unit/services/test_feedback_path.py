@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fanmail.domain.deliveries import Delivered
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.services.lists import CreateList
 from fanmail_local.harness import MemoryStack, memory_stack
@@ -158,16 +159,44 @@ def test_a_failed_write_fails_the_readable_messages_for_sqs_to_retry(quiet: Memo
         sqs_record(event("delivery", cid, p.email), message_id=f"m{i}")
         for i, p in enumerate(people[:3])
     ]
-    store = quiet.app.feedback.store
-    original = store.commit
+    subscribers = quiet.app.feedback.subscribers
+    original = subscribers.add_delivery
 
-    def down(*args: Any) -> bool:
+    def down(*args: Any) -> Delivered:
         raise ConnectionError("DynamoDB is unreachable")
 
-    store.commit = down  # type: ignore[method-assign,assignment]
+    subscribers.add_delivery = down  # type: ignore[method-assign,assignment]
     assert sorted(deliver(quiet, records)) == ["m0", "m1", "m2"]
-    store.commit = original  # type: ignore[method-assign]
+    subscribers.add_delivery = original  # type: ignore[method-assign]
     assert deliver(quiet, records) == []  # SQS delivers them again: counted now, once
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 3}
+
+
+def test_a_write_failing_mid_batch_keeps_what_was_counted_before_it(
+    quiet: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counters move at the end of the batch, even when a write in it fails: the events
+    written before the failure are counted now, and count nothing when SQS delivers them again."""
+    cid, people = sent_campaign(quiet, 3)
+    records = [
+        sqs_record(event("delivery", cid, p.email), message_id=f"m{i}")
+        for i, p in enumerate(people)
+    ]
+    subscribers = quiet.app.feedback.subscribers
+    original, calls = subscribers.add_delivery, []
+
+    def third_fails(*args: Any) -> Delivered:
+        calls.append(args)
+        if len(calls) == 3:
+            raise ConnectionError("DynamoDB is unreachable")
+        return original(*args)
+
+    monkeypatch.setattr(subscribers, "add_delivery", third_fails)
+    assert sorted(deliver(quiet, records)) == ["m0", "m1", "m2"]
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 2}
+    assert deliver(quiet, records) == []
     campaign = quiet.campaigns.get(cid)
     assert campaign is not None and dict(campaign.feedback) == {"delivered": 3}
 
@@ -184,27 +213,38 @@ def test_a_send_event_for_a_record_already_sent_writes_nothing(
     quiet: MemoryStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the bill of bench/scale.py charges the feedback path: a Send event finds the
-    record its sender marked sent (no write); a Delivery marks it (one record per email)."""
+    record its sender marked sent (no write); a Delivery writes the subscriber's item once and
+    the ledger record not at all; the batch moves the campaign's counters once."""
     cid, people = sent_campaign(quiet, 2)
     feedback = quiet.app.feedback
-    written: list[int] = []
+    written: list[str] = []
     confirmed: list[str] = []
-    commit, confirm = feedback.store.commit, feedback.ledger.confirm_sent
+    confirm, add_delivery = feedback.ledger.confirm_sent, feedback.subscribers.add_delivery
+    mark, add_counts = feedback.store.mark, feedback.store.add_counts
 
-    def counted_commit(marks: Any, now: float) -> bool:
-        written.append(len(marks))
-        return commit(marks, now)
+    def counted(name: str, write: Any) -> Any:
+        def counting(*args: Any) -> Any:
+            written.append(name)
+            return write(*args)
+
+        return counting
 
     def counted_confirm(campaign_id: str, email: str, message_id: str, now: float) -> bool:
         confirmed.append(email)
         return confirm(campaign_id, email, message_id, now)
 
-    monkeypatch.setattr(feedback.store, "commit", counted_commit)
+    monkeypatch.setattr(feedback.store, "mark", counted("mark", mark))
+    monkeypatch.setattr(feedback.store, "add_counts", counted("counters", add_counts))
+    monkeypatch.setattr(feedback.subscribers, "add_delivery", counted("delivery", add_delivery))
     monkeypatch.setattr(feedback.ledger, "confirm_sent", counted_confirm)
     assert deliver(quiet, [sqs_record(event("send", cid, p.email)) for p in people]) == []
-    assert written == [] and confirmed == []
-    assert deliver(quiet, [sqs_record(event("delivery", cid, p.email)) for p in people]) == []
-    assert written == [2] and confirmed == []
+    assert written == ["counters"] and confirmed == []  # an empty tally: nothing moves
+    written.clear()
+    records = [sqs_record(event("delivery", cid, p.email)) for p in people]
+    assert deliver(quiet, records + records) == []
+    assert written == ["delivery"] * 4 + ["counters"] and confirmed == []
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 2}
 
 
 @pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
@@ -247,8 +287,9 @@ def test_the_simulator_list_end_to_end() -> None:
 
 
 def test_engagement_is_kept_per_subscriber_once_per_campaign(quiet: MemoryStack) -> None:
-    """The sender records the send (window and last sent); the feedback path the first
-    delivery, open and click of each campaign, at the time SES says it happened."""
+    """The feedback path records the first delivery (the window, last sent and delivered),
+    open and click of each campaign, at the time SES says it happened; the send alone counts
+    nothing (a bounced email counts toward no frequency cap)."""
     cid, people = sent_campaign(quiet, 3)
     a, b = people[0].email, people[1].email
     records = [event("delivery", cid, a), event("open", cid, a), event("click", cid, b)]
@@ -261,6 +302,10 @@ def test_engagement_is_kept_per_subscriber_once_per_campaign(quiet: MemoryStack)
     assert engaged[b].last_clicked == engaged[b].last_opened is not None  # a click is an open
     second = new_campaign(quiet, campaign_id="second")
     quiet.invoker.invoke("trigger", {"campaign_id": second.campaign_id})
+    sent_only = quiet.subscribers.get("news", a)
+    assert sent_only is not None and sum(n for _, n in sent_only.engagement.sends_by_day) == 1
+    delivered = sqs_record(event("delivery", second.campaign_id, a))
+    assert deliver(quiet, [delivered, delivered]) == []
     again = quiet.subscribers.get("news", a)
     assert again is not None and sum(n for _, n in again.engagement.sends_by_day) == 2
 

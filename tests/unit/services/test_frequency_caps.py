@@ -13,6 +13,7 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.settings import Settings
 from fanmail_local.harness import MemoryStack
 from tests.conftest import fast_settings, new_campaign, seed, sim_stack
+from tests.feedback_events import sent_now, ses_event
 
 
 @pytest.fixture
@@ -39,6 +40,32 @@ def test_capped_recipients_are_counted_and_reached_by_a_later_campaign(
     capped.ports.clock.sleep(7 * DAY_S)  # the window has passed
     third = run(capped, new_campaign(capped, campaign_id="third").campaign_id)
     assert (third["sent"], third["capped"]) == (10, 0)
+
+
+def test_a_capped_send_counts_before_its_delivery_and_not_again_after(
+    capped: MemoryStack,
+) -> None:
+    """The stack's SES says nothing back here: the window counts a capped list's sends when
+    they are made, so a campaign started before the Deliveries come back caps them; the
+    Deliveries, when they come, count the engagement but not the send a second time."""
+    people = seed(capped, 4)
+    capped.app.lists.update_settings("news", {"frequency_cap": FrequencyCap(2, 7)})
+    run(capped, new_campaign(capped, campaign_id="first").campaign_id)
+    ours = sorted(capped.app.feedback.options.configuration_sets)[0]
+    for person in people:
+        record = ses_event(
+            "delivery",
+            to=person.email,
+            campaign="first",
+            configuration_set=ours,
+            mail=sent_now(capped),
+        )
+        events = capped.app.feedback.parse(record)
+        assert isinstance(events, list) and capped.app.feedback.apply(events).counted == 1
+    second = run(capped, new_campaign(capped, campaign_id="second").campaign_id)
+    assert (second["sent"], second["capped"]) == (4, 0)
+    third = run(capped, new_campaign(capped, campaign_id="third").campaign_id)
+    assert (third["sent"], third["capped"]) == (0, 4)
 
 
 def test_an_urgent_campaign_passes_the_cap_and_says_so(capped: MemoryStack) -> None:

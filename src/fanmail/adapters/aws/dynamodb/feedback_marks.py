@@ -3,9 +3,11 @@
 - The ledger record of (campaign, recipient) (at its shard's key: adapters/aws/dynamodb/ledger.py)
   gets `events` (a string set of kinds seen) and
   `clicked_links` (a string set of link keys).
-- A new event moves the campaign's counter `fb_<kind>` (ADD) in the same transaction as the
-  record, conditioned on the kind (or link) being absent from it: a repeated or concurrent
-  delivery of the event cancels its transaction instead of counting twice.
+- A new event adds its kind (or link) to the record in one plain conditional UpdateItem, on the
+  condition that it is absent: a repeated or concurrent delivery of the event is refused and
+  writes nothing. What a batch's marks counted then moves the campaign's counters `fb_<kind>`
+  once (one ADD per campaign, not a transaction per mark). A Delivery is counted on the
+  subscriber's item instead (services/ses_feedback.py).
 - Problems (bounces, complaints, ...) are kept as items of partition `<campaign>|<kind>`,
   clicked links as items of `<campaign>|links`, both in the ledger table, so that who bounced
   and the top links are a Query, not a scan. Campaign and list ids never contain '|'.
@@ -20,24 +22,24 @@ from botocore.exceptions import ClientError
 
 from fanmail.adapters.aws.dynamodb.by_address import delete_items, get_items
 from fanmail.adapters.aws.dynamodb.campaigns import FEEDBACK_PREFIX
-from fanmail.adapters.aws.dynamodb.items import (
-    Item,
-    backoff,
-    cancelled_by_condition,
-    from_item,
-    to_item,
-    values,
-)
+from fanmail.adapters.aws.dynamodb.items import Item, backoff, from_item, refused, to_item, values
 from fanmail.adapters.aws.dynamodb.ledger import TTL_ATTRIBUTE
+from fanmail.domain.errors import Conflict
 from fanmail.domain.ledger_shards import campaign_of, record_key
-from fanmail.domain.ses_events import RECORDED, LedgerMark, RecipientEvents
+from fanmail.domain.ses_events import (
+    RECORDED,
+    FeedbackEvent,
+    FeedbackTally,
+    LedgerMark,
+    RecipientEvents,
+)
 from fanmail.ports import EventRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, UpdateItemInputTypeDef
 
-TRANSACTION_MAX = 100
+MARK_ATTEMPTS = 4
 BATCH_GET_MAX = 100
 LINKS = "links"
 LINKS_READ_MAX = 1000
@@ -104,62 +106,54 @@ class DynamoFeedbackStore:
                     backoff(attempt)
         return found
 
-    def commit(self, marks: Sequence[LedgerMark], now: float) -> bool:
-        for group in self._groups(marks):
+    def mark(self, mark: LedgerMark, now: float) -> LedgerMark | None:
+        """A plain conditional UpdateItem (no transaction, no read first): refused, the record
+        as it was (ReturnValuesOnConditionCheckFailure) says what it held, and the rest is
+        written."""
+        pending = mark
+        for _ in range(MARK_ATTEMPTS):
+            if not pending.kinds and not pending.links:
+                break
             try:
-                self.client.transact_write_items(TransactItems=self._actions(group, now))
+                self.client.update_item(**self._mark(pending))
+                break
             except ClientError as exc:
-                if cancelled_by_condition(exc):
-                    return False
-                raise
-        return True
+                old = refused(exc)
+                if not old:
+                    return None
+                held = old.get("events") or set(), old.get("clicked_links") or set()
+                pending = pending.without(*held)
+        else:
+            raise Conflict("feedback: a record kept changing under its marks; retried later")
+        self._put_problems(mark.problems, now)
+        return pending
 
-    def _groups(self, marks: Sequence[LedgerMark]) -> list[list[LedgerMark]]:
-        """Transactions of at most 100 items: each mark's record and problem items, plus one
-        counter update per campaign and one per clicked link of the group."""
-        groups: list[list[LedgerMark]] = [[]]
-        size = 0
-        for mark in marks:
-            cost = 1 + len(mark.problems) + len(mark.links) * len(mark.link_owners()) + 1
-            if groups[-1] and size + cost > TRANSACTION_MAX:
-                groups.append([])
-                size = 0
-            groups[-1].append(mark)
-            size += cost
-        return [g for g in groups if g]
-
-    def _actions(self, group: list[LedgerMark], now: float) -> list[TransactWriteItemTypeDef]:
-        actions: list[TransactWriteItemTypeDef] = []
-        counters: dict[str, dict[str, int]] = {}
-        links: dict[tuple[str, str], tuple[str, int]] = {}
+    def _put_problems(self, problems: Sequence[FeedbackEvent], now: float) -> None:
+        """Who bounced or complained, as SES said it: the same item for a redelivery."""
         expires = int(now + self.ttl_s)
-        for mark in group:
-            actions.append(self._mark(mark))
-            moved = counters.setdefault(mark.campaign_id, {})
-            for name, n in mark.counters().items():
-                moved[name] = moved.get(name, 0) + n
-            for owner in mark.link_owners():
-                for key, url in mark.links.items():
-                    _, clicks = links.get((owner, key), (url, 0))
-                    links[(owner, key)] = (url, clicks + 1)
-            for event in mark.problems:
-                record = {
-                    "campaign_id": partition(event.campaign_id, event.kind.value),
-                    "email": event.email,
-                    "message_id": event.message_id,
-                    "occurred_at": event.occurred_at,
-                    "details": dict(event.details),
-                    TTL_ATTRIBUTE: expires,
-                }
-                actions.append({"Put": {"TableName": self.ledger, "Item": to_item(record)}})
-        for campaign_id, moved in counters.items():
-            if moved:
-                actions.append(self._counters(campaign_id, moved))
-        for (campaign_id, key), (url, clicks) in links.items():
-            actions.append(self._link(campaign_id, key, url, clicks, expires))
-        return actions
+        for event in problems:
+            record = {
+                "campaign_id": partition(event.campaign_id, event.kind.value),
+                "email": event.email,
+                "message_id": event.message_id,
+                "occurred_at": event.occurred_at,
+                "details": dict(event.details),
+                TTL_ATTRIBUTE: expires,
+            }
+            self.client.put_item(TableName=self.ledger, Item=to_item(record))
 
-    def _mark(self, mark: LedgerMark) -> TransactWriteItemTypeDef:
+    def add_counts(self, tally: FeedbackTally, now: float) -> None:
+        expires = int(now + self.ttl_s)
+        for campaign_id, moved in tally.counters.items():
+            if +moved:
+                try:
+                    self.client.update_item(**self._counters(campaign_id, +moved))
+                except ClientError as exc:
+                    refused(exc)  # no such campaign (deleted, or not ours): nothing to count
+        for (owner, key), (url, clicks) in tally.clicks.items():
+            self.client.update_item(**self._link(owner, key, url, clicks, expires))
+
+    def _mark(self, mark: LedgerMark) -> UpdateItemInputTypeDef:
         adds, conditions = [], ["attribute_exists(email)"]
         bound: dict[str, object] = {}
         if mark.kinds:
@@ -175,44 +169,36 @@ class DynamoFeedbackStore:
                 conditions.append(f"NOT contains(clicked_links, :l{i})")
                 bound[f":l{i}"] = key
         return {
-            "Update": {
-                "TableName": self.ledger,
-                "Key": self._key(mark.campaign_id, mark.email),
-                "UpdateExpression": "ADD " + ", ".join(adds),
-                "ConditionExpression": " AND ".join(conditions),
-                "ExpressionAttributeValues": values(bound),
-            }
+            "TableName": self.ledger,
+            "Key": self._key(mark.campaign_id, mark.email),
+            "UpdateExpression": "ADD " + ", ".join(adds),
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeValues": values(bound),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
 
-    def _counters(self, campaign_id: str, moved: Mapping[str, int]) -> TransactWriteItemTypeDef:
+    def _counters(self, campaign_id: str, moved: Mapping[str, int]) -> UpdateItemInputTypeDef:
         kinds = sorted(moved)
         return {
-            "Update": {
-                "TableName": self.campaigns,
-                "Key": to_item({"campaign_id": campaign_id}),
-                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(kinds))),
-                "ExpressionAttributeNames": {
-                    f"#c{i}": FEEDBACK_PREFIX + k for i, k in enumerate(kinds)
-                },
-                "ExpressionAttributeValues": values(
-                    {f":c{i}": moved[k] for i, k in enumerate(kinds)}
-                ),
-            }
+            "TableName": self.campaigns,
+            "Key": to_item({"campaign_id": campaign_id}),
+            "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(kinds))),
+            "ConditionExpression": "attribute_exists(campaign_id)",
+            "ExpressionAttributeNames": {
+                f"#c{i}": FEEDBACK_PREFIX + k for i, k in enumerate(kinds)
+            },
+            "ExpressionAttributeValues": values({f":c{i}": moved[k] for i, k in enumerate(kinds)}),
         }
 
     def _link(
         self, campaign_id: str, key: str, url: str, clicks: int, expires: int
-    ) -> TransactWriteItemTypeDef:
+    ) -> UpdateItemInputTypeDef:
         return {
-            "Update": {
-                "TableName": self.ledger,
-                "Key": self._plain_key(partition(campaign_id, LINKS), key),
-                "UpdateExpression": f"ADD clicks :n SET #u = :u, {TTL_ATTRIBUTE} = :x",
-                "ExpressionAttributeNames": {"#u": "url"},
-                "ExpressionAttributeValues": values(
-                    {":n": clicks, ":u": url[:2000], ":x": expires}
-                ),
-            }
+            "TableName": self.ledger,
+            "Key": self._plain_key(partition(campaign_id, LINKS), key),
+            "UpdateExpression": f"ADD clicks :n SET #u = :u, {TTL_ATTRIBUTE} = :x",
+            "ExpressionAttributeNames": {"#u": "url"},
+            "ExpressionAttributeValues": values({":n": clicks, ":u": url[:2000], ":x": expires}),
         }
 
     def events(

@@ -33,15 +33,25 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.domain.attributes import readable_attributes
-from fanmail.domain.engagement import ITEM_FIELDS as ENGAGEMENT_FIELDS
+from fanmail.domain.deliveries import (
+    PENDING_BUCKET,
+    Delivered,
+    bucket_name,
+    campaign_token,
+    engagement_of,
+    tokens,
+)
 from fanmail.domain.engagement import (
+    DELIVERED,
     SENDS,
     SENT,
+    WINDOW_DAYS,
     Engagement,
     EngagementEvent,
     day_of,
     stale_days,
 )
+from fanmail.domain.engagement import ITEM_FIELDS as ENGAGEMENT_FIELDS
 from fanmail.domain.errors import Conflict, NotFound
 from fanmail.domain.list_shards import (
     SEPARATOR,
@@ -131,7 +141,7 @@ def subscriber_from(raw: Mapping[str, Any], list_id: str | None = None) -> Subsc
         history=tuple(change_from(c) for c in data.get("consent") or () if isinstance(c, dict)),
         imported_by=str(data.get("imp") or ""),
         signed_up_at=_time(data.get(SIGNED_UP_AT)),
-        engagement=Engagement.from_item(data),
+        engagement=engagement_of(data),
         topics=_topics(data.get(TOPICS)),
     )
 
@@ -161,6 +171,55 @@ def projection(facts: frozenset[Fact]) -> str:
     if Fact.TOPICS in facts:
         names.append(TOPICS)
     return ", ".join(names)
+
+
+DELIVERY_ATTEMPTS = 4
+PRUNE_SLACK_DAYS = 30
+
+
+class DeliveryWrite(TypedDict):
+    UpdateExpression: str
+    ConditionExpression: str
+    ExpressionAttributeNames: dict[str, str]
+    ExpressionAttributeValues: Item
+
+
+def delivery_write(
+    token: str, sent_at: float, delivered_at: float, old: Mapping[str, Any] | None
+) -> DeliveryWrite:
+    """The Delivery's one write, built for the item as last seen (`old`; None: not seen, so
+    assume the window is there and both times move forward): the token goes into the send
+    day's bucket only if absent, which is what makes a redelivery write nothing."""
+    names = {"#w": SENDS, "#d": bucket_name(day_of(sent_at))}
+    bound: dict[str, object] = {":t": token}
+    conditions = ["attribute_exists(email)", "NOT contains(#w.#d, :t)"]
+    adds, sets = [], []
+    if old is None or isinstance(old.get(SENDS), Mapping):
+        adds.append("#w.#d :ts")
+        bound[":ts"] = {token}
+        conditions.append("attribute_exists(#w)")
+    else:  # the first of the subscriber's window: created whole
+        sets.append("#w = :window")
+        bound[":window"] = {names["#d"]: {token}}
+        conditions.append("attribute_not_exists(#w)")
+    held = Engagement.from_item(old or {})
+    for name, at, before in (
+        (SENT, sent_at, held.last_sent),
+        (DELIVERED, delivered_at, held.last_delivered),
+    ):
+        if before is None or before < at:  # a "last" time only moves forward
+            sets.append(f"{name} = :{name}")
+            bound[f":{name}"] = at
+            conditions.append(f"(attribute_not_exists({name}) OR {name} < :{name})")
+    update = (f"SET {', '.join(sets)} " if sets else "") + (
+        f"ADD {', '.join(adds)}" if adds else ""
+    )
+    return {
+        "UpdateExpression": update.strip(),
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values(bound),
+    }
 
 
 class DynamoSubscriberStore:
@@ -526,40 +585,81 @@ class DynamoSubscriberStore:
             request["ExclusiveStartKey"] = last
             request["Limit"] = limit - len(found)
 
-    def add_send(self, list_id: str, email: str, at: float, days_held: Sequence[int]) -> None:
-        """One UpdateItem: the last send moves on, today's bucket of the window gains one and
-        the days that fell out of it go. ADD on a map's key needs the map: the first send
-        creates it whole, conditionally, and a send that finds it created meanwhile adds."""
-        today, held = day_of(at), tuple(days_held)
-        names = {"#w": SENDS, "#d": str(today)}
-        stale = {f"#x{i}": str(day) for i, day in enumerate(stale_days(held, at))}
-        bound: dict[str, Any] = {":at": at}
-        if held:
-            remove = "".join(f", #w.{name}" for name in stale)
-            update = f"SET {SENT} = :at ADD #w.#d :one" + (f" REMOVE {remove[2:]}" if stale else "")
-            condition = "attribute_exists(email) AND attribute_exists(#w)"
-            names |= stale
-            bound[":one"] = 1
-        else:
-            update = f"SET {SENT} = :at, #w = :window"
-            condition = "attribute_exists(email) AND attribute_not_exists(#w)"
-            names.pop("#d")
-            bound[":window"] = {str(today): 1}
+    def add_delivery(
+        self, list_id: str, email: str, token: str, sent_at: float, delivered_at: float
+    ) -> Delivered:
+        """One UpdateItem, no read: refused, the item as it was (ReturnValuesOnCondition-
+        CheckFailure, no read units) says why -- gone, counted already, no window yet, a later
+        time there -- and the write is rebuilt from it. The item as it was before a write that
+        passed (ReturnValues, no read units either) says whether old days need pruning."""
+        old: Mapping[str, Any] | None = None
+        for _ in range(DELIVERY_ATTEMPTS):
+            try:
+                response: Any = self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(list_id, email),
+                    **delivery_write(token, sent_at, delivered_at, old),
+                    ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                old = refused(exc)
+                if not old:
+                    return Delivered.GONE
+                if token in tokens(engagement_of(old), day_of(sent_at)):
+                    return Delivered.DUPLICATE
+                continue
+            self._prune(list_id, email, from_item(response.get("Attributes") or {}), sent_at)
+            return Delivered.COUNTED
+        raise Conflict(f"the engagement of {email} kept changing; the delivery is retried later")
+
+    def add_pending(self, list_id: str, email: str, campaign_id: str, sent_at: float) -> None:
+        """One UpdateItem (ADD to a set: a retried send counts once); the first of a window
+        creates the map, as a refused write's old item says."""
+        bucket = bucket_name(day_of(sent_at), PENDING_BUCKET)
+        token, window = campaign_token(campaign_id), True
+        for _ in range(DELIVERY_ATTEMPTS):
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(list_id, email),
+                    UpdateExpression="ADD #w.#d :ts" if window else "SET #w = :ts",
+                    ConditionExpression="attribute_exists(email) AND "
+                    + ("attribute_exists(#w)" if window else "attribute_not_exists(#w)"),
+                    ExpressionAttributeNames={"#w": SENDS, **({"#d": bucket} if window else {})},
+                    ExpressionAttributeValues=values(
+                        {":ts": {token} if window else {bucket: {token}}}
+                    ),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return
+            except ClientError as exc:
+                old = refused(exc)
+                if not old:
+                    return  # deleted meanwhile: stays deleted
+                window = isinstance(old.get(SENDS), Mapping)
+        raise Conflict(f"the engagement of {email} kept changing; the send is counted later")
+
+    def _prune(self, list_id: str, email: str, old: Mapping[str, Any], at: float) -> None:
+        """Days that fell out of the window go, all at once and only when the oldest is
+        PRUNE_SLACK_DAYS past it: the window stays bounded and a pruning write is rare."""
+        window = old.get(SENDS)
+        keys = [k for k in window if isinstance(k, str)] if isinstance(window, Mapping) else []
+        days = {key: int(key.lstrip("d")) for key in keys if key.lstrip("d").isdigit()}
+        stale = set(stale_days(tuple(days.values()), at))
+        if not stale or min(stale) > max(days.values()) - WINDOW_DAYS - PRUNE_SLACK_DAYS:
+            return
+        names = {f"#x{i}": key for i, key in enumerate(k for k, d in days.items() if d in stale)}
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=self._key(list_id, email),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values(bound),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                UpdateExpression="REMOVE " + ", ".join(f"#w.{name}" for name in names),
+                ConditionExpression="attribute_exists(email) AND attribute_exists(#w)",
+                ExpressionAttributeNames={"#w": SENDS, **names},
             )
         except ClientError as exc:
-            old = refused(exc)
-            if old and isinstance(old.get(SENDS), dict) != bool(held):  # the window, as it is
-                days = tuple(int(day) for day in old.get(SENDS) or {})
-                self.add_send(list_id, email, at, days or ())
+            refused(exc)  # deleted meanwhile
 
     def add_event(self, list_id: str, email: str, event: EngagementEvent, at: float) -> None:
         for moved in event.moves():
