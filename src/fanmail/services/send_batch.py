@@ -633,12 +633,8 @@ class _Leaf:
         failed, a hand-back as suppressed."""
         with self.lock:
             claimed = sorted(self.claimed)
-        chunk = self.ports.options.status_chunk
-        gone: set[str] = set()
-        for start in range(0, len(claimed), chunk):
-            part = claimed[start : start + chunk]
-            held = self.ports.subscribers.statuses(self.campaign.list_id, part)
-            gone.update(email for email in part if email not in held)
+        held = self.ports.subscribers.statuses(self.campaign.list_id, claimed) if claimed else {}
+        gone = set(claimed).difference(held)
         counts = result.counts
         for email in sorted(gone):
             self.ledger.forget(self.campaign.campaign_id, email)
