@@ -165,6 +165,7 @@ def test_policies_are_least_privilege() -> None:
     }
     assert sender_actions == {
         "dynamodb:BatchGetItem",
+        "dynamodb:DeleteItem",  # only its own claims of addresses erased mid-send (the ledger)
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "lambda:InvokeFunction",

@@ -176,14 +176,18 @@ class Deployment:
 
     def event_source_queue(self, local_name: str) -> str:
         """The queue of the function's event source mapping that local mode's queue
-        `local_name` stands in for (local queues are named after the template's)."""
+        `local_name` stands in for (local queues are named after the template's, with a prefix
+        of the stack's or of a test's own: `it-FeedbackQueue` stands in for
+        `<stack>-FeedbackQueue`)."""
         alias = self.stack.get_att(f"{self.function}Aliaslive", "Arn")
         for resource in self.stack.resources.values():
             properties = resource["Properties"]
+            queue = str(properties.get("EventSourceArn", "")).rpartition(":")[2]
+            template_name = queue.removeprefix(f"{self.stack.stack_name}-")
             if (
                 resource["Type"] == "AWS::Lambda::EventSourceMapping"
                 and properties["FunctionName"] in (alias, self.stack.physical_name(self.function))
-                and str(properties["EventSourceArn"]).endswith(f"-{local_name}")
+                and (local_name == template_name or local_name.endswith(f"-{template_name}"))
             ):
                 return str(properties["EventSourceArn"])
         raise Untranslatable(f"{self.function} has no event source mapping of {local_name}")

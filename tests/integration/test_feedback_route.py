@@ -110,7 +110,7 @@ def create_feedback_path(
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
     redrive = {"deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"], "maxReceiveCount": "5"}
     url = sqs.create_queue(
-        QueueName=f"{prefix}feedback",
+        QueueName=f"{prefix}FeedbackQueue",  # named after the template's, as local mode does
         Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": str(visibility_s)},
     )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
