@@ -69,15 +69,15 @@ def page_cursor(shard: int, email: str, shards: int) -> str:
     return email if shards <= 1 else f"{shard}:{email}"
 
 
-def read_cursor(cursor: str | None, shards: int) -> tuple[int, str | None]:
-    """(shard, last address read) of a cursor `page_cursor` gave out; InvalidInput otherwise."""
+def read_cursor(cursor: str | None, shards: int, of: str = "campaign") -> tuple[int, str | None]:
+    """(shard, last address) of a cursor `page_cursor` gave out for an `of`; else InvalidInput."""
     if cursor is None:
         return 0, None
     if shards <= 1:
         return 0, cursor
     shard, colon, email = cursor.partition(":")
-    if not colon or not shard.isdigit() or int(shard) >= shards or not email:
-        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this campaign's pages gave out")
+    if not colon or not (shard.isascii() and shard.isdigit()) or int(shard) >= shards or not email:
+        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this {of}'s pages gave out")
     return int(shard), email
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from fanmail.domain.errors import InvalidInput
+from fanmail.domain import ledger_shards
 from fanmail.domain.ledger_shards import (
     HEADROOM,
     PARTITION_WRITE_UNITS,
@@ -64,17 +64,10 @@ def rate_carried(shards: int, write_units_per_email: float, read_units_per_email
 
 
 def read_cursor(cursor: str | None, shards: int) -> tuple[int, str | None]:
-    """(shard, last address read) of a cursor `page_cursor` gave out for a list of `shards`;
-    InvalidInput naming the cursor otherwise (one naming a shard the list has not is refused:
-    the list comes from the caller's path, never from the cursor)."""
-    if cursor is None:
-        return 0, None
-    if shards <= 1:
-        return 0, cursor
-    shard, colon, email = cursor.partition(":")
-    if not colon or not (shard.isascii() and shard.isdigit()) or int(shard) >= shards or not email:
-        raise InvalidInput(f"cursor {cursor[:80]!r} is not one this list's pages gave out")
-    return int(shard), email
+    """The ledger's cursors, read for a list (one naming a shard the list has not is refused:
+    the list comes from the caller's path, never from the cursor). The shard is ASCII digits
+    only: `str.isdigit` takes other scripts' digits too, which `int` reads."""
+    return ledger_shards.read_cursor(cursor, shards, of="list")
 
 
 class ListShardCounts:

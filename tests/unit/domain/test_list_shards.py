@@ -1,7 +1,17 @@
 """The list's partition keys: stable, the old key for one shard, and the list found again."""
 
+import pytest
+
+from fanmail.domain import ledger_shards
+from fanmail.domain.errors import InvalidInput
 from fanmail.domain.ledger_shards import shard_of
-from fanmail.domain.list_shards import list_of, partition_key, rate_carried, subscriber_key
+from fanmail.domain.list_shards import (
+    list_of,
+    partition_key,
+    rate_carried,
+    read_cursor,
+    subscriber_key,
+)
 
 
 def test_one_shard_is_the_list_id_itself() -> None:
@@ -26,3 +36,14 @@ def test_the_rate_a_list_carries_grows_with_its_shards_and_falls_with_its_units(
     assert rate_carried(32, 1.0, 1.0) == 16_000.0
     assert rate_carried(32, 2.0, 1.0) < rate_carried(32, 1.0, 1.0)
     assert rate_carried(1, 0.1, 10.0) == 150.0
+
+
+@pytest.mark.parametrize("cursor", ["٣:a@example.com", "5:a@example.com", "x:y", "2:", "a@b"])
+def test_a_campaigns_and_a_lists_cursors_are_read_by_one_rule(cursor: str) -> None:
+    """The ledger's pages and the list's share the cursor's reading: another script's digits
+    (which `str.isdigit` takes and `int` reads) are refused for both, each naming its kind."""
+    with pytest.raises(InvalidInput, match="is not one this campaign's pages gave out"):
+        ledger_shards.read_cursor(cursor, 5)
+    with pytest.raises(InvalidInput, match="is not one this list's pages gave out"):
+        read_cursor(cursor, 5)
+    assert ledger_shards.read_cursor("3:a@example.com", 5) == read_cursor("3:a@example.com", 5)
