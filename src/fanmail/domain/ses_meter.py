@@ -2,8 +2,8 @@
 
 Latency goes into a log-scale histogram (buckets 10 % apart): the run's percentiles are read
 from the sum of every sender's histogram, which per-sender percentiles could not give and a
-list of samples would not fit a Lambda payload. A sender keeps no more threads than its calls
-need, by Little's law (in flight = rate x mean latency) on the mean it measures.
+list of samples would not fit a Lambda payload. A sender sizes its threads by Little's law
+(in flight = rate x mean latency) on the mean it measures.
 """
 
 from __future__ import annotations
@@ -62,26 +62,40 @@ class LatencyHistogram:
 
 
 def needed_in_flight(rate: float, mean_latency_s: float, headroom: float) -> int:
-    """Little's law: calls in flight that sustain `rate` when each takes `mean_latency_s`,
-    with `headroom` for the calls that take longer than the mean."""
-    return max(1, math.ceil(rate * mean_latency_s * headroom))
+    """Little's law: calls in flight that sustain `rate` when each takes `mean_latency_s`, with
+    room for more at times: `headroom` times the mean, or three standard deviations more, as
+    the count in flight varies at most as a Poisson count (M/G/infinity), if that is more."""
+    mean = rate * mean_latency_s
+    return max(1, math.ceil(max(mean * headroom, mean + 3 * math.sqrt(mean))))
 
 
 class SesMeter:
     """One sender's measurements, shared by its threads: every call's latency (histogram),
-    the mean of them all, and the recent ones' mean (a window of `recent` calls)."""
+    the mean of them all, the recent ones' mean (a window of `recent` calls), and the calls
+    `in_flight` (a slow call is measured only when it ends: until then, by its time so far)."""
 
-    def __init__(self, recent: int = 200) -> None:
+    def __init__(self, recent: int = 1000) -> None:
         self._lock = threading.Lock()
         self._buckets: dict[str, int] = {}
         self._recent: deque[float] = deque(maxlen=recent)
         self._recent_sum = 0.0
         self._calls = 0
         self._sum = 0.0
+        self.in_flight = 0
+        self._in_flight_starts = 0.0
 
-    def record(self, seconds: float) -> None:
+    def start(self, at: float) -> None:
+        """A call starts `at`; `record` it with `started_at=at` when it ends."""
+        with self._lock:
+            self.in_flight += 1
+            self._in_flight_starts += at
+
+    def record(self, seconds: float, started_at: float | None = None) -> None:
         key = str(bucket_of(seconds))
         with self._lock:
+            if started_at is not None:
+                self.in_flight -= 1
+                self._in_flight_starts -= started_at
             self._buckets[key] = self._buckets.get(key, 0) + 1
             if len(self._recent) == self._recent.maxlen:
                 self._recent_sum -= self._recent[0]
@@ -90,13 +104,18 @@ class SesMeter:
             self._calls += 1
             self._sum += seconds
 
-    def settled_mean_s(self) -> float | None:
-        """The larger of the recent mean and the mean of every call: a lull of fast calls
+    def settled_mean_s(self, now: float | None = None) -> float | None:
+        """The larger of the recent mean and the mean of every call, those in flight at `now`
+        among them (if given; a window of recent calls would overweigh them: the calls one finds
+        in flight are the long ones): SES slowing down counts at once, and a lull of fast calls
         between rare slow ones does not look like SES got faster."""
         with self._lock:
-            if not self._calls:
+            flying = self.in_flight if now is not None else 0
+            held = max(0.0, flying * (now or 0.0) - self._in_flight_starts) if flying else 0.0
+            if not self._calls + flying:
                 return None
-            return max(self._sum / self._calls, self._recent_sum / len(self._recent))
+            every = (self._sum + held) / (self._calls + flying)
+            return max(every, self._recent_sum / len(self._recent)) if self._recent else every
 
     def histogram(self) -> LatencyHistogram:
         with self._lock:

@@ -1,11 +1,11 @@
 """The sender: a node of the fan-out tree.
 
 A node of width 1 sends its recipients itself, its threads taking the slots of one pacer at
-`rate_per_sender` (slowed by 429s, AIMD): from `threads`, one more for each slot that came due
-with none free, up to the batch's cap, and fewer when Little's law on the SES latency it
-measures says they are spare. A wider node splits its recipients among at most `branching`
-children by synchronous invokes, recursively. Both hand back what they could not reach before
-their deadline.
+`rate_per_sender` (slowed by 429s, AIMD): from `threads`, as many as Little's law on the SES
+latency it measures needs, and one more whenever the others are all in calls, up to the
+batch's cap; fewer when they are spare. A wider node splits its recipients among at most
+`branching` children by synchronous invokes, recursively. Both hand back what they could not
+reach before their deadline.
 """
 
 from __future__ import annotations
@@ -445,20 +445,29 @@ class _Outage:
 
 class _Concurrency:
     """How many threads a leaf runs. The pacer alone sets the pace; threads only take its
-    slots. A leaf starts with the plan's count and starts one more each time a slot came due
-    with no thread free to take it (all were in calls: `Pacer.unclaimed`), up to the batch's
-    cap. A thread retires when a quarter of the threads already wait for slots and fewer still
-    cover Little's law on what it measures (pace x mean latency x headroom). Threads never
-    poll: one not needed has ended."""
+    slots. A leaf starts with the plan's count and grows, up to the batch's cap, to what
+    Little's law on the latency it measures needs (`needed_in_flight`: pace x mean latency,
+    with room for the count in flight to vary), and by one more whenever a thread goes into
+    an SES call with every other in one: without it the next slot would go by when calls are
+    slower than measured (a slow call is measured only when it ends). A thread retires when a
+    quarter of the threads already wait for slots and fewer still cover Little's law. Threads
+    never poll: one not needed has ended."""
 
-    def __init__(self, most: int, pacer: Pacer, meter: SesMeter, headroom: float) -> None:
+    def __init__(
+        self,
+        most: int,
+        tools: _Instruments,
+        headroom: float,
+        grow: Callable[[int], None],
+    ) -> None:
         self.most = most
-        self.pacer = pacer
-        self.meter = meter
+        self.pacer = tools.pacer
+        self.meter = tools.meter
+        self.clock = tools.budget.clock
         self.headroom = headroom
+        self.grow = grow
         self.running = 0
         self.peak = 0
-        self._unclaimed_seen = 0
         self._lock = threading.Lock()
 
     def start(self, threads: int) -> int:
@@ -469,18 +478,30 @@ class _Concurrency:
             self.peak = max(self.peak, self.running)
             return more
 
+    def needed(self) -> int | None:
+        """Little's law on the latency measured so far (None before any call started)."""
+        mean = self.meter.settled_mean_s(self.clock.now())
+        return needed_in_flight(self.pacer.rate, mean, self.headroom) if mean else None
+
     def short_of_threads(self) -> int:
-        """Slots that went unclaimed since the last look: a thread more would have taken each."""
+        """Threads Little's law needs beyond those running."""
+        needed = self.needed() or 0
         with self._lock:
-            unclaimed = self.pacer.unclaimed
-            missed, self._unclaimed_seen = unclaimed - self._unclaimed_seen, unclaimed
-        return missed
+            return max(0, needed - self.running)
+
+    def entering_call(self) -> None:
+        """A thread is about to call SES: if every other thread is in a call, one more takes
+        the next slot."""
+        in_calls = self.meter.in_flight
+        with self._lock:
+            alone = self.running - in_calls <= 1
+        if alone:
+            self.grow(1)
 
     def retires(self) -> bool:
         """This thread ends (counted out): a quarter of the threads (two at least) already wait
         for slots, and Little's law says the rest still keep the pace."""
-        mean = self.meter.settled_mean_s()
-        needed = needed_in_flight(self.pacer.rate, mean, self.headroom) if mean else self.most
+        needed = self.needed() or self.most
         with self._lock:
             spare = max(2, self.running // 4)
             if self.running > needed and self.pacer.waiting >= spare:
@@ -494,15 +515,16 @@ class _Concurrency:
             self.running -= 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Instruments:
     """What a leaf's threads share around each SES call: its pace, time budget and
-    measurements, and the outage it may be in."""
+    measurements, the outage it may be in, and its threads (set once the leaf has them)."""
 
     pacer: Pacer
     budget: _Budget
     meter: SesMeter
     outage: _Outage
+    concurrency: _Concurrency | None = None
 
 
 def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _Outcome:
@@ -518,12 +540,15 @@ def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _
             outcome.out_of_time = True  # handed back, not failed
             return outcome
         tools.pacer.wait_for(slot)
+        if tools.concurrency is not None:
+            tools.concurrency.entering_call()
         started = clock.now()
+        tools.meter.start(started)
         try:
             message_id = ports.mailer.send(email)
         except SendError as exc:
             outcome.error = exc
-            _measured(outcome, tools, clock.now() - started)
+            _measured(outcome, tools, started)
             if exc.kind is SendErrorKind.THROTTLED:
                 outcome.throttled += 1
                 tools.pacer.throttled()
@@ -532,7 +557,7 @@ def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _
             if exc.kind is SendErrorKind.TRANSIENT:
                 tools.pacer.defer(tools.outage.failed(exc, email.to))
             return outcome
-        _measured(outcome, tools, clock.now() - started)
+        _measured(outcome, tools, started)
         tools.pacer.accepted()
         tools.outage.recovered()
         outcome.error = None
@@ -540,11 +565,12 @@ def send_paced(ports: LeafPorts, email: OutgoingEmail, tools: _Instruments) -> _
         return outcome
 
 
-def _measured(outcome: _Outcome, tools: _Instruments, seconds: float) -> None:
+def _measured(outcome: _Outcome, tools: _Instruments, started: float) -> None:
+    seconds = tools.budget.clock.now() - started
     outcome.calls += 1
     outcome.seconds += seconds
     tools.budget.observe(seconds)
-    tools.meter.record(seconds)
+    tools.meter.record(seconds, started_at=started)
 
 
 class _Leaf:
@@ -578,7 +604,10 @@ class _Leaf:
             pacer, _Budget(clock, deadline, options.stop_margin_s), meter, _Outage(clock, options)
         )
         most = max(1, min(batch.thread_cap, len(batch.recipients)))
-        self.concurrency = _Concurrency(most, pacer, meter, options.concurrency_headroom)
+        self.concurrency = _Concurrency(
+            most, self.tools, options.concurrency_headroom, self._start_workers
+        )
+        self.tools.concurrency = self.concurrency
         self.workers: list[Future[BatchResult]] = []
         self.pool: Executor | None = None
         self.gate = CampaignGate(
@@ -655,7 +684,7 @@ class _Leaf:
 
     def _work(self) -> BatchResult:
         """One thread: take recipients until the feed, the budget or the campaign says stop,
-        or the leaf has threads to spare; start another when slots go unclaimed."""
+        or the leaf has threads to spare; start more when Little's law needs them."""
         counts = DeliveryCounts()
         calls, seconds = 0, 0.0
         retired = False
@@ -664,9 +693,9 @@ class _Leaf:
                 retired = self.concurrency.retires()
                 if retired:
                     break
-                missed = self.concurrency.short_of_threads()
-                if missed and not self.feed.drained():
-                    self._start_workers(missed)
+                more = self.concurrency.short_of_threads()
+                if more and not self.feed.drained():
+                    self._start_workers(more)
                 started = self.clock.now()
                 item = self.feed.take()
                 self.tools.budget.observe(self.clock.now() - started)  # a status read, at times

@@ -58,10 +58,34 @@ def test_the_settled_mean_follows_slower_calls_at_once_and_faster_ones_slowly() 
 
 @pytest.mark.parametrize(
     ("rate", "latency_s", "headroom", "needed"),
-    [(100, 0.06, 1.5, 9), (161.7, 0.119, 1.5, 29), (1, 0.06, 1.5, 1), (500, 0.0, 1.5, 1)],
+    [
+        (100, 0.06, 1.5, 14),  # 6 on average: Poisson's spread (6 + 3 x 2.45) over 1.5 x 6
+        (161.7, 0.119, 1.5, 33),  # 2 % of calls at 3 s: 19.2 + 3 x 4.4 (not 1.5 x 19.2 = 29)
+        (1000, 0.1, 1.5, 150),  # 100 on average: the multiple (150) over the spread (130)
+        (1, 0.06, 1.5, 1),
+        (500, 0.0, 1.5, 1),
+    ],
 )
-def test_littles_law(rate: float, latency_s: float, headroom: float, needed: int) -> None:
+def test_littles_law_with_room_for_the_count_in_flight_to_vary(
+    rate: float, latency_s: float, headroom: float, needed: int
+) -> None:
     assert needed_in_flight(rate, latency_s, headroom) == needed
+
+
+def test_a_call_in_flight_counts_with_the_time_it_has_taken_so_far() -> None:
+    """A slow call is measured when it ends: until then the mean of the ended calls says SES
+    is fast, and a sender sized from it would have too few threads for the slow calls' time."""
+    meter = SesMeter(recent=5)
+    for start in range(10):
+        meter.start(float(start))
+        meter.record(0.05, started_at=float(start))
+    meter.start(10.0)  # a slow call, still in flight
+    assert meter.in_flight == 1
+    assert meter.settled_mean_s() == pytest.approx(0.05)  # ended calls only
+    assert meter.settled_mean_s(now=12.0) == pytest.approx((10 * 0.05 + 2.0) / 11)
+    meter.record(3.0, started_at=10.0)
+    assert meter.in_flight == 0
+    assert meter.settled_mean_s(now=20.0) == pytest.approx((4 * 0.05 + 3.0) / 5)  # recent five
 
 
 def test_records_and_payloads_from_before_senders_measured_still_read() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
 from fanmail.domain.outcomes import Outcome
+from fanmail.domain.ses_meter import needed_in_flight
 from fanmail.ports import ClaimOutcome
 from fanmail_local.adapters.ses_simulator import ses_error
 from fanmail_local.harness import MemoryStack, rewire, with_settings
@@ -256,6 +258,49 @@ def test_a_slow_mode_of_ses_does_not_collapse_the_pace() -> None:
     # the pace (20 s) and a last slow call's way to SES (0.5 s); two threads alone: 50 s
     assert sent_by_last_slot < 2000 / 100 + 0.7
     assert 6 <= result.threads_used <= 32
+
+
+def test_a_heavy_tailed_latency_sizes_threads_for_the_mean_and_its_spread() -> None:
+    """3 % of calls fifty times slower: the leaf runs, within its cap, the calls in flight its
+    pace needs on the mean it measured plus room for their count to vary (Little's law and a
+    Poisson count's spread), not 1.5 x the mean, which the slow calls' bunches overrun."""
+    for cap in (64, 8):
+        stack = sim_stack(fast_settings(), rate=105.0, latency_s=0.02)
+        stack.ses.slow_share, stack.ses.slow_factor = 0.03, 50.0
+        stack.ses._random.seed(11)
+        subscribers = seed(stack, 1500)
+        campaign = new_campaign(stack)
+        emails = [s.email for s in subscribers]
+        batch = job(
+            stack, campaign.campaign_id, emails, rate_per_sender=100.0, threads=1, max_threads=cap
+        )
+        result = stack.app.batch_sender.deliver(batch, 1e12)
+        assert result.counts[Outcome.SENT] == 1500
+        in_flight = 100.0 * result.ses_seconds / result.ses_calls  # on average
+        spread = math.ceil(in_flight + 3 * math.sqrt(in_flight))  # a Poisson count's 3 sd
+        assert spread > 1.5 * in_flight and needed_in_flight(100.0, in_flight / 100, 1.5) == spread
+        assert min(cap, spread) <= result.threads_used <= cap
+
+
+def test_calls_slower_than_any_measured_yet_do_not_stall_the_pace() -> None:
+    """Every call takes 2 s and the plan said one thread: none has ended to be measured for
+    the first two seconds, and a thread setting out to send with the others all in calls
+    starts one more, so the slots of those seconds are taken."""
+    stack = sim_stack(fast_settings(), rate=1000.0, latency_s=2.0)
+    stack.ses.jitter = 0.0
+    subscribers = seed(stack, 200)
+    campaign = new_campaign(stack)
+    clock = stack.ports.clock
+    started = clock.now()
+    emails = [s.email for s in subscribers]
+    batch = job(
+        stack, campaign.campaign_id, emails, rate_per_sender=50.0, threads=1, max_threads=256
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 200
+    last_arrival = max(d.arrived_at for d in stack.ses.deliveries) - started
+    assert last_arrival < 200 / 50 + 1.0 + 0.2  # the pace, and the last call's way to SES
+    assert result.threads_used >= 100  # 50/s x 2 s in flight
 
 
 def test_a_sender_told_too_many_threads_lets_the_spare_ones_end() -> None:
