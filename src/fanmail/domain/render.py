@@ -160,14 +160,22 @@ class CompiledTemplate:
     html: jinja2.Template
     text: jinja2.Template | None
     variables: frozenset[str]
+    globals_: dict[str, Any]
+    """The environment's globals, flattened once: every part is loaded without globals of
+    its own, so they are the same for all three."""
     roots: tuple[str, ...] = ()
 
     def _render_parts(self, context: Mapping[str, Any]) -> tuple[str, str, str]:
         """The subject first: the body sees it as `subject` (the HTML's <title>)."""
-        subject = one_line(render_bounded(self.subject, context))
-        context = {**context, "subject": subject}
-        html = render_bounded(self.html, context)
-        text = render_bounded(self.text, context) if self.text is not None else html_to_text(html)
+        variables = {**self.globals_, **context}
+        subject = one_line(render_bounded(self.subject, variables, self.globals_))
+        variables = {**variables, "subject": subject}
+        html = render_bounded(self.html, variables, self.globals_)
+        text = (
+            render_bounded(self.text, variables, self.globals_)
+            if self.text is not None
+            else html_to_text(html)
+        )
         return subject, html, text
 
     def render(self, context: Mapping[str, Any]) -> RenderedMessage:
@@ -278,7 +286,7 @@ class TemplateRenderer:
             raise _problem(current, exc, self.roots) from None
         except jinja2.TemplateError as exc:
             raise _problem(current, exc, self.roots) from None
-        return CompiledTemplate(name, subject, html, text, variables, self.roots)
+        return CompiledTemplate(name, subject, html, text, variables, dict(env.globals), self.roots)
 
     def _exists(self, path: str) -> bool:
         try:

@@ -589,14 +589,22 @@ class RenderClock:
 _PIECES_AT_A_TIME = 64
 
 
-def render_bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+def render_bounded(
+    template: jinja2.Template, variables: dict[str, Any], globals_: dict[str, Any]
+) -> str:
     """The template's output, at most MAX_OUTPUT_CHARS (TooCostly past it): counted as the
     template produces it, a few pieces at a time (what `Template.render` does, plus the count;
-    counting each piece in Python would cost a fifth of a render)."""
+    counting each piece in Python would cost a fifth of a render).
+
+    `variables` already holds the template's globals (`globals_`, flattened) under its own
+    names, merged once by the caller for every part of a message: `Template.render` merges
+    them into a new dict per part, walking the ChainMap Jinja keeps them in, twice."""
     pieces: list[str] = []
     size = 0
+    env = template.environment
     try:
-        produced = template.root_render_func(template.new_context(dict(context)))
+        context = env.context_class(env, variables, template.name, template.blocks, globals_)
+        produced = template.root_render_func(context)
         while chunk := list(itertools.islice(produced, _PIECES_AT_A_TIME)):
             size += sum(map(len, chunk))
             if size > MAX_OUTPUT_CHARS:
