@@ -14,6 +14,12 @@ is all the time a call takes and the machine's load does not count, so the figur
 mechanism (plan, pacer, calls in flight) does, stable from run to run; the real clock says what
 it does on this machine's CPU as well, and `load_average` (1, 5 and 15 minutes, before and after
 the run) how busy the machine was. `sends_per_second` summarises the seconds of the run.
+
+`rate_efficiency_ceiling` is about what a perfect run would reach: every send at the plan's
+paced rate from the trigger's first instant, the last one as slow as the slowest call the
+simulated SES made (a run ends when its last call does; one whose last slow call started a
+little before its last send does a little better). With a slow mode the slowest call is
+seconds long, and the ceiling is well under the paced share of R.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from fanmail.adapters.aws.clock import SystemClock
 from fanmail.domain.model import SubscriberStatus
@@ -120,6 +127,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         ses_events=args.ses_events and args.clock == "real",
     )
     stack.ses.slow_share, stack.ses.slow_factor = args.slow_share, args.slow_factor
+    slowest = SlowestCall(stack.ses.draw_latency)
+    stack.ses.draw_latency = slowest  # type: ignore[method-assign]
     app = stack.app
     subscribers = generate_subscribers(
         "bench", args.subscribers, opted_out_share=0.0, malformed_share=0.0
@@ -157,6 +166,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "duration_s": round(duration, 3),
         "sent": summary.get("sent"),
         "rate_efficiency": round(len(stack.ses.deliveries) / (args.rate * duration), 4),
+        "rate_efficiency_ceiling": ceiling(
+            len(stack.ses.deliveries), args.rate, summary.get("paced_rate"), slowest.seconds
+        ),
         "throttled": stack.ses.throttled,
         "max_sends_in_any_second": stack.ses.max_in_any_second(),
         "over_rate_seconds": stack.ses.over_rate_seconds(),
@@ -175,6 +187,26 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             for k in ("senders", "threads", "batch_size", "depth", "rate_per_sender")
         },
     }
+
+
+class SlowestCall:
+    """The simulated SES's latency draw, keeping the longest it drew."""
+
+    def __init__(self, draw: Callable[[], float]) -> None:
+        self.draw = draw
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        latency = self.draw()
+        self.seconds = max(self.seconds, latency)
+        return latency
+
+
+def ceiling(sent: int, rate: float, paced_rate: object, slowest_s: float) -> float | None:
+    """sent / (R x the shortest run: every send at the paced rate, the slowest call last)."""
+    if not sent or not isinstance(paced_rate, int | float) or paced_rate <= 0:
+        return None
+    return round(sent / (rate * (sent / paced_rate + slowest_s)), 4)
 
 
 class ProcessWatch:
