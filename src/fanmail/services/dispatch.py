@@ -82,7 +82,7 @@ class Dispatcher:
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[int, tuple[float, int]] = {}  # slot -> (dispatched at, recipients)
+        self.units: dict[int, tuple[float, int, int]] = {}  # slot -> (at, recipients, senders)
         self.last_progress = self.clock.now()
         self.sequence = 0
         self.stalled = 0
@@ -156,24 +156,25 @@ class Dispatcher:
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
         in_flight = sum(
-            max(0.0, size - (now - started) * rate * self.widths[slot])
-            for slot, (started, size) in self.units.items()
+            max(0.0, size - (now - started) * rate * senders)
+            for started, size, senders in self.units.values()
         )
         left = len(self.epoch.queue) + unread + in_flight
         return math.ceil(left * width / sum(self.widths))
 
     def _batch(self, slot: int, unit: tuple[Recipient, ...]) -> Batch:
         state, plan = self.epoch.state, self.plan
+        width, batch_size = unit_shape(len(unit), self.widths[slot], self.limits.min_batch)
         batch = Batch(
             campaign_id=self.epoch.campaign.campaign_id,
             run_id=self.epoch.run_id,
             node=f"e{state.epochs}.{self.sequence}",
-            width=self.widths[slot],
+            width=width,
             rate_per_sender=plan.rate_per_sender,
             threads=self._threads(),
             max_threads=max(plan.threads, self.limits.max_threads),
             branching=plan.branching,
-            batch_size=plan.batch_size,
+            batch_size=batch_size,
             deadline=self.child_deadline,
             recipients=unit,
             retry_failed=state.retry_failed,
@@ -202,11 +203,11 @@ class Dispatcher:
             if unit is None:
                 return
             self.free.pop()
-            self.units[slot] = (now, len(unit))
+            batch = self._batch(slot, unit)
+            self.units[slot] = (now, len(unit), batch.width)
             self.committed += len(unit)
             if self.epoch.state.first_send_at is None:
                 self.epoch.state = replace(self.epoch.state, first_send_at=now)
-            batch = self._batch(slot, unit)
             self.in_flight[pool.submit(self.root.send, self.epoch, batch)] = slot
 
     def _idle(self) -> EpochEnd | None:
@@ -311,6 +312,16 @@ class Dispatcher:
             self.epoch.stopped_status = CampaignStatus.PAUSED
             self.end = EpochEnd.BREAKER
             self.root.trip_breaker(self.epoch, reason)
+
+
+def unit_shape(recipients: int, slot_width: int, min_batch: int) -> tuple[int, int]:
+    """The senders a unit runs on and each one's batch: its slot's senders, as many as get
+    `min_batch` each, sharing it evenly. A node splits a unit only when it holds more than
+    one batch, so a unit short of its slot's full load (the list's last recipients, a
+    hand-back) given the plan's batch size ran on one sender at one sender's pace while the
+    slot's others idled: the run's tail."""
+    width = max(1, min(slot_width, recipients // min_batch))
+    return width, max(1, math.ceil(recipients / width))
 
 
 def stopped_by(epoch: Epoch, refusal: Conflict) -> EpochEnd:

@@ -9,8 +9,8 @@ from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, Checkpoint
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
-from fanmail.domain.plan import PlanLimits, make_plan
-from fanmail.services.dispatch import Dispatcher
+from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
+from fanmail.services.dispatch import Dispatcher, unit_shape
 from fanmail.services.run_state import Epoch, EpochEnd
 from fanmail_local.adapters.clock import ManualClock
 
@@ -77,3 +77,63 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
     assert end is EpochEnd.DONE
     assert sum(root.units) == 20_000 and len(root.units) == 3, root.units
     assert max(root.units) <= plan.batch_size + limits.min_batch
+
+
+class RecordingRoot(Root):
+    """Records each batch it is asked to send."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        super().__init__(campaign)
+        self.batches: list[Batch] = []
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        with self.lock:
+            self.batches.append(batch)
+        return super().send(epoch, batch)
+
+
+def dispatch_all(plan: FanoutPlan, recipients: int) -> RecordingRoot:
+    campaign = Campaign(campaign_id="c", list_id="l", template="t", sender="a@example.com")
+    state = Checkpoint(exhausted=True, recipients=recipients, estimated_recipients=recipients)
+    queue = deque(Recipient(f"s{i}@example.com") for i in range(recipients))
+    clock = TickingClock(0.001)
+    root = RecordingRoot(campaign)
+    end = Dispatcher(
+        Epoch(campaign, "run", plan, state, clock.now(), queue=queue),
+        root=root,
+        clock=clock,
+        limits=PlanLimits(),
+        progress_interval_s=60.0,
+        breakers=None,
+        deadline=clock.now() + 900.0,
+        allowance=10**9,
+        outage_after_s=60.0,
+    ).run()
+    assert end is EpochEnd.DONE
+    return root
+
+
+def test_a_unit_short_of_its_slots_load_is_shared_by_the_slots_senders() -> None:
+    """The last 1,000 of a campaign planned at 10,000/s (50 senders under 8 slots of 6 or 7):
+    each slot's unit goes to all its senders (a node splits what holds more than one batch),
+    not to one sender at 194/s while the slot's others idle."""
+    plan = make_plan(100_000, 10_000.0, 0.06, PlanLimits())
+    assert (plan.senders, plan.batch_size, len(plan.root_slots)) == (50, 2000, 8)
+    root = dispatch_all(plan, 1000)
+    assert sum(len(b.recipients) for b in root.batches) == 1000
+    for batch in root.batches:
+        assert batch.width in plan.root_slots
+        assert len(batch.recipients) > batch.batch_size  # its node fans out
+        assert batch.batch_size == -(-len(batch.recipients) // batch.width)
+
+
+def test_a_unit_too_small_for_its_slot_runs_on_fewer_senders() -> None:
+    """Each sender a unit runs on gets at least the planner's smallest batch; a full unit keeps
+    the plan's width and batch."""
+    assert unit_shape(35, 7, 10) == (3, 12)
+    assert unit_shape(9, 7, 10) == (1, 9)
+    assert unit_shape(14_000, 7, 10) == (7, 2000)
+    plan = make_plan(100_000, 10_000.0, 0.06, PlanLimits())
+    full = dispatch_all(plan, 100_000).batches
+    assert sorted(b.width for b in full) == sorted(plan.root_slots)
+    assert all(2000 <= b.batch_size <= 2000 + PlanLimits().min_batch for b in full)
