@@ -81,7 +81,8 @@ class BatchResult:
     account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
     `ses_failing` is SES's last transient error (5xx, network) when the node ended while SES
     answered nothing else, since `ses_failing_since`: the root judges whether SES is down.
-    `latency` and `threads_used` are what the senders measured of their SES calls.
+    `latency` and `threads_used` are what the senders measured of their SES calls;
+    `last_send_at` when the latest of them went (the slot's next unit paces on from it).
     """
 
     counts: DeliveryCounts = field(default=DeliveryCounts(), metadata=wire(required=True))

@@ -237,7 +237,8 @@ class Dispatcher:
             self.units.pop(slot, None)
             self.free.append(slot)
             result = future.result()
-            self.last_sends[slot] = max(self.last_sends.get(slot, 0.0), result.last_send_at)
+            before = self.last_sends.get(slot, self.epoch.started)
+            self.last_sends[slot] = max(before, result.last_send_at)
             self._fold(result)
 
     def _fold(self, result: BatchResult) -> None:
