@@ -57,7 +57,9 @@ class Root(Protocol):
 class Dispatcher:
     """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
     recipients and the quota spent, keeps one unit in flight per free slot, folds each result
-    in, writes progress, and says why the epoch ended."""
+    in, writes progress, and says why the epoch ended. Each unit paces on from its slot's last
+    send; a slot's first of the epoch from the epoch's start (the last epoch's root waited for
+    every send it made)."""
 
     def __init__(
         self,
@@ -83,6 +85,7 @@ class Dispatcher:
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
         self.units: dict[int, tuple[float, int, int]] = {}  # slot -> (at, recipients, senders)
+        self.last_sends: dict[int, float] = {}  # slot -> its units' last send (domain.pacing)
         self.last_progress = self.clock.now()
         self.sequence = 0
         self.stalled = 0
@@ -177,6 +180,7 @@ class Dispatcher:
             batch_size=batch_size,
             deadline=self.child_deadline,
             recipients=unit,
+            paced_after=self.last_sends.get(slot, self.epoch.started),
             retry_failed=state.retry_failed,
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
             phase=state.phase,
@@ -233,7 +237,10 @@ class Dispatcher:
             slot = self.in_flight.pop(future)
             self.units.pop(slot, None)
             self.free.append(slot)
-            self._fold(future.result())
+            result = future.result()
+            before = self.last_sends.get(slot, self.epoch.started)
+            self.last_sends[slot] = max(before, result.last_send_at)
+            self._fold(result)
 
     def _fold(self, result: BatchResult) -> None:
         epoch = self.epoch

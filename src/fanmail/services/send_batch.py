@@ -344,8 +344,9 @@ class BatchSender:
         try:
             payload = self.invoker.invoke(SENDER, child.to_event())
             result = BatchResult.from_wire(payload)
-        except InvokeError:
-            result = BatchResult(leftover=child.recipients, failed_invocations=1)
+        except InvokeError:  # whatever it sent, it sent before now
+            now = self.clock.now()
+            result = BatchResult(leftover=child.recipients, failed_invocations=1, last_send_at=now)
         return result + BatchResult(invocations={SENDER: 1})
 
     # -- leaf -------------------------------------------------------------------------------
@@ -628,7 +629,7 @@ class _Leaf:
             clock,
         )
         meter = SesMeter()
-        pacer = Pacer(batch.rate_per_sender, clock, options.aimd)
+        pacer = Pacer(batch.rate_per_sender, clock, options.aimd, after=batch.paced_after)
         self.tools = _Instruments(
             pacer, _Budget(clock, deadline, options.stop_margin_s), meter, _Outage(clock, options)
         )
@@ -678,6 +679,7 @@ class _Leaf:
             stopped=self.gate.closed() if self.gate.status is not None else None,
             latency=self.tools.meter.histogram(),
             threads_used=self.concurrency.peak,
+            last_send_at=self.tools.pacer.last_send,
         )
 
     def _without_the_erased(self, result: BatchResult) -> BatchResult:

@@ -173,3 +173,16 @@ def test_an_ab_test_decided_on_the_feedback_paths_counters() -> None:
         "B": groups[AbGroup.B] + groups[AbGroup.REST],
     }
     assert set(sim.ses.delivered) == {1}
+
+
+@pytest.mark.parametrize("rate", [1.0, 14.0])
+def test_no_second_holds_more_than_r_sends_across_units_and_epochs(rate: float) -> None:
+    """Invariant 1 at the rates new accounts have, over many sender invocations and epochs:
+    each paces on from the last send before it in its root slot (domain.pacing), where each
+    used to send at once."""
+    settings = {"trigger_timeout_s": 120.0, "sender_timeout_s": 60.0}
+    report = run(Scenario(int(rate * 600), rate, settings=settings))
+    assert_exactly_once_within_limits(report)
+    assert report["epochs"] >= 5 and report["invocations"]["sender"] >= 10
+    assert report["max_sends_in_any_second"] <= rate
+    assert report["completion_ratio"] >= 0.95
