@@ -18,8 +18,10 @@ function, ledger marks and campaign counters -- published and drained by the thr
 the clock (`wait_for_the_end`), so they take no simulated time. Without `click_rates` SES says
 nothing back and the feedback path is priced (`bill`), not run.
 
-Time is a `SimClock`: it stands still while any thread works and jumps when all wait, so a
-10-million-subscriber run of ~3 hours takes minutes. DynamoDB capacity units are counted per
+Time is a `GreenClock`: it stands still while any task works and jumps when all wait, so a
+10-million-subscriber run of ~3 hours takes minutes; its tasks (the functions' invocations and
+the senders' threads) are greenlets on one thread, so a wake-up is a switch, not the operating
+system's. DynamoDB capacity units are counted per
 operation from item sizes (the DynamoDB adapter's own item encoding), and the bill is priced at
 us-east-1 list prices (`PRICES`).
 
@@ -71,7 +73,7 @@ from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.services.send_batch import Compose
 from fanmail.settings import Settings, default_templates_dir
-from fanmail_local.adapters.clock import SimClock
+from fanmail_local.adapters.clock import GreenClock
 from fanmail_local.adapters.invoker import InProcessInvoker
 from fanmail_local.adapters.ledger import MemoryLedger
 from fanmail_local.adapters.mailbox import MailboxSimulator
@@ -304,7 +306,7 @@ class Partitions:
     often, not what the caller does: the sender's thread would stop and its batch go back).
     Standard mode's retry quota (500 tokens per client) is left out."""
 
-    def __init__(self, clock: SimClock, seed: int) -> None:
+    def __init__(self, clock: GreenClock, seed: int) -> None:
         self.clock = clock
         self.throttled = 0
         self.throttled_by_table: dict[str, int] = {}
@@ -485,7 +487,7 @@ class ModelledSes(SesSimulator):
 
     def __init__(
         self,
-        clock: SimClock,
+        clock: GreenClock,
         size: int,
         rate: float,
         daily: float,
@@ -597,7 +599,7 @@ class Scenario:
 @dataclass
 class Simulation:
     scenario: Scenario
-    clock: SimClock
+    clock: GreenClock
     app: App
     invoker: InProcessInvoker
     ses: ModelledSes
@@ -631,7 +633,7 @@ class SimulatedFeedback:
 
 def simulated_ports(
     scenario: Scenario,
-    clock: SimClock,
+    clock: GreenClock,
     meter: Meter,
     ses: ModelledSes,
     invoker: InProcessInvoker,
@@ -671,7 +673,7 @@ def set_up(
 ) -> Simulation:
     """The simulated stack; `ses_kind` and `list_kind` let a benchmark watch SES's sends or
     give the generated subscribers attributes (bench/phases.py: a timezone each)."""
-    clock = SimClock()
+    clock = GreenClock()
     meter = Meter(partitions=Partitions(clock, scenario.seed) if scenario.partitions else None)
     ses = ses_kind(
         clock,
