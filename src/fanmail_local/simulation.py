@@ -80,7 +80,6 @@ from fanmail_local.adapters.mailbox import MailboxSimulator
 from fanmail_local.adapters.memory import (
     MemoryCampaignStore,
     MemorySubscriberStore,
-    projected,
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
@@ -160,15 +159,18 @@ class GeneratedList(MemorySubscriberStore):
         self.now = now
         self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
         self.delivered: set[tuple[str, str]] = set()
+        self._attributes = {plan: {**self.note, "plan": plan} for plan in ("pro", "free")}
+        self._opened = [Engagement(last_opened=self.now - (day + 0.5) * DAY_S) for day in range(60)]
 
-    def synthetic(self, index: int) -> Subscriber:
-        plan = "pro" if index % 4 == 0 else "free"
-        opened = self.now - (index % 60 + 0.5) * DAY_S if index % 5 < 2 else None
+    def synthetic(self, index: int, *, engagement: bool = True) -> Subscriber:
+        """Subscriber `index`; without its `engagement` as a page that does not ask for it
+        reads them (the subscribers share their attributes and engagement: both immutable)."""
+        opened = self._opened[index % 60] if engagement and index % 5 < 2 else NO_ENGAGEMENT
         return Subscriber(
             LIST_ID,
             email_of(index),
-            attributes={**self.note, "plan": plan},
-            engagement=Engagement(last_opened=opened),
+            attributes=self._attributes["pro" if index % 4 == 0 else "free"],
+            engagement=opened,
         )
 
     def count(self, list_id: str) -> int:
@@ -219,7 +221,8 @@ class GeneratedList(MemorySubscriberStore):
         key = (type(self), start, end, facts, self.item_bytes, self.now)
         found = PAGE_CACHE.get(key) if self.size <= CACHED_LIST_SIZE else None
         if found is None:
-            found = tuple(projected(self.synthetic(i), facts) for i in range(start, end))
+            engagement = Fact.ENGAGEMENT in facts  # all a page projects away that it has
+            found = tuple(self.synthetic(i, engagement=engagement) for i in range(start, end))
             if self.size <= CACHED_LIST_SIZE:
                 PAGE_CACHE[key] = found
         return found
@@ -257,6 +260,7 @@ class GeneratedList(MemorySubscriberStore):
             self.meter.partitions.write("subscribers", key, units, waits=False)
 
 
+NO_ENGAGEMENT = Engagement()
 PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
 CACHED_LIST_SIZE = 200_000
 """Generated pages of lists up to this size are kept (a larger list is read once a run)."""
@@ -312,7 +316,7 @@ class Partitions:
         self.throttled_by_table: dict[str, int] = {}
         self.unretried = 0
         self.hottest: dict[str, float] = {}
-        self._used: dict[tuple[str, str, str], list[float]] = {}
+        self._used: dict[tuple[str, str, str], _KeySecond] = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 
@@ -341,19 +345,33 @@ class Partitions:
             self.clock.sleep(min(BOTOCORE_MAX_BACKOFF_S, backoff))
 
     def _fits(self, slot: tuple[str, str, str], units: float, limit: float) -> bool:
-        second = float(int(self.clock.now()))
+        second = int(self.clock.now())
         with self._lock:
-            used = self._used.setdefault(slot, [second, 0.0])
-            if used[0] != second:
-                used[0], used[1] = second, 0.0
-            if used[1] + units > limit:
+            used = self._used.get(slot)
+            if used is None:
+                used = self._used[slot] = _KeySecond(f"{slot[0]} {slot[2]}", second)
+            elif used.second != second:
+                used.second, used.units = second, 0.0
+            if used.units + units > limit:
                 self.throttled += 1
                 self.throttled_by_table[slot[0]] = self.throttled_by_table.get(slot[0], 0) + 1
                 return False
-            used[1] += units
-            name = f"{slot[0]} {slot[2]}"
-            self.hottest[name] = max(self.hottest.get(name, 0.0), used[1])
+            used.units += units
+            if used.units >= self.hottest.get(used.name, 0.0):
+                self.hottest[used.name] = used.units
             return True
+
+
+class _KeySecond:
+    """What one key took of one kind of unit in its latest second (`name`: its line in
+    `hottest`)."""
+
+    __slots__ = ("name", "second", "units")
+
+    def __init__(self, name: str, second: int) -> None:
+        self.name = name
+        self.second = second
+        self.units = 0.0
 
 
 class MeteredCampaigns(MemoryCampaignStore):
@@ -456,9 +474,9 @@ class MeteredLedger(MemoryLedger):
         return super().claim(campaign_id, email, *args, **kwargs)
 
     def complete(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
-        self._write(campaign_id, email)
+        key = self._key(campaign_id, email)
+        self.meter.write("ledger", 1, key=key)
         if self.partitions is not None:
-            key = self._key(campaign_id, email)
             self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
             self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
             self.delivered(email)
