@@ -490,6 +490,7 @@ class App:
                 outage_after_s=s.ses_outage_after_s,
                 concurrency_headroom=s.plan_limits().concurrency_headroom,
             ),
+            erased=lambda emails: self.erasure_check.erased(emails),  # imported when needed
         )
 
     @service

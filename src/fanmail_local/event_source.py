@@ -70,6 +70,10 @@ class EventSourceMapping:
         self.batches = 0
         self.failed_records = 0
         self.errors: list[InvokeError] = []
+        self.in_flight = 0
+        """Batches handed to the function and not yet settled: the queue can be empty while
+        one still runs (its message came back at the visibility timeout and was handled again,
+        as SQS does; the first run's writes and counts are still to come)."""
         self._stop = threading.Event()
         self._count = threading.Lock()
         self._threads = [
@@ -103,8 +107,20 @@ class EventSourceMapping:
             if not received:
                 time.sleep(0.1)
         if batch:
-            self._deliver(batch)
+            with self._count:
+                self.in_flight += 1
+            try:
+                self._deliver(batch)
+            finally:
+                with self._count:
+                    self.in_flight -= 1
         return len(batch)
+
+    def idle(self) -> bool:
+        """The queue empty and no batch of it still running."""
+        with self._count:
+            running = self.in_flight
+        return running == 0 and self.queue.depth() == 0
 
     def _deliver(self, batch: list[QueueMessage]) -> None:
         try:
@@ -123,12 +139,13 @@ class EventSourceMapping:
         self.queue.delete([m.receipt for m in batch if m.message_id not in failed])
 
     def drain(self, timeout_s: float = 30.0) -> None:
-        """Deliver until the queue is empty (or only holds messages it keeps failing)."""
+        """Deliver until the queue is empty and no batch still runs (or it only holds
+        messages it keeps failing)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.poll_once():
                 continue
-            if self.queue.depth() == 0:
+            if self.idle():
                 return
             time.sleep(self.poll_s)  # in flight elsewhere, or waiting to be visible again
 

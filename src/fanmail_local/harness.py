@@ -119,14 +119,15 @@ class FeedbackPath:
     objects: BlobStore
 
     def drain(self, timeout_s: float = 120.0) -> None:
-        """Until the stream's buffer and both queues are empty (or the queues hold only
-        messages that keep failing), within `timeout_s`: returns as soon as they are."""
+        """Until the stream's buffer and both queues are empty and no batch of theirs still
+        runs (or the queues hold only messages that keep failing), within `timeout_s`: returns
+        as soon as they are."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.destinations.firehose.flush()
             for mapping in (self.mapping, self.objects_mapping):
                 mapping.drain(max(0.1, deadline - time.monotonic()))
-            idle = self.queue.depth() == self.objects_queue.depth() == 0
+            idle = self.mapping.idle() and self.objects_mapping.idle()
             if (idle and self.destinations.firehose.idle()) or time.monotonic() >= deadline:
                 return
 

@@ -317,6 +317,8 @@ def test_the_high_volume_events_reach_the_feedback_function_in_bulk() -> None:
     assert put["Resource"] == stream
     s3 = resources["SesEventsStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
     assert s3["Prefix"] == EVENTS_PREFIX and s3["BufferingHints"]["SizeInMBs"] == 1
+    processing = s3["ProcessingConfiguration"]  # a newline after each record, as stood in
+    assert processing == {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]}
     bucket = resources["SesEventsBucket"]["Properties"]
     assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
         ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True

@@ -1,8 +1,9 @@
 """SES's high-volume events in bulk: the configuration set's Firehose destination buffers
 records into S3 objects (under `EVENTS_PREFIX`), and each new object's S3 event notification
 reaches the feedback queue of objects. This module reads both: the notification (which object)
-and the object (SES's event records, one JSON object a line -- the stream appends the newline;
-records written without one, back to back, read the same).
+and the object (SES's event records, one JSON object a line -- the stream appends the newline,
+template.yaml's AppendDelimiterToRecord; records written without one, back to back, read the
+same).
 """
 
 from __future__ import annotations

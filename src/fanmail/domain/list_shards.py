@@ -30,8 +30,9 @@ PARTITION_READ_UNITS = 3000.0
 WRITE_UNITS_PER_EMAIL = 1.0
 """What a recipient's send costs its subscriber key in writes: the feedback path's one Delivery
 write (dedupe, engagement and the caps' count at once; the sender writes nothing there)."""
-READ_UNITS_PER_EMAIL = 1.0
-"""The sender's consistent status read of the recipient's item."""
+READ_UNITS_PER_EMAIL = 2.0
+"""The sender's consistent status read of the recipient's item, and its second read once the
+claim is settled (an erasure since: services.send_batch)."""
 DEFAULT_SHARDS = 64
 """A new list's shard count: at WRITE_UNITS_PER_EMAIL under HEADROOM, 32,000 emails a second
 (past the sending rates SES grants); a page of the whole list queries each shard in turn."""

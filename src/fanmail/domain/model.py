@@ -332,28 +332,24 @@ class Signup:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A subscriber as it travels in a batch: what rendering needs, and the send-window days its
-    item held when the root paged it (`days`: the sender's engagement write reads nothing more)."""
+    """A subscriber as it travels in a batch: what rendering needs (a payload from before `d`
+    was dropped still reads: unknown keys are ignored)."""
 
     email: str
     attributes: Mapping[str, str] = field(default_factory=dict)
-    days: tuple[int, ...] = ()
     retrying_since: float | None = None
     transient_errors: int = 0
     """When SES first answered it a transient error in this run, and how many since (its budget)."""
 
     @classmethod
     def of(cls, subscriber: Subscriber) -> Recipient:
-        days = tuple(day for day, _ in subscriber.engagement.sends_by_day)
-        return cls(subscriber.email, subscriber.attributes, days)
+        return cls(subscriber.email, subscriber.attributes)
 
     def to_json(self) -> JsonObject:
-        """Compact (`e`, `a`, `d`, `r`, `t`): a unit carries tens of thousands of them."""
+        """Compact (`e`, `a`, `r`, `t`): a unit carries tens of thousands of them."""
         encoded: JsonObject = {"e": self.email}
         if self.attributes:
             encoded["a"] = dict(self.attributes)
-        if self.days:
-            encoded["d"] = list(self.days)
         if self.retrying_since is not None:
             encoded["r"], encoded["t"] = self.retrying_since, self.transient_errors
         return encoded
@@ -367,17 +363,12 @@ class Recipient:
             isinstance(v, str) for v in attributes.values()
         ):
             raise Mismatch(f"{path}.a", "expected an object of strings")
-        days = data.get("d", [])
-        if not isinstance(days, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) for d in days
-        ):
-            raise Mismatch(f"{path}.d", "expected an array of day numbers")
         since, errors = data.get("r"), data.get("t", 0)
         if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
             raise Mismatch(f"{path}.r", "expected a number (a time)")
         if isinstance(errors, bool) or not isinstance(errors, int) or errors < 0:
             raise Mismatch(f"{path}.t", "expected a count (a whole number, 0 or more)")
-        return cls(data["e"], dict(attributes), tuple(days), since, errors)
+        return cls(data["e"], dict(attributes), since, errors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,9 @@ class Ignored:
     """A record fanmail does not act on, and why (logged and counted, never a failure)."""
 
     reason: str
+    untagged: bool = False
+    """A mail no campaign sent (a sign-up confirmation, a notification): expected, not a
+    problem to chase."""
 
 
 def parse_ses_event(
@@ -137,7 +140,8 @@ def parse_ses_event(
         return Ignored(f"configuration set {tags.get(CONFIGURATION_SET_TAG)!r} is not this stack's")
     campaign_id = tags.get(CAMPAIGN_TAG)
     if not campaign_id:
-        return Ignored(f"{event_type} event for message {mail['messageId']} has no campaign tag")
+        reason = f"{event_type} event for message {mail['messageId']} has no campaign tag"
+        return Ignored(reason, untagged=True)
     body = detail.get(section)
     body = body if isinstance(body, Mapping) else {}
     try:

@@ -65,7 +65,7 @@ class FeedbackBatch(BatchProcessor):
             for item in result:
                 if isinstance(item, ObjectReport):  # applied while its message was read
                     merge_reports(applied, item.applied)
-                    self.report.ignored += item.skipped
+                    self.report.ignored += item.skipped + item.untagged
                 else:
                     events.append(item)
             pending.append(record)

@@ -33,6 +33,8 @@ class ObjectReport:
     applied: FeedbackReport = field(default_factory=FeedbackReport)
     records: int = 0
     skipped: int = 0
+    untagged: int = 0
+    """Records of mails no campaign sent (Ignored.untagged): ignored too, but no problem."""
     problems: list[str] = field(default_factory=list)
 
     def skip(self, problem: str) -> None:
@@ -91,6 +93,9 @@ class EventObjects:
             report.skip(f"line {record.line}: {record.reason}")
             return []
         parsed = self.feedback.parse(record)
+        if isinstance(parsed, Ignored) and parsed.untagged:
+            report.untagged += 1
+            return []
         if isinstance(parsed, Ignored):
             report.skip(f"record {report.records}: {parsed.reason}")
             return []

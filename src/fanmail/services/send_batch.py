@@ -269,6 +269,8 @@ class LeafPorts:
     mailer: Mailer
     clock: Clock
     options: SendOptions
+    erased: Callable[[Sequence[str]], set[str]]
+    """Which addresses are on the erasure list (ErasureCheck.erased)."""
 
 
 class BatchSender:
@@ -283,13 +285,16 @@ class BatchSender:
         clock: Clock,
         composer: Composer,
         options: SendOptions,
+        erased: Callable[[Sequence[str]], set[str]],
     ) -> None:
         self.campaign_store = campaign_store
         self.invoker = invoker
         self.clock = clock
         self.composer = composer
         self.options = options
-        self.leaf_ports = LeafPorts(subscribers, campaign_store, ledger, mailer, clock, options)
+        self.leaf_ports = LeafPorts(
+            subscribers, campaign_store, ledger, mailer, clock, options, erased
+        )
         self._compiled: dict[str, tuple[Campaign, Compose]] = {}
         self._compiled_lock = threading.Lock()
 
@@ -547,6 +552,50 @@ def _measured(outcome: _Outcome, tools: _Instruments, seconds: float) -> None:
     tools.meter.record(seconds)
 
 
+class _ErasedClaims:
+    """A leaf's claims read again once settled, a chunk at a time as the run goes (one status
+    read per chunk, never a burst at its end), to forget the records of addresses erased
+    after their status was read: their claims may have come after the erasure's read of the
+    ledger. Read after the claim, so an erasure either finds the record or is seen here. An
+    address merely deleted from the list keeps its record: added back, it must not be sent
+    this campaign again."""
+
+    def __init__(self, ports: LeafPorts, campaign: Campaign) -> None:
+        self.ports = ports
+        self.campaign = campaign
+        self.erased: set[str] = set()
+        self._settled: list[str] = []
+        self._lock = threading.Lock()
+
+    def settled(self, email: str) -> None:
+        """`email`'s claim is settled; a full chunk of them is read again now."""
+        with self._lock:
+            self._settled.append(email)
+            if len(self._settled) < self.ports.options.status_chunk:
+                return
+            chunk, self._settled = self._settled, []
+        self._sweep(chunk)
+
+    def finish(self) -> set[str]:
+        """The rest read again (the leaf's writes are done); every address found erased."""
+        with self._lock:
+            chunk, self._settled = self._settled, []
+        if chunk:
+            self._sweep(chunk)
+        with self._lock:
+            return set(self.erased)
+
+    def _sweep(self, chunk: list[str]) -> None:
+        emails = list(dict.fromkeys(chunk))  # settled twice: put back, claimed again
+        held = self.ports.subscribers.statuses(self.campaign.list_id, emails)
+        gone = [email for email in emails if email not in held]
+        erased = self.ports.erased(gone) if gone else set()
+        for email in sorted(erased):
+            self.ports.ledger.forget(self.campaign.campaign_id, email)
+        with self._lock:
+            self.erased.update(erased)
+
+
 class _Leaf:
     """One leaf invocation: threads share the pacer, the status feed, the campaign gate and the
     budget; each takes recipients one at a time and `send_one` settles each exactly once."""
@@ -590,7 +639,7 @@ class _Leaf:
         self.account_error: str | None = None  # SES would not send for the account: stop
         self.dead = threading.Event()  # one thread died: the others stop as a crashed process would
         self.handed_back: list[Recipient] = []
-        self.claimed: set[str] = set()
+        self.erased_claims = _ErasedClaims(ports, campaign)
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
@@ -626,21 +675,14 @@ class _Leaf:
         )
 
     def _without_the_erased(self, result: BatchResult) -> BatchResult:
-        """Forget what the leaf wrote of addresses gone from the list by now: erased after their
-        status was read, their claims may have come after the erasure's read of the ledger.
-        Read once every ledger write of the leaf is done, so an erasure either finds those
-        records or is seen here. Each stays counted once, without its address: a failure as
-        failed, a hand-back as suppressed."""
-        with self.lock:
-            claimed = sorted(self.claimed)
-        held = self.ports.subscribers.statuses(self.campaign.list_id, claimed) if claimed else {}
-        gone = set(claimed).difference(held)
+        """The counts once the last claims are read again: each erased address stays counted
+        once, without its address (a failure as failed, a hand-back as suppressed)."""
+        erased = self.erased_claims.finish()
         counts = result.counts
-        for email in sorted(gone):
-            self.ledger.forget(self.campaign.campaign_id, email)
+        for email in sorted(erased):
             counts = counts.without_address(email)
         with self.lock:
-            kept = [r for r in self.handed_back if r.email not in gone]
+            kept = [r for r in self.handed_back if r.email not in erased]
             dropped = len(self.handed_back) - len(kept)
             self.handed_back = kept
         suppressed = DeliveryCounts.of(Outcome.SUPPRESSED, dropped)
@@ -708,8 +750,11 @@ class _Leaf:
         )
         self.tools.budget.observe(self.clock.now() - started)
         if claim.outcome is ClaimOutcome.CLAIMED:
-            with self.lock:
-                self.claimed.add(email)
+            settled = self._send_claimed(recipient)
+            started = self.clock.now()
+            self.erased_claims.settled(email)
+            self.tools.budget.observe(self.clock.now() - started)  # a status read, at times
+            return settled
         if claim.outcome is ClaimOutcome.SENT:
             return DeliveryCounts.of(Outcome.ALREADY_SENT), None
         if claim.outcome is ClaimOutcome.BUSY:
@@ -719,9 +764,11 @@ class _Leaf:
                 retry_at = min(claim.retry_after or recheck, recheck)
                 self.deferred_until = max(self.deferred_until, retry_at)
             return DeliveryCounts(), None
-        if claim.outcome is ClaimOutcome.FAILED:
-            reason = claim.reason or "failed in an earlier attempt"
-            return DeliveryCounts().with_failure(email, reason), None
+        reason = claim.reason or "failed in an earlier attempt"  # ClaimOutcome.FAILED
+        return DeliveryCounts().with_failure(email, reason), None
+
+    def _send_claimed(self, recipient: Recipient) -> tuple[DeliveryCounts, _Outcome | None]:
+        cid, email = self.campaign.campaign_id, recipient.email
         try:
             message = self.compose(recipient, self.clock.now())
         except (TemplateProblem, InvalidInput) as exc:  # cannot be rendered, or sent to

@@ -4,9 +4,10 @@ Send events.
 
 Events may repeat and arrive in any order. Counting is one conditional write per event, read
 nothing first: a Delivery's on the subscriber's item (domain/deliveries.py), every other kind's
-on the ledger record; what a batch's writes counted moves the campaign's counters once, at the
-end of the batch (even when a write fails in it). The rest is idempotent, so it runs for every
-delivery of an event, duplicates included.
+(and a Delivery's whose subscriber was deleted since) on the ledger record; what a batch's
+writes counted moves the campaign's counters once, at the end of the batch (even when a write
+fails in it). The rest is idempotent, so it runs for every delivery of an event, duplicates
+included.
 """
 
 from __future__ import annotations
@@ -42,10 +43,6 @@ SUPPRESS_FROM = {
 }
 HOW = {EventKind.BOUNCED: "bounce", EventKind.COMPLAINED: "complaint"}
 ENGAGEMENT = {EventKind.OPENED: EngagementEvent.OPENED, EventKind.CLICKED: EngagementEvent.CLICKED}
-DELIVERED_OUTCOME = {
-    Delivered.DUPLICATE: EventOutcome.DUPLICATE,
-    Delivered.GONE: EventOutcome.UNKNOWN,
-}
 
 
 def sent_outcome(state: RecipientEvents | None) -> EventOutcome:
@@ -172,22 +169,25 @@ class Feedback:
 
     def _count(self, event: FeedbackEvent, tally: FeedbackTally) -> EventOutcome:
         """One conditional write, no read: a Delivery on the subscriber's item (the dedupe,
-        the engagement and the frequency caps' count at once), any other kind on the ledger
-        record. Only a write that changed something counts (into `tally`)."""
-        mark = LedgerMark(event.campaign_id, event.email, variant=event.variant)
+        the engagement and the frequency caps' count at once), any other kind -- and a
+        Delivery whose subscriber is gone -- on the ledger record. Only a write that changed
+        something counts (into `tally`)."""
         if event.kind is EventKind.DELIVERED and event.list_id:
             delivered = self._delivered(event, event.list_id)
-            if delivered is not Delivered.COUNTED:
-                return DELIVERED_OUTCOME[delivered]
-            mark.kinds.add(event.kind.value)
-        else:
-            written = self.store.mark(plan_mark(event), self.clock.now())
-            if written is None:
-                return EventOutcome.UNKNOWN
-            if not written.kinds and not written.links:
+            if delivered is Delivered.DUPLICATE:
                 return EventOutcome.DUPLICATE
-            mark = written
-        tally.add(mark)
+            if delivered is Delivered.COUNTED:
+                mark = LedgerMark(event.campaign_id, event.email, variant=event.variant)
+                mark.kinds.add(event.kind.value)
+                tally.add(mark)
+                return EventOutcome.COUNTED
+            # GONE: the subscriber was deleted since the send; its ledger record counts it
+        written = self.store.mark(plan_mark(event), self.clock.now())
+        if written is None:
+            return EventOutcome.UNKNOWN
+        if not written.kinds and not written.links:
+            return EventOutcome.DUPLICATE
+        tally.add(written)
         return EventOutcome.COUNTED
 
     def _delivered(self, event: FeedbackEvent, list_id: str) -> Delivered:

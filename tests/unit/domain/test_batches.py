@@ -8,8 +8,9 @@ import pytest
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Checkpoint, sends_bucket, sends_bucket_width, sends_over_time
 from fanmail.domain.codec import decode, encode
+from fanmail.domain.engagement import Engagement
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import Recipient
+from fanmail.domain.model import Recipient, Subscriber
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 
 
@@ -34,6 +35,20 @@ def test_round_trip() -> None:
     job = Batch.from_event(job_event())
     assert job.to_event() == job_event()
     assert job.recipients[0].attributes == {"first_name": "A"}
+
+
+def test_a_recipient_carries_only_what_the_sender_reads() -> None:
+    """The subscriber's send window stays home (nothing in the sender reads it); a payload
+    from before it was dropped still reads."""
+    engaged = Subscriber(
+        "news",
+        "a@example.com",
+        attributes={"first_name": "A"},
+        engagement=Engagement(sends_by_day=((20000, 2),)),
+    )
+    assert Recipient.of(engaged).to_json() == {"e": "a@example.com", "a": {"first_name": "A"}}
+    old = Batch.from_event(job_event(recipients=[{"e": "a@example.com", "d": [20000]}]))
+    assert old.recipients == (Recipient("a@example.com"),)
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,31 @@ def test_a_bad_line_is_skipped_and_the_rest_applied(quiet: MemoryStack) -> None:
     assert counters(quiet, cid) == {"delivered": 4}  # three, the last one, and none twice
 
 
+def test_mails_no_campaign_sent_are_no_warning_a_bad_line_is(
+    quiet: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-up confirmation or a notification has no campaign tag: its Send and Delivery
+    come in the same objects and are counted ignored, with no WARNING for an operator to
+    chase; a line that does not read still warns."""
+    from fanmail.handlers import feedback
+    from fanmail.handlers.common import logger
+
+    warnings: list[dict[str, Any]] = []
+    monkeypatch.setattr(logger, "warning", lambda _, extra: warnings.append(extra))
+    cid, people = sent(quiet)
+    untagged = [event(kind, cid, "new@example.com") for kind in ("send", "delivery")]
+    for record in untagged:
+        del record["mail"]["tags"]["campaign"], record["mail"]["tags"]["list"]
+    records = [*untagged, event("delivery", cid, people[0])]
+    message = put_object(quiet, "ses-events/e", firehose_object(records))
+    answer, report = feedback.process(quiet.app, {"Records": [message]})
+    assert answer["batchItemFailures"] == [] and report.ignored == 2
+    assert counters(quiet, cid) == {"delivered": 1} and warnings == []
+    bad = put_object(quiet, "ses-events/f", firehose_object(untagged) + b"{oops\n", "f")
+    assert deliver(quiet, [bad]) == []
+    assert [w["skipped"] for w in warnings] == [1]
+
+
 def test_an_empty_object_and_odd_notifications_do_nothing(quiet: MemoryStack) -> None:
     cid, _ = sent(quiet)
     empty = put_object(quiet, "ses-events/empty", b"", message_id="empty")

@@ -135,10 +135,9 @@ def test_a_list_stored_on_one_key_is_sent_at_what_its_key_carries() -> None:
     """A list stored before lists were sharded: the planner holds it to what one key carries
     (`list_rate`), so nothing is throttled; spread over a new list's keys it goes at R."""
     old = run(Scenario(5_000, 5000.0, list_shards=1))
-    # Each sender's re-read of its claims' statuses at its end (an erasure mid-send) comes as
-    # one burst on the one key: botocore retries the few requests it throttles, none is lost.
-    assert old["dynamodb_throttled_unretried"] == 0
-    assert old["dynamodb_throttled_requests"] <= 10
+    # Each sender reads its claims' statuses again a chunk at a time as it goes (an erasure
+    # mid-send), not in one burst at its end: nothing is throttled.
+    assert old["dynamodb_throttled_requests"] == 0
     assert old["plan"]["senders"] * old["plan"]["rate_per_sender"] <= list_rate(1)
     assert old["status"] == "sent" and old["duplicates"] == 0 and old["missing"] == 0
     new = run(Scenario(5_000, 5000.0))

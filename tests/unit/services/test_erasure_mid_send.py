@@ -14,11 +14,12 @@ from collections.abc import Sequence
 import pytest
 
 from fanmail.domain.campaign import CampaignStatus
-from fanmail.domain.model import OutgoingEmail, SubscriberStatus
+from fanmail.domain.model import OutgoingEmail, Subscriber, SubscriberStatus
 from fanmail.domain.outcomes import Outcome
-from fanmail_local.harness import memory_stack
+from fanmail_local.harness import MemoryStack, memory_stack
 from tests.conftest import fast_settings, finished, new_campaign, seed
 from tests.integration.test_people import memory_leftovers
+from tests.unit.services.test_send_batch import job
 
 
 def test_an_erasure_in_the_middle_of_a_send(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,3 +83,51 @@ def test_an_erasure_in_the_middle_of_a_send(monkeypatch: pytest.MonkeyPatch) -> 
             assert memory_leftovers(stack.ports, email) == [], (email, erased)
     finally:
         stack.close()
+
+
+def test_an_admin_delete_mid_send_keeps_the_ledger_record(stack: MemoryStack) -> None:
+    """A plain delete is not an erasure: the sender's re-read of its claims finds the address
+    gone but not erased, so its record stays, and the address added back and sent the same
+    batch again (a retried invocation, a resumed run) is already sent, not mailed twice."""
+    people = [s.email for s in seed(stack, 30)]
+    campaign = new_campaign(stack)
+    deleted = people[0]
+
+    def delete_the_first_once_sent(email: OutgoingEmail) -> None:
+        if len(stack.ses.deliveries) == 10:
+            stack.app.lists.delete("news", deleted)
+
+    stack.ses.fault = delete_the_first_once_sent
+    batch = job(stack, campaign.campaign_id, people, threads=1)
+    first = stack.app.batch_sender.deliver(batch, 1e12)
+    assert first.counts[Outcome.SENT] == 30
+    records = stack.ports.ledger.of_address(deleted, {campaign.campaign_id: 1})
+    assert [entry.status for _, entry in records] == ["sent"]
+    stack.ses.fault = None
+    stack.ports.subscribers.put_many([Subscriber("news", deleted)])
+    again = stack.app.batch_sender.deliver(batch, 1e12)
+    assert again.counts[Outcome.ALREADY_SENT] == 30
+    assert [d.email.to for d in stack.ses.deliveries].count(deleted) == 1
+
+
+def test_the_claims_are_read_again_a_chunk_at_a_time_as_the_run_goes(
+    stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No burst at the sender's end: each 100 claims settled are read again in one call while
+    the run goes on, the last few once it ends."""
+    people = [s.email for s in seed(stack, 250)]
+    campaign = new_campaign(stack)
+    subscribers, reads = stack.ports.subscribers, list[tuple[int, int]]()
+    real_statuses = subscribers.statuses
+
+    def statuses(list_id: str, emails: Sequence[str]) -> dict[str, SubscriberStatus]:
+        delivered = {d.email.to for d in stack.ses.deliveries}
+        if set(emails) <= delivered:  # a re-read of claims (the feed reads those not sent yet)
+            reads.append((len(emails), len(delivered)))
+        return real_statuses(list_id, emails)
+
+    monkeypatch.setattr(subscribers, "statuses", statuses)
+    batch = job(stack, campaign.campaign_id, people, threads=1)
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 250
+    assert reads == [(100, 100), (100, 200), (50, 250)]

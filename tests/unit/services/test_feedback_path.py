@@ -82,6 +82,18 @@ def test_every_event_counted_once_though_delivered_twice_and_shuffled(quiet: Mem
     ]
 
 
+def test_a_delivery_to_a_subscriber_deleted_since_is_counted_once(quiet: MemoryStack) -> None:
+    """No subscriber item to count it on: the ledger record counts it, as any other kind."""
+    cid, people = sent_campaign(quiet)
+    gone = people[0].email
+    quiet.app.lists.delete("news", gone)
+    delivery = event("delivery", cid, gone)
+    assert deliver(quiet, [sqs_record(delivery), sqs_record(delivery)]) == []
+    assert deliver(quiet, [sqs_record(delivery)]) == []  # again, later
+    campaign = quiet.campaigns.get(cid)
+    assert campaign is not None and dict(campaign.feedback) == {"delivered": 1}
+
+
 def test_who_bounced_and_why(quiet: MemoryStack) -> None:
     cid, people = sent_campaign(quiet)
     deliver(quiet, [sqs_record(event("bounce", cid, p.email)) for p in people[:3]])
