@@ -18,12 +18,12 @@ function, ledger marks and campaign counters -- published and drained by the thr
 the clock (`wait_for_the_end`), so they take no simulated time. Without `click_rates` SES says
 nothing back and the feedback path is priced (`bill`), not run.
 
-Time is a `GreenClock`: it stands still while any task works and jumps when all wait, so a
-10-million-subscriber run of ~3 hours takes minutes; its tasks (the functions' invocations and
-the senders' threads) are greenlets on one thread, so a wake-up is a switch, not the operating
-system's. DynamoDB capacity units are counted per
-operation from item sizes (the DynamoDB adapter's own item encoding), and the bill is priced at
-us-east-1 list prices (`PRICES`).
+Time is a `GreenClock`: it stands still while any task works and jumps when all wait, so hours
+of sending take a fraction of that (docs/scale.md says how much); its tasks (the functions'
+invocations and the senders' threads) are greenlets on one thread, so a wake-up is a switch,
+not the operating system's. DynamoDB capacity units are counted per operation from item sizes
+(the DynamoDB adapter's own item encoding), and the bill is priced at us-east-1 list prices
+(`PRICES`).
 
 DynamoDB's partitions are modelled (`Partitions`): the units each partition key value takes
 per second, against 1,000 write and 3,000 read units, with botocore's standard retry mode (the

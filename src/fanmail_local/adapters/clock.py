@@ -1,5 +1,6 @@
-"""Clocks for tests and benchmarks: a manual one for deterministic unit tests, and a simulated
-one on which hours of fan-out run in minutes (the production clock: adapters/aws/clock.py).
+"""Clocks for tests and benchmarks: a manual one for deterministic unit tests, and simulated
+ones on which hours of fan-out run in minutes, on threads (SimClock: tests, local mode) or on
+greenlets of one thread (GreenClock: the simulation). The production clock: adapters/aws/clock.py.
 
 A clock also owns how work runs side by side (`executor`, `wait_first`): on real time that is
 a thread pool; on simulated time the clock must know when every thread waits, to move time on.
@@ -203,8 +204,8 @@ def _watchers(future: Future[Any]) -> list[Any]:
 
 
 class _SimExecutor(Executor):
-    """A thread per task, each taking part in the clock; `result()` of its futures and leaving
-    the `with` block wait in simulated time."""
+    """A thread (SimClock) or a greenlet (GreenClock) per task, each taking part in the clock;
+    `result()` of its futures and leaving the `with` block wait in simulated time."""
 
     def __init__(self, clock: SimClock | GreenClock) -> None:
         self.clock = clock
@@ -247,12 +248,12 @@ class GreenClock:
     GIL; on a busy machine that wait, not the simulated work, is most of a long run's wall time
     (bench/scale.py: three wake-ups per email). Here a wait switches to the clock's own
     greenlet, which resumes the tasks due in the order they became due, first come first
-    served (so a run is the same every time), and moves time on when none is left. What
+    served (the clock adds no order of its own by chance), and moves time on when none is left. What
     decides is the same as on `SimClock`: time stands still while any task runs, a task takes
     part from when it is submitted, and a lock of `lock()` is waited for in simulated time.
 
-    Every task runs on the thread that first waits on the clock; a wait from another thread
-    is refused. A task must not wait in any other way (a plain lock held by another task, a
+    Every task runs on the thread that first starts or waits for one; a wait from another
+    thread is refused. A task must not wait in any other way (a plain lock held by another task, a
     queue, a real sleep): that would stop the one thread. When every task waits and nothing is
     due (`stalls`), the waiter outside the tasks gets `Stalled`.
     """
