@@ -163,8 +163,9 @@ class GeneratedList(MemorySubscriberStore):
         self._opened = [Engagement(last_opened=self.now - (day + 0.5) * DAY_S) for day in range(60)]
 
     def synthetic(self, index: int, *, engagement: bool = True) -> Subscriber:
-        """Subscriber `index`; without its `engagement` as a page that does not ask for it
-        reads them (the subscribers share their attributes and engagement: both immutable)."""
+        """Subscriber `index`, with its engagement unless `engagement` is False (as a page
+        that does not project it reads it); subscribers share their attribute maps and
+        engagements, both immutable."""
         opened = self._opened[index % 60] if engagement and index % 5 < 2 else NO_ENGAGEMENT
         return Subscriber(
             LIST_ID,
