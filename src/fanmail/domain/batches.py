@@ -41,21 +41,20 @@ class Batch:
     """The run's phase it sends for (domain.phases): which version its recipients get."""
     max_threads: int = 0
     """0 (a batch from before senders adapted): `threads` is the cap as well."""
+    paced_after: float = 0.0
+    """The last send of the unit before in its root slot: the pace goes on from it."""
 
     def __post_init__(self) -> None:
-        bad = [
-            name
-            for name, ok in (
-                ("width", self.width >= 1),
-                ("rate_per_sender", self.rate_per_sender > 0),
-                ("threads", 1 <= self.threads <= 256),
-                ("max_threads", 0 <= self.max_threads <= 256),
-                ("branching", self.branching >= 2),
-                ("batch_size", self.batch_size >= 1),
-                ("bucket_s", 1 <= self.bucket_s <= 86_400),
-            )
-            if not ok
-        ]
+        checks = {
+            "width": self.width >= 1,
+            "rate_per_sender": self.rate_per_sender > 0,
+            "threads": 1 <= self.threads <= 256,
+            "max_threads": 0 <= self.max_threads <= 256,
+            "branching": self.branching >= 2,
+            "batch_size": self.batch_size >= 1,
+            "bucket_s": 1 <= self.bucket_s <= 86_400,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"out of range: {', '.join(bad)}")
 
@@ -82,7 +81,8 @@ class BatchResult:
     account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
     `ses_failing` is SES's last transient error (5xx, network) when the node ended while SES
     answered nothing else, since `ses_failing_since`: the root judges whether SES is down.
-    `latency` and `threads_used` are what the senders measured of their SES calls.
+    `latency` and `threads_used` are what the senders measured of their SES calls;
+    `last_send_at` when the latest of them went (the slot's next unit paces on from it).
     """
 
     counts: DeliveryCounts = field(default=DeliveryCounts(), metadata=wire(required=True))
@@ -101,6 +101,7 @@ class BatchResult:
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     threads_used: int = 0
     """The most calls one sender had in flight at once (the largest, across senders)."""
+    last_send_at: float = 0.0
 
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(
@@ -119,6 +120,7 @@ class BatchResult:
             ses_failing_since=_earliest(self.ses_failing_since, other.ses_failing_since),
             latency=self.latency + other.latency,
             threads_used=max(self.threads_used, other.threads_used),
+            last_send_at=max(self.last_send_at, other.last_send_at),
         )
 
     @property

@@ -2,7 +2,11 @@
 
 SES enforces MaxSendRate over a strict one-second window and drops what exceeds it, so a burst
 allowance (a classic token bucket's capacity) would be spent as throttles. Slots are handed out
-evenly spaced; callers sleep until their slot.
+evenly spaced; callers sleep until their slot. On top of the slots, one rule holds the window
+itself: no more than `ceil(rate)` sends in any second, counted from the last send of the sender
+before this one in its place of the fan-out (`after`). Without it the next invocation, or the
+next epoch's, sends at once behind its predecessor's last send, and a caller that woke late
+sends just before the next caller's slot: at 1/s, either is two sends in one second.
 
 The pace learns from SES's answers (AIMD, as TCP's congestion control): a 429 says arrivals
 bunched past the window even at this pace (latency jitter moves them), so the pace drops by a
@@ -13,7 +17,9 @@ Counting the steps in sends, not seconds, makes one 429 cost the same share of t
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,7 +49,9 @@ class Pacer:
     checks it).
     The interval is stretched by one part per million for the same reason."""
 
-    def __init__(self, rate: float, clock: Clock, aimd: Aimd | None = None) -> None:
+    def __init__(
+        self, rate: float, clock: Clock, aimd: Aimd | None = None, after: float = 0.0
+    ) -> None:
         if not rate > 0:
             raise ValueError(f"pacing rate must be > 0, got {rate}")
         self.planned = rate
@@ -52,7 +60,8 @@ class Pacer:
         self.aimd = aimd or Aimd()
         self._clock = clock
         self._lock = threading.Lock()
-        self._origin = clock.now()
+        self._origin = max(clock.now(), after + self.interval)
+        self._sent = deque([after], maxlen=math.ceil(rate))  # the latest sends, oldest first
         self._count = 0
         self._last_decrease = float("-inf")
         self._waiting = 0
@@ -94,21 +103,39 @@ class Pacer:
         self.wait_for(self.reserve())
 
     def wait_for(self, slot: float) -> None:
-        """Sleep until `slot`. A thread that wakes more than one interval after its slot (a
-        starved CPU: a 512 MB Lambda gets a third of a vCPU) does not send at once -- threads
-        that all woke late would send together -- but takes a fresh slot on the grid and waits
-        for it. Waking a little late is fine: no drift builds up from it."""
+        """Sleep until `slot`, and then until the window has room. A thread that wakes more
+        than one interval after its slot (a starved CPU: a 512 MB Lambda gets a third of a
+        vCPU) does not send at once -- threads that all woke late would send together -- but
+        takes a fresh slot on the grid and waits for it. One a little late goes: the slots'
+        margin under the window absorbs it, and the window holds the next caller back if not."""
         try:
             while True:
                 wait = slot - self._clock.now()
                 if wait > 0:
                     self._clock.sleep(wait)
-                if self._clock.now() - slot <= self.interval:
-                    return
                 with self._lock:
-                    slot = self._take(self._clock.now())
+                    now = self._clock.now()
+                    if now - slot > self.interval:
+                        slot = self._take(now)
+                        continue
+                    slot = self._window_opens()
+                    if now >= slot:
+                        self._sent.append(now)
+                        return
         finally:
             self.forgo()
+
+    def _window_opens(self) -> float:
+        """When one more send keeps every one-second window to `ceil(rate)` sends."""
+        most = math.ceil(self.rate)
+        return self._sent[-most] + 1.0 if len(self._sent) >= most else float("-inf")
+
+    @property
+    def last_send(self) -> float:
+        """When the latest send went (`after` before any): the next sender in this pacer's
+        place of the fan-out starts after it."""
+        with self._lock:
+            return self._sent[-1]
 
     def forgo(self) -> None:
         """The caller is done with its slot: reached, or given up (out of time)."""

@@ -78,9 +78,6 @@ class TokenClaim:
     that topic, not the list; empty otherwise."""
 
 
-UnsubscribeClaim = TokenClaim
-
-
 @dataclass(frozen=True)
 class SigningKeys:
     active: str

@@ -57,7 +57,9 @@ class Root(Protocol):
 class Dispatcher:
     """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
     recipients and the quota spent, keeps one unit in flight per free slot, folds each result
-    in, writes progress, and says why the epoch ended."""
+    in, writes progress, and says why the epoch ended. Each unit paces on from its slot's last
+    send; a slot's first of the epoch from the epoch's start (the last epoch's root waited for
+    every send it made)."""
 
     def __init__(
         self,
@@ -82,7 +84,8 @@ class Dispatcher:
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[int, tuple[float, int]] = {}  # slot -> (dispatched at, recipients)
+        self.units: dict[int, tuple[float, int, int]] = {}  # slot -> (at, recipients, senders)
+        self.last_sends: dict[int, float] = {}  # slot -> its units' last send (domain.pacing)
         self.last_progress = self.clock.now()
         self.sequence = 0
         self.stalled = 0
@@ -156,26 +159,28 @@ class Dispatcher:
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
         in_flight = sum(
-            max(0.0, size - (now - started) * rate * self.widths[slot])
-            for slot, (started, size) in self.units.items()
+            max(0.0, size - (now - started) * rate * senders)
+            for started, size, senders in self.units.values()
         )
         left = len(self.epoch.queue) + unread + in_flight
         return math.ceil(left * width / sum(self.widths))
 
     def _batch(self, slot: int, unit: tuple[Recipient, ...]) -> Batch:
         state, plan = self.epoch.state, self.plan
+        width, batch_size = unit_shape(len(unit), self.widths[slot], self.limits.min_batch)
         batch = Batch(
             campaign_id=self.epoch.campaign.campaign_id,
             run_id=self.epoch.run_id,
             node=f"e{state.epochs}.{self.sequence}",
-            width=self.widths[slot],
+            width=width,
             rate_per_sender=plan.rate_per_sender,
             threads=self._threads(),
             max_threads=max(plan.threads, self.limits.max_threads),
             branching=plan.branching,
-            batch_size=plan.batch_size,
+            batch_size=batch_size,
             deadline=self.child_deadline,
             recipients=unit,
+            paced_after=self.last_sends.get(slot, self.epoch.started),
             retry_failed=state.retry_failed,
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
             phase=state.phase,
@@ -202,11 +207,11 @@ class Dispatcher:
             if unit is None:
                 return
             self.free.pop()
-            self.units[slot] = (now, len(unit))
+            batch = self._batch(slot, unit)
+            self.units[slot] = (now, len(unit), batch.width)
             self.committed += len(unit)
             if self.epoch.state.first_send_at is None:
                 self.epoch.state = replace(self.epoch.state, first_send_at=now)
-            batch = self._batch(slot, unit)
             self.in_flight[pool.submit(self.root.send, self.epoch, batch)] = slot
 
     def _idle(self) -> EpochEnd | None:
@@ -232,7 +237,10 @@ class Dispatcher:
             slot = self.in_flight.pop(future)
             self.units.pop(slot, None)
             self.free.append(slot)
-            self._fold(future.result())
+            result = future.result()
+            before = self.last_sends.get(slot, self.epoch.started)
+            self.last_sends[slot] = max(before, result.last_send_at)
+            self._fold(result)
 
     def _fold(self, result: BatchResult) -> None:
         epoch = self.epoch
@@ -311,6 +319,16 @@ class Dispatcher:
             self.epoch.stopped_status = CampaignStatus.PAUSED
             self.end = EpochEnd.BREAKER
             self.root.trip_breaker(self.epoch, reason)
+
+
+def unit_shape(recipients: int, slot_width: int, min_batch: int) -> tuple[int, int]:
+    """The senders a unit runs on and each one's batch: its slot's senders, as many as get
+    `min_batch` each, sharing it evenly. A node splits a unit only when it holds more than
+    one batch, so a unit short of its slot's full load (the list's last recipients, a
+    hand-back) given the plan's batch size ran on one sender at one sender's pace while the
+    slot's others idled: the run's tail."""
+    width = max(1, min(slot_width, recipients // min_batch))
+    return width, max(1, math.ceil(recipients / width))
 
 
 def stopped_by(epoch: Epoch, refusal: Conflict) -> EpochEnd:

@@ -68,6 +68,11 @@ class SendOptions:
     outage_after_s: float = 60.0
     """Transient errors only, no send accepted, for this long: SES is down. The sender stops
     and the run waits (`waiting_for_ses`) instead of spending recipients' budgets."""
+    transient_backoff_s: float = 0.01
+    """What one transient error backs the whole sender off, doubling with each more in a row
+    up to `backoff_cap_s`: the first step of backing off a struggling SES. It is short
+    because a lone 5xx is common at high rates and its recipient is retried later anyway,
+    while every slot of the pause is lost to the run (docs/scale.md)."""
     backoff_cap_s: float = 5.0
     concurrency_headroom: float = 1.5
     throttle_backoff_s: float = 0.02
@@ -339,8 +344,9 @@ class BatchSender:
         try:
             payload = self.invoker.invoke(SENDER, child.to_event())
             result = BatchResult.from_wire(payload)
-        except InvokeError:
-            result = BatchResult(leftover=child.recipients, failed_invocations=1)
+        except InvokeError:  # whatever it sent, it sent before now
+            now = self.clock.now()
+            result = BatchResult(leftover=child.recipients, failed_invocations=1, last_send_at=now)
         return result + BatchResult(invocations={SENDER: 1})
 
     # -- leaf -------------------------------------------------------------------------------
@@ -430,7 +436,8 @@ class _Outage:
             self.recipients.add(email)
             self.streak += 1
             self.last_error = str(error)
-            backoff = min(self.options.backoff_cap_s, 0.1 * 2.0 ** min(self.streak - 1, 16))
+            first, cap = self.options.transient_backoff_s, self.options.backoff_cap_s
+            backoff = min(cap, first * 2.0 ** min(self.streak - 1, 16))
         return backoff * random.uniform(0.5, 1.0)
 
     def recovered(self) -> None:
@@ -622,7 +629,7 @@ class _Leaf:
             clock,
         )
         meter = SesMeter()
-        pacer = Pacer(batch.rate_per_sender, clock, options.aimd)
+        pacer = Pacer(batch.rate_per_sender, clock, options.aimd, after=batch.paced_after)
         self.tools = _Instruments(
             pacer, _Budget(clock, deadline, options.stop_margin_s), meter, _Outage(clock, options)
         )
@@ -672,6 +679,7 @@ class _Leaf:
             stopped=self.gate.closed() if self.gate.status is not None else None,
             latency=self.tools.meter.histogram(),
             threads_used=self.concurrency.peak,
+            last_send_at=self.tools.pacer.last_send,
         )
 
     def _without_the_erased(self, result: BatchResult) -> BatchResult:

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import itertools
+import math
+import random
 import threading
 
 import pytest
 
 from fanmail.adapters.aws.clock import SystemClock
 from fanmail.domain.pacing import Pacer
-from fanmail_local.adapters.clock import ManualClock
+from fanmail_local.adapters.clock import ManualClock, SimClock
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:
@@ -81,34 +83,116 @@ def test_rate_must_be_positive() -> None:
         Pacer(0, ManualClock())
 
 
-class LateWaker:
-    """A clock whose sleepers all wake at once, late (a starved CPU): `sleep` only records
-    when the caller wanted to wake; time moves when the test says."""
-
-    def __init__(self) -> None:
-        self.time = 1_800_000_000.0
-        self.wanted: list[float] = []
-
-    def now(self) -> float:
-        return self.time
-
-    def sleep(self, seconds: float) -> None:
-        self.wanted.append(self.time + seconds)
-
-
 def test_threads_that_wake_late_are_re_spaced_not_sent_together() -> None:
-    clock = LateWaker()
+    clock = ManualClock()
     pacer = Pacer(10, clock)
     slots = [pacer.reserve() for _ in range(4)]  # four threads took slots 0.1 s apart ...
-    clock.time += 2.0  # ... and all woke late, at the same moment, with their slots long past
+    clock.advance(2.0)  # ... and all woke late, at the same moment, with their slots long past
     sends = []
     for slot in slots:
-        clock.wanted.clear()
         pacer.wait_for(slot)  # each is told to wait until its actual turn
-        sends.append(max(clock.wanted, default=clock.now()))
+        sends.append(clock.now())
     gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert min(gaps) >= pacer.interval - 1e-6
     assert max_in_window(sends) <= 10
+
+
+def test_a_caller_a_little_late_holds_the_next_one_back() -> None:
+    """At 1/s a caller late by most of an interval, then the next one on its slot, would be
+    two sends in one second."""
+    clock = ManualClock()
+    pacer = Pacer(1, clock)
+    first, second = pacer.reserve(), pacer.reserve()
+    clock.advance(0.9 * pacer.interval)  # the first caller's CPU was busy elsewhere
+    pacer.wait_for(first)
+    went = clock.now()
+    pacer.wait_for(second)
+    assert clock.now() - went >= 1.0
+    assert pacer.last_send == clock.now()
+
+
+def test_a_caller_that_wakes_late_is_not_counted_as_a_missing_thread() -> None:
+    """A starved CPU wakes a waiting caller late: more threads would not help, so its fresh
+    slot is not `unclaimed`."""
+    clock = ManualClock()
+    pacer = Pacer(10, clock)
+    slot = pacer.reserve()
+    clock.advance(2.0)
+    pacer.wait_for(slot)
+    assert pacer.unclaimed == 0 and pacer.waiting == 0
+
+
+def sends(pacer: Pacer, clock: ManualClock, count: int) -> list[float]:
+    """When each of `count` callers, one after another, went."""
+    went = []
+    for _ in range(count):
+        pacer.acquire()
+        went.append(clock.now())
+    return went
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.97, 14.0, 13.58])
+def test_a_pacer_that_takes_over_keeps_the_pace_of_the_one_before(rate: float) -> None:
+    """Hand-overs, many seconds of them: the next invocation in a root slot (or the next
+    epoch's) starts after the last send of the one before, whenever the root dispatched it,
+    and loses no time when it was dispatched at once."""
+    rng = random.Random(rate)
+    clock = ManualClock()
+    went: list[float] = []
+    idle = 0.0
+    last = 0.0
+    for _ in range(200):  # one unit each: its recipients, then the root's dispatch time
+        pacer = Pacer(rate, clock, after=last)
+        went += sends(pacer, clock, rng.randint(1, 12))
+        last = pacer.last_send
+        pause = rng.choice([0.0, 0.01, rng.uniform(0, 3 / rate)])
+        idle += max(0.0, pause - 1 / rate)
+        clock.advance(pause)
+    gaps = [b - a for a, b in itertools.pairwise(went)]
+    assert min(gaps) >= 1 / rate - 1e-6
+    assert max_in_window(went) <= math.ceil(rate)
+    assert went[-1] - went[0] <= (len(went) - 1) / rate * 1.0001 + idle
+
+
+def test_a_pacer_starts_at_once_unless_the_last_send_before_it_was_within_an_interval() -> None:
+    clock = ManualClock()
+    assert Pacer(1, clock).reserve() == clock.now()
+    assert Pacer(1, clock, after=clock.now() - 5).reserve() == clock.now()
+    behind = Pacer(1, clock, after=clock.now() - 0.25)
+    assert behind.reserve() - clock.now() == pytest.approx(0.75, abs=1e-5)
+
+
+class StarvedClock(SimClock):
+    """Simulated time on which every sleeper wakes up to `late_s` late (a starved CPU)."""
+
+    def __init__(self, late_s: float, seed: int) -> None:
+        super().__init__()
+        self.late_s = late_s
+        self.rng = random.Random(seed)
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds + self.rng.uniform(0, self.late_s))
+
+
+@pytest.mark.parametrize("rate", [1.0, 14.0])
+def test_threads_that_wake_late_never_put_more_than_the_rate_in_a_second(rate: float) -> None:
+    clock = StarvedClock(late_s=0.9 / rate, seed=int(rate))
+    went: list[float] = []
+    pacers = [Pacer(rate * 0.97, clock)]
+
+    def work() -> None:
+        for _ in range(int(rate * 30)):
+            pacers[-1].acquire()
+            went.append(clock.now())
+            clock.sleep(0.06)  # the call
+
+    for _ in range(3):  # three invocations one after another, four threads each
+        with clock.executor(4) as pool:
+            for _ in range(4):
+                pool.submit(work)
+        pacers.append(Pacer(rate * 0.97, clock, after=pacers[-1].last_send))
+    assert len(went) == 3 * 4 * int(rate * 30)
+    assert max_in_window(went) <= rate
 
 
 def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_back() -> None:
@@ -173,14 +257,3 @@ def test_a_slot_due_with_no_caller_waiting_is_counted_unclaimed() -> None:
     pacer.reserve()  # a caller out of time gives its slot up
     pacer.forgo()
     assert pacer.waiting == 0
-
-
-def test_a_caller_that_wakes_late_is_not_counted_as_a_missing_thread() -> None:
-    """A starved CPU wakes a waiting caller late: more threads would not help, so its fresh
-    slot is not `unclaimed`."""
-    clock = LateWaker()
-    pacer = Pacer(10, clock)
-    slot = pacer.reserve()
-    clock.time += 2.0
-    pacer.wait_for(slot)
-    assert pacer.unclaimed == 0 and pacer.waiting == 0

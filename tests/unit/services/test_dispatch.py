@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import replace
 
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, Checkpoint
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
-from fanmail.domain.plan import PlanLimits, make_plan
-from fanmail.services.dispatch import Dispatcher
+from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
+from fanmail.services.dispatch import Dispatcher, unit_shape
 from fanmail.services.run_state import Epoch, EpochEnd
 from fanmail_local.adapters.clock import ManualClock
 
@@ -51,6 +52,21 @@ class Root:
         raise AssertionError("no breaker in this test")
 
 
+def dispatch(epoch: Epoch, root: Root, clock: ManualClock, limits: PlanLimits) -> EpochEnd:
+    """One epoch of 15 minutes, no breakers, no quota."""
+    return Dispatcher(
+        epoch,
+        root=root,
+        clock=clock,
+        limits=limits,
+        progress_interval_s=60.0,
+        breakers=None,
+        deadline=clock.now() + 900.0,
+        allowance=10**9,
+        outage_after_s=60.0,
+    ).run()
+
+
 def test_no_crumb_is_left_for_one_more_invocation() -> None:
     """20,000 at 500/s on 3 senders: the second unit, cut 0.1 s after the first, is a little
     smaller, and the third's batch-size cap once left 1 recipient for a fourth invocation."""
@@ -63,11 +79,36 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
     clock = TickingClock(0.05)
     epoch = Epoch(campaign, "run", plan, state, clock.now(), queue=deque(recipients))
     root = Root(campaign)
+    end = dispatch(epoch, root, clock, limits)
+    assert end is EpochEnd.DONE
+    assert sum(root.units) == 20_000 and len(root.units) == 3, root.units
+    assert max(root.units) <= plan.batch_size + limits.min_batch
+
+
+class RecordingRoot(Root):
+    """Records each batch it is asked to send."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        super().__init__(campaign)
+        self.batches: list[Batch] = []
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        with self.lock:
+            self.batches.append(batch)
+        return super().send(epoch, batch)
+
+
+def dispatch_all(plan: FanoutPlan, recipients: int) -> RecordingRoot:
+    campaign = Campaign(campaign_id="c", list_id="l", template="t", sender="a@example.com")
+    state = Checkpoint(exhausted=True, recipients=recipients, estimated_recipients=recipients)
+    queue = deque(Recipient(f"s{i}@example.com") for i in range(recipients))
+    clock = TickingClock(0.001)
+    root = RecordingRoot(campaign)
     end = Dispatcher(
-        epoch,
+        Epoch(campaign, "run", plan, state, clock.now(), queue=queue),
         root=root,
         clock=clock,
-        limits=limits,
+        limits=PlanLimits(),
         progress_interval_s=60.0,
         breakers=None,
         deadline=clock.now() + 900.0,
@@ -75,5 +116,64 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
         outage_after_s=60.0,
     ).run()
     assert end is EpochEnd.DONE
-    assert sum(root.units) == 20_000 and len(root.units) == 3, root.units
-    assert max(root.units) <= plan.batch_size + limits.min_batch
+    return root
+
+
+def test_a_unit_short_of_its_slots_load_is_shared_by_the_slots_senders() -> None:
+    """The last 1,000 of a campaign planned at 10,000/s (50 senders under 8 slots of 6 or 7):
+    each slot's unit goes to all its senders (a node splits what holds more than one batch),
+    not to one sender at 194/s while the slot's others idle."""
+    plan = make_plan(100_000, 10_000.0, 0.06, PlanLimits())
+    assert (plan.senders, plan.batch_size, len(plan.root_slots)) == (50, 2000, 8)
+    root = dispatch_all(plan, 1000)
+    assert sum(len(b.recipients) for b in root.batches) == 1000
+    for batch in root.batches:
+        assert batch.width in plan.root_slots
+        assert len(batch.recipients) > batch.batch_size  # its node fans out
+        assert batch.batch_size == -(-len(batch.recipients) // batch.width)
+
+
+def test_a_unit_too_small_for_its_slot_runs_on_fewer_senders() -> None:
+    """Each sender a unit runs on gets at least the planner's smallest batch; a full unit keeps
+    the plan's width and batch."""
+    assert unit_shape(35, 7, 10) == (3, 12)
+    assert unit_shape(9, 7, 10) == (1, 9)
+    assert unit_shape(14_000, 7, 10) == (7, 2000)
+    plan = make_plan(100_000, 10_000.0, 0.06, PlanLimits())
+    full = dispatch_all(plan, 100_000).batches
+    assert sorted(b.width for b in full) == sorted(plan.root_slots)
+    assert all(2000 <= b.batch_size <= 2000 + PlanLimits().min_batch for b in full)
+
+
+class PacedRoot(Root):
+    """A root whose senders say when they sent last: what each unit was told to pace after."""
+
+    def __init__(self, campaign: Campaign, clock: ManualClock) -> None:
+        super().__init__(campaign)
+        self.clock = clock
+        self.paced_after: list[float] = []
+        self.last_sends: list[float] = []
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        result = super().send(epoch, batch)
+        self.clock.advance(len(batch.recipients))
+        self.paced_after.append(batch.paced_after)
+        self.last_sends.append(self.clock.now() - 0.25)
+        return replace(result, last_send_at=self.last_sends[-1])
+
+
+def test_each_unit_paces_on_from_the_last_send_of_its_slot() -> None:
+    """The slot's first unit of the epoch from the epoch's start (the last epoch's sends all
+    came before it), each later one from the last send of the unit before it."""
+    limits = PlanLimits()
+    plan = make_plan(1_000, 1.0, 0.06, limits)
+    assert plan.root_slots == (1,)
+    campaign = Campaign(campaign_id="c", list_id="l", template="t", sender="a@example.com")
+    state = Checkpoint(exhausted=True, recipients=1_000, estimated_recipients=1_000)
+    clock = ManualClock()
+    recipients = deque(Recipient(f"s{i}@example.com") for i in range(1_000))
+    epoch = Epoch(campaign, "run", plan, state, clock.now(), queue=recipients)
+    root = PacedRoot(campaign, clock)
+    dispatch(epoch, root, clock, limits)
+    assert len(root.paced_after) >= 3
+    assert root.paced_after == [epoch.started, *root.last_sends[:-1]]

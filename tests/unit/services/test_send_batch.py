@@ -186,6 +186,24 @@ def test_pacing_holds_the_sender_to_its_rate(stack: MemoryStack, threads: int) -
     assert stack.ses.max_in_any_second() <= 20
 
 
+def test_a_leaf_paces_on_from_the_last_send_of_the_unit_before_it(stack: MemoryStack) -> None:
+    """At 1/s the next unit of a root slot sends its first a second after the last send before
+    it, which the root hands it (`paced_after`); sent at once, it made two sends in a second."""
+    subscribers = seed(stack, 6)
+    campaign_id = new_campaign(stack).campaign_id
+    stack.ses.max_send_rate = 1
+    emails = [s.email for s in subscribers]
+    unit = {"rate_per_sender": 0.97, "threads": 1}
+    first = stack.app.batch_sender.deliver(job(stack, campaign_id, emails[:3], **unit), 1e12)
+    handed = {"paced_after": first.last_send_at}
+    second = stack.app.batch_sender.deliver(
+        job(stack, campaign_id, emails[3:], **unit, **handed), 1e12
+    )
+    assert first.counts[Outcome.SENT] == second.counts[Outcome.SENT] == 3
+    assert stack.ses.throttled == 0 and stack.ses.max_in_any_second() == 1
+    assert second.last_send_at - first.last_send_at == pytest.approx(3 / 0.97, rel=1e-3)
+
+
 def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
     stack: MemoryStack,
 ) -> None:
@@ -338,3 +356,68 @@ def test_time_a_throttled_store_takes_is_in_the_senders_budget(stack: MemoryStac
     assert clock.now() <= deadline
     assert result.counts[Outcome.SENT] > 0 and result.leftover
     assert result.counts[Outcome.SENT] + len(result.leftover) == 40
+
+
+def lone_errors_and_an_outage(
+    stack: MemoryStack, every: int, down: tuple[float, float] = (0.0, 0.0)
+) -> dict[str, int]:
+    """SES answers every `every`-th call with a lone 5xx, and every call between the two
+    times of `down`: counts of the calls and of those made while it was down."""
+    calls = {"all": 0, "down": 0}
+    clock = stack.ports.clock
+
+    def fault(email: OutgoingEmail) -> SendError | None:
+        calls["all"] += 1
+        if down[0] <= clock.now() < down[1]:
+            calls["down"] += 1
+            return ses_error(503, "ServiceUnavailable", "down")
+        if calls["all"] % every == 0:
+            return ses_error(500, "InternalFailure", "try again")
+        return None
+
+    stack.ses.fault = fault
+    return calls
+
+
+def test_a_lone_ses_error_costs_the_sender_a_few_slots_not_a_tenth_of_a_second() -> None:
+    """Each 5xx backs the whole sender off; a lone one briefly (it is SES's, and its recipient
+    is retried later), so the pace holds: 20 lone errors at 200/s cost a sender well under
+    a second (at 0.1 s a pause, about 1.5 s)."""
+    stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.02)
+    subscribers = seed(stack, 2000)
+    campaign = new_campaign(stack)
+    calls = lone_errors_and_an_outage(stack, every=100)
+    clock = stack.ports.clock
+    started = clock.now()
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=200.0,
+        max_threads=16,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 2000 and calls["all"] >= 2020
+    assert clock.now() - started < 2000 / 200 + 0.4
+
+
+def test_errors_in_a_row_back_the_sender_off_exponentially() -> None:
+    """SES down for two seconds: the sender's pauses double with each error in a row, so it
+    makes a handful of calls into the outage, not its pace's hundreds; then it goes on."""
+    stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.02)
+    subscribers = seed(stack, 600)
+    campaign = new_campaign(stack)
+    clock = stack.ports.clock
+    calls = lone_errors_and_an_outage(
+        stack, every=10**9, down=(clock.now() + 0.5, clock.now() + 2.5)
+    )
+    batch = job(
+        stack,
+        campaign.campaign_id,
+        [s.email for s in subscribers],
+        rate_per_sender=200.0,
+        max_threads=16,
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    assert result.counts[Outcome.SENT] == 600 and result.counts[Outcome.FAILED] == 0
+    assert 3 <= calls["down"] <= 20
