@@ -18,10 +18,12 @@ function, ledger marks and campaign counters -- published and drained by the thr
 the clock (`wait_for_the_end`), so they take no simulated time. Without `click_rates` SES says
 nothing back and the feedback path is priced (`bill`), not run.
 
-Time is a `SimClock`: it stands still while any thread works and jumps when all wait, so a
-10-million-subscriber run of ~3 hours takes minutes. DynamoDB capacity units are counted per
-operation from item sizes (the DynamoDB adapter's own item encoding), and the bill is priced at
-us-east-1 list prices (`PRICES`).
+Time is a `GreenClock`: it stands still while any task works and jumps when all wait, so hours
+of sending take a fraction of that (docs/scale.md says how much); its tasks (the functions'
+invocations and the senders' threads) are greenlets on one thread, so a wake-up is a switch,
+not the operating system's. DynamoDB capacity units are counted per operation from item sizes
+(the DynamoDB adapter's own item encoding), and the bill is priced at us-east-1 list prices
+(`PRICES`).
 
 DynamoDB's partitions are modelled (`Partitions`): the units each partition key value takes
 per second, against 1,000 write and 3,000 read units, with botocore's standard retry mode (the
@@ -71,14 +73,13 @@ from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
 from fanmail.services.send_batch import Compose
 from fanmail.settings import Settings, default_templates_dir
-from fanmail_local.adapters.clock import SimClock
+from fanmail_local.adapters.clock import GreenClock
 from fanmail_local.adapters.invoker import InProcessInvoker
 from fanmail_local.adapters.ledger import MemoryLedger
 from fanmail_local.adapters.mailbox import MailboxSimulator
 from fanmail_local.adapters.memory import (
     MemoryCampaignStore,
     MemorySubscriberStore,
-    projected,
 )
 from fanmail_local.adapters.scheduler import MemoryScheduler
 from fanmail_local.adapters.ses_simulator import QUOTA_EXCEEDED, SesSimulator, ses_error
@@ -158,15 +159,19 @@ class GeneratedList(MemorySubscriberStore):
         self.now = now
         self.item_bytes = 60 + attribute_bytes + SYNTHETIC_BYTES
         self.delivered: set[tuple[str, str]] = set()
+        self._attributes = {plan: {**self.note, "plan": plan} for plan in ("pro", "free")}
+        self._opened = [Engagement(last_opened=self.now - (day + 0.5) * DAY_S) for day in range(60)]
 
-    def synthetic(self, index: int) -> Subscriber:
-        plan = "pro" if index % 4 == 0 else "free"
-        opened = self.now - (index % 60 + 0.5) * DAY_S if index % 5 < 2 else None
+    def synthetic(self, index: int, *, engagement: bool = True) -> Subscriber:
+        """Subscriber `index`, with its engagement unless `engagement` is False (as a page
+        that does not project it reads it); subscribers share their attribute maps and
+        engagements, both immutable."""
+        opened = self._opened[index % 60] if engagement and index % 5 < 2 else NO_ENGAGEMENT
         return Subscriber(
             LIST_ID,
             email_of(index),
-            attributes={**self.note, "plan": plan},
-            engagement=Engagement(last_opened=opened),
+            attributes=self._attributes["pro" if index % 4 == 0 else "free"],
+            engagement=opened,
         )
 
     def count(self, list_id: str) -> int:
@@ -217,7 +222,8 @@ class GeneratedList(MemorySubscriberStore):
         key = (type(self), start, end, facts, self.item_bytes, self.now)
         found = PAGE_CACHE.get(key) if self.size <= CACHED_LIST_SIZE else None
         if found is None:
-            found = tuple(projected(self.synthetic(i), facts) for i in range(start, end))
+            engagement = Fact.ENGAGEMENT in facts  # all a page projects away that it has
+            found = tuple(self.synthetic(i, engagement=engagement) for i in range(start, end))
             if self.size <= CACHED_LIST_SIZE:
                 PAGE_CACHE[key] = found
         return found
@@ -255,6 +261,7 @@ class GeneratedList(MemorySubscriberStore):
             self.meter.partitions.write("subscribers", key, units, waits=False)
 
 
+NO_ENGAGEMENT = Engagement()
 PAGE_CACHE: dict[tuple[type, int, int, frozenset[Fact], int, float], tuple[Subscriber, ...]] = {}
 CACHED_LIST_SIZE = 200_000
 """Generated pages of lists up to this size are kept (a larger list is read once a run)."""
@@ -304,13 +311,13 @@ class Partitions:
     often, not what the caller does: the sender's thread would stop and its batch go back).
     Standard mode's retry quota (500 tokens per client) is left out."""
 
-    def __init__(self, clock: SimClock, seed: int) -> None:
+    def __init__(self, clock: GreenClock, seed: int) -> None:
         self.clock = clock
         self.throttled = 0
         self.throttled_by_table: dict[str, int] = {}
         self.unretried = 0
         self.hottest: dict[str, float] = {}
-        self._used: dict[tuple[str, str, str], list[float]] = {}
+        self._used: dict[tuple[str, str, str], _KeySecond] = {}
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 
@@ -339,19 +346,33 @@ class Partitions:
             self.clock.sleep(min(BOTOCORE_MAX_BACKOFF_S, backoff))
 
     def _fits(self, slot: tuple[str, str, str], units: float, limit: float) -> bool:
-        second = float(int(self.clock.now()))
+        second = int(self.clock.now())
         with self._lock:
-            used = self._used.setdefault(slot, [second, 0.0])
-            if used[0] != second:
-                used[0], used[1] = second, 0.0
-            if used[1] + units > limit:
+            used = self._used.get(slot)
+            if used is None:
+                used = self._used[slot] = _KeySecond(f"{slot[0]} {slot[2]}", second)
+            elif used.second != second:
+                used.second, used.units = second, 0.0
+            if used.units + units > limit:
                 self.throttled += 1
                 self.throttled_by_table[slot[0]] = self.throttled_by_table.get(slot[0], 0) + 1
                 return False
-            used[1] += units
-            name = f"{slot[0]} {slot[2]}"
-            self.hottest[name] = max(self.hottest.get(name, 0.0), used[1])
+            used.units += units
+            if used.units >= self.hottest.get(used.name, 0.0):
+                self.hottest[used.name] = used.units
             return True
+
+
+class _KeySecond:
+    """What one key took of one kind of unit in its latest second (`name`: its line in
+    `hottest`)."""
+
+    __slots__ = ("name", "second", "units")
+
+    def __init__(self, name: str, second: int) -> None:
+        self.name = name
+        self.second = second
+        self.units = 0.0
 
 
 class MeteredCampaigns(MemoryCampaignStore):
@@ -454,9 +475,9 @@ class MeteredLedger(MemoryLedger):
         return super().claim(campaign_id, email, *args, **kwargs)
 
     def complete(self, campaign_id: str, email: str, *args: Any, **kwargs: Any) -> Any:
-        self._write(campaign_id, email)
+        key = self._key(campaign_id, email)
+        self.meter.write("ledger", 1, key=key)
         if self.partitions is not None:
-            key = self._key(campaign_id, email)
             self.partitions.read("ledger", key, FEEDBACK_UNITS["read"], waits=False)
             self.partitions.write("ledger", key, FEEDBACK_UNITS["write"], waits=False)
             self.delivered(email)
@@ -486,7 +507,7 @@ class ModelledSes(SesSimulator):
 
     def __init__(
         self,
-        clock: SimClock,
+        clock: GreenClock,
         size: int,
         rate: float,
         daily: float,
@@ -614,7 +635,7 @@ class Scenario:
 @dataclass
 class Simulation:
     scenario: Scenario
-    clock: SimClock
+    clock: GreenClock
     app: App
     invoker: InProcessInvoker
     ses: ModelledSes
@@ -648,7 +669,7 @@ class SimulatedFeedback:
 
 def simulated_ports(
     scenario: Scenario,
-    clock: SimClock,
+    clock: GreenClock,
     meter: Meter,
     ses: ModelledSes,
     invoker: InProcessInvoker,
@@ -688,7 +709,7 @@ def set_up(
 ) -> Simulation:
     """The simulated stack; `ses_kind` and `list_kind` let a benchmark watch SES's sends or
     give the generated subscribers attributes (bench/phases.py: a timezone each)."""
-    clock = SimClock()
+    clock = GreenClock()
     meter = Meter(partitions=Partitions(clock, scenario.seed) if scenario.partitions else None)
     ses = ses_kind(
         clock,
