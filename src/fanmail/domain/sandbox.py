@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 import itertools
 import re
 import string
@@ -477,9 +478,10 @@ class _Watchdog:
     The budget is the render thread's own CPU time, where the platform can read another
     thread's (Linux, through its CPU-time clock): a render is pure computation, and on a busy
     machine (a Lambda sharing a vCPU, a laptop compiling) wall time also counts the time other
-    threads ran, which made an ordinary template fail now and then. Wall time, at
-    `WALL_FACTOR` times the budget, stays as a backstop (and is the budget where no thread
-    clock exists)."""
+    threads ran, which made an ordinary template fail now and then. Nor does the garbage
+    collector's time count (`_Collections`): a collection runs in whichever thread allocates
+    past its threshold and walks every object of the process. Wall time, at `WALL_FACTOR`
+    times the budget, stays as a backstop (and is the budget where no thread clock exists)."""
 
     TICK_S = 0.05
     WALL_FACTOR = 20
@@ -522,16 +524,43 @@ class _Watchdog:
                         _set_async_exc(ident, TooCostly)
 
 
+class _Collections:
+    """Each thread's CPU time in the garbage collector (gc.callbacks): so far, and since when
+    it is collecting (None when not), one tuple per thread so another thread reads both at
+    once. A gen-2 collection of a large heap takes a good part of a second."""
+
+    def __init__(self) -> None:
+        self.threads: dict[int, tuple[float, float | None]] = {}
+
+    def __call__(self, phase: str, info: Mapping[str, Any]) -> None:
+        ident, now = threading.get_ident(), time.thread_time()
+        spent, since = self.threads.get(ident, (0.0, None))
+        if phase == "start":
+            self.threads[ident] = (spent, now)
+        else:
+            self.threads[ident] = (spent + now - (now if since is None else since), None)
+
+    def spent(self, ident: int, cpu_now: float) -> float:
+        """`ident`'s collector time at its CPU time `cpu_now`, a collection under way included."""
+        spent, since = self.threads.get(ident, (0.0, None))
+        return spent + (cpu_now - since if since is not None else 0.0)
+
+
+_collections = _Collections()
+gc.callbacks.append(_collections)
+
+
 class _Watched:
     """A render under watch: its thread's CPU-time clock (None where there is none), the CPU
-    time it may reach, and the wall-clock backstop."""
+    time it may reach (the collector's not counted), and the wall-clock backstop."""
 
-    __slots__ = ("cpu_clock", "cpu_until", "render", "wall_until")
+    __slots__ = ("cpu_clock", "cpu_until", "ident", "render", "wall_until")
 
     def __init__(
-        self, render: int, cpu_clock: int | None, cpu_until: float, wall_until: float
+        self, render: int, ident: int, cpu_clock: int | None, cpu_until: float, wall_until: float
     ) -> None:
         self.render = render
+        self.ident = ident
         self.cpu_clock = cpu_clock
         self.cpu_until = cpu_until
         self.wall_until = wall_until
@@ -540,10 +569,11 @@ class _Watched:
     def start(cls, render: int, ident: int, seconds: float, wall_factor: float) -> _Watched:
         try:
             clock = time.pthread_getcpuclockid(ident)
-            cpu_until = time.clock_gettime(clock) + seconds
+            cpu = time.clock_gettime(clock)
         except (AttributeError, OSError):  # no per-thread CPU clock here: wall time it is
-            return cls(render, None, 0.0, time.monotonic() + seconds)
-        return cls(render, clock, cpu_until, time.monotonic() + seconds * wall_factor)
+            return cls(render, ident, None, 0.0, time.monotonic() + seconds)
+        until = cpu - _collections.spent(ident, cpu) + seconds
+        return cls(render, ident, clock, until, time.monotonic() + seconds * wall_factor)
 
     def over(self) -> bool:
         if time.monotonic() > self.wall_until:
@@ -551,9 +581,10 @@ class _Watched:
         if self.cpu_clock is None:
             return False
         try:
-            return time.clock_gettime(self.cpu_clock) > self.cpu_until
+            cpu = time.clock_gettime(self.cpu_clock)
         except OSError:  # the thread is gone: nothing left to stop
             return False
+        return cpu - _collections.spent(self.ident, cpu) > self.cpu_until
 
 
 def _set_async_exc(ident: int, exc: type[BaseException] | None) -> None:
