@@ -193,7 +193,9 @@ def run_until_interrupted(gateway: LocalApiGateway) -> None:
     gateway.start()
     try:
         while True:
-            time.sleep(3600)
+            # Short sleeps: the kernel may deliver SIGTERM to any thread, and Python runs the
+            # handler only when the main thread wakes (one long sleep ignored a test's SIGTERM).
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr)
     finally:

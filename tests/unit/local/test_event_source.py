@@ -40,7 +40,7 @@ def test_drain_waits_for_a_batch_still_running_after_its_message_came_back() -> 
     handles it again and deletes it: the queue is empty while the first invocation still
     runs (its counts not yet moved: a summary read then misses them). Drain returns only once
     that invocation has ended too."""
-    queue = MemoryQueue("q", visibility_s=0.05)
+    queue = MemoryQueue("it-FeedbackQueue", visibility_s=0.05)  # the IAM check reads its name
     function = SlowFirstBatch()
     mapping = EventSourceMapping(queue, function, "feedback", batch_size=1, window_s=0.01)
     mapping.poll_s = 0.01
