@@ -104,18 +104,8 @@ def dispatch_all(plan: FanoutPlan, recipients: int) -> RecordingRoot:
     queue = deque(Recipient(f"s{i}@example.com") for i in range(recipients))
     clock = TickingClock(0.001)
     root = RecordingRoot(campaign)
-    end = Dispatcher(
-        Epoch(campaign, "run", plan, state, clock.now(), queue=queue),
-        root=root,
-        clock=clock,
-        limits=PlanLimits(),
-        progress_interval_s=60.0,
-        breakers=None,
-        deadline=clock.now() + 900.0,
-        allowance=10**9,
-        outage_after_s=60.0,
-    ).run()
-    assert end is EpochEnd.DONE
+    epoch = Epoch(campaign, "run", plan, state, clock.now(), queue=queue)
+    assert dispatch(epoch, root, clock, PlanLimits()) is EpochEnd.DONE
     return root
 
 
