@@ -20,9 +20,9 @@ from fanmail.domain.ses_meter import LatencyHistogram
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Work for one node of the fan-out tree: send `recipients` using `width` senders, each
-    paced at `rate_per_sender` with `threads` calls in flight at first, growing or shrinking
-    with the latency it measures up to `max_threads`, by `deadline`."""
+    """Work for one node of the fan-out tree: `recipients` on `width` senders by `deadline`, each
+    paced at `rate_per_sender` from its slot's last send (`paced_after`) up to an opening's end
+    (`paced_until`), with `threads` calls in flight at first and up to `max_threads`."""
 
     campaign_id: str
     run_id: str
@@ -42,7 +42,7 @@ class Batch:
     max_threads: int = 0
     """0 (a batch from before senders adapted): `threads` is the cap as well."""
     paced_after: float = 0.0
-    """The last send of the unit before in its root slot: the pace goes on from it."""
+    paced_until: float | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -81,8 +81,8 @@ class BatchResult:
     account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
     `ses_failing` is SES's last transient error (5xx, network) when the node ended while SES
     answered nothing else, since `ses_failing_since`: the root judges whether SES is down.
-    `latency` and `threads_used` are what the senders measured of their SES calls;
-    `last_send_at` when the latest of them went (the slot's next unit paces on from it).
+    `latency`, `threads_used` and `last_send_at` (the slot's next unit paces on from it) are
+    what the senders measured of their SES calls.
     """
 
     counts: DeliveryCounts = field(default=DeliveryCounts(), metadata=wire(required=True))

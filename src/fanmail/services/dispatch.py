@@ -16,7 +16,7 @@ from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress, sen
 from fanmail.domain.errors import Conflict
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import Outcome
-from fanmail.domain.plan import PlanLimits
+from fanmail.domain.plan import PlanLimits, sender_invocations
 from fanmail.domain.ses_events import EventKind
 from fanmail.domain.ses_meter import needed_in_flight
 from fanmail.ports import Clock
@@ -32,6 +32,13 @@ MAX_IDLE_WAIT_S = 60.0
 one-time schedule instead of a Lambda waiting."""
 MEASURED_CALLS = 100
 """SES calls the senders must have reported before later units are sized from them."""
+OPENING_READ_MARGIN = 3.0
+"""How long the root takes to have a unit read and invoked, over the time its pages took to
+read: the invoke's encoding and the child's decoding, on a CPU the senders share."""
+OPENING_START_S = 0.05
+"""What an opening leaves unbooked at its start: the time its invoke and its leaf take to
+start. Sent early, it idles until its window ends; handed back, its recipients would be a
+crumb for one more invocation at the run's end."""
 
 
 class Root(Protocol):
@@ -84,7 +91,16 @@ class Dispatcher:
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[int, tuple[float, int, int]] = {}  # slot -> (at, recipients, senders)
+        self.units: dict[Future[BatchResult], tuple[float, int, int]] = {}  # (at, size, senders)
+        self.booked: dict[int, float] = {}  # slot -> its opening's end: the rest paces from it
+        self.opened: set[int] = set()  # slots that had a unit this epoch
+        self.reading_ahead_s = 0.0  # when the root will have read the rest of the opened slots
+        self.read_s = 0.0
+        self.read_items = 0
+        self.may_open = (
+            not self.plan.inline
+            and 2 * sender_invocations(self.plan.senders, self.plan.branching) <= limits.max_senders
+        )
         self.last_sends: dict[int, float] = {}  # slot -> its units' last send (domain.pacing)
         self.last_progress = self.clock.now()
         self.sequence = 0
@@ -97,7 +113,7 @@ class Dispatcher:
         self.ses_failing_since: float | None = None
 
     def run(self) -> EpochEnd:
-        with self.clock.executor(len(self.widths)) as pool:
+        with self.clock.executor(2 * len(self.widths)) as pool:
             while True:
                 self._release_due(self.clock.now())
                 self._fill_free_slots(pool)
@@ -111,9 +127,13 @@ class Dispatcher:
 
     # -- dispatching ------------------------------------------------------------------------
     def _fill(self, wanted: int) -> None:
+        """Read the list until the queue holds `wanted` (timed: openings are sized from it)."""
         queue = self.epoch.queue
         while len(queue) < wanted and not self.epoch.state.exhausted:
+            started, seen = self.clock.now(), self.epoch.state.recipients
             queue.extend(self.root.read_page(self.epoch))
+            self.read_s += self.clock.now() - started
+            self.read_items += self.epoch.state.recipients - seen
 
     def _release_due(self, now: float) -> None:
         deferred = self.epoch.deferred
@@ -127,9 +147,12 @@ class Dispatcher:
         usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
         return max(0, math.floor(self.plan.rate_per_sender * width * usable * 0.8))
 
-    def _next_unit(self, slot: int, now: float) -> tuple[Recipient, ...] | None:
-        """The recipients for `slot`, or None when nothing more is dispatched now (and
-        `self.end` says why, if the epoch is over)."""
+    def _next_unit(
+        self, slot: int, now: float
+    ) -> tuple[tuple[Recipient, ...], float | None] | None:
+        """The recipients for `slot` and the end of their window if they are an opening, or
+        None when nothing more is dispatched now (and `self.end` says why, if the epoch is
+        over)."""
         width = self.widths[slot]
         hard = min(self._time_capacity(width, now), self.allowance - self.committed)
         capacity = min(width * self.plan.batch_size, hard)
@@ -138,34 +161,64 @@ class Dispatcher:
             return None
         # sized before the list is read further: what the root holds unsent is checkpointed
         # on the campaign record at an epoch's end, which must stay under DynamoDB's 400 KB
-        unit = min(capacity, max(self._share(width, now), self.limits.min_batch))
+        unit = min(capacity, max(self._share(slot, now), self.limits.min_batch))
+        self._fill(self.limits.min_batch if slot not in self.opened else unit)
+        opening = self._opening(slot, unit, now)
+        until = None if opening is None else self.clock.now() + opening[1]
+        unit = unit if opening is None else opening[0]
         self._fill(unit)
+        self.opened.add(slot)
         queue = self.epoch.queue
         if not queue:
             return None
-        if self.epoch.state.exhausted and len(queue) - unit < max(self.limits.min_batch, unit // 2):
+        if (
+            until is None
+            and self.epoch.state.exhausted
+            and len(queue) - unit < max(self.limits.min_batch, unit // 2)
+        ):
             # no crumb left over for one more invocation: fewer than min_batch may ride along
             # past the batch size (the 6 MB payload cap keeps a fifth spare), never past time
             # or quota
             unit = min(capacity + self.limits.min_batch, hard, len(queue))
-        return tuple(queue.popleft() for _ in range(min(unit, len(queue))))
+        return tuple(queue.popleft() for _ in range(min(unit, len(queue)))), until
 
-    def _share(self, width: int, now: float) -> int:
+    def _opening(self, slot: int, unit: int, now: float) -> tuple[int, float] | None:
+        """The size and window of `slot`'s opening: what its senders send while the root reads
+        and invokes the rest of this unit after those of the slots opened before it. None
+        where the whole unit goes at once: a later unit, a list already read, or one too
+        small to split."""
+        if slot in self.opened or not self.may_open or not self.read_items:
+            return None
+        reading_ahead_s = (
+            self.reading_ahead_s + OPENING_READ_MARGIN * self.read_s / self.read_items * unit
+        )
+        width = self.widths[slot]
+        size = math.floor(self.plan.rate_per_sender * width * reading_ahead_s)
+        if size < width * self.limits.min_batch or size >= unit:
+            return None
+        self.reading_ahead_s = reading_ahead_s
+        return size, OPENING_START_S + reading_ahead_s
+
+    def _share(self, slot: int, now: float) -> int:
         """This slot's part of the work left -- what no one has yet, plus what the units in
-        flight have still to send -- so that every slot finishes at about the same time. A
-        lone free slot near the end must not take all that is left while the others idle."""
+        flight have still to send -- less what its own units in flight hold, so that every
+        slot finishes at about the same time. A lone free slot near the end must not take
+        all that is left while the others idle."""
         state, rate = self.epoch.state, self.plan.rate_per_sender
         unread = (
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
-        in_flight = sum(
-            max(0.0, size - (now - started) * rate * senders)
-            for started, size, senders in self.units.values()
-        )
-        left = len(self.epoch.queue) + unread + in_flight
-        return math.ceil(left * width / sum(self.widths))
+        in_flight = {
+            future: max(0.0, size - max(0.0, now - started) * rate * senders)
+            for future, (started, size, senders) in self.units.items()
+        }
+        own = sum(left for future, left in in_flight.items() if self.in_flight[future] == slot)
+        left = len(self.epoch.queue) + unread + sum(in_flight.values())
+        return math.ceil(left * self.widths[slot] / sum(self.widths) - own)
 
-    def _batch(self, slot: int, unit: tuple[Recipient, ...]) -> Batch:
+    def _batch(
+        self, slot: int, unit: tuple[Recipient, ...], paced_after: float, until: float | None
+    ) -> Batch:
         state, plan = self.epoch.state, self.plan
         width, batch_size = unit_shape(len(unit), self.widths[slot], self.limits.min_batch)
         batch = Batch(
@@ -180,7 +233,8 @@ class Dispatcher:
             batch_size=batch_size,
             deadline=self.child_deadline,
             recipients=unit,
-            paced_after=self.last_sends.get(slot, self.epoch.started),
+            paced_after=paced_after,
+            paced_until=until,
             retry_failed=state.retry_failed,
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
             phase=state.phase,
@@ -200,19 +254,39 @@ class Dispatcher:
         return min(max(self.plan.threads, self.limits.max_threads), needed)
 
     def _fill_free_slots(self, pool: Executor) -> None:
-        while self.free and self.end is None:
-            now = self.clock.now()
-            slot = self.free[-1]
-            unit = self._next_unit(slot, now)
-            if unit is None:
+        while self.end is None:
+            chosen = self._next_slot()
+            if chosen is None:
                 return
-            self.free.pop()
-            batch = self._batch(slot, unit)
-            self.units[slot] = (now, len(unit), batch.width)
+            slot, paced_after = chosen
+            now = self.clock.now()
+            cut = self._next_unit(slot, now)
+            if cut is None:
+                return
+            unit, until = cut
+            if slot in self.free:
+                self.free.remove(slot)
+            self.booked.pop(slot, None)
+            batch = self._batch(slot, unit, paced_after, until)
+            if until is not None:
+                self.booked[slot] = until
             self.committed += len(unit)
             if self.epoch.state.first_send_at is None:
                 self.epoch.state = replace(self.epoch.state, first_send_at=now)
-            self.in_flight[pool.submit(self.root.send, self.epoch, batch)] = slot
+            future = pool.submit(self.root.send, self.epoch, batch)
+            self.in_flight[future] = slot
+            self.units[future] = (max(now, paced_after), len(unit), batch.width)
+
+    def _next_slot(self) -> tuple[int, float] | None:
+        """A slot that may take a unit now, and when its pace goes on: a free one from its
+        last send; else one whose opening is in flight from the opening's end."""
+        if self.free:
+            slot = self.free[-1]
+            return slot, self.last_sends.get(slot, self.epoch.started)
+        if self.booked:
+            slot = min(self.booked, key=self.booked.__getitem__)
+            return slot, self.booked[slot]
+        return None
 
     def _idle(self) -> EpochEnd | None:
         """Nothing in flight: the epoch's end, or None to go on (after waiting for leases)."""
@@ -235,8 +309,10 @@ class Dispatcher:
         done = self.clock.wait_first(self.in_flight, self.progress_interval_s)
         for future in done:
             slot = self.in_flight.pop(future)
-            self.units.pop(slot, None)
-            self.free.append(slot)
+            self.units.pop(future, None)
+            if slot not in self.in_flight.values():  # its opening's rest may still be sending
+                self.booked.pop(slot, None)
+                self.free.append(slot)
             result = future.result()
             before = self.last_sends.get(slot, self.epoch.started)
             self.last_sends[slot] = max(before, result.last_send_at)

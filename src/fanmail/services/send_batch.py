@@ -95,12 +95,13 @@ class _Budget:
     it has seen plus a fixed margin, so calls in flight finish inside the budget. The calls are
     SES's and DynamoDB's: a throttled key's reads and writes back off for seconds (botocore's
     retries). A send slot past that (the pace held back by SES's errors) spends the budget at
-    once."""
+    once, as does one at or past an opening's end (`until`: its slot's next unit sends then)."""
 
-    def __init__(self, clock: Clock, deadline: float, margin_s: float) -> None:
+    def __init__(self, clock: Clock, deadline: float, margin_s: float, until: float) -> None:
         self.clock = clock
         self.deadline = deadline
         self.margin_s = margin_s
+        self.until = until
         self.slowest_call_s = 0.0
         self.spent = False
 
@@ -109,7 +110,8 @@ class _Budget:
 
     def allows_another(self, at: float | None = None) -> bool:
         start = self.clock.now() if at is None else at
-        if start + 2 * self.slowest_call_s + self.margin_s < self.deadline and not self.spent:
+        in_time = start + 2 * self.slowest_call_s + self.margin_s < self.deadline
+        if in_time and start < self.until and not self.spent:
             return True
         self.spent = True
         return False
@@ -656,9 +658,8 @@ class _Leaf:
         )
         meter = SesMeter()
         pacer = Pacer(batch.rate_per_sender, clock, options.aimd, after=batch.paced_after)
-        self.tools = _Instruments(
-            pacer, _Budget(clock, deadline, options.stop_margin_s), meter, _Outage(clock, options)
-        )
+        budget = _Budget(clock, deadline, options.stop_margin_s, batch.paced_until or math.inf)
+        self.tools = _Instruments(pacer, budget, meter, _Outage(clock, options))
         most = max(1, min(batch.thread_cap, len(batch.recipients)))
         self.concurrency = _Concurrency(
             most, self.tools, options.concurrency_headroom, self._start_workers

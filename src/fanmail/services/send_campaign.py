@@ -130,7 +130,14 @@ class CampaignRunner:
         )
 
     # -- planning -----------------------------------------------------------------------------
-    def plan_for(self, campaign: Campaign, recipients: int, quota: SendQuota) -> FanoutPlan:
+    def plan_for(
+        self,
+        campaign: Campaign,
+        recipients: int,
+        quota: SendQuota,
+        limits: PlanLimits | None = None,
+    ) -> FanoutPlan:
+        limits = limits or self.limits()
         rate = self.options.rate_override or quota.max_send_rate
         mailing_list = self.lists.get(campaign.list_id) if self.lists is not None else None
         if mailing_list is not None:  # an old list's one key would throttle the whole run
@@ -138,7 +145,7 @@ class CampaignRunner:
         first = self.subscribers.page(campaign.list_id, None, 50).subscribers
         sizes = [len(json.dumps(Recipient(s.email, s.attributes).to_json())) for s in first]
         recipient_bytes = math.ceil(sum(sizes) / len(sizes)) + 8 if sizes else 200
-        return make_plan(recipients, rate, self.latency_s(campaign), self.limits(), recipient_bytes)
+        return make_plan(recipients, rate, self.latency_s(campaign), limits, recipient_bytes)
 
     def latency_s(self, campaign: Campaign) -> float:
         """The SES latency a plan assumes: the setting, until senders of this campaign have
@@ -180,7 +187,8 @@ class CampaignRunner:
         if state.estimated_recipients is None:
             state = replace(state, estimated_recipients=self.subscribers.count(campaign.list_id))
         quota = self.ses.quota()
-        plan = self.plan_for(campaign, state.estimated_recipients or 0, quota)
+        limits = self.limits()
+        plan = self.plan_for(campaign, state.estimated_recipients or 0, quota, limits)
         state = replace(
             state,
             invocations=merge_invocations(state.invocations, {TRIGGER: 1}),
@@ -201,7 +209,9 @@ class CampaignRunner:
             self.trip_breaker(epoch, opening.pause)
             return replace(self._stopped(epoch, quota), decision=epoch.decision)
         allowance = math.floor(quota.remaining_24_hours - self.options.quota_margin)
-        end = EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch, deadline, allowance)
+        end = (
+            EpochEnd.QUOTA if allowance <= 0 else self._dispatch(epoch, deadline, allowance, limits)
+        )
         return replace(self._end_epoch(epoch, end, message.epoch, quota), decision=epoch.decision)
 
     # -- what the dispatch loop asks of the root (dispatch.Root) --------------------------------
@@ -286,13 +296,17 @@ class CampaignRunner:
                 epoch.campaign.campaign_id, trip_breaker(epoch.run_id, reason)
             )
 
-    def _dispatch(self, epoch: Epoch, deadline: float, allowance: int) -> EpochEnd:
+    def _dispatch(
+        self, epoch: Epoch, deadline: float, allowance: int, limits: PlanLimits
+    ) -> EpochEnd:
+        """The epoch's dispatch loop, with the limits its plan was made with (the senders
+        Lambda lets it run: an opening's rest runs beside it for a while)."""
         options = self.options
         return Dispatcher(
             epoch,
             root=self,
             clock=self.clock,
-            limits=options.limits,
+            limits=limits,
             progress_interval_s=options.progress_interval_s,
             breakers=None if epoch.state.ignore_breakers else options.breakers,
             deadline=deadline,

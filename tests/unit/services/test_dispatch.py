@@ -167,3 +167,76 @@ def test_each_unit_paces_on_from_the_last_send_of_its_slot() -> None:
     dispatch(epoch, root, clock, limits)
     assert len(root.paced_after) >= 3
     assert root.paced_after == [epoch.started, *root.last_sends[:-1]]
+
+
+class ReadingRoot(RecordingRoot):
+    """A root whose list is read a page at a time, each page taking `page_s`, and whose
+    openings stay in flight until every slot's rest is dispatched: an opening's senders send
+    for the whole of its window, while the root reads on."""
+
+    def __init__(self, campaign: Campaign, clock: ManualClock, recipients: int, slots: int):
+        super().__init__(campaign)
+        self.clock = clock
+        self.page_s = 0.01
+        self.pages = deque(
+            [Recipient(f"s{i}@example.com") for i in range(start, min(recipients, start + 1000))]
+            for start in range(0, recipients, 1000)
+        )
+        self.slots = slots
+        self.rests = threading.Semaphore(0)
+
+    def read_page(self, epoch: Epoch) -> list[Recipient]:
+        self.clock.advance(self.page_s)
+        page = self.pages.popleft()
+        state = epoch.state
+        epoch.state = replace(
+            state, recipients=state.recipients + len(page), exhausted=not self.pages
+        )
+        return page
+
+    def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
+        if batch.paced_until is None:
+            self.rests.release()
+        else:  # an opening: sending until its window ends, long after the root read on
+            assert self.rests.acquire(timeout=10)
+            self.rests.release()
+        result = super().send(epoch, batch)
+        return replace(result, last_send_at=batch.paced_until or self.clock.now())
+
+
+def test_each_slot_opens_with_what_it_sends_while_the_root_reads_the_rest() -> None:
+    """20,000 at 500/s on 3 senders, the list still to read: each slot starts with a small
+    opening, told to send nothing after its window; its rest is dispatched while the opening
+    is in flight, paced from the opening's end, so the slots start at once and never send
+    two units at the same time; the rests are sized so that the slots end together."""
+    limits = PlanLimits()
+    plan = make_plan(20_000, 500.0, 0.06, limits)
+    campaign = Campaign(campaign_id="c", list_id="l", template="t", sender="a@example.com")
+    state = Checkpoint(estimated_recipients=20_000)
+    clock = TickingClock(0.0001)
+    epoch = Epoch(campaign, "run", plan, state, clock.now())
+    root = ReadingRoot(campaign, clock, 20_000, len(plan.root_slots))
+    assert dispatch(epoch, root, clock, limits) is EpochEnd.DONE
+    emails = [r.email for b in root.batches for r in b.recipients]
+    assert len(emails) == len(set(emails)) == 20_000
+    openings = [b for b in root.batches if b.paced_until is not None]
+    rests = [b for b in root.batches if b.paced_until is None]
+    assert len(openings) == len(rests) == 3
+    assert all(b.paced_after == epoch.started for b in openings)
+    assert max(b.paced_until or 0 for b in openings) - epoch.started < 1.0
+    assert all(len(b.recipients) < plan.batch_size / 20 for b in openings)
+    rate = plan.rate_per_sender
+    ends = []
+    for opening in openings:
+        (rest,) = [b for b in rests if b.paced_after == opening.paced_until]
+        assert len(opening.recipients) <= rate * (rest.paced_after - epoch.started)
+        ends.append(rest.paced_after + len(rest.recipients) / rate)
+    assert max(ends) - min(ends) < 0.05
+
+
+def test_a_list_already_read_goes_out_in_whole_units() -> None:
+    """Nothing left to read (a resumed epoch's queue, a list read before): no openings."""
+    plan = make_plan(20_000, 500.0, 0.06, PlanLimits())
+    root = dispatch_all(plan, 20_000)
+    assert len(root.batches) == 3
+    assert all(b.paced_until is None for b in root.batches)

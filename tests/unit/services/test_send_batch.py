@@ -466,3 +466,22 @@ def test_errors_in_a_row_back_the_sender_off_exponentially() -> None:
     result = stack.app.batch_sender.deliver(batch, 1e12)
     assert result.counts[Outcome.SENT] == 600 and result.counts[Outcome.FAILED] == 0
     assert 3 <= calls["down"] <= 20
+
+
+def test_an_opening_sends_nothing_after_its_window_and_hands_back_the_rest(
+    stack: MemoryStack,
+) -> None:
+    """The root's next unit for the slot paces on from the opening's end: a send of the
+    opening at or after it would be two units sending at once."""
+    subscribers = seed(stack, 30)
+    campaign_id = new_campaign(stack).campaign_id
+    now = stack.ports.clock.now()
+    until = now + 1.05
+    batch = job(
+        stack, campaign_id, [s.email for s in subscribers], rate_per_sender=10.0, paced_until=until
+    )
+    result = stack.app.batch_sender.deliver(batch, 1e12)
+    sent = result.counts[Outcome.SENT]
+    assert 10 <= sent <= 11 and len(result.leftover) == 30 - sent
+    assert all(d.arrived_at < until for d in stack.ses.deliveries)
+    assert {r.email for r in result.leftover}.isdisjoint(d.email.to for d in stack.ses.deliveries)
