@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,14 +36,10 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
     logger.thread_safe_clear_keys()  # a warm container's thread keeps the last invocation's keys
     logger.thread_safe_append_keys(campaign_id=batch.campaign_id, node=batch.node)
     deadline = app.deadline(context)
+    if not gc.get_freeze_count():  # what start-up built: no collection walks it again
+        gc.freeze()
     logger.info("batch received", extra={"recipients": len(batch.recipients), "width": batch.width})
     result = app.batch_sender.handle(batch, deadline)
-    logger.info(
-        "batch done",
-        extra={
-            "sent": result.counts[Outcome.SENT],
-            "failed": result.counts[Outcome.FAILED],
-            "leftover": len(result.leftover),
-        },
-    )
+    done = {"sent": result.counts[Outcome.SENT], "failed": result.counts[Outcome.FAILED]}
+    logger.info("batch done", extra={**done, "leftover": len(result.leftover)})
     return result.to_wire()

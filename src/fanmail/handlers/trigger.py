@@ -9,6 +9,7 @@ invoke, and a long run continues itself), the daily quota's resume schedule
 
 from __future__ import annotations
 
+import gc
 from typing import Any, assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -87,6 +88,8 @@ def _run(app: bootstrap.App, message: RunEpoch, context: Any) -> JsonObject:
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(campaign_id=message.campaign_id, run_id=message.run_id)
     deadline = app.deadline(context)
+    if not gc.get_freeze_count():  # what start-up built: no collection walks it again
+        gc.freeze()
     try:
         report = app.runner.run(message, deadline)
     except Conflict as exc:
