@@ -37,8 +37,12 @@ OPENING_READ_MARGIN = 3.0
 read: the invoke's encoding and the child's decoding, on a CPU the senders share."""
 OPENING_START_S = 0.05
 """What an opening leaves unbooked at its start: the time its invoke and its leaf take to
-start. Sent early, it idles until its window ends; handed back, its recipients would be a
-crumb for one more invocation at the run's end."""
+start."""
+OPENING_FILL = 0.85
+"""The share of its window an opening is sized to fill. Its senders lose slots while the root
+reads and encodes the slots' rests beside them (one interpreter here, a cold start on AWS), and
+what an opening hands back waits for a free slot, at the run's end: one more invocation
+after the others, a slow call's time more at worst. Sent early, it idles until its end."""
 
 
 class Root(Protocol):
@@ -193,7 +197,7 @@ class Dispatcher:
             self.reading_ahead_s + OPENING_READ_MARGIN * self.read_s / self.read_items * unit
         )
         width = self.widths[slot]
-        size = math.floor(self.plan.rate_per_sender * width * reading_ahead_s)
+        size = math.floor(self.plan.rate_per_sender * width * reading_ahead_s * OPENING_FILL)
         if size < width * self.limits.min_batch or size >= unit:
             return None
         self.reading_ahead_s = reading_ahead_s
