@@ -265,13 +265,19 @@ def hash_segment(email: str, segments: int) -> int:
 
 
 def projected(subscriber: Subscriber, facts: frozenset[Fact]) -> Subscriber:
-    """A subscriber as a page projects it: what the DynamoDB adapter's projection reads."""
-    return replace(
-        subscriber,
-        history=(),
-        signed_up_at=subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
-        engagement=subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
-        topics=subscriber.topics if Fact.TOPICS in facts else {},
+    """A subscriber as a page projects it: what the DynamoDB adapter's projection reads.
+    Built directly, not by `dataclasses.replace` (four times as long): the root reads its
+    whole list through here while its senders send, on the same interpreter."""
+    return Subscriber(
+        subscriber.list_id,
+        subscriber.email,
+        subscriber.status,
+        subscriber.attributes,
+        (),
+        subscriber.imported_by,
+        subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
+        subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
+        subscriber.topics if Fact.TOPICS in facts else {},
     )
 
 
