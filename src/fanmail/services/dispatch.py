@@ -19,6 +19,7 @@ from fanmail.domain.outcomes import Outcome
 from fanmail.domain.plan import PlanLimits
 from fanmail.domain.ses_events import EventKind
 from fanmail.domain.ses_meter import needed_in_flight
+from fanmail.domain.windows import slot_batch, slot_pace, slot_windows
 from fanmail.ports import Clock
 from fanmail.services.run_state import Epoch, EpochEnd
 
@@ -57,9 +58,8 @@ class Root(Protocol):
 class Dispatcher:
     """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
     recipients and the quota spent, keeps one unit in flight per free slot, folds each result
-    in, writes progress, and says why the epoch ended. Each unit paces on from its slot's last
-    send; a slot's first of the epoch from the epoch's start (the last epoch's root waited for
-    every send it made)."""
+    in, writes progress, and says why the epoch ended. Each unit paces on from its slot's latest
+    sends (`_sent_before`)."""
 
     def __init__(
         self,
@@ -82,10 +82,12 @@ class Dispatcher:
         self.progress_interval_s = progress_interval_s
         self.breakers = breakers
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
+        self.windows = slot_windows(self.plan)  # each slot's sends in any second (of R's)
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[int, tuple[float, int, int]] = {}  # slot -> (at, recipients, senders)
-        self.last_sends: dict[int, float] = {}  # slot -> its units' last send (domain.pacing)
+        self.units: dict[int, tuple[float, int]] = {}  # slot -> (at, recipients)
+        self.recent_sends: dict[int, tuple[float, ...]] = {}  # slot -> its latest sends
+        self.sent_earlier = epoch.state.first_send_at is not None  # in an epoch before this
         self.last_progress = self.clock.now()
         self.sequence = 0
         self.stalled = 0
@@ -122,23 +124,22 @@ class Dispatcher:
             self.epoch.released(recipient)
             self.epoch.queue.appendleft(recipient)
 
-    def _time_capacity(self, width: int, now: float) -> int:
-        """Recipients a unit of `width` senders can send before the children's deadline."""
+    def _time_capacity(self, slot: int, now: float) -> int:
+        """Recipients a unit of `slot` can send before the children's deadline."""
         usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
-        return max(0, math.floor(self.plan.rate_per_sender * width * usable * 0.8))
+        return max(0, math.floor(slot_pace(self.plan, slot) * usable * 0.8))
 
     def _next_unit(self, slot: int, now: float) -> tuple[Recipient, ...] | None:
         """The recipients for `slot`, or None when nothing more is dispatched now (and
         `self.end` says why, if the epoch is over)."""
-        width = self.widths[slot]
-        hard = min(self._time_capacity(width, now), self.allowance - self.committed)
-        capacity = min(width * self.plan.batch_size, hard)
+        hard = min(self._time_capacity(slot, now), self.allowance - self.committed)
+        capacity = min(slot_batch(self.plan, slot), hard)
         if capacity <= 0:
             self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
             return None
         # sized before the list is read further: what the root holds unsent is checkpointed
         # on the campaign record at an epoch's end, which must stay under DynamoDB's 400 KB
-        unit = min(capacity, max(self._share(width, now), self.limits.min_batch))
+        unit = min(capacity, max(self._share(slot, now), self.limits.min_batch))
         self._fill(unit)
         queue = self.epoch.queue
         if not queue:
@@ -150,20 +151,21 @@ class Dispatcher:
             unit = min(capacity + self.limits.min_batch, hard, len(queue))
         return tuple(queue.popleft() for _ in range(min(unit, len(queue))))
 
-    def _share(self, width: int, now: float) -> int:
+    def _share(self, slot: int, now: float) -> int:
         """This slot's part of the work left -- what no one has yet, plus what the units in
-        flight have still to send -- so that every slot finishes at about the same time. A
-        lone free slot near the end must not take all that is left while the others idle."""
-        state, rate = self.epoch.state, self.plan.rate_per_sender
+        flight have still to send -- by its pace, so that every slot finishes at about the
+        same time. A lone free slot near the end must not take all that is left while the
+        others idle."""
+        state, plan = self.epoch.state, self.plan
         unread = (
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
         in_flight = sum(
-            max(0.0, size - (now - started) * rate * senders)
-            for started, size, senders in self.units.values()
+            max(0.0, size - (now - started) * slot_pace(plan, busy))
+            for busy, (started, size) in self.units.items()
         )
         left = len(self.epoch.queue) + unread + in_flight
-        return math.ceil(left * width / sum(self.widths))
+        return math.ceil(left * self.windows[slot] / sum(self.windows))
 
     def _batch(self, slot: int, unit: tuple[Recipient, ...]) -> Batch:
         state, plan = self.epoch.state, self.plan
@@ -173,20 +175,31 @@ class Dispatcher:
             run_id=self.epoch.run_id,
             node=f"e{state.epochs}.{self.sequence}",
             width=width,
-            rate_per_sender=plan.rate_per_sender,
+            rate_per_sender=slot_pace(plan, slot) / width,
+            window_sends=self.windows[slot],
             threads=self._threads(),
             max_threads=max(plan.threads, self.limits.max_threads),
             branching=plan.branching,
             batch_size=batch_size,
             deadline=self.child_deadline,
             recipients=unit,
-            paced_after=self.last_sends.get(slot, self.epoch.started),
+            sent_before=self._sent_before(slot),
             retry_failed=state.retry_failed,
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
             phase=state.phase,
         )
         self.sequence += 1
         return batch
+
+    def _sent_before(self, slot: int) -> tuple[float, ...]:
+        """The slot's latest sends (domain.pacing); before its first unit of an epoch, a full
+        window at the epoch's start: the last epoch's sends all came before it (none before a
+        run's first)."""
+        if slot in self.recent_sends:
+            return self.recent_sends[slot]
+        if not self.sent_earlier:
+            return ()
+        return (self.epoch.started,) * self.windows[slot]
 
     def _threads(self) -> int:
         """Where a unit's senders start: the plan's threads until senders have reported the
@@ -208,7 +221,7 @@ class Dispatcher:
                 return
             self.free.pop()
             batch = self._batch(slot, unit)
-            self.units[slot] = (now, len(unit), batch.width)
+            self.units[slot] = (now, len(unit))
             self.committed += len(unit)
             if self.epoch.state.first_send_at is None:
                 self.epoch.state = replace(self.epoch.state, first_send_at=now)
@@ -238,8 +251,8 @@ class Dispatcher:
             self.units.pop(slot, None)
             self.free.append(slot)
             result = future.result()
-            before = self.last_sends.get(slot, self.epoch.started)
-            self.last_sends[slot] = max(before, result.last_send_at)
+            latest = sorted(self._sent_before(slot) + result.recent_sends)
+            self.recent_sends[slot] = tuple(latest[-self.windows[slot] :])
             self._fold(result)
 
     def _fold(self, result: BatchResult) -> None:

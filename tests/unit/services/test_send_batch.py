@@ -190,20 +190,20 @@ def test_pacing_holds_the_sender_to_its_rate(stack: MemoryStack, threads: int) -
 
 def test_a_leaf_paces_on_from_the_last_send_of_the_unit_before_it(stack: MemoryStack) -> None:
     """At 1/s the next unit of a root slot sends its first a second after the last send before
-    it, which the root hands it (`paced_after`); sent at once, it made two sends in a second."""
+    it, which the root hands it (`sent_before`); sent at once, it made two sends in a second."""
     subscribers = seed(stack, 6)
     campaign_id = new_campaign(stack).campaign_id
     stack.ses.max_send_rate = 1
     emails = [s.email for s in subscribers]
     unit = {"rate_per_sender": 0.97, "threads": 1}
     first = stack.app.batch_sender.deliver(job(stack, campaign_id, emails[:3], **unit), 1e12)
-    handed = {"paced_after": first.last_send_at}
+    handed = {"sent_before": first.recent_sends}
     second = stack.app.batch_sender.deliver(
         job(stack, campaign_id, emails[3:], **unit, **handed), 1e12
     )
     assert first.counts[Outcome.SENT] == second.counts[Outcome.SENT] == 3
     assert stack.ses.throttled == 0 and stack.ses.max_in_any_second() == 1
-    assert second.last_send_at - first.last_send_at == pytest.approx(3 / 0.97, rel=1e-3)
+    assert second.recent_sends[-1] - first.recent_sends[-1] == pytest.approx(3 / 0.97, rel=1e-3)
 
 
 def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
