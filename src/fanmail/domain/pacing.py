@@ -81,7 +81,6 @@ class Pacer:
         self._count = 0
         self._last_decrease = float("-inf")
         self._waiting = 0
-        self.unclaimed = 0
 
     @staticmethod
     def _interval(rate: float) -> float:
@@ -89,15 +88,9 @@ class Pacer:
 
     def reserve(self) -> float:
         """Claim the next slot and return the time it starts; the caller then waits for it
-        (`wait_for`) or gives it up (`forgo`). A slot that came due while no caller was
-        waiting for it counts as `unclaimed`: every caller was busy elsewhere (in a call), and
-        one more would have sent it on time."""
+        (`wait_for`) or gives it up (`forgo`)."""
         with self._lock:
-            now = self._clock.now()
-            slot = self._origin + self._count * self.interval
-            if slot < now and self._waiting == 0:
-                self.unclaimed += 1
-            slot = self._take(now)
+            slot = self._take(self._clock.now())
             self._waiting += 1
             return slot
 

@@ -113,17 +113,6 @@ def test_a_caller_a_little_late_holds_the_next_one_back() -> None:
     assert pacer.recent_sends[-1] == clock.now()
 
 
-def test_a_caller_that_wakes_late_is_not_counted_as_a_missing_thread() -> None:
-    """A starved CPU wakes a waiting caller late: more threads would not help, so its fresh
-    slot is not `unclaimed`."""
-    clock = ManualClock()
-    pacer = Pacer(10, clock)
-    slot = pacer.reserve()
-    clock.advance(2.0)
-    pacer.wait_for(slot)
-    assert pacer.unclaimed == 0 and pacer.waiting == 0
-
-
 def sends(pacer: Pacer, clock: ManualClock, count: int) -> list[float]:
     """When each of `count` callers, one after another, went."""
     went = []
@@ -242,20 +231,17 @@ def test_a_slower_pace_keeps_the_slot_already_promised() -> None:
     assert max_in_window(slots) <= 10
 
 
-def test_a_slot_due_with_no_caller_waiting_is_counted_unclaimed() -> None:
-    """The leaf starts a thread per unclaimed slot: one comes due while every caller is busy
-    elsewhere (in a call). A caller already waiting means the slot was taken on time."""
+def test_waiting_counts_the_callers_holding_a_slot_until_they_reach_it_or_give_it_up() -> None:
+    """The leaf's threads ask it (`_Concurrency`): a caller already waiting for a slot is a
+    spare thread."""
     clock = ManualClock()
     pacer = Pacer(10, clock)
     first = pacer.reserve()
     second = pacer.reserve()  # queued behind the first: a spare caller
-    assert pacer.waiting == 2 and pacer.unclaimed == 0
+    assert pacer.waiting == 2
     pacer.wait_for(first)
     pacer.wait_for(second)
-    assert pacer.waiting == 0 and pacer.unclaimed == 0
-    clock.advance(0.5)  # every caller in a call: the slots of half a second pass unclaimed
-    pacer.acquire()
-    assert pacer.unclaimed == 1
+    assert pacer.waiting == 0
     pacer.reserve()  # a caller out of time gives its slot up
     pacer.forgo()
     assert pacer.waiting == 0
