@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -138,6 +139,22 @@ def test_the_whole_job_walked_as_a_user(
 
 def wait(browser: WebDriver, timeout: float = 60.0) -> WebDriverWait[WebDriver]:
     return WebDriverWait(browser, timeout, poll_frequency=0.2)
+
+
+def click_in_row(browser: WebDriver, row: str, label: str) -> None:
+    """Click the row's button once it is there. The table may be drawn again between finding
+    a button and clicking it (a refresh): the click is then tried on the new one."""
+
+    def clicked(b: WebDriver) -> bool:
+        buttons = b.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "button")
+        button = next((x for x in buttons if x.text == label), None)
+        if button is None:
+            return False
+        button.click()
+        return True
+
+    stale = (StaleElementReferenceException, NoSuchElementException)
+    WebDriverWait(browser, 10, poll_frequency=0.2, ignored_exceptions=stale).until(clicked)
 
 
 def text(browser: WebDriver, element_id: str) -> str:
@@ -324,11 +341,7 @@ def test_saved_segments_in_the_lists_view_and_the_campaign_form(
     as a job with progress beside the button, and the campaign created from it."""
     runtime, url = served
     browser.get(f"{url}/#lists")
-    wait(browser, 10).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, "#lists tr[data-id=news] button")
-    )
-    row = browser.find_element(By.CSS_SELECTOR, "#lists tr[data-id=news]")
-    next(b for b in row.find_elements(By.TAG_NAME, "button") if b.text == "Segments").click()
+    click_in_row(browser, "#lists tr[data-id=news]", "Segments")
     form = browser.find_element(By.ID, "segment-form")
     wait(browser, 10).until(lambda b: form.is_displayed())
     form.find_element(By.NAME, "name").send_keys("Has a city")
