@@ -96,10 +96,11 @@ def segment(given: str | None) -> object:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| R/s | N | status (sent) | senders x threads | depth | epochs | completion "
+        "| most sends in a second (s over R) | dup / missing "
         "| peak Lambda concurrency | DynamoDB throttled (unretried) "
         "| hottest keys: list read / list write / ledger write (units/s) | $ per million "
         "| of it Lambda + DynamoDB | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         plan, cost = r["plan"], r["cost_usd_per_million"]
@@ -108,6 +109,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['rate']:g} | {r['subscribers']:,} | {r['status']} ({r['sent']:,}) "
             f"| {plan['senders']} x {plan['threads']} | {plan['depth']} | {r['epochs']} "
             f"| {r['completion_ratio'] if r['status'] == 'sent' else '-'} "
+            f"| {r['max_sends_in_any_second']:,} ({r['over_rate_seconds']}) "
+            f"| {r['duplicates']} / {r['missing']} "
             f"| {r['max_concurrency']} "
             f"| {r['dynamodb_throttled_requests']:,} ({r['dynamodb_throttled_unretried']:,}) "
             f"| {hot.get('subscribers read', 0):,} / {hot.get('subscribers write', 0):,} "
