@@ -4,7 +4,7 @@ SES enforces MaxSendRate over a strict one-second window and drops what exceeds 
 allowance (a classic token bucket's capacity) would be spent as throttles. Slots are handed out
 evenly spaced; callers sleep until their slot. On top of the slots, one rule holds the window
 itself: no more than `window` sends in any second. The plan gives each sender its window so that
-the windows of all the senders that can run at once sum to at most R (domain.plan): each
+the windows of all the senders that can run at once sum to at most R (domain.windows): each
 sender's `ceil(rate)` did not at low rates (three senders at 0.97 x 20/3 each made 21 in a
 second). A sender counts the latest sends of the senders before it in its place of the fan-out
 (`sent_before`, as many as its window holds) as its own: if those sent p in a second, the
@@ -74,6 +74,7 @@ class Pacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._sent = deque(sent_before, maxlen=window)  # the latest sends, oldest first
+        self._own: deque[float] = deque(maxlen=window)  # of them, this pacer's
         # the grid starts where both the pace and the window let it, not with callers piled
         # up at the window's opening
         last = sent_before[-1] if sent_before else float("-inf")
@@ -130,6 +131,7 @@ class Pacer:
                     slot = self._window_opens()
                     if now >= slot:
                         self._sent.append(now)
+                        self._own.append(now)
                         return
         finally:
             self.forgo()
@@ -142,10 +144,11 @@ class Pacer:
 
     @property
     def recent_sends(self) -> tuple[float, ...]:
-        """The latest sends, its window's worth, the ones before it included: what the next
-        sender in this pacer's place of the fan-out counts as its own (`sent_before`)."""
+        """Its own latest sends, its window's worth: with the ones before it (the root keeps
+        those), what the next sender in this pacer's place of the fan-out counts as its own
+        (`sent_before`). Its own only: a copy of the ones before would count twice."""
         with self._lock:
-            return tuple(self._sent)
+            return tuple(self._own)
 
     def forgo(self) -> None:
         """The caller is done with its slot: reached, or given up (out of time)."""

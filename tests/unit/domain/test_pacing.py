@@ -285,3 +285,15 @@ def test_senders_that_share_r_never_put_more_than_r_in_a_second(windows: bool) -
             senders.submit(sender, slot)
     assert len(went) == 3 * 4 * 3 * 30
     assert (max_in_window(went) <= 20) is windows
+
+
+def test_a_pacer_hands_on_its_own_sends_not_a_second_copy_of_the_ones_before() -> None:
+    """The root merges a unit's sends with its slot's earlier ones: handed back again, the
+    earlier ones would count twice and hold the next unit back for nothing."""
+    clock = ManualClock()
+    before = (clock.now() - 0.5, clock.now() - 0.25)
+    pacer = Pacer(3, clock, sent_before=before, window=3)
+    assert pacer.recent_sends == ()
+    went = sends(pacer, clock, 2)
+    assert pacer.recent_sends == tuple(went)
+    assert went[1] - before[0] >= 1.0  # the window counted the ones before
