@@ -35,6 +35,8 @@ from fanmail_local.simulation import (
     Simulation,
     create_list,
     report,
+    scenario_arguments,
+    scenario_from,
     set_up,
     wait_for_the_end,
 )
@@ -145,15 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--rate", type=float, default=10_000.0, help="SES MaxSendRate R")
-    parser.add_argument("--latency-ms", type=float, default=60.0, help="mean SES call latency")
-    parser.add_argument(
-        "--transient-share",
-        type=float,
-        default=0.001,
-        help="share of SES calls answered with a transient error (retried)",
-    )
+    scenario_arguments(parser, subscribers=100_000, rate=10_000.0)
     parser.add_argument(
         "--dynamodb-ms",
         type=float,
@@ -173,12 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_functions()
     TimedSes.resolution_s = args.resolution
-    scenario = Scenario(
-        args.subscribers,
-        args.rate,
-        latency_s=args.latency_ms / 1000,
-        transient_share=args.transient_share,
-    )
+    scenario = scenario_from(args)
     SlowList.request_s, SlowList.item_s = args.dynamodb_ms / 1000, args.dynamodb_item_us / 1e6
     latencies = {
         "dynamodb_ms": args.dynamodb_ms,

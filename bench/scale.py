@@ -19,7 +19,7 @@ from typing import Any
 
 from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail_local.cli.common import quiet_functions
-from fanmail_local.simulation import Scenario, run
+from fanmail_local.simulation import Scenario, run, scenario_arguments, scenario_from
 
 SWEEP_RATES = (1.0, 14.0, 200.0, 1000.0, 5000.0, 10000.0)
 SWEEP_SIZES = (1_000, 100_000, 10_000_000)
@@ -29,15 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--subscribers", type=int, default=1_000_000)
-    parser.add_argument("--rate", type=float, default=1000.0, help="SES MaxSendRate R")
-    parser.add_argument("--latency-ms", type=float, default=60.0, help="mean SES call latency")
-    parser.add_argument(
-        "--transient-share",
-        type=float,
-        default=0.001,
-        help="share of SES calls answered with a transient error (retried)",
-    )
+    scenario_arguments(parser, subscribers=1_000_000, rate=1000.0)
     parser.add_argument("--daily-quota", type=float, default=1e12, help="SES Max24HourSend")
     parser.add_argument(
         "--ledger-shards",
@@ -85,11 +77,10 @@ def main() -> None:
 
 
 def scenario(args: argparse.Namespace, size: int, rate: float) -> Scenario:
-    return Scenario(
-        size,
-        rate,
-        latency_s=args.latency_ms / 1000,
-        transient_share=args.transient_share,
+    return scenario_from(
+        args,
+        subscribers=size,
+        rate=rate,
         daily_quota=args.daily_quota,
         ledger_shards=args.ledger_shards,
         list_shards=args.list_shards,
@@ -105,10 +96,11 @@ def segment(given: str | None) -> object:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| R/s | N | status (sent) | senders x threads | depth | epochs | completion "
+        "| most sends in a second (s over R) | dup / missing "
         "| peak Lambda concurrency | DynamoDB throttled (unretried) "
         "| hottest keys: list read / list write / ledger write (units/s) | $ per million "
         "| of it Lambda + DynamoDB | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         plan, cost = r["plan"], r["cost_usd_per_million"]
@@ -117,6 +109,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['rate']:g} | {r['subscribers']:,} | {r['status']} ({r['sent']:,}) "
             f"| {plan['senders']} x {plan['threads']} | {plan['depth']} | {r['epochs']} "
             f"| {r['completion_ratio'] if r['status'] == 'sent' else '-'} "
+            f"| {r['max_sends_in_any_second']:,} ({r['over_rate_seconds']}) "
+            f"| {r['duplicates']} / {r['missing']} "
             f"| {r['max_concurrency']} "
             f"| {r['dynamodb_throttled_requests']:,} ({r['dynamodb_throttled_unretried']:,}) "
             f"| {hot.get('subscribers read', 0):,} / {hot.get('subscribers write', 0):,} "

@@ -35,6 +35,7 @@ not split usefully), so the model keeps each key to one partition: a conservativ
 
 from __future__ import annotations
 
+import argparse
 import math
 import random
 import threading
@@ -630,6 +631,38 @@ class Scenario:
     partitions: bool = True  # False: DynamoDB without its per-partition limits (as before)
     list_shards: int = DEFAULT_SHARDS
     """The list's partition keys (1: a list stored before lists were sharded)."""
+
+
+def scenario_arguments(parser: argparse.ArgumentParser, subscribers: int, rate: float) -> None:
+    """The options of a benchmark's scenario (bench/scale.py, bench/ramp.py): `scenario_from`."""
+    parser.add_argument("--subscribers", type=int, default=subscribers)
+    parser.add_argument("--rate", type=float, default=rate, help="SES MaxSendRate R")
+    parser.add_argument("--latency-ms", type=float, default=60.0, help="mean SES call latency")
+    parser.add_argument(
+        "--latency-setting-ms",
+        type=float,
+        help="the SES latency the plan is told (FANMAIL_SES_LATENCY_MS; default --latency-ms): "
+        "a slow one plans several senders at a low rate",
+    )
+    parser.add_argument(
+        "--transient-share",
+        type=float,
+        default=0.001,
+        help="share of SES calls answered with a transient error (retried)",
+    )
+
+
+def scenario_from(args: argparse.Namespace, **changes: Any) -> Scenario:
+    """The scenario `scenario_arguments` parsed, with `changes` (a sweep's size and rate)."""
+    told = args.latency_setting_ms
+    scenario = Scenario(
+        args.subscribers,
+        args.rate,
+        latency_s=args.latency_ms / 1000,
+        transient_share=args.transient_share,
+        settings={} if told is None else {"ses_latency_ms": told},
+    )
+    return replace(scenario, **changes)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from fanmail.domain.ses_meter import LatencyHistogram
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Work for one node of the fan-out tree: `recipients` on `width` senders by `deadline`, each
-    paced at `rate_per_sender` from its slot's last send (`paced_after`) up to an opening's end
+    paced at `rate_per_sender` after its slot's latest sends (`sent_before`) up to an opening's end
     (`paced_until`), with `threads` calls in flight at first and up to `max_threads`."""
 
     campaign_id: str
@@ -41,7 +41,10 @@ class Batch:
     """The run's phase it sends for (domain.phases): which version its recipients get."""
     max_threads: int = 0
     """0 (a batch from before senders adapted): `threads` is the cap as well."""
-    paced_after: float = 0.0
+    sent_before: tuple[float, ...] = ()
+    """Its root slot's latest sends before it, oldest first: its senders count them (pacing)."""
+    window_sends: int = 0
+    """Its senders' sends in any one second, their share of R (0, from before: `ceil(rate)`)."""
     paced_until: float | None = None
 
     def __post_init__(self) -> None:
@@ -52,6 +55,7 @@ class Batch:
             "max_threads": 0 <= self.max_threads <= 256,
             "branching": self.branching >= 2,
             "batch_size": self.batch_size >= 1,
+            "window_sends": self.window_sends == 0 or self.window_sends >= self.width,
             "bucket_s": 1 <= self.bucket_s <= 86_400,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -81,8 +85,8 @@ class BatchResult:
     account (identity, permissions, sending paused) -- all tell the root to stop dispatching.
     `ses_failing` is SES's last transient error (5xx, network) when the node ended while SES
     answered nothing else, since `ses_failing_since`: the root judges whether SES is down.
-    `latency`, `threads_used` and `last_send_at` (the slot's next unit paces on from it) are
-    what the senders measured of their SES calls.
+    `latency` and `threads_used` are what the senders measured of their SES calls;
+    `recent_sends` the latest sends its pacers counted (the slot's next unit counts them).
     """
 
     counts: DeliveryCounts = field(default=DeliveryCounts(), metadata=wire(required=True))
@@ -101,7 +105,7 @@ class BatchResult:
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     threads_used: int = 0
     """The most calls one sender had in flight at once (the largest, across senders)."""
-    last_send_at: float = 0.0
+    recent_sends: tuple[float, ...] = ()
 
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(
@@ -120,7 +124,7 @@ class BatchResult:
             ses_failing_since=_earliest(self.ses_failing_since, other.ses_failing_since),
             latency=self.latency + other.latency,
             threads_used=max(self.threads_used, other.threads_used),
-            last_send_at=max(self.last_send_at, other.last_send_at),
+            recent_sends=tuple(sorted(self.recent_sends + other.recent_sends)),
         )
 
     @property

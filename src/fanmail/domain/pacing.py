@@ -3,10 +3,15 @@
 SES enforces MaxSendRate over a strict one-second window and drops what exceeds it, so a burst
 allowance (a classic token bucket's capacity) would be spent as throttles. Slots are handed out
 evenly spaced; callers sleep until their slot. On top of the slots, one rule holds the window
-itself: no more than `ceil(rate)` sends in any second, counted from the last send of the sender
-before this one in its place of the fan-out (`after`). Without it the next invocation, or the
-next epoch's, sends at once behind its predecessor's last send, and a caller that woke late
-sends just before the next caller's slot: at 1/s, either is two sends in one second.
+itself: no more than `window` sends in any second. The plan gives each sender its window so that
+the windows of all the senders that can run at once sum to at most R (domain.windows): each
+sender's `ceil(rate)` did not at low rates (three senders at 0.97 x 20/3 each made 21 in a
+second). A sender counts the latest sends of the senders before it in its place of the fan-out
+(`sent_before`, as many as its window holds) as its own: if those sent p in a second, the
+senders after them, each counting min(p, its window) of them, add at most the rest of their
+windows, so the place never passes its window across a hand-over. Without it the next
+invocation, or the next epoch's, sends at once behind its predecessor's last sends; and a caller
+that woke late sends just before the next caller's slot: at 1/s, either is two sends in a second.
 
 The pace learns from SES's answers (AIMD, as TCP's congestion control): a 429 says arrivals
 bunched past the window even at this pace (latency jitter moves them), so the pace drops by a
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,22 +56,32 @@ class Pacer:
     The interval is stretched by one part per million for the same reason."""
 
     def __init__(
-        self, rate: float, clock: Clock, aimd: Aimd | None = None, after: float = 0.0
+        self,
+        rate: float,
+        clock: Clock,
+        aimd: Aimd | None = None,
+        sent_before: Sequence[float] = (),
+        window: int | None = None,
     ) -> None:
-        if not rate > 0:
-            raise ValueError(f"pacing rate must be > 0, got {rate}")
+        window = window or math.ceil(rate)
+        if not rate > 0 or window < 1:
+            raise ValueError(f"pacing needs a rate > 0 and a window >= 1, got {rate}, {window}")
         self.planned = rate
         self.rate = rate
         self.interval = self._interval(rate)
+        self.window = window
         self.aimd = aimd or Aimd()
         self._clock = clock
         self._lock = threading.Lock()
-        self._origin = max(clock.now(), after + self.interval)
-        self._sent = deque([after], maxlen=math.ceil(rate))  # the latest sends, oldest first
+        self._sent = deque(sent_before, maxlen=window)  # the latest sends, oldest first
+        self._own: deque[float] = deque(maxlen=window)  # of them, this pacer's
+        # the grid starts where both the pace and the window let it, not with callers piled
+        # up at the window's opening
+        last = sent_before[-1] if sent_before else float("-inf")
+        self._origin = max(clock.now(), last + self.interval, self._window_opens())
         self._count = 0
         self._last_decrease = float("-inf")
         self._waiting = 0
-        self.unclaimed = 0
 
     @staticmethod
     def _interval(rate: float) -> float:
@@ -73,15 +89,9 @@ class Pacer:
 
     def reserve(self) -> float:
         """Claim the next slot and return the time it starts; the caller then waits for it
-        (`wait_for`) or gives it up (`forgo`). A slot that came due while no caller was
-        waiting for it counts as `unclaimed`: every caller was busy elsewhere (in a call), and
-        one more would have sent it on time."""
+        (`wait_for`) or gives it up (`forgo`)."""
         with self._lock:
-            now = self._clock.now()
-            slot = self._origin + self._count * self.interval
-            if slot < now and self._waiting == 0:
-                self.unclaimed += 1
-            slot = self._take(now)
+            slot = self._take(self._clock.now())
             self._waiting += 1
             return slot
 
@@ -121,21 +131,24 @@ class Pacer:
                     slot = self._window_opens()
                     if now >= slot:
                         self._sent.append(now)
+                        self._own.append(now)
                         return
         finally:
             self.forgo()
 
     def _window_opens(self) -> float:
-        """When one more send keeps every one-second window to `ceil(rate)` sends."""
-        most = math.ceil(self.rate)
+        """When one more send keeps every one-second window to `window` sends, or fewer while
+        a 429 has slowed the pace (`ceil(rate)`)."""
+        most = min(self.window, math.ceil(self.rate))
         return self._sent[-most] + 1.0 if len(self._sent) >= most else float("-inf")
 
     @property
-    def last_send(self) -> float:
-        """When the latest send went (`after` before any): the next sender in this pacer's
-        place of the fan-out starts after it."""
+    def recent_sends(self) -> tuple[float, ...]:
+        """Its own latest sends, its window's worth: with the ones before it (the root keeps
+        those), what the next sender in this pacer's place of the fan-out counts as its own
+        (`sent_before`). Its own only: a copy of the ones before would count twice."""
         with self._lock:
-            return self._sent[-1]
+            return tuple(self._own)
 
     def forgo(self) -> None:
         """The caller is done with its slot: reached, or given up (out of time)."""

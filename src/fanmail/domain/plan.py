@@ -3,7 +3,7 @@
 The shape follows from two facts: SES takes at most R sends per second, and each send holds a
 thread for about L seconds. Sustaining R therefore needs about R·L calls in flight (plus headroom
 for latency jitter), spread over W senders of T threads each; each sender is paced at its share
-of R so the senders together never exceed it.
+of R so the senders together never exceed it, and a whole share of R's window (domain.windows).
 """
 
 from __future__ import annotations
@@ -109,6 +109,11 @@ def split_width(width: int, branching: int) -> list[int]:
     return [base + 1 if i < extra else base for i in range(parts)]
 
 
+def window_of(rate: float) -> int:
+    """The sends a run's senders may make together in any one second: R's whole part, >= 1."""
+    return max(1, math.floor(rate))
+
+
 def tree_depth(width: int, branching: int) -> int:
     """Invocation levels below a node of `width` senders (a leaf is one level)."""
     depth = 1
@@ -162,7 +167,8 @@ def make_plan(
         raise InvalidInput(f"SES send rate must be > 0, got {rate}")
     if not latency_s > 0:
         raise InvalidInput(f"SES latency estimate must be > 0 s, got {latency_s}")
-    paced_rate = rate * limits.pacing_factor
+    window = window_of(rate)
+    paced_rate = min(rate, window) * limits.pacing_factor
     in_flight = max(1, math.ceil(rate * latency_s * limits.concurrency_headroom))
     inline = sends_inline(recipients, latency_s, paced_rate, limits)
     if inline:
@@ -172,7 +178,8 @@ def make_plan(
             math.ceil(in_flight / limits.planned_threads),
             math.ceil(rate / limits.max_sender_rate),
         )
-        senders = min(senders, limits.max_senders, max(1, math.ceil(recipients / limits.min_batch)))
+        allowed = min(limits.max_senders, window, math.ceil(recipients / limits.min_batch))
+        senders = max(1, min(senders, allowed))  # each sender needs a whole send of the window
         senders = fit_senders(senders, limits.branching, limits.max_senders)
     most = limits.inline_threads if inline else limits.planned_threads
     threads = min(most, max(1, math.ceil(in_flight / senders)))

@@ -19,6 +19,7 @@ from fanmail.domain.outcomes import Outcome
 from fanmail.domain.plan import PlanLimits, sender_invocations
 from fanmail.domain.ses_events import EventKind
 from fanmail.domain.ses_meter import needed_in_flight
+from fanmail.domain.windows import slot_batch, slot_pace, slot_windows
 from fanmail.ports import Clock
 from fanmail.services.run_state import Epoch, EpochEnd
 
@@ -68,9 +69,8 @@ class Root(Protocol):
 class Dispatcher:
     """One epoch's dispatch loop. It owns the root slots (free or in flight), the queue of
     recipients and the quota spent, keeps one unit in flight per free slot, folds each result
-    in, writes progress, and says why the epoch ended. Each unit paces on from its slot's last
-    send; a slot's first of the epoch from the epoch's start (the last epoch's root waited for
-    every send it made)."""
+    in, writes progress, and says why the epoch ended. Each unit paces on from its slot's latest
+    sends (`_sent_before`)."""
 
     def __init__(
         self,
@@ -93,9 +93,10 @@ class Dispatcher:
         self.progress_interval_s = progress_interval_s
         self.breakers = breakers
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
+        self.windows = slot_windows(self.plan)  # each slot's sends in any second (of R's)
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[Future[BatchResult], tuple[float, int, int]] = {}  # (at, size, senders)
+        self.units: dict[Future[BatchResult], tuple[float, int, int]] = {}  # (at, size, slot)
         self.booked: dict[int, float] = {}  # slot -> its opening's end: the rest paces from it
         self.opened: set[int] = set()  # slots that had a unit this epoch
         self.reading_ahead_s = 0.0  # when the root will have read the rest of the opened slots
@@ -105,7 +106,8 @@ class Dispatcher:
             not self.plan.inline
             and 2 * sender_invocations(self.plan.senders, self.plan.branching) <= limits.max_senders
         )
-        self.last_sends: dict[int, float] = {}  # slot -> its units' last send (domain.pacing)
+        self.recent_sends: dict[int, tuple[float, ...]] = {}  # slot -> its latest sends
+        self.sent_earlier = epoch.state.first_send_at is not None  # in an epoch before this
         self.last_progress = self.clock.now()
         self.sequence = 0
         self.stalled = 0
@@ -146,10 +148,10 @@ class Dispatcher:
             self.epoch.released(recipient)
             self.epoch.queue.appendleft(recipient)
 
-    def _time_capacity(self, width: int, now: float) -> int:
-        """Recipients a unit of `width` senders can send before the children's deadline."""
+    def _time_capacity(self, slot: int, now: float) -> int:
+        """Recipients a unit of `slot` can send before the children's deadline."""
         usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
-        return max(0, math.floor(self.plan.rate_per_sender * width * usable * 0.8))
+        return max(0, math.floor(slot_pace(self.plan, slot) * usable * 0.8))
 
     def _next_unit(
         self, slot: int, now: float
@@ -157,9 +159,8 @@ class Dispatcher:
         """The recipients for `slot` and the end of their window if they are an opening, or
         None when nothing more is dispatched now (and `self.end` says why, if the epoch is
         over)."""
-        width = self.widths[slot]
-        hard = min(self._time_capacity(width, now), self.allowance - self.committed)
-        capacity = min(width * self.plan.batch_size, hard)
+        hard = min(self._time_capacity(slot, now), self.allowance - self.committed)
+        capacity = min(slot_batch(self.plan, slot), hard)
         if capacity <= 0:
             self.end = EpochEnd.QUOTA if self.committed >= self.allowance else EpochEnd.OUT_OF_TIME
             return None
@@ -196,32 +197,35 @@ class Dispatcher:
         reading_ahead_s = (
             self.reading_ahead_s + OPENING_READ_MARGIN * self.read_s / self.read_items * unit
         )
-        width = self.widths[slot]
-        size = math.floor(self.plan.rate_per_sender * width * reading_ahead_s * OPENING_FILL)
-        if size < width * self.limits.min_batch or size >= unit:
+        size = math.floor(slot_pace(self.plan, slot) * reading_ahead_s * OPENING_FILL)
+        if size < self.widths[slot] * self.limits.min_batch or size >= unit:
             return None
         self.reading_ahead_s = reading_ahead_s
         return size, OPENING_START_S + reading_ahead_s
 
     def _share(self, slot: int, now: float) -> int:
         """This slot's part of the work left -- what no one has yet, plus what the units in
-        flight have still to send -- less what its own units in flight hold, so that every
-        slot finishes at about the same time. A lone free slot near the end must not take
-        all that is left while the others idle."""
-        state, rate = self.epoch.state, self.plan.rate_per_sender
+        flight have still to send -- by its pace, less what its own units in flight hold, so
+        that every slot finishes at about the same time. A lone free slot near the end must
+        not take all that is left while the others idle."""
+        state, plan = self.epoch.state, self.plan
         unread = (
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
-        in_flight = {
-            future: max(0.0, size - max(0.0, now - started) * rate * senders)
-            for future, (started, size, senders) in self.units.items()
-        }
-        own = sum(left for future, left in in_flight.items() if self.in_flight[future] == slot)
-        left = len(self.epoch.queue) + unread + sum(in_flight.values())
-        return math.ceil(left * self.widths[slot] / sum(self.widths) - own)
+        in_flight = [
+            (busy, max(0.0, size - max(0.0, now - started) * slot_pace(plan, busy)))
+            for started, size, busy in self.units.values()
+        ]
+        own = sum(held for busy, held in in_flight if busy == slot)
+        left = len(self.epoch.queue) + unread + sum(held for _, held in in_flight)
+        return math.ceil(left * self.windows[slot] / sum(self.windows) - own)
 
     def _batch(
-        self, slot: int, unit: tuple[Recipient, ...], paced_after: float, until: float | None
+        self,
+        slot: int,
+        unit: tuple[Recipient, ...],
+        sent_before: tuple[float, ...],
+        until: float | None,
     ) -> Batch:
         state, plan = self.epoch.state, self.plan
         width, batch_size = unit_shape(len(unit), self.widths[slot], self.limits.min_batch)
@@ -230,14 +234,15 @@ class Dispatcher:
             run_id=self.epoch.run_id,
             node=f"e{state.epochs}.{self.sequence}",
             width=width,
-            rate_per_sender=plan.rate_per_sender,
+            rate_per_sender=slot_pace(plan, slot) / width,
+            window_sends=self.windows[slot],
             threads=self._threads(),
             max_threads=max(plan.threads, self.limits.max_threads),
             branching=plan.branching,
             batch_size=batch_size,
             deadline=self.child_deadline,
             recipients=unit,
-            paced_after=paced_after,
+            sent_before=sent_before,
             paced_until=until,
             retry_failed=state.retry_failed,
             bucket_s=sends_bucket_width(plan.estimated_duration_s),
@@ -245,6 +250,16 @@ class Dispatcher:
         )
         self.sequence += 1
         return batch
+
+    def _sent_before(self, slot: int) -> tuple[float, ...]:
+        """The slot's latest sends (domain.pacing); before its first unit of an epoch, a full
+        window at the epoch's start: the last epoch's sends all came before it (none before a
+        run's first)."""
+        if slot in self.recent_sends:
+            return self.recent_sends[slot]
+        if not self.sent_earlier:
+            return ()
+        return (self.epoch.started,) * self.windows[slot]
 
     def _threads(self) -> int:
         """Where a unit's senders start: the plan's threads until senders have reported the
@@ -262,7 +277,7 @@ class Dispatcher:
             chosen = self._next_slot()
             if chosen is None:
                 return
-            slot, paced_after = chosen
+            slot, sent_before = chosen
             now = self.clock.now()
             cut = self._next_unit(slot, now)
             if cut is None:
@@ -271,7 +286,7 @@ class Dispatcher:
             if slot in self.free:
                 self.free.remove(slot)
             self.booked.pop(slot, None)
-            batch = self._batch(slot, unit, paced_after, until)
+            batch = self._batch(slot, unit, sent_before, until)
             if until is not None:
                 self.booked[slot] = until
             self.committed += len(unit)
@@ -279,17 +294,19 @@ class Dispatcher:
                 self.epoch.state = replace(self.epoch.state, first_send_at=now)
             future = pool.submit(self.root.send, self.epoch, batch)
             self.in_flight[future] = slot
-            self.units[future] = (max(now, paced_after), len(unit), batch.width)
+            self.units[future] = (max([now, *sent_before[-1:]]), len(unit), slot)
 
-    def _next_slot(self) -> tuple[int, float] | None:
-        """A slot that may take a unit now, and when its pace goes on: a free one from its
-        last send; else one whose opening is in flight from the opening's end."""
+    def _next_slot(self) -> tuple[int, tuple[float, ...]] | None:
+        """A slot that may take a unit now, and the sends its pace goes on from: a free one's
+        latest; else, for one whose opening is in flight, a full window on the opening's pace
+        up to its end (the rest starts there, and counts the opening's last second as full)."""
         if self.free:
             slot = self.free[-1]
-            return slot, self.last_sends.get(slot, self.epoch.started)
+            return slot, self._sent_before(slot)
         if self.booked:
             slot = min(self.booked, key=self.booked.__getitem__)
-            return slot, self.booked[slot]
+            until, pace, window = self.booked[slot], slot_pace(self.plan, slot), self.windows[slot]
+            return slot, tuple(until - k / pace for k in range(window, 0, -1))
         return None
 
     def _idle(self) -> EpochEnd | None:
@@ -318,8 +335,8 @@ class Dispatcher:
                 self.booked.pop(slot, None)
                 self.free.append(slot)
             result = future.result()
-            before = self.last_sends.get(slot, self.epoch.started)
-            self.last_sends[slot] = max(before, result.last_send_at)
+            latest = sorted(self._sent_before(slot) + result.recent_sends)
+            self.recent_sends[slot] = tuple(latest[-self.windows[slot] :])
             self._fold(result)
 
     def _fold(self, result: BatchResult) -> None:

@@ -41,6 +41,7 @@ from fanmail.domain.render import TemplateRenderer
 from fanmail.domain.ses_meter import SesMeter, needed_in_flight
 from fanmail.domain.tags import VARIANT_TAG
 from fanmail.domain.tracking import ConfigurationSets
+from fanmail.domain.windows import split_pace
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -315,11 +316,14 @@ class BatchSender:
     # -- node -------------------------------------------------------------------------------
     def _fan_out(self, batch: Batch, deadline: float) -> BatchResult:
         widths = split_width(batch.width, batch.branching)
+        paces = split_pace(batch.rate_per_sender, batch.width, batch.window_sends, widths)
         total = len(batch.recipients)
         children: list[Batch] = []
         start = 0
-        for index, width in enumerate(widths):
-            share = math.ceil(total * width / batch.width) if index < len(widths) - 1 else total
+        for index, (width, (rate, window)) in enumerate(zip(widths, paces, strict=True)):
+            # by pace: a child's is its window's part of the unit's (by width before windows)
+            weight, whole = (window, batch.window_sends) if window else (width, batch.width)
+            share = math.ceil(total * weight / whole) if index < len(widths) - 1 else total
             part = batch.recipients[start : min(total, start + share)]
             start += len(part)
             if part:
@@ -328,6 +332,8 @@ class BatchSender:
                         batch,
                         node=f"{batch.node}.{index}",
                         width=width,
+                        rate_per_sender=rate,
+                        window_sends=window,
                         deadline=deadline - self.options.level_margin_s,
                         recipients=part,
                     )
@@ -348,7 +354,8 @@ class BatchSender:
             result = BatchResult.from_wire(payload)
         except InvokeError:  # whatever it sent, it sent before now
             now = self.clock.now()
-            result = BatchResult(leftover=child.recipients, failed_invocations=1, last_send_at=now)
+            sent = (now,) * max(1, child.window_sends)  # it may have sent a window until now
+            result = BatchResult(leftover=child.recipients, failed_invocations=1, recent_sends=sent)
         return result + BatchResult(invocations={SENDER: 1})
 
     # -- leaf -------------------------------------------------------------------------------
@@ -657,7 +664,13 @@ class _Leaf:
             clock,
         )
         meter = SesMeter()
-        pacer = Pacer(batch.rate_per_sender, clock, options.aimd, after=batch.paced_after)
+        pacer = Pacer(
+            batch.rate_per_sender,
+            clock,
+            options.aimd,
+            sent_before=batch.sent_before,
+            window=batch.window_sends or None,
+        )
         budget = _Budget(clock, deadline, options.stop_margin_s, batch.paced_until or math.inf)
         self.tools = _Instruments(pacer, budget, meter, _Outage(clock, options))
         most = max(1, min(batch.thread_cap, len(batch.recipients)))
@@ -709,7 +722,7 @@ class _Leaf:
             stopped=self.gate.closed() if self.gate.status is not None else None,
             latency=self.tools.meter.histogram(),
             threads_used=self.concurrency.peak,
-            last_send_at=self.tools.pacer.last_send,
+            recent_sends=self.tools.pacer.recent_sends,
         )
 
     def _without_the_erased(self, result: BatchResult) -> BatchResult:

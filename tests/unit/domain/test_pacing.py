@@ -9,6 +9,8 @@ import pytest
 
 from fanmail.adapters.aws.clock import SystemClock
 from fanmail.domain.pacing import Pacer
+from fanmail.domain.plan import PlanLimits, make_plan
+from fanmail.domain.windows import slot_pace, slot_windows
 from fanmail_local.adapters.clock import ManualClock, SimClock
 
 
@@ -108,18 +110,7 @@ def test_a_caller_a_little_late_holds_the_next_one_back() -> None:
     went = clock.now()
     pacer.wait_for(second)
     assert clock.now() - went >= 1.0
-    assert pacer.last_send == clock.now()
-
-
-def test_a_caller_that_wakes_late_is_not_counted_as_a_missing_thread() -> None:
-    """A starved CPU wakes a waiting caller late: more threads would not help, so its fresh
-    slot is not `unclaimed`."""
-    clock = ManualClock()
-    pacer = Pacer(10, clock)
-    slot = pacer.reserve()
-    clock.advance(2.0)
-    pacer.wait_for(slot)
-    assert pacer.unclaimed == 0 and pacer.waiting == 0
+    assert pacer.recent_sends[-1] == clock.now()
 
 
 def sends(pacer: Pacer, clock: ManualClock, count: int) -> list[float]:
@@ -140,11 +131,11 @@ def test_a_pacer_that_takes_over_keeps_the_pace_of_the_one_before(rate: float) -
     clock = ManualClock()
     went: list[float] = []
     idle = 0.0
-    last = 0.0
+    last: tuple[float, ...] = ()
     for _ in range(200):  # one unit each: its recipients, then the root's dispatch time
-        pacer = Pacer(rate, clock, after=last)
+        pacer = Pacer(rate, clock, sent_before=last)
         went += sends(pacer, clock, rng.randint(1, 12))
-        last = pacer.last_send
+        last = pacer.recent_sends
         pause = rng.choice([0.0, 0.01, rng.uniform(0, 3 / rate)])
         idle += max(0.0, pause - 1 / rate)
         clock.advance(pause)
@@ -157,8 +148,8 @@ def test_a_pacer_that_takes_over_keeps_the_pace_of_the_one_before(rate: float) -
 def test_a_pacer_starts_at_once_unless_the_last_send_before_it_was_within_an_interval() -> None:
     clock = ManualClock()
     assert Pacer(1, clock).reserve() == clock.now()
-    assert Pacer(1, clock, after=clock.now() - 5).reserve() == clock.now()
-    behind = Pacer(1, clock, after=clock.now() - 0.25)
+    assert Pacer(1, clock, sent_before=(clock.now() - 5,)).reserve() == clock.now()
+    behind = Pacer(1, clock, sent_before=(clock.now() - 0.25,))
     assert behind.reserve() - clock.now() == pytest.approx(0.75, abs=1e-5)
 
 
@@ -190,7 +181,7 @@ def test_threads_that_wake_late_never_put_more_than_the_rate_in_a_second(rate: f
         with clock.executor(4) as pool:
             for _ in range(4):
                 pool.submit(work)
-        pacers.append(Pacer(rate * 0.97, clock, after=pacers[-1].last_send))
+        pacers.append(Pacer(rate * 0.97, clock, sent_before=pacers[-1].recent_sends))
     assert len(went) == 3 * 4 * int(rate * 30)
     assert max_in_window(went) <= rate
 
@@ -240,20 +231,69 @@ def test_a_slower_pace_keeps_the_slot_already_promised() -> None:
     assert max_in_window(slots) <= 10
 
 
-def test_a_slot_due_with_no_caller_waiting_is_counted_unclaimed() -> None:
-    """The leaf starts a thread per unclaimed slot: one comes due while every caller is busy
-    elsewhere (in a call). A caller already waiting means the slot was taken on time."""
+def test_waiting_counts_the_callers_holding_a_slot_until_they_reach_it_or_give_it_up() -> None:
+    """The leaf's threads ask it (`_Concurrency`): a caller already waiting for a slot is a
+    spare thread."""
     clock = ManualClock()
     pacer = Pacer(10, clock)
     first = pacer.reserve()
     second = pacer.reserve()  # queued behind the first: a spare caller
-    assert pacer.waiting == 2 and pacer.unclaimed == 0
+    assert pacer.waiting == 2
     pacer.wait_for(first)
     pacer.wait_for(second)
-    assert pacer.waiting == 0 and pacer.unclaimed == 0
-    clock.advance(0.5)  # every caller in a call: the slots of half a second pass unclaimed
-    pacer.acquire()
-    assert pacer.unclaimed == 1
+    assert pacer.waiting == 0
     pacer.reserve()  # a caller out of time gives its slot up
     pacer.forgo()
     assert pacer.waiting == 0
+
+
+@pytest.mark.parametrize("windows", [True, False])
+def test_senders_that_share_r_never_put_more_than_r_in_a_second(windows: bool) -> None:
+    """R = 20 planned on three senders (a slow latency setting), threads waking late, and
+    each sender handing over to the next in its place of the fan-out: every window holds at
+    most 20. Each paced at 20/3 and kept to `ceil` of it instead (7 + 7 + 7), they made 21."""
+    plan = make_plan(10_000, 20.0, 3.0, PlanLimits())
+    assert plan.senders == 3 and slot_windows(plan) == (7, 7, 6)
+    clock = StarvedClock(late_s=0.9 / 7, seed=20)
+    went: list[float] = []
+
+    def sender(slot: int) -> None:
+        before: tuple[float, ...] = ()
+        for _ in range(4):  # four invocations one after another in this slot
+            if windows:
+                pacer = Pacer(
+                    slot_pace(plan, slot),
+                    clock,
+                    sent_before=before,
+                    window=slot_windows(plan)[slot],
+                )
+            else:  # as each was paced before windows: R's even share, ceil of it a second
+                pacer = Pacer(plan.rate_per_sender, clock, sent_before=before)
+            with clock.executor(3) as pool:
+                for _ in range(3):
+                    pool.submit(work, pacer)
+            before = pacer.recent_sends
+
+    def work(pacer: Pacer) -> None:
+        for _ in range(30):
+            pacer.acquire()
+            went.append(clock.now())
+            clock.sleep(0.06)  # the call
+
+    with clock.executor(3) as senders:
+        for slot in range(3):
+            senders.submit(sender, slot)
+    assert len(went) == 3 * 4 * 3 * 30
+    assert (max_in_window(went) <= 20) is windows
+
+
+def test_a_pacer_hands_on_its_own_sends_not_a_second_copy_of_the_ones_before() -> None:
+    """The root merges a unit's sends with its slot's earlier ones: handed back again, the
+    earlier ones would count twice and hold the next unit back for nothing."""
+    clock = ManualClock()
+    before = (clock.now() - 0.5, clock.now() - 0.25)
+    pacer = Pacer(3, clock, sent_before=before, window=3)
+    assert pacer.recent_sends == ()
+    went = sends(pacer, clock, 2)
+    assert pacer.recent_sends == tuple(went)
+    assert went[1] - before[0] >= 1.0  # the window counted the ones before

@@ -13,7 +13,9 @@ from fanmail.domain.plan import (
     split_width,
     tree_depth,
     tree_nodes,
+    window_of,
 )
+from fanmail.domain.windows import slot_pace, slot_windows, split_pace, split_window
 
 RATES = [1, 14, 50, 300, 1000, 10_000]
 SIZES = [1, 10, 50, 100, 101, 1_000, 100_000, 1_000_000, 10_000_000]
@@ -25,8 +27,10 @@ LIMITS = PlanLimits()
 def test_plan_invariants(rate: int, size: int) -> None:
     latency = 0.08
     plan = make_plan(size, rate, latency, LIMITS, recipient_bytes=200)
-    # Never over the rate: the senders' paced shares add up to at most R.
+    # Never over the rate: the senders' paced shares add up to at most R, and so do the
+    # windows of the senders that run at once.
     assert plan.senders * plan.rate_per_sender <= rate + 1e-9
+    assert sum(slot_windows(plan)) <= rate
     # Enough calls in flight to sustain the paced rate at this latency, fanned out and inline
     # (else it fans out: inline is never the slower way) -- or one call for each recipient.
     in_flight = plan.senders * plan.threads
@@ -150,3 +154,33 @@ def test_the_senders_allowed_by_lambdas_concurrency() -> None:
     assert SenderConcurrency(reserved=None, unreserved=10).senders_allowed() == 5
     assert SenderConcurrency(reserved=None, unreserved=1).senders_allowed() == 1
     assert SenderConcurrency(reserved=0, unreserved=1000).senders_allowed() == 1
+
+
+@pytest.mark.parametrize("rate", [1.0, 2.0, 3.0, 5.5, 20.0, 50.0])
+def test_senders_never_outnumber_the_sends_of_a_second(rate: float) -> None:
+    """Each sender needs a whole send of R's window: however slow the latency setting, no
+    more senders than that, and the slots' windows share exactly R's whole part."""
+    plan = make_plan(100_000, rate, 30.0, LIMITS)
+    assert plan.senders == min(math.floor(rate), LIMITS.max_senders)
+    assert window_of(rate) == math.floor(rate) == sum(slot_windows(plan))
+    assert all(w >= width for w, width in zip(slot_windows(plan), plan.root_slots, strict=True))
+    paces = [slot_pace(plan, slot) for slot in range(len(plan.root_slots))]
+    assert sum(paces) == pytest.approx(plan.paced_rate)
+    assert all(
+        pace <= w * LIMITS.pacing_factor + 1e-9
+        for pace, w in zip(paces, slot_windows(plan), strict=True)
+    )
+
+
+def test_a_window_is_shared_by_senders_and_the_pace_with_it() -> None:
+    """20/s over 3 senders: 7 + 7 + 6 (each sender's ceil(0.97 x 20/3) = 7 made 21)."""
+    assert split_window(20, [1, 1, 1]) == (7, 7, 6)
+    assert split_window(20, [2, 1]) == (14, 6)
+    assert split_window(8, [3, 3, 2]) == (3, 3, 2)
+    children = split_pace(6.79, 2, 14, [1, 1])
+    assert [w for _, w in children] == [7, 7]
+    assert [rate for rate, _ in children] == pytest.approx([6.79, 6.79])
+    uneven = split_pace(0.97 * 7 / 3, 3, 7, [2, 1])  # 3 + 2 sends, and 2
+    assert [w for _, w in uneven] == [5, 2]
+    assert [rate for rate, _ in uneven] == pytest.approx([0.97 * 5 / 2, 0.97 * 2])
+    assert split_pace(4.0, 2, 0, [1, 1]) == [(4.0, 0), (4.0, 0)]  # a batch from before windows

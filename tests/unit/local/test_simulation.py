@@ -175,14 +175,25 @@ def test_an_ab_test_decided_on_the_feedback_paths_counters() -> None:
     assert set(sim.ses.delivered) == {1}
 
 
-@pytest.mark.parametrize("rate", [1.0, 14.0])
-def test_no_second_holds_more_than_r_sends_across_units_and_epochs(rate: float) -> None:
+@pytest.mark.parametrize(
+    ("rate", "latency_setting_ms", "senders"),
+    [(1.0, 60, 1), (14.0, 60, 1), (20.0, 3000, 3), (50.0, 3000, 8)],
+)
+def test_no_second_holds_more_than_r_sends_across_units_and_epochs(
+    rate: float, latency_setting_ms: float, senders: int
+) -> None:
     """Invariant 1 at the rates new accounts have, over many sender invocations and epochs:
-    each paces on from the last send before it in its root slot (domain.pacing), where each
-    used to send at once."""
-    settings = {"trigger_timeout_s": 120.0, "sender_timeout_s": 60.0}
+    each counts the latest sends before it in its root slot (domain.pacing), where each used
+    to send at once; and with several senders at a few sends a second each, whose windows
+    share R's (three at 20/s each kept to ceil(6.47) = 7 made 21 in a second)."""
+    settings = {
+        "trigger_timeout_s": 120.0,
+        "sender_timeout_s": 60.0,
+        "ses_latency_ms": latency_setting_ms,  # what the plan is told: SES answers in 60 ms
+    }
     report = run(Scenario(int(rate * 600), rate, settings=settings))
     assert_exactly_once_within_limits(report)
+    assert report["max_concurrency"] >= senders + 1  # the trigger and its senders
     assert report["epochs"] >= 5 and report["invocations"]["sender"] >= 10
     assert report["max_sends_in_any_second"] <= rate
     assert report["completion_ratio"] >= 0.95

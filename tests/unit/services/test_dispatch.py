@@ -6,11 +6,14 @@ import threading
 from collections import deque
 from dataclasses import replace
 
+import pytest
+
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import Campaign, Checkpoint
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
+from fanmail.domain.windows import slot_batch, slot_windows
 from fanmail.services.dispatch import Dispatcher, unit_shape
 from fanmail.services.run_state import Epoch, EpochEnd
 from fanmail_local.adapters.clock import ManualClock
@@ -82,7 +85,8 @@ def test_no_crumb_is_left_for_one_more_invocation() -> None:
     end = dispatch(epoch, root, clock, limits)
     assert end is EpochEnd.DONE
     assert sum(root.units) == 20_000 and len(root.units) == 3, root.units
-    assert max(root.units) <= plan.batch_size + limits.min_batch
+    biggest = max(slot_batch(plan, slot) for slot in range(len(plan.root_slots)))
+    assert max(root.units) <= biggest + limits.min_batch
 
 
 class RecordingRoot(Root):
@@ -136,37 +140,44 @@ def test_a_unit_too_small_for_its_slot_runs_on_fewer_senders() -> None:
 
 
 class PacedRoot(Root):
-    """A root whose senders say when they sent last: what each unit was told to pace after."""
+    """A root whose senders say when they sent lately: what each unit was told came before."""
 
     def __init__(self, campaign: Campaign, clock: ManualClock) -> None:
         super().__init__(campaign)
         self.clock = clock
-        self.paced_after: list[float] = []
-        self.last_sends: list[float] = []
+        self.sent_before: list[tuple[float, ...]] = []
+        self.recent: list[tuple[float, ...]] = []
 
     def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
         result = super().send(epoch, batch)
         self.clock.advance(len(batch.recipients))
-        self.paced_after.append(batch.paced_after)
-        self.last_sends.append(self.clock.now() - 0.25)
-        return replace(result, last_send_at=self.last_sends[-1])
+        self.sent_before.append(batch.sent_before)
+        now = self.clock.now()
+        self.recent.append((now - 0.75, now - 0.5, now - 0.25))
+        return replace(result, recent_sends=self.recent[-1])
 
 
-def test_each_unit_paces_on_from_the_last_send_of_its_slot() -> None:
-    """The slot's first unit of the epoch from the epoch's start (the last epoch's sends all
-    came before it), each later one from the last send of the unit before it."""
+@pytest.mark.parametrize("earlier", [False, True])
+def test_each_unit_counts_the_latest_sends_of_its_slot(earlier: bool) -> None:
+    """The slot's first unit of a run's first epoch after nothing; of a later epoch after a
+    full window at the epoch's start (the last epoch's sends all came before it); each later
+    one after the latest sends of the units before it, as many as the slot's window holds."""
     limits = PlanLimits()
-    plan = make_plan(1_000, 1.0, 0.06, limits)
-    assert plan.root_slots == (1,)
+    plan = make_plan(3_000, 5.0, 0.06, limits)
+    assert plan.root_slots == (1,) and slot_windows(plan) == (5,)
     campaign = Campaign(campaign_id="c", list_id="l", template="t", sender="a@example.com")
-    state = Checkpoint(exhausted=True, recipients=1_000, estimated_recipients=1_000)
+    state = Checkpoint(exhausted=True, recipients=3_000, estimated_recipients=3_000)
     clock = ManualClock()
-    recipients = deque(Recipient(f"s{i}@example.com") for i in range(1_000))
+    if earlier:
+        state = replace(state, first_send_at=clock.now() - 600)
+    recipients = deque(Recipient(f"s{i}@example.com") for i in range(3_000))
     epoch = Epoch(campaign, "run", plan, state, clock.now(), queue=recipients)
     root = PacedRoot(campaign, clock)
     dispatch(epoch, root, clock, limits)
-    assert len(root.paced_after) >= 3
-    assert root.paced_after == [epoch.started, *root.last_sends[:-1]]
+    assert len(root.sent_before) >= 2
+    first = (epoch.started,) * 5 if earlier else ()
+    assert root.sent_before[0] == first
+    assert root.sent_before[1] == (*first, *root.recent[0])[-5:]
 
 
 class ReadingRoot(RecordingRoot):
@@ -200,8 +211,7 @@ class ReadingRoot(RecordingRoot):
         else:  # an opening: sending until its window ends, long after the root read on
             assert self.rests.acquire(timeout=10)
             self.rests.release()
-        result = super().send(epoch, batch)
-        return replace(result, last_send_at=batch.paced_until or self.clock.now())
+        return super().send(epoch, batch)
 
 
 def test_each_slot_opens_with_what_it_sends_while_the_root_reads_the_rest() -> None:
@@ -222,16 +232,22 @@ def test_each_slot_opens_with_what_it_sends_while_the_root_reads_the_rest() -> N
     openings = [b for b in root.batches if b.paced_until is not None]
     rests = [b for b in root.batches if b.paced_until is None]
     assert len(openings) == len(rests) == 3
-    assert all(b.paced_after == epoch.started for b in openings)
+    assert all(b.sent_before == () for b in openings)
     assert max(b.paced_until or 0 for b in openings) - epoch.started < 1.0
     assert all(len(b.recipients) < plan.batch_size / 20 for b in openings)
-    rate = plan.rate_per_sender
     ends = []
     for opening in openings:
-        (rest,) = [b for b in rests if b.paced_after == opening.paced_until]
-        assert len(opening.recipients) <= rate * (rest.paced_after - epoch.started)
-        ends.append(rest.paced_after + len(rest.recipients) / rate)
+        until = opening.paced_until or 0.0
+        (rest,) = [b for b in rests if abs(rest_start(b) - until) < 1e-6]
+        assert rest.sent_before[-1] < until and len(rest.sent_before) == rest.window_sends
+        assert len(opening.recipients) <= opening.rate_per_sender * (until - epoch.started)
+        ends.append(until + len(rest.recipients) / rest.rate_per_sender)
     assert max(ends) - min(ends) < 0.05
+
+
+def rest_start(batch: Batch) -> float:
+    """Where a rest's pace starts: just after the opening's planned last send."""
+    return batch.sent_before[-1] + 1 / batch.rate_per_sender
 
 
 def test_a_list_already_read_goes_out_in_whole_units() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fanmail.domain.batches import Batch
+from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import SendError
 from fanmail.domain.model import OutgoingEmail, Recipient, SubscriberStatus
@@ -38,6 +38,18 @@ def job(stack: MemoryStack, campaign_id: str, emails: list[str], **changes: obje
     }
     values.update(changes)
     return Batch(**values)  # type: ignore[arg-type]
+
+
+def deliver_timed(
+    stack: MemoryStack, subscribers: int, **changes: object
+) -> tuple[BatchResult, float]:
+    """`subscribers` seeded and sent by one leaf (`changes` to its job) on the stack's clock:
+    its result, and when it started."""
+    emails = [s.email for s in seed(stack, subscribers)]
+    campaign_id = new_campaign(stack).campaign_id
+    started = stack.ports.clock.now()
+    result = stack.app.batch_sender.deliver(job(stack, campaign_id, emails, **changes), 1e12)
+    return result, started
 
 
 def test_sends_each_recipient_once(stack: MemoryStack) -> None:
@@ -190,20 +202,20 @@ def test_pacing_holds_the_sender_to_its_rate(stack: MemoryStack, threads: int) -
 
 def test_a_leaf_paces_on_from_the_last_send_of_the_unit_before_it(stack: MemoryStack) -> None:
     """At 1/s the next unit of a root slot sends its first a second after the last send before
-    it, which the root hands it (`paced_after`); sent at once, it made two sends in a second."""
+    it, which the root hands it (`sent_before`); sent at once, it made two sends in a second."""
     subscribers = seed(stack, 6)
     campaign_id = new_campaign(stack).campaign_id
     stack.ses.max_send_rate = 1
     emails = [s.email for s in subscribers]
     unit = {"rate_per_sender": 0.97, "threads": 1}
     first = stack.app.batch_sender.deliver(job(stack, campaign_id, emails[:3], **unit), 1e12)
-    handed = {"paced_after": first.last_send_at}
+    handed = {"sent_before": first.recent_sends}
     second = stack.app.batch_sender.deliver(
         job(stack, campaign_id, emails[3:], **unit, **handed), 1e12
     )
     assert first.counts[Outcome.SENT] == second.counts[Outcome.SENT] == 3
     assert stack.ses.throttled == 0 and stack.ses.max_in_any_second() == 1
-    assert second.last_send_at - first.last_send_at == pytest.approx(3 / 0.97, rel=1e-3)
+    assert second.recent_sends[-1] - first.recent_sends[-1] == pytest.approx(3 / 0.97, rel=1e-3)
 
 
 def test_a_recipient_another_sender_holds_is_rechecked_soon_not_at_lease_end(
@@ -230,20 +242,8 @@ def test_a_sender_grows_its_calls_in_flight_to_what_ses_latency_needs() -> None:
     """Planned for 5 ms calls (one thread), SES takes 50 ms: the leaf measures it and runs
     enough calls at once to hold its pace, within its cap; it reports what it measured."""
     stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.05)
-    subscribers = seed(stack, 400)
-    campaign = new_campaign(stack)
-    clock = stack.ports.clock
-    started = clock.now()
-    batch = job(
-        stack,
-        campaign.campaign_id,
-        [s.email for s in subscribers],
-        rate_per_sender=100.0,
-        threads=1,
-        max_threads=16,
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
-    elapsed = clock.now() - started
+    result, started = deliver_timed(stack, 400, rate_per_sender=100.0, threads=1, max_threads=16)
+    elapsed = stack.ports.clock.now() - started
     assert result.counts[Outcome.SENT] == 400
     assert 6 <= result.threads_used <= 16  # 100/s x 50 ms x 1.5
     assert elapsed < 400 / 100 * 1.15  # one thread would have taken 20 s
@@ -258,19 +258,7 @@ def test_a_slow_mode_of_ses_does_not_collapse_the_pace() -> None:
     stack = sim_stack(fast_settings(), rate=105.0, latency_s=0.02)
     stack.ses.slow_share, stack.ses.slow_factor = 0.03, 50.0
     stack.ses._random.seed(7)
-    subscribers = seed(stack, 2000)
-    campaign = new_campaign(stack)
-    clock = stack.ports.clock
-    started = clock.now()
-    batch = job(
-        stack,
-        campaign.campaign_id,
-        [s.email for s in subscribers],
-        rate_per_sender=100.0,
-        threads=2,
-        max_threads=32,
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
+    result, started = deliver_timed(stack, 2000, rate_per_sender=100.0, threads=2, max_threads=32)
     sent_by_last_slot = max(d.arrived_at for d in stack.ses.deliveries) - started
     assert result.counts[Outcome.SENT] == 2000 and stack.ses.throttled == 0
     # the pace (20 s) and a last slow call's way to SES (0.5 s); two threads alone: 50 s
@@ -286,13 +274,7 @@ def test_a_heavy_tailed_latency_sizes_threads_for_the_mean_and_its_spread() -> N
         stack = sim_stack(fast_settings(), rate=105.0, latency_s=0.02)
         stack.ses.slow_share, stack.ses.slow_factor = 0.03, 50.0
         stack.ses._random.seed(11)
-        subscribers = seed(stack, 1500)
-        campaign = new_campaign(stack)
-        emails = [s.email for s in subscribers]
-        batch = job(
-            stack, campaign.campaign_id, emails, rate_per_sender=100.0, threads=1, max_threads=cap
-        )
-        result = stack.app.batch_sender.deliver(batch, 1e12)
+        result, _ = deliver_timed(stack, 1500, rate_per_sender=100.0, threads=1, max_threads=cap)
         assert result.counts[Outcome.SENT] == 1500
         in_flight = 100.0 * result.ses_seconds / result.ses_calls  # on average
         spread = math.ceil(in_flight + 3 * math.sqrt(in_flight))  # a Poisson count's 3 sd
@@ -306,15 +288,7 @@ def test_calls_slower_than_any_measured_yet_do_not_stall_the_pace() -> None:
     starts one more, so the slots of those seconds are taken."""
     stack = sim_stack(fast_settings(), rate=1000.0, latency_s=2.0)
     stack.ses.jitter = 0.0
-    subscribers = seed(stack, 200)
-    campaign = new_campaign(stack)
-    clock = stack.ports.clock
-    started = clock.now()
-    emails = [s.email for s in subscribers]
-    batch = job(
-        stack, campaign.campaign_id, emails, rate_per_sender=50.0, threads=1, max_threads=256
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
+    result, started = deliver_timed(stack, 200, rate_per_sender=50.0, threads=1, max_threads=256)
     assert result.counts[Outcome.SENT] == 200
     last_arrival = max(d.arrived_at for d in stack.ses.deliveries) - started
     assert last_arrival < 200 / 50 + 1.0 + 0.2  # the pace, and the last call's way to SES
@@ -326,8 +300,6 @@ def test_a_sender_told_too_many_threads_lets_the_spare_ones_end() -> None:
     quarter end, instead of waiting for slots with claimed recipients (counted here as
     recipients claimed and not yet settled)."""
     stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.005)
-    subscribers = seed(stack, 600)
-    campaign = new_campaign(stack)
     ledger, claimed, held = stack.ledger, set[str](), []
     claim, complete = ledger.claim, ledger.complete
 
@@ -341,33 +313,15 @@ def test_a_sender_told_too_many_threads_lets_the_spare_ones_end() -> None:
         return complete(campaign_id, email, *args)  # type: ignore[arg-type]
 
     ledger.claim, ledger.complete = counting_claim, counting_complete  # type: ignore[method-assign,assignment]
-    batch = job(
-        stack,
-        campaign.campaign_id,
-        [s.email for s in subscribers],
-        rate_per_sender=50.0,
-        threads=16,
-        max_threads=32,
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
+    result, _ = deliver_timed(stack, 600, rate_per_sender=50.0, threads=16, max_threads=32)
     assert result.counts[Outcome.SENT] == 600 and result.threads_used == 16
     assert max(held[:20]) >= 14  # all sixteen started with a recipient each
     assert max(held[len(held) // 2 :]) <= 4  # 50/s x 5 ms x 1.5 = 1, two spare
 
 
 def test_a_sender_never_runs_more_calls_than_its_cap(stack: MemoryStack) -> None:
-    subscribers = seed(stack, 100)
-    campaign = new_campaign(stack)
     stack.ses.latency_s = 0.05
-    batch = job(
-        stack,
-        campaign.campaign_id,
-        [s.email for s in subscribers],
-        rate_per_sender=1000.0,
-        threads=2,
-        max_threads=3,
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
+    result, _ = deliver_timed(stack, 100, rate_per_sender=1000.0, threads=2, max_threads=3)
     assert result.counts[Outcome.SENT] == 100 and result.threads_used == 3
 
 
@@ -429,41 +383,21 @@ def test_a_lone_ses_error_costs_the_sender_a_few_slots_not_a_tenth_of_a_second()
     is retried later), so the pace holds: 20 lone errors at 200/s cost a sender well under
     a second (at 0.1 s a pause, about 1.5 s)."""
     stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.02)
-    subscribers = seed(stack, 2000)
-    campaign = new_campaign(stack)
     calls = lone_errors_and_an_outage(stack, every=100)
-    clock = stack.ports.clock
-    started = clock.now()
-    batch = job(
-        stack,
-        campaign.campaign_id,
-        [s.email for s in subscribers],
-        rate_per_sender=200.0,
-        max_threads=16,
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
+    result, started = deliver_timed(stack, 2000, rate_per_sender=200.0, max_threads=16)
     assert result.counts[Outcome.SENT] == 2000 and calls["all"] >= 2020
-    assert clock.now() - started < 2000 / 200 + 0.4
+    assert stack.ports.clock.now() - started < 2000 / 200 + 0.4
 
 
 def test_errors_in_a_row_back_the_sender_off_exponentially() -> None:
     """SES down for two seconds: the sender's pauses double with each error in a row, so it
     makes a handful of calls into the outage, not its pace's hundreds; then it goes on."""
     stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.02)
-    subscribers = seed(stack, 600)
-    campaign = new_campaign(stack)
     clock = stack.ports.clock
     calls = lone_errors_and_an_outage(
         stack, every=10**9, down=(clock.now() + 0.5, clock.now() + 2.5)
     )
-    batch = job(
-        stack,
-        campaign.campaign_id,
-        [s.email for s in subscribers],
-        rate_per_sender=200.0,
-        max_threads=16,
-    )
-    result = stack.app.batch_sender.deliver(batch, 1e12)
+    result, _ = deliver_timed(stack, 600, rate_per_sender=200.0, max_threads=16)
     assert result.counts[Outcome.SENT] == 600 and result.counts[Outcome.FAILED] == 0
     assert 3 <= calls["down"] <= 20
 
