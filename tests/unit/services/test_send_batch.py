@@ -391,7 +391,9 @@ def test_a_lone_ses_error_costs_the_sender_a_few_slots_not_a_tenth_of_a_second()
 
 def test_errors_in_a_row_back_the_sender_off_exponentially() -> None:
     """SES down for two seconds: the sender's pauses double with each error in a row, so it
-    makes a handful of calls into the outage, not its pace's hundreds; then it goes on."""
+    makes a few dozen calls at most into the outage, not its pace's 400; then it goes on. The
+    count varies from run to run (each pause is jittered, and every thread that waited one
+    calls after it): 20 was a bound one run in thirty passed."""
     stack = sim_stack(fast_settings(), rate=1000.0, latency_s=0.02)
     clock = stack.ports.clock
     calls = lone_errors_and_an_outage(
@@ -399,7 +401,7 @@ def test_errors_in_a_row_back_the_sender_off_exponentially() -> None:
     )
     result, _ = deliver_timed(stack, 600, rate_per_sender=200.0, max_threads=16)
     assert result.counts[Outcome.SENT] == 600 and result.counts[Outcome.FAILED] == 0
-    assert 3 <= calls["down"] <= 20
+    assert 3 <= calls["down"] <= 30
 
 
 def test_an_opening_sends_nothing_after_its_window_and_hands_back_the_rest(
