@@ -15,13 +15,14 @@ from fanmail.functions import FUNCTIONS, SENDER
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_MODE = ("fanmail_local", "fanmail.local", "fanmail.adapters.local")
-SENDER_BUDGET_LINES = 6320
+SENDER_BUDGET_LINES = 6324
 """Raised from 6,000 when senders began to measure SES and pace by what they measure (issue 24:
 ses_meter, the pacer's slots, the ledger's shards), by 10 when the meter began to count the
 calls in flight (a slow call is unseen until it ends), and by 10 for invariant 1 at low rates
 (each sender's share of R's window and its slot's latest sends on the wire; the rest of it lives
-in domain.windows, which a cold sender does not import): what a cold sender imports is the cost
-this guards; bench/coldstart.py measures the time itself."""
+in domain.windows, which a cold sender does not import), and by 4 for the complaint breaker's
+message naming the count it divides by (it said "1 of 0 delivered"): what a cold sender
+imports is the cost this guards; bench/coldstart.py measures the time itself."""
 PROBE = """
 import importlib, json, sys
 importlib.import_module(sys.argv[1])

@@ -23,8 +23,12 @@ class Rates:
         return self.bounced / self.sent if self.sent else 0.0
 
     @property
+    def complaint_base(self) -> int:
+        return max(self.delivered, self.sent - self.bounced, 1)
+
+    @property
     def complaint_rate(self) -> float:
-        return self.complained / max(self.delivered, self.sent - self.bounced, 1)
+        return self.complained / self.complaint_base
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +54,10 @@ class Breakers:
                 f"passed the breaker at {self.bounce_rate:.2%}"
             )
         if rates.complaint_rate > self.complaint_rate:
+            base = rates.complaint_base
+            counted = "delivered" if base == rates.delivered else "sent and not bounced"
             return (
-                f"complaint rate {rates.complaint_rate:.3%} ({rates.complained} of "
-                f"{rates.delivered} delivered) passed the breaker at {self.complaint_rate:.3%}"
+                f"complaint rate {rates.complaint_rate:.3%} ({rates.complained} of {base} "
+                f"{counted}) passed the breaker at {self.complaint_rate:.3%}"
             )
         return None

@@ -163,10 +163,16 @@ def test_a_delivery_knows_when_its_email_was_sent() -> None:
         (Rates(sent=500, bounced=20, delivered=480, complained=0), None),  # 4.00 %: at the line
         (Rates(sent=500, bounced=21, delivered=479, complained=0), "bounce rate 4.20%"),
         (Rates(sent=10_000, bounced=0, delivered=10_000, complained=8), None),  # 0.080 %
-        (Rates(sent=10_000, bounced=0, delivered=10_000, complained=9), "complaint rate 0.090%"),
+        (
+            Rates(sent=10_000, bounced=0, delivered=10_000, complained=9),
+            "complaint rate 0.090% (9 of 10000 delivered)",
+        ),
         # Delivery events come in bulk, up to a buffer late; complaints one by one, at once
         (Rates(sent=10_000, bounced=0, delivered=2_000, complained=8), None),
-        (Rates(sent=10_000, bounced=300, delivered=2_000, complained=8), "complaint rate 0.082%"),
+        (
+            Rates(sent=10_000, bounced=300, delivered=2_000, complained=8),
+            "complaint rate 0.082% (8 of 9700 sent and not bounced)",
+        ),
     ],
 )
 def test_breakers(rates: Rates, tripped: str | None) -> None:
