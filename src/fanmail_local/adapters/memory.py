@@ -269,15 +269,15 @@ def projected(subscriber: Subscriber, facts: frozenset[Fact]) -> Subscriber:
     Built directly, not by `dataclasses.replace` (four times as long): the root reads its
     whole list through here while its senders send, on the same interpreter."""
     return Subscriber(
-        subscriber.list_id,
-        subscriber.email,
-        subscriber.status,
-        subscriber.attributes,
-        (),
-        subscriber.imported_by,
-        subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
-        subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
-        subscriber.topics if Fact.TOPICS in facts else {},
+        list_id=subscriber.list_id,
+        email=subscriber.email,
+        status=subscriber.status,
+        attributes=subscriber.attributes,
+        history=(),
+        imported_by=subscriber.imported_by,
+        signed_up_at=subscriber.signed_up_at if Fact.SIGNED_UP_AT in facts else None,
+        engagement=subscriber.engagement if Fact.ENGAGEMENT in facts else Engagement(),
+        topics=subscriber.topics if Fact.TOPICS in facts else {},
     )
 
 
