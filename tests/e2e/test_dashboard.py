@@ -19,6 +19,7 @@ import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from fanmail.domain.campaign import Campaign
@@ -155,6 +156,19 @@ def click_in_row(browser: WebDriver, row: str, label: str) -> None:
 
     stale = (StaleElementReferenceException, NoSuchElementException)
     WebDriverWait(browser, 10, poll_frequency=0.2, ignored_exceptions=stale).until(clicked)
+
+
+def select_when_there(browser: WebDriver, form: WebElement, name: str, value: str) -> None:
+    """Choose `value` in the form's select once it is offered. Its options are drawn again when
+    what they depend on changes (a list chosen: its segments fetched): a choice that meets the
+    old ones is tried again on the new."""
+
+    def chosen(_: WebDriver) -> bool:
+        Select(form.find_element(By.NAME, name)).select_by_value(value)
+        return True
+
+    stale = (StaleElementReferenceException, NoSuchElementException)
+    WebDriverWait(browser, 10, poll_frequency=0.2, ignored_exceptions=stale).until(chosen)
 
 
 def text(browser: WebDriver, element_id: str) -> str:
@@ -362,14 +376,7 @@ def test_saved_segments_in_the_lists_view_and_the_campaign_form(
     create = browser.find_element(By.ID, "create-form")
     Select(create.find_element(By.NAME, "list_id")).select_by_value("news")
     Select(create.find_element(By.NAME, "template")).select_by_value("newsletter")
-    wait(browser, 10).until(
-        lambda b: [
-            o
-            for o in Select(create.find_element(By.NAME, "segment_id")).options
-            if o.get_attribute("value") == saved.segment_id
-        ]
-    )
-    Select(create.find_element(By.NAME, "segment_id")).select_by_value(saved.segment_id)
+    select_when_there(browser, create, "segment_id", saved.segment_id)  # the list's segments
     wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
     browser.find_element(By.ID, "exact-count").click()
     wait(browser, 30).until(lambda b: "(exact)" in text(b, "exact-count-text"))
