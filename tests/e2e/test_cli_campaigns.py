@@ -39,8 +39,10 @@ def test_pause_resume_cancel_through_the_cli(
         max_sender_rate=20.0,
         inline_threshold=0,
         progress_interval_s=0.2,
+        ses_retry_budget_s=2.0,  # the address SES fails below is given up on in seconds
     )
     monkeypatch.setenv("FANMAIL_MAX_SEND_RATE", "40")
+    monkeypatch.setenv("FANMAIL_SES_RETRY_BUDGET_S", "2")
     monkeypatch.setenv("FANMAIL_MAX_SENDER_RATE", "20")
     monkeypatch.setenv("FANMAIL_INLINE_THRESHOLD", "0")
     with LocalRuntime(
