@@ -104,8 +104,8 @@ class EventSourceMapping:
             batch.extend(received)
             if not received and (batch or time.monotonic() >= deadline):
                 break
-            if not received:
-                time.sleep(0.1)
+            if not received and self._stop.wait(0.1):
+                break
         if batch:
             with self._count:
                 self.in_flight += 1

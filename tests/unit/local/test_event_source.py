@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from fanmail_local.adapters.events import MemoryQueue
+from fanmail_local.adapters.events import MemoryQueue, QueueMessage
 from fanmail_local.event_source import EventSourceMapping
 
 
@@ -60,3 +60,29 @@ def test_drain_waits_for_a_batch_still_running_after_its_message_came_back() -> 
     finally:
         function.release.set()
         mapping.stop()
+
+
+class WatchedQueue(MemoryQueue):
+    """A queue that says when a poller has asked it for messages."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.asked = threading.Event()
+
+    def receive(self, max_messages: int, wait_s: float) -> list[QueueMessage]:
+        self.asked.set()
+        return super().receive(max_messages, wait_s)
+
+
+def test_stop_ends_a_poller_inside_its_batching_window() -> None:
+    """A poller waiting out its batching window on an empty queue ends as soon as the mapping
+    is stopped: every in-memory stack stops its feedback path when it closes, and a window
+    waited out in full (half a second for the objects' queue) once made each close that slow."""
+    queue = WatchedQueue("it-FeedbackQueue")
+    mapping = EventSourceMapping(queue, SlowFirstBatch(), "feedback", window_s=3600.0)
+    before = set(threading.enumerate())
+    mapping.start()
+    pollers = [t for t in set(threading.enumerate()) - before if t.name.startswith("esm-")]
+    assert pollers and queue.asked.wait(30)
+    mapping.stop()
+    assert [poller for poller in pollers if poller.is_alive()] == []
