@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +305,18 @@ def test_rejected_rows_beyond_the_cap_are_counted_not_kept(
     assert len(kept) == 150 and cursor is None
 
 
+@pytest.fixture
+def shared_stack() -> Iterator[MemoryStack]:
+    """One stack for every example of a property: building one costs far more than an example,
+    and each example imports into a list of its own."""
+    stack = memory_stack(fast_settings(), ses_events=False)
+    yield stack
+    stack.close()
+
+
+FRESH_LISTS = itertools.count()
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -330,27 +344,27 @@ def test_rejected_rows_beyond_the_cap_are_counted_not_kept(
     st.sampled_from(list(ImportMode)),
 )
 @pytest.mark.slow  # a property test over whole files
-def test_any_bytes_every_row_accounted_for(lines: list[bytes], fmt: str, mode: ImportMode) -> None:
+def test_any_bytes_every_row_accounted_for(
+    shared_stack: MemoryStack, lines: list[bytes], fmt: str, mode: ImportMode
+) -> None:
     """Property (acceptance): whatever the bytes, imported + rejected + merged = rows read,
     and a fresh list then holds exactly the rows created or unsubscribed."""
-    stack = memory_stack(fast_settings(), ses_events=False)
-    try:
-        data = (b"email,name\n" if fmt == "csv" else b"") + b"\n".join(lines)
-        stack.app.lists.create(CreateList("news"))
-        if not data.strip():
-            with pytest.raises(InvalidInput, match="empty"):
-                stack.app.imports.run_here("news", ImportOptions(fmt, mode), data)
-            return
-        job = stack.app.imports.run_here("news", ImportOptions(fmt, mode), data)
-        if job.status is ImportStatus.FAILED:
-            assert job.error
-            return
-        c = job.counts
-        assert job.status is ImportStatus.DONE
-        assert c.rows == c.accounted
-        assert stack.subscribers.count("news") == c.created + c.unsubscribed
-    finally:
-        stack.close()
+    stack = shared_stack
+    list_id = f"news{next(FRESH_LISTS)}"
+    data = (b"email,name\n" if fmt == "csv" else b"") + b"\n".join(lines)
+    stack.app.lists.create(CreateList(list_id))
+    if not data.strip():
+        with pytest.raises(InvalidInput, match="empty"):
+            stack.app.imports.run_here(list_id, ImportOptions(fmt, mode), data)
+        return
+    job = stack.app.imports.run_here(list_id, ImportOptions(fmt, mode), data)
+    if job.status is ImportStatus.FAILED:
+        assert job.error
+        return
+    c = job.counts
+    assert job.status is ImportStatus.DONE
+    assert c.rows == c.accounted
+    assert stack.subscribers.count(list_id) == c.created + c.unsubscribed
 
 
 def test_export_round_trips_and_neutralises_formulas(stack: MemoryStack) -> None:
