@@ -72,6 +72,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("aws")
         if "live_stack" in fixtures:
             item.add_marker("stack")
+    longest_first(items)
+
+
+LONG_TIERS = ("api", "e2e", "faults", "slow")
+"""Tiers whose tests take seconds to minutes each."""
+
+
+def longest_first(items: list[pytest.Item]) -> None:
+    """Modules holding a long test run first, each module's tests still together and in their
+    order: pytest-xdist's workers then share the short tests at the end, instead of one worker
+    starting a minutes-long test when the other is nearly done."""
+    long = {item.path for item in items if any(item.get_closest_marker(m) for m in LONG_TIERS)}
+    items.sort(key=lambda item: item.path not in long)
 
 
 def pytest_configure(config: pytest.Config) -> None:
