@@ -44,7 +44,10 @@ demo: $(STAMP) $(BROWSER)
 serve: $(STAMP)
 	$(BIN)/fanmail serve
 
-test: lint typecheck template unit
+# The static checks run side by side (each uses one core; output kept per check), then the suite.
+test: $(STAMP) $(TOOLS_STAMP)
+	$(MAKE) --no-print-directory -j3 -Otarget lint typecheck template
+	$(MAKE) --no-print-directory unit
 
 # The inner loop: the domain, the services on simulated time, each port's in-memory adapter,
 # the architecture; not the stand-in, real threads, the template, the browser or the soak, and

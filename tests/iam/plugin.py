@@ -54,7 +54,12 @@ class IamPlugin:
         option = self.config.option
         selected = not (option.keyword or option.markexpr or getattr(option, "deselect", None))
         everything = self.config.args_source == pytest.Config.ArgsSource.TESTPATHS
-        return selected and everything and not option.lf and session.testsfailed == 0
+        return (
+            selected
+            and everything
+            and not getattr(option, "lf", False)
+            and session.testsfailed == 0
+        )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.lines:
