@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -53,10 +54,23 @@ def fault_settings(**changes: object) -> dict[str, object]:
     return values
 
 
+OPEN_STACKS: list[MemoryStack] = []
+"""The stacks `faulty` built in the running test: closed when it ends (their feedback path's
+threads would otherwise poll for the rest of the worker's run)."""
+
+
+@pytest.fixture(autouse=True)
+def close_faulty_stacks() -> Iterator[None]:
+    yield
+    while OPEN_STACKS:
+        OPEN_STACKS.pop().close()
+
+
 def faulty(
     rates: FaultRates, seed: int = 1, rate: float = 300.0, **settings: object
 ) -> tuple[MemoryStack, Faults]:
     stack = memory_stack(fast_settings(**fault_settings(**settings)), rate=rate, latency_s=0.004)
+    OPEN_STACKS.append(stack)
     faults = Faults(rates, seed)
     stack = inject(stack, faults)
     return stack, faults
