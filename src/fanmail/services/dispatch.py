@@ -94,6 +94,7 @@ class Dispatcher:
         self.breakers = breakers
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
         self.windows = slot_windows(self.plan)  # each slot's sends in any second (of R's)
+        self.paces = [slot_pace(self.plan, slot) for slot in range(len(self.windows))]
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
         self.units: dict[Future[BatchResult], tuple[float, int, int]] = {}  # (at, size, slot)
@@ -151,7 +152,7 @@ class Dispatcher:
     def _time_capacity(self, slot: int, now: float) -> int:
         """Recipients a unit of `slot` can send before the children's deadline."""
         usable = self.child_deadline - now - self.limits.level_margin_s * self.plan.depth
-        return max(0, math.floor(slot_pace(self.plan, slot) * usable * 0.8))
+        return max(0, math.floor(self.paces[slot] * usable * 0.8))
 
     def _next_unit(
         self, slot: int, now: float
@@ -197,7 +198,7 @@ class Dispatcher:
         reading_ahead_s = (
             self.reading_ahead_s + OPENING_READ_MARGIN * self.read_s / self.read_items * unit
         )
-        size = math.floor(slot_pace(self.plan, slot) * reading_ahead_s * OPENING_FILL)
+        size = math.floor(self.paces[slot] * reading_ahead_s * OPENING_FILL)
         if size < self.widths[slot] * self.limits.min_batch or size >= unit:
             return None
         self.reading_ahead_s = reading_ahead_s
@@ -208,12 +209,12 @@ class Dispatcher:
         flight have still to send -- by its pace, less what its own units in flight hold, so
         that every slot finishes at about the same time. A lone free slot near the end must
         not take all that is left while the others idle."""
-        state, plan = self.epoch.state, self.plan
+        state = self.epoch.state
         unread = (
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
         in_flight = [
-            (busy, max(0.0, size - max(0.0, now - started) * slot_pace(plan, busy)))
+            (busy, max(0.0, size - max(0.0, now - started) * self.paces[busy]))
             for started, size, busy in self.units.values()
         ]
         own = sum(held for busy, held in in_flight if busy == slot)
@@ -234,7 +235,7 @@ class Dispatcher:
             run_id=self.epoch.run_id,
             node=f"e{state.epochs}.{self.sequence}",
             width=width,
-            rate_per_sender=slot_pace(plan, slot) / width,
+            rate_per_sender=self.paces[slot] / width,
             window_sends=self.windows[slot],
             threads=self._threads(),
             max_threads=max(plan.threads, self.limits.max_threads),
@@ -305,7 +306,7 @@ class Dispatcher:
             return slot, self._sent_before(slot)
         if self.booked:
             slot = min(self.booked, key=self.booked.__getitem__)
-            until, pace, window = self.booked[slot], slot_pace(self.plan, slot), self.windows[slot]
+            until, pace, window = self.booked[slot], self.paces[slot], self.windows[slot]
             return slot, tuple(until - k / pace for k in range(window, 0, -1))
         return None
 
