@@ -510,6 +510,7 @@ class App:
             ses_outage_after_s=s.ses_outage_after_s,
             max_epochs=s.max_epochs,
             breakers=s.breakers(),
+            pacer_function=s.pacer_function,
         )
         return CampaignRunner(
             subscribers=p.subscribers,

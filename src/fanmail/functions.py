@@ -26,6 +26,7 @@ class Function:
 
 FUNCTIONS = (
     Function("trigger", "TriggerFunction", "fanmail.handlers.trigger", 900.0, 1024),
+    Function("pacer", "PacerFunction", "fanmail.handlers.trigger", 900.0, 256),
     Function("api", "ApiFunction", "fanmail.handlers.api", 29.0, 1024),
     Function("sender", "SenderFunction", "fanmail.handlers.sender", 300.0, 1769),
     Function("heartbeat", "HeartbeatFunction", "fanmail.handlers.heartbeat", 60.0, 256),
@@ -39,4 +40,4 @@ FUNCTIONS = (
     Function("counter", "CounterFunction", "fanmail.handlers.counter", 900.0, 512),
 )
 BY_NAME = {function.name: function for function in FUNCTIONS}
-SENDER, TRIGGER = BY_NAME["sender"], BY_NAME["trigger"]
+SENDER, TRIGGER, PACER = BY_NAME["sender"], BY_NAME["trigger"], BY_NAME["pacer"]

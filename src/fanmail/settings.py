@@ -50,6 +50,7 @@ class Settings:
     ses_events_bucket: str = "fanmail-ses-events"
     sender_function: str = "fanmail-sender"
     trigger_function: str = "fanmail-trigger"
+    pacer_function: str = "fanmail-pacer"
     importer_function: str = "fanmail-importer"
     retention_function: str = "fanmail-retain"
     eraser_function: str = "fanmail-eraser"
@@ -66,6 +67,7 @@ class Settings:
     max_senders: int = 200
     branching: int = 8
     inline_threshold: int = 100
+    pacer_max_rate: float = 20.0
     inline_threads: int = 64
     pacing_factor: float = 0.97
     switch_interval_ms: float = 0.5
@@ -148,6 +150,7 @@ class Settings:
     def plan_limits(self) -> PlanLimits:
         return PlanLimits(
             inline_threshold=self.inline_threshold,
+            pacer_max_rate=self.pacer_max_rate,
             inline_threads=self.inline_threads,
             max_threads=self.max_threads,
             max_sender_rate=self.max_sender_rate,
@@ -175,6 +178,7 @@ class Settings:
         return {
             "sender": self.sender_function + suffix,
             "trigger": self.trigger_function + suffix,
+            "pacer": self.pacer_function + suffix,
             "importer": self.importer_function + suffix,
             "retention": self.retention_function + suffix,
             "eraser": self.eraser_function + suffix,
@@ -359,6 +363,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "signup_list_limit": _positive_int,
     "sender_function": _name,
     "trigger_function": _name,
+    "pacer_function": _name,
     "configuration_set": _name,
     "untracked_configuration_set": _name,
     "max_send_rate": _positive_float,
@@ -371,6 +376,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "pacing_factor": _share,
     "switch_interval_ms": _positive_float,
     "inline_threshold": _non_negative_int,
+    "pacer_max_rate": _non_negative_float,
     "sender_timeout_s": _positive_float,
     "trigger_timeout_s": _positive_float,
     "time_margin_s": _positive_float,

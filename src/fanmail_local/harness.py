@@ -192,7 +192,8 @@ def register(
     under its logical name (and the deployed function names in `aliases`), with template.yaml's
     timeout and memory -- the sender's and the trigger's timeouts as `settings` say (tests
     shorten them)."""
-    timeouts = {"sender": settings.sender_timeout_s, "trigger": settings.trigger_timeout_s}
+    timeouts = {"sender": settings.sender_timeout_s}
+    timeouts |= dict.fromkeys(("trigger", "pacer"), settings.trigger_timeout_s)
     environment = tuple(sorted(settings.environment().items()))
     aliases = aliases or {}
     for function in FUNCTIONS:

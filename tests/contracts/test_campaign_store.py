@@ -73,6 +73,7 @@ def plan() -> FanoutPlan:
         depth=1,
         leaf_budget_s=275.0,
         estimated_duration_s=73.6,
+        low_rate=True,
     )
 
 

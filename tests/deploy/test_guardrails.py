@@ -18,6 +18,7 @@ from tests import scripts
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = (
     "Trigger",
+    "Pacer",
     "Sender",
     "Api",
     "Importer",
@@ -108,7 +109,7 @@ def test_every_function_knows_the_sender_identity_and_may_send_only_as_it() -> N
         for function in FUNCTIONS
         if any("ses:SendEmail" in as_list(s["Action"]) for s in statements(function))
     }
-    assert mailers == {"Trigger", "Sender", "Api", "Public"}
+    assert mailers == {"Trigger", "Pacer", "Sender", "Api", "Public"}
     for function in mailers:
         [send] = [s for s in statements(function) if "ses:SendEmail" in as_list(s["Action"])]
         assert send["Sid"] == "SendAsSenderIdentity"  # the one shared statement
@@ -131,6 +132,7 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
     }
     assert set(configs) == {
         "TriggerFunction",
+        "PacerFunction",
         "ImporterFunction",
         "InboundFunction",
         "RetentionFunction",
@@ -262,7 +264,7 @@ def test_alarms_cover_errors_throttles_reputation_and_failed_campaigns() -> None
     alarms = {name: p["Properties"] for name, p in of_type("AWS::CloudWatch::Alarm").items()}
     for function in FUNCTIONS:
         assert alarms[f"{function}ErrorsAlarm"]["MetricName"] == "Errors"
-    for function in ("Trigger", "Sender", "Api", "Public"):
+    for function in ("Trigger", "Pacer", "Sender", "Api", "Public"):
         assert alarms[f"{function}ThrottlesAlarm"]["MetricName"] == "Throttles"
     assert alarms["SesBounceRateAlarm"]["Threshold"] == {"Ref": "BreakerBounceRate"}
     assert alarms["SesComplaintRateAlarm"]["Threshold"] == {"Ref": "BreakerComplaintRate"}

@@ -19,6 +19,8 @@ class PlanLimits:
     """Tunable bounds of the planner; every field is a setting (see README)."""
 
     inline_threshold: int = 100
+    pacer_max_rate: float = 20.0
+    """Runs at this SES rate or under send inline from the pacer, one small function."""
     inline_threads: int = 64
     """Threads the trigger sends with when it sends a small campaign itself: enough to keep
     R·L calls in flight at 1,000/s, so inline is never slower than fanning out."""
@@ -46,6 +48,7 @@ class PlanLimits:
     def __post_init__(self) -> None:
         checks = {
             "inline_threshold": self.inline_threshold >= 0,
+            "pacer_max_rate": self.pacer_max_rate >= 0,
             "inline_threads": self.inline_threads >= 1,
             "max_threads": self.max_threads >= 1,
             "planned_thread_share": 0 < self.planned_thread_share <= 1,
@@ -98,6 +101,7 @@ class FanoutPlan:
     depth: int
     leaf_budget_s: float
     estimated_duration_s: float
+    low_rate: bool = False  # sent inline from the pacer function, not the trigger
 
 
 def split_width(width: int, branching: int) -> list[int]:
@@ -170,10 +174,10 @@ def make_plan(
     window = window_of(rate)
     paced_rate = min(rate, window) * limits.pacing_factor
     in_flight = max(1, math.ceil(rate * latency_s * limits.concurrency_headroom))
-    inline = sends_inline(recipients, latency_s, paced_rate, limits)
-    if inline:
-        senders = 1
-    else:
+    low_rate = rate <= limits.pacer_max_rate
+    inline = low_rate or sends_inline(recipients, latency_s, paced_rate, limits)
+    senders = 1
+    if not inline:
         senders = max(
             math.ceil(in_flight / limits.planned_threads),
             math.ceil(rate / limits.max_sender_rate),
@@ -211,4 +215,5 @@ def make_plan(
         depth=depth,
         leaf_budget_s=leaf_budget,
         estimated_duration_s=recipients / paced_rate,
+        low_rate=low_rate,
     )

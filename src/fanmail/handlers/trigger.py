@@ -91,7 +91,7 @@ def _run(app: bootstrap.App, message: RunEpoch, context: Any) -> JsonObject:
     if not gc.get_freeze_count():  # what start-up built: no collection walks it again
         gc.freeze()
     try:
-        report = app.runner.run(message, deadline)
+        report = app.runner.run(message, deadline, app.runner.root_function(context))
     except Conflict as exc:
         logger.warning("duplicate run event ignored", extra={"error": str(exc)})
         return {"campaign_id": message.campaign_id, "started": False, "status": exc.current_status}

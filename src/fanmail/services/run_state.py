@@ -18,11 +18,19 @@ from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan
 
 TRIGGER = "trigger"
+PACER = "pacer"
+"""The root function a low-rate run sends from, inline, at small memory (FanoutPlan.low_rate)."""
+
+
+def root_of(plan: FanoutPlan) -> str:
+    """The root function an epoch of this plan runs in."""
+    return PACER if plan.low_rate else TRIGGER
 
 
 class EpochEnd(StrEnum):
     DONE = "done"
     OUT_OF_TIME = "out_of_time"
+    HAND_OVER = "hand_over"  # its plan names the other root function: the next epoch runs there
     STOPPED = "stopped"  # a user paused or cancelled it
     QUOTA = "quota"
     STALLED = "stalled"

@@ -60,13 +60,18 @@ from fanmail.ports import (
 from fanmail.services.dispatch import MEASURED_CALLS, Dispatcher, stopped_by
 from fanmail.services.run_phases import Budget, PhaseSteps
 from fanmail.services.run_state import (
+    PACER,
     TRIGGER,
     Epoch,
     EpochEnd,
     phase_schedule_name,
     resume_schedule_name,
+    root_of,
 )
 from fanmail.services.send_batch import BatchSender
+
+CONTINUED = (EpochEnd.OUT_OF_TIME, EpochEnd.HAND_OVER)
+"""Epoch ends the run goes on from at once, in a new epoch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class RootOptions:
     ses_outage_after_s: float = 60.0
     max_epochs: int = 1000
     breakers: Breakers = field(default_factory=Breakers)
+    pacer_function: str = PACER
+    """The pacer's deployed name (Lambda's context names a function by it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,12 @@ class CampaignRunner:
         )
 
     # -- planning -----------------------------------------------------------------------------
+    def root_function(self, context: object) -> str:
+        """The root function running this invocation: local mode names it by its logical
+        name, Lambda by its deployed one."""
+        name = getattr(context, "function_name", None)
+        return PACER if name in (PACER, self.options.pacer_function) else TRIGGER
+
     def plan_for(
         self,
         campaign: Campaign,
@@ -166,8 +179,11 @@ class CampaignRunner:
             return limits
         return replace(limits, max_senders=min(limits.max_senders, allowed))
 
-    def run(self, message: RunEpoch, deadline: float) -> EpochReport:
-        """Run one epoch of a claimed campaign; what it stored when it ended.
+    def run(self, message: RunEpoch, deadline: float, here: str = TRIGGER) -> EpochReport:
+        """Run one epoch of a claimed campaign in the root function `here`; what it stored
+        when it ended. An epoch whose plan names the other root function (a low-rate run starts
+        in the trigger; the account's rate can change between epochs) hands the run over to it
+        before it sends anything.
 
         A duplicate delivery of the same run message (Lambda's async at-least-once) is refused
         with Conflict before anything is sent.
@@ -191,7 +207,7 @@ class CampaignRunner:
         plan = self.plan_for(campaign, state.estimated_recipients or 0, quota, limits)
         state = replace(
             state,
-            invocations=merge_invocations(state.invocations, {TRIGGER: 1}),
+            invocations=merge_invocations(state.invocations, {here: 1}),
             epochs=state.epochs + 1,
         )
         if message.epoch == 0:  # a new run: its senders' live counts add to where it starts
@@ -200,6 +216,8 @@ class CampaignRunner:
             campaign, run_id, plan, state, self.clock.now(), audience=audience_of(campaign)
         )
         self._restore_queue(epoch)
+        if root_of(plan) != here:
+            return self._end_epoch(epoch, EpochEnd.HAND_OVER, message.epoch, quota)
         budget = Budget(deadline, partial(self._beat, epoch), self.options.progress_interval_s)
         opening = self.phase_steps.prepare(epoch, plan.rate, plan.paced_rate / plan.rate, budget)
         if opening.end is not None:  # a census that goes on in the next epoch, or stopped
@@ -396,22 +414,31 @@ class CampaignRunner:
             wake = self.phase_steps.next_wake(epoch, finished=end is EpochEnd.DONE)
             if wake is not None and number + 1 < self.options.max_epochs:
                 return self._wait(epoch, quota, wake, number + 1)
-        if end is EpochEnd.OUT_OF_TIME and number + 1 < self.options.max_epochs:
-            report = self._store_end(epoch, quota, CampaignStatus.SENDING)
-            self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(cid, epoch.run_id, number + 1)))
-            return report
+        if end in CONTINUED and number + 1 < self.options.max_epochs:
+            return self._continue(epoch, quota, number + 1)
         if end is EpochEnd.DONE and not epoch.pending:
             return self._store_end(epoch, quota, CampaignStatus.SENT, finished_at=self.clock.now())
         return self._failed(epoch, end, quota)
+
+    def _continue(
+        self, epoch: Epoch, quota: SendQuota, number: int, *, resume_at: Keep | None = KEEP
+    ) -> EpochReport:
+        """The run goes on at once in epoch `number`, in the root function its plan names: the
+        same run, from the checkpoint stored here (unless a user stopped it meanwhile)."""
+        try:
+            report = self._store_end(epoch, quota, CampaignStatus.SENDING, resume_at=resume_at)
+        except Conflict as refusal:  # paused, cancelled or resumed since the epoch began
+            return self._end_epoch(epoch, stopped_by(epoch, refusal), number, quota)
+        run = RunEpoch(epoch.campaign.campaign_id, epoch.run_id, number)
+        self.invoker.invoke_async(root_of(epoch.plan), to_event(run))
+        return report
 
     def _wait(self, epoch: Epoch, quota: SendQuota, wake: float, number: int) -> EpochReport:
         """The run goes on at `wake` (its next phase, or recipients whose quiet hours end then):
         at once if that has come, else on a one-time schedule delivering the next epoch."""
         cid, now = epoch.campaign.campaign_id, self.clock.now()
         if wake <= now:
-            report = self._store_end(epoch, quota, CampaignStatus.SENDING, resume_at=None)
-            self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(cid, epoch.run_id, number)))
-            return report
+            return self._continue(epoch, quota, number, resume_at=None)
         report = self._store_end(epoch, quota, CampaignStatus.SENDING, resume_at=wake)
         self.scheduler.schedule_once(
             phase_schedule_name(cid), wake, to_event(RunEpoch(cid, epoch.run_id, number))
@@ -456,7 +483,7 @@ class CampaignRunner:
     def _failed(self, epoch: Epoch, end: EpochEnd, quota: SendQuota) -> EpochReport:
         reasons = {
             EpochEnd.STALLED: "senders stopped making progress (crashing or handing back)",
-            EpochEnd.OUT_OF_TIME: f"more than {self.options.max_epochs} epochs",
+            **dict.fromkeys(CONTINUED, f"more than {self.options.max_epochs} epochs"),
             EpochEnd.ACCOUNT: f"SES would not send for the account ({epoch.stop_reason})",
         }
         why = reasons.get(end, "the run ended early")

@@ -19,7 +19,8 @@ from fanmail.domain.windows import slot_pace, slot_windows, split_pace, split_wi
 
 RATES = [1, 14, 50, 300, 1000, 10_000]
 SIZES = [1, 10, 50, 100, 101, 1_000, 100_000, 1_000_000, 10_000_000]
-LIMITS = PlanLimits()
+LIMITS = PlanLimits(pacer_max_rate=0)
+"""The fan-out's shapes at every rate: the pacer off (low-rate runs: the tests at the end)."""
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -79,7 +80,8 @@ def test_inline_below_threshold() -> None:
 
 
 def test_payload_limit_bounds_batch_size() -> None:
-    plan = make_plan(1_000_000, 1, 0.08, PlanLimits(payload_limit_bytes=100_000), 1000)
+    limits = PlanLimits(payload_limit_bytes=100_000, pacer_max_rate=0)
+    plan = make_plan(1_000_000, 1, 0.08, limits, 1000)
     assert plan.batch_size <= 100
 
 
@@ -184,3 +186,28 @@ def test_a_window_is_shared_by_senders_and_the_pace_with_it() -> None:
     assert [w for _, w in uneven] == [5, 2]
     assert [rate for rate, _ in uneven] == pytest.approx([0.97 * 5 / 2, 0.97 * 2])
     assert split_pace(4.0, 2, 0, [1, 1]) == [(4.0, 0), (4.0, 0)]  # a batch from before windows
+
+
+@pytest.mark.parametrize(
+    ("rate", "low_rate"), [(1.0, True), (14.0, True), (20.0, True), (20.5, False), (500.0, False)]
+)
+def test_a_run_at_or_under_the_pacers_rate_sends_inline_from_the_pacer(
+    rate: float, low_rate: bool
+) -> None:
+    """Whatever the list's size: one small function sends it all, at most as many threads as
+    R·L asks (never a sender, never the trigger's 64)."""
+    plan = make_plan(1_000_000, rate, 0.08, PlanLimits())
+    assert plan.low_rate is low_rate
+    assert plan.inline is low_rate
+    if low_rate:
+        assert (plan.senders, plan.depth, plan.root_slots) == (1, 0, (1,))
+        assert plan.threads == math.ceil(rate * 0.08 * 1.5)
+        assert plan.rate_per_sender == plan.paced_rate <= rate
+
+
+def test_the_pacer_can_be_turned_off_and_a_bad_rate_is_refused() -> None:
+    assert not make_plan(1_000_000, 1.0, 0.08, PlanLimits(pacer_max_rate=0)).low_rate
+    small = make_plan(10, 500.0, 0.08, PlanLimits())
+    assert small.inline and not small.low_rate  # a small list at a high rate: the trigger
+    with pytest.raises(InvalidInput, match="pacer_max_rate"):
+        PlanLimits(pacer_max_rate=-1)
