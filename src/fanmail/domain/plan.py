@@ -195,7 +195,7 @@ def make_plan(
     by_time = math.floor(rate_per_sender * leaf_budget * 0.8)
     by_payload = limits.payload_limit_bytes // (widest_unit * max(1, recipient_bytes))
     batch_max = max(1, min(by_time, by_payload))
-    if inline or recipients == 0:
+    if (inline and not low_rate) or recipients == 0:  # a low-rate unit: a leaf's batch
         batch = max(1, recipients)
     else:
         rounds = math.ceil(recipients / (senders * batch_max))

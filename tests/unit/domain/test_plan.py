@@ -203,6 +203,8 @@ def test_a_run_at_or_under_the_pacers_rate_sends_inline_from_the_pacer(
         assert (plan.senders, plan.depth, plan.root_slots) == (1, 0, (1,))
         assert plan.threads == math.ceil(rate * 0.08 * 1.5)
         assert plan.rate_per_sender == plan.paced_rate <= rate
+        # Units of a leaf's batch, sendable within its budget (not the whole list at once).
+        assert plan.batch_size <= plan.rate_per_sender * plan.leaf_budget_s < 1_000_000
 
 
 def test_the_pacer_can_be_turned_off_and_a_bad_rate_is_refused() -> None:
