@@ -290,8 +290,9 @@ class CampaignRunner:
         return sendable
 
     def send(self, epoch: Epoch, batch: Batch) -> BatchResult:
-        if epoch.plan.inline:
-            return self.batch_sender.deliver(batch, batch.deadline)
+        if epoch.plan.inline:  # no invoke below the root: the level's margin is the leaf's
+            margin_s = self.options.limits.level_margin_s
+            return self.batch_sender.deliver(batch, batch.deadline + margin_s)
         return self.batch_sender.invoke_child(batch)
 
     def record_progress(self, epoch: Epoch) -> Campaign:

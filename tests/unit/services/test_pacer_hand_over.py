@@ -42,6 +42,22 @@ def test_a_low_rate_run_starts_in_the_trigger_and_finishes_in_the_pacer() -> Non
     stack.close()
 
 
+def test_a_low_rate_run_goes_on_epoch_after_epoch_in_the_pacer() -> None:
+    """Each pacer epoch sends to its very end (its last units are a few recipients, the leaf
+    inline with no invoke between) and continues itself: never a run ended as stalled."""
+    settings = fast_settings(trigger_timeout_s=40.0, time_margin_s=2.0)
+    stack = sim_stack(settings, rate=10.0)
+    subscribers = seed(stack, 700)
+    campaign = new_campaign(stack)
+    stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
+    summary = finished(stack, campaign.campaign_id)
+    assert summary["status"] == "sent" and summary["sent"] == 700, summary.get("error")
+    assert summary["invocations"]["trigger"] == 1 and summary["invocations"]["pacer"] >= 3
+    assert_consistent(stack, summary, subscribers)
+    assert stack.ses.over_rate_seconds() == 0
+    stack.close()
+
+
 def test_a_rate_that_rose_hands_the_run_back_to_the_trigger() -> None:
     """The pacer's epoch finds the account's rate above the pacer's: the trigger fans out."""
     stack = low_rate_stack(rate=500.0)
