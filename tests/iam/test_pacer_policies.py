@@ -57,7 +57,7 @@ def test_a_low_rate_run_sends_from_the_pacer_under_its_own_policies() -> None:
     assert shipped.denied == [] and shipped.problems == []
     source = (ROOT / "template.yaml").read_text()
     assert source.count(PACERS_ROOT_POLICY) == 1
-    without = PACERS_ROOT_POLICY.split("\n", 1)[1]
-    weakened = Judge(validate_module().transform_source(source.replace(PACERS_ROOT_POLICY, without)))
+    without = source.replace(PACERS_ROOT_POLICY, PACERS_ROOT_POLICY.split("\n", 1)[1])
+    weakened = Judge(validate_module().transform_source(without))
     denied = weakened.judge(calls, environments).denied
     assert denied and all(line.startswith("PacerFunction may not") for line in denied), denied
