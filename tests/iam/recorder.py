@@ -32,7 +32,9 @@ Environment = tuple[tuple[str, str], ...]
 
 
 class CallRecorder:
-    def __init__(self) -> None:
+    def __init__(self, thread: int | None = None) -> None:
+        self.thread = thread
+        """Hear only this thread's calls (None: every thread's)."""
         self.calls: set[Call] = set()
         self.environments: dict[Environment, str] = {}
         self.unattributed = 0
@@ -48,6 +50,8 @@ class CallRecorder:
         presigned: bool = False,
     ) -> None:
         environment: Environment = ()
+        if self.thread is not None and threading.get_ident() != self.thread:
+            return
         if function is not None:
             name = function
         else:
@@ -138,10 +142,11 @@ def stop(recorder: CallRecorder) -> None:
 
 
 @contextmanager
-def recording() -> Iterator[CallRecorder]:
+def recording(this_thread_only: bool = False) -> Iterator[CallRecorder]:
     """Record what runs inside, and only here: the session's recorder hears none of it (a test
-    of the IAM test makes calls no function of the stack would)."""
-    recorder = CallRecorder()
+    of the IAM test makes calls no function of the stack would). `this_thread_only`: not even
+    a poller an earlier test left running on this worker."""
+    recorder = CallRecorder(threading.get_ident() if this_thread_only else None)
     others = list(_active)
     _active[:] = [recorder]
     install()

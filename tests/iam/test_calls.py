@@ -158,7 +158,7 @@ def test_a_stand_in_schedule_is_created_in_the_stacks_group_passing_its_role() -
 
 
 def test_a_call_outside_any_handler_is_nobodys_and_unknown_names_are_refused() -> None:
-    with recording() as recorder:
+    with recording(this_thread_only=True) as recorder:
         MemoryScheduler().delete("s1")  # a test's own set-up: no function runs it
     assert not recorder.calls and recorder.unattributed == 1
     call = Call("api", "e", "dynamodb", "GetItem", (("TableName", "elsewhere"),))

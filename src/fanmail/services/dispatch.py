@@ -39,11 +39,13 @@ read: the invoke's encoding and the child's decoding, on a CPU the senders share
 OPENING_START_S = 0.05
 """What an opening leaves unbooked at its start: the time its invoke and its leaf take to
 start."""
-OPENING_FILL = 0.85
+OPENING_FILL = 0.5
 """The share of its window an opening is sized to fill. Its senders lose slots while the root
 reads and encodes the slots' rests beside them (one interpreter here, a cold start on AWS), and
-what an opening hands back waits for a free slot, at the run's end: one more invocation
-after the others, a slow call's time more at worst. Sent early, it idles until its end."""
+what an opening hands back waits for a free slot, at the run's end: one more invocation after
+the others, its slowest call's time more. Sent early, it only idles until its end: a fraction
+of a second of one slot. The costs are that lopsided, so an opening is sized to finish at half
+its pace."""
 
 
 class Root(Protocol):
@@ -97,7 +99,7 @@ class Dispatcher:
         self.paces = [slot_pace(self.plan, slot) for slot in range(len(self.windows))]
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[Future[BatchResult], tuple[float, int, int]] = {}  # (at, size, slot)
+        self.units: dict[Future[BatchResult], tuple[float, float, int]] = {}  # (at, busy, slot)
         self.booked: dict[int, float] = {}  # slot -> its opening's end: the rest paces from it
         self.opened: set[int] = set()  # slots that had a unit this epoch
         self.reading_ahead_s = 0.0  # when the root will have read the rest of the opened slots
@@ -208,14 +210,16 @@ class Dispatcher:
         """This slot's part of the work left -- what no one has yet, plus what the units in
         flight have still to send -- by its pace, less what its own units in flight hold, so
         that every slot finishes at about the same time. A lone free slot near the end must
-        not take all that is left while the others idle."""
+        not take all that is left while the others idle. A unit in flight holds its slot for
+        its size's worth of its pace, or up to its end if it is an opening: an opening sent
+        before its end idles until then."""
         state = self.epoch.state
         unread = (
             0 if state.exhausted else max(0, (state.estimated_recipients or 0) - state.recipients)
         )
         in_flight = [
-            (busy, max(0.0, size - max(0.0, now - started) * self.paces[busy]))
-            for started, size, busy in self.units.values()
+            (busy, max(0.0, held - max(0.0, now - started) * self.paces[busy]))
+            for started, held, busy in self.units.values()
         ]
         own = sum(held for busy, held in in_flight if busy == slot)
         left = len(self.epoch.queue) + unread + sum(held for _, held in in_flight)
@@ -295,7 +299,9 @@ class Dispatcher:
                 self.epoch.state = replace(self.epoch.state, first_send_at=now)
             future = pool.submit(self.root.send, self.epoch, batch)
             self.in_flight[future] = slot
-            self.units[future] = (max([now, *sent_before[-1:]]), len(unit), slot)
+            started = max([now, *sent_before[-1:]])
+            held = len(unit) if until is None else (until - started) * self.paces[slot]
+            self.units[future] = (started, held, slot)
 
     def _next_slot(self) -> tuple[int, tuple[float, ...]] | None:
         """A slot that may take a unit now, and the sends its pace goes on from: a free one's
