@@ -11,7 +11,7 @@ from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.handlers import trigger
 from fanmail_local.adapters.invoker import LocalFunction
-from fanmail_local.harness import MemoryStack
+from fanmail_local.harness import MemoryStack, rewire
 from tests.conftest import fast_settings, new_campaign, seed, sim_stack, summary_of
 from tests.unit.services.test_campaign_run import assert_consistent
 
@@ -115,4 +115,41 @@ def test_a_run_cancelled_across_the_hand_over_sends_nothing() -> None:
     assert cancelled is not None and cancelled.status is CampaignStatus.CANCELLED
     assert stack.ses.deliveries == []
     assert stack.invoker.invocations["pacer"] == 1
+    stack.close()
+
+
+class PausedWhileHandingOver:
+    """SES's account as the trigger's epoch reads it once it has claimed the run: a user
+    pauses the campaign at that moment, before the epoch stores its hand-over."""
+
+    def __init__(self, stack: MemoryStack, campaign_id: str) -> None:
+        self.stack, self.campaign_id, self.done = stack, campaign_id, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stack.ses, name)
+
+    def quota(self) -> Any:
+        campaign = self.stack.campaigns.get(self.campaign_id)
+        if not self.done and campaign is not None and campaign.status is CampaignStatus.SENDING:
+            self.done = True
+            self.stack.app.lifecycle.pause(self.campaign_id)
+        return self.stack.ses.quota()
+
+
+def test_a_pause_during_the_hand_over_is_recorded_and_no_pacer_runs() -> None:
+    stack = low_rate_stack()
+    subscribers = seed(stack, 30)
+    campaign = new_campaign(stack)
+    paused_stack = rewire(stack, ports={"ses": PausedWhileHandingOver(stack, campaign.campaign_id)})
+    answer = paused_stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
+    paused_stack.invoker.drain()
+    assert answer["status"] == "paused" and answer["pending"] == 30
+    stored = stack.campaigns.get(campaign.campaign_id)
+    assert stored is not None and stored.status is CampaignStatus.PAUSED
+    assert stored.checkpoint is not None and stored.summary is not None  # where it stood
+    assert "pacer" not in stack.invoker.invocations and stack.ses.deliveries == []
+    stack.app.lifecycle.resume(campaign.campaign_id)
+    summary = finished(stack, campaign.campaign_id)
+    assert summary["status"] == "sent" and summary["sent"] == 30
+    assert_consistent(stack, summary, subscribers)
     stack.close()
