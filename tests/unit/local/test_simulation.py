@@ -191,10 +191,24 @@ def test_no_second_holds_more_than_r_sends_across_units_and_epochs(
         "trigger_timeout_s": 120.0,
         "sender_timeout_s": 60.0,
         "ses_latency_ms": latency_setting_ms,  # what the plan is told: SES answers in 60 ms
+        "pacer_max_rate": 0.0,  # fanned out: the pacer's runs are the test below
     }
     report = run(Scenario(int(rate * 600), rate, settings=settings))
     assert_exactly_once_within_limits(report)
     assert report["max_concurrency"] >= senders + 1  # the trigger and its senders
     assert report["epochs"] >= 5 and report["invocations"]["sender"] >= 10
+    assert report["max_sends_in_any_second"] <= rate
+    assert report["completion_ratio"] >= 0.95
+
+
+@pytest.mark.parametrize("rate", [1.0, 14.0, 20.0])
+def test_a_low_rate_run_sends_from_the_pacer_alone_within_r_across_epochs(rate: float) -> None:
+    """At the pacer's rates one function runs the whole run, epoch after epoch, inline: never
+    a sender, never more than R in a second, everyone once, at 0.95 of N/R or better."""
+    settings = {"trigger_timeout_s": 120.0}
+    report = run(Scenario(int(rate * 600), rate, settings=settings))
+    assert_exactly_once_within_limits(report)
+    assert report["max_concurrency"] == 1 and "sender" not in report["invocations"]
+    assert report["invocations"]["trigger"] == 1 and report["invocations"]["pacer"] >= 5
     assert report["max_sends_in_any_second"] <= rate
     assert report["completion_ratio"] >= 0.95
