@@ -1,7 +1,8 @@
 """A low-rate run on the stand-in: the trigger hands it over, the pacer reads the list, claims
 and sends each recipient (boto3 against moto), and the IAM test holds each call to the policies
 of the function that made it -- the pacer's own, which a template without the root's policy on
-the pacer would deny, naming the pacer."""
+the pacer would deny, naming the pacer. The session's IAM test hears these calls too: they are
+the pacer's uses of its grants on the stand-in."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.runtime import LocalRuntime
 from tests.deploy.test_stack_audit import validate_module
+from tests.iam import recorder as calls_of
 from tests.iam.check import Judge
-from tests.iam.recorder import merge, recording
+from tests.iam.recorder import CallRecorder, merge
 
 pytestmark = pytest.mark.iam
 
@@ -33,10 +35,9 @@ def test_a_low_rate_run_sends_from_the_pacer_under_its_own_policies() -> None:
     settings = Settings(
         templates_dir=default_templates_dir(), ses_latency_ms=10, progress_interval_s=0.2
     )
-    with (
-        LocalRuntime(settings, sender_identity=SENDER, max_send_rate=10.0) as runtime,
-        recording() as recorder,
-    ):
+    recorder = CallRecorder()  # beside the session's: the whole suite's IAM test sees them too
+    calls_of.start(recorder)
+    with LocalRuntime(settings, sender_identity=SENDER, max_send_rate=10.0) as runtime:
         app = runtime.app  # the operator's calls: no function's
         app.lists.create(CreateList("slow"))
         app.imports.load(
@@ -46,6 +47,7 @@ def test_a_low_rate_run_sends_from_the_pacer_under_its_own_policies() -> None:
         handed = runtime.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
         runtime.invoker.drain()
         stored = app.campaigns.get(campaign.campaign_id)
+    calls_of.stop(recorder)
     assert handed["status"] == "sending" and handed["plan"]["low_rate"]
     assert stored.status is CampaignStatus.SENT and stored.summary is not None
     assert stored.summary.invocations == {"trigger": 1, "pacer": 1}
