@@ -95,9 +95,12 @@ from fanmail_local.harness import (
 from fanmail_local.schedules import fire_due
 
 LIST_ID = "scale"
+ARCHITECTURE = "arm64"
+"""What template.yaml deploys every function on (a test checks): Lambda's price follows it."""
+LAMBDA_GB_S = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 PRICES = {
     # us-east-1 list prices, read 2026-11 from aws.amazon.com/<service>/pricing
-    "lambda_gb_s": 0.0000166667,  # x86; arm64 is 0.0000133334
+    "lambda_gb_s": LAMBDA_GB_S[ARCHITECTURE],
     "lambda_request": 0.20 / 1e6,
     "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit
     "dynamodb_read_unit": 0.125 / 1e6,  # on-demand read request unit

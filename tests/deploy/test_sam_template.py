@@ -16,6 +16,7 @@ from cfnlint.decode.decode import decode_str
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS, TABLE_TTL
 from fanmail.domain.event_objects import BULK_EVENT_TYPES, EVENTS_PREFIX
 from fanmail.settings import Settings
+from fanmail_local.simulation import ARCHITECTURE, LAMBDA_GB_S, PRICES
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = ROOT / "scripts" / "validate_template.py"
@@ -404,3 +405,15 @@ def test_the_address_index_matches_the_code() -> None:
         for i in table["GlobalSecondaryIndexes"]
     }
     assert indexes == TABLE_INDEXES["subscribers"]
+
+
+def test_the_simulated_bill_prices_lambda_on_the_architecture_the_template_deploys() -> None:
+    """bench/scale.py's `$ per million` bills GB-seconds at one architecture's price (arm64's
+    is a fifth lower than x86's): every function must run on it."""
+    resources = template()["Resources"]
+    default = template()["Globals"]["Function"]["Architectures"]
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions and all(
+        r["Properties"].get("Architectures", default) == [ARCHITECTURE] for r in functions
+    )
+    assert PRICES["lambda_gb_s"] == LAMBDA_GB_S[ARCHITECTURE]
