@@ -125,11 +125,10 @@ def test_sender_crashes_at_random_points() -> None:
 
 
 def test_root_crash_mid_campaign_is_detected_and_resumed() -> None:
-    # 300/s: the root writes progress every 0.5 s (a write waits for 150 sends)
-    stack, _ = faulty(FaultRates(), rate=300.0)
+    stack, _ = faulty(FaultRates(), rate=100.0)
     crashing = CrashingCampaignStore(stack.campaigns, stack.ports.clock, crash_at_progress=4)
     stack = rewire(stack, ports={"campaigns": crashing})
-    subscribers = seed(stack, 900, statuses=OPTED_OUT)
+    subscribers = seed(stack, 300, statuses=OPTED_OUT)
     campaign_id = new_campaign(stack).campaign_id
     with pytest.raises(InvokeError, match=r"Runtime\.ExitError: root died"):
         stack.invoker.invoke("trigger", {"campaign_id": campaign_id})

@@ -349,7 +349,6 @@ class Campaign:
 
 # -- what senders add while they work ---------------------------------------------------------
 SENDS_BUCKET_S = 10
-REPORT_SENDS = 150
 
 
 def sends_bucket_width(estimated_duration_s: float) -> int:
@@ -360,13 +359,6 @@ def sends_bucket_width(estimated_duration_s: float) -> int:
     size)."""
     hours = max(1, math.ceil(estimated_duration_s / 3600))
     return SENDS_BUCKET_S * hours
-
-
-def report_interval(base_s: float, rate: float) -> float:
-    """How often a run writes to its campaign record: every `base_s`, and at low rates only
-    once it has REPORT_SENDS sends to add (each write is billed by the record's whole size),
-    but at least once per SENDS_BUCKET_S, so that progress never stands still for long."""
-    return max(base_s, min(REPORT_SENDS / rate, SENDS_BUCKET_S)) if rate > 0 else base_s
 
 
 def sends_bucket(at: float, width: int = SENDS_BUCKET_S) -> str:

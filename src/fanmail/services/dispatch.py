@@ -12,13 +12,7 @@ from typing import Protocol
 
 from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.breakers import Breakers, Rates
-from fanmail.domain.campaign import (
-    Campaign,
-    CampaignStatus,
-    live_progress,
-    report_interval,
-    sends_bucket_width,
-)
+from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress, sends_bucket_width
 from fanmail.domain.errors import Conflict
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import Outcome
@@ -98,7 +92,7 @@ class Dispatcher:
         self.root = root
         self.clock = clock
         self.limits = limits
-        self.progress_interval_s = report_interval(progress_interval_s, self.plan.paced_rate)
+        self.progress_interval_s = progress_interval_s
         self.breakers = breakers
         self.widths = [1] if self.plan.inline else list(self.plan.root_slots)
         self.windows = slot_windows(self.plan)  # each slot's sends in any second (of R's)

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from fanmail.domain.abtest import AbGroup
 from fanmail.domain.batches import Batch, BatchResult
-from fanmail.domain.campaign import Campaign, CampaignStatus, report_interval, sends_bucket
+from fanmail.domain.campaign import Campaign, CampaignStatus, sends_bucket
 from fanmail.domain.errors import (
     InvalidInput,
     InvokeError,
@@ -192,8 +192,7 @@ class _StatusFeed:
 
 class _LiveReport:
     """What a leaf settled since it last said so, reported to the campaign every
-    `interval_s` (one atomic add; longer at low rates, `report_interval`) and once more when it
-    ends."""
+    `interval_s` (one atomic add, whatever the rate) and once more when it ends."""
 
     def __init__(
         self, campaign_store: CampaignStore, clock: Clock, batch: Batch, interval_s: float
@@ -694,8 +693,7 @@ class _Leaf:
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
-        interval_s = report_interval(options.live_interval_s, batch.rate_per_sender)
-        self.live = _LiveReport(ports.campaign_store, clock, batch, interval_s)
+        self.live = _LiveReport(ports.campaign_store, clock, batch, options.live_interval_s)
 
     def run(self) -> BatchResult:
         result = BatchResult()

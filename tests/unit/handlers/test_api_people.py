@@ -144,17 +144,16 @@ def test_every_status_change_is_in_the_consent_history(api: MemoryStack) -> None
 
 @pytest.mark.stack  # SES's events flow back through the feedback path, on real threads
 def test_progress_moves_while_senders_work_and_ends_equal_to_the_summary() -> None:
-    """Item 1: senders add what they settle every second or two (under 100/s a write waits
-    for 150 sends, so this runs at 100/s); the API's progress.sent climbs before the run ends,
-    and equals the summary at the end."""
+    """Item 1: senders add what they settle every second or two; the API's progress.sent
+    climbs before the run ends, and equals the summary at the end."""
     stack = memory_stack(
         fast_settings(inline_threshold=5, ses_latency_ms=20.0),
-        rate=100.0,
+        rate=40.0,
         latency_s=0.02,
         ses_events=False,
     )
     try:
-        seed(stack, 500)
+        seed(stack, 200)
         call(stack, "POST", "/campaigns", {**CAMPAIGN, "campaign_id": "slow"})
         seen: list[int] = []
         done = threading.Event()
@@ -174,9 +173,9 @@ def test_progress_moves_while_senders_work_and_ends_equal_to_the_summary() -> No
         watcher.join()
         view = call(stack, "GET", "/campaigns/slow")[1]
         assert view["status"] == "sent"
-        assert view["progress"]["sent"] == view["summary"]["sent"] == 500
-        climbing = [n for n in seen if 0 < n < 500]
-        assert len(set(climbing)) >= 2, seen  # several values on the way, not 0 then 500
+        assert view["progress"]["sent"] == view["summary"]["sent"] == 200
+        climbing = [n for n in seen if 0 < n < 200]
+        assert len(set(climbing)) >= 2, seen  # several values on the way, not 0 then 200
     finally:
         stack.close()
 

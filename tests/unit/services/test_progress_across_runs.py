@@ -15,7 +15,7 @@ from tests.conftest import fast_settings, new_campaign, seed
 
 pytestmark = pytest.mark.stack
 
-RECIPIENTS = 400
+RECIPIENTS = 120
 
 
 def watched(stack: MemoryStack, campaign_id: str) -> tuple[dict[str, Any], int]:
@@ -34,10 +34,8 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
 
 
 def test_progress_moves_through_a_pause_and_a_resume() -> None:
-    # 100/s: a run this short writes its progress every 1.5 s (slower, it waits for 150
-    # sends to add: domain.campaign.report_interval)
-    settings = fast_settings(inline_threshold=0, max_sender_rate=100.0, progress_interval_s=0.1)
-    stack = memory_stack(settings, rate=100.0)
+    settings = fast_settings(inline_threshold=0, max_sender_rate=30.0, progress_interval_s=0.1)
+    stack = memory_stack(settings, rate=30.0)
     try:
         seed(stack, RECIPIENTS)
         campaign_id = new_campaign(stack).campaign_id

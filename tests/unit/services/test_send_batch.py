@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -423,34 +421,3 @@ def test_an_opening_sends_nothing_after_its_window_and_hands_back_the_rest(
     assert 10 <= sent <= 11 and len(result.leftover) == 30 - sent
     assert all(d.arrived_at < until for d in stack.ses.deliveries)
     assert {r.email for r in result.leftover}.isdisjoint(d.email.to for d in stack.ses.deliveries)
-
-
-def live_writes(rate: float, seconds: float) -> list[float]:
-    """When a leaf sending `seconds` at `rate` added its live counts to the campaign record."""
-    stack = sim_stack(fast_settings(), rate=2000.0, latency_s=0.02)
-    writes: list[float] = []
-    add_live = stack.ports.campaigns.add_live
-
-    def counted(campaign_id: str, run_id: str, counts: Mapping[str, int]) -> None:
-        writes.append(stack.ports.clock.now())
-        add_live(campaign_id, run_id, counts)
-
-    stack.ports.campaigns.add_live = counted  # type: ignore[method-assign]
-    try:
-        result, _ = deliver_timed(stack, int(rate * seconds), rate_per_sender=rate, threads=2)
-    finally:
-        stack.close()
-    assert result.counts[Outcome.SENT] == int(rate * seconds)
-    return writes
-
-
-def test_a_slow_leaf_adds_to_the_campaign_record_once_it_has_sends_to_add() -> None:
-    """Each live write is billed by the campaign record's whole size: at 14/s one every 1.5 s
-    cost more per email than the email's own ledger writes. A slow leaf writes once a bucket of
-    sends over time (10 s) instead; a fast one still every 1.5 s."""
-    slow = live_writes(14.0, 40.0)
-    gaps = [later - earlier for earlier, later in pairwise(slow[:-1])]  # the last: its end
-    assert 3 <= len(slow) <= 6 and gaps and min(gaps) >= 10.0
-    fast = live_writes(1000.0, 4.0)
-    gaps = [later - earlier for earlier, later in pairwise(fast[:-1])]
-    assert len(fast) >= 3 and max(gaps) < 2.0
