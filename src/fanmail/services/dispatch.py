@@ -99,7 +99,7 @@ class Dispatcher:
         self.paces = [slot_pace(self.plan, slot) for slot in range(len(self.windows))]
         self.free = list(range(len(self.widths)))
         self.in_flight: dict[Future[BatchResult], int] = {}
-        self.units: dict[Future[BatchResult], tuple[float, float, int]] = {}  # (at, busy, slot)
+        self.units: dict[Future[BatchResult], tuple[float, float, int]] = {}  # (at, held, slot)
         self.booked: dict[int, float] = {}  # slot -> its opening's end: the rest paces from it
         self.opened: set[int] = set()  # slots that had a unit this epoch
         self.reading_ahead_s = 0.0  # when the root will have read the rest of the opened slots

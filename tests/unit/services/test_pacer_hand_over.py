@@ -8,6 +8,7 @@ import functools
 from typing import Any
 
 from fanmail.domain.campaign import CampaignStatus
+from fanmail.domain.model import Subscriber
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.handlers import trigger
 from fanmail_local.adapters.invoker import LocalFunction
@@ -75,8 +76,12 @@ def test_a_rate_that_rose_hands_the_run_back_to_the_trigger() -> None:
     stack.close()
 
 
-def stopped_before_the_pacer(stack: MemoryStack, campaign_id: str, stop: str) -> None:
-    """The pacer's first event finds the run paused or cancelled (a user, meanwhile)."""
+def stopped_before_the_pacer(stop: str) -> tuple[MemoryStack, list[Subscriber], str]:
+    """A low-rate run of 40 whose pacer's first event finds it paused or cancelled (a user,
+    meanwhile): nothing sent. The stack, the subscribers and the campaign's id."""
+    stack = low_rate_stack()
+    subscribers = seed(stack, 40)
+    campaign_id = new_campaign(stack).campaign_id
     pacer = functools.partial(trigger.handle, stack.app)
 
     def user_first(event: Any, context: Any) -> Any:
@@ -85,35 +90,27 @@ def stopped_before_the_pacer(stack: MemoryStack, campaign_id: str, stop: str) ->
         return pacer(event, context)
 
     stack.invoker.register(LocalFunction("pacer", user_first, 900.0, 256))
+    stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
+    stack.invoker.drain()
+    assert stack.ses.deliveries == []
+    return stack, subscribers, campaign_id
 
 
 def test_a_run_paused_across_the_hand_over_resumes_and_sends_each_once() -> None:
-    stack = low_rate_stack()
-    subscribers = seed(stack, 40)
-    campaign = new_campaign(stack)
-    stopped_before_the_pacer(stack, campaign.campaign_id, "pause")
-    stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
-    stack.invoker.drain()
-    paused = stack.campaigns.get(campaign.campaign_id)
+    stack, subscribers, campaign_id = stopped_before_the_pacer("pause")
+    paused = stack.campaigns.get(campaign_id)
     assert paused is not None and paused.status is CampaignStatus.PAUSED
-    assert stack.ses.deliveries == []
-    stack.app.lifecycle.resume(campaign.campaign_id)
-    summary = finished(stack, campaign.campaign_id)
+    stack.app.lifecycle.resume(campaign_id)
+    summary = finished(stack, campaign_id)
     assert summary["status"] == "sent" and summary["sent"] == 40 and summary["pending"] == 0
     assert_consistent(stack, summary, subscribers)
     stack.close()
 
 
 def test_a_run_cancelled_across_the_hand_over_sends_nothing() -> None:
-    stack = low_rate_stack()
-    seed(stack, 40)
-    campaign = new_campaign(stack)
-    stopped_before_the_pacer(stack, campaign.campaign_id, "cancel")
-    stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
-    stack.invoker.drain()
-    cancelled = stack.campaigns.get(campaign.campaign_id)
+    stack, _, campaign_id = stopped_before_the_pacer("cancel")
+    cancelled = stack.campaigns.get(campaign_id)
     assert cancelled is not None and cancelled.status is CampaignStatus.CANCELLED
-    assert stack.ses.deliveries == []
     assert stack.invoker.invocations["pacer"] == 1
     stack.close()
 
