@@ -504,6 +504,7 @@ class App:
             limits=s.plan_limits(),
             page_size=s.page_size,
             progress_interval_s=s.progress_interval_s,
+            beat_s=s.stale_after_s / 4,
             quota_margin=s.quota_margin,
             quota_recheck_s=s.quota_recheck_s,
             ses_recheck_s=s.ses_recheck_s,

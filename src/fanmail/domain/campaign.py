@@ -349,16 +349,16 @@ class Campaign:
 
 # -- what senders add while they work ---------------------------------------------------------
 SENDS_BUCKET_S = 10
+SENDS_BUCKETS = 60  # the most a planned run keeps: the dashboard's chart is 600 pixels wide
 
 
 def sends_bucket_width(estimated_duration_s: float) -> int:
     """Sends over time are kept in buckets, `live["sent@<start>/<width>"]`, added by the same
-    atomic update that adds the live counts: 10 s wide, 10 s more for each hour the run is
-    planned to last, so a run keeps at most a few hundred (10-second buckets over a day-long
-    run would grow the campaign record past 100 KB, and every live update is billed by its
-    size)."""
-    hours = max(1, math.ceil(estimated_duration_s / 3600))
-    return SENDS_BUCKET_S * hours
+    atomic update that adds the live counts: 10 s wide, or wide enough (in whole tens) that a
+    planned run keeps SENDS_BUCKETS. Each adds ~26 bytes to the campaign record, by whose size
+    every live update is billed: 360 of them were two thirds of it at low rates."""
+    tens = math.ceil(max(estimated_duration_s, 1.0) / (SENDS_BUCKET_S * SENDS_BUCKETS))
+    return SENDS_BUCKET_S * tens
 
 
 def sends_bucket(at: float, width: int = SENDS_BUCKET_S) -> str:

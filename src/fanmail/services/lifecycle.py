@@ -1,7 +1,8 @@
 """Pause, cancel, resume and resend-failed: conditional transitions of the campaign record.
 
-A running root learns of a pause or cancel when its next progress write is refused, and its
-senders at their next recipient (they re-read the status about once a second).
+A running root learns of a pause or cancel at its next beat (its progress write refused, or
+the record read when its progress has not moved), and its senders at their next recipient (they
+re-read the status about once a second).
 """
 
 from __future__ import annotations

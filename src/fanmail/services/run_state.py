@@ -12,7 +12,13 @@ from enum import StrEnum
 from fanmail.domain.abtest import AbDecision
 from fanmail.domain.audience import Audience
 from fanmail.domain.batches import BatchResult
-from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, merge_invocations
+from fanmail.domain.campaign import (
+    Campaign,
+    CampaignStatus,
+    Checkpoint,
+    Progress,
+    merge_invocations,
+)
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan
@@ -61,6 +67,7 @@ class Epoch:
     """The A/B decision this epoch made (logged by the trigger), if it made one."""
     quiet: set[str] = field(default_factory=set)
     """Addresses in `deferred` that wait for their quiet hours to end (counted `deferred`)."""
+    written: Progress | None = None  # what it last wrote: SendCampaign.record_progress
 
     def add(self, result: BatchResult) -> None:
         s = self.state

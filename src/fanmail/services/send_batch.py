@@ -190,6 +190,15 @@ class _StatusFeed:
             return tuple(r for r, _ in self._ready) + tuple(self._pending)
 
 
+LIVE_SENDS = 30
+
+
+def live_interval_s(interval_s: float, rate_per_sender: float) -> float:
+    """A leaf paced slower than LIVE_SENDS an interval reports every LIVE_SENDS sends instead,
+    though at least every third interval: each report is billed by the campaign record's size."""
+    return min(3 * interval_s, max(interval_s, LIVE_SENDS / max(rate_per_sender, 1e-9)))
+
+
 class _LiveReport:
     """What a leaf settled since it last said so, reported to the campaign every
     `interval_s` (one atomic add, whatever the rate) and once more when it ends."""
@@ -693,7 +702,8 @@ class _Leaf:
         self.deferred: list[Recipient] = []
         self.deferred_until = 0.0
         self.lock = threading.Lock()
-        self.live = _LiveReport(ports.campaign_store, clock, batch, options.live_interval_s)
+        every = live_interval_s(options.live_interval_s, batch.rate_per_sender)
+        self.live = _LiveReport(ports.campaign_store, clock, batch, every)
 
     def run(self) -> BatchResult:
         result = BatchResult()

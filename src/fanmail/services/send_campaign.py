@@ -70,6 +70,12 @@ from fanmail.services.run_state import (
 )
 from fanmail.services.send_batch import BatchSender
 
+PAGE_SPAN_S = 10.0
+MIN_PAGE = 100
+"""Pages hold what the plan sends in PAGE_SPAN_S, within [MIN_PAGE, page_size]: what a page
+leaves unsent when an epoch ends is checkpointed in the campaign record, and every live count
+written during the next epoch is billed by that record's size."""
+
 CONTINUED = (EpochEnd.OUT_OF_TIME, EpochEnd.HAND_OVER)
 """Epoch ends the run goes on from at once, in a new epoch."""
 
@@ -81,6 +87,8 @@ class RootOptions:
     limits: PlanLimits = field(default_factory=PlanLimits)
     page_size: int = 1000
     progress_interval_s: float = 2.0
+    beat_s: float = 30.0
+    """Progress is written at least this often, moved or not (a quarter of stale_after_s)."""
     quota_margin: float = 0.0
     quota_recheck_s: float = 3600.0
     ses_recheck_s: float = 60.0
@@ -268,9 +276,8 @@ class CampaignRunner:
         counted where they land (`excluded`, `suppressed`, `invalid`, `capped`, ...)."""
         state, audience = epoch.state, epoch.audience
         facts = audience.facts() | {Fact.ENGAGEMENT}  # the sender's engagement write needs it
-        page = self.subscribers.page(
-            epoch.campaign.list_id, state.cursor, self.options.page_size, facts=facts
-        )
+        size = max(MIN_PAGE, min(self.options.page_size, math.ceil(epoch.plan.rate * PAGE_SPAN_S)))
+        page = self.subscribers.page(epoch.campaign.list_id, state.cursor, size, facts=facts)
         sendable: list[Recipient] = []
         counted: dict[Outcome, int] = {}
         members = [s for s in page.subscribers if self.phase_steps.phase_member(epoch, s)]
@@ -296,9 +303,37 @@ class CampaignRunner:
         return self.batch_sender.invoke_child(batch)
 
     def record_progress(self, epoch: Epoch) -> Campaign:
-        return self.campaign_store.record_progress(
-            epoch.campaign.campaign_id, epoch.run_id, self._progress(epoch)
+        """Progress written when it moved or when the last write is `beat_s` old (the run's
+        sign of life: lifecycle.is_stalled); otherwise the record is read, refused alike if the
+        run was stopped or replaced. A write is billed by the whole record's size and a read at
+        an eighth of that, and at low rates most beats find nothing new: the senders add their
+        live counts themselves."""
+        campaign_id, progress, last = (
+            epoch.campaign.campaign_id,
+            self._progress(epoch),
+            epoch.written,
         )
+        if last is not None and self._unmoved(progress, last):
+            return self._still_sending(campaign_id, epoch.run_id)
+        campaign = self.campaign_store.record_progress(campaign_id, epoch.run_id, progress)
+        epoch.written = progress
+        return campaign
+
+    def _unmoved(self, progress: Progress, last: Progress) -> bool:
+        recent = progress.updated_at - last.updated_at < self.options.beat_s
+        return recent and replace(progress, updated_at=last.updated_at) == last
+
+    def _still_sending(self, campaign_id: str, run_id: str) -> Campaign:
+        """The record, if run `run_id` is current and sending; Conflict as a refused write."""
+        campaign = self.campaign_store.get(campaign_id)
+        if (
+            campaign is None
+            or campaign.run_id != run_id
+            or campaign.status is not CampaignStatus.SENDING
+        ):
+            status = campaign.status.value if campaign else None
+            raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
+        return campaign
 
     def _beat(self, epoch: Epoch) -> EpochEnd | None:
         """Progress written while the epoch does not dispatch (a census); how it must end if

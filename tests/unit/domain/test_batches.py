@@ -72,8 +72,10 @@ def test_bad_events_are_named(changes: dict[str, Any], message: str) -> None:
 
 
 def test_sends_over_time_buckets_widen_with_the_plan() -> None:
-    assert sends_bucket_width(100.0) == 10 and sends_bucket_width(3600.0) == 10
-    assert sends_bucket_width(20 * 3600.0) == 200  # a 20-hour run: 360 buckets, not 7,200
+    assert sends_bucket_width(0.0) == 10 and sends_bucket_width(100.0) == 10
+    assert sends_bucket_width(600.0) == 10 and sends_bucket_width(601.0) == 20
+    assert sends_bucket_width(3600.0) == 60  # an hour: 60 buckets of a minute
+    assert sends_bucket_width(20 * 3600.0) == 1200  # a 20-hour run: 60 buckets, not 7,200
     assert sends_bucket(1_800_000_123.4, 200) == "sent@1800000000/200"
     live = {"sent": 5, "sent@1800000000/200": 3, "sent@1799999990": 2}  # a 10 s one, older form
     assert sends_over_time(live) == [(1799999990, 2, 10), (1800000000, 3, 200)]
