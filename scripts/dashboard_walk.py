@@ -260,12 +260,14 @@ class Walk:
 
     def create_a_campaign(self) -> None:
         self.open("campaigns")
-        self.click("#new-campaign summary")
+        if self.find("#new-campaign").get_attribute("open") is None:  # as a user sees it
+            self.click("#new-campaign summary")
         until(
             self.browser,
             lambda b: self.find(f"#create-form option[value='{self.list_id}']"),
             "the lists",
         )
+        until(self.browser, lambda b: self.find("#create-form [name=name]").is_displayed(), "form")
         self.type("#create-form [name=name]", f"December {self.suffix}")
         Select(self.find("#create-form [name=list_id]")).select_by_value(self.list_id)
         Select(self.find("#create-form [name=template]")).select_by_value("newsletter")
