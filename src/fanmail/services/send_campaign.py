@@ -72,7 +72,7 @@ from fanmail.services.send_batch import BatchSender
 
 PAGE_SPAN_S = 10.0
 MIN_PAGE = 100
-"""Pages hold what the plan sends in PAGE_SPAN_S, within [MIN_PAGE, page_size]: what a page
+"""Pages hold what the plan sends in PAGE_SPAN_S, at least MIN_PAGE, at most page_size: what a page
 leaves unsent when an epoch ends is checkpointed in the campaign record, and every live count
 written during the next epoch is billed by that record's size."""
 
@@ -276,7 +276,7 @@ class CampaignRunner:
         counted where they land (`excluded`, `suppressed`, `invalid`, `capped`, ...)."""
         state, audience = epoch.state, epoch.audience
         facts = audience.facts() | {Fact.ENGAGEMENT}  # the sender's engagement write needs it
-        size = max(MIN_PAGE, min(self.options.page_size, math.ceil(epoch.plan.rate * PAGE_SPAN_S)))
+        size = min(self.options.page_size, max(MIN_PAGE, math.ceil(epoch.plan.rate * PAGE_SPAN_S)))
         page = self.subscribers.page(epoch.campaign.list_id, state.cursor, size, facts=facts)
         sendable: list[Recipient] = []
         counted: dict[Outcome, int] = {}

@@ -38,8 +38,10 @@ def calls_to(stack: MemoryStack, store: Any, names: tuple[str, ...]) -> dict[str
     return seen
 
 
-def low_rate_run(recipients: int, rate: float = 10.0) -> tuple[MemoryStack, dict[str, Any], str]:
-    stack = sim_stack(fast_settings(stale_after_s=4 * BEAT_S), rate=rate)
+def low_rate_run(
+    recipients: int, rate: float = 10.0, **settings: object
+) -> tuple[MemoryStack, dict[str, Any], str]:
+    stack = sim_stack(fast_settings(stale_after_s=4 * BEAT_S, **settings), rate=rate)
     stack.subscribers_seeded = seed(stack, recipients)  # type: ignore[attr-defined]
     calls = calls_to(stack, stack.campaigns, ("record_progress", "get", "add_live"))
     calls |= calls_to(stack, stack.subscribers, ("page",))
@@ -90,6 +92,13 @@ def test_pages_hold_what_the_plan_sends_in_ten_seconds() -> None:
     stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
     stack.invoker.drain()
     assert root_pages(calls) == {600}
+    stack.close()
+
+    stack, calls, campaign_id = low_rate_run(300, rate=60.0, page_size=50)
+    stack.invoker.invoke("trigger", {"campaign_id": campaign_id})
+    stack.invoker.drain()
+    assert root_pages(calls) == {50}  # the setting is the most a page holds
+    assert summary_of(stack.campaigns.get(campaign_id))["sent"] == 300
     stack.close()
 
 
