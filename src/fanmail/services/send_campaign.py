@@ -72,9 +72,9 @@ from fanmail.services.send_batch import BatchSender
 
 PAGE_SPAN_S = 10.0
 MIN_PAGE = 100
-"""Pages hold what the plan sends in PAGE_SPAN_S, at least MIN_PAGE, at most page_size: what a page
-leaves unsent when an epoch ends is checkpointed in the campaign record, and every live count
-written during the next epoch is billed by that record's size."""
+"""Pages hold what the plan sends in PAGE_SPAN_S, at least MIN_PAGE, at most page_size: what a
+page leaves unsent when an epoch ends is checkpointed in the campaign record, and every live
+count written during the next epoch is billed by that record's size."""
 
 CONTINUED = (EpochEnd.OUT_OF_TIME, EpochEnd.HAND_OVER)
 """Epoch ends the run goes on from at once, in a new epoch."""
@@ -305,17 +305,14 @@ class CampaignRunner:
     def record_progress(self, epoch: Epoch) -> Campaign:
         """Progress written when it moved or when the last write is `beat_s` old (the run's
         sign of life: lifecycle.is_stalled); otherwise the record is read, refused alike if the
-        run was stopped or replaced. A write is billed by the whole record's size and a read at
-        an eighth of that, and at low rates most beats find nothing new: the senders add their
-        live counts themselves."""
-        campaign_id, progress, last = (
-            epoch.campaign.campaign_id,
-            self._progress(epoch),
-            epoch.written,
-        )
-        if last is not None and self._unmoved(progress, last):
-            return self._still_sending(campaign_id, epoch.run_id)
-        campaign = self.campaign_store.record_progress(campaign_id, epoch.run_id, progress)
+        run was stopped or replaced. A write is billed a unit per KB of the record, a consistent
+        read a fifth of that per 4 KB, and at low rates most beats find nothing new (the senders
+        add their live counts themselves)."""
+        campaign_id, run_id = epoch.campaign.campaign_id, epoch.run_id
+        progress = self._progress(epoch)
+        if epoch.written is not None and self._unmoved(progress, epoch.written):
+            return self._still_sending(campaign_id, run_id)
+        campaign = self.campaign_store.record_progress(campaign_id, run_id, progress)
         epoch.written = progress
         return campaign
 
