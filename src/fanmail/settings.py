@@ -68,6 +68,7 @@ class Settings:
     branching: int = 8
     inline_threshold: int = 100
     pacer_max_rate: float = 20.0
+    inline_max_rate: float = 80.0
     inline_threads: int = 64
     pacing_factor: float = 0.97
     switch_interval_ms: float = 0.5
@@ -151,6 +152,7 @@ class Settings:
         return PlanLimits(
             inline_threshold=self.inline_threshold,
             pacer_max_rate=self.pacer_max_rate,
+            inline_max_rate=self.inline_max_rate,
             inline_threads=self.inline_threads,
             max_threads=self.max_threads,
             max_sender_rate=self.max_sender_rate,
@@ -377,6 +379,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "switch_interval_ms": _positive_float,
     "inline_threshold": _non_negative_int,
     "pacer_max_rate": _non_negative_float,
+    "inline_max_rate": _non_negative_float,
     "sender_timeout_s": _positive_float,
     "trigger_timeout_s": _positive_float,
     "time_margin_s": _positive_float,

@@ -280,7 +280,9 @@ def test_the_known_window_crash_after_ses_accepted() -> None:
 
 def test_campaign_three_times_longer_than_the_root_budget_continues() -> None:
     # The root may run 3 s (4 s timeout - 1 s margin); the campaign needs about 10 s at 30/s.
-    stack, _ = faulty(FaultRates(), rate=30.0, trigger_timeout_s=4.0, max_sender_rate=10.0)
+    stack, _ = faulty(
+        FaultRates(), rate=30.0, trigger_timeout_s=4.0, max_sender_rate=10.0, inline_max_rate=0.0
+    )  # three senders under the root, not the trigger sending itself
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
     campaign = drive(stack, new_campaign(stack).campaign_id)
     assert_exactly_once(stack, subscribers, campaign)

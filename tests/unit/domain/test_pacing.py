@@ -252,7 +252,9 @@ def test_senders_that_share_r_never_put_more_than_r_in_a_second(windows: bool) -
     """R = 20 planned on three senders (a slow latency setting), threads waking late, and
     each sender handing over to the next in its place of the fan-out: every window holds at
     most 20. Each paced at 20/3 and kept to `ceil` of it instead (7 + 7 + 7), they made 21."""
-    plan = make_plan(10_000, 20.0, 3.0, PlanLimits(pacer_max_rate=0))  # three senders
+    plan = make_plan(
+        10_000, 20.0, 3.0, PlanLimits(pacer_max_rate=0, inline_max_rate=0)
+    )  # three senders
     assert plan.senders == 3 and slot_windows(plan) == (7, 7, 6)
     clock = StarvedClock(late_s=0.9 / 7, seed=20)
     went: list[float] = []

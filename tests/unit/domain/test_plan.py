@@ -19,7 +19,7 @@ from fanmail.domain.windows import slot_pace, slot_windows, split_pace, split_wi
 
 RATES = [1, 14, 50, 300, 1000, 10_000]
 SIZES = [1, 10, 50, 100, 101, 1_000, 100_000, 1_000_000, 10_000_000]
-LIMITS = PlanLimits(pacer_max_rate=0)
+LIMITS = PlanLimits(pacer_max_rate=0, inline_max_rate=0)
 """The fan-out's shapes at every rate: the pacer off (low-rate runs: the tests at the end)."""
 
 
@@ -80,7 +80,7 @@ def test_inline_below_threshold() -> None:
 
 
 def test_payload_limit_bounds_batch_size() -> None:
-    limits = PlanLimits(payload_limit_bytes=100_000, pacer_max_rate=0)
+    limits = PlanLimits(payload_limit_bytes=100_000, pacer_max_rate=0, inline_max_rate=0)
     plan = make_plan(1_000_000, 1, 0.08, limits, 1000)
     assert plan.batch_size <= 100
 
@@ -189,27 +189,44 @@ def test_a_window_is_shared_by_senders_and_the_pace_with_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rate", "low_rate"), [(1.0, True), (14.0, True), (20.0, True), (20.5, False), (500.0, False)]
+    ("rate", "root"),
+    [
+        (1.0, "pacer"),
+        (14.0, "pacer"),
+        (20.0, "pacer"),
+        (20.5, "trigger"),
+        (80.0, "trigger"),
+        (80.5, None),
+        (500.0, None),
+    ],
 )
-def test_a_run_at_or_under_the_pacers_rate_sends_inline_from_the_pacer(
-    rate: float, low_rate: bool
-) -> None:
-    """Whatever the list's size: one small function sends it all, at most as many threads as
-    R·L asks (never a sender, never the trigger's 64)."""
+def test_a_run_the_root_keeps_up_with_it_sends_inline(rate: float, root: str | None) -> None:
+    """Whatever the list's size: one function sends it all, the pacer up to its rate and the
+    trigger above it up to inline_max_rate, at most as many threads as R·L asks (never a
+    sender, never the trigger's 64); above that the run fans out."""
     plan = make_plan(1_000_000, rate, 0.08, PlanLimits())
-    assert plan.low_rate is low_rate
-    assert plan.inline is low_rate
-    if low_rate:
+    assert plan.low_rate is (root == "pacer")
+    assert plan.inline is (root is not None)
+    if root is not None:
         assert (plan.senders, plan.depth, plan.root_slots) == (1, 0, (1,))
         assert plan.threads == math.ceil(rate * 0.08 * 1.5)
         assert plan.rate_per_sender == plan.paced_rate <= rate
         # Units of a leaf's batch, sendable within its budget (not the whole list at once).
         assert plan.batch_size <= plan.rate_per_sender * plan.leaf_budget_s < 1_000_000
+    else:
+        assert plan.senders >= 1 and plan.depth >= 1
 
 
 def test_the_pacer_can_be_turned_off_and_a_bad_rate_is_refused() -> None:
-    assert not make_plan(1_000_000, 1.0, 0.08, PlanLimits(pacer_max_rate=0)).low_rate
+    trigger = make_plan(1_000_000, 1.0, 0.08, PlanLimits(pacer_max_rate=0))
+    assert trigger.inline and not trigger.low_rate  # the trigger paces it instead
+    fanned = make_plan(1_000_000, 1.0, 0.08, PlanLimits(pacer_max_rate=0, inline_max_rate=0))
+    assert not fanned.inline and not fanned.low_rate
+    pacer = make_plan(1_000_000, 50.0, 0.08, PlanLimits(pacer_max_rate=60, inline_max_rate=40))
+    assert pacer.low_rate  # the pacer's rate is the lower bound of the trigger's
     small = make_plan(10, 500.0, 0.08, PlanLimits())
     assert small.inline and not small.low_rate  # a small list at a high rate: the trigger
     with pytest.raises(InvalidInput, match="pacer_max_rate"):
         PlanLimits(pacer_max_rate=-1)
+    with pytest.raises(InvalidInput, match="inline_max_rate"):
+        PlanLimits(inline_max_rate=-1)

@@ -192,6 +192,7 @@ def test_no_second_holds_more_than_r_sends_across_units_and_epochs(
         "sender_timeout_s": 60.0,
         "ses_latency_ms": latency_setting_ms,  # what the plan is told: SES answers in 60 ms
         "pacer_max_rate": 0.0,  # fanned out: the pacer's runs are the test below
+        "inline_max_rate": 0.0,  # and the trigger's
     }
     report = run(Scenario(int(rate * 600), rate, settings=settings))
     assert_exactly_once_within_limits(report)

@@ -162,7 +162,7 @@ def test_each_unit_counts_the_latest_sends_of_its_slot(earlier: bool) -> None:
     """The slot's first unit of a run's first epoch after nothing; of a later epoch after a
     full window at the epoch's start (the last epoch's sends all came before it); each later
     one after the latest sends of the units before it, as many as the slot's window holds."""
-    limits = PlanLimits(pacer_max_rate=0)  # fanned out at 5/s
+    limits = PlanLimits(pacer_max_rate=0, inline_max_rate=0)  # fanned out at 5/s
     plan = make_plan(3_000, 5.0, 0.06, limits)
     assert plan.root_slots == (1,) and slot_windows(plan) == (5,)
     campaign = Campaign(campaign_id="c", list_id="l", template="t", sender="a@example.com")

@@ -34,7 +34,9 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
 
 
 def test_progress_moves_through_a_pause_and_a_resume() -> None:
-    settings = fast_settings(inline_threshold=0, max_sender_rate=30.0, progress_interval_s=0.1)
+    settings = fast_settings(
+        inline_threshold=0, inline_max_rate=0.0, max_sender_rate=30.0, progress_interval_s=0.1
+    )
     stack = memory_stack(settings, rate=30.0)
     try:
         seed(stack, RECIPIENTS)
