@@ -95,6 +95,17 @@ class Transition:
         return replace(current, status=self.to, live=live, **fields_set)  # type: ignore[arg-type]
 
 
+def still_sending(campaign_id: str, run_id: str, current: Campaign | None) -> Campaign:
+    """`current`, if run `run_id` may write its progress to it; else Conflict with the status
+    found (dispatch.stopped_by): the campaign is gone, another run is current, or it no longer
+    sends. A store's record_progress refuses with it, and a root's beat that only reads the
+    record refuses alike."""
+    if current is None or current.run_id != run_id or current.status not in SENDING:
+        status = current.status.value if current else None
+        raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
+    return current
+
+
 # -- the transitions --------------------------------------------------------------------------
 def start_run(run_id: str, now: float, ledger_shards: int = 1) -> Transition:
     """A draft or scheduled campaign claimed for its first run: a second trigger is refused.

@@ -67,7 +67,7 @@ class Epoch:
     """The A/B decision this epoch made (logged by the trigger), if it made one."""
     quiet: set[str] = field(default_factory=set)
     """Addresses in `deferred` that wait for their quiet hours to end (counted `deferred`)."""
-    written: Progress | None = None  # what it last wrote: SendCampaign.record_progress
+    written: Progress | None = None  # what it last wrote: CampaignRunner.record_progress
 
     def add(self, result: BatchResult) -> None:
         s = self.state

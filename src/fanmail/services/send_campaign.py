@@ -45,7 +45,14 @@ from fanmail.domain.plan import FanoutPlan, PlanLimits, make_plan
 from fanmail.domain.run import ResumeWaiting, RunEpoch, to_event
 from fanmail.domain.segments import Fact
 from fanmail.domain.ses_meter import FLOOR_S
-from fanmail.domain.transitions import KEEP, Keep, end_epoch, record_stop, trip_breaker
+from fanmail.domain.transitions import (
+    KEEP,
+    Keep,
+    end_epoch,
+    record_stop,
+    still_sending,
+    trip_breaker,
+)
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -311,7 +318,7 @@ class CampaignRunner:
         campaign_id, run_id = epoch.campaign.campaign_id, epoch.run_id
         progress = self._progress(epoch)
         if epoch.written is not None and self._unmoved(progress, epoch.written):
-            return self._still_sending(campaign_id, run_id)
+            return still_sending(campaign_id, run_id, self.campaign_store.get(campaign_id))
         campaign = self.campaign_store.record_progress(campaign_id, run_id, progress)
         epoch.written = progress
         return campaign
@@ -319,18 +326,6 @@ class CampaignRunner:
     def _unmoved(self, progress: Progress, last: Progress) -> bool:
         recent = progress.updated_at - last.updated_at < self.options.beat_s
         return recent and replace(progress, updated_at=last.updated_at) == last
-
-    def _still_sending(self, campaign_id: str, run_id: str) -> Campaign:
-        """The record, if run `run_id` is current and sending; Conflict as a refused write."""
-        campaign = self.campaign_store.get(campaign_id)
-        if (
-            campaign is None
-            or campaign.run_id != run_id
-            or campaign.status is not CampaignStatus.SENDING
-        ):
-            status = campaign.status.value if campaign else None
-            raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
-        return campaign
 
     def _beat(self, epoch: Epoch) -> EpochEnd | None:
         """Progress written while the epoch does not dispatch (a census); how it must end if

@@ -25,7 +25,7 @@ from fanmail.domain.model import (
 )
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import Topic
-from fanmail.domain.transitions import Transition
+from fanmail.domain.transitions import Transition, still_sending
 from fanmail.ports import SubscriberPage
 
 
@@ -412,14 +412,7 @@ class MemoryCampaignStore:
 
     def record_progress(self, campaign_id: str, run_id: str, progress: Progress) -> Campaign:
         with self._lock:
-            current = self._items.get(campaign_id)
-            if (
-                current is None
-                or current.run_id != run_id
-                or current.status is not CampaignStatus.SENDING
-            ):
-                status = current.status.value if current else None
-                raise Conflict(f"campaign {campaign_id!r} is {status} (run {run_id})", status)
+            current = still_sending(campaign_id, run_id, self._items.get(campaign_id))
             updated = replace(current, progress=progress)
             self._items[campaign_id] = updated
             return updated
