@@ -188,22 +188,38 @@ def test_threads_that_wake_late_never_put_more_than_the_rate_in_a_second(rate: f
 
 def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_back() -> None:
     clock = ManualClock()
-    pacer = Pacer(100, clock)
+    pacer = Pacer(20, clock)  # a window of 20: the factor cuts less than 10 sends
     pacer.throttled()
     pacer.throttled()  # another thread saw the same full window: counted once
-    assert pacer.rate == pytest.approx(70)
+    assert pacer.rate == pytest.approx(14)
     first, second = pacer.reserve(), pacer.reserve()
-    assert second - first == pytest.approx(1 / 70, rel=1e-3)
+    assert second - first == pytest.approx(1 / 14, rel=1e-3)
     clock.advance(1.0)
     pacer.throttled()
-    assert pacer.rate == pytest.approx(49)
+    assert pacer.rate == pytest.approx(9.8)
     accepted = 0
-    while pacer.rate < 100:
+    while pacer.rate < 20:
         pacer.accepted()
         accepted += 1
-    assert pacer.rate == 100 and 150 <= accepted <= 180  # 0.3 % of the planned rate a send
+    assert pacer.rate == 20 and 150 <= accepted <= 180  # 0.3 % of the planned rate a send
     pacer.accepted()
-    assert pacer.rate == 100  # never past the plan
+    assert pacer.rate == 20  # never past the plan
+
+
+def test_a_429_at_a_wide_window_cuts_a_few_sends_a_second_not_a_share() -> None:
+    """What latency moves into a second is a send or a few, whatever the window: at 200 a
+    second the pace drops by 10 sends a second; at 20, where 10 is half, by the factor."""
+    clock = ManualClock()
+    wide, narrow = Pacer(194, clock, window=200), Pacer(19.4, clock, window=20)
+    wide.throttled()
+    narrow.throttled()
+    assert wide.rate == pytest.approx(194 * 0.95)
+    assert narrow.rate == pytest.approx(19.4 * 0.7)
+    clock.advance(1.0)
+    wide.throttled()
+    assert wide.rate == pytest.approx(194 * 0.95**2)
+    first, second = wide.reserve(), wide.reserve()
+    assert second - first == pytest.approx(1 / (194 * 0.95**2), rel=1e-3)
 
 
 def test_the_pace_never_drops_under_its_floor() -> None:
