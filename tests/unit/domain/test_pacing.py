@@ -188,7 +188,7 @@ def test_threads_that_wake_late_never_put_more_than_the_rate_in_a_second(rate: f
 
 def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_back() -> None:
     clock = ManualClock()
-    pacer = Pacer(20, clock)  # a window of 20: the factor cuts less than 10 sends
+    pacer = Pacer(20, clock)  # a window of 20: the factor cuts less than 20 sends
     pacer.throttled()
     pacer.throttled()  # another thread saw the same full window: counted once
     assert pacer.rate == pytest.approx(14)
@@ -208,18 +208,18 @@ def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_b
 
 def test_a_429_at_a_wide_window_cuts_a_few_sends_a_second_not_a_share() -> None:
     """What latency moves into a second is a send or a few, whatever the window: at 200 a
-    second the pace drops by 10 sends a second; at 20, where 10 is half, by the factor."""
+    second the pace drops by 20 sends a second; at 40, where 20 is half, by the factor."""
     clock = ManualClock()
-    wide, narrow = Pacer(194, clock, window=200), Pacer(19.4, clock, window=20)
+    wide, narrow = Pacer(194, clock, window=200), Pacer(38.8, clock, window=40)
     wide.throttled()
     narrow.throttled()
-    assert wide.rate == pytest.approx(194 * 0.95)
-    assert narrow.rate == pytest.approx(19.4 * 0.7)
+    assert wide.rate == pytest.approx(194 * 0.9)
+    assert narrow.rate == pytest.approx(38.8 * 0.7)
     clock.advance(1.0)
     wide.throttled()
-    assert wide.rate == pytest.approx(194 * 0.95**2)
+    assert wide.rate == pytest.approx(194 * 0.9**2)
     first, second = wide.reserve(), wide.reserve()
-    assert second - first == pytest.approx(1 / (194 * 0.95**2), rel=1e-3)
+    assert second - first == pytest.approx(1 / (194 * 0.9**2), rel=1e-3)
 
 
 def test_the_pace_never_drops_under_its_floor() -> None:
