@@ -39,6 +39,30 @@ def split_pace(
     ]
 
 
+def split_sends(sends: Sequence[float], windows: Sequence[int]) -> list[tuple[float, ...]]:
+    """A place's latest sends (oldest first) handed to the children taking its place: they go
+    round a cycle of sum(windows) turns in which each child has as many turns as its window,
+    spread evenly. The sends of any one second are consecutive and at most the place's window
+    (it kept to it), so each child counts at most its window of them and together they count
+    every one: the children never pass the place's window, and none waits for sends another
+    counts. Each counting the place's latest sends up to its own window waited about
+    (1 - its share) s at every hand-over (0.8 s under a node of six). A window of 0 (a batch
+    from before windows) hands every child all of them."""
+    total = sum(windows)
+    if total == 0 or len(windows) == 1:
+        return [tuple(sends) for _ in windows]
+    turns, credit = [], [0] * len(windows)
+    for _ in range(total):  # smooth weighted round robin: each child its window's turns
+        credit = [c + w for c, w in zip(credit, windows, strict=True)]
+        chosen = credit.index(max(credit))
+        credit[chosen] -= total
+        turns.append(chosen)
+    handed: list[list[float]] = [[] for _ in windows]
+    for index, at in enumerate(sends):
+        handed[turns[index % total]].append(at)
+    return [tuple(part) for part in handed]
+
+
 def slot_windows(plan: FanoutPlan) -> tuple[int, ...]:
     """Each root slot's part of the run's window: the slots' senders all run at once."""
     return split_window(window_of(plan.rate), plan.root_slots)

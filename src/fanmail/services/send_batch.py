@@ -41,7 +41,7 @@ from fanmail.domain.render import TemplateRenderer
 from fanmail.domain.ses_meter import SesMeter, needed_in_flight
 from fanmail.domain.tags import VARIANT_TAG
 from fanmail.domain.tracking import ConfigurationSets
-from fanmail.domain.windows import split_pace
+from fanmail.domain.windows import split_pace, split_sends
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -326,6 +326,7 @@ class BatchSender:
     def _fan_out(self, batch: Batch, deadline: float) -> BatchResult:
         widths = split_width(batch.width, batch.branching)
         paces = split_pace(batch.rate_per_sender, batch.width, batch.window_sends, widths)
+        handed = split_sends(batch.sent_before, [window for _, window in paces])
         total = len(batch.recipients)
         children: list[Batch] = []
         start = 0
@@ -345,6 +346,7 @@ class BatchSender:
                         window_sends=window,
                         deadline=deadline - self.options.level_margin_s,
                         recipients=part,
+                        sent_before=handed[index],
                     )
                 )
         with self.clock.executor(len(children)) as pool:

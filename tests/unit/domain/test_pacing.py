@@ -10,7 +10,7 @@ import pytest
 from fanmail.adapters.aws.clock import SystemClock
 from fanmail.domain.pacing import Pacer
 from fanmail.domain.plan import PlanLimits, make_plan
-from fanmail.domain.windows import slot_pace, slot_windows
+from fanmail.domain.windows import slot_pace, slot_windows, split_sends
 from fanmail_local.adapters.clock import ManualClock, SimClock
 
 
@@ -315,3 +315,45 @@ def test_a_pacer_hands_on_its_own_sends_not_a_second_copy_of_the_ones_before() -
     went = sends(pacer, clock, 2)
     assert pacer.recent_sends == tuple(went)
     assert went[1] - before[0] >= 1.0  # the window counted the ones before
+
+
+def test_a_place_hands_each_child_its_window_of_any_second_and_every_send_once() -> None:
+    rng = random.Random(7)
+    windows = [7, 7, 6]
+    sends, at = [], 0.0
+    while at < 3.0:  # the place at 0.97 of its window of 20, a little jitter
+        at += rng.uniform(0.9, 1.1) / (0.97 * 20)
+        sends.append(at)
+    handed = split_sends(sends, windows)
+    assert sorted(t for part in handed for t in part) == sends
+    for part, window in zip(handed, windows, strict=True):
+        assert max_in_window(list(part)) <= window
+        assert len(part) == pytest.approx(len(sends) * window / 20, abs=1)
+
+
+def test_children_taking_a_busy_place_go_on_at_its_pace_within_its_window() -> None:
+    """Six children under a node take over a place that sent its whole window in the last
+    second: each goes on within an interval of its pace, not once the place's latest sends
+    up to its own window have aged a second (about 0.8 s), and the place never passes its
+    window across the hand-over."""
+    start = 1_800_000_000.0
+    window, windows = 1164, [194] * 6
+    pace = 0.97 * window
+    before = [start - 1.0 + (k + 1) / pace for k in range(int(pace))]
+    went = list(before)
+    for part, child_window in zip(split_sends(before, windows), windows, strict=True):
+        clock = ManualClock(start)
+        pacer = Pacer(pace / 6, clock, sent_before=part, window=child_window)
+        first = pacer.reserve()
+        assert first - start <= 6 / pace
+        pacer.wait_for(first)
+        went.append(clock.now())
+        for _ in range(300):
+            pacer.acquire()
+            went.append(clock.now())
+    assert max_in_window(went) <= window
+
+
+def test_a_place_without_windows_hands_every_child_all_its_sends() -> None:
+    assert split_sends((1.0, 2.0), [0, 0]) == [(1.0, 2.0), (1.0, 2.0)]
+    assert split_sends((1.0, 2.0), [5]) == [(1.0, 2.0)]
