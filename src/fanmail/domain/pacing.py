@@ -7,11 +7,12 @@ itself: no more than `window` sends in any second. The plan gives each sender it
 the windows of all the senders that can run at once sum to at most R (domain.windows): each
 sender's `ceil(rate)` did not at low rates (three senders at 0.97 x 20/3 each made 21 in a
 second). A sender counts the latest sends of the senders before it in its place of the fan-out
-(`sent_before`, as many as its window holds) as its own: if those sent p in a second, the
-senders after them, each counting min(p, its window) of them, add at most the rest of their
-windows, so the place never passes its window across a hand-over. Without it the next
-invocation, or the next epoch's, sends at once behind its predecessor's last sends; and a caller
-that woke late sends just before the next caller's slot: at 1/s, either is two sends in a second.
+(`sent_before`, as many as its window holds) as its own; a node hands its children those sends
+interleaved by their windows (domain.windows.split_sends), each at most its window of any
+second's and together all of them, so the place never passes its window across a hand-over.
+Without it the next invocation, or the next epoch's, sends at once behind its predecessor's last
+sends; and a caller that woke late sends just before the next caller's slot: at 1/s, either is
+two sends in a second.
 
 The pace learns from SES's answers (AIMD, as TCP's congestion control): a 429 says arrivals
 bunched past the window even at this pace (latency jitter moves them), so the pace drops at once
