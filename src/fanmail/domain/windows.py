@@ -52,7 +52,7 @@ def split_sends(sends: Sequence[float], windows: Sequence[int]) -> list[tuple[fl
     if total == 0 or len(windows) == 1:
         return [tuple(sends) for _ in windows]
     turns, credit = [], [0] * len(windows)
-    for _ in range(total):  # smooth weighted round robin: each child its window's turns
+    for _ in range(min(total, len(sends))):  # smooth weighted round robin: windows' turns
         credit = [c + w for c, w in zip(credit, windows, strict=True)]
         chosen = credit.index(max(credit))
         credit[chosen] -= total
