@@ -41,17 +41,19 @@ class Clock(Protocol):
 @dataclass(frozen=True, slots=True)
 class Aimd:
     """How the pace answers a 429: down by `excess_sends` a second of the pacer's window, or
-    times `decrease` where that cuts less (a window of 66 or fewer), at most once per `calm_s`
+    times `decrease` where that cuts less (a window of 200 or fewer), at most once per `calm_s`
     (the threads that saw the same full window count once), never under `floor` of the
     planned rate; and back up by `increase_per_send` of the planned rate for each send SES
-    accepts. A cut by a share at every rate cost a 500/s run in SES's slow mode a third of a
-    sender's pace per 429, for the few sends its window went over (on simulated time
-    0.8956-0.9075 of R against 0.9019-0.9112; at 200/s 0.8453-0.8737 against 0.8991-0.9026).
-    10 sends gained more there but, at 80/s with heavy-tailed latency, twice the 429s."""
+    accepts. The cut and the climb set where the pace settles under heavy-tailed latency: a
+    gentle cut and a slow climb (0.9, 0.1 % a send) draw as many 429s as a deep cut and a
+    quick one (0.7, 0.3 %) and send 6-8 % more, as a deep cut sends below the pace that
+    avoids them for most of its climb (bench/low_rate.py, 14/s: 25 429s of 2,800 either way,
+    0.91 of R against 0.83). A cut by a share at every rate cost a 500/s run in SES's slow
+    mode a share of a sender's pace per 429, for the few sends its window went over."""
 
-    decrease: float = 0.7
+    decrease: float = 0.9
     excess_sends: float = 20.0
-    increase_per_send: float = 0.003
+    increase_per_send: float = 0.001
     floor: float = 0.25
     calm_s: float = 1.0
 
@@ -145,9 +147,11 @@ class Pacer:
             self.forgo()
 
     def _window_opens(self) -> float:
-        """When one more send keeps every one-second window to `window` sends, or fewer while
-        a 429 has slowed the pace (`ceil(rate)`)."""
-        most = min(self.window, math.ceil(self.rate))
+        """When one more send keeps every one-second window to `window` sends. A pace a 429
+        has slowed keeps the window: the slots are already spaced wider, and a window cut to
+        match (as this was) stalled the sender until its last second's sends aged out, for no
+        fewer 429s (bench/low_rate.py: 0.82-0.84 of R at 14-50/s where it is now 0.83-0.88)."""
+        most = self.window
         return self._sent[-most] + 1.0 if len(self._sent) >= most else float("-inf")
 
     @property

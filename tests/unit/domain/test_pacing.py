@@ -191,35 +191,54 @@ def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_b
     pacer = Pacer(20, clock)  # a window of 20: the factor cuts less than 20 sends
     pacer.throttled()
     pacer.throttled()  # another thread saw the same full window: counted once
-    assert pacer.rate == pytest.approx(14)
+    assert pacer.rate == pytest.approx(18)
     first, second = pacer.reserve(), pacer.reserve()
-    assert second - first == pytest.approx(1 / 14, rel=1e-3)
+    assert second - first == pytest.approx(1 / 18, rel=1e-3)
     clock.advance(1.0)
     pacer.throttled()
-    assert pacer.rate == pytest.approx(9.8)
+    assert pacer.rate == pytest.approx(16.2)
     accepted = 0
     while pacer.rate < 20:
         pacer.accepted()
         accepted += 1
-    assert pacer.rate == 20 and 150 <= accepted <= 180  # 0.3 % of the planned rate a send
+    assert pacer.rate == 20 and 189 <= accepted <= 191  # 0.1 % of the planned rate a send
     pacer.accepted()
     assert pacer.rate == 20  # never past the plan
 
 
 def test_a_429_at_a_wide_window_cuts_a_few_sends_a_second_not_a_share() -> None:
-    """What latency moves into a second is a send or a few, whatever the window: at 200 a
+    """What latency moves into a second is a send or a few, whatever the window: at 400 a
     second the pace drops by 20 sends a second; at 40, where 20 is half, by the factor."""
     clock = ManualClock()
-    wide, narrow = Pacer(194, clock, window=200), Pacer(38.8, clock, window=40)
+    wide, narrow = Pacer(388, clock, window=400), Pacer(38.8, clock, window=40)
     wide.throttled()
     narrow.throttled()
-    assert wide.rate == pytest.approx(194 * 0.9)
-    assert narrow.rate == pytest.approx(38.8 * 0.7)
+    assert wide.rate == pytest.approx(388 * 0.95)
+    assert narrow.rate == pytest.approx(38.8 * 0.9)
     clock.advance(1.0)
     wide.throttled()
-    assert wide.rate == pytest.approx(194 * 0.9**2)
+    assert wide.rate == pytest.approx(388 * 0.95**2)
     first, second = wide.reserve(), wide.reserve()
-    assert second - first == pytest.approx(1 / (194 * 0.9**2), rel=1e-3)
+    assert second - first == pytest.approx(1 / (388 * 0.95**2), rel=1e-3)
+
+
+def test_a_slowed_pace_goes_on_at_its_interval_not_after_its_last_second_ages_out() -> None:
+    """The window stays the plan's after a 429: the cut spaces the slots wider, and cutting the
+    window with it held a sender that had just filled its second until the oldest of that
+    second's sends aged out (here 0.09 s; at a cut of 0.7, a third of a second)."""
+    clock = ManualClock()
+    pacer = Pacer(48.5, clock, window=50)
+    sends = []
+    for _ in range(50):
+        pacer.acquire()
+        sends.append(clock.now())
+    pacer.throttled()
+    for _ in range(20):
+        pacer.acquire()
+        sends.append(clock.now())
+    assert sends[50] - sends[49] == pytest.approx(1 / 48.5, rel=1e-3)  # the slot promised
+    assert sends[51] - sends[50] == pytest.approx(1 / (48.5 * 0.9), rel=1e-3)
+    assert max_in_window(sends) <= 50
 
 
 def test_the_pace_never_drops_under_its_floor() -> None:
