@@ -149,8 +149,9 @@ class Pacer:
     def _window_opens(self) -> float:
         """When one more send keeps every one-second window to `window` sends. A pace a 429
         has slowed keeps the window: the slots are already spaced wider, and a window cut to
-        match (as this was) stalled the sender until its last second's sends aged out, for no
-        fewer 429s (bench/low_rate.py: 0.82-0.84 of R at 14-50/s where it is now 0.83-0.88)."""
+        match (as it was until f6a8f08) stalled the sender until its last second's sends aged
+        out, for no fewer 429s (bench/low_rate.py with a 0.7 cut, 14-50/s: 0.82-0.84 of R, and
+        0.83-0.875 with the window kept)."""
         most = self.window
         return self._sent[-most] + 1.0 if len(self._sent) >= most else float("-inf")
 

@@ -228,7 +228,7 @@ def test_a_slowed_pace_goes_on_at_its_interval_not_after_its_last_second_ages_ou
     second's sends aged out (here 0.09 s; at a cut of 0.7, a third of a second)."""
     clock = ManualClock()
     pacer = Pacer(48.5, clock, window=50)
-    sends = []
+    sends: list[float] = []
     for _ in range(50):
         pacer.acquire()
         sends.append(clock.now())
