@@ -153,7 +153,7 @@ def account_error_run(args: argparse.Namespace, settings: Settings) -> dict[str,
         stack.app.imports.load(Subscriber("bench", f"r{i:05d}@example.com") for i in range(500))
         denied = rewire(stack, ports={"mailer": DeniedAfter(stack.ses, allow=50)})
         campaign_id = new_campaign(denied)
-        summary = denied.invoker.invoke("trigger", {"campaign_id": campaign_id})
+        summary = denied.send(campaign_id)
         return {
             "account_error_burned": summary["failed"],
             "account_error_status": summary["status"],
