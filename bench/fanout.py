@@ -15,6 +15,10 @@ mechanism (plan, pacer, calls in flight) does, stable from run to run; the real 
 it does on this machine's CPU as well, and `load_average` (1, 5 and 15 minutes, before and after
 the run) how busy the machine was. `sends_per_second` summarises the seconds of the run.
 
+`--shared-rate N` has another application send N a second on the same account: SES then
+allows this run R - N and still reports R, and the senders learn it only from the 429s
+(`throttled`); `rate_efficiency` is then of R - N.
+
 `rate_efficiency_ceiling` is about what a perfect run would reach: every send at the plan's
 paced rate from the trigger's first instant, the last one as slow as the slowest call the
 simulated SES made (a run ends when its last call does; one whose last slow call started a
@@ -75,6 +79,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--latency-dist", choices=["uniform", "lognormal", "pareto"], default="uniform"
     )
     parser.add_argument(
+        "--shared-rate",
+        type=float,
+        default=0.0,
+        help="sends a second another application makes on the same account: SES allows this "
+        "run R less that and still reports R (the senders learn it from the 429s)",
+    )
+    parser.add_argument(
         "--clock",
         choices=["real", "sim"],
         default="real",
@@ -131,6 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         ses_events=args.ses_events and args.clock == "real",
     )
     stack.ses.slow_share, stack.ses.slow_factor = args.slow_share, args.slow_factor
+    stack.ses.shared_rate = args.shared_rate
+    allowed = stack.ses.allowed_rate
     slowest = SlowestCall(stack.ses.draw_latency)
     stack.ses.draw_latency = slowest  # type: ignore[method-assign]
     app = stack.app
@@ -163,6 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "slow_mode": {"share": args.slow_share, "factor": args.slow_factor}
         if args.slow_share
         else None,
+        "shared_rate": args.shared_rate,
         "clock": args.clock,
         "ses_events": args.ses_events,
         "wall_s": round(wall_s, 1),
@@ -171,7 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "switch_interval_ms": args.switch_interval_ms,
         "duration_s": round(duration, 3),
         "sent": summary.get("sent"),
-        "rate_efficiency": round(len(stack.ses.deliveries) / (args.rate * duration), 4),
+        "rate_efficiency": round(len(stack.ses.deliveries) / (allowed * duration), 4),
         "rate_efficiency_ceiling": ceiling(
             len(stack.ses.deliveries), args.rate, summary.get("paced_rate"), slowest.seconds
         ),

@@ -66,6 +66,9 @@ class SesSimulator:
     slow_factor: float = 1.0
     """A slow mode: `slow_share` of the calls take `slow_factor` times `latency_s` (cold
     connections, a slow path inside SES), whatever the shape of the rest."""
+    shared_rate: float = 0.0
+    """Sends a second another application makes on the same account: SES takes only
+    `max_send_rate - shared_rate` a second from this one, and still reports `max_send_rate`."""
 
     def __post_init__(self) -> None:
         self.deliveries: list[Delivery] = []
@@ -171,7 +174,7 @@ class SesSimulator:
         those ending at each of them within a second after it."""
         window = self._window
         del window[: bisect_left(window, window[-1] - WINDOW_KEPT_S) if window else 0]
-        rate, ends = self.max_send_rate, bisect_right(window, at)
+        rate, ends = self.allowed_rate, bisect_right(window, at)
         if ends - bisect_right(window, at - 1.0) >= rate:
             return True
         later = window[ends : bisect_left(window, at + 1.0)]
@@ -179,13 +182,18 @@ class SesSimulator:
             bisect_right(window, end) - bisect_right(window, end - 1.0) >= rate for end in later
         )
 
+    @property
+    def allowed_rate(self) -> float:
+        """What SES takes from this application a second: MaxSendRate less what others send."""
+        return max(0.0, self.max_send_rate - self.shared_rate)
+
     # -- measurements -----------------------------------------------------------------------
     def over_rate_seconds(self) -> int:
-        """Whole seconds in which more sends arrived than MaxSendRate allows (pacing errors)."""
+        """Whole seconds in which more sends arrived than SES allows (pacing errors)."""
         per_second: dict[int, int] = {}
         for t in self.arrivals:
             per_second[int(t)] = per_second.get(int(t), 0) + 1
-        return sum(1 for n in per_second.values() if n > self.max_send_rate)
+        return sum(1 for n in per_second.values() if n > self.allowed_rate)
 
     def max_in_any_second(self) -> int:
         """The most deliveries that arrived within any one-second window."""

@@ -36,6 +36,19 @@ def test_strict_one_second_window() -> None:
     assert ses.max_in_any_second() == 3
 
 
+def test_another_application_on_the_account_takes_its_share_of_the_window() -> None:
+    """SES reports the account's rate; what another application sends is not there for us."""
+    clock = ManualClock()
+    ses = simulator(clock, max_send_rate=10, shared_rate=4)
+    assert ses.quota().max_send_rate == 10
+    for _ in range(6):
+        ses.send(email())
+    with pytest.raises(SendError) as info:
+        ses.send(email())
+    assert info.value.kind is SendErrorKind.THROTTLED
+    assert len(ses.deliveries) == 6 and ses.over_rate_seconds() == 1
+
+
 def test_daily_quota() -> None:
     clock = ManualClock()
     ses = simulator(clock, max_send_rate=100, max_24_hour_send=2)

@@ -197,6 +197,9 @@ def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_b
     clock.advance(1.0)
     pacer.throttled()
     assert pacer.rate == pytest.approx(16.2)
+    pacer.accepted()
+    assert pacer.rate == pytest.approx(16.2)  # no climb within a quarter second of a 429
+    clock.advance(0.25)
     accepted = 0
     while pacer.rate < 20:
         pacer.accepted()
@@ -239,6 +242,20 @@ def test_a_slowed_pace_goes_on_at_its_interval_not_after_its_last_second_ages_ou
     assert sends[50] - sends[49] == pytest.approx(1 / 48.5, rel=1e-3)  # the slot promised
     assert sends[51] - sends[50] == pytest.approx(1 / (48.5 * 0.9), rel=1e-3)
     assert max_in_window(sends) <= 50
+
+
+def test_429s_that_keep_coming_bring_a_wide_window_down_not_back_and_forth() -> None:
+    """SES allowing 100/s of a sender paced at 162 (another application sends on the account):
+    a 429 every tenth of a second. Between two cuts a second apart the climb, a send's share
+    of the plan per send, would take back all of each cut; no send climbs near a 429."""
+    clock = ManualClock()
+    pacer = Pacer(162, clock, window=162)
+    for tick in range(1000):  # ten seconds of sends SES took, 100 a second
+        clock.advance(0.01)
+        pacer.accepted()
+        if tick % 10 == 0:
+            pacer.throttled()
+    assert pacer.rate < 0.9**9 * 162 + 1  # a cut each second, nothing climbed back
 
 
 def test_the_pace_never_drops_under_its_floor() -> None:
