@@ -16,6 +16,7 @@ from typing import Any
 
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.cli.common import quiet_functions
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--invoke-latency-ms", type=float, default=25.0)
     parser.add_argument("--repeat", type=int, default=3, help="runs per size (median kept)")
     args = parser.parse_args()
+    quiet_functions()  # the handlers' log lines would go to stdout, into the JSON
     logging.getLogger("fanmail").setLevel(logging.WARNING)
     settings = Settings(templates_dir=default_templates_dir(), ses_latency_ms=args.latency_ms)
     stack = memory_stack(
