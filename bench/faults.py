@@ -23,6 +23,7 @@ from fanmail.domain.addresses import is_valid_email
 from fanmail.domain.outcomes import Outcome
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.cli.common import quiet_functions
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.faults import (
     CrashingCampaignStore,
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=50)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
+    quiet_functions()  # the handlers' log lines would go to stdout, into the JSON
     logging.getLogger("fanmail").setLevel(logging.CRITICAL)
 
     faulty = [run_campaign(i, args.seed + i, True) for i in range(args.campaigns)]

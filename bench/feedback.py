@@ -32,6 +32,7 @@ from fanmail.ports import Mailer
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.adapters.ses_simulator import ses_error
+from fanmail_local.cli.common import quiet_functions
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack, rewire
 
 
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
+    quiet_functions()  # the handlers' log lines would go to stdout, into the JSON
     logging.getLogger("fanmail").setLevel(logging.ERROR)
     settings = replace(
         Settings(templates_dir=default_templates_dir()), ses_latency_ms=args.latency_ms

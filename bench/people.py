@@ -28,6 +28,7 @@ from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.ledger_shards import record_key
 from fanmail.services.lists import CreateList, UpsertSubscriber
 from fanmail.settings import Settings, default_templates_dir
+from fanmail_local.cli.common import quiet_functions
 from fanmail_local.dynamo_calls import counting
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.runtime import LOCAL_REGION, LocalRuntime
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=1000)
     parser.add_argument("--person-campaigns", type=int, help="default: every campaign")
     args = parser.parse_args()
+    quiet_functions()  # the handlers' log lines would go to stdout, into the JSON
     logging.getLogger("fanmail").setLevel(logging.ERROR)
     settings = Settings(templates_dir=default_templates_dir())
     with LocalRuntime(settings, sender_identity=SENDER_ADDRESS, max_send_rate=100.0) as runtime:

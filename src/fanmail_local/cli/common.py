@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -22,7 +23,9 @@ from fanmail_local.runtime import LocalRuntime
 
 
 def quiet_functions() -> None:
-    """Only warnings from the functions' loggers (powertools logs as `fanmail`)."""
+    """Only warnings from the functions' loggers (powertools logs as `fanmail`). Set once the
+    handlers' logger exists: creating it sets its level again, to INFO."""
+    importlib.import_module("fanmail.handlers.common")
     logging.getLogger("fanmail").setLevel(logging.WARNING)
 
 
