@@ -194,7 +194,7 @@ def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_b
     assert pacer.rate == pytest.approx(18)
     first, second = pacer.reserve(), pacer.reserve()
     assert second - first == pytest.approx(1 / 18, rel=1e-3)
-    clock.advance(1.0)
+    clock.advance(11.0)  # more than recurring_s later: an isolated 429 again
     pacer.throttled()
     assert pacer.rate == pytest.approx(16.2)
     pacer.accepted()
@@ -207,6 +207,31 @@ def test_a_429_slows_the_pace_once_per_calm_period_and_accepted_sends_bring_it_b
     assert pacer.rate == 20 and 189 <= accepted <= 191  # 0.1 % of the planned rate a send
     pacer.accepted()
     assert pacer.rate == 20  # never past the plan
+
+
+def test_429s_that_recur_make_the_climb_a_slow_probe_past_the_pace_refused() -> None:
+    """Two cuts a second apart: SES refused 90 a second. The climb goes back at its step to
+    0.97 of that, then probes on by half a percent of the plan a second, where the step would
+    have been back at the plan in under two seconds."""
+    clock = ManualClock()
+    pacer = Pacer(100, clock, window=100)
+    pacer.throttled()
+    clock.advance(1.0)
+    pacer.throttled()
+    assert pacer.rate == pytest.approx(81)
+    clock.advance(0.25)
+
+    def climb_for(seconds: float) -> None:
+        until = clock.now() + seconds
+        while clock.now() < until:  # one accepted send per slot, at the pace of the moment
+            clock.advance(1 / pacer.rate)
+            pacer.accepted()
+
+    climb_for(1.0)
+    assert pacer.rate == pytest.approx(0.97 * 90, abs=0.6)  # the step's own climb, 0.1 a send
+    probing_from = pacer.rate
+    climb_for(10.0)
+    assert pacer.rate == pytest.approx(probing_from + 100 * 0.005 * 10, abs=0.2)
 
 
 def test_a_429_at_a_wide_window_cuts_a_few_sends_a_second_not_a_share() -> None:
