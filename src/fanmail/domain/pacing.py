@@ -16,7 +16,8 @@ two sends in a second.
 
 The pace learns from SES's answers (AIMD, as TCP's congestion control): a 429 says arrivals
 bunched past the window even at this pace (latency jitter moves them), so the pace drops at once
-and creeps back up by a fixed step per accepted send towards the planned rate. Counting the
+and creeps back up by a fixed step per accepted send towards the planned rate (past a pace
+SES refused twice within seconds, by a slow probe in time). Counting the
 steps in sends, not seconds, makes one 429 cost the same share of the sends at 1/s as at 500/s.
 The drop is a factor at low rates and a few sends a second at high ones: what latency moves into
 a second is a send or a few (a slow call reaching SES late), whatever the window.
@@ -62,7 +63,7 @@ class Aimd:
     second, where the step would take a tenth of a second at 500/s. An isolated 429 (a slow
     call arriving late) marks nothing: the whole climb goes at its step, as it did. Against
     heavy-tailed latency this draws about half the 429s from 30/s up and as many emails a
-    second; on a shared account, 43 % fewer at 1,000 on 600 for 3 % of the rate allowed
+    second; on a shared account, about 40 % fewer at 1,000 on 600 for 2-4 % of the rate allowed
     (bench/low_rate.py, bench/fanout.py --shared-rate; docs/fan-out.md)."""
 
     decrease: float = 0.9
