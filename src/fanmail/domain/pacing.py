@@ -17,8 +17,8 @@ two sends in a second.
 The pace learns from SES's answers (AIMD, as TCP's congestion control): a 429 says arrivals
 bunched past the window even at this pace (latency jitter moves them), so the pace drops at once
 and creeps back up by a fixed step per accepted send towards the planned rate (past a pace
-SES refused twice within seconds, by a slow probe in time). Counting the
-steps in sends, not seconds, makes one 429 cost the same share of the sends at 1/s as at 500/s.
+SES refused twice within seconds, by a slow probe in time). Counting the steps in sends, not
+seconds, makes one 429 cost the same share of the sends at 1/s as at 500/s.
 The drop is a factor at low rates and a few sends a second at high ones: what latency moves into
 a second is a send or a few (a slow call reaching SES late), whatever the window.
 """
