@@ -301,6 +301,7 @@ class Claim:
     outcome: ClaimOutcome
     retry_after: float | None = None
     reason: str | None = None
+    holder: str | None = None  # BUSY: whose lease it is
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ def test_claim_is_exclusive_until_the_lease_expires(stores: Stores) -> None:
     assert ledger.claim("c1", "a@x.com", "h1", NOW + 10, NOW).outcome is ClaimOutcome.CLAIMED
     busy = ledger.claim("c1", "a@x.com", "h2", NOW + 20, NOW + 1)
     assert busy.outcome is ClaimOutcome.BUSY and busy.retry_after == NOW + 10
+    assert busy.holder == "h1"  # whose lease: a leaf tells a twin of itself by it
     taken = ledger.claim("c1", "a@x.com", "h2", NOW + 30, NOW + 11)  # h1's lease is over
     assert taken.outcome is ClaimOutcome.CLAIMED
     ledger.release("c1", "a@x.com", "h1", NOW + 12)  # the old holder cannot undo h2's claim

@@ -164,12 +164,20 @@ def test_duplicate_trigger_concurrently_sends_once() -> None:
     assert_exactly_once(stack, subscribers, current(stack, campaign_id))
 
 
-def test_same_batch_delivered_twice() -> None:
-    stack, faults = faulty(FaultRates(duplicate_batch=1.0))
+@pytest.mark.parametrize(
+    ("rate", "max_sender_rate"),
+    [(300.0, 60.0), (100.0, 150.0), (200.0, 80.0)],  # five senders a slot, one, two
+)
+def test_same_batch_delivered_twice(rate: float, max_sender_rate: float) -> None:
+    stack, faults = faulty(
+        FaultRates(duplicate_batch=1.0), rate=rate, max_sender_rate=max_sender_rate
+    )
     subscribers = seed(stack, 300, statuses=OPTED_OUT)
     campaign = drive(stack, new_campaign(stack).campaign_id)
     assert faults.injected["duplicate_batch"] > 0
     assert_exactly_once(stack, subscribers, campaign)
+    # the twins share their slot's pace: together never over R, so SES refuses none
+    assert stack.ses.throttled == 0 and stack.ses.over_rate_seconds() == 0
 
 
 def test_throttling_bursts_are_waited_out() -> None:

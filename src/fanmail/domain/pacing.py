@@ -97,6 +97,7 @@ class Pacer:
             raise ValueError(f"pacing needs a rate > 0 and a window >= 1, got {rate}, {window}")
         self.planned = rate
         self.rate = rate
+        self._given = (rate, window)  # what the plan gave it, before any sharing
         self.interval = self._interval(rate)
         self.window = window
         self.aimd = aimd or Aimd()
@@ -175,6 +176,18 @@ class Pacer:
         0.83-0.875 with the window kept)."""
         most = self.window
         return self._sent[-most] + 1.0 if len(self._sent) >= most else float("-inf")
+
+    def share(self, copies: int) -> None:
+        """The same unit runs `copies` times at once (its invocation delivered more than once):
+        each copy keeps that share of the pace and the window it was given, so that together
+        they keep the slot's."""
+        with self._lock:
+            part = (self._given[0] / copies) / self.planned
+            self.planned, self._refused = self.planned * part, self._refused * part
+            self.window = max(1, self._given[1] // copies)
+            self._sent = deque(self._sent, maxlen=self.window)
+            self._own = deque(self._own, maxlen=self.window)
+            self._set_rate(self.rate * part, self._clock.now())
 
     @property
     def recent_sends(self) -> tuple[float, ...]:

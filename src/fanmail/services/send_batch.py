@@ -702,6 +702,7 @@ class _Leaf:
         self.handed_back: list[Recipient] = []
         self.erased_claims = _ErasedClaims(ports, campaign)
         self.deferred: list[Recipient] = []
+        self.twins: set[str] = set()  # holders of this unit's other invocations, met so far
         self.deferred_until = 0.0
         self.lock = threading.Lock()
         every = live_interval_s(options.live_interval_s, batch.rate_per_sender)
@@ -826,9 +827,25 @@ class _Leaf:
                 recheck = self.clock.now() + self.ports.options.busy_recheck_s
                 retry_at = min(claim.retry_after or recheck, recheck)
                 self.deferred_until = max(self.deferred_until, retry_at)
+            self._share_with_twin(claim.holder)
             return DeliveryCounts(), None
         reason = claim.reason or "failed in an earlier attempt"  # ClaimOutcome.FAILED
         return DeliveryCounts().with_failure(email, reason), None
+
+    def _share_with_twin(self, holder: str | None) -> None:
+        """A busy claim held by a twin of this leaf (the same run and node, another invocation:
+        the invocation delivered twice) shares the pace: each twin met splits it once more.
+        The twins do the same on meeting this one's claims, and together keep the slot's
+        pace; one that never meets them only ever finds this one's claims, and sends nothing
+        beside it."""
+        if holder is None or holder == self.holder:
+            return
+        if holder.rpartition("/")[0] != self.holder.rpartition("/")[0]:
+            return
+        with self.lock:
+            if holder not in self.twins:
+                self.twins.add(holder)
+                self.tools.pacer.share(len(self.twins) + 1)
 
     def _send_claimed(self, recipient: Recipient) -> tuple[DeliveryCounts, _Outcome | None]:
         cid, email = self.campaign.campaign_id, recipient.email

@@ -34,7 +34,7 @@ class MemoryLedger:
             items = self._items.setdefault(campaign_id, {})
             current = items.get(email)
             if current is not None:
-                entry, _, lease = current
+                entry, held_by, lease = current
                 takeable = (
                     entry.status == "released"
                     or (entry.status == "claimed" and lease < now)
@@ -44,7 +44,7 @@ class MemoryLedger:
                     if entry.status == "sent":
                         return Claim(ClaimOutcome.SENT)
                     if entry.status == "claimed":
-                        return Claim(ClaimOutcome.BUSY, retry_after=lease)
+                        return Claim(ClaimOutcome.BUSY, retry_after=lease, holder=held_by)
                     return Claim(ClaimOutcome.FAILED, reason=entry.reason)
             attempts = (current[0].attempts if current else 0) + 1
             entry = LedgerEntry(email, "claimed", attempts, updated_at=now)

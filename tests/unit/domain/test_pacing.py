@@ -283,6 +283,26 @@ def test_429s_that_keep_coming_bring_a_wide_window_down_not_back_and_forth() -> 
     assert pacer.rate < 0.9**9 * 162 + 1  # a cut each second, nothing climbed back
 
 
+def test_copies_of_one_unit_share_its_pace_and_window() -> None:
+    """An invocation delivered twice, then a third time: each copy keeps a half, then a third,
+    of what the plan gave the unit, and the copies together never pass its window."""
+    clock = ManualClock()
+    copies = [Pacer(97, clock, window=100) for _ in range(3)]
+    for pacer in copies[:2]:
+        pacer.share(2)
+    assert copies[0].rate == pytest.approx(48.5) and copies[0].window == 50
+    for pacer in copies:
+        pacer.share(3)
+    assert copies[0].rate == pytest.approx(97 / 3) and copies[0].window == 33
+    sends: list[float] = []
+    for _ in range(3):  # three seconds of each copy's slots, interleaved
+        for pacer in copies:
+            for _ in range(33):
+                sends.append(pacer.reserve())
+                pacer.forgo()
+    assert max_in_window(sends) <= 100
+
+
 def test_the_pace_never_drops_under_its_floor() -> None:
     clock = ManualClock()
     pacer = Pacer(10, clock)

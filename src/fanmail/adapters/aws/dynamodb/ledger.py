@@ -104,7 +104,8 @@ class DynamoLedger:
             if status == "sent":
                 return Claim(ClaimOutcome.SENT)
             if status == "claimed":
-                return Claim(ClaimOutcome.BUSY, retry_after=float(old["lease_until"]))
+                lease, held_by = float(old["lease_until"]), old.get("holder")
+                return Claim(ClaimOutcome.BUSY, retry_after=lease, holder=held_by)
             return Claim(ClaimOutcome.FAILED, reason=old.get("reason"))
         return Claim(ClaimOutcome.CLAIMED)
 
