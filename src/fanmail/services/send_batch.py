@@ -694,7 +694,8 @@ class _Leaf:
         self.gate = CampaignGate(
             ports.campaign_store, clock, campaign.campaign_id, options.gate_interval_s
         )
-        self.holder = f"{batch.run_id}/{batch.node}/{uuid.uuid4().hex[:8]}"
+        self.unit = f"{batch.run_id}/{batch.node}/"  # every invocation of this unit's holders
+        self.holder = f"{self.unit}{uuid.uuid4().hex[:8]}"
         self.lease_until = deadline + options.lease_grace_s
         self.quota_hit = threading.Event()
         self.account_error: str | None = None  # SES would not send for the account: stop
@@ -838,9 +839,7 @@ class _Leaf:
         The twins do the same on meeting this one's claims, and together keep the slot's
         pace; one that never meets them only ever finds this one's claims, and sends nothing
         beside it."""
-        if holder is None or holder == self.holder:
-            return
-        if holder.rpartition("/")[0] != self.holder.rpartition("/")[0]:
+        if holder is None or holder == self.holder or not holder.startswith(self.unit):
             return
         with self.lock:
             if holder not in self.twins:
