@@ -11,7 +11,7 @@ resumed, retried or duplicated epoch puts everyone where they were.
   UTC instant (domain.localtime), in the order of their instants.
 - **A/B test, sent now**: a test phase (the variants' groups; the holdout is counted `held_out`
   and gets nothing), then, `wait` after the test phase's last send, a winner phase for the rest.
-- **Both** (the decision, README "Runs in phases"): the winner is decided `wait` after the first
+- **Both** (the decision, docs/phases.md): the winner is decided `wait` after the first
   zone group's instant. Zone groups whose instant comes before that get a test phase at their
   own local time, and their rest gets the winner in one phase as soon as it is decided; zone
   groups whose instant comes after the decision skip the test and everyone in them (but the
