@@ -6,7 +6,8 @@ Prints JSON: `campaigns`, `emails`, `duplicates`, `missing`, `inconsistent_summa
 faulty runs against the fault-free ones (a ratio within one run, so machine noise cancels).
 
 The mix leaves out one fault on purpose: a process death between SES accepting a message and
-the ledger recording it (the known window, see README); tests/faults measures that one alone.
+the ledger recording it (the known window, docs/exactly-once.md); tests/faults measures that
+one alone.
 """
 
 from __future__ import annotations

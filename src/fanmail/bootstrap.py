@@ -416,7 +416,7 @@ class App:
         simulated runs model it). Also sets how often the interpreter hands the GIL between
         threads: a sender's threads sleep until their send slot, and at Python's default a
         woken one waited for a busy one often enough to miss its slot (bench/fanout.py
-        --switch-interval-ms compares them; the README gives the figures)."""
+        --switch-interval-ms compares them; docs/scale.md gives the figures)."""
         sys.setswitchinterval(settings.switch_interval_ms / 1000)
         self._settings = settings
         self._ports = ports

@@ -1,6 +1,6 @@
 """Settings, read once per cold start from `FANMAIL_*` environment variables.
 
-Every bad value is reported with its variable name and what was expected; see the README table.
+Every bad value is reported with its variable name and what was expected (docs/settings.md).
 """
 
 from __future__ import annotations

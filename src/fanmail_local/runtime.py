@@ -9,9 +9,9 @@ into the stand-in's S3 (real HTTP, SES's record format) and puts S3's notificati
 queue of its own -- and event source mappings hand both queues to the feedback function in SQS
 batches, which reads each object from the stand-in's S3. moto has EventBridge and SQS, and they
 route these events correctly (a test drives that path through them), but every SQS call of moto
-walks the whole queue, so consuming falls behind a campaign's events as the backlog grows (the
-README gives the figures). The in-process bus and queues keep SQS's contract (visibility
-timeout, partial batch failures, redrive to a dead-letter queue) at any backlog.
+walks the whole queue, so consuming falls behind a campaign's events as the backlog grows
+(docs/local-mode.md gives the figures). The in-process bus and queues keep SQS's contract
+(visibility timeout, partial batch failures, redrive to a dead-letter queue) at any backlog.
 
 It sits above the handlers: it registers them on the invoker, as Lambda would run them.
 """

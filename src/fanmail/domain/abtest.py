@@ -17,7 +17,7 @@ about 130), which is what lets each page of subscribers be assigned on its own.
 Apple Mail Privacy Protection inflates (`OPENS_CAVEAT` says how; shown with every opens
 decision); or manual (the owner picks after the wait, with the same figures in front of them).
 
-**How the winner is decided** (the README quotes this). When the wait ends, the variant with the
+**How the winner is decided** (docs/phases.md quotes this). When the wait ends, the variant with the
 highest rate is the leader. It wins if, compared with every other variant one at a time, the
 difference is too large to be chance, at 95 % confidence. Each comparison is a two-proportion
 z-test: how many standard errors apart the two rates are, against what equal rates would give.

@@ -16,7 +16,7 @@ from fanmail.domain.errors import InvalidInput
 
 @dataclass(frozen=True, slots=True)
 class PlanLimits:
-    """Tunable bounds of the planner; every field is a setting (see README)."""
+    """Tunable bounds of the planner; every field is a setting (docs/settings.md)."""
 
     inline_threshold: int = 100
     pacer_max_rate: float = 20.0

@@ -520,7 +520,8 @@ class CampaignView(BaseModel):
         default=None, description="the run as it stands: each outcome's count so far"
     )
     summary: dict[str, Any] | None = Field(
-        default=None, description="what the last epoch of a run ended with (see the README)"
+        default=None,
+        description="what the last epoch of a run ended with (docs/delivery-summary.md)",
     )
     outcomes: list[str] = Field(
         default_factory=list,
