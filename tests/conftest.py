@@ -14,7 +14,7 @@ import boto3
 import hypothesis
 import pytest
 
-from fanmail.adapters.aws import clients
+from fanmail.adapters.aws import clients, shared_sessions
 from fanmail.adapters.aws.dynamodb import TABLE_KEYS
 from fanmail.bootstrap import App
 from fanmail.domain.campaign import Campaign
@@ -210,7 +210,7 @@ def session(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> boto3.Sessio
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    return boto3.Session(region_name=REGION)
+    return shared_sessions.session(REGION)
 
 
 @pytest.fixture

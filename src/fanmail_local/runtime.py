@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fanmail.adapters.aws import clients
+from fanmail.adapters.aws import clients, shared_sessions
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.bootstrap import App, Ports, PortSet, aws_ports
 from fanmail.domain.list_shards import ListShardCounts
@@ -130,7 +130,7 @@ class LocalRuntime:
             self._server = MotoServer()
             endpoint = self._server.start()
         self._point_boto3_at(endpoint)
-        session = clients.session(LOCAL_REGION)
+        session = shared_sessions.session(LOCAL_REGION)
         if not self.attach_to:
             self._create_resources(session)
         if self.sender_identity:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fanmail.adapters.aws import clients
+from fanmail.adapters.aws import clients, shared_sessions
 from fanmail.adapters.aws.dynamodb.items import from_item, to_item
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.import_jobs import ImportOptions
@@ -42,7 +42,7 @@ def runtime() -> Iterator[LocalRuntime]:
 
 
 def raw(runtime: LocalRuntime, kind: str) -> list[dict[str, object]]:
-    client = clients.dynamodb_client(clients.session(LOCAL_REGION), 1)
+    client = clients.dynamodb_client(shared_sessions.session(LOCAL_REGION), 1)
     table = runtime.settings.table_names()[kind]
     pages = client.get_paginator("scan").paginate(TableName=table)
     return [from_item(item) for page in pages for item in page["Items"]]
@@ -50,7 +50,7 @@ def raw(runtime: LocalRuntime, kind: str) -> list[dict[str, object]]:
 
 def old_list(runtime: LocalRuntime, list_id: str, emails: list[str]) -> None:
     """The list as the code before shards wrote it."""
-    client = clients.dynamodb_client(clients.session(LOCAL_REGION), 1)
+    client = clients.dynamodb_client(shared_sessions.session(LOCAL_REGION), 1)
     names = runtime.settings.table_names()
     item = {"list_id": list_id, "name": "Old", "created_at": 1.0, "settings": {}}
     client.put_item(TableName=names["lists"], Item=to_item(item | {"n_subscribed": len(emails)}))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fanmail.adapters.aws import clients
+from fanmail.adapters.aws import clients, shared_sessions
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.batches import Batch
@@ -93,7 +93,7 @@ def dynamo_leftovers(runtime: LocalRuntime, address: str) -> list[str]:
     tables = template_tables()
     names = runtime.settings.table_names()
     assert set(tables.values()) == set(names), "a table of the template has no setting"
-    client = clients.dynamodb_client(clients.session(LOCAL_REGION), 1)
+    client = clients.dynamodb_client(shared_sessions.session(LOCAL_REGION), 1)
     found = []
     for kind in sorted(tables.values()):
         for page in client.get_paginator("scan").paginate(TableName=names[kind]):
