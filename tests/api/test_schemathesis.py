@@ -3,9 +3,10 @@ the local API publishes, sends them over HTTP, and checks every response: no 5xx
 status code and content type, a body that matches its schema, and data the schema forbids
 refused with a 4xx. Both positive and negative data (`--mode all`), and a stateful phase that
 follows the document's links (create a list, then read it, import into it, page its rejects;
-create a campaign, then send, pause, resume it...). Bounded: a fixed seed and a few examples
-per operation. (Its pytest plugin does not load under pytest 9, so the test runs its command
-line against a local API that the test starts.)"""
+create a campaign, then send, pause, resume it...). Bounded: a fixed seed, a few examples per
+operation, and the coverage phase once per body schema (schemathesis.toml). (Its pytest plugin
+does not load under pytest 9, so the test runs its command line against a local API that the
+test starts.)"""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def api_url() -> Iterator[str]:
 def test_api_conforms_to_its_openapi_document(api_url: str, tmp_path: Path) -> None:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         f"{api_url}/openapi.json",
         "--checks",
