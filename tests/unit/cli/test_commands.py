@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fanmail import bootstrap
-from fanmail_local.cli import main
+from fanmail_local.cli import main, parser
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import seed
 
@@ -269,3 +271,13 @@ def test_a_stale_or_wrong_endpoint_fails_fast_saying_what_to_do(
             assert words in err and "fanmail serve" in err and err.count("\n") == 1, err
     finally:
         console.shutdown()
+
+
+def test_the_readme_names_every_command() -> None:
+    """The README's list of what `fanmail --help` lists (it once left out `topic`)."""
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    said = " ".join(
+        readme.split("`fanmail --help` lists its commands:", 1)[1].split(".", 1)[0].split()
+    )
+    [commands] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(re.findall(r"`([a-z]+)`", said)) == sorted(commands.choices)
