@@ -22,7 +22,7 @@ ledger     one record per campaign and recipient: claimed, sent, failed, the eve
 job        a background import of a list file (not part of a run).
 
 Run messages are what the trigger function is invoked with; each is one type, parsed from the
-event and dispatched by type (services/runs.py). Their JSON keeps the shapes deployed stacks
+event and dispatched by type (handlers/trigger.py). Their JSON keeps the shapes deployed stacks
 already hold in their schedules. A new kind of step (wait until a time, send a test group, send
 the winner) is one more message type and one more handler.
 """

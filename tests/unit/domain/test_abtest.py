@@ -48,7 +48,7 @@ def simulated(test: AbTest, rates: Mapping[str, float], seed: int, n: int = 5000
     return decide(test, figures)
 
 
-# --- the acceptance figures of issue 23 (bench/ab_decision.py prints them) -------------------
+# --- the acceptance figures of issue 23 (bench/phases_domain.py prints them) ---------------
 
 
 def test_b_wins_when_it_is_clicked_twice_as_often() -> None:
