@@ -48,7 +48,8 @@ def add_parser(commands: Any) -> None:
 
 
 def _command(sub: Any, name: str, text: str) -> Any:
-    command = sub.add_parser(name, help=text, description=text)
+    # argparse %-formats a help string (not a description): "95 % i" was a conversion.
+    command = sub.add_parser(name, help=text.replace("%", "%%"), description=text)
     command.add_argument("list_id")
     json_option(command)
     command.set_defaults(run=run)

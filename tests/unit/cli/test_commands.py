@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +282,20 @@ def test_the_readme_names_every_command() -> None:
     )
     [commands] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert sorted(re.findall(r"`([a-z]+)`", said)) == sorted(commands.choices)
+
+
+def every_parser(top: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield top
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from every_parser(child)
+
+
+def test_every_command_has_a_help_page() -> None:
+    """`fanmail segment --help` once ended in a traceback: argparse %-formats help strings,
+    and "a sample's 95 % interval" held "% i"."""
+    pages = {p.prog: p.format_help() for p in every_parser(parser())}
+    assert len(pages) > 40
+    assert "sample's 95 %" in pages["fanmail segment"]
+    assert all(page.startswith("usage: " + prog) for prog, page in pages.items())
