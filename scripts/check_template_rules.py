@@ -11,6 +11,7 @@ Usage: python scripts/check_template_rules.py TRANSFORMED.json template-findings
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -113,9 +114,19 @@ def _covered(finding: Finding, table: dict[tuple[str, str], tuple[set[str] | Non
     return entry is not None and (entry[0] is None or finding[2] in entry[0])
 
 
-def main() -> int:
-    template, baseline = Path(sys.argv[1]), Path(sys.argv[2])
-    return judge(checkov(template) | serverless_rules(template), accepted(baseline))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("transformed", type=Path, help="the transformed template (JSON)")
+    parser.add_argument("baseline", type=Path, help="the accepted findings (YAML)")
+    args = parser.parse_args(argv)
+    for path in (args.transformed, args.baseline):
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
+    return judge(
+        checkov(args.transformed) | serverless_rules(args.transformed), accepted(args.baseline)
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ scripts/check_template_rules.py)
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -94,20 +95,21 @@ def validate(path: Path, out: Path | None = None) -> list[str]:
     return problems
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("template", nargs="?", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--out", type=Path, help="write the transformed template here")
+    args = parser.parse_args(argv)
+    if not args.template.is_file():
+        parser.error(f"{args.template}: no such file")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the transform needs a region
-    args = sys.argv[1:]
-    out = None
-    if "--out" in args:
-        at = args.index("--out")
-        out = Path(args[at + 1])
-        del args[at : at + 2]
-    path = Path(args[0] if args else "template.yaml")
-    problems = validate(path, out)
+    problems = validate(args.template, args.out)
     for problem in problems:
         print(problem)
     verdict = f"{len(problems)} problem(s)" if problems else "ok"
-    print(f"{path}: {verdict} (SAM transform + cfn-lint)")
+    print(f"{args.template}: {verdict} (SAM transform + cfn-lint)")
     return 1 if problems else 0
 
 
