@@ -216,10 +216,10 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
-def _positive_int(raw: str) -> int:
+def _positive_int(raw: str, least: int = 1) -> int:
     value = int(raw)
-    if value < 1:
-        raise ValueError("must be a whole number >= 1")
+    if value < least:
+        raise ValueError(f"must be a whole number >= {least}")
     return value
 
 
@@ -374,7 +374,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "inline_threads": _positive_int,
     "max_sender_rate": _positive_float,
     "max_senders": _positive_int,
-    "branching": _positive_int,
+    "branching": lambda raw: _positive_int(raw, 2),  # the plan's least (domain.plan)
     "pacing_factor": _share,
     "switch_interval_ms": _positive_float,
     "inline_threshold": _non_negative_int,

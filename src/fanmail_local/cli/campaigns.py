@@ -30,7 +30,14 @@ from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail.services.test_sends import TestSend
 from fanmail_local.cli.campaign_views import campaign_lines, number, part, settled, watch_line
-from fanmail_local.cli.common import Where, json_option, locate, operator_app, segment_argument
+from fanmail_local.cli.common import (
+    Where,
+    json_option,
+    locate,
+    number_above_zero,
+    operator_app,
+    segment_argument,
+)
 from fanmail_local.cli.output import (
     PLAIN_EVERY_S,
     emit,
@@ -158,7 +165,9 @@ def _watching(sub: Any) -> None:
         "watching; the campaign keeps running)",
     )
     watch.add_argument("campaign_id")
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds between reads")
+    watch.add_argument(
+        "--interval", type=number_above_zero, default=1.0, help="seconds between reads"
+    )
     json_option(watch)
     watch.set_defaults(run=watch_command)
 

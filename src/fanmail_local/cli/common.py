@@ -7,10 +7,11 @@ import contextlib
 import importlib
 import json
 import logging
+import math
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fanmail import bootstrap
@@ -33,6 +34,34 @@ def progress_bar(done: int, total: int, width: int = 40) -> str:
     filled = int(width * done / total) if total else width
     filled = max(0, min(width, filled))
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def number_above_zero(text: str) -> float:
+    """An option's rate, latency or interval: a finite number above 0 (0, a negative, nan or
+    inf would stall a run or a loop rather than fail)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
+def whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An option's count or port: a whole number from `least` (to `most`)."""
+
+    def read(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least or (most is not None and value > most):
+            span = f"from {least} to {most}" if most is not None else f"of {least} or more"
+            raise argparse.ArgumentTypeError(f"must be a whole number {span}, not {text}")
+        return value
+
+    return read
 
 
 JSON_HELP = (

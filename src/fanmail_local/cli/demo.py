@@ -21,7 +21,7 @@ from fanmail.services.lists import CreateList
 from fanmail.services.preview import PreviewRequest
 from fanmail.settings import Settings
 from fanmail_local.apigateway import api_event
-from fanmail_local.cli.common import progress_bar, quiet_functions
+from fanmail_local.cli.common import number_above_zero, progress_bar, quiet_functions, whole_number
 from fanmail_local.cli.previews import write_preview
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.report import write_report
@@ -62,18 +62,24 @@ def add_parser(commands: Any) -> None:
         "through the trigger handler and fan out through the in-process invoker; print the "
         "delivery summary.",
     )
-    d.add_argument("--subscribers", type=int, default=1000, help="list size (default 1000)")
-    d.add_argument("--rate", type=float, default=100.0, help="local SES MaxSendRate (default 100)")
+    d.add_argument(
+        "--subscribers", type=whole_number(1), default=1000, help="list size (default 1000)"
+    )
+    d.add_argument(
+        "--rate", type=number_above_zero, default=100.0, help="local SES MaxSendRate (default 100)"
+    )
     d.add_argument(
         "--sender-rate",
-        type=float,
+        type=number_above_zero,
         default=25.0,
         help="most sends/s one sender drives; sets the fan-out width (default 25)",
     )
-    d.add_argument("--branching", type=int, default=2, help="children per fan-out node (default 2)")
+    d.add_argument(
+        "--branching", type=whole_number(2), default=2, help="children per fan-out node (default 2)"
+    )
     d.add_argument(
         "--latency-ms",
-        type=float,
+        type=number_above_zero,
         default=40.0,
         help="latency estimate of one send on the stand-in, ledger writes included (default 40)",
     )

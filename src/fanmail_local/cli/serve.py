@@ -20,7 +20,7 @@ from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
 from fanmail.domain.errors import FanmailError
 from fanmail.settings import Settings
 from fanmail_local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
-from fanmail_local.cli.common import quiet_functions
+from fanmail_local.cli.common import number_above_zero, quiet_functions, whole_number
 from fanmail_local.cli.world import LocalServer, endpoint_file
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.http_gateway import LocalApiGateway, ProxyTarget
@@ -55,8 +55,8 @@ def add_parser(commands: Any) -> None:
         "request must carry (Authorization: Bearer SECRET; the dashboard takes it once as "
         "/#token=SECRET): needed to listen beyond loopback",
     )
-    s.add_argument("--port", type=int, default=8080)
-    s.add_argument("--rate", type=float, default=100.0, help="local SES MaxSendRate")
+    s.add_argument("--port", type=whole_number(0, 65535), default=8080, help="0: any free port")
+    s.add_argument("--rate", type=number_above_zero, default=100.0, help="local SES MaxSendRate")
     s.add_argument(
         "--sender-identity", default="news@fanmail.example", help="the verified SES identity"
     )

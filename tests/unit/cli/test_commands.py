@@ -299,3 +299,29 @@ def test_every_command_has_a_help_page() -> None:
     assert len(pages) > 40
     assert "sample's 95 %" in pages["fanmail segment"]
     assert all(page.startswith("usage: " + prog) for prog, page in pages.items())
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["serve", "--port", "99999"], "--port: must be a whole number from 0 to 65535, not 99999"),
+        (["serve", "--rate", "0"], "--rate: must be a number above 0, not 0"),
+        (["serve", "--rate", "nan"], "--rate: must be a number above 0, not nan"),
+        (["serve", "--rate", "fast"], "--rate: not a number: 'fast'"),
+        (["demo", "--rate", "inf"], "--rate: must be a number above 0, not inf"),
+        (["demo", "--subscribers", "0"], "--subscribers: must be a whole number of 1 or more"),
+        (["demo", "--branching", "1"], "--branching: must be a whole number of 2 or more, not 1"),
+        (["demo", "--sender-rate", "-2"], "--sender-rate: must be a number above 0, not -2"),
+        (["demo", "--latency-ms", "0"], "--latency-ms: must be a number above 0, not 0"),
+        (["campaign", "watch", "c", "--interval", "0"], "--interval: must be a number above 0"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A serve on port 99999 was a traceback; a demo at rate 0 or branching 1, or a serve at
+    rate nan, started and then never sent."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
