@@ -29,7 +29,7 @@ def add_parser(commands: Any) -> None:
         "sign-up of the address is refused without fresh consent.",
     )
     json_option(people, group=True)
-    actions = people.add_subparsers(dest="action", required=True)
+    actions = people.add_subparsers(dest="action", required=True, metavar="SUBCOMMAND")
     show = actions.add_parser("show", help="everything held about an address")
     show.add_argument("email")
     json_option(show)

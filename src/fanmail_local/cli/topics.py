@@ -19,7 +19,7 @@ def add_parser(commands: Any) -> None:
         "they choose); a campaign may target one (campaign create --topic ID).",
     )
     json_option(group, group=True)
-    sub = group.add_subparsers(dest="topic_command", required=True)
+    sub = group.add_subparsers(dest="topic_command", required=True, metavar="SUBCOMMAND")
     listed = sub.add_parser("list", help="a list's topics")
     listed.add_argument("list_id")
     listed.set_defaults(run=list_command)
