@@ -15,11 +15,11 @@ def test_sessions_share_one_loader_whose_search_paths_stay_put(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
     first = shared_sessions.session("eu-west-1")
     paths = list(first._loader.search_paths)
-    later = [shared_sessions.session(region) for region in ("us-east-1", None, "ap-south-1")]
+    later = [shared_sessions.session(region) for region in ("us-east-1", "sa-east-1", "ap-south-1")]
     assert all(s._loader is first._loader for s in later)
     assert first._loader.search_paths == paths  # boto3 appends its own path on each session
     assert len(set(paths)) == len(paths)
-    assert [s.region_name for s in later] == ["us-east-1", None, "ap-south-1"]
+    assert [s.region_name for s in later] == ["us-east-1", "sa-east-1", "ap-south-1"]
     client = later[0].client("dynamodb", endpoint_url="http://127.0.0.1:9")
     assert client.meta.region_name == "us-east-1"
     credentials = later[2].get_credentials()
