@@ -1,5 +1,6 @@
-"""Every program in scripts/ answers `--help` with its usage, and a call without its arguments
-with a usage error, not a traceback (validate_template.py once opened a file named --help)."""
+"""Every program in scripts/ answers `--help` with its usage, not a traceback
+(validate_template.py once opened a file named --help), and a template file that is not there
+is a usage error that names it."""
 
 from __future__ import annotations
 

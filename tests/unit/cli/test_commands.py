@@ -280,16 +280,22 @@ def test_the_readme_names_every_command() -> None:
     said = " ".join(
         readme.split("`fanmail --help` lists its commands:", 1)[1].split(".", 1)[0].split()
     )
-    [commands] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    assert sorted(re.findall(r"`([a-z]+)`", said)) == sorted(commands.choices)
+    assert sorted(re.findall(r"`([a-z]+)`", said)) == sorted(subcommands(parser()))
+
+
+def subcommands(top: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return {
+        name: child
+        for action in top._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, child in action.choices.items()
+    }
 
 
 def every_parser(top: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     yield top
-    for action in top._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for child in action.choices.values():
-                yield from every_parser(child)
+    for child in subcommands(top).values():
+        yield from every_parser(child)
 
 
 def test_every_command_has_a_help_page() -> None:
