@@ -152,7 +152,6 @@ def test_policies_are_least_privilege() -> None:
             if statement["Resource"] == "*":  # only account-level reads
                 allowed = {
                     "ses:GetAccount",
-                    "ses:GetSendQuota",
                     "ses:ListEmailIdentities",
                     "lambda:GetAccountSettings",
                 }

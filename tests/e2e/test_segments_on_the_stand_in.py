@@ -1,7 +1,10 @@
 """Segments on the stand-in (boto3 against moto over HTTP, each handler run by the in-process
 invoker): a segment's size from a random sample (a parallel-scan segment of the address index,
 as the API function's policy grants), and a campaign whose root pages the DynamoDB table with
-the projection its segment needs."""
+the projection its segment needs. Every list here is sampled, as one over `segment_exact_max`
+is, so each function that measures a segment makes the calls of that branch, and the IAM check
+(tests/iam) judges them against the function's own role: the trigger reading a saved segment's
+count when it starts a campaign, the notify function sampling the list."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.apigateway import api_event
 from fanmail_local.cli import main
+from fanmail_local.event_source import StackBus
 from fanmail_local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.e2e
@@ -143,3 +147,36 @@ def test_saved_segments_on_the_stand_in(runtime: LocalRuntime) -> None:
     )
     assert api(runtime, "DELETE", "/lists/gone")[0] == 204
     assert runtime.app.saved_segments.store.of_list("gone") == []
+
+
+def test_the_trigger_starts_a_saved_segments_campaign(runtime: LocalRuntime) -> None:
+    """A scheduled or event-started run goes through the trigger alone, which reads the saved
+    segment's count (the list too big to count at once) before it starts."""
+    free = {"name": "Free", "segment": 'plan = "free"'}
+    code, saved = api(runtime, "POST", "/lists/seg/segments", free)
+    assert code == 201, saved
+    body = {
+        "list_id": "seg",
+        "template": "newsletter",
+        "sender": f"Acme <{SENDER}>",
+        "campaign_id": "saved-free",
+        "segment_id": saved["segment_id"],
+    }
+    code, view = api(runtime, "POST", "/campaigns", body)
+    assert code == 201, view
+    summary = runtime.invoker.invoke("trigger", {"campaign_id": "saved-free"})
+    assert summary["status"] == "sent", summary
+    assert (summary["audience"], summary["sent"]) == (40, 40)
+
+
+def test_a_notify_event_samples_its_segment(runtime: LocalRuntime) -> None:
+    """A Notify event on the stack's bus measures its segment as the API does (a sample of
+    the address index, then the sampled subscribers read), in the notify function."""
+    detail = {"list_id": "seg", "template": "newsletter", "segment": 'plan = "pro"'}
+    entry = {"Source": "shop.orders", "DetailType": "Notify", "Detail": json.dumps(detail)}
+    answer = StackBus(runtime.invoker).put_events([entry])
+    assert answer["FailedEntryCount"] == 0, answer
+    runtime.invoker.drain()
+    name = f"Notification {answer['Entries'][0]['EventId']}"
+    [campaign] = [c for c in runtime.app.campaigns.list(None, 100)[0] if c.name == name]
+    assert campaign.summary is not None and campaign.summary.audience == 20, campaign

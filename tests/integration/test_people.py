@@ -357,6 +357,42 @@ def test_an_erasure_in_the_middle_of_a_send_on_the_stand_in(
         assert dynamo_leftovers(runtime, email) == [], (email, erased)
 
 
+def test_an_erasure_during_a_run_its_trigger_sends_itself(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small list's run is sent by the trigger itself, with a sender's code: an address
+    erased while SES has it is swept from the ledger by the trigger, under the trigger's own
+    role (the IAM check judges the sweep's DeleteItem there, as it does the sender's)."""
+    suffix = uuid.uuid4().hex[:6]
+    list_id = f"inline{suffix}"
+    people = [f"i{i}-{suffix}@example.com" for i in range(5)]
+    runtime.app.lists.create(CreateList(list_id))
+    runtime.ports.subscribers.put_many([Subscriber(list_id, email) for email in people])
+    mailbox = runtime.mailbox
+    assert mailbox is not None
+    real_send, erased = mailbox.send, list[str]()
+
+    def send(email: OutgoingEmail) -> str:
+        if erased:
+            return real_send(email)
+        erased.append(email.to)  # erased by the operator, not by the trigger's role
+        operator = threading.Thread(target=erase, args=(runtime.app, email.to))
+        operator.start()
+        operator.join()
+        raise SendError(SendErrorKind.PERMANENT, "MessageRejected", "Address blacklisted")
+
+    monkeypatch.setattr(mailbox, "send", send)
+    campaign = runtime.app.campaigns.create(
+        CreateCampaign(list_id=list_id, template="newsletter", sender=SENDER_ADDRESS)
+    )
+    summary = runtime.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
+    assert summary["status"] == "sent", summary
+    assert summary["invocations"] == {"trigger": 1}, summary  # no sender: the trigger sent
+    assert (summary["sent"], summary["failed"]) == (4, 1)
+    runtime.settle_feedback()
+    assert dynamo_leftovers(runtime, erased[0]) == []
+
+
 def test_the_ledger_part_of_an_export_is_paged(env: Env) -> None:
     """Pages of at most `limit` campaigns, read campaign page after campaign page (sharded or
     not), none repeated or skipped, until the cursor runs out."""
