@@ -182,15 +182,18 @@ class Signups:
             or opted_out_by_owner(current)
         ):
             return
-        if mailing_list.settings.opt_in is OptIn.SINGLE and not self._erased(email):
+        if mailing_list.settings.opt_in is OptIn.SINGLE and not self._left(current, email):
             by = Provenance("signup", source=request.source)
             self._join(mailing_list.list_id, email, attributes, by)
             return
-        if mailing_list.settings.sender:  # an erased address confirms even on a single opt-in list
+        if mailing_list.settings.sender:  # one who left confirms even on a single opt-in list
             self._mail_confirmation(mailing_list, email, attributes, request.source)
 
-    def _erased(self, email: str) -> bool:
-        """An erased address joins only by confirming from its mailbox (fresh consent)."""
+    def _left(self, current: Subscriber | None, email: str) -> bool:
+        """An address that unsubscribed itself, or was erased, joins only by confirming from
+        its mailbox (fresh consent): a form anyone can post must not undo that choice."""
+        if current is not None and current.status is SubscriberStatus.UNSUBSCRIBED:
+            return True
         return self.erasures is not None and bool(self.erasures.erased([email]))
 
     def _mail_confirmation(

@@ -195,6 +195,27 @@ def test_single_opt_in_joins_at_once_without_overwriting_what_is_stored(
     assert status(lists, "ada@example.com", "quick") is S.BOUNCED
 
 
+def test_a_form_post_cannot_undo_an_opt_out_on_a_single_opt_in_list(lists: MemoryStack) -> None:
+    """Anyone may post the form with anyone's address: one who left the list themselves is
+    mailed a confirmation (fresh consent from the mailbox), as an erased one is, and stays
+    out until they confirm; the attributes the stranger typed are not kept."""
+    brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE)
+    lists.app.lists.create(CreateList("open", "Open list", brand))
+    lists.subscribers.put_many(
+        [Subscriber("open", "left@example.com", S.UNSUBSCRIBED, {"first_name": "Lee"})],
+        provenance=Provenance("link"),
+    )
+    code, _ = signup(lists, "left@example.com", "open", attributes={"first_name": "Mallory"})
+    assert code == 202 and status(lists, "left@example.com", "open") is S.UNSUBSCRIBED
+    [mail] = mails_to(lists, "left@example.com")
+    link = re.search(r"/c/([A-Za-z0-9_.-]+)", mail.text)
+    assert link is not None and "Mallory" not in mail.text
+    assert public(lists, "POST", f"/c/{link.group(1)}")[0] == 200
+    assert status(lists, "left@example.com", "open") is S.SUBSCRIBED
+    assert signup(lists, "new@example.com", "open")[0] == 202  # a new address joins at once
+    assert status(lists, "new@example.com", "open") is S.SUBSCRIBED
+
+
 def test_a_confirmation_cannot_undo_a_bounce_and_expired_links_say_so(
     lists: MemoryStack,
 ) -> None:
