@@ -48,7 +48,7 @@ def check_name(name: object, where: str = "attribute") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """How many names, how long a value, how many characters in all."""
+    """How many names, how long a value (characters), how many bytes (UTF-8) in all."""
 
     count: int
     chars: int
@@ -79,9 +79,9 @@ def check_values(
         if len(text) > limits.chars:
             raise InvalidInput(f"{kind} {key!r} is longer than {limits.chars} characters")
         checked[key] = text
-    total = sum(len(k) + len(v) for k, v in checked.items())
+    total = sum(len(k) + len(v.encode()) for k, v in checked.items())  # the item's bytes
     if total > limits.total:
-        raise InvalidInput(f"{kind}s hold {total} characters, over {limits.total}")
+        raise InvalidInput(f"{kind}s hold {total:,} bytes (UTF-8), over {limits.total:,}")
     return checked
 
 

@@ -234,11 +234,11 @@ def _within_limits(values: dict[str, str], notes: _Notes) -> dict[str, str]:
             notes.add(f"attribute {name!r} dropped: over {ATTRIBUTES.chars} characters")
         elif len(kept) == ATTRIBUTES.count:
             notes.add(f"attribute {name!r} dropped: over {ATTRIBUTES.count} attributes")
-        elif total + len(name) + len(value) > ATTRIBUTES.total:
-            notes.add(f"attribute {name!r} dropped: over {ATTRIBUTES.total} characters in all")
+        elif total + len(name) + len(value.encode()) > ATTRIBUTES.total:
+            notes.add(f"attribute {name!r} dropped: over {ATTRIBUTES.total} bytes in all")
         else:
             kept[name] = value
-            total += len(name) + len(value)
+            total += len(name) + len(value.encode())
     return kept
 
 

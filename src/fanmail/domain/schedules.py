@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fanmail.domain.campaign import ScheduleSpec
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.localtime import first_moment
+from fanmail.domain.localtime import FIRST_YEAR, LAST_YEAR, MAX_ZONE_CHARS, first_moment
 
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -36,9 +36,10 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (  # name, low, high
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        shown = name if len(name) <= MAX_ZONE_CHARS else name[:MAX_ZONE_CHARS] + "..."
         raise InvalidInput(
-            f"timezone {name!r} is not a known IANA timezone (e.g. Europe/Lisbon)"
+            f"timezone {shown!r} is not a known IANA timezone (e.g. Europe/Lisbon)"
         ) from None
 
 
@@ -55,6 +56,8 @@ def parse_schedule(
             raise InvalidInput(
                 f"at {at!r} is not an ISO-8601 time (e.g. 2026-12-01T09:00:00)"
             ) from None
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR:  # (year 9999 west of UTC: no datetime)
+            raise InvalidInput(f"at {at!r}: the year must be {FIRST_YEAR}-{LAST_YEAR}")
         # A wall time the clocks skip or repeat: the rule of local-time delivery
         # (domain.localtime.first_moment), so both kinds of schedule send at the same moment.
         when = moment.timestamp() if moment.tzinfo else first_moment(moment, tz.key).instant

@@ -109,3 +109,22 @@ def test_rates() -> None:
     assert rate_seconds("rate(1 minute)") == 60 and rate_seconds("rate(3 days)") == 3 * 86400
     with pytest.raises(InvalidInput):
         rate_seconds("rate(2 hour)")
+
+
+@pytest.mark.parametrize(
+    ("at", "timezone", "words"),
+    [
+        ("2027-01-01T09:00:00", "A" * 300, "is not a known IANA timezone"),  # no file that long
+        ("2027-01-01T09:00:00", "Europe/Nowhere", "is not a known IANA timezone"),
+        ("9999-12-31T23:59:59", "Etc/GMT+12", "the year must be 1970-2199"),  # past datetime's end
+        ("9999-12-31T23:00:00", "America/New_York", "the year must be 1970-2199"),
+        ("9999-12-31T23:00:00+00:00", "UTC", "the year must be 1970-2199"),
+        ("2200-01-01T00:00:00", "Pacific/Kiritimati", "the year must be 1970-2199"),
+    ],
+)
+def test_a_bad_time_or_zone_is_invalid_input_that_names_it(
+    at: str, timezone: str, words: str
+) -> None:
+    with pytest.raises(InvalidInput, match=words) as raised:
+        parse_schedule(at=at, expression=None, timezone=timezone, now=NOW)
+    assert len(str(raised.value)) < 200  # a long name is cut, not echoed whole

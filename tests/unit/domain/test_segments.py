@@ -128,6 +128,9 @@ def test_signed_up_absolute_and_relative() -> None:
     for condition in (after_day, before_day, recent):
         assert not matches(condition, signed(None))
         assert matches({"not": condition}, signed(None))
+    last_day = {"signed_up": {"after": "9999-12-31"}}  # the day after is no date: none match
+    assert not matches(last_day, signed(NOW)) and matches({"not": last_day}, signed(NOW))
+    assert Segment.parse("signed up after 9999-12-31").matches(signed(NOW), NOW) is False
 
 
 def test_engagement_conditions() -> None:

@@ -107,7 +107,7 @@ def test_unclosed_quote_and_bad_bytes_are_reported_through_the_api(api: MemorySt
         ({"a" * 65: "v"}, 422, "not valid"),
         ({"bio": "x" * 2001}, 422, "at most 2000 characters"),
         ({f"a{i}": "v" for i in range(51)}, 422, "at most 50 items"),
-        ({f"a{i}": "x" * 1999 for i in range(11)}, 400, "over 20000"),
+        ({f"a{i}": "x" * 1999 for i in range(11)}, 400, "bytes (UTF-8), over 20,000"),
         ({"nul": "a\x00b"}, 400, "NUL"),
     ],
 )
@@ -373,3 +373,19 @@ def test_cursors_that_no_key_could_be_are_a_400(api: MemoryStack, path: str, cur
     status, body = call(api, "GET", path, query={"cursor": cursor})
     expected = 422 if cursor == "\udc80" else 400  # the schema refuses what is not text at all
     assert is_error(status, body, expected, "cursor"), body
+
+
+def test_an_unexpected_error_is_a_500_in_the_error_format_without_its_text(
+    api: MemoryStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug (or an AWS error nothing expects) is logged whole and answered in the one error
+    body, naming nothing of it: a file path or a table's name stays in the log."""
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise OSError("[Errno 36] File name too long: '/opt/python/tzdata/zoneinfo/AAAA'")
+
+    monkeypatch.setattr(api.app.lists, "get", broken)
+    status, body = call(api, "GET", "/lists/news")
+    assert is_error(status, body, 500, "unexpected error"), body
+    assert "/opt/python" not in json.dumps(body) and "Errno" not in json.dumps(body)
+    assert any("/opt/python" in (r.exc_text or "") for r in caplog.records)

@@ -129,6 +129,15 @@ def test_unsubscribe_mode_is_a_blocklist(stack: MemoryStack) -> None:
             "jsonl",
             "more than 50",
         ),
+        (  # 11 x 2,000 characters of 2-byte text: 44,000 bytes stored, over the 20,000
+            json.dumps(
+                {"email": "a@example.com", **{f"a{i}": "\u00e9" * 2000 for i in range(11)}},
+                ensure_ascii=False,
+            )
+            + "\n",
+            "jsonl",
+            "bytes (UTF-8), over 20,000",
+        ),
         # item 7: a local part SES cannot send to
         ("email\nj\u00fcrgen@example.com\n", "csv", "SES cannot send"),
     ],

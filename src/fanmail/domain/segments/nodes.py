@@ -9,7 +9,7 @@ import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -303,7 +303,7 @@ class SignedUp(Node):
             return facts.signed_up_at < _epoch(self.at)
         if isinstance(self.at, datetime):
             return facts.signed_up_at > _epoch(self.at)
-        return facts.signed_up_at >= _epoch(self.at + timedelta(days=1))
+        return facts.signed_up_at >= _epoch(self.at) + DAY_S  # (no date after 9999-12-31)
 
     def facts(self) -> frozenset[Fact]:
         return frozenset({Fact.SIGNED_UP_AT})

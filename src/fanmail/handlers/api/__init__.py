@@ -143,6 +143,16 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
         # e.g. a multipart Content-Type without a boundary, refused before the body is parsed
         return error(HTTPStatus.BAD_REQUEST, f"the request could not be read: {exc}")
 
+    @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def unexpected(exc: Exception) -> Response[Any]:
+        # A bug or an error nothing above expects: logged whole, answered in the one error
+        # body without its text (it may name files, tables or keys).
+        logger.exception("unexpected error answering an API request")
+        return error(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "fanmail hit an unexpected error; it is in the API function's log",
+        )
+
     @resolver.exception_handler(imports.UnsupportedFile)  # type: ignore[untyped-decorator]
     def form_instead_of_file(exc: imports.UnsupportedFile) -> Response[Any]:
         return error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc))
