@@ -176,6 +176,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         super().finish()
 
     def _handle(self) -> None:
+        if not self.path.startswith("/"):  # absolute-form or worse: never forwarded anywhere
+            self._refuse(HTTPStatus.BAD_REQUEST, "the request target must be a path (/...)")
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         path = request_path(self.path)
         refusal = self.admission.check(self.command, path, headers)

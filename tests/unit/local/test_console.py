@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
-from fanmail.domain.errors import FanmailError
+from fanmail.domain.errors import FanmailError, InvokeError
 from fanmail.domain.model import OutgoingEmail
 from fanmail_local.adapters.outbox import RecordingMailer
 from fanmail_local.apigateway import api_event
@@ -140,6 +140,24 @@ def test_admin_requests_are_signed_public_ones_are_not(
     assert "/eu-west-1/execute-api/aws4_request" in authorization
     api.invoke("public", api_event("POST", "/subscribe", body="{}"))
     assert seen[-1]["path"] == "/v1/public/subscribe" and "Authorization" not in seen[-1]
+
+
+def test_a_path_only_extends_the_stacks_url(deployed: tuple[str, list[dict[str, str]]]) -> None:
+    """A decoded `?` stays in the path, and a path that does not start with `/` (it could
+    name another port or host after a base URL without a path) is never sent or signed."""
+    url, seen = deployed
+    session = boto3.Session(
+        aws_access_key_id="A", aws_secret_access_key="s", region_name="eu-west-1"
+    )
+    api = SignedApi(session, url, url + "/public")
+    api.invoke("api", api_event("POST", "/lists?a=b#c d"))
+    assert seen[-1]["path"] == "/v1/lists%3Fa%3Db%23c%20d"
+    api.invoke("api", api_event("POST", "/lists/a%2Fb/x"))
+    assert seen[-1]["path"] == "/v1/lists/a%2Fb/x"
+    for target in (":9/steal", ".attacker.example/x", "@evil.example/x"):
+        with pytest.raises(InvokeError, match="not a path"):
+            api.invoke("api", api_event("POST", target))
+    assert len(seen) == 2
 
 
 def test_stack_urls_come_from_the_outputs() -> None:

@@ -378,3 +378,15 @@ def test_odd_request_lines_are_4xx(gateway: LocalApiGateway) -> None:
         b"GET /lists HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n",
     ):
         assert 400 <= status_of(raw(gateway, request)) < 500
+
+
+def test_a_request_target_that_is_not_a_path_is_refused(
+    gateway: LocalApiGateway, functions: Recording
+) -> None:
+    """Only `/...` reaches a function: `--aws` appends the path to the stack's URL, where a
+    target like `:9/x` would name another port."""
+    for target in (b":9/steal?x=1", b".attacker.example/x", b"http://127.0.0.1/lists", b"lists"):
+        request = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        answer = raw(gateway, request)
+        assert status_of(answer) == 400 and b"must be a path" in answer, answer
+    assert functions.events == []

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import boto3
 from botocore.auth import SigV4Auth
@@ -39,6 +39,15 @@ def stack_urls(session: boto3.Session, stack: str) -> tuple[str, str]:
     return outputs["ApiUrl"], outputs["PublicUrl"]
 
 
+def wire_path(path: str) -> str:
+    """The event's decoded path encoded again for the stack's URL, where it can only extend
+    the base URL's path: a `?` or `#` it holds stays in it, a `%2F` (kept encoded) stays one,
+    and a path that does not start with `/` (which could extend the host) is refused."""
+    if not path.startswith("/"):
+        raise InvokeError("api", "InvalidPath", f"not a path: {path[:80]!r}")
+    return "%2F".join(quote(part, safe="/") for part in path.split("%2F"))
+
+
 class SignedApi:
     def __init__(
         self, session: boto3.Session, admin_url: str, public_url: str, timeout_s: float = 30.0
@@ -52,7 +61,8 @@ class SignedApi:
         """`function` is "api" or "public", as the gateway routes; `payload` its proxy event."""
         base = self.admin_url if function == "api" else self.public_url
         query = payload.get("multiValueQueryStringParameters") or {}
-        url = base + str(payload["path"]) + (f"?{urlencode(query, doseq=True)}" if query else "")
+        url = base + wire_path(str(payload["path"]))
+        url += f"?{urlencode(query, doseq=True)}" if query else ""
         body = payload.get("body")
         data = (
             b""
