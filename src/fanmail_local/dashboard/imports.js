@@ -216,11 +216,22 @@ async function showRejects(job) {
   byId("rejects").hidden = false;
 }
 
+// The rejected rows as CSV. A cell a spreadsheet would take as a formula (the file's own text:
+// anyone's) gets a leading apostrophe, as the CLI's file and exports do (spreadsheet_safe).
+const FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"];
+export function rejectedCsv(rejects) {
+  const cell = (value) => {
+    const text = String(value ?? "");
+    const safe = FORMULA_STARTS.some((start) => text.startsWith(start)) ? `'${text}` : text;
+    return `"${safe.replaceAll('"', '""')}"`;
+  };
+  const lines = ["line,email,reason", ...rejects.map((r) => [r.line, r.email, r.reason].map(cell).join(","))];
+  return `${lines.join("\r\n")}\r\n`;
+}
+
 async function download() {
-  const quote = (value) => `"${String(value).replaceAll('"', '""')}"`;
-  const lines = ["line,email,reason", ...(state.rejects || []).map((r) => [r.line, r.email, r.reason].map(quote).join(","))];
   const link = el("a");
-  link.href = URL.createObjectURL(new Blob([`${lines.join("\r\n")}\r\n`], { type: "text/csv" }));
+  link.href = URL.createObjectURL(new Blob([rejectedCsv(state.rejects || [])], { type: "text/csv" }));
   link.download = `${(state.file && state.file.name) || "import"}.rejected.csv`;
   document.body.append(link);
   link.click();
