@@ -96,6 +96,10 @@ class SignupMail:
     configuration_set: str | None = None
 
 
+BLOCK_FACTOR = 3
+"""A source's block (an IPv6 /48, an IPv4 /24) takes this many times a source's sign-ups."""
+
+
 def source_key(source: str) -> str:
     """Whom a limit per source counts: an IPv4 address, or an IPv6 address's /64 (one host
     often holds a whole /64)."""
@@ -106,6 +110,17 @@ def source_key(source: str) -> str:
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+def block_key(source: str) -> str | None:
+    """The block a source's network holds (an IPv6 /48, the size of a site's allocation, of
+    65,536 /64s; an IPv4 /24): one holder of many sources must not take the list's limit."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return None
+    prefix = 48 if address.version == 6 else 24
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def signup_attributes(
@@ -167,6 +182,9 @@ class Signups:
         limit, InvalidInput for a bad address or attributes, NotFound for a list that takes no
         sign-ups; otherwise the same silence whatever happened."""
         self._count(f"source:{source_key(request.source)}", self.allowance.per_source)
+        block = block_key(request.source)
+        if block is not None:
+            self._count(f"block:{block}", self.allowance.per_source * BLOCK_FACTOR)
         mailing_list = self.open_list(request.list_id)
         email = normalise_email(request.email, what="email")
         collected = mailing_list.settings.signup_fields

@@ -132,7 +132,7 @@ def test_tag_case_and_dot_variants_are_one_mailbox(lists: MemoryStack) -> None:
     ]
     gmail = ["a.da@gmail.com", "ada+1@googlemail.com", "A.D.A@gmail.com"]
     for n, address in enumerate(variants + gmail):
-        assert sign_up(lists, address, source=f"198.51.100.{n}")[0] == 202
+        assert sign_up(lists, address, source=f"198.51.{n}.1")[0] == 202
     inboxes = [d.email.to.lower() for d in lists.ses.deliveries]
     assert sum("example.com" in to for to in inboxes) == 1
     assert sum("gmail" in to for to in inboxes) == 1
@@ -185,6 +185,26 @@ def test_an_ipv6_source_is_counted_by_its_slash_64() -> None:
         codes = [sign_up(stack, f"v{n}@example.com", source=s)[0] for n, s in enumerate(sources)]
         assert codes == [202, 202, 202, 429]
         assert sign_up(stack, "w@example.com", source="2001:db8:1:3::1")[0] == 202
+    finally:
+        stack.close()
+
+
+def test_many_sources_of_one_block_cannot_take_the_lists_limit() -> None:
+    """Ten sign-ups from each of 61 /64s of one /56 (a home line's allocation) used to fill
+    the list's limit and lock everyone out: the /48 (an IPv4 /24) takes three sources' worth,
+    and a visitor from elsewhere still signs up."""
+    stack = make_stack(signup_source_limit=10, signup_list_limit=500)
+    try:
+        codes = [
+            sign_up(stack, f"x{n}-{i}@example.com", source=f"2001:db8:77:aa{n:02x}::{i + 1:x}")[0]
+            for n in range(61)
+            for i in range(10)
+        ]
+        assert codes.count(202) == 30 and codes.count(429) == 580
+        ipv4 = [sign_up(stack, f"y{n}@example.com", source=f"203.0.113.{n}")[0] for n in range(40)]
+        assert ipv4.count(202) == 30
+        assert sign_up(stack, "real@example.com", source="198.51.100.7")[0] == 202
+        assert sign_up(stack, "real6@example.com", source="2001:db8:99::1")[0] == 202
     finally:
         stack.close()
 
