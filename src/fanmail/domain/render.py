@@ -242,9 +242,9 @@ class TemplateRenderer:
         """A renderer that sees `parts` as template `name`, over the shipped ones: a template
         written as data can extend the shipped layouts and import their partials."""
         assert self.environment.loader is not None
-        shipped = self.environment.loader
-        return TemplateRenderer(
-            jinja2.ChoiceLoader([jinja2.DictLoader(parts.files(name)), shipped])
+        shipped = getattr(self.environment.loader, "loaders", [self.environment.loader])
+        return TemplateRenderer(  # flat: a file's error names it under its root, not the server's
+            jinja2.ChoiceLoader([jinja2.DictLoader(parts.files(name)), *shipped])
         )
 
     def available(self) -> list[str]:

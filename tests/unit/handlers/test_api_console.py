@@ -10,6 +10,7 @@ import pytest
 
 from fanmail.domain.model import SubscriberStatus
 from fanmail.domain.outcomes import Outcome
+from fanmail.settings import default_templates_dir
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import seed
 from tests.unit.handlers.test_api import call
@@ -88,6 +89,10 @@ DRAFT: dict[str, Any] = {
 }
 
 
+BROKEN_INCLUDE = '{% include "confirm/body.html.j2" %}'
+"""The sign-up confirmation's body, which reads names a campaign's context lacks."""
+
+
 def test_a_draft_template_is_previewed_as_a_stored_subscriber(api: MemoryStack) -> None:
     body = {"parts": DRAFT, "list_id": "news", "email": "user00000@example.com"}
     status, shown = call(api, "POST", "/templates/preview", body)
@@ -114,6 +119,18 @@ def test_a_bad_draft_is_refused_naming_the_problem(
 ) -> None:
     status, body = call(api, "POST", "/templates/preview", {"parts": parts})
     assert status == code and words in body["error"]["message"], body
+
+
+def test_an_error_in_a_shipped_file_a_draft_includes_names_it_under_the_templates_folder(
+    api: MemoryStack,
+) -> None:
+    """Not where the server keeps it: the path under the templates folder."""
+    status, body = call(
+        api, "POST", "/templates/preview", {"parts": {"subject": "Hi", "html": BROKEN_INCLUDE}}
+    )
+    message = body["error"]["message"]
+    assert status == 422 and "'confirm/body.html.j2'" in message, body
+    assert str(default_templates_dir()) not in message, body
 
 
 def test_the_default_subject_uses_the_lists_brand(api: MemoryStack) -> None:
