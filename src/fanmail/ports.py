@@ -184,9 +184,10 @@ class SubscriberStore(Protocol):
         ...
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
-        """The list's subscribers whose address hashes into `segment` of `segments` equal
-        parts: a random share of about 1/`segments` of them, without reading the list (the
-        address index's parallel-scan segment, which DynamoDB splits by the address's hash)."""
+        """Part `segment` of a split of the list into `segments` by hashes of the address:
+        the parts are disjoint and cover the list, each a random share of about 1/`segments`
+        (half to twice that), read at a cost in proportion to it where the list's shards allow
+        (DynamoDB: whole shards Queried; else the address index's parallel-scan segment)."""
         ...
 
     def get_many(self, list_id: str, emails: Sequence[str]) -> dict[str, Subscriber]:

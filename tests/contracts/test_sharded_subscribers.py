@@ -131,13 +131,18 @@ def test_an_address_is_found_in_every_list_that_holds_it(stores: Stores) -> None
     assert sorted(found) == [("a", "ada@x.com"), ("b", "ada@x.com"), ("c", "ada@x.com")]
 
 
-def test_samples_cover_the_sharded_list_once(stores: Stores) -> None:
+@pytest.mark.parametrize("segments", [4, 12, 60])
+def test_samples_cover_the_sharded_list_once(stores: Stores, segments: int) -> None:
+    """Fewer segments than shards (DynamoDB: whole shards), more (a part of one shard), and
+    more than a shard is read whole for (the address index's segment): one split either way."""
     list_id = sharded(stores)
     stores.subscribers.put_many(people(60, list_id))
     stores.subscribers.put_many(people(10, "big2"))
-    sampled = [s for segment in range(4) for s in stores.subscribers.sample(list_id, segment, 4)]
+    parts = [stores.subscribers.sample(list_id, k, segments) for k in range(segments)]
+    sampled = [s for part in parts for s in part]
     assert sorted(s.email for s in sampled) == sorted(s.email for s in people(60, list_id))
     assert {s.list_id for s in sampled} == {list_id}
+    assert sampled[0] == stores.subscribers.get(list_id, sampled[0].email)  # read whole
 
 
 def test_a_list_keeps_its_shard_count_when_created_again(stores: Stores) -> None:

@@ -2,13 +2,16 @@
 exact figure where the list is small enough to read), the attributes it names that nobody has,
 and whether anyone at all would get the campaign.
 
-A random sample without a scan: DynamoDB splits a parallel scan into segments by the hash of
-the partition key, and the address index's partition key is the address. One segment of N,
-chosen at random, holds a random 1/N of every list, whatever the addresses look like; N is
-chosen so that it holds about SAMPLE_TARGET of this list. Reading it costs the index's keys in
-that segment (small items, all lists) and one read per sampled subscriber, and the estimate's
-95 % interval is Wilson's for a simple random sample (domain.segments.estimate). A list of at
-most EXACT_MAX subscribers is read whole and counted exactly.
+A random sample without reading the list: `SubscriberStore.sample` splits it into N parts by
+hashes of the address, N chosen so that a part holds about SAMPLE_TARGET of it, and one part is
+read, chosen at random: every subscriber is in it with chance 1/N. DynamoDB answers with whole
+shards of this list Queried (reads in proportion to the sample, not the table), or where the
+list's shards are too big, the address index's parallel-scan segment (every list's keys in it:
+the list is then a large share of a typical table). A shard is a crc32 of the address: whole
+shards hold a condition's share as a random subset would (docs/segments.md measures it, and the
+exception). Their number varies; the estimate takes the count looked at, and its 95 % interval is
+Wilson's for a simple random sample (domain.segments.estimate). A list of at most EXACT_MAX
+subscribers is read whole and counted exactly.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def measure(
     exact_max: int = EXACT_MAX,
 ) -> AudienceSize:
     """The segment's size in the list at `at`: exact up to EXACT_MAX subscribers, else from a
-    random sample (a few dozen reads)."""
+    random sample (about SAMPLE_TARGET subscribers read)."""
     audience = Audience(segment=segment, at=at)
     total = subscribers.count(list_id)
     if total <= exact_max:

@@ -207,6 +207,8 @@ class MemorySubscriberStore:
                 members[email] = replace(current, engagement=change(current.engagement))
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """The list split by one hash of the address (no shards here): the parts DynamoDB's
+        adapter gives a list of one shard (the same blake2b, its `hash_part`)."""
         with self._lock:
             members = self._lists.get(list_id, {})
             return [s for e, s in members.items() if hash_segment(e, segments) == segment]

@@ -13,6 +13,7 @@ history (`consent`, newest last, the last HISTORY_KEPT kept).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import math
@@ -220,6 +221,33 @@ def delivery_write(
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values(bound),
     }
+
+
+SHARD_READ_MAX_SHARES = 8
+"""A sample reads a shard whole only where the shard holds at most this many of the shares
+asked for (at the service's 2,000 a share, 16,000 items: seconds of Query pages). A list whose
+shards are bigger is sampled from the address index, where it is then a large share."""
+
+
+def sample_plan(segment: int, segments: int, shards: int) -> tuple[list[int], int, int] | None:
+    """What segment `segment` of `segments` reads of a list of `shards` keys: the shards it
+    Queries whole, and which part of how many (by `hash_part`) it keeps of them; None (for
+    every segment of the split alike): the address index's segment instead. Shard s goes to
+    the segments s, s + shards, ...: the segments split the list once, as the port says."""
+    if shards >= segments:
+        return list(range(segment, shards, segments)), 0, 1
+    if -(-segments // shards) > SHARD_READ_MAX_SHARES:
+        return None
+    shard = segment % shards
+    return [shard], segment // shards, len(range(shard, segments, shards))
+
+
+def hash_part(email: str, parts: int) -> int:
+    """Which of `parts` an address falls in within its shard: blake2b, independent of the
+    shard's crc32. A second CRC would not do: CRC is affine, so within a shard a CRC of the
+    address (salted or not) would part it by the address's length, not at random."""
+    digest = hashlib.blake2b(email.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % parts
 
 
 class DynamoSubscriberStore:
@@ -678,8 +706,36 @@ class DynamoSubscriberStore:
                 refused(exc)  # deleted, or a later time is already there
 
     def sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
-        """A parallel-scan segment of the address index (keys only: small reads), this list's
-        keys (its shards') kept, then their items read."""
+        """Segment `segment` of `segments` as `sample_plan` splits the list: its own shards
+        Queried whole (each a hash-random 1/shards of the list: reads in proportion to the
+        sample, not the table), or where they are too big, the address index's segment."""
+        shards = self.shards_of(list_id)
+        plan = sample_plan(segment, segments, shards)
+        if plan is None:
+            return self._index_sample(list_id, segment, segments)
+        chosen, part, parts = plan
+        return [
+            subscriber
+            for shard in chosen
+            for subscriber in self._whole(list_id, partition_key(list_id, shard, shards))
+            if parts == 1 or hash_part(subscriber.email, parts) == part
+        ]
+
+    def _whole(self, list_id: str, partition: str) -> Iterator[Subscriber]:
+        """Every subscriber under one partition key, read whole (as get_many reads them)."""
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="list_id = :l",
+            ExpressionAttributeValues=values({":l": partition}),
+            ProjectionExpression=FULL,
+            ExpressionAttributeNames=STATUS,
+        )
+        for page in pages:
+            yield from (subscriber_from(item, list_id) for item in page.get("Items", []))
+
+    def _index_sample(self, list_id: str, segment: int, segments: int) -> list[Subscriber]:
+        """A parallel-scan segment of the address index (keys only: small reads, but every
+        list's), this list's keys (its shards') kept, then their items read."""
         paginator = self.client.get_paginator("scan")
         pages = paginator.paginate(
             TableName=self.table,
