@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -274,13 +275,30 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity, which Python's json reads but JSON does not have."""
+    raise InvalidInput(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    """A number past a float's range (1e999) would be read as infinity."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise InvalidInput(f"the number {text[:40]} is out of range")
+    return number
+
+
 def parse_json(text: str | bytes, what: str = "the JSON") -> Any:
     """JSON as fanmail accepts it from users: no key twice in an object, nested at most
     MAX_JSON_DEPTH levels, valid Unicode (no lone surrogates). InvalidInput says which rule."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys)
+        value = json.loads(
+            text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite
+        )
     except RecursionError:
         raise InvalidInput(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except InvalidInput as exc:  # a number JSON does not have
+        raise InvalidInput(f"{what}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"

@@ -117,6 +117,8 @@ def test_unsubscribe_mode_is_a_blocklist(stack: MemoryStack) -> None:
         ('["a@example.com"]\n', "jsonl", "not a JSON object"),
         ('{"email": "a@example.com", "tags": ["x"]}\n', "jsonl", "plain value"),
         ('{"email": "a@example.com\\r\\nBcc: x@y.z"}\n', "jsonl", "line break"),
+        ('{"email": "a@example.com", "n": NaN}\n', "jsonl", "JSON has no NaN"),
+        ('{"email": "a@example.com", "n": 1e999}\n', "jsonl", "out of range"),
         # item 3: an empty attribute name used to poison the list
         ('{"email": "a@example.com", "": "v"}\n', "jsonl", "name '' is not valid"),
         ('{"email": "a@example.com", "subscriber": "v"}\n', "jsonl", "fanmail's own"),
