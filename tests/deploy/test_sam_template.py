@@ -197,17 +197,6 @@ def test_handlers_named_in_the_template_exist() -> None:
             assert callable(getattr(importlib.import_module(module), function))
 
 
-def test_lambda_requirements_match_pyproject() -> None:
-    pins = {
-        line.strip()
-        for line in (ROOT / "src" / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    }
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    for pin in pins:
-        assert f'"{pin}"' in pyproject, pin
-
-
 def test_timeouts_the_code_plans_with_match_the_functions() -> None:
     doc = template()
     env = doc["Globals"]["Function"]["Environment"]["Variables"]
