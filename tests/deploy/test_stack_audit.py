@@ -175,6 +175,25 @@ def test_the_tables_holding_consent_are_protected_and_the_files_bucket_never_blo
         assert rule["ExpirationInDays"] <= days  # what it holds then expires
 
 
+def test_every_kept_table_is_protected_and_recoverable_the_ledger_too() -> None:
+    """A table the stack keeps is one whose loss matters: deletion-protected, kept on a
+    replacement too, and recoverable from a bad write (PITR). The ledger is one (what keeps a
+    send exactly-once), the saved segments too; the TTL'd scratch tables are neither."""
+    tables = of_type("AWS::DynamoDB::Table")
+    kept = {name for name, table in tables.items() if table.get("DeletionPolicy") == "Retain"}
+    assert {"LedgerTable", "SegmentsTable", "SubscribersTable", "CampaignsTable"} <= kept
+    for name in kept:
+        table = tables[name]
+        assert table["UpdateReplacePolicy"] == "Retain", name
+        assert table["Properties"]["DeletionProtectionEnabled"] is True, name
+        pitr = table["Properties"]["PointInTimeRecoverySpecification"]
+        assert pitr == {"PointInTimeRecoveryEnabled": True}, name
+    scratch = {"ImportsTable", "SignupsTable", "IdempotencyTable"}
+    assert scratch == set(tables) - kept
+    for name in scratch:
+        assert tables[name]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True, name
+
+
 def test_schedules_live_in_the_stacks_own_group_whatever_its_name() -> None:
     """IAM once scoped schedules by the stack's name as a prefix: `fan-*` matched stack
     `fan-2`'s, and a stack name over ~52 characters left no room in a schedule's 64."""
