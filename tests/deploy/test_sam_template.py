@@ -209,7 +209,9 @@ def test_timeouts_the_code_plans_with_match_the_functions() -> None:
         float(env["FANMAIL_TRIGGER_TIMEOUT_S"])
         == resources["TriggerFunction"]["Properties"]["Timeout"]
     )
-    assert resources["ApiFunction"]["Properties"]["Timeout"] <= 29  # API Gateway's limit
+    # API Gateway answers 504 at 29 s while the function runs on: the function stops first,
+    # with room for a cold start's init (not counted in its timeout) and the hop
+    assert resources["ApiFunction"]["Properties"]["Timeout"] <= 29 - 4
 
 
 def actions_of(resource: dict[str, Any]) -> dict[str, set[str]]:
