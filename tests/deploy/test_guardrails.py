@@ -165,6 +165,28 @@ def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
         and s["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
         for s in scheduler
     )
+    # the stack's recurring schedules (heartbeat, retention) retry, then dead-letter with the
+    # role that fires them, which trusts this account's schedules only
+    schedules = of_type("AWS::Scheduler::Schedule")
+    assert set(schedules) == {"HeartbeatFunctionEvery5Minutes", "RetentionFunctionDaily"}
+    for name, schedule in schedules.items():
+        target = schedule["Properties"]["Target"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["RecurringSchedulesRole", "Arn"]}, name
+    beat = schedules["HeartbeatFunctionEvery5Minutes"]["Properties"]
+    assert beat["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"] < 300  # the next beat
+    role = props("RecurringSchedulesRole")
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    fire, undelivered = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert fire["Resource"] == [
+        {"Ref": "HeartbeatFunctionAliaslive"},
+        {"Ref": "RetentionFunctionAliaslive"},
+    ]
+    assert undelivered["Action"] == "sqs:SendMessage"
+    assert undelivered["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     policy = props("DeadLetterQueuePolicy")["PolicyDocument"]["Statement"][0]
     assert policy["Condition"]["ArnEquals"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["TriggerFunctionSendCampaignEvent", "Arn"]},
