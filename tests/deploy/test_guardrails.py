@@ -140,10 +140,27 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         "NotifyFunction",
         "CounterFunction",
     }
-    for config in configs.values():
+    for function, config in configs.items():
         assert config["MaximumRetryAttempts"] <= 2 and config["Qualifier"] == "live"
         destination = config["DestinationConfig"]["OnFailure"]["Destination"]
-        assert destination == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+        queue = "EraserDeadLetterQueue" if function == "EraserFunction" else "DeadLetterQueue"
+        assert destination == {"Fn::GetAtt": [queue, "Arn"]}, function
+
+
+def test_a_failed_erasure_does_not_keep_its_address_for_two_weeks() -> None:
+    """The eraser's payload names the address it erases, and Lambda's failure record carries
+    the payload: its own queue keeps it days (an alarm says so), not the 14 of the others."""
+    days = 86400
+    erasures = props("EraserDeadLetterQueue")
+    assert erasures["MessageRetentionPeriod"] <= 4 * days
+    assert erasures["SqsManagedSseEnabled"] is True
+    assert props("DeadLetterQueue")["MessageRetentionPeriod"] == 14 * days
+    senders = {
+        name
+        for name in of_type("AWS::Lambda::EventInvokeConfig")
+        if "EraserDeadLetterQueue" in json.dumps(props(name)["DestinationConfig"])
+    }
+    assert senders == {"EraserFunctionEventInvokeConfig"}
 
 
 def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
@@ -198,6 +215,7 @@ def test_an_alarm_fires_when_a_dead_letter_queue_is_not_empty() -> None:
     for queue, alarm in (
         ("DeadLetterQueue", "DeadLetterAlarm"),
         ("FeedbackDeadLetterQueue", "FeedbackDeadLetterAlarm"),
+        ("EraserDeadLetterQueue", "EraserDeadLetterAlarm"),
     ):
         watch = props(alarm)
         assert watch["MetricName"] == "ApproximateNumberOfMessagesVisible"
