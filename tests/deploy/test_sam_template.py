@@ -355,6 +355,35 @@ def test_a_send_event_in_bulk_reaches_the_ledger_within_a_claims_lease_grace() -
     assert buffering_s + notification_and_poll_s + processing_s <= Settings().lease_grace_s
 
 
+def late_alarm(name: str, queue: str) -> dict[str, Any]:
+    alarm: dict[str, Any] = template()["Resources"][name]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    return alarm
+
+
+def test_an_alarm_fires_before_the_bulk_path_eats_the_lease_grace() -> None:
+    """SQS's age of the oldest message counts its wait and its processing (a message in flight
+    is not deleted yet). The bulk queue's alarm fires past the wait and processing the grace
+    was sized with, not on a healthy object (one within the function's timeout), and while a
+    Send event that waited that long still reaches the ledger within the grace."""
+    resources = template()["Resources"]
+    s3 = resources["SesEventsStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    buffering_s = s3["BufferingHints"]["IntervalInSeconds"]
+    processing_s = resources["FeedbackFunction"]["Properties"]["Timeout"]
+    objects = late_alarm("FeedbackObjectsLateAlarm", "FeedbackObjectsQueue")
+    assert processing_s < objects["Threshold"]
+    assert buffering_s + objects["Threshold"] < Settings().lease_grace_s
+    # urgent events: the poller's batching window and a batch's counting, then the breakers
+    urgent = late_alarm("FeedbackQueueLateAlarm", "FeedbackQueue")
+    window_s = resources["FeedbackQueuePoller"]["Properties"]["MaximumBatchingWindowInSeconds"]
+    assert window_s < urgent["Threshold"] <= 60
+
+
 def table(name: str) -> str:
     """A table's ARN as the policies name it (the key `actions_of` groups actions by)."""
     return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)

@@ -74,11 +74,18 @@ def test_access_logs_are_opt_in_and_the_account_role_comes_on_request() -> None:
 
 
 def test_nothing_is_reserved_by_default_and_the_feedback_poller_is_bounded() -> None:
-    """#19 items 3 and 7: no reserved concurrency unless asked; the SQS poller runs at most
-    FeedbackConcurrency invocations, and no role may receive or delete on every queue."""
-    for poller in (props("FeedbackQueuePoller"), props("FeedbackObjectsPoller")):
-        assert poller["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "FeedbackConcurrency"}}
-    assert stack()["Parameters"]["FeedbackConcurrency"]["Default"] >= 2  # Lambda's minimum
+    """#19 items 3 and 7: no reserved concurrency unless asked; each SQS poller runs at most
+    its parameter's invocations (the bulk objects' sized apart from the urgent events'), by
+    default Lambda's least, 2 each (a new account's quota is often 10); and no role may receive
+    or delete on every queue."""
+    for poller, parameter in (
+        ("FeedbackQueuePoller", "FeedbackConcurrency"),
+        ("FeedbackObjectsPoller", "FeedbackObjectsConcurrency"),
+    ):
+        assert props(poller)["ScalingConfig"] == {"MaximumConcurrency": {"Ref": parameter}}
+        declared = stack()["Parameters"][parameter]
+        assert declared["Default"] == declared["MinValue"] == 2  # Lambda's minimum
+        assert declared["MaxValue"] <= 1000  # and its maximum
     for name, role in of_type("AWS::IAM::Role").items():
         managed = [str(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
         assert not any("SQSQueueExecutionRole" in arn for arn in managed), name
