@@ -140,10 +140,27 @@ def test_async_invocations_retry_twice_then_go_to_the_dead_letter_queue() -> Non
         "NotifyFunction",
         "CounterFunction",
     }
-    for config in configs.values():
+    for function, config in configs.items():
         assert config["MaximumRetryAttempts"] <= 2 and config["Qualifier"] == "live"
         destination = config["DestinationConfig"]["OnFailure"]["Destination"]
-        assert destination == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+        queue = "EraserDeadLetterQueue" if function == "EraserFunction" else "DeadLetterQueue"
+        assert destination == {"Fn::GetAtt": [queue, "Arn"]}, function
+
+
+def test_a_failed_erasure_does_not_keep_its_address_for_two_weeks() -> None:
+    """The eraser's payload names the address it erases, and Lambda's failure record carries
+    the payload: its own queue keeps it days (an alarm says so), not the 14 of the others."""
+    days = 86400
+    erasures = props("EraserDeadLetterQueue")
+    assert erasures["MessageRetentionPeriod"] <= 4 * days
+    assert erasures["SqsManagedSseEnabled"] is True
+    assert props("DeadLetterQueue")["MessageRetentionPeriod"] == 14 * days
+    senders = {
+        name
+        for name in of_type("AWS::Lambda::EventInvokeConfig")
+        if "EraserDeadLetterQueue" in json.dumps(props(name)["DestinationConfig"])
+    }
+    assert senders == {"EraserFunctionEventInvokeConfig"}
 
 
 def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
@@ -165,6 +182,28 @@ def test_rules_and_schedules_have_retries_and_a_dead_letter_queue() -> None:
         and s["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
         for s in scheduler
     )
+    # the stack's recurring schedules (heartbeat, retention) retry, then dead-letter with the
+    # role that fires them, which trusts this account's schedules only
+    schedules = of_type("AWS::Scheduler::Schedule")
+    assert set(schedules) == {"HeartbeatFunctionEvery5Minutes", "RetentionFunctionDaily"}
+    for name, schedule in schedules.items():
+        target = schedule["Properties"]["Target"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1, name
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["RecurringSchedulesRole", "Arn"]}, name
+    beat = schedules["HeartbeatFunctionEvery5Minutes"]["Properties"]
+    assert beat["Target"]["RetryPolicy"]["MaximumEventAgeInSeconds"] < 300  # the next beat
+    role = props("RecurringSchedulesRole")
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    fire, undelivered = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert fire["Resource"] == [
+        {"Ref": "HeartbeatFunctionAliaslive"},
+        {"Ref": "RetentionFunctionAliaslive"},
+    ]
+    assert undelivered["Action"] == "sqs:SendMessage"
+    assert undelivered["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     policy = props("DeadLetterQueuePolicy")["PolicyDocument"]["Statement"][0]
     assert policy["Condition"]["ArnEquals"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["TriggerFunctionSendCampaignEvent", "Arn"]},
@@ -176,6 +215,7 @@ def test_an_alarm_fires_when_a_dead_letter_queue_is_not_empty() -> None:
     for queue, alarm in (
         ("DeadLetterQueue", "DeadLetterAlarm"),
         ("FeedbackDeadLetterQueue", "FeedbackDeadLetterAlarm"),
+        ("EraserDeadLetterQueue", "EraserDeadLetterAlarm"),
     ):
         watch = props(alarm)
         assert watch["MetricName"] == "ApproximateNumberOfMessagesVisible"

@@ -197,17 +197,6 @@ def test_handlers_named_in_the_template_exist() -> None:
             assert callable(getattr(importlib.import_module(module), function))
 
 
-def test_lambda_requirements_match_pyproject() -> None:
-    pins = {
-        line.strip()
-        for line in (ROOT / "src" / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    }
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    for pin in pins:
-        assert f'"{pin}"' in pyproject, pin
-
-
 def test_timeouts_the_code_plans_with_match_the_functions() -> None:
     doc = template()
     env = doc["Globals"]["Function"]["Environment"]["Variables"]
@@ -220,7 +209,9 @@ def test_timeouts_the_code_plans_with_match_the_functions() -> None:
         float(env["FANMAIL_TRIGGER_TIMEOUT_S"])
         == resources["TriggerFunction"]["Properties"]["Timeout"]
     )
-    assert resources["ApiFunction"]["Properties"]["Timeout"] <= 29  # API Gateway's limit
+    # API Gateway answers 504 at 29 s while the function runs on: the function stops first,
+    # with room for a cold start's init (not counted in its timeout) and the hop
+    assert resources["ApiFunction"]["Properties"]["Timeout"] <= 29 - 4
 
 
 def actions_of(resource: dict[str, Any]) -> dict[str, set[str]]:
@@ -362,6 +353,35 @@ def test_a_send_event_in_bulk_reaches_the_ledger_within_a_claims_lease_grace() -
     notification_and_poll_s = 30  # S3 notifies in seconds; the poller takes an object at once
     assert "MaximumBatchingWindowInSeconds" not in resources["FeedbackObjectsPoller"]["Properties"]
     assert buffering_s + notification_and_poll_s + processing_s <= Settings().lease_grace_s
+
+
+def late_alarm(name: str, queue: str) -> dict[str, Any]:
+    alarm: dict[str, Any] = template()["Resources"][name]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum" and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    return alarm
+
+
+def test_an_alarm_fires_before_the_bulk_path_eats_the_lease_grace() -> None:
+    """SQS's age of the oldest message counts its wait and its processing (a message in flight
+    is not deleted yet). The bulk queue's alarm fires past the wait and processing the grace
+    was sized with, not on a healthy object (one within the function's timeout), and while a
+    Send event that waited that long still reaches the ledger within the grace."""
+    resources = template()["Resources"]
+    s3 = resources["SesEventsStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+    buffering_s = s3["BufferingHints"]["IntervalInSeconds"]
+    processing_s = resources["FeedbackFunction"]["Properties"]["Timeout"]
+    objects = late_alarm("FeedbackObjectsLateAlarm", "FeedbackObjectsQueue")
+    assert processing_s < objects["Threshold"]
+    assert buffering_s + objects["Threshold"] < Settings().lease_grace_s
+    # urgent events: the poller's batching window and a batch's counting, then the breakers
+    urgent = late_alarm("FeedbackQueueLateAlarm", "FeedbackQueue")
+    window_s = resources["FeedbackQueuePoller"]["Properties"]["MaximumBatchingWindowInSeconds"]
+    assert window_s < urgent["Threshold"] <= 60
 
 
 def table(name: str) -> str:

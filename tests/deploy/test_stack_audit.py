@@ -74,11 +74,18 @@ def test_access_logs_are_opt_in_and_the_account_role_comes_on_request() -> None:
 
 
 def test_nothing_is_reserved_by_default_and_the_feedback_poller_is_bounded() -> None:
-    """#19 items 3 and 7: no reserved concurrency unless asked; the SQS poller runs at most
-    FeedbackConcurrency invocations, and no role may receive or delete on every queue."""
-    for poller in (props("FeedbackQueuePoller"), props("FeedbackObjectsPoller")):
-        assert poller["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "FeedbackConcurrency"}}
-    assert stack()["Parameters"]["FeedbackConcurrency"]["Default"] >= 2  # Lambda's minimum
+    """#19 items 3 and 7: no reserved concurrency unless asked; each SQS poller runs at most
+    its parameter's invocations (the bulk objects' sized apart from the urgent events'), by
+    default Lambda's least, 2 each (a new account's quota is often 10); and no role may receive
+    or delete on every queue."""
+    for poller, parameter in (
+        ("FeedbackQueuePoller", "FeedbackConcurrency"),
+        ("FeedbackObjectsPoller", "FeedbackObjectsConcurrency"),
+    ):
+        assert props(poller)["ScalingConfig"] == {"MaximumConcurrency": {"Ref": parameter}}
+        declared = stack()["Parameters"][parameter]
+        assert declared["Default"] == declared["MinValue"] == 2  # Lambda's minimum
+        assert declared["MaxValue"] <= 1000  # and its maximum
     for name, role in of_type("AWS::IAM::Role").items():
         managed = [str(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])]
         assert not any("SQSQueueExecutionRole" in arn for arn in managed), name
@@ -173,6 +180,25 @@ def test_the_tables_holding_consent_are_protected_and_the_files_bucket_never_blo
         assert bucket["DeletionPolicy"] == "Retain"  # a bucket with files would fail the deletion
         [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
         assert rule["ExpirationInDays"] <= days  # what it holds then expires
+
+
+def test_every_kept_table_is_protected_and_recoverable_the_ledger_too() -> None:
+    """A table the stack keeps is one whose loss matters: deletion-protected, kept on a
+    replacement too, and recoverable from a bad write (PITR). The ledger is one (what keeps a
+    send exactly-once), the saved segments too; the TTL'd scratch tables are neither."""
+    tables = of_type("AWS::DynamoDB::Table")
+    kept = {name for name, table in tables.items() if table.get("DeletionPolicy") == "Retain"}
+    assert {"LedgerTable", "SegmentsTable", "SubscribersTable", "CampaignsTable"} <= kept
+    for name in kept:
+        table = tables[name]
+        assert table["UpdateReplacePolicy"] == "Retain", name
+        assert table["Properties"]["DeletionProtectionEnabled"] is True, name
+        pitr = table["Properties"]["PointInTimeRecoverySpecification"]
+        assert pitr == {"PointInTimeRecoveryEnabled": True}, name
+    scratch = {"ImportsTable", "SignupsTable", "IdempotencyTable"}
+    assert scratch == set(tables) - kept
+    for name in scratch:
+        assert tables[name]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True, name
 
 
 def test_schedules_live_in_the_stacks_own_group_whatever_its_name() -> None:

@@ -9,7 +9,8 @@ leaves the page to the next one, which deletes what is left and counts the page 
 start of a running erasure resumes it (the same job); a worker near its timeout hands on to
 itself. One worker at a time: each save is conditional on the version it read, and a worker
 whose save is refused stops (another one took the job up). The address travels only in the
-invocation's payload (and, should every retry fail, the dead-letter queue's message).
+invocation's payload (and, should every retry fail, in Lambda's failure record on the eraser's
+own dead-letter queue, kept 4 days: the job holds a digest, which cannot give it back).
 """
 
 from __future__ import annotations
