@@ -27,7 +27,7 @@ class Function:
 FUNCTIONS = (
     Function("trigger", "TriggerFunction", "fanmail.handlers.trigger", 900.0, 1024),
     Function("pacer", "PacerFunction", "fanmail.handlers.trigger", 900.0, 256),
-    Function("api", "ApiFunction", "fanmail.handlers.api", 29.0, 1024),
+    Function("api", "ApiFunction", "fanmail.handlers.api", 25.0, 1024),
     Function("sender", "SenderFunction", "fanmail.handlers.sender", 300.0, 1769),
     Function("heartbeat", "HeartbeatFunction", "fanmail.handlers.heartbeat", 60.0, 256),
     Function("public", "PublicFunction", "fanmail.handlers.public", 10.0, 512),

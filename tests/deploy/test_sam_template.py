@@ -436,3 +436,18 @@ def test_the_simulated_bill_prices_lambda_on_the_architecture_the_template_deplo
         r["Properties"].get("Architectures", default) == [ARCHITECTURE] for r in functions
     )
     assert PRICES["lambda_gb_s"] == LAMBDA_GB_S[ARCHITECTURE]
+
+
+def test_each_functions_timeout_and_memory_are_the_templates() -> None:
+    """fanmail.functions declares them once for local mode and the planner's budgets; the
+    template deploys them: the two must agree (the API's was 29 s in one, 25 in the other)."""
+    from fanmail.functions import FUNCTIONS
+
+    deployed = template()
+    resources = deployed["Resources"]
+    globals_ = deployed.get("Globals", {}).get("Function", {})
+    for function in FUNCTIONS:
+        properties = resources[function.resource]["Properties"]
+        timeout = properties.get("Timeout", globals_.get("Timeout"))
+        memory = properties.get("MemorySize", globals_.get("MemorySize"))
+        assert (timeout, memory) == (function.timeout_s, function.memory_mb), function

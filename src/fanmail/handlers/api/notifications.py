@@ -29,7 +29,7 @@ from fanmail.handlers.common import logger
 from fanmail.services.notifications import KEY_WINDOW_S, Notify, check_key
 
 KEY_PREFIX = "notification"
-API_TIMEOUT_MS = 29_000
+API_TIMEOUT_MS = 25_000  # the API function's timeout (template.yaml)
 
 
 class _Remaining:
