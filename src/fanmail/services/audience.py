@@ -27,6 +27,7 @@ from fanmail.domain.ids import check_id
 from fanmail.domain.model import Subscriber
 from fanmail.domain.segments import Segment, SizeEstimate, estimate_size
 from fanmail.ports import Clock, ListStore, SubscriberStore
+from fanmail.services.topics import bind
 
 EXACT_MAX = 5_000
 SAMPLE_TARGET = 2_000
@@ -127,10 +128,18 @@ class Audiences:
         self.clock = clock
         self.exact_max = exact_max
 
+    def bound(self, list_id: str, segment: Segment) -> Segment:
+        """The segment with its topics bound to the list's as they are now: a subscriber's
+        choice is kept under the topic's key, so an unbound topic reads everyone as out (an
+        unknown one is an InvalidInput naming the list's topics)."""
+        mailing_list = self.list_store.get(list_id)
+        if mailing_list is None:
+            raise NotFound(f"list {list_id!r} not found")
+        return bind(mailing_list, segment)
+
     def measure(self, list_id: str, segment: Segment) -> AudienceSize:
-        return measure(
-            self.subscribers, list_id, segment, self.clock.now(), exact_max=self.exact_max
-        )
+        bound = self.bound(list_id, segment)
+        return measure(self.subscribers, list_id, bound, self.clock.now(), exact_max=self.exact_max)
 
     def counted(self, list_id: str, segment: Segment) -> AudienceSize | None:
         """The exact size where the list is small enough to read whole, else None."""
@@ -140,7 +149,4 @@ class Audiences:
 
     def estimate(self, list_id: str, segment: object) -> AudienceSize:
         """A segment's size in a list, at once (`segment` in either form)."""
-        list_id = check_id("list id", list_id)
-        if self.list_store.get(list_id) is None:
-            raise NotFound(f"list {list_id!r} not found")
-        return self.measure(list_id, Segment.read(segment, "segment"))
+        return self.measure(check_id("list id", list_id), Segment.read(segment, "segment"))

@@ -167,7 +167,8 @@ class SavedSegments:
         saved = self.store.get(list_id, segment_id)
         if count is None or count.done or saved is None or saved.version != count.version:
             return count  # nothing to do: done, or the segment changed or went (count again)
-        audience = Audience(segment=Segment.from_json(saved.definition), at=count.at)
+        segment = self.audiences.bound(list_id, Segment.from_json(saved.definition))
+        audience = Audience(segment=segment, at=count.at)
         while remaining_s() > COUNT_MARGIN_S:
             page = self.subscribers.page(list_id, count.cursor, COUNT_PAGE, facts=audience.facts())
             inside = [s for s in page.subscribers if audience.includes(s)]

@@ -137,6 +137,29 @@ def test_a_topic_in_a_segment_is_checked_against_the_list(api: MemoryStack) -> N
     assert body["segment"]["not"]["topic"] == "weekly-digest"
 
 
+def test_a_segments_size_counts_those_in_its_topic(api: MemoryStack) -> None:
+    """The estimate, a saved segment's size and its exact count read each subscriber's choice
+    under the topic's key, as the run does (they used to read everyone as out: "0 of 20")."""
+    topic(api, **DIGEST)
+    for i in range(5):
+        address = f"/lists/news/subscribers/u{i:02d}@example.com"
+        assert call(api, "PUT", address, {"topics": {"weekly-digest": False}})[0] == 200
+    text = 'topic "weekly-digest"'
+    status, size = call(api, "POST", "/lists/news/segments/estimate", {"segment": text})
+    assert status == 200 and size["everyone"]["text"] == "15 of 20", size
+    status, size = call(api, "POST", "/lists/news/segments/estimate", {"segment": "not " + text})
+    assert size["everyone"]["estimate"] == 5, size
+    status, body = call(api, "POST", "/lists/news/segments/estimate", {"segment": 'topic "nope"'})
+    assert status == 400 and "no topic 'nope' (it has: weekly-digest)" in body["error"]["message"]
+    status, saved = call(api, "POST", "/lists/news/segments", {"name": "Digest", "segment": text})
+    assert status == 201 and saved["size"]["everyone"]["estimate"] == 15, saved
+    one = f"/lists/news/segments/{saved['segment_id']}/count"
+    assert call(api, "POST", one)[0] == 202
+    api.invoker.drain()
+    status, count = call(api, "GET", one)
+    assert (status, count["status"], count["matched"]) == (200, "done", 15), count
+
+
 def test_deleting_a_topic_leaves_campaigns_as_created_and_old_choices_stop_counting(
     api: MemoryStack,
 ) -> None:
