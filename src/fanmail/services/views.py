@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fanmail.domain.breakers import Rates
-from fanmail.domain.campaign import Campaign, live_progress, sends_over_time
+from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress, sends_over_time
 from fanmail.domain.codec import Json, JsonObject, encode
 from fanmail.domain.outcomes import OUTCOMES, Outcome
 from fanmail.domain.phases import phases_view
@@ -78,11 +78,27 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
                 campaign.phases, campaign.checkpoint.phase if campaign.checkpoint else None
             )
         ),
-        "warnings": list[Json](campaign.warnings),
+        "warnings": list[Json]([*campaign.warnings, *missing_attributes(campaign)]),
         "urgent": campaign.urgent,
         "topic": topic_view(campaign.topic) if campaign.topic else None,
         **segment_view(campaign),
     }
+
+
+def missing_attributes(campaign: Campaign) -> list[str]:
+    """Before it sends: who lacks an attribute the template requires (their sends would fail
+    with the template's error), from the report taken when the campaign was created."""
+    report = campaign.template_report
+    if report is None or campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        return []
+    of = "" if report.complete else " looked at"
+    return [
+        f"{count:,} of the {report.scanned:,} subscribers{of} lack {name!r}, which the template "
+        f"requires (e.g. {', '.join(report.examples.get(name, ())) or '-'}): their sends will "
+        "fail; give it a default in the template ({{ " + name + " | default('') }}) or set it"
+        for name, count in sorted(report.missing.items())
+        if count
+    ]
 
 
 def segment_view(campaign: Campaign) -> JsonObject:

@@ -21,6 +21,7 @@ from fanmail.domain.import_jobs import (
     ImportStatus,
 )
 from fanmail.domain.list_files import Position
+from fanmail.domain.model import Subscriber
 from fanmail_local.cli import main
 from fanmail_local.cli.imports import ImportProgress
 from fanmail_local.cli.output import fit, local_time, table, width_of, wrap
@@ -139,6 +140,26 @@ def test_a_campaign_for_people(run: Any, stack: MemoryStack) -> None:
     assert code == 0 and out.strip() == "no bounced events"
     code, out, _ = run("campaign", "test", "c1", "--to", "me@example.com")
     assert out.startswith("sent '[TEST] ") and "me@example.com" in out
+
+
+def test_a_draft_says_who_lacks_what_its_template_requires(run: Any, stack: MemoryStack) -> None:
+    """The report taken at creation (who lacks a name the template reads without a default)
+    is a warning before the send, not a surprise in its failures."""
+    run("lists", "create", "news", "--postal-address", "1 Road")
+    seed(stack, 4)  # the first (the preview's sample) has a nick, the other three not
+    stack.subscribers.put_many(
+        [Subscriber("news", "user00000@example.com", attributes={"nick": "N"})]
+    )
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    code, out, err = run("campaign", "create", *create, "--id", "c1", "--subject", "Hi {{ nick }}")
+    warning = "warning: 3 of the 4 subscribers lack 'nick', which the template requires"
+    assert code == 0 and warning in " ".join(out.split()), (out, err)
+    code, out, err = run("--json", "campaign", "show", "c1")
+    assert warning.removeprefix("warning: ") in json.loads(out)["warnings"][0]
+    code, _, err = run(
+        "--json", "campaign", "create", *create, "--id", "c2", "--subject", "{{ nick }}"
+    )
+    assert warning in " ".join(err.split()), err
 
 
 def test_send_returns_at_once_with_one_line(
