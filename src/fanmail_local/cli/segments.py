@@ -14,7 +14,7 @@ from fanmail.bootstrap import App
 from fanmail.domain.saved_segments import SavedSegment, SegmentCount
 from fanmail.domain.segments import Segment
 from fanmail.services.audience import AudienceSize
-from fanmail.services.saved_segments import SegmentChange
+from fanmail.services.saved_segments import SavedSegments, SegmentChange
 from fanmail_local.cli.common import json_option, operator_app, segment_argument
 from fanmail_local.cli.output import PLAIN_EVERY_S, print_json, redrawn, say, table
 
@@ -39,9 +39,9 @@ def add_parser(commands: Any) -> None:
         ("estimate", "its size now: exact for a small list, else a sample's 95 % interval"),
         ("count", "count it exactly (a job), following its progress until it is done"),
     ):
-        _command(sub, name, text).add_argument("segment_id")
+        _command(sub, name, text).add_argument("segment_id", help=SEGMENT_ID_HELP)
     update = _command(sub, "update", "rename it or change its definition (version + 1)")
-    update.add_argument("segment_id")
+    update.add_argument("segment_id", help=SEGMENT_ID_HELP)
     update.add_argument("--name")
     update.add_argument("--segment", help=SEGMENT_HELP)
     update.add_argument("--version", type=int, help="the version you read (refused if newer)")
@@ -56,10 +56,23 @@ def _command(sub: Any, name: str, text: str) -> Any:
     return command
 
 
+SEGMENT_ID_HELP = "its id (seg-...) or its name"
+
+
+def named(segments: SavedSegments, list_id: str, given: str) -> str:
+    """A saved segment's id from its id or, as people remember it, its name (any case)."""
+    for saved in segments.of_list(list_id):
+        if given in (saved.segment_id, saved.name) or given.casefold() == saved.name.casefold():
+            return saved.segment_id
+    return given  # not there: the service's NotFound names it
+
+
 def run(args: argparse.Namespace) -> int:
     with operator_app() as app:
         segments = app.saved_segments
         kind: str = args.segment_command
+        if kind not in ("list", "create"):
+            args.segment_id = named(segments, args.list_id, args.segment_id)
         if kind == "list":
             show_all(segments.of_list(args.list_id), args.json)
         elif kind == "create":

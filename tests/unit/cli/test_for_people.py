@@ -315,3 +315,19 @@ def test_no_line_is_wider_than_a_narrow_terminal(
         code, out, err = run(*argv)
         assert code == 0, err
         assert out and all(width_of(line) <= 32 for line in out.splitlines()), (argv, out)
+
+
+def test_a_saved_segment_is_named_by_its_id_or_its_name(run: Any, stack: MemoryStack) -> None:
+    """`segment create` prints the name first; every other command takes it back (any case)."""
+    run("lists", "create", "news", "--postal-address", "1 Road")
+    seed(stack, 4)
+    code, out, _ = run("--json", "segment", "create", "news", "Pro readers", "email exists")
+    saved = json.loads(out)
+    assert code == 0 and saved["segment_id"].startswith("seg-")
+    for given in ("Pro readers", "pro READERS", saved["segment_id"]):
+        code, out, err = run("--json", "segment", "show", "news", given)
+        assert code == 0 and json.loads(out)["segment_id"] == saved["segment_id"], err
+    code, _, err = run("segment", "estimate", "news", "nobody-by-this-name")
+    assert code != 0 and "'nobody-by-this-name' of list 'news' not found" in err
+    assert run("segment", "delete", "news", "pro readers")[0] == 0
+    assert stack.app.saved_segments.of_list("news") == []
