@@ -415,3 +415,26 @@ def test_the_rejected_rows_download_keeps_formulas_as_text(
         '"6","ada@example.com","a ""quoted"" word"',
         "",
     ]
+
+
+def test_a_run_without_a_total_yet_shows_no_progress(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A local-time run waiting for its first phase has a summary of nobody yet: 0 %, not the
+    100 % it showed; a run that ended having reached nobody is done."""
+    _, url = served
+    browser.get(url + "/")
+    outcomes = ["sent", "failed"]
+    views = [
+        {"status": "scheduled", "outcomes": outcomes, "summary": {"recipients": 0}},
+        {"status": "sending", "outcomes": outcomes, "progress": {}},
+        {"status": "sent", "outcomes": outcomes, "summary": {"recipients": 0}},
+        {"status": "sending", "outcomes": outcomes, "progress": {"recipients": 8, "sent": 2}},
+    ]
+    shares: list[int] = browser.execute_async_script(
+        "const [views, done] = arguments;"
+        "import('/dashboard/campaigns.js')"
+        ".then((m) => done(views.map((v) => m.progressOf(v).share)), (e) => done(String(e)));",
+        views,
+    )
+    assert shares == [0, 0, 100, 25]

@@ -84,7 +84,10 @@ export function progressOf(view) {
   const progress = view.summary || view.progress || {};
   const total = Number(progress.recipients || progress.estimated_recipients || progress.recipients_seen || 0);
   const done = view.outcomes.reduce((sum, key) => sum + Number(progress[key] || 0), 0);
-  const share = total ? Math.min(100, Math.floor((100 * done) / total)) : (view.summary ? 100 : 0);
+  // No total yet (the list not read, a local-time run waiting for its first phase): 0 % until
+  // the run has ended (a campaign that reached nobody is done, not stuck).
+  const ended = ["sent", "cancelled", "failed"].includes(view.status);
+  const share = total ? Math.min(100, Math.floor((100 * done) / total)) : (ended ? 100 : 0);
   return { progress, total, done, share };
 }
 
