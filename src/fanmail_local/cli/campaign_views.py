@@ -70,6 +70,37 @@ def schedule_text(view: JsonObject) -> str | None:
     return f"{local_time(schedule.get('at'))} (set in {zone})"
 
 
+def local_time_text(local: JsonObject) -> str | None:
+    """Delivery at a wall time on each subscriber's clock (the schedule is when it starts)."""
+    if not local:
+        return None
+    window = number(local.get("window_s")) // 60
+    return (
+        f"{local.get('at')} on each subscriber's clock (no zone known: "
+        f"{local.get('fallback_timezone')}), sent within {window} min of it"
+    )
+
+
+def quiet_hours_text(quiet: JsonObject) -> str | None:
+    if not quiet:
+        return None
+    action = "held until they end" if quiet.get("action") == "defer" else "skipped"
+    return f"{quiet.get('start')}-{quiet.get('end')} {quiet.get('timezone')}: sends {action}"
+
+
+def ab_test_text(test: JsonObject) -> str | None:
+    variants = test.get("variants")
+    if not test or not isinstance(variants, list):
+        return None
+    names = ", ".join(str(v.get("name")) for v in variants if isinstance(v, dict))
+    share = test.get("test_share")
+    shown = f"{share:.0%}" if isinstance(share, float | int) else "?"
+    return (
+        f"{names} to {shown} of the audience; the winner by {test.get('metric')} after "
+        f"{test.get('wait')} goes to the rest"
+    )
+
+
 def progress_text(view: JsonObject) -> str | None:
     run = part(view, "summary") or part(view, "progress")
     if not run:
@@ -98,6 +129,9 @@ def campaign_lines(view: JsonObject) -> list[str]:
             ("sender", view.get("sender")),
             ("created", local_time(view.get("created_at"))),
             ("scheduled", schedule_text(view)),
+            ("local time", local_time_text(part(view, "local_time"))),
+            ("quiet hours", quiet_hours_text(part(view, "quiet_hours"))),
+            ("A/B test", ab_test_text(part(view, "ab_test"))),
             ("started", local_time(view["started_at"]) if view.get("started_at") else None),
             ("finished", local_time(view["finished_at"]) if view.get("finished_at") else None),
             ("progress", progress_text(view)),

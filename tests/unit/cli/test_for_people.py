@@ -331,3 +331,37 @@ def test_a_saved_segment_is_named_by_its_id_or_its_name(run: Any, stack: MemoryS
     assert code != 0 and "'nobody-by-this-name' of list 'news' not found" in err
     assert run("segment", "delete", "news", "pro readers")[0] == 0
     assert stack.app.saved_segments.of_list("news") == []
+
+
+def test_show_says_how_a_campaign_will_run(
+    run: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quiet hours, the A/B test and local-time delivery, each a line of `campaign show`."""
+    monkeypatch.setenv("COLUMNS", "200")  # one line each, unwrapped
+    run("lists", "create", "news", "--postal-address", "1 Road")
+    seed(stack, 4)
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    quiet = '{"start": "21:00", "end": "08:00", "timezone": "Europe/Lisbon"}'
+    ab_test = '{"variants": [{"subject": "A"}, {"subject": "B"}], "test_share": 0.2}'
+    code, _, err = run(
+        "campaign", "create", *create, "--id", "c1", "--quiet-hours", quiet, "--ab-test", ab_test
+    )
+    assert code == 0, err
+    code, _, err = run(
+        "campaign",
+        "schedule",
+        "c1",
+        "--at",
+        "2027-01-05T09:00:00",
+        "--local-time",
+        "--fallback-timezone",
+        "Europe/Lisbon",
+    )
+    assert code == 0, err
+    code, out, _ = run("campaign", "show", "c1")
+    shown = {line[:12].strip(): " ".join(line[12:].split()) for line in out.splitlines()}
+    assert shown["quiet hours"] == "21:00-08:00 Europe/Lisbon: sends held until they end"
+    assert shown["A/B test"] == (
+        "A, B to 20% of the audience; the winner by clicks after 4h goes to the rest"
+    )
+    assert shown["local time"].startswith("2027-01-05T09:00:00 on each subscriber's clock")
