@@ -304,8 +304,14 @@ def test_alarms_cover_errors_throttles_reputation_and_failed_campaigns() -> None
     alarms = {name: p["Properties"] for name, p in of_type("AWS::CloudWatch::Alarm").items()}
     for function in FUNCTIONS:
         assert alarms[f"{function}ErrorsAlarm"]["MetricName"] == "Errors"
-    for function in ("Trigger", "Pacer", "Sender", "Api", "Public"):
+    for function in ("Trigger", "Pacer", "Api", "Public"):
         assert alarms[f"{function}ThrottlesAlarm"]["MetricName"] == "Throttles"
+    # the sender's: its Throttles less the heartbeat's own refused pings, which it emits
+    throttles, pings, campaign = alarms["SenderThrottlesAlarm"]["Metrics"]
+    assert throttles["MetricStat"]["Metric"]["MetricName"] == "Throttles"
+    assert campaign["Expression"] == "FILL(throttles, 0) - FILL(pings, 0)"
+    heartbeat_source = (ROOT / "src/fanmail/handlers/heartbeat.py").read_text()
+    assert f'"{pings["MetricStat"]["Metric"]["MetricName"]}"' in heartbeat_source
     assert alarms["SesBounceRateAlarm"]["Threshold"] == {"Ref": "BreakerBounceRate"}
     assert alarms["SesComplaintRateAlarm"]["Threshold"] == {"Ref": "BreakerComplaintRate"}
     failed = alarms["CampaignsFailedAlarm"]

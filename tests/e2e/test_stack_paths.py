@@ -168,7 +168,7 @@ def test_a_sign_up_is_confirmed_and_the_preference_page_lists_it(
 
 def test_the_heartbeat_warms_senders(runtime: LocalRuntime) -> None:
     answer = runtime.invoker.invoke("heartbeat", {"source": "aws.scheduler"})
-    assert answer == {"warmed": runtime.settings.heartbeat_senders, "errors": []}
+    assert answer == {"warmed": runtime.settings.heartbeat_senders, "errors": [], "throttled": 0}
 
 
 def test_an_import_that_fails_every_retry_ends_on_the_dead_letter_queue(

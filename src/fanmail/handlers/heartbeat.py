@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from fanmail import bootstrap
-from fanmail.handlers.common import logger
+from fanmail.handlers.common import logger, metrics
 from fanmail.services.heartbeat import Warmed
 
 
+@metrics.log_metrics
 def handler(event: Any, context: Any) -> Warmed:
-    return handle(bootstrap.current(), event, context)
+    result = handle(bootstrap.current(), event, context)
+    # the sender throttles alarm takes these off the sender's Throttles (template.yaml)
+    metrics.add_metric("HeartbeatPingsThrottled", MetricUnit.Count, result["throttled"])
+    return result
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> Warmed:

@@ -9,11 +9,16 @@ from fanmail.domain.errors import InvokeError
 from fanmail.ports import Invoker
 from fanmail.services.send_batch import SENDER
 
+THROTTLED = "TooManyRequestsException"
+
 
 class Warmed(TypedDict):
     warmed: int
     errors: list[str]
     """Why each ping that failed did."""
+    throttled: int
+    """Pings Lambda refused for concurrency (every sender busy with a campaign): they count in
+    the sender's Throttles metric, which its alarm must not blame on a campaign."""
 
 
 class Heartbeat:
@@ -26,12 +31,14 @@ class Heartbeat:
 
     def warm(self) -> Warmed:
         with ThreadPoolExecutor(max_workers=self.count) as pool:
-            errors = [e for e in pool.map(self._ping, range(self.count)) if e is not None]
-        return {"warmed": self.count - len(errors), "errors": errors}
+            failed = [e for e in pool.map(self._ping, range(self.count)) if e is not None]
+        throttled = sum(isinstance(e, InvokeError) and e.error_type == THROTTLED for e in failed)
+        errors = [str(e) for e in failed]
+        return {"warmed": self.count - len(errors), "errors": errors, "throttled": throttled}
 
-    def _ping(self, _: int) -> str | None:
+    def _ping(self, _: int) -> InvokeError | str | None:
         try:
             answer = self.invoker.invoke(SENDER, {"heartbeat": True})
         except InvokeError as exc:
-            return str(exc)
+            return exc
         return None if answer.get("heartbeat") is True else f"unexpected answer {answer!r}"

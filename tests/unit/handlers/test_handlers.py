@@ -152,8 +152,21 @@ def test_sender_rejects_malformed_batch(stack: MemoryStack) -> None:
 
 def test_heartbeat_warms_k_senders(stack: MemoryStack) -> None:
     result = stack.invoker.invoke("heartbeat", {"source": "aws.scheduler"})
-    assert result == {"warmed": stack.settings.heartbeat_senders, "errors": []}
+    assert result == {"warmed": stack.settings.heartbeat_senders, "errors": [], "throttled": 0}
     assert stack.invoker.invocations["sender"] == stack.settings.heartbeat_senders
+
+
+def test_heartbeat_pings_refused_for_concurrency_are_counted_apart(
+    stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every sender busy with a campaign: Lambda throttles the pings, which the sender's
+    Throttles metric counts; the heartbeat says how many were its own (its alarm subtracts
+    them), and emits them as HeartbeatPingsThrottled."""
+    wanted = stack.settings.heartbeat_senders
+    monkeypatch.setattr(stack.invoker, "concurrency", 1)  # the heartbeat's own: none to spare
+    result = stack.invoker.invoke("heartbeat", {"source": "aws.scheduler"})
+    assert (result["warmed"], result["throttled"], len(result["errors"])) == (0, wanted, wanted)
+    assert all("TooManyRequestsException" in e for e in result["errors"])
 
 
 def test_resend_failed_through_the_api_sends_only_retryable_failures(stack: MemoryStack) -> None:
