@@ -75,6 +75,10 @@ class Scheduling:
         local_time = None
         if command.local_time:
             spec, local_time = local_time_spec(command, self.clock.now())
+        elif command.window is not None or command.fallback_timezone is not None:
+            raise InvalidInput(  # given without it, they would be ignored without a word
+                "window and fallback_timezone belong to local-time delivery: add local_time"
+            )
         else:
             spec = parse_schedule(
                 at=command.at,

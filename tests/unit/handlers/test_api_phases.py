@@ -54,6 +54,8 @@ def test_local_time_schedule_starts_when_the_first_clock_shows_it(api: MemorySta
         ({"at": "PAST", "local_time": True, "fallback_timezone": "Mars/Base"}, "Mars/Base"),
         ({"at": "2000-01-01T09:00:00", "local_time": True}, "passed on every clock"),
         ({"at": "FUTURE", "local_time": True, "window": "soon"}, "window"),
+        ({"at": "FUTURE", "window": "90m"}, "belong to local-time delivery: add local_time"),
+        ({"at": "FUTURE", "fallback_timezone": "Europe/Lisbon"}, "add local_time"),
     ],
 )
 def test_bad_local_time_schedules(api: MemoryStack, body: dict[str, Any], words: str) -> None:
