@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from fanmail.domain.abtest import AbTest, parse_ab_test
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_display_name, check_variables
+from fanmail.domain.audience import Audience
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
 from fanmail.domain.engagement import FrequencyCap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProblem
@@ -81,12 +82,18 @@ def _audience(
     return target(mailing_list, topic_id, segment)
 
 
-def sample_subscriber(subscribers: SubscriberStore, list_id: str) -> Subscriber:
-    page = subscribers.page(list_id, None, SAMPLE_PAGE)
+def sample_subscriber(
+    subscribers: SubscriberStore, list_id: str, audience: Audience | None = None
+) -> Subscriber:
+    """Whom a preview or a test is rendered as: of the list's first page, one who receives
+    mail, and (a campaign's `audience`: its segment, its topic) one it would reach."""
+    facts = audience.facts() if audience is not None else frozenset()
+    page = subscribers.page(list_id, None, SAMPLE_PAGE, facts=facts)
     if not page.subscribers:
         raise InvalidInput(f"list {list_id!r} has no subscribers")
     receiving = [s for s in page.subscribers if s.status.receives_mail]
-    return (receiving or page.subscribers)[0]
+    inside = [s for s in receiving if audience is None or audience.includes(s)]
+    return (inside or receiving or page.subscribers)[0]
 
 
 class Campaigns:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from fanmail.domain.addresses import normalise_email
+from fanmail.domain.audience import Audience
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.errors import InvalidInput, NotFound, SendError, SendErrorKind, Unavailable
 from fanmail.domain.message import UnsubscribeLinks, personalise
@@ -72,7 +73,7 @@ class TestSends:
         recipients = list(dict.fromkeys(normalise_email(a, what="to") for a in request.to))
         if not 1 <= len(recipients) <= MAX_TEST_RECIPIENTS:
             raise InvalidInput(f"give 1 to {MAX_TEST_RECIPIENTS} addresses to send the test to")
-        model = self.subscriber(campaign.list_id, request.as_subscriber)
+        model = self.subscriber(campaign, request.as_subscriber)
         compiled = self.renderer.compile(campaign.template, campaign.subject)
         sent: list[TestMessage] = []
         subject = ""
@@ -92,10 +93,14 @@ class TestSends:
             subject = made.rendered.subject
         return TestSendResult(subject, model.email, sent)
 
-    def subscriber(self, list_id: str, email: str | None) -> Subscriber:
-        """The subscriber a test send or preview is rendered as: `email`, or the list's sample."""
+    def subscriber(self, campaign: Campaign, email: str | None) -> Subscriber:
+        """The subscriber a test send or preview is rendered as: `email`, or the list's sample
+        (one the campaign's segment and topic would reach)."""
+        list_id = campaign.list_id
         if email is None:
-            return sample_subscriber(self.subscribers, list_id)
+            segment = campaign.segment.segment() if campaign.segment is not None else None
+            audience = Audience(segment=segment, at=self.clock.now())
+            return sample_subscriber(self.subscribers, list_id, audience)
         found = self.subscribers.get(list_id, normalise_email(email, what="as_subscriber"))
         if found is None:
             raise NotFound(f"{email!r} is not a subscriber of list {list_id!r}")

@@ -122,6 +122,22 @@ def test_a_campaign_for_a_topic_reaches_only_those_in_it(api: MemoryStack) -> No
     assert (summary["recipients"], summary["audience"], summary["excluded"]) == (20, 15, 5)
 
 
+def test_a_topic_campaigns_preview_and_test_are_rendered_as_someone_in_it(
+    api: MemoryStack,
+) -> None:
+    """The first subscribers are out of the topic: the preview and a test send without
+    `as_subscriber` are rendered as one the campaign reaches, not as the list's first."""
+    topic(api, **DIGEST)
+    for i in range(5):
+        address = f"/lists/news/subscribers/u{i:02d}@example.com"
+        assert call(api, "PUT", address, {"topics": {"weekly-digest": False}})[0] == 200
+    assert call(api, "POST", "/campaigns", campaign_body(topic="weekly-digest"))[0] == 201
+    status, shown = call(api, "GET", "/campaigns/c1/preview")
+    assert status == 200 and shown["headers"]["To"] == "u05@example.com", shown["headers"]
+    status, sent = call(api, "POST", "/campaigns/c1/test", {"to": ["me@example.com"]})
+    assert status == 200 and sent["rendered_as"] == "u05@example.com", sent
+
+
 def test_a_topic_in_a_segment_is_checked_against_the_list(api: MemoryStack) -> None:
     topic(api, **DIGEST)
     bad = campaign_body(segment='topic "nope" and first_name = "U"')

@@ -169,7 +169,7 @@ def review_routes(app: App) -> Router:
         """The mail as `as_subscriber` (or the list's first subscriber) gets it: HTML, text and
         every header, List-Unsubscribe included. Nothing is sent."""
         campaign = app.campaigns.get(campaign_id)
-        model = app.test_sends.subscriber(campaign.list_id, as_subscriber)
+        model = app.test_sends.subscriber(campaign, as_subscriber)
         return m.PreviewView.of(app.previews.of_campaign(campaign, model))
 
     return router
