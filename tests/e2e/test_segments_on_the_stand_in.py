@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from fanmail.domain.campaign import Campaign
 from fanmail.domain.model import ListSettings, Subscriber
 from fanmail.services.lists import CreateList
 from fanmail.settings import Settings, default_templates_dir
@@ -174,14 +175,23 @@ def test_the_trigger_starts_a_saved_segments_campaign(runtime: LocalRuntime) -> 
 def test_a_notify_event_samples_its_segment(runtime: LocalRuntime) -> None:
     """A Notify event on the stack's bus measures its segment as the API does (the list's
     shards read), in the notify function."""
-    detail = {"list_id": "seg", "template": "newsletter", "segment": 'plan = "pro"'}
-    entry = {"Source": "shop.orders", "DetailType": "Notify", "Detail": json.dumps(detail)}
+    campaign = notified(runtime, {"list_id": "seg", "segment": 'plan = "pro"'})
+    assert campaign.summary is not None and campaign.summary.audience == 20, campaign
+
+
+def notified(runtime: LocalRuntime, detail: dict[str, str]) -> Campaign:
+    """The campaign a Notify event on the stack's bus made and sent."""
+    entry = {
+        "Source": "shop.orders",
+        "DetailType": "Notify",
+        "Detail": json.dumps({"template": "newsletter", **detail}),
+    }
     answer = StackBus(runtime.invoker).put_events([entry])
     assert answer["FailedEntryCount"] == 0, answer
     runtime.invoker.drain()
     name = f"Notification {answer['Entries'][0]['EventId']}"
     [campaign] = [c for c in runtime.app.campaigns.list(None, 100)[0] if c.name == name]
-    assert campaign.summary is not None and campaign.summary.audience == 20, campaign
+    return campaign
 
 
 def test_a_list_whose_shards_are_too_big_is_sampled_from_the_address_index(
@@ -208,11 +218,5 @@ def test_a_list_whose_shards_are_too_big_is_sampled_from_the_address_index(
     assert code == 200, size
     everyone = size["everyone"]
     assert everyone["total"] == 20_100 and 0 < everyone["sampled"] < 100, everyone
-    detail = {"list_id": "old", "template": "newsletter", "segment": "plan = 1"}
-    entry = {"Source": "shop.orders", "DetailType": "Notify", "Detail": json.dumps(detail)}
-    answer = StackBus(runtime.invoker).put_events([entry])
-    assert answer["FailedEntryCount"] == 0, answer
-    runtime.invoker.drain()
-    name = f"Notification {answer['Entries'][0]['EventId']}"
-    [campaign] = [c for c in runtime.app.campaigns.list(None, 100)[0] if c.name == name]
+    campaign = notified(runtime, {"list_id": "old", "segment": "plan = 1"})
     assert campaign.summary is not None and campaign.summary.audience == 0, campaign
