@@ -21,7 +21,7 @@ from fanmail.domain.errors import FanmailError
 from fanmail.settings import Settings
 from fanmail_local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
 from fanmail_local.cli.common import number_above_zero, quiet_functions, whole_number
-from fanmail_local.cli.world import LocalServer, endpoint_file
+from fanmail_local.cli.world import LocalServer, claim, endpoint_file
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.http_gateway import LocalApiGateway, ProxyTarget
 from fanmail_local.runtime import LocalRuntime
@@ -36,7 +36,8 @@ def add_parser(commands: Any) -> None:
         "Lambda runs. Campaigns send through the in-process fan-out; due schedules fire by "
         "themselves; every message sent is kept in an outbox the dashboard shows. Where its "
         "stand-in is goes in $XDG_RUNTIME_DIR/fanmail/endpoint.json (removed when it stops), "
-        "so the other fanmail commands act on it: mail they send shows in the outbox. With --aws "
+        "so the other fanmail commands act on it: mail they send shows in the outbox; one "
+        "serve at a time owns that file (a second one refuses to start). With --aws "
         "the dashboard acts on a deployed stack instead: each request goes to its admin API "
         "signed with your AWS credentials (the stack has no public admin endpoint). Only the "
         "dashboard this command serves and tools on this machine may use it: requests from "
@@ -116,6 +117,12 @@ def serve(args: argparse.Namespace) -> int:
     listening(args)
     if args.aws:
         return serve_deployed(args)
+    found_at = endpoint_file()
+    with claim(found_at):  # before anything starts: a second serve would orphan the first
+        return serve_locally(args, found_at)
+
+
+def serve_locally(args: argparse.Namespace, found_at: Path) -> int:
     base = f"http://{host_header(args.host, args.port)}"
     settings = replace(Settings.from_env(), public_url=base, max_send_rate=args.rate)
     if not args.verbose:
@@ -137,7 +144,6 @@ def serve(args: argparse.Namespace) -> int:
             pid=os.getpid(),
             token_file=str(args.token_file.resolve()) if args.token_file else None,
         )
-        found_at = endpoint_file()
         server.write(found_at)
         try:
             print(
