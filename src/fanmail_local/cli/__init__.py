@@ -5,9 +5,12 @@ for people (tables, a few lines, local times); `--json` prints the API's JSON fo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import logging
+import os
 import re
+import signal
 import sys
 from typing import NoReturn
 
@@ -90,6 +93,29 @@ def logs_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return run(argv)
+        finally:  # here, not at exit (after --help too): a closed pipe is then caught below
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return pipe_closed()
+
+
+PIPE_CLOSED = 128 + signal.SIGPIPE  # what a shell shows for a command a closed pipe ended
+
+
+def pipe_closed() -> int:
+    """The reader went away (`| head`): end quietly, as a command killed by SIGPIPE does.
+    stdout now points at /dev/null, so Python's final flush at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return PIPE_CLOSED
+
+
+def run(argv: list[str] | None) -> int:
+    """The command's exit code; its own mistakes as one line, not a traceback."""
     args = parser().parse_args(argv)
     if args.json and not getattr(args, "has_json", False):
         return fail(f"--json: {NO_JSON}; drop it from `fanmail {args.command}`")
