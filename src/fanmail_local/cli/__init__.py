@@ -26,7 +26,7 @@ from fanmail_local.cli import (
     serve,
     topics,
 )
-from fanmail_local.cli.common import JSON_HELP
+from fanmail_local.cli.common import JSON_HELP, quiet_functions
 
 NO_JSON = "demo, serve and export print no JSON (no records: a run, a server, a CSV file)"
 
@@ -120,6 +120,9 @@ def run(argv: list[str] | None) -> int:
     if args.json and not getattr(args, "has_json", False):
         return fail(f"--json: {NO_JSON}; drop it from `fanmail {args.command}`")
     logs_to_stderr()
+    # the functions' INFO lines are Lambda's logs, not the command's answer (serve and demo
+    # show them with --verbose); the level is put back for whoever calls main next (tests)
+    level = None if getattr(args, "verbose", False) else quiet_functions()
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:
@@ -131,6 +134,9 @@ def run(argv: list[str] | None) -> int:
         if type(exc).__module__.startswith("botocore"):  # no region, no credentials, no endpoint
             return fail(NO_STACK.format(what=exc))
         raise
+    finally:
+        if level is not None:
+            logging.getLogger("fanmail").setLevel(level)
     return code
 
 

@@ -62,13 +62,13 @@ class LocalServer:
         if found_server(path, quiet=True) == self:
             path.unlink(missing_ok=True)
 
-    def post(self, path: str, body: object = None) -> Any:
+    def post(self, path: str, body: object = None, headers: dict[str, str] | None = None) -> Any:
         """An admin API call to the server, as the dashboard makes it; its error, one line."""
         request = urllib.request.Request(  # noqa: S310 (the server's own http URL)
             self.url + urllib.parse.quote(path),
             data=json.dumps(body or {}).encode(),
             method="POST",
-            headers={"content-type": "application/json", **self._token()},
+            headers={"content-type": "application/json", **(headers or {}), **self._token()},
         )
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as answer:  # noqa: S310
