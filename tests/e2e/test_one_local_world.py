@@ -60,7 +60,8 @@ def served(tmp_path: Path) -> Iterator[LocalServer]:
         yield found
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        said = server.communicate(timeout=60)[1]
+        assert "go with it (they live in memory)" in said  # stopping says what is lost
     assert not endpoint_file().exists()  # a clean stop takes its file away
 
 

@@ -34,7 +34,9 @@ def add_parser(commands: Any) -> None:
         description="Serve the admin API, the public pages and the dashboard (at /) over "
         "HTTP, turning each request into an API Gateway proxy event for the same handlers "
         "Lambda runs. Campaigns send through the in-process fan-out; due schedules fire by "
-        "themselves; every message sent is kept in an outbox the dashboard shows. Where its "
+        "themselves; every message sent is kept in an outbox the dashboard shows. Everything "
+        "else lives in memory: stopping the serve discards every list, subscriber, campaign, "
+        "template and segment (export what you want to keep; the outbox's files stay). Where its "
         "stand-in is goes in $XDG_RUNTIME_DIR/fanmail/endpoint.json (removed when it stops), "
         "so the other fanmail commands act on it: mail they send shows in the outbox; one "
         "serve at a time owns that file (a second one refuses to start). With --aws "
@@ -151,7 +153,7 @@ def serve_locally(args: argparse.Namespace, found_at: Path) -> int:
                 f"commands act on this stand-in ({server.endpoint}), found through {found_at}",
                 file=sys.stderr,
             )
-            run_until_interrupted(gateway)
+            run_until_interrupted(gateway, IN_MEMORY)
         finally:
             server.remove(found_at)
     return 0
@@ -194,7 +196,13 @@ def stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
-def run_until_interrupted(gateway: LocalApiGateway) -> None:
+IN_MEMORY = (
+    "stopping: this serve's lists, subscribers, campaigns and templates go with it (they live "
+    "in memory); the outbox's files stay"
+)
+
+
+def run_until_interrupted(gateway: LocalApiGateway, stopping: str = "stopping") -> None:
     stop_on_sigterm()
     gateway.start()
     try:
@@ -203,6 +211,6 @@ def run_until_interrupted(gateway: LocalApiGateway) -> None:
             # handler only when the main thread wakes (one long sleep ignored a test's SIGTERM).
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("stopping", file=sys.stderr)
+        print(stopping, file=sys.stderr)
     finally:
         gateway.stop()

@@ -377,3 +377,10 @@ def test_an_erasure_without_a_typed_confirmation_erases_nothing(
     assert code == 2 and "no confirmation" in err and "nothing was erased" in err
     assert "Traceback" not in err and err.count("\n") == 1
     assert stack.subscribers.get("news", email) is not None
+
+
+def test_serve_says_its_data_lives_in_memory(capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "stopping the serve discards every list, subscriber, campaign, template" in said
