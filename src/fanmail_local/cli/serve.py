@@ -4,6 +4,7 @@ the dashboard on this machine against a deployed stack."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import signal
@@ -13,14 +14,17 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from fanmail.adapters.aws import clients
 from fanmail.adapters.aws.signed_api import SignedApi, stack_urls
+from fanmail.bootstrap import App
+from fanmail.domain.campaign import CampaignStatus
 from fanmail.domain.errors import FanmailError
 from fanmail.settings import Settings
 from fanmail_local.admission import MIN_OPERATOR_TOKEN_CHARS, check_listen, host_header
 from fanmail_local.cli.common import number_above_zero, quiet_functions, whole_number
+from fanmail_local.cli.output import say
 from fanmail_local.cli.world import LocalServer, claim, endpoint_file
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.http_gateway import LocalApiGateway, ProxyTarget
@@ -36,7 +40,9 @@ def add_parser(commands: Any) -> None:
         "Lambda runs. Campaigns send through the in-process fan-out; due schedules fire by "
         "themselves; every message sent is kept in an outbox the dashboard shows. Everything "
         "else lives in memory: stopping the serve discards every list, subscriber, campaign, "
-        "template and segment (export what you want to keep; the outbox's files stay). Where its "
+        "template and segment (export what you want to keep; the outbox's files stay); a send "
+        f"running then is paused, and its functions get up to {STOP_WAIT_S:.0f} s to end. "
+        "Where its "
         "stand-in is goes in $XDG_RUNTIME_DIR/fanmail/endpoint.json (removed when it stops), "
         "so the other fanmail commands act on it: mail they send shows in the outbox; one "
         "serve at a time owns that file (a second one refuses to start). With --aws "
@@ -156,7 +162,57 @@ def serve_locally(args: argparse.Namespace, found_at: Path) -> int:
             run_until_interrupted(gateway, IN_MEMORY)
         finally:
             server.remove(found_at)
+        wind_down(runtime)
     return 0
+
+
+STOP_WAIT_S = 30.0
+"""How long a stopping serve waits for the functions in flight: a send paused ends its batch
+within seconds; past this, what is left is lost with the memory anyway."""
+
+
+def wind_down(runtime: LocalRuntime, bound_s: float = STOP_WAIT_S) -> None:
+    """After HTTP closed: pause the campaigns sending, so their functions end at the next
+    checkpoint, and wait for those in flight, saying for what -- at most `bound_s`, and a
+    second Ctrl-C (or kill) quits at once. Python would otherwise wait at exit for every
+    queued event of a run, silently (80 to 115 s in a review)."""
+    try:
+        paused = pause_sending(runtime.app)
+        if not runtime.invoker.in_flight():
+            return
+        what = f"campaign {', '.join(paused)} to pause" if paused else "the functions to end"
+        say(f"waiting up to {bound_s:.0f} s for {what} (Ctrl-C or kill again to quit now)")
+        deadline = time.monotonic() + bound_s
+        while runtime.invoker.in_flight():
+            if time.monotonic() > deadline:
+                say(f"still running after {bound_s:.0f} s: quitting now")
+                quit_now()
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        say("quitting now")
+        quit_now()
+
+
+def pause_sending(app: App) -> list[str]:
+    """The ids of the campaigns this serve paused: those sending as it stops."""
+    paused: list[str] = []
+    cursor: str | None = None
+    while True:
+        campaigns, cursor = app.campaigns.list(cursor, 100)
+        for campaign in campaigns:
+            if campaign.status is CampaignStatus.SENDING:
+                with contextlib.suppress(FanmailError):  # it ended meanwhile
+                    app.lifecycle.pause(campaign.campaign_id)
+                    paused.append(campaign.campaign_id)
+        if cursor is None:
+            return paused
+
+
+def quit_now() -> NoReturn:
+    """Exit without joining the functions' threads (Python's exit would wait for them); the
+    endpoint file is gone already, and the data goes with the process anyway."""
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def serve_deployed(args: argparse.Namespace) -> int:
