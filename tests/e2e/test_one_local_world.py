@@ -60,7 +60,8 @@ def served(tmp_path: Path) -> Iterator[LocalServer]:
         yield found
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        said = server.communicate(timeout=60)[1]
+        assert "go with it (they live in memory)" in said  # stopping says what is lost
     assert not endpoint_file().exists()  # a clean stop takes its file away
 
 
@@ -98,11 +99,14 @@ def test_mail_sent_from_the_cli_is_in_the_dashboards_outbox(
     assert main(["campaign", "watch", "w1", "--interval", "0.3", "--json"]) == 0
     followed = json.loads(capsys.readouterr().out)
     assert followed["status"] == "sent" and followed["summary"]["sent"] == SUBSCRIBERS
+    notice = [*create[2:], "--segment", 'email = "reader0@example.com"']
+    noted = cli(capsys, "notify", "--list", "world", *notice, "--urgent", "--key", "w-note")
+    assert isinstance(noted, dict) and noted["name"] == "Notification w-note"  # sent by serve
     deadline = time.monotonic() + 30
-    while len(found := {m["to"] for m in outbox(served)}) < SUBSCRIBERS + 1:
+    while len(found := [m["to"] for m in outbox(served)]) < SUBSCRIBERS + 2:
         assert time.monotonic() < deadline, f"{len(found)} messages in the outbox"
         time.sleep(0.2)
-    assert found == {*addresses, "proof@example.com"}
+    assert sorted(found) == sorted([*addresses, "reader0@example.com", "proof@example.com"])
 
 
 def test_the_dashboards_address_as_the_endpoint_says_so(

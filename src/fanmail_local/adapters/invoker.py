@@ -193,6 +193,11 @@ class InProcessInvoker:
             for future in pending:
                 future.result(timeout=max(0.0, deadline - time.monotonic()))
 
+    def in_flight(self) -> int:
+        """The async events not finished yet (running or queued): what a stop would wait for."""
+        with self._lock:
+            return sum(1 for f in self.async_futures if not f.done())
+
     def close(self) -> None:
         self._async_pool.shutdown(wait=True)
 

@@ -5,9 +5,12 @@ for people (tables, a few lines, local times); `--json` prints the API's JSON fo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import logging
+import os
 import re
+import signal
 import sys
 from typing import NoReturn
 
@@ -23,7 +26,7 @@ from fanmail_local.cli import (
     serve,
     topics,
 )
-from fanmail_local.cli.common import JSON_HELP
+from fanmail_local.cli.common import JSON_HELP, quiet_functions
 
 NO_JSON = "demo, serve and export print no JSON (no records: a run, a server, a CSV file)"
 
@@ -90,10 +93,36 @@ def logs_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return run(argv)
+        finally:  # here, not at exit (after --help too): a closed pipe is then caught below
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return pipe_closed()
+
+
+PIPE_CLOSED = 128 + signal.SIGPIPE  # what a shell shows for a command a closed pipe ended
+
+
+def pipe_closed() -> int:
+    """The reader went away (`| head`): end quietly, as a command killed by SIGPIPE does.
+    stdout now points at /dev/null, so Python's final flush at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return PIPE_CLOSED
+
+
+def run(argv: list[str] | None) -> int:
+    """The command's exit code; its own mistakes as one line, not a traceback."""
     args = parser().parse_args(argv)
     if args.json and not getattr(args, "has_json", False):
         return fail(f"--json: {NO_JSON}; drop it from `fanmail {args.command}`")
     logs_to_stderr()
+    # the functions' INFO lines are Lambda's logs, not the command's answer (serve and demo
+    # show them with --verbose); the level is put back for whoever calls main next (tests)
+    level = None if getattr(args, "verbose", False) else quiet_functions()
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:
@@ -105,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__module__.startswith("botocore"):  # no region, no credentials, no endpoint
             return fail(NO_STACK.format(what=exc))
         raise
+    finally:
+        if level is not None:
+            logging.getLogger("fanmail").setLevel(level)
     return code
 
 

@@ -23,11 +23,14 @@ from fanmail_local.cli.world import LocalServer, found_server
 from fanmail_local.runtime import LocalRuntime
 
 
-def quiet_functions() -> None:
-    """Only warnings from the functions' loggers (powertools logs as `fanmail`). Set once the
-    handlers' logger exists: creating it sets its level again, to INFO."""
+def quiet_functions() -> int:
+    """Only warnings from the functions' loggers (powertools logs as `fanmail`); the level it
+    had. Set once the handlers' logger exists: creating it sets its level again, to INFO."""
     importlib.import_module("fanmail.handlers.common")
-    logging.getLogger("fanmail").setLevel(logging.WARNING)
+    functions = logging.getLogger("fanmail")
+    level = functions.level
+    functions.setLevel(logging.WARNING)
+    return level
 
 
 def progress_bar(done: int, total: int, width: int = 40) -> str:

@@ -1,6 +1,8 @@
 """`fanmail notify`: a campaign created and sent in one command, once per idempotency key, as
 `POST /notifications` does (the same validation, the same keys). Without --key a new key is
-made and printed: give it as --key to retry the same notification safely."""
+made and printed: give it as --key to retry the same notification safely. With `fanmail serve`
+running, the serve sends it (it goes on after this command, and its mail is in the dashboard's
+outbox)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import ValidationError
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import FanmailError, InvalidInput
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.notifications import notify
-from fanmail_local.cli.common import json_option, operator_app, segment_argument
+from fanmail_local.cli.common import json_option, locate, operator_app, segment_argument
 from fanmail_local.cli.output import print_json
 from fanmail_local.cli.previews import parse_variables
 
@@ -80,7 +83,14 @@ def run(args: argparse.Namespace) -> int:
             f"idempotency key: {key} (retry with --key {key} to send at most once)", file=sys.stderr
         )
     body = request(args)
-    with operator_app() as app:
+    where = locate()
+    if where.server is not None:  # it runs there: it goes on, and its mail is in the outbox
+        answer = where.server.post(
+            "/notifications", body.model_dump(mode="json"), {"Idempotency-Key": key}
+        )
+        show(args, answer)
+        return 0
+    with operator_app(where) as app:
         try:
             campaign = notify(app, key, body, None)
         except IdempotencyValidationError:
@@ -92,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
             raise FanmailError(
                 f"a notification with key {key!r} is being sent right now: try again shortly"
             ) from None
+    show(args, campaign)
+    return 0
+
+
+def show(args: argparse.Namespace, campaign: JsonObject) -> None:
+    """The campaign as it started: its JSON, or one line (and its warnings, on stderr)."""
     if args.json:
         print_json(campaign)
     else:
@@ -100,4 +116,3 @@ def run(args: argparse.Namespace) -> int:
         warnings = campaign.get("warnings")
         for warning in warnings if isinstance(warnings, list) else []:
             print(f"warning: {warning}", file=sys.stderr)
-    return 0

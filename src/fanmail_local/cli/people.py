@@ -71,9 +71,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 def erase_command(args: argparse.Namespace) -> int:
     if not args.yes:
-        typed = input(f"Erase {args.email} everywhere? Type the address to confirm: ")
-        if typed.strip().lower() != args.email.strip().lower():
-            raise InvalidInput("the address typed does not match: nothing was erased")
+        confirm(args.email)
     with operator_app() as app:
         job = app.erasures.start(args.email, args.by or f"cli:{getpass.getuser()}")
         if not args.no_wait:
@@ -81,6 +79,20 @@ def erase_command(args: argparse.Namespace) -> int:
     erased = job.to_dict()
     emit(args.json, erased, lambda: erasure_lines(erased))
     return 0
+
+
+def confirm(email: str) -> None:
+    """The address typed again; input that ends first (`</dev/null`, a script) confirms
+    nothing, so nothing is erased."""
+    try:
+        typed = input(f"Erase {email} everywhere? Type the address to confirm: ")
+    except EOFError:
+        print()  # ends the prompt's line
+        raise InvalidInput(
+            "no confirmation (the input ended): nothing was erased; --yes skips the question"
+        ) from None
+    if typed.strip().lower() != email.strip().lower():
+        raise InvalidInput("the address typed does not match: nothing was erased")
 
 
 def erasure_command(args: argparse.Namespace) -> int:

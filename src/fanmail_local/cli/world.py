@@ -4,12 +4,15 @@ functions (a send, a resume, a test send) is handed to the server's admin API, s
 the server: it goes on after the command returns, and its mail is in the dashboard's outbox.
 
 The file is `$XDG_RUNTIME_DIR/fanmail/endpoint.json` (else `fanmail-UID` in the temporary
-folder): per user, in a folder only its owner may enter.
+folder): per user, in a folder only its owner may enter. One serve owns it at a time: it holds a
+lock beside it while it runs, and a second serve refuses to start (replacing the file, then
+removing it on exit, would leave the first running where no command finds it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import stat
@@ -19,7 +22,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fanmail.domain.errors import FanmailError
 from fanmail_local.cli.output import say
@@ -59,13 +62,13 @@ class LocalServer:
         if found_server(path, quiet=True) == self:
             path.unlink(missing_ok=True)
 
-    def post(self, path: str, body: object = None) -> Any:
+    def post(self, path: str, body: object = None, headers: dict[str, str] | None = None) -> Any:
         """An admin API call to the server, as the dashboard makes it; its error, one line."""
         request = urllib.request.Request(  # noqa: S310 (the server's own http URL)
             self.url + urllib.parse.quote(path),
             data=json.dumps(body or {}).encode(),
             method="POST",
-            headers={"content-type": "application/json", **self._token()},
+            headers={"content-type": "application/json", **(headers or {}), **self._token()},
         )
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as answer:  # noqa: S310
@@ -83,6 +86,37 @@ class LocalServer:
         except OSError as exc:
             raise FanmailError(f"cannot read the server's --token-file ({exc})") from None
         return {"authorization": f"Bearer {token}"}
+
+
+def claim(path: Path) -> IO[bytes]:
+    """The lock that makes this process the one `fanmail serve` of this user's world: held
+    (the file kept open) while it runs; the kernel drops it when the process ends, even by
+    kill -9, so a dead serve never blocks the next. Refused, naming the owner, while another
+    serve holds it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    owned_folder(path.parent)
+    lock = path.with_name(f"{path.name}.lock").open("ab")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise FanmailError(already_served(path, found_server(path, quiet=True))) from None
+    return lock
+
+
+def already_served(path: Path, owner: LocalServer | None) -> str:
+    """Why a second serve does not start, and how to stop the first."""
+    if owner is None:
+        return (
+            f"another `fanmail serve` is starting (it holds {path}.lock): wait for it, or "
+            "stop it, before starting one here"
+        )
+    return (
+        f"`fanmail serve` already runs (pid {owner.pid}; dashboard {owner.url}/, stand-in "
+        f"{owner.endpoint}) and the other commands act on it. Stop it first (Ctrl-C in its "
+        f"terminal, or `kill {owner.pid}`: its data is in memory and goes with it), or give "
+        "this one a world of its own: XDG_RUNTIME_DIR=$(mktemp -d) fanmail serve ..."
+    )
 
 
 def api_error(refused: urllib.error.HTTPError) -> str:

@@ -4,8 +4,11 @@ one-line errors a clumsy admin gets instead of tracebacks."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -331,3 +334,53 @@ def test_numbers_out_of_range_are_usage_errors(
         main(argv)
     assert exited.value.code == 2
     assert said in capsys.readouterr().err
+
+
+class ClosedPipe(io.StringIO):
+    """stdout piped to a reader that has gone (`| head`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_ends_the_command_quietly(
+    cli: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    seed(stack, 3)
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["lists", "subscribers", "news", "--json"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_leaves_stdout_at_devnull_for_the_exit_flush(
+    cli: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    seed(stack, 3)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head` has read its lines and gone
+    with open(write_end, "w", encoding="utf-8") as piped:
+        monkeypatch.setattr(sys, "stdout", piped)
+        assert main(["lists", "subscribers", "news", "--json"]) == 141
+        piped.write("late")  # what Python's flush at exit would write: it goes nowhere now
+        piped.flush()
+        assert os.fstat(piped.fileno()).st_rdev == os.stat(os.devnull).st_rdev
+    assert capsys.readouterr().err == ""
+
+
+def test_an_erasure_without_a_typed_confirmation_erases_nothing(
+    cli: Any, stack: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(stack, 1)
+    email = "user00000@example.com"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # `</dev/null`
+    code, _, err = cli("people", "erase", email)
+    assert code == 2 and "no confirmation" in err and "nothing was erased" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert stack.subscribers.get("news", email) is not None
+
+
+def test_serve_says_its_data_lives_in_memory(capsys: Any) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "stopping the serve discards every list, subscriber, campaign, template" in said

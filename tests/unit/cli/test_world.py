@@ -16,7 +16,7 @@ import pytest
 from fanmail import bootstrap
 from fanmail_local.cli import main
 from fanmail_local.cli.common import locate
-from fanmail_local.cli.world import LocalServer, endpoint_file, found_server
+from fanmail_local.cli.world import LocalServer, claim, endpoint_file, found_server
 from fanmail_local.harness import MemoryStack
 
 
@@ -102,3 +102,37 @@ def test_a_given_endpoint_uses_the_server_only_when_it_owns_it(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9999")
     where: Any = locate()
     assert where.server is None and where.endpoint == "http://127.0.0.1:9999"
+
+
+OWNER = """
+import os, sys, time
+from fanmail_local.cli.world import LocalServer, claim, endpoint_file
+with claim(endpoint_file()):
+    LocalServer("http://127.0.0.1:4566", "http://127.0.0.1:8080", os.getpid()).write(
+        endpoint_file()
+    )
+    print("ready", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_second_serve_refuses_to_orphan_a_running_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = subprocess.Popen(
+        [sys.executable, "-c", OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert first.stdout is not None and first.stdout.readline() == "ready\n"
+        record = endpoint_file().read_text()
+        assert main(["serve", "--port", "0"]) == 2
+        err = capsys.readouterr().err
+        assert f"already runs (pid {first.pid}; dashboard http://127.0.0.1:8080/" in err
+        assert f"kill {first.pid}" in err and err.count("\n") == 1
+        assert endpoint_file().read_text() == record  # the first's file: untouched
+        found = found_server()
+        assert found is not None and found.pid == first.pid
+    finally:
+        first.communicate(input="", timeout=30)
+    with claim(endpoint_file()):  # its end dropped the lock: the next serve may start
+        pass
