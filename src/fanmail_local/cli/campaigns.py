@@ -376,7 +376,8 @@ def start_command(args: argparse.Namespace) -> int:
     in_process = where.endpoint is not None and where.server is None
     if in_process:
         say(
-            "no `fanmail serve` runs on this stand-in, so the run happens in this command: it "
+            "no running `fanmail serve` is recorded for this stand-in (a serve records itself "
+            "for its own user and XDG_RUNTIME_DIR), so the run happens in this command: it "
             "waits to the end (start `fanmail serve` to send in the background)"
         )
     with operator_app(where) as app:
