@@ -34,9 +34,10 @@ def quiet_functions() -> int:
 
 
 def progress_bar(done: int, total: int, width: int = 40) -> str:
-    filled = int(width * done / total) if total else width
-    filled = max(0, min(width, filled))
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+    """No total yet (the list not read, a phase not come): an empty bar of an unknown total,
+    not a full one."""
+    filled = max(0, min(width, int(width * done / total))) if total else 0
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total or '?'}"
 
 
 def number_above_zero(text: str) -> float:

@@ -365,3 +365,12 @@ def test_show_says_how_a_campaign_will_run(
         "A, B to 20% of the audience; the winner by clicks after 4h goes to the rest"
     )
     assert shown["local time"].startswith("2027-01-05T09:00:00 on each subscriber's clock")
+
+
+def test_a_bar_without_a_total_is_empty_not_full() -> None:
+    """The first lines of `send --wait` come before the list is read: 0 of an unknown total."""
+    from fanmail_local.cli.common import progress_bar
+
+    assert progress_bar(0, 0, 10) == "[..........] 0/?"
+    assert progress_bar(5, 20, 10) == "[##........] 5/20"
+    assert progress_bar(25, 20, 10) == "[##########] 25/20"
