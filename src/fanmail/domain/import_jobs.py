@@ -34,6 +34,12 @@ MAX_STORED_REJECTS = 10_000
 """Rejected rows kept per import with their reasons; the count stays exact beyond it."""
 KEPT_DAYS = 30
 """An import's record and rejected rows are kept this long; its uploaded file a week."""
+STATUS_COLUMN = "status"
+"""The column an export writes each subscriber's status in. An import reads it back (an opt-out
+is kept) unless the column mapping names it (a column of the file's own by that name)."""
+OPT_OUTS = frozenset(
+    {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
+)
 
 
 class ImportMode(StrEnum):
@@ -86,6 +92,10 @@ class ImportOptions:
         if not self.email_column.strip():
             raise InvalidInput("the email column's name is empty")
         check_mapping(self.columns, self.email_column)
+
+    def reads_status(self, column: str) -> bool:
+        """Whether a column is the status an export writes, not one the mapping renames."""
+        return column == STATUS_COLUMN and column not in dict(self.columns)
 
     def attribute_of(self, column: str) -> str | None:
         """The attribute a column fills, None for a skipped one."""
@@ -146,6 +156,11 @@ def check_mapping(columns: Sequence[tuple[str, str]], email_column: str) -> None
         if attribute == SKIP:
             continue
         check_name(attribute, f"columns: the attribute for {column!r}")
+        if attribute == STATUS_COLUMN:
+            raise InvalidInput(
+                f"columns: {column!r} cannot fill 'status': an import reads a 'status' column "
+                "as the subscriber's status; choose another attribute name"
+            )
         if attribute in filled:
             raise InvalidInput(
                 f"columns: {filled[attribute]!r} and {column!r} both fill {attribute!r}"
@@ -249,7 +264,8 @@ def subscriber_from_row(
     fields_: Mapping[str, Any], list_id: str, options: ImportOptions
 ) -> Subscriber:
     """The subscriber a row describes, or InvalidInput naming what is wrong with it. Columns
-    without a name (a spreadsheet's trailing commas) are ignored when empty."""
+    without a name (a spreadsheet's trailing commas) are ignored when empty; a `status` column
+    gives the status (an export's opt-outs), else the row is for a subscribed address."""
     raw = fields_.get(options.email_column)
     if raw is None or not str(raw).strip():
         raise InvalidInput(f"no {options.email_column!r} value")
@@ -262,11 +278,15 @@ def subscriber_from_row(
     )
     given: dict[str, object] = {}
     topics: dict[str, bool] = {}
+    status = SubscriberStatus.SUBSCRIBED
     for column, value in fields_.items():
         if column == options.email_column or value is None or value == "":
             continue
         if column == "" and options.fmt == "csv":
             raise InvalidInput("a value in a column that has no name in the header")
+        if options.reads_status(column):
+            status = _file_status(value)
+            continue
         key = options.topic_key(column)
         if key is not None:
             topics[key] = _choice(column, value)
@@ -275,7 +295,21 @@ def subscriber_from_row(
         if name is not None:
             given[name] = value
     attributes = check_attributes(given)
-    return Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, attributes, topics=topics)
+    return Subscriber(list_id, email, status, attributes, topics=topics)
+
+
+def _file_status(value: object) -> SubscriberStatus:
+    """A `status` cell as an export writes it; anything else is refused, not guessed at (a
+    misread opt-out would mail someone who said no)."""
+    try:
+        return SubscriberStatus(str(value).strip().lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in SubscriberStatus)
+        raise InvalidInput(
+            f"column {STATUS_COLUMN!r}: {str(value)[:30]!r} is not one of {allowed} (or empty, "
+            "for subscribed); a status column of your own: map it to an attribute (--column "
+            "status=ATTRIBUTE; API: columns)"
+        ) from None
 
 
 def _choice(column: str, value: object) -> bool:
@@ -340,9 +374,10 @@ def plan_chunk(
         merged_here += 1
         attributes = {**earlier.subscriber.attributes, **row.subscriber.attributes}
         topics = {**earlier.subscriber.topics, **row.subscriber.topics}
-        first_row[row.subscriber.email] = RowIn(
-            earlier.line, replace(earlier.subscriber, attributes=attributes, topics=topics)
-        )
+        status = row.subscriber.status  # an opt-out in the file is not undone by a later row
+        status = status if status in OPT_OUTS else earlier.subscriber.status
+        merged = replace(earlier.subscriber, status=status, attributes=attributes, topics=topics)
+        first_row[row.subscriber.email] = RowIn(earlier.line, merged)
     plan = ChunkPlan(counts=ImportCounts(merged=merged_here))
     for row in first_row.values():
         write, counted = _plan_row(import_id, row, existing.get(row.subscriber.email), options)
@@ -355,13 +390,17 @@ def plan_chunk(
 def _plan_row(
     import_id: str, row: RowIn, current: Subscriber | None, options: ImportOptions
 ) -> tuple[Subscriber | None, ImportCounts]:
+    """A row's write and count. An opt-out -- blocklist mode, or the row's own status (an
+    export's `status` column, Pinpoint's OptOut) -- applies in every mode; an address already
+    opted out keeps its own status (a complaint does not become an unsubscribe)."""
     incoming = row.subscriber
     replayed = _own_mark(import_id, row.line, current)
     if replayed is not None:  # written before the worker stopped: count it as it was counted
         return None, _OUTCOME_COUNTS[replayed]
+    leaving = options.mode is ImportMode.UNSUBSCRIBE or incoming.status in OPT_OUTS
     if _by_this_import(import_id, current):
         outcome = "m"
-    elif options.mode is ImportMode.UNSUBSCRIBE:
+    elif leaving:
         outcome = "x"
     elif current is None:
         outcome = "c"
@@ -369,21 +408,26 @@ def _plan_row(
         return None, ImportCounts(unchanged=1)
     else:
         outcome = "u"
-    status = SubscriberStatus.UNSUBSCRIBED if options.mode is ImportMode.UNSUBSCRIBE else None
+    requested = SubscriberStatus.SUBSCRIBED
+    if leaving:
+        requested = (
+            incoming.status if incoming.status in OPT_OUTS else SubscriberStatus.UNSUBSCRIBED
+        )
     if current is None:
         attributes: Mapping[str, str] = incoming.attributes
-        status = status or SubscriberStatus.SUBSCRIBED
+        status = requested
     else:
         attributes = {**current.attributes, **incoming.attributes}
-        if options.mode is ImportMode.UNSUBSCRIBE:
+        if options.mode is ImportMode.UNSUBSCRIBE or (  # a blocklist; add-only's opt-out
+            options.mode is ImportMode.ADD_ONLY and outcome != "m"
+        ):
             attributes = current.attributes
-        try:  # the same rule as the API's: an opted-out address comes back only with force
-            status = next_status(
-                current.status, status or SubscriberStatus.SUBSCRIBED, force=options.force
-            )
-        except Conflict:
-            status = current.status
-            outcome = "k" if outcome == "u" else outcome
+        status = current.status
+        if current.status.receives_mail or requested.receives_mail:
+            try:  # the same rule as the API's: an opted-out address comes back only with force
+                status = next_status(current.status, requested, force=options.force)
+            except Conflict:
+                outcome = "k" if outcome == "u" else outcome
     write = replace(
         incoming,
         status=status,

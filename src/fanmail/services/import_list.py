@@ -28,6 +28,7 @@ from fanmail.domain.import_jobs import (
     CHUNK_ROWS,
     MAX_STORED_REJECTS,
     PINPOINT,
+    STATUS_COLUMN,
     ImportCounts,
     ImportJob,
     ImportMode,
@@ -514,15 +515,17 @@ def export_list(
     subscribers: SubscriberStore, mailing_list: MailingList, out: TextIO, *, history: bool = False
 ) -> int:
     """Write a list as CSV: email, status, then every attribute column, sorted, then a
-    `topic:ID` column per topic (yes or no: their choice, else the default; what an import
-    reads back); with `history` a last column holds each subscriber's consent history as JSON
-    (read 100 at a time). Two passes over the list: the first finds the columns."""
+    `topic:ID` column per topic (yes or no: their choice, else the default); an import reads it
+    all back. An attribute named `status` (the API's, or an older import's copy of the status
+    column) is left out: a second `status` column would make the file unreadable. With
+    `history` a last column holds each subscriber's consent history as JSON (read 100 at a
+    time). Two passes over the list: the first finds the columns."""
     list_id, topics = mailing_list.list_id, mailing_list.topics
     columns: set[str] = set()
     for page in _pages(subscribers, list_id):
         for subscriber in page:
             columns.update(subscriber.attributes)
-    names = sorted(columns)
+    names = sorted(columns - {STATUS_COLUMN})  # not a second `status` column: see export_list
     writer = csv.writer(out)
     writer.writerow(
         [

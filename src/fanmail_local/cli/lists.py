@@ -36,7 +36,9 @@ def add_parsers(commands: Any) -> None:
         help="import subscribers from CSV or JSON lines into a list",
         description="Validate and normalise every row (email-validator, attribute rules), "
         "merge rows for the same address (later values win), and write the list in chunks, "
-        "as the API's import jobs do. Rejected rows go to a CSV with line number and reason. "
+        "as the API's import jobs do. A `status` column (as `fanmail export` writes) is read "
+        "back: unsubscribed, bounced and complained are kept, so moving a list keeps its "
+        "opt-outs. Rejected rows go to a CSV with line number and reason. "
         "A re-run of the same file after an interruption goes on from where it stopped. "
         "Progress in rows, with rate and time left, on stderr. Acts on a running `fanmail "
         "serve`'s stand-in, else on the stack your AWS environment points at.",

@@ -4,6 +4,7 @@ import { api, busy, byId, count, el, fillBody, path, row, say, words } from "./c
 
 const MAX_BODY = 4 * 1024 * 1024; // what one API call takes (API Gateway's payload, with room)
 const ADDRESS = "__address__";
+const OWN = "__own__"; // a column fanmail reads itself: not sent in the mapping
 const state = { file: null, format: "csv", columns: [], rows: 0, job: null, timer: null, samples: [] };
 
 export function setup() {
@@ -32,7 +33,17 @@ export function csvRecord(text) {
   return { fields, rest: text.slice(i) };
 }
 
+// What fanmail reads from a column an export writes (the import reads them back: opt-outs are
+// kept), or null for an ordinary column. A status column of the file's own: map it or skip it.
+function ownColumn(column) {
+  const name = column.trim();
+  if (name === "status") return "the status (subscribed; unsubscribed, bounced, complained kept)";
+  if (name.toLowerCase().startsWith("topic:")) return "the topic choice (yes or no)";
+  return null;
+}
+
 function attributeName(column) {
+  if (column.trim() === "status") return "member_status"; // fanmail's own name: not an attribute
   const name = column.trim().toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, "_").replace(/^_+|_+$/g, "");
   return /^\p{L}/u.test(name) ? name.slice(0, 64) : `field_${name}`.slice(0, 64);
 }
@@ -88,14 +99,16 @@ function guessFormat(name, text) {
 function mappingRow(column, example) {
   const choice = el("select");
   choice.setAttribute("aria-label", `What ${column} becomes`);
+  const own = ownColumn(column);
   choice.append(new Option("the address", ADDRESS), new Option("an attribute named…", "attribute"),
     new Option("nothing: skip it", "skip"));
+  if (own) choice.prepend(new Option(own, OWN));
   const name = el("input");
   name.setAttribute("aria-label", `Attribute name for ${column}`);
   name.value = attributeName(column);
   const isAddress = /^(e-?mail|mail|email address|e-mail address)$/i.test(column.trim());
-  choice.value = isAddress ? ADDRESS : "attribute";
-  name.hidden = isAddress;
+  choice.value = isAddress ? ADDRESS : own ? OWN : "attribute";
+  name.hidden = choice.value !== "attribute";
   choice.addEventListener("change", () => { name.hidden = choice.value !== "attribute"; });
   const becomes = el("td");
   becomes.append(choice, name);
@@ -113,7 +126,8 @@ function mapping() {
     if (choice.value === ADDRESS) {
       if (emailColumn !== null) throw new Error(`Two address columns: ${emailColumn} and ${column}`);
       emailColumn = column;
-    } else if (choice.value === "skip") columns[column] = "";
+    } else if (choice.value === OWN) continue;
+    else if (choice.value === "skip") columns[column] = "";
     else if (name.value.trim() !== column) columns[column] = name.value.trim();
   }
   if (emailColumn === null) throw new Error("Pick the column that holds the addresses");
