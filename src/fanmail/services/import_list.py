@@ -15,12 +15,14 @@ import contextlib
 import csv
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TYPE_CHECKING, TextIO, TypedDict
 
+from fanmail.domain.attributes import MAX_NAME_CHARS, RESERVED, check_name
 from fanmail.domain.erasure import ERASED_REASON, FORCED_AFTER_ERASURE
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
@@ -476,6 +478,42 @@ def check_header(header: Sequence[str], options: ImportOptions) -> None:
         )
     for column in header:
         options.topic_key(column)  # a topic the list does not have: the whole file is refused
+    unusable = [column for column in header if _unusable_name(column, options)]
+    if unusable:
+        fixes = "; ".join(
+            f'--column "{column}={suggested_name(column)}" (or "{column}=" to skip it)'
+            for column in unusable[:5]
+        )
+        named = ", ".join(repr(column) for column in unusable)
+        raise InvalidInput(
+            f"the header's column{'s' if len(unusable) > 1 else ''} {named} cannot be an "
+            f"attribute name (1-{MAX_NAME_CHARS} letters, digits or '_', not starting with a "
+            f"digit, not one of fanmail's own): map each to a name, {fixes} (API: columns)"
+        )
+
+
+def _unusable_name(column: str, options: ImportOptions) -> bool:
+    """A column the header names that would make every row's attribute invalid: refused once,
+    for the file, not row by row."""
+    if column in {"", options.email_column} or options.reads_status(column):
+        return False
+    if options.topic_key(column) is not None:
+        return False
+    name = options.attribute_of(column)
+    try:
+        check_name(name)
+    except InvalidInput:
+        return name is not None  # a skipped column is never an attribute
+    return False
+
+
+def suggested_name(column: str) -> str:
+    """A name a template can use for a column, as the dashboard's import form proposes it:
+    `First Name` -> `first_name`."""
+    words = re.sub(r"[^\w]+", "_", column.strip().lower()).strip("_")
+    name = words if words[:1].isalpha() else f"field_{words}"
+    name = name[:MAX_NAME_CHARS].rstrip("_")
+    return name if name not in RESERVED else f"my_{name}"
 
 
 def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejected]]:

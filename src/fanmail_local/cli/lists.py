@@ -23,7 +23,7 @@ from fanmail.domain.model import (
     settings_change,
 )
 from fanmail.domain.topics import TopicJson, choices_by_slug
-from fanmail.services.import_list import write_rejected
+from fanmail.services.import_list import ImportJobView, write_rejected
 from fanmail.services.lists import CreateList, Filter, ListSummary
 from fanmail_local.cli.common import json_option, operator_app, segment_argument
 from fanmail_local.cli.imports import ImportProgress, import_lines
@@ -271,10 +271,22 @@ def import_command(args: argparse.Namespace) -> int:
     finally:
         show.done()
         rejected_file = rejects.close()
+    return _report(args, job, result, rejected_file, state)
+
+
+def _report(
+    args: argparse.Namespace,
+    job: ImportJob,
+    result: ImportJobView,
+    rejected_file: str | None,
+    state: Path,
+) -> int:
+    """The summary of an import that ran; an error (exit 2) when it failed, or when every row
+    was rejected (nothing imported: a script must see it)."""
     if job.status is not ImportStatus.DONE:
         if job.status is ImportStatus.FAILED:
             state.unlink(missing_ok=True)
-            raise FanmailError(f"{path}: {job.error}")
+            raise FanmailError(f"{args.file}: {job.error}")
         raise FanmailError(f"import {job.import_id} is being worked on elsewhere; try later")
     state.unlink(missing_ok=True)
     shown = {name: value for name, value in result.items() if name != "rejected_examples"}
@@ -283,6 +295,8 @@ def import_command(args: argparse.Namespace) -> int:
         {**shown, "rejected_file": rejected_file},
         lambda: import_lines(result, rejected_file),
     )
+    if job.counts.rows and job.counts.rejected == job.counts.rows:
+        raise FanmailError(f"{args.file}: every row was rejected (see {rejected_file})")
     return 0
 
 
