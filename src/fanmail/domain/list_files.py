@@ -10,12 +10,14 @@ A bad record never takes others with it. A quoted field may span lines, as CSV a
 record that then cannot be read or has the wrong number of fields (an unclosed quote swallowing
 the rows after it) is reported on the line it starts, and reading goes on from the next line.
 Bytes that are not UTF-8, a carriage return inside an unquoted field, a record over the size
-limit, a JSON line nested too deeply or with a key twice reject that record only.
+limit, a JSON line nested too deeply or with a key twice reject that record only. A file that is
+compressed, an archive or UTF-16 is refused at its first bytes.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from collections import deque
@@ -31,6 +33,21 @@ MAX_RECORD_CHARS = 100_000
 """Under the csv module's own field limit (131,072), so it never raises on a long field."""
 MAX_JSON_DEPTH = 20
 FORMATS = ("csv", "jsonl")
+NOT_UTF8 = "the row is not valid UTF-8"
+NOT_UTF8_HINT = (
+    'the file is not UTF-8; it is likely Windows-1252/latin-1, as Excel\'s plain "CSV" saves: '
+    'save it as "CSV UTF-8" and import it again'
+)
+PACKED = (
+    (b"\x1f\x8b", "gzip-compressed: unpack it first (gunzip FILE)"),
+    (
+        b"PK\x03\x04",
+        "a zip archive or an Excel workbook: unpack it, or save the sheet as CSV UTF-8",
+    ),
+    (b"\xff\xfe", 'UTF-16 (Excel\'s "Unicode text"): save it as CSV UTF-8'),
+    (b"\xfe\xff", "UTF-16: save it as CSV UTF-8"),
+)
+"""How a file that is not text (or not UTF-8 text) starts, and what to do instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +65,8 @@ class Row:
     fields: JsonObject | None = None
     error: str | None = None
     cells: list[str] | None = None
-    """A CSV record's values, before the header names them."""
+    """A CSV record's values, before the header names them; a row rejected for its bytes keeps
+    them (decoded with surrogateescape), so the rejection can name its address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +122,11 @@ def read_rows(
     an unknown format, no readable header, a header naming a column twice."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}: use csv or jsonl")
-    lines = _lines(chunks, start)
+    chunks = iter(chunks)
+    head = next(chunks, b"")
+    if start.offset == 0:
+        refuse_packed(head)
+    lines = _lines(itertools.chain([head], chunks), start)
     if fmt == "jsonl":
         return [], start, _json_rows(lines)
     if header is not None:
@@ -112,9 +134,10 @@ def read_rows(
         return names, start, _csv_rows(names, _Records(lines, len(names)))
     records = _Records(lines, None)
     first = next(iter(records), None)
-    if first is None or first.cells is None:
+    if first is None or first.cells is None or first.error is not None:
         why = first.error if first else "the file is empty"
-        raise InvalidInput(f"the CSV file has no readable header row: {why}")
+        hint = f" ({NOT_UTF8_HINT})" if why == NOT_UTF8 else ""
+        raise InvalidInput(f"the CSV file has no readable header row: {why}{hint}")
     names = [str(name).strip() for name in first.cells]
     if not any(names):
         raise InvalidInput("the CSV file's header row is empty")
@@ -125,10 +148,18 @@ def read_rows(
     return names, first.end, _csv_rows(names, records)
 
 
+def refuse_packed(head: bytes) -> None:
+    """InvalidInput for a file that is compressed, an archive or UTF-16, from its first bytes:
+    said once for the file, not as every line's bad bytes."""
+    for magic, what in PACKED:
+        if head.startswith(magic):
+            raise InvalidInput(f"the file is {what}")
+
+
 def _csv_rows(header: list[str], records: Iterable[Row]) -> Iterator[Row]:
     for record in records:
         values = record.cells
-        if values is None:
+        if values is None or record.error is not None:
             yield record
             continue
         if len(values) != len(header):
@@ -199,8 +230,6 @@ class _Records:
         if unclosed:
             return Row(first.number, last.end, error="a quote opened on this line is never closed")
         text = "\n".join(line.text for line in taken)
-        if _not_utf8(text):
-            return Row(first.number, last.end, error="the row is not valid UTF-8")
         if len(text) > MAX_RECORD_CHARS:
             return Row(
                 first.number, last.end, error=f"the row is over {MAX_RECORD_CHARS} characters"
@@ -221,6 +250,8 @@ class _Records:
                 error=f"a quoted field runs over {len(taken)} lines and the row does not fit "
                 "the header (an unclosed quote?)",
             )
+        if _not_utf8(text):  # rejected, with its cells: its address is likely plain ASCII
+            return Row(first.number, last.end, error=NOT_UTF8, cells=values)
         return Row(first.number, last.end, cells=values)
 
 

@@ -42,7 +42,7 @@ from fanmail.domain.import_jobs import (
     plan_chunk,
     subscriber_from_row,
 )
-from fanmail.domain.list_files import Position, Row, read_rows
+from fanmail.domain.list_files import NOT_UTF8, NOT_UTF8_HINT, Position, Row, read_rows
 from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail.domain.model import MailingList, Provenance, Subscriber
 from fanmail.domain.segments import Fact
@@ -386,6 +386,8 @@ class Step:
         return self.job
 
     def _apply(self, batch: list[Row]) -> bool:
+        if NOT_UTF8_HINT not in self.job.notes and any(r.error == NOT_UTF8 for r in batch):
+            self.job = replace(self.job, notes=(*self.job.notes, NOT_UTF8_HINT))  # said once
         valid, rejected = _validate(batch, self.job)
         return self.write(valid, rejected, ImportCounts(rows=len(batch)), batch[-1].end)
 
@@ -468,7 +470,8 @@ def check_header(header: Sequence[str], options: ImportOptions) -> None:
     if options.email_column not in header:
         raise InvalidInput(
             f"the file has no {options.email_column!r} column; its header names "
-            f"{shown}. Name the address column with --email-column (API: email_column)"
+            f"{shown}. {_separator_hint(header)}Name the address column with --email-column "
+            "(API: email_column)"
         )
     absent = [column for column, _ in options.columns if column not in header]
     if absent:
@@ -490,6 +493,18 @@ def check_header(header: Sequence[str], options: ImportOptions) -> None:
             f"attribute name (1-{MAX_NAME_CHARS} letters, digits or '_', not starting with a "
             f"digit, not one of fanmail's own): map each to a name, {fixes} (API: columns)"
         )
+
+
+def _separator_hint(header: Sequence[str]) -> str:
+    """A header read as one column that holds semicolons or tabs: Excel's "CSV" in many
+    locales separates with semicolons."""
+    for separator, name in ((";", "semicolon"), ("\t", "tab")):
+        if len(header) == 1 and separator in header[0]:
+            return (
+                f"The file looks {name}-separated: save it as CSV with commas (Excel: CSV "
+                f"UTF-8), or replace the {name}s with commas. "
+            )
+    return ""
 
 
 def _unusable_name(column: str, options: ImportOptions) -> bool:
@@ -521,7 +536,8 @@ def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejec
     rejected: list[Rejected] = []
     for row in batch:
         if row.fields is None:
-            rejected.append(Rejected(row.line, "", row.error or "cannot be read"))
+            email = _address_cell(row, job)
+            rejected.append(Rejected(row.line, email, row.error or "cannot be read"))
             continue
         try:
             valid.append(RowIn(row.line, subscriber_from_row(row.fields, job.list_id, job.options)))
@@ -530,6 +546,17 @@ def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejec
             email = raw[:MAX_REJECTED_EMAIL_CHARS] if isinstance(raw, str) else ""
             rejected.append(Rejected(row.line, email, str(exc)))
     return valid, rejected
+
+
+def _address_cell(row: Row, job: ImportJob) -> str:
+    """The address of a row rejected for its bytes, shown readably (a bad byte as U+FFFD): the
+    address itself is usually plain ASCII, and it is what finds the row."""
+    header = job.header or ()
+    column = job.options.email_column
+    if row.cells is None or column not in header or len(row.cells) != len(header):
+        return ""
+    raw = row.cells[header.index(column)].strip()[:MAX_REJECTED_EMAIL_CHARS]
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def write_rejected(rejected: Iterable[Rejected], out: TextIO, *, header: bool = True) -> None:

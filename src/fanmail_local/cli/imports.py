@@ -107,6 +107,7 @@ def import_lines(view: ImportJobView, rejected_file: str | None) -> list[str]:
                 "rejected",
                 f"{counts['rejected']:,}" + (f": {rejected_file}" if rejected_file else ""),
             ),
+            *(("note", note) for note in view["notes"]),  # what the whole file showed, once
         ]
     )
     examples = view["rejected_examples"]

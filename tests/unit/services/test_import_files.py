@@ -1,14 +1,16 @@
 """What is wrong with a whole file is said once, for the file (review M1, M2): a header name no
 attribute can have, and `fanmail import` exits non-zero when the job fails or every row is
-rejected."""
+rejected; a file that is not UTF-8 text, compressed or semicolon-separated."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
 
 from fanmail.domain.import_jobs import ImportStatus
+from fanmail.domain.list_files import NOT_UTF8, NOT_UTF8_HINT
 from fanmail.services.import_list import suggested_name
 from fanmail_local.cli import main
 from fanmail_local.harness import MemoryStack
@@ -80,3 +82,81 @@ def test_the_cli_exits_non_zero_when_the_job_fails_or_every_row_is_rejected(
     out, err = capsys.readouterr()
     assert "rejected  2" in out  # the summary is still shown
     assert "every row was rejected (see " in err and "nothing.csv.rejected.csv" in err
+
+
+def test_a_windows_1252_file_names_each_rejected_address_and_says_why_once(
+    stack: MemoryStack,
+) -> None:
+    text = "email,first_name\nJos\xe9@x.com,Jose\nzoe@x.com,Zo\xeb\nplain@x.com,Plain\n" + "".join(
+        f"u{i}@x.com,R\xe9mi\n"
+        for i in range(150)  # a second chunk with the same trouble
+    )
+    job = import_text(stack, text.encode("cp1252"))
+    assert job.status is ImportStatus.DONE
+    assert (job.counts.created, job.counts.rejected) == (1, 152)
+    rejected, _ = stack.app.imports.rejects(job.import_id, 0, 3)
+    assert [(r.line, r.email) for r in rejected] == [
+        (2, "Jos\ufffd@x.com"),
+        (3, "zoe@x.com"),
+        (5, "u0@x.com"),
+    ]
+    assert {r.reason for r in rejected} == {NOT_UTF8}
+    assert job.notes == (NOT_UTF8_HINT,)  # once, not per chunk
+    assert "Windows-1252/latin-1" in NOT_UTF8_HINT and "CSV UTF-8" in NOT_UTF8_HINT
+
+
+def test_a_header_that_is_not_utf8_fails_the_file_with_the_hint(stack: MemoryStack) -> None:
+    job = import_text(stack, "email,pr\xe9nom\na@x.com,A\n".encode("cp1252"))
+    assert job.status is ImportStatus.FAILED and job.error is not None
+    assert "no readable header row: the row is not valid UTF-8" in job.error
+    assert "Windows-1252" in job.error
+
+
+@pytest.mark.parametrize(
+    ("header", "hint"),
+    [
+        ("email;first_name;city", "looks semicolon-separated"),
+        ("email\tfirst_name", "looks tab-separated"),
+        ("e-mail,first_name", ""),
+    ],
+)
+def test_a_missing_address_column_says_when_the_separator_is_wrong(
+    stack: MemoryStack, header: str, hint: str
+) -> None:
+    job = import_text(stack, f"{header}\nsemi@example.com;Semi;Paris\n")
+    assert job.status is ImportStatus.FAILED and job.error is not None
+    assert "the file has no 'email' column" in job.error
+    if hint:
+        assert hint in job.error and "replace the" in job.error
+    else:
+        assert "separated" not in job.error
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "said"),
+    [
+        (gzip.compress(b"email\na@example.com\n"), "csv", "gzip-compressed: unpack it first"),
+        (gzip.compress(b'{"email": "a@example.com"}\n'), "jsonl", "gzip-compressed"),
+        (gzip.compress(b'{"ChannelType": "EMAIL"}\n'), "pinpoint", "gzip-compressed"),
+        (b"PK\x03\x04\x14\x00rest of a workbook", "csv", "Excel workbook"),
+        ("email\na@example.com\n".encode("utf-16"), "csv", "UTF-16"),
+    ],
+)
+def test_a_compressed_or_packed_file_fails_once_saying_what_to_do(
+    stack: MemoryStack, data: bytes, fmt: str, said: str
+) -> None:
+    job = import_text(stack, data, fmt=fmt)
+    assert job.status is ImportStatus.FAILED and job.error is not None
+    assert said in job.error and job.error.startswith("the file is ")
+    assert job.counts.rows == 0
+
+
+def test_the_cli_summary_shows_the_files_notes(
+    cli: MemoryStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin = tmp_path / "messy.csv"
+    latin.write_bytes("email,n\nzoe@x.com,Zo\xeb\nok@x.com,Ok\n".encode("cp1252"))
+    assert main(["import", str(latin), "--list", "t", "--create-list"]) == 0
+    out = capsys.readouterr().out
+    assert "note      the file is not UTF-8; it is likely Windows-1252" in out
+    assert "zoe@x.com" in (tmp_path / "messy.csv.rejected.csv").read_text()
