@@ -486,7 +486,16 @@ def export_command(args: argparse.Namespace) -> int:
         if args.out == "-":
             count = app.imports.export(args.list, sys.stdout, history=args.history)
         else:
-            with open(args.out, "w", newline="", encoding="utf-8") as out:
+            with _opened(args.out) as out:
                 count = app.imports.export(args.list, out, history=args.history)
     print(f"exported {count} subscribers", file=sys.stderr)
     return 0
+
+
+def _opened(path: str) -> TextIO:
+    """The export's file, or one line saying why it cannot be written (no such folder, no
+    permission) instead of a traceback."""
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise FanmailError(f"--out {path}: cannot write it: {exc.strerror or exc}") from None

@@ -160,3 +160,20 @@ def test_the_cli_summary_shows_the_files_notes(
     out = capsys.readouterr().out
     assert "note      the file is not UTF-8; it is likely Windows-1252" in out
     assert "zoe@x.com" in (tmp_path / "messy.csv.rejected.csv").read_text()
+
+
+def test_export_to_a_path_that_cannot_be_written_is_one_line_naming_it(
+    cli: MemoryStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_text(cli, "email\na@example.com\n", list_id="t")
+    missing = tmp_path / "nonexistent" / "x.csv"
+    assert main(["export", "--list", "t", "--out", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"fanmail: error: --out {missing}: cannot write it: No such file or directory\n"
+    assert main(["export", "--list", "t", "--out", str(tmp_path)]) == 2
+    assert "cannot write it: Is a directory" in capsys.readouterr().err
+    assert main(["export", "--list", "t", "--out", str(tmp_path / "x.csv")]) == 0
+    assert (tmp_path / "x.csv").read_text().splitlines() == [
+        "email,status",
+        "a@example.com,subscribed",
+    ]
