@@ -99,10 +99,11 @@ def import_lines(view: ImportJobView, rejected_file: str | None) -> list[str]:
             ("rows", f"{counts['rows']:,}"),
             (
                 "imported",
-                f"{counts['created']:,} new, {counts['updated']:,} updated, "
+                f"{counts['created']:,} new, {counts['updated']:,} updated{_kept(counts)}, "
                 f"{counts['unchanged']:,} unchanged, {counts['merged']:,} merged with an "
                 f"earlier row, {counts['unsubscribed']:,} unsubscribed",
             ),
+            ("skipped", f"{counts['skipped']:,} (see the notes)" if counts["skipped"] else None),
             (
                 "rejected",
                 f"{counts['rejected']:,}" + (f": {rejected_file}" if rejected_file else ""),
@@ -115,3 +116,12 @@ def import_lines(view: ImportJobView, rejected_file: str | None) -> list[str]:
         rows = [(e["line"], e["email"], e["reason"]) for e in examples]
         lines += ["", *table(("LINE", "EMAIL", "WHY REJECTED"), rows)]
     return lines
+
+
+def _kept(counts: dict[str, int]) -> str:
+    """The updated rows whose address stays opted out: the summary must not read as if they
+    were subscribed again."""
+    kept = counts.get("kept_opted_out", 0)
+    if not kept:
+        return ""
+    return f" ({kept:,} of them opted out and kept so: --force re-subscribes)"

@@ -11,10 +11,15 @@ import pytest
 
 from fanmail.domain.import_jobs import ImportStatus
 from fanmail.domain.list_files import NOT_UTF8, NOT_UTF8_HINT
+from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.services.import_list import suggested_name
+from fanmail.services.lists import CreateList
 from fanmail_local.cli import main
+from fanmail_local.cli.imports import import_lines
 from fanmail_local.harness import MemoryStack
 from tests.conftest import import_text
+
+S = SubscriberStatus
 
 
 @pytest.fixture
@@ -177,3 +182,25 @@ def test_export_to_a_path_that_cannot_be_written_is_one_line_naming_it(
         "email,status",
         "a@example.com,subscribed",
     ]
+
+
+def test_the_summary_says_which_updated_rows_stayed_opted_out_and_what_was_skipped(
+    stack: MemoryStack,
+) -> None:
+    stack.app.lists.create(CreateList("news"))
+    stack.subscribers.put_many([Subscriber("news", "gone@example.com", S.UNSUBSCRIBED)])
+    job = import_text(stack, "email\ngone@example.com\nnew@example.com\n")
+    lines = import_lines(stack.app.imports.view(job), None)
+    imported = next(line for line in lines if line.startswith("imported"))
+    assert "1 new, 1 updated (1 of them opted out and kept so: --force re-subscribes)" in imported
+    assert not any(line.startswith("skipped") for line in lines)
+    endpoints = (
+        '{"ChannelType": "EMAIL", "Address": "p@example.com", "Id": "1"}\n'
+        '{"ChannelType": "SMS", "Address": "+15550100", "Id": "2"}\n'
+    )
+    pinpoint = import_text(stack, endpoints, fmt="pinpoint")
+    assert pinpoint.counts.skipped == 1
+    lines = import_lines(stack.app.imports.view(pinpoint), None)
+    assert "skipped   1 (see the notes)" in lines
+    assert any(line.startswith("note") and "SMS" in line for line in lines), lines
+    assert "updated," in next(line for line in lines if line.startswith("imported"))
