@@ -15,6 +15,7 @@ from fanmail.services.lists import CreateList
 from fanmail.services.topics import TopicChange
 from fanmail_local.harness import MemoryStack
 from tests.conftest import import_text
+from tests.unit.handlers.test_api_bad_input import finished, is_error, send_file
 
 S = SubscriberStatus
 
@@ -189,3 +190,25 @@ def test_an_attribute_named_status_is_not_exported_as_a_second_status_column(
     job = import_text(stack, text, list_id="copy")
     assert job.counts.rejected == 0
     assert everyone(stack, "copy")["old@example.com"].status is S.UNSUBSCRIBED
+
+
+def test_the_api_reads_the_status_column_and_refuses_a_mapping_onto_it(stack: MemoryStack) -> None:
+    stack.app.lists.create(CreateList("news"))
+    text = b"email,status,plan\na@example.com,complained,pro\nb@example.com,gold,x\n"
+    status, job = send_file(stack, text)
+    assert status == 202
+    done = finished(stack, job["import_id"])
+    assert done["counts"]["unsubscribed"] == 1 and done["counts"]["rejected"] == 1
+    assert "column 'status': 'gold'" in done["rejected_examples"][0]["reason"]
+    found = everyone(stack, "news")["a@example.com"]
+    assert (found.status, found.attributes) == (S.COMPLAINED, {"plan": "pro"})
+    mapped = send_file(stack, text, columns='{"status": "member_status"}')
+    assert mapped[0] == 202
+    assert finished(stack, mapped[1]["import_id"])["counts"]["rejected"] == 0
+    assert everyone(stack, "news")["b@example.com"].attributes == {
+        "member_status": "gold",
+        "plan": "x",
+    }
+    assert is_error(
+        *send_file(stack, text, columns='{"plan": "status"}'), 400, "cannot fill 'status'"
+    )
