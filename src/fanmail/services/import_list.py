@@ -528,7 +528,7 @@ def suggested_name(column: str) -> str:
     words = re.sub(r"[^\w]+", "_", column.strip().lower()).strip("_")
     name = words if words[:1].isalpha() else f"field_{words}"
     name = name[:MAX_NAME_CHARS].rstrip("_")
-    return name if name not in RESERVED else f"my_{name}"
+    return f"my_{name}" if name in RESERVED or name == STATUS_COLUMN else name
 
 
 def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejected]]:

@@ -43,8 +43,8 @@ function ownColumn(column) {
 }
 
 function attributeName(column) {
-  if (column.trim() === "status") return "member_status"; // fanmail's own name: not an attribute
   const name = column.trim().toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, "_").replace(/^_+|_+$/g, "");
+  if (name === "status") return "member_status"; // what an import reads as the status: not an attribute
   return /^\p{L}/u.test(name) ? name.slice(0, 64) : `field_${name}`.slice(0, 64);
 }
 

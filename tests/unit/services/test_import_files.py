@@ -63,6 +63,7 @@ def test_a_mapped_skipped_or_topic_column_is_not_a_bad_header_name(stack: Memory
         ("2nd", "field_2nd"),
         ("Ville natale", "ville_natale"),
         ("list", "my_list"),
+        ("Status!", "my_status"),
         ("x" * 80, "x" * 64),
     ],
 )
