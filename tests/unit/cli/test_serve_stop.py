@@ -3,6 +3,7 @@ most its bound -- a second Ctrl-C quits at once -- instead of a silent minute or
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ def sending(stack: MemoryStack, monkeypatch: pytest.MonkeyPatch) -> str:
         raise Quit
 
     monkeypatch.setattr(serve, "quit_now", quit_now)
-    monkeypatch.setattr(serve.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)  # the wait's polls, at once
     seed(stack, 3)
     campaign_id: str = stack.app.campaigns.start(new_campaign(stack).campaign_id).campaign_id
     return campaign_id
