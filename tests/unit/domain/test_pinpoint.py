@@ -4,14 +4,17 @@ shape, the merge rules, and any file at all -- every line accounted for, no exce
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fanmail.domain.attributes import check_attributes
+from fanmail.domain.errors import InvalidInput
+from fanmail.domain.list_files import PACKED
 from fanmail.domain.model import SubscriberStatus
 from fanmail.domain.pinpoint import (
     Outcome,
@@ -279,8 +282,15 @@ lines = st.one_of(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(lines, max_size=25))
+@example(raw_lines=[b"\xfe\xff"])  # UTF-16's byte order mark, as a run of the suite drew it
 def test_any_export_every_line_accounted_for_once(raw_lines: list[bytes]) -> None:
+    """Or, for a file whose first bytes say it is packed or UTF-16, one refusal saying so."""
     data = b"\n".join(raw_lines)
+    packed = [what for magic, what in PACKED if data.startswith(magic)]
+    if packed:
+        with pytest.raises(InvalidInput, match=re.escape(packed[0])):
+            read_export_file([data])
+        return
     export = read_export_file([data])
     expected = {
         number
