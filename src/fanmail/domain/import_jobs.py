@@ -94,8 +94,9 @@ class ImportOptions:
         check_mapping(self.columns, self.email_column)
 
     def reads_status(self, column: str) -> bool:
-        """Whether a column is the status an export writes, not one the mapping renames."""
-        return column == STATUS_COLUMN and column not in dict(self.columns)
+        """Whether a column is the status an export writes (in any case: a `Status` read as an
+        attribute would lose its opt-outs without a word), not one the mapping renames."""
+        return column.strip().lower() == STATUS_COLUMN and column not in dict(self.columns)
 
     def attribute_of(self, column: str) -> str | None:
         """The attribute a column fills, None for a skipped one."""
@@ -413,6 +414,8 @@ def _plan_row(
         requested = (
             incoming.status if incoming.status in OPT_OUTS else SubscriberStatus.UNSUBSCRIBED
         )
+    if outcome == "m" and current is not None and current.status in OPT_OUTS:
+        requested = current.status  # an opt-out this import wrote: no later row undoes it
     if current is None:
         attributes: Mapping[str, str] = incoming.attributes
         status = requested

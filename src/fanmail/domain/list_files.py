@@ -48,6 +48,7 @@ PACKED = (
     (b"\xfe\xff", "UTF-16: save it as CSV UTF-8"),
 )
 """How a file that is not text (or not UTF-8 text) starts, and what to do instead."""
+MAGIC_BYTES = max(len(magic) for magic, _ in PACKED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +124,10 @@ def read_rows(
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}: use csv or jsonl")
     chunks = iter(chunks)
-    head = next(chunks, b"")
+    opening = _first_chunks(chunks)
     if start.offset == 0:
-        refuse_packed(head)
-    lines = _lines(itertools.chain([head], chunks), start)
+        refuse_packed(b"".join(opening))
+    lines = _lines(itertools.chain(opening, chunks), start)
     if fmt == "jsonl":
         return [], start, _json_rows(lines)
     if header is not None:
@@ -146,6 +147,18 @@ def read_rows(
         raise InvalidInput(f"the CSV header names a column more than once: {repeated}")
     records.width = len(names)
     return names, first.end, _csv_rows(names, records)
+
+
+def _first_chunks(chunks: Iterator[bytes]) -> list[bytes]:
+    """The chunks that hold the file's first MAGIC_BYTES (a chunk may be a single byte): what
+    a file starts with decides the same whatever the chunks' sizes."""
+    first: list[bytes] = []
+    while sum(map(len, first)) < MAGIC_BYTES:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        first.append(chunk)
+    return first
 
 
 def refuse_packed(head: bytes) -> None:

@@ -590,7 +590,8 @@ def export_list(
     for page in _pages(subscribers, list_id):
         for subscriber in page:
             columns.update(subscriber.attributes)
-    names = sorted(columns - {STATUS_COLUMN})  # not a second `status` column: see export_list
+    # not a second status column (an import reads one in any case): see the docstring
+    names = sorted(name for name in columns if name.lower() != STATUS_COLUMN)
     writer = csv.writer(out)
     writer.writerow(
         [

@@ -37,7 +37,7 @@ export function csvRecord(text) {
 // kept), or null for an ordinary column. A status column of the file's own: map it or skip it.
 function ownColumn(column) {
   const name = column.trim();
-  if (name === "status") return "the status (subscribed; unsubscribed, bounced, complained kept)";
+  if (name.toLowerCase() === "status") return "the status (subscribed; unsubscribed, bounced, complained kept)";
   if (name.toLowerCase().startsWith("topic:")) return "the topic choice (yes or no)";
   return null;
 }

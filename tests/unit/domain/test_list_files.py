@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fanmail.domain.errors import InvalidInput
@@ -137,6 +137,7 @@ def test_parse_json_refuses_what_python_would_crash_on() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000), st.sampled_from(["csv", "jsonl"]), st.integers(1, 64))
+@example(data=b"PK\x03\x04", fmt="jsonl", chunk=1)  # a zip's first bytes over four chunks
 def test_any_bytes_are_read_without_a_crash(data: bytes, fmt: str, chunk: int) -> None:
     """Any bytes: either a file-level InvalidInput or rows, each with fields or an error, in
     line order, and reading the same bytes in other chunk sizes gives the same rows."""

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fanmail.domain.import_jobs import ImportOptions, ImportStatus
+from fanmail.domain.list_files import PACKED
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.domain.phases import LocalTimeSpec
 from fanmail.domain.pinpoint import read_export_file
@@ -186,14 +187,18 @@ def test_a_pinpoint_list_is_sent_in_each_subscribers_local_time() -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.one_of(lines, endpoints.map(lambda e: json.dumps(e).encode())), max_size=20))
+@example(raw_lines=[b"\xfe\xff"])  # UTF-16's byte order mark, as a run of the suite drew it
 def test_any_export_every_line_accounted_for_in_the_job(
     stack: MemoryStack, raw_lines: list[bytes]
 ) -> None:
     data = b"\n".join(raw_lines)
-    expected = read_export_file([data]).counts()
     list_id = f"l{abs(hash(data)) % 10**9}"
     if not data.strip():
         return  # an empty file is refused before it is a job (tested with CSV)
+    if any(data.startswith(magic) for magic, _ in PACKED):  # refused once, as the file it is
+        assert imported(stack, data, list_id=list_id).status is ImportStatus.FAILED
+        return
+    expected = read_export_file([data]).counts()
     job = imported(stack, data, list_id=list_id)
     assert job.status is ImportStatus.DONE, job.error
     c = job.counts

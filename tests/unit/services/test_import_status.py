@@ -138,6 +138,32 @@ def test_an_opt_out_wins_over_other_rows_for_the_address_in_either_order(
     assert job.counts.merged == 3 and job.counts.rows == job.counts.accounted
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_a_later_row_in_another_chunk_does_not_undo_the_files_opt_out(
+    stack: MemoryStack, force: bool
+) -> None:
+    """Across chunks the later row merges into what this import wrote: even forced, a
+    'subscribed' there does not re-subscribe an address the same file opted out."""
+    far = "".join(f"f{i}@example.com,\n" for i in range(150))
+    text = "email,status\nx1@example.com,unsubscribed\n" + far + "x1@example.com,subscribed\n"
+    job = import_text(stack, text, force=force)
+    found = everyone(stack, "news")["x1@example.com"]
+    assert found.status is S.UNSUBSCRIBED, [(h.status, h.how) for h in found.history]
+    assert [h.status for h in found.history] == [S.UNSUBSCRIBED]
+    assert job.counts.unsubscribed == 1 and job.counts.rows == job.counts.accounted
+
+
+@pytest.mark.parametrize("header", ["Status", "STATUS", " status "])
+def test_a_status_column_in_any_case_is_the_status(stack: MemoryStack, header: str) -> None:
+    """A `Status` read as an attribute would lose its opt-outs without a word."""
+    job = import_text(stack, f"email,{header}\nk1@example.com,unsubscribed\n")
+    found = everyone(stack, "news")["k1@example.com"]
+    assert (found.status, found.attributes) == (S.UNSUBSCRIBED, {}), job
+    text = '{"email": "k2@example.com", "STATUS": "bounced"}\n'
+    import_text(stack, text, fmt="jsonl")
+    assert everyone(stack, "news")["k2@example.com"].status is S.BOUNCED
+
+
 @pytest.mark.parametrize("value", ["active", "unsubscribe", "yes", "pending"])
 def test_any_other_status_rejects_the_row_naming_line_column_and_values(
     stack: MemoryStack, value: str
