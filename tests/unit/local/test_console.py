@@ -154,7 +154,7 @@ def test_a_path_only_extends_the_stacks_url(deployed: tuple[str, list[dict[str, 
     assert seen[-1]["path"] == "/v1/lists%3Fa%3Db%23c%20d"
     api.invoke("api", api_event("POST", "/lists/a%2Fb/x"))
     assert seen[-1]["path"] == "/v1/lists/a%2Fb/x"
-    for target in (":9/steal", ".attacker.example/x", "@evil.example/x"):
+    for target in (":9/steal", ".attacker.example/x", "@evil.example/x", "/../pub/x", "/a/./b"):
         with pytest.raises(InvokeError, match="not a path"):
             api.invoke("api", api_event("POST", target))
     assert len(seen) == 2

@@ -42,8 +42,9 @@ def stack_urls(session: boto3.Session, stack: str) -> tuple[str, str]:
 def wire_path(path: str) -> str:
     """The event's decoded path encoded again for the stack's URL, where it can only extend
     the base URL's path: a `?` or `#` it holds stays in it, a `%2F` (kept encoded) stays one,
-    and a path that does not start with `/` (which could extend the host) is refused."""
-    if not path.startswith("/"):
+    and a path that does not start with `/` (which could extend the host) or holds a `.` or
+    `..` segment (which could leave the base URL's path for another stage) is refused."""
+    if not path.startswith("/") or {".", ".."} & set(path.split("/")):  # `..` leaves the base
         raise InvokeError("api", "InvalidPath", f"not a path: {path[:80]!r}")
     return "%2F".join(quote(part, safe="/") for part in path.split("%2F"))
 
