@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
 
 NO_STACK = (
     "no AWS stack to act on ({what}). Point the CLI at a deployed stack (AWS_PROFILE or "
-    "AWS credentials, and AWS_REGION), or at a local one: run `fanmail serve` (the other "
+    "AWS credentials, and AWS_DEFAULT_REGION), or at a local one: run `fanmail serve` (the other "
     "commands find it by themselves)"
 )
 

@@ -218,7 +218,7 @@ def quit_now() -> NoReturn:
 def serve_deployed(args: argparse.Namespace) -> int:
     session = clients.session()
     if session.region_name is None:
-        raise FanmailError("--aws needs a region: set AWS_REGION (or AWS_PROFILE with one)")
+        raise FanmailError("--aws needs a region: set AWS_DEFAULT_REGION (or AWS_PROFILE with one)")
     if args.stack:
         admin_url, public_url = stack_urls(session, args.stack)
     elif args.api_url and args.public_url:
