@@ -91,11 +91,12 @@ def missing_attributes(campaign: Campaign) -> list[str]:
     report = campaign.template_report
     if report is None or campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         return []
-    of = "" if report.complete else " looked at"
+    of = "" if report.complete else " looked at"  # the list's: a segment is not applied here
     return [
-        f"{count:,} of the {report.scanned:,} subscribers{of} lack {name!r}, which the template "
-        f"requires (e.g. {', '.join(report.examples.get(name, ())) or '-'}): their sends will "
-        "fail; give it a default in the template ({{ " + name + " | default('') }}) or set it"
+        f"{count:,} of the list's {report.scanned:,} subscribers{of} lack {name!r}, which the "
+        f"template requires (e.g. {', '.join(report.examples.get(name, ())) or '-'}): a send "
+        "to any of them fails; give it a default in the template ({{ " + name + " | "
+        "default('') }}) or set it"
         for name, count in sorted(report.missing.items())
         if count
     ]

@@ -60,10 +60,14 @@ SEGMENT_ID_HELP = "its id (seg-...) or its name"
 
 
 def named(segments: SavedSegments, list_id: str, given: str) -> str:
-    """A saved segment's id from its id or, as people remember it, its name (any case)."""
-    for saved in segments.of_list(list_id):
-        if given in (saved.segment_id, saved.name) or given.casefold() == saved.name.casefold():
-            return saved.segment_id
+    """A saved segment's id from its id or, as people remember it, its name (any case); an id
+    first, so a segment named like another's id never stands in for it."""
+    saved = segments.of_list(list_id)
+    if any(one.segment_id == given for one in saved):
+        return given
+    for one in saved:
+        if given.casefold() == one.name.casefold():
+            return one.segment_id
     return given  # not there: the service's NotFound names it
 
 
