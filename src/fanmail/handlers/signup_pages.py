@@ -107,7 +107,10 @@ def routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
                 "confirm is on its way. Nothing happens until it is clicked."
             )
             return answer(api, HTTPStatus.ACCEPTED, "Check your inbox", message, brand)
-        message = f"{request.email} will get emails from {found.name}."
+        message = (  # the same words whatever the address's state (no membership leak)
+            f"{request.email} will get emails from {found.name}. If it left the list before, "
+            "look for a message with a link to confirm first."
+        )
         return answer(api, HTTPStatus.ACCEPTED, "Thank you", message, brand)
 
     @api.get("/c/<token>")
