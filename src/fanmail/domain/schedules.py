@@ -78,14 +78,23 @@ def check_expression(expression: str) -> None:
         raise InvalidInput(f"expression {expression!r}: use cron(...) or rate(...)")
 
 
+MAX_RATE_S = 10 * 365 * 86_400
+"""A recurring schedule's longest interval (a number of minutes with 20 digits was taken)."""
+
+
 def rate_seconds(expression: str) -> int:
     match = _RATE.fullmatch(expression)
     if not match:
         raise InvalidInput(f"{expression!r}: expected rate(N minute|minutes|hour|hours|day|days)")
     value, unit = int(match.group(1)), match.group(2)
-    if value < 1 or (value == 1) != (not unit.endswith("s")):
+    if value < 1:
+        raise InvalidInput(f"{expression!r}: the interval must be at least 1")
+    if (value == 1) != (not unit.endswith("s")):
         raise InvalidInput(f"{expression!r}: use the singular unit for 1 and the plural otherwise")
-    return value * _UNIT_SECONDS[unit.rstrip("s")]
+    seconds = value * _UNIT_SECONDS[unit.rstrip("s")]
+    if seconds > MAX_RATE_S:
+        raise InvalidInput(f"{expression!r}: at most 10 years between sends")
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)

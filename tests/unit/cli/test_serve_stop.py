@@ -63,6 +63,7 @@ def test_it_pauses_the_send_and_says_what_it_waits_for(
     assert status(stack, sending) is CampaignStatus.PAUSED
     err = capsys.readouterr().err
     assert f"waiting up to 5 s for campaign {sending} to pause" in err and "again" in err
+    assert err.splitlines()[-1] == f"campaign {sending} paused"  # how the wait ended
 
 
 def test_nothing_in_flight_stops_without_a_word(

@@ -128,3 +128,17 @@ def test_a_bad_time_or_zone_is_invalid_input_that_names_it(
     with pytest.raises(InvalidInput, match=words) as raised:
         parse_schedule(at=at, expression=None, timezone=timezone, now=NOW)
     assert len(str(raised.value)) < 200  # a long name is cut, not echoed whole
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("rate(0 minutes)", "at least 1"),
+        ("rate(99999999999999999999 minutes)", "at most 10 years"),
+        ("rate(3651 days)", "at most 10 years"),
+    ],
+)
+def test_a_rate_out_of_range_is_named(expression: str, words: str) -> None:
+    with pytest.raises(InvalidInput, match=words):
+        rate_seconds(expression)
+    assert rate_seconds("rate(3650 days)") == 3650 * 86_400
