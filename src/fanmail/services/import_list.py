@@ -496,8 +496,10 @@ def check_header(header: Sequence[str], options: ImportOptions) -> None:
 
 
 def _separator_hint(header: Sequence[str]) -> str:
-    """A header read as one column that holds semicolons or tabs: Excel's "CSV" in many
-    locales separates with semicolons."""
+    """A header read as one column that holds semicolons or tabs (Excel's "CSV" in many
+    locales separates with semicolons), or one with zero bytes (UTF-16 without a BOM)."""
+    if any("\x00" in column for column in header):  # UTF-16 without its byte order mark
+        return "The file looks UTF-16 (a zero byte beside each letter): save it as CSV UTF-8. "
     for separator, name in ((";", "semicolon"), ("\t", "tab")):
         if len(header) == 1 and separator in header[0]:
             return (

@@ -205,3 +205,10 @@ def test_the_summary_says_which_updated_rows_stayed_opted_out_and_what_was_skipp
     assert "skipped   1 (see the notes)" in lines
     assert any(line.startswith("note") and "SMS" in line for line in lines), lines
     assert "updated," in next(line for line in lines if line.startswith("imported"))
+
+
+def test_utf16_without_its_byte_order_mark_is_named(stack: MemoryStack) -> None:
+    """iconv -t UTF-16BE writes no BOM: the header reads as letters with zero bytes between."""
+    job = import_text(stack, "email,first_name\na@example.com,A\n".encode("utf-16-be"))
+    assert job.status is ImportStatus.FAILED and job.error is not None
+    assert "looks UTF-16" in job.error and "save it as CSV UTF-8" in job.error
