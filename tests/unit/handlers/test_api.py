@@ -151,7 +151,7 @@ def test_schedule_route_validation(api: MemoryStack) -> None:
         ({"expression": "cron(61 9 * * ? *)"}, "minutes field '61' is outside 0-59"),
         ({"expression": "cron(0 9 1 * MON *)"}, "exactly one of day-of-month and day-of-week"),
         ({"expression": "rate(1 days)"}, "singular"),
-        ({"expression": "rate(0 minutes)"}, "singular"),
+        ({"expression": "rate(0 minutes)"}, "at least 1"),
         ({"expression": "every day"}, "use cron(...) or rate(...)"),
         ({"at": iso(60), "expression": "rate(1 day)"}, "exactly one of"),
         ({}, "exactly one of"),
