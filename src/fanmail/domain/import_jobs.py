@@ -37,9 +37,6 @@ KEPT_DAYS = 30
 STATUS_COLUMN = "status"
 """The column an export writes each subscriber's status in. An import reads it back (an opt-out
 is kept) unless the column mapping names it (a column of the file's own by that name)."""
-OPT_OUTS = frozenset(
-    {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED}
-)
 
 
 class ImportMode(StrEnum):
@@ -376,7 +373,7 @@ def plan_chunk(
         attributes = {**earlier.subscriber.attributes, **row.subscriber.attributes}
         topics = {**earlier.subscriber.topics, **row.subscriber.topics}
         status = row.subscriber.status  # an opt-out in the file is not undone by a later row
-        status = status if status in OPT_OUTS else earlier.subscriber.status
+        status = earlier.subscriber.status if status.receives_mail else status
         merged = replace(earlier.subscriber, status=status, attributes=attributes, topics=topics)
         first_row[row.subscriber.email] = RowIn(earlier.line, merged)
     plan = ChunkPlan(counts=ImportCounts(merged=merged_here))
@@ -398,7 +395,7 @@ def _plan_row(
     replayed = _own_mark(import_id, row.line, current)
     if replayed is not None:  # written before the worker stopped: count it as it was counted
         return None, _OUTCOME_COUNTS[replayed]
-    leaving = options.mode is ImportMode.UNSUBSCRIBE or incoming.status in OPT_OUTS
+    leaving = options.mode is ImportMode.UNSUBSCRIBE or not incoming.status.receives_mail
     if _by_this_import(import_id, current):
         outcome = "m"
     elif leaving:
@@ -412,9 +409,9 @@ def _plan_row(
     requested = SubscriberStatus.SUBSCRIBED
     if leaving:
         requested = (
-            incoming.status if incoming.status in OPT_OUTS else SubscriberStatus.UNSUBSCRIBED
+            SubscriberStatus.UNSUBSCRIBED if incoming.status.receives_mail else incoming.status
         )
-    if outcome == "m" and current is not None and current.status in OPT_OUTS:
+    if outcome == "m" and current is not None and not current.status.receives_mail:
         requested = current.status  # an opt-out this import wrote: no later row undoes it
     if current is None:
         attributes: Mapping[str, str] = incoming.attributes
