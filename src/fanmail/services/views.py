@@ -78,11 +78,17 @@ def campaign_view(campaign: Campaign, now: float, stale_after_s: float) -> JsonO
                 campaign.phases, campaign.checkpoint.phase if campaign.checkpoint else None
             )
         ),
-        "warnings": list[Json]([*campaign.warnings, *missing_attributes(campaign)]),
+        "warnings": list[Json](campaign_warnings(campaign)),
         "urgent": campaign.urgent,
         "topic": topic_view(campaign.topic) if campaign.topic else None,
         **segment_view(campaign),
     }
+
+
+def campaign_warnings(campaign: Campaign) -> list[str]:
+    """What the owner should fix before sending: the campaign's own, and who lacks what the
+    template requires."""
+    return [*campaign.warnings, *missing_attributes(campaign)]
 
 
 def missing_attributes(campaign: Campaign) -> list[str]:

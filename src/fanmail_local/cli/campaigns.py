@@ -29,7 +29,7 @@ from fanmail.domain.ses_events import PROBLEMS
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.scheduling import ScheduleCampaign
 from fanmail.services.test_sends import TestSend
-from fanmail.services.views import missing_attributes
+from fanmail.services.views import campaign_warnings
 from fanmail_local.cli.campaign_views import campaign_lines, number, part, settled, watch_line
 from fanmail_local.cli.common import (
     Where,
@@ -238,7 +238,7 @@ def create_command(args: argparse.Namespace) -> int:
         view = app.views.campaign(campaign)
     if args.json:
         print_json(view)
-        for warning in [*campaign.warnings, *missing_attributes(campaign)]:
+        for warning in campaign_warnings(campaign):
             say(f"warning: {warning}")
     else:
         emit(False, view, lambda: campaign_lines(view))

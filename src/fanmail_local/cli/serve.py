@@ -188,7 +188,7 @@ def wind_down(runtime: LocalRuntime, bound_s: float = STOP_WAIT_S) -> None:
                 say(f"still running after {bound_s:.0f} s: quitting now")
                 quit_now()
             time.sleep(0.2)
-        say(f"{what.removesuffix(' to pause')} paused" if paused else "the functions ended")
+        say(f"campaign {', '.join(paused)} paused" if paused else "the functions ended")
     except KeyboardInterrupt:
         say("quitting now")
         quit_now()
