@@ -768,7 +768,7 @@ class App:
 
     @service
     def signups(self) -> Signups:
-        from fanmail.services.signups import SignupLimits, SignupMail, Signups
+        from fanmail.services.signups import ANSWER_AFTER_S, SignupLimits, SignupMail, Signups
 
         s, p = self._settings, self._ports
         return Signups(
@@ -781,7 +781,9 @@ class App:
             signer=self.signer,
             clock=p.clock,
             mail=SignupMail(s.public_url, s.configuration_sets().without_tracking),
-            allowance=SignupLimits(s.signup_source_limit, s.signup_list_limit),
+            allowance=SignupLimits(
+                s.signup_source_limit, s.signup_list_limit, answer_after_s=ANSWER_AFTER_S
+            ),
             erasures=self.erasure_check,
         )
 

@@ -50,15 +50,20 @@ SIGNUP_DAYS = 7
 RESEND_AFTER_S = 600.0
 SIGNUP_VALUE_CHARS = 100
 CANNOT_JOIN = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
+ANSWER_AFTER_S = 0.5
+"""An accepted sign-up is answered no sooner than this after it arrived: a known address (no
+mail to send) would otherwise answer faster than a new one, telling who is on a list. Above
+SES's usual time for the confirmation mail, so that one answer rarely tells."""
 
 
 @dataclass(frozen=True, slots=True)
 class SignupLimits:
-    """Sign-up requests per source and per list in each window."""
+    """Sign-up requests per source and per list in each window, and how soon one is answered."""
 
     per_source: int = 10
     per_list: int = 500
     window_s: float = RESEND_AFTER_S
+    answer_after_s: float = ANSWER_AFTER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +185,12 @@ class Signups:
     def request(self, request: SignupRequest) -> None:
         """Sign up (single opt-in) or mail a confirmation (double). TooManyRequests past a
         limit, InvalidInput for a bad address or attributes, NotFound for a list that takes no
-        sign-ups; otherwise the same silence whatever happened."""
+        sign-ups; otherwise the same silence, after the same time, whatever happened."""
+        started = self.clock.now()
+        self._accept(request)
+        self.clock.sleep(max(0.0, started + self.allowance.answer_after_s - self.clock.now()))
+
+    def _accept(self, request: SignupRequest) -> None:
         self._count(f"source:{source_key(request.source)}", self.allowance.per_source)
         block = block_key(request.source)
         if block is not None:
