@@ -375,14 +375,19 @@ def test_cursors_that_no_key_could_be_are_a_400(api: MemoryStack, path: str, cur
     assert is_error(status, body, expected, "cursor"), body
 
 
+@pytest.mark.parametrize("kind", [OSError, ValueError])
 def test_an_unexpected_error_is_a_500_in_the_error_format_without_its_text(
-    api: MemoryStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    api: MemoryStack,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    kind: type[Exception],
 ) -> None:
     """A bug (or an AWS error nothing expects) is logged whole and answered in the one error
-    body, naming nothing of it: a file path or a table's name stays in the log."""
+    body, naming nothing of it: a file path or a table's name stays in the log. A ValueError
+    too: it is a bug in fanmail, not a request that could not be read."""
 
     def broken(*_: Any, **__: Any) -> Any:
-        raise OSError("[Errno 36] File name too long: '/opt/python/tzdata/zoneinfo/AAAA'")
+        raise kind("[Errno 36] File name too long: '/opt/python/tzdata/zoneinfo/AAAA'")
 
     monkeypatch.setattr(api.app.lists, "get", broken)
     status, body = call(api, "GET", "/lists/news")

@@ -39,7 +39,7 @@ from fanmail.handlers.api import (
     topics,
 )
 from fanmail.handlers.api import openapi as openapi_links
-from fanmail.handlers.api.responses import error
+from fanmail.handlers.api.responses import error, error_body
 from fanmail.handlers.common import HttpResponse, Resolvers, logger
 
 FORM_MEDIA_TYPES = frozenset(
@@ -71,11 +71,10 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> HttpResponse:
     refusal = not_json(event)
     if refusal is not None:
         status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-        body = {"error": {"code": status.phrase, "message": refusal}}
         return {
             "statusCode": status.value,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(body),
+            "body": json.dumps(error_body(status, refusal)),
             "isBase64Encoded": False,
         }
     return _resolvers.resolve(app, event, context)
@@ -137,11 +136,6 @@ def _answer_errors(resolver: APIGatewayRestResolver) -> None:
     @resolver.not_found
     def no_route(exc: Exception) -> Response[Any]:
         return error(HTTPStatus.NOT_FOUND, "no such resource")
-
-    @resolver.exception_handler(ValueError)  # type: ignore[untyped-decorator]
-    def unreadable(exc: ValueError) -> Response[Any]:
-        # e.g. a multipart Content-Type without a boundary, refused before the body is parsed
-        return error(HTTPStatus.BAD_REQUEST, f"the request could not be read: {exc}")
 
     @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[Any]:

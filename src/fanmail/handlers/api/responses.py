@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from fanmail.domain.codec import JsonObject
 from fanmail.domain.model import Provenance
 from fanmail.handlers.api import models as m
 
@@ -19,7 +20,7 @@ ERRORS: dict[int, OpenAPIResponse] = {
         "description": HTTPStatus(status).phrase,
         "content": {"application/json": {"model": m.ErrorBody}},
     }
-    for status in (400, 404, 409, 413, 415, 422)
+    for status in (400, 404, 409, 413, 415, 422, 503)
 }
 
 
@@ -35,8 +36,12 @@ def error(http_status: HTTPStatus, message: str, **extra: Any) -> Response[Any]:
     return Response(
         status_code=http_status.value,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": http_status.phrase, "message": message, **extra}},
+        body=error_body(http_status, message, **extra),
     )
+
+
+def error_body(http_status: HTTPStatus, message: str, **extra: Any) -> JsonObject:
+    return {"error": {"code": http_status.phrase, "message": message, **extra}}
 
 
 def json_response(body: Any, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
