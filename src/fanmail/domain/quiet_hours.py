@@ -35,7 +35,6 @@ from fanmail.domain.localtime import (
     canonical_zone,
     check_count,
     check_zone,
-    describe_offset,
     first_moment,
     zone_info,
 )
@@ -251,10 +250,3 @@ def parse_clock(value: object, what: str) -> time:
 
 def _clock(value: time) -> str:
     return value.strftime("%H:%M")
-
-
-def describe_deferral(instant: float, zone: str) -> str:
-    """The local time a deferred recipient gets mail, for logs and the dashboard."""
-    local = datetime.fromtimestamp(instant, zone_info(zone))
-    offset = local.utcoffset() or timedelta(0)
-    return f"{local:%Y-%m-%d %H:%M} {zone} (UTC{describe_offset(int(offset.total_seconds()))})"

@@ -12,7 +12,6 @@ from fanmail.domain.quiet_hours import (
     QuietAction,
     QuietHours,
     QuietOutcome,
-    describe_deferral,
     parse_quiet_hours,
 )
 from tests.unit.domain.test_localtime import clock_changes
@@ -168,13 +167,6 @@ def test_an_audience_at_one_instant_splits_into_now_later_and_skipped() -> None:
     assert (skipping.sendable, skipping.skipped, skipping.deferred) == (7, 22, ())
     with pytest.raises(InvalidInput, match="the count must be a whole number"):
         NIGHT.plan(at, {"UTC": -1})
-
-
-def test_describe_deferral() -> None:
-    assert (
-        describe_deferral(utc("2026-03-29T07:00:00"), "Europe/London")
-        == "2026-03-29 08:00 Europe/London (UTC+01:00)"
-    )
 
 
 @pytest.mark.parametrize(
