@@ -29,12 +29,17 @@ from fanmail.bootstrap import App, Ports, PortSet, aws_ports
 from fanmail.domain.list_shards import ListShardCounts
 from fanmail.ports import Mailer
 from fanmail.settings import Settings
-from fanmail_local.adapters.erasures import GeneratedErasureKey
 from fanmail_local.adapters.invoker import InProcessInvoker, running_function
-from fanmail_local.adapters.keys import GeneratedKeys
 from fanmail_local.adapters.mailbox import MailboxSimulator
 from fanmail_local.adapters.outbox import RecordingMailer
 from fanmail_local.adapters.quota import LocalSesLimits
+from fanmail_local.adapters.stand_in_secrets import (
+    ERASURE_SECRET,
+    UNSUBSCRIBE_SECRET,
+    StandInErasureKey,
+    StandInKeys,
+    create_local_secrets,
+)
 from fanmail_local.harness import FeedbackPath, feedback_path, register, with_local_sets
 from fanmail_local.moto_server import MotoServer
 from fanmail_local.resources import (
@@ -72,8 +77,10 @@ class LocalRuntime:
         fire_schedules: bool = True,
     ) -> None:
         self.local = local or LocalSettings.from_env()
-        self.settings = with_local_sets(
-            replace(settings, max_send_rate=settings.max_send_rate or max_send_rate)
+        self.settings = with_local_secrets(
+            with_local_sets(
+                replace(settings, max_send_rate=settings.max_send_rate or max_send_rate)
+            )
         )
         self.sender_identity = sender_identity
         self.max_send_rate = max_send_rate
@@ -91,6 +98,7 @@ class LocalRuntime:
         self._server: MotoServer | None = None
         self._app: App | None = None
         self._ports: PortSet | None = None
+        self._secrets: Any = None
 
     @property
     def ports(self) -> PortSet:
@@ -133,6 +141,8 @@ class LocalRuntime:
         session = shared_sessions.session(LOCAL_REGION)
         if not self.attach_to:
             self._create_resources(session)
+        self._secrets = session.client("secretsmanager")
+        create_local_secrets(self._secrets)
         if self.sender_identity:
             verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
         aws = aws_ports(self.settings, session)
@@ -173,11 +183,11 @@ class LocalRuntime:
             untracked=self.settings.configuration_sets().names - {self.settings.configuration_set},
         )
         keys = ports.signing_keys
-        if not (self.settings.unsubscribe_keys or self.settings.unsubscribe_secret_name):
-            keys = GeneratedKeys()  # local runs without configured keys
+        if self.settings.unsubscribe_secret_name == UNSUBSCRIBE_SECRET:
+            keys = StandInKeys(self._secrets)
         erasure_key = ports.erasure_key
-        if not self.settings.erasure_secret_name:
-            erasure_key = GeneratedErasureKey()
+        if self.settings.erasure_secret_name == ERASURE_SECRET:
+            erasure_key = StandInErasureKey(self._secrets)
         if isinstance(ports.subscribers, DynamoSubscriberStore):  # each function's own cache
             ports.subscribers.shards_of = ListShardCounts(
                 ports.subscribers.read_shards, scope=running_function
@@ -217,3 +227,13 @@ class LocalRuntime:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+
+
+def with_local_secrets(settings: Settings) -> Settings:
+    """Keys not configured are the stand-in's secrets (see stand_in_secrets), named in the
+    settings as a deployed stack names its own."""
+    if not (settings.unsubscribe_keys or settings.unsubscribe_secret_name):
+        settings = replace(settings, unsubscribe_secret_name=UNSUBSCRIBE_SECRET)
+    if not settings.erasure_secret_name:
+        settings = replace(settings, erasure_secret_name=ERASURE_SECRET)
+    return settings

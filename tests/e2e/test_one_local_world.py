@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -118,3 +119,32 @@ def test_the_dashboards_address_as_the_endpoint_says_so(
     assert time.monotonic() - started < 2
     err = capsys.readouterr().err
     assert "it may be the dashboard's address" in err and err.count("\n") == 1
+
+
+def test_an_erasure_and_a_previews_links_hold_across_the_cli_and_the_serve(
+    served: LocalServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each CLI command runs functions in a process of its own: they share the serve's keys
+    (the stand-in's secrets), so an erasure made by one holds for the next, and a preview's
+    unsubscribe link is the serve's and works there."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    cli(capsys, "lists", "create", "keys", "--postal-address", "1 Road, Town")
+    members = tmp_path / "members.csv"
+    members.write_text("email\nkept@example.com\ngone@example.com\n")
+    cli(capsys, "import", str(members), "--list", "keys")
+    cli(capsys, "people", "erase", "gone@example.com", "--yes")
+    assert main(["--json", "import", str(members), "--list", "keys"]) == 0
+    counts = json.loads(capsys.readouterr().out)["counts"]
+    assert counts["rejected"] == 1, counts  # the erased address, refused by another process
+
+    out = tmp_path / "preview"
+    args = ["notice", "--subscriber", "kept@example.com", "--list", "keys", "--out", str(out)]
+    cli(capsys, "preview", *args, "--var", "headline=Hi")
+    headers = (out / "notice.eml").read_text()
+    link = re.search(r"^List-Unsubscribe: <(http[^>]+)>", headers, re.MULTILINE)
+    assert link is not None and link.group(1).startswith(f"{served.url}/u/"), headers
+    with urllib.request.urlopen(link.group(1), timeout=10) as page:
+        assert page.status == 200

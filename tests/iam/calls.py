@@ -328,7 +328,8 @@ def _secret(d: Deployment, names: dict[str, Any], _: str) -> Iterator[Request]:
     if names.get("SecretId") == GENERATED_KEY_ID:  # the erasure key, generated locally
         arn = d.translate(None, ("FANMAIL_ERASURE_SECRET_NAME",))
     else:
-        arn = d.translate(names.get("SecretId"), ("FANMAIL_UNSUBSCRIBE_SECRET_NAME",))
+        secrets = ("FANMAIL_UNSUBSCRIBE_SECRET_NAME", "FANMAIL_ERASURE_SECRET_NAME")
+        arn = d.translate(names.get("SecretId"), secrets)
     yield Request("secretsmanager:GetSecretValue", arn)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -416,3 +417,24 @@ def test_the_ledger_part_of_an_export_is_paged(env: Env) -> None:
             break
     found = [campaign_id for page in pages for campaign_id in page]
     assert sorted(found) == made and max(map(len, pages)) == 2, pages
+
+
+def test_every_process_on_one_stand_in_erases_and_signs_with_the_same_keys(
+    runtime: LocalRuntime,
+) -> None:
+    """A CLI command runs the functions in its own process, on the serve's stand-in: an address
+    it erases stays erased for the serve, and a link it signs (a preview's) works there."""
+    settings = Settings(templates_dir=default_templates_dir())
+    command = LocalRuntime(
+        settings,
+        sender_identity=None,
+        max_send_rate=100.0,
+        attach_to=os.environ["AWS_ENDPOINT_URL"],
+        fire_schedules=False,
+    )
+    address = f"gone-{uuid.uuid4().hex[:8]}@example.com"
+    with command:
+        erase(command.app, address)
+        token = command.app.signer.token("news", address, time.time())
+    assert runtime.app.erasure_check.erased([address]) == {address}
+    assert runtime.app.signer.verify(token, time.time()).email == address

@@ -12,7 +12,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fanmail import bootstrap
 from fanmail.bootstrap import App
@@ -156,6 +156,8 @@ def operator_app(where: Where | None = None) -> Iterator[App]:
         return
     check_stand_in(where.endpoint)
     settings = Settings.from_env()
+    if where.server is not None and "FANMAIL_PUBLIC_URL" not in os.environ:
+        settings = replace(settings, public_url=where.server.url)  # links the serve answers
     runtime = LocalRuntime(
         settings,
         sender_identity=None,
