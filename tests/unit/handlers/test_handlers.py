@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import SubscriberStatus
 from fanmail.domain.run import RunEpoch, to_event
 from fanmail.handlers import sender, trigger
+from fanmail.handlers.public import one_click_body
 from fanmail_local.apigateway import api_event
 from fanmail_local.harness import MemoryStack
 from tests.conftest import new_campaign, seed, summary_of
@@ -304,6 +306,25 @@ def test_one_click_accepts_form_and_multipart(stack: MemoryStack) -> None:
         assert answer["statusCode"] == 200
         stored = stack.subscribers.get("news", person.email)
         assert stored is not None and stored.status is SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_huge_or_crafted_one_click_body_is_refused_at_once(stack: MemoryStack) -> None:
+    """The route is anyone's, before its token is checked: a body past a form's size, or many
+    `name=List-Unsubscribe` on one line (which took time in the square of their length), is
+    refused without reading it through, and a real one still unsubscribes."""
+    [person] = seed(stack, 1)
+    token = stack.app.signer.token("news", person.email, stack.ports.clock.now())
+    crafted = "name=List-Unsubscribe" * 470  # under the size limit: the pattern's own bound
+    for body in ["name=List-Unsubscribe" * 50_000, crafted]:
+        started = time.process_time()
+        assert not one_click_body(body)
+        assert time.process_time() - started < 1.0  # the unbounded pattern: minutes for 1 MB
+        answer = stack.invoker.invoke("public", unsubscribe_event("POST", token, body))
+        assert answer["statusCode"] == 400
+    answer = stack.invoker.invoke(
+        "public", unsubscribe_event("POST", token, crafted + "&List-Unsubscribe=One-Click")
+    )
+    assert answer["statusCode"] == 200
 
 
 @pytest.mark.parametrize("path", ["/u/caf\u00e9", "/u/a/b", "/u/%ZZ", "/u/" + "x" * 5000])
