@@ -219,8 +219,12 @@ class Signups:
 
     def _left(self, current: Subscriber | None, email: str) -> bool:
         """An address that unsubscribed itself, or was erased, joins only by confirming from
-        its mailbox (fresh consent): a form anyone can post must not undo that choice."""
+        its mailbox (fresh consent): a form anyone can post must not undo that choice. So does
+        another spelling of a mailbox (`+tag`, Gmail's dots): opt-outs are kept by address,
+        and one made as ana@gmail.com is not found under a.na@gmail.com."""
         if current is not None and current.status is SubscriberStatus.UNSUBSCRIBED:
+            return True
+        if mailbox(email) != email:
             return True
         return self.erasures is not None and bool(self.erasures.erased([email]))
 

@@ -216,6 +216,26 @@ def test_a_form_post_cannot_undo_an_opt_out_on_a_single_opt_in_list(lists: Memor
     assert status(lists, "new@example.com", "open") is S.SUBSCRIBED
 
 
+def test_another_spelling_of_a_mailbox_confirms_on_a_single_opt_in_list(
+    lists: MemoryStack,
+) -> None:
+    """An opt-out is kept by address: a stranger spelling the mailbox of one who left another
+    way (`+tag`, Gmail's dots, googlemail.com) would otherwise put it back on the list. Such a
+    spelling is mailed a confirmation; the mailbox's own spelling joins at once."""
+    brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE)
+    lists.app.lists.create(CreateList("open", "Open list", brand))
+    lists.subscribers.put_many(
+        [Subscriber("open", "ana@gmail.com", S.UNSUBSCRIBED)], provenance=Provenance("link")
+    )
+    aliases = ["ana+x@gmail.com", "a.na@gmail.com", "ana@googlemail.com"]
+    for alias in aliases:
+        assert signup(lists, alias, "open")[0] == 202
+        assert lists.subscribers.get("open", alias) is None
+    assert len([d for d in lists.ses.deliveries if "gmail" in d.email.to]) == 1  # one mailbox
+    assert signup(lists, "bea@gmail.com", "open")[0] == 202
+    assert status(lists, "bea@gmail.com", "open") is S.SUBSCRIBED
+
+
 def test_a_confirmation_cannot_undo_a_bounce_and_expired_links_say_so(
     lists: MemoryStack,
 ) -> None:
