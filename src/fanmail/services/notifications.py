@@ -70,12 +70,26 @@ class Notifications:
 
     def _created(self, key: str, notify: Notify) -> Campaign:
         campaign_id, found = self._campaign_of(check_key(key))
+        if found is not None and found.status == CampaignStatus.DRAFT:
+            found = self._replaced(found)
         if found is not None:
             return found
         try:
             return self.campaigns.create(self._definition(campaign_id, key, notify))
         except Conflict:  # another attempt with this key created it first
             return self.campaigns.get(campaign_id)
+
+    def _replaced(self, draft: Campaign) -> Campaign | None:
+        """A draft under the key is what an attempt that failed before starting it left (its
+        answer was an error, so its caller fixes the call and sends it again): this call's
+        definition replaces it. The campaign if another attempt started it meanwhile."""
+        try:
+            self.campaigns.delete_draft(draft.campaign_id)
+        except NotFound:
+            return None
+        except Conflict:
+            return self.campaigns.get(draft.campaign_id)
+        return None
 
     def _campaign_of(self, key: str) -> tuple[str, Campaign | None]:
         """The key's campaign id today, and the campaign if this key made one in the last

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fanmail.domain.errors import Unavailable
 from fanmail_local.apigateway import api_event
 from fanmail_local.harness import MemoryStack
 from tests.unit.handlers.test_api import call
@@ -124,6 +125,27 @@ def test_an_empty_audience_is_refused_with_why_and_the_key_can_be_used_again(
     assert call(api, "GET", "/campaigns")[1]["campaigns"] == []  # no draft left behind
     status, body = notify(api, "empty")  # a failed call keeps no record: fixed, it goes
     assert status == 202 and delivered(api) == PROS
+
+
+def test_a_call_that_failed_after_creating_its_campaign_is_fixed_by_the_next(
+    api: MemoryStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt that failed between creating its campaign and starting it (SES unreachable, a
+    timeout) leaves a draft under the key's id: the caller's corrected retry replaces it, and
+    the mail goes where the retry says, not where the failed call said."""
+    start = api.app.campaigns.send_now
+
+    def unreachable(campaign_id: str) -> Any:
+        raise Unavailable("SES did not answer")
+
+    monkeypatch.setattr(api.app.campaigns, "send_now", unreachable)
+    status, body = notify(api, "reset-1", segment='email = "u002@example.com"')
+    assert status == 503, body
+    monkeypatch.setattr(api.app.campaigns, "send_now", start)
+    status, body = notify(api, "reset-1", segment='email = "u005@example.com"')
+    assert status == 202 and body["segment_text"] == 'email = "u005@example.com"', body
+    assert delivered(api) == ["u005@example.com"]
+    assert len(call(api, "GET", "/campaigns")[1]["campaigns"]) == 1
 
 
 def test_a_saved_segment_and_a_stored_template_version(api: MemoryStack) -> None:
