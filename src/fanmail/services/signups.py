@@ -210,12 +210,23 @@ class Signups:
             or opted_out_by_owner(current)
         ):
             return
+        if self._closed_mailbox(mailing_list.list_id, email):
+            return
         if mailing_list.settings.opt_in is OptIn.SINGLE and not self._left(current, email):
             by = Provenance("signup", source=request.source)
             self._join(mailing_list.list_id, email, attributes, by)
             return
         if mailing_list.settings.sender:  # one who left confirms even on a single opt-in list
             self._mail_confirmation(mailing_list, email, attributes, request.source)
+
+    def _closed_mailbox(self, list_id: str, email: str) -> bool:
+        """Another spelling (`+tag`, Gmail's dots) of an address that bounced, complained or
+        was taken off by the owner: its mailbox is not mailed, not even a confirmation."""
+        plain = mailbox(email)
+        if plain == email:
+            return False
+        found = self.subscribers.get(list_id, plain)
+        return found is not None and (found.status in CANNOT_JOIN or opted_out_by_owner(found))
 
     def _left(self, current: Subscriber | None, email: str) -> bool:
         """An address that unsubscribed itself, or was erased, joins only by confirming from

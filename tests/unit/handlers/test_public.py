@@ -221,7 +221,8 @@ def test_another_spelling_of_a_mailbox_confirms_on_a_single_opt_in_list(
 ) -> None:
     """An opt-out is kept by address: a stranger spelling the mailbox of one who left another
     way (`+tag`, Gmail's dots, googlemail.com) would otherwise put it back on the list. Such a
-    spelling is mailed a confirmation; the mailbox's own spelling joins at once."""
+    spelling is mailed a confirmation; the mailbox's own spelling joins at once; a mailbox
+    that complained is not mailed under another spelling."""
     brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE)
     lists.app.lists.create(CreateList("open", "Open list", brand))
     lists.subscribers.put_many(
@@ -234,6 +235,9 @@ def test_another_spelling_of_a_mailbox_confirms_on_a_single_opt_in_list(
     assert len([d for d in lists.ses.deliveries if "gmail" in d.email.to]) == 1  # one mailbox
     assert signup(lists, "bea@gmail.com", "open")[0] == 202
     assert status(lists, "bea@gmail.com", "open") is S.SUBSCRIBED
+    lists.subscribers.put_many([Subscriber("open", "lee@gmail.com", S.COMPLAINED)])
+    assert signup(lists, "l.ee@gmail.com", "open")[0] == 202  # its mailbox complained
+    assert [d for d in lists.ses.deliveries if "ee@gmail" in d.email.to] == []
 
 
 def test_a_confirmation_cannot_undo_a_bounce_and_expired_links_say_so(
