@@ -272,7 +272,7 @@ def _self_service_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> Non
     @api.post("/e/<token>")
     def erase(token: str) -> Response[str]:
         try:
-            receipt = app.self_service.erase(token, source_ip(api))
+            receipt = app.self_service.erase(token)
         except Conflict:
             body = Html("<p>This link was used already: the data is deleted.</p>")
             return page(HTTPStatus.GONE, "Already deleted", body)

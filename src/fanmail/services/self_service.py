@@ -76,14 +76,15 @@ class SelfService:
     def erasure_claim(self, token: str) -> TokenClaim:
         return self.signer.verify(token, self.clock.now(), Purpose.ERASE, ERASE_LINK_S)
 
-    def erase(self, token: str, source: str) -> ErasureJob:
-        """The erasure job, started once per link: a second use is a Conflict."""
+    def erase(self, token: str) -> ErasureJob:
+        """The erasure job, started once per link: a second use is a Conflict. The receipt,
+        kept for good, says who asked but not from where: an IP address is personal data the
+        erasure was asked to remove."""
         claim = self.erasure_claim(token)
         until = claim.issued_at + ERASE_LINK_S
         if not self.limits.hold(f"erase-link:{claim.nonce}", until, self.clock.now()):
             raise Conflict("this link was used already")
-        by = f"the subscriber (confirmed link, from {source})"
-        return self.erasures.start(claim.email, by)
+        return self.erasures.start(claim.email, "the subscriber (confirmed link)")
 
     def set_tracking(self, token: str, accepts: bool) -> list[Membership]:
         """Record the answer on every list of the brand that holds the address."""
