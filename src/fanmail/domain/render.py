@@ -96,9 +96,11 @@ def one_line(value: str) -> str:
     return _WHITESPACE.sub(" ", value).strip()
 
 
-_HIDDEN = re.compile(r"<(style|script|head|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HIDDEN = re.compile(  # each span stops at the next opening: linear, unclosed tags or not
+    r"<(style|script|head|title)\b(?:(?!<\1\b).)*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
 _LINK = re.compile(
-    r"<a\b[^>]*?href=[\"']([^\"']*)[\"'][^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL
+    r"<a\b[^>]*?href=[\"']([^\"']*)[\"'][^>]*>((?:(?!<a\b).)*?)</a\s*>", re.I | re.DOTALL
 )
 _BLOCK = re.compile(r"</?(p|div|br|tr|h[1-6]|li|table|hr)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")

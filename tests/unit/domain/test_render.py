@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import jinja2
@@ -147,6 +148,17 @@ def test_text_part_derived_from_html_when_absent(template_dir: Path) -> None:
     )
     assert message.text == "Hi Bo\nsite <https://x.example/>\n"
     assert html_to_text("<p>a</p><p>b</p>") == "a\n\nb\n"
+
+
+@pytest.mark.parametrize("opening", ["<style>", "<STYLE>", '<a href="x">', "<head><title>"])
+def test_unclosed_tags_cost_linear_time_in_the_text_part(opening: str) -> None:
+    """One regular expression call is not interrupted by the sandbox's CPU bound: a span that
+    ran to the end from every unclosed opening took time in the square of the HTML (84 KB of
+    `<style>`: 4 s, 200 KB: a minute)."""
+    started = time.process_time()
+    assert html_to_text(opening * 20_000 + "<p>end</p>").strip() == "end"
+    assert time.process_time() - started < 1.0  # the quadratic form: minutes
+    assert html_to_text("<HEAD><TITLE>t</title></head>x<a HREF='u'>l</A>") == "xl <u>\n"
 
 
 def test_variables_used_are_reported(shipped: TemplateRenderer) -> None:
