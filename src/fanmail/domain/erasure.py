@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -31,15 +32,22 @@ ERASED_REASON = (
 FORCED_AFTER_ERASURE = "force: added back after an erasure, on the admin's word of fresh consent"
 
 
+EMBEDDED_ADDRESS = re.compile(r"[^\s<>;:,\"'()\[\]]{1,64}@[^\s<>;:,\"'()\[\]]{1,255}")
+"""An address inside a cell that is not one: `Zoe <zoe@example.com>`, `mailto:zoe@...`,
+`zoe@example.com;` (often the very reason the row was rejected)."""
+
+
 def index_form(raw: str) -> str:
     """How a rejected row's address is indexed: as a subscriber's is (normalised), so that the
-    erasure of an address finds the rows that spelt it otherwise (a punycode domain, decomposed
-    Unicode, capitals); a row without a valid address (that can be why it was rejected) only
-    trimmed and lower-cased."""
-    try:
-        return normalise_email(raw.strip())
-    except InvalidInput:
-        return raw.strip().lower()[:320]
+    erasure of an address (and the person's export) finds the rows that spelt it otherwise (a
+    punycode domain, decomposed Unicode, capitals, a name around it); a row without any valid
+    address only trimmed and lower-cased."""
+    for candidate in (raw.strip(), *EMBEDDED_ADDRESS.findall(raw[:1000])):
+        try:
+            return normalise_email(candidate)
+        except InvalidInput:
+            continue
+    return raw.strip().lower()[:320]
 
 
 def address_digest(key: bytes, email: str) -> str:

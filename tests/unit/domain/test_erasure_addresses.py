@@ -18,6 +18,10 @@ ERASED = "ada@bücher.example"
         "  Ada@Bücher.Example ",
         "ada@xn--bcher-kva.example",  # the domain in punycode, as some exports write it
         unicodedata.normalize("NFD", "ada@bücher.example"),  # ü as u + combining diaeresis
+        "Ada <ada@bücher.example>",  # rejected for the name around it: still Ada's row
+        "mailto:ada@bücher.example",
+        "ada@bücher.example;",
+        '"Ada" <ADA@bücher.example>, ',
     ],
 )
 def test_a_rejected_rows_address_is_indexed_as_the_erasure_names_it(as_written: str) -> None:
