@@ -58,6 +58,8 @@ ACTIONS = {
     "cancel": "stop for good",
     "resume": "continue a paused, quota-waiting, failed or stalled run from its checkpoint",
     "resend-failed": "send again to recipients whose failure was retryable",
+    "winner": "pick the variant of an A/B test that waits for the owner (metric manual): the "
+    "rest of the audience gets it",
 }
 
 
@@ -74,6 +76,8 @@ def add_parser(commands: Any) -> None:
     for action, text in ACTIONS.items():
         a = sub.add_parser(action, help=text, description=text)
         a.add_argument("campaign_id")
+        if action == "winner":
+            a.add_argument("variant", help="the variant's letter (A-E)")
         if action == "resume":
             a.add_argument(
                 "--ignore-breakers",
@@ -361,7 +365,7 @@ def pager(
     return lines
 
 
-STARTS = ("send", "resume", "resend-failed")
+STARTS = ("send", "resume", "resend-failed", "winner")
 """The actions that start a run: each is also the admin API's path under /campaigns/ID/."""
 
 
@@ -383,12 +387,15 @@ def start_command(args: argparse.Namespace) -> int:
     with operator_app(where) as app:
         if where.server is not None:  # the API's answer: the campaign as its run started
             body = {"ignore_breakers": True} if ignore else None
+            if args.campaign_command == "winner":
+                body = {"variant": args.variant}
             view = where.server.post(f"/campaigns/{campaign_id}/{args.campaign_command}", body)
         else:
             actions: dict[str, Callable[[str], Campaign]] = {
                 "send": app.campaigns.send_now,
                 "resume": lambda cid: app.lifecycle.resume(cid, ignore_breakers=ignore),
                 "resend-failed": app.lifecycle.resend_failed,
+                "winner": lambda cid: app.lifecycle.choose_winner(cid, args.variant),
             }
             view = app.views.campaign(actions[args.campaign_command](campaign_id))
         if args.wait or in_process:

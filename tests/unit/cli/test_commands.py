@@ -18,6 +18,7 @@ import pytest
 from fanmail import bootstrap
 from fanmail_local.cli import main, parser
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
+from fanmail_local.schedules import fire_due
 from tests.conftest import seed
 
 
@@ -275,6 +276,32 @@ def test_a_stale_or_wrong_endpoint_fails_fast_saying_what_to_do(
             assert words in err and "fanmail serve" in err and err.count("\n") == 1, err
     finally:
         console.shutdown()
+
+
+def test_the_owner_picks_an_ab_tests_winner_from_the_cli(cli: Any, stack: MemoryStack) -> None:
+    cli("lists", "create", "news")
+    seed(stack, 20)
+    ab = '{"variants": [{"subject": "A"}, {"subject": "B"}], "test_share": 0.5, "wait": "1h", '
+    create = ["--list", "news", "--template", "newsletter", "--sender", SENDER_ADDRESS]
+    cli("campaign", "create", *create, "--id", "ab", "--ab-test", ab + '"metric": "manual"}')
+    code, _, err = cli("campaign", "winner", "ab", "B")
+    assert code == 2 and "no A/B test waiting" in err  # nothing to pick yet
+    assert cli("campaign", "send", "ab")[0] == 0
+    for _ in range(5):
+        stack.invoker.drain()
+        view = cli("campaign", "show", "ab")[1]
+        if view["status"] == "paused":
+            break
+        if view["resume_at"]:
+            stack.ports.clock.sleep(max(0.0, view["resume_at"] - stack.ports.clock.now()))
+        fire_due(stack.scheduler, stack.invoker, stack.ports.clock.now())
+    assert view["phases"]["decision"]["status"] == "awaiting_choice"
+    code, _, err = cli("campaign", "winner", "ab", "Z")
+    assert code == 2 and "variant" in err
+    assert cli("campaign", "winner", "ab", "B")[0] == 0
+    stack.invoker.drain()
+    done = cli("campaign", "show", "ab")[1]
+    assert done["status"] == "sent" and done["phases"]["decision"]["winner"] == "B"
 
 
 def test_the_readme_names_every_command() -> None:
