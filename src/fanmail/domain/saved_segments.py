@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fanmail.domain.attributes import check_display_name
 from fanmail.domain.codec import JsonObject
-from fanmail.domain.errors import InvalidInput
+from fanmail.domain.errors import Conflict, InvalidInput
 
 MAX_NAME_CHARS = 100
 MAX_PER_LIST = 200
@@ -71,6 +71,14 @@ def check_segment_name(name: str) -> str:
 def name_key(name: str) -> str:
     """Names are unique per list as people read them: case and full-width forms ignored."""
     return unicodedata.normalize("NFKC", name).casefold()
+
+
+def name_taken(saved: SavedSegment) -> Conflict:
+    """The answer when `saved`'s name is another segment's, perhaps written otherwise."""
+    return Conflict(
+        f"list {saved.list_id!r} already has a segment named {saved.name!r} (names are "
+        "compared without case)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.saved_segments import SavedSegment, SegmentCount
+from fanmail.domain.saved_segments import SavedSegment, SegmentCount, name_taken
 
 
 class MemorySegmentStore:
@@ -26,7 +26,7 @@ class MemorySegmentStore:
         with self._lock:
             key = (saved.list_id, saved.segment_id)
             if key in self._segments or self._name_taken(saved):
-                raise Conflict(f"list {saved.list_id!r} already has a segment named {saved.name!r}")
+                raise name_taken(saved)
             self._segments[key] = saved
 
     def get(self, list_id: str, segment_id: str) -> SavedSegment | None:
@@ -50,7 +50,7 @@ class MemorySegmentStore:
                     f"{stored.version}): read it again"
                 )
             if self._name_taken(saved):
-                raise Conflict(f"list {saved.list_id!r} already has a segment named {saved.name!r}")
+                raise name_taken(saved)
             self._segments[key] = saved
 
     def delete(self, list_id: str, segment_id: str) -> bool:

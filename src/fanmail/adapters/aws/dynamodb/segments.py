@@ -18,7 +18,7 @@ from fanmail.adapters.aws.dynamodb.items import (
     values,
 )
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.saved_segments import SavedSegment, SegmentCount
+from fanmail.domain.saved_segments import SavedSegment, SegmentCount, name_taken
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,10 +28,6 @@ SEGMENT = "s#"
 NAME = "n#"
 COUNT = "c#"
 BATCH = 25
-
-
-def _taken(saved: SavedSegment) -> Conflict:
-    return Conflict(f"list {saved.list_id!r} already has a segment named {saved.name!r}")
 
 
 class DynamoSegmentStore:
@@ -77,7 +73,7 @@ class DynamoSegmentStore:
         except ClientError as exc:
             if not cancelled_by_condition(exc):
                 raise
-            raise _taken(saved) from None
+            raise name_taken(saved) from None
 
     def get(self, list_id: str, segment_id: str) -> SavedSegment | None:
         item: Any = self.client.get_item(
@@ -135,7 +131,7 @@ class DynamoSegmentStore:
                 f"segment {saved.segment_id!r} changed meanwhile (now version {stored.version}): "
                 "read it again"
             )
-        raise _taken(saved)
+        raise name_taken(saved)
 
     def delete(self, list_id: str, segment_id: str) -> bool:
         """The segment and its name's claim in one transaction (read first: the claim's key
