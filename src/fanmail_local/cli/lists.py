@@ -48,8 +48,9 @@ def add_parsers(commands: Any) -> None:
     i.add_argument(
         "--format",
         choices=["csv", "jsonl", "pinpoint"],
-        help="default: by file extension; pinpoint: an Amazon Pinpoint endpoint export (JSON "
-        "lines: EMAIL endpoints, one subscriber per address, OptOut ALL unsubscribed)",
+        help="default: by file extension, and JSON lines with Pinpoint's ChannelType are "
+        "pinpoint: an Amazon Pinpoint endpoint export (EMAIL endpoints, one subscriber per "
+        "address, OptOut ALL unsubscribed)",
     )
     i.add_argument(
         "--mode",
@@ -222,6 +223,19 @@ def column_mapping(given: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(mapping)
 
 
+def guessed_format(path: Path, data: bytes) -> str:
+    """By the file's extension, and JSON lines whose first record has Pinpoint's ChannelType
+    are an endpoint export (as the dashboard guesses)."""
+    if path.suffix.lower() not in {".jsonl", ".ndjson", ".json"}:
+        return "csv"
+    first = next((line for line in data[:100_000].splitlines() if line.strip()), b"")
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return "jsonl"
+    return "pinpoint" if isinstance(record, dict) and "ChannelType" in record else "jsonl"
+
+
 def import_command(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
@@ -229,7 +243,7 @@ def import_command(args: argparse.Namespace) -> int:
     data = path.read_bytes()
     if not data.strip():
         raise FanmailError(f"{path}: the file is empty")
-    fmt = args.format or ("jsonl" if path.suffix in {".jsonl", ".ndjson"} else "csv")
+    fmt = args.format or guessed_format(path, data)
     options = ImportOptions(
         fmt,
         ImportMode(args.mode),

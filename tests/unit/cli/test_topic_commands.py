@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fanmail.domain.model import Subscriber
 from fanmail.services.lists import UpsertSubscriber
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
@@ -52,13 +54,18 @@ def test_bad_topic_commands_are_one_line_each(cli: Any) -> None:  # noqa: F811
     assert code == 2 and "not found" in err
 
 
-def test_import_a_pinpoint_export(cli: Any, stack: MemoryStack, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("given", [["--format", "pinpoint"], []])  # without: by ChannelType
+def test_import_a_pinpoint_export(
+    cli: Any,  # noqa: F811
+    stack: MemoryStack,
+    tmp_path: Path,
+    given: list[str],
+) -> None:
     export = tmp_path / "endpoints.json"
     export.write_bytes(PINPOINT_FIXTURE.read_bytes())
-    code, job, err = cli(
-        "import", str(export), "--list", "news", "--create-list", "--format", "pinpoint"
-    )
+    code, job, err = cli("import", str(export), "--list", "news", "--create-list", *given)
     assert code == 0, err
+    assert job["options"]["format"] == "pinpoint"
     assert job["counts"]["rows"] == 16 and job["counts"]["skipped"] == 4
     assert job["counts"]["rejected"] == 6 and job["status"] == "done"
     assert stack.app.lists.subscriber("news", "grace@example.org").status.value == "unsubscribed"
