@@ -702,8 +702,7 @@ class App:
     def notifications(self) -> Notifications:
         from fanmail.services.notifications import Notifications
 
-        p = self._ports
-        return Notifications(campaigns=self.campaigns, list_store=p.lists, clock=p.clock)
+        return Notifications(campaigns=self.campaigns, clock=self._ports.clock)
 
     @property
     def idempotency(self) -> BasePersistenceLayer:

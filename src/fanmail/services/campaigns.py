@@ -52,7 +52,8 @@ PAGE_MAX = 1000
 class CreateCampaign:
     list_id: str
     template: str
-    sender: str
+    sender: str | None
+    """Default (None or ""): the list's sender."""
     subject: str | None = None
     reply_to: str | None = None
     variables: Mapping[str, str] = field(default_factory=dict)
@@ -68,6 +69,15 @@ class CreateCampaign:
     name: str = ""
     topic: str | None = None
     """A topic of the list (its id): only subscribers in it; with `segment`, both hold."""
+
+
+def _list_sender(mailing_list: MailingList) -> str:
+    if not mailing_list.settings.sender:
+        raise InvalidInput(
+            f"sender: none given and list {mailing_list.list_id!r} has no sender set; give "
+            "sender, or set the list's sender"
+        )
+    return mailing_list.settings.sender
 
 
 def _audience(
@@ -160,10 +170,10 @@ class Campaigns:
         if len(name) > MAX_NAME_CHARS:
             raise InvalidInput(f"name is longer than {MAX_NAME_CHARS} characters")
         list_id = check_id("list id", command.list_id)
-        sender = self.senders.check(command.sender)
         mailing_list = self.list_store.get(list_id)
         if mailing_list is None:
             raise NotFound(f"list {list_id!r} not found")
+        sender = self.senders.check(command.sender or _list_sender(mailing_list))
         reply_to = normalise_email(command.reply_to, what="reply-to") if command.reply_to else None
         segment, saved = self._segment(command, list_id)
         topic, segment = _audience(segment, command.topic, mailing_list)

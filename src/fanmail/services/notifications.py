@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.stored_templates import reference
-from fanmail.ports import Clock, ListStore
+from fanmail.ports import Clock
 from fanmail.services.campaigns import Campaigns, CreateCampaign
 
 KEY_WINDOW_S = 86_400
@@ -49,9 +49,8 @@ def check_key(key: str) -> str:
 
 
 class Notifications:
-    def __init__(self, *, campaigns: Campaigns, list_store: ListStore, clock: Clock) -> None:
+    def __init__(self, *, campaigns: Campaigns, clock: Clock) -> None:
         self.campaigns = campaigns
-        self.list_store = list_store
         self.clock = clock
 
     def send(self, key: str, notify: Notify) -> Campaign:
@@ -108,22 +107,13 @@ class Notifications:
         return today, None
 
     def _definition(self, campaign_id: str, key: str, notify: Notify) -> CreateCampaign:
-        mailing_list = self.list_store.get(notify.list_id)
-        if mailing_list is None:
-            raise NotFound(f"list {notify.list_id!r} not found")
-        sender = notify.sender or mailing_list.settings.sender
-        if not sender:
-            raise InvalidInput(
-                f"sender: none given and list {notify.list_id!r} has no sender set; give "
-                "sender, or set the list's sender"
-            )
         template = notify.template
         if notify.template_version is not None:
             template = reference(template, notify.template_version)
         return CreateCampaign(
             list_id=notify.list_id,
             template=template,
-            sender=sender,
+            sender=notify.sender,
             subject=notify.subject,
             variables=notify.variables,
             campaign_id=campaign_id,

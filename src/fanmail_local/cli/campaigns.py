@@ -101,7 +101,9 @@ def _creating(sub: Any) -> None:
     create = sub.add_parser("create", help="create a draft (everything a send needs is checked)")
     create.add_argument("--list", required=True, help="the list id")
     create.add_argument("--template", required=True, help="a folder of templates/")
-    create.add_argument("--sender", required=True, help='"Name <address>" or an address')
+    create.add_argument(
+        "--sender", help='"Name <address>" or an address (default: the list\'s sender)'
+    )
     create.add_argument("--subject", help="a subject (Jinja) instead of the template's")
     create.add_argument("--reply-to")
     create.add_argument("--id", dest="campaign_id", help="the campaign id (default: generated)")
@@ -112,6 +114,17 @@ def _creating(sub: Any) -> None:
         "--segment",
         help='who of the list: a segment, as text (plan = "pro" and opened in 30 days) or '
         "JSON (default: everyone); the campaign keeps it as given",
+    )
+    create.add_argument(
+        "--segment-id",
+        metavar="ID",
+        help="a saved segment of the list (its id) instead of --segment: the campaign "
+        "copies its definition now",
+    )
+    create.add_argument(
+        "--urgent",
+        action="store_true",
+        help="a notification: the list's frequency cap does not hold it back",
     )
     create.add_argument(
         "--topic",
@@ -233,6 +246,8 @@ def create_command(args: argparse.Namespace) -> int:
         variables=parse_variables(args.var),
         campaign_id=args.campaign_id,
         segment=segment_argument(args.segment),
+        segment_id=args.segment_id,
+        urgent=args.urgent,
         quiet_hours=args.quiet_hours,
         ab_test=args.ab_test,
         topic=args.topic,

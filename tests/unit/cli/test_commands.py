@@ -278,6 +278,20 @@ def test_a_stale_or_wrong_endpoint_fails_fast_saying_what_to_do(
         console.shutdown()
 
 
+def test_campaign_create_with_a_saved_segment_urgent_and_the_lists_sender(
+    cli: Any, stack: MemoryStack
+) -> None:
+    cli("lists", "create", "news")
+    cli("lists", "set", "news", "--sender", f"News <{SENDER_ADDRESS}>")
+    seed(stack, 4)
+    _, saved, _ = cli("segment", "create", "news", "Some", 'email = "user00001@example.com"')
+    args = ["--list", "news", "--template", "newsletter", "--segment-id", saved["segment_id"]]
+    code, draft, err = cli("campaign", "create", *args, "--urgent")
+    assert code == 0, err
+    assert draft["sender"] == f"News <{SENDER_ADDRESS}>" and draft["urgent"] is True
+    assert draft["segment_text"] == 'email = "user00001@example.com"'
+
+
 def test_the_owner_picks_an_ab_tests_winner_from_the_cli(cli: Any, stack: MemoryStack) -> None:
     cli("lists", "create", "news")
     seed(stack, 20)

@@ -300,6 +300,16 @@ def test_senders_that_would_be_mangled_are_refused(
     assert is_error(status, body, 400, words), body
 
 
+def test_a_campaign_without_a_sender_takes_the_lists(api: MemoryStack) -> None:
+    seed(api, 1)
+    draft = {"list_id": "news", "template": "newsletter"}
+    status, body = call(api, "POST", "/campaigns", draft)
+    assert is_error(status, body, 400, "list 'news' has no sender set"), body
+    assert call(api, "PATCH", "/lists/news", {"sender": f"News <{SENDER_ADDRESS}>"})[0] == 200
+    status, body = call(api, "POST", "/campaigns", draft)
+    assert status == 201 and body["sender"] == f"News <{SENDER_ADDRESS}>", body
+
+
 def test_idn_domains_go_to_ses_in_punycode_and_feedback_finds_them(
     live_stack: MemoryStack,
 ) -> None:

@@ -274,8 +274,11 @@ class CampaignCreate(Strict):
 
     list_id: str = Field(pattern=ID_PATTERN)
     template: str = Field(min_length=1, max_length=64)
-    sender: str = Field(
-        min_length=3, max_length=320, description='"Name <address>" or an address, verified in SES'
+    sender: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=320,
+        description='"Name <address>" or an address, verified in SES; default: the list\'s sender',
     )
     subject: str | None = Field(
         default=None, max_length=1000, description="Jinja; default: the template's"
