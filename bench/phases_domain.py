@@ -19,15 +19,8 @@ import random
 import time
 from collections.abc import Mapping
 
-from fanmail.domain.abtest import (
-    AbDecision,
-    AbGroup,
-    AbTest,
-    DecisionStatus,
-    VariantFigures,
-    decide,
-    parse_ab_test,
-)
+from fanmail.domain.abtest import AbDecision, AbGroup, AbTest, DecisionStatus, parse_ab_test
+from fanmail.domain.abtest_decision import VariantFigures, decide
 from fanmail.domain.localtime import LocalTimeDelivery
 from fanmail.domain.phase_timing import plan_phases
 

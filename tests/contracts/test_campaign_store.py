@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from fanmail.domain.abtest import AbGroup, VariantFigures, decide, parse_ab_test
+from fanmail.domain.abtest import AbGroup, parse_ab_test
+from fanmail.domain.abtest_decision import VariantFigures, decide
 from fanmail.domain.campaign import (
     Campaign,
     CampaignStatus,

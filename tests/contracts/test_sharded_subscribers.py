@@ -14,7 +14,7 @@ from fanmail.domain.deliveries import Delivered, campaign_token
 from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.list_shards import shard_of
-from fanmail.domain.model import MailingList, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.model import How, MailingList, Provenance, Subscriber, SubscriberStatus
 from fanmail.ports import SubscriberStore
 from tests.contracts.conftest import Stores, aws_stores
 
@@ -91,7 +91,7 @@ def test_a_list_whose_addresses_all_hash_to_one_shard(stores: Stores) -> None:
 def test_every_write_and_read_of_one_subscriber_finds_it(stores: Stores) -> None:
     list_id = sharded(stores)
     subscribers = stores.subscribers
-    subscribers.put_many(people(20, list_id), provenance=Provenance("import", "job"), at=5.0)
+    subscribers.put_many(people(20, list_id), provenance=Provenance(How.IMPORT, "job"), at=5.0)
     emails = [s.email for s in people(20, list_id)]
     assert set(subscribers.get_many(list_id, [*emails, "no@x.com"])) == set(emails)
     assert set(subscribers.statuses(list_id, emails)) == set(emails)

@@ -9,7 +9,14 @@ import pytest
 from fanmail.domain.deliveries import Delivered, campaign_token, tokens
 from fanmail.domain.engagement import WINDOW_DAYS, Engagement, EngagementEvent
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.model import (
+    HISTORY_KEPT,
+    How,
+    MailingList,
+    Provenance,
+    Subscriber,
+    SubscriberStatus,
+)
 from fanmail.domain.segments import Fact
 from tests.contracts.conftest import Stores
 
@@ -133,12 +140,12 @@ def test_counts_move_with_every_write(stores: Stores) -> None:
 
 def test_status_changes_with_a_provenance_are_history(stores: Stores) -> None:
     subscribers = stores.subscribers
-    api = Provenance("api", "arn:aws:iam::1:user/admin")
+    api = Provenance(How.API, "arn:aws:iam::1:user/admin")
     subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=api, at=10.0)
     subscribers.put_many(
         [Subscriber("l1", "a@x.com", attributes={"k": "v"})], provenance=api, at=11
     )
-    link = Provenance("link", "203.0.113.9")
+    link = Provenance(How.LINK, "203.0.113.9")
     subscribers.set_status("l1", "a@x.com", SubscriberStatus.UNSUBSCRIBED, provenance=link, at=12)
     subscribers.set_status("l1", "a@x.com", SubscriberStatus.BOUNCED, at=13.0)  # no provenance
     got = subscribers.get("l1", "a@x.com")
@@ -155,7 +162,7 @@ def test_history_keeps_the_newest(stores: Stores) -> None:
     subscribers.put_many([Subscriber("l1", "a@x.com")])
     flip = [SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.SUBSCRIBED]
     for i in range(HISTORY_KEPT + 3):
-        subscribers.set_status("l1", "a@x.com", flip[i % 2], provenance=Provenance("api"), at=i)
+        subscribers.set_status("l1", "a@x.com", flip[i % 2], provenance=Provenance(How.API), at=i)
     got = subscribers.get("l1", "a@x.com")
     assert got is not None and len(got.history) == HISTORY_KEPT
     assert got.history[-1].at == HISTORY_KEPT + 2 and got.history[0].at == 3
@@ -184,7 +191,7 @@ def test_a_list_is_created_after_its_counts_moved(stores: Stores) -> None:
 
 def test_the_sign_up_time_is_the_first_write_and_absent_without_one(stores: Stores) -> None:
     subscribers = stores.subscribers
-    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=Provenance("api"), at=100.0)
+    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=Provenance(How.API), at=100.0)
     subscribers.put_many([Subscriber("l1", "a@x.com", attributes={"n": "2"})], at=200.0)
     subscribers.set_status("l1", "a@x.com", SubscriberStatus.UNSUBSCRIBED, at=300.0)
     subscribers.put_many([Subscriber("l1", "old@x.com")])  # no time given: as older items
@@ -300,7 +307,7 @@ def test_events_move_their_time_forward_only_and_a_click_is_an_open(stores: Stor
 
 def test_every_subscriber_of_every_list_and_a_history_rewritten_once(stores: Stores) -> None:
     subscribers = stores.subscribers
-    subscribers.put_many(people(3), provenance=Provenance("signup", "192.0.2.1"), at=10.0)
+    subscribers.put_many(people(3), provenance=Provenance(How.SIGNUP, "192.0.2.1"), at=10.0)
     subscribers.put_many(people(2, list_id="l2"))
     seen: list[tuple[str, str]] = []
     cursor = None
@@ -317,7 +324,7 @@ def test_every_subscriber_of_every_list_and_a_history_rewritten_once(stores: Sto
     again = subscribers.get("l1", "p0001@example.com")
     assert again is not None and again.history == redacted
     subscribers.set_status(
-        "l1", "p0001@example.com", SubscriberStatus.BOUNCED, provenance=Provenance("bounce")
+        "l1", "p0001@example.com", SubscriberStatus.BOUNCED, provenance=Provenance(How.BOUNCE)
     )
     assert not subscribers.rewrite_history(again, ())  # it changed since it was read
     final = subscribers.get("l1", "p0001@example.com")

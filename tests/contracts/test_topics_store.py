@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from fanmail.domain.errors import Conflict, NotFound
-from fanmail.domain.model import HISTORY_KEPT, MailingList, Provenance, StatusChange, Subscriber
+from fanmail.domain.model import (
+    HISTORY_KEPT,
+    How,
+    MailingList,
+    Provenance,
+    StatusChange,
+    Subscriber,
+)
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import Topic, new_topic
 from tests.contracts.conftest import Stores
@@ -35,7 +42,7 @@ def test_topics_are_replaced_only_from_what_was_read(stores: Stores) -> None:
 def test_choices_are_set_dropped_and_recorded(stores: Stores) -> None:
     subscribers = stores.subscribers
     subscribers.put_many([Subscriber("l1", "a@x.com")])
-    left = Provenance("link", "1.2.3.4")
+    left = Provenance(How.LINK, "1.2.3.4")
     change = Subscriber("l1", "a@x.com").status
     entry = StatusChange.of_topic(left, 5.0, change, "weekly-digest", False)
     assert subscribers.set_topics("l1", "a@x.com", {DIGEST.key: False}, changes=[entry])
@@ -57,7 +64,7 @@ def test_a_put_keeps_the_choices_it_does_not_name_and_records_those_it_changes(
     stores: Stores,
 ) -> None:
     subscribers = stores.subscribers
-    imported = Provenance("import", "job1")
+    imported = Provenance(How.IMPORT, "job1")
     subscribers.put_many(
         [Subscriber("l1", "a@x.com", topics={DIGEST.key: True})], provenance=imported
     )
@@ -89,10 +96,12 @@ def test_pages_carry_choices_only_when_a_segment_reads_them(stores: Stores) -> N
 
 def test_topic_history_keeps_the_newest(stores: Stores) -> None:
     subscribers = stores.subscribers
-    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=Provenance("api"))
+    subscribers.put_many([Subscriber("l1", "a@x.com")], provenance=Provenance(How.API))
     status = Subscriber("l1", "a@x.com").status
     for i in range(HISTORY_KEPT + 3):
-        entry = StatusChange.of_topic(Provenance("preferences"), float(i), status, "t", i % 2 == 0)
+        entry = StatusChange.of_topic(
+            Provenance(How.PREFERENCES), float(i), status, "t", i % 2 == 0
+        )
         assert subscribers.set_topics("l1", "a@x.com", {"t.1": i % 2 == 0}, changes=[entry])
     history = subscribers.get("l1", "a@x.com").history  # type: ignore[union-attr]
     assert len(history) == HISTORY_KEPT

@@ -21,7 +21,7 @@ from fanmail.adapters.aws.dynamodb.items import from_item, to_item
 from fanmail.domain.campaign import Campaign, CampaignStatus
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.list_shards import DEFAULT_SHARDS, subscriber_key
-from fanmail.domain.model import Provenance, SubscriberStatus
+from fanmail.domain.model import How, Provenance, SubscriberStatus
 from fanmail.domain.outcomes import Outcome
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList
@@ -97,7 +97,7 @@ def test_a_list_from_before_shards_keeps_working_everywhere(runtime: LocalRuntim
     assert done.summary is not None and done.summary.counts[Outcome.SENT] == 8
 
     app.lists.change_status(
-        list_id, before[0], SubscriberStatus.UNSUBSCRIBED, by=Provenance("link", "192.0.2.7")
+        list_id, before[0], SubscriberStatus.UNSUBSCRIBED, by=Provenance(How.LINK, "192.0.2.7")
     )
     assert app.lists.summary(list_id).counts == {"subscribed": 7, "unsubscribed": 1}
     out = io.StringIO()

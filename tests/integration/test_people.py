@@ -29,6 +29,7 @@ from fanmail.domain.errors import Conflict, NotFound, SendError, SendErrorKind
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.ledger_shards import shard_of
 from fanmail.domain.model import (
+    How,
     ListSettings,
     OptIn,
     OutgoingEmail,
@@ -135,7 +136,7 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     app.lists.upsert(UpsertSubscriber(news, bob))
     app.lists.upsert(UpsertSubscriber(club, ada))
     app.lists.change_status(
-        club, ada, SubscriberStatus.UNSUBSCRIBED, by=Provenance("link", "192.0.2.7")
+        club, ada, SubscriberStatus.UNSUBSCRIBED, by=Provenance(How.LINK, "192.0.2.7")
     )
     campaign = f"c{suffix}"
     failed = DeliveryCounts().with_failure(ada, "SES said no")

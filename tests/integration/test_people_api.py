@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber
+from fanmail.domain.model import How, ListSettings, OptIn, Provenance, Subscriber
 from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import Purpose
 from fanmail.services.lists import CreateList
@@ -122,7 +122,7 @@ def test_the_retention_function_truncates_old_source_ips(served: tuple[str, Loca
     long_ago = runtime.ports.clock.now() - 400 * 86400
     runtime.ports.subscribers.put_many(
         [Subscriber("old", "old@example.com")],
-        provenance=Provenance("signup", "192.0.2.9"),
+        provenance=Provenance(How.SIGNUP, "192.0.2.9"),
         at=long_ago,
     )
     report = runtime.invoker.invoke("retention", {})

@@ -152,7 +152,7 @@ def membership(subscriber: Subscriber) -> JsonObject:
                 "at": change.at,
                 "status": change.status.value,
                 "previous": change.previous.value if change.previous else None,
-                "how": change.how,
+                "how": str(change.how),
                 "source": change.source,
                 "detail": change.detail,
             }

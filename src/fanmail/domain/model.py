@@ -45,18 +45,71 @@ def next_status(
     return requested
 
 
+class How(StrEnum):
+    """How a status change came about (consent history; stored as the value). Only the party
+    that opted out may opt back in, so whose decision each is is declared for every one."""
+
+    LINK = "link"  # the subscriber: the link in every email (one click, or the page's button)
+    MAILTO = "mailto"  # the subscriber: a mail to the unsubscribe address
+    PREFERENCES = "preferences"  # the subscriber: the preference page
+    UNDO = "undo"  # the subscriber: undoing their own unsubscribe within a day
+    SIGNUP = "signup"  # the subscriber: the sign-up form
+    CONFIRM = "confirm"  # the subscriber: confirming a sign-up
+    API = "api"  # the list owner: the admin API or the CLI
+    IMPORT = "import"  # the list owner: an import
+    BOUNCE = "bounce"  # SES's feedback
+    COMPLAINT = "complaint"  # SES's feedback
+
+    @property
+    def subscribers_own(self) -> bool:
+        """The subscriber's own choice, which their own links and forms may change again; any
+        other is the list owner's or SES's, which they never undo."""
+        return SUBSCRIBERS_OWN[self]
+
+    @property
+    def opt_out(self) -> bool:
+        """The subscriber's own unsubscribe from an email: what `undo` may reverse."""
+        return self in (How.LINK, How.MAILTO)
+
+
+SUBSCRIBERS_OWN: Mapping[How, bool] = {
+    How.LINK: True,
+    How.MAILTO: True,
+    How.PREFERENCES: True,
+    How.UNDO: True,
+    How.SIGNUP: True,
+    How.CONFIRM: True,
+    How.API: False,
+    How.IMPORT: False,
+    How.BOUNCE: False,
+    How.COMPLAINT: False,
+}
+"""Every How, decided here (a test checks), so a new one cannot fall to either side unread."""
+
+
+def how_of(stored: object) -> How | str:
+    """A stored `how`. One this fanmail does not know (another version wrote it) stays as
+    written, so the history reads and saves back unchanged, and counts as not the subscriber's
+    own: the conservative reading, which keeps an owner's decision in place."""
+    text = str(stored)
+    return How(text) if text in How.__members__.values() else text
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """How a status change came about and from where: consent history.
 
-    `how`: import, api, link, mailto, bounce, complaint, confirm, undo, preferences, signup;
-    `source`: the request's source IP (public routes), the admin principal (admin API, CLI),
-    or the SES message id (feedback); `detail`: anything else worth keeping (a reason).
+    `how`: see How; `source`: the request's source IP (public routes), the admin principal
+    (admin API, CLI), or the SES message id (feedback); `detail`: anything else worth keeping
+    (a reason).
     """
 
-    how: str
+    how: How
     source: str = ""
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "how", How(self.how))  # a misspelt way fails here, not later
 
 
 class StatusChangeJson(TypedDict):
@@ -77,7 +130,8 @@ class StatusChange:
     at: float
     status: SubscriberStatus
     previous: SubscriberStatus | None
-    how: str
+    how: How | str
+    """A How; a stored value this fanmail does not know stays a str (how_of)."""
     source: str = ""
     detail: str = ""
     topic: str = ""
@@ -108,12 +162,22 @@ class StatusChange:
             at, status, status, provenance.how, provenance.source, provenance.detail, topic, joined
         )
 
+    @property
+    def subscribers_own(self) -> bool:
+        """The subscriber made this change (an unknown `how` is read as not: see how_of)."""
+        return isinstance(self.how, How) and self.how.subscribers_own
+
+    @property
+    def opt_out(self) -> bool:
+        """The subscriber's own unsubscribe from an email (an unknown `how` is not one)."""
+        return isinstance(self.how, How) and self.how.opt_out
+
     def to_dict(self) -> StatusChangeJson:
         encoded: StatusChangeJson = {
             "at": self.at,
             "status": self.status.value,
             "previous": self.previous.value if self.previous else None,
-            "how": self.how,
+            "how": str(self.how),
             "source": self.source,
             "detail": self.detail,
         }

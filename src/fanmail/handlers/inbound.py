@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from fanmail import bootstrap
-from fanmail.domain.model import Provenance
+from fanmail.domain.model import How, Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers.common import logger
 
@@ -31,7 +31,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> InboundReport:
         token = words[-1] if len(words) >= 2 and words[0].lower() == "unsubscribe" else ""
         try:
             sender = str(mail.get("source", ""))[:320]
-            app.unsubscribes.unsubscribe(token, Provenance("mailto", source=sender))
+            app.unsubscribes.unsubscribe(token, Provenance(How.MAILTO, source=sender))
             done += 1
         except InvalidToken:
             refused += 1

@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from fanmail import bootstrap
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable
-from fanmail.domain.model import Provenance
+from fanmail.domain.model import How, Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers import signup_pages
 from fanmail.handlers.common import HttpResponse, Resolvers, logger
@@ -112,7 +112,7 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
     @api.post("/u/<token>/all")
     def whole_list(token: str) -> Response[str]:
         """The page's second button under a topic's mail: leave the list, not only the topic."""
-        by = Provenance("link", source=source_ip(api))
+        by = Provenance(How.LINK, source=source_ip(api))
         app.unsubscribes.unsubscribe(token, by, whole_list=True)
         view = app.unsubscribes.view(token)
         logger.info("unsubscribed", extra={"list_id": view.claim.list_id})
@@ -130,7 +130,7 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
                     "(RFC 8058); this one did not. Use the button on the unsubscribe page.</p>"
                 ),
             )
-        app.unsubscribes.unsubscribe(token, Provenance("link", source=source_ip(api)))
+        app.unsubscribes.unsubscribe(token, Provenance(How.LINK, source=source_ip(api)))
         view = app.unsubscribes.view(token)
         logger.info("unsubscribed", extra={"list_id": view.claim.list_id})
         return page(
@@ -141,7 +141,7 @@ def _unsubscribe_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None
     def undo(token: str) -> Response[str]:
         view = app.unsubscribes.view(token)
         try:
-            app.unsubscribes.undo(token, Provenance("undo", source=source_ip(api)))
+            app.unsubscribes.undo(token, Provenance(How.UNDO, source=source_ip(api)))
         except Conflict:
             body = Html("<p>There is no unsubscribe of the last day to take back.</p>")
             return page(HTTPStatus.CONFLICT, "Nothing to undo", body, view.brand)
@@ -212,7 +212,7 @@ def _preference_routes(api: APIGatewayRestResolver, app: bootstrap.App) -> None:
         fields = form_fields(api)
         chosen = set(fields.get("list", []))
         wanted = {list_id: list_id in chosen for list_id in fields.get("shown", [])}
-        by = Provenance("preferences", source=source_ip(api))
+        by = Provenance(How.PREFERENCES, source=source_ip(api))
         app.unsubscribes.set_preferences(token, wanted, by, topic_choices(fields))
         if "tracking_shown" in fields:
             app.self_service.set_tracking(token, "tracking" in fields)

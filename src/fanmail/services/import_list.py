@@ -44,7 +44,7 @@ from fanmail.domain.import_jobs import (
 )
 from fanmail.domain.list_files import NOT_UTF8, NOT_UTF8_HINT, Position, Row, read_rows
 from fanmail.domain.list_shards import DEFAULT_SHARDS
-from fanmail.domain.model import MailingList, Provenance, Subscriber
+from fanmail.domain.model import How, MailingList, Provenance, Subscriber
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import COLUMN_PREFIX
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
@@ -430,7 +430,7 @@ class Step:
             detail = "; ".join(d for d in (why, FORCED_AFTER_ERASURE if forced else "") if d)
             if chosen:
                 provenance = Provenance(
-                    "import",
+                    How.IMPORT,
                     detail=f"{self.job.import_id}: {detail}" if detail else self.job.import_id,
                 )
                 self.imports.subscribers.put_many(chosen, provenance=provenance, at=now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from fanmail.domain.abtest import choose
+from fanmail.domain.abtest_decision import choose
 from fanmail.domain.campaign import RESUMABLE, STOPPABLE, Campaign, CampaignStatus, Checkpoint
 from fanmail.domain.errors import Conflict, InvalidInput
 from fanmail.domain.ids import check_cursor

@@ -13,6 +13,7 @@ from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail.domain.model import (
+    How,
     ListSettings,
     MailingList,
     Provenance,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 PAGE_MAX = 1000
 FILTER_SCAN = 10_000
 """Subscribers one filtered page reads at most: an API call answers in seconds at any size."""
-ADMIN = Provenance("api")
+ADMIN = Provenance(How.API)
 """An admin's write; the API passes the caller's principal as its source."""
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from fanmail.domain.abtest import AbDecision, AbGroup, DecisionStatus, VariantFigures, decide
+from fanmail.domain.abtest import AbDecision, AbGroup, DecisionStatus
+from fanmail.domain.abtest_decision import VariantFigures, decide
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.localtime import ZoneCensus, canonical_zone
 from fanmail.domain.model import Recipient, Subscriber

@@ -20,7 +20,7 @@ from fanmail.domain.deliveries import Delivered, campaign_token
 from fanmail.domain.engagement import EngagementEvent
 from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_cursor
-from fanmail.domain.model import Provenance, SubscriberStatus
+from fanmail.domain.model import How, Provenance, SubscriberStatus
 from fanmail.domain.retention import ConsentIps
 from fanmail.domain.ses_events import (
     EventKind,
@@ -41,7 +41,7 @@ SUPPRESS_FROM = {
         {SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED}
     ),
 }
-HOW = {EventKind.BOUNCED: "bounce", EventKind.COMPLAINED: "complaint"}
+HOW = {EventKind.BOUNCED: How.BOUNCE, EventKind.COMPLAINED: How.COMPLAINT}
 ENGAGEMENT = {EventKind.OPENED: EngagementEvent.OPENED, EventKind.CLICKED: EngagementEvent.CLICKED}
 
 

@@ -29,6 +29,7 @@ from fanmail.domain.attributes import check_attributes, check_display_name
 from fanmail.domain.errors import InvalidInput, NotFound, SendError, TooManyRequests, Unavailable
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import (
+    How,
     MailingList,
     OptIn,
     OutgoingEmail,
@@ -213,7 +214,7 @@ class Signups:
         if self._closed_mailbox(mailing_list.list_id, email):
             return
         if mailing_list.settings.opt_in is OptIn.SINGLE and not self._left(current, email):
-            by = Provenance("signup", source=request.source)
+            by = Provenance(How.SIGNUP, source=request.source)
             self._join(mailing_list.list_id, email, attributes, by)
             return
         if mailing_list.settings.sender:  # one who left confirms even on a single opt-in list
@@ -286,7 +287,7 @@ class Signups:
             joined = current is not None and current.status is SubscriberStatus.SUBSCRIBED
             return view, ConfirmOutcome.CONFIRMED if joined else ConfirmOutcome.EXPIRED
         detail = f"signed up from {taken.source or 'unknown'} at {taken.requested_at:.0f}"
-        by = Provenance("confirm", source=source, detail=detail)
+        by = Provenance(How.CONFIRM, source=source, detail=detail)
         self._join(claim.list_id, claim.email, taken.attributes, by, replace_attributes=True)
         return view, ConfirmOutcome.CONFIRMED
 

@@ -29,10 +29,6 @@ from fanmail.ports import Clock, ListStore, SubscriberStore
 
 UNDO_WITHIN_S = 86400.0
 CHANGEABLE = frozenset({SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNSUBSCRIBED})
-OPT_OUTS = frozenset({"link", "mailto"})
-SUBSCRIBERS_OWN = frozenset({"link", "mailto", "preferences", "undo", "confirm", "signup"})
-"""The ways a subscriber changes their own status (consent history `how`); any other (`api`,
-`import`, feedback) is the list owner's or SES's."""
 
 
 def opted_out_by_owner(subscriber: Subscriber) -> bool:
@@ -44,7 +40,7 @@ def opted_out_by_owner(subscriber: Subscriber) -> bool:
         (c for c in reversed(subscriber.history) if c.status is SubscriberStatus.UNSUBSCRIBED),
         None,
     )
-    return last is None or last.how not in SUBSCRIBERS_OWN
+    return last is None or not last.subscribers_own
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +140,7 @@ class Unsubscribes:
         return claim
 
     def _undoable(self, current: Subscriber, last: StatusChange, claim: TokenClaim) -> bool:
-        if last.how not in OPT_OUTS or self.clock.now() - last.at > UNDO_WITHIN_S:
+        if not last.opt_out or self.clock.now() - last.at > UNDO_WITHIN_S:
             return False
         if last.topic:
             return last.topic_in is False and last.topic == topic_slug(claim.topic)

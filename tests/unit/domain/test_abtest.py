@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fanmail.domain.abtest import (
-    OPENS_CAVEAT,
     AbDecision,
     AbGroup,
     AbTest,
@@ -19,15 +18,12 @@ from fanmail.domain.abtest import (
     Metric,
     NoWinnerRule,
     Variant,
-    VariantFigures,
-    choose,
-    decide,
     format_duration,
     hash_point,
-    judge,
     parse_ab_test,
     parse_duration,
 )
+from fanmail.domain.abtest_decision import OPENS_CAVEAT, VariantFigures, choose, decide, judge
 from fanmail.domain.errors import InvalidInput
 
 TWO = [{"subject": "Our December news"}, {"subject": "What we did in December"}]

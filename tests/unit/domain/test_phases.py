@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fanmail.domain.abtest import AbGroup, DecisionStatus, VariantFigures, decide, parse_ab_test
+from fanmail.domain.abtest import AbGroup, DecisionStatus, parse_ab_test
+from fanmail.domain.abtest_decision import VariantFigures, decide
 from fanmail.domain.phases import (
     LocalTimeSpec,
     PhaseKind,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.model import How, ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tokens import Purpose
 from fanmail.services.lists import CreateList
 from fanmail_local.apigateway import api_event
@@ -56,7 +56,7 @@ def lists(stack: MemoryStack) -> MemoryStack:
         ]
     )
     stack.subscribers.put_many(  # she left Acme Deals herself, by its link
-        [Subscriber("deals", "ada@example.com", S.UNSUBSCRIBED)], provenance=Provenance("link")
+        [Subscriber("deals", "ada@example.com", S.UNSUBSCRIBED)], provenance=Provenance(How.LINK)
     )
     return stack
 
@@ -203,7 +203,7 @@ def test_a_form_post_cannot_undo_an_opt_out_on_a_single_opt_in_list(lists: Memor
     lists.app.lists.create(CreateList("open", "Open list", brand))
     lists.subscribers.put_many(
         [Subscriber("open", "left@example.com", S.UNSUBSCRIBED, {"first_name": "Lee"})],
-        provenance=Provenance("link"),
+        provenance=Provenance(How.LINK),
     )
     code, _ = signup(lists, "left@example.com", "open", attributes={"first_name": "Mallory"})
     assert code == 202 and status(lists, "left@example.com", "open") is S.UNSUBSCRIBED
@@ -226,7 +226,7 @@ def test_another_spelling_of_a_mailbox_confirms_on_a_single_opt_in_list(
     brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE)
     lists.app.lists.create(CreateList("open", "Open list", brand))
     lists.subscribers.put_many(
-        [Subscriber("open", "ana@gmail.com", S.UNSUBSCRIBED)], provenance=Provenance("link")
+        [Subscriber("open", "ana@gmail.com", S.UNSUBSCRIBED)], provenance=Provenance(How.LINK)
     )
     aliases = ["ana+x@gmail.com", "a.na@gmail.com", "ana@googlemail.com"]
     for alias in aliases:

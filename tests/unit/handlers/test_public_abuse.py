@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.model import ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.model import How, ListSettings, OptIn, Provenance, Subscriber, SubscriberStatus
 from fanmail.services.lists import CreateList
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack, memory_stack
 from tests.conftest import fast_settings
@@ -312,7 +312,7 @@ def test_the_subscribers_own_unsubscribe_can_be_undone_on_the_page(lists: Memory
 def test_a_sign_up_never_undoes_the_owners_unsubscribe(lists: MemoryStack) -> None:
     lists.subscribers.put_many(
         [Subscriber(n, "mo@example.com") for n in ("news", "quick")],
-        provenance=Provenance("api"),
+        provenance=Provenance(How.API),
     )
     owner_unsubscribes(lists, "news", "mo@example.com")
     owner_unsubscribes(lists, "quick", "mo@example.com")

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from fanmail.domain.model import Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.model import How, Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.retention import IpRetention
 from fanmail_local.harness import MemoryStack
 from tests.conftest import fast_settings, sim_stack
@@ -24,10 +24,10 @@ def history_of(stack: MemoryStack, email: str) -> list[str]:
 
 ADMIN = "arn:aws:iam::1:user/ada"
 CHANGES = [  # (how, source, days ago, status)
-    ("signup", "192.0.2.77", 400, SubscriberStatus.SUBSCRIBED),
-    ("link", "2001:db8:1:2::9", 390, SubscriberStatus.UNSUBSCRIBED),
-    ("api", ADMIN, 380, SubscriberStatus.SUBSCRIBED),
-    ("link", "198.51.100.5", 1, SubscriberStatus.UNSUBSCRIBED),
+    (How.SIGNUP, "192.0.2.77", 400, SubscriberStatus.SUBSCRIBED),
+    (How.LINK, "2001:db8:1:2::9", 390, SubscriberStatus.UNSUBSCRIBED),
+    (How.API, ADMIN, 380, SubscriberStatus.SUBSCRIBED),
+    (How.LINK, "198.51.100.5", 1, SubscriberStatus.UNSUBSCRIBED),
 ]
 TRUNCATED = ["192.0.2.0/24", "2001:db8:1::/48", ADMIN, "198.51.100.5"]
 DROPPED = ["", "", ADMIN, "198.51.100.5"]

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from fanmail.domain.attributes import ATTRIBUTES, MAX_NAME_CHARS, RESERVED, VARIABLES, Limits
 from fanmail.domain.engagement import MAX_CAP_SENDS, WINDOW_DAYS
 from fanmail.domain.errors import InvalidInput
-from fanmail.domain.model import OptIn, SubscriberStatus
+from fanmail.domain.model import How, OptIn, SubscriberStatus
 from fanmail.domain.segments import MAX_SEGMENT_CHARS, Segment
 from fanmail.domain.topics import MAX_TOPICS, SLUG
 from fanmail.ports import LedgerEntry
@@ -204,8 +204,7 @@ class StatusChangeView(BaseModel):
     status: SubscriberStatus
     previous: SubscriberStatus | None
     how: str = Field(
-        description="import, api, link, mailto, bounce, complaint, signup, confirm, undo, "
-        "preferences"
+        description=f"{', '.join(How)} (a record an older or newer fanmail wrote may hold another)"
     )
     source: str = Field(description="the admin principal, the request's IP, or SES's message id")
     detail: str

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from fanmail.domain.codec import JsonObject
-from fanmail.domain.model import Provenance
+from fanmail.domain.model import How, Provenance
 from fanmail.handlers.api import models as m
 
 ERRORS: dict[int, OpenAPIResponse] = {
@@ -55,7 +55,7 @@ def caller(event: Mapping[str, Any]) -> Provenance:
     authenticated (its ARN), or the source address when there is none (local mode)."""
     identity = (event.get("requestContext") or {}).get("identity") or {}
     principal = identity.get("userArn") or identity.get("caller") or identity.get("sourceIp")
-    return Provenance("api", source=str(principal or "unknown"))
+    return Provenance(How.API, source=str(principal or "unknown"))
 
 
 def new_router() -> Router:

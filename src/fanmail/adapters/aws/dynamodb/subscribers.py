@@ -69,6 +69,7 @@ from fanmail.domain.model import (
     StatusChange,
     Subscriber,
     SubscriberStatus,
+    how_of,
     signed_up,
     topic_changes,
 )
@@ -115,7 +116,7 @@ def change_from(raw: Mapping[str, Any]) -> StatusChange:
         at=float(raw.get("at", 0.0)),
         status=status_of(raw.get("status")),
         previous=status_of(previous) if previous else None,
-        how=str(raw.get("how", "")),
+        how=how_of(raw.get("how", "")),
         source=str(raw.get("source", "")),
         detail=str(raw.get("detail", "")),
         topic=str(raw.get("topic") or ""),
