@@ -20,7 +20,7 @@ from fanmail.domain.plan import PlanLimits
 from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import SigningKeys
 from fanmail.domain.tracking import ConfigurationSets
-from fanmail.functions import SENDER, TRIGGER
+from fanmail.functions import FUNCTIONS, SENDER, TRIGGER
 
 PREFIX = "FANMAIL_"
 
@@ -177,15 +177,8 @@ class Settings:
         """The functions fanmail invokes, by logical name; with the qualifier (an alias) when
         set, so invokes reach the published version SnapStart restores (not $LATEST)."""
         suffix = f":{self.function_qualifier}" if self.function_qualifier else ""
-        return {
-            "sender": self.sender_function + suffix,
-            "trigger": self.trigger_function + suffix,
-            "pacer": self.pacer_function + suffix,
-            "importer": self.importer_function + suffix,
-            "retention": self.retention_function + suffix,
-            "eraser": self.eraser_function + suffix,
-            "counter": self.counter_function + suffix,
-        }
+        deployed = (f for f in FUNCTIONS if f.invoked)
+        return {f.name: getattr(self, f"{f.name}_function") + suffix for f in deployed}
 
     def table_names(self) -> dict[str, str]:
         return {
@@ -332,10 +325,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "erasure_secret_name": _name,
     "imports_bucket": _name,
     "ses_events_bucket": _name,
-    "importer_function": _name,
-    "retention_function": _name,
-    "eraser_function": _name,
-    "counter_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,
@@ -363,9 +352,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "token_max_age_days": _positive_float,
     "signup_source_limit": _positive_int,
     "signup_list_limit": _positive_int,
-    "sender_function": _name,
-    "trigger_function": _name,
-    "pacer_function": _name,
+    **{f"{f.name}_function": _name for f in FUNCTIONS if f.invoked},
     "configuration_set": _name,
     "untracked_configuration_set": _name,
     "max_send_rate": _positive_float,

@@ -29,6 +29,7 @@ from fanmail.domain.erasure import (
 )
 from fanmail.domain.errors import Conflict, InvalidInput, InvokeError, NotFound, Unavailable
 from fanmail.domain.transitions import forget_recipient, mentions
+from fanmail.functions import ERASER
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -41,7 +42,6 @@ from fanmail.ports import (
 )
 from fanmail.services.people import ErasureCheck, campaign_page
 
-WORKER = "eraser"
 PAGE = 100
 ID = re.compile(r"[0-9a-f]{32}")
 STARTING_WAIT_S = (0.05, 0.2, 0.5, 1.0)
@@ -157,7 +157,7 @@ class Erasures:
 
     def _dispatch(self, job: ErasureJob, address: str) -> None:
         try:
-            self.invoker.invoke_async(WORKER, {"erasure_id": job.erasure_id, "email": address})
+            self.invoker.invoke_async(ERASER.name, {"erasure_id": job.erasure_id, "email": address})
         except InvokeError as exc:
             raise Unavailable(
                 f"erasure {job.erasure_id} is recorded (the address is refused from now on) "

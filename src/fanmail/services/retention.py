@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from fanmail.domain.retention import ConsentIps, IpRetention
+from fanmail.functions import RETENTION
 from fanmail.ports import Clock, Invoker, SubscriberStore
 
 PAGE = 500
-FUNCTION = "retention"
 
 
 class RetentionReport(TypedDict):
@@ -47,6 +47,6 @@ class Retention:
             if cursor is None:
                 return report
             if self.clock.now() >= deadline:
-                self.invoker.invoke_async(FUNCTION, {"cursor": cursor})
+                self.invoker.invoke_async(RETENTION.name, {"cursor": cursor})
                 report["handed_on"] = True
                 return report

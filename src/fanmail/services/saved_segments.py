@@ -19,11 +19,10 @@ from fanmail.domain.saved_segments import (
     check_segment_name,
 )
 from fanmail.domain.segments import Segment
+from fanmail.functions import COUNTER
 from fanmail.ports import Clock, Invoker, ListStore, SegmentStore, SubscriberStore
 from fanmail.services.audience import Audiences, AudienceSize
 
-COUNTER = "counter"
-"""The function that counts (fanmail.functions)."""
 COUNT_PAGE = 1000
 COUNT_MARGIN_S = 30.0
 """A worker hands on when less than this is left of its time."""
@@ -154,7 +153,8 @@ class SavedSegments:
 
     def _hand_on(self, count: SegmentCount) -> None:
         self.invoker.invoke_async(
-            COUNTER, {"segment_count": {"list_id": count.list_id, "segment_id": count.segment_id}}
+            COUNTER.name,
+            {"segment_count": {"list_id": count.list_id, "segment_id": count.segment_id}},
         )
 
     def work_count(

@@ -23,20 +23,20 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from fanmail.bootstrap import App
 from fanmail.domain.codec import JsonObject
+from fanmail.functions import API
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, error, json_response, new_router
 from fanmail.handlers.common import logger
 from fanmail.services.notifications import KEY_WINDOW_S, Notify, check_key
 
 KEY_PREFIX = "notification"
-API_TIMEOUT_MS = 25_000  # the API function's timeout (template.yaml)
 
 
 class _Remaining:
     """A context for calls without Lambda's (tests): the API's time limit."""
 
     def get_remaining_time_in_millis(self) -> int:
-        return API_TIMEOUT_MS
+        return int(API.timeout_s * 1000)
 
 
 def notify(app: App, key: str, request: m.NotificationCreate, context: Any) -> JsonObject:
