@@ -33,5 +33,6 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, str | int]
         "line": job.position.line,
         **job.counts.to_dict(),
     }
-    logger.info("import step", extra=result)
+    # counts as one key: `created` is a LogRecord attribute, and logging refuses to overwrite it
+    logger.info("import step", extra={"job": result})
     return result
