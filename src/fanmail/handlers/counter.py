@@ -24,11 +24,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
         raise InvalidInput(f"the counter takes {{'segment_count': ...}}, got {event!r:.200}")
     list_id = check_id("list id", job.get("list_id"))
     segment_id = check_id("segment id", job.get("segment_id"))
-
-    def remaining_s() -> float:
-        return context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
-
-    count = app.saved_segments.work_count(list_id, segment_id, remaining_s)
+    count = app.saved_segments.work_count(list_id, segment_id, app.remaining_s(context))
     result: JsonObject = count.to_dict() if count is not None else {"segment_id": segment_id}
     result.pop("cursor", None)
     logger.info("segment count step", extra=result)

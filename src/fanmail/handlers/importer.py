@@ -22,11 +22,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, str | int]
     if not isinstance(event, dict) or "import_id" not in event:
         raise InvalidInput(f"the import worker takes {{'import_id': ...}}, got {event!r:.200}")
     import_id = check_id("import id", event["import_id"])
-
-    def remaining_s() -> float:
-        return context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
-
-    job = app.imports.work(import_id, remaining_s)
+    job = app.imports.work(import_id, app.remaining_s(context))
     result: dict[str, str | int] = {
         "import_id": job.import_id,
         "status": job.status.value,

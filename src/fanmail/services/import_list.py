@@ -100,7 +100,9 @@ class ImportLimits:
     lease_s: float = 60.0
     """How long a worker's hold on a job lasts without progress."""
     stop_margin_s: float = 20.0
-    """A worker hands the job on when less than this is left of its time."""
+    """A worker hands the job on when less than this is left before its deadline (which
+    already keeps FANMAIL_TIME_MARGIN_S back): room for the next chunk, as the check comes
+    before one and the hand-on must fit before the deadline."""
     rejects_days: float = 30.0
     """How long rejected rows (they name addresses) are kept; the job itself stays its 30."""
     upload_expires_s: int = 3600

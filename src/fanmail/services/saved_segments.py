@@ -25,7 +25,8 @@ from fanmail.services.audience import Audiences, AudienceSize
 
 COUNT_PAGE = 1000
 COUNT_MARGIN_S = 30.0
-"""A worker hands on when less than this is left of its time."""
+"""A worker hands on when less than this is left before its deadline (which already keeps
+FANMAIL_TIME_MARGIN_S back): room for the next page, as the check comes before one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,20 +23,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from fanmail.bootstrap import App
 from fanmail.domain.codec import JsonObject
-from fanmail.functions import API
 from fanmail.handlers.api import models as m
 from fanmail.handlers.api.responses import answers, error, json_response, new_router
 from fanmail.handlers.common import logger
 from fanmail.services.notifications import KEY_WINDOW_S, Notify, check_key
 
 KEY_PREFIX = "notification"
-
-
-class _Remaining:
-    """A context for calls without Lambda's (tests): the API's time limit."""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int(API.timeout_s * 1000)
 
 
 def notify(app: App, key: str, request: m.NotificationCreate, context: Any) -> JsonObject:
@@ -51,8 +43,7 @@ def notify(app: App, key: str, request: m.NotificationCreate, context: Any) -> J
         hash_function="sha256",
     )
     # a crashed attempt's record stops blocking the key when its invocation's time is up
-    remaining: Any = context or _Remaining()
-    config.register_lambda_context(remaining)
+    config.register_lambda_context(context)  # Lambda's, or local mode's invoker's
 
     def create_and_send(notification: JsonObject) -> JsonObject:
         campaign = app.notifications.send(key, command(request))
