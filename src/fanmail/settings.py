@@ -181,18 +181,9 @@ class Settings:
         return {f.name: getattr(self, f"{f.name}_function") + suffix for f in deployed}
 
     def table_names(self) -> dict[str, str]:
-        return {
-            "subscribers": self.subscribers_table,
-            "campaigns": self.campaigns_table,
-            "ledger": self.ledger_table,
-            "lists": self.lists_table,
-            "imports": self.imports_table,
-            "signups": self.signups_table,
-            "erasures": self.erasures_table,
-            "templates": self.templates_table,
-            "segments": self.segments_table,
-            "idempotency": self.idempotency_table,
-        }
+        """The tables, by the name before `_table` (`subscribers`, `ledger`, ...)."""
+        tables = (f.name for f in fields(self) if f.name.endswith("_table"))
+        return {name.removesuffix("_table"): getattr(self, name) for name in tables}
 
 
 def _positive_float(raw: str) -> float:
@@ -312,16 +303,7 @@ def _directory(raw: str) -> Path:
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "subscribers_table": _name,
-    "campaigns_table": _name,
-    "ledger_table": _name,
-    "lists_table": _name,
-    "templates_table": _name,
-    "imports_table": _name,
-    "signups_table": _name,
-    "erasures_table": _name,
-    "segments_table": _name,
-    "idempotency_table": _name,
+    **{f.name: _name for f in fields(Settings) if f.name.endswith(("_table", "_function"))},
     "erasure_secret_name": _name,
     "imports_bucket": _name,
     "ses_events_bucket": _name,
@@ -352,7 +334,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "token_max_age_days": _positive_float,
     "signup_source_limit": _positive_int,
     "signup_list_limit": _positive_int,
-    **{f"{f.name}_function": _name for f in FUNCTIONS if f.invoked},
     "configuration_set": _name,
     "untracked_configuration_set": _name,
     "max_send_rate": _positive_float,
