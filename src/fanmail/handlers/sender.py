@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -12,7 +11,7 @@ from fanmail.domain.batches import Batch, BatchResult
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.outcomes import Outcome
-from fanmail.handlers.common import emit_counts, logger, metrics
+from fanmail.handlers.common import emit_counts, logger, metrics, start_run
 
 
 @metrics.log_metrics
@@ -33,11 +32,7 @@ def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
     except InvalidInput as exc:
         logger.error("rejected sender event", extra={"error": str(exc)})
         raise
-    logger.thread_safe_clear_keys()  # a warm container's thread keeps the last invocation's keys
-    logger.thread_safe_append_keys(campaign_id=batch.campaign_id, node=batch.node)
-    deadline = app.deadline(context)
-    if not gc.get_freeze_count():  # what start-up built: no collection walks it again
-        gc.freeze()
+    deadline = start_run(app, context, campaign_id=batch.campaign_id, node=batch.node)
     logger.info("batch received", extra={"recipients": len(batch.recipients), "width": batch.width})
     result = app.batch_sender.handle(batch, deadline)
     done = {"sent": result.counts[Outcome.SENT], "failed": result.counts[Outcome.FAILED]}
