@@ -47,6 +47,7 @@ from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail.domain.model import MailingList, Provenance, Subscriber
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import COLUMN_PREFIX
+from fanmail.domain.workers import ImportStep
 from fanmail.functions import IMPORTER
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
 from fanmail.services import import_pinpoint
@@ -169,7 +170,7 @@ class Imports:
         job = self._new_job(list_id, options, ImportStatus.QUEUED, file_name, len(data))
         self.blobs.put(job.source_key, data)
         self.jobs.create(job)
-        self.invoker.invoke_async(IMPORTER.name, {"import_id": job.import_id})
+        self.invoker.invoke_async(IMPORTER.name, ImportStep(job.import_id).to_event())
         return job
 
     def prepare_upload(
@@ -202,7 +203,7 @@ class Imports:
             raise Conflict(f"import {import_id!r} is {job.status.value}", job.status.value)
         elif job.status is ImportStatus.RUNNING and not job.stalled(now):
             return job
-        self.invoker.invoke_async(IMPORTER.name, {"import_id": import_id})
+        self.invoker.invoke_async(IMPORTER.name, ImportStep(import_id).to_event())
         return job
 
     def get(self, import_id: str) -> ImportJob:
@@ -384,7 +385,9 @@ class Step:
     def hand_over(self) -> ImportJob:
         """Out of time: let go of the job and start a fresh worker on it."""
         if self.save(replace(self.job, holder="", lease_until=0.0)):
-            self.imports.invoker.invoke_async(IMPORTER.name, {"import_id": self.job.import_id})
+            self.imports.invoker.invoke_async(
+                IMPORTER.name, ImportStep(self.job.import_id).to_event()
+            )
         return self.job
 
     def _apply(self, batch: list[Row]) -> bool:

@@ -19,6 +19,7 @@ from fanmail.domain.saved_segments import (
     check_segment_name,
 )
 from fanmail.domain.segments import Segment
+from fanmail.domain.workers import CountStep
 from fanmail.functions import COUNTER
 from fanmail.ports import Clock, Invoker, ListStore, SegmentStore, SubscriberStore
 from fanmail.services.audience import Audiences, AudienceSize
@@ -154,8 +155,7 @@ class SavedSegments:
 
     def _hand_on(self, count: SegmentCount) -> None:
         self.invoker.invoke_async(
-            COUNTER.name,
-            {"segment_count": {"list_id": count.list_id, "segment_id": count.segment_id}},
+            COUNTER.name, CountStep(count.list_id, count.segment_id).to_event()
         )
 
     def work_count(
