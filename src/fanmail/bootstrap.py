@@ -437,6 +437,11 @@ class App:
         remaining_s = context.get_remaining_time_in_millis() / 1000 if context else 900.0
         return self._ports.clock.now() + remaining_s - self._settings.time_margin_s
 
+    def remaining_s(self, context: Any) -> Callable[[], float]:
+        """Seconds left until `deadline`, asked as a worker goes (the importer, the counter)."""
+        deadline = self.deadline(context)
+        return lambda: deadline - self._ports.clock.now()
+
     # -- rendering ------------------------------------------------------------------------------
     @service
     def renderer(self) -> TemplateRenderer:

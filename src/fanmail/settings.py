@@ -20,7 +20,7 @@ from fanmail.domain.plan import PlanLimits
 from fanmail.domain.retention import IpRetention
 from fanmail.domain.tokens import SigningKeys
 from fanmail.domain.tracking import ConfigurationSets
-from fanmail.functions import SENDER, TRIGGER
+from fanmail.functions import FUNCTIONS, SENDER, TRIGGER
 
 PREFIX = "FANMAIL_"
 
@@ -177,29 +177,13 @@ class Settings:
         """The functions fanmail invokes, by logical name; with the qualifier (an alias) when
         set, so invokes reach the published version SnapStart restores (not $LATEST)."""
         suffix = f":{self.function_qualifier}" if self.function_qualifier else ""
-        return {
-            "sender": self.sender_function + suffix,
-            "trigger": self.trigger_function + suffix,
-            "pacer": self.pacer_function + suffix,
-            "importer": self.importer_function + suffix,
-            "retention": self.retention_function + suffix,
-            "eraser": self.eraser_function + suffix,
-            "counter": self.counter_function + suffix,
-        }
+        deployed = (f for f in FUNCTIONS if f.invoked)
+        return {f.name: getattr(self, f"{f.name}_function") + suffix for f in deployed}
 
     def table_names(self) -> dict[str, str]:
-        return {
-            "subscribers": self.subscribers_table,
-            "campaigns": self.campaigns_table,
-            "ledger": self.ledger_table,
-            "lists": self.lists_table,
-            "imports": self.imports_table,
-            "signups": self.signups_table,
-            "erasures": self.erasures_table,
-            "templates": self.templates_table,
-            "segments": self.segments_table,
-            "idempotency": self.idempotency_table,
-        }
+        """The tables, by the name before `_table` (`subscribers`, `ledger`, ...)."""
+        tables = (f.name for f in fields(self) if f.name.endswith("_table"))
+        return {name.removesuffix("_table"): getattr(self, name) for name in tables}
 
 
 def _positive_float(raw: str) -> float:
@@ -319,23 +303,10 @@ def _directory(raw: str) -> Path:
 
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "subscribers_table": _name,
-    "campaigns_table": _name,
-    "ledger_table": _name,
-    "lists_table": _name,
-    "templates_table": _name,
-    "imports_table": _name,
-    "signups_table": _name,
-    "erasures_table": _name,
-    "segments_table": _name,
-    "idempotency_table": _name,
+    **{f.name: _name for f in fields(Settings) if f.name.endswith(("_table", "_function"))},
     "erasure_secret_name": _name,
     "imports_bucket": _name,
     "ses_events_bucket": _name,
-    "importer_function": _name,
-    "retention_function": _name,
-    "eraser_function": _name,
-    "counter_function": _name,
     "function_qualifier": _qualifier,
     "sender_identity": _identity,
     "schedule_dead_letter_arn": _name,
@@ -363,9 +334,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "token_max_age_days": _positive_float,
     "signup_source_limit": _positive_int,
     "signup_list_limit": _positive_int,
-    "sender_function": _name,
-    "trigger_function": _name,
-    "pacer_function": _name,
     "configuration_set": _name,
     "untracked_configuration_set": _name,
     "max_send_rate": _positive_float,

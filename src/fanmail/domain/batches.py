@@ -1,5 +1,5 @@
 """The wire contract between fan-out nodes (see domain/run.py for the words): the batch a
-sender is invoked with, and the result it answers.
+sender is invoked with, and the result it answers; and the heartbeat's ping.
 
 Both travel as JSON (a Lambda payload), through the codec. Recipients travel with the
 attributes their template needs, so senders do not re-read the list; their status is re-read
@@ -141,3 +141,15 @@ class BatchResult:
 
 def _earliest(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatPing:
+    """`{"heartbeat": true}`: the heartbeat's warm-up ping, and the sender's answer to it."""
+
+    def to_event(self) -> JsonObject:
+        return {"heartbeat": True}
+
+    @staticmethod
+    def is_one(event: object) -> bool:
+        return isinstance(event, dict) and event.get("heartbeat") is True

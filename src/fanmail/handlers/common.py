@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import weakref
@@ -34,6 +35,17 @@ class HttpResponse(TypedDict):
 
 
 metrics = Metrics(namespace="fanmail", service=SERVICE)
+
+
+def start_run(app: App, context: Any, **log_keys: str) -> float:
+    """The sender's and the trigger's start of a run: this invocation's log keys only (a warm
+    container's thread keeps the last one's), what start-up built frozen once (no collection
+    walks it again), and the deadline."""
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(**log_keys)
+    if not gc.get_freeze_count():
+        gc.freeze()
+    return app.deadline(context)
 
 
 def emit_counts(counts: DeliveryCounts) -> None:

@@ -1,4 +1,4 @@
-"""The eraser: invoked asynchronously with `{"erasure_id": ..., "email": ...}` by the API and
+"""The eraser: invoked asynchronously with an EraseStep (domain.workers) by the API and
 public functions (an erasure started or asked for again), by itself (a worker near its timeout
 hands on) and by Lambda's own retries; each run goes on from where the job is.
 """
@@ -9,7 +9,7 @@ from typing import Any
 
 from fanmail import bootstrap
 from fanmail.domain.codec import JsonObject
-from fanmail.domain.errors import InvalidInput
+from fanmail.domain.workers import EraseStep
 from fanmail.handlers.common import logger
 
 
@@ -18,13 +18,8 @@ def handler(event: Any, context: Any) -> JsonObject:
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
-    if not (
-        isinstance(event, dict)
-        and isinstance(event.get("erasure_id"), str)
-        and isinstance(event.get("email"), str)
-    ):
-        raise InvalidInput("the eraser takes {'erasure_id': ..., 'email': ...}")
-    job = app.erasures.run(event["erasure_id"], event["email"], app.deadline(context))
+    step = EraseStep.parse(event)
+    job = app.erasures.run(step.erasure_id, step.email, app.deadline(context))
     result = job.to_dict()
     logger.info("erasure step", extra={"erasure_id": job.erasure_id, "status": job.status.value})
     return result

@@ -1,5 +1,6 @@
-"""The import worker: invoked asynchronously with `{"import_id": ...}` by the API (a file was
-sent or uploaded), by itself (a worker near its timeout hands on) and by Lambda's own retries.
+"""The import worker: invoked asynchronously with an ImportStep (domain.workers) by the API
+(a file was sent or uploaded), by itself (a worker near its timeout hands on) and by Lambda's
+own retries.
 
 It imports chunks until the file ends or its time runs short; see services.imports.
 """
@@ -9,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fanmail import bootstrap
-from fanmail.domain.errors import InvalidInput
-from fanmail.domain.ids import check_id
+from fanmail.domain.workers import ImportStep
 from fanmail.handlers.common import logger
 
 
@@ -19,19 +19,14 @@ def handler(event: Any, context: Any) -> dict[str, str | int]:
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> dict[str, str | int]:
-    if not isinstance(event, dict) or "import_id" not in event:
-        raise InvalidInput(f"the import worker takes {{'import_id': ...}}, got {event!r:.200}")
-    import_id = check_id("import id", event["import_id"])
-
-    def remaining_s() -> float:
-        return context.get_remaining_time_in_millis() / 1000 if context is not None else 900.0
-
-    job = app.imports.work(import_id, remaining_s)
+    step = ImportStep.parse(event)
+    job = app.imports.work(step.import_id, app.remaining_s(context))
     result: dict[str, str | int] = {
         "import_id": job.import_id,
         "status": job.status.value,
         "line": job.position.line,
         **job.counts.to_dict(),
     }
-    logger.info("import step", extra=result)
+    # counts as one key: `created` is a LogRecord attribute, and logging refuses to overwrite it
+    logger.info("import step", extra={"job": result})
     return result

@@ -2,42 +2,37 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fanmail import bootstrap
-from fanmail.domain.batches import Batch, BatchResult
+from fanmail.domain.batches import Batch, BatchResult, HeartbeatPing
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.outcomes import Outcome
-from fanmail.handlers.common import emit_counts, logger, metrics
+from fanmail.handlers.common import emit_counts, logger, metrics, start_run
 
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> JsonObject:
-    if isinstance(event, dict) and event.get("heartbeat") is True:
+    if HeartbeatPing.is_one(event):  # answered before any I/O or set-up
         metrics.add_metric(name="Heartbeats", unit=MetricUnit.Count, value=1)
-        return {"heartbeat": True}  # warm-up ping: answer before any I/O or set-up
+        return HeartbeatPing().to_event()
     result = handle(bootstrap.current(), event, context)
     emit_counts(BatchResult.from_wire(result).counts)
     return result
 
 
 def handle(app: bootstrap.App, event: Any, context: Any) -> JsonObject:
-    if isinstance(event, dict) and event.get("heartbeat") is True:
-        return {"heartbeat": True}
+    if HeartbeatPing.is_one(event):  # local mode's invoker calls handle itself
+        return HeartbeatPing().to_event()
     try:
         batch = Batch.from_event(event)
     except InvalidInput as exc:
         logger.error("rejected sender event", extra={"error": str(exc)})
         raise
-    logger.thread_safe_clear_keys()  # a warm container's thread keeps the last invocation's keys
-    logger.thread_safe_append_keys(campaign_id=batch.campaign_id, node=batch.node)
-    deadline = app.deadline(context)
-    if not gc.get_freeze_count():  # what start-up built: no collection walks it again
-        gc.freeze()
+    deadline = start_run(app, context, campaign_id=batch.campaign_id, node=batch.node)
     logger.info("batch received", extra={"recipients": len(batch.recipients), "width": batch.width})
     result = app.batch_sender.handle(batch, deadline)
     done = {"sent": result.counts[Outcome.SENT], "failed": result.counts[Outcome.FAILED]}

@@ -9,7 +9,6 @@ invoke, and a long run continues itself), the daily quota's resume schedule
 
 from __future__ import annotations
 
-import gc
 from typing import Any, assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -26,7 +25,7 @@ from fanmail.domain.run import (
     StartCampaign,
     parse_run_message,
 )
-from fanmail.handlers.common import emit_counts, logger, metrics
+from fanmail.handlers.common import emit_counts, logger, metrics, start_run
 from fanmail.services.send_campaign import EpochReport
 
 
@@ -85,11 +84,7 @@ def _rejected(message: str, **keys: Json) -> JsonObject:
 
 
 def _run(app: bootstrap.App, message: RunEpoch, context: Any) -> JsonObject:
-    logger.thread_safe_clear_keys()
-    logger.thread_safe_append_keys(campaign_id=message.campaign_id, run_id=message.run_id)
-    deadline = app.deadline(context)
-    if not gc.get_freeze_count():  # what start-up built: no collection walks it again
-        gc.freeze()
+    deadline = start_run(app, context, campaign_id=message.campaign_id, run_id=message.run_id)
     try:
         report = app.runner.run(message, deadline, app.runner.root_function(context))
     except Conflict as exc:

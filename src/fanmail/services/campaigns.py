@@ -25,6 +25,7 @@ from fanmail.domain.saved_segments import SavedSegment
 from fanmail.domain.segments import Segment
 from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import start_run
+from fanmail.functions import TRIGGER
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -36,7 +37,6 @@ from fanmail.ports import (
 )
 from fanmail.services.audience import Audiences, refuse_empty
 from fanmail.services.preview import template_report
-from fanmail.services.run_state import TRIGGER
 from fanmail.services.senders import SenderCheck
 from fanmail.services.topics import bind, target
 
@@ -346,5 +346,5 @@ class Campaigns:
         """Claim the campaign and hand its run to the trigger function (an async invoke)."""
         campaign = self.start(campaign_id)
         assert campaign.run_id is not None
-        self.invoker.invoke_async(TRIGGER, to_event(RunEpoch(campaign_id, campaign.run_id)))
+        self.invoker.invoke_async(TRIGGER.name, to_event(RunEpoch(campaign_id, campaign.run_id)))
         return campaign

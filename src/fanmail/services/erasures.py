@@ -15,7 +15,6 @@ own dead-letter queue, kept 4 days: the job holds a digest, which cannot give it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -29,6 +28,8 @@ from fanmail.domain.erasure import (
 )
 from fanmail.domain.errors import Conflict, InvalidInput, InvokeError, NotFound, Unavailable
 from fanmail.domain.transitions import forget_recipient, mentions
+from fanmail.domain.workers import ERASURE_ID, EraseStep
+from fanmail.functions import ERASER
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -41,9 +42,7 @@ from fanmail.ports import (
 )
 from fanmail.services.people import ErasureCheck, campaign_page
 
-WORKER = "eraser"
 PAGE = 100
-ID = re.compile(r"[0-9a-f]{32}")
 STARTING_WAIT_S = (0.05, 0.2, 0.5, 1.0)
 """How long a start waits for another start's job to be saved before taking the digest over
 (that start died between claiming the digest and saving its job)."""
@@ -144,20 +143,20 @@ class Erasures:
         return job
 
     def job(self, erasure_id: str) -> ErasureJob:
-        found = self.check.erasures.job(erasure_id) if ID.fullmatch(erasure_id) else None
+        found = self.check.erasures.job(erasure_id) if ERASURE_ID.fullmatch(erasure_id) else None
         if found is None:
             raise NotFound(f"no erasure {erasure_id!r}")
         return found
 
     def jobs(self, before: str | None, limit: int) -> tuple[list[ErasureJob], str | None]:
         """The erasures newest first (their receipts once done)."""
-        if before is not None and not ID.fullmatch(before):
+        if before is not None and not ERASURE_ID.fullmatch(before):
             raise InvalidInput(f"cursor {before!r} is not an erasure id")
         return self.check.erasures.jobs(before, limit)
 
     def _dispatch(self, job: ErasureJob, address: str) -> None:
         try:
-            self.invoker.invoke_async(WORKER, {"erasure_id": job.erasure_id, "email": address})
+            self.invoker.invoke_async(ERASER.name, EraseStep(job.erasure_id, address).to_event())
         except InvokeError as exc:
             raise Unavailable(
                 f"erasure {job.erasure_id} is recorded (the address is refused from now on) "

@@ -5,9 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypedDict
 
+from fanmail.domain.batches import HeartbeatPing
 from fanmail.domain.errors import InvokeError
+from fanmail.functions import SENDER
 from fanmail.ports import Invoker
-from fanmail.services.send_batch import SENDER
 
 THROTTLED = "TooManyRequestsException"
 
@@ -38,7 +39,7 @@ class Heartbeat:
 
     def _ping(self, _: int) -> InvokeError | str | None:
         try:
-            answer = self.invoker.invoke(SENDER, {"heartbeat": True})
+            answer = self.invoker.invoke(SENDER.name, HeartbeatPing().to_event())
         except InvokeError as exc:
             return exc
-        return None if answer.get("heartbeat") is True else f"unexpected answer {answer!r}"
+        return None if HeartbeatPing.is_one(answer) else f"unexpected answer {answer!r}"

@@ -47,6 +47,8 @@ from fanmail.domain.list_shards import DEFAULT_SHARDS
 from fanmail.domain.model import How, MailingList, Provenance, Subscriber
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import COLUMN_PREFIX
+from fanmail.domain.workers import ImportStep
+from fanmail.functions import IMPORTER
 from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
 from fanmail.services import import_pinpoint
 
@@ -84,7 +86,6 @@ class ImportJobView(TypedDict):
 if TYPE_CHECKING:
     from fanmail.services.people import ErasureCheck
 
-WORKER = "importer"
 REJECTED_EXAMPLES = 20
 MAX_REJECTED_EMAIL_CHARS = 320
 
@@ -100,7 +101,9 @@ class ImportLimits:
     lease_s: float = 60.0
     """How long a worker's hold on a job lasts without progress."""
     stop_margin_s: float = 20.0
-    """A worker hands the job on when less than this is left of its time."""
+    """A worker hands the job on when less than this is left before its deadline (which
+    already keeps FANMAIL_TIME_MARGIN_S back): room for the next chunk, as the check comes
+    before one and the hand-on must fit before the deadline."""
     rejects_days: float = 30.0
     """How long rejected rows (they name addresses) are kept; the job itself stays its 30."""
     upload_expires_s: int = 3600
@@ -167,7 +170,7 @@ class Imports:
         job = self._new_job(list_id, options, ImportStatus.QUEUED, file_name, len(data))
         self.blobs.put(job.source_key, data)
         self.jobs.create(job)
-        self.invoker.invoke_async(WORKER, {"import_id": job.import_id})
+        self.invoker.invoke_async(IMPORTER.name, ImportStep(job.import_id).to_event())
         return job
 
     def prepare_upload(
@@ -200,7 +203,7 @@ class Imports:
             raise Conflict(f"import {import_id!r} is {job.status.value}", job.status.value)
         elif job.status is ImportStatus.RUNNING and not job.stalled(now):
             return job
-        self.invoker.invoke_async(WORKER, {"import_id": import_id})
+        self.invoker.invoke_async(IMPORTER.name, ImportStep(import_id).to_event())
         return job
 
     def get(self, import_id: str) -> ImportJob:
@@ -382,7 +385,9 @@ class Step:
     def hand_over(self) -> ImportJob:
         """Out of time: let go of the job and start a fresh worker on it."""
         if self.save(replace(self.job, holder="", lease_until=0.0)):
-            self.imports.invoker.invoke_async(WORKER, {"import_id": self.job.import_id})
+            self.imports.invoker.invoke_async(
+                IMPORTER.name, ImportStep(self.job.import_id).to_event()
+            )
         return self.job
 
     def _apply(self, batch: list[Row]) -> bool:

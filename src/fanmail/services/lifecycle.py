@@ -24,10 +24,11 @@ from fanmail.domain.transitions import (
     resend_failed,
     resume,
 )
+from fanmail.functions import TRIGGER
 from fanmail.ports import CampaignStore, Clock, Invoker, LedgerEntry, Scheduler, SendLedger
 from fanmail.services.campaigns import Campaigns
 from fanmail.services.run_phases import variant_figures
-from fanmail.services.run_state import TRIGGER, phase_schedule_name, resume_schedule_name
+from fanmail.services.run_state import phase_schedule_name, resume_schedule_name
 from fanmail.services.scheduling import send_schedule_name
 
 FAILURES_PAGE_MAX = 1000
@@ -186,7 +187,7 @@ class Lifecycle:
         """Hand the new run to the trigger function (an async invoke)."""
         assert campaign.run_id is not None
         self.invoker.invoke_async(
-            TRIGGER, to_event(RunEpoch(campaign.campaign_id, campaign.run_id))
+            TRIGGER.name, to_event(RunEpoch(campaign.campaign_id, campaign.run_id))
         )
 
     def failures(

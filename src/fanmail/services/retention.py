@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from fanmail.domain.retention import ConsentIps, IpRetention
+from fanmail.domain.workers import RetentionStep
+from fanmail.functions import RETENTION
 from fanmail.ports import Clock, Invoker, SubscriberStore
 
 PAGE = 500
-FUNCTION = "retention"
 
 
 class RetentionReport(TypedDict):
@@ -47,6 +48,6 @@ class Retention:
             if cursor is None:
                 return report
             if self.clock.now() >= deadline:
-                self.invoker.invoke_async(FUNCTION, {"cursor": cursor})
+                self.invoker.invoke_async(RETENTION.name, RetentionStep(cursor).to_event())
                 report["handed_on"] = True
                 return report

@@ -22,15 +22,12 @@ from fanmail.domain.campaign import (
 from fanmail.domain.model import Recipient
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
 from fanmail.domain.plan import FanoutPlan
-
-TRIGGER = "trigger"
-PACER = "pacer"
-"""The root function a low-rate run sends from, inline, at small memory (FanoutPlan.low_rate)."""
+from fanmail.functions import PACER, TRIGGER
 
 
 def root_of(plan: FanoutPlan) -> str:
     """The root function an epoch of this plan runs in."""
-    return PACER if plan.low_rate else TRIGGER
+    return (PACER if plan.low_rate else TRIGGER).name
 
 
 class EpochEnd(StrEnum):

@@ -19,14 +19,15 @@ from fanmail.domain.saved_segments import (
     check_segment_name,
 )
 from fanmail.domain.segments import Segment
+from fanmail.domain.workers import CountStep
+from fanmail.functions import COUNTER
 from fanmail.ports import Clock, Invoker, ListStore, SegmentStore, SubscriberStore
 from fanmail.services.audience import Audiences, AudienceSize
 
-COUNTER = "counter"
-"""The function that counts (fanmail.functions)."""
 COUNT_PAGE = 1000
 COUNT_MARGIN_S = 30.0
-"""A worker hands on when less than this is left of its time."""
+"""A worker hands on when less than this is left before its deadline (which already keeps
+FANMAIL_TIME_MARGIN_S back): room for the next page, as the check comes before one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ class SavedSegments:
 
     def _hand_on(self, count: SegmentCount) -> None:
         self.invoker.invoke_async(
-            COUNTER, {"segment_count": {"list_id": count.list_id, "segment_id": count.segment_id}}
+            COUNTER.name, CountStep(count.list_id, count.segment_id).to_event()
         )
 
     def work_count(

@@ -42,6 +42,7 @@ from fanmail.domain.ses_meter import SesMeter, needed_in_flight
 from fanmail.domain.tags import VARIANT_TAG
 from fanmail.domain.tracking import ConfigurationSets
 from fanmail.domain.windows import split_pace, split_sends
+from fanmail.functions import SENDER
 from fanmail.ports import (
     CampaignStore,
     ClaimOutcome,
@@ -51,8 +52,6 @@ from fanmail.ports import (
     SendLedger,
     SubscriberStore,
 )
-
-SENDER = "sender"
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,13 +360,13 @@ class BatchSender:
         the send ledger makes that safe (what the child sent comes back as already_sent, what
         it was sending waits for its lease)."""
         try:
-            payload = self.invoker.invoke(SENDER, child.to_event())
+            payload = self.invoker.invoke(SENDER.name, child.to_event())
             result = BatchResult.from_wire(payload)
         except InvokeError:  # whatever it sent, it sent before now
             now = self.clock.now()
             sent = (now,) * max(1, child.window_sends)  # it may have sent a window until now
             result = BatchResult(leftover=child.recipients, failed_invocations=1, recent_sends=sent)
-        return result + BatchResult(invocations={SENDER: 1})
+        return result + BatchResult(invocations={SENDER.name: 1})
 
     # -- leaf -------------------------------------------------------------------------------
     def campaign_composer(self, campaign_id: str, phase: int = 0) -> tuple[Campaign, Compose]:

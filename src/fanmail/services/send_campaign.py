@@ -53,6 +53,7 @@ from fanmail.domain.transitions import (
     still_sending,
     trip_breaker,
 )
+from fanmail.functions import PACER, TRIGGER
 from fanmail.ports import (
     CampaignStore,
     Clock,
@@ -67,8 +68,6 @@ from fanmail.ports import (
 from fanmail.services.dispatch import MEASURED_CALLS, Dispatcher, stopped_by
 from fanmail.services.run_phases import Budget, PhaseSteps
 from fanmail.services.run_state import (
-    PACER,
-    TRIGGER,
     Epoch,
     EpochEnd,
     phase_schedule_name,
@@ -102,7 +101,7 @@ class RootOptions:
     ses_outage_after_s: float = 60.0
     max_epochs: int = 1000
     breakers: Breakers = field(default_factory=Breakers)
-    pacer_function: str = PACER
+    pacer_function: str = PACER.name
     """The pacer's deployed name (Lambda's context names a function by it)."""
 
 
@@ -156,7 +155,7 @@ class CampaignRunner:
         """The root function running this invocation: local mode names it by its logical
         name, Lambda by its deployed one."""
         name = getattr(context, "function_name", None)
-        return PACER if name in (PACER, self.options.pacer_function) else TRIGGER
+        return (PACER if name in (PACER.name, self.options.pacer_function) else TRIGGER).name
 
     def plan_for(
         self,
@@ -194,7 +193,7 @@ class CampaignRunner:
             return limits
         return replace(limits, max_senders=min(limits.max_senders, allowed))
 
-    def run(self, message: RunEpoch, deadline: float, here: str = TRIGGER) -> EpochReport:
+    def run(self, message: RunEpoch, deadline: float, here: str = TRIGGER.name) -> EpochReport:
         """Run one epoch of a claimed campaign in the root function `here`; what it stored
         when it ended. An epoch whose plan names the other root function (a low-rate run starts
         in the trigger; the account's rate can change between epochs) hands the run over to it

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from fanmail.domain.errors import InvalidInput
+from fanmail.functions import FUNCTIONS
 from fanmail.settings import Settings
 
 
@@ -51,7 +53,6 @@ def test_bad_settings_name_the_variable(name: str, value: str, message: str) -> 
 
 
 def test_every_setting_is_in_the_settings_table() -> None:
-    import dataclasses
     from pathlib import Path
 
     readme = (Path(__file__).parents[3] / "docs/settings.md").read_text()
@@ -78,6 +79,16 @@ def test_the_stack_wiring_settings() -> None:
     assert settings.function_names()["sender"] == "s-sender:live"
     assert settings.schedule_dead_letter_arn == "arn:aws:sqs:eu-west-1:1:dlq"
     assert Settings.from_env({}).function_names()["trigger"] == "fanmail-trigger"
+
+
+def test_function_names_are_the_invoked_functions_of_fanmail_functions() -> None:
+    """Review #1: `functions.FUNCTIONS` says which functions fanmail invokes; Settings holds a
+    deployed name for each of them (FANMAIL_<NAME>_FUNCTION) and for no other."""
+    invoked = {f.name for f in FUNCTIONS if f.invoked}
+    env = {f"FANMAIL_{name.upper()}_FUNCTION": f"x-{name}" for name in invoked}
+    assert Settings.from_env(env).function_names() == {name: f"x-{name}" for name in invoked}
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert {n.removesuffix("_function") for n in fields if n.endswith("_function")} == invoked
 
 
 def test_the_stack_sets_the_gil_switch_interval_it_is_given() -> None:

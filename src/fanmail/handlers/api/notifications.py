@@ -29,14 +29,6 @@ from fanmail.handlers.common import logger
 from fanmail.services.notifications import KEY_WINDOW_S, Notify, check_key
 
 KEY_PREFIX = "notification"
-API_TIMEOUT_MS = 25_000  # the API function's timeout (template.yaml)
-
-
-class _Remaining:
-    """A context for calls without Lambda's (tests): the API's time limit."""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return API_TIMEOUT_MS
 
 
 def notify(app: App, key: str, request: m.NotificationCreate, context: Any) -> JsonObject:
@@ -51,8 +43,7 @@ def notify(app: App, key: str, request: m.NotificationCreate, context: Any) -> J
         hash_function="sha256",
     )
     # a crashed attempt's record stops blocking the key when its invocation's time is up
-    remaining: Any = context or _Remaining()
-    config.register_lambda_context(remaining)
+    config.register_lambda_context(context)  # Lambda's, or local mode's invoker's
 
     def create_and_send(notification: JsonObject) -> JsonObject:
         campaign = app.notifications.send(key, command(request))
