@@ -117,6 +117,8 @@ class _Judged:
         if self.leader is None:
             return "nothing delivered yet"
         lead = next(result for result in self.results if result.name is self.leader)
+        if all(result.rate == lead.rate for result in self.results):
+            return f"no variant led: {metric} per delivered {lead.rate:.2%} for each"
         figures = (
             f"{self.leader} led on {metric} per delivered ({lead.rate:.2%}, "
             f"{lead.confidence:.1%} confidence to beat all)"

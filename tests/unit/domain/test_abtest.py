@@ -140,10 +140,13 @@ def test_waiting_longer_asks_more_of_each_look() -> None:
     assert decide(first_rule, figures, look=2).winner is AbGroup.A
 
 
-def test_a_tie_leads_with_the_first_listed() -> None:
+def test_a_tie_leads_with_the_first_listed_and_says_none_led() -> None:
     figures = {"A": VariantFigures(1000, 50), "B": VariantFigures(1000, 50)}
     decision = decide(ab_test(), figures)
     assert (decision.leader, decision.winner, decision.clear) == (AbGroup.A, AbGroup.A, False)
+    assert decision.reason.startswith("no variant led: clicks per delivered 5.00% for each")
+    nothing = decide(ab_test(), {"A": VariantFigures(90, 0), "B": VariantFigures(90, 0)})
+    assert "A led" not in nothing.reason and "0.00% for each" in nothing.reason
 
 
 def test_too_few_clicks_are_not_judged() -> None:
