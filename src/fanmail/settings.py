@@ -370,6 +370,9 @@ def _parse(name: str, raw: str, parser: Callable[[str], Any]) -> Any:
     try:
         return parser(raw)
     except ValueError as exc:
-        detail = str(exc) if "must" in str(exc) or "not a" in str(exc) else "malformed"
+        said = str(exc)
+        if said.startswith(("could not convert", "invalid literal")):  # float() or int()
+            said = "not a whole number" if "int()" in said else "not a number"
+        detail = said if "must" in said or "not a" in said else "malformed"
         shown = "<secret>" if name == "unsubscribe_keys" else repr(raw)
         raise InvalidInput(f"setting {PREFIX}{name.upper()}={shown}: {detail}") from None

@@ -31,7 +31,8 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("FANMAIL_MAX_SEND_RATE", "fast", "FANMAIL_MAX_SEND_RATE='fast': malformed"),
+        ("FANMAIL_MAX_SEND_RATE", "fast", "FANMAIL_MAX_SEND_RATE='fast': not a number$"),
+        ("FANMAIL_MAX_THREADS", "2.5", "FANMAIL_MAX_THREADS='2.5': not a whole number$"),
         ("FANMAIL_MAX_SEND_RATE", "-3", "must be a positive number"),
         ("FANMAIL_MAX_SEND_RATE", "nan", "must be a positive number"),
         ("FANMAIL_MAX_THREADS", "0", "FANMAIL_MAX_THREADS='0': must be a whole number >= 1"),
