@@ -150,7 +150,8 @@ def _problem(template: str, exc: BaseException, roots: tuple[str, ...] = ()) -> 
     if isinstance(exc, jinja2.TemplateNotFound):
         return TemplateProblem(f"template {template!r}: file {exc.name!r} not found")
     filename, line = _template_line(exc)
-    shown = template if filename in (None, "<template>") else _shown(filename, roots)
+    shown = template if filename is None else _shown(filename, roots)
+    shown = f"{template} (campaign subject)" if filename == "<template>" else shown  # from_string
     where = f"template {shown!r}" + (f", line {line}" if line else "")
     return TemplateProblem(f"{where}: {type(exc).__name__}: {exc}")
 

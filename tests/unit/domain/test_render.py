@@ -123,6 +123,11 @@ def test_campaign_subject_override_and_errors(shipped: TemplateRenderer) -> None
     assert message.subject == "For Li"
     with pytest.raises(TemplateProblem, match="campaign subject"):
         shipped.compile("newsletter", "{{ oops")
+    failing = shipped.compile("newsletter", "{{ 1 // 0 }}")  # fails only when rendered
+    with pytest.raises(
+        TemplateProblem, match=r"^template 'newsletter \(campaign subject\)', line 1"
+    ):
+        failing.render(context(first_name="Li"))
 
 
 def test_empty_and_overlong_subjects(template_dir: Path) -> None:
