@@ -535,7 +535,9 @@ def suggested_name(column: str) -> str:
     words = re.sub(r"[^\w]+", "_", column.strip().lower()).strip("_")
     name = words if words[:1].isalpha() else f"field_{words}"
     name = name[:MAX_NAME_CHARS].rstrip("_")
-    return f"my_{name}" if name in RESERVED or name == STATUS_COLUMN else name
+    if name == STATUS_COLUMN:
+        return "member_status"  # the README's and the dashboard's name for one of the file's own
+    return f"my_{name}" if name in RESERVED else name
 
 
 def _validate(batch: list[Row], job: ImportJob) -> tuple[list[RowIn], list[Rejected]]:

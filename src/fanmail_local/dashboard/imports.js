@@ -42,9 +42,12 @@ function ownColumn(column) {
   return null;
 }
 
+const RESERVED = ["email", "subscriber", "campaign", "list", "subject", "unsubscribe_url", "preferences_url"];
+
 function attributeName(column) {
   const name = column.trim().toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, "_").replace(/^_+|_+$/g, "");
   if (name === "status") return "member_status"; // what an import reads as the status: not an attribute
+  if (RESERVED.includes(name)) return `my_${name}`; // names fanmail gives every template itself
   return /^\p{L}/u.test(name) ? name.slice(0, 64) : `field_${name}`.slice(0, 64);
 }
 

@@ -5,10 +5,12 @@ rejected; a file that is not UTF-8 text, compressed or semicolon-separated."""
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pytest
 
+from fanmail.domain.attributes import RESERVED
 from fanmail.domain.import_jobs import ImportStatus
 from fanmail.domain.list_files import NOT_UTF8, NOT_UTF8_HINT
 from fanmail.domain.model import Subscriber, SubscriberStatus
@@ -63,12 +65,18 @@ def test_a_mapped_skipped_or_topic_column_is_not_a_bad_header_name(stack: Memory
         ("2nd", "field_2nd"),
         ("Ville natale", "ville_natale"),
         ("list", "my_list"),
-        ("Status!", "my_status"),
+        ("Status!", "member_status"),
         ("x" * 80, "x" * 64),
     ],
 )
 def test_suggested_names_are_the_dashboards(column: str, name: str) -> None:
     assert suggested_name(column) == name
+    script = DASHBOARD_IMPORTS.read_text(encoding="utf-8")
+    names = re.search(r"const RESERVED = \[([^\]]*)\]", script)
+    assert names is not None and set(re.findall(r'"(\w+)"', names.group(1))) == RESERVED
+
+
+DASHBOARD_IMPORTS = Path(__file__).parents[3] / "src" / "fanmail_local" / "dashboard" / "imports.js"
 
 
 def test_the_cli_exits_non_zero_when_the_job_fails_or_every_row_is_rejected(
