@@ -225,8 +225,14 @@ def test_a_worker_refuses_another_address_or_an_unknown_job(stack: MemoryStack) 
 def test_the_eraser_function_refuses_an_event_it_cannot_read(stack: MemoryStack) -> None:
     from fanmail.handlers import eraser
 
-    for event in ({}, {"erasure_id": 1, "email": ADA}, ["x"], {"erasure_id": "a" * 32}):
-        with pytest.raises(InvalidInput, match="the eraser takes"):
+    refusals = {
+        "no 'erasure_id' field": {},
+        "erasure id 1 is not 32 hex digits": {"erasure_id": 1, "email": ADA},
+        "expected a JSON object, got list": ["x"],
+        "no 'email' field": {"erasure_id": "a" * 32},
+    }
+    for said, event in refusals.items():
+        with pytest.raises(InvalidInput, match=f"^eraser event: {said}"):
             eraser.handle(stack.app, event, None)
 
 
