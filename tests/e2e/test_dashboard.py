@@ -438,3 +438,39 @@ def test_a_run_without_a_total_yet_shows_no_progress(
         views,
     )
     assert shares == [0, 0, 100, 25]
+
+
+def test_a_late_phase_says_when_it_was_sent_and_why_it_is_late(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A phase whose window had ended before it could start read "done (late: needs 0 a
+    second)", beside its zone's wall time as if sent then: it says why, and when it was sent."""
+    _, url = served
+    browser.get(url + "/")
+    instant = 1796628000.0  # 2026-12-07T07:20Z: 21:20 on UTC+14's clock
+    phases = [
+        {
+            "instant": instant,
+            "first_send_at": instant + 50_340,
+            "fits": False,
+            "required_rate": None,
+        },
+        {"instant": instant, "first_send_at": instant, "fits": False, "required_rate": 12.2},
+        {"instant": instant, "first_send_at": instant + 30, "fits": True, "required_rate": 1.0},
+    ]
+    found: list[list[str]] = browser.execute_async_script(
+        "const [phases, done] = arguments;"
+        "import('/dashboard/phases.js').then((m) => done(phases.map((p, i) => ["
+        "  m.phaseState(p, i === 1 ? 'waiting' : 'done'),"
+        "  m.lateOpening(p, 'Pacific/Kiritimati')])), (e) => done(String(e)));",
+        phases,
+    )
+    assert [state for state, _ in found] == [
+        "done (late: its window had ended before it could start)",
+        "waiting (late: it needs 13 a second)",
+        "done",
+    ]
+    assert found[0][1].startswith("; sent from about ") and "Dec 8, 2026, 11:19" in found[0][1], (
+        found
+    )
+    assert [opening for _, opening in found[1:]] == ["", ""]  # on time (a minute's grace)

@@ -4,9 +4,9 @@ An export job writes one endpoint per line, in the shape of the Pinpoint API's
 EndpointResponse: `ChannelType`, `Address`, `EndpointStatus` (ACTIVE, or INACTIVE once another
 endpoint with the same address was updated), `OptOut` (ALL: opted out of everything; NONE),
 `EffectiveDate` (last updated) and `CreationDate` (ISO 8601), `Attributes` and
-`User.UserAttributes` (names to lists of strings), `User.UserId`, `Demographic.Timezone` (a tz
-database name), `Location.Country` (ISO 3166-1 alpha-2), and more that fanmail does not use
-(Id, Metrics, CohortId, other Demographic and Location fields).
+`User.UserAttributes` (names to lists of strings), `Metrics` (names to numbers), `User.UserId`,
+`Demographic.Timezone` (a tz database name), `Location.Country` (ISO 3166-1 alpha-2), and more
+that fanmail does not use (Id, RequestId, CohortId, other Demographic and Location fields).
 
 Every line that holds a record is accounted for exactly once (blank lines are not records, as
 in every list file fanmail reads):
@@ -14,7 +14,8 @@ in every list file fanmail reads):
 - rejected, with why: not JSON, not an object, no or a bad address, a documented field of the
   wrong JSON type (the file is not an export there), an OptOut or EndpointStatus Pinpoint does
   not write;
-- skipped, with why: another channel (SMS, APNS, ...: fanmail sends email only); an address
+- skipped, with why: another channel (SMS, APNS, ...: fanmail sends email only; EMAIL in any
+  case is email); an address
   whose every endpoint is INACTIVE (Pinpoint did not send to it either);
 - imported: the first line of an address (a person);
 - merged: a later line of the same address, folded into that person.
@@ -31,13 +32,15 @@ Flattening: a list of strings becomes one value, its non-empty items joined with
 well in a template; `contains` finds an item -- but an item that itself holds ", " cannot be
 told apart). Names become fanmail attribute names (domain/attributes.py): NFKC-normalised, runs
 of other characters replaced by "_", trimmed to 64 characters; a name starting with a digit or
-one fanmail reserves gets the prefix `pinpoint_`. Built-in fields come first (`timezone`,
-`country`, `user_id`), then User.UserAttributes, then Attributes: when two names become one,
+one fanmail reserves gets the prefix `pinpoint_`. A metric becomes an attribute of its name
+too, its number as text. Built-in fields come first (`timezone`, `country`, `user_id`), then
+User.UserAttributes, then Attributes, then Metrics: when two names become one,
 the first keeps it and the export's notes say which. A timezone that is not an IANA zone
 (localtime.canonical_zone, which also fixes its case) is dropped (issue 23's local-time sends
 would fall back for it anyway) and said in the person's notes, as is any value that breaks
-fanmail's attribute limits. A value of the right JSON type
-that cannot be used (an odd date, an empty list) is dropped with a note: the line still counts.
+fanmail's attribute limits. A value of the right JSON type that cannot be used (an odd date, an
+empty list) is dropped with a note: the line still counts. The job's notes carry the people's
+(services/import_pinpoint.py), naming line and address.
 
 The whole file is read before people are known (a person's endpoints can be anywhere in it);
 memory grows with the number of addresses, not lines.
@@ -246,7 +249,7 @@ def _endpoint(line: int, fields: Mapping[str, Any], names: _NameMap) -> _Endpoin
     channel = _field(fields, "ChannelType", str)
     if channel is None:
         raise InvalidInput("no ChannelType")
-    if channel != "EMAIL":
+    if channel.upper() != "EMAIL":  # Pinpoint writes upper case; "email" means it too
         shown = channel if channel.isalnum() and len(channel) <= 40 else repr(channel[:40])
         raise _Skip(f"channel {shown}: fanmail sends email only")
     address = _field(fields, "Address", str)
@@ -260,6 +263,7 @@ def _endpoint(line: int, fields: Mapping[str, Any], names: _NameMap) -> _Endpoin
     custom = [
         *_string_lists(user, "UserAttributes", "User.UserAttributes", notes),
         *_string_lists(fields, "Attributes", "Attributes", notes),
+        *_metrics(fields),
     ]
     values = names.flatten(_builtins(fields, user, notes), custom, notes)
     return _Endpoint(
@@ -353,6 +357,21 @@ def _string_lists(
         value = ", ".join(item for item in items if item)
         if value:
             found.append((raw, value, where))
+    return found
+
+
+def _metrics(fields: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(raw name, value, source) per metric, by name: a number written as segments compare it
+    (3.0 as "3", 2.5 as "2.5"); Pinpoint segmented on them as on attributes."""
+    metrics = _field(fields, "Metrics", dict) or {}
+    found: list[tuple[str, str, str]] = []
+    for raw, number in sorted(metrics.items()):
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise InvalidInput(f"Metrics[{raw[:40]!r}] is {_json_kind(number)}, not a number")
+        if float(number).is_integer() and abs(number) < 1e15:  # finite: the reader says so
+            found.append((raw, str(int(number)), "Metrics"))
+        else:
+            found.append((raw, repr(float(number)), "Metrics"))
     return found
 
 

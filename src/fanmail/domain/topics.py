@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import NotRequired, TypedDict
 
 from fanmail.domain.attributes import check_display_name, clean_text
-from fanmail.domain.errors import InvalidInput, NotFound
+from fanmail.domain.errors import InvalidInput
 
 MAX_TOPICS = 20
 """Per list: every one is a column on import and export and a toggle on the preference page."""
@@ -133,11 +133,13 @@ def edited(topic: Topic, *, name: object, description: object, default: object) 
     return topic
 
 
-def find(topics: Iterable[Topic], slug: str, list_id: str) -> Topic:
-    for topic in topics:
-        if topic.slug == slug:
-            return topic
-    raise NotFound(f"list {list_id!r} has no topic {slug[:50]!r}")
+def find(topics: Iterable[Topic], slug: str, where: str) -> Topic:
+    """The topic `slug` names; else the one 400 for an unknown topic, naming the list's."""
+    known = {topic.slug: topic for topic in topics}
+    if slug not in known:
+        listed = ", ".join(known) or "none"
+        raise InvalidInput(f"{where}: the list has no topic {slug[:50]!r} (it has: {listed})")
+    return known[slug]
 
 
 def choices_by_slug(topics: Iterable[Topic], stored: Mapping[str, bool]) -> dict[str, bool]:
@@ -147,16 +149,12 @@ def choices_by_slug(topics: Iterable[Topic], stored: Mapping[str, bool]) -> dict
 
 
 def choices_by_key(
-    topics: Iterable[Topic], wanted: Mapping[str, bool], where: str = "topics"
+    topics: Sequence[Topic], wanted: Mapping[str, bool], where: str = "topics"
 ) -> dict[str, bool]:
     """Choices given by slug (an API body, an import row) as stored: by key."""
-    known = {topic.slug: topic for topic in topics}
     stored: dict[str, bool] = {}
     for slug, chosen in wanted.items():
-        topic = known.get(slug)
-        if topic is None:
-            listed = ", ".join(known) or "none"
-            raise InvalidInput(f"{where}: the list has no topic {slug[:50]!r} (it has: {listed})")
+        topic = find(topics, slug, where)
         if not isinstance(chosen, bool):
             raise InvalidInput(f"{where}.{slug}: expected true or false")
         stored[topic.key] = chosen

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from fanmail.services.import_list import Step
 
 MAX_NOTES = 20
+"""The job's notes at most: skipped lines by why and name clashes first, then people's."""
+PERSON_NOTES_SHOWN = 3
+"""Of one person's notes, those shown (the rest counted): a job's record stays small."""
 
 
 def run(step: Step, remaining_s: Callable[[], float]) -> ImportJob:
@@ -73,9 +76,35 @@ def _account_lines(step: Step, export: PinpointExport) -> bool:
         job,
         header=(),
         counts=job.counts + accounted,
-        notes=tuple([*notes, *export.notes][:MAX_NOTES]),
+        notes=_bounded([*notes, *export.notes], people_notes(export.people)),
     )
     return step.save(done)
+
+
+def people_notes(people: tuple[Person, ...]) -> list[str]:
+    """What was dropped from each person (a time zone that is not a zone, a date, an
+    attribute over the limits), naming the line and address: else it was lost without a word."""
+    found = []
+    for person in people:
+        if person.notes:
+            shown = "; ".join(person.notes[:PERSON_NOTES_SHOWN])
+            more = len(person.notes) - PERSON_NOTES_SHOWN
+            extra = f" (and {more} more)" if more > 0 else ""
+            found.append(f"line {person.line} ({person.email}): {shown}{extra}")
+    return found
+
+
+def _bounded(file_notes: list[str], people: list[str]) -> tuple[str, ...]:
+    """At most MAX_NOTES, the file's first; people's beyond the room left are counted."""
+    kept = file_notes[:MAX_NOTES]
+    room = MAX_NOTES - len(kept)
+    if len(people) <= room:
+        return tuple(kept + people)
+    shown = people[: max(room - 1, 0)]
+    rest = len(people) - len(shown)
+    who = "person" if rest == 1 else "people"
+    last = f"and {rest:,} more {who} with a time zone, a date or an attribute dropped"
+    return tuple([*kept[: MAX_NOTES - len(shown) - 1], *shown, last])
 
 
 def _write(step: Step, people: tuple[Person, ...], position: Position) -> bool:

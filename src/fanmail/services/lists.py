@@ -53,7 +53,7 @@ MAX_SIGNUP_FIELDS = 10
 def _keeps(mailing_list: MailingList, wanted: Filter) -> Callable[[Subscriber], bool]:
     topic, topic_in = None, True
     if wanted.topic is not None:
-        topic = find(mailing_list.topics, wanted.topic[0], mailing_list.list_id)
+        topic = find(mailing_list.topics, wanted.topic[0], "topic")
         topic_in = wanted.topic[1]
 
     def keeps(subscriber: Subscriber) -> bool:

@@ -100,6 +100,12 @@ class Epoch:
     def pending(self) -> int:
         return self.state.pending
 
+    @property
+    def phases_to_come(self) -> bool:
+        """Whether phases of the run have still to open (who they will read is not yet read)."""
+        phases = self.campaign.phases
+        return phases is not None and self.state.phase < len(phases.phases)
+
     def checkpoint(self) -> Checkpoint:
         """The state to store: with the recipients it holds, by address (they are read again,
         attributes and all, when the run goes on)."""

@@ -4,7 +4,7 @@ campaign, or a recurring cron/rate schedule that sends a fresh copy of it each t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fanmail.domain.abtest import parse_duration
 from fanmail.domain.campaign import Campaign, CampaignStatus, ScheduleSpec
@@ -34,13 +34,15 @@ class ScheduleCampaign:
     window: str | None = None
 
 
-EARLIEST_ZONE, LATEST_ZONE = "Etc/GMT-14", "Etc/GMT+12"
-"""The clocks that show a wall time first and last (UTC+14, UTC-12)."""
+EARLIEST_ZONE = "Etc/GMT-14"
+"""The clocks that show a wall time first (UTC+14)."""
+FIRST_CLOCK_AHEAD = timedelta(hours=14)
 
 
 def local_time_spec(command: ScheduleCampaign, now: float) -> tuple[ScheduleSpec, LocalTimeSpec]:
     """A local-time schedule: the run starts when the first clock on Earth shows `at` (its
-    phases then wait for their own zones' instants); refused once every clock has passed it."""
+    phases then wait for their own zones' instants); refused once that clock has passed it, as
+    the zones past it would get the mail hours late (a "9 pm" mail at 6 am)."""
     if command.at is None or command.expression is not None:
         raise InvalidInput("local_time: give 'at' (a wall time, e.g. 2026-12-08T09:00:00)")
     fallback = command.fallback_timezone or command.timezone
@@ -49,10 +51,25 @@ def local_time_spec(command: ScheduleCampaign, now: float) -> tuple[ScheduleSpec
     )
     spec = LocalTimeSpec(command.at, check_zone(fallback, "fallback_timezone"), float(window_s))
     wall = parse_wall_time(command.at)
-    if first_moment(wall, LATEST_ZONE).instant + spec.window_s <= now:
-        raise InvalidInput(f"at {command.at!r} has passed on every clock")
-    start = max(now, first_moment(wall, EARLIEST_ZONE).instant)
+    start = first_moment(wall, EARLIEST_ZONE).instant
+    if start <= now:
+        raise InvalidInput(passed_first_clock(command.at, wall, start, now))
     return ScheduleSpec(timezone=spec.fallback_timezone, at=start), spec
+
+
+def passed_first_clock(at: str, wall: datetime, passed_at: float, now: float) -> str:
+    """Why a local-time `at` is refused: when the first clock showed it, and what would work."""
+    first_clock_now = datetime.fromtimestamp(now, UTC).replace(tzinfo=None) + FIRST_CLOCK_AHEAD
+    earliest = (first_clock_now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    next_day = wall + timedelta(days=1)
+    example = f", e.g. {next_day.isoformat()} (the next day)" if next_day >= earliest else ""
+    when = datetime.fromtimestamp(passed_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"at {at!r} has passed on the first clocks on Earth (UTC+14): they showed it at {when}, "
+        "and a local-time send starts then, so every zone already past it would get the mail "
+        f"late; give a wall time from {earliest.isoformat()} on (at least 14 hours ahead of "
+        f"UTC){example}"
+    )
 
 
 class Scheduling:

@@ -392,7 +392,7 @@ class CampaignRunner:
         started = epoch.campaign.started_at or epoch.started
         send_window = finished - (state.first_send_at or finished)
         recipients = state.recipients  # exact once the whole list has been read
-        if not state.exhausted:
+        if not state.exhausted or epoch.phases_to_come:  # later phases: the list's size holds
             recipients = max(state.recipients, state.estimated_recipients or 0)
         sent = counts[Outcome.SENT]
         counts = self._without_erased(counts)

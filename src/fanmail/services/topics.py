@@ -24,6 +24,15 @@ RETRIES = 5
 """Tries of a topic change that another change of the list's topics beat (a conditional put)."""
 
 
+def addressed(topics: tuple[Topic, ...], slug: str, list_id: str) -> Topic:
+    """A topic its URL names (a 404 when it is not there; a topic a body or query names is a
+    400 naming the list's topics: domain.topics.find)."""
+    for topic in topics:
+        if topic.slug == slug:
+            return topic
+    raise NotFound(f"list {list_id!r} has no topic {slug[:50]!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class TopicChange:
     """What to create or change: a field left None stays as it is (a new topic's name is
@@ -48,7 +57,7 @@ class Topics:
         return self.of(list_id).topics
 
     def get(self, list_id: str, slug: str) -> Topic:
-        return find(self.all(list_id), slug, list_id)
+        return addressed(self.all(list_id), slug, list_id)
 
     def create(self, list_id: str, slug: str, change: TopicChange) -> Topic:
         topic = new_topic(slug, change.name or slug, change.description, change.default or "in")
@@ -65,7 +74,7 @@ class Topics:
     def update(self, list_id: str, slug: str, change: TopicChange) -> Topic:
         for _ in range(RETRIES):
             current = self.of(list_id)
-            old = find(current.topics, slug, list_id)
+            old = addressed(current.topics, slug, list_id)
             new = edited(
                 old, name=change.name, description=change.description, default=change.default
             )
@@ -79,7 +88,7 @@ class Topics:
         (nobody reads them) and are dropped as each subscriber's choices are next written."""
         for _ in range(RETRIES):
             current = self.of(list_id)
-            old = find(current.topics, slug, list_id)
+            old = addressed(current.topics, slug, list_id)
             if self._replaced(current, tuple(t for t in current.topics if t.slug != slug)):
                 return old
         raise Conflict(f"the topics of list {list_id!r} kept changing; try again")
@@ -102,20 +111,14 @@ def bind(mailing_list: MailingList, segment: Segment, path: str = "segment") -> 
 
 def target(mailing_list: MailingList, slug: str, segment: Segment | None) -> tuple[Topic, Segment]:
     """A campaign's audience for a topic: in the topic, and in `segment` if there is one."""
-    topic = find(mailing_list.topics, check_slug(slug, "topic"), mailing_list.list_id)
+    topic = find(mailing_list.topics, check_slug(slug, "topic"), "topic")
     node: Node = InTopic(topic.slug, topic.key, topic.default_in)
     return topic, Segment(node if segment is None else All((node, segment.root)))
 
 
 def _bound(node: Node, mailing_list: MailingList, path: str) -> Node:
     if isinstance(node, InTopic):
-        known = {topic.slug: topic for topic in mailing_list.topics}
-        topic = known.get(node.slug)
-        if topic is None:
-            raise InvalidInput(
-                f"{path}: list {mailing_list.list_id!r} has no topic {node.slug!r} "
-                f"(it has: {', '.join(known) or 'none'})"
-            )
+        topic = find(mailing_list.topics, node.slug, path)
         return InTopic(topic.slug, topic.key, topic.default_in)
     if isinstance(node, All | AnyOf):
         return type(node)(tuple(_bound(child, mailing_list, path) for child in node.nodes))

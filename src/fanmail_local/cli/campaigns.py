@@ -160,7 +160,8 @@ def _creating(sub: Any) -> None:
     schedule.add_argument(
         "--local-time",
         action="store_true",
-        help="send at --at on each subscriber's own clock (their timezone attribute)",
+        help="send at --at on each subscriber's own clock (their timezone attribute); --at "
+        "must not have come yet on the first clocks (UTC+14): at least 14 h ahead of UTC",
     )
     schedule.add_argument(
         "--fallback-timezone", help="local time: the clock of subscribers without a known zone"

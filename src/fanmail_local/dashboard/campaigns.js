@@ -84,8 +84,9 @@ export function progressOf(view) {
   const progress = view.summary || view.progress || {};
   const total = Number(progress.recipients || progress.estimated_recipients || progress.recipients_seen || 0);
   const done = view.outcomes.reduce((sum, key) => sum + Number(progress[key] || 0), 0);
-  // No total yet (the list not read, a local-time run waiting for its first phase): 0 % until
-  // the run has ended (a campaign that reached nobody is done, not stuck).
+  // The total is the whole run's (a run in phases counts the phases still to open: their
+  // recipients are pending). No total yet (nothing read, older records): 0 % until the run has
+  // ended (a campaign that reached nobody is done, not stuck).
   const ended = ["sent", "cancelled", "failed"].includes(view.status);
   const share = total ? Math.min(100, Math.floor((100 * done) / total)) : (ended ? 100 : 0);
   return { progress, total, done, share };

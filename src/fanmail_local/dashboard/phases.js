@@ -51,12 +51,32 @@ function phaseRow(view, phase, index) {
   row.append(
     el("td", String(index + 1)),
     el("td", phase.label),
-    el("td", when(phase.instant, zone) + afterWait + quiet),
+    el("td", when(phase.instant, zone) + afterWait + quiet + lateOpening(phase, zone)),
     el("td", count(phase.planned_recipients)),
     el("td", closed ? reached(phase.counts) : ""),
-    el("td", phase.fits ? state : `${state} (late: needs ${Math.ceil(phase.required_rate || 0)} a second)`),
+    el("td", phaseState(phase, state)),
   );
   return row;
+}
+
+// A phase that could not open at its instant (the run began after it, or the phases before it
+// were still sending): when it was planned to send from, on the same clock. The instant alone
+// read as when its mail went out.
+export function lateOpening(phase, zone) {
+  const from = phase.first_send_at;
+  if (from === null || from === undefined || from - phase.instant < 60) return "";
+  return `; sent from about ${when(from, zone)}`;
+}
+
+// Its state, and for a phase that does not fit its window, why: no rate helps once the window
+// has ended before the phase could start (the API says required_rate null; it read "needs 0").
+export function phaseState(phase, state) {
+  if (phase.fits) return state;
+  if (phase.required_rate === null || phase.required_rate === undefined) {
+    return `${state} (late: its window had ended before it could start)`;
+  }
+  const rate = Math.ceil(phase.required_rate).toLocaleString();
+  return `${state} (late: ${state === "done" ? "it needed" : "it needs"} ${rate} a second)`;
 }
 
 // When a phase opens inside the quiet hours on its zone's clock, its sends wait for their end.

@@ -89,6 +89,7 @@ def test_the_fixtures_people() -> None:
         "timezone": "Europe/London",
         "country": "GB",
         "user_id": "user-ada",
+        "sessions": "12",  # Metrics {"sessions": 12.0}
     }
     assert ada.signed_up_at == 1604318400.0  # the older endpoint's CreationDate, 2020-11-02T12:00Z
     assert grace.unsubscribed and grace.opt_out_line == 5  # the newer endpoint's NONE is no opt-in
@@ -168,6 +169,9 @@ def test_an_opt_out_on_any_endpoint_wins_and_inactive_alone_is_skipped() -> None
         (email("a@example.com", Demographic=[]), "Demographic is a list, not an object"),
         (email("a@example.com", Location={"Country": 49}), "Location.Country is a number"),
         (email("a@example.com", EffectiveDate=20260101), "EffectiveDate is a number"),
+        (email("a@example.com", Metrics=[3]), "Metrics is a list, not an object"),
+        (email("a@example.com", Metrics={"n": "3"}), "Metrics['n'] is a string, not a number"),
+        (email("a@example.com", Metrics={"n": True}), "Metrics['n'] is a boolean, not a number"),
     ],
 )
 def test_rejected_lines_say_why(line: dict[str, Any], reason: str) -> None:
@@ -222,6 +226,25 @@ def test_attribute_names(raw: str, name: str | None) -> None:
     assert attribute_name(raw) == name
 
 
+def test_metrics_are_attributes_of_their_name() -> None:
+    """Pinpoint users segment on Metrics: they were dropped without a word."""
+    metrics = {"purchases": 3.0, "Avg Basket": 12.5, "visits": 7, "big": 1e20}
+    (person,) = read(email("a@example.com", Attributes={"visits": ["x"]}, Metrics=metrics)).people
+    assert {k: v for k, v in person.attributes.items() if k != "visits"} == {
+        "purchases": "3",
+        "Avg_Basket": "12.5",
+        "big": "1e+20",
+    }
+    assert person.attributes["visits"] == "x"  # an attribute of the same name comes first
+
+
+def test_a_lower_case_email_channel_is_email() -> None:
+    """'channel email: fanmail sends email only' contradicted itself."""
+    export = read({"ChannelType": "email", "Address": "a@example.com"}, email("b@example.com"))
+    assert [r.outcome for r in export.lines] == [Outcome.IMPORTED, Outcome.IMPORTED]
+    assert [p.email for p in export.people] == ["a@example.com", "b@example.com"]
+
+
 def test_a_timezone_is_kept_in_its_canonical_spelling() -> None:
     (person,) = read(email("a@example.com", Demographic={"Timezone": " europe/LISBON "})).people
     assert person.attributes["timezone"] == "Europe/Lisbon"
@@ -269,6 +292,7 @@ endpoints = st.fixed_dictionaries(
             st.fixed_dictionaries({}, optional={"Timezone": strings | st.just("Asia/Tokyo")})
         ),
         "Location": either(st.fixed_dictionaries({}, optional={"Country": strings})),
+        "Metrics": either(st.dictionaries(strings, st.floats() | st.integers(), max_size=3)),
         "__proto__": json_any,
     },
 )

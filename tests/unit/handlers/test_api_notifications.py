@@ -103,7 +103,8 @@ def test_bad_notifications_are_refused_saying_why_and_leave_nothing(api: MemoryS
     status, body = notify(api, "b", segment={"attribute": "plan", "gt": "x"})
     assert status == 422 and "segment.gt" in body["error"]["message"]
     status, body = notify(api, "c", topic="weekly")
-    assert status == 404 and "no topic 'weekly'" in body["error"]["message"], body
+    assert status == 400, body  # as in a segment or a subscriber's topics: the list's named
+    assert body["error"]["message"] == "topic: the list has no topic 'weekly' (it has: none)"
     status, body = notify(api, "d", template="no-such-template")
     assert status == 422, body
     status, body = notify(api, "e", sender=None)

@@ -45,6 +45,32 @@ def test_local_time_schedule_starts_when_the_first_clock_shows_it(api: MemorySta
     assert scheduled["schedule"]["at"] == wall - 14 * 3600  # UTC+14 sees 09:00 first
 
 
+def utc_wall(stack: MemoryStack, hours: float) -> str:
+    """The wall time UTC's clocks show `hours` from now (to the minute)."""
+    moment = datetime.fromtimestamp(stack.ports.clock.now(), UTC) + timedelta(hours=hours)
+    return moment.replace(second=0, microsecond=0, tzinfo=None).isoformat()
+
+
+def test_a_local_time_already_past_on_the_first_clock_is_refused(api: MemoryStack) -> None:
+    """Two hours ahead of UTC, the wall time has passed at UTC+14 (and in Tokyo): accepted, it
+    sent those zones the mail at once, hours late. Refused naming when it passed and what works."""
+    _, campaign = create(api)
+    path = f"/campaigns/{campaign['campaign_id']}/schedule"
+    at = utc_wall(api, 2)
+    status, answer = call(api, "POST", path, {"at": at, "local_time": True})
+    assert is_error(status, answer, 400, f"at {at!r} has passed on the first clocks"), answer
+    passed = datetime.fromisoformat(at) - timedelta(hours=14)
+    assert f"they showed it at {passed:%Y-%m-%d %H:%M} UTC" in answer["error"]["message"]
+    earliest = utc_wall(api, 14 + 1 / 60)
+    assert f"from {earliest} on (at least 14 hours ahead of UTC)" in answer["error"]["message"]
+    next_day = (datetime.fromisoformat(at) + timedelta(days=1)).isoformat()
+    assert f"e.g. {next_day} (the next day)" in answer["error"]["message"]
+    assert call(api, "GET", f"/campaigns/{campaign['campaign_id']}")[1]["status"] == "draft"
+    status, scheduled = call(api, "POST", path, {"at": earliest, "local_time": True})
+    assert status == 200, scheduled  # the earliest the message names works
+    assert scheduled["schedule"]["at"] > api.ports.clock.now()
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
@@ -52,7 +78,7 @@ def test_local_time_schedule_starts_when_the_first_clock_shows_it(api: MemorySta
         ({"at": "2026-12-08T09:00:00+01:00", "local_time": True}, "UTC offset"),
         ({"expression": "rate(1 day)", "local_time": True}, "give 'at'"),
         ({"at": "PAST", "local_time": True, "fallback_timezone": "Mars/Base"}, "Mars/Base"),
-        ({"at": "2000-01-01T09:00:00", "local_time": True}, "passed on every clock"),
+        ({"at": "2000-01-01T09:00:00", "local_time": True}, "passed on the first clocks"),
         ({"at": "FUTURE", "local_time": True, "window": "soon"}, "window"),
         ({"at": "FUTURE", "window": "90m"}, "belong to local-time delivery: add local_time"),
         ({"at": "FUTURE", "fallback_timezone": "Europe/Lisbon"}, "add local_time"),
@@ -134,3 +160,22 @@ def test_a_lists_quiet_hours_are_its_campaigns_unless_they_set_their_own(api: Me
         call(api, "PATCH", "/lists/news", {"quiet_hours": {}})[1]["settings"]["quiet_hours"] is None
     )
     assert create(api)[1]["quiet_hours"] is None
+
+
+def test_send_now_on_a_local_time_schedule_starts_the_run_and_keeps_each_zones_time(
+    api: MemoryStack,
+) -> None:
+    """`send` on a campaign scheduled in local time starts its run now (the census), but each
+    zone still gets it at the wall time on its own clock: nothing is sent before the first."""
+    _, campaign = create(api)
+    cid = campaign["campaign_id"]
+    at = wall_time(api, 2)
+    body = {"at": at, "local_time": True, "fallback_timezone": "Europe/Lisbon"}
+    first = call(api, "POST", f"/campaigns/{cid}/schedule", body)[1]["schedule"]["at"]
+    status, started = call(api, "POST", f"/campaigns/{cid}/send")
+    assert status == 202, started
+    api.invoker.drain()
+    view = call(api, "GET", f"/campaigns/{cid}")[1]
+    assert view["status"] == "sending" and view["local_time"]["at"] == at
+    assert view["resume_at"] >= first  # waits for the first zone's 09:00
+    assert list(api.ses.deliveries) == []

@@ -49,6 +49,9 @@ def test_the_fixture_imported_every_line_in_one_count(stack: MemoryStack) -> Non
     assert c.accounted == c.rows
     assert "skipped 1 line: channel SMS: fanmail sends email only" in job.notes
     assert any("INACTIVE" in note for note in job.notes)
+    assert "line 12 (odd@example.com): timezone 'PST' dropped: not an IANA time zone" in "\n".join(
+        job.notes
+    )
     rejected, _ = stack.app.imports.rejects(job.import_id, 0, 100)
     assert [r.line for r in rejected] == [8, 9, 10, 13, 14, 16]
     assert rejected[0].reason == "no Address"
@@ -61,6 +64,44 @@ def test_the_fixture_imported_every_line_in_one_count(stack: MemoryStack) -> Non
     assert grace.history[-1].detail == f"{job.import_id}: {OPTED_OUT_IN_FILE}"
     view = stack.app.imports.view(job)
     assert view["counts"]["skipped"] == 4 and view["options"]["format"] == "pinpoint"
+
+
+def test_what_was_dropped_from_a_person_is_in_the_jobs_notes(stack: MemoryStack) -> None:
+    """A zone that is not a zone, a date that is not one, an attribute over the limits: said
+    in the person's notes, then thrown away; the person was imported without them silently."""
+    line = {
+        "ChannelType": "EMAIL",
+        "Address": "tz@example.com",
+        "Demographic": {"Timezone": "Not/AZone"},
+        "EffectiveDate": "yesterday",
+        "Attributes": {"long": ["x" * 2001]},
+    }
+    job = imported(stack, (json.dumps(line) + "\n").encode())
+    assert job.counts.created == 1
+    assert job.notes == (
+        "line 1 (tz@example.com): timezone 'Not/AZone' dropped: not an IANA time zone; "
+        "EffectiveDate 'yesterday' is not an ISO 8601 time: ignored; "
+        "attribute 'long' dropped: over 2000 characters",
+    )
+    assert stack.app.lists.subscriber("news", "tz@example.com").attributes == {}
+
+
+def test_the_jobs_notes_are_bounded_and_count_the_rest(stack: MemoryStack) -> None:
+    rows = [
+        {
+            "ChannelType": "EMAIL",
+            "Address": f"p{i:02}@example.com",
+            "Demographic": {"Timezone": "X"},
+        }
+        for i in range(30)
+    ]
+    rows.append({"ChannelType": "SMS", "Address": "+15550100"})
+    job = imported(stack, "\n".join(json.dumps(row) for row in rows).encode())
+    assert len(job.notes) == 20
+    assert job.notes[0] == "skipped 1 line: channel SMS: fanmail sends email only"
+    assert job.notes[1] == "line 1 (p00@example.com): timezone 'X' dropped: not an IANA time zone"
+    assert job.notes[18].startswith("line 18 (p17@example.com)")
+    assert job.notes[19] == "and 12 more people with a time zone, a date or an attribute dropped"
 
 
 def test_an_opted_out_address_is_not_resubscribed_without_force(stack: MemoryStack) -> None:

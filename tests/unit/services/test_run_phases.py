@@ -104,6 +104,32 @@ def test_local_time_sends_each_zone_at_its_own_nine() -> None:
     assert done.summary is not None and done.summary.recipients == 100
 
 
+def test_between_phases_the_total_is_the_whole_run_not_the_phases_opened() -> None:
+    """Waiting for New York's 09:00 after Tokyo's and Lisbon's had sent, the summary said "all
+    of them done, 100 %": its total counted only the phases opened. It is the list's, the rest
+    pending."""
+    stack = sim_stack(fast_settings(), rate=200.0)
+    seeded(stack, 100)
+    campaign = new_campaign(stack)
+    with_fields(stack, campaign, local_time=LocalTimeSpec(tomorrow_at(stack, "09:00:00"), "UTC"))
+    stack.invoker.invoke("trigger", {"campaign_id": campaign.campaign_id})
+    waits = []
+    for _ in range(50):
+        stack.invoker.drain()
+        now = stack.campaigns.get(campaign.campaign_id)
+        assert now is not None
+        if now.status is not CampaignStatus.SENDING:
+            break
+        assert now.summary is not None and now.resume_at is not None
+        waits.append((now.summary.recipients, now.summary.pending, len(sends(stack))))
+        stack.ports.clock.sleep(max(0.0, now.resume_at - stack.ports.clock.now()))
+        fire_due(stack.scheduler, stack.invoker, stack.ports.clock.now())
+    assert len(waits) >= 3 and any(0 < sent < 100 for _, _, sent in waits), waits
+    for recipients, pending, sent in waits:
+        assert (recipients, pending) == (100, 100 - sent), waits
+    assert now.summary is not None and (now.summary.recipients, now.summary.pending) == (100, 0)
+
+
 def test_quiet_hours_defer_to_their_end_and_reach_everyone_once() -> None:
     stack = sim_stack(fast_settings(), rate=200.0)
     subscribers = seeded(stack, 60)
