@@ -127,7 +127,8 @@ def test_between_phases_the_total_is_the_whole_run_not_the_phases_opened() -> No
     assert len(waits) >= 3 and any(0 < sent < 100 for _, _, sent in waits), waits
     for recipients, pending, sent in waits:
         assert (recipients, pending) == (100, 100 - sent), waits
-    assert now.summary is not None and (now.summary.recipients, now.summary.pending) == (100, 0)
+    assert now is not None and now.summary is not None
+    assert (now.summary.recipients, now.summary.pending) == (100, 0)
 
 
 def test_quiet_hours_defer_to_their_end_and_reach_everyone_once() -> None:
