@@ -25,6 +25,7 @@ from fanmail.domain.errors import TemplateProblem
 from fanmail.domain.sandbox import BoundedEnvironment, RenderClock, render_bounded
 
 SUBJECT_FILE = "subject.txt.j2"
+OVERRIDE = "(campaign subject)"
 HTML_FILE = "body.html.j2"
 TEXT_FILE = "body.txt.j2"
 SUBJECT_MAX_CHARS = 255
@@ -125,7 +126,7 @@ def _template_line(exc: BaseException) -> tuple[str | None, int | None]:
     tb: types.TracebackType | None = exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith(".j2") or filename == "<template>":
+        if filename.endswith((".j2", OVERRIDE)) or filename == "<template>":
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
@@ -150,8 +151,7 @@ def _problem(template: str, exc: BaseException, roots: tuple[str, ...] = ()) -> 
     if isinstance(exc, jinja2.TemplateNotFound):
         return TemplateProblem(f"template {template!r}: file {exc.name!r} not found")
     filename, line = _template_line(exc)
-    shown = template if filename is None else _shown(filename, roots)
-    shown = f"{template} (campaign subject)" if filename == "<template>" else shown  # from_string
+    shown = template if filename in (None, "<template>") else _shown(filename, roots)
     where = f"template {shown!r}" + (f", line {line}" if line else "")
     return TemplateProblem(f"{where}: {type(exc).__name__}: {exc}")
 
@@ -273,8 +273,9 @@ class TemplateRenderer:
             current = f"{name}/{TEXT_FILE}"
             text = env.get_template(current) if self._exists(current) else None
             if subject_override is not None:
-                current = f"{name} (campaign subject)"
-                subject = env.from_string(subject_override)
+                current = f"{name} {OVERRIDE}"  # its errors' file, when it renders too
+                code = env.compile(subject_override, filename=current)
+                subject = env.template_class.from_code(env, code, env.make_globals(None))
             else:
                 current = f"{name}/{SUBJECT_FILE}"
                 subject = env.get_template(current)
