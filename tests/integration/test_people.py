@@ -22,7 +22,7 @@ from fanmail.adapters.aws import clients, shared_sessions
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.batches import Batch
-from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint
+from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, SegmentSnapshot
 from fanmail.domain.erasure import describe
 from fanmail.domain.errors import Conflict, NotFound, SendError, SendErrorKind
 from fanmail.domain.import_jobs import ImportOptions
@@ -37,6 +37,7 @@ from fanmail.domain.model import (
     SubscriberStatus,
 )
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
+from fanmail.domain.segments import Segment
 from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
 from fanmail.domain.tokens import Purpose
 from fanmail.services.campaigns import CreateCampaign
@@ -124,8 +125,9 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
 def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     """The address in two lists (one with a consent change), a campaign's ledger (over four
     partition keys: each record is read at its shard's key) with what SES said back
-    (a bounce), a failure in a campaign's checkpoint, a pending sign-up and a
-    rejected import row; another address beside it."""
+    (a bounce), a failure in a campaign's checkpoint, a notification whose segment, subject
+    and variables name it, a pending sign-up and a rejected import row; another address
+    beside it."""
     app, ports, now = env.app, env.ports, env.ports.clock.now()
     news, club = f"news{suffix}", f"club{suffix}"
     app.lists.create(CreateList(news))
@@ -147,6 +149,18 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
             checkpoint=Checkpoint(queue=(ada, bob), counts=failed),
             run_id="r1",
             ledger_shards=4,
+        )
+    )
+    notification = f"n{suffix}"  # the README's notification: its segment names the person
+    ports.campaigns.create(
+        Campaign(
+            notification,
+            news,
+            "newsletter",
+            SENDER_ADDRESS,
+            subject=f"Order shipped to {ada}",
+            variables={"headline": f"Shipped to {ada}", "also": bob},
+            segment=SegmentSnapshot.of(Segment.parse(f'email in ["{ada.upper()}", "{bob}"]')),
         )
     )
     for email in (ada, bob):
@@ -173,7 +187,13 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
         Signup(f"other{suffix}", ada, {"name": "A"}, now, "198.51.100.4", now, "n1"), now + 3600
     )
     job = app.imports.run_here(news, ImportOptions(), f"email,\n{ada},x\n{bob}\n".encode())
-    return {"news": news, "club": club, "campaign": campaign, "import": job.import_id}
+    return {
+        "news": news,
+        "club": club,
+        "campaign": campaign,
+        "notification": notification,
+        "import": job.import_id,
+    }
 
 
 def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
@@ -201,6 +221,15 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert exported["rejected_rows"] == [
         {"import_id": made["import"], "line": 2, "reason": exported["rejected_rows"][0]["reason"]}
     ]
+    assert exported["campaign_definitions"] == [
+        {
+            "campaign_id": made["notification"],
+            "name": "",
+            "status": "draft",
+            "parts": ["segment", "variables", "subject"],
+        }
+    ]
+    assert made["notification"] in describe(view)
     before = env.app.lists.summary(made["news"]).counts
 
     receipt = erase(env.app, ada, "admin")
@@ -212,6 +241,7 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
         "ledger_records": 1,
         "feedback_records": 3,
         "campaign_summaries": 1,
+        "campaign_definitions": 1,
     }
     assert receipt.requested_by == "admin" and receipt.runs == 1
     assert ada not in json.dumps(receipt.to_dict())
@@ -223,6 +253,11 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert kept is not None and kept.checkpoint is not None
     assert kept.checkpoint.counts[Outcome.FAILED] == 1 and kept.checkpoint.queue == (bob,)
     assert kept.checkpoint.counts.failures == ()
+    notification = env.ports.campaigns.get(made["notification"])
+    assert notification is not None and notification.segment is not None
+    assert notification.segment.segment().render() == f'email in ["<erased>", "{bob}"]'
+    assert notification.variables == {"headline": "Shipped to <erased>", "also": bob}
+    assert "erasure" in " ".join(notification.warnings)
     with pytest.raises(NotFound):
         env.app.people.show(ada)
     assert env.app.erasures.job(receipt.erasure_id) == receipt

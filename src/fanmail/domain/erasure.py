@@ -96,6 +96,26 @@ class PendingSignup:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedCampaign:
+    """A campaign whose definition names the address (domain.redaction): an erasure redacts
+    it there, so the export must say it is there."""
+
+    campaign_id: str
+    name: str
+    status: str
+    parts: tuple[str, ...]
+    """Where: segment, variables, subject, name."""
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "campaign_id": self.campaign_id,
+            "name": self.name,
+            "status": self.status,
+            "parts": list(self.parts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PersonView:
     """Everything fanmail holds about one address; `campaigns` is one page of the ledger
     (`cursor` names the next), the rest is bounded per address (one item per list)."""
@@ -107,10 +127,13 @@ class PersonView:
     signups: tuple[PendingSignup, ...]
     rejected_rows: tuple[RejectedRow, ...]
     erased: bool = False
+    defined_in: tuple[NamedCampaign, ...] = ()
+    """The campaigns of this page whose definition names the address."""
 
     @property
     def found(self) -> bool:
-        return bool(self.memberships or self.campaigns or self.signups or self.rejected_rows)
+        held = (self.memberships, self.campaigns, self.signups, self.rejected_rows)
+        return any(held) or bool(self.defined_in)
 
     def to_dict(self) -> JsonObject:
         return {
@@ -131,6 +154,7 @@ class PersonView:
                 {"import_id": r.import_id, "line": r.line, "reason": r.reason}
                 for r in self.rejected_rows
             ],
+            "campaign_definitions": [c.to_dict() for c in self.defined_in],
         }
 
 
@@ -163,12 +187,13 @@ ERASURE_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("memberships", ("memberships",)),
     ("signups", ("signups",)),
     ("rejected_rows", ("rejected_rows",)),
-    ("sends", ("ledger_records", "feedback_records", "campaign_summaries")),
+    ("sends", ("ledger_records", "feedback_records", "campaign_summaries", "campaign_definitions")),
 )
 """The job's steps in order, each with the stores whose removals it counts. Memberships go
 first (a running campaign's next status read skips the address), the sends last (a claim a
 sender made meanwhile is swept with them). A membership carries its attributes, consent
-history and engagement; a ledger record the events SES reported for it."""
+history and engagement; a ledger record the events SES reported for it; a campaign's
+definition (its segment, variables, subject, name: domain.redaction) is redacted, not deleted."""
 
 STORES = tuple(store for _, stores in ERASURE_STEPS for store in stores)
 
@@ -357,6 +382,11 @@ def describe(view: PersonView) -> str:
     lines += [f"  {s.list_id} from {s.source} {when(s.requested_at)}" for s in view.signups]
     lines.append(f"Rejected import rows ({len(view.rejected_rows)}):")
     lines += [f"  {r.import_id} line {r.line}: {r.reason}" for r in view.rejected_rows]
+    lines.append(f"Campaigns whose definition names the address ({len(view.defined_in)}):")
+    lines += [
+        f"  {c.campaign_id} {c.name!r} ({c.status}): in its {', '.join(c.parts)}"
+        for c in view.defined_in
+    ]
     if view.cursor:
         lines.append(f"More campaigns: --cursor {view.cursor}")
     return "\n".join(lines)

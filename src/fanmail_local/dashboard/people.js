@@ -81,6 +81,9 @@ function describe(person) {
   for (const r of person.rejected_rows) {
     lines.push(`rejected row ${r.import_id} line ${r.line}: ${r.reason}`);
   }
+  for (const c of person.campaign_definitions || []) {
+    lines.push(`named by campaign ${c.campaign_id} (${c.status}) in its ${c.parts.join(", ")}`);
+  }
   if (person.next_cursor) lines.push("(more campaigns: fanmail people show ADDRESS --cursor ...)");
   return lines.join("\n");
 }

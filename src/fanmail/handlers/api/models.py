@@ -767,6 +767,12 @@ class PersonView(BaseModel):
     next_cursor: str | None
     signups: list[dict[str, Any]] = Field(description="sign-ups waiting for their confirmation")
     rejected_rows: list[dict[str, Any]] = Field(description="import rows naming the address")
+    campaign_definitions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="campaigns of this page whose definition names the address (a segment "
+        "such as a notification's email = ..., variables, subject, name): id, name, status, "
+        "parts; an erasure redacts it there",
+    )
 
 
 class ErasureStepView(BaseModel):
