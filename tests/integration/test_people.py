@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -43,6 +44,7 @@ from fanmail.domain.tokens import Purpose
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList, UpsertSubscriber
 from fanmail.services.signups import SignupRequest
+from fanmail.services.topics import TopicChange
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.runtime import LOCAL_REGION, LocalRuntime
@@ -135,6 +137,8 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     app.lists.upsert(UpsertSubscriber(news, ada, {"name": "Ada"}))
     app.lists.upsert(UpsertSubscriber(news, bob))
     app.lists.upsert(UpsertSubscriber(club, ada))
+    app.topics.create(news, "product-news", TopicChange(name="Product news"))
+    app.lists.upsert(UpsertSubscriber(news, ada, topics={"product-news": False}))
     app.lists.change_status(
         club, ada, SubscriberStatus.UNSUBSCRIBED, by=Provenance("link", "192.0.2.7")
     )
@@ -208,6 +212,19 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     }
     club = next(m for m in exported["memberships"] if m["list_id"] == made["club"])
     assert club["consent_history"][-1]["source"] == "192.0.2.7"
+    news = next(m for m in exported["memberships"] if m["list_id"] == made["news"])
+    [key] = news["topics"]
+    assert news["topics"] == {key: False}  # the item's choice, by the topic's key
+    left = news["consent_history"][-1]
+    assert (left["topic"], left["topic_in"]) == ("product-news", False)
+    assert "topic product-news: left" in describe(view)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", news["signed_up_at"])
+    engaged = news["engagement"]
+    assert engaged["last_delivered"].endswith("Z") and engaged["last_opened"].endswith("Z")
+    assert engaged["delivered_by_day"][0]["campaigns"] == [made["campaign"]]  # by id, not token
+    assert f"delivered on {engaged['delivered_by_day'][0]['day']}: {made['campaign']}" in (
+        describe(view)
+    )
     [sent] = exported["campaigns"]
     assert sent["campaign_id"] == made["campaign"] and sent["message_id"] == f"m-{ada}"
     assert sent["events"] == ["bounced", "clicked", "delivered", "opened"]

@@ -21,6 +21,12 @@ from fanmail.domain.addresses import normalise_email
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber
+from fanmail.domain.person_data import (
+    change_text,
+    membership,
+    membership_lines,
+    tokens_to_campaigns,
+)
 
 KEY_BYTES_MIN = 16
 ERASED_REASON = (
@@ -131,6 +137,11 @@ class PersonView:
     """The campaigns of this page whose definition names the address."""
 
     @property
+    def campaign_names(self) -> dict[str, str]:
+        """The campaigns of this page by the token a subscriber's engagement names them by."""
+        return tokens_to_campaigns([c.campaign_id for c in self.campaigns])
+
+    @property
     def found(self) -> bool:
         held = (self.memberships, self.campaigns, self.signups, self.rejected_rows)
         return any(held) or bool(self.defined_in)
@@ -138,7 +149,7 @@ class PersonView:
     def to_dict(self) -> JsonObject:
         return {
             "email": self.email,
-            "memberships": [membership(s) for s in self.memberships],
+            "memberships": [membership(s, self.campaign_names) for s in self.memberships],
             "campaigns": [c.to_dict() for c in self.campaigns],
             "cursor": self.cursor,
             "signups": [
@@ -156,25 +167,6 @@ class PersonView:
             ],
             "campaign_definitions": [c.to_dict() for c in self.defined_in],
         }
-
-
-def membership(subscriber: Subscriber) -> JsonObject:
-    return {
-        "list_id": subscriber.list_id,
-        "status": subscriber.status.value,
-        "attributes": dict(subscriber.attributes),
-        "consent_history": [
-            {
-                "at": change.at,
-                "status": change.status.value,
-                "previous": change.previous.value if change.previous else None,
-                "how": change.how,
-                "source": change.source,
-                "detail": change.detail,
-            }
-            for change in subscriber.history
-        ],
-    }
 
 
 class JobStatus(StrEnum):
@@ -364,11 +356,8 @@ def describe(view: PersonView) -> str:
     for s in view.memberships:
         attributes = ", ".join(f"{k}={v}" for k, v in sorted(s.attributes.items()))
         lines.append(f"  {s.list_id}: {s.status.value}  {attributes}".rstrip())
-        for change in s.history:
-            lines.append(
-                f"    {when(change.at)} {change.status.value} by {change.how}"
-                f" {change.source} {change.detail}".rstrip()
-            )
+        lines += membership_lines(s, view.campaign_names)
+        lines += [f"    {when(change.at)} {change_text(change)}" for change in s.history]
     lines.append(f"Campaigns ({len(view.campaigns)}{', more' if view.cursor else ''}):")
     for c in view.campaigns:
         events = ", ".join(c.events) or "no events"
