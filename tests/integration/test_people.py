@@ -139,6 +139,7 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     app.lists.upsert(UpsertSubscriber(club, ada))
     app.topics.create(news, "product-news", TopicChange(name="Product news"))
     app.lists.upsert(UpsertSubscriber(news, ada, topics={"product-news": False}))
+    assert ports.subscribers.add_soft_bounce(news, ada, now, 86400.0) == 1
     app.lists.change_status(
         club, ada, SubscriberStatus.UNSUBSCRIBED, by=Provenance("link", "192.0.2.7")
     )
@@ -219,6 +220,7 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert (left["topic"], left["topic_in"]) == ("product-news", False)
     assert "topic product-news: left" in describe(view)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", news["signed_up_at"])
+    assert len(news["soft_bounces"]) == 1 and news["soft_bounces"][0].endswith("Z")
     engaged = news["engagement"]
     assert engaged["last_delivered"].endswith("Z") and engaged["last_opened"].endswith("Z")
     assert engaged["delivered_by_day"][0]["campaigns"] == [made["campaign"]]  # by id, not token

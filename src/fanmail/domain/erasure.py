@@ -135,6 +135,8 @@ class PersonView:
     erased: bool = False
     defined_in: tuple[NamedCampaign, ...] = ()
     """The campaigns of this page whose definition names the address."""
+    soft_bounces: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    """The soft bounces recorded on each membership, by list id."""
 
     @property
     def campaign_names(self) -> dict[str, str]:
@@ -149,7 +151,10 @@ class PersonView:
     def to_dict(self) -> JsonObject:
         return {
             "email": self.email,
-            "memberships": [membership(s, self.campaign_names) for s in self.memberships],
+            "memberships": [
+                membership(s, self.campaign_names, self.soft_bounces.get(s.list_id, ()))
+                for s in self.memberships
+            ],
             "campaigns": [c.to_dict() for c in self.campaigns],
             "cursor": self.cursor,
             "signups": [
@@ -356,7 +361,7 @@ def describe(view: PersonView) -> str:
     for s in view.memberships:
         attributes = ", ".join(f"{k}={v}" for k, v in sorted(s.attributes.items()))
         lines.append(f"  {s.list_id}: {s.status.value}  {attributes}".rstrip())
-        lines += membership_lines(s, view.campaign_names)
+        lines += membership_lines(s, view.campaign_names, view.soft_bounces.get(s.list_id, ()))
         lines += [f"    {when(change.at)} {change_text(change)}" for change in s.history]
     lines.append(f"Campaigns ({len(view.campaigns)}{', more' if view.cursor else ''}):")
     for c in view.campaigns:

@@ -1,6 +1,7 @@
 """A membership as the person's export shows it: everything the subscriber item holds (status,
 attributes, topic choices, sign-up time, the import row that last wrote it, the consent history
-with the topic each entry changed, and the engagement the senders and SES recorded), with
+with the topic each entry changed, the engagement the senders and SES recorded, and the soft
+bounces SES reported), with
 times as ISO 8601 in UTC so that a person can read them. An Art. 15 answer that said
 "subscribed -> subscribed (preferences)" without naming the topic, or left out when they
 opened a mail, would not be the whole answer.
@@ -71,7 +72,11 @@ def consent_entry(change: StatusChange) -> JsonObject:
     }
 
 
-def membership(subscriber: Subscriber, names: Mapping[str, str] | None = None) -> JsonObject:
+def membership(
+    subscriber: Subscriber,
+    names: Mapping[str, str] | None = None,
+    soft_bounces: tuple[float, ...] = (),
+) -> JsonObject:
     """One list's item, whole (`names`: campaign ids by token, see tokens_to_campaigns)."""
     return {
         "list_id": subscriber.list_id,
@@ -81,6 +86,7 @@ def membership(subscriber: Subscriber, names: Mapping[str, str] | None = None) -
         "signed_up_at": iso(subscriber.signed_up_at),
         "imported_by": subscriber.imported_by or None,
         "engagement": engagement_view(subscriber.engagement, names or {}),
+        "soft_bounces": [iso(at) for at in soft_bounces],
         "consent_history": [consent_entry(change) for change in subscriber.history],
     }
 
@@ -95,7 +101,9 @@ def change_text(change: StatusChange) -> str:
     return f"{what} by {change.how} {change.source} {change.detail}".rstrip()
 
 
-def membership_lines(subscriber: Subscriber, names: Mapping[str, str]) -> list[str]:
+def membership_lines(
+    subscriber: Subscriber, names: Mapping[str, str], soft_bounces: tuple[float, ...] = ()
+) -> list[str]:
     """What the text export says of one list, under its first line."""
     s, e = subscriber, subscriber.engagement
     lines = [f"    signed up {iso(s.signed_up_at) or 'unknown (before fanmail kept it)'}"]
@@ -112,6 +120,8 @@ def membership_lines(subscriber: Subscriber, names: Mapping[str, str]) -> list[s
         for day, tokens in window:
             campaigns = ", ".join(sorted(names.get(t, t) for t in tokens))
             lines.append(f"    {label} on {iso_day(day)}: {campaigns}")
+    if soft_bounces:
+        lines.append(f"    soft bounces: {', '.join(str(iso(at)) for at in soft_bounces)}")
     sends = sum(n for _, n in e.sends_by_day)
     if sends:
         lines.append(f"    sends counted in the last {WINDOW_DAYS} days: {sends}")

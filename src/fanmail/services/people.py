@@ -183,6 +183,11 @@ class People:
                 for import_id, row in self.imports.rejects_of(address)
             ),
             defined_in=tuple(page.defined_in),
+            soft_bounces={
+                s.list_id: found
+                for s in memberships
+                if (found := self.subscribers.soft_bounces(s.list_id, address))
+            },
         )
         if not view.found and cursor is None and next_cursor is None:
             raise NotFound(NOT_HELD)

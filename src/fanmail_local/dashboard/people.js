@@ -81,6 +81,8 @@ function describe(person) {
     const topics = Object.entries(m.topics || {}).map(([k, v]) => `${k} ${v ? "in" : "out"}`);
     if (topics.length) lines.push(`  topics: ${topics.join(", ")}`);
     lines.push(...engagementLines(m.engagement));
+    const bounces = (m.soft_bounces || []).map((at) => new Date(at).toLocaleString());
+    if (bounces.length) lines.push(`  soft bounces: ${bounces.join(", ")}`);
     for (const c of m.consent_history) {
       const what = c.topic ? `topic ${c.topic}: ${c.topic_in ? "joined" : "left"}` : c.status;
       lines.push(`  ${new Date(c.at * 1000).toLocaleString()} ${what} by ${c.how} ${c.source}`);

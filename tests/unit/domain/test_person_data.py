@@ -36,7 +36,8 @@ def subscriber() -> Subscriber:
 
 
 def test_the_membership_holds_the_whole_item_with_readable_times() -> None:
-    shown = membership(subscriber(), {campaign_token("c1"): "c1"})
+    shown = membership(subscriber(), {campaign_token("c1"): "c1"}, (AT + 7200,))
+    assert shown["soft_bounces"] == ["2026-11-30T02:53:20Z"]
     assert shown["signed_up_at"] == "2026-11-30T00:53:20Z" == iso(AT)
     assert shown["topics"] == {"k1": False} and shown["imported_by"] == "imp1:2:created"
     engagement = shown["engagement"]
@@ -56,7 +57,8 @@ def test_the_text_names_the_topic_changed_and_the_engagement() -> None:
     s = subscriber()
     assert change_text(s.history[0]) == "subscribed by api"
     assert change_text(s.history[1]) == "topic product-news: left by preferences 192.0.2.7"
-    lines = "\n".join(membership_lines(s, {campaign_token("c1"): "c1"}))
+    lines = "\n".join(membership_lines(s, {campaign_token("c1"): "c1"}, (AT,)))
+    assert "soft bounces: 2026-11-30T00:53:20Z" in lines
     assert "signed up 2026-11-30T00:53:20Z" in lines and "topics: k1 out" in lines
     assert "last mail: sent 2026-11-30T00:53:20Z, opened 2026-11-30T01:53:20Z" in lines
     assert "delivered on 2026-11-30: c1, " in lines and "last written by import row" in lines

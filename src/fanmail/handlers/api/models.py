@@ -759,7 +759,8 @@ class PersonView(BaseModel):
     email: str
     memberships: list[dict[str, Any]] = Field(
         description="each list: status, attributes, topic choices, signed_up_at, imported_by, "
-        "engagement (last sent/delivered/opened/clicked, sends and campaigns per UTC day) and "
+        "engagement (last sent/delivered/opened/clicked, sends and campaigns per UTC day), "
+        "soft_bounces and "
         "consent history (each entry with the topic it changed, if any); times as ISO 8601 UTC"
     )
     campaigns: list[dict[str, Any]] = Field(
