@@ -43,6 +43,7 @@ from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
 from fanmail.domain.tokens import Purpose
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList, UpsertSubscriber
+from fanmail.services.notifications import Notify
 from fanmail.services.signups import SignupRequest
 from fanmail.services.topics import TopicChange
 from fanmail.settings import Settings, default_templates_dir
@@ -470,3 +471,38 @@ def test_the_ledger_part_of_an_export_is_paged(env: Env) -> None:
             break
     found = [campaign_id for page in pages for campaign_id in page]
     assert sorted(found) == made and max(map(len, pages)) == 2, pages
+
+
+def test_a_sent_notification_naming_the_person_is_exported_and_redacted(env: Env) -> None:
+    """The README's notification pattern (`email = "..."`): once sent, its record keeps the
+    address in its segment and in its run's summary; the export lists it, the erasure redacts
+    both and counts it, and no table holds the address after."""
+    suffix = uuid.uuid4().hex[:6]
+    ada, news = f"ada{suffix}@example.com", f"news{suffix}"
+    env.app.lists.create(CreateList(news, settings=ListSettings(sender=SENDER_ADDRESS)))
+    env.app.lists.upsert(UpsertSubscriber(news, ada))
+    notify = Notify(news, "newsletter", segment=f'email = "{ada}"', variables={"order": ada})
+    sent = env.app.notifications.send(f"order-{suffix}", notify)
+    drain = getattr(env.ports.invoker, "drain", None)  # the memory stack's async invokes
+    if drain is not None:
+        drain()
+    deadline = time.monotonic() + 60
+    while (done := env.app.campaigns.get(sent.campaign_id)).status is not CampaignStatus.SENT:
+        assert time.monotonic() < deadline, done.status
+        time.sleep(0.02)
+    assert done.summary is not None and ada in (done.summary.segment or "")
+
+    exported: Any = env.app.people.show(ada).to_dict()  # a JSON document, read by path
+    [named] = exported["campaign_definitions"]
+    assert (named["campaign_id"], named["status"]) == (sent.campaign_id, "sent")
+    assert named["parts"] == ["segment", "variables"]
+    receipt = erase(env.app, ada)
+
+    assert receipt.removed["campaign_definitions"] == 1
+    after = env.app.campaigns.get(sent.campaign_id)
+    assert after.summary is not None and after.summary.segment == 'email = "<erased>"'
+    assert after.segment is not None and after.segment.segment().render() == 'email = "<erased>"'
+    assert after.status is CampaignStatus.SENT and after.summary.counts == done.summary.counts
+    assert env.stored(ada) == []
+    with pytest.raises(NotFound):
+        env.app.people.show(ada)
