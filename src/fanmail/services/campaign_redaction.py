@@ -27,7 +27,9 @@ def next_change(campaign: Campaign, email: str) -> Transition | None:
 
 def scrub(campaigns: CampaignStore, campaign_id: str, email: str) -> None:
     """Idempotent: a campaign that no longer names the address is left as it is. The campaign
-    moves on while a run writes it (a Conflict): it is read again, a few times."""
+    moves on while a run writes it (a Conflict): it is read again, a few times; then Conflict,
+    so the job's page stays pending and the worker's retry finishes it (the receipt must not
+    count a campaign that still names the address)."""
     for _ in range(2 * ATTEMPTS):
         campaign = campaigns.get(campaign_id)
         change = None if campaign is None else next_change(campaign, email)
@@ -37,3 +39,4 @@ def scrub(campaigns: CampaignStore, campaign_id: str, email: str) -> None:
             campaigns.transition(campaign_id, change)
         except Conflict:
             continue
+    raise Conflict(f"campaign {campaign_id!r} kept changing: its erasure page is retried")
