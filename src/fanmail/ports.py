@@ -206,6 +206,11 @@ class SubscriberStore(Protocol):
         """Record a soft bounce; returns how many the subscriber had within `window_s`."""
         ...
 
+    def soft_bounces(self, list_id: str, email: str) -> tuple[float, ...]:
+        """The soft bounces recorded on the subscriber (at least those of the last window),
+        oldest first: for the person's export, which must hold everything on the item."""
+        ...
+
     def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
         """Every subscriber of every list with their consent history, a page at a time: the
         retention job's walk (a scan: never for an API call)."""

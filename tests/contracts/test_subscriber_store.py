@@ -179,6 +179,11 @@ def test_lists_of_an_address_and_soft_bounces(stores: Stores) -> None:
     assert subscribers.add_soft_bounce("l1", "a@x.com", 120.0, 50.0) == 2
     assert subscribers.add_soft_bounce("l1", "a@x.com", 200.0, 50.0) == 1  # the others aged out
     assert subscribers.add_soft_bounce("l1", "ghost@x.com", 200.0, 50.0) == 0
+    assert 200.0 in subscribers.soft_bounces("l1", "a@x.com")  # for the person's export
+    assert subscribers.add_soft_bounce("l2", "a@x.com", 100.0, 50.0) == 1
+    assert subscribers.soft_bounces("l2", "a@x.com") == (100.0,)
+    assert subscribers.soft_bounces("l3", "a@x.com") == ()
+    assert subscribers.soft_bounces("l1", "ghost@x.com") == ()
 
 
 def test_a_list_is_created_after_its_counts_moved(stores: Stores) -> None:

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from fanmail.domain.campaign import Campaign, Checkpoint
+from fanmail.domain.campaign import Campaign, Checkpoint, SegmentSnapshot
 from fanmail.domain.erasure import ErasureJob, address_digest
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.model import Signup
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
+from fanmail.domain.segments import Segment
 from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
 from fanmail.domain.transitions import mentions
 from fanmail.ports import CampaignStore, ErasureList, SendLedger
@@ -40,6 +41,7 @@ EXPECTED = {
     "ledger_records": 3,
     "feedback_records": 3,
     "campaign_summaries": 0,
+    "campaign_definitions": 0,
 }
 
 
@@ -309,12 +311,19 @@ def test_the_sends_step_pages_the_campaigns_and_a_new_worker_reads_on_from_its_c
 def test_a_campaign_naming_the_address_without_a_record_is_scrubbed_too(
     stack: MemoryStack,
 ) -> None:
-    """A failure kept in a campaign's checkpoint after its ledger record is gone (retention):
-    the sends step looks at every campaign it pages, not only those holding a record."""
+    """A failure kept in a campaign's checkpoint after its ledger record is gone (retention),
+    and its segment naming the address: the sends step looks at every campaign it pages, not
+    only those holding a record, and takes the address out of both."""
     failed = DeliveryCounts().with_failure(ADA, "SES said no")
     stack.ports.campaigns.create(
         Campaign(
-            "old", "news", "t", SENDER_ADDRESS, run_id="r", checkpoint=Checkpoint(counts=failed)
+            "old",
+            "news",
+            "t",
+            SENDER_ADDRESS,
+            run_id="r",
+            checkpoint=Checkpoint(counts=failed),
+            segment=SegmentSnapshot.of(Segment.parse(f'email = "{ADA}"')),
         )
     )
     erasures, _ = service(stack)
@@ -324,3 +333,4 @@ def test_a_campaign_naming_the_address_without_a_record_is_scrubbed_too(
     old = stack.ports.campaigns.get("old")
     assert old is not None and not mentions(old, ADA)
     assert old.checkpoint is not None and old.checkpoint.counts[Outcome.FAILED] == 1  # kept
+    assert done.removed["campaign_definitions"] == 1 and ADA not in repr(old)

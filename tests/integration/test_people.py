@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from fanmail.adapters.aws import clients, shared_sessions
 from fanmail.adapters.aws.dynamodb.subscribers import DynamoSubscriberStore
 from fanmail.bootstrap import App, PortSet
 from fanmail.domain.batches import Batch
-from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint
+from fanmail.domain.campaign import Campaign, CampaignStatus, Checkpoint, SegmentSnapshot
 from fanmail.domain.erasure import describe
 from fanmail.domain.errors import Conflict, NotFound, SendError, SendErrorKind
 from fanmail.domain.import_jobs import ImportOptions
@@ -39,11 +40,14 @@ from fanmail.domain.model import (
     SubscriberStatus,
 )
 from fanmail.domain.outcomes import DeliveryCounts, Outcome
+from fanmail.domain.segments import Segment
 from fanmail.domain.ses_events import EventKind, FeedbackEvent, LedgerMark
 from fanmail.domain.tokens import Purpose
 from fanmail.services.campaigns import CreateCampaign
 from fanmail.services.lists import CreateList, UpsertSubscriber
+from fanmail.services.notifications import Notify
 from fanmail.services.signups import SignupRequest
+from fanmail.services.topics import TopicChange
 from fanmail.settings import Settings, default_templates_dir
 from fanmail_local.harness import SENDER_ADDRESS
 from fanmail_local.runtime import LOCAL_REGION, LocalRuntime
@@ -126,8 +130,9 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
 def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     """The address in two lists (one with a consent change), a campaign's ledger (over four
     partition keys: each record is read at its shard's key) with what SES said back
-    (a bounce), a failure in a campaign's checkpoint, a pending sign-up and a
-    rejected import row; another address beside it."""
+    (a bounce), a failure in a campaign's checkpoint, a notification whose segment, subject
+    and variables name it, a pending sign-up and a rejected import row; another address
+    beside it."""
     app, ports, now = env.app, env.ports, env.ports.clock.now()
     news, club = f"news{suffix}", f"club{suffix}"
     app.lists.create(CreateList(news))
@@ -135,6 +140,9 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     app.lists.upsert(UpsertSubscriber(news, ada, {"name": "Ada"}))
     app.lists.upsert(UpsertSubscriber(news, bob))
     app.lists.upsert(UpsertSubscriber(club, ada))
+    app.topics.create(news, "product-news", TopicChange(name="Product news"))
+    app.lists.upsert(UpsertSubscriber(news, ada, topics={"product-news": False}))
+    assert ports.subscribers.add_soft_bounce(news, ada, now, 86400.0) == 1
     app.lists.change_status(
         club, ada, SubscriberStatus.UNSUBSCRIBED, by=Provenance(How.LINK, "192.0.2.7")
     )
@@ -149,6 +157,18 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
             checkpoint=Checkpoint(queue=(ada, bob), counts=failed),
             run_id="r1",
             ledger_shards=4,
+        )
+    )
+    notification = f"n{suffix}"  # the README's notification: its segment names the person
+    ports.campaigns.create(
+        Campaign(
+            notification,
+            news,
+            "newsletter",
+            SENDER_ADDRESS,
+            subject=f"Order shipped to {ada}",
+            variables={"headline": f"Shipped to {ada}", "also": bob},
+            segment=SegmentSnapshot.of(Segment.parse(f'email in ["{ada.upper()}", "{bob}"]')),
         )
     )
     for email in (ada, bob):
@@ -175,7 +195,13 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
         Signup(f"other{suffix}", ada, {"name": "A"}, now, "198.51.100.4", now, "n1"), now + 3600
     )
     job = app.imports.run_here(news, ImportOptions(), f"email,\n{ada},x\n{bob}\n".encode())
-    return {"news": news, "club": club, "campaign": campaign, "import": job.import_id}
+    return {
+        "news": news,
+        "club": club,
+        "campaign": campaign,
+        "notification": notification,
+        "import": job.import_id,
+    }
 
 
 def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
@@ -190,6 +216,20 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     }
     club = next(m for m in exported["memberships"] if m["list_id"] == made["club"])
     assert club["consent_history"][-1]["source"] == "192.0.2.7"
+    news = next(m for m in exported["memberships"] if m["list_id"] == made["news"])
+    [key] = news["topics"]
+    assert news["topics"] == {key: False}  # the item's choice, by the topic's key
+    left = news["consent_history"][-1]
+    assert (left["topic"], left["topic_in"]) == ("product-news", False)
+    assert "topic product-news: left" in describe(view)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", news["signed_up_at"])
+    assert len(news["soft_bounces"]) == 1 and news["soft_bounces"][0].endswith("Z")
+    engaged = news["engagement"]
+    assert engaged["last_delivered"].endswith("Z") and engaged["last_opened"].endswith("Z")
+    assert engaged["delivered_by_day"][0]["campaigns"] == [made["campaign"]]  # by id, not token
+    assert f"delivered on {engaged['delivered_by_day'][0]['day']}: {made['campaign']}" in (
+        describe(view)
+    )
     [sent] = exported["campaigns"]
     assert sent["campaign_id"] == made["campaign"] and sent["message_id"] == f"m-{ada}"
     assert sent["events"] == ["bounced", "clicked", "delivered", "opened"]
@@ -203,6 +243,15 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert exported["rejected_rows"] == [
         {"import_id": made["import"], "line": 2, "reason": exported["rejected_rows"][0]["reason"]}
     ]
+    assert exported["campaign_definitions"] == [
+        {
+            "campaign_id": made["notification"],
+            "name": "",
+            "status": "draft",
+            "parts": ["segment", "variables", "subject"],
+        }
+    ]
+    assert made["notification"] in describe(view)
     before = env.app.lists.summary(made["news"]).counts
 
     receipt = erase(env.app, ada, "admin")
@@ -214,6 +263,7 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
         "ledger_records": 1,
         "feedback_records": 3,
         "campaign_summaries": 1,
+        "campaign_definitions": 1,
     }
     assert receipt.requested_by == "admin" and receipt.runs == 1
     assert ada not in json.dumps(receipt.to_dict())
@@ -225,6 +275,11 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
     assert kept is not None and kept.checkpoint is not None
     assert kept.checkpoint.counts[Outcome.FAILED] == 1 and kept.checkpoint.queue == (bob,)
     assert kept.checkpoint.counts.failures == ()
+    notification = env.ports.campaigns.get(made["notification"])
+    assert notification is not None and notification.segment is not None
+    assert notification.segment.segment().render() == f'email in ["<erased>", "{bob}"]'
+    assert notification.variables == {"headline": "Shipped to <erased>", "also": bob}
+    assert "erasure" in " ".join(notification.warnings)
     with pytest.raises(NotFound):
         env.app.people.show(ada)
     assert env.app.erasures.job(receipt.erasure_id) == receipt
@@ -439,3 +494,38 @@ def test_every_process_on_one_stand_in_erases_and_signs_with_the_same_keys(
         token = command.app.signer.token("news", address, time.time())
     assert runtime.app.erasure_check.erased([address]) == {address}
     assert runtime.app.signer.verify(token, time.time()).email == address
+
+
+def test_a_sent_notification_naming_the_person_is_exported_and_redacted(env: Env) -> None:
+    """The README's notification pattern (`email = "..."`): once sent, its record keeps the
+    address in its segment and in its run's summary; the export lists it, the erasure redacts
+    both and counts it, and no table holds the address after."""
+    suffix = uuid.uuid4().hex[:6]
+    ada, news = f"ada{suffix}@example.com", f"news{suffix}"
+    env.app.lists.create(CreateList(news, settings=ListSettings(sender=SENDER_ADDRESS)))
+    env.app.lists.upsert(UpsertSubscriber(news, ada))
+    notify = Notify(news, "newsletter", segment=f'email = "{ada}"', variables={"order": ada})
+    sent = env.app.notifications.send(f"order-{suffix}", notify)
+    drain = getattr(env.ports.invoker, "drain", None)  # the memory stack's async invokes
+    if drain is not None:
+        drain()
+    deadline = time.monotonic() + 60
+    while (done := env.app.campaigns.get(sent.campaign_id)).status is not CampaignStatus.SENT:
+        assert time.monotonic() < deadline, done.status
+        time.sleep(0.02)
+    assert done.summary is not None and ada in (done.summary.segment or "")
+
+    exported: Any = env.app.people.show(ada).to_dict()  # a JSON document, read by path
+    [named] = exported["campaign_definitions"]
+    assert (named["campaign_id"], named["status"]) == (sent.campaign_id, "sent")
+    assert named["parts"] == ["segment", "variables"]
+    receipt = erase(env.app, ada)
+
+    assert receipt.removed["campaign_definitions"] == 1
+    after = env.app.campaigns.get(sent.campaign_id)
+    assert after.summary is not None and after.summary.segment == 'email = "<erased>"'
+    assert after.segment is not None and after.segment.segment().render() == 'email = "<erased>"'
+    assert after.status is CampaignStatus.SENT and after.summary.counts == done.summary.counts
+    assert env.stored(ada) == []
+    with pytest.raises(NotFound):
+        env.app.people.show(ada)

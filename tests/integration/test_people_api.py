@@ -105,6 +105,8 @@ def test_everything_put_there_is_exported_and_erased_by_the_api_function(
     status, person = http("GET", f"{url}/people/{ada}")
     assert status == 200 and person["campaigns"][0]["problems"][0]["kind"] == "bounced"
     assert person["signups"] and person["rejected_rows"] and len(person["memberships"]) == 2
+    [named] = person["campaign_definitions"]
+    assert named["campaign_id"] == made["notification"] and "segment" in named["parts"]
     receipt = erase_over_http(url, ada)
     assert receipt["removed"] == {
         "memberships": 2,
@@ -113,6 +115,7 @@ def test_everything_put_there_is_exported_and_erased_by_the_api_function(
         "ledger_records": 1,
         "feedback_records": 3,
         "campaign_summaries": 1,
+        "campaign_definitions": 1,
     }
     assert env.stored(ada) == [] and made["campaign"]
 

@@ -22,6 +22,12 @@ from fanmail.domain.addresses import normalise_email
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.model import Subscriber
+from fanmail.domain.person_data import (
+    change_text,
+    membership,
+    membership_lines,
+    tokens_to_campaigns,
+)
 
 KEY_BYTES_MIN = 16
 ERASED_REASON = (
@@ -104,6 +110,26 @@ class PendingSignup:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedCampaign:
+    """A campaign whose definition names the address (domain.redaction): an erasure redacts
+    it there, so the export must say it is there."""
+
+    campaign_id: str
+    name: str
+    status: str
+    parts: tuple[str, ...]
+    """Where: segment, variables, subject, name."""
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "campaign_id": self.campaign_id,
+            "name": self.name,
+            "status": self.status,
+            "parts": list(self.parts),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PersonView:
     """Everything fanmail holds about one address; `campaigns` is one page of the ledger
     (`cursor` names the next), the rest is bounded per address (one item per list)."""
@@ -115,15 +141,28 @@ class PersonView:
     signups: tuple[PendingSignup, ...]
     rejected_rows: tuple[RejectedRow, ...]
     erased: bool = False
+    defined_in: tuple[NamedCampaign, ...] = ()
+    """The campaigns of this page whose definition names the address."""
+    soft_bounces: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    """The soft bounces recorded on each membership, by list id."""
+
+    @property
+    def campaign_names(self) -> dict[str, str]:
+        """The campaigns of this page by the token a subscriber's engagement names them by."""
+        return tokens_to_campaigns([c.campaign_id for c in self.campaigns])
 
     @property
     def found(self) -> bool:
-        return bool(self.memberships or self.campaigns or self.signups or self.rejected_rows)
+        held = (self.memberships, self.campaigns, self.signups, self.rejected_rows)
+        return any(held) or bool(self.defined_in)
 
     def to_dict(self) -> JsonObject:
         return {
             "email": self.email,
-            "memberships": [membership(s) for s in self.memberships],
+            "memberships": [
+                membership(s, self.campaign_names, self.soft_bounces.get(s.list_id, ()))
+                for s in self.memberships
+            ],
             "campaigns": [c.to_dict() for c in self.campaigns],
             "cursor": self.cursor,
             "signups": [
@@ -139,26 +178,8 @@ class PersonView:
                 {"import_id": r.import_id, "line": r.line, "reason": r.reason}
                 for r in self.rejected_rows
             ],
+            "campaign_definitions": [c.to_dict() for c in self.defined_in],
         }
-
-
-def membership(subscriber: Subscriber) -> JsonObject:
-    return {
-        "list_id": subscriber.list_id,
-        "status": subscriber.status.value,
-        "attributes": dict(subscriber.attributes),
-        "consent_history": [
-            {
-                "at": change.at,
-                "status": change.status.value,
-                "previous": change.previous.value if change.previous else None,
-                "how": str(change.how),
-                "source": change.source,
-                "detail": change.detail,
-            }
-            for change in subscriber.history
-        ],
-    }
 
 
 class JobStatus(StrEnum):
@@ -171,12 +192,13 @@ ERASURE_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("memberships", ("memberships",)),
     ("signups", ("signups",)),
     ("rejected_rows", ("rejected_rows",)),
-    ("sends", ("ledger_records", "feedback_records", "campaign_summaries")),
+    ("sends", ("ledger_records", "feedback_records", "campaign_summaries", "campaign_definitions")),
 )
 """The job's steps in order, each with the stores whose removals it counts. Memberships go
 first (a running campaign's next status read skips the address), the sends last (a claim a
 sender made meanwhile is swept with them). A membership carries its attributes, consent
-history and engagement; a ledger record the events SES reported for it."""
+history and engagement; a ledger record the events SES reported for it; a campaign's
+definition (its segment, variables, subject, name: domain.redaction) is redacted, not deleted."""
 
 STORES = tuple(store for _, stores in ERASURE_STEPS for store in stores)
 
@@ -347,11 +369,8 @@ def describe(view: PersonView) -> str:
     for s in view.memberships:
         attributes = ", ".join(f"{k}={v}" for k, v in sorted(s.attributes.items()))
         lines.append(f"  {s.list_id}: {s.status.value}  {attributes}".rstrip())
-        for change in s.history:
-            lines.append(
-                f"    {when(change.at)} {change.status.value} by {change.how}"
-                f" {change.source} {change.detail}".rstrip()
-            )
+        lines += membership_lines(s, view.campaign_names, view.soft_bounces.get(s.list_id, ()))
+        lines += [f"    {when(change.at)} {change_text(change)}" for change in s.history]
     lines.append(f"Campaigns ({len(view.campaigns)}{', more' if view.cursor else ''}):")
     for c in view.campaigns:
         events = ", ".join(c.events) or "no events"
@@ -365,6 +384,11 @@ def describe(view: PersonView) -> str:
     lines += [f"  {s.list_id} from {s.source} {when(s.requested_at)}" for s in view.signups]
     lines.append(f"Rejected import rows ({len(view.rejected_rows)}):")
     lines += [f"  {r.import_id} line {r.line}: {r.reason}" for r in view.rejected_rows]
+    lines.append(f"Campaigns whose definition names the address ({len(view.defined_in)}):")
+    lines += [
+        f"  {c.campaign_id} {c.name!r} ({c.status}): in its {', '.join(c.parts)}"
+        for c in view.defined_in
+    ]
     if view.cursor:
         lines.append(f"More campaigns: --cursor {view.cursor}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ function here.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from fanmail.domain.campaign import (
@@ -18,6 +19,7 @@ from fanmail.domain.campaign import (
     Checkpoint,
     Progress,
     ScheduleSpec,
+    SegmentSnapshot,
     Summary,
     without_run_counts,
 )
@@ -52,6 +54,11 @@ class Changes:
     local_time: LocalTimeSpec | Keep | None = KEEP
     phases: RunPhases | Keep | None = KEEP
     ledger_shards: int | Keep = KEEP
+    segment: SegmentSnapshot | Keep | None = KEEP
+    variables: Mapping[str, str] | Keep = KEEP
+    subject: str | Keep | None = KEEP
+    name: str | Keep = KEEP
+    notes: tuple[str, ...] | Keep = KEEP
     new_run_counts: bool = False
 
     def fields_set(self) -> dict[str, object]:
@@ -274,5 +281,19 @@ def forget_recipient(campaign: Campaign, email: str) -> Transition:
             queue=tuple(e for e in checkpoint.queue if e != email),
             deferred=tuple(d for d in checkpoint.deferred if d[0] != email),
         ),
+    )
+    return Transition(frozenset({campaign.status}), campaign.status, changes)
+
+
+def redact(campaign: Campaign, redacted: Campaign) -> Transition:
+    """An erasure took an address out of the campaign's definition (domain.redaction): its
+    segment, summary, variables, subject, name and notes become `redacted`'s; the status stays."""
+    changes = Changes(
+        segment=redacted.segment,
+        summary=redacted.summary,
+        variables=redacted.variables,
+        subject=redacted.subject,
+        name=redacted.name,
+        notes=redacted.notes,
     )
     return Transition(frozenset({campaign.status}), campaign.status, changes)

@@ -27,7 +27,8 @@ from fanmail.domain.erasure import (
     new_erasure_id,
 )
 from fanmail.domain.errors import Conflict, InvalidInput, InvokeError, NotFound, Unavailable
-from fanmail.domain.transitions import forget_recipient, mentions
+from fanmail.domain.redaction import named_in
+from fanmail.domain.transitions import mentions
 from fanmail.domain.workers import ERASURE_ID, EraseStep
 from fanmail.functions import ERASER
 from fanmail.ports import (
@@ -40,6 +41,7 @@ from fanmail.ports import (
     SignupStore,
     SubscriberStore,
 )
+from fanmail.services.campaign_redaction import scrub
 from fanmail.services.people import ErasureCheck, campaign_page
 
 PAGE = 100
@@ -200,36 +202,29 @@ class Erasures:
 
     def _sends(self, email: str, cursor: str | None) -> PendingPage:
         """A page of campaigns: those holding a ledger record of the address, with what SES
-        said back about it, and those whose summary, progress or checkpoint names it (with a
-        record or not: a summary can outlive the records' retention)."""
+        said back about it, those whose summary, progress or checkpoint names it (with a
+        record or not: a summary can outlive the records' retention), and those whose
+        definition names it (domain.redaction)."""
         page = campaign_page(self.campaign_store, self.ledger, email, cursor or None, PAGE)
         held = [campaign.campaign_id for campaign, _ in page.records]
         problems = self.feedback.problems_of([(c, email) for c in held])
         named = {c.campaign_id for c in page.campaigns if mentions(c, email)}
+        defined = {c.campaign_id for c in page.campaigns if named_in(c, email)}
         counts = {
             "ledger_records": len(held),
             "feedback_records": sum(len(p) for p in problems.values()),
             "campaign_summaries": len(named),
+            "campaign_definitions": len(defined),
         }
-        return PendingPage(tuple(sorted(named.union(held))), counts, page.cursor)
+        return PendingPage(tuple(sorted(named.union(held, defined))), counts, page.cursor)
 
     def _drop_sends(self, email: str, campaign_ids: Sequence[str]) -> None:
-        """What SES said back, the address in the campaigns (their counts stay), the records."""
+        """What SES said back, the address in the campaigns (their counts stay; their
+        definitions redacted), the records."""
         self.feedback.forget([(c, email) for c in campaign_ids])
         for campaign_id in campaign_ids:
-            self._scrub_campaign(campaign_id, email)
+            scrub(self.campaign_store, campaign_id, email)
             self.ledger.forget(campaign_id, email)
-
-    def _scrub_campaign(self, campaign_id: str, email: str) -> None:
-        for _ in range(5):  # the campaign moves on while a run writes it: read it again
-            campaign = self.campaign_store.get(campaign_id)
-            if campaign is None or not mentions(campaign, email):
-                return
-            try:
-                self.campaign_store.transition(campaign_id, forget_recipient(campaign, email))
-                return
-            except Conflict:
-                continue
 
 
 def _first_page(ids: Sequence[str], store: str) -> PendingPage:

@@ -1,7 +1,8 @@
 """A person's data (GDPR article 15, CCPA): everything fanmail holds about one address, read
 through the indexes by address (never a scan of a table that grows with the lists) and, for
-the ledger, by key over the campaigns; and the check that imports, API writes and sign-ups
-make against the erasure list (the erasure itself is a job: services.erasures).
+the ledger and the campaigns whose definition names it, over the campaigns; and the check that
+imports, API writes and sign-ups make against the erasure list (the erasure itself is a job:
+services.erasures).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fanmail.domain.codec import JsonObject
 from fanmail.domain.deliveries import campaign_token
 from fanmail.domain.erasure import (
     ERASED_REASON,
+    NamedCampaign,
     PendingSignup,
     PersonView,
     RejectedRow,
@@ -24,6 +26,7 @@ from fanmail.domain.erasure import (
 from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import Subscriber
+from fanmail.domain.redaction import named_in
 from fanmail.domain.ses_events import EventKind, RecipientEvents
 from fanmail.ports import (
     CampaignStore,
@@ -70,6 +73,48 @@ def campaign_page(
     return CampaignPage(page, [(listed[c], entry) for c, entry in found], after)
 
 
+@dataclass(frozen=True, slots=True)
+class PersonPage:
+    """One page of the export's campaigns: the ledger records of the address among them, the
+    campaigns whose definition names it (with the parts that do), where to read on."""
+
+    records: list[tuple[Campaign, LedgerEntry]]
+    defined_in: list[NamedCampaign]
+    cursor: str | None
+
+
+def person_page(
+    campaigns: CampaignStore,
+    ledger: SendLedger,
+    email: str,
+    cursor: str | None,
+    limit: int,
+    campaigns_max: int = CAMPAIGN_PAGE,
+) -> PersonPage:
+    """The ledger records of `email`, campaign page after campaign page from `cursor`, until
+    `limit` records or `campaigns_max` campaigns are read, and the campaigns read whose
+    definition names it; and the cursor to read on from (None at the end). Campaigns are
+    thousands, recipients millions: a key per campaign read once per request costs less than
+    an index entry written per email."""
+    records: list[tuple[Campaign, LedgerEntry]] = []
+    defined_in: list[NamedCampaign] = []
+    read = 0
+    while len(records) < limit and read < campaigns_max:
+        page = campaign_page(
+            campaigns, ledger, email, cursor, min(CAMPAIGN_PAGE, limit - len(records))
+        )
+        records.extend(page.records)
+        defined_in += [
+            NamedCampaign(c.campaign_id, c.name, c.status.value, parts)
+            for c in page.campaigns
+            if (parts := named_in(c, email))
+        ]
+        read, cursor = read + len(page.campaigns), page.cursor
+        if cursor is None:
+            break
+    return PersonPage(records, defined_in, cursor)
+
+
 def sent_to(
     campaigns: CampaignStore,
     ledger: SendLedger,
@@ -78,21 +123,9 @@ def sent_to(
     limit: int,
     campaigns_max: int = CAMPAIGN_PAGE,
 ) -> tuple[list[tuple[Campaign, LedgerEntry]], str | None]:
-    """The ledger records of `email`, campaign page after campaign page from `cursor`, until
-    `limit` records or `campaigns_max` campaigns are read; and the cursor to read on from
-    (None at the end). Campaigns are thousands, recipients millions: a key per campaign read
-    once per request costs less than an index entry written per email."""
-    records: list[tuple[Campaign, LedgerEntry]] = []
-    read = 0
-    while len(records) < limit and read < campaigns_max:
-        page = campaign_page(
-            campaigns, ledger, email, cursor, min(CAMPAIGN_PAGE, limit - len(records))
-        )
-        records.extend(page.records)
-        read, cursor = read + len(page.campaigns), page.cursor
-        if cursor is None:
-            break
-    return records, cursor
+    """person_page's ledger records and cursor."""
+    page = person_page(campaigns, ledger, email, cursor, limit, campaigns_max)
+    return page.records, page.cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +166,9 @@ class People:
             for list_id in self.subscribers.lists_of(address)
             if (s := self.subscribers.get(list_id, address)) is not None
         )
-        sent, next_cursor = sent_to(
-            self.campaigns, self.ledger, address, cursor, limit, CAMPAIGNS_PER_CALL
-        )
-        records = [(campaign.campaign_id, entry) for campaign, entry in sent]
+        page = person_page(self.campaigns, self.ledger, address, cursor, limit, CAMPAIGNS_PER_CALL)
+        next_cursor = page.cursor
+        records = [(campaign.campaign_id, entry) for campaign, entry in page.records]
         view = PersonView(
             email=address,
             memberships=memberships,
@@ -150,6 +182,12 @@ class People:
                 RejectedRow(import_id, row.line, row.reason)
                 for import_id, row in self.imports.rejects_of(address)
             ),
+            defined_in=tuple(page.defined_in),
+            soft_bounces={
+                s.list_id: found
+                for s in memberships
+                if (found := self.subscribers.soft_bounces(s.list_id, address))
+            },
         )
         if not view.found and cursor is None and next_cursor is None:
             raise NotFound(NOT_HELD)

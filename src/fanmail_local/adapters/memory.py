@@ -237,6 +237,10 @@ class MemorySubscriberStore:
             self._soft_bounces[(list_id, email)] = recent
             return len(recent)
 
+    def soft_bounces(self, list_id: str, email: str) -> tuple[float, ...]:
+        with self._lock:
+            return tuple(self._soft_bounces.get((list_id, email), ()))
+
     def every(self, cursor: str | None, limit: int) -> tuple[list[Subscriber], str | None]:
         with self._lock:
             keys = sorted((i, e) for i, members in self._lists.items() for e in members)

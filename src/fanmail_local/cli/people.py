@@ -40,8 +40,9 @@ def add_parser(commands: Any) -> None:
         help="erase an address from every list and table",
         description="Starts the erasure job: the address leaves every list (counts kept), "
         "the send ledger, SES's feedback records, campaign summaries, sign-ups and rejected "
-        "import rows. Follows the job to its end with a progress line and prints its receipt "
-        "(--no-wait: prints the job as started; `people erasure ID` follows it later). Asks "
+        "import rows, and is redacted in the campaigns whose definition names it. Follows "
+        "the job to its end with a progress line and prints its receipt (--no-wait: prints "
+        "the job as started; `people erasure ID` follows it later). Asks "
         "you to type the address again, unless --yes.",
     )
     erase.add_argument("email")

@@ -61,12 +61,31 @@ async function follow(job) {
   }
 }
 
+// The subscriber item's engagement: the last mail events, then the campaigns per UTC day.
+function engagementLines(engagement) {
+  if (!engagement) return [];
+  const last = ["sent", "delivered", "opened", "clicked"]
+    .filter((k) => engagement[`last_${k}`])
+    .map((k) => `${k} ${new Date(engagement[`last_${k}`]).toLocaleString()}`);
+  const lines = [`  last mail: ${last.join(", ") || "none recorded"}`];
+  for (const d of engagement.delivered_by_day) lines.push(`  delivered on ${d.day}: ${d.campaigns.join(", ")}`);
+  for (const d of engagement.sent_by_day) lines.push(`  sent on ${d.day}: ${d.campaigns.join(", ")}`);
+  return lines;
+}
+
 function describe(person) {
   const lines = [person.email, ""];
   for (const m of person.memberships) {
     lines.push(`list ${m.list_id}: ${m.status} ${JSON.stringify(m.attributes)}`);
+    lines.push(`  signed up ${m.signed_up_at ? new Date(m.signed_up_at).toLocaleString() : "unknown"}`);
+    const topics = Object.entries(m.topics || {}).map(([k, v]) => `${k} ${v ? "in" : "out"}`);
+    if (topics.length) lines.push(`  topics: ${topics.join(", ")}`);
+    lines.push(...engagementLines(m.engagement));
+    const bounces = (m.soft_bounces || []).map((at) => new Date(at).toLocaleString());
+    if (bounces.length) lines.push(`  soft bounces: ${bounces.join(", ")}`);
     for (const c of m.consent_history) {
-      lines.push(`  ${new Date(c.at * 1000).toLocaleString()} ${c.status} by ${c.how} ${c.source}`);
+      const what = c.topic ? `topic ${c.topic}: ${c.topic_in ? "joined" : "left"}` : c.status;
+      lines.push(`  ${new Date(c.at * 1000).toLocaleString()} ${what} by ${c.how} ${c.source}`);
     }
   }
   for (const c of person.campaigns) {
@@ -80,6 +99,9 @@ function describe(person) {
   for (const s of person.signups) lines.push(`sign-up waiting on ${s.list_id} from ${s.source}`);
   for (const r of person.rejected_rows) {
     lines.push(`rejected row ${r.import_id} line ${r.line}: ${r.reason}`);
+  }
+  for (const c of person.campaign_definitions || []) {
+    lines.push(`named by campaign ${c.campaign_id} (${c.status}) in its ${c.parts.join(", ")}`);
   }
   if (person.next_cursor) lines.push("(more campaigns: fanmail people show ADDRESS --cursor ...)");
   return lines.join("\n");

@@ -760,7 +760,10 @@ class PersonView(BaseModel):
 
     email: str
     memberships: list[dict[str, Any]] = Field(
-        description="each list: status, attributes and consent history"
+        description="each list: status, attributes, topic choices, signed_up_at, imported_by, "
+        "engagement (last sent/delivered/opened/clicked, sends and campaigns per UTC day), "
+        "soft_bounces and "
+        "consent history (each entry with the topic it changed, if any); times as ISO 8601 UTC"
     )
     campaigns: list[dict[str, Any]] = Field(
         description="each campaign sent or tried: when, status, SES message id, events, "
@@ -769,6 +772,12 @@ class PersonView(BaseModel):
     next_cursor: str | None
     signups: list[dict[str, Any]] = Field(description="sign-ups waiting for their confirmation")
     rejected_rows: list[dict[str, Any]] = Field(description="import rows naming the address")
+    campaign_definitions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="campaigns of this page whose definition names the address (a segment "
+        "such as a notification's email = ..., variables, subject, name): id, name, status, "
+        "parts; an erasure redacts it there",
+    )
 
 
 class ErasureStepView(BaseModel):

@@ -854,6 +854,16 @@ class DynamoSubscriberStore:
             )
         return len(recent)
 
+    def soft_bounces(self, list_id: str, email: str) -> tuple[float, ...]:
+        response: Any = self.client.get_item(
+            TableName=self.table,
+            Key=self._key(list_id, email),
+            ConsistentRead=True,
+            ProjectionExpression="soft_bounces",
+        )
+        stamps = from_item(response.get("Item") or {}).get("soft_bounces", [])
+        return tuple(float(t) for t in stamps)
+
 
 def _cursor(last: Mapping[str, Any] | None) -> str | None:
     if not last:
