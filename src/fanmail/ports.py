@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fanmail.domain.errors import Conflict
+
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
     from fanmail.domain.deliveries import Delivered
@@ -71,6 +73,15 @@ class SubscriberPage:
     cursor: str | None
 
 
+class StaleRead(Conflict):
+    """A write decided on a read found what it read changed (SubscriberStore.put_many's
+    `expected`): `keys`, (list id, address), were not written; read them again, decide again."""
+
+    def __init__(self, keys: frozenset[tuple[str, str]]) -> None:
+        super().__init__(f"{len(keys)} subscriber(s) changed since read; try again", "changed")
+        self.keys = keys
+
+
 class SubscriberStore(Protocol):
     """A list's subscribers, and the list's counts by status: every write that adds, removes or
     re-statuses a subscriber moves the counts with it, atomically. A status change made with a
@@ -82,8 +93,17 @@ class SubscriberStore(Protocol):
         *,
         provenance: Provenance | None = None,
         at: float = 0.0,
+        expected: Mapping[tuple[str, str], SubscriberStatus | None] | None = None,
     ) -> int:
-        """Insert or replace (status and attributes); returns how many were written."""
+        """Insert or replace (status and attributes); returns how many were written.
+
+        A write decided on a read names in `expected` the status each subscriber had when read
+        ((list id, address) -> status; None: absent): one whose status is another now is not
+        written -- a bounce, complaint, unsubscribe or delete (erasure) landing in between
+        stands -- and StaleRead names it once the others are written. A write of attributes
+        only keeps the status it read and expects it: it can neither change a status nor
+        bring back a deleted subscriber. An address not in `expected` is written over
+        whatever is there: only for lists generated whole (demo, benchmarks)."""
         ...
 
     def set_status(
