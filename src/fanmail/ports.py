@@ -7,12 +7,12 @@ Nothing here imports boto3.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fanmail.domain.errors import Conflict
 
@@ -80,6 +80,20 @@ class StaleRead(Conflict):
     def __init__(self, keys: frozenset[tuple[str, str]]) -> None:
         super().__init__(f"{len(keys)} subscriber(s) changed since read; try again", "changed")
         self.keys = keys
+
+
+Decided = TypeVar("Decided")
+
+
+def decided_afresh(read_decide_write: Callable[[], Decided], attempts: int = 4) -> Decided:
+    """Run a read, a decision and a write with `expected` again from the read while StaleRead
+    says what it read changed; past `attempts`, the StaleRead (a Conflict: try again later)."""
+    for _ in range(attempts - 1):
+        try:
+            return read_decide_write()
+        except StaleRead:
+            continue
+    return read_decide_write()
 
 
 class SubscriberStore(Protocol):

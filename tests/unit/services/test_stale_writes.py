@@ -1,0 +1,75 @@
+"""Read, decide, write: a bounce, complaint, unsubscribe or erasure's delete that lands between a
+service's read of a subscriber and its write stands (SubscriberStore.put_many's `expected`).
+Each test lands the concurrent write right after the service's read, as a second request or
+the feedback path would."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from fanmail.domain.model import Provenance, Subscriber, SubscriberStatus
+from fanmail.domain.tracking import declines_tracking
+from fanmail_local.harness import MemoryStack
+from tests.unit.handlers.test_public import lists, token
+
+__all__ = ["lists"]  # the fixture
+S = SubscriberStatus
+ADA = "ada@example.com"
+
+
+@contextmanager
+def landing(
+    stack: MemoryStack,
+    read: str,
+    caller: str,
+    concurrent: Callable[[], object],
+    list_id: str = "news",
+) -> Iterator[list[bool]]:
+    """`concurrent` runs once, right after the store's `read` of `list_id` called from `caller`
+    returns."""
+    store = stack.subscribers
+    real = getattr(store, read)
+    fired: list[bool] = []
+
+    def reading(*args: object, **kwargs: object) -> object:
+        found = real(*args, **kwargs)
+        if not fired and args[0] == list_id and sys._getframe(1).f_code.co_name == caller:
+            fired.append(True)
+            concurrent()
+        return found
+
+    setattr(store, read, reading)
+    try:
+        yield fired
+    finally:
+        delattr(store, read)
+    assert fired, f"nothing landed after {caller}'s {read}"
+
+
+def complaint(stack: MemoryStack, email: str = ADA, list_id: str = "news") -> Callable[[], object]:
+    return lambda: stack.subscribers.set_status(
+        list_id, email, S.COMPLAINED, provenance=Provenance("complaint", "ses"), at=5.0
+    )
+
+
+def subscriber(stack: MemoryStack, email: str = ADA, list_id: str = "news") -> Subscriber | None:
+    return stack.subscribers.get(list_id, email)
+
+
+def test_a_complaint_during_a_tracking_answer_stands(lists: MemoryStack) -> None:
+    with landing(lists, "get", "_track", complaint(lists)):
+        lists.app.self_service.set_tracking(token(lists), accepts=False)
+    found = subscriber(lists)
+    assert found is not None and found.status is S.COMPLAINED
+    assert found.history[-1].status is S.COMPLAINED
+    assert declines_tracking(found.attributes)  # the answer is kept, on what is there now
+    assert lists.subscribers.counts("news") == {"complained": 1}
+
+
+def test_an_erasure_during_a_tracking_answer_is_not_undone(lists: MemoryStack) -> None:
+    with landing(lists, "get", "_track", lambda: lists.subscribers.delete("news", ADA)):
+        lists.app.self_service.set_tracking(token(lists), accepts=False)
+    assert subscriber(lists) is None
+    assert lists.subscribers.counts("news") == {}
