@@ -9,9 +9,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+
+from fanmail.domain.errors import Conflict
 from fanmail.domain.model import Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tracking import declines_tracking
+from fanmail.services.lists import UpsertSubscriber
 from fanmail_local.harness import MemoryStack
+from tests.conftest import erase
 from tests.unit.handlers.test_public import lists, token
 
 __all__ = ["lists"]  # the fixture
@@ -73,3 +78,34 @@ def test_an_erasure_during_a_tracking_answer_is_not_undone(lists: MemoryStack) -
         lists.app.self_service.set_tracking(token(lists), accepts=False)
     assert subscriber(lists) is None
     assert lists.subscribers.counts("news") == {}
+
+
+def bounce(stack: MemoryStack, email: str = ADA, list_id: str = "news") -> Callable[[], object]:
+    return lambda: stack.subscribers.set_status(
+        list_id, email, S.BOUNCED, provenance=Provenance("bounce", "ses"), at=5.0
+    )
+
+
+def test_an_api_update_during_a_complaint_keeps_the_complaint(lists: MemoryStack) -> None:
+    with landing(lists, "get", "_upsert", complaint(lists)):
+        lists.app.lists.upsert(UpsertSubscriber("news", ADA, {"city": "Oslo"}))
+    found = subscriber(lists)
+    assert found is not None and found.status is S.COMPLAINED
+    assert found.attributes == {"first_name": "Ada", "city": "Oslo"}
+    assert [h.status for h in found.history] == [S.COMPLAINED]
+
+
+def test_a_bounce_during_an_api_subscribe_is_not_undone_without_force(lists: MemoryStack) -> None:
+    with landing(lists, "get", "_upsert", bounce(lists)), pytest.raises(Conflict) as refused:
+        lists.app.lists.upsert(UpsertSubscriber("news", ADA, status=S.SUBSCRIBED))
+    assert refused.value.current_status == "bounced"
+    found = subscriber(lists)
+    assert found is not None and found.status is S.BOUNCED
+
+
+def test_an_erasure_during_an_api_update_is_not_undone(lists: MemoryStack) -> None:
+    erasure = landing(lists, "get", "_upsert", lambda: erase(lists.app, ADA))
+    with erasure, pytest.raises(Conflict) as refused:
+        lists.app.lists.upsert(UpsertSubscriber("news", ADA, {"city": "Oslo"}))
+    assert refused.value.current_status == "erased"
+    assert subscriber(lists) is None
