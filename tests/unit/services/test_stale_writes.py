@@ -5,6 +5,7 @@ the feedback path would."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,9 +16,10 @@ from fanmail.domain.errors import Conflict
 from fanmail.domain.model import Provenance, Subscriber, SubscriberStatus
 from fanmail.domain.tracking import declines_tracking
 from fanmail.services.lists import UpsertSubscriber
+from fanmail.services.signups import ConfirmOutcome, SignupRequest
 from fanmail_local.harness import MemoryStack
 from tests.conftest import erase
-from tests.unit.handlers.test_public import lists, token
+from tests.unit.handlers.test_public import lists, mails_to, token
 
 __all__ = ["lists"]  # the fixture
 S = SubscriberStatus
@@ -26,15 +28,14 @@ ADA = "ada@example.com"
 
 @contextmanager
 def landing(
-    stack: MemoryStack,
+    store: object,
     read: str,
     caller: str,
     concurrent: Callable[[], object],
     list_id: str = "news",
 ) -> Iterator[list[bool]]:
-    """`concurrent` runs once, right after the store's `read` of `list_id` called from `caller`
+    """`concurrent` runs once, right after `store`'s `read` of `list_id` called from `caller`
     returns."""
-    store = stack.subscribers
     real = getattr(store, read)
     fired: list[bool] = []
 
@@ -64,7 +65,7 @@ def subscriber(stack: MemoryStack, email: str = ADA, list_id: str = "news") -> S
 
 
 def test_a_complaint_during_a_tracking_answer_stands(lists: MemoryStack) -> None:
-    with landing(lists, "get", "_track", complaint(lists)):
+    with landing(lists.subscribers, "get", "_track", complaint(lists)):
         lists.app.self_service.set_tracking(token(lists), accepts=False)
     found = subscriber(lists)
     assert found is not None and found.status is S.COMPLAINED
@@ -74,7 +75,7 @@ def test_a_complaint_during_a_tracking_answer_stands(lists: MemoryStack) -> None
 
 
 def test_an_erasure_during_a_tracking_answer_is_not_undone(lists: MemoryStack) -> None:
-    with landing(lists, "get", "_track", lambda: lists.subscribers.delete("news", ADA)):
+    with landing(lists.subscribers, "get", "_track", lambda: lists.subscribers.delete("news", ADA)):
         lists.app.self_service.set_tracking(token(lists), accepts=False)
     assert subscriber(lists) is None
     assert lists.subscribers.counts("news") == {}
@@ -87,7 +88,7 @@ def bounce(stack: MemoryStack, email: str = ADA, list_id: str = "news") -> Calla
 
 
 def test_an_api_update_during_a_complaint_keeps_the_complaint(lists: MemoryStack) -> None:
-    with landing(lists, "get", "_upsert", complaint(lists)):
+    with landing(lists.subscribers, "get", "_upsert", complaint(lists)):
         lists.app.lists.upsert(UpsertSubscriber("news", ADA, {"city": "Oslo"}))
     found = subscriber(lists)
     assert found is not None and found.status is S.COMPLAINED
@@ -96,7 +97,10 @@ def test_an_api_update_during_a_complaint_keeps_the_complaint(lists: MemoryStack
 
 
 def test_a_bounce_during_an_api_subscribe_is_not_undone_without_force(lists: MemoryStack) -> None:
-    with landing(lists, "get", "_upsert", bounce(lists)), pytest.raises(Conflict) as refused:
+    with (
+        landing(lists.subscribers, "get", "_upsert", bounce(lists)),
+        pytest.raises(Conflict) as refused,
+    ):
         lists.app.lists.upsert(UpsertSubscriber("news", ADA, status=S.SUBSCRIBED))
     assert refused.value.current_status == "bounced"
     found = subscriber(lists)
@@ -104,8 +108,49 @@ def test_a_bounce_during_an_api_subscribe_is_not_undone_without_force(lists: Mem
 
 
 def test_an_erasure_during_an_api_update_is_not_undone(lists: MemoryStack) -> None:
-    erasure = landing(lists, "get", "_upsert", lambda: erase(lists.app, ADA))
+    erasure = landing(lists.subscribers, "get", "_upsert", lambda: erase(lists.app, ADA))
     with erasure, pytest.raises(Conflict) as refused:
         lists.app.lists.upsert(UpsertSubscriber("news", ADA, {"city": "Oslo"}))
     assert refused.value.current_status == "erased"
     assert subscriber(lists) is None
+
+
+def test_a_complaint_during_a_single_opt_in_sign_up_stands(lists: MemoryStack) -> None:
+    new = "new@example.com"
+    imported = lambda: lists.subscribers.put_many(  # noqa: E731 -- a suppression list's import
+        [Subscriber("quick", new, S.COMPLAINED)], provenance=Provenance("import"), at=5.0
+    )
+    with landing(lists.subscribers, "get", "_decide", imported, list_id="quick"):
+        lists.app.signups.request(SignupRequest("quick", new, {}, source="1.2.3.4"))
+    found = subscriber(lists, new, "quick")
+    assert found is not None and found.status is S.COMPLAINED
+    assert [h.how for h in found.history] == ["import"]
+
+
+def confirm_link(stack: MemoryStack, email: str, list_id: str) -> str:
+    stack.app.signups.request(SignupRequest(list_id, email, {}, source="1.2.3.4"))
+    [mail] = mails_to(stack, email)
+    link = re.search(r"/c/([A-Za-z0-9_.-]+)", mail.text)
+    assert link is not None
+    return link.group(1)
+
+
+def test_a_complaint_during_a_confirmed_sign_up_stands(lists: MemoryStack) -> None:
+    link = confirm_link(lists, ADA, "deals")  # she left Acme Deals, and joins again
+    with landing(
+        lists.subscribers, "get", "confirm", complaint(lists, list_id="deals"), list_id="deals"
+    ):
+        _, outcome = lists.app.signups.confirm(link, "1.2.3.4")
+    assert outcome is ConfirmOutcome.CANNOT_MAIL
+    found = subscriber(lists, ADA, "deals")
+    assert found is not None and found.status is S.COMPLAINED
+
+
+def test_an_erasure_during_a_confirmed_sign_up_is_not_undone(lists: MemoryStack) -> None:
+    link = confirm_link(lists, ADA, "deals")
+    erasure = lambda: erase(lists.app, ADA)  # noqa: E731
+    with landing(lists.ports.signups, "take", "confirm", erasure, list_id="deals"):
+        _, outcome = lists.app.signups.confirm(link, "1.2.3.4")
+    assert outcome is ConfirmOutcome.EXPIRED
+    assert subscriber(lists, ADA, "deals") is None
+    assert lists.subscribers.lists_of(ADA) == []
