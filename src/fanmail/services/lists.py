@@ -29,6 +29,7 @@ from fanmail.ports import (
     Clock,
     ListStore,
     SegmentStore,
+    StaleRead,
     SubscriberPage,
     SubscriberStore,
     decided_afresh,
@@ -274,7 +275,11 @@ class Lists:
     def upsert(self, command: UpsertSubscriber, by: Provenance = ADMIN) -> Subscriber:
         mailing_list = self.get(command.list_id)
         email = normalise_email(command.email, what="email")
-        return decided_afresh(partial(self._upsert, mailing_list, email, command, by))
+        try:
+            return self._upsert(mailing_list, email, command, by)
+        except StaleRead:  # force is for what the caller saw, not for what landed since
+            unforced = replace(command, force=False)
+            return decided_afresh(partial(self._upsert, mailing_list, email, unforced, by))
 
     def _upsert(
         self, mailing_list: MailingList, email: str, command: UpsertSubscriber, by: Provenance

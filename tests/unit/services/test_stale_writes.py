@@ -154,3 +154,17 @@ def test_an_erasure_during_a_confirmed_sign_up_is_not_undone(lists: MemoryStack)
     assert outcome is ConfirmOutcome.EXPIRED
     assert subscriber(lists, ADA, "deals") is None
     assert lists.subscribers.lists_of(ADA) == []
+
+
+def test_force_is_for_what_the_caller_saw_not_for_a_complaint_since(lists: MemoryStack) -> None:
+    forced = UpsertSubscriber("news", ADA, status=S.SUBSCRIBED, force=True)
+    with (
+        landing(lists.subscribers, "get", "_upsert", complaint(lists)),
+        pytest.raises(Conflict) as refused,
+    ):
+        lists.app.lists.upsert(forced)
+    assert refused.value.current_status == "complained"
+    found = subscriber(lists)
+    assert found is not None and found.status is S.COMPLAINED
+    lists.app.lists.upsert(forced)  # asked again, knowing: the owner's decision
+    assert subscriber(lists).status is S.SUBSCRIBED  # type: ignore[union-attr]
