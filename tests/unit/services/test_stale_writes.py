@@ -18,7 +18,7 @@ from fanmail.domain.tracking import declines_tracking
 from fanmail.services.lists import UpsertSubscriber
 from fanmail.services.signups import ConfirmOutcome, SignupRequest
 from fanmail_local.harness import MemoryStack
-from tests.conftest import erase
+from tests.conftest import erase, import_text
 from tests.unit.handlers.test_public import lists, mails_to, token
 
 __all__ = ["lists"]  # the fixture
@@ -168,3 +168,30 @@ def test_force_is_for_what_the_caller_saw_not_for_a_complaint_since(lists: Memor
     assert found is not None and found.status is S.COMPLAINED
     lists.app.lists.upsert(forced)  # asked again, knowing: the owner's decision
     assert subscriber(lists).status is S.SUBSCRIBED  # type: ignore[union-attr]
+
+
+def test_a_complaint_during_an_import_chunk_stands(lists: MemoryStack) -> None:
+    text = "email,city\nada@example.com,Oslo\nnew@example.com,Lima\n"
+    with landing(lists.subscribers, "get_many", "_write_rows", complaint(lists)):
+        job = import_text(lists, text)
+    c = job.counts
+    assert (c.rows, c.created, c.updated, c.kept_opted_out, c.rejected) == (2, 1, 1, 1, 0)
+    found = subscriber(lists)
+    assert found is not None and found.status is S.COMPLAINED
+    assert found.attributes == {"first_name": "Ada", "city": "Oslo"}
+    assert subscriber(lists, "new@example.com") is not None
+
+
+def test_a_forced_import_does_not_force_over_a_bounce_since_its_read(lists: MemoryStack) -> None:
+    with landing(lists.subscribers, "get_many", "_write_rows", bounce(lists)):
+        job = import_text(lists, "email\nada@example.com\n", force=True)
+    assert (job.counts.updated, job.counts.kept_opted_out) == (1, 1)
+    assert subscriber(lists).status is S.BOUNCED  # type: ignore[union-attr]
+
+
+def test_an_erasure_during_an_import_chunk_is_not_undone(lists: MemoryStack) -> None:
+    with landing(lists.subscribers, "get_many", "_write_rows", lambda: erase(lists.app, ADA)):
+        job = import_text(lists, "email,city\nada@example.com,Oslo\nnew@example.com,Lima\n")
+    assert (job.counts.rows, job.counts.created, job.counts.rejected) == (2, 1, 1)
+    assert subscriber(lists) is None
+    assert lists.subscribers.lists_of(ADA) == []
