@@ -8,7 +8,8 @@ Every write that adds, removes or changes the status of a subscriber moves the l
 of that status (`n_<status>` on the list item) in the same transaction, conditioned on the
 status it read: the counts stay exact whatever runs at the same time, and `GET /lists/{id}`
 reads one item instead of the list. A status change appends to the subscriber's consent
-history (`consent`, newest last, the last HISTORY_KEPT kept).
+history (`consent`, newest last, the last HISTORY_KEPT kept). A put with `expected` writes
+only where the status read there is the caller's (ports.SubscriberStore.put_many).
 """
 
 from __future__ import annotations
