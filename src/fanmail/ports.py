@@ -7,12 +7,14 @@ Nothing here imports boto3.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from fanmail.domain.errors import Conflict
 
 if TYPE_CHECKING:  # the ports name domain types; a function loads only those it uses
     from fanmail.domain.campaign import Campaign, Progress
@@ -71,6 +73,29 @@ class SubscriberPage:
     cursor: str | None
 
 
+class StaleRead(Conflict):
+    """A write decided on a read found what it read changed (SubscriberStore.put_many's
+    `expected`): `keys`, (list id, address), were not written; read them again, decide again."""
+
+    def __init__(self, keys: frozenset[tuple[str, str]]) -> None:
+        super().__init__(f"{len(keys)} subscriber(s) changed since read; try again", "changed")
+        self.keys = keys
+
+
+Decided = TypeVar("Decided")
+
+
+def decided_afresh(read_decide_write: Callable[[], Decided], attempts: int = 4) -> Decided:
+    """Run a read, a decision and a write with `expected` again from the read while StaleRead
+    says what it read changed; past `attempts`, the StaleRead (a Conflict: try again later)."""
+    for _ in range(attempts - 1):
+        try:
+            return read_decide_write()
+        except StaleRead:
+            continue
+    return read_decide_write()
+
+
 class SubscriberStore(Protocol):
     """A list's subscribers, and the list's counts by status: every write that adds, removes or
     re-statuses a subscriber moves the counts with it, atomically. A status change made with a
@@ -82,8 +107,17 @@ class SubscriberStore(Protocol):
         *,
         provenance: Provenance | None = None,
         at: float = 0.0,
+        expected: Mapping[tuple[str, str], SubscriberStatus | None] | None = None,
     ) -> int:
-        """Insert or replace (status and attributes); returns how many were written."""
+        """Insert or replace (status and attributes); returns how many were written.
+
+        A write decided on a read names in `expected` the status each subscriber had when read
+        ((list id, address) -> status; None: absent): one whose status is another now is not
+        written -- a bounce, complaint, unsubscribe or delete (erasure) landing in between
+        stands -- and StaleRead names it once the others are written. A write of attributes
+        only keeps the status it read and expects it: it can neither change a status nor
+        bring back a deleted subscriber. An address not in `expected` is written over
+        whatever is there: only for lists generated whole (demo, benchmarks)."""
         ...
 
     def set_status(

@@ -18,6 +18,7 @@ from fanmail.domain.model import (
     SubscriberStatus,
 )
 from fanmail.domain.segments import Fact
+from fanmail.ports import StaleRead
 from tests.contracts.conftest import Stores
 
 
@@ -67,6 +68,45 @@ def test_put_replaces_and_reads_are_consistent(stores: Stores) -> None:
     )
     assert subscribers.get("l1", "b@x.com") is None
     assert subscribers.get("l2", "a@x.com") is None
+
+
+def test_a_write_decided_on_a_read_never_undoes_what_changed_since(stores: Stores) -> None:
+    subscribers = stores.subscribers
+    subscribers.put_many(people(4))
+    seen = subscribers.get_many("l1", [p.email for p in people(4)])
+    subscribers.set_status("l1", "p0000@example.com", SubscriberStatus.COMPLAINED)
+    subscribers.delete("l1", "p0001@example.com")  # an erasure's delete
+    expected: dict[tuple[str, str], SubscriberStatus | None] = {
+        ("l1", s.email): s.status for s in seen.values()
+    }
+    expected[("l1", "new@example.com")] = None
+    writes = [replace(s, attributes={"n": "x"}) for s in seen.values()]
+    writes.append(Subscriber("l1", "new@example.com"))
+    with pytest.raises(StaleRead) as raised:
+        subscribers.put_many(writes, provenance=Provenance(How.API), at=1.0, expected=expected)
+    assert raised.value.keys == {("l1", "p0000@example.com"), ("l1", "p0001@example.com")}
+    assert isinstance(raised.value, Conflict)  # an API call that cannot decide again: a 409
+    complained = subscribers.get("l1", "p0000@example.com")
+    assert complained is not None and complained.status is SubscriberStatus.COMPLAINED
+    assert complained.attributes == {"n": "0"} and complained.history == ()
+    assert subscribers.get("l1", "p0001@example.com") is None  # not brought back
+    assert [s.attributes for s in subscribers.get_many("l1", ["p0002@example.com"]).values()] == [
+        {"n": "x"}
+    ]
+    assert subscribers.get("l1", "new@example.com") is not None  # absent as expected: written
+    assert subscribers.counts("l1") == {"subscribed": 3, "complained": 1}
+    with pytest.raises(StaleRead):  # expected absent, but there now
+        subscribers.put_many(
+            [Subscriber("l1", "new@example.com", SubscriberStatus.BOUNCED)],
+            expected={("l1", "new@example.com"): None},
+        )
+    assert (
+        subscribers.put_many(
+            [replace(complained, attributes={"n": "y"})],
+            expected={("l1", complained.email): SubscriberStatus.COMPLAINED},
+        )
+        == 1
+    )  # decided again on what is there now
 
 
 def test_statuses_and_get_many_skip_missing(stores: Stores) -> None:

@@ -31,6 +31,7 @@ from fanmail.domain.import_jobs import (
     MAX_STORED_REJECTS,
     PINPOINT,
     STATUS_COLUMN,
+    ChunkPlan,
     ImportCounts,
     ImportJob,
     ImportMode,
@@ -49,11 +50,21 @@ from fanmail.domain.segments import Fact
 from fanmail.domain.topics import COLUMN_PREFIX
 from fanmail.domain.workers import ImportStep
 from fanmail.functions import IMPORTER
-from fanmail.ports import BlobStore, Clock, ImportStore, Invoker, ListStore, SubscriberStore
+from fanmail.ports import (
+    BlobStore,
+    Clock,
+    ImportStore,
+    Invoker,
+    ListStore,
+    StaleRead,
+    SubscriberStore,
+)
 from fanmail.services import import_pinpoint
 
 OPTED_OUT_IN_FILE = "opted out in the file imported (Pinpoint OptOut ALL)"
 """The consent history's detail for an opt-out an import carried over."""
+CHUNK_WRITE_ATTEMPTS = 4
+"""Reads of a chunk's subscribers whose status changed before it was written (see write)."""
 
 
 class RejectedView(TypedDict):
@@ -408,28 +419,62 @@ class Step:
         unsubscribes, each recorded as the file's opt-out), keep its rejected rows, and save
         the job at `position` with `counts` (the chunk's rows) added."""
         job = self.job
-        valid, erased = self._erased(valid, rejected)
-        existing = self.imports.subscribers.get_many(
-            job.list_id, [row.subscriber.email for row in valid]
-        )
-        plan = plan_chunk(
-            job.import_id,
-            [r for r in valid if r.subscriber.email not in opted_out],
-            existing,
-            job.options,
-        )
-        leaving = replace(job.options, mode=ImportMode.UNSUBSCRIBE)
-        out = plan_chunk(
-            job.import_id, [r for r in valid if r.subscriber.email in opted_out], existing, leaving
-        )
-        self._put(plan.writes, erased, "")
-        self._put(out.writes, erased, OPTED_OUT_IN_FILE)
+        valid, erased = self._erased(valid, rejected, job.options.force)
+        options, written = job.options, ImportCounts()
+        for _ in range(CHUNK_WRITE_ATTEMPTS):
+            if not valid:
+                break
+            done, valid = self._write_rows(valid, erased, opted_out, options)
+            written += done
+            # Rows whose subscriber changed since the read (a bounce or complaint from a send,
+            # an erasure's delete) are read and planned again: force was for what was read.
+            options = replace(options, force=False)
+            valid, _ = self._erased(valid, rejected, force=False)
+        if valid:
+            raise Conflict(f"import {job.import_id}: subscribers kept changing; try again")
         self.keep_rejects(rejected)
-        counts = plan.counts + out.counts + counts + ImportCounts(rejected=len(rejected))
+        counts = written + counts + ImportCounts(rejected=len(rejected))
         return self.save(replace(job, position=position, counts=job.counts + counts))
 
-    def _put(self, writes: list[Subscriber], erased: set[str], why: str) -> None:
+    def _write_rows(
+        self, rows: list[RowIn], erased: set[str], opted_out: frozenset[str], options: ImportOptions
+    ) -> tuple[ImportCounts, list[RowIn]]:
+        """Plan the rows on the subscribers as read and write them while they are so: the
+        counts of those written, and the rows whose subscriber changed since (not written)."""
+        existing = self.imports.subscribers.get_many(
+            self.job.list_id, [row.subscriber.email for row in rows]
+        )
+        plans = self._plans(rows, existing, opted_out, options)
+        stale = set[str]().union(*(self._put(p.writes, erased, why, existing) for p, why in plans))
+        if stale:  # counted as planned for the rows written only
+            kept = [r for r in rows if r.subscriber.email not in stale]
+            plans = self._plans(kept, existing, opted_out, options)
+        counts = sum((plan.counts for plan, _ in plans), ImportCounts())
+        return counts, [r for r in rows if r.subscriber.email in stale]
+
+    def _plans(
+        self,
+        rows: list[RowIn],
+        existing: dict[str, Subscriber],
+        opted_out: frozenset[str],
+        options: ImportOptions,
+    ) -> list[tuple[ChunkPlan, str]]:
+        """The rows' writes and counts as `options` say, and the file's opt-outs' (with why)."""
+        leaving = replace(options, mode=ImportMode.UNSUBSCRIBE)
+        return [
+            (plan_chunk(self.job.import_id, part, existing, mode), why)
+            for part, mode, why in (
+                ([r for r in rows if r.subscriber.email not in opted_out], options, ""),
+                ([r for r in rows if r.subscriber.email in opted_out], leaving, OPTED_OUT_IN_FILE),
+            )
+        ]
+
+    def _put(
+        self, writes: list[Subscriber], erased: set[str], why: str, seen: dict[str, Subscriber]
+    ) -> set[str]:
+        """Writes those still as read (`seen`); returns the addresses that changed since."""
         now = self.imports.clock.now()
+        stale = set[str]()
         for forced in (False, True):
             chosen = [s for s in writes if (s.email in erased) is forced]
             detail = "; ".join(d for d in (why, FORCED_AFTER_ERASURE if forced else "") if d)
@@ -438,7 +483,17 @@ class Step:
                     How.IMPORT,
                     detail=f"{self.job.import_id}: {detail}" if detail else self.job.import_id,
                 )
-                self.imports.subscribers.put_many(chosen, provenance=provenance, at=now)
+                expected = {
+                    (s.list_id, s.email): seen[s.email].status if s.email in seen else None
+                    for s in chosen
+                }
+                try:
+                    self.imports.subscribers.put_many(
+                        chosen, provenance=provenance, at=now, expected=expected
+                    )
+                except StaleRead as changed:
+                    stale.update(email for _, email in changed.keys)
+        return stale
 
     def keep_rejects(self, rejected: list[Rejected]) -> None:
         job = self.job
@@ -449,14 +504,16 @@ class Step:
         if rejected and self.on_rejected is not None:
             self.on_rejected(rejected)
 
-    def _erased(self, valid: list[RowIn], rejected: list[Rejected]) -> tuple[list[RowIn], set[str]]:
+    def _erased(
+        self, valid: list[RowIn], rejected: list[Rejected], force: bool
+    ) -> tuple[list[RowIn], set[str]]:
         """Rows of erased addresses: refused (kept without the address), or with force taken
         and recorded as forced."""
         check = self.imports.erasures
         if check is None or not valid:
             return valid, set()
         erased = check.erased([row.subscriber.email for row in valid])
-        if not erased or self.job.options.force:
+        if not erased or force:
             return valid, erased
         rejected.extend(
             Rejected(r.line, "", ERASED_REASON) for r in valid if r.subscriber.email in erased

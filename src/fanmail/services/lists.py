@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fanmail.domain.addresses import normalise_email
@@ -25,7 +26,15 @@ from fanmail.domain.model import (
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import choices_by_key, find
 from fanmail.domain.tracking import with_tracking
-from fanmail.ports import Clock, ListStore, SegmentStore, SubscriberPage, SubscriberStore
+from fanmail.ports import (
+    Clock,
+    ListStore,
+    SegmentStore,
+    StaleRead,
+    SubscriberPage,
+    SubscriberStore,
+    decided_afresh,
+)
 from fanmail.services.senders import SenderCheck
 
 if TYPE_CHECKING:
@@ -266,8 +275,19 @@ class Lists:
 
     def upsert(self, command: UpsertSubscriber, by: Provenance = ADMIN) -> Subscriber:
         mailing_list = self.get(command.list_id)
-        list_id = mailing_list.list_id
         email = normalise_email(command.email, what="email")
+        try:
+            return self._upsert(mailing_list, email, command, by)
+        except StaleRead:  # force is for what the caller saw, not for what landed since
+            unforced = replace(command, force=False)
+            return decided_afresh(partial(self._upsert, mailing_list, email, unforced, by))
+
+    def _upsert(
+        self, mailing_list: MailingList, email: str, command: UpsertSubscriber, by: Provenance
+    ) -> Subscriber:
+        """Decided on the subscriber as read, written only while it is so: a bounce, complaint
+        or erasure landing meanwhile is decided on afresh (SubscriberStore.put_many)."""
+        list_id = mailing_list.list_id
         current = self.subscribers.get(list_id, email)
         if current is None:
             by = self._after_erasure(email, command.force, by)
@@ -280,7 +300,8 @@ class Lists:
             attributes = with_tracking(attributes, command.tracking)
         topics = choices_by_key(mailing_list.topics, command.topics or {})
         subscriber = Subscriber(list_id, email, status, attributes, topics=topics)
-        self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
+        seen = {(list_id, email): current.status if current else None}
+        self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now(), expected=seen)
         return self.subscribers.get(list_id, email) or subscriber
 
     def _after_erasure(self, email: str, force: bool, by: Provenance) -> Provenance:

@@ -14,6 +14,7 @@ import html
 import json
 import secrets
 from dataclasses import dataclass, replace
+from functools import partial
 
 from fanmail.domain.addresses import ascii_address
 from fanmail.domain.erasure import ErasureJob, describe
@@ -21,7 +22,7 @@ from fanmail.domain.errors import Conflict, NotFound, SendError, Unavailable
 from fanmail.domain.model import MailingList, OutgoingEmail
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
 from fanmail.domain.tracking import with_tracking
-from fanmail.ports import Clock, Mailer, RateLimits
+from fanmail.ports import Clock, Mailer, RateLimits, decided_afresh
 from fanmail.services.erasures import Erasures
 from fanmail.services.people import People
 from fanmail.services.unsubscribe import Membership, Unsubscribes
@@ -89,15 +90,21 @@ class SelfService:
     def set_tracking(self, token: str, accepts: bool) -> list[Membership]:
         """Record the answer on every list of the brand that holds the address."""
         claim, memberships = self.unsubscribes.memberships(token)
-        subscribers = self.unsubscribes.subscribers
         for member in memberships:
-            current = subscribers.get(member.mailing_list.list_id, claim.email)
-            if current is None:
-                continue
-            attributes = with_tracking(current.attributes, accepts)
-            if attributes != dict(current.attributes):
-                subscribers.put_many([replace(current, attributes=attributes)])
+            decided_afresh(partial(self._track, member.mailing_list.list_id, claim.email, accepts))
         return self.unsubscribes.memberships(token)[1]
+
+    def _track(self, list_id: str, email: str, accepts: bool) -> None:
+        """Attributes only: the status read is kept and expected (SubscriberStore.put_many), so
+        a bounce, complaint, unsubscribe or erasure landing meanwhile stands."""
+        subscribers = self.unsubscribes.subscribers
+        current = subscribers.get(list_id, email)
+        if current is None:
+            return
+        attributes = with_tracking(current.attributes, accepts)
+        if attributes != dict(current.attributes):
+            written = replace(current, attributes=attributes)
+            subscribers.put_many([written], expected={(list_id, email): current.status})
 
     def _mailable(self, token: str, kind: str) -> tuple[TokenClaim, str | None]:
         """The token's claim and the sender to mail from; None when there is none, or the

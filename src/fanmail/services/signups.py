@@ -22,11 +22,19 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fanmail.domain.addresses import ascii_address, mailbox, normalise_email
 from fanmail.domain.attributes import check_attributes, check_display_name
-from fanmail.domain.errors import InvalidInput, NotFound, SendError, TooManyRequests, Unavailable
+from fanmail.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SendError,
+    TooManyRequests,
+    Unavailable,
+)
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import (
     How,
@@ -40,7 +48,16 @@ from fanmail.domain.model import (
 )
 from fanmail.domain.render import TemplateRenderer, render_context
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
-from fanmail.ports import Clock, ListStore, Mailer, RateLimits, SignupStore, SubscriberStore
+from fanmail.ports import (
+    Clock,
+    ListStore,
+    Mailer,
+    RateLimits,
+    SignupStore,
+    StaleRead,
+    SubscriberStore,
+    decided_afresh,
+)
 from fanmail.services.unsubscribe import opted_out_by_owner
 
 if TYPE_CHECKING:
@@ -51,6 +68,7 @@ SIGNUP_DAYS = 7
 RESEND_AFTER_S = 600.0
 SIGNUP_VALUE_CHARS = 100
 CANNOT_JOIN = frozenset({SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED})
+JOIN_ATTEMPTS = 4
 ANSWER_AFTER_S = 0.5
 """An accepted sign-up is answered no sooner than this after it arrived: a known address (no
 mail to send) would otherwise answer faster than a new one, telling who is on a list. Above
@@ -205,6 +223,13 @@ class Signups:
         # Counted before the address is looked up: past the limit every address is refused
         # alike (counting only new ones would answer a known or erased address differently).
         self._count(f"list:{mailing_list.list_id}", self.allowance.per_list)
+        decided_afresh(partial(self._decide, mailing_list, email, attributes, request.source))
+
+    def _decide(
+        self, mailing_list: MailingList, email: str, attributes: dict[str, str], source: str
+    ) -> None:
+        """Join, mail a confirmation or nothing, on the subscriber as read (the join is written
+        only while it is so: StaleRead otherwise, and the decision is made afresh)."""
         current = self.subscribers.get(mailing_list.list_id, email)
         if current is not None and (
             current.status in CANNOT_JOIN | {SubscriberStatus.SUBSCRIBED}
@@ -214,11 +239,11 @@ class Signups:
         if self._closed_mailbox(mailing_list.list_id, email):
             return
         if mailing_list.settings.opt_in is OptIn.SINGLE and not self._left(current, email):
-            by = Provenance(How.SIGNUP, source=request.source)
-            self._join(mailing_list.list_id, email, attributes, by)
+            by = Provenance(How.SIGNUP, source=source)
+            self._join(mailing_list.list_id, email, attributes, by, current)
             return
         if mailing_list.settings.sender:  # one who left confirms even on a single opt-in list
-            self._mail_confirmation(mailing_list, email, attributes, request.source)
+            self._mail_confirmation(mailing_list, email, attributes, source)
 
     def _closed_mailbox(self, list_id: str, email: str) -> bool:
         """Another spelling (`+tag`, Gmail's dots) of an address that bounced, complained or
@@ -288,8 +313,33 @@ class Signups:
             return view, ConfirmOutcome.CONFIRMED if joined else ConfirmOutcome.EXPIRED
         detail = f"signed up from {taken.source or 'unknown'} at {taken.requested_at:.0f}"
         by = Provenance(How.CONFIRM, source=source, detail=detail)
-        self._join(claim.list_id, claim.email, taken.attributes, by, replace_attributes=True)
-        return view, ConfirmOutcome.CONFIRMED
+        return view, self._join_confirmed(claim, taken.attributes, by, current)
+
+    def _join_confirmed(
+        self,
+        claim: TokenClaim,
+        attributes: Mapping[str, str],
+        by: Provenance,
+        current: Subscriber | None,
+    ) -> ConfirmOutcome:
+        """Join on the subscriber as read; one changed meanwhile is read again and decided on
+        afresh: a bounce, complaint or the owner's opt-out stands, and so does a delete (an
+        erasure's): the member is not made again."""
+        for _ in range(JOIN_ATTEMPTS):
+            if current is not None and current.status in CANNOT_JOIN:
+                return ConfirmOutcome.CANNOT_MAIL
+            if current is not None and opted_out_by_owner(current):
+                return ConfirmOutcome.EXPIRED
+            try:
+                self._join(
+                    claim.list_id, claim.email, attributes, by, current, replace_attributes=True
+                )
+                return ConfirmOutcome.CONFIRMED
+            except StaleRead:
+                current = self.subscribers.get(claim.list_id, claim.email)
+                if current is None:
+                    return ConfirmOutcome.EXPIRED
+        raise Conflict("the subscriber kept changing while joining; try again")
 
     def _claim(self, token: str) -> TokenClaim:
         return self.signer.verify(
@@ -302,15 +352,17 @@ class Signups:
         email: str,
         attributes: Mapping[str, str],
         by: Provenance,
+        current: Subscriber | None,
         *,
         replace_attributes: bool = False,
     ) -> None:
-        """Subscribed now; attributes a confirmed owner gave win, a form's only fill gaps."""
-        current = self.subscribers.get(list_id, email)
+        """Subscribed now, if still as read (`current`: StaleRead otherwise); attributes a
+        confirmed owner gave win (`replace_attributes`), a form's only fill gaps."""
         stored = dict(current.attributes) if current else {}
         merged = {**stored, **attributes} if replace_attributes else {**attributes, **stored}
         subscriber = Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, merged)
-        self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now())
+        seen = {(list_id, email): current.status if current else None}
+        self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now(), expected=seen)
 
     def _send_confirmation(self, mailing_list: MailingList, signup: Signup) -> None:
         """The mail says only what the list's owner wrote and the address: nothing else a

@@ -26,7 +26,7 @@ from fanmail.domain.model import (
 from fanmail.domain.segments import Fact
 from fanmail.domain.topics import Topic
 from fanmail.domain.transitions import Transition, still_sending
-from fanmail.ports import SubscriberPage
+from fanmail.ports import StaleRead, SubscriberPage
 
 
 class MemorySubscriberStore:
@@ -67,12 +67,17 @@ class MemorySubscriberStore:
         *,
         provenance: Provenance | None = None,
         at: float = 0.0,
+        expected: Mapping[tuple[str, str], SubscriberStatus | None] | None = None,
     ) -> int:
-        written = 0
+        latest = {(s.list_id, s.email): s for s in subscribers}  # the last of duplicates wins
+        written, stale = 0, set[tuple[str, str]]()
         with self._lock:
-            for subscriber in subscribers:
+            for key, subscriber in latest.items():
                 old = self._lists.get(subscriber.list_id, {}).get(subscriber.email)
                 before = old.status if old else None
+                if (expected or {}).get(key, before) is not before:
+                    stale.add(key)  # changed since the caller read it: the change stands
+                    continue
                 changes = topic_changes(
                     provenance, at, subscriber.status, old.topics if old else {}, subscriber.topics
                 )
@@ -80,6 +85,8 @@ class MemorySubscriberStore:
                     changes.insert(0, StatusChange.of(provenance, at, subscriber.status, before))
                 self._store(signed_up(subscriber, at), changes)
                 written += 1
+        if stale:
+            raise StaleRead(frozenset(stale))
         return written
 
     def set_status(

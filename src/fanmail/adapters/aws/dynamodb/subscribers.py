@@ -8,7 +8,8 @@ Every write that adds, removes or changes the status of a subscriber moves the l
 of that status (`n_<status>` on the list item) in the same transaction, conditioned on the
 status it read: the counts stay exact whatever runs at the same time, and `GET /lists/{id}`
 reads one item instead of the list. A status change appends to the subscriber's consent
-history (`consent`, newest last, the last HISTORY_KEPT kept).
+history (`consent`, newest last, the last HISTORY_KEPT kept). A put with `expected` writes
+only where the status read there is the caller's (ports.SubscriberStore.put_many).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ from fanmail.domain.model import (
     topic_changes,
 )
 from fanmail.domain.segments import Fact
-from fanmail.ports import SubscriberPage
+from fanmail.ports import StaleRead, SubscriberPage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -357,32 +358,46 @@ class DynamoSubscriberStore:
         *,
         provenance: Provenance | None = None,
         at: float = 0.0,
+        expected: Mapping[tuple[str, str], SubscriberStatus | None] | None = None,
     ) -> int:
         by_list: dict[str, dict[str, Subscriber]] = {}
         for subscriber in subscribers:  # the last of duplicates wins, as a sequence of puts would
             by_list.setdefault(subscriber.list_id, {})[subscriber.email] = subscriber
-        written = 0
+        written, stale = 0, set[tuple[str, str]]()
         for list_id, members in by_list.items():
             ordered = list(members.values())
             for start in range(0, len(ordered), TRANSACTION_MAX - 1):
                 chunk = ordered[start : start + TRANSACTION_MAX - 1]
-                self._put_chunk(list_id, chunk, provenance, at)
-                written += len(chunk)
+                changed = self._put_chunk(list_id, chunk, provenance, at, expected or {})
+                stale.update((list_id, email) for email in changed)
+                written += len(chunk) - len(changed)
+        if stale:
+            raise StaleRead(frozenset(stale))
         return written
 
     def _put_chunk(
-        self, list_id: str, chunk: list[Subscriber], provenance: Provenance | None, at: float
-    ) -> None:
+        self,
+        list_id: str,
+        chunk: list[Subscriber],
+        provenance: Provenance | None,
+        at: float,
+        expected: Mapping[tuple[str, str], SubscriberStatus | None],
+    ) -> set[str]:
+        """Writes the chunk but those whose status is not the one `expected`; returns those."""
         for attempt in range(RETRIES):
             current = {
                 str(i["email"]): i
                 for i in map(from_item, self._batch_get(list_id, [s.email for s in chunk], True))
             }
             deltas: dict[str, int] = {}
-            actions = []
+            actions, stale = [], set[str]()
             for subscriber in chunk:
                 old = current.get(subscriber.email)
                 before = status_of(old["status"]) if old else None
+                seen = expected.get((list_id, subscriber.email), before)
+                if seen is not before:  # changed since the caller read it: written as checked
+                    stale.add(subscriber.email)
+                    continue
                 changes = topic_changes(
                     provenance,
                     at,
@@ -402,8 +417,8 @@ class DynamoSubscriberStore:
                         )
                 actions.append(self._subscriber_update(signed_up(subscriber, at), old, changes))
             update = self._counter_update(list_id, deltas)
-            if self._transact(actions + ([update] if update else [])):
-                return
+            if not actions or self._transact(actions + ([update] if update else [])):
+                return stale
             backoff(attempt)
         raise Conflict(f"list {list_id!r}: subscribers kept changing while being written; retry")
 
