@@ -83,14 +83,15 @@ def _account_lines(step: Step, export: PinpointExport) -> bool:
 
 def people_notes(people: tuple[Person, ...]) -> list[str]:
     """What was dropped from each person (a time zone that is not a zone, a date, an
-    attribute over the limits), naming the line and address: else it was lost without a word."""
+    attribute over the limits), naming the line: else it was lost without a word. Not the
+    address: a job's notes are kept 30 days, and an erasure finds no address there."""
     found = []
     for person in people:
         if person.notes:
             shown = "; ".join(person.notes[:PERSON_NOTES_SHOWN])
             more = len(person.notes) - PERSON_NOTES_SHOWN
             extra = f" (and {more} more)" if more > 0 else ""
-            found.append(f"line {person.line} ({person.email}): {shown}{extra}")
+            found.append(f"line {person.line}: {shown}{extra}")
     return found
 
 
