@@ -26,6 +26,7 @@ from fanmail.domain.person_data import (
     change_text,
     membership,
     membership_lines,
+    owner_unnamed,
     tokens_to_campaigns,
 )
 
@@ -145,6 +146,17 @@ class PersonView:
     """The campaigns of this page whose definition names the address."""
     soft_bounces: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     """The soft bounces recorded on each membership, by list id."""
+
+    def for_subscriber(self) -> PersonView:
+        """What is mailed to the address itself: the owner's changes name no one (see
+        person_data.owner_unnamed); the admin's GET /people shows them whole."""
+        return replace(
+            self,
+            memberships=tuple(
+                replace(s, history=tuple(owner_unnamed(c) for c in s.history))
+                for s in self.memberships
+            ),
+        )
 
     @property
     def campaign_names(self) -> dict[str, str]:

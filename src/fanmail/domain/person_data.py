@@ -10,12 +10,13 @@ opened a mail, would not be the whole answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.deliveries import campaign_token
 from fanmail.domain.engagement import DAY_S, WINDOW_DAYS, Engagement
-from fanmail.domain.model import StatusChange, Subscriber
+from fanmail.domain.model import How, StatusChange, Subscriber
 
 
 def iso(at: float | None) -> str | None:
@@ -89,6 +90,18 @@ def membership(
         "soft_bounces": [iso(at) for at in soft_bounces],
         "consent_history": [consent_entry(change) for change in subscriber.history],
     }
+
+
+OWNER = "the list's owner"
+BY_SES = (How.BOUNCE, How.COMPLAINT)
+
+
+def owner_unnamed(change: StatusChange) -> StatusChange:
+    """An entry as the subscriber reads it: a change the list's owner made names who did it
+    (an IAM principal's ARN: the account id, often a person's name; a CLI user) only as the
+    list's owner. The subscriber's own and SES's entries are theirs to read whole."""
+    told = isinstance(change.how, How) and (change.how.subscribers_own or change.how in BY_SES)
+    return change if told else replace(change, source=OWNER)
 
 
 def change_text(change: StatusChange) -> str:

@@ -54,7 +54,7 @@ class SelfService:
         if sender is None:
             return
         try:
-            view = self.people.show(claim.email)
+            view = self.people.show(claim.email).for_subscriber()
             text = describe(view) + "\n\nAs JSON:\n" + json.dumps(view.to_dict(), indent=1)
         except NotFound:
             text = "We hold nothing about this address."

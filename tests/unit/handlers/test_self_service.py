@@ -3,9 +3,12 @@ used once) and tracking toggle, through the public function."""
 
 from __future__ import annotations
 
+import json
 import re
 
+from fanmail.domain.model import How, ListSettings, Provenance
 from fanmail.domain.tracking import declines_tracking
+from fanmail.services.lists import CreateList, UpsertSubscriber
 from fanmail_local.apigateway import api_event
 from fanmail_local.harness import MemoryStack
 from tests.conftest import finished
@@ -39,6 +42,23 @@ def test_my_data_is_mailed_to_the_address_never_shown(lists: MemoryStack) -> Non
     assert mail.configuration_set == lists.settings.untracked_configuration_set
     post(lists, f"/p/{link}/export", "/p/{token}/export")  # again at once: not mailed twice
     assert len(mails_to(lists, "ada@example.com")) == 1
+
+
+def test_the_mailed_export_names_the_lists_owner_not_their_staff(lists: MemoryStack) -> None:
+    """An admin's write records its IAM principal (an ARN: the account id, a person's name);
+    the subscriber's own copy says the list's owner, and keeps what they did themselves."""
+    staff = "arn:aws:sts::123456789012:assumed-role/Admin/jane.doe@corp.example"
+    by = Provenance(How.API, source=staff)
+    lists.app.lists.create(CreateList("staff", settings=ListSettings(brand="Acme Weekly")))
+    lists.app.lists.upsert(UpsertSubscriber("staff", "ada@example.com"), by=by)
+    link = token(lists)
+    lists.app.unsubscribes.unsubscribe(link, Provenance(How.LINK, source="198.51.100.4"))
+    post(lists, f"/p/{link}/export", "/p/{token}/export")
+    [mail] = mails_to(lists, "ada@example.com")
+    assert "123456789012" not in mail.text and "jane.doe" not in mail.text
+    assert "the list's owner" in mail.text and "198.51.100.4" in mail.text
+    shown = lists.app.people.show("ada@example.com").to_dict()
+    assert staff in json.dumps(shown)  # the admin's export keeps who did it
 
 
 def test_delete_my_data_by_a_link_mailed_to_the_address_used_once(lists: MemoryStack) -> None:
