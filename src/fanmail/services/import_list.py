@@ -23,7 +23,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, TextIO, TypedDict
 
 from fanmail.domain.attributes import MAX_NAME_CHARS, RESERVED, check_name
-from fanmail.domain.erasure import ERASED_REASON, FORCED_AFTER_ERASURE
+from fanmail.domain.erasure import ERASED_REASON, FORCED_AFTER_ERASURE, index_form
 from fanmail.domain.errors import Conflict, InvalidInput, NotFound
 from fanmail.domain.ids import check_id
 from fanmail.domain.import_jobs import (
@@ -496,6 +496,7 @@ class Step:
         return stale
 
     def keep_rejects(self, rejected: list[Rejected]) -> None:
+        rejected = self._without_erased(rejected)
         job = self.job
         room = max(0, MAX_STORED_REJECTS - job.counts.rejected)
         if rejected and room:
@@ -503,6 +504,18 @@ class Step:
             self.imports.jobs.add_rejects(job.import_id, rejected[:room], expires)
         if rejected and self.on_rejected is not None:
             self.on_rejected(rejected)
+
+    def _without_erased(self, rejected: list[Rejected]) -> list[Rejected]:
+        """A row rejected for the text around an erased address (`Fay <fay@example.com>`) is
+        kept without it, as an erased address's row is: else the erasure's index finds the
+        address held again."""
+        check = self.imports.erasures
+        found = {r.email: index_form(r.email) for r in rejected if r.email}
+        erased = check.erased(sorted(set(found.values()))) if check and found else set()
+        return [
+            Rejected(r.line, "", ERASED_REASON) if found.get(r.email) in erased else r
+            for r in rejected
+        ]
 
     def _erased(
         self, valid: list[RowIn], rejected: list[Rejected], force: bool

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fanmail.domain.errors import InvalidInput
+from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.import_jobs import ImportMode, ImportOptions, ImportStatus
 from fanmail.domain.model import Subscriber, SubscriberStatus
 from fanmail.services.lists import CreateList
 from fanmail_local.cli import main
 from fanmail_local.harness import MemoryStack, memory_stack
-from tests.conftest import fast_settings, import_text
+from tests.conftest import erase, fast_settings, import_text
 
 S = SubscriberStatus
 
@@ -441,3 +441,18 @@ def test_import_command_writes_rejects_and_resumes(
     assert main(["import", str(tmp_path / "missing.csv"), "--list", "l"]) == 2
     assert main(["export", "--list", "l", "--out", str(tmp_path / "out.csv")]) == 0
     assert "u0@example.com" in (tmp_path / "out.csv").read_text()
+
+
+def test_a_row_holding_an_erased_address_among_other_text_is_kept_without_it(
+    stack: MemoryStack,
+) -> None:
+    """`Fay Doe <fay.doe@example.com>` is rejected for what surrounds the address; kept as
+    written, the erasure's index would find the erased address held again."""
+    stack.subscribers.put_many([Subscriber("news", "fay.doe@example.com")])
+    erase(stack.app, "fay.doe@example.com")
+    job = import_text(stack, "email\nFay Doe <fay.doe@example.com>\nok@example.com\n")
+    rejected, _ = stack.app.imports.rejects(job.import_id, 0, 10)
+    assert [(r.line, r.email) for r in rejected] == [(2, "")]
+    assert "fay" not in rejected[0].reason.lower() and "erased" in rejected[0].reason
+    with pytest.raises(NotFound):
+        stack.app.people.show("fay.doe@example.com")
