@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from fanmail.domain.abtest import Variant
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
 from fanmail.domain.codec import Json
@@ -22,7 +23,7 @@ from fanmail.domain.errors import InvalidInput
 
 ERASED = "<erased>"
 NOTE = f"an erasure took an address out of this campaign's definition: it reads {ERASED} there now"
-PARTS = ("segment", "variables", "subject", "name")
+PARTS = ("segment", "variables", "subject", "name", "ab_test", "template_report")
 """Where a campaign's definition can hold an address, as the export names them."""
 
 
@@ -67,6 +68,12 @@ def _strings(value: Json) -> list[str]:
     return []
 
 
+def _redact_variant(variant: Variant, address: str) -> Variant:
+    subject = None if variant.subject is None else _redact_text(variant.subject, address)
+    variables = {k: _redact_text(v, address) for k, v in variant.variables.items()}
+    return replace(variant, subject=subject, variables=variables)
+
+
 def named_in(campaign: Campaign, address: str) -> tuple[str, ...]:
     """The parts of the campaign's definition (PARTS) that name `address` (normalised)."""
     texts = {
@@ -77,6 +84,13 @@ def named_in(campaign: Campaign, address: str) -> tuple[str, ...]:
     }
     if campaign.summary is not None and campaign.summary.segment:
         texts["segment"].append(campaign.summary.segment)
+    variants = campaign.ab_test.variants if campaign.ab_test else ()
+    texts["ab_test"] = [v.subject or "" for v in variants]
+    texts["ab_test"] += [value for v in variants for value in v.variables.values()]
+    report = campaign.template_report
+    texts["template_report"] = (
+        [e for found in report.examples.values() for e in found] if report else []
+    )
     return tuple(p for p in PARTS if any(_names(t, address) for t in texts[p]))
 
 
@@ -89,10 +103,22 @@ def redacted(campaign: Campaign, address: str) -> Campaign:
     summary = campaign.summary
     if summary is not None and summary.segment:
         summary = replace(summary, segment=_redact_text(summary.segment, address))
+    test = campaign.ab_test
+    if test is not None:
+        test = replace(test, variants=tuple(_redact_variant(v, address) for v in test.variants))
+    report = campaign.template_report
+    if report is not None:  # examples of who lacks an attribute: the address leaves them
+        kept = {
+            k: tuple(e for e in found if not _names(e, address))
+            for k, found in report.examples.items()
+        }
+        report = replace(report, examples=kept)
     return replace(
         campaign,
         segment=segment,
         summary=summary,
+        ab_test=test,
+        template_report=report,
         variables={k: _redact_text(v, address) for k, v in campaign.variables.items()},
         subject=None if campaign.subject is None else _redact_text(campaign.subject, address),
         name=_redact_text(campaign.name, address),

@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from fanmail.domain.abtest import parse_ab_test
 from fanmail.domain.addresses import normalise_email
-from fanmail.domain.campaign import Campaign, SegmentSnapshot, Summary
+from fanmail.domain.campaign import Campaign, SegmentSnapshot, Summary, TemplateReport
 from fanmail.domain.errors import InvalidInput
 from fanmail.domain.redaction import ERASED, NOTE, named_in, redacted
 from fanmail.domain.segments import Segment, SubscriberFacts
@@ -88,3 +89,23 @@ def test_the_transition_keeps_the_status_and_sets_the_definition() -> None:
 def _summary(segment: str) -> Summary:
     defaults = dict.fromkeys(Summary.__dataclass_fields__)
     return Summary(**{**defaults, "segment": segment})  # type: ignore[arg-type]
+
+
+def test_an_ab_variant_and_the_template_reports_examples_lose_the_address() -> None:
+    """A variant's subject or variables can name the address too, and the template report keeps
+    up to a few addresses that lack a required attribute, shown in the campaign's warnings."""
+    test = parse_ab_test(
+        {
+            "variants": [{"subject": "Hi"}, {"subject": f"For {ANA}", "variables": {"to": ANA}}],
+            "test_share": 0.2,
+        }
+    )
+    report = TemplateReport("notice", {}, 3, True, {"city": 2}, {"city": (ANA, "bo@example.com")})
+    found = campaign('plan = "pro"', ab_test=test, template_report=report)
+    assert named_in(found, ANA) == ("ab_test", "template_report")
+    after = redacted(found, ANA)
+    assert after.ab_test is not None and after.template_report is not None
+    assert after.ab_test.variants[1].subject == f"For {ERASED}"
+    assert dict(after.ab_test.variants[1].variables) == {"to": ERASED}
+    assert dict(after.template_report.examples) == {"city": ("bo@example.com",)}
+    assert named_in(after, ANA) == ()
