@@ -49,6 +49,7 @@ PACKED = (
 )
 """How a file that is not text (or not UTF-8 text) starts, and what to do instead."""
 MAGIC_BYTES = max(len(magic) for magic, _ in PACKED)
+ONE_ARRAY = ": JSON lines hold one object per line (jq -c '.[]' FILE turns an array into them)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +288,8 @@ def _json_rows(lines: Iterator[_Line]) -> Iterator[Row]:
             if isinstance(value, dict):
                 yield Row(line.number, line.end, value)
             else:
-                yield Row(line.number, line.end, error="the line is not a JSON object")
+                hint = ONE_ARRAY if isinstance(value, list) else ""
+                yield Row(line.number, line.end, error=f"the line is not a JSON object{hint}")
 
 
 def _unique_keys(pairs: list[tuple[str, Json]]) -> JsonObject:

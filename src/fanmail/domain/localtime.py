@@ -102,7 +102,7 @@ def check_zone(value: object, what: str) -> str:
 
 def parse_wall_time(value: object, what: str = "at") -> datetime:
     """A local wall time as ISO-8601 without an offset (2026-12-08T09:00:00), or InvalidInput."""
-    example = "e.g. 2026-12-08T09:00:00"
+    example = "YYYY-MM-DDTHH:MM:SS, e.g. 09:00 on a day to come"
     if not isinstance(value, str) or len(value) > 40:
         raise InvalidInput(f"{what}: expected a local date and time as text ({example})")
     try:

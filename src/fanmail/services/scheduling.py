@@ -44,7 +44,7 @@ def local_time_spec(command: ScheduleCampaign, now: float) -> tuple[ScheduleSpec
     phases then wait for their own zones' instants); refused once that clock has passed it, as
     the zones past it would get the mail hours late (a "9 pm" mail at 6 am)."""
     if command.at is None or command.expression is not None:
-        raise InvalidInput("local_time: give 'at' (a wall time, e.g. 2026-12-08T09:00:00)")
+        raise InvalidInput("local_time: give 'at' (a wall time: YYYY-MM-DDTHH:MM:SS, no offset)")
     fallback = command.fallback_timezone or command.timezone
     window_s = (
         DEFAULT_WINDOW_S if command.window is None else parse_duration(command.window, "window")

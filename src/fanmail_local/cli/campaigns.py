@@ -110,12 +110,13 @@ def _creating(sub: Any) -> None:
     create.add_argument(
         "--var", action="append", default=[], metavar="NAME=VALUE", help="a template variable"
     )
-    create.add_argument(
+    who = create.add_mutually_exclusive_group()
+    who.add_argument(
         "--segment",
         help='who of the list: a segment, as text (plan = "pro" and opened in 30 days) or '
         "JSON (default: everyone); the campaign keeps it as given",
     )
-    create.add_argument(
+    who.add_argument(
         "--segment-id",
         metavar="ID",
         help="a saved segment of the list (its id) instead of --segment: the campaign "

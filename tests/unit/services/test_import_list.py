@@ -115,7 +115,7 @@ def test_unsubscribe_mode_is_a_blocklist(stack: MemoryStack) -> None:
         ("email,n\na@example.com," + "x" * 200_000 + "\n", "csv", "over 100000 characters"),
         ("email,,n\na@example.com,v,\n", "csv", "column that has no name"),
         ("{not json}\n", "jsonl", "not valid JSON"),
-        ('["a@example.com"]\n', "jsonl", "not a JSON object"),
+        ('["a@example.com"]\n', "jsonl", "not a JSON object: JSON lines hold one object per"),
         ('{"email": "a@example.com", "tags": ["x"]}\n', "jsonl", "plain value"),
         ('{"email": "a@example.com\\r\\nBcc: x@y.z"}\n', "jsonl", "line break"),
         ('{"email": "a@example.com", "n": NaN}\n', "jsonl", "JSON has no NaN"),
