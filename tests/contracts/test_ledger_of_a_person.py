@@ -7,7 +7,7 @@ import pytest
 
 from fanmail.domain.campaign import Campaign
 from fanmail.domain.errors import InvalidInput
-from fanmail.services.people import sent_to
+from fanmail.services.people import person_page
 from tests.contracts.conftest import Stores
 
 NOW = 1_800_000_000.0
@@ -29,18 +29,20 @@ def test_a_person_on_250_campaigns_sharded_or_not_is_found_page_after_page(
         if n % 50 == 0:
             stores.ledger.claim(campaign_id, "other@x.com", "h", NOW + 10, NOW)
     stores.campaigns.create(Campaign("p-draft", "news", "t", "n@x.com"))  # none for pat
-    everything, cursor = sent_to(stores.campaigns, stores.ledger, "pat@x.com", None, 1000, 1000)
+    read = person_page(stores.campaigns, stores.ledger, "pat@x.com", None, 1000, 1000)
+    everything, cursor = read.records, read.cursor
     assert sorted(c.campaign_id for c, _ in everything) == campaigns and cursor is None
     assert {e.email for _, e in everything} == {"pat@x.com"}
     paged: list[str] = []
     while True:
-        page, cursor = sent_to(stores.campaigns, stores.ledger, "pat@x.com", cursor, 100)
+        read = person_page(stores.campaigns, stores.ledger, "pat@x.com", cursor, 100)
+        page, cursor = read.records, read.cursor
         assert len(page) <= 100
         paged.extend(c.campaign_id for c, _ in page)
         if cursor is None:
             break
     assert sorted(paged) == campaigns and len(paged) == len(set(paged))
-    found, _ = sent_to(stores.campaigns, stores.ledger, "other@x.com", None, 1000, 1000)
+    found = person_page(stores.campaigns, stores.ledger, "other@x.com", None, 1000, 1000).records
     assert sorted(c.campaign_id for c, _ in found) == campaigns[::50]
     with pytest.raises(InvalidInput, match="cursor"):
-        sent_to(stores.campaigns, stores.ledger, "pat@x.com", "p 1#2", 100)
+        person_page(stores.campaigns, stores.ledger, "pat@x.com", "p 1#2", 100)

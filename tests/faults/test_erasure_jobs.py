@@ -26,7 +26,7 @@ from fanmail.domain.transitions import mentions
 from fanmail.ports import CampaignStore, ErasureList, SendLedger
 from fanmail.services.erasures import Erasures
 from fanmail.services.lists import CreateList, UpsertSubscriber
-from fanmail.services.people import ErasureCheck, sent_to
+from fanmail.services.people import ErasureCheck, person_page
 from fanmail_local.faults import SimulatedCrash
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 from tests.conftest import fast_settings, sim_stack
@@ -128,7 +128,8 @@ def service(stack: MemoryStack, **ports: object) -> tuple[Erasures, Recorded]:
 def assert_all_gone(stack: MemoryStack, job: ErasureJob) -> None:
     assert job.done and dict(job.removed) == EXPECTED and job.pending is None
     assert stack.ports.subscribers.lists_of(ADA) == []
-    assert sent_to(stack.ports.campaigns, stack.ports.ledger, ADA, None, 100, 1000) == ([], None)
+    page = person_page(stack.ports.campaigns, stack.ports.ledger, ADA, None, 100, 1000)
+    assert (page.records, page.cursor) == ([], None)
     assert stack.ports.signups.of_address(ADA) == [] and stack.ports.imports.rejects_of(ADA) == []
     assert stack.app.lists.summary("news").counts == {"subscribed": 1}  # BOB
     for list_id in ("club", "deals"):
@@ -305,7 +306,8 @@ def test_the_sends_step_pages_the_campaigns_and_a_new_worker_reads_on_from_its_c
     done = replace(erasures, campaign_store=listed).run(job.erasure_id, ADA, float("inf"))
     assert listed.cursors[0] == saved.cursor and None not in listed.cursors
     assert done.done and done.removed["ledger_records"] == 253
-    assert sent_to(stack.ports.campaigns, stack.ports.ledger, ADA, None, 1000, 1000) == ([], None)
+    page = person_page(stack.ports.campaigns, stack.ports.ledger, ADA, None, 1000, 1000)
+    assert (page.records, page.cursor) == ([], None)
 
 
 def test_a_campaign_naming_the_address_without_a_record_is_scrubbed_too(

@@ -115,19 +115,6 @@ def person_page(
     return PersonPage(records, defined_in, cursor)
 
 
-def sent_to(
-    campaigns: CampaignStore,
-    ledger: SendLedger,
-    email: str,
-    cursor: str | None,
-    limit: int,
-    campaigns_max: int = CAMPAIGN_PAGE,
-) -> tuple[list[tuple[Campaign, LedgerEntry]], str | None]:
-    """person_page's ledger records and cursor."""
-    page = person_page(campaigns, ledger, email, cursor, limit, campaigns_max)
-    return page.records, page.cursor
-
-
 @dataclass(frozen=True, slots=True)
 class ErasureCheck:
     """Whether addresses were erased: imports, API writes and sign-ups ask before they add one."""
