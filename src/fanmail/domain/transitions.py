@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from fanmail.domain.abtest import AbTest
 from fanmail.domain.campaign import (
     STARTABLE,
     WAITING,
@@ -21,6 +22,7 @@ from fanmail.domain.campaign import (
     ScheduleSpec,
     SegmentSnapshot,
     Summary,
+    TemplateReport,
     without_run_counts,
 )
 from fanmail.domain.errors import Conflict
@@ -59,6 +61,8 @@ class Changes:
     subject: str | Keep | None = KEEP
     name: str | Keep = KEEP
     notes: tuple[str, ...] | Keep = KEEP
+    ab_test: AbTest | Keep | None = KEEP
+    template_report: TemplateReport | Keep | None = KEEP
     new_run_counts: bool = False
 
     def fields_set(self) -> dict[str, object]:
@@ -287,7 +291,8 @@ def forget_recipient(campaign: Campaign, email: str) -> Transition:
 
 def redact(campaign: Campaign, redacted: Campaign) -> Transition:
     """An erasure took an address out of the campaign's definition (domain.redaction): its
-    segment, summary, variables, subject, name and notes become `redacted`'s; the status stays."""
+    segment, summary, variables, subject, name, A/B test, template report and notes become
+    `redacted`'s; the status stays."""
     changes = Changes(
         segment=redacted.segment,
         summary=redacted.summary,
@@ -295,5 +300,7 @@ def redact(campaign: Campaign, redacted: Campaign) -> Transition:
         subject=redacted.subject,
         name=redacted.name,
         notes=redacted.notes,
+        ab_test=redacted.ab_test,
+        template_report=redacted.template_report,
     )
     return Transition(frozenset({campaign.status}), campaign.status, changes)
