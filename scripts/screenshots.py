@@ -68,6 +68,7 @@ def main() -> int:
             sender=SENDER,
             postal_address="1 Main Street, Springfield 12345",
             opt_in=OptIn.DOUBLE,
+            public_signup=True,  # the walk shows its sign-up form
         )
         app.lists.create(CreateList("news", "Fanmail News", list_settings))
         app.lists.create(CreateList("offers", "Fanmail Offers", list_settings))

@@ -43,7 +43,9 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     )
     outbox = tmp_path_factory.mktemp("outbox")
     with LocalRuntime(settings, sender_identity=SENDER, max_send_rate=100.0, outbox=outbox) as rt:
-        brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER}>", postal_address="1 Main St")
+        brand = ListSettings(
+            brand="Acme", sender=f"Acme <{SENDER}>", postal_address="1 Main St", public_signup=True
+        )
         rt.app.lists.create(CreateList("paths", "Paths", brand))
         rt.app.imports.load(
             [

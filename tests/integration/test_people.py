@@ -136,7 +136,9 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
     app, ports, now = env.app, env.ports, env.ports.clock.now()
     news, club = f"news{suffix}", f"club{suffix}"
     app.lists.create(CreateList(news))
-    app.lists.create(CreateList(club, settings=ListSettings(sender=SENDER_ADDRESS)))
+    app.lists.create(
+        CreateList(club, settings=ListSettings(sender=SENDER_ADDRESS, public_signup=True))
+    )
     app.lists.upsert(UpsertSubscriber(news, ada, {"name": "Ada"}))
     app.lists.upsert(UpsertSubscriber(news, bob))
     app.lists.upsert(UpsertSubscriber(club, ada))
@@ -302,7 +304,10 @@ def test_an_erased_address_comes_back_only_with_fresh_consent(env: Env) -> None:
 
     single = f"single{suffix}"
     env.app.lists.create(
-        CreateList(single, settings=ListSettings(sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE))
+        CreateList(
+            single,
+            settings=ListSettings(sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE, public_signup=True),
+        )
     )
     env.app.signups.request(SignupRequest(single, ada, source="203.0.113.9"))
     assert env.ports.subscribers.get(single, ada) is None  # not at once: it must confirm
@@ -502,7 +507,9 @@ def test_a_sent_notification_naming_the_person_is_exported_and_redacted(env: Env
     both and counts it, and no table holds the address after."""
     suffix = uuid.uuid4().hex[:6]
     ada, news = f"ada{suffix}@example.com", f"news{suffix}"
-    env.app.lists.create(CreateList(news, settings=ListSettings(sender=SENDER_ADDRESS)))
+    env.app.lists.create(
+        CreateList(news, settings=ListSettings(sender=SENDER_ADDRESS, public_signup=True))
+    )
     env.app.lists.upsert(UpsertSubscriber(news, ada))
     notify = Notify(news, "newsletter", segment=f'email = "{ada}"', variables={"order": ada})
     sent = env.app.notifications.send(f"order-{suffix}", notify)

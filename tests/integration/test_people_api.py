@@ -155,7 +155,7 @@ def test_a_person_exports_and_erases_their_own_data_through_the_public_function(
     erasure_id = page.decode().split("Receipt ")[1][:32]
     finished(runtime.app, runtime.app.erasures.job(erasure_id))
     assert env.stored(ada) == []
-    quick = ListSettings(sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE)
+    quick = ListSettings(sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE, public_signup=True)
     runtime.app.lists.create(CreateList("quickself", settings=quick))
     signup = f"list_id=quickself&email={ada}".encode()
     status, page = http("POST", f"{url}/subscribe", signup, form)

@@ -249,6 +249,7 @@ class ListSettingsJson(TypedDict):
     sender: str
     postal_address: str
     opt_in: str
+    public_signup: bool
     signup_fields: list[str]
     frequency_cap: NotRequired[dict[str, int]]
     quiet_hours: dict[str, object] | None
@@ -263,13 +264,21 @@ class ListSettings:
     sender: str = ""
     postal_address: str = ""
     opt_in: OptIn = OptIn.DOUBLE
+    public_signup: bool = False
+    """Whether strangers may join (its form, POST /subscribe): off unless the owner turns it
+    on, so a list made for customers or staff is not open to whoever guesses its id."""
     signup_fields: tuple[str, ...] = DEFAULT_SIGNUP_FIELDS
-    frequency_cap: FrequencyCap | None = None
-    """At most N campaign emails per subscriber in D days (None: the stack's setting)."""
     """The attributes a public sign-up may set (the form's fields): no other, so a stranger
     cannot put a campaign's content (a headline, a link) into someone's copy."""
+    frequency_cap: FrequencyCap | None = None
+    """At most N campaign emails per subscriber in D days (None: the stack's setting)."""
     quiet_hours: QuietHours | None = None
     """The list's quiet hours: what its campaigns keep unless they set their own."""
+
+    @property
+    def takes_signups(self) -> bool:
+        """Its form is open: the owner turned it on, and confirmation mails have a sender."""
+        return self.public_signup and bool(self.sender)
 
     def to_dict(self) -> ListSettingsJson:
         encoded: ListSettingsJson = {
@@ -277,6 +286,7 @@ class ListSettings:
             "sender": self.sender,
             "postal_address": self.postal_address,
             "opt_in": self.opt_in.value,
+            "public_signup": self.public_signup,
             "signup_fields": list(self.signup_fields),
             "quiet_hours": None if self.quiet_hours is None else self.quiet_hours.to_dict(),
         }
@@ -296,6 +306,7 @@ class ListSettings:
             sender=str(data.get("sender") or ""),
             postal_address=str(data.get("postal_address") or ""),
             opt_in=opt_in,
+            public_signup=data.get("public_signup") is True,
             signup_fields=tuple(str(f) for f in fields) if isinstance(fields, list | tuple) else (),
             frequency_cap=stored_cap(data.get("frequency_cap")),
             quiet_hours=_stored_quiet_hours(data.get("quiet_hours")),
@@ -325,6 +336,7 @@ class SettingsChange(TypedDict, total=False):
     sender: str
     postal_address: str
     opt_in: OptIn
+    public_signup: bool
     signup_fields: tuple[str, ...]
     quiet_hours: QuietHours | None
     """None clears them."""
@@ -338,6 +350,7 @@ def settings_change(
     sender: str | None = None,
     postal_address: str | None = None,
     opt_in: OptIn | None = None,
+    public_signup: bool | None = None,
     signup_fields: Iterable[str] | None = None,
 ) -> SettingsChange:
     """The change that sets what is given (not None): what an API body or the CLI's flags say."""
@@ -350,6 +363,8 @@ def settings_change(
         change["postal_address"] = postal_address
     if opt_in is not None:
         change["opt_in"] = opt_in
+    if public_signup is not None:
+        change["public_signup"] = public_signup
     if signup_fields is not None:
         change["signup_fields"] = tuple(signup_fields)
     return change

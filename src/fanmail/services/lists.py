@@ -89,6 +89,11 @@ def check_settings(settings: ListSettings, senders: SenderCheck | None) -> ListS
         if senders is None:
             raise InvalidInput("sender cannot be checked here")
         sender = senders.check(sender)
+    elif settings.public_signup:
+        raise InvalidInput(
+            "public_signup needs a sender: confirmation mails go out from it (who signs up "
+            "again after leaving confirms by mail, on a single opt-in list too)"
+        )
     fields = tuple(dict.fromkeys(settings.signup_fields))
     if len(fields) > MAX_SIGNUP_FIELDS:
         raise InvalidInput(f"signup_fields: {len(fields)} names, more than {MAX_SIGNUP_FIELDS}")

@@ -194,10 +194,11 @@ class Signups:
         self.erasures = erasures
 
     def open_list(self, list_id: str) -> MailingList:
-        """The list, if it takes public sign-ups: it exists, and a double opt-in list has a
-        sender for its confirmation mails. NotFound otherwise (one answer for both)."""
+        """The list, if it takes public sign-ups: its owner turned them on, and it has a sender
+        for confirmation mails. NotFound otherwise: one answer whether or not the list exists,
+        so the form tells nobody which lists there are."""
         found = self.lists.get(check_id("list", list_id))
-        if found is None or (found.settings.opt_in is OptIn.DOUBLE and not found.settings.sender):
+        if found is None or not found.settings.takes_signups:
             raise NotFound(f"list {list_id!r} does not take sign-ups")
         return found
 
@@ -242,8 +243,8 @@ class Signups:
             by = Provenance(How.SIGNUP, source=source)
             self._join(mailing_list.list_id, email, attributes, by, current)
             return
-        if mailing_list.settings.sender:  # one who left confirms even on a single opt-in list
-            self._mail_confirmation(mailing_list, email, attributes, source)
+        # One who left confirms from their mailbox, on a single opt-in list too.
+        self._mail_confirmation(mailing_list, email, attributes, source)
 
     def _closed_mailbox(self, list_id: str, email: str) -> bool:
         """Another spelling (`+tag`, Gmail's dots) of an address that bounced, complained or
@@ -294,20 +295,26 @@ class Signups:
 
     def view(self, token: str) -> ConfirmView:
         claim = self._claim(token)
+        mailing_list = self.lists.get(claim.list_id)
         waiting = self.signups.get(claim.list_id, claim.email, self.clock.now())
-        if waiting is not None and waiting.nonce != claim.nonce:
-            waiting = None  # a later sign-up's, or one this link was not mailed for
-        return ConfirmView(claim, self.lists.get(claim.list_id), waiting)
+        open_form = mailing_list is not None and mailing_list.settings.takes_signups
+        if waiting is not None and (waiting.nonce != claim.nonce or not open_form):
+            # a later sign-up's, one this link was not mailed for, or one whose list's owner
+            # has closed its form since (closing the form closes the links it mailed)
+            waiting = None
+        return ConfirmView(claim, mailing_list, waiting)
 
     def confirm(self, token: str, source: str) -> tuple[ConfirmView, ConfirmOutcome]:
         """Takes the sign-up the link names (once: a second click, a replay or a link from an
-        earlier sign-up finds nothing) and joins it."""
+        earlier sign-up finds nothing) and joins it, while it waits (`view`)."""
         view = self.view(token)
         claim = view.claim
         current = self.subscribers.get(claim.list_id, claim.email)
         if current is not None and current.status in CANNOT_JOIN:
             return view, ConfirmOutcome.CANNOT_MAIL
-        taken = self.signups.take(claim.list_id, claim.email, claim.nonce, self.clock.now())
+        taken = None
+        if view.waiting is not None:
+            taken = self.signups.take(claim.list_id, claim.email, claim.nonce, self.clock.now())
         if taken is None or (current is not None and opted_out_by_owner(current)):
             joined = current is not None and current.status is SubscriberStatus.SUBSCRIBED
             return view, ConfirmOutcome.CONFIRMED if joined else ConfirmOutcome.EXPIRED

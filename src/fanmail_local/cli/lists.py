@@ -171,7 +171,18 @@ def _setting_options(parser: Any) -> None:
     parser.add_argument("--brand", help="the name subscribers know you by (pages, footer)")
     parser.add_argument("--sender", help="From of confirmation mails (a verified identity)")
     parser.add_argument("--postal-address", help="the footer's postal address (CAN-SPAM)")
-    parser.add_argument("--opt-in", choices=[o.value for o in OptIn], help="public sign-ups")
+    parser.add_argument(
+        "--opt-in",
+        choices=[o.value for o in OptIn],
+        help="public sign-ups: confirmed by mail (double) or at once (single)",
+    )
+    parser.add_argument(
+        "--public-signup",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether anyone may join through the list's form (/subscribe/LIST_ID); off when a "
+        "list is made; needs --sender",
+    )
     parser.add_argument(
         "--signup-fields",
         help="attributes a public sign-up may set, comma-separated (the form's fields; "
@@ -322,6 +333,7 @@ def setting_changes(args: argparse.Namespace) -> SettingsChange:
         sender=args.sender,
         postal_address=args.postal_address,
         opt_in=OptIn(args.opt_in) if args.opt_in else None,
+        public_signup=args.public_signup,
         signup_fields=fields,
     )
 
@@ -359,6 +371,7 @@ def list_lines(view: ListView) -> list[str]:
             ("sender", settings["sender"] or "-"),
             ("postal address", settings["postal_address"] or "- (needed before a send)"),
             ("opt-in", settings["opt_in"]),
+            ("public sign-up", "on" if settings["public_signup"] else "off"),
             ("sign-up fields", ", ".join(settings["signup_fields"]) or "-"),
             ("topics", ", ".join(t["id"] for t in view["topics"]) or "-"),
         ]

@@ -81,6 +81,7 @@ function editSettings(list) {
   const form = byId("settings-form");
   form.elements.name.value = list.name;
   for (const key of ["brand", "postal_address", "sender", "opt_in"]) form.elements[key].value = list.settings[key];
+  form.elements.public_signup.checked = list.settings.public_signup;
   byId("list-settings-title").textContent = `Settings of ${list.name || list.list_id}`;
   byId("list-settings").hidden = false;
   byId("list-settings").scrollIntoView({ block: "start" });
@@ -93,6 +94,7 @@ async function saveSettings(event) {
   const data = new FormData(event.target);
   const body = {};
   for (const key of ["name", "brand", "postal_address", "sender", "opt_in"]) body[key] = String(data.get(key)).trim();
+  body.public_signup = data.get("public_signup") === "on";
   await busy(byId("settings-save"), async () => {
     try {
       const saved = await api("PATCH", path("/lists", state.editing), body);

@@ -70,6 +70,19 @@ def test_list_bad_inputs_are_one_line_each(cli: Any) -> None:
     assert code == 2 and "not found" in err
     with pytest.raises(SystemExit):  # argparse: unknown choice
         main(["lists", "set", "news", "--opt-in", "triple"])
+    code, _, err = cli("lists", "set", "news", "--public-signup")
+    assert code == 2 and "public_signup needs a sender" in err
+
+
+def test_a_lists_form_is_opened_and_closed_from_the_cli(cli: Any, capsys: Any) -> None:
+    code, created, _ = cli("lists", "create", "news", "--sender", SENDER_ADDRESS)
+    assert code == 0 and created["settings"]["public_signup"] is False
+    code, opened, _ = cli("lists", "set", "news", "--public-signup")
+    assert code == 0 and opened["settings"]["public_signup"] is True
+    assert main(["lists", "show", "news"]) == 0
+    assert re.search(r"public sign-up\s+on", capsys.readouterr().out)
+    code, closed, _ = cli("lists", "set", "news", "--no-public-signup", "--brand", "Acme")
+    assert code == 0 and closed["settings"]["public_signup"] is False
 
 
 def test_campaign_create_list_test_schedule_and_events(cli: Any, stack: MemoryStack) -> None:

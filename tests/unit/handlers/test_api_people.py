@@ -51,6 +51,9 @@ def test_lists_are_listed_with_their_settings_and_counts(api: MemoryStack) -> No
         ({"sender": "a@x.example, b@y.example"}, 400, "exactly one address"),
         ({"brand": "Bad\u2028Brand"}, 400, "line-separator"),
         ({"opt_in": "maybe"}, 422, "opt_in"),
+        ({"public_signup": True, "sender": ""}, 400, "public_signup needs a sender"),
+        ({"public_signup": True}, 200, ""),
+        ({"public_signup": "yes"}, 422, "public_signup"),
         ({"colour": "red"}, 422, "colour"),
     ],
 )

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fanmail.domain.model import ListSettings, OptIn
 from fanmail.services.lists import CreateList
 from fanmail_local.apigateway import api_event
-from fanmail_local.harness import MemoryStack
+from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
 
 ROUNDS = 500
 
@@ -28,7 +28,9 @@ def form_post(email: str) -> dict[str, object]:
 
 
 def test_concurrent_requests_each_get_their_own_answer(stack: MemoryStack) -> None:
-    settings = ListSettings(brand="News", opt_in=OptIn.SINGLE)
+    settings = ListSettings(
+        brand="News", sender=SENDER_ADDRESS, opt_in=OptIn.SINGLE, public_signup=True
+    )
     stack.app.lists.create(CreateList("news", "News", settings))
     pages: list[str] = []
     documents: list[str] = []

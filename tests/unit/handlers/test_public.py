@@ -45,10 +45,12 @@ def lists(stack: MemoryStack) -> MemoryStack:
         brand="Acme Weekly",
         sender=f"Acme <{SENDER_ADDRESS}>",
         postal_address="1 Main St\nSpringfield",
+        public_signup=True,
     )
     stack.app.lists.create(CreateList("news", "Acme News", brand))
     stack.app.lists.create(CreateList("deals", "Acme Deals", brand))
-    stack.app.lists.create(CreateList("quick", "Quick list", ListSettings(opt_in=OptIn.SINGLE)))
+    quick = ListSettings(sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE, public_signup=True)
+    stack.app.lists.create(CreateList("quick", "Quick list", quick))
     stack.subscribers.put_many(
         [
             Subscriber("news", "ada@example.com", S.SUBSCRIBED, {"first_name": "Ada"}),
@@ -199,7 +201,9 @@ def test_a_form_post_cannot_undo_an_opt_out_on_a_single_opt_in_list(lists: Memor
     """Anyone may post the form with anyone's address: one who left the list themselves is
     mailed a confirmation (fresh consent from the mailbox), as an erased one is, and stays
     out until they confirm; the attributes the stranger typed are not kept."""
-    brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE)
+    brand = ListSettings(
+        brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE, public_signup=True
+    )
     lists.app.lists.create(CreateList("open", "Open list", brand))
     lists.subscribers.put_many(
         [Subscriber("open", "left@example.com", S.UNSUBSCRIBED, {"first_name": "Lee"})],
@@ -223,7 +227,9 @@ def test_another_spelling_of_a_mailbox_confirms_on_a_single_opt_in_list(
     way (`+tag`, Gmail's dots, googlemail.com) would otherwise put it back on the list. Such a
     spelling is mailed a confirmation; the mailbox's own spelling joins at once; a mailbox
     that complained is not mailed under another spelling."""
-    brand = ListSettings(brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE)
+    brand = ListSettings(
+        brand="Acme", sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE, public_signup=True
+    )
     lists.app.lists.create(CreateList("open", "Open list", brand))
     lists.subscribers.put_many(
         [Subscriber("open", "ana@gmail.com", S.UNSUBSCRIBED)], provenance=Provenance(How.LINK)

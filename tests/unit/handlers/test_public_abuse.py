@@ -22,16 +22,17 @@ from tests.unit.handlers.test_api import call
 from tests.unit.handlers.test_public import IP, public, status
 
 S = SubscriberStatus
-ACME = ListSettings(brand="Acme Weekly", sender=f"Acme <{SENDER_ADDRESS}>")
+ACME = ListSettings(brand="Acme Weekly", sender=f"Acme <{SENDER_ADDRESS}>", public_signup=True)
 
 
 def make_stack(**settings: Any) -> MemoryStack:
     stack = memory_stack(fast_settings(**settings), rate=2000.0)
     stack.app.lists.create(CreateList("news", "Acme News", ACME))
     stack.app.lists.create(CreateList("deals", "Acme Deals", ACME))
-    other = ListSettings(brand="Other Co", sender=f"Other <{SENDER_ADDRESS}>")
+    other = ListSettings(brand="Other Co", sender=f"Other <{SENDER_ADDRESS}>", public_signup=True)
     stack.app.lists.create(CreateList("other", "Other News", other))
-    stack.app.lists.create(CreateList("quick", "Quick", ListSettings(opt_in=OptIn.SINGLE)))
+    quick = ListSettings(sender=f"Acme <{SENDER_ADDRESS}>", opt_in=OptIn.SINGLE, public_signup=True)
+    stack.app.lists.create(CreateList("quick", "Quick", quick))
     return stack
 
 

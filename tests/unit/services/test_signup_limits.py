@@ -23,7 +23,10 @@ def test_a_lists_limit_refuses_every_address_alike(
     stack: MemoryStack, address: str, opt_in: OptIn
 ) -> None:
     stack.app.lists.create(
-        CreateList("club", settings=ListSettings(sender=SENDER_ADDRESS, opt_in=opt_in))
+        CreateList(
+            "club",
+            settings=ListSettings(sender=SENDER_ADDRESS, opt_in=opt_in, public_signup=True),
+        )
     )
     seed(stack, 1, "club")
     erase(stack.app, ERASED)
@@ -57,7 +60,10 @@ def test_a_known_address_is_answered_after_as_long_as_a_new_one(
     """A member's sign-up has no mail to send; answered at once, it would be told apart from a
     new address's by the time the mail takes."""
     stack.app.lists.create(
-        CreateList("club", settings=ListSettings(sender=SENDER_ADDRESS, opt_in=opt_in))
+        CreateList(
+            "club",
+            settings=ListSettings(sender=SENDER_ADDRESS, opt_in=opt_in, public_signup=True),
+        )
     )
     seed(stack, 1, "club")
     erase(stack.app, ERASED)

@@ -41,6 +41,7 @@ def changes(body: m.ListSettingsChange) -> SettingsChange:
         sender=body.sender,
         postal_address=body.postal_address,
         opt_in=body.opt_in,
+        public_signup=body.public_signup,
         signup_fields=body.signup_fields,
     )
     if body.frequency_cap == "none":

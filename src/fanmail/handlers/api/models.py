@@ -84,6 +84,11 @@ class ListSettingsChange(Strict):
     opt_in: OptIn | None = Field(
         default=None, description="sign-ups through POST /subscribe: confirmed by mail, or at once"
     )
+    public_signup: Flag | None = Field(
+        default=None,
+        description="whether anyone may join through the list's form and POST /subscribe "
+        "(off at creation; needs a sender)",
+    )
     signup_fields: list[AttributeName] | None = Field(
         default=None,
         max_length=10,
@@ -122,6 +127,7 @@ class ListSettingsView(BaseModel):
     sender: str
     postal_address: str
     opt_in: OptIn
+    public_signup: bool
     signup_fields: list[str]
     frequency_cap: dict[str, int] | None = None
     quiet_hours: dict[str, Any] | None = None
