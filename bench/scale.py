@@ -1,4 +1,4 @@
-"""The control plane at the sizes users mean, on simulated time: the real trigger, planner,
+r"""The control plane at the sizes users mean, on simulated time: the real trigger, planner,
 dispatch, fan-out tree, epochs, checkpoints, quota handling, send ledger and senders, with SES
 and each recipient's render modelled (src/fanmail_local/simulation.py says exactly what is real
 and what is modelled), and DynamoDB's per-partition limits with botocore's retries
