@@ -680,6 +680,7 @@ class App:
 
         p = self._ports
         return Erasures(
+            lists=p.lists,
             subscribers=p.subscribers,
             ledger=p.ledger,
             feedback=p.feedback,

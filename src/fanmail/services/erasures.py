@@ -37,6 +37,7 @@ from fanmail.ports import (
     FeedbackStore,
     ImportStore,
     Invoker,
+    ListStore,
     SendLedger,
     SignupStore,
     SubscriberStore,
@@ -65,6 +66,7 @@ class Step:
 
 @dataclass
 class Erasures:
+    lists: ListStore
     subscribers: SubscriberStore
     ledger: SendLedger
     feedback: FeedbackStore
@@ -174,10 +176,14 @@ class Erasures:
             "sends": Step(self._sends, self._drop_sends),
         }
 
-    def _memberships(self, email: str, _: str | None) -> PendingPage:
-        """Read from the table (the index by address may still list a deleted one)."""
-        held = [i for i in self.subscribers.lists_of(email) if self.subscribers.get(i, email)]
-        return _first_page(held, "memberships")
+    def _memberships(self, email: str, cursor: str | None) -> PendingPage:
+        """A page of lists, each read for the address from the table itself, not the index by
+        address, which can lag a write: a membership written on a check made before the
+        erasure began (ErasureCheck.undo_late) is then found, whenever it landed before this
+        read, and one landing after it is undone by its writer."""
+        lists, after = self.lists.list(cursor or None, PAGE)
+        held = [m.list_id for m in lists if self.subscribers.get(m.list_id, email)]
+        return PendingPage(tuple(held), {"memberships": len(held)}, after)
 
     def _leave_lists(self, email: str, list_ids: Sequence[str]) -> None:
         """Each list's counts move with the delete (the store keeps them)."""

@@ -493,7 +493,17 @@ class Step:
                     )
                 except StaleRead as changed:
                     stale.update(email for _, email in changed.keys)
+                if not forced:
+                    self._undo_late(
+                        [s for s in chosen if s.email not in seen and s.email not in stale]
+                    )
         return stale
+
+    def _undo_late(self, created: list[Subscriber]) -> None:
+        """Members this chunk created whose address was erased after the chunk's check."""
+        check = self.imports.erasures
+        if check is not None and created:
+            check.undo_late(self.imports.subscribers, created)
 
     def keep_rejects(self, rejected: list[Rejected]) -> None:
         rejected = self._without_erased(rejected)

@@ -307,6 +307,13 @@ class Lists:
         subscriber = Subscriber(list_id, email, status, attributes, topics=topics)
         seen = {(list_id, email): current.status if current else None}
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now(), expected=seen)
+        created_unforced = current is None and by.detail != FORCED_AFTER_ERASURE
+        if (
+            created_unforced
+            and self.erasures
+            and self.erasures.undo_late(self.subscribers, [subscriber])
+        ):
+            raise Conflict(ERASED_REASON, "erased")  # erased since the check above
         return self.subscribers.get(list_id, email) or subscriber
 
     def _after_erasure(self, email: str, force: bool, by: Provenance) -> Provenance:

@@ -133,6 +133,18 @@ class ErasureCheck:
     def refusal(self, email: str) -> str | None:
         return ERASED_REASON if self.erased([email]) else None
 
+    def undo_late(self, subscribers: SubscriberStore, created: Sequence[Subscriber]) -> set[str]:
+        """Memberships just created on a check made before their address's erasure began,
+        deleted (their addresses returned): the erasure puts the address on its list before
+        it reads the lists, so either this read, after the write, sees the erasure, or the
+        erasure's read comes after the write and deletes it. Nothing else closes the gap
+        between a writer's check and its write."""
+        erased = self.erased([s.email for s in created])
+        for subscriber in created:
+            if subscriber.email in erased:
+                subscribers.delete(subscriber.list_id, subscriber.email)
+        return erased
+
 
 @dataclass
 class People:

@@ -241,7 +241,9 @@ class Signups:
             return
         if mailing_list.settings.opt_in is OptIn.SINGLE and not self._left(current, email):
             by = Provenance(How.SIGNUP, source=source)
-            self._join(mailing_list.list_id, email, attributes, by, current)
+            joined = self._join(mailing_list.list_id, email, attributes, by, current)
+            if current is None and self.erasures is not None:  # erased since `_left` read it
+                self.erasures.undo_late(self.subscribers, [joined])
             return
         # One who left confirms from their mailbox, on a single opt-in list too.
         self._mail_confirmation(mailing_list, email, attributes, source)
@@ -362,7 +364,7 @@ class Signups:
         current: Subscriber | None,
         *,
         replace_attributes: bool = False,
-    ) -> None:
+    ) -> Subscriber:
         """Subscribed now, if still as read (`current`: StaleRead otherwise); attributes a
         confirmed owner gave win (`replace_attributes`), a form's only fill gaps."""
         stored = dict(current.attributes) if current else {}
@@ -370,6 +372,7 @@ class Signups:
         subscriber = Subscriber(list_id, email, SubscriberStatus.SUBSCRIBED, merged)
         seen = {(list_id, email): current.status if current else None}
         self.subscribers.put_many([subscriber], provenance=by, at=self.clock.now(), expected=seen)
+        return subscriber
 
     def _send_confirmation(self, mailing_list: MailingList, signup: Signup) -> None:
         """The mail says only what the list's owner wrote and the address: nothing else a

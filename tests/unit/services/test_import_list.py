@@ -448,6 +448,7 @@ def test_a_row_holding_an_erased_address_among_other_text_is_kept_without_it(
 ) -> None:
     """`Fay Doe <fay.doe@example.com>` is rejected for what surrounds the address; kept as
     written, the erasure's index would find the erased address held again."""
+    stack.app.lists.create(CreateList("news"))
     stack.subscribers.put_many([Subscriber("news", "fay.doe@example.com")])
     erase(stack.app, "fay.doe@example.com")
     job = import_text(stack, "email\nFay Doe <fay.doe@example.com>\nok@example.com\n")
