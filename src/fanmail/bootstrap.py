@@ -672,6 +672,8 @@ class App:
             signups=p.signups,
             imports=p.imports,
             campaigns=p.campaigns,
+            lists=p.lists,
+            segments=p.segments,
         )
 
     @service
@@ -687,6 +689,7 @@ class App:
             signups=p.signups,
             imports=p.imports,
             campaign_store=p.campaigns,
+            segments=p.segments,
             check=self.erasure_check,
             invoker=p.invoker,
             clock=p.clock,

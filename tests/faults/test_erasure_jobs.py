@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fanmail.domain.campaign import Campaign, Checkpoint, SegmentSnapshot
-from fanmail.domain.erasure import ErasureJob, address_digest
+from fanmail.domain.erasure import ERASURE_STEPS, ErasureJob, address_digest
 from fanmail.domain.errors import InvalidInput, NotFound
 from fanmail.domain.import_jobs import ImportOptions
 from fanmail.domain.model import Signup
@@ -38,6 +38,7 @@ EXPECTED = {
     "memberships": 3,
     "signups": 1,
     "rejected_rows": 1,
+    "saved_segments": 0,
     "ledger_records": 3,
     "feedback_records": 3,
     "campaign_summaries": 0,
@@ -251,6 +252,9 @@ def test_a_start_that_died_before_saving_its_job_is_taken_over(stack: MemoryStac
     assert_all_gone(stack, erasures.run(job.erasure_id, ADA, float("inf")))
 
 
+STEP_NAMES = [name for name, _ in ERASURE_STEPS]
+
+
 class CrashingOnSecondPage:
     """The erasure list that kills the worker as it saves the sends step's second page."""
 
@@ -258,7 +262,8 @@ class CrashingOnSecondPage:
         self.inner = inner
 
     def save_job(self, job: ErasureJob) -> bool:
-        if job.step == 3 and job.pending is not None and job.removed["ledger_records"] >= 100:
+        sends = STEP_NAMES.index("sends")
+        if job.step == sends and job.pending is not None and job.removed["ledger_records"] >= 100:
             raise SimulatedCrash("holding the second page of records")
         return self.inner.save_job(job)
 

@@ -197,7 +197,9 @@ def put_everything(env: Env, suffix: str, ada: str, bob: str) -> dict[str, str]:
         Signup(f"other{suffix}", ada, {"name": "A"}, now, "198.51.100.4", now, "n1"), now + 3600
     )
     job = app.imports.run_here(news, ImportOptions(), f"email,\n{ada},x\n{bob}\n".encode())
+    vip, _ = app.saved_segments.create(news, f"VIP {ada}", f'email = "{ada}" or plan = "pro"')
     return {
+        "segment": vip.segment_id,
         "news": news,
         "club": club,
         "campaign": campaign,
@@ -254,6 +256,9 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
         }
     ]
     assert made["notification"] in describe(view)
+    assert exported["saved_segments"] == [
+        {"list_id": made["news"], "segment_id": made["segment"], "name": f"VIP {ada}"}
+    ]
     before = env.app.lists.summary(made["news"]).counts
 
     receipt = erase(env.app, ada, "admin")
@@ -262,11 +267,17 @@ def test_the_export_then_an_erasure_that_sticks(env: Env) -> None:
         "memberships": 2,
         "signups": 1,
         "rejected_rows": 1,
+        "saved_segments": 1,
         "ledger_records": 1,
         "feedback_records": 3,
         "campaign_summaries": 1,
         "campaign_definitions": 1,
     }
+    redacted = env.app.saved_segments.get(made["news"], made["segment"])
+    assert (redacted.name, redacted.version) == ("VIP <erased>", 2)
+    assert "<erased>" in json.dumps(redacted.definition) and "pro" in json.dumps(
+        redacted.definition
+    )
     assert receipt.requested_by == "admin" and receipt.runs == 1
     assert ada not in json.dumps(receipt.to_dict())
     assert env.stored(ada) == []

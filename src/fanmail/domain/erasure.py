@@ -131,6 +131,18 @@ class NamedCampaign:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedSegment:
+    """A saved segment whose definition or name names the address."""
+
+    list_id: str
+    segment_id: str
+    name: str
+
+    def to_dict(self) -> JsonObject:
+        return {"list_id": self.list_id, "segment_id": self.segment_id, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
 class PersonView:
     """Everything fanmail holds about one address; `campaigns` is one page of the ledger
     (`cursor` names the next), the rest is bounded per address (one item per list)."""
@@ -146,6 +158,7 @@ class PersonView:
     """The campaigns of this page whose definition names the address."""
     soft_bounces: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     """The soft bounces recorded on each membership, by list id."""
+    saved_segments: tuple[NamedSegment, ...] = ()
 
     def for_subscriber(self) -> PersonView:
         """What is mailed to the address itself: the owner's changes name no one (see
@@ -166,7 +179,7 @@ class PersonView:
     @property
     def found(self) -> bool:
         held = (self.memberships, self.campaigns, self.signups, self.rejected_rows)
-        return any(held) or bool(self.defined_in)
+        return any(held) or bool(self.defined_in or self.saved_segments)
 
     def to_dict(self) -> JsonObject:
         return {
@@ -191,6 +204,7 @@ class PersonView:
                 for r in self.rejected_rows
             ],
             "campaign_definitions": [c.to_dict() for c in self.defined_in],
+            "saved_segments": [s.to_dict() for s in self.saved_segments],
         }
 
 
@@ -204,6 +218,7 @@ ERASURE_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("memberships", ("memberships",)),
     ("signups", ("signups",)),
     ("rejected_rows", ("rejected_rows",)),
+    ("saved_segments", ("saved_segments",)),
     ("sends", ("ledger_records", "feedback_records", "campaign_summaries", "campaign_definitions")),
 )
 """The job's steps in order, each with the stores whose removals it counts. Memberships go
@@ -401,6 +416,8 @@ def describe(view: PersonView) -> str:
         f"  {c.campaign_id} {c.name!r} ({c.status}): in its {', '.join(c.parts)}"
         for c in view.defined_in
     ]
+    lines.append(f"Saved segments that name the address ({len(view.saved_segments)}):")
+    lines += [f"  {s.list_id}/{s.segment_id} {s.name!r}" for s in view.saved_segments]
     if view.cursor:
         lines.append(f"More campaigns: --cursor {view.cursor}")
     return "\n".join(lines)

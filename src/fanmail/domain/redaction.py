@@ -7,19 +7,22 @@ Each text that holds the address gets ERASED in its place: no address can equal 
 not allowed in one), so the segment still reads and a condition on the address matches nobody
 (one that left the address out, `email != ...`, now leaves out nobody: the address is on no
 list once erased, and comes back only with fresh consent). The campaign's notes say an erasure
-did it. Pure: the eraser applies it (services.campaign_redaction).
+did it. A saved segment that names it gets a new version that reads ERASED there. Pure: the
+eraser applies it (services.campaign_redaction, services.erasures).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import cast
 
 from fanmail.domain.abtest import Variant
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.campaign import Campaign, SegmentSnapshot
-from fanmail.domain.codec import Json
+from fanmail.domain.codec import Json, JsonObject
 from fanmail.domain.errors import InvalidInput
+from fanmail.domain.saved_segments import SavedSegment
 
 ERASED = "<erased>"
 NOTE = f"an erasure took an address out of this campaign's definition: it reads {ERASED} there now"
@@ -123,4 +126,22 @@ def redacted(campaign: Campaign, address: str) -> Campaign:
         subject=None if campaign.subject is None else _redact_text(campaign.subject, address),
         name=_redact_text(campaign.name, address),
         notes=campaign.notes if NOTE in campaign.notes else (*campaign.notes, NOTE),
+    )
+
+
+def segment_names(saved: SavedSegment, address: str) -> bool:
+    """Whether a saved segment's definition or name holds `address` (normalised)."""
+    return any(_names(t, address) for t in (saved.name, *_strings(saved.definition)))
+
+
+def redacted_segment(saved: SavedSegment, address: str, now: float) -> SavedSegment:
+    """A new version of the saved segment with `address` replaced by ERASED (campaigns made
+    from an earlier version keep theirs, redacted with the campaign)."""
+    definition = cast("JsonObject", _redact_json(saved.definition, address))  # an object stays one
+    return replace(
+        saved,
+        name=_redact_text(saved.name, address),
+        definition=definition,
+        version=saved.version + 1,
+        updated_at=now,
     )

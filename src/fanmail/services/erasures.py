@@ -27,7 +27,7 @@ from fanmail.domain.erasure import (
     new_erasure_id,
 )
 from fanmail.domain.errors import Conflict, InvalidInput, InvokeError, NotFound, Unavailable
-from fanmail.domain.redaction import named_in
+from fanmail.domain.redaction import named_in, redacted_segment, segment_names
 from fanmail.domain.transitions import mentions
 from fanmail.domain.workers import ERASURE_ID, EraseStep
 from fanmail.functions import ERASER
@@ -38,12 +38,13 @@ from fanmail.ports import (
     ImportStore,
     Invoker,
     ListStore,
+    SegmentStore,
     SendLedger,
     SignupStore,
     SubscriberStore,
 )
 from fanmail.services.campaign_redaction import scrub
-from fanmail.services.people import ErasureCheck, campaign_page
+from fanmail.services.people import ErasureCheck, campaign_page, segments_naming
 
 PAGE = 100
 STARTING_WAIT_S = (0.05, 0.2, 0.5, 1.0)
@@ -73,6 +74,7 @@ class Erasures:
     signups: SignupStore
     imports: ImportStore
     campaign_store: CampaignStore
+    segments: SegmentStore
     check: ErasureCheck
     invoker: Invoker
     clock: Clock
@@ -173,6 +175,7 @@ class Erasures:
             "memberships": Step(self._memberships, self._leave_lists),
             "signups": Step(self._signups, self._drop_signups),
             "rejected_rows": Step(self._rejects, self._drop_rejects),
+            "saved_segments": Step(self._saved_segments, self._redact_segments),
             "sends": Step(self._sends, self._drop_sends),
         }
 
@@ -205,6 +208,21 @@ class Erasures:
         for pending in ids:
             line, import_id = pending.split(":", 1)
             self.imports.forget_reject(import_id, int(line))
+
+    def _saved_segments(self, email: str, cursor: str | None) -> PendingPage:
+        """A page of lists' saved segments that name the address (`list_id/segment_id`)."""
+        found, after = segments_naming(self.lists, self.segments, email, cursor or None)
+        ids = tuple(f"{s.list_id}/{s.segment_id}" for s in found)
+        return PendingPage(ids, {"saved_segments": len(ids)}, after)
+
+    def _redact_segments(self, email: str, ids: Sequence[str]) -> None:
+        """Each a new version reading `<erased>` (read afresh: one redacted or edited since
+        is taken as it is now)."""
+        for pending in ids:
+            list_id, segment_id = pending.split("/", 1)
+            current = self.segments.get(list_id, segment_id)
+            if current is not None and segment_names(current, email):
+                self.segments.replace(redacted_segment(current, email, self.clock.now()), current)
 
     def _sends(self, email: str, cursor: str | None) -> PendingPage:
         """A page of campaigns: those holding a ledger record of the address, with what SES

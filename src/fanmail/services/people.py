@@ -17,6 +17,7 @@ from fanmail.domain.deliveries import campaign_token
 from fanmail.domain.erasure import (
     ERASED_REASON,
     NamedCampaign,
+    NamedSegment,
     PendingSignup,
     PersonView,
     RejectedRow,
@@ -26,7 +27,8 @@ from fanmail.domain.erasure import (
 from fanmail.domain.errors import NotFound
 from fanmail.domain.ids import check_id
 from fanmail.domain.model import Subscriber
-from fanmail.domain.redaction import named_in
+from fanmail.domain.redaction import named_in, segment_names
+from fanmail.domain.saved_segments import SavedSegment
 from fanmail.domain.ses_events import EventKind, RecipientEvents
 from fanmail.ports import (
     CampaignStore,
@@ -35,12 +37,15 @@ from fanmail.ports import (
     FeedbackStore,
     ImportStore,
     LedgerEntry,
+    ListStore,
+    SegmentStore,
     SendLedger,
     SignupStore,
     SubscriberStore,
 )
 
 LEDGER_PAGE = 100
+LIST_PAGE = 100
 NOT_HELD = "fanmail holds nothing about this address"
 CAMPAIGN_PAGE = 100
 """Campaigns read per page: BatchGetItem's most keys, one record key per campaign."""
@@ -115,6 +120,16 @@ def person_page(
     return PersonPage(records, defined_in, cursor)
 
 
+def segments_naming(
+    lists: ListStore, segments: SegmentStore, address: str, cursor: str | None
+) -> tuple[list[SavedSegment], str | None]:
+    """The saved segments of a page of lists (LIST_PAGE, from `cursor`) whose definition or
+    name holds the address, and the cursor of the next page of lists (None: none left)."""
+    page, after = lists.list(cursor, LIST_PAGE)
+    found = [s for m in page for s in segments.of_list(m.list_id) if segment_names(s, address)]
+    return found, after
+
+
 @dataclass(frozen=True, slots=True)
 class ErasureCheck:
     """Whether addresses were erased: imports, API writes and sign-ups ask before they add one."""
@@ -154,6 +169,17 @@ class People:
     signups: SignupStore
     imports: ImportStore
     campaigns: CampaignStore
+    lists: ListStore
+    segments: SegmentStore
+
+    def _segments(self, address: str) -> tuple[NamedSegment, ...]:
+        named: list[SavedSegment] = []
+        found, after = segments_naming(self.lists, self.segments, address, None)
+        named += found
+        while after is not None:
+            found, after = segments_naming(self.lists, self.segments, address, after)
+            named += found
+        return tuple(NamedSegment(s.list_id, s.segment_id, s.name) for s in named)
 
     def show(self, email: str, cursor: str | None = None, limit: int = LEDGER_PAGE) -> PersonView:
         """Raises NotFound (saying nothing of any list) when nothing is held. A page may hold
@@ -182,6 +208,7 @@ class People:
                 for import_id, row in self.imports.rejects_of(address)
             ),
             defined_in=tuple(page.defined_in),
+            saved_segments=self._segments(address) if cursor is None else (),
             soft_bounces={
                 s.list_id: found
                 for s in memberships

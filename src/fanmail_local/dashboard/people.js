@@ -103,6 +103,9 @@ function describe(person) {
   for (const c of person.campaign_definitions || []) {
     lines.push(`named by campaign ${c.campaign_id} (${c.status}) in its ${c.parts.join(", ")}`);
   }
+  for (const s of person.saved_segments || []) {
+    lines.push(`named by saved segment ${s.segment_id} ("${s.name}") of list ${s.list_id}`);
+  }
   if (person.next_cursor) lines.push("(more campaigns: fanmail people show ADDRESS --cursor ...)");
   return lines.join("\n");
 }

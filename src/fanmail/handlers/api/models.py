@@ -784,10 +784,17 @@ class PersonView(BaseModel):
         "such as a notification's email = ..., variables, subject, name): id, name, status, "
         "parts; an erasure redacts it there",
     )
+    saved_segments: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="saved segments whose definition or name names the address (list_id, "
+        "segment_id, name), on the first page; an erasure redacts it there",
+    )
 
 
 class ErasureStepView(BaseModel):
-    name: str = Field(description="memberships, signups, rejected_rows or sends")
+    name: str = Field(
+        description="memberships, signups, rejected_rows, saved_segments or sends"
+    )
     status: str = Field(description="waiting, running or done")
     removed: dict[str, int] = Field(description="items this step removed so far, by store")
 
