@@ -1,7 +1,8 @@
 """Import jobs: a list file read in chunks by a worker that may stop and resume anywhere.
 
 Every row read lands in exactly one count: rejected, merged (a later row for an address the same
-file already gave), created, updated, unchanged (add-only mode, already there) or unsubscribed
+file already gave), created, updated, unchanged (already there as the row has it, or in
+add-only mode already there at all) or unsubscribed
 (blocklist mode). A chunk is applied by writing subscribers and then advancing the job; a worker
 that dies in between leaves the chunk to be applied again. So that the second pass counts each
 row the same, every subscriber an import writes carries a mark -- the job, the row's line and
@@ -332,6 +333,7 @@ def _mark(import_id: str, line: int, outcome: str) -> str:
 _OUTCOME_COUNTS = {
     "c": ImportCounts(created=1),
     "u": ImportCounts(updated=1),
+    "n": ImportCounts(unchanged=1),
     "k": ImportCounts(updated=1, kept_opted_out=1),
     "x": ImportCounts(unsubscribed=1),
     "m": ImportCounts(merged=1),
@@ -428,6 +430,8 @@ def _plan_row(
                 status = next_status(current.status, requested, force=options.force)
             except Conflict:
                 outcome = "k" if outcome == "u" else outcome
+    if outcome == "u" and current is not None and _holds(current, status, attributes, incoming):
+        outcome = "n"  # written for its mark only: a later row of the file then merges
     write = replace(
         incoming,
         status=status,
@@ -435,3 +439,12 @@ def _plan_row(
         imported_by=_mark(import_id, row.line, outcome),
     )
     return write, _OUTCOME_COUNTS[outcome]
+
+
+def _holds(
+    current: Subscriber, status: SubscriberStatus, attributes: Mapping[str, str], row: Subscriber
+) -> bool:
+    """Whether the stored subscriber already is what the row would write (a re-imported
+    export): its status, its attributes, the topic choices the row makes."""
+    topics_held = all(current.topics.get(k) is v for k, v in row.topics.items())
+    return current.status is status and dict(current.attributes) == attributes and topics_held
