@@ -151,6 +151,11 @@ class TopicList(BaseModel):
     topics: list[TopicView]
 
 
+class SignupsClosedView(BaseModel):
+    until: float = Field(description="when they open again (epoch seconds)")
+    reason: str = Field(description="which rate of its confirmation mails passed which line")
+
+
 class ListView(BaseModel):
     list_id: str
     name: str
@@ -159,6 +164,12 @@ class ListView(BaseModel):
     subscribers: dict[str, int] = Field(description="subscribers by status")
     total: int
     topics: list[TopicView] = Field(default_factory=list, description="the list's topics")
+    signups_closed: SignupsClosedView | None = Field(
+        default=None,
+        description="GET /lists/{id} only: set while the list's sign-up breaker holds its "
+        "public sign-ups closed (too many of its confirmation mails bounced or were "
+        "complained about); null while they are open, and in pages of lists",
+    )
 
 
 class ListPage(BaseModel):
