@@ -29,16 +29,16 @@ UNLIMITED = 1 << 53
 """The counters here count everything (RateLimits.count takes a limit)."""
 
 
-def _counter(list_id: str, what: str) -> str:
-    return f"signup-mails:{list_id}:{what}"
-
-
-def _closure(list_id: str) -> str:
-    return f"signups-closed:{list_id}"
+def _key(list_id: str, what: str) -> str:
+    """A list's counter of sign-up mails (`sent`) or their problems (`bounced`, `complained`),
+    or its closure (`closed`), in the RateLimits store."""
+    return f"signup-breaker:{list_id}:{what}"
 
 
 @dataclass(frozen=True, slots=True)
 class SignupBreaker:
+    """One per stack: the lists' counters and closures live in the shared store."""
+
     limits: RateLimits
     clock: Clock
     lines: Breakers = SIGNUP_BREAKERS
@@ -47,12 +47,12 @@ class SignupBreaker:
 
     def mailed(self, list_id: str) -> None:
         """One confirmation mail of the list went to SES."""
-        self.limits.count(_counter(list_id, "sent"), UNLIMITED, self.window_s, self.clock.now())
+        self.limits.count(_key(list_id, "sent"), UNLIMITED, self.window_s, self.clock.now())
 
     def closed(self, list_id: str) -> SignupsClosed | None:
         """Why and until when the list's sign-ups are closed; None while they are open."""
         now = self.clock.now()
-        held = self.limits.held(_closure(list_id), now)
+        held = self.limits.held(_key(list_id, "closed"), now)
         return None if held is None else SignupsClosed(list_id, held.until, held.note, now)
 
     def rates(self, list_id: str) -> Rates:
@@ -60,7 +60,7 @@ class SignupBreaker:
         now, window = self.clock.now(), self.window_s
 
         def used(what: str) -> int:
-            key = _counter(list_id, what)
+            key = _key(list_id, what)
             return sum(self.limits.used(key, window, at) for at in (now, now - window))
 
         return Rates(used("sent"), used("bounced"), 0, used("complained"))
@@ -74,11 +74,11 @@ class SignupBreaker:
         key = f"signup-event:{seen.hexdigest()[:32]}"
         if not self.limits.hold(key, now + 2 * self.window_s, now):
             return None  # counted already
-        self.limits.count(_counter(event.list_id, event.kind.value), UNLIMITED, self.window_s, now)
+        self.limits.count(_key(event.list_id, event.kind.value), UNLIMITED, self.window_s, now)
         why = self.lines.tripped(self.rates(event.list_id))
         if why is None:
             return None
         until, reason = now + self.cooldown_s, f"its confirmation mails' {why}"
-        if not self.limits.hold(_closure(event.list_id), until, now, note=reason):
+        if not self.limits.hold(_key(event.list_id, "closed"), until, now, note=reason):
             return None
         return SignupsClosed(event.list_id, until, reason, now)
