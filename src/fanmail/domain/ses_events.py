@@ -215,9 +215,10 @@ def _list_mail(
     if isinstance(outcomes, Ignored):
         return outcomes
     sent_to = {unicode_address(str(a)) for a in mail.get("destination") or []}
+    found = [(k, unicode_address(email), extra) for k, email, extra, _ in outcomes]
     events = tuple(
-        ListMailEvent(MailKind(kind), found, str(mail["messageId"]), email, list_id, extra)
-        for found, email, extra in ((k, unicode_address(e), x) for k, e, x, _ in outcomes)
+        ListMailEvent(MailKind(kind), k, str(mail["messageId"]), email, list_id, extra)
+        for k, email, extra in found
         if email in sent_to
     )
     if outcomes and not events:

@@ -67,9 +67,8 @@ class ListMailFeedback:
         """The address on the event's list: its status changed, or a suppressed item made."""
         status, key = SubscriberStatus(event.kind.value), (event.list_id, event.email)
         now = self.clock.now()
-        if not self.subscribers.get_many(
-            event.list_id, [event.email]
-        ):  # BatchGetItem, as suppression reads
+        held = self.subscribers.get_many(event.list_id, [event.email])  # as suppressing reads
+        if not held:
             stranger = Subscriber(event.list_id, event.email, status)
             expected = {key: None}
             return self.subscribers.put_many(
