@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from fanmail.services.send_campaign import CampaignRunner
     from fanmail.services.senders import SenderCheck
     from fanmail.services.ses_feedback import Feedback
+    from fanmail.services.signup_breaker import SignupBreaker
     from fanmail.services.signups import Signups
     from fanmail.services.stored_templates import StoredTemplates
     from fanmail.services.test_sends import TestSends
@@ -793,10 +794,18 @@ class App:
                 s.signup_source_limit, s.signup_list_limit, answer_after_s=ANSWER_AFTER_S
             ),
             erasures=self.erasure_check,
+            breaker=self.signup_breaker,
         )
 
     @service
+    def signup_breaker(self) -> SignupBreaker:
+        from fanmail.services.signup_breaker import SignupBreaker
+
+        return SignupBreaker(self._ports.limits, self._ports.clock)
+
+    @service
     def feedback(self) -> Feedback:
+        from fanmail.services.list_mail_feedback import ListMailFeedback
         from fanmail.services.ses_feedback import Feedback, FeedbackOptions
 
         s, p = self._settings, self._ports
@@ -805,6 +814,7 @@ class App:
             ledger=p.ledger,
             subscribers=p.subscribers,
             clock=p.clock,
+            list_mail=ListMailFeedback(p.subscribers, p.lists, self.signup_breaker, p.clock),
             options=FeedbackOptions(
                 configuration_sets=s.configuration_sets().names,
                 soft_bounce_limit=s.soft_bounce_limit,

@@ -311,17 +311,33 @@ class SignupStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A hold standing on a key: until when, and the note it was taken with."""
+
+    until: float
+    note: str = ""
+
+
 class RateLimits(Protocol):
     """Counters and holds shared by every container, each atomic per key and gone (TTL) when
-    its time is past: the public sign-up's limits."""
+    its time is past: the public sign-up's limits and its breaker per list."""
 
     def count(self, key: str, limit: int, window_s: float, now: float) -> bool:
         """Count one use of `key` in the fixed window `now` falls in; False, counting nothing,
         if that window already holds `limit`."""
         ...
 
-    def hold(self, key: str, until: float, now: float) -> bool:
-        """Hold `key` until `until`, unless it is held at `now`: then False."""
+    def used(self, key: str, window_s: float, now: float) -> int:
+        """The uses of `key` counted in the fixed window `now` falls in (a consistent read)."""
+        ...
+
+    def hold(self, key: str, until: float, now: float, note: str = "") -> bool:
+        """Hold `key` until `until` (with `note`), unless it is held at `now`: then False."""
+        ...
+
+    def held(self, key: str, now: float) -> Hold | None:
+        """The hold on `key` standing at `now`, if any (a consistent read)."""
         ...
 
     def release(self, key: str, until: float) -> None:

@@ -84,3 +84,24 @@ def test_one_hold_of_twenty_at_once(stores: Stores) -> None:
     with ThreadPoolExecutor(20) as pool:
         held = list(pool.map(lambda i: stores.limits.hold("mailbox:b", NOW + 600, NOW), range(20)))
     assert sum(held) == 1
+
+
+def test_used_reads_a_counters_window_without_counting(stores: Stores) -> None:
+    assert stores.limits.used("signup-mails:news:sent", 600, NOW) == 0
+    for _ in range(3):
+        stores.limits.count("signup-mails:news:sent", 1 << 53, 600, NOW)
+    assert stores.limits.used("signup-mails:news:sent", 600, NOW + 1) == 3
+    assert stores.limits.used("signup-mails:news:sent", 600, NOW + 1) == 3  # a read counts nothing
+    assert stores.limits.used("signup-mails:news:sent", 600, NOW + 600) == 0  # the next window
+    assert stores.limits.used("signup-mails:deals:sent", 600, NOW) == 0
+
+
+def test_held_reads_the_standing_hold_and_its_note(stores: Stores) -> None:
+    assert stores.limits.held("signups-closed:news", NOW) is None
+    assert stores.limits.hold("signups-closed:news", NOW + 600, NOW, note="bounce rate 12%")
+    held = stores.limits.held("signups-closed:news", NOW + 599)
+    assert held is not None and (held.until, held.note) == (NOW + 600, "bounce rate 12%")
+    assert stores.limits.held("signups-closed:news", NOW + 600) is None  # it ended
+    assert stores.limits.hold("mailbox:x", NOW + 60, NOW)
+    plain = stores.limits.held("mailbox:x", NOW)
+    assert plain is not None and plain.note == ""

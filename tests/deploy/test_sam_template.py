@@ -389,7 +389,7 @@ def table(name: str) -> str:
     return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
 
 
-def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_only() -> None:
+def test_the_feedback_function_updates_subscribers_campaigns_the_ledger_and_breakers_only() -> None:
     resources = template()["Resources"]
     allowed = actions_of(resources["FeedbackFunction"])
     index = json.dumps({"Fn::Sub": "${SubscribersTable.Arn}/index/by_email"}, sort_keys=True)
@@ -401,6 +401,9 @@ def test_the_feedback_function_updates_subscribers_and_campaigns_and_the_ledger_
         index: {"dynamodb:Query"},
         # a list's counts move with its subscribers; GetItem: its shard count
         table("ListsTable"): {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        # a sign-up mail's bounce or complaint: its list's breaker counts it (UpdateItem) once
+        # (a hold: PutItem), reads its rates and its closure (GetItem), closes (PutItem)
+        table("SignupsTable"): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         table("FeedbackQueue"): {  # its queues' pollers run with its role
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",

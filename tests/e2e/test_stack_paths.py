@@ -185,3 +185,18 @@ def test_an_import_that_fails_every_retry_ends_on_the_dead_letter_queue(
     ]
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert "not found" in record["responsePayload"]["errorMessage"]
+
+
+def test_a_bounced_sign_up_confirmation_is_kept_bounced_and_counted_for_its_breaker(
+    runtime: LocalRuntime,
+) -> None:
+    """The feedback function's path for a sign-up mail's bounce (its list's item, the
+    breaker's counters on the sign-ups table) and the API's read of the breaker."""
+    gone = "bounce@simulator.amazonses.com"
+    assert public(runtime, "POST", "/subscribe", json.dumps({"list_id": "paths", "email": gone}))
+    runtime.settle_feedback()
+    kept = runtime.ports.subscribers.get("paths", gone)
+    assert kept is not None and kept.status is SubscriberStatus.BOUNCED
+    assert runtime.app.signup_breaker.rates("paths").bounced == 1
+    code, view = api(runtime, "GET", "/lists/paths")
+    assert code == 200 and view["signups_closed"] is None

@@ -61,3 +61,19 @@ class Breakers:
                 f"{counted}) passed the breaker at {self.complaint_rate:.3%}"
             )
         return None
+
+
+SIGNUP_BREAKERS = Breakers(bounce_rate=0.10, complaint_rate=0.01, min_sample=1000)
+"""The lines of a list's sign-up breaker (services/signup_breaker.py): its confirmation mails'
+hard bounces and complaints over those it mailed in the last 12-24 hours.
+
+Looser than a campaign's, on a larger sample, because the addresses come from a form anyone
+can fill: typos make an honest busy form bounce at a few per cent (what double opt-in is
+for), and a complaint now and then comes from someone whose address another person typed.
+With 1,000 mails a chance run past the lines is negligible for such a form: at 5 % bounces,
+over 100 is 7 standard deviations out; at 0.3 % complaints, 10 or more has odds of about 1 in
+1,000 (0.1 %: 1 in 10 million). A form fed random or harvested addresses bounces at tens of
+per cent and trips within about 1,000 mails: a few hundred bounces, under SES's review line
+(5 %) on an account that sends anything else. A list that mails fewer than 1,000
+confirmations a day never trips, and cannot move the account's rates much either. Spam
+traps neither bounce nor complain: no breaker sees them (the limits per source and list do)."""

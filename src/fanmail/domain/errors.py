@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -27,6 +28,19 @@ class Conflict(FanmailError):
 
 class Unavailable(FanmailError):
     """A service fanmail needs refused for now (SES throttling, an outage): try again later."""
+
+
+class SignupsClosed(Unavailable):
+    """A list's public sign-ups are closed until `until` (epoch seconds): its sign-up breaker
+    tripped (`reason`: which rate passed which line; services/signup_breaker.py)."""
+
+    def __init__(self, list_id: str, until: float, reason: str, now: float) -> None:
+        when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(f"sign-ups to list {list_id!r} are closed until {when}: {reason}")
+        self.list_id = list_id
+        self.until = until
+        self.reason = reason
+        self.retry_after_s = max(0.0, until - now)
 
 
 class TooManyRequests(FanmailError):

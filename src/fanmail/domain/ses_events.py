@@ -15,7 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 from fanmail.domain.addresses import unicode_address
-from fanmail.domain.tags import CAMPAIGN_TAG, CONFIGURATION_SET_TAG, LIST_TAG, VARIANT_TAG
+from fanmail.domain.tags import (
+    CAMPAIGN_TAG,
+    CONFIGURATION_SET_TAG,
+    LIST_TAG,
+    MAIL_TAG,
+    VARIANT_TAG,
+    MailKind,
+)
 
 _VARIANTS = frozenset("ABCDE")
 
@@ -116,14 +123,16 @@ class Ignored:
 
     reason: str
     untagged: bool = False
-    """A mail no campaign sent (a sign-up confirmation, a notification): expected, not a
-    problem to chase."""
+    """A mail with neither a campaign nor a `mail` tag (sent before fanmail tagged sign-up
+    mails, or by something else on this configuration set): expected, not a problem to
+    chase."""
 
 
 def parse_ses_event(
     detail: object, configuration_sets: str | frozenset[str] | None
-) -> list[FeedbackEvent] | Ignored:
-    """The events in one SES event record. Records of another configuration set, of a type
+) -> list[FeedbackEvent] | ListMailEvents | Ignored:
+    """The events in one SES event record: a campaign's per recipient, or a sign-up's or a
+    self-service mail's (ListMailEvents). Records of another configuration set, of a type
     fanmail does not track, or without the tags fanmail puts on every send are Ignored."""
     if not isinstance(detail, Mapping):
         return Ignored(f"the event is a {type(detail).__name__}, not an object")
@@ -140,14 +149,11 @@ def parse_ses_event(
         return Ignored(f"configuration set {tags.get(CONFIGURATION_SET_TAG)!r} is not this stack's")
     campaign_id = tags.get(CAMPAIGN_TAG)
     if not campaign_id:
-        reason = f"{event_type} event for message {mail['messageId']} has no campaign tag"
-        return Ignored(reason, untagged=True)
-    body = detail.get(section)
-    body = body if isinstance(body, Mapping) else {}
-    try:
-        outcomes = _outcomes(str(event_type), body, mail)
-    except (KeyError, TypeError, ValueError) as exc:
-        return Ignored(f"{event_type} event of unexpected shape: {exc!r}")
+        return _list_mail(str(event_type), detail, mail, tags)
+    body = _section(detail, section)
+    outcomes = _read(str(event_type), body, mail)
+    if isinstance(outcomes, Ignored):
+        return outcomes
     return [
         FeedbackEvent(
             kind=kind,
@@ -163,6 +169,75 @@ def parse_ses_event(
         )
         for kind, email, extra, link in outcomes
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ListMailEvent:
+    """One recipient's event of a mail no campaign sent (its `mail` tag: a sign-up's
+    confirmation, a self-service mail): no ledger record holds it, so nothing is counted per
+    campaign; a hard bounce or a complaint closes the address on the list (its `list` tag)."""
+
+    mail: MailKind
+    kind: EventKind
+    message_id: str
+    email: str
+    list_id: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def suppresses(self) -> bool:
+        return self.kind in {EventKind.BOUNCED, EventKind.COMPLAINED}
+
+
+@dataclass(frozen=True, slots=True)
+class ListMailEvents:
+    """The events of one record of a mail no campaign sent."""
+
+    events: tuple[ListMailEvent, ...]
+
+
+def _list_mail(
+    event_type: str, detail: Mapping[str, Any], mail: Mapping[str, Any], tags: Mapping[str, str]
+) -> ListMailEvents | Ignored:
+    """A record without a campaign tag: a sign-up's or a self-service mail's by its `mail` and
+    `list` tags, for the recipients its mail was sent to only (SES names them in
+    `mail.destination`); a record without a `mail` tag is an untagged mail's."""
+    message = f"{event_type} event for message {mail['messageId']}"
+    kind = tags.get(MAIL_TAG)
+    if not kind:
+        return Ignored(f"{message} has no campaign tag", untagged=True)
+    if kind not in set(MailKind):
+        return Ignored(f"{message}: {MAIL_TAG} tag {kind!r} is no kind of mail fanmail sends")
+    list_id = tags.get(LIST_TAG)
+    if not list_id:
+        return Ignored(f"{message} ({kind} mail) has no list tag")
+    outcomes = _read(event_type, _section(detail, _TYPES[event_type]), mail)
+    if isinstance(outcomes, Ignored):
+        return outcomes
+    sent_to = {unicode_address(str(a)) for a in mail.get("destination") or []}
+    found = [(k, unicode_address(email), extra) for k, email, extra, _ in outcomes]
+    events = tuple(
+        ListMailEvent(MailKind(kind), k, str(mail["messageId"]), email, list_id, extra)
+        for k, email, extra in found
+        if email in sent_to
+    )
+    if outcomes and not events:
+        return Ignored(f"{message} names none of the addresses its mail was sent to")
+    return ListMailEvents(events)
+
+
+def _section(detail: Mapping[str, Any], section: str) -> Mapping[str, Any]:
+    body = detail.get(section)
+    return body if isinstance(body, Mapping) else {}
+
+
+def _read(
+    event_type: str, body: Mapping[str, Any], mail: Mapping[str, Any]
+) -> list[_Outcome] | Ignored:
+    try:
+        return _outcomes(event_type, body, mail)
+    except (KeyError, TypeError, ValueError) as exc:
+        return Ignored(f"{event_type} event of unexpected shape: {exc!r}")
 
 
 _Outcome = tuple[EventKind, str, dict[str, str], str | None]

@@ -30,14 +30,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fanmail import bootstrap
 from fanmail.domain.event_objects import notified_objects
-from fanmail.domain.ses_events import FeedbackEvent, Ignored
+from fanmail.domain.ses_events import FeedbackEvent, Ignored, ListMailEvent, ListMailEvents
 from fanmail.handlers.common import logger, metrics
 from fanmail.services.feedback_objects import EventObjects, ObjectReport, merge_reports
 from fanmail.services.ses_feedback import Feedback, FeedbackReport
 
-Parsed = list[FeedbackEvent] | Ignored | list[ObjectReport]
-"""What one SQS message gave: SES events to apply, why it is ignored, or the objects it
-announced, already applied."""
+Parsed = list[FeedbackEvent] | ListMailEvents | Ignored | list[ObjectReport]
+"""What one SQS message gave: SES events to apply (a campaign's, or a sign-up's or
+self-service mail's), why it is ignored, or the objects it announced, already applied."""
 
 
 class FeedbackBatch(BatchProcessor):
@@ -54,7 +54,7 @@ class FeedbackBatch(BatchProcessor):
         self.report = FeedbackReport()
         results = super().process()
         parsed = [(result, record) for status, result, record in results if status == "success"]
-        events: list[FeedbackEvent] = []
+        events: list[FeedbackEvent | ListMailEvent] = []
         applied = FeedbackReport()
         pending = []  # the messages whose events are still to be written
         for result, record in parsed:
@@ -62,7 +62,7 @@ class FeedbackBatch(BatchProcessor):
                 self.report.ignored += 1
                 logger.info("SES event ignored", extra={"reason": result.reason})
                 continue
-            for item in result:
+            for item in result.events if isinstance(result, ListMailEvents) else result:
                 if isinstance(item, ObjectReport):  # applied while its message was read
                     merge_reports(applied, item.applied)
                     self.report.ignored += item.skipped + item.untagged
@@ -77,7 +77,7 @@ class FeedbackBatch(BatchProcessor):
                 self.success_messages.remove(record)
                 self.failure_handler(SQSRecord(record), sys.exc_info())
             return results
-        applied.ignored = self.report.ignored
+        applied.ignored += self.report.ignored
         self.report = applied
         return results
 
@@ -120,10 +120,12 @@ def handler(event: Any, context: Any) -> PartialItemFailureResponse:
     response, report = process(bootstrap.current(), event)
     for kind, count in report.by_kind.items():
         metrics.add_metric(name=f"Feedback_{kind}", unit=MetricUnit.Count, value=count)
-    for name in ("duplicate", "unknown", "ignored", "suppressed"):
+    for name in ("duplicate", "unknown", "ignored", "suppressed", "list_mail"):
         metrics.add_metric(
             name=f"Feedback_{name}", unit=MetricUnit.Count, value=getattr(report, name)
         )
+    closed = report.signups_closed
+    metrics.add_metric(name="SignupsClosed", unit=MetricUnit.Count, value=len(closed))
     return response
 
 
@@ -139,4 +141,6 @@ def process(app: bootstrap.App, event: Any) -> tuple[PartialItemFailureResponse,
     with processor(records, lambda record: read_record(app, record)):
         processor.process()
     logger.info("SES events", extra={"report": processor.report.__dict__, "records": len(records)})
+    for closure in processor.report.signups_closed:  # SignupsClosedAlarm hears of each
+        logger.warning("public sign-ups closed by their breaker", extra={"closed": closure})
     return processor.response(), processor.report

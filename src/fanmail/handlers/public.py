@@ -29,7 +29,14 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from fanmail import bootstrap
-from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unavailable
+from fanmail.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SignupsClosed,
+    TooManyRequests,
+    Unavailable,
+)
 from fanmail.domain.model import How, Provenance
 from fanmail.domain.tokens import InvalidToken
 from fanmail.handlers import signup_pages
@@ -88,6 +95,17 @@ def _answer_errors(api: APIGatewayRestResolver) -> None:
             f"{minutes} minutes."
         )
         answer = signup_pages.answer(api, HTTPStatus.TOO_MANY_REQUESTS, "Please wait", message)
+        answer.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+        return answer
+
+    @api.exception_handler(SignupsClosed)  # type: ignore[untyped-decorator]
+    def closed(exc: SignupsClosed) -> Response[str]:
+        """The list's sign-up breaker holds its sign-ups closed: why, and until when."""
+        logger.info("sign-up refused: closed", extra={"list_id": exc.list_id, "until": exc.until})
+        said = str(exc)
+        message = f"{said[:1].upper()}{said[1:]}. Please try again after then."
+        status = HTTPStatus.SERVICE_UNAVAILABLE
+        answer = signup_pages.answer(api, status, "Sign-ups paused", message)
         answer.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
         return answer
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
 from fanmail.domain.event_objects import BadRecord, EventObject, event_records
-from fanmail.domain.ses_events import FeedbackEvent, Ignored
+from fanmail.domain.ses_events import FeedbackEvent, Ignored, ListMailEvent, ListMailEvents
 from fanmail.ports import BlobStore
 from fanmail.services.ses_feedback import Feedback, FeedbackReport
 
@@ -77,7 +77,7 @@ class EventObjects:
         if found.bucket != self.bucket:
             return Ignored(f"an object of another bucket ({found.bucket!r})")
         report = ObjectReport()
-        pending: list[FeedbackEvent] = []
+        pending: list[FeedbackEvent | ListMailEvent] = []
         for record in event_records(self._chunks(found.key)):
             report.records += 1
             pending.extend(self._events(record, report))
@@ -88,7 +88,9 @@ class EventObjects:
             merge_reports(report.applied, self.feedback.apply(pending))
         return report
 
-    def _events(self, record: object, report: ObjectReport) -> list[FeedbackEvent]:
+    def _events(
+        self, record: object, report: ObjectReport
+    ) -> list[FeedbackEvent] | list[ListMailEvent]:
         if isinstance(record, BadRecord):
             report.skip(f"line {record.line}: {record.reason}")
             return []
@@ -99,7 +101,7 @@ class EventObjects:
         if isinstance(parsed, Ignored):
             report.skip(f"record {report.records}: {parsed.reason}")
             return []
-        return parsed
+        return list(parsed.events) if isinstance(parsed, ListMailEvents) else parsed
 
     def _chunks(self, key: str) -> Iterator[bytes]:
         start = 0

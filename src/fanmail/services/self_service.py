@@ -20,6 +20,7 @@ from fanmail.domain.addresses import ascii_address
 from fanmail.domain.erasure import ErasureJob, describe
 from fanmail.domain.errors import Conflict, NotFound, SendError, Unavailable
 from fanmail.domain.model import MailingList, OutgoingEmail
+from fanmail.domain.tags import MailKind, list_mail_tags
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
 from fanmail.domain.tracking import with_tracking
 from fanmail.ports import Clock, Mailer, RateLimits, decided_afresh
@@ -58,7 +59,7 @@ class SelfService:
             text = describe(view) + "\n\nAs JSON:\n" + json.dumps(view.to_dict(), indent=1)
         except NotFound:
             text = "We hold nothing about this address."
-        self._send(sender, claim.email, "Your data", text)
+        self._send(sender, claim, "Your data", text)
 
     def send_erasure_link(self, token: str) -> None:
         """Mail a link that erases the address once it is followed and confirmed."""
@@ -72,7 +73,7 @@ class SelfService:
             "Someone asked to delete everything we hold about this address. If it was you,\n"
             f"open this link within a day and confirm:\n\n{url}\n\nIf not, ignore this mail."
         )
-        self._send(sender, claim.email, "Confirm deleting your data", text)
+        self._send(sender, claim, "Confirm deleting your data", text)
 
     def erasure_claim(self, token: str) -> TokenClaim:
         return self.signer.verify(token, self.clock.now(), Purpose.ERASE, ERASE_LINK_S)
@@ -118,13 +119,14 @@ class SelfService:
             return claim, None
         return claim, sender
 
-    def _send(self, sender: str, email: str, subject: str, text: str) -> None:
+    def _send(self, sender: str, claim: TokenClaim, subject: str, text: str) -> None:
         message = OutgoingEmail(
             sender=sender,
-            to=ascii_address(email),
+            to=ascii_address(claim.email),
             subject=subject,
             html=f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>',
             text=text,
+            tags=list_mail_tags(MailKind.SELF_SERVICE, claim.list_id),
             configuration_set=self.mail.configuration_set,
         )
         try:

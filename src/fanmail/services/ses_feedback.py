@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fanmail.domain.deliveries import Delivered, campaign_token
 from fanmail.domain.engagement import EngagementEvent
@@ -29,11 +30,16 @@ from fanmail.domain.ses_events import (
     FeedbackTally,
     Ignored,
     LedgerMark,
+    ListMailEvent,
+    ListMailEvents,
     RecipientEvents,
     parse_ses_event,
     plan_mark,
 )
 from fanmail.ports import Clock, EventRecord, FeedbackStore, SendLedger, SubscriberStore
+
+if TYPE_CHECKING:
+    from fanmail.services.list_mail_feedback import ListMailFeedback
 
 SUPPRESS_FROM = {
     EventKind.BOUNCED: frozenset({SubscriberStatus.SUBSCRIBED, SubscriberStatus.UNSUBSCRIBED}),
@@ -43,6 +49,38 @@ SUPPRESS_FROM = {
 }
 HOW = {EventKind.BOUNCED: How.BOUNCE, EventKind.COMPLAINED: How.COMPLAINT}
 ENGAGEMENT = {EventKind.OPENED: EngagementEvent.OPENED, EventKind.CLICKED: EngagementEvent.CLICKED}
+
+
+def suppression(kind: EventKind, message_id: str, details: Mapping[str, str]) -> Provenance:
+    """The consent history's record of a suppression: SES's message id and what it said."""
+    detail = ", ".join(f"{k}={v}" for k, v in details.items())[:300]
+    return Provenance(HOW[kind], message_id, detail)
+
+
+def suppress(
+    subscribers: SubscriberStore,
+    list_ids: Sequence[str],
+    email: str,
+    kind: EventKind,
+    provenance: Provenance,
+    at: float,
+) -> int:
+    """`email` becomes bounced (or complained) on those of `list_ids` that hold it, unless it
+    is so already (or worse); how many changed."""
+    changed = 0
+    for list_id in list_ids:
+        try:
+            changed += subscribers.set_status(
+                list_id,
+                email,
+                SubscriberStatus(kind.value),
+                provenance=provenance,
+                at=at,
+                only_from=SUPPRESS_FROM[kind],
+            )
+        except NotFound:  # deleted since
+            continue
+    return changed
 
 
 def sent_outcome(state: RecipientEvents | None) -> EventOutcome:
@@ -83,6 +121,12 @@ class FeedbackReport:
     ignored: int = 0
     suppressed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    list_mail: int = 0
+    """Events of sign-up and self-service mails (no campaign: counted here only)."""
+    reasons: list[str] = field(default_factory=list)
+    """Why events of those were ignored (their list is gone)."""
+    signups_closed: list[str] = field(default_factory=list)
+    """The lists whose sign-ups the batch closed, and why (services/signup_breaker.py)."""
 
     def add(self, event: FeedbackEvent, outcome: EventOutcome) -> None:
         if event.kind is EventKind.SENT:  # not counted: it says the ledger is right (or fixes it)
@@ -105,17 +149,21 @@ class Feedback:
         subscribers: SubscriberStore,
         clock: Clock,
         options: FeedbackOptions,
+        list_mail: ListMailFeedback | None = None,
     ) -> None:
+        """`list_mail`: what acts on sign-up and self-service mails' events (without it they
+        are counted in `FeedbackReport.list_mail` only)."""
         self.store = store
         self.ledger = ledger
         self.subscribers = subscribers
         self.clock = clock
         self.options = options
+        self.list_mail = list_mail
 
-    def parse(self, detail: object) -> list[FeedbackEvent] | Ignored:
+    def parse(self, detail: object) -> list[FeedbackEvent] | ListMailEvents | Ignored:
         """The events of one SES record (EventBridge's `detail`), or why it is ignored."""
         parsed = parse_ses_event(detail, self.options.configuration_sets)
-        if isinstance(parsed, Ignored):
+        if isinstance(parsed, Ignored | ListMailEvents):
             return parsed
         return [self._kept_ip(event) for event in parsed]
 
@@ -127,15 +175,31 @@ class Feedback:
         details = {k: v for k, v in event.details.items() if k != "ip_address"}
         return replace(event, details={**details, **({"ip_address": kept} if kept else {})})
 
-    def apply(self, events: Sequence[FeedbackEvent]) -> FeedbackReport:
+    def apply(self, events: Sequence[FeedbackEvent | ListMailEvent]) -> FeedbackReport:
         report, tally = FeedbackReport(), FeedbackTally()
-        sent = self._sent_already([e for e in events if e.kind is EventKind.SENT])
+        ours = [e for e in events if isinstance(e, FeedbackEvent)]
+        sent = self._sent_already([e for e in ours if e.kind is EventKind.SENT])
         try:
             for event in events:
-                self._apply_one(event, sent, tally, report)
+                if isinstance(event, ListMailEvent):
+                    self._apply_list_mail(event, report)
+                else:
+                    self._apply_one(event, sent, tally, report)
         finally:  # a write that fails mid-batch: what was counted before it still moves
             self.store.add_counts(tally, self.clock.now())
         return report
+
+    def _apply_list_mail(self, event: ListMailEvent, report: FeedbackReport) -> None:
+        report.list_mail += 1
+        if self.list_mail is None:
+            return
+        done = self.list_mail.apply(event)
+        report.suppressed += done.suppressed
+        if done.ignored:
+            report.ignored += 1
+            report.reasons.append(done.ignored)
+        if done.closed:
+            report.signups_closed.append(str(done.closed))
 
     def _apply_one(
         self,
@@ -205,22 +269,9 @@ class Feedback:
 
     def _suppress(self, event: FeedbackEvent, kind: EventKind, details: Mapping[str, str]) -> int:
         """The address becomes bounced (or complained) on every list that holds it."""
-        detail = ", ".join(f"{k}={v}" for k, v in details.items())[:300]
-        provenance = Provenance(HOW[kind], event.message_id, detail)
-        changed = 0
-        for list_id in self.subscribers.lists_of(event.email):  # an index: may lag a moment
-            try:
-                changed += self.subscribers.set_status(
-                    list_id,
-                    event.email,
-                    SubscriberStatus(kind.value),
-                    provenance=provenance,
-                    at=self.clock.now(),
-                    only_from=SUPPRESS_FROM[kind],
-                )
-            except NotFound:  # deleted since
-                continue
-        return changed
+        provenance = suppression(kind, event.message_id, details)
+        lists = self.subscribers.lists_of(event.email)  # an index: may lag a moment
+        return suppress(self.subscribers, lists, event.email, kind, provenance, self.clock.now())
 
     def _soft_bounce(self, event: FeedbackEvent) -> int:
         """N soft bounces within D days (on any list) make the address bounced everywhere."""

@@ -11,7 +11,10 @@ is on a list. What a stranger cannot do with it:
   mail carries nothing the form gave but the address;
 - reuse a confirmation link: it confirms the sign-up it was mailed for, once;
 - undo a bounce, a complaint or the list owner's own unsubscribe (a confirmation is fresh
-  consent to the subscriber's own opt-out, to nothing else).
+  consent to the subscriber's own opt-out, to nothing else);
+- make the list's confirmation mails bounce or be complained about past SES's review lines:
+  their hard bounces and complaints suppress the address on the list and count in its
+  breaker, which closes its sign-ups for a day (services/signup_breaker.py).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from fanmail.domain.model import (
     SubscriberStatus,
 )
 from fanmail.domain.render import TemplateRenderer, render_context
+from fanmail.domain.tags import MailKind, list_mail_tags
 from fanmail.domain.tokens import Purpose, TokenClaim, UnsubscribeSigner
 from fanmail.ports import (
     Clock,
@@ -62,6 +66,7 @@ from fanmail.services.unsubscribe import opted_out_by_owner
 
 if TYPE_CHECKING:
     from fanmail.services.people import ErasureCheck
+    from fanmail.services.signup_breaker import SignupBreaker
 
 CONFIRM_TEMPLATE = "confirm"
 SIGNUP_DAYS = 7
@@ -178,6 +183,7 @@ class Signups:
         signer: UnsubscribeSigner,
         clock: Clock,
         mail: SignupMail,
+        breaker: SignupBreaker,
         allowance: SignupLimits = SignupLimits(),
         erasures: ErasureCheck | None = None,
     ) -> None:
@@ -192,14 +198,19 @@ class Signups:
         self.mail = mail
         self.allowance = allowance
         self.erasures = erasures
+        self.breaker = breaker
 
     def open_list(self, list_id: str) -> MailingList:
         """The list, if it takes public sign-ups: its owner turned them on, and it has a sender
         for confirmation mails. NotFound otherwise: one answer whether or not the list exists,
-        so the form tells nobody which lists there are."""
+        so the form tells nobody which lists there are. SignupsClosed (a 503) while its
+        sign-up breaker holds them closed."""
         found = self.lists.get(check_id("list", list_id))
         if found is None or not found.settings.takes_signups:
             raise NotFound(f"list {list_id!r} does not take sign-ups")
+        closed = self.breaker.closed(found.list_id)
+        if closed is not None:
+            raise closed
         return found
 
     def request(self, request: SignupRequest) -> None:
@@ -398,9 +409,11 @@ class Signups:
             subject=rendered.subject,
             html=rendered.html,
             text=rendered.text,
+            tags=list_mail_tags(MailKind.SIGNUP, mailing_list.list_id),
             configuration_set=self.mail.configuration_set,
         )
         try:
             self.mailer.send(message)
         except SendError as exc:
             raise Unavailable(f"the confirmation mail could not be sent ({exc.code})") from exc
+        self.breaker.mailed(mailing_list.list_id)

@@ -7,6 +7,7 @@ import math
 import threading
 
 from fanmail.domain.model import Signup
+from fanmail.ports import Hold
 
 
 class MemorySignupStore:
@@ -43,7 +44,7 @@ class MemorySignupStore:
 class MemoryRateLimits:
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}
-        self._holds: dict[str, float] = {}
+        self._holds: dict[str, Hold] = {}
         self._lock = threading.Lock()
 
     def count(self, key: str, limit: int, window_s: float, now: float) -> bool:
@@ -55,14 +56,23 @@ class MemoryRateLimits:
             self._counts[window] = used + 1
             return True
 
-    def hold(self, key: str, until: float, now: float) -> bool:
+    def used(self, key: str, window_s: float, now: float) -> int:
         with self._lock:
-            if self._holds.get(key, 0.0) > now:
+            return self._counts.get((key, math.floor(now / window_s)), 0)
+
+    def hold(self, key: str, until: float, now: float, note: str = "") -> bool:
+        with self._lock:
+            if self.held(key, now) is not None:
                 return False
-            self._holds[key] = until
+            self._holds[key] = Hold(until, note)
             return True
+
+    def held(self, key: str, now: float) -> Hold | None:
+        found = self._holds.get(key)
+        return found if found is not None and found.until > now else None
 
     def release(self, key: str, until: float) -> None:
         with self._lock:
-            if self._holds.get(key) == until:
+            found = self._holds.get(key)
+            if found is not None and found.until == until:
                 del self._holds[key]

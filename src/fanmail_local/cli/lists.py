@@ -27,7 +27,7 @@ from fanmail.services.import_list import ImportJobView, write_rejected
 from fanmail.services.lists import CreateList, Filter, ListSummary
 from fanmail_local.cli.common import json_option, operator_app, segment_argument
 from fanmail_local.cli.imports import ImportProgress, import_lines
-from fanmail_local.cli.output import emit, fields, table
+from fanmail_local.cli.output import emit, fields, local_time, table
 
 
 def add_parsers(commands: Any) -> None:
@@ -419,9 +419,21 @@ def lists_table(found: list[ListView]) -> list[str]:
 
 
 def show_list_command(args: argparse.Namespace) -> int:
+    """The list, and whether its sign-up breaker holds its public sign-ups closed."""
     with operator_app() as app:
         shown = list_view(app.lists.summary(args.list_id))
-    emit(args.json, shown, lambda: list_lines(shown))
+        closed = app.signup_breaker.closed(args.list_id)
+    state = {"until": closed.until, "reason": closed.reason} if closed else None
+    breaker = (
+        f"tripped: sign-ups closed until {local_time(closed.until)}; {closed.reason}"
+        if closed
+        else "not tripped"
+    )
+
+    def lines() -> list[str]:
+        return list_lines(shown) + fields([("sign-up breaker", breaker)])
+
+    emit(args.json, {**shown, "signups_closed": state}, lines)
     return 0
 
 

@@ -376,3 +376,24 @@ def test_a_bar_without_a_total_is_empty_not_full() -> None:
     assert progress_bar(0, 0, 10) == "[..........] 0/?"
     assert progress_bar(5, 20, 10) == "[##........] 5/20"
     assert progress_bar(25, 20, 10) == "[##########] 25/20"
+
+
+def test_lists_show_says_whether_the_sign_up_breaker_closed_its_sign_ups(
+    run: Any, stack: MemoryStack
+) -> None:
+    from tests.unit.services.test_signup_feedback import event, small_breaker
+
+    run("lists", "create", "club")
+    code, out, _ = run("lists", "show", "club")
+    assert code == 0 and "sign-up breaker  not tripped" in out
+    breaker = small_breaker(stack)
+    for _ in range(10):
+        breaker.mailed("club")
+    closed = [breaker.problem(event(n)) for n in range(2)][-1]
+    assert closed is not None
+    code, out, _ = run("lists", "show", "club")
+    said = " ".join(out.split())  # wrapped to the terminal
+    assert f"tripped: sign-ups closed until {local_time(closed.until)}; its confirmation" in said
+    assert all(len(line) <= 80 for line in out.splitlines())
+    shown = json.loads(run("lists", "show", "club", "--json")[1])["signups_closed"]
+    assert shown == {"until": closed.until, "reason": closed.reason}

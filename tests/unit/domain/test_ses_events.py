@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,12 @@ from fanmail.domain.ses_events import (
     FeedbackEvent,
     FeedbackTally,
     Ignored,
+    ListMailEvents,
     parse_ses_event,
     plan_mark,
     variant_links,
 )
+from fanmail.domain.tags import MailKind
 from tests.feedback_events import ses_event
 
 SET = "ConfigSet"
@@ -183,3 +186,65 @@ def test_breakers(rates: Rates, tripped: str | None) -> None:
 def test_breakers_refuse_nonsense() -> None:
     with pytest.raises(InvalidInput):
         Breakers(bounce_rate=1.5)
+
+
+def list_mail_event(name: str, kind: str | None = "signup", list_id: str | None = "news") -> Any:
+    """A record of a mail no campaign sent: the `mail` and `list` tags, no `campaign` tag."""
+    record = ses_event(name, to="Ada@Example.com", message_id="m-9")
+    tags = record["mail"]["tags"]
+    del tags["campaign"], tags["list"]
+    tags.update({"mail": [kind]} if kind else {})
+    tags.update({"list": [list_id]} if list_id else {})
+    return record
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "detail"),
+    [("bounce", EventKind.BOUNCED, "Permanent"), ("complaint", EventKind.COMPLAINED, None)],
+)
+@pytest.mark.parametrize("mail", list(MailKind))
+def test_a_sign_up_or_self_service_mails_bounce_and_complaint_are_its_own_events(
+    name: str, kind: EventKind, detail: str | None, mail: MailKind
+) -> None:
+    found = parse_ses_event(list_mail_event(name, mail.value), SET)
+    assert isinstance(found, ListMailEvents), found
+    [event] = found.events
+    assert (event.mail, event.kind, event.email) == (mail, kind, "ada@example.com")
+    assert (event.message_id, event.list_id, event.suppresses) == ("m-9", "news", True)
+    assert event.details.get("type") == detail
+
+
+def test_a_list_mails_delivery_suppresses_nothing_and_untagged_records_stay_untagged() -> None:
+    found = parse_ses_event(list_mail_event("delivery"), SET)
+    assert isinstance(found, ListMailEvents) and not found.events[0].suppresses
+    untagged = parse_ses_event(list_mail_event("bounce", kind=None, list_id=None), SET)
+    assert isinstance(untagged, Ignored) and untagged.untagged
+    assert "no campaign tag" in untagged.reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "list_id", "reason"),
+    [
+        ("signup", None, "(signup mail) has no list tag"),
+        ("newsletter", "news", "mail tag 'newsletter' is no kind of mail fanmail sends"),
+    ],
+)
+def test_a_list_mail_record_without_its_list_or_of_an_unknown_kind_is_ignored(
+    kind: str, list_id: str | None, reason: str
+) -> None:
+    found = parse_ses_event(list_mail_event("bounce", kind, list_id), SET)
+    assert isinstance(found, Ignored) and not found.untagged
+    assert reason in found.reason
+
+
+def test_a_list_mail_bounce_suppresses_only_whom_its_mail_was_sent_to() -> None:
+    """SES names the recipients in `mail.destination`: a bounced recipient beside them (a
+    forwarded or rewritten address) is not one fanmail mailed, and is left alone."""
+    record = list_mail_event("bounce")
+    record["bounce"]["bouncedRecipients"].append({"emailAddress": "someone@else.example"})
+    found = parse_ses_event(record, SET)
+    assert isinstance(found, ListMailEvents)
+    assert [e.email for e in found.events] == ["ada@example.com"]
+    record["mail"]["destination"] = ["other@example.com"]
+    stranger = parse_ses_event(record, SET)
+    assert isinstance(stranger, Ignored) and "none of the addresses" in stranger.reason

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -321,3 +322,37 @@ def test_a_sign_up_never_undoes_the_owners_unsubscribe(lists: MemoryStack) -> No
     assert mails_to(lists, "mo@example.com") == []
     assert sign_up(lists, "mo@example.com", "quick", source="198.51.100.7")[0] == 202
     assert status(lists, "mo@example.com", "quick") is S.UNSUBSCRIBED
+
+
+# -- attack review F6: a list whose confirmation mails bounce closes its sign-ups -------------
+def test_a_list_whose_confirmations_bounce_past_its_breaker_answers_503_until_when() -> None:
+    """SES's bounces flow back through the feedback path as deployed; past the breaker (a
+    sample of 10 here) the form and its post answer 503 naming why and until when, and the
+    list's GET shows it."""
+    from tests.unit.services.test_signup_feedback import small_breaker
+
+    stack = memory_stack(
+        fast_settings(), rate=2000.0, outcomes=lambda to: "bounce" if "gone" in to else None
+    )
+    try:
+        stack.app.lists.create(CreateList("news", "Acme News", ACME))
+        small_breaker(stack)
+        for n in range(10):
+            who = f"gone{n}" if n < 2 else f"fan{n}"
+            assert sign_up(stack, f"{who}@example.com", source=f"192.0.2.{n}")[0] == 202
+        stack.settle_feedback()
+        assert status(stack, "gone0@example.com") is S.BOUNCED
+        code, body, headers = sign_up(stack, "late@example.com", source="198.51.100.9")
+        message = body["error"]["message"]
+        assert code == 503 and message.startswith("Sign-ups to list 'news' are closed until ")
+        assert "bounce rate 20.00% (2 of 10 sent) passed the breaker at 10.00%" in message
+        assert 86000 < int(headers["retry-after"]) <= 86400
+        assert mails_to(stack, "late@example.com") == []
+        form, page = public(stack, "GET", "/subscribe/news")
+        assert form == 503 and "closed until" in page
+        code, view = call(stack, "GET", "/lists/news")
+        assert code == 200 and "bounce rate 20.00%" in view["signups_closed"]["reason"]
+        assert view["signups_closed"]["until"] == pytest.approx(time.time() + 86400, abs=120)
+        assert call(stack, "GET", "/lists")[1]["lists"][0]["signups_closed"] is None
+    finally:
+        stack.close()

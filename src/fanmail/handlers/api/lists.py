@@ -74,7 +74,11 @@ def routes(app: App) -> Router:
 
     @router.get("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
     def read_list(list_id: str) -> m.ListView:
-        return list_view(app.lists.summary(list_id))
+        view = list_view(app.lists.summary(list_id))
+        closed = app.signup_breaker.closed(view.list_id)
+        if closed is not None:
+            view.signups_closed = m.SignupsClosedView(until=closed.until, reason=closed.reason)
+        return view
 
     @router.patch("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
     def change_settings(list_id: str, body: m.ListChange) -> m.ListView:

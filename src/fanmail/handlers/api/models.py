@@ -157,6 +157,11 @@ class TopicList(BaseModel):
     topics: list[TopicView]
 
 
+class SignupsClosedView(BaseModel):
+    until: float = Field(description="when they open again (epoch seconds)")
+    reason: str = Field(description="which rate of its confirmation mails passed which line")
+
+
 class ListView(BaseModel):
     list_id: str
     name: str
@@ -165,6 +170,12 @@ class ListView(BaseModel):
     subscribers: dict[str, int] = Field(description="subscribers by status")
     total: int
     topics: list[TopicView] = Field(default_factory=list, description="the list's topics")
+    signups_closed: SignupsClosedView | None = Field(
+        default=None,
+        description="GET /lists/{id} only: set while the list's sign-up breaker holds its "
+        "public sign-ups closed (too many of its confirmation mails bounced or were "
+        "complained about); null while they are open, and in pages of lists",
+    )
 
 
 class ListPage(BaseModel):
@@ -792,9 +803,7 @@ class PersonView(BaseModel):
 
 
 class ErasureStepView(BaseModel):
-    name: str = Field(
-        description="memberships, signups, rejected_rows, saved_segments or sends"
-    )
+    name: str = Field(description="memberships, signups, rejected_rows, saved_segments or sends")
     status: str = Field(description="waiting, running or done")
     removed: dict[str, int] = Field(description="items this step removed so far, by store")
 

@@ -14,6 +14,7 @@ from fanmail.adapters.aws.dynamodb.by_address import get_items, index_keys
 from fanmail.adapters.aws.dynamodb.items import from_item, refused, to_item, values
 from fanmail.domain.attributes import readable_attributes
 from fanmail.domain.model import Signup
+from fanmail.ports import Hold
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -130,7 +131,16 @@ class DynamoRateLimits:
             return False
         return True
 
-    def hold(self, key: str, until: float, now: float) -> bool:
+    def used(self, key: str, window_s: float, now: float) -> int:
+        window = math.floor(now / window_s)
+        item: Any = self.client.get_item(
+            TableName=self.table,
+            Key=to_item({"list_id": f"#count#{key}", "email": str(window)}),
+            ConsistentRead=True,
+        ).get("Item")
+        return int(from_item(item or {}).get("uses", 0))
+
+    def hold(self, key: str, until: float, now: float, note: str = "") -> bool:
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -139,6 +149,7 @@ class DynamoRateLimits:
                         "list_id": f"#hold#{key}",
                         "email": "-",
                         "until": until,
+                        **({"note": note} if note else {}),
                         TTL_ATTRIBUTE: math.ceil(until) + 60,
                     }
                 ),
@@ -150,6 +161,16 @@ class DynamoRateLimits:
             refused(exc)
             return False
         return True
+
+    def held(self, key: str, now: float) -> Hold | None:
+        item: Any = self.client.get_item(
+            TableName=self.table,
+            Key=to_item({"list_id": f"#hold#{key}", "email": "-"}),
+            ConsistentRead=True,
+        ).get("Item")
+        data = from_item(item or {})
+        until = float(data.get("until", 0.0))
+        return Hold(until, str(data.get("note", ""))) if until > now else None
 
     def release(self, key: str, until: float) -> None:
         try:
