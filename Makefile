@@ -42,7 +42,7 @@ demo: $(STAMP) $(BROWSER)
 	$(BIN)/python scripts/screenshots.py --out demo-out/screens
 
 serve: $(STAMP)
-	$(BIN)/fanmail serve
+	$(BIN)/fanmail serve $(ARGS)
 
 # The static checks run side by side (each uses one core; output kept per check), then the suite.
 test: $(STAMP) $(TOOLS_STAMP)

@@ -48,8 +48,9 @@ from fanmail_local.adapters.ses_simulator import SesSimulator
 from fanmail_local.adapters.signups import MemoryRateLimits, MemorySignupStore
 from fanmail_local.adapters.templates import MemoryTemplateStore
 from fanmail_local.event_source import EventSourceMapping
+from fanmail_local.resources import LOCAL_SENDER
 
-SENDER_ADDRESS = "news@fanmail.example"
+SENDER_ADDRESS = LOCAL_SENDER
 LOCAL_SET = "fanmail-local"
 LOCAL_UNTRACKED_SET = "fanmail-local-untracked"
 FEEDBACK_VISIBILITY_S = 5.0

@@ -58,6 +58,10 @@ def create_configuration_set(v1: SESClient, name: str) -> None:
         v1.create_configuration_set(ConfigurationSet={"Name": name})
 
 
+LOCAL_SENDER = "news@fanmail.example"
+"""The identity the stand-in always verifies: the README's examples send from it."""
+
+
 def verify_sender_identity(v1: SESClient, address: str) -> None:
     """Start verification of an address identity (moto verifies at once; real SES mails a link)."""
     v1.verify_email_identity(EmailAddress=address)

@@ -19,6 +19,7 @@ It sits above the handlers: it registers them on the invoker, as Lambda would ru
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class LocalRuntime:
         self,
         settings: Settings,
         *,
-        sender_identity: str | None,
+        sender_identity: str | Sequence[str] | None,
         max_send_rate: float,
         max_24_hour_send: float = 50_000,
         outbox: Path | None = None,
@@ -82,7 +83,9 @@ class LocalRuntime:
                 replace(settings, max_send_rate=settings.max_send_rate or max_send_rate)
             )
         )
-        self.sender_identity = sender_identity
+        given = [sender_identity] if isinstance(sender_identity, str) else sender_identity or []
+        self.sender_identities = tuple(given)
+        """The SES identities verified on the stand-in (addresses or domains)."""
         self.max_send_rate = max_send_rate
         self.max_24_hour_send = max_24_hour_send
         self.outbox = outbox
@@ -143,8 +146,8 @@ class LocalRuntime:
             self._create_resources(session)
         self._secrets = session.client("secretsmanager")
         create_local_secrets(self._secrets)
-        if self.sender_identity:
-            verify_sender_identity(clients.ses_v1_client(session), self.sender_identity)
+        for identity in self.sender_identities:
+            verify_sender_identity(clients.ses_v1_client(session), identity)
         aws = aws_ports(self.settings, session)
         self.feedback = feedback_path(self.invoker, self.settings, aws.ses_events)
         ports = self._ports = self._local_ports(aws)

@@ -23,7 +23,8 @@ class SenderCheck:
             )
         if not self.ses.is_verified_sender(address):
             raise InvalidInput(
-                f"sender {address!r} is not a verified SES identity (verify the address or its "
-                "domain in SES first)"
+                f"sender {address!r} is not a verified SES identity: verify the address or its "
+                "domain in SES first (on the local stand-in, news@fanmail.example is verified; "
+                "`fanmail serve --sender-identity YOUR-DOMAIN` verifies yours)"
             )
         return format_sender(name, address)

@@ -25,9 +25,10 @@ from fanmail_local.cli.common import number_above_zero, progress_bar, quiet_func
 from fanmail_local.cli.previews import write_preview
 from fanmail_local.demo_data import generate_subscribers
 from fanmail_local.report import write_report
+from fanmail_local.resources import LOCAL_SENDER
 from fanmail_local.runtime import LocalRuntime
 
-SENDER = "Fanmail Demo <news@fanmail.example>"
+SENDER = f"Fanmail Demo <{LOCAL_SENDER}>"
 LIST_ID = "demo-list"
 SUMMARY_FIELDS = (
     "recipients",
@@ -105,7 +106,7 @@ def demo(args: argparse.Namespace) -> int:
         for old in [*outbox.glob("*.eml"), *outbox.glob("*.html")]:
             old.unlink()
     with LocalRuntime(
-        settings, sender_identity="news@fanmail.example", max_send_rate=args.rate, outbox=outbox
+        settings, sender_identity=LOCAL_SENDER, max_send_rate=args.rate, outbox=outbox
     ) as runtime:
         started = time.time()
         subscribers = load_list(runtime.app, args.subscribers, args.seed)

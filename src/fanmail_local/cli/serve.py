@@ -28,6 +28,7 @@ from fanmail_local.cli.output import say
 from fanmail_local.cli.world import LocalServer, claim, endpoint_file
 from fanmail_local.console import Console, ConsoleConfig
 from fanmail_local.http_gateway import LocalApiGateway, ProxyTarget
+from fanmail_local.resources import LOCAL_SENDER
 from fanmail_local.runtime import LocalRuntime
 
 
@@ -67,7 +68,12 @@ def add_parser(commands: Any) -> None:
     s.add_argument("--port", type=whole_number(0, 65535), default=8080, help="0: any free port")
     s.add_argument("--rate", type=number_above_zero, default=100.0, help="local SES MaxSendRate")
     s.add_argument(
-        "--sender-identity", default="news@fanmail.example", help="the verified SES identity"
+        "--sender-identity",
+        action="append",
+        default=[],
+        metavar="ADDRESS_OR_DOMAIN",
+        help=f"an SES identity the stand-in verifies, beside {LOCAL_SENDER} (repeatable): "
+        "campaigns and lists may send from it or, for a domain, any address of it",
     )
     s.add_argument(
         "--outbox", type=Path, help="where sent messages are kept (default: a temporary folder)"
@@ -130,14 +136,21 @@ def serve(args: argparse.Namespace) -> int:
         return serve_locally(args, found_at)
 
 
+def verified_identities(given: list[str]) -> list[str]:
+    """What the stand-in verifies: its own sender, which the README's examples use, and those
+    given (`--sender-identity`), once each."""
+    return list(dict.fromkeys([LOCAL_SENDER, *given]))
+
+
 def serve_locally(args: argparse.Namespace, found_at: Path) -> int:
     base = f"http://{host_header(args.host, args.port)}"
     settings = replace(Settings.from_env(), public_url=base, max_send_rate=args.rate)
     if not args.verbose:
         quiet_functions()
     outbox = args.outbox or Path(tempfile.mkdtemp(prefix="fanmail-outbox-"))
+    identities = verified_identities(args.sender_identity)
     with LocalRuntime(
-        settings, sender_identity=args.sender_identity, max_send_rate=args.rate, outbox=outbox
+        settings, sender_identity=identities, max_send_rate=args.rate, outbox=outbox
     ) as runtime:
         console = Console(ConsoleConfig(mode="local"), runtime.recorder)
         gateway = open_gateway(runtime.invoker, args, console)
@@ -155,7 +168,7 @@ def serve_locally(args: argparse.Namespace, found_at: Path) -> int:
         server.write(found_at)
         try:
             print(
-                f"verified sender: {args.sender_identity}; outbox: {outbox}; the other fanmail "
+                f"verified senders: {', '.join(identities)}; outbox: {outbox}; the other fanmail "
                 f"commands act on this stand-in ({server.endpoint}), found through {found_at}",
                 file=sys.stderr,
             )
