@@ -147,7 +147,10 @@ def _creating(sub: Any) -> None:
     )
     json_option(create)
     create.set_defaults(run=create_command)
-    listed = sub.add_parser("list", help="campaigns, newest first, a page at a time")
+    listed = sub.add_parser(
+        "list",
+        help="campaigns, a page at a time in the table's order (the dashboard's: newest first)",
+    )
     listed.add_argument("--cursor")
     listed.add_argument("--limit", type=int, default=50)
     json_option(listed)
