@@ -364,8 +364,10 @@ class Step:
         options = job.options
         if options.fmt == "csv" and job.header is None:
             header, start, rows = read_rows(self.chunks(0), "csv")
+            options = address_column(header, options)
             check_header(header, options)
-            if not self.save(replace(job, header=tuple(header), position=start)):
+            saved = replace(job, header=tuple(header), position=start, options=options)
+            if not self.save(saved):
                 raise _LostLease
             return rows
         _, _, rows = read_rows(
@@ -547,6 +549,16 @@ class Step:
 
 class _LostLease(Exception):
     """Another worker took the job over."""
+
+
+def address_column(header: Sequence[str], options: ImportOptions) -> ImportOptions:
+    """The options naming the header's own spelling of the address column when it differs
+    only in case or surrounding spaces (a spreadsheet's `Email`), and only one column does."""
+    if options.email_column in header:
+        return options
+    wanted = options.email_column.strip().casefold()
+    alike = [column for column in header if column.strip().casefold() == wanted]
+    return replace(options, email_column=alike[0]) if len(alike) == 1 else options
 
 
 def check_header(header: Sequence[str], options: ImportOptions) -> None:

@@ -79,6 +79,16 @@ def test_a_reimported_export_is_unchanged_and_a_changed_row_is_updated(stack: Me
     assert emails(stack)["bob@example.com"].attributes["city"] == "Rome"
 
 
+def test_a_spreadsheets_email_header_is_the_address_column(stack: MemoryStack) -> None:
+    """`Email` (or ` EMAIL `) names the address column as `email` does; two such columns are
+    the file's to sort out (the error names the header)."""
+    job = import_text(stack, "Email,city\nAna@example.com,Lisbon\n")
+    assert (job.status, job.counts.created) == (ImportStatus.DONE, 1)
+    assert emails(stack)["ana@example.com"].attributes == {"city": "Lisbon"}
+    twice = import_text(stack, "Email,EMAIL\na@example.com,b@example.com\n")
+    assert twice.status is ImportStatus.FAILED and "no 'email' column" in (twice.error or "")
+
+
 def test_upsert_never_resubscribes_opted_out_unless_forced(stack: MemoryStack) -> None:
     stack.app.lists.create(CreateList("news"))
     stack.subscribers.put_many(
