@@ -15,12 +15,19 @@ that share of the file's bytes, so progress reads as it does for CSV.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fanmail.domain.errors import InvalidInput, NotFound
-from fanmail.domain.import_jobs import CHUNK_ROWS, ImportCounts, ImportJob, ImportStatus, Rejected
+from fanmail.domain.import_jobs import (
+    CHUNK_ROWS,
+    ImportCounts,
+    ImportJob,
+    ImportOptions,
+    ImportStatus,
+    Rejected,
+)
 from fanmail.domain.import_jobs import RowIn as Row
 from fanmail.domain.list_files import Position
 from fanmail.domain.model import Subscriber
@@ -109,7 +116,7 @@ def _bounded(file_notes: list[str], people: list[str]) -> tuple[str, ...]:
 
 
 def _write(step: Step, people: tuple[Person, ...], position: Position) -> bool:
-    list_id = step.job.list_id
+    list_id, options = step.job.list_id, step.job.options
     rows = [
         Row(
             person.line,
@@ -117,7 +124,7 @@ def _write(step: Step, people: tuple[Person, ...], position: Position) -> bool:
                 list_id,
                 person.email,
                 person.status,
-                dict(person.attributes),
+                mapped(person.attributes, options),
                 signed_up_at=person.signed_up_at,
             ),
         )
@@ -125,6 +132,14 @@ def _write(step: Step, people: tuple[Person, ...], position: Position) -> bool:
     ]
     opted_out = frozenset(person.email for person in people if person.unsubscribed)
     return step.write(rows, [], ImportCounts(), position, opted_out)
+
+
+def mapped(attributes: Mapping[str, str], options: ImportOptions) -> dict[str, str]:
+    """The attributes under the names the import's mapping gives them (`--column
+    FirstName=first_name`, the name the shipped templates greet by; `Name=` drops one), keyed
+    by the names the export's became."""
+    renamed = {options.attribute_of(name): value for name, value in attributes.items()}
+    return {name: value for name, value in renamed.items() if name is not None}
 
 
 def _position(job: ImportJob, done: int, total: int) -> Position:

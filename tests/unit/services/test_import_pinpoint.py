@@ -34,6 +34,22 @@ def imported(stack: MemoryStack, data: bytes, **options: Any) -> Any:
     return import_text(stack, data, fmt="pinpoint", **options)
 
 
+def test_a_mapping_renames_or_drops_the_exports_attributes(stack: MemoryStack) -> None:
+    """`--column FirstName=first_name`: the shipped templates greet by `first_name`, which a
+    Pinpoint export names as its owner did (the mapping was once ignored for this format)."""
+    line = {
+        "ChannelType": "EMAIL",
+        "Address": "pat@example.com",
+        "User": {"UserAttributes": {"FirstName": ["Pat"], "Secret": ["x"]}},
+        "Attributes": {"plan": ["pro"]},
+    }
+    columns = (("FirstName", "first_name"), ("Secret", ""))
+    job = imported(stack, json.dumps(line).encode() + b"\n", columns=columns)
+    assert job.status is ImportStatus.DONE
+    pat = stack.app.lists.subscriber("news", "pat@example.com")
+    assert pat.attributes == {"first_name": "Pat", "plan": "pro"}
+
+
 def test_the_fixture_imported_every_line_in_one_count(stack: MemoryStack) -> None:
     job = imported(stack, FIXTURE.read_bytes())
     c = job.counts
