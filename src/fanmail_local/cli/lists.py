@@ -66,7 +66,8 @@ def add_parsers(commands: Any) -> None:
         default=[],
         metavar="COLUMN=ATTRIBUTE",
         help="map a column to an attribute (COLUMN= skips it); repeat for each column; "
-        "a column not named keeps its name",
+        "a column not named keeps its name (a Pinpoint export's attributes by their imported "
+        "names: FirstName=first_name)",
     )
     i.add_argument(
         "--force",
