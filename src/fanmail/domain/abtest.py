@@ -521,3 +521,21 @@ class _Record:
         if not isinstance(value, list):
             raise self._wrong(name, "a list")
         return value
+
+
+MIN_PER_VARIANT = 100
+"""Below this many recipients per variant a test cannot tell variants apart on clicks or
+opens (abtest_decision's z-test wants 5 expected successes: 100 at a 5 % rate)."""
+
+
+def small_test_note(receiving: int, test: AbTest) -> str | None:
+    """A note for the owner when the test group gives each variant too few recipients: the
+    rule for no clear winner, not the figures, will choose."""
+    each = int(receiving * test.test_share / len(test.variants))
+    if each >= MIN_PER_VARIANT:
+        return None
+    return (
+        f"the A/B test gives each variant about {each:,} of the {receiving:,} subscribers it "
+        f"would send to: too few to tell them apart ({MIN_PER_VARIANT:,} each at the least), "
+        f"so its rule for no clear winner ({test.no_winner.value}) will choose"
+    )

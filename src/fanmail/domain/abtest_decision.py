@@ -117,8 +117,13 @@ class _Judged:
         if self.leader is None:
             return "nothing delivered yet"
         lead = next(result for result in self.results if result.name is self.leader)
-        if all(result.rate == lead.rate for result in self.results):
-            return f"no variant led: {metric} per delivered {lead.rate:.2%} for each"
+        rated = [result for result in self.results if result.rate is not None]
+        unrated = ", ".join(r.name.value for r in self.results if r.rate is None)
+        if len(rated) < 2:
+            return f"nothing to compare: {unrated} had nothing delivered"
+        if all(result.rate == lead.rate for result in rated):
+            tied = f"no variant led: {metric} per delivered {lead.rate:.2%} for each"
+            return tied + (f" ({unrated}: nothing delivered)" if unrated else "")
         figures = (
             f"{self.leader} led on {metric} per delivered ({lead.rate:.2%}, "
             f"{lead.confidence:.1%} confidence to beat all)"

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from fanmail.domain.abtest import AbTest, parse_ab_test
+from fanmail.domain.abtest import AbTest, parse_ab_test, small_test_note
 from fanmail.domain.addresses import normalise_email
 from fanmail.domain.attributes import check_display_name, check_variables
 from fanmail.domain.audience import Audience
@@ -16,7 +16,7 @@ from fanmail.domain.errors import Conflict, InvalidInput, NotFound, TemplateProb
 from fanmail.domain.ids import check_cursor, check_id
 from fanmail.domain.ledger_shards import shards_for_rate
 from fanmail.domain.list_shards import slow_list_note
-from fanmail.domain.model import MailingList, Subscriber
+from fanmail.domain.model import MailingList, Subscriber, SubscriberStatus
 from fanmail.domain.phases import with_variant
 from fanmail.domain.quiet_hours import parse_quiet_hours
 from fanmail.domain.render import TemplateRenderer, render_context
@@ -211,8 +211,7 @@ class Campaigns:
             segment=SegmentSnapshot.of(segment) if segment is not None else None,
             segment_id=saved.segment_id if saved else None,
             segment_version=saved.version if saved else None,
-            notes=tuple(self._segment_warnings(list_id, segment))
-            + tuple(filter(None, [slow_list_note(mailing_list.shards)])),
+            notes=self._notes(mailing_list, segment, test),
             frequency_cap=mailing_list.settings.frequency_cap or self.default_cap,
             urgent=command.urgent,
             quiet_hours=quiet,
@@ -236,10 +235,23 @@ class Campaigns:
             raise NotFound(f"segment {segment_id!r} of list {list_id!r} not found")
         return Segment.from_json(saved.definition, "segment_id"), saved
 
-    def _segment_warnings(self, list_id: str, segment: Segment | None) -> list[str]:
-        if segment is None:
-            return []
-        return self.audiences.measure(list_id, segment).warnings()
+    def _notes(
+        self, mailing_list: MailingList, segment: Segment | None, test: AbTest | None
+    ) -> tuple[str, ...]:
+        """What the owner should know before sending: a segment naming an attribute nobody
+        has, a list on one partition key, an A/B test too small to tell its variants apart."""
+        list_id = mailing_list.list_id
+        size = self.audiences.measure(list_id, segment) if segment is not None else None
+        notes = size.warnings() if size is not None else []
+        notes.append(slow_list_note(mailing_list.shards) or "")
+        if test is not None:
+            receiving = (
+                size.receiving.count
+                if size is not None
+                else self.subscribers.counts(list_id).get(SubscriberStatus.SUBSCRIBED.value, 0)
+            )
+            notes.append(small_test_note(receiving, test) or "")
+        return tuple(note for note in notes if note)
 
     def _check_audience(self, campaign_id: str) -> None:
         """Refuse a send that would reach nobody, where the list is small enough to count, or

@@ -22,6 +22,7 @@ from fanmail.domain.abtest import (
     hash_point,
     parse_ab_test,
     parse_duration,
+    small_test_note,
 )
 from fanmail.domain.abtest_decision import OPENS_CAVEAT, VariantFigures, choose, decide, judge
 from fanmail.domain.errors import InvalidInput
@@ -147,6 +148,16 @@ def test_a_tie_leads_with_the_first_listed_and_says_none_led() -> None:
     assert decision.reason.startswith("no variant led: clicks per delivered 5.00% for each")
     nothing = decide(ab_test(), {"A": VariantFigures(90, 0), "B": VariantFigures(90, 0)})
     assert "A led" not in nothing.reason and "0.00% for each" in nothing.reason
+
+
+def test_a_variant_nobody_got_leaves_nothing_to_compare() -> None:
+    """A tiny list: A delivered to nobody, B to one who did not click. B did not lead."""
+    alone = decide(ab_test(), {"A": VariantFigures(0, 0), "B": VariantFigures(1, 0)})
+    assert alone.reason.startswith("nothing to compare: A had nothing delivered")
+    assert "led" not in alone.reason.split(";")[0]
+    three = ab_test(variants=[{"subject": "x"}, {"subject": "y"}, {"subject": "z"}])
+    tied = decide(three, {"A": VariantFigures(9, 0), "B": VariantFigures(9, 0)})
+    assert tied.reason.startswith("no variant led: clicks per delivered 0.00% for each (C:")
 
 
 def test_too_few_clicks_are_not_judged() -> None:
@@ -569,3 +580,10 @@ def test_bad_definitions_name_the_field(data: object, message: str) -> None:
 def test_errors_name_where_the_test_sits() -> None:
     with pytest.raises(InvalidInput, match=r"^body\.ab_test\.variants\[0\]\.subject"):
         parse_ab_test({"variants": [{"subject": ""}, {}], "test_share": 0.1}, "body.ab_test")
+
+
+def test_a_test_too_small_to_tell_variants_apart_is_noted() -> None:
+    test = ab_test(test_share=0.2)
+    assert small_test_note(1000, test) is None  # 100 each
+    note = small_test_note(999, test)
+    assert note is not None and "about 99 of the 999" in note and "(send_best)" in note

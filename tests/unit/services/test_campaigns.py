@@ -124,3 +124,13 @@ def test_a_sender_outside_the_stacks_identity_is_refused_at_creation(
         with pytest.raises(InvalidInput, match="sender identity"):
             new_campaign(stack, sender=sender)
         assert stack.campaigns.list(None, 10)[0] == []
+
+
+def test_an_ab_test_on_a_small_list_is_noted_when_the_campaign_is_made(stack: MemoryStack) -> None:
+    """Five subscribers cannot tell two subjects apart: the owner is told before sending."""
+    seed(stack, 5)
+    test = {"variants": [{"subject": "Winter sale"}, {"subject": "20% off"}], "test_share": 0.5}
+    small = new_campaign(stack, ab_test=test)
+    assert any("too few to tell them apart" in note for note in small.notes)
+    plain = new_campaign(stack)
+    assert not any("A/B" in note for note in plain.notes)
