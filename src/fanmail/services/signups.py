@@ -200,6 +200,10 @@ class Signups:
         self.erasures = erasures
         self.breaker = breaker
 
+    def form_url(self, list_id: str) -> str:
+        """Where a list's public sign-up form is (open or not)."""
+        return f"{self.mail.public_url.rstrip('/')}/subscribe/{list_id}"
+
     def open_list(self, list_id: str) -> MailingList:
         """The list, if it takes public sign-ups: its owner turned them on, and it has a sender
         for confirmation mails. NotFound otherwise: one answer whether or not the list exists,

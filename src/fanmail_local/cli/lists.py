@@ -360,8 +360,12 @@ def list_view(summary: ListSummary) -> ListView:
     }
 
 
-def list_lines(view: ListView) -> list[str]:
+def list_lines(view: ListView, form_url: str = "") -> list[str]:
+    """The list for people; `form_url`, its sign-up form's address, is shown when open."""
     settings = view["settings"]
+    public = "off (lists set LIST_ID --public-signup opens its form)"
+    if settings["public_signup"]:
+        public = f"on: {form_url}" if form_url else "on"
     counts = ", ".join(f"{n:,} {status}" for status, n in sorted(view["subscribers"].items()))
     name = f" ({view['name']})" if view["name"] and view["name"] != view["list_id"] else ""
     return fields(
@@ -372,7 +376,7 @@ def list_lines(view: ListView) -> list[str]:
             ("sender", settings["sender"] or "-"),
             ("postal address", settings["postal_address"] or "- (needed before a send)"),
             ("opt-in", settings["opt_in"]),
-            ("public sign-up", "on" if settings["public_signup"] else "off"),
+            ("public sign-up", public),
             ("sign-up fields", ", ".join(settings["signup_fields"]) or "-"),
             ("topics", ", ".join(t["id"] for t in view["topics"]) or "-"),
         ]
@@ -424,6 +428,7 @@ def show_list_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         shown = list_view(app.lists.summary(args.list_id))
         closed = app.signup_breaker.closed(args.list_id)
+        form = app.signups.form_url(shown["list_id"])
     state = {"until": closed.until, "reason": closed.reason} if closed else None
     breaker = (
         f"tripped: sign-ups closed until {local_time(closed.until)}; {closed.reason}"
@@ -432,7 +437,7 @@ def show_list_command(args: argparse.Namespace) -> int:
     )
 
     def lines() -> list[str]:
-        return list_lines(shown) + fields([("sign-up breaker", breaker)])
+        return list_lines(shown, form) + fields([("sign-up breaker", breaker)])
 
     emit(args.json, {**shown, "signups_closed": state}, lines)
     return 0
@@ -442,7 +447,8 @@ def set_list_command(args: argparse.Namespace) -> int:
     with operator_app() as app:
         app.lists.update_settings(args.list_id, setting_changes(args))
         changed = list_view(app.lists.summary(args.list_id))
-    emit(args.json, changed, lambda: list_lines(changed))
+        form = app.signups.form_url(changed["list_id"])
+    emit(args.json, changed, lambda: list_lines(changed, form))
     return 0
 
 

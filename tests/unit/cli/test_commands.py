@@ -80,7 +80,7 @@ def test_a_lists_form_is_opened_and_closed_from_the_cli(cli: Any, capsys: Any) -
     code, opened, _ = cli("lists", "set", "news", "--public-signup")
     assert code == 0 and opened["settings"]["public_signup"] is True
     assert main(["lists", "show", "news"]) == 0
-    assert re.search(r"public sign-up\s+on", capsys.readouterr().out)
+    assert re.search(r"public sign-up\s+on: http://\S+/subscribe/news\n", capsys.readouterr().out)
     code, closed, _ = cli("lists", "set", "news", "--no-public-signup", "--brand", "Acme")
     assert code == 0 and closed["settings"]["public_signup"] is False
 

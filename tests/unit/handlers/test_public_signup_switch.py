@@ -13,6 +13,7 @@ from fanmail.domain.model import ListSettings, OptIn, SubscriberStatus, settings
 from fanmail.services.lists import CreateList
 from fanmail.services.signups import SignupRequest
 from fanmail_local.harness import SENDER_ADDRESS, MemoryStack
+from tests.unit.handlers.test_api import call
 from tests.unit.handlers.test_public import mails_to, public
 
 SENDER = f"Acme <{SENDER_ADDRESS}>"
@@ -92,3 +93,12 @@ def test_a_stored_list_without_the_setting_reads_as_closed() -> None:
     assert not ListSettings.from_dict(stored).public_signup
     assert not ListSettings.from_dict({**stored, "public_signup": "yes"}).public_signup
     assert ListSettings.from_dict({**stored, "public_signup": True}).takes_signups
+
+
+def test_the_api_shows_where_an_open_lists_form_is(customers: MemoryStack) -> None:
+    assert call(customers, "GET", "/lists/customers")[1]["signup_form"] is None
+    status, opened = call(customers, "PATCH", "/lists/customers", {"public_signup": True})
+    assert status == 200 and opened["signup_form"].endswith("/subscribe/customers")
+    assert opened["signup_form"].startswith(customers.app.signups.mail.public_url)
+    [listed] = call(customers, "GET", "/lists")[1]["lists"]
+    assert listed["signup_form"] == opened["signup_form"]

@@ -3,6 +3,7 @@ change its settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Cursor = Annotated[str | None, Query(max_length=400)]
 
 
-def list_view(summary: ListSummary) -> m.ListView:
+def list_view(summary: ListSummary, form_url: Callable[[str], str]) -> m.ListView:
     found = summary.mailing_list
     return m.ListView(
         list_id=found.list_id,
@@ -32,6 +33,7 @@ def list_view(summary: ListSummary) -> m.ListView:
         subscribers=dict(summary.counts),
         total=summary.total,
         topics=[m.TopicView.model_validate(t.to_dict()) for t in found.topics],
+        signup_form=form_url(found.list_id) if found.settings.takes_signups else None,
     )
 
 
@@ -60,21 +62,24 @@ def routes(app: App) -> Router:
     router = new_router()
     tags = ["lists"]
 
+    def view_of(summary: ListSummary) -> m.ListView:
+        return list_view(summary, app.signups.form_url)
+
     @router.post("/lists", responses=answers(m.ListView, 201), tags=tags)
     def create_list(body: m.ListCreate) -> Response[Any]:
         settings = ListSettings(**changes(body))
         created = app.lists.create(CreateList(body.list_id, body.name, settings))
-        view = list_view(ListSummary(created, {}))
+        view = view_of(ListSummary(created, {}))
         return json_response(view.model_dump(), HTTPStatus.CREATED)
 
     @router.get("/lists", responses=answers(m.ListPage), tags=tags)
     def all_lists(cursor: Cursor = None, limit: Limit = 100) -> m.ListPage:
         found, next_cursor = app.lists.all(cursor, limit)
-        return m.ListPage(lists=[list_view(s) for s in found], next_cursor=next_cursor)
+        return m.ListPage(lists=[view_of(s) for s in found], next_cursor=next_cursor)
 
     @router.get("/lists/<list_id>", responses=answers(m.ListView), tags=tags)
     def read_list(list_id: str) -> m.ListView:
-        view = list_view(app.lists.summary(list_id))
+        view = view_of(app.lists.summary(list_id))
         closed = app.signup_breaker.closed(view.list_id)
         if closed is not None:
             view.signups_closed = m.SignupsClosedView(until=closed.until, reason=closed.reason)
@@ -88,7 +93,7 @@ def routes(app: App) -> Router:
         given = changes(body)
         if given:
             app.lists.update_settings(list_id, given)
-        return list_view(app.lists.summary(list_id))
+        return view_of(app.lists.summary(list_id))
 
     @router.delete("/lists/<list_id>", responses=answers(None, 204), tags=tags)
     def delete_list(list_id: str) -> Response[Any]:

@@ -170,6 +170,11 @@ class ListView(BaseModel):
     subscribers: dict[str, int] = Field(description="subscribers by status")
     total: int
     topics: list[TopicView] = Field(default_factory=list, description="the list's topics")
+    signup_form: str | None = Field(
+        default=None,
+        description="the public sign-up form's URL while the list takes sign-ups "
+        "(settings.public_signup on, with a sender); null otherwise",
+    )
     signups_closed: SignupsClosedView | None = Field(
         default=None,
         description="GET /lists/{id} only: set while the list's sign-up breaker holds its "
