@@ -92,6 +92,23 @@ def _audience(
     return target(mailing_list, topic_id, segment)
 
 
+def nobody_on(list_id: str, counts: Mapping[str, int]) -> str | None:
+    """Why a send to the whole list would reach nobody, from its kept counts (None: someone)."""
+    if counts.get(SubscriberStatus.SUBSCRIBED.value, 0) > 0:
+        return None
+    held = sum(counts.values())
+    others = f" ({held:,} subscribers, none subscribed)" if held else ""
+    return f"list {list_id!r} has nobody who receives mail{others}: import or add some first"
+
+
+class EmptyList(InvalidInput):
+    """A preview or a test send needs a subscriber to render as."""
+
+
+NOBODY_YET = "subscriber@example.com"
+"""Whom a campaign made on an empty list is checked as (it cannot be sent until it has some)."""
+
+
 def sample_subscriber(
     subscribers: SubscriberStore, list_id: str, audience: Audience | None = None
 ) -> Subscriber:
@@ -100,7 +117,7 @@ def sample_subscriber(
     facts = audience.facts() if audience is not None else frozenset()
     page = subscribers.page(list_id, None, SAMPLE_PAGE, facts=facts)
     if not page.subscribers:
-        raise InvalidInput(f"list {list_id!r} has no subscribers")
+        raise EmptyList(f"list {list_id!r} has no subscribers")
     receiving = [s for s in page.subscribers if s.status.receives_mail]
     inside = [s for s in receiving if audience is None or audience.includes(s)]
     return (inside or receiving or page.subscribers)[0]
@@ -260,6 +277,9 @@ class Campaigns:
         segment reached."""
         campaign = self.get(campaign_id)
         if campaign.segment is None:
+            why = nobody_on(campaign.list_id, self.subscribers.counts(campaign.list_id))
+            if why is not None:
+                raise Conflict(f"{why}; nothing was started", campaign.status.value)
             return
         segment = campaign.segment.segment()
         size = self.audiences.counted(campaign.list_id, segment)
@@ -309,7 +329,10 @@ class Campaigns:
         self, command: CreateCampaign, campaign_id: str, list_id: str, list_info: dict[str, str]
     ) -> None:
         compiled = self.renderer.campaign_template(command.template, command.subject)
-        sample = sample_subscriber(self.subscribers, list_id)
+        try:
+            sample = sample_subscriber(self.subscribers, list_id)
+        except EmptyList:  # a draft made before the import: rendered with no attributes
+            sample = Subscriber(list_id, NOBODY_YET)
         try:
             compiled.render(
                 render_context(

@@ -38,7 +38,6 @@ def test_duplicate_id_conflicts(stack: MemoryStack) -> None:
         ({"sender": "not an address"}, InvalidInput, "sender"),
         ({"sender": "a@fanmail.example\r\nBcc: x@y.z"}, InvalidInput, "line break"),
         ({"reply_to": "nope@"}, InvalidInput, "reply-to 'nope@'"),
-        ({"list_id": "empty"}, InvalidInput, "list 'empty' has no subscribers"),
         ({"list_id": "missing"}, NotFound, "list 'missing' not found"),
         ({"list_id": "bad list"}, InvalidInput, "list id 'bad list' is not valid"),
         ({"campaign_id": "../x"}, InvalidInput, "campaign id"),
@@ -134,3 +133,15 @@ def test_an_ab_test_on_a_small_list_is_noted_when_the_campaign_is_made(stack: Me
     assert any("too few to tell them apart" in note for note in small.notes)
     plain = new_campaign(stack)
     assert not any("A/B" in note for note in plain.notes)
+
+
+def test_a_draft_is_made_before_the_import_and_sent_only_after_it(stack: MemoryStack) -> None:
+    """A newsletter drafted on a list with nobody yet: checked as a subscriber with no
+    attributes; its send is refused until the list has someone it would reach."""
+    stack.app.lists.create(CreateList("empty"))
+    draft = new_campaign(stack, "empty", campaign_id="early")
+    assert draft.status is CampaignStatus.DRAFT
+    with pytest.raises(Conflict, match="nobody"):
+        stack.app.campaigns.send_now("early")
+    seed(stack, 2, "empty")
+    assert stack.app.campaigns.send_now("early").status is not CampaignStatus.DRAFT
