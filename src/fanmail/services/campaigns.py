@@ -75,7 +75,8 @@ def _list_sender(mailing_list: MailingList) -> str:
     if not mailing_list.settings.sender:
         raise InvalidInput(
             f"sender: none given and list {mailing_list.list_id!r} has no sender set; give "
-            "sender, or set the list's sender"
+            "one (--sender, the API's sender) or set the list's (fanmail lists set "
+            f"{mailing_list.list_id} --sender ..., PATCH /lists/{mailing_list.list_id})"
         )
     return mailing_list.settings.sender
 
