@@ -8,6 +8,7 @@ import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fanmail.domain.breakers import Rates
 from fanmail.domain.codec import JsonObject
 from fanmail.domain.outcomes import OUTCOMES
 
@@ -32,22 +33,61 @@ RUN = (
     "achieved_rate",
 )
 FORMS = ("html", "txt", "eml")
-SAID_BACK = (
-    "delivered",
-    "bounced",
-    "complained",
-    "opened",
-    "clicked",
-    "bounce_rate",
-    "complaint_rate",
+SAID_BACK = ("delivered", "bounced", "complained", "opened", "clicked")
+WORDS = {
+    "suppressed": "skipped (opted out)",
+    "invalid": "skipped (bad address)",
+    "already_sent": "sent by an earlier run",
+    "excluded": "outside the segment",
+    "capped": "held back by the frequency cap",
+    "deferred": "deferred (quiet hours)",
+    "skipped": "skipped (quiet hours)",
+    "held_out": "held out (A/B holdout)",
+    "duration_s": "seconds from start to summary",
+    "max_send_rate": "emails/s SES allows",
+    "achieved_rate": "emails/s achieved",
+    "complained": "marked as spam",
+}
+"""The dashboard's words (dashboard/core.js) for the names the summary uses."""
+LEGEND = (
+    "What SES said back comes from the stand-in's mailbox simulator: its bounces, complaints, "
+    "opens and clicks are made up for the demo's addresses, as SES's own simulator does. The "
+    "rates are SES's: bounces over sent, complaints over delivered. A run's seconds count "
+    "its start (planning, invoking senders), which weighs on a short run, and any pause by a "
+    "breaker (past a bounce or complaint line) before it was resumed: its emails/s come out "
+    "under the SES limit."
 )
 
 
+def _figure(name: str, value: object) -> str:
+    shown = f"{value:,}" if isinstance(value, int) else str(value)
+    if isinstance(value, float):
+        shown = f"{value:,.1f}"
+    return (
+        f'<div class="figure"><b>{html.escape(shown)}</b>'
+        f"<span>{html.escape(WORDS.get(name, name.replace('_', ' ')))}</span></div>"
+    )
+
+
 def _figures(values: Mapping[str, object], names: Sequence[str]) -> str:
-    return "".join(
-        f'<div class="figure"><b>{html.escape(str(values.get(name, "-")))}</b>'
-        f"<span>{html.escape(name.replace('_', ' '))}</span></div>"
-        for name in names
+    return "".join(_figure(name, values.get(name, "-")) for name in names)
+
+
+def _rates(summary: Mapping[str, object], feedback: Mapping[str, object]) -> str:
+    """The account-health rates, computed once from the counts (as the breakers do)."""
+
+    def count(values: Mapping[str, object], name: str) -> int:
+        value = values.get(name)
+        return value if isinstance(value, int) else 0
+
+    rates = Rates(
+        sent=count(summary, "sent"),
+        bounced=count(feedback, "bounced"),
+        delivered=count(feedback, "delivered"),
+        complained=count(feedback, "complained"),
+    )
+    return _figure("bounce rate", f"{rates.bounce_rate:.2%}") + _figure(
+        "complaint rate", f"{rates.complaint_rate:.2%}"
     )
 
 
@@ -72,7 +112,8 @@ def write_report(
         for i, (name, to, subject) in enumerate(messages)
     )
     title = f"fanmail demo: campaign {summary.get('campaign_id', '')}"
-    feedback = summary.get("feedback")
+    given = summary.get("feedback")
+    feedback: Mapping[str, object] = given if isinstance(given, dict) else {}
     path.write_text(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -81,7 +122,8 @@ def write_report(
         f'<section class="card"><h2>The run</h2><div class="figures">{_figures(summary, RUN)}'
         "</div></section>"
         '<section class="card"><h2>What SES said back</h2><div class="figures">'
-        f"{_figures(feedback if isinstance(feedback, dict) else {}, SAID_BACK)}</div></section>"
+        f"{_figures(feedback, SAID_BACK)}{_rates(summary, feedback)}</div>"
+        f'<p class="muted">{html.escape(LEGEND)}</p></section>'
         f'<section class="card"><h2>Previews of every template</h2><p>{preview_links}</p>'
         "</section>"
         f'<section class="card"><h2>{len(messages)} messages sent</h2>'

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.bootstrap import App
+from fanmail.domain.breakers import Rates
 from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import FanmailError
@@ -222,11 +223,18 @@ def print_summary(summary: dict[str, Any]) -> None:
     for name in SUMMARY_FIELDS:
         print(f"  {name:<16} {summary.get(name)}")
     feedback = summary.get("feedback") or {}
+    rates = Rates(
+        summary.get("sent") or 0,
+        feedback.get("bounced") or 0,
+        feedback.get("delivered") or 0,
+        feedback.get("complained") or 0,
+    )
     print(
         f"  {'SES said':<16} delivered={feedback.get('delivered')} "
-        f"bounced={feedback.get('bounced')} ({feedback.get('bounce_rate', 0):.2%}) "
-        f"complained={feedback.get('complained')} ({feedback.get('complaint_rate', 0):.2%}) "
-        f"opened={feedback.get('opened')} clicked={feedback.get('clicked')}"
+        f"bounced={feedback.get('bounced')} ({rates.bounce_rate:.2%} of sent) "
+        f"complained={feedback.get('complained')} ({rates.complaint_rate:.2%} of delivered) "
+        f"opened={feedback.get('opened')} clicked={feedback.get('clicked')} "
+        "(the stand-in's mailbox simulator)"
     )
     print(f"  {'invocations':<16} {json.dumps(summary.get('invocations'))}")
     plan = summary.get("plan") or {}
