@@ -474,3 +474,27 @@ def test_a_late_phase_says_when_it_was_sent_and_why_it_is_late(
         found
     )
     assert [opening for _, opening in found[1:]] == ["", ""]  # on time (a minute's grace)
+
+
+def test_a_subscriber_opened_from_the_table_shows_its_consent_history(
+    served: tuple[LocalRuntime, str], browser: WebDriver, tmp_path: Path
+) -> None:
+    """A page of subscribers carries no history: one opened from the table is read on its own,
+    so the import that added it shows, as it does when found by address."""
+    _, url = served
+    walking.viewport(browser, *WIDTHS["wide"])
+    seen: list[str] = []
+    walk = walking.Walk(browser, url, "history", look_at(browser, 1280, seen), tmp_path)
+    walk.browser.get("about:blank")
+    walk.create_list()
+    walk.import_members()
+    browser.get(f"{url}/#subscribers/{walk.list_id}")
+    link = "#subscribers tbody tr[data-email] a"  # every one of them came in by the import
+    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, link))
+    first = browser.find_element(By.CSS_SELECTOR, link)
+    address = first.text
+    first.click()
+    wait(browser, 10).until(lambda b: text(b, "subscriber-title") == address)
+    wait(browser, 10).until(lambda b: "import" in text(b, "history"))
+    assert "No recorded changes" not in text(browser, "history")
+    look_at(browser, 1280, seen)("a subscriber opened from the table")
