@@ -498,3 +498,40 @@ def test_a_subscriber_opened_from_the_table_shows_its_consent_history(
     wait(browser, 10).until(lambda b: "import" in text(b, "history"))
     assert "No recorded changes" not in text(browser, "history")
     look_at(browser, 1280, seen)("a subscriber opened from the table")
+
+
+def test_the_campaign_form_starts_from_the_lists_sender(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """The Sender field is filled from the chosen list's sender and may be left empty (the API
+    then uses the list's); a list without one needs a sender typed in."""
+    runtime, url = served
+    list_body = {"list_id": "signed", "name": "Signed", "sender": SENDER_ADDRESS}
+    assert call(url, "POST", "/lists", list_body)[0] == 201
+    one = {"attributes": {"first_name": "Ann"}}
+    assert call(url, "PUT", "/lists/signed/subscribers/ann@example.com", one)[0] in (200, 201)
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?sender#campaigns")  # a page of its own: the form as it first shows
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form option[value=signed]")
+    )
+    if browser.find_element(By.ID, "new-campaign").get_attribute("open") is None:
+        browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    form = browser.find_element(By.ID, "create-form")
+    sender = form.find_element(By.NAME, "sender")
+    assert "example.com" not in (sender.get_attribute("placeholder") or "")
+    Select(form.find_element(By.NAME, "list_id")).select_by_value("news")  # no sender
+    assert sender.get_attribute("value") == "" and sender.get_attribute("required")
+    Select(form.find_element(By.NAME, "list_id")).select_by_value("signed")
+    assert sender.get_attribute("value") == SENDER_ADDRESS
+    assert not sender.get_attribute("required")
+    Select(form.find_element(By.NAME, "template")).select_by_value("newsletter")
+    sender.clear()  # empty: the list's
+    form.find_element(By.NAME, "name").send_keys("From the list")
+    browser.find_element(By.ID, "create").click()
+    try:
+        wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    except Exception as error:
+        raise AssertionError(f"not created: {text(browser, 'create-notice')!r}") from error
+    created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
+    assert created.list_id == "signed" and SENDER_ADDRESS in created.sender

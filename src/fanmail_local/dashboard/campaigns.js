@@ -35,7 +35,7 @@ export function setup() {
   byId("edit").addEventListener("click", editDraft);
   byId("delete-draft").addEventListener("click", (event) => deleteDraft(event.currentTarget));
   byId("create-form").addEventListener("submit", submitDraft);
-  byId("create-form").elements.list_id.addEventListener("change", fillTopics);
+  byId("create-form").elements.list_id.addEventListener("change", () => { fillTopics(); fillSender(); });
   byId("estimate").addEventListener("click", (event) => estimate(event.currentTarget));
   byId("exact-count").addEventListener("click", (event) => countExactly(event.currentTarget));
   const form = byId("create-form");
@@ -66,6 +66,7 @@ export async function show(campaignId) {
     lists.lists.map((l) => [l.list_id, l.name || l.list_id]));
   state.lists = lists.lists;
   fillTopics();
+  fillSender();
   fillSelect(document.querySelector("#create-form [name=template]"), [
     ...templates.stored.map((t) => [t.name, `${t.name} (yours, version ${t.version})`]),
     ...templates.templates.map((name) => [name, `${name} (shipped)`]),
@@ -427,6 +428,7 @@ function editDraft() {
   form.elements.list_id.value = view.list_id;
   form.elements.template.value = view.template;
   form.elements.sender.value = view.sender;
+  fillSender(true);
   form.elements.subject.value = view.subject || "";
   fillTopics();
   form.elements.topic.value = view.topic ? view.topic.id : "";
@@ -453,8 +455,9 @@ function draftBody(form) {
   }
   const body = {
     name: data.get("name").trim(), list_id: data.get("list_id"), template: data.get("template"),
-    sender: data.get("sender").trim(), variables,
+    variables,
   };
+  body.sender = data.get("sender").trim() || null; // none: the list's sender
   body.subject = data.get("subject").trim() || null;
   body.topic = data.get("topic") || null;
   body.segment_id = data.get("segment_id") || null;
@@ -470,6 +473,22 @@ function fillTopics() {
   const kept = form.elements.topic.value;
   fillSelect(byId("campaign-topic"), (list ? list.topics : []).map((t) => [t.id, t.name]), "(the whole list)");
   form.elements.topic.value = kept;
+}
+
+// The Sender field starts as the chosen list's sender (the API's default when none is given),
+// for the user to change; it may be left empty when the list has one. A sender the user typed
+// stays when another list is chosen. `keep`: the field's value stays as it is (a draft edited).
+function fillSender(keep) {
+  const form = byId("create-form");
+  const input = form.elements.sender;
+  const list = (state.lists || []).find((l) => l.list_id === form.elements.list_id.value);
+  const listSender = (list && list.settings.sender) || "";
+  if (!keep && (!input.value.trim() || input.value === input.dataset.filled)) input.value = listSender;
+  input.dataset.filled = listSender;
+  input.required = !listSender;
+  byId("sender-hint").textContent = listSender
+    ? "(empty: the list's sender)"
+    : "(the list has no sender: a verified SES identity)";
 }
 
 // A draft for a topic keeps its own segment after the topic's condition (topic "x" and ...).
@@ -554,6 +573,7 @@ async function submitDraft(event) {
         + (view.warnings.length ? `: ${view.warnings[0]}` : ""));
       state.editing = null;
       form.reset();
+      fillSender();
       chooseSaved();
       byId("variables").replaceChildren();
       byId("create").textContent = "Create draft";
