@@ -535,3 +535,20 @@ def test_the_campaign_form_starts_from_the_lists_sender(
         raise AssertionError(f"not created: {text(browser, 'create-notice')!r}") from error
     created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
     assert created.list_id == "signed" and SENDER_ADDRESS in created.sender
+
+
+def test_a_draft_shows_what_it_will_do_not_zero_outcomes(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A draft (nothing sent) says whom it goes to instead of a wall of zero outcome tiles."""
+    _, url = served
+    draft = {"list_id": "news", "template": "newsletter", "sender": SENDER_ADDRESS}
+    status, view = call(url, "POST", "/campaigns", {**draft, "segment": "city exists"})
+    assert status == 201, view
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?draft#campaigns/{view['campaign_id']}")
+    wait(browser, 10).until(lambda b: b.find_element(By.ID, "plan").is_displayed())
+    plan = text(browser, "plan")
+    assert "Goes to the list Fanmail News" in plan and "city exists" in plan, plan
+    assert not browser.find_element(By.ID, "figures").is_displayed()
+    look_at(browser, 1280, [])("a draft's plan")

@@ -14,10 +14,16 @@ const ACTIONS = {
     ask: "Cancel this campaign for good? It cannot be sent afterwards.", yes: "Cancel it",
   },
 };
+// A run's outcomes in the tiles: "skipped" alone would read as the opted-out or bad addresses
+// (also skipped); the quiet-hours outcomes say so.
+const OUTCOME_WORDS = {
+  skipped: "skipped (quiet hours)", deferred: "deferred (quiet hours)",
+  capped: "held back (frequency cap)", excluded: "not in the audience", held_out: "held out (A/B test)",
+};
 const ENGAGEMENT = new Set(["sent", "delivered", "opened", "clicked", "top_links"]);
 const state = {
   selected: null, view: null, samples: [], previewFor: null, subject: null, editing: null, eventType: "",
-  lists: [], saved: new Map(),
+  lists: [], saved: new Map(), estimates: new Map(),
 };
 
 function one(suffix = "") {
@@ -41,6 +47,11 @@ export function setup() {
   const form = byId("create-form");
   form.elements.list_id.addEventListener("change", () => loadSaved().catch((e) => say("create-notice", e.message, true)));
   form.elements.segment_id.addEventListener("change", chooseSaved);
+  // an estimate is of the list and segment it was made for
+  const stale = () => { byId("segment-size").textContent = ""; };
+  form.elements.segment.addEventListener("input", stale);
+  form.elements.list_id.addEventListener("change", stale);
+  form.elements.topic.addEventListener("change", stale);
   byId("add-variable").addEventListener("click", () => addVariable("", ""));
   byId("event-type").addEventListener("change", (event) => {
     state.eventType = event.target.value;
@@ -218,14 +229,51 @@ function showProgress(view) {
     : "";
 }
 
+// Nothing sent yet: what the campaign will do, instead of a wall of zero outcomes.
+export function notStarted(view) {
+  return ["draft", "scheduled"].includes(view.status) && !view.started_at && !view.summary;
+}
+
+function showPlan(view) {
+  const list = state.lists.find((l) => l.list_id === view.list_id);
+  const listName = list ? (list.name || list.list_id) : view.list_id;
+  const lines = [];
+  if (list) {
+    const subscribed = Number(list.subscribers.subscribed || 0);
+    lines.push(`Goes to the list ${listName}: ${count(subscribed)} subscribed now.`);
+  } else {
+    lines.push(`Goes to the list ${listName}.`);
+  }
+  if (view.topic) lines.push(`Only those in the topic ${view.topic.name || view.topic.id}.`);
+  const segment = view.topic ? segmentBeyondTopic(view) : view.segment_text;
+  if (segment) {
+    const saved = view.segment_id ? ` (saved segment ${view.segment_id}, version ${view.segment_version})` : "";
+    lines.push(`Only those who match ${segment}${saved}.`);
+  } else if (!view.topic) {
+    lines.push("Every subscribed address (no segment).");
+  }
+  const estimate = state.estimates.get(view.campaign_id);
+  if (estimate) lines.push(`Audience estimate when it was made: ${estimate}.`);
+  lines.push("Opted-out and bad addresses are skipped when it is sent; its figures show here once it is.");
+  byId("plan").replaceChildren(...lines.map((line) => el("p", line)));
+}
+
 function showFigures(view) {
+  const planned = notStarted(view);
+  byId("plan").hidden = !planned;
+  byId("figures").hidden = planned;
+  byId("open-caveat").hidden = planned;
+  if (planned) {
+    showPlan(view);
+    return;
+  }
   const { progress } = progressOf(view);
   const figures = byId("figures");
   figures.replaceChildren();
   const add = (name, value, hint) => {
     const box = el("div", null, "figure");
     box.dataset.name = name;
-    box.append(el("strong", value), el("span", words(name)));
+    box.append(el("strong", value), el("span", OUTCOME_WORDS[name] || words(name)));
     if (hint) box.title = hint;
     figures.append(box);
   };
@@ -566,9 +614,12 @@ async function submitDraft(event) {
     try {
       const body = draftBody(form);
       const editing = state.editing;
+      const estimated = body.topic ? "" : byId("segment-size").textContent.trim(); // not of a topic
       const view = editing
         ? await api("PATCH", path("/campaigns", editing), body)
         : await api("POST", "/campaigns", body);
+      if (estimated) state.estimates.set(view.campaign_id, estimated);
+      else state.estimates.delete(view.campaign_id);
       say("create-notice", `${editing ? "Saved" : "Created"} ${view.name || view.campaign_id}`
         + (view.warnings.length ? `: ${view.warnings[0]}` : ""));
       state.editing = null;
