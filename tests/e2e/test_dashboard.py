@@ -552,3 +552,29 @@ def test_a_draft_shows_what_it_will_do_not_zero_outcomes(
     assert "Goes to the list Fanmail News" in plan and "city exists" in plan, plan
     assert not browser.find_element(By.ID, "figures").is_displayed()
     look_at(browser, 1280, [])("a draft's plan")
+
+
+def test_deleting_a_list_with_subscribers_says_how_to_empty_it(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A list with subscribers cannot be deleted: Delete says so and how to empty it, without
+    asking to type a confirmation for a request that would be refused. An empty list still asks."""
+    _, url = served
+    assert call(url, "POST", "/lists", {"list_id": "void", "name": "Void"})[0] == 201
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?delete#lists")
+    click_in_row(browser, "#lists tr[data-id='news']", "Delete…")
+    wait(browser, 10).until(lambda b: b.find_element(By.ID, "lists-notice").is_displayed())
+    notice = text(browser, "lists-notice")
+    assert "deleted only when it is empty" in notice and "fanmail export --list news" in notice
+    assert "DELETE /lists/news/subscribers/ADDRESS" in notice
+    assert not browser.find_element(By.ID, "confirm").is_displayed()
+    look_at(browser, 1280, [])("a list with subscribers: how to empty it")
+    click_in_row(browser, "#lists tr[data-id='void']", "Delete…")
+    wait(browser, 5).until(lambda b: b.find_element(By.ID, "confirm").is_displayed())
+    assert "Type void to confirm" in text(browser, "confirm-typed-hint")
+    browser.find_element(By.ID, "confirm-typed").send_keys("void")
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, 10).until(lambda b: "Deleted Void" in text(b, "lists-notice"))
+    assert call(url, "GET", "/lists/void")[0] == 404
+

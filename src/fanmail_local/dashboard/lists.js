@@ -1,6 +1,6 @@
 // Lists: create one, change its settings or name, delete an empty one; importing a file into
 // a list is its own module (imports.js), shown in the same section.
-import { api, ask, busy, byId, count, el, fillBody, fillSelect, path, row, say, words } from "./core.js";
+import { api, ask, busy, byId, count, el, fillBody, fillSelect, inform, path, row, say, words } from "./core.js";
 import * as imports from "./imports.js";
 import * as topics from "./topics.js";
 import * as segments from "./segments.js";
@@ -108,15 +108,21 @@ async function saveSettings(event) {
 
 async function deleteList(button, list) {
   const total = Object.values(list.subscribers).reduce((sum, n) => sum + n, 0);
-  const question = total
-    ? `${list.name} has ${count(total)} subscribers. A list is deleted only when it is empty: `
-      + "their consent records go with it. Try anyway?"
-    : `Delete the list ${list.name}? This cannot be undone.`;
+  if (total) {
+    // The API refuses it: no typed confirmation of a request known to be refused.
+    inform("lists-notice", `${list.name || list.list_id} has ${count(total)} subscriber${total === 1 ? "" : "s"} `
+      + "(of every status), and a list is deleted only when it is empty: their consent records go with it. "
+      + `To empty it, export them first if you need them (fanmail export --list ${list.list_id}), `
+      + `then delete each one (DELETE /lists/${list.list_id}/subscribers/ADDRESS in the API, or erase `
+      + "an address everywhere under People); then delete the list here.");
+    return;
+  }
+  const question = `Delete the empty list ${list.name || list.list_id}? This cannot be undone.`;
   if (!(await ask(question, "Delete list", list.list_id))) return;
   await busy(button, async () => {
     try {
       await api("DELETE", path("/lists", list.list_id));
-      say("lists-notice", `Deleted ${list.name}`);
+      say("lists-notice", `Deleted ${list.name || list.list_id}`);
       await refresh();
     } catch (error) {
       say("lists-notice", error.message, true);
