@@ -578,3 +578,38 @@ def test_deleting_a_list_with_subscribers_says_how_to_empty_it(
     wait(browser, 10).until(lambda b: "Deleted Void" in text(b, "lists-notice"))
     assert call(url, "GET", "/lists/void")[0] == 404
 
+
+def test_a_lists_sign_up_form_and_its_breaker_show_in_its_settings(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """Once public sign-up is on, the form's address is a link in the list's row and in its
+    Settings; a list whose sign-up breaker tripped says so there, and until when."""
+    runtime, url = served
+    body = {"list_id": "open-form", "name": "Open form", "sender": SENDER_ADDRESS}
+    assert call(url, "POST", "/lists", body)[0] == 201
+    assert call(url, "PATCH", "/lists/open-form", {"public_signup": True})[0] == 200
+    form_url = f"{url}/subscribe/open-form"
+    with urllib.request.urlopen(form_url, timeout=30) as page:  # where the links lead
+        assert page.status == 200 and b"<form" in page.read()
+    breaker = runtime.app.signup_breaker
+    now = breaker.clock.now()
+    reason = "its confirmation mails' bounce rate 12.0 % passed 10 %"
+    assert breaker.limits.hold("signup-breaker:open-form:closed", now + 3600, now, note=reason)
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?signup#lists")
+    row = "#lists tr[data-id='open-form']"
+    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, row))
+    links = browser.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "a")
+    assert form_url in [a.get_attribute("href") for a in links]
+    click_in_row(browser, row, "Settings")
+    wait(browser, 10).until(lambda b: "Sign-up form: " in text(b, "signup-state"))
+    link = browser.find_element(By.CSS_SELECTOR, "#signup-state a")
+    assert link.get_attribute("href") == form_url and link.text == form_url
+    wait(browser, 10).until(lambda b: b.find_element(By.ID, "signups-closed").is_displayed())
+    assert "closed by the list's sign-up breaker until" in text(browser, "signups-closed")
+    assert reason in text(browser, "signups-closed")
+    look_at(browser, 1280, [])("a list's sign-up form in its settings")
+    click_in_row(browser, "#lists tr[data-id='news']", "Settings")  # the form is off
+    wait(browser, 10).until(lambda b: "sign-up form is off" in text(b, "signup-state"))
+    assert not browser.find_element(By.ID, "signups-closed").is_displayed()
+
