@@ -612,4 +612,3 @@ def test_a_lists_sign_up_form_and_its_breaker_show_in_its_settings(
     click_in_row(browser, "#lists tr[data-id='news']", "Settings")  # the form is off
     wait(browser, 10).until(lambda b: "sign-up form is off" in text(b, "signup-state"))
     assert not browser.find_element(By.ID, "signups-closed").is_displayed()
-
