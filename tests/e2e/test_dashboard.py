@@ -608,13 +608,14 @@ def test_a_lists_sign_up_form_and_its_breaker_show_in_its_settings(
     browser.get(f"{url}/?signup#lists")
     row = "#lists tr[data-id='open-form']"
     wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, row))
-    links = browser.find_element(By.CSS_SELECTOR, row).find_elements(By.TAG_NAME, "a")
-    assert form_url in [a.get_attribute("href") for a in links]
+    hrefs = f'return [...document.querySelectorAll("{row} a")].map((a) => a.href)'
+    assert form_url in browser.execute_script(hrefs)  # read at once: the table is redrawn
     click_in_row(browser, row, "Settings")
-    wait(browser, 10).until(lambda b: "Sign-up form: " in text(b, "signup-state"))
-    link = browser.find_element(By.CSS_SELECTOR, "#signup-state a")
-    assert link.get_attribute("href") == form_url and link.text == form_url
+    # drawn from the page of lists, then again from the list's own read (with its breaker)
     wait(browser, 10).until(lambda b: b.find_element(By.ID, "signups-closed").is_displayed())
+    assert "Sign-up form: " in text(browser, "signup-state")
+    link = "const a = document.querySelector('#signup-state a'); return [a.href, a.textContent]"
+    assert browser.execute_script(link) == [form_url, form_url]
     assert "closed by the list's sign-up breaker until" in text(browser, "signups-closed")
     assert reason in text(browser, "signups-closed")
     look_at(browser, 1280, [])("a list's sign-up form in its settings")
