@@ -281,7 +281,7 @@ def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
     wait(browser, 10).until(
         lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form select[name=list_id] option")
     )
-    browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    open_the_campaign_form(browser)
     form = browser.find_element(By.ID, "create-form")
     # earlier tests made lists and stored templates of their own
     Select(form.find_element(By.NAME, "list_id")).select_by_value("news")
@@ -291,6 +291,7 @@ def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
     wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
     every = sum(1 for s in runtime.ports.subscribers.page("news", None, 1000).subscribers)
     assert f"of {every:,} would get it" in text(browser, "segment-size")
+    form.find_element(By.NAME, "sender").clear()  # the list may have filled it in
     form.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     try:
@@ -300,6 +301,14 @@ def test_the_campaign_form_estimates_a_segment_and_creates_with_it(
     created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
     assert created.segment is not None
     assert created.segment.segment().render() == "city exists"
+
+
+def open_the_campaign_form(browser: WebDriver) -> None:
+    """Open the New campaign form unless an earlier test left it open: a browser.get that only
+    changes the URL's fragment keeps the page as it was (tests share the browser, and run in
+    any order under xdist)."""
+    if browser.find_element(By.ID, "new-campaign").get_attribute("open") is None:
+        browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
 
 
 def rows_of(browser: WebDriver, table: str) -> list[tuple[str, str]]:
@@ -375,7 +384,7 @@ def test_saved_segments_in_the_lists_view_and_the_campaign_form(
     wait(browser, 10).until(
         lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form select[name=segment_id] option")
     )
-    browser.find_element(By.CSS_SELECTOR, "#new-campaign summary").click()
+    open_the_campaign_form(browser)
     create = browser.find_element(By.ID, "create-form")
     Select(create.find_element(By.NAME, "list_id")).select_by_value("news")
     Select(create.find_element(By.NAME, "template")).select_by_value("newsletter")
@@ -383,6 +392,7 @@ def test_saved_segments_in_the_lists_view_and_the_campaign_form(
     wait(browser, 20).until(lambda b: "would get it" in text(b, "segment-size"))
     browser.find_element(By.ID, "exact-count").click()
     wait(browser, 30).until(lambda b: "(exact)" in text(b, "exact-count-text"))
+    create.find_element(By.NAME, "sender").clear()  # the list may have filled it in
     create.find_element(By.NAME, "sender").send_keys(SENDER_ADDRESS)
     create.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
@@ -474,3 +484,141 @@ def test_a_late_phase_says_when_it_was_sent_and_why_it_is_late(
         found
     )
     assert [opening for _, opening in found[1:]] == ["", ""]  # on time (a minute's grace)
+
+
+def test_a_subscriber_opened_from_the_table_shows_its_consent_history(
+    served: tuple[LocalRuntime, str], browser: WebDriver, tmp_path: Path
+) -> None:
+    """A page of subscribers carries no history: one opened from the table is read on its own,
+    so the import that added it shows, as it does when found by address."""
+    _, url = served
+    walking.viewport(browser, *WIDTHS["wide"])
+    seen: list[str] = []
+    walk = walking.Walk(browser, url, "history", look_at(browser, 1280, seen), tmp_path)
+    walk.browser.get("about:blank")
+    walk.create_list()
+    walk.import_members()
+    browser.get(f"{url}/#subscribers/{walk.list_id}")
+    link = "#subscribers tbody tr[data-email] a"  # every one of them came in by the import
+    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, link))
+    first = browser.find_element(By.CSS_SELECTOR, link)
+    address = first.text
+    first.click()
+    wait(browser, 10).until(lambda b: text(b, "subscriber-title") == address)
+    wait(browser, 10).until(lambda b: "import" in text(b, "history"))
+    assert "No recorded changes" not in text(browser, "history")
+    look_at(browser, 1280, seen)("a subscriber opened from the table")
+
+
+def test_the_campaign_form_starts_from_the_lists_sender(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """The Sender field is filled from the chosen list's sender and may be left empty (the API
+    then uses the list's); a list without one needs a sender typed in."""
+    runtime, url = served
+    list_body = {"list_id": "signed", "name": "Signed", "sender": SENDER_ADDRESS}
+    assert call(url, "POST", "/lists", list_body)[0] == 201
+    one = {"attributes": {"first_name": "Ann"}}
+    assert call(url, "PUT", "/lists/signed/subscribers/ann@example.com", one)[0] in (200, 201)
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?sender#campaigns")  # a page of its own: the form as it first shows
+    wait(browser, 10).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#create-form option[value=signed]")
+    )
+    open_the_campaign_form(browser)
+    form = browser.find_element(By.ID, "create-form")
+    sender = form.find_element(By.NAME, "sender")
+    assert "example.com" not in (sender.get_attribute("placeholder") or "")
+    Select(form.find_element(By.NAME, "list_id")).select_by_value("news")  # no sender
+    assert sender.get_attribute("value") == "" and sender.get_attribute("required")
+    Select(form.find_element(By.NAME, "list_id")).select_by_value("signed")
+    assert sender.get_attribute("value") == SENDER_ADDRESS
+    assert not sender.get_attribute("required")
+    Select(form.find_element(By.NAME, "template")).select_by_value("newsletter")
+    sender.clear()  # empty: the list's
+    form.find_element(By.NAME, "name").send_keys("From the list")
+    browser.find_element(By.ID, "create").click()
+    try:
+        wait(browser, 20).until(lambda b: "#campaigns/cmp-" in b.current_url)
+    except Exception as error:
+        raise AssertionError(f"not created: {text(browser, 'create-notice')!r}") from error
+    created = runtime.app.campaigns.get(browser.current_url.rsplit("/", 1)[1])
+    assert created.list_id == "signed" and SENDER_ADDRESS in created.sender
+
+
+def test_a_draft_shows_what_it_will_do_not_zero_outcomes(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A draft (nothing sent) says whom it goes to instead of a wall of zero outcome tiles."""
+    _, url = served
+    draft = {"list_id": "news", "template": "newsletter", "sender": SENDER_ADDRESS}
+    status, view = call(url, "POST", "/campaigns", {**draft, "segment": "city exists"})
+    assert status == 201, view
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?draft#campaigns/{view['campaign_id']}")
+    wait(browser, 10).until(lambda b: b.find_element(By.ID, "plan").is_displayed())
+    plan = text(browser, "plan")
+    assert "Goes to the list Fanmail News" in plan and "city exists" in plan, plan
+    assert not browser.find_element(By.ID, "figures").is_displayed()
+    look_at(browser, 1280, [])("a draft's plan")
+
+
+def test_deleting_a_list_with_subscribers_says_how_to_empty_it(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """A list with subscribers cannot be deleted: Delete says so and how to empty it, without
+    asking to type a confirmation for a request that would be refused. An empty list still asks."""
+    _, url = served
+    assert call(url, "POST", "/lists", {"list_id": "void", "name": "Void"})[0] == 201
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?delete#lists")
+    click_in_row(browser, "#lists tr[data-id='news']", "Delete…")
+    wait(browser, 10).until(lambda b: b.find_element(By.ID, "lists-notice").is_displayed())
+    notice = text(browser, "lists-notice")
+    assert "deleted only when it is empty" in notice and "fanmail export --list news" in notice
+    assert "DELETE /lists/news/subscribers/ADDRESS" in notice
+    assert not browser.find_element(By.ID, "confirm").is_displayed()
+    look_at(browser, 1280, [])("a list with subscribers: how to empty it")
+    click_in_row(browser, "#lists tr[data-id='void']", "Delete…")
+    wait(browser, 5).until(lambda b: b.find_element(By.ID, "confirm").is_displayed())
+    assert "Type void to confirm" in text(browser, "confirm-typed-hint")
+    browser.find_element(By.ID, "confirm-typed").send_keys("void")
+    browser.find_element(By.ID, "confirm-yes").click()
+    wait(browser, 10).until(lambda b: "Deleted Void" in text(b, "lists-notice"))
+    assert call(url, "GET", "/lists/void")[0] == 404
+
+
+def test_a_lists_sign_up_form_and_its_breaker_show_in_its_settings(
+    served: tuple[LocalRuntime, str], browser: WebDriver
+) -> None:
+    """Once public sign-up is on, the form's address is a link in the list's row and in its
+    Settings; a list whose sign-up breaker tripped says so there, and until when."""
+    runtime, url = served
+    body = {"list_id": "open-form", "name": "Open form", "sender": SENDER_ADDRESS}
+    assert call(url, "POST", "/lists", body)[0] == 201
+    assert call(url, "PATCH", "/lists/open-form", {"public_signup": True})[0] == 200
+    form_url = f"{url}/subscribe/open-form"
+    with urllib.request.urlopen(form_url, timeout=30) as page:  # where the links lead
+        assert page.status == 200 and b"<form" in page.read()
+    breaker = runtime.app.signup_breaker
+    now = breaker.clock.now()
+    reason = "its confirmation mails' bounce rate 12.0 % passed 10 %"
+    assert breaker.limits.hold("signup-breaker:open-form:closed", now + 3600, now, note=reason)
+    walking.viewport(browser, *WIDTHS["wide"])
+    browser.get(f"{url}/?signup#lists")
+    row = "#lists tr[data-id='open-form']"
+    wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, row))
+    hrefs = f'return [...document.querySelectorAll("{row} a")].map((a) => a.href)'
+    assert form_url in browser.execute_script(hrefs)  # read at once: the table is redrawn
+    click_in_row(browser, row, "Settings")
+    # drawn from the page of lists, then again from the list's own read (with its breaker)
+    wait(browser, 10).until(lambda b: b.find_element(By.ID, "signups-closed").is_displayed())
+    assert "Sign-up form: " in text(browser, "signup-state")
+    link = "const a = document.querySelector('#signup-state a'); return [a.href, a.textContent]"
+    assert browser.execute_script(link) == [form_url, form_url]
+    assert "closed by the list's sign-up breaker until" in text(browser, "signups-closed")
+    assert reason in text(browser, "signups-closed")
+    look_at(browser, 1280, [])("a list's sign-up form in its settings")
+    click_in_row(browser, "#lists tr[data-id='news']", "Settings")  # the form is off
+    wait(browser, 10).until(lambda b: "sign-up form is off" in text(b, "signup-state"))
+    assert not browser.find_element(By.ID, "signups-closed").is_displayed()

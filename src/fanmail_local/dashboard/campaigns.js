@@ -14,10 +14,16 @@ const ACTIONS = {
     ask: "Cancel this campaign for good? It cannot be sent afterwards.", yes: "Cancel it",
   },
 };
+// A run's outcomes in the tiles: "skipped" alone would read as the opted-out or bad addresses
+// (also skipped); the quiet-hours outcomes say so.
+const OUTCOME_WORDS = {
+  skipped: "skipped (quiet hours)", deferred: "deferred (quiet hours)",
+  capped: "held back (frequency cap)", excluded: "not in the audience", held_out: "held out (A/B test)",
+};
 const ENGAGEMENT = new Set(["sent", "delivered", "opened", "clicked", "top_links"]);
 const state = {
   selected: null, view: null, samples: [], previewFor: null, subject: null, editing: null, eventType: "",
-  lists: [], saved: new Map(),
+  lists: [], saved: new Map(), estimates: new Map(),
 };
 
 function one(suffix = "") {
@@ -35,12 +41,17 @@ export function setup() {
   byId("edit").addEventListener("click", editDraft);
   byId("delete-draft").addEventListener("click", (event) => deleteDraft(event.currentTarget));
   byId("create-form").addEventListener("submit", submitDraft);
-  byId("create-form").elements.list_id.addEventListener("change", fillTopics);
+  byId("create-form").elements.list_id.addEventListener("change", () => { fillTopics(); fillSender(); });
   byId("estimate").addEventListener("click", (event) => estimate(event.currentTarget));
   byId("exact-count").addEventListener("click", (event) => countExactly(event.currentTarget));
   const form = byId("create-form");
   form.elements.list_id.addEventListener("change", () => loadSaved().catch((e) => say("create-notice", e.message, true)));
   form.elements.segment_id.addEventListener("change", chooseSaved);
+  // an estimate is of the list and segment it was made for
+  const stale = () => { byId("segment-size").textContent = ""; };
+  form.elements.segment.addEventListener("input", stale);
+  form.elements.list_id.addEventListener("change", stale);
+  form.elements.topic.addEventListener("change", stale);
   byId("add-variable").addEventListener("click", () => addVariable("", ""));
   byId("event-type").addEventListener("change", (event) => {
     state.eventType = event.target.value;
@@ -66,6 +77,7 @@ export async function show(campaignId) {
     lists.lists.map((l) => [l.list_id, l.name || l.list_id]));
   state.lists = lists.lists;
   fillTopics();
+  fillSender();
   fillSelect(document.querySelector("#create-form [name=template]"), [
     ...templates.stored.map((t) => [t.name, `${t.name} (yours, version ${t.version})`]),
     ...templates.templates.map((name) => [name, `${name} (shipped)`]),
@@ -217,14 +229,51 @@ function showProgress(view) {
     : "";
 }
 
+// Nothing sent yet: what the campaign will do, instead of a wall of zero outcomes.
+export function notStarted(view) {
+  return ["draft", "scheduled"].includes(view.status) && !view.started_at && !view.summary;
+}
+
+function showPlan(view) {
+  const list = state.lists.find((l) => l.list_id === view.list_id);
+  const listName = list ? (list.name || list.list_id) : view.list_id;
+  const lines = [];
+  if (list) {
+    const subscribed = Number(list.subscribers.subscribed || 0);
+    lines.push(`Goes to the list ${listName}: ${count(subscribed)} subscribed now.`);
+  } else {
+    lines.push(`Goes to the list ${listName}.`);
+  }
+  if (view.topic) lines.push(`Only those in the topic ${view.topic.name || view.topic.id}.`);
+  const segment = view.topic ? segmentBeyondTopic(view) : view.segment_text;
+  if (segment) {
+    const saved = view.segment_id ? ` (saved segment ${view.segment_id}, version ${view.segment_version})` : "";
+    lines.push(`Only those who match ${segment}${saved}.`);
+  } else if (!view.topic) {
+    lines.push("Every subscribed address (no segment).");
+  }
+  const estimate = state.estimates.get(view.campaign_id);
+  if (estimate) lines.push(`Audience estimate when it was made: ${estimate}.`);
+  lines.push("Opted-out and bad addresses are skipped when it is sent; its figures show here once it is.");
+  byId("plan").replaceChildren(...lines.map((line) => el("p", line)));
+}
+
 function showFigures(view) {
+  const planned = notStarted(view);
+  byId("plan").hidden = !planned;
+  byId("figures").hidden = planned;
+  byId("open-caveat").hidden = planned;
+  if (planned) {
+    showPlan(view);
+    return;
+  }
   const { progress } = progressOf(view);
   const figures = byId("figures");
   figures.replaceChildren();
   const add = (name, value, hint) => {
     const box = el("div", null, "figure");
     box.dataset.name = name;
-    box.append(el("strong", value), el("span", words(name)));
+    box.append(el("strong", value), el("span", OUTCOME_WORDS[name] || words(name)));
     if (hint) box.title = hint;
     figures.append(box);
   };
@@ -427,6 +476,7 @@ function editDraft() {
   form.elements.list_id.value = view.list_id;
   form.elements.template.value = view.template;
   form.elements.sender.value = view.sender;
+  fillSender(true);
   form.elements.subject.value = view.subject || "";
   fillTopics();
   form.elements.topic.value = view.topic ? view.topic.id : "";
@@ -453,8 +503,9 @@ function draftBody(form) {
   }
   const body = {
     name: data.get("name").trim(), list_id: data.get("list_id"), template: data.get("template"),
-    sender: data.get("sender").trim(), variables,
+    variables,
   };
+  body.sender = data.get("sender").trim() || null; // none: the list's sender
   body.subject = data.get("subject").trim() || null;
   body.topic = data.get("topic") || null;
   body.segment_id = data.get("segment_id") || null;
@@ -470,6 +521,22 @@ function fillTopics() {
   const kept = form.elements.topic.value;
   fillSelect(byId("campaign-topic"), (list ? list.topics : []).map((t) => [t.id, t.name]), "(the whole list)");
   form.elements.topic.value = kept;
+}
+
+// The Sender field starts as the chosen list's sender (the API's default when none is given),
+// for the user to change; it may be left empty when the list has one. A sender the user typed
+// stays when another list is chosen. `keep`: the field's value stays as it is (a draft edited).
+function fillSender(keep) {
+  const form = byId("create-form");
+  const input = form.elements.sender;
+  const list = (state.lists || []).find((l) => l.list_id === form.elements.list_id.value);
+  const listSender = (list && list.settings.sender) || "";
+  if (!keep && (!input.value.trim() || input.value === input.dataset.filled)) input.value = listSender;
+  input.dataset.filled = listSender;
+  input.required = !listSender;
+  byId("sender-hint").textContent = listSender
+    ? "(empty: the list's sender)"
+    : "(the list has no sender: a verified SES identity)";
 }
 
 // A draft for a topic keeps its own segment after the topic's condition (topic "x" and ...).
@@ -547,13 +614,17 @@ async function submitDraft(event) {
     try {
       const body = draftBody(form);
       const editing = state.editing;
+      const estimated = body.topic ? "" : byId("segment-size").textContent.trim(); // not of a topic
       const view = editing
         ? await api("PATCH", path("/campaigns", editing), body)
         : await api("POST", "/campaigns", body);
+      if (estimated) state.estimates.set(view.campaign_id, estimated);
+      else state.estimates.delete(view.campaign_id);
       say("create-notice", `${editing ? "Saved" : "Created"} ${view.name || view.campaign_id}`
         + (view.warnings.length ? `: ${view.warnings[0]}` : ""));
       state.editing = null;
       form.reset();
+      fillSender();
       chooseSaved();
       byId("variables").replaceChildren();
       byId("create").textContent = "Create draft";

@@ -65,6 +65,16 @@ export function say(where, message, isError) {
   if (!isError) notice.timer = setTimeout(() => { notice.hidden = true; }, 8000);
 }
 
+// A notice that stays until the next one: what to do, not an error and not a success.
+export function inform(where, message) {
+  const notice = byId(where);
+  clearTimeout(notice.timer);
+  notice.textContent = message;
+  notice.className = "notice info";
+  notice.hidden = false;
+  notice.scrollIntoView({ block: "nearest" });
+}
+
 // Runs `work` with the button disabled and marked busy: a double click does it once.
 export async function busy(button, work) {
   if (button.disabled) return undefined;

@@ -1,13 +1,14 @@
 // Lists: create one, change its settings or name, delete an empty one; importing a file into
 // a list is its own module (imports.js), shown in the same section.
-import { api, ask, busy, byId, count, el, fillBody, fillSelect, path, row, say, words } from "./core.js";
+import { api, ask, busy, byId, count, el, fillBody, fillSelect, inform, path, row, say, when, words } from "./core.js";
 import * as imports from "./imports.js";
 import * as topics from "./topics.js";
 import * as segments from "./segments.js";
 
-const state = { lists: [], editing: null };
+const state = { lists: [], editing: null, config: {} };
 
-export function setup() {
+export function setup(config) {
+  state.config = config || {};
   byId("list-form").addEventListener("submit", createList);
   byId("settings-form").addEventListener("submit", saveSettings);
   byId("settings-close").addEventListener("click", () => { byId("list-settings").hidden = true; });
@@ -30,6 +31,15 @@ export async function refresh() {
 function listRow(list) {
   const name = el("td");
   name.append(el("strong", list.name || list.list_id), el("div", list.list_id, "muted"));
+  if (signupOpen(list)) {
+    const form = el("a", "Sign-up form", "small");
+    form.href = signupUrl(list.list_id);
+    form.target = "_blank";
+    form.rel = "noopener";
+    const line = el("div");
+    line.append(form);
+    name.append(line);
+  }
   const others = Object.entries(list.subscribers)
     .filter(([status]) => status !== "subscribed")
     .map(([status, n]) => `${words(status)} ${count(n)}`).join(", ");
@@ -83,6 +93,8 @@ function editSettings(list) {
   for (const key of ["brand", "postal_address", "sender", "opt_in"]) form.elements[key].value = list.settings[key];
   form.elements.public_signup.checked = list.settings.public_signup;
   byId("list-settings-title").textContent = `Settings of ${list.name || list.list_id}`;
+  showSignup(list);
+  loadSignup(list.list_id);
   byId("list-settings").hidden = false;
   byId("list-settings").scrollIntoView({ block: "start" });
   form.elements.name.focus();
@@ -99,6 +111,8 @@ async function saveSettings(event) {
     try {
       const saved = await api("PATCH", path("/lists", state.editing), body);
       say("settings-notice", `Saved the settings of ${saved.name}`);
+      showSignup(saved);
+      loadSignup(saved.list_id);
       await refresh();
     } catch (error) {
       say("settings-notice", error.message, true);
@@ -106,17 +120,72 @@ async function saveSettings(event) {
   });
 }
 
+// The list's public sign-up form: at the stack's public URL when the console knows it, else at
+// this page's origin (the local stand-in serves its public pages there; a deployed stack's go
+// through the console to its public URL).
+function signupUrl(listId) {
+  const base = (state.config.public_url || location.origin).replace(/\/+$/, "");
+  return `${base}/subscribe/${encodeURIComponent(listId)}`;
+}
+
+function signupOpen(list) {
+  return Boolean(list.settings.public_signup && list.settings.sender);
+}
+
+// Where the list's sign-up form is and whether it takes sign-ups, in the Settings card.
+function showSignup(list) {
+  const shown = byId("signup-state");
+  shown.replaceChildren();
+  if (!list.settings.public_signup) {
+    shown.append("The sign-up form is off: its address answers “Not found” until the box above is ticked.");
+  } else if (!list.settings.sender) {
+    shown.append("The sign-up form is closed until the list has a sender for its confirmation mails.");
+  } else {
+    const link = el("a", signupUrl(list.list_id));
+    link.href = signupUrl(list.list_id);
+    link.target = "_blank";
+    link.rel = "noopener";
+    shown.append("Sign-up form: ", link);
+    if (!state.config.public_url && state.config.mode !== "local") {
+      shown.append(el("span", ` (through this console; subscribers use /subscribe/${list.list_id} `
+        + "at the stack's public URL)", "muted"));
+    }
+  }
+  const closed = list.signups_closed;
+  byId("signups-closed").hidden = !closed;
+  byId("signups-closed").textContent = closed
+    ? `Sign-ups are closed by the list's sign-up breaker until ${when(closed.until)}: ${closed.reason}. `
+      + "The form turns them away until then; they open again by themselves."
+    : "";
+}
+
+// One list's read says whether its sign-up breaker holds sign-ups closed (a page of lists does not).
+async function loadSignup(listId) {
+  try {
+    const list = await api("GET", path("/lists", listId));
+    if (state.editing === listId) showSignup(list);
+  } catch (error) {
+    say("settings-notice", error.message, true);
+  }
+}
+
 async function deleteList(button, list) {
   const total = Object.values(list.subscribers).reduce((sum, n) => sum + n, 0);
-  const question = total
-    ? `${list.name} has ${count(total)} subscribers. A list is deleted only when it is empty: `
-      + "their consent records go with it. Try anyway?"
-    : `Delete the list ${list.name}? This cannot be undone.`;
+  if (total) {
+    // The API refuses it: no typed confirmation of a request known to be refused.
+    inform("lists-notice", `${list.name || list.list_id} has ${count(total)} subscriber${total === 1 ? "" : "s"} `
+      + "(of every status), and a list is deleted only when it is empty: their consent records go with it. "
+      + `To empty it, export them first if you need them (fanmail export --list ${list.list_id}), `
+      + `then delete each one (DELETE /lists/${list.list_id}/subscribers/ADDRESS in the API, or erase `
+      + "an address everywhere under People); then delete the list here.");
+    return;
+  }
+  const question = `Delete the empty list ${list.name || list.list_id}? This cannot be undone.`;
   if (!(await ask(question, "Delete list", list.list_id))) return;
   await busy(button, async () => {
     try {
       await api("DELETE", path("/lists", list.list_id));
-      say("lists-notice", `Deleted ${list.name}`);
+      say("lists-notice", `Deleted ${list.name || list.list_id}`);
       await refresh();
     } catch (error) {
       say("lists-notice", error.message, true);

@@ -74,7 +74,7 @@ function subscriberRow(subscriber) {
   link.href = "#";
   link.addEventListener("click", (event) => {
     event.preventDefault();
-    open(subscriber);
+    openFromTable(subscriber).catch((error) => say("subscribers-notice", error.message, true));
   });
   const address = el("td", null, "wrap");
   address.append(link);
@@ -84,6 +84,13 @@ function subscriberRow(subscriber) {
   const tr = row(address, status, el("td", attributes || "–", "muted wrap"));
   tr.dataset.email = subscriber.email;
   return tr;
+}
+
+// A page of subscribers carries no consent history (only one subscriber's read has it): the
+// one opened is read on its own, as "Find an address" does.
+async function openFromTable(subscriber) {
+  const url = path(`${path("/lists", subscriber.list_id || state.list)}/subscribers`, subscriber.email);
+  open(await api("GET", url));
 }
 
 async function find() {
