@@ -55,10 +55,6 @@ Answer = tuple[int, dict[str, str], bytes]
 class ConsoleConfig:
     mode: str  # "local" or "aws: STACK"
     api_docs: str = "/openapi.json"
-    public_url: str | None = None
-    """Where subscribers reach the stack's public pages (sign-up forms at /subscribe/LIST_ID);
-    None: the dashboard shows them at its own origin, which serves them too (the local stand-in's
-    public URL is the console's; a deployed stack's pages go through the console)."""
 
 
 class Console:
@@ -87,7 +83,6 @@ class Console:
                     "mode": self.config.mode,
                     "outbox": self.outbox is not None,
                     "api_docs": self.config.api_docs,
-                    "public_url": self.config.public_url,
                 },
             )
         if path == "/outbox":

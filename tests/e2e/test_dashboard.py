@@ -596,9 +596,10 @@ def test_a_lists_sign_up_form_and_its_breaker_show_in_its_settings(
     runtime, url = served
     body = {"list_id": "open-form", "name": "Open form", "sender": SENDER_ADDRESS}
     assert call(url, "POST", "/lists", body)[0] == 201
-    assert call(url, "PATCH", "/lists/open-form", {"public_signup": True})[0] == 200
-    form_url = f"{url}/subscribe/open-form"
-    with urllib.request.urlopen(form_url, timeout=30) as page:  # where the links lead
+    status, opened = call(url, "PATCH", "/lists/open-form", {"public_signup": True})
+    form_url = opened["signup_form"]  # at the stack's public URL (its setting, here the default)
+    assert status == 200 and form_url.endswith("/subscribe/open-form")
+    with urllib.request.urlopen(f"{url}/subscribe/open-form", timeout=30) as page:
         assert page.status == 200 and b"<form" in page.read()
     breaker = runtime.app.signup_breaker
     now = breaker.clock.now()

@@ -5,10 +5,9 @@ import * as imports from "./imports.js";
 import * as topics from "./topics.js";
 import * as segments from "./segments.js";
 
-const state = { lists: [], editing: null, config: {} };
+const state = { lists: [], editing: null };
 
-export function setup(config) {
-  state.config = config || {};
+export function setup() {
   byId("list-form").addEventListener("submit", createList);
   byId("settings-form").addEventListener("submit", saveSettings);
   byId("settings-close").addEventListener("click", () => { byId("list-settings").hidden = true; });
@@ -31,9 +30,9 @@ export async function refresh() {
 function listRow(list) {
   const name = el("td");
   name.append(el("strong", list.name || list.list_id), el("div", list.list_id, "muted"));
-  if (signupOpen(list)) {
+  if (list.signup_form) {
     const form = el("a", "Sign-up form", "small");
-    form.href = signupUrl(list.list_id);
+    form.href = list.signup_form;
     form.target = "_blank";
     form.rel = "noopener";
     const line = el("div");
@@ -120,18 +119,6 @@ async function saveSettings(event) {
   });
 }
 
-// The list's public sign-up form: at the stack's public URL when the console knows it, else at
-// this page's origin (the local stand-in serves its public pages there; a deployed stack's go
-// through the console to its public URL).
-function signupUrl(listId) {
-  const base = (state.config.public_url || location.origin).replace(/\/+$/, "");
-  return `${base}/subscribe/${encodeURIComponent(listId)}`;
-}
-
-function signupOpen(list) {
-  return Boolean(list.settings.public_signup && list.settings.sender);
-}
-
 // Where the list's sign-up form is and whether it takes sign-ups, in the Settings card.
 function showSignup(list) {
   const shown = byId("signup-state");
@@ -141,15 +128,12 @@ function showSignup(list) {
   } else if (!list.settings.sender) {
     shown.append("The sign-up form is closed until the list has a sender for its confirmation mails.");
   } else {
-    const link = el("a", signupUrl(list.list_id));
-    link.href = signupUrl(list.list_id);
+    // the API's signup_form: the stack's public URL, where subscribers reach it
+    const link = el("a", list.signup_form);
+    link.href = list.signup_form;
     link.target = "_blank";
     link.rel = "noopener";
     shown.append("Sign-up form: ", link);
-    if (!state.config.public_url && state.config.mode !== "local") {
-      shown.append(el("span", ` (through this console; subscribers use /subscribe/${list.list_id} `
-        + "at the stack's public URL)", "muted"));
-    }
   }
   const closed = list.signups_closed;
   byId("signups-closed").hidden = !closed;
