@@ -73,19 +73,24 @@ def _figures(values: Mapping[str, object], names: Sequence[str]) -> str:
     return "".join(_figure(name, values.get(name, "-")) for name in names)
 
 
-def _rates(summary: Mapping[str, object], feedback: Mapping[str, object]) -> str:
-    """The account-health rates, computed once from the counts (as the breakers do)."""
+def run_rates(summary: Mapping[str, object], feedback: Mapping[str, object]) -> Rates:
+    """The account-health rates of a run, computed once from its counts (as the breakers do),
+    for the report and the demo's summary alike."""
 
     def count(values: Mapping[str, object], name: str) -> int:
         value = values.get(name)
         return value if isinstance(value, int) else 0
 
-    rates = Rates(
+    return Rates(
         sent=count(summary, "sent"),
         bounced=count(feedback, "bounced"),
         delivered=count(feedback, "delivered"),
         complained=count(feedback, "complained"),
     )
+
+
+def _rates(summary: Mapping[str, object], feedback: Mapping[str, object]) -> str:
+    rates = run_rates(summary, feedback)
     return _figure("bounce rate", f"{rates.bounce_rate:.2%}") + _figure(
         "complaint rate", f"{rates.complaint_rate:.2%}"
     )

@@ -174,12 +174,12 @@ class People:
 
     def _segments(self, address: str) -> tuple[NamedSegment, ...]:
         named: list[SavedSegment] = []
-        found, after = segments_naming(self.lists, self.segments, address, None)
-        named += found
-        while after is not None:
+        after: str | None = None
+        while True:
             found, after = segments_naming(self.lists, self.segments, address, after)
             named += found
-        return tuple(NamedSegment(s.list_id, s.segment_id, s.name) for s in named)
+            if after is None:
+                return tuple(NamedSegment(s.list_id, s.segment_id, s.name) for s in named)
 
     def show(self, email: str, cursor: str | None = None, limit: int = LEDGER_PAGE) -> PersonView:
         """Raises NotFound (saying nothing of any list) when nothing is held. A page may hold

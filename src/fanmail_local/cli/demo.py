@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from fanmail.bootstrap import App
-from fanmail.domain.breakers import Rates
 from fanmail.domain.campaign import Campaign, CampaignStatus, live_progress
 from fanmail.domain.codec import encode_fields
 from fanmail.domain.errors import FanmailError
@@ -25,7 +24,7 @@ from fanmail_local.apigateway import api_event
 from fanmail_local.cli.common import number_above_zero, progress_bar, quiet_functions, whole_number
 from fanmail_local.cli.previews import write_preview
 from fanmail_local.demo_data import generate_subscribers
-from fanmail_local.report import write_report
+from fanmail_local.report import run_rates, write_report
 from fanmail_local.resources import LOCAL_SENDER
 from fanmail_local.runtime import LocalRuntime
 
@@ -223,12 +222,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     for name in SUMMARY_FIELDS:
         print(f"  {name:<16} {summary.get(name)}")
     feedback = summary.get("feedback") or {}
-    rates = Rates(
-        summary.get("sent") or 0,
-        feedback.get("bounced") or 0,
-        feedback.get("delivered") or 0,
-        feedback.get("complained") or 0,
-    )
+    rates = run_rates(summary, feedback)
     print(
         f"  {'SES said':<16} delivered={feedback.get('delivered')} "
         f"bounced={feedback.get('bounced')} ({rates.bounce_rate:.2%} of sent) "

@@ -389,7 +389,8 @@ def create_list_command(args: argparse.Namespace) -> int:
         created = list_view(
             ListSummary(app.lists.create(CreateList(args.list_id, args.name, settings)), {})
         )
-    emit(args.json, created, lambda: list_lines(created))
+        form = app.signups.form_url(created["list_id"])
+    emit(args.json, created, lambda: list_lines(created, form))
     return 0
 
 
